@@ -1,0 +1,155 @@
+//! Code systems the harmonised model accepts, with their canonical FHIR URIs.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A terminology the harmonised model understands.
+///
+/// Anything else is rejected at ingest ("wrong code system"), so that a query for
+/// an ICD-10-GM prefix never silently misses data coded elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeSystem {
+    /// ICD-10-GM (German modification), BfArM.
+    Icd10Gm,
+    /// ICD-10 WHO edition.
+    Icd10Who,
+    /// ICD-O-3 topography and morphology.
+    IcdO3,
+    /// SNOMED CT.
+    Snomed,
+    /// LOINC.
+    Loinc,
+    /// OPS (German procedure classification), BfArM.
+    Ops,
+    /// ATC (anatomical therapeutic chemical classification), German edition.
+    Atc,
+    /// RxNorm (US drugs, as in Synthea data).
+    RxNorm,
+    /// HGNC gene ids (`HGNC:7910`).
+    Hgnc,
+    /// UICC TNM categories and stage groups.
+    Tnm,
+    /// ECOG performance status.
+    Ecog,
+    /// MII vital status (L alive, T dead, X unknown).
+    VitalStatus,
+}
+
+impl CodeSystem {
+    /// Every accepted system.
+    pub const ALL: [CodeSystem; 12] = [
+        Self::Icd10Gm,
+        Self::Icd10Who,
+        Self::IcdO3,
+        Self::Snomed,
+        Self::Loinc,
+        Self::Ops,
+        Self::Atc,
+        Self::RxNorm,
+        Self::Hgnc,
+        Self::Tnm,
+        Self::Ecog,
+        Self::VitalStatus,
+    ];
+
+    /// The canonical system URI used in FHIR `Coding.system`.
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::Icd10Gm => "http://fhir.de/CodeSystem/bfarm/icd-10-gm",
+            Self::Icd10Who => "http://hl7.org/fhir/sid/icd-10",
+            Self::IcdO3 => "urn:oid:2.16.840.1.113883.6.43.1",
+            Self::Snomed => "http://snomed.info/sct",
+            Self::Loinc => "http://loinc.org",
+            Self::Ops => "http://fhir.de/CodeSystem/bfarm/ops",
+            Self::Atc => "http://fhir.de/CodeSystem/bfarm/atc",
+            Self::RxNorm => "http://www.nlm.nih.gov/research/umls/rxnorm",
+            Self::Hgnc => "http://www.genenames.org",
+            Self::Tnm => "http://www.uicc.org/tnm",
+            Self::Ecog => "http://loinc.org/ecog",
+            Self::VitalStatus => {
+                "https://www.medizininformatik-initiative.de/fhir/core/modul-person/CodeSystem/Vitalstatus"
+            }
+        }
+    }
+
+    /// Recognises a FHIR `Coding.system` URI, including common aliases
+    /// (the older DIMDI ICD-10-GM and OPS URIs, the `www.whocc.no` ATC URI, and the
+    /// UICC TNM and MII ECOG URIs of `docs/fhir-profile.md`).
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        if let Some(s) = Self::ALL.into_iter().find(|s| s.uri() == uri) {
+            return Some(s);
+        }
+        match uri {
+            "http://fhir.de/CodeSystem/dimdi/icd-10-gm" => Some(Self::Icd10Gm),
+            "http://fhir.de/CodeSystem/dimdi/ops" => Some(Self::Ops),
+            "http://www.whocc.no/atc" => Some(Self::Atc),
+            "http://terminology.hl7.org/CodeSystem/icd-o-3" => Some(Self::IcdO3),
+            // The URIs docs/fhir-profile.md writes (UICC TNM, MII onco ECOG).
+            "https://www.uicc.org/resources/tnm" => Some(Self::Tnm),
+            "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-allgemeiner-leistungszustand-ecog" => {
+                Some(Self::Ecog)
+            }
+            _ => None,
+        }
+    }
+
+    /// Short stable name used in stores and criteria.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Icd10Gm => "icd-10-gm",
+            Self::Icd10Who => "icd-10",
+            Self::IcdO3 => "icd-o-3",
+            Self::Snomed => "snomed",
+            Self::Loinc => "loinc",
+            Self::Ops => "ops",
+            Self::Atc => "atc",
+            Self::RxNorm => "rxnorm",
+            Self::Hgnc => "hgnc",
+            Self::Tnm => "tnm",
+            Self::Ecog => "ecog",
+            Self::VitalStatus => "vital-status",
+        }
+    }
+
+    /// Inverse of [`CodeSystem::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for CodeSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A code in a known system.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Coding {
+    /// The terminology.
+    pub system: CodeSystem,
+    /// The code, as the terminology writes it (e.g. `C92.0`, `718-7`, `HGNC:7910`).
+    pub code: String,
+}
+
+impl Coding {
+    /// Builds a coding.
+    pub fn new(system: CodeSystem, code: impl Into<String>) -> Self {
+        Self { system, code: code.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_and_names_round_trip() {
+        for s in CodeSystem::ALL {
+            assert_eq!(CodeSystem::from_uri(s.uri()), Some(s));
+            assert_eq!(CodeSystem::from_name(s.as_str()), Some(s));
+        }
+        assert_eq!(CodeSystem::from_uri("http://example.org/codes"), None);
+    }
+}

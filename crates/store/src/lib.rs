@@ -1,0 +1,52 @@
+//! The site node's research store.
+//!
+//! A site node keeps its harmonised, pseudonymised data here: one row per patient
+//! (keyed by the site pseudonym, holding only coarse demographics) and one row per
+//! clinical [`Fact`]. [`ResearchStore`] is the seam between the node's logic and the
+//! storage engine; [`SqliteStore`] is the embedded default (WAL, versioned
+//! migrations). A PostgreSQL backend for production implements the same trait.
+//!
+//! Architecture invariant: this crate does not depend on `oncofed-idat`. Its API only
+//! takes model types, so identifying data cannot reach a research store.
+//!
+//! Writes are atomic: [`ResearchStore::write`] applies a whole [`WriteBatch`] or
+//! nothing. Facts carry an idempotency key ([`FactKey`]), so re-ingesting the same
+//! source data updates rows in place instead of duplicating them.
+
+mod error;
+mod sqlite;
+mod types;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+pub use types::{FactFilter, FactKey, PatientRow, StoreStats, StoredFact, WriteBatch, WriteOutcome};
+
+use oncofed_model::Pseudonym;
+use std::collections::HashSet;
+
+/// The operations a site node needs from its research store.
+///
+/// Synchronous on purpose: stores are called from a blocking thread, so an engine
+/// never has to be async to be plugged in.
+pub trait ResearchStore: Send {
+    /// Applies a batch atomically: all patients and facts, or nothing.
+    fn write(&mut self, batch: &WriteBatch) -> Result<WriteOutcome, StoreError>;
+
+    /// Facts matching `filter`, each with its patient's pseudonym, in a stable order.
+    fn facts(&self, filter: &FactFilter) -> Result<Vec<StoredFact>, StoreError>;
+
+    /// The pseudonyms among `pseudonyms` that have a patient row.
+    fn existing_patients(&self, pseudonyms: &[Pseudonym]) -> Result<HashSet<Pseudonym>, StoreError>;
+
+    /// Calls `visit` for every patient row.
+    fn for_each_patient(&self, visit: &mut dyn FnMut(PatientRow)) -> Result<(), StoreError>;
+
+    /// Calls `visit` for every fact.
+    fn for_each_fact(&self, visit: &mut dyn FnMut(StoredFact)) -> Result<(), StoreError>;
+
+    /// Deletes a patient and all their facts (withdrawal). Returns whether they existed.
+    fn delete_patient(&mut self, pseudonym: &Pseudonym) -> Result<bool, StoreError>;
+
+    /// Row counts for reports.
+    fn stats(&self) -> Result<StoreStats, StoreError>;
+}

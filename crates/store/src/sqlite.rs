@@ -1,0 +1,186 @@
+//! The embedded SQLite research store (rusqlite, bundled SQLite).
+//!
+//! One file per node, WAL journal (readers never block the ingest writer),
+//! `synchronous = NORMAL` (durable at checkpoints, safe against corruption),
+//! foreign keys on so that deleting a patient cascades to their facts.
+
+mod codec;
+mod migrations;
+
+use crate::{FactFilter, PatientRow, ResearchStore, StoreError, StoreStats, StoredFact, WriteBatch, WriteOutcome};
+use oncofed_model::Pseudonym;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// The file name of the research store inside a node's data directory.
+pub const FILE_NAME: &str = "research.db";
+
+/// A research store in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir` and migrates it to the
+    /// current schema.
+    pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
+            path: data_dir.to_owned(),
+            source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN), Some(e.to_string())),
+        })?;
+        Self::open(&data_dir.join(FILE_NAME))
+    }
+
+    /// Opens (creating if needed) the store file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open { path: path.to_owned(), source };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(open_err)?;
+        let mut store = Self { conn, path: path.to_owned() };
+        migrations::migrate(&mut store.conn)?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Copies the WAL into the main file and truncates the WAL, so the file on disk
+    /// is complete on its own (used before byte-level scans and backups).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+}
+
+impl ResearchStore for SqliteStore {
+    fn write(&mut self, batch: &WriteBatch) -> Result<WriteOutcome, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut outcome = WriteOutcome::default();
+        {
+            let mut exists = tx.prepare_cached("SELECT 1 FROM patient WHERE psn = ?1")?;
+            let mut upsert_patient = tx.prepare_cached(
+                "INSERT INTO patient (psn, research_psn, sex, birth_year, vital_status, death_date, last_contact)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (psn) DO UPDATE SET research_psn = excluded.research_psn, sex = excluded.sex,
+                   birth_year = excluded.birth_year, vital_status = excluded.vital_status,
+                   death_date = excluded.death_date, last_contact = excluded.last_contact",
+            )?;
+            for p in &batch.patients {
+                if exists.query_row([p.pseudonym.as_str()], |_| Ok(())).optional()?.is_none() {
+                    outcome.patients_new += 1;
+                }
+                let d = &p.demographics;
+                upsert_patient.execute(params![
+                    p.pseudonym.as_str(),
+                    p.research_pseudonym.as_str(),
+                    d.sex.as_fhir(),
+                    d.birth_year,
+                    codec::vital_status_name(d.vital_status),
+                    d.death_date.map(codec::date_text),
+                    d.last_contact.map(codec::date_text),
+                ])?;
+            }
+            let mut fact_exists = tx.prepare_cached("SELECT 1 FROM fact WHERE key = ?1")?;
+            let mut upsert_fact = tx.prepare_cached(codec::UPSERT_FACT)?;
+            for f in &batch.facts {
+                if fact_exists.query_row([&f.key.0[..]], |_| Ok(())).optional()?.is_some() {
+                    outcome.facts_existing += 1;
+                } else {
+                    outcome.facts_new += 1;
+                }
+                codec::execute_upsert(&mut upsert_fact, f)?;
+            }
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn facts(&self, filter: &FactFilter) -> Result<Vec<StoredFact>, StoreError> {
+        let (sql, args) = codec::select_facts(filter);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), codec::read_fact_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(codec::decode_fact(row?)?);
+        }
+        Ok(out)
+    }
+
+    fn existing_patients(&self, pseudonyms: &[Pseudonym]) -> Result<HashSet<Pseudonym>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM patient WHERE psn = ?1")?;
+        let mut found = HashSet::new();
+        for p in pseudonyms {
+            if stmt.query_row([p.as_str()], |_| Ok(())).optional()?.is_some() {
+                found.insert(p.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    fn for_each_patient(&self, visit: &mut dyn FnMut(PatientRow)) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT psn, research_psn, sex, birth_year, vital_status, death_date, last_contact FROM patient ORDER BY psn",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            visit(codec::decode_patient(row)?);
+        }
+        Ok(())
+    }
+
+    fn for_each_fact(&self, visit: &mut dyn FnMut(StoredFact)) -> Result<(), StoreError> {
+        let (sql, args) = codec::select_facts(&FactFilter::default());
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        while let Some(row) = rows.next()? {
+            visit(codec::decode_fact(codec::read_fact_row(row)?)?);
+        }
+        Ok(())
+    }
+
+    fn delete_patient(&mut self, pseudonym: &Pseudonym) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM fact WHERE psn = ?1", [pseudonym.as_str()])?;
+        let n = tx.execute("DELETE FROM patient WHERE psn = ?1", [pseudonym.as_str()])?;
+        tx.commit()?;
+        // Deleted rows must not linger in free pages or the WAL (withdrawal = erasure).
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(n > 0)
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        let patients: i64 = self.conn.query_row("SELECT COUNT(*) FROM patient", [], |r| r.get(0))?;
+        let facts: i64 = self.conn.query_row("SELECT COUNT(*) FROM fact", [], |r| r.get(0))?;
+        let mut stmt = self.conn.prepare_cached("SELECT category, COUNT(*) FROM fact GROUP BY category ORDER BY category")?;
+        let facts_by_category = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<Result<_, _>>()?;
+        Ok(StoreStats { patients: patients as u64, facts: facts as u64, facts_by_category })
+    }
+}

@@ -1,0 +1,58 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+//!
+//! Append a new entry to [`MIGRATIONS`] to change the schema; never edit a shipped one.
+
+use crate::StoreError;
+use rusqlite::Connection;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: patients and facts.
+    "CREATE TABLE patient (
+        psn          TEXT PRIMARY KEY,
+        research_psn TEXT NOT NULL,
+        sex          TEXT NOT NULL,
+        birth_year   INTEGER,
+        vital_status TEXT NOT NULL,
+        death_date   TEXT,
+        last_contact TEXT
+     ) WITHOUT ROWID;
+     CREATE TABLE fact (
+        key             BLOB PRIMARY KEY,
+        psn             TEXT NOT NULL REFERENCES patient (psn) ON DELETE CASCADE,
+        kind            TEXT NOT NULL,
+        system          TEXT NOT NULL,
+        code            TEXT NOT NULL,
+        modifier_system TEXT,
+        modifier_code   TEXT,
+        value_num       REAL,
+        value_unit      TEXT,
+        value_system    TEXT,
+        value_code      TEXT,
+        start_date      TEXT,
+        end_date        TEXT,
+        category        TEXT NOT NULL,
+        level           INTEGER NOT NULL
+     );
+     CREATE INDEX fact_psn ON fact (psn);
+     CREATE INDEX fact_code ON fact (system, code);
+     CREATE INDEX patient_research ON patient (research_psn);",
+];
+
+/// The schema version this build writes.
+pub const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the open database to [`CURRENT`], each step in its own transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > CURRENT {
+        return Err(StoreError::SchemaTooNew { found, supported: CURRENT });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! The SQLite research store: round trips, idempotency, atomicity, deletion.
+
+use chrono::NaiveDate;
+use oncofed_model::*;
+use oncofed_store::*;
+
+fn psn(n: u8) -> Pseudonym {
+    Pseudonym::from_digest(&[n; 10])
+}
+
+fn patient(n: u8) -> PatientRow {
+    PatientRow {
+        pseudonym: psn(n),
+        research_pseudonym: psn(n.wrapping_add(100)),
+        demographics: Demographics {
+            sex: Sex::Female,
+            birth_year: Some(1950 + i32::from(n)),
+            vital_status: VitalStatus::Alive,
+            death_date: None,
+            last_contact: NaiveDate::from_ymd_opt(2025, 1, 2),
+        },
+    }
+}
+
+fn fact(n: u8, source: &str, code: &str, category: DataCategory) -> StoredFact {
+    StoredFact {
+        key: FactKey::derive(&psn(n), source),
+        pseudonym: psn(n),
+        fact: Fact {
+            kind: FactKind::Diagnosis,
+            code: Coding::new(CodeSystem::Icd10Gm, code),
+            modifier: Some(Coding::new(CodeSystem::IcdO3, "C42.1")),
+            value: FactValue::Quantity { value: 12.5, unit: "g/dL".into() },
+            start: NaiveDate::from_ymd_opt(2020, 5, 1),
+            end: None,
+            category,
+            level: category.intrinsic_level(),
+        },
+    }
+}
+
+fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_in(dir.path()).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn round_trip_and_filters() {
+    let (_dir, mut store) = open();
+    let batch = WriteBatch {
+        patients: vec![patient(1), patient(2)],
+        facts: vec![
+            fact(1, "Condition/a", "C92.0", DataCategory::Clinical),
+            fact(2, "Condition/b", "C50.4", DataCategory::Clinical),
+            fact(2, "Observation/c", "C92.1", DataCategory::Genetic),
+        ],
+    };
+    let out = store.write(&batch).unwrap();
+    assert_eq!(out, WriteOutcome { patients_new: 2, facts_new: 3, facts_existing: 0 });
+    let c92 = store.facts(&FactFilter { code_prefix: Some("C92".into()), ..Default::default() }).unwrap();
+    assert_eq!(c92.len(), 2);
+    let genetic = store.facts(&FactFilter { category: Some(DataCategory::Genetic), ..Default::default() }).unwrap();
+    assert_eq!(genetic.len(), 1);
+    assert_eq!(genetic[0], batch.facts[2]);
+    let mut patients = Vec::new();
+    store.for_each_patient(&mut |p| patients.push(p)).unwrap();
+    assert_eq!(patients.len(), 2);
+    assert!(patients.contains(&patient(1)));
+    // A prefix with SQL wildcards matches literally.
+    let none = store.facts(&FactFilter { code_prefix: Some("C9%".into()), ..Default::default() }).unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn rewriting_the_same_batch_is_idempotent() {
+    let (_dir, mut store) = open();
+    let batch = WriteBatch { patients: vec![patient(1)], facts: vec![fact(1, "Condition/a", "C92.0", DataCategory::Clinical)] };
+    store.write(&batch).unwrap();
+    let again = store.write(&batch).unwrap();
+    assert_eq!(again, WriteOutcome { patients_new: 0, facts_new: 0, facts_existing: 1 });
+    assert_eq!(store.stats().unwrap().facts, 1);
+}
+
+#[test]
+fn a_failing_batch_writes_nothing() {
+    let (_dir, mut store) = open();
+    // The second fact's patient does not exist: the foreign key fails the whole batch.
+    let batch = WriteBatch {
+        patients: vec![patient(1)],
+        facts: vec![
+            fact(1, "Condition/a", "C92.0", DataCategory::Clinical),
+            fact(9, "Condition/x", "C92.0", DataCategory::Clinical),
+        ],
+    };
+    assert!(store.write(&batch).is_err());
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.patients, stats.facts), (0, 0));
+}
+
+#[test]
+fn deleting_a_patient_removes_their_facts() {
+    let (_dir, mut store) = open();
+    let batch = WriteBatch {
+        patients: vec![patient(1), patient(2)],
+        facts: vec![fact(1, "a", "C92.0", DataCategory::Clinical), fact(2, "b", "C92.0", DataCategory::Clinical)],
+    };
+    store.write(&batch).unwrap();
+    assert!(store.delete_patient(&psn(1)).unwrap());
+    assert!(!store.delete_patient(&psn(1)).unwrap());
+    let left = store.facts(&FactFilter::default()).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].pseudonym, psn(2));
+    assert_eq!(store.existing_patients(&[psn(1), psn(2)]).unwrap().len(), 1);
+}
+
+#[test]
+fn reopening_keeps_data_and_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = SqliteStore::open_in(dir.path()).unwrap();
+        store.write(&WriteBatch { patients: vec![patient(3)], facts: vec![] }).unwrap();
+    }
+    let store = SqliteStore::open_in(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.stats().unwrap().patients, 1);
+}

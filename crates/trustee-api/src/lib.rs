@@ -1,0 +1,161 @@
+//! The trust-centre API as it travels over HTTP, and a client for it.
+//!
+//! Site nodes send identifying data (IDAT) here and nowhere else; they get back
+//! pseudonyms per domain. They also register FHIR Consent resources and ask, in
+//! batches, whether a pseudonym's data may be used for a category and purpose.
+//!
+//! Every call is authenticated with the calling site's bearer token; the site is
+//! taken from the token, never from the request body. Batches keep their order:
+//! the `n`-th answer belongs to the `n`-th question.
+//!
+//! | method and path | body | answer |
+//! |---|---|---|
+//! | `POST /v1/pseudonyms` | [`PseudonymiseRequest`] | [`PseudonymiseResponse`] |
+//! | `POST /v1/pseudonyms/resolve` | [`ResolveRequest`] | [`ResolveResponse`] |
+//! | `POST /v1/consents` | [`ConsentSubmission`] | [`ConsentSubmissionResponse`] |
+//! | `POST /v1/consents/check` | [`ConsentCheckRequest`] | [`ConsentCheckResponse`] |
+//! | `GET /health` | — | `ok` |
+
+mod client;
+
+pub use client::{TrusteeClient, TrusteeError};
+
+use chrono::NaiveDate;
+use oncofed_idat::IdentifyingData;
+use oncofed_model::{DataCategory, Pseudonym, Purpose};
+use serde::{Deserialize, Serialize};
+
+/// Largest batch the trust centre accepts in one call.
+pub const MAX_BATCH: usize = 5_000;
+
+/// Asks for the pseudonyms of patients a site holds, identified by their IDAT.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PseudonymiseRequest {
+    /// Patients to pseudonymise (at most [`MAX_BATCH`]).
+    pub items: Vec<PseudonymiseItem>,
+}
+
+/// One patient as a site's source system knows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PseudonymiseItem {
+    /// The site's own patient id (e.g. `Patient.id` or the MRN). It stays with the
+    /// site and the trust centre; the trust centre maps it to the person.
+    pub local_id: String,
+    /// The patient's identifying data.
+    pub idat: IdentifyingData,
+}
+
+/// The pseudonyms of one patient, in each domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PseudonymPair {
+    /// Pseudonym in the calling site's own domain: the key of the site's research store.
+    pub site: Pseudonym,
+    /// Pseudonym in the cross-site research domain: equal for the same person at
+    /// every site (exact match on normalised IDAT or insurance number).
+    pub research: Pseudonym,
+}
+
+/// Answer to [`PseudonymiseRequest`], in request order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PseudonymiseResponse {
+    /// One pair per requested item.
+    pub items: Vec<PseudonymPair>,
+}
+
+/// Asks for the pseudonyms of patients the site registered before, by local id
+/// (resources that reference a patient sent in an earlier batch).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResolveRequest {
+    /// The site's local patient ids.
+    pub local_ids: Vec<String>,
+}
+
+/// Answer to [`ResolveRequest`], in request order; `None` for ids never registered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResolveResponse {
+    /// One entry per requested id.
+    pub items: Vec<Option<PseudonymPair>>,
+}
+
+/// FHIR Consent resources a site received, for the trust centre's consent registry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsentSubmission {
+    /// Consents (at most [`MAX_BATCH`]).
+    pub items: Vec<ConsentItem>,
+}
+
+/// One FHIR R4 Consent resource for a patient of the site.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsentItem {
+    /// The site's local id of the patient the consent is about (registered before).
+    pub local_id: String,
+    /// The FHIR Consent resource as JSON.
+    pub consent: serde_json::Value,
+}
+
+/// Answer to [`ConsentSubmission`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsentSubmissionResponse {
+    /// How many consents were new (re-submissions of the same resource are idempotent).
+    pub stored: usize,
+}
+
+/// Asks whether data of these pseudonyms may be used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsentCheckRequest {
+    /// What the data is to be used for.
+    pub purpose: Purpose,
+    /// The date of use (consents have validity periods).
+    pub date: NaiveDate,
+    /// The questions (at most [`MAX_BATCH`]).
+    pub items: Vec<ConsentQuestion>,
+}
+
+/// One question: this pseudonym (in the calling site's domain), this category.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConsentQuestion {
+    /// The patient's site pseudonym.
+    pub pseudonym: Pseudonym,
+    /// The data category.
+    pub category: DataCategory,
+}
+
+/// The answer to one consent question. Anything but `Permit` means "no".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsentDecision {
+    /// Use is permitted.
+    Permit,
+    /// The trust centre does not know this pseudonym (fail closed).
+    DenyUnknown,
+    /// The person objected (GDNG opt-out) or refused this use.
+    DenyObjection,
+    /// The person withdrew consent.
+    DenyWithdrawn,
+    /// The category needs an opt-in (genetic data) that is not on record.
+    DenyNoOptIn,
+}
+
+impl ConsentDecision {
+    /// Whether the use is permitted.
+    pub fn permits(self) -> bool {
+        self == Self::Permit
+    }
+}
+
+/// Answer to [`ConsentCheckRequest`], in request order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsentCheckResponse {
+    /// One decision per question.
+    pub decisions: Vec<ConsentDecision>,
+}
+
+/// The error body every trust-centre endpoint returns: a stable code and a generic
+/// message. It never echoes identifying data back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// Stable machine-readable code, e.g. `unauthorized`, `batch_too_large`.
+    pub code: String,
+    /// A human-readable message without personal data.
+    pub message: String,
+}
