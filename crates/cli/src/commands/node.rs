@@ -1,0 +1,235 @@
+//! `oncofed node ...`: the site node.
+
+use crate::output::{byte_bar, print_json, read_secret};
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+use oncofed_model::{CodeSystem, DataCategory, FactKind, Purpose};
+use oncofed_node::{ConsentGate, FactQuery, IngestOptions, QueryService};
+use oncofed_node::FactFilter;
+use oncofed_trustee_api::TrusteeClient;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Ingest FHIR R4 bundles (.json), NDJSON of bundles, or Bulk NDJSON folders.
+    ///
+    /// Each bundle lands atomically: a bundle with an error lands nothing, and the
+    /// error names the file, line, entry and field. Identifying data goes to the
+    /// trust centre and is not stored. Re-ingesting the same data adds nothing.
+    /// Exits with status 2 when any bundle was rejected.
+    Ingest(IngestArgs),
+    /// Print the data-quality report: completeness per field, invalid codes, implausible values.
+    Quality(QualityArgs),
+    /// Query the local research store; only rows whose patients' consent permits
+    /// the purpose come back (the trust centre is asked; unreachable means no rows).
+    Query(QueryArgs),
+    /// Serve the consent-filtered local query API (loopback by default).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The node's data directory (holds research.db).
+    #[arg(long, env = "ONCOFED_NODE_DATA_DIR")]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TrusteeArgs {
+    /// Base URL of the trust centre.
+    #[arg(long, env = "ONCOFED_TRUSTEE_URL", default_value = "http://127.0.0.1:8710")]
+    trustee: String,
+    /// File holding this site's bearer token for the trust centre (from `oncofed trustee add-site`).
+    #[arg(long, env = "ONCOFED_TRUSTEE_TOKEN_FILE")]
+    token_file: PathBuf,
+    /// Seconds a consent answer may be reused.
+    #[arg(long, default_value_t = 60)]
+    consent_ttl: u64,
+}
+
+impl TrusteeArgs {
+    fn client(&self) -> anyhow::Result<TrusteeClient> {
+        Ok(TrusteeClient::new(&self.trustee, &read_secret(&self.token_file)?)?)
+    }
+
+    fn gate(&self) -> anyhow::Result<Arc<ConsentGate>> {
+        Ok(Arc::new(ConsentGate::new(self.client()?, Duration::from_secs(self.consent_ttl))))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    trustee: TrusteeArgs,
+    /// Land nothing at all if any bundle has an error.
+    #[arg(long)]
+    all_or_nothing: bool,
+    /// Print the report as JSON on stdout (no progress bar).
+    #[arg(long)]
+    json: bool,
+    /// Files or folders to ingest.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    trustee: TrusteeArgs,
+    /// Only facts of this kind: diagnosis, observation, molecular, procedure, medication.
+    #[arg(long, value_parser = parse_kind)]
+    kind: Option<FactKind>,
+    /// Only codes of this system, e.g. icd-10-gm, loinc, hgnc, ops, atc.
+    #[arg(long, value_parser = parse_system)]
+    system: Option<CodeSystem>,
+    /// Only codes starting with this, e.g. C92 (AML and other myeloid leukaemias).
+    #[arg(long)]
+    code_prefix: Option<String>,
+    /// Only this data category: clinical, genetic, imaging, pathology, text.
+    #[arg(long)]
+    category: Option<DataCategory>,
+    /// What the data is for: research or feasibility.
+    #[arg(long, default_value = "research")]
+    purpose: Purpose,
+    /// Date of use, YYYY-MM-DD (default today).
+    #[arg(long)]
+    date: Option<NaiveDate>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    trustee: TrusteeArgs,
+    /// Address to listen on. Keep it on loopback unless a proxy with TLS fronts it.
+    #[arg(long, default_value = "127.0.0.1:8720")]
+    listen: SocketAddr,
+    /// File holding the bearer token callers of this API must present.
+    #[arg(long)]
+    api_token_file: PathBuf,
+}
+
+fn parse_kind(s: &str) -> Result<FactKind, String> {
+    FactKind::from_name(s).ok_or_else(|| format!("unknown kind '{s}': use diagnosis, observation, molecular, procedure or medication"))
+}
+
+fn parse_system(s: &str) -> Result<CodeSystem, String> {
+    CodeSystem::from_name(s).ok_or_else(|| {
+        let names: Vec<_> = CodeSystem::ALL.iter().map(|c| c.as_str()).collect();
+        format!("unknown code system '{s}': use one of {}", names.join(", "))
+    })
+}
+
+pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        NodeCommand::Ingest(a) => ingest(a).await,
+        NodeCommand::Quality(a) => quality(a).await,
+        NodeCommand::Query(a) => query(a).await,
+        NodeCommand::Serve(a) => serve(a).await,
+    }
+}
+
+async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
+    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let client = a.trustee.client()?;
+    let options = IngestOptions { all_or_nothing: a.all_or_nothing, ..Default::default() };
+    let bar = byte_bar(a.json, "ingest");
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let report = oncofed_node::ingest(&store, &client, &a.paths, &options, &progress).await?;
+    bar.finish_and_clear();
+    if a.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "{} units landed, {} rejected; {} resources ({:.0}/s), {} patients, {} consents sent to the trust centre",
+            report.units_ok, report.units_failed, report.resources, report.resources_per_second, report.patients, report.consents
+        );
+        println!(
+            "store: {} new patients, {} new facts, {} facts already present",
+            report.written.patients_new, report.written.facts_new, report.written.facts_existing
+        );
+        for (t, n) in &report.not_mapped {
+            println!("not mapped: {n} {t}");
+        }
+        for e in &report.errors {
+            eprintln!("rejected: {e}");
+        }
+    }
+    Ok(if report.units_failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
+    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let report = oncofed_node::quality::report(&store).await?;
+    if a.json {
+        print_json(&report)?;
+    } else {
+        print!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
+    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let service = QueryService::new(store, a.trustee.gate()?);
+    let filter = FactFilter { kind: a.kind, system: a.system, code_prefix: a.code_prefix, category: a.category, limit: Some(a.limit) };
+    let answer = service.facts(&FactQuery { filter, purpose: a.purpose, date: a.date }).await?;
+    if a.json {
+        print_json(&answer)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} facts of {} patients released; {} withheld by consent", answer.facts.len(), answer.patients, answer.withheld);
+    for f in &answer.facts {
+        let value = match &f.fact.value {
+            oncofed_model::FactValue::None => String::new(),
+            oncofed_model::FactValue::Quantity { value, unit } => format!("{value} {unit}"),
+            oncofed_model::FactValue::Code(c) => format!("{}|{}", c.system, c.code),
+        };
+        let date = f.fact.start.map(|d| d.to_string()).unwrap_or_default();
+        println!("{}  {:<11} {:<10} {:<12} {:<20} {}", f.pseudonym, f.fact.kind.as_str(), f.fact.code.system, f.fact.code.code, value, date);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let service = QueryService::new(store, a.trustee.gate()?);
+    let state = oncofed_node::serve::ApiState::new(service, &read_secret(&a.api_token_file)?);
+    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
+    eprintln!("node API listening on http://{}", listener.local_addr()?);
+    oncofed_node::serve::launch(state, listener, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on Ctrl-C.
+pub async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,83 @@
+//! Architecture invariants from ARCHITECTURE.md, checked over `cargo metadata`.
+//!
+//! A failure here means a dependency edge was added that the design forbids:
+//! read ARCHITECTURE.md ("Architecture invariants") before changing this test.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+/// Workspace crate → its direct dependencies (normal and build, not dev).
+fn workspace_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut graph = BTreeMap::new();
+    for pkg in meta["packages"].as_array().unwrap() {
+        let deps = pkg["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"].as_str() != Some("dev"))
+            .map(|d| d["name"].as_str().unwrap().to_owned())
+            .collect();
+        graph.insert(pkg["name"].as_str().unwrap().to_owned(), deps);
+    }
+    graph
+}
+
+/// Every crate reachable from `from` through non-dev dependencies (workspace crates only).
+fn reachable(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.to_owned()];
+    while let Some(c) = todo.pop() {
+        for d in graph.get(&c).into_iter().flatten() {
+            if graph.contains_key(d) && seen.insert(d.clone()) {
+                todo.push(d.clone());
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn identifying_data_never_reaches_model_or_store() {
+    let g = workspace_graph();
+    for krate in ["oncofed-model", "oncofed-store"] {
+        assert!(g.contains_key(krate), "{krate} missing from the workspace");
+        assert!(
+            !reachable(&g, krate).contains("oncofed-idat"),
+            "{krate} must not depend on oncofed-idat (identifying data stays out of research stores)"
+        );
+    }
+}
+
+#[test]
+fn services_do_not_depend_on_each_other() {
+    let g = workspace_graph();
+    let services = ["oncofed-node", "oncofed-trustee"];
+    for a in services {
+        let r = reachable(&g, a);
+        for b in services.iter().filter(|b| **b != a) {
+            assert!(!r.contains(*b), "{a} must not depend on {b}; talk through its -api crate");
+        }
+    }
+}
+
+#[test]
+fn model_is_the_bottom_layer() {
+    let g = workspace_graph();
+    assert!(reachable(&g, "oncofed-model").is_empty(), "oncofed-model must not depend on other workspace crates");
+}
+
+#[test]
+fn the_cli_does_not_reach_into_stores() {
+    let g = workspace_graph();
+    let direct = &g["oncofed"];
+    for forbidden in ["oncofed-store", "rusqlite"] {
+        assert!(!direct.contains(forbidden), "the CLI must not depend on {forbidden} directly; call the node or trustee crate");
+    }
+}

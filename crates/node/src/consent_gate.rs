@@ -1,0 +1,81 @@
+//! Consent at query time: batched, cached, fail closed.
+
+use chrono::NaiveDate;
+use oncofed_model::{DataCategory, Pseudonym, Purpose};
+use oncofed_trustee_api::{ConsentDecision, ConsentQuestion, MAX_BATCH, TrusteeClient, TrusteeError};
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Why consent could not be established. Every variant means "release nothing".
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The trust centre could not be asked; the query fails closed.
+    #[error("consent cannot be checked, so no data is released: {0}")]
+    TrusteeUnavailable(#[from] TrusteeError),
+}
+
+type CacheKey = (Pseudonym, DataCategory, Purpose, NaiveDate);
+
+/// Asks the trust centre whether data may be used, in batches, and remembers
+/// answers for a short time.
+///
+/// Fail closed: when the trust centre cannot be reached and an answer is not in
+/// the cache, the whole question fails and the caller releases nothing.
+pub struct ConsentGate {
+    client: TrusteeClient,
+    ttl: Duration,
+    cache: Mutex<HashMap<CacheKey, (ConsentDecision, Instant)>>,
+}
+
+impl ConsentGate {
+    /// A gate asking the trust centre through `client`, caching answers for `ttl`.
+    pub fn new(client: TrusteeClient, ttl: Duration) -> Self {
+        Self { client, ttl, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The pairs among `items` whose use for `purpose` on `date` is permitted.
+    pub async fn permitted(
+        &self,
+        purpose: Purpose,
+        date: NaiveDate,
+        items: impl IntoIterator<Item = (Pseudonym, DataCategory)>,
+    ) -> Result<HashSet<(Pseudonym, DataCategory)>, GateError> {
+        let now = Instant::now();
+        let mut permitted = HashSet::new();
+        let mut ask: Vec<ConsentQuestion> = Vec::new();
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let mut seen = HashSet::new();
+            for (pseudonym, category) in items {
+                if !seen.insert((pseudonym.clone(), category)) {
+                    continue;
+                }
+                match cache.get(&(pseudonym.clone(), category, purpose, date)) {
+                    Some((decision, at)) if now.duration_since(*at) < self.ttl => {
+                        if decision.permits() {
+                            permitted.insert((pseudonym, category));
+                        }
+                    }
+                    _ => ask.push(ConsentQuestion { pseudonym, category }),
+                }
+            }
+        }
+        for chunk in ask.chunks(MAX_BATCH) {
+            let decisions = self.client.check_consent(purpose, date, chunk.to_vec()).await?;
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            for (q, decision) in chunk.iter().zip(decisions) {
+                cache.insert((q.pseudonym.clone(), q.category, purpose, date), (decision, now));
+                if decision.permits() {
+                    permitted.insert((q.pseudonym.clone(), q.category));
+                }
+            }
+        }
+        Ok(permitted)
+    }
+
+    /// Forgets every cached answer (after a withdrawal notice, for example).
+    pub fn clear(&self) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}

@@ -1,0 +1,153 @@
+//! Ingest: FHIR files → mapping → trust centre → research store.
+//!
+//! The pipeline has two stages so that both cores work: a blocking reader thread
+//! reads and maps files into units ([`crate::discover`]), and the async stage
+//! pseudonymises a chunk of units through the trust centre and writes it to the
+//! store in one transaction.
+//!
+//! Guarantees:
+//! - **Atomic per unit.** A unit (a bundle, or a bulk export folder) with any
+//!   error lands nothing; its error names the file, line, entry and field. Valid
+//!   units in the same run still land. With [`IngestOptions::all_or_nothing`] any
+//!   error anywhere lands nothing at all.
+//! - **Nothing is lost.** A failing trust centre or store stops the run with an
+//!   error before the current chunk is written; what was committed before is
+//!   complete, and running the same ingest again finishes the job.
+//! - **Idempotent.** Facts are keyed by pseudonym and source id ([`oncofed_store::FactKey`]),
+//!   and the trust centre maps a (site, local id) pair to the same pseudonyms every time.
+//! - **IDAT is transient.** Identifying data moves from the mapper into the
+//!   pseudonymisation request and is dropped; the store API cannot take it.
+
+mod chunk;
+mod reader;
+
+use crate::SharedStore;
+use crate::discover::DiscoverError;
+use oncofed_store::{StoreError, WriteBatch, WriteOutcome};
+use oncofed_trustee_api::{TrusteeClient, TrusteeError};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// How an ingest run behaves.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Land nothing if any unit fails (the default lands every valid unit).
+    pub all_or_nothing: bool,
+    /// Resources per chunk: one trust-centre round and one store transaction each.
+    pub chunk_resources: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self { all_or_nothing: false, chunk_resources: 20_000 }
+    }
+}
+
+/// What an ingest run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    /// Input files read.
+    pub files: usize,
+    /// Units (bundles, bulk folders) that landed.
+    pub units_ok: usize,
+    /// Units rejected; see `errors`.
+    pub units_failed: usize,
+    /// FHIR resources read in landed units.
+    pub resources: usize,
+    /// Resources of types that are valid FHIR but not mapped (by type).
+    pub not_mapped: BTreeMap<String, usize>,
+    /// Patients pseudonymised.
+    pub patients: usize,
+    /// Consent resources registered at the trust centre.
+    pub consents: usize,
+    /// What the store writes changed.
+    pub written: WriteOutcome,
+    /// One line per rejected unit: file, line, entry, field, and what to do.
+    pub errors: Vec<String>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Resources per second over the whole run.
+    pub resources_per_second: f64,
+}
+
+/// Why an ingest run stopped. Units that were rejected are not errors of the run;
+/// they are listed in [`IngestReport::errors`].
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The input could not be listed.
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    /// The trust centre failed; nothing of the current chunk was written.
+    #[error("ingest stopped, nothing of the current chunk was written: {0}")]
+    Trustee(#[from] TrusteeError),
+    /// The store failed; the current chunk's transaction was rolled back.
+    #[error("ingest stopped, the current chunk was rolled back: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Ingests `paths` (files or folders of `.json` / `.ndjson`) into `store`,
+/// pseudonymising through `trustee`. `progress(done, total)` is called in bytes.
+pub async fn ingest(
+    store: &SharedStore,
+    trustee: &TrusteeClient,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let inputs = crate::discover::discover(paths)?;
+    let mut report = IngestReport { files: inputs.iter().map(|i| i.paths().len()).sum(), ..Default::default() };
+    let total_bytes = reader::total_bytes(&inputs);
+
+    if options.all_or_nothing {
+        // First pass: map everything without writing; any error ends the run here.
+        let mut rx = reader::spawn(inputs.clone(), options.chunk_resources);
+        while let Some(units) = rx.recv().await {
+            for u in units {
+                if let Err(e) = u.batch {
+                    report.units_failed += 1;
+                    report.errors.push(e);
+                }
+            }
+        }
+        if report.units_failed > 0 {
+            report.seconds = started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+    }
+
+    let mut pending = WriteBatch::default();
+    let mut done_bytes = 0;
+    let mut rx = reader::spawn(inputs, options.chunk_resources);
+    while let Some(units) = rx.recv().await {
+        done_bytes += units.iter().map(|u| u.bytes).sum::<u64>();
+        let batch = chunk::process(store, trustee, units, &mut report).await?;
+        if options.all_or_nothing {
+            pending.patients.extend(batch.patients);
+            pending.facts.extend(batch.facts);
+        } else {
+            let outcome = crate::with_store(store, move |s| s.write(&batch)).await?;
+            add_outcome(&mut report.written, outcome);
+        }
+        progress(done_bytes, total_bytes);
+    }
+    if options.all_or_nothing {
+        if report.units_failed > 0 {
+            report.errors.push("nothing was written because --all-or-nothing is set".into());
+        } else {
+            let outcome = crate::with_store(store, move |s| s.write(&pending)).await?;
+            add_outcome(&mut report.written, outcome);
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report.resources_per_second = report.resources as f64 / report.seconds.max(1e-9);
+    Ok(report)
+}
+
+fn add_outcome(total: &mut WriteOutcome, o: WriteOutcome) {
+    total.patients_new += o.patients_new;
+    total.facts_new += o.facts_new;
+    total.facts_existing += o.facts_existing;
+}

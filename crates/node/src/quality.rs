@@ -1,0 +1,1 @@
+//! Data-quality report (R3): completeness, conformance, plausibility.
