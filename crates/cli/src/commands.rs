@@ -1,6 +1,9 @@
 //! The command tree.
 
+mod demo;
 mod node;
+mod synth;
+mod trustee;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,6 +25,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole system on loopback: trust centre and site nodes with a synthetic
+    /// cohort, ingest, consent-filtered queries and a summary. Start here.
+    Demo(demo::DemoArgs),
+    /// Generate a synthetic hematology/oncology cohort as FHIR R4 bundles.
+    Synth(synth::SynthArgs),
+    /// Trust-centre commands: serve, register sites.
+    #[command(subcommand)]
+    Trustee(trustee::TrusteeCommand),
     /// Site-node commands: ingest FHIR data, check its quality, query it, serve the local API.
     #[command(subcommand)]
     Node(node::NodeCommand),
@@ -30,6 +41,9 @@ enum Command {
 /// Runs the parsed command; the exit code says whether everything succeeded.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Demo(a) => demo::run(a).await,
+        Command::Synth(a) => tokio::task::spawn_blocking(move || synth::run(a)).await?,
+        Command::Trustee(cmd) => trustee::run(cmd).await,
         Command::Node(cmd) => node::run(cmd).await,
     }
 }

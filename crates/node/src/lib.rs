@@ -52,3 +52,16 @@ pub(crate) async fn with_store<T: Send + 'static>(
     .await
     .expect("store task panicked")
 }
+
+/// The research pseudonyms of every patient in the store: what a site would
+/// contribute to a de-duplicated cross-site count.
+pub async fn research_pseudonyms(store: &SharedStore) -> Result<std::collections::HashSet<oncofed_model::Pseudonym>, StoreError> {
+    with_store(store, |s| {
+        let mut out = std::collections::HashSet::new();
+        s.for_each_patient(&mut |p| {
+            out.insert(p.research_pseudonym);
+        })?;
+        Ok(out)
+    })
+    .await
+}

@@ -1,0 +1,229 @@
+//! `oncofed demo`: the whole system on loopback with a synthetic cohort.
+
+use crate::commands::trustee::{new_token, write_secret};
+use crate::output::print_json;
+use anyhow::Context;
+use clap::Args;
+use oncofed_model::{DataCategory, FactKind, Purpose, SiteId};
+use oncofed_node::{ConsentGate, FactFilter, FactQuery, IngestOptions, IngestReport, QueryService};
+use oncofed_synth::SynthConfig;
+use oncofed_trustee::{SiteRegistry, TrusteeConfig, hash_token, load_or_create_key};
+use oncofed_trustee_api::TrusteeClient;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Run the trust centre and site nodes in one process on loopback, generate a
+/// synthetic cohort, ingest it through the trust centre, run consent-filtered
+/// queries and print a summary. Nothing leaves the machine; the data lives in a
+/// temporary folder unless --dir is given.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of site nodes.
+    #[arg(long, default_value_t = 3)]
+    sites: u32,
+    /// Number of persons in the cohort (some are treated at several sites).
+    #[arg(long, default_value_t = 3000)]
+    patients: u64,
+    /// Random seed of the cohort.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Keep the data here instead of a temporary folder (must be empty or missing).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Leave the APIs running and print their addresses (Ctrl-C stops).
+    #[arg(long)]
+    keep_running: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct QuerySummary {
+    query: &'static str,
+    released_facts: usize,
+    patients: usize,
+    withheld_by_consent: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct SiteSummary {
+    site: SiteId,
+    ingest: IngestReport,
+    quality_issues: u64,
+    queries: Vec<QuerySummary>,
+}
+
+#[derive(Debug, Serialize)]
+struct DemoSummary {
+    data_dir: PathBuf,
+    trustee: String,
+    persons: u64,
+    patients: u64,
+    distinct_research_pseudonyms: usize,
+    sites: Vec<SiteSummary>,
+    seconds: f64,
+}
+
+pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let temp = tempfile::tempdir()?;
+    let dir = a.dir.clone().unwrap_or_else(|| temp.path().to_owned());
+    say(&a, &format!("data in {}", dir.display()));
+
+    let config = SynthConfig { seed: a.seed, sites: a.sites, persons: a.patients, ..SynthConfig::default() };
+    let cohort = dir.join("cohort");
+    let synth = {
+        let cohort = cohort.clone();
+        tokio::task::spawn_blocking(move || oncofed_synth::generate(&config, &cohort, &mut |_| {})).await??
+    };
+    say(&a, &format!("generated {} persons at {} sites", synth.persons, a.sites));
+
+    // Trust centre with one token per site, on an ephemeral loopback port.
+    let tc_dir = dir.join("trustee");
+    std::fs::create_dir_all(&tc_dir)?;
+    let sites: Vec<SiteId> = (1..=a.sites).map(SynthConfig::site_id).collect();
+    let tokens: Vec<String> = sites.iter().map(|_| new_token()).collect();
+    for (site, token) in sites.iter().zip(&tokens) {
+        write_secret(&tc_dir.join(format!("{site}.token")), token)?;
+    }
+    let hashes: Vec<String> = tokens.iter().map(|t| hash_token(t)).collect();
+    let registry = SiteRegistry::from_hashes(sites.iter().cloned().zip(hashes.iter().map(String::as_str)))?;
+    let key = load_or_create_key(&tc_dir.join("pseudonym.key"))?;
+    let tc_config = TrusteeConfig::new(tc_dir.join("store"), key, registry)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let trustee_url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let trustee = tokio::spawn(oncofed_trustee::launch(tc_config, listener, shutdown(stopped.clone())));
+    say(&a, &format!("trust centre on {trustee_url}"));
+
+    let mut summaries = Vec::new();
+    let mut research = HashSet::new();
+    let mut services = Vec::new();
+    for (site, token) in sites.iter().zip(&tokens) {
+        let store = oncofed_node::open_store(&dir.join(format!("node-{site}")))?;
+        let client = TrusteeClient::new(&trustee_url, token)?;
+        let report = oncofed_node::ingest(&store, &client, &[cohort.join(site.as_str())], &IngestOptions::default(), &|_, _| {})
+            .await
+            .with_context(|| format!("ingest at {site}"))?;
+        say(&a, &format!("{site}: ingested {} resources ({:.0}/s)", report.resources, report.resources_per_second));
+        let quality = oncofed_node::quality::report(&store).await?;
+        research.extend(oncofed_node::research_pseudonyms(&store).await?);
+        let gate = Arc::new(ConsentGate::new(client, Duration::from_secs(60)));
+        let service = QueryService::new(store, gate);
+        let queries = example_queries(&service).await?;
+        summaries.push(SiteSummary {
+            site: site.clone(),
+            ingest: report,
+            quality_issues: quality.issues.values().map(|i| i.count).sum(),
+            queries,
+        });
+        services.push(service);
+    }
+
+    let summary = DemoSummary {
+        data_dir: dir.clone(),
+        trustee: trustee_url.clone(),
+        persons: synth.persons,
+        patients: synth.patients_per_site.values().sum(),
+        distinct_research_pseudonyms: research.len(),
+        sites: summaries,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if a.json {
+        print_json(&summary)?;
+    } else {
+        print_summary(&summary);
+    }
+
+    if a.keep_running {
+        keep_running(&dir, &trustee_url, &sites, services).await?;
+    }
+    let _ = stop.send(true);
+    trustee.await??;
+    drop(temp);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn say(a: &DemoArgs, line: &str) {
+    if !a.json {
+        eprintln!("· {line}");
+    }
+}
+
+async fn example_queries(service: &QueryService) -> anyhow::Result<Vec<QuerySummary>> {
+    let examples: [(&'static str, FactFilter); 3] = [
+        (
+            "AML diagnoses (ICD-10-GM C92.0), research",
+            FactFilter { kind: Some(FactKind::Diagnosis), code_prefix: Some("C92.0".into()), ..Default::default() },
+        ),
+        (
+            "molecular markers (genetic, opt-in required), research",
+            FactFilter { category: Some(DataCategory::Genetic), ..Default::default() },
+        ),
+        ("all clinical facts, research", FactFilter { category: Some(DataCategory::Clinical), ..Default::default() }),
+    ];
+    let mut out = Vec::new();
+    for (name, filter) in examples {
+        let answer = service.facts(&FactQuery { filter, purpose: Purpose::Research, date: None }).await?;
+        out.push(QuerySummary {
+            query: name,
+            released_facts: answer.facts.len(),
+            patients: answer.patients,
+            withheld_by_consent: answer.withheld,
+        });
+    }
+    Ok(out)
+}
+
+fn print_summary(s: &DemoSummary) {
+    println!("\nOncoFed demo: {} persons → {} patient records at {} sites, {:.1} s", s.persons, s.patients, s.sites.len(), s.seconds);
+    println!(
+        "linkage (exact match at the trust centre): {} distinct research pseudonyms for {} persons",
+        s.distinct_research_pseudonyms, s.persons
+    );
+    for site in &s.sites {
+        let r = &site.ingest;
+        println!(
+            "\n{}: {} resources ingested at {:.0}/s, {} patients, {} consents to the trust centre, {} rejected, {} quality issues",
+            site.site, r.resources, r.resources_per_second, r.patients, r.consents, r.units_failed, site.quality_issues
+        );
+        for q in &site.queries {
+            println!(
+                "  {:<58} {:>7} facts of {:>5} patients released, {:>6} withheld by consent",
+                q.query, q.released_facts, q.patients, q.withheld_by_consent
+            );
+        }
+    }
+}
+
+async fn keep_running(
+    dir: &std::path::Path,
+    trustee_url: &str,
+    sites: &[SiteId],
+    services: Vec<QueryService>,
+) -> anyhow::Result<()> {
+    let mut tasks = Vec::new();
+    println!("\nAPIs (Ctrl-C stops):\n  trust centre  {trustee_url}  (site tokens in {}/trustee/*.token)", dir.display());
+    for (site, service) in sites.iter().zip(services) {
+        let token = new_token();
+        let token_file = dir.join(format!("node-{site}.api-token"));
+        write_secret(&token_file, &token)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("  {site:<12}  http://{}  (POST /v1/query, bearer token in {})", listener.local_addr()?, token_file.display());
+        let state = oncofed_node::serve::ApiState::new(service, &token);
+        tasks.push(tokio::spawn(oncofed_node::serve::launch(state, listener, super::node::shutdown_signal())));
+    }
+    super::node::shutdown_signal().await;
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! `oncofed trustee ...`: the trust centre.
+
+use crate::output::{print_json, read_secret};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use oncofed_model::SiteId;
+use oncofed_trustee::{TrusteeConfig, hash_token};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum TrusteeCommand {
+    /// Run the trust centre: pseudonyms, linkage and the consent registry over HTTP.
+    ///
+    /// The pseudonym key is created on first start (mode 0600) and must be backed up
+    /// with the data directory: a new key changes every pseudonym. Only sites listed
+    /// in the sites file can call it (registration is closed).
+    Serve(ServeArgs),
+    /// Register a site: create a random token, write it to --token-out (mode 0600)
+    /// and append its hash to the sites file. Restart the trust centre to load it.
+    AddSite(AddSiteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory of the trust centre's store (trustee.db); created with mode 0700.
+    #[arg(long, env = "ONCOFED_TRUSTEE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Address to listen on. Keep it on loopback unless a TLS proxy fronts it.
+    #[arg(long, default_value = "127.0.0.1:8710")]
+    listen: SocketAddr,
+    /// File of the pseudonym key (default: DATA_DIR/pseudonym.key, created if missing).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// File of registered sites, lines `site-id sha256-of-token` (default: DATA_DIR/sites.txt).
+    #[arg(long)]
+    sites_file: Option<PathBuf>,
+    /// File holding the admin token (enables the admin consent endpoint).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddSiteArgs {
+    /// The sites file to append to (created if missing).
+    #[arg(long)]
+    sites_file: PathBuf,
+    /// The site's id, e.g. uk-essen (a-z, 0-9, '-').
+    #[arg(long)]
+    site: SiteId,
+    /// Where to write the new token; give this file to the site node (--token-file).
+    #[arg(long)]
+    token_out: PathBuf,
+    /// Print what was done as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(cmd: TrusteeCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TrusteeCommand::Serve(a) => serve(a).await,
+        TrusteeCommand::AddSite(a) => add_site(a),
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let key_file = a.key_file.unwrap_or_else(|| a.data_dir.join("pseudonym.key"));
+    let sites_file = a.sites_file.unwrap_or_else(|| a.data_dir.join("sites.txt"));
+    if let Some(dir) = key_file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut config = TrusteeConfig::from_files(&a.data_dir, &key_file, &sites_file)
+        .context("register a site first: oncofed trustee add-site --sites-file ... --site ... --token-out ...")?;
+    if let Some(f) = &a.admin_token_file {
+        config = config.with_admin_token_hash(&hash_token(&read_secret(f)?))?;
+    }
+    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
+    eprintln!("trust centre listening on http://{}", listener.local_addr()?);
+    oncofed_trustee::launch(config, listener, super::node::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates a random 256-bit token as hex.
+pub fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// Writes a secret to a new file readable only by its owner.
+pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    writeln!(file, "{secret}")?;
+    Ok(())
+}
+
+fn add_site(a: AddSiteArgs) -> anyhow::Result<ExitCode> {
+    if let Ok(existing) = std::fs::read_to_string(&a.sites_file) {
+        let taken = existing.lines().any(|l| l.split_whitespace().next() == Some(a.site.as_str()));
+        anyhow::ensure!(!taken, "site {} is already registered in {}", a.site, a.sites_file.display());
+    }
+    let token = new_token();
+    write_secret(&a.token_out, &token)?;
+    let mut sites = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&a.sites_file)
+        .with_context(|| format!("cannot open {}", a.sites_file.display()))?;
+    writeln!(sites, "{} {}", a.site, hash_token(&token))?;
+    if a.json {
+        print_json(&serde_json::json!({"site": a.site, "token_file": a.token_out, "sites_file": a.sites_file}))?;
+    } else {
+        println!("registered {} in {}; its token is in {}", a.site, a.sites_file.display(), a.token_out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
