@@ -1,0 +1,147 @@
+//! Test harness: a real trust centre on 127.0.0.1:0, synthetic cohorts, store snapshots.
+#![allow(dead_code)]
+
+use oncofed_model::SiteId;
+use oncofed_node::{IngestOptions, IngestReport, SharedStore};
+use oncofed_synth::SynthConfig;
+use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
+use oncofed_trustee_api::TrusteeClient;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// A running trust centre; stops when dropped.
+pub struct Trustee {
+    pub url: String,
+    tokens: HashMap<String, String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), oncofed_trustee::LaunchError>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Trustee {
+    /// Starts a trust centre with sites `site-1` … `site-n`.
+    pub async fn start(n: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens: HashMap<String, String> = (1..=n).map(|k| (format!("site-{k}"), format!("token-of-site-{k}-0123456789abcdef"))).collect();
+        let hashes: Vec<(SiteId, String)> = tokens.iter().map(|(s, t)| (SiteId::new(s.clone()).unwrap(), hash_token(t))).collect();
+        let registry = SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
+        let key = PseudonymKey::from_bytes(vec![7u8; 32]).unwrap();
+        let config = TrusteeConfig::new(dir.path().join("tc"), key, registry).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(oncofed_trustee::launch(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        Self { url, tokens, stop: Some(stop), task: Some(task), _dir: dir }
+    }
+
+    /// Stops the trust centre and waits until its port is closed.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn client(&self, site: &str) -> TrusteeClient {
+        TrusteeClient::new(&self.url, &self.tokens[site]).unwrap()
+    }
+}
+
+impl Drop for Trustee {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A generated cohort on disk.
+pub struct Cohort {
+    pub dir: tempfile::TempDir,
+}
+
+impl Cohort {
+    pub fn generate(sites: u32, persons: u64, seed: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SynthConfig { seed, sites, persons, ..SynthConfig::default() };
+        oncofed_synth::generate(&config, &dir.path().join("out"), &mut |_| {}).unwrap();
+        Self { dir }
+    }
+
+    pub fn site_dir(&self, site: &str) -> PathBuf {
+        self.dir.path().join("out").join(site)
+    }
+
+    /// `ground-truth/cohort.csv` as person_id → column → value.
+    pub fn truth(&self) -> HashMap<String, BTreeMap<String, String>> {
+        let text = std::fs::read_to_string(self.dir.path().join("out/ground-truth/cohort.csv")).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        lines
+            .map(|l| {
+                let row: BTreeMap<String, String> = header.iter().zip(l.split(',')).map(|(h, v)| (h.to_string(), v.to_string())).collect();
+                (row["person_id"].clone(), row)
+            })
+            .collect()
+    }
+
+    /// `ground-truth/linkage.csv` rows of one site: local id → person id.
+    pub fn local_ids(&self, site: &str) -> HashMap<String, String> {
+        let text = std::fs::read_to_string(self.dir.path().join("out/ground-truth/linkage.csv")).unwrap();
+        text.lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[1] == site).then(|| (f[2].to_owned(), f[0].to_owned()))
+            })
+            .collect()
+    }
+}
+
+/// A node store in a temporary folder.
+pub struct Node {
+    pub dir: tempfile::TempDir,
+    pub store: SharedStore,
+}
+
+impl Node {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = oncofed_node::open_store(dir.path()).unwrap();
+        Self { dir, store }
+    }
+
+    pub async fn ingest(&self, client: &TrusteeClient, paths: &[PathBuf]) -> Result<IngestReport, oncofed_node::IngestError> {
+        oncofed_node::ingest(&self.store, client, paths, &IngestOptions::default(), &|_, _| {}).await
+    }
+
+    /// Every byte of the store's files (the database and its WAL), after a checkpoint.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        checkpoint(self.dir.path());
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.to_string_lossy().ends_with("-shm"))
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+            .collect()
+    }
+}
+
+/// Folds the WAL into the main file so a byte scan sees everything.
+pub fn checkpoint(dir: &Path) {
+    let store = oncofed_store::SqliteStore::open_in(dir).unwrap();
+    store.checkpoint().unwrap();
+}
+
+/// `../shared/data` (or `$ONCOFED_SHARED_DATA`).
+pub fn shared_data() -> PathBuf {
+    let dir = std::env::var_os("ONCOFED_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    assert!(dir.is_dir(), "external test data expected at {} (set ONCOFED_SHARED_DATA)", dir.display());
+    dir
+}
