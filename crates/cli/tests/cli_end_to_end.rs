@@ -1,0 +1,123 @@
+//! The `oncofed` binary end to end: separate trust-centre process, synth, ingest,
+//! quality, query, bad input, demo. Every command's `--json` output is parsed.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+fn oncofed() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_oncofed"));
+    c.env_remove("RUST_LOG");
+    c
+}
+
+fn run_ok(args: &[&str]) -> serde_json::Value {
+    let out = oncofed().args(args).output().unwrap();
+    assert!(out.status.success(), "oncofed {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("oncofed {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A trust-centre process; killed when dropped.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve_trustee(dir: &Path) -> (Served, String) {
+    let mut child = oncofed()
+        .args(["trustee", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    // Keep draining the log so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line: {line}");
+    (Served(child), url)
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let out = oncofed().arg("--help").output().unwrap();
+    let help = text(&out);
+    for cmd in ["demo", "synth", "trustee", "node"] {
+        assert!(help.contains(cmd), "--help lacks {cmd}");
+    }
+    let out = oncofed().args(["node", "ingest", "--help"]).output().unwrap();
+    assert!(text(&out).contains("atomically"));
+}
+
+#[test]
+fn trustee_synth_ingest_quality_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+    std::fs::create_dir_all(d("tc")).unwrap();
+    run_ok(&["trustee", "add-site", "--sites-file", &d("tc/sites.txt"), "--site", "site-1", "--token-out", &d("site-1.token"), "--json"]);
+    let (_served, url) = serve_trustee(&dir.path().join("tc"));
+
+    let synth = run_ok(&["synth", "--out", &d("cohort"), "--sites", "1", "--patients", "60", "--seed", "9", "--json"]);
+    assert_eq!(synth["persons"], 60);
+
+    let ingest = run_ok(&[
+        "node", "ingest", "--data-dir", &d("n1"), "--trustee", &url, "--token-file", &d("site-1.token"), "--json", &d("cohort/site-1"),
+    ]);
+    assert_eq!(ingest["units_failed"], 0, "{ingest}");
+    assert_eq!(ingest["patients"], 60);
+
+    let quality = run_ok(&["node", "quality", "--data-dir", &d("n1"), "--json"]);
+    assert_eq!(quality["patients"], 60);
+    assert!(quality["completeness"]["patient.sex"]["percent"].as_f64().unwrap() > 99.0);
+
+    let answer = run_ok(&[
+        "node", "query", "--data-dir", &d("n1"), "--trustee", &url, "--token-file", &d("site-1.token"),
+        "--kind", "diagnosis", "--json",
+    ]);
+    let facts = answer["facts"].as_array().unwrap();
+    assert!(!facts.is_empty());
+    assert!(facts.iter().all(|f| f["kind"] == "diagnosis"));
+
+    // A bad bundle: exit status 2, an error naming the file, nothing else printed as success.
+    std::fs::write(d("bad.json"), b"{\"resourceType\": \"Bundle\", \"type\": \"collection\", \"entry\": [{\"resource\": {\"resourceType\": \"Nonsense\"}}]}").unwrap();
+    let out = oncofed()
+        .args(["node", "ingest", "--data-dir", &d("n1"), "--trustee", &url, "--token-file", &d("site-1.token"), &d("bad.json")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("bad.json") && text(&out).contains("Nonsense"), "{}", text(&out));
+
+    // A wrong token is refused with advice, not a crash.
+    std::fs::write(d("wrong.token"), "not-a-registered-token").unwrap();
+    let out = oncofed()
+        .args(["node", "ingest", "--data-dir", &d("n2"), "--trustee", &url, "--token-file", &d("wrong.token"), &d("cohort/site-1")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("unauthorized"), "{}", text(&out));
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let summary = run_ok(&["demo", "--patients", "120", "--json"]);
+    let sites = summary["sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 3);
+    for s in sites {
+        assert_eq!(s["ingest"]["units_failed"], 0);
+        assert!(s["ingest"]["resources"].as_u64().unwrap() > 100);
+        assert_eq!(s["queries"].as_array().unwrap().len(), 3);
+    }
+    let patients = summary["patients"].as_u64().unwrap();
+    let distinct = summary["distinct_research_pseudonyms"].as_u64().unwrap();
+    assert!(distinct < patients, "patients treated at two sites share a research pseudonym");
+}
