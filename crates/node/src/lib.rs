@@ -14,6 +14,7 @@
 //! Identifying data passes through this crate in memory only, on its way from the
 //! FHIR parser to the trust-centre client; the store API cannot take it.
 
+pub mod agent;
 mod consent_gate;
 mod discover;
 pub mod ingest;

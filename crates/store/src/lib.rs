@@ -22,6 +22,7 @@ pub use sqlite::SqliteStore;
 pub use types::{FactFilter, FactKey, PatientRow, StoreStats, StoredFact, WriteBatch, WriteOutcome};
 
 use oncofed_model::Pseudonym;
+use oncofed_protocol::Criteria;
 use std::collections::HashSet;
 
 /// The operations a site node needs from its research store.
@@ -47,6 +48,22 @@ pub trait ResearchStore: Send {
     /// Deletes a patient and all their facts (withdrawal). Returns whether they existed.
     fn delete_patient(&mut self, pseudonym: &Pseudonym) -> Result<bool, StoreError>;
 
+    /// Records that the federation task `task_id` (valid until `expires_at`) runs now.
+    /// Returns `false` if it was seen before (a replay). Entries past their expiry
+    /// are purged: an expired task is refused on its expiry anyway.
+    fn remember_task(&mut self, task_id: &str, expires_at: chrono::DateTime<chrono::Utc>) -> Result<bool, StoreError>;
+
     /// Row counts for reports.
     fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// The distinct patients matching a feasibility `criteria` tree, as (site
+    /// pseudonym, research pseudonym) pairs in site-pseudonym order.
+    ///
+    /// The engine evaluates the tree itself (SQLite: one compiled statement with
+    /// every value bound), so no researcher code runs at the site. Leaf semantics are
+    /// those documented on the criterion types of `oncofed-protocol`. This is before
+    /// consent and disclosure control, which the node applies to the result. Callers
+    /// should run `Criteria::validate` first: an unvalidated tree is still safe, but
+    /// malformed codes silently match nothing and size limits are not enforced here.
+    fn feasibility(&self, criteria: &Criteria) -> Result<Vec<(Pseudonym, Pseudonym)>, StoreError>;
 }

@@ -5,10 +5,12 @@
 //! foreign keys on so that deleting a patient cascades to their facts.
 
 mod codec;
+mod feasibility;
 mod migrations;
 
 use crate::{FactFilter, PatientRow, ResearchStore, StoreError, StoreStats, StoredFact, WriteBatch, WriteOutcome};
 use oncofed_model::Pseudonym;
+use oncofed_protocol::Criteria;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,9 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The schema version this build creates and understands.
+    pub const SCHEMA_VERSION: i64 = migrations::CURRENT;
+
     /// Opens (creating if needed) the store in `data_dir` and migrates it to the
     /// current schema.
     pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
@@ -174,6 +179,16 @@ impl ResearchStore for SqliteStore {
         Ok(n > 0)
     }
 
+    fn remember_task(&mut self, task_id: &str, expires_at: chrono::DateTime<chrono::Utc>) -> Result<bool, StoreError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        self.conn.execute("DELETE FROM task_seen WHERE expires_at < ?1", [now])?;
+        let inserted = self.conn.execute(
+            "INSERT OR IGNORE INTO task_seen (task_id, expires_at) VALUES (?1, ?2)",
+            [task_id, expires_at.to_rfc3339().as_str()],
+        )?;
+        Ok(inserted == 1)
+    }
+
     fn stats(&self) -> Result<StoreStats, StoreError> {
         let patients: i64 = self.conn.query_row("SELECT COUNT(*) FROM patient", [], |r| r.get(0))?;
         let facts: i64 = self.conn.query_row("SELECT COUNT(*) FROM fact", [], |r| r.get(0))?;
@@ -182,5 +197,9 @@ impl ResearchStore for SqliteStore {
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
             .collect::<Result<_, _>>()?;
         Ok(StoreStats { patients: patients as u64, facts: facts as u64, facts_by_category })
+    }
+
+    fn feasibility(&self, criteria: &Criteria) -> Result<Vec<(Pseudonym, Pseudonym)>, StoreError> {
+        feasibility::run(&self.conn, criteria)
     }
 }

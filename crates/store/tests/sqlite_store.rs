@@ -122,6 +122,6 @@ fn reopening_keeps_data_and_schema() {
         store.write(&WriteBatch { patients: vec![patient(3)], facts: vec![] }).unwrap();
     }
     let store = SqliteStore::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), SqliteStore::SCHEMA_VERSION);
     assert_eq!(store.stats().unwrap().patients, 1);
 }

@@ -37,6 +37,11 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX fact_psn ON fact (psn);
      CREATE INDEX fact_code ON fact (system, code);
      CREATE INDEX patient_research ON patient (research_psn);",
+    // 2: replay ledger of federation tasks (ids of tasks already executed).
+    "CREATE TABLE task_seen (
+        task_id    TEXT PRIMARY KEY,
+        expires_at TEXT NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

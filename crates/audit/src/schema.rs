@@ -1,0 +1,62 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+//!
+//! Append a new entry to [`MIGRATIONS`] to change the schema; never edit a
+//! shipped one.
+
+use crate::AuditError;
+use rusqlite::Connection;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: entries, checkpoints, the signer's key; triggers keep both tables
+    // append-only for anyone using SQL (the hash chain catches the rest).
+    "CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE entries (
+        seq       INTEGER PRIMARY KEY CHECK (seq >= 0),
+        at        TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        details   TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+     );
+     CREATE TABLE checkpoints (
+        seq       INTEGER PRIMARY KEY REFERENCES entries (seq),
+        hash      TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        signature TEXT NOT NULL
+     );
+     CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+        BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+     CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+        BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+     CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+     CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;",
+];
+
+/// The schema version this build writes.
+pub(crate) const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the open database to [`CURRENT`], each step in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), AuditError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > CURRENT {
+        return Err(AuditError::SchemaTooNew {
+            found,
+            supported: CURRENT,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! The hub's validated configuration: data directory, signing key, users and roles,
+//! timing, disclosure rules.
+
+use oncofed_crypto::SigningKeyPair;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Runs feasibility queries.
+    Researcher,
+    /// Registers sites.
+    Admin,
+    /// Reads the audit trail.
+    Auditor,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "researcher" => Ok(Self::Researcher),
+            "admin" => Ok(Self::Admin),
+            "auditor" => Ok(Self::Auditor),
+            _ => Err(format!("unknown role '{s}': use researcher, admin or auditor")),
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A line of the users file is wrong.
+    #[error("{path}:{line}: {problem}; lines read `user-id role sha256-hex-of-token`")]
+    UsersFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong (never the line's content).
+        problem: String,
+    },
+}
+
+/// The hub's users: token hash → (user id, role). Tokens themselves are never stored.
+#[derive(Clone, Default)]
+pub struct Users {
+    by_hash: BTreeMap<[u8; 32], (String, Role)>,
+}
+
+impl fmt::Debug for Users {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.by_hash.values()).finish()
+    }
+}
+
+impl Users {
+    /// Adds a user with the SHA-256 of their token.
+    pub fn add(&mut self, user: impl Into<String>, role: Role, token_hash: [u8; 32]) {
+        self.by_hash.insert(token_hash, (user.into(), role));
+    }
+
+    /// Adds a user by token (hashing it).
+    pub fn add_token(&mut self, user: impl Into<String>, role: Role, token: &str) {
+        self.add(user, role, Sha256::digest(token.as_bytes()).into());
+    }
+
+    /// Reads a users file: lines `user-id role sha256-hex`; `#` starts a comment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
+        let mut users = Self::default();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let bad = |problem: String| ConfigError::UsersFile { path: path.to_owned(), line: i + 1, problem };
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [user, role, hash] = fields[..] else {
+                return Err(bad("expected three fields".into()));
+            };
+            let role: Role = role.parse().map_err(bad)?;
+            let hash: [u8; 32] = hex::decode(hash)
+                .ok()
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| bad("the token hash must be 64 hexadecimal characters".into()))?;
+            users.add(user, role, hash);
+        }
+        Ok(users)
+    }
+
+    /// The user presenting `token`, if any. Looks up by hash, so the comparison
+    /// does not depend on how much of a guessed token is right.
+    pub fn authenticate(&self, token: &str) -> Option<(String, Role)> {
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.by_hash.get(&hash).cloned()
+    }
+}
+
+/// Everything the hub needs to run.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Directory of `hub.db` and `audit.db`.
+    pub data_dir: PathBuf,
+    /// The hub's signing key (tasks, audit checkpoints). Sites trust its public key.
+    pub key: SigningKeyPair,
+    /// Who may call the researcher, admin and audit endpoints.
+    pub users: Users,
+    /// How long a task is valid after it is issued.
+    pub task_ttl: Duration,
+    /// A claimed task without an answer after this long is handed out again.
+    pub claim_timeout: Duration,
+    /// How long a query waits for sites before its result is marked partial.
+    pub query_deadline: Duration,
+    /// Longest long-poll a site may ask for.
+    pub max_poll: Duration,
+    /// Disclosure rules applied to totals and per-site figures.
+    pub disclosure: oncofed_privacy::HubDisclosure,
+    /// Per-user rate limit and weekly quota.
+    pub limits: oncofed_privacy::QueryBudget,
+}
+
+impl HubConfig {
+    /// A configuration with secure defaults: disclosure control on, limits on.
+    pub fn new(data_dir: impl Into<PathBuf>, key: SigningKeyPair, users: Users) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            key,
+            users,
+            task_ttl: Duration::from_secs(120),
+            claim_timeout: Duration::from_secs(30),
+            query_deadline: Duration::from_secs(20),
+            max_poll: Duration::from_secs(25),
+            disclosure: oncofed_privacy::HubDisclosure::default(),
+            limits: oncofed_privacy::QueryBudget::default(),
+        }
+    }
+}

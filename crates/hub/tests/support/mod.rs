@@ -1,0 +1,193 @@
+//! A whole federation in one test process: trust centre, hub, site nodes with agents.
+#![allow(dead_code)]
+
+use oncofed_crypto::SigningKeyPair;
+use oncofed_hub::{HubConfig, Role, Users};
+use oncofed_model::SiteId;
+use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
+use oncofed_node::{ConsentGate, IngestOptions, SharedStore};
+use oncofed_synth::SynthConfig;
+use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
+use oncofed_trustee_api::TrusteeClient;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub const RESEARCHER: &str = "researcher-token-0123456789";
+pub const ADMIN: &str = "admin-token-0123456789";
+pub const AUDITOR: &str = "auditor-token-0123456789";
+
+/// A running hub; `stop` shuts it down and waits.
+pub struct Hub {
+    pub url: String,
+    pub key: SigningKeyPair,
+    pub dir: PathBuf,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), oncofed_hub::LaunchError>>,
+}
+
+pub fn users() -> Users {
+    let mut users = Users::default();
+    users.add_token("alice", Role::Researcher, RESEARCHER);
+    users.add_token("root", Role::Admin, ADMIN);
+    users.add_token("audrey", Role::Auditor, AUDITOR);
+    users
+}
+
+impl Hub {
+    pub async fn start(dir: PathBuf, key: SigningKeyPair, tune: impl FnOnce(&mut HubConfig)) -> Self {
+        let mut config = HubConfig::new(&dir, key.clone(), users());
+        tune(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(oncofed_hub::launch(config, listener, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        Self { url, key, dir, stop, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// One site: its store, keys and agent.
+pub struct Site {
+    pub id: SiteId,
+    pub store: SharedStore,
+    pub key: SigningKeyPair,
+    pub gate: Arc<ConsentGate>,
+    pub secret: SiteSecret,
+    _dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn agent(&self, hub: &Hub) -> Agent {
+        let config = AgentConfig {
+            site: self.id.clone(),
+            hub_url: hub.url.clone(),
+            key: self.key.clone(),
+            hub_key: hub.key.public_key(),
+            secret: self.secret.clone(),
+            poll_wait: 2,
+        };
+        Agent::new(config, self.store.clone(), self.gate.clone())
+    }
+}
+
+/// Trust centre + cohort + ingested sites.
+pub struct Federation {
+    pub sites: Vec<Site>,
+    pub cohort: tempfile::TempDir,
+    pub trustee_url: String,
+    trustee_stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Federation {
+    fn drop(&mut self) {
+        if let Some(s) = self.trustee_stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+impl Federation {
+    /// Generates `persons` across `n` sites and ingests each site through a real trust centre.
+    pub async fn build(n: u32, persons: u64, seed: u64) -> Self {
+        let cohort = tempfile::tempdir().unwrap();
+        let config = SynthConfig { seed, sites: n, persons, ..SynthConfig::default() };
+        oncofed_synth::generate(&config, &cohort.path().join("out"), &mut |_| {}).unwrap();
+
+        let tc_dir = tempfile::tempdir().unwrap();
+        let tokens: Vec<(SiteId, String)> = (1..=n).map(|k| (SynthConfig::site_id(k), format!("site-token-{k}-abcdefabcdef"))).collect();
+        let hashes: Vec<(SiteId, String)> = tokens.iter().map(|(s, t)| (s.clone(), hash_token(t))).collect();
+        let registry = SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
+        let tc_config = TrusteeConfig::new(tc_dir.path().join("tc"), PseudonymKey::from_bytes(vec![3; 32]).unwrap(), registry).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let trustee_url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _keep = tc_dir;
+            let _ = oncofed_trustee::launch(tc_config, listener, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+
+        let mut sites = Vec::new();
+        for (id, token) in tokens {
+            let dir = tempfile::tempdir().unwrap();
+            let store = oncofed_node::open_store(dir.path()).unwrap();
+            let client = TrusteeClient::new(&trustee_url, &token).unwrap();
+            let report = oncofed_node::ingest(&store, &client, &[cohort.path().join("out").join(id.as_str())], &IngestOptions::default(), &|_, _| {})
+                .await
+                .unwrap();
+            assert_eq!(report.units_failed, 0, "{:?}", report.errors);
+            let gate = Arc::new(ConsentGate::new(client, Duration::from_secs(60)));
+            let secret = SiteSecret::load_or_create(&dir.path().join("noise.secret")).unwrap();
+            sites.push(Site { id, store, key: SigningKeyPair::generate(), gate, secret, _dir: dir });
+        }
+        Self { sites, cohort, trustee_url, trustee_stop: Some(stop) }
+    }
+
+    /// `ground-truth/cohort.csv` rows.
+    pub fn truth(&self) -> Vec<BTreeMap<String, String>> {
+        let text = std::fs::read_to_string(self.cohort.path().join("out/ground-truth/cohort.csv")).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_owned).collect();
+        lines.map(|l| header.iter().cloned().zip(l.split(',').map(str::to_owned)).collect()).collect()
+    }
+
+    /// Registers every site's public key at the hub (as its admin would).
+    pub async fn register(&self, hub: &Hub) {
+        let http = reqwest::Client::new();
+        for s in &self.sites {
+            let body = serde_json::json!({ "site": s.id, "public_key": s.key.public_key() });
+            let resp = http.post(format!("{}/v1/admin/sites", hub.url)).bearer_auth(ADMIN).json(&body).send().await.unwrap();
+            assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+        }
+    }
+
+    /// Starts agents for the sites whose index is in `which`; returns a stop switch.
+    pub fn run_agents(&self, hub: &Hub, which: &[usize]) -> watch::Sender<bool> {
+        let (stop, stopped) = watch::channel(false);
+        for &i in which {
+            let agent = self.sites[i].agent(hub);
+            let mut rx = stopped.clone();
+            tokio::spawn(async move {
+                agent
+                    .run(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await
+            });
+        }
+        stop
+    }
+}
+
+/// POSTs a feasibility query as `token` and returns (status, body).
+pub async fn feasibility(hub: &Hub, token: &str, criteria: serde_json::Value, wait: u64) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/feasibility", hub.url))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "criteria": criteria, "wait_seconds": wait }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// Counts truth rows matching a predicate.
+pub fn count_truth(rows: &[BTreeMap<String, String>], pred: impl Fn(&BTreeMap<String, String>) -> bool) -> u64 {
+    rows.iter().filter(|r| pred(r)).count() as u64
+}
+
+pub fn map_of(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}

@@ -1,0 +1,229 @@
+//! The federation agent: a site's outbound-only connection to the research hub.
+//!
+//! Hospitals allow only outbound HTTPS, so the agent long-polls the hub for
+//! tasks (`GET /v1/site/tasks?wait=S`) and posts outcomes back, each request
+//! signed with the site's Ed25519 key (method, path, timestamp, body hash). Every
+//! task is checked before anything runs: sealed by the pinned hub key, addressed
+//! to this site, not expired, never seen before (replay). A task that fails a
+//! check is refused and logged; no researcher code ever runs here, only the
+//! criteria language compiled by the store.
+//!
+//! Transient failures (hub down, network) are retried with exponential backoff
+//! and jitter; a posted outcome is retried until the task expires.
+
+mod feasibility;
+
+pub use feasibility::{SiteSecret, answer_feasibility};
+
+use crate::{ConsentGate, SharedStore, with_store};
+use chrono::Utc;
+use oncofed_crypto::{PublicKey, SignedEnvelope, SigningKeyPair};
+use oncofed_model::SiteId;
+use oncofed_protocol::{Task, TaskKind, TaskOutcome};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the agent refused a task. Each is logged; nothing runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not sealed by the pinned hub key (forged or tampered).
+    #[error("task refused: its seal does not verify with the hub's key")]
+    Forged,
+    /// Addressed to another site.
+    #[error("task refused: addressed to another site")]
+    WrongSite,
+    /// Past its expiry.
+    #[error("task refused: expired")]
+    Expired,
+    /// Already executed once (replay).
+    #[error("task refused: already seen (replay)")]
+    Replayed,
+}
+
+/// Why a poll round failed (retried with backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The hub could not be reached or answered with an error.
+    #[error("hub at {url}: {reason}")]
+    Hub {
+        /// The hub's base URL.
+        url: String,
+        /// What went wrong (no data).
+        reason: String,
+    },
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] oncofed_store::StoreError),
+}
+
+/// How a site reaches the hub.
+#[derive(Clone)]
+pub struct AgentConfig {
+    /// This site.
+    pub site: SiteId,
+    /// The hub's base URL.
+    pub hub_url: String,
+    /// The site's signing key (its public key is registered at the hub).
+    pub key: SigningKeyPair,
+    /// The hub's public key, pinned: tasks sealed by any other key are refused.
+    pub hub_key: PublicKey,
+    /// Secret seeding this site's deterministic noise.
+    pub secret: SiteSecret,
+    /// Seconds a poll waits at the hub for a task.
+    pub poll_wait: u64,
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentConfig").field("site", &self.site).field("hub_url", &self.hub_url).finish_non_exhaustive()
+    }
+}
+
+/// A site's federation agent.
+#[derive(Clone)]
+pub struct Agent {
+    config: AgentConfig,
+    store: SharedStore,
+    gate: Arc<ConsentGate>,
+    http: reqwest::Client,
+}
+
+impl Agent {
+    /// An agent over the site's store and consent gate.
+    pub fn new(config: AgentConfig, store: SharedStore, gate: Arc<ConsentGate>) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(config.poll_wait + 30))
+            .build()
+            .expect("static client configuration");
+        Self { config, store, gate, http }
+    }
+
+    /// Polls until `shutdown` completes, backing off on errors (0.5 s doubling to 30 s, with jitter).
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let round = tokio::select! {
+                _ = &mut shutdown => return,
+                r = self.poll_once() => r,
+            };
+            match round {
+                Ok(_) => backoff = Duration::from_millis(500),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "poll failed");
+                    let jitter = Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 2 + 1));
+                    tokio::select! {
+                        _ = &mut shutdown => return,
+                        _ = tokio::time::sleep(backoff + jitter) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    /// One round: fetch tasks (waiting up to `poll_wait`), run each, post outcomes.
+    /// Returns how many tasks were answered.
+    pub async fn poll_once(&self) -> Result<usize, AgentError> {
+        let path = format!("/v1/site/tasks?wait={}", self.config.poll_wait);
+        let body = self.signed(reqwest::Method::GET, &path, Vec::new()).await?;
+        let envelopes: Vec<SignedEnvelope> = serde_json::from_slice(&body).map_err(|e| self.hub_error(e))?;
+        let mut answered = 0;
+        for envelope in envelopes {
+            match self.handle(&envelope).await {
+                Ok(outcome) => {
+                    self.post_outcome(&outcome).await?;
+                    answered += 1;
+                }
+                Err(refusal) => tracing::warn!(%refusal, "task refused"),
+            }
+        }
+        Ok(answered)
+    }
+
+    /// Checks a sealed task and runs it. Refused tasks run nothing.
+    pub async fn handle(&self, envelope: &SignedEnvelope) -> Result<TaskOutcome, Refusal> {
+        let task: Task = envelope.open(&self.config.hub_key).map_err(|_| Refusal::Forged)?;
+        if task.site != self.config.site {
+            return Err(Refusal::WrongSite);
+        }
+        let now = Utc::now();
+        if now >= task.expires_at {
+            return Err(Refusal::Expired);
+        }
+        let (id, expires) = (task.task_id.to_string(), task.expires_at);
+        let fresh = with_store(&self.store, move |s| s.remember_task(&id, expires)).await;
+        match fresh {
+            Ok(true) => {}
+            Ok(false) => return Err(Refusal::Replayed),
+            Err(e) => {
+                // Without the replay ledger the task cannot be checked: refuse it (fail closed).
+                tracing::error!(error = %e, "replay ledger unavailable");
+                return Err(Refusal::Replayed);
+            }
+        }
+        let result = match &task.kind {
+            TaskKind::Feasibility { criteria, sketch_key } => answer_feasibility(
+                &self.store,
+                &self.gate,
+                &self.config.site,
+                &self.config.secret,
+                criteria,
+                sketch_key,
+            )
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, task = %task.task_id, "feasibility failed");
+                e.public_reason()
+            }),
+        };
+        Ok(TaskOutcome { task_id: task.task_id, query_id: task.query_id, site: task.site, completed_at: Utc::now(), result })
+    }
+
+    /// Posts a sealed outcome, retrying transient failures a few times.
+    async fn post_outcome(&self, outcome: &TaskOutcome) -> Result<(), AgentError> {
+        let envelope = SignedEnvelope::seal(outcome, &self.config.key).map_err(|e| self.hub_error(e))?;
+        let body = serde_json::to_vec(&envelope).map_err(|e| self.hub_error(e))?;
+        let mut delay = Duration::from_millis(200);
+        let mut last = None;
+        for _ in 0..5 {
+            match self.signed(reqwest::Method::POST, "/v1/site/results", body.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    /// Sends a request signed with the site key; returns the body of a 2xx answer.
+    async fn signed(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> Result<Vec<u8>, AgentError> {
+        let ts = Utc::now().timestamp();
+        let signature = oncofed_crypto::sign_request(&self.config.key, method.as_str(), path, ts, &body);
+        let signature = serde_json::to_value(&signature).map_err(|e| self.hub_error(e))?;
+        let url = format!("{}{}", self.config.hub_url.trim_end_matches('/'), path);
+        let resp = self
+            .http
+            .request(method, url)
+            .header("x-oncofed-site", self.config.site.as_str())
+            .header("x-oncofed-timestamp", ts.to_string())
+            .header("x-oncofed-signature", signature.as_str().unwrap_or_default())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.hub_error(if e.is_connect() { "connection refused".to_string() } else { e.to_string() }))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.hub_error(e))?;
+        if !status.is_success() {
+            return Err(self.hub_error(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))));
+        }
+        Ok(bytes.to_vec())
+    }
+
+    fn hub_error(&self, reason: impl std::fmt::Display) -> AgentError {
+        AgentError::Hub { url: self.config.hub_url.clone(), reason: reason.to_string() }
+    }
+}

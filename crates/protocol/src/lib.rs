@@ -1,0 +1,22 @@
+//! Wire types between researchers, the research hub and site nodes.
+//!
+//! Everything that crosses a process boundary in the federation is defined here,
+//! so that hub and node agree by construction:
+//!
+//! - [`criteria`]: the feasibility query language (an AND/OR/NOT tree over the
+//!   harmonised model), compiled to SQL by each site's store;
+//! - [`task`]: what the hub asks a site to do ([`Task`]), signed by the hub, fetched
+//!   by the site over outbound HTTP, and what the site answers ([`TaskOutcome`]),
+//!   signed by the site;
+//! - [`api`]: the researcher- and admin-facing requests and answers of the hub.
+//!
+//! Signatures are [`oncofed_crypto::SignedEnvelope`]s; counts and sketches are the
+//! types of `oncofed-privacy`, so disclosure control happens before anything is
+//! put on the wire.
+
+pub mod api;
+pub mod criteria;
+pub mod task;
+
+pub use criteria::*;
+pub use task::{FeasibilityAnswer, QueryId, Task, TaskId, TaskKind, TaskOutcome};
