@@ -1,0 +1,152 @@
+//! The consent registry: FHIR Consent resources per person, and batch checks.
+//!
+//! Resources are stored as received and re-parsed for every check, so the stored
+//! JSON stays the single source of truth. A resource is identified by the SHA-256
+//! of its canonical JSON (object keys sorted, no whitespace): submitting the same
+//! content again for the same person stores nothing. A new content with the same
+//! `Consent.id` from the same source for the same person supersedes the earlier
+//! version (a FHIR update, e.g. to `entered-in-error`); re-sending an older version
+//! afterwards is a no-op, not a rollback.
+
+use super::linkage::person_of_local_id;
+use super::{StoreError, now};
+use crate::consent::{ParsedConsent, evaluate, parse_consent};
+use chrono::NaiveDate;
+use oncofed_model::{Purpose, SiteId};
+use oncofed_trustee_api::{ConsentDecision, ConsentQuestion};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+/// The `source` recorded for consents entered by trust-centre staff; `@` cannot
+/// start a site id, so it never collides with one.
+pub(crate) const ADMIN_SOURCE: &str = "@admin";
+
+/// A validated Consent ready to be stored.
+pub(crate) struct ConsentRow {
+    /// `Consent.id`, when present.
+    pub resource_id: Option<String>,
+    /// SHA-256 of `resource`.
+    pub content_hash: [u8; 32],
+    /// Canonical JSON of the resource.
+    pub resource: String,
+}
+
+/// Stores consents a site submitted for its local ids, all or nothing; returns how
+/// many were new. Fails with [`StoreError::UnknownLocalId`] naming the first item
+/// whose local id the site never registered.
+pub(crate) fn insert_site_consents(
+    conn: &mut Connection,
+    site: &SiteId,
+    items: &[(String, ConsentRow)],
+) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now = now();
+    let mut stored = 0;
+    for (index, (local_id, row)) in items.iter().enumerate() {
+        let person = person_of_local_id(&tx, site.as_str(), local_id)?
+            .ok_or(StoreError::UnknownLocalId { index })?;
+        stored += insert_row(&tx, person, site.as_str(), row, now)?;
+    }
+    tx.commit()?;
+    Ok(stored)
+}
+
+/// Stores a consent for the person behind a site pseudonym (of any site), as
+/// trust-centre staff do for an objection a patient sent directly.
+pub(crate) fn insert_admin_consent(
+    conn: &mut Connection,
+    pseudonym: &str,
+    row: &ConsentRow,
+) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let person: i64 = tx
+        .prepare_cached("SELECT person_id FROM site_pseudonyms WHERE pseudonym = ?1")?
+        .query_row([pseudonym], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::UnknownPseudonym)?;
+    let stored = insert_row(&tx, person, ADMIN_SOURCE, row, now())?;
+    tx.commit()?;
+    Ok(stored)
+}
+
+fn insert_row(
+    tx: &Transaction<'_>,
+    person: i64,
+    source: &str,
+    row: &ConsentRow,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO consents (person_id, source, resource_id, content_hash, resource, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (person_id, content_hash) DO NOTHING",
+        )?
+        .execute(params![person, source, row.resource_id, &row.content_hash[..], row.resource, now])?;
+    if inserted == 0 {
+        return Ok(0);
+    }
+    let id = tx.last_insert_rowid();
+    if let Some(resource_id) = &row.resource_id {
+        tx.prepare_cached(
+            "UPDATE consents SET superseded_by = ?1
+             WHERE person_id = ?2 AND source = ?3 AND resource_id = ?4 AND id <> ?1 AND superseded_by IS NULL",
+        )?
+        .execute(params![id, person, source, resource_id])?;
+    }
+    Ok(1)
+}
+
+/// The person's current (not superseded) consents, parsed.
+fn load_consents(tx: &Transaction<'_>, person: i64) -> Result<Vec<ParsedConsent>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL",
+    )?;
+    let rows = stmt.query_map([person], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for json in rows {
+        let value: serde_json::Value = serde_json::from_str(&json?)
+            .map_err(|_| StoreError::Corrupt("stored consent is not JSON".into()))?;
+        // Fail closed: a stored consent that no longer parses could be a withdrawal.
+        out.push(
+            parse_consent(&value)
+                .map_err(|e| StoreError::Corrupt(format!("stored consent: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Answers consent questions of `site` about its own pseudonyms, in order. A
+/// pseudonym of another domain or unknown to the trust centre gets `DenyUnknown`.
+pub(crate) fn check_consents(
+    conn: &mut Connection,
+    site: &SiteId,
+    purpose: Purpose,
+    date: NaiveDate,
+    questions: &[ConsentQuestion],
+) -> Result<Vec<ConsentDecision>, StoreError> {
+    let tx = conn.transaction()?; // one snapshot for the whole batch
+    let mut cache: HashMap<i64, Vec<ParsedConsent>> = HashMap::new();
+    let mut out = Vec::with_capacity(questions.len());
+    for q in questions {
+        let person: Option<i64> = tx
+            .prepare_cached(
+                "SELECT person_id FROM site_pseudonyms WHERE pseudonym = ?1 AND site = ?2",
+            )?
+            .query_row(params![q.pseudonym.as_str(), site.as_str()], |r| r.get(0))
+            .optional()?;
+        let decision = match person {
+            None => ConsentDecision::DenyUnknown,
+            Some(p) => {
+                let consents = match cache.entry(p) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(load_consents(&tx, p)?),
+                };
+                evaluate(consents, q.category, purpose, date)
+            }
+        };
+        out.push(decision);
+    }
+    tx.commit()?;
+    Ok(out)
+}

@@ -1,0 +1,221 @@
+//! Keyed derivations: pseudonyms per domain and the blocking keys linkage looks up.
+//!
+//! Everything here is HMAC-SHA256 (RFC 2104) under secrets that never leave the
+//! trust centre, so nobody without the key can compute a pseudonym from a person id
+//! or test a guessed name against the stored blocking keys.
+//!
+//! - site domain: `HMAC(key, "site\0" ‖ site_id ‖ "\0" ‖ person_id)`
+//! - research domain: `HMAC(key, "research\0" ‖ person_id)`
+//!
+//! with `person_id` the person's 16 random bytes; the first 10 bytes of the MAC become the
+//! pseudonym ([`Pseudonym::from_digest`]). Site ids cannot contain NUL, so the
+//! inputs of different domains never collide. Blocking keys use a separate key
+//! derived as `HMAC(key, "oncofed blocking key v1")`, so that a blocking key can
+//! never equal a pseudonym's MAC.
+
+use hmac::{Hmac, Mac};
+use oncofed_idat::{IdentifyingData, normalise_name};
+use oncofed_model::{Pseudonym, SiteId};
+use oncofed_trustee_api::PseudonymPair;
+use sha2::Sha256;
+
+use crate::config::PseudonymKey;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A person's random id, the input of its pseudonyms (never leaves the trust centre).
+pub(crate) type PersonId = [u8; 16];
+
+/// A blocking key: the keyed hash of one exact-match linkage key.
+pub(crate) type BlockingKey = [u8; 32];
+
+/// The keyed MAC states, initialised once (cloning a keyed state is cheaper than
+/// keying a new one for every pseudonym).
+#[derive(Clone)]
+pub(crate) struct Keys {
+    pseudonym: HmacSha256,
+    blocking: HmacSha256,
+}
+
+impl Keys {
+    /// Prepares the derivations for a key.
+    pub(crate) fn new(key: &PseudonymKey) -> Self {
+        let pseudonym =
+            HmacSha256::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
+        let mut derive = pseudonym.clone();
+        derive.update(b"oncofed blocking key v1");
+        let blocking_key = derive.finalize().into_bytes();
+        let blocking =
+            HmacSha256::new_from_slice(&blocking_key).expect("HMAC accepts keys of any length");
+        Self {
+            pseudonym,
+            blocking,
+        }
+    }
+
+    /// A fingerprint of the key (a MAC of a constant, revealing nothing about it),
+    /// recorded in the store so that a store is never used with another key.
+    pub(crate) fn fingerprint(&self) -> [u8; 32] {
+        let mut mac = self.pseudonym.clone();
+        mac.update(b"oncofed key fingerprint v1");
+        mac.finalize().into_bytes().into()
+    }
+
+    fn pseudonym_of(&self, parts: &[&[u8]]) -> Pseudonym {
+        let mut mac = self.pseudonym.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        let digest = mac.finalize().into_bytes();
+        let mut head = [0u8; 10];
+        head.copy_from_slice(&digest[..10]);
+        Pseudonym::from_digest(&head)
+    }
+
+    /// The person's pseudonym in a site's domain.
+    pub(crate) fn site_pseudonym(&self, site: &SiteId, person: &PersonId) -> Pseudonym {
+        self.pseudonym_of(&[b"site\0", site.as_str().as_bytes(), b"\0", person])
+    }
+
+    /// The person's pseudonym in the cross-site research domain.
+    pub(crate) fn research_pseudonym(&self, person: &PersonId) -> Pseudonym {
+        self.pseudonym_of(&[b"research\0", person])
+    }
+
+    /// Both pseudonyms of a person as seen by `site`.
+    pub(crate) fn pair(&self, site: &SiteId, person: &PersonId) -> PseudonymPair {
+        PseudonymPair {
+            site: self.site_pseudonym(site, person),
+            research: self.research_pseudonym(person),
+        }
+    }
+
+    fn blocking_key(&self, parts: &[&[u8]]) -> BlockingKey {
+        let mut mac = self.blocking.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The exact-match linkage keys of one record.
+    pub(crate) fn blocking_keys(&self, idat: &IdentifyingData) -> BlockingKeys {
+        let kvnr = idat
+            .kvnr
+            .as_ref()
+            .map(|k| self.blocking_key(&[b"kvnr\0", k.as_str().as_bytes()]));
+        let name =
+            name_key_input(idat).map(|input| self.blocking_key(&[b"name\0", input.as_bytes()]));
+        BlockingKeys { kvnr, name }
+    }
+}
+
+/// The keyed linkage keys of one record; `None` where the record lacks the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockingKeys {
+    /// From the insurance number.
+    pub kvnr: Option<BlockingKey>,
+    /// From normalised first given name, family name, birth date and sex.
+    pub name: Option<BlockingKey>,
+}
+
+/// `given\0family\0YYYY-MM-DD\0sex` of normalised names, or `None` when the first
+/// given name, the family name or the birth date is missing (such a record is never
+/// linked by name: too little to tell people apart).
+fn name_key_input(idat: &IdentifyingData) -> Option<String> {
+    let given = normalise_name(idat.given.first()?);
+    let family = normalise_name(idat.family.as_deref()?);
+    let birth = idat.birth_date?;
+    if given.is_empty() || family.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{given}\0{family}\0{}\0{}",
+        birth.format("%Y-%m-%d"),
+        idat.sex.as_fhir()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use oncofed_idat::Kvnr;
+    use oncofed_model::Sex;
+
+    fn keys(byte: u8) -> Keys {
+        Keys::new(&PseudonymKey::from_bytes(vec![byte; 32]).unwrap())
+    }
+
+    fn idat(given: &str, family: &str) -> IdentifyingData {
+        IdentifyingData {
+            given: vec![given.into()],
+            family: Some(family.into()),
+            birth_name: None,
+            birth_date: NaiveDate::from_ymd_opt(1970, 1, 2),
+            sex: Sex::Female,
+            address: None,
+            kvnr: None,
+        }
+    }
+
+    #[test]
+    fn pseudonyms_depend_on_key_domain_and_person() {
+        let (k, other) = (keys(1), keys(2));
+        let a = SiteId::new("uk-a").unwrap();
+        let b = SiteId::new("uk-b").unwrap();
+        assert_eq!(
+            k.site_pseudonym(&a, &[7; 16]),
+            k.site_pseudonym(&a, &[7; 16])
+        );
+        assert_ne!(
+            k.site_pseudonym(&a, &[7; 16]),
+            k.site_pseudonym(&b, &[7; 16])
+        );
+        assert_ne!(
+            k.site_pseudonym(&a, &[7; 16]),
+            k.site_pseudonym(&a, &[8; 16])
+        );
+        assert_ne!(
+            k.site_pseudonym(&a, &[7; 16]),
+            other.site_pseudonym(&a, &[7; 16])
+        );
+        assert_ne!(
+            k.research_pseudonym(&[7; 16]),
+            k.site_pseudonym(&a, &[7; 16])
+        );
+        let p = k.research_pseudonym(&[7; 16]);
+        assert_eq!(Pseudonym::new(p.as_str()).unwrap(), p);
+    }
+
+    #[test]
+    fn name_keys_normalise_spelling() {
+        let k = keys(1);
+        let a = k.blocking_keys(&idat("Jürgen", "Müller"));
+        let b = k.blocking_keys(&idat("JUERGEN", "mueller "));
+        assert_eq!(a.name, b.name);
+        assert!(a.name.is_some() && a.kvnr.is_none());
+        assert_ne!(a.name, k.blocking_keys(&idat("Jürgen", "Müller-Lang")).name);
+        let mut male = idat("Jürgen", "Müller");
+        male.sex = Sex::Male;
+        assert_ne!(a.name, k.blocking_keys(&male).name);
+        let mut no_birth = idat("Jürgen", "Müller");
+        no_birth.birth_date = None;
+        assert_eq!(k.blocking_keys(&no_birth).name, None);
+        assert_eq!(k.blocking_keys(&idat("--", "Müller")).name, None);
+    }
+
+    #[test]
+    fn kvnr_key_is_keyed() {
+        let mut x = idat("A", "B");
+        x.kvnr = Some(Kvnr::new("A123456780").unwrap());
+        assert_ne!(
+            keys(1).blocking_keys(&x).kvnr,
+            keys(2).blocking_keys(&x).kvnr
+        );
+        assert_ne!(
+            keys(1).blocking_keys(&x).kvnr,
+            keys(1).blocking_keys(&x).name
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! The trust centre (Treuhandstelle): keyed pseudonyms per domain, exact-match
+//! linkage, and the consent registry, as an axum service with its own SQLite store.
+//!
+//! Sites send identifying data (IDAT) here and nowhere else, and get back a
+//! pseudonym in their own domain and one in the cross-site research domain
+//! (`oncofed-trustee-api` is the wire contract). The key the pseudonyms are
+//! derived from never leaves this service; nor does IDAT, which is stored here
+//! because the trust centre is where identities are held.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | validated configuration, key and sites-file loading |
+//! | [`consent`] | pure consent decisions and the FHIR Consent parser |
+//! | `keys` | HMAC derivations of pseudonyms and linkage keys |
+//! | `db` | SQLite store: linkage, reverse table, consent registry, migrations |
+//! | `routes` | one module per HTTP resource; `auth` and `json` are its extractors |
+//!
+//! Endpoints: those of `oncofed-trustee-api`, plus `POST /v1/admin/consents`
+//! ([`AdminConsentRequest`], admin token) and `GET /health`.
+//!
+//! Architecture invariants: no error body or log line carries IDAT, local ids or
+//! tokens; registration is closed (sites come from the sites file only); a site
+//! can only ask about pseudonyms of its own domain; a store opens only with the key
+//! it was created with.
+
+pub mod config;
+pub mod consent;
+
+mod auth;
+mod db;
+mod error;
+mod json;
+mod keys;
+mod routes;
+
+pub use config::{
+    ConfigError, PseudonymKey, SiteRegistry, TrusteeConfig, hash_token, load_or_create_key,
+};
+pub use db::StoreError;
+pub use error::ApiError;
+pub use routes::admin::AdminConsentRequest;
+
+use axum::Router;
+use config::TokenDigest;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The data directory could not be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The store could not be opened or migrated.
+    #[error("trust-centre store: {0}")]
+    Store(#[from] StoreError),
+    /// The HTTP server failed.
+    #[error("trust-centre server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Shared state of the running service: the store, the key and the site registry.
+///
+/// Cheap to clone. Build it with [`AppState::open`] and pass it to [`router`].
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: db::Db,
+    keys: keys::Keys,
+    sites: SiteRegistry,
+    admin: Option<TokenDigest>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("sites", &self.inner.sites)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Creates the data directory (mode 0700) if needed and opens the store,
+    /// applying migrations. Refuses a store created with another key
+    /// ([`StoreError::KeyMismatch`]). Blocking: call it from a blocking context or at start-up.
+    pub fn open(config: TrusteeConfig) -> Result<Self, LaunchError> {
+        create_private_dir(&config.data_dir)?;
+        let keys = keys::Keys::new(&config.key);
+        let db = db::Db::open(&config.db_path(), &keys.fingerprint())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                keys,
+                sites: config.sites,
+                admin: config.admin,
+            }),
+        })
+    }
+}
+
+fn create_private_dir(path: &std::path::Path) -> Result<(), LaunchError> {
+    let err = |source| LaunchError::DataDir {
+        path: path.to_owned(),
+        source,
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(err)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "data directory is accessible to group or others; it holds identities: chmod 700");
+        }
+    }
+    Ok(())
+}
+
+/// The service's routes over `state`: every endpoint of the trust-centre API, the
+/// admin endpoint and `/health`; unknown paths answer `404 not_found`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::pseudonyms::router())
+        .merge(routes::consents::router())
+        .merge(routes::admin::router())
+        .merge(routes::health::router())
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+}
+
+/// Runs the trust centre on `listener` until `shutdown` completes, then finishes
+/// the requests in flight and returns.
+///
+/// The bind address is the caller's choice (the CLI defaults to 127.0.0.1); tests
+/// bind `127.0.0.1:0` and read the port from the listener.
+pub async fn launch(
+    config: TrusteeConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), LaunchError> {
+    let sites = config.sites.len();
+    let state = tokio::task::spawn_blocking(move || AppState::open(config))
+        .await
+        .map_err(|e| LaunchError::Serve(std::io::Error::other(e.to_string())))??;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, sites, "trust centre listening");
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(LaunchError::Serve)?;
+    tracing::info!("trust centre stopped");
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! The HTTP resources, one module each with its own `router()`.
+
+pub(crate) mod admin;
+pub(crate) mod consents;
+pub(crate) mod health;
+pub(crate) mod pseudonyms;
+
+use crate::error::ApiError;
+
+/// Runs CPU-bound preparation (MACs, hashing, parsing) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking task failed");
+        ApiError::Internal
+    })
+}
