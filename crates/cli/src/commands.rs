@@ -1,7 +1,10 @@
 //! The command tree.
 
+mod audit;
 mod demo;
+mod hub;
 mod node;
+mod query;
 mod synth;
 mod trustee;
 
@@ -33,6 +36,15 @@ enum Command {
     /// Trust-centre commands: serve, register sites.
     #[command(subcommand)]
     Trustee(trustee::TrusteeCommand),
+    /// Research-hub commands: serve, add users, register sites.
+    #[command(subcommand)]
+    Hub(hub::HubCommand),
+    /// Researcher queries through the hub.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
+    /// Audit-trail commands: verify, export.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Site-node commands: ingest FHIR data, check its quality, query it, serve the local API.
     #[command(subcommand)]
     Node(node::NodeCommand),
@@ -45,5 +57,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(a) => tokio::task::spawn_blocking(move || synth::run(a)).await?,
         Command::Trustee(cmd) => trustee::run(cmd).await,
         Command::Node(cmd) => node::run(cmd).await,
+        Command::Hub(cmd) => hub::run(cmd).await,
+        Command::Query(cmd) => query::run(cmd).await,
+        Command::Audit(cmd) => audit::run(cmd).await,
     }
 }

@@ -26,6 +26,7 @@
 //! | `GET /v1/audit/export` | auditor | the audit trail as JSON Lines |
 
 mod aggregate;
+pub mod client;
 mod auth;
 pub mod config;
 mod db;

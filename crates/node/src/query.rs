@@ -59,6 +59,16 @@ impl QueryService {
         Self { store, gate }
     }
 
+    /// The store this service reads.
+    pub fn store(&self) -> SharedStore {
+        self.store.clone()
+    }
+
+    /// The consent gate this service asks.
+    pub fn gate(&self) -> Arc<ConsentGate> {
+        self.gate.clone()
+    }
+
     /// Runs a query: selects the facts, asks consent for every (patient, category)
     /// pair among them in batches, and releases only the permitted ones.
     pub async fn facts(&self, query: &FactQuery) -> Result<QueryAnswer, QueryError> {

@@ -8,6 +8,11 @@ use oncofed_model::{DataCategory, FactKind, Purpose, SiteId};
 use oncofed_node::{ConsentGate, FactFilter, FactQuery, IngestOptions, IngestReport, QueryService};
 use oncofed_synth::SynthConfig;
 use oncofed_trustee::{SiteRegistry, TrusteeConfig, hash_token, load_or_create_key};
+use oncofed_hub::client::HubClient;
+use oncofed_hub::{HubConfig, Role, Users};
+use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
+use oncofed_protocol::Criteria;
+use oncofed_protocol::api::FeasibilityResponse;
 use oncofed_trustee_api::TrusteeClient;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -59,9 +64,20 @@ struct SiteSummary {
 }
 
 #[derive(Debug, Serialize)]
+struct FederatedQuery {
+    /// The answer the researcher sees.
+    answer: FeasibilityResponse,
+    /// What the generator knows (never available in a real federation): persons
+    /// matching the criteria whose consent permits feasibility use.
+    ground_truth: u64,
+}
+
+#[derive(Debug, Serialize)]
 struct DemoSummary {
     data_dir: PathBuf,
     trustee: String,
+    hub: String,
+    federated_queries: Vec<FederatedQuery>,
     persons: u64,
     patients: u64,
     distinct_research_pseudonyms: usize,
@@ -128,9 +144,52 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         services.push(service);
     }
 
+    // Research hub: sites register their public keys; agents poll outbound only.
+    let hub_key = oncofed_crypto::SigningKeyPair::generate();
+    let (researcher, admin) = (new_token(), new_token());
+    let mut users = Users::default();
+    users.add_token("demo-researcher", Role::Researcher, &researcher);
+    users.add_token("demo-admin", Role::Admin, &admin);
+    write_secret(&dir.join("researcher.token"), &researcher)?;
+    let mut hub_config = HubConfig::new(dir.join("hub"), hub_key.clone(), users);
+    hub_config.limits = oncofed_privacy::QueryBudget { per_minute: 30, per_week: 500 };
+    let hub_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hub_url = format!("http://{}", hub_listener.local_addr()?);
+    let hub = tokio::spawn(oncofed_hub::launch(hub_config, hub_listener, shutdown(stopped.clone())));
+    say(&a, &format!("research hub on {hub_url}"));
+    let admin_client = HubClient::new(&hub_url, &admin);
+    let mut agents = Vec::new();
+    for (site, service) in sites.iter().zip(&services) {
+        let key = oncofed_crypto::SigningKeyPair::generate();
+        admin_client.register_site(site.clone(), key.public_key()).await?;
+        let node_dir = dir.join(format!("node-{site}"));
+        let config = AgentConfig {
+            site: site.clone(),
+            hub_url: hub_url.clone(),
+            key,
+            hub_key: hub_key.public_key(),
+            secret: SiteSecret::load_or_create(&node_dir.join("noise.secret"))?,
+            poll_wait: 5,
+        };
+        let agent = Agent::new(config, service.store(), service.gate());
+        agents.push(tokio::spawn({
+            let rx = stopped.clone();
+            async move { agent.run(shutdown(rx)).await }
+        }));
+    }
+    let truth = Truth::read(&cohort.join("ground-truth/cohort.csv"))?;
+    let researcher_client = HubClient::new(&hub_url, &researcher);
+    let mut federated_queries = Vec::new();
+    for (criteria, matches) in federated_examples() {
+        let answer = researcher_client.feasibility(criteria, 30).await?;
+        federated_queries.push(FederatedQuery { answer, ground_truth: truth.count(matches) });
+    }
+
     let summary = DemoSummary {
         data_dir: dir.clone(),
         trustee: trustee_url.clone(),
+        hub: hub_url.clone(),
+        federated_queries,
         persons: synth.persons,
         patients: synth.patients_per_site.values().sum(),
         distinct_research_pseudonyms: research.len(),
@@ -144,10 +203,15 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     if a.keep_running {
+        println!("  research hub  {hub_url}  (researcher token in {}/researcher.token)", dir.display());
         keep_running(&dir, &trustee_url, &sites, services).await?;
     }
     let _ = stop.send(true);
     trustee.await??;
+    hub.await??;
+    for agent in agents {
+        let _ = agent.await;
+    }
     drop(temp);
     Ok(ExitCode::SUCCESS)
 }
@@ -185,6 +249,11 @@ async fn example_queries(service: &QueryService) -> anyhow::Result<Vec<QuerySumm
 
 fn print_summary(s: &DemoSummary) {
     println!("\nOncoFed demo: {} persons → {} patient records at {} sites, {:.1} s", s.persons, s.patients, s.sites.len(), s.seconds);
+    println!("\nfederated feasibility through the hub (noised, rounded, de-duplicated; truth shown for the demo only):");
+    for q in &s.federated_queries {
+        print!("{}", super::query::render(&q.answer));
+        println!("  ground truth: {}\n", q.ground_truth);
+    }
     println!(
         "linkage (exact match at the trust centre): {} distinct research pseudonyms for {} persons",
         s.distinct_research_pseudonyms, s.persons
@@ -226,4 +295,61 @@ async fn keep_running(
         let _ = t.await;
     }
     Ok(())
+}
+
+/// Example feasibility questions, each with the ground-truth predicate over `cohort.csv`.
+fn federated_examples() -> Vec<(Criteria, fn(&TruthRow) -> bool)> {
+    let parse = |v: serde_json::Value| serde_json::from_value::<Criteria>(v).expect("static example criteria");
+    vec![
+        (parse(serde_json::json!({"diagnosis": {"icd10": "C92.0"}})), |r| r.icd10.starts_with("C92.0")),
+        (
+            parse(serde_json::json!({"and": [{"diagnosis": {"icd10": "C50"}}, {"age_at_diagnosis": {"max": 50}}]})),
+            |r| r.icd10.starts_with("C50") && r.age_at_diagnosis <= 50,
+        ),
+        (
+            parse(serde_json::json!({"and": [{"diagnosis": {"icd10": "C34"}}, {"marker": {"gene": "HGNC:3236", "present": true}}]})),
+            |r| r.icd10.starts_with("C34") && r.egfr && r.genetic_opt_in,
+        ),
+    ]
+}
+
+/// One person of the generator's ground truth (only the columns the demo compares).
+struct TruthRow {
+    icd10: String,
+    age_at_diagnosis: i64,
+    egfr: bool,
+    genetic_opt_in: bool,
+    excluded: bool,
+}
+
+/// The generator's `cohort.csv`, for showing how close the released figures are.
+struct Truth(Vec<TruthRow>);
+
+impl Truth {
+    fn read(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).with_context(|| format!("{name} missing in cohort.csv"));
+        let (icd, age, egfr, opt_in, objection, withdrawn) =
+            (col("icd10")?, col("age_at_diagnosis")?, col("egfr")?, col("genetic_opt_in")?, col("gdng_objection")?, col("withdrawn")?);
+        let rows = lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                TruthRow {
+                    icd10: f[icd].to_owned(),
+                    age_at_diagnosis: f[age].parse().unwrap_or(0),
+                    egfr: f[egfr] == "1",
+                    genetic_opt_in: f[opt_in] == "1",
+                    excluded: f[objection] == "1" || f[withdrawn] == "1",
+                }
+            })
+            .collect();
+        Ok(Self(rows))
+    }
+
+    /// Persons matching `pred` whose consent permits feasibility use.
+    fn count(&self, pred: fn(&TruthRow) -> bool) -> u64 {
+        self.0.iter().filter(|r| !r.excluded && pred(r)).count() as u64
+    }
 }

@@ -30,6 +30,46 @@ pub enum NodeCommand {
     Query(QueryArgs),
     /// Serve the consent-filtered local query API (loopback by default).
     Serve(ServeArgs),
+    /// Create the site's Ed25519 key pair (the private key stays in --key-file) and
+    /// print the public key to register at the hub.
+    Keygen(KeygenArgs),
+    /// Connect to the research hub (outbound only) and answer its tasks: long-polls
+    /// for tasks sealed by the pinned hub key, refuses forged, expired, misaddressed
+    /// or replayed ones, answers feasibility with consent and disclosure control.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where the private key lives (created with mode 0600 if missing).
+    #[arg(long)]
+    key_file: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    trustee: TrusteeArgs,
+    /// This site's id, as registered at the hub.
+    #[arg(long)]
+    site: oncofed_model::SiteId,
+    /// Base URL of the hub.
+    #[arg(long, env = "ONCOFED_HUB_URL", default_value = "http://127.0.0.1:8730")]
+    hub: String,
+    /// The site's private key (from `oncofed node keygen`).
+    #[arg(long)]
+    key_file: PathBuf,
+    /// The hub's public key (pinned; printed by `oncofed hub serve`).
+    #[arg(long)]
+    hub_key: oncofed_crypto::PublicKey,
+    /// Seconds each poll waits at the hub.
+    #[arg(long, default_value_t = 25)]
+    poll_wait: u64,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +191,16 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
         NodeCommand::Quality(a) => quality(a).await,
         NodeCommand::Query(a) => query(a).await,
         NodeCommand::Serve(a) => serve(a).await,
+        NodeCommand::Keygen(a) => {
+            let key = oncofed_crypto::SigningKeyPair::load_or_create(&a.key_file)?;
+            if a.json {
+                print_json(&serde_json::json!({ "public_key": key.public_key(), "key_file": a.key_file }))?;
+            } else {
+                println!("{}", key.public_key());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Agent(a) => agent(a).await,
     }
 }
 
@@ -226,6 +276,23 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
     eprintln!("node API listening on http://{}", listener.local_addr()?);
     oncofed_node::serve::launch(state, listener, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
+    use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
+    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let secret = SiteSecret::load_or_create(&a.store.data_dir.join("noise.secret")).context("cannot read or create the noise secret")?;
+    let config = AgentConfig {
+        site: a.site,
+        hub_url: a.hub,
+        key: oncofed_crypto::SigningKeyPair::load_or_create(&a.key_file)?,
+        hub_key: a.hub_key,
+        secret,
+        poll_wait: a.poll_wait,
+    };
+    eprintln!("agent for {} polling {}", config.site, config.hub_url);
+    Agent::new(config, store, a.trustee.gate()?).run(shutdown_signal()).await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,67 @@
+//! `oncofed audit ...`: check the hub's audit trail.
+
+use crate::output::{print_json, read_secret};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use oncofed_crypto::PublicKey;
+use oncofed_hub::client::HubClient;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify an exported audit trail: every hash, link and signed checkpoint.
+    /// Names the first entry that was edited, deleted, inserted or reordered.
+    /// Exits with status 1 when the trail does not verify.
+    Verify(VerifyArgs),
+    /// Download the audit trail from the hub (auditors only).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The exported trail (JSON Lines).
+    #[arg(long)]
+    log: PathBuf,
+    /// The hub's public key (base64), as printed by `oncofed hub serve`.
+    #[arg(long)]
+    public_key: PublicKey,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Base URL of the hub.
+    #[arg(long, env = "ONCOFED_HUB_URL", default_value = "http://127.0.0.1:8730")]
+    hub: String,
+    /// File with an auditor's token.
+    #[arg(long)]
+    token_file: PathBuf,
+    /// Where to write the trail.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AuditCommand::Verify(a) => {
+            let file = std::fs::File::open(&a.log).with_context(|| format!("cannot open {}", a.log.display()))?;
+            let report = oncofed_audit::verify_export(std::io::BufReader::new(file), &a.public_key);
+            if a.json {
+                print_json(&report)?;
+            } else {
+                println!("{report}");
+            }
+            Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        AuditCommand::Export(a) => {
+            let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
+            let text = client.audit_export().await?;
+            std::fs::write(&a.out, text).with_context(|| format!("cannot write {}", a.out.display()))?;
+            println!("audit trail written to {}", a.out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `oncofed hub ...`: the research hub.
+
+use crate::commands::trustee::{new_token, write_secret};
+use crate::output::{print_json, read_secret};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use oncofed_crypto::{PublicKey, SigningKeyPair};
+use oncofed_hub::client::HubClient;
+use oncofed_hub::{HubConfig, Role, Users};
+use oncofed_model::SiteId;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Run the research hub: feasibility queries, tasks for outbound-only sites, audit trail.
+    ///
+    /// The hub's signing key is created on first start (DATA_DIR/hub.key, mode 0600);
+    /// sites pin its public key (printed at start). Users and roles come from the
+    /// users file; sites are registered by an admin (`oncofed hub register-site`).
+    Serve(ServeArgs),
+    /// Add a user with a role: create a token, write it to --token-out (mode 0600),
+    /// append its hash to the users file. Restart the hub to load it.
+    AddUser(AddUserArgs),
+    /// Register a site's public key at a running hub (needs an admin token).
+    RegisterSite(RegisterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory of hub.db, audit.db and hub.key.
+    #[arg(long, env = "ONCOFED_HUB_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Address to listen on. Keep it on loopback unless a TLS proxy fronts it.
+    #[arg(long, default_value = "127.0.0.1:8730")]
+    listen: SocketAddr,
+    /// Users file, lines `user-id role sha256-of-token` (default DATA_DIR/users.txt).
+    #[arg(long)]
+    users_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddUserArgs {
+    /// The users file to append to (created if missing).
+    #[arg(long)]
+    users_file: PathBuf,
+    /// The user's id, e.g. alice.
+    #[arg(long)]
+    user: String,
+    /// researcher, admin or auditor.
+    #[arg(long)]
+    role: Role,
+    /// Where to write the new token.
+    #[arg(long)]
+    token_out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Base URL of the hub.
+    #[arg(long, env = "ONCOFED_HUB_URL", default_value = "http://127.0.0.1:8730")]
+    hub: String,
+    /// File with an admin's token.
+    #[arg(long)]
+    token_file: PathBuf,
+    /// The site's id.
+    #[arg(long)]
+    site: SiteId,
+    /// The site's public key (from `oncofed node keygen`).
+    #[arg(long)]
+    public_key: PublicKey,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(cmd: HubCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        HubCommand::Serve(a) => serve(a).await,
+        HubCommand::AddUser(a) => add_user(a),
+        HubCommand::RegisterSite(a) => {
+            let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
+            let answer = client.register_site(a.site.clone(), a.public_key).await?;
+            if a.json {
+                print_json(&answer)?;
+            } else {
+                println!("registered {} (key fingerprint {})", a.site, answer["fingerprint"].as_str().unwrap_or("?"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&a.data_dir).with_context(|| format!("cannot create {}", a.data_dir.display()))?;
+    let key = SigningKeyPair::load_or_create(a.data_dir.join("hub.key"))?;
+    let users_file = a.users_file.unwrap_or_else(|| a.data_dir.join("users.txt"));
+    let users = Users::load(&users_file).context("add users first: oncofed hub add-user --users-file ... --user ... --role ...")?;
+    let config = HubConfig::new(&a.data_dir, key.clone(), users);
+    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
+    eprintln!("hub listening on http://{} (public key {})", listener.local_addr()?, key.public_key());
+    oncofed_hub::launch(config, listener, super::node::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn add_user(a: AddUserArgs) -> anyhow::Result<ExitCode> {
+    let token = new_token();
+    write_secret(&a.token_out, &token)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&a.users_file)
+        .with_context(|| format!("cannot open {}", a.users_file.display()))?;
+    let role = serde_json::to_value(a.role)?;
+    writeln!(file, "{} {} {}", a.user, role.as_str().unwrap_or("researcher"), oncofed_trustee::hash_token(&token))?;
+    println!("added {} to {}; token in {}", a.user, a.users_file.display(), a.token_out.display());
+    Ok(ExitCode::SUCCESS)
+}
