@@ -63,7 +63,10 @@ pub enum RefusalReason {
 
 /// A refused query and when the user may try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("query refused ({reason:?}): try again at {retry_at}")]
+#[error("{}: try again at {retry_at}", match reason {
+    RefusalReason::TooFrequent => "too many queries in a short time",
+    RefusalReason::WeeklyQuotaExhausted => "weekly query quota used up",
+})]
 pub struct Refusal {
     /// The limit that refused it (the one that frees up last, when both do).
     pub reason: RefusalReason,
@@ -92,10 +95,40 @@ struct Usage {
 const WEEK: TimeDelta = TimeDelta::days(7);
 
 /// The per-user limiter: a pure state machine over `(user, now)`.
+///
+/// Its serialised form is validated when read back (a zero limit is refused),
+/// so persisted state cannot smuggle in a configuration `new` would reject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "LimiterState", into = "LimiterState")]
 pub struct RateLimiter {
     budget: QueryBudget,
     users: BTreeMap<String, Usage>,
+}
+
+/// The serialised form of a [`RateLimiter`].
+#[derive(Serialize, Deserialize)]
+struct LimiterState {
+    budget: QueryBudget,
+    users: BTreeMap<String, Usage>,
+}
+
+impl From<RateLimiter> for LimiterState {
+    fn from(l: RateLimiter) -> Self {
+        Self {
+            budget: l.budget,
+            users: l.users,
+        }
+    }
+}
+
+impl TryFrom<LimiterState> for RateLimiter {
+    type Error = ConfigError;
+    fn try_from(s: LimiterState) -> Result<Self, ConfigError> {
+        Ok(Self {
+            users: s.users,
+            ..Self::new(s.budget)?
+        })
+    }
 }
 
 impl RateLimiter {
@@ -115,13 +148,19 @@ impl RateLimiter {
         self.budget
     }
 
+    /// Changes the limits and keeps the users' history (e.g. after loading persisted state).
+    pub fn set_budget(&mut self, budget: QueryBudget) -> Result<(), ConfigError> {
+        *self = Self {
+            users: std::mem::take(&mut self.users),
+            ..Self::new(budget)?
+        };
+        Ok(())
+    }
+
     /// Time per token: a minute divided by `per_minute`, rounded up (never faster).
     fn interval(&self) -> TimeDelta {
-        TimeDelta::milliseconds(
-            60_000_i64
-                .div_euclid(i64::from(self.budget.per_minute))
-                .max(1),
-        )
+        let ms = 60_000_u64.div_ceil(u64::from(self.budget.per_minute.max(1)));
+        TimeDelta::milliseconds(ms as i64)
     }
 
     /// Accepts and records a query by `user` at `now`, or refuses it without recording.
@@ -312,9 +351,31 @@ mod tests {
         let json = serde_json::to_string(&l).unwrap();
         let mut back: RateLimiter = serde_json::from_str(&json).unwrap();
         assert_eq!(back, l);
+        let refusal = back.check_and_consume("alice", t0()).unwrap_err();
         assert!(
-            back.check_and_consume("alice", t0()).is_err(),
-            "persisted state still limits"
+            refusal
+                .to_string()
+                .starts_with("too many queries in a short time: try again at")
+        );
+        let zero = json.replace(r#""per_week":50"#, r#""per_week":0"#);
+        assert!(
+            serde_json::from_str::<RateLimiter>(&zero).is_err(),
+            "validated on input"
+        );
+        // Limits can change without losing history: alice used 3 of the new 4.
+        back.set_budget(QueryBudget {
+            per_minute: 60,
+            per_week: 4,
+        })
+        .unwrap();
+        let later = t0() + TimeDelta::hours(1);
+        assert_eq!(back.check_and_consume("alice", later).unwrap().this_week, 0);
+        let refusal = back.check_and_consume("alice", later).unwrap_err();
+        assert_eq!(refusal.reason, RefusalReason::WeeklyQuotaExhausted);
+        assert!(
+            refusal
+                .to_string()
+                .starts_with("weekly query quota used up")
         );
     }
 

@@ -12,8 +12,9 @@
 //!    and it removes the low-order digits an attacker would otherwise average
 //!    (and the floating-point artefacts of textbook Laplace sampling, Mironov
 //!    2012, because only an integer leaves). Rounding the *true* count first
-//!    would make the noise the only thing between a difference of one patient
-//!    and the output, and noise alone leaks more on a boundary.
+//!    would be a deterministic step an attacker can locate (`n` and `n − 1`
+//!    round apart exactly on a boundary), with the noise added afterwards
+//!    carrying all the protection there.
 //! 3. **Suppression** of released values below `threshold`. It compares the
 //!    *rounded noisy* value, never the true count: a threshold on the true count
 //!    is a deterministic boundary an attacker can find with two queries
@@ -464,6 +465,22 @@ mod tests {
             SiteDisclosure::default(),
             SiteDisclosure::for_level(SecurityLevel::Pseudonymised)
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn released_counts_are_rounded_and_above_the_threshold(
+            n in 0u64..1_000_000, threshold in 0u64..100, rounding in 1u64..50,
+            b in 0.0f64..50.0, query in proptest::collection::vec(proptest::num::u8::ANY, 0..16),
+        ) {
+            let cfg = SiteDisclosure { threshold, rounding, laplace_scale: b };
+            let s = NoiseSeed::derive(SECRET, &query, "site-a", "total");
+            if let Released::Count(c) = obfuscate(n, &cfg, &s) {
+                proptest::prop_assert!(c % rounding == 0 && c >= threshold);
+                // Laplace tails: |noise| < 40 b except with probability e^-40.
+                proptest::prop_assert!((c as f64 - n as f64).abs() <= 40.0 * b + rounding as f64);
+            }
+        }
     }
 
     #[test]
