@@ -128,7 +128,9 @@ pub async fn ingest(
             pending.patients.extend(batch.patients);
             pending.facts.extend(batch.facts);
         } else {
+            let written = std::time::Instant::now();
             let outcome = crate::with_store(store, move |s| s.write(&batch)).await?;
+            tracing::debug!(write_ms = written.elapsed().as_millis() as u64, "chunk written");
             add_outcome(&mut report.written, outcome);
         }
         progress(done_bytes, total_bytes);

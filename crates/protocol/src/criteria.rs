@@ -359,7 +359,11 @@ impl MarkerCriterion {
 
     /// The LOINC answer code this criterion looks for.
     pub fn answer(&self) -> &'static str {
-        if self.present { Self::PRESENT } else { Self::ABSENT }
+        if self.present {
+            Self::PRESENT
+        } else {
+            Self::ABSENT
+        }
     }
 }
 
@@ -412,6 +416,8 @@ impl Criteria {
     }
 
     /// `{"not": child}`, for building trees in code.
+    // A constructor beside `and`/`or`, not a negation operator: the tree is no boolean.
+    #[allow(clippy::should_implement_trait)]
     pub fn not(child: Criteria) -> Self {
         Self::Not(Box::new(child))
     }
@@ -432,12 +438,21 @@ impl Criteria {
 
     /// Nesting depth: 1 for a leaf, one more than the deepest child for a combinator.
     pub fn depth(&self) -> usize {
-        1 + self.children().iter().map(Criteria::depth).max().unwrap_or(0)
+        1 + self
+            .children()
+            .iter()
+            .map(Criteria::depth)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Number of leaves (the unit [`Criteria::MAX_LEAVES`] limits).
     pub fn leaf_count(&self) -> usize {
-        if self.is_leaf() { 1 } else { self.children().iter().map(Criteria::leaf_count).sum() }
+        if self.is_leaf() {
+            1
+        } else {
+            self.children().iter().map(Criteria::leaf_count).sum()
+        }
     }
 
     /// The data categories the query reads: [`DataCategory::Genetic`] for a marker
@@ -455,7 +470,9 @@ impl Criteria {
     fn collect_categories(&self, out: &mut BTreeSet<DataCategory>) {
         match self {
             Self::And(_) | Self::Or(_) | Self::Not(_) => {
-                self.children().iter().for_each(|c| c.collect_categories(out));
+                self.children()
+                    .iter()
+                    .for_each(|c| c.collect_categories(out));
             }
             Self::Marker(_) => {
                 out.insert(DataCategory::Genetic);

@@ -57,6 +57,8 @@ impl SqliteStore {
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA secure_delete = ON;
+             PRAGMA cache_size = -65536;
+             PRAGMA temp_store = MEMORY;
              PRAGMA busy_timeout = 5000;",
         )
         .map_err(open_err)?;
@@ -111,15 +113,16 @@ impl ResearchStore for SqliteStore {
                     d.last_contact.map(codec::date_text),
                 ])?;
             }
-            let mut fact_exists = tx.prepare_cached("SELECT 1 FROM fact WHERE key = ?1")?;
-            let mut upsert_fact = tx.prepare_cached(codec::UPSERT_FACT)?;
+            // New facts (the common case) cost one statement; existing ones are updated in place.
+            let mut insert_fact = tx.prepare_cached(codec::INSERT_FACT)?;
+            let mut update_fact = tx.prepare_cached(codec::UPDATE_FACT)?;
             for f in &batch.facts {
-                if fact_exists.query_row([&f.key.0[..]], |_| Ok(())).optional()?.is_some() {
-                    outcome.facts_existing += 1;
-                } else {
+                if codec::execute_fact(&mut insert_fact, f)? == 1 {
                     outcome.facts_new += 1;
+                } else {
+                    codec::execute_fact(&mut update_fact, f)?;
+                    outcome.facts_existing += 1;
                 }
-                codec::execute_upsert(&mut upsert_fact, f)?;
             }
         }
         tx.commit()?;

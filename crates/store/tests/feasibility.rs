@@ -3,12 +3,15 @@
 //! evaluator of the documented semantics, and injection attempts.
 
 use chrono::{Datelike, NaiveDate};
-use oncofed_model::CodeSystem::{Atc, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, RxNorm, Snomed, Tnm};
+use oncofed_model::CodeSystem::{
+    Atc, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, RxNorm, Snomed, Tnm,
+};
 use oncofed_model::*;
 use oncofed_protocol::{Criteria, TnmAxis};
 use oncofed_store::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 const HB: &str = "718-7";
@@ -26,36 +29,54 @@ fn date(s: &str) -> Option<NaiveDate> {
     (!s.is_empty()).then(|| s.parse().unwrap())
 }
 
-fn fact(kind: FactKind, code: Coding, value: FactValue, start: &str) -> Fact {
-    let category = if kind == FactKind::Molecular { DataCategory::Genetic } else { DataCategory::Clinical };
-    Fact { kind, code, modifier: None, value, start: date(start), end: None, category, level: category.intrinsic_level() }
+fn fact(kind: FactKind, code: (CodeSystem, &str), value: FactValue, start: &str) -> Fact {
+    let category = match kind {
+        FactKind::Molecular => DataCategory::Genetic,
+        _ => DataCategory::Clinical,
+    };
+    let (code, level) = (Coding::new(code.0, code.1), category.intrinsic_level());
+    let (modifier, start, end) = (None, date(start), None);
+    Fact {
+        kind,
+        code,
+        modifier,
+        value,
+        start,
+        end,
+        category,
+        level,
+    }
 }
 
 fn diag(system: CodeSystem, code: &str, start: &str) -> Fact {
-    fact(FactKind::Diagnosis, Coding::new(system, code), FactValue::None, start)
+    fact(FactKind::Diagnosis, (system, code), FactValue::None, start)
 }
 
 fn coded(loinc: &str, system: CodeSystem, code: &str, start: &str) -> Fact {
     let value = FactValue::Code(Coding::new(system, code));
-    fact(FactKind::Observation, Coding::new(Loinc, loinc), value, start)
+    fact(FactKind::Observation, (Loinc, loinc), value, start)
 }
 
 fn num(loinc: &str, value: f64, unit: &str, start: &str) -> Fact {
-    let value = FactValue::Quantity { value, unit: unit.into() };
-    fact(FactKind::Observation, Coding::new(Loinc, loinc), value, start)
+    let value = FactValue::Quantity {
+        value,
+        unit: unit.into(),
+    };
+    fact(FactKind::Observation, (Loinc, loinc), value, start)
 }
 
 fn gene(hgnc: &str, present: bool, start: &str) -> Fact {
-    let answer = Coding::new(Loinc, if present { "LA9633-4" } else { "LA9634-2" });
-    fact(FactKind::Molecular, Coding::new(Hgnc, hgnc), FactValue::Code(answer), start)
+    let answer = if present { "LA9633-4" } else { "LA9634-2" };
+    let value = FactValue::Code(Coding::new(Loinc, answer));
+    fact(FactKind::Molecular, (Hgnc, hgnc), value, start)
 }
 
 fn drug(system: CodeSystem, code: &str, start: &str) -> Fact {
-    fact(FactKind::Medication, Coding::new(system, code), FactValue::None, start)
+    fact(FactKind::Medication, (system, code), FactValue::None, start)
 }
 
 fn ops(code: &str, start: &str) -> Fact {
-    fact(FactKind::Procedure, Coding::new(Ops, code), FactValue::None, start)
+    fact(FactKind::Procedure, (Ops, code), FactValue::None, start)
 }
 
 fn tnm(axis: TnmAxis, code: &str, start: &str) -> Fact {
@@ -63,6 +84,7 @@ fn tnm(axis: TnmAxis, code: &str, start: &str) -> Fact {
 }
 
 /// The cohort: (patient, facts). Ages at the earliest dated diagnosis in comments.
+#[rustfmt::skip] // a table: one patient per block, facts side by side
 fn cohort() -> Vec<(PatientRow, Vec<Fact>)> {
     use Sex::{Female as F, Male as M};
     use TnmAxis::{M as Mx, N as Nx, T as Tx};
@@ -73,7 +95,7 @@ fn cohort() -> Vec<(PatientRow, Vec<Fact>)> {
         demographics: Demographics { sex, birth_year, vital_status, death_date: None, last_contact: None },
     };
     vec![
-        // 1: AML, age 60, FLT3+, NPM1−, Hb 8.5, ECOG 1, midostaurin-like ATC, SCT.
+        // 1: AML, age 60, FLT3+, NPM1−, Hb 8.5, ECOG 1, an L01XC drug, stem cell transplant.
         (patient(1, F, Some(1960), Alive), vec![
             diag(Icd10Gm, "C92.0", "2020-03-01"), coded(HISTO, IcdO3, "9861/3", "2020-03-01"),
             gene(FLT3, true, "2020-03-05"), gene(NPM1, false, "2020-03-05"), num(HB, 8.5, "g/dL", "2020-03-01"),
@@ -140,7 +162,11 @@ fn open() -> (tempfile::TempDir, SqliteStore, Vec<(PatientRow, Vec<Fact>)>) {
         batch.patients.push(p.clone());
         for (i, f) in facts.iter().enumerate() {
             let key = FactKey::derive(&p.pseudonym, &format!("fact/{i}"));
-            batch.facts.push(StoredFact { key, pseudonym: p.pseudonym.clone(), fact: f.clone() });
+            batch.facts.push(StoredFact {
+                key,
+                pseudonym: p.pseudonym.clone(),
+                fact: f.clone(),
+            });
         }
     }
     store.write(&batch).unwrap();
@@ -153,7 +179,9 @@ fn parse(json: &str) -> Criteria {
 
 /// The patient numbers a query returns (checking the research pseudonyms on the way).
 fn run(store: &SqliteStore, c: &Criteria) -> Vec<u8> {
-    let rows = store.feasibility(c).unwrap_or_else(|e| panic!("{}: {e}", c.describe()));
+    let rows = store
+        .feasibility(c)
+        .unwrap_or_else(|e| panic!("{}: {e}", c.describe()));
     let mut out: Vec<u8> = (1..=12)
         .filter(|&n| rows.iter().any(|(site, _)| *site == psn(n)))
         .inspect(|&n| assert!(rows.contains(&(psn(n), psn(n + 100)))))
@@ -177,7 +205,8 @@ fn check(store: &SqliteStore, cases: &[(&str, &[u8])]) {
 #[test]
 fn diagnosis_and_age() {
     let (_dir, store, _) = open();
-    check(&store, &[
+    #[rustfmt::skip]
+    let cases: &[(&str, &[u8])] = &[
         (r#"{"diagnosis": {"icd10": "C92.0"}}"#, &[1, 2, 7, 10]),
         (r#"{"diagnosis": {"icd10": "C92"}}"#, &[1, 2, 3, 7, 10]),
         (r#"{"diagnosis": {"icd10": "C34"}}"#, &[4]), // ICD-10 WHO counts too
@@ -194,13 +223,15 @@ fn diagnosis_and_age() {
         (r#"{"age_at_diagnosis": {"max": 42}}"#, &[2, 6, 11, 12]),
         (r#"{"age_at_diagnosis": {"min": 61, "max": 65}}"#, &[]), // 3 was 60 at the first diagnosis
         (r#"{"age_at_diagnosis": {"min": 61, "max": 65, "icd10": "C92"}}"#, &[3]), // and 65 at the CML
-    ]);
+    ];
+    check(&store, cases);
 }
 
 #[test]
 fn demographics_staging_and_ecog() {
     let (_dir, store, _) = open();
-    check(&store, &[
+    #[rustfmt::skip]
+    let cases: &[(&str, &[u8])] = &[
         (r#"{"sex": "female"}"#, &[1, 3, 5, 6, 10]),
         (r#"{"sex": "male"}"#, &[2, 4, 7, 9, 11]),
         (r#"{"sex": "other"}"#, &[8]),
@@ -221,20 +252,31 @@ fn demographics_staging_and_ecog() {
         (r#"{"ecog": {"min": 0, "max": 0}}"#, &[2, 5]),
         (r#"{"ecog": {}}"#, &[1, 2, 4, 5, 6, 10]),
         (r#"{"ecog": {"max": 4, "to": "2019-12-31"}}"#, &[4, 5]),
-    ]);
+    ];
+    check(&store, cases);
 }
 
 #[test]
 fn labs_markers_therapies_procedures() {
     let (_dir, store, _) = open();
-    let hb = |op: &str, value: &str, unit: &str| format!(r#"{{"lab": {{"loinc": "718-7", "unit": "{unit}", "op": "{op}", "value": {value}}}}}"#);
-    check(&store, &[
-        (&hb("<", "10", "g/dL"), &[1, 9, 12]), // not 3: g/L is not converted
-        (&hb("<=", "10", "g/dL"), &[1, 9, 10, 12]),
-        (&hb("=", "10", "g/dL"), &[10]),
-        (&hb("!=", "10", "g/dL"), &[1, 2, 9, 12]),
-        (&hb(">=", "12", "g/dL"), &[2]),
-        (&hb(">", "100", "g/L"), &[3]),
+    let hb = |op: &str, value: &str, unit: &str| {
+        format!(
+            r#"{{"lab": {{"loinc": "718-7", "unit": "{unit}", "op": "{op}", "value": {value}}}}}"#
+        )
+    };
+    let hb_cases = [
+        (hb("<", "10", "g/dL"), vec![1, 9, 12]), // not 3: g/L is not converted
+        (hb("<=", "10", "g/dL"), vec![1, 9, 10, 12]),
+        (hb("=", "10", "g/dL"), vec![10]),
+        (hb("!=", "10", "g/dL"), vec![1, 2, 9, 12]),
+        (hb(">=", "12", "g/dL"), vec![2]),
+        (hb(">", "100", "g/L"), vec![3]),
+    ];
+    for (json, expected) in &hb_cases {
+        check(&store, &[(json, expected)]);
+    }
+    #[rustfmt::skip]
+    let cases: &[(&str, &[u8])] = &[
         (r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": "<=", "value": 10, "from": "2021-01-01"}}"#, &[10, 12]),
         (r#"{"marker": {"gene": "HGNC:3765", "present": true}}"#, &[1, 10]),
         (r#"{"marker": {"gene": "HGNC:3765", "present": false}}"#, &[2, 12]), // tested absent only
@@ -246,7 +288,8 @@ fn labs_markers_therapies_procedures() {
         (r#"{"procedure": {"ops": "8-805"}}"#, &[1]),
         (r#"{"procedure": {"ops": "5-87"}}"#, &[5]),
         (r#"{"procedure": {"ops": "5", "to": "2018-12-31"}}"#, &[5, 11]),
-    ]);
+    ];
+    check(&store, cases);
 }
 
 #[test]
@@ -260,7 +303,8 @@ fn combinators() {
         {"lab": {"loinc": "718-7", "unit": "g/dL", "op": "<", "value": 10}},
         {"or": [{"stage": {"group": ["III", "IIIA", "IIIB", "IV"]}}, {"ecog": {"max": 2}}]}
     ]}"#;
-    check(&store, &[
+    #[rustfmt::skip]
+    let cases: &[(&str, &[u8])] = &[
         (example, &[]), // the two C92.0 women of working age are both FLT3+
         (r#"{"and": [{"diagnosis": {"icd10": "C92"}}, {"sex": "female"},
                      {"or": [{"marker": {"gene": "HGNC:3765", "present": true}},
@@ -274,7 +318,8 @@ fn combinators() {
         (r#"{"or": [{"sex": "female"}, {"not": {"sex": "female"}}]}"#, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
         (r#"{"not": {"age_at_diagnosis": {"min": 18, "max": 65}}}"#, &[4, 7, 8, 9]), // unknown age: not in range
         (r#"{"not": {"marker": {"gene": "HGNC:3765", "present": true}}}"#, &[2, 3, 4, 5, 6, 7, 8, 9, 11, 12]),
-    ]);
+    ];
+    check(&store, cases);
 }
 
 #[test]
@@ -295,14 +340,18 @@ fn injection_attempts_match_nothing_and_harm_nothing() {
         assert_eq!(run(&store, &c), Vec::<u8>::new(), "{json}");
     }
     assert_eq!(store.stats().unwrap().patients, 12);
-    assert_eq!(run(&store, &parse(r#"{"diagnosis": {"icd10": "C92"}}"#)), [1, 2, 3, 7, 10]);
+    assert_eq!(
+        run(&store, &parse(r#"{"diagnosis": {"icd10": "C92"}}"#)),
+        [1, 2, 3, 7, 10]
+    );
 }
 
 /// The documented semantics, evaluated directly on the cohort: the oracle for the SQL.
 fn eval(c: &Criteria, p: &PatientRow, facts: &[Fact]) -> bool {
     let dated = |f: &Fact, from: Option<NaiveDate>, to: Option<NaiveDate>| {
         (from.is_none() && to.is_none())
-            || f.start.is_some_and(|d| from.is_none_or(|a| d >= a) && to.is_none_or(|b| d <= b))
+            || f.start
+                .is_some_and(|d| from.is_none_or(|a| d >= a) && to.is_none_or(|b| d <= b))
     };
     let value = |f: &Fact| match &f.value {
         FactValue::Code(c) => Some(c.clone()),
@@ -310,16 +359,25 @@ fn eval(c: &Criteria, p: &PatientRow, facts: &[Fact]) -> bool {
     };
     let obs = |loinc: &str| {
         let loinc = loinc.to_owned();
-        facts.iter().filter(move |f| f.kind == FactKind::Observation && f.code == Coding::new(Loinc, &loinc))
+        facts.iter().filter(move |f| {
+            f.kind == FactKind::Observation && f.code == Coding::new(Loinc, &loinc)
+        })
     };
     let icd10 = |f: &Fact, prefix: &Option<String>| {
-        prefix.as_ref().is_none_or(|x| matches!(f.code.system, Icd10Gm | Icd10Who) && f.code.code.starts_with(x.as_str()))
+        prefix.as_ref().is_none_or(|x| {
+            matches!(f.code.system, Icd10Gm | Icd10Who) && f.code.code.starts_with(x.as_str())
+        })
     };
     let coded = |f: &Fact, system: CodeSystem, ok: &dyn Fn(&str) -> bool| {
         value(f).is_some_and(|c| c.system == system && ok(&c.code))
     };
     let with = |kind: FactKind, system: CodeSystem, prefix: &str, from, to| {
-        facts.iter().any(|f| f.kind == kind && f.code.system == system && f.code.code.starts_with(prefix) && dated(f, from, to))
+        facts.iter().any(|f| {
+            f.kind == kind
+                && f.code.system == system
+                && f.code.code.starts_with(prefix)
+                && dated(f, from, to)
+        })
     };
     match c {
         Criteria::And(v) => v.iter().all(|c| eval(c, p, facts)),
@@ -368,49 +426,82 @@ fn eval(c: &Criteria, p: &PatientRow, facts: &[Fact]) -> bool {
     }
 }
 
-/// Valid leaves over the cohort's codes, so that random trees select non-trivial sets.
-fn leaf() -> impl Strategy<Value = Criteria> {
-    let day = prop::option::of(prop::sample::select(vec!["2015-01-01", "2019-06-02", "2020-03-01", "2021-09-01", "2023-12-31"]));
-    let range = (day.clone(), day).prop_map(|(a, b)| {
-        let (a, b) = (a.and_then(date), b.and_then(date));
-        match (a, b) {
-            (Some(x), Some(y)) if x > y => (Some(y), Some(x)),
-            other => other,
-        }
-    });
-    let pick = |v: &[&'static str]| prop::sample::select(v.to_vec()).prop_map(str::to_owned);
-    let bounds = |hi: u32| (prop::option::of(0..=hi), prop::option::of(0..=hi)).prop_map(|(a, b)| match (a, b) {
+/// Leaf templates over the cohort's codes, so that random trees select non-trivial sets.
+#[rustfmt::skip]
+const LEAVES: &[&str] = &[
+    r#"{"diagnosis": {}}"#, r#"{"diagnosis": {"icd10": "C"}}"#, r#"{"diagnosis": {"icd10": "C92"}}"#,
+    r#"{"diagnosis": {"icd10": "C92.0"}}"#, r#"{"diagnosis": {"icd10": "C92.1"}}"#, r#"{"diagnosis": {"icd10": "C34"}}"#,
+    r#"{"diagnosis": {"icd10": "D46"}}"#, r#"{"diagnosis": {"icd10": "I10"}}"#, r#"{"diagnosis": {"morphology": "986"}}"#,
+    r#"{"diagnosis": {"icd10": "C50", "morphology": "8500/3"}}"#,
+    r#"{"sex": "female"}"#, r#"{"sex": "male"}"#, r#"{"sex": "other"}"#, r#"{"sex": "unknown"}"#,
+    r#"{"vital_status": "alive"}"#, r#"{"vital_status": "deceased"}"#, r#"{"vital_status": "unknown"}"#,
+    r#"{"stage": {"group": ["III", "IIIA", "IIIB"]}}"#, r#"{"stage": {"group": ["IIA", "IV"]}}"#,
+    r#"{"stage": {"group": ["III"]}}"#, r#"{"tnm": {"t": ["T3", "pT3"]}}"#, r#"{"tnm": {"t": ["T2"], "m": ["M0"]}}"#,
+    r#"{"tnm": {"n": ["N0", "N1"]}}"#, r#"{"tnm": {"t": ["T4"], "n": ["N3"], "m": ["M1"]}}"#,
+    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": "<", "value": 10}}"#,
+    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": "<=", "value": 10}}"#,
+    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": "=", "value": 9.5}}"#,
+    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": "!=", "value": 12}}"#,
+    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": ">=", "value": 9}}"#,
+    r#"{"lab": {"loinc": "718-7", "unit": "g/L", "op": ">", "value": 100}}"#,
+    r#"{"marker": {"gene": "HGNC:3765", "present": true}}"#, r#"{"marker": {"gene": "HGNC:3765", "present": false}}"#,
+    r#"{"marker": {"gene": "HGNC:7910", "present": true}}"#, r#"{"marker": {"gene": "HGNC:1097", "present": true}}"#,
+    r#"{"therapy": {"atc": "L"}}"#, r#"{"therapy": {"atc": "L01XC"}}"#, r#"{"therapy": {"atc": "L01BC01"}}"#,
+    r#"{"procedure": {"ops": "8-805"}}"#, r#"{"procedure": {"ops": "5"}}"#, r#"{"procedure": {"ops": "5-87"}}"#,
+    r#"{"ecog": {"max": 2}}"#, r#"{"ecog": {"min": 3}}"#,
+];
+
+/// Orders two optional bounds so that a present lower one is not above the upper one.
+fn ordered<T: PartialOrd>(a: Option<T>, b: Option<T>) -> (Option<T>, Option<T>) {
+    match (a, b) {
         (Some(x), Some(y)) if x > y => (Some(y), Some(x)),
         other => other,
+    }
+}
+
+/// Valid leaves: a template with a random date range where the leaf takes one, and
+/// random age and ECOG bounds.
+fn leaf() -> impl Strategy<Value = Criteria> {
+    let days = [
+        "2015-01-01",
+        "2019-06-02",
+        "2020-03-01",
+        "2021-09-01",
+        "2023-12-31",
+    ];
+    let day = prop::option::of(prop::sample::select(days.to_vec()));
+    let dated =
+        (prop::sample::select(LEAVES.to_vec()), day.clone(), day).prop_map(|(json, a, b)| {
+            let mut leaf: serde_json::Value = serde_json::from_str(json).unwrap();
+            let (from, to) = ordered(a, b);
+            if let Some(body) = leaf
+                .as_object_mut()
+                .unwrap()
+                .values_mut()
+                .next()
+                .unwrap()
+                .as_object_mut()
+            {
+                body.insert("from".into(), from.into());
+                body.insert("to".into(), to.into());
+            }
+            serde_json::from_value(leaf).unwrap()
+        });
+    let bound = |hi: u32| prop::option::of(0..=hi);
+    let icd10 = prop::option::of(prop::sample::select(vec!["C92", "C5"]));
+    let age = (bound(80), bound(80), icd10)
+        .prop_filter("a bound", |(a, b, _)| a.is_some() || b.is_some())
+        .prop_map(|(a, b, icd10)| {
+            let (min, max) = ordered(a, b);
+            parse(
+                &json!({"age_at_diagnosis": {"min": min, "max": max, "icd10": icd10}}).to_string(),
+            )
+        });
+    let ecog = (bound(5), bound(5)).prop_map(|(a, b)| {
+        let (min, max) = ordered(a, b);
+        parse(&json!({"ecog": {"min": min, "max": max}}).to_string())
     });
-    prop_oneof![
-        (prop::option::of(pick(&["C", "C9", "C92", "C92.0", "C92.1", "C34", "C50", "D46", "I10"])),
-            prop::option::of(pick(&["986", "9861/3", "8500"])), range.clone())
-            .prop_map(|(icd10, morphology, (from, to))| parse(&serde_json::json!({"diagnosis":
-                {"icd10": icd10, "morphology": morphology, "from": from, "to": to}}).to_string())),
-        (bounds(80), prop::option::of(pick(&["C92", "C5"]))).prop_filter("a bound", |((a, b), _)| a.is_some() || b.is_some())
-            .prop_map(|((min, max), icd10)| parse(&serde_json::json!({"age_at_diagnosis": {"min": min, "max": max, "icd10": icd10}}).to_string())),
-        pick(&["female", "male", "other", "unknown"]).prop_map(|s| parse(&format!(r#"{{"sex": "{s}"}}"#))),
-        pick(&["alive", "deceased", "unknown"]).prop_map(|s| parse(&format!(r#"{{"vital_status": "{s}"}}"#))),
-        (prop::sample::subsequence(vec!["III", "IIIA", "IIIB", "IIA", "IV"], 1..=3), range.clone())
-            .prop_map(|(g, (from, to))| parse(&serde_json::json!({"stage": {"group": g, "from": from, "to": to}}).to_string())),
-        (prop::sample::subsequence(vec!["T2", "T3", "T4", "pT3"], 0..=2), prop::sample::subsequence(vec!["N0", "N1", "N3"], 0..=2),
-            prop::sample::subsequence(vec!["M0", "M1"], 0..=1))
-            .prop_filter("an axis", |(t, n, m)| !(t.is_empty() && n.is_empty() && m.is_empty()))
-            .prop_map(|(t, n, m)| parse(&serde_json::json!({"tnm": {"t": t, "n": n, "m": m}}).to_string())),
-        (bounds(5), range.clone()).prop_map(|((min, max), (from, to))| parse(&serde_json::json!({"ecog":
-            {"min": min, "max": max, "from": from, "to": to}}).to_string())),
-        (pick(&["g/dL", "g/L"]), pick(&["<", "<=", "=", ">=", ">", "!="]), prop::sample::select(vec![8.5, 9.0, 10.0, 12.0, 105.0]), range.clone())
-            .prop_map(|(unit, op, value, (from, to))| parse(&serde_json::json!({"lab":
-                {"loinc": HB, "unit": unit, "op": op, "value": value, "from": from, "to": to}}).to_string())),
-        (pick(&[FLT3, NPM1, "HGNC:11998", "HGNC:1097"]), any::<bool>(), range.clone())
-            .prop_map(|(gene, present, (from, to))| parse(&serde_json::json!({"marker":
-                {"gene": gene, "present": present, "from": from, "to": to}}).to_string())),
-        (pick(&["L", "L01", "L01XC", "L01BC01", "L01XE"]), range.clone())
-            .prop_map(|(atc, (from, to))| parse(&serde_json::json!({"therapy": {"atc": atc, "from": from, "to": to}}).to_string())),
-        (pick(&["8-805", "5", "5-87", "5-4"]), range)
-            .prop_map(|(ops, (from, to))| parse(&serde_json::json!({"procedure": {"ops": ops, "from": from, "to": to}}).to_string())),
-    ]
+    prop_oneof![8 => dated, 1 => age, 1 => ecog]
 }
 
 fn tree() -> impl Strategy<Value = Criteria> {
@@ -427,16 +518,26 @@ fn tree() -> impl Strategy<Value = Criteria> {
 fn random_trees_match_the_reference_and_negation_complements() {
     let (_dir, store, data) = open();
     let all: BTreeSet<u8> = (1..=12).collect();
-    let mut runner = TestRunner::new(Config { cases: 400, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        ..Config::default()
+    });
     runner
         .run(&tree(), |c| {
             prop_assert!(c.validate().is_ok(), "{}", c.describe());
             let yes: BTreeSet<u8> = run(&store, &c).into_iter().collect();
             let no: BTreeSet<u8> = run(&store, &Criteria::not(c.clone())).into_iter().collect();
             prop_assert!(yes.is_disjoint(&no), "{}", c.describe());
-            prop_assert_eq!(yes.union(&no).copied().collect::<BTreeSet<u8>>(), all.clone());
-            let expected: BTreeSet<u8> =
-                data.iter().enumerate().filter(|(_, (p, f))| eval(&c, p, f)).map(|(i, _)| i as u8 + 1).collect();
+            prop_assert_eq!(
+                yes.union(&no).copied().collect::<BTreeSet<u8>>(),
+                all.clone()
+            );
+            let expected: BTreeSet<u8> = data
+                .iter()
+                .enumerate()
+                .filter(|(_, (p, f))| eval(&c, p, f))
+                .map(|(i, _)| i as u8 + 1)
+                .collect();
             prop_assert_eq!(yes, expected, "{}", c.canonical_json());
             Ok(())
         })

@@ -24,6 +24,7 @@ pub async fn process(
     units: Vec<Unit>,
     report: &mut IngestReport,
 ) -> Result<WriteBatch, super::IngestError> {
+    let started = std::time::Instant::now();
     // 1. Identifying data goes to the trust centre, once per local id, and is dropped.
     let mut pending: Vec<Pending> = Vec::with_capacity(units.len());
     let mut position: HashMap<String, usize> = HashMap::new();
@@ -51,6 +52,7 @@ pub async fn process(
         }
         pending.push(Pending { label: unit.label, patients, batch });
     }
+    let patients = items.len();
     let mut pairs: HashMap<String, PseudonymPair> = HashMap::with_capacity(items.len());
     while !items.is_empty() {
         let rest = items.split_off(items.len().min(MAX_BATCH));
@@ -59,6 +61,7 @@ pub async fn process(
         pairs.extend(ids.into_iter().zip(answer));
     }
 
+    let pseudonymised = started.elapsed();
     // 2. Subjects registered by earlier runs (bulk files referencing `Patient/<id>`)
     //    count only if this store holds them.
     let missing: Vec<String> = pending
@@ -115,11 +118,20 @@ pub async fn process(
     }
 
     // 4. Consents belong to the trust centre, never to the research store.
+    let before_consents = started.elapsed();
     report.consents += consents.len();
     while !consents.is_empty() {
         let rest = consents.split_off(consents.len().min(MAX_BATCH));
         trustee.submit_consents(std::mem::replace(&mut consents, rest)).await?;
     }
+    tracing::debug!(
+        patients,
+        facts = write.facts.len(),
+        pseudonymise_ms = pseudonymised.as_millis() as u64,
+        consents_ms = (started.elapsed() - before_consents).as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "chunk pseudonymised"
+    );
     Ok(write)
 }
 

@@ -81,7 +81,11 @@ fn dates(out: &mut String, from: Option<NaiveDate>, to: Option<NaiveDate>) {
 }
 
 fn prefixes(items: &[String]) -> String {
-    items.iter().map(|i| format!("{i}*")).collect::<Vec<_>>().join("/")
+    items
+        .iter()
+        .map(|i| format!("{i}*"))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn diagnosis(d: &DiagnosisCriterion, out: &mut String) {
@@ -140,7 +144,15 @@ fn write_node(c: &Criteria, out: &mut String) {
                 .filter(|&a| !t.axis(a).is_empty())
                 .map(|a| prefixes(t.axis(a)))
                 .collect();
-            let _ = write!(out, "TNM {}", if axes.is_empty() { "any".to_owned() } else { axes.join(" and ") });
+            let _ = write!(
+                out,
+                "TNM {}",
+                if axes.is_empty() {
+                    "any".to_owned()
+                } else {
+                    axes.join(" and ")
+                }
+            );
             dates(out, t.from, t.to);
         }
         Criteria::Ecog(e) => {

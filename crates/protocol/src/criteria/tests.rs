@@ -18,7 +18,12 @@ fn parse(json: &str) -> Criteria {
 
 /// The paths and kinds of a tree's validation errors.
 fn problems(c: &Criteria) -> Vec<(String, CriteriaErrorKind)> {
-    c.validate().unwrap_err().errors.into_iter().map(|e| (e.path, e.kind)).collect()
+    c.validate()
+        .unwrap_err()
+        .errors
+        .into_iter()
+        .map(|e| (e.path, e.kind))
+        .collect()
 }
 
 #[test]
@@ -63,10 +68,15 @@ fn every_leaf_round_trips_in_canonical_form() {
 
 #[test]
 fn canonical_json_ignores_key_order_whitespace_nulls_and_number_spelling() {
-    let a = parse(r#"{"lab": {"value": 10, "op": "<", "unit": "g/dL", "loinc": "718-7", "from": null}}"#);
+    let a = parse(
+        r#"{"lab": {"value": 10, "op": "<", "unit": "g/dL", "loinc": "718-7", "from": null}}"#,
+    );
     let b = parse(r#"{"lab":{"loinc":"718-7","unit":"g/dL","op":"<","value":10.0}}"#);
     assert_eq!(a.canonical_json(), b.canonical_json());
-    assert_eq!(a.canonical_json(), r#"{"lab":{"loinc":"718-7","unit":"g/dL","op":"<","value":10.0}}"#);
+    assert_eq!(
+        a.canonical_json(),
+        r#"{"lab":{"loinc":"718-7","unit":"g/dL","op":"<","value":10.0}}"#
+    );
 }
 
 #[test]
@@ -88,8 +98,12 @@ fn unknown_fields_nodes_and_operators_are_rejected() {
 #[test]
 fn validation_names_the_path_and_the_fix() {
     let mut c = parse(EXAMPLE);
-    let Criteria::And(children) = &mut c else { unreachable!() };
-    let Criteria::Lab(lab) = &mut children[4] else { unreachable!() };
+    let Criteria::And(children) = &mut c else {
+        unreachable!()
+    };
+    let Criteria::Lab(lab) = &mut children[4] else {
+        unreachable!()
+    };
     lab.value = f64::INFINITY;
     lab.loinc = "718-6".into();
     let err = c.validate().unwrap_err();
@@ -134,10 +148,19 @@ fn validation_names_the_path_and_the_fix() {
     assert_eq!(got[3].1, CriteriaErrorKind::OutOfRange { min: 0, max: 5 });
     assert_eq!(got[5].1, CriteriaErrorKind::DateOrder);
     assert_eq!(got[7].1, CriteriaErrorKind::Empty);
-    assert_eq!(got[10].1, CriteriaErrorKind::OutOfRange { min: 0, max: 150 });
+    assert_eq!(
+        got[10].1,
+        CriteriaErrorKind::OutOfRange { min: 0, max: 150 }
+    );
     let text = c.validate().unwrap_err().to_string();
-    assert!(text.contains("or[1].not.marker.gene: not an HGNC gene id: write e.g. HGNC:3765"), "{text}");
-    assert!(text.contains("or[3].diagnosis.icd10: not an ICD-10-GM code or prefix"), "{text}");
+    assert!(
+        text.contains("or[1].not.marker.gene: not an HGNC gene id: write e.g. HGNC:3765"),
+        "{text}"
+    );
+    assert!(
+        text.contains("or[3].diagnosis.icd10: not an ICD-10-GM code or prefix"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -145,7 +168,12 @@ fn an_age_without_bounds_is_rejected() {
     let got = problems(&parse(r#"{"age_at_diagnosis": {"icd10": "C92"}}"#));
     assert_eq!(
         got,
-        [("age_at_diagnosis.min".to_owned(), CriteriaErrorKind::Missing { what: "min, max or both (years)" })]
+        [(
+            "age_at_diagnosis.min".to_owned(),
+            CriteriaErrorKind::Missing {
+                what: "min, max or both (years)"
+            }
+        )]
     );
 }
 
@@ -158,41 +186,99 @@ fn depth_and_leaf_limits() {
     assert_eq!(deep.depth(), Criteria::MAX_DEPTH);
     deep.validate().unwrap();
     let too_deep = Criteria::and([deep]);
-    assert_eq!(problems(&too_deep), [("and[0].not.not.not.not.not.not.not".to_owned(), CriteriaErrorKind::TooDeep { max: 8 })]);
+    assert_eq!(
+        problems(&too_deep),
+        [(
+            "and[0].not.not.not.not.not.not.not".to_owned(),
+            CriteriaErrorKind::TooDeep { max: 8 }
+        )]
+    );
 
     let leaf = || Criteria::VitalStatus(VitalStatus::Alive);
-    Criteria::or((0..Criteria::MAX_LEAVES).map(|_| leaf())).validate().unwrap();
+    Criteria::or((0..Criteria::MAX_LEAVES).map(|_| leaf()))
+        .validate()
+        .unwrap();
     let many = Criteria::or((0..=Criteria::MAX_LEAVES).map(|_| leaf()));
-    assert_eq!(problems(&many), [(String::new(), CriteriaErrorKind::TooManyLeaves { found: 65, max: 64 })]);
-    assert!(many.validate().unwrap_err().to_string().starts_with("invalid criteria: criteria: 65 conditions"));
+    assert_eq!(
+        problems(&many),
+        [(
+            String::new(),
+            CriteriaErrorKind::TooManyLeaves { found: 65, max: 64 }
+        )]
+    );
+    assert!(
+        many.validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("invalid criteria: criteria: 65 conditions")
+    );
 }
 
 #[test]
 fn categories_decide_the_security_level() {
     let clinical = parse(r#"{"and": [{"diagnosis": {"icd10": "C92"}}, {"sex": "female"}]}"#);
-    assert_eq!(clinical.categories(), BTreeSet::from([DataCategory::Clinical]));
+    assert_eq!(
+        clinical.categories(),
+        BTreeSet::from([DataCategory::Clinical])
+    );
     let genetic = parse(r#"{"not": {"marker": {"gene": "HGNC:7910", "present": true}}}"#);
-    assert_eq!(genetic.categories(), BTreeSet::from([DataCategory::Genetic]));
-    assert_eq!(SecurityLevel::of_dataset(genetic.categories()), SecurityLevel::Genetic);
+    assert_eq!(
+        genetic.categories(),
+        BTreeSet::from([DataCategory::Genetic])
+    );
+    assert_eq!(
+        SecurityLevel::of_dataset(genetic.categories()),
+        SecurityLevel::Genetic
+    );
     let both = parse(EXAMPLE);
-    assert_eq!(both.categories(), BTreeSet::from([DataCategory::Clinical, DataCategory::Genetic]));
-    assert_eq!(SecurityLevel::of_dataset(both.categories()), SecurityLevel::GeneticLinked);
+    assert_eq!(
+        both.categories(),
+        BTreeSet::from([DataCategory::Clinical, DataCategory::Genetic])
+    );
+    assert_eq!(
+        SecurityLevel::of_dataset(both.categories()),
+        SecurityLevel::GeneticLinked
+    );
 }
 
 #[test]
 fn describe_every_leaf() {
     let cases = [
-        (r#"{"diagnosis":{"morphology":"986","from":"2020-01-01"}}"#, "diagnosis with morphology 986* (from 2020-01-01)"),
-        (r#"{"diagnosis":{"to":"2020-01-01"}}"#, "any diagnosis (until 2020-01-01)"),
-        (r#"{"age_at_diagnosis":{"min":60,"icd10":"C92"}}"#, "age ≥ 60 at first C92* diagnosis"),
-        (r#"{"tnm":{"t":["T3","T4"],"n":["N1"]}}"#, "TNM T3*/T4* and N1*"),
-        (r#"{"ecog":{"min":0,"max":1,"from":"2020-01-01","to":"2020-12-31"}}"#, "ECOG 0–1 (2020-01-01 to 2020-12-31)"),
-        (r#"{"lab":{"loinc":"1751-7","unit":"g/dL","op":"!=","value":3.5}}"#, "lab 1751-7 != 3.5 g/dL"),
-        (r#"{"marker":{"gene":"HGNC:1","present":false}}"#, "gene HGNC:1 absent"),
+        (
+            r#"{"diagnosis":{"morphology":"986","from":"2020-01-01"}}"#,
+            "diagnosis with morphology 986* (from 2020-01-01)",
+        ),
+        (
+            r#"{"diagnosis":{"to":"2020-01-01"}}"#,
+            "any diagnosis (until 2020-01-01)",
+        ),
+        (
+            r#"{"age_at_diagnosis":{"min":60,"icd10":"C92"}}"#,
+            "age ≥ 60 at first C92* diagnosis",
+        ),
+        (
+            r#"{"tnm":{"t":["T3","T4"],"n":["N1"]}}"#,
+            "TNM T3*/T4* and N1*",
+        ),
+        (
+            r#"{"ecog":{"min":0,"max":1,"from":"2020-01-01","to":"2020-12-31"}}"#,
+            "ECOG 0–1 (2020-01-01 to 2020-12-31)",
+        ),
+        (
+            r#"{"lab":{"loinc":"1751-7","unit":"g/dL","op":"!=","value":3.5}}"#,
+            "lab 1751-7 != 3.5 g/dL",
+        ),
+        (
+            r#"{"marker":{"gene":"HGNC:1","present":false}}"#,
+            "gene HGNC:1 absent",
+        ),
         (r#"{"therapy":{"atc":"L01"}}"#, "therapy ATC L01*"),
         (r#"{"procedure":{"ops":"8-805"}}"#, "procedure OPS 8-805*"),
         (r#"{"vital_status":"alive"}"#, "alive"),
-        (r#"{"not":{"or":[{"sex":"male"},{"and":[{"sex":"other"},{"vital_status":"deceased"}]}]}}"#, "NOT (sex male OR (sex other AND deceased))"),
+        (
+            r#"{"not":{"or":[{"sex":"male"},{"and":[{"sex":"other"},{"vital_status":"deceased"}]}]}}"#,
+            "NOT (sex male OR (sex other AND deceased))",
+        ),
         (r#"{"and":[{"or":[{"sex":"male"}]}]}"#, "sex male"),
     ];
     for (json, words) in cases {

@@ -41,7 +41,11 @@ pub struct CriteriaError {
 
 impl fmt::Display for CriteriaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = if self.path.is_empty() { "criteria" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "criteria"
+        } else {
+            &self.path
+        };
         write!(f, "{path}: {}", self.kind)
     }
 }
@@ -124,19 +128,36 @@ impl Criteria {
         let mut errors = Vec::new();
         let leaves = self.leaf_count();
         if leaves > Self::MAX_LEAVES {
-            errors.push(err("", CriteriaErrorKind::TooManyLeaves { found: leaves, max: Self::MAX_LEAVES }));
+            errors.push(err(
+                "",
+                CriteriaErrorKind::TooManyLeaves {
+                    found: leaves,
+                    max: Self::MAX_LEAVES,
+                },
+            ));
         }
         check(self, "", 1, &mut errors);
-        if errors.is_empty() { Ok(()) } else { Err(InvalidCriteria { errors }) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidCriteria { errors })
+        }
     }
 }
 
 fn err(path: &str, kind: CriteriaErrorKind) -> CriteriaError {
-    CriteriaError { path: path.to_owned(), kind }
+    CriteriaError {
+        path: path.to_owned(),
+        kind,
+    }
 }
 
 fn join(path: &str, part: &str) -> String {
-    if path.is_empty() { part.to_owned() } else { format!("{path}.{part}") }
+    if path.is_empty() {
+        part.to_owned()
+    } else {
+        format!("{path}.{part}")
+    }
 }
 
 /// Collects errors at one place of the tree.
@@ -147,7 +168,10 @@ struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     fn new(path: &str, leaf: &str, errors: &'a mut Vec<CriteriaError>) -> Self {
-        Self { path: join(path, leaf), errors }
+        Self {
+            path: join(path, leaf),
+            errors,
+        }
     }
 
     fn push(&mut self, field: &str, kind: CriteriaErrorKind) {
@@ -195,17 +219,31 @@ impl<'a> Scope<'a> {
 
 fn check(c: &Criteria, path: &str, depth: usize, errors: &mut Vec<CriteriaError>) {
     if depth > Criteria::MAX_DEPTH {
-        errors.push(err(path, CriteriaErrorKind::TooDeep { max: Criteria::MAX_DEPTH }));
+        errors.push(err(
+            path,
+            CriteriaErrorKind::TooDeep {
+                max: Criteria::MAX_DEPTH,
+            },
+        ));
         return;
     }
     match c {
         Criteria::And(children) | Criteria::Or(children) => {
-            let name = if matches!(c, Criteria::And(_)) { "and" } else { "or" };
+            let name = if matches!(c, Criteria::And(_)) {
+                "and"
+            } else {
+                "or"
+            };
             if children.is_empty() {
                 errors.push(err(&join(path, name), CriteriaErrorKind::Empty));
             }
             for (i, child) in children.iter().enumerate() {
-                check(child, &join(path, &format!("{name}[{i}]")), depth + 1, errors);
+                check(
+                    child,
+                    &join(path, &format!("{name}[{i}]")),
+                    depth + 1,
+                    errors,
+                );
             }
         }
         Criteria::Not(child) => check(child, &join(path, "not"), depth + 1, errors),
@@ -222,7 +260,12 @@ fn check(c: &Criteria, path: &str, depth: usize, errors: &mut Vec<CriteriaError>
         Criteria::AgeAtDiagnosis(a) => {
             let mut s = Scope::new(path, "age_at_diagnosis", errors);
             if a.min.is_none() && a.max.is_none() {
-                s.push("min", CriteriaErrorKind::Missing { what: "min, max or both (years)" });
+                s.push(
+                    "min",
+                    CriteriaErrorKind::Missing {
+                        what: "min, max or both (years)",
+                    },
+                );
             }
             s.bounds(a.min, a.max, MAX_AGE);
             if let Some(code) = &a.icd10 {
@@ -238,7 +281,12 @@ fn check(c: &Criteria, path: &str, depth: usize, errors: &mut Vec<CriteriaError>
         Criteria::Tnm(t) => {
             let mut s = Scope::new(path, "tnm", errors);
             if TnmAxis::ALL.iter().all(|&a| t.axis(a).is_empty()) {
-                s.push("t", CriteriaErrorKind::Missing { what: "at least one of t, n, m" });
+                s.push(
+                    "t",
+                    CriteriaErrorKind::Missing {
+                        what: "at least one of t, n, m",
+                    },
+                );
             }
             for axis in TnmAxis::ALL {
                 let items = t.axis(axis);
@@ -251,7 +299,11 @@ fn check(c: &Criteria, path: &str, depth: usize, errors: &mut Vec<CriteriaError>
         }
         Criteria::Ecog(e) => {
             let mut s = Scope::new(path, "ecog", errors);
-            s.bounds(e.min.map(u32::from), e.max.map(u32::from), u32::from(EcogCriterion::MAX_GRADE));
+            s.bounds(
+                e.min.map(u32::from),
+                e.max.map(u32::from),
+                u32::from(EcogCriterion::MAX_GRADE),
+            );
             s.dates(e.from, e.to);
         }
         Criteria::Lab(l) => {
@@ -308,16 +360,29 @@ impl Form {
     fn check(self, code: &str) -> Result<(), CriteriaErrorKind> {
         let b = code.as_bytes();
         let (ok, expected, example) = match self {
-            Self::Icd10 => (icd10(b), "an ICD-10-GM code or prefix (capital letter, digits)", "C92.0 or C9"),
-            Self::Morphology => (morphology(b), "an ICD-O-3 morphology code or prefix", "9861/3 or 986"),
-            Self::Loinc => (loinc_form(b), "a LOINC code (digits, hyphen, check digit)", "718-7"),
+            Self::Icd10 => (
+                icd10(b),
+                "an ICD-10-GM code or prefix (capital letter, digits)",
+                "C92.0 or C9",
+            ),
+            Self::Morphology => (
+                morphology(b),
+                "an ICD-O-3 morphology code or prefix",
+                "9861/3 or 986",
+            ),
+            Self::Loinc => (
+                loinc_form(b),
+                "a LOINC code (digits, hyphen, check digit)",
+                "718-7",
+            ),
             Self::Ucum => (
                 (1..=32).contains(&b.len()) && b.iter().all(|c| (0x21..=0x7e).contains(c)),
                 "a UCUM unit code",
                 "g/dL or 10*3/uL",
             ),
             Self::Hgnc => (
-                code.strip_prefix("HGNC:").is_some_and(|n| (1..=6).contains(&n.len()) && digits(n.as_bytes())),
+                code.strip_prefix("HGNC:")
+                    .is_some_and(|n| (1..=6).contains(&n.len()) && digits(n.as_bytes())),
                 "an HGNC gene id",
                 "HGNC:3765",
             ),
@@ -328,7 +393,11 @@ impl Form {
             ),
             Self::Ops => (ops(b), "an OPS code or prefix", "8-805 or 5-87"),
             Self::StageGroup => (stage_group(code), "a UICC stage group", "IIIA"),
-            Self::Tnm(axis) => (tnm(b, axis), "a TNM category prefix of this axis", tnm_example(axis)),
+            Self::Tnm(axis) => (
+                tnm(b, axis),
+                "a TNM category prefix of this axis",
+                tnm_example(axis),
+            ),
         };
         if !ok {
             return Err(CriteriaErrorKind::CodeFormat { expected, example });
@@ -371,7 +440,9 @@ fn ops(b: &[u8]) -> bool {
 
 fn loinc_form(b: &[u8]) -> bool {
     match b {
-        [body @ .., b'-', check] => (1..=7).contains(&body.len()) && digits(body) && check.is_ascii_digit(),
+        [body @ .., b'-', check] => {
+            (1..=7).contains(&body.len()) && digits(body) && check.is_ascii_digit()
+        }
         _ => false,
     }
 }
@@ -385,7 +456,11 @@ fn loinc_check_digit(b: &[u8]) -> bool {
         .enumerate()
         .map(|(i, c)| {
             let d = u32::from(c - b'0');
-            if i % 2 == 0 { (2 * d) / 10 + (2 * d) % 10 } else { d }
+            if i % 2 == 0 {
+                (2 * d) / 10 + (2 * d) % 10
+            } else {
+                d
+            }
         })
         .sum();
     (10 - sum % 10) % 10 == u32::from(check)
@@ -395,10 +470,16 @@ fn stage_group(code: &str) -> bool {
     if let Some(rest) = code.strip_prefix('0') {
         return matches!(rest, "" | "a" | "is");
     }
-    let Some(rest) = ["IV", "III", "II", "I"].iter().find_map(|r| code.strip_prefix(r)) else {
+    let Some(rest) = ["IV", "III", "II", "I"]
+        .iter()
+        .find_map(|r| code.strip_prefix(r))
+    else {
         return false;
     };
-    matches!(rest.as_bytes(), [] | [b'A'..=b'C'] | [b'A'..=b'C', b'1'..=b'3'])
+    matches!(
+        rest.as_bytes(),
+        [] | [b'A'..=b'C'] | [b'A'..=b'C', b'1'..=b'3']
+    )
 }
 
 fn tnm(b: &[u8], axis: TnmAxis) -> bool {
@@ -422,25 +503,68 @@ mod tests {
     #[test]
     fn code_forms() {
         let ok = |f: Form, c: &str| f.check(c).is_ok();
-        assert!(ok(Form::Icd10, "C") && ok(Form::Icd10, "C92") && ok(Form::Icd10, "C92.0") && ok(Form::Icd10, "C92.01"));
-        assert!(!ok(Form::Icd10, "c92") && !ok(Form::Icd10, "C92.0.1") && !ok(Form::Icd10, "C92' OR 1=1 --"));
-        assert!(ok(Form::Morphology, "986") && ok(Form::Morphology, "9861/3") && !ok(Form::Morphology, "98/3"));
-        for good in ["718-7", "21908-9", "89247-1", "59847-4", "11150-0", "6690-2", "777-3", "2160-0"] {
+        assert!(
+            ok(Form::Icd10, "C")
+                && ok(Form::Icd10, "C92")
+                && ok(Form::Icd10, "C92.0")
+                && ok(Form::Icd10, "C92.01")
+        );
+        assert!(
+            !ok(Form::Icd10, "c92")
+                && !ok(Form::Icd10, "C92.0.1")
+                && !ok(Form::Icd10, "C92' OR 1=1 --")
+        );
+        assert!(
+            ok(Form::Morphology, "986")
+                && ok(Form::Morphology, "9861/3")
+                && !ok(Form::Morphology, "98/3")
+        );
+        for good in [
+            "718-7", "21908-9", "89247-1", "59847-4", "11150-0", "6690-2", "777-3", "2160-0",
+        ] {
             assert!(ok(Form::Loinc, good), "{good}");
         }
-        assert_eq!(Form::Loinc.check("718-6"), Err(CriteriaErrorKind::CheckDigit));
-        assert_eq!(Form::Loinc.check("11150-2"), Err(CriteriaErrorKind::CheckDigit));
+        assert_eq!(
+            Form::Loinc.check("718-6"),
+            Err(CriteriaErrorKind::CheckDigit)
+        );
+        assert_eq!(
+            Form::Loinc.check("11150-2"),
+            Err(CriteriaErrorKind::CheckDigit)
+        );
         assert!(!ok(Form::Loinc, "718") && !ok(Form::Loinc, "-7") && !ok(Form::Loinc, "LA9633-4"));
         assert!(ok(Form::Ucum, "10*3/uL") && !ok(Form::Ucum, "g dL") && !ok(Form::Ucum, ""));
         assert!(ok(Form::Hgnc, "HGNC:76") && !ok(Form::Hgnc, "FLT3") && !ok(Form::Hgnc, "HGNC:"));
         assert!(ok(Form::Atc, "L") && ok(Form::Atc, "L01XC") && ok(Form::Atc, "L01XC24"));
-        assert!(ok(Form::Atc, "L01X") && !ok(Form::Atc, "L0") && !ok(Form::Atc, "L01XC2") && !ok(Form::Atc, "l01"));
-        assert!(ok(Form::Ops, "8-805") && ok(Form::Ops, "5-38a.1") && ok(Form::Ops, "8-80") && !ok(Form::Ops, "8805"));
+        assert!(
+            ok(Form::Atc, "L01X")
+                && !ok(Form::Atc, "L0")
+                && !ok(Form::Atc, "L01XC2")
+                && !ok(Form::Atc, "l01")
+        );
+        assert!(
+            ok(Form::Ops, "8-805")
+                && ok(Form::Ops, "5-38a.1")
+                && ok(Form::Ops, "8-80")
+                && !ok(Form::Ops, "8805")
+        );
         for good in ["0", "0is", "I", "IA1", "IIIC", "IV", "IVB"] {
             assert!(ok(Form::StageGroup, good), "{good}");
         }
-        assert!(!ok(Form::StageGroup, "V") && !ok(Form::StageGroup, "IIID") && !ok(Form::StageGroup, "3"));
-        assert!(ok(Form::Tnm(TnmAxis::T), "T1a") && ok(Form::Tnm(TnmAxis::T), "pT2") && ok(Form::Tnm(TnmAxis::N), "N0"));
-        assert!(!ok(Form::Tnm(TnmAxis::T), "N1") && !ok(Form::Tnm(TnmAxis::M), "M1 ") && !ok(Form::Tnm(TnmAxis::M), "1"));
+        assert!(
+            !ok(Form::StageGroup, "V")
+                && !ok(Form::StageGroup, "IIID")
+                && !ok(Form::StageGroup, "3")
+        );
+        assert!(
+            ok(Form::Tnm(TnmAxis::T), "T1a")
+                && ok(Form::Tnm(TnmAxis::T), "pT2")
+                && ok(Form::Tnm(TnmAxis::N), "N0")
+        );
+        assert!(
+            !ok(Form::Tnm(TnmAxis::T), "N1")
+                && !ok(Form::Tnm(TnmAxis::M), "M1 ")
+                && !ok(Form::Tnm(TnmAxis::M), "1")
+        );
     }
 }

@@ -8,14 +8,16 @@ use oncofed_model::{
 use rusqlite::types::Value;
 use rusqlite::{CachedStatement, Row, params};
 
-pub const UPSERT_FACT: &str = "INSERT INTO fact (key, psn, kind, system, code, modifier_system, modifier_code,
+/// Inserts a fact unless its key exists (then changes nothing and reports 0 rows).
+pub const INSERT_FACT: &str = "INSERT OR IGNORE INTO fact (key, psn, kind, system, code, modifier_system, modifier_code,
         value_num, value_unit, value_system, value_code, start_date, end_date, category, level)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-     ON CONFLICT (key) DO UPDATE SET psn = excluded.psn, kind = excluded.kind, system = excluded.system,
-        code = excluded.code, modifier_system = excluded.modifier_system, modifier_code = excluded.modifier_code,
-        value_num = excluded.value_num, value_unit = excluded.value_unit, value_system = excluded.value_system,
-        value_code = excluded.value_code, start_date = excluded.start_date, end_date = excluded.end_date,
-        category = excluded.category, level = excluded.level";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+/// Overwrites the fact with the same key (re-ingest of changed source data).
+pub const UPDATE_FACT: &str = "UPDATE fact SET psn = ?2, kind = ?3, system = ?4, code = ?5, modifier_system = ?6,
+        modifier_code = ?7, value_num = ?8, value_unit = ?9, value_system = ?10, value_code = ?11, start_date = ?12,
+        end_date = ?13, category = ?14, level = ?15
+     WHERE key = ?1";
 
 const FACT_COLUMNS: &str = "key, psn, kind, system, code, modifier_system, modifier_code, value_num, value_unit, \
                             value_system, value_code, start_date, end_date, category, level";
@@ -32,14 +34,15 @@ pub fn vital_status_name(v: VitalStatus) -> &'static str {
     }
 }
 
-pub fn execute_upsert(stmt: &mut CachedStatement<'_>, f: &StoredFact) -> Result<(), StoreError> {
+/// Binds a fact to INSERT_FACT or UPDATE_FACT (same parameter order) and runs it; returns rows changed.
+pub fn execute_fact(stmt: &mut CachedStatement<'_>, f: &StoredFact) -> Result<usize, StoreError> {
     let fact = &f.fact;
     let (num, unit, vsys, vcode) = match &fact.value {
         FactValue::None => (None, None, None, None),
         FactValue::Quantity { value, unit } => (Some(*value), Some(unit.as_str()), None, None),
         FactValue::Code(c) => (None, None, Some(c.system.as_str()), Some(c.code.as_str())),
     };
-    stmt.execute(params![
+    let n = stmt.execute(params![
         &f.key.0[..],
         f.pseudonym.as_str(),
         fact.kind.as_str(),
@@ -56,7 +59,7 @@ pub fn execute_upsert(stmt: &mut CachedStatement<'_>, f: &StoredFact) -> Result<
         fact.category.as_str(),
         u8::from(fact.level),
     ])?;
-    Ok(())
+    Ok(n)
 }
 
 /// SQL and arguments selecting facts by `filter`; every user value is a bound parameter.

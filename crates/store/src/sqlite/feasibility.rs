@@ -21,7 +21,9 @@ use super::codec;
 use crate::StoreError;
 use chrono::NaiveDate;
 use oncofed_model::{CodeSystem, FactKind, Pseudonym};
-use oncofed_protocol::{Criteria, DiagnosisCriterion, EcogCriterion, MarkerCriterion, StageCriterion, TnmAxis};
+use oncofed_protocol::{
+    Criteria, DiagnosisCriterion, EcogCriterion, MarkerCriterion, StageCriterion, TnmAxis,
+};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
@@ -30,7 +32,10 @@ use rusqlite::types::Value;
 const ICD10_SYSTEMS: [CodeSystem; 2] = [CodeSystem::Icd10Gm, CodeSystem::Icd10Who];
 
 /// Runs the compiled statement: matching patients as (site, research) pseudonyms.
-pub(super) fn run(conn: &Connection, criteria: &Criteria) -> Result<Vec<(Pseudonym, Pseudonym)>, StoreError> {
+pub(super) fn run(
+    conn: &Connection,
+    criteria: &Criteria,
+) -> Result<Vec<(Pseudonym, Pseudonym)>, StoreError> {
     let (sql, args) = compile(criteria);
     // Not prepare_cached: statements differ per query and would evict the ingest's.
     let mut stmt = conn.prepare(&sql)?;
@@ -39,18 +44,27 @@ pub(super) fn run(conn: &Connection, criteria: &Criteria) -> Result<Vec<(Pseudon
     while let Some(row) = rows.next()? {
         let psn: String = row.get(0)?;
         let research: String = row.get(1)?;
-        out.push((pseudonym("psn", &psn)?, pseudonym("research_psn", &research)?));
+        out.push((
+            pseudonym("psn", &psn)?,
+            pseudonym("research_psn", &research)?,
+        ));
     }
     Ok(out)
 }
 
 fn pseudonym(column: &'static str, text: &str) -> Result<Pseudonym, StoreError> {
-    Pseudonym::new(text).map_err(|e| StoreError::Corrupt { column, detail: e.to_string() })
+    Pseudonym::new(text).map_err(|e| StoreError::Corrupt {
+        column,
+        detail: e.to_string(),
+    })
 }
 
 /// The SQL text and its bound arguments, in order.
 pub(super) fn compile(criteria: &Criteria) -> (String, Vec<Value>) {
-    let mut q = Query { sql: String::from("SELECT p.psn, p.research_psn FROM patient p WHERE "), args: Vec::new() };
+    let mut q = Query {
+        sql: String::from("SELECT p.psn, p.research_psn FROM patient p WHERE "),
+        args: Vec::new(),
+    };
     q.node(criteria);
     q.sql.push_str(" ORDER BY p.psn");
     (q.sql, q.args)
@@ -135,7 +149,8 @@ impl Query {
 
     /// `EXISTS (SELECT 1 FROM fact f WHERE f.psn = p.psn AND f.kind = ? <body>)`.
     fn exists(&mut self, kind: FactKind, body: impl FnOnce(&mut Self)) {
-        self.sql.push_str("EXISTS (SELECT 1 FROM fact f WHERE f.psn = p.psn");
+        self.sql
+            .push_str("EXISTS (SELECT 1 FROM fact f WHERE f.psn = p.psn");
         self.eq("f.kind", kind.as_str());
         body(self);
         self.sql.push(')');
@@ -214,7 +229,10 @@ impl Query {
             Criteria::Tnm(t) => {
                 // Every axis given needs an observation of its LOINC whose TNM code
                 // starts with one of the axis's prefixes; no axis: any TNM category.
-                let axes: Vec<TnmAxis> = TnmAxis::ALL.into_iter().filter(|&a| !t.axis(a).is_empty()).collect();
+                let axes: Vec<TnmAxis> = TnmAxis::ALL
+                    .into_iter()
+                    .filter(|&a| !t.axis(a).is_empty())
+                    .collect();
                 if axes.is_empty() {
                     self.exists(FactKind::Observation, |q| {
                         q.eq("f.system", CodeSystem::Loinc.as_str());
@@ -306,8 +324,13 @@ impl Query {
     /// Any ECOG observation in range: a coded grade (system `ecog`, `0`–`5`) or an
     /// integer quantity (`valueInteger` maps to a number).
     fn ecog(&mut self, e: &EcogCriterion) {
-        let (min, max) = (e.min.unwrap_or(0), e.max.unwrap_or(EcogCriterion::MAX_GRADE));
-        let grades: Vec<String> = (min..=max.min(EcogCriterion::MAX_GRADE)).map(|g| g.to_string()).collect();
+        let (min, max) = (
+            e.min.unwrap_or(0),
+            e.max.unwrap_or(EcogCriterion::MAX_GRADE),
+        );
+        let grades: Vec<String> = (min..=max.min(EcogCriterion::MAX_GRADE))
+            .map(|g| g.to_string())
+            .collect();
         self.observation(EcogCriterion::LOINC, |q| {
             q.sql.push_str(" AND ((1");
             q.eq("f.value_system", CodeSystem::Ecog.as_str());
@@ -352,6 +375,36 @@ mod tests {
         }
         assert_eq!(sql.matches('?').count(), args.len());
         assert!(args.contains(&Value::Text("C92' OR 1=1 --".into())));
+    }
+
+    #[test]
+    fn every_sub_query_seeks_the_patients_facts_by_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut conn).unwrap();
+        let c: Criteria = serde_json::from_str(
+            r#"{"and": [{"diagnosis": {"icd10": "C92", "morphology": "986"}}, {"age_at_diagnosis": {"min": 18}},
+                        {"not": {"marker": {"gene": "HGNC:3765", "present": true}}}, {"stage": {"group": ["IV"]}},
+                        {"lab": {"loinc": "718-7", "unit": "g/dL", "op": "<", "value": 10}}, {"tnm": {"t": ["T3"]}},
+                        {"ecog": {"max": 2}}, {"therapy": {"atc": "L01"}}, {"procedure": {"ops": "8-805"}}]}"#,
+        )
+        .unwrap();
+        let (sql, args) = compile(&c);
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let fact_steps: Vec<&String> = plan.iter().filter(|s| s.contains(" f ")).collect();
+        assert_eq!(fact_steps.len(), 10, "{plan:#?}");
+        for step in fact_steps {
+            assert!(
+                step.contains("fact_psn_kind_code (psn=? AND kind=?"),
+                "{step}"
+            );
+        }
     }
 
     #[test]

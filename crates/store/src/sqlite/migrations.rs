@@ -42,6 +42,13 @@ const MIGRATIONS: &[&str] = &[
         task_id    TEXT PRIMARY KEY,
         expires_at TEXT NOT NULL
      ) WITHOUT ROWID;",
+    // 3: feasibility sub-queries seek one patient's facts by kind, system and code.
+    // Without it the planner (no ANALYZE statistics) may pick fact_code for a
+    // correlated sub-query and scan every fact of that code once per patient (the
+    // documented example on 50,000 patients / 2 M facts: ~800 s instead of 0.14 s).
+    // Its leading column serves everything fact_psn served, so that one goes.
+    "CREATE INDEX fact_psn_kind_code ON fact (psn, kind, system, code);
+     DROP INDEX fact_psn;",
 ];
 
 /// The schema version this build writes.
