@@ -17,7 +17,12 @@ use std::process::ExitCode;
 /// pseudonym keys and consents. Start with `oncofed demo`, which runs everything on
 /// loopback with synthetic data.
 #[derive(Debug, Parser)]
-#[command(name = "oncofed", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "oncofed",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -10,8 +10,11 @@ pub fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
@@ -24,11 +27,17 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 
 /// A byte-progress bar on stderr, hidden when `quiet` (e.g. with `--json`) or not a terminal.
 pub fn byte_bar(quiet: bool, message: &'static str) -> ProgressBar {
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar.set_message(message);
     bar
@@ -36,7 +45,11 @@ pub fn byte_bar(quiet: bool, message: &'static str) -> ProgressBar {
 
 /// A count-progress bar on stderr.
 pub fn count_bar(quiet: bool, total: u64, message: &'static str) -> ProgressBar {
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
             .expect("static template")
@@ -49,9 +62,17 @@ pub fn count_bar(quiet: bool, total: u64, message: &'static str) -> ProgressBar 
 /// Reads a secret (token, key) from a file, trimming the trailing newline.
 pub fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
     use anyhow::Context;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read secret file {}; create it or pass another path", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read secret file {}; create it or pass another path",
+            path.display()
+        )
+    })?;
     let secret = text.trim().to_owned();
-    anyhow::ensure!(!secret.is_empty(), "secret file {} is empty", path.display());
+    anyhow::ensure!(
+        !secret.is_empty(),
+        "secret file {} is empty",
+        path.display()
+    );
     Ok(secret)
 }

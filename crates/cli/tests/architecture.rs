@@ -9,11 +9,21 @@ use std::process::Command;
 /// Workspace crate → its direct dependencies (normal and build, not dev).
 fn workspace_graph() -> BTreeMap<String, BTreeSet<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut graph = BTreeMap::new();
     for pkg in meta["packages"].as_array().unwrap() {
@@ -62,7 +72,10 @@ fn services_do_not_depend_on_each_other() {
     for a in services {
         let r = reachable(&g, a);
         for b in services.iter().filter(|b| **b != a) {
-            assert!(!r.contains(*b), "{a} must not depend on {b}; talk through its -api crate");
+            assert!(
+                !r.contains(*b),
+                "{a} must not depend on {b}; talk through its -api crate"
+            );
         }
     }
 }
@@ -70,7 +83,10 @@ fn services_do_not_depend_on_each_other() {
 #[test]
 fn model_is_the_bottom_layer() {
     let g = workspace_graph();
-    assert!(reachable(&g, "oncofed-model").is_empty(), "oncofed-model must not depend on other workspace crates");
+    assert!(
+        reachable(&g, "oncofed-model").is_empty(),
+        "oncofed-model must not depend on other workspace crates"
+    );
 }
 
 #[test]
@@ -78,6 +94,9 @@ fn the_cli_does_not_reach_into_stores() {
     let g = workspace_graph();
     let direct = &g["oncofed"];
     for forbidden in ["oncofed-store", "rusqlite"] {
-        assert!(!direct.contains(forbidden), "the CLI must not depend on {forbidden} directly; call the node or trustee crate");
+        assert!(
+            !direct.contains(forbidden),
+            "the CLI must not depend on {forbidden} directly; call the node or trustee crate"
+        );
     }
 }

@@ -13,8 +13,17 @@ fn oncofed() -> Command {
 
 fn run_ok(args: &[&str]) -> serde_json::Value {
     let out = oncofed().args(args).output().unwrap();
-    assert!(out.status.success(), "oncofed {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("oncofed {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "oncofed {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "oncofed {args:?}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 /// A trust-centre process; killed when dropped.
@@ -40,12 +49,19 @@ fn serve_trustee(dir: &Path) -> (Served, String) {
     // Keep draining the log so the server never writes into a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line: {line}");
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "unexpected first line: {line}"
+    );
     (Served(child), url)
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -55,7 +71,10 @@ fn help_teaches_the_commands() {
     for cmd in ["demo", "synth", "trustee", "node"] {
         assert!(help.contains(cmd), "--help lacks {cmd}");
     }
-    let out = oncofed().args(["node", "ingest", "--help"]).output().unwrap();
+    let out = oncofed()
+        .args(["node", "ingest", "--help"])
+        .output()
+        .unwrap();
     assert!(text(&out).contains("atomically"));
 }
 
@@ -64,25 +83,69 @@ fn trustee_synth_ingest_quality_query() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
     std::fs::create_dir_all(d("tc")).unwrap();
-    run_ok(&["trustee", "add-site", "--sites-file", &d("tc/sites.txt"), "--site", "site-1", "--token-out", &d("site-1.token"), "--json"]);
+    run_ok(&[
+        "trustee",
+        "add-site",
+        "--sites-file",
+        &d("tc/sites.txt"),
+        "--site",
+        "site-1",
+        "--token-out",
+        &d("site-1.token"),
+        "--json",
+    ]);
     let (_served, url) = serve_trustee(&dir.path().join("tc"));
 
-    let synth = run_ok(&["synth", "--out", &d("cohort"), "--sites", "1", "--patients", "60", "--seed", "9", "--json"]);
+    let synth = run_ok(&[
+        "synth",
+        "--out",
+        &d("cohort"),
+        "--sites",
+        "1",
+        "--patients",
+        "60",
+        "--seed",
+        "9",
+        "--json",
+    ]);
     assert_eq!(synth["persons"], 60);
 
     let ingest = run_ok(&[
-        "node", "ingest", "--data-dir", &d("n1"), "--trustee", &url, "--token-file", &d("site-1.token"), "--json", &d("cohort/site-1"),
+        "node",
+        "ingest",
+        "--data-dir",
+        &d("n1"),
+        "--trustee",
+        &url,
+        "--token-file",
+        &d("site-1.token"),
+        "--json",
+        &d("cohort/site-1"),
     ]);
     assert_eq!(ingest["units_failed"], 0, "{ingest}");
     assert_eq!(ingest["patients"], 60);
 
     let quality = run_ok(&["node", "quality", "--data-dir", &d("n1"), "--json"]);
     assert_eq!(quality["patients"], 60);
-    assert!(quality["completeness"]["patient.sex"]["percent"].as_f64().unwrap() > 99.0);
+    assert!(
+        quality["completeness"]["patient.sex"]["percent"]
+            .as_f64()
+            .unwrap()
+            > 99.0
+    );
 
     let answer = run_ok(&[
-        "node", "query", "--data-dir", &d("n1"), "--trustee", &url, "--token-file", &d("site-1.token"),
-        "--kind", "diagnosis", "--json",
+        "node",
+        "query",
+        "--data-dir",
+        &d("n1"),
+        "--trustee",
+        &url,
+        "--token-file",
+        &d("site-1.token"),
+        "--kind",
+        "diagnosis",
+        "--json",
     ]);
     let facts = answer["facts"].as_array().unwrap();
     assert!(!facts.is_empty());
@@ -91,16 +154,40 @@ fn trustee_synth_ingest_quality_query() {
     // A bad bundle: exit status 2, an error naming the file, nothing else printed as success.
     std::fs::write(d("bad.json"), b"{\"resourceType\": \"Bundle\", \"type\": \"collection\", \"entry\": [{\"resource\": {\"resourceType\": \"Nonsense\"}}]}").unwrap();
     let out = oncofed()
-        .args(["node", "ingest", "--data-dir", &d("n1"), "--trustee", &url, "--token-file", &d("site-1.token"), &d("bad.json")])
+        .args([
+            "node",
+            "ingest",
+            "--data-dir",
+            &d("n1"),
+            "--trustee",
+            &url,
+            "--token-file",
+            &d("site-1.token"),
+            &d("bad.json"),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("bad.json") && text(&out).contains("Nonsense"), "{}", text(&out));
+    assert!(
+        text(&out).contains("bad.json") && text(&out).contains("Nonsense"),
+        "{}",
+        text(&out)
+    );
 
     // A wrong token is refused with advice, not a crash.
     std::fs::write(d("wrong.token"), "not-a-registered-token").unwrap();
     let out = oncofed()
-        .args(["node", "ingest", "--data-dir", &d("n2"), "--trustee", &url, "--token-file", &d("wrong.token"), &d("cohort/site-1")])
+        .args([
+            "node",
+            "ingest",
+            "--data-dir",
+            &d("n2"),
+            "--trustee",
+            &url,
+            "--token-file",
+            &d("wrong.token"),
+            &d("cohort/site-1"),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -119,5 +206,8 @@ fn demo_runs_end_to_end() {
     }
     let patients = summary["patients"].as_u64().unwrap();
     let distinct = summary["distinct_research_pseudonyms"].as_u64().unwrap();
-    assert!(distinct < patients, "patients treated at two sites share a research pseudonym");
+    assert!(
+        distinct < patients,
+        "patients treated at two sites share a research pseudonym"
+    );
 }

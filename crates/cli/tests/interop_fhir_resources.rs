@@ -10,16 +10,31 @@ fn python() -> PathBuf {
         return p.into();
     }
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    assert!(venv.exists(), "the Python peer is not installed: run scripts/setup-peers (or set ONCOFED_PYTHON)");
+    assert!(
+        venv.exists(),
+        "the Python peer is not installed: run scripts/setup-peers (or set ONCOFED_PYTHON)"
+    );
     venv
 }
 
 fn validate(dir: &Path) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers/validate_fhir.py");
-    let out = Command::new(python()).arg(script).arg(dir).output().unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("validator output: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
-    assert!(out.status.success(), "fhir.resources rejected our bundles: {report}");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(dir)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "validator output: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        out.status.success(),
+        "fhir.resources rejected our bundles: {report}"
+    );
     report
 }
 
@@ -29,13 +44,33 @@ fn synthetic_bundles_validate_with_fhir_resources() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("cohort");
         let status = Command::new(env!("CARGO_BIN_EXE_oncofed"))
-            .args(["synth", "--sites", "3", "--patients", "150", "--seed", "77", "--format", format, "--json", "--out"])
+            .args([
+                "synth",
+                "--sites",
+                "3",
+                "--patients",
+                "150",
+                "--seed",
+                "77",
+                "--format",
+                format,
+                "--json",
+                "--out",
+            ])
             .arg(&out)
             .output()
             .unwrap();
-        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         let report = validate(&out);
-        assert_eq!(report["errors"].as_array().map(Vec::len), Some(0), "{report}");
+        assert_eq!(
+            report["errors"].as_array().map(Vec::len),
+            Some(0),
+            "{report}"
+        );
         assert!(report["resources"].as_u64().unwrap() > 2_000, "{report}");
     }
 }

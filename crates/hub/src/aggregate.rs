@@ -21,7 +21,12 @@ fn outcome(task: &TaskRow) -> Option<TaskOutcome> {
 /// patients are not in the total (its count says "too few to show"), and the
 /// de-duplication ratio scales the sum of released, noised counts, so the hub never
 /// releases a sketch estimate itself (it would carry no noise).
-pub fn release(state: &AppState, query: &QueryRow, tasks: &[TaskRow], now: DateTime<Utc>) -> FeasibilityResponse {
+pub fn release(
+    state: &AppState,
+    query: &QueryRow,
+    tasks: &[TaskRow],
+    now: DateTime<Utc>,
+) -> FeasibilityResponse {
     let mut answers = Vec::new();
     let mut sketches: Vec<Sketch> = Vec::new();
     for task in tasks.iter().filter(|t| t.state == TaskState::Succeeded) {
@@ -30,11 +35,16 @@ pub fn release(state: &AppState, query: &QueryRow, tasks: &[TaskRow], now: DateT
         if answer.count != Released::Suppressed {
             sketches.push(answer.sketch);
         }
-        answers.push(SiteAnswer { site: o.site, count: answer.count });
+        answers.push(SiteAnswer {
+            site: o.site,
+            count: answer.count,
+        });
     }
     let refs: Vec<&Sketch> = sketches.iter().collect();
     let released = release_total(&answers, dedup_ratio(&refs), &state.inner.config.disclosure);
-    let all_final = tasks.iter().all(|t| !matches!(t.state, TaskState::Queued | TaskState::Claimed));
+    let all_final = tasks
+        .iter()
+        .all(|t| !matches!(t.state, TaskState::Queued | TaskState::Claimed));
     let all_succeeded = tasks.iter().all(|t| t.state == TaskState::Succeeded);
     let status = if all_succeeded {
         QueryStatus::Complete
@@ -48,10 +58,18 @@ pub fn release(state: &AppState, query: &QueryRow, tasks: &[TaskRow], now: DateT
         status,
         criteria: query.description.clone(),
         total: released.total,
-        per_site: released.per_site.map(|v| v.into_iter().collect::<Vec<(SiteId, Released)>>()),
+        per_site: released
+            .per_site
+            .map(|v| v.into_iter().collect::<Vec<(SiteId, Released)>>()),
         sites: tasks
             .iter()
-            .filter_map(|t| Some(SiteStatus { site: SiteId::new(t.site.clone()).ok()?, state: t.state, attempts: t.attempts }))
+            .filter_map(|t| {
+                Some(SiteStatus {
+                    site: SiteId::new(t.site.clone()).ok()?,
+                    state: t.state,
+                    attempts: t.attempts,
+                })
+            })
             .collect(),
     }
 }

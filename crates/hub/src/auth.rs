@@ -1,6 +1,8 @@
 //! Authentication extractors: handlers only ever see verified callers.
 
-use crate::{AppState, ApiError, MAX_CLOCK_SKEW_SECS, Role, SIGNATURE_HEADER, SITE_HEADER, TIMESTAMP_HEADER};
+use crate::{
+    ApiError, AppState, MAX_CLOCK_SKEW_SECS, Role, SIGNATURE_HEADER, SITE_HEADER, TIMESTAMP_HEADER,
+};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
@@ -20,7 +22,11 @@ pub struct User {
 impl User {
     /// Refuses unless the user has `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.role == role { Ok(()) } else { Err(ApiError::Forbidden) }
+        if self.role == role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 
@@ -34,7 +40,12 @@ impl FromRequestParts<AppState> for User {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthorized)?;
-        let (id, role) = state.inner.config.users.authenticate(token).ok_or(ApiError::Unauthorized)?;
+        let (id, role) = state
+            .inner
+            .config
+            .users
+            .authenticate(token)
+            .ok_or(ApiError::Unauthorized)?;
         Ok(Self { id, role })
     }
 }
@@ -57,26 +68,55 @@ impl FromRequest<AppState> for SiteRequest {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let site: SiteId = header(SITE_HEADER).and_then(|s| s.parse().ok()).ok_or(ApiError::Unauthorized)?;
-        let timestamp: i64 = header(TIMESTAMP_HEADER).and_then(|s| s.parse().ok()).ok_or(ApiError::Unauthorized)?;
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let site: SiteId = header(SITE_HEADER)
+            .and_then(|s| s.parse().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let timestamp: i64 = header(TIMESTAMP_HEADER)
+            .and_then(|s| s.parse().ok())
+            .ok_or(ApiError::Unauthorized)?;
         let signature: Signature = header(SIGNATURE_HEADER)
             .and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok())
             .ok_or(ApiError::Unauthorized)?;
         let key = {
-            let keys = state.inner.site_keys.lock().unwrap_or_else(|p| p.into_inner());
-            keys.get(site.as_str()).cloned().ok_or(ApiError::Unauthorized)?
+            let keys = state
+                .inner
+                .site_keys
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            keys.get(site.as_str())
+                .cloned()
+                .ok_or(ApiError::Unauthorized)?
         };
         let body = axum::body::to_bytes(body, MAX_SITE_BODY)
             .await
             .map_err(|_| ApiError::Invalid("request body too large or unreadable".into()))?;
-        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         let now = chrono::Utc::now().timestamp();
-        oncofed_crypto::verify_request(&key, parts.method.as_str(), path, timestamp, &body, &signature, now, MAX_CLOCK_SKEW_SECS)
-            .map_err(|e| {
-                tracing::warn!(site = %site, error = %e, "site request refused");
-                ApiError::Unauthorized
-            })?;
+        oncofed_crypto::verify_request(
+            &key,
+            parts.method.as_str(),
+            path,
+            timestamp,
+            &body,
+            &signature,
+            now,
+            MAX_CLOCK_SKEW_SECS,
+        )
+        .map_err(|e| {
+            tracing::warn!(site = %site, error = %e, "site request refused");
+            ApiError::Unauthorized
+        })?;
         Ok(Self { site, body })
     }
 }

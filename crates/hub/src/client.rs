@@ -10,7 +10,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The hub could not be reached.
-    #[error("hub at {url} is unreachable ({reason}); check that it runs and that --hub points to it")]
+    #[error(
+        "hub at {url} is unreachable ({reason}); check that it runs and that --hub points to it"
+    )]
     Unreachable {
         /// The hub's base URL.
         url: String,
@@ -42,7 +44,9 @@ pub struct HubClient {
 
 impl std::fmt::Debug for HubClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubClient").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("HubClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -54,52 +58,116 @@ impl HubClient {
             .timeout(Duration::from_secs(90))
             .build()
             .expect("static client configuration");
-        Self { base: base_url.trim_end_matches('/').to_owned(), token: token.to_owned(), http }
+        Self {
+            base: base_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            http,
+        }
     }
 
-    async fn send<T: for<'de> serde::Deserialize<'de>>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
-        let unreachable = |e: reqwest::Error| ClientError::Unreachable { url: self.base.clone(), reason: e.to_string() };
-        let resp = req.bearer_auth(&self.token).send().await.map_err(unreachable)?;
+    async fn send<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: e.to_string(),
+        };
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(unreachable)?;
         if !status.is_success() {
-            let body: ApiErrorBody = serde_json::from_slice(&bytes)
-                .unwrap_or(ApiErrorBody { code: "http_error".into(), message: status.to_string() });
-            return Err(ClientError::Refused { status: status.as_u16(), code: body.code, message: body.message });
+            let body: ApiErrorBody = serde_json::from_slice(&bytes).unwrap_or(ApiErrorBody {
+                code: "http_error".into(),
+                message: status.to_string(),
+            });
+            return Err(ClientError::Refused {
+                status: status.as_u16(),
+                code: body.code,
+                message: body.message,
+            });
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// Runs a feasibility query, waiting up to `wait_seconds` for the sites.
-    pub async fn feasibility(&self, criteria: Criteria, wait_seconds: u64) -> Result<FeasibilityResponse, ClientError> {
-        let body = FeasibilityRequest { criteria, wait_seconds: Some(wait_seconds) };
-        self.send(self.http.post(format!("{}/v1/feasibility", self.base)).json(&body)).await
+    pub async fn feasibility(
+        &self,
+        criteria: Criteria,
+        wait_seconds: u64,
+    ) -> Result<FeasibilityResponse, ClientError> {
+        let body = FeasibilityRequest {
+            criteria,
+            wait_seconds: Some(wait_seconds),
+        };
+        self.send(
+            self.http
+                .post(format!("{}/v1/feasibility", self.base))
+                .json(&body),
+        )
+        .await
     }
 
     /// The current figures of an earlier query.
-    pub async fn feasibility_result(&self, query_id: &QueryId) -> Result<FeasibilityResponse, ClientError> {
-        self.send(self.http.get(format!("{}/v1/feasibility/{query_id}", self.base))).await
+    pub async fn feasibility_result(
+        &self,
+        query_id: &QueryId,
+    ) -> Result<FeasibilityResponse, ClientError> {
+        self.send(
+            self.http
+                .get(format!("{}/v1/feasibility/{query_id}", self.base)),
+        )
+        .await
     }
 
     /// Registers a site's public key (admins only).
-    pub async fn register_site(&self, site: SiteId, public_key: PublicKey) -> Result<serde_json::Value, ClientError> {
-        self.send(self.http.post(format!("{}/v1/admin/sites", self.base)).json(&RegisterSite { site, public_key })).await
+    pub async fn register_site(
+        &self,
+        site: SiteId,
+        public_key: PublicKey,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.send(
+            self.http
+                .post(format!("{}/v1/admin/sites", self.base))
+                .json(&RegisterSite { site, public_key }),
+        )
+        .await
     }
 
     /// The hub's public key (to pin at the sites and to verify the audit trail).
     pub async fn public_key(&self) -> Result<PublicKey, ClientError> {
-        let v: serde_json::Value = self.send(self.http.get(format!("{}/v1/hub/key", self.base))).await?;
-        serde_json::from_value(v["public_key"].clone()).map_err(|e| ClientError::Protocol(e.to_string()))
+        let v: serde_json::Value = self
+            .send(self.http.get(format!("{}/v1/hub/key", self.base)))
+            .await?;
+        serde_json::from_value(v["public_key"].clone())
+            .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// The audit trail as JSON Lines (auditors only).
     pub async fn audit_export(&self) -> Result<String, ClientError> {
-        let unreachable = |e: reqwest::Error| ClientError::Unreachable { url: self.base.clone(), reason: e.to_string() };
-        let resp = self.http.get(format!("{}/v1/audit/export", self.base)).bearer_auth(&self.token).send().await.map_err(unreachable)?;
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: e.to_string(),
+        };
+        let resp = self
+            .http
+            .get(format!("{}/v1/audit/export", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
         let status = resp.status();
         let text = resp.text().await.map_err(unreachable)?;
         if !status.is_success() {
-            return Err(ClientError::Refused { status: status.as_u16(), code: "refused".into(), message: text });
+            return Err(ClientError::Refused {
+                status: status.as_u16(),
+                code: "refused".into(),
+                message: text,
+            });
         }
         Ok(text)
     }

@@ -27,7 +27,9 @@ impl std::str::FromStr for Role {
             "researcher" => Ok(Self::Researcher),
             "admin" => Ok(Self::Admin),
             "auditor" => Ok(Self::Auditor),
-            _ => Err(format!("unknown role '{s}': use researcher, admin or auditor")),
+            _ => Err(format!(
+                "unknown role '{s}': use researcher, admin or auditor"
+            )),
         }
     }
 }
@@ -80,14 +82,21 @@ impl Users {
 
     /// Reads a users file: lines `user-id role sha256-hex`; `#` starts a comment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut users = Self::default();
         for (i, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
                 continue;
             }
-            let bad = |problem: String| ConfigError::UsersFile { path: path.to_owned(), line: i + 1, problem };
+            let bad = |problem: String| ConfigError::UsersFile {
+                path: path.to_owned(),
+                line: i + 1,
+                problem,
+            };
             let fields: Vec<&str> = line.split_whitespace().collect();
             let [user, role, hash] = fields[..] else {
                 return Err(bad("expected three fields".into()));

@@ -119,7 +119,9 @@ fn parse_state(s: &str) -> Result<TaskState, DbError> {
 }
 
 fn time(s: &str) -> Result<DateTime<Utc>, DbError> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| DbError::Corrupt(e.to_string()))
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| DbError::Corrupt(e.to_string()))
 }
 
 fn id<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, DbError> {
@@ -134,10 +136,15 @@ pub struct Db {
 impl Db {
     /// Opens (creating and migrating) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, DbError> {
-        let open_err = |source| DbError::Open { path: path.to_owned(), source };
+        let open_err = |source| DbError::Open {
+            path: path.to_owned(),
+            source,
+        };
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(open_err)?;
         let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             let tx = conn.transaction()?;
@@ -145,7 +152,9 @@ impl Db {
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
         }
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -153,7 +162,12 @@ impl Db {
     }
 
     /// Registers (or re-keys) a site.
-    pub fn put_site(&self, site: &str, public_key: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    pub fn put_site(
+        &self,
+        site: &str,
+        public_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
         self.conn().execute(
             "INSERT INTO site (site, public_key, registered_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (site) DO UPDATE SET public_key = excluded.public_key",
@@ -171,7 +185,12 @@ impl Db {
     }
 
     /// Stores a query and its tasks in one transaction.
-    pub fn insert_query(&self, q: &QueryRow, created: DateTime<Utc>, tasks: &[TaskRow]) -> Result<(), DbError> {
+    pub fn insert_query(
+        &self,
+        q: &QueryRow,
+        created: DateTime<Utc>,
+        tasks: &[TaskRow],
+    ) -> Result<(), DbError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
@@ -199,7 +218,13 @@ impl Db {
             )
             .optional()?;
         row.map(|(qid, user_id, criteria, description, deadline)| {
-            Ok(QueryRow { query_id: id(&qid)?, user_id, criteria, description, deadline: time(&deadline)? })
+            Ok(QueryRow {
+                query_id: id(&qid)?,
+                user_id,
+                criteria,
+                description,
+                deadline: time(&deadline)?,
+            })
         })
         .transpose()
     }
@@ -220,7 +245,12 @@ impl Db {
     }
 
     /// Claims up to `limit` queued tasks of `site`: marks them claimed and returns their envelopes.
-    pub fn claim(&self, site: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>, DbError> {
+    pub fn claim(
+        &self,
+        site: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, DbError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let ids: Vec<(String, String)> = {
@@ -228,8 +258,10 @@ impl Db {
                 "SELECT task_id, envelope FROM task WHERE site = ?1 AND state = 'queued' AND expires_at > ?2
                  ORDER BY rowid LIMIT ?3",
             )?;
-            stmt.query_map(params![site, now.to_rfc3339(), limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
+            stmt.query_map(params![site, now.to_rfc3339(), limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?
         };
         for (task_id, _) in &ids {
             tx.execute(
@@ -243,7 +275,13 @@ impl Db {
 
     /// Records a site's outcome for a task it was sent. Returns the task's query, or
     /// `None` when the task is unknown, belongs to another site or is already final.
-    pub fn complete(&self, task_id: &TaskId, site: &str, succeeded: bool, outcome: &str) -> Result<Option<QueryId>, DbError> {
+    pub fn complete(
+        &self,
+        task_id: &TaskId,
+        site: &str,
+        succeeded: bool,
+        outcome: &str,
+    ) -> Result<Option<QueryId>, DbError> {
         let conn = self.conn();
         let state = if succeeded { "succeeded" } else { "failed" };
         let qid: Option<String> = conn
@@ -295,7 +333,14 @@ impl Db {
 
     /// A user's persisted rate-limit and quota state (JSON), if any.
     pub fn budget(&self, user_id: &str) -> Result<Option<String>, DbError> {
-        Ok(self.conn().query_row("SELECT state FROM budget WHERE user_id = ?1", [user_id], |r| r.get(0)).optional()?)
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT state FROM budget WHERE user_id = ?1",
+                [user_id],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Stores a user's rate-limit and quota state.

@@ -33,13 +33,36 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid credentials".to_owned()),
-            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "your role does not allow this".to_owned()),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".to_owned()),
+            Self::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or invalid credentials".to_owned(),
+            ),
+            Self::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "your role does not allow this".to_owned(),
+            ),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such resource".to_owned(),
+            ),
             Self::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m),
             Self::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", m),
-            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the hub's log".to_owned()),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the hub's log".to_owned(),
+            ),
         };
-        (status, Json(ApiErrorBody { code: code.to_owned(), message })).into_response()
+        (
+            status,
+            Json(ApiErrorBody {
+                code: code.to_owned(),
+                message,
+            }),
+        )
+            .into_response()
     }
 }

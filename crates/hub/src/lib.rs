@@ -26,8 +26,8 @@
 //! | `GET /v1/audit/export` | auditor | the audit trail as JSON Lines |
 
 mod aggregate;
-pub mod client;
 mod auth;
+pub mod client;
 pub mod config;
 mod db;
 mod error;
@@ -97,12 +97,21 @@ impl AppState {
     /// Blocking: call it at start-up or from a blocking context.
     pub fn open(config: HubConfig) -> Result<Self, LaunchError> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|source| LaunchError::DataDir { path: dir.clone(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| LaunchError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
         let db = db::Db::open(&dir.join("hub.db"))?;
-        let audit = AuditLog::open(dir.join("audit.db"), config.key.clone(), oncofed_audit::DEFAULT_CHECKPOINT_EVERY)?;
+        let audit = AuditLog::open(
+            dir.join("audit.db"),
+            config.key.clone(),
+            oncofed_audit::DEFAULT_CHECKPOINT_EVERY,
+        )?;
         let limiter = match db.budget("*")? {
-            Some(state) => serde_json::from_str(&state).unwrap_or_else(|_| RateLimiter::new(config.limits).expect("validated")),
-            None => RateLimiter::new(config.limits).map_err(|e| LaunchError::Serve(std::io::Error::other(e.to_string())))?,
+            Some(state) => serde_json::from_str(&state)
+                .unwrap_or_else(|_| RateLimiter::new(config.limits).expect("validated")),
+            None => RateLimiter::new(config.limits)
+                .map_err(|e| LaunchError::Serve(std::io::Error::other(e.to_string())))?,
         };
         let mut site_keys = HashMap::new();
         for (site, key) in db.sites()? {
@@ -129,7 +138,11 @@ impl AppState {
     }
 
     fn wakeup(&self, site: &str) -> Arc<Notify> {
-        let mut map = self.inner.site_wakeups.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .inner
+            .site_wakeups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         map.entry(site.to_owned()).or_default().clone()
     }
 }
@@ -167,5 +180,8 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "hub listening");
     }
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.map_err(LaunchError::Serve)
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(LaunchError::Serve)
 }

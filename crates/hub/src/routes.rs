@@ -14,10 +14,23 @@ pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let state = state.clone();
-    tokio::task::spawn_blocking(move || f(&state)).await.map_err(ApiError::internal)?
+    tokio::task::spawn_blocking(move || f(&state))
+        .await
+        .map_err(ApiError::internal)?
 }
 
 /// Appends an audit entry; a failure to audit fails the request (no unaudited access).
-pub fn audit(state: &AppState, actor: &str, action: &str, subject: &str, details: serde_json::Value) -> Result<(), ApiError> {
-    state.inner.audit.append(actor, action, subject, details).map(|_| ()).map_err(ApiError::internal)
+pub fn audit(
+    state: &AppState,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    state
+        .inner
+        .audit
+        .append(actor, action, subject, details)
+        .map(|_| ())
+        .map_err(ApiError::internal)
 }

@@ -20,7 +20,10 @@ async fn counts_match_the_ground_truth_within_the_documented_noise() {
     let fed = Federation::build(3, 1500, 101).await;
     let dir = tempfile::tempdir().unwrap();
     let hub = Hub::start(dir.path().into(), SigningKeyPair::generate(), |c| {
-        c.limits = oncofed_privacy::QueryBudget { per_minute: 100, per_week: 1000 };
+        c.limits = oncofed_privacy::QueryBudget {
+            per_minute: 100,
+            per_week: 1000,
+        };
     })
     .await;
     fed.register(&hub).await;
@@ -30,21 +33,31 @@ async fn counts_match_the_ground_truth_within_the_documented_noise() {
     let cases = [
         (json!({"diagnosis": {"icd10": "C50"}}), "C50"),
         (json!({"diagnosis": {"icd10": "C34"}}), "C34"),
-        (json!({"or": [{"diagnosis": {"icd10": "C9"}}, {"diagnosis": {"icd10": "C83"}}]}), "C9|C83"),
+        (
+            json!({"or": [{"diagnosis": {"icd10": "C9"}}, {"diagnosis": {"icd10": "C83"}}]}),
+            "C9|C83",
+        ),
     ];
     for (criteria, prefix) in cases {
         let (status, body) = feasibility(&hub, RESEARCHER, criteria, 20).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["status"], "complete", "{body}");
         let expected = count_truth(&truth, |r| {
-            prefix.split('|').any(|p| r["icd10"].starts_with(p)) && !is(r, "gdng_objection") && !is(r, "withdrawn")
+            prefix.split('|').any(|p| r["icd10"].starts_with(p))
+                && !is(r, "gdng_objection")
+                && !is(r, "withdrawn")
         });
-        let total = body["total"]["value"].as_u64().unwrap_or_else(|| panic!("suppressed: {body}"));
+        let total = body["total"]["value"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("suppressed: {body}"));
         // Three sites' Laplace noise (b = 10 each), rounding to 10 at sites and hub,
         // sketch error (~2 %) and linkage misses: allow 4 noise SDs + rounding + 6 %.
         let tolerance = 4.0 * (3.0f64 * 2.0 * 100.0).sqrt() + 35.0 + 0.06 * expected as f64;
         let diff = (total as f64 - expected as f64).abs();
-        assert!(diff <= tolerance, "{prefix}: released {total}, truth {expected}, tolerance {tolerance:.0}");
+        assert!(
+            diff <= tolerance,
+            "{prefix}: released {total}, truth {expected}, tolerance {tolerance:.0}"
+        );
     }
 }
 
@@ -67,18 +80,37 @@ async fn a_repeated_query_gets_the_identical_answer() {
 async fn a_dead_site_gives_a_partial_result_not_a_hang() {
     let fed = Federation::build(3, 600, 8).await;
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path().into(), SigningKeyPair::generate(), |c| c.query_deadline = Duration::from_secs(3)).await;
+    let hub = Hub::start(dir.path().into(), SigningKeyPair::generate(), |c| {
+        c.query_deadline = Duration::from_secs(3)
+    })
+    .await;
     fed.register(&hub).await;
     // site-3's node is down: its agent never runs.
     let _agents = fed.run_agents(&hub, &[0, 1]);
     let started = Instant::now();
-    let (status, body) = feasibility(&hub, RESEARCHER, json!({"diagnosis": {"icd10": "C"}}), 30).await;
+    let (status, body) =
+        feasibility(&hub, RESEARCHER, json!({"diagnosis": {"icd10": "C"}}), 30).await;
     assert_eq!(status, 200);
-    assert!(started.elapsed() < Duration::from_secs(15), "the request must end at the query deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the request must end at the query deadline"
+    );
     assert_eq!(body["status"], "partial", "{body}");
-    let states: Vec<&str> = body["sites"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
-    assert_eq!(states.iter().filter(|s| **s == "succeeded").count(), 2, "{body}");
-    assert!(body["total"]["value"].as_u64().is_some(), "two sites' figures are released: {body}");
+    let states: Vec<&str> = body["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "succeeded").count(),
+        2,
+        "{body}"
+    );
+    assert!(
+        body["total"]["value"].as_u64().is_some(),
+        "two sites' figures are released: {body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +131,15 @@ async fn a_restarted_hub_completes_the_query() {
     let http = reqwest::Client::new();
     let mut last = serde_json::Value::Null;
     for _ in 0..100 {
-        last = http.get(format!("{}/v1/feasibility/{query_id}", hub.url)).bearer_auth(RESEARCHER).send().await.unwrap().json().await.unwrap();
+        last = http
+            .get(format!("{}/v1/feasibility/{query_id}", hub.url))
+            .bearer_auth(RESEARCHER)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if last["status"] == "complete" {
             break;
         }
@@ -115,7 +155,8 @@ fn task(site: &str, expires_in: chrono::Duration) -> Task {
         query_id: QueryId::random(),
         site: SiteId::new(site).unwrap(),
         kind: TaskKind::Feasibility {
-            criteria: serde_json::from_value::<Criteria>(json!({"diagnosis": {"icd10": "C"}})).unwrap(),
+            criteria: serde_json::from_value::<Criteria>(json!({"diagnosis": {"icd10": "C"}}))
+                .unwrap(),
             sketch_key: hex::encode([5u8; 32]),
         },
         issued_at: now,
@@ -136,18 +177,28 @@ async fn forged_replayed_expired_and_misaddressed_tasks_are_refused() {
     assert!(agent.handle(&valid).await.is_ok());
     assert_eq!(agent.handle(&valid).await.unwrap_err(), Refusal::Replayed);
 
-    let forged = SignedEnvelope::seal(&task(site, chrono::Duration::minutes(5)), &SigningKeyPair::generate()).unwrap();
+    let forged = SignedEnvelope::seal(
+        &task(site, chrono::Duration::minutes(5)),
+        &SigningKeyPair::generate(),
+    )
+    .unwrap();
     assert_eq!(agent.handle(&forged).await.unwrap_err(), Refusal::Forged);
 
-    let mut tampered = SignedEnvelope::seal(&task(site, chrono::Duration::minutes(5)), &hub_key).unwrap();
+    let mut tampered =
+        SignedEnvelope::seal(&task(site, chrono::Duration::minutes(5)), &hub_key).unwrap();
     tampered.payload = tampered.payload.replace("\"C\"", "\"C9\"");
     assert_eq!(agent.handle(&tampered).await.unwrap_err(), Refusal::Forged);
 
-    let expired = SignedEnvelope::seal(&task(site, chrono::Duration::seconds(-1)), &hub_key).unwrap();
+    let expired =
+        SignedEnvelope::seal(&task(site, chrono::Duration::seconds(-1)), &hub_key).unwrap();
     assert_eq!(agent.handle(&expired).await.unwrap_err(), Refusal::Expired);
 
-    let elsewhere = SignedEnvelope::seal(&task("site-9", chrono::Duration::minutes(5)), &hub_key).unwrap();
-    assert_eq!(agent.handle(&elsewhere).await.unwrap_err(), Refusal::WrongSite);
+    let elsewhere =
+        SignedEnvelope::seal(&task("site-9", chrono::Duration::minutes(5)), &hub_key).unwrap();
+    assert_eq!(
+        agent.handle(&elsewhere).await.unwrap_err(),
+        Refusal::WrongSite
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,20 +211,43 @@ async fn roles_are_enforced_and_the_audit_trail_verifies() {
     let _agents = fed.run_agents(&hub, &[0, 1, 2]);
 
     let criteria = json!({"diagnosis": {"icd10": "C"}});
-    assert_eq!(feasibility(&hub, ADMIN, criteria.clone(), 1).await.0, 403, "an admin is not a researcher");
+    assert_eq!(
+        feasibility(&hub, ADMIN, criteria.clone(), 1).await.0,
+        403,
+        "an admin is not a researcher"
+    );
     assert_eq!(feasibility(&hub, AUDITOR, criteria.clone(), 1).await.0, 403);
-    assert_eq!(feasibility(&hub, "no-such-token", criteria.clone(), 1).await.0, 401);
+    assert_eq!(
+        feasibility(&hub, "no-such-token", criteria.clone(), 1)
+            .await
+            .0,
+        401
+    );
     let (status, body) = feasibility(&hub, RESEARCHER, criteria, 20).await;
     assert_eq!(status, 200, "{body}");
 
     let http = reqwest::Client::new();
-    let export = |token: &'static str| http.get(format!("{}/v1/audit/export", hub.url)).bearer_auth(token).send();
+    let export = |token: &'static str| {
+        http.get(format!("{}/v1/audit/export", hub.url))
+            .bearer_auth(token)
+            .send()
+    };
     assert_eq!(export(RESEARCHER).await.unwrap().status().as_u16(), 403);
     let log = export(AUDITOR).await.unwrap().text().await.unwrap();
     let report = oncofed_audit::verify_export(log.as_bytes(), &key.public_key());
     assert!(report.ok, "{report}");
-    for action in ["site.registered", "query.submitted", "task.issued", "task.claimed", "result.received", "release"] {
-        assert!(log.contains(&format!("\"action\":\"{action}\"")), "no {action} entry in the audit trail");
+    for action in [
+        "site.registered",
+        "query.submitted",
+        "task.issued",
+        "task.claimed",
+        "result.received",
+        "release",
+    ] {
+        assert!(
+            log.contains(&format!("\"action\":\"{action}\"")),
+            "no {action} entry in the audit trail"
+        );
     }
     // Editing one entry is detected.
     let edited = log.replacen("\"actor\":\"alice\"", "\"actor\":\"mallory\"", 1);
@@ -189,7 +263,11 @@ async fn the_rate_limit_refuses_a_burst() {
     fed.register(&hub).await;
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        statuses.push(feasibility(&hub, RESEARCHER, json!({"sex": "female"}), 0).await.0);
+        statuses.push(
+            feasibility(&hub, RESEARCHER, json!({"sex": "female"}), 0)
+                .await
+                .0,
+        );
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }

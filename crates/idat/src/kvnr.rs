@@ -109,7 +109,12 @@ mod tests {
     fn known_example() {
         // A = 01; digits 0 1 1 2 3 4 5 6 7 8 with weights 1 2 1 2 ...:
         // 0 2 1 4 3 8 5 (12→3) 7 (16→7) = 40 → check digit 0.
-        assert_eq!(Kvnr::from_parts(b'A', &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap().as_str(), "A123456780");
+        assert_eq!(
+            Kvnr::from_parts(b'A', &[1, 2, 3, 4, 5, 6, 7, 8])
+                .unwrap()
+                .as_str(),
+            "A123456780"
+        );
         assert!(Kvnr::new("A123456780").is_ok());
         assert_eq!(Kvnr::new("A123456781"), Err(KvnrError::CheckDigit));
         assert_eq!(Kvnr::new("a123456780"), Err(KvnrError::Format));

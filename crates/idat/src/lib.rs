@@ -112,11 +112,19 @@ mod tests {
             birth_name: None,
             birth_date: NaiveDate::from_ymd_opt(1964, 8, 12),
             sex: Sex::Female,
-            address: Some(Address { city: Some("Köln".into()), ..Default::default() }),
+            address: Some(Address {
+                city: Some("Köln".into()),
+                ..Default::default()
+            }),
             kvnr: Some(Kvnr::new("A123456780").unwrap()),
         };
         let s = format!("{idat:?} {:?}", idat.address);
-        assert!(!s.contains("Erika") && !s.contains("Mustermann") && !s.contains("1964") && !s.contains("Köln"));
+        assert!(
+            !s.contains("Erika")
+                && !s.contains("Mustermann")
+                && !s.contains("1964")
+                && !s.contains("Köln")
+        );
         assert!(!format!("{:?}", idat.kvnr).contains("123456"));
     }
 }

@@ -47,7 +47,9 @@ impl DataCategory {
     /// [`SecurityLevel::of_dataset`] for the escalation when it is linked.
     pub fn intrinsic_level(self) -> SecurityLevel {
         match self {
-            Self::Clinical | Self::Pathology | Self::Imaging | Self::Text => SecurityLevel::Pseudonymised,
+            Self::Clinical | Self::Pathology | Self::Imaging | Self::Text => {
+                SecurityLevel::Pseudonymised
+            }
             Self::Genetic => SecurityLevel::Genetic,
         }
     }
@@ -101,7 +103,9 @@ impl FromStr for Purpose {
         match s {
             "feasibility" => Ok(Self::Feasibility),
             "research" => Ok(Self::Research),
-            _ => Err(format!("unknown purpose '{s}': use feasibility or research")),
+            _ => Err(format!(
+                "unknown purpose '{s}': use feasibility or research"
+            )),
         }
     }
 }
@@ -139,7 +143,11 @@ impl SecurityLevel {
                 other = true;
             }
         }
-        if genetic && other { Self::GeneticLinked } else { level }
+        if genetic && other {
+            Self::GeneticLinked
+        } else {
+            level
+        }
     }
 }
 
@@ -169,9 +177,15 @@ mod tests {
     #[test]
     fn genetic_linked_to_clinical_is_level_4() {
         use DataCategory::*;
-        assert_eq!(SecurityLevel::of_dataset([Clinical]), SecurityLevel::Pseudonymised);
+        assert_eq!(
+            SecurityLevel::of_dataset([Clinical]),
+            SecurityLevel::Pseudonymised
+        );
         assert_eq!(SecurityLevel::of_dataset([Genetic]), SecurityLevel::Genetic);
-        assert_eq!(SecurityLevel::of_dataset([Genetic, Clinical]), SecurityLevel::GeneticLinked);
+        assert_eq!(
+            SecurityLevel::of_dataset([Genetic, Clinical]),
+            SecurityLevel::GeneticLinked
+        );
         assert_eq!(SecurityLevel::of_dataset([]), SecurityLevel::Aggregate);
     }
 

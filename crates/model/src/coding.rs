@@ -136,7 +136,10 @@ pub struct Coding {
 impl Coding {
     /// Builds a coding.
     pub fn new(system: CodeSystem, code: impl Into<String>) -> Self {
-        Self { system, code: code.into() }
+        Self {
+            system,
+            code: code.into(),
+        }
     }
 }
 

@@ -38,7 +38,11 @@ impl SiteId {
             && s.starts_with(|c: char| c.is_ascii_lowercase())
             && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if ok { Ok(Self(s)) } else { Err(IdError::SiteId) }
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(IdError::SiteId)
+        }
     }
 
     /// The id as a string slice.
@@ -143,8 +147,11 @@ impl Pseudonym {
     pub fn new(s: &str) -> Result<Self, IdError> {
         let s = s.to_ascii_uppercase();
         let bytes = s.as_bytes();
-        let format = IdError::PseudonymFormat { expected: Self::LEN };
-        if bytes.len() != Self::LEN || !bytes.iter().all(|b| PseudonymAlphabet::SYMBOLS.contains(b)) {
+        let format = IdError::PseudonymFormat {
+            expected: Self::LEN,
+        };
+        if bytes.len() != Self::LEN || !bytes.iter().all(|b| PseudonymAlphabet::SYMBOLS.contains(b))
+        {
             return Err(format);
         }
         let (payload, check) = bytes.split_at(PseudonymAlphabet::PAYLOAD_LEN);

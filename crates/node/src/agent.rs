@@ -75,7 +75,10 @@ pub struct AgentConfig {
 
 impl std::fmt::Debug for AgentConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AgentConfig").field("site", &self.site).field("hub_url", &self.hub_url).finish_non_exhaustive()
+        f.debug_struct("AgentConfig")
+            .field("site", &self.site)
+            .field("hub_url", &self.hub_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -96,7 +99,12 @@ impl Agent {
             .timeout(Duration::from_secs(config.poll_wait + 30))
             .build()
             .expect("static client configuration");
-        Self { config, store, gate, http }
+        Self {
+            config,
+            store,
+            gate,
+            http,
+        }
     }
 
     /// Polls until `shutdown` completes, backing off on errors (0.5 s doubling to 30 s, with jitter).
@@ -112,7 +120,9 @@ impl Agent {
                 Ok(_) => backoff = Duration::from_millis(500),
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "poll failed");
-                    let jitter = Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 2 + 1));
+                    let jitter = Duration::from_millis(
+                        rand::random::<u64>() % (backoff.as_millis() as u64 / 2 + 1),
+                    );
                     tokio::select! {
                         _ = &mut shutdown => return,
                         _ = tokio::time::sleep(backoff + jitter) => {}
@@ -128,7 +138,8 @@ impl Agent {
     pub async fn poll_once(&self) -> Result<usize, AgentError> {
         let path = format!("/v1/site/tasks?wait={}", self.config.poll_wait);
         let body = self.signed(reqwest::Method::GET, &path, Vec::new()).await?;
-        let envelopes: Vec<SignedEnvelope> = serde_json::from_slice(&body).map_err(|e| self.hub_error(e))?;
+        let envelopes: Vec<SignedEnvelope> =
+            serde_json::from_slice(&body).map_err(|e| self.hub_error(e))?;
         let mut answered = 0;
         for envelope in envelopes {
             match self.handle(&envelope).await {
@@ -144,7 +155,9 @@ impl Agent {
 
     /// Checks a sealed task and runs it. Refused tasks run nothing.
     pub async fn handle(&self, envelope: &SignedEnvelope) -> Result<TaskOutcome, Refusal> {
-        let task: Task = envelope.open(&self.config.hub_key).map_err(|_| Refusal::Forged)?;
+        let task: Task = envelope
+            .open(&self.config.hub_key)
+            .map_err(|_| Refusal::Forged)?;
         if task.site != self.config.site {
             return Err(Refusal::WrongSite);
         }
@@ -164,7 +177,10 @@ impl Agent {
             }
         }
         let result = match &task.kind {
-            TaskKind::Feasibility { criteria, sketch_key } => answer_feasibility(
+            TaskKind::Feasibility {
+                criteria,
+                sketch_key,
+            } => answer_feasibility(
                 &self.store,
                 &self.gate,
                 &self.config.site,
@@ -178,17 +194,27 @@ impl Agent {
                 e.public_reason()
             }),
         };
-        Ok(TaskOutcome { task_id: task.task_id, query_id: task.query_id, site: task.site, completed_at: Utc::now(), result })
+        Ok(TaskOutcome {
+            task_id: task.task_id,
+            query_id: task.query_id,
+            site: task.site,
+            completed_at: Utc::now(),
+            result,
+        })
     }
 
     /// Posts a sealed outcome, retrying transient failures a few times.
     async fn post_outcome(&self, outcome: &TaskOutcome) -> Result<(), AgentError> {
-        let envelope = SignedEnvelope::seal(outcome, &self.config.key).map_err(|e| self.hub_error(e))?;
+        let envelope =
+            SignedEnvelope::seal(outcome, &self.config.key).map_err(|e| self.hub_error(e))?;
         let body = serde_json::to_vec(&envelope).map_err(|e| self.hub_error(e))?;
         let mut delay = Duration::from_millis(200);
         let mut last = None;
         for _ in 0..5 {
-            match self.signed(reqwest::Method::POST, "/v1/site/results", body.clone()).await {
+            match self
+                .signed(reqwest::Method::POST, "/v1/site/results", body.clone())
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(e) => last = Some(e),
             }
@@ -199,9 +225,15 @@ impl Agent {
     }
 
     /// Sends a request signed with the site key; returns the body of a 2xx answer.
-    async fn signed(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> Result<Vec<u8>, AgentError> {
+    async fn signed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, AgentError> {
         let ts = Utc::now().timestamp();
-        let signature = oncofed_crypto::sign_request(&self.config.key, method.as_str(), path, ts, &body);
+        let signature =
+            oncofed_crypto::sign_request(&self.config.key, method.as_str(), path, ts, &body);
         let signature = serde_json::to_value(&signature).map_err(|e| self.hub_error(e))?;
         let url = format!("{}{}", self.config.hub_url.trim_end_matches('/'), path);
         let resp = self
@@ -209,21 +241,36 @@ impl Agent {
             .request(method, url)
             .header("x-oncofed-site", self.config.site.as_str())
             .header("x-oncofed-timestamp", ts.to_string())
-            .header("x-oncofed-signature", signature.as_str().unwrap_or_default())
+            .header(
+                "x-oncofed-signature",
+                signature.as_str().unwrap_or_default(),
+            )
             .header("content-type", "application/json")
             .body(body)
             .send()
             .await
-            .map_err(|e| self.hub_error(if e.is_connect() { "connection refused".to_string() } else { e.to_string() }))?;
+            .map_err(|e| {
+                self.hub_error(if e.is_connect() {
+                    "connection refused".to_string()
+                } else {
+                    e.to_string()
+                })
+            })?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.hub_error(e))?;
         if !status.is_success() {
-            return Err(self.hub_error(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))));
+            return Err(self.hub_error(format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            )));
         }
         Ok(bytes.to_vec())
     }
 
     fn hub_error(&self, reason: impl std::fmt::Display) -> AgentError {
-        AgentError::Hub { url: self.config.hub_url.clone(), reason: reason.to_string() }
+        AgentError::Hub {
+            url: self.config.hub_url.clone(),
+            reason: reason.to_string(),
+        }
     }
 }

@@ -2,7 +2,9 @@
 
 use chrono::NaiveDate;
 use oncofed_model::{DataCategory, Pseudonym, Purpose};
-use oncofed_trustee_api::{ConsentDecision, ConsentQuestion, MAX_BATCH, TrusteeClient, TrusteeError};
+use oncofed_trustee_api::{
+    ConsentDecision, ConsentQuestion, MAX_BATCH, TrusteeClient, TrusteeError,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -31,7 +33,11 @@ pub struct ConsentGate {
 impl ConsentGate {
     /// A gate asking the trust centre through `client`, caching answers for `ttl`.
     pub fn new(client: TrusteeClient, ttl: Duration) -> Self {
-        Self { client, ttl, cache: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The pairs among `items` whose use for `purpose` on `date` is permitted.
@@ -57,15 +63,24 @@ impl ConsentGate {
                             permitted.insert((pseudonym, category));
                         }
                     }
-                    _ => ask.push(ConsentQuestion { pseudonym, category }),
+                    _ => ask.push(ConsentQuestion {
+                        pseudonym,
+                        category,
+                    }),
                 }
             }
         }
         for chunk in ask.chunks(MAX_BATCH) {
-            let decisions = self.client.check_consent(purpose, date, chunk.to_vec()).await?;
+            let decisions = self
+                .client
+                .check_consent(purpose, date, chunk.to_vec())
+                .await?;
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             for (q, decision) in chunk.iter().zip(decisions) {
-                cache.insert((q.pseudonym.clone(), q.category, purpose, date), (decision, now));
+                cache.insert(
+                    (q.pseudonym.clone(), q.category, purpose, date),
+                    (decision, now),
+                );
                 if decision.permits() {
                     permitted.insert((q.pseudonym.clone(), q.category));
                 }

@@ -75,7 +75,10 @@ fn file_name(p: &Path) -> &str {
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DiscoverError> {
-    let err = |source| DiscoverError { path: path.to_owned(), source };
+    let err = |source| DiscoverError {
+        path: path.to_owned(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(err)?;
     if meta.is_dir() {
         for entry in std::fs::read_dir(path).map_err(err)? {
@@ -104,9 +107,15 @@ fn first_line_is_bundle(path: &Path) -> Result<bool, DiscoverError> {
         #[serde(rename = "resourceType")]
         resource_type: Option<String>,
     }
-    let file = std::fs::File::open(path).map_err(|source| DiscoverError { path: path.to_owned(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| DiscoverError {
+        path: path.to_owned(),
+        source,
+    })?;
     for line in BufReader::new(file).lines() {
-        let line = line.map_err(|source| DiscoverError { path: path.to_owned(), source })?;
+        let line = line.map_err(|source| DiscoverError {
+            path: path.to_owned(),
+            source,
+        })?;
         if line.trim().is_empty() {
             continue;
         }

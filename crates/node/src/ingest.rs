@@ -41,7 +41,10 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { all_or_nothing: false, chunk_resources: 20_000 }
+        Self {
+            all_or_nothing: false,
+            chunk_resources: 20_000,
+        }
     }
 }
 
@@ -98,7 +101,10 @@ pub async fn ingest(
 ) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let inputs = crate::discover::discover(paths)?;
-    let mut report = IngestReport { files: inputs.iter().map(|i| i.paths().len()).sum(), ..Default::default() };
+    let mut report = IngestReport {
+        files: inputs.iter().map(|i| i.paths().len()).sum(),
+        ..Default::default()
+    };
     let total_bytes = reader::total_bytes(&inputs);
 
     if options.all_or_nothing {
@@ -130,14 +136,19 @@ pub async fn ingest(
         } else {
             let written = std::time::Instant::now();
             let outcome = crate::with_store(store, move |s| s.write(&batch)).await?;
-            tracing::debug!(write_ms = written.elapsed().as_millis() as u64, "chunk written");
+            tracing::debug!(
+                write_ms = written.elapsed().as_millis() as u64,
+                "chunk written"
+            );
             add_outcome(&mut report.written, outcome);
         }
         progress(done_bytes, total_bytes);
     }
     if options.all_or_nothing {
         if report.units_failed > 0 {
-            report.errors.push("nothing was written because --all-or-nothing is set".into());
+            report
+                .errors
+                .push("nothing was written because --all-or-nothing is set".into());
         } else {
             let outcome = crate::with_store(store, move |s| s.write(&pending)).await?;
             add_outcome(&mut report.written, outcome);

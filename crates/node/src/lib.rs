@@ -47,7 +47,9 @@ pub(crate) async fn with_store<T: Send + 'static>(
 ) -> Result<T, StoreError> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
-        let mut guard = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(guard.as_mut())
     })
     .await
@@ -56,7 +58,9 @@ pub(crate) async fn with_store<T: Send + 'static>(
 
 /// The research pseudonyms of every patient in the store: what a site would
 /// contribute to a de-duplicated cross-site count.
-pub async fn research_pseudonyms(store: &SharedStore) -> Result<std::collections::HashSet<oncofed_model::Pseudonym>, StoreError> {
+pub async fn research_pseudonyms(
+    store: &SharedStore,
+) -> Result<std::collections::HashSet<oncofed_model::Pseudonym>, StoreError> {
     with_store(store, |s| {
         let mut out = std::collections::HashSet::new();
         s.for_each_patient(&mut |p| {

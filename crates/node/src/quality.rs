@@ -34,7 +34,11 @@ impl Completeness {
     }
 
     fn finish(&mut self) {
-        self.percent = if self.total == 0 { 100.0 } else { 100.0 * self.filled as f64 / self.total as f64 };
+        self.percent = if self.total == 0 {
+            100.0
+        } else {
+            100.0 * self.filled as f64 / self.total as f64
+        };
     }
 }
 
@@ -89,7 +93,10 @@ impl QualityReport {
     }
 
     fn field(&mut self, name: &str, filled: bool) {
-        self.completeness.entry(name.to_owned()).or_default().count(filled);
+        self.completeness
+            .entry(name.to_owned())
+            .or_default()
+            .count(filled);
     }
 }
 
@@ -103,7 +110,10 @@ pub async fn report(store: &SharedStore) -> Result<QualityReport, StoreError> {
             r.patients += 1;
             r.field("patient.sex", d.sex != Sex::Unknown);
             r.field("patient.birth_year", d.birth_year.is_some());
-            r.field("patient.vital_status", d.vital_status != VitalStatus::Unknown);
+            r.field(
+                "patient.vital_status",
+                d.vital_status != VitalStatus::Unknown,
+            );
             r.field("patient.last_contact", d.last_contact.is_some());
             if d.vital_status == VitalStatus::Deceased {
                 r.field("patient.death_date (deceased)", d.death_date.is_some());
@@ -136,8 +146,11 @@ pub async fn report(store: &SharedStore) -> Result<QualityReport, StoreError> {
             }
         })?;
         r.completeness.values_mut().for_each(Completeness::finish);
-        r.patients_with_diagnosis_percent =
-            if r.patients == 0 { 100.0 } else { 100.0 * with_diagnosis.len() as f64 / r.patients as f64 };
+        r.patients_with_diagnosis_percent = if r.patients == 0 {
+            100.0
+        } else {
+            100.0 * with_diagnosis.len() as f64 / r.patients as f64
+        };
         Ok(r)
     })
     .await
@@ -145,14 +158,30 @@ pub async fn report(store: &SharedStore) -> Result<QualityReport, StoreError> {
 
 impl fmt::Display for QualityReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "patients: {}  (with a diagnosis: {:.1} %)", self.patients, self.patients_with_diagnosis_percent)?;
-        let facts: Vec<String> = self.facts_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(
+            f,
+            "patients: {}  (with a diagnosis: {:.1} %)",
+            self.patients, self.patients_with_diagnosis_percent
+        )?;
+        let facts: Vec<String> = self
+            .facts_by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
         writeln!(f, "facts: {}", facts.join(", "))?;
-        let levels: Vec<String> = self.facts_by_category_level.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        let levels: Vec<String> = self
+            .facts_by_category_level
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         writeln!(f, "category/security level: {}", levels.join(", "))?;
         writeln!(f, "\ncompleteness")?;
         for (field, c) in &self.completeness {
-            writeln!(f, "  {field:<32} {:>6.1} %  ({}/{})", c.percent, c.filled, c.total)?;
+            writeln!(
+                f,
+                "  {field:<32} {:>6.1} %  ({}/{})",
+                c.percent, c.filled, c.total
+            )?;
         }
         writeln!(f, "\nissues")?;
         if self.issues.is_empty() {

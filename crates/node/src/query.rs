@@ -76,8 +76,12 @@ impl QueryService {
         let mut filter = query.filter.clone();
         let limit = filter.limit.take().unwrap_or(usize::MAX);
         let candidates = with_store(&self.store, move |s| s.facts(&filter)).await?;
-        let date = query.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-        let pairs = candidates.iter().map(|f| (f.pseudonym.clone(), f.fact.category));
+        let date = query
+            .date
+            .unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let pairs = candidates
+            .iter()
+            .map(|f| (f.pseudonym.clone(), f.fact.category));
         let permitted = self.gate.permitted(query.purpose, date, pairs).await?;
         let total = candidates.len();
         let mut facts: Vec<StoredFact> = candidates
@@ -86,7 +90,15 @@ impl QueryService {
             .collect();
         let withheld = total - facts.len();
         facts.truncate(limit);
-        let patients = facts.iter().map(|f| &f.pseudonym).collect::<BTreeSet<_>>().len();
-        Ok(QueryAnswer { withheld, patients, facts })
+        let patients = facts
+            .iter()
+            .map(|f| &f.pseudonym)
+            .collect::<BTreeSet<_>>()
+            .len();
+        Ok(QueryAnswer {
+            withheld,
+            patients,
+            facts,
+        })
     }
 }

@@ -31,7 +31,10 @@ pub struct ApiState {
 impl ApiState {
     /// State for a node API answering queries through `query`, accepting `token`.
     pub fn new(query: QueryService, token: &str) -> Self {
-        Self { query, token_hash: Arc::new(Sha256::digest(token.as_bytes()).into()) }
+        Self {
+            query,
+            token_hash: Arc::new(Sha256::digest(token.as_bytes()).into()),
+        }
     }
 }
 
@@ -49,7 +52,9 @@ pub async fn launch(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// A caller that presented the node's token.
@@ -67,11 +72,19 @@ impl FromRequestParts<ApiState> for Authorised {
             .ok_or(ApiError::Unauthorised)?;
         let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         // Comparing hashes keeps the comparison's timing independent of the token.
-        if hash == *state.token_hash { Ok(Authorised) } else { Err(ApiError::Unauthorised) }
+        if hash == *state.token_hash {
+            Ok(Authorised)
+        } else {
+            Err(ApiError::Unauthorised)
+        }
     }
 }
 
-async fn query(_: Authorised, State(state): State<ApiState>, Json(q): Json<FactQuery>) -> Result<Response, ApiError> {
+async fn query(
+    _: Authorised,
+    State(state): State<ApiState>,
+    Json(q): Json<FactQuery>,
+) -> Result<Response, ApiError> {
     let answer = state.query.facts(&q).await?;
     Ok(Json(answer).into_response())
 }
@@ -106,13 +119,21 @@ struct ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
-            Self::Unauthorised => (StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"),
+            Self::Unauthorised => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or wrong bearer token",
+            ),
             Self::ConsentUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "consent_unavailable",
                 "the trust centre cannot be reached, so consent cannot be checked and nothing is released",
             ),
-            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the node's log"),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the node's log",
+            ),
         };
         (status, Json(ErrorBody { code, message })).into_response()
     }

@@ -39,19 +39,47 @@ fn malformed_cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let mut unknown_type = bundle(vec![patient_entry("p1"), lab_entry("p1", 1)]);
     unknown_type["entry"][1]["resource"]["resourceType"] = json!("Observaton");
     let mut no_subject = bundle(vec![patient_entry("p1"), lab_entry("p1", 1)]);
-    no_subject["entry"][1]["resource"].as_object_mut().unwrap().remove("subject");
+    no_subject["entry"][1]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("subject");
     let mut wrong_system = bundle(vec![patient_entry("p1"), lab_entry("p1", 1)]);
-    wrong_system["entry"][1]["resource"]["code"]["coding"][0]["system"] = json!("http://example.org/lab-codes");
+    wrong_system["entry"][1]["resource"]["code"]["coding"][0]["system"] =
+        json!("http://example.org/lab-codes");
     let mut big: Vec<serde_json::Value> = vec![patient_entry("p1")];
     big.extend((1..10_000).map(|n| lab_entry("p1", n)));
     big[7_777]["resource"]["valueQuantity"] = json!({"value": "twelve", "code": "g/dL"});
     vec![
-        ("invalid-json.json", b"{\"resourceType\": \"Bundle\", \"entry\": [,]}".to_vec(), "invalid-json.json"),
-        ("unknown-type.json", serde_json::to_vec(&unknown_type).unwrap(), "Observaton"),
-        ("no-subject.json", serde_json::to_vec(&no_subject).unwrap(), "subject"),
-        ("wrong-system.json", serde_json::to_vec(&wrong_system).unwrap(), "http://example.org/lab-codes"),
-        ("big.json", serde_json::to_vec(&bundle(big)).unwrap(), "7777"),
-        ("truncated.json", good[..good.len() / 2].to_vec(), "truncated.json"),
+        (
+            "invalid-json.json",
+            b"{\"resourceType\": \"Bundle\", \"entry\": [,]}".to_vec(),
+            "invalid-json.json",
+        ),
+        (
+            "unknown-type.json",
+            serde_json::to_vec(&unknown_type).unwrap(),
+            "Observaton",
+        ),
+        (
+            "no-subject.json",
+            serde_json::to_vec(&no_subject).unwrap(),
+            "subject",
+        ),
+        (
+            "wrong-system.json",
+            serde_json::to_vec(&wrong_system).unwrap(),
+            "http://example.org/lab-codes",
+        ),
+        (
+            "big.json",
+            serde_json::to_vec(&bundle(big)).unwrap(),
+            "7777",
+        ),
+        (
+            "truncated.json",
+            good[..good.len() / 2].to_vec(),
+            "truncated.json",
+        ),
     ]
 }
 
@@ -61,18 +89,37 @@ async fn malformed_input_is_rejected_clearly_and_leaves_the_store_unchanged() {
     let client = trustee.client("site-1");
     let cohort = Cohort::generate(1, 20, 1);
     let node = Node::new();
-    node.ingest(&client, &[cohort.site_dir("site-1")]).await.unwrap();
+    node.ingest(&client, &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
     let before = node.snapshot();
     let inputs = tempfile::tempdir().unwrap();
     for (name, bytes, expected) in malformed_cases() {
         let path = inputs.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        let report = node.ingest(&client, std::slice::from_ref(&path)).await.unwrap();
-        assert_eq!((report.units_ok, report.units_failed), (0, 1), "{name}: {:?}", report.errors);
+        let report = node
+            .ingest(&client, std::slice::from_ref(&path))
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.units_ok, report.units_failed),
+            (0, 1),
+            "{name}: {:?}",
+            report.errors
+        );
         let error = &report.errors[0];
-        assert!(error.contains(name), "{name}: the error names the file: {error}");
-        assert!(error.contains(expected), "{name}: the error should mention {expected:?}: {error}");
-        assert!(!error.contains("Hannelore") && !error.contains("Schmidt") && !error.contains("1961"), "{name}: personal data in error");
+        assert!(
+            error.contains(name),
+            "{name}: the error names the file: {error}"
+        );
+        assert!(
+            error.contains(expected),
+            "{name}: the error should mention {expected:?}: {error}"
+        );
+        assert!(
+            !error.contains("Hannelore") && !error.contains("Schmidt") && !error.contains("1961"),
+            "{name}: personal data in error"
+        );
         assert!(node.snapshot() == before, "{name}: the store changed");
     }
 }
@@ -84,7 +131,10 @@ async fn valid_bundles_land_next_to_an_invalid_one() {
     let dir = tempfile::tempdir().unwrap();
     let lines: Vec<String> = (0..5)
         .map(|i| {
-            let mut b = bundle(vec![patient_entry(&format!("p{i}")), lab_entry(&format!("p{i}"), i)]);
+            let mut b = bundle(vec![
+                patient_entry(&format!("p{i}")),
+                lab_entry(&format!("p{i}"), i),
+            ]);
             if i == 3 {
                 b["entry"][1]["resource"]["valueQuantity"]["value"] = json!(null);
             }
@@ -93,7 +143,10 @@ async fn valid_bundles_land_next_to_an_invalid_one() {
         .collect();
     let path = dir.path().join("bundles.ndjson");
     std::fs::write(&path, lines.join("\n")).unwrap();
-    let report = node.ingest(&trustee.client("site-1"), &[path]).await.unwrap();
+    let report = node
+        .ingest(&trustee.client("site-1"), &[path])
+        .await
+        .unwrap();
     assert_eq!((report.units_ok, report.units_failed), (4, 1));
     assert!(report.errors[0].contains("line 4"), "{}", report.errors[0]);
     assert_eq!(report.written.facts_new, 4);
@@ -105,9 +158,15 @@ async fn reingesting_the_same_data_creates_no_duplicates() {
     let client = trustee.client("site-1");
     let cohort = Cohort::generate(1, 80, 2);
     let node = Node::new();
-    let first = node.ingest(&client, &[cohort.site_dir("site-1")]).await.unwrap();
+    let first = node
+        .ingest(&client, &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
     assert!(first.written.facts_new > 500);
-    let second = node.ingest(&client, &[cohort.site_dir("site-1")]).await.unwrap();
+    let second = node
+        .ingest(&client, &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
     assert_eq!(second.written.patients_new, 0);
     assert_eq!(second.written.facts_new, 0);
     assert_eq!(second.written.facts_existing, first.written.facts_new);
@@ -121,15 +180,33 @@ async fn a_missing_trust_centre_stops_ingest_and_loses_nothing() {
     let node = Node::new();
     let empty = node.snapshot();
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dead = oncofed_trustee_api::TrusteeClient::new(&format!("http://127.0.0.1:{port}"), "token").unwrap();
-    let err = node.ingest(&dead, &[cohort.site_dir("site-1")]).await.unwrap_err();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead =
+        oncofed_trustee_api::TrusteeClient::new(&format!("http://127.0.0.1:{port}"), "token")
+            .unwrap();
+    let err = node
+        .ingest(&dead, &[cohort.site_dir("site-1")])
+        .await
+        .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("unreachable") && text.contains("nothing of the current chunk was written"), "{text}");
-    assert!(node.snapshot() == empty, "nothing may land without pseudonyms");
+    assert!(
+        text.contains("unreachable") && text.contains("nothing of the current chunk was written"),
+        "{text}"
+    );
+    assert!(
+        node.snapshot() == empty,
+        "nothing may land without pseudonyms"
+    );
     // Once the trust centre is back, the same command completes the job.
     let trustee = Trustee::start(1).await;
-    let report = node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")]).await.unwrap();
+    let report = node
+        .ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
     assert_eq!(report.units_failed, 0);
     assert!(report.patients >= 40);
 }
@@ -139,7 +216,10 @@ async fn the_synthea_bulk_export_ingests() {
     let trustee = Trustee::start(1).await;
     let node = Node::new();
     let synthea: PathBuf = shared_data().join("synthea-bulk-10-patients");
-    let report = node.ingest(&trustee.client("site-1"), &[synthea]).await.unwrap();
+    let report = node
+        .ingest(&trustee.client("site-1"), &[synthea])
+        .await
+        .unwrap();
     assert_eq!(report.units_failed, 0, "{:?}", report.errors);
     assert_eq!(report.patients, 13);
     assert_eq!(report.not_mapped.get("Encounter"), Some(&1215));

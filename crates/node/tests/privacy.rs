@@ -34,7 +34,10 @@ async fn no_identifying_data_reaches_the_node_database_file() {
     let trustee = Trustee::start(2).await;
     let cohort = Cohort::generate(2, 150, 11);
     let node = Node::new();
-    let report = node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")]).await.unwrap();
+    let report = node
+        .ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
     assert_eq!(report.units_failed, 0, "{:?}", report.errors);
     assert!(report.patients > 50);
 
@@ -44,13 +47,23 @@ async fn no_identifying_data_reaches_the_node_database_file() {
     let mut checked = 0;
     for (local_id, idat) in &ids {
         // Source ids of patients stay out too (they are hospital identifiers).
-        assert!(!contains(&bytes, local_id.as_bytes()), "a patient's local id is in the store");
+        assert!(
+            !contains(&bytes, local_id.as_bytes()),
+            "a patient's local id is in the store"
+        );
         for s in idat.sensitive_strings() {
-            assert!(!contains(&bytes, s.as_bytes()), "identifying data ({} characters) found in the store", s.len());
+            assert!(
+                !contains(&bytes, s.as_bytes()),
+                "identifying data ({} characters) found in the store",
+                s.len()
+            );
             checked += 1;
         }
     }
-    assert!(checked > 5 * ids.len(), "the scan must look for names, birth dates, addresses and KVNRs");
+    assert!(
+        checked > 5 * ids.len(),
+        "the scan must look for names, birth dates, addresses and KVNRs"
+    );
     // The scan can fail: the same bytes do contain what the store is meant to hold.
     assert!(contains(&bytes, b"C50") || contains(&bytes, b"C34") || contains(&bytes, b"C18"));
 }
@@ -62,12 +75,27 @@ async fn service(trustee: &Trustee, node: &Node, ttl: Duration) -> QueryService 
 
 /// Site pseudonym of every local id of site-1, through the trust centre.
 async fn pseudonyms(trustee: &Trustee, local_ids: Vec<String>) -> HashMap<String, Pseudonym> {
-    let pairs = trustee.client("site-1").resolve(local_ids.clone()).await.unwrap();
-    local_ids.into_iter().zip(pairs).map(|(id, p)| (id, p.expect("registered").site)).collect()
+    let pairs = trustee
+        .client("site-1")
+        .resolve(local_ids.clone())
+        .await
+        .unwrap();
+    local_ids
+        .into_iter()
+        .zip(pairs)
+        .map(|(id, p)| (id, p.expect("registered").site))
+        .collect()
 }
 
 fn query(category: Option<DataCategory>) -> FactQuery {
-    FactQuery { filter: FactFilter { category, ..Default::default() }, purpose: Purpose::Research, date: None }
+    FactQuery {
+        filter: FactFilter {
+            category,
+            ..Default::default()
+        },
+        purpose: Purpose::Research,
+        date: None,
+    }
 }
 
 #[tokio::test]
@@ -75,7 +103,9 @@ async fn consent_is_enforced_at_query_time() {
     let trustee = Trustee::start(1).await;
     let cohort = Cohort::generate(1, 400, 23);
     let node = Node::new();
-    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")]).await.unwrap();
+    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
     let truth = cohort.truth();
     let local = cohort.local_ids("site-1");
     let psn = pseudonyms(&trustee, local.keys().cloned().collect()).await;
@@ -87,10 +117,20 @@ async fn consent_is_enforced_at_query_time() {
     // Opted-out (GDNG objection) and withdrawn patients never come back; everyone else does.
     let clinical = q.facts(&query(Some(DataCategory::Clinical))).await.unwrap();
     let released: HashSet<&Pseudonym> = clinical.facts.iter().map(|f| &f.pseudonym).collect();
-    let excluded: Vec<&Pseudonym> = person_of.keys().copied().filter(|p| flag(p, "gdng_objection") || flag(p, "withdrawn")).collect();
-    assert!(!excluded.is_empty(), "the cohort must contain objections to test them");
+    let excluded: Vec<&Pseudonym> = person_of
+        .keys()
+        .copied()
+        .filter(|p| flag(p, "gdng_objection") || flag(p, "withdrawn"))
+        .collect();
+    assert!(
+        !excluded.is_empty(),
+        "the cohort must contain objections to test them"
+    );
     for p in &excluded {
-        assert!(!released.contains(p), "an opted-out or withdrawn patient came back");
+        assert!(
+            !released.contains(p),
+            "an opted-out or withdrawn patient came back"
+        );
     }
     assert_eq!(released.len(), person_of.len() - excluded.len());
     assert!(clinical.withheld > 0);
@@ -99,9 +139,15 @@ async fn consent_is_enforced_at_query_time() {
     let genetic = q.facts(&query(Some(DataCategory::Genetic))).await.unwrap();
     assert!(!genetic.facts.is_empty());
     for f in &genetic.facts {
-        assert!(flag(&f.pseudonym, "genetic_opt_in") && !flag(&f.pseudonym, "withdrawn"), "genetic data without opt-in released");
+        assert!(
+            flag(&f.pseudonym, "genetic_opt_in") && !flag(&f.pseudonym, "withdrawn"),
+            "genetic data without opt-in released"
+        );
     }
-    assert!(genetic.withheld > 0, "some patients without opt-in have genetic data");
+    assert!(
+        genetic.withheld > 0,
+        "some patients without opt-in have genetic data"
+    );
 }
 
 #[tokio::test]
@@ -109,7 +155,9 @@ async fn an_objection_takes_effect_for_the_next_query() {
     let trustee = Trustee::start(1).await;
     let cohort = Cohort::generate(1, 60, 5);
     let node = Node::new();
-    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")]).await.unwrap();
+    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
     let q = service(&trustee, &node, Duration::ZERO).await;
     let before = q.facts(&query(Some(DataCategory::Clinical))).await.unwrap();
     let victim = before.facts[0].pseudonym.clone();
@@ -127,8 +175,15 @@ async fn an_objection_takes_effect_for_the_next_query() {
         "dateTime": "2026-01-01",
         "provision": {"type": "deny", "code": [{"coding": [{"system": "urn:oncofed:consent-policy", "code": "gdng-objection"}]}]}
     });
-    let item = oncofed_trustee_api::ConsentItem { local_id, consent: objection };
-    trustee.client("site-1").submit_consents(vec![item]).await.unwrap();
+    let item = oncofed_trustee_api::ConsentItem {
+        local_id,
+        consent: objection,
+    };
+    trustee
+        .client("site-1")
+        .submit_consents(vec![item])
+        .await
+        .unwrap();
     let after = q.facts(&query(Some(DataCategory::Clinical))).await.unwrap();
     assert!(after.facts.iter().all(|f| f.pseudonym != victim));
     assert!(after.facts.len() < before.facts.len());
@@ -139,10 +194,15 @@ async fn the_query_path_fails_closed_when_the_trust_centre_is_down() {
     let trustee = Trustee::start(1).await;
     let cohort = Cohort::generate(1, 30, 3);
     let node = Node::new();
-    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")]).await.unwrap();
+    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
     let client = trustee.client("site-1");
     trustee.stop().await;
-    let q = QueryService::new(node.store.clone(), Arc::new(ConsentGate::new(client, Duration::from_secs(60))));
+    let q = QueryService::new(
+        node.store.clone(),
+        Arc::new(ConsentGate::new(client, Duration::from_secs(60))),
+    );
     let err = q.facts(&query(None)).await.unwrap_err();
     assert!(err.to_string().contains("no data is released"), "{err}");
 }

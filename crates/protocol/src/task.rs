@@ -76,7 +76,10 @@ fn random_bytes() -> [u8; 16] {
     // hashed so that ids reveal none of them.
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     let digest = sha2::Sha256::new()
         .chain_update(now.to_le_bytes())
         .chain_update(n.to_le_bytes())

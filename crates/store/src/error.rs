@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database file could not be opened or created.
-    #[error("cannot open research store at {path}: {source}; check the --data-dir path and its permissions")]
+    #[error(
+        "cannot open research store at {path}: {source}; check the --data-dir path and its permissions"
+    )]
     Open {
         /// The database file.
         path: PathBuf,
@@ -14,7 +16,9 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The database was written by a newer OncoFed.
-    #[error("research store schema version {found} is newer than this build supports ({supported}); upgrade oncofed")]
+    #[error(
+        "research store schema version {found} is newer than this build supports ({supported}); upgrade oncofed"
+    )]
     SchemaTooNew {
         /// Version found in the file.
         found: i64,

@@ -19,7 +19,9 @@ mod types;
 
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
-pub use types::{FactFilter, FactKey, PatientRow, StoreStats, StoredFact, WriteBatch, WriteOutcome};
+pub use types::{
+    FactFilter, FactKey, PatientRow, StoreStats, StoredFact, WriteBatch, WriteOutcome,
+};
 
 use oncofed_model::Pseudonym;
 use oncofed_protocol::Criteria;
@@ -37,7 +39,8 @@ pub trait ResearchStore: Send {
     fn facts(&self, filter: &FactFilter) -> Result<Vec<StoredFact>, StoreError>;
 
     /// The pseudonyms among `pseudonyms` that have a patient row.
-    fn existing_patients(&self, pseudonyms: &[Pseudonym]) -> Result<HashSet<Pseudonym>, StoreError>;
+    fn existing_patients(&self, pseudonyms: &[Pseudonym])
+    -> Result<HashSet<Pseudonym>, StoreError>;
 
     /// Calls `visit` for every patient row.
     fn for_each_patient(&self, visit: &mut dyn FnMut(PatientRow)) -> Result<(), StoreError>;
@@ -51,7 +54,11 @@ pub trait ResearchStore: Send {
     /// Records that the federation task `task_id` (valid until `expires_at`) runs now.
     /// Returns `false` if it was seen before (a replay). Entries past their expiry
     /// are purged: an expired task is refused on its expiry anyway.
-    fn remember_task(&mut self, task_id: &str, expires_at: chrono::DateTime<chrono::Utc>) -> Result<bool, StoreError>;
+    fn remember_task(
+        &mut self,
+        task_id: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Row counts for reports.
     fn stats(&self) -> Result<StoreStats, StoreError>;

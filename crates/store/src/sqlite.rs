@@ -8,7 +8,10 @@ mod codec;
 mod feasibility;
 mod migrations;
 
-use crate::{FactFilter, PatientRow, ResearchStore, StoreError, StoreStats, StoredFact, WriteBatch, WriteOutcome};
+use crate::{
+    FactFilter, PatientRow, ResearchStore, StoreError, StoreStats, StoredFact, WriteBatch,
+    WriteOutcome,
+};
 use oncofed_model::Pseudonym;
 use oncofed_protocol::Criteria;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -26,7 +29,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -39,17 +44,25 @@ impl SqliteStore {
     pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
             path: data_dir.to_owned(),
-            source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN), Some(e.to_string())),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(e.to_string()),
+            ),
         })?;
         Self::open(&data_dir.join(FILE_NAME))
     }
 
     /// Opens (creating if needed) the store file at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open { path: path.to_owned(), source };
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_err)?;
         conn.execute_batch(
@@ -62,7 +75,10 @@ impl SqliteStore {
              PRAGMA busy_timeout = 5000;",
         )
         .map_err(open_err)?;
-        let mut store = Self { conn, path: path.to_owned() };
+        let mut store = Self {
+            conn,
+            path: path.to_owned(),
+        };
         migrations::migrate(&mut store.conn)?;
         Ok(store)
     }
@@ -75,13 +91,16 @@ impl SqliteStore {
     /// Copies the WAL into the main file and truncates the WAL, so the file on disk
     /// is complete on its own (used before byte-level scans and backups).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 }
 
@@ -99,7 +118,11 @@ impl ResearchStore for SqliteStore {
                    death_date = excluded.death_date, last_contact = excluded.last_contact",
             )?;
             for p in &batch.patients {
-                if exists.query_row([p.pseudonym.as_str()], |_| Ok(())).optional()?.is_none() {
+                if exists
+                    .query_row([p.pseudonym.as_str()], |_| Ok(()))
+                    .optional()?
+                    .is_none()
+                {
                     outcome.patients_new += 1;
                 }
                 let d = &p.demographics;
@@ -132,7 +155,10 @@ impl ResearchStore for SqliteStore {
     fn facts(&self, filter: &FactFilter) -> Result<Vec<StoredFact>, StoreError> {
         let (sql, args) = codec::select_facts(filter);
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), codec::read_fact_row)?;
+        let rows = stmt.query_map(
+            rusqlite::params_from_iter(args.iter()),
+            codec::read_fact_row,
+        )?;
         let mut out = Vec::new();
         for row in rows {
             out.push(codec::decode_fact(row?)?);
@@ -140,11 +166,20 @@ impl ResearchStore for SqliteStore {
         Ok(out)
     }
 
-    fn existing_patients(&self, pseudonyms: &[Pseudonym]) -> Result<HashSet<Pseudonym>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM patient WHERE psn = ?1")?;
+    fn existing_patients(
+        &self,
+        pseudonyms: &[Pseudonym],
+    ) -> Result<HashSet<Pseudonym>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM patient WHERE psn = ?1")?;
         let mut found = HashSet::new();
         for p in pseudonyms {
-            if stmt.query_row([p.as_str()], |_| Ok(())).optional()?.is_some() {
+            if stmt
+                .query_row([p.as_str()], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
                 found.insert(p.clone());
             }
         }
@@ -178,13 +213,19 @@ impl ResearchStore for SqliteStore {
         let n = tx.execute("DELETE FROM patient WHERE psn = ?1", [pseudonym.as_str()])?;
         tx.commit()?;
         // Deleted rows must not linger in free pages or the WAL (withdrawal = erasure).
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(n > 0)
     }
 
-    fn remember_task(&mut self, task_id: &str, expires_at: chrono::DateTime<chrono::Utc>) -> Result<bool, StoreError> {
+    fn remember_task(
+        &mut self,
+        task_id: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
         let now = chrono::Utc::now().to_rfc3339();
-        self.conn.execute("DELETE FROM task_seen WHERE expires_at < ?1", [now])?;
+        self.conn
+            .execute("DELETE FROM task_seen WHERE expires_at < ?1", [now])?;
         let inserted = self.conn.execute(
             "INSERT OR IGNORE INTO task_seen (task_id, expires_at) VALUES (?1, ?2)",
             [task_id, expires_at.to_rfc3339().as_str()],
@@ -193,13 +234,25 @@ impl ResearchStore for SqliteStore {
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
-        let patients: i64 = self.conn.query_row("SELECT COUNT(*) FROM patient", [], |r| r.get(0))?;
-        let facts: i64 = self.conn.query_row("SELECT COUNT(*) FROM fact", [], |r| r.get(0))?;
-        let mut stmt = self.conn.prepare_cached("SELECT category, COUNT(*) FROM fact GROUP BY category ORDER BY category")?;
+        let patients: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM patient", [], |r| r.get(0))?;
+        let facts: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM fact", [], |r| r.get(0))?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT category, COUNT(*) FROM fact GROUP BY category ORDER BY category",
+        )?;
         let facts_by_category = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
             .collect::<Result<_, _>>()?;
-        Ok(StoreStats { patients: patients as u64, facts: facts as u64, facts_by_category })
+        Ok(StoreStats {
+            patients: patients as u64,
+            facts: facts as u64,
+            facts_by_category,
+        })
     }
 
     fn feasibility(&self, criteria: &Criteria) -> Result<Vec<(Pseudonym, Pseudonym)>, StoreError> {

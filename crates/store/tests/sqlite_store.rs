@@ -30,7 +30,10 @@ fn fact(n: u8, source: &str, code: &str, category: DataCategory) -> StoredFact {
             kind: FactKind::Diagnosis,
             code: Coding::new(CodeSystem::Icd10Gm, code),
             modifier: Some(Coding::new(CodeSystem::IcdO3, "C42.1")),
-            value: FactValue::Quantity { value: 12.5, unit: "g/dL".into() },
+            value: FactValue::Quantity {
+                value: 12.5,
+                unit: "g/dL".into(),
+            },
             start: NaiveDate::from_ymd_opt(2020, 5, 1),
             end: None,
             category,
@@ -57,10 +60,27 @@ fn round_trip_and_filters() {
         ],
     };
     let out = store.write(&batch).unwrap();
-    assert_eq!(out, WriteOutcome { patients_new: 2, facts_new: 3, facts_existing: 0 });
-    let c92 = store.facts(&FactFilter { code_prefix: Some("C92".into()), ..Default::default() }).unwrap();
+    assert_eq!(
+        out,
+        WriteOutcome {
+            patients_new: 2,
+            facts_new: 3,
+            facts_existing: 0
+        }
+    );
+    let c92 = store
+        .facts(&FactFilter {
+            code_prefix: Some("C92".into()),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(c92.len(), 2);
-    let genetic = store.facts(&FactFilter { category: Some(DataCategory::Genetic), ..Default::default() }).unwrap();
+    let genetic = store
+        .facts(&FactFilter {
+            category: Some(DataCategory::Genetic),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(genetic.len(), 1);
     assert_eq!(genetic[0], batch.facts[2]);
     let mut patients = Vec::new();
@@ -68,17 +88,32 @@ fn round_trip_and_filters() {
     assert_eq!(patients.len(), 2);
     assert!(patients.contains(&patient(1)));
     // A prefix with SQL wildcards matches literally.
-    let none = store.facts(&FactFilter { code_prefix: Some("C9%".into()), ..Default::default() }).unwrap();
+    let none = store
+        .facts(&FactFilter {
+            code_prefix: Some("C9%".into()),
+            ..Default::default()
+        })
+        .unwrap();
     assert!(none.is_empty());
 }
 
 #[test]
 fn rewriting_the_same_batch_is_idempotent() {
     let (_dir, mut store) = open();
-    let batch = WriteBatch { patients: vec![patient(1)], facts: vec![fact(1, "Condition/a", "C92.0", DataCategory::Clinical)] };
+    let batch = WriteBatch {
+        patients: vec![patient(1)],
+        facts: vec![fact(1, "Condition/a", "C92.0", DataCategory::Clinical)],
+    };
     store.write(&batch).unwrap();
     let again = store.write(&batch).unwrap();
-    assert_eq!(again, WriteOutcome { patients_new: 0, facts_new: 0, facts_existing: 1 });
+    assert_eq!(
+        again,
+        WriteOutcome {
+            patients_new: 0,
+            facts_new: 0,
+            facts_existing: 1
+        }
+    );
     assert_eq!(store.stats().unwrap().facts, 1);
 }
 
@@ -103,7 +138,10 @@ fn deleting_a_patient_removes_their_facts() {
     let (_dir, mut store) = open();
     let batch = WriteBatch {
         patients: vec![patient(1), patient(2)],
-        facts: vec![fact(1, "a", "C92.0", DataCategory::Clinical), fact(2, "b", "C92.0", DataCategory::Clinical)],
+        facts: vec![
+            fact(1, "a", "C92.0", DataCategory::Clinical),
+            fact(2, "b", "C92.0", DataCategory::Clinical),
+        ],
     };
     store.write(&batch).unwrap();
     assert!(store.delete_patient(&psn(1)).unwrap());
@@ -119,7 +157,12 @@ fn reopening_keeps_data_and_schema() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut store = SqliteStore::open_in(dir.path()).unwrap();
-        store.write(&WriteBatch { patients: vec![patient(3)], facts: vec![] }).unwrap();
+        store
+            .write(&WriteBatch {
+                patients: vec![patient(3)],
+                facts: vec![],
+            })
+            .unwrap();
     }
     let store = SqliteStore::open_in(dir.path()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SqliteStore::SCHEMA_VERSION);

@@ -7,7 +7,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum TrusteeError {
     /// The trust centre could not be reached (down, wrong address, timeout).
-    #[error("trust centre at {url} is unreachable ({reason}); check that it runs and that --trustee points to it")]
+    #[error(
+        "trust centre at {url} is unreachable ({reason}); check that it runs and that --trustee points to it"
+    )]
     Unreachable {
         /// The base URL tried.
         url: String,
@@ -41,7 +43,10 @@ pub struct TrusteeClient {
 
 impl std::fmt::Debug for TrusteeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrusteeClient").field("base", &self.base).field("token", &"<redacted>").finish()
+        f.debug_struct("TrusteeClient")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .finish()
     }
 }
 
@@ -54,7 +59,11 @@ impl TrusteeClient {
             .timeout(Duration::from_secs(120))
             .build()
             .map_err(|e| TrusteeError::Protocol(e.to_string()))?;
-        Ok(Self { base: base_url.trim_end_matches('/').to_owned(), token: token.to_owned(), http })
+        Ok(Self {
+            base: base_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            http,
+        })
     }
 
     /// The base URL this client talks to.
@@ -62,13 +71,30 @@ impl TrusteeClient {
         &self.base
     }
 
-    async fn post<Q: Serialize, A: for<'de> Deserialize<'de>>(&self, path: &str, body: &Q) -> Result<A, TrusteeError> {
+    async fn post<Q: Serialize, A: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: &Q,
+    ) -> Result<A, TrusteeError> {
         let url = format!("{}{}", self.base, path);
         let unreachable = |e: reqwest::Error| TrusteeError::Unreachable {
             url: self.base.clone(),
-            reason: if e.is_timeout() { "timed out".into() } else if e.is_connect() { "connection refused".into() } else { "transport error".into() },
+            reason: if e.is_timeout() {
+                "timed out".into()
+            } else if e.is_connect() {
+                "connection refused".into()
+            } else {
+                "transport error".into()
+            },
         };
-        let resp = self.http.post(&url).bearer_auth(&self.token).json(body).send().await.map_err(unreachable)?;
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .map_err(unreachable)?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(unreachable)?;
         if !status.is_success() {
@@ -76,30 +102,46 @@ impl TrusteeClient {
                 code: "http_error".into(),
                 message: status.canonical_reason().unwrap_or("error").into(),
             });
-            return Err(TrusteeError::Rejected { status: status.as_u16(), code: body.code, message: body.message });
+            return Err(TrusteeError::Rejected {
+                status: status.as_u16(),
+                code: body.code,
+                message: body.message,
+            });
         }
         serde_json::from_slice(&bytes).map_err(|e| TrusteeError::Protocol(e.to_string()))
     }
 
     /// Pseudonymises a batch; the answer has one pair per item, in order.
-    pub async fn pseudonymise(&self, items: Vec<PseudonymiseItem>) -> Result<Vec<PseudonymPair>, TrusteeError> {
+    pub async fn pseudonymise(
+        &self,
+        items: Vec<PseudonymiseItem>,
+    ) -> Result<Vec<PseudonymPair>, TrusteeError> {
         let n = items.len();
-        let resp: PseudonymiseResponse = self.post("/v1/pseudonyms", &PseudonymiseRequest { items }).await?;
+        let resp: PseudonymiseResponse = self
+            .post("/v1/pseudonyms", &PseudonymiseRequest { items })
+            .await?;
         check_len(n, resp.items.len())?;
         Ok(resp.items)
     }
 
     /// Resolves local ids registered earlier; `None` for unknown ids.
-    pub async fn resolve(&self, local_ids: Vec<String>) -> Result<Vec<Option<PseudonymPair>>, TrusteeError> {
+    pub async fn resolve(
+        &self,
+        local_ids: Vec<String>,
+    ) -> Result<Vec<Option<PseudonymPair>>, TrusteeError> {
         let n = local_ids.len();
-        let resp: ResolveResponse = self.post("/v1/pseudonyms/resolve", &ResolveRequest { local_ids }).await?;
+        let resp: ResolveResponse = self
+            .post("/v1/pseudonyms/resolve", &ResolveRequest { local_ids })
+            .await?;
         check_len(n, resp.items.len())?;
         Ok(resp.items)
     }
 
     /// Registers FHIR Consent resources; returns how many were new.
     pub async fn submit_consents(&self, items: Vec<ConsentItem>) -> Result<usize, TrusteeError> {
-        let resp: ConsentSubmissionResponse = self.post("/v1/consents", &ConsentSubmission { items }).await?;
+        let resp: ConsentSubmissionResponse = self
+            .post("/v1/consents", &ConsentSubmission { items })
+            .await?;
         Ok(resp.stored)
     }
 
@@ -111,7 +153,16 @@ impl TrusteeClient {
         items: Vec<ConsentQuestion>,
     ) -> Result<Vec<ConsentDecision>, TrusteeError> {
         let n = items.len();
-        let resp: ConsentCheckResponse = self.post("/v1/consents/check", &ConsentCheckRequest { purpose, date, items }).await?;
+        let resp: ConsentCheckResponse = self
+            .post(
+                "/v1/consents/check",
+                &ConsentCheckRequest {
+                    purpose,
+                    date,
+                    items,
+                },
+            )
+            .await?;
         check_len(n, resp.decisions.len())?;
         Ok(resp.decisions)
     }
@@ -121,6 +172,8 @@ fn check_len(asked: usize, got: usize) -> Result<(), TrusteeError> {
     if asked == got {
         Ok(())
     } else {
-        Err(TrusteeError::Protocol(format!("asked {asked} items, got {got} answers")))
+        Err(TrusteeError::Protocol(format!(
+            "asked {asked} items, got {got} answers"
+        )))
     }
 }

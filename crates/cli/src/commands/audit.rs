@@ -47,19 +47,25 @@ pub struct ExportArgs {
 pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AuditCommand::Verify(a) => {
-            let file = std::fs::File::open(&a.log).with_context(|| format!("cannot open {}", a.log.display()))?;
+            let file = std::fs::File::open(&a.log)
+                .with_context(|| format!("cannot open {}", a.log.display()))?;
             let report = oncofed_audit::verify_export(std::io::BufReader::new(file), &a.public_key);
             if a.json {
                 print_json(&report)?;
             } else {
                 println!("{report}");
             }
-            Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         AuditCommand::Export(a) => {
             let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
             let text = client.audit_export().await?;
-            std::fs::write(&a.out, text).with_context(|| format!("cannot write {}", a.out.display()))?;
+            std::fs::write(&a.out, text)
+                .with_context(|| format!("cannot write {}", a.out.display()))?;
             println!("audit trail written to {}", a.out.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -4,15 +4,15 @@ use crate::commands::trustee::{new_token, write_secret};
 use crate::output::print_json;
 use anyhow::Context;
 use clap::Args;
-use oncofed_model::{DataCategory, FactKind, Purpose, SiteId};
-use oncofed_node::{ConsentGate, FactFilter, FactQuery, IngestOptions, IngestReport, QueryService};
-use oncofed_synth::SynthConfig;
-use oncofed_trustee::{SiteRegistry, TrusteeConfig, hash_token, load_or_create_key};
 use oncofed_hub::client::HubClient;
 use oncofed_hub::{HubConfig, Role, Users};
+use oncofed_model::{DataCategory, FactKind, Purpose, SiteId};
 use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
+use oncofed_node::{ConsentGate, FactFilter, FactQuery, IngestOptions, IngestReport, QueryService};
 use oncofed_protocol::Criteria;
 use oncofed_protocol::api::FeasibilityResponse;
+use oncofed_synth::SynthConfig;
+use oncofed_trustee::{SiteRegistry, TrusteeConfig, hash_token, load_or_create_key};
 use oncofed_trustee_api::TrusteeClient;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -91,13 +91,22 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = a.dir.clone().unwrap_or_else(|| temp.path().to_owned());
     say(&a, &format!("data in {}", dir.display()));
 
-    let config = SynthConfig { seed: a.seed, sites: a.sites, persons: a.patients, ..SynthConfig::default() };
+    let config = SynthConfig {
+        seed: a.seed,
+        sites: a.sites,
+        persons: a.patients,
+        ..SynthConfig::default()
+    };
     let cohort = dir.join("cohort");
     let synth = {
         let cohort = cohort.clone();
-        tokio::task::spawn_blocking(move || oncofed_synth::generate(&config, &cohort, &mut |_| {})).await??
+        tokio::task::spawn_blocking(move || oncofed_synth::generate(&config, &cohort, &mut |_| {}))
+            .await??
     };
-    say(&a, &format!("generated {} persons at {} sites", synth.persons, a.sites));
+    say(
+        &a,
+        &format!("generated {} persons at {} sites", synth.persons, a.sites),
+    );
 
     // Trust centre with one token per site, on an ephemeral loopback port.
     let tc_dir = dir.join("trustee");
@@ -108,7 +117,8 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         write_secret(&tc_dir.join(format!("{site}.token")), token)?;
     }
     let hashes: Vec<String> = tokens.iter().map(|t| hash_token(t)).collect();
-    let registry = SiteRegistry::from_hashes(sites.iter().cloned().zip(hashes.iter().map(String::as_str)))?;
+    let registry =
+        SiteRegistry::from_hashes(sites.iter().cloned().zip(hashes.iter().map(String::as_str)))?;
     let key = load_or_create_key(&tc_dir.join("pseudonym.key"))?;
     let tc_config = TrusteeConfig::new(tc_dir.join("store"), key, registry)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -117,7 +127,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let shutdown = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let trustee = tokio::spawn(oncofed_trustee::launch(tc_config, listener, shutdown(stopped.clone())));
+    let trustee = tokio::spawn(oncofed_trustee::launch(
+        tc_config,
+        listener,
+        shutdown(stopped.clone()),
+    ));
     say(&a, &format!("trust centre on {trustee_url}"));
 
     let mut summaries = Vec::new();
@@ -126,10 +140,22 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     for (site, token) in sites.iter().zip(&tokens) {
         let store = oncofed_node::open_store(&dir.join(format!("node-{site}")))?;
         let client = TrusteeClient::new(&trustee_url, token)?;
-        let report = oncofed_node::ingest(&store, &client, &[cohort.join(site.as_str())], &IngestOptions::default(), &|_, _| {})
-            .await
-            .with_context(|| format!("ingest at {site}"))?;
-        say(&a, &format!("{site}: ingested {} resources ({:.0}/s)", report.resources, report.resources_per_second));
+        let report = oncofed_node::ingest(
+            &store,
+            &client,
+            &[cohort.join(site.as_str())],
+            &IngestOptions::default(),
+            &|_, _| {},
+        )
+        .await
+        .with_context(|| format!("ingest at {site}"))?;
+        say(
+            &a,
+            &format!(
+                "{site}: ingested {} resources ({:.0}/s)",
+                report.resources, report.resources_per_second
+            ),
+        );
         let quality = oncofed_node::quality::report(&store).await?;
         research.extend(oncofed_node::research_pseudonyms(&store).await?);
         let gate = Arc::new(ConsentGate::new(client, Duration::from_secs(60)));
@@ -152,16 +178,25 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     users.add_token("demo-admin", Role::Admin, &admin);
     write_secret(&dir.join("researcher.token"), &researcher)?;
     let mut hub_config = HubConfig::new(dir.join("hub"), hub_key.clone(), users);
-    hub_config.limits = oncofed_privacy::QueryBudget { per_minute: 30, per_week: 500 };
+    hub_config.limits = oncofed_privacy::QueryBudget {
+        per_minute: 30,
+        per_week: 500,
+    };
     let hub_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let hub_url = format!("http://{}", hub_listener.local_addr()?);
-    let hub = tokio::spawn(oncofed_hub::launch(hub_config, hub_listener, shutdown(stopped.clone())));
+    let hub = tokio::spawn(oncofed_hub::launch(
+        hub_config,
+        hub_listener,
+        shutdown(stopped.clone()),
+    ));
     say(&a, &format!("research hub on {hub_url}"));
     let admin_client = HubClient::new(&hub_url, &admin);
     let mut agents = Vec::new();
     for (site, service) in sites.iter().zip(&services) {
         let key = oncofed_crypto::SigningKeyPair::generate();
-        admin_client.register_site(site.clone(), key.public_key()).await?;
+        admin_client
+            .register_site(site.clone(), key.public_key())
+            .await?;
         let node_dir = dir.join(format!("node-{site}"));
         let config = AgentConfig {
             site: site.clone(),
@@ -182,7 +217,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut federated_queries = Vec::new();
     for (criteria, matches) in federated_examples() {
         let answer = researcher_client.feasibility(criteria, 30).await?;
-        federated_queries.push(FederatedQuery { answer, ground_truth: truth.count(matches) });
+        federated_queries.push(FederatedQuery {
+            answer,
+            ground_truth: truth.count(matches),
+        });
     }
 
     let summary = DemoSummary {
@@ -203,7 +241,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     if a.keep_running {
-        println!("  research hub  {hub_url}  (researcher token in {}/researcher.token)", dir.display());
+        println!(
+            "  research hub  {hub_url}  (researcher token in {}/researcher.token)",
+            dir.display()
+        );
         keep_running(&dir, &trustee_url, &sites, services).await?;
     }
     let _ = stop.send(true);
@@ -226,17 +267,36 @@ async fn example_queries(service: &QueryService) -> anyhow::Result<Vec<QuerySumm
     let examples: [(&'static str, FactFilter); 3] = [
         (
             "AML diagnoses (ICD-10-GM C92.0), research",
-            FactFilter { kind: Some(FactKind::Diagnosis), code_prefix: Some("C92.0".into()), ..Default::default() },
+            FactFilter {
+                kind: Some(FactKind::Diagnosis),
+                code_prefix: Some("C92.0".into()),
+                ..Default::default()
+            },
         ),
         (
             "molecular markers (genetic, opt-in required), research",
-            FactFilter { category: Some(DataCategory::Genetic), ..Default::default() },
+            FactFilter {
+                category: Some(DataCategory::Genetic),
+                ..Default::default()
+            },
         ),
-        ("all clinical facts, research", FactFilter { category: Some(DataCategory::Clinical), ..Default::default() }),
+        (
+            "all clinical facts, research",
+            FactFilter {
+                category: Some(DataCategory::Clinical),
+                ..Default::default()
+            },
+        ),
     ];
     let mut out = Vec::new();
     for (name, filter) in examples {
-        let answer = service.facts(&FactQuery { filter, purpose: Purpose::Research, date: None }).await?;
+        let answer = service
+            .facts(&FactQuery {
+                filter,
+                purpose: Purpose::Research,
+                date: None,
+            })
+            .await?;
         out.push(QuerySummary {
             query: name,
             released_facts: answer.facts.len(),
@@ -248,8 +308,16 @@ async fn example_queries(service: &QueryService) -> anyhow::Result<Vec<QuerySumm
 }
 
 fn print_summary(s: &DemoSummary) {
-    println!("\nOncoFed demo: {} persons → {} patient records at {} sites, {:.1} s", s.persons, s.patients, s.sites.len(), s.seconds);
-    println!("\nfederated feasibility through the hub (noised, rounded, de-duplicated; truth shown for the demo only):");
+    println!(
+        "\nOncoFed demo: {} persons → {} patient records at {} sites, {:.1} s",
+        s.persons,
+        s.patients,
+        s.sites.len(),
+        s.seconds
+    );
+    println!(
+        "\nfederated feasibility through the hub (noised, rounded, de-duplicated; truth shown for the demo only):"
+    );
     for q in &s.federated_queries {
         print!("{}", super::query::render(&q.answer));
         println!("  ground truth: {}\n", q.ground_truth);
@@ -262,7 +330,13 @@ fn print_summary(s: &DemoSummary) {
         let r = &site.ingest;
         println!(
             "\n{}: {} resources ingested at {:.0}/s, {} patients, {} consents to the trust centre, {} rejected, {} quality issues",
-            site.site, r.resources, r.resources_per_second, r.patients, r.consents, r.units_failed, site.quality_issues
+            site.site,
+            r.resources,
+            r.resources_per_second,
+            r.patients,
+            r.consents,
+            r.units_failed,
+            site.quality_issues
         );
         for q in &site.queries {
             println!(
@@ -280,15 +354,26 @@ async fn keep_running(
     services: Vec<QueryService>,
 ) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
-    println!("\nAPIs (Ctrl-C stops):\n  trust centre  {trustee_url}  (site tokens in {}/trustee/*.token)", dir.display());
+    println!(
+        "\nAPIs (Ctrl-C stops):\n  trust centre  {trustee_url}  (site tokens in {}/trustee/*.token)",
+        dir.display()
+    );
     for (site, service) in sites.iter().zip(services) {
         let token = new_token();
         let token_file = dir.join(format!("node-{site}.api-token"));
         write_secret(&token_file, &token)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        println!("  {site:<12}  http://{}  (POST /v1/query, bearer token in {})", listener.local_addr()?, token_file.display());
+        println!(
+            "  {site:<12}  http://{}  (POST /v1/query, bearer token in {})",
+            listener.local_addr()?,
+            token_file.display()
+        );
         let state = oncofed_node::serve::ApiState::new(service, &token);
-        tasks.push(tokio::spawn(oncofed_node::serve::launch(state, listener, super::node::shutdown_signal())));
+        tasks.push(tokio::spawn(oncofed_node::serve::launch(
+            state,
+            listener,
+            super::node::shutdown_signal(),
+        )));
     }
     super::node::shutdown_signal().await;
     for t in tasks {
@@ -299,15 +384,24 @@ async fn keep_running(
 
 /// Example feasibility questions, each with the ground-truth predicate over `cohort.csv`.
 fn federated_examples() -> Vec<(Criteria, fn(&TruthRow) -> bool)> {
-    let parse = |v: serde_json::Value| serde_json::from_value::<Criteria>(v).expect("static example criteria");
+    let parse = |v: serde_json::Value| {
+        serde_json::from_value::<Criteria>(v).expect("static example criteria")
+    };
     vec![
-        (parse(serde_json::json!({"diagnosis": {"icd10": "C92.0"}})), |r| r.icd10.starts_with("C92.0")),
         (
-            parse(serde_json::json!({"and": [{"diagnosis": {"icd10": "C50"}}, {"age_at_diagnosis": {"max": 50}}]})),
+            parse(serde_json::json!({"diagnosis": {"icd10": "C92.0"}})),
+            |r| r.icd10.starts_with("C92.0"),
+        ),
+        (
+            parse(
+                serde_json::json!({"and": [{"diagnosis": {"icd10": "C50"}}, {"age_at_diagnosis": {"max": 50}}]}),
+            ),
             |r| r.icd10.starts_with("C50") && r.age_at_diagnosis <= 50,
         ),
         (
-            parse(serde_json::json!({"and": [{"diagnosis": {"icd10": "C34"}}, {"marker": {"gene": "HGNC:3236", "present": true}}]})),
+            parse(
+                serde_json::json!({"and": [{"diagnosis": {"icd10": "C34"}}, {"marker": {"gene": "HGNC:3236", "present": true}}]}),
+            ),
             |r| r.icd10.starts_with("C34") && r.egfr && r.genetic_opt_in,
         ),
     ]
@@ -327,12 +421,24 @@ struct Truth(Vec<TruthRow>);
 
 impl Truth {
     fn read(path: &std::path::Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-        let col = |name: &str| header.iter().position(|h| *h == name).with_context(|| format!("{name} missing in cohort.csv"));
-        let (icd, age, egfr, opt_in, objection, withdrawn) =
-            (col("icd10")?, col("age_at_diagnosis")?, col("egfr")?, col("genetic_opt_in")?, col("gdng_objection")?, col("withdrawn")?);
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| *h == name)
+                .with_context(|| format!("{name} missing in cohort.csv"))
+        };
+        let (icd, age, egfr, opt_in, objection, withdrawn) = (
+            col("icd10")?,
+            col("age_at_diagnosis")?,
+            col("egfr")?,
+            col("genetic_opt_in")?,
+            col("gdng_objection")?,
+            col("withdrawn")?,
+        );
         let rows = lines
             .map(|l| {
                 let f: Vec<&str> = l.split(',').collect();

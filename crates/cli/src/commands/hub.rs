@@ -86,7 +86,11 @@ pub async fn run(cmd: HubCommand) -> anyhow::Result<ExitCode> {
             if a.json {
                 print_json(&answer)?;
             } else {
-                println!("registered {} (key fingerprint {})", a.site, answer["fingerprint"].as_str().unwrap_or("?"));
+                println!(
+                    "registered {} (key fingerprint {})",
+                    a.site,
+                    answer["fingerprint"].as_str().unwrap_or("?")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -94,13 +98,21 @@ pub async fn run(cmd: HubCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&a.data_dir).with_context(|| format!("cannot create {}", a.data_dir.display()))?;
+    std::fs::create_dir_all(&a.data_dir)
+        .with_context(|| format!("cannot create {}", a.data_dir.display()))?;
     let key = SigningKeyPair::load_or_create(a.data_dir.join("hub.key"))?;
     let users_file = a.users_file.unwrap_or_else(|| a.data_dir.join("users.txt"));
-    let users = Users::load(&users_file).context("add users first: oncofed hub add-user --users-file ... --user ... --role ...")?;
+    let users = Users::load(&users_file)
+        .context("add users first: oncofed hub add-user --users-file ... --user ... --role ...")?;
     let config = HubConfig::new(&a.data_dir, key.clone(), users);
-    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
-    eprintln!("hub listening on http://{} (public key {})", listener.local_addr()?, key.public_key());
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    eprintln!(
+        "hub listening on http://{} (public key {})",
+        listener.local_addr()?,
+        key.public_key()
+    );
     oncofed_hub::launch(config, listener, super::node::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -114,7 +126,18 @@ fn add_user(a: AddUserArgs) -> anyhow::Result<ExitCode> {
         .open(&a.users_file)
         .with_context(|| format!("cannot open {}", a.users_file.display()))?;
     let role = serde_json::to_value(a.role)?;
-    writeln!(file, "{} {} {}", a.user, role.as_str().unwrap_or("researcher"), oncofed_trustee::hash_token(&token))?;
-    println!("added {} to {}; token in {}", a.user, a.users_file.display(), a.token_out.display());
+    writeln!(
+        file,
+        "{} {} {}",
+        a.user,
+        role.as_str().unwrap_or("researcher"),
+        oncofed_trustee::hash_token(&token)
+    )?;
+    println!(
+        "added {} to {}; token in {}",
+        a.user,
+        a.users_file.display(),
+        a.token_out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -5,8 +5,8 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use oncofed_model::{CodeSystem, DataCategory, FactKind, Purpose};
-use oncofed_node::{ConsentGate, FactQuery, IngestOptions, QueryService};
 use oncofed_node::FactFilter;
+use oncofed_node::{ConsentGate, FactQuery, IngestOptions, QueryService};
 use oncofed_trustee_api::TrusteeClient;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -82,7 +82,11 @@ pub struct StoreArgs {
 #[derive(Debug, Args)]
 pub struct TrusteeArgs {
     /// Base URL of the trust centre.
-    #[arg(long, env = "ONCOFED_TRUSTEE_URL", default_value = "http://127.0.0.1:8710")]
+    #[arg(
+        long,
+        env = "ONCOFED_TRUSTEE_URL",
+        default_value = "http://127.0.0.1:8710"
+    )]
     trustee: String,
     /// File holding this site's bearer token for the trust centre (from `oncofed trustee add-site`).
     #[arg(long, env = "ONCOFED_TRUSTEE_TOKEN_FILE")]
@@ -94,11 +98,17 @@ pub struct TrusteeArgs {
 
 impl TrusteeArgs {
     fn client(&self) -> anyhow::Result<TrusteeClient> {
-        Ok(TrusteeClient::new(&self.trustee, &read_secret(&self.token_file)?)?)
+        Ok(TrusteeClient::new(
+            &self.trustee,
+            &read_secret(&self.token_file)?,
+        )?)
     }
 
     fn gate(&self) -> anyhow::Result<Arc<ConsentGate>> {
-        Ok(Arc::new(ConsentGate::new(self.client()?, Duration::from_secs(self.consent_ttl))))
+        Ok(Arc::new(ConsentGate::new(
+            self.client()?,
+            Duration::from_secs(self.consent_ttl),
+        )))
     }
 }
 
@@ -175,7 +185,11 @@ pub struct ServeArgs {
 }
 
 fn parse_kind(s: &str) -> Result<FactKind, String> {
-    FactKind::from_name(s).ok_or_else(|| format!("unknown kind '{s}': use diagnosis, observation, molecular, procedure or medication"))
+    FactKind::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown kind '{s}': use diagnosis, observation, molecular, procedure or medication"
+        )
+    })
 }
 
 fn parse_system(s: &str) -> Result<CodeSystem, String> {
@@ -194,7 +208,9 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
         NodeCommand::Keygen(a) => {
             let key = oncofed_crypto::SigningKeyPair::load_or_create(&a.key_file)?;
             if a.json {
-                print_json(&serde_json::json!({ "public_key": key.public_key(), "key_file": a.key_file }))?;
+                print_json(
+                    &serde_json::json!({ "public_key": key.public_key(), "key_file": a.key_file }),
+                )?;
             } else {
                 println!("{}", key.public_key());
             }
@@ -207,7 +223,10 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
 async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
     let store = oncofed_node::open_store(&a.store.data_dir)?;
     let client = a.trustee.client()?;
-    let options = IngestOptions { all_or_nothing: a.all_or_nothing, ..Default::default() };
+    let options = IngestOptions {
+        all_or_nothing: a.all_or_nothing,
+        ..Default::default()
+    };
     let bar = byte_bar(a.json, "ingest");
     let progress = |done: u64, total: u64| {
         bar.set_length(total);
@@ -220,7 +239,12 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!(
             "{} units landed, {} rejected; {} resources ({:.0}/s), {} patients, {} consents sent to the trust centre",
-            report.units_ok, report.units_failed, report.resources, report.resources_per_second, report.patients, report.consents
+            report.units_ok,
+            report.units_failed,
+            report.resources,
+            report.resources_per_second,
+            report.patients,
+            report.consents
         );
         println!(
             "store: {} new patients, {} new facts, {} facts already present",
@@ -233,7 +257,11 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
             eprintln!("rejected: {e}");
         }
     }
-    Ok(if report.units_failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if report.units_failed > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
@@ -250,13 +278,30 @@ async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
 async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
     let store = oncofed_node::open_store(&a.store.data_dir)?;
     let service = QueryService::new(store, a.trustee.gate()?);
-    let filter = FactFilter { kind: a.kind, system: a.system, code_prefix: a.code_prefix, category: a.category, limit: Some(a.limit) };
-    let answer = service.facts(&FactQuery { filter, purpose: a.purpose, date: a.date }).await?;
+    let filter = FactFilter {
+        kind: a.kind,
+        system: a.system,
+        code_prefix: a.code_prefix,
+        category: a.category,
+        limit: Some(a.limit),
+    };
+    let answer = service
+        .facts(&FactQuery {
+            filter,
+            purpose: a.purpose,
+            date: a.date,
+        })
+        .await?;
     if a.json {
         print_json(&answer)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} facts of {} patients released; {} withheld by consent", answer.facts.len(), answer.patients, answer.withheld);
+    println!(
+        "{} facts of {} patients released; {} withheld by consent",
+        answer.facts.len(),
+        answer.patients,
+        answer.withheld
+    );
     for f in &answer.facts {
         let value = match &f.fact.value {
             oncofed_model::FactValue::None => String::new(),
@@ -264,7 +309,15 @@ async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
             oncofed_model::FactValue::Code(c) => format!("{}|{}", c.system, c.code),
         };
         let date = f.fact.start.map(|d| d.to_string()).unwrap_or_default();
-        println!("{}  {:<11} {:<10} {:<12} {:<20} {}", f.pseudonym, f.fact.kind.as_str(), f.fact.code.system, f.fact.code.code, value, date);
+        println!(
+            "{}  {:<11} {:<10} {:<12} {:<20} {}",
+            f.pseudonym,
+            f.fact.kind.as_str(),
+            f.fact.code.system,
+            f.fact.code.code,
+            value,
+            date
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -273,7 +326,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = oncofed_node::open_store(&a.store.data_dir)?;
     let service = QueryService::new(store, a.trustee.gate()?);
     let state = oncofed_node::serve::ApiState::new(service, &read_secret(&a.api_token_file)?);
-    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
     eprintln!("node API listening on http://{}", listener.local_addr()?);
     oncofed_node::serve::launch(state, listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
@@ -282,7 +337,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
     use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
     let store = oncofed_node::open_store(&a.store.data_dir)?;
-    let secret = SiteSecret::load_or_create(&a.store.data_dir.join("noise.secret")).context("cannot read or create the noise secret")?;
+    let secret = SiteSecret::load_or_create(&a.store.data_dir.join("noise.secret"))
+        .context("cannot read or create the noise secret")?;
     let config = AgentConfig {
         site: a.site,
         hub_url: a.hub,
@@ -292,7 +348,9 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
         poll_wait: a.poll_wait,
     };
     eprintln!("agent for {} polling {}", config.site, config.hub_url);
-    Agent::new(config, store, a.trustee.gate()?).run(shutdown_signal()).await;
+    Agent::new(config, store, a.trustee.gate()?)
+        .run(shutdown_signal())
+        .await;
     Ok(ExitCode::SUCCESS)
 }
 

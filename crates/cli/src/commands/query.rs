@@ -43,9 +43,13 @@ pub struct FeasibilityArgs {
 
 pub async fn run(cmd: QueryCommand) -> anyhow::Result<ExitCode> {
     let QueryCommand::Feasibility(a) = cmd;
-    let text = std::fs::read_to_string(&a.criteria).with_context(|| format!("cannot read {}", a.criteria.display()))?;
-    let criteria: Criteria = serde_json::from_str(&text).with_context(|| format!("{} is not a criteria document", a.criteria.display()))?;
-    criteria.validate().map_err(|e| anyhow::anyhow!("{}: {e}", a.criteria.display()))?;
+    let text = std::fs::read_to_string(&a.criteria)
+        .with_context(|| format!("cannot read {}", a.criteria.display()))?;
+    let criteria: Criteria = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a criteria document", a.criteria.display()))?;
+    criteria
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.criteria.display()))?;
     let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
     let answer = client.feasibility(criteria, a.wait).await?;
     if a.json {
@@ -66,7 +70,12 @@ pub fn released(r: &Released) -> String {
 
 /// A feasibility answer for people.
 pub fn render(a: &FeasibilityResponse) -> String {
-    let mut out = format!("{}\n  total (de-duplicated): {}   [{:?}]\n", a.criteria, released(&a.total), a.status);
+    let mut out = format!(
+        "{}\n  total (de-duplicated): {}   [{:?}]\n",
+        a.criteria,
+        released(&a.total),
+        a.status
+    );
     match &a.per_site {
         Some(sites) => {
             for (site, r) in sites {

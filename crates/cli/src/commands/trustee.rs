@@ -66,7 +66,9 @@ pub async fn run(cmd: TrusteeCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let key_file = a.key_file.unwrap_or_else(|| a.data_dir.join("pseudonym.key"));
+    let key_file = a
+        .key_file
+        .unwrap_or_else(|| a.data_dir.join("pseudonym.key"));
     let sites_file = a.sites_file.unwrap_or_else(|| a.data_dir.join("sites.txt"));
     if let Some(dir) = key_file.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -76,8 +78,13 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(f) = &a.admin_token_file {
         config = config.with_admin_token_hash(&hash_token(&read_secret(f)?))?;
     }
-    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
-    eprintln!("trust centre listening on http://{}", listener.local_addr()?);
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    eprintln!(
+        "trust centre listening on http://{}",
+        listener.local_addr()?
+    );
     oncofed_trustee::launch(config, listener, super::node::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -102,8 +109,15 @@ pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
 
 fn add_site(a: AddSiteArgs) -> anyhow::Result<ExitCode> {
     if let Ok(existing) = std::fs::read_to_string(&a.sites_file) {
-        let taken = existing.lines().any(|l| l.split_whitespace().next() == Some(a.site.as_str()));
-        anyhow::ensure!(!taken, "site {} is already registered in {}", a.site, a.sites_file.display());
+        let taken = existing
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(a.site.as_str()));
+        anyhow::ensure!(
+            !taken,
+            "site {} is already registered in {}",
+            a.site,
+            a.sites_file.display()
+        );
     }
     let token = new_token();
     write_secret(&a.token_out, &token)?;
@@ -114,9 +128,16 @@ fn add_site(a: AddSiteArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot open {}", a.sites_file.display()))?;
     writeln!(sites, "{} {}", a.site, hash_token(&token))?;
     if a.json {
-        print_json(&serde_json::json!({"site": a.site, "token_file": a.token_out, "sites_file": a.sites_file}))?;
+        print_json(
+            &serde_json::json!({"site": a.site, "token_file": a.token_out, "sites_file": a.sites_file}),
+        )?;
     } else {
-        println!("registered {} in {}; its token is in {}", a.site, a.sites_file.display(), a.token_out.display());
+        println!(
+            "registered {} in {}; its token is in {}",
+            a.site,
+            a.sites_file.display(),
+            a.token_out.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

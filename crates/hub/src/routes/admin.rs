@@ -13,22 +13,41 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/admin/sites", post(register).get(list))
 }
 
-async fn register(user: User, State(state): State<AppState>, Json(req): Json<RegisterSite>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn register(
+    user: User,
+    State(state): State<AppState>,
+    Json(req): Json<RegisterSite>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     user.require(Role::Admin)?;
     blocking(&state, move |s| {
         let key = req.public_key.to_string();
-        s.inner.db.put_site(req.site.as_str(), &key, chrono::Utc::now()).map_err(ApiError::internal)?;
-        s.inner.site_keys.lock().unwrap_or_else(|p| p.into_inner()).insert(req.site.to_string(), req.public_key.clone());
+        s.inner
+            .db
+            .put_site(req.site.as_str(), &key, chrono::Utc::now())
+            .map_err(ApiError::internal)?;
+        s.inner
+            .site_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(req.site.to_string(), req.public_key.clone());
         let details = serde_json::json!({ "fingerprint": req.public_key.fingerprint() });
         audit(s, &user.id, "site.registered", req.site.as_str(), details)?;
-        Ok(Json(serde_json::json!({ "site": req.site, "fingerprint": req.public_key.fingerprint() })))
+        Ok(Json(
+            serde_json::json!({ "site": req.site, "fingerprint": req.public_key.fingerprint() }),
+        ))
     })
     .await
 }
 
-async fn list(user: User, State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list(
+    user: User,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     user.require(Role::Admin)?;
     let sites = blocking(&state, |s| s.inner.db.sites().map_err(ApiError::internal)).await?;
-    let sites: Vec<_> = sites.into_iter().map(|(site, key)| serde_json::json!({ "site": site, "public_key": key })).collect();
+    let sites: Vec<_> = sites
+        .into_iter()
+        .map(|(site, key)| serde_json::json!({ "site": site, "public_key": key }))
+        .collect();
     Ok(Json(serde_json::Value::Array(sites)))
 }

@@ -2,11 +2,11 @@
 
 use crate::auth::User;
 use crate::{ApiError, AppState, Role};
+use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 
 /// `GET /v1/audit/export`: the whole trail as JSON Lines (entries and signed checkpoints).
 pub fn router() -> Router<AppState> {
@@ -16,7 +16,13 @@ pub fn router() -> Router<AppState> {
 async fn export(user: User, State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     user.require(Role::Auditor)?;
     let text = super::blocking(&state, move |s| {
-        super::audit(s, &user.id, "audit.exported", "audit", serde_json::json!({}))?;
+        super::audit(
+            s,
+            &user.id,
+            "audit.exported",
+            "audit",
+            serde_json::json!({}),
+        )?;
         s.inner.audit.checkpoint().map_err(ApiError::internal)?;
         let mut out = Vec::new();
         s.inner.audit.export(&mut out).map_err(ApiError::internal)?;

@@ -19,12 +19,20 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// `POST /v1/feasibility`, `GET /v1/feasibility/{id}`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/feasibility", post(submit)).route("/v1/feasibility/{id}", get(fetch))
+    Router::new()
+        .route("/v1/feasibility", post(submit))
+        .route("/v1/feasibility/{id}", get(fetch))
 }
 
-async fn submit(user: User, State(state): State<AppState>, Json(req): Json<FeasibilityRequest>) -> Result<Json<FeasibilityResponse>, ApiError> {
+async fn submit(
+    user: User,
+    State(state): State<AppState>,
+    Json(req): Json<FeasibilityRequest>,
+) -> Result<Json<FeasibilityResponse>, ApiError> {
     user.require(Role::Researcher)?;
-    req.criteria.validate().map_err(|e| ApiError::Invalid(format!("criteria: {e}")))?;
+    req.criteria
+        .validate()
+        .map_err(|e| ApiError::Invalid(format!("criteria: {e}")))?;
     let wait = Duration::from_secs(req.wait_seconds.unwrap_or(10)).min(MAX_WAIT);
     let user_id = user.id.clone();
     let query_id = blocking(&state, move |s| {
@@ -89,11 +97,20 @@ async fn submit(user: User, State(state): State<AppState>, Json(req): Json<Feasi
     respond(&state, query_id, user_id).await
 }
 
-async fn fetch(user: User, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<FeasibilityResponse>, ApiError> {
+async fn fetch(
+    user: User,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<FeasibilityResponse>, ApiError> {
     let query_id: QueryId = id.parse().map_err(|_| ApiError::NotFound)?;
     let owner = {
         let qid = query_id.clone();
-        blocking(&state, move |s| s.inner.db.query(&qid).map_err(ApiError::internal)).await?.ok_or(ApiError::NotFound)?.user_id
+        blocking(&state, move |s| {
+            s.inner.db.query(&qid).map_err(ApiError::internal)
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .user_id
     };
     match user.role {
         Role::Auditor => {}
@@ -116,7 +133,9 @@ async fn wait_for(state: &AppState, query_id: &QueryId, wait: Duration) {
         let done = blocking(state, move |s| {
             let q = s.inner.db.query(&qid).map_err(ApiError::internal)?;
             let tasks = s.inner.db.tasks(&qid).map_err(ApiError::internal)?;
-            let final_ = tasks.iter().all(|t| !matches!(t.state, TaskState::Queued | TaskState::Claimed));
+            let final_ = tasks
+                .iter()
+                .all(|t| !matches!(t.state, TaskState::Queued | TaskState::Claimed));
             Ok(final_ || q.is_none_or(|q| Utc::now() >= q.deadline))
         })
         .await
@@ -134,7 +153,11 @@ async fn wait_for(state: &AppState, query_id: &QueryId, wait: Duration) {
 }
 
 /// Aggregates, releases and audits the current figures of a query.
-async fn respond(state: &AppState, query_id: QueryId, reader: String) -> Result<Json<FeasibilityResponse>, ApiError> {
+async fn respond(
+    state: &AppState,
+    query_id: QueryId,
+    reader: String,
+) -> Result<Json<FeasibilityResponse>, ApiError> {
     let response = blocking(state, move |s| {
         let now = Utc::now();
         s.inner.db.sweep(now, now - s.claim_timeout()).map_err(ApiError::internal)?;
@@ -156,6 +179,7 @@ async fn respond(state: &AppState, query_id: QueryId, reader: String) -> Result<
 
 impl AppState {
     pub(crate) fn claim_timeout(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.inner.config.claim_timeout).unwrap_or(chrono::Duration::seconds(30))
+        chrono::Duration::from_std(self.inner.config.claim_timeout)
+            .unwrap_or(chrono::Duration::seconds(30))
     }
 }

@@ -7,7 +7,9 @@ use axum::{Json, Router};
 
 /// `GET /health`, `GET /v1/hub/key`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(|| async { "ok" })).route("/v1/hub/key", get(key))
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/hub/key", get(key))
 }
 
 async fn key(State(state): State<AppState>) -> Json<serde_json::Value> {

@@ -17,7 +17,9 @@ const MAX_TASKS_PER_POLL: usize = 16;
 
 /// `GET /v1/site/tasks?wait=S`, `POST /v1/site/results`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/site/tasks", get(tasks)).route("/v1/site/results", post(results))
+    Router::new()
+        .route("/v1/site/tasks", get(tasks))
+        .route("/v1/site/results", post(results))
 }
 
 #[derive(Deserialize)]
@@ -27,7 +29,11 @@ struct PollParams {
 }
 
 /// Hands out the site's queued tasks, waiting up to `wait` seconds for one to appear.
-async fn tasks(State(state): State<AppState>, Query(params): Query<PollParams>, req: SiteRequest) -> Result<Json<Vec<SignedEnvelope>>, ApiError> {
+async fn tasks(
+    State(state): State<AppState>,
+    Query(params): Query<PollParams>,
+    req: SiteRequest,
+) -> Result<Json<Vec<SignedEnvelope>>, ApiError> {
     let wait = Duration::from_secs(params.wait.unwrap_or(0)).min(state.inner.config.max_poll);
     let until = tokio::time::Instant::now() + wait;
     let wakeup = state.wakeup(req.site.as_str());
@@ -38,15 +44,29 @@ async fn tasks(State(state): State<AppState>, Query(params): Query<PollParams>, 
         let site = req.site.to_string();
         let claimed = blocking(&state, move |s| {
             let now = Utc::now();
-            s.inner.db.sweep(now, now - s.claim_timeout()).map_err(ApiError::internal)?;
-            let envelopes = s.inner.db.claim(&site, now, MAX_TASKS_PER_POLL).map_err(ApiError::internal)?;
+            s.inner
+                .db
+                .sweep(now, now - s.claim_timeout())
+                .map_err(ApiError::internal)?;
+            let envelopes = s
+                .inner
+                .db
+                .claim(&site, now, MAX_TASKS_PER_POLL)
+                .map_err(ApiError::internal)?;
             let mut out = Vec::with_capacity(envelopes.len());
             for e in envelopes {
-                let envelope: SignedEnvelope = serde_json::from_str(&e).map_err(ApiError::internal)?;
+                let envelope: SignedEnvelope =
+                    serde_json::from_str(&e).map_err(ApiError::internal)?;
                 out.push(envelope);
             }
             if !out.is_empty() {
-                audit(s, &site, "task.claimed", &site, serde_json::json!({ "tasks": out.len() }))?;
+                audit(
+                    s,
+                    &site,
+                    "task.claimed",
+                    &site,
+                    serde_json::json!({ "tasks": out.len() }),
+                )?;
             }
             Ok(out)
         })
@@ -60,12 +80,21 @@ async fn tasks(State(state): State<AppState>, Query(params): Query<PollParams>, 
 }
 
 /// Accepts a sealed outcome from the site that was sent the task.
-async fn results(State(state): State<AppState>, req: SiteRequest) -> Result<Json<serde_json::Value>, ApiError> {
-    let envelope: SignedEnvelope =
-        serde_json::from_slice(&req.body).map_err(|_| ApiError::Invalid("body must be a sealed task outcome".into()))?;
+async fn results(
+    State(state): State<AppState>,
+    req: SiteRequest,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let envelope: SignedEnvelope = serde_json::from_slice(&req.body)
+        .map_err(|_| ApiError::Invalid("body must be a sealed task outcome".into()))?;
     let key = {
-        let keys = state.inner.site_keys.lock().unwrap_or_else(|p| p.into_inner());
-        keys.get(req.site.as_str()).cloned().ok_or(ApiError::Unauthorized)?
+        let keys = state
+            .inner
+            .site_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        keys.get(req.site.as_str())
+            .cloned()
+            .ok_or(ApiError::Unauthorized)?
     };
     let outcome: TaskOutcome = envelope.open(&key).map_err(|e| {
         tracing::warn!(site = %req.site, error = %e, "outcome with a bad seal refused");
@@ -77,12 +106,22 @@ async fn results(State(state): State<AppState>, req: SiteRequest) -> Result<Json
     let stored = serde_json::to_string(&envelope).map_err(ApiError::internal)?;
     let accepted = blocking(&state, move |s| {
         let ok = outcome.result.is_ok();
-        let query = s.inner.db.complete(&outcome.task_id, outcome.site.as_str(), ok, &stored).map_err(ApiError::internal)?;
+        let query = s
+            .inner
+            .db
+            .complete(&outcome.task_id, outcome.site.as_str(), ok, &stored)
+            .map_err(ApiError::internal)?;
         let details = serde_json::json!({
             "task": outcome.task_id, "succeeded": ok, "accepted": query.is_some(),
             "count": outcome.result.as_ref().ok().map(|a| a.count),
         });
-        audit(s, outcome.site.as_str(), "result.received", outcome.query_id.as_str(), details)?;
+        audit(
+            s,
+            outcome.site.as_str(),
+            "result.received",
+            outcome.query_id.as_str(),
+            details,
+        )?;
         Ok(query.is_some())
     })
     .await?;

@@ -37,7 +37,11 @@ pub fn users() -> Users {
 }
 
 impl Hub {
-    pub async fn start(dir: PathBuf, key: SigningKeyPair, tune: impl FnOnce(&mut HubConfig)) -> Self {
+    pub async fn start(
+        dir: PathBuf,
+        key: SigningKeyPair,
+        tune: impl FnOnce(&mut HubConfig),
+    ) -> Self {
         let mut config = HubConfig::new(&dir, key.clone(), users());
         tune(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -46,7 +50,13 @@ impl Hub {
         let task = tokio::spawn(oncofed_hub::launch(config, listener, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
-        Self { url, key, dir, stop, task }
+        Self {
+            url,
+            key,
+            dir,
+            stop,
+            task,
+        }
     }
 
     pub async fn stop(self) {
@@ -99,14 +109,35 @@ impl Federation {
     /// Generates `persons` across `n` sites and ingests each site through a real trust centre.
     pub async fn build(n: u32, persons: u64, seed: u64) -> Self {
         let cohort = tempfile::tempdir().unwrap();
-        let config = SynthConfig { seed, sites: n, persons, ..SynthConfig::default() };
+        let config = SynthConfig {
+            seed,
+            sites: n,
+            persons,
+            ..SynthConfig::default()
+        };
         oncofed_synth::generate(&config, &cohort.path().join("out"), &mut |_| {}).unwrap();
 
         let tc_dir = tempfile::tempdir().unwrap();
-        let tokens: Vec<(SiteId, String)> = (1..=n).map(|k| (SynthConfig::site_id(k), format!("site-token-{k}-abcdefabcdef"))).collect();
-        let hashes: Vec<(SiteId, String)> = tokens.iter().map(|(s, t)| (s.clone(), hash_token(t))).collect();
-        let registry = SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
-        let tc_config = TrusteeConfig::new(tc_dir.path().join("tc"), PseudonymKey::from_bytes(vec![3; 32]).unwrap(), registry).unwrap();
+        let tokens: Vec<(SiteId, String)> = (1..=n)
+            .map(|k| {
+                (
+                    SynthConfig::site_id(k),
+                    format!("site-token-{k}-abcdefabcdef"),
+                )
+            })
+            .collect();
+        let hashes: Vec<(SiteId, String)> = tokens
+            .iter()
+            .map(|(s, t)| (s.clone(), hash_token(t)))
+            .collect();
+        let registry =
+            SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
+        let tc_config = TrusteeConfig::new(
+            tc_dir.path().join("tc"),
+            PseudonymKey::from_bytes(vec![3; 32]).unwrap(),
+            registry,
+        )
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let trustee_url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -123,23 +154,55 @@ impl Federation {
             let dir = tempfile::tempdir().unwrap();
             let store = oncofed_node::open_store(dir.path()).unwrap();
             let client = TrusteeClient::new(&trustee_url, &token).unwrap();
-            let report = oncofed_node::ingest(&store, &client, &[cohort.path().join("out").join(id.as_str())], &IngestOptions::default(), &|_, _| {})
-                .await
-                .unwrap();
+            let report = oncofed_node::ingest(
+                &store,
+                &client,
+                &[cohort.path().join("out").join(id.as_str())],
+                &IngestOptions::default(),
+                &|_, _| {},
+            )
+            .await
+            .unwrap();
             assert_eq!(report.units_failed, 0, "{:?}", report.errors);
             let gate = Arc::new(ConsentGate::new(client, Duration::from_secs(60)));
             let secret = SiteSecret::load_or_create(&dir.path().join("noise.secret")).unwrap();
-            sites.push(Site { id, store, key: SigningKeyPair::generate(), gate, secret, _dir: dir });
+            sites.push(Site {
+                id,
+                store,
+                key: SigningKeyPair::generate(),
+                gate,
+                secret,
+                _dir: dir,
+            });
         }
-        Self { sites, cohort, trustee_url, trustee_stop: Some(stop) }
+        Self {
+            sites,
+            cohort,
+            trustee_url,
+            trustee_stop: Some(stop),
+        }
     }
 
     /// `ground-truth/cohort.csv` rows.
     pub fn truth(&self) -> Vec<BTreeMap<String, String>> {
-        let text = std::fs::read_to_string(self.cohort.path().join("out/ground-truth/cohort.csv")).unwrap();
+        let text = std::fs::read_to_string(self.cohort.path().join("out/ground-truth/cohort.csv"))
+            .unwrap();
         let mut lines = text.lines();
-        let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_owned).collect();
-        lines.map(|l| header.iter().cloned().zip(l.split(',').map(str::to_owned)).collect()).collect()
+        let header: Vec<String> = lines
+            .next()
+            .unwrap()
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        lines
+            .map(|l| {
+                header
+                    .iter()
+                    .cloned()
+                    .zip(l.split(',').map(str::to_owned))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Registers every site's public key at the hub (as its admin would).
@@ -147,7 +210,13 @@ impl Federation {
         let http = reqwest::Client::new();
         for s in &self.sites {
             let body = serde_json::json!({ "site": s.id, "public_key": s.key.public_key() });
-            let resp = http.post(format!("{}/v1/admin/sites", hub.url)).bearer_auth(ADMIN).json(&body).send().await.unwrap();
+            let resp = http
+                .post(format!("{}/v1/admin/sites", hub.url))
+                .bearer_auth(ADMIN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
         }
     }
@@ -171,7 +240,12 @@ impl Federation {
 }
 
 /// POSTs a feasibility query as `token` and returns (status, body).
-pub async fn feasibility(hub: &Hub, token: &str, criteria: serde_json::Value, wait: u64) -> (u16, serde_json::Value) {
+pub async fn feasibility(
+    hub: &Hub,
+    token: &str,
+    criteria: serde_json::Value,
+    wait: u64,
+) -> (u16, serde_json::Value) {
     let resp = reqwest::Client::new()
         .post(format!("{}/v1/feasibility", hub.url))
         .bearer_auth(token)
@@ -184,10 +258,16 @@ pub async fn feasibility(hub: &Hub, token: &str, criteria: serde_json::Value, wa
 }
 
 /// Counts truth rows matching a predicate.
-pub fn count_truth(rows: &[BTreeMap<String, String>], pred: impl Fn(&BTreeMap<String, String>) -> bool) -> u64 {
+pub fn count_truth(
+    rows: &[BTreeMap<String, String>],
+    pred: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> u64 {
     rows.iter().filter(|r| pred(r)).count() as u64
 }
 
 pub fn map_of(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }

@@ -2,7 +2,9 @@
 
 use crate::{ConsentGate, GateError, SharedStore, with_store};
 use oncofed_model::{DataCategory, Purpose, SecurityLevel, SiteId};
-use oncofed_privacy::{DEFAULT_PRECISION, NoiseSeed, Released, SiteDisclosure, Sketch, obfuscate, sketch_item};
+use oncofed_privacy::{
+    DEFAULT_PRECISION, NoiseSeed, Released, SiteDisclosure, Sketch, obfuscate, sketch_item,
+};
 use oncofed_protocol::{Criteria, FeasibilityAnswer};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -23,7 +25,8 @@ impl SiteSecret {
     /// noise, which would let repeated queries be averaged across the change.
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
         match std::fs::read(path) {
-            Ok(bytes) => Self::new(bytes).ok_or_else(|| std::io::Error::other("noise secret is shorter than 32 bytes")),
+            Ok(bytes) => Self::new(bytes)
+                .ok_or_else(|| std::io::Error::other("noise secret is shorter than 32 bytes")),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let bytes = rand::random::<[u8; 32]>().to_vec();
                 let mut options = std::fs::OpenOptions::new();
@@ -83,27 +86,55 @@ pub async fn answer_feasibility(
     criteria: &Criteria,
     sketch_key: &str,
 ) -> Result<FeasibilityAnswer, FeasibilityError> {
-    criteria.validate().map_err(|e| FeasibilityError::Criteria(e.to_string()))?;
-    let key = hex::decode(sketch_key).ok().filter(|k| k.len() == 32).ok_or(FeasibilityError::SketchKey)?;
+    criteria
+        .validate()
+        .map_err(|e| FeasibilityError::Criteria(e.to_string()))?;
+    let key = hex::decode(sketch_key)
+        .ok()
+        .filter(|k| k.len() == 32)
+        .ok_or(FeasibilityError::SketchKey)?;
     let c = criteria.clone();
     let matches = with_store(store, move |s| s.feasibility(&c)).await?;
     let categories: BTreeSet<DataCategory> = criteria.categories().into_iter().collect();
     let today = chrono::Utc::now().date_naive();
-    let questions: Vec<_> = matches.iter().flat_map(|(psn, _)| categories.iter().map(move |c| (psn.clone(), *c))).collect();
-    let permitted = gate.permitted(Purpose::Feasibility, today, questions).await?;
+    let questions: Vec<_> = matches
+        .iter()
+        .flat_map(|(psn, _)| categories.iter().map(move |c| (psn.clone(), *c)))
+        .collect();
+    let permitted = gate
+        .permitted(Purpose::Feasibility, today, questions)
+        .await?;
     let counted: Vec<_> = matches
         .iter()
-        .filter(|(psn, _)| categories.iter().all(|c| permitted.contains(&(psn.clone(), *c))))
+        .filter(|(psn, _)| {
+            categories
+                .iter()
+                .all(|c| permitted.contains(&(psn.clone(), *c)))
+        })
         .collect();
 
-    let level = SecurityLevel::of_dataset(categories.iter().copied().chain([DataCategory::Clinical]));
-    let seed = NoiseSeed::derive(&secret.0, criteria.canonical_json().as_bytes(), site.as_str(), "total");
-    let count = obfuscate(counted.len() as u64, &SiteDisclosure::for_level(level), &seed);
+    let level =
+        SecurityLevel::of_dataset(categories.iter().copied().chain([DataCategory::Clinical]));
+    let seed = NoiseSeed::derive(
+        &secret.0,
+        criteria.canonical_json().as_bytes(),
+        site.as_str(),
+        "total",
+    );
+    let count = obfuscate(
+        counted.len() as u64,
+        &SiteDisclosure::for_level(level),
+        &seed,
+    );
     let mut sketch = Sketch::new(DEFAULT_PRECISION).expect("default precision is valid");
     if count != Released::Suppressed {
         for (_, research) in &counted {
             sketch.insert(&sketch_item(&key, research.as_str()));
         }
     }
-    Ok(FeasibilityAnswer { count, sketch, level })
+    Ok(FeasibilityAnswer {
+        count,
+        sketch,
+        level,
+    })
 }

@@ -41,7 +41,10 @@ pub async fn process(
         let mut patients = Vec::with_capacity(batch.patients.len());
         for p in std::mem::take(&mut batch.patients) {
             patients.push((p.local_id.clone(), p.demographics));
-            let item = PseudonymiseItem { local_id: p.local_id, idat: p.idat };
+            let item = PseudonymiseItem {
+                local_id: p.local_id,
+                idat: p.idat,
+            };
             match position.get(&item.local_id) {
                 Some(&i) => items[i] = item,
                 None => {
@@ -50,14 +53,20 @@ pub async fn process(
                 }
             }
         }
-        pending.push(Pending { label: unit.label, patients, batch });
+        pending.push(Pending {
+            label: unit.label,
+            patients,
+            batch,
+        });
     }
     let patients = items.len();
     let mut pairs: HashMap<String, PseudonymPair> = HashMap::with_capacity(items.len());
     while !items.is_empty() {
         let rest = items.split_off(items.len().min(MAX_BATCH));
         let ids: Vec<String> = items.iter().map(|i| i.local_id.clone()).collect();
-        let answer = trustee.pseudonymise(std::mem::replace(&mut items, rest)).await?;
+        let answer = trustee
+            .pseudonymise(std::mem::replace(&mut items, rest))
+            .await?;
         pairs.extend(ids.into_iter().zip(answer));
     }
 
@@ -75,18 +84,32 @@ pub async fn process(
     let mut resolved: Vec<(String, PseudonymPair)> = Vec::new();
     for ids in missing.chunks(MAX_BATCH) {
         let answer = trustee.resolve(ids.to_vec()).await?;
-        resolved.extend(ids.iter().cloned().zip(answer).filter_map(|(id, pair)| Some((id, pair?))));
+        resolved.extend(
+            ids.iter()
+                .cloned()
+                .zip(answer)
+                .filter_map(|(id, pair)| Some((id, pair?))),
+        );
     }
     if !resolved.is_empty() {
         let wanted: Vec<Pseudonym> = resolved.iter().map(|(_, p)| p.site.clone()).collect();
         let present = crate::with_store(store, move |s| s.existing_patients(&wanted)).await?;
-        pairs.extend(resolved.into_iter().filter(|(_, p)| present.contains(&p.site)));
+        pairs.extend(
+            resolved
+                .into_iter()
+                .filter(|(_, p)| present.contains(&p.site)),
+        );
     }
 
     // 3. A unit with a subject nobody knows lands nothing.
     let mut write = WriteBatch::default();
     let mut consents: Vec<ConsentItem> = Vec::new();
-    for Pending { label, patients, batch } in pending {
+    for Pending {
+        label,
+        patients,
+        batch,
+    } in pending
+    {
         if let Some((_, source)) = subjects(&batch).find(|(s, _)| !pairs.contains_key(*s)) {
             report.units_failed += 1;
             report.errors.push(format!(
@@ -112,9 +135,16 @@ pub async fn process(
         for f in batch.facts {
             let pair = &pairs[&f.subject];
             let key = FactKey::derive(&pair.site, &f.source_id);
-            write.facts.push(StoredFact { key, pseudonym: pair.site.clone(), fact: f.fact });
+            write.facts.push(StoredFact {
+                key,
+                pseudonym: pair.site.clone(),
+                fact: f.fact,
+            });
         }
-        consents.extend(batch.consents.into_iter().map(|c| ConsentItem { local_id: c.subject, consent: c.resource }));
+        consents.extend(batch.consents.into_iter().map(|c| ConsentItem {
+            local_id: c.subject,
+            consent: c.resource,
+        }));
     }
 
     // 4. Consents belong to the trust centre, never to the research store.
@@ -122,7 +152,9 @@ pub async fn process(
     report.consents += consents.len();
     while !consents.is_empty() {
         let rest = consents.split_off(consents.len().min(MAX_BATCH));
-        trustee.submit_consents(std::mem::replace(&mut consents, rest)).await?;
+        trustee
+            .submit_consents(std::mem::replace(&mut consents, rest))
+            .await?;
     }
     tracing::debug!(
         patients,

@@ -70,7 +70,11 @@ fn read_json(path: &Path) -> Unit {
             bytes: bytes.len() as u64,
             batch: map_document(&bytes, &path.display().to_string()).map_err(|e| e.to_string()),
         },
-        Err(e) => Unit { label: path.display().to_string(), bytes: 0, batch: Err(io_error(path, &e)) },
+        Err(e) => Unit {
+            label: path.display().to_string(),
+            bytes: 0,
+            batch: Err(io_error(path, &e)),
+        },
     }
 }
 
@@ -78,7 +82,13 @@ fn read_bundle_lines(path: &Path, emit: &mut dyn FnMut(Unit) -> bool) -> bool {
     let source = path.display().to_string();
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) => return emit(Unit { label: source, bytes: 0, batch: Err(io_error(path, &e)) }),
+        Err(e) => {
+            return emit(Unit {
+                label: source,
+                bytes: 0,
+                batch: Err(io_error(path, &e)),
+            });
+        }
     };
     for (i, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
         let unit = match line {
@@ -112,13 +122,23 @@ fn read_bulk(paths: &[std::path::PathBuf]) -> Unit {
         let source = path.display().to_string();
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
-            Err(e) => return Unit { label, bytes, batch: Err(io_error(path, &e)) },
+            Err(e) => {
+                return Unit {
+                    label,
+                    bytes,
+                    batch: Err(io_error(path, &e)),
+                };
+            }
         };
         for (i, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
             let line = match line {
                 Ok(l) => l,
                 Err(e) => {
-                    return Unit { label, bytes, batch: Err(format!("{source} line {}: cannot read: {e}", i + 1)) };
+                    return Unit {
+                        label,
+                        bytes,
+                        batch: Err(format!("{source} line {}: cannot read: {e}", i + 1)),
+                    };
                 }
             };
             bytes += line.len() as u64 + 1;
@@ -128,11 +148,21 @@ fn read_bulk(paths: &[std::path::PathBuf]) -> Unit {
             match map_ndjson_line(&line, &source, i + 1) {
                 Ok(b) => batch.merge(b),
                 Err(e) => {
-                    let batch = Err(format!("{e} (the bulk export in this folder landed nothing)"));
-                    return Unit { label, bytes, batch };
+                    let batch = Err(format!(
+                        "{e} (the bulk export in this folder landed nothing)"
+                    ));
+                    return Unit {
+                        label,
+                        bytes,
+                        batch,
+                    };
                 }
             }
         }
     }
-    Unit { label, bytes, batch: Ok(batch) }
+    Unit {
+        label,
+        bytes,
+        batch: Ok(batch),
+    }
 }

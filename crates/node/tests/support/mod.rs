@@ -22,9 +22,20 @@ impl Trustee {
     /// Starts a trust centre with sites `site-1` … `site-n`.
     pub async fn start(n: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let tokens: HashMap<String, String> = (1..=n).map(|k| (format!("site-{k}"), format!("token-of-site-{k}-0123456789abcdef"))).collect();
-        let hashes: Vec<(SiteId, String)> = tokens.iter().map(|(s, t)| (SiteId::new(s.clone()).unwrap(), hash_token(t))).collect();
-        let registry = SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
+        let tokens: HashMap<String, String> = (1..=n)
+            .map(|k| {
+                (
+                    format!("site-{k}"),
+                    format!("token-of-site-{k}-0123456789abcdef"),
+                )
+            })
+            .collect();
+        let hashes: Vec<(SiteId, String)> = tokens
+            .iter()
+            .map(|(s, t)| (SiteId::new(s.clone()).unwrap(), hash_token(t)))
+            .collect();
+        let registry =
+            SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
         let key = PseudonymKey::from_bytes(vec![7u8; 32]).unwrap();
         let config = TrusteeConfig::new(dir.path().join("tc"), key, registry).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -33,7 +44,13 @@ impl Trustee {
         let task = tokio::spawn(oncofed_trustee::launch(config, listener, async move {
             let _ = stopped.await;
         }));
-        Self { url, tokens, stop: Some(stop), task: Some(task), _dir: dir }
+        Self {
+            url,
+            tokens,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
     }
 
     /// Stops the trust centre and waits until its port is closed.
@@ -67,7 +84,12 @@ pub struct Cohort {
 impl Cohort {
     pub fn generate(sites: u32, persons: u64, seed: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = SynthConfig { seed, sites, persons, ..SynthConfig::default() };
+        let config = SynthConfig {
+            seed,
+            sites,
+            persons,
+            ..SynthConfig::default()
+        };
         oncofed_synth::generate(&config, &dir.path().join("out"), &mut |_| {}).unwrap();
         Self { dir }
     }
@@ -78,12 +100,17 @@ impl Cohort {
 
     /// `ground-truth/cohort.csv` as person_id → column → value.
     pub fn truth(&self) -> HashMap<String, BTreeMap<String, String>> {
-        let text = std::fs::read_to_string(self.dir.path().join("out/ground-truth/cohort.csv")).unwrap();
+        let text =
+            std::fs::read_to_string(self.dir.path().join("out/ground-truth/cohort.csv")).unwrap();
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
         lines
             .map(|l| {
-                let row: BTreeMap<String, String> = header.iter().zip(l.split(',')).map(|(h, v)| (h.to_string(), v.to_string())).collect();
+                let row: BTreeMap<String, String> = header
+                    .iter()
+                    .zip(l.split(','))
+                    .map(|(h, v)| (h.to_string(), v.to_string()))
+                    .collect();
                 (row["person_id"].clone(), row)
             })
             .collect()
@@ -91,7 +118,8 @@ impl Cohort {
 
     /// `ground-truth/linkage.csv` rows of one site: local id → person id.
     pub fn local_ids(&self, site: &str) -> HashMap<String, String> {
-        let text = std::fs::read_to_string(self.dir.path().join("out/ground-truth/linkage.csv")).unwrap();
+        let text =
+            std::fs::read_to_string(self.dir.path().join("out/ground-truth/linkage.csv")).unwrap();
         text.lines()
             .skip(1)
             .filter_map(|l| {
@@ -115,8 +143,19 @@ impl Node {
         Self { dir, store }
     }
 
-    pub async fn ingest(&self, client: &TrusteeClient, paths: &[PathBuf]) -> Result<IngestReport, oncofed_node::IngestError> {
-        oncofed_node::ingest(&self.store, client, paths, &IngestOptions::default(), &|_, _| {}).await
+    pub async fn ingest(
+        &self,
+        client: &TrusteeClient,
+        paths: &[PathBuf],
+    ) -> Result<IngestReport, oncofed_node::IngestError> {
+        oncofed_node::ingest(
+            &self.store,
+            client,
+            paths,
+            &IngestOptions::default(),
+            &|_, _| {},
+        )
+        .await
     }
 
     /// Every byte of the store's files (the database and its WAL), after a checkpoint.
@@ -126,7 +165,12 @@ impl Node {
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| !p.to_string_lossy().ends_with("-shm"))
-            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
             .collect()
     }
 }
@@ -142,6 +186,10 @@ pub fn shared_data() -> PathBuf {
     let dir = std::env::var_os("ONCOFED_SHARED_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(dir.is_dir(), "external test data expected at {} (set ONCOFED_SHARED_DATA)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "external test data expected at {} (set ONCOFED_SHARED_DATA)",
+        dir.display()
+    );
     dir
 }

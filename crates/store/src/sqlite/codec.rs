@@ -3,13 +3,15 @@
 use crate::{FactFilter, FactKey, PatientRow, StoreError, StoredFact};
 use chrono::NaiveDate;
 use oncofed_model::{
-    CodeSystem, Coding, DataCategory, Demographics, Fact, FactKind, FactValue, Pseudonym, SecurityLevel, Sex, VitalStatus,
+    CodeSystem, Coding, DataCategory, Demographics, Fact, FactKind, FactValue, Pseudonym,
+    SecurityLevel, Sex, VitalStatus,
 };
 use rusqlite::types::Value;
 use rusqlite::{CachedStatement, Row, params};
 
 /// Inserts a fact unless its key exists (then changes nothing and reports 0 rows).
-pub const INSERT_FACT: &str = "INSERT OR IGNORE INTO fact (key, psn, kind, system, code, modifier_system, modifier_code,
+pub const INSERT_FACT: &str =
+    "INSERT OR IGNORE INTO fact (key, psn, kind, system, code, modifier_system, modifier_code,
         value_num, value_unit, value_system, value_code, start_date, end_date, category, level)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
@@ -132,16 +134,22 @@ pub fn read_fact_row(r: &Row<'_>) -> rusqlite::Result<FactRow> {
 }
 
 fn corrupt(column: &'static str, detail: impl Into<String>) -> StoreError {
-    StoreError::Corrupt { column, detail: detail.into() }
+    StoreError::Corrupt {
+        column,
+        detail: detail.into(),
+    }
 }
 
 fn system(column: &'static str, name: &str) -> Result<CodeSystem, StoreError> {
-    CodeSystem::from_name(name).ok_or_else(|| corrupt(column, format!("unknown code system '{name}'")))
+    CodeSystem::from_name(name)
+        .ok_or_else(|| corrupt(column, format!("unknown code system '{name}'")))
 }
 
 fn date(column: &'static str, text: Option<String>) -> Result<Option<NaiveDate>, StoreError> {
-    text.map(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").map_err(|e| corrupt(column, e.to_string())))
-        .transpose()
+    text.map(|t| {
+        NaiveDate::parse_from_str(&t, "%Y-%m-%d").map_err(|e| corrupt(column, e.to_string()))
+    })
+    .transpose()
 }
 
 fn pseudonym(column: &'static str, text: &str) -> Result<Pseudonym, StoreError> {
@@ -149,12 +157,21 @@ fn pseudonym(column: &'static str, text: &str) -> Result<Pseudonym, StoreError> 
 }
 
 pub fn decode_fact(row: FactRow) -> Result<StoredFact, StoreError> {
-    let key: [u8; 16] = row.key.as_slice().try_into().map_err(|_| corrupt("key", "not 16 bytes"))?;
+    let key: [u8; 16] = row
+        .key
+        .as_slice()
+        .try_into()
+        .map_err(|_| corrupt("key", "not 16 bytes"))?;
     let modifier = match (row.modifier_system, row.modifier_code) {
         (Some(s), Some(c)) => Some(Coding::new(system("modifier_system", &s)?, c)),
         _ => None,
     };
-    let value = match (row.value_num, row.value_unit, row.value_system, row.value_code) {
+    let value = match (
+        row.value_num,
+        row.value_unit,
+        row.value_system,
+        row.value_code,
+    ) {
         (Some(value), Some(unit), _, _) => FactValue::Quantity { value, unit },
         (_, _, Some(s), Some(c)) => FactValue::Code(Coding::new(system("value_system", &s)?, c)),
         _ => FactValue::None,
@@ -166,10 +183,17 @@ pub fn decode_fact(row: FactRow) -> Result<StoredFact, StoreError> {
         value,
         start: date("start_date", row.start)?,
         end: date("end_date", row.end)?,
-        category: row.category.parse::<DataCategory>().map_err(|e| corrupt("category", e))?,
+        category: row
+            .category
+            .parse::<DataCategory>()
+            .map_err(|e| corrupt("category", e))?,
         level: SecurityLevel::try_from(row.level).map_err(|e| corrupt("level", e))?,
     };
-    Ok(StoredFact { key: FactKey(key), pseudonym: pseudonym("psn", &row.psn)?, fact })
+    Ok(StoredFact {
+        key: FactKey(key),
+        pseudonym: pseudonym("psn", &row.psn)?,
+        fact,
+    })
 }
 
 pub fn decode_patient(r: &Row<'_>) -> Result<PatientRow, StoreError> {

@@ -58,7 +58,10 @@ pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > CURRENT {
-        return Err(StoreError::SchemaTooNew { found, supported: CURRENT });
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: CURRENT,
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
