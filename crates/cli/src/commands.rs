@@ -1,8 +1,10 @@
 //! The command tree.
 
 mod audit;
+mod bench;
 mod demo;
 mod hub;
+mod local;
 mod node;
 mod query;
 mod synth;
@@ -50,6 +52,9 @@ enum Command {
     /// Audit-trail commands: verify, export.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Measurements for BENCHMARKS.md against the real services on loopback.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Site-node commands: ingest FHIR data, check its quality, query it, serve the local API.
     #[command(subcommand)]
     Node(node::NodeCommand),
@@ -65,5 +70,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hub(cmd) => hub::run(cmd).await,
         Command::Query(cmd) => query::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
+        Command::Bench(cmd) => bench::run(cmd).await,
     }
 }

@@ -1,25 +1,20 @@
 //! `oncofed demo`: the whole system on loopback with a synthetic cohort.
 
+use crate::commands::local::LocalFederation;
 use crate::commands::trustee::{new_token, write_secret};
 use crate::output::print_json;
 use anyhow::Context;
 use clap::Args;
-use oncofed_hub::client::HubClient;
-use oncofed_hub::{HubConfig, Role, Users};
 use oncofed_model::{DataCategory, FactKind, Purpose, SiteId};
-use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
-use oncofed_node::{ConsentGate, FactFilter, FactQuery, IngestOptions, IngestReport, QueryService};
+use oncofed_node::{FactFilter, FactQuery, IngestReport, QueryService};
 use oncofed_protocol::Criteria;
 use oncofed_protocol::api::FeasibilityResponse;
 use oncofed_synth::SynthConfig;
-use oncofed_trustee::{SiteRegistry, TrusteeConfig, hash_token, load_or_create_key};
-use oncofed_trustee_api::TrusteeClient;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Run the trust centre and site nodes in one process on loopback, generate a
 /// synthetic cohort, ingest it through the trust centre, run consent-filtered
@@ -108,58 +103,19 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &format!("generated {} persons at {} sites", synth.persons, a.sites),
     );
 
-    // Trust centre with one token per site, on an ephemeral loopback port.
-    let tc_dir = dir.join("trustee");
-    std::fs::create_dir_all(&tc_dir)?;
+    // Trust centre and hub on ephemeral loopback ports; site stores; agents poll outbound only.
     let sites: Vec<SiteId> = (1..=a.sites).map(SynthConfig::site_id).collect();
-    let tokens: Vec<String> = sites.iter().map(|_| new_token()).collect();
-    for (site, token) in sites.iter().zip(&tokens) {
-        write_secret(&tc_dir.join(format!("{site}.token")), token)?;
-    }
-    let hashes: Vec<String> = tokens.iter().map(|t| hash_token(t)).collect();
-    let registry =
-        SiteRegistry::from_hashes(sites.iter().cloned().zip(hashes.iter().map(String::as_str)))?;
-    let key = load_or_create_key(&tc_dir.join("pseudonym.key"))?;
-    let tc_config = TrusteeConfig::new(tc_dir.join("store"), key, registry)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let trustee_url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let shutdown = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let trustee = tokio::spawn(oncofed_trustee::launch(
-        tc_config,
-        listener,
-        shutdown(stopped.clone()),
-    ));
-    say(&a, &format!("trust centre on {trustee_url}"));
-
+    let limits = oncofed_privacy::QueryBudget { per_minute: 30, per_week: 500 };
+    let mut fed = LocalFederation::start(&dir, sites.clone(), limits).await?;
+    say(&a, &format!("trust centre on {}, research hub on {}", fed.trustee_url, fed.hub_url));
     let mut summaries = Vec::new();
     let mut research = HashSet::new();
     let mut services = Vec::new();
-    for (site, token) in sites.iter().zip(&tokens) {
-        let store = oncofed_node::open_store(&dir.join(format!("node-{site}")))?;
-        let client = TrusteeClient::new(&trustee_url, token)?;
-        let report = oncofed_node::ingest(
-            &store,
-            &client,
-            &[cohort.join(site.as_str())],
-            &IngestOptions::default(),
-            &|_, _| {},
-        )
-        .await
-        .with_context(|| format!("ingest at {site}"))?;
-        say(
-            &a,
-            &format!(
-                "{site}: ingested {} resources ({:.0}/s)",
-                report.resources, report.resources_per_second
-            ),
-        );
-        let quality = oncofed_node::quality::report(&store).await?;
-        research.extend(oncofed_node::research_pseudonyms(&store).await?);
-        let gate = Arc::new(ConsentGate::new(client, Duration::from_secs(60)));
-        let service = QueryService::new(store, gate);
+    for (i, site) in sites.iter().enumerate() {
+        let (service, report) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;
+        say(&a, &format!("{site}: ingested {} resources ({:.0}/s)", report.resources, report.resources_per_second));
+        let quality = oncofed_node::quality::report(&service.store()).await?;
+        research.extend(oncofed_node::research_pseudonyms(&service.store()).await?);
         let queries = example_queries(&service).await?;
         summaries.push(SiteSummary {
             site: site.clone(),
@@ -167,53 +123,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             quality_issues: quality.issues.values().map(|i| i.count).sum(),
             queries,
         });
+        fed.connect_site(i, &service, 5).await?;
         services.push(service);
     }
-
-    // Research hub: sites register their public keys; agents poll outbound only.
-    let hub_key = oncofed_crypto::SigningKeyPair::generate();
-    let (researcher, admin) = (new_token(), new_token());
-    let mut users = Users::default();
-    users.add_token("demo-researcher", Role::Researcher, &researcher);
-    users.add_token("demo-admin", Role::Admin, &admin);
-    write_secret(&dir.join("researcher.token"), &researcher)?;
-    let mut hub_config = HubConfig::new(dir.join("hub"), hub_key.clone(), users);
-    hub_config.limits = oncofed_privacy::QueryBudget {
-        per_minute: 30,
-        per_week: 500,
-    };
-    let hub_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let hub_url = format!("http://{}", hub_listener.local_addr()?);
-    let hub = tokio::spawn(oncofed_hub::launch(
-        hub_config,
-        hub_listener,
-        shutdown(stopped.clone()),
-    ));
-    say(&a, &format!("research hub on {hub_url}"));
-    let admin_client = HubClient::new(&hub_url, &admin);
-    let mut agents = Vec::new();
-    for (site, service) in sites.iter().zip(&services) {
-        let key = oncofed_crypto::SigningKeyPair::generate();
-        admin_client
-            .register_site(site.clone(), key.public_key())
-            .await?;
-        let node_dir = dir.join(format!("node-{site}"));
-        let config = AgentConfig {
-            site: site.clone(),
-            hub_url: hub_url.clone(),
-            key,
-            hub_key: hub_key.public_key(),
-            secret: SiteSecret::load_or_create(&node_dir.join("noise.secret"))?,
-            poll_wait: 5,
-        };
-        let agent = Agent::new(config, service.store(), service.gate());
-        agents.push(tokio::spawn({
-            let rx = stopped.clone();
-            async move { agent.run(shutdown(rx)).await }
-        }));
-    }
     let truth = Truth::read(&cohort.join("ground-truth/cohort.csv"))?;
-    let researcher_client = HubClient::new(&hub_url, &researcher);
+    let researcher_client = fed.researcher();
     let mut federated_queries = Vec::new();
     for (criteria, matches) in federated_examples() {
         let answer = researcher_client.feasibility(criteria, 30).await?;
@@ -225,8 +139,8 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let summary = DemoSummary {
         data_dir: dir.clone(),
-        trustee: trustee_url.clone(),
-        hub: hub_url.clone(),
+        trustee: fed.trustee_url.clone(),
+        hub: fed.hub_url.clone(),
         federated_queries,
         persons: synth.persons,
         patients: synth.patients_per_site.values().sum(),
@@ -241,18 +155,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     if a.keep_running {
-        println!(
-            "  research hub  {hub_url}  (researcher token in {}/researcher.token)",
-            dir.display()
-        );
-        keep_running(&dir, &trustee_url, &sites, services).await?;
+        println!("  research hub  {}  (researcher token in {}/researcher.token)", fed.hub_url, dir.display());
+        keep_running(&dir, &fed.trustee_url, &sites, services).await?;
     }
-    let _ = stop.send(true);
-    trustee.await??;
-    hub.await??;
-    for agent in agents {
-        let _ = agent.await;
-    }
+    fed.shutdown().await?;
     drop(temp);
     Ok(ExitCode::SUCCESS)
 }
