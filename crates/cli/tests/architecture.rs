@@ -56,7 +56,7 @@ fn reachable(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet
 #[test]
 fn identifying_data_never_reaches_model_or_store() {
     let g = workspace_graph();
-    for krate in ["oncofed-model", "oncofed-store"] {
+    for krate in ["oncofed-model", "oncofed-store", "oncofed-protocol", "oncofed-privacy", "oncofed-hub"] {
         assert!(g.contains_key(krate), "{krate} missing from the workspace");
         assert!(
             !reachable(&g, krate).contains("oncofed-idat"),
@@ -68,7 +68,7 @@ fn identifying_data_never_reaches_model_or_store() {
 #[test]
 fn services_do_not_depend_on_each_other() {
     let g = workspace_graph();
-    let services = ["oncofed-node", "oncofed-trustee"];
+    let services = ["oncofed-node", "oncofed-trustee", "oncofed-hub"];
     for a in services {
         let r = reachable(&g, a);
         for b in services.iter().filter(|b| **b != a) {
@@ -76,6 +76,16 @@ fn services_do_not_depend_on_each_other() {
                 !r.contains(*b),
                 "{a} must not depend on {b}; talk through its -api crate"
             );
+        }
+    }
+}
+
+#[test]
+fn only_the_crypto_crate_touches_signature_libraries() {
+    let g = workspace_graph();
+    for (krate, deps) in &g {
+        if krate != "oncofed-crypto" {
+            assert!(!deps.contains("ed25519-dalek"), "{krate} must sign and verify through oncofed-crypto");
         }
     }
 }

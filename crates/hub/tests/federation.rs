@@ -271,3 +271,30 @@ async fn the_rate_limit_refuses_a_burst() {
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deduplicated_totals_match_the_ground_truth() {
+    let fed = Federation::build(3, 1500, 21).await;
+    let truth = fed.truth();
+    let criteria: Criteria = serde_json::from_value(json!({"diagnosis": {"icd10": "C"}})).unwrap();
+    let key = hex::encode([9u8; 32]);
+    let mut sketches = Vec::new();
+    for s in &fed.sites {
+        let answer = oncofed_node::agent::answer_feasibility(&s.store, &s.gate, &s.id, &s.secret, &criteria, &key)
+            .await
+            .unwrap();
+        sketches.push(answer.sketch);
+    }
+    let mut union = sketches[0].clone();
+    for s in &sketches[1..] {
+        union.merge(s).unwrap();
+    }
+    let sum: f64 = sketches.iter().map(|s| s.estimate()).sum();
+    let persons = count_truth(&truth, |r| !is(r, "gdng_objection") && !is(r, "withdrawn")) as f64;
+    let multi_site = count_truth(&truth, |r| r["n_sites"] != "1" && !is(r, "gdng_objection") && !is(r, "withdrawn"));
+    let estimate = union.estimate();
+    let error = (estimate - persons).abs() / persons;
+    assert!(error < 0.03, "union estimate {estimate:.0} vs {persons} persons ({:.1} %)", error * 100.0);
+    // The plain sum counts multi-site patients more than once; the union does not.
+    assert!(sum - estimate > 0.5 * multi_site as f64, "sum {sum:.0}, union {estimate:.0}, multi-site persons {multi_site}");
+}
