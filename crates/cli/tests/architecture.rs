@@ -56,7 +56,13 @@ fn reachable(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet
 #[test]
 fn identifying_data_never_reaches_model_or_store() {
     let g = workspace_graph();
-    for krate in ["oncofed-model", "oncofed-store", "oncofed-protocol", "oncofed-privacy", "oncofed-hub"] {
+    for krate in [
+        "oncofed-model",
+        "oncofed-store",
+        "oncofed-protocol",
+        "oncofed-privacy",
+        "oncofed-hub",
+    ] {
         assert!(g.contains_key(krate), "{krate} missing from the workspace");
         assert!(
             !reachable(&g, krate).contains("oncofed-idat"),
@@ -85,7 +91,10 @@ fn only_the_crypto_crate_touches_signature_libraries() {
     let g = workspace_graph();
     for (krate, deps) in &g {
         if krate != "oncofed-crypto" {
-            assert!(!deps.contains("ed25519-dalek"), "{krate} must sign and verify through oncofed-crypto");
+            assert!(
+                !deps.contains("ed25519-dalek"),
+                "{krate} must sign and verify through oncofed-crypto"
+            );
         }
     }
 }

@@ -82,7 +82,7 @@ impl FromRequest<AppState> for SiteRequest {
             .and_then(|s| s.parse().ok())
             .ok_or(ApiError::Unauthorized)?;
         let signature: Signature = header(SIGNATURE_HEADER)
-            .and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok())
+            .and_then(|s| s.parse().ok())
             .ok_or(ApiError::Unauthorized)?;
         let key = {
             let keys = state

@@ -280,9 +280,11 @@ async fn deduplicated_totals_match_the_ground_truth() {
     let key = hex::encode([9u8; 32]);
     let mut sketches = Vec::new();
     for s in &fed.sites {
-        let answer = oncofed_node::agent::answer_feasibility(&s.store, &s.gate, &s.id, &s.secret, &criteria, &key)
-            .await
-            .unwrap();
+        let answer = oncofed_node::agent::answer_feasibility(
+            &s.store, &s.gate, &s.id, &s.secret, &criteria, &key,
+        )
+        .await
+        .unwrap();
         sketches.push(answer.sketch);
     }
     let mut union = sketches[0].clone();
@@ -291,10 +293,19 @@ async fn deduplicated_totals_match_the_ground_truth() {
     }
     let sum: f64 = sketches.iter().map(|s| s.estimate()).sum();
     let persons = count_truth(&truth, |r| !is(r, "gdng_objection") && !is(r, "withdrawn")) as f64;
-    let multi_site = count_truth(&truth, |r| r["n_sites"] != "1" && !is(r, "gdng_objection") && !is(r, "withdrawn"));
+    let multi_site = count_truth(&truth, |r| {
+        r["n_sites"] != "1" && !is(r, "gdng_objection") && !is(r, "withdrawn")
+    });
     let estimate = union.estimate();
     let error = (estimate - persons).abs() / persons;
-    assert!(error < 0.03, "union estimate {estimate:.0} vs {persons} persons ({:.1} %)", error * 100.0);
+    assert!(
+        error < 0.03,
+        "union estimate {estimate:.0} vs {persons} persons ({:.1} %)",
+        error * 100.0
+    );
     // The plain sum counts multi-site patients more than once; the union does not.
-    assert!(sum - estimate > 0.5 * multi_site as f64, "sum {sum:.0}, union {estimate:.0}, multi-site persons {multi_site}");
+    assert!(
+        sum - estimate > 0.5 * multi_site as f64,
+        "sum {sum:.0}, union {estimate:.0}, multi-site persons {multi_site}"
+    );
 }

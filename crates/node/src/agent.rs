@@ -234,17 +234,13 @@ impl Agent {
         let ts = Utc::now().timestamp();
         let signature =
             oncofed_crypto::sign_request(&self.config.key, method.as_str(), path, ts, &body);
-        let signature = serde_json::to_value(&signature).map_err(|e| self.hub_error(e))?;
         let url = format!("{}{}", self.config.hub_url.trim_end_matches('/'), path);
         let resp = self
             .http
             .request(method, url)
             .header("x-oncofed-site", self.config.site.as_str())
             .header("x-oncofed-timestamp", ts.to_string())
-            .header(
-                "x-oncofed-signature",
-                signature.as_str().unwrap_or_default(),
-            )
+            .header("x-oncofed-signature", signature.to_string())
             .header("content-type", "application/json")
             .body(body)
             .send()

@@ -73,7 +73,10 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     if a.json {
         print_json(&results)?;
     } else {
-        println!("| sites | patients | p50 | p95 | max | queries/s ({} concurrent) |", a.concurrency);
+        println!(
+            "| sites | patients | p50 | p95 | max | queries/s ({} concurrent) |",
+            a.concurrency
+        );
         println!("|---|---|---|---|---|---|");
         for r in &results {
             println!(
@@ -106,13 +109,22 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResult> {
     let temp = tempfile::tempdir()?;
     let cohort = temp.path().join("cohort");
-    let config = SynthConfig { seed: 5, sites: n, persons: a.persons, ..SynthConfig::default() };
+    let config = SynthConfig {
+        seed: 5,
+        sites: n,
+        persons: a.persons,
+        ..SynthConfig::default()
+    };
     let synth = {
         let cohort = cohort.clone();
-        tokio::task::spawn_blocking(move || oncofed_synth::generate(&config, &cohort, &mut |_| {})).await??
+        tokio::task::spawn_blocking(move || oncofed_synth::generate(&config, &cohort, &mut |_| {}))
+            .await??
     };
     let sites: Vec<SiteId> = (1..=n).map(SynthConfig::site_id).collect();
-    let limits = oncofed_privacy::QueryBudget { per_minute: 1_000_000, per_week: 1_000_000 };
+    let limits = oncofed_privacy::QueryBudget {
+        per_minute: 1_000_000,
+        per_week: 1_000_000,
+    };
     let mut fed = LocalFederation::start(temp.path(), sites.clone(), limits).await?;
     let ingest_started = Instant::now();
     for (i, site) in sites.iter().enumerate() {

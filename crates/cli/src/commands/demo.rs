@@ -105,15 +105,30 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     // Trust centre and hub on ephemeral loopback ports; site stores; agents poll outbound only.
     let sites: Vec<SiteId> = (1..=a.sites).map(SynthConfig::site_id).collect();
-    let limits = oncofed_privacy::QueryBudget { per_minute: 30, per_week: 500 };
+    let limits = oncofed_privacy::QueryBudget {
+        per_minute: 30,
+        per_week: 500,
+    };
     let mut fed = LocalFederation::start(&dir, sites.clone(), limits).await?;
-    say(&a, &format!("trust centre on {}, research hub on {}", fed.trustee_url, fed.hub_url));
+    say(
+        &a,
+        &format!(
+            "trust centre on {}, research hub on {}",
+            fed.trustee_url, fed.hub_url
+        ),
+    );
     let mut summaries = Vec::new();
     let mut research = HashSet::new();
     let mut services = Vec::new();
     for (i, site) in sites.iter().enumerate() {
         let (service, report) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;
-        say(&a, &format!("{site}: ingested {} resources ({:.0}/s)", report.resources, report.resources_per_second));
+        say(
+            &a,
+            &format!(
+                "{site}: ingested {} resources ({:.0}/s)",
+                report.resources, report.resources_per_second
+            ),
+        );
         let quality = oncofed_node::quality::report(&service.store()).await?;
         research.extend(oncofed_node::research_pseudonyms(&service.store()).await?);
         let queries = example_queries(&service).await?;
@@ -155,7 +170,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     if a.keep_running {
-        println!("  research hub  {}  (researcher token in {}/researcher.token)", fed.hub_url, dir.display());
+        println!(
+            "  research hub  {}  (researcher token in {}/researcher.token)",
+            fed.hub_url,
+            dir.display()
+        );
         keep_running(&dir, &fed.trustee_url, &sites, services).await?;
     }
     fed.shutdown().await?;
@@ -289,7 +308,10 @@ async fn keep_running(
 }
 
 /// Example feasibility questions, each with the ground-truth predicate over `cohort.csv`.
-fn federated_examples() -> Vec<(Criteria, fn(&TruthRow) -> bool)> {
+/// A predicate over the ground truth that mirrors one example's criteria.
+type TruthPredicate = fn(&TruthRow) -> bool;
+
+fn federated_examples() -> Vec<(Criteria, TruthPredicate)> {
     let parse = |v: serde_json::Value| {
         serde_json::from_value::<Criteria>(v).expect("static example criteria")
     };
@@ -361,7 +383,7 @@ impl Truth {
     }
 
     /// Persons matching `pred` whose consent permits feasibility use.
-    fn count(&self, pred: fn(&TruthRow) -> bool) -> u64 {
+    fn count(&self, pred: TruthPredicate) -> u64 {
         self.0.iter().filter(|r| !r.excluded && pred(r)).count() as u64
     }
 }

@@ -5,8 +5,8 @@
 use crate::commands::trustee::{new_token, write_secret};
 use anyhow::Context;
 use oncofed_crypto::SigningKeyPair;
-use oncofed_hub::{HubConfig, Role, Users};
 use oncofed_hub::client::HubClient;
+use oncofed_hub::{HubConfig, Role, Users};
 use oncofed_model::SiteId;
 use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
 use oncofed_node::{ConsentGate, IngestOptions, IngestReport, QueryService};
@@ -44,7 +44,11 @@ pub async fn stopped(mut rx: watch::Receiver<bool>) {
 
 impl LocalFederation {
     /// Starts the trust centre (one token per site) and the hub on ephemeral loopback ports.
-    pub async fn start(dir: &Path, sites: Vec<SiteId>, limits: oncofed_privacy::QueryBudget) -> anyhow::Result<Self> {
+    pub async fn start(
+        dir: &Path,
+        sites: Vec<SiteId>,
+        limits: oncofed_privacy::QueryBudget,
+    ) -> anyhow::Result<Self> {
         let (stop, rx) = watch::channel(false);
         let tc_dir = dir.join("trustee");
         std::fs::create_dir_all(&tc_dir)?;
@@ -53,7 +57,9 @@ impl LocalFederation {
             write_secret(&tc_dir.join(format!("{site}.token")), token)?;
         }
         let hashes: Vec<String> = tokens.iter().map(|t| hash_token(t)).collect();
-        let registry = SiteRegistry::from_hashes(sites.iter().cloned().zip(hashes.iter().map(String::as_str)))?;
+        let registry = SiteRegistry::from_hashes(
+            sites.iter().cloned().zip(hashes.iter().map(String::as_str)),
+        )?;
         let key = load_or_create_key(&tc_dir.join("pseudonym.key"))?;
         let tc_config = TrusteeConfig::new(tc_dir.join("store"), key, registry)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -95,20 +101,37 @@ impl LocalFederation {
 
     /// Opens site `i`'s store and ingests `input` through the trust centre;
     /// returns the site's query service (store + consent gate).
-    pub async fn ingest_site(&self, i: usize, input: &Path) -> anyhow::Result<(QueryService, IngestReport)> {
+    pub async fn ingest_site(
+        &self,
+        i: usize,
+        input: &Path,
+    ) -> anyhow::Result<(QueryService, IngestReport)> {
         let store = oncofed_node::open_store(&self.node_dir(i))?;
         let client = TrusteeClient::new(&self.trustee_url, &self.tokens[i])?;
-        let report = oncofed_node::ingest(&store, &client, &[input.to_owned()], &IngestOptions::default(), &|_, _| {})
-            .await
-            .with_context(|| format!("ingest at {}", self.sites[i]))?;
+        let report = oncofed_node::ingest(
+            &store,
+            &client,
+            &[input.to_owned()],
+            &IngestOptions::default(),
+            &|_, _| {},
+        )
+        .await
+        .with_context(|| format!("ingest at {}", self.sites[i]))?;
         let gate = Arc::new(ConsentGate::new(client, Duration::from_secs(60)));
         Ok((QueryService::new(store, gate), report))
     }
 
     /// Registers site `i` at the hub with a fresh key and starts its agent.
-    pub async fn connect_site(&mut self, i: usize, service: &QueryService, poll_wait: u64) -> anyhow::Result<()> {
+    pub async fn connect_site(
+        &mut self,
+        i: usize,
+        service: &QueryService,
+        poll_wait: u64,
+    ) -> anyhow::Result<()> {
         let key = SigningKeyPair::generate();
-        HubClient::new(&self.hub_url, &self.admin_token).register_site(self.sites[i].clone(), key.public_key()).await?;
+        HubClient::new(&self.hub_url, &self.admin_token)
+            .register_site(self.sites[i].clone(), key.public_key())
+            .await?;
         let config = AgentConfig {
             site: self.sites[i].clone(),
             hub_url: self.hub_url.clone(),

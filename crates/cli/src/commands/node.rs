@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+// Parsed once per process; boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
     /// Ingest FHIR R4 bundles (.json), NDJSON of bundles, or Bulk NDJSON folders.

@@ -29,7 +29,7 @@ async fn register(
             .site_keys
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(req.site.to_string(), req.public_key.clone());
+            .insert(req.site.to_string(), req.public_key);
         let details = serde_json::json!({ "fingerprint": req.public_key.fingerprint() });
         audit(s, &user.id, "site.registered", req.site.as_str(), details)?;
         Ok(Json(
