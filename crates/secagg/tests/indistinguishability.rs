@@ -1,6 +1,8 @@
 //! The hub's view of one site's masked vector is indistinguishable from uniform
 //! noise: statistical tests over many rounds with a fixed input, all zeros versus
-//! a fixed non-zero vector. Each test has a false-alarm rate of 0.001.
+//! a fixed non-zero vector. Each check has a false-alarm rate of 1e-6, so the
+//! seven checks together fail spuriously in about one run in 140,000 (CI must not
+//! flake); the control test below shows they still have power.
 //!
 //! Run with `--nocapture` to see the statistics.
 
@@ -9,8 +11,8 @@ use oncofed_secagg::{AggregationRound, FixedPoint, RoundId, SiteId, SiteSession}
 const ROUNDS: usize = 2000;
 const LEN: usize = 64;
 const SITES: usize = 3;
-/// Two-sided standard normal quantile for p = 0.001.
-const Z_999: f64 = 3.2905;
+/// Two-sided standard normal quantile for p = 1e-6.
+const Z_999: f64 = 4.8916;
 
 /// Runs `ROUNDS` rounds of 3 sites where site 0 sends `input`; returns site 0's
 /// masked vectors exactly as the hub receives them.
@@ -150,11 +152,11 @@ fn a_sites_masked_vector_is_indistinguishable_from_uniform_noise() {
         println!(
             "{name}: low byte chi2 = {low:.1} (p = {p_low:.3}), top byte chi2 = {top:.1} (p = {p_top:.3}), df 255"
         );
-        assert!(p_low > 0.001 && p_top > 0.001, "{name} is not uniform");
+        assert!(p_low > 1e-6 && p_top > 1e-6, "{name} is not uniform");
     }
     let (hom, p_hom) = chi2_homogeneity(&zeros, &fixed);
     println!("zeros vs fixed: low-byte homogeneity chi2 = {hom:.1} (p = {p_hom:.3})");
-    assert!(p_hom > 0.001);
+    assert!(p_hom > 1e-6);
     let z = mean_z(&zeros, &fixed);
     println!("zeros vs fixed: Welch z of means = {z:.3} (|z| < {Z_999})");
     assert!(z.abs() < Z_999);

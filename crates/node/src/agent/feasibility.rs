@@ -93,8 +93,10 @@ pub async fn answer_feasibility(
         .ok()
         .filter(|k| k.len() == 32)
         .ok_or(FeasibilityError::SketchKey)?;
+    let started = std::time::Instant::now();
     let c = criteria.clone();
     let matches = with_store(store, move |s| s.feasibility(&c)).await?;
+    let sql = started.elapsed();
     let categories: BTreeSet<DataCategory> = criteria.categories().into_iter().collect();
     let today = chrono::Utc::now().date_naive();
     let questions: Vec<_> = matches
@@ -104,6 +106,7 @@ pub async fn answer_feasibility(
     let permitted = gate
         .permitted(Purpose::Feasibility, today, questions)
         .await?;
+    let consent = started.elapsed() - sql;
     let counted: Vec<_> = matches
         .iter()
         .filter(|(psn, _)| {
@@ -132,6 +135,13 @@ pub async fn answer_feasibility(
             sketch.insert(&sketch_item(&key, research.as_str()));
         }
     }
+    tracing::debug!(
+        matches = matches.len(),
+        sql_ms = sql.as_millis() as u64,
+        consent_ms = consent.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "feasibility answered"
+    );
     Ok(FeasibilityAnswer {
         count,
         sketch,
