@@ -25,8 +25,9 @@ pub struct DemoArgs {
     /// Number of site nodes.
     #[arg(long, default_value_t = 3)]
     sites: u32,
-    /// Number of persons in the cohort (some are treated at several sites).
-    #[arg(long, default_value_t = 3000)]
+    /// Number of persons in the cohort (some are treated at several sites);
+    /// the default gives about 3 × 5,000 patient records.
+    #[arg(long, default_value_t = 13_000)]
     patients: u64,
     /// Random seed of the cohort.
     #[arg(long, default_value_t = 42)]
