@@ -3,17 +3,20 @@
 //!
 //! Shape: `SELECT p.psn, p.research_psn FROM patient p WHERE <expr> ORDER BY p.psn`,
 //! where `and`/`or`/`not` become SQL `AND`/`OR`/`NOT` and each leaf becomes either a
-//! condition on the patient row (sex, vital status), an
-//! `EXISTS (SELECT 1 FROM fact f WHERE f.psn = p.psn AND ...)` sub-query, or (age) a
-//! correlated scalar sub-query. One row per patient, so results are distinct.
+//! condition on the patient row (sex, vital status) or an uncorrelated
+//! `p.psn IN (SELECT f.psn FROM fact f WHERE f.kind = ? AND ...)` sub-query (age: the
+//! same, grouped per patient). SQLite runs each sub-query once through the
+//! `fact_kind_code` index and probes its result per patient. One row per patient,
+//! so results are distinct.
 //!
 //! Safety: the SQL text is built only from fixed fragments and column names in this
 //! file; every value — codes, units, numbers, dates, and also the fixed kind and
-//! system names — is a bound parameter. Prefixes are compared with
-//! `substr(col, 1, ?) = ?`, so `%`, `_` and quotes in a code have no special meaning.
+//! system names — is a bound parameter. Prefixes are compared as half-open ranges
+//! `col >= ? AND col < ?` (or `substr(col, 1, ?) = ?`), so `%`, `_` and quotes in a
+//! code have no special meaning.
 //!
 //! Two-valued logic: every leaf expression is 0 or 1, never NULL (missing data gives
-//! 0, via `EXISTS` or `IFNULL`), so `NOT c` selects exactly the patients `c` does not.
+//! 0: `IN` over a sub-query of non-NULL ids), so `NOT c` selects exactly the patients `c` does not.
 //! The leaf semantics are documented on the criterion types in `oncofed-protocol`
 //! and restated at each leaf below.
 
@@ -97,6 +100,21 @@ impl Query {
     /// `substr({column}, 1, ?) = ?`: a literal prefix (no wildcards), counted in
     /// characters as SQLite's `substr` counts them in text.
     fn prefix(&mut self, column: &str, prefix: &str) {
+        // A half-open range [prefix, successor) selects the same strings under
+        // SQLite's binary collation (UTF-8 order is code-point order) and lets the
+        // index serve the prefix.
+        if let Some(upper) = successor(prefix) {
+            self.sql.push('(');
+            self.sql.push_str(column);
+            self.sql.push_str(" >= ");
+            self.text(prefix);
+            self.sql.push_str(" AND ");
+            self.sql.push_str(column);
+            self.sql.push_str(" < ");
+            self.text(&upper);
+            self.sql.push(')');
+            return;
+        }
         self.sql.push_str("substr(");
         self.sql.push_str(column);
         self.sql.push_str(", 1, ");
@@ -147,10 +165,13 @@ impl Query {
         }
     }
 
-    /// `EXISTS (SELECT 1 FROM fact f WHERE f.psn = p.psn AND f.kind = ? <body>)`.
+    /// `p.psn IN (SELECT f.psn FROM fact f WHERE f.kind = ? <body>)`: the patient has such a fact.
     fn exists(&mut self, kind: FactKind, body: impl FnOnce(&mut Self)) {
+        // Uncorrelated: SQLite evaluates the sub-query once (driven by the
+        // `fact_kind_code` index) and probes it per patient, instead of seeking every
+        // patient's facts. `psn` is never NULL, so `IN` is two-valued like `EXISTS`.
         self.sql
-            .push_str("EXISTS (SELECT 1 FROM fact f WHERE f.psn = p.psn");
+            .push_str("p.psn IN (SELECT f.psn FROM fact f WHERE 1");
         self.eq("f.kind", kind.as_str());
         body(self);
         self.sql.push(')');
@@ -203,17 +224,23 @@ impl Query {
                 // Age at the earliest dated diagnosis (optionally of an ICD-10 prefix):
                 // diagnosis year − birth year. NULL (no birth year, no dated diagnosis)
                 // becomes 0: such patients never match, and match `not age`.
-                self.sql.push_str("IFNULL(((SELECT CAST(substr(MIN(f.start_date), 1, 4) AS INTEGER) FROM fact f WHERE f.psn = p.psn");
+                // Grouped per patient once, then probed per patient (see `exists`);
+                // a NULL age fails HAVING, so such patients are simply absent.
+                self.sql.push_str(
+                    "p.psn IN (SELECT f.psn FROM fact f JOIN patient b ON b.psn = f.psn WHERE 1",
+                );
                 self.eq("f.kind", FactKind::Diagnosis.as_str());
                 self.sql.push_str(" AND f.start_date IS NOT NULL");
                 if let Some(prefix) = &a.icd10 {
                     self.icd10(prefix);
                 }
-                self.sql.push_str(") - p.birth_year) BETWEEN ");
+                self.sql.push_str(
+                    " GROUP BY f.psn HAVING CAST(substr(MIN(f.start_date), 1, 4) AS INTEGER) - b.birth_year BETWEEN ",
+                );
                 self.bind(a.min.map_or(i64::MIN, i64::from));
                 self.sql.push_str(" AND ");
                 self.bind(a.max.map_or(i64::MAX, i64::from));
-                self.sql.push_str(", 0)");
+                self.sql.push(')');
             }
             Criteria::Sex(sex) => {
                 // The patient row's sex (FHIR code), never NULL.
@@ -357,6 +384,21 @@ impl Query {
     }
 }
 
+/// The smallest string greater than every string that starts with `prefix`:
+/// the prefix with its last character incremented (dropping trailing characters
+/// that cannot be). `None` for the empty prefix or when no successor exists.
+fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,7 +420,7 @@ mod tests {
     }
 
     #[test]
-    fn every_sub_query_seeks_the_patients_facts_by_index() {
+    fn every_sub_query_is_served_by_the_kind_code_index() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrations::migrate(&mut conn).unwrap();
         let c: Criteria = serde_json::from_str(
@@ -400,11 +442,22 @@ mod tests {
         let fact_steps: Vec<&String> = plan.iter().filter(|s| s.contains(" f ")).collect();
         assert_eq!(fact_steps.len(), 10, "{plan:#?}");
         for step in fact_steps {
-            assert!(
-                step.contains("fact_psn_kind_code (psn=? AND kind=?"),
-                "{step}"
-            );
+            assert!(step.contains("fact_kind_code (kind=?"), "{step}");
         }
+    }
+
+    #[test]
+    fn prefix_successors_bound_exactly_the_prefixed_strings() {
+        assert_eq!(successor("C92"), Some("C93".into()));
+        assert_eq!(successor("C9"), Some("C:".into()));
+        assert_eq!(successor("8-80"), Some("8-81".into()));
+        assert_eq!(successor(""), None);
+        assert_eq!(successor("a\u{10FFFF}"), Some("b".into()));
+        assert_eq!(successor("\u{D7FF}"), Some("\u{E000}".into()));
+        for code in ["C92", "C92.0", "C92.00", "C92\u{10FFFF}"] {
+            assert!(code >= "C92" && code < successor("C92").unwrap().as_str());
+        }
+        assert!("C93" >= successor("C92").unwrap().as_str());
     }
 
     #[test]

@@ -49,6 +49,13 @@ const MIGRATIONS: &[&str] = &[
     // Its leading column serves everything fact_psn served, so that one goes.
     "CREATE INDEX fact_psn_kind_code ON fact (psn, kind, system, code);
      DROP INDEX fact_psn;",
+    // 4: feasibility sub-queries are uncorrelated (`p.psn IN (SELECT f.psn ...)`) and
+    // always constrain the kind: serve them from (kind, system, code) with code
+    // prefixes as ranges, covering psn and start_date so no table row is read
+    // (measured on 5,600 patients / 119,000 facts: a diagnosis-prefix leaf 117 ms →
+    // 2 ms, the age leaf 147 ms → 36 ms). Replaces fact_code, which it extends.
+    "CREATE INDEX fact_kind_code ON fact (kind, system, code, psn, start_date);
+     DROP INDEX fact_code;",
 ];
 
 /// The schema version this build writes.
