@@ -42,6 +42,9 @@ pub struct ExportArgs {
     /// Where to write the trail.
     #[arg(long)]
     out: PathBuf,
+    /// Print what was done as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
@@ -64,9 +67,14 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Export(a) => {
             let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
             let text = client.audit_export().await?;
-            std::fs::write(&a.out, text)
+            std::fs::write(&a.out, &text)
                 .with_context(|| format!("cannot write {}", a.out.display()))?;
-            println!("audit trail written to {}", a.out.display());
+            let lines = text.lines().count();
+            if a.json {
+                print_json(&serde_json::json!({ "out": a.out, "lines": lines }))?;
+            } else {
+                println!("audit trail ({lines} lines) written to {}", a.out.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

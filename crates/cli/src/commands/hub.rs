@@ -55,6 +55,9 @@ pub struct AddUserArgs {
     /// Where to write the new token.
     #[arg(long)]
     token_out: PathBuf,
+    /// Print what was done as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -133,11 +136,17 @@ fn add_user(a: AddUserArgs) -> anyhow::Result<ExitCode> {
         role.as_str().unwrap_or("researcher"),
         oncofed_trustee::hash_token(&token)
     )?;
-    println!(
-        "added {} to {}; token in {}",
-        a.user,
-        a.users_file.display(),
-        a.token_out.display()
-    );
+    if a.json {
+        print_json(&serde_json::json!({
+            "user": a.user, "role": role, "users_file": a.users_file, "token_file": a.token_out,
+        }))?;
+    } else {
+        println!(
+            "added {} to {}; token in {}",
+            a.user,
+            a.users_file.display(),
+            a.token_out.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
