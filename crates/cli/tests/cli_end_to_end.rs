@@ -211,3 +211,56 @@ fn demo_runs_end_to_end() {
         "patients treated at two sites share a research pseudonym"
     );
 }
+
+#[test]
+fn audit_verify_names_the_first_tampered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = oncofed_crypto::SigningKeyPair::generate();
+    let log = oncofed_audit::AuditLog::open(dir.path().join("audit.db"), key.clone(), 3).unwrap();
+    for i in 0..7 {
+        log.append(
+            "alice",
+            "query.submitted",
+            &format!("q{i}"),
+            serde_json::json!({"n": i}),
+        )
+        .unwrap();
+    }
+    log.checkpoint().unwrap();
+    let mut export = Vec::new();
+    log.export(&mut export).unwrap();
+    let clean = dir.path().join("clean.jsonl");
+    std::fs::write(&clean, &export).unwrap();
+    let public_key = key.public_key().to_string();
+    let report = run_ok(&[
+        "audit",
+        "verify",
+        "--log",
+        clean.to_str().unwrap(),
+        "--public-key",
+        &public_key,
+        "--json",
+    ]);
+    assert_eq!(report["ok"], true, "{report}");
+
+    let tampered = dir.path().join("tampered.jsonl");
+    let edited =
+        String::from_utf8(export)
+            .unwrap()
+            .replacen("\"subject\":\"q4\"", "\"subject\":\"q9\"", 1);
+    std::fs::write(&tampered, edited).unwrap();
+    let out = oncofed()
+        .args([
+            "audit",
+            "verify",
+            "--log",
+            tampered.to_str().unwrap(),
+            "--public-key",
+            &public_key,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = text(&out);
+    assert!(said.contains("entry 4") || said.contains("seq 4"), "{said}");
+}
