@@ -1,0 +1,195 @@
+//! The normalised linkage record: what both linkage modes compare.
+
+use oncofed_idat::{IdentifyingData, normalise_name};
+use oncofed_model::Sex;
+use std::fmt;
+
+/// One person's identifying data, normalised for comparison.
+///
+/// Linkage compares fields, not FHIR structures: names are lower-case `a`–`z`
+/// (umlauts transliterated by [`oncofed_idat::normalise_name`]), numbers are digit
+/// strings, the birth date is split into day, month and year so that a typo in
+/// one part costs only that part and day/month swaps can be recognised. An
+/// empty string or `None` means "missing": missing fields drop out of the score
+/// rather than count as disagreement (EpiLink, Contiero et al. 2005).
+///
+/// Birth-date parts are kept as given, even when they do not form a valid date,
+/// because real sources (and Febrl) hold such values and they still carry
+/// evidence.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    /// Caller's identifier of the record (source id, row key); never compared.
+    pub id: String,
+    /// Given names, joined and normalised.
+    pub given: String,
+    /// Family name, normalised.
+    pub family: String,
+    /// Birth name, normalised; compared against the other side's family name too.
+    pub birth_name: String,
+    /// Day of birth (1–31 when valid).
+    pub birth_day: Option<u8>,
+    /// Month of birth (1–12 when valid).
+    pub birth_month: Option<u8>,
+    /// Year of birth.
+    pub birth_year: Option<u16>,
+    /// Administrative sex; `None` when unknown.
+    pub sex: Option<Sex>,
+    /// House number, digits and letters as written (`"12a"`).
+    pub house_number: String,
+    /// Street name, normalised.
+    pub street: String,
+    /// Postal code, digits only.
+    pub postal_code: String,
+    /// City or suburb, normalised.
+    pub city: String,
+    /// Insurance number (KVNR) or another stable person number, as written.
+    pub insurance_id: String,
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // IDAT never reaches a log, not even through a linkage record.
+        f.write_str("Record(<redacted>)")
+    }
+}
+
+/// Keeps only ASCII digits: postal codes and person numbers are compared as digit strings.
+pub fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Keeps ASCII letters and digits, lower case: house numbers like `"12 A"` → `"12a"`.
+pub fn alnum(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+impl Record {
+    /// Builds a linkage record from a site's IDAT. The first address line is split
+    /// into street and house number at its last token containing a digit.
+    pub fn from_idat(id: impl Into<String>, idat: &IdentifyingData) -> Self {
+        use chrono::Datelike;
+        let (street, house_number, postal_code, city) = match &idat.address {
+            Some(a) => {
+                let line = a.lines.first().map(String::as_str).unwrap_or("");
+                let (street, number) = split_house_number(line);
+                (
+                    normalise_name(street),
+                    alnum(number),
+                    a.postal_code.as_deref().map(digits).unwrap_or_default(),
+                    a.city.as_deref().map(normalise_name).unwrap_or_default(),
+                )
+            }
+            None => Default::default(),
+        };
+        Record {
+            id: id.into(),
+            given: normalise_name(&idat.given.join(" ")),
+            family: idat
+                .family
+                .as_deref()
+                .map(normalise_name)
+                .unwrap_or_default(),
+            birth_name: idat
+                .birth_name
+                .as_deref()
+                .map(normalise_name)
+                .unwrap_or_default(),
+            birth_day: idat.birth_date.map(|d| d.day() as u8),
+            birth_month: idat.birth_date.map(|d| d.month() as u8),
+            birth_year: idat.birth_date.and_then(|d| u16::try_from(d.year()).ok()),
+            sex: match idat.sex {
+                Sex::Unknown => None,
+                s => Some(s),
+            },
+            house_number,
+            street,
+            postal_code,
+            city,
+            insurance_id: idat
+                .kvnr
+                .as_ref()
+                .map(|k| k.as_str().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The birth date as `YYYYMMDD` digits (the PPRL token source), or empty when
+    /// any part is missing.
+    pub fn birth_date_string(&self) -> String {
+        match (self.birth_year, self.birth_month, self.birth_day) {
+            (Some(y), Some(m), Some(d)) => format!("{y:04}{m:02}{d:02}"),
+            _ => String::new(),
+        }
+    }
+
+    /// Sex as a one-letter code (`f`, `m`, `d`), or empty when unknown.
+    pub fn sex_code(&self) -> &'static str {
+        match self.sex {
+            Some(Sex::Female) => "f",
+            Some(Sex::Male) => "m",
+            Some(Sex::Other) => "d",
+            _ => "",
+        }
+    }
+}
+
+/// Splits `"Hauptstraße 12 a"` into `("Hauptstraße", "12 a")` at the first token
+/// that holds a digit.
+fn split_house_number(line: &str) -> (&str, &str) {
+    let line = line.trim();
+    match line.find(|c: char| c.is_ascii_digit()) {
+        Some(d) => {
+            let start = line[..d].rfind(char::is_whitespace).map_or(0, |p| p + 1);
+            (line[..start].trim(), line[start..].trim())
+        }
+        None => (line, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use oncofed_idat::{Address, Kvnr};
+
+    #[test]
+    fn from_idat_normalises_and_splits() {
+        let idat = IdentifyingData {
+            given: vec!["Anne-Marie".into(), "Jörg".into()],
+            family: Some("Müller".into()),
+            birth_name: Some("Groß".into()),
+            birth_date: NaiveDate::from_ymd_opt(1964, 8, 12),
+            sex: Sex::Female,
+            address: Some(Address {
+                lines: vec!["Hauptstraße 12 A".into()],
+                postal_code: Some("50 667".into()),
+                city: Some("Köln".into()),
+                country: None,
+            }),
+            kvnr: Some(Kvnr::new("A123456780").unwrap()),
+        };
+        let r = Record::from_idat("x1", &idat);
+        assert_eq!(r.given, "annemariejoerg");
+        assert_eq!(r.family, "mueller");
+        assert_eq!(r.birth_name, "gross");
+        assert_eq!(
+            (r.birth_day, r.birth_month, r.birth_year),
+            (Some(12), Some(8), Some(1964))
+        );
+        assert_eq!(r.street, "hauptstrasse");
+        assert_eq!(r.house_number, "12a");
+        assert_eq!(r.postal_code, "50667");
+        assert_eq!(r.city, "koeln");
+        assert_eq!(r.insurance_id, "A123456780");
+        assert_eq!(r.birth_date_string(), "19640812");
+        assert_eq!(r.sex_code(), "f");
+        assert_eq!(format!("{r:?}"), "Record(<redacted>)");
+        assert_eq!(
+            split_house_number("Hauptstraße 12a"),
+            ("Hauptstraße", "12a")
+        );
+    }
+}
