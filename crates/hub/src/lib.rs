@@ -86,6 +86,7 @@ struct Inner {
     config: HubConfig,
     db: db::Db,
     audit: AuditLog,
+    sketch_secret: Vec<u8>,
     limiter: Mutex<RateLimiter>,
     site_keys: Mutex<HashMap<String, PublicKey>>,
     site_wakeups: Mutex<HashMap<String, Arc<Notify>>>,
@@ -107,6 +108,13 @@ impl AppState {
             config.key.clone(),
             oncofed_audit::DEFAULT_CHECKPOINT_EVERY,
         )?;
+        let sketch_secret =
+            load_or_create_secret(&dir.join("sketch.secret")).map_err(|source| {
+                LaunchError::DataDir {
+                    path: dir.join("sketch.secret"),
+                    source,
+                }
+            })?;
         let limiter = match db.budget("*")? {
             Some(state) => serde_json::from_str(&state)
                 .unwrap_or_else(|_| RateLimiter::new(config.limits).expect("validated")),
@@ -124,6 +132,7 @@ impl AppState {
                 config,
                 db,
                 audit,
+                sketch_secret,
                 limiter: Mutex::new(limiter),
                 site_keys: Mutex::new(site_keys),
                 site_wakeups: Mutex::new(HashMap::new()),
@@ -137,6 +146,21 @@ impl AppState {
         self.inner.config.key.public_key()
     }
 
+    /// The key sites hash research pseudonyms with for this query's sketches:
+    /// HMAC(hub secret, canonical criteria). The same criteria get the same key, so
+    /// a repeated query yields the same sketches and the same released total (fresh
+    /// keys would re-randomise the de-duplication estimate and let repetition average
+    /// it out); different criteria get unrelated keys, so sketches of different
+    /// queries cannot be compared register by register.
+    pub(crate) fn sketch_key(&self, canonical_criteria: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.inner.sketch_secret)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"oncofed-hub/sketch-key/v1\0");
+        mac.update(canonical_criteria.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     fn wakeup(&self, site: &str) -> Arc<Notify> {
         let mut map = self
             .inner
@@ -144,6 +168,27 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         map.entry(site.to_owned()).or_default().clone()
+    }
+}
+
+/// Reads a secret of at least 32 bytes, creating one (mode 0600) on first start.
+/// Persisted so that answers stay the same across restarts.
+fn load_or_create_secret(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.len() >= 32 => Ok(bytes),
+        Ok(_) => Err(std::io::Error::other(
+            "secret file is shorter than 32 bytes; restore it from the backup",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = rand::random::<[u8; 32]>().to_vec();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(&mut options.open(path)?, &secret)?;
+            Ok(secret)
+        }
+        Err(e) => Err(e),
     }
 }
 

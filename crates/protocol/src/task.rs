@@ -108,7 +108,7 @@ pub enum TaskKind {
         /// The cohort definition.
         criteria: Criteria,
         /// Hex key (32 bytes) for the de-duplication sketch: the site inserts
-        /// HMAC-SHA256(key, research pseudonym) of each counted patient. Fresh per query.
+        /// HMAC-SHA256(key, research pseudonym) of each counted patient. Derived by the hub from the criteria: the same query gets the same key (repeats give identical answers), different queries unrelated keys.
         sketch_key: String,
     },
 }
