@@ -17,6 +17,9 @@ pub enum GateError {
     TrusteeUnavailable(#[from] TrusteeError),
 }
 
+/// Above this many cached answers, expired ones are dropped before adding more.
+const MAX_CACHED: usize = 1_000_000;
+
 type CacheKey = (Pseudonym, DataCategory, Purpose, NaiveDate);
 
 /// Asks the trust centre whether data may be used, in batches, and remembers
@@ -76,6 +79,11 @@ impl ConsentGate {
                 .check_consent(purpose, date, chunk.to_vec())
                 .await?;
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() > MAX_CACHED {
+                // Bound memory: answers past their lifetime are useless anyway.
+                let ttl = self.ttl;
+                cache.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            }
             for (q, decision) in chunk.iter().zip(decisions) {
                 cache.insert(
                     (q.pseudonym.clone(), q.category, purpose, date),
