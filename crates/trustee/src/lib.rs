@@ -59,6 +59,9 @@ pub enum LaunchError {
     /// The store could not be opened or migrated.
     #[error("trust-centre store: {0}")]
     Store(#[from] StoreError),
+    /// The audit trail or its signing key could not be opened.
+    #[error("trust-centre audit trail: {0}")]
+    Audit(String),
     /// The HTTP server failed.
     #[error("trust-centre server: {0}")]
     Serve(std::io::Error),
@@ -74,6 +77,9 @@ pub struct AppState {
 
 struct Inner {
     db: db::Db,
+    /// Hash-chained, checkpoint-signed record of every trust-centre decision
+    /// (consents recorded by staff, reviews, withdrawals, re-contacts).
+    audit: oncofed_audit::AuditLog,
     keys: keys::Keys,
     sites: SiteRegistry,
     admin: Option<TokenDigest>,
@@ -95,9 +101,19 @@ impl AppState {
         create_private_dir(&config.data_dir)?;
         let keys = keys::Keys::new(&config.key);
         let db = db::Db::open(&config.db_path(), &keys.fingerprint())?;
+        let audit_key =
+            oncofed_crypto::SigningKeyPair::load_or_create(config.data_dir.join("audit.key"))
+                .map_err(|e| LaunchError::Audit(e.to_string()))?;
+        let audit = oncofed_audit::AuditLog::open(
+            config.data_dir.join("audit.db"),
+            audit_key,
+            oncofed_audit::DEFAULT_CHECKPOINT_EVERY,
+        )
+        .map_err(|e| LaunchError::Audit(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
+                audit,
                 keys,
                 sites: config.sites,
                 admin: config.admin,
@@ -134,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::pseudonyms::router())
         .merge(routes::consents::router())
         .merge(routes::admin::router())
+        .merge(routes::audit::router())
         .merge(routes::health::router())
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)

@@ -1,6 +1,7 @@
 //! The HTTP resources, one module each with its own `router()`.
 
 pub(crate) mod admin;
+pub(crate) mod audit;
 pub(crate) mod consents;
 pub(crate) mod health;
 pub(crate) mod pseudonyms;

@@ -42,11 +42,23 @@ async fn record(
         blocking(move || prepare_consent("consent", &req.consent).map(|row| (req.pseudonym, row)))
             .await??;
     let (pseudonym, row) = row;
+    let subject = pseudonym.to_string();
     let stored = state
         .inner
         .db
         .write(move |conn| insert_admin_consent(conn, pseudonym.as_str(), &row))
         .await?;
+    let audit_state = state.clone();
+    blocking(move || {
+        crate::routes::audit::record(
+            &audit_state,
+            "admin",
+            "consent.recorded",
+            &subject,
+            serde_json::json!({ "stored": stored }),
+        )
+    })
+    .await??;
     tracing::info!(stored, "consent recorded by trust-centre staff");
     Ok(Json(ConsentSubmissionResponse { stored }))
 }
