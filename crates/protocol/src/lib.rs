@@ -14,6 +14,7 @@
 //! types of `oncofed-privacy`, so disclosure control happens before anything is
 //! put on the wire.
 
+pub mod analysis;
 pub mod api;
 pub mod criteria;
 pub mod task;

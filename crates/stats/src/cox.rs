@@ -43,6 +43,7 @@ pub struct SurvivalRow {
 
 /// How tied event times enter the partial likelihood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Ties {
     /// Breslow's approximation: all tied events share the full risk set.
     Breslow,

@@ -17,6 +17,7 @@ use crate::special::ln_gamma;
 
 /// The error distribution (with its canonical link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Family {
     /// Bernoulli / binomial proportion y ∈ [0, 1] with the logit link: logistic regression.
     Binomial,

@@ -56,7 +56,9 @@ impl CoxGrid {
         )
     }
 
-    fn from_points(mut points: Vec<GridPoint>) -> Self {
+    /// A grid from known points (the hub's pooled event times, or a grid a
+    /// site receives): sorted and de-duplicated here.
+    pub fn from_points(mut points: Vec<GridPoint>) -> Self {
         points.sort_by(|a, b| key_cmp((a.stratum, a.time), (b.stratum, b.time)));
         points.dedup();
         Self { points }

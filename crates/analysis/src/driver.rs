@@ -1,0 +1,501 @@
+//! Hub side: drives an analysis through aggregation rounds and releases the result.
+//!
+//! The driver never sees a site's vector, only sums returned by a [`Federation`]
+//! (in the hub: secure aggregation over the network; in tests: sites in memory).
+
+use crate::result::{
+    AnalysisResult, DescribeResult, KmCurve, KmResult, RegressionResult, RunInfo, VariableSummary,
+    cell, coarsen, releasable_median,
+};
+use crate::site::{
+    unflatten_cox_aggregate, unflatten_cox_sums, unflatten_glm, unflatten_glm_start, unflatten_km,
+    vector_len,
+};
+use crate::{AnalysisError, AnalysisLimits, dp};
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, Variable};
+use oncofed_stats::{
+    NewtonOptions, StatsError, Ties, fit_cox, fit_cox_stratified_by_site, fit_glm, glm_start,
+    kaplan_meier, logrank_test,
+};
+
+/// The sites, as the hub's driver sees them: it can only ask for sums.
+pub trait Federation {
+    /// How many sites take part (after the sites' own admission checks).
+    fn sites(&self) -> usize;
+    /// The sum over the participating sites of their vectors for `computation`;
+    /// `len` is the layout's length (the implementation must check it).
+    fn sum(&mut self, computation: Computation, len: usize) -> Result<Vec<f64>, AnalysisError>;
+}
+
+/// Counts the rounds and keeps the first federation error, which the stats
+/// closures cannot return themselves.
+struct Rounds<'a> {
+    federation: &'a mut dyn Federation,
+    analysis: &'a Analysis,
+    rounds: usize,
+    failure: Option<AnalysisError>,
+}
+
+impl Rounds<'_> {
+    fn sum(&mut self, computation: Computation) -> Result<Vec<f64>, AnalysisError> {
+        let len = vector_len(self.analysis, &computation);
+        self.rounds += 1;
+        let v = self.federation.sum(computation, len)?;
+        if v.len() != len {
+            return Err(AnalysisError::Protocol(
+                "summed vector has the wrong length",
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Runs `f`, remembering a federation failure for [`Self::explain`].
+    fn keep<T>(&mut self, r: Result<T, AnalysisError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.failure.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    /// A stats error caused by a failed round reports the round's failure.
+    fn explain(&mut self, e: StatsError) -> AnalysisError {
+        self.failure.take().unwrap_or(AnalysisError::Stats(e))
+    }
+}
+
+fn whole(x: f64) -> u64 {
+    x.round().max(0.0) as u64
+}
+
+/// Runs `request` over `federation` under `limits`; with `request.epsilon`, the
+/// released counts get Laplace noise (describe only). Checks the run-level
+/// disclosure rules before any model is fitted.
+pub fn run(
+    request: &AnalysisRequest,
+    limits: &AnalysisLimits,
+    federation: &mut dyn Federation,
+) -> Result<AnalysisResult, AnalysisError> {
+    let analysis = &request.analysis;
+    validate(request)?;
+    if federation.sites() < limits.min_sites {
+        return Err(AnalysisError::Disclosure(format!(
+            "fewer than {} sites can take part",
+            limits.min_sites
+        )));
+    }
+    let mut rounds = Rounds {
+        federation,
+        analysis,
+        rounds: 0,
+        failure: None,
+    };
+    let totals = rounds.sum(Computation::Totals)?;
+    let (rows, events) = (whole(totals[0]), whole(totals[1]));
+    let p = analysis.parameters();
+    if p as f64 > limits.max_parameter_ratio * rows as f64 {
+        return Err(AnalysisError::Disclosure(format!(
+            "{p} parameters need at least {:.0} rows (ratio {})",
+            (p as f64 / limits.max_parameter_ratio).ceil(),
+            limits.max_parameter_ratio
+        )));
+    }
+    if p > 0 && (events < limits.min_cell || rows - events < limits.min_cell) {
+        return Err(AnalysisError::Disclosure(format!(
+            "a regression needs at least {} events and {} non-events",
+            limits.min_cell, limits.min_cell
+        )));
+    }
+    let mut info = RunInfo {
+        sites: rounds.federation.sites(),
+        rows,
+        events,
+        rounds: 0,
+        epsilon: None,
+    };
+    let options = NewtonOptions {
+        tolerance: 1e-9,
+        max_iterations: limits.max_iterations,
+    };
+    let mut result = match analysis {
+        Analysis::Describe {
+            variables,
+            edges,
+            strata,
+        } => {
+            let v = rounds.sum(Computation::Describe {
+                edges: edges.clone(),
+            })?;
+            info.epsilon = request.epsilon;
+            AnalysisResult::Describe(describe(
+                v,
+                variables,
+                edges,
+                strata,
+                limits,
+                request.epsilon,
+                info.clone(),
+            )?)
+        }
+        Analysis::KaplanMeier {
+            survival,
+            groups,
+            interval_days,
+        } => {
+            let grid = event_grid(&mut rounds, survival.horizon_days)?;
+            let n_groups = if groups.is_some() { 2 } else { 1 };
+            let v = rounds.sum(Computation::KmCounts {
+                grid: grid.clone(),
+                groups: n_groups,
+            })?;
+            let counts = unflatten_km(&v, grid.len(), n_groups)?;
+            let mut curves = Vec::new();
+            for (g, c) in counts.iter().enumerate() {
+                let estimate = kaplan_meier(&grid, c)?;
+                let label = match groups {
+                    Some(var) => format!("{}={g}", var.name()),
+                    None => "all".into(),
+                };
+                let n = c.at_risk.first().copied().unwrap_or(0);
+                let median = releasable_median(&estimate, limits);
+                curves.push(KmCurve {
+                    label,
+                    n: cell(n, limits.min_cell),
+                    events: cell(c.events.iter().sum(), limits.min_cell),
+                    median,
+                    median_ci: if median.is_some() {
+                        (estimate.median_ci_lower, estimate.median_ci_upper)
+                    } else {
+                        (None, None)
+                    },
+                    steps: coarsen(&estimate, *interval_days, limits),
+                });
+            }
+            let logrank = if n_groups == 2 {
+                Some(logrank_test(&counts)?)
+            } else {
+                None
+            };
+            AnalysisResult::Km(KmResult {
+                run: info.clone(),
+                interval_days: *interval_days,
+                curves,
+                logrank,
+            })
+        }
+        Analysis::Cox {
+            survival,
+            covariates,
+            ties,
+            stratify_by_site,
+        } => {
+            let fit = if *stratify_by_site {
+                let mut evaluate = |beta: &[f64]| {
+                    let v = rounds.sum(Computation::CoxStratum {
+                        beta: beta.to_vec(),
+                        ties: *ties,
+                    });
+                    let agg = v.and_then(|v| unflatten_cox_aggregate(&v, p));
+                    rounds.keep(agg).into_iter().collect()
+                };
+                fit_cox_stratified_by_site(p, options, &mut evaluate)
+            } else {
+                let grid = event_grid(&mut rounds, survival.horizon_days)?;
+                let t = grid.len();
+                let mut evaluate = |beta: &[f64]| {
+                    let v = rounds.sum(Computation::CoxSums {
+                        grid: grid.clone(),
+                        beta: beta.to_vec(),
+                        ties: *ties,
+                    });
+                    let sums = v.and_then(|v| unflatten_cox_sums(&v, p, t, *ties));
+                    rounds.keep(sums).into_iter().collect()
+                };
+                fit_cox(p, options, &mut evaluate)
+            };
+            let fit = fit.map_err(|e| rounds.explain(e))?;
+            let ties_name = match ties {
+                Ties::Efron => "efron",
+                Ties::Breslow => "breslow",
+            };
+            AnalysisResult::Cox(RegressionResult {
+                run: info.clone(),
+                model: format!(
+                    "cox ({ties_name}{})",
+                    if *stratify_by_site {
+                        ", stratified by site"
+                    } else {
+                        ""
+                    }
+                ),
+                terms: covariates.iter().map(Variable::name).collect(),
+                estimates: fit.estimates,
+                loglik: fit.loglik,
+                iterations: fit.iterations,
+            })
+        }
+        Analysis::Glm {
+            covariates, family, ..
+        } => {
+            let start = rounds.sum(Computation::GlmStart)?;
+            let start = glm_start(p, &[unflatten_glm_start(&start, p)?])?;
+            let mut evaluate = |beta: &[f64]| {
+                let v = rounds.sum(Computation::GlmStep {
+                    beta: beta.to_vec(),
+                });
+                let agg = v.and_then(|v| unflatten_glm(&v, p));
+                rounds.keep(agg).into_iter().collect()
+            };
+            let fit = fit_glm(start, options, &mut evaluate).map_err(|e| rounds.explain(e))?;
+            let mut terms = vec!["intercept".to_string()];
+            terms.extend(covariates.iter().map(Variable::name));
+            AnalysisResult::Glm(RegressionResult {
+                run: info.clone(),
+                model: format!(
+                    "glm ({})",
+                    serde_json::to_value(family)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("?")
+                ),
+                terms,
+                estimates: fit.estimates,
+                loglik: fit.loglik,
+                iterations: fit.iterations,
+            })
+        }
+    };
+    let total_rounds = rounds.rounds;
+    match &mut result {
+        AnalysisResult::Describe(r) => r.run.rounds = total_rounds,
+        AnalysisResult::Km(r) => r.run.rounds = total_rounds,
+        AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => r.run.rounds = total_rounds,
+    }
+    Ok(result)
+}
+
+/// Checks the request's shape before any site is asked.
+pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
+    let invalid = |m: &str| Err(AnalysisError::Invalid(m.into()));
+    if request.index.icd10.is_empty() || request.index.icd10.len() > 16 {
+        return invalid("index.icd10 must be an ICD-10 prefix such as C34");
+    }
+    if let Some(c) = &request.cohort {
+        c.validate()
+            .map_err(|e| AnalysisError::Invalid(format!("cohort: {e}")))?;
+    }
+    if let Some(e) = request.epsilon {
+        if !(e.is_finite() && e > 0.0) {
+            return invalid("epsilon must be a positive number");
+        }
+        if !matches!(request.analysis, Analysis::Describe { .. }) {
+            return invalid(
+                "epsilon (differential privacy) is offered for describe only; regressions and curves are released under the disclosure limits",
+            );
+        }
+    }
+    match &request.analysis {
+        Analysis::Describe {
+            variables, edges, ..
+        } => {
+            if variables.is_empty() || variables.len() > 32 {
+                return invalid("describe needs 1 to 32 variables");
+            }
+            if !edges.is_empty()
+                && (edges.len() < 2
+                    || edges.len() > 201
+                    || edges.iter().any(|e| !e.is_finite())
+                    || edges.windows(2).any(|w| w[0] >= w[1]))
+            {
+                return invalid("edges must be 2 to 201 finite, strictly ascending numbers");
+            }
+        }
+        Analysis::KaplanMeier {
+            survival,
+            interval_days,
+            ..
+        } => {
+            check_horizon(survival.horizon_days)?;
+            if *interval_days == 0 {
+                return invalid("interval_days must be at least 1");
+            }
+        }
+        Analysis::Cox {
+            survival,
+            covariates,
+            ..
+        } => {
+            check_horizon(survival.horizon_days)?;
+            if covariates.is_empty() || covariates.len() > 20 {
+                return invalid("cox needs 1 to 20 covariates");
+            }
+        }
+        Analysis::Glm { covariates, .. } => {
+            if covariates.len() > 20 {
+                return invalid("glm takes at most 20 covariates");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_horizon(h: u32) -> Result<(), AnalysisError> {
+    if h == 0 || h > 36_500 {
+        return Err(AnalysisError::Invalid(
+            "survival.horizon_days must be 1 to 36500".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The pooled distinct event days: one round of per-day death counts.
+fn event_grid(rounds: &mut Rounds<'_>, horizon: u32) -> Result<Vec<f64>, AnalysisError> {
+    let days = rounds.sum(Computation::EventDays {
+        horizon_days: horizon,
+    })?;
+    let grid: Vec<f64> = days
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| whole(**d) > 0)
+        .map(|(day, _)| day as f64)
+        .collect();
+    if grid.is_empty() {
+        return Err(AnalysisError::Stats(StatsError::Empty {
+            what: "no events",
+        }));
+    }
+    Ok(grid)
+}
+
+fn describe(
+    v: Vec<f64>,
+    variables: &[Variable],
+    edges: &[f64],
+    strata: &Option<Variable>,
+    limits: &AnalysisLimits,
+    epsilon: Option<f64>,
+    run: RunInfo,
+) -> Result<DescribeResult, AnalysisError> {
+    let k = variables.len();
+    let bins = if edges.len() >= 2 { edges.len() + 1 } else { 0 };
+    // The released counts: n per variable, the histograms, the strata.
+    let mut counts: Vec<f64> = (0..k).map(|i| v[3 * i]).collect();
+    counts.extend_from_slice(&v[3 * k..3 * k + k * bins]);
+    let strata_at = 3 * k + k * bins;
+    if strata.is_some() {
+        counts.extend_from_slice(&v[strata_at..strata_at + 2]);
+    }
+    if let Some(e) = epsilon {
+        // Adding or removing one person changes each variable's n by 1, one bin
+        // per histogram by 1 and one stratum by 1: L1 sensitivity k + k·[bins] + [strata].
+        let sensitivity = (k + if bins > 0 { k } else { 0 } + usize::from(strata.is_some())) as f64;
+        dp::laplace_in_place(&mut counts, sensitivity / e);
+    }
+    let released: Vec<u64> = counts.iter().map(|&c| whole(c)).collect();
+    let mut out = Vec::new();
+    for (i, var) in variables.iter().enumerate() {
+        let n_true = v[3 * i];
+        let n = cell(released[i], limits.min_cell);
+        let hist: Vec<u64> = if bins > 0 {
+            released[k + i * bins..k + (i + 1) * bins].to_vec()
+        } else {
+            Vec::new()
+        };
+        let (mean, sd) = match (n, epsilon) {
+            (None, _) => (None, None),
+            (Some(_), None) => {
+                let (s, ss) = (v[3 * i + 1], v[3 * i + 2]);
+                let mean = s / n_true;
+                let var = if n_true > 1.0 {
+                    ((ss - n_true * mean * mean) / (n_true - 1.0)).max(0.0)
+                } else {
+                    f64::NAN
+                };
+                (Some(mean), var.is_finite().then(|| var.sqrt()))
+            }
+            // Under DP the moments come from the noised histogram (post-processing).
+            (Some(_), Some(_)) => histogram_moments(edges, &hist),
+        };
+        out.push(VariableSummary {
+            name: var.name(),
+            n,
+            mean,
+            sd,
+            histogram: hist
+                .iter()
+                .take(bins.saturating_sub(2))
+                .map(|&c| cell(c, limits.min_cell))
+                .collect(),
+            outside: (bins > 0).then(|| {
+                (
+                    cell(hist[bins - 2], limits.min_cell),
+                    cell(hist[bins - 1], limits.min_cell),
+                )
+            }),
+            quartiles: (bins > 0 && n.is_some())
+                .then(|| quartiles(edges, &hist[..bins - 2]))
+                .flatten(),
+        });
+    }
+    let strata = strata.as_ref().map(|s| {
+        let at = released.len() - 2;
+        (
+            s.name(),
+            cell(released[at], limits.min_cell),
+            cell(released[at + 1], limits.min_cell),
+        )
+    });
+    Ok(DescribeResult {
+        run,
+        edges: edges.to_vec(),
+        variables: out,
+        strata,
+    })
+}
+
+/// Mean and SD from a histogram (bin midpoints), for DP releases.
+fn histogram_moments(edges: &[f64], hist: &[u64]) -> (Option<f64>, Option<f64>) {
+    let inner = &hist[..hist.len().saturating_sub(2)];
+    let n: u64 = inner.iter().sum();
+    if n < 2 {
+        return (None, None);
+    }
+    let mids: Vec<f64> = edges.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect();
+    let mean = inner
+        .iter()
+        .zip(&mids)
+        .map(|(&c, m)| c as f64 * m)
+        .sum::<f64>()
+        / n as f64;
+    let var = inner
+        .iter()
+        .zip(&mids)
+        .map(|(&c, m)| c as f64 * (m - mean).powi(2))
+        .sum::<f64>()
+        / (n as f64 - 1.0);
+    (Some(mean), Some(var.sqrt()))
+}
+
+/// Quartiles by linear interpolation within the bins of `edges`.
+fn quartiles(edges: &[f64], hist: &[u64]) -> Option<[f64; 3]> {
+    let n: u64 = hist.iter().sum();
+    if n == 0 {
+        return None;
+    }
+    let q = |p: f64| {
+        let target = p * n as f64;
+        let mut below = 0.0;
+        for (i, &c) in hist.iter().enumerate() {
+            let c = c as f64;
+            if c > 0.0 && below + c >= target {
+                let frac = (target - below) / c;
+                return edges[i] + frac * (edges[i + 1] - edges[i]);
+            }
+            below += c;
+        }
+        edges[edges.len() - 1]
+    };
+    Some([q(0.25), q(0.5), q(0.75)])
+}

@@ -1,0 +1,254 @@
+//! Site side, step one: a patient's harmonised facts become one analysis row.
+//!
+//! Every site derives rows by the same rules from the same request, so the pooled
+//! sums mean the same thing everywhere. Rows are complete cases: a patient missing
+//! any variable the analysis reads is left out (as lifelines and statsmodels drop
+//! rows with NA), and so is a patient without the index diagnosis.
+
+use chrono::{Datelike, NaiveDate};
+use oncofed_model::{CodeSystem, Demographics, Fact, FactKind, FactValue, Sex, VitalStatus};
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Variable};
+
+/// What a site knows of one patient (research store only: no identifying data).
+#[derive(Debug, Clone)]
+pub struct PatientData {
+    /// Sex, birth year, vital status, death date, last contact.
+    pub demographics: Demographics,
+    /// The patient's facts (diagnoses, observations, molecular findings, ...).
+    pub facts: Vec<Fact>,
+}
+
+/// One patient's row: follow-up, death, and the values of
+/// [`Analysis::variables`] in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Days from the index date to death or last contact, capped at the horizon
+    /// (0 when the analysis has no survival part).
+    pub time: f64,
+    /// Died within the (capped) follow-up.
+    pub event: bool,
+    /// Known to have died at all (the `deceased` outcome).
+    pub dead: bool,
+    /// One value per variable of the analysis.
+    pub values: Vec<f64>,
+}
+
+/// The ICD-10 systems a diagnosis prefix is matched in.
+fn is_icd10(system: CodeSystem) -> bool {
+    matches!(system, CodeSystem::Icd10Gm | CodeSystem::Icd10Who)
+}
+
+/// The index date: the earliest dated diagnosis with an ICD-10 code starting with `prefix`.
+pub fn index_date(facts: &[Fact], prefix: &str) -> Option<NaiveDate> {
+    facts
+        .iter()
+        .filter(|f| {
+            f.kind == FactKind::Diagnosis
+                && is_icd10(f.code.system)
+                && f.code.code.starts_with(prefix)
+        })
+        .filter_map(|f| f.start)
+        .min()
+}
+
+fn observation_value(fact: &Fact) -> Option<f64> {
+    match &fact.value {
+        FactValue::Quantity { value, .. } if value.is_finite() => Some(*value),
+        FactValue::Code(c) if c.system == CodeSystem::Ecog => c.code.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The value of `variable` for a patient whose index date is `index`.
+pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDate) -> Option<f64> {
+    let d = &patient.demographics;
+    match variable {
+        Variable::Age => d.birth_year.map(|y| f64::from(index.year() - y)),
+        Variable::Female => match d.sex {
+            Sex::Female => Some(1.0),
+            Sex::Male => Some(0.0),
+            _ => None,
+        },
+        Variable::Observation { system, code } => patient
+            .facts
+            .iter()
+            .filter(|f| {
+                f.kind == FactKind::Observation && f.code.system == *system && f.code.code == *code
+            })
+            .filter_map(|f| {
+                let value = observation_value(f)?;
+                let distance = f.start.map_or(i64::MAX, |s| (s - index).num_days().abs());
+                Some((distance, f.start, value))
+            })
+            .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)))
+            .map(|(_, _, v)| v),
+        Variable::Diagnosis { icd10 } => Some(f64::from(u8::from(patient.facts.iter().any(|f| {
+            f.kind == FactKind::Diagnosis
+                && is_icd10(f.code.system)
+                && f.code.code.starts_with(icd10.as_str())
+        })))),
+        Variable::Molecular { gene } => Some(f64::from(u8::from(patient.facts.iter().any(|f| {
+            f.kind == FactKind::Molecular
+                && (f.code.code.eq_ignore_ascii_case(gene)
+                    || f.modifier
+                        .as_ref()
+                        .is_some_and(|m| m.code.eq_ignore_ascii_case(gene)))
+        })))),
+    }
+}
+
+/// The analysis's survival horizon, if it has a survival part.
+fn horizon(analysis: &Analysis) -> Option<u32> {
+    match analysis {
+        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
+            Some(survival.horizon_days)
+        }
+        _ => None,
+    }
+}
+
+/// The patient's row, or `None` when they lack the index diagnosis, a variable,
+/// or (for survival analyses) a follow-up date on or after the index date.
+pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row> {
+    let index = index_date(&patient.facts, &request.index.icd10)?;
+    let d = &patient.demographics;
+    let dead = d.death_date.is_some() || d.vital_status == VitalStatus::Deceased;
+    let (time, event) = match horizon(&request.analysis) {
+        Some(h) => {
+            let (end, died) = match d.death_date {
+                Some(death) => (death, true),
+                None => (d.last_contact?, false),
+            };
+            let days = (end - index).num_days();
+            if days < 0 {
+                return None;
+            }
+            if days > i64::from(h) {
+                (f64::from(h), false)
+            } else {
+                (days as f64, died)
+            }
+        }
+        None => (0.0, false),
+    };
+    let values = request
+        .analysis
+        .variables()
+        .iter()
+        .map(|v| variable_value(v, patient, index))
+        .collect::<Option<Vec<f64>>>()?;
+    Some(Row {
+        time,
+        event,
+        dead,
+        values,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oncofed_model::{Coding, DataCategory, SecurityLevel};
+    use oncofed_protocol::analysis::{IndexEvent, Survival};
+
+    fn fact(kind: FactKind, system: CodeSystem, code: &str, value: FactValue, day: &str) -> Fact {
+        Fact {
+            kind,
+            code: Coding::new(system, code),
+            modifier: None,
+            value,
+            start: Some(day.parse().unwrap()),
+            end: None,
+            category: DataCategory::Clinical,
+            level: SecurityLevel::Pseudonymised,
+        }
+    }
+
+    fn request(analysis: Analysis) -> AnalysisRequest {
+        AnalysisRequest {
+            project: "p".into(),
+            index: IndexEvent {
+                icd10: "C34".into(),
+            },
+            cohort: None,
+            analysis,
+            epsilon: None,
+            wait_seconds: None,
+        }
+    }
+
+    fn patient() -> PatientData {
+        PatientData {
+            demographics: Demographics {
+                sex: Sex::Female,
+                birth_year: Some(1950),
+                vital_status: VitalStatus::Deceased,
+                death_date: Some("2020-04-10".parse().unwrap()),
+                last_contact: None,
+            },
+            facts: vec![
+                fact(
+                    FactKind::Diagnosis,
+                    CodeSystem::Icd10Gm,
+                    "C34.1",
+                    FactValue::None,
+                    "2020-01-01",
+                ),
+                fact(
+                    FactKind::Observation,
+                    CodeSystem::Loinc,
+                    "89247-1",
+                    FactValue::Code(Coding::new(CodeSystem::Ecog, "2")),
+                    "2020-01-02",
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn survival_row_from_index_to_death_with_covariates() {
+        let ecog = Variable::Observation {
+            system: CodeSystem::Loinc,
+            code: "89247-1".into(),
+        };
+        let req = request(Analysis::Cox {
+            survival: Survival::default(),
+            covariates: vec![Variable::Age, Variable::Female, ecog],
+            ties: oncofed_stats::Ties::Efron,
+            stratify_by_site: false,
+        });
+        let row = build_row(&req, &patient()).unwrap();
+        assert_eq!(row.time, 100.0);
+        assert!(row.event && row.dead);
+        assert_eq!(row.values, vec![70.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn horizon_censors_and_missing_values_drop_the_row() {
+        let req = request(Analysis::KaplanMeier {
+            survival: Survival { horizon_days: 50 },
+            groups: None,
+            interval_days: 30,
+        });
+        let row = build_row(&req, &patient()).unwrap();
+        assert_eq!((row.time, row.event), (50.0, false));
+        let req = request(Analysis::Cox {
+            survival: Survival::default(),
+            covariates: vec![Variable::Observation {
+                system: CodeSystem::Loinc,
+                code: "718-7".into(),
+            }],
+            ties: oncofed_stats::Ties::Efron,
+            stratify_by_site: false,
+        });
+        assert_eq!(build_row(&req, &patient()), None);
+        let mut no_index = patient();
+        no_index.facts.remove(0);
+        let req = request(Analysis::Describe {
+            variables: vec![Variable::Age],
+            edges: vec![],
+            strata: None,
+        });
+        assert_eq!(build_row(&req, &no_index), None);
+    }
+}

@@ -1,0 +1,338 @@
+//! Site side, step two: rows become the real vector of one aggregation round, and
+//! the hub turns the summed vector back into `oncofed-stats` aggregates.
+//!
+//! Each [`Computation`] has a fixed vector layout, known to both sides from the
+//! computation alone, so masks line up and a wrong length is caught at once.
+//! Every entry is a plain sum over rows, which is what makes the sum over sites
+//! equal to the pooled value.
+
+use crate::AnalysisError;
+use crate::rows::Row;
+use oncofed_protocol::analysis::{Analysis, Computation, Outcome};
+use oncofed_stats::{
+    CoxAggregate, CoxGrid, CoxSiteSums, GlmAggregate, GlmRow, GlmStart, GridPoint, KmCounts,
+    SurvivalRow, Ties, TimeEvent, cox_site_contribution, cox_site_sums, glm_site_contribution,
+    glm_site_start, km_site_counts,
+};
+
+/// Index of the first covariate/variable column used by `analysis` as groups or
+/// strata (the last variable), if it has one.
+fn group_column(analysis: &Analysis) -> Option<usize> {
+    match analysis {
+        Analysis::KaplanMeier {
+            groups: Some(_), ..
+        } => Some(0),
+        Analysis::Describe {
+            variables,
+            strata: Some(_),
+            ..
+        } => Some(variables.len()),
+        _ => None,
+    }
+}
+
+fn survival_rows(rows: &[Row], stratum: u32) -> Vec<SurvivalRow> {
+    rows.iter()
+        .map(|r| SurvivalRow {
+            time: r.time,
+            event: r.event,
+            covariates: r.values.clone(),
+            stratum,
+        })
+        .collect()
+}
+
+/// The design rows of a GLM: intercept, covariates; the response from `outcome`.
+fn glm_rows(rows: &[Row], analysis: &Analysis) -> Result<Vec<GlmRow>, AnalysisError> {
+    let Analysis::Glm {
+        outcome,
+        covariates,
+        ..
+    } = analysis
+    else {
+        return Err(AnalysisError::Protocol("GLM step for another analysis"));
+    };
+    let p = covariates.len();
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let y = match outcome {
+                Outcome::Deceased => f64::from(u8::from(r.dead)),
+                Outcome::Variable { .. } => r.values[p],
+            };
+            let mut x = Vec::with_capacity(p + 1);
+            x.push(1.0);
+            x.extend_from_slice(&r.values[..p]);
+            GlmRow { y, x, offset: 0.0 }
+        })
+        .collect())
+}
+
+fn family(analysis: &Analysis) -> Result<oncofed_stats::Family, AnalysisError> {
+    match analysis {
+        Analysis::Glm { family, .. } => Ok(*family),
+        _ => Err(AnalysisError::Protocol("GLM step for another analysis")),
+    }
+}
+
+fn cox_grid(grid: &[f64]) -> CoxGrid {
+    CoxGrid::from_points(
+        grid.iter()
+            .map(|&time| GridPoint { stratum: 0, time })
+            .collect(),
+    )
+}
+
+/// The site's vector for `computation` over its complete `rows`.
+pub fn compute(
+    rows: &[Row],
+    analysis: &Analysis,
+    computation: &Computation,
+) -> Result<Vec<f64>, AnalysisError> {
+    Ok(match computation {
+        Computation::Totals => {
+            let survival = matches!(
+                analysis,
+                Analysis::KaplanMeier { .. } | Analysis::Cox { .. }
+            );
+            let events = rows
+                .iter()
+                .filter(|r| if survival { r.event } else { r.dead })
+                .count();
+            vec![rows.len() as f64, events as f64]
+        }
+        Computation::EventDays { horizon_days } => {
+            let mut days = vec![0.0; *horizon_days as usize + 1];
+            for r in rows.iter().filter(|r| r.event) {
+                if let Some(slot) = days.get_mut(r.time as usize) {
+                    *slot += 1.0;
+                }
+            }
+            days
+        }
+        Computation::KmCounts { grid, groups } => {
+            let column = group_column(analysis);
+            let mut out = Vec::with_capacity(2 * grid.len() * groups);
+            for g in 0..*groups {
+                let members: Vec<TimeEvent> = rows
+                    .iter()
+                    .filter(|r| column.is_none_or(|c| r.values[c] as usize == g))
+                    .map(|r| TimeEvent {
+                        time: r.time,
+                        event: r.event,
+                    })
+                    .collect();
+                let counts = km_site_counts(&members, grid)?;
+                out.extend(counts.at_risk.iter().map(|&n| n as f64));
+                out.extend(counts.events.iter().map(|&n| n as f64));
+            }
+            out
+        }
+        Computation::CoxSums { grid, beta, ties } => {
+            let sums = cox_site_sums(&survival_rows(rows, 0), &cox_grid(grid), beta, *ties)?;
+            flatten_cox_sums(&sums)
+        }
+        Computation::CoxStratum { beta, ties } => {
+            let agg = cox_site_contribution(&survival_rows(rows, 0), beta, *ties)?;
+            let mut out = vec![agg.loglik, agg.events];
+            out.extend(&agg.gradient);
+            out.extend(&agg.hessian);
+            out
+        }
+        Computation::GlmStart => {
+            let design = glm_rows(rows, analysis)?;
+            let p = analysis.parameters();
+            let start = glm_site_start(&design, p, family(analysis)?)?;
+            let mut out = start.xtwx;
+            out.extend(start.xtwz);
+            out
+        }
+        Computation::GlmStep { beta } => {
+            let agg = glm_site_contribution(&glm_rows(rows, analysis)?, beta, family(analysis)?)?;
+            let mut out = vec![agg.n, agg.loglik, agg.deviance];
+            out.extend(&agg.score);
+            out.extend(&agg.information);
+            out
+        }
+        Computation::Describe { edges } => describe_vector(rows, analysis, edges),
+    })
+}
+
+/// Number of numeric variables a describe summarises.
+fn describe_variables(analysis: &Analysis) -> usize {
+    match analysis {
+        Analysis::Describe { variables, .. } => variables.len(),
+        _ => 0,
+    }
+}
+
+fn describe_vector(rows: &[Row], analysis: &Analysis, edges: &[f64]) -> Vec<f64> {
+    let k = describe_variables(analysis);
+    let mut out = Vec::new();
+    for v in 0..k {
+        let (mut s, mut ss) = (0.0, 0.0);
+        for r in rows {
+            s += r.values[v];
+            ss += r.values[v] * r.values[v];
+        }
+        out.extend([rows.len() as f64, s, ss]);
+    }
+    if edges.len() >= 2 {
+        for v in 0..k {
+            let mut bins = vec![0.0; edges.len() + 1];
+            for r in rows {
+                let x = r.values[v];
+                let slot = if x < edges[0] {
+                    edges.len() - 1
+                } else if x > edges[edges.len() - 1] {
+                    edges.len()
+                } else {
+                    // bins are [e_i, e_{i+1}), the last one closed
+                    edges[1..]
+                        .iter()
+                        .position(|&e| x < e)
+                        .unwrap_or(edges.len() - 2)
+                };
+                bins[slot] += 1.0;
+            }
+            out.extend(bins);
+        }
+    }
+    if let Some(c) = group_column(analysis) {
+        let ones = rows.iter().filter(|r| r.values[c] == 1.0).count() as f64;
+        out.extend([rows.len() as f64 - ones, ones]);
+    }
+    out
+}
+
+/// Length of the vector [`compute`] returns, derived from the computation (and
+/// the analysis for describe and GLM); the hub checks every sum against it.
+pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
+    let p = analysis.parameters();
+    match computation {
+        Computation::Totals => 2,
+        Computation::EventDays { horizon_days } => *horizon_days as usize + 1,
+        Computation::KmCounts { grid, groups } => 2 * grid.len() * groups,
+        Computation::CoxSums { grid, ties, .. } => {
+            let t = grid.len();
+            let tied = usize::from(*ties == Ties::Efron);
+            (1 + tied) * (t + t * p + t * p * p) + t + 1 + p
+        }
+        Computation::CoxStratum { .. } => 2 + p + p * p,
+        Computation::GlmStart => p * p + p,
+        Computation::GlmStep { .. } => 3 + p + p * p,
+        Computation::Describe { edges } => {
+            let k = describe_variables(analysis);
+            let hist = if edges.len() >= 2 {
+                k * (edges.len() + 1)
+            } else {
+                0
+            };
+            3 * k + hist + 2 * usize::from(group_column(analysis).is_some())
+        }
+    }
+}
+
+/// Cox sums as one vector: events, s0, s1, s2, tied_s0, tied_s1, tied_s2, event_xb, event_x.
+pub fn flatten_cox_sums(s: &CoxSiteSums) -> Vec<f64> {
+    let mut out = Vec::new();
+    for part in [
+        &s.events, &s.s0, &s.s1, &s.s2, &s.tied_s0, &s.tied_s1, &s.tied_s2,
+    ] {
+        out.extend_from_slice(part);
+    }
+    out.push(s.event_xb);
+    out.extend_from_slice(&s.event_x);
+    out
+}
+
+/// Inverse of [`flatten_cox_sums`] for `p` coefficients and `t` grid points.
+pub fn unflatten_cox_sums(
+    v: &[f64],
+    p: usize,
+    t: usize,
+    ties: Ties,
+) -> Result<CoxSiteSums, AnalysisError> {
+    let mut s = CoxSiteSums::zeros(p, t, ties);
+    let mut rest = v;
+    for part in [
+        &mut s.events,
+        &mut s.s0,
+        &mut s.s1,
+        &mut s.s2,
+        &mut s.tied_s0,
+        &mut s.tied_s1,
+        &mut s.tied_s2,
+    ] {
+        let n = part.len();
+        let (head, tail) = split(rest, n)?;
+        part.copy_from_slice(head);
+        rest = tail;
+    }
+    let (xb, tail) = split(rest, 1)?;
+    s.event_xb = xb[0];
+    let (x, tail) = split(tail, p)?;
+    s.event_x.copy_from_slice(x);
+    if !tail.is_empty() {
+        return Err(AnalysisError::Protocol("cox sums vector too long"));
+    }
+    Ok(s)
+}
+
+fn split(v: &[f64], n: usize) -> Result<(&[f64], &[f64]), AnalysisError> {
+    if v.len() < n {
+        return Err(AnalysisError::Protocol("summed vector too short"));
+    }
+    Ok(v.split_at(n))
+}
+
+/// The summed [`Computation::CoxStratum`] vector as a [`CoxAggregate`].
+pub fn unflatten_cox_aggregate(v: &[f64], p: usize) -> Result<CoxAggregate, AnalysisError> {
+    let (head, rest) = split(v, 2)?;
+    let (gradient, hessian) = split(rest, p)?;
+    Ok(CoxAggregate {
+        loglik: head[0],
+        events: head[1],
+        gradient: gradient.to_vec(),
+        hessian: hessian.to_vec(),
+    })
+}
+
+/// The summed [`Computation::GlmStart`] vector.
+pub fn unflatten_glm_start(v: &[f64], p: usize) -> Result<GlmStart, AnalysisError> {
+    let (xtwx, xtwz) = split(v, p * p)?;
+    Ok(GlmStart {
+        xtwx: xtwx.to_vec(),
+        xtwz: xtwz.to_vec(),
+    })
+}
+
+/// The summed [`Computation::GlmStep`] vector.
+pub fn unflatten_glm(v: &[f64], p: usize) -> Result<GlmAggregate, AnalysisError> {
+    let (head, rest) = split(v, 3)?;
+    let (score, information) = split(rest, p)?;
+    Ok(GlmAggregate {
+        n: head[0],
+        loglik: head[1],
+        deviance: head[2],
+        score: score.to_vec(),
+        information: information.to_vec(),
+    })
+}
+
+/// The summed [`Computation::KmCounts`] vector, one [`KmCounts`] per group.
+/// Counts are sums of whole numbers, so rounding removes the fixed-point error.
+pub fn unflatten_km(v: &[f64], t: usize, groups: usize) -> Result<Vec<KmCounts>, AnalysisError> {
+    if v.len() != 2 * t * groups {
+        return Err(AnalysisError::Protocol(
+            "km counts vector has the wrong length",
+        ));
+    }
+    let whole = |x: &f64| x.round().max(0.0) as u64;
+    Ok(v.chunks(2 * t)
+        .map(|c| KmCounts {
+            at_risk: c[..t].iter().map(whole).collect(),
+            events: c[t..].iter().map(whole).collect(),
+        })
+        .collect())
+}

@@ -1,0 +1,219 @@
+//! The driver over sites held in memory: splitting the rows over sites changes
+//! nothing in the result, and the disclosure rules refuse what they should.
+
+use oncofed_analysis::rows::Row;
+use oncofed_analysis::site::compute;
+use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, Federation, run};
+use oncofed_model::SecurityLevel;
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisRequest, Computation, Family, IndexEvent, Outcome, Survival, Ties, Variable,
+};
+
+struct InMemory {
+    sites: Vec<Vec<Row>>,
+    analysis: Analysis,
+}
+
+impl Federation for InMemory {
+    fn sites(&self) -> usize {
+        self.sites.len()
+    }
+    fn sum(&mut self, c: Computation, len: usize) -> Result<Vec<f64>, AnalysisError> {
+        let mut total = vec![0.0; len];
+        for rows in &self.sites {
+            let v = compute(rows, &self.analysis, &c)?;
+            assert_eq!(v.len(), len, "layout of {c:?}");
+            for (t, x) in total.iter_mut().zip(v) {
+                *t += x;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Deterministic pseudo-random rows: age, female, a score; survival depends on them.
+fn rows(n: usize) -> Vec<Row> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| {
+            let age = (40.0 + 40.0 * next()).round();
+            let female = f64::from(u8::from(next() < 0.5));
+            let score = (3.0 * next()).floor();
+            let hazard = (0.02 * (age - 60.0) - 0.4 * female + 0.3 * score).exp();
+            let time = (-(next().ln()) * 400.0 / hazard).round().min(3650.0);
+            let censor = (next() * 2000.0).round();
+            let event = time <= censor;
+            Row {
+                time: time.min(censor),
+                event,
+                dead: event,
+                values: vec![age, female, score],
+            }
+        })
+        .collect()
+}
+
+fn request(analysis: Analysis) -> AnalysisRequest {
+    AnalysisRequest {
+        project: "p".into(),
+        index: IndexEvent {
+            icd10: "C34".into(),
+        },
+        cohort: None,
+        analysis,
+        epsilon: None,
+        wait_seconds: None,
+    }
+}
+
+fn covariates() -> Vec<Variable> {
+    vec![
+        Variable::Age,
+        Variable::Female,
+        Variable::Observation {
+            system: oncofed_model::CodeSystem::Loinc,
+            code: "89247-1".into(),
+        },
+    ]
+}
+
+fn both(analysis: Analysis, all: &[Row]) -> (AnalysisResult, AnalysisResult) {
+    let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
+    let req = request(analysis.clone());
+    let split = vec![
+        all[..100].to_vec(),
+        all[100..450].to_vec(),
+        all[450..].to_vec(),
+    ];
+    let mut three = InMemory {
+        sites: split,
+        analysis: analysis.clone(),
+    };
+    let pooled_limits = AnalysisLimits {
+        min_sites: 1,
+        ..limits
+    };
+    let mut one = InMemory {
+        sites: vec![all.to_vec()],
+        analysis,
+    };
+    (
+        run(&req, &limits, &mut three).unwrap(),
+        run(&req, &pooled_limits, &mut one).unwrap(),
+    )
+}
+
+fn coefs(r: &AnalysisResult) -> Vec<(f64, f64)> {
+    match r {
+        AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => {
+            r.estimates.iter().map(|e| (e.coef, e.std_error)).collect()
+        }
+        _ => panic!("not a regression"),
+    }
+}
+
+#[test]
+fn cox_and_glm_over_three_sites_equal_the_pooled_fit() {
+    let all = rows(600);
+    for ties in [Ties::Efron, Ties::Breslow] {
+        let (fed, pooled) = both(
+            Analysis::Cox {
+                survival: Survival::default(),
+                covariates: covariates(),
+                ties,
+                stratify_by_site: false,
+            },
+            &all,
+        );
+        for (a, b) in coefs(&fed).iter().zip(coefs(&pooled)) {
+            assert!((a.0 - b.0).abs() < 1e-10 && (a.1 - b.1).abs() < 1e-10);
+        }
+        assert!(fed.run().rounds >= 4, "totals, grid and Newton rounds");
+    }
+    let (fed, pooled) = both(
+        Analysis::Glm {
+            outcome: Outcome::Deceased,
+            covariates: covariates(),
+            family: Family::Binomial,
+        },
+        &all,
+    );
+    for (a, b) in coefs(&fed).iter().zip(coefs(&pooled)) {
+        assert!((a.0 - b.0).abs() < 1e-10 && (a.1 - b.1).abs() < 1e-10);
+    }
+}
+
+#[test]
+fn km_medians_and_describe_equal_the_pooled_values() {
+    let all = rows(600);
+    let (fed, pooled) = both(
+        Analysis::KaplanMeier {
+            survival: Survival::default(),
+            groups: Some(Variable::Female),
+            interval_days: 30,
+        },
+        &all.iter()
+            .map(|r| Row {
+                values: vec![r.values[1]],
+                ..r.clone()
+            })
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(fed, pooled_with_sites(pooled, 3));
+    let AnalysisResult::Km(km) = fed else {
+        panic!()
+    };
+    assert!(km.curves.iter().all(|c| c.median.is_some()));
+    assert!(
+        km.logrank.unwrap().p_value < 0.05,
+        "the simulated sex effect"
+    );
+    for c in &km.curves {
+        for w in c.steps.windows(2) {
+            assert!(w[1].time - w[0].time >= 30.0 && w[1].survival <= w[0].survival);
+        }
+    }
+}
+
+fn pooled_with_sites(mut r: AnalysisResult, sites: usize) -> AnalysisResult {
+    if let AnalysisResult::Km(k) = &mut r {
+        k.run.sites = sites;
+    }
+    r
+}
+
+#[test]
+fn disclosure_limits_refuse_too_many_parameters_and_too_few_sites() {
+    let few = rows(8);
+    let analysis = Analysis::Glm {
+        outcome: Outcome::Deceased,
+        covariates: covariates(),
+        family: Family::Binomial,
+    };
+    let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
+    let mut fed = InMemory {
+        sites: vec![few[..4].to_vec(), few[4..].to_vec()],
+        analysis: analysis.clone(),
+    };
+    let err = run(&request(analysis.clone()), &limits, &mut fed).unwrap_err();
+    assert!(
+        matches!(&err, AnalysisError::Disclosure(m) if m.contains("parameters")),
+        "{err}"
+    );
+    let mut alone = InMemory {
+        sites: vec![rows(100)],
+        analysis: analysis.clone(),
+    };
+    let err = run(&request(analysis), &limits, &mut alone).unwrap_err();
+    assert!(matches!(&err, AnalysisError::Disclosure(m) if m.contains("sites")));
+    // and the site-side rule
+    assert!(limits.check_site(5, 1).is_err());
+    assert!(limits.check_site(13, 4).is_ok());
+    assert!(limits.check_site(13, 5).is_err());
+}

@@ -1,0 +1,465 @@
+//! Federated analyses: what a researcher asks for ([`AnalysisRequest`]), the
+//! per-round work a site does ([`Computation`]) and the secure-aggregation steps
+//! that carry it ([`AnalysisStep`], [`AnalysisReply`]).
+//!
+//! An analysis runs as a sequence of aggregation rounds. In each round every
+//! participating site turns its rows into one real vector (counts, risk-set sums,
+//! gradients and Hessians), masks it (`oncofed-secagg`) and the hub learns only the
+//! sum over sites. The hub part (`oncofed-analysis`) decides the next round from
+//! the sum: the Newton step of a regression, the time grid of a survival curve.
+//!
+//! Variables are named in the harmonised model (`oncofed-model`), never as site
+//! columns: the same request means the same thing at every site.
+
+use crate::criteria::Criteria;
+use crate::task::QueryId;
+use oncofed_model::{CodeSystem, DataCategory};
+use oncofed_secagg::{EncryptedShare, MaskedInput, PublicShare, Reveal, RoundId, UnmaskRequest};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+pub use oncofed_stats::{Family, Ties};
+
+/// The date a patient's analysis time starts: the earliest dated diagnosis whose
+/// ICD-10 code starts with `icd10` (e.g. `C34`). Patients without one are not in
+/// the analysis. Ages are taken at this date, survival is measured from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexEvent {
+    /// ICD-10 code prefix of the index diagnosis.
+    pub icd10: String,
+}
+
+/// A covariate or descriptive variable in the harmonised model.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "var", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Variable {
+    /// Age in whole years at the index date (index year − birth year; the research
+    /// store holds only the birth year).
+    Age,
+    /// 1 for female, 0 for male; rows with another or unknown sex are left out.
+    Female,
+    /// The numeric value of the observation with this code nearest to the index
+    /// date (a quantity's value, or an ECOG grade); rows without one are left out.
+    Observation {
+        /// Code system (`loinc` or `ecog`).
+        system: CodeSystem,
+        /// The code, e.g. LOINC `89247-1` (ECOG performance status).
+        code: String,
+    },
+    /// 1 if the patient has a diagnosis whose ICD-10 code starts with `icd10`, else 0.
+    Diagnosis {
+        /// ICD-10 code prefix.
+        icd10: String,
+    },
+    /// 1 if the patient has a molecular finding on this HGNC gene symbol, else 0.
+    /// Genetic data: needs the patient's opt-in.
+    Molecular {
+        /// HGNC gene symbol, e.g. `EGFR`.
+        gene: String,
+    },
+}
+
+impl Variable {
+    /// A short, stable name for tables and plots (`age`, `female`, `obs:loinc:89247-1`).
+    pub fn name(&self) -> String {
+        match self {
+            Variable::Age => "age".into(),
+            Variable::Female => "female".into(),
+            Variable::Observation { system, code } => format!("obs:{}:{code}", system.as_str()),
+            Variable::Diagnosis { icd10 } => format!("dx:{icd10}"),
+            Variable::Molecular { gene } => format!("gene:{gene}"),
+        }
+    }
+
+    /// The data category reading this variable touches (decides consent and level).
+    pub fn category(&self) -> DataCategory {
+        match self {
+            Variable::Molecular { .. } => DataCategory::Genetic,
+            _ => DataCategory::Clinical,
+        }
+    }
+}
+
+/// The binary or count outcome of a regression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Outcome {
+    /// 1 if the patient is known to have died (at any time after the index date).
+    Deceased,
+    /// Any 0/1 [`Variable`] (for example a diagnosis indicator), or a count for Poisson.
+    Variable {
+        /// The variable.
+        variable: Variable,
+    },
+}
+
+/// Overall survival from the index date: the event is death, censoring at the last
+/// contact (vital-status observation); follow-up beyond `horizon_days` is censored
+/// there (administrative censoring), which bounds the grid the sites fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Survival {
+    /// Longest follow-up considered, in days (default 3650; at most 36,500).
+    #[serde(default = "Survival::default_horizon")]
+    pub horizon_days: u32,
+}
+
+impl Survival {
+    fn default_horizon() -> u32 {
+        3650
+    }
+}
+
+impl Default for Survival {
+    fn default() -> Self {
+        Self {
+            horizon_days: Self::default_horizon(),
+        }
+    }
+}
+
+/// Which analysis to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Analysis {
+    /// Count, mean, variance, histogram and quantiles of each variable, and counts by stratum.
+    Describe {
+        /// Numeric variables to summarise.
+        variables: Vec<Variable>,
+        /// Histogram bin edges (ascending, at least two), shared by all variables;
+        /// quantiles are interpolated within them. Default: none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        edges: Vec<f64>,
+        /// A 0/1 variable to count the cohort by (e.g. `female`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strata: Option<Variable>,
+    },
+    /// Kaplan–Meier survival curves with log-log confidence intervals, medians and,
+    /// with `groups`, the log-rank test.
+    KaplanMeier {
+        /// Follow-up definition.
+        #[serde(default)]
+        survival: Survival,
+        /// A 0/1 variable splitting the cohort in two curves.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        groups: Option<Variable>,
+        /// Width of the released curve's time grid in days (default 30): the
+        /// researcher sees survival only at multiples of it, merged further until
+        /// every step holds enough events.
+        #[serde(default = "Analysis::default_interval")]
+        interval_days: u32,
+    },
+    /// Cox proportional hazards, exact federated Newton–Raphson.
+    Cox {
+        /// Follow-up definition.
+        #[serde(default)]
+        survival: Survival,
+        /// Covariates (at least one).
+        covariates: Vec<Variable>,
+        /// Tie handling (default Efron, as lifelines).
+        #[serde(default = "Analysis::default_ties")]
+        ties: Ties,
+        /// Stratify the baseline hazard by site.
+        #[serde(default)]
+        stratify_by_site: bool,
+    },
+    /// Logistic or Poisson regression by federated IRLS (intercept added).
+    Glm {
+        /// The response.
+        outcome: Outcome,
+        /// Covariates.
+        covariates: Vec<Variable>,
+        /// `binomial` (logistic) or `poisson`.
+        family: Family,
+    },
+}
+
+impl Analysis {
+    fn default_interval() -> u32 {
+        30
+    }
+    fn default_ties() -> Ties {
+        Ties::Efron
+    }
+
+    /// `describe`, `km`, `cox` or `glm`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Analysis::Describe { .. } => "describe",
+            Analysis::KaplanMeier { .. } => "km",
+            Analysis::Cox { .. } => "cox",
+            Analysis::Glm { .. } => "glm",
+        }
+    }
+
+    /// Every variable the analysis reads (covariates, outcome, groups, strata).
+    pub fn variables(&self) -> Vec<Variable> {
+        let mut out = Vec::new();
+        match self {
+            Analysis::Describe {
+                variables, strata, ..
+            } => {
+                out.extend(variables.iter().cloned());
+                out.extend(strata.iter().cloned());
+            }
+            Analysis::KaplanMeier { groups, .. } => out.extend(groups.iter().cloned()),
+            Analysis::Cox { covariates, .. } => out.extend(covariates.iter().cloned()),
+            Analysis::Glm {
+                outcome,
+                covariates,
+                ..
+            } => {
+                out.extend(covariates.iter().cloned());
+                if let Outcome::Variable { variable } = outcome {
+                    out.push(variable.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Number of model parameters (for the parameters-to-observations limit); 0 for
+    /// analyses that fit no model.
+    pub fn parameters(&self) -> usize {
+        match self {
+            Analysis::Cox { covariates, .. } => covariates.len(),
+            Analysis::Glm { covariates, .. } => covariates.len() + 1,
+            _ => 0,
+        }
+    }
+}
+
+/// `POST /v1/analyses`: run an analysis inside an approved project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisRequest {
+    /// The project the analysis belongs to (the researcher must be a member).
+    pub project: String,
+    /// The index diagnosis (start of analysis time, date of ages).
+    pub index: IndexEvent,
+    /// Further restriction of the cohort, in the feasibility criteria language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort: Option<Criteria>,
+    /// What to compute.
+    pub analysis: Analysis,
+    /// Differential privacy for this release: the ε to spend from the project's
+    /// budget (only for `describe` and `km`, whose outputs are counts and sums).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
+    /// Seconds to wait for the result before returning the run's state (default 0, at most 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<u64>,
+}
+
+impl AnalysisRequest {
+    /// The data categories the analysis reads: clinical always, plus those of its
+    /// variables and cohort criteria. Consent is checked for each of them.
+    pub fn categories(&self) -> BTreeSet<DataCategory> {
+        let mut out = BTreeSet::from([DataCategory::Clinical]);
+        out.extend(self.analysis.variables().iter().map(Variable::category));
+        if let Some(c) = &self.cohort {
+            out.extend(c.categories());
+        }
+        out
+    }
+}
+
+/// What the site computes for one aggregation round; the answer is one real vector
+/// of a length both sides know from the computation alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "compute", rename_all = "kebab-case")]
+pub enum Computation {
+    /// `[rows, events]`: how many complete rows the site contributes, and deaths among them.
+    Totals,
+    /// Deaths per day of follow-up, `horizon_days + 1` entries (day 0 ..= horizon):
+    /// the pooled histogram is the survival analyses' time grid.
+    EventDays {
+        /// The horizon.
+        horizon_days: u32,
+    },
+    /// Kaplan–Meier counts (at risk, events) on `grid`, for each group level in
+    /// order (one level when the analysis has no groups).
+    KmCounts {
+        /// Event times (days), ascending.
+        grid: Vec<f64>,
+        /// Number of groups (1 or 2).
+        groups: usize,
+    },
+    /// Cox risk-set sums at `beta` on `grid` (pooled model).
+    CoxSums {
+        /// Event times (days), ascending.
+        grid: Vec<f64>,
+        /// The coefficients.
+        beta: Vec<f64>,
+        /// Tie handling.
+        ties: Ties,
+    },
+    /// The site's own stratum's Cox log-likelihood, score and information at `beta`
+    /// (model stratified by site).
+    CoxStratum {
+        /// The coefficients.
+        beta: Vec<f64>,
+        /// Tie handling.
+        ties: Ties,
+    },
+    /// IRLS start: `XᵀWX` and `XᵀWz` at the family's starting fit.
+    GlmStart,
+    /// IRLS step at `beta`: n, log-likelihood, deviance, score, information.
+    GlmStep {
+        /// The coefficients (intercept first).
+        beta: Vec<f64>,
+    },
+    /// Per variable `[n, Σx, Σx²]`, then per variable the histogram counts on
+    /// `edges` (bins, then below, then above), then the strata counts `[n₀, n₁]`.
+    Describe {
+        /// Histogram edges (may be empty: no histogram).
+        edges: Vec<f64>,
+    },
+}
+
+/// The hub's instruction to a site within an analysis run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum AnalysisStep {
+    /// Select and check the rows (consent, completeness, disclosure minimums), and
+    /// open one secure-aggregation session per planned round.
+    Prepare {
+        /// The analysis as approved.
+        request: AnalysisRequest,
+        /// Minimum complete rows a site must have to take part.
+        min_rows: u64,
+        /// Largest allowed parameters / rows ratio at the site.
+        max_parameter_ratio: f64,
+        /// This site's number in the secure aggregation.
+        index: u32,
+        /// Shamir threshold `t` of the run.
+        threshold: usize,
+        /// The rounds to open sessions for.
+        rounds: Vec<RoundId>,
+    },
+    /// Share every session's secrets with the other participants.
+    Share {
+        /// Per round, every participant's public keys (relayed by the hub).
+        keys: Vec<Vec<PublicShare>>,
+    },
+    /// Compute, encode and mask this round's vector.
+    Mask {
+        /// The round.
+        round: RoundId,
+        /// The encrypted shares other sites sent this site for the round.
+        inbox: Vec<EncryptedShare>,
+        /// What to compute.
+        computation: Computation,
+    },
+    /// Reveal the shares the hub needs to unmask the round's sum.
+    Reveal {
+        /// The hub's request, fixing survivors and dropouts.
+        request: UnmaskRequest,
+    },
+    /// The run is over: forget its rows and sessions.
+    Finish,
+}
+
+/// A site's answer to an [`AnalysisStep`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "kebab-case")]
+pub enum AnalysisReply {
+    /// Ready: one public share per planned round, in order.
+    Ready {
+        /// The public shares.
+        shares: Vec<PublicShare>,
+    },
+    /// Per round, the encrypted shares for the other participants.
+    Shares {
+        /// Outer: rounds in order; inner: one per peer.
+        shares: Vec<Vec<EncryptedShare>>,
+    },
+    /// The masked vector.
+    Masked {
+        /// The masked input.
+        input: MaskedInput,
+    },
+    /// The revealed shares.
+    Revealed {
+        /// The reveal.
+        reveal: Reveal,
+    },
+    /// The run's state is gone.
+    Finished,
+}
+
+/// Where an analysis run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    /// Rounds are in progress.
+    Running,
+    /// Finished and released.
+    Done,
+    /// Stopped: a disclosure rule, the privacy budget or a site failure (see `error`).
+    Failed,
+}
+
+/// `GET /v1/analyses/{id}`: a run's state and, when done, its released result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnalysisResponse {
+    /// The run.
+    pub run_id: QueryId,
+    /// Its state.
+    pub state: RunState,
+    /// The released result (JSON of `oncofed_analysis::AnalysisResult`), when done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    /// Why it failed, when it did (no personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `POST /v1/admin/projects`: an admin approves a project for named researchers,
+/// data categories and a purpose; analyses run only inside one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Short id, `[a-z0-9-]{1,64}`.
+    pub id: String,
+    /// Title, for the audit trail and listings.
+    pub title: String,
+    /// Researchers (hub user ids) allowed to run analyses in it.
+    pub researchers: Vec<String>,
+    /// Data categories approved for it.
+    pub categories: BTreeSet<DataCategory>,
+    /// Total differential-privacy budget ε per researcher in this project.
+    pub epsilon_budget: f64,
+}
+
+impl Project {
+    /// Checks the id's shape and the budget.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.is_empty()
+            || self.id.len() > 64
+            || !self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err("project id must be 1-64 characters of a-z, 0-9 and '-'".into());
+        }
+        if self.researchers.is_empty() {
+            return Err("a project needs at least one researcher".into());
+        }
+        if !(self.epsilon_budget.is_finite() && self.epsilon_budget >= 0.0) {
+            return Err("epsilon_budget must be a finite number >= 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// A researcher's view of a project with their privacy budget.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectStatus {
+    /// The project.
+    pub project: Project,
+    /// ε the caller has spent in it.
+    pub epsilon_spent: f64,
+}
