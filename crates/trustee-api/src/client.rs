@@ -76,6 +76,19 @@ impl TrusteeClient {
         path: &str,
         body: &Q,
     ) -> Result<A, TrusteeError> {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn get<A: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<A, TrusteeError> {
+        self.call::<(), A>(reqwest::Method::GET, path, None).await
+    }
+
+    async fn call<Q: Serialize, A: for<'de> Deserialize<'de>>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Q>,
+    ) -> Result<A, TrusteeError> {
         let url = format!("{}{}", self.base, path);
         let unreachable = |e: reqwest::Error| TrusteeError::Unreachable {
             url: self.base.clone(),
@@ -87,14 +100,11 @@ impl TrusteeClient {
                 "transport error".into()
             },
         };
-        let resp = self
-            .http
-            .post(&url)
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .map_err(unreachable)?;
+        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(unreachable)?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(unreachable)?;
         if !status.is_success() {
@@ -165,6 +175,112 @@ impl TrusteeClient {
             .await?;
         check_len(n, resp.decisions.len())?;
         Ok(resp.decisions)
+    }
+}
+
+/// Withdrawal cascade and re-contact, as a site calls them (site token).
+impl TrusteeClient {
+    /// The calling site's open deletion orders (`GET /v1/deletions`).
+    pub async fn deletion_orders(&self) -> Result<Vec<DeletionOrder>, TrusteeError> {
+        let resp: DeletionOrders = self.get("/v1/deletions").await?;
+        Ok(resp.orders)
+    }
+
+    /// Confirms an executed deletion order with its receipt; returns whether this
+    /// receipt was recorded (`false`: the order had been confirmed before).
+    pub async fn confirm_deletion(
+        &self,
+        order_id: i64,
+        receipt: &DeletionReceipt,
+    ) -> Result<bool, TrusteeError> {
+        let resp: DeletionConfirmed = self
+            .post(&format!("/v1/deletions/{order_id}/done"), receipt)
+            .await?;
+        Ok(resp.recorded)
+    }
+
+    /// Approved re-contact requests for the calling site (`GET /v1/recontacts`).
+    pub async fn recontacts(&self) -> Result<Vec<RecontactNotice>, TrusteeError> {
+        let resp: RecontactNotices = self.get("/v1/recontacts").await?;
+        Ok(resp.items)
+    }
+
+    /// Pseudonymises `values` in domain `domain` (site token of the domain's
+    /// site, or a staff token); one pseudonym per value, in order.
+    pub async fn domain_pseudonyms(
+        &self,
+        domain: &str,
+        values: Vec<String>,
+    ) -> Result<Vec<String>, TrusteeError> {
+        let n = values.len();
+        let resp: DomainPseudonyms = self
+            .post(
+                &format!("/v1/domains/{domain}/pseudonyms"),
+                &DomainPseudonymise { values },
+            )
+            .await?;
+        check_len(n, resp.pseudonyms.len())?;
+        Ok(resp.pseudonyms)
+    }
+}
+
+/// Staff calls (a staff or the admin token): withdrawal follow-up, re-contact,
+/// pseudonym domains.
+impl TrusteeClient {
+    /// Every sample-destruction order (`GET /v1/admin/sample-destructions`).
+    pub async fn sample_destructions(&self) -> Result<Vec<SampleDestruction>, TrusteeError> {
+        let resp: SampleDestructions = self.get("/v1/admin/sample-destructions").await?;
+        Ok(resp.items)
+    }
+
+    /// Records that the biobank destroyed the samples of order `id`.
+    pub async fn confirm_sample_destruction(&self, id: i64) -> Result<bool, TrusteeError> {
+        let resp: DeletionConfirmed = self
+            .post(&format!("/v1/admin/sample-destructions/{id}/done"), &())
+            .await?;
+        Ok(resp.recorded)
+    }
+
+    /// Files a re-contact request; the caller is recorded as requester and first approver.
+    pub async fn request_recontact(
+        &self,
+        request: &RecontactRequest,
+    ) -> Result<RecontactStatus, TrusteeError> {
+        self.post("/v1/admin/recontact", request).await
+    }
+
+    /// Approves re-contact request `id` as the calling staff member.
+    pub async fn approve_recontact(&self, id: i64) -> Result<RecontactStatus, TrusteeError> {
+        self.post(&format!("/v1/admin/recontact/{id}/approve"), &())
+            .await
+    }
+
+    /// Creates a pseudonym domain.
+    pub async fn create_domain(&self, spec: &DomainSpec) -> Result<DomainInfo, TrusteeError> {
+        self.post("/v1/admin/domains", spec).await
+    }
+
+    /// Every pseudonym domain, parents first.
+    pub async fn domains(&self) -> Result<Vec<DomainInfo>, TrusteeError> {
+        let resp: DomainList = self.get("/v1/admin/domains").await?;
+        Ok(resp.domains)
+    }
+
+    /// Resolves domain pseudonyms back to their values (staff only).
+    pub async fn domain_resolve(
+        &self,
+        domain: &str,
+        pseudonyms: Vec<String>,
+    ) -> Result<Vec<Option<String>>, TrusteeError> {
+        let n = pseudonyms.len();
+        let resp: DomainResolved = self
+            .post(
+                &format!("/v1/domains/{domain}/resolve"),
+                &DomainResolve { pseudonyms },
+            )
+            .await?;
+        check_len(n, resp.values.len())?;
+        Ok(resp.values)
     }
 }
 

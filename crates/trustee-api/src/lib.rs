@@ -14,11 +14,22 @@
 //! | `POST /v1/pseudonyms/resolve` | [`ResolveRequest`] | [`ResolveResponse`] |
 //! | `POST /v1/consents` | [`ConsentSubmission`] | [`ConsentSubmissionResponse`] |
 //! | `POST /v1/consents/check` | [`ConsentCheckRequest`] | [`ConsentCheckResponse`] |
+//! | `GET /v1/deletions` | — | [`DeletionOrders`] |
+//! | `POST /v1/deletions/{id}/done` | [`DeletionReceipt`] | [`DeletionConfirmed`] |
+//! | `GET /v1/recontacts` | — | [`RecontactNotices`] |
+//! | `POST /v1/domains/{name}/pseudonyms` | [`DomainPseudonymise`] | [`DomainPseudonyms`] |
 //! | `GET /health` | — | `ok` |
+//!
+//! Staff endpoints (withdrawal follow-up, re-contact approvals, pseudonym domains)
+//! are listed in [`orders`] and [`domains`].
 
 mod client;
+pub mod domains;
+pub mod orders;
 
 pub use client::{TrusteeClient, TrusteeError};
+pub use domains::*;
+pub use orders::*;
 
 use chrono::NaiveDate;
 use oncofed_idat::IdentifyingData;
