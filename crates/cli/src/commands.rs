@@ -7,6 +7,7 @@ mod hub;
 mod local;
 mod node;
 mod query;
+mod review;
 mod synth;
 mod trustee;
 

@@ -89,6 +89,22 @@ impl Clk {
     }
 }
 
+impl Clk {
+    /// The inverse of [`Clk::to_bytes`]: how encodings travel (base64) and are stored.
+    pub fn from_bytes(bytes: &[u8; 128]) -> Self {
+        let mut out = [0u64; 16];
+        for (i, w) in out.iter_mut().enumerate() {
+            for bit in 0..64 {
+                let n = i * 64 + bit;
+                if bytes[n / 8] & (0x80 >> (n % 8)) != 0 {
+                    *w |= 1 << bit;
+                }
+            }
+        }
+        Clk(out)
+    }
+}
+
 impl fmt::Debug for Clk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Clk(popcount {})", self.popcount())
@@ -490,5 +506,16 @@ mod tests {
         };
         assert!(matches!(Encoder::new(&s, &cfg), Err(PprlError::BadK(0))));
         assert!(!format!("{s:?}").contains('7'));
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let e = Encoder::new(
+            &ProjectSecret::new(vec![9u8; 32]).unwrap(),
+            &ClkConfig::default(),
+        )
+        .unwrap();
+        let c = e.encode(&rec("erika", "mustermann", 1964));
+        assert_eq!(Clk::from_bytes(&c.to_bytes()), c);
     }
 }

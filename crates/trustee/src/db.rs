@@ -16,7 +16,9 @@ mod consents;
 mod linkage;
 
 pub(crate) use consents::{ConsentRow, check_consents, insert_admin_consent, insert_site_consents};
-pub(crate) use linkage::{LinkItem, pseudonymise, resolve};
+pub(crate) use linkage::{
+    LinkItem, Person, person_by_row, pseudonymise, register_site_pseudonym, resolve,
+};
 
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
@@ -113,6 +115,50 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE meta (
         name TEXT PRIMARY KEY,
         value BLOB NOT NULL
+    ) WITHOUT ROWID;",
+    // 2: probabilistic linkage, clerical review, PPRL projects (crate::linkage).
+    "ALTER TABLE persons ADD COLUMN merged_into INTEGER REFERENCES persons(id);
+    CREATE TABLE linkage_blocks (
+        key INTEGER NOT NULL,              -- 64-bit hash of a blocking pass and its value
+        site TEXT NOT NULL,
+        local_id TEXT NOT NULL,
+        PRIMARY KEY (key, site, local_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE review_items (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,                -- the new record
+        local_id TEXT NOT NULL,
+        person_id INTEGER NOT NULL REFERENCES persons(id),
+        other_site TEXT NOT NULL,          -- the best-scoring earlier record
+        other_local_id TEXT NOT NULL,
+        other_person_id INTEGER NOT NULL REFERENCES persons(id),
+        score REAL NOT NULL,
+        created_at INTEGER NOT NULL,
+        decision TEXT,                     -- 'match' | 'non-match', NULL while pending
+        reviewer TEXT,
+        decided_at INTEGER
+    );
+    CREATE INDEX review_pending ON review_items(id) WHERE decision IS NULL;
+    CREATE TABLE pprl_projects (
+        name TEXT PRIMARY KEY,
+        threshold REAL NOT NULL,           -- Dice coefficient of a link
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE pprl_records (
+        project TEXT NOT NULL,
+        site TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        clk BLOB NOT NULL,                 -- 128-byte Bloom-filter encoding
+        link_id TEXT NOT NULL,
+        PRIMARY KEY (project, site, record_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX pprl_records_link ON pprl_records(project, link_id);
+    CREATE TABLE pprl_blocks (
+        project TEXT NOT NULL,
+        key INTEGER NOT NULL,              -- keyed blocking key computed by the site
+        site TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        PRIMARY KEY (project, key, site, record_id)
     ) WITHOUT ROWID;",
 ];
 

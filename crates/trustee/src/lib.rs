@@ -31,6 +31,7 @@ mod db;
 mod error;
 mod json;
 mod keys;
+pub mod linkage;
 mod routes;
 
 pub use config::{
@@ -152,6 +153,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::admin::router())
         .merge(routes::audit::router())
         .merge(routes::health::router())
+        .merge(routes::review::router())
+        .merge(routes::pprl::router())
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
 }

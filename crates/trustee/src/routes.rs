@@ -4,7 +4,9 @@ pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod consents;
 pub(crate) mod health;
+pub(crate) mod pprl;
 pub(crate) mod pseudonyms;
+pub(crate) mod review;
 
 use crate::error::ApiError;
 

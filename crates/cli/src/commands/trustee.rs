@@ -21,6 +21,15 @@ pub enum TrusteeCommand {
     /// Register a site: create a random token, write it to --token-out (mode 0600)
     /// and append its hash to the sites file. Restart the trust centre to load it.
     AddSite(AddSiteArgs),
+    /// Clerical review of possible matches from probabilistic linkage (admin token).
+    ///
+    /// A possible match is a record the trust centre could neither link nor separate
+    /// with confidence (score between the two thresholds); it was given a new person.
+    /// Deciding `match` merges the two persons, so both local ids share one research
+    /// pseudonym from then on. Every decision is audited with the reviewer's name.
+    /// The output shows identifying data: for trust-centre staff only.
+    #[command(subcommand)]
+    Review(super::review::ReviewCommand),
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +71,7 @@ pub async fn run(cmd: TrusteeCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TrusteeCommand::Serve(a) => serve(a).await,
         TrusteeCommand::AddSite(a) => add_site(a),
+        TrusteeCommand::Review(cmd) => super::review::run(cmd).await,
     }
 }
 

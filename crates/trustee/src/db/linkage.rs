@@ -6,7 +6,14 @@
 //! 2. otherwise the person whose insurance-number key matches, else the person
 //!    whose name key (normalised first given name, family name, birth date, sex)
 //!    matches, unless that person has a *different* insurance number on record;
-//! 3. otherwise a new person.
+//! 3. otherwise probabilistic linkage ([`crate::linkage::probabilistic`]): the
+//!    records sharing a blocking key are scored (Fellegi–Sunter/EpiLink); a
+//!    match links to the best one's person; a possible match creates a new
+//!    person and queues a clerical-review item naming both
+//!    ([`crate::linkage::review`]); otherwise a new person.
+//!
+//! Every record is indexed under its probabilistic blocking keys, and re-indexed
+//! when a site sends changed IDAT for a known local id.
 //!
 //! A person has a sequential row id (a storage handle that never leaves the store)
 //! and a random 128-bit `pid`, the input of the pseudonym MACs: a stolen key alone
@@ -16,6 +23,8 @@
 
 use super::{StoreError, now};
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
+use crate::linkage::probabilistic as prob;
+use oncofed_linkage::Outcome;
 use oncofed_model::SiteId;
 use oncofed_trustee_api::PseudonymPair;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -32,12 +41,15 @@ pub(crate) struct LinkItem {
 
 /// A person as the store knows them: row handle and random pseudonym input.
 #[derive(Debug, Clone, Copy)]
-struct Person {
-    row: i64,
-    pid: PersonId,
+pub(crate) struct Person {
+    /// Row id in `persons`.
+    pub row: i64,
+    /// The random pseudonym input.
+    pub pid: PersonId,
 }
 
-fn pid_from(blob: Vec<u8>) -> rusqlite::Result<PersonId> {
+/// Reads a `pid` column.
+pub(crate) fn pid_from(blob: Vec<u8>) -> rusqlite::Result<PersonId> {
     blob.try_into().map_err(|_| {
         rusqlite::Error::InvalidColumnType(0, "pid".into(), rusqlite::types::Type::Blob)
     })
@@ -83,6 +95,12 @@ fn link_one(
             ))
         })
         .optional()?;
+    let cfg = prob::config();
+    let record = prob::record_of(&item.idat_json);
+    let blocks = record
+        .as_ref()
+        .map(|r| prob::block_keys(r, &cfg))
+        .unwrap_or_default();
     if let Some((person, stored)) = known {
         if stored != item.idat_json {
             tx.prepare_cached(
@@ -90,26 +108,71 @@ fn link_one(
             )?
             .execute(params![site.as_str(), item.local_id, item.idat_json, now])?;
             register_keys(tx, person.row, &item.keys, true)?;
+            if let Some(old) = prob::record_of(&stored) {
+                prob::unregister(
+                    tx,
+                    site.as_str(),
+                    &item.local_id,
+                    &prob::block_keys(&old, &cfg),
+                )?;
+            }
+            prob::register(tx, site.as_str(), &item.local_id, &blocks)?;
         }
         return Ok(person);
     }
+    let mut review = None;
     let person = match find_person(tx, &item.keys)? {
         Some(p) => {
             register_keys(tx, p.row, &item.keys, true)?;
             p
         }
         None => {
-            let p = new_person(tx, item.keys.kvnr, now)?;
-            register_keys(tx, p.row, &item.keys, false)?;
-            p
+            let best = match &record {
+                Some(r) => prob::best_candidate(
+                    tx,
+                    &cfg,
+                    r,
+                    item.keys.kvnr.as_ref().map(|k| &k[..]),
+                    &blocks,
+                )?,
+                None => None,
+            };
+            match best {
+                Some(c) if c.outcome == Outcome::Match => {
+                    let p = person_by_row(tx, c.person)?;
+                    register_keys(tx, p.row, &item.keys, true)?;
+                    p
+                }
+                other => {
+                    review = other;
+                    let p = new_person(tx, item.keys.kvnr, now)?;
+                    register_keys(tx, p.row, &item.keys, false)?;
+                    p
+                }
+            }
         }
     };
     tx.prepare_cached(
         "INSERT INTO local_ids (site, local_id, person_id, idat, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![site.as_str(), item.local_id, person.row, item.idat_json, now])?;
+    prob::register(tx, site.as_str(), &item.local_id, &blocks)?;
     register_site_pseudonym(tx, keys, site, person)?;
+    if let Some(c) = review {
+        crate::linkage::review::enqueue(tx, (site.as_str(), &item.local_id, person.row), &c, now)?;
+    }
     Ok(person)
+}
+
+/// The person stored at `row`.
+pub(crate) fn person_by_row(tx: &Transaction<'_>, row: i64) -> rusqlite::Result<Person> {
+    tx.prepare_cached("SELECT pid FROM persons WHERE id = ?1")?
+        .query_row([row], |r| {
+            Ok(Person {
+                row,
+                pid: pid_from(r.get(0)?)?,
+            })
+        })
 }
 
 /// Finds the person to link to by the record's linkage keys.
@@ -189,7 +252,9 @@ fn register_keys(
     Ok(())
 }
 
-fn register_site_pseudonym(
+/// Registers the person's pseudonym in `site`'s domain (idempotent); also used
+/// when a review merges two persons.
+pub(crate) fn register_site_pseudonym(
     tx: &Transaction<'_>,
     keys: &Keys,
     site: &SiteId,

@@ -1,0 +1,158 @@
+//! `oncofed trustee review ...`: the clerical-review queue of probabilistic linkage.
+
+use crate::output::{print_json, read_secret};
+use clap::{Args, Subcommand};
+use oncofed_trustee::linkage::api::{Decision, ReviewItem};
+use oncofed_trustee::linkage::client::LinkageClient;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The review subcommands (help text on the `Review` variant in `trustee.rs`).
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// List pending possible matches, oldest first, with a field-by-field comparison
+    /// (normalised values, similarity, and the field's weight log2(m/u)).
+    ///
+    /// Example: oncofed trustee review list --admin-token-file admin.token
+    List(ListArgs),
+    /// Decide one item: `match` (same person: merge) or `non-match` (keep apart).
+    ///
+    /// Example: oncofed trustee review decide 17 match --reviewer "A. Schmidt" --admin-token-file admin.token
+    Decide(DecideArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// Base URL of the trust centre.
+    #[arg(
+        long,
+        env = "ONCOFED_TRUSTEE_URL",
+        default_value = "http://127.0.0.1:8710"
+    )]
+    trustee: String,
+    /// File holding the admin token (as given to `oncofed trustee serve --admin-token-file`).
+    #[arg(long)]
+    admin_token_file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    conn: Connection,
+    /// Show at most this many items (1-1000).
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+    /// Print the items as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    #[command(flatten)]
+    conn: Connection,
+    /// The item's id, as shown by `review list`.
+    id: i64,
+    /// `match` (the two records are the same person) or `non-match`.
+    decision: Decision,
+    /// Your name or staff id, recorded in the audit trail.
+    #[arg(long)]
+    reviewer: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn client(c: &Connection) -> anyhow::Result<LinkageClient> {
+    Ok(LinkageClient::new(
+        &c.trustee,
+        &read_secret(&c.admin_token_file)?,
+    )?)
+}
+
+/// Runs a review command.
+pub async fn run(cmd: ReviewCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ReviewCommand::List(a) => {
+            let list = client(&a.conn)?.review_list(a.limit).await?;
+            if a.json {
+                print_json(&list)?;
+            } else {
+                println!(
+                    "{} pending possible match(es); showing {}",
+                    list.pending,
+                    list.items.len()
+                );
+                for item in &list.items {
+                    print_item(item);
+                }
+                if !list.items.is_empty() {
+                    println!(
+                        "decide with: oncofed trustee review decide <id> match|non-match --reviewer <name> --admin-token-file ..."
+                    );
+                }
+            }
+        }
+        ReviewCommand::Decide(a) => {
+            let r = client(&a.conn)?
+                .review_decide(a.id, a.decision, &a.reviewer)
+                .await?;
+            if a.json {
+                print_json(&r)?;
+            } else if r.merged {
+                println!(
+                    "item {}: match; persons merged, research pseudonym {}",
+                    r.id, r.research_pseudonym
+                );
+            } else {
+                println!(
+                    "item {}: {}; research pseudonym of the new record {}",
+                    r.id,
+                    r.decision.as_str(),
+                    r.research_pseudonym
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_item(item: &ReviewItem) {
+    println!();
+    println!(
+        "#{}  score {:.3} (queued at {:.3}){}",
+        item.id,
+        item.score,
+        item.queued_score,
+        if item.same_person_now {
+            "  [already one person]"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  new:     {} / {}  ({})",
+        item.new.site, item.new.local_id, item.new.research_pseudonym
+    );
+    println!(
+        "  earlier: {} / {}  ({})",
+        item.earlier.site, item.earlier.local_id, item.earlier.research_pseudonym
+    );
+    println!(
+        "  {:<12} {:<24} {:<24} {:>6} {:>6}",
+        "field", "new", "earlier", "sim", "weight"
+    );
+    for f in &item.fields {
+        let sim = f
+            .similarity
+            .map_or_else(|| "-".to_owned(), |s| format!("{s:.2}"));
+        println!(
+            "  {:<12} {:<24} {:<24} {:>6} {:>6.2}",
+            format!("{:?}", f.field),
+            f.new,
+            f.earlier,
+            sim,
+            f.weight
+        );
+    }
+}

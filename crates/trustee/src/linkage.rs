@@ -1,0 +1,18 @@
+//! Record linkage in the trust centre (issue 5), on `oncofed-linkage`:
+//!
+//! | module | role |
+//! |---|---|
+//! | `probabilistic` | blocking keys in the store, candidate scoring in the pseudonymise path |
+//! | `review` | the clerical-review queue and person merges |
+//! | `pprl` | privacy-preserving linkage of CLK encodings per project |
+//! | [`api`] | wire types of `/v1/admin/review`, `/v1/pprl/...`, `/v1/admin/pprl/...` |
+//! | [`client`] | HTTP client for those endpoints (CLI, tests) |
+//!
+//! The exact-match rules of `crate::db` still come first; probabilistic linkage
+//! decides only records that no exact key links.
+
+pub mod api;
+pub mod client;
+pub(crate) mod pprl;
+pub(crate) mod probabilistic;
+pub(crate) mod review;

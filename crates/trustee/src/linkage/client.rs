@@ -1,0 +1,155 @@
+//! An HTTP client for the linkage endpoints: clerical review (admin token) and
+//! PPRL submissions (a site's token). Used by the `oncofed` CLI and the tests.
+
+use super::api::{
+    Decision, PprlProjectSettings, PprlRecord, PprlSubmitRequest, PprlSubmitResponse,
+    ReviewDecisionRequest, ReviewDecisionResponse, ReviewList,
+};
+use oncofed_trustee_api::{ApiErrorBody, TrusteeError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// A client for one caller (staff or site) of the linkage endpoints. Cheap to clone.
+#[derive(Clone)]
+pub struct LinkageClient {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for LinkageClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkageClient")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+impl LinkageClient {
+    /// A client for the trust centre at `base_url` with a bearer `token` (the
+    /// admin token for review and project settings, a site token for PPRL).
+    pub fn new(base_url: &str, token: &str) -> Result<Self, TrusteeError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| TrusteeError::Protocol(e.to_string()))?;
+        Ok(Self {
+            base: base_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            http,
+        })
+    }
+
+    async fn call<A: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<A, TrusteeError> {
+        let unreachable = |e: reqwest::Error| TrusteeError::Unreachable {
+            url: self.base.clone(),
+            reason: if e.is_timeout() {
+                "timed out".into()
+            } else if e.is_connect() {
+                "connection refused".into()
+            } else {
+                "transport error".into()
+            },
+        };
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(unreachable)?;
+        if !status.is_success() {
+            let body: ApiErrorBody = serde_json::from_slice(&bytes).unwrap_or(ApiErrorBody {
+                code: "http_error".into(),
+                message: status.canonical_reason().unwrap_or("error").into(),
+            });
+            return Err(TrusteeError::Rejected {
+                status: status.as_u16(),
+                code: body.code,
+                message: body.message,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| TrusteeError::Protocol(e.to_string()))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn post<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Q,
+    ) -> Result<A, TrusteeError> {
+        self.call(self.http.post(self.url(path)).json(body)).await
+    }
+
+    /// Pending review items, oldest first, at most `limit` (admin token).
+    pub async fn review_list(&self, limit: u32) -> Result<ReviewList, TrusteeError> {
+        self.call(
+            self.http
+                .get(self.url(&format!("/v1/admin/review?limit={limit}"))),
+        )
+        .await
+    }
+
+    /// Decides a review item (admin token).
+    pub async fn review_decide(
+        &self,
+        id: i64,
+        decision: Decision,
+        reviewer: &str,
+    ) -> Result<ReviewDecisionResponse, TrusteeError> {
+        self.post(
+            &format!("/v1/admin/review/{id}"),
+            &ReviewDecisionRequest {
+                decision,
+                reviewer: reviewer.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// Sets a PPRL project's Dice threshold (admin token).
+    pub async fn pprl_settings(
+        &self,
+        project: &str,
+        settings: PprlProjectSettings,
+    ) -> Result<PprlProjectSettings, TrusteeError> {
+        self.call(
+            self.http
+                .put(self.url(&format!("/v1/admin/pprl/{project}")))
+                .json(&settings),
+        )
+        .await
+    }
+
+    /// Submits a site's encoded records to a PPRL project (site token); one link
+    /// per record, in order.
+    pub async fn pprl_submit(
+        &self,
+        project: &str,
+        records: Vec<PprlRecord>,
+    ) -> Result<PprlSubmitResponse, TrusteeError> {
+        let n = records.len();
+        let resp: PprlSubmitResponse = self
+            .post(
+                &format!("/v1/pprl/{project}/records"),
+                &PprlSubmitRequest { records },
+            )
+            .await?;
+        if resp.links.len() != n {
+            return Err(TrusteeError::Protocol(format!(
+                "sent {n} records, got {} links",
+                resp.links.len()
+            )));
+        }
+        Ok(resp)
+    }
+}

@@ -1,0 +1,209 @@
+//! Probabilistic linkage in the pseudonymise path: blocking keys stored in the
+//! trust-centre store, candidate search, Fellegi–Sunter/EpiLink scoring with
+//! `oncofed-linkage`.
+//!
+//! Every registered record is indexed under the keys of the four blocking passes
+//! of [`oncofed_linkage::BlockingKey`] (phonetic family name + birth year + initial,
+//! phonetic given name + postal code, birth date, insurance number) in
+//! `linkage_blocks`. A new record is compared only with the records that share a
+//! key, so the cost per record depends on block sizes, not on the store size.
+//!
+//! Keys are a 64-bit SHA-256 prefix of `pass ‖ value`, not a keyed MAC: the rows
+//! sit beside the IDAT they are derived from (`local_ids.idat`), so a key would
+//! protect nothing against anyone who can read the file; the hash only gives a
+//! fixed-size index.
+
+use oncofed_idat::IdentifyingData;
+use oncofed_linkage::probabilistic::{compare, score};
+use oncofed_linkage::{Config, Field, Outcome, Record};
+use rusqlite::{OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+/// Records read per blocking key: a bound on the work for one new record
+/// when a block grows huge (a very common name in one birth year). The other
+/// passes still find a true partner that this cap misses.
+pub(crate) const MAX_BLOCK_READ: i64 = 500;
+
+/// The trust centre's linkage settings: the crate defaults (thresholds 0.60 and
+/// 0.45, chosen on Febrl4; see the `oncofed-linkage` docs), one thread.
+pub(crate) fn config() -> Config {
+    Config {
+        threads: 1,
+        ..Config::default()
+    }
+}
+
+/// The normalised linkage record of stored IDAT JSON; `None` if unreadable.
+pub(crate) fn record_of(idat_json: &str) -> Option<Record> {
+    serde_json::from_str::<IdentifyingData>(idat_json)
+        .ok()
+        .map(|idat| Record::from_idat("", &idat))
+}
+
+/// The block hashes of a record over all passes of `cfg`.
+pub(crate) fn block_keys(record: &Record, cfg: &Config) -> Vec<i64> {
+    let mut out: Vec<i64> = cfg
+        .blocking
+        .iter()
+        .flat_map(|pass| {
+            pass.keys(record).into_iter().map(move |value| {
+                let mut h = Sha256::new();
+                h.update(b"oncofed linkage block v1\0");
+                h.update([*pass as u8, 0]);
+                h.update(value.as_bytes());
+                let d = h.finalize();
+                i64::from_le_bytes(d[..8].try_into().expect("32-byte digest"))
+            })
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Indexes a record under its keys.
+pub(crate) fn register(
+    tx: &Transaction<'_>,
+    site: &str,
+    local_id: &str,
+    keys: &[i64],
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO linkage_blocks (key, site, local_id) VALUES (?1, ?2, ?3)",
+    )?;
+    for k in keys {
+        insert.execute(params![k, site, local_id])?;
+    }
+    Ok(())
+}
+
+/// Removes a record from the blocks it was indexed under (its old IDAT's keys).
+pub(crate) fn unregister(
+    tx: &Transaction<'_>,
+    site: &str,
+    local_id: &str,
+    keys: &[i64],
+) -> rusqlite::Result<()> {
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM linkage_blocks WHERE key = ?1 AND site = ?2 AND local_id = ?3",
+    )?;
+    for k in keys {
+        delete.execute(params![k, site, local_id])?;
+    }
+    Ok(())
+}
+
+/// Whether `person` has an insurance-number key on record that differs from `ours`.
+fn person_kvnr_differs(
+    tx: &Transaction<'_>,
+    person: i64,
+    ours: Option<&[u8]>,
+) -> rusqlite::Result<bool> {
+    let Some(ours) = ours else { return Ok(false) };
+    let theirs: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT kvnr_key FROM persons WHERE id = ?1")?
+        .query_row([person], |r| r.get(0))?;
+    Ok(theirs.is_some_and(|t| t != ours))
+}
+
+/// The best-scoring earlier record for a new one.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    /// Site of the earlier record.
+    pub site: String,
+    /// Its local id.
+    pub local_id: String,
+    /// The person it belongs to (store row).
+    pub person: i64,
+    /// EpiLink score in `[0, 1]`.
+    pub score: f64,
+    /// Decision; [`Outcome::NonMatch`] never leaves [`best_candidate`].
+    pub outcome: Outcome,
+}
+
+/// Scores the records sharing a block with `record` and returns the best one
+/// that is at least a possible match.
+///
+/// Two vetoes turn a match into a possible match, because a false link merges
+/// two people's data while a missed one only waits for review:
+/// - a given or family name that disagrees completely (similarity 0, present on
+///   both sides; swaps and birth names are already tried by the comparator):
+///   with the default weights, same-sex twins or siblings sharing a birth date
+///   and address would otherwise score about 0.8;
+/// - two different insurance numbers (validated KVNRs with a check digit), the
+///   rule of the exact path too. It is checked on the two records and on the
+///   person (`persons.kvnr_key`, compared with the new record's `kvnr_key`), so a
+///   record without a number cannot bridge two people with different ones.
+pub(crate) fn best_candidate(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    record: &Record,
+    kvnr_key: Option<&[u8]>,
+    keys: &[i64],
+) -> rusqlite::Result<Option<Candidate>> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    {
+        let mut block =
+            tx.prepare_cached("SELECT site, local_id FROM linkage_blocks WHERE key = ?1 LIMIT ?2")?;
+        for k in keys {
+            let rows = block.query_map(params![k, MAX_BLOCK_READ], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                seen.push(row?);
+            }
+        }
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    let mut stored = tx.prepare_cached(
+        "SELECT person_id, idat FROM local_ids WHERE site = ?1 AND local_id = ?2",
+    )?;
+    let mut best: Option<Candidate> = None;
+    for (site, local_id) in seen {
+        let Some((person, idat)) = stored
+            .query_row(params![site, local_id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        let Some(other) = record_of(&idat) else {
+            continue;
+        };
+        let sims = compare(record, &other, cfg);
+        let s = score(&sims, &cfg.weights);
+        let mut outcome = cfg.classify(s);
+        let name_disagrees = [Field::Given, Field::Family]
+            .iter()
+            .any(|&f| sims[f as usize] == Some(0.0));
+        if outcome == Outcome::Match
+            && (name_disagrees
+                || (!record.insurance_id.is_empty()
+                    && !other.insurance_id.is_empty()
+                    && record.insurance_id != other.insurance_id)
+                || person_kvnr_differs(tx, person, kvnr_key)?)
+        {
+            outcome = Outcome::PossibleMatch;
+        }
+        if outcome == Outcome::NonMatch {
+            continue;
+        }
+        let better = match &best {
+            None => true,
+            // A match beats a possible match even at a lower score (capped by KVNR).
+            Some(b) => (outcome == Outcome::Match, s) > (b.outcome == Outcome::Match, b.score),
+        };
+        if better {
+            best = Some(Candidate {
+                site,
+                local_id,
+                person,
+                score: s,
+                outcome,
+            });
+        }
+    }
+    Ok(best)
+}
