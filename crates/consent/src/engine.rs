@@ -264,7 +264,10 @@ pub(crate) fn recontact(consents: &[Consent], date: NaiveDate, kind: RecontactKi
             code: Some(PolicyCode::Unrecognised),
         };
     }
-    let mut codes = vec![(PolicyCode::Withdrawal, false)];
+    let mut codes = vec![
+        (PolicyCode::Withdrawal, false),
+        (PolicyCode::Recontact, true),
+    ];
     for p in &MII_POLICIES {
         if p.scope == Scope::Recontact(kind) {
             codes.push((

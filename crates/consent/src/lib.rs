@@ -16,7 +16,7 @@
 //! * OncoFed, system `urn:oncofed:consent-policy` (the MII codes nothing for
 //!   these): `gdng-objection` (objection under the GDNG opt-out, § 363 SGB V /
 //!   § 6 GDNG), `genetic-research` (opt-in for genetic data), `withdrawal`
-//!   (withdrawal of every consent).
+//!   (withdrawal of every consent), `recontact` (re-contact for any reason).
 //! * `Consent.policy.uri` with an MII document OID (`…777.24.2.*`,
 //!   [`model::MII_DOCUMENTS`]) tells a refusal ("Ablehnung") and a partial or
 //!   full withdrawal ("Teil-/Komplettwiderruf") from a consent.
@@ -55,7 +55,8 @@
 //!    [`DenyReason::Refused`]; the most serious one is reported.
 //! 8. Feasibility and research get the same answers: counting is use too.
 //! 9. Re-contact ([`may_recontact`]) is opt-in only: a counting permit of an MII
-//!    re-contact code of that kind, and no counting deny (nor `withdrawal`).
+//!    re-contact code of that kind or of OncoFed `recontact`, and no counting
+//!    deny among them (nor `withdrawal`, nor rule 5).
 //!
 //! # Sources and provenance
 //!

@@ -76,6 +76,9 @@ pub enum PolicyCode {
     GeneticResearch,
     /// `urn:oncofed:consent-policy#withdrawal`: withdrawal of all consents.
     Withdrawal,
+    /// `urn:oncofed:consent-policy#recontact`: re-contact for any reason
+    /// (permit: opt-in to every [`crate::RecontactKind`]; deny: refuses them all).
+    Recontact,
     /// A concept the engine cannot interpret: a code of the MII or OncoFed system
     /// that is not in the table, or a concept whose codings are all of other
     /// systems. A `deny` about it denies everything (fail closed); a `permit`
@@ -92,6 +95,7 @@ impl PolicyCode {
                 "gdng-objection" => Self::GdngObjection,
                 "genetic-research" => Self::GeneticResearch,
                 "withdrawal" => Self::Withdrawal,
+                "recontact" => Self::Recontact,
                 _ => Self::Unrecognised,
             }),
             MII_POLICY_SYSTEM => {

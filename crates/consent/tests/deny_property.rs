@@ -35,6 +35,7 @@ fn code() -> impl Strategy<Value = PolicyCode> {
         2 => Just(PolicyCode::GdngObjection),
         2 => Just(PolicyCode::GeneticResearch),
         1 => Just(PolicyCode::Withdrawal),
+        1 => Just(PolicyCode::Recontact),
         1 => Just(PolicyCode::Unrecognised),
     ]
 }
@@ -178,6 +179,7 @@ fn covers(code: PolicyCode, category: DataCategory) -> bool {
         PolicyCode::Withdrawal | PolicyCode::Unrecognised => true,
         PolicyCode::GdngObjection => category != DataCategory::Genetic,
         PolicyCode::GeneticResearch => category == DataCategory::Genetic,
+        PolicyCode::Recontact => false,
         PolicyCode::Mii(m) => {
             matches!(m.policy().scope, Scope::Use { categories, .. } if categories.contains(&category))
         }
@@ -253,7 +255,7 @@ proptest! {
                 prop_assert!(!evaluate(&all, category, Purpose::Research, date).permits());
             }
         }
-        if matches!(denied, PolicyCode::Withdrawal | PolicyCode::Unrecognised) {
+        if matches!(denied, PolicyCode::Withdrawal | PolicyCode::Unrecognised | PolicyCode::Recontact) {
             for k in RecontactKind::ALL {
                 prop_assert!(!may_recontact(&all, date, k).permits());
             }

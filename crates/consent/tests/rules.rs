@@ -421,6 +421,27 @@ fn recontact_is_opt_in() {
         deny(DenyReason::PartiallyWithdrawn, Some(mii(31)))
     );
     assert!(may_recontact(&c, on, RecontactKind::FurtherStudies).permits());
+    // OncoFed `recontact`: every kind, and its deny refuses every kind but no data use.
+    let any = parse(&[oncofed("recontact", "permit", "2024-01-01", json!({}))]);
+    for k in RecontactKind::ALL {
+        assert_eq!(
+            may_recontact(&any, on, k),
+            permit(Basis::Consent(PolicyCode::Recontact)),
+            "{k:?}"
+        );
+    }
+    let none = parse(&[
+        full_broad_consent("2023-01-01"),
+        oncofed("recontact", "deny", "2024-01-01", json!({})),
+    ]);
+    for k in RecontactKind::ALL {
+        assert_eq!(
+            may_recontact(&none, on, k),
+            deny(DenyReason::Refused, Some(PolicyCode::Recontact)),
+            "{k:?}"
+        );
+    }
+    assert!(evaluate(&none, Clinical, Purpose::Research, on).permits());
 }
 
 #[test]
