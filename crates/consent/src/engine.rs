@@ -144,8 +144,8 @@ fn deny_reason(code: PolicyCode, s: &Statement) -> DenyReason {
 
 fn priority(r: DenyReason) -> u8 {
     match r {
-        DenyReason::UnrecognisedCode => 6,
-        DenyReason::Withdrawn => 5,
+        DenyReason::Withdrawn => 6,
+        DenyReason::UnrecognisedCode => 5,
         DenyReason::PartiallyWithdrawn => 4,
         DenyReason::Objection => 3,
         DenyReason::Refused => 2,
@@ -160,6 +160,22 @@ struct Tally {
     opt_in: Option<(PolicyCode, Option<NaiveDate>)>,
     /// A counting permit of any code (first in table order) and its end.
     any_permit: Option<(PolicyCode, Option<NaiveDate>)>,
+}
+
+impl Tally {
+    /// Adds rule 5: an unreadable deny in force denies too (a withdrawal is
+    /// still reported as such, so the trust centre can act on it).
+    fn with_unrecognised(mut self, consents: &[Consent], date: NaiveDate) -> Self {
+        let reason = DenyReason::UnrecognisedCode;
+        if unrecognised_deny(consents, date)
+            && self
+                .deny
+                .is_none_or(|(r, _)| priority(reason) > priority(r))
+        {
+            self.deny = Some((reason, PolicyCode::Unrecognised));
+        }
+        self
+    }
 }
 
 fn tally(consents: &[Consent], codes: &[(PolicyCode, bool)], date: NaiveDate) -> Tally {
@@ -203,16 +219,7 @@ pub(crate) fn evaluate_with_end(
     match purpose {
         Purpose::Feasibility | Purpose::Research => {}
     }
-    if unrecognised_deny(consents, date) {
-        return (
-            Decision::Deny {
-                reason: DenyReason::UnrecognisedCode,
-                code: Some(PolicyCode::Unrecognised),
-            },
-            None,
-        );
-    }
-    let t = tally(consents, &use_codes(category), date);
+    let t = tally(consents, &use_codes(category), date).with_unrecognised(consents, date);
     if let Some((reason, code)) = t.deny {
         return (
             Decision::Deny {
@@ -258,12 +265,6 @@ pub(crate) fn evaluate_with_end(
 
 /// See [`crate::may_recontact`].
 pub(crate) fn recontact(consents: &[Consent], date: NaiveDate, kind: RecontactKind) -> Decision {
-    if unrecognised_deny(consents, date) {
-        return Decision::Deny {
-            reason: DenyReason::UnrecognisedCode,
-            code: Some(PolicyCode::Unrecognised),
-        };
-    }
     let mut codes = vec![
         (PolicyCode::Withdrawal, false),
         (PolicyCode::Recontact, true),
@@ -276,7 +277,7 @@ pub(crate) fn recontact(consents: &[Consent], date: NaiveDate, kind: RecontactKi
             ));
         }
     }
-    let t = tally(consents, &codes, date);
+    let t = tally(consents, &codes, date).with_unrecognised(consents, date);
     match (t.deny, t.opt_in) {
         (Some((reason, code)), _) => Decision::Deny {
             reason,

@@ -52,7 +52,8 @@
 //!    [`DenyReason::Withdrawn`], a Teilwiderruf [`DenyReason::PartiallyWithdrawn`],
 //!    `gdng-objection` [`DenyReason::Objection`], any other deny (an Ablehnung,
 //!    a module refused in a broad consent, a `genetic-research` deny)
-//!    [`DenyReason::Refused`]; the most serious one is reported.
+//!    [`DenyReason::Refused`]; the most serious one is reported (order at
+//!    [`DenyReason`]).
 //! 8. Feasibility and research get the same answers: counting is use too.
 //! 9. Re-contact ([`may_recontact`]) is opt-in only: a counting permit of an MII
 //!    re-contact code of that kind or of OncoFed `recontact`, and no counting
@@ -113,7 +114,9 @@ pub enum Basis {
     Consent(PolicyCode),
 }
 
-/// Why use is denied (rule 7), from least to most serious in the reverse order.
+/// Why use is denied (rule 7). When several apply, the engine reports, in this
+/// order: `Withdrawn`, `UnrecognisedCode`, `PartiallyWithdrawn`, `Objection`,
+/// `Refused`, `NoOptIn` (a withdrawal stays visible, so the trust centre can act).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum DenyReason {
     /// An opt-in is needed (genetic data, re-contact) and none counts.

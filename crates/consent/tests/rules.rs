@@ -283,6 +283,7 @@ fn rule_unknown_code_is_deny() {
     #[rustfmt::skip]
     rows.extend([
         ("unknown permit grants nothing", vec![unknown_permit], Genetic, "2025-06-01", deny(DenyReason::NoOptIn, None)),
+        ("a withdrawal is still reported as one", vec![unknown_mii.clone(), oncofed("withdrawal", "deny", "2024-01-01", json!({}))], Text, "2025-06-01", deny(DenyReason::Withdrawn, Some(PolicyCode::Withdrawal))),
         ("inactive unknown deny does not count", vec![inactive], Clinical, "2025-06-01", permit(Basis::OptOut)),
     ]);
     check(rows);
