@@ -10,7 +10,7 @@ use oncofed_protocol::TaskOutcome;
 use oncofed_protocol::api::{FeasibilityResponse, QueryStatus, SiteStatus, TaskState};
 
 /// The outcome inside a stored envelope (verified when it was received).
-fn outcome(task: &TaskRow) -> Option<TaskOutcome> {
+pub(crate) fn outcome(task: &TaskRow) -> Option<TaskOutcome> {
     let envelope: SignedEnvelope = serde_json::from_str(task.outcome.as_deref()?).ok()?;
     serde_json::from_str(&envelope.payload).ok()
 }
@@ -31,7 +31,9 @@ pub fn release(
     let mut sketches: Vec<Sketch> = Vec::new();
     for task in tasks.iter().filter(|t| t.state == TaskState::Succeeded) {
         let Some(o) = outcome(task) else { continue };
-        let Ok(answer) = o.result else { continue };
+        let Ok(oncofed_protocol::TaskAnswer::Feasibility(answer)) = o.result else {
+            continue;
+        };
         if answer.count != Released::Suppressed {
             sketches.push(answer.sketch);
         }

@@ -112,6 +112,67 @@ impl HubClient {
         .await
     }
 
+    /// Approves (creates or replaces) a project: admin token.
+    pub async fn approve_project(
+        &self,
+        project: &oncofed_protocol::analysis::Project,
+    ) -> Result<oncofed_protocol::analysis::Project, ClientError> {
+        self.send(
+            self.http
+                .post(format!("{}/v1/admin/projects", self.base))
+                .json(project),
+        )
+        .await
+    }
+
+    /// The caller's projects with the ε spent in each: researcher token.
+    pub async fn projects(
+        &self,
+    ) -> Result<Vec<oncofed_protocol::analysis::ProjectStatus>, ClientError> {
+        self.send(self.http.get(format!("{}/v1/projects", self.base)))
+            .await
+    }
+
+    /// Starts an analysis run; waits up to `request.wait_seconds` for its result.
+    pub async fn analyze(
+        &self,
+        request: &oncofed_protocol::analysis::AnalysisRequest,
+    ) -> Result<oncofed_protocol::analysis::AnalysisResponse, ClientError> {
+        self.send(
+            self.http
+                .post(format!("{}/v1/analyses", self.base))
+                .json(request),
+        )
+        .await
+    }
+
+    /// A run's state, waiting up to `wait_seconds` (at most 120) for it to end.
+    pub async fn analysis(
+        &self,
+        run_id: &QueryId,
+        wait_seconds: u64,
+    ) -> Result<oncofed_protocol::analysis::AnalysisResponse, ClientError> {
+        self.send(self.http.get(format!(
+            "{}/v1/analyses/{run_id}?wait={wait_seconds}",
+            self.base
+        )))
+        .await
+    }
+
+    /// Runs an analysis to its end (polling while it runs) and returns the final state.
+    pub async fn analyze_to_end(
+        &self,
+        request: &oncofed_protocol::analysis::AnalysisRequest,
+    ) -> Result<oncofed_protocol::analysis::AnalysisResponse, ClientError> {
+        let mut request = request.clone();
+        request.wait_seconds = Some(request.wait_seconds.unwrap_or(60).min(60));
+        let mut response = self.analyze(&request).await?;
+        while response.state == oncofed_protocol::analysis::RunState::Running {
+            response = self.analysis(&response.run_id, 60).await?;
+        }
+        Ok(response)
+    }
+
     /// The current figures of an earlier query.
     pub async fn feasibility_result(
         &self,

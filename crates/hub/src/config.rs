@@ -140,6 +140,11 @@ pub struct HubConfig {
     pub disclosure: oncofed_privacy::HubDisclosure,
     /// Per-user rate limit and weekly quota.
     pub limits: oncofed_privacy::QueryBudget,
+    /// Disclosure limits for analyses, indexed by security level − 1
+    /// (defaults: [`oncofed_analysis::AnalysisLimits::for_level`]).
+    pub analysis_limits: [oncofed_analysis::AnalysisLimits; 4],
+    /// How long one analysis step waits for the sites before the run stops.
+    pub analysis_step_timeout: Duration,
 }
 
 impl HubConfig {
@@ -155,6 +160,14 @@ impl HubConfig {
             max_poll: Duration::from_secs(25),
             disclosure: oncofed_privacy::HubDisclosure::default(),
             limits: oncofed_privacy::QueryBudget::default(),
+            analysis_limits: [
+                oncofed_model::SecurityLevel::Aggregate,
+                oncofed_model::SecurityLevel::Pseudonymised,
+                oncofed_model::SecurityLevel::Genetic,
+                oncofed_model::SecurityLevel::GeneticLinked,
+            ]
+            .map(oncofed_analysis::AnalysisLimits::for_level),
+            analysis_step_timeout: Duration::from_secs(60),
         }
     }
 }

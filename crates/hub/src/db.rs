@@ -4,6 +4,8 @@
 //! queued and claimed tasks are handed out again (claimed ones after the claim
 //! timeout), and results posted after the restart complete their queries.
 
+mod projects;
+
 use chrono::{DateTime, Utc};
 use oncofed_protocol::api::TaskState;
 use oncofed_protocol::{QueryId, TaskId};
@@ -30,7 +32,8 @@ pub enum DbError {
     Engine(#[from] rusqlite::Error),
 }
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE site (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE site (
         site TEXT PRIMARY KEY,
         public_key TEXT NOT NULL,
         registered_at TEXT NOT NULL
@@ -59,7 +62,9 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE site (
      CREATE TABLE budget (
         user_id TEXT PRIMARY KEY,
         state TEXT NOT NULL
-     );"];
+     );",
+    projects::MIGRATION,
+];
 
 /// A task row.
 #[derive(Debug, Clone)]

@@ -14,6 +14,8 @@ pub enum ApiError {
     Forbidden,
     /// No such resource.
     NotFound,
+    /// Refused by a project rule, a disclosure rule or the privacy budget; the message names the rule.
+    Refused(String),
     /// The request is malformed; the message says what to fix.
     Invalid(String),
     /// Rate limit or quota reached; retry later.
@@ -49,6 +51,7 @@ impl IntoResponse for ApiError {
                 "no such resource".to_owned(),
             ),
             Self::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m),
+            Self::Refused(m) => (StatusCode::FORBIDDEN, "refused", m),
             Self::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", m),
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

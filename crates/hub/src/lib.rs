@@ -26,6 +26,7 @@
 //! | `GET /v1/audit/export` | auditor | the audit trail as JSON Lines |
 
 mod aggregate;
+mod analysis;
 mod auth;
 pub mod client;
 pub mod config;
@@ -121,6 +122,13 @@ impl AppState {
             None => RateLimiter::new(config.limits)
                 .map_err(|e| LaunchError::Serve(std::io::Error::other(e.to_string())))?,
         };
+        let interrupted = db.fail_interrupted_analyses(chrono::Utc::now())?;
+        if interrupted > 0 {
+            tracing::warn!(
+                runs = interrupted,
+                "analysis runs interrupted by a restart were marked failed"
+            );
+        }
         let mut site_keys = HashMap::new();
         for (site, key) in db.sites()? {
             if let Ok(k) = key.parse() {
@@ -198,6 +206,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::public::router())
         .merge(routes::admin::router())
         .merge(routes::feasibility::router())
+        .merge(routes::analyses::router())
         .merge(routes::site::router())
         .merge(routes::audit::router())
         .fallback(|| async { ApiError::NotFound })

@@ -1,6 +1,7 @@
 //! One module per HTTP resource, each with its own router.
 
 pub mod admin;
+pub mod analyses;
 pub mod audit;
 pub mod feasibility;
 pub mod public;

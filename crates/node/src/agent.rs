@@ -11,15 +11,17 @@
 //! Transient failures (hub down, network) are retried with exponential backoff
 //! and jitter; a posted outcome is retried until the task expires.
 
+mod analysis;
 mod feasibility;
 
+pub use analysis::{AnalysisRuns, CODEC, answer_analysis};
 pub use feasibility::{SiteSecret, answer_feasibility};
 
 use crate::{ConsentGate, SharedStore, with_store};
 use chrono::Utc;
 use oncofed_crypto::{PublicKey, SignedEnvelope, SigningKeyPair};
 use oncofed_model::SiteId;
-use oncofed_protocol::{Task, TaskKind, TaskOutcome};
+use oncofed_protocol::{Task, TaskAnswer, TaskKind, TaskOutcome};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,6 +91,7 @@ pub struct Agent {
     store: SharedStore,
     gate: Arc<ConsentGate>,
     http: reqwest::Client,
+    runs: AnalysisRuns,
 }
 
 impl Agent {
@@ -104,6 +107,7 @@ impl Agent {
             store,
             gate,
             http,
+            runs: AnalysisRuns::default(),
         }
     }
 
@@ -189,10 +193,23 @@ impl Agent {
                 sketch_key,
             )
             .await
+            .map(TaskAnswer::Feasibility)
             .map_err(|e| {
                 tracing::warn!(error = %e, task = %task.task_id, "feasibility failed");
                 e.public_reason()
             }),
+            TaskKind::Analysis { step } => answer_analysis(
+                &self.runs,
+                &self.store,
+                &self.gate,
+                &task.query_id,
+                (**step).clone(),
+            )
+            .await
+            .map(|r| TaskAnswer::Analysis(Box::new(r)))
+            .inspect_err(
+                |e| tracing::warn!(reason = %e, task = %task.task_id, "analysis step refused"),
+            ),
         };
         Ok(TaskOutcome {
             task_id: task.task_id,

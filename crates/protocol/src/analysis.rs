@@ -322,8 +322,8 @@ pub enum Computation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum AnalysisStep {
-    /// Select and check the rows (consent, completeness, disclosure minimums), and
-    /// open one secure-aggregation session per planned round.
+    /// Select and check the rows (consent, completeness, disclosure minimums).
+    /// A site below its minimums refuses, and the run goes on without it.
     Prepare {
         /// The analysis as approved.
         request: AnalysisRequest,
@@ -331,6 +331,9 @@ pub enum AnalysisStep {
         min_rows: u64,
         /// Largest allowed parameters / rows ratio at the site.
         max_parameter_ratio: f64,
+    },
+    /// Open one secure-aggregation session per planned round, among the admitted sites.
+    Keys {
         /// This site's number in the secure aggregation.
         index: u32,
         /// Shamir threshold `t` of the run.
@@ -365,6 +368,8 @@ pub enum AnalysisStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "kebab-case")]
 pub enum AnalysisReply {
+    /// The site has enough complete rows and takes part.
+    Admitted,
     /// Ready: one public share per planned round, in order.
     Ready {
         /// The public shares.

@@ -20,4 +20,4 @@ pub mod criteria;
 pub mod task;
 
 pub use criteria::*;
-pub use task::{FeasibilityAnswer, QueryId, Task, TaskId, TaskKind, TaskOutcome};
+pub use task::{FeasibilityAnswer, QueryId, Task, TaskAnswer, TaskId, TaskKind, TaskOutcome};

@@ -111,6 +111,11 @@ pub enum TaskKind {
         /// HMAC-SHA256(key, research pseudonym) of each counted patient. Derived by the hub from the criteria: the same query gets the same key (repeats give identical answers), different queries unrelated keys.
         sketch_key: String,
     },
+    /// One step of a federated analysis run (the run id is the task's `query_id`).
+    Analysis {
+        /// What to do in this step.
+        step: Box<crate::analysis::AnalysisStep>,
+    },
 }
 
 /// A unit of work for one site, sealed by the hub.
@@ -153,5 +158,25 @@ pub struct TaskOutcome {
     /// When the site finished.
     pub completed_at: DateTime<Utc>,
     /// The answer, or why there is none (a reason without personal data).
-    pub result: Result<FeasibilityAnswer, String>,
+    pub result: Result<TaskAnswer, String>,
+}
+
+/// A site's answer to a task, by task kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskAnswer {
+    /// To a feasibility task.
+    Feasibility(FeasibilityAnswer),
+    /// To an analysis step.
+    Analysis(Box<crate::analysis::AnalysisReply>),
+}
+
+impl TaskAnswer {
+    /// The feasibility answer, if this is one.
+    pub fn feasibility(&self) -> Option<&FeasibilityAnswer> {
+        match self {
+            TaskAnswer::Feasibility(a) => Some(a),
+            TaskAnswer::Analysis(_) => None,
+        }
+    }
 }

@@ -113,7 +113,7 @@ async fn results(
             .map_err(ApiError::internal)?;
         let details = serde_json::json!({
             "task": outcome.task_id, "succeeded": ok, "accepted": query.is_some(),
-            "count": outcome.result.as_ref().ok().map(|a| a.count),
+            "count": outcome.result.as_ref().ok().and_then(|a| a.feasibility()).map(|a| a.count),
         });
         audit(
             s,

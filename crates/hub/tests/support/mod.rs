@@ -116,7 +116,20 @@ impl Federation {
             ..SynthConfig::default()
         };
         oncofed_synth::generate(&config, &cohort.path().join("out"), &mut |_| {}).unwrap();
+        let inputs = (1..=n)
+            .map(|k| {
+                cohort
+                    .path()
+                    .join("out")
+                    .join(SynthConfig::site_id(k).as_str())
+            })
+            .collect();
+        Self::ingest(cohort, inputs).await
+    }
 
+    /// Starts a trust centre and ingests `inputs[k]` as site `k + 1` (`site-1`, ...).
+    pub async fn ingest(cohort: tempfile::TempDir, inputs: Vec<PathBuf>) -> Self {
+        let n = inputs.len() as u32;
         let tc_dir = tempfile::tempdir().unwrap();
         let tokens: Vec<(SiteId, String)> = (1..=n)
             .map(|k| {
@@ -150,14 +163,14 @@ impl Federation {
         });
 
         let mut sites = Vec::new();
-        for (id, token) in tokens {
+        for ((id, token), input) in tokens.into_iter().zip(inputs) {
             let dir = tempfile::tempdir().unwrap();
             let store = oncofed_node::open_store(dir.path()).unwrap();
             let client = TrusteeClient::new(&trustee_url, &token).unwrap();
             let report = oncofed_node::ingest(
                 &store,
                 &client,
-                &[cohort.path().join("out").join(id.as_str())],
+                &[input],
                 &IngestOptions::default(),
                 &|_, _| {},
             )

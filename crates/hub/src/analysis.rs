@@ -1,0 +1,420 @@
+//! Analysis runs: the hub side of secure aggregation and the driver's federation.
+//!
+//! A run is: admission (`Prepare`: every registered site selects its rows under
+//! consent and checks its own minimums), key set-up for all planned rounds at once
+//! (`Keys`, `Share`: two round trips), then per aggregation round two round trips
+//! (`Mask`, `Reveal`). The hub holds one `oncofed_secagg::AggregationRound` per
+//! round and only ever decodes sums. Steps travel as ordinary sealed tasks through
+//! the site channel, so sites still only make outbound requests.
+//!
+//! Iterative fits need the same sites in every round: a site that fails after
+//! admission stops the run (its masks are still removable through the dropout
+//! recovery, so the round's sum stays private, but the fit would mix site sets).
+
+use crate::aggregate::outcome;
+use crate::db::TaskRow;
+use crate::routes::audit;
+use crate::{ApiError, AppState};
+use chrono::Utc;
+use oncofed_analysis::{AnalysisError, AnalysisLimits, Federation};
+use oncofed_crypto::SignedEnvelope;
+use oncofed_model::{SecurityLevel, SiteId};
+use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Computation};
+use oncofed_protocol::api::TaskState;
+use oncofed_protocol::{QueryId, Task, TaskAnswer, TaskId, TaskKind};
+use oncofed_secagg::{AggregationRound, EncryptedShare, FixedPoint, RoundId};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Aggregation rounds planned per run (keys are set up for all of them at once).
+/// Cox and GLM need 2–3 rounds plus one per Newton evaluation.
+pub const PLANNED_ROUNDS: usize = 48;
+
+/// The encoding of every analysis vector (the sites use the same).
+const CODEC: FixedPoint = FixedPoint::DEFAULT;
+
+/// The disclosure limits for a request, from the hub's configuration.
+pub fn limits_for(state: &AppState, request: &AnalysisRequest) -> AnalysisLimits {
+    let level = SecurityLevel::of_dataset(request.categories());
+    state.inner.config.analysis_limits[level as usize - 1]
+}
+
+fn federation_error(e: impl std::fmt::Display) -> AnalysisError {
+    AnalysisError::Federation(e.to_string())
+}
+
+/// The sites of one run, as the driver sees them.
+pub struct HubFederation<'a> {
+    state: &'a AppState,
+    handle: &'a tokio::runtime::Handle,
+    run_id: QueryId,
+    /// Admitted sites; position = secure-aggregation index.
+    sites: Vec<String>,
+    rounds: Vec<(RoundId, AggregationRound)>,
+    inboxes: Vec<BTreeMap<oncofed_secagg::SiteId, Vec<EncryptedShare>>>,
+    next: usize,
+}
+
+impl<'a> HubFederation<'a> {
+    /// Admission and key set-up. Blocking (drives the async steps on `handle`).
+    pub fn prepare(
+        state: &'a AppState,
+        handle: &'a tokio::runtime::Handle,
+        run_id: QueryId,
+        request: &AnalysisRequest,
+        limits: &AnalysisLimits,
+    ) -> Result<Self, AnalysisError> {
+        let registered: Vec<String> = state
+            .inner
+            .db
+            .sites()
+            .map_err(federation_error)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        let step = AnalysisStep::Prepare {
+            request: request.clone(),
+            min_rows: limits.min_rows_per_site,
+            max_parameter_ratio: limits.max_parameter_ratio,
+        };
+        let replies = dispatch(
+            state,
+            handle,
+            &run_id,
+            registered
+                .iter()
+                .map(|s| (s.clone(), step.clone()))
+                .collect(),
+        )?;
+        let mut sites = Vec::new();
+        let mut refusals = Vec::new();
+        for (site, reply) in replies {
+            match reply {
+                Ok(AnalysisReply::Admitted) => sites.push(site),
+                Ok(_) => refusals.push((site, "unexpected reply".to_string())),
+                Err(reason) => refusals.push((site, reason)),
+            }
+        }
+        audit_blocking(
+            state,
+            "analysis.admission",
+            &run_id,
+            serde_json::json!({ "admitted": sites, "refused": refusals.clone() }),
+        )?;
+        let mut fed = Self {
+            state,
+            handle,
+            run_id: run_id.clone(),
+            sites,
+            rounds: Vec::new(),
+            inboxes: Vec::new(),
+            next: 0,
+        };
+        if fed.sites.len() < limits.min_sites {
+            let reasons: Vec<String> = refusals
+                .iter()
+                .map(|(site, reason)| format!("{site}: {reason}"))
+                .collect();
+            return Err(AnalysisError::Disclosure(format!(
+                "fewer than {} sites can take part ({})",
+                limits.min_sites,
+                reasons.join("; ")
+            )));
+        }
+        let threshold = fed.sites.len() / 2 + 1;
+        let ids: Vec<oncofed_secagg::SiteId> = (0..fed.sites.len() as u32)
+            .map(oncofed_secagg::SiteId)
+            .collect();
+        let round_ids: Vec<RoundId> = (0..PLANNED_ROUNDS)
+            .map(|i| RoundId::new(format!("{run_id}/{i}")))
+            .collect::<Result<_, _>>()
+            .map_err(federation_error)?;
+        for r in &round_ids {
+            let agg =
+                AggregationRound::new(r.clone(), &ids, threshold).map_err(federation_error)?;
+            fed.rounds.push((r.clone(), agg));
+        }
+        let keys_steps = fed
+            .sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    s.clone(),
+                    AnalysisStep::Keys {
+                        index: i as u32,
+                        threshold,
+                        rounds: round_ids.clone(),
+                    },
+                )
+            })
+            .collect();
+        for (_, reply) in fed.expect_all(keys_steps)? {
+            let AnalysisReply::Ready { shares } = reply else {
+                return Err(AnalysisError::Protocol("expected public keys"));
+            };
+            if shares.len() != fed.rounds.len() {
+                return Err(AnalysisError::Protocol("wrong number of public keys"));
+            }
+            for ((_, agg), share) in fed.rounds.iter_mut().zip(shares) {
+                agg.add_share(share).map_err(federation_error)?;
+            }
+        }
+        let mut keys = Vec::with_capacity(fed.rounds.len());
+        for (_, agg) in &mut fed.rounds {
+            keys.push(agg.close_keys().map_err(federation_error)?);
+        }
+        let share_steps = fed
+            .sites
+            .iter()
+            .map(|s| (s.clone(), AnalysisStep::Share { keys: keys.clone() }))
+            .collect();
+        for (i, (_, reply)) in fed.expect_all(share_steps)?.into_iter().enumerate() {
+            let AnalysisReply::Shares { shares } = reply else {
+                return Err(AnalysisError::Protocol("expected encrypted shares"));
+            };
+            if shares.len() != fed.rounds.len() {
+                return Err(AnalysisError::Protocol("wrong number of share lists"));
+            }
+            for ((_, agg), s) in fed.rounds.iter_mut().zip(shares) {
+                agg.add_encrypted_shares(oncofed_secagg::SiteId(i as u32), s)
+                    .map_err(federation_error)?;
+            }
+        }
+        for (_, agg) in &mut fed.rounds {
+            fed.inboxes
+                .push(agg.close_shares().map_err(federation_error)?);
+        }
+        Ok(fed)
+    }
+
+    /// Sends one step per site and requires every site's success, in site order.
+    fn expect_all(
+        &self,
+        steps: Vec<(String, AnalysisStep)>,
+    ) -> Result<Vec<(String, AnalysisReply)>, AnalysisError> {
+        let mut replies = dispatch(self.state, self.handle, &self.run_id, steps)?;
+        let order: HashMap<&String, usize> =
+            self.sites.iter().enumerate().map(|(i, s)| (s, i)).collect();
+        replies.sort_by_key(|(s, _)| order.get(s).copied().unwrap_or(usize::MAX));
+        replies
+            .into_iter()
+            .map(|(site, r)| match r {
+                Ok(reply) => Ok((site, reply)),
+                Err(reason) => Err(AnalysisError::Federation(format!(
+                    "site {site} stopped taking part: {reason}"
+                ))),
+            })
+            .collect()
+    }
+
+    /// Tells the sites to drop the run's state (not awaited).
+    pub fn finish(&self) {
+        let steps = self
+            .sites
+            .iter()
+            .map(|s| (s.clone(), AnalysisStep::Finish))
+            .collect();
+        if let Err(e) = issue(self.state, &self.run_id, steps) {
+            tracing::warn!(error = %e, "could not send finish to the sites");
+        }
+    }
+}
+
+impl Federation for HubFederation<'_> {
+    fn sites(&self) -> usize {
+        self.sites.len()
+    }
+
+    fn sum(&mut self, computation: Computation, len: usize) -> Result<Vec<f64>, AnalysisError> {
+        let i = self.next;
+        if i >= self.rounds.len() {
+            return Err(AnalysisError::Federation(format!(
+                "the run needs more than {PLANNED_ROUNDS} aggregation rounds"
+            )));
+        }
+        self.next += 1;
+        let round = self.rounds[i].0.clone();
+        let steps = self
+            .sites
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let inbox = self.inboxes[i]
+                    .get(&oncofed_secagg::SiteId(k as u32))
+                    .cloned()
+                    .unwrap_or_default();
+                (
+                    s.clone(),
+                    AnalysisStep::Mask {
+                        round: round.clone(),
+                        inbox,
+                        computation: computation.clone(),
+                    },
+                )
+            })
+            .collect();
+        let masked = self.expect_all(steps)?;
+        let agg = &mut self.rounds[i].1;
+        for (_, reply) in masked {
+            let AnalysisReply::Masked { input } = reply else {
+                return Err(AnalysisError::Protocol("expected a masked vector"));
+            };
+            agg.add_masked(input).map_err(federation_error)?;
+        }
+        let request = agg.close_inputs().map_err(federation_error)?;
+        let steps = self
+            .sites
+            .iter()
+            .map(|s| {
+                (
+                    s.clone(),
+                    AnalysisStep::Reveal {
+                        request: request.clone(),
+                    },
+                )
+            })
+            .collect();
+        let revealed = self.expect_all(steps)?;
+        let agg = &mut self.rounds[i].1;
+        for (_, reply) in revealed {
+            let AnalysisReply::Revealed { reveal } = reply else {
+                return Err(AnalysisError::Protocol("expected revealed shares"));
+            };
+            agg.add_reveal(reveal).map_err(federation_error)?;
+        }
+        let sum = agg.finish().map_err(federation_error)?;
+        let values = CODEC
+            .decode_sum(&sum, self.sites.len())
+            .map_err(federation_error)?;
+        if values.len() != len {
+            return Err(AnalysisError::Protocol("sum has the wrong length"));
+        }
+        Ok(values)
+    }
+}
+
+fn audit_blocking(
+    state: &AppState,
+    action: &str,
+    run_id: &QueryId,
+    details: serde_json::Value,
+) -> Result<(), AnalysisError> {
+    audit(state, "hub", action, run_id.as_str(), details)
+        .map_err(|_| AnalysisError::Federation("the audit trail is unavailable".into()))
+}
+
+/// Seals and queues one task per (site, step); returns the task ids.
+fn issue(
+    state: &AppState,
+    run_id: &QueryId,
+    steps: Vec<(String, AnalysisStep)>,
+) -> Result<Vec<(String, TaskId)>, AnalysisError> {
+    let cfg = &state.inner.config;
+    let now = Utc::now();
+    let expires_at = now + chrono::Duration::from_std(cfg.task_ttl).map_err(federation_error)?;
+    let mut rows = Vec::with_capacity(steps.len());
+    let mut ids = Vec::with_capacity(steps.len());
+    for (site, step) in steps {
+        let task = Task {
+            task_id: TaskId::random(),
+            query_id: run_id.clone(),
+            site: SiteId::new(site.clone()).map_err(federation_error)?,
+            kind: TaskKind::Analysis {
+                step: Box::new(step),
+            },
+            issued_at: now,
+            expires_at,
+        };
+        let envelope = SignedEnvelope::seal(&task, &cfg.key).map_err(federation_error)?;
+        ids.push((site.clone(), task.task_id.clone()));
+        rows.push(TaskRow {
+            task_id: task.task_id,
+            query_id: run_id.clone(),
+            site,
+            state: TaskState::Queued,
+            attempts: 0,
+            envelope: serde_json::to_string(&envelope).map_err(federation_error)?,
+            expires_at,
+            outcome: None,
+        });
+    }
+    state
+        .inner
+        .db
+        .insert_tasks(&rows)
+        .map_err(federation_error)?;
+    for (site, _) in &ids {
+        state.wakeup(site).notify_one();
+    }
+    Ok(ids)
+}
+
+/// Issues the steps and waits (up to the step timeout) for every site's outcome.
+/// A site that does not answer in time counts as failed.
+fn dispatch(
+    state: &AppState,
+    handle: &tokio::runtime::Handle,
+    run_id: &QueryId,
+    steps: Vec<(String, AnalysisStep)>,
+) -> Result<Vec<(String, Result<AnalysisReply, String>)>, AnalysisError> {
+    if steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = issue(state, run_id, steps)?;
+    let task_ids: Vec<TaskId> = ids.iter().map(|(_, t)| t.clone()).collect();
+    let timeout = state.inner.config.analysis_step_timeout;
+    let rows = handle.block_on(async {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = state.inner.results.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let rows = state
+                .inner
+                .db
+                .tasks_by_id(&task_ids)
+                .map_err(federation_error)?;
+            let done = rows
+                .iter()
+                .all(|r| !matches!(r.state, TaskState::Queued | TaskState::Claimed));
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if done || left.is_zero() {
+                return Ok::<_, AnalysisError>(rows);
+            }
+            let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), notified).await;
+        }
+    })?;
+    let by_id: HashMap<TaskId, TaskRow> =
+        rows.into_iter().map(|r| (r.task_id.clone(), r)).collect();
+    Ok(ids
+        .into_iter()
+        .map(|(site, task_id)| {
+            let reply = match by_id.get(&task_id) {
+                Some(row) if row.state == TaskState::Succeeded => {
+                    match outcome(row).map(|o| o.result) {
+                        Some(Ok(TaskAnswer::Analysis(reply))) => Ok(*reply),
+                        _ => Err("unreadable answer".to_string()),
+                    }
+                }
+                Some(row) if row.state == TaskState::Failed => {
+                    Err(match outcome(row).map(|o| o.result) {
+                        Some(Err(reason)) => reason,
+                        _ => "failed".to_string(),
+                    })
+                }
+                _ => Err("no answer before the step timeout".to_string()),
+            };
+            (site, reply)
+        })
+        .collect())
+}
+
+/// Converts a driver error for the API: disclosure refusals are 403 with the rule.
+pub fn api_error(e: &AnalysisError) -> ApiError {
+    match e {
+        AnalysisError::Invalid(m) => ApiError::Invalid(m.clone()),
+        AnalysisError::Disclosure(_) => ApiError::Refused(e.to_string()),
+        _ => ApiError::internal(e),
+    }
+}

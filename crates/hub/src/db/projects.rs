@@ -1,0 +1,279 @@
+//! Projects, analysis runs and the privacy-budget ledger.
+//!
+//! The ledger is append-only: one row per release that spent ε, and the check
+//! "spent + ε ≤ budget" and the insert happen in one immediate transaction, so
+//! two concurrent releases cannot both pass the check on the same remainder.
+
+use super::{Db, DbError, TaskRow, id, state_name, time};
+use chrono::{DateTime, Utc};
+use oncofed_protocol::QueryId;
+use oncofed_protocol::analysis::{Project, RunState};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+/// Migration 2: projects, analysis runs, privacy spend.
+pub(super) const MIGRATION: &str = "CREATE TABLE project (
+        project_id TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        approved_at TEXT NOT NULL
+     );
+     CREATE TABLE analysis (
+        run_id TEXT PRIMARY KEY REFERENCES query (query_id),
+        project_id TEXT NOT NULL REFERENCES project (project_id),
+        user_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        state TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        finished_at TEXT
+     );
+     CREATE TABLE privacy_spend (
+        project_id TEXT NOT NULL REFERENCES project (project_id),
+        user_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        epsilon REAL NOT NULL,
+        spent_at TEXT NOT NULL
+     );
+     CREATE INDEX privacy_spend_owner ON privacy_spend (project_id, user_id);";
+
+/// A stored analysis run.
+#[derive(Debug, Clone)]
+pub struct AnalysisRow {
+    /// The researcher who asked.
+    pub user_id: String,
+    /// Its state.
+    pub state: RunState,
+    /// The released result (JSON), when done.
+    pub result: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// A release the budget does not cover.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpendRefused {
+    /// ε already spent.
+    pub spent: f64,
+    /// The budget.
+    pub budget: f64,
+}
+
+fn run_state(s: &str) -> RunState {
+    match s {
+        "done" => RunState::Done,
+        "failed" => RunState::Failed,
+        _ => RunState::Running,
+    }
+}
+
+fn run_state_name(s: RunState) -> &'static str {
+    match s {
+        RunState::Running => "running",
+        RunState::Done => "done",
+        RunState::Failed => "failed",
+    }
+}
+
+impl Db {
+    /// Creates or replaces a project (an admin's approval).
+    pub fn put_project(
+        &self,
+        project: &Project,
+        approved_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let definition =
+            serde_json::to_string(project).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        self.conn().execute(
+            "INSERT INTO project (project_id, definition, approved_by, approved_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (project_id) DO UPDATE SET definition = excluded.definition,
+                approved_by = excluded.approved_by, approved_at = excluded.approved_at",
+            params![project.id, definition, approved_by, now.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Every project.
+    pub fn projects(&self) -> Result<Vec<Project>, DbError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT definition FROM project ORDER BY project_id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?).map_err(|e| DbError::Corrupt(e.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    /// A project by id.
+    pub fn project(&self, project_id: &str) -> Result<Option<Project>, DbError> {
+        let text: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT definition FROM project WHERE project_id = ?1",
+                [project_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| DbError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    /// ε spent by `user_id` in `project_id`.
+    pub fn spent(&self, project_id: &str, user_id: &str) -> Result<f64, DbError> {
+        Ok(self.conn().query_row(
+            "SELECT COALESCE(SUM(epsilon), 0.0) FROM privacy_spend WHERE project_id = ?1 AND user_id = ?2",
+            params![project_id, user_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Spends `epsilon` if it fits the budget, atomically; refuses otherwise.
+    pub fn spend(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        run_id: &QueryId,
+        epsilon: f64,
+        budget: f64,
+        now: DateTime<Utc>,
+    ) -> Result<Result<f64, SpendRefused>, DbError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let spent: f64 = tx.query_row(
+            "SELECT COALESCE(SUM(epsilon), 0.0) FROM privacy_spend WHERE project_id = ?1 AND user_id = ?2",
+            params![project_id, user_id],
+            |r| r.get(0),
+        )?;
+        // A tiny tolerance so that spending a budget in equal parts is not refused
+        // by floating-point rounding.
+        if spent + epsilon > budget * (1.0 + 1e-12) {
+            return Ok(Err(SpendRefused { spent, budget }));
+        }
+        tx.execute(
+            "INSERT INTO privacy_spend (project_id, user_id, run_id, epsilon, spent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![project_id, user_id, run_id.as_str(), epsilon, now.to_rfc3339()],
+        )?;
+        tx.commit()?;
+        Ok(Ok(spent + epsilon))
+    }
+
+    /// Records a new run: its query row (so its tasks can reference it) and the analysis row.
+    pub fn insert_analysis(
+        &self,
+        query: &super::QueryRow,
+        project_id: &str,
+        request: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.insert_query(query, now, &[])?;
+        self.conn().execute(
+            "INSERT INTO analysis (run_id, project_id, user_id, request, state) VALUES (?1, ?2, ?3, ?4, 'running')",
+            params![query.query_id.as_str(), project_id, query.user_id, request],
+        )?;
+        Ok(())
+    }
+
+    /// Ends a run with its released result or its error.
+    pub fn finish_analysis(
+        &self,
+        run_id: &QueryId,
+        state: RunState,
+        result: Option<&str>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.conn().execute(
+            "UPDATE analysis SET state = ?2, result = ?3, error = ?4, finished_at = ?5 WHERE run_id = ?1",
+            params![run_id.as_str(), run_state_name(state), result, error, now.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Marks runs still `running` as failed (called at start-up: runs live in memory).
+    pub fn fail_interrupted_analyses(&self, now: DateTime<Utc>) -> Result<usize, DbError> {
+        Ok(self.conn().execute(
+            "UPDATE analysis SET state = 'failed', error = 'the hub restarted during the run; submit it again', finished_at = ?1 WHERE state = 'running'",
+            [now.to_rfc3339()],
+        )?)
+    }
+
+    /// A run by id.
+    pub fn analysis(&self, run_id: &QueryId) -> Result<Option<AnalysisRow>, DbError> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT user_id, state, result, error FROM analysis WHERE run_id = ?1",
+                [run_id.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(row.map(|(user_id, state, result, error)| AnalysisRow {
+            user_id,
+            state: run_state(&state),
+            result,
+            error,
+        }))
+    }
+
+    /// Adds tasks to an existing query (the steps of an analysis run).
+    pub fn insert_tasks(&self, tasks: &[TaskRow]) -> Result<(), DbError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for t in tasks {
+            tx.execute(
+                "INSERT INTO task (task_id, query_id, site, state, attempts, envelope, expires_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+                params![t.task_id.as_str(), t.query_id.as_str(), t.site, state_name(t.state), t.envelope, t.expires_at.to_rfc3339()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The given tasks' rows (state and outcome), in no particular order.
+    pub fn tasks_by_id(
+        &self,
+        task_ids: &[oncofed_protocol::TaskId],
+    ) -> Result<Vec<TaskRow>, DbError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT task_id, query_id, site, state, attempts, envelope, expires_at, outcome FROM task WHERE task_id = ?1",
+        )?;
+        let mut out = Vec::with_capacity(task_ids.len());
+        for task_id in task_ids {
+            let row = stmt
+                .query_row([task_id.as_str()], |r| {
+                    Ok((
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, u32>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                    ))
+                })
+                .optional()?;
+            if let Some((query_id, site, state, attempts, envelope, expires_at, outcome)) = row {
+                out.push(TaskRow {
+                    task_id: task_id.clone(),
+                    query_id: id(&query_id)?,
+                    site,
+                    state: super::parse_state(&state)?,
+                    attempts,
+                    envelope,
+                    expires_at: time(&expires_at)?,
+                    outcome,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,363 @@
+//! Projects and analysis runs.
+//!
+//! - `POST /v1/admin/projects` (admin): approve a project for named researchers,
+//!   data categories and a privacy budget; `GET /v1/admin/projects` lists them.
+//! - `GET /v1/projects` (researcher): the caller's projects with ε spent.
+//! - `POST /v1/analyses` (researcher, member of the project): start a run;
+//!   `GET /v1/analyses/{id}?wait=S` its state and released result.
+//!
+//! Every approval, submission, refusal, spend and release is audited.
+
+use super::{audit, blocking};
+use crate::analysis::{HubFederation, api_error, limits_for};
+use crate::auth::User;
+use crate::db::QueryRow;
+use crate::{ApiError, AppState, Role};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use oncofed_protocol::QueryId;
+use oncofed_protocol::analysis::{
+    AnalysisRequest, AnalysisResponse, Project, ProjectStatus, RunState,
+};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Longest a request waits for a run.
+const MAX_WAIT: Duration = Duration::from_secs(120);
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/projects", post(approve).get(list_all))
+        .route("/v1/projects", get(list_mine))
+        .route("/v1/analyses", post(submit))
+        .route("/v1/analyses/{id}", get(fetch))
+}
+
+async fn approve(
+    user: User,
+    State(state): State<AppState>,
+    Json(project): Json<Project>,
+) -> Result<Json<Project>, ApiError> {
+    user.require(Role::Admin)?;
+    project.validate().map_err(ApiError::Invalid)?;
+    blocking(&state, move |s| {
+        s.inner
+            .db
+            .put_project(&project, &user.id, Utc::now())
+            .map_err(ApiError::internal)?;
+        audit(
+            s,
+            &user.id,
+            "project.approved",
+            &project.id,
+            serde_json::to_value(&project).map_err(ApiError::internal)?,
+        )?;
+        Ok(Json(project))
+    })
+    .await
+}
+
+async fn list_all(
+    user: User,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<Project>>, ApiError> {
+    if !matches!(user.role, Role::Admin | Role::Auditor) {
+        return Err(ApiError::Forbidden);
+    }
+    blocking(&state, |s| {
+        Ok(Json(s.inner.db.projects().map_err(ApiError::internal)?))
+    })
+    .await
+}
+
+async fn list_mine(
+    user: User,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ProjectStatus>>, ApiError> {
+    user.require(Role::Researcher)?;
+    blocking(&state, move |s| {
+        let mut out = Vec::new();
+        for project in s.inner.db.projects().map_err(ApiError::internal)? {
+            if project.researchers.contains(&user.id) {
+                let epsilon_spent = s
+                    .inner
+                    .db
+                    .spent(&project.id, &user.id)
+                    .map_err(ApiError::internal)?;
+                out.push(ProjectStatus {
+                    project,
+                    epsilon_spent,
+                });
+            }
+        }
+        Ok(Json(out))
+    })
+    .await
+}
+
+/// Checks project membership, categories and budget; refusals are audited.
+fn admit(state: &AppState, user: &str, req: &AnalysisRequest) -> Result<Project, ApiError> {
+    let refuse = |reason: String| {
+        audit(
+            state,
+            user,
+            "analysis.refused",
+            &req.project,
+            serde_json::json!({ "reason": reason }),
+        )?;
+        Err(ApiError::Refused(reason))
+    };
+    let Some(project) = state
+        .inner
+        .db
+        .project(&req.project)
+        .map_err(ApiError::internal)?
+    else {
+        return refuse(format!("no approved project '{}'", req.project));
+    };
+    if !project.researchers.iter().any(|r| r == user) {
+        return refuse(format!(
+            "you are not a researcher of project '{}'",
+            project.id
+        ));
+    }
+    let outside: Vec<String> = req
+        .categories()
+        .into_iter()
+        .filter(|c| !project.categories.contains(c))
+        .map(|c| format!("{c:?}").to_lowercase())
+        .collect();
+    if !outside.is_empty() {
+        return refuse(format!(
+            "project '{}' is not approved for the data categories {}",
+            project.id,
+            outside.join(", ")
+        ));
+    }
+    if let Some(e) = req.epsilon {
+        let spent = state
+            .inner
+            .db
+            .spent(&project.id, user)
+            .map_err(ApiError::internal)?;
+        if spent + e > project.epsilon_budget * (1.0 + 1e-12) {
+            return refuse(format!(
+                "privacy budget exhausted: spent ε = {spent}, this release needs {e}, the project allows {}",
+                project.epsilon_budget
+            ));
+        }
+    }
+    Ok(project)
+}
+
+async fn submit(
+    user: User,
+    State(state): State<AppState>,
+    Json(req): Json<AnalysisRequest>,
+) -> Result<Json<AnalysisResponse>, ApiError> {
+    user.require(Role::Researcher)?;
+    oncofed_analysis::driver::validate(&req).map_err(|e| api_error(&e))?;
+    let wait = Duration::from_secs(req.wait_seconds.unwrap_or(0)).min(MAX_WAIT);
+    let user_id = user.id.clone();
+    let request = req.clone();
+    let (run_id, project) = blocking(&state, move |s| {
+        let project = admit(s, &user.id, &req)?;
+        let run_id = QueryId::random();
+        let now = Utc::now();
+        let text = serde_json::to_string(&req).map_err(ApiError::internal)?;
+        let row = QueryRow {
+            query_id: run_id.clone(),
+            user_id: user.id.clone(),
+            criteria: text.clone(),
+            description: format!("analysis: {}", req.analysis.kind()),
+            deadline: now + chrono::Duration::hours(1),
+        };
+        s.inner
+            .db
+            .insert_analysis(&row, &project.id, &text, now)
+            .map_err(ApiError::internal)?;
+        let categories: Vec<String> = req
+            .categories()
+            .iter()
+            .map(|c| format!("{c:?}").to_lowercase())
+            .collect();
+        audit(
+            s,
+            &user.id,
+            "analysis.submitted",
+            run_id.as_str(),
+            serde_json::json!({
+                "project": project.id, "analysis": req.analysis.kind(),
+                "variables": req.analysis.variables().iter().map(|v| v.name()).collect::<Vec<_>>(),
+                "categories": categories, "epsilon": req.epsilon,
+            }),
+        )?;
+        Ok((run_id, project))
+    })
+    .await?;
+    tokio::spawn(drive(
+        state.clone(),
+        run_id.clone(),
+        user_id.clone(),
+        request,
+        project,
+    ));
+    respond(&state, run_id, wait).await
+}
+
+/// Runs the analysis to its end and records the outcome.
+async fn drive(
+    state: AppState,
+    run_id: QueryId,
+    user: String,
+    request: AnalysisRequest,
+    project: Project,
+) {
+    let handle = tokio::runtime::Handle::current();
+    let s = state.clone();
+    let rid = run_id.clone();
+    let req = request.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let limits = limits_for(&s, &req);
+        let mut fed = HubFederation::prepare(&s, &handle, rid, &req, &limits)?;
+        let result = oncofed_analysis::run(&req, &limits, &mut fed);
+        fed.finish();
+        result
+    })
+    .await;
+    let s = state.clone();
+    let finished = blocking(&state, move |_| {
+        let now = Utc::now();
+        let outcome = match outcome {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("the run failed inside the hub".to_string()),
+        };
+        let outcome = match (outcome, request.epsilon) {
+            (Ok(result), Some(e)) => match s
+                .inner
+                .db
+                .spend(&project.id, &user, &run_id, e, project.epsilon_budget, now)
+                .map_err(ApiError::internal)?
+            {
+                Ok(total) => {
+                    audit(
+                        &s,
+                        &user,
+                        "privacy.spent",
+                        run_id.as_str(),
+                        serde_json::json!({ "project": project.id, "epsilon": e, "total": total }),
+                    )?;
+                    Ok(result)
+                }
+                Err(refused) => Err(format!(
+                    "privacy budget exhausted: spent ε = {}, the project allows {}",
+                    refused.spent, refused.budget
+                )),
+            },
+            (o, _) => o,
+        };
+        match outcome {
+            Ok(result) => {
+                let text = serde_json::to_string(&result).map_err(ApiError::internal)?;
+                s.inner
+                    .db
+                    .finish_analysis(&run_id, RunState::Done, Some(&text), None, now)
+                    .map_err(ApiError::internal)?;
+                let run = result.run();
+                audit(
+                    &s,
+                    "hub",
+                    "analysis.released",
+                    run_id.as_str(),
+                    serde_json::json!({
+                        "project": project.id, "user": user, "sites": run.sites,
+                        "rows": run.rows, "rounds": run.rounds, "epsilon": run.epsilon,
+                    }),
+                )
+            }
+            Err(reason) => {
+                s.inner
+                    .db
+                    .finish_analysis(&run_id, RunState::Failed, None, Some(&reason), now)
+                    .map_err(ApiError::internal)?;
+                audit(
+                    &s,
+                    "hub",
+                    "analysis.failed",
+                    run_id.as_str(),
+                    serde_json::json!({ "project": project.id, "user": user, "reason": reason }),
+                )
+            }
+        }
+    })
+    .await;
+    if let Err(e) = finished {
+        tracing::error!(error = ?e, "could not record an analysis outcome");
+    }
+    state.inner.results.notify_waiters();
+}
+
+#[derive(Deserialize)]
+struct WaitParams {
+    #[serde(default)]
+    wait: Option<u64>,
+}
+
+async fn fetch(
+    user: User,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<WaitParams>,
+) -> Result<Json<AnalysisResponse>, ApiError> {
+    let run_id: QueryId = id.parse().map_err(|_| ApiError::NotFound)?;
+    let rid = run_id.clone();
+    let row = blocking(&state, move |s| {
+        s.inner.db.analysis(&rid).map_err(ApiError::internal)
+    })
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    match user.role {
+        Role::Auditor => {}
+        Role::Researcher if user.id == row.user_id => {}
+        Role::Researcher => return Err(ApiError::NotFound),
+        Role::Admin => return Err(ApiError::Forbidden),
+    }
+    let wait = Duration::from_secs(params.wait.unwrap_or(0)).min(MAX_WAIT);
+    respond(&state, run_id, wait).await
+}
+
+/// The run's state, waiting up to `wait` for it to end.
+async fn respond(
+    state: &AppState,
+    run_id: QueryId,
+    wait: Duration,
+) -> Result<Json<AnalysisResponse>, ApiError> {
+    let until = tokio::time::Instant::now() + wait;
+    loop {
+        let notified = state.inner.results.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let rid = run_id.clone();
+        let row = blocking(state, move |s| {
+            s.inner.db.analysis(&rid).map_err(ApiError::internal)
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if row.state != RunState::Running || left.is_zero() {
+            return Ok(Json(AnalysisResponse {
+                run_id,
+                state: row.state,
+                result: row
+                    .result
+                    .as_deref()
+                    .and_then(|r| serde_json::from_str(r).ok()),
+                error: row.error,
+            }));
+        }
+        let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), notified).await;
+    }
+}

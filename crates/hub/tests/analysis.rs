@@ -1,0 +1,381 @@
+//! Federated analyses end to end, against the pooled fits of the Python peers.
+//!
+//! `../shared/data/ncctg-lung-lifelines/lung.csv` is turned into FHIR (Patient with
+//! birth year and death date, C34 Condition at the index date, ECOG Observation,
+//! vital-status Observation at the last contact), split over 3 sites (row index
+//! mod 3, as the peer script's strata), ingested through a real trust centre, and
+//! analysed through the hub with secure aggregation. The pooled fits come from
+//! `scripts/peers/stats/lung_reference.py` (lifelines, statsmodels), run in the
+//! same test with `.venv/bin/python` (installed by `scripts/setup-peers`).
+
+mod support;
+
+use chrono::{Days, NaiveDate};
+use oncofed_hub::client::HubClient;
+use oncofed_model::{CodeSystem, DataCategory};
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, Project, RunState, Survival, Ties,
+    Variable,
+};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use support::{ADMIN, Federation, Hub, RESEARCHER};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn lung_csv() -> PathBuf {
+    std::env::var_os("ONCOFED_LUNG_CSV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/data/ncctg-lung-lifelines/lung.csv"))
+}
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("ONCOFED_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = workspace().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the Python peer is not installed: run scripts/setup-peers (or set ONCOFED_PYTHON)"
+    );
+    venv
+}
+
+/// A distinct name of letters only (the trust centre normalises names to letters).
+fn letters(mut n: usize) -> String {
+    let mut out = String::new();
+    while n > 0 {
+        out.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+    }
+    let mut chars = out.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
+        .collect()
+}
+
+/// One lung.csv row as a FHIR transaction bundle.
+fn bundle(i: usize, site: usize, row: &[Option<f64>; 5]) -> Value {
+    let [time, status, age, sex, ecog] = *row;
+    let index = NaiveDate::from_ymd_opt(2010, 1, 1).unwrap() + Days::new(i as u64 * 3);
+    let end = index + Days::new(time.unwrap() as u64);
+    let birth_year = index.format("%Y").to_string().parse::<i32>().unwrap() - age.unwrap() as i32;
+    let dead = status == Some(1.0);
+    let subject = format!("urn:uuid:00000000-0000-4000-8000-{i:012}");
+    let mut patient = json!({
+        "resourceType": "Patient", "id": format!("LUNG-{i}"),
+        "identifier": [{"system": format!("urn:oncofed:site-{}:patient-id", site + 1), "value": format!("LUNG-{i}")}],
+        "name": [{"family": letters(i * 7 + 1000), "given": [letters(i * 13 + 5000)]}],
+        "gender": if sex == Some(2.0) { "female" } else { "male" },
+        "birthDate": format!("{birth_year}-{:02}-{:02}", i % 12 + 1, (i / 12) % 28 + 1),
+    });
+    if dead {
+        patient["deceasedDateTime"] = json!(end.to_string());
+    }
+    let mut entries = vec![
+        json!({"fullUrl": subject, "resource": patient}),
+        json!({"fullUrl": format!("urn:uuid:10000000-0000-4000-8000-{i:012}"), "resource": {
+            "resourceType": "Condition", "id": format!("dx-{i}"),
+            "code": {"coding": [{"system": "http://fhir.de/CodeSystem/bfarm/icd-10-gm", "code": "C34.9"}]},
+            "subject": {"reference": subject}, "onsetDateTime": index.to_string()}}),
+        json!({"fullUrl": format!("urn:uuid:20000000-0000-4000-8000-{i:012}"), "resource": {
+            "resourceType": "Observation", "id": format!("vs-{i}"), "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "75186-7"}]},
+            "subject": {"reference": subject}, "effectiveDateTime": end.to_string(),
+            "valueCodeableConcept": {"coding": [{"system": "https://www.medizininformatik-initiative.de/fhir/core/modul-person/CodeSystem/Vitalstatus", "code": if dead { "T" } else { "L" }}]}}}),
+    ];
+    if let Some(e) = ecog {
+        entries.push(json!({"fullUrl": format!("urn:uuid:30000000-0000-4000-8000-{i:012}"), "resource": {
+            "resourceType": "Observation", "id": format!("ecog-{i}"), "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "89247-1"}]},
+            "subject": {"reference": subject}, "effectiveDateTime": index.to_string(),
+            "valueCodeableConcept": {"coding": [{"system": "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-allgemeiner-leistungszustand-ecog", "code": format!("{}", e as u8)}]}}}));
+    }
+    json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+}
+
+/// Writes `dir/site-k/lung.ndjson` for k = 1..=3; returns the site folders.
+fn lung_as_fhir(dir: &Path) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(lung_csv()).expect("lung.csv readable");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let cols = [
+        col("time"),
+        col("status"),
+        col("age"),
+        col("sex"),
+        col("ph.ecog"),
+    ];
+    let mut out: Vec<String> = vec![String::new(); 3];
+    for (i, line) in lines.enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        let row = cols.map(|c| fields[c].parse::<f64>().ok());
+        out[i % 3].push_str(&bundle(i, i % 3, &row).to_string());
+        out[i % 3].push('\n');
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(k, text)| {
+            let site = dir.join(format!("site-{}", k + 1));
+            std::fs::create_dir_all(&site).unwrap();
+            std::fs::write(site.join("lung.ndjson"), text).unwrap();
+            site
+        })
+        .collect()
+}
+
+fn peer() -> Value {
+    let out = std::process::Command::new(python())
+        .arg(workspace().join("scripts/peers/stats/lung_reference.py"))
+        .arg(lung_csv())
+        .output()
+        .expect("run the Python peer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn ecog() -> Variable {
+    Variable::Observation {
+        system: CodeSystem::Loinc,
+        code: "89247-1".into(),
+    }
+}
+
+fn request(analysis: Analysis) -> AnalysisRequest {
+    AnalysisRequest {
+        project: "lung".into(),
+        index: IndexEvent {
+            icd10: "C34".into(),
+        },
+        cohort: None,
+        analysis,
+        epsilon: None,
+        wait_seconds: Some(60),
+    }
+}
+
+async fn run(client: &HubClient, req: &AnalysisRequest) -> Value {
+    let resp = client.analyze_to_end(req).await.unwrap();
+    assert_eq!(resp.state, RunState::Done, "{:?}", resp.error);
+    resp.result.unwrap()
+}
+
+fn close(what: &str, ours: f64, theirs: f64, tol: f64) {
+    let d = (ours - theirs).abs();
+    eprintln!("{what}: ours {ours:.10}, peer {theirs:.10}, |diff| {d:.2e}");
+    assert!(d <= tol, "{what}: {ours} vs {theirs}");
+}
+
+fn column(v: &Value, key: &str) -> Vec<f64> {
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits() {
+    let peer = peer();
+    let cohort = tempfile::tempdir().unwrap();
+    let inputs = lung_as_fhir(cohort.path());
+    let fed = Federation::ingest(cohort, inputs).await;
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(
+        hub_dir.path().to_owned(),
+        oncofed_crypto::SigningKeyPair::generate(),
+        |_| {},
+    )
+    .await;
+    fed.register(&hub).await;
+    let stop = fed.run_agents(&hub, &[0, 1, 2]);
+    let admin = HubClient::new(&hub.url, ADMIN);
+    admin
+        .approve_project(&Project {
+            id: "lung".into(),
+            title: "NCCTG lung, exactness check".into(),
+            researchers: vec!["alice".into()],
+            categories: BTreeSet::from([DataCategory::Clinical]),
+            epsilon_budget: 1.0,
+        })
+        .await
+        .unwrap();
+    let alice = HubClient::new(&hub.url, RESEARCHER);
+
+    // Cox, Efron, age + sex + ph.ecog: coefficients and SEs to 1e-6.
+    let cox = run(
+        &alice,
+        &request(Analysis::Cox {
+            survival: Survival::default(),
+            covariates: vec![Variable::Age, Variable::Female, ecog()],
+            ties: Ties::Efron,
+            stratify_by_site: false,
+        }),
+    )
+    .await;
+    let reference = &peer["cox_efron"];
+    let (coef, se) = (column(reference, "coef"), column(reference, "se"));
+    for (k, est) in cox["estimates"].as_array().unwrap().iter().enumerate() {
+        close("cox coef", est["coef"].as_f64().unwrap(), coef[k], 1e-6);
+        close("cox se", est["std_error"].as_f64().unwrap(), se[k], 1e-6);
+    }
+    assert_eq!(cox["run"]["rows"], reference["n"]);
+    assert_eq!(cox["run"]["sites"], 3);
+    assert!(cox["iterations"].as_u64().unwrap() <= 10);
+
+    // Stratified by site.
+    let strat = run(
+        &alice,
+        &request(Analysis::Cox {
+            survival: Survival::default(),
+            covariates: vec![Variable::Age, Variable::Female, ecog()],
+            ties: Ties::Efron,
+            stratify_by_site: true,
+        }),
+    )
+    .await;
+    let coef = column(&peer["cox_efron_strata_site"], "coef");
+    for (k, est) in strat["estimates"].as_array().unwrap().iter().enumerate() {
+        close(
+            "stratified cox coef",
+            est["coef"].as_f64().unwrap(),
+            coef[k],
+            1e-6,
+        );
+    }
+
+    // Logistic regression of death on the same covariates, as statsmodels Logit.
+    // statsmodels codes sex 1/2, we code female 0/1: same slopes, and our
+    // intercept equals theirs plus the sex coefficient.
+    let logit = run(
+        &alice,
+        &request(Analysis::Glm {
+            outcome: Outcome::Deceased,
+            covariates: vec![Variable::Age, Variable::Female, ecog()],
+            family: Family::Binomial,
+        }),
+    )
+    .await;
+    let (coef, se) = (column(&peer["logit"], "coef"), column(&peer["logit"], "se"));
+    let est = logit["estimates"].as_array().unwrap();
+    close(
+        "logit intercept",
+        est[0]["coef"].as_f64().unwrap(),
+        coef[0] + coef[2],
+        1e-6,
+    );
+    for k in 1..4 {
+        close(
+            "logit coef",
+            est[k]["coef"].as_f64().unwrap(),
+            coef[k],
+            1e-6,
+        );
+        close(
+            "logit se",
+            est[k]["std_error"].as_f64().unwrap(),
+            se[k],
+            1e-6,
+        );
+    }
+
+    // Kaplan–Meier by sex: medians equal the pooled lifelines medians; log-rank too.
+    let km = run(
+        &alice,
+        &request(Analysis::KaplanMeier {
+            survival: Survival::default(),
+            groups: Some(Variable::Female),
+            interval_days: 30,
+        }),
+    )
+    .await;
+    let curves = km["curves"].as_array().unwrap();
+    close(
+        "km median male",
+        curves[0]["median"].as_f64().unwrap(),
+        peer["km_male"]["median"].as_f64().unwrap(),
+        0.0,
+    );
+    close(
+        "km median female",
+        curves[1]["median"].as_f64().unwrap(),
+        peer["km_female"]["median"].as_f64().unwrap(),
+        0.0,
+    );
+    close(
+        "log-rank chi2",
+        km["logrank"]["chi2"].as_f64().unwrap(),
+        peer["logrank_sex"]["chi2"].as_f64().unwrap(),
+        1e-8,
+    );
+    for c in curves {
+        for w in c["steps"].as_array().unwrap().windows(2) {
+            let gap = w[1]["time"].as_f64().unwrap() - w[0]["time"].as_f64().unwrap();
+            assert!(
+                gap >= 30.0,
+                "released steps are at least one interval apart"
+            );
+        }
+    }
+
+    // Differential privacy: describe spends ε; past the budget the hub refuses.
+    let mut describe = request(Analysis::Describe {
+        variables: vec![Variable::Age],
+        edges: (3..=9).map(|d| f64::from(d * 10)).collect(),
+        strata: Some(Variable::Female),
+    });
+    describe.epsilon = Some(0.6);
+    let first = run(&alice, &describe).await;
+    assert_eq!(first["run"]["epsilon"], 0.6);
+    let err = alice.analyze(&describe).await.unwrap_err().to_string();
+    assert!(err.contains("privacy budget"), "{err}");
+    let spent = alice.projects().await.unwrap();
+    assert!((spent[0].epsilon_spent - 0.6).abs() < 1e-12);
+
+    // Disclosure: 8 parameters on the 11-20 rows per site aged 60-64 break the
+    // parameters-to-rows limit (0.33): every site refuses, the run is refused.
+    let many: Vec<Variable> = (0..7)
+        .map(|k| Variable::Diagnosis {
+            icd10: format!("C{k:02}"),
+        })
+        .collect();
+    let mut too_many = request(Analysis::Glm {
+        outcome: Outcome::Deceased,
+        covariates: many,
+        family: Family::Binomial,
+    });
+    too_many.cohort =
+        Some(serde_json::from_value(json!({"age_at_diagnosis": {"min": 60, "max": 64}})).unwrap());
+    let refused = alice.analyze_to_end(&too_many).await.unwrap();
+    assert_eq!(refused.state, RunState::Failed);
+    let reason = refused.error.unwrap();
+    assert!(reason.contains("parameters"), "{reason}");
+
+    // A project the researcher is not in, or a category it does not cover, is refused.
+    let mut genetic = request(Analysis::Describe {
+        variables: vec![Variable::Molecular {
+            gene: "EGFR".into(),
+        }],
+        edges: vec![],
+        strata: None,
+    });
+    let err = alice.analyze(&genetic).await.unwrap_err().to_string();
+    assert!(err.contains("not approved"), "{err}");
+    genetic.project = "other".into();
+    assert!(alice.analyze(&genetic).await.is_err());
+
+    let _ = stop.send(true);
+    hub.stop().await;
+}
