@@ -10,6 +10,7 @@
 //! - [`ConsentGate`]: batched, cached, fail-closed consent checks against the trust centre.
 //! - [`QueryService`]: the consent-filtered local query path (also served over HTTP by [`serve`]).
 //! - [`quality`]: the data-quality report (completeness, invalid codes, implausible values).
+//! - [`withdrawal`]: polls the trust centre for deletion orders (withdrawals) and erases the person.
 //!
 //! Identifying data passes through this crate in memory only, on its way from the
 //! FHIR parser to the trust-centre client; the store API cannot take it.
@@ -21,6 +22,7 @@ pub mod ingest;
 pub mod quality;
 mod query;
 pub mod serve;
+pub mod withdrawal;
 
 pub use consent_gate::{ConsentGate, GateError};
 pub use ingest::{IngestError, IngestOptions, IngestReport, ingest};

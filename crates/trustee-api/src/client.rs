@@ -227,6 +227,50 @@ impl TrusteeClient {
 /// Staff calls (a staff or the admin token): withdrawal follow-up, re-contact,
 /// pseudonym domains.
 impl TrusteeClient {
+    /// Records a FHIR Consent (e.g. a withdrawal the person sent to the trust
+    /// centre) for the person behind any site's pseudonym (`POST /v1/admin/consents`).
+    pub async fn record_consent_as_staff(
+        &self,
+        pseudonym: &Pseudonym,
+        consent: serde_json::Value,
+    ) -> Result<usize, TrusteeError> {
+        let resp: ConsentSubmissionResponse = self
+            .post(
+                "/v1/admin/consents",
+                &serde_json::json!({ "pseudonym": pseudonym, "consent": consent }),
+            )
+            .await?;
+        Ok(resp.stored)
+    }
+
+    /// The audit trail as JSON Lines (`GET /v1/admin/audit/export`, admin token).
+    pub async fn audit_export(&self) -> Result<String, TrusteeError> {
+        let url = format!("{}/v1/admin/audit/export", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|_| TrusteeError::Unreachable {
+                url: self.base.clone(),
+                reason: "transport error".into(),
+            })?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| TrusteeError::Protocol(e.to_string()))?;
+        if !status.is_success() {
+            return Err(TrusteeError::Rejected {
+                status: status.as_u16(),
+                code: "http_error".into(),
+                message: status.canonical_reason().unwrap_or("error").into(),
+            });
+        }
+        Ok(text)
+    }
+
     /// Every sample-destruction order (`GET /v1/admin/sample-destructions`).
     pub async fn sample_destructions(&self) -> Result<Vec<SampleDestruction>, TrusteeError> {
         let resp: SampleDestructions = self.get("/v1/admin/sample-destructions").await?;

@@ -101,6 +101,11 @@ pub enum RecontactReason {
     FurtherStudies,
     /// Collection of further data (MII `Rekontaktierung_weitere_Erhebung`).
     FurtherSurvey,
+    /// Linking the person's data with other databases
+    /// (MII `Rekontaktierung_Verknuepfung_Datenbanken`).
+    LinkDatabases,
+    /// Questionnaire (PROM) studies (MII add-on module Z3).
+    Questionnaires,
 }
 
 /// Answer to `GET /v1/recontacts`: approved re-contact requests for the calling

@@ -64,3 +64,65 @@ impl FromRequestParts<AppState> for AdminCaller {
         }
     }
 }
+
+/// A request from a named member of trust-centre staff: a token from the staff
+/// file, or the admin token acting as staff member `admin`. Handlers that need two
+/// distinct people compare these names.
+pub(crate) struct StaffCaller(pub String);
+
+/// The staff member whose token hashes to `given`: `admin` for the admin token.
+fn staff_name(state: &AppState, given: &TokenDigest) -> Option<String> {
+    if let Some(admin) = state.inner.admin.as_ref()
+        && constant_time_eq(given, admin)
+    {
+        return Some("admin".to_owned());
+    }
+    state.inner.staff.name_for(given).map(str::to_owned)
+}
+
+impl FromRequestParts<AppState> for StaffCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let name = bearer_digest(parts).and_then(|given| staff_name(state, &given));
+        match name {
+            Some(name) => Ok(Self(name)),
+            None => {
+                tracing::warn!(path = parts.uri.path(), "refused a staff request");
+                Err(ApiError::Unauthorized)
+            }
+        }
+    }
+}
+
+/// A registered site or a staff member, for endpoints open to both (pseudonym
+/// domain batches); the handler decides what each may do.
+pub(crate) enum SiteOrStaff {
+    /// A site's token.
+    Site(SiteId),
+    /// A staff or the admin token.
+    Staff,
+}
+
+impl FromRequestParts<AppState> for SiteOrStaff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = bearer_digest(parts).and_then(|given| {
+            state
+                .inner
+                .sites
+                .site_for(&given)
+                .cloned()
+                .map(Self::Site)
+                .or_else(|| staff_name(state, &given).map(|_| Self::Staff))
+        });
+        caller.ok_or_else(|| {
+            tracing::warn!(
+                path = parts.uri.path(),
+                "refused a request without a site or staff token"
+            );
+            ApiError::Unauthorized
+        })
+    }
+}

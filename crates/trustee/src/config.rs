@@ -66,6 +66,19 @@ pub enum ConfigError {
     /// The admin token is also a site's token.
     #[error("the admin token must differ from every site token")]
     AdminTokenReused,
+    /// A staff token is also a site's token or the admin token.
+    #[error("every staff member needs a token of their own, distinct from site and admin tokens")]
+    StaffTokenReused,
+    /// A line of the staff file is not `name:sha256-hex`.
+    #[error("{path}:{line}: {problem}")]
+    StaffFile {
+        /// The staff file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong (never the line's content).
+        problem: &'static str,
+    },
 }
 
 /// Returns the SHA-256 of a bearer token as lowercase hex: the form the sites file
@@ -256,6 +269,11 @@ impl SiteRegistry {
         found
     }
 
+    /// Whether `site` is registered.
+    pub(crate) fn contains_site(&self, site: &str) -> bool {
+        self.sites.iter().any(|(s, _)| s.as_str() == site)
+    }
+
     fn contains_digest(&self, digest: &TokenDigest) -> bool {
         self.site_for(digest).is_some()
     }
@@ -274,6 +292,110 @@ pub(crate) fn constant_time_eq(a: &TokenDigest, b: &TokenDigest) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Named trust-centre staff and their token hashes, so that decisions needing two
+/// distinct people (re-contact) know who is who.
+///
+/// Read from `<data_dir>/staff` at start when that file exists: one
+/// `name:sha256-hex-of-token` per line, `#` comments. The admin token, when set,
+/// acts as the staff member `admin`. Names are 1–64 of `a-z 0-9 - . _`.
+#[derive(Clone, Default)]
+pub struct StaffRegistry {
+    staff: Vec<(String, TokenDigest)>,
+}
+
+impl StaffRegistry {
+    /// The staff file's name inside the data directory.
+    pub const FILE: &'static str = "staff";
+
+    /// Parses the text of a staff file; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut staff: Vec<(String, TokenDigest)> = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |problem| ConfigError::StaffFile {
+                path: path.to_owned(),
+                line: i + 1,
+                problem,
+            };
+            let Some((name, hash)) = line.split_once(':') else {
+                return Err(err("expected `name:sha256-hex-of-token`"));
+            };
+            let name = name.trim();
+            let valid_name = (1..=64).contains(&name.len())
+                && name.bytes().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'.' | b'_')
+                });
+            if !valid_name || name == "admin" {
+                return Err(err(
+                    "invalid staff name: use 1-64 of a-z, 0-9, '-', '.', '_' (not `admin`)",
+                ));
+            }
+            let digest = parse_digest(&hash.trim().to_ascii_lowercase())
+                .ok_or(err("token hash must be 64 hexadecimal characters"))?;
+            if staff.iter().any(|(n, d)| n == name || *d == digest) {
+                return Err(err("staff name or token hash listed twice"));
+            }
+            staff.push((name.to_owned(), digest));
+        }
+        Ok(Self { staff })
+    }
+
+    /// Reads `path` if it exists; an empty registry otherwise.
+    pub fn load_if_exists(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Io {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Builds a registry from `(name, sha256-hex-of-token)` pairs (tests, embedding).
+    pub fn from_hashes<'a>(
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ConfigError> {
+        let text: String = entries
+            .into_iter()
+            .map(|(n, h)| format!("{n}:{h}\n"))
+            .collect();
+        Self::parse(&text, Path::new("<staff>"))
+    }
+
+    /// How many staff members are registered.
+    pub fn len(&self) -> usize {
+        self.staff.len()
+    }
+
+    /// Whether nobody is registered.
+    pub fn is_empty(&self) -> bool {
+        self.staff.is_empty()
+    }
+
+    /// The staff member whose token hashes to `digest` (constant time per entry).
+    pub(crate) fn name_for(&self, digest: &TokenDigest) -> Option<&str> {
+        let mut found = None;
+        for (name, d) in &self.staff {
+            if constant_time_eq(d, digest) {
+                found = Some(name.as_str());
+            }
+        }
+        found
+    }
+}
+
+impl fmt::Debug for StaffRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.staff.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
 /// Everything the trust centre needs to run, validated.
 ///
 /// Build it with [`TrusteeConfig::new`] (or [`TrusteeConfig::from_files`]) and pass it
@@ -284,6 +406,7 @@ pub struct TrusteeConfig {
     pub(crate) key: PseudonymKey,
     pub(crate) sites: SiteRegistry,
     pub(crate) admin: Option<TokenDigest>,
+    pub(crate) staff: StaffRegistry,
 }
 
 impl TrusteeConfig {
@@ -306,6 +429,7 @@ impl TrusteeConfig {
             key,
             sites,
             admin: None,
+            staff: StaffRegistry::default(),
         })
     }
 
@@ -337,6 +461,20 @@ impl TrusteeConfig {
         Ok(self)
     }
 
+    /// Registers named staff (see [`StaffRegistry`]); replaces `<data_dir>/staff`.
+    /// Refuses a staff token that is also a site's token or the admin token.
+    pub fn with_staff(mut self, staff: StaffRegistry) -> Result<Self, ConfigError> {
+        for (_, d) in &staff.staff {
+            if self.sites.contains_digest(d)
+                || self.admin.as_ref().is_some_and(|a| constant_time_eq(a, d))
+            {
+                return Err(ConfigError::StaffTokenReused);
+            }
+        }
+        self.staff = staff;
+        Ok(self)
+    }
+
     /// The directory holding the store.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -355,6 +493,7 @@ impl fmt::Debug for TrusteeConfig {
             .field("key", &self.key)
             .field("sites", &self.sites)
             .field("admin", &self.admin.map(|_| "<redacted>"))
+            .field("staff", &self.staff)
             .finish()
     }
 }

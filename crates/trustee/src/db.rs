@@ -13,7 +13,10 @@
 //! the pseudonym key and refuses to open with another key.
 
 mod consents;
+pub(crate) mod deletions;
+pub(crate) mod domains;
 mod linkage;
+pub(crate) mod recontact;
 
 pub(crate) use consents::{ConsentRow, check_consents, insert_admin_consent, insert_site_consents};
 pub(crate) use linkage::{
@@ -160,6 +163,66 @@ const MIGRATIONS: &[&str] = &[
         record_id TEXT NOT NULL,
         PRIMARY KEY (project, key, site, record_id)
     ) WITHOUT ROWID;",
+    // 3: withdrawal cascade, re-contact requests, pseudonym domains
+    // (db::deletions, db::recontact, db::domains).
+    "CREATE TABLE deletion_orders (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES persons(id),
+        site TEXT NOT NULL,
+        pseudonym TEXT NOT NULL,           -- the person's pseudonym in the site's domain
+        consent_id INTEGER NOT NULL REFERENCES consents(id), -- the withdrawal it answers
+        ordered_at INTEGER NOT NULL,
+        done_at INTEGER,
+        receipt TEXT,                      -- the site's DeletionReceipt as JSON
+        UNIQUE (consent_id, site)
+    );
+    CREATE INDEX deletion_orders_open ON deletion_orders(site, id) WHERE done_at IS NULL;
+    CREATE TABLE sample_destructions (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES persons(id),
+        consent_id INTEGER NOT NULL UNIQUE REFERENCES consents(id),
+        ordered_at INTEGER NOT NULL,
+        confirmed_at INTEGER,
+        confirmed_by TEXT                  -- staff name
+    );
+    CREATE TABLE recontact_requests (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES persons(id),
+        site TEXT NOT NULL,                -- the treating site: the only one that sees it
+        pseudonym TEXT NOT NULL,
+        reason_code TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        requester TEXT NOT NULL,           -- staff name
+        state TEXT NOT NULL,               -- 'pending' | 'released' | 'refused-by-consent'
+        created_at INTEGER NOT NULL,
+        released_at INTEGER,
+        delivered_at INTEGER               -- first time the site fetched it
+    );
+    CREATE INDEX recontact_released ON recontact_requests(site, id) WHERE state = 'released';
+    CREATE TABLE recontact_approvals (
+        request_id INTEGER NOT NULL REFERENCES recontact_requests(id),
+        staff TEXT NOT NULL,
+        approved_at INTEGER NOT NULL,
+        PRIMARY KEY (request_id, staff)
+    ) WITHOUT ROWID;
+    CREATE TABLE pseudonym_domains (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        parent_id INTEGER REFERENCES pseudonym_domains(id),
+        depth INTEGER NOT NULL,            -- 0 root, 1 site, 2 project
+        site TEXT,                         -- site allowed to use it (own or inherited)
+        alphabet TEXT NOT NULL,
+        length INTEGER NOT NULL,
+        check_digit TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE domain_pseudonyms (
+        domain_id INTEGER NOT NULL REFERENCES pseudonym_domains(id),
+        value TEXT NOT NULL,
+        pseudonym TEXT NOT NULL,
+        PRIMARY KEY (domain_id, value)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX domain_pseudonyms_reverse ON domain_pseudonyms(domain_id, pseudonym);",
 ];
 
 /// One open connection with the schema in place.

@@ -28,6 +28,7 @@ pub mod consent;
 
 mod auth;
 mod db;
+pub mod domains;
 mod error;
 mod json;
 mod keys;
@@ -35,7 +36,8 @@ pub mod linkage;
 mod routes;
 
 pub use config::{
-    ConfigError, PseudonymKey, SiteRegistry, TrusteeConfig, hash_token, load_or_create_key,
+    ConfigError, PseudonymKey, SiteRegistry, StaffRegistry, TrusteeConfig, hash_token,
+    load_or_create_key,
 };
 pub use db::StoreError;
 pub use error::ApiError;
@@ -63,6 +65,9 @@ pub enum LaunchError {
     /// The audit trail or its signing key could not be opened.
     #[error("trust-centre audit trail: {0}")]
     Audit(String),
+    /// A configuration file read at start (the staff file) is invalid.
+    #[error("trust-centre configuration: {0}")]
+    Config(ConfigError),
     /// The HTTP server failed.
     #[error("trust-centre server: {0}")]
     Serve(std::io::Error),
@@ -84,6 +89,10 @@ struct Inner {
     keys: keys::Keys,
     sites: SiteRegistry,
     admin: Option<TokenDigest>,
+    /// Named staff (`<data_dir>/staff` or [`TrusteeConfig::with_staff`]).
+    staff: config::StaffRegistry,
+    /// Keys of the pseudonym domains (`POST /v1/domains/{name}/pseudonyms`).
+    domain_keys: domains::DomainKeys,
 }
 
 impl std::fmt::Debug for AppState {
@@ -111,11 +120,20 @@ impl AppState {
             oncofed_audit::DEFAULT_CHECKPOINT_EVERY,
         )
         .map_err(|e| LaunchError::Audit(e.to_string()))?;
+        let staff = if config.staff.is_empty() {
+            let path = config.data_dir.join(config::StaffRegistry::FILE);
+            config::StaffRegistry::load_if_exists(&path).map_err(LaunchError::Config)?
+        } else {
+            config.staff
+        };
+        let domain_keys = domains::DomainKeys::new(&config.key);
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 audit,
                 keys,
+                staff,
+                domain_keys,
                 sites: config.sites,
                 admin: config.admin,
             }),
@@ -153,6 +171,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::admin::router())
         .merge(routes::audit::router())
         .merge(routes::health::router())
+        .merge(routes::deletions::router())
+        .merge(routes::recontact::router())
+        .merge(routes::domains::router())
         .merge(routes::review::router())
         .merge(routes::pprl::router())
         .fallback(|| async { ApiError::NotFound })

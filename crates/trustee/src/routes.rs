@@ -3,9 +3,12 @@
 pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod consents;
+pub(crate) mod deletions;
+pub(crate) mod domains;
 pub(crate) mod health;
 pub(crate) mod pprl;
 pub(crate) mod pseudonyms;
+pub(crate) mod recontact;
 pub(crate) mod review;
 
 use crate::error::ApiError;

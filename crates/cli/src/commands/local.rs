@@ -146,6 +146,17 @@ impl LocalFederation {
             agent.run(stopped(rx)).await;
             Ok(())
         }));
+        // The site's half of the withdrawal cascade: deletion orders from the trust centre.
+        let poller = oncofed_node::withdrawal::WithdrawalPoller::new(
+            TrusteeClient::new(&self.trustee_url, &self.tokens[i])?,
+            service.store(),
+            service.gate(),
+        );
+        let rx = self.stop.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            poller.run(stopped(rx)).await;
+            Ok(())
+        }));
         Ok(())
     }
 

@@ -350,9 +350,18 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
         poll_wait: a.poll_wait,
     };
     eprintln!("agent for {} polling {}", config.site, config.hub_url);
-    Agent::new(config, store, a.trustee.gate()?)
-        .run(shutdown_signal())
-        .await;
+    let gate = a.trustee.gate()?;
+    // Withdrawals: deletion orders from the trust centre, polled alongside hub tasks.
+    let withdrawals = tokio::spawn(
+        oncofed_node::withdrawal::WithdrawalPoller::new(
+            a.trustee.client()?,
+            store.clone(),
+            gate.clone(),
+        )
+        .run(shutdown_signal()),
+    );
+    Agent::new(config, store, gate).run(shutdown_signal()).await;
+    withdrawals.abort();
     Ok(ExitCode::SUCCESS)
 }
 

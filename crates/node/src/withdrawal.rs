@@ -1,0 +1,120 @@
+//! The site's half of the withdrawal cascade (R6): poll the trust centre for
+//! deletion orders, erase the person from the research store, confirm with a receipt.
+//!
+//! The node only ever calls out (`GET /v1/deletions`, `POST /v1/deletions/{id}/done`),
+//! like the hub agent. Erasure is the store's `delete_patient`; the SQLite store runs
+//! with `secure_delete` (freed cells and pages are zeroed) and truncates its WAL after
+//! the deletion, so no byte of the person's rows stays in the files. The consent
+//! gate's cache is cleared too, so no cached `Permit` outlives the withdrawal.
+
+use crate::{ConsentGate, SharedStore, with_store};
+use oncofed_store::StoreError;
+use oncofed_trustee_api::{DeletionOrder, DeletionReceipt, TrusteeClient, TrusteeError};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the poller asks by default: a withdrawal is executed within about this long.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Why a round of deletions failed; the poller logs it and tries again next round.
+#[derive(Debug, thiserror::Error)]
+pub enum WithdrawalError {
+    /// The trust centre could not be asked or refused the receipt.
+    #[error(transparent)]
+    Trustee(#[from] TrusteeError),
+    /// The store failed to delete.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Polls the trust centre for deletion orders and executes them.
+pub struct WithdrawalPoller {
+    client: TrusteeClient,
+    store: SharedStore,
+    gate: Arc<ConsentGate>,
+    interval: Duration,
+}
+
+impl WithdrawalPoller {
+    /// A poller for the site whose token `client` holds, over its store and gate.
+    pub fn new(client: TrusteeClient, store: SharedStore, gate: Arc<ConsentGate>) -> Self {
+        Self {
+            client,
+            store,
+            gate,
+            interval: DEFAULT_INTERVAL,
+        }
+    }
+
+    /// Sets the polling interval (default [`DEFAULT_INTERVAL`]).
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Fetches the open orders once, executes and confirms each; returns how many
+    /// were confirmed. An order whose receipt was lost is executed again next time
+    /// (deleting an absent person is a no-op with a zero-count receipt).
+    pub async fn run_once(&self) -> Result<usize, WithdrawalError> {
+        let orders = self.client.deletion_orders().await?;
+        let mut done = 0;
+        for order in orders {
+            let receipt = execute(&self.store, &order).await?;
+            // Clear before confirming: once confirmed, nothing may still permit them.
+            self.gate.clear();
+            self.client.confirm_deletion(order.id, &receipt).await?;
+            tracing::info!(
+                order = order.id,
+                facts = receipt.facts_deleted,
+                "executed a deletion order (withdrawal)"
+            );
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// Polls every interval until `shutdown` completes.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = tick.tick() => {
+                    if let Err(e) = self.run_once().await {
+                        tracing::warn!(error = %e, "withdrawal poll failed; retrying");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Deletes the order's person and measures what went, in one hold of the store lock.
+async fn execute(
+    store: &SharedStore,
+    order: &DeletionOrder,
+) -> Result<DeletionReceipt, StoreError> {
+    let pseudonym = order.pseudonym.clone();
+    let (patients, facts, remaining) = with_store(store, move |s| {
+        let before = s.stats()?;
+        let existed = s.delete_patient(&pseudonym)?;
+        let after = s.stats()?;
+        let remaining = s.existing_patients(std::slice::from_ref(&pseudonym))?.len() as u64;
+        Ok((
+            u64::from(existed),
+            before.facts.saturating_sub(after.facts),
+            remaining,
+        ))
+    })
+    .await?;
+    Ok(DeletionReceipt::new(
+        order,
+        patients,
+        facts,
+        remaining,
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    ))
+}

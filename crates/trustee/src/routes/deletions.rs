@@ -1,0 +1,177 @@
+//! The withdrawal cascade (R6): sites fetch and confirm deletion orders, staff list
+//! and confirm sample-destruction orders. Every step is in the audit trail.
+//!
+//! | method and path | caller | what |
+//! |---|---|---|
+//! | `GET /v1/deletions` | site | open deletion orders of the caller's domain |
+//! | `POST /v1/deletions/{id}/done` | site | receipt for one of its orders |
+//! | `GET /v1/admin/sample-destructions` | staff | every sample-destruction order |
+//! | `POST /v1/admin/sample-destructions/{id}/done` | staff | the biobank destroyed them |
+//!
+//! Orders are issued by [`crate::db::deletions::sweep`], which every listing runs
+//! first, so a withdrawal turns into orders at the next poll of any site.
+
+use crate::AppState;
+use crate::auth::{SiteCaller, StaffCaller};
+use crate::db::deletions::{self, ReceiptOutcome};
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::routes::{audit, blocking};
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use oncofed_trustee_api::{DeletionConfirmed, DeletionOrders, DeletionReceipt, SampleDestructions};
+use serde_json::json;
+
+/// The deletion routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/deletions", get(list))
+        .route("/v1/deletions/{id}/done", post(done))
+        .route("/v1/admin/sample-destructions", get(list_samples))
+        .route(
+            "/v1/admin/sample-destructions/{id}/done",
+            post(samples_done),
+        )
+}
+
+/// Issues orders for withdrawals recorded since the last sweep and audits them.
+pub(crate) async fn sweep(state: &AppState) -> Result<(), ApiError> {
+    if !state.inner.db.read(deletions::sweep_due).await? {
+        return Ok(());
+    }
+    let issued = state.inner.db.write(deletions::sweep).await?;
+    if issued.deletions.is_empty() && issued.samples.is_empty() {
+        return Ok(());
+    }
+    let state = state.clone();
+    blocking(move || {
+        for (id, site, pseudonym, consent) in &issued.deletions {
+            audit::record(
+                &state,
+                "trustee",
+                "deletion.ordered",
+                pseudonym,
+                json!({"order": id, "site": site, "reason": "withdrawal", "consent_row": consent}),
+            )?;
+        }
+        for (id, consent) in &issued.samples {
+            audit::record(
+                &state,
+                "trustee",
+                "samples.destruction-ordered",
+                &format!("sample-destruction/{id}"),
+                json!({"order": id, "reason": "withdrawal", "consent_row": consent}),
+            )?;
+        }
+        tracing::info!(
+            deletions = issued.deletions.len(),
+            samples = issued.samples.len(),
+            "withdrawal cascade issued orders"
+        );
+        Ok::<_, ApiError>(())
+    })
+    .await?
+}
+
+async fn list(
+    State(state): State<AppState>,
+    SiteCaller(site): SiteCaller,
+) -> Result<Json<DeletionOrders>, ApiError> {
+    sweep(&state).await?;
+    let orders = state
+        .inner
+        .db
+        .read(move |conn| deletions::open_orders(conn, &site))
+        .await?;
+    Ok(Json(DeletionOrders { orders }))
+}
+
+async fn done(
+    State(state): State<AppState>,
+    SiteCaller(site): SiteCaller,
+    Path(id): Path<i64>,
+    ApiJson(receipt): ApiJson<DeletionReceipt>,
+) -> Result<Json<DeletionConfirmed>, ApiError> {
+    let (site_db, receipt_db) = (site.clone(), receipt.clone());
+    let outcome = state
+        .inner
+        .db
+        .write(move |conn| deletions::record_receipt(conn, &site_db, id, &receipt_db))
+        .await?;
+    match outcome {
+        ReceiptOutcome::NoSuchOrder => Err(ApiError::NotFound),
+        ReceiptOutcome::Invalid(problem) => Err(ApiError::invalid("receipt", problem)),
+        ReceiptOutcome::AlreadyDone => Ok(Json(DeletionConfirmed { recorded: false })),
+        ReceiptOutcome::Recorded => {
+            let audit_state = state.clone();
+            blocking(move || {
+                audit::record(
+                    &audit_state,
+                    site.as_str(),
+                    "deletion.confirmed",
+                    &format!("deletion/{id}"),
+                    json!({
+                        "order": id,
+                        "patients_deleted": receipt.patients_deleted,
+                        "facts_deleted": receipt.facts_deleted,
+                        "remaining": receipt.remaining,
+                        "deleted_at": receipt.deleted_at,
+                        "digest": receipt.digest,
+                    }),
+                )
+            })
+            .await??;
+            tracing::info!(order = id, "deletion confirmed by site");
+            Ok(Json(DeletionConfirmed { recorded: true }))
+        }
+    }
+}
+
+async fn list_samples(
+    State(state): State<AppState>,
+    StaffCaller(staff): StaffCaller,
+) -> Result<Json<SampleDestructions>, ApiError> {
+    sweep(&state).await?;
+    let items = state.inner.db.read(deletions::sample_destructions).await?;
+    let (audit_state, n) = (state.clone(), items.len());
+    blocking(move || {
+        audit::record(
+            &audit_state,
+            &staff,
+            "samples.listed",
+            "sample-destructions",
+            json!({"orders": n}),
+        )
+    })
+    .await??;
+    Ok(Json(SampleDestructions { items }))
+}
+
+async fn samples_done(
+    State(state): State<AppState>,
+    StaffCaller(staff): StaffCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<DeletionConfirmed>, ApiError> {
+    let staff_db = staff.clone();
+    let recorded = state
+        .inner
+        .db
+        .write(move |conn| deletions::confirm_samples(conn, id, &staff_db))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if recorded {
+        let audit_state = state.clone();
+        blocking(move || {
+            audit::record(
+                &audit_state,
+                &staff,
+                "samples.destroyed",
+                &format!("sample-destruction/{id}"),
+                json!({"order": id}),
+            )
+        })
+        .await??;
+    }
+    Ok(Json(DeletionConfirmed { recorded }))
+}
