@@ -12,27 +12,19 @@ use crate::model::{
 };
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde_json::{Map, Value};
-use std::fmt;
 
 /// Deepest `provision` nesting accepted (the MII broad consent uses two levels).
 const MAX_DEPTH: usize = 8;
 
 /// Why a Consent resource was refused: the element's path and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
 pub struct ConsentParseError {
     /// Path of the offending element, e.g. `provision.provision[0].type`.
     pub field: String,
     /// What is wrong, without the element's value.
     pub problem: &'static str,
 }
-
-impl fmt::Display for ConsentParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.problem)
-    }
-}
-
-impl std::error::Error for ConsentParseError {}
 
 fn err(field: impl Into<String>, problem: &'static str) -> ConsentParseError {
     ConsentParseError {
