@@ -44,6 +44,18 @@
 //! which works on the similarity graph itself and so on any encoding that keeps
 //! similarities; only keeping encodings away from anyone who holds a plaintext
 //! population list (the trust centre never sees IDAT in PPRL mode) mitigates it.
+//!
+//! ## Summary: published attacks and what addresses them here
+//!
+//! | attack | what it exploits | addressed by |
+//! |---|---|---|
+//! | dictionary / brute force: encode guessed identities, compare | knowing the hash functions | per-project HMAC-SHA256 keys from a secret held by the sites only; per-field keys |
+//! | frequency alignment, constraint satisfaction (Kuzu et al. 2011, 2013) | frequent bit patterns ↔ frequent values | balancing + keyed permutation (weakens), birth-year salt (spreads over cohorts) |
+//! | Hamming-weight / value-length analysis | popcount grows with value length and fields present | balancing: every CLK has exactly 512 bits set |
+//! | atom/bigram cryptanalysis of double hashing (Niedermeyer et al. 2014; Kroll & Steinmetzer 2015) | a bigram's `k` positions form an arithmetic progression `h1 + i·h2 mod L` | keyed permutation of balanced CLKs (positions no longer a progression), XOR folding (a bit no longer maps to one bigram) |
+//! | pattern mining without key or hash functions (Christen et al. 2017, 2018) | co-occurring frequent bit patterns | weakened by balancing and salting; not prevented |
+//! | similarity-graph matching (Vidanage et al. 2020) | the Dice graph itself, plus a plaintext list | not by any encoding: the linking party must not hold plaintext IDAT of the same population |
+//! | block-size frequency analysis | keyed blocking keys reveal equal values and value frequencies | coarse keys (phonetic codes, not names); LSH on CLK bits ([`ClkBlocking::Lsh`]) reveals nothing beyond the CLKs |
 
 mod matching;
 

@@ -14,6 +14,7 @@
 //! | `keys` | HMAC derivations of pseudonyms and linkage keys |
 //! | `db` | SQLite store: linkage, reverse table, consent registry, migrations |
 //! | `routes` | one module per HTTP resource; `auth` and `json` are its extractors |
+//! | [`linkage`] | probabilistic linkage, clerical review, PPRL (`oncofed-linkage`): `/v1/admin/review`, `/v1/pprl/{project}/records`, `/v1/admin/pprl/{project}` |
 //!
 //! Endpoints: those of `oncofed-trustee-api`, plus `POST /v1/admin/consents`
 //! ([`AdminConsentRequest`], admin token) and `GET /health`.
