@@ -223,6 +223,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (domain_id, value)
     ) WITHOUT ROWID;
     CREATE UNIQUE INDEX domain_pseudonyms_reverse ON domain_pseudonyms(domain_id, pseudonym);",
+    // 4: a person's site pseudonyms by person (the withdrawal cascade finds every
+    // site holding a withdrawn person, also one that registers them later).
+    "CREATE INDEX site_pseudonyms_person ON site_pseudonyms(person_id, site);",
 ];
 
 /// One open connection with the schema in place.

@@ -177,6 +177,36 @@ fn issue(
     Ok(())
 }
 
+/// Withdrawn persons the site holds without an order for their withdrawal: a site
+/// that registered the person after the sweep (its consent copy is a duplicate, so
+/// it adds no consent row). Reader connection; usually empty.
+pub(crate) fn missing_orders(
+    conn: &mut Connection,
+    site: &SiteId,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT o.person_id, o.consent_id FROM deletion_orders o
+         WHERE EXISTS (SELECT 1 FROM site_pseudonyms sp WHERE sp.person_id = o.person_id AND sp.site = ?1)
+           AND NOT EXISTS (SELECT 1 FROM deletion_orders x WHERE x.consent_id = o.consent_id AND x.site = ?1)",
+    )?;
+    let rows = stmt.query_map([site.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Issues the orders [`missing_orders`] found (writer connection).
+pub(crate) fn issue_missing(
+    conn: &mut Connection,
+    missing: &[(i64, i64)],
+) -> Result<Issued, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut issued = Issued::default();
+    for &(person, consent_id) in missing {
+        issue(&tx, person, consent_id, &mut issued)?;
+    }
+    tx.commit()?;
+    Ok(issued)
+}
+
 /// The site's open deletion orders, oldest first.
 pub(crate) fn open_orders(
     conn: &mut Connection,

@@ -20,6 +20,7 @@ use crate::routes::{audit, blocking};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use oncofed_model::SiteId;
 use oncofed_trustee_api::{DeletionConfirmed, DeletionOrders, DeletionReceipt, SampleDestructions};
 use serde_json::json;
 
@@ -41,6 +42,29 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), ApiError> {
         return Ok(());
     }
     let issued = state.inner.db.write(deletions::sweep).await?;
+    audit_issued(state, issued).await
+}
+
+/// Issues orders for withdrawn persons `site` registered after their withdrawal.
+async fn catch_up(state: &AppState, site: &SiteId) -> Result<(), ApiError> {
+    let site = site.clone();
+    let missing = state
+        .inner
+        .db
+        .read(move |conn| deletions::missing_orders(conn, &site))
+        .await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let issued = state
+        .inner
+        .db
+        .write(move |conn| deletions::issue_missing(conn, &missing))
+        .await?;
+    audit_issued(state, issued).await
+}
+
+async fn audit_issued(state: &AppState, issued: deletions::Issued) -> Result<(), ApiError> {
     if issued.deletions.is_empty() && issued.samples.is_empty() {
         return Ok(());
     }
@@ -79,6 +103,7 @@ async fn list(
     SiteCaller(site): SiteCaller,
 ) -> Result<Json<DeletionOrders>, ApiError> {
     sweep(&state).await?;
+    catch_up(&state, &site).await?;
     let orders = state
         .inner
         .db

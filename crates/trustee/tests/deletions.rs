@@ -1,0 +1,163 @@
+//! The trust centre's side of the withdrawal cascade (issue 5, item 4): orders per
+//! site, once per withdrawal, also for a site that registers the person later;
+//! receipts are checked; sample-destruction orders for the biobank.
+
+use chrono::NaiveDate;
+use oncofed_idat::IdentifyingData;
+use oncofed_model::SiteId;
+use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
+use oncofed_trustee_api::{DeletionReceipt, PseudonymiseItem, TrusteeClient, TrusteeError};
+use serde_json::json;
+
+const ADMIN: &str = "admin-token-deletions-0123456789abcdef";
+
+fn site_token(site: &str) -> String {
+    format!("{site}-token-deletions-0123456789abcdef")
+}
+
+async fn start(dir: &std::path::Path) -> String {
+    let hashes: Vec<(SiteId, String)> = ["site-1", "site-2", "site-3"]
+        .iter()
+        .map(|s| (SiteId::new(*s).unwrap(), hash_token(&site_token(s))))
+        .collect();
+    let registry =
+        SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
+    let config = TrusteeConfig::new(
+        dir.join("tc"),
+        PseudonymKey::from_bytes(vec![6; 32]).unwrap(),
+        registry,
+    )
+    .unwrap()
+    .with_admin_token_hash(&hash_token(ADMIN))
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(oncofed_trustee::launch(
+        config,
+        listener,
+        std::future::pending(),
+    ));
+    url
+}
+
+fn item(local_id: &str, given: &str) -> PseudonymiseItem {
+    PseudonymiseItem {
+        local_id: local_id.into(),
+        idat: IdentifyingData {
+            given: vec![given.into()],
+            family: Some("Beispiel".into()),
+            birth_name: None,
+            birth_date: NaiveDate::from_ymd_opt(1950, 2, 3),
+            sex: oncofed_model::Sex::Male,
+            address: None,
+            kvnr: None,
+        },
+    }
+}
+
+fn withdrawal() -> serde_json::Value {
+    json!({"resourceType": "Consent", "id": "w", "status": "active", "dateTime": "2026-03-01",
+           "provision": {"type": "deny", "code": [{"coding": [{"system": "urn:oncofed:consent-policy", "code": "withdrawal"}]}]}})
+}
+
+fn status_of<T: std::fmt::Debug>(r: Result<T, TrusteeError>) -> u16 {
+    match r {
+        Err(TrusteeError::Rejected { status, .. }) => status,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn orders_once_per_withdrawal_per_site_including_late_registrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start(dir.path()).await;
+    let sites: Vec<TrusteeClient> = ["site-1", "site-2", "site-3"]
+        .iter()
+        .map(|s| TrusteeClient::new(&url, &site_token(s)).unwrap())
+        .collect();
+    let staff = TrusteeClient::new(&url, ADMIN).unwrap();
+    let p1 = sites[0]
+        .pseudonymise(vec![item("a", "Paul"), item("b", "Otto")])
+        .await
+        .unwrap();
+    let p2 = sites[1]
+        .pseudonymise(vec![item("x", "Paul")])
+        .await
+        .unwrap();
+
+    // Nothing to do before a withdrawal; a consent that is no withdrawal orders nothing.
+    assert!(sites[0].deletion_orders().await.unwrap().is_empty());
+    staff
+        .record_consent_as_staff(
+            &p1[1].site,
+            json!({"resourceType": "Consent", "status": "active", "dateTime": "2026-03-01",
+                   "provision": {"type": "deny", "code": [{"coding": [{"system": "urn:oncofed:consent-policy", "code": "gdng-objection"}]}]}}),
+        )
+        .await
+        .unwrap();
+    assert!(sites[0].deletion_orders().await.unwrap().is_empty());
+
+    // A withdrawal recorded through site-2's pseudonym orders deletion at both sites.
+    staff
+        .record_consent_as_staff(&p2[0].site, withdrawal())
+        .await
+        .unwrap();
+    let o1 = sites[0].deletion_orders().await.unwrap();
+    let o2 = sites[1].deletion_orders().await.unwrap();
+    assert_eq!(o1.len(), 1);
+    assert_eq!(o1[0].pseudonym, p1[0].site);
+    assert_eq!(o2.len(), 1);
+    assert_eq!(o2[0].pseudonym, p2[0].site);
+    assert!(sites[2].deletion_orders().await.unwrap().is_empty());
+
+    // The same withdrawal again, sent by a site, orders nothing new.
+    sites[0]
+        .submit_consents(vec![oncofed_trustee_api::ConsentItem {
+            local_id: "a".into(),
+            consent: withdrawal(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(sites[0].deletion_orders().await.unwrap(), o1);
+
+    // Receipts: the digest must match, nothing may remain, only the own order.
+    let good = DeletionReceipt::new(&o1[0], 1, 7, 0, "2026-11-28T22:00:00Z".into());
+    let mut forged = good.clone();
+    forged.facts_deleted = 6;
+    assert_eq!(
+        status_of(sites[0].confirm_deletion(o1[0].id, &forged).await),
+        400
+    );
+    let incomplete = DeletionReceipt::new(&o1[0], 1, 7, 1, "2026-11-28T22:00:00Z".into());
+    assert_eq!(
+        status_of(sites[0].confirm_deletion(o1[0].id, &incomplete).await),
+        400
+    );
+    assert_eq!(
+        status_of(sites[1].confirm_deletion(o1[0].id, &good).await),
+        404
+    );
+    assert!(sites[0].confirm_deletion(o1[0].id, &good).await.unwrap());
+    assert!(!sites[0].confirm_deletion(o1[0].id, &good).await.unwrap());
+    assert!(sites[0].deletion_orders().await.unwrap().is_empty());
+
+    // site-3 registers the person after the withdrawal: it gets an order too.
+    let p3 = sites[2]
+        .pseudonymise(vec![item("z", "Paul")])
+        .await
+        .unwrap();
+    assert_eq!(p3[0].research, p1[0].research);
+    let o3 = sites[2].deletion_orders().await.unwrap();
+    assert_eq!(o3.len(), 1);
+    assert_eq!(o3[0].pseudonym, p3[0].site);
+
+    // One sample-destruction order, listing the person's pseudonyms at all three sites.
+    let samples = staff.sample_destructions().await.unwrap();
+    assert_eq!(samples.len(), 1);
+    assert_eq!(samples[0].pseudonyms.len(), 3);
+    assert_eq!(status_of(sites[0].sample_destructions().await), 401);
+    assert_eq!(
+        status_of(staff.confirm_sample_destruction(samples[0].id + 1).await),
+        404
+    );
+}
