@@ -11,8 +11,11 @@
 //!   surviving person.
 //! - `non-match`: nothing changes but the item.
 //!
-//! Known limit: facts a site node already stored under the merged-away person's
-//! pseudonyms stay there until the site pseudonymises that patient again.
+//! Known limits: facts a site node already stored under the merged-away person's
+//! pseudonyms stay there until the site pseudonymises that patient again; a
+//! withdrawal recorded for one of the two persons before the merge now belongs to
+//! the survivor, but deletion orders are not re-issued to the survivor's other
+//! sites by the merge itself.
 
 use super::api::{Decision, FieldComparison, ReviewItem, ReviewRecord};
 use super::probabilistic::{Candidate, config, record_of};
@@ -243,6 +246,10 @@ fn merge(tx: &Transaction<'_>, keys: &Keys, from: i64, into: i64) -> Result<(), 
         "UPDATE site_pseudonyms SET person_id = ?2 WHERE person_id = ?1",
         // A consent both persons hold identically stays with the merged-away one.
         "UPDATE OR IGNORE consents SET person_id = ?2 WHERE person_id = ?1",
+        // Orders and requests follow the person (withdrawal cascade, re-contact).
+        "UPDATE deletion_orders SET person_id = ?2 WHERE person_id = ?1",
+        "UPDATE sample_destructions SET person_id = ?2 WHERE person_id = ?1",
+        "UPDATE recontact_requests SET person_id = ?2 WHERE person_id = ?1",
         "UPDATE persons SET kvnr_key = (SELECT kvnr_key FROM persons WHERE id = ?1)
              WHERE id = ?2 AND kvnr_key IS NULL",
         "UPDATE persons SET merged_into = ?2 WHERE id = ?1",
