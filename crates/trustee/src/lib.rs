@@ -15,6 +15,12 @@
 //! | `db` | SQLite store: linkage, reverse table, consent registry, migrations |
 //! | `routes` | one module per HTTP resource; `auth` and `json` are its extractors |
 //! | [`linkage`] | probabilistic linkage, clerical review, PPRL (`oncofed-linkage`): `/v1/admin/review`, `/v1/pprl/{project}/records`, `/v1/admin/pprl/{project}` |
+//! | [`domains`] | pseudonym domain tree (root → site → project), check characters, batch derivation |
+//! | `routes::deletions` | withdrawal cascade: deletion orders per site, receipts, sample-destruction orders |
+//! | `routes::recontact` | re-contact requests: stated reason, two distinct staff, consent, treating site only |
+//!
+//! Staff: the admin token acts as staff member `admin`; named staff tokens come from
+//! `<data_dir>/staff` ([`StaffRegistry`]), so decisions needing two people know who is who.
 //!
 //! Endpoints: those of `oncofed-trustee-api`, plus `POST /v1/admin/consents`
 //! ([`AdminConsentRequest`], admin token) and `GET /health`.
