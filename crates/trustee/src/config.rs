@@ -576,6 +576,48 @@ mod tests {
     }
 
     #[test]
+    fn staff_file_is_validated() {
+        let (a, b) = (hash_token("alice-token"), hash_token("bob-token"));
+        let p = Path::new("staff");
+        let ok = StaffRegistry::parse(
+            &format!("# staff\n\nalice:{a}\nbob : {}\n", b.to_uppercase()),
+            p,
+        )
+        .unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(ok.name_for(&parse_digest(&b).unwrap()), Some("bob"));
+        assert_eq!(ok.name_for(&parse_digest(&hash_token("x")).unwrap()), None);
+        let line_of = |text: String| match StaffRegistry::parse(&text, p) {
+            Err(ConfigError::StaffFile { line, .. }) => line,
+            other => panic!("expected a staff-file error, got {other:?}"),
+        };
+        assert_eq!(line_of(format!("alice:{a}\nadmin:{b}")), 2);
+        assert_eq!(line_of(format!("alice:{a}\nalice:{b}")), 2);
+        assert_eq!(line_of(format!("alice:{a}\nbob:{a}")), 2);
+        assert_eq!(line_of(format!("Alice:{a}")), 1);
+        assert_eq!(line_of(format!("alice {a}")), 1);
+        let msg = StaffRegistry::parse("alice:secret-token-value", p)
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains("secret-token-value"));
+        // A staff token may not be a site's token or the admin token.
+        let sites =
+            SiteRegistry::from_hashes([(SiteId::new("uk-a").unwrap(), a.as_str())]).unwrap();
+        let cfg = TrusteeConfig::new("d", PseudonymKey::from_bytes(vec![0; 32]).unwrap(), sites)
+            .unwrap()
+            .with_admin_token_hash(&b)
+            .unwrap();
+        for reused in [&a, &b] {
+            let staff = StaffRegistry::from_hashes([("carol", reused.as_str())]).unwrap();
+            assert!(matches!(
+                cfg.clone().with_staff(staff),
+                Err(ConfigError::StaffTokenReused)
+            ));
+        }
+        assert!(format!("{ok:?}").contains("alice") && !format!("{ok:?}").contains(&a));
+    }
+
+    #[test]
     fn config_requires_sites_and_a_distinct_admin_token() {
         let key = PseudonymKey::from_bytes(vec![0; 32]).unwrap();
         let empty = SiteRegistry::parse("", Path::new("s")).unwrap();
