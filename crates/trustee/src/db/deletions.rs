@@ -15,6 +15,9 @@ use oncofed_model::{DataCategory, Pseudonym, Purpose, SiteId};
 use oncofed_trustee_api::{DeletionOrder, DeletionReceipt, SampleDestruction};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+/// Consent rows one sweep looks at, at most.
+const SWEEP_CHUNK: i64 = 20_000;
+
 /// The `meta` row holding the id of the last consent row the sweep looked at.
 const WATERMARK: &str = "withdrawal_sweep_watermark";
 
@@ -51,15 +54,18 @@ pub(crate) fn sweep(conn: &mut Connection) -> Result<Issued, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let from = watermark(&tx)?;
     let (persons, newest) = {
+        // At most SWEEP_CHUNK consent rows per sweep, so that a sweep after a large
+        // ingest does not hold the writer for long; the next poll takes the rest.
         let mut stmt = tx.prepare_cached(
-            "SELECT DISTINCT person_id FROM consents WHERE id > ?1 ORDER BY person_id",
+            "SELECT id, person_id FROM consents WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
-        let persons = stmt
-            .query_map([from], |r| r.get::<_, i64>(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
-        let newest: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM consents", [], |r| {
-            r.get(0)
-        })?;
+        let rows = stmt
+            .query_map(params![from, SWEEP_CHUNK], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<(i64, i64)>>>()?;
+        let newest = rows.last().map_or(from, |(id, _)| *id);
+        let persons: std::collections::BTreeSet<i64> = rows.into_iter().map(|(_, p)| p).collect();
         (persons, newest)
     };
     let today = chrono::Utc::now().date_naive();
