@@ -129,6 +129,10 @@ pub struct RecontactNotice {
     pub reason: String,
     /// When the second approval released it (seconds since the Unix epoch).
     pub released_at: i64,
+    /// The site's own local patient ids of the person (as the site registered
+    /// them), so the treating physician finds the patient; they go to no one else.
+    #[serde(default)]
+    pub local_ids: Vec<String>,
 }
 
 /// Body of `POST /v1/admin/recontact` (staff): ask the treating site to re-contact

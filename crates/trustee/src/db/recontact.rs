@@ -212,8 +212,13 @@ fn approvals_of(tx: &Transaction<'_>, id: i64) -> Result<Vec<String>, StoreError
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Released requests for `site`, oldest first (what the treating site may see),
-/// and the ids among them fetched now for the first time (marked delivered).
+/// How long a delivered request is still returned (a site whose response was lost
+/// fetches it again): 7 days.
+const REDELIVER_SECS: i64 = 7 * 24 * 3600;
+
+/// Released requests for `site` not delivered, or delivered within the last 7 days,
+/// oldest first (what the treating site may see), and the ids among them fetched
+/// now for the first time (marked delivered).
 pub(crate) fn released_for(
     conn: &mut Connection,
     site: &SiteId,
@@ -224,9 +229,10 @@ pub(crate) fn released_for(
     {
         let mut stmt = tx.prepare_cached(
             "SELECT id, pseudonym, reason_code, reason, released_at, delivered_at FROM recontact_requests
-             WHERE site = ?1 AND state = 'released' ORDER BY id",
+             WHERE site = ?1 AND state = 'released' AND (delivered_at IS NULL OR delivered_at > ?2)
+             ORDER BY id",
         )?;
-        let rows = stmt.query_map([site.as_str()], |r| {
+        let rows = stmt.query_map(params![site.as_str(), now() - REDELIVER_SECS], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -241,6 +247,16 @@ pub(crate) fn released_for(
             if delivered.is_none() {
                 first.push(id);
             }
+            // Through the pseudonym, not the stored person: a clerical-review merge
+            // moves pseudonyms and local ids to the surviving person.
+            let local_ids = tx
+                .prepare_cached(
+                    "SELECT l.local_id FROM local_ids l JOIN site_pseudonyms sp
+                       ON sp.person_id = l.person_id AND sp.site = l.site
+                     WHERE sp.pseudonym = ?1 AND l.site = ?2 ORDER BY l.local_id",
+                )?
+                .query_map(params![pseudonym, site.as_str()], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             out.push(RecontactNotice {
                 id,
                 pseudonym: Pseudonym::new(&pseudonym)
@@ -248,6 +264,7 @@ pub(crate) fn released_for(
                 reason_code: reason_from(&code)?,
                 reason,
                 released_at,
+                local_ids,
             });
         }
         let mut mark =

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `POST /v1/admin/recontact` | staff | file a request ([`RecontactRequest`]); counts as the requester's approval |
 //! | `POST /v1/admin/recontact/{id}/approve` | staff | approve; a second, distinct person releases it |
-//! | `GET /v1/recontacts` | site | released requests for the calling (treating) site |
+//! | `GET /v1/recontacts` | site | released requests for the calling (treating) site, with its local ids of the person (until 7 days after first delivery) |
 //!
 //! A request names the person by a site pseudonym; the site of that pseudonym is the
 //! treating site and the only one that ever sees the request. Researchers have no
