@@ -1,8 +1,10 @@
 //! The command tree.
 
+mod analyze;
 mod audit;
 mod bench;
 mod demo;
+mod demo_analyses;
 mod hub;
 mod local;
 mod node;
@@ -50,6 +52,10 @@ enum Command {
     /// Researcher queries through the hub.
     #[command(subcommand)]
     Query(query::QueryCommand),
+    /// Federated analyses through the hub (Kaplan–Meier, Cox, GLM, descriptives),
+    /// inside a project an admin approved; only masked sums leave the sites.
+    #[command(subcommand)]
+    Analyze(analyze::AnalyzeCommand),
     /// Audit-trail commands: verify, export.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -70,6 +76,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(cmd) => node::run(cmd).await,
         Command::Hub(cmd) => hub::run(cmd).await,
         Command::Query(cmd) => query::run(cmd).await,
+        Command::Analyze(cmd) => analyze::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::Bench(cmd) => bench::run(cmd).await,
     }

@@ -60,8 +60,10 @@ pub struct SiteRequest {
     pub body: Bytes,
 }
 
-/// Largest body a site may post (a sealed outcome with its sketch is ~10 KB).
-const MAX_SITE_BODY: usize = 1 << 20;
+/// Largest body a site may post. A feasibility outcome with its sketch is ~10 KB;
+/// a masked analysis vector costs ~20 bytes of JSON per entry, and a Cox round on
+/// a ten-year daily grid with a dozen covariates has a few hundred thousand entries.
+const MAX_SITE_BODY: usize = 64 << 20;
 
 impl FromRequest<AppState> for SiteRequest {
     type Rejection = ApiError;

@@ -81,6 +81,46 @@ impl Variable {
     }
 }
 
+impl std::str::FromStr for Variable {
+    type Err = String;
+
+    /// Parses the names [`Variable::name`] prints: `age`, `female`,
+    /// `obs:<system>:<code>` (e.g. `obs:loinc:89247-1`), `dx:<icd10 prefix>`, `gene:<symbol>`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "unknown variable '{s}': use age, female, obs:loinc:<code>, dx:<ICD-10 prefix> or gene:<HGNC symbol>"
+            )
+        };
+        match s {
+            "age" => return Ok(Variable::Age),
+            "female" => return Ok(Variable::Female),
+            _ => {}
+        }
+        let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        match kind {
+            "obs" => {
+                let (system, code) = rest.split_once(':').ok_or_else(bad)?;
+                let system = CodeSystem::from_name(system).ok_or_else(bad)?;
+                Ok(Variable::Observation {
+                    system,
+                    code: code.to_owned(),
+                })
+            }
+            "dx" => Ok(Variable::Diagnosis {
+                icd10: rest.to_owned(),
+            }),
+            "gene" => Ok(Variable::Molecular {
+                gene: rest.to_owned(),
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
 /// The binary or count outcome of a regression.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]

@@ -70,6 +70,7 @@ struct FederatedQuery {
 
 #[derive(Debug, Serialize)]
 struct DemoSummary {
+    analyses: super::demo_analyses::DemoAnalyses,
     data_dir: PathBuf,
     trustee: String,
     hub: String,
@@ -153,7 +154,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         });
     }
 
+    let analyses = super::demo_analyses::run(&fed, &dir).await?;
+    say(&a, "federated analyses released");
+
     let summary = DemoSummary {
+        analyses,
         data_dir: dir.clone(),
         trustee: fed.trustee_url.clone(),
         hub: fed.hub_url.clone(),
@@ -248,8 +253,9 @@ fn print_summary(s: &DemoSummary) {
         print!("{}", super::query::render(&q.answer));
         println!("  ground truth: {}\n", q.ground_truth);
     }
+    super::demo_analyses::print(&s.analyses);
     println!(
-        "linkage (exact match at the trust centre): {} distinct research pseudonyms for {} persons",
+        "\nlinkage at the trust centre: {} distinct research pseudonyms for {} persons",
         s.distinct_research_pseudonyms, s.persons
     );
     for site in &s.sites {

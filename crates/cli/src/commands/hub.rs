@@ -26,6 +26,37 @@ pub enum HubCommand {
     AddUser(AddUserArgs),
     /// Register a site's public key at a running hub (needs an admin token).
     RegisterSite(RegisterArgs),
+    /// Approve a project (needs an admin token): the researchers who may run
+    /// analyses in it, the data categories it may read and its privacy budget ε.
+    ApproveProject(ApproveProjectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveProjectArgs {
+    /// Base URL of the hub.
+    #[arg(long, env = "ONCOFED_HUB_URL", default_value = "http://127.0.0.1:8730")]
+    hub: String,
+    /// File with an admin token.
+    #[arg(long)]
+    token_file: PathBuf,
+    /// Project id, a-z, 0-9 and '-'.
+    #[arg(long)]
+    id: String,
+    /// Title, for the audit trail.
+    #[arg(long)]
+    title: String,
+    /// A researcher (hub user id); repeat for several.
+    #[arg(long = "researcher", required = true)]
+    researchers: Vec<String>,
+    /// An approved data category (clinical, genetic, imaging, pathology, text); repeat for several.
+    #[arg(long = "category", default_value = "clinical")]
+    categories: Vec<String>,
+    /// Total differential-privacy budget ε per researcher.
+    #[arg(long, default_value_t = 1.0)]
+    epsilon_budget: f64,
+    /// Print the approved project as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +114,37 @@ pub async fn run(cmd: HubCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         HubCommand::Serve(a) => serve(a).await,
         HubCommand::AddUser(a) => add_user(a),
+        HubCommand::ApproveProject(a) => {
+            let categories = a
+                .categories
+                .iter()
+                .map(|c| {
+                    serde_json::from_value(serde_json::Value::String(c.to_lowercase()))
+                        .map_err(|_| anyhow::anyhow!("unknown data category '{c}': use clinical, genetic, imaging, pathology or text"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let project = oncofed_protocol::analysis::Project {
+                id: a.id,
+                title: a.title,
+                researchers: a.researchers,
+                categories,
+                epsilon_budget: a.epsilon_budget,
+            };
+            project.validate().map_err(anyhow::Error::msg)?;
+            let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
+            let approved = client.approve_project(&project).await?;
+            if a.json {
+                print_json(&approved)?;
+            } else {
+                println!(
+                    "approved project {} for {} (ε budget {})",
+                    approved.id,
+                    approved.researchers.join(", "),
+                    approved.epsilon_budget
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         HubCommand::RegisterSite(a) => {
             let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
             let answer = client.register_site(a.site.clone(), a.public_key).await?;

@@ -165,6 +165,11 @@ impl LocalFederation {
         HubClient::new(&self.hub_url, &self.researcher_token)
     }
 
+    /// An admin's client for the hub (approving projects).
+    pub fn admin(&self) -> HubClient {
+        HubClient::new(&self.hub_url, &self.admin_token)
+    }
+
     /// Stops every service and agent and waits for them.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);

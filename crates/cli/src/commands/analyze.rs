@@ -1,0 +1,421 @@
+//! `oncofed analyze ...`: federated analyses through the hub, inside an approved project.
+
+use crate::output::{print_json, read_secret};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use oncofed_analysis::AnalysisResult;
+use oncofed_analysis::result::{Cell, DescribeResult, KmResult, RegressionResult};
+use oncofed_hub::client::HubClient;
+use oncofed_protocol::Criteria;
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, RunState, Survival, Ties, Variable,
+};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Variables are named as in the harmonised model: `age` (at the index diagnosis),
+/// `female` (0/1), `obs:loinc:<code>` (e.g. `obs:loinc:89247-1`, ECOG), `dx:<ICD-10
+/// prefix>` (0/1), `gene:<HGNC symbol>` (0/1, genetic data: needs opt-in and a
+/// project approved for it).
+#[derive(Debug, Subcommand)]
+pub enum AnalyzeCommand {
+    /// Kaplan–Meier survival from the index diagnosis, optionally by a 0/1 variable,
+    /// with log-rank test; writes the curve as SVG with --plot.
+    Km(KmArgs),
+    /// Cox proportional hazards (exact federated Newton–Raphson, Efron or Breslow ties).
+    Cox(CoxArgs),
+    /// Logistic or Poisson regression (federated IRLS, intercept added).
+    Glm(GlmArgs),
+    /// Counts, mean, SD, histogram and quartiles; optionally with differential privacy (--epsilon).
+    Describe(DescribeArgs),
+    /// Runs an analysis request written as JSON (the `POST /v1/analyses` body).
+    Spec(SpecArgs),
+}
+
+/// Options every analysis takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Base URL of the hub.
+    #[arg(long, env = "ONCOFED_HUB_URL", default_value = "http://127.0.0.1:8730")]
+    hub: String,
+    /// File with your researcher token.
+    #[arg(long, env = "ONCOFED_HUB_TOKEN_FILE")]
+    token_file: PathBuf,
+    /// The approved project the analysis belongs to.
+    #[arg(long)]
+    project: String,
+    /// ICD-10 prefix of the index diagnosis: analysis time starts at the first such diagnosis.
+    #[arg(long, default_value = "C")]
+    index: String,
+    /// Further restriction of the cohort: a feasibility criteria document (JSON file).
+    #[arg(long)]
+    cohort: Option<PathBuf>,
+    /// Print the released result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `oncofed analyze km`.
+#[derive(Debug, Args)]
+pub struct KmArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A 0/1 variable to split the curve by (e.g. `female`).
+    #[arg(long)]
+    by: Option<Variable>,
+    /// Width in days of the released curve's time grid.
+    #[arg(long, default_value_t = 30)]
+    interval: u32,
+    /// Longest follow-up in days (censored there).
+    #[arg(long, default_value_t = 3650)]
+    horizon: u32,
+    /// Write the curve as SVG to this file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+/// Tie handling.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TiesArg {
+    /// Efron (lifelines' and R's default).
+    Efron,
+    /// Breslow.
+    Breslow,
+}
+
+/// `oncofed analyze cox`.
+#[derive(Debug, Args)]
+pub struct CoxArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A covariate; repeat for several (e.g. --covariate age --covariate female).
+    #[arg(long = "covariate", required = true)]
+    covariates: Vec<Variable>,
+    /// Tie handling.
+    #[arg(long, value_enum, default_value = "efron")]
+    ties: TiesArg,
+    /// Give each site its own baseline hazard.
+    #[arg(long)]
+    stratify_by_site: bool,
+    /// Longest follow-up in days (censored there).
+    #[arg(long, default_value_t = 3650)]
+    horizon: u32,
+}
+
+/// GLM family.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FamilyArg {
+    /// Logistic regression of a 0/1 outcome.
+    Binomial,
+    /// Poisson regression of a count.
+    Poisson,
+}
+
+/// `oncofed analyze glm`.
+#[derive(Debug, Args)]
+pub struct GlmArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The response: `deceased`, or a variable.
+    #[arg(long, default_value = "deceased")]
+    outcome: String,
+    /// A covariate; repeat for several.
+    #[arg(long = "covariate")]
+    covariates: Vec<Variable>,
+    /// The family.
+    #[arg(long, value_enum, default_value = "binomial")]
+    family: FamilyArg,
+}
+
+/// `oncofed analyze describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A numeric variable; repeat for several.
+    #[arg(long = "variable", required = true)]
+    variables: Vec<Variable>,
+    /// Histogram edges, comma-separated and ascending (e.g. 20,40,60,80).
+    #[arg(long, value_delimiter = ',')]
+    edges: Vec<f64>,
+    /// A 0/1 variable to count the cohort by.
+    #[arg(long)]
+    strata: Option<Variable>,
+    /// Spend this ε of the project's privacy budget: counts get Laplace noise, and
+    /// means come from the noised histogram (needs --edges).
+    #[arg(long)]
+    epsilon: Option<f64>,
+}
+
+/// `oncofed analyze spec`.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Base URL of the hub.
+    #[arg(long, env = "ONCOFED_HUB_URL", default_value = "http://127.0.0.1:8730")]
+    hub: String,
+    /// File with your researcher token.
+    #[arg(long, env = "ONCOFED_HUB_TOKEN_FILE")]
+    token_file: PathBuf,
+    /// The request (JSON file).
+    #[arg(long)]
+    file: PathBuf,
+    /// Write a Kaplan–Meier result's curve as SVG to this file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Print the released result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn request(
+    c: &Common,
+    analysis: Analysis,
+    epsilon: Option<f64>,
+) -> anyhow::Result<AnalysisRequest> {
+    let cohort = match &c.cohort {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(
+                serde_json::from_str::<Criteria>(&text)
+                    .with_context(|| format!("{} is not a criteria document", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    Ok(AnalysisRequest {
+        project: c.project.clone(),
+        index: IndexEvent {
+            icd10: c.index.clone(),
+        },
+        cohort,
+        analysis,
+        epsilon,
+        wait_seconds: Some(60),
+    })
+}
+
+/// Runs the command.
+pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
+    let (hub, token_file, req, plot, json) = match cmd {
+        AnalyzeCommand::Km(a) => {
+            let analysis = Analysis::KaplanMeier {
+                survival: Survival {
+                    horizon_days: a.horizon,
+                },
+                groups: a.by,
+                interval_days: a.interval,
+            };
+            let req = request(&a.common, analysis, None)?;
+            (
+                a.common.hub,
+                a.common.token_file,
+                req,
+                a.plot,
+                a.common.json,
+            )
+        }
+        AnalyzeCommand::Cox(a) => {
+            let ties = match a.ties {
+                TiesArg::Efron => Ties::Efron,
+                TiesArg::Breslow => Ties::Breslow,
+            };
+            let analysis = Analysis::Cox {
+                survival: Survival {
+                    horizon_days: a.horizon,
+                },
+                covariates: a.covariates,
+                ties,
+                stratify_by_site: a.stratify_by_site,
+            };
+            let req = request(&a.common, analysis, None)?;
+            (a.common.hub, a.common.token_file, req, None, a.common.json)
+        }
+        AnalyzeCommand::Glm(a) => {
+            let outcome = match a.outcome.as_str() {
+                "deceased" => Outcome::Deceased,
+                other => Outcome::Variable {
+                    variable: other.parse().map_err(anyhow::Error::msg)?,
+                },
+            };
+            let family = match a.family {
+                FamilyArg::Binomial => Family::Binomial,
+                FamilyArg::Poisson => Family::Poisson,
+            };
+            let analysis = Analysis::Glm {
+                outcome,
+                covariates: a.covariates,
+                family,
+            };
+            let req = request(&a.common, analysis, None)?;
+            (a.common.hub, a.common.token_file, req, None, a.common.json)
+        }
+        AnalyzeCommand::Describe(a) => {
+            let analysis = Analysis::Describe {
+                variables: a.variables,
+                edges: a.edges,
+                strata: a.strata,
+            };
+            let req = request(&a.common, analysis, a.epsilon)?;
+            (a.common.hub, a.common.token_file, req, None, a.common.json)
+        }
+        AnalyzeCommand::Spec(a) => {
+            let text = std::fs::read_to_string(&a.file)
+                .with_context(|| format!("cannot read {}", a.file.display()))?;
+            let req: AnalysisRequest = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not an analysis request", a.file.display()))?;
+            (a.hub, a.token_file, req, a.plot, a.json)
+        }
+    };
+    let client = HubClient::new(&hub, &read_secret(&token_file)?);
+    let response = client.analyze_to_end(&req).await?;
+    if response.state != RunState::Done {
+        bail!(
+            "the analysis was not released: {}",
+            response.error.unwrap_or_else(|| "no reason given".into())
+        );
+    }
+    let value = response.result.context("the hub released no result")?;
+    let result: AnalysisResult =
+        serde_json::from_value(value).context("the hub's result is not readable")?;
+    if let (Some(path), AnalysisResult::Km(km)) = (&plot, &result) {
+        let title = format!("Kaplan–Meier, project {}", req.project);
+        std::fs::write(path, oncofed_analysis::plot::km_svg(km, &title))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("plot written to {}", path.display());
+    }
+    if json {
+        print_json(&result)?;
+    } else {
+        print!("{}", render(&result));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(c: &Cell) -> String {
+    c.map_or_else(|| "<suppressed>".into(), |n| n.to_string())
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+}
+
+/// A released result for people.
+pub fn render(result: &AnalysisResult) -> String {
+    let run = result.run();
+    let mut out = format!(
+        "{} sites, {} rows, {} events, {} secure-aggregation rounds{}\n",
+        run.sites,
+        run.rows,
+        run.events,
+        run.rounds,
+        run.epsilon
+            .map_or(String::new(), |e| format!(", ε = {e} spent"))
+    );
+    match result {
+        AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => out.push_str(&regression(r)),
+        AnalysisResult::Km(r) => out.push_str(&km(r)),
+        AnalysisResult::Describe(r) => out.push_str(&describe(r)),
+    }
+    out
+}
+
+fn regression(r: &RegressionResult) -> String {
+    let ratio = if r.model.starts_with("cox") {
+        "HR"
+    } else if r.model.contains("poisson") {
+        "RR"
+    } else {
+        "OR"
+    };
+    let mut out = format!(
+        "{}: log-likelihood {:.4}, {} Newton iterations\n{:<24} {:>10} {:>9} {:>9} {:>8} {:>10}  95% CI ({ratio})\n",
+        r.model, r.loglik, r.iterations, "term", "coef", ratio, "SE", "z", "p"
+    );
+    for (term, e) in r.terms.iter().zip(&r.estimates) {
+        out.push_str(&format!(
+            "{term:<24} {:>10.5} {:>9.4} {:>9.5} {:>8.3} {:>10.3e}  {:.4} – {:.4}\n",
+            e.coef,
+            e.exp_coef,
+            e.std_error,
+            e.z,
+            e.p_value,
+            e.ci_lower.exp(),
+            e.ci_upper.exp()
+        ));
+    }
+    out
+}
+
+fn km(r: &KmResult) -> String {
+    let mut out = String::new();
+    for c in &r.curves {
+        out.push_str(&format!(
+            "{}: n {}, events {}, median {} days (95% CI {} – {})\n  {:>6} {:>8} {:>17} {:>8}\n",
+            c.label,
+            show(&c.n),
+            show(&c.events),
+            opt(c.median, 0),
+            opt(c.median_ci.0, 0),
+            opt(c.median_ci.1, 0),
+            "day",
+            "S(t)",
+            "95% CI",
+            "at risk"
+        ));
+        for s in &c.steps {
+            out.push_str(&format!(
+                "  {:>6.0} {:>8.4} {:>8.4}–{:<8.4} {:>8}\n",
+                s.time,
+                s.survival,
+                s.ci_lower,
+                s.ci_upper,
+                show(&s.at_risk)
+            ));
+        }
+    }
+    if let Some(t) = &r.logrank {
+        out.push_str(&format!(
+            "log-rank: chi² {:.4}, df {}, p {:.4e}\n",
+            t.chi2, t.df, t.p_value
+        ));
+    }
+    out
+}
+
+fn describe(r: &DescribeResult) -> String {
+    let mut out = String::new();
+    for v in &r.variables {
+        out.push_str(&format!(
+            "{}: n {}, mean {}, SD {}",
+            v.name,
+            show(&v.n),
+            opt(v.mean, 3),
+            opt(v.sd, 3)
+        ));
+        if let Some(q) = v.quartiles {
+            out.push_str(&format!(
+                ", quartiles {:.2} / {:.2} / {:.2}",
+                q[0], q[1], q[2]
+            ));
+        }
+        out.push('\n');
+        for (i, c) in v.histogram.iter().enumerate() {
+            out.push_str(&format!(
+                "  [{}, {}{}  {}\n",
+                r.edges[i],
+                r.edges[i + 1],
+                if i + 2 == r.edges.len() { "]" } else { ")" },
+                show(c)
+            ));
+        }
+    }
+    if let Some((name, zero, one)) = &r.strata {
+        out.push_str(&format!(
+            "{name}=0: {}   {name}=1: {}\n",
+            show(zero),
+            show(one)
+        ));
+    }
+    out
+}

@@ -1,0 +1,140 @@
+//! The analysis part of `oncofed demo`: an admin approves a project, the researcher
+//! runs Kaplan–Meier, Cox, logistic regression and a differentially private
+//! describe through the hub; the KM curve is written as SVG.
+
+use super::local::LocalFederation;
+use oncofed_analysis::AnalysisResult;
+use oncofed_model::{CodeSystem, DataCategory};
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, Project, RunState, Survival, Ties,
+    Variable,
+};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// One analysis the demo ran, with what it released.
+#[derive(Debug, Serialize)]
+pub struct DemoAnalysis {
+    /// What was asked, in words.
+    pub question: &'static str,
+    /// The released result.
+    pub result: AnalysisResult,
+}
+
+/// The demo's analyses and the plot's path.
+#[derive(Debug, Serialize)]
+pub struct DemoAnalyses {
+    /// The results.
+    pub analyses: Vec<DemoAnalysis>,
+    /// Where the Kaplan–Meier plot went.
+    pub km_plot: PathBuf,
+}
+
+fn ecog() -> Variable {
+    Variable::Observation {
+        system: CodeSystem::Loinc,
+        code: "89247-1".into(),
+    }
+}
+
+/// Runs the demo's analyses in project `demo` (approved here for the demo researcher).
+pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalyses> {
+    fed.admin()
+        .approve_project(&Project {
+            id: "demo".into(),
+            title: "OncoFed demo: survival after a cancer diagnosis".into(),
+            researchers: vec!["researcher".into()],
+            categories: BTreeSet::from([DataCategory::Clinical]),
+            epsilon_budget: 1.0,
+        })
+        .await?;
+    let request = |analysis, epsilon| AnalysisRequest {
+        project: "demo".into(),
+        index: IndexEvent { icd10: "C".into() },
+        cohort: None,
+        analysis,
+        epsilon,
+        wait_seconds: Some(60),
+    };
+    let covariates = vec![Variable::Age, Variable::Female, ecog()];
+    let asks = [
+        (
+            "Kaplan–Meier overall survival by sex",
+            request(
+                Analysis::KaplanMeier {
+                    survival: Survival::default(),
+                    groups: Some(Variable::Female),
+                    interval_days: 90,
+                },
+                None,
+            ),
+        ),
+        (
+            "Cox model: age + sex + ECOG (Efron)",
+            request(
+                Analysis::Cox {
+                    survival: Survival::default(),
+                    covariates: covariates.clone(),
+                    ties: Ties::Efron,
+                    stratify_by_site: false,
+                },
+                None,
+            ),
+        ),
+        (
+            "logistic regression of death on age + sex + ECOG",
+            request(
+                Analysis::Glm {
+                    outcome: Outcome::Deceased,
+                    covariates,
+                    family: Family::Binomial,
+                },
+                None,
+            ),
+        ),
+        (
+            "age at diagnosis, differentially private (ε = 0.5)",
+            request(
+                Analysis::Describe {
+                    variables: vec![Variable::Age],
+                    edges: (0..=10).map(|d| f64::from(d * 10)).collect(),
+                    strata: Some(Variable::Female),
+                },
+                Some(0.5),
+            ),
+        ),
+    ];
+    let client = fed.researcher();
+    let mut analyses = Vec::new();
+    let km_plot = dir.join("km.svg");
+    for (question, req) in asks {
+        let response = client.analyze_to_end(&req).await?;
+        if response.state != RunState::Done {
+            anyhow::bail!(
+                "{question}: {}",
+                response.error.unwrap_or_else(|| "not released".into())
+            );
+        }
+        let result: AnalysisResult = serde_json::from_value(response.result.unwrap_or_default())?;
+        if let AnalysisResult::Km(km) = &result {
+            std::fs::write(&km_plot, oncofed_analysis::plot::km_svg(km, question))?;
+        }
+        analyses.push(DemoAnalysis { question, result });
+    }
+    Ok(DemoAnalyses { analyses, km_plot })
+}
+
+/// Prints the analyses for people.
+pub fn print(a: &DemoAnalyses) {
+    println!("\nfederated analyses through the hub (secure aggregation; project 'demo'):");
+    for x in &a.analyses {
+        println!("\n{}", x.question);
+        let text = super::analyze::render(&x.result);
+        // The KM table is long: show the head of it.
+        for line in text.lines().take(14) {
+            println!("  {line}");
+        }
+    }
+    println!("\nKaplan–Meier plot: {}", a.km_plot.display());
+}
