@@ -3,6 +3,7 @@
 mod analyze;
 mod audit;
 mod bench;
+mod bench_analysis;
 mod demo;
 mod demo_analyses;
 mod hub;

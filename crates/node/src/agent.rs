@@ -14,7 +14,7 @@
 mod analysis;
 mod feasibility;
 
-pub use analysis::{AnalysisRuns, CODEC, answer_analysis};
+pub use analysis::{AnalysisRuns, CODEC, answer_analysis, load_rows};
 pub use feasibility::{SiteSecret, answer_feasibility};
 
 use crate::{ConsentGate, SharedStore, with_store};

@@ -20,6 +20,13 @@ pub enum BenchCommand {
     /// and concurrent queries (throughput). Disclosure control stays on; only the
     /// researcher's rate limit is lifted.
     Federation(FederationArgs),
+    /// Cox and logistic regression through the hub (secure aggregation) against the
+    /// same fit pooled in one process: wall time, aggregation rounds, Newton iterations.
+    ///
+    /// For each site count: generate the cohort, ingest every site through the trust
+    /// centre, connect the agents, approve a project, then time each federated fit
+    /// and the pooled fit over the union of the sites' rows.
+    Analysis(super::bench_analysis::AnalysisBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -58,7 +65,10 @@ struct FederationResult {
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Federation(a) = cmd;
+    let a = match cmd {
+        BenchCommand::Federation(a) => a,
+        BenchCommand::Analysis(a) => return super::bench_analysis::run(a).await,
+    };
     let mut results = Vec::new();
     for &n in &a.sites {
         let r = federation(&a, n).await?;

@@ -66,7 +66,8 @@ fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
 
 /// The site's complete rows for `request`: cohort criteria, then consent for
 /// research use of every category the analysis reads, then completeness.
-async fn load_rows(
+/// Public for benchmarks that fit the pooled model in one process.
+pub async fn load_rows(
     store: &SharedStore,
     gate: &ConsentGate,
     request: &AnalysisRequest,
