@@ -350,6 +350,9 @@ fn issue(
     Ok(ids)
 }
 
+/// One site's reply to a step, or why it has none.
+type SiteReply = (String, Result<AnalysisReply, String>);
+
 /// Issues the steps and waits (up to the step timeout) for every site's outcome.
 /// A site that does not answer in time counts as failed.
 fn dispatch(
@@ -357,7 +360,7 @@ fn dispatch(
     handle: &tokio::runtime::Handle,
     run_id: &QueryId,
     steps: Vec<(String, AnalysisStep)>,
-) -> Result<Vec<(String, Result<AnalysisReply, String>)>, AnalysisError> {
+) -> Result<Vec<SiteReply>, AnalysisError> {
     if steps.is_empty() {
         return Ok(Vec::new());
     }
