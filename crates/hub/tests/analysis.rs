@@ -378,4 +378,60 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
 
     let _ = stop.send(true);
     hub.stop().await;
+    what_the_hub_saw_is_uniform(&hub_dir.path().join("hub.db"));
+}
+
+/// The hub's view of each site's contribution: every masked vector the sites
+/// posted (stored in the hub's task table) is, byte for byte, indistinguishable
+/// from uniform noise, although the plaintext fixed-point values are small
+/// numbers whose top byte is almost always 0x00 or 0xFF.
+fn what_the_hub_saw_is_uniform(db: &Path) {
+    use oncofed_protocol::analysis::AnalysisReply;
+    use oncofed_protocol::{TaskAnswer, TaskOutcome};
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT outcome FROM task WHERE outcome IS NOT NULL")
+        .unwrap();
+    let outcomes: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut values = Vec::new();
+    for text in outcomes {
+        let envelope: oncofed_crypto::SignedEnvelope = serde_json::from_str(&text).unwrap();
+        let outcome: TaskOutcome = serde_json::from_str(&envelope.payload).unwrap();
+        if let Ok(TaskAnswer::Analysis(reply)) = outcome.result {
+            if let AnalysisReply::Masked { input } = *reply {
+                values.extend(input.values);
+            }
+        }
+    }
+    assert!(values.len() > 10_000, "{} masked values", values.len());
+    let chi2_top_byte = |vals: &[u64]| {
+        let mut bins = [0u64; 256];
+        for v in vals {
+            bins[(v >> 56) as usize] += 1;
+        }
+        let expected = vals.len() as f64 / 256.0;
+        bins.iter()
+            .map(|&o| (o as f64 - expected).powi(2) / expected)
+            .sum::<f64>()
+    };
+    // 255 degrees of freedom: the 99.99th percentile of chi² is about 361.
+    let masked = chi2_top_byte(&values);
+    eprintln!("chi² of the masked vectors' top byte: {masked:.1} (df 255)");
+    assert!(
+        masked < 361.0,
+        "masked vectors are not uniform: chi² {masked}"
+    );
+    // The same test rejects unmasked fixed-point encodings of values of the
+    // sizes the sites sum (counts, risk-set sums: -300 .. 1,000,000) outright.
+    let magnitudes: Vec<f64> = (0..values.len())
+        .map(|i| (i % 1000) as f64 * 1000.37 - 300.0)
+        .collect();
+    let plain = oncofed_secagg::FixedPoint::DEFAULT
+        .encode(&magnitudes)
+        .unwrap();
+    assert!(chi2_top_byte(&plain) > 10_000.0);
 }
