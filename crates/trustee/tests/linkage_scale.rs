@@ -2,7 +2,7 @@
 //! (e.g. from `oncofed-linkage`'s `synth_export DIR 1600000`, about 1 M records
 //! each) are pseudonymised through the service, site 1 first, then site 2, with
 //! exact keys and probabilistic linkage on the blocking keys stored in the
-//! trust-centre database. Prints records/s per 100,000, quality against the ids,
+//! trust-centre database. Sex is not in the format (unknown on both sides). Prints records/s per 100,000, quality against the ids,
 //! the review queue, the store size and peak RSS.
 //!
 //! `ONCOFED_LINKAGE_A=/tmp/linkscale/a.csv ONCOFED_LINKAGE_B=/tmp/linkscale/b.csv
@@ -12,7 +12,7 @@ mod linkage_common;
 
 use chrono::NaiveDate;
 use linkage_common::{ADMIN, Server, TOKEN_A, TOKEN_B};
-use oncofed_idat::{Address, IdentifyingData};
+use oncofed_idat::{Address, IdentifyingData, Kvnr};
 use oncofed_linkage::Record;
 use oncofed_linkage::febrl::{load, quality};
 use oncofed_model::Sex;
@@ -20,7 +20,19 @@ use oncofed_trustee_api::{MAX_BATCH, PseudonymiseItem, TrusteeClient};
 use std::collections::HashMap;
 use std::time::Instant;
 
-fn idat(r: &Record) -> IdentifyingData {
+/// The insurance numbers of a Febrl-format CSV (column 11), in record order:
+/// `synth_export` writes KVNRs there, which `febrl::load` keeps as digits only.
+fn kvnrs(path: &str) -> Vec<Option<Kvnr>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.rsplit(',').next().and_then(|k| Kvnr::new(k.trim()).ok()))
+        .collect()
+}
+
+fn idat(r: &Record, kvnr: Option<Kvnr>) -> IdentifyingData {
     let date = match (r.birth_year, r.birth_month, r.birth_day) {
         (Some(y), Some(m), Some(d)) => NaiveDate::from_ymd_opt(y.into(), m.into(), d.into()),
         _ => None,
@@ -37,7 +49,7 @@ fn idat(r: &Record) -> IdentifyingData {
             city: Some(r.city.clone()),
             country: None,
         }),
-        kvnr: None,
+        kvnr,
     }
 }
 
@@ -52,15 +64,25 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-async fn send(client: &TrusteeClient, site: &str, records: &[Record]) -> Vec<String> {
+async fn send(
+    client: &TrusteeClient,
+    site: &str,
+    records: &[Record],
+    kvnrs: &[Option<Kvnr>],
+) -> Vec<String> {
     let mut out = Vec::with_capacity(records.len());
     let (start, mut lap) = (Instant::now(), Instant::now());
-    for (n, chunk) in records.chunks(MAX_BATCH).enumerate() {
+    for (n, (chunk, numbers)) in records
+        .chunks(MAX_BATCH)
+        .zip(kvnrs.chunks(MAX_BATCH))
+        .enumerate()
+    {
         let items: Vec<PseudonymiseItem> = chunk
             .iter()
-            .map(|r| PseudonymiseItem {
+            .zip(numbers)
+            .map(|(r, k)| PseudonymiseItem {
                 local_id: r.id.clone(),
-                idat: idat(r),
+                idat: idat(r, k.clone()),
             })
             .collect();
         let pairs = client.pseudonymise(items).await.unwrap();
@@ -87,13 +109,25 @@ async fn send(client: &TrusteeClient, site: &str, records: &[Record]) -> Vec<Str
 #[ignore = "takes minutes; run with --ignored and two CSVs"]
 async fn million_by_million_through_the_trust_centre() {
     let path = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.into());
-    let a = load(path("ONCOFED_LINKAGE_A", "/tmp/linkscale/a.csv").as_ref()).unwrap();
-    let b = load(path("ONCOFED_LINKAGE_B", "/tmp/linkscale/b.csv").as_ref()).unwrap();
+    let (pa, pb) = (
+        path("ONCOFED_LINKAGE_A", "/tmp/linkscale/a.csv"),
+        path("ONCOFED_LINKAGE_B", "/tmp/linkscale/b.csv"),
+    );
+    let (a, b) = (load(pa.as_ref()).unwrap(), load(pb.as_ref()).unwrap());
+    let (ka, kb) = (kvnrs(&pa), kvnrs(&pb));
+    assert_eq!((ka.len(), kb.len()), (a.len(), b.len()));
+    println!(
+        "insurance numbers: {} of {} and {} of {}",
+        ka.iter().flatten().count(),
+        a.len(),
+        kb.iter().flatten().count(),
+        b.len()
+    );
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
     let t = Instant::now();
-    let ra = send(&server.site(TOKEN_A), "site-1", &a).await;
-    let rb = send(&server.site(TOKEN_B), "site-2", &b).await;
+    let ra = send(&server.site(TOKEN_A), "site-1", &a, &ka).await;
+    let rb = send(&server.site(TOKEN_B), "site-2", &b, &kb).await;
     let total = t.elapsed().as_secs_f64();
     let index: HashMap<&str, usize> = ra
         .iter()

@@ -121,22 +121,46 @@ pub(crate) struct Candidate {
     pub outcome: Outcome,
 }
 
+/// How many of the three identity cores disagree outright: given name, family
+/// name (similarity 0 with both present; swaps and birth names are already
+/// tried by the comparator) and birth date (all parts present on both sides and
+/// fewer than two of day, month and year agree, a day/month swap counting as
+/// agreement). Missing values never count as disagreement.
+pub(crate) fn core_disagreements(sims: &[Option<f64>; 11]) -> usize {
+    let name = [Field::Given, Field::Family]
+        .iter()
+        .filter(|&&f| sims[f as usize] == Some(0.0))
+        .count();
+    let date: Vec<f64> = [Field::BirthDay, Field::BirthMonth, Field::BirthYear]
+        .iter()
+        .filter_map(|&f| sims[f as usize])
+        .collect();
+    let date_disagrees = date.len() == 3 && date.iter().filter(|&&s| s >= 0.5).count() < 2;
+    name + usize::from(date_disagrees)
+}
+
 /// Scores the records sharing a block with `record` and returns the best one
 /// that is at least a possible match.
 ///
-/// Two vetoes turn a match into a possible match, because a false link merges
-/// two people's data while a missed one only waits for review:
-/// - a given or family name that disagrees completely (similarity 0, present on
-///   both sides; swaps and birth names are already tried by the comparator):
-///   with the default weights, same-sex twins sharing a birth date and address
-///   would otherwise score about 0.8. Not applied when the insurance numbers
-///   agree. On Febrl4, whose generator replaces whole names, this sends 13 % of
-///   the true pairs to review instead of linking them (see `tests/linkage_febrl.rs`);
-///   on the synthetic German cohort it costs nothing;
-/// - two different insurance numbers (validated KVNRs with a check digit), the
-///   rule of the exact path too. It is checked on the two records and on the
-///   person (`persons.kvnr_key`, compared with the new record's `kvnr_key`), so a
-///   record without a number cannot bridge two people with different ones.
+/// The EpiLink score decides only together with vetoes, because a false link
+/// merges two people's data while a missed one waits for review, and a review
+/// queue full of neighbours is useless. With `d` = [`core_disagreements`]:
+/// - a match needs `d = 0`, else it becomes a possible match: with the default
+///   weights same-sex twins at one address (other given name) score about 0.8,
+///   a father and son of the same name at one address (other birth date) 0.75;
+/// - a possible match needs `d ≤ 1`, else it is a non-match: otherwise people
+///   sharing a given name and postal code, or given name, birth year and town,
+///   flood the queue (half the records of a 200,000-person synthetic cohort
+///   without insurance numbers were queued before this rule);
+/// - neither veto applies when the insurance numbers agree exactly;
+/// - two different insurance numbers (validated KVNRs with a check digit) never
+///   give a match, only a possible one (the rule of the exact path too); checked
+///   on the two records and on the person (`persons.kvnr_key` against the new
+///   record's `kvnr_key`), so a record without a number cannot bridge two people.
+///
+/// On Febrl4, whose generator replaces whole names, the name veto sends 13 % of
+/// the true pairs to review instead of linking them (`tests/linkage_febrl.rs`); on
+/// the synthetic German cohort it costs nothing (`tests/linkage_synth.rs`).
 pub(crate) fn best_candidate(
     tx: &Transaction<'_>,
     cfg: &Config,
@@ -179,12 +203,16 @@ pub(crate) fn best_candidate(
         let s = score(&sims, &cfg.weights);
         let mut outcome = cfg.classify(s);
         let same_number = sims[Field::InsuranceId as usize] == Some(1.0);
-        let name_disagrees = !same_number
-            && [Field::Given, Field::Family]
-                .iter()
-                .any(|&f| sims[f as usize] == Some(0.0));
+        let d = if same_number {
+            0
+        } else {
+            core_disagreements(&sims)
+        };
+        if d >= 2 {
+            continue;
+        }
         if outcome == Outcome::Match
-            && (name_disagrees
+            && (d == 1
                 || (!record.insurance_id.is_empty()
                     && !other.insurance_id.is_empty()
                     && record.insurance_id != other.insurance_id)
