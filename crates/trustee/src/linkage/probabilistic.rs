@@ -152,7 +152,8 @@ pub(crate) fn core_disagreements(sims: &[Option<f64>; 11]) -> usize {
 ///   sharing a given name and postal code, or given name, birth year and town,
 ///   flood the queue (half the records of a 200,000-person synthetic cohort
 ///   without insurance numbers were queued before this rule);
-/// - neither veto applies when the insurance numbers agree exactly;
+/// - neither veto applies when the insurance numbers agree exactly; two
+///   different numbers (not one typo apart) count as one more disagreement;
 /// - two different insurance numbers (validated KVNRs with a check digit) never
 ///   give a match, only a possible one (the rule of the exact path too); checked
 ///   on the two records and on the person (`persons.kvnr_key` against the new
@@ -202,11 +203,12 @@ pub(crate) fn best_candidate(
         let sims = compare(record, &other, cfg);
         let s = score(&sims, &cfg.weights);
         let mut outcome = cfg.classify(s);
-        let same_number = sims[Field::InsuranceId as usize] == Some(1.0);
-        let d = if same_number {
+        let number = sims[Field::InsuranceId as usize];
+        let d = if number == Some(1.0) {
             0
         } else {
-            core_disagreements(&sims)
+            // Two different insurance numbers are a fourth disagreeing core.
+            core_disagreements(&sims) + usize::from(number == Some(0.0))
         };
         if d >= 2 {
             continue;
