@@ -139,6 +139,27 @@ pub(crate) fn core_disagreements(sims: &[Option<f64>; 11]) -> usize {
     name + usize::from(date_disagrees)
 }
 
+/// Whether given name, family name and all birth-date parts present agree exactly.
+fn cores_exact(sims: &[Option<f64>; 11]) -> bool {
+    [
+        Field::Given,
+        Field::Family,
+        Field::BirthDay,
+        Field::BirthMonth,
+        Field::BirthYear,
+    ]
+    .iter()
+    .all(|&f| sims[f as usize].is_none_or(|s| s == 1.0))
+}
+
+/// Whether a field beyond name, birth date and sex backs the pair up: postal
+/// code, street or insurance number agreeing at least up to one typo.
+fn corroborated(sims: &[Option<f64>; 11]) -> bool {
+    [Field::PostalCode, Field::Street, Field::InsuranceId]
+        .iter()
+        .any(|&f| sims[f as usize].is_some_and(|s| s >= 0.5))
+}
+
 /// Scores the records sharing a block with `record` and returns the best one
 /// that is at least a possible match.
 ///
@@ -152,7 +173,11 @@ pub(crate) fn core_disagreements(sims: &[Option<f64>; 11]) -> usize {
 ///   sharing a given name and postal code, or given name, birth year and town,
 ///   flood the queue (half the records of a 200,000-person synthetic cohort
 ///   without insurance numbers were queued before this rule);
-/// - neither veto applies when the insurance numbers agree exactly; two
+/// - a match whose name or birth date is not exact (a typo, a day/month swap)
+///   also needs a corroborating postal code, street or insurance number, else it
+///   becomes a possible match: on names, birth date and sex alone, "Lena Fischer,
+///   3 April" and "Lena Fischer, 4 April" may well be two people;
+/// - none of these vetoes applies when the insurance numbers agree exactly; two
 ///   different numbers (not one typo apart) count as one more disagreement;
 /// - two different insurance numbers (validated KVNRs with a check digit) never
 ///   give a match, only a possible one (the rule of the exact path too); checked
@@ -215,6 +240,7 @@ pub(crate) fn best_candidate(
         }
         if outcome == Outcome::Match
             && (d == 1
+                || (number != Some(1.0) && !cores_exact(&sims) && !corroborated(&sims))
                 || (!record.insurance_id.is_empty()
                     && !other.insurance_id.is_empty()
                     && record.insurance_id != other.insurance_id)
