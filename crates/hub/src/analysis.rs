@@ -85,6 +85,7 @@ impl<'a> HubFederation<'a> {
                 .iter()
                 .map(|s| (s.clone(), step.clone()))
                 .collect(),
+            state.inner.config.analysis_admission_timeout,
         )?;
         let mut sites = Vec::new();
         let mut refusals = Vec::new();
@@ -193,7 +194,8 @@ impl<'a> HubFederation<'a> {
         &self,
         steps: Vec<(String, AnalysisStep)>,
     ) -> Result<Vec<(String, AnalysisReply)>, AnalysisError> {
-        let mut replies = dispatch(self.state, self.handle, &self.run_id, steps)?;
+        let timeout = self.state.inner.config.analysis_step_timeout;
+        let mut replies = dispatch(self.state, self.handle, &self.run_id, steps, timeout)?;
         let order: HashMap<&String, usize> =
             self.sites.iter().enumerate().map(|(i, s)| (s, i)).collect();
         replies.sort_by_key(|(s, _)| order.get(s).copied().unwrap_or(usize::MAX));
@@ -284,6 +286,15 @@ impl Federation for HubFederation<'_> {
             agg.add_reveal(reveal).map_err(federation_error)?;
         }
         let sum = agg.finish().map_err(federation_error)?;
+        audit_blocking(
+            self.state,
+            "analysis.round",
+            &self.run_id,
+            serde_json::json!({
+                "round": i, "computation": computation_name(&computation),
+                "length": len, "sites": self.sites,
+            }),
+        )?;
         let values = CODEC
             .decode_sum(&sum, self.sites.len())
             .map_err(federation_error)?;
@@ -350,6 +361,30 @@ fn issue(
     Ok(ids)
 }
 
+fn computation_name(c: &Computation) -> &'static str {
+    match c {
+        Computation::Totals => "totals",
+        Computation::EventDays { .. } => "event-days",
+        Computation::KmCounts { .. } => "km-counts",
+        Computation::CoxSums { .. } => "cox-sums",
+        Computation::CoxStratum { .. } => "cox-stratum",
+        Computation::GlmStart => "glm-start",
+        Computation::GlmStep { .. } => "glm-step",
+        Computation::Describe { .. } => "describe",
+    }
+}
+
+fn step_name(step: &AnalysisStep) -> &'static str {
+    match step {
+        AnalysisStep::Prepare { .. } => "prepare",
+        AnalysisStep::Keys { .. } => "keys",
+        AnalysisStep::Share { .. } => "share",
+        AnalysisStep::Mask { .. } => "mask",
+        AnalysisStep::Reveal { .. } => "reveal",
+        AnalysisStep::Finish => "finish",
+    }
+}
+
 /// One site's reply to a step, or why it has none.
 type SiteReply = (String, Result<AnalysisReply, String>);
 
@@ -360,13 +395,16 @@ fn dispatch(
     handle: &tokio::runtime::Handle,
     run_id: &QueryId,
     steps: Vec<(String, AnalysisStep)>,
+    timeout: Duration,
 ) -> Result<Vec<SiteReply>, AnalysisError> {
     if steps.is_empty() {
         return Ok(Vec::new());
     }
+    let started = std::time::Instant::now();
+    let kind = step_name(&steps[0].1);
     let ids = issue(state, run_id, steps)?;
+    let issued_ms = started.elapsed().as_millis() as u64;
     let task_ids: Vec<TaskId> = ids.iter().map(|(_, t)| t.clone()).collect();
-    let timeout = state.inner.config.analysis_step_timeout;
     let rows = handle.block_on(async {
         let until = tokio::time::Instant::now() + timeout;
         loop {
@@ -388,6 +426,14 @@ fn dispatch(
             let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), notified).await;
         }
     })?;
+    tracing::debug!(
+        run = %run_id,
+        step = kind,
+        sites = task_ids.len(),
+        issued_ms,
+        total_ms = started.elapsed().as_millis() as u64,
+        "analysis step dispatched and answered"
+    );
     let by_id: HashMap<TaskId, TaskRow> =
         rows.into_iter().map(|r| (r.task_id.clone(), r)).collect();
     Ok(ids

@@ -145,6 +145,9 @@ pub struct HubConfig {
     pub analysis_limits: [oncofed_analysis::AnalysisLimits; 4],
     /// How long one analysis step waits for the sites before the run stops.
     pub analysis_step_timeout: Duration,
+    /// How long admission (each site selecting its rows under consent) may take;
+    /// sites that have not answered by then do not take part.
+    pub analysis_admission_timeout: Duration,
 }
 
 impl HubConfig {
@@ -168,6 +171,7 @@ impl HubConfig {
             ]
             .map(oncofed_analysis::AnalysisLimits::for_level),
             analysis_step_timeout: Duration::from_secs(60),
+            analysis_admission_timeout: Duration::from_secs(600),
         }
     }
 }

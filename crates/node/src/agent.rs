@@ -198,18 +198,26 @@ impl Agent {
                 tracing::warn!(error = %e, task = %task.task_id, "feasibility failed");
                 e.public_reason()
             }),
-            TaskKind::Analysis { step } => answer_analysis(
-                &self.runs,
-                &self.store,
-                &self.gate,
-                &task.query_id,
-                (**step).clone(),
-            )
-            .await
-            .map(|r| TaskAnswer::Analysis(Box::new(r)))
-            .inspect_err(
-                |e| tracing::warn!(reason = %e, task = %task.task_id, "analysis step refused"),
-            ),
+            TaskKind::Analysis { step } => {
+                let started = std::time::Instant::now();
+                let r = answer_analysis(
+                    &self.runs,
+                    &self.store,
+                    &self.gate,
+                    &task.query_id,
+                    (**step).clone(),
+                )
+                .await
+                .map(|r| TaskAnswer::Analysis(Box::new(r)))
+                .inspect_err(
+                    |e| tracing::warn!(reason = %e, task = %task.task_id, "analysis step refused"),
+                );
+                tracing::debug!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "analysis step computed"
+                );
+                r
+            }
         };
         Ok(TaskOutcome {
             task_id: task.task_id,

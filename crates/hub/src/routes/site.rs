@@ -54,18 +54,25 @@ async fn tasks(
                 .claim(&site, now, MAX_TASKS_PER_POLL)
                 .map_err(ApiError::internal)?;
             let mut out = Vec::with_capacity(envelopes.len());
+            let mut audited = 0;
             for e in envelopes {
                 let envelope: SignedEnvelope =
                     serde_json::from_str(&e).map_err(ApiError::internal)?;
+                if !is_analysis_step(&envelope) {
+                    audited += 1;
+                }
                 out.push(envelope);
             }
-            if !out.is_empty() {
+            // Analysis steps are audited per run and per aggregation round by the
+            // hub's driver (`analysis.rs`), not per message: an audit append is an
+            // fsync, and a run exchanges a dozen messages per site.
+            if audited > 0 {
                 audit(
                     s,
                     &site,
                     "task.claimed",
                     &site,
-                    serde_json::json!({ "tasks": out.len() }),
+                    serde_json::json!({ "tasks": audited }),
                 )?;
             }
             Ok(out)
@@ -77,6 +84,20 @@ async fn tasks(
         }
         let _ = tokio::time::timeout(left, notified).await;
     }
+}
+
+/// Whether a sealed task is a step of an analysis run (its payload's kind tag).
+fn is_analysis_step(envelope: &SignedEnvelope) -> bool {
+    #[derive(Deserialize)]
+    struct Kind {
+        #[serde(rename = "type")]
+        tag: String,
+    }
+    #[derive(Deserialize)]
+    struct TaskKindOnly {
+        kind: Kind,
+    }
+    serde_json::from_str::<TaskKindOnly>(&envelope.payload).is_ok_and(|t| t.kind.tag == "analysis")
 }
 
 /// Accepts a sealed outcome from the site that was sent the task.
@@ -111,17 +132,20 @@ async fn results(
             .db
             .complete(&outcome.task_id, outcome.site.as_str(), ok, &stored)
             .map_err(ApiError::internal)?;
-        let details = serde_json::json!({
-            "task": outcome.task_id, "succeeded": ok, "accepted": query.is_some(),
-            "count": outcome.result.as_ref().ok().and_then(|a| a.feasibility()).map(|a| a.count),
-        });
-        audit(
-            s,
-            outcome.site.as_str(),
-            "result.received",
-            outcome.query_id.as_str(),
-            details,
-        )?;
+        let analysis = matches!(outcome.result, Ok(oncofed_protocol::TaskAnswer::Analysis(_)));
+        if !analysis {
+            let details = serde_json::json!({
+                "task": outcome.task_id, "succeeded": ok, "accepted": query.is_some(),
+                "count": outcome.result.as_ref().ok().and_then(|a| a.feasibility()).map(|a| a.count),
+            });
+            audit(
+                s,
+                outcome.site.as_str(),
+                "result.received",
+                outcome.query_id.as_str(),
+                details,
+            )?;
+        }
         Ok(query.is_some())
     })
     .await?;

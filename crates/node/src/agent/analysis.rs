@@ -6,7 +6,7 @@
 //! `Finish`, or after [`RUN_TTL`] if the hub never finishes the run. Nothing of a
 //! run is written to disk.
 
-use crate::{ConsentGate, SharedStore, with_store};
+use crate::{ConsentGate, FactFilter, SharedStore, with_store};
 use oncofed_analysis::AnalysisLimits;
 use oncofed_analysis::rows::{PatientData, Row, build_row};
 use oncofed_analysis::site::{compute, vector_len};
@@ -64,6 +64,32 @@ fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
     }
 }
 
+/// The store queries that fetch every fact the request can read (through the
+/// store's indexes, not a scan of all facts).
+fn fact_filters(request: &AnalysisRequest) -> Vec<FactFilter> {
+    let mut filters = vec![FactFilter {
+        kind: Some(FactKind::Diagnosis),
+        ..FactFilter::default()
+    }];
+    for v in request.analysis.variables() {
+        match v {
+            Variable::Observation { system, code } => filters.push(FactFilter {
+                kind: Some(FactKind::Observation),
+                system: Some(system),
+                code_prefix: Some(code),
+                ..FactFilter::default()
+            }),
+            Variable::Molecular { .. } => filters.push(FactFilter {
+                kind: Some(FactKind::Molecular),
+                ..FactFilter::default()
+            }),
+            _ => {}
+        }
+    }
+    filters.dedup();
+    filters
+}
+
 /// The site's complete rows for `request`: cohort criteria, then consent for
 /// research use of every category the analysis reads, then completeness.
 /// Public for benchmarks that fit the pooled model in one process.
@@ -72,6 +98,7 @@ pub async fn load_rows(
     gate: &ConsentGate,
     request: &AnalysisRequest,
 ) -> Result<Vec<Row>, String> {
+    let started = Instant::now();
     let req = request.clone();
     let patients = with_store(store, move |s| {
         let cohort: Option<HashSet<Pseudonym>> = match &req.cohort {
@@ -85,11 +112,13 @@ pub async fn load_rows(
             }
         })?;
         let mut facts: HashMap<Pseudonym, Vec<Fact>> = HashMap::new();
-        s.for_each_fact(&mut |f| {
-            if demo.contains_key(&f.pseudonym) && relevant(&req, &f.fact) {
-                facts.entry(f.pseudonym).or_default().push(f.fact);
+        for filter in fact_filters(&req) {
+            for f in s.facts(&filter)? {
+                if demo.contains_key(&f.pseudonym) && relevant(&req, &f.fact) {
+                    facts.entry(f.pseudonym).or_default().push(f.fact);
+                }
             }
-        })?;
+        }
         Ok::<_, oncofed_store::StoreError>((demo, facts))
     })
     .await
@@ -98,6 +127,7 @@ pub async fn load_rows(
         "site store error".to_string()
     })?;
     let (demo, mut facts) = patients;
+    let store_ms = started.elapsed().as_millis() as u64;
     let categories: BTreeSet<_> = request.categories();
     let today = chrono::Utc::now().date_naive();
     let questions: Vec<_> = demo
@@ -111,6 +141,13 @@ pub async fn load_rows(
             tracing::warn!(error = %e, "analysis: consent check failed");
             "consent service unavailable at the site".to_string()
         })?;
+    let consent_ms = started.elapsed().as_millis() as u64 - store_ms;
+    tracing::debug!(
+        store_ms,
+        consent_ms,
+        patients = demo.len(),
+        "analysis rows selected"
+    );
     let mut rows = Vec::new();
     for (psn, demographics) in demo {
         if !categories
