@@ -401,10 +401,10 @@ fn what_the_hub_saw_is_uniform(db: &Path) {
     for text in outcomes {
         let envelope: oncofed_crypto::SignedEnvelope = serde_json::from_str(&text).unwrap();
         let outcome: TaskOutcome = serde_json::from_str(&envelope.payload).unwrap();
-        if let Ok(TaskAnswer::Analysis(reply)) = outcome.result {
-            if let AnalysisReply::Masked { input } = *reply {
-                values.extend(input.values);
-            }
+        if let Ok(TaskAnswer::Analysis(reply)) = outcome.result
+            && let AnalysisReply::Masked { input } = *reply
+        {
+            values.extend(input.values);
         }
     }
     assert!(values.len() > 10_000, "{} masked values", values.len());
