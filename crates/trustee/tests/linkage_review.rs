@@ -150,6 +150,7 @@ async fn probabilistic_match_possible_match_review_and_merge() {
         entry.contains("A. Reviewer") && entry.contains("\"match\""),
         "{entry}"
     );
+    assert!(export.contains("linkage.review.listed"), "listing audited");
     for secret in [
         "Elke",
         "Erika",

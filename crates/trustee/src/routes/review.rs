@@ -3,7 +3,8 @@
 //! field-by-field comparison (IDAT shown to staff here, never logged);
 //! `POST /v1/admin/review/{id}` with `{decision, reviewer}` decides one. Every
 //! decision is written to the audit trail inside the decision's transaction, so
-//! an unaudited decision is never applied.
+//! an unaudited decision is never applied; every listing is audited with the ids
+//! of the items shown.
 
 use crate::AppState;
 use crate::auth::AdminCaller;
@@ -12,6 +13,7 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::linkage::api::{ReviewDecisionRequest, ReviewDecisionResponse, ReviewList};
 use crate::linkage::review::{DecideError, decide, pending};
+use crate::routes::{audit, blocking};
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -48,6 +50,19 @@ async fn list(
         .db
         .read(move |conn| pending(conn, &keys, limit))
         .await?;
+    // Showing IDAT to staff is an access to identities: audited, by item ids.
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let audit_state = state.clone();
+    blocking(move || {
+        audit::record(
+            &audit_state,
+            "admin",
+            "linkage.review.listed",
+            "review",
+            serde_json::json!({ "items": ids }),
+        )
+    })
+    .await??;
     Ok(Json(ReviewList { items, pending }))
 }
 
