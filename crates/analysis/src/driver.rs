@@ -114,6 +114,8 @@ pub fn run(
         events,
         rounds: 0,
         epsilon: None,
+        admission_seconds: None,
+        aggregation_seconds: None,
     };
     // The secure-aggregation codec rounds every summand to 2^-24 (6e-8), so the
     // summed score carries ~1e-7 of rounding: a Newton step can never shrink below
@@ -272,12 +274,7 @@ pub fn run(
             })
         }
     };
-    let total_rounds = rounds.rounds;
-    match &mut result {
-        AnalysisResult::Describe(r) => r.run.rounds = total_rounds,
-        AnalysisResult::Km(r) => r.run.rounds = total_rounds,
-        AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => r.run.rounds = total_rounds,
-    }
+    result.run_mut().rounds = rounds.rounds;
     Ok(result)
 }
 

@@ -18,6 +18,12 @@ pub struct RunInfo {
     /// ε spent on this release (differential privacy), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f64>,
+    /// Wall time of admission (sites selecting rows under consent) and key set-up, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_seconds: Option<f64>,
+    /// Wall time of the aggregation rounds and the fit, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregation_seconds: Option<f64>,
 }
 
 /// A released count: the value, or `None` when suppressed (below the minimum cell).
@@ -143,6 +149,15 @@ pub enum AnalysisResult {
 }
 
 impl AnalysisResult {
+    /// The run facts, to fill in what only the caller knows (timings).
+    pub fn run_mut(&mut self) -> &mut RunInfo {
+        match self {
+            AnalysisResult::Describe(r) => &mut r.run,
+            AnalysisResult::Km(r) => &mut r.run,
+            AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => &mut r.run,
+        }
+    }
+
     /// The run facts.
     pub fn run(&self) -> &RunInfo {
         match self {

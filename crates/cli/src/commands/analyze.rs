@@ -304,13 +304,17 @@ fn opt(x: Option<f64>, digits: usize) -> String {
 pub fn render(result: &AnalysisResult) -> String {
     let run = result.run();
     let mut out = format!(
-        "{} sites, {} rows, {} events, {} secure-aggregation rounds{}\n",
+        "{} sites, {} rows, {} events, {} secure-aggregation rounds{}{}\n",
         run.sites,
         run.rows,
         run.events,
         run.rounds,
         run.epsilon
-            .map_or(String::new(), |e| format!(", ε = {e} spent"))
+            .map_or(String::new(), |e| format!(", ε = {e} spent")),
+        match (run.admission_seconds, run.aggregation_seconds) {
+            (Some(a), Some(r)) => format!(" (admission {a:.1} s, rounds {r:.1} s)"),
+            _ => String::new(),
+        }
     );
     match result {
         AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => out.push_str(&regression(r)),

@@ -38,8 +38,11 @@ struct Measurement {
     model: String,
     rows: u64,
     federated_seconds: f64,
+    admission_seconds: f64,
+    aggregation_seconds: f64,
     rounds: usize,
     iterations: usize,
+    pooled_selection_seconds: f64,
     pooled_seconds: f64,
     max_coef_difference: f64,
 }
@@ -110,18 +113,21 @@ pub async fn run(a: AnalysisBenchArgs) -> anyhow::Result<ExitCode> {
         print_json(&results)?;
     } else {
         println!(
-            "| sites | model | rows | federated | rounds | Newton iterations | pooled (one process) | max |Δβ| |"
+            "| sites | model | rows | federated total | admission | rounds + fit | rounds | Newton iterations | pooled: row selection | pooled: fit | max |Δβ| |"
         );
-        println!("|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
         for r in &results {
             println!(
-                "| {} | {} | {} | {:.2} s | {} | {} | {:.3} s | {:.1e} |",
+                "| {} | {} | {} | {:.2} s | {:.2} s | {:.2} s | {} | {} | {:.2} s | {:.3} s | {:.1e} |",
                 r.sites,
                 r.model,
                 r.rows,
                 r.federated_seconds,
+                r.admission_seconds,
+                r.aggregation_seconds,
                 r.rounds,
                 r.iterations,
+                r.pooled_selection_seconds,
                 r.pooled_seconds,
                 r.max_coef_difference
             );
@@ -185,6 +191,7 @@ async fn measure(a: &AnalysisBenchArgs, n: u32) -> anyhow::Result<Vec<Measuremen
         }
         let federated: AnalysisResult =
             serde_json::from_value(response.result.unwrap_or_default())?;
+        let selection = Instant::now();
         let mut rows = Vec::new();
         for s in &services {
             rows.extend(
@@ -193,6 +200,7 @@ async fn measure(a: &AnalysisBenchArgs, n: u32) -> anyhow::Result<Vec<Measuremen
                     .map_err(anyhow::Error::msg)?,
             );
         }
+        let pooled_selection_seconds = selection.elapsed().as_secs_f64();
         let started = Instant::now();
         let pooled = oncofed_analysis::run(
             &request,
@@ -211,15 +219,19 @@ async fn measure(a: &AnalysisBenchArgs, n: u32) -> anyhow::Result<Vec<Measuremen
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f64::max);
         eprintln!(
-            "{n} sites, {model}: federated {federated_seconds:.2} s ({rounds} rounds), pooled {pooled_seconds:.3} s"
+            "{n} sites, {model}: federated {federated_seconds:.2} s ({rounds} rounds; admission {:.2} s), pooled {pooled_seconds:.3} s (+ {pooled_selection_seconds:.2} s row selection)",
+            federated.run().admission_seconds.unwrap_or(f64::NAN)
         );
         out.push(Measurement {
             sites: n,
             model: model.into(),
             rows: federated.run().rows,
             federated_seconds,
+            admission_seconds: federated.run().admission_seconds.unwrap_or(f64::NAN),
+            aggregation_seconds: federated.run().aggregation_seconds.unwrap_or(f64::NAN),
             rounds,
             iterations,
+            pooled_selection_seconds,
             pooled_seconds,
             max_coef_difference,
         });

@@ -222,10 +222,16 @@ async fn drive(
     let req = request.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let limits = limits_for(&s, &req);
+        let started = std::time::Instant::now();
         let mut fed = HubFederation::prepare(&s, &handle, rid, &req, &limits)?;
+        let admission = started.elapsed().as_secs_f64();
         let result = oncofed_analysis::run(&req, &limits, &mut fed);
         fed.finish();
-        result
+        result.map(|mut r| {
+            r.run_mut().admission_seconds = Some(admission);
+            r.run_mut().aggregation_seconds = Some(started.elapsed().as_secs_f64() - admission);
+            r
+        })
     })
     .await;
     let s = state.clone();
