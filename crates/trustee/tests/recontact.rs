@@ -195,7 +195,11 @@ async fn recontact_needs_a_reason_two_people_and_consent_and_reaches_only_the_tr
     assert_eq!(seen[0].pseudonym, p);
     assert_eq!(seen[0].reason, finding);
     assert_eq!(seen[0].reason_code, RecontactReason::IncidentalFinding);
-    assert_eq!(seen[0].local_ids, vec!["p1"], "the site finds its own patient");
+    assert_eq!(
+        seen[0].local_ids,
+        vec!["p1"],
+        "the site finds its own patient"
+    );
     assert!(
         site2.recontacts().await.unwrap().is_empty(),
         "another site holding the same person must not see it"
