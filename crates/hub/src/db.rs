@@ -64,6 +64,11 @@ const MIGRATIONS: &[&str] = &[
         state TEXT NOT NULL
      );",
     projects::MIGRATION,
+    // The sweep on every poll filters by state and expiry or claim time: without
+    // these indexes it scans the task table, reading every stored envelope on the
+    // way (those columns come after it), and a table that grows with every run.
+    "CREATE INDEX task_state_expiry ON task (state, expires_at);
+     CREATE INDEX task_state_claimed ON task (state, claimed_at);",
 ];
 
 /// A task row.
