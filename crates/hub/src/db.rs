@@ -107,6 +107,17 @@ pub struct QueryRow {
     pub deadline: DateTime<Utc>,
 }
 
+/// Inserts task rows inside the caller's transaction.
+fn insert_task_rows(tx: &rusqlite::Transaction<'_>, tasks: &[TaskRow]) -> Result<(), DbError> {
+    for t in tasks {
+        tx.execute(
+            "INSERT INTO task (task_id, query_id, site, state, attempts, envelope, expires_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+            params![t.task_id.as_str(), t.query_id.as_str(), t.site, state_name(t.state), t.envelope, t.expires_at.to_rfc3339()],
+        )?;
+    }
+    Ok(())
+}
+
 fn state_name(s: TaskState) -> &'static str {
     match s {
         TaskState::Queued => "queued",
@@ -207,12 +218,7 @@ impl Db {
             "INSERT INTO query (query_id, user_id, criteria, description, created_at, deadline) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![q.query_id.as_str(), q.user_id, q.criteria, q.description, created.to_rfc3339(), q.deadline.to_rfc3339()],
         )?;
-        for t in tasks {
-            tx.execute(
-                "INSERT INTO task (task_id, query_id, site, state, attempts, envelope, expires_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
-                params![t.task_id.as_str(), t.query_id.as_str(), t.site, state_name(t.state), t.envelope, t.expires_at.to_rfc3339()],
-            )?;
-        }
+        insert_task_rows(&tx, tasks)?;
         tx.commit()?;
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! "spent + ε ≤ budget" and the insert happen in one immediate transaction, so
 //! two concurrent releases cannot both pass the check on the same remainder.
 
-use super::{Db, DbError, TaskRow, id, state_name, time};
+use super::{Db, DbError, TaskRow, id, time};
 use chrono::{DateTime, Utc};
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{Project, RunState};
@@ -227,12 +227,7 @@ impl Db {
     pub fn insert_tasks(&self, tasks: &[TaskRow]) -> Result<(), DbError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        for t in tasks {
-            tx.execute(
-                "INSERT INTO task (task_id, query_id, site, state, attempts, envelope, expires_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
-                params![t.task_id.as_str(), t.query_id.as_str(), t.site, state_name(t.state), t.envelope, t.expires_at.to_rfc3339()],
-            )?;
-        }
+        super::insert_task_rows(&tx, tasks)?;
         tx.commit()?;
         Ok(())
     }
