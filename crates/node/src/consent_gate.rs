@@ -101,4 +101,14 @@ impl ConsentGate {
     pub fn clear(&self) {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
+
+    /// Forgets the cached answers about one person (after their withdrawal):
+    /// everyone else's answers stay, so a cascade of deletion orders does not
+    /// send every later query back to the trust centre.
+    pub fn forget(&self, pseudonym: &Pseudonym) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(p, ..), _| p != pseudonym);
+    }
 }

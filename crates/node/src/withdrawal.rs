@@ -61,8 +61,8 @@ impl WithdrawalPoller {
         let mut done = 0;
         for order in orders {
             let receipt = execute(&self.store, &order).await?;
-            // Clear before confirming: once confirmed, nothing may still permit them.
-            self.gate.clear();
+            // Forget before confirming: once confirmed, nothing may still permit them.
+            self.gate.forget(&order.pseudonym);
             self.client.confirm_deletion(order.id, &receipt).await?;
             tracing::info!(
                 order = order.id,
@@ -99,15 +99,9 @@ async fn execute(
 ) -> Result<DeletionReceipt, StoreError> {
     let pseudonym = order.pseudonym.clone();
     let (patients, facts, remaining) = with_store(store, move |s| {
-        let before = s.stats()?;
-        let existed = s.delete_patient(&pseudonym)?;
-        let after = s.stats()?;
+        let deleted = s.delete_patient(&pseudonym)?;
         let remaining = s.existing_patients(std::slice::from_ref(&pseudonym))?.len() as u64;
-        Ok((
-            u64::from(existed),
-            before.facts.saturating_sub(after.facts),
-            remaining,
-        ))
+        Ok((u64::from(deleted.patient), deleted.facts, remaining))
     })
     .await?;
     Ok(DeletionReceipt::new(

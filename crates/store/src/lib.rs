@@ -27,6 +27,15 @@ use oncofed_model::Pseudonym;
 use oncofed_protocol::Criteria;
 use std::collections::HashSet;
 
+/// What [`ResearchStore::delete_patient`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Deleted {
+    /// Whether the patient row existed.
+    pub patient: bool,
+    /// How many of their facts were deleted.
+    pub facts: u64,
+}
+
 /// The operations a site node needs from its research store.
 ///
 /// Synchronous on purpose: stores are called from a blocking thread, so an engine
@@ -48,8 +57,10 @@ pub trait ResearchStore: Send {
     /// Calls `visit` for every fact.
     fn for_each_fact(&self, visit: &mut dyn FnMut(StoredFact)) -> Result<(), StoreError>;
 
-    /// Deletes a patient and all their facts (withdrawal). Returns whether they existed.
-    fn delete_patient(&mut self, pseudonym: &Pseudonym) -> Result<bool, StoreError>;
+    /// Deletes a patient and all their facts (withdrawal). Returns what was
+    /// deleted, counted by the delete itself (a withdrawal receipt needs the
+    /// counts, and counting the whole store around each delete costs full scans).
+    fn delete_patient(&mut self, pseudonym: &Pseudonym) -> Result<Deleted, StoreError>;
 
     /// Records that the federation task `task_id` (valid until `expires_at`) runs now.
     /// Returns `false` if it was seen before (a replay). Entries past their expiry

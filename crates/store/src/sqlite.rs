@@ -207,15 +207,18 @@ impl ResearchStore for SqliteStore {
         Ok(())
     }
 
-    fn delete_patient(&mut self, pseudonym: &Pseudonym) -> Result<bool, StoreError> {
+    fn delete_patient(&mut self, pseudonym: &Pseudonym) -> Result<crate::Deleted, StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM fact WHERE psn = ?1", [pseudonym.as_str()])?;
+        let facts = tx.execute("DELETE FROM fact WHERE psn = ?1", [pseudonym.as_str()])?;
         let n = tx.execute("DELETE FROM patient WHERE psn = ?1", [pseudonym.as_str()])?;
         tx.commit()?;
         // Deleted rows must not linger in free pages or the WAL (withdrawal = erasure).
         self.conn
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-        Ok(n > 0)
+        Ok(crate::Deleted {
+            patient: n > 0,
+            facts: facts as u64,
+        })
     }
 
     fn remember_task(

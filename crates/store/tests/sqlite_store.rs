@@ -144,8 +144,12 @@ fn deleting_a_patient_removes_their_facts() {
         ],
     };
     store.write(&batch).unwrap();
-    assert!(store.delete_patient(&psn(1)).unwrap());
-    assert!(!store.delete_patient(&psn(1)).unwrap());
+    let deleted = store.delete_patient(&psn(1)).unwrap();
+    assert!(deleted.patient && deleted.facts > 0, "{deleted:?}");
+    assert_eq!(
+        store.delete_patient(&psn(1)).unwrap(),
+        oncofed_store::Deleted::default()
+    );
     let left = store.facts(&FactFilter::default()).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].pseudonym, psn(2));
