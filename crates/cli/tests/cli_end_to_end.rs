@@ -204,6 +204,16 @@ fn demo_runs_end_to_end() {
         assert!(s["ingest"]["resources"].as_u64().unwrap() > 100);
         assert_eq!(s["queries"].as_array().unwrap().len(), 3);
     }
+    let analyses = summary["analyses"]["analyses"].as_array().unwrap();
+    let kinds: Vec<&str> = analyses
+        .iter()
+        .map(|a| a["result"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["km", "cox", "glm", "describe"]);
+    assert!(
+        std::fs::read_to_string(summary["analyses"]["km_plot"].as_str().unwrap()).is_err(),
+        "the plot lived in the demo's temporary directory, removed at the end"
+    );
     let patients = summary["patients"].as_u64().unwrap();
     let distinct = summary["distinct_research_pseudonyms"].as_u64().unwrap();
     assert!(
