@@ -269,35 +269,10 @@ fn luhn(b: &[u8]) -> bool {
     u32::from(check - b'0') == (10 - sum % 10) % 10
 }
 
-/// SNOMED CT check digit (Verhoeff).
+/// SNOMED CT check digit (Verhoeff), over ASCII digits.
 fn verhoeff(b: &[u8]) -> bool {
-    const D: [[u8; 10]; 10] = [
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
-        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
-        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
-        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-    ];
-    const P: [[u8; 10]; 8] = [
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
-        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
-        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
-        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
-        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
-    ];
-    let mut c = 0u8;
-    for (i, d) in b.iter().rev().enumerate() {
-        c = D[usize::from(c)][usize::from(P[i % 8][usize::from(d - b'0')])];
-    }
-    c == 0
+    let digits: Vec<u8> = b.iter().map(|d| d - b'0').collect();
+    oncofed_model::check_digit::verhoeff_valid(&digits)
 }
 
 fn ops(b: &[u8]) -> bool {

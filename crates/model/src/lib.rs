@@ -10,6 +10,7 @@
 //! only in `oncofed-idat`, which research stores never depend on.
 
 mod category;
+pub mod check_digit;
 mod coding;
 mod fact;
 mod ids;

@@ -10,7 +10,8 @@
 //! next candidate; the stored pair makes the answer repeatable and resolvable.
 //! Settings are fixed at creation (changing them would change every pseudonym).
 
-pub mod check;
+/// The check-character algorithms, kept in `oncofed-model` (the FHIR quality checks use them too).
+pub use oncofed_model::check_digit as check;
 
 use crate::config::PseudonymKey;
 use hmac::{Hmac, Mac};

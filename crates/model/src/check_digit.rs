@@ -2,6 +2,9 @@
 //! alphabet size). Each takes and returns symbol values `0..n`, so the domain's
 //! alphabet is applied outside.
 //!
+//! Shared by the trust centre's pseudonym domains and the FHIR quality checks
+//! (SNOMED CT identifiers carry a Verhoeff check digit).
+//!
 //! - Damm, H. M.: *Totally anti-symmetric quasigroups for all orders n ≠ 2, 6*,
 //!   Discrete Mathematics 307 (2007); the order-10 table of his 2004 thesis. Detects
 //!   all single-digit errors and all adjacent transpositions.
@@ -121,10 +124,10 @@ mod tests {
 
     #[test]
     fn luhn_mod_32_matches_the_model_pseudonym() {
-        // An independent implementation in oncofed-model (Crockford base 32).
+        // An independent implementation: the pseudonym's own check (Crockford base 32).
         const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
         for seed in 0u8..50 {
-            let p = oncofed_model::Pseudonym::from_digest(&[seed.wrapping_mul(37); 10]);
+            let p = crate::Pseudonym::from_digest(&[seed.wrapping_mul(37); 10]);
             let vals: Vec<u8> = p
                 .as_str()
                 .bytes()
