@@ -115,6 +115,12 @@ pub enum CryptoError {
         "request method or path contains a line break; such a request cannot be signed unambiguously"
     )]
     RequestField,
+    /// A request's claimed body digest is not 64 lowercase hexadecimal digits
+    /// (the hex SHA-256 the message format fixes), so it cannot name a body.
+    #[error(
+        "request body digest must be the SHA-256 of the body as 64 lowercase hexadecimal digits"
+    )]
+    RequestDigest,
 }
 
 /// Shorthand for results of this crate.

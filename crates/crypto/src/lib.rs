@@ -13,7 +13,9 @@
 //! - [`SignedEnvelope`]: a JSON payload sealed with a signature, for messages
 //!   that travel between hub and sites.
 //! - [`request_message`], [`sign_request`], [`verify_request`]: request signing
-//!   for sites that only call out to the hub over HTTP.
+//!   for sites that only call out to the hub over HTTP; [`verify_request_digest`]
+//!   checks a signature against a body digest sent ahead of the body, so a
+//!   verifier refuses forged requests before reading their bodies.
 //!
 //! Every signed message starts with a domain-separation prefix
 //! (`oncofed-envelope-v1`, `oncofed-request-v1`, and those of callers such as the
@@ -30,4 +32,7 @@ mod request;
 pub use envelope::{ENVELOPE_DOMAIN, SignedEnvelope};
 pub use error::CryptoError;
 pub use keys::{PublicKey, Signature, SigningKeyPair};
-pub use request::{REQUEST_DOMAIN, request_message, sign_request, verify_request};
+pub use request::{
+    REQUEST_DOMAIN, body_digest, check_request_time, request_message, request_message_for_digest,
+    sign_request, verify_request, verify_request_digest,
+};

@@ -1,6 +1,9 @@
 //! Request signing.
 
-use oncofed_crypto::{CryptoError, SigningKeyPair, request_message, sign_request, verify_request};
+use oncofed_crypto::{
+    CryptoError, SigningKeyPair, body_digest, check_request_time, request_message, sign_request,
+    verify_request, verify_request_digest,
+};
 
 const NOW: i64 = 1_700_000_000;
 
@@ -131,4 +134,67 @@ fn line_breaks_in_method_or_path_are_refused() {
     let err =
         verify_request(&key.public_key(), "GET\n/a", "b", NOW, b"", &sig, NOW, 60).unwrap_err();
     assert!(matches!(err, CryptoError::RequestField), "{err}");
+}
+
+#[test]
+fn a_signature_verifies_against_the_body_digest_sent_ahead_of_the_body() {
+    let key = SigningKeyPair::generate();
+    let pk = key.public_key();
+    let body = br#"{"sealed":"outcome"}"#;
+    let sig = sign_request(&key, "POST", "/v1/site/results?nonce=1", NOW, body);
+    let digest = body_digest(body);
+    verify_request_digest(
+        &pk,
+        "POST",
+        "/v1/site/results?nonce=1",
+        NOW,
+        &digest,
+        &sig,
+        NOW,
+        60,
+    )
+    .unwrap();
+    // Another body's digest, or the same digest in upper case, does not verify.
+    let other = body_digest(b"{}");
+    let r = verify_request_digest(
+        &pk,
+        "POST",
+        "/v1/site/results?nonce=1",
+        NOW,
+        &other,
+        &sig,
+        NOW,
+        60,
+    );
+    assert!(matches!(r, Err(CryptoError::BadSignature)), "{r:?}");
+    for bad in [
+        digest.to_uppercase(),
+        digest[..63].to_owned(),
+        format!("{digest}0"),
+        String::new(),
+    ] {
+        let r = verify_request_digest(
+            &pk,
+            "POST",
+            "/v1/site/results?nonce=1",
+            NOW,
+            &bad,
+            &sig,
+            NOW,
+            60,
+        );
+        assert!(matches!(r, Err(CryptoError::RequestDigest)), "{bad}: {r:?}");
+    }
+}
+
+#[test]
+fn the_clock_check_stands_alone() {
+    check_request_time(NOW, NOW + 120, 120).unwrap();
+    check_request_time(NOW, NOW - 120, 120).unwrap();
+    for now in [NOW + 121, NOW - 121, i64::MIN, i64::MAX] {
+        assert!(matches!(
+            check_request_time(NOW, now, 120),
+            Err(CryptoError::RequestExpired { .. })
+        ));
+    }
 }
