@@ -17,6 +17,11 @@ pub(crate) fn outcome(task: &TaskRow) -> Option<TaskOutcome> {
 
 /// Applies the hub's disclosure rules to the answers so far.
 ///
+/// The figures cover the sites that answered; while that is a strict subset of
+/// the sites the query went to (interim answers, or a final answer after some
+/// failed), [`release_total`] releases them only when the breakdown rule holds
+/// for that subset itself, so no interim figure is one site's count.
+///
 /// Sketches count only for sites whose count was released: a suppressed site's
 /// patients are not in the total (its count says "too few to show"), and the
 /// de-duplication ratio scales the sum of released, noised counts, so the hub never
@@ -43,7 +48,16 @@ pub fn release(
         });
     }
     let refs: Vec<&Sketch> = sketches.iter().collect();
-    let released = release_total(&answers, dedup_ratio(&refs), &state.inner.config.disclosure);
+    let queried: Vec<SiteId> = tasks
+        .iter()
+        .filter_map(|t| SiteId::new(t.site.clone()).ok())
+        .collect();
+    let released = release_total(
+        &answers,
+        &queried,
+        dedup_ratio(&refs),
+        &state.inner.config.disclosure,
+    );
     let all_final = tasks
         .iter()
         .all(|t| !matches!(t.state, TaskState::Queued | TaskState::Claimed));
@@ -63,6 +77,7 @@ pub fn release(
         per_site: released
             .per_site
             .map(|v| v.into_iter().collect::<Vec<(SiteId, Released)>>()),
+        withheld: released.withheld.map(|w| w.to_string()),
         sites: tasks
             .iter()
             .filter_map(|t| {

@@ -5,6 +5,7 @@
 //! timeout), and results posted after the restart complete their queries.
 
 mod projects;
+mod releases;
 
 use chrono::{DateTime, Utc};
 use oncofed_protocol::api::TaskState;
@@ -69,6 +70,7 @@ const MIGRATIONS: &[&str] = &[
     // way (those columns come after it), and a table that grows with every run.
     "CREATE INDEX task_state_expiry ON task (state, expires_at);
      CREATE INDEX task_state_claimed ON task (state, claimed_at);",
+    releases::MIGRATION,
 ];
 
 /// A task row.

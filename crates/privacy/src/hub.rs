@@ -16,7 +16,17 @@
 //!   releases instead the *sum of the noised site counts*, scaled by the
 //!   de-duplication ratio `union / Σ site estimates` (see
 //!   [`dedup_ratio`](crate::dedup_ratio)). One patient moves that figure by
-//!   about one, as at a site, and the noise of the site counts covers it.
+//!   about one, as at a site, and the noise of the site counts covers it;
+//! - **every released figure obeys the breakdown rule for the sites it covers.**
+//!   A total over only some of the queried sites (an interim answer while sites
+//!   are still working, or a final answer after some failed) is a figure about
+//!   that subset: one site's total while the others are down *is* that site's
+//!   count, and differencing it against the complete total gives the others'.
+//!   So a total over a strict subset is released only when the breakdown rule
+//!   holds for that subset itself. Then every site's figure in it could have
+//!   been shown anyway, the rule holds for every superset too (qualifying sites
+//!   only grow), and no sequence of releases over nested subsets reveals a
+//!   figure the complete answer withholds.
 
 use crate::Released;
 use oncofed_model::SiteId;
@@ -56,6 +66,41 @@ impl Default for HubDisclosure {
     }
 }
 
+/// Why the hub released no figure at all for an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Withheld {
+    /// Only some of the queried sites answered, and too few of them qualify for
+    /// the breakdown rule to release a figure covering just those sites.
+    PartialCoverage {
+        /// Sites that answered.
+        answered: usize,
+        /// Sites the query went to.
+        queried: usize,
+        /// Answered sites with a released count of at least the breakdown minimum.
+        qualifying: usize,
+        /// Qualifying sites a subset needs before its total may be released.
+        needed: usize,
+    },
+}
+
+impl std::fmt::Display for Withheld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PartialCoverage {
+                answered,
+                queried,
+                qualifying,
+                needed,
+            } => write!(
+                f,
+                "withheld until every site answers: {answered} of {queried} sites answered and \
+                 {qualifying} of them qualify, but a figure over some of the sites needs {needed} \
+                 qualifying sites (it would reveal the missing sites' figures by difference)"
+            ),
+        }
+    }
+}
+
 /// What the hub shows the researcher.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HubRelease {
@@ -67,11 +112,17 @@ pub struct HubRelease {
     pub sites_answered: usize,
     /// How many of them answered "suppressed" (they add nothing to the total).
     pub sites_suppressed: usize,
+    /// Set when nothing was released although sites answered, and why.
+    pub withheld: Option<Withheld>,
 }
 
 /// Applies the hub's rules to the sites' answers.
 ///
-/// `dedup_ratio` is `union estimate / Σ per-site estimates` over the sketches
+/// `queried` are the sites the query went to; answers from other sites are
+/// ignored. When not every queried site answered, the figures cover a strict
+/// subset and are released only if the breakdown rule holds for that subset
+/// (see the module docs); otherwise total and breakdown are withheld and
+/// [`HubRelease::withheld`] says why. `dedup_ratio` is `union estimate / Σ per-site estimates` over the sketches
 /// of the sites whose count was *released* (see [`crate::dedup_ratio`]); it is
 /// clamped to `[0, 1]` and ignored when absent or not a number, which leaves the
 /// plain sum (an over-count of patients treated at several sites, never a leak).
@@ -79,15 +130,19 @@ pub struct HubRelease {
 /// is sorted by site so its order reveals nothing about response times.
 pub fn release_total(
     site_counts: &[SiteAnswer],
+    queried: &[SiteId],
     dedup_ratio: Option<f64>,
     cfg: &HubDisclosure,
 ) -> HubRelease {
     let mut answers: Vec<&SiteAnswer> = Vec::with_capacity(site_counts.len());
     for a in site_counts {
-        if !answers.iter().any(|b| b.site == a.site) {
+        if queried.contains(&a.site) && !answers.iter().any(|b| b.site == a.site) {
             answers.push(a);
         }
     }
+    let mut queried_sites: Vec<&SiteId> = queried.iter().collect();
+    queried_sites.sort();
+    queried_sites.dedup();
     answers.sort_by(|a, b| a.site.cmp(&b.site));
 
     let sites_suppressed = answers
@@ -117,21 +172,43 @@ pub fn release_total(
                 .is_some_and(|c| c >= cfg.min_site_count_for_breakdown)
         })
         .count();
-    let per_site = (total != Released::Suppressed
-        && qualifying >= cfg.min_sites_for_breakdown.max(1))
-    .then(|| answers.iter().map(|a| (a.site.clone(), a.count)).collect());
+    let breakdown_holds = qualifying >= cfg.min_sites_for_breakdown.max(1);
+    let complete = answers.len() == queried_sites.len();
+    if !complete && !breakdown_holds {
+        return HubRelease {
+            total: Released::Suppressed,
+            per_site: None,
+            sites_answered: answers.len(),
+            sites_suppressed,
+            withheld: (!answers.is_empty()).then_some(Withheld::PartialCoverage {
+                answered: answers.len(),
+                queried: queried_sites.len(),
+                qualifying,
+                needed: cfg.min_sites_for_breakdown.max(1),
+            }),
+        };
+    }
+    let per_site = (total != Released::Suppressed && breakdown_holds)
+        .then(|| answers.iter().map(|a| (a.site.clone(), a.count)).collect());
 
     HubRelease {
         total,
         per_site,
         sites_answered: answers.len(),
         sites_suppressed,
+        withheld: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The release when every queried site answered.
+    fn complete(answers: &[SiteAnswer], ratio: Option<f64>, cfg: &HubDisclosure) -> HubRelease {
+        let queried: Vec<SiteId> = answers.iter().map(|a| a.site.clone()).collect();
+        release_total(answers, &queried, ratio, cfg)
+    }
 
     fn answer(site: &str, count: Option<u64>) -> SiteAnswer {
         SiteAnswer {
@@ -142,7 +219,7 @@ mod tests {
 
     #[test]
     fn total_is_the_sum_of_released_counts() {
-        let r = release_total(
+        let r = complete(
             &[
                 answer("a", Some(40)),
                 answer("b", None),
@@ -159,14 +236,14 @@ mod tests {
     fn small_or_empty_totals_are_suppressed() {
         let cfg = HubDisclosure::default();
         assert_eq!(
-            release_total(&[answer("a", Some(10))], None, &cfg).total,
+            complete(&[answer("a", Some(10))], None, &cfg).total,
             Released::Suppressed
         );
         assert_eq!(
-            release_total(&[answer("a", Some(20))], None, &cfg).total,
+            complete(&[answer("a", Some(20))], None, &cfg).total,
             Released::Count(20)
         );
-        let none = release_total(&[answer("a", None), answer("b", None)], None, &cfg);
+        let none = complete(&[answer("a", None), answer("b", None)], None, &cfg);
         assert_eq!(
             (none.total, none.per_site, none.sites_suppressed),
             (Released::Suppressed, None, 2)
@@ -175,7 +252,7 @@ mod tests {
             min_total: 0,
             ..cfg
         };
-        assert_eq!(release_total(&[], None, &zero).total, Released::Suppressed);
+        assert_eq!(complete(&[], None, &zero).total, Released::Suppressed);
     }
 
     #[test]
@@ -188,7 +265,7 @@ mod tests {
             answer("d", None),
         ];
         assert_eq!(
-            release_total(&two, None, &cfg).per_site,
+            complete(&two, None, &cfg).per_site,
             None,
             "only two sites reach 20"
         );
@@ -198,7 +275,7 @@ mod tests {
             answer("b", Some(30)),
             answer("d", None),
         ];
-        let per_site = release_total(&three, None, &cfg).per_site.unwrap();
+        let per_site = complete(&three, None, &cfg).per_site.unwrap();
         let names: Vec<_> = per_site.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(
             names,
@@ -213,28 +290,28 @@ mod tests {
         let cfg = HubDisclosure::default();
         let sites = [answer("a", Some(600)), answer("b", Some(400))];
         assert_eq!(
-            release_total(&sites, Some(0.8), &cfg).total,
+            complete(&sites, Some(0.8), &cfg).total,
             Released::Count(800)
         );
         assert_eq!(
-            release_total(&sites, Some(0.8123), &cfg).total,
+            complete(&sites, Some(0.8123), &cfg).total,
             Released::Count(810),
             "rounded to 10"
         );
         assert_eq!(
-            release_total(&sites, Some(1.7), &cfg).total,
+            complete(&sites, Some(1.7), &cfg).total,
             Released::Count(1000)
         );
         assert_eq!(
-            release_total(&sites, Some(f64::NAN), &cfg).total,
+            complete(&sites, Some(f64::NAN), &cfg).total,
             Released::Count(1000)
         );
         assert_eq!(
-            release_total(&sites, Some(-1.0), &cfg).total,
+            complete(&sites, Some(-1.0), &cfg).total,
             Released::Suppressed
         );
         assert_eq!(
-            release_total(&sites, Some(0.014), &cfg).total,
+            complete(&sites, Some(0.014), &cfg).total,
             Released::Suppressed,
             "14 rounds to 10 < 20"
         );
@@ -242,11 +319,87 @@ mod tests {
 
     #[test]
     fn a_site_counts_once() {
-        let r = release_total(
+        let r = complete(
             &[answer("a", Some(100)), answer("a", Some(100))],
             None,
             &HubDisclosure::default(),
         );
         assert_eq!((r.total, r.sites_answered), (Released::Count(100), 1));
+    }
+
+    /// Red-team finding (issue 9, defect 2): with two of three sites down, the
+    /// interim total was one site's count while the complete answer withheld
+    /// the breakdown. Every subset of answering sites is tried here: a figure is
+    /// released over a strict subset only when the breakdown rule holds for it.
+    #[test]
+    fn red_team_partial_results_obey_the_breakdown_rule_for_every_subset() {
+        let cfg = HubDisclosure::default();
+        let counts = [Some(100), Some(30), Some(10), None, Some(250)];
+        let all: Vec<SiteAnswer> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| answer(&format!("site-{i}"), *c))
+            .collect();
+        let queried: Vec<SiteId> = all.iter().map(|a| a.site.clone()).collect();
+        let full = release_total(&all, &queried, None, &cfg);
+        assert!(
+            full.per_site.is_some(),
+            "three sites reach 20: breakdown shown"
+        );
+        let mut released_subsets = 0;
+        for mask in 0u32..(1 << all.len()) {
+            let subset: Vec<SiteAnswer> = (0..all.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| all[i].clone())
+                .collect();
+            let r = release_total(&subset, &queried, None, &cfg);
+            let qualifying = subset
+                .iter()
+                .filter(|a| a.count.count().is_some_and(|c| c >= 20))
+                .count();
+            let is_complete = subset.len() == all.len();
+            if !is_complete && qualifying < 3 {
+                assert_eq!(r.total, Released::Suppressed, "subset {mask:05b}");
+                assert_eq!(r.per_site, None, "subset {mask:05b}");
+                assert_eq!(
+                    r.withheld.is_some(),
+                    !subset.is_empty(),
+                    "subset {mask:05b}"
+                );
+            } else {
+                assert!(r.withheld.is_none(), "subset {mask:05b}");
+                released_subsets += 1;
+                // Whatever a subset releases, its breakdown could be shown too.
+                assert!(r.per_site.is_some() || r.total == Released::Suppressed);
+            }
+        }
+        // Subsets holding sites 0, 1 and 4 (the three qualifying ones): 4 of 32.
+        assert_eq!(released_subsets, 4);
+    }
+
+    #[test]
+    fn red_team_one_site_of_three_releases_nothing_before_the_others_answer() {
+        let cfg = HubDisclosure::default();
+        let queried: Vec<SiteId> = ["a", "b", "c"]
+            .iter()
+            .map(|s| SiteId::new(*s).unwrap())
+            .collect();
+        let r = release_total(&[answer("a", Some(400))], &queried, None, &cfg);
+        assert_eq!((r.total, r.per_site), (Released::Suppressed, None));
+        let reason = r.withheld.unwrap().to_string();
+        assert!(reason.contains("1 of 3 sites answered"), "{reason}");
+    }
+
+    #[test]
+    fn answers_from_sites_not_queried_are_ignored() {
+        let cfg = HubDisclosure::default();
+        let queried = [SiteId::new("a").unwrap()];
+        let r = release_total(
+            &[answer("a", Some(40)), answer("zz", Some(900))],
+            &queried,
+            None,
+            &cfg,
+        );
+        assert_eq!((r.total, r.sites_answered), (Released::Count(40), 1));
     }
 }

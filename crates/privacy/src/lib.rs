@@ -58,7 +58,7 @@ mod rate;
 mod site;
 mod sketch;
 
-pub use hub::{HubDisclosure, HubRelease, SiteAnswer, release_total};
+pub use hub::{HubDisclosure, HubRelease, SiteAnswer, Withheld, release_total};
 pub use rate::{QueryBudget, RateLimiter, Refusal, RefusalReason, Remaining};
 pub use site::{NoiseSeed, Released, SiteDisclosure, obfuscate};
 pub use sketch::{

@@ -69,6 +69,10 @@ pub struct FeasibilityResponse {
     pub total: Released,
     /// Per-site figures, only when enough sites answered.
     pub per_site: Option<Vec<(SiteId, Released)>>,
+    /// Why no figure was released although sites answered (e.g. only some of
+    /// them so far, too few to release a figure over just those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
     /// Every site's task.
     pub sites: Vec<SiteStatus>,
 }

@@ -84,5 +84,8 @@ pub fn render(a: &FeasibilityResponse) -> String {
         }
         None => out.push_str("  per-site figures withheld (too few sites with enough patients)\n"),
     }
+    if let Some(why) = &a.withheld {
+        out.push_str(&format!("  total {why}\n"));
+    }
     out
 }

@@ -160,14 +160,42 @@ async fn respond(
 ) -> Result<Json<FeasibilityResponse>, ApiError> {
     let response = blocking(state, move |s| {
         let now = Utc::now();
-        s.inner.db.sweep(now, now - s.claim_timeout()).map_err(ApiError::internal)?;
-        let query = s.inner.db.query(&query_id).map_err(ApiError::internal)?.ok_or(ApiError::NotFound)?;
+        s.inner
+            .db
+            .sweep(now, now - s.claim_timeout())
+            .map_err(ApiError::internal)?;
+        let query = s
+            .inner
+            .db
+            .query(&query_id)
+            .map_err(ApiError::internal)?
+            .ok_or(ApiError::NotFound)?;
         let tasks = s.inner.db.tasks(&query_id).map_err(ApiError::internal)?;
         let response = crate::aggregate::release(s, &query, &tasks, now);
-        let details = serde_json::json!({
-            "status": response.status, "total": response.total, "per_site": response.per_site.is_some(),
+        // Audit each distinct release once per reader, not every poll.
+        let disclosed = serde_json::json!({
+            "status": response.status, "total": response.total,
+            "per_site": response.per_site, "withheld": response.withheld,
         });
-        audit(s, &reader, "release", query_id.as_str(), details)?;
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            disclosed.to_string(),
+        ));
+        let seen = s
+            .inner
+            .db
+            .last_release(&query_id, &reader)
+            .map_err(ApiError::internal)?;
+        if seen.as_deref() != Some(digest.as_str()) {
+            let details = serde_json::json!({
+                "status": response.status, "total": response.total,
+                "per_site": response.per_site.is_some(), "withheld": response.withheld.is_some(),
+            });
+            audit(s, &reader, "release", query_id.as_str(), details)?;
+            s.inner
+                .db
+                .put_release(&query_id, &reader, &digest)
+                .map_err(ApiError::internal)?;
+        }
         Ok(response)
     })
     .await?;
