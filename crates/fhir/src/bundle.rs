@@ -77,6 +77,27 @@ pub fn map_ndjson_line(line: &str, source: &str, line_no: usize) -> Result<Batch
     )
 }
 
+/// Maps one line of an `.ndjson` file given as bytes, as [`map_ndjson_line`] does once
+/// the bytes are UTF-8.
+///
+/// Readers that cap line length read bytes, not strings, so that a line that is not
+/// UTF-8 (FHIR R4 §3.2.0.2) is one rejected line ([`MapErrorKind::NotUtf8`], naming the
+/// file line and the byte column) instead of an I/O error that ends the whole file.
+pub fn map_ndjson_bytes(line: &[u8], source: &str, line_no: usize) -> Result<Batch, MapError> {
+    let text = std::str::from_utf8(line).map_err(|e| {
+        let kind = MapErrorKind::NotUtf8 {
+            line: line_no,
+            column: e.valid_up_to() + 1,
+        };
+        let loc = Loc {
+            source,
+            line: Some(line_no),
+        };
+        loc.err(None, None, FieldError::whole(kind))
+    })?;
+    map_ndjson_line(text, source, line_no)
+}
+
 /// JSON whitespace (RFC 8259 §2).
 const JSON_WS: &[char] = &[' ', '\t', '\n', '\r'];
 
@@ -306,6 +327,11 @@ fn map_resource(kind: Kind, raw: &str, cx: &Cx<'_>, batch: &mut Batch) -> Result
             let hint = "a Consent needs a patient referencing its Patient";
             let subject = cx.subject(&c.patient, "patient", hint)?;
             let resource = parse(raw)?;
+            // The trust centre's own parser and rules: what it would refuse with 400 is
+            // refused here, naming the element, so that only this unit is rejected.
+            oncofed_consent::parse_consent(&resource).map_err(|e| {
+                FieldError::new(e.field, MapErrorKind::InvalidConsent { problem: e.problem })
+            })?;
             batch.consents.push(SubjectConsent { subject, resource });
             Ok(())
         }

@@ -153,6 +153,16 @@ pub enum MapErrorKind {
         "a genetic variant assessment (LOINC 69548-6) needs a component with code LOINC 48018-6 whose valueCodeableConcept is an HGNC gene"
     )]
     MissingGene,
+    /// A Consent the trust centre's consent registry would refuse: the rules of
+    /// `oncofed-consent` (the one parser both sides run), e.g. `status` or
+    /// `provision` missing. `problem` is that parser's text, which quotes no value.
+    #[error(
+        "invalid Consent: {problem}; the trust centre refuses such a Consent (FHIR R4 Consent, MII broad consent profile)"
+    )]
+    InvalidConsent {
+        /// What is wrong with the element, without its value.
+        problem: &'static str,
+    },
     /// An element form OncoFed does not read.
     #[error("{0}")]
     Unsupported(&'static str),

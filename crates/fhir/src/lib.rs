@@ -7,7 +7,8 @@
 //!
 //! # Entry points
 //! - [`map_document`]: a `.json` file, one Bundle or one resource.
-//! - [`map_ndjson_line`]: one line of a `.ndjson` file (FHIR Bulk Data).
+//! - [`map_ndjson_line`]: one line of a `.ndjson` file (FHIR Bulk Data);
+//!   [`map_ndjson_bytes`] the same for a line not yet known to be UTF-8.
 //! - [`Batch::merge`] to combine lines or files; [`quality`] for plausibility checks.
 //!
 //! The crate is synchronous and does no I/O: the node reads files and passes bytes or
@@ -19,7 +20,10 @@
 //! else. Why:
 //! - **Speed.** Strings are borrowed from the input and unknown elements are skipped
 //!   without allocating; a `Value` tree would allocate every element of every resource.
-//!   Only `Consent` is kept as a `Value`, because it is forwarded whole.
+//!   Only `Consent` is kept as a `Value`, because it is forwarded whole; it is
+//!   validated by `oncofed-consent`'s `parse_consent`, the parser the trust centre
+//!   decides with, so a Consent the trust centre would refuse fails here, naming
+//!   its element, and rejects only its own unit.
 //! - **Privacy by construction.** Identifiers of other systems (MRN, social security,
 //!   passport numbers), telecom and narrative are never read into memory we own.
 //! - **Compile time.** Generated FHIR model crates (e.g. `fhirbolt`) take about six
@@ -42,7 +46,7 @@ pub mod quality;
 mod resource_types;
 mod resources;
 
-pub use bundle::{map_document, map_ndjson_line};
+pub use bundle::{map_document, map_ndjson_bytes, map_ndjson_line};
 pub use error::{CLIP, MapError, MapErrorKind};
 pub use resource_types::{R4_RESOURCE_TYPES, is_r4_resource_type};
 
