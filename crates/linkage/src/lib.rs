@@ -35,6 +35,9 @@
 //! plaintext linkage reaches F1 0.9997; PPRL needs a higher Dice threshold
 //! there than on Febrl4 (see [`pprl::Hardening::recommended_threshold`]).
 //!
+//! [`veto`]: a sex or birth-date disagreement forbids an automatic link
+//! whatever the score; the trust centre applies it on every automatic path.
+//!
 //! Plaintext pairs between 0.45 and 0.60 go to clerical review; with them the
 //! recall is 0.9974 (13 true pairs share no blocking key).
 //!
@@ -57,6 +60,7 @@ pub mod febrl;
 pub mod pprl;
 pub mod probabilistic;
 mod record;
+pub mod veto;
 
 pub use assign::greedy_one_to_one;
 pub use em::estimate_weights;
@@ -64,3 +68,4 @@ pub use probabilistic::{
     BlockingKey, Config, Field, FieldWeight, LinkResult, Outcome, Weights, dedup, link,
 };
 pub use record::{Record, alnum, digits};
+pub use veto::{Veto, veto};

@@ -226,6 +226,9 @@ const MIGRATIONS: &[&str] = &[
     // 4: a person's site pseudonyms by person (the withdrawal cascade finds every
     // site holding a withdrawn person, also one that registers them later).
     "CREATE INDEX site_pseudonyms_person ON site_pseudonyms(person_id, site);",
+    // 5: a person's records by person: every automatic link checks the new record
+    // against all records of the person it would join (linkage::veto).
+    "CREATE INDEX local_ids_person ON local_ids(person_id);",
 ];
 
 /// One open connection with the schema in place.

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `probabilistic` | blocking keys in the store, candidate scoring in the pseudonymise path |
 //! | `review` | the clerical-review queue and person merges |
+//! | `veto` | what forbids an automatic link: same site, sex, birth date (issue 9) |
 //! | `pprl` | privacy-preserving linkage of CLK encodings per project |
 //! | [`api`] | wire types of `/v1/admin/review`, `/v1/pprl/...`, `/v1/admin/pprl/...` |
 //! | [`client`] | HTTP client for those endpoints (CLI, tests) |
@@ -16,3 +17,4 @@ pub mod client;
 pub(crate) mod pprl;
 pub(crate) mod probabilistic;
 pub(crate) mod review;
+pub(crate) mod veto;

@@ -5,7 +5,10 @@
 //!    and its linkage keys are updated, so later records can link to them);
 //! 2. otherwise the person whose insurance-number key matches, else the person
 //!    whose name key (normalised first given name, family name, birth date, sex)
-//!    matches, unless that person has a *different* insurance number on record;
+//!    matches, unless that person has a *different* insurance number on record,
+//!    or another local id at the same site, or a record that disagrees on sex or
+//!    birth date ([`crate::linkage::veto`]; such a record goes on to step 3, and
+//!    is queued for review against the vetoed person if scoring finds nothing);
 //! 3. otherwise probabilistic linkage ([`crate::linkage::probabilistic`]): the
 //!    records sharing a blocking key are scored (Fellegi–Sunter/EpiLink); a
 //!    match links to the best one's person; a possible match creates a new
@@ -24,6 +27,7 @@
 use super::{StoreError, now};
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
 use crate::linkage::probabilistic as prob;
+use crate::linkage::veto;
 use oncofed_linkage::Outcome;
 use oncofed_model::SiteId;
 use oncofed_trustee_api::PseudonymPair;
@@ -121,7 +125,20 @@ fn link_one(
         return Ok(person);
     }
     let mut review = None;
-    let person = match find_person(tx, &item.keys)? {
+    // The exact keys name a person; a veto (same site, sex, birth date) sends
+    // the record on to scoring, which can at most queue it for review.
+    let mut vetoed = None;
+    let exact = match find_person(tx, &item.keys)? {
+        Some(p) => match veto::person_veto(tx, p.row, site.as_str(), record.as_ref())? {
+            None => Some(p),
+            Some(v) => {
+                vetoed = Some((p, v));
+                None
+            }
+        },
+        None => None,
+    };
+    let person = match exact {
         Some(p) => {
             register_keys(tx, p.row, &item.keys, true)?;
             p
@@ -131,6 +148,7 @@ fn link_one(
                 Some(r) => prob::best_candidate(
                     tx,
                     &cfg,
+                    site.as_str(),
                     r,
                     item.keys.kvnr.as_ref().map(|k| &k[..]),
                     &blocks,
@@ -144,7 +162,19 @@ fn link_one(
                     p
                 }
                 other => {
-                    review = other;
+                    // A vetoed exact key is worth a reviewer's look even when
+                    // the score alone would not queue the pair.
+                    review = match (other, vetoed) {
+                        (Some(c), _) => Some(c),
+                        (None, Some((p, v))) => Some(prob::vetoed_candidate(
+                            tx,
+                            &cfg,
+                            record.as_ref(),
+                            (v.site, v.local_id),
+                            p.row,
+                        )?),
+                        (None, None) => None,
+                    };
                     let p = new_person(tx, item.keys.kvnr, now)?;
                     register_keys(tx, p.row, &item.keys, false)?;
                     p

@@ -182,7 +182,12 @@ fn corroborated(sims: &[Option<f64>; 11]) -> bool {
 /// - two different insurance numbers (validated KVNRs with a check digit) never
 ///   give a match, only a possible one (the rule of the exact path too); checked
 ///   on the two records and on the person (`persons.kvnr_key` against the new
-///   record's `kvnr_key`), so a record without a number cannot bridge two people.
+///   record's `kvnr_key`), so a record without a number cannot bridge two people;
+/// - a match whose person has a record from the same site (`site`, another local
+///   id) or one that disagrees on sex or birth date ([`super::veto`]) becomes a
+///   possible match. No score outweighs these (issue 9: a birth name like the
+///   other's family name, similar given names and one postal code had merged a
+///   man and a woman born 15 days apart).
 ///
 /// On Febrl4, whose generator replaces whole names, the name veto sends 13 % of
 /// the true pairs to review instead of linking them (`tests/linkage_febrl.rs`); on
@@ -190,6 +195,7 @@ fn corroborated(sims: &[Option<f64>; 11]) -> bool {
 pub(crate) fn best_candidate(
     tx: &Transaction<'_>,
     cfg: &Config,
+    site_of_record: &str,
     record: &Record,
     kvnr_key: Option<&[u8]>,
     keys: &[i64],
@@ -244,7 +250,8 @@ pub(crate) fn best_candidate(
                 || (!record.insurance_id.is_empty()
                     && !other.insurance_id.is_empty()
                     && record.insurance_id != other.insurance_id)
-                || person_kvnr_differs(tx, person, kvnr_key)?)
+                || person_kvnr_differs(tx, person, kvnr_key)?
+                || super::veto::person_veto(tx, person, site_of_record, Some(record))?.is_some())
         {
             outcome = Outcome::PossibleMatch;
         }
@@ -267,4 +274,30 @@ pub(crate) fn best_candidate(
         }
     }
     Ok(best)
+}
+
+/// A review candidate for a record whose exact key named a person a veto kept
+/// it from: the person's record `(site, local_id)`, scored against `record`.
+pub(crate) fn vetoed_candidate(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    record: Option<&Record>,
+    (site, local_id): (String, String),
+    person: i64,
+) -> rusqlite::Result<Candidate> {
+    let idat: Option<String> = tx
+        .prepare_cached("SELECT idat FROM local_ids WHERE site = ?1 AND local_id = ?2")?
+        .query_row(params![site, local_id], |r| r.get(0))
+        .optional()?;
+    let score = match (record, idat.as_deref().and_then(record_of)) {
+        (Some(ours), Some(theirs)) => score(&compare(ours, &theirs, cfg), &cfg.weights),
+        _ => 0.0,
+    };
+    Ok(Candidate {
+        site,
+        local_id,
+        person,
+        score,
+        outcome: Outcome::PossibleMatch,
+    })
 }

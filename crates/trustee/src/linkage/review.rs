@@ -233,8 +233,9 @@ pub(crate) fn decide<E>(
 
 /// Merges person `from` into person `into`.
 ///
-/// The updates by `person_id` scan their tables (no index on that column, to
-/// keep ingest inserts cheap); merges are rare, manual decisions.
+/// `local_ids` and `site_pseudonyms` are indexed by person; the other updates
+/// by `person_id` scan their tables (no index, to keep inserts cheap): merges
+/// are rare, manual decisions.
 fn merge(tx: &Transaction<'_>, keys: &Keys, from: i64, into: i64) -> Result<(), StoreError> {
     let sites: Vec<String> = tx
         .prepare("SELECT DISTINCT site FROM local_ids WHERE person_id = ?1")?

@@ -11,6 +11,15 @@ pub const TOKEN_A: &str = "site-a-token-0123456789abcdef";
 pub const TOKEN_B: &str = "site-b-token-0123456789abcdef";
 pub const ADMIN: &str = "admin-token-0123456789abcdef";
 
+/// The bearer token of `site-{k}` in [`Server::start_sites`].
+pub fn token(k: u32) -> String {
+    match k {
+        1 => TOKEN_A.to_owned(),
+        2 => TOKEN_B.to_owned(),
+        k => format!("site-{k}-token-0123456789abcdef"),
+    }
+}
+
 pub struct Server {
     pub url: String,
     stop: oneshot::Sender<()>,
@@ -20,12 +29,16 @@ pub struct Server {
 impl Server {
     /// Starts a trust centre with sites `site-1` (TOKEN_A) and `site-2` (TOKEN_B).
     pub async fn start(dir: &Path) -> Self {
+        Self::start_sites(dir, 2).await
+    }
+
+    /// Starts a trust centre with sites `site-1` … `site-{n}`, site `k` using
+    /// [`token`]`(k)` (so `site-1` has TOKEN_A and `site-2` TOKEN_B).
+    pub async fn start_sites(dir: &Path, n: u32) -> Self {
         let sites = dir.join("sites");
-        let text = format!(
-            "site-1 {}\nsite-2 {}\n",
-            hash_token(TOKEN_A),
-            hash_token(TOKEN_B)
-        );
+        let text: String = (1..=n)
+            .map(|k| format!("site-{k} {}\n", hash_token(&token(k))))
+            .collect();
         std::fs::write(&sites, text).unwrap();
         let config = TrusteeConfig::from_files(dir.join("data"), &dir.join("key"), &sites)
             .unwrap()

@@ -1,0 +1,82 @@
+//! Person-level vetoes on automatic links (issue 9, defect 1).
+//!
+//! A new record that would join a person (by insurance number, by the exact
+//! name key or by score) is checked against **every** record the person holds,
+//! not only the one that matched, because joining a person merges with all of
+//! them. The link is refused, and at most a clerical-review item queued, when
+//! any of the person's records
+//! - comes from the same site under another local id: a site's own patient ids
+//!   are the site's decision that these are different patients (or a duplicate
+//!   it must resolve itself); the trust centre never merges them on its own;
+//! - disagrees on sex or birth date ([`oncofed_linkage::veto`]: both known and
+//!   different; a day/month swap is a disagreement).
+//!
+//! A reviewer's `match` decision may still merge such persons: the veto binds
+//! only automatic decisions.
+
+use super::probabilistic::record_of;
+use oncofed_linkage::{Record, Veto};
+use rusqlite::{Transaction, params};
+
+/// Why a record may not join a person automatically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PersonVeto {
+    /// The reason (no personal data).
+    pub reason: Reason,
+    /// Site of the person's record that triggered it (the review item names it).
+    pub site: String,
+    /// Its local id.
+    pub local_id: String,
+}
+
+/// The kinds of [`PersonVeto`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The person already has another local id at the new record's site.
+    SameSite,
+    /// Sex or birth date disagree with one of the person's records.
+    Identity(Veto),
+    /// A stored record of the person cannot be read (never link on a guess).
+    Unreadable,
+}
+
+/// The first veto against `record` (from `site`) joining `person`; `None` when
+/// it may link. `record` is `None` when the new IDAT could not be normalised,
+/// which vetoes every link.
+pub(crate) fn person_veto(
+    tx: &Transaction<'_>,
+    person: i64,
+    site: &str,
+    record: Option<&Record>,
+) -> rusqlite::Result<Option<PersonVeto>> {
+    let mut stmt =
+        tx.prepare_cached("SELECT site, local_id, idat FROM local_ids WHERE person_id = ?1")?;
+    let rows = stmt.query_map(params![person], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (their_site, local_id, idat) = row?;
+        let reason = if their_site == site {
+            Some(Reason::SameSite)
+        } else {
+            match (record, record_of(&idat)) {
+                (Some(ours), Some(theirs)) => {
+                    oncofed_linkage::veto(ours, &theirs).map(Reason::Identity)
+                }
+                _ => Some(Reason::Unreadable),
+            }
+        };
+        if let Some(reason) = reason {
+            return Ok(Some(PersonVeto {
+                reason,
+                site: their_site,
+                local_id,
+            }));
+        }
+    }
+    Ok(None)
+}
