@@ -12,6 +12,9 @@
 //! - [`AuditLog`]: the store (SQLite, WAL), appends and exports.
 //! - [`verify`], [`verify_export`]: the verifier, returning a
 //!   [`VerifyReport`] that names the first [`Problem`].
+//! - [`observe`], [`verify_export_witnessed`]: checkpoints witnessed outside
+//!   the hub (by the sites), so that a trail cut back to an earlier checkpoint
+//!   or forked is caught.
 //! - The bytes behind hashes and signatures are specified at [`AuditEntry`],
 //!   [`Checkpoint`] and [`canonical_json`], so independent verifiers can be
 //!   written.
@@ -25,9 +28,13 @@ mod error;
 mod log;
 mod schema;
 mod verify;
+mod witness;
 
 pub use canonical::canonical_json;
 pub use entry::{AuditEntry, CHECKPOINT_DOMAIN, Checkpoint, ENTRY_DOMAIN, GENESIS_HASH};
 pub use error::AuditError;
 pub use log::{AuditLog, DEFAULT_CHECKPOINT_EVERY, ExportSummary};
 pub use verify::{Export, ExportRecord, Problem, VerifyReport, read_export, verify, verify_export};
+pub use witness::{
+    Equivocation, EquivocationEvidence, Observation, observe, verify_export_witnessed,
+};

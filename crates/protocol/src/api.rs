@@ -77,6 +77,11 @@ pub struct FeasibilityResponse {
     pub sites: Vec<SiteStatus>,
 }
 
+/// Response header of `GET /v1/site/tasks`: the hub's newest signed audit
+/// checkpoint (JSON of `oncofed_audit::Checkpoint`). Sites keep the newest one
+/// they saw, as witnesses outside the hub that the trail was not cut back.
+pub const AUDIT_CHECKPOINT_HEADER: &str = "oncofed-audit-checkpoint";
+
 /// `POST /v1/admin/sites`: register a site by its public key (admins only).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegisterSite {

@@ -12,7 +12,9 @@ use std::process::ExitCode;
 pub enum AuditCommand {
     /// Verify an exported audit trail: every hash, link and signed checkpoint.
     /// Names the first entry that was edited, deleted, inserted or reordered.
-    /// Exits with status 1 when the trail does not verify.
+    /// With `--witness` (the checkpoints sites kept), a trail cut back to an
+    /// earlier checkpoint is caught too. Exits with status 1 when the trail does
+    /// not verify.
     Verify(VerifyArgs),
     /// Download the audit trail from the hub (auditors only).
     Export(ExportArgs),
@@ -26,6 +28,11 @@ pub struct VerifyArgs {
     /// The hub's public key (base64), as printed by `oncofed hub serve`.
     #[arg(long)]
     public_key: PublicKey,
+    /// A checkpoint a site witnessed (its node's `audit-witness.json`); repeat
+    /// for each site. The trail must still hold every witnessed entry with the
+    /// same hash: a trail cut back or rewritten behind a site's view fails.
+    #[arg(long = "witness", value_name = "FILE")]
+    witnesses: Vec<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -52,7 +59,24 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Verify(a) => {
             let file = std::fs::File::open(&a.log)
                 .with_context(|| format!("cannot open {}", a.log.display()))?;
-            let report = oncofed_audit::verify_export(std::io::BufReader::new(file), &a.public_key);
+            let mut witnessed = Vec::with_capacity(a.witnesses.len());
+            for path in &a.witnesses {
+                let text = std::fs::read(path)
+                    .with_context(|| format!("cannot read witness file {}", path.display()))?;
+                let checkpoint: oncofed_audit::Checkpoint = serde_json::from_slice(&text)
+                    .with_context(|| {
+                        format!(
+                            "{} is not an audit checkpoint (expected a node's audit-witness.json)",
+                            path.display()
+                        )
+                    })?;
+                witnessed.push(checkpoint);
+            }
+            let report = oncofed_audit::verify_export_witnessed(
+                std::io::BufReader::new(file),
+                &a.public_key,
+                &witnessed,
+            );
             if a.json {
                 print_json(&report)?;
             } else {

@@ -140,7 +140,11 @@ impl LocalFederation {
             secret: SiteSecret::load_or_create(&self.node_dir(i).join("noise.secret"))?,
             poll_wait,
         };
-        let agent = Agent::new(config, service.store(), service.gate());
+        let witness = oncofed_node::agent::AuditWitness::open(
+            self.node_dir(i).join(oncofed_node::agent::WITNESS_FILE),
+            config.hub_key,
+        )?;
+        let agent = Agent::new(config, service.store(), service.gate()).with_audit_witness(witness);
         let rx = self.stop.subscribe();
         self.tasks.push(tokio::spawn(async move {
             agent.run(stopped(rx)).await;
