@@ -138,8 +138,25 @@ pub struct HubConfig {
     pub max_poll: Duration,
     /// Disclosure rules applied to totals and per-site figures.
     pub disclosure: oncofed_privacy::HubDisclosure,
-    /// Per-user rate limit and weekly quota.
+    /// Per-user rate limit and weekly quota of feasibility queries.
     pub limits: oncofed_privacy::QueryBudget,
+    /// Per-user rate limit and weekly quota of analysis runs (`POST /v1/analyses`),
+    /// separate from feasibility so one does not use up the other. Defaults: 10
+    /// per minute (burst 10), 100 per rolling 7 days. A run occupies every site
+    /// for a dozen round trips, so the minute limit bounds the load one
+    /// researcher can put on the federation; each run without ε is a new release
+    /// over a cohort the researcher chooses, so the weekly quota bounds
+    /// differencing across cohorts the way the feasibility quota (50) does for
+    /// counts. It is twice that because runs happen inside admin-approved
+    /// projects with named researchers and release only aggregates that pass the
+    /// DataSHIELD-style limits.
+    pub analysis_runs: oncofed_privacy::QueryBudget,
+    /// Bytes of large site bodies (above 64 KiB: analysis vectors) the hub holds
+    /// at once, from all sites together; a post that does not fit is refused with
+    /// 503 and `Retry-After`. At least one largest body (64 MiB) always fits.
+    /// Default 256 MiB: four maximal analysis vectors, or a round of ten sites'
+    /// typical (≤ 20 MB) vectors.
+    pub site_body_budget: usize,
     /// Disclosure limits for analyses, indexed by security level − 1
     /// (defaults: [`oncofed_analysis::AnalysisLimits::for_level`]).
     pub analysis_limits: [oncofed_analysis::AnalysisLimits; 4],
@@ -163,6 +180,11 @@ impl HubConfig {
             max_poll: Duration::from_secs(25),
             disclosure: oncofed_privacy::HubDisclosure::default(),
             limits: oncofed_privacy::QueryBudget::default(),
+            analysis_runs: oncofed_privacy::QueryBudget {
+                per_minute: 10,
+                per_week: 100,
+            },
+            site_body_budget: 256 << 20,
             analysis_limits: [
                 oncofed_model::SecurityLevel::Aggregate,
                 oncofed_model::SecurityLevel::Pseudonymised,

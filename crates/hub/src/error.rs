@@ -1,15 +1,26 @@
 //! The hub's API error: a stable code and a generic message; details go to the log.
+//!
+//! Every refusal the hub sends, including those of its extractors (bad JSON,
+//! wrong content type, body too large, unsigned site request), is this JSON
+//! body, so clients parse one shape. Answers that ask the caller to come back
+//! later (429, 503) carry `Retry-After` in seconds.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oncofed_protocol::api::ApiErrorBody;
+
+/// `Retry-After` for a rate limit whose exact end the hub does not know.
+const DEFAULT_RETRY_AFTER_SECS: u64 = 60;
 
 /// Errors the hub answers with. Messages never contain personal data or secrets.
 #[derive(Debug)]
 pub enum ApiError {
     /// Missing or wrong credentials.
     Unauthorized,
+    /// A signed site request was refused; the message says what to fix
+    /// (clock, headers, digest, replay) without saying whether the site exists.
+    SiteUnauthorized(&'static str),
     /// Authenticated, but the role does not allow this.
     Forbidden,
     /// No such resource.
@@ -18,8 +29,23 @@ pub enum ApiError {
     Refused(String),
     /// The request is malformed; the message says what to fix.
     Invalid(String),
-    /// Rate limit or quota reached; retry later.
+    /// The body is larger than this route accepts; the message gives the limit.
+    PayloadTooLarge(String),
+    /// The body is not declared as JSON.
+    UnsupportedMediaType,
+    /// Rate limit or quota reached; retry later (`Retry-After: 60`).
     TooManyRequests(String),
+    /// A per-user rate limit or quota refused the request; `Retry-After` says
+    /// when the same request would be accepted.
+    RateLimited(oncofed_privacy::Refusal),
+    /// The hub is at a capacity limit (bodies in flight, replay memory); the
+    /// caller should retry after `retry_after_secs`.
+    Busy {
+        /// What is at capacity.
+        message: String,
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+    },
     /// Something failed inside the hub.
     Internal,
 }
@@ -34,11 +60,17 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut retry_after = None;
         let (status, code, message) = match self {
             Self::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "missing or invalid credentials".to_owned(),
+            ),
+            Self::SiteUnauthorized(why) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                format!("signed site request refused: {why}"),
             ),
             Self::Forbidden => (
                 StatusCode::FORBIDDEN,
@@ -51,21 +83,52 @@ impl IntoResponse for ApiError {
                 "no such resource".to_owned(),
             ),
             Self::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m),
+            Self::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`".to_owned(),
+            ),
             Self::Refused(m) => (StatusCode::FORBIDDEN, "refused", m),
-            Self::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", m),
+            Self::TooManyRequests(m) => {
+                retry_after = Some(DEFAULT_RETRY_AFTER_SECS);
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", m)
+            }
+            Self::RateLimited(refusal) => {
+                let secs = (refusal.retry_at - chrono::Utc::now()).num_milliseconds();
+                retry_after = Some((secs.max(0) as u64).div_ceil(1000).max(1));
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    refusal.to_string(),
+                )
+            }
+            Self::Busy {
+                message,
+                retry_after_secs,
+            } => {
+                retry_after = Some(retry_after_secs.max(1));
+                (StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+            }
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "internal error; see the hub's log".to_owned(),
             ),
         };
-        (
+        let mut response = (
             status,
             Json(ApiErrorBody {
                 code: code.to_owned(),
                 message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

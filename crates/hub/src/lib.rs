@@ -21,9 +21,30 @@
 //! | `GET /v1/admin/sites` | admin | registered sites |
 //! | `POST /v1/feasibility` | researcher | `FeasibilityRequest` → `FeasibilityResponse` |
 //! | `GET /v1/feasibility/{id}` | the researcher who asked, auditors | `FeasibilityResponse` |
+//! | `POST /v1/admin/projects`, `GET /v1/admin/projects` | admin (list: also auditors) | `Project` |
+//! | `GET /v1/projects` | researcher | the caller's projects with ε spent |
+//! | `POST /v1/analyses` | researcher in the project | `AnalysisRequest` → `AnalysisResponse` |
+//! | `GET /v1/analyses/{id}?wait=S` | the researcher who asked, auditors | `AnalysisResponse` |
 //! | `GET /v1/site/tasks?wait=S` | a site (signed request) | sealed `Task`s (long poll) |
 //! | `POST /v1/site/results` | a site (signed request) | sealed `TaskOutcome` |
 //! | `GET /v1/audit/export` | auditor | the audit trail as JSON Lines |
+//!
+//! HTTP hardening, in one place:
+//!
+//! - every refusal is the JSON [`ApiError`] body, including bad JSON, a wrong
+//!   content type and oversized bodies ([`json`](crate::json)); 429 and 503 carry
+//!   `Retry-After`;
+//! - routes that need a role check it before reading the body (role extractors
+//!   in `auth`), so a wrong role gets 403 whatever it sends;
+//! - researcher and admin bodies are limited to 64 KiB, site polls to 1 KiB,
+//!   site results to 64 MiB;
+//! - a signed site request is checked (headers, clock, site, length, replay,
+//!   signature over the body digest it sends ahead) before its body is read,
+//!   large bodies in flight share a byte budget, and a signature is accepted
+//!   once (`site_request`, `replay`);
+//! - feasibility queries and analysis runs each have a per-user rate limit and
+//!   weekly quota ([`HubConfig::limits`], [`HubConfig::analysis_runs`]);
+//! - the data directory is `0700`, its stores and secrets `0600`.
 
 mod aggregate;
 mod analysis;
@@ -32,10 +53,15 @@ pub mod client;
 pub mod config;
 mod db;
 mod error;
+mod json;
+mod private_fs;
+mod replay;
 mod routes;
+mod site_request;
 
 pub use config::{HubConfig, Role, Users};
 pub use error::ApiError;
+pub use site_request::DIGEST_HEADER;
 
 use axum::Router;
 use oncofed_audit::AuditLog;
@@ -54,6 +80,10 @@ pub const TIMESTAMP_HEADER: &str = "x-oncofed-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-oncofed-signature";
 /// How far a site's clock may be off.
 pub const MAX_CLOCK_SKEW_SECS: u64 = 120;
+/// Most signatures the hub remembers per site within the clock window (see
+/// `replay.rs`): a site would need more than 17 signed requests a second,
+/// sustained over four minutes, to reach it.
+pub const REPLAY_MEMORY_PER_SITE: usize = 4096;
 
 /// Why the hub could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +102,9 @@ pub enum LaunchError {
     /// The audit trail failed.
     #[error(transparent)]
     Audit(#[from] oncofed_audit::AuditError),
+    /// The configuration cannot be used.
+    #[error("hub configuration: {0}")]
+    Config(String),
     /// The HTTP server failed.
     #[error("hub server: {0}")]
     Serve(std::io::Error),
@@ -89,6 +122,9 @@ struct Inner {
     audit: AuditLog,
     sketch_secret: Vec<u8>,
     limiter: Mutex<RateLimiter>,
+    analysis_limiter: Mutex<RateLimiter>,
+    replay: Mutex<replay::ReplayCache>,
+    body_budget: site_request::BodyBudget,
     site_keys: Mutex<HashMap<String, PublicKey>>,
     site_wakeups: Mutex<HashMap<String, Arc<Notify>>>,
     results: Notify,
@@ -99,10 +135,13 @@ impl AppState {
     /// Blocking: call it at start-up or from a blocking context.
     pub fn open(config: HubConfig) -> Result<Self, LaunchError> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|source| LaunchError::DataDir {
-            path: dir.clone(),
-            source,
-        })?;
+        let data_dir_err =
+            |path: std::path::PathBuf| move |source| LaunchError::DataDir { path, source };
+        private_fs::create_private_dir(dir).map_err(data_dir_err(dir.clone()))?;
+        for file in ["hub.db", "audit.db"] {
+            private_fs::create_private_file(&dir.join(file))
+                .map_err(data_dir_err(dir.join(file)))?;
+        }
         let db = db::Db::open(&dir.join("hub.db"))?;
         let audit = AuditLog::open(
             dir.join("audit.db"),
@@ -116,12 +155,9 @@ impl AppState {
                     source,
                 }
             })?;
-        let limiter = match db.budget("*")? {
-            Some(state) => serde_json::from_str(&state)
-                .unwrap_or_else(|_| RateLimiter::new(config.limits).expect("validated")),
-            None => RateLimiter::new(config.limits)
-                .map_err(|e| LaunchError::Serve(std::io::Error::other(e.to_string())))?,
-        };
+        let limiter = load_limiter(&db, FEASIBILITY_LIMITER, config.limits)?;
+        let analysis_limiter = load_limiter(&db, ANALYSIS_LIMITER, config.analysis_runs)?;
+        let body_budget = site_request::BodyBudget::new(config.site_body_budget);
         let interrupted = db.fail_interrupted_analyses(chrono::Utc::now())?;
         if interrupted > 0 {
             tracing::warn!(
@@ -142,6 +178,12 @@ impl AppState {
                 audit,
                 sketch_secret,
                 limiter: Mutex::new(limiter),
+                analysis_limiter: Mutex::new(analysis_limiter),
+                replay: Mutex::new(replay::ReplayCache::new(
+                    MAX_CLOCK_SKEW_SECS,
+                    REPLAY_MEMORY_PER_SITE,
+                )),
+                body_budget,
                 site_keys: Mutex::new(site_keys),
                 site_wakeups: Mutex::new(HashMap::new()),
                 results: Notify::new(),
@@ -169,6 +211,21 @@ impl AppState {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// The registered public key of `site`, if it is registered.
+    pub(crate) fn site_key(&self, site: &str) -> Option<PublicKey> {
+        let keys = self
+            .inner
+            .site_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        keys.get(site).cloned()
+    }
+
+    /// The memory of site-request signatures seen within the clock window.
+    pub(crate) fn replay(&self) -> std::sync::MutexGuard<'_, replay::ReplayCache> {
+        self.inner.replay.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn wakeup(&self, site: &str) -> Arc<Notify> {
         let mut map = self
             .inner
@@ -177,6 +234,40 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner());
         map.entry(site.to_owned()).or_default().clone()
     }
+}
+
+/// Key of the persisted feasibility rate limiter in the budget table.
+const FEASIBILITY_LIMITER: &str = "*";
+/// Key of the persisted analysis-run rate limiter in the budget table.
+pub(crate) const ANALYSIS_LIMITER: &str = "*analyses";
+
+/// The persisted limiter under `key` with the configured `budget` (the
+/// configuration wins over the persisted limits; the users' history is kept).
+/// Unreadable persisted state starts afresh with a warning rather than
+/// keeping the hub down.
+fn load_limiter(
+    db: &db::Db,
+    key: &str,
+    budget: oncofed_privacy::QueryBudget,
+) -> Result<RateLimiter, LaunchError> {
+    let invalid = |e: oncofed_privacy::ConfigError| {
+        LaunchError::Config(format!(
+            "rate limit {budget:?}: {e}; configure limits of at least 1"
+        ))
+    };
+    let mut limiter = RateLimiter::new(budget).map_err(invalid)?;
+    if let Some(state) = db.budget(key)? {
+        match serde_json::from_str::<RateLimiter>(&state) {
+            Ok(mut persisted) => {
+                persisted.set_budget(budget).map_err(invalid)?;
+                limiter = persisted;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "persisted rate-limit state unreadable; starting afresh")
+            }
+        }
+    }
+    Ok(limiter)
 }
 
 /// Reads a secret of at least 32 bytes, creating one (mode 0600) on first start.
@@ -210,6 +301,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::site::router())
         .merge(routes::audit::router())
         .fallback(|| async { ApiError::NotFound })
+        // Researcher and admin bodies; the site routes read their own bodies
+        // with per-route limits (`site_request.rs`), which this does not touch.
+        .layer(axum::extract::DefaultBodyLimit::max(json::MAX_JSON_BODY))
         .with_state(state)
 }
 

@@ -257,8 +257,12 @@ impl Agent {
         body: Vec<u8>,
     ) -> Result<Vec<u8>, AgentError> {
         let ts = Utc::now().timestamp();
+        // The hub accepts each signature once: a random nonce keeps two
+        // identical requests within one second (a quick re-poll, a retry) apart.
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let path = format!("{path}{separator}nonce={:032x}", rand::random::<u128>());
         let signature =
-            oncofed_crypto::sign_request(&self.config.key, method.as_str(), path, ts, &body);
+            oncofed_crypto::sign_request(&self.config.key, method.as_str(), &path, ts, &body);
         let url = format!("{}{}", self.config.hub_url.trim_end_matches('/'), path);
         let resp = self
             .http
@@ -266,6 +270,9 @@ impl Agent {
             .header("x-oncofed-site", self.config.site.as_str())
             .header("x-oncofed-timestamp", ts.to_string())
             .header("x-oncofed-signature", signature.to_string())
+            // The signed body digest ahead of the body: the hub checks the
+            // signature before it reads the body.
+            .header("x-oncofed-content-sha256", oncofed_crypto::body_digest(&body))
             .header("content-type", "application/json")
             .body(body)
             .send()

@@ -1,7 +1,8 @@
 //! Site registration (admins only): registration is closed unless an admin opens it per site.
 
 use super::{audit, blocking};
-use crate::auth::User;
+use crate::auth::{AsAdmin, User};
+use crate::json::ApiJson;
 use crate::{ApiError, AppState, Role};
 use axum::extract::State;
 use axum::routing::post;
@@ -14,11 +15,10 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn register(
-    user: User,
+    AsAdmin(user): AsAdmin,
     State(state): State<AppState>,
-    Json(req): Json<RegisterSite>,
+    ApiJson(req): ApiJson<RegisterSite>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    user.require(Role::Admin)?;
     blocking(&state, move |s| {
         let key = req.public_key.to_string();
         s.inner

@@ -3,15 +3,17 @@
 //! - `POST /v1/admin/projects` (admin): approve a project for named researchers,
 //!   data categories and a privacy budget; `GET /v1/admin/projects` lists them.
 //! - `GET /v1/projects` (researcher): the caller's projects with ε spent.
-//! - `POST /v1/analyses` (researcher, member of the project): start a run;
+//! - `POST /v1/analyses` (researcher, member of the project): start a run,
+//!   within the per-user rate limit and weekly quota of analysis runs;
 //!   `GET /v1/analyses/{id}?wait=S` its state and released result.
 //!
 //! Every approval, submission, refusal, spend and release is audited.
 
 use super::{audit, blocking};
 use crate::analysis::{HubFederation, api_error, limits_for};
-use crate::auth::User;
+use crate::auth::{AsAdmin, AsResearcher, User};
 use crate::db::QueryRow;
+use crate::json::ApiJson;
 use crate::{ApiError, AppState, Role};
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -37,11 +39,10 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn approve(
-    user: User,
+    AsAdmin(user): AsAdmin,
     State(state): State<AppState>,
-    Json(project): Json<Project>,
+    ApiJson(project): ApiJson<Project>,
 ) -> Result<Json<Project>, ApiError> {
-    user.require(Role::Admin)?;
     project.validate().map_err(ApiError::Invalid)?;
     blocking(&state, move |s| {
         s.inner
@@ -153,20 +154,53 @@ fn admit(state: &AppState, user: &str, req: &AnalysisRequest) -> Result<Project,
     Ok(project)
 }
 
+/// Charges one run to the user's analysis rate limit and weekly quota
+/// ([`HubConfig::analysis_runs`](crate::HubConfig::analysis_runs)), after
+/// admission so that a refused request costs nothing; refusals are audited.
+fn consume_run_quota(
+    state: &AppState,
+    user: &str,
+    project: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let mut limiter = state
+        .inner
+        .analysis_limiter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Err(refusal) = limiter.check_and_consume(user, now) {
+        audit(
+            state,
+            user,
+            "analysis.refused",
+            project,
+            serde_json::json!({ "reason": refusal.reason }),
+        )?;
+        return Err(ApiError::RateLimited(refusal));
+    }
+    limiter.forget_idle(now);
+    let snapshot = serde_json::to_string(&*limiter).map_err(ApiError::internal)?;
+    state
+        .inner
+        .db
+        .put_budget(crate::ANALYSIS_LIMITER, &snapshot)
+        .map_err(ApiError::internal)
+}
+
 async fn submit(
-    user: User,
+    AsResearcher(user): AsResearcher,
     State(state): State<AppState>,
-    Json(req): Json<AnalysisRequest>,
+    ApiJson(req): ApiJson<AnalysisRequest>,
 ) -> Result<Json<AnalysisResponse>, ApiError> {
-    user.require(Role::Researcher)?;
     oncofed_analysis::driver::validate(&req).map_err(|e| api_error(&e))?;
     let wait = Duration::from_secs(req.wait_seconds.unwrap_or(0)).min(MAX_WAIT);
     let user_id = user.id.clone();
     let request = req.clone();
     let (run_id, project) = blocking(&state, move |s| {
         let project = admit(s, &user.id, &req)?;
-        let run_id = QueryId::random();
         let now = Utc::now();
+        consume_run_quota(s, &user.id, &project.id, now)?;
+        let run_id = QueryId::random();
         let text = serde_json::to_string(&req).map_err(ApiError::internal)?;
         let row = QueryRow {
             query_id: run_id.clone(),

@@ -1,7 +1,7 @@
 //! The audit trail for auditors.
 
-use crate::auth::User;
-use crate::{ApiError, AppState, Role};
+use crate::auth::AsAuditor;
+use crate::{ApiError, AppState};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -13,8 +13,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/audit/export", get(export))
 }
 
-async fn export(user: User, State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    user.require(Role::Auditor)?;
+async fn export(
+    AsAuditor(user): AsAuditor,
+    State(state): State<AppState>,
+) -> Result<impl IntoResponse, ApiError> {
     let text = super::blocking(&state, move |s| {
         super::audit(
             s,

@@ -1,8 +1,9 @@
 //! Feasibility queries: researcher in, one sealed task per site out, released figures back.
 
 use super::{audit, blocking};
-use crate::auth::User;
+use crate::auth::{AsResearcher, User};
 use crate::db::{QueryRow, TaskRow};
+use crate::json::ApiJson;
 use crate::{ApiError, AppState, Role};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -25,11 +26,10 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn submit(
-    user: User,
+    AsResearcher(user): AsResearcher,
     State(state): State<AppState>,
-    Json(req): Json<FeasibilityRequest>,
+    ApiJson(req): ApiJson<FeasibilityRequest>,
 ) -> Result<Json<FeasibilityResponse>, ApiError> {
-    user.require(Role::Researcher)?;
     req.criteria
         .validate()
         .map_err(|e| ApiError::Invalid(format!("criteria: {e}")))?;
@@ -41,7 +41,7 @@ async fn submit(
             let mut limiter = s.inner.limiter.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(refusal) = limiter.check_and_consume(&user.id, now) {
                 audit(s, &user.id, "query.refused", "rate-limit", serde_json::json!({ "reason": refusal.reason }))?;
-                return Err(ApiError::TooManyRequests(refusal.to_string()));
+                return Err(ApiError::RateLimited(refusal));
             }
             let snapshot = serde_json::to_string(&*limiter).map_err(ApiError::internal)?;
             s.inner.db.put_budget("*", &snapshot).map_err(ApiError::internal)?;

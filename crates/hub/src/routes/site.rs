@@ -1,7 +1,7 @@
 //! The outbound-only site channel: sites long-poll for sealed tasks and post sealed outcomes.
 
 use super::{audit, blocking};
-use crate::auth::SiteRequest;
+use crate::site_request::{MAX_RESULT_BODY, SiteRequest};
 use crate::{ApiError, AppState};
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
@@ -103,20 +103,13 @@ fn is_analysis_step(envelope: &SignedEnvelope) -> bool {
 /// Accepts a sealed outcome from the site that was sent the task.
 async fn results(
     State(state): State<AppState>,
-    req: SiteRequest,
+    req: SiteRequest<MAX_RESULT_BODY>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let envelope: SignedEnvelope = serde_json::from_slice(&req.body)
         .map_err(|_| ApiError::Invalid("body must be a sealed task outcome".into()))?;
-    let key = {
-        let keys = state
-            .inner
-            .site_keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        keys.get(req.site.as_str())
-            .cloned()
-            .ok_or(ApiError::Unauthorized)?
-    };
+    let key = state
+        .site_key(req.site.as_str())
+        .ok_or(ApiError::Unauthorized)?;
     let outcome: TaskOutcome = envelope.open(&key).map_err(|e| {
         tracing::warn!(site = %req.site, error = %e, "outcome with a bad seal refused");
         ApiError::Invalid("the outcome's seal does not verify with this site's key".into())
