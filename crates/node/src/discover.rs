@@ -4,7 +4,8 @@
 //! one line of an NDJSON file of Bundles, or all resource-per-line NDJSON files of
 //! one folder together (a FHIR Bulk Data export, whose files reference each other).
 
-use std::io::{BufRead, BufReader};
+use crate::ingest::lines::{Line, Lines};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 /// Why input could not be listed.
@@ -39,7 +40,8 @@ impl InputFile {
 }
 
 /// Lists the inputs under `paths` (files or folders, recursively), in a stable order.
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<InputFile>, DiscoverError> {
+/// NDJSON lines longer than `max_line` bytes are skipped when a file is classified.
+pub fn discover(paths: &[PathBuf], max_line: usize) -> Result<Vec<InputFile>, DiscoverError> {
     let mut files = Vec::new();
     for p in paths {
         collect(p, &mut files)?;
@@ -52,7 +54,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<InputFile>, DiscoverError> {
         let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
         if ext == "json" {
             inputs.push(InputFile::Json(f));
-        } else if first_line_is_bundle(&f)? {
+        } else if holds_bundles(&f, max_line)? {
             inputs.push(InputFile::BundleLines(f));
         } else {
             let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -100,28 +102,45 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DiscoverError> {
     Ok(())
 }
 
-/// Whether an NDJSON file holds Bundles (looked up on its first non-empty line).
-fn first_line_is_bundle(path: &Path) -> Result<bool, DiscoverError> {
+/// How many non-empty lines [`holds_bundles`] looks at.
+const PEEK_LINES: usize = 16;
+
+/// Whether an NDJSON file holds Bundles: decided by the first of its first
+/// [`PEEK_LINES`] non-empty lines whose `resourceType` can be read.
+///
+/// Lines that are not UTF-8, not JSON or over-long are passed over here (the
+/// mapper reports each of them, naming file and line), so one bad first line
+/// neither stops the run nor turns a file of Bundles into one bulk unit that
+/// would land nothing. A file with no readable line among those is read line
+/// by line, each line its own unit, so that no line's error takes others along.
+fn holds_bundles(path: &Path, max_line: usize) -> Result<bool, DiscoverError> {
     #[derive(serde::Deserialize)]
     struct Head {
         #[serde(rename = "resourceType")]
         resource_type: Option<String>,
     }
-    let file = std::fs::File::open(path).map_err(|source| DiscoverError {
+    let err = |source| DiscoverError {
         path: path.to_owned(),
         source,
-    })?;
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|source| DiscoverError {
-            path: path.to_owned(),
-            source,
-        })?;
-        if line.trim().is_empty() {
-            continue;
+    };
+    let file = std::fs::File::open(path).map_err(err)?;
+    let mut lines = Lines::new(BufReader::new(file), max_line);
+    let mut peeked = 0;
+    while peeked < PEEK_LINES {
+        let Some((_, _, line)) = lines.next_line().map_err(err)? else {
+            break;
+        };
+        let text = match line {
+            Line::Text(t) if t.iter().all(u8::is_ascii_whitespace) => continue,
+            Line::Text(t) => t,
+            Line::TooLong { .. } => &[][..],
+        };
+        peeked += 1;
+        let head = serde_json::from_slice::<Head>(text).ok();
+        if let Some(t) = head.and_then(|h| h.resource_type) {
+            return Ok(t == "Bundle");
         }
-        // An unreadable first line is reported by the mapper, which names the field.
-        let head: Option<Head> = serde_json::from_str(&line).ok();
-        return Ok(head.and_then(|h| h.resource_type).as_deref() == Some("Bundle"));
     }
-    Ok(false)
+    // Nothing readable: a Bundle-per-line file rejects each bad line alone.
+    Ok(peeked > 0)
 }

@@ -15,11 +15,19 @@
 //!   complete, and running the same ingest again finishes the job.
 //! - **Idempotent.** Facts are keyed by pseudonym and source id ([`oncofed_store::FactKey`]),
 //!   and the trust centre maps a (site, local id) pair to the same pseudonyms every time.
+//! - **Bounded memory per unit.** An NDJSON line longer than
+//!   [`IngestOptions::max_line_bytes`] is skipped unread and rejected; a `.json`
+//!   file over [`IngestOptions::max_document_bytes`] is rejected unread. A line
+//!   that is not UTF-8 is rejected alone.
 //! - **IDAT is transient.** Identifying data moves from the mapper into the
 //!   pseudonymisation request and is dropped; the store API cannot take it.
 
 mod chunk;
+mod consents;
+pub(crate) mod lines;
 mod reader;
+
+pub use lines::DEFAULT_MAX_LINE_BYTES;
 
 use crate::SharedStore;
 use crate::discover::DiscoverError;
@@ -37,13 +45,26 @@ pub struct IngestOptions {
     pub all_or_nothing: bool,
     /// Resources per chunk: one trust-centre round and one store transaction each.
     pub chunk_resources: usize,
+    /// Longest NDJSON line read, in bytes (default [`DEFAULT_MAX_LINE_BYTES`]). A
+    /// longer line is skipped without being held in memory and rejected as its unit.
+    pub max_line_bytes: usize,
+    /// Largest `.json` file read, in bytes (default [`DEFAULT_MAX_DOCUMENT_BYTES`]);
+    /// such a file is read whole, so a larger one is rejected unread.
+    pub max_document_bytes: u64,
 }
+
+/// Default cap on one `.json` document: 256 MiB. A document is read whole and
+/// mapped in memory (about three times its size at peak); larger exports belong in
+/// NDJSON, one Bundle per line.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Default for IngestOptions {
     fn default() -> Self {
         Self {
             all_or_nothing: false,
             chunk_resources: 20_000,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
         }
     }
 }
@@ -100,7 +121,11 @@ pub async fn ingest(
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
-    let inputs = crate::discover::discover(paths)?;
+    let inputs = crate::discover::discover(paths, options.max_line_bytes)?;
+    let limits = reader::Limits {
+        max_line: options.max_line_bytes,
+        max_document: options.max_document_bytes,
+    };
     let mut report = IngestReport {
         files: inputs.iter().map(|i| i.paths().len()).sum(),
         ..Default::default()
@@ -109,7 +134,7 @@ pub async fn ingest(
 
     if options.all_or_nothing {
         // First pass: map everything without writing; any error ends the run here.
-        let mut rx = reader::spawn(inputs.clone(), options.chunk_resources);
+        let mut rx = reader::spawn(inputs.clone(), options.chunk_resources, limits);
         while let Some(units) = rx.recv().await {
             for u in units {
                 if let Err(e) = u.batch {
@@ -126,7 +151,7 @@ pub async fn ingest(
 
     let mut pending = WriteBatch::default();
     let mut done_bytes = 0;
-    let mut rx = reader::spawn(inputs, options.chunk_resources);
+    let mut rx = reader::spawn(inputs, options.chunk_resources, limits);
     while let Some(units) = rx.recv().await {
         done_bytes += units.iter().map(|u| u.bytes).sum::<u64>();
         let batch = chunk::process(store, trustee, units, &mut report).await?;

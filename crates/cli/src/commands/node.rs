@@ -38,6 +38,8 @@ pub enum NodeCommand {
     /// Connect to the research hub (outbound only) and answer its tasks: long-polls
     /// for tasks sealed by the pinned hub key, refuses forged, expired, misaddressed
     /// or replayed ones, answers feasibility with consent and disclosure control.
+    /// Keeps the hub's newest signed audit checkpoint in DATA_DIR/audit-witness.json
+    /// for `oncofed audit verify --witness`.
     Agent(AgentArgs),
 }
 
@@ -123,6 +125,13 @@ pub struct IngestArgs {
     /// Land nothing at all if any bundle has an error.
     #[arg(long)]
     all_or_nothing: bool,
+    /// Longest NDJSON line read, in MiB; a longer line is skipped without being held
+    /// in memory and rejected.
+    #[arg(long, default_value_t = oncofed_node::ingest::DEFAULT_MAX_LINE_BYTES >> 20)]
+    max_line_mib: usize,
+    /// Largest .json file read (whole), in MiB; a larger one is rejected unread.
+    #[arg(long, default_value_t = oncofed_node::ingest::DEFAULT_MAX_DOCUMENT_BYTES >> 20)]
+    max_document_mib: u64,
     /// Print the report as JSON on stdout (no progress bar).
     #[arg(long)]
     json: bool,
@@ -227,6 +236,8 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
     let client = a.trustee.client()?;
     let options = IngestOptions {
         all_or_nothing: a.all_or_nothing,
+        max_line_bytes: a.max_line_mib.saturating_mul(1 << 20),
+        max_document_bytes: a.max_document_mib.saturating_mul(1 << 20),
         ..Default::default()
     };
     let bar = byte_bar(a.json, "ingest");
@@ -360,7 +371,13 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
         )
         .run(shutdown_signal()),
     );
-    Agent::new(config, store, gate).run(shutdown_signal()).await;
+    let witness_file = a.store.data_dir.join(oncofed_node::agent::WITNESS_FILE);
+    let witness = oncofed_node::agent::AuditWitness::open(&witness_file, config.hub_key)
+        .with_context(|| format!("audit witness {}", witness_file.display()))?;
+    Agent::new(config, store, gate)
+        .with_audit_witness(witness)
+        .run(shutdown_signal())
+        .await;
     withdrawals.abort();
     Ok(ExitCode::SUCCESS)
 }

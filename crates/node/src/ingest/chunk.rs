@@ -5,9 +5,9 @@ use super::reader::Unit;
 use crate::SharedStore;
 use oncofed_fhir::Batch;
 use oncofed_model::{Demographics, Pseudonym};
-use oncofed_store::{FactKey, PatientRow, StoredFact, WriteBatch};
+use oncofed_store::{FactKey, PatientRow, StoreError, StoredFact, WriteBatch};
 use oncofed_trustee_api::{ConsentItem, MAX_BATCH, PseudonymPair, PseudonymiseItem, TrusteeClient};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A mapped unit whose identifying data has gone to the trust centre.
 struct Pending {
@@ -17,7 +17,8 @@ struct Pending {
 }
 
 /// Pseudonymises the valid units of a chunk, registers their consents, and returns
-/// what to write. Units that cannot be resolved are rejected into `report`.
+/// what to write. Units that cannot be resolved, and units whose consents the trust
+/// centre refuses, are rejected into `report`; the others land.
 pub async fn process(
     store: &SharedStore,
     trustee: &TrusteeClient,
@@ -91,33 +92,63 @@ pub async fn process(
                 .filter_map(|(id, pair)| Some((id, pair?))),
         );
     }
+    let mut stored: HashSet<String> = HashSet::new();
     if !resolved.is_empty() {
         let wanted: Vec<Pseudonym> = resolved.iter().map(|(_, p)| p.site.clone()).collect();
         let present = crate::with_store(store, move |s| s.existing_patients(&wanted)).await?;
-        pairs.extend(
-            resolved
-                .into_iter()
-                .filter(|(_, p)| present.contains(&p.site)),
-        );
+        for (id, pair) in resolved {
+            if present.contains(&pair.site) {
+                stored.insert(id.clone());
+                pairs.insert(id, pair);
+            }
+        }
     }
 
     // 3. A unit with a subject nobody knows lands nothing.
+    let mut verdict: Vec<Option<String>> = vec![None; pending.len()];
+    let mut known = Known {
+        stored,
+        looked_up: HashSet::new(),
+    };
+    reject_unknown_subjects(store, &pending, &pairs, &mut known, &mut verdict).await?;
+
+    // 4. Consents belong to the trust centre, never to the research store. A unit
+    //    whose consents it refuses lands nothing, nor do units that need its patients.
+    let before_consents = started.elapsed();
+    let per_unit: Vec<Vec<ConsentItem>> = pending
+        .iter_mut()
+        .zip(&verdict)
+        .map(|(p, v)| match v {
+            Some(_) => Vec::new(),
+            None => std::mem::take(&mut p.batch.consents)
+                .into_iter()
+                .map(|c| ConsentItem {
+                    local_id: c.subject,
+                    consent: c.resource,
+                })
+                .collect(),
+        })
+        .collect();
+    let registered = super::consents::register(trustee, &per_unit).await?;
+    report.consents += registered.sent;
+    if !registered.refused.is_empty() {
+        for (i, why) in registered.refused {
+            verdict[i] = Some(format!("{}: {why}", pending[i].label));
+        }
+        reject_unknown_subjects(store, &pending, &pairs, &mut known, &mut verdict).await?;
+    }
+
+    // 5. What lands.
     let mut write = WriteBatch::default();
-    let mut consents: Vec<ConsentItem> = Vec::new();
-    for Pending {
-        label,
-        patients,
-        batch,
-    } in pending
-    {
-        if let Some((_, source)) = subjects(&batch).find(|(s, _)| !pairs.contains_key(*s)) {
+    for (unit, verdict) in pending.into_iter().zip(verdict) {
+        if let Some(error) = verdict {
             report.units_failed += 1;
-            report.errors.push(format!(
-                "{label}: field subject.reference of {source}: the patient is neither in this bundle nor stored by an \
-                 earlier ingest at this site; ingest the Patient resource first"
-            ));
+            report.errors.push(error);
             continue;
         }
+        let Pending {
+            patients, batch, ..
+        } = unit;
         report.units_ok += 1;
         report.resources += batch.resources;
         report.patients += patients.len();
@@ -141,20 +172,6 @@ pub async fn process(
                 fact: f.fact,
             });
         }
-        consents.extend(batch.consents.into_iter().map(|c| ConsentItem {
-            local_id: c.subject,
-            consent: c.resource,
-        }));
-    }
-
-    // 4. Consents belong to the trust centre, never to the research store.
-    let before_consents = started.elapsed();
-    report.consents += consents.len();
-    while !consents.is_empty() {
-        let rest = consents.split_off(consents.len().min(MAX_BATCH));
-        trustee
-            .submit_consents(std::mem::replace(&mut consents, rest))
-            .await?;
     }
     tracing::debug!(
         patients,
@@ -165,6 +182,82 @@ pub async fn process(
         "chunk pseudonymised"
     );
     Ok(write)
+}
+
+/// Which local patient ids an earlier run stored at this site.
+struct Known {
+    /// Ids whose patient row is in the store.
+    stored: HashSet<String>,
+    /// Ids already looked up in the store.
+    looked_up: HashSet<String>,
+}
+
+/// Rejects the units that reference a patient neither stored at this site nor
+/// brought by a unit that lands, until none does: rejecting a unit can take the
+/// units that reference its patients along (the store's facts need their patient
+/// row). A patient whose own unit was rejected is looked up in the store once, as
+/// an earlier run may have stored it.
+async fn reject_unknown_subjects(
+    store: &SharedStore,
+    pending: &[Pending],
+    pairs: &HashMap<String, PseudonymPair>,
+    known: &mut Known,
+    verdict: &mut [Option<String>],
+) -> Result<(), StoreError> {
+    loop {
+        let owned: HashSet<&str> = pending
+            .iter()
+            .zip(verdict.iter())
+            .filter(|(_, v)| v.is_none())
+            .flat_map(|(p, _)| p.patients.iter().map(|(id, _)| id.as_str()))
+            .collect();
+        let orphans: BTreeMap<&str, Pseudonym> = pending
+            .iter()
+            .zip(verdict.iter())
+            .filter(|(_, v)| v.is_none())
+            .flat_map(|(p, _)| subjects(&p.batch).map(|(s, _)| s.as_str()))
+            .filter(|s| {
+                !owned.contains(s) && !known.stored.contains(*s) && !known.looked_up.contains(*s)
+            })
+            .filter_map(|s| Some((s, pairs.get(s)?.site.clone())))
+            .collect();
+        if !orphans.is_empty() {
+            let wanted: Vec<Pseudonym> = orphans.values().cloned().collect();
+            let present = crate::with_store(store, move |s| s.existing_patients(&wanted)).await?;
+            for (id, psn) in orphans {
+                known.looked_up.insert(id.to_owned());
+                if present.contains(&psn) {
+                    known.stored.insert(id.to_owned());
+                }
+            }
+            continue;
+        }
+        let mut rejected = Vec::new();
+        for (i, p) in pending.iter().enumerate() {
+            if verdict[i].is_some() {
+                continue;
+            }
+            let unknown = subjects(&p.batch)
+                .find(|(s, _)| !owned.contains(s.as_str()) && !known.stored.contains(*s));
+            if let Some((_, source)) = unknown {
+                rejected.push((
+                    i,
+                    format!(
+                        "{}: field subject.reference of {source}: the patient is neither in this unit (nor in \
+                         another unit that landed) nor stored by an earlier ingest at this site; ingest the \
+                         Patient resource first",
+                        p.label
+                    ),
+                ));
+            }
+        }
+        if rejected.is_empty() {
+            return Ok(());
+        }
+        for (i, error) in rejected {
+            verdict[i] = Some(error);
+        }
+    }
 }
 
 /// Every (subject, source) a unit references.

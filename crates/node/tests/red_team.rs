@@ -1,0 +1,345 @@
+//! Regression tests for the red-team findings on ingest (issue 9, defects 5 and 6):
+//! each reproduces one defect and checks that the bad unit alone is rejected, with
+//! file and line named, while the good units around it land.
+
+mod support;
+
+use oncofed_node::{IngestOptions, IngestReport};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use support::{Node, Trustee};
+
+fn patient(id: &str) -> Value {
+    json!({"fullUrl": format!("urn:uuid:{id}"),
+        "resource": {"resourceType": "Patient", "id": id, "gender": "female", "birthDate": "1949-07-15",
+            "name": [{"family": "Kowalski", "given": ["Gertrud"]}]}})
+}
+
+fn lab(patient: &str, n: usize) -> Value {
+    json!({"fullUrl": format!("urn:uuid:obs-{patient}-{n}"),
+        "resource": {"resourceType": "Observation", "id": format!("obs-{patient}-{n}"), "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+            "subject": {"reference": format!("urn:uuid:{patient}")},
+            "effectiveDateTime": "2024-02-01",
+            "valueQuantity": {"value": 12.1, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"}}})
+}
+
+fn consent(patient: &str) -> Value {
+    json!({"fullUrl": format!("urn:uuid:consent-{patient}"),
+        "resource": {"resourceType": "Consent", "id": format!("consent-{patient}"), "status": "active",
+            "dateTime": "2024-01-01", "patient": {"reference": format!("urn:uuid:{patient}")},
+            "provision": {"type": "permit", "code": [{"coding": [
+                {"system": "urn:oncofed:consent-policy", "code": "genetic-research"}]}]}}})
+}
+
+fn bundle(entries: Vec<Value>) -> String {
+    json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}).to_string()
+}
+
+/// A good Bundle line: one patient and one lab value.
+fn good(id: &str) -> String {
+    bundle(vec![patient(id), lab(id, 1)])
+}
+
+fn write_lines(dir: &Path, name: &str, lines: &[Vec<u8>]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join(&b'\n')).unwrap();
+    path
+}
+
+async fn ingest_with(
+    node: &Node,
+    trustee: &Trustee,
+    paths: &[PathBuf],
+    options: IngestOptions,
+) -> IngestReport {
+    oncofed_node::ingest(
+        &node.store,
+        &trustee.client("site-1"),
+        paths,
+        &options,
+        &|_, _| {},
+    )
+    .await
+    .expect("a bad unit must not stop the run")
+}
+
+fn assert_no_personal_data(errors: &[String]) {
+    for e in errors {
+        for personal in ["Gertrud", "Kowalski", "1949"] {
+            assert!(!e.contains(personal), "personal data in {e}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn red_team_malformed_consent_rejects_only_its_bundle() {
+    let trustee = Trustee::start(1).await;
+    let node = Node::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut no_status = consent("p2");
+    no_status["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("status");
+    let mut no_provision = consent("p4");
+    no_provision["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("provision");
+    let lines = [
+        good("p1"),
+        bundle(vec![patient("p2"), lab("p2", 1), no_status]),
+        good("p3"),
+        bundle(vec![patient("p4"), lab("p4", 1), no_provision]),
+        bundle(vec![patient("p5"), lab("p5", 1), consent("p5")]),
+    ];
+    let lines: Vec<Vec<u8>> = lines.into_iter().map(String::into_bytes).collect();
+    let path = write_lines(dir.path(), "consents.ndjson", &lines);
+    let report = ingest_with(&node, &trustee, &[path], IngestOptions::default()).await;
+    assert_eq!(
+        (report.units_ok, report.units_failed),
+        (3, 2),
+        "{:?}",
+        report.errors
+    );
+    assert_eq!(report.written.facts_new, 3);
+    assert_eq!(report.consents, 1, "the valid consent still registers");
+    let [status, provision] = &report.errors[..] else {
+        panic!("{:?}", report.errors)
+    };
+    assert!(
+        status.contains("consents.ndjson line 2, entry 2 (Consent): field status"),
+        "{status}"
+    );
+    assert!(
+        provision.contains("consents.ndjson line 4, entry 2 (Consent): field provision"),
+        "{provision}"
+    );
+    assert_no_personal_data(&report.errors);
+}
+
+#[tokio::test]
+async fn red_team_invalid_utf8_line_rejects_only_that_line() {
+    let trustee = Trustee::start(1).await;
+    let node = Node::new();
+    let dir = tempfile::tempdir().unwrap();
+    // Latin-1 "ü" in a family name: what a mis-configured export writes.
+    let latin1 = |id: &str| good(id).replace("Kowalski", "M\u{1}ller").into_bytes();
+    let broken = |id: &str| {
+        let mut b = latin1(id);
+        let at = b.iter().position(|&c| c == 1).unwrap();
+        b[at] = 0xfc;
+        b
+    };
+    // The first line (the file's classification reads it) and a later one.
+    let first = write_lines(
+        dir.path(),
+        "first.ndjson",
+        &[
+            broken("a1"),
+            good("a2").into_bytes(),
+            good("a3").into_bytes(),
+        ],
+    );
+    let later = write_lines(
+        dir.path(),
+        "later.ndjson",
+        &[
+            good("b1").into_bytes(),
+            broken("b2"),
+            good("b3").into_bytes(),
+        ],
+    );
+    let report = ingest_with(&node, &trustee, &[first, later], IngestOptions::default()).await;
+    assert_eq!(
+        (report.units_ok, report.units_failed),
+        (4, 2),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        report.errors[0].contains("first.ndjson line 1: not UTF-8"),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        report.errors[1].contains("later.ndjson line 2: not UTF-8"),
+        "{:?}",
+        report.errors
+    );
+    assert_eq!(report.written.facts_new, 4);
+    assert_no_personal_data(&report.errors);
+}
+
+#[tokio::test]
+async fn red_team_overlong_line_is_rejected_as_its_unit() {
+    let trustee = Trustee::start(1).await;
+    let node = Node::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cap = 4096;
+    let mut long = vec![patient("l2")];
+    long.extend((1..200).map(|n| lab("l2", n)));
+    let long = bundle(long);
+    assert!(long.len() > 10 * cap);
+    let lines = [good("l1"), long, good("l3")];
+    let lines: Vec<Vec<u8>> = lines.into_iter().map(String::into_bytes).collect();
+    // Over the cap on the first line too: classification must not stumble on it.
+    let path = write_lines(dir.path(), "long.ndjson", &lines);
+    let first = write_lines(
+        dir.path(),
+        "long-first.ndjson",
+        &[lines[1].clone(), lines[0].clone()],
+    );
+    let options = IngestOptions {
+        max_line_bytes: cap,
+        ..Default::default()
+    };
+    let report = ingest_with(&node, &trustee, &[path, first], options).await;
+    assert_eq!(
+        (report.units_ok, report.units_failed),
+        (3, 2),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        report.errors[0].contains("long-first.ndjson line 1: the line has")
+            && report.errors[1].contains("long.ndjson line 2: the line has"),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        report.errors[1].contains("more than the 4096"),
+        "{}",
+        report.errors[1]
+    );
+}
+
+#[tokio::test]
+async fn red_team_oversized_json_document_is_rejected_unread() {
+    let trustee = Trustee::start(1).await;
+    let node = Node::new();
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small.json");
+    std::fs::write(&small, good("s1")).unwrap();
+    let big = dir.path().join("big.json");
+    let mut entries = vec![patient("s2")];
+    entries.extend((1..50).map(|n| lab("s2", n)));
+    std::fs::write(&big, bundle(entries)).unwrap();
+    let options = IngestOptions {
+        max_document_bytes: 2048,
+        ..Default::default()
+    };
+    let report = ingest_with(&node, &trustee, &[small, big], options).await;
+    assert_eq!(
+        (report.units_ok, report.units_failed),
+        (1, 1),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        report.errors[0].contains("big.json: the file has")
+            && report.errors[0].contains("more than the 2048"),
+        "{}",
+        report.errors[0]
+    );
+}
+
+/// A trust centre in front of the real one that refuses with 400, as a stricter
+/// one would, every consent request holding a Consent whose id starts `refused`.
+async fn refusing_trust_centre(upstream: String) -> String {
+    use axum::extract::Request;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: Request| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(body, 64 << 20).await.unwrap();
+            if parts.uri.path() == "/v1/consents" {
+                let v: Value = serde_json::from_slice(&body).unwrap();
+                let refused = v["items"].as_array().unwrap().iter().position(|item| {
+                    item["consent"]["id"]
+                        .as_str()
+                        .is_some_and(|id| id.starts_with("refused"))
+                });
+                if let Some(i) = refused {
+                    let message = format!("items[{i}].consent.meta: refused by a stricter rule");
+                    let body = json!({"code": "invalid", "message": message});
+                    return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+                }
+            }
+            let mut forward = client
+                .request(parts.method, format!("{upstream}{}", parts.uri))
+                .header("content-type", "application/json")
+                .body(body);
+            if let Some(auth) = parts.headers.get("authorization") {
+                forward = forward.header("authorization", auth);
+            }
+            let answer = forward.send().await.unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            (status, answer.bytes().await.unwrap()).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn red_team_consent_refused_by_the_trust_centre_rejects_only_its_unit() {
+    let trustee = Trustee::start(1).await;
+    let proxy = refusing_trust_centre(trustee.url.clone()).await;
+    let client =
+        oncofed_trustee_api::TrusteeClient::new(&proxy, "token-of-site-1-0123456789abcdef")
+            .unwrap();
+    let node = Node::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut refused = consent("r2");
+    refused["resource"]["id"] = json!("refused-r2");
+    // Line 4 needs the patient of line 2: when line 2 is rejected, it cannot land either.
+    let mut needs_r2 = lab("r2", 9);
+    needs_r2["resource"]["subject"]["reference"] = json!("Patient/r2");
+    let lines = [
+        bundle(vec![patient("r1"), lab("r1", 1), consent("r1")]),
+        bundle(vec![patient("r2"), lab("r2", 1), refused]),
+        good("r3"),
+        bundle(vec![needs_r2]),
+        bundle(vec![patient("r5"), lab("r5", 1), consent("r5")]),
+    ];
+    let lines: Vec<Vec<u8>> = lines.into_iter().map(String::into_bytes).collect();
+    let path = write_lines(dir.path(), "refused.ndjson", &lines);
+    let report = oncofed_node::ingest(
+        &node.store,
+        &client,
+        &[path],
+        &IngestOptions::default(),
+        &|_, _| {},
+    )
+    .await
+    .expect("a refused consent must not stop the run");
+    assert_eq!(
+        (report.units_ok, report.units_failed),
+        (3, 2),
+        "{:?}",
+        report.errors
+    );
+    assert_eq!(report.consents, 2);
+    assert_eq!(report.written.facts_new, 3);
+    assert_eq!(report.written.patients_new, 3);
+    let [consent_error, subject_error] = &report.errors[..] else {
+        panic!("{:?}", report.errors)
+    };
+    assert!(
+        consent_error.contains("refused.ndjson line 2: the trust centre refused a Consent")
+            && consent_error.contains("items[0].consent.meta: refused by a stricter rule"),
+        "{consent_error}"
+    );
+    assert!(
+        subject_error.contains("refused.ndjson line 4: field subject.reference"),
+        "{subject_error}"
+    );
+    assert_no_personal_data(&report.errors);
+}
