@@ -6,6 +6,7 @@ mod bench;
 mod bench_analysis;
 mod demo;
 mod demo_analyses;
+mod demo_audit;
 mod hub;
 mod local;
 mod node;

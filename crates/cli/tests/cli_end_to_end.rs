@@ -214,6 +214,17 @@ fn demo_runs_end_to_end() {
         std::fs::read_to_string(summary["analyses"]["km_plot"].as_str().unwrap()).is_err(),
         "the plot lived in the demo's temporary directory, removed at the end"
     );
+    assert_eq!(
+        summary["audit"]["report"]["ok"], true,
+        "{}",
+        summary["audit"]
+    );
+    assert_eq!(
+        summary["audit"]["witnesses"].as_array().unwrap().len(),
+        3,
+        "every site's agent witnessed the hub's audit checkpoint: {}",
+        summary["audit"]
+    );
     let patients = summary["patients"].as_u64().unwrap();
     let distinct = summary["distinct_research_pseudonyms"].as_u64().unwrap();
     assert!(
@@ -273,4 +284,51 @@ fn audit_verify_names_the_first_tampered_entry() {
     assert_eq!(out.status.code(), Some(1));
     let said = text(&out);
     assert!(said.contains("entry 4") || said.contains("seq 4"), "{said}");
+}
+
+/// Issue 9, defect 6: an export cut back to an earlier checkpoint verifies on
+/// its own; `--witness` with the checkpoint a site kept catches the cut.
+#[test]
+fn audit_verify_with_a_witness_catches_a_truncated_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = oncofed_crypto::SigningKeyPair::generate();
+    let log = oncofed_audit::AuditLog::open(dir.path().join("audit.db"), key.clone(), 0).unwrap();
+    let append = |i: u64| {
+        log.append("alice", "release", &format!("q{i}"), serde_json::json!({}))
+            .unwrap();
+    };
+    (0..4).for_each(append);
+    let mut early = Vec::new();
+    log.checkpoint().unwrap();
+    log.export(&mut early).unwrap();
+    (4..8).for_each(append);
+    let witness = log.checkpoint().unwrap().unwrap();
+    let witness_file = dir.path().join("audit-witness.json");
+    std::fs::write(&witness_file, serde_json::to_vec(&witness).unwrap()).unwrap();
+    let cut = dir.path().join("cut.jsonl");
+    std::fs::write(&cut, &early).unwrap();
+    let public_key = key.public_key().to_string();
+    let verify = |with_witness: bool| {
+        let mut args = vec![
+            "audit".to_owned(),
+            "verify".into(),
+            "--log".into(),
+            cut.display().to_string(),
+            "--public-key".into(),
+            public_key.clone(),
+        ];
+        if with_witness {
+            args.extend(["--witness".into(), witness_file.display().to_string()]);
+        }
+        oncofed().args(&args).output().unwrap()
+    };
+    assert_eq!(
+        verify(false).status.code(),
+        Some(0),
+        "alone, the cut trail verifies"
+    );
+    let out = verify(true);
+    assert_eq!(out.status.code(), Some(1));
+    let said = text(&out);
+    assert!(said.contains("entry 7"), "{said}");
 }

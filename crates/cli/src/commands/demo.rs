@@ -71,6 +71,7 @@ struct FederatedQuery {
 #[derive(Debug, Serialize)]
 struct DemoSummary {
     analyses: super::demo_analyses::DemoAnalyses,
+    audit: super::demo_audit::DemoAudit,
     data_dir: PathBuf,
     trustee: String,
     hub: String,
@@ -156,9 +157,15 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let analyses = super::demo_analyses::run(&fed, &dir).await?;
     say(&a, "federated analyses released");
+    let audit = super::demo_audit::run(&fed).await?;
+    say(
+        &a,
+        "audit trail exported and verified against the sites' witnesses",
+    );
 
     let summary = DemoSummary {
         analyses,
+        audit,
         data_dir: dir.clone(),
         trustee: fed.trustee_url.clone(),
         hub: fed.hub_url.clone(),
@@ -254,6 +261,7 @@ fn print_summary(s: &DemoSummary) {
         println!("  ground truth: {}\n", q.ground_truth);
     }
     super::demo_analyses::print(&s.analyses);
+    super::demo_audit::print(&s.audit);
     println!(
         "\nlinkage at the trust centre: {} distinct research pseudonyms for {} persons",
         s.distinct_research_pseudonyms, s.persons

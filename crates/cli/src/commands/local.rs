@@ -33,6 +33,7 @@ pub struct LocalFederation {
     /// A researcher's token (also written to `DIR/researcher.token`).
     pub researcher_token: String,
     admin_token: String,
+    auditor_token: String,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -70,10 +71,13 @@ impl LocalFederation {
 
         let hub_key = SigningKeyPair::generate();
         let (researcher_token, admin_token) = (new_token(), new_token());
+        let auditor_token = new_token();
         let mut users = Users::default();
         users.add_token("researcher", Role::Researcher, &researcher_token);
         users.add_token("admin", Role::Admin, &admin_token);
+        users.add_token("auditor", Role::Auditor, &auditor_token);
         write_secret(&dir.join("researcher.token"), &researcher_token)?;
+        write_secret(&dir.join("auditor.token"), &auditor_token)?;
         let mut hub_config = HubConfig::new(dir.join("hub"), hub_key.clone(), users);
         hub_config.limits = limits;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -89,9 +93,20 @@ impl LocalFederation {
             hub_key,
             researcher_token,
             admin_token,
+            auditor_token,
             stop,
             tasks,
         })
+    }
+
+    /// An auditor's client (token also in `DIR/auditor.token`).
+    pub fn auditor(&self) -> HubClient {
+        HubClient::new(&self.hub_url, &self.auditor_token)
+    }
+
+    /// The hub's public key, which checkpoints and tasks verify against.
+    pub fn hub_public_key(&self) -> oncofed_crypto::PublicKey {
+        self.hub_key.public_key()
     }
 
     /// The data directory of site `i`.
