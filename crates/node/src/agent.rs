@@ -12,9 +12,11 @@
 //! and jitter; a posted outcome is retried until the task expires.
 
 mod analysis;
+mod backoff;
 mod feasibility;
 
 pub use analysis::{AnalysisRuns, CODEC, answer_analysis, load_rows};
+pub use backoff::Backoff;
 pub use feasibility::{SiteSecret, answer_feasibility};
 
 use crate::{ConsentGate, SharedStore, with_store};
@@ -111,27 +113,41 @@ impl Agent {
         }
     }
 
-    /// Polls until `shutdown` completes, backing off on errors (0.5 s doubling to 30 s, with jitter).
+    /// Polls until `shutdown` completes. After an error it backs off (0.5 s doubling
+    /// to 30 s); after a round without a task that the hub answered sooner than a
+    /// long poll would, it pauses too (0.5 s doubling to 10 s, less the time the
+    /// round took), so a hub answering at once is not polled in a tight loop. Both
+    /// jittered ([`Backoff`]); a task resets them.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut backoff = Duration::from_millis(500);
+        let mut errors = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+        let mut idle = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
         loop {
+            let began = std::time::Instant::now();
             let round = tokio::select! {
                 _ = &mut shutdown => return,
                 r = self.poll_once() => r,
             };
-            match round {
-                Ok(_) => backoff = Duration::from_millis(500),
+            let pause = match round {
+                Ok(0) => {
+                    errors.reset();
+                    idle.pause_after_empty_round(began.elapsed())
+                }
+                Ok(_) => {
+                    errors.reset();
+                    idle.reset();
+                    Duration::ZERO
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "poll failed");
-                    let jitter = Duration::from_millis(
-                        rand::random::<u64>() % (backoff.as_millis() as u64 / 2 + 1),
-                    );
-                    tokio::select! {
-                        _ = &mut shutdown => return,
-                        _ = tokio::time::sleep(backoff + jitter) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    let pause = errors.next_delay();
+                    tracing::warn!(error = %e, retry_in = ?pause, "poll failed");
+                    pause
+                }
+            };
+            if !pause.is_zero() {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(pause) => {}
                 }
             }
         }
