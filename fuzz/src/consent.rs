@@ -9,8 +9,9 @@
 //! - on what parsed, [`evaluate`], [`may_recontact`] and [`duo_codes`] never
 //!   panic, on fixed dates and on every date where a period or `dateTime` starts
 //!   or ends (and the days around it);
-//! - decisions do not depend on the order of the consents, on duplicates, on
-//!   consents that are not `active` (rule 2), or on the purpose (rule 8);
+//! - decisions (and DUO codes) do not depend on the order of the consents, on
+//!   duplicates, on consents that are not `active` (rule 2), or on the purpose
+//!   (rule 8);
 //! - fail closed: with an added active `withdrawal` deny dated after every other
 //!   consent, every category is denied as withdrawn and re-contact is denied.
 
@@ -160,7 +161,13 @@ fn check_decisions(consents: &[Consent]) {
             "an inactive consent changes a decision on {date} (rule 2)"
         );
         for category in DataCategory::ALL {
-            let _ = duo_codes(consents, category, date);
+            let duo = duo_codes(consents, category, date);
+            assert_eq!(
+                duo_codes(&reversed, category, date),
+                duo,
+                "DUO codes depend on the order of consents on {date}"
+            );
+            assert_eq!(duo_codes(&doubled, category, date), duo);
         }
         if let Some(withdrawn) = &withdrawn {
             for category in DataCategory::ALL {

@@ -10,13 +10,30 @@ use oncofed_model::{DataCategory, Purpose};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Statement {
     /// Consent `dateTime`, nesting depth, deny-on-tie: the greatest rank counts.
-    rank: (NaiveDateTime, usize, bool),
+    /// Two statements equal in these are told apart by the more serious document
+    /// (a withdrawal over a refusal over a consent), then by the earlier end, so
+    /// the answer never depends on the order the consents are stored in.
+    rank: Rank,
     /// Permit or deny.
     pub kind: ProvisionType,
     /// The document it comes from (tells a withdrawal from a refusal).
     pub document: DocumentKind,
     /// Last day the statement is in force (the earliest `period.end` on its path).
     pub until: Option<NaiveDate>,
+}
+
+/// See [`Statement::rank`]: (`dateTime`, depth, is deny, document seriousness,
+/// the end reversed so that the earlier end ranks higher; open is last).
+type Rank = (NaiveDateTime, usize, bool, u8, std::cmp::Reverse<NaiveDate>);
+
+/// How serious a document is, for ties between otherwise equal statements.
+pub(crate) fn seriousness(d: DocumentKind) -> u8 {
+    match d {
+        DocumentKind::Consent => 0,
+        DocumentKind::Refusal => 1,
+        DocumentKind::PartialWithdrawal => 2,
+        DocumentKind::FullWithdrawal => 3,
+    }
 }
 
 /// Whether a provision's codes speak about `code`: directly, or through the MII
@@ -88,6 +105,8 @@ pub(crate) fn verdict(
                 f.consent.date_time.instant,
                 f.depth,
                 f.kind == ProvisionType::Deny,
+                seriousness(f.consent.document),
+                std::cmp::Reverse(f.until.unwrap_or(NaiveDate::MAX)),
             );
             if best.is_none_or(|b| rank > b.rank) {
                 best = Some(Statement {

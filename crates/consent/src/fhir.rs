@@ -293,12 +293,7 @@ fn parse_codes(v: &Value, path: &str) -> Result<Vec<PolicyCode>, ConsentParseErr
 
 /// The document kind from `policy[].uri`: the most restrictive MII document named.
 fn parse_document(obj: &Map<String, Value>) -> Result<DocumentKind, ConsentParseError> {
-    let rank = |k: DocumentKind| match k {
-        DocumentKind::Consent => 0,
-        DocumentKind::Refusal => 1,
-        DocumentKind::PartialWithdrawal => 2,
-        DocumentKind::FullWithdrawal => 3,
-    };
+    let rank = crate::engine::seriousness;
     let mut kind = DocumentKind::Consent;
     let Some(policies) = obj.get("policy") else {
         return Ok(kind);

@@ -33,7 +33,9 @@
 //!    the consent's `dateTime` first (a later consent version, re-consent or
 //!    withdrawal overrides an earlier one about the same code), then nesting
 //!    depth (a nested provision is an exception to its parent), then deny on a
-//!    tie.
+//!    tie; between statements still equal, the more serious document (full
+//!    withdrawal, partial withdrawal, refusal, consent) and then the earlier
+//!    end, so the order consents are stored in never matters.
 //! 4. An MII group code (`.1` PATDAT, `.18` BIOMAT, `.26`/`.30`
 //!    Rekontaktierung, …) speaks about each code of its group, so a partial
 //!    withdrawal may name the module or its codes.
