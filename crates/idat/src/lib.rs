@@ -11,10 +11,15 @@
 //! crate (checked by `crates/cli/tests/architecture.rs`), so no IDAT type can be
 //! written into a research store. `Debug` of every type here is redacted, so IDAT
 //! cannot leak into logs by accident.
+//!
+//! Every field has a length bound ([`bounds`]), one definition for the FHIR
+//! parser and the trust centre, so that no input can make linkage slow.
 
+pub mod bounds;
 mod kvnr;
 mod normalise;
 
+pub use bounds::{BoundError, BoundedField, BoundedList, FieldBoundError};
 pub use kvnr::{Kvnr, KvnrError};
 pub use normalise::{normalise_name, normalise_text};
 

@@ -122,16 +122,39 @@ impl TrusteeClient {
     }
 
     /// Pseudonymises a batch; the answer has one pair per item, in order.
+    ///
+    /// If the trust centre refused any item alone (see [`PseudonymiseResponse`]),
+    /// this fails with [`TrusteeError::Rejected`] (422) naming the first one; the
+    /// accepted items are registered all the same. Use
+    /// [`TrusteeClient::pseudonymise_each`] to keep them.
     pub async fn pseudonymise(
         &self,
         items: Vec<PseudonymiseItem>,
     ) -> Result<Vec<PseudonymPair>, TrusteeError> {
+        self.pseudonymise_each(items)
+            .await?
+            .into_iter()
+            .map(|r| {
+                r.map_err(|e| TrusteeError::Rejected {
+                    status: 422,
+                    code: e.code,
+                    message: e.message,
+                })
+            })
+            .collect()
+    }
+
+    /// Pseudonymises a batch; one result per item, in order: the pair, or why
+    /// the trust centre refused that item alone.
+    pub async fn pseudonymise_each(
+        &self,
+        items: Vec<PseudonymiseItem>,
+    ) -> Result<Vec<Result<PseudonymPair, ItemError>>, TrusteeError> {
         let n = items.len();
         let resp: PseudonymiseResponse = self
             .post("/v1/pseudonyms", &PseudonymiseRequest { items })
             .await?;
-        check_len(n, resp.items.len())?;
-        Ok(resp.items)
+        per_item(n, resp)
     }
 
     /// Resolves local ids registered earlier; `None` for unknown ids.
@@ -328,6 +351,38 @@ impl TrusteeClient {
     }
 }
 
+/// Pairs each answer with its refusal, checking that the two agree.
+fn per_item(
+    asked: usize,
+    resp: PseudonymiseResponse,
+) -> Result<Vec<Result<PseudonymPair, ItemError>>, TrusteeError> {
+    check_len(asked, resp.items.len())?;
+    let mut errors: Vec<Option<ItemError>> = vec![None; asked];
+    for e in resp.errors {
+        match errors.get_mut(e.index) {
+            Some(slot @ None) => *slot = Some(e),
+            _ => {
+                return Err(TrusteeError::Protocol(format!(
+                    "item error for position {} out of range or repeated",
+                    e.index
+                )));
+            }
+        }
+    }
+    resp.items
+        .into_iter()
+        .zip(errors)
+        .enumerate()
+        .map(|(i, pair)| match pair {
+            (Some(p), None) => Ok(Ok(p)),
+            (None, Some(e)) => Ok(Err(e)),
+            _ => Err(TrusteeError::Protocol(format!(
+                "item {i}: expected either a pair or an error"
+            ))),
+        })
+        .collect()
+}
+
 fn check_len(asked: usize, got: usize) -> Result<(), TrusteeError> {
     if asked == got {
         Ok(())
@@ -335,5 +390,54 @@ fn check_len(asked: usize, got: usize) -> Result<(), TrusteeError> {
         Err(TrusteeError::Protocol(format!(
             "asked {asked} items, got {got} answers"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(b: u8) -> PseudonymPair {
+        PseudonymPair {
+            site: Pseudonym::from_digest(&[b; 10]),
+            research: Pseudonym::from_digest(&[b + 1; 10]),
+        }
+    }
+
+    fn error(index: usize) -> ItemError {
+        ItemError {
+            index,
+            code: ItemError::IDAT_TOO_LONG.into(),
+            message: format!(
+                "items[{index}].idat.family: the family name is longer than 200 characters"
+            ),
+        }
+    }
+
+    #[test]
+    fn per_item_pairs_answers_with_refusals() {
+        let resp = PseudonymiseResponse {
+            items: vec![Some(pair(1)), None, Some(pair(3))],
+            errors: vec![error(1)],
+        };
+        let out = per_item(3, resp).unwrap();
+        assert_eq!(out[0], Ok(pair(1)));
+        assert_eq!(out[1], Err(error(1)));
+        assert_eq!(out[2], Ok(pair(3)));
+        // Inconsistent answers are protocol errors, not panics.
+        for (items, errors) in [
+            (vec![Some(pair(1)), None], vec![]),
+            (vec![Some(pair(1)), Some(pair(2))], vec![error(1)]),
+            (vec![None, None], vec![error(0), error(0)]),
+            (vec![None, None], vec![error(0), error(7)]),
+        ] {
+            let resp = PseudonymiseResponse { items, errors };
+            assert!(matches!(per_item(2, resp), Err(TrusteeError::Protocol(_))));
+        }
+        let short = PseudonymiseResponse {
+            items: vec![Some(pair(1))],
+            errors: vec![],
+        };
+        assert!(per_item(2, short).is_err());
     }
 }

@@ -67,10 +67,42 @@ pub struct PseudonymPair {
 }
 
 /// Answer to [`PseudonymiseRequest`], in request order.
+///
+/// A malformed request (schema, local ids, batch size) fails as a whole with an
+/// [`ApiErrorBody`]. An item whose IDAT breaks a field bound
+/// (`oncofed_idat::bounds`) is refused alone: its entry is `null`, `errors`
+/// says why, and the other items are pseudonymised as usual.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PseudonymiseResponse {
-    /// One pair per requested item.
-    pub items: Vec<PseudonymPair>,
+    /// One entry per requested item: its pair, or `None` when it was refused.
+    pub items: Vec<Option<PseudonymPair>>,
+    /// The refused items, by position; empty (and omitted) when none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ItemError>,
+}
+
+/// Why one item of a batch was refused while the others were processed.
+/// Like [`ApiErrorBody`], it never holds a value from the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemError {
+    /// Position of the item in the request.
+    pub index: usize,
+    /// Stable machine-readable code, e.g. [`ItemError::IDAT_TOO_LONG`].
+    pub code: String,
+    /// The element and what is wrong, e.g.
+    /// `items[3].idat.given[0]: a given name is longer than 200 characters`.
+    pub message: String,
+}
+
+impl ItemError {
+    /// Code of an item whose IDAT breaks a field bound (too long, too many entries).
+    pub const IDAT_TOO_LONG: &'static str = "idat_too_long";
+}
+
+impl std::fmt::Display for ItemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
 }
 
 /// Asks for the pseudonyms of patients the site registered before, by local id

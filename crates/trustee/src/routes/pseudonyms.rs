@@ -1,5 +1,8 @@
 //! `POST /v1/pseudonyms` and `POST /v1/pseudonyms/resolve`: a site's patients in,
 //! their pseudonym pairs out (see [`crate::db`] for the linkage rules).
+//!
+//! A record whose IDAT breaks a field bound (`oncofed_idat::bounds`) is refused
+//! alone with an [`ItemError`]; the rest of the batch is pseudonymised.
 
 use crate::auth::SiteCaller;
 use crate::db::{LinkItem, pseudonymise, resolve};
@@ -10,7 +13,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use oncofed_trustee_api::{
-    MAX_BATCH, PseudonymiseRequest, PseudonymiseResponse, ResolveRequest, ResolveResponse,
+    ItemError, MAX_BATCH, PseudonymiseRequest, PseudonymiseResponse, ResolveRequest,
+    ResolveResponse,
 };
 
 /// Longest accepted local id, in bytes.
@@ -53,31 +57,61 @@ async fn create(
     for (i, item) in req.items.iter().enumerate() {
         check_local_id(format_args!("items[{i}].local_id"), &item.local_id)?;
     }
+    let total = req.items.len();
     let keys = state.inner.keys.clone();
-    let prepared = blocking(move || {
-        req.items
-            .into_iter()
-            .map(|item| {
-                let idat_json = serde_json::to_string(&item.idat).expect("IDAT serialises");
-                LinkItem {
-                    keys: keys.blocking_keys(&item.idat),
-                    local_id: item.local_id,
-                    idat_json,
-                }
-            })
-            .collect::<Vec<_>>()
+    // Bounds first (issue 9, defect 4): an over-long record is refused alone,
+    // before it costs any linkage work; its error names the field, not the value.
+    let (prepared, errors) = blocking(move || {
+        let (mut prepared, mut errors) = (Vec::new(), Vec::new());
+        for (index, item) in req.items.into_iter().enumerate() {
+            if let Err(e) = item.idat.check_bounds() {
+                errors.push(ItemError {
+                    index,
+                    code: ItemError::IDAT_TOO_LONG.into(),
+                    message: format!("items[{index}].idat.{e}"),
+                });
+                continue;
+            }
+            let idat_json = serde_json::to_string(&item.idat).expect("IDAT serialises");
+            prepared.push(LinkItem {
+                keys: keys.blocking_keys(&item.idat),
+                local_id: item.local_id,
+                idat_json,
+            });
+        }
+        (prepared, errors)
     })
     .await?;
     let n = prepared.len();
     let keys = state.inner.keys.clone();
     let site_for_db = site.clone();
-    let items = state
-        .inner
-        .db
-        .write(move |conn| pseudonymise(conn, &keys, &site_for_db, &prepared))
-        .await?;
+    let pairs = if prepared.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .inner
+            .db
+            .write(move |conn| pseudonymise(conn, &keys, &site_for_db, &prepared))
+            .await?
+    };
+    // Pairs come in the order of the accepted items; put the gaps back.
+    let mut pairs = pairs.into_iter();
+    let mut refused = errors.iter().map(|e| e.index).peekable();
+    let items = (0..total)
+        .map(|i| {
+            if refused.peek() == Some(&i) {
+                refused.next();
+                None
+            } else {
+                pairs.next()
+            }
+        })
+        .collect();
+    if !errors.is_empty() {
+        tracing::info!(site = %site, refused = errors.len(), "refused over-long IDAT items");
+    }
     tracing::debug!(site = %site, items = n, "pseudonymised a batch");
-    Ok(Json(PseudonymiseResponse { items }))
+    Ok(Json(PseudonymiseResponse { items, errors }))
 }
 
 async fn lookup(
