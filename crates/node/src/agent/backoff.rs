@@ -66,7 +66,9 @@ mod tests {
     fn red_team_agent_backs_off_when_the_hub_answers_at_once() {
         let mut b = Backoff::new(500 * MS, 10_000 * MS);
         // Rounds the hub answered at once: every pause is positive and grows to the cap.
-        let pauses: Vec<Duration> = (0..8).map(|_| b.pause_after_empty_round(0 * MS)).collect();
+        let pauses: Vec<Duration> = (0..8)
+            .map(|_| b.pause_after_empty_round(Duration::ZERO))
+            .collect();
         assert!(pauses.iter().all(|p| *p > Duration::ZERO), "{pauses:?}");
         let steps = [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000];
         for (pause, step) in pauses.iter().zip(steps) {
@@ -74,7 +76,7 @@ mod tests {
         }
         // A task resets it.
         b.reset();
-        let first = b.pause_after_empty_round(0 * MS);
+        let first = b.pause_after_empty_round(Duration::ZERO);
         assert!(first >= 250 * MS && first <= 500 * MS, "{first:?}");
     }
 
