@@ -5,7 +5,7 @@
 //! echo values (`invalid type: string "Mustermann"`), so they are never passed on:
 //! only their position and the `expected ...` part, which comes from our types.
 
-use oncofed_idat::KvnrError;
+use oncofed_idat::{BoundError, KvnrError};
 use oncofed_model::CodeSystem;
 use std::fmt;
 
@@ -148,6 +148,11 @@ pub enum MapErrorKind {
         "invalid insurance number (KVNR): {0}; a KVNR is a capital letter, eight digits and a check digit (§ 290 SGB V)"
     )]
     Kvnr(KvnrError),
+    /// An identifying element over its bound (`oncofed_idat::bounds`, shared with
+    /// the trust centre): an absurd name or address is refused before it costs
+    /// linkage work.
+    #[error("{0}; identifying data this long is refused (bounds in oncofed-idat)")]
+    IdatBound(BoundError),
     /// A 69548-6 observation without a gene.
     #[error(
         "a genetic variant assessment (LOINC 69548-6) needs a component with code LOINC 48018-6 whose valueCodeableConcept is an HGNC gene"

@@ -354,3 +354,80 @@ fn errors_never_contain_identifying_data() {
         }
     }
 }
+
+/// Red-team defect 4 (issue 9): an absurd name is refused at the site with the
+/// element named, like every other error, before it reaches the trust centre;
+/// the bounds are the trust centre's (`oncofed_idat::bounds`).
+#[test]
+fn red_team_absurd_patient_name_is_refused_with_its_field() {
+    use oncofed_idat::bounds::{MAX_GIVEN_NAMES, MAX_NAME_CHARS};
+    let absurd = format!("Mustermann{}", "x".repeat(100_000));
+    let cases: [(&str, Value, &str); 6] = [
+        (
+            "name",
+            json!([{"use": "official", "family": absurd, "given": ["Erika"]}]),
+            "name[0].family",
+        ),
+        (
+            "name",
+            json!([{"use": "official", "family": "Mustermann", "given": ["Erika"]},
+                   {"use": "maiden", "family": "Gabler", "given": ["Erika", absurd]}]),
+            "name[1].given[1]",
+        ),
+        (
+            "name",
+            json!([{"family": "Mustermann", "given": vec!["Erika"; MAX_GIVEN_NAMES + 1]}]),
+            "name[0].given",
+        ),
+        (
+            "address",
+            json!([{"line": ["Hauptstraße 12a", absurd], "city": "Köln"}]),
+            "address[0].line[1]",
+        ),
+        (
+            "address",
+            json!([{"line": ["Hauptstraße 12a"], "postalCode": "5".repeat(10_000)}]),
+            "address[0].postalCode",
+        ),
+        (
+            "address",
+            json!([{"line": ["Hauptstraße 12a"], "city": absurd}]),
+            "address[0].city",
+        ),
+    ];
+    for (element, value, field) in cases {
+        let mut b = bundle();
+        b["entry"][0]["resource"][element] = value;
+        let doc = doc_err(&b);
+        assert_eq!(doc.entry, Some(0), "{doc}");
+        let line = line_err(&b["entry"][0]["resource"]);
+        assert_eq!(line.line, Some(3), "{line}");
+        for e in [doc, line] {
+            assert_eq!(e.field.as_deref(), Some(field), "{e}");
+            assert_eq!(e.resource_type.as_deref(), Some("Patient"));
+            assert!(matches!(e.kind, MapErrorKind::IdatBound(_)), "{e}");
+            let text = e.to_string();
+            assert!(
+                text.contains("longer than") || text.contains("more than"),
+                "{text}"
+            );
+            assert!(
+                !text.contains("Mustermann") && !text.contains("xxxx"),
+                "{text}"
+            );
+        }
+    }
+    // At the bound it maps, and the value arrives whole.
+    let mut b = bundle();
+    let longest = "ü".repeat(MAX_NAME_CHARS);
+    b["entry"][0]["resource"]["name"] =
+        json!([{"use": "official", "family": longest, "given": ["Erika"]}]);
+    let batch = map_document(b.to_string().as_bytes(), "site-1/a.json").unwrap();
+    let p = batch
+        .patients
+        .iter()
+        .find(|p| p.local_id == "pat-1")
+        .expect("mapped");
+    assert_eq!(p.idat.family.as_deref(), Some(longest.as_str()));
+    assert!(p.idat.check_bounds().is_ok());
+}

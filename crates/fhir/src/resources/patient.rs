@@ -10,7 +10,7 @@ use crate::datatypes::{
 use crate::error::{FieldError, MapErrorKind};
 use crate::resources::Cx;
 use crate::{Batch, PatientRecord, bundle};
-use oncofed_idat::{IdentifyingData, Kvnr};
+use oncofed_idat::{BoundedField, BoundedList, IdentifyingData, Kvnr};
 use oncofed_model::{Demographics, Sex, VitalStatus};
 use serde::Deserialize;
 
@@ -128,13 +128,61 @@ fn address(addresses: &[Address<'_>]) -> Option<oncofed_idat::Address> {
     })
 }
 
+/// Checks every name and address element this mapper reads against the IDAT
+/// bounds shared with the trust centre (`oncofed_idat::bounds`), in all names
+/// and addresses (not only the ones picked), so an absurd value anywhere is
+/// refused with its path. Cost is bounded by the limits, not the input.
+fn check_bounds(names: &[HumanName<'_>], addresses: &[Address<'_>]) -> Result<(), FieldError> {
+    let err = |field: String| move |e| FieldError::new(field, MapErrorKind::IdatBound(e));
+    for (i, n) in names.iter().enumerate() {
+        if let Some(f) = n.family.as_deref() {
+            BoundedField::Family
+                .check(f)
+                .map_err(err(format!("name[{i}].family")))?;
+        }
+        BoundedList::GivenNames
+            .check(n.given.len())
+            .map_err(err(format!("name[{i}].given")))?;
+        for (j, g) in n.given.iter().enumerate() {
+            BoundedField::Given
+                .check(g)
+                .map_err(err(format!("name[{i}].given[{j}]")))?;
+        }
+    }
+    for (i, a) in addresses.iter().enumerate() {
+        BoundedList::AddressLines
+            .check(a.line.len())
+            .map_err(err(format!("address[{i}].line")))?;
+        for (j, l) in a.line.iter().enumerate() {
+            BoundedField::AddressLine
+                .check(l)
+                .map_err(err(format!("address[{i}].line[{j}]")))?;
+        }
+        let parts = [
+            (BoundedField::PostalCode, &a.postal_code, "postalCode"),
+            (BoundedField::City, &a.city, "city"),
+            (BoundedField::Country, &a.country, "country"),
+        ];
+        for (field, value, name) in parts {
+            if let Some(v) = value.as_deref() {
+                field
+                    .check(v)
+                    .map_err(err(format!("address[{i}].{name}")))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Maps one Patient into a [`PatientRecord`].
 ///
+/// Names and addresses over the IDAT bounds are refused ([`MapErrorKind::IdatBound`]).
 /// `gender` absent → unknown; `birthDate` may be partial (`YYYY`, `YYYY-MM`: the first
 /// day is used as the date, the year is kept); `deceasedDateTime` gives the death date,
 /// `deceasedBoolean: true` the status deceased, `false` alive.
 pub(crate) fn map(p: Patient<'_>, cx: &Cx<'_>, batch: &mut Batch) -> Result<(), FieldError> {
     let local_id = local_id(text(&p.id), cx.full_url)?;
+    check_bounds(&p.name, &p.address)?;
     let sex = match text(&p.gender) {
         None => Sex::Unknown,
         Some(g) => Sex::from_fhir(g)
