@@ -12,7 +12,9 @@ use crate::site::{
     vector_len,
 };
 use crate::{AnalysisError, AnalysisLimits, dp};
+use oncofed_model::CodeSystem;
 use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, Variable};
+use oncofed_protocol::{Comparator, Criteria, DiagnosisCriterion, LabCriterion};
 use oncofed_stats::{
     NewtonOptions, StatsError, Ties, fit_cox, fit_cox_stratified_by_site, fit_glm, glm_start,
     kaplan_meier, logrank_test,
@@ -281,8 +283,11 @@ pub fn run(
 /// Checks the request's shape before any site is asked.
 pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
     let invalid = |m: &str| Err(AnalysisError::Invalid(m.into()));
-    if request.index.icd10.is_empty() || request.index.icd10.len() > 16 {
+    if !icd10_prefix(&request.index.icd10) {
         return invalid("index.icd10 must be an ICD-10 prefix such as C34");
+    }
+    for variable in request.analysis.variables() {
+        check_variable(&variable)?;
     }
     if let Some(c) = &request.cohort {
         c.validate()
@@ -341,6 +346,61 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
         }
     }
     Ok(())
+}
+
+/// Whether `code` is an ICD-10(-GM) code or prefix (`C`, `C3`, `C34`, `C34.1`),
+/// by the same rule as the criteria language's `diagnosis.icd10`.
+fn icd10_prefix(code: &str) -> bool {
+    Criteria::Diagnosis(DiagnosisCriterion {
+        icd10: Some(code.to_owned()),
+        ..Default::default()
+    })
+    .validate()
+    .is_ok()
+}
+
+/// A variable's code has the form of its terminology, so that it can match
+/// stored facts and its [`Variable::name`] parses back to it (found by the fuzz
+/// target `analysis`: `dx:` with an empty prefix named every diagnosis and did
+/// not parse back). Messages do not repeat the code.
+fn check_variable(v: &Variable) -> Result<(), AnalysisError> {
+    let invalid = |m: &str| Err(AnalysisError::Invalid(m.into()));
+    let printable =
+        |s: &str| (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+    match v {
+        Variable::Age | Variable::Female => Ok(()),
+        Variable::Diagnosis { icd10 } if !icd10_prefix(icd10) => {
+            invalid("a diagnosis variable needs an ICD-10 prefix such as C34 or E11")
+        }
+        Variable::Observation { system, code } => {
+            let loinc_ok = || {
+                // The criteria language's LOINC rule (form and check digit).
+                Criteria::Lab(LabCriterion {
+                    loinc: code.clone(),
+                    unit: "1".into(),
+                    op: Comparator::Eq,
+                    value: 0.0,
+                    from: None,
+                    to: None,
+                })
+                .validate()
+                .is_ok()
+            };
+            if *system == CodeSystem::Loinc && !loinc_ok() {
+                invalid(
+                    "an observation variable of system loinc needs a LOINC code such as 89247-1",
+                )
+            } else if !printable(code) {
+                invalid("an observation variable needs a code of 1-32 printable ASCII characters")
+            } else {
+                Ok(())
+            }
+        }
+        Variable::Molecular { gene } if !printable(gene) => {
+            invalid("a molecular variable needs an HGNC gene symbol such as EGFR")
+        }
+        Variable::Diagnosis { .. } | Variable::Molecular { .. } => Ok(()),
+    }
 }
 
 fn check_horizon(h: u32) -> Result<(), AnalysisError> {

@@ -1,0 +1,64 @@
+//! Inputs found by the fuzz target `analysis` (`scripts/fuzz`, crate `fuzz/`),
+//! minimised, kept as regression tests of request validation.
+
+use oncofed_analysis::driver::validate;
+use oncofed_protocol::analysis::{AnalysisRequest, Variable};
+
+fn request(json: &str) -> AnalysisRequest {
+    serde_json::from_str(json).unwrap()
+}
+
+fn cox(covariate: &str) -> AnalysisRequest {
+    request(&format!(
+        r#"{{"project": "a", "index": {{"icd10": "C34"}},
+            "analysis": {{"type": "cox", "covariates": [{covariate}]}}}}"#
+    ))
+}
+
+/// Minimised crash: a diagnosis variable with an empty prefix passed validation,
+/// counted every patient with any ICD-10 diagnosis, and was named `dx:`, which
+/// does not parse back as a variable.
+#[test]
+fn empty_diagnosis_prefix_is_refused() {
+    assert!(validate(&cox(r#"{"var": "diagnosis", "icd10": ""}"#)).is_err());
+    assert!(validate(&cox(r#"{"var": "diagnosis", "icd10": "c34 or anything"}"#)).is_err());
+}
+
+/// The index diagnosis and the other variables' codes follow the same forms
+/// as the criteria language (a malformed code would silently match nothing).
+#[test]
+fn malformed_codes_are_refused_without_being_echoed() {
+    let secret = "Erika Mustermann";
+    for bad in [
+        r#"{"var": "molecular", "gene": ""}"#.to_owned(),
+        format!(r#"{{"var": "molecular", "gene": "{secret}"}}"#),
+        r#"{"var": "observation", "system": "loinc", "code": "89247-2"}"#.to_owned(),
+        format!(r#"{{"var": "observation", "system": "loinc", "code": "{secret}"}}"#),
+    ] {
+        let e = validate(&cox(&bad)).unwrap_err().to_string();
+        assert!(!e.contains(secret), "{e}");
+    }
+    let index = request(
+        r#"{"project": "a", "index": {"icd10": "Erika Mustermann"}, "analysis": {"type": "kaplan-meier"}}"#,
+    );
+    let e = validate(&index).unwrap_err().to_string();
+    assert!(e.contains("index.icd10") && !e.contains("Erika"), "{e}");
+}
+
+/// What validates keeps working, and every valid variable's name parses back.
+#[test]
+fn valid_variables_round_trip_through_their_names() {
+    for good in [
+        r#"{"var": "age"}"#,
+        r#"{"var": "female"}"#,
+        r#"{"var": "diagnosis", "icd10": "E11.9"}"#,
+        r#"{"var": "observation", "system": "loinc", "code": "89247-1"}"#,
+        r#"{"var": "molecular", "gene": "EGFR"}"#,
+    ] {
+        let r = cox(good);
+        validate(&r).unwrap_or_else(|e| panic!("{good}: {e}"));
+        for v in r.analysis.variables() {
+            assert_eq!(v.name().parse::<Variable>(), Ok(v));
+        }
+    }
+}
