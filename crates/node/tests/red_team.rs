@@ -245,8 +245,9 @@ async fn red_team_oversized_json_document_is_rejected_unread() {
     );
 }
 
-/// A trust centre in front of the real one that refuses with 400, as a stricter
-/// one would, every consent request holding a Consent whose id starts `refused`.
+/// A trust centre in front of the real one that refuses, as a stricter one would,
+/// every consent request holding a Consent whose id starts `refused` (400), and
+/// each patient whose local id starts `refused` alone (a per-item error).
 async fn refusing_trust_centre(upstream: String) -> String {
     use axum::extract::Request;
     use axum::http::StatusCode;
@@ -273,13 +274,28 @@ async fn refusing_trust_centre(upstream: String) -> String {
             let mut forward = client
                 .request(parts.method, format!("{upstream}{}", parts.uri))
                 .header("content-type", "application/json")
-                .body(body);
+                .body(body.clone());
             if let Some(auth) = parts.headers.get("authorization") {
                 forward = forward.header("authorization", auth);
             }
             let answer = forward.send().await.unwrap();
             let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
-            (status, answer.bytes().await.unwrap()).into_response()
+            let mut bytes = answer.bytes().await.unwrap().to_vec();
+            if parts.uri.path() == "/v1/pseudonyms" && status.is_success() {
+                let asked: Value = serde_json::from_slice(&body).unwrap();
+                let mut answer: Value = serde_json::from_slice(&bytes).unwrap();
+                let mut errors = Vec::new();
+                for (i, item) in asked["items"].as_array().unwrap().iter().enumerate() {
+                    if item["local_id"].as_str().unwrap().starts_with("refused") {
+                        answer["items"][i] = Value::Null;
+                        errors.push(json!({"index": i, "code": "idat_too_long",
+                            "message": format!("items[{i}].idat.family: a family name is longer than 200 characters")}));
+                    }
+                }
+                answer["errors"] = json!(errors);
+                bytes = serde_json::to_vec(&answer).unwrap();
+            }
+            (status, bytes).into_response()
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -342,4 +358,53 @@ async fn red_team_consent_refused_by_the_trust_centre_rejects_only_its_unit() {
         "{subject_error}"
     );
     assert_no_personal_data(&report.errors);
+}
+
+#[tokio::test]
+async fn red_team_patient_refused_by_the_trust_centre_rejects_only_its_unit() {
+    let trustee = Trustee::start(1).await;
+    let proxy = refusing_trust_centre(trustee.url.clone()).await;
+    let client =
+        oncofed_trustee_api::TrusteeClient::new(&proxy, "token-of-site-1-0123456789abcdef")
+            .unwrap();
+    let node = Node::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut needs_refused = lab("refused-q2", 9);
+    needs_refused["resource"]["subject"]["reference"] = json!("Patient/refused-q2");
+    let lines = [
+        good("q1"),
+        good("refused-q2"),
+        good("q3"),
+        bundle(vec![needs_refused]),
+    ];
+    let lines: Vec<Vec<u8>> = lines.into_iter().map(String::into_bytes).collect();
+    let path = write_lines(dir.path(), "patients.ndjson", &lines);
+    let report = oncofed_node::ingest(
+        &node.store,
+        &client,
+        &[path],
+        &IngestOptions::default(),
+        &|_, _| {},
+    )
+    .await
+    .expect("a refused patient must not stop the run");
+    assert_eq!(
+        (report.units_ok, report.units_failed),
+        (2, 2),
+        "{:?}",
+        report.errors
+    );
+    assert_eq!(report.written.patients_new, 2);
+    assert!(
+        report.errors[0].contains("patients.ndjson line 2: the trust centre refused a Patient")
+            && report.errors[0].contains("idat_too_long: idat.family: a family name is longer")
+            && !report.errors[0].contains("items["),
+        "{}",
+        report.errors[0]
+    );
+    assert!(
+        report.errors[1].contains("patients.ndjson line 4: field subject.reference"),
+        "{}",
+        report.errors[1]
+    );
 }

@@ -6,7 +6,9 @@ use crate::SharedStore;
 use oncofed_fhir::Batch;
 use oncofed_model::{Demographics, Pseudonym};
 use oncofed_store::{FactKey, PatientRow, StoreError, StoredFact, WriteBatch};
-use oncofed_trustee_api::{ConsentItem, MAX_BATCH, PseudonymPair, PseudonymiseItem, TrusteeClient};
+use oncofed_trustee_api::{
+    ConsentItem, ItemError, MAX_BATCH, PseudonymPair, PseudonymiseItem, TrusteeClient,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A mapped unit whose identifying data has gone to the trust centre.
@@ -17,8 +19,8 @@ struct Pending {
 }
 
 /// Pseudonymises the valid units of a chunk, registers their consents, and returns
-/// what to write. Units that cannot be resolved, and units whose consents the trust
-/// centre refuses, are rejected into `report`; the others land.
+/// what to write. Units that cannot be resolved, and units whose patients or
+/// consents the trust centre refuses, are rejected into `report`; the others land.
 pub async fn process(
     store: &SharedStore,
     trustee: &TrusteeClient,
@@ -62,13 +64,20 @@ pub async fn process(
     }
     let patients = items.len();
     let mut pairs: HashMap<String, PseudonymPair> = HashMap::with_capacity(items.len());
+    // Patients the trust centre refused alone (e.g. a name over its bounds) → why.
+    let mut refused: HashMap<String, String> = HashMap::new();
     while !items.is_empty() {
         let rest = items.split_off(items.len().min(MAX_BATCH));
         let ids: Vec<String> = items.iter().map(|i| i.local_id.clone()).collect();
         let answer = trustee
-            .pseudonymise(std::mem::replace(&mut items, rest))
+            .pseudonymise_each(std::mem::replace(&mut items, rest))
             .await?;
-        pairs.extend(ids.into_iter().zip(answer));
+        for (id, result) in ids.into_iter().zip(answer) {
+            match result {
+                Ok(pair) => _ = pairs.insert(id, pair),
+                Err(e) => _ = refused.insert(id, patient_refusal(&e)),
+            }
+        }
     }
 
     let pseudonymised = started.elapsed();
@@ -105,7 +114,13 @@ pub async fn process(
     }
 
     // 3. A unit with a subject nobody knows lands nothing.
-    let mut verdict: Vec<Option<String>> = vec![None; pending.len()];
+    let mut verdict: Vec<Option<String>> = pending
+        .iter()
+        .map(|p| {
+            let why = p.patients.iter().find_map(|(id, _)| refused.get(id))?;
+            Some(format!("{}: {why}", p.label))
+        })
+        .collect();
     let mut known = Known {
         stored,
         looked_up: HashSet::new(),
@@ -182,6 +197,20 @@ pub async fn process(
         "chunk pseudonymised"
     );
     Ok(write)
+}
+
+/// Why the trust centre refused a patient, for the error line of its unit: the
+/// element and the problem (never a value), without the batch position, which
+/// means nothing to the reader.
+fn patient_refusal(e: &ItemError) -> String {
+    let message = match e.message.strip_prefix("items[") {
+        Some(rest) => rest.split_once("].").map_or(e.message.as_str(), |(_, m)| m),
+        None => e.message.as_str(),
+    };
+    format!(
+        "the trust centre refused a Patient of this unit ({}: {message}); nothing of the unit landed",
+        e.code
+    )
 }
 
 /// Which local patient ids an earlier run stored at this site.
