@@ -7,6 +7,7 @@
 mod codec;
 mod feasibility;
 mod migrations;
+mod private;
 
 use crate::{
     FactFilter, PatientRow, ResearchStore, StoreError, StoreStats, StoredFact, WriteBatch,
@@ -20,6 +21,17 @@ use std::path::{Path, PathBuf};
 
 /// The file name of the research store inside a node's data directory.
 pub const FILE_NAME: &str = "research.db";
+
+/// An I/O failure before SQLite opened the file, in the error SQLite would give.
+fn io_open_error(path: &Path, e: &std::io::Error) -> StoreError {
+    StoreError::Open {
+        path: path.to_owned(),
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(e.to_string()),
+        ),
+    }
+}
 
 /// A research store in one SQLite file.
 pub struct SqliteStore {
@@ -40,24 +52,21 @@ impl SqliteStore {
     pub const SCHEMA_VERSION: i64 = migrations::CURRENT;
 
     /// Opens (creating if needed) the store in `data_dir` and migrates it to the
-    /// current schema.
+    /// current schema. A missing `data_dir` is created owner-only (0700).
     pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
-            path: data_dir.to_owned(),
-            source: rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-                Some(e.to_string()),
-            ),
-        })?;
+        private::create_dir(data_dir).map_err(|e| io_open_error(data_dir, &e))?;
         Self::open(&data_dir.join(FILE_NAME))
     }
 
-    /// Opens (creating if needed) the store file at `path`.
+    /// Opens (creating if needed) the store file at `path`. The file, its WAL and
+    /// its shared-memory file are owner-only (0600): created so, and tightened if an
+    /// older version left them readable by group or others.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
             path: path.to_owned(),
             source,
         };
+        private::secure_files(path).map_err(|e| io_open_error(path, &e))?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
