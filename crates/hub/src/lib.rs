@@ -32,8 +32,8 @@
 //! HTTP hardening, in one place:
 //!
 //! - every refusal is the JSON [`ApiError`] body, including bad JSON, a wrong
-//!   content type and oversized bodies ([`json`](crate::json)); 429 and 503 carry
-//!   `Retry-After`;
+//!   content type, oversized bodies and malformed query strings (`json.rs`,
+//!   `query.rs`); 429 and 503 carry `Retry-After`;
 //! - routes that need a role check it before reading the body (role extractors
 //!   in `auth`), so a wrong role gets 403 whatever it sends;
 //! - researcher and admin bodies are limited to 64 KiB, site polls to 1 KiB,
@@ -55,6 +55,7 @@ mod db;
 mod error;
 mod json;
 mod private_fs;
+mod query;
 mod replay;
 mod routes;
 mod site_request;
@@ -234,6 +235,13 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner());
         map.entry(site.to_owned()).or_default().clone()
     }
+}
+
+/// Creates the hub's data directory owner-only (`0700`), for callers that put
+/// files into it before [`AppState::open`] (the CLI writes the hub key there):
+/// a directory created with the default umask would be world-readable.
+pub fn create_data_dir(path: &std::path::Path) -> std::io::Result<()> {
+    private_fs::create_private_dir(path)
 }
 
 /// Key of the persisted feasibility rate limiter in the budget table.

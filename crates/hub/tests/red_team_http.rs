@@ -238,6 +238,15 @@ async fn red_team_json_rejections_are_plain_text() {
             assert!(!err.code.is_empty() && !err.message.is_empty());
         }
     }
+    // A malformed query string gets the same JSON body.
+    let resp = http
+        .get(format!("{}/v1/analyses/x?wait=soon", hub.url))
+        .bearer_auth(RESEARCHER)
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = error_body(resp).await;
+    assert_eq!((status, err.code.as_str()), (422, "invalid_request"));
     hub.stop().await;
 }
 

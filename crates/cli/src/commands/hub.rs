@@ -163,7 +163,7 @@ pub async fn run(cmd: HubCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&a.data_dir)
+    oncofed_hub::create_data_dir(&a.data_dir)
         .with_context(|| format!("cannot create {}", a.data_dir.display()))?;
     let key = SigningKeyPair::load_or_create(a.data_dir.join("hub.key"))?;
     let users_file = a.users_file.unwrap_or_else(|| a.data_dir.join("users.txt"));

@@ -14,8 +14,9 @@ use crate::analysis::{HubFederation, api_error, limits_for};
 use crate::auth::{AsAdmin, AsResearcher, User};
 use crate::db::QueryRow;
 use crate::json::ApiJson;
+use crate::query::{ApiPath, ApiQuery};
 use crate::{ApiError, AppState, Role};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
@@ -349,8 +350,8 @@ struct WaitParams {
 async fn fetch(
     user: User,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(params): Query<WaitParams>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<WaitParams>,
 ) -> Result<Json<AnalysisResponse>, ApiError> {
     let run_id: QueryId = id.parse().map_err(|_| ApiError::NotFound)?;
     let rid = run_id.clone();

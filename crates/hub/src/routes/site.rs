@@ -1,9 +1,10 @@
 //! The outbound-only site channel: sites long-poll for sealed tasks and post sealed outcomes.
 
 use super::{audit, blocking};
+use crate::query::ApiQuery;
 use crate::site_request::{MAX_RESULT_BODY, SiteRequest};
 use crate::{ApiError, AppState};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
@@ -31,7 +32,7 @@ struct PollParams {
 /// Hands out the site's queued tasks, waiting up to `wait` seconds for one to appear.
 async fn tasks(
     State(state): State<AppState>,
-    Query(params): Query<PollParams>,
+    ApiQuery(params): ApiQuery<PollParams>,
     req: SiteRequest,
 ) -> Result<Json<Vec<SignedEnvelope>>, ApiError> {
     let wait = Duration::from_secs(params.wait.unwrap_or(0)).min(state.inner.config.max_poll);
