@@ -18,12 +18,11 @@
 use crate::{assert_no_echo, is_path, json_strings};
 use chrono::{NaiveDate, NaiveDateTime};
 use oncofed_consent::{
-    Consent, ConsentParseError, ConsentStatus, Decision, DenyReason, FhirDateTime, Period,
-    PolicyCode, Provision, ProvisionType, RecontactKind, duo_codes, evaluate, may_recontact,
-    parse_consent,
+    Consent, ConsentParseError, ConsentStatus, Decision, DenyReason, ONCOFED_POLICY_SYSTEM,
+    Provision, RecontactKind, duo_codes, evaluate, may_recontact, parse_consent,
 };
 use oncofed_model::{DataCategory, Purpose};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Most consents one input is read as (bounds the work per input).
 pub const MAX_CONSENTS: usize = 8;
@@ -190,27 +189,19 @@ fn check_decisions(consents: &[Consent]) {
     }
 }
 
-/// `consents` plus an active `withdrawal` deny one day after the latest of them
-/// (`None` when that day is beyond the calendar).
+/// `consents` plus an active `withdrawal` deny one day after the latest of them,
+/// built through the parser like any other (`None` when that day does not fit
+/// a FHIR `dateTime`).
 fn with_withdrawal(consents: &[Consent]) -> Option<Vec<Consent>> {
     let latest: NaiveDateTime = consents.iter().map(|c| c.date_time.instant).max()?;
     let instant = latest.checked_add_signed(chrono::TimeDelta::days(1))?;
-    let withdrawal = Consent {
-        resource_id: None,
-        status: ConsentStatus::Active,
-        date_time: FhirDateTime {
-            instant,
-            first_day: instant.date(),
-            last_day: instant.date(),
-        },
-        document: oncofed_consent::DocumentKind::Consent,
-        provision: Provision {
-            kind: Some(ProvisionType::Deny),
-            period: Period::default(),
-            codes: vec![PolicyCode::Withdrawal],
-            provisions: Vec::new(),
-        },
-    };
+    let withdrawal = parse_consent(&json!({
+        "resourceType": "Consent", "status": "active",
+        "dateTime": instant.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "provision": {"type": "deny", "code": [{"coding": [
+            {"system": ONCOFED_POLICY_SYSTEM, "code": "withdrawal"}]}]}
+    }))
+    .ok()?;
     let mut out = consents.to_vec();
     out.push(withdrawal);
     Some(out)
