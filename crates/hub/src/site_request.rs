@@ -11,8 +11,8 @@
 //! 4. a declared `Content-Length` above the route's limit (413);
 //! 5. a signature already used within the window (replay, see [`crate::replay`]);
 //! 6. a signature that does not verify over the claimed digest;
-//! 7. a large body when too many body bytes are already in flight (503 with
-//!    `Retry-After`, see [`BodyBudget`]).
+//! 7. a large body when too many body bytes are already in flight, from all
+//!    sites or from this one (503 with `Retry-After`, see [`BodyBudget`]).
 //!
 //! Only then is the body read, up to the route's limit, hashed as it arrives and
 //! compared with the signed digest. So a forged request costs the hub a header
@@ -65,44 +65,79 @@ pub struct SiteRequest<const LIMIT: usize = SMALL_SITE_BODY> {
     /// The request body.
     pub body: Bytes,
     /// The body's share of the [`BodyBudget`], released when the handler is done.
-    _permit: Option<OwnedSemaphorePermit>,
+    _permit: Option<BodyPermit>,
 }
 
 /// Caps the bytes of large site bodies held at once, so that concurrent large
-/// posts cannot exhaust the hub's memory. Counted in KiB permits of a
-/// semaphore; a request that does not fit is refused at once with 503 and
-/// `Retry-After` (the agent retries), never queued: a queue would hold
-/// connections open without bound.
+/// posts cannot exhaust the hub's memory: all sites together hold at most the
+/// configured budget, and one site at most one maximal body
+/// ([`MAX_RESULT_BODY`]), so a single (compromised or faulty) site cannot take
+/// the budget from the others. Counted in KiB permits of semaphores; a request
+/// that does not fit is refused at once with 503 and `Retry-After` (the agent
+/// retries), never queued: a queue would hold connections open without bound.
+/// Only requests whose signature verified get here, so the per-site map holds
+/// registered sites only.
 #[derive(Debug)]
 pub struct BodyBudget {
-    permits: Arc<Semaphore>,
-    kib: u32,
+    total: Arc<Semaphore>,
+    total_kib: u32,
+    sites: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
 }
 
+/// A reservation in the [`BodyBudget`], released on drop.
+#[derive(Debug)]
+pub struct BodyPermit {
+    _site: OwnedSemaphorePermit,
+    _total: OwnedSemaphorePermit,
+}
+
+/// KiB permits of one site: one maximal body.
+const SITE_KIB: u32 = (MAX_RESULT_BODY / 1024) as u32;
+
 impl BodyBudget {
-    /// A budget of `bytes`, raised to one [`MAX_RESULT_BODY`] so that every
-    /// acceptable body fits when nothing else is in flight.
+    /// A budget of `bytes` for all sites, raised to one [`MAX_RESULT_BODY`] so
+    /// that every acceptable body fits when nothing else is in flight.
     pub fn new(bytes: usize) -> Self {
         let kib = u32::try_from(bytes.max(MAX_RESULT_BODY).div_ceil(1024)).unwrap_or(u32::MAX);
         let kib = kib.min(u32::try_from(Semaphore::MAX_PERMITS).unwrap_or(u32::MAX));
         Self {
-            permits: Arc::new(Semaphore::new(kib as usize)),
-            kib,
+            total: Arc::new(Semaphore::new(kib as usize)),
+            total_kib: kib,
+            sites: std::sync::Mutex::default(),
         }
     }
 
-    /// Reserves room for a body of `bytes`, or refuses with 503 and `Retry-After`.
-    pub fn try_reserve(&self, bytes: usize) -> Result<OwnedSemaphorePermit, ApiError> {
+    /// Reserves room for a body of `bytes` from `site`, or refuses with 503 and
+    /// `Retry-After`.
+    pub fn try_reserve(&self, site: &str, bytes: usize) -> Result<BodyPermit, ApiError> {
         let want = u32::try_from(bytes.div_ceil(1024))
             .unwrap_or(u32::MAX)
-            .clamp(1, self.kib);
-        self.permits
+            .max(1);
+        let busy = |whose: &str| ApiError::Busy {
+            message: format!(
+                "the hub is receiving too many large bodies from {whose} at once; send again after Retry-After seconds"
+            ),
+            retry_after_secs: BUSY_RETRY_SECS,
+        };
+        let own = {
+            let mut sites = self.sites.lock().unwrap_or_else(|p| p.into_inner());
+            sites
+                .entry(site.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(SITE_KIB as usize)))
+                .clone()
+        };
+        let site_permit = own
+            .try_acquire_many_owned(want.min(SITE_KIB))
+            .map_err(|_| busy("this site"))?;
+        let total_permit = self
+            .total
             .clone()
-            .try_acquire_many_owned(want)
-            .map_err(|_| ApiError::Busy {
-                message: "the hub is receiving too many large site bodies at once; send again after Retry-After seconds".into(),
-                retry_after_secs: BUSY_RETRY_SECS,
-            })
+            .try_acquire_many_owned(want.min(self.total_kib))
+            .map_err(|_| busy("all sites"))?;
+        Ok(BodyPermit {
+            _site: site_permit,
+            _total: total_permit,
+        })
     }
 }
 
@@ -207,7 +242,12 @@ impl<const LIMIT: usize> FromRequest<AppState> for SiteRequest<LIMIT> {
         record(state, &signed, &sig_bytes, now)?;
         let announced = signed.length.map_or(limit, |n| n as usize);
         let permit = if announced > BUDGETED_ABOVE {
-            Some(state.inner.body_budget.try_reserve(announced)?)
+            Some(
+                state
+                    .inner
+                    .body_budget
+                    .try_reserve(signed.site.as_str(), announced)?,
+            )
         } else {
             None
         };

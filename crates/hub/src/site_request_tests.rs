@@ -264,8 +264,20 @@ async fn red_team_site_poll_body_limit_is_small() {
 #[tokio::test]
 async fn red_team_concurrent_large_site_bodies_are_capped() {
     let f = fixture();
-    // Other requests hold the whole budget.
-    let held = f.state.inner.body_budget.try_reserve(usize::MAX).unwrap();
+    let budget = &f.state.inner.body_budget;
+    // Other sites' requests hold the whole budget.
+    let held = budget.try_reserve("site-2", MAX_RESULT_BODY).unwrap();
+    let more: Vec<_> = (3..6)
+        .map(|k| {
+            budget
+                .try_reserve(&format!("site-{k}"), MAX_RESULT_BODY)
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        budget.try_reserve("site-6", 1 << 20).is_err(),
+        "256 MiB in flight"
+    );
     let spec = Spec {
         path: "/v1/site/results?nonce=budget-1",
         body: 1 << 20,
@@ -288,17 +300,33 @@ async fn red_team_concurrent_large_site_bodies_are_capped() {
         ..Spec::default()
     };
     assert!(extract(&f, &small).await.0.is_ok());
-    drop(held);
+    drop((held, more));
     // Signed afresh (a new nonce): once the budget is free the post goes through,
     // and its permit is held as long as the request is.
     let again = Spec {
         path: "/v1/site/results?nonce=budget-3",
-        ..spec
+        ..spec.clone()
     };
     let req = extract(&f, &again).await.0.expect("budget free again");
-    assert!(f.state.inner.body_budget.try_reserve(usize::MAX).is_err());
+    assert!(budget.try_reserve("site-1", MAX_RESULT_BODY).is_err());
     drop(req);
-    assert!(f.state.inner.body_budget.try_reserve(usize::MAX).is_ok());
+    // One site cannot take the budget from the others: with a maximal body of
+    // its own in flight it is refused, while another site still fits.
+    let own = budget.try_reserve("site-1", MAX_RESULT_BODY).unwrap();
+    let spec = Spec {
+        path: "/v1/site/results?nonce=budget-4",
+        ..spec
+    };
+    assert_eq!(
+        extract(&f, &spec)
+            .await
+            .0
+            .expect_err("own share used")
+            .status(),
+        503
+    );
+    assert!(budget.try_reserve("site-2", MAX_RESULT_BODY).is_ok());
+    drop(own);
 }
 
 #[tokio::test]
