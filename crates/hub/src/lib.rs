@@ -126,6 +126,9 @@ struct Inner {
     analysis_limiter: Mutex<RateLimiter>,
     replay: Mutex<replay::ReplayCache>,
     body_budget: site_request::BodyBudget,
+    /// Unix second at which this process opened the hub: the replay memory is
+    /// not persisted, so site requests signed earlier are refused.
+    started_unix: i64,
     site_keys: Mutex<HashMap<String, PublicKey>>,
     site_wakeups: Mutex<HashMap<String, Arc<Notify>>>,
     results: Notify,
@@ -185,6 +188,7 @@ impl AppState {
                     REPLAY_MEMORY_PER_SITE,
                 )),
                 body_budget,
+                started_unix: chrono::Utc::now().timestamp(),
                 site_keys: Mutex::new(site_keys),
                 site_wakeups: Mutex::new(HashMap::new()),
                 results: Notify::new(),

@@ -6,7 +6,10 @@
 //! without reading a single body byte:
 //!
 //! 1. missing or malformed headers (site, timestamp, signature, digest);
-//! 2. a timestamp more than [`MAX_CLOCK_SKEW_SECS`] from the hub's clock;
+//! 2. a timestamp more than [`MAX_CLOCK_SKEW_SECS`] from the hub's clock, or
+//!    earlier than the hub's start (the replay memory lives in memory only, so
+//!    a request captured before a restart would otherwise be fresh again; a
+//!    site whose clock runs late waits that long after a restart);
 //! 3. an unregistered site;
 //! 4. a declared `Content-Length` above the route's limit (413);
 //! 5. a signature already used within the window (replay, see [`crate::replay`]);
@@ -155,6 +158,8 @@ mod why {
     pub const REPLAY: &str =
         "this signed request was already received; sign every request afresh (add a nonce)";
     pub const DIGEST: &str = "the body does not match its signed digest; send it again";
+    pub const BEFORE_START: &str = "the request was signed before the hub started; sign it afresh \
+        (if this persists, the site's clock runs late: check NTP)";
 }
 
 /// The signed-request headers, parsed.
@@ -211,6 +216,9 @@ impl<const LIMIT: usize> FromRequest<AppState> for SiteRequest<LIMIT> {
         let now = chrono::Utc::now().timestamp();
         oncofed_crypto::check_request_time(signed.timestamp, now, MAX_CLOCK_SKEW_SECS)
             .map_err(|_| ApiError::SiteUnauthorized(why::CLOCK))?;
+        if signed.timestamp < state.inner.started_unix {
+            return Err(ApiError::SiteUnauthorized(why::BEFORE_START));
+        }
         let key = state
             .site_key(signed.site.as_str())
             .ok_or(ApiError::SiteUnauthorized(why::SIGNATURE))?;

@@ -364,3 +364,27 @@ async fn red_team_signed_site_request_replay_refused_before_its_body() {
         "replay refused unread"
     );
 }
+
+#[tokio::test]
+async fn red_team_request_signed_before_a_hub_restart_is_refused() {
+    // The replay memory does not survive a restart, so a request captured
+    // before it (here: stamped 60 s before this hub opened, well inside the
+    // clock window) must not count as fresh afterwards.
+    let f = fixture();
+    let (r, pulled) = extract(
+        &f,
+        &Spec {
+            skew: -60,
+            body: 1 << 20,
+            ..Spec::default()
+        },
+    )
+    .await;
+    let resp = r.expect_err("signed before the start");
+    assert_eq!((resp.status().as_u16(), pulled), (401, 0));
+    let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&body).contains("before the hub started"),
+        "{body:?}"
+    );
+}
