@@ -61,18 +61,6 @@ pub fn count_bar(quiet: bool, total: u64, message: &'static str) -> ProgressBar 
 
 /// Reads a secret (token, key) from a file, trimming the trailing newline.
 pub fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
-    use anyhow::Context;
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read secret file {}; create it or pass another path",
-            path.display()
-        )
-    })?;
-    let secret = text.trim().to_owned();
-    anyhow::ensure!(
-        !secret.is_empty(),
-        "secret file {} is empty",
-        path.display()
-    );
-    Ok(secret)
+    // Warns when group or others can read the file (`oncofed_node::files`).
+    Ok(oncofed_node::files::read_secret_file(path)?)
 }

@@ -11,6 +11,7 @@
 //! - [`QueryService`]: the consent-filtered local query path (also served over HTTP by [`serve`]).
 //! - [`quality`]: the data-quality report (completeness, invalid codes, implausible values).
 //! - [`withdrawal`]: polls the trust centre for deletion orders (withdrawals) and erases the person.
+//! - [`files`]: owner-only data; warnings about token files and data directories others can read.
 //!
 //! Identifying data passes through this crate in memory only, on its way from the
 //! FHIR parser to the trust-centre client; the store API cannot take it.
@@ -18,6 +19,7 @@
 pub mod agent;
 mod consent_gate;
 mod discover;
+pub mod files;
 pub mod ingest;
 pub mod quality;
 mod query;
@@ -36,9 +38,12 @@ use std::sync::{Arc, Mutex};
 /// server. Calls run on blocking threads; the mutex serialises writers.
 pub type SharedStore = Arc<Mutex<Box<dyn ResearchStore>>>;
 
-/// Opens the node's embedded SQLite store in `data_dir` as a [`SharedStore`].
+/// Opens the node's embedded SQLite store in `data_dir` as a [`SharedStore`]. The
+/// store creates a missing directory 0700 and keeps its files 0600; an existing
+/// directory that group or others can reach is warned about ([`files`]).
 pub fn open_store(data_dir: &std::path::Path) -> Result<SharedStore, StoreError> {
     let store = SqliteStore::open_in(data_dir)?;
+    files::warn_if_loose_data_dir(data_dir);
     Ok(Arc::new(Mutex::new(Box::new(store))))
 }
 

@@ -209,7 +209,7 @@ async fn red_team_overlong_line_is_rejected_as_its_unit() {
         report.errors
     );
     assert!(
-        report.errors[1].contains("more than the 4096"),
+        report.errors[1].contains("over the limit of 4096 bytes"),
         "{}",
         report.errors[1]
     );
@@ -239,7 +239,7 @@ async fn red_team_oversized_json_document_is_rejected_unread() {
     );
     assert!(
         report.errors[0].contains("big.json: the file has")
-            && report.errors[0].contains("more than the 2048"),
+            && report.errors[0].contains("over the limit of 2048 bytes"),
         "{}",
         report.errors[0]
     );

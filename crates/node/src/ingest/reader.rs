@@ -84,15 +84,15 @@ fn io_error(path: &Path, e: &std::io::Error) -> String {
 
 fn too_big(source: &str, bytes: u64, max: u64) -> String {
     format!(
-        "{source}: the file has {bytes} bytes, more than the {max} one .json document may have; \
-         export it as NDJSON (one Bundle per line) or raise --max-document-mib"
+        "{source}: the file has {bytes} bytes, over the limit of {max} bytes for one .json document, \
+         and was not read; export it as NDJSON (one Bundle per line) or raise --max-document-mib"
     )
 }
 
 fn too_long(source: &str, line_no: usize, bytes: u64, max: usize) -> String {
     format!(
-        "{source} line {line_no}: the line has {bytes} bytes, more than the {max} one NDJSON line may have, \
-         and was skipped unread; split it into several lines or raise --max-line-mib"
+        "{source} line {line_no}: the line has {bytes} bytes, over the limit of {max} bytes for one NDJSON \
+         line, and was skipped unread; split it into several lines or raise --max-line-mib"
     )
 }
 
