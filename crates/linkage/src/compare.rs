@@ -11,8 +11,9 @@
 /// 19 s and stalled the trust centre's writer (issue 9, defect 4). Inputs are
 /// bounded where they enter (`oncofed_idat::bounds`), and this cap keeps a
 /// comparison at most 64 × 64 steps whatever a caller passes. Normalised
-/// names, streets and cities are far shorter; two strings that agree on their
-/// first 64 letters are near-certainly the same value.
+/// names, streets and cities are far shorter. The price: two values that
+/// agree on their first 64 letters compare as equal (joined given names that
+/// share their first five or so names); the other fields must still agree.
 pub const MAX_COMPARE_CHARS: usize = 64;
 
 /// Jaro similarity (Jaro 1989): matching characters within a window of

@@ -3,12 +3,13 @@
 //! For each `(site, local_id)`:
 //! 1. a local id seen before keeps its person, whatever IDAT arrives now (the IDAT
 //!    and its linkage keys are updated, so later records can link to them);
-//! 2. otherwise the person whose insurance-number key matches, else the person
-//!    whose name key (normalised first given name, family name, birth date, sex)
-//!    matches, unless that person has a *different* insurance number on record,
-//!    or another local id at the same site, or a record that disagrees on sex or
-//!    birth date ([`crate::linkage::veto`]; such a record goes on to step 3, and
-//!    is queued for review against the vetoed person if scoring finds nothing);
+//! 2. otherwise the person whose insurance-number key matches, unless that
+//!    person has another local id at the same site or a record that disagrees
+//!    on sex or birth date ([`crate::linkage::veto`]; such a record goes on to
+//!    step 3, and is queued for review against the vetoed person if scoring
+//!    finds nothing). There is no exact key on names: equal names, birth date
+//!    and sex are weighed with the address like any other agreement (see
+//!    [`crate::keys::BlockingKeys`] for the namesakes it merged);
 //! 3. otherwise probabilistic linkage ([`crate::linkage::probabilistic`]): the
 //!    records sharing a blocking key are scored (Fellegi–Sunter/EpiLink); a
 //!    match links to the best one's person; a possible match creates a new
@@ -205,49 +206,25 @@ pub(crate) fn person_by_row(tx: &Transaction<'_>, row: i64) -> rusqlite::Result<
         })
 }
 
-/// Finds the person to link to by the record's linkage keys.
+/// Finds the person to link to by the record's exact key (insurance number).
 fn find_person(tx: &Transaction<'_>, keys: &BlockingKeys) -> Result<Option<Person>, StoreError> {
-    if let Some(k) = &keys.kvnr
-        && let Some((person, _)) = person_by_key(tx, k)?
-    {
-        return Ok(Some(person));
+    match &keys.kvnr {
+        Some(k) => Ok(person_by_key(tx, k)?),
+        None => Ok(None),
     }
-    let Some(name) = &keys.name else {
-        return Ok(None);
-    };
-    Ok(
-        person_by_key(tx, name)?.and_then(|(person, theirs)| match (&keys.kvnr, theirs) {
-            // Same name and birth date, different insurance numbers: two people.
-            (Some(ours), Some(theirs)) if ours[..] != theirs[..] => None,
-            _ => Some(person),
-        }),
-    )
 }
 
-/// The person a linkage key belongs to, with their insurance-number key.
+/// The person a linkage key belongs to.
 ///
 /// Single-table queries on purpose: SQLite re-prepares a join with bound
 /// parameters on every execution (constant propagation), which doubled the cost.
-fn person_by_key(
-    tx: &Transaction<'_>,
-    key: &BlockingKey,
-) -> rusqlite::Result<Option<(Person, Option<Vec<u8>>)>> {
+fn person_by_key(tx: &Transaction<'_>, key: &BlockingKey) -> rusqlite::Result<Option<Person>> {
     let row: Option<i64> = tx
         .prepare_cached("SELECT person_id FROM blocking_keys WHERE key = ?1")?
         .query_row([&key[..]], |r| r.get(0))
         .optional()?;
     let Some(row) = row else { return Ok(None) };
-    tx.prepare_cached("SELECT pid, kvnr_key FROM persons WHERE id = ?1")?
-        .query_row([row], |r| {
-            Ok((
-                Person {
-                    row,
-                    pid: pid_from(r.get(0)?)?,
-                },
-                r.get(1)?,
-            ))
-        })
-        .map(Some)
+    person_by_row(tx, row).map(Some)
 }
 
 fn new_person(
@@ -272,7 +249,7 @@ fn register_keys(
 ) -> Result<(), StoreError> {
     let mut insert =
         tx.prepare_cached("INSERT OR IGNORE INTO blocking_keys (key, person_id) VALUES (?1, ?2)")?;
-    for key in [keys.kvnr, keys.name].iter().flatten() {
+    for key in keys.kvnr.iter() {
         insert.execute(params![&key[..], person])?;
     }
     if existing && let Some(k) = &keys.kvnr {
@@ -408,7 +385,8 @@ mod tests {
                 item(&k, "2", "Moritz", Some((b'A', 1))),
             ],
         );
-        // Name match, KVNR match with a different name, and a name match with a conflicting KVNR.
+        // Name match (scored: names, birth date and sex agree, nothing disagrees), KVNR
+        // match with a different name, and a name match with a conflicting KVNR.
         let b = run(
             &mut f,
             "uk-b",
