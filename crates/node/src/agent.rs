@@ -14,10 +14,12 @@
 mod analysis;
 mod backoff;
 mod feasibility;
+mod witness;
 
 pub use analysis::{AnalysisRuns, CODEC, answer_analysis, load_rows};
 pub use backoff::Backoff;
 pub use feasibility::{SiteSecret, answer_feasibility};
+pub use witness::{AUDIT_CHECKPOINT_HEADER, AuditWitness, WITNESS_FILE, WitnessError};
 
 use crate::{ConsentGate, SharedStore, with_store};
 use chrono::Utc;
@@ -94,6 +96,7 @@ pub struct Agent {
     gate: Arc<ConsentGate>,
     http: reqwest::Client,
     runs: AnalysisRuns,
+    witness: Option<Arc<AuditWitness>>,
 }
 
 impl Agent {
@@ -110,7 +113,15 @@ impl Agent {
             gate,
             http,
             runs: AnalysisRuns::default(),
+            witness: None,
         }
+    }
+
+    /// Makes this agent a witness of the hub's audit trail: the newest signed
+    /// checkpoint from each poll is kept by `witness` (see [`AuditWitness`]).
+    pub fn with_audit_witness(mut self, witness: AuditWitness) -> Self {
+        self.witness = Some(Arc::new(witness));
+        self
     }
 
     /// Polls until `shutdown` completes. After an error it backs off (0.5 s doubling
@@ -157,7 +168,10 @@ impl Agent {
     /// Returns how many tasks were answered.
     pub async fn poll_once(&self) -> Result<usize, AgentError> {
         let path = format!("/v1/site/tasks?wait={}", self.config.poll_wait);
-        let body = self.signed(reqwest::Method::GET, &path, Vec::new()).await?;
+        let (headers, body) = self
+            .send_signed(reqwest::Method::GET, &path, Vec::new())
+            .await?;
+        self.witness_audit_head(&headers);
         let envelopes: Vec<SignedEnvelope> =
             serde_json::from_slice(&body).map_err(|e| self.hub_error(e))?;
         let mut answered = 0;
@@ -265,6 +279,23 @@ impl Agent {
         Err(last.expect("at least one attempt"))
     }
 
+    /// Keeps the hub's audit checkpoint from a poll's answer (see [`AuditWitness`]).
+    /// An equivocating hub is logged as an error; tasks are still checked one by one.
+    fn witness_audit_head(&self, headers: &reqwest::header::HeaderMap) {
+        let Some(witness) = &self.witness else { return };
+        let Some(value) = headers.get(AUDIT_CHECKPOINT_HEADER) else {
+            tracing::debug!("the hub sent no audit checkpoint");
+            return;
+        };
+        match witness.offer(value.as_bytes()) {
+            Ok(observation) => tracing::trace!(?observation, "audit checkpoint witnessed"),
+            Err(e @ WitnessError::Equivocation { .. }) => {
+                tracing::error!(error = %e, "the hub's audit trail contradicts what this site witnessed; report it to the federation's auditors");
+            }
+            Err(e) => tracing::warn!(error = %e, "audit checkpoint not witnessed"),
+        }
+    }
+
     /// Sends a request signed with the site key; returns the body of a 2xx answer.
     async fn signed(
         &self,
@@ -272,6 +303,16 @@ impl Agent {
         path: &str,
         body: Vec<u8>,
     ) -> Result<Vec<u8>, AgentError> {
+        Ok(self.send_signed(method, path, body).await?.1)
+    }
+
+    /// Sends a request signed with the site key; returns the headers and body of a 2xx answer.
+    async fn send_signed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(reqwest::header::HeaderMap, Vec<u8>), AgentError> {
         let ts = Utc::now().timestamp();
         // The hub accepts each signature once: a random nonce keeps two
         // identical requests within one second (a quick re-poll, a retry) apart.
@@ -288,7 +329,10 @@ impl Agent {
             .header("x-oncofed-signature", signature.to_string())
             // The signed body digest ahead of the body: the hub checks the
             // signature before it reads the body.
-            .header("x-oncofed-content-sha256", oncofed_crypto::body_digest(&body))
+            .header(
+                "x-oncofed-content-sha256",
+                oncofed_crypto::body_digest(&body),
+            )
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -301,6 +345,7 @@ impl Agent {
                 })
             })?;
         let status = resp.status();
+        let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| self.hub_error(e))?;
         if !status.is_success() {
             return Err(self.hub_error(format!(
@@ -308,7 +353,7 @@ impl Agent {
                 String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
             )));
         }
-        Ok(bytes.to_vec())
+        Ok((headers, bytes.to_vec()))
     }
 
     fn hub_error(&self, reason: impl std::fmt::Display) -> AgentError {

@@ -5,11 +5,14 @@ use crate::query::ApiQuery;
 use crate::site_request::{MAX_RESULT_BODY, SiteRequest};
 use crate::{ApiError, AppState};
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use oncofed_crypto::SignedEnvelope;
 use oncofed_protocol::TaskOutcome;
+use oncofed_protocol::api::AUDIT_CHECKPOINT_HEADER;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -34,7 +37,7 @@ async fn tasks(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<PollParams>,
     req: SiteRequest,
-) -> Result<Json<Vec<SignedEnvelope>>, ApiError> {
+) -> Result<Response, ApiError> {
     let wait = Duration::from_secs(params.wait.unwrap_or(0)).min(state.inner.config.max_poll);
     let until = tokio::time::Instant::now() + wait;
     let wakeup = state.wakeup(req.site.as_str());
@@ -81,10 +84,34 @@ async fn tasks(
         .await?;
         let left = until.saturating_duration_since(tokio::time::Instant::now());
         if !claimed.is_empty() || left.is_zero() {
-            return Ok(Json(claimed));
+            let head = blocking(&state, |s| {
+                s.inner.audit.checkpoint().map_err(ApiError::internal)
+            })
+            .await?;
+            return Ok(with_audit_head(Json(claimed), head));
         }
         let _ = tokio::time::timeout(left, notified).await;
     }
+}
+
+/// The answer to a poll with the hub's newest signed audit checkpoint in the
+/// [`AUDIT_CHECKPOINT_HEADER`]: every site witnesses the trail's head, so a trail
+/// later cut back or rewritten no longer matches what the sites kept
+/// (`oncofed_audit::observe`, `verify_export_witnessed`).
+fn with_audit_head(
+    body: Json<Vec<SignedEnvelope>>,
+    head: Option<oncofed_audit::Checkpoint>,
+) -> Response {
+    let mut response = body.into_response();
+    let value = head
+        .and_then(|c| serde_json::to_string(&c).ok())
+        .and_then(|json| HeaderValue::from_str(&json).ok());
+    if let Some(value) = value {
+        response
+            .headers_mut()
+            .insert(AUDIT_CHECKPOINT_HEADER, value);
+    }
+    response
 }
 
 /// Whether a sealed task is a step of an analysis run (its payload's kind tag).
