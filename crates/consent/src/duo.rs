@@ -76,7 +76,8 @@ impl DuoCode {
 /// onward for research on `date` (table in the module documentation). Empty
 /// means: not at all.
 pub fn duo_codes(consents: &[Consent], category: DataCategory, date: NaiveDate) -> Vec<DuoCode> {
-    let (decision, until) = engine::evaluate_with_end(consents, category, Purpose::Research, date);
+    let (decision, until) =
+        crate::evaluate_with_end(consents, category, Purpose::Research, date, None);
     let (merge_denied, non_eu_permitted) = engine::sharing(consents, category, date);
     if !decision.permits() || merge_denied {
         return Vec::new();

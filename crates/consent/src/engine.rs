@@ -1,30 +1,11 @@
 //! The decision rules (numbered as in the crate documentation).
 
-use crate::mii::Scope;
-use crate::model::{Consent, ConsentStatus, DocumentKind, PolicyCode, Provision, ProvisionType};
+use crate::mii::{Family, Scope};
+use crate::model::{Consent, DocumentKind, PolicyCode, ProvisionType};
+use crate::statement::{Fact, Statement, unrecognised_deny, verdict};
 use crate::{Basis, Decision, DenyReason, RecontactKind, mii::MII_POLICIES};
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use oncofed_model::{DataCategory, Purpose};
-
-/// The statement about one policy code that counts on a date (rules 2 and 3).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Statement {
-    /// Consent `dateTime`, nesting depth, deny-on-tie: the greatest rank counts.
-    /// Two statements equal in these are told apart by the more serious document
-    /// (a withdrawal over a refusal over a consent), then by the earlier end, so
-    /// the answer never depends on the order the consents are stored in.
-    rank: Rank,
-    /// Permit or deny.
-    pub kind: ProvisionType,
-    /// The document it comes from (tells a withdrawal from a refusal).
-    pub document: DocumentKind,
-    /// Last day the statement is in force (the earliest `period.end` on its path).
-    pub until: Option<NaiveDate>,
-}
-
-/// See [`Statement::rank`]: (`dateTime`, depth, is deny, document seriousness,
-/// the end reversed so that the earlier end ranks higher; open is last).
-type Rank = (NaiveDateTime, usize, bool, u8, std::cmp::Reverse<NaiveDate>);
 
 /// How serious a document is, for ties between otherwise equal statements.
 pub(crate) fn seriousness(d: DocumentKind) -> u8 {
@@ -36,122 +17,38 @@ pub(crate) fn seriousness(d: DocumentKind) -> u8 {
     }
 }
 
-/// Whether a provision's codes speak about `code`: directly, or through the MII
-/// group `code` belongs to (rule 4).
-fn speaks_about(codes: &[PolicyCode], code: PolicyCode) -> bool {
-    codes.contains(&code)
-        || matches!(code, PolicyCode::Mii(m) if m.parent().is_some_and(|g| codes.contains(&PolicyCode::Mii(g))))
-}
-
-/// A typed provision in force on the date asked, with its context.
-struct InForce<'a> {
-    consent: &'a Consent,
-    provision: &'a Provision,
-    kind: ProvisionType,
-    depth: usize,
-    /// The earliest `period.end` on its path.
-    until: Option<NaiveDate>,
-}
-
-/// Walks the active consents' provisions in force on `date`, calling `visit`
-/// with each one that has a type (rule 2).
-fn walk_in_force(consents: &[Consent], date: NaiveDate, visit: &mut dyn FnMut(InForce<'_>)) {
-    fn go<'a>(
-        consent: &'a Consent,
-        p: &'a Provision,
-        date: NaiveDate,
-        depth: usize,
-        until: Option<NaiveDate>,
-        visit: &mut dyn FnMut(InForce<'_>),
-    ) {
-        if !p.period.contains(date) {
-            return; // neither this provision nor its exceptions are in force
-        }
-        let until = match (until, p.period.end) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(kind) = p.kind {
-            visit(InForce {
-                consent,
-                provision: p,
-                kind,
-                depth,
-                until,
-            });
-        }
-        for nested in &p.provisions {
-            go(consent, nested, date, depth + 1, until, visit);
-        }
-    }
-    for c in consents
+/// The MII codes of `scope`, in table order.
+fn codes_of(scope: Scope) -> impl Iterator<Item = PolicyCode> {
+    MII_POLICIES
         .iter()
-        .filter(|c| c.status == ConsentStatus::Active)
-    {
-        go(c, &c.provision, date, 0, None, visit);
-    }
+        .filter(move |p| p.scope == scope)
+        .filter_map(|p| crate::MiiCode::from_arc(p.arc).map(PolicyCode::Mii))
 }
 
-/// The statement about `code` that counts on `date`, if any (rules 2–4).
-pub(crate) fn verdict(
-    consents: &[Consent],
-    code: PolicyCode,
-    date: NaiveDate,
-) -> Option<Statement> {
-    let mut best: Option<Statement> = None;
-    walk_in_force(consents, date, &mut |f| {
-        if speaks_about(&f.provision.codes, code) {
-            let rank = (
-                f.consent.date_time.instant,
-                f.depth,
-                f.kind == ProvisionType::Deny,
-                seriousness(f.consent.document),
-                std::cmp::Reverse(f.until.unwrap_or(NaiveDate::MAX)),
-            );
-            if best.is_none_or(|b| rank > b.rank) {
-                best = Some(Statement {
-                    rank,
-                    kind: f.kind,
-                    document: f.consent.document,
-                    until: f.until,
-                });
-            }
-        }
-    });
-    best
-}
-
-/// Rule 5: whether an active deny in force speaks about a code the engine cannot read.
-fn unrecognised_deny(consents: &[Consent], date: NaiveDate) -> bool {
-    let mut found = false;
-    walk_in_force(consents, date, &mut |f| {
-        found |=
-            f.kind == ProvisionType::Deny && f.provision.codes.contains(&PolicyCode::Unrecognised);
-    });
-    found
-}
-
-/// The codes whose statements decide use of `category` (rule 6), with whether a
-/// permit of the code is an opt-in for it.
-pub(crate) fn use_codes(category: DataCategory) -> Vec<(PolicyCode, bool)> {
-    let mut out = vec![(PolicyCode::Withdrawal, false)];
-    if category == DataCategory::Genetic {
-        out.push((PolicyCode::GeneticResearch, true));
+/// The day before which data counts as retrospective for statement `s`: its
+/// start, or for a deny without one, its consent's day.
+fn retro_boundary(s: &Statement) -> NaiveDate {
+    if s.start == NaiveDate::MIN {
+        s.stamp.first_day
     } else {
-        out.push((PolicyCode::GdngObjection, false));
+        s.start
     }
-    for p in &MII_POLICIES {
-        if let Scope::Use { categories, opt_in } = p.scope
-            && categories.contains(&category)
-        {
-            let code = crate::MiiCode::from_arc(p.arc).expect("row of the table");
-            out.push((PolicyCode::Mii(code), opt_in));
-        }
-    }
-    out
 }
 
-/// The reason a counting deny gives (rule 7), with its priority.
+/// Whether an active consent names `code` (or its group) in any provision.
+pub(crate) fn named(consents: &[Consent], code: PolicyCode) -> bool {
+    fn go(p: &crate::model::Provision, code: PolicyCode) -> bool {
+        p.codes.contains(&code)
+            || matches!(code, PolicyCode::Mii(m) if m.parent().is_some_and(|g| p.codes.contains(&PolicyCode::Mii(g))))
+            || p.provisions.iter().any(|n| go(n, code))
+    }
+    consents
+        .iter()
+        .filter(|c| c.status == crate::ConsentStatus::Active)
+        .any(|c| go(&c.provision, code))
+}
+
+/// The reason a counting deny gives (rule 7).
 fn deny_reason(code: PolicyCode, s: &Statement) -> DenyReason {
     match (code, s.document) {
         (PolicyCode::Withdrawal, _) | (_, DocumentKind::FullWithdrawal) => DenyReason::Withdrawn,
@@ -163,151 +60,303 @@ fn deny_reason(code: PolicyCode, s: &Statement) -> DenyReason {
 
 fn priority(r: DenyReason) -> u8 {
     match r {
-        DenyReason::Withdrawn => 6,
-        DenyReason::UnrecognisedCode => 5,
-        DenyReason::PartiallyWithdrawn => 4,
-        DenyReason::Objection => 3,
-        DenyReason::Refused => 2,
+        DenyReason::Withdrawn => 7,
+        DenyReason::UnrecognisedCode => 6,
+        DenyReason::PartiallyWithdrawn => 5,
+        DenyReason::Objection => 4,
+        DenyReason::Refused => 3,
+        DenyReason::NotCollected => 2,
         DenyReason::NoOptIn => 1,
     }
 }
 
-/// The outcome over a set of codes: the strongest counting deny, or the permits.
-struct Tally {
-    deny: Option<(DenyReason, PolicyCode)>,
-    /// A counting permit of an opt-in code (first in table order) and its end.
-    opt_in: Option<(PolicyCode, Option<NaiveDate>)>,
-    /// A counting permit of any code (first in table order) and its end.
-    any_permit: Option<(PolicyCode, Option<NaiveDate>)>,
+/// The strongest deny found so far (rule 7's order).
+#[derive(Default)]
+struct Denial(Option<(DenyReason, PolicyCode, bool)>);
+
+impl Denial {
+    fn add(&mut self, reason: DenyReason, code: PolicyCode, inherited: bool) {
+        if self.0.is_none_or(|(r, ..)| priority(reason) > priority(r)) {
+            self.0 = Some((reason, code, inherited));
+        }
+    }
+
+    fn statement(&mut self, code: PolicyCode, s: &Statement) {
+        self.add(deny_reason(code, s), code, s.inherited);
+    }
+
+    fn decision(&self) -> Option<Decision> {
+        self.0.map(|(reason, code, inherited_type)| Decision::Deny {
+            reason,
+            code: Some(code),
+            inherited_type,
+        })
+    }
 }
 
-impl Tally {
-    /// Adds rule 5: an unreadable deny in force denies too (a withdrawal is
-    /// still reported as such, so the trust centre can act on it).
-    fn with_unrecognised(mut self, consents: &[Consent], date: NaiveDate) -> Self {
-        let reason = DenyReason::UnrecognisedCode;
-        if unrecognised_deny(consents, date)
-            && self
-                .deny
-                .is_none_or(|(r, _)| priority(reason) > priority(r))
+/// Whether data of `family` originating on the fact's day was collected
+/// inside a permitted window: a collect permit in force on the day of origin,
+/// or a retrospective permit in force on the day of use whose start is after
+/// the origin. Returns the explicit deny that closed the window, if one did.
+///
+/// A person's consents that never name a collect code of the family (directly
+/// or by its group) do not restrict collection: the window is the answer to
+/// the collection question, and a consent only about use did not ask it.
+fn collected(
+    consents: &[Consent],
+    family: Family,
+    fact: &Fact,
+) -> Result<(), Option<(PolicyCode, Statement)>> {
+    if !codes_of(Scope::Collect(family)).any(|c| named(consents, c)) {
+        return Ok(());
+    }
+    let origin = fact.origin_or_use();
+    let mut closed_by = None;
+    for code in codes_of(Scope::Collect(family)) {
+        match verdict(consents, code, origin, fact) {
+            Some(s) if s.kind == ProvisionType::Permit => return Ok(()),
+            Some(s) if s.explicit => closed_by = closed_by.or(Some((code, s))),
+            _ => {}
+        }
+    }
+    for code in codes_of(Scope::Retrospective(family)) {
+        if let Some(s) = verdict(consents, code, fact.use_date, fact)
+            && s.kind == ProvisionType::Permit
+            && fact.origin.is_some_and(|o| o < s.start)
         {
-            self.deny = Some((reason, PolicyCode::Unrecognised));
-        }
-        self
-    }
-}
-
-fn tally(consents: &[Consent], codes: &[(PolicyCode, bool)], date: NaiveDate) -> Tally {
-    let mut t = Tally {
-        deny: None,
-        opt_in: None,
-        any_permit: None,
-    };
-    for &(code, opt_in) in codes {
-        let Some(s) = verdict(consents, code, date) else {
-            continue;
-        };
-        match s.kind {
-            ProvisionType::Deny => {
-                let reason = deny_reason(code, &s);
-                if t.deny.is_none_or(|(r, _)| priority(reason) > priority(r)) {
-                    t.deny = Some((reason, code));
-                }
-            }
-            ProvisionType::Permit => {
-                if opt_in && t.opt_in.is_none() {
-                    t.opt_in = Some((code, s.until));
-                }
-                if t.any_permit.is_none() {
-                    t.any_permit = Some((code, s.until));
-                }
-            }
+            return Ok(());
         }
     }
-    t
+    Err(closed_by)
 }
 
-/// See [`crate::evaluate`]; also returns the end of the permitting statement.
-pub(crate) fn evaluate_with_end(
+/// See [`crate::evaluate_fact`]; also returns the end of the permitting statement.
+pub(crate) fn decide(
     consents: &[Consent],
     category: DataCategory,
     purpose: Purpose,
-    date: NaiveDate,
+    fact: &Fact,
 ) -> (Decision, Option<NaiveDate>) {
     // Rule 8; a new purpose must be decided here explicitly.
     match purpose {
         Purpose::Feasibility | Purpose::Research => {}
     }
-    let t = tally(consents, &use_codes(category), date).with_unrecognised(consents, date);
-    if let Some((reason, code)) = t.deny {
-        return (
-            Decision::Deny {
-                reason,
-                code: Some(code),
-            },
-            None,
+    let on = fact.use_date;
+    let genetic = category == DataCategory::Genetic;
+    let mut denial = Denial::default();
+    // Vetoes that hold whatever else is permitted (rules 5 and 6).
+    if let Some(s) = verdict(consents, PolicyCode::Withdrawal, on, fact)
+        && s.kind == ProvisionType::Deny
+    {
+        denial.statement(PolicyCode::Withdrawal, &s);
+    }
+    if unrecognised_deny(consents, on, fact) {
+        denial.add(
+            DenyReason::UnrecognisedCode,
+            PolicyCode::Unrecognised,
+            false,
         );
     }
-    if category == DataCategory::Genetic {
-        match t.opt_in {
-            Some((code, until)) => (
-                Decision::Permit {
-                    basis: Basis::Consent(code),
-                },
-                until,
-            ),
-            None => (
-                Decision::Deny {
-                    reason: DenyReason::NoOptIn,
-                    code: None,
-                },
-                None,
-            ),
-        }
+    let own = if genetic {
+        PolicyCode::GeneticResearch
     } else {
-        match t.any_permit {
-            Some((code, until)) => (
-                Decision::Permit {
-                    basis: Basis::Consent(code),
-                },
-                until,
-            ),
-            None => (
-                Decision::Permit {
-                    basis: Basis::OptOut,
-                },
-                None,
+        PolicyCode::GdngObjection
+    };
+    let own_verdict = verdict(consents, own, on, fact);
+    if let Some(s) = own_verdict
+        && s.kind == ProvisionType::Deny
+        && s.explicit
+    {
+        denial.statement(own, &s);
+    }
+    // An explicit refusal to collect medical data counts on the day of origin;
+    // one of retrospective data only for data older than its start (so a
+    // `.45` deny does not deny data collected under the consent).
+    for code in codes_of(Scope::Collect(Family::Mdat)) {
+        if let Some(s) = verdict(consents, code, fact.origin_or_use(), fact)
+            && s.kind == ProvisionType::Deny
+            && s.explicit
+        {
+            denial.statement(code, &s);
+        }
+    }
+    for code in codes_of(Scope::Retrospective(Family::Mdat)) {
+        if let Some(s) = verdict(consents, code, on, fact)
+            && s.kind == ProvisionType::Deny
+            && s.explicit
+            && fact.origin.is_some_and(|o| o < retro_boundary(&s))
+        {
+            denial.statement(code, &s);
+        }
+    }
+    // Medical data under a broad consent: use window on the day of use,
+    // collection window on the day of origin (issue 10, case 6).
+    // An explicit deny of a use code denies; a consent's implicit default deny
+    // withholds, so that under a governing consent some use code must be
+    // permitted (a consent permitting `.8` but silent on `.7` permits).
+    let mut withheld = None;
+    let mut mdat_permit = None;
+    for code in codes_of(Scope::Use(Family::Mdat)) {
+        match verdict(consents, code, on, fact) {
+            Some(s) if s.kind == ProvisionType::Permit => {
+                mdat_permit = mdat_permit.or(Some((code, s.until)));
+            }
+            Some(s) if s.explicit => denial.statement(code, &s),
+            Some(s) => withheld = withheld.or(Some((code, s))),
+            None => {}
+        }
+    }
+    if let (None, Some((code, s))) = (mdat_permit, withheld) {
+        denial.statement(code, &s);
+    }
+    let governed = mdat_permit.is_some() || withheld.is_some();
+    if governed && denial.0.is_none() {
+        match collected(consents, Family::Mdat, fact) {
+            Ok(()) => {}
+            Err(Some((code, s))) => denial.statement(code, &s),
+            Err(None) => denial.add(
+                DenyReason::NotCollected,
+                codes_of(Scope::Collect(Family::Mdat))
+                    .next()
+                    .unwrap_or(PolicyCode::Unrecognised),
+                false,
             ),
         }
+    }
+    if let Some(d) = denial.decision() {
+        return (d, None);
+    }
+    if genetic {
+        return genetic_opt_in(consents, fact, own_verdict);
+    }
+    match (mdat_permit, own_verdict) {
+        (Some((code, until)), _) => (
+            Decision::Permit {
+                basis: Basis::Consent(code),
+            },
+            until,
+        ),
+        (None, Some(s)) if s.kind == ProvisionType::Permit => (
+            Decision::Permit {
+                basis: Basis::Consent(own),
+            },
+            s.until,
+        ),
+        _ => (
+            Decision::Permit {
+                basis: Basis::OptOut,
+            },
+            None,
+        ),
     }
 }
 
-/// See [`crate::may_recontact`].
+/// Genetic data needs an opt-in covering the fact: OncoFed `genetic-research`,
+/// or a biomaterial window (`.22` use with `.19` collection at the origin, or
+/// `.52` retrospective use of data older than its start). An explicit deny of
+/// a biomaterial code vetoes `genetic-research` but not the other window: a
+/// `.52` deny does not block data `.22` permits (issue 10, over-deny list).
+fn genetic_opt_in(
+    consents: &[Consent],
+    fact: &Fact,
+    own: Option<Statement>,
+) -> (Decision, Option<NaiveDate>) {
+    let on = fact.use_date;
+    let mut veto = Denial::default();
+    let permit = |code, until| {
+        (
+            Decision::Permit {
+                basis: Basis::Consent(code),
+            },
+            until,
+        )
+    };
+    let window = |scope: Scope, at: NaiveDate, veto: &mut Denial| {
+        let mut found = None;
+        for code in codes_of(scope) {
+            match verdict(consents, code, at, fact) {
+                Some(s) if s.kind == ProvisionType::Permit => found = found.or(Some((code, s))),
+                Some(s) if s.explicit => veto.statement(code, &s),
+                _ => {}
+            }
+        }
+        found
+    };
+    let prospective_use = window(Scope::Use(Family::Biomat), on, &mut veto);
+    let collect = window(
+        Scope::Collect(Family::Biomat),
+        fact.origin_or_use(),
+        &mut veto,
+    );
+    let retro = window(Scope::Retrospective(Family::Biomat), on, &mut veto)
+        .filter(|(_, s)| fact.origin.is_some_and(|o| o < s.start));
+    if let Some(s) = own
+        && s.kind == ProvisionType::Permit
+        && veto.0.is_none()
+    {
+        return permit(PolicyCode::GeneticResearch, s.until);
+    }
+    let collect_asked = codes_of(Scope::Collect(Family::Biomat)).any(|c| named(consents, c));
+    if let Some((code, s)) = prospective_use
+        && (collect.is_some() || !collect_asked)
+    {
+        return permit(code, s.until);
+    }
+    if let Some((code, s)) = retro {
+        return permit(code, s.until);
+    }
+    match veto.decision() {
+        Some(d) => (d, None),
+        None => (
+            Decision::Deny {
+                reason: DenyReason::NoOptIn,
+                code: None,
+                inherited_type: false,
+            },
+            None,
+        ),
+    }
+}
+
+/// See [`crate::may_recontact`]: opt-in only. Implicit denies (a broad
+/// consent's default deny) withhold that consent's permission; explicit ones
+/// veto every opt-in for the kind.
 pub(crate) fn recontact(consents: &[Consent], date: NaiveDate, kind: RecontactKind) -> Decision {
-    let mut codes = vec![
-        (PolicyCode::Withdrawal, false),
-        (PolicyCode::Recontact, true),
-    ];
-    for p in &MII_POLICIES {
-        if p.scope == Scope::Recontact(kind) {
-            codes.push((
-                PolicyCode::Mii(crate::MiiCode::from_arc(p.arc).expect("row")),
-                true,
-            ));
+    let fact = Fact {
+        use_date: date,
+        origin: None,
+    };
+    let mut denial = Denial::default();
+    if let Some(s) = verdict(consents, PolicyCode::Withdrawal, date, &fact)
+        && s.kind == ProvisionType::Deny
+    {
+        denial.statement(PolicyCode::Withdrawal, &s);
+    }
+    if unrecognised_deny(consents, date, &fact) {
+        denial.add(
+            DenyReason::UnrecognisedCode,
+            PolicyCode::Unrecognised,
+            false,
+        );
+    }
+    let mut opt_in = None;
+    let codes = std::iter::once(PolicyCode::Recontact).chain(codes_of(Scope::Recontact(kind)));
+    for code in codes {
+        match verdict(consents, code, date, &fact) {
+            Some(s) if s.kind == ProvisionType::Permit => opt_in = opt_in.or(Some(code)),
+            Some(s) if s.explicit => denial.statement(code, &s),
+            _ => {}
         }
     }
-    let t = tally(consents, &codes, date).with_unrecognised(consents, date);
-    match (t.deny, t.opt_in) {
-        (Some((reason, code)), _) => Decision::Deny {
-            reason,
-            code: Some(code),
-        },
-        (None, Some((code, _))) => Decision::Permit {
+    match (denial.decision(), opt_in) {
+        (Some(d), _) => d,
+        (None, Some(code)) => Decision::Permit {
             basis: Basis::Consent(code),
         },
         (None, None) => Decision::Deny {
             reason: DenyReason::NoOptIn,
             code: None,
+            inherited_type: false,
         },
     }
 }
@@ -319,17 +368,32 @@ pub(crate) fn sharing(
     category: DataCategory,
     date: NaiveDate,
 ) -> (bool, bool) {
-    let mut merge = Vec::new();
-    let mut non_eu = Vec::new();
+    let fact = Fact {
+        use_date: date,
+        origin: None,
+    };
+    // Per scope: (explicit deny, implicit deny, permit).
+    let (mut merge, mut non_eu) = ((false, false, false), (false, false, false));
     for p in &MII_POLICIES {
-        let code = PolicyCode::Mii(crate::MiiCode::from_arc(p.arc).expect("row"));
-        match p.scope {
-            Scope::ThirdPartyMerge(cats) if cats.contains(&category) => merge.push((code, false)),
-            Scope::NonEuUse(cats) if cats.contains(&category) => non_eu.push((code, true)),
-            _ => {}
+        let Some(code) = crate::MiiCode::from_arc(p.arc).map(PolicyCode::Mii) else {
+            continue;
+        };
+        let slot = match p.scope {
+            Scope::ThirdPartyMerge(cats) if cats.contains(&category) => &mut merge,
+            Scope::NonEuUse(cats) if cats.contains(&category) => &mut non_eu,
+            _ => continue,
+        };
+        match verdict(consents, code, date, &fact) {
+            Some(s) if s.kind == ProvisionType::Permit => slot.2 = true,
+            Some(s) if s.explicit => slot.0 = true,
+            Some(_) => slot.1 = true,
+            None => {}
         }
     }
-    let merge_denied = tally(consents, &merge, date).deny.is_some();
-    let t = tally(consents, &non_eu, date);
-    (merge_denied, t.deny.is_none() && t.opt_in.is_some())
+    // Merging is stopped by an explicit deny, or by a consent that speaks
+    // about merging and permits none of it; use outside the EU needs a permit
+    // and no explicit deny.
+    let merge_denied = merge.0 || (merge.1 && !merge.2);
+    let non_eu_permitted = non_eu.2 && !non_eu.0;
+    (merge_denied, non_eu_permitted)
 }

@@ -1,8 +1,12 @@
 //! Parsing a FHIR R4 Consent resource (JSON) into a [`Consent`].
 //!
 //! Only the elements the decision needs are read (FHIR R4 `Consent`):
-//! `resourceType`, `id`, `status`, `dateTime`, `policy[].uri`, and the
-//! `provision` tree with `type`, `period` and `code` at every level. Errors name the element by its path
+//! `resourceType`, `id`, `status`, `dateTime`, `policy[].uri`, gICS's template
+//! type in `category`, and the `provision` tree with `type`, `period`,
+//! `dataPeriod` and `code` at every level. A resource carrying
+//! `implicitRules` or a `modifierExtension` anywhere is refused: FHIR requires
+//! a reader that does not understand a modifier to refuse the resource, and
+//! OncoFed understands none. Errors name the element by its path
 //! (`provision.provision[1].period.end`) and never quote its value, because a
 //! Consent may carry personal data.
 
@@ -67,6 +71,7 @@ pub fn parse_fhir_datetime(s: &str) -> Option<FhirDateTime> {
                 instant: t.naive_utc(),
                 first_day: local,
                 last_day: local,
+                precise: true,
             })
         }
         _ => None,
@@ -75,9 +80,10 @@ pub fn parse_fhir_datetime(s: &str) -> Option<FhirDateTime> {
 
 fn day_range(first: NaiveDate, last: NaiveDate) -> FhirDateTime {
     FhirDateTime {
-        instant: first.and_hms_opt(0, 0, 0).expect("midnight exists"),
+        instant: first.and_time(chrono::NaiveTime::MIN),
         first_day: first,
         last_day: last,
+        precise: false,
     }
 }
 
@@ -107,6 +113,13 @@ pub fn parse_consent(v: &Value) -> Result<Consent, ConsentParseError> {
         Some(_) => return Err(err("resourceType", "expected `Consent`")),
         None => return Err(err("resourceType", "required")),
     }
+    if obj.contains_key("implicitRules") {
+        return Err(err(
+            "implicitRules",
+            "the resource was written under rules OncoFed does not know: refused (fail closed)",
+        ));
+    }
+    refuse_modifiers(v, "", 0)?;
     let resource_id = match obj.get("id") {
         None => None,
         Some(Value::String(id)) if is_fhir_id(id) => Some(id.clone()),
@@ -148,6 +161,12 @@ pub fn parse_consent(v: &Value) -> Result<Consent, ConsentParseError> {
         }
     };
     let document = parse_document(obj)?;
+    // gICS marks withdrawals and refusals by its template type (in `category`);
+    // the more serious of that and the policy URI counts.
+    let document = match crate::gics::template_document(obj)? {
+        Some(k) if crate::engine::seriousness(k) > crate::engine::seriousness(document) => k,
+        _ => document,
+    };
     Ok(Consent {
         resource_id,
         status,
@@ -192,6 +211,10 @@ fn parse_provision(
         None => Period::default(),
         Some(p) => parse_period(p, &format!("{path}.period"))?,
     };
+    let data_period = match obj.get("dataPeriod") {
+        None => Period::default(),
+        Some(p) => parse_period(p, &format!("{path}.dataPeriod"))?,
+    };
     let codes = match obj.get("code") {
         None => Vec::new(),
         Some(c) => parse_codes(c, &format!("{path}.code"))?,
@@ -216,9 +239,43 @@ fn parse_provision(
     Ok(Provision {
         kind: effective,
         period,
+        data_period,
+        type_inherited: kind.is_none() && effective.is_some(),
         codes,
         provisions,
     })
+}
+
+/// Refuses a `modifierExtension` anywhere in the resource (named by its path).
+fn refuse_modifiers(v: &Value, path: &str, depth: usize) -> Result<(), ConsentParseError> {
+    // serde_json bounds nesting at 128 levels; a Consent this deep is not one.
+    if depth > 64 {
+        return Err(err(path, "nested too deeply"));
+    }
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match v {
+        Value::Object(map) => {
+            if map.contains_key("modifierExtension") {
+                return Err(err(
+                    join("modifierExtension"),
+                    "a modifier extension may change the meaning of the resource and OncoFed understands none: refused (fail closed)",
+                ));
+            }
+            map.iter()
+                .try_for_each(|(k, child)| refuse_modifiers(child, &join(k), depth + 1))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, child)| refuse_modifiers(child, &format!("{path}[{i}]"), depth + 1)),
+        _ => Ok(()),
+    }
 }
 
 fn parse_period(v: &Value, path: &str) -> Result<Period, ConsentParseError> {
@@ -246,17 +303,24 @@ fn parse_period(v: &Value, path: &str) -> Result<Period, ConsentParseError> {
     })
 }
 
+/// The codes of a provision. A concept of a known system (MII, OncoFed, gICS)
+/// whose code is not in the tables is [`PolicyCode::Unrecognised`]; so is a
+/// concept without codings. A concept whose codings are all of other systems
+/// is ignored when another concept of the same provision is read (gICS sends
+/// its own code as a separate concept beside the MII one), else unrecognised.
 fn parse_codes(v: &Value, path: &str) -> Result<Vec<PolicyCode>, ConsentParseError> {
     let items = v
         .as_array()
         .ok_or_else(|| err(path, "expected an array of CodeableConcept"))?;
     let mut out = Vec::new();
+    let mut foreign = false;
     for (i, cc) in items.iter().enumerate() {
         let cc_path = format!("{path}[{i}]");
         let cc = cc
             .as_object()
             .ok_or_else(|| err(cc_path.as_str(), "expected a CodeableConcept object"))?;
         let mut recognised = Vec::new();
+        let mut any_coding = false;
         if let Some(codings) = cc.get("coding") {
             let codings = codings
                 .as_array()
@@ -271,15 +335,25 @@ fn parse_codes(v: &Value, path: &str) -> Result<Vec<PolicyCode>, ConsentParseErr
                     Some(Value::String(s)) => Ok(Some(s.as_str())),
                     Some(_) => Err(err(format!("{c_path}.{key}"), "expected a string")),
                 };
-                if let (Some(system), Some(code)) = (field("system")?, field("code")?)
-                    && let Some(known) = PolicyCode::from_coding(system, code)
-                {
-                    recognised.push(known);
+                if let (Some(system), Some(code)) = (field("system")?, field("code")?) {
+                    any_coding = true;
+                    let known = PolicyCode::from_coding(system, code)
+                        .or_else(|| crate::gics::policy_code(system, code));
+                    recognised.extend(known);
                 }
             }
         }
-        // Fail closed: a concept the engine cannot read is about something unknown.
+        // A concept with a known code of a known system: the MII/OncoFed code
+        // wins over a gICS one in the same concept when both are read.
+        if recognised.len() > 1 && recognised.iter().any(|c| *c != PolicyCode::Unrecognised) {
+            recognised.retain(|c| *c != PolicyCode::Unrecognised);
+        }
         if recognised.is_empty() {
+            if any_coding {
+                foreign = true;
+                continue;
+            }
+            // Fail closed: a concept without codings is about something unknown.
             recognised.push(PolicyCode::Unrecognised);
         }
         for code in recognised {
@@ -287,6 +361,9 @@ fn parse_codes(v: &Value, path: &str) -> Result<Vec<PolicyCode>, ConsentParseErr
                 out.push(code);
             }
         }
+    }
+    if foreign && out.is_empty() {
+        out.push(PolicyCode::Unrecognised);
     }
     Ok(out)
 }
@@ -321,220 +398,5 @@ fn parse_document(obj: &Map<String, Value>) -> Result<DocumentKind, ConsentParse
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap()
-    }
-
-    #[test]
-    fn fhir_datetimes() {
-        let y = parse_fhir_datetime("2024").unwrap();
-        assert_eq!((y.first_day, y.last_day), (d(2024, 1, 1), d(2024, 12, 31)));
-        let m = parse_fhir_datetime("2024-02").unwrap();
-        assert_eq!((m.first_day, m.last_day), (d(2024, 2, 1), d(2024, 2, 29)));
-        let dec = parse_fhir_datetime("2023-12").unwrap();
-        assert_eq!(dec.last_day, d(2023, 12, 31));
-        let t = parse_fhir_datetime("2024-03-01T00:30:00+01:00").unwrap();
-        assert_eq!(t.first_day, d(2024, 3, 1));
-        assert_eq!(t.instant, d(2024, 2, 29).and_hms_opt(23, 30, 0).unwrap());
-        assert!(parse_fhir_datetime("2024-03-01T10:00:00.123Z").is_some());
-        for bad in [
-            "",
-            "24",
-            "2024-13",
-            "2024-02-30",
-            "2024-1-01",
-            "+024-01-01",
-            "2024-03-01T10:00",
-            "yesterday",
-        ] {
-            assert_eq!(parse_fhir_datetime(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn mii_broad_consent_shape() {
-        let c = parse_consent(&json!({
-            "resourceType": "Consent", "id": "bc-1", "status": "active", "dateTime": "2023-05-01",
-            "policy": [{"uri": "urn:oid:2.16.840.1.113883.3.1937.777.24.2.1791"}],
-            "provision": {"type": "deny", "period": {"start": "2023-05-01", "end": "2028-04-30"},
-                "provision": [{"type": "permit", "period": {"start": "2023-05-01", "end": "2028-04-30"},
-                    "code": [{"coding": [{"system": "urn:oid:2.16.840.1.113883.3.1937.777.24.5.3",
-                        "code": "2.16.840.1.113883.3.1937.777.24.5.3.8", "display": "MDAT wissenschaftlich nutzen"}]},
-                        {"coding": [{"system": "urn:oid:2.16.840.1.113883.3.1937.777.24.5.3", "code": "2.16.840.1.113883.3.1937.777.24.5.3.6"}]}]}]}
-        }))
-        .unwrap();
-        assert_eq!(c.resource_id.as_deref(), Some("bc-1"));
-        assert_eq!(c.status, ConsentStatus::Active);
-        let nested = &c.provision.provisions[0];
-        assert_eq!(nested.kind, Some(ProvisionType::Permit));
-        let mii = |arc| PolicyCode::Mii(crate::MiiCode::from_arc(arc).unwrap());
-        assert_eq!(nested.codes, vec![mii(8), mii(6)]);
-        assert_eq!(nested.period.end, Some(d(2028, 4, 30)));
-        assert_eq!(c.document, DocumentKind::Consent);
-    }
-
-    #[test]
-    fn documents_and_unrecognised_concepts() {
-        let with = |policy: Value, code: Value| {
-            parse_consent(
-                &json!({"resourceType": "Consent", "status": "active", "dateTime": "2024",
-                "policy": policy, "provision": {"type": "deny", "code": code}}),
-            )
-        };
-        let coding =
-            |system: &str, code: &str| json!([{"coding": [{"system": system, "code": code}]}]);
-        let withdrawal = json!([{"uri": "urn:oid:2.16.840.1.113883.3.1937.777.24.2.1791"},
-                                {"uri": "urn:oid:2.16.840.1.113883.3.1937.777.24.2.2720"}]);
-        let c = with(
-            withdrawal,
-            coding(
-                crate::MII_POLICY_SYSTEM,
-                "2.16.840.1.113883.3.1937.777.24.5.3.8",
-            ),
-        )
-        .unwrap();
-        assert_eq!(c.document, DocumentKind::FullWithdrawal);
-        let partial = json!([{"uri": "urn:oid:2.16.840.1.113883.3.1937.777.24.2.2723"}]);
-        assert_eq!(
-            with(partial, json!([])).unwrap().document,
-            DocumentKind::PartialWithdrawal
-        );
-        let refusal = json!([{"uri": "urn:oid:2.16.840.1.113883.3.1937.777.24.2.4054"}]);
-        assert_eq!(
-            with(refusal, json!([])).unwrap().document,
-            DocumentKind::Refusal
-        );
-        let other = json!([{"uri": "https://example.org/policy"}]);
-        assert_eq!(
-            with(other.clone(), json!([])).unwrap().document,
-            DocumentKind::Consent
-        );
-        // Unknown MII code, unknown OncoFed code, foreign-only concept, text-only concept.
-        for code in [
-            coding(
-                crate::MII_POLICY_SYSTEM,
-                "2.16.840.1.113883.3.1937.777.24.5.3.999",
-            ),
-            coding(crate::ONCOFED_POLICY_SYSTEM, "everything"),
-            coding("http://example.org", "gdng-objection"),
-            json!([{"text": "Widerspruch"}]),
-        ] {
-            assert_eq!(
-                with(other.clone(), code).unwrap().provision.codes,
-                vec![PolicyCode::Unrecognised]
-            );
-        }
-        // A foreign coding beside a known one is ignored.
-        let mixed = json!([{"coding": [{"system": "http://example.org", "code": "x"},
-                                       {"system": crate::ONCOFED_POLICY_SYSTEM, "code": "withdrawal"}]}]);
-        assert_eq!(
-            with(other.clone(), mixed).unwrap().provision.codes,
-            vec![PolicyCode::Withdrawal]
-        );
-        assert_eq!(
-            with(json!({"uri": "x"}), json!([])).unwrap_err().field,
-            "policy"
-        );
-        assert_eq!(
-            with(json!([{"uri": 5}]), json!([])).unwrap_err().field,
-            "policy[0].uri"
-        );
-    }
-
-    #[test]
-    fn errors_name_the_field_not_the_value() {
-        let base = || {
-            json!({"resourceType": "Consent", "status": "active", "dateTime": "2024-01-01",
-                   "patient": {"reference": "Patient/p1", "display": "Erika Mustermann"},
-                   "provision": {"type": "deny", "code": [{"coding": [{"system": "urn:oncofed:consent-policy", "code": "withdrawal"}]}]}})
-        };
-        assert!(parse_consent(&base()).is_ok());
-        type Mutation = Box<dyn Fn(&mut Value)>;
-        let cases: Vec<(Mutation, &str)> = vec![
-            (
-                Box::new(|v| v["resourceType"] = json!("Patient")),
-                "resourceType",
-            ),
-            (
-                Box::new(|v| v["status"] = json!("Erika Mustermann")),
-                "status",
-            ),
-            (
-                Box::new(|v| _ = v.as_object_mut().unwrap().remove("dateTime")),
-                "dateTime",
-            ),
-            (
-                Box::new(|v| v["dateTime"] = json!("12.08.1964")),
-                "dateTime",
-            ),
-            (Box::new(|v| v["id"] = json!("Erika Mustermann")), "id"),
-            (
-                Box::new(|v| _ = v.as_object_mut().unwrap().remove("provision")),
-                "provision",
-            ),
-            (
-                Box::new(|v| v["provision"]["type"] = json!("maybe")),
-                "provision.type",
-            ),
-            (
-                Box::new(|v| _ = v["provision"].as_object_mut().unwrap().remove("type")),
-                "provision.type",
-            ),
-            (
-                Box::new(|v| v["provision"]["period"] = json!({"end": "Mustermann"})),
-                "provision.period.end",
-            ),
-            (
-                Box::new(|v| {
-                    v["provision"]["period"] = json!({"start": "2025-01-01", "end": "2024-01-01"})
-                }),
-                "provision.period",
-            ),
-            (
-                Box::new(|v| v["provision"]["code"] = json!("withdrawal")),
-                "provision.code",
-            ),
-            (
-                Box::new(|v| {
-                    v["provision"]["provision"] = json!([{}, {"code": [{"coding": [{"code": 5}]}]}])
-                }),
-                "provision.provision[1].code[0].coding[0].code",
-            ),
-        ];
-        for (mutate, field) in cases {
-            let mut v = base();
-            mutate(&mut v);
-            let e = parse_consent(&v).unwrap_err();
-            assert_eq!(e.field, field, "{e}");
-            let msg = e.to_string();
-            assert!(
-                !msg.contains("Erika") && !msg.contains("Mustermann") && !msg.contains("1964"),
-                "{msg}"
-            );
-        }
-    }
-
-    #[test]
-    fn nested_provisions_inherit_type_and_depth_is_bounded() {
-        let c = parse_consent(
-            &json!({"resourceType": "Consent", "status": "active", "dateTime": "2024",
-            "provision": {"type": "permit", "provision": [{"code": [{"coding": [
-                {"system": "urn:oncofed:consent-policy", "code": "genetic-research"}]}]}]}}),
-        )
-        .unwrap();
-        assert_eq!(c.provision.provisions[0].kind, Some(ProvisionType::Permit));
-        let mut deep = json!({"type": "deny"});
-        for _ in 0..MAX_DEPTH {
-            deep = json!({"provision": [deep]});
-        }
-        let v = json!({"resourceType": "Consent", "status": "active", "dateTime": "2024", "provision": deep});
-        assert_eq!(
-            parse_consent(&v).unwrap_err().problem,
-            "provisions nested too deeply"
-        );
-    }
-}
+#[path = "fhir_tests.rs"]
+mod tests;

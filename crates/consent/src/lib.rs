@@ -92,12 +92,14 @@
 mod duo;
 mod engine;
 mod fhir;
+pub mod gics;
 pub mod mii;
 pub mod model;
+mod statement;
 
 pub use duo::{DuoCode, duo_codes};
 pub use fhir::{ConsentParseError, parse_consent, parse_fhir_datetime};
-pub use mii::{MiiCode, MiiPolicy, Module, Scope};
+pub use mii::{Family, MiiCode, MiiPolicy, Module, Scope};
 pub use model::{
     Consent, ConsentStatus, DocumentKind, FhirDateTime, MII_POLICY_SYSTEM, ONCOFED_POLICY_SYSTEM,
     Period, PolicyCode, Provision, ProvisionType,
@@ -118,11 +120,15 @@ pub enum Basis {
 
 /// Why use is denied (rule 7). When several apply, the engine reports, in this
 /// order: `Withdrawn`, `UnrecognisedCode`, `PartiallyWithdrawn`, `Objection`,
-/// `Refused`, `NoOptIn` (a withdrawal stays visible, so the trust centre can act).
+/// `Refused`, `NotCollected`, `NoOptIn` (a withdrawal stays visible, so the
+/// trust centre can act).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum DenyReason {
     /// An opt-in is needed (genetic data, re-contact) and none counts.
     NoOptIn,
+    /// A broad consent governs the data, but the data originated outside
+    /// every permitted collection window (`.6` collect, `.45` retrospective).
+    NotCollected,
     /// The person refused this use (an MII refusal, a module left out, a
     /// `genetic-research` deny).
     Refused,
@@ -150,6 +156,10 @@ pub enum Decision {
         reason: DenyReason,
         /// The code whose deny decided, when one did.
         code: Option<PolicyCode>,
+        /// Whether the deciding provision had no `type` of its own and
+        /// inherited its parent's deny: said so that a reviewer can tell a
+        /// written deny from one the resource's nesting implies.
+        inherited_type: bool,
     },
 }
 
@@ -164,8 +174,13 @@ impl Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RecontactKind {
-    /// About additional findings relevant to the person's health (`.31`, `.37`).
+    /// About additional findings relevant to the person's health (`.31`
+    /// Rekontaktierung Zusatzbefund).
     AdditionalFindings,
+    /// About results of significant importance for the person's health
+    /// (`.37`, PATDAT module). Its own kind so that a permit of one and a deny
+    /// of the other do not decide both (issue 10).
+    SignificantResults,
     /// To link the person's data with other databases (`.27`).
     LinkDatabases,
     /// To collect further information (`.28`).
@@ -178,8 +193,9 @@ pub enum RecontactKind {
 
 impl RecontactKind {
     /// Every kind, in a stable order.
-    pub const ALL: [RecontactKind; 5] = [
+    pub const ALL: [RecontactKind; 6] = [
         Self::AdditionalFindings,
+        Self::SignificantResults,
         Self::LinkDatabases,
         Self::FurtherData,
         Self::FurtherStudies,
@@ -190,13 +206,55 @@ impl RecontactKind {
 /// Decides whether data of `category` about a known person may be used for
 /// `purpose` on `date`, given all of the person's current consents (rules 2–8
 /// of the crate documentation).
+///
+/// Without a date of origin, data is taken to originate on `date` (the latest
+/// day it can have): collection windows are checked on `date`, a permit
+/// limited by `dataPeriod` counts only if it covers every day up to `date`,
+/// and a deny limited by `dataPeriod` counts if it covers any. Callers that
+/// know the fact's date of origin should use [`evaluate_fact`].
 pub fn evaluate(
     consents: &[Consent],
     category: DataCategory,
     purpose: Purpose,
     date: NaiveDate,
 ) -> Decision {
-    engine::evaluate_with_end(consents, category, purpose, date).0
+    evaluate_with_end(consents, category, purpose, date, None).0
+}
+
+/// Decides whether one fact of `category`, which originated on `origin`, may
+/// be used for `purpose` on `date`: use is checked on `date`, the collection
+/// window and `dataPeriod` on `origin` (issue 10, cases 5 and 6). A fact whose
+/// origin lies after `date` is refused as not collected (it cannot exist yet).
+pub fn evaluate_fact(
+    consents: &[Consent],
+    category: DataCategory,
+    purpose: Purpose,
+    date: NaiveDate,
+    origin: NaiveDate,
+) -> Decision {
+    if origin > date {
+        return Decision::Deny {
+            reason: DenyReason::NotCollected,
+            code: None,
+            inherited_type: false,
+        };
+    }
+    evaluate_with_end(consents, category, purpose, date, Some(origin)).0
+}
+
+/// [`evaluate`] or [`evaluate_fact`] with the end of the permitting statement.
+pub(crate) fn evaluate_with_end(
+    consents: &[Consent],
+    category: DataCategory,
+    purpose: Purpose,
+    date: NaiveDate,
+    origin: Option<NaiveDate>,
+) -> (Decision, Option<NaiveDate>) {
+    let fact = statement::Fact {
+        use_date: date,
+        origin,
+    };
+    engine::decide(consents, category, purpose, &fact)
 }
 
 /// Decides whether the person may be re-contacted for `kind` on `date` (rule 9):

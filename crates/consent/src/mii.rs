@@ -60,6 +60,18 @@ impl MiiCode {
     }
 }
 
+impl MiiPolicy {
+    /// The code system's `period-of-validity` in whole years (`P5Y` → 5), when
+    /// it gives one: how long a permit without `period.end` lasts.
+    pub fn validity_years(&self) -> Option<u32> {
+        self.validity?
+            .strip_prefix('P')?
+            .strip_suffix('Y')?
+            .parse()
+            .ok()
+    }
+}
+
 fn policy_index(arc: u16) -> Option<usize> {
     MII_POLICIES.iter().position(|p| p.arc == arc)
 }
@@ -87,20 +99,48 @@ pub enum Module {
     Dzpg,
 }
 
+/// The two families of data the broad consent's use codes speak about. Each
+/// has a code to collect (a collection window, checked at the data's date of
+/// origin), codes to store and use (a use window, checked at the date of use)
+/// and retrospective codes (data that existed before the consent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Family {
+    /// Medical data (MDAT): every category. Collect `.6`, use `.7`/`.8`,
+    /// retrospective `.45` (and the deprecated `.46`).
+    Mdat,
+    /// Analysis data of biomaterial: genetic data. Collect `.19`, use `.22`
+    /// (a permit is the genetic opt-in), retrospective `.52`. Pathology is
+    /// routine medical data and is decided by the MDAT family alone.
+    Biomat,
+}
+
+impl Family {
+    /// The categories the family's codes decide.
+    pub fn categories(self) -> &'static [DataCategory] {
+        match self {
+            Self::Mdat => MDAT,
+            Self::Biomat => &[Genetic],
+        }
+    }
+}
+
 /// What a code decides in OncoFed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Scope {
     /// A group of codes: a statement about it is a statement about each child.
     Group,
-    /// Collection, storage, processing or scientific use of these categories.
-    /// A deny covers both purposes (feasibility counts are use too). `opt_in`:
-    /// a permit also counts as the explicit opt-in a category may need (genetic).
-    Use {
-        /// Categories the code is about.
-        categories: &'static [DataCategory],
-        /// Whether a permit is an opt-in for categories that need one.
-        opt_in: bool,
-    },
+    /// Storing, processing or scientific use of the family's data: checked on
+    /// the date of use. A deny covers both purposes (feasibility counts are
+    /// use too).
+    Use(Family),
+    /// Collecting the family's data: a permit opens a collection window (5
+    /// years by the code system's `period-of-validity`), checked on the date
+    /// the data originated.
+    Collect(Family),
+    /// Storing and using the family's data that existed before the consent: a
+    /// permit extends the collection window backwards to data older than the
+    /// provision's start (within its `dataPeriod`).
+    Retrospective(Family),
     /// Merging these categories with data of third parties: a deny stops onward
     /// sharing ([`crate::duo_codes`] returns nothing), not use inside OncoFed.
     ThirdPartyMerge(&'static [DataCategory]),
@@ -139,7 +179,8 @@ pub struct MiiPolicy {
 
 /// All medical data (MDAT): every category.
 const MDAT: &[DataCategory] = &[Clinical, Genetic, Imaging, Pathology, Text];
-/// Data derived from biomaterial: molecular analyses and tissue images.
+/// Data derived from biomaterial, for onward-sharing codes: molecular analyses
+/// and tissue images (the stricter reading for what may leave OncoFed).
 const BIODAT: &[DataCategory] = &[Genetic, Pathology];
 
 const fn row(
@@ -176,12 +217,9 @@ const Y5: Option<&str> = Some("P5Y");
 use Module::{Acribis, Biomat, Dzpg, Gecco, Kkdat, Patdat, Prom, Rekontaktierung, Snid};
 use Scope::{Group, Identity, NonEuUse, NotApplicable as Na, Recontact, ThirdPartyMerge};
 
-const fn mdat_use() -> Scope {
-    Scope::Use {
-        categories: MDAT,
-        opt_in: false,
-    }
-}
+const MDAT_USE: Scope = Scope::Use(Family::Mdat);
+const MDAT_COLLECT: Scope = Scope::Collect(Family::Mdat);
+const MDAT_RETRO: Scope = Scope::Retrospective(Family::Mdat);
 
 /// The table, in the code system's order.
 #[rustfmt::skip]
@@ -191,14 +229,14 @@ pub const MII_POLICIES: [MiiPolicy; 124] = [
     row(3, 1, Patdat, "IDAT speichern, verarbeiten", "store and process identifying data", Identity, Y30),
     row(4, 1, Patdat, "IDAT zusammenfuehren Dritte", "merge identifying data with third parties", Identity, Y30),
     row(5, 1, Patdat, "IDAT bereitstellen", "provide identifying data (EU GDPR level)", Identity, Y30),
-    row(6, 1, Patdat, "MDAT erheben", "collect medical data", mdat_use(), Y5),
-    row(7, 1, Patdat, "MDAT speichern, verarbeiten", "store and process medical data", mdat_use(), Y30),
-    row(8, 1, Patdat, "MDAT wissenschaftlich nutzen", "scientific use of medical data (EU GDPR level)", mdat_use(), Y30),
+    row(6, 1, Patdat, "MDAT erheben", "collect medical data", MDAT_COLLECT, Y5),
+    row(7, 1, Patdat, "MDAT speichern, verarbeiten", "store and process medical data", MDAT_USE, Y30),
+    row(8, 1, Patdat, "MDAT wissenschaftlich nutzen", "scientific use of medical data (EU GDPR level)", MDAT_USE, Y30),
     row(9, 1, Patdat, "MDAT zusammenfuehren Dritte", "merge medical data with third-party data", ThirdPartyMerge(MDAT), Y30),
-    row(37, 1, Patdat, "Rekontaktierung Ergebnisse erheblicher Bedeutung", "re-contact about results of significant importance for health", Recontact(RecontactKind::AdditionalFindings), Y30),
+    row(37, 1, Patdat, "Rekontaktierung Ergebnisse erheblicher Bedeutung", "re-contact about results of significant importance for health", Recontact(RecontactKind::SignificantResults), Y30),
     row(44, 0, Patdat, "Patientendaten retrospektiv verarbeiten, nutzen", "retrospective patient data: process, use (module)", Group, None),
-    row(45, 44, Patdat, "MDAT retrospektiv speichern verarbeiten", "store and process retrospective medical data", mdat_use(), Y30),
-    deprecated(row(46, 44, Patdat, "MDAT retrospektiv wissenschaftlich nutzen", "scientific use of retrospective medical data", mdat_use(), Y30)),
+    row(45, 44, Patdat, "MDAT retrospektiv speichern verarbeiten", "store and process retrospective medical data", MDAT_RETRO, Y30),
+    deprecated(row(46, 44, Patdat, "MDAT retrospektiv wissenschaftlich nutzen", "scientific use of retrospective medical data", MDAT_RETRO, Y30)),
     deprecated(row(47, 44, Patdat, "MDAT retrospektiv zusammenfuehren Dritte", "merge retrospective medical data with third-party data", ThirdPartyMerge(MDAT), Y30)),
     row(48, 0, Patdat, "Patientendaten Weitergabe non DSGVO NIVEAU", "patient data: transfer below EU GDPR level (module)", Group, None),
     row(49, 48, Patdat, "MDAT wissenschaftlich nutzen ohne EU DSGVO NIVEAU", "scientific use of medical data outside the EU GDPR level", NonEuUse(MDAT), Y30),
@@ -213,16 +251,16 @@ pub const MII_POLICIES: [MiiPolicy; 124] = [
     deprecated(row(17, 14, Kkdat, "KKDAT 5J prospektiv wissenschaftlich nutzen", "scientific use of 5 years of future insurance data", Na, Y30)),
     row(39, 14, Kkdat, "KKDAT 5J prospektiv uebertragen KVNR", "transfer the insurance number to obtain future insurance data", Na, Y5),
     row(18, 0, Biomat, "Biomaterial erheben, lagern, nutzen", "biomaterial: collect, store, use (module)", Group, None),
-    row(19, 18, Biomat, "BIOMAT erheben", "collect biomaterial", Na, Y5),
+    row(19, 18, Biomat, "BIOMAT erheben", "collect biomaterial", Scope::Collect(Family::Biomat), Y5),
     row(20, 18, Biomat, "BIOMAT lagern verarbeiten", "store and process biomaterial", Na, Y30),
     row(21, 18, Biomat, "BIOMAT Eigentum übertragen", "transfer ownership of biomaterial", Na, Y5),
-    row(22, 18, Biomat, "BIOMAT wissenschaftlich nutzen", "scientific use of biomaterial and its analysis data (EU GDPR level)", Scope::Use { categories: BIODAT, opt_in: true }, Y30),
+    row(22, 18, Biomat, "BIOMAT wissenschaftlich nutzen", "scientific use of biomaterial and its analysis data (EU GDPR level)", Scope::Use(Family::Biomat), Y30),
     row(23, 18, Biomat, "BIOMAT Analysedaten zusammenfuehren Dritte", "merge biomaterial analysis data with third-party data", ThirdPartyMerge(BIODAT), Y30),
     row(24, 0, Biomat, "Biomaterial Zusatzentnahme", "additional sampling (module)", Group, None),
     row(25, 24, Biomat, "BIOMAT Zusatzmengen entnehmen", "take additional amounts of biomaterial", Na, Y5),
     row(50, 0, Biomat, "Biomaterial retrospektiv speichern, nutzen", "retrospective biomaterial: store, use (module)", Group, None),
     row(51, 50, Biomat, "BIOMAT retrospektiv lagern verarbeiten", "store and process retrospective biomaterial", Na, Y30),
-    row(52, 50, Biomat, "BIOMAT retrospektiv wissenschaftlich nutzen", "scientific use of retrospective biomaterial and its analysis data", Scope::Use { categories: BIODAT, opt_in: true }, Y30),
+    row(52, 50, Biomat, "BIOMAT retrospektiv wissenschaftlich nutzen", "scientific use of retrospective biomaterial and its analysis data", Scope::Retrospective(Family::Biomat), Y30),
     row(53, 50, Biomat, "BIOMAT retrospektiv Analysedaten zusammenfuehren Dritte", "merge analysis data of retrospective biomaterial with third-party data", ThirdPartyMerge(BIODAT), Y30),
     row(54, 0, Biomat, "Biomaterial Weitergabe non EU DSGVO NIVEAU", "biomaterial: transfer below EU GDPR level (module)", Group, None),
     row(55, 54, Biomat, "BIOMAT bereitstellen ohne EU DSGVO NIVEAU", "provide biomaterial outside the EU GDPR level", NonEuUse(BIODAT), Y30),

@@ -52,6 +52,26 @@ impl Period {
     pub fn contains(&self, date: NaiveDate) -> bool {
         self.start.is_none_or(|s| s <= date) && self.end.is_none_or(|e| date <= e)
     }
+
+    /// The overlap of two periods (used for periods nested along a provision
+    /// path); may be empty (start after end), which then contains no day.
+    pub fn intersect(&self, other: &Period) -> Period {
+        Period {
+            start: match (self.start, other.start) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
+            end: match (self.end, other.end) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+
+    /// Whether the period bounds nothing (neither start nor end).
+    pub fn is_open(&self) -> bool {
+        self.start.is_none() && self.end.is_none()
+    }
 }
 
 /// A FHIR `dateTime` (or `date`) reduced to what the rules need.
@@ -63,6 +83,24 @@ pub struct FhirDateTime {
     pub first_day: NaiveDate,
     /// Last calendar day it covers (`2024` covers the whole year).
     pub last_day: NaiveDate,
+    /// Whether it names a time of day with a zone (`…T10:00:00+01:00`). A
+    /// date-only stamp cannot be ordered against another stamp of the same day,
+    /// so the engine ranks it by calendar day and lets a deny win such a tie.
+    pub precise: bool,
+}
+
+impl FhirDateTime {
+    /// Whether this stamp is certainly later than `other`: both precise and a
+    /// later instant, or (when either is date-only) a later calendar day than
+    /// every day `other` may denote. Same-day stamps of unknown order are
+    /// neither later nor earlier (issue 10, case 2).
+    pub fn certainly_after(&self, other: &FhirDateTime) -> bool {
+        if self.precise && other.precise {
+            self.instant > other.instant
+        } else {
+            self.first_day > other.last_day
+        }
+    }
 }
 
 /// What a provision's `code` is about, as far as the engine knows.
@@ -191,9 +229,20 @@ pub const MII_DOCUMENTS: [(u32, &str, DocumentKind); 16] = [
 pub const MII_DOCUMENT_OID_PREFIX: &str = "urn:oid:2.16.840.1.113883.3.1937.777.24.2.";
 
 impl DocumentKind {
-    /// The kind a policy URI names, if it is one of [`MII_DOCUMENTS`].
+    /// The kind a policy URI names, if it is one of [`MII_DOCUMENTS`]. The OID
+    /// may be written as `urn:oid:…` or bare (the MII's own ConsentStatus
+    /// example writes `2.16.840.1.113883.3.1937.777.24.2.184`), so a bare-OID
+    /// Komplettwiderruf is still read as a withdrawal (issue 10, case 7).
     pub fn from_policy_uri(uri: &str) -> Option<Self> {
-        let arc: u32 = uri.strip_prefix(MII_DOCUMENT_OID_PREFIX)?.parse().ok()?;
+        let bare = MII_DOCUMENT_OID_PREFIX.strip_prefix("urn:oid:")?;
+        let rest = uri
+            .strip_prefix(MII_DOCUMENT_OID_PREFIX)
+            .or_else(|| uri.strip_prefix(bare))?;
+        // Canonical spelling only: digits, no sign, no leading zero.
+        if !rest.bytes().all(|b| b.is_ascii_digit()) || rest.starts_with('0') {
+            return None;
+        }
+        let arc: u32 = rest.parse().ok()?;
         MII_DOCUMENTS
             .iter()
             .find(|(n, _, _)| *n == arc)
@@ -208,6 +257,13 @@ pub struct Provision {
     pub kind: Option<ProvisionType>,
     /// When it is in force.
     pub period: Period,
+    /// `provision.dataPeriod`: the data it is about, by date of origin (open:
+    /// all data). A permit counts for a fact only inside it, a deny wherever it
+    /// may overlap the fact (issue 10, case 5).
+    pub data_period: Period,
+    /// Whether `type` was absent and inherited from an enclosing provision, so
+    /// a deny reason can say the deny was inherited, not written.
+    pub type_inherited: bool,
     /// What it is about: one entry per `code` CodeableConcept that carried
     /// anything (duplicates removed).
     pub codes: Vec<PolicyCode>,

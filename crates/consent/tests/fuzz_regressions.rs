@@ -48,7 +48,8 @@ fn equal_denies_give_the_same_reason_in_either_order() {
             ),
             Decision::Deny {
                 reason: DenyReason::Withdrawn,
-                code: Some(PolicyCode::GdngObjection)
+                code: Some(PolicyCode::GdngObjection),
+                inherited_type: false,
             }
         );
     }

@@ -19,28 +19,30 @@ use serde_json::{Value, json};
 /// categories whose geographical restriction a permit lifts. Categories:
 /// C clinical, G genetic, I imaging, P pathology, T text. Re-contact: a
 /// additional findings, l link databases, d further data, s further studies,
-/// q questionnaires.
+/// q questionnaires, r results of significant importance.
 #[rustfmt::skip]
 const ROWS: &[(u16, &str, &str)] = &[
-    // PATDAT: patient data
-    (1, "use:CGIPT share:CGIPT rc:a", "rc:a"),
+    // PATDAT: patient data. Retrospective codes (.44-.46) only concern data
+    // older than the consent, which an unknown origin never is.
+    (1, "use:CGIPT share:CGIPT rc:r", "rc:r"),
     (2, "", ""), (3, "", ""), (4, "", ""), (5, "", ""),
     (6, "use:CGIPT", ""), (7, "use:CGIPT", ""), (8, "use:CGIPT", ""),
     (9, "share:CGIPT", ""),
-    (37, "rc:a", "rc:a"),
-    (44, "use:CGIPT share:CGIPT", ""),
-    (45, "use:CGIPT", ""), (46, "use:CGIPT", ""), (47, "share:CGIPT", ""),
+    (37, "rc:r", "rc:r"),
+    (44, "share:CGIPT", ""),
+    (45, "", ""), (46, "", ""), (47, "share:CGIPT", ""),
     (48, "", "noneu:CGIPT"), (49, "", "noneu:CGIPT"),
     // KKDAT: insurance data, not held by OncoFed
     (10, "", ""), (11, "", ""), (12, "", ""), (13, "", ""), (38, "", ""),
     (14, "", ""), (15, "", ""), (16, "", ""), (17, "", ""), (39, "", ""),
-    // BIOMAT: biomaterial and analysis data
-    (18, "use:GP share:GP", "optin:G"),
-    (19, "", ""), (20, "", ""), (21, "", ""),
-    (22, "use:GP", "optin:G"), (23, "share:GP", ""),
+    // BIOMAT: biomaterial and its analysis data (genetic); pathology is MDAT.
+    // A retrospective permit (.50, .52) opens only data older than its start.
+    (18, "use:G share:GP", "optin:G"),
+    (19, "use:G", ""), (20, "", ""), (21, "", ""),
+    (22, "use:G", "optin:G"), (23, "share:GP", ""),
     (24, "", ""), (25, "", ""),
-    (50, "use:GP share:GP", "optin:G"), (51, "", ""),
-    (52, "use:GP", "optin:G"), (53, "share:GP", ""),
+    (50, "use:G share:GP", ""), (51, "", ""),
+    (52, "use:G", ""), (53, "share:GP", ""),
     (54, "", "noneu:GP"), (55, "", "noneu:GP"),
     // Rekontaktierung
     (26, "rc:lds", "rc:lds"), (27, "rc:l", "rc:l"), (28, "rc:d", "rc:d"), (29, "rc:s", "rc:s"),
@@ -86,6 +88,7 @@ fn letter(c: DataCategory) -> char {
 fn rc_letter(k: RecontactKind) -> char {
     match k {
         RecontactKind::AdditionalFindings => 'a',
+        RecontactKind::SignificantResults => 'r',
         RecontactKind::LinkDatabases => 'l',
         RecontactKind::FurtherData => 'd',
         RecontactKind::FurtherStudies => 's',
@@ -97,7 +100,9 @@ fn concept(system: &str, code: &str) -> Value {
     json!([{"coding": [{"system": system, "code": code}]}])
 }
 
-/// An MII broad consent 1.7.2: root deny (no code) with one nested provision per code.
+/// An MII broad consent 1.7.2 with one nested provision per code under a root
+/// without type, so that each code is tested alone (a root `deny` would also
+/// deny, implicitly, every code not permitted: see `rules.rs`).
 fn broad_consent(date: &str, nested: &[(&str, String)]) -> Consent {
     let provisions: Vec<Value> = nested
         .iter()
@@ -106,7 +111,7 @@ fn broad_consent(date: &str, nested: &[(&str, String)]) -> Consent {
     parse_consent(
         &json!({"resourceType": "Consent", "status": "active", "dateTime": date,
         "policy": [{"uri": "urn:oid:2.16.840.1.113883.3.1937.777.24.2.2079"}],
-        "provision": {"type": "deny", "period": {"start": date}, "provision": provisions}}),
+        "provision": {"period": {"start": date}, "provision": provisions}}),
     )
     .expect("valid consent")
 }

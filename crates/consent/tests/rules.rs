@@ -76,7 +76,11 @@ fn permit(basis: Basis) -> Decision {
 }
 
 fn deny(reason: DenyReason, code: Option<PolicyCode>) -> Decision {
-    Decision::Deny { reason, code }
+    Decision::Deny {
+        reason,
+        code,
+        inherited_type: false,
+    }
 }
 
 type Row = (
@@ -121,7 +125,7 @@ fn rule_nesting() {
         ("nested permit is an exception to its parent's deny", vec![deny_with_exception], Clinical, "2025-06-01", permit(Basis::Consent(mii(8)))),
         ("nested deny is an exception to its parent's permit", vec![permit_with_exception], Genetic, "2025-06-01", deny(DenyReason::Refused, Some(PolicyCode::GeneticResearch))),
         ("nested provision under an expired parent is ignored", vec![expired_parent], Genetic, "2025-06-01", deny(DenyReason::NoOptIn, None)),
-        ("nested provision inherits the parent's type", vec![inherited_type], Clinical, "2025-06-01", deny(DenyReason::Refused, Some(mii(8)))),
+        ("nested provision inherits the parent's type, and says so", vec![inherited_type], Clinical, "2025-06-01", Decision::Deny { reason: DenyReason::Refused, code: Some(mii(8)), inherited_type: true }),
     ]);
     // A group deny with a nested child permit: the child is re-contactable, its siblings not.
     let c = parse(&[group_then_child]);
@@ -140,7 +144,10 @@ fn rule_expiry() {
         ("expired deny says nothing", vec![oncofed("gdng-objection", "deny", "2024-01-01", until.clone())], Text, "2024-04-01", permit(Basis::OptOut)),
         ("expired opt-in says nothing", vec![oncofed("genetic-research", "permit", "2024-01-01", until.clone())], Genetic, "2024-04-01", deny(DenyReason::NoOptIn, None)),
         ("opt-in in force", vec![oncofed("genetic-research", "permit", "2024-01-01", until.clone())], Genetic, "2024-03-15", permit(Basis::Consent(PolicyCode::GeneticResearch))),
-        ("expired broad consent falls back to the opt-out", vec![mii_doc(BC_172, "2020-01-01", vec![nested("permit", 8, json!({"start": "2020-01-01", "end": "2024-12-31"}))])], Clinical, "2025-06-01", permit(Basis::OptOut)),
+        // Issue 10: the default deny of a broad consent outlives its expired permits.
+        ("expired permit under a default deny still in force withholds", vec![mii_doc(BC_172, "2020-01-01", vec![nested("permit", 8, json!({"start": "2020-01-01", "end": "2024-12-31"}))])], Clinical, "2025-06-01", deny(DenyReason::Refused, Some(mii(7)))),
+        ("expired broad consent falls back to the opt-out", vec![json!({"resourceType": "Consent", "status": "active", "dateTime": "2020-01-01", "policy": [{"uri": BC_172}],
+            "provision": {"type": "deny", "period": {"start": "2020-01-01", "end": "2024-12-31"}, "provision": [nested("permit", 8, json!({"start": "2020-01-01", "end": "2024-12-31"}))]}})], Clinical, "2025-06-01", permit(Basis::OptOut)),
         ("expired lift lets the older objection count", vec![oncofed("gdng-objection", "deny", "2020-01-01", json!({})), oncofed("gdng-objection", "permit", "2023-01-01", json!({"end": "2024-12-31"}))], Clinical, "2025-06-01", deny(DenyReason::Objection, Some(PolicyCode::GdngObjection))),
     ]);
 }
@@ -162,8 +169,9 @@ fn rule_partial_withdrawal() {
     #[rustfmt::skip]
     check(vec![
         ("module withdrawn: genetic", vec![full_broad_consent("2023-01-01"), opt_in.clone(), partial.clone()], Genetic, "2025-06-01", deny(DenyReason::PartiallyWithdrawn, Some(mii(22)))),
-        ("module withdrawn: pathology", vec![full_broad_consent("2023-01-01"), partial.clone()], Pathology, "2025-06-01", deny(DenyReason::PartiallyWithdrawn, Some(mii(22)))),
-        ("module withdrawn: clinical stays", vec![full_broad_consent("2023-01-01"), partial.clone()], Clinical, "2025-06-01", permit(Basis::Consent(mii(6)))),
+        // Pathology is routine medical data (MDAT), not biomaterial analysis data (issue 10).
+        ("module withdrawn: pathology stays", vec![full_broad_consent("2023-01-01"), partial.clone()], Pathology, "2025-06-01", permit(Basis::Consent(mii(7)))),
+        ("module withdrawn: clinical stays", vec![full_broad_consent("2023-01-01"), partial.clone()], Clinical, "2025-06-01", permit(Basis::Consent(mii(7)))),
         ("before the withdrawal", vec![full_broad_consent("2023-01-01"), opt_in.clone(), partial.clone()], Genetic, "2024-04-30", permit(Basis::Consent(PolicyCode::GeneticResearch))),
         ("MDAT use withdrawn: clinical", vec![full_broad_consent("2023-01-01"), by_code.clone()], Clinical, "2025-06-01", deny(DenyReason::PartiallyWithdrawn, Some(mii(8)))),
         ("MDAT use withdrawn: imaging", vec![full_broad_consent("2023-01-01"), by_code], Imaging, "2025-06-01", deny(DenyReason::PartiallyWithdrawn, Some(mii(8)))),
@@ -193,7 +201,15 @@ fn rule_full_withdrawal() {
             ],
             c,
             "2025-06-01",
-            deny(DenyReason::Withdrawn, Some(mii(6))),
+            // Genetic data is denied first by the withdrawal's blanket deny of the opt-in.
+            deny(
+                DenyReason::Withdrawn,
+                Some(if c == Genetic {
+                    PolicyCode::GeneticResearch
+                } else {
+                    mii(6)
+                }),
+            ),
         ));
         rows.push((
             "OncoFed withdrawal",
@@ -246,7 +262,7 @@ fn rule_refusal() {
     #[rustfmt::skip]
     check(vec![
         ("MII Ablehnung denies clinical", vec![refusal.clone()], Clinical, "2025-06-01", deny(DenyReason::Refused, Some(mii(6)))),
-        ("MII Ablehnung denies genetic despite an opt-in", vec![oncofed("genetic-research", "permit", "2023-01-01", json!({})), refusal], Genetic, "2025-06-01", deny(DenyReason::Refused, Some(mii(6)))),
+        ("MII Ablehnung denies genetic despite an opt-in", vec![oncofed("genetic-research", "permit", "2023-01-01", json!({})), refusal], Genetic, "2025-06-01", deny(DenyReason::Refused, Some(PolicyCode::GeneticResearch))),
         ("module refused inside a broad consent", vec![left_out], Text, "2025-06-01", deny(DenyReason::Refused, Some(mii(8)))),
         ("genetic research refused", vec![oncofed("genetic-research", "deny", "2024-01-01", json!({}))], Genetic, "2025-06-01", deny(DenyReason::Refused, Some(PolicyCode::GeneticResearch))),
     ]);
@@ -310,18 +326,28 @@ fn rule_version_override() {
         "2022-01-01",
         vec![nested("deny", 8, json!({}))],
     );
-    let new_172 = mii_doc(BC_172, "2024-01-01", vec![nested("permit", 8, json!({}))]);
+    // A re-consent must permit collection again: the refusal denied it explicitly.
+    let new_172 = mii_doc(
+        BC_172,
+        "2024-01-01",
+        [6, 7, 8]
+            .iter()
+            .map(|&a| nested("permit", a, json!({})))
+            .collect(),
+    );
     let mut superseded = refusal.clone();
     superseded["status"] = json!("entered-in-error");
     let old_deprecated_deny = mii_doc(BC_16D, "2019-02-01", vec![nested("deny", 46, json!({}))]);
     #[rustfmt::skip]
     check(vec![
         ("old version permits", vec![old_16d.clone()], Clinical, "2020-06-01", permit(Basis::Consent(mii(8)))),
-        ("later refusal overrides the old version", vec![old_16d.clone(), refusal.clone()], Clinical, "2023-06-01", deny(DenyReason::Refused, Some(mii(8)))),
-        ("new version overrides the refusal", vec![refusal.clone(), old_16d.clone(), new_172.clone()], Clinical, "2024-06-01", permit(Basis::Consent(mii(8)))),
-        ("list order does not matter", vec![new_172, refusal, old_16d], Clinical, "2024-06-01", permit(Basis::Consent(mii(8)))),
+        ("later refusal overrides the old version", vec![old_16d.clone(), refusal.clone()], Clinical, "2023-06-01", deny(DenyReason::Refused, Some(mii(6)))),
+        ("new version overrides the refusal", vec![refusal.clone(), old_16d.clone(), new_172.clone()], Clinical, "2024-06-01", permit(Basis::Consent(mii(7)))),
+        ("list order does not matter", vec![new_172, refusal, old_16d], Clinical, "2024-06-01", permit(Basis::Consent(mii(7)))),
         ("a status update takes a version out", vec![superseded], Clinical, "2024-06-01", permit(Basis::OptOut)),
-        ("a deprecated code old consents carry still denies", vec![old_deprecated_deny], Clinical, "2024-06-01", deny(DenyReason::Refused, Some(mii(46)))),
+        // .46 (deprecated, retrospective) only concerns data older than the consent; the
+        // consent's default deny withholds MDAT (tests/red_team.rs decides by origin).
+        ("a consent with only a deprecated retrospective deny withholds MDAT", vec![old_deprecated_deny], Clinical, "2024-06-01", deny(DenyReason::Refused, Some(mii(7)))),
         ("same dateTime: deny wins", vec![oncofed("gdng-objection", "permit", "2024-01-01", json!({})), oncofed("gdng-objection", "deny", "2024-01-01", json!({}))], Clinical, "2024-06-01", deny(DenyReason::Objection, Some(PolicyCode::GdngObjection))),
     ]);
 }
@@ -335,7 +361,8 @@ fn rule_genetic_opt_in() {
         ("a broad consent with BIOMAT is an opt-in", vec![full_broad_consent("2023-01-01")], Genetic, "2025-06-01", permit(Basis::Consent(mii(22)))),
         ("MDAT alone is no genetic opt-in", vec![mii_doc(BC_172, "2023-01-01", vec![nested("permit", 8, json!({}))])], Genetic, "2025-06-01", deny(DenyReason::NoOptIn, None)),
         ("OncoFed opt-in", vec![oncofed("genetic-research", "permit", "2024-01-01", json!({}))], Genetic, "2025-06-01", permit(Basis::Consent(PolicyCode::GeneticResearch))),
-        ("BIOMAT scientific use is an opt-in", vec![biomat], Genetic, "2025-06-01", permit(Basis::Consent(mii(22)))),
+        // Genetic data is medical data too: a broad consent without PATDAT withholds it.
+        ("BIOMAT without PATDAT withholds genetic data", vec![biomat], Genetic, "2025-06-01", deny(DenyReason::Refused, Some(mii(7)))),
         ("the GDNG objection does not touch the opt-in", vec![oncofed("gdng-objection", "deny", "2024-01-01", json!({})), oncofed("genetic-research", "permit", "2024-01-01", json!({}))], Genetic, "2025-06-01", permit(Basis::Consent(PolicyCode::GeneticResearch))),
         ("draft opt-in does not count", vec![{ let mut c = oncofed("genetic-research", "permit", "2024-01-01", json!({})); c["status"] = json!("draft"); c }], Genetic, "2025-06-01", deny(DenyReason::NoOptIn, None)),
     ]);
@@ -456,6 +483,10 @@ fn duo_mapping() {
             DuoCode::EthicsApproval,
             DuoCode::Geographical {
                 region: "EU/EEA (GDPR level)"
+            },
+            // A permit without `period.end` lasts its period of validity (P30Y).
+            DuoCode::TimeLimit {
+                until: day("2052-12-31")
             }
         ]
     );
@@ -463,11 +494,18 @@ fn duo_mapping() {
         .iter()
         .map(|t| t.id())
         .collect();
-    assert_eq!(ids, ["DUO:0000006", "DUO:0000021", "DUO:0000022"]);
+    assert_eq!(
+        ids,
+        ["DUO:0000006", "DUO:0000021", "DUO:0000022", "DUO:0000025"]
+    );
     let limited = parse(&[mii_doc(
         BC_172,
         "2023-01-01",
-        vec![json!({"type": "permit", "period": {"end": "2027-12-31"}, "code": mii_code(8)})],
+        // Merging with third-party data (.9) permitted, or nothing may be shared.
+        vec![
+            json!({"type": "permit", "period": {"end": "2027-12-31"}, "code": mii_code(8)}),
+            nested("permit", 9, json!({})),
+        ],
     )]);
     assert!(duo_codes(&limited, Text, on).contains(&DuoCode::TimeLimit {
         until: day("2027-12-31")
@@ -475,11 +513,30 @@ fn duo_mapping() {
     let non_eu = parse(&[mii_doc(
         BC_172,
         "2023-01-01",
-        vec![nested("permit", 49, json!({}))],
+        vec![
+            nested("permit", 8, json!({})),
+            nested("permit", 9, json!({})),
+            nested("permit", 49, json!({})),
+        ],
     )]);
     assert_eq!(
         duo_codes(&non_eu, Clinical, on),
-        vec![DuoCode::HealthMedicalBiomedical, DuoCode::EthicsApproval]
+        vec![
+            DuoCode::HealthMedicalBiomedical,
+            DuoCode::EthicsApproval,
+            DuoCode::TimeLimit {
+                until: day("2052-12-31")
+            }
+        ]
+    );
+    let silent_on_merging = parse(&[mii_doc(
+        BC_172,
+        "2023-01-01",
+        vec![nested("permit", 8, json!({}))],
+    )]);
+    assert!(
+        duo_codes(&silent_on_merging, Clinical, on).is_empty(),
+        "a broad consent's default deny withholds merging"
     );
     assert!(
         duo_codes(&[], Genetic, on).is_empty(),

@@ -69,6 +69,7 @@ impl ConsentGate {
                     _ => ask.push(ConsentQuestion {
                         pseudonym,
                         category,
+                        origin: None,
                     }),
                 }
             }

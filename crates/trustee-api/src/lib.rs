@@ -154,13 +154,21 @@ pub struct ConsentCheckRequest {
     pub items: Vec<ConsentQuestion>,
 }
 
-/// One question: this pseudonym (in the calling site's domain), this category.
+/// One question: this pseudonym (in the calling site's domain), this category,
+/// optionally for data of one date of origin.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConsentQuestion {
     /// The patient's site pseudonym.
     pub pseudonym: Pseudonym,
     /// The data category.
     pub category: DataCategory,
+    /// The date the data originated (a fact's date), so that the trust centre
+    /// can check it against the consent's collection windows and
+    /// `dataPeriod`s. Absent (older clients): the data is taken to originate
+    /// on the date of use, which cannot open data outside a window but may
+    /// refuse older data a window did cover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<NaiveDate>,
 }
 
 /// The answer to one consent question. Anything but `Permit` means "no".

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | `Permit` (GDNG opt-out or a consent) | `Permit` |
 //! | `Withdrawn`, `PartiallyWithdrawn` | `DenyWithdrawn` |
-//! | `Objection`, `Refused`, `UnrecognisedCode` | `DenyObjection` |
+//! | `Objection`, `Refused`, `UnrecognisedCode`, `NotCollected` | `DenyObjection` |
 //! | `NoOptIn` | `DenyNoOptIn` |
 //!
 //! A pseudonym the trust centre does not know is `DenyUnknown`; the registry
@@ -39,9 +39,12 @@ pub fn to_wire(decision: Decision) -> ConsentDecision {
             DenyReason::Withdrawn | DenyReason::PartiallyWithdrawn => {
                 ConsentDecision::DenyWithdrawn
             }
-            DenyReason::Objection | DenyReason::Refused | DenyReason::UnrecognisedCode => {
-                ConsentDecision::DenyObjection
-            }
+            // Data outside every permitted collection window: the consent does
+            // not cover it, which the wire reports like a refusal.
+            DenyReason::Objection
+            | DenyReason::Refused
+            | DenyReason::UnrecognisedCode
+            | DenyReason::NotCollected => ConsentDecision::DenyObjection,
             DenyReason::NoOptIn => ConsentDecision::DenyNoOptIn,
         },
     }
@@ -58,6 +61,24 @@ pub fn evaluate(
     date: NaiveDate,
 ) -> ConsentDecision {
     to_wire(oncofed_consent::evaluate(consents, category, purpose, date))
+}
+
+/// [`evaluate`] for data of a known date of origin
+/// ([`oncofed_consent::evaluate_fact`]): the collection windows and
+/// `dataPeriod`s are checked on `origin`, use on `date`. `None` is [`evaluate`].
+pub fn evaluate_origin(
+    consents: &[ParsedConsent],
+    category: DataCategory,
+    purpose: Purpose,
+    date: NaiveDate,
+    origin: Option<NaiveDate>,
+) -> ConsentDecision {
+    match origin {
+        Some(o) => to_wire(oncofed_consent::evaluate_fact(
+            consents, category, purpose, date, o,
+        )),
+        None => evaluate(consents, category, purpose, date),
+    }
 }
 
 #[cfg(test)]
@@ -116,7 +137,8 @@ mod tests {
             ("MII deny of MDAT is an objection", vec![mii("deny")], Clinical, DenyObjection),
             ("MII permit of MDAT permits", vec![mii("permit")], Clinical, Permit),
             ("MII permit of MDAT is no genetic opt-in", vec![mii("permit")], Genetic, DenyNoOptIn),
-            ("MII root deny alone denies nothing", vec![json!({"resourceType": "Consent", "status": "active", "dateTime": "2023", "provision": {"type": "deny"}})], Clinical, Permit),
+            // Issue 10, case 1: a bare root deny (gICS's withdrawal and refusal shape) denies everything.
+            ("MII root deny alone denies everything", vec![json!({"resourceType": "Consent", "status": "active", "dateTime": "2023", "provision": {"type": "deny"}})], Clinical, DenyObjection),
             ("later genetic refusal overrides opt-in", vec![consent("genetic-research", "permit", "2022-01-01", open()), consent("genetic-research", "deny", "2024-03-01T10:00:00+01:00", open())], Genetic, DenyObjection),
             ("tie: deny wins", vec![consent("genetic-research", "permit", "2024-01-01", open()), consent("genetic-research", "deny", "2024-01-01", open())], Genetic, DenyObjection),
             // Changed with the engine: a deny the engine cannot read now denies (fail closed).

@@ -391,6 +391,7 @@ async fn consent_registry_and_checks() {
     let q = |p: &Pseudonym, category| ConsentQuestion {
         pseudonym: p.clone(),
         category,
+        origin: None,
     };
     let unknown_pseudonym = Pseudonym::from_digest(&[9; 10]);
     let questions = vec![

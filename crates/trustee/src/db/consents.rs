@@ -10,7 +10,7 @@
 
 use super::linkage::person_of_local_id;
 use super::{StoreError, now};
-use crate::consent::{ParsedConsent, evaluate, parse_consent};
+use crate::consent::{ParsedConsent, evaluate_origin, parse_consent};
 use chrono::NaiveDate;
 use oncofed_model::{Purpose, SiteId};
 use oncofed_trustee_api::{ConsentDecision, ConsentQuestion};
@@ -142,7 +142,7 @@ pub(crate) fn check_consents(
                     Entry::Occupied(e) => e.into_mut(),
                     Entry::Vacant(e) => e.insert(load_consents(&tx, p)?),
                 };
-                evaluate(consents, q.category, purpose, date)
+                evaluate_origin(consents, q.category, purpose, date, q.origin)
             }
         };
         out.push(decision);
