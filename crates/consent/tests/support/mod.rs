@@ -1,0 +1,3 @@
+//! Helpers shared by the consent integration tests.
+
+pub mod fhir_xml;
