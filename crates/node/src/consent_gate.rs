@@ -20,7 +20,14 @@ pub enum GateError {
 /// Above this many cached answers, expired ones are dropped before adding more.
 const MAX_CACHED: usize = 1_000_000;
 
-type CacheKey = (Pseudonym, DataCategory, Purpose, NaiveDate);
+/// (person, category, purpose, date of use, date of origin of the data).
+type CacheKey = (
+    Pseudonym,
+    DataCategory,
+    Purpose,
+    NaiveDate,
+    Option<NaiveDate>,
+);
 
 /// Asks the trust centre whether data may be used, in batches, and remembers
 /// answers for a short time.
@@ -44,32 +51,53 @@ impl ConsentGate {
     }
 
     /// The pairs among `items` whose use for `purpose` on `date` is permitted.
+    ///
+    /// Without a date of origin the trust centre takes the data to originate on
+    /// `date`, so data a consent's collection window covered may be refused;
+    /// callers holding facts should use [`ConsentGate::permitted_facts`].
     pub async fn permitted(
         &self,
         purpose: Purpose,
         date: NaiveDate,
         items: impl IntoIterator<Item = (Pseudonym, DataCategory)>,
     ) -> Result<HashSet<(Pseudonym, DataCategory)>, GateError> {
+        let asked = self
+            .permitted_facts(purpose, date, items.into_iter().map(|(p, c)| (p, c, None)))
+            .await?;
+        Ok(asked.into_iter().map(|(p, c, _)| (p, c)).collect())
+    }
+
+    /// The (person, category, date of origin) triples among `items` whose use
+    /// for `purpose` on `date` is permitted: the trust centre checks the date
+    /// of origin against the consent's collection windows and `dataPeriod`s
+    /// (a fact collected after a broad consent's five-year collection window
+    /// closed is refused even while its use window is open).
+    pub async fn permitted_facts(
+        &self,
+        purpose: Purpose,
+        date: NaiveDate,
+        items: impl IntoIterator<Item = (Pseudonym, DataCategory, Option<NaiveDate>)>,
+    ) -> Result<HashSet<(Pseudonym, DataCategory, Option<NaiveDate>)>, GateError> {
         let now = Instant::now();
         let mut permitted = HashSet::new();
         let mut ask: Vec<ConsentQuestion> = Vec::new();
         {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             let mut seen = HashSet::new();
-            for (pseudonym, category) in items {
-                if !seen.insert((pseudonym.clone(), category)) {
+            for (pseudonym, category, origin) in items {
+                if !seen.insert((pseudonym.clone(), category, origin)) {
                     continue;
                 }
-                match cache.get(&(pseudonym.clone(), category, purpose, date)) {
+                match cache.get(&(pseudonym.clone(), category, purpose, date, origin)) {
                     Some((decision, at)) if now.duration_since(*at) < self.ttl => {
                         if decision.permits() {
-                            permitted.insert((pseudonym, category));
+                            permitted.insert((pseudonym, category, origin));
                         }
                     }
                     _ => ask.push(ConsentQuestion {
                         pseudonym,
                         category,
-                        origin: None,
+                        origin,
                     }),
                 }
             }
@@ -87,11 +115,11 @@ impl ConsentGate {
             }
             for (q, decision) in chunk.iter().zip(decisions) {
                 cache.insert(
-                    (q.pseudonym.clone(), q.category, purpose, date),
+                    (q.pseudonym.clone(), q.category, purpose, date, q.origin),
                     (decision, now),
                 );
                 if decision.permits() {
-                    permitted.insert((q.pseudonym.clone(), q.category));
+                    permitted.insert((q.pseudonym.clone(), q.category, q.origin));
                 }
             }
         }

@@ -46,7 +46,8 @@ pub enum QueryError {
 /// The consent-filtered query path over a node's research store.
 ///
 /// Every row leaves only after the trust centre (or its fresh cached answer)
-/// permitted that patient's data of that category for that purpose and date.
+/// permitted that patient's data of that category and date of origin for that
+/// purpose and date of use.
 #[derive(Clone)]
 pub struct QueryService {
     store: SharedStore,
@@ -79,14 +80,19 @@ impl QueryService {
         let date = query
             .date
             .unwrap_or_else(|| chrono::Utc::now().date_naive());
-        let pairs = candidates
+        // Each fact is asked about with its date of origin (its start), so the
+        // trust centre can check the consent's collection window (issue 10).
+        let triples = candidates
             .iter()
-            .map(|f| (f.pseudonym.clone(), f.fact.category));
-        let permitted = self.gate.permitted(query.purpose, date, pairs).await?;
+            .map(|f| (f.pseudonym.clone(), f.fact.category, f.fact.start));
+        let permitted = self
+            .gate
+            .permitted_facts(query.purpose, date, triples)
+            .await?;
         let total = candidates.len();
         let mut facts: Vec<StoredFact> = candidates
             .into_iter()
-            .filter(|f| permitted.contains(&(f.pseudonym.clone(), f.fact.category)))
+            .filter(|f| permitted.contains(&(f.pseudonym.clone(), f.fact.category, f.fact.start)))
             .collect();
         let withheld = total - facts.len();
         facts.truncate(limit);
