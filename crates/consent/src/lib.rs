@@ -1,12 +1,14 @@
-//! The consent engine: may data of one person, in one category, be used for one
-//! purpose on one date? Pure, synchronous and fail closed.
+//! The consent engine: may data of one person, in one category, which
+//! originated on one date, be used for one purpose on one date? Pure,
+//! synchronous and fail closed.
 //!
 //! [`parse_consent`] reads a FHIR R4 `Consent` (JSON) into a [`Consent`];
-//! [`evaluate`] decides over all of a person's consents; [`may_recontact`]
-//! decides re-contact; [`duo_codes`] says under which GA4GH Data Use Ontology
-//! terms permitted data may be shared onward. The trust centre
-//! (`oncofed-trustee`) stores the resources and calls these functions; nothing
-//! here does I/O.
+//! [`evaluate_fact`] decides over all of a person's consents for a fact of a
+//! known date of origin, [`evaluate`] when the origin is unknown;
+//! [`may_recontact`] decides re-contact; [`duo_codes`] says under which GA4GH
+//! Data Use Ontology terms permitted data may be shared onward. The trust
+//! centre (`oncofed-trustee`) stores the resources and calls these functions;
+//! nothing here does I/O.
 //!
 //! # Codes
 //!
@@ -17,49 +19,85 @@
 //!   these): `gdng-objection` (objection under the GDNG opt-out, § 363 SGB V /
 //!   § 6 GDNG), `genetic-research` (opt-in for genetic data), `withdrawal`
 //!   (withdrawal of every consent), `recontact` (re-contact for any reason).
-//! * `Consent.policy.uri` with an MII document OID (`…777.24.2.*`,
-//!   [`model::MII_DOCUMENTS`]) tells a refusal ("Ablehnung") and a partial or
-//!   full withdrawal ("Teil-/Komplettwiderruf") from a consent.
+//! * gICS (MOSAIC consent manager): policy codes of
+//!   `https://ths-greifswald.de/fhir/CodeSystem/gics/Policy[/<domain>]` mapped
+//!   to MII codes, and the template type in `category` ([`gics`]).
+//! * `Consent.policy.uri` with an MII document OID (`…777.24.2.*`, written
+//!   `urn:oid:…` or bare, [`model::MII_DOCUMENTS`]) or a gICS template type
+//!   tells a refusal ("Ablehnung") and a partial or full withdrawal
+//!   ("Teil-/Komplettwiderruf") from a consent.
+//!
+//! # Reading (fail closed)
+//!
+//! A resource with `implicitRules` or a `modifierExtension` anywhere, an
+//! unknown gICS template type, or a malformed element is refused with the
+//! element's path ([`ConsentParseError`]). A concept of a known system with a
+//! code missing from the tables, or without codings, is
+//! [`PolicyCode::Unrecognised`]; a concept whose codings are all of other
+//! systems is ignored beside a readable concept of the same provision and
+//! unrecognised otherwise.
 //!
 //! # Rules
 //!
 //! 1. A pseudonym the trust centre does not know is denied before the engine is
 //!    asked (fail closed). An empty slice is a known person without consents.
 //! 2. Only `active` consents count. A provision counts on a date only when the
-//!    date lies within its `period` and within every enclosing provision's
-//!    period (inclusive, by calendar day): expired and future provisions say
-//!    nothing.
-//! 3. Per policy code, the statement that counts is the one of greatest rank:
-//!    the consent's `dateTime` first (a later consent version, re-consent or
-//!    withdrawal overrides an earlier one about the same code), then nesting
-//!    depth (a nested provision is an exception to its parent), then deny on a
-//!    tie; between statements still equal, the more serious document (full
-//!    withdrawal, partial withdrawal, refusal, consent) and then the earlier
-//!    end, so the order consents are stored in never matters.
-//! 4. An MII group code (`.1` PATDAT, `.18` BIOMAT, `.26`/`.30`
-//!    Rekontaktierung, …) speaks about each code of its group, so a partial
-//!    withdrawal may name the module or its codes.
+//!    date lies within its `period` and every enclosing provision's period
+//!    (inclusive, by calendar day). A deny without `period.start` counts from
+//!    always, a permit without one from its consent's day; a permit without
+//!    `period.end` of its own ends when its code's `period-of-validity` does
+//!    (`P5Y` collect, `P30Y` store and use; OncoFed codes `P30Y`), a deny
+//!    without one never ends. `dataPeriod` (intersected along the path)
+//!    limits a provision to data of that origin: a permit counts only if it
+//!    holds every possible origin of the fact, a deny if it may hold one.
+//! 3. Per policy code, each consent's own statement is its deepest provision in
+//!    force that speaks about the code (a nested provision is an exception to
+//!    its parent), deny on a tie. Across consents a permit counts only when its
+//!    consent is *certainly later* than every deny's: both `dateTime`s with a
+//!    time, a later instant; otherwise (either date-only) a later calendar day.
+//!    Stamps of unknown order (the same day, one of them date-only) resolve to
+//!    deny. Ties are broken by document seriousness (full withdrawal, partial
+//!    withdrawal, refusal, consent), then the earlier end, so the order
+//!    consents are stored in never matters.
+//! 4. What a provision speaks about: its codes, and for an MII group code
+//!    (`.1` PATDAT, `.18` BIOMAT, `.26`/`.30` Rekontaktierung, …) each code of
+//!    the group. A `deny` without codes: when bare (no nested provisions) or in
+//!    a refusal or full withdrawal, every MII code, `genetic-research` and
+//!    `recontact` (gICS's withdrawal shape, issue 10); in a consent, every MII
+//!    code no nested provision permits, *implicitly* (it withholds the
+//!    consent's permission but vetoes no other opt-in); in a partial
+//!    withdrawal, nothing beyond its nested provisions. A `permit` without
+//!    codes grants nothing.
 //! 5. Unknown means deny: an active `deny` in force whose code the engine cannot
-//!    read (a code missing from the tables, or a concept with no MII or OncoFed
-//!    coding) denies every category and re-contact. A `permit` of such a code
+//!    read denies every category and re-contact. A `permit` of such a code
 //!    grants nothing.
-//! 6. Use of a category is decided by `withdrawal`, by `gdng-objection`
-//!    (non-genetic) or `genetic-research` (genetic), and by every MII code whose
-//!    scope is use of that category. Any counting deny among them denies (deny
-//!    wins across codes). Otherwise genetic data needs a counting permit of an
-//!    opt-in code (`genetic-research`, MII `.22`/`.52` BIOMAT wissenschaftlich
-//!    nutzen), else [`DenyReason::NoOptIn`]; every other category is permitted
-//!    under the GDNG opt-out, with or without a broad consent.
+//! 6. Use of a category: `withdrawal`, `gdng-objection` (non-genetic),
+//!    `genetic-research` (genetic), explicit denies of `.7`/`.8` (use on the
+//!    date of use) and of `.6` (collection, on the date of origin), and a `.45`
+//!    deny for data older than its start, deny (deny wins across codes). Under
+//!    a broad consent that speaks about MDAT use (`.7`/`.8`), a permit of one
+//!    of them is needed, and when the consents name `.6` at all, the fact must
+//!    have originated inside a `.6` permit (collection window) or, older than
+//!    a `.45`/`.46` permit's start, inside that (retrospective window); else
+//!    [`DenyReason::NotCollected`]. Genetic data further needs an opt-in that
+//!    covers it: `genetic-research`, `.22` with (if `.19` is named) a `.19`
+//!    window at the origin, or `.52` for data older than its start. An
+//!    explicit deny of a biomaterial code vetoes `genetic-research` but not
+//!    the other window. Non-genetic data without a governing broad consent is
+//!    permitted under the GDNG opt-out.
 //! 7. The reason of a deny: `withdrawal` or a Komplettwiderruf document is
 //!    [`DenyReason::Withdrawn`], a Teilwiderruf [`DenyReason::PartiallyWithdrawn`],
 //!    `gdng-objection` [`DenyReason::Objection`], any other deny (an Ablehnung,
-//!    a module refused in a broad consent, a `genetic-research` deny)
-//!    [`DenyReason::Refused`]; the most serious one is reported (order at
-//!    [`DenyReason`]).
+//!    a module refused or not permitted in a broad consent, a
+//!    `genetic-research` deny) [`DenyReason::Refused`]; the most serious one is
+//!    reported (order at [`DenyReason`]); a deny whose provision inherited its
+//!    type says so (`inherited_type`).
 //! 8. Feasibility and research get the same answers: counting is use too.
 //! 9. Re-contact ([`may_recontact`]) is opt-in only: a counting permit of an MII
-//!    re-contact code of that kind or of OncoFed `recontact`, and no counting
-//!    deny among them (nor `withdrawal`, nor rule 5).
+//!    re-contact code of that kind or of OncoFed `recontact`, and no explicit
+//!    counting deny among them (nor `withdrawal`, nor rule 5). `.37` (results
+//!    of significant importance) and `.31` (additional findings) are separate
+//!    kinds.
 //!
 //! # Sources and provenance
 //!
@@ -67,26 +105,31 @@
 //! (CodeSystem `2.16.840.1.113883.3.1937.777.24.5.3--20251211153003`, unchanged
 //! in 2027.0.0-ballot.rc1), read from the module's public repository
 //! (`input/fsh/codesystems/MII_CS_Consent_Policy.fsh`, changelog,
-//! `enforcement.md`). German displays, groups, validity and deprecations
-//! (`.16`, `.17`, `.41`, `.42`, `.46`, `.47`) are the code system's. The
-//! English meanings and the Scope column are OncoFed's reading; unsure points:
+//! `enforcement.md`) and its examples (`../shared/data/mii-consent-2026`,
+//! tested in `tests/mii_examples.rs`). German displays, groups, validity and
+//! deprecations (`.16`, `.17`, `.41`, `.42`, `.46`, `.47`) are the code
+//! system's. The English meanings and the Scope column are OncoFed's reading;
+//! where OncoFed chooses differently from the IG or TORCH:
 //!
-//! * The IG's enforcement page (a draft) merges permit periods and subtracts
-//!   deny periods per code, so a deny is never lifted; OncoFed lets a later
-//!   consent override an earlier one about the same code (rule 3), which lets
-//!   a person consent again after a partial withdrawal.
+//! * The IG's enforcement page (a draft) and TORCH merge permit periods and
+//!   subtract deny periods per code in `dateTime` order, checking the
+//!   resource's date against them; OncoFed checks the date of origin against
+//!   the collection codes and the date of use against the use codes, and lets
+//!   a later consent override an earlier one about the same code (rule 3), so
+//!   a person may consent again after a withdrawal (a re-consent must permit
+//!   the codes again; an OncoFed `withdrawal` code is lifted by nothing but a
+//!   later `withdrawal` permit).
+//! * After a broad consent has ended entirely (its root deny's period too),
+//!   non-genetic data falls back to the GDNG opt-out (R6); the IG knows no
+//!   opt-out basis.
 //! * That a BIOMAT scientific-use permit (`.22`, `.52`) is an opt-in for genetic
 //!   data rests on the broad consent's text on analyses of biomaterial; a
-//!   permit of `.8` (MDAT) is deliberately *not* taken as one.
-//! * `.6`/`.7` (collect, store MDAT) are treated like `.8`: a deny denies use.
-//!   Their expiry (`P5Y` for collection) does not deny: use falls back to the
-//!   GDNG opt-out, which OncoFed takes as the default legal basis (R6).
+//!   permit of `.8` (MDAT) is deliberately *not* taken as one. Pathology is
+//!   routine medical data (MDAT family only).
 //! * IDAT codes are the trust centre's business and claims data (KKDAT), the
 //!   samples themselves and the add-on modules Z1–Z5 (GECCO, ACRIBiS, PROM,
 //!   SNID, DZPG) concern data OncoFed does not hold; they are recorded and
 //!   decide nothing here (re-contact for PROM studies excepted).
-//! * `.37` "Rekontaktierung Ergebnisse erheblicher Bedeutung" is read as
-//!   re-contact about additional findings, like `.31`.
 //! * The DUO mapping ([`duo_codes`]) is OncoFed's, not the MII's.
 
 mod duo;
