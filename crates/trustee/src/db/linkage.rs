@@ -133,6 +133,8 @@ fn link_one(
         Some(p) => match veto::person_veto(tx, p.row, site.as_str(), record.as_ref())? {
             None => Some(p),
             Some(v) => {
+                // Counts for operators; no personal data, no ids.
+                tracing::debug!(reason = v.reason.as_str(), "insurance-number link vetoed");
                 vetoed = Some((p, v));
                 None
             }

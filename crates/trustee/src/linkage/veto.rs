@@ -40,6 +40,17 @@ pub(crate) enum Reason {
     Unreadable,
 }
 
+impl Reason {
+    /// A stable name for logs (no personal data).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Reason::SameSite => "same-site",
+            Reason::Identity(v) => v.as_str(),
+            Reason::Unreadable => "unreadable",
+        }
+    }
+}
+
 /// The first veto against `record` (from `site`) joining `person`; `None` when
 /// it may link. `record` is `None` when the new IDAT could not be normalised,
 /// which vetoes every link.
