@@ -102,8 +102,9 @@
 //! # Sources and provenance
 //!
 //! The table follows the MII Kerndatensatz-Modul Consent, IG version 2026.0.0
-//! (CodeSystem `2.16.840.1.113883.3.1937.777.24.5.3--20251211153003`, unchanged
-//! in 2027.0.0-ballot.rc1), read from the module's public repository
+//! (CodeSystem `2.16.840.1.113883.3.1937.777.24.5.3--20251211153003`, version
+//! 1.1.0; the 2027.0.0 ballot keeps codes and meanings but respells 19
+//! displays, kept beside them by [`mii::Release`]), read from the module's public repository
 //! (`input/fsh/codesystems/MII_CS_Consent_Policy.fsh`, changelog,
 //! `enforcement.md`) and its examples (`../shared/data/mii-consent-2026`,
 //! tested in `tests/mii_examples.rs`). German displays, groups, validity and

@@ -3,8 +3,10 @@
 //! CodeSystem", `mii-cs-consent-policy`), with what OncoFed makes of it.
 //!
 //! Source: MII Kerndatensatz-Modul Consent, CodeSystem
-//! `2.16.840.1.113883.3.1937.777.24.5.3--20251211153003` (IG 2026.0.0, carried
-//! unchanged into 2027.0.0-ballot.rc1; 124 concepts, hierarchy "part-of").
+//! `2.16.840.1.113883.3.1937.777.24.5.3--20251211153003` (IG 2026.0.0; 124
+//! concepts, hierarchy "part-of"; checked against the published file in
+//! `tests/codesystem_2026.rs`). The 2027.0.0 ballot respells 19 displays of
+//! add-on-module codes: [`MiiPolicy::display`] gives either release's.
 //! German displays, the parent (group) of each code, `period-of-validity` and the
 //! `deprecated` status are taken from it; the English meanings, the module
 //! letters and the [`Scope`] column are OncoFed's reading (see the crate docs for
@@ -165,7 +167,8 @@ pub struct MiiPolicy {
     pub parent: Option<u16>,
     /// Its module.
     pub module: Module,
-    /// The code system's display (German).
+    /// The code system's display (German), as IG 2026.0.0 spells it (see
+    /// [`MiiPolicy::display`] for the later ballot).
     pub de: &'static str,
     /// OncoFed's English rendering.
     pub en: &'static str,
@@ -221,6 +224,67 @@ const MDAT_USE: Scope = Scope::Use(Family::Mdat);
 const MDAT_COLLECT: Scope = Scope::Collect(Family::Mdat);
 const MDAT_RETRO: Scope = Scope::Retrospective(Family::Mdat);
 
+/// Releases of the MII policy CodeSystem whose display names OncoFed knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Release {
+    /// IG 2026.0.0 (CodeSystem version 1.1.0, `…--20251211153003`): the
+    /// displays in [`MiiPolicy::de`], as the published CodeSystem spells them.
+    Ig2026,
+    /// The later ballot (2027.0.0-ballot.rc1) the table was first read from:
+    /// 19 displays differ ([`LATER_BALLOT_DISPLAYS`]), codes and meanings do not.
+    LaterBallot,
+}
+
+/// The displays of the later ballot where they differ from IG 2026.0.0, by arc.
+pub const LATER_BALLOT_DISPLAYS: [(u16, &str); 19] = [
+    (5, "IDAT bereitstellen"),
+    (57, "Z2 PATDAT erheben nutzen kontakt (ACRIBIS)"),
+    (58, "PATDAT erheben nutzen kontakt (ACRIBIS)"),
+    (
+        59,
+        "Z2 IDAT Melderegister abfragen speichern verarbeiten (ACRIBIS)",
+    ),
+    (
+        60,
+        "IDAT Melderegister abfragen speichern verarbeiten (ACRIBIS)",
+    ),
+    (
+        61,
+        "Z2 MDAT Hausarzt erheben speichern verarbeiten nutzen (ACRIBIS)",
+    ),
+    (
+        62,
+        "MDAT Hausarzt erheben speichern verarbeiten nutzen (ACRIBIS)",
+    ),
+    (63, "Z3 PROMDAT Patientenbefragung (PROM)"),
+    (64, "PROMDAT Patientenbefragung erheben (PROM)"),
+    (65, "PROMDAT wissenschaftlich nutzen (PROM)"),
+    (66, "Rekontaktierung PROM Studien (PROM)"),
+    (68, "IDAT speichern, verarbeiten (SNID)"),
+    (75, "BIOMAT Eigentum übertragen NUM (SNID)"),
+    (92, "MDAT SNID bereitstellen Dritte (SNID)"),
+    (93, "BIOMAT SNID bereitstellen Dritte (SNID)"),
+    (94, "Z4 Rekontaktierung Patient NU (SNID)"),
+    (96, "Z4 Rekontaktierung Patient weitere Studien (SNID)"),
+    (97, "Rekontaktierung Patient weitere Studien (SNID)"),
+    (98, "IDAT SNID bereitstellen OE (SNID)"),
+];
+
+impl MiiPolicy {
+    /// The German display of this code in `release`: user-facing text should
+    /// name the release the consent was written under, and the two differ for
+    /// 19 add-on-module codes.
+    pub fn display(&self, release: Release) -> &'static str {
+        match release {
+            Release::Ig2026 => self.de,
+            Release::LaterBallot => LATER_BALLOT_DISPLAYS
+                .iter()
+                .find(|(arc, _)| *arc == self.arc)
+                .map_or(self.de, |(_, d)| d),
+        }
+    }
+}
+
 /// The table, in the code system's order.
 #[rustfmt::skip]
 pub const MII_POLICIES: [MiiPolicy; 124] = [
@@ -228,7 +292,7 @@ pub const MII_POLICIES: [MiiPolicy; 124] = [
     row(2, 1, Patdat, "IDAT erheben", "collect identifying data", Identity, Y30),
     row(3, 1, Patdat, "IDAT speichern, verarbeiten", "store and process identifying data", Identity, Y30),
     row(4, 1, Patdat, "IDAT zusammenfuehren Dritte", "merge identifying data with third parties", Identity, Y30),
-    row(5, 1, Patdat, "IDAT bereitstellen", "provide identifying data (EU GDPR level)", Identity, Y30),
+    row(5, 1, Patdat, "IDAT bereitstellen ", "provide identifying data (EU GDPR level)", Identity, Y30),
     row(6, 1, Patdat, "MDAT erheben", "collect medical data", MDAT_COLLECT, Y5),
     row(7, 1, Patdat, "MDAT speichern, verarbeiten", "store and process medical data", MDAT_USE, Y30),
     row(8, 1, Patdat, "MDAT wissenschaftlich nutzen", "scientific use of medical data (EU GDPR level)", MDAT_USE, Y30),
@@ -280,25 +344,25 @@ pub const MII_POLICIES: [MiiPolicy; 124] = [
     row(56, 32, Gecco, "MDAT GECCO83 wissenschaftlich nutzen NUM/CODEX", "scientific use of GECCO83 data in NUM/CODEX", Na, Y30),
     row(35, 0, Gecco, "Z1 GECCO83 Weitergabe NUM/CODEX non EU DSGVO NIVEAU", "Z1: GECCO83 transfer below EU GDPR level (module)", Group, None),
     row(36, 35, Gecco, "MDAT GECCO83 bereitstellen NUM/CODEX ohne EU DSGVO NIVEAU", "provide GECCO83 data outside the EU GDPR level", Na, Y30),
-    row(57, 0, Acribis, "Z2 PATDAT erheben nutzen kontakt (ACRIBIS)", "Z2 ACRIBiS: patient data and contact (module)", Group, None),
-    row(58, 57, Acribis, "PATDAT erheben nutzen kontakt (ACRIBIS)", "ACRIBiS: collect and use patient data, contact", Na, Y5),
-    row(59, 0, Acribis, "Z2 IDAT Melderegister abfragen speichern verarbeiten (ACRIBIS)", "Z2 ACRIBiS: registration office query (module)", Group, None),
-    row(60, 59, Acribis, "IDAT Melderegister abfragen speichern verarbeiten (ACRIBIS)", "ACRIBiS: query, store, process registration office data", Na, Y5),
-    row(61, 0, Acribis, "Z2 MDAT Hausarzt erheben speichern verarbeiten nutzen (ACRIBIS)", "Z2 ACRIBiS: family doctor's data (module)", Group, None),
-    row(62, 61, Acribis, "MDAT Hausarzt erheben speichern verarbeiten nutzen (ACRIBIS)", "ACRIBiS: collect, store, process, use family doctor's data", Na, Y5),
-    row(63, 0, Prom, "Z3 PROMDAT Patientenbefragung (PROM)", "Z3: patient questionnaires (module)", Group, None),
-    row(64, 63, Prom, "PROMDAT Patientenbefragung erheben (PROM)", "collect patient-reported outcomes", Na, Y5),
-    row(65, 63, Prom, "PROMDAT wissenschaftlich nutzen (PROM)", "scientific use of patient-reported outcomes", Na, Y30),
-    row(66, 63, Prom, "Rekontaktierung PROM Studien (PROM)", "re-contact for questionnaire studies", Recontact(RecontactKind::Questionnaires), Y30),
+    row(57, 0, Acribis, "Z2 Patientendaten erheben, nutzen, Kontaktierung im acribis-Projekt", "Z2 ACRIBiS: patient data and contact (module)", Group, None),
+    row(58, 57, Acribis, "PATDAT erheben, nutzen, Kontaktierung im acribis-Projekt", "ACRIBiS: collect and use patient data, contact", Na, Y5),
+    row(59, 0, Acribis, "Z2 IDAT Melderegister abfragen, speichern, verarbeiten im acribis-Projekt", "Z2 ACRIBiS: registration office query (module)", Group, None),
+    row(60, 59, Acribis, "Anschrift und Vitalstatus Melderegister abfragen, speichern, verarbeiten im acribis-Projekt", "ACRIBiS: query, store, process registration office data", Na, Y5),
+    row(61, 0, Acribis, "Z2 MDAT Hausarzt erheben, speichern, verarbeiten, nutzen im acribis-Projekt", "Z2 ACRIBiS: family doctor's data (module)", Group, None),
+    row(62, 61, Acribis, "MDAT Hausarzt erheben, speichern, verarbeiten, nutzen im acribis-Projekt", "ACRIBiS: collect, store, process, use family doctor's data", Na, Y5),
+    row(63, 0, Prom, "Z3 PROMDAT Patientenbefragung", "Z3: patient questionnaires (module)", Group, None),
+    row(64, 63, Prom, "PROMDAT Patientenbefragung erheben", "collect patient-reported outcomes", Na, Y5),
+    row(65, 63, Prom, "PROMDAT wissenschaftlich nutzen", "scientific use of patient-reported outcomes", Na, Y30),
+    row(66, 63, Prom, "Rekontaktierung PROM Studien", "re-contact for questionnaire studies", Recontact(RecontactKind::Questionnaires), Y30),
     row(67, 0, Snid, "Z4 Datenschutzerklärung (SNID)", "Z4 SNID: data protection declaration (module)", Group, None),
-    row(68, 67, Snid, "IDAT speichern, verarbeiten (SNID)", "SNID: store and process identifying data", Na, Y30),
+    row(68, 67, Snid, "IDAT speichern, verabeiten (SNID)", "SNID: store and process identifying data", Na, Y30),
     row(69, 67, Snid, "CONSENT speichern, verarbeiten (SNID)", "SNID: store and process the consent", Na, Y30),
     row(70, 67, Snid, "IDAT Einsicht Monitoring (SNID)", "SNID: monitoring access to identifying data", Na, Y30),
     row(71, 67, Snid, "MDAT erheben (SNID)", "SNID: collect medical data", Na, Y5),
     row(72, 67, Snid, "MDAT speichern, verarbeiten (SNID)", "SNID: store and process medical data", Na, Y30),
     row(73, 67, Snid, "MDAT bereitstellen (SNID)", "SNID: provide medical data", Na, Y30),
     row(74, 67, Snid, "MDAT Einsicht Monitoring (SNID)", "SNID: monitoring access to medical data", Na, Y30),
-    row(75, 67, Snid, "BIOMAT Eigentum übertragen NUM (SNID)", "SNID: transfer biomaterial ownership to NUM", Na, Y30),
+    row(75, 67, Snid, "BIOMAT Eigentum übertragen_NUM (SNID)", "SNID: transfer biomaterial ownership to NUM", Na, Y30),
     row(76, 67, Snid, "CONSENT BC bereitstellen (SNID)", "SNID: provide the broad consent", Na, Y30),
     row(77, 67, Snid, "CONSENT BC speichern, verarbeiten (SNID)", "SNID: store and process the broad consent", Na, Y30),
     row(78, 0, Snid, "Z4 Einsicht ePa (SNID)", "Z4 SNID: electronic patient record (module)", Group, None),
@@ -315,13 +379,13 @@ pub const MII_POLICIES: [MiiPolicy; 124] = [
     row(89, 88, Snid, "IDAT KVNR KReg bereitstellen prospektiv (SNID)", "SNID: provide the insurance number to the cancer registry (prospective)", Na, Y5),
     row(90, 88, Snid, "MDAT KReg erheben prospektiv (SNID)", "SNID: collect future cancer registry data", Na, Y5),
     row(91, 0, Snid, "Z4 Weitergabe Dritte (SNID)", "Z4 SNID: transfer to third parties (module)", Group, None),
-    row(92, 91, Snid, "MDAT SNID bereitstellen Dritte (SNID)", "SNID: provide medical data to third parties", Na, Y30),
-    row(93, 91, Snid, "BIOMAT SNID bereitstellen Dritte (SNID)", "SNID: provide biomaterial to third parties", Na, Y30),
-    row(94, 0, Snid, "Z4 Rekontaktierung Patient NU (SNID)", "Z4 SNID: follow-up re-contact (module)", Group, None),
+    row(92, 91, Snid, "MDAT SNID bereitstellen Dritte", "SNID: provide medical data to third parties", Na, Y30),
+    row(93, 91, Snid, "BIOMAT SNID bereitstellen Dritte", "SNID: provide biomaterial to third parties", Na, Y30),
+    row(94, 0, Snid, "Z4 Rekontaktierung Patient (SNID)", "Z4 SNID: follow-up re-contact (module)", Group, None),
     row(95, 94, Snid, "Rekontaktierung Gesundheitszustand nach Studienabschluss (SNID)", "SNID: re-contact about health after the study", Na, Y30),
-    row(96, 0, Snid, "Z4 Rekontaktierung Patient weitere Studien (SNID)", "Z4 SNID: re-contact for further studies (module)", Group, None),
-    row(97, 96, Snid, "Rekontaktierung Patient weitere Studien (SNID)", "SNID: re-contact for further studies", Na, Y30),
-    row(98, 96, Snid, "IDAT SNID bereitstellen OE (SNID)", "SNID: provide identifying data to the study unit", Na, Y30),
+    row(96, 0, Snid, "Z4_Rekontaktierung_FU", "Z4 SNID: re-contact for further studies (module)", Group, None),
+    row(97, 96, Snid, "Rekontaktierung weitere Studien (SNID)", "SNID: re-contact for further studies", Na, Y30),
+    row(98, 96, Snid, "IDAT SNID bereitstellen OE", "SNID: provide identifying data to the study unit", Na, Y30),
     row(99, 0, Snid, "Z4 Erhebung Hausarzt (SNID)", "Z4 SNID: family doctor's data (module)", Group, None),
     row(100, 99, Snid, "MDAT Hausarzt erheben, speichern, verarbeiten, nutzen (SNID)", "SNID: collect, store, process, use family doctor's data", Na, Y30),
     row(101, 99, Snid, "IDAT bereitstellen Hausarzt (SNID)", "SNID: provide identifying data to the family doctor", Na, Y30),

@@ -32,6 +32,8 @@ const REPEATING: &[&str] = &[
     "performer",
     "profile",
     "sourceAttachment",
+    "concept",
+    "property",
 ];
 
 fn unescape(s: &str) -> String {
