@@ -156,3 +156,72 @@ pub fn policy_code(system: &str, code: &str) -> Option<crate::PolicyCode> {
         .and_then(|(_, arc)| crate::MiiCode::from_arc(*arc))
         .map(crate::PolicyCode::Mii)
 }
+
+/// How deep gICS responses nest resources (Parameters → Bundle → Bundle →
+/// Consent in `$addConsent`); deeper input is refused.
+const MAX_RESPONSE_DEPTH: usize = 6;
+
+/// The Consent resources in a gICS response, in document order:
+/// `$currentPolicyStatesForPerson` returns a `collection` Bundle with one
+/// Consent per policy (one root provision carrying the gICS code and the MII
+/// code as two concepts); `$addConsent` returns a `collection` Bundle (or a
+/// `Parameters` whose `return` is one) holding, per consent, the Consent and
+/// its QuestionnaireResponse, Provenance and Patient, possibly in a nested
+/// Bundle. Other resources are skipped; a malformed container is refused.
+pub fn consents_in_response(v: &Value) -> Result<Vec<&Value>, ConsentParseError> {
+    fn go<'a>(
+        v: &'a Value,
+        path: String,
+        depth: usize,
+        out: &mut Vec<&'a Value>,
+    ) -> Result<(), ConsentParseError> {
+        let bad = |problem| ConsentParseError {
+            field: path.clone(),
+            problem,
+        };
+        if depth > MAX_RESPONSE_DEPTH {
+            return Err(bad("gICS response nested too deeply"));
+        }
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("expected a resource object"))?;
+        let list = |key: &str| match obj.get(key) {
+            None => Ok(&[][..]),
+            Some(Value::Array(items)) => Ok(items.as_slice()),
+            Some(_) => Err(bad("expected an array")),
+        };
+        match obj.get("resourceType").and_then(Value::as_str) {
+            Some("Consent") => out.push(v),
+            Some("Bundle") => {
+                for (i, e) in list("entry")?.iter().enumerate() {
+                    if let Some(r) = e.get("resource") {
+                        go(r, format!("{path}.entry[{i}].resource"), depth + 1, out)?;
+                    }
+                }
+            }
+            Some("Parameters") => {
+                for (i, p) in list("parameter")?.iter().enumerate() {
+                    if let Some(r) = p.get("resource") {
+                        go(r, format!("{path}.parameter[{i}].resource"), depth + 1, out)?;
+                    }
+                }
+            }
+            Some(_) => {}
+            None => return Err(bad("a resource needs a resourceType")),
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    go(v, "(response)".into(), 0, &mut out)?;
+    Ok(out)
+}
+
+/// Parses every Consent of a gICS response ([`consents_in_response`]) with
+/// [`crate::parse_consent`]; one unreadable Consent refuses the whole
+/// response (fail closed: it may be the withdrawal).
+pub fn parse_response(v: &Value) -> Result<Vec<crate::Consent>, ConsentParseError> {
+    consents_in_response(v)?
+        .into_iter()
+        .map(crate::parse_consent)
+        .collect()
+}
