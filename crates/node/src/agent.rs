@@ -57,9 +57,39 @@ pub enum AgentError {
         /// What went wrong (no data).
         reason: String,
     },
+    /// The hub is busy (429 or 503) and said when to come back (`Retry-After`).
+    #[error("hub at {url} is busy: retry in {} s", retry_after.as_secs())]
+    Busy {
+        /// The hub's base URL.
+        url: String,
+        /// How long the hub asked to wait.
+        retry_after: Duration,
+    },
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] oncofed_store::StoreError),
+}
+
+/// Longest wait a hub's `Retry-After` may impose on one retry.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A 429 or 503 answer's `Retry-After` in seconds (the HTTP-date form is not
+/// used by OncoFed services), capped at [`MAX_RETRY_AFTER`].
+fn retry_after(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+) -> Option<Duration> {
+    if !matches!(status.as_u16(), 429 | 503) {
+        return None;
+    }
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
 /// How a site reaches the hub.
@@ -150,7 +180,12 @@ impl Agent {
                     Duration::ZERO
                 }
                 Err(e) => {
-                    let pause = errors.next_delay();
+                    // A busy hub's Retry-After is a floor under the backoff.
+                    let asked = match &e {
+                        AgentError::Busy { retry_after, .. } => *retry_after,
+                        _ => Duration::ZERO,
+                    };
+                    let pause = errors.next_delay().max(asked);
                     tracing::warn!(error = %e, retry_in = ?pause, "poll failed");
                     pause
                 }
@@ -258,7 +293,8 @@ impl Agent {
         })
     }
 
-    /// Posts a sealed outcome, retrying transient failures a few times.
+    /// Posts a sealed outcome, retrying transient failures a few times; a busy
+    /// hub's `Retry-After` is honoured.
     async fn post_outcome(&self, outcome: &TaskOutcome) -> Result<(), AgentError> {
         let envelope =
             SignedEnvelope::seal(outcome, &self.config.key).map_err(|e| self.hub_error(e))?;
@@ -271,6 +307,12 @@ impl Agent {
                 .await
             {
                 Ok(_) => return Ok(()),
+                // The hub said when: wait that long instead of the doubling delay.
+                Err(e @ AgentError::Busy { retry_after, .. }) => {
+                    last = Some(e);
+                    tokio::time::sleep(retry_after).await;
+                    continue;
+                }
                 Err(e) => last = Some(e),
             }
             tokio::time::sleep(delay).await;
@@ -347,6 +389,12 @@ impl Agent {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| self.hub_error(e))?;
+        if let Some(retry_after) = retry_after(status, &headers) {
+            return Err(AgentError::Busy {
+                url: self.config.hub_url.clone(),
+                retry_after,
+            });
+        }
         if !status.is_success() {
             return Err(self.hub_error(format!(
                 "HTTP {status}: {}",
@@ -361,5 +409,34 @@ impl Agent {
             url: self.config.hub_url.clone(),
             reason: reason.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::*;
+    use reqwest::StatusCode;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_is_read_from_busy_answers_only_and_capped() {
+        let busy = StatusCode::SERVICE_UNAVAILABLE;
+        assert_eq!(
+            retry_after(busy, &headers("2")),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after(StatusCode::TOO_MANY_REQUESTS, &headers("86400")),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(retry_after(StatusCode::BAD_REQUEST, &headers("2")), None);
+        assert_eq!(retry_after(busy, &headers("soon")), None);
+        assert_eq!(retry_after(busy, &HeaderMap::new()), None);
     }
 }

@@ -135,6 +135,33 @@ impl IntoResponse for ApiError {
                 "internal error; see the node's log",
             ),
         };
-        (status, Json(ErrorBody { code, message })).into_response()
+        let mut response = (status, Json(ErrorBody { code, message })).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The consent check may work again shortly; tell clients when to retry.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 9, defect 6: busy answers said nothing about when to retry.
+    #[test]
+    fn red_team_unavailable_answers_carry_retry_after() {
+        let response = ApiError::ConsentUnavailable.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[axum::http::header::RETRY_AFTER],
+            "5",
+            "a client is told when to come back"
+        );
+        let other = ApiError::Unauthorised.into_response();
+        assert!(other.headers().get(axum::http::header::RETRY_AFTER).is_none());
     }
 }
