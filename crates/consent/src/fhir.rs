@@ -98,12 +98,16 @@ fn is_fhir_id(s: &str) -> bool {
 ///
 /// Required: `resourceType` `Consent`, `status` (a FHIR `ConsentState` code),
 /// `dateTime` (it orders consents), `provision` (an object). Every provision that
-/// carries codes needs a `type`, its own or an enclosing provision's. Within one
-/// `code` CodeableConcept, codings of other systems are ignored when a coding
-/// of the MII or OncoFed system is present; a concept with none of those (or
-/// with a code missing from the tables) becomes [`PolicyCode::Unrecognised`].
-/// `policy[].uri` naming an MII refusal or withdrawal document sets
-/// [`Consent::document`].
+/// carries codes needs a `type`, its own or an enclosing provision's. Refused
+/// (fail closed): `implicitRules`, a `modifierExtension` anywhere, an unknown
+/// gICS template type. Within one `code` CodeableConcept, codings of other
+/// systems are ignored when a coding of the MII, OncoFed or gICS system is
+/// read; a concept with codings of other systems only is ignored beside a
+/// readable concept of the same provision; otherwise, and for a concept
+/// without codings or with a code missing from the tables, it becomes
+/// [`PolicyCode::Unrecognised`]. `policy[].uri` naming an MII refusal or
+/// withdrawal document (`urn:oid:` or bare OID), or a gICS template type in
+/// `category`, sets [`Consent::document`].
 pub fn parse_consent(v: &Value) -> Result<Consent, ConsentParseError> {
     let obj = v
         .as_object()
