@@ -37,6 +37,7 @@ mod auth;
 mod db;
 pub mod domains;
 mod error;
+mod extract;
 mod json;
 mod keys;
 pub mod linkage;

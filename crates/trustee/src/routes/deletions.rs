@@ -15,9 +15,10 @@ use crate::AppState;
 use crate::auth::{SiteCaller, StaffCaller};
 use crate::db::deletions::{self, ReceiptOutcome};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::routes::{audit, blocking};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use oncofed_model::SiteId;
@@ -115,7 +116,7 @@ async fn list(
 async fn done(
     State(state): State<AppState>,
     SiteCaller(site): SiteCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(receipt): ApiJson<DeletionReceipt>,
 ) -> Result<Json<DeletionConfirmed>, ApiError> {
     let (site_db, receipt_db) = (site.clone(), receipt.clone());
@@ -176,7 +177,7 @@ async fn list_samples(
 async fn samples_done(
     State(state): State<AppState>,
     StaffCaller(staff): StaffCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<DeletionConfirmed>, ApiError> {
     let staff_db = staff.clone();
     let recorded = state

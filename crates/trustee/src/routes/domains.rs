@@ -9,9 +9,10 @@ use crate::AppState;
 use crate::auth::{SiteOrStaff, StaffCaller};
 use crate::db::domains::{self, Domain, DomainError, NewDomain};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::routes::{audit, blocking};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use oncofed_trustee_api::{
@@ -131,7 +132,7 @@ async fn domain_for(
 async fn pseudonymise(
     State(state): State<AppState>,
     caller: SiteOrStaff,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<DomainPseudonymise>,
 ) -> Result<Json<DomainPseudonyms>, ApiError> {
     if req.values.len() > MAX_DOMAIN_BATCH {
@@ -181,7 +182,7 @@ async fn pseudonymise(
 async fn resolve(
     State(state): State<AppState>,
     StaffCaller(staff): StaffCaller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<DomainResolve>,
 ) -> Result<Json<DomainResolved>, ApiError> {
     if req.pseudonyms.len() > MAX_DOMAIN_BATCH {

@@ -6,12 +6,13 @@
 use crate::AppState;
 use crate::auth::{AdminCaller, SiteCaller};
 use crate::error::{ApiError, check_batch};
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::linkage::api::{PprlProjectSettings, PprlSubmitRequest, PprlSubmitResponse};
 use crate::linkage::pprl::{Submitted, set_threshold, submit};
 use crate::routes::pseudonyms::check_local_id;
 use crate::routes::{audit, blocking};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{post, put};
 use axum::{Json, Router};
 use base64::Engine;
@@ -54,7 +55,7 @@ fn check_project(project: &str) -> Result<(), ApiError> {
 async fn records(
     State(state): State<AppState>,
     SiteCaller(site): SiteCaller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     ApiJson(req): ApiJson<PprlSubmitRequest>,
 ) -> Result<Json<PprlSubmitResponse>, ApiError> {
     check_project(&project)?;
@@ -104,7 +105,7 @@ async fn records(
 async fn settings(
     State(state): State<AppState>,
     _admin: AdminCaller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     ApiJson(req): ApiJson<PprlProjectSettings>,
 ) -> Result<Json<PprlProjectSettings>, ApiError> {
     check_project(&project)?;

@@ -17,9 +17,10 @@ use crate::AppState;
 use crate::auth::{SiteCaller, StaffCaller};
 use crate::db::recontact;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::routes::{audit, blocking};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use oncofed_trustee_api::{RecontactNotices, RecontactRequest, RecontactStatus};
@@ -79,7 +80,7 @@ async fn create(
 async fn approve(
     State(state): State<AppState>,
     StaffCaller(staff): StaffCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RecontactStatus>, ApiError> {
     let approver = staff.clone();
     let outcome = state

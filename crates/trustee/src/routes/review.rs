@@ -10,11 +10,12 @@ use crate::AppState;
 use crate::auth::AdminCaller;
 use crate::db::now;
 use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::json::ApiJson;
 use crate::linkage::api::{ReviewDecisionRequest, ReviewDecisionResponse, ReviewList};
 use crate::linkage::review::{DecideError, decide, pending};
 use crate::routes::{audit, blocking};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -38,7 +39,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     _admin: AdminCaller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ReviewList>, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -69,7 +70,7 @@ async fn list(
 async fn decide_item(
     State(state): State<AppState>,
     _admin: AdminCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ReviewDecisionRequest>,
 ) -> Result<Json<ReviewDecisionResponse>, ApiError> {
     let id: i64 = id
