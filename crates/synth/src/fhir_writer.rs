@@ -28,7 +28,10 @@ const UCUM: &str = "http://unitsofmeasure.org";
 const OBS_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
 
 /// The MII broad consent permits written as nested provisions: (code, name).
-pub const MII_PERMITS: [(&str, &str); 8] = [
+/// With `.45` (retrospective medical data) the data a clinic recorded before
+/// the consent was signed may be used too, as the ground truth assumes; without
+/// it the consent engine withholds facts that originated before the signature.
+pub const MII_PERMITS: [(&str, &str); 9] = [
     ("2.16.840.1.113883.3.1937.777.24.5.3.2", "IDAT_erheben"),
     (
         "2.16.840.1.113883.3.1937.777.24.5.3.3",
@@ -54,6 +57,10 @@ pub const MII_PERMITS: [(&str, &str); 8] = [
     (
         "2.16.840.1.113883.3.1937.777.24.5.3.9",
         "MDAT_zusammenfuehren_Dritte",
+    ),
+    (
+        "2.16.840.1.113883.3.1937.777.24.5.3.45",
+        "MDAT_retrospektiv_speichern_verarbeiten",
     ),
 ];
 
