@@ -154,6 +154,12 @@ fn names_agree(sims: &[Option<f64>; 11]) -> bool {
         .all(|&f| sims[f as usize].is_none_or(|s| s >= NAME_AGREEMENT))
 }
 
+/// Whether the two records live in different towns: postal code and city both
+/// present on both sides and both disagreeing outright (not even one typo).
+fn located_apart(sims: &[Option<f64>; 11]) -> bool {
+    sims[Field::PostalCode as usize] == Some(0.0) && sims[Field::City as usize] == Some(0.0)
+}
+
 /// Whether given name, family name and all birth-date parts present agree exactly.
 fn cores_exact(sims: &[Option<f64>; 11]) -> bool {
     [
@@ -202,6 +208,11 @@ fn corroborated(sims: &[Option<f64>; 11]) -> bool {
 ///   [`NAME_AGREEMENT`] (unless the insurance numbers agree): two women born on
 ///   the same day in one town, Tanja Kraus and Anna Bergmann, scored 0.65 on
 ///   birth date, town and weakly similar names (100k × 5 ground truth);
+/// - a match between records in different towns (postal code and city both
+///   disagree) needs agreeing insurance numbers: two women named Barbara
+///   Friedrich born on the same day, one in Tübingen, one in Dresden, both in a
+///   Meisenweg, scored 0.64 (200k × 5 ground truth); a person who moved waits
+///   for review;
 /// - a match whose person has a record from the same site (`site`, another local
 ///   id) or one that disagrees on sex or birth date ([`super::veto`]) becomes a
 ///   possible match. No score outweighs these (issue 9: a birth name like the
@@ -266,6 +277,7 @@ pub(crate) fn best_candidate(
         if outcome == Outcome::Match
             && (d == 1
                 || (number != Some(1.0) && !names_agree(&sims))
+                || (number != Some(1.0) && located_apart(&sims))
                 || (number != Some(1.0) && !cores_exact(&sims) && !corroborated(&sims))
                 || (!record.insurance_id.is_empty()
                     && !other.insurance_id.is_empty()
