@@ -9,6 +9,7 @@
 //! | step | where | item |
 //! |---|---|---|
 //! | noise, rounding, suppression of a site's count | site | [`obfuscate`], [`SiteDisclosure`], [`NoiseSeed`] |
+//! | exact discrete Laplace noise over the integers | site, hub | [`DiscreteLaplace`] |
 //! | minimum total, per-site breakdown rule, de-duplication | hub | [`release_total`], [`HubDisclosure`] |
 //! | per-user rate limit and weekly quota | hub | [`RateLimiter`], [`QueryBudget`] |
 //! | de-duplicated totals across sites | both | [`Sketch`], [`sketch_item`], [`dedup_ratio`] |
@@ -49,15 +50,25 @@
 //! only more noise or fewer queries help. The weekly quota of 50 queries (25
 //! pairs, the MII default, see [`QueryBudget`]) caps a single user at about
 //! 0.555 on one target at levels 1–3 and 0.514 at level 4. A user with several
-//! accounts multiplies the quota, so access needs an approved identity (R11);
-//! queries should be fingerprinted in canonical form so that rewordings do not
-//! count as distinct.
+//! accounts multiplies the quota, so access needs an approved identity (R11).
+//! Sites fingerprint a query by its semantic normal form
+//! (`Criteria::semantic_key` in `oncofed-protocol`: flattened, sorted,
+//! deduplicated, double negations and tautologies removed), so rewordings it
+//! recognises are the same query and get the same draw; a rewording it does not
+//! recognise is a distinct query above, and counts against the quota as one.
+//!
+//! The table was measured with continuous Laplace noise; sites now draw the
+//! discrete Laplace distribution of the same scale (exact sampling, see
+//! [`DiscreteLaplace`]), whose variance is within 1 % of it for b ≥ 5 and whose
+//! privacy guarantee is the same ε.
 
+mod discrete;
 mod hub;
 mod rate;
 mod site;
 mod sketch;
 
+pub use discrete::DiscreteLaplace;
 pub use hub::{HubDisclosure, HubRelease, SiteAnswer, Withheld, release_total};
 pub use rate::{QueryBudget, RateLimiter, Refusal, RefusalReason, Remaining};
 pub use site::{NoiseSeed, Released, SiteDisclosure, obfuscate};

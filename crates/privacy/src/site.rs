@@ -1,17 +1,19 @@
-//! Site-side count obfuscation: deterministic Laplace noise, rounding, suppression.
+//! Site-side count obfuscation: deterministic discrete Laplace noise, rounding, suppression.
 //!
 //! A site answers a feasibility query with [`obfuscate`]`(true_count, cfg, seed)`.
 //! The order is fixed and matters:
 //!
-//! 1. **Laplace noise** with scale `b = sensitivity / ε` is added to the true
-//!    count. This is the only step with a formal guarantee (ε-differential
+//! 1. **Discrete Laplace noise** (`P(x) ∝ exp(−|x|/b)` on the integers) with
+//!    scale `b = sensitivity / ε` is added to the true count, sampled exactly
+//!    with integer arithmetic ([`DiscreteLaplace`], Canonne–Kamath–Steinke 2020),
+//!    so no floating-point artefact (Mironov 2012) exists to be exploited.
+//!    This is the only step with a formal guarantee (ε-differential
 //!    privacy for one release, sensitivity 1: one patient changes the count by
 //!    at most one).
 //! 2. **Rounding** to the nearest multiple of `rounding`. It is applied to the
 //!    noisy value, so it is post-processing and cannot weaken the guarantee,
-//!    and it removes the low-order digits an attacker would otherwise average
-//!    (and the floating-point artefacts of textbook Laplace sampling, Mironov
-//!    2012, because only an integer leaves). Rounding the *true* count first
+//!    and it removes the low-order digits an attacker would otherwise average.
+//!    Rounding the *true* count first
 //!    would be a deterministic step an attacker can locate (`n` and `n − 1`
 //!    round apart exactly on a boundary), with the noise added afterwards
 //!    carrying all the protection there.
@@ -26,9 +28,11 @@
 //!
 //! # Deterministic noise
 //!
-//! The noise is drawn from ChaCha20 seeded with
+//! The exact sampler is driven by ChaCha20 seeded with
 //! [`NoiseSeed::derive`]`(site_secret, query_fingerprint, site_id, stratum)`
-//! (HMAC-SHA256). Consequences:
+//! (HMAC-SHA256); the node's fingerprint is the criteria's semantic normal form
+//! (`Criteria::semantic_key` in `oncofed-protocol`), so reworded queries share
+//! their draw. Consequences:
 //!
 //! - the same query at the same site always gets the same answer, so repeating
 //!   it and averaging gains nothing (samply/focus and the MII feasibility
@@ -51,12 +55,12 @@
 use hmac::{Hmac, Mac};
 use oncofed_model::SecurityLevel;
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::fmt;
 
-use crate::ConfigError;
+use crate::{ConfigError, DiscreteLaplace};
 
 /// A count as it may leave a site or the hub: a number or "suppressed".
 ///
@@ -162,13 +166,14 @@ impl SiteDisclosure {
         cfg.validate().map(|()| cfg)
     }
 
-    /// Checks that the configuration can be used (rounding ≥ 1, finite scale ≥ 0).
+    /// Checks that the configuration can be used (rounding ≥ 1, a scale of 0 or
+    /// one the exact sampler represents: finite, about 2⁻¹⁰ to 2⁶²).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.rounding == 0 {
             return Err(ConfigError::ZeroRounding);
         }
-        if !(self.laplace_scale.is_finite() && self.laplace_scale >= 0.0) {
-            return Err(ConfigError::BadScale(self.laplace_scale));
+        if self.laplace_scale != 0.0 {
+            DiscreteLaplace::from_scale(self.laplace_scale)?;
         }
         Ok(())
     }
@@ -218,10 +223,16 @@ impl NoiseSeed {
         Self(mac.finalize().into_bytes().into())
     }
 
-    /// One Laplace(0, `scale`) draw, always the same for this seed.
-    pub(crate) fn laplace(&self, scale: f64) -> f64 {
+    /// One discrete Laplace draw of scale `scale` (exact, integer arithmetic:
+    /// [`DiscreteLaplace`]), always the same for this seed; 0 for scale 0, `None`
+    /// for a scale the exact sampler cannot represent.
+    pub(crate) fn discrete_laplace(&self, scale: f64) -> Option<i64> {
+        if scale == 0.0 {
+            return Some(0);
+        }
+        let dist = DiscreteLaplace::from_scale(scale).ok()?;
         let mut rng = ChaCha20Rng::from_seed(self.0);
-        laplace_inverse_cdf(open_unit(rng.next_u64()), scale)
+        Some(dist.sample(&mut rng))
     }
 }
 
@@ -229,22 +240,6 @@ impl fmt::Debug for NoiseSeed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("NoiseSeed(<redacted>)")
     }
-}
-
-/// Maps 64 random bits to a uniform in the open interval (0, 1).
-///
-/// The top 52 bits `k` give `(k + ½) / 2⁵²`, all exactly representable: never
-/// 0 or 1 (where the inverse CDF is infinite), never ½, symmetric around ½.
-/// (With 53 bits the largest value, `1 − 2⁻⁵⁴`, would round to exactly 1.)
-fn open_unit(bits: u64) -> f64 {
-    const SCALE: f64 = 1.0 / (1u64 << 52) as f64;
-    ((bits >> 12) as f64 + 0.5) * SCALE
-}
-
-/// Laplace(0, b) by inversion: `−b · sgn(u − ½) · ln(1 − 2|u − ½|)`.
-fn laplace_inverse_cdf(u: f64, b: f64) -> f64 {
-    let v = u - 0.5;
-    -b * v.signum() * (1.0 - 2.0 * v.abs()).ln()
 }
 
 /// Obfuscates a site's true count: Laplace noise, then rounding, then suppression.
@@ -256,10 +251,13 @@ pub fn obfuscate(true_count: u64, cfg: &SiteDisclosure, seed: &NoiseSeed) -> Rel
     if cfg.validate().is_err() {
         return Released::Suppressed;
     }
-    let noisy = (true_count as f64 + seed.laplace(cfg.laplace_scale)).max(0.0);
-    let step = cfg.rounding as f64;
-    // `as` saturates; counts beyond 2^53 are not a feasibility question.
-    let rounded = ((noisy / step + 0.5).floor() * step) as u64;
+    let Some(noise) = seed.discrete_laplace(cfg.laplace_scale) else {
+        return Released::Suppressed;
+    };
+    let noisy = (i128::from(true_count) + i128::from(noise)).max(0);
+    // Round half up to a multiple of the step, in integers.
+    let step = i128::from(cfg.rounding);
+    let rounded = u64::try_from((noisy + step / 2) / step * step).unwrap_or(u64::MAX);
     if rounded < cfg.threshold {
         Released::Suppressed
     } else {
@@ -363,7 +361,7 @@ mod tests {
         let shown = (0..1000)
             .filter(|q| obfuscate(0, &cfg, &seed(&q.to_string())) != Released::Suppressed)
             .count();
-        // ...(P(Laplace(10) ≥ 5) = e^-0.5 / 2 ≈ 30 %), and never as a number below 10.
+        // ...(P(X ≥ 5) = e^-0.5 / (1 + e^-0.1) ≈ 32 %), and never as a number below 10.
         assert!((250..350).contains(&shown), "{shown}");
         for q in 0..1000 {
             if let Released::Count(c) = obfuscate(3, &cfg, &seed(&q.to_string())) {
@@ -376,32 +374,19 @@ mod tests {
     fn noise_has_mean_zero_and_the_configured_scale() {
         for b in [1.0, 5.0, 20.0] {
             let n = 100_000;
-            let draws: Vec<f64> = (0..n).map(|i| seed(&i.to_string()).laplace(b)).collect();
+            let draws: Vec<f64> = (0..n)
+                .map(|i| seed(&i.to_string()).discrete_laplace(b).unwrap() as f64)
+                .collect();
             let mean = draws.iter().sum::<f64>() / n as f64;
-            let mean_abs = draws.iter().map(|x| x.abs()).sum::<f64>() / n as f64;
             let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-            // Laplace(0, b): E|X| = b, Var = 2b², so sd(mean) = b·√2/√n.
-            let se = b * (2.0 / n as f64).sqrt();
+            // Discrete Laplace: Var = 2q / (1 − q)², q = exp(−1/b) (≈ 2b² for large b).
+            let q = (-1.0f64 / b).exp();
+            let want = 2.0 * q / (1.0 - q).powi(2);
+            let se = (want / n as f64).sqrt();
             assert!(mean.abs() < 4.0 * se, "b = {b}: mean {mean}");
-            assert!(
-                (mean_abs / b - 1.0).abs() < 0.02,
-                "b = {b}: E|X| = {mean_abs}"
-            );
-            assert!(
-                (var / (2.0 * b * b) - 1.0).abs() < 0.05,
-                "b = {b}: var = {var}"
-            );
+            assert!((var / want - 1.0).abs() < 0.05, "b = {b}: var = {var}");
         }
-    }
-
-    #[test]
-    fn uniform_is_strictly_inside_zero_one() {
-        for bits in [0, 1, 1 << 12, u64::MAX, u64::MAX >> 1, 1 << 63] {
-            let u = open_unit(bits);
-            assert!(u > 0.0 && u < 1.0 && u != 0.5, "{bits}: {u}");
-            assert!(laplace_inverse_cdf(u, 1.0).is_finite());
-        }
-        assert_eq!(open_unit(0), 1.0 - open_unit(u64::MAX));
+        assert_eq!(seed("q").discrete_laplace(0.0), Some(0));
     }
 
     #[test]
