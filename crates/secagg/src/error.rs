@@ -12,8 +12,10 @@ pub enum SecAggError {
     /// A round id was empty, too long or not printable ASCII.
     #[error("round id must be 1 to 128 printable ASCII characters")]
     InvalidRoundId,
-    /// The threshold is not a strict majority of the sites, or exceeds their number.
-    #[error("threshold {threshold} must be more than half of {sites} sites and at most {sites}")]
+    /// The threshold is below 2, not a strict majority of the sites, or exceeds their number.
+    #[error(
+        "threshold {threshold} must be at least 2, more than half of {sites} sites and at most {sites}"
+    )]
     InvalidThreshold {
         /// The threshold given.
         threshold: usize,
@@ -120,6 +122,9 @@ pub enum SecAggError {
     /// An unmask request contradicts what this site saw.
     #[error("unmask request is inconsistent with this site's view: {0}")]
     InconsistentRequest(&'static str),
+    /// A roster of site keys is malformed (the rule broken, not the text).
+    #[error("invalid roster: {0}")]
+    InvalidRoster(&'static str),
     /// A reveal does not answer the unmask request exactly.
     #[error("reveal from site {0} does not match the unmask request")]
     RevealMismatch(SiteId),

@@ -129,18 +129,25 @@
 
 mod codec;
 mod error;
+mod guard;
 mod hub;
 mod kdf;
 mod messages;
+mod roster;
 mod shamir;
 mod site;
 
 pub use codec::{FixedPoint, encode_counts};
 pub use error::SecAggError;
+pub use guard::{
+    Ledger, MAX_ROUNDS, MemoryLedger, REFUSAL_TEXT, Refusal, RunParticipant, SignedPublicShare,
+    SurvivorSignature, keys_message, survivors_message,
+};
 pub use hub::AggregationRound;
 pub use messages::{
     EncryptedShare, MaskedInput, PublicShare, Reveal, RevealedShare, UnmaskRequest,
 };
+pub use roster::{Roster, SitePolicy};
 pub use shamir::{LIMBS, ShareValue};
 pub use site::SiteSession;
 
@@ -164,7 +171,7 @@ impl fmt::Display for SiteId {
 /// The round (query, or one Newton iteration of a query) a message belongs to.
 /// Bound into every derived key, so masks and shares never carry over between
 /// rounds: each round needs fresh sessions.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RoundId(String);
 
@@ -213,9 +220,11 @@ impl fmt::Display for RoundId {
     }
 }
 
-/// `t` must be a strict majority of `n` sites and at most `n`.
+/// `t` must be a strict majority of `n` sites, at most `n`, and at least 2: with
+/// `t = 1` a single share opens a secret, so whoever holds the one share the
+/// site keeps for itself (the hub, after a reveal) has it.
 fn check_threshold(threshold: usize, sites: usize) -> Result<(), SecAggError> {
-    if threshold > sites || threshold * 2 <= sites {
+    if threshold < 2 || threshold > sites || threshold * 2 <= sites {
         if sites >= threshold {
             return Err(SecAggError::InvalidThreshold { threshold, sites });
         }

@@ -109,6 +109,12 @@ impl SiteSession {
         (session, public)
     }
 
+    /// Sets `t` before [`share_keys`](Self::share_keys), once the site knows
+    /// the signed participants ([`crate::RunParticipant`] computes it).
+    pub(crate) fn set_threshold(&mut self, threshold: usize) {
+        self.threshold = threshold;
+    }
+
     /// This session's site.
     pub fn site(&self) -> SiteId {
         self.site
