@@ -198,7 +198,11 @@ impl IdentifyingData {
                     .map_err(at(format!("address.lines[{i}]")))?;
             }
             let parts = [
-                (BoundedField::PostalCode, &a.postal_code, "address.postal_code"),
+                (
+                    BoundedField::PostalCode,
+                    &a.postal_code,
+                    "address.postal_code",
+                ),
                 (BoundedField::City, &a.city, "address.city"),
                 (BoundedField::Country, &a.country, "address.country"),
             ];
@@ -268,10 +272,7 @@ mod tests {
         assert!(!e.to_string().contains("yyy"));
         let mut plz = idat();
         plz.address.as_mut().unwrap().postal_code = Some("1".repeat(17));
-        assert_eq!(
-            plz.check_bounds().unwrap_err().path,
-            "address.postal_code"
-        );
+        assert_eq!(plz.check_bounds().unwrap_err().path, "address.postal_code");
         let mut birth = idat();
         birth.birth_name = Some("b".repeat(201));
         assert_eq!(birth.check_bounds().unwrap_err().path, "birth_name");
