@@ -28,7 +28,10 @@ async fn red_team_query_and_path_rejections_are_plain_text() {
             .unwrap();
         assert_eq!(resp.status().as_u16(), status, "{method} {path}");
         let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(content_type.starts_with("application/json"), "{path}: {content_type}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{path}: {content_type}"
+        );
         let body: serde_json::Value = resp.json().await.unwrap();
         assert!(body["code"].is_string(), "{path}: {body}");
         let text = body.to_string();
