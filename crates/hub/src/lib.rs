@@ -202,17 +202,18 @@ impl AppState {
     }
 
     /// The key sites hash research pseudonyms with for this query's sketches:
-    /// HMAC(hub secret, canonical criteria). The same criteria get the same key, so
+    /// HMAC(hub secret, the criteria's semantic key, `Criteria::semantic_key`).
+    /// The same criteria, also reworded (reordered, nested, doubly negated), get the same key, so
     /// a repeated query yields the same sketches and the same released total (fresh
     /// keys would re-randomise the de-duplication estimate and let repetition average
     /// it out); different criteria get unrelated keys, so sketches of different
     /// queries cannot be compared register by register.
-    pub(crate) fn sketch_key(&self, canonical_criteria: &str) -> String {
+    pub(crate) fn sketch_key(&self, semantic_key: &str) -> String {
         use hmac::{Hmac, Mac};
         let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.inner.sketch_secret)
             .expect("HMAC takes keys of any length");
         mac.update(b"oncofed-hub/sketch-key/v1\0");
-        mac.update(canonical_criteria.as_bytes());
+        mac.update(semantic_key.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 

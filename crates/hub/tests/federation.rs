@@ -315,3 +315,49 @@ async fn deduplicated_totals_match_the_ground_truth() {
         "sum {sum:.0}, union {estimate:.0}, multi-site persons {multi_site}"
     );
 }
+
+/// Issue 11: seven equivalent forms of one query (reordered, duplicated clause,
+/// double negation, tautology, needless nesting, a range split in two) were seven
+/// independent noise draws (430, 430, 390, 370, 410, 420, 390 against 424), so
+/// averaging them defeated the noise. Keyed by the criteria's semantic normal
+/// form, every site answers each form with the same count and the hub derives
+/// the same sketch key, so the released figures are identical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_team_reworded_queries_get_the_same_noise() {
+    let fed = Federation::build(3, 900, 23).await;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path().into(), SigningKeyPair::generate(), |c| {
+        c.limits = oncofed_privacy::QueryBudget {
+            per_minute: 100,
+            per_week: 1000,
+        };
+    })
+    .await;
+    fed.register(&hub).await;
+    let _agents = fed.run_agents(&hub, &[0, 1, 2]);
+    let (dx, age, sex) = (
+        json!({"diagnosis": {"icd10": "C"}}),
+        json!({"age_at_diagnosis": {"min": 18, "max": 90}}),
+        json!({"not": {"sex": "male"}}),
+    );
+    let forms = [
+        json!({"and": [dx, age, sex]}),
+        json!({"and": [sex, age, dx]}),
+        json!({"and": [dx, sex, age, sex]}),
+        json!({"and": [dx, {"not": {"not": age}}, sex]}),
+        json!({"and": [dx, age, sex, {"or": [{"vital_status": "alive"}, {"not": {"vital_status": "alive"}}]}]}),
+        json!({"and": [dx, {"and": [{"and": [sex]}, age]}]}),
+        json!({"and": [dx, {"age_at_diagnosis": {"min": 18}}, {"age_at_diagnosis": {"max": 90}}, sex]}),
+    ];
+    let mut released = Vec::new();
+    for form in forms {
+        let (status, body) = feasibility(&hub, RESEARCHER, form, 20).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "complete", "{body}");
+        assert!(body["total"]["value"].is_u64(), "suppressed: {body}");
+        released.push((body["total"].clone(), body["per_site"].clone()));
+    }
+    for (i, r) in released.iter().enumerate() {
+        assert_eq!(r, &released[0], "form {i} was released differently");
+    }
+}

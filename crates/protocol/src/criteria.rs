@@ -33,6 +33,7 @@
 //! implemented by the store's compiler.
 
 mod describe;
+mod normal;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -490,7 +491,8 @@ impl Criteria {
     /// numbers are printed by `serde_json`, so trees that are equal as values give
     /// byte-equal strings however they were written (key order, whitespace, `null`
     /// vs missing, `10` vs `10.0`). Trees that are only logically equivalent (`and`
-    /// children reordered) give different strings. This serialises the typed tree,
+    /// children reordered) give different strings: keys that must not multiply with
+    /// rewordings (noise seeds, sketch keys) use [`Criteria::semantic_key`]. This serialises the typed tree,
     /// never a `serde_json::Value`, so it does not depend on serde_json's
     /// `preserve_order` feature.
     pub fn canonical_json(&self) -> String {

@@ -543,3 +543,65 @@ fn random_trees_match_the_reference_and_negation_complements() {
         })
         .unwrap();
 }
+
+/// The semantic normal form (the key of site noise and hub sketches) is
+/// idempotent and selects exactly the patients of the original tree: by the
+/// reference evaluator always, and by the store's compiler whenever the normal
+/// form is a valid query (its constants `{"and": []}` / `{"or": []}` are not).
+#[test]
+fn normal_form_is_idempotent_and_preserves_meaning() {
+    let (_dir, store, data) = open();
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        ..Config::default()
+    });
+    let selects = |c: &Criteria| -> BTreeSet<u8> {
+        data.iter()
+            .enumerate()
+            .filter(|(_, (p, f))| eval(c, p, f))
+            .map(|(i, _)| i as u8 + 1)
+            .collect()
+    };
+    // A small pool beside the general leaves, so that duplicates, complements,
+    // conflicting single-valued attributes and overlapping ranges are frequent.
+    // The cohort's ages are 31, 36, 42 (twice), 48, 58, 60, 74 (65 for C92 only).
+    let bound = || prop::option::of(prop::sample::select(vec![30u32, 35, 37, 42, 58, 60, 61]));
+    let icd10 = prop::option::of(prop::sample::select(vec!["C92"]));
+    let age = (bound(), bound(), icd10).prop_map(|(min, max, icd10)| {
+        parse(&json!({"age_at_diagnosis": {"min": min, "max": max, "icd10": icd10}}).to_string())
+    });
+    let pool = prop::sample::select(vec![
+        r#"{"sex": "female"}"#,
+        r#"{"sex": "male"}"#,
+        r#"{"vital_status": "alive"}"#,
+        r#"{"vital_status": "deceased"}"#,
+        r#"{"ecog": {"min": 0, "max": 2}}"#,
+        r#"{"ecog": {"min": 3, "max": 1}}"#,
+        r#"{"ecog": {"min": 1, "max": 1}}"#,
+        r#"{"stage": {"group": ["IV", "III", "IV"]}}"#,
+        r#"{"tnm": {"t": ["T3", "T3a", "pT3"], "n": ["N1", "N0"]}}"#,
+        r#"{"diagnosis": {"icd10": "C92", "from": "2021-01-01", "to": "2020-01-01"}}"#,
+    ])
+    .prop_map(parse);
+    let leaves = prop_oneof![2 => leaf(), 2 => age, 3 => pool];
+    let trees = leaves.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..5).prop_map(Criteria::And),
+            prop::collection::vec(inner.clone(), 1..5).prop_map(Criteria::Or),
+            inner.prop_map(Criteria::not),
+        ]
+    });
+    runner
+        .run(&trees, |c| {
+            let n = c.normalised();
+            prop_assert_eq!(n.normalised(), n.clone(), "{}", c.canonical_json());
+            let want = selects(&c);
+            prop_assert_eq!(selects(&n), want.clone(), "{}", n.canonical_json());
+            if n.validate().is_ok() {
+                let got: BTreeSet<u8> = run(&store, &n).into_iter().collect();
+                prop_assert_eq!(got, want, "{}", n.canonical_json());
+            }
+            Ok(())
+        })
+        .unwrap();
+}

@@ -50,7 +50,8 @@ async fn submit(
         let cfg = &s.inner.config;
         let deadline = now + chrono::Duration::from_std(cfg.query_deadline).map_err(ApiError::internal)?;
         let expires_at = now + chrono::Duration::from_std(cfg.task_ttl).map_err(ApiError::internal)?;
-        let sketch_key = s.sketch_key(&req.criteria.canonical_json());
+        // The meaning's key: a reworded query gets the same sketch key as the original.
+        let sketch_key = s.sketch_key(&req.criteria.semantic_key());
         let sites: Vec<String> = s.inner.db.sites().map_err(ApiError::internal)?.into_iter().map(|(site, _)| site).collect();
         let mut tasks = Vec::with_capacity(sites.len());
         for site in &sites {

@@ -73,7 +73,9 @@ impl FeasibilityError {
 /// Counts the site's patients matching `criteria` whose consent permits
 /// feasibility use of every data category the criteria touch, then obfuscates.
 ///
-/// The count is noised (deterministically per criteria and site), rounded and
+/// The count is noised (deterministically per site and per the criteria's
+/// semantic normal form, [`Criteria::semantic_key`], so reworded queries cannot
+/// be averaged), rounded and
 /// suppressed below the threshold of the data's security level. The sketch holds
 /// HMAC(sketch key, research pseudonym) of the counted patients, for the hub's
 /// de-duplicated total; it is left empty when the count is suppressed, so a
@@ -118,9 +120,10 @@ pub async fn answer_feasibility(
 
     let level =
         SecurityLevel::of_dataset(categories.iter().copied().chain([DataCategory::Clinical]));
+    // Keyed by the query's meaning, not its spelling: rewordings share one draw.
     let seed = NoiseSeed::derive(
         &secret.0,
-        criteria.canonical_json().as_bytes(),
+        criteria.semantic_key().as_bytes(),
         site.as_str(),
         "total",
     );
