@@ -3,8 +3,14 @@
 //! A run is: admission (`Prepare`: every registered site selects its rows under
 //! consent and checks its own minimums), key set-up for all planned rounds at once
 //! (`Keys`, `Share`: two round trips), then per aggregation round two round trips
-//! (`Mask`, `Reveal`). The hub holds one `oncofed_secagg::AggregationRound` per
-//! round and only ever decodes sums. Steps travel as ordinary sealed tasks through
+//! (`Mask`, `Confirm`, `Reveal`). The hub holds one
+//! `oncofed_secagg::AggregationRound` per round and only ever decodes sums.
+//!
+//! The hub is not trusted by the sites (malicious-server model, see
+//! `oncofed_secagg`): it relays each site's keys as the site signed them, the
+//! sites check them against their own roster and compute their own threshold
+//! `max(n_min, ⌊2n/3⌋ + 1)` (the hub asks for the same), and before revealing,
+//! every survivor signs the round's split (`Confirm`) and gets all signatures. Steps travel as ordinary sealed tasks through
 //! the site channel, so sites still only make outbound requests.
 //!
 //! Iterative fits need the same sites in every round: a site that fails after
@@ -22,7 +28,9 @@ use oncofed_model::{SecurityLevel, SiteId};
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Computation};
 use oncofed_protocol::api::TaskState;
 use oncofed_protocol::{QueryId, Task, TaskAnswer, TaskId, TaskKind};
-use oncofed_secagg::{AggregationRound, EncryptedShare, FixedPoint, RoundId};
+use oncofed_secagg::{
+    AggregationRound, EncryptedShare, FixedPoint, RoundId, SignedPublicShare, SitePolicy,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -122,7 +130,13 @@ impl<'a> HubFederation<'a> {
                 reasons.join("; ")
             )));
         }
-        let threshold = fed.sites.len() / 2 + 1;
+        // The sites' own rule (they use theirs if it is higher, and a round
+        // reconstructed with fewer shares than they require would fail).
+        let threshold = SitePolicy {
+            min_sites: limits.min_sites,
+        }
+        .threshold(fed.sites.len())
+        .map_err(federation_error)?;
         let ids: Vec<oncofed_secagg::SiteId> = (0..fed.sites.len() as u32)
             .map(oncofed_secagg::SiteId)
             .collect();
@@ -150,6 +164,8 @@ impl<'a> HubFederation<'a> {
                 )
             })
             .collect();
+        let mut signed: Vec<BTreeMap<oncofed_secagg::SiteId, SignedPublicShare>> =
+            vec![BTreeMap::new(); fed.rounds.len()];
         for (_, reply) in fed.expect_all(keys_steps)? {
             let AnalysisReply::Ready { shares } = reply else {
                 return Err(AnalysisError::Protocol("expected public keys"));
@@ -157,13 +173,22 @@ impl<'a> HubFederation<'a> {
             if shares.len() != fed.rounds.len() {
                 return Err(AnalysisError::Protocol("wrong number of public keys"));
             }
-            for ((_, agg), share) in fed.rounds.iter_mut().zip(shares) {
-                agg.add_share(share).map_err(federation_error)?;
+            for (((_, agg), share), by_site) in fed.rounds.iter_mut().zip(shares).zip(&mut signed) {
+                agg.add_share(share.share.clone())
+                    .map_err(federation_error)?;
+                by_site.insert(share.share.site, share);
             }
         }
+        // Relay every round's keys as the sites signed them.
         let mut keys = Vec::with_capacity(fed.rounds.len());
-        for (_, agg) in &mut fed.rounds {
-            keys.push(agg.close_keys().map_err(federation_error)?);
+        for ((_, agg), by_site) in fed.rounds.iter_mut().zip(&signed) {
+            let relayed = agg
+                .close_keys()
+                .map_err(federation_error)?
+                .iter()
+                .filter_map(|p| by_site.get(&p.site).cloned())
+                .collect::<Vec<_>>();
+            keys.push(relayed);
         }
         let share_steps = fed
             .sites
@@ -265,6 +290,27 @@ impl Federation for HubFederation<'_> {
             agg.add_masked(input).map_err(federation_error)?;
         }
         let request = agg.close_inputs().map_err(federation_error)?;
+        // Consistency round: every survivor signs the split; all signatures go
+        // to every survivor, which reveals only with `t` valid ones.
+        let steps = self
+            .sites
+            .iter()
+            .map(|s| {
+                (
+                    s.clone(),
+                    AnalysisStep::Confirm {
+                        request: request.clone(),
+                    },
+                )
+            })
+            .collect();
+        let mut signatures = Vec::with_capacity(self.sites.len());
+        for (_, reply) in self.expect_all(steps)? {
+            let AnalysisReply::Confirmed { signature } = reply else {
+                return Err(AnalysisError::Protocol("expected a survivor signature"));
+            };
+            signatures.push(signature);
+        }
         let steps = self
             .sites
             .iter()
@@ -273,6 +319,7 @@ impl Federation for HubFederation<'_> {
                     s.clone(),
                     AnalysisStep::Reveal {
                         request: request.clone(),
+                        signatures: signatures.clone(),
                     },
                 )
             })
@@ -380,6 +427,7 @@ fn step_name(step: &AnalysisStep) -> &'static str {
         AnalysisStep::Keys { .. } => "keys",
         AnalysisStep::Share { .. } => "share",
         AnalysisStep::Mask { .. } => "mask",
+        AnalysisStep::Confirm { .. } => "confirm",
         AnalysisStep::Reveal { .. } => "reveal",
         AnalysisStep::Finish => "finish",
     }

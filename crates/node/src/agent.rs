@@ -107,6 +107,13 @@ pub struct AgentConfig {
     pub secret: SiteSecret,
     /// Seconds a poll waits at the hub for a task.
     pub poll_wait: u64,
+    /// The federation's site signing keys, held here like `hub_key` and never
+    /// taken from the hub: secure aggregation only counts peers whose keys are
+    /// signed by a key on it. An empty roster takes part in no analysis.
+    pub roster: oncofed_secagg::Roster,
+    /// This site's own secure-aggregation limits (fewest participants `n_min`,
+    /// hence the threshold), whatever the hub asks for.
+    pub secagg: oncofed_secagg::SitePolicy,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -269,6 +276,7 @@ impl Agent {
                     &self.runs,
                     &self.store,
                     &self.gate,
+                    &self.config,
                     &task.query_id,
                     (**step).clone(),
                 )

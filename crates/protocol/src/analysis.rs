@@ -14,7 +14,10 @@
 use crate::criteria::Criteria;
 use crate::task::QueryId;
 use oncofed_model::{CodeSystem, DataCategory};
-use oncofed_secagg::{EncryptedShare, MaskedInput, PublicShare, Reveal, RoundId, UnmaskRequest};
+use oncofed_secagg::{
+    EncryptedShare, MaskedInput, Reveal, RoundId, SignedPublicShare, SurvivorSignature,
+    UnmaskRequest,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -372,19 +375,23 @@ pub enum AnalysisStep {
         /// Largest allowed parameters / rows ratio at the site.
         max_parameter_ratio: f64,
     },
-    /// Open one secure-aggregation session per planned round, among the admitted sites.
+    /// Open one secure-aggregation session per planned round, among the admitted
+    /// sites. Accepted once per run id at a site, ever (its durable ledger).
     Keys {
         /// This site's number in the secure aggregation.
         index: u32,
-        /// Shamir threshold `t` of the run.
+        /// The hub's Shamir threshold `t`; a site uses it only where it is above
+        /// the site's own `max(n_min, ⌊2n/3⌋ + 1)`.
         threshold: usize,
         /// The rounds to open sessions for.
         rounds: Vec<RoundId>,
     },
     /// Share every session's secrets with the other participants.
     Share {
-        /// Per round, every participant's public keys (relayed by the hub).
-        keys: Vec<Vec<PublicShare>>,
+        /// Per round, every participant's public keys, each signed by its site's
+        /// registered key (relayed, not made, by the hub; checked against the
+        /// site's own roster).
+        keys: Vec<Vec<SignedPublicShare>>,
     },
     /// Compute, encode and mask this round's vector.
     Mask {
@@ -395,10 +402,18 @@ pub enum AnalysisStep {
         /// What to compute.
         computation: Computation,
     },
-    /// Reveal the shares the hub needs to unmask the round's sum.
-    Reveal {
+    /// Consistency round: sign the hub's split of the round's sites into
+    /// survivors and dropped (one split per round, one survivor set per run).
+    Confirm {
         /// The hub's request, fixing survivors and dropouts.
         request: UnmaskRequest,
+    },
+    /// Reveal the shares the hub needs to unmask the round's sum.
+    Reveal {
+        /// The request the site confirmed.
+        request: UnmaskRequest,
+        /// The survivors' signatures on it; the site needs `t` valid ones.
+        signatures: Vec<SurvivorSignature>,
     },
     /// The run is over: forget its rows and sessions.
     Finish,
@@ -410,10 +425,10 @@ pub enum AnalysisStep {
 pub enum AnalysisReply {
     /// The site has enough complete rows and takes part.
     Admitted,
-    /// Ready: one public share per planned round, in order.
+    /// Ready: one signed public share per planned round, in order.
     Ready {
-        /// The public shares.
-        shares: Vec<PublicShare>,
+        /// The public shares, signed with the site's registered key.
+        shares: Vec<SignedPublicShare>,
     },
     /// Per round, the encrypted shares for the other participants.
     Shares {
@@ -424,6 +439,11 @@ pub enum AnalysisReply {
     Masked {
         /// The masked input.
         input: MaskedInput,
+    },
+    /// The site's signature on the round's split (consistency round).
+    Confirmed {
+        /// The signature.
+        signature: SurvivorSignature,
     },
     /// The revealed shares.
     Revealed {

@@ -25,6 +25,9 @@ pub struct LocalFederation {
     /// The sites, in order.
     pub sites: Vec<SiteId>,
     tokens: Vec<String>,
+    /// Each site's signing key, drawn up front so every agent can hold the
+    /// whole roster before any of them starts.
+    site_keys: Vec<SigningKeyPair>,
     /// The trust centre's base URL.
     pub trustee_url: String,
     /// The hub's base URL.
@@ -84,10 +87,12 @@ impl LocalFederation {
         let hub_url = format!("http://{}", listener.local_addr()?);
         let hub = oncofed_hub::launch(hub_config, listener, stopped(rx));
         tasks.push(tokio::spawn(async move { Ok(hub.await?) }));
+        let site_keys = sites.iter().map(|_| SigningKeyPair::generate()).collect();
         Ok(Self {
             dir: dir.to_owned(),
             sites,
             tokens,
+            site_keys,
             trustee_url,
             hub_url,
             hub_key,
@@ -136,14 +141,23 @@ impl LocalFederation {
         Ok((QueryService::new(store, gate), report))
     }
 
-    /// Registers site `i` at the hub with a fresh key and starts its agent.
+    /// The federation's roster (every site's public key), as each site holds it.
+    pub fn roster(&self) -> anyhow::Result<oncofed_secagg::Roster> {
+        let mut roster = oncofed_secagg::Roster::new();
+        for (site, key) in self.sites.iter().zip(&self.site_keys) {
+            roster.insert(site.as_str(), key.public_key())?;
+        }
+        Ok(roster)
+    }
+
+    /// Registers site `i` at the hub with its key and starts its agent.
     pub async fn connect_site(
         &mut self,
         i: usize,
         service: &QueryService,
         poll_wait: u64,
     ) -> anyhow::Result<()> {
-        let key = SigningKeyPair::generate();
+        let key = self.site_keys[i].clone();
         HubClient::new(&self.hub_url, &self.admin_token)
             .register_site(self.sites[i].clone(), key.public_key())
             .await?;
@@ -154,6 +168,8 @@ impl LocalFederation {
             hub_key: self.hub_key.public_key(),
             secret: SiteSecret::load_or_create(&self.node_dir(i).join("noise.secret"))?,
             poll_wait,
+            roster: self.roster()?,
+            secagg: oncofed_secagg::SitePolicy::default(),
         };
         let witness = oncofed_node::agent::AuditWitness::open(
             self.node_dir(i).join(oncofed_node::agent::WITNESS_FILE),

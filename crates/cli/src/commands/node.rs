@@ -74,6 +74,16 @@ pub struct AgentArgs {
     /// Seconds each poll waits at the hub.
     #[arg(long, default_value_t = 25)]
     poll_wait: u64,
+    /// The federation's roster: one `site-id public-key` line per site (this
+    /// site included), distributed like the hub key, never fetched from the hub.
+    /// Secure aggregation counts only peers signed by a key on it; without it
+    /// the site takes part in no analysis.
+    #[arg(long)]
+    roster: Option<PathBuf>,
+    /// Fewest sites this site aggregates with (`n_min`; the Shamir threshold is
+    /// `max(n_min, floor(2n/3) + 1)`).
+    #[arg(long, default_value_t = oncofed_secagg::SitePolicy::DEFAULT_MIN_SITES)]
+    secagg_min_sites: usize,
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +369,18 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
         hub_key: a.hub_key,
         secret,
         poll_wait: a.poll_wait,
+        roster: match &a.roster {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the roster {}", path.display()))?;
+                oncofed_secagg::Roster::parse(&text)
+                    .with_context(|| format!("roster {}", path.display()))?
+            }
+            None => oncofed_secagg::Roster::new(),
+        },
+        secagg: oncofed_secagg::SitePolicy {
+            min_sites: a.secagg_min_sites,
+        },
     };
     eprintln!("agent for {} polling {}", config.site, config.hub_url);
     let gate = a.trustee.gate()?;

@@ -72,6 +72,8 @@ pub struct Site {
     pub key: SigningKeyPair,
     pub gate: Arc<ConsentGate>,
     pub secret: SiteSecret,
+    /// Every site's key, as this site holds it (filled once all sites exist).
+    pub roster: oncofed_secagg::Roster,
     _dir: tempfile::TempDir,
 }
 
@@ -84,6 +86,8 @@ impl Site {
             hub_key: hub.key.public_key(),
             secret: self.secret.clone(),
             poll_wait: 2,
+            roster: self.roster.clone(),
+            secagg: oncofed_secagg::SitePolicy::default(),
         };
         Agent::new(config, self.store.clone(), self.gate.clone())
     }
@@ -185,8 +189,16 @@ impl Federation {
                 key: SigningKeyPair::generate(),
                 gate,
                 secret,
+                roster: oncofed_secagg::Roster::new(),
                 _dir: dir,
             });
+        }
+        let mut roster = oncofed_secagg::Roster::new();
+        for s in &sites {
+            roster.insert(s.id.as_str(), s.key.public_key()).unwrap();
+        }
+        for s in &mut sites {
+            s.roster = roster.clone();
         }
         Self {
             sites,

@@ -3,9 +3,20 @@
 //!
 //! A run's rows and its secure-aggregation sessions live in memory between the
 //! steps of the run (a run takes seconds to minutes) and are dropped on
-//! `Finish`, or after [`RUN_TTL`] if the hub never finishes the run. Nothing of a
-//! run is written to disk.
+//! `Finish`, or after [`RUN_TTL`] if the hub never finishes the run. What is
+//! written to disk is only the run's protocol counters, in the store's replay
+//! ledger: "run prepared", "run keyed", "round revealed", each accepted once
+//! ever, so a hub cannot replace a run or re-key it to compute the same thing
+//! with and without a site.
+//!
+//! Secure aggregation follows the malicious-server model
+//! ([`oncofed_secagg::RunParticipant`]): peers' keys must be signed by the keys
+//! on the site's own roster ([`AgentConfig::roster`]), the threshold and the
+//! fewest participants come from the site's [`AgentConfig::secagg`] policy, and
+//! shares are revealed only after the consistency round. Its refusals reach the
+//! hub as one constant text; the reason is logged here.
 
+use super::AgentConfig;
 use crate::{ConsentGate, FactFilter, SharedStore, with_store};
 use oncofed_analysis::AnalysisLimits;
 use oncofed_analysis::rows::{PatientData, Row, build_row};
@@ -13,7 +24,7 @@ use oncofed_analysis::site::{compute, vector_len};
 use oncofed_model::{Demographics, Fact, FactKind, Pseudonym, Purpose, SecurityLevel};
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Variable};
-use oncofed_secagg::{FixedPoint, RoundId, SiteSession};
+use oncofed_secagg::{FixedPoint, Ledger, Refusal, RunParticipant, SiteId as AggIndex};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,11 +35,39 @@ pub const RUN_TTL: Duration = Duration::from_secs(3600);
 /// The fixed-point encoding every analysis vector uses (hub and sites agree).
 pub const CODEC: FixedPoint = FixedPoint::DEFAULT;
 
+/// How long the protocol counters of a run are kept in the replay ledger: far
+/// longer than any run, so a run id is never accepted twice in practice (run ids
+/// are random, so expiry never re-opens a run the hub could name).
+const LEDGER_DAYS: i64 = 3650;
+
 struct SiteRun {
     request: AnalysisRequest,
     rows: Vec<Row>,
-    sessions: HashMap<RoundId, SiteSession>,
+    participant: RunParticipant,
     started: Instant,
+}
+
+/// The research store's task replay ledger as the secure-aggregation
+/// [`Ledger`]: the same table, the same insert-once semantics, entries prefixed
+/// `secagg` so they never collide with task ids.
+struct StoreLedger<'a>(&'a SharedStore);
+
+impl Ledger for StoreLedger<'_> {
+    fn record_once(&mut self, entry: &str) -> Result<bool, String> {
+        let mut store = self
+            .0
+            .lock()
+            .map_err(|_| "store lock poisoned".to_string())?;
+        let until = chrono::Utc::now() + chrono::Duration::days(LEDGER_DAYS);
+        store.remember_task(entry, until).map_err(|e| e.to_string())
+    }
+}
+
+/// Logs a secure-aggregation refusal's reason at the site and returns the
+/// constant text the hub gets.
+fn refusal(run: &QueryId, e: Refusal) -> String {
+    tracing::warn!(run = %run, reason = e.detail(), "secure aggregation step refused");
+    e.to_string()
 }
 
 /// The site's open analysis runs. Cheap to clone.
@@ -167,12 +206,13 @@ pub async fn load_rows(
     Ok(rows)
 }
 
-/// Runs one analysis step of run `run_id`. Errors are reasons for the hub,
-/// without personal data.
+/// Runs one analysis step of run `run_id` for the site `config` describes.
+/// Errors are reasons for the hub, without personal data.
 pub async fn answer_analysis(
     runs: &AnalysisRuns,
     store: &SharedStore,
     gate: &ConsentGate,
+    config: &AgentConfig,
     run_id: &QueryId,
     step: AnalysisStep,
 ) -> Result<AnalysisReply, String> {
@@ -183,6 +223,25 @@ pub async fn answer_analysis(
             max_parameter_ratio,
         } => {
             lock(runs).retain(|_, r| r.started.elapsed() < RUN_TTL);
+            let participant = RunParticipant::new(
+                run_id.as_str(),
+                config.site.as_str(),
+                config.key.clone(),
+                config.roster.clone(),
+                config.secagg,
+            )
+            .map_err(|e| refusal(run_id, e))?;
+            // A run id is prepared once, ever: a second Prepare must not replace
+            // a run (and its survivor set) with a fresh one.
+            let (ledger_store, entry) = (store.clone(), format!("secagg {run_id} prepared"));
+            let fresh =
+                tokio::task::spawn_blocking(move || StoreLedger(&ledger_store).record_once(&entry))
+                    .await
+                    .map_err(|_| "analysis step failed at the site".to_string())?;
+            if fresh != Ok(true) {
+                tracing::warn!(run = %run_id, ledger = ?fresh, "analysis run prepared before, or ledger unavailable");
+                return Err(oncofed_secagg::REFUSAL_TEXT.to_string());
+            }
             let rows = load_rows(store, gate, &request).await?;
             // The site's own minimums hold whatever the hub asks for.
             let level = SecurityLevel::of_dataset(request.categories());
@@ -201,7 +260,7 @@ pub async fn answer_analysis(
                 SiteRun {
                     request,
                     rows,
-                    sessions: HashMap::new(),
+                    participant,
                     started: Instant::now(),
                 },
             );
@@ -214,12 +273,13 @@ pub async fn answer_analysis(
         step => {
             let runs = runs.clone();
             let run_id = run_id.clone();
+            let store = store.clone();
             tokio::task::spawn_blocking(move || {
                 let mut guard = lock(&runs);
                 let run = guard
                     .get_mut(&run_id)
                     .ok_or_else(|| "unknown analysis run at this site".to_string())?;
-                secure_step(run, step)
+                secure_step(run, &mut StoreLedger(&store), step).map_err(|e| e.into_reason(&run_id))
             })
             .await
             .map_err(|_| "analysis step failed at the site".to_string())?
@@ -227,68 +287,74 @@ pub async fn answer_analysis(
     }
 }
 
-fn secure_step(run: &mut SiteRun, step: AnalysisStep) -> Result<AnalysisReply, String> {
+/// Why a step under way failed: a secure-aggregation refusal (constant text to
+/// the hub, reason in the log) or the computation's own reason.
+enum StepError {
+    SecAgg(Refusal),
+    Compute(String),
+}
+
+impl StepError {
+    fn into_reason(self, run: &QueryId) -> String {
+        match self {
+            StepError::SecAgg(e) => refusal(run, e),
+            StepError::Compute(m) => m,
+        }
+    }
+}
+
+impl From<Refusal> for StepError {
+    fn from(e: Refusal) -> Self {
+        StepError::SecAgg(e)
+    }
+}
+
+fn secure_step(
+    run: &mut SiteRun,
+    ledger: &mut dyn Ledger,
+    step: AnalysisStep,
+) -> Result<AnalysisReply, StepError> {
+    let p = &mut run.participant;
     match step {
         AnalysisStep::Keys {
             index,
             threshold,
             rounds,
         } => {
-            if rounds.len() > 256 || !run.sessions.is_empty() {
-                return Err("keys refused: too many rounds, or keys already opened".into());
-            }
-            let mut shares = Vec::with_capacity(rounds.len());
-            for round in rounds {
-                let (session, public) =
-                    SiteSession::new(oncofed_secagg::SiteId(index), round.clone(), threshold);
-                run.sessions.insert(round, session);
-                shares.push(public);
-            }
+            let shares = p.open(ledger, AggIndex(index), threshold, &rounds)?;
             Ok(AnalysisReply::Ready { shares })
         }
-        AnalysisStep::Share { keys } => {
-            let mut out = Vec::with_capacity(keys.len());
-            for round_keys in keys {
-                let round = round_keys
-                    .first()
-                    .map(|k| k.round.clone())
-                    .ok_or("empty key list")?;
-                let s = run
-                    .sessions
-                    .get_mut(&round)
-                    .ok_or("unknown secure-aggregation round")?;
-                out.push(s.share_keys(&round_keys).map_err(|e| e.to_string())?);
-            }
-            Ok(AnalysisReply::Shares { shares: out })
-        }
+        AnalysisStep::Share { keys } => Ok(AnalysisReply::Shares {
+            shares: p.share(&keys)?,
+        }),
         AnalysisStep::Mask {
             round,
             inbox,
             computation,
         } => {
+            let compute_err = |m: String| StepError::Compute(m);
             let vector = compute(&run.rows, &run.request.analysis, &computation)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| compute_err(e.to_string()))?;
             if vector.len() != vector_len(&run.request.analysis, &computation) {
-                return Err("vector layout mismatch".into());
+                return Err(compute_err("vector layout mismatch".into()));
             }
-            let encoded = CODEC.encode(&vector).map_err(|e| e.to_string())?;
-            let s = run
-                .sessions
-                .get_mut(&round)
-                .ok_or("unknown secure-aggregation round")?;
-            let input = s.mask(&inbox, &encoded).map_err(|e| e.to_string())?;
+            let encoded = CODEC
+                .encode(&vector)
+                .map_err(|e| compute_err(e.to_string()))?;
+            let input = run.participant.mask(&round, &inbox, &encoded)?;
             Ok(AnalysisReply::Masked { input })
         }
-        AnalysisStep::Reveal { request } => {
-            let s = run
-                .sessions
-                .get_mut(&request.round)
-                .ok_or("unknown secure-aggregation round")?;
-            let reveal = s.reveal(&request).map_err(|e| e.to_string())?;
-            // A revealed session is spent: drop it so its secrets leave memory.
-            run.sessions.remove(&request.round);
-            Ok(AnalysisReply::Revealed { reveal })
+        AnalysisStep::Confirm { request } => Ok(AnalysisReply::Confirmed {
+            signature: p.confirm(&request)?,
+        }),
+        AnalysisStep::Reveal {
+            request,
+            signatures,
+        } => Ok(AnalysisReply::Revealed {
+            reveal: p.reveal(ledger, &request, &signatures)?,
+        }),
+        AnalysisStep::Prepare { .. } | AnalysisStep::Finish => {
+            Err(StepError::Compute("step handled elsewhere".into()))
         }
-        AnalysisStep::Prepare { .. } | AnalysisStep::Finish => Err("step handled elsewhere".into()),
     }
 }
