@@ -1,37 +1,49 @@
-//! Differential privacy for analysis releases: the Laplace mechanism.
+//! Differential privacy for analysis releases: the discrete Laplace mechanism.
 //!
 //! The hub adds the noise to the pooled counts before release (central DP: the
 //! hub is trusted with the masked sum, the researcher is not), and the privacy
-//! budget ledger in the hub charges the ε of every release to the researcher and
-//! project. Noise is drawn from the operating system's generator, never seeded:
-//! a repeated release draws fresh noise and pays again.
+//! budget ledger in the hub charges the ε of every release to the project and to
+//! the federation's lifetime dataset budget. Noise is drawn from the operating
+//! system's generator, never seeded: a repeated release draws fresh noise and
+//! pays again.
 //!
-//! The Laplace draw is by inversion of a uniform in (0, 1) with 53 random bits.
-//! Textbook floating-point Laplace sampling leaks through the gaps in the set of
-//! representable results (Mironov, CCS 2012); at the scales used here (b ≥ 1 for
-//! counts) and with released values rounded to whole numbers afterwards, the
-//! rounding is the snapping defence Mironov proposes, up to the clamp.
+//! Counts are integers, so the noise is the discrete Laplace distribution
+//! (`P(x) ∝ exp(−|x| / b)` on ℤ, `b = Δ / ε`), sampled exactly with integer
+//! arithmetic by `oncofed_privacy::DiscreteLaplace` (Canonne, Kamath and Steinke
+//! 2020, as OpenDP does): no floating-point value is derived from randomness, so
+//! the floating-point attack on textbook Laplace samplers (Mironov, CCS 2012)
+//! has nothing to work on. The true counts are rounded to whole numbers first
+//! (the secure-aggregation codec's fixed point leaves ~1e-7), which does not
+//! change the sensitivity.
+//!
+//! Everything a DP release says about the number of people — the run's `rows`
+//! and `events` included — goes through [`noise_counts`] in one vector whose L1
+//! sensitivity the caller states; nothing exact is released beside it.
 
-use rand::Rng;
+use crate::AnalysisError;
+use oncofed_privacy::DiscreteLaplace;
 
-/// One Laplace(0, `scale`) draw.
-pub fn laplace(scale: f64, rng: &mut impl Rng) -> f64 {
-    // u uniform in the open interval (-1/2, 1/2)
-    let u = loop {
-        let x: f64 = rng.random::<f64>() - 0.5;
-        if x.abs() < 0.5 {
-            break x;
-        }
-    };
-    -scale * u.signum() * (1.0 - 2.0 * u.abs()).ln()
-}
-
-/// Adds Laplace(0, `scale`) to every value and clamps at 0 (counts), in place.
-pub fn laplace_in_place(values: &mut [f64], scale: f64) {
+/// The counts rounded to integers plus independent discrete Laplace noise of
+/// scale `sensitivity / epsilon` each, clamped at 0 (post-processing).
+///
+/// Refuses (as an invalid request) an ε whose scale the exact sampler cannot
+/// represent (scales outside about 2⁻¹⁰ … 2⁶²).
+pub fn noise_counts(
+    counts: &[f64],
+    sensitivity: f64,
+    epsilon: f64,
+) -> Result<Vec<u64>, AnalysisError> {
+    let dist = DiscreteLaplace::from_scale(sensitivity / epsilon)
+        .map_err(|e| AnalysisError::Invalid(format!("epsilon: {e}")))?;
     let mut rng = rand::rng();
-    for v in values {
-        *v = (*v + laplace(scale, &mut rng)).max(0.0);
-    }
+    Ok(counts
+        .iter()
+        .map(|&c| {
+            let exact = c.round().max(0.0) as i128; // saturating; counts are small
+            let noisy = exact + i128::from(dist.sample(&mut rng));
+            u64::try_from(noisy.max(0)).unwrap_or(u64::MAX)
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -39,14 +51,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn laplace_has_the_right_spread() {
-        let mut rng = rand::rng();
-        let n = 200_000;
-        let draws: Vec<f64> = (0..n).map(|_| laplace(2.0, &mut rng)).collect();
+    fn noise_has_the_discrete_laplace_spread_and_is_fresh() {
+        let n = 100_000;
+        let counts = vec![1000.0; n];
+        let noisy = noise_counts(&counts, 1.0, 0.5).unwrap();
+        let draws: Vec<f64> = noisy.iter().map(|&c| c as f64 - 1000.0).collect();
         let mean = draws.iter().sum::<f64>() / n as f64;
-        let mad = draws.iter().map(|x| x.abs()).sum::<f64>() / n as f64;
-        // E|X| = b for Laplace(0, b); 6 standard errors of slack.
-        assert!(mean.abs() < 0.04, "mean {mean}");
-        assert!((mad - 2.0).abs() < 0.03, "mean absolute deviation {mad}");
+        let var = draws.iter().map(|x| x * x).sum::<f64>() / n as f64;
+        // b = 2: Var = 2q / (1 − q)², q = e^-1/2.
+        let q = (-0.5f64).exp();
+        let want = 2.0 * q / (1.0 - q).powi(2);
+        assert!(mean.abs() < 5.0 * (want / n as f64).sqrt(), "mean {mean}");
+        assert!((var / want - 1.0).abs() < 0.05, "var {var}, want {want}");
+        // Fresh: the same counts noised twice differ.
+        assert_ne!(noisy, noise_counts(&counts, 1.0, 0.5).unwrap());
+    }
+
+    #[test]
+    fn unrepresentable_scales_are_refused() {
+        assert!(noise_counts(&[1.0], 1.0, 1e-30).is_err());
+        assert!(noise_counts(&[1.0], 1.0, 1e30).is_err());
     }
 }

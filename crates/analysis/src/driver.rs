@@ -449,13 +449,25 @@ fn describe(
     if strata.is_some() {
         counts.extend_from_slice(&v[strata_at..strata_at + 2]);
     }
-    if let Some(e) = epsilon {
+    let mut run = run;
+    let released: Vec<u64> = if let Some(e) = epsilon {
+        // The run's rows and events are counts of people too: exact beside noised
+        // counts, two releases with and without a criterion would show the exact
+        // difference (issue 11). They join the noised vector.
+        counts.push(run.rows as f64);
+        counts.push(run.events as f64);
         // Adding or removing one person changes each variable's n by 1, one bin
-        // per histogram by 1 and one stratum by 1: L1 sensitivity k + k·[bins] + [strata].
-        let sensitivity = (k + if bins > 0 { k } else { 0 } + usize::from(strata.is_some())) as f64;
-        dp::laplace_in_place(&mut counts, sensitivity / e);
-    }
-    let released: Vec<u64> = counts.iter().map(|&c| whole(c)).collect();
+        // per histogram by 1, one stratum by 1, rows by 1 and events by at most 1:
+        // L1 sensitivity k + k·[bins] + [strata] + 2.
+        let sensitivity =
+            (k + if bins > 0 { k } else { 0 } + usize::from(strata.is_some()) + 2) as f64;
+        let mut noised = dp::noise_counts(&counts, sensitivity, e)?;
+        run.events = noised.pop().unwrap_or(0);
+        run.rows = noised.pop().unwrap_or(0);
+        noised
+    } else {
+        counts.iter().map(|&c| whole(c)).collect()
+    };
     let mut out = Vec::new();
     for (i, var) in variables.iter().enumerate() {
         let n_true = v[3 * i];

@@ -9,7 +9,7 @@
 //! | rows → the vector of one round ([`Computation`](oncofed_protocol::analysis::Computation)) | site | [`site`] |
 //! | rounds → fit → released result | hub | [`driver`] over a [`Federation`] |
 //! | disclosure limits per security level | hub and site | [`AnalysisLimits`] |
-//! | differential privacy for `describe` (Laplace) | hub | [`dp`] |
+//! | differential privacy for `describe` (exact discrete Laplace, `rows`/`events` included) | hub | [`dp`] |
 //! | Kaplan–Meier plot (SVG) | CLI | [`plot`] |
 //!
 //! The statistics themselves are `oncofed-stats` (exact to the pooled fit:

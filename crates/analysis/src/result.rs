@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 pub struct RunInfo {
     /// Sites whose sums are in the result.
     pub sites: usize,
-    /// Complete rows over all sites.
+    /// Complete rows over all sites; in a release with ε, noised like every
+    /// other count of it (an exact value would reveal differences between runs).
     pub rows: u64,
-    /// Events (deaths within follow-up, or deaths for `describe`/GLM) among them.
+    /// Events (deaths within follow-up, or deaths for `describe`/GLM) among them;
+    /// noised with ε like `rows`.
     pub events: u64,
     /// Secure-aggregation rounds (each one round trip to every site and back).
     pub rounds: usize,

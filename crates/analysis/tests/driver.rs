@@ -217,3 +217,63 @@ fn disclosure_limits_refuse_too_many_parameters_and_too_few_sites() {
     assert!(limits.check_site(13, 4).is_ok());
     assert!(limits.check_site(13, 5).is_err());
 }
+
+/// Issue 11: every result carried exact `rows` and `events`, also the ε-noised
+/// ones, so two DP describes with and without "age ≤ 30" showed exactly how many
+/// patients were aged ≤ 30 and that none of them died. In a DP release they are
+/// noised with the rest: the differences of repeated pairs scatter.
+#[test]
+fn red_team_dp_describe_does_not_release_exact_rows() {
+    let all = rows(600);
+    let young: Vec<Row> = all
+        .iter()
+        .filter(|r| r.values[0] <= 45.0)
+        .cloned()
+        .collect();
+    let older: Vec<Row> = all.iter().filter(|r| r.values[0] > 45.0).cloned().collect();
+    let (true_rows, true_events) = (
+        young.len() as i64,
+        young.iter().filter(|r| r.event).count() as i64,
+    );
+    assert!(true_rows > 20, "the probe needs a group: {true_rows}");
+    let analysis = Analysis::Describe {
+        variables: vec![Variable::Age],
+        edges: vec![40.0, 50.0, 60.0, 70.0, 80.0],
+        strata: None,
+    };
+    let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
+    let req = AnalysisRequest {
+        epsilon: Some(0.05),
+        ..request(analysis.clone())
+    };
+    let describe = |sites: Vec<Vec<Row>>| {
+        let mut fed = InMemory {
+            sites,
+            analysis: analysis.clone(),
+        };
+        let r = run(&req, &limits, &mut fed).unwrap();
+        (r.run().rows as i64, r.run().events as i64)
+    };
+    let thirds = |rows: &[Row]| -> Vec<Vec<Row>> {
+        let n = rows.len() / 3;
+        vec![
+            rows[..n].to_vec(),
+            rows[n..2 * n].to_vec(),
+            rows[2 * n..].to_vec(),
+        ]
+    };
+    let trials = 20;
+    let mut exact = 0;
+    for _ in 0..trials {
+        let with = describe(thirds(&all));
+        let without = describe(thirds(&older));
+        if with.0 - without.0 == true_rows && with.1 - without.1 == true_events {
+            exact += 1;
+        }
+    }
+    // Noise of scale (1 + 1 + 2) / 0.05 = 80 on each: an exact pair is rare.
+    assert!(
+        exact <= 2,
+        "{exact} of {trials} pairs gave the exact difference"
+    );
+}
