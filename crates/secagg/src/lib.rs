@@ -4,11 +4,15 @@
 //!
 //! The protocol is pairwise additive masking with dropout recovery after Bonawitz
 //! et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning",
-//! CCS 2017 (their semi-honest variant, without the signature and consistency
-//! rounds, which OncoFed's signed envelopes partly replace: see the threat model).
-//! Everything here is a pure, synchronous state machine: no networking, no clocks,
-//! no storage. Sites run [`SiteSession`], the hub runs [`AggregationRound`]; the
-//! serde [messages](PublicShare) travel in OncoFed's signed envelopes.
+//! CCS 2017, in their **malicious-server** variant: the hub relays everything and
+//! is trusted with nothing. Sites sign what they advertise with their registered
+//! Ed25519 keys, check their peers against a roster they hold themselves, choose
+//! their own threshold, and reveal only after a consistency round.
+//! Everything here is a pure, synchronous state machine: no networking, no clocks;
+//! the only state that outlives a run is what the caller's [`Ledger`] records.
+//! Sites run a [`RunParticipant`] per run (one [`SiteSession`] per round inside
+//! it), the hub runs an [`AggregationRound`] per round; the serde
+//! [messages](PublicShare) travel in OncoFed's signed envelopes.
 //!
 //! # Values
 //!
@@ -17,25 +21,44 @@
 //! [`encode_counts`]; both bound each site's value so that the sum over up to
 //! `max_sites` sites cannot wrap, and refuse out-of-range values with an error.
 //!
-//! # Protocol, per round (`round` = the query or iteration id, bound into every key)
+//! # Protocol, per run and round (`round` = `<run>/<name>`, bound into every key)
 //!
-//! 1. **Keys.** Site `i` draws two X25519 key pairs — `(s_i, S_i)` for masks,
-//!    `(c_i, C_i)` for encrypting shares — and a self-mask seed `b_i`, and
-//!    publishes `S_i`, `C_i` and a commitment to `b_i` ([`PublicShare`]). The hub
-//!    relays all of them.
+//! 0. **Keys, once per run** ([`RunParticipant::open`]). Site `i` (number `i`
+//!    given by the hub, roster name its own) draws per round two X25519 key pairs
+//!    — `(s_i, S_i)` for masks, `(c_i, C_i)` for encrypting shares — and a
+//!    self-mask seed `b_i`, and publishes `S_i`, `C_i` and a commitment to `b_i`,
+//!    signed with its registered key over (run, name, round, `i`, keys,
+//!    commitment) ([`SignedPublicShare`], [`keys_message`]). The site's ledger
+//!    records "run keyed" first; a run id is keyed once, ever.
+//! 1. **Peers** ([`RunParticipant::share`]). The hub relays the signed keys. A
+//!    site accepts them only if every share verifies under the key its own
+//!    [`Roster`] lists for the claimed name, names and numbers are distinct, its
+//!    own share is unaltered, every round lists the same peers, and `n ≥ n_min`
+//!    ([`SitePolicy`]). It then fixes `t = max(n_min, ⌊2n/3⌋ + 1)` itself (the
+//!    hub's wish counts only if higher).
 //! 2. **Shares.** Site `i` Shamir-shares `b_i` and `s_i` with threshold `t` over
-//!    `GF(2^61 − 1)` among the sites of step 1, and sends each peer its shares
-//!    encrypted under a key from X25519(`c_i`, `C_j`) (ChaCha20, HMAC-SHA256).
+//!    `GF(2^61 − 1)` among those peers, and sends each its shares encrypted under
+//!    a key from X25519(`c_i`, `C_j`) (ChaCha20, HMAC-SHA256).
 //! 3. **Masked input.** With `U2` = the sites whose shares it received, site `i`
 //!    sends `y_i = x_i + PRG(b_i) + Σ_{j∈U2, j>i} PRG(k_ij) − Σ_{j∈U2, j<i} PRG(k_ij)`,
 //!    where `k_ij = HMAC-SHA256(X25519(s_i, S_j), label ‖ round ‖ min(i,j) ‖ max(i,j))`
 //!    and PRG is ChaCha20. Pairwise masks cancel in the sum; `PRG(b_i)` does not.
-//! 4. **Unmasking.** The hub closes input collection once: survivors `U3` (input
-//!    arrived) and dropped `U2 \ U3`. Each survivor sends its shares of `b_k` for
-//!    every survivor `k` and of `s_d` for every dropped `d` — never both for one
-//!    site. From `t` such reveals the hub rebuilds each `b_k` (checked against the
-//!    commitment) and each `s_d` (checked against `S_d`), subtracts `PRG(b_k)` and
-//!    the masks between dropped and surviving sites, and gets `Σ_{k∈U3} x_k`.
+//! 4. **Consistency** ([`RunParticipant::confirm`]). The hub closes input
+//!    collection once: survivors `U3` (input arrived) and dropped `U2 \ U3`
+//!    ([`UnmaskRequest`]). Each survivor signs that split ([`SurvivorSignature`],
+//!    [`survivors_message`]) — one split per round, and only the run's one
+//!    survivor set (fixed by the run's first split).
+//! 5. **Unmasking** ([`RunParticipant::reveal`]). Given the signatures, a
+//!    survivor checks that at least `t` distinct survivors signed exactly the
+//!    split it signed, records "round revealed" in its ledger, and sends its
+//!    shares of `b_k` for every survivor `k` and of `s_d` for every dropped `d` —
+//!    never both for one site. From `t` reveals the hub rebuilds each `b_k`
+//!    (checked against the commitment) and `s_d` (checked against `S_d`),
+//!    subtracts `PRG(b_k)` and the masks between dropped and surviving sites, and
+//!    gets `Σ_{k∈U3} x_k`.
+//!
+//! Every refusal a [`RunParticipant`] returns reads [`REFUSAL_TEXT`] towards the
+//! hub; the reason is only in [`Refusal::detail`], for the site's log.
 //!
 //! **Why shares rather than revealing seeds directly.** The simpler design — a
 //! survivor reveals its pairwise seed with each dropped site, and each survivor its
@@ -56,41 +79,89 @@
 //! ([`SecAggError::LateInput`]), so a "dropped" site's late input can never meet
 //! its revealed key.
 //!
-//! # Threat model (who colludes with whom breaks what)
+//! # Threat model: a malicious hub, and who colludes with whom
 //!
-//! - **Honest-but-curious hub, alone:** sees each `y_i`, which is uniformly
-//!   distributed given everything else it sees (`tests/indistinguishability.rs`
-//!   checks this statistically), and learns only the sum of the survivors' inputs.
-//! - **Hub + a set `C` of sites, `|C| < t`:** learns the inputs of `C` (it has
-//!   them) and the sum of the honest survivors' inputs, nothing else; so hub + one
-//!   site learns nothing about a third site's input beyond the sum minus its own.
-//! - **Hub + all but one site:** learns the remaining site's input as the sum
-//!   minus theirs. This is inherent to releasing a sum; disclosure control
-//!   (minimum sites, noise in `oncofed-privacy`) must handle it, not this crate.
-//! - **Hub + `t` or more sites:** can pool their shares to rebuild any `b_i` or
-//!   `s_i` and unmask an individual site. Choose `t` large; the crate requires
-//!   `t > n/2`, and `n − t` is the number of dropouts tolerated.
-//! - **Malicious hub** (lies about dropouts, splits sites into groups): each
-//!   honest site reveals once and only one kind of share per owner, and `t > n/2`
-//!   keeps two disjoint groups from both unmasking; but without Bonawitz's
-//!   consistency round (sites signing the survivor set and checking `t`
-//!   signatures) a malicious hub colluding with sites can still do more than above.
-//!   The hub can also drop sites at will: that changes whose inputs are summed, so
-//!   the released result must state the survivor count.
-//! - **Key substitution:** the hub relays public keys. Their authenticity must
-//!   come from the sites' Ed25519 signatures on OncoFed's envelopes (`oncofed-crypto`),
-//!   outside this crate; without them a hub could replace keys and read shares.
-//! - **One vector per session:** masks are never reused; each vector (or each
-//!   Newton iteration) needs a fresh round, since two vectors under the same mask
-//!   would reveal their difference. The API enforces it (each step runs once).
+//! The hub may deviate arbitrarily: invent or drop sites, send each site a
+//! different view, replay and repeat steps. `c` below counts colluding sites.
+//! Each claim names the test that checks it.
+//!
+//! 1. **A site's masked vector alone reveals nothing:** `y_i` is uniformly
+//!    distributed given everything else the hub sees. Checked statistically:
+//!    `tests/indistinguishability.rs`,
+//!    `a_sites_masked_vector_is_indistinguishable_from_uniform_noise` (and
+//!    `the_tests_detect_an_unmasked_input`, so the check can fail).
+//! 2. **The hub cannot invent peers or substitute keys.** A peer counts only if
+//!    its keys are signed by the key the site's own roster lists for it; the hub
+//!    never supplies the roster. `tests/red_team.rs`,
+//!    `red_team_invented_peers_are_refused` (hub-signed shares under real names,
+//!    and names off the roster, n = 3 and 10).
+//! 3. **The hub cannot lower the threshold or the number of participants.** `t
+//!    = 1` is refused everywhere; a site uses `t = max(n_min, ⌊2n/3⌋ + 1)` from
+//!    its own policy and refuses `n < n_min` (default 3) before any share leaves
+//!    it. `red_team_threshold_one_with_only_the_targets_key_is_refused`,
+//!    `red_team_threshold_one_is_refused_and_the_hubs_threshold_is_not_used`,
+//!    `roster::tests::threshold_is_the_larger_of_n_min_and_a_majority`.
+//! 4. **Split views with colluders:** the hub plus `c` sites with `2t > n + c`
+//!    cannot obtain both `t` shares of an honest site's `b_i` (from sites told
+//!    "`i` survived") and `t` of its `s_i` (from sites told "`i` dropped"): the
+//!    two groups plus the colluders would need `n + c ≥ 2t`. With the default
+//!    `t`, `c < 2t − n` (≈ `n/3`: 2 of 3, 2 of 5, 3 of 10) is tolerated
+//!    ([`SitePolicy::tolerated_colluders`]). On top, the consistency round makes
+//!    every reveal conditional on `t` signatures on the same split from distinct
+//!    roster-verified survivors, so a site holds signed evidence of the split it
+//!    answered, and the survivor set cannot change within a run.
+//!    `red_team_split_survivor_views_with_one_colluder_cannot_unmask_a_third_site`
+//!    (n = 3, 5, 11, every division of the honest sites),
+//!    `consistency_round_counts_only_valid_distinct_survivor_signatures_on_one_split`.
+//!    At a bare majority `t = ⌊n/2⌋ + 1` one colluder suffices for odd `n`
+//!    (n = 5, t = 3: groups of 1 and 2), signatures or not; hence `⌊2n/3⌋ + 1`.
+//! 5. **No computation twice within a run, with and without a site.** A run id
+//!    is keyed once per site, recorded durably before any key is drawn; a round
+//!    is revealed once; the survivor set of a run's first unmasking is fixed for
+//!    all its rounds; at the node, a run id is also prepared once.
+//!    `red_team_repeating_a_run_with_and_without_a_site_is_refused`, and
+//!    `crates/node/tests/secagg_runs.rs`,
+//!    `red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart`.
+//! 6. **Refusals tell the hub nothing:** one constant text ([`REFUSAL_TEXT`]),
+//!    asserted for every refusal in `tests/red_team.rs` (`refused`).
+//! 7. **The exact sum works with tolerated dropouts:**
+//!    `honest_hub_gets_exact_sums_with_and_without_a_dropout` (n = 3, 5, 10; up
+//!    to `n − t` dropouts), `tests/protocol.rs` for the per-round machinery.
+//!
+//! **What remains possible, by design or outside this crate:**
+//!
+//! - **Hub + `t` or more sites** pool shares and unmask any site; **hub + all but
+//!   one site** learn the last site's input as the sum minus theirs. Inherent to
+//!   threshold sharing and to releasing sums; `n_min` and disclosure control
+//!   (`oncofed-privacy`, `oncofed-analysis`) must handle it.
+//! - **Different runs over different site sets.** The hub chooses whom it sends
+//!   a run to; two runs (two run ids) of the same computation over `S` and
+//!   `S \ {i}` still give site `i`'s vector as the difference. Per-run counters
+//!   cannot see across runs: that needs the signed run plan of issue 11 item 2
+//!   (approved computations, repeated computations refused). Open.
+//! - **Dropping sites** within `n − t` changes whose inputs are summed; the
+//!   released result must state the survivor count.
+//! - **The roster is trusted.** It is distributed out of band like the hub key;
+//!   whoever can edit a site's roster can add peers to it.
+//! - **Computation errors** at the mask step (e.g. an event time off the hub's
+//!   grid) are the analysis layer's texts, not this crate's, and can still carry
+//!   a signal (issue 11 item 3).
 //! - **Not covered:** sites sending wrong or out-of-range values (integrity of
-//!   inputs; a site can distort the sum arbitrarily), a site sending wrong shares
-//!   (detected at reconstruction through the commitment or public key, which aborts
-//!   the round rather than identifying the culprit), availability (fewer than `t`
-//!   survivors aborts the round), side channels, and secrets lingering in
-//!   memory (X25519 secrets are zeroized on drop; seeds and shares are not).
+//!   inputs; a site can distort the sum arbitrarily, issue 11 item 5), a site
+//!   sending wrong shares (detected at reconstruction through the commitment or
+//!   public key, which aborts the round rather than identifying the culprit),
+//!   availability (fewer than `t` survivors aborts the round), side channels,
+//!   and secrets lingering in memory (X25519 and Ed25519 secrets are zeroized
+//!   on drop; seeds and shares are not).
+//! - **One vector per session:** masks are never reused; each vector (or each
+//!   Newton iteration) needs a fresh round, since two vectors under the same
+//!   mask would reveal their difference. The API enforces it (each step runs once).
 //!
-//! # Example: one round, three sites, site 2 drops out
+//! # Example: the per-round core, three sites, site 2 drops out
+//!
+//! The bare [`SiteSession`] / [`AggregationRound`] machinery, as a hub that
+//! follows the protocol drives it (t = 2 of 3 here; sites facing a real hub wrap
+//! their sessions in a [`RunParticipant`], see `tests/red_team.rs`).
 //!
 //! ```
 //! use oncofed_secagg::{AggregationRound, FixedPoint, RoundId, SiteId, SiteSession};

@@ -7,8 +7,9 @@ use crate::{RoundId, SiteId};
 use serde::{Deserialize, Serialize};
 
 /// Step 1, site → hub → all sites: a site's public keys and a commitment to its
-/// self-mask seed. The hub relays these; their authenticity must come from the
-/// site's Ed25519 signature on the envelope that carries them (outside this crate).
+/// self-mask seed. The hub relays these; against a malicious hub they travel as
+/// [`SignedPublicShare`](crate::SignedPublicShare), signed with the site's
+/// registered key and checked against each receiving site's own roster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicShare {
     /// The round.

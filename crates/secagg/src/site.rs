@@ -84,8 +84,10 @@ impl fmt::Debug for SiteSession {
 impl SiteSession {
     /// Step 1: fresh key pairs and self-mask seed for `round`, and the
     /// [`PublicShare`] to send to the hub. `threshold` is the round's Shamir
-    /// threshold `t`, which the site should take from its own configuration or the
-    /// hub's signed task, not from an unauthenticated message.
+    /// threshold `t`. This is the per-round core and trusts its caller for `t`
+    /// and the peers; a site facing a hub that may lie uses
+    /// [`RunParticipant`](crate::RunParticipant), which signs the share, checks
+    /// peers against the site's roster and sets `t` from the site's own policy.
     pub fn new(site: SiteId, round: RoundId, threshold: usize) -> (Self, PublicShare) {
         let mask_secret = StaticSecret::from(rand::random::<[u8; 32]>());
         let cipher_secret = StaticSecret::from(rand::random::<[u8; 32]>());
