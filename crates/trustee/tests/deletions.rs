@@ -2,79 +2,29 @@
 //! site, once per withdrawal, also for a site that registers the person later;
 //! receipts are checked; sample-destruction orders for the biobank.
 
-use chrono::NaiveDate;
-use oncofed_idat::IdentifyingData;
-use oncofed_model::SiteId;
-use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
-use oncofed_trustee_api::{DeletionReceipt, PseudonymiseItem, TrusteeClient, TrusteeError};
+mod common;
+
+use common::{clients, oncofed_withdrawal as withdrawal, person, start_centre, status_of};
+use oncofed_model::Sex;
+use oncofed_trustee_api::{DeletionReceipt, PseudonymiseItem, TrusteeClient};
 use serde_json::json;
 
 const ADMIN: &str = "admin-token-deletions-0123456789abcdef";
+const SITES: [&str; 3] = ["site-1", "site-2", "site-3"];
 
 fn site_token(site: &str) -> String {
     format!("{site}-token-deletions-0123456789abcdef")
 }
 
-async fn start(dir: &std::path::Path) -> String {
-    let hashes: Vec<(SiteId, String)> = ["site-1", "site-2", "site-3"]
-        .iter()
-        .map(|s| (SiteId::new(*s).unwrap(), hash_token(&site_token(s))))
-        .collect();
-    let registry =
-        SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
-    let config = TrusteeConfig::new(
-        dir.join("tc"),
-        PseudonymKey::from_bytes(vec![6; 32]).unwrap(),
-        registry,
-    )
-    .unwrap()
-    .with_admin_token_hash(&hash_token(ADMIN))
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(oncofed_trustee::launch(
-        config,
-        listener,
-        std::future::pending(),
-    ));
-    url
-}
-
 fn item(local_id: &str, given: &str) -> PseudonymiseItem {
-    PseudonymiseItem {
-        local_id: local_id.into(),
-        idat: IdentifyingData {
-            given: vec![given.into()],
-            family: Some("Beispiel".into()),
-            birth_name: None,
-            birth_date: NaiveDate::from_ymd_opt(1950, 2, 3),
-            sex: oncofed_model::Sex::Male,
-            address: None,
-            kvnr: None,
-        },
-    }
-}
-
-fn withdrawal() -> serde_json::Value {
-    json!({"resourceType": "Consent", "id": "w", "status": "active", "dateTime": "2026-03-01",
-           "provision": {"type": "deny", "code": [{"coding": [{"system": "urn:oncofed:consent-policy", "code": "withdrawal"}]}]}})
-}
-
-fn status_of<T: std::fmt::Debug>(r: Result<T, TrusteeError>) -> u16 {
-    match r {
-        Err(TrusteeError::Rejected { status, .. }) => status,
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    common::item(local_id, person(given, "Beispiel", (1950, 2, 3), Sex::Male))
 }
 
 #[tokio::test]
 async fn orders_once_per_withdrawal_per_site_including_late_registrations() {
     let dir = tempfile::tempdir().unwrap();
-    let url = start(dir.path()).await;
-    let sites: Vec<TrusteeClient> = ["site-1", "site-2", "site-3"]
-        .iter()
-        .map(|s| TrusteeClient::new(&url, &site_token(s)).unwrap())
-        .collect();
+    let url = start_centre(dir.path().join("tc"), 6, ADMIN, &SITES, site_token).await;
+    let sites = clients(&url, &SITES, site_token);
     let staff = TrusteeClient::new(&url, ADMIN).unwrap();
     let p1 = sites[0]
         .pseudonymise(vec![item("a", "Paul"), item("b", "Otto")])

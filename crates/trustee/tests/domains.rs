@@ -4,10 +4,11 @@
 //! The throughput figure for BENCHMARKS.md:
 //! `cargo test --release -p oncofed-trustee --test domains -- --ignored --nocapture`
 
-use oncofed_model::SiteId;
+mod common;
+
+use common::{start_centre, status_of};
 use oncofed_trustee::domains::check;
-use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
-use oncofed_trustee_api::{CheckDigit, DomainSpec, TrusteeClient, TrusteeError};
+use oncofed_trustee_api::{CheckDigit, DomainSpec, TrusteeClient};
 use std::collections::HashSet;
 
 const ADMIN: &str = "admin-token-domains-0123456789abcdef";
@@ -17,28 +18,7 @@ fn site_token(site: &str) -> String {
 }
 
 async fn start(dir: &std::path::Path) -> String {
-    let hashes: Vec<(SiteId, String)> = ["site-1", "site-2"]
-        .iter()
-        .map(|s| (SiteId::new(*s).unwrap(), hash_token(&site_token(s))))
-        .collect();
-    let registry =
-        SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
-    let config = TrusteeConfig::new(
-        dir.join("tc"),
-        PseudonymKey::from_bytes(vec![3; 32]).unwrap(),
-        registry,
-    )
-    .unwrap()
-    .with_admin_token_hash(&hash_token(ADMIN))
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(oncofed_trustee::launch(
-        config,
-        listener,
-        std::future::pending(),
-    ));
-    url
+    start_centre(dir.join("tc"), 3, ADMIN, &["site-1", "site-2"], site_token).await
 }
 
 fn spec(name: &str, parent: Option<&str>) -> DomainSpec {
@@ -49,13 +29,6 @@ fn spec(name: &str, parent: Option<&str>) -> DomainSpec {
         alphabet: None,
         length: None,
         check: None,
-    }
-}
-
-fn status_of<T: std::fmt::Debug>(r: Result<T, TrusteeError>) -> u16 {
-    match r {
-        Err(TrusteeError::Rejected { status, .. }) => status,
-        other => panic!("expected a refusal, got {other:?}"),
     }
 }
 

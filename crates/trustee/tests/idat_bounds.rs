@@ -6,39 +6,20 @@
 //! bounded time (Jaro–Winkler on capped input). No timing is asserted; the
 //! tests print what they measured (`--nocapture`).
 
+mod common;
 mod linkage_common;
 
-use chrono::NaiveDate;
+use common::{item, resident};
 use linkage_common::{Server, TOKEN_A, TOKEN_B};
+use oncofed_idat::IdentifyingData;
 use oncofed_idat::bounds::{MAX_GIVEN_NAMES, MAX_NAME_CHARS};
-use oncofed_idat::{Address, IdentifyingData};
 use oncofed_model::Sex;
-use oncofed_trustee_api::{ItemError, PseudonymiseItem};
+use oncofed_trustee_api::ItemError;
 use serde_json::Value;
 use std::time::Instant;
 
 fn idat(given: &str, family: &str) -> IdentifyingData {
-    IdentifyingData {
-        given: vec![given.into()],
-        family: Some(family.into()),
-        birth_name: None,
-        birth_date: NaiveDate::from_ymd_opt(1961, 4, 12),
-        sex: Sex::Female,
-        address: Some(Address {
-            lines: vec!["Hauptstraße 5".into()],
-            postal_code: Some("50667".into()),
-            city: Some("Köln".into()),
-            country: None,
-        }),
-        kvnr: None,
-    }
-}
-
-fn item(local_id: &str, idat: IdentifyingData) -> PseudonymiseItem {
-    PseudonymiseItem {
-        local_id: local_id.into(),
-        idat,
-    }
+    resident(given, family, (1961, 4, 12), Sex::Female)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,37 +2,18 @@
 //! end to end against a real trust centre: automatic match past a typo, a possible
 //! match queued, decided by staff (audited), persons merged.
 
+mod common;
 mod linkage_common;
 
-use chrono::NaiveDate;
+use common::{item, resident};
 use linkage_common::{ADMIN, Server, TOKEN_A, TOKEN_B};
-use oncofed_idat::{Address, IdentifyingData};
+use oncofed_idat::IdentifyingData;
 use oncofed_model::Sex;
 use oncofed_trustee::linkage::api::Decision;
-use oncofed_trustee_api::{PseudonymiseItem, TrusteeError};
+use oncofed_trustee_api::TrusteeError;
 
-fn idat(given: &str, family: &str, (y, m, d): (i32, u32, u32)) -> IdentifyingData {
-    IdentifyingData {
-        given: vec![given.into()],
-        family: Some(family.into()),
-        birth_name: None,
-        birth_date: NaiveDate::from_ymd_opt(y, m, d),
-        sex: Sex::Female,
-        address: Some(Address {
-            lines: vec!["Hauptstraße 5".into()],
-            postal_code: Some("50667".into()),
-            city: Some("Köln".into()),
-            country: None,
-        }),
-        kvnr: None,
-    }
-}
-
-fn item(local_id: &str, idat: IdentifyingData) -> PseudonymiseItem {
-    PseudonymiseItem {
-        local_id: local_id.into(),
-        idat,
-    }
+fn idat(given: &str, family: &str, born: (i32, u32, u32)) -> IdentifyingData {
+    resident(given, family, born, Sex::Female)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

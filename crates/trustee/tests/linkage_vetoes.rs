@@ -5,14 +5,16 @@
 //! key, probabilistic score): at most a clerical-review item, which staff may
 //! still confirm. End to end against a real trust centre.
 
+mod common;
 mod linkage_common;
 
 use chrono::NaiveDate;
+use common::{item, resident};
 use linkage_common::{ADMIN, Server, TOKEN_A, TOKEN_B};
 use oncofed_idat::{Address, IdentifyingData, Kvnr};
 use oncofed_model::Sex;
 use oncofed_trustee::linkage::api::Decision;
-use oncofed_trustee_api::{PseudonymPair, PseudonymiseItem, TrusteeClient};
+use oncofed_trustee_api::{PseudonymPair, TrusteeClient};
 
 fn address(postal_code: &str) -> Option<Address> {
     Some(Address {
@@ -53,27 +55,14 @@ fn christiane() -> IdentifyingData {
 /// A complete record with an insurance number and an address.
 fn erika() -> IdentifyingData {
     IdentifyingData {
-        given: vec!["Erika".into()],
-        family: Some("Mustermann".into()),
-        birth_name: None,
-        birth_date: NaiveDate::from_ymd_opt(1961, 4, 12),
-        sex: Sex::Female,
-        address: Some(Address {
-            lines: vec!["Hauptstraße 5".into()],
-            postal_code: Some("50667".into()),
-            city: Some("Köln".into()),
-            country: None,
-        }),
         kvnr: Some(Kvnr::new("A123456780").unwrap()),
+        ..resident("Erika", "Mustermann", (1961, 4, 12), Sex::Female)
     }
 }
 
 async fn one(client: &TrusteeClient, local_id: &str, idat: IdentifyingData) -> PseudonymPair {
     let mut pairs = client
-        .pseudonymise(vec![PseudonymiseItem {
-            local_id: local_id.into(),
-            idat,
-        }])
+        .pseudonymise(vec![item(local_id, idat)])
         .await
         .unwrap();
     pairs.remove(0)
@@ -104,16 +93,7 @@ async fn red_team_birth_name_does_not_merge_two_people() {
     assert_ne!(first.research, second.research, "merged across sites");
     let both = server
         .site(TOKEN_A)
-        .pseudonymise(vec![
-            PseudonymiseItem {
-                local_id: "x1".into(),
-                idat: christiane(),
-            },
-            PseudonymiseItem {
-                local_id: "x2".into(),
-                idat: christian(),
-            },
-        ])
+        .pseudonymise(vec![item("x1", christiane()), item("x2", christian())])
         .await
         .unwrap();
     assert_ne!(both[0].research, both[1].research, "merged within a batch");

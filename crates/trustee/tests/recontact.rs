@@ -1,14 +1,12 @@
 //! Re-contact through the trust centre (issue 5, item 5; R5): a stated reason, two
 //! distinct people, the person's consent, and only the treating site ever sees it.
 
-use chrono::NaiveDate;
-use oncofed_idat::IdentifyingData;
-use oncofed_model::{Pseudonym, SiteId};
-use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
-use oncofed_trustee_api::{
-    PseudonymiseItem, RecontactReason, RecontactRequest, RecontactState, TrusteeClient,
-    TrusteeError,
-};
+mod common;
+
+use common::{person, refusal as status_of, start_centre};
+use oncofed_model::{Pseudonym, Sex};
+use oncofed_trustee::hash_token;
+use oncofed_trustee_api::{RecontactReason, RecontactRequest, RecontactState, TrusteeClient};
 use serde_json::json;
 
 const ADMIN: &str = "admin-token-recontact-0123456789abcdef";
@@ -20,12 +18,6 @@ fn site_token(site: &str) -> String {
 }
 
 async fn start(dir: &std::path::Path) -> String {
-    let hashes: Vec<(SiteId, String)> = ["site-1", "site-2"]
-        .iter()
-        .map(|s| (SiteId::new(*s).unwrap(), hash_token(&site_token(s))))
-        .collect();
-    let registry =
-        SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
     let data = dir.join("tc");
     std::fs::create_dir_all(&data).unwrap();
     // Staff come from the staff file in the data directory, read at start.
@@ -38,34 +30,7 @@ async fn start(dir: &std::path::Path) -> String {
         ),
     )
     .unwrap();
-    let config = TrusteeConfig::new(
-        &data,
-        PseudonymKey::from_bytes(vec![4; 32]).unwrap(),
-        registry,
-    )
-    .unwrap()
-    .with_admin_token_hash(&hash_token(ADMIN))
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(oncofed_trustee::launch(
-        config,
-        listener,
-        std::future::pending(),
-    ));
-    url
-}
-
-fn idat(given: &str) -> IdentifyingData {
-    IdentifyingData {
-        given: vec![given.into()],
-        family: Some("Beispiel".into()),
-        birth_name: None,
-        birth_date: NaiveDate::from_ymd_opt(1966, 7, 1),
-        sex: oncofed_model::Sex::Female,
-        address: None,
-        kvnr: None,
-    }
+    start_centre(data, 4, ADMIN, &["site-1", "site-2"], site_token).await
 }
 
 /// An MII broad consent permitting re-contact about additional findings (….5.3.31) only.
@@ -83,13 +48,6 @@ fn request(p: &Pseudonym, reason_code: RecontactReason, reason: &str) -> Reconta
         pseudonym: p.clone(),
         reason_code,
         reason: reason.into(),
-    }
-}
-
-fn status_of(e: TrusteeError) -> u16 {
-    match e {
-        TrusteeError::Rejected { status, .. } => status,
-        other => panic!("expected a refusal, got {other}"),
     }
 }
 
@@ -113,9 +71,8 @@ async fn recontact_needs_a_reason_two_people_and_consent_and_reaches_only_the_tr
         TrusteeClient::new(&url, BOB).unwrap(),
         TrusteeClient::new(&url, ADMIN).unwrap(),
     );
-    let item = |id: &str, given: &str| PseudonymiseItem {
-        local_id: id.into(),
-        idat: idat(given),
+    let item = |id: &str, given: &str| {
+        common::item(id, person(given, "Beispiel", (1966, 7, 1), Sex::Female))
     };
     let at1 = site1
         .pseudonymise(vec![item("p1", "Petra"), item("q1", "Quirin")])

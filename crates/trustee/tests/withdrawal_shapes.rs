@@ -6,13 +6,12 @@
 //! withdrawal marker is a refusal: it denies everything but orders nothing.
 //! Also the consent check with a fact's date of origin (collection window).
 
+mod common;
+
 use chrono::NaiveDate;
-use oncofed_idat::IdentifyingData;
-use oncofed_model::{DataCategory, Purpose, SiteId};
-use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
-use oncofed_trustee_api::{
-    ConsentDecision, ConsentQuestion, PseudonymPair, PseudonymiseItem, TrusteeClient,
-};
+use common::{clients, item, oncofed_withdrawal, person, start_centre};
+use oncofed_model::{DataCategory, Purpose, Sex};
+use oncofed_trustee_api::{ConsentDecision, ConsentQuestion, PseudonymPair, TrusteeClient};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "admin-token-withdrawal-shapes-0123456789";
@@ -23,43 +22,7 @@ fn site_token(site: &str) -> String {
 }
 
 async fn start(dir: &std::path::Path) -> String {
-    let hashes: Vec<(SiteId, String)> = ["site-1", "site-2"]
-        .iter()
-        .map(|s| (SiteId::new(*s).unwrap(), hash_token(&site_token(s))))
-        .collect();
-    let registry =
-        SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
-    let config = TrusteeConfig::new(
-        dir.join("tc"),
-        PseudonymKey::from_bytes(vec![7; 32]).unwrap(),
-        registry,
-    )
-    .unwrap()
-    .with_admin_token_hash(&hash_token(ADMIN))
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(oncofed_trustee::launch(
-        config,
-        listener,
-        std::future::pending(),
-    ));
-    url
-}
-
-fn item(local_id: &str) -> PseudonymiseItem {
-    PseudonymiseItem {
-        local_id: local_id.into(),
-        idat: IdentifyingData {
-            given: vec!["Karl".into()],
-            family: Some("Beispiel".into()),
-            birth_name: None,
-            birth_date: NaiveDate::from_ymd_opt(1948, 5, 6),
-            sex: oncofed_model::Sex::Male,
-            address: None,
-            kvnr: None,
-        },
-    }
+    start_centre(dir.join("tc"), 7, ADMIN, &["site-1", "site-2"], site_token).await
 }
 
 fn code(arc: u16) -> Value {
@@ -79,14 +42,13 @@ fn broad_consent() -> Value {
 
 /// Two sites holding the same person with a broad consent on record.
 async fn setup(url: &str) -> (Vec<TrusteeClient>, TrusteeClient, Vec<PseudonymPair>) {
-    let sites: Vec<TrusteeClient> = ["site-1", "site-2"]
-        .iter()
-        .map(|s| TrusteeClient::new(url, &site_token(s)).unwrap())
-        .collect();
+    let sites = clients(url, &["site-1", "site-2"], site_token);
     let staff = TrusteeClient::new(url, ADMIN).unwrap();
     let mut held = Vec::new();
     for (i, s) in sites.iter().enumerate() {
-        held.extend(s.pseudonymise(vec![item(&format!("k{i}"))]).await.unwrap());
+        let karl = person("Karl", "Beispiel", (1948, 5, 6), Sex::Male);
+        let mine = s.pseudonymise(vec![item(&format!("k{i}"), karl)]).await;
+        held.extend(mine.unwrap());
     }
     staff
         .record_consent_as_staff(&held[0].site, broad_consent())
@@ -138,9 +100,7 @@ async fn assert_withdrawal_orders(withdrawal: Value) {
 
 #[tokio::test]
 async fn red_team_withdrawal_by_oncofed_code_orders_deletion() {
-    assert_withdrawal_orders(json!({"resourceType": "Consent", "id": "w", "status": "active", "dateTime": "2026-03-01",
-        "provision": {"type": "deny", "code": [{"coding": [{"system": "urn:oncofed:consent-policy", "code": "withdrawal"}]}]}}))
-    .await;
+    assert_withdrawal_orders(oncofed_withdrawal()).await;
 }
 
 #[tokio::test]
