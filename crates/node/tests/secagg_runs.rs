@@ -14,7 +14,10 @@ use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{
     Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, IndexEvent, Variable,
 };
-use oncofed_secagg::{REFUSAL_TEXT, Roster, RoundId, SitePolicy};
+use oncofed_secagg::{
+    REFUSAL_TEXT, Roster, RoundId, SignedPublicShare, SiteId as AggIndex, SitePolicy, SiteSession,
+    keys_message,
+};
 use std::time::Duration;
 use support::{Cohort, Node, Trustee};
 
@@ -37,6 +40,26 @@ fn prepare() -> AnalysisStep {
     }
 }
 
+/// A site-1 agent config over `node`, its roster listing site-1 and two real
+/// peers whose keys the test keeps.
+fn config(node: &Node, key: SigningKeyPair, peers: &[(&str, &SigningKeyPair)]) -> AgentConfig {
+    let mut roster = Roster::new();
+    roster.insert("site-1", key.public_key()).unwrap();
+    for (name, k) in peers {
+        roster.insert(*name, k.public_key()).unwrap();
+    }
+    AgentConfig {
+        site: SiteId::new("site-1").unwrap(),
+        hub_url: "http://127.0.0.1:9".into(),
+        key,
+        hub_key: SigningKeyPair::generate().public_key(),
+        secret: SiteSecret::load_or_create(&node.dir.path().join("noise.secret")).unwrap(),
+        poll_wait: 1,
+        roster,
+        secagg: SitePolicy::default(),
+    }
+}
+
 fn keys(run: &str) -> AnalysisStep {
     AnalysisStep::Keys {
         index: 0,
@@ -56,19 +79,7 @@ async fn red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart() {
         .unwrap();
     assert_eq!(report.units_failed, 0, "{:?}", report.errors);
     let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
-    let key = SigningKeyPair::generate();
-    let mut roster = Roster::new();
-    roster.insert("site-1", key.public_key()).unwrap();
-    let config = AgentConfig {
-        site: SiteId::new("site-1").unwrap(),
-        hub_url: "http://127.0.0.1:9".into(),
-        key,
-        hub_key: SigningKeyPair::generate().public_key(),
-        secret: SiteSecret::load_or_create(&node.dir.path().join("noise.secret")).unwrap(),
-        poll_wait: 1,
-        roster,
-        secagg: SitePolicy::default(),
-    };
+    let config = config(&node, SigningKeyPair::generate(), &[]);
     let run = QueryId::random();
     let round_prefix = run.as_str().to_owned();
     let runs = AnalysisRuns::default();
@@ -107,4 +118,75 @@ async fn red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart() {
         Err(REFUSAL_TEXT.to_string())
     );
     assert_eq!(restarted.open_runs(), 0);
+}
+
+/// Attack 1 through the agent: the hub relays, next to the site's own signed
+/// keys, peers it invented (signed by its own key under the real peers' names),
+/// or only the site's own keys. The agent's roster refuses both with the
+/// constant text; the real peers' signed keys are accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_team_the_agent_refuses_peers_not_signed_by_its_roster() {
+    let trustee = Trustee::start(1).await;
+    let cohort = Cohort::generate(1, 400, 6);
+    let node = Node::new();
+    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
+    let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
+    let (k2, k3) = (SigningKeyPair::generate(), SigningKeyPair::generate());
+    let config = config(
+        &node,
+        SigningKeyPair::generate(),
+        &[("site-2", &k2), ("site-3", &k3)],
+    );
+    let run = QueryId::random();
+    let runs = AnalysisRuns::default();
+    let step = |s: AnalysisStep| {
+        let (runs, store, gate, config, run) = (
+            runs.clone(),
+            node.store.clone(),
+            &gate,
+            &config,
+            run.clone(),
+        );
+        async move { answer_analysis(&runs, &store, gate, config, &run, s).await }
+    };
+    assert_eq!(step(prepare()).await, Ok(AnalysisReply::Admitted));
+    let Ok(AnalysisReply::Ready { shares }) = step(keys(run.as_str())).await else {
+        panic!("keys refused");
+    };
+    let round = shares[0].share.round.clone();
+    let peer = |i: u32, name: &str, signer: &SigningKeyPair| {
+        let (_, share) = SiteSession::new(AggIndex(i), round.clone(), 2);
+        let signature = signer.sign(&keys_message(run.as_str(), name, &share));
+        SignedPublicShare {
+            share,
+            signer: name.into(),
+            signature,
+        }
+    };
+    let hub = SigningKeyPair::generate();
+    let invented = vec![
+        shares[0].clone(),
+        peer(1, "site-2", &hub),
+        peer(2, "site-3", &hub),
+    ];
+    for keys in [invented, vec![shares[0].clone()]] {
+        assert_eq!(
+            step(AnalysisStep::Share { keys: vec![keys] }).await,
+            Err(REFUSAL_TEXT.to_string())
+        );
+    }
+    let genuine = vec![
+        shares[0].clone(),
+        peer(1, "site-2", &k2),
+        peer(2, "site-3", &k3),
+    ];
+    assert!(matches!(
+        step(AnalysisStep::Share {
+            keys: vec![genuine]
+        })
+        .await,
+        Ok(AnalysisReply::Shares { .. })
+    ));
 }
