@@ -119,6 +119,9 @@ impl Users {
     }
 }
 
+/// Default of [`HubConfig::dataset_epsilon_budget`]: the federation's lifetime ε.
+pub const DEFAULT_DATASET_EPSILON: f64 = 3.0;
+
 /// Everything the hub needs to run.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -160,6 +163,14 @@ pub struct HubConfig {
     /// Disclosure limits for analyses, indexed by security level − 1
     /// (defaults: [`oncofed_analysis::AnalysisLimits::for_level`]).
     pub analysis_limits: [oncofed_analysis::AnalysisLimits; 4],
+    /// The federation's lifetime ε budget (the dataset ledger): every release
+    /// with ε, of every project and researcher, is charged against it in
+    /// addition to its project's budget, and refused past it whoever asks.
+    /// Basic composition: a patient's total privacy loss from all DP releases
+    /// is at most this. Default 3.0 (three projects' worth at the usual project
+    /// budget of 1.0); it can only be raised by a deployment decision, and a
+    /// raise is a new risk acceptance for every patient already in the data.
+    pub dataset_epsilon_budget: f64,
     /// How long one analysis step waits for the sites before the run stops.
     pub analysis_step_timeout: Duration,
     /// How long admission (each site selecting its rows under consent) may take;
@@ -192,6 +203,7 @@ impl HubConfig {
                 oncofed_model::SecurityLevel::GeneticLinked,
             ]
             .map(oncofed_analysis::AnalysisLimits::for_level),
+            dataset_epsilon_budget: DEFAULT_DATASET_EPSILON,
             analysis_step_timeout: Duration::from_secs(60),
             analysis_admission_timeout: Duration::from_secs(600),
         }

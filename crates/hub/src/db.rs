@@ -5,6 +5,7 @@
 //! timeout), and results posted after the restart complete their queries.
 
 mod projects;
+pub(crate) use projects::{BudgetScope, fits};
 mod releases;
 
 use chrono::{DateTime, Utc};

@@ -1,8 +1,24 @@
 //! Projects, analysis runs and the privacy-budget ledger.
 //!
-//! The ledger is append-only: one row per release that spent ε, and the check
-//! "spent + ε ≤ budget" and the insert happen in one immediate transaction, so
-//! two concurrent releases cannot both pass the check on the same remainder.
+//! The ledger is append-only: one row per release that spent ε, and the checks
+//! and the insert happen in one immediate transaction, so two concurrent
+//! releases cannot both pass the check on the same remainder.
+//!
+//! Every release is charged twice, and must fit both:
+//!
+//! - the **project budget** (`Project::epsilon_budget`), per (project,
+//!   researcher), as the admin approved it;
+//! - the **dataset budget** (`HubConfig::dataset_epsilon_budget`), a lifetime
+//!   budget of the federation's data shared by every project and researcher:
+//!   the sum of all rows of the ledger. One dataset is the whole federation,
+//!   because the cohorts of different requests (index diagnoses, criteria)
+//!   overlap in ways the hub cannot bound; per-project or per-researcher
+//!   ledgers alone let more projects or more accounts multiply the ε spent on
+//!   the same patients (issue 11).
+//!
+//! The accountant is basic (sequential) composition: the ε of releases add up,
+//! and a patient's privacy loss over the federation's lifetime is at most the
+//! dataset budget.
 
 use super::{Db, DbError, TaskRow, id, time};
 use chrono::{DateTime, Utc};
@@ -49,13 +65,30 @@ pub struct AnalysisRow {
     pub error: Option<String>,
 }
 
-/// A release the budget does not cover.
+/// Which budget refused a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetScope {
+    /// The (project, researcher) budget the admin approved.
+    Project,
+    /// The federation's lifetime dataset budget, shared by everyone.
+    Dataset,
+}
+
+/// A release a budget does not cover.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpendRefused {
-    /// ε already spent.
+    /// Which budget.
+    pub scope: BudgetScope,
+    /// ε already spent against it.
     pub spent: f64,
     /// The budget.
     pub budget: f64,
+}
+
+/// Whether `spent + epsilon` stays within `budget`, with a tiny tolerance so
+/// that spending a budget in equal parts is not refused by rounding.
+pub(crate) fn fits(spent: f64, epsilon: f64, budget: f64) -> bool {
+    spent + epsilon <= budget * (1.0 + 1e-12)
 }
 
 fn run_state(s: &str) -> RunState {
@@ -128,7 +161,19 @@ impl Db {
         )?)
     }
 
-    /// Spends `epsilon` if it fits the budget, atomically; refuses otherwise.
+    /// ε spent on the federation's data by everyone (the dataset ledger).
+    pub fn dataset_spent(&self) -> Result<f64, DbError> {
+        Ok(self.conn().query_row(
+            "SELECT COALESCE(SUM(epsilon), 0.0) FROM privacy_spend",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Spends `epsilon` if it fits both the project budget of (`project_id`,
+    /// `user_id`) and the federation's `dataset_budget`, atomically; refuses
+    /// otherwise, naming the budget. Returns the project's new total.
+    #[allow(clippy::too_many_arguments)] // the ledger row and both budgets
     pub fn spend(
         &self,
         project_id: &str,
@@ -136,6 +181,7 @@ impl Db {
         run_id: &QueryId,
         epsilon: f64,
         budget: f64,
+        dataset_budget: f64,
         now: DateTime<Utc>,
     ) -> Result<Result<f64, SpendRefused>, DbError> {
         let mut conn = self.conn();
@@ -145,10 +191,25 @@ impl Db {
             params![project_id, user_id],
             |r| r.get(0),
         )?;
-        // A tiny tolerance so that spending a budget in equal parts is not refused
-        // by floating-point rounding.
-        if spent + epsilon > budget * (1.0 + 1e-12) {
-            return Ok(Err(SpendRefused { spent, budget }));
+        if !fits(spent, epsilon, budget) {
+            let scope = BudgetScope::Project;
+            return Ok(Err(SpendRefused {
+                scope,
+                spent,
+                budget,
+            }));
+        }
+        let everyone: f64 = tx.query_row(
+            "SELECT COALESCE(SUM(epsilon), 0.0) FROM privacy_spend",
+            [],
+            |r| r.get(0),
+        )?;
+        if !fits(everyone, epsilon, dataset_budget) {
+            return Ok(Err(SpendRefused {
+                scope: BudgetScope::Dataset,
+                spent: everyone,
+                budget: dataset_budget,
+            }));
         }
         tx.execute(
             "INSERT INTO privacy_spend (project_id, user_id, run_id, epsilon, spent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -270,5 +331,61 @@ impl Db {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(id: &str, researcher: &str) -> Project {
+        Project {
+            id: id.into(),
+            title: id.into(),
+            researchers: vec![researcher.into()],
+            categories: Default::default(),
+            epsilon_budget: 1.0,
+        }
+    }
+
+    /// The release-time check (one transaction), which also catches two runs
+    /// that both passed admission on the same remainder.
+    #[test]
+    fn spend_refuses_past_the_dataset_budget_across_projects_and_researchers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("hub.db")).unwrap();
+        let now = Utc::now();
+        db.put_project(&project("p1", "alice"), "root", now)
+            .unwrap();
+        db.put_project(&project("p2", "bob"), "root", now).unwrap();
+        let run = QueryId::random();
+        assert_eq!(
+            db.spend("p1", "alice", &run, 0.5, 1.0, 1.0, now).unwrap(),
+            Ok(0.5)
+        );
+        assert_eq!(
+            db.spend("p2", "bob", &run, 0.5, 1.0, 1.0, now).unwrap(),
+            Ok(0.5)
+        );
+        let refused = db.spend("p2", "bob", &run, 0.1, 1.0, 1.0, now).unwrap();
+        assert_eq!(
+            refused,
+            Err(SpendRefused {
+                scope: BudgetScope::Dataset,
+                spent: 1.0,
+                budget: 1.0
+            })
+        );
+        // The project budget still refuses on its own, and names itself.
+        let own = db.spend("p1", "alice", &run, 0.6, 1.0, 10.0, now).unwrap();
+        assert!(matches!(
+            own,
+            Err(SpendRefused {
+                scope: BudgetScope::Project,
+                ..
+            })
+        ));
+        assert_eq!(db.dataset_spent().unwrap(), 1.0);
+        assert_eq!(db.spent("p2", "bob").unwrap(), 0.5);
     }
 }

@@ -7,12 +7,18 @@
 //!   within the per-user rate limit and weekly quota of analysis runs;
 //!   `GET /v1/analyses/{id}?wait=S` its state and released result.
 //!
+//! A release with ε is charged to its project's budget and to the federation's
+//! lifetime dataset budget (`HubConfig::dataset_epsilon_budget`, basic
+//! composition; see `db::projects`), checked at submission and again, atomically,
+//! at release: more researchers or projects do not multiply the ε spent on the
+//! same patients.
+//!
 //! Every approval, submission, refusal, spend and release is audited.
 
 use super::{audit, blocking};
 use crate::analysis::{HubFederation, api_error, limits_for};
 use crate::auth::{AsAdmin, AsResearcher, User};
-use crate::db::QueryRow;
+use crate::db::{BudgetScope, QueryRow};
 use crate::json::ApiJson;
 use crate::query::{ApiPath, ApiQuery};
 use crate::{ApiError, AppState, Role};
@@ -145,10 +151,18 @@ fn admit(state: &AppState, user: &str, req: &AnalysisRequest) -> Result<Project,
             .db
             .spent(&project.id, user)
             .map_err(ApiError::internal)?;
-        if spent + e > project.epsilon_budget * (1.0 + 1e-12) {
+        if !crate::db::fits(spent, e, project.epsilon_budget) {
             return refuse(format!(
                 "privacy budget exhausted: spent ε = {spent}, this release needs {e}, the project allows {}",
                 project.epsilon_budget
+            ));
+        }
+        // The federation's lifetime budget, whoever spent it.
+        let everyone = state.inner.db.dataset_spent().map_err(ApiError::internal)?;
+        let dataset = state.inner.config.dataset_epsilon_budget;
+        if !crate::db::fits(everyone, e, dataset) {
+            return refuse(format!(
+                "dataset privacy budget exhausted: all projects together spent ε = {everyone}, this release needs {e}, the federation allows {dataset} in its lifetime"
             ));
         }
     }
@@ -280,7 +294,15 @@ async fn drive(
             (Ok(result), Some(e)) => match s
                 .inner
                 .db
-                .spend(&project.id, &user, &run_id, e, project.epsilon_budget, now)
+                .spend(
+                    &project.id,
+                    &user,
+                    &run_id,
+                    e,
+                    project.epsilon_budget,
+                    s.inner.config.dataset_epsilon_budget,
+                    now,
+                )
                 .map_err(ApiError::internal)?
             {
                 Ok(total) => {
@@ -293,10 +315,16 @@ async fn drive(
                     )?;
                     Ok(result)
                 }
-                Err(refused) => Err(format!(
-                    "privacy budget exhausted: spent ε = {}, the project allows {}",
-                    refused.spent, refused.budget
-                )),
+                Err(refused) => Err(match refused.scope {
+                    BudgetScope::Project => format!(
+                        "privacy budget exhausted: spent ε = {}, the project allows {}",
+                        refused.spent, refused.budget
+                    ),
+                    BudgetScope::Dataset => format!(
+                        "dataset privacy budget exhausted: all projects together spent ε = {}, the federation allows {} in its lifetime",
+                        refused.spent, refused.budget
+                    ),
+                }),
             },
             (o, _) => o,
         };

@@ -1,0 +1,89 @@
+//! The lifetime dataset ledger: every ε release, of every project and
+//! researcher, is charged against one federation-wide budget.
+
+mod support;
+
+use oncofed_hub::Role;
+use oncofed_hub::client::HubClient;
+use oncofed_model::DataCategory;
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisRequest, IndexEvent, Project, RunState, Variable,
+};
+use std::collections::BTreeSet;
+use support::{ADMIN, Federation, Hub, RESEARCHER};
+
+const BOB: &str = "bob-researcher-token-0123456789";
+
+fn describe(project: &str, epsilon: f64) -> AnalysisRequest {
+    AnalysisRequest {
+        project: project.into(),
+        index: IndexEvent { icd10: "C".into() },
+        cohort: None,
+        analysis: Analysis::Describe {
+            variables: vec![Variable::Age],
+            edges: (3..=9).map(|d| f64::from(d * 10)).collect(),
+            strata: None,
+        },
+        epsilon: Some(epsilon),
+        wait_seconds: Some(60),
+    }
+}
+
+/// Issue 11: the ledger was per (project, researcher), so two researchers in two
+/// projects over the same cohort each spent a whole budget. Now the second
+/// release past the dataset budget is refused, whoever asks and in whichever
+/// project, while the project budgets alone would still allow it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn red_team_budget_multiplies_across_researchers_and_projects() {
+    let fed = Federation::build(3, 900, 31).await;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(
+        dir.path().into(),
+        oncofed_crypto::SigningKeyPair::generate(),
+        |c| {
+            c.users.add_token("bob", Role::Researcher, BOB);
+            c.dataset_epsilon_budget = 1.0;
+        },
+    )
+    .await;
+    fed.register(&hub).await;
+    let _agents = fed.run_agents(&hub, &[0, 1, 2]);
+    let admin = HubClient::new(&hub.url, ADMIN);
+    for (id, researcher) in [("p1", "alice"), ("p2", "bob")] {
+        admin
+            .approve_project(&Project {
+                id: id.into(),
+                title: format!("project {id}"),
+                researchers: vec![researcher.into()],
+                categories: BTreeSet::from([DataCategory::Clinical]),
+                epsilon_budget: 1.0,
+            })
+            .await
+            .unwrap();
+    }
+    let (alice, bob) = (
+        HubClient::new(&hub.url, RESEARCHER),
+        HubClient::new(&hub.url, BOB),
+    );
+
+    let first = alice.analyze_to_end(&describe("p1", 0.6)).await.unwrap();
+    assert_eq!(first.state, RunState::Done, "{:?}", first.error);
+    // Bob's own project has its whole budget left; the dataset has 0.4.
+    let err = bob
+        .analyze(&describe("p2", 0.6))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dataset privacy budget"), "{err}");
+    let second = bob.analyze_to_end(&describe("p2", 0.4)).await.unwrap();
+    assert_eq!(second.state, RunState::Done, "{:?}", second.error);
+    // Spent: nothing more for anyone, also within alice's own project budget.
+    for (client, project) in [(&alice, "p1"), (&bob, "p2")] {
+        let err = client
+            .analyze(&describe(project, 0.05))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dataset privacy budget"), "{project}: {err}");
+    }
+}
