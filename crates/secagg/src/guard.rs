@@ -376,8 +376,14 @@ impl RunParticipant {
             .peers
             .as_ref()
             .ok_or_else(|| Refusal::new("confirm: keys not shared yet"))?;
-        if !self.sessions.contains_key(&request.round) {
-            return Err(Refusal::new("confirm: unknown or finished round"));
+        if !self
+            .sessions
+            .get(&request.round)
+            .is_some_and(SiteSession::is_masked)
+        {
+            return Err(Refusal::new(
+                "confirm: round unknown, not masked yet, or finished",
+            ));
         }
         if let Some(seen) = self.confirmed.get(&request.round) {
             if seen != request {
@@ -471,9 +477,12 @@ impl RunParticipant {
             .sessions
             .get_mut(&request.round)
             .ok_or_else(|| Refusal::new("reveal: unknown or finished round"))?;
-        record(ledger, &format!("secagg {} revealed", request.round))?;
-        let reveal = session.reveal(request)?;
+        // The session is spent either way; the reveal leaves only once the
+        // ledger holds "revealed" (fail closed if it cannot be recorded).
+        let reveal = session.reveal(request);
         self.sessions.remove(&request.round);
+        let reveal = reveal?;
+        record(ledger, &format!("secagg {} revealed", request.round))?;
         Ok(reveal)
     }
 }

@@ -121,7 +121,10 @@
 //!    all its rounds; at the node, a run id is also prepared once.
 //!    `red_team_repeating_a_run_with_and_without_a_site_is_refused`, and
 //!    `crates/node/tests/secagg_runs.rs`,
-//!    `red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart`.
+//!    `red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart`. A site
+//!    whose ledger cannot record keys and reveals nothing, and signs no split
+//!    before it has masked:
+//!    `sites_fail_closed_without_their_ledger_and_sign_no_split_before_masking`.
 //! 6. **Refusals tell the hub nothing:** one constant text ([`REFUSAL_TEXT`]),
 //!    asserted for every refusal in `tests/red_team.rs` (`refused`).
 //! 7. **The exact sum works with tolerated dropouts:**

@@ -117,6 +117,12 @@ impl SiteSession {
         self.threshold = threshold;
     }
 
+    /// Whether the masked input was sent and nothing revealed yet: the only
+    /// stage in which a survivor split may be signed (consistency round).
+    pub(crate) fn is_masked(&self) -> bool {
+        matches!(self.stage, Stage::Masked { .. })
+    }
+
     /// This session's site.
     pub fn site(&self) -> SiteId {
         self.site

@@ -331,3 +331,47 @@ fn consistency_round_counts_only_valid_distinct_survivor_signatures_on_one_split
         .unwrap();
     assert_eq!(reveal.mask_key_shares.len(), 1);
 }
+
+/// A ledger that cannot record: the run counters cannot be kept durably.
+struct BrokenLedger;
+
+impl oncofed_secagg::Ledger for BrokenLedger {
+    fn record_once(&mut self, _: &str) -> Result<bool, String> {
+        Err("disk full".into())
+    }
+}
+
+/// Without its durable ledger a site keys nothing and reveals nothing (fail
+/// closed), and it signs no split for a round it has not masked yet.
+#[test]
+fn sites_fail_closed_without_their_ledger_and_sign_no_split_before_masking() {
+    let fed = Fed::new(3);
+    let mut site = fed.participant(0, "run-g");
+    let round = RoundId::new("run-g/0").unwrap();
+    let e = refused(site.open(
+        &mut BrokenLedger,
+        SiteId(0),
+        3,
+        std::slice::from_ref(&round),
+    ));
+    assert!(e.detail().contains("ledger unavailable"), "{}", e.detail());
+    let mut k = keyed(&fed, "run-g", 3);
+    let request = split(&k.round, 3, &[]);
+    refused(k.sites[0].confirm(&request));
+    for (i, s) in k.sites.iter_mut().enumerate() {
+        s.mask(&k.round, &k.inboxes[&SiteId(i as u32)], &input(i))
+            .unwrap();
+    }
+    let sigs: Vec<_> = k
+        .sites
+        .iter_mut()
+        .map(|s| s.confirm(&request).unwrap())
+        .collect();
+    let e = refused(k.sites[0].reveal(&mut BrokenLedger, &request, &sigs));
+    assert!(e.detail().contains("ledger unavailable"), "{}", e.detail());
+    // The session is spent: no second chance with a working ledger.
+    refused(k.sites[0].reveal(&mut k.ledgers[0], &request, &sigs));
+    k.sites[1]
+        .reveal(&mut k.ledgers[1], &request, &sigs)
+        .unwrap();
+}
