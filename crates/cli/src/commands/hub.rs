@@ -70,6 +70,11 @@ pub struct ServeArgs {
     /// Users file, lines `user-id role sha256-of-token` (default DATA_DIR/users.txt).
     #[arg(long)]
     users_file: Option<PathBuf>,
+    /// The federation's lifetime ε budget: every release with ε, of every project
+    /// and researcher, is charged against it (basic composition) besides its
+    /// project's budget, and refused past it.
+    #[arg(long, default_value_t = oncofed_hub::DEFAULT_DATASET_EPSILON)]
+    dataset_epsilon: f64,
 }
 
 #[derive(Debug, Args)]
@@ -169,7 +174,11 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let users_file = a.users_file.unwrap_or_else(|| a.data_dir.join("users.txt"));
     let users = Users::load(&users_file)
         .context("add users first: oncofed hub add-user --users-file ... --user ... --role ...")?;
-    let config = HubConfig::new(&a.data_dir, key.clone(), users);
+    if !(a.dataset_epsilon.is_finite() && a.dataset_epsilon >= 0.0) {
+        anyhow::bail!("--dataset-epsilon must be a finite number >= 0");
+    }
+    let mut config = HubConfig::new(&a.data_dir, key.clone(), users);
+    config.dataset_epsilon_budget = a.dataset_epsilon;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
