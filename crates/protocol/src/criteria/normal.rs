@@ -59,9 +59,23 @@ impl Criteria {
         Self::Or(Vec::new())
     }
 
-    /// The tree's semantic normal form (module [`normal`](self) says which
-    /// equivalences it decides): equivalent rewordings it recognises give equal
-    /// trees, so keys derived from it do not multiply noise draws.
+    /// The tree's semantic normal form: equivalent rewordings it recognises give
+    /// equal trees, so keys derived from it do not multiply noise draws.
+    ///
+    /// Decided: negations pushed to the leaves and double negations removed;
+    /// nested `and`/`or` flattened, operands sorted and deduplicated; `x AND NOT x`
+    /// false, `x OR NOT x` true, constants folded; absorption (`a AND (a OR b)` is
+    /// `a`); stage groups and TNM prefixes sorted, deduplicated, covered prefixes
+    /// dropped; ECOG `min 0`/`max 5` as absent; empty ranges (`min > max`,
+    /// `from > to`) false; two different `sex` or `vital_status` values under one
+    /// `and` false; age ranges of one `icd10` intersected under `and`, merged
+    /// under `or` when they overlap or touch; `-0` lab thresholds as `0`.
+    ///
+    /// Not decided (each such rewording is a new query with its own noise, and
+    /// counts as one against the rate limit and weekly quota): code-prefix
+    /// containment between leaves (`C9` vs `C92`), lab thresholds written
+    /// differently, unions of date or ECOG ranges, De Morgan-equivalent
+    /// rewritings that need value domains (`NOT lab < 10` is *not* `lab >= 10`).
     ///
     /// Idempotent; matches exactly the same patients as `self`. May contain the
     /// constants [`Criteria::always`] / [`Criteria::never`], which
