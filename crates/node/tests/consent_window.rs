@@ -4,34 +4,23 @@
 //! collected after it is withheld, although the use window (`.7`, `.8`) is
 //! still open. Against a real trust centre.
 
-use oncofed_model::{Purpose, SiteId};
-use oncofed_node::{ConsentGate, FactFilter, FactQuery, IngestOptions, QueryService};
-use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
+mod support;
+
+use oncofed_model::Purpose;
+use oncofed_node::{ConsentGate, FactFilter, FactQuery, QueryService};
+use oncofed_trustee::{PseudonymKey, TrusteeConfig};
 use oncofed_trustee_api::TrusteeClient;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+use support::{Node, Served, registry, serve, write_bundle};
 
 const TOKEN: &str = "token-of-site-w-0123456789abcdef-window";
 
-async fn start_trustee(dir: &std::path::Path) -> String {
-    let hash = hash_token(TOKEN);
-    let registry =
-        SiteRegistry::from_hashes([(SiteId::new("site-w").unwrap(), hash.as_str())]).unwrap();
-    let config = TrusteeConfig::new(
-        dir.join("tc"),
-        PseudonymKey::from_bytes(vec![3; 32]).unwrap(),
-        registry,
-    )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(oncofed_trustee::launch(
-        config,
-        listener,
-        std::future::pending(),
-    ));
-    url
+async fn start_trustee(dir: &std::path::Path) -> Served {
+    let key = PseudonymKey::from_bytes(vec![3; 32]).unwrap();
+    let config = TrusteeConfig::new(dir.join("tc"), key, registry([("site-w", TOKEN)])).unwrap();
+    serve(config).await
 }
 
 fn mii(arc: u16, end: &str) -> Value {
@@ -52,7 +41,7 @@ fn lab(id: &str, date: &str, value: f64) -> Value {
 #[tokio::test]
 async fn red_team_gate_withholds_facts_collected_after_the_collection_window() {
     let tmp = tempfile::tempdir().unwrap();
-    let url = start_trustee(tmp.path()).await;
+    let trustee = start_trustee(tmp.path()).await;
     let consent = json!({"resourceType": "Consent", "id": "bc-1", "status": "active", "dateTime": "2020-01-01",
         "patient": {"reference": "urn:uuid:p-1"},
         "policy": [{"uri": "urn:oid:2.16.840.1.113883.3.1937.777.24.2.2079"}],
@@ -69,29 +58,12 @@ async fn red_team_gate_withholds_facts_collected_after_the_collection_window() {
         lab("after", "2024-06-01", 11.25),
     ];
     let input = tmp.path().join("site.json");
-    std::fs::write(
-        &input,
-        serde_json::to_vec(
-            &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = oncofed_node::open_store(dir.path()).unwrap();
-    let client = TrusteeClient::new(&url, TOKEN).unwrap();
-    let report = oncofed_node::ingest(
-        &store,
-        &client,
-        &[input],
-        &IngestOptions::default(),
-        &|_, _| {},
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.units_failed, 0, "{:?}", report.errors);
+    write_bundle(&input, entries);
+    let node = Node::new();
+    let client = TrusteeClient::new(&trustee.url, TOKEN).unwrap();
+    node.ingest_clean(&client, &[input]).await;
     let gate = Arc::new(ConsentGate::new(client, Duration::from_secs(60)));
-    let answer = QueryService::new(store, gate)
+    let answer = QueryService::new(node.store.clone(), gate)
         .facts(&FactQuery {
             filter: FactFilter::default(),
             purpose: Purpose::Research,

@@ -5,9 +5,10 @@
 mod support;
 
 use oncofed_node::{IngestOptions, IngestReport};
+use oncofed_trustee_api::TrusteeClient;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use support::{Node, Trustee};
+use support::{Node, Trustee, transaction};
 
 fn patient(id: &str) -> Value {
     json!({"fullUrl": format!("urn:uuid:{id}"),
@@ -33,7 +34,7 @@ fn consent(patient: &str) -> Value {
 }
 
 fn bundle(entries: Vec<Value>) -> String {
-    json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}).to_string()
+    transaction(entries).to_string()
 }
 
 /// A good Bundle line: one patient and one lab value.
@@ -41,10 +42,25 @@ fn good(id: &str) -> String {
     bundle(vec![patient(id), lab(id, 1)])
 }
 
-fn write_lines(dir: &Path, name: &str, lines: &[Vec<u8>]) -> PathBuf {
+/// Writes `lines` to `dir/name`, one per line (bytes as given, not necessarily UTF-8).
+fn write_lines(dir: &Path, name: &str, lines: &[impl AsRef<[u8]>]) -> PathBuf {
     let path = dir.join(name);
+    let lines: Vec<&[u8]> = lines.iter().map(AsRef::as_ref).collect();
     std::fs::write(&path, lines.join(&b'\n')).unwrap();
     path
+}
+
+/// Ingests `paths` as `client`; the run itself must succeed (`why` says why).
+async fn ingest_via(
+    node: &Node,
+    client: &TrusteeClient,
+    paths: &[PathBuf],
+    options: IngestOptions,
+    why: &str,
+) -> IngestReport {
+    oncofed_node::ingest(&node.store, client, paths, &options, &|_, _| {})
+        .await
+        .expect(why)
 }
 
 async fn ingest_with(
@@ -53,15 +69,26 @@ async fn ingest_with(
     paths: &[PathBuf],
     options: IngestOptions,
 ) -> IngestReport {
-    oncofed_node::ingest(
-        &node.store,
-        &trustee.client("site-1"),
+    let client = trustee.client("site-1");
+    ingest_via(
+        node,
+        &client,
         paths,
-        &options,
-        &|_, _| {},
+        options,
+        "a bad unit must not stop the run",
     )
     .await
-    .expect("a bad unit must not stop the run")
+}
+
+/// Asserts how many units landed and how many were rejected.
+#[track_caller]
+fn assert_units(report: &IngestReport, ok: usize, failed: usize) {
+    assert_eq!(
+        (report.units_ok, report.units_failed),
+        (ok, failed),
+        "{:?}",
+        report.errors
+    );
 }
 
 fn assert_no_personal_data(errors: &[String]) {
@@ -94,15 +121,9 @@ async fn red_team_malformed_consent_rejects_only_its_bundle() {
         bundle(vec![patient("p4"), lab("p4", 1), no_provision]),
         bundle(vec![patient("p5"), lab("p5", 1), consent("p5")]),
     ];
-    let lines: Vec<Vec<u8>> = lines.into_iter().map(String::into_bytes).collect();
     let path = write_lines(dir.path(), "consents.ndjson", &lines);
     let report = ingest_with(&node, &trustee, &[path], IngestOptions::default()).await;
-    assert_eq!(
-        (report.units_ok, report.units_failed),
-        (3, 2),
-        "{:?}",
-        report.errors
-    );
+    assert_units(&report, 3, 2);
     assert_eq!(report.written.facts_new, 3);
     assert_eq!(report.consents, 1, "the valid consent still registers");
     let [status, provision] = &report.errors[..] else {
@@ -152,12 +173,7 @@ async fn red_team_invalid_utf8_line_rejects_only_that_line() {
         ],
     );
     let report = ingest_with(&node, &trustee, &[first, later], IngestOptions::default()).await;
-    assert_eq!(
-        (report.units_ok, report.units_failed),
-        (4, 2),
-        "{:?}",
-        report.errors
-    );
+    assert_units(&report, 4, 2);
     assert!(
         report.errors[0].contains("first.ndjson line 1: not UTF-8"),
         "{:?}",
@@ -183,7 +199,6 @@ async fn red_team_overlong_line_is_rejected_as_its_unit() {
     let long = bundle(long);
     assert!(long.len() > 10 * cap);
     let lines = [good("l1"), long, good("l3")];
-    let lines: Vec<Vec<u8>> = lines.into_iter().map(String::into_bytes).collect();
     // Over the cap on the first line too: classification must not stumble on it.
     let path = write_lines(dir.path(), "long.ndjson", &lines);
     let first = write_lines(
@@ -196,12 +211,7 @@ async fn red_team_overlong_line_is_rejected_as_its_unit() {
         ..Default::default()
     };
     let report = ingest_with(&node, &trustee, &[path, first], options).await;
-    assert_eq!(
-        (report.units_ok, report.units_failed),
-        (3, 2),
-        "{:?}",
-        report.errors
-    );
+    assert_units(&report, 3, 2);
     assert!(
         report.errors[0].contains("long-first.ndjson line 1: the line has")
             && report.errors[1].contains("long.ndjson line 2: the line has"),
@@ -231,12 +241,7 @@ async fn red_team_oversized_json_document_is_rejected_unread() {
         ..Default::default()
     };
     let report = ingest_with(&node, &trustee, &[small, big], options).await;
-    assert_eq!(
-        (report.units_ok, report.units_failed),
-        (1, 1),
-        "{:?}",
-        report.errors
-    );
+    assert_units(&report, 1, 1);
     assert!(
         report.errors[0].contains("big.json: the file has")
             && report.errors[0].contains("over the limit of 2048 bytes"),
@@ -304,13 +309,17 @@ async fn refusing_trust_centre(upstream: String) -> String {
     url
 }
 
-#[tokio::test]
-async fn red_team_consent_refused_by_the_trust_centre_rejects_only_its_unit() {
+/// A trust centre and site-1's client of it through [`refusing_trust_centre`].
+async fn behind_refusing_proxy() -> (Trustee, TrusteeClient) {
     let trustee = Trustee::start(1).await;
     let proxy = refusing_trust_centre(trustee.url.clone()).await;
-    let client =
-        oncofed_trustee_api::TrusteeClient::new(&proxy, "token-of-site-1-0123456789abcdef")
-            .unwrap();
+    let client = trustee.client_via(&proxy, "site-1");
+    (trustee, client)
+}
+
+#[tokio::test]
+async fn red_team_consent_refused_by_the_trust_centre_rejects_only_its_unit() {
+    let (_trustee, client) = behind_refusing_proxy().await;
     let node = Node::new();
     let dir = tempfile::tempdir().unwrap();
     let mut refused = consent("r2");
@@ -325,23 +334,10 @@ async fn red_team_consent_refused_by_the_trust_centre_rejects_only_its_unit() {
         bundle(vec![needs_r2]),
         bundle(vec![patient("r5"), lab("r5", 1), consent("r5")]),
     ];
-    let lines: Vec<Vec<u8>> = lines.into_iter().map(String::into_bytes).collect();
     let path = write_lines(dir.path(), "refused.ndjson", &lines);
-    let report = oncofed_node::ingest(
-        &node.store,
-        &client,
-        &[path],
-        &IngestOptions::default(),
-        &|_, _| {},
-    )
-    .await
-    .expect("a refused consent must not stop the run");
-    assert_eq!(
-        (report.units_ok, report.units_failed),
-        (3, 2),
-        "{:?}",
-        report.errors
-    );
+    let why = "a refused consent must not stop the run";
+    let report = ingest_via(&node, &client, &[path], IngestOptions::default(), why).await;
+    assert_units(&report, 3, 2);
     assert_eq!(report.consents, 2);
     assert_eq!(report.written.facts_new, 3);
     assert_eq!(report.written.patients_new, 3);
@@ -362,11 +358,7 @@ async fn red_team_consent_refused_by_the_trust_centre_rejects_only_its_unit() {
 
 #[tokio::test]
 async fn red_team_patient_refused_by_the_trust_centre_rejects_only_its_unit() {
-    let trustee = Trustee::start(1).await;
-    let proxy = refusing_trust_centre(trustee.url.clone()).await;
-    let client =
-        oncofed_trustee_api::TrusteeClient::new(&proxy, "token-of-site-1-0123456789abcdef")
-            .unwrap();
+    let (_trustee, client) = behind_refusing_proxy().await;
     let node = Node::new();
     let dir = tempfile::tempdir().unwrap();
     let mut needs_refused = lab("refused-q2", 9);
@@ -377,23 +369,10 @@ async fn red_team_patient_refused_by_the_trust_centre_rejects_only_its_unit() {
         good("q3"),
         bundle(vec![needs_refused]),
     ];
-    let lines: Vec<Vec<u8>> = lines.into_iter().map(String::into_bytes).collect();
     let path = write_lines(dir.path(), "patients.ndjson", &lines);
-    let report = oncofed_node::ingest(
-        &node.store,
-        &client,
-        &[path],
-        &IngestOptions::default(),
-        &|_, _| {},
-    )
-    .await
-    .expect("a refused patient must not stop the run");
-    assert_eq!(
-        (report.units_ok, report.units_failed),
-        (2, 2),
-        "{:?}",
-        report.errors
-    );
+    let why = "a refused patient must not stop the run";
+    let report = ingest_via(&node, &client, &[path], IngestOptions::default(), why).await;
+    assert_units(&report, 2, 2);
     assert_eq!(report.written.patients_new, 2);
     assert!(
         report.errors[0].contains("patients.ndjson line 2: the trust centre refused a Patient")

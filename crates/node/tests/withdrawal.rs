@@ -4,15 +4,18 @@
 //! holds every order and receipt, a sample-destruction order exists, and later
 //! queries do not include the person.
 
-use oncofed_model::{Pseudonym, Purpose, SiteId};
+mod support;
+
+use oncofed_model::{Pseudonym, Purpose};
 use oncofed_node::withdrawal::WithdrawalPoller;
-use oncofed_node::{ConsentGate, FactFilter, FactQuery, IngestOptions, QueryService, SharedStore};
-use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
+use oncofed_node::{ConsentGate, FactFilter, FactQuery, QueryService};
+use oncofed_trustee::{PseudonymKey, TrusteeConfig, hash_token};
 use oncofed_trustee_api::{DeletionOrder, DeletionReceipt, TrusteeClient, TrusteeError};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{Node, Served, registry, serve, write_bundle};
 
 const SITES: [&str; 3] = ["site-1", "site-2", "site-3"];
 const ADMIN: &str = "admin-token-0123456789abcdef-withdrawal";
@@ -24,28 +27,13 @@ fn token(site: &str) -> String {
     format!("token-of-{site}-0123456789abcdef")
 }
 
-async fn start_trustee(dir: &Path) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let hashes: Vec<(SiteId, String)> = SITES
-        .iter()
-        .map(|s| (SiteId::new(*s).unwrap(), hash_token(&token(s))))
-        .collect();
-    let registry =
-        SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
-    let config = TrusteeConfig::new(
-        dir.join("tc"),
-        PseudonymKey::from_bytes(vec![5; 32]).unwrap(),
-        registry,
-    )
-    .unwrap()
-    .with_admin_token_hash(&hash_token(ADMIN))
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(oncofed_trustee::launch(config, listener, async move {
-        let _ = stopped.await;
-    }));
-    (url, stop)
+async fn start_trustee(dir: &Path) -> Served {
+    let key = PseudonymKey::from_bytes(vec![5; 32]).unwrap();
+    let config = TrusteeConfig::new(dir.join("tc"), key, registry(SITES.map(|s| (s, token(s)))))
+        .unwrap()
+        .with_admin_token_hash(&hash_token(ADMIN))
+        .unwrap();
+    serve(config).await
 }
 
 /// A bundle with one patient (IDAT that links across sites), a diagnosis and a lab value.
@@ -72,8 +60,7 @@ fn patient(local_id: &str, given: &str, birth: &str, hb: f64) -> Vec<serde_json:
 }
 
 struct Site {
-    dir: tempfile::TempDir,
-    store: SharedStore,
+    node: Node,
     client: TrusteeClient,
     gate: Arc<ConsentGate>,
 }
@@ -109,40 +96,19 @@ fn actions(export: &str, action: &str) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
     let tmp = tempfile::tempdir().unwrap();
-    let (url, _stop) = start_trustee(tmp.path()).await;
+    let trustee = start_trustee(tmp.path()).await;
+    let url = &trustee.url;
     let mut sites = Vec::new();
     for (i, name) in SITES.iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
         let input = tmp.path().join(format!("{name}.json"));
         let mut entries = patient(&format!("w-{i}"), "Wilma", "1958-03-09", WITHDRAWN_HB);
         entries.extend(patient(&format!("k-{i}"), "Karla", "1971-11-23", KEPT_HB));
-        std::fs::write(
-            &input,
-            serde_json::to_vec(
-                &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let store = oncofed_node::open_store(dir.path()).unwrap();
-        let client = TrusteeClient::new(&url, &token(name)).unwrap();
-        let report = oncofed_node::ingest(
-            &store,
-            &client,
-            &[input],
-            &IngestOptions::default(),
-            &|_, _| {},
-        )
-        .await
-        .unwrap();
-        assert_eq!(report.units_failed, 0, "{:?}", report.errors);
+        write_bundle(&input, entries);
+        let node = Node::new();
+        let client = TrusteeClient::new(url, &token(name)).unwrap();
+        node.ingest_clean(&client, &[input]).await;
         let gate = Arc::new(ConsentGate::new(client.clone(), Duration::from_secs(60)));
-        sites.push(Site {
-            dir,
-            store,
-            client,
-            gate,
-        });
+        sites.push(Site { node, client, gate });
     }
 
     // The person's pseudonyms at each site (and the shared research pseudonym).
@@ -165,18 +131,15 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
 
     // Before: the scan finds the person (so it can fail) and queries include them.
     for (s, psn) in sites.iter().zip(&site_psn) {
-        oncofed_store::SqliteStore::open_in(s.dir.path())
-            .unwrap()
-            .checkpoint()
-            .unwrap();
-        let bytes = disk_bytes(s.dir.path());
+        support::checkpoint(s.node.dir.path());
+        let bytes = disk_bytes(s.node.dir.path());
         assert!(contains(&bytes, psn.as_str().as_bytes()));
         assert!(contains(&bytes, research.as_str().as_bytes()));
         assert!(
             contains(&bytes, &hb_bytes),
             "the distinctive value is stored as an IEEE double"
         );
-        let q = QueryService::new(s.store.clone(), s.gate.clone());
+        let q = QueryService::new(s.node.store.clone(), s.gate.clone());
         let answer = q.facts(&query()).await.unwrap();
         assert!(answer.facts.iter().any(|f| &f.pseudonym == psn));
     }
@@ -184,7 +147,7 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
     // Pollers as `oncofed node agent` runs them (default 2 s interval).
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     for s in &sites {
-        let poller = WithdrawalPoller::new(s.client.clone(), s.store.clone(), s.gate.clone());
+        let poller = WithdrawalPoller::new(s.client.clone(), s.node.store.clone(), s.gate.clone());
         let mut rx = stop_rx.clone();
         tokio::spawn(poller.run(async move {
             let _ = rx.wait_for(|v| *v).await;
@@ -192,7 +155,7 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
     }
 
     // Staff record the withdrawal the person sent to the trust centre.
-    let staff = TrusteeClient::new(&url, ADMIN).unwrap();
+    let staff = TrusteeClient::new(url, ADMIN).unwrap();
     let withdrawn_at = Instant::now();
     assert_eq!(
         staff
@@ -209,12 +172,12 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
             .iter()
             .zip(&site_psn)
             .filter(|(s, psn)| {
-                let bytes = disk_bytes(s.dir.path());
+                let bytes = disk_bytes(s.node.dir.path());
                 contains(&bytes, psn.as_str().as_bytes())
                     || contains(&bytes, research.as_str().as_bytes())
                     || contains(&bytes, &hb_bytes)
             })
-            .map(|(s, _)| s.dir.path().to_str().unwrap())
+            .map(|(s, _)| s.node.dir.path().to_str().unwrap())
             .collect();
         if leftovers.is_empty() {
             break;
@@ -229,7 +192,10 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
 
     // The other patient is intact, byte scan included.
     for s in &sites {
-        assert!(contains(&disk_bytes(s.dir.path()), &KEPT_HB.to_be_bytes()));
+        assert!(contains(
+            &disk_bytes(s.node.dir.path()),
+            &KEPT_HB.to_be_bytes()
+        ));
     }
 
     // Later queries (fresh gates too) never include the person; the kept patient remains.
@@ -238,7 +204,7 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
             s.gate.clone(),
             Arc::new(ConsentGate::new(s.client.clone(), Duration::from_secs(60))),
         ] {
-            let answer = QueryService::new(s.store.clone(), gate)
+            let answer = QueryService::new(s.node.store.clone(), gate)
                 .facts(&query())
                 .await
                 .unwrap();
@@ -246,6 +212,7 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
             assert_eq!(answer.patients, 1);
         }
         let feasible = s
+            .node
             .store
             .lock()
             .unwrap()

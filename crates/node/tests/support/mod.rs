@@ -4,17 +4,57 @@
 use oncofed_model::SiteId;
 use oncofed_node::{IngestOptions, IngestReport, SharedStore};
 use oncofed_synth::SynthConfig;
-use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
+use oncofed_trustee::{LaunchError, PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
 use oncofed_trustee_api::TrusteeClient;
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+/// The sites of `tokens` (site, bearer token), each with its token's hash.
+pub fn registry<S: AsRef<str>, T: AsRef<str>>(
+    tokens: impl IntoIterator<Item = (S, T)>,
+) -> SiteRegistry {
+    let hashes: Vec<(SiteId, String)> = tokens
+        .into_iter()
+        .map(|(s, t)| (SiteId::new(s.as_ref()).unwrap(), hash_token(t.as_ref())))
+        .collect();
+    SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap()
+}
+
+/// A trust centre launched by [`serve`]: it runs until `stop` is sent or dropped.
+pub struct Served {
+    pub url: String,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub task: tokio::task::JoinHandle<Result<(), LaunchError>>,
+}
+
+/// Launches a trust centre with `config` on 127.0.0.1:0.
+pub async fn serve(config: TrusteeConfig) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(oncofed_trustee::launch(config, listener, async move {
+        let _ = stopped.await;
+    }));
+    Served { url, stop, task }
+}
+
+/// A FHIR transaction Bundle of `entries`.
+pub fn transaction(entries: Vec<Value>) -> Value {
+    json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+}
+
+/// Writes [`transaction`]`(entries)` to `path`.
+pub fn write_bundle(path: &Path, entries: Vec<Value>) {
+    std::fs::write(path, serde_json::to_vec(&transaction(entries)).unwrap()).unwrap();
+}
 
 /// A running trust centre; stops when dropped.
 pub struct Trustee {
     pub url: String,
     tokens: HashMap<String, String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), oncofed_trustee::LaunchError>>>,
+    task: Option<tokio::task::JoinHandle<Result<(), LaunchError>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -30,20 +70,9 @@ impl Trustee {
                 )
             })
             .collect();
-        let hashes: Vec<(SiteId, String)> = tokens
-            .iter()
-            .map(|(s, t)| (SiteId::new(s.clone()).unwrap(), hash_token(t)))
-            .collect();
-        let registry =
-            SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
         let key = PseudonymKey::from_bytes(vec![7u8; 32]).unwrap();
-        let config = TrusteeConfig::new(dir.path().join("tc"), key, registry).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(oncofed_trustee::launch(config, listener, async move {
-            let _ = stopped.await;
-        }));
+        let config = TrusteeConfig::new(dir.path().join("tc"), key, registry(&tokens)).unwrap();
+        let Served { url, stop, task } = serve(config).await;
         Self {
             url,
             tokens,
@@ -64,7 +93,12 @@ impl Trustee {
     }
 
     pub fn client(&self, site: &str) -> TrusteeClient {
-        TrusteeClient::new(&self.url, &self.tokens[site]).unwrap()
+        self.client_via(&self.url, site)
+    }
+
+    /// A client of `site` talking to `url` (a proxy in front of this trust centre).
+    pub fn client_via(&self, url: &str, site: &str) -> TrusteeClient {
+        TrusteeClient::new(url, &self.tokens[site]).unwrap()
     }
 }
 
@@ -156,6 +190,13 @@ impl Node {
             &|_, _| {},
         )
         .await
+    }
+
+    /// [`Node::ingest`] where every unit must land.
+    pub async fn ingest_clean(&self, client: &TrusteeClient, paths: &[PathBuf]) -> IngestReport {
+        let report = self.ingest(client, paths).await.unwrap();
+        assert_eq!(report.units_failed, 0, "{:?}", report.errors);
+        report
     }
 
     /// Every byte of the store's files (the database and its WAL), after a checkpoint.
