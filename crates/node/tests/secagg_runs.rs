@@ -2,7 +2,8 @@
 //! once with and once without a site, by replacing a run with a new `Prepare`
 //! or re-keying it once its sessions are spent. The site keeps its run counters
 //! in the store's replay ledger, so neither works, not even after a restart,
-//! and the hub is told only the constant refusal text.
+//! and the hub is told only the constant refusal text (also for a computation
+//! that fails at the site, whose reason could depend on its rows).
 
 mod support;
 
@@ -12,7 +13,7 @@ use oncofed_node::ConsentGate;
 use oncofed_node::agent::{AgentConfig, AnalysisRuns, SiteSecret, answer_analysis};
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, IndexEvent, Variable,
+    Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Computation, IndexEvent, Variable,
 };
 use oncofed_secagg::{
     REFUSAL_TEXT, Roster, RoundId, SignedPublicShare, SiteId as AggIndex, SitePolicy, SiteSession,
@@ -102,6 +103,14 @@ async fn red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart() {
         step(&runs, keys(&round_prefix)).await,
         Ok(AnalysisReply::Ready { .. })
     ));
+    // A computation that fails at the site (here: one that does not fit the
+    // analysis) is refused with the same constant text, its reason only logged.
+    let mask = AnalysisStep::Mask {
+        round: RoundId::new(format!("{round_prefix}/0")).unwrap(),
+        inbox: vec![],
+        computation: Computation::GlmStep { beta: vec![1.0] },
+    };
+    assert_eq!(step(&runs, mask).await, Err(REFUSAL_TEXT.to_string()));
     // Keys again (as once the sessions are spent): refused, constant text.
     assert_eq!(
         step(&runs, keys(&round_prefix)).await,

@@ -287,8 +287,9 @@ pub async fn answer_analysis(
     }
 }
 
-/// Why a step under way failed: a secure-aggregation refusal (constant text to
-/// the hub, reason in the log) or the computation's own reason.
+/// Why a step under way failed: a secure-aggregation refusal or the
+/// computation's own reason; either reaches the hub as the one constant text,
+/// the reason only the site's log.
 enum StepError {
     SecAgg(Refusal),
     Compute(String),
@@ -298,7 +299,12 @@ impl StepError {
     fn into_reason(self, run: &QueryId) -> String {
         match self {
             StepError::SecAgg(e) => refusal(run, e),
-            StepError::Compute(m) => m,
+            StepError::Compute(m) => {
+                // A computation's own reason can depend on the site's rows (an
+                // event time off the hub's grid): logged here, constant there.
+                tracing::warn!(run = %run, reason = %m, "analysis step refused");
+                oncofed_secagg::REFUSAL_TEXT.to_string()
+            }
         }
     }
 }
