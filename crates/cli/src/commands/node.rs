@@ -383,6 +383,11 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
         },
     };
     eprintln!("agent for {} polling {}", config.site, config.hub_url);
+    if config.roster.key(config.site.as_str()) != Some(&config.key.public_key()) {
+        eprintln!(
+            "warning: this site's key is not on its roster (--roster); it will refuse every analysis"
+        );
+    }
     let gate = a.trustee.gate()?;
     // Withdrawals: deletion orders from the trust centre, polled alongside hub tasks.
     let withdrawals = tokio::spawn(
