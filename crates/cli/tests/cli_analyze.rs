@@ -2,24 +2,11 @@
 //! leaves the trust centre, hub and site agents up (project `demo` approved for
 //! the demo researcher); the CLI runs analyses through it as a researcher would.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-fn oncofed() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oncofed"));
-    c.env_remove("RUST_LOG");
-    c
-}
-
-/// The demo process; killed when dropped.
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Stdio;
+use support::{Served, oncofed};
 
 fn analyze(args: &[&str]) -> std::process::Output {
     oncofed().arg("analyze").args(args).output().unwrap()
@@ -37,7 +24,8 @@ fn analyze_commands_run_through_a_live_federation() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let demo = Demo(child);
+    // The demo process; killed when dropped.
+    let demo = Served(child);
     // Read the demo's stdout to its end on a thread (a closed pipe would make the
     // demo's next print fail), handing over the hub's address when it appears.
     let (tx, rx) = std::sync::mpsc::channel();

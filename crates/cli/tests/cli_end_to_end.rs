@@ -1,68 +1,9 @@
 //! The `oncofed` binary end to end: separate trust-centre process, synth, ingest,
 //! quality, query, bad input, demo. Every command's `--json` output is parsed.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod support;
 
-fn oncofed() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oncofed"));
-    c.env_remove("RUST_LOG");
-    c
-}
-
-fn run_ok(args: &[&str]) -> serde_json::Value {
-    let out = oncofed().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "oncofed {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "oncofed {args:?}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-/// A trust-centre process; killed when dropped.
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve_trustee(dir: &Path) -> (Served, String) {
-    let mut child = oncofed()
-        .args(["trustee", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    // Keep draining the log so the server never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "unexpected first line: {line}"
-    );
-    (Served(child), url)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use support::{oncofed, run_ok, serve_trustee, text};
 
 #[test]
 fn help_teaches_the_commands() {

@@ -4,41 +4,9 @@
 //! rejected unit, the good bundles around them land, the exit status is 2; a token
 //! file others can read is warned about; the node's data is owner-only.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
 
-fn oncofed() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oncofed"));
-    c.env_remove("RUST_LOG");
-    c
-}
-
-/// A trust-centre process; killed when dropped.
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve_trustee(dir: &Path) -> (Served, String) {
-    let mut child = oncofed()
-        .args(["trustee", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    (Served(child), url)
-}
+use support::{oncofed, serve_trustee};
 
 fn bundle(id: &str, labs: usize, consent: Option<serde_json::Value>) -> Vec<u8> {
     let mut entries = vec![serde_json::json!({"fullUrl": format!("urn:uuid:{id}"),
