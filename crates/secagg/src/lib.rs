@@ -62,7 +62,7 @@
 //!
 //! **Why shares rather than revealing seeds directly.** The simpler design — a
 //! survivor reveals its pairwise seed with each dropped site, and each survivor its
-//! own `b_i` — needs every survivor to answer in step 4 and lets a hub that lies
+//! own `b_i` — needs every survivor to answer in step 5 and lets a hub that lies
 //! about a dropout unmask a site on its own: tell everyone but `i` that `i`
 //! dropped (they reveal all `k_ij`) and tell `i` it survived (it reveals `b_i`).
 //! With shares, any `t` survivors suffice, and each honest site hands out, per
@@ -77,7 +77,10 @@
 //! with; [`AggregationRound`] fixes the split once ([`AggregationRound::close_inputs`]),
 //! accepts only reveals that match it, and refuses every masked input after it
 //! ([`SecAggError::LateInput`]), so a "dropped" site's late input can never meet
-//! its revealed key.
+//! its revealed key. Against a malicious hub only the sites' side counts: one
+//! reveal per round (durably), only for a split `t` survivors signed, and the
+//! threshold below, which together keep the two kinds of shares of one site
+//! from reaching `t` each (threat model, claim 4).
 //!
 //! # Threat model: a malicious hub, and who colludes with whom
 //!
