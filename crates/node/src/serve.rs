@@ -162,6 +162,11 @@ mod tests {
             "a client is told when to come back"
         );
         let other = ApiError::Unauthorised.into_response();
-        assert!(other.headers().get(axum::http::header::RETRY_AFTER).is_none());
+        assert!(
+            other
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .is_none()
+        );
     }
 }
