@@ -27,23 +27,44 @@ use serde_json::{Value, json};
 /// Most consents one input is read as (bounds the work per input).
 pub const MAX_CONSENTS: usize = 8;
 
-/// The element names a parse error's `field` may contain.
+/// The element names a parse error's `field` may contain: FHIR R4 `Consent`'s
+/// elements (those the parser reads now and those it may come to read).
 const PATH_NAMES: &[&str] = &[
     "(resource)",
     "resourceType",
     "id",
     "status",
+    "scope",
+    "category",
+    "patient",
     "dateTime",
+    "performer",
+    "organization",
+    "sourceAttachment",
+    "sourceReference",
     "policy",
+    "authority",
     "uri",
+    "policyRule",
+    "verification",
     "provision",
     "type",
     "period",
-    "start",
-    "end",
+    "actor",
+    "role",
+    "reference",
+    "action",
+    "securityLabel",
+    "purpose",
+    "class",
     "code",
     "coding",
     "system",
+    "dataPeriod",
+    "data",
+    "meaning",
+    "start",
+    "end",
 ];
 
 /// Parses `data` as one or several Consents and checks the properties of the module docs.
