@@ -119,15 +119,7 @@ pub fn run(
         admission_seconds: None,
         aggregation_seconds: None,
     };
-    // The secure-aggregation codec rounds every summand to 2^-24 (6e-8), so the
-    // summed score carries ~1e-7 of rounding: a Newton step can never shrink below
-    // that, and the exact-arithmetic tolerance of 1e-9 would never be met. At 1e-6
-    // the last (quadratically convergent) step leaves the estimate within the
-    // rounding floor of the exact maximum; the lung test shows ≤ 1e-9 vs lifelines.
-    let options = NewtonOptions {
-        tolerance: 1e-6,
-        max_iterations: limits.max_iterations,
-    };
+    let options = newton_options(limits, info.sites);
     let mut result = match analysis {
         Analysis::Describe {
             variables,
@@ -243,6 +235,7 @@ pub fn run(
                 estimates: fit.estimates,
                 loglik: fit.loglik,
                 iterations: fit.iterations,
+                convergence: Some(fit.convergence),
             })
         }
         Analysis::Glm {
@@ -273,11 +266,42 @@ pub fn run(
                 estimates: fit.estimates,
                 loglik: fit.loglik,
                 iterations: fit.iterations,
+                convergence: Some(fit.convergence),
             })
         }
     };
     result.run_mut().rounds = rounds.rounds;
     Ok(result)
+}
+
+/// The resolution of the secure-aggregation codec every analysis vector is
+/// encoded with (`oncofed_secagg::FixedPoint::DEFAULT`, scale `2^24`): each
+/// site's component is rounded to a multiple of it.
+pub const CODEC_RESOLUTION: f64 = 1.0 / (1u64 << 24) as f64;
+
+/// Newton options for a regression over `sites` sites whose sums carry the
+/// codec's rounding.
+///
+/// - **Tolerance** 1e-7 on the Newton decrement (standard-error units): the
+///   summed score carries ~1e-8..1e-7 of rounding, so the decrement has a floor
+///   near 1e-9..1e-8 that an exact-arithmetic tolerance would never pass; at
+///   1e-7 the final Newton step (error second order in the decrement) leaves
+///   the estimate within the rounding floor of the exact maximum.
+/// - **Log-likelihood rounding** for step halving: every summed component is
+///   off by at most `sites · resolution / 2`; the log-likelihood is built from
+///   at most a few per event time, each with weight ≤ 1 after division by the
+///   risk-set sum, so `sites · resolution · 1e4` bounds it for grids of up to
+///   thousands of event times. Only damped steps (decrement ≥ 0.25, gains of
+///   ≥ 0.03) are tested, so this slack never accepts a real loss.
+/// - **Round budget**: `max_iterations` Newton steps plus `max_iterations / 2`
+///   halvings; [`AnalysisLimits::planned_rounds`] adds the fixed rounds.
+pub fn newton_options(limits: &AnalysisLimits, sites: usize) -> NewtonOptions {
+    NewtonOptions {
+        tolerance: 1e-7,
+        max_iterations: limits.max_iterations,
+        loglik_rounding: sites.max(1) as f64 * CODEC_RESOLUTION * 1e4,
+        max_halvings: limits.max_iterations / 2,
+    }
 }
 
 /// Checks the request's shape before any site is asked.

@@ -113,6 +113,14 @@ impl AnalysisLimits {
         }
     }
 
+    /// The aggregation rounds a run may need, for a federation that sets up
+    /// its rounds in advance: totals, the grid (or GLM start) and the Newton
+    /// evaluations of [`driver::newton_options`] (start, one per iteration, one
+    /// per step halving). Kaplan–Meier and describe need fewer.
+    pub fn planned_rounds(&self) -> usize {
+        2 + driver::newton_options(self, 1).max_evaluations()
+    }
+
     /// The site-side check: may a site with `rows` complete rows take part in a
     /// model with `parameters` parameters? The error names the rule, not the count.
     pub fn check_site(&self, rows: u64, parameters: usize) -> Result<(), AnalysisError> {

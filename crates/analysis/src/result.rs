@@ -1,7 +1,7 @@
 //! What a researcher receives: released results only, after disclosure control.
 
 use crate::AnalysisLimits;
-use oncofed_stats::{Estimate, KmEstimate, LogRankTest};
+use oncofed_stats::{Convergence, Estimate, KmEstimate, LogRankTest};
 use serde::{Deserialize, Serialize};
 
 /// Facts about the run itself, released with every result.
@@ -134,6 +134,10 @@ pub struct RegressionResult {
     pub loglik: f64,
     /// Newton iterations.
     pub iterations: usize,
+    /// The convergence criterion and the score at the estimate (absent in
+    /// results released before issue 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<Convergence>,
 }
 
 /// A released analysis result.

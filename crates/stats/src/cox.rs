@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use site::{CoxGrid, CoxSiteSums, GridPoint, cox_site_sums};
 
 use crate::error::{StatsError, check_len};
-use crate::newton::{self, Estimate, NewtonOptions, Objective};
+use crate::newton::{self, Convergence, Estimate, NewtonOptions, Objective};
 
 /// One person's survival record at a site.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +198,8 @@ pub struct CoxFit {
     pub iterations: usize,
     /// Number of events in the fit.
     pub events: f64,
+    /// How the fit converged (criterion, decrement and score at the estimate).
+    pub convergence: Convergence,
 }
 
 fn finish(outcome: newton::NewtonOutcome, events: f64) -> CoxFit {
@@ -207,6 +209,7 @@ fn finish(outcome: newton::NewtonOutcome, events: f64) -> CoxFit {
         loglik: outcome.objective.loglik,
         iterations: outcome.iterations,
         events,
+        convergence: outcome.convergence,
     }
 }
 

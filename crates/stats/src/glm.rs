@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{StatsError, check_len};
 use crate::linalg::Cholesky;
-use crate::newton::{self, Estimate, NewtonOptions, Objective};
+use crate::newton::{self, Convergence, Estimate, NewtonOptions, Objective};
 use crate::special::ln_gamma;
 
 /// The error distribution (with its canonical link).
@@ -261,6 +261,8 @@ pub struct GlmFit {
     pub n: f64,
     /// IRLS iterations (round trips, not counting step halving).
     pub iterations: usize,
+    /// How the fit converged (criterion, decrement and score at the estimate).
+    pub convergence: Convergence,
 }
 
 /// Hub part: iterates IRLS from `start` (from [`glm_start`], or zeros of
@@ -300,6 +302,7 @@ pub fn fit_glm(
         deviance: last.deviance,
         n: last.n,
         iterations: outcome.iterations,
+        convergence: outcome.convergence,
     })
 }
 

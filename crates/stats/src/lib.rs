@@ -52,4 +52,4 @@ pub use km::{
     KmCounts, KmEstimate, LogRankTest, TimeEvent, event_times, kaplan_meier, km_site_counts,
     logrank_test, merge_times,
 };
-pub use newton::{Estimate, NewtonOptions};
+pub use newton::{Convergence, Estimate, NewtonOptions};
