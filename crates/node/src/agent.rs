@@ -14,11 +14,13 @@
 mod analysis;
 mod backoff;
 mod feasibility;
+mod plan;
 mod witness;
 
 pub use analysis::{AnalysisRuns, CODEC, answer_analysis, load_rows};
 pub use backoff::Backoff;
 pub use feasibility::{SiteSecret, answer_feasibility};
+pub use plan::{SiteBounds, admit_site_set, cohort_digest};
 pub use witness::{AUDIT_CHECKPOINT_HEADER, AuditWitness, WITNESS_FILE, WitnessError};
 
 use crate::{ConsentGate, SharedStore, with_store};

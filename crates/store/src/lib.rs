@@ -71,6 +71,11 @@ pub trait ResearchStore: Send {
         expires_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Whether `task_id` is in the replay ledger (unexpired), without recording
+    /// it: a site's run plan checks a cohort's bound site set this way, since
+    /// recording a refused set would make it look bound the next time.
+    fn task_remembered(&self, task_id: &str) -> Result<bool, StoreError>;
+
     /// Row counts for reports.
     fn stats(&self) -> Result<StoreStats, StoreError>;
 

@@ -245,6 +245,16 @@ impl ResearchStore for SqliteStore {
         Ok(inserted == 1)
     }
 
+    fn task_remembered(&self, task_id: &str) -> Result<bool, StoreError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM task_seen WHERE task_id = ?1 AND expires_at >= ?2",
+            [task_id, now.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
     fn stats(&self) -> Result<StoreStats, StoreError> {
         let patients: i64 = self
             .conn

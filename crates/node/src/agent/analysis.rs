@@ -17,6 +17,7 @@
 //! hub as one constant text; the reason is logged here.
 
 use super::AgentConfig;
+use super::plan::{SiteBounds, admit_site_set, cohort_digest};
 use crate::{ConsentGate, FactFilter, SharedStore, with_store};
 use oncofed_analysis::AnalysisLimits;
 use oncofed_analysis::rows::{PatientData, Row, build_row};
@@ -25,7 +26,7 @@ use oncofed_model::{Demographics, Fact, FactKind, Pseudonym, Purpose, SecurityLe
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Variable};
 use oncofed_secagg::{FixedPoint, Ledger, Refusal, RunParticipant, SiteId as AggIndex};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,9 @@ struct SiteRun {
     request: AnalysisRequest,
     rows: Vec<Row>,
     participant: RunParticipant,
+    /// Roster names of the run's participants by index, from the signed keys
+    /// the participant accepted (for the repeat rule's site set).
+    names: BTreeMap<AggIndex, String>,
     started: Instant,
 }
 
@@ -223,6 +227,11 @@ pub async fn answer_analysis(
             max_parameter_ratio,
         } => {
             lock(runs).retain(|_, r| r.started.elapsed() < RUN_TTL);
+            // The site's own bounds, before anything is recorded or read.
+            if let Err(reason) = SiteBounds::DEFAULT.check_request(&request) {
+                tracing::warn!(run = %run_id, %reason, "analysis run refused by the site's bounds");
+                return Err(oncofed_secagg::REFUSAL_TEXT.to_string());
+            }
             let participant = RunParticipant::new(
                 run_id.as_str(),
                 config.site.as_str(),
@@ -261,6 +270,7 @@ pub async fn answer_analysis(
                     request,
                     rows,
                     participant,
+                    names: BTreeMap::new(),
                     started: Instant::now(),
                 },
             );
@@ -279,7 +289,7 @@ pub async fn answer_analysis(
                 let run = guard
                     .get_mut(&run_id)
                     .ok_or_else(|| "unknown analysis run at this site".to_string())?;
-                secure_step(run, &mut StoreLedger(&store), step).map_err(|e| e.into_reason(&run_id))
+                secure_step(run, &store, step).map_err(|e| e.into_reason(&run_id))
             })
             .await
             .map_err(|_| "analysis step failed at the site".to_string())?
@@ -317,28 +327,45 @@ impl From<Refusal> for StepError {
 
 fn secure_step(
     run: &mut SiteRun,
-    ledger: &mut dyn Ledger,
+    store: &SharedStore,
     step: AnalysisStep,
 ) -> Result<AnalysisReply, StepError> {
+    let ledger = &mut StoreLedger(store);
     let p = &mut run.participant;
+    let compute_err = |m: String| StepError::Compute(m);
     match step {
         AnalysisStep::Keys {
             index,
             threshold,
             rounds,
         } => {
+            SiteBounds::DEFAULT
+                .check_rounds(rounds.len())
+                .map_err(compute_err)?;
             let shares = p.open(ledger, AggIndex(index), threshold, &rounds)?;
             Ok(AnalysisReply::Ready { shares })
         }
-        AnalysisStep::Share { keys } => Ok(AnalysisReply::Shares {
-            shares: p.share(&keys)?,
-        }),
+        AnalysisStep::Share { keys } => {
+            let shares = p.share(&keys)?;
+            // The participant accepted these keys (signed by roster sites, the
+            // same in every round): their signers name the run's sites.
+            run.names = keys
+                .first()
+                .into_iter()
+                .flatten()
+                .map(|k| (k.share.site, k.signer.clone()))
+                .collect();
+            Ok(AnalysisReply::Shares { shares })
+        }
         AnalysisStep::Mask {
             round,
             inbox,
             computation,
         } => {
-            let compute_err = |m: String| StepError::Compute(m);
+            // Bounds first: nothing is computed or allocated for a step outside them.
+            SiteBounds::DEFAULT
+                .check_computation(&run.request.analysis, &computation)
+                .map_err(compute_err)?;
             let vector = compute(&run.rows, &run.request.analysis, &computation)
                 .map_err(|e| compute_err(e.to_string()))?;
             if vector.len() != vector_len(&run.request.analysis, &computation) {
@@ -350,9 +377,24 @@ fn secure_step(
             let input = run.participant.mask(&round, &inbox, &encoded)?;
             Ok(AnalysisReply::Masked { input })
         }
-        AnalysisStep::Confirm { request } => Ok(AnalysisReply::Confirmed {
-            signature: p.confirm(&request)?,
-        }),
+        AnalysisStep::Confirm { request } => {
+            let signature = p.confirm(&request)?;
+            // The repeat rule: the cohort's survivors must be the set it is bound
+            // to here, or the signature (hence any reveal) is withheld.
+            let sites: Option<Vec<String>> = request
+                .survivors
+                .iter()
+                .map(|i| run.names.get(i).cloned())
+                .collect();
+            let sites = sites.ok_or_else(|| compute_err("survivor without a name".into()))?;
+            let cohort = cohort_digest(&run.request);
+            if !admit_site_set(store, &cohort, &sites).map_err(compute_err)? {
+                return Err(compute_err(
+                    "the cohort was computed over another site set before (repeat rule)".into(),
+                ));
+            }
+            Ok(AnalysisReply::Confirmed { signature })
+        }
         AnalysisStep::Reveal {
             request,
             signatures,

@@ -1,0 +1,225 @@
+//! What a site agrees to compute in an analysis run, whatever the hub asks:
+//! hard size bounds ([`SiteBounds`]) checked before anything is allocated, and
+//! the repeat rule ([`admit_site_set`]) that stops a hub from computing the same
+//! cohort once with and once without a site.
+//!
+//! The repeat rule: a cohort (the index diagnosis and the semantic normal form of
+//! the criteria, see [`cohort_digest`]) is bound, at this site and durably, to the
+//! first survivor set that this site confirmed for it. Any later run over the
+//! same cohort, of any analysis and in any project, is confirmed only over that
+//! identical set of sites; over any other set the site refuses to sign the
+//! consistency round, so no shares are revealed and its masked vector is never
+//! unmasked. The project is not part of the digest: until the run plan is signed
+//! the project id is the hub's word, and a new project id must not buy a second
+//! site set. A repeat over the identical set reproduces the same sums and tells
+//! the hub nothing new.
+
+use crate::SharedStore;
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation};
+use sha2::{Digest, Sha256};
+
+/// A site's hard limits on any run, independent of what the hub or a project
+/// approval allows, so that even an approved-but-absurd plan cannot make a site
+/// allocate gigabytes or probe single patients with extreme coefficients.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SiteBounds {
+    /// Longest survival horizon in days (36,500, the request limit).
+    pub max_horizon_days: u32,
+    /// Most points on a time grid or histogram edges (36,501: one per day of
+    /// the longest horizon).
+    pub max_grid_points: usize,
+    /// Longest vector a site computes and masks (4,000,000 values, 32 MB).
+    pub max_vector_len: usize,
+    /// Most aggregation rounds keyed per run (64; the hub plans 48).
+    pub max_rounds: usize,
+    /// Most model parameters or described variables (64).
+    pub max_parameters: usize,
+    /// Largest |β| per coefficient (20): beyond it exp(β·x) is dominated by one
+    /// patient's covariates, which would isolate them in a risk-set sum.
+    pub max_abs_beta: f64,
+}
+
+impl SiteBounds {
+    /// The documented defaults.
+    pub const DEFAULT: SiteBounds = SiteBounds {
+        max_horizon_days: 36_500,
+        max_grid_points: 36_501,
+        max_vector_len: 4_000_000,
+        max_rounds: 64,
+        max_parameters: 64,
+        max_abs_beta: 20.0,
+    };
+
+    /// Checks a `Prepare`'s request before the site reads any row.
+    pub fn check_request(&self, request: &AnalysisRequest) -> Result<(), String> {
+        let analysis = &request.analysis;
+        let horizon = match analysis {
+            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
+                Some(survival.horizon_days)
+            }
+            _ => None,
+        };
+        if horizon.is_some_and(|h| h > self.max_horizon_days) {
+            return Err(format!(
+                "horizon beyond the site's {} days",
+                self.max_horizon_days
+            ));
+        }
+        if analysis.parameters() > self.max_parameters
+            || analysis.variables().len() > self.max_parameters
+        {
+            return Err(format!(
+                "more than the site's {} parameters or variables",
+                self.max_parameters
+            ));
+        }
+        if let Analysis::Describe { edges, .. } = analysis {
+            self.check_grid(edges)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the number of rounds a `Keys` step opens.
+    pub fn check_rounds(&self, rounds: usize) -> Result<(), String> {
+        if rounds > self.max_rounds {
+            return Err(format!("more than the site's {} rounds", self.max_rounds));
+        }
+        Ok(())
+    }
+
+    /// Checks a `Mask` step's computation against the admitted analysis and the
+    /// bounds, before the site computes or allocates anything for it.
+    pub fn check_computation(
+        &self,
+        analysis: &Analysis,
+        computation: &Computation,
+    ) -> Result<(), String> {
+        let p = analysis.parameters();
+        match computation {
+            Computation::Totals | Computation::GlmStart => {}
+            Computation::EventDays { horizon_days } => {
+                let admitted = match analysis {
+                    Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
+                        survival.horizon_days
+                    }
+                    _ => 0,
+                };
+                if *horizon_days > admitted.min(self.max_horizon_days) {
+                    return Err("event-day horizon beyond the admitted one".into());
+                }
+            }
+            Computation::KmCounts { grid, groups } => {
+                self.check_grid(grid)?;
+                if !(1..=2).contains(groups) {
+                    return Err("KM groups must be 1 or 2".into());
+                }
+            }
+            Computation::CoxSums { grid, beta, .. } => {
+                self.check_grid(grid)?;
+                self.check_beta(beta, p)?;
+            }
+            Computation::CoxStratum { beta, .. } | Computation::GlmStep { beta } => {
+                self.check_beta(beta, p)?;
+            }
+            Computation::Describe { edges } => self.check_grid(edges)?,
+        }
+        let len = oncofed_analysis::site::vector_len(analysis, computation);
+        if len > self.max_vector_len {
+            return Err(format!(
+                "vector of {len} values beyond the site's {}",
+                self.max_vector_len
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_grid(&self, grid: &[f64]) -> Result<(), String> {
+        if grid.len() > self.max_grid_points {
+            return Err(format!(
+                "grid of {} points beyond the site's {}",
+                grid.len(),
+                self.max_grid_points
+            ));
+        }
+        if !grid.iter().all(|g| g.is_finite()) {
+            return Err("grid point not finite".into());
+        }
+        Ok(())
+    }
+
+    fn check_beta(&self, beta: &[f64], parameters: usize) -> Result<(), String> {
+        if beta.len() != parameters {
+            return Err("coefficients do not fit the admitted model".into());
+        }
+        if !beta
+            .iter()
+            .all(|b| b.is_finite() && b.abs() <= self.max_abs_beta)
+        {
+            return Err(format!("a coefficient beyond ±{}", self.max_abs_beta));
+        }
+        Ok(())
+    }
+}
+
+impl Default for SiteBounds {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+fn hex_sha256(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The cohort a run computes over, as a digest: the index diagnosis and the
+/// criteria's semantic normal form (so rewordings the normal form decides are the
+/// same cohort). Not the analysis: every analysis releases the cohort's counts,
+/// so any two over different site sets could be differenced.
+pub fn cohort_digest(request: &AnalysisRequest) -> String {
+    let criteria = request
+        .cohort
+        .as_ref()
+        .map(|c| c.semantic_key())
+        .unwrap_or_default();
+    hex_sha256(&["oncofed-run-cohort/v1", &request.index.icd10, &criteria])
+}
+
+/// How long a cohort's binding is kept in the replay ledger (as the run counters).
+const BINDING_DAYS: i64 = 3650;
+
+/// The repeat rule: `Ok(true)` if this site may confirm a round over `sites`
+/// (roster names of the survivors) for the cohort `cohort`, that is if the cohort
+/// is new here (it is then bound to `sites`) or already bound to exactly
+/// `sites`; `Ok(false)` for any other set. Kept in the store's replay ledger, so
+/// it holds across restarts; a refused set is only looked up, never recorded.
+pub fn admit_site_set(store: &SharedStore, cohort: &str, sites: &[String]) -> Result<bool, String> {
+    let mut names: Vec<&str> = sites.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut parts = vec!["oncofed-run-sites/v1"];
+    parts.extend(names);
+    let set = hex_sha256(&parts);
+    let mut store = store
+        .lock()
+        .map_err(|_| "store lock poisoned".to_string())?;
+    let bound = format!("plan cohort {cohort} sites {set}");
+    if store.task_remembered(&bound).map_err(|e| e.to_string())? {
+        return Ok(true);
+    }
+    let until = chrono::Utc::now() + chrono::Duration::days(BINDING_DAYS);
+    if store
+        .remember_task(&format!("plan cohort {cohort}"), until)
+        .map_err(|e| e.to_string())?
+    {
+        store
+            .remember_task(&bound, until)
+            .map_err(|e| e.to_string())?;
+        return Ok(true);
+    }
+    Ok(false)
+}

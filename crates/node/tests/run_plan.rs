@@ -1,0 +1,235 @@
+//! Issue 11, attack 3 at the site, the run-plan half: a hub that names absurd
+//! computations (a `u32::MAX` horizon would make `vec![0.0; horizon + 1]` 34 GB at
+//! the site), or that computes the same cohort twice, once with and once without
+//! a site. The site's own bounds refuse the first before anything is allocated,
+//! its repeat rule the second; the hub gets only the constant refusal text.
+
+mod support;
+
+use oncofed_crypto::SigningKeyPair;
+use oncofed_model::SiteId;
+use oncofed_node::ConsentGate;
+use oncofed_node::agent::{
+    AgentConfig, AnalysisRuns, SiteBounds, SiteSecret, admit_site_set, answer_analysis,
+    cohort_digest,
+};
+use oncofed_protocol::QueryId;
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Computation, IndexEvent, Survival,
+    Ties, Variable,
+};
+use oncofed_secagg::{REFUSAL_TEXT, Roster, RoundId, SitePolicy};
+use std::time::Duration;
+use support::{Cohort, Node, Trustee};
+
+fn request(analysis: Analysis) -> AnalysisRequest {
+    AnalysisRequest {
+        project: "p1".into(),
+        index: IndexEvent { icd10: "C".into() },
+        cohort: None,
+        analysis,
+        epsilon: None,
+        wait_seconds: None,
+    }
+}
+
+fn km(horizon_days: u32) -> Analysis {
+    Analysis::KaplanMeier {
+        survival: Survival { horizon_days },
+        groups: None,
+        interval_days: 30,
+    }
+}
+
+fn prepare(analysis: Analysis) -> AnalysisStep {
+    AnalysisStep::Prepare {
+        request: request(analysis),
+        min_rows: 0,
+        max_parameter_ratio: 1.0,
+    }
+}
+
+fn config(node: &Node) -> AgentConfig {
+    let key = SigningKeyPair::generate();
+    let mut roster = Roster::new();
+    roster.insert("site-1", key.public_key()).unwrap();
+    AgentConfig {
+        site: SiteId::new("site-1").unwrap(),
+        hub_url: "http://127.0.0.1:9".into(),
+        key,
+        hub_key: SigningKeyPair::generate().public_key(),
+        secret: SiteSecret::load_or_create(&node.dir.path().join("noise.secret")).unwrap(),
+        poll_wait: 1,
+        roster,
+        secagg: SitePolicy::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_team_unbounded_horizon_is_refused() {
+    let trustee = Trustee::start(1).await;
+    let cohort = Cohort::generate(1, 300, 7);
+    let node = Node::new();
+    let report = node
+        .ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
+    assert_eq!(report.units_failed, 0, "{:?}", report.errors);
+    let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
+    let config = config(&node);
+    let runs = AnalysisRuns::default();
+    let step = |run: QueryId, s: AnalysisStep| {
+        let (runs, store, gate, config) = (runs.clone(), node.store.clone(), &gate, &config);
+        async move { answer_analysis(&runs, &store, gate, config, &run, s).await }
+    };
+    let refused = Err(REFUSAL_TEXT.to_string());
+
+    // A Prepare whose horizon is beyond the site's bound: refused, nothing held.
+    let absurd = QueryId::random();
+    assert_eq!(step(absurd.clone(), prepare(km(u32::MAX))).await, refused);
+    assert_eq!(runs.open_runs(), 0);
+    // The refusal came before the run was recorded: the run id is still fresh.
+    assert_eq!(
+        step(absurd, prepare(km(3650))).await,
+        Ok(AnalysisReply::Admitted)
+    );
+
+    // An admitted KM run, then Mask steps outside the bounds or the admitted
+    // analysis: each refused before the site computes (on the unbounded code the
+    // first would allocate 34 GB, the second overflow `2 * grid * groups`).
+    let run = QueryId::random();
+    assert_eq!(
+        step(run.clone(), prepare(km(3650))).await,
+        Ok(AnalysisReply::Admitted)
+    );
+    let too_many: Vec<RoundId> = (0..=SiteBounds::DEFAULT.max_rounds)
+        .map(|i| RoundId::new(format!("{run}/{i}")).unwrap())
+        .collect();
+    let keys = |rounds: Vec<RoundId>| AnalysisStep::Keys {
+        index: 0,
+        threshold: 1,
+        rounds,
+    };
+    assert_eq!(step(run.clone(), keys(too_many)).await, refused);
+    let round = RoundId::new(format!("{run}/0")).unwrap();
+    assert!(matches!(
+        step(run.clone(), keys(vec![round.clone()])).await,
+        Ok(AnalysisReply::Ready { .. })
+    ));
+    let big_grid: Vec<f64> = (0..=SiteBounds::DEFAULT.max_grid_points)
+        .map(|d| d as f64)
+        .collect();
+    for computation in [
+        Computation::EventDays {
+            horizon_days: u32::MAX,
+        },
+        // Beyond the admitted horizon, though within the site's bound.
+        Computation::EventDays { horizon_days: 3651 },
+        Computation::KmCounts {
+            grid: vec![1.0, 2.0],
+            groups: usize::MAX,
+        },
+        Computation::KmCounts {
+            grid: big_grid.clone(),
+            groups: 1,
+        },
+        // Not a computation of the admitted (KM) analysis.
+        Computation::CoxSums {
+            grid: vec![1.0],
+            beta: vec![1.0],
+            ties: Ties::Efron,
+        },
+        Computation::GlmStep { beta: vec![0.5] },
+    ] {
+        let mask = AnalysisStep::Mask {
+            round: round.clone(),
+            inbox: vec![],
+            computation: computation.clone(),
+        };
+        assert_eq!(step(run.clone(), mask).await, refused, "{computation:?}");
+    }
+}
+
+#[test]
+fn site_bounds_refuse_absurd_coefficients_and_vectors() {
+    let b = SiteBounds::DEFAULT;
+    let cox = Analysis::Cox {
+        survival: Survival::default(),
+        covariates: vec![Variable::Age, Variable::Female],
+        ties: Ties::Efron,
+        stratify_by_site: false,
+    };
+    let sums = |beta: Vec<f64>, points: usize| Computation::CoxSums {
+        grid: (0..points).map(|d| d as f64).collect(),
+        beta,
+        ties: Ties::Efron,
+    };
+    assert_eq!(
+        b.check_computation(&cox, &sums(vec![0.1, -0.3], 500)),
+        Ok(())
+    );
+    for bad in [
+        sums(vec![0.1], 500),
+        sums(vec![0.1, 21.0], 500),
+        sums(vec![f64::NAN, 0.0], 500),
+        sums(vec![0.0, 0.0], b.max_grid_points + 1),
+    ] {
+        assert!(b.check_computation(&cox, &bad).is_err(), "{bad:?}");
+    }
+    // 64 covariates on a full daily grid: within the grid bound, beyond the
+    // vector bound (2 × 36,501 × (1 + 64 + 64²) values).
+    let wide = Analysis::Cox {
+        survival: Survival::default(),
+        covariates: vec![Variable::Age; 64],
+        ties: Ties::Efron,
+        stratify_by_site: false,
+    };
+    assert!(
+        b.check_computation(&wide, &sums(vec![0.0; 64], b.max_grid_points))
+            .is_err()
+    );
+    assert!(b.check_request(&request(km(36_501))).is_err());
+    assert!(b.check_request(&request(km(36_500))).is_ok());
+}
+
+#[test]
+fn red_team_same_computation_in_two_runs_is_refused() {
+    let node = Node::new();
+    let names = |s: &[&str]| s.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let cohort = cohort_digest(&request(km(3650)));
+    // Another analysis (and project) over the same cohort is the same cohort:
+    // every analysis releases its counts.
+    let mut other = request(Analysis::Describe {
+        variables: vec![Variable::Age],
+        edges: vec![],
+        strata: None,
+    });
+    other.project = "p2".into();
+    assert_eq!(cohort_digest(&other), cohort);
+    other.index.icd10 = "C34".into();
+    assert_ne!(cohort_digest(&other), cohort);
+
+    let all = names(&["site-1", "site-2", "site-3", "site-4"]);
+    let without_site_4 = names(&["site-1", "site-2", "site-3"]);
+    // Run 1 over four sites binds the cohort; its further rounds, and a repeat
+    // over the identical set (any order), are confirmed.
+    assert_eq!(admit_site_set(&node.store, &cohort, &all), Ok(true));
+    assert_eq!(admit_site_set(&node.store, &cohort, &all), Ok(true));
+    let mut shuffled = all.clone();
+    shuffled.reverse();
+    assert_eq!(admit_site_set(&node.store, &cohort, &shuffled), Ok(true));
+    // Run 2 without site-4: its difference to run 1 would be site-4's vector.
+    assert_eq!(
+        admit_site_set(&node.store, &cohort, &without_site_4),
+        Ok(false)
+    );
+    // A refused set is not recorded, so asking again does not make it bound.
+    assert_eq!(
+        admit_site_set(&node.store, &cohort, &without_site_4),
+        Ok(false)
+    );
+    // A different cohort is bound on its own.
+    let c34 = cohort_digest(&other);
+    assert_eq!(admit_site_set(&node.store, &c34, &without_site_4), Ok(true));
+    assert_eq!(admit_site_set(&node.store, &c34, &all), Ok(false));
+}
