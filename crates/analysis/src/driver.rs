@@ -145,7 +145,8 @@ pub fn run(
             groups,
             interval_days,
         } => {
-            let grid = event_grid(&mut rounds, survival.horizon_days)?;
+            let events = event_grid(&mut rounds, survival.horizon_days)?;
+            let grid = km_grid(&events, *interval_days, survival.horizon_days);
             let n_groups = if groups.is_some() { 2 } else { 1 };
             let v = rounds.sum(Computation::KmCounts {
                 grid: grid.clone(),
@@ -159,6 +160,7 @@ pub fn run(
                     Some(var) => format!("{}={g}", var.name()),
                     None => "all".into(),
                 };
+                // the grid starts at day 0, before every row's time: all rows
                 let n = c.at_risk.first().copied().unwrap_or(0);
                 let median = releasable_median(&estimate, limits);
                 curves.push(KmCurve {
@@ -434,6 +436,27 @@ fn check_horizon(h: u32) -> Result<(), AnalysisError> {
         ));
     }
     Ok(())
+}
+
+/// The grid the Kaplan–Meier counts are taken on: the pooled event days plus
+/// day 0 and every released step time (multiples of `interval` up to the
+/// horizon). At a grid point the sites count the rows with time ≥ t, so day 0
+/// gives each group's size `n` (rows censored before the first event
+/// included) and a step time gives the number at risk there with the
+/// censorings since the last event time counted, as lifelines defines both
+/// (issue 12). Points without events leave S(t), its variance and the
+/// log-rank statistic unchanged.
+fn km_grid(events: &[f64], interval: u32, horizon: u32) -> Vec<f64> {
+    let last = events.last().copied().unwrap_or(0.0);
+    let interval = f64::from(interval.max(1));
+    let end = (last + interval).min(f64::from(horizon));
+    let steps = (0..)
+        .map(|k| f64::from(k) * interval)
+        .take_while(|t| *t <= end);
+    let mut grid: Vec<f64> = events.iter().copied().chain(steps).collect();
+    grid.sort_by(f64::total_cmp);
+    grid.dedup();
+    grid
 }
 
 /// The pooled distinct event days: one round of per-day death counts.

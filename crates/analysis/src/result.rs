@@ -84,7 +84,8 @@ pub struct KmStep {
     pub ci_lower: f64,
     /// Upper 95 % bound.
     pub ci_upper: f64,
-    /// Number at risk just after `time` (suppressed below the minimum cell).
+    /// Number at risk at `time`: rows with time ≥ `time`, censorings since the
+    /// last event counted (lifelines' definition; suppressed below the minimum cell).
     pub at_risk: Cell,
 }
 
@@ -201,20 +202,26 @@ pub fn coarsen(estimate: &KmEstimate, interval: u32, limits: &AnalysisLimits) ->
         }
         if since >= limits.km_min_events.max(1) {
             let at = i.saturating_sub(1);
-            let at_risk_after = estimate.at_risk.get(at).copied().unwrap_or(0)
-                - estimate.events.get(at).copied().unwrap_or(0);
             steps.push(KmStep {
                 time: t,
                 survival: estimate.survival[at],
                 ci_lower: estimate.ci_lower[at],
                 ci_upper: estimate.ci_upper[at],
-                at_risk: cell(at_risk_after, limits.min_cell),
+                at_risk: cell(at_risk_at(estimate, t), limits.min_cell),
             });
             since = 0;
         }
         t += interval;
     }
     steps
+}
+
+/// Rows with time ≥ `t`: the count at grid point `t` (the driver puts every
+/// step time on the grid). Off the grid, the rows at risk at the next grid
+/// point, a lower bound that misses rows censored in between; 0 past the grid.
+fn at_risk_at(estimate: &KmEstimate, t: f64) -> u64 {
+    let j = estimate.times.partition_point(|&g| g < t);
+    estimate.at_risk.get(j).copied().unwrap_or(0)
 }
 
 /// The median is released when at least `km_min_events` events lie on each side
