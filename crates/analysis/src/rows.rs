@@ -60,6 +60,24 @@ fn observation_value(fact: &Fact) -> Option<f64> {
 }
 
 /// The value of `variable` for a patient whose index date is `index`.
+///
+/// **Age** is the index year minus the birth year: the site store keeps only
+/// the birth year (birth dates stay at the trust centre, see ARCHITECTURE.md,
+/// "Node store"), so completed years cannot be computed exactly. The value is
+/// the age reached in the index year; it equals the age in completed years
+/// when the birthday falls on or before the index date's day of the year, and
+/// is one more otherwise. With birthdays spread evenly over the year, a
+/// patient indexed on day `d` of a year of `D` days is one year too old with
+/// probability `1 − d/D` (about half on average, every patient indexed on
+/// 1 January); the error is never more than one year and on average +0.5.
+/// The cohort criterion `age_at_diagnosis` uses the same rule, so the two
+/// agree. A regression coefficient per year of age is unaffected by the
+/// average shift (it moves only the baseline); its noise is that of any age
+/// rounded to whole years.
+///
+/// Changing the rule (e.g. to the expected completed years
+/// `index year − birth year − 1 + d/D`, unbiased but not whole) must change
+/// the store's feasibility SQL, its fixtures and this function together.
 pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDate) -> Option<f64> {
     let d = &patient.demographics;
     match variable {
