@@ -4,14 +4,13 @@
 //! (in the hub: secure aggregation over the network; in tests: sites in memory).
 
 use crate::result::{
-    AnalysisResult, DescribeResult, KmCurve, KmResult, RegressionResult, RunInfo, VariableSummary,
-    cell, coarsen, releasable_median,
+    AnalysisResult, KmCurve, KmResult, RegressionResult, RunInfo, cell, coarsen, releasable_median,
 };
 use crate::site::{
     unflatten_cox_aggregate, unflatten_cox_sums, unflatten_glm, unflatten_glm_start, unflatten_km,
     vector_len,
 };
-use crate::{AnalysisError, AnalysisLimits, dp};
+use crate::{AnalysisError, AnalysisLimits};
 use oncofed_model::CodeSystem;
 use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, Variable};
 use oncofed_protocol::{Comparator, Criteria, DiagnosisCriterion, LabCriterion};
@@ -19,6 +18,10 @@ use oncofed_stats::{
     NewtonOptions, StatsError, Ties, fit_cox, fit_cox_stratified_by_site, fit_glm, glm_start,
     kaplan_meier, logrank_test,
 };
+
+mod describe;
+
+use describe::describe;
 
 /// The sites, as the hub's driver sees them: it can only ask for sums.
 pub trait Federation {
@@ -153,6 +156,20 @@ pub fn run(
                 groups: n_groups,
             })?;
             let counts = unflatten_km(&v, grid.len(), n_groups)?;
+            if let Some(var) = groups {
+                // day 0 counts every row of a group; rows in neither group had
+                // another value and would be dropped without a word (issue 12)
+                let grouped: u64 = counts
+                    .iter()
+                    .map(|c| c.at_risk.first().copied().unwrap_or(0))
+                    .sum();
+                if grouped != rows {
+                    return Err(AnalysisError::Invalid(format!(
+                        "the grouping variable {} has values other than 0 and 1; Kaplan-Meier groups must be 0/1",
+                        var.name()
+                    )));
+                }
+            }
             let mut curves = Vec::new();
             for (g, c) in counts.iter().enumerate() {
                 let estimate = kaplan_meier(&grid, c)?;
@@ -218,7 +235,9 @@ pub fn run(
                 };
                 fit_cox(p, options, &mut evaluate)
             };
-            let fit = fit.map_err(|e| rounds.explain(e))?;
+            let fit = fit
+                .map_err(|e| rounds.explain(e))
+                .map_err(|e| name_singular(e, &terms(covariates, false)))?;
             let ties_name = match ties {
                 Ties::Efron => "efron",
                 Ties::Breslow => "breslow",
@@ -233,7 +252,7 @@ pub fn run(
                         ""
                     }
                 ),
-                terms: covariates.iter().map(Variable::name).collect(),
+                terms: terms(covariates, false),
                 estimates: fit.estimates,
                 loglik: fit.loglik,
                 iterations: fit.iterations,
@@ -244,7 +263,9 @@ pub fn run(
             covariates, family, ..
         } => {
             let start = rounds.sum(Computation::GlmStart)?;
-            let start = glm_start(p, &[unflatten_glm_start(&start, p)?])?;
+            let glm_terms = terms(covariates, true);
+            let start = glm_start(p, &[unflatten_glm_start(&start, p)?])
+                .map_err(|e| name_singular(AnalysisError::Stats(e), &glm_terms))?;
             let mut evaluate = |beta: &[f64]| {
                 let v = rounds.sum(Computation::GlmStep {
                     beta: beta.to_vec(),
@@ -252,9 +273,10 @@ pub fn run(
                 let agg = v.and_then(|v| unflatten_glm(&v, p));
                 rounds.keep(agg).into_iter().collect()
             };
-            let fit = fit_glm(start, options, &mut evaluate).map_err(|e| rounds.explain(e))?;
-            let mut terms = vec!["intercept".to_string()];
-            terms.extend(covariates.iter().map(Variable::name));
+            let fit = fit_glm(start, options, &mut evaluate)
+                .map_err(|e| rounds.explain(e))
+                .map_err(|e| name_singular(e, &glm_terms))?;
+            let terms = glm_terms;
             AnalysisResult::Glm(RegressionResult {
                 run: info.clone(),
                 model: format!(
@@ -274,6 +296,31 @@ pub fn run(
     };
     result.run_mut().rounds = rounds.rounds;
     Ok(result)
+}
+
+/// The names of a model's terms, in the order of its coefficients.
+fn terms(covariates: &[Variable], intercept: bool) -> Vec<String> {
+    let mut out: Vec<String> = intercept
+        .then(|| "intercept".to_string())
+        .into_iter()
+        .collect();
+    out.extend(covariates.iter().map(Variable::name));
+    out
+}
+
+/// A singular information matrix names the term whose pivot was lost, so that
+/// a researcher knows which covariate to drop (issue 12: a constant covariate
+/// was reported as "information matrix is singular" alone).
+fn name_singular(e: AnalysisError, terms: &[String]) -> AnalysisError {
+    match e {
+        AnalysisError::Stats(StatsError::SingularAt { index }) if index < terms.len() => {
+            AnalysisError::Invalid(format!(
+                "information matrix is singular at term {}: it is constant, collinear with the terms before it, or separates the outcome",
+                terms[index]
+            ))
+        }
+        e => e,
+    }
 }
 
 /// The resolution of the secure-aggregation codec every analysis vector is
@@ -476,147 +523,4 @@ fn event_grid(rounds: &mut Rounds<'_>, horizon: u32) -> Result<Vec<f64>, Analysi
         }));
     }
     Ok(grid)
-}
-
-fn describe(
-    v: Vec<f64>,
-    variables: &[Variable],
-    edges: &[f64],
-    strata: &Option<Variable>,
-    limits: &AnalysisLimits,
-    epsilon: Option<f64>,
-    run: RunInfo,
-) -> Result<DescribeResult, AnalysisError> {
-    let k = variables.len();
-    let bins = if edges.len() >= 2 { edges.len() + 1 } else { 0 };
-    // The released counts: n per variable, the histograms, the strata.
-    let mut counts: Vec<f64> = (0..k).map(|i| v[3 * i]).collect();
-    counts.extend_from_slice(&v[3 * k..3 * k + k * bins]);
-    let strata_at = 3 * k + k * bins;
-    if strata.is_some() {
-        counts.extend_from_slice(&v[strata_at..strata_at + 2]);
-    }
-    let mut run = run;
-    let released: Vec<u64> = if let Some(e) = epsilon {
-        // The run's rows and events are counts of people too: exact beside noised
-        // counts, two releases with and without a criterion would show the exact
-        // difference (issue 11). They join the noised vector.
-        counts.push(run.rows as f64);
-        counts.push(run.events as f64);
-        // Adding or removing one person changes each variable's n by 1, one bin
-        // per histogram by 1, one stratum by 1, rows by 1 and events by at most 1:
-        // L1 sensitivity k + k·[bins] + [strata] + 2.
-        let sensitivity =
-            (k + if bins > 0 { k } else { 0 } + usize::from(strata.is_some()) + 2) as f64;
-        let mut noised = dp::noise_counts(&counts, sensitivity, e)?;
-        run.events = noised.pop().unwrap_or(0);
-        run.rows = noised.pop().unwrap_or(0);
-        noised
-    } else {
-        counts.iter().map(|&c| whole(c)).collect()
-    };
-    let mut out = Vec::new();
-    for (i, var) in variables.iter().enumerate() {
-        let n_true = v[3 * i];
-        let n = cell(released[i], limits.min_cell);
-        let hist: Vec<u64> = if bins > 0 {
-            released[k + i * bins..k + (i + 1) * bins].to_vec()
-        } else {
-            Vec::new()
-        };
-        let (mean, sd) = match (n, epsilon) {
-            (None, _) => (None, None),
-            (Some(_), None) => {
-                let (s, ss) = (v[3 * i + 1], v[3 * i + 2]);
-                let mean = s / n_true;
-                let var = if n_true > 1.0 {
-                    ((ss - n_true * mean * mean) / (n_true - 1.0)).max(0.0)
-                } else {
-                    f64::NAN
-                };
-                (Some(mean), var.is_finite().then(|| var.sqrt()))
-            }
-            // Under DP the moments come from the noised histogram (post-processing).
-            (Some(_), Some(_)) => histogram_moments(edges, &hist),
-        };
-        out.push(VariableSummary {
-            name: var.name(),
-            n,
-            mean,
-            sd,
-            histogram: hist
-                .iter()
-                .take(bins.saturating_sub(2))
-                .map(|&c| cell(c, limits.min_cell))
-                .collect(),
-            outside: (bins > 0).then(|| {
-                (
-                    cell(hist[bins - 2], limits.min_cell),
-                    cell(hist[bins - 1], limits.min_cell),
-                )
-            }),
-            quartiles: (bins > 0 && n.is_some())
-                .then(|| quartiles(edges, &hist[..bins - 2]))
-                .flatten(),
-        });
-    }
-    let strata = strata.as_ref().map(|s| {
-        let at = released.len() - 2;
-        (
-            s.name(),
-            cell(released[at], limits.min_cell),
-            cell(released[at + 1], limits.min_cell),
-        )
-    });
-    Ok(DescribeResult {
-        run,
-        edges: edges.to_vec(),
-        variables: out,
-        strata,
-    })
-}
-
-/// Mean and SD from a histogram (bin midpoints), for DP releases.
-fn histogram_moments(edges: &[f64], hist: &[u64]) -> (Option<f64>, Option<f64>) {
-    let inner = &hist[..hist.len().saturating_sub(2)];
-    let n: u64 = inner.iter().sum();
-    if n < 2 {
-        return (None, None);
-    }
-    let mids: Vec<f64> = edges.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect();
-    let mean = inner
-        .iter()
-        .zip(&mids)
-        .map(|(&c, m)| c as f64 * m)
-        .sum::<f64>()
-        / n as f64;
-    let var = inner
-        .iter()
-        .zip(&mids)
-        .map(|(&c, m)| c as f64 * (m - mean).powi(2))
-        .sum::<f64>()
-        / (n as f64 - 1.0);
-    (Some(mean), Some(var.sqrt()))
-}
-
-/// Quartiles by linear interpolation within the bins of `edges`.
-fn quartiles(edges: &[f64], hist: &[u64]) -> Option<[f64; 3]> {
-    let n: u64 = hist.iter().sum();
-    if n == 0 {
-        return None;
-    }
-    let q = |p: f64| {
-        let target = p * n as f64;
-        let mut below = 0.0;
-        for (i, &c) in hist.iter().enumerate() {
-            let c = c as f64;
-            if c > 0.0 && below + c >= target {
-                let frac = (target - below) / c;
-                return edges[i] + frac * (edges[i + 1] - edges[i]);
-            }
-            below += c;
-        }
-        edges[edges.len() - 1]
-    };
-    Some([q(0.25), q(0.5), q(0.75)])
 }

@@ -39,6 +39,18 @@ pub enum StatsError {
         "information matrix is singular; check for collinear or constant covariates or separation"
     )]
     Singular,
+    /// The information matrix is not positive definite, and parameter `index`
+    /// (0-based, in the order of the coefficients) is the first whose pivot is
+    /// lost: it is constant (in the rows or, for Cox, within every risk set),
+    /// collinear with the parameters before it, or separates the outcome.
+    /// Callers that know the terms' names put the name in their message.
+    #[error(
+        "information matrix is singular at parameter {index}; it is constant, collinear with the parameters before it, or separates the outcome"
+    )]
+    SingularAt {
+        /// The first parameter whose pivot is lost.
+        index: usize,
+    },
     /// Newton–Raphson did not reach the tolerance within the iteration limit.
     #[error(
         "no convergence after {iterations} iterations; check for separation or raise the limit"

@@ -16,7 +16,8 @@ pub(crate) struct Cholesky {
 
 impl Cholesky {
     /// Factors the symmetric matrix `a` (only the lower triangle is read).
-    /// Fails with [`StatsError::Singular`] when `a` is not positive definite.
+    /// Fails with [`StatsError::SingularAt`] (naming the first lost pivot) when
+    /// `a` is not positive definite.
     pub(crate) fn new(a: &[f64], n: usize) -> Result<Self, StatsError> {
         crate::error::check_len("matrix", n * n, a.len())?;
         let mut l = vec![0.0; n * n];
@@ -29,7 +30,7 @@ impl Cholesky {
                 if i == j {
                     // relative pivot check: a pivot lost to rounding means singular
                     if !sum.is_finite() || sum <= a[i * n + i].abs() * 1e-13 {
-                        return Err(StatsError::Singular);
+                        return Err(StatsError::SingularAt { index: i });
                     }
                     l[i * n + i] = sum.sqrt();
                 } else {
@@ -102,11 +103,16 @@ mod tests {
     fn rejects_singular_and_indefinite_matrices() {
         assert_eq!(
             Cholesky::new(&[1.0, 1.0, 1.0, 1.0], 2).unwrap_err(),
-            StatsError::Singular
+            StatsError::SingularAt { index: 1 }
         );
         assert_eq!(
             Cholesky::new(&[1.0, 2.0, 2.0, 1.0], 2).unwrap_err(),
-            StatsError::Singular
+            StatsError::SingularAt { index: 1 }
+        );
+        // a parameter without information (a constant covariate) is named first
+        assert_eq!(
+            Cholesky::new(&[0.0, 0.0, 0.0, 1.0], 2).unwrap_err(),
+            StatsError::SingularAt { index: 0 }
         );
         assert!(Cholesky::new(&[1.0], 2).is_err());
     }

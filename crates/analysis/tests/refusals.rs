@@ -1,0 +1,111 @@
+//! Issue 12, item 4: refusals name their cause. A Kaplan–Meier `--by` variable
+//! with values other than 0/1 is refused by name instead of silently dropping
+//! rows, and a singular information matrix names the term (a constant covariate).
+
+use oncofed_analysis::rows::Row;
+use oncofed_analysis::site::compute;
+use oncofed_analysis::{AnalysisError, AnalysisLimits, Federation, run};
+use oncofed_model::{CodeSystem, SecurityLevel};
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisRequest, Computation, Family, IndexEvent, Outcome, Survival, Ties, Variable,
+};
+
+struct InMemory {
+    sites: Vec<Vec<Row>>,
+    analysis: Analysis,
+}
+
+impl Federation for InMemory {
+    fn sites(&self) -> usize {
+        self.sites.len()
+    }
+    fn sum(&mut self, c: Computation, len: usize) -> Result<Vec<f64>, AnalysisError> {
+        let mut total = vec![0.0; len];
+        for rows in &self.sites {
+            for (t, x) in total.iter_mut().zip(compute(rows, &self.analysis, &c)?) {
+                *t += x;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// 60 rows over 2 sites: time, event, and the given covariate columns.
+fn sites(values: impl Fn(usize) -> Vec<f64>) -> Vec<Vec<Row>> {
+    let rows: Vec<Row> = (0..60)
+        .map(|i| Row {
+            time: (10 + (i * 37) % 500) as f64,
+            event: i % 3 != 0,
+            dead: i % 3 != 0,
+            values: values(i),
+        })
+        .collect();
+    vec![rows[..30].to_vec(), rows[30..].to_vec()]
+}
+
+fn run_on(analysis: Analysis, sites: Vec<Vec<Row>>) -> Result<(), AnalysisError> {
+    let request = AnalysisRequest {
+        project: "p".into(),
+        index: IndexEvent {
+            icd10: "C34".into(),
+        },
+        cohort: None,
+        analysis: analysis.clone(),
+        epsilon: None,
+        wait_seconds: None,
+    };
+    let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
+    run(&request, &limits, &mut InMemory { sites, analysis }).map(|_| ())
+}
+
+fn grade() -> Variable {
+    Variable::Observation {
+        system: CodeSystem::Snomed,
+        code: "grade".into(),
+    }
+}
+
+#[test]
+fn km_by_a_variable_with_a_third_level_is_refused_by_name() {
+    let analysis = Analysis::KaplanMeier {
+        survival: Survival::default(),
+        groups: Some(grade()),
+        interval_days: 30,
+    };
+    // 0/1 only: runs
+    run_on(analysis.clone(), sites(|i| vec![(i % 2) as f64])).unwrap();
+    // grade 0/1/2: the rows of grade 2 were dropped without a word before
+    let err = run_on(analysis, sites(|i| vec![(i % 3) as f64])).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, AnalysisError::Invalid(_)) && text.contains(&grade().name()),
+        "{text}"
+    );
+    assert!(text.contains("other than 0 and 1"), "{text}");
+}
+
+#[test]
+fn a_constant_covariate_is_named_in_the_singular_information_error() {
+    let covariates = vec![Variable::Age, Variable::Female];
+    let cox = Analysis::Cox {
+        survival: Survival::default(),
+        covariates: covariates.clone(),
+        ties: Ties::Efron,
+        stratify_by_site: false,
+    };
+    // Female is 1 in every row: no information about its coefficient
+    let rows = sites(|i| vec![40.0 + (i % 17) as f64, 1.0]);
+    let text = run_on(cox, rows.clone()).unwrap_err().to_string();
+    assert!(
+        text.contains("singular at term female") || text.contains("singular at term Female"),
+        "{text}"
+    );
+    let glm = Analysis::Glm {
+        outcome: Outcome::Deceased,
+        covariates,
+        family: Family::Binomial,
+    };
+    let text = run_on(glm, rows).unwrap_err().to_string();
+    assert!(text.contains("singular at term"), "{text}");
+    assert!(text.contains(&Variable::Female.name()), "{text}");
+}
