@@ -27,6 +27,7 @@ use oncofed_crypto::SignedEnvelope;
 use oncofed_model::{SecurityLevel, SiteId};
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Computation};
 use oncofed_protocol::api::TaskState;
+use oncofed_protocol::plan::RunPlan;
 use oncofed_protocol::{QueryId, Task, TaskAnswer, TaskId, TaskKind};
 use oncofed_secagg::{
     AggregationRound, EncryptedShare, FixedPoint, RoundId, SignedPublicShare, SitePolicy,
@@ -37,6 +38,31 @@ use std::time::Duration;
 /// Aggregation rounds planned per run (keys are set up for all of them at once).
 /// Cox and GLM need 2–3 rounds plus one per Newton evaluation.
 pub const PLANNED_ROUNDS: usize = 48;
+
+/// Largest |β| per coefficient a run's plan allows: beyond it exp(β·x) is
+/// dominated by one patient, which would isolate them in a risk-set sum.
+pub const PLAN_MAX_ABS_BETA: f64 = 20.0;
+
+/// The plan the hub signs for run `run_id` of `request`: its rounds (the
+/// planned ones), grids no longer than one point per day of the horizon (or the
+/// request's histogram edges) and bounded coefficients.
+fn run_plan(run_id: &QueryId, request: &AnalysisRequest) -> RunPlan {
+    use oncofed_protocol::analysis::Analysis;
+    let max_grid_points = match &request.analysis {
+        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
+            survival.horizon_days as usize + 1
+        }
+        Analysis::Describe { edges, .. } => edges.len(),
+        Analysis::Glm { .. } => 0,
+    };
+    RunPlan {
+        run: run_id.clone(),
+        request: request.clone(),
+        max_rounds: PLANNED_ROUNDS,
+        max_grid_points,
+        max_abs_beta: PLAN_MAX_ABS_BETA,
+    }
+}
 
 /// The encoding of every analysis vector (the sites use the same).
 const CODEC: FixedPoint = FixedPoint::DEFAULT;
@@ -80,10 +106,14 @@ impl<'a> HubFederation<'a> {
             .into_iter()
             .map(|(s, _)| s)
             .collect();
+        let plan = run_plan(&run_id, request)
+            .sign(&state.inner.config.key)
+            .map_err(federation_error)?;
         let step = AnalysisStep::Prepare {
             request: request.clone(),
             min_rows: limits.min_rows_per_site,
             max_parameter_ratio: limits.max_parameter_ratio,
+            plan: Box::new(plan),
         };
         let replies = dispatch(
             state,

@@ -18,6 +18,7 @@ use oncofed_protocol::analysis::{
     Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Computation, IndexEvent, Survival,
     Ties, Variable,
 };
+use oncofed_protocol::plan::RunPlan;
 use oncofed_secagg::{REFUSAL_TEXT, Roster, RoundId, SitePolicy};
 use std::time::Duration;
 use support::{Cohort, Node, Trustee};
@@ -41,12 +42,32 @@ fn km(horizon_days: u32) -> Analysis {
     }
 }
 
-fn prepare(analysis: Analysis) -> AnalysisStep {
-    AnalysisStep::Prepare {
+/// The hub's key, pinned by the test site and signing its run plans.
+static HUB: std::sync::LazyLock<SigningKeyPair> =
+    std::sync::LazyLock::new(SigningKeyPair::generate);
+
+/// A plan for `run` over `analysis` with the hub's bounds.
+fn plan(run: &QueryId, analysis: Analysis) -> RunPlan {
+    RunPlan {
+        run: run.clone(),
         request: request(analysis),
+        max_rounds: 48,
+        max_grid_points: 3651,
+        max_abs_beta: 20.0,
+    }
+}
+
+fn prepare_with(plan: RunPlan, key: &SigningKeyPair) -> AnalysisStep {
+    AnalysisStep::Prepare {
+        request: plan.request.clone(),
         min_rows: 0,
         max_parameter_ratio: 1.0,
+        plan: Box::new(plan.sign(key).unwrap()),
     }
+}
+
+fn prepare(run: &QueryId, analysis: Analysis) -> AnalysisStep {
+    prepare_with(plan(run, analysis), &HUB)
 }
 
 fn config(node: &Node) -> AgentConfig {
@@ -57,7 +78,7 @@ fn config(node: &Node) -> AgentConfig {
         site: SiteId::new("site-1").unwrap(),
         hub_url: "http://127.0.0.1:9".into(),
         key,
-        hub_key: SigningKeyPair::generate().public_key(),
+        hub_key: HUB.public_key(),
         secret: SiteSecret::load_or_create(&node.dir.path().join("noise.secret")).unwrap(),
         poll_wait: 1,
         roster,
@@ -86,11 +107,14 @@ async fn red_team_unbounded_horizon_is_refused() {
 
     // A Prepare whose horizon is beyond the site's bound: refused, nothing held.
     let absurd = QueryId::random();
-    assert_eq!(step(absurd.clone(), prepare(km(u32::MAX))).await, refused);
+    assert_eq!(
+        step(absurd.clone(), prepare(&absurd, km(u32::MAX))).await,
+        refused
+    );
     assert_eq!(runs.open_runs(), 0);
     // The refusal came before the run was recorded: the run id is still fresh.
     assert_eq!(
-        step(absurd, prepare(km(3650))).await,
+        step(absurd.clone(), prepare(&absurd, km(3650))).await,
         Ok(AnalysisReply::Admitted)
     );
 
@@ -99,7 +123,7 @@ async fn red_team_unbounded_horizon_is_refused() {
     // first would allocate 34 GB, the second overflow `2 * grid * groups`).
     let run = QueryId::random();
     assert_eq!(
-        step(run.clone(), prepare(km(3650))).await,
+        step(run.clone(), prepare(&run, km(3650))).await,
         Ok(AnalysisReply::Admitted)
     );
     let too_many: Vec<RoundId> = (0..=SiteBounds::DEFAULT.max_rounds)
@@ -232,4 +256,78 @@ fn red_team_same_computation_in_two_runs_is_refused() {
     let c34 = cohort_digest(&other);
     assert_eq!(admit_site_set(&node.store, &c34, &without_site_4), Ok(true));
     assert_eq!(admit_site_set(&node.store, &c34, &all), Ok(false));
+}
+
+/// A step outside the hub's signed plan: a Prepare whose plan another key
+/// signed, or that is for another run, or whose request is not the plan's; and,
+/// in an admitted run, a Mask beyond the plan's grid (though within the site's
+/// own bounds) or over more rounds than its budget. All refused, constant text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_team_steps_outside_the_signed_plan_are_refused() {
+    let trustee = Trustee::start(1).await;
+    let cohort = Cohort::generate(1, 300, 8);
+    let node = Node::new();
+    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
+    let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
+    let config = config(&node);
+    let runs = AnalysisRuns::default();
+    let step = |run: QueryId, s: AnalysisStep| {
+        let (runs, store, gate, config) = (runs.clone(), node.store.clone(), &gate, &config);
+        async move { answer_analysis(&runs, &store, gate, config, &run, s).await }
+    };
+    let refused = Err(REFUSAL_TEXT.to_string());
+    let run = QueryId::random();
+    let forged = prepare_with(plan(&run, km(3650)), &SigningKeyPair::generate());
+    assert_eq!(step(run.clone(), forged).await, refused);
+    let other_run = prepare(&QueryId::random(), km(3650));
+    assert_eq!(step(run.clone(), other_run).await, refused);
+    let AnalysisStep::Prepare {
+        min_rows,
+        max_parameter_ratio,
+        plan: signed,
+        ..
+    } = prepare(&run, km(3650))
+    else {
+        unreachable!()
+    };
+    let swapped = AnalysisStep::Prepare {
+        request: request(km(36_000)),
+        min_rows,
+        max_parameter_ratio,
+        plan: signed,
+    };
+    assert_eq!(step(run.clone(), swapped).await, refused);
+    assert_eq!(runs.open_runs(), 0);
+
+    // The genuine plan, with a tight grid and round budget.
+    let mut tight = plan(&run, km(3650));
+    tight.max_grid_points = 10;
+    tight.max_rounds = 2;
+    assert_eq!(
+        step(run.clone(), prepare_with(tight, &HUB)).await,
+        Ok(AnalysisReply::Admitted)
+    );
+    let rounds = |n: usize| AnalysisStep::Keys {
+        index: 0,
+        threshold: 1,
+        rounds: (0..n)
+            .map(|i| RoundId::new(format!("{run}/{i}")).unwrap())
+            .collect(),
+    };
+    assert_eq!(step(run.clone(), rounds(3)).await, refused);
+    assert!(matches!(
+        step(run.clone(), rounds(2)).await,
+        Ok(AnalysisReply::Ready { .. })
+    ));
+    let mask = AnalysisStep::Mask {
+        round: RoundId::new(format!("{run}/0")).unwrap(),
+        inbox: vec![],
+        computation: Computation::KmCounts {
+            grid: (0..11).map(f64::from).collect(),
+            groups: 1,
+        },
+    };
+    assert_eq!(step(run.clone(), mask).await, refused);
 }

@@ -15,6 +15,7 @@ use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{
     Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Computation, IndexEvent, Variable,
 };
+use oncofed_protocol::plan::RunPlan;
 use oncofed_secagg::{
     REFUSAL_TEXT, Roster, RoundId, SignedPublicShare, SiteId as AggIndex, SitePolicy, SiteSession,
     keys_message,
@@ -22,22 +23,38 @@ use oncofed_secagg::{
 use std::time::Duration;
 use support::{Cohort, Node, Trustee};
 
-fn prepare() -> AnalysisStep {
-    AnalysisStep::Prepare {
-        request: AnalysisRequest {
-            project: "p1".into(),
-            index: IndexEvent { icd10: "C".into() },
-            cohort: None,
-            analysis: Analysis::Describe {
-                variables: vec![Variable::Age],
-                edges: vec![],
-                strata: None,
-            },
-            epsilon: None,
-            wait_seconds: None,
+/// The hub's key, pinned by the test sites and signing their run plans.
+static HUB: std::sync::LazyLock<SigningKeyPair> =
+    std::sync::LazyLock::new(SigningKeyPair::generate);
+
+fn prepare(run: &QueryId) -> AnalysisStep {
+    let request = AnalysisRequest {
+        project: "p1".into(),
+        index: IndexEvent { icd10: "C".into() },
+        cohort: None,
+        analysis: Analysis::Describe {
+            variables: vec![Variable::Age],
+            edges: vec![],
+            strata: None,
         },
+        epsilon: None,
+        wait_seconds: None,
+    };
+    let plan = RunPlan {
+        run: run.clone(),
+        request: request.clone(),
+        max_rounds: 48,
+        max_grid_points: 0,
+        max_abs_beta: 20.0,
+    }
+    .sign(&HUB)
+    .map(Box::new)
+    .unwrap();
+    AnalysisStep::Prepare {
+        request,
         min_rows: 0,
         max_parameter_ratio: 1.0,
+        plan,
     }
 }
 
@@ -53,7 +70,7 @@ fn config(node: &Node, key: SigningKeyPair, peers: &[(&str, &SigningKeyPair)]) -
         site: SiteId::new("site-1").unwrap(),
         hub_url: "http://127.0.0.1:9".into(),
         key,
-        hub_key: SigningKeyPair::generate().public_key(),
+        hub_key: HUB.public_key(),
         secret: SiteSecret::load_or_create(&node.dir.path().join("noise.secret")).unwrap(),
         poll_wait: 1,
         roster,
@@ -95,7 +112,7 @@ async fn red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart() {
         async move { answer_analysis(&runs, &store, gate, config, &run, s).await }
     };
     assert_eq!(
-        step(&runs, prepare()).await,
+        step(&runs, prepare(&run)).await,
         Ok(AnalysisReply::Admitted),
         "the first Prepare is admitted"
     );
@@ -117,13 +134,16 @@ async fn red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart() {
         Err(REFUSAL_TEXT.to_string())
     );
     // A new Prepare for the run, to replace it: refused.
-    assert_eq!(step(&runs, prepare()).await, Err(REFUSAL_TEXT.to_string()));
+    assert_eq!(
+        step(&runs, prepare(&run)).await,
+        Err(REFUSAL_TEXT.to_string())
+    );
     // Finish, then a site restart (nothing in memory), then Prepare again: the
     // durable ledger still refuses the run id.
     step(&runs, AnalysisStep::Finish).await.unwrap();
     let restarted = AnalysisRuns::default();
     assert_eq!(
-        step(&restarted, prepare()).await,
+        step(&restarted, prepare(&run)).await,
         Err(REFUSAL_TEXT.to_string())
     );
     assert_eq!(restarted.open_runs(), 0);
@@ -160,7 +180,7 @@ async fn red_team_the_agent_refuses_peers_not_signed_by_its_roster() {
         );
         async move { answer_analysis(&runs, &store, gate, config, &run, s).await }
     };
-    assert_eq!(step(prepare()).await, Ok(AnalysisReply::Admitted));
+    assert_eq!(step(prepare(&run)).await, Ok(AnalysisReply::Admitted));
     let Ok(AnalysisReply::Ready { shares }) = step(keys(run.as_str())).await else {
         panic!("keys refused");
     };

@@ -374,6 +374,9 @@ pub enum AnalysisStep {
         min_rows: u64,
         /// Largest allowed parameters / rows ratio at the site.
         max_parameter_ratio: f64,
+        /// The run's plan under the hub's key: `request` must be its request, and
+        /// every later step of the run is checked against it.
+        plan: Box<crate::plan::SignedRunPlan>,
     },
     /// Open one secure-aggregation session per planned round, among the admitted
     /// sites. Accepted once per run id at a site, ever (its durable ledger).

@@ -17,6 +17,7 @@
 pub mod analysis;
 pub mod api;
 pub mod criteria;
+pub mod plan;
 pub mod task;
 
 pub use criteria::*;

@@ -15,6 +15,12 @@
 //! fewest participants come from the site's [`AgentConfig::secagg`] policy, and
 //! shares are revealed only after the consistency round. Its refusals reach the
 //! hub as one constant text; the reason is logged here.
+//!
+//! Every run is held to the hub's signed run plan
+//! ([`oncofed_protocol::plan::SignedRunPlan`], verified with the pinned hub key
+//! at `Prepare`, for this run id and exactly its request) and to the site's own
+//! [`SiteBounds`]; and a cohort is confirmed over one site set only
+//! ([`admit_site_set`]), so it cannot be computed with and without a site.
 
 use super::AgentConfig;
 use super::plan::{SiteBounds, admit_site_set, cohort_digest};
@@ -25,6 +31,7 @@ use oncofed_analysis::site::{compute, vector_len};
 use oncofed_model::{Demographics, Fact, FactKind, Pseudonym, Purpose, SecurityLevel};
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Variable};
+use oncofed_protocol::plan::RunPlan;
 use oncofed_secagg::{FixedPoint, Ledger, Refusal, RunParticipant, SiteId as AggIndex};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -45,6 +52,8 @@ struct SiteRun {
     request: AnalysisRequest,
     rows: Vec<Row>,
     participant: RunParticipant,
+    /// The hub's signed plan for the run, verified at `Prepare`.
+    plan: RunPlan,
     /// Roster names of the run's participants by index, from the signed keys
     /// the participant accepted (for the repeat rule's site set).
     names: BTreeMap<AggIndex, String>,
@@ -225,8 +234,22 @@ pub async fn answer_analysis(
             request,
             min_rows,
             max_parameter_ratio,
+            plan,
         } => {
             lock(runs).retain(|_, r| r.started.elapsed() < RUN_TTL);
+            // The run's plan: signed by the pinned hub key, for this run, over
+            // exactly this request; every later step is held to it.
+            let plan = match plan.verify(&config.hub_key, run_id) {
+                Ok(p) if p.request == request => p.clone(),
+                Ok(_) => {
+                    tracing::warn!(run = %run_id, "analysis run refused: request is not the plan's");
+                    return Err(oncofed_secagg::REFUSAL_TEXT.to_string());
+                }
+                Err(reason) => {
+                    tracing::warn!(run = %run_id, %reason, "analysis run refused: plan");
+                    return Err(oncofed_secagg::REFUSAL_TEXT.to_string());
+                }
+            };
             // The site's own bounds, before anything is recorded or read.
             if let Err(reason) = SiteBounds::DEFAULT.check_request(&request) {
                 tracing::warn!(run = %run_id, %reason, "analysis run refused by the site's bounds");
@@ -270,6 +293,7 @@ pub async fn answer_analysis(
                     request,
                     rows,
                     participant,
+                    plan,
                     names: BTreeMap::new(),
                     started: Instant::now(),
                 },
@@ -342,6 +366,9 @@ fn secure_step(
             SiteBounds::DEFAULT
                 .check_rounds(rounds.len())
                 .map_err(compute_err)?;
+            if rounds.len() > run.plan.max_rounds {
+                return Err(compute_err("more rounds than the plan's budget".into()));
+            }
             let shares = p.open(ledger, AggIndex(index), threshold, &rounds)?;
             Ok(AnalysisReply::Ready { shares })
         }
@@ -365,6 +392,9 @@ fn secure_step(
             // Bounds first: nothing is computed or allocated for a step outside them.
             SiteBounds::DEFAULT
                 .check_computation(&run.request.analysis, &computation)
+                .map_err(compute_err)?;
+            run.plan
+                .check_computation(&computation)
                 .map_err(compute_err)?;
             let vector = compute(&run.rows, &run.request.analysis, &computation)
                 .map_err(|e| compute_err(e.to_string()))?;
