@@ -198,7 +198,9 @@ pub struct CoxFit {
     pub iterations: usize,
     /// Number of events in the fit.
     pub events: f64,
-    /// How the fit converged (criterion, decrement and score at the estimate).
+    /// How the fit converged (criterion, decrement and score at the estimate);
+    /// empty when read from a fit serialised before it was reported.
+    #[serde(default)]
     pub convergence: Convergence,
 }
 

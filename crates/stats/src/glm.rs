@@ -261,7 +261,9 @@ pub struct GlmFit {
     pub n: f64,
     /// IRLS iterations (round trips, not counting step halving).
     pub iterations: usize,
-    /// How the fit converged (criterion, decrement and score at the estimate).
+    /// How the fit converged (criterion, decrement and score at the estimate);
+    /// empty when read from a fit serialised before it was reported.
+    #[serde(default)]
     pub convergence: Convergence,
 }
 

@@ -82,7 +82,7 @@ impl NewtonOptions {
 
 /// How a fit converged, released beside the estimates so that a reader can
 /// state the convergence criterion and check it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Convergence {
     /// The criterion, in words (`newton decrement sqrt(U' I^-1 U) < 1e-9`).
     pub criterion: String,
