@@ -27,7 +27,7 @@ use oncofed_crypto::SignedEnvelope;
 use oncofed_model::{SecurityLevel, SiteId};
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Computation};
 use oncofed_protocol::api::TaskState;
-use oncofed_protocol::plan::RunPlan;
+use oncofed_protocol::plan::{PlanLimits, RunPlan};
 use oncofed_protocol::{QueryId, Task, TaskAnswer, TaskId, TaskKind};
 use oncofed_secagg::{
     AggregationRound, EncryptedShare, FixedPoint, RoundId, SignedPublicShare, SitePolicy,
@@ -45,8 +45,9 @@ pub const PLAN_MAX_ABS_BETA: f64 = 20.0;
 
 /// The plan the hub signs for run `run_id` of `request`: its rounds (the
 /// planned ones), grids no longer than one point per day of the horizon (or the
-/// request's histogram edges) and bounded coefficients.
-fn run_plan(run_id: &QueryId, request: &AnalysisRequest) -> RunPlan {
+/// request's histogram edges) and coefficients, each within the project's
+/// approved limits.
+fn run_plan(run_id: &QueryId, request: &AnalysisRequest, project: &PlanLimits) -> RunPlan {
     use oncofed_protocol::analysis::Analysis;
     let max_grid_points = match &request.analysis {
         Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
@@ -58,9 +59,9 @@ fn run_plan(run_id: &QueryId, request: &AnalysisRequest) -> RunPlan {
     RunPlan {
         run: run_id.clone(),
         request: request.clone(),
-        max_rounds: PLANNED_ROUNDS,
+        max_rounds: PLANNED_ROUNDS.min(project.max_rounds),
         max_grid_points,
-        max_abs_beta: PLAN_MAX_ABS_BETA,
+        max_abs_beta: PLAN_MAX_ABS_BETA.min(project.max_abs_beta),
     }
 }
 
@@ -97,6 +98,7 @@ impl<'a> HubFederation<'a> {
         run_id: QueryId,
         request: &AnalysisRequest,
         limits: &AnalysisLimits,
+        project: &PlanLimits,
     ) -> Result<Self, AnalysisError> {
         let registered: Vec<String> = state
             .inner
@@ -106,7 +108,7 @@ impl<'a> HubFederation<'a> {
             .into_iter()
             .map(|(s, _)| s)
             .collect();
-        let plan = run_plan(&run_id, request)
+        let plan = run_plan(&run_id, request, project)
             .sign(&state.inner.config.key)
             .map_err(federation_error)?;
         let step = AnalysisStep::Prepare {

@@ -209,6 +209,7 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
             researchers: vec!["alice".into()],
             categories: BTreeSet::from([DataCategory::Clinical]),
             epsilon_budget: 1.0,
+            plan: Default::default(),
         })
         .await
         .unwrap();

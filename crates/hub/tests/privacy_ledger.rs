@@ -57,6 +57,7 @@ async fn red_team_budget_multiplies_across_researchers_and_projects() {
                 researchers: vec![researcher.into()],
                 categories: BTreeSet::from([DataCategory::Clinical]),
                 epsilon_budget: 1.0,
+                plan: Default::default(),
             })
             .await
             .unwrap();

@@ -173,6 +173,7 @@ async fn red_team_analyses_have_no_rate_limit_or_quota() {
         researchers: vec!["alice".into()],
         categories: BTreeSet::from([oncofed_model::DataCategory::Clinical]),
         epsilon_budget: 1.0,
+        plan: Default::default(),
     };
     let resp = http
         .post(format!("{}/v1/admin/projects", hub.url))
@@ -308,5 +309,74 @@ async fn red_team_hub_db_world_readable() {
     for required in ["hub.db", "audit.db", "sketch.secret"] {
         assert!(seen.contains(required), "{required} missing: {seen:?}");
     }
+    hub.stop().await;
+}
+
+/// Issue 11, item 2 at the hub: the approval fixes what a run may compute. A
+/// project approved for `describe` of age only, horizons up to 365 days, refuses
+/// a KM analysis, a describe of another variable, and an absurd plan at approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_outside_the_approved_plan_are_refused() {
+    use oncofed_protocol::analysis::{Project, Variable};
+    use oncofed_protocol::plan::PlanLimits;
+    let (hub, _dir) = hub(|_| {}).await;
+    let http = reqwest::Client::new();
+    let approve = |plan: PlanLimits| {
+        let project = Project {
+            id: "p1".into(),
+            title: "approved plan".into(),
+            researchers: vec!["alice".into()],
+            categories: BTreeSet::from([oncofed_model::DataCategory::Clinical]),
+            epsilon_budget: 1.0,
+            plan,
+        };
+        http.post(format!("{}/v1/admin/projects", hub.url))
+            .bearer_auth(ADMIN)
+            .json(&project)
+            .send()
+    };
+    let absurd = PlanLimits {
+        max_horizon_days: u32::MAX,
+        ..PlanLimits::default()
+    };
+    assert_eq!(approve(absurd).await.unwrap().status(), 422);
+    let narrow = PlanLimits {
+        kinds: vec!["describe".into()],
+        variables: Some(vec![Variable::Age]),
+        max_horizon_days: 365,
+        ..PlanLimits::default()
+    };
+    let resp = approve(narrow).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let post = |body: Value| {
+        http.post(format!("{}/v1/analyses", hub.url))
+            .bearer_auth(RESEARCHER)
+            .json(&body)
+            .send()
+    };
+    let with = |analysis: oncofed_protocol::analysis::Analysis| {
+        let mut body = analysis_request();
+        body["analysis"] = serde_json::to_value(analysis).unwrap();
+        body
+    };
+    let km = with(oncofed_protocol::analysis::Analysis::KaplanMeier {
+        survival: Default::default(),
+        groups: None,
+        interval_days: 30,
+    });
+    let female = with(oncofed_protocol::analysis::Analysis::Describe {
+        variables: vec![Variable::Female],
+        edges: vec![],
+        strata: None,
+    });
+    for (body, why) in [(km, "'km'"), (female, "variable")] {
+        let resp = post(body).await.unwrap();
+        assert_eq!(resp.status(), 403, "{why}");
+        let (_, body) = error_body(resp).await;
+        assert!(body.message.contains(why), "{}", body.message);
+    }
+    // Within the plan: accepted (the run itself then waits for sites).
+    let resp = post(analysis_request()).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     hub.stop().await;
 }

@@ -499,6 +499,10 @@ pub struct Project {
     pub categories: BTreeSet<DataCategory>,
     /// Total differential-privacy budget ε per researcher in this project.
     pub epsilon_budget: f64,
+    /// What a run may compute (kinds, variables, horizon, β, rounds): the
+    /// bounds of every run plan the hub signs for the project.
+    #[serde(default)]
+    pub plan: crate::plan::PlanLimits,
 }
 
 impl Project {
@@ -519,7 +523,7 @@ impl Project {
         if !(self.epsilon_budget.is_finite() && self.epsilon_budget >= 0.0) {
             return Err("epsilon_budget must be a finite number >= 0".into());
         }
-        Ok(())
+        self.plan.validate()
     }
 }
 

@@ -118,3 +118,226 @@ impl SignedRunPlan {
         Ok(&self.plan)
     }
 }
+
+/// What an admin's project approval lets any run of the project compute: the
+/// analysis kinds, the variables, the longest horizon, the coefficients' bound
+/// and the round budget. The hub refuses requests outside it and signs each
+/// run's plan within it; sites hold the run to the plan. Defaults (for projects
+/// approved without it): every kind and variable of the approved categories, the
+/// 36,500-day request limit, |β| ≤ 20, 48 rounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanLimits {
+    /// Analysis kinds allowed (`describe`, `km`, `cox`, `glm`).
+    #[serde(default = "PlanLimits::all_kinds")]
+    pub kinds: Vec<String>,
+    /// Variables allowed; absent: any variable of the approved categories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Vec<crate::analysis::Variable>>,
+    /// Longest survival horizon in days.
+    #[serde(default = "PlanLimits::default_horizon")]
+    pub max_horizon_days: u32,
+    /// Largest |β| per coefficient.
+    #[serde(default = "PlanLimits::default_beta")]
+    pub max_abs_beta: f64,
+    /// Most aggregation rounds per run.
+    #[serde(default = "PlanLimits::default_rounds")]
+    pub max_rounds: usize,
+}
+
+impl PlanLimits {
+    fn all_kinds() -> Vec<String> {
+        ["describe", "km", "cox", "glm"].map(String::from).to_vec()
+    }
+    fn default_horizon() -> u32 {
+        36_500
+    }
+    fn default_beta() -> f64 {
+        20.0
+    }
+    fn default_rounds() -> usize {
+        48
+    }
+
+    /// Checks the limits are themselves sane (at approval).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.kinds.iter().any(|k| !Self::all_kinds().contains(k)) {
+            return Err("plan.kinds may name describe, km, cox and glm only".into());
+        }
+        if self.max_horizon_days == 0 || self.max_horizon_days > 36_500 {
+            return Err("plan.max_horizon_days must be 1 to 36500".into());
+        }
+        if !(self.max_abs_beta.is_finite() && self.max_abs_beta > 0.0) {
+            return Err("plan.max_abs_beta must be a finite number > 0".into());
+        }
+        if self.max_rounds == 0 || self.max_rounds > 256 {
+            return Err("plan.max_rounds must be 1 to 256".into());
+        }
+        Ok(())
+    }
+
+    /// Whether `request` is within the limits: its kind, variables and horizon.
+    pub fn admits(&self, request: &AnalysisRequest) -> Result<(), String> {
+        let kind = request.analysis.kind();
+        if !self.kinds.iter().any(|k| k == kind) {
+            return Err(format!("the project is not approved for '{kind}' analyses"));
+        }
+        let outside = self.variables.as_ref().and_then(|allowed| {
+            request
+                .analysis
+                .variables()
+                .into_iter()
+                .find(|v| !allowed.contains(v))
+        });
+        if let Some(v) = outside {
+            return Err(format!(
+                "the project is not approved for the variable {v:?}"
+            ));
+        }
+        let horizon = match &request.analysis {
+            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
+                survival.horizon_days
+            }
+            _ => 0,
+        };
+        if horizon > self.max_horizon_days {
+            return Err(format!(
+                "the project allows a horizon of at most {} days",
+                self.max_horizon_days
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for PlanLimits {
+    fn default() -> Self {
+        PlanLimits {
+            kinds: Self::all_kinds(),
+            variables: None,
+            max_horizon_days: Self::default_horizon(),
+            max_abs_beta: Self::default_beta(),
+            max_rounds: Self::default_rounds(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{IndexEvent, Survival, Variable};
+
+    fn request(analysis: Analysis) -> AnalysisRequest {
+        AnalysisRequest {
+            project: "p".into(),
+            index: IndexEvent { icd10: "C".into() },
+            cohort: None,
+            analysis,
+            epsilon: None,
+            wait_seconds: None,
+        }
+    }
+
+    fn km(horizon_days: u32) -> Analysis {
+        Analysis::KaplanMeier {
+            survival: Survival { horizon_days },
+            groups: None,
+            interval_days: 30,
+        }
+    }
+
+    #[test]
+    fn a_plan_verifies_only_under_the_hub_key_for_its_run() {
+        let hub = SigningKeyPair::generate();
+        let run = QueryId::random();
+        let plan = RunPlan {
+            run: run.clone(),
+            request: request(km(3650)),
+            max_rounds: 48,
+            max_grid_points: 3651,
+            max_abs_beta: 20.0,
+        };
+        let signed = plan.clone().sign(&hub).unwrap();
+        assert_eq!(signed.verify(&hub.public_key(), &run), Ok(&plan));
+        let other = SigningKeyPair::generate().public_key();
+        assert!(signed.verify(&other, &run).is_err());
+        assert!(
+            signed
+                .verify(&hub.public_key(), &QueryId::random())
+                .is_err()
+        );
+        let mut altered = signed.clone();
+        altered.plan.max_abs_beta = 1e9;
+        assert!(altered.verify(&hub.public_key(), &run).is_err());
+        // The bounds: grid, horizon of the admitted analysis, β.
+        assert!(
+            plan.check_computation(&Computation::EventDays { horizon_days: 3651 })
+                .is_err()
+        );
+        assert!(
+            plan.check_computation(&Computation::GlmStep { beta: vec![21.0] })
+                .is_err()
+        );
+        assert!(
+            plan.check_computation(&Computation::KmCounts {
+                grid: vec![0.0; 3652],
+                groups: 1
+            })
+            .is_err()
+        );
+        assert!(
+            plan.check_computation(&Computation::EventDays { horizon_days: 3650 })
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn plan_limits_admit_only_approved_kinds_variables_and_horizons() {
+        let limits = PlanLimits {
+            kinds: vec!["km".into(), "describe".into()],
+            variables: Some(vec![Variable::Age]),
+            max_horizon_days: 365,
+            ..PlanLimits::default()
+        };
+        assert!(limits.validate().is_ok());
+        assert!(limits.admits(&request(km(365))).is_ok());
+        assert!(limits.admits(&request(km(366))).is_err());
+        let describe = |v: Variable| Analysis::Describe {
+            variables: vec![v],
+            edges: vec![],
+            strata: None,
+        };
+        assert!(limits.admits(&request(describe(Variable::Age))).is_ok());
+        assert!(limits.admits(&request(describe(Variable::Female))).is_err());
+        let cox = Analysis::Cox {
+            survival: Survival::default(),
+            covariates: vec![Variable::Age],
+            ties: crate::analysis::Ties::Efron,
+            stratify_by_site: false,
+        };
+        assert!(limits.admits(&request(cox)).is_err());
+        for bad in [
+            PlanLimits {
+                max_horizon_days: u32::MAX,
+                ..PlanLimits::default()
+            },
+            PlanLimits {
+                kinds: vec!["anything".into()],
+                ..PlanLimits::default()
+            },
+            PlanLimits {
+                max_abs_beta: f64::INFINITY,
+                ..PlanLimits::default()
+            },
+            PlanLimits {
+                max_rounds: 0,
+                ..PlanLimits::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+        // Projects approved before the plan existed read as the defaults.
+        let old: PlanLimits = serde_json::from_str("{}").unwrap();
+        assert_eq!(old, PlanLimits::default());
+    }
+}

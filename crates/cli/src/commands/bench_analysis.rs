@@ -166,6 +166,7 @@ async fn measure(a: &AnalysisBenchArgs, n: u32) -> anyhow::Result<Vec<Measuremen
             researchers: vec!["researcher".into()],
             categories: BTreeSet::from([DataCategory::Clinical]),
             epsilon_budget: 0.0,
+            plan: Default::default(),
         })
         .await?;
     let client = fed.researcher();

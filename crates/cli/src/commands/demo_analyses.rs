@@ -47,6 +47,7 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
             researchers: vec!["researcher".into()],
             categories: BTreeSet::from([DataCategory::Clinical]),
             epsilon_budget: 1.0,
+            plan: Default::default(),
         })
         .await?;
     let request = |analysis, epsilon| AnalysisRequest {

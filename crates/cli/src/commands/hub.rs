@@ -134,6 +134,7 @@ pub async fn run(cmd: HubCommand) -> anyhow::Result<ExitCode> {
                 researchers: a.researchers,
                 categories,
                 epsilon_budget: a.epsilon_budget,
+                plan: Default::default(),
             };
             project.validate().map_err(anyhow::Error::msg)?;
             let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);

@@ -345,6 +345,7 @@ mod tests {
             researchers: vec![researcher.into()],
             categories: Default::default(),
             epsilon_budget: 1.0,
+            plan: Default::default(),
         }
     }
 

@@ -145,6 +145,10 @@ fn admit(state: &AppState, user: &str, req: &AnalysisRequest) -> Result<Project,
             outside.join(", ")
         ));
     }
+    // The approval fixes what a run may compute; the run's signed plan follows.
+    if let Err(reason) = project.plan.admits(req) {
+        return refuse(reason);
+    }
     if let Some(e) = req.epsilon {
         let spent = state
             .inner
@@ -269,10 +273,11 @@ async fn drive(
     let s = state.clone();
     let rid = run_id.clone();
     let req = request.clone();
+    let plan_limits = project.plan.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let limits = limits_for(&s, &req);
         let started = std::time::Instant::now();
-        let mut fed = HubFederation::prepare(&s, &handle, rid, &req, &limits)?;
+        let mut fed = HubFederation::prepare(&s, &handle, rid, &req, &limits, &plan_limits)?;
         let admission = started.elapsed().as_secs_f64();
         let result = oncofed_analysis::run(&req, &limits, &mut fed);
         fed.finish();
