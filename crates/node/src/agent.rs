@@ -116,6 +116,10 @@ pub struct AgentConfig {
     /// This site's own secure-aggregation limits (fewest participants `n_min`,
     /// hence the threshold), whatever the hub asks for.
     pub secagg: oncofed_secagg::SitePolicy,
+    /// This site's hard bounds on any run (horizon, grid, vector length, rounds,
+    /// parameters, |β|), whatever the hub or a project's plan allows; default
+    /// [`SiteBounds::DEFAULT`].
+    pub bounds: SiteBounds,
 }
 
 impl std::fmt::Debug for AgentConfig {

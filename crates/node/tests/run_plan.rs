@@ -83,6 +83,7 @@ fn config(node: &Node) -> AgentConfig {
         poll_wait: 1,
         roster,
         secagg: SitePolicy::default(),
+        bounds: oncofed_node::agent::SiteBounds::DEFAULT,
     }
 }
 
@@ -330,4 +331,41 @@ async fn red_team_steps_outside_the_signed_plan_are_refused() {
         },
     };
     assert_eq!(step(run.clone(), mask).await, refused);
+}
+
+/// The site's bounds are its own configuration: a site configured for at most
+/// 365 days refuses a run the hub's plan allows, before reading any row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sites_configured_bounds_hold_within_a_valid_plan() {
+    let trustee = Trustee::start(1).await;
+    let cohort = Cohort::generate(1, 300, 9);
+    let node = Node::new();
+    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await
+        .unwrap();
+    let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
+    let mut config = config(&node);
+    config.bounds.max_horizon_days = 365;
+    let runs = AnalysisRuns::default();
+    let run = QueryId::random();
+    let reply = answer_analysis(
+        &runs,
+        &node.store,
+        &gate,
+        &config,
+        &run,
+        prepare(&run, km(3650)),
+    )
+    .await;
+    assert_eq!(reply, Err(REFUSAL_TEXT.to_string()));
+    let reply = answer_analysis(
+        &runs,
+        &node.store,
+        &gate,
+        &config,
+        &run,
+        prepare(&run, km(365)),
+    )
+    .await;
+    assert_eq!(reply, Ok(AnalysisReply::Admitted));
 }

@@ -75,6 +75,7 @@ fn config(node: &Node, key: SigningKeyPair, peers: &[(&str, &SigningKeyPair)]) -
         poll_wait: 1,
         roster,
         secagg: SitePolicy::default(),
+        bounds: oncofed_node::agent::SiteBounds::DEFAULT,
     }
 }
 

@@ -170,6 +170,7 @@ impl LocalFederation {
             poll_wait,
             roster: self.roster()?,
             secagg: oncofed_secagg::SitePolicy::default(),
+            bounds: oncofed_node::agent::SiteBounds::DEFAULT,
         };
         let witness = oncofed_node::agent::AuditWitness::open(
             self.node_dir(i).join(oncofed_node::agent::WITNESS_FILE),

@@ -381,6 +381,7 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
         secagg: oncofed_secagg::SitePolicy {
             min_sites: a.secagg_min_sites,
         },
+        bounds: oncofed_node::agent::SiteBounds::DEFAULT,
     };
     eprintln!("agent for {} polling {}", config.site, config.hub_url);
     if config.roster.key(config.site.as_str()) != Some(&config.key.public_key()) {

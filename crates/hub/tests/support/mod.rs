@@ -88,6 +88,7 @@ impl Site {
             poll_wait: 2,
             roster: self.roster.clone(),
             secagg: oncofed_secagg::SitePolicy::default(),
+            bounds: oncofed_node::agent::SiteBounds::DEFAULT,
         };
         Agent::new(config, self.store.clone(), self.gate.clone())
     }

@@ -54,6 +54,8 @@ struct SiteRun {
     participant: RunParticipant,
     /// The hub's signed plan for the run, verified at `Prepare`.
     plan: RunPlan,
+    /// The site's own bounds, as configured when the run was prepared.
+    bounds: SiteBounds,
     /// Roster names of the run's participants by index, from the signed keys
     /// the participant accepted (for the repeat rule's site set).
     names: BTreeMap<AggIndex, String>,
@@ -251,7 +253,7 @@ pub async fn answer_analysis(
                 }
             };
             // The site's own bounds, before anything is recorded or read.
-            if let Err(reason) = SiteBounds::DEFAULT.check_request(&request) {
+            if let Err(reason) = config.bounds.check_request(&request) {
                 tracing::warn!(run = %run_id, %reason, "analysis run refused by the site's bounds");
                 return Err(oncofed_secagg::REFUSAL_TEXT.to_string());
             }
@@ -294,6 +296,7 @@ pub async fn answer_analysis(
                     rows,
                     participant,
                     plan,
+                    bounds: config.bounds,
                     names: BTreeMap::new(),
                     started: Instant::now(),
                 },
@@ -363,9 +366,7 @@ fn secure_step(
             threshold,
             rounds,
         } => {
-            SiteBounds::DEFAULT
-                .check_rounds(rounds.len())
-                .map_err(compute_err)?;
+            run.bounds.check_rounds(rounds.len()).map_err(compute_err)?;
             if rounds.len() > run.plan.max_rounds {
                 return Err(compute_err("more rounds than the plan's budget".into()));
             }
@@ -390,7 +391,7 @@ fn secure_step(
             computation,
         } => {
             // Bounds first: nothing is computed or allocated for a step outside them.
-            SiteBounds::DEFAULT
+            run.bounds
                 .check_computation(&run.request.analysis, &computation)
                 .map_err(compute_err)?;
             run.plan
