@@ -84,6 +84,19 @@ pub struct AgentArgs {
     /// `max(n_min, floor(2n/3) + 1)`).
     #[arg(long, default_value_t = oncofed_secagg::SitePolicy::DEFAULT_MIN_SITES)]
     secagg_min_sites: usize,
+    /// Longest survival horizon (days) this site computes, whatever the hub's
+    /// signed run plan allows.
+    #[arg(long, default_value_t = oncofed_node::agent::SiteBounds::DEFAULT.max_horizon_days)]
+    max_horizon_days: u32,
+    /// Most time-grid points or histogram edges this site accepts.
+    #[arg(long, default_value_t = oncofed_node::agent::SiteBounds::DEFAULT.max_grid_points)]
+    max_grid_points: usize,
+    /// Longest vector this site computes and masks for one round.
+    #[arg(long, default_value_t = oncofed_node::agent::SiteBounds::DEFAULT.max_vector_len)]
+    max_vector_len: usize,
+    /// Most aggregation rounds this site keys for one run.
+    #[arg(long, default_value_t = oncofed_node::agent::SiteBounds::DEFAULT.max_rounds)]
+    max_rounds: usize,
 }
 
 #[derive(Debug, Args)]
@@ -381,7 +394,13 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
         secagg: oncofed_secagg::SitePolicy {
             min_sites: a.secagg_min_sites,
         },
-        bounds: oncofed_node::agent::SiteBounds::DEFAULT,
+        bounds: oncofed_node::agent::SiteBounds {
+            max_horizon_days: a.max_horizon_days,
+            max_grid_points: a.max_grid_points,
+            max_vector_len: a.max_vector_len,
+            max_rounds: a.max_rounds,
+            ..oncofed_node::agent::SiteBounds::DEFAULT
+        },
     };
     eprintln!("agent for {} polling {}", config.site, config.hub_url);
     if config.roster.key(config.site.as_str()) != Some(&config.key.public_key()) {
