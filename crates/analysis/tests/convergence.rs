@@ -8,56 +8,22 @@
 //! away and the fit stopped a step short (synthetic: 2.3e-8 relative off after
 //! 4 iterations and 8 rounds; now 5 iterations, 7 rounds, 1.5e-9).
 
+mod support;
+
+use support::{InMemory, uniform};
+
 use oncofed_analysis::rows::Row;
-use oncofed_analysis::site::compute;
-use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, Federation, run};
+use oncofed_analysis::{AnalysisLimits, AnalysisResult, run};
 use oncofed_model::{CodeSystem, SecurityLevel};
-use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Computation, IndexEvent, Survival, Ties, Variable,
-};
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, IndexEvent, Survival, Ties, Variable};
 use oncofed_stats::{CoxGrid, NewtonOptions, SurvivalRow, cox_site_sums, fit_cox};
 
 /// The secure-aggregation codec's resolution (`FixedPoint::DEFAULT`: 2^-24).
 const RESOLUTION: f64 = 1.0 / (1u64 << 24) as f64;
 
-/// Sites in memory whose vectors are rounded as the fixed-point codec rounds them.
-struct Rounded {
-    sites: Vec<Vec<Row>>,
-    analysis: Analysis,
-    /// The codec's resolution, or 0 for exact sums.
-    resolution: f64,
-}
-
-impl Federation for Rounded {
-    fn sites(&self) -> usize {
-        self.sites.len()
-    }
-    fn sum(&mut self, c: Computation, len: usize) -> Result<Vec<f64>, AnalysisError> {
-        let mut total = vec![0.0; len];
-        for rows in &self.sites {
-            let v = compute(rows, &self.analysis, &c)?;
-            assert_eq!(v.len(), len, "layout of {c:?}");
-            for (t, x) in total.iter_mut().zip(v) {
-                *t += if self.resolution > 0.0 {
-                    (x / self.resolution).round() * self.resolution
-                } else {
-                    x
-                };
-            }
-        }
-        Ok(total)
-    }
-}
-
 /// Deterministic rows with 8 covariates of different scales; survival depends on them.
 fn rows(n: usize) -> Vec<Row> {
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = uniform(0x9e37_79b9_7f4a_7c15_u64);
     (0..n)
         .map(|_| {
             let age = (40.0 + 40.0 * next()).round();
@@ -169,7 +135,7 @@ fn check(sites: Vec<Vec<Row>>, ties: Ties, resolution: f64, what: &str) -> (f64,
         epsilon: None,
         wait_seconds: None,
     };
-    let mut fed = Rounded {
+    let mut fed = InMemory {
         sites,
         analysis,
         resolution,

@@ -1,45 +1,20 @@
 //! The driver over sites held in memory: splitting the rows over sites changes
 //! nothing in the result, and the disclosure rules refuse what they should.
 
+mod support;
+
+use support::{InMemory, uniform};
+
 use oncofed_analysis::rows::Row;
-use oncofed_analysis::site::compute;
-use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, Federation, run};
+use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, run};
 use oncofed_model::SecurityLevel;
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Computation, Family, IndexEvent, Outcome, Survival, Ties, Variable,
+    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, Survival, Ties, Variable,
 };
-
-struct InMemory {
-    sites: Vec<Vec<Row>>,
-    analysis: Analysis,
-}
-
-impl Federation for InMemory {
-    fn sites(&self) -> usize {
-        self.sites.len()
-    }
-    fn sum(&mut self, c: Computation, len: usize) -> Result<Vec<f64>, AnalysisError> {
-        let mut total = vec![0.0; len];
-        for rows in &self.sites {
-            let v = compute(rows, &self.analysis, &c)?;
-            assert_eq!(v.len(), len, "layout of {c:?}");
-            for (t, x) in total.iter_mut().zip(v) {
-                *t += x;
-            }
-        }
-        Ok(total)
-    }
-}
 
 /// Deterministic pseudo-random rows: age, female, a score; survival depends on them.
 fn rows(n: usize) -> Vec<Row> {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = uniform(0x2545_f491_4f6c_dd1d_u64);
     (0..n)
         .map(|_| {
             let age = (40.0 + 40.0 * next()).round();
@@ -91,18 +66,12 @@ fn both(analysis: Analysis, all: &[Row]) -> (AnalysisResult, AnalysisResult) {
         all[100..450].to_vec(),
         all[450..].to_vec(),
     ];
-    let mut three = InMemory {
-        sites: split,
-        analysis: analysis.clone(),
-    };
+    let mut three = InMemory::new(split, analysis.clone());
     let pooled_limits = AnalysisLimits {
         min_sites: 1,
         ..limits
     };
-    let mut one = InMemory {
-        sites: vec![all.to_vec()],
-        analysis,
-    };
+    let mut one = InMemory::new(vec![all.to_vec()], analysis);
     (
         run(&req, &limits, &mut three).unwrap(),
         run(&req, &pooled_limits, &mut one).unwrap(),
@@ -197,19 +166,13 @@ fn disclosure_limits_refuse_too_many_parameters_and_too_few_sites() {
         family: Family::Binomial,
     };
     let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
-    let mut fed = InMemory {
-        sites: vec![few[..4].to_vec(), few[4..].to_vec()],
-        analysis: analysis.clone(),
-    };
+    let mut fed = InMemory::new(vec![few[..4].to_vec(), few[4..].to_vec()], analysis.clone());
     let err = run(&request(analysis.clone()), &limits, &mut fed).unwrap_err();
     assert!(
         matches!(&err, AnalysisError::Disclosure(m) if m.contains("parameters")),
         "{err}"
     );
-    let mut alone = InMemory {
-        sites: vec![rows(100)],
-        analysis: analysis.clone(),
-    };
+    let mut alone = InMemory::new(vec![rows(100)], analysis.clone());
     let err = run(&request(analysis), &limits, &mut alone).unwrap_err();
     assert!(matches!(&err, AnalysisError::Disclosure(m) if m.contains("sites")));
     // and the site-side rule
@@ -247,10 +210,7 @@ fn red_team_dp_describe_does_not_release_exact_rows() {
         ..request(analysis.clone())
     };
     let describe = |sites: Vec<Vec<Row>>| {
-        let mut fed = InMemory {
-            sites,
-            analysis: analysis.clone(),
-        };
+        let mut fed = InMemory::new(sites, analysis.clone());
         let r = run(&req, &limits, &mut fed).unwrap();
         (r.run().rows as i64, r.run().events as i64)
     };

@@ -4,31 +4,14 @@
 //! event time included (lifelines' `at_risk`). Checked on a small example by
 //! hand, split over two sites.
 
+mod support;
+
+use support::InMemory;
+
 use oncofed_analysis::rows::Row;
-use oncofed_analysis::site::compute;
-use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, Federation, run};
+use oncofed_analysis::{AnalysisLimits, AnalysisResult, run};
 use oncofed_model::SecurityLevel;
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, IndexEvent, Survival};
-
-struct InMemory {
-    sites: Vec<Vec<Row>>,
-    analysis: Analysis,
-}
-
-impl Federation for InMemory {
-    fn sites(&self) -> usize {
-        self.sites.len()
-    }
-    fn sum(&mut self, c: Computation, len: usize) -> Result<Vec<f64>, AnalysisError> {
-        let mut total = vec![0.0; len];
-        for rows in &self.sites {
-            for (t, x) in total.iter_mut().zip(compute(rows, &self.analysis, &c)?) {
-                *t += x;
-            }
-        }
-        Ok(total)
-    }
-}
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, IndexEvent, Survival};
 
 fn row(time: f64, event: bool) -> Row {
     Row {
@@ -47,8 +30,8 @@ fn km_n_is_the_group_size_and_at_risk_counts_censorings_since_the_last_event() {
         groups: None,
         interval_days: 10,
     };
-    let mut federation = InMemory {
-        sites: vec![
+    let mut federation = InMemory::new(
+        vec![
             vec![
                 row(2.0, false),
                 row(12.0, true),
@@ -62,8 +45,8 @@ fn km_n_is_the_group_size_and_at_risk_counts_censorings_since_the_last_event() {
                 row(40.0, true),
             ],
         ],
-        analysis: analysis.clone(),
-    };
+        analysis.clone(),
+    );
     let request = AnalysisRequest {
         project: "p".into(),
         index: IndexEvent {

@@ -2,33 +2,16 @@
 //! with values other than 0/1 is refused by name instead of silently dropping
 //! rows, and a singular information matrix names the term (a constant covariate).
 
+mod support;
+
+use support::InMemory;
+
 use oncofed_analysis::rows::Row;
-use oncofed_analysis::site::compute;
-use oncofed_analysis::{AnalysisError, AnalysisLimits, Federation, run};
+use oncofed_analysis::{AnalysisError, AnalysisLimits, run};
 use oncofed_model::{CodeSystem, SecurityLevel};
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Computation, Family, IndexEvent, Outcome, Survival, Ties, Variable,
+    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, Survival, Ties, Variable,
 };
-
-struct InMemory {
-    sites: Vec<Vec<Row>>,
-    analysis: Analysis,
-}
-
-impl Federation for InMemory {
-    fn sites(&self) -> usize {
-        self.sites.len()
-    }
-    fn sum(&mut self, c: Computation, len: usize) -> Result<Vec<f64>, AnalysisError> {
-        let mut total = vec![0.0; len];
-        for rows in &self.sites {
-            for (t, x) in total.iter_mut().zip(compute(rows, &self.analysis, &c)?) {
-                *t += x;
-            }
-        }
-        Ok(total)
-    }
-}
 
 /// 60 rows over 2 sites: time, event, and the given covariate columns.
 fn sites(values: impl Fn(usize) -> Vec<f64>) -> Vec<Vec<Row>> {
@@ -55,7 +38,7 @@ fn run_on(analysis: Analysis, sites: Vec<Vec<Row>>) -> Result<(), AnalysisError>
         wait_seconds: None,
     };
     let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
-    run(&request, &limits, &mut InMemory { sites, analysis }).map(|_| ())
+    run(&request, &limits, &mut InMemory::new(sites, analysis)).map(|_| ())
 }
 
 fn grade() -> Variable {
