@@ -8,7 +8,7 @@ use oncofed_node::{ConsentGate, FactFilter, FactQuery, QueryService};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{Cohort, Node, Trustee};
+use support::{Node, Trustee, ingested_site_1};
 
 /// Every Patient's identifying data in a generated site folder, by local id.
 fn identities(dir: &std::path::Path) -> HashMap<String, oncofed_idat::IdentifyingData> {
@@ -31,14 +31,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[tokio::test]
 async fn no_identifying_data_reaches_the_node_database_file() {
-    let trustee = Trustee::start(2).await;
-    let cohort = Cohort::generate(2, 150, 11);
-    let node = Node::new();
-    let report = node
-        .ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
-        .await
-        .unwrap();
-    assert_eq!(report.units_failed, 0, "{:?}", report.errors);
+    let (_trustee, cohort, node, report) = ingested_site_1(2, 150, 11).await;
     assert!(report.patients > 50);
 
     let bytes: Vec<u8> = node.snapshot().into_values().flatten().collect();
@@ -100,12 +93,7 @@ fn query(category: Option<DataCategory>) -> FactQuery {
 
 #[tokio::test]
 async fn consent_is_enforced_at_query_time() {
-    let trustee = Trustee::start(1).await;
-    let cohort = Cohort::generate(1, 400, 23);
-    let node = Node::new();
-    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
-        .await
-        .unwrap();
+    let (trustee, cohort, node, _) = ingested_site_1(1, 400, 23).await;
     let truth = cohort.truth();
     let local = cohort.local_ids("site-1");
     let psn = pseudonyms(&trustee, local.keys().cloned().collect()).await;
@@ -152,12 +140,7 @@ async fn consent_is_enforced_at_query_time() {
 
 #[tokio::test]
 async fn an_objection_takes_effect_for_the_next_query() {
-    let trustee = Trustee::start(1).await;
-    let cohort = Cohort::generate(1, 60, 5);
-    let node = Node::new();
-    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
-        .await
-        .unwrap();
+    let (trustee, cohort, node, _) = ingested_site_1(1, 60, 5).await;
     let q = service(&trustee, &node, Duration::ZERO).await;
     let before = q.facts(&query(Some(DataCategory::Clinical))).await.unwrap();
     let victim = before.facts[0].pseudonym.clone();
@@ -191,12 +174,7 @@ async fn an_objection_takes_effect_for_the_next_query() {
 
 #[tokio::test]
 async fn the_query_path_fails_closed_when_the_trust_centre_is_down() {
-    let trustee = Trustee::start(1).await;
-    let cohort = Cohort::generate(1, 30, 3);
-    let node = Node::new();
-    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
-        .await
-        .unwrap();
+    let (trustee, _cohort, node, _) = ingested_site_1(1, 30, 3).await;
     let client = trustee.client("site-1");
     trustee.stop().await;
     let q = QueryService::new(

@@ -7,21 +7,15 @@
 mod support;
 
 use oncofed_crypto::SigningKeyPair;
-use oncofed_model::SiteId;
-use oncofed_node::ConsentGate;
-use oncofed_node::agent::{
-    AgentConfig, AnalysisRuns, SiteBounds, SiteSecret, admit_site_set, answer_analysis,
-    cohort_digest,
-};
+use oncofed_node::agent::{AgentConfig, AnalysisRuns, SiteBounds, admit_site_set, cohort_digest};
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{
     Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Computation, IndexEvent, Survival,
     Ties, Variable,
 };
 use oncofed_protocol::plan::RunPlan;
-use oncofed_secagg::{REFUSAL_TEXT, Roster, RoundId, SitePolicy};
-use std::time::Duration;
-use support::{Cohort, Node, Trustee};
+use oncofed_secagg::{REFUSAL_TEXT, RoundId};
+use support::{Agent, Node, agent_config, ingested_site_1};
 
 fn request(analysis: Analysis) -> AnalysisRequest {
     AnalysisRequest {
@@ -71,39 +65,15 @@ fn prepare(run: &QueryId, analysis: Analysis) -> AnalysisStep {
 }
 
 fn config(node: &Node) -> AgentConfig {
-    let key = SigningKeyPair::generate();
-    let mut roster = Roster::new();
-    roster.insert("site-1", key.public_key()).unwrap();
-    AgentConfig {
-        site: SiteId::new("site-1").unwrap(),
-        hub_url: "http://127.0.0.1:9".into(),
-        key,
-        hub_key: HUB.public_key(),
-        secret: SiteSecret::load_or_create(&node.dir.path().join("noise.secret")).unwrap(),
-        poll_wait: 1,
-        roster,
-        secagg: SitePolicy::default(),
-        bounds: oncofed_node::agent::SiteBounds::DEFAULT,
-    }
+    agent_config(node, SigningKeyPair::generate(), &[], &HUB)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_unbounded_horizon_is_refused() {
-    let trustee = Trustee::start(1).await;
-    let cohort = Cohort::generate(1, 300, 7);
-    let node = Node::new();
-    let report = node
-        .ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
-        .await
-        .unwrap();
-    assert_eq!(report.units_failed, 0, "{:?}", report.errors);
-    let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
-    let config = config(&node);
+    let (trustee, _cohort, node, _) = ingested_site_1(1, 300, 7).await;
+    let agent = Agent::new(&trustee, &node, config(&node));
     let runs = AnalysisRuns::default();
-    let step = |run: QueryId, s: AnalysisStep| {
-        let (runs, store, gate, config) = (runs.clone(), node.store.clone(), &gate, &config);
-        async move { answer_analysis(&runs, &store, gate, config, &run, s).await }
-    };
+    let step = |run: QueryId, s: AnalysisStep| agent.step(&runs, &run, s);
     let refused = Err(REFUSAL_TEXT.to_string());
 
     // A Prepare whose horizon is beyond the site's bound: refused, nothing held.
@@ -265,19 +235,10 @@ fn red_team_same_computation_in_two_runs_is_refused() {
 /// own bounds) or over more rounds than its budget. All refused, constant text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_steps_outside_the_signed_plan_are_refused() {
-    let trustee = Trustee::start(1).await;
-    let cohort = Cohort::generate(1, 300, 8);
-    let node = Node::new();
-    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
-        .await
-        .unwrap();
-    let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
-    let config = config(&node);
+    let (trustee, _cohort, node, _) = ingested_site_1(1, 300, 8).await;
+    let agent = Agent::new(&trustee, &node, config(&node));
     let runs = AnalysisRuns::default();
-    let step = |run: QueryId, s: AnalysisStep| {
-        let (runs, store, gate, config) = (runs.clone(), node.store.clone(), &gate, &config);
-        async move { answer_analysis(&runs, &store, gate, config, &run, s).await }
-    };
+    let step = |run: QueryId, s: AnalysisStep| agent.step(&runs, &run, s);
     let refused = Err(REFUSAL_TEXT.to_string());
     let run = QueryId::random();
     let forged = prepare_with(plan(&run, km(3650)), &SigningKeyPair::generate());
@@ -337,35 +298,14 @@ async fn red_team_steps_outside_the_signed_plan_are_refused() {
 /// 365 days refuses a run the hub's plan allows, before reading any row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sites_configured_bounds_hold_within_a_valid_plan() {
-    let trustee = Trustee::start(1).await;
-    let cohort = Cohort::generate(1, 300, 9);
-    let node = Node::new();
-    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
-        .await
-        .unwrap();
-    let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
+    let (trustee, _cohort, node, _) = ingested_site_1(1, 300, 9).await;
     let mut config = config(&node);
     config.bounds.max_horizon_days = 365;
+    let agent = Agent::new(&trustee, &node, config);
     let runs = AnalysisRuns::default();
     let run = QueryId::random();
-    let reply = answer_analysis(
-        &runs,
-        &node.store,
-        &gate,
-        &config,
-        &run,
-        prepare(&run, km(3650)),
-    )
-    .await;
+    let reply = agent.step(&runs, &run, prepare(&run, km(3650))).await;
     assert_eq!(reply, Err(REFUSAL_TEXT.to_string()));
-    let reply = answer_analysis(
-        &runs,
-        &node.store,
-        &gate,
-        &config,
-        &run,
-        prepare(&run, km(365)),
-    )
-    .await;
+    let reply = agent.step(&runs, &run, prepare(&run, km(365))).await;
     assert_eq!(reply, Ok(AnalysisReply::Admitted));
 }

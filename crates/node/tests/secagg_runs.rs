@@ -8,20 +8,16 @@
 mod support;
 
 use oncofed_crypto::SigningKeyPair;
-use oncofed_model::SiteId;
-use oncofed_node::ConsentGate;
-use oncofed_node::agent::{AgentConfig, AnalysisRuns, SiteSecret, answer_analysis};
+use oncofed_node::agent::{AgentConfig, AnalysisRuns};
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{
     Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Computation, IndexEvent, Variable,
 };
 use oncofed_protocol::plan::RunPlan;
 use oncofed_secagg::{
-    REFUSAL_TEXT, Roster, RoundId, SignedPublicShare, SiteId as AggIndex, SitePolicy, SiteSession,
-    keys_message,
+    REFUSAL_TEXT, RoundId, SignedPublicShare, SiteId as AggIndex, SiteSession, keys_message,
 };
-use std::time::Duration;
-use support::{Cohort, Node, Trustee};
+use support::{Agent, Node, agent_config, ingested_site_1};
 
 /// The hub's key, pinned by the test sites and signing their run plans.
 static HUB: std::sync::LazyLock<SigningKeyPair> =
@@ -61,22 +57,7 @@ fn prepare(run: &QueryId) -> AnalysisStep {
 /// A site-1 agent config over `node`, its roster listing site-1 and two real
 /// peers whose keys the test keeps.
 fn config(node: &Node, key: SigningKeyPair, peers: &[(&str, &SigningKeyPair)]) -> AgentConfig {
-    let mut roster = Roster::new();
-    roster.insert("site-1", key.public_key()).unwrap();
-    for (name, k) in peers {
-        roster.insert(*name, k.public_key()).unwrap();
-    }
-    AgentConfig {
-        site: SiteId::new("site-1").unwrap(),
-        hub_url: "http://127.0.0.1:9".into(),
-        key,
-        hub_key: HUB.public_key(),
-        secret: SiteSecret::load_or_create(&node.dir.path().join("noise.secret")).unwrap(),
-        poll_wait: 1,
-        roster,
-        secagg: SitePolicy::default(),
-        bounds: oncofed_node::agent::SiteBounds::DEFAULT,
-    }
+    agent_config(node, key, peers, &HUB)
 }
 
 fn keys(run: &str) -> AnalysisStep {
@@ -89,29 +70,16 @@ fn keys(run: &str) -> AnalysisStep {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart() {
-    let trustee = Trustee::start(1).await;
-    let cohort = Cohort::generate(1, 400, 5);
-    let node = Node::new();
-    let report = node
-        .ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
-        .await
-        .unwrap();
-    assert_eq!(report.units_failed, 0, "{:?}", report.errors);
-    let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
-    let config = config(&node, SigningKeyPair::generate(), &[]);
+    let (trustee, _cohort, node, _) = ingested_site_1(1, 400, 5).await;
+    let agent = Agent::new(
+        &trustee,
+        &node,
+        config(&node, SigningKeyPair::generate(), &[]),
+    );
     let run = QueryId::random();
     let round_prefix = run.as_str().to_owned();
     let runs = AnalysisRuns::default();
-    let step = |runs: &AnalysisRuns, s: AnalysisStep| {
-        let (runs, store, gate, config, run) = (
-            runs.clone(),
-            node.store.clone(),
-            &gate,
-            &config,
-            run.clone(),
-        );
-        async move { answer_analysis(&runs, &store, gate, config, &run, s).await }
-    };
+    let step = |runs: &AnalysisRuns, s: AnalysisStep| agent.step(runs, &run, s);
     assert_eq!(
         step(&runs, prepare(&run)).await,
         Ok(AnalysisReply::Admitted),
@@ -156,31 +124,17 @@ async fn red_team_a_run_is_prepared_and_keyed_once_even_after_a_restart() {
 /// constant text; the real peers' signed keys are accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_the_agent_refuses_peers_not_signed_by_its_roster() {
-    let trustee = Trustee::start(1).await;
-    let cohort = Cohort::generate(1, 400, 6);
-    let node = Node::new();
-    node.ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
-        .await
-        .unwrap();
-    let gate = ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60));
+    let (trustee, _cohort, node, _) = ingested_site_1(1, 400, 6).await;
     let (k2, k3) = (SigningKeyPair::generate(), SigningKeyPair::generate());
     let config = config(
         &node,
         SigningKeyPair::generate(),
         &[("site-2", &k2), ("site-3", &k3)],
     );
+    let agent = Agent::new(&trustee, &node, config);
     let run = QueryId::random();
     let runs = AnalysisRuns::default();
-    let step = |s: AnalysisStep| {
-        let (runs, store, gate, config, run) = (
-            runs.clone(),
-            node.store.clone(),
-            &gate,
-            &config,
-            run.clone(),
-        );
-        async move { answer_analysis(&runs, &store, gate, config, &run, s).await }
-    };
+    let step = |s: AnalysisStep| agent.step(&runs, &run, s);
     assert_eq!(step(prepare(&run)).await, Ok(AnalysisReply::Admitted));
     let Ok(AnalysisReply::Ready { shares }) = step(keys(run.as_str())).await else {
         panic!("keys refused");

@@ -1,14 +1,20 @@
 //! Test harness: a real trust centre on 127.0.0.1:0, synthetic cohorts, store snapshots.
 #![allow(dead_code)]
 
+use oncofed_crypto::SigningKeyPair;
 use oncofed_model::SiteId;
-use oncofed_node::{IngestOptions, IngestReport, SharedStore};
+use oncofed_node::agent::{AgentConfig, AnalysisRuns, SiteSecret, answer_analysis};
+use oncofed_node::{ConsentGate, IngestOptions, IngestReport, SharedStore};
+use oncofed_protocol::QueryId;
+use oncofed_protocol::analysis::{AnalysisReply, AnalysisStep};
+use oncofed_secagg::{Roster, SitePolicy};
 use oncofed_synth::SynthConfig;
 use oncofed_trustee::{LaunchError, PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
 use oncofed_trustee_api::TrusteeClient;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The sites of `tokens` (site, bearer token), each with its token's hash.
 pub fn registry<S: AsRef<str>, T: AsRef<str>>(
@@ -233,4 +239,76 @@ pub fn shared_data() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// A trust centre with sites `site-1` … `site-n`, a cohort generated for `n`
+/// sites (`persons`, `seed`), and a node into which site-1's folder was
+/// ingested with every unit landing.
+pub async fn ingested_site_1(
+    n: u32,
+    persons: u64,
+    seed: u64,
+) -> (Trustee, Cohort, Node, IngestReport) {
+    let trustee = Trustee::start(n).await;
+    let cohort = Cohort::generate(n, persons, seed);
+    let node = Node::new();
+    let report = node
+        .ingest_clean(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
+        .await;
+    (trustee, cohort, node, report)
+}
+
+/// A site-1 agent config over `node` signing with `key`, pinning `hub`'s key,
+/// its roster listing site-1 and `peers`.
+pub fn agent_config(
+    node: &Node,
+    key: SigningKeyPair,
+    peers: &[(&str, &SigningKeyPair)],
+    hub: &SigningKeyPair,
+) -> AgentConfig {
+    let mut roster = Roster::new();
+    roster.insert("site-1", key.public_key()).unwrap();
+    for (name, k) in peers {
+        roster.insert(*name, k.public_key()).unwrap();
+    }
+    AgentConfig {
+        site: SiteId::new("site-1").unwrap(),
+        hub_url: "http://127.0.0.1:9".into(),
+        key,
+        hub_key: hub.public_key(),
+        secret: SiteSecret::load_or_create(&node.dir.path().join("noise.secret")).unwrap(),
+        poll_wait: 1,
+        roster,
+        secagg: SitePolicy::default(),
+        bounds: oncofed_node::agent::SiteBounds::DEFAULT,
+    }
+}
+
+/// Site-1's analysis agent over a node's store, its consent gate asking the
+/// trust centre (60 s cache).
+pub struct Agent {
+    pub store: SharedStore,
+    pub gate: ConsentGate,
+    pub config: AgentConfig,
+}
+
+impl Agent {
+    pub fn new(trustee: &Trustee, node: &Node, config: AgentConfig) -> Self {
+        Self {
+            store: node.store.clone(),
+            gate: ConsentGate::new(trustee.client("site-1"), Duration::from_secs(60)),
+            config,
+        }
+    }
+
+    /// The agent's answer to the hub's `step` in `run`, its runs held in `runs`.
+    pub fn step<'s>(
+        &'s self,
+        runs: &AnalysisRuns,
+        run: &QueryId,
+        step: AnalysisStep,
+    ) -> impl Future<Output = Result<AnalysisReply, String>> + use<'s> {
+        let (runs, run) = (runs.clone(), run.clone());
+        async move { answer_analysis(&runs, &self.store, &self.gate, &self.config, &run, step).await }
+    }
 }
