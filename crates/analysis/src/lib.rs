@@ -9,6 +9,7 @@
 //! | rows → the vector of one round ([`Computation`](oncofed_protocol::analysis::Computation)) | site | [`site`] |
 //! | rounds → fit → released result | hub | [`driver`] over a [`Federation`] |
 //! | disclosure limits per security level | hub and site | [`AnalysisLimits`] |
+//! | plausibility of summed vectors (cross-round consistency, issue 11) | hub | [`plausibility`] |
 //! | differential privacy for `describe` (exact discrete Laplace, `rows`/`events` included) | hub | [`dp`] |
 //! | Kaplan–Meier plot (SVG) | CLI | [`plot`] |
 //!
@@ -41,6 +42,7 @@
 
 pub mod dp;
 pub mod driver;
+pub mod plausibility;
 pub mod plot;
 pub mod result;
 pub mod rows;
