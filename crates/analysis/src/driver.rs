@@ -121,6 +121,7 @@ pub fn run(
         epsilon: None,
         admission_seconds: None,
         aggregation_seconds: None,
+        sat_out: Vec::new(),
     };
     let options = newton_options(limits, info.sites);
     let mut result = match analysis {
@@ -184,12 +185,10 @@ pub fn run(
                     label,
                     n: cell(n, limits.min_cell),
                     events: cell(c.events.iter().sum(), limits.min_cell),
-                    median,
-                    median_ci: if median.is_some() {
-                        (estimate.median_ci_lower, estimate.median_ci_upper)
-                    } else {
-                        (None, None)
-                    },
+                    median: median.median,
+                    median_ci: median.median_ci,
+                    median_status: Some(median.status),
+                    median_ci_status: Some(median.ci_status),
                     steps: coarsen(&estimate, *interval_days, limits),
                 });
             }

@@ -108,9 +108,13 @@ pub fn km_svg(result: &KmResult, title: &str) -> String {
             r#"<path d="{}" stroke="{colour}" stroke-width="2" fill="none"/>"#,
             path(&|s| s.survival)
         );
-        let median = curve
-            .median
-            .map_or("not reached".to_string(), |m| format!("{m:.0} d"));
+        let median = match (curve.median, &curve.median_status) {
+            (Some(m), _) => format!("{m:.0} d"),
+            (None, Some(status @ crate::result::MedianStatus::Withheld { .. })) => {
+                status.to_string()
+            }
+            (None, _) => "not reached".to_string(),
+        };
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" fill="{colour}" text-anchor="end">{} (median {})</text>"#,

@@ -26,6 +26,22 @@ pub struct RunInfo {
     /// Wall time of the aggregation rounds and the fit, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregation_seconds: Option<f64>,
+    /// Sites that were asked but whose sums are not in the result, each with
+    /// the rule or failure that kept it out (the site's own text: a rule,
+    /// never a count).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sat_out: Vec<SatOut>,
+}
+
+/// A site that sat out a run: it refused at admission (below one of its
+/// minimums, or its own bounds) or did not answer in time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SatOut {
+    /// The site's id.
+    pub site: String,
+    /// Why, as a rule ("fewer than 10 complete rows at this site") or a
+    /// failure ("no answer before the admission timeout"); no counts.
+    pub reason: String,
 }
 
 /// A released count: the value, or `None` when suppressed (below the minimum cell).
@@ -100,10 +116,44 @@ pub struct KmCurve {
     pub events: Cell,
     /// Median survival in days (first time with S ≤ 0.5), if reached and releasable.
     pub median: Option<f64>,
-    /// Its 95 % CI (lifelines' convention), `None` for a bound not reached.
+    /// Its 95 % CI (lifelines' convention), `None` for a bound not reached or withheld.
     pub median_ci: (Option<f64>, Option<f64>),
+    /// Why `median` has a value or not: reached, not reached, or withheld by
+    /// the rule named. `None` only in results released before issue 12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_status: Option<MedianStatus>,
+    /// The same for the lower and upper CI bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_ci_status: Option<(MedianStatus, MedianStatus)>,
     /// The curve on the coarse grid, starting at (0, 1).
     pub steps: Vec<KmStep>,
+}
+
+/// Whether a released time (a median or one of its CI bounds) has a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum MedianStatus {
+    /// Reached and released.
+    Reached,
+    /// Not reached: the curve (or its band) never falls to 0.5.
+    NotReached,
+    /// Reached but withheld by disclosure control; `rule` names the rule
+    /// ("fewer than 3 events after the median").
+    Withheld {
+        /// The rule, with its number.
+        rule: String,
+    },
+}
+
+impl std::fmt::Display for MedianStatus {
+    /// `reached`, `not reached`, `withheld (<rule>)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MedianStatus::Reached => f.write_str("reached"),
+            MedianStatus::NotReached => f.write_str("not reached"),
+            MedianStatus::Withheld { rule } => write!(f, "withheld ({rule})"),
+        }
+    }
 }
 
 /// `km`'s result.
@@ -224,17 +274,192 @@ fn at_risk_at(estimate: &KmEstimate, t: f64) -> u64 {
     estimate.at_risk.get(j).copied().unwrap_or(0)
 }
 
+/// A curve's median and its CI as released, each with its status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleasedMedian {
+    /// The median, where reached and releasable.
+    pub median: Option<f64>,
+    /// Its 95 % CI bounds, each where reached and releasable.
+    pub median_ci: (Option<f64>, Option<f64>),
+    /// The median's status.
+    pub status: MedianStatus,
+    /// The bounds' status.
+    pub ci_status: (MedianStatus, MedianStatus),
+}
+
 /// The median is released when at least `km_min_events` events lie on each side
-/// of it (otherwise it pins down a single event time).
-pub fn releasable_median(estimate: &KmEstimate, limits: &AnalysisLimits) -> Option<f64> {
-    let median = estimate.median?;
-    let before: u64 = estimate
-        .times
-        .iter()
-        .zip(&estimate.events)
-        .filter(|(t, _)| **t <= median)
-        .map(|(_, d)| d)
-        .sum();
+/// of it (otherwise it pins down a single event time); so is each bound of its
+/// CI, by the same rule, and only with the median (a bound alone would stand in
+/// for a withheld median). Not reached and withheld are told apart.
+pub fn releasable_median(estimate: &KmEstimate, limits: &AnalysisLimits) -> ReleasedMedian {
     let total: u64 = estimate.events.iter().sum();
-    (before >= limits.km_min_events && total - before >= limits.km_min_events).then_some(median)
+    let min = limits.km_min_events;
+    let check = |time: Option<f64>, what: &str| -> (Option<f64>, MedianStatus) {
+        let Some(t) = time else {
+            return (None, MedianStatus::NotReached);
+        };
+        let before: u64 = estimate
+            .times
+            .iter()
+            .zip(&estimate.events)
+            .filter(|(g, _)| **g <= t)
+            .map(|(_, d)| d)
+            .sum();
+        let rule = if before < min {
+            format!("fewer than {min} events up to the {what}")
+        } else if total - before < min {
+            format!("fewer than {min} events after the {what}")
+        } else {
+            return (Some(t), MedianStatus::Reached);
+        };
+        (None, MedianStatus::Withheld { rule })
+    };
+    let (median, status) = check(estimate.median, "median");
+    let (mut lower, mut lower_status) = check(estimate.median_ci_lower, "lower CI bound");
+    let (mut upper, mut upper_status) = check(estimate.median_ci_upper, "upper CI bound");
+    if let MedianStatus::Withheld { .. } = &status {
+        // a bound released by its own rule is still withheld with the median,
+        // by the median's rule
+        for (value, s) in [
+            (&mut lower, &mut lower_status),
+            (&mut upper, &mut upper_status),
+        ] {
+            if *s == MedianStatus::Reached {
+                *value = None;
+                *s = status.clone();
+            }
+        }
+    }
+    ReleasedMedian {
+        median,
+        median_ci: (lower, upper),
+        status,
+        ci_status: (lower_status, upper_status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oncofed_model::SecurityLevel;
+    use oncofed_stats::{KmCounts, kaplan_meier};
+
+    fn estimate(at_risk: &[u64], events: &[u64]) -> KmEstimate {
+        let grid: Vec<f64> = (1..=at_risk.len()).map(|t| t as f64 * 10.0).collect();
+        let counts = KmCounts {
+            at_risk: at_risk.to_vec(),
+            events: events.to_vec(),
+        };
+        kaplan_meier(&grid, &counts).unwrap()
+    }
+
+    fn limits() -> AnalysisLimits {
+        AnalysisLimits::for_level(SecurityLevel::Pseudonymised)
+    }
+
+    fn withheld(rule: &str) -> MedianStatus {
+        MedianStatus::Withheld { rule: rule.into() }
+    }
+
+    #[test]
+    fn median_status_tells_reached_not_reached_and_withheld_apart() {
+        // reached: 40 rows, 2 events at each of 20 times, S crosses 0.5 mid-way
+        let at_risk: Vec<u64> = (1..=20).rev().map(|k| 2 * k).collect();
+        let km = estimate(&at_risk, &[2; 20]);
+        let released = releasable_median(&km, &limits());
+        assert_eq!(released.status, MedianStatus::Reached);
+        assert_eq!(released.median, km.median);
+        assert!(released.median.is_some());
+        assert_eq!(
+            released.ci_status,
+            (MedianStatus::Reached, MedianStatus::Reached)
+        );
+        assert_eq!(released.median_ci, (km.median_ci_lower, km.median_ci_upper));
+        assert_eq!(released.status.to_string(), "reached");
+
+        // not reached: 5 of 40 die, S stays at 7/8
+        let km = estimate(&[40, 39, 38, 37, 36], &[1; 5]);
+        let released = releasable_median(&km, &limits());
+        assert_eq!(released.status, MedianStatus::NotReached);
+        assert_eq!(released.median, None);
+        assert_eq!(released.ci_status.1, MedianStatus::NotReached);
+        assert_eq!(released.status.to_string(), "not reached");
+
+        // reached at the last events: none after it, withheld by that rule
+        let km = estimate(&[10, 5], &[4, 2]);
+        assert_eq!(km.median, Some(20.0));
+        let released = releasable_median(&km, &limits());
+        assert_eq!(released.median, None);
+        assert_eq!(
+            released.status,
+            withheld("fewer than 3 events after the median")
+        );
+        assert_eq!(
+            released.status.to_string(),
+            "withheld (fewer than 3 events after the median)"
+        );
+        assert_eq!(released.median_ci, (None, None));
+        assert_ne!(released.ci_status.0, MedianStatus::Reached);
+        assert_ne!(released.ci_status.1, MedianStatus::Reached);
+
+        // reached after two events: withheld by the rule before it
+        let km = estimate(&[4, 2], &[2, 2]);
+        assert_eq!(km.median, Some(10.0));
+        let released = releasable_median(&km, &limits());
+        assert_eq!(released.median, None);
+        assert_eq!(
+            released.status,
+            withheld("fewer than 3 events up to the median")
+        );
+    }
+
+    #[test]
+    fn a_ci_bound_is_withheld_with_the_median() {
+        // S: 0.7, 0.55, 0.45 (the median at day 30, no event after it); the
+        // lower band crosses 0.5 at day 10, with 6 events before and 5 after
+        let km = estimate(&[20, 14, 11], &[6, 3, 2]);
+        assert_eq!(km.median, Some(30.0));
+        assert_eq!(km.median_ci_lower, Some(10.0));
+        let released = releasable_median(&km, &limits());
+        let rule = withheld("fewer than 3 events after the median");
+        assert_eq!(released.status, rule);
+        assert_eq!(released.median_ci.0, None);
+        assert_eq!(released.ci_status.0, rule);
+    }
+
+    #[test]
+    fn curves_released_before_the_status_still_read() {
+        let old = r#"{"label":"all","n":40,"events":20,"median":null,"median_ci":[null,null],"steps":[]}"#;
+        let curve: KmCurve = serde_json::from_str(old).unwrap();
+        assert_eq!(curve.median_status, None);
+        let curve = KmCurve {
+            median_status: Some(withheld("fewer than 3 events after the median")),
+            median_ci_status: Some((MedianStatus::NotReached, MedianStatus::Reached)),
+            ..curve
+        };
+        let json = serde_json::to_value(&curve).unwrap();
+        assert_eq!(
+            json["median_status"],
+            serde_json::json!({"status": "withheld", "rule": "fewer than 3 events after the median"})
+        );
+        assert_eq!(json["median_ci_status"][0]["status"], "not-reached");
+        let back: KmCurve = serde_json::from_value(json).unwrap();
+        assert_eq!(back, curve);
+    }
+
+    #[test]
+    fn run_info_names_the_sites_that_sat_out_only_when_some_did() {
+        let old = serde_json::json!({"sites": 3, "rows": 300, "events": 120, "rounds": 2});
+        let mut run: RunInfo = serde_json::from_value(old).unwrap();
+        assert!(run.sat_out.is_empty());
+        let json = serde_json::to_value(&run).unwrap();
+        assert!(json.get("sat_out").is_none());
+        run.sat_out.push(SatOut {
+            site: "site-4".into(),
+            reason: "fewer than 10 complete rows at this site".into(),
+        });
+        let json = serde_json::to_value(&run).unwrap();
+        assert_eq!(json["sat_out"][0]["site"], "site-4");
+        assert_eq!(serde_json::from_value::<RunInfo>(json).unwrap(), run);
+    }
 }

@@ -13,6 +13,11 @@
 //! every survivor signs the round's split (`Confirm`) and gets all signatures. Steps travel as ordinary sealed tasks through
 //! the site channel, so sites still only make outbound requests.
 //!
+//! A site that refuses at `Prepare` (below its minimums, outside its bounds) or
+//! does not answer before the admission timeout sits out; the run goes on
+//! without it if enough sites remain, and the result names it with the rule
+//! (`RunInfo::sat_out`).
+//!
 //! Iterative fits need the same sites in every round: a site that fails after
 //! admission stops the run (its masks are still removable through the dropout
 //! recovery, so the round's sum stays private, but the fit would mix site sets).
@@ -22,6 +27,7 @@ use crate::db::TaskRow;
 use crate::routes::audit;
 use crate::{ApiError, AppState};
 use chrono::Utc;
+use oncofed_analysis::result::SatOut;
 use oncofed_analysis::{AnalysisError, AnalysisLimits, Federation};
 use oncofed_crypto::SignedEnvelope;
 use oncofed_model::{SecurityLevel, SiteId};
@@ -85,6 +91,8 @@ pub struct HubFederation<'a> {
     run_id: QueryId,
     /// Admitted sites; position = secure-aggregation index.
     sites: Vec<String>,
+    /// Sites that refused admission or did not answer, with the reason.
+    sat_out: Vec<SatOut>,
     rounds: Vec<(RoundId, AggregationRound)>,
     inboxes: Vec<BTreeMap<oncofed_secagg::SiteId, Vec<EncryptedShare>>>,
     next: usize,
@@ -133,6 +141,9 @@ impl<'a> HubFederation<'a> {
             match reply {
                 Ok(AnalysisReply::Admitted) => sites.push(site),
                 Ok(_) => refusals.push((site, "unexpected reply".to_string())),
+                Err(reason) if reason == NO_ANSWER => {
+                    refusals.push((site, "no answer before the admission timeout".to_string()))
+                }
                 Err(reason) => refusals.push((site, reason)),
             }
         }
@@ -147,6 +158,13 @@ impl<'a> HubFederation<'a> {
             handle,
             run_id: run_id.clone(),
             sites,
+            sat_out: refusals
+                .iter()
+                .map(|(site, reason)| SatOut {
+                    site: site.clone(),
+                    reason: rule_of(reason),
+                })
+                .collect(),
             rounds: Vec::new(),
             inboxes: Vec::new(),
             next: 0,
@@ -265,6 +283,12 @@ impl<'a> HubFederation<'a> {
                 ))),
             })
             .collect()
+    }
+
+    /// The sites that sat out the run (refused at admission or did not
+    /// answer), each with its reason, for the result's `RunInfo`.
+    pub fn sat_out(&self) -> &[SatOut] {
+        &self.sat_out
     }
 
     /// Tells the sites to drop the run's state (not awaited).
@@ -465,6 +489,27 @@ fn step_name(step: &AnalysisStep) -> &'static str {
     }
 }
 
+/// The reason a site that did not answer in time is given.
+const NO_ANSWER: &str = "no answer before the step timeout";
+
+/// A site's refusal as released in the result: the rule alone, without the
+/// error kind's prefix the site's text starts with. Sites word refusals as
+/// rules, never counts ([`AnalysisLimits::check_site`], the one constant
+/// secure-aggregation refusal); kept to one line of bounded length in case a
+/// site says more.
+fn rule_of(reason: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let rule = reason
+        .strip_prefix("refused by disclosure control: ")
+        .unwrap_or(reason);
+    let line: String = rule
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_CHARS)
+        .collect();
+    line.trim().to_string()
+}
+
 /// One site's reply to a step, or why it has none.
 type SiteReply = (String, Result<AnalysisReply, String>);
 
@@ -532,7 +577,7 @@ fn dispatch(
                         _ => "failed".to_string(),
                     })
                 }
-                _ => Err("no answer before the step timeout".to_string()),
+                _ => Err(NO_ANSWER.to_string()),
             };
             (site, reply)
         })

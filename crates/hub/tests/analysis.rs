@@ -436,3 +436,100 @@ fn what_the_hub_saw_is_uniform(db: &Path) {
         .unwrap();
     assert!(chi2_top_byte(&plain) > 10_000.0);
 }
+
+/// The lung rows split over five sites: rows 0–5 to site-4 and 6–11 to site-5
+/// (each below the 10 complete rows a site needs), the rest as row index mod 3
+/// to sites 1–3.
+fn lung_with_two_small_sites(dir: &Path) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(lung_csv()).expect("lung.csv readable");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let cols = [
+        col("time"),
+        col("status"),
+        col("age"),
+        col("sex"),
+        col("ph.ecog"),
+    ];
+    let mut out: Vec<String> = vec![String::new(); 5];
+    for (i, line) in lines.enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        let row = cols.map(|c| fields[c].parse::<f64>().ok());
+        let site = match i {
+            0..6 => 3,
+            6..12 => 4,
+            _ => i % 3,
+        };
+        out[site].push_str(&bundle(i, site, &row).to_string());
+        out[site].push('\n');
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(k, text)| {
+            let site = dir.join(format!("site-{}", k + 1));
+            std::fs::create_dir_all(&site).unwrap();
+            std::fs::write(site.join("lung.ndjson"), text).unwrap();
+            site
+        })
+        .collect()
+}
+
+/// A site below its minimum refuses at admission and one that does not answer
+/// drops out; the run goes on with the other three, and the result names both
+/// with the rule or failure (no counts), and says each median was reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sites_that_sat_out_are_named_in_the_result_with_their_rule() {
+    let cohort = tempfile::tempdir().unwrap();
+    let inputs = lung_with_two_small_sites(cohort.path());
+    let fed = Federation::ingest(cohort, inputs).await;
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = support::Hub::start(
+        hub_dir.path().to_owned(),
+        oncofed_crypto::SigningKeyPair::generate(),
+        |c| c.analysis_admission_timeout = std::time::Duration::from_secs(10),
+    )
+    .await;
+    fed.register(&hub).await;
+    // site-5's agent is not running: it never answers
+    let stop = fed.run_agents(&hub, &[0, 1, 2, 3]);
+    HubClient::new(&hub.url, support::ADMIN)
+        .approve_project(&oncofed_protocol::analysis::Project {
+            id: "lung".into(),
+            title: "NCCTG lung, sites that sit out".into(),
+            researchers: vec!["alice".into()],
+            categories: std::collections::BTreeSet::from([oncofed_model::DataCategory::Clinical]),
+            epsilon_budget: 1.0,
+            plan: Default::default(),
+        })
+        .await
+        .unwrap();
+    let alice = HubClient::new(&hub.url, RESEARCHER);
+
+    let km = run(
+        &alice,
+        &request(Analysis::KaplanMeier {
+            survival: Survival::default(),
+            groups: Some(Variable::Female),
+            interval_days: 30,
+        }),
+    )
+    .await;
+    assert_eq!(km["run"]["sites"], 3);
+    let mut sat_out = km["run"]["sat_out"].as_array().unwrap().clone();
+    sat_out.sort_by_key(|s| s["site"].as_str().unwrap().to_string());
+    assert_eq!(
+        Value::Array(sat_out),
+        json!([
+            {"site": "site-4", "reason": "fewer than 10 complete rows at this site"},
+            {"site": "site-5", "reason": "no answer before the admission timeout"},
+        ])
+    );
+    for curve in km["curves"].as_array().unwrap() {
+        assert_eq!(curve["median_status"]["status"], "reached", "{curve}");
+        assert!(curve["median"].is_f64());
+    }
+
+    let _ = stop.send(true);
+    hub.stop().await;
+}

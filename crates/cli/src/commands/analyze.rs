@@ -4,7 +4,9 @@ use crate::output::{print_json, read_secret};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use oncofed_analysis::AnalysisResult;
-use oncofed_analysis::result::{Cell, DescribeResult, KmResult, RegressionResult};
+use oncofed_analysis::result::{
+    Cell, DescribeResult, KmCurve, KmResult, MedianStatus, RegressionResult,
+};
 use oncofed_hub::client::HubClient;
 use oncofed_protocol::Criteria;
 use oncofed_protocol::analysis::{
@@ -316,6 +318,14 @@ pub fn render(result: &AnalysisResult) -> String {
             _ => String::new(),
         }
     );
+    if !run.sat_out.is_empty() {
+        let sites: Vec<String> = run
+            .sat_out
+            .iter()
+            .map(|s| format!("{} ({})", s.site, s.reason))
+            .collect();
+        out.push_str(&format!("sat out: {}\n", sites.join("; ")));
+    }
     match result {
         AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => out.push_str(&regression(r)),
         AnalysisResult::Km(r) => out.push_str(&km(r)),
@@ -355,13 +365,11 @@ fn km(r: &KmResult) -> String {
     let mut out = String::new();
     for c in &r.curves {
         out.push_str(&format!(
-            "{}: n {}, events {}, median {} days (95% CI {} – {})\n  {:>6} {:>8} {:>17} {:>8}\n",
+            "{}: n {}, events {}, {}\n  {:>6} {:>8} {:>17} {:>8}\n",
             c.label,
             show(&c.n),
             show(&c.events),
-            opt(c.median, 0),
-            opt(c.median_ci.0, 0),
-            opt(c.median_ci.1, 0),
+            median(c),
             "day",
             "S(t)",
             "95% CI",
@@ -385,6 +393,37 @@ fn km(r: &KmResult) -> String {
         ));
     }
     out
+}
+
+/// "median 310 days (95% CI 285 – 363)", with "not reached" or "withheld
+/// (<rule>)" for a median or bound without a value ("-" in results released
+/// before the status existed).
+fn median(c: &KmCurve) -> String {
+    let (lower, upper) = match &c.median_ci_status {
+        Some((l, u)) => (Some(l), Some(u)),
+        None => (None, None),
+    };
+    if let Some(MedianStatus::Withheld { rule }) = &c.median_status
+        && lower == c.median_status.as_ref()
+        && upper == lower
+    {
+        return format!("median withheld ({rule}), its 95% CI with it");
+    }
+    let time = |value: Option<f64>, status: Option<&MedianStatus>| match (value, status) {
+        (Some(v), _) => format!("{v:.0}"),
+        (None, Some(s)) if *s != MedianStatus::Reached => s.to_string(),
+        (None, _) => "-".to_string(),
+    };
+    let median = match (c.median, &c.median_status) {
+        (Some(m), _) => format!("{m:.0} days"),
+        (None, Some(s)) if *s != MedianStatus::Reached => s.to_string(),
+        (None, _) => "- days".to_string(),
+    };
+    format!(
+        "median {median} (95% CI {} – {})",
+        time(c.median_ci.0, lower),
+        time(c.median_ci.1, upper)
+    )
 }
 
 fn describe(r: &DescribeResult) -> String {
@@ -422,4 +461,89 @@ fn describe(r: &DescribeResult) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn km_result(curves: Vec<KmCurve>, sat_out: serde_json::Value) -> AnalysisResult {
+        let run = serde_json::json!({
+            "sites": 3, "rows": 120, "events": 60, "rounds": 2, "sat_out": sat_out,
+        });
+        AnalysisResult::Km(KmResult {
+            run: serde_json::from_value(run).unwrap(),
+            interval_days: 30,
+            curves,
+            logrank: None,
+        })
+    }
+
+    fn curve(
+        median: Option<f64>,
+        ci: (Option<f64>, Option<f64>),
+        status: Option<(MedianStatus, MedianStatus, MedianStatus)>,
+    ) -> KmCurve {
+        KmCurve {
+            label: "all".into(),
+            n: Some(40),
+            events: Some(20),
+            median,
+            median_ci: ci,
+            median_status: status.as_ref().map(|s| s.0.clone()),
+            median_ci_status: status.map(|s| (s.1, s.2)),
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_table_tells_not_reached_from_withheld_and_names_sites_that_sat_out() {
+        use MedianStatus::{NotReached, Reached};
+        let after = MedianStatus::Withheld {
+            rule: "fewer than 3 events after the median".into(),
+        };
+        let text = render(&km_result(
+            vec![
+                curve(
+                    Some(310.0),
+                    (Some(285.0), None),
+                    Some((Reached, Reached, NotReached)),
+                ),
+                curve(
+                    None,
+                    (None, None),
+                    Some((NotReached, NotReached, NotReached)),
+                ),
+                curve(
+                    None,
+                    (None, None),
+                    Some((after.clone(), after.clone(), after)),
+                ),
+                curve(None, (None, None), None),
+            ],
+            serde_json::json!([{"site": "site-3", "reason": "fewer than 10 complete rows at this site"}]),
+        ));
+        assert!(
+            text.contains("sat out: site-3 (fewer than 10 complete rows at this site)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("median 310 days (95% CI 285 – not reached)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("median not reached (95% CI not reached – not reached)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "median withheld (fewer than 3 events after the median), its 95% CI with it"
+            ),
+            "{text}"
+        );
+        // a result released before the status existed
+        assert!(text.contains("median - days (95% CI - – -)"), "{text}");
+        let none = render(&km_result(Vec::new(), serde_json::json!([])));
+        assert!(!none.contains("sat out"), "{none}");
+    }
 }

@@ -282,6 +282,7 @@ async fn drive(
         let result = oncofed_analysis::run(&req, &limits, &mut fed);
         fed.finish();
         result.map(|mut r| {
+            r.run_mut().sat_out = fed.sat_out().to_vec();
             r.run_mut().admission_seconds = Some(admission);
             r.run_mut().aggregation_seconds = Some(started.elapsed().as_secs_f64() - admission);
             r
