@@ -4,13 +4,14 @@
 //! (in the hub: secure aggregation over the network; in tests: sites in memory).
 
 use crate::result::{
-    AnalysisResult, KmCurve, KmResult, RegressionResult, RunInfo, cell, coarsen, releasable_median,
+    AnalysisResult, KmCurve, KmResult, RegressionResult, RunInfo, TimeBins, cell, coarsen,
+    releasable_median,
 };
 use crate::site::{
     unflatten_cox_aggregate, unflatten_cox_sums, unflatten_glm, unflatten_glm_start, unflatten_km,
     vector_len,
 };
-use crate::{AnalysisError, AnalysisLimits};
+use crate::{AnalysisError, AnalysisLimits, plausibility};
 use oncofed_model::CodeSystem;
 use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, Variable};
 use oncofed_protocol::{Comparator, Criteria, DiagnosisCriterion, LabCriterion};
@@ -19,6 +20,7 @@ use oncofed_stats::{
     kaplan_meier, logrank_test,
 };
 
+pub mod binning;
 mod describe;
 
 use describe::describe;
@@ -39,6 +41,9 @@ struct Rounds<'a> {
     analysis: &'a Analysis,
     rounds: usize,
     failure: Option<AnalysisError>,
+    /// The Totals round's (rows, events): later rounds must agree with them
+    /// ([`plausibility`]).
+    totals: (u64, u64),
 }
 
 impl Rounds<'_> {
@@ -96,9 +101,12 @@ pub fn run(
         analysis,
         rounds: 0,
         failure: None,
+        totals: (0, 0),
     };
     let totals = rounds.sum(Computation::Totals)?;
+    plausibility::check_totals(&totals)?;
     let (rows, events) = (whole(totals[0]), whole(totals[1]));
+    rounds.totals = (rows, events);
     let p = analysis.parameters();
     if p as f64 > limits.max_parameter_ratio * rows as f64 {
         return Err(AnalysisError::Disclosure(format!(
@@ -121,9 +129,11 @@ pub fn run(
         epsilon: None,
         admission_seconds: None,
         aggregation_seconds: None,
+        time_bins: None,
         sat_out: Vec::new(),
     };
     let options = newton_options(limits, info.sites);
+    let sites = info.sites;
     let mut result = match analysis {
         Analysis::Describe {
             variables,
@@ -133,6 +143,7 @@ pub fn run(
             let v = rounds.sum(Computation::Describe {
                 edges: edges.clone(),
             })?;
+            plausibility::check_describe(&v, analysis, edges, rows, rounds.federation.sites())?;
             info.epsilon = request.epsilon;
             AnalysisResult::Describe(describe(
                 v,
@@ -149,13 +160,16 @@ pub fn run(
             groups,
             interval_days,
         } => {
-            let events = event_grid(&mut rounds, survival.horizon_days)?;
-            let grid = km_grid(&events, *interval_days, survival.horizon_days);
+            let times = survival_times(&mut rounds, survival, limits.min_cell)?;
+            info.time_bins = Some(times.resolution.clone());
+            let grid = km_grid(&times.events, *interval_days, survival.horizon_days);
             let n_groups = if groups.is_some() { 2 } else { 1 };
             let v = rounds.sum(Computation::KmCounts {
                 grid: grid.clone(),
                 groups: n_groups,
+                bins: times.bins.clone(),
             })?;
+            plausibility::check_whole_counts(&v, "Kaplan-Meier counts")?;
             let counts = unflatten_km(&v, grid.len(), n_groups)?;
             if let Some(var) = groups {
                 // day 0 counts every row of a group; rows in neither group had
@@ -171,6 +185,7 @@ pub fn run(
                     )));
                 }
             }
+            plausibility::check_km_counts(&counts, rows, events)?;
             let mut curves = Vec::new();
             for (g, c) in counts.iter().enumerate() {
                 let estimate = kaplan_meier(&grid, c)?;
@@ -221,15 +236,30 @@ pub fn run(
                 };
                 fit_cox_stratified_by_site(p, options, &mut evaluate)
             } else {
-                let grid = event_grid(&mut rounds, survival.horizon_days)?;
+                let times = survival_times(&mut rounds, survival, limits.min_cell)?;
+                info.time_bins = Some(times.resolution.clone());
+                let (grid, bins) = (times.events, times.bins);
                 let t = grid.len();
                 let mut evaluate = |beta: &[f64]| {
                     let v = rounds.sum(Computation::CoxSums {
                         grid: grid.clone(),
                         beta: beta.to_vec(),
                         ties: *ties,
+                        bins: bins.clone(),
                     });
-                    let sums = v.and_then(|v| unflatten_cox_sums(&v, p, t, *ties));
+                    let sums = v
+                        .and_then(|v| unflatten_cox_sums(&v, p, t, *ties))
+                        .and_then(|s| {
+                            plausibility::check_cox_sums(&s, beta, rows, events, sites)?;
+                            // the first grid point's risk set is every row (a
+                            // bin end or day 0): at β = 0 its sum is the rows
+                            if beta.iter().all(|b| *b == 0.0) && whole(s.s0[0]) != rows {
+                                return Err(AnalysisError::Federation(
+                                    "implausible sums: the first risk set is not every row".into(),
+                                ));
+                            }
+                            Ok(s)
+                        });
                     rounds.keep(sums).into_iter().collect()
                 };
                 fit_cox(p, options, &mut evaluate)
@@ -263,13 +293,18 @@ pub fn run(
         } => {
             let start = rounds.sum(Computation::GlmStart)?;
             let glm_terms = terms(covariates, true);
-            let start = glm_start(p, &[unflatten_glm_start(&start, p)?])
+            let start = unflatten_glm_start(&start, p)?;
+            plausibility::check_glm_start(&start, p, sites)?;
+            let start = glm_start(p, &[start])
                 .map_err(|e| name_singular(AnalysisError::Stats(e), &glm_terms))?;
             let mut evaluate = |beta: &[f64]| {
                 let v = rounds.sum(Computation::GlmStep {
                     beta: beta.to_vec(),
                 });
-                let agg = v.and_then(|v| unflatten_glm(&v, p));
+                let agg = v.and_then(|v| unflatten_glm(&v, p)).and_then(|a| {
+                    plausibility::check_glm_step(&a, rows, sites)?;
+                    Ok(a)
+                });
                 rounds.keep(agg).into_iter().collect()
             };
             let fit = fit_glm(start, options, &mut evaluate)
@@ -505,18 +540,68 @@ fn km_grid(events: &[f64], interval: u32, horizon: u32) -> Vec<f64> {
     grid
 }
 
-/// The pooled distinct event days: one round of per-day death counts.
+/// The times a survival analysis sums on.
+struct SurvivalTimes {
+    /// The event grid: every bin's end, or the days with deaths.
+    events: Vec<f64>,
+    /// The bin edges the sites bin times on (empty: exact days).
+    bins: Vec<f64>,
+    /// What the result says about it.
+    resolution: TimeBins,
+}
+
+/// Time bins of at least `k` exits ([`binning`]), or exact days where the
+/// admitted request asked for them (the hub admits that only under an
+/// approval that allows it, and every site checks it against its own policy).
+fn survival_times(
+    rounds: &mut Rounds<'_>,
+    survival: &oncofed_protocol::analysis::Survival,
+    k: u64,
+) -> Result<SurvivalTimes, AnalysisError> {
+    if survival.exact_times {
+        let events = event_grid(rounds, survival.horizon_days)?;
+        return Ok(SurvivalTimes {
+            resolution: TimeBins {
+                exact: true,
+                bins: events.len(),
+                min_exits: 0,
+                narrowest_days: 1,
+                edges: Vec::new(),
+            },
+            events,
+            bins: Vec::new(),
+        });
+    }
+    let bins = binning::time_bins(rounds, survival.horizon_days, k)?;
+    let events = bins.grid();
+    if bins.deaths.iter().all(|&d| d == 0) {
+        return Err(AnalysisError::Stats(StatsError::Empty {
+            what: "no events",
+        }));
+    }
+    Ok(SurvivalTimes {
+        events,
+        resolution: bins.describe(),
+        bins: bins.edges,
+    })
+}
+
+/// The pooled distinct event days: one round of per-day death counts (exact
+/// days only).
 fn event_grid(rounds: &mut Rounds<'_>, horizon: u32) -> Result<Vec<f64>, AnalysisError> {
     let days = rounds.sum(Computation::EventDays {
         horizon_days: horizon,
     })?;
+    plausibility::check_event_days(&days, rounds.totals.1)?;
+    // day 0 always, events or not: its risk set is every row, which the
+    // plausibility checks hold against the Totals round
     let grid: Vec<f64> = days
         .iter()
         .enumerate()
-        .filter(|(_, d)| whole(**d) > 0)
+        .filter(|(day, d)| *day == 0 || whole(**d) > 0)
         .map(|(day, _)| day as f64)
         .collect();
-    if grid.is_empty() {
+    if rounds.totals.1 == 0 {
         return Err(AnalysisError::Stats(StatsError::Empty {
             what: "no events",
         }));

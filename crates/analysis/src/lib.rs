@@ -8,6 +8,7 @@
 //! | patient facts → complete-case rows | site | [`rows`] |
 //! | rows → the vector of one round ([`Computation`](oncofed_protocol::analysis::Computation)) | site | [`site`] |
 //! | rounds → fit → released result | hub | [`driver`] over a [`Federation`] |
+//! | time bins of ≥ k exits for survival sums | hub (counts masked) | [`driver::binning`] |
 //! | disclosure limits per security level | hub and site | [`AnalysisLimits`] |
 //! | plausibility of summed vectors (cross-round consistency, issue 11) | hub | [`plausibility`] |
 //! | differential privacy for `describe` (exact discrete Laplace, `rows`/`events` included) | hub | [`dp`] |
@@ -35,10 +36,16 @@
 //!   summary every publication reports) and are released only when the curve has
 //!   at least `km_min_events` events on each side.
 //!
-//! What the hub itself sees: the pooled sums, including the pooled number of
-//! deaths per day of follow-up (the survival analyses' time grid). That is the
-//! pooled data any exact Cox or Kaplan–Meier fit needs; no single site's count is
-//! visible to it. Researchers see only the released result.
+//! What the hub itself sees: the pooled sums, never one site's. Survival
+//! analyses sum over **time bins** ([`driver::binning`]): every bin holds 0 or
+//! at least `min_cell` exits and 0 or at least `min_cell` deaths across the
+//! federation, and the sites move each time to its bin's last day, so no risk
+//! set, difference of risk sets or tied-death sum the hub sees covers fewer
+//! than `min_cell` persons (an exact per-day fit handed the hub the covariates
+//! of every patient who died alone on a day). The estimates are exact for the
+//! binned times, and the result says which bins (`run.time_bins`). Exact days
+//! only where the project's approval, the data's level and every site allow
+//! them. Researchers see only the released result.
 
 pub mod dp;
 pub mod driver;
@@ -116,11 +123,12 @@ impl AnalysisLimits {
     }
 
     /// The aggregation rounds a run may need, for a federation that sets up
-    /// its rounds in advance: totals, the grid (or GLM start) and the Newton
-    /// evaluations of [`driver::newton_options`] (start, one per iteration, one
-    /// per step halving). Kaplan–Meier and describe need fewer.
+    /// its rounds in advance: totals, the time bins' count rounds (or the GLM
+    /// start) and the Newton evaluations of [`driver::newton_options`] (start,
+    /// one per iteration, one per step halving). Kaplan–Meier and describe
+    /// need fewer.
     pub fn planned_rounds(&self) -> usize {
-        2 + driver::newton_options(self, 1).max_evaluations()
+        2 + driver::binning::MAX_REFINEMENTS + driver::newton_options(self, 1).max_evaluations()
     }
 
     /// The site-side check: may a site with `rows` complete rows take part in a

@@ -26,6 +26,11 @@ pub struct RunInfo {
     /// Wall time of the aggregation rounds and the fit, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregation_seconds: Option<f64>,
+    /// How survival times entered the sums the hub saw (survival analyses only):
+    /// binned so that no sum covers fewer than `min_exits` persons (the
+    /// default), or exact days where the approval and every site allowed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_bins: Option<TimeBins>,
     /// Sites that were asked but whose sums are not in the result, each with
     /// the rule or failure that kept it out (the site's own text: a rule,
     /// never a count).
@@ -42,6 +47,26 @@ pub struct SatOut {
     /// Why, as a rule ("fewer than 10 complete rows at this site") or a
     /// failure ("no answer before the admission timeout"); no counts.
     pub reason: String,
+}
+
+/// The time resolution of a survival analysis (issue 11, item 3): the estimates
+/// are exact for the times as binned here, not for the unbinned days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeBins {
+    /// Exact days (a per-day grid) rather than bins.
+    pub exact: bool,
+    /// Bins over `[0, horizon]` (for exact days: the days with an event).
+    pub bins: usize,
+    /// Fewest exits (deaths or censorings) of any non-empty bin; also every
+    /// bin's deaths are 0 or at least this many (0 for exact days).
+    pub min_exits: u64,
+    /// Narrowest bin in days.
+    pub narrowest_days: u32,
+    /// The bin edges in days (bin i is `[edges[i], edges[i+1])`, its time the
+    /// bin's last day), so that a reader can refit the pooled model on the
+    /// same binned times; empty for exact days.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edges: Vec<f64>,
 }
 
 /// A released count: the value, or `None` when suppressed (below the minimum cell).

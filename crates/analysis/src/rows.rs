@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn horizon_censors_and_missing_values_drop_the_row() {
         let req = request(Analysis::KaplanMeier {
-            survival: Survival { horizon_days: 50 },
+            survival: Survival::binned(50),
             groups: None,
             interval_days: 30,
         });

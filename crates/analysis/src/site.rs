@@ -8,12 +8,13 @@
 
 use crate::AnalysisError;
 use crate::rows::Row;
-use oncofed_protocol::analysis::{Analysis, Computation, Outcome};
+use oncofed_protocol::analysis::{Analysis, Computation, Outcome, time_bin_end};
 use oncofed_stats::{
     CoxAggregate, CoxGrid, CoxSiteSums, GlmAggregate, GlmRow, GlmStart, GridPoint, KmCounts,
     SurvivalRow, Ties, TimeEvent, cox_site_contribution, cox_site_sums, glm_site_contribution,
     glm_site_start, km_site_counts,
 };
+use std::borrow::Cow;
 
 /// Index of the first covariate/variable column used by `analysis` as groups or
 /// strata (the last variable), if it has one.
@@ -83,6 +84,45 @@ fn cox_grid(grid: &[f64]) -> CoxGrid {
     )
 }
 
+/// `rows` with each time moved to its bin's last day (`bins` empty: as they
+/// are), so that every sum over a risk set or a time point covers whole bins.
+fn binned<'a>(rows: &'a [Row], bins: &[f64]) -> Cow<'a, [Row]> {
+    if bins.is_empty() {
+        return Cow::Borrowed(rows);
+    }
+    Cow::Owned(
+        rows.iter()
+            .map(|r| Row {
+                time: time_bin_end(bins, r.time),
+                ..r.clone()
+            })
+            .collect(),
+    )
+}
+
+/// Exits and deaths per bin `[edges[i], edges[i+1])`: the counts the hub
+/// merges and refines time bins on.
+fn exit_counts(rows: &[Row], edges: &[f64]) -> Vec<f64> {
+    let b = edges.len().saturating_sub(1);
+    let mut out = vec![0.0; 2 * b];
+    for r in rows {
+        let i = edges.partition_point(|&e| e <= r.time);
+        if (1..=b).contains(&i) {
+            out[i - 1] += 1.0;
+            if r.event {
+                out[b + i - 1] += 1.0;
+            }
+        } else if i > b && b > 0 {
+            // past the last edge (never with rows capped at the horizon)
+            out[b - 1] += 1.0;
+            if r.event {
+                out[2 * b - 1] += 1.0;
+            }
+        }
+    }
+    out
+}
+
 /// The site's vector for `computation` over its complete `rows`.
 pub fn compute(
     rows: &[Row],
@@ -110,7 +150,9 @@ pub fn compute(
             }
             days
         }
-        Computation::KmCounts { grid, groups } => {
+        Computation::ExitCounts { edges } => exit_counts(rows, edges),
+        Computation::KmCounts { grid, groups, bins } => {
+            let rows = binned(rows, bins);
             let column = group_column(analysis);
             let mut out = Vec::with_capacity(2 * grid.len() * groups);
             for g in 0..*groups {
@@ -128,8 +170,14 @@ pub fn compute(
             }
             out
         }
-        Computation::CoxSums { grid, beta, ties } => {
-            let sums = cox_site_sums(&survival_rows(rows, 0), &cox_grid(grid), beta, *ties)?;
+        Computation::CoxSums {
+            grid,
+            beta,
+            ties,
+            bins,
+        } => {
+            let rows = binned(rows, bins);
+            let sums = cox_site_sums(&survival_rows(&rows, 0), &cox_grid(grid), beta, *ties)?;
             flatten_cox_sums(&sums)
         }
         Computation::CoxStratum { beta, ties } => {
@@ -212,7 +260,8 @@ pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
     match computation {
         Computation::Totals => 2,
         Computation::EventDays { horizon_days } => *horizon_days as usize + 1,
-        Computation::KmCounts { grid, groups } => 2 * grid.len() * groups,
+        Computation::ExitCounts { edges } => 2 * edges.len().saturating_sub(1),
+        Computation::KmCounts { grid, groups, .. } => 2 * grid.len() * groups,
         Computation::CoxSums { grid, ties, .. } => {
             let t = grid.len();
             let tied = usize::from(*ties == Ties::Efron);

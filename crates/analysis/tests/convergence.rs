@@ -10,12 +10,12 @@
 
 mod support;
 
-use support::{InMemory, uniform};
+use support::{InMemory, request, uniform};
 
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::{AnalysisLimits, AnalysisResult, run};
 use oncofed_model::{CodeSystem, SecurityLevel};
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, IndexEvent, Survival, Ties, Variable};
+use oncofed_protocol::analysis::{Analysis, Survival, Ties, Variable};
 use oncofed_stats::{CoxGrid, NewtonOptions, SurvivalRow, cox_site_sums, fit_cox};
 
 /// The secure-aggregation codec's resolution (`FixedPoint::DEFAULT`: 2^-24).
@@ -119,22 +119,18 @@ fn pooled(all: &[Row], p: usize, ties: Ties) -> Vec<(f64, f64)> {
 fn check(sites: Vec<Vec<Row>>, ties: Ties, resolution: f64, what: &str) -> (f64, f64) {
     let all: Vec<Row> = sites.concat();
     let p = all[0].values.len();
+    // Exact days: convergence is judged against the exact pooled fit here;
+    // tests/time_bins.rs judges binned runs against the fit on binned times.
     let analysis = Analysis::Cox {
-        survival: Survival::default(),
+        survival: Survival {
+            exact_times: true,
+            ..Survival::default()
+        },
         covariates: covariates()[..p].to_vec(),
         ties,
         stratify_by_site: false,
     };
-    let request = AnalysisRequest {
-        project: "p".into(),
-        index: IndexEvent {
-            icd10: "C34".into(),
-        },
-        cohort: None,
-        analysis: analysis.clone(),
-        epsilon: None,
-        wait_seconds: None,
-    };
+    let request = request(analysis.clone());
     let mut fed = InMemory {
         sites,
         analysis,

@@ -3,13 +3,13 @@
 
 mod support;
 
-use support::{InMemory, uniform};
+use support::{InMemory, request, uniform};
 
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, run};
 use oncofed_model::SecurityLevel;
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, Survival, Ties, Variable,
+    Analysis, AnalysisRequest, Family, Outcome, Survival, Ties, Variable,
 };
 
 /// Deterministic pseudo-random rows: age, female, a score; survival depends on them.
@@ -32,19 +32,6 @@ fn rows(n: usize) -> Vec<Row> {
             }
         })
         .collect()
-}
-
-fn request(analysis: Analysis) -> AnalysisRequest {
-    AnalysisRequest {
-        project: "p".into(),
-        index: IndexEvent {
-            icd10: "C34".into(),
-        },
-        cohort: None,
-        analysis,
-        epsilon: None,
-        wait_seconds: None,
-    }
 }
 
 fn covariates() -> Vec<Variable> {

@@ -6,12 +6,12 @@
 
 mod support;
 
-use support::InMemory;
+use support::{InMemory, request};
 
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::{AnalysisLimits, AnalysisResult, run};
 use oncofed_model::SecurityLevel;
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, IndexEvent, Survival};
+use oncofed_protocol::analysis::{Analysis, Survival};
 
 fn row(time: f64, event: bool) -> Row {
     Row {
@@ -25,8 +25,13 @@ fn row(time: f64, event: bool) -> Row {
 #[test]
 fn km_n_is_the_group_size_and_at_risk_counts_censorings_since_the_last_event() {
     // times (+ = censored): 2+ 5+ 12 15+ 18+ 25 30+ 40
+    // exact days: the by-hand counts below are per day (binned runs are
+    // checked against binned times in tests/time_bins.rs)
     let analysis = Analysis::KaplanMeier {
-        survival: Survival::default(),
+        survival: Survival {
+            exact_times: true,
+            ..Survival::default()
+        },
         groups: None,
         interval_days: 10,
     };
@@ -47,16 +52,7 @@ fn km_n_is_the_group_size_and_at_risk_counts_censorings_since_the_last_event() {
         ],
         analysis.clone(),
     );
-    let request = AnalysisRequest {
-        project: "p".into(),
-        index: IndexEvent {
-            icd10: "C34".into(),
-        },
-        cohort: None,
-        analysis,
-        epsilon: None,
-        wait_seconds: None,
-    };
+    let request = request(analysis);
     let limits = AnalysisLimits {
         min_cell: 1,
         km_min_events: 1,

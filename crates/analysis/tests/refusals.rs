@@ -4,14 +4,12 @@
 
 mod support;
 
-use support::InMemory;
+use support::{InMemory, request};
 
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::{AnalysisError, AnalysisLimits, run};
 use oncofed_model::{CodeSystem, SecurityLevel};
-use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, Survival, Ties, Variable,
-};
+use oncofed_protocol::analysis::{Analysis, Family, Outcome, Survival, Ties, Variable};
 
 /// 60 rows over 2 sites: time, event, and the given covariate columns.
 fn sites(values: impl Fn(usize) -> Vec<f64>) -> Vec<Vec<Row>> {
@@ -27,16 +25,7 @@ fn sites(values: impl Fn(usize) -> Vec<f64>) -> Vec<Vec<Row>> {
 }
 
 fn run_on(analysis: Analysis, sites: Vec<Vec<Row>>) -> Result<(), AnalysisError> {
-    let request = AnalysisRequest {
-        project: "p".into(),
-        index: IndexEvent {
-            icd10: "C34".into(),
-        },
-        cohort: None,
-        analysis: analysis.clone(),
-        epsilon: None,
-        wait_seconds: None,
-    };
+    let request = request(analysis.clone());
     let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
     run(&request, &limits, &mut InMemory::new(sites, analysis)).map(|_| ())
 }

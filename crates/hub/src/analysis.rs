@@ -468,6 +468,7 @@ fn computation_name(c: &Computation) -> &'static str {
     match c {
         Computation::Totals => "totals",
         Computation::EventDays { .. } => "event-days",
+        Computation::ExitCounts { .. } => "exit-counts",
         Computation::KmCounts { .. } => "km-counts",
         Computation::CoxSums { .. } => "cox-sums",
         Computation::CoxStratum { .. } => "cox-stratum",

@@ -12,15 +12,14 @@ mod support;
 
 use chrono::{Days, NaiveDate};
 use oncofed_hub::client::HubClient;
-use oncofed_model::{CodeSystem, DataCategory};
+use oncofed_model::CodeSystem;
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, Project, RunState, Survival, Ties,
-    Variable,
+    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, RunState, Survival, Ties, Variable,
 };
+use oncofed_protocol::plan::PlanLimits;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use support::{ADMIN, Federation, Hub, RESEARCHER};
+use support::{Federation, RESEARCHER, approve_for_alice, approve_for_alice_with};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -132,11 +131,20 @@ fn lung_as_fhir(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn peer() -> Value {
-    let out = std::process::Command::new(python())
-        .arg(workspace().join("scripts/peers/stats/lung_reference.py"))
-        .arg(lung_csv())
-        .output()
-        .expect("run the Python peer");
+    peer_on(&[])
+}
+
+/// The peers' pooled fits with every time moved to the end of its bin of
+/// `edges` (as the sites bin them; `[]`: exact days).
+fn peer_on(edges: &[f64]) -> Value {
+    let mut cmd = std::process::Command::new(python());
+    cmd.arg(workspace().join("scripts/peers/stats/lung_reference.py"))
+        .arg(lung_csv());
+    if !edges.is_empty() {
+        let list: Vec<String> = edges.iter().map(|e| e.to_string()).collect();
+        cmd.arg(list.join(","));
+    }
+    let out = cmd.output().expect("run the Python peer");
     assert!(
         out.status.success(),
         "{}",
@@ -189,48 +197,51 @@ fn column(v: &Value, key: &str) -> Vec<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits() {
     let peer = peer();
+    let exact_peer = peer.clone();
     let cohort = tempfile::tempdir().unwrap();
     let inputs = lung_as_fhir(cohort.path());
-    let fed = Federation::ingest(cohort, inputs).await;
+    let mut fed = Federation::ingest(cohort, inputs).await;
     let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(
-        hub_dir.path().to_owned(),
-        oncofed_crypto::SigningKeyPair::generate(),
-        |_| {},
-    )
-    .await;
-    fed.register(&hub).await;
+    let hub = fed
+        .hub(
+            hub_dir.path(),
+            oncofed_crypto::SigningKeyPair::generate(),
+            |_| {},
+        )
+        .await;
     let stop = fed.run_agents(&hub, &[0, 1, 2]);
-    let admin = HubClient::new(&hub.url, ADMIN);
-    admin
-        .approve_project(&Project {
-            id: "lung".into(),
-            title: "NCCTG lung, exactness check".into(),
-            researchers: vec!["alice".into()],
-            categories: BTreeSet::from([DataCategory::Clinical]),
-            epsilon_budget: 1.0,
-            plan: Default::default(),
-        })
-        .await
-        .unwrap();
+    approve_for_alice(&hub, "lung", "NCCTG lung, exactness check").await;
     let alice = HubClient::new(&hub.url, RESEARCHER);
 
-    // Cox, Efron, age + sex + ph.ecog: coefficients and SEs to 1e-6.
-    let cox = run(
-        &alice,
-        &request(Analysis::Cox {
-            survival: Survival::default(),
-            covariates: vec![Variable::Age, Variable::Female, ecog()],
-            ties: Ties::Efron,
-            stratify_by_site: false,
-        }),
-    )
-    .await;
-    let reference = &peer["cox_efron"];
+    // Cox, Efron, age + sex + ph.ecog, on time bins of >= 3 exits (the
+    // default): coefficients and SEs to 1e-6 of the peers' fit on the same
+    // binned times, which the result names.
+    let cox_analysis = Analysis::Cox {
+        survival: Survival::default(),
+        covariates: vec![Variable::Age, Variable::Female, ecog()],
+        ties: Ties::Efron,
+        stratify_by_site: false,
+    };
+    let cox = run(&alice, &request(cox_analysis.clone())).await;
+    let bins = &cox["run"]["time_bins"];
+    assert_eq!(bins["exact"], false);
+    assert!(bins["min_exits"].as_u64().unwrap() >= 3);
+    let binned_peer = peer_on(&column(bins, "edges"));
+    let reference = &binned_peer["cox_efron"];
     let (coef, se) = (column(reference, "coef"), column(reference, "se"));
     for (k, est) in cox["estimates"].as_array().unwrap().iter().enumerate() {
-        close("cox coef", est["coef"].as_f64().unwrap(), coef[k], 1e-6);
-        close("cox se", est["std_error"].as_f64().unwrap(), se[k], 1e-6);
+        close(
+            "binned cox coef",
+            est["coef"].as_f64().unwrap(),
+            coef[k],
+            1e-6,
+        );
+        close(
+            "binned cox se",
+            est["std_error"].as_f64().unwrap(),
+            se[k],
+            1e-6,
+        );
     }
     assert_eq!(cox["run"]["rows"], reference["n"]);
     assert_eq!(cox["run"]["sites"], 3);
@@ -292,7 +303,8 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
         );
     }
 
-    // Kaplan–Meier by sex: medians equal the pooled lifelines medians; log-rank too.
+    // Kaplan–Meier by sex on its bins: medians equal the pooled lifelines
+    // medians on the same binned times; log-rank too.
     let km = run(
         &alice,
         &request(Analysis::KaplanMeier {
@@ -302,6 +314,7 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
         }),
     )
     .await;
+    let peer = peer_on(&column(&km["run"]["time_bins"], "edges"));
     let curves = km["curves"].as_array().unwrap();
     close(
         "km median male",
@@ -376,6 +389,52 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
     assert!(err.contains("not approved"), "{err}");
     genetic.project = "other".into();
     assert!(alice.analyze(&genetic).await.is_err());
+
+    // Exact event days: refused unless the approval allows them, and then
+    // still by sites that do not; with both, equal to the peers' exact fit.
+    let mut exact = cox_analysis;
+    if let Analysis::Cox { survival, .. } = &mut exact {
+        survival.exact_times = true;
+    }
+    let err = alice.analyze(&request(exact.clone())).await.unwrap_err();
+    assert!(err.to_string().contains("exact event days"), "{err}");
+    approve_for_alice_with(
+        &hub,
+        "lung-exact",
+        "NCCTG lung on exact days",
+        PlanLimits {
+            exact_times: true,
+            ..PlanLimits::default()
+        },
+    )
+    .await;
+    let mut exact_request = request(exact);
+    exact_request.project = "lung-exact".into();
+    let refused = alice.analyze_to_end(&exact_request).await.unwrap();
+    assert_eq!(refused.state, RunState::Failed, "sites refuse exact days");
+    let _ = stop.send(true);
+    for site in &mut fed.sites {
+        site.bounds.allow_exact_times = true;
+    }
+    let stop = fed.run_agents(&hub, &[0, 1, 2]);
+    let cox = run(&alice, &exact_request).await;
+    assert_eq!(cox["run"]["time_bins"]["exact"], true);
+    let reference = &exact_peer["cox_efron"];
+    let (coef, se) = (column(reference, "coef"), column(reference, "se"));
+    for (k, est) in cox["estimates"].as_array().unwrap().iter().enumerate() {
+        close(
+            "exact cox coef",
+            est["coef"].as_f64().unwrap(),
+            coef[k],
+            1e-6,
+        );
+        close(
+            "exact cox se",
+            est["std_error"].as_f64().unwrap(),
+            se[k],
+            1e-6,
+        );
+    }
 
     let _ = stop.send(true);
     hub.stop().await;

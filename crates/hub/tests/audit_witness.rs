@@ -5,32 +5,19 @@
 mod support;
 
 use oncofed_audit::{Checkpoint, Problem, verify_export, verify_export_witnessed};
-use oncofed_crypto::SigningKeyPair;
 use oncofed_node::agent::{AuditWitness, WITNESS_FILE};
 use serde_json::json;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_truncated_audit_export_is_caught_by_the_sites_witnesses() {
-    let fed = Federation::build(2, 200, 41).await;
-    let hub_dir = tempfile::tempdir().unwrap();
-    let key = SigningKeyPair::generate();
-    let hub = Hub::start(hub_dir.path().into(), key.clone(), |_| {}).await;
-    fed.register(&hub).await;
+    let (fed, hub, _hub_dir, key) = federation_with_hub(2, 200, 41).await;
     let witness_dir = tempfile::tempdir().unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     for (i, site) in fed.sites.iter().enumerate() {
         let path = witness_dir.path().join(format!("{i}-{WITNESS_FILE}"));
         let witness = AuditWitness::open(&path, key.public_key()).unwrap();
-        let agent = site.agent(&hub).with_audit_witness(witness);
-        let mut rx = stopped.clone();
-        tokio::spawn(async move {
-            agent
-                .run(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-        });
+        run_until(site.agent(&hub).with_audit_witness(witness), &stopped);
     }
     let http = reqwest::Client::new();
     let export = || async {

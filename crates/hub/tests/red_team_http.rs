@@ -16,6 +16,24 @@ async fn hub(tune: impl FnOnce(&mut oncofed_hub::HubConfig)) -> (Hub, tempfile::
     (hub, dir)
 }
 
+/// A POST of `body` as `content_type` to the hub's `route`, with bearer `token`.
+async fn post(
+    http: &reqwest::Client,
+    hub: &Hub,
+    route: &str,
+    token: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    http.post(format!("{}{route}", hub.url))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Registers `site-1` with a fresh key, as an admin would.
 async fn register(hub: &Hub) -> SigningKeyPair {
     let key = SigningKeyPair::generate();
@@ -226,14 +244,7 @@ async fn red_team_json_rejections_are_plain_text() {
     ];
     for (route, token) in routes {
         for (what, content_type, body, expected) in &cases {
-            let resp = http
-                .post(format!("{}{route}", hub.url))
-                .bearer_auth(token)
-                .header("content-type", *content_type)
-                .body(body.clone())
-                .send()
-                .await
-                .unwrap();
+            let resp = post(&http, &hub, route, token, content_type, body.clone()).await;
             let (status, err) = error_body(resp).await;
             assert_eq!(status, *expected, "{route} {what}: {}", err.message);
             assert!(!err.code.is_empty() && !err.message.is_empty());
@@ -267,14 +278,7 @@ async fn red_team_body_parsed_before_role_check() {
     ];
     for (route, token) in wrong_roles {
         for body in ["{", "{}", "not json at all"] {
-            let resp = http
-                .post(format!("{}{route}", hub.url))
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let resp = post(&http, &hub, route, token, "application/json", body).await;
             let (status, err) = error_body(resp).await;
             assert_eq!((status, err.code.as_str()), (403, "forbidden"), "{route}");
         }

@@ -57,11 +57,7 @@ async fn red_team_partial_results_bypass_the_breakdown_rule() {
 /// is audited once per reader and distinct figures, however often it is polled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_polling_a_result_does_not_grow_the_audit_trail() {
-    let fed = Federation::build(2, 200, 32).await;
-    let dir = tempfile::tempdir().unwrap();
-    let key = SigningKeyPair::generate();
-    let hub = Hub::start(dir.path().into(), key.clone(), |_| {}).await;
-    fed.register(&hub).await;
+    let (fed, hub, _dir, key) = federation_with_hub(2, 200, 32).await;
     let _agents = fed.run_agents(&hub, &[0, 1]);
     let (status, body) = feasibility(&hub, RESEARCHER, json!({"sex": "female"}), 20).await;
     assert_eq!(status, 200, "{body}");

@@ -8,13 +8,9 @@
 mod support;
 
 use oncofed_hub::client::HubClient;
-use oncofed_model::DataCategory;
-use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, IndexEvent, Project, RunState, Variable,
-};
-use std::collections::BTreeSet;
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, IndexEvent, RunState, Variable};
 use std::time::Duration;
-use support::{ADMIN, Federation, Hub, RESEARCHER};
+use support::{Federation, RESEARCHER, approve_for_alice};
 
 fn describe() -> AnalysisRequest {
     AnalysisRequest {
@@ -35,27 +31,17 @@ fn describe() -> AnalysisRequest {
 async fn red_team_same_computation_in_two_runs_is_refused() {
     let fed = Federation::build(4, 800, 31).await;
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(
-        dir.path().to_owned(),
-        oncofed_crypto::SigningKeyPair::generate(),
-        |c| {
-            c.analysis_admission_timeout = Duration::from_secs(4);
-            c.analysis_step_timeout = Duration::from_secs(10);
-        },
-    )
-    .await;
-    fed.register(&hub).await;
-    HubClient::new(&hub.url, ADMIN)
-        .approve_project(&Project {
-            id: "p1".into(),
-            title: "with and without a site".into(),
-            researchers: vec!["alice".into()],
-            categories: BTreeSet::from([DataCategory::Clinical]),
-            epsilon_budget: 1.0,
-            plan: Default::default(),
-        })
-        .await
-        .unwrap();
+    let hub = fed
+        .hub(
+            dir.path(),
+            oncofed_crypto::SigningKeyPair::generate(),
+            |c| {
+                c.analysis_admission_timeout = Duration::from_secs(4);
+                c.analysis_step_timeout = Duration::from_secs(10);
+            },
+        )
+        .await;
+    approve_for_alice(&hub, "p1", "with and without a site").await;
     let alice = HubClient::new(&hub.url, RESEARCHER);
 
     let all = fed.run_agents(&hub, &[0, 1, 2, 3]);

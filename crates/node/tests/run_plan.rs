@@ -2,7 +2,9 @@
 //! computations (a `u32::MAX` horizon would make `vec![0.0; horizon + 1]` 34 GB at
 //! the site), or that computes the same cohort twice, once with and once without
 //! a site. The site's own bounds refuse the first before anything is allocated,
-//! its repeat rule the second; the hub gets only the constant refusal text.
+//! its repeat rule the second; the hub gets only the constant refusal text. A
+//! binned run's grid must hold every bin's end, so no site refuses for a
+//! reason that depends on its rows (the grid-omission probe).
 
 mod support;
 
@@ -30,7 +32,7 @@ fn request(analysis: Analysis) -> AnalysisRequest {
 
 fn km(horizon_days: u32) -> Analysis {
     Analysis::KaplanMeier {
-        survival: Survival { horizon_days },
+        survival: Survival::binned(horizon_days),
         groups: None,
         interval_days: 30,
     }
@@ -114,6 +116,7 @@ async fn red_team_unbounded_horizon_is_refused() {
     let big_grid: Vec<f64> = (0..=SiteBounds::DEFAULT.max_grid_points)
         .map(|d| d as f64)
         .collect();
+    let bins = vec![0.0, 256.0, 3651.0];
     for computation in [
         Computation::EventDays {
             horizon_days: u32::MAX,
@@ -123,16 +126,30 @@ async fn red_team_unbounded_horizon_is_refused() {
         Computation::KmCounts {
             grid: vec![1.0, 2.0],
             groups: usize::MAX,
+            bins: bins.clone(),
         },
         Computation::KmCounts {
             grid: big_grid.clone(),
             groups: 1,
+            bins: bins.clone(),
+        },
+        // Per-day sums in a binned run (issue 11, item 3).
+        Computation::KmCounts {
+            grid: vec![1.0, 2.0],
+            groups: 1,
+            bins: vec![],
+        },
+        Computation::EventDays { horizon_days: 3650 },
+        // Bins that do not cover the admitted horizon.
+        Computation::ExitCounts {
+            edges: vec![0.0, 1.0, 2.0],
         },
         // Not a computation of the admitted (KM) analysis.
         Computation::CoxSums {
             grid: vec![1.0],
             beta: vec![1.0],
             ties: Ties::Efron,
+            bins: bins.clone(),
         },
         Computation::GlmStep { beta: vec![0.5] },
     ] {
@@ -142,6 +159,50 @@ async fn red_team_unbounded_horizon_is_refused() {
             computation: computation.clone(),
         };
         assert_eq!(step(run.clone(), mask).await, refused, "{computation:?}");
+    }
+}
+
+/// The grid-omission probe (issue 11, "what was shown" 4): a grid that left
+/// out day d was refused by exactly the sites with a death on day d, which so
+/// named themselves. On time bins the site refuses a grid without every bin's
+/// end before it reads a row (the same answer at every site), and on a grid
+/// with every bin's end no site's rows can make the computation fail.
+#[test]
+fn red_team_the_grid_omission_probe_gets_the_same_answer_from_every_site() {
+    use oncofed_analysis::rows::Row;
+    let cox = Analysis::Cox {
+        survival: Survival::binned(99),
+        covariates: vec![Variable::Age],
+        ties: Ties::Efron,
+        stratify_by_site: false,
+    };
+    let bins = vec![0.0, 10.0, 40.0, 100.0];
+    let sums = |grid: Vec<f64>| Computation::CoxSums {
+        grid,
+        beta: vec![0.0],
+        ties: Ties::Efron,
+        bins: bins.clone(),
+    };
+    let bounds = SiteBounds::DEFAULT;
+    // day 9 (the end of bin [0, 10)) omitted: refused by the bounds, which
+    // never see the site's rows
+    assert!(
+        bounds
+            .check_computation(&cox, &sums(vec![39.0, 99.0]))
+            .is_err()
+    );
+    let full = sums(vec![9.0, 39.0, 99.0]);
+    assert_eq!(bounds.check_computation(&cox, &full), Ok(()));
+    let row = |time: f64, event: bool| Row {
+        time,
+        event,
+        dead: event,
+        values: vec![60.0],
+    };
+    let with_death_in_the_bin = vec![row(3.0, true), row(50.0, false)];
+    let without = vec![row(12.0, true), row(50.0, false)];
+    for rows in [with_death_in_the_bin, without] {
+        assert!(oncofed_analysis::site::compute(&rows, &cox, &full).is_ok());
     }
 }
 
@@ -155,9 +216,11 @@ fn site_bounds_refuse_absurd_coefficients_and_vectors() {
         stratify_by_site: false,
     };
     let sums = |beta: Vec<f64>, points: usize| Computation::CoxSums {
-        grid: (0..points).map(|d| d as f64).collect(),
+        // a binned grid holds every bin's end (here the one bin's, day 3650)
+        grid: (0..points - 1).map(|d| d as f64).chain([3650.0]).collect(),
         beta,
         ties: Ties::Efron,
+        bins: vec![0.0, 3651.0],
     };
     assert_eq!(
         b.check_computation(&cox, &sums(vec![0.1, -0.3], 500)),
@@ -289,6 +352,7 @@ async fn red_team_steps_outside_the_signed_plan_are_refused() {
         computation: Computation::KmCounts {
             grid: (0..11).map(f64::from).collect(),
             groups: 1,
+            bins: vec![0.0, 3651.0],
         },
     };
     assert_eq!(step(run.clone(), mask).await, refused);

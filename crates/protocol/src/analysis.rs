@@ -146,19 +146,31 @@ pub struct Survival {
     /// Longest follow-up considered, in days (default 3650; at most 36,500).
     #[serde(default = "Survival::default_horizon")]
     pub horizon_days: u32,
+    /// Sums over exact days instead of time bins that hold at least the
+    /// security level's minimum cell of exits each (issue 11, item 3). Only
+    /// where the project's approval allows it (`plan.exact_times`), the data is
+    /// not genetic, and every site's operator allowed it (`--allow-exact-times`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exact_times: bool,
 }
 
 impl Survival {
     fn default_horizon() -> u32 {
         3650
     }
+
+    /// Survival over `horizon_days`, on time bins (the default).
+    pub fn binned(horizon_days: u32) -> Self {
+        Survival {
+            horizon_days,
+            exact_times: false,
+        }
+    }
 }
 
 impl Default for Survival {
     fn default() -> Self {
-        Self {
-            horizon_days: Self::default_horizon(),
-        }
+        Self::binned(Self::default_horizon())
     }
 }
 
@@ -316,10 +328,20 @@ pub enum Computation {
     /// `[rows, events]`: how many complete rows the site contributes, and deaths among them.
     Totals,
     /// Deaths per day of follow-up, `horizon_days + 1` entries (day 0 ..= horizon):
-    /// the pooled histogram is the survival analyses' time grid.
+    /// the pooled histogram is the exact-days time grid. Only for analyses with
+    /// [`Survival::exact_times`]; binned analyses ask [`Computation::ExitCounts`].
     EventDays {
         /// The horizon.
         horizon_days: u32,
+    },
+    /// Exits (deaths and censorings) and deaths per time bin: `[exits per bin,
+    /// deaths per bin]`, bins `[edges[i], edges[i+1])` in days, `edges[0] = 0`,
+    /// the last edge `horizon + 1`. The hub merges and refines bins on these
+    /// counts until every bin holds 0 or at least k exits and 0 or at least k
+    /// deaths (see [`time_bin_end`]).
+    ExitCounts {
+        /// Bin edges in whole days, strictly ascending.
+        edges: Vec<f64>,
     },
     /// Kaplan–Meier counts (at risk, events) on `grid`, for each group level in
     /// order (one level when the analysis has no groups).
@@ -328,6 +350,10 @@ pub enum Computation {
         grid: Vec<f64>,
         /// Number of groups (1 or 2).
         groups: usize,
+        /// Time bins: each row's time becomes its bin's last day ([`time_bin_end`])
+        /// before counting. Empty: exact days (only with [`Survival::exact_times`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bins: Vec<f64>,
     },
     /// Cox risk-set sums at `beta` on `grid` (pooled model).
     CoxSums {
@@ -337,6 +363,10 @@ pub enum Computation {
         beta: Vec<f64>,
         /// Tie handling.
         ties: Ties,
+        /// Time bins, as for [`Computation::KmCounts`]: deaths in one bin are
+        /// tied, so no tied-death sum covers fewer than k deaths.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bins: Vec<f64>,
     },
     /// The site's own stratum's Cox log-likelihood, score and information at `beta`
     /// (model stratified by site).
@@ -359,6 +389,43 @@ pub enum Computation {
         /// Histogram edges (may be empty: no histogram).
         edges: Vec<f64>,
     },
+}
+
+/// The last day of the time bin that holds day `time`, for bin `edges` as in
+/// [`Computation::ExitCounts`]; a time past the last edge keeps the last bin's
+/// end. Binned times make every risk set a union of whole bins, so the
+/// difference of two risk sets is again whole bins (issue 11, item 3).
+pub fn time_bin_end(edges: &[f64], time: f64) -> f64 {
+    let i = edges.partition_point(|&e| e <= time);
+    match edges.get(i) {
+        Some(&end) => end - 1.0,
+        None => edges.last().map_or(time, |&e| e - 1.0),
+    }
+}
+
+/// Whether `grid` holds the end of every bin of `edges` (a binned grid must:
+/// then no site's death is off the grid, and no site refuses a step for a
+/// reason that depends on its rows).
+pub fn grid_covers_bins(grid: &[f64], edges: &[f64]) -> bool {
+    edges[1.min(edges.len())..]
+        .iter()
+        .all(|e| grid.binary_search_by(|g| g.total_cmp(&(e - 1.0))).is_ok())
+}
+
+/// Whether `edges` are time bins for `horizon_days`: whole days, strictly
+/// ascending, from 0 to `horizon_days + 1`. The text names the rule only.
+pub fn check_time_bins(edges: &[f64], horizon_days: u32) -> Result<(), String> {
+    let whole = edges.iter().all(|e| e.is_finite() && e.fract() == 0.0);
+    let ascending = edges.windows(2).all(|w| w[0] < w[1]);
+    if edges.len() < 2
+        || !whole
+        || !ascending
+        || edges[0] != 0.0
+        || edges[edges.len() - 1] != f64::from(horizon_days) + 1.0
+    {
+        return Err("time bins must be whole days ascending from 0 to the horizon + 1".into());
+    }
+    Ok(())
 }
 
 /// The hub's instruction to a site within an analysis run.

@@ -74,21 +74,50 @@ impl RunPlan {
                 ))
             }
         };
+        let survival = match &self.request.analysis {
+            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
+                Some(*survival)
+            }
+            _ => None,
+        };
+        // Binned sums on the admitted horizon's bins; exact days only where the
+        // admitted request asked for them (issue 11, item 3).
+        let bins = |b: &[f64]| match survival {
+            Some(s) if b.is_empty() && s.exact_times => Ok(()),
+            Some(_) if b.is_empty() => Err("exact days in a run planned on time bins".into()),
+            Some(s) => {
+                grid(b)?;
+                crate::analysis::check_time_bins(b, s.horizon_days)
+            }
+            None => Err("time bins for an analysis without survival".into()),
+        };
         match computation {
             Computation::Totals | Computation::GlmStart => Ok(()),
-            Computation::EventDays { horizon_days } => match &self.request.analysis {
-                Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. }
-                    if *horizon_days <= survival.horizon_days =>
-                {
-                    Ok(())
-                }
-                _ => Err("event days beyond the plan's horizon or analysis".into()),
+            Computation::EventDays { horizon_days } => match survival {
+                Some(s) if s.exact_times && *horizon_days <= s.horizon_days => Ok(()),
+                _ => Err("event days outside the plan: its horizon, or a binned run".into()),
             },
-            Computation::KmCounts { grid: g, .. } => grid(g),
-            Computation::CoxSums {
-                grid: g, beta: b, ..
+            Computation::ExitCounts { edges } => match survival {
+                Some(s) if !s.exact_times => {
+                    grid(edges)?;
+                    crate::analysis::check_time_bins(edges, s.horizon_days)
+                }
+                _ => Err("exit counts outside the plan".into()),
+            },
+            Computation::KmCounts {
+                grid: g, bins: b, ..
             } => {
                 grid(g)?;
+                bins(b)
+            }
+            Computation::CoxSums {
+                grid: g,
+                beta: b,
+                bins: t,
+                ..
+            } => {
+                grid(g)?;
+                bins(t)?;
                 beta(b)
             }
             Computation::CoxStratum { beta: b, .. } | Computation::GlmStep { beta: b } => beta(b),
@@ -143,6 +172,10 @@ pub struct PlanLimits {
     /// Most aggregation rounds per run.
     #[serde(default = "PlanLimits::default_rounds")]
     pub max_rounds: usize,
+    /// Whether survival analyses may sum over exact days (per-day grids)
+    /// instead of time bins of at least k exits; never for genetic data.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exact_times: bool,
 }
 
 impl PlanLimits {
@@ -200,6 +233,18 @@ impl PlanLimits {
             }
             _ => 0,
         };
+        let exact = match &request.analysis {
+            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
+                survival.exact_times
+            }
+            _ => false,
+        };
+        if exact && !self.exact_times {
+            return Err(
+                "the project is not approved for exact event days; survival analyses run on time bins"
+                    .into(),
+            );
+        }
         if horizon > self.max_horizon_days {
             return Err(format!(
                 "the project allows a horizon of at most {} days",
@@ -218,6 +263,7 @@ impl Default for PlanLimits {
             max_horizon_days: Self::default_horizon(),
             max_abs_beta: Self::default_beta(),
             max_rounds: Self::default_rounds(),
+            exact_times: false,
         }
     }
 }
@@ -239,8 +285,12 @@ mod tests {
     }
 
     fn km(horizon_days: u32) -> Analysis {
+        km_on(Survival::binned(horizon_days))
+    }
+
+    fn km_on(survival: Survival) -> Analysis {
         Analysis::KaplanMeier {
-            survival: Survival { horizon_days },
+            survival,
             groups: None,
             interval_days: 30,
         }
@@ -250,9 +300,13 @@ mod tests {
     fn a_plan_verifies_only_under_the_hub_key_for_its_run() {
         let hub = SigningKeyPair::generate();
         let run = QueryId::random();
+        let exact = Survival {
+            horizon_days: 3650,
+            exact_times: true,
+        };
         let plan = RunPlan {
             run: run.clone(),
-            request: request(km(3650)),
+            request: request(km_on(exact)),
             max_rounds: 48,
             max_grid_points: 3651,
             max_abs_beta: 20.0,
@@ -281,7 +335,8 @@ mod tests {
         assert!(
             plan.check_computation(&Computation::KmCounts {
                 grid: vec![0.0; 3652],
-                groups: 1
+                groups: 1,
+                bins: vec![],
             })
             .is_err()
         );
@@ -289,6 +344,68 @@ mod tests {
             plan.check_computation(&Computation::EventDays { horizon_days: 3650 })
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn red_team_a_binned_run_refuses_per_day_grids() {
+        let plan = RunPlan {
+            run: QueryId::random(),
+            request: request(km(100)),
+            max_rounds: 48,
+            max_grid_points: 3651,
+            max_abs_beta: 20.0,
+        };
+        let refused = |c: Computation| assert!(plan.check_computation(&c).is_err(), "{c:?}");
+        refused(Computation::EventDays { horizon_days: 100 });
+        refused(Computation::KmCounts {
+            grid: vec![0.0, 5.0],
+            groups: 1,
+            bins: vec![],
+        });
+        for edges in [
+            vec![0.0, 50.0],
+            vec![1.0, 101.0],
+            vec![0.0, 50.5, 101.0],
+            vec![0.0, 60.0, 50.0, 101.0],
+        ] {
+            refused(Computation::ExitCounts { edges });
+        }
+        let bins = vec![0.0, 32.0, 64.0, 101.0];
+        assert!(
+            plan.check_computation(&Computation::ExitCounts {
+                edges: bins.clone()
+            })
+            .is_ok()
+        );
+        assert!(
+            plan.check_computation(&Computation::KmCounts {
+                grid: vec![0.0, 31.0],
+                groups: 1,
+                bins,
+            })
+            .is_ok()
+        );
+        // Exact days need the approval's consent.
+        let exact = request(km_on(Survival {
+            horizon_days: 100,
+            exact_times: true,
+        }));
+        assert!(PlanLimits::default().admits(&exact).is_err());
+        let approved = PlanLimits {
+            exact_times: true,
+            ..PlanLimits::default()
+        };
+        assert!(approved.admits(&exact).is_ok());
+    }
+
+    #[test]
+    fn time_bin_ends_make_risk_sets_whole_bins() {
+        let edges = [0.0, 10.0, 20.0, 31.0];
+        let ends: Vec<f64> = [0.0, 9.0, 10.0, 19.0, 30.0, 45.0]
+            .iter()
+            .map(|&t| crate::analysis::time_bin_end(&edges, t))
+            .collect();
+        assert_eq!(ends, [9.0, 9.0, 19.0, 19.0, 30.0, 30.0]);
     }
 
     #[test]

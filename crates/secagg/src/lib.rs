@@ -133,6 +133,32 @@
 //! 7. **The exact sum works with tolerated dropouts:**
 //!    `honest_hub_gets_exact_sums_with_and_without_a_dropout` (n = 3, 5, 10; up
 //!    to `n − t` dropouts), `tests/protocol.rs` for the per-round machinery.
+//! 8. **No unmasked sum covers fewer than k persons** (issue 11, item 3; the
+//!    analysis layer's part, `oncofed-analysis`). Survival analyses sum over
+//!    time bins, not days: the sites move every time to its bin's last day,
+//!    and the hub asks for sums only on bins with 0 or ≥ k exits and 0 or ≥ k
+//!    deaths (k = the security level's minimum cell, 3 or 5), found from masked
+//!    exit counts by merging and halving dyadic bins. Every risk set is a union
+//!    of whole bins, so risk sets, their differences and tied-death sums all
+//!    cover 0 or ≥ k persons; the other computations sum over every row.
+//!    `crates/analysis/tests/time_bins.rs`:
+//!    `red_team_pooled_cox_sums_on_exact_days_reveal_patients_and_bins_reveal_none`
+//!    (the red team's reconstruction: 43 % of (death day, age, sex, ECOG)
+//!    records on exact days, 0 on bins),
+//!    `every_survival_computation_keeps_populations_at_k_for_each_security_level`
+//!    (ground truth, every population the hub can isolate, k = 3 and 5). The
+//!    estimates are exact for the binned times
+//!    (`the_binned_fit_equals_the_pooled_fit_on_the_binned_times`; against
+//!    lifelines on the same bins in `crates/hub/tests/analysis.rs`). What the
+//!    hub does see: the pooled exit and death counts of the bins it tried
+//!    (counts, no covariates), the bins' sums at each β of the Newton path.
+//!    Exact days only where the approval (`plan.exact_times`), the data (not
+//!    genetic) and every site (`--allow-exact-times`) allow it; the result
+//!    states which (`run.time_bins`).
+//! 9. **No site's refusal depends on its rows.** A binned grid must hold every
+//!    bin's end (checked before any row is read), so no death is ever off the
+//!    grid: `crates/node/tests/run_plan.rs`,
+//!    `red_team_the_grid_omission_probe_gets_the_same_answer_from_every_site`.
 //!
 //! **What remains possible, by design or outside this crate:**
 //!
@@ -142,18 +168,33 @@
 //!   (`oncofed-privacy`, `oncofed-analysis`) must handle it.
 //! - **Different runs over different site sets.** The hub chooses whom it sends
 //!   a run to; two runs (two run ids) of the same computation over `S` and
-//!   `S \ {i}` still give site `i`'s vector as the difference. Per-run counters
-//!   cannot see across runs: that needs the signed run plan of issue 11 item 2
-//!   (approved computations, repeated computations refused). Open.
+//!   `S \ {i}` would give site `i`'s vector as the difference. Per-run counters
+//!   cannot see across runs; the node's repeat rule does (a cohort is confirmed
+//!   over one site set only, `crates/node/src/agent/plan.rs`).
 //! - **Dropping sites** within `n − t` changes whose inputs are summed; the
 //!   released result must state the survivor count.
 //! - **The roster is trusted.** It is distributed out of band like the hub key;
 //!   whoever can edit a site's roster can add peers to it.
-//! - **Computation errors** at the mask step (e.g. an event time off the hub's
-//!   grid) are the analysis layer's texts, not this crate's, and can still carry
-//!   a signal (issue 11 item 3).
-//! - **Not covered:** sites sending wrong or out-of-range values (integrity of
-//!   inputs; a site can distort the sum arbitrarily, issue 11 item 5), a site
+//! - **Which sites refuse** a step is visible to the hub even with one refusal
+//!   text; claim 9 keeps binned runs' refusals independent of the rows. On
+//!   exact days (opt-in) an event off the hub's grid still fails at exactly
+//!   the sites with that event.
+//! - **Bin choice is the hub's.** A malicious hub can ask for narrower bins
+//!   than the counts justify: the sites check the bins' form (whole days,
+//!   covering the horizon, every end on the grid) but cannot see the pooled
+//!   counts. Claim 8 holds for an honest-but-curious hub; against a malicious
+//!   one the sites' bounds and the signed plan limit, not prevent, it.
+//! - **Many β on one bin.** The Newton path evaluates each bin's sums at up to
+//!   ~40 β; with p covariates and a bin of k persons, exponential sums at many
+//!   β can in principle separate the k covariate vectors (not their order or
+//!   days within the bin). The round budget bounds the β count; the bin width
+//!   bounds what a separated vector says about time.
+//! - **Not covered:** sites sending wrong or out-of-range values within
+//!   plausible ranges (integrity of inputs: the hub's driver refuses sums no
+//!   honest federation produces — counts not whole, events above rows, later
+//!   rounds' counts disagreeing with the Totals round, see
+//!   `oncofed_analysis::plausibility` — but a site lying consistently in every
+//!   round is not caught; no Prio/ACORN range proof), a site
 //!   sending wrong shares (detected at reconstruction through the commitment or
 //!   public key, which aborts the round rather than identifying the culprit),
 //!   availability (fewer than `t` survivors aborts the round), side channels,

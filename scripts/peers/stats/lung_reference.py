@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Peer figures for crates/stats on the NCCTG lung data, printed as one JSON object.
 
-Usage: lung_reference.py path/to/lung.csv
+Usage: lung_reference.py path/to/lung.csv [EDGES]
+
+EDGES (optional): comma-separated time-bin edges in days, as an OncoFed result
+reports them (`run.time_bins.edges`). Each time then becomes the last day of its
+bin [e_i, e_{i+1}) before any fit, so the peers fit the same binned times the
+federation summed over (issue 11, item 3: no sum over fewer than k persons).
 
 The Rust side-by-side test (crates/stats/tests/lung_peer.rs) fits the same models
 federated over 3 "sites" (site = data row index mod 3) and compares. Everything
@@ -94,6 +99,12 @@ def glm(frame, family):
 def main():
     warnings.simplefilter("ignore")
     data = pd.read_csv(sys.argv[1])
+    if len(sys.argv) > 2:
+        edges = np.array([float(e) for e in sys.argv[2].split(",")])
+        # index of the bin holding t: the last edge <= t; its end is the next edge - 1
+        i = np.searchsorted(edges, data["time"].to_numpy(), side="right")
+        i = np.clip(i, 1, len(edges) - 1)
+        data["time"] = edges[i] - 1.0
     data["site"] = np.arange(len(data)) % 3
     survival = data.dropna(subset=["time", "status"])
     complete = data.dropna(subset=["time", "status"] + COVARIATES)

@@ -6,7 +6,7 @@
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::site::compute;
 use oncofed_analysis::{AnalysisError, Federation};
-use oncofed_protocol::analysis::{Analysis, Computation};
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, IndexEvent};
 
 /// Sites in memory; each site vector is rounded to `resolution` (as the
 /// secure-aggregation fixed-point codec rounds it) before it is summed, or
@@ -47,6 +47,21 @@ impl Federation for InMemory {
             }
         }
         Ok(total)
+    }
+}
+
+/// A request in project `p` for the C34 cohort to run `analysis`, without
+/// noise, not waiting.
+pub fn request(analysis: Analysis) -> AnalysisRequest {
+    AnalysisRequest {
+        project: "p".into(),
+        index: IndexEvent {
+            icd10: "C34".into(),
+        },
+        cohort: None,
+        analysis,
+        epsilon: None,
+        wait_seconds: None,
     }
 }
 

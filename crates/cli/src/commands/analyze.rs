@@ -71,6 +71,13 @@ pub struct KmArgs {
     /// Longest follow-up in days (censored there).
     #[arg(long, default_value_t = 3650)]
     horizon: u32,
+    /// Sum over exact event days instead of time bins. By default the sites
+    /// move each time to the end of a bin that holds at least the minimum cell
+    /// of exits and deaths, so no sum reaching the hub covers fewer persons;
+    /// exact days need a project approved for them (`plan.exact_times`), data
+    /// that is not genetic, and sites started with `--allow-exact-times`.
+    #[arg(long)]
+    exact_times: bool,
     /// Write the curve as SVG to this file.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -102,6 +109,13 @@ pub struct CoxArgs {
     /// Longest follow-up in days (censored there).
     #[arg(long, default_value_t = 3650)]
     horizon: u32,
+    /// Sum over exact event days instead of time bins. By default the sites
+    /// move each time to the end of a bin that holds at least the minimum cell
+    /// of exits and deaths, so no sum reaching the hub covers fewer persons;
+    /// exact days need a project approved for them (`plan.exact_times`), data
+    /// that is not genetic, and sites started with `--allow-exact-times`.
+    #[arg(long)]
+    exact_times: bool,
 }
 
 /// GLM family.
@@ -204,6 +218,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
             let analysis = Analysis::KaplanMeier {
                 survival: Survival {
                     horizon_days: a.horizon,
+                    exact_times: a.exact_times,
                 },
                 groups: a.by,
                 interval_days: a.interval,
@@ -225,6 +240,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
             let analysis = Analysis::Cox {
                 survival: Survival {
                     horizon_days: a.horizon,
+                    exact_times: a.exact_times,
                 },
                 covariates: a.covariates,
                 ties,
@@ -325,6 +341,14 @@ pub fn render(result: &AnalysisResult) -> String {
             .map(|s| format!("{} ({})", s.site, s.reason))
             .collect();
         out.push_str(&format!("sat out: {}\n", sites.join("; ")));
+    }
+    match &run.time_bins {
+        Some(t) if t.exact => out.push_str("times: exact days (approved for this project)\n"),
+        Some(t) => out.push_str(&format!(
+            "times: {} bins of at least {} exits each, the narrowest {} days (estimates are exact for the binned times; bin edges in --json)\n",
+            t.bins, t.min_exits, t.narrowest_days
+        )),
+        None => {}
     }
     match result {
         AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => out.push_str(&regression(r)),

@@ -97,6 +97,12 @@ pub struct AgentArgs {
     /// Most aggregation rounds this site keys for one run.
     #[arg(long, default_value_t = oncofed_node::agent::SiteBounds::DEFAULT.max_rounds)]
     max_rounds: usize,
+    /// Let survival analyses sum over exact event days when their project's
+    /// approval allows it. Off by default: this site then sums only over time
+    /// bins that hold at least the minimum cell of exits and deaths, so that
+    /// no sum reaching the hub covers fewer persons.
+    #[arg(long)]
+    allow_exact_times: bool,
 }
 
 #[derive(Debug, Args)]
@@ -399,6 +405,7 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
             max_grid_points: a.max_grid_points,
             max_vector_len: a.max_vector_len,
             max_rounds: a.max_rounds,
+            allow_exact_times: a.allow_exact_times,
             ..oncofed_node::agent::SiteBounds::DEFAULT
         },
     };

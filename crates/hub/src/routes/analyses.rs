@@ -28,7 +28,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{
-    AnalysisRequest, AnalysisResponse, Project, ProjectStatus, RunState,
+    Analysis, AnalysisRequest, AnalysisResponse, Project, ProjectStatus, RunState,
 };
 use serde::Deserialize;
 use std::time::Duration;
@@ -148,6 +148,16 @@ fn admit(state: &AppState, user: &str, req: &AnalysisRequest) -> Result<Project,
     // The approval fixes what a run may compute; the run's signed plan follows.
     if let Err(reason) = project.plan.admits(req) {
         return refuse(reason);
+    }
+    // Exact event days put sums over single deaths in the hub's hands; never
+    // for genetic data, whatever the approval says (issue 11, item 3).
+    let exact = matches!(&req.analysis,
+        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } if survival.exact_times);
+    if exact
+        && oncofed_model::SecurityLevel::of_dataset(req.categories())
+            >= oncofed_model::SecurityLevel::Genetic
+    {
+        return refuse("exact event days are never allowed over genetic data".into());
     }
     if let Some(e) = req.epsilon {
         let spent = state

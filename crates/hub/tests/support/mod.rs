@@ -2,15 +2,17 @@
 #![allow(dead_code)]
 
 use oncofed_crypto::SigningKeyPair;
+use oncofed_hub::client::HubClient;
 use oncofed_hub::{HubConfig, Role, Users};
-use oncofed_model::SiteId;
+use oncofed_model::{DataCategory, SiteId};
 use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
 use oncofed_node::{ConsentGate, IngestOptions, SharedStore};
+use oncofed_protocol::analysis::Project;
 use oncofed_synth::SynthConfig;
 use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
 use oncofed_trustee_api::TrusteeClient;
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -74,6 +76,8 @@ pub struct Site {
     pub secret: SiteSecret,
     /// Every site's key, as this site holds it (filled once all sites exist).
     pub roster: oncofed_secagg::Roster,
+    /// The site's own run bounds (the defaults unless a test changes them).
+    pub bounds: oncofed_node::agent::SiteBounds,
     _dir: tempfile::TempDir,
 }
 
@@ -88,7 +92,7 @@ impl Site {
             poll_wait: 2,
             roster: self.roster.clone(),
             secagg: oncofed_secagg::SitePolicy::default(),
-            bounds: oncofed_node::agent::SiteBounds::DEFAULT,
+            bounds: self.bounds,
         };
         Agent::new(config, self.store.clone(), self.gate.clone())
     }
@@ -191,6 +195,7 @@ impl Federation {
                 gate,
                 secret,
                 roster: oncofed_secagg::Roster::new(),
+                bounds: oncofed_node::agent::SiteBounds::DEFAULT,
                 _dir: dir,
             });
         }
@@ -251,17 +256,22 @@ impl Federation {
     pub fn run_agents(&self, hub: &Hub, which: &[usize]) -> watch::Sender<bool> {
         let (stop, stopped) = watch::channel(false);
         for &i in which {
-            let agent = self.sites[i].agent(hub);
-            let mut rx = stopped.clone();
-            tokio::spawn(async move {
-                agent
-                    .run(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await
-            });
+            run_until(self.sites[i].agent(hub), &stopped);
         }
         stop
+    }
+
+    /// A hub in `dir` signing with `key` (its config changed by `tune`), with
+    /// every site's public key registered.
+    pub async fn hub(
+        &self,
+        dir: &Path,
+        key: SigningKeyPair,
+        tune: impl FnOnce(&mut HubConfig),
+    ) -> Hub {
+        let hub = Hub::start(dir.to_owned(), key, tune).await;
+        self.register(&hub).await;
+        hub
     }
 }
 
@@ -296,4 +306,57 @@ pub fn map_of(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()
+}
+
+/// A federation as [`Federation::build`] makes it, and a hub (default config)
+/// in a fresh folder signing with a fresh key, every site registered; the
+/// folder and the key come with it.
+pub async fn federation_with_hub(
+    n: u32,
+    persons: u64,
+    seed: u64,
+) -> (Federation, Hub, tempfile::TempDir, SigningKeyPair) {
+    let fed = Federation::build(n, persons, seed).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKeyPair::generate();
+    let hub = fed.hub(dir.path(), key.clone(), |_| {}).await;
+    (fed, hub, dir, key)
+}
+
+/// Runs `agent` in the background until `stopped` turns true.
+pub fn run_until(agent: Agent, stopped: &watch::Receiver<bool>) {
+    let mut rx = stopped.clone();
+    tokio::spawn(async move {
+        agent
+            .run(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await
+    });
+}
+
+/// Approves project `id` (`title`) for alice, over clinical data with an
+/// epsilon budget of 1, as the hub's admin would.
+pub async fn approve_for_alice(hub: &Hub, id: &str, title: &str) {
+    approve_for_alice_with(hub, id, title, Default::default()).await;
+}
+
+/// [`approve_for_alice`] with the approval's run-plan limits `plan`.
+pub async fn approve_for_alice_with(
+    hub: &Hub,
+    id: &str,
+    title: &str,
+    plan: oncofed_protocol::plan::PlanLimits,
+) {
+    HubClient::new(&hub.url, ADMIN)
+        .approve_project(&Project {
+            id: id.into(),
+            title: title.into(),
+            researchers: vec!["alice".into()],
+            categories: BTreeSet::from([DataCategory::Clinical]),
+            epsilon_budget: 1.0,
+            plan,
+        })
+        .await
+        .unwrap();
 }

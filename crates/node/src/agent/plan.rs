@@ -37,6 +37,10 @@ pub struct SiteBounds {
     /// Largest |β| per coefficient (20): beyond it exp(β·x) is dominated by one
     /// patient's covariates, which would isolate them in a risk-set sum.
     pub max_abs_beta: f64,
+    /// Whether this site sums survival analyses over exact days (per-day
+    /// grids) when a request asks for it (off: only time bins, whatever the
+    /// hub or an approval says; issue 11, item 3).
+    pub allow_exact_times: bool,
 }
 
 impl SiteBounds {
@@ -48,6 +52,7 @@ impl SiteBounds {
         max_rounds: 64,
         max_parameters: 64,
         max_abs_beta: 20.0,
+        allow_exact_times: false,
     };
 
     /// Checks a `Prepare`'s request before the site reads any row.
@@ -76,6 +81,12 @@ impl SiteBounds {
         if let Analysis::Describe { edges, .. } = analysis {
             self.check_grid(edges)?;
         }
+        if let Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } = analysis
+            && survival.exact_times
+            && !self.allow_exact_times
+        {
+            return Err("exact event days are not allowed at this site".into());
+        }
         Ok(())
     }
 
@@ -95,27 +106,66 @@ impl SiteBounds {
         computation: &Computation,
     ) -> Result<(), String> {
         let p = analysis.parameters();
+        let survival = match analysis {
+            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
+                Some(*survival)
+            }
+            _ => None,
+        };
+        let exact = survival.is_some_and(|s| s.exact_times) && self.allow_exact_times;
+        // Time bins on the admitted horizon; exact days only where the request
+        // and this site's policy both allow them.
+        let bins = |bins: &[f64], grid: Option<&[f64]>| -> Result<(), String> {
+            let Some(s) = survival else {
+                return Err("time bins for an analysis without survival".into());
+            };
+            if bins.is_empty() {
+                return if exact {
+                    Ok(())
+                } else {
+                    Err("exact event days are not allowed in this run".into())
+                };
+            }
+            self.check_grid(bins)?;
+            oncofed_protocol::analysis::check_time_bins(bins, s.horizon_days)?;
+            match grid {
+                Some(g) if !oncofed_protocol::analysis::grid_covers_bins(g, bins) => {
+                    Err("a binned grid must hold every bin's end".into())
+                }
+                _ => Ok(()),
+            }
+        };
         match computation {
             Computation::Totals | Computation::GlmStart => {}
             Computation::EventDays { horizon_days } => {
-                let admitted = match analysis {
-                    Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
-                        survival.horizon_days
-                    }
-                    _ => 0,
-                };
+                let admitted = survival.map_or(0, |s| s.horizon_days);
+                if !exact {
+                    return Err("exact event days are not allowed in this run".into());
+                }
                 if *horizon_days > admitted.min(self.max_horizon_days) {
                     return Err("event-day horizon beyond the admitted one".into());
                 }
             }
-            Computation::KmCounts { grid, groups } => {
+            Computation::ExitCounts { edges } => bins(edges, None)?,
+            Computation::KmCounts {
+                grid,
+                groups,
+                bins: b,
+            } => {
                 self.check_grid(grid)?;
+                bins(b, Some(grid))?;
                 if !(1..=2).contains(groups) {
                     return Err("KM groups must be 1 or 2".into());
                 }
             }
-            Computation::CoxSums { grid, beta, .. } => {
+            Computation::CoxSums {
+                grid,
+                beta,
+                bins: b,
+                ..
+            } => {
                 self.check_grid(grid)?;
+                bins(b, Some(grid))?;
                 self.check_beta(beta, p)?;
             }
             Computation::CoxStratum { beta, .. } | Computation::GlmStep { beta } => {
