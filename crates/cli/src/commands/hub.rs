@@ -54,6 +54,17 @@ pub struct ApproveProjectArgs {
     /// Total differential-privacy budget ε per researcher.
     #[arg(long, default_value_t = 1.0)]
     epsilon_budget: f64,
+    /// What runs may compute, as a JSON file of the approval's plan limits
+    /// (`{"kinds": ["km", "cox"], "max_horizon_days": 1825, "max_abs_beta":
+    /// 20, "max_rounds": 48, "variables": [...]}`; absent keys keep their
+    /// defaults: every kind and variable of the categories, 36,500 days).
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Allow survival analyses on exact event days instead of time bins of at
+    /// least the minimum cell (never for genetic data; each site must also
+    /// allow it). Off by default.
+    #[arg(long)]
+    exact_times: bool,
     /// Print the approved project as JSON.
     #[arg(long)]
     json: bool,
@@ -134,7 +145,21 @@ pub async fn run(cmd: HubCommand) -> anyhow::Result<ExitCode> {
                 researchers: a.researchers,
                 categories,
                 epsilon_budget: a.epsilon_budget,
-                plan: Default::default(),
+                plan: {
+                    let mut plan: oncofed_protocol::plan::PlanLimits = match &a.plan {
+                        Some(path) => serde_json::from_str(
+                            &std::fs::read_to_string(path)
+                                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                        )
+                        .map_err(|e| {
+                            anyhow::anyhow!("{}: not a plan-limits JSON: {e}", path.display())
+                        })?,
+                        None => Default::default(),
+                    };
+                    plan.exact_times |= a.exact_times;
+                    plan.validate().map_err(anyhow::Error::msg)?;
+                    plan
+                },
             };
             project.validate().map_err(anyhow::Error::msg)?;
             let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
