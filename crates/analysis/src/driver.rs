@@ -11,7 +11,7 @@ use crate::site::{
     unflatten_cox_aggregate, unflatten_cox_sums, unflatten_glm, unflatten_glm_start, unflatten_km,
     vector_len,
 };
-use crate::{AnalysisError, AnalysisLimits, plausibility};
+use crate::{AnalysisError, AnalysisLimits, dp, plausibility};
 use oncofed_model::CodeSystem;
 use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, Variable};
 use oncofed_protocol::{Comparator, Criteria, DiagnosisCriterion, LabCriterion};
@@ -80,8 +80,10 @@ fn whole(x: f64) -> u64 {
     x.round().max(0.0) as u64
 }
 
-/// Runs `request` over `federation` under `limits`; with `request.epsilon`, the
-/// released counts get Laplace noise (describe only). Checks the run-level
+/// Runs `request` over `federation` under `limits`; with `request.epsilon`, every
+/// released count of people gets discrete Laplace noise (describe: all its
+/// counts; KM: rows, events, each curve's n and events, numbers at risk
+/// withheld; Cox and GLM: rows and events). Checks the run-level
 /// disclosure rules before any model is fitted.
 pub fn run(
     request: &AnalysisRequest,
@@ -212,6 +214,9 @@ pub fn run(
             } else {
                 None
             };
+            if let Some(e) = request.epsilon {
+                noise_km_counts(&mut info, &mut curves, &counts, limits, e)?;
+            }
             AnalysisResult::Km(KmResult {
                 run: info.clone(),
                 interval_days: *interval_days,
@@ -328,8 +333,47 @@ pub fn run(
             })
         }
     };
+    if let (Some(e), AnalysisResult::Cox(_) | AnalysisResult::Glm(_)) = (request.epsilon, &result) {
+        // A DP regression: its counts of people are noised (one person moves
+        // rows by 1 and events by at most 1: L1 sensitivity 2). The estimates
+        // are released under the disclosure limits, not under DP.
+        let noised = dp::noise_counts(&[rows as f64, events as f64], 2.0, e)?;
+        let run = result.run_mut();
+        (run.rows, run.events, run.epsilon) = (noised[0], noised[1], Some(e));
+    }
     result.run_mut().rounds = rounds.rounds;
     Ok(result)
+}
+
+/// A DP Kaplan–Meier release: the run's rows and events and each curve's `n`
+/// and events are noised together (one person is in one group: rows, events,
+/// its group's n and events each move by at most 1, L1 sensitivity 4), and
+/// the numbers at risk are withheld (one person is at risk at every step up to
+/// their exit, so noising them would need noise of the order of the number of
+/// steps). S(t), its CI, the medians and the log-rank are released under the
+/// disclosure limits, not under DP.
+fn noise_km_counts(
+    info: &mut RunInfo,
+    curves: &mut [KmCurve],
+    counts: &[oncofed_stats::KmCounts],
+    limits: &AnalysisLimits,
+    epsilon: f64,
+) -> Result<(), AnalysisError> {
+    let mut exact = vec![info.rows as f64, info.events as f64];
+    for c in counts {
+        exact.push(c.at_risk.first().copied().unwrap_or(0) as f64);
+        exact.push(c.events.iter().sum::<u64>() as f64);
+    }
+    let noised = dp::noise_counts(&exact, 4.0, epsilon)?;
+    (info.rows, info.events, info.epsilon) = (noised[0], noised[1], Some(epsilon));
+    for (g, curve) in curves.iter_mut().enumerate() {
+        curve.n = cell(noised[2 + 2 * g], limits.min_cell);
+        curve.events = cell(noised[3 + 2 * g], limits.min_cell);
+        for step in &mut curve.steps {
+            step.at_risk = None;
+        }
+    }
+    Ok(())
 }
 
 /// The names of a model's terms, in the order of its coefficients.
@@ -400,15 +444,10 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
         c.validate()
             .map_err(|e| AnalysisError::Invalid(format!("cohort: {e}")))?;
     }
-    if let Some(e) = request.epsilon {
-        if !(e.is_finite() && e > 0.0) {
-            return invalid("epsilon must be a positive number");
-        }
-        if !matches!(request.analysis, Analysis::Describe { .. }) {
-            return invalid(
-                "epsilon (differential privacy) is offered for describe only; regressions and curves are released under the disclosure limits",
-            );
-        }
+    if let Some(e) = request.epsilon
+        && !(e.is_finite() && e > 0.0)
+    {
+        return invalid("epsilon must be a positive number");
     }
     match &request.analysis {
         Analysis::Describe {

@@ -224,3 +224,85 @@ fn red_team_dp_describe_does_not_release_exact_rows() {
         "{exact} of {trials} pairs gave the exact difference"
     );
 }
+
+/// Issue 11, item 4: KM, Cox and GLM released exact `rows` and `events` (and
+/// KM exact group sizes and numbers at risk), so the describe probe above
+/// worked through any of them. With ε, each of those counts is noised and the
+/// numbers at risk are withheld: the differences of repeated pairs scatter.
+#[test]
+fn red_team_dp_curves_and_regressions_do_not_release_exact_counts() {
+    let all = rows(600);
+    let older: Vec<Row> = all.iter().filter(|r| r.values[0] > 45.0).cloned().collect();
+    let true_rows = (all.len() - older.len()) as i64;
+    let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
+    let thirds = |rows: &[Row]| -> Vec<Vec<Row>> {
+        let n = rows.len() / 3;
+        vec![
+            rows[..n].to_vec(),
+            rows[n..2 * n].to_vec(),
+            rows[2 * n..].to_vec(),
+        ]
+    };
+    let km = Analysis::KaplanMeier {
+        survival: Survival::default(),
+        groups: None,
+        interval_days: 90,
+    };
+    let cox = Analysis::Cox {
+        survival: Survival::default(),
+        covariates: covariates(),
+        ties: Ties::Efron,
+        stratify_by_site: false,
+    };
+    let glm = Analysis::Glm {
+        outcome: Outcome::Deceased,
+        covariates: covariates(),
+        family: Family::Binomial,
+    };
+    for analysis in [km, cox, glm] {
+        let keep = |r: &Row| Row {
+            values: if matches!(analysis, Analysis::KaplanMeier { .. }) {
+                vec![]
+            } else {
+                r.values.clone()
+            },
+            ..r.clone()
+        };
+        let (all, older): (Vec<Row>, Vec<Row>) = (
+            all.iter().map(keep).collect(),
+            older.iter().map(keep).collect(),
+        );
+        let req = AnalysisRequest {
+            epsilon: Some(0.05),
+            ..request(analysis.clone())
+        };
+        let release = |sites: Vec<Vec<Row>>| {
+            let mut fed = InMemory::new(sites, analysis.clone());
+            run(&req, &limits, &mut fed).unwrap()
+        };
+        let (mut exact, mut exact_curves) = (0, 0);
+        for _ in 0..20 {
+            let with = release(thirds(&all));
+            let without = release(thirds(&older));
+            assert_eq!(with.run().epsilon, Some(0.05));
+            if with.run().rows as i64 - without.run().rows as i64 == true_rows {
+                exact += 1;
+            }
+            if let AnalysisResult::Km(km) = &with {
+                let c = &km.curves[0];
+                assert!(
+                    c.steps.iter().all(|s| s.at_risk.is_none()),
+                    "at risk withheld"
+                );
+                let truth = (
+                    Some(all.len() as u64),
+                    Some(all.iter().filter(|r| r.event).count() as u64),
+                );
+                exact_curves += usize::from((c.n, c.events) == truth);
+            }
+        }
+        assert!(exact_curves <= 3, "{exact_curves} of 20 curves exact");
+        // Noise of scale 2/0.05 = 40 (regressions) or 4/0.05 = 80 (KM).
+        assert!(exact <= 3, "{}: {exact} of 20 pairs exact", analysis.kind());
+    }
+}

@@ -122,6 +122,10 @@ impl Users {
 /// Default of [`HubConfig::dataset_epsilon_budget`]: the federation's lifetime ε.
 pub const DEFAULT_DATASET_EPSILON: f64 = 3.0;
 
+/// Default of [`HubConfig::default_release_epsilon`]: ten releases per project
+/// budget of 1.0, thirty in the default dataset lifetime.
+pub const DEFAULT_RELEASE_EPSILON: f64 = 0.1;
+
 /// Everything the hub needs to run.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -171,6 +175,13 @@ pub struct HubConfig {
     /// budget of 1.0); it can only be raised by a deployment decision, and a
     /// raise is a new risk acceptance for every patient already in the data.
     pub dataset_epsilon_budget: f64,
+    /// The ε of an analysis release whose request names none: its counts of
+    /// people (rows, events, group sizes, histograms) are noised with it and it
+    /// is charged to both budgets, so no release is free. `None` releases such
+    /// requests with exact counts under the disclosure limits only (for
+    /// exactness tests; not for deployments). Default
+    /// [`DEFAULT_RELEASE_EPSILON`].
+    pub default_release_epsilon: Option<f64>,
     /// How long one analysis step waits for the sites before the run stops.
     pub analysis_step_timeout: Duration,
     /// How long admission (each site selecting its rows under consent) may take;
@@ -204,6 +215,7 @@ impl HubConfig {
             ]
             .map(oncofed_analysis::AnalysisLimits::for_level),
             dataset_epsilon_budget: DEFAULT_DATASET_EPSILON,
+            default_release_epsilon: Some(DEFAULT_RELEASE_EPSILON),
             analysis_step_timeout: Duration::from_secs(60),
             analysis_admission_timeout: Duration::from_secs(600),
         }

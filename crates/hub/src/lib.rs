@@ -60,7 +60,7 @@ mod replay;
 mod routes;
 mod site_request;
 
-pub use config::{DEFAULT_DATASET_EPSILON, HubConfig, Role, Users};
+pub use config::{DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users};
 pub use error::ApiError;
 pub use site_request::DIGEST_HEADER;
 

@@ -88,3 +88,43 @@ async fn red_team_budget_multiplies_across_researchers_and_projects() {
         assert!(err.contains("dataset privacy budget"), "{project}: {err}");
     }
 }
+
+/// Issue 11, item 4: KM, Cox, GLM and describe without ε were free and
+/// unlimited. A request without ε is now released under the hub's default ε
+/// (counts noised) and charged, until the budget refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn red_team_releases_without_epsilon_are_charged_the_default() {
+    use oncofed_protocol::analysis::{Survival, Ties};
+    let fed = Federation::build(3, 900, 31).await;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(
+        dir.path().into(),
+        oncofed_crypto::SigningKeyPair::generate(),
+        |c| c.default_release_epsilon = Some(0.4),
+    )
+    .await;
+    fed.register(&hub).await;
+    let _agents = fed.run_agents(&hub, &[0, 1, 2]);
+    support::approve_for_alice(&hub, "p1", "default epsilon").await;
+    let alice = HubClient::new(&hub.url, RESEARCHER);
+    let cox = AnalysisRequest {
+        epsilon: None,
+        analysis: Analysis::Cox {
+            survival: Survival::default(),
+            covariates: vec![Variable::Age],
+            ties: Ties::Efron,
+            stratify_by_site: false,
+        },
+        ..describe("p1", 1.0)
+    };
+    for _ in 0..2 {
+        let done = alice.analyze_to_end(&cox).await.unwrap();
+        assert_eq!(done.state, RunState::Done, "{:?}", done.error);
+        assert_eq!(done.result.unwrap()["run"]["epsilon"], 0.4);
+    }
+    let spent = alice.projects().await.unwrap();
+    assert!((spent[0].epsilon_spent - 0.8).abs() < 1e-12);
+    // 0.8 of the project's 1.0 spent: a third release is refused.
+    let err = alice.analyze(&cox).await.unwrap_err().to_string();
+    assert!(err.contains("privacy budget"), "{err}");
+}

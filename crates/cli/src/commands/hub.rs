@@ -86,6 +86,12 @@ pub struct ServeArgs {
     /// project's budget, and refused past it.
     #[arg(long, default_value_t = oncofed_hub::DEFAULT_DATASET_EPSILON)]
     dataset_epsilon: f64,
+    /// The ε of an analysis release whose request names none: its counts of
+    /// people are noised and it is charged to the project's and the dataset's
+    /// budget like any other, so no release is free. 0 releases exact counts
+    /// under the disclosure limits only (not differentially private).
+    #[arg(long, default_value_t = oncofed_hub::DEFAULT_RELEASE_EPSILON)]
+    release_epsilon: f64,
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +211,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let mut config = HubConfig::new(&a.data_dir, key.clone(), users);
     config.dataset_epsilon_budget = a.dataset_epsilon;
+    if !(a.release_epsilon.is_finite() && a.release_epsilon >= 0.0) {
+        anyhow::bail!("--release-epsilon must be a finite number >= 0 (0: exact counts, no DP)");
+    }
+    config.default_release_epsilon = (a.release_epsilon > 0.0).then_some(a.release_epsilon);
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;

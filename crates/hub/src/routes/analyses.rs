@@ -7,6 +7,8 @@
 //!   within the per-user rate limit and weekly quota of analysis runs;
 //!   `GET /v1/analyses/{id}?wait=S` its state and released result.
 //!
+//! Every release is differentially private for its counts of people: with the
+//! request's ε, or the hub's `default_release_epsilon` (0.1) when it names none.
 //! A release with ε is charged to its project's budget and to the federation's
 //! lifetime dataset budget (`HubConfig::dataset_epsilon_budget`, basic
 //! composition; see `db::projects`), checked at submission and again, atomically,
@@ -219,8 +221,14 @@ fn consume_run_quota(
 async fn submit(
     AsResearcher(user): AsResearcher,
     State(state): State<AppState>,
-    ApiJson(req): ApiJson<AnalysisRequest>,
+    ApiJson(mut req): ApiJson<AnalysisRequest>,
 ) -> Result<Json<AnalysisResponse>, ApiError> {
+    // Every release carries counts of people: without an ε of its own it is
+    // released under the hub's default ε and charged like any other (issue 11:
+    // releases without ε were free and unlimited).
+    if req.epsilon.is_none() {
+        req.epsilon = state.inner.config.default_release_epsilon;
+    }
     oncofed_analysis::driver::validate(&req).map_err(|e| api_error(&e))?;
     let wait = Duration::from_secs(req.wait_seconds.unwrap_or(0)).min(MAX_WAIT);
     let user_id = user.id.clone();

@@ -45,6 +45,9 @@ impl Hub {
         tune: impl FnOnce(&mut HubConfig),
     ) -> Self {
         let mut config = HubConfig::new(&dir, key.clone(), users());
+        // exact counts, so tests can compare them with the peers; the default
+        // ε is tested where a test turns it back on
+        config.default_release_epsilon = None;
         tune(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
