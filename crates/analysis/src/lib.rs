@@ -11,7 +11,7 @@
 //! | time bins of ≥ k exits for survival sums | hub (counts masked) | [`driver::binning`] |
 //! | disclosure limits per security level | hub and site | [`AnalysisLimits`] |
 //! | plausibility of summed vectors (cross-round consistency, issue 11) | hub | [`plausibility`] |
-//! | differential privacy for `describe` (exact discrete Laplace, `rows`/`events` included) | hub | [`dp`] |
+//! | differential privacy for every release's counts of people (exact discrete Laplace; KM numbers at risk withheld) | hub | [`dp`] |
 //! | Kaplan–Meier plot (SVG) | CLI | [`plot`] |
 //!
 //! The statistics themselves are `oncofed-stats` (exact to the pooled fit:
