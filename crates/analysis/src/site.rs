@@ -253,6 +253,65 @@ fn describe_vector(rows: &[Row], analysis: &Analysis, edges: &[f64]) -> Vec<f64>
     out
 }
 
+/// The L1 sensitivity of a DP describe release: one person moves each
+/// variable's n by 1, one bin per histogram by 1, one stratum by 1, the rows
+/// by 1 and the events by at most 1.
+pub fn describe_sensitivity(analysis: &Analysis) -> f64 {
+    let Analysis::Describe { edges, strata, .. } = analysis else {
+        return 0.0;
+    };
+    let k = describe_variables(analysis);
+    let hist = if edges.len() >= 2 { k } else { 0 };
+    (k + hist + usize::from(strata.is_some()) + 2) as f64
+}
+
+/// The components of `computation`'s vector that count people in a DP
+/// describe release: Totals' rows and events; describe's n per variable, its
+/// histogram bins and strata (not Σx, Σx²: under DP the moments come from the
+/// noised histogram).
+pub fn dp_count_components(analysis: &Analysis, computation: &Computation) -> Vec<usize> {
+    match computation {
+        Computation::Totals => vec![0, 1],
+        Computation::Describe { edges } => {
+            let k = describe_variables(analysis);
+            let bins = if edges.len() >= 2 { edges.len() + 1 } else { 0 };
+            let mut out: Vec<usize> = (0..k).map(|i| 3 * i).collect();
+            let counts_from = 3 * k;
+            let strata = 2 * usize::from(group_column(analysis).is_some());
+            out.extend(counts_from..counts_from + k * bins + strata);
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Adds this site's share of the distributed discrete Laplace noise of a DP
+/// describe release (ε, at least `t` sites summed) to the count components
+/// of `vector`, before it is masked: the hub then never holds the exact
+/// counts ([`oncofed_privacy::PolyaShare`]). Other analyses and computations
+/// are left alone (their counts are noised at release; their fit needs the
+/// exact sums).
+pub fn add_noise_share(
+    vector: &mut [f64],
+    analysis: &Analysis,
+    computation: &Computation,
+    epsilon: f64,
+    t: usize,
+) -> Result<(), AnalysisError> {
+    if !matches!(analysis, Analysis::Describe { .. }) {
+        return Ok(());
+    }
+    let share = oncofed_privacy::PolyaShare::new(describe_sensitivity(analysis) / epsilon, t)
+        .map_err(|e| AnalysisError::Invalid(format!("epsilon: {e}")))?;
+    let mut rng = rand::rng();
+    for i in dp_count_components(analysis, computation) {
+        if let Some(x) = vector.get_mut(i) {
+            *x += share.sample(&mut rng) as f64;
+        }
+    }
+    Ok(())
+}
+
 /// Length of the vector [`compute`] returns, derived from the computation (and
 /// the analysis for describe and GLM); the hub checks every sum against it.
 pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {

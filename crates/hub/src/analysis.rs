@@ -340,6 +340,12 @@ impl Federation for HubFederation<'_> {
         let masked = self.expect_all(steps)?;
         let agg = &mut self.rounds[i].1;
         for (_, reply) in masked {
+    /// The sites' agents add their noise shares to a DP describe's counts
+    /// before masking (`oncofed_analysis::site::add_noise_share`).
+    fn noised_at_sites(&self) -> bool {
+        true
+    }
+
             let AnalysisReply::Masked { input } = reply else {
                 return Err(AnalysisError::Protocol("expected a masked vector"));
             };

@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | noise, rounding, suppression of a site's count | site | [`obfuscate`], [`SiteDisclosure`], [`NoiseSeed`] |
 //! | exact discrete Laplace noise over the integers | site, hub | [`DiscreteLaplace`] |
+//! | a site's share of distributed discrete Laplace noise (sum over ≥ t sites) | site | [`PolyaShare`] |
 //! | minimum total, per-site breakdown rule, de-duplication | hub | [`release_total`], [`HubDisclosure`] |
 //! | per-user rate limit and weekly quota | hub | [`RateLimiter`], [`QueryBudget`] |
 //! | de-duplicated totals across sites | both | [`Sketch`], [`sketch_item`], [`dedup_ratio`] |
@@ -63,12 +64,14 @@
 //! privacy guarantee is the same ε.
 
 mod discrete;
+mod distributed;
 mod hub;
 mod rate;
 mod site;
 mod sketch;
 
 pub use discrete::DiscreteLaplace;
+pub use distributed::PolyaShare;
 pub use hub::{HubDisclosure, HubRelease, SiteAnswer, Withheld, release_total};
 pub use rate::{QueryBudget, RateLimiter, Refusal, RefusalReason, Remaining};
 pub use site::{NoiseSeed, Released, SiteDisclosure, obfuscate};

@@ -14,7 +14,7 @@ pub(super) fn describe(
     edges: &[f64],
     strata: &Option<Variable>,
     limits: &AnalysisLimits,
-    epsilon: Option<f64>,
+    dp: Option<(f64, bool)>,
     run: RunInfo,
 ) -> Result<DescribeResult, AnalysisError> {
     let k = variables.len();
@@ -27,7 +27,13 @@ pub(super) fn describe(
         counts.extend_from_slice(&v[strata_at..strata_at + 2]);
     }
     let mut run = run;
-    let released: Vec<u64> = if let Some(e) = epsilon {
+    let epsilon = dp.map(|(e, _)| e);
+    let released: Vec<u64> = if let Some((_, true)) = dp {
+        // The sites added their shares of the noise before masking: the sums
+        // (and the Totals' rows and events) arrive noised, the hub never held
+        // the exact counts, and only rounding is left (post-processing).
+        counts.iter().map(|&c| whole(c)).collect()
+    } else if let Some(e) = epsilon {
         // The run's rows and events are counts of people too: exact beside noised
         // counts, two releases with and without a criterion would show the exact
         // difference (issue 11). They join the noised vector.

@@ -397,10 +397,27 @@ fn secure_step(
             run.plan
                 .check_computation(&computation)
                 .map_err(compute_err)?;
-            let vector = compute(&run.rows, &run.request.analysis, &computation)
+            let mut vector = compute(&run.rows, &run.request.analysis, &computation)
                 .map_err(|e| compute_err(e.to_string()))?;
             if vector.len() != vector_len(&run.request.analysis, &computation) {
                 return Err(compute_err("vector layout mismatch".into()));
+            }
+            // A DP describe: this site's share of the noise goes in before
+            // masking, calibrated to its threshold (the fewest sites whose sum
+            // can be unmasked), so the hub never holds the exact counts.
+            if let Some(e) = run.request.epsilon {
+                let t = run
+                    .participant
+                    .threshold()
+                    .ok_or_else(|| compute_err("mask before the peers are known".into()))?;
+                oncofed_analysis::site::add_noise_share(
+                    &mut vector,
+                    &run.request.analysis,
+                    &computation,
+                    e,
+                    t,
+                )
+                .map_err(|e| compute_err(e.to_string()))?;
             }
             let encoded = CODEC
                 .encode(&vector)
