@@ -1,11 +1,21 @@
 //! Differential privacy for analysis releases: the discrete Laplace mechanism.
 //!
-//! The hub adds the noise to the pooled counts before release (central DP: the
-//! hub is trusted with the masked sum, the researcher is not), and the privacy
-//! budget ledger in the hub charges the ε of every release to the project and to
-//! the federation's lifetime dataset budget. Noise is drawn from the operating
-//! system's generator, never seeded: a repeated release draws fresh noise and
-//! pays again.
+//! Where the noise is added:
+//! - **describe, through the hub:** at the sites, before masking
+//!   ([`crate::site::add_noise_share`], `oncofed_privacy::PolyaShare`): each
+//!   site adds a share calibrated to its secure-aggregation threshold, so the
+//!   sum the hub unmasks is already noised and the hub never holds the exact
+//!   counts (distributed DP);
+//! - **KM, Cox, GLM:** at the hub, on the released counts ([`noise_counts`];
+//!   central DP): their fit needs the exact risk-set sums, so the hub holds the
+//!   exact pooled counts (over time bins of ≥ k exits) and the researcher gets
+//!   noised ones; in-memory federations (tests) noise describe here too.
+//!
+//! The privacy budget ledger in the hub charges the ε of every release to the
+//! project and to the federation's lifetime dataset budget (basic composition);
+//! a release without ε gets the hub's default. Noise is drawn from the
+//! operating system's generator, never seeded: a repeated release draws fresh
+//! noise and pays again.
 //!
 //! Counts are integers, so the noise is the discrete Laplace distribution
 //! (`P(x) ∝ exp(−|x| / b)` on ℤ, `b = Δ / ε`), sampled exactly with integer

@@ -155,7 +155,14 @@
 //!    Exact days only where the approval (`plan.exact_times`), the data (not
 //!    genetic) and every site (`--allow-exact-times`) allow it; the result
 //!    states which (`run.time_bins`).
-//! 9. **No site's refusal depends on its rows.** A binned grid must hold every
+//! 9. **A DP describe's counts are noised before the hub sums them:** each
+//!    site adds a Pólya share of discrete Laplace noise calibrated to its own
+//!    threshold `t`, so any unmaskable sum (≥ `t` sites) carries at least the
+//!    full noise. `crates/analysis/tests/driver.rs`,
+//!    `red_team_a_dp_describe_is_noised_before_the_hub_sees_the_sum`;
+//!    `oncofed_privacy`'s `the_sum_of_t_shares_is_discrete_laplace`. KM, Cox
+//!    and GLM counts are noised at release by the hub (central DP).
+//! 10. **No site's refusal depends on its rows.** A binned grid must hold every
 //!    bin's end (checked before any row is read), so no death is ever off the
 //!    grid: `crates/node/tests/run_plan.rs`,
 //!    `red_team_the_grid_omission_probe_gets_the_same_answer_from_every_site`.
