@@ -13,7 +13,9 @@ use crate::site::{
 };
 use crate::{AnalysisError, AnalysisLimits, dp, plausibility};
 use oncofed_model::CodeSystem;
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, Variable};
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisRequest, Computation, MAX_GROUP_LEVELS, Variable,
+};
 use oncofed_protocol::{Comparator, Criteria, DiagnosisCriterion, LabCriterion};
 use oncofed_stats::{
     NewtonOptions, StatsError, Ties, fit_cox, fit_cox_stratified_by_site, fit_glm, glm_start,
@@ -176,13 +178,18 @@ pub fn run(
             groups,
             interval_days,
         } => {
+            let levels = match groups {
+                Some(var) => group_levels(&mut rounds, var, rows, limits)?,
+                None => Vec::new(),
+            };
             let times = survival_times(&mut rounds, survival, limits.min_cell)?;
             info.time_bins = Some(times.resolution.clone());
             let grid = km_grid(&times.events, *interval_days, survival.horizon_days);
-            let n_groups = if groups.is_some() { 2 } else { 1 };
+            let n_groups = levels.len().max(1);
             let v = rounds.sum(Computation::KmCounts {
                 grid: grid.clone(),
                 groups: n_groups,
+                levels: levels.clone(),
                 bins: times.bins.clone(),
             })?;
             plausibility::check_whole_counts(&v, "Kaplan-Meier counts")?;
@@ -196,7 +203,7 @@ pub fn run(
                     .sum();
                 if grouped != rows {
                     return Err(AnalysisError::Invalid(format!(
-                        "the grouping variable {} has values other than 0 and 1; Kaplan-Meier groups must be 0/1",
+                        "the grouping variable {} has values other than its levels",
                         var.name()
                     )));
                 }
@@ -206,7 +213,7 @@ pub fn run(
             for (g, c) in counts.iter().enumerate() {
                 let estimate = kaplan_meier(&grid, c)?;
                 let label = match groups {
-                    Some(var) => format!("{}={g}", var.name()),
+                    Some(var) => format!("{}={}", var.name(), levels[g]),
                     None => "all".into(),
                 };
                 // the grid starts at day 0, before every row's time: all rows
@@ -223,7 +230,7 @@ pub fn run(
                     steps: coarsen(&estimate, *interval_days, limits),
                 });
             }
-            let logrank = if n_groups == 2 {
+            let logrank = if n_groups >= 2 {
                 Some(logrank_test(&counts)?)
             } else {
                 None
@@ -388,6 +395,49 @@ fn noise_km_counts(
         }
     }
     Ok(())
+}
+
+/// The levels of a Kaplan–Meier grouping variable, from one round of pooled
+/// counts per whole value: every row must have a whole value below
+/// [`MAX_GROUP_LEVELS`], and every level present at least `min_cell` rows
+/// (a smaller level is refused by name: its curve would describe too few
+/// people; merge it with a neighbour or leave it out with a cohort criterion).
+fn group_levels(
+    rounds: &mut Rounds<'_>,
+    var: &Variable,
+    rows: u64,
+    limits: &AnalysisLimits,
+) -> Result<Vec<f64>, AnalysisError> {
+    let v = rounds.sum(Computation::GroupLevels)?;
+    plausibility::check_whole_counts(&v, "group levels")?;
+    let counts: Vec<u64> = v.iter().map(|&x| whole(x)).collect();
+    if counts[MAX_GROUP_LEVELS] > 0 {
+        return Err(AnalysisError::Invalid(format!(
+            "the grouping variable {} has values that are not whole numbers from 0 to {}",
+            var.name(),
+            MAX_GROUP_LEVELS - 1
+        )));
+    }
+    if counts.iter().sum::<u64>() != rows {
+        return Err(AnalysisError::Federation(
+            "implausible sums: group levels do not add up to the rows".into(),
+        ));
+    }
+    let small: Vec<String> = (0..MAX_GROUP_LEVELS)
+        .filter(|&l| counts[l] > 0 && counts[l] < limits.min_cell)
+        .map(|l| format!("{}={l}", var.name()))
+        .collect();
+    if !small.is_empty() {
+        return Err(AnalysisError::Disclosure(format!(
+            "the level(s) {} have fewer than {} rows; merge them or leave them out with a cohort criterion",
+            small.join(", "),
+            limits.min_cell
+        )));
+    }
+    Ok((0..MAX_GROUP_LEVELS)
+        .filter(|&l| counts[l] > 0)
+        .map(|l| l as f64)
+        .collect())
 }
 
 /// The names of a model's terms, in the order of its coefficients.

@@ -8,7 +8,7 @@
 
 use crate::AnalysisError;
 use crate::rows::Row;
-use oncofed_protocol::analysis::{Analysis, Computation, Outcome, time_bin_end};
+use oncofed_protocol::analysis::{Analysis, Computation, MAX_GROUP_LEVELS, Outcome, time_bin_end};
 use oncofed_stats::{
     CoxAggregate, CoxGrid, CoxSiteSums, GlmAggregate, GlmRow, GlmStart, GridPoint, KmCounts,
     SurvivalRow, Ties, TimeEvent, cox_site_contribution, cox_site_sums, glm_site_contribution,
@@ -151,14 +151,35 @@ pub fn compute(
             days
         }
         Computation::ExitCounts { edges } => exit_counts(rows, edges),
-        Computation::KmCounts { grid, groups, bins } => {
+        Computation::GroupLevels => {
+            let mut out = vec![0.0; MAX_GROUP_LEVELS + 1];
+            if let Some(c) = group_column(analysis) {
+                for r in rows {
+                    let v = r.values[c];
+                    let level = if v.fract() == 0.0 && (0.0..MAX_GROUP_LEVELS as f64).contains(&v) {
+                        v as usize
+                    } else {
+                        MAX_GROUP_LEVELS
+                    };
+                    out[level] += 1.0;
+                }
+            }
+            out
+        }
+        Computation::KmCounts {
+            grid,
+            groups,
+            levels,
+            bins,
+        } => {
             let rows = binned(rows, bins);
             let column = group_column(analysis);
             let mut out = Vec::with_capacity(2 * grid.len() * groups);
             for g in 0..*groups {
+                let level = levels.get(g).copied().unwrap_or(g as f64);
                 let members: Vec<TimeEvent> = rows
                     .iter()
-                    .filter(|r| column.is_none_or(|c| r.values[c] as usize == g))
+                    .filter(|r| column.is_none_or(|c| r.values[c] == level))
                     .map(|r| TimeEvent {
                         time: r.time,
                         event: r.event,
@@ -320,6 +341,7 @@ pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
         Computation::Totals => 2,
         Computation::EventDays { horizon_days } => *horizon_days as usize + 1,
         Computation::ExitCounts { edges } => 2 * edges.len().saturating_sub(1),
+        Computation::GroupLevels => MAX_GROUP_LEVELS + 1,
         Computation::KmCounts { grid, groups, .. } => 2 * grid.len() * groups,
         Computation::CoxSums { grid, ties, .. } => {
             let t = grid.len();

@@ -10,7 +10,7 @@
 
 mod support;
 
-use support::{InMemory, request, uniform};
+use support::{InMemory, lung_sites, request, uniform};
 
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::{AnalysisLimits, AnalysisResult, run};
@@ -180,39 +180,6 @@ fn cox_with_eight_covariates_over_the_codec_equals_the_converged_pooled_fit() {
             "{ties:?}: coef {coef:.2e}, se {se:.2e} relative off the converged pooled fit"
         );
     }
-}
-
-/// The NCCTG lung data (`../shared/data/ncctg-lung-lifelines/lung.csv`, or
-/// `ONCOFED_LUNG_CSV`), complete cases of the covariates `names`, rows dealt to
-/// 3 sites.
-fn lung_sites(names: &[&str]) -> Vec<Vec<Row>> {
-    let path = std::env::var_os("ONCOFED_LUNG_CSV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/data/ncctg-lung-lifelines/lung.csv")
-        });
-    let text = std::fs::read_to_string(&path).expect("lung.csv readable (../shared/data)");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
-    let (time, status) = (col("time"), col("status"));
-    let mut sites = vec![Vec::new(); 3];
-    for (i, line) in lines.enumerate() {
-        let fields: Vec<&str> = line.split(',').collect();
-        let value = |c: usize| fields[c].parse::<f64>().ok();
-        let values: Option<Vec<f64>> = names.iter().map(|n| value(col(n))).collect();
-        let (Some(values), Some(t), Some(s)) = (values, value(time), value(status)) else {
-            continue;
-        };
-        sites[i % 3].push(Row {
-            time: t,
-            event: s == 1.0,
-            dead: s == 1.0,
-            values,
-        });
-    }
-    sites
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Issue 12, item 4: refusals name their cause. A Kaplan–Meier `--by` variable
-//! with values other than 0/1 is refused by name instead of silently dropping
-//! rows, and a singular information matrix names the term (a constant covariate).
+//! Issue 12, item 4: refusals name their cause. A Kaplan–Meier `--by` level
+//! under the minimum cell, or a value that is no level, is refused by name
+//! instead of silently dropping rows, and a singular information matrix names the term (a constant covariate).
 
 mod support;
 
@@ -38,22 +38,32 @@ fn grade() -> Variable {
 }
 
 #[test]
-fn km_by_a_variable_with_a_third_level_is_refused_by_name() {
+fn km_by_a_variable_with_small_or_fractional_levels_is_refused_by_name() {
     let analysis = Analysis::KaplanMeier {
         survival: Survival::default(),
         groups: Some(grade()),
         interval_days: 30,
     };
-    // 0/1 only: runs
-    run_on(analysis.clone(), sites(|i| vec![(i % 2) as f64])).unwrap();
-    // grade 0/1/2: the rows of grade 2 were dropped without a word before
-    let err = run_on(analysis, sites(|i| vec![(i % 3) as f64])).unwrap_err();
+    // grade 0/1/2: three curves (the rows of grade 2 were dropped without a
+    // word before issue 12)
+    run_on(analysis.clone(), sites(|i| vec![(i % 3) as f64])).unwrap();
+    // one row of grade 3: refused, naming the level
+    let err = run_on(
+        analysis.clone(),
+        sites(|i| vec![if i == 7 { 3.0 } else { (i % 3) as f64 }]),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, AnalysisError::Disclosure(_)), "{text}");
+    assert!(text.contains(&format!("{}=3", grade().name())), "{text}");
+    // a value that is no level at all
+    let err = run_on(analysis, sites(|i| vec![(i % 2) as f64 + 0.5])).unwrap_err();
     let text = err.to_string();
     assert!(
         matches!(err, AnalysisError::Invalid(_)) && text.contains(&grade().name()),
         "{text}"
     );
-    assert!(text.contains("other than 0 and 1"), "{text}");
+    assert!(text.contains("not whole numbers"), "{text}");
 }
 
 #[test]

@@ -507,6 +507,7 @@ const NO_ANSWER: &str = "no answer before the step timeout";
 fn rule_of(reason: &str) -> String {
     const MAX_CHARS: usize = 200;
     let rule = reason
+        Computation::GroupLevels => "group-levels",
         .strip_prefix("refused by disclosure control: ")
         .unwrap_or(reason);
     let line: String = rule

@@ -27,6 +27,8 @@ fn request(analysis: Analysis) -> AnalysisRequest {
         analysis,
         epsilon: None,
         wait_seconds: None,
+        tolerance: None,
+        max_iter: None,
     }
 }
 
@@ -126,17 +128,20 @@ async fn red_team_unbounded_horizon_is_refused() {
         Computation::KmCounts {
             grid: vec![1.0, 2.0],
             groups: usize::MAX,
+            levels: vec![],
             bins: bins.clone(),
         },
         Computation::KmCounts {
             grid: big_grid.clone(),
             groups: 1,
+            levels: vec![],
             bins: bins.clone(),
         },
         // Per-day sums in a binned run (issue 11, item 3).
         Computation::KmCounts {
             grid: vec![1.0, 2.0],
             groups: 1,
+            levels: vec![],
             bins: vec![],
         },
         Computation::EventDays { horizon_days: 3650 },
@@ -352,6 +357,7 @@ async fn red_team_steps_outside_the_signed_plan_are_refused() {
         computation: Computation::KmCounts {
             grid: (0..11).map(f64::from).collect(),
             groups: 1,
+            levels: vec![],
             bins: vec![0.0, 3651.0],
         },
     };

@@ -196,7 +196,9 @@ pub enum Analysis {
         /// Follow-up definition.
         #[serde(default)]
         survival: Survival,
-        /// A 0/1 variable splitting the cohort in two curves.
+        /// A variable splitting the cohort into one curve per level: whole
+        /// values 0 to [`MAX_GROUP_LEVELS`]` − 1` (0/1 indicators, ECOG 0–4,
+        /// a grade); a k-group log-rank test compares the curves.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         groups: Option<Variable>,
         /// Width of the released curve's time grid in days (default 30): the
@@ -348,11 +350,15 @@ pub enum Computation {
     KmCounts {
         /// Event times (days), ascending.
         grid: Vec<f64>,
-        /// Number of groups (1 or 2).
+        /// Number of groups (1 when the analysis has none).
         groups: usize,
         /// Time bins: each row's time becomes its bin's last day ([`time_bin_end`])
         /// before counting. Empty: exact days (only with [`Survival::exact_times`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Rows per level of the analysis's grouping variable: entry `v` counts
+    /// the rows whose value is `v` (0 ≤ v < [`MAX_GROUP_LEVELS`]), the last
+    /// entry the rows with any other value.
+    GroupLevels,
         bins: Vec<f64>,
     },
     /// Cox risk-set sums at `beta` on `grid` (pooled model).
@@ -360,6 +366,10 @@ pub enum Computation {
         /// Event times (days), ascending.
         grid: Vec<f64>,
         /// The coefficients.
+        /// The grouping variable's value of each group, in order; empty: group
+        /// `g` is the value `g` (as before levels were discovered).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        levels: Vec<f64>,
         beta: Vec<f64>,
         /// Tie handling.
         ties: Ties,
@@ -401,6 +411,9 @@ pub fn time_bin_end(edges: &[f64], time: f64) -> f64 {
         Some(&end) => end - 1.0,
         None => edges.last().map_or(time, |&e| e - 1.0),
     }
+/// Most levels of a Kaplan–Meier grouping variable (values 0 to 15).
+pub const MAX_GROUP_LEVELS: usize = 16;
+
 }
 
 /// Whether `grid` holds the end of every bin of `edges` (a binned grid must:

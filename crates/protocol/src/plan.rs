@@ -92,7 +92,7 @@ impl RunPlan {
             None => Err("time bins for an analysis without survival".into()),
         };
         match computation {
-            Computation::Totals | Computation::GlmStart => Ok(()),
+            Computation::Totals | Computation::GlmStart | Computation::GroupLevels => Ok(()),
             Computation::EventDays { horizon_days } => match survival {
                 Some(s) if s.exact_times && *horizon_days <= s.horizon_days => Ok(()),
                 _ => Err("event days outside the plan: its horizon, or a binned run".into()),
@@ -281,6 +281,8 @@ mod tests {
             analysis,
             epsilon: None,
             wait_seconds: None,
+            tolerance: None,
+            max_iter: None,
         }
     }
 
@@ -336,6 +338,7 @@ mod tests {
             plan.check_computation(&Computation::KmCounts {
                 grid: vec![0.0; 3652],
                 groups: 1,
+                levels: vec![],
                 bins: vec![],
             })
             .is_err()
@@ -360,6 +363,7 @@ mod tests {
         refused(Computation::KmCounts {
             grid: vec![0.0, 5.0],
             groups: 1,
+            levels: vec![],
             bins: vec![],
         });
         for edges in [
@@ -381,6 +385,7 @@ mod tests {
             plan.check_computation(&Computation::KmCounts {
                 grid: vec![0.0, 31.0],
                 groups: 1,
+                levels: vec![],
                 bins,
             })
             .is_ok()

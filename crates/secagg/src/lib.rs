@@ -163,9 +163,9 @@
 //!    `oncofed_privacy`'s `the_sum_of_t_shares_is_discrete_laplace`. KM, Cox
 //!    and GLM counts are noised at release by the hub (central DP).
 //! 10. **No site's refusal depends on its rows.** A binned grid must hold every
-//!    bin's end (checked before any row is read), so no death is ever off the
-//!    grid: `crates/node/tests/run_plan.rs`,
-//!    `red_team_the_grid_omission_probe_gets_the_same_answer_from_every_site`.
+//!     bin's end (checked before any row is read), so no death is ever off the
+//!     grid: `crates/node/tests/run_plan.rs`,
+//!     `red_team_the_grid_omission_probe_gets_the_same_answer_from_every_site`.
 //!
 //! **What remains possible, by design or outside this crate:**
 //!

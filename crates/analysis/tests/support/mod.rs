@@ -62,6 +62,8 @@ pub fn request(analysis: Analysis) -> AnalysisRequest {
         analysis,
         epsilon: None,
         wait_seconds: None,
+        tolerance: None,
+        max_iter: None,
     }
 }
 
@@ -74,4 +76,70 @@ pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
         state ^= state << 17;
         (state >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// The NCCTG lung data (`../shared/data/ncctg-lung-lifelines/lung.csv`, or
+/// `ONCOFED_LUNG_CSV`), complete cases of the covariates `names`, rows dealt to
+/// 3 sites.
+pub fn lung_sites(names: &[&str]) -> Vec<Vec<Row>> {
+    let path = std::env::var_os("ONCOFED_LUNG_CSV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/data/ncctg-lung-lifelines/lung.csv")
+        });
+    let text = std::fs::read_to_string(&path).expect("lung.csv readable (../shared/data)");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (time, status) = (col("time"), col("status"));
+    let mut sites = vec![Vec::new(); 3];
+    for (i, line) in lines.enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        let value = |c: usize| fields[c].parse::<f64>().ok();
+        let values: Option<Vec<f64>> = names.iter().map(|n| value(col(n))).collect();
+        let (Some(values), Some(t), Some(s)) = (values, value(time), value(status)) else {
+            continue;
+        };
+        sites[i % 3].push(Row {
+            time: t,
+            event: s == 1.0,
+            dead: s == 1.0,
+            values,
+        });
+    }
+    sites
+}
+
+/// The Python with the statistics peers (lifelines, statsmodels):
+/// `ONCOFED_PYTHON`, or the workspace's `.venv` from `scripts/setup-peers`.
+pub fn python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("ONCOFED_PYTHON") {
+        return p.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the Python peer is not installed: run scripts/setup-peers (or set ONCOFED_PYTHON)"
+    );
+    venv
+}
+
+/// The pooled peer figures of `scripts/peers/stats/lung_reference.py`.
+pub fn lung_peer() -> serde_json::Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let csv = std::env::var_os("ONCOFED_LUNG_CSV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/data/ncctg-lung-lifelines/lung.csv"));
+    let out = std::process::Command::new(python())
+        .arg(root.join("scripts/peers/stats/lung_reference.py"))
+        .arg(csv)
+        .output()
+        .expect("run the Python peer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("peer JSON")
 }

@@ -62,7 +62,10 @@ pub struct Common {
 pub struct KmArgs {
     #[command(flatten)]
     common: Common,
-    /// A 0/1 variable to split the curve by (e.g. `female`).
+    /// A variable to split the curve by, one curve per level: whole values 0
+    /// to 15 (e.g. `female`, or ECOG as `obs:loinc:89247-1`); a k-group
+    /// log-rank test compares them. A level with fewer rows than the minimum
+    /// cell is refused by name.
     #[arg(long)]
     by: Option<Variable>,
     /// Width in days of the released curve's time grid.

@@ -136,7 +136,7 @@ impl SiteBounds {
             }
         };
         match computation {
-            Computation::Totals | Computation::GlmStart => {}
+            Computation::Totals | Computation::GlmStart | Computation::GroupLevels => {}
             Computation::EventDays { horizon_days } => {
                 let admitted = survival.map_or(0, |s| s.horizon_days);
                 if !exact {
@@ -150,12 +150,14 @@ impl SiteBounds {
             Computation::KmCounts {
                 grid,
                 groups,
+                levels,
                 bins: b,
             } => {
                 self.check_grid(grid)?;
                 bins(b, Some(grid))?;
-                if !(1..=2).contains(groups) {
-                    return Err("KM groups must be 1 or 2".into());
+                let max = oncofed_protocol::analysis::MAX_GROUP_LEVELS;
+                if !(1..=max).contains(groups) || !(levels.is_empty() || levels.len() == *groups) {
+                    return Err(format!("KM groups must be 1 to {max}, one level each"));
                 }
             }
             Computation::CoxSums {
