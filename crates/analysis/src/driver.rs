@@ -100,6 +100,7 @@ pub fn run(
 ) -> Result<AnalysisResult, AnalysisError> {
     let analysis = &request.analysis;
     validate(request)?;
+    let options = newton_options(request, limits, federation.sites())?;
     if federation.sites() < limits.min_sites {
         return Err(AnalysisError::Disclosure(format!(
             "fewer than {} sites can take part",
@@ -148,7 +149,6 @@ pub fn run(
         time_bins: None,
         sat_out: Vec::new(),
     };
-    let options = newton_options(limits, info.sites);
     let sites = info.sites;
     let mut result = match analysis {
         Analysis::Describe {
@@ -391,7 +391,7 @@ fn noise_km_counts(
         curve.n = cell(noised[2 + 2 * g], limits.min_cell);
         curve.events = cell(noised[3 + 2 * g], limits.min_cell);
         for step in &mut curve.steps {
-            step.at_risk = None;
+            (step.at_risk, step.censored) = (None, None);
         }
     }
     Ok(())
@@ -485,14 +485,82 @@ pub const CODEC_RESOLUTION: f64 = 1.0 / (1u64 << 24) as f64;
 ///   thousands of event times. Only damped steps (decrement ≥ 0.25, gains of
 ///   ≥ 0.03) are tested, so this slack never accepts a real loss.
 /// - **Round budget**: `max_iterations` Newton steps plus `max_iterations / 2`
-///   halvings; [`AnalysisLimits::planned_rounds`] adds the fixed rounds.
-pub fn newton_options(limits: &AnalysisLimits, sites: usize) -> NewtonOptions {
-    NewtonOptions {
-        tolerance: 1e-7,
-        max_iterations: limits.max_iterations,
+///   halvings; [`AnalysisLimits::planned_rounds_for`] adds the fixed rounds.
+///
+/// The request's `tolerance` and `max_iter` override the default tolerance
+/// and the limits' `max_iterations` ([`validate`] checks the tolerance's range;
+/// here `max_iter` is held to `1..=limits.max_iterations`).
+pub fn newton_options(
+    request: &AnalysisRequest,
+    limits: &AnalysisLimits,
+    sites: usize,
+) -> Result<NewtonOptions, AnalysisError> {
+    let max_iterations = max_iterations(request, limits)?;
+    Ok(NewtonOptions {
+        tolerance: request.tolerance.unwrap_or(DEFAULT_TOLERANCE),
         loglik_rounding: sites.max(1) as f64 * CODEC_RESOLUTION * 1e4,
-        max_halvings: limits.max_iterations / 2,
+        ..newton_budget(max_iterations)
+    })
+}
+
+/// The tolerance on the Newton decrement when the request names none.
+pub const DEFAULT_TOLERANCE: f64 = 1e-7;
+
+/// The tolerances a request may ask for: tighter than 1e-10 is below the
+/// codec's rounding floor (~1e-9), looser than 1e-3 is no fit to report.
+pub const TOLERANCE_RANGE: std::ops::RangeInclusive<f64> = 1e-10..=1e-3;
+
+/// The Newton iterations a request may take: its `max_iter`, by default and at
+/// most the limits' `max_iterations`.
+pub fn max_iterations(
+    request: &AnalysisRequest,
+    limits: &AnalysisLimits,
+) -> Result<usize, AnalysisError> {
+    match request.max_iter {
+        None => Ok(limits.max_iterations),
+        Some(n) if (1..=limits.max_iterations).contains(&n) => Ok(n),
+        Some(n) => Err(AnalysisError::Invalid(format!(
+            "max_iter must be 1 to {} (the iteration limit for this data), not {n}",
+            limits.max_iterations
+        ))),
     }
+}
+
+/// The round budget of a fit of at most `max_iterations` Newton steps: that
+/// many steps and `max_iterations / 2` step halvings.
+pub(crate) fn newton_budget(max_iterations: usize) -> NewtonOptions {
+    NewtonOptions {
+        tolerance: DEFAULT_TOLERANCE,
+        max_iterations,
+        loglik_rounding: 0.0,
+        max_halvings: max_iterations / 2,
+    }
+}
+
+/// The request's `tolerance` and `max_iter` (Cox and GLM only) are in range.
+fn check_fit(request: &AnalysisRequest) -> Result<(), AnalysisError> {
+    let regression = matches!(
+        request.analysis,
+        Analysis::Cox { .. } | Analysis::Glm { .. }
+    );
+    if !regression && (request.tolerance.is_some() || request.max_iter.is_some()) {
+        return Err(AnalysisError::Invalid(
+            "tolerance and max_iter apply to cox and glm only".into(),
+        ));
+    }
+    if let Some(t) = request.tolerance
+        && !TOLERANCE_RANGE.contains(&t)
+    {
+        return Err(AnalysisError::Invalid(format!(
+            "tolerance must be {:e} to {:e} (the Newton decrement, in standard errors): the secure-aggregation codec's rounding puts a floor near 1e-9 under the decrement, so a tighter tolerance could never be met (between 1e-10 and 1e-9 the fit stops at that floor and says so)",
+            TOLERANCE_RANGE.start(),
+            TOLERANCE_RANGE.end()
+        )));
+    }
+    if request.max_iter == Some(0) {
+        return Err(AnalysisError::Invalid("max_iter must be at least 1".into()));
+    }
+    Ok(())
 }
 
 /// Checks the request's shape before any site is asked.
@@ -513,6 +581,7 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
     {
         return invalid("epsilon must be a positive number");
     }
+    check_fit(request)?;
     match &request.analysis {
         Analysis::Describe {
             variables, edges, ..

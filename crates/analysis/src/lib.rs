@@ -59,6 +59,7 @@ pub use driver::{Federation, run};
 pub use result::AnalysisResult;
 
 use oncofed_model::SecurityLevel;
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Survival};
 use serde::{Deserialize, Serialize};
 
 /// Why an analysis failed or was refused. Texts carry no personal data.
@@ -122,13 +123,47 @@ impl AnalysisLimits {
         }
     }
 
-    /// The aggregation rounds a run may need, for a federation that sets up
-    /// its rounds in advance: totals, the time bins' count rounds (or the GLM
-    /// start) and the Newton evaluations of [`driver::newton_options`] (start,
-    /// one per iteration, one per step halving). Kaplan–Meier and describe
-    /// need fewer.
+    /// The aggregation rounds a run may need at these limits, for a federation
+    /// that sets up its rounds in advance: the most of any request
+    /// ([`Self::planned_rounds_for`] a binned Cox model at `max_iterations`).
     pub fn planned_rounds(&self) -> usize {
-        2 + driver::binning::MAX_REFINEMENTS + driver::newton_options(self, 1).max_evaluations()
+        2 + driver::binning::MAX_REFINEMENTS
+            + driver::newton_budget(self.max_iterations).max_evaluations()
+    }
+
+    /// The aggregation rounds `request` may need, the most the driver uses for
+    /// it: the totals; a survival analysis's time-bin rounds (the coarse count
+    /// and up to [`driver::binning::MAX_REFINEMENTS`] refinements, or one
+    /// round of event days with exact times; none for a Cox model stratified
+    /// by site); then Kaplan–Meier's group levels (with `groups`) and counts,
+    /// describe's sums, the GLM start,
+    /// and for Cox and GLM the Newton evaluations at the request's `max_iter`
+    /// (start, one per iteration, `max_iter / 2` step halvings). Refuses a
+    /// `max_iter` above `max_iterations`.
+    pub fn planned_rounds_for(&self, request: &AnalysisRequest) -> Result<usize, AnalysisError> {
+        let times = |s: &Survival| {
+            if s.exact_times {
+                1
+            } else {
+                1 + driver::binning::MAX_REFINEMENTS
+            }
+        };
+        let newton = || -> Result<usize, AnalysisError> {
+            let n = driver::max_iterations(request, self)?;
+            Ok(driver::newton_budget(n).max_evaluations())
+        };
+        Ok(1 + match &request.analysis {
+            Analysis::Describe { .. } => 1,
+            Analysis::KaplanMeier {
+                survival, groups, ..
+            } => usize::from(groups.is_some()) + times(survival) + 1,
+            Analysis::Cox {
+                stratify_by_site: true,
+                ..
+            } => newton()?,
+            Analysis::Cox { survival, .. } => times(survival) + newton()?,
+            Analysis::Glm { .. } => 1 + newton()?,
+        })
     }
 
     /// The site-side check: may a site with `rows` complete rows take part in a

@@ -128,6 +128,11 @@ pub struct KmStep {
     /// Number at risk at `time`: rows with time ≥ `time`, censorings since the
     /// last event counted (lifelines' definition; suppressed below the minimum cell).
     pub at_risk: Cell,
+    /// Rows censored in `[previous released time, time)` (exits that were not
+    /// deaths), suppressed below the minimum cell; `None` at time 0, in DP
+    /// releases and in results from before issue 12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub censored: Cell,
 }
 
 /// One group's released curve.
@@ -264,11 +269,12 @@ pub fn coarsen(estimate: &KmEstimate, interval: u32, limits: &AnalysisLimits) ->
             .at_risk
             .first()
             .and_then(|&n| cell(n, limits.min_cell)),
+        censored: None,
     }];
     let Some(&last) = estimate.times.last() else {
         return steps;
     };
-    let (mut since, mut i) = (0u64, 0usize);
+    let (mut since, mut i, mut previous) = (0u64, 0usize, 0.0f64);
     let mut t = interval;
     while t <= last + interval {
         while i < estimate.times.len() && estimate.times[i] <= t {
@@ -283,12 +289,28 @@ pub fn coarsen(estimate: &KmEstimate, interval: u32, limits: &AnalysisLimits) ->
                 ci_lower: estimate.ci_lower[at],
                 ci_upper: estimate.ci_upper[at],
                 at_risk: cell(at_risk_at(estimate, t), limits.min_cell),
+                censored: cell(censored_between(estimate, previous, t), limits.min_cell),
             });
+            previous = t;
             since = 0;
         }
         t += interval;
     }
     steps
+}
+
+/// Rows censored in `[a, b)`: the exits there (the drop of the number at
+/// risk) less the deaths there.
+fn censored_between(estimate: &KmEstimate, a: f64, b: f64) -> u64 {
+    let exits = at_risk_at(estimate, a).saturating_sub(at_risk_at(estimate, b));
+    let deaths: u64 = estimate
+        .times
+        .iter()
+        .zip(&estimate.events)
+        .filter(|(t, _)| **t >= a && **t < b)
+        .map(|(_, d)| d)
+        .sum();
+    exits.saturating_sub(deaths)
 }
 
 /// Rows with time ≥ `t`: the count at grid point `t` (the driver puts every

@@ -192,6 +192,8 @@ mod tests {
             analysis,
             epsilon: None,
             wait_seconds: None,
+            tolerance: None,
+            max_iter: None,
         }
     }
 

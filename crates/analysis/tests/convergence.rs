@@ -225,3 +225,265 @@ fn cox_on_lung_with_age_sex_ecog_equals_the_converged_pooled_fit() {
         );
     }
 }
+
+/// The synthetic 8-covariate Cox model over 3 sites on exact days (codec
+/// rounding), with the request's `tolerance` and `max_iter`.
+fn synthetic_cox(
+    tolerance: Option<f64>,
+    max_iter: Option<usize>,
+) -> (oncofed_protocol::analysis::AnalysisRequest, InMemory) {
+    let all = rows(500);
+    let analysis = Analysis::Cox {
+        survival: Survival {
+            exact_times: true,
+            ..Survival::default()
+        },
+        covariates: covariates(),
+        ties: Ties::Efron,
+        stratify_by_site: false,
+    };
+    let mut req = request(analysis.clone());
+    (req.tolerance, req.max_iter) = (tolerance, max_iter);
+    let fed = InMemory {
+        sites: vec![
+            all[..120].to_vec(),
+            all[120..300].to_vec(),
+            all[300..].to_vec(),
+        ],
+        analysis,
+        resolution: RESOLUTION,
+    };
+    (req, fed)
+}
+
+/// `--tolerance`: a looser tolerance on the Newton decrement stops the fit in
+/// fewer Newton iterations and aggregation rounds, and the result states the
+/// tolerance it was held to.
+#[test]
+fn a_looser_tolerance_stops_in_fewer_rounds_and_is_reported() {
+    let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
+    let fit = |tolerance| {
+        let (req, mut fed) = synthetic_cox(tolerance, None);
+        let AnalysisResult::Cox(r) = run(&req, &limits, &mut fed).unwrap() else {
+            panic!("not a Cox result");
+        };
+        assert!(r.run.rounds <= limits.planned_rounds_for(&req).unwrap());
+        r
+    };
+    let default = fit(None);
+    let loose = fit(Some(1e-3));
+    let (d, l) = (
+        default.convergence.as_ref().unwrap(),
+        loose.convergence.as_ref().unwrap(),
+    );
+    eprintln!(
+        "default: {} iterations, {} rounds, {}; loose: {} iterations, {} rounds, {}",
+        default.iterations,
+        default.run.rounds,
+        d.criterion,
+        loose.iterations,
+        loose.run.rounds,
+        l.criterion
+    );
+    assert_eq!(d.tolerance, 1e-7);
+    assert_eq!(l.tolerance, 1e-3);
+    assert_eq!(l.criterion, "newton decrement sqrt(U' I^-1 U) < 1e-3");
+    assert!(l.newton_decrement < 1e-3);
+    assert!(loose.iterations < default.iterations);
+    assert!(loose.run.rounds < default.run.rounds);
+    // the loose estimate is within 1e-3 SE of the tight one (the final step
+    // makes it far closer)
+    for (a, b) in loose.estimates.iter().zip(&default.estimates) {
+        assert!((a.coef - b.coef).abs() <= 1e-3 * b.std_error);
+    }
+}
+
+/// `--max-iter 1`: the fit does not converge in one Newton step and the
+/// error says so, naming the limit; it used exactly the rounds planned for it.
+#[test]
+fn max_iter_one_fails_with_a_clear_error_within_its_planned_rounds() {
+    let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
+    let (req, fed) = synthetic_cox(None, Some(1));
+    let mut counted = Counting {
+        inner: fed,
+        used: 0,
+    };
+    let err = run(&req, &limits, &mut counted).unwrap_err().to_string();
+    assert!(
+        err.contains("did not converge within 1 iteration:") && err.contains("max_iter"),
+        "{err}"
+    );
+    // totals, event days, start, one step (no halving at max_iter 1)
+    assert_eq!(counted.used, 4);
+    assert_eq!(counted.used, limits.planned_rounds_for(&req).unwrap());
+}
+
+#[test]
+fn tolerance_and_max_iter_out_of_range_are_refused_with_the_rule() {
+    let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
+    let refused = |tolerance, max_iter| {
+        let (req, mut fed) = synthetic_cox(tolerance, max_iter);
+        let err = run(&req, &limits, &mut fed).unwrap_err();
+        assert!(
+            matches!(err, oncofed_analysis::AnalysisError::Invalid(_)),
+            "{err}"
+        );
+        err.to_string()
+    };
+    let tight = refused(Some(1e-11), None);
+    assert!(
+        tight.contains("1e-10 to 1e-3") && tight.contains("rounding") && tight.contains("floor"),
+        "{tight}"
+    );
+    assert!(refused(Some(1e-2), None).contains("1e-10 to 1e-3"));
+    assert!(refused(Some(f64::NAN), None).contains("1e-10 to 1e-3"));
+    assert!(refused(None, Some(0)).contains("at least 1"));
+    let high = refused(None, Some(limits.max_iterations + 1));
+    assert!(high.contains("max_iter must be 1 to 25"), "{high}");
+    // a regression's options only
+    let mut km = request(Analysis::KaplanMeier {
+        survival: Survival::default(),
+        groups: None,
+        interval_days: 30,
+    });
+    km.max_iter = Some(5);
+    let err = oncofed_analysis::driver::validate(&km).unwrap_err();
+    assert!(err.to_string().contains("cox and glm only"), "{err}");
+}
+
+/// A federation that counts the rounds asked of it (whether the run succeeds or not).
+struct Counting {
+    inner: InMemory,
+    used: usize,
+}
+
+impl oncofed_analysis::Federation for Counting {
+    fn sites(&self) -> usize {
+        self.inner.sites()
+    }
+    fn sum(
+        &mut self,
+        c: oncofed_protocol::analysis::Computation,
+        len: usize,
+    ) -> Result<Vec<f64>, oncofed_analysis::AnalysisError> {
+        self.used += 1;
+        self.inner.sum(c, len)
+    }
+}
+
+/// The rounds planned for a request (what the hub keys and signs) are the
+/// most the driver uses for it: never fewer, for every kind of analysis, and
+/// exactly as many where the run takes its worst case (describe, exact-day
+/// Kaplan–Meier, every regression stopped at `max_iter` 1).
+#[test]
+fn planned_rounds_are_the_most_the_driver_uses() {
+    use oncofed_protocol::analysis::{Family, Outcome};
+    let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
+    let all = rows(500);
+    let thirds = |values: &dyn Fn(&Row) -> Vec<f64>| -> Vec<Vec<Row>> {
+        let with = |rows: &[Row]| -> Vec<Row> {
+            rows.iter()
+                .map(|r| Row {
+                    values: values(r),
+                    ..r.clone()
+                })
+                .collect()
+        };
+        vec![with(&all[..120]), with(&all[120..300]), with(&all[300..])]
+    };
+    let exact = Survival {
+        exact_times: true,
+        ..Survival::default()
+    };
+    let cox = |survival: &Survival, stratify_by_site| Analysis::Cox {
+        survival: *survival,
+        covariates: covariates()[..3].to_vec(),
+        ties: Ties::Efron,
+        stratify_by_site,
+    };
+    let glm = Analysis::Glm {
+        outcome: Outcome::Deceased,
+        covariates: covariates()[..3].to_vec(),
+        family: Family::Binomial,
+    };
+    let km = |survival: &Survival| Analysis::KaplanMeier {
+        survival: *survival,
+        groups: None,
+        interval_days: 30,
+    };
+    let km_by_female = Analysis::KaplanMeier {
+        survival: exact,
+        groups: Some(Variable::Female),
+        interval_days: 30,
+    };
+    let describe = Analysis::Describe {
+        variables: vec![Variable::Age],
+        edges: vec![40.0, 50.0, 60.0, 70.0, 80.0],
+        strata: None,
+    };
+    // (analysis, max_iter, whether the run takes exactly the planned rounds)
+    let cases = [
+        (describe, None, true),
+        (km(&exact), None, true),
+        (km(&Survival::default()), None, false),
+        (km_by_female, None, false),
+        (cox(&Survival::default(), false), None, false),
+        (cox(&exact, false), None, false),
+        (cox(&exact, true), None, false),
+        (glm.clone(), None, false),
+        (cox(&exact, false), Some(1), true),
+        (cox(&exact, true), Some(1), true),
+        (glm, Some(1), true),
+    ];
+    for (analysis, max_iter, worst) in cases {
+        let values = |r: &Row| -> Vec<f64> {
+            match &analysis {
+                Analysis::KaplanMeier { groups: None, .. } => vec![],
+                Analysis::KaplanMeier { .. } => vec![r.values[1]],
+                Analysis::Describe { .. } => vec![r.values[0]],
+                _ => r.values[..3].to_vec(),
+            }
+        };
+        let mut req = request(analysis.clone());
+        req.max_iter = max_iter;
+        let planned = limits.planned_rounds_for(&req).unwrap();
+        let mut fed = Counting {
+            inner: InMemory {
+                sites: thirds(&values),
+                analysis: analysis.clone(),
+                resolution: RESOLUTION,
+            },
+            used: 0,
+        };
+        let outcome = run(&req, &limits, &mut fed);
+        eprintln!(
+            "{} (max_iter {max_iter:?}): planned {planned}, used {}, {}",
+            analysis.kind(),
+            fed.used,
+            match &outcome {
+                Ok(_) => "released".to_string(),
+                Err(e) => e.to_string(),
+            }
+        );
+        assert_eq!(outcome.is_ok(), max_iter.is_none(), "{outcome:?}");
+        if let Ok(r) = &outcome {
+            assert_eq!(r.run().rounds, fed.used);
+        }
+        assert!(
+            fed.used <= planned,
+            "{}: {} > {planned}",
+            analysis.kind(),
+            fed.used
+        );
+        if worst {
+            assert_eq!(fed.used, planned, "{}", analysis.kind());
+        }
+    }
+    // the default binned Cox model is the limits' worst case
+    let cox = request(cox(&Survival::default(), false));
+    assert_eq!(
+        limits.planned_rounds_for(&cox).unwrap(),
+        limits.planned_rounds()
+    );
+    assert_eq!(limits.planned_rounds(), 46);
+}

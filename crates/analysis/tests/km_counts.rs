@@ -84,6 +84,10 @@ fn km_n_is_the_group_size_and_at_risk_counts_censorings_since_the_last_event() {
         assert!((got.1 - want.1).abs() < 1e-15, "{got:?} vs {want:?}");
         assert_eq!(got.2, want.2, "at risk at day {}", want.0);
     }
+    // censored in [previous step, step): 2+ 5+ 15+ 18+ before day 20, none in
+    // [20, 30) (25 died), 30+ in [30, 40)
+    let censored: Vec<Option<u64>> = curve.steps.iter().map(|s| s.censored).collect();
+    assert_eq!(censored, [None, Some(4), Some(0), Some(1)]);
     // S first ≤ 0.5 at day 40, the last event: no event after it, so withheld
     assert_eq!(curve.median, None);
 }

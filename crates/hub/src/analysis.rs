@@ -41,19 +41,49 @@ use oncofed_secagg::{
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-/// Aggregation rounds planned per run (keys are set up for all of them at once).
-/// Cox and GLM need 2–3 rounds plus one per Newton evaluation.
-pub const PLANNED_ROUNDS: usize = 48;
+/// The aggregation rounds the hub keys for a run of `request` (keys are set up
+/// for all of them at once, and the signed plan's `max_rounds` is this
+/// number): the most the driver may use for it
+/// ([`AnalysisLimits::planned_rounds_for`]: the time-bin rounds, and for Cox
+/// and GLM the Newton evaluations at the request's `max_iter`). Refused when
+/// the project's approved plan allows fewer (`plan.max_rounds`).
+pub fn planned_rounds(
+    request: &AnalysisRequest,
+    limits: &AnalysisLimits,
+    project: &PlanLimits,
+) -> Result<usize, AnalysisError> {
+    let rounds = limits.planned_rounds_for(request)?;
+    if rounds > project.max_rounds {
+        return Err(AnalysisError::Invalid(format!(
+            "this {} run may need {rounds} aggregation rounds, more than the project's round budget of {} (plan.max_rounds){}",
+            request.analysis.kind(),
+            project.max_rounds,
+            match &request.analysis {
+                oncofed_protocol::analysis::Analysis::Cox { .. }
+                | oncofed_protocol::analysis::Analysis::Glm { .. } => {
+                    ": lower max_iter, or ask the admin for a larger budget"
+                }
+                _ => ": ask the admin for a larger budget",
+            }
+        )));
+    }
+    Ok(rounds)
+}
 
 /// Largest |β| per coefficient a run's plan allows: beyond it exp(β·x) is
 /// dominated by one patient, which would isolate them in a risk-set sum.
 pub const PLAN_MAX_ABS_BETA: f64 = 20.0;
 
-/// The plan the hub signs for run `run_id` of `request`: its rounds (the
-/// planned ones), grids no longer than one point per day of the horizon (or the
+/// The plan the hub signs for run `run_id` of `request`: its `rounds` (the
+/// keyed ones, [`planned_rounds`]), grids no longer than one point per day of the horizon (or the
 /// request's histogram edges) and coefficients, each within the project's
 /// approved limits.
-fn run_plan(run_id: &QueryId, request: &AnalysisRequest, project: &PlanLimits) -> RunPlan {
+fn run_plan(
+    run_id: &QueryId,
+    request: &AnalysisRequest,
+    project: &PlanLimits,
+    rounds: usize,
+) -> RunPlan {
     use oncofed_protocol::analysis::Analysis;
     let max_grid_points = match &request.analysis {
         Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
@@ -65,7 +95,7 @@ fn run_plan(run_id: &QueryId, request: &AnalysisRequest, project: &PlanLimits) -
     RunPlan {
         run: run_id.clone(),
         request: request.clone(),
-        max_rounds: PLANNED_ROUNDS.min(project.max_rounds),
+        max_rounds: rounds.min(project.max_rounds),
         max_grid_points,
         max_abs_beta: PLAN_MAX_ABS_BETA.min(project.max_abs_beta),
     }
@@ -116,7 +146,8 @@ impl<'a> HubFederation<'a> {
             .into_iter()
             .map(|(s, _)| s)
             .collect();
-        let plan = run_plan(&run_id, request, project)
+        let planned = planned_rounds(request, limits, project)?;
+        let plan = run_plan(&run_id, request, project, planned)
             .sign(&state.inner.config.key)
             .map_err(federation_error)?;
         let step = AnalysisStep::Prepare {
@@ -190,7 +221,7 @@ impl<'a> HubFederation<'a> {
         let ids: Vec<oncofed_secagg::SiteId> = (0..fed.sites.len() as u32)
             .map(oncofed_secagg::SiteId)
             .collect();
-        let round_ids: Vec<RoundId> = (0..PLANNED_ROUNDS)
+        let round_ids: Vec<RoundId> = (0..planned)
             .map(|i| RoundId::new(format!("{run_id}/{i}")))
             .collect::<Result<_, _>>()
             .map_err(federation_error)?;
@@ -313,7 +344,8 @@ impl Federation for HubFederation<'_> {
         let i = self.next;
         if i >= self.rounds.len() {
             return Err(AnalysisError::Federation(format!(
-                "the run needs more than {PLANNED_ROUNDS} aggregation rounds"
+                "the run needs more than its {} planned aggregation rounds",
+                self.rounds.len()
             )));
         }
         self.next += 1;

@@ -170,6 +170,8 @@ fn request(analysis: Analysis) -> AnalysisRequest {
         analysis,
         epsilon: None,
         wait_seconds: Some(60),
+        tolerance: None,
+        max_iter: None,
     }
 }
 
@@ -246,6 +248,54 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
     assert_eq!(cox["run"]["rows"], reference["n"]);
     assert_eq!(cox["run"]["sites"], 3);
     assert!(cox["iterations"].as_u64().unwrap() <= 10);
+    assert_eq!(cox["convergence"]["tolerance"], 1e-7);
+
+    // The round budget follows from the request (issue 12, item 1): under an
+    // approval of 20 rounds the default Cox run (46 rounds at 25 iterations)
+    // is refused naming the budget; with --max-iter 6 (1 + 7 time-bin rounds
+    // + 1 + 6 + 3) it fits, keyed and signed for 18 rounds, and --tolerance
+    // is the criterion it reports.
+    approve_for_alice_with(
+        &hub,
+        "lung-short",
+        "NCCTG lung on a short round budget",
+        PlanLimits {
+            max_rounds: 20,
+            ..PlanLimits::default()
+        },
+    )
+    .await;
+    let mut short = request(cox_analysis.clone());
+    short.project = "lung-short".into();
+    let refused = alice.analyze_to_end(&short).await.unwrap();
+    assert_eq!(refused.state, RunState::Failed);
+    let reason = refused.error.unwrap();
+    assert!(
+        reason.contains("46 aggregation rounds") && reason.contains("round budget of 20"),
+        "{reason}"
+    );
+    (short.max_iter, short.tolerance) = (Some(6), Some(1e-5));
+    let fitted = run(&alice, &short).await;
+    assert_eq!(fitted["convergence"]["tolerance"], 1e-5);
+    assert_eq!(
+        fitted["convergence"]["criterion"],
+        "newton decrement sqrt(U' I^-1 U) < 1e-5"
+    );
+    assert!(fitted["run"]["rounds"].as_u64().unwrap() <= 18);
+    for (a, b) in fitted["estimates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(cox["estimates"].as_array().unwrap())
+    {
+        let se = b["std_error"].as_f64().unwrap();
+        close(
+            "cox coef at tolerance 1e-5",
+            a["coef"].as_f64().unwrap(),
+            b["coef"].as_f64().unwrap(),
+            1e-5 * se,
+        );
+    }
 
     // Stratified by site.
     let strat = run(

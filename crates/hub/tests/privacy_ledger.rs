@@ -26,6 +26,8 @@ fn describe(project: &str, epsilon: f64) -> AnalysisRequest {
         },
         epsilon: Some(epsilon),
         wait_seconds: Some(60),
+        tolerance: None,
+        max_iter: None,
     }
 }
 

@@ -171,6 +171,8 @@ fn analysis_request() -> Value {
         },
         epsilon: None,
         wait_seconds: Some(0),
+        tolerance: None,
+        max_iter: None,
     })
     .unwrap()
 }

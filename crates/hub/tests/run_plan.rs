@@ -24,6 +24,8 @@ fn describe() -> AnalysisRequest {
         },
         epsilon: None,
         wait_seconds: Some(60),
+        tolerance: None,
+        max_iter: None,
     }
 }
 

@@ -35,6 +35,8 @@ fn prepare(run: &QueryId) -> AnalysisStep {
         },
         epsilon: None,
         wait_seconds: None,
+        tolerance: None,
+        max_iter: None,
     };
     let plan = RunPlan {
         run: run.clone(),

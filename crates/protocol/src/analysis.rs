@@ -307,6 +307,16 @@ pub struct AnalysisRequest {
     /// Seconds to wait for the result before returning the run's state (default 0, at most 120).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_seconds: Option<u64>,
+    /// Cox and GLM only: stop the Newton iteration when the Newton decrement
+    /// `√(Uᵀ I⁻¹ U)` (the distance to the maximum in standard errors) is below
+    /// this; 1e-10 to 1e-3, default 1e-7 (below about 1e-9 the rounding of the
+    /// secure-aggregation codec is the floor, which no tolerance can pass).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<f64>,
+    /// Cox and GLM only: the most Newton iterations (1 to the analysis limits'
+    /// `max_iterations`, its default); the run's round budget follows from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iter: Option<usize>,
 }
 
 impl AnalysisRequest {
@@ -614,4 +624,29 @@ pub struct ProjectStatus {
     pub project: Project,
     /// ε the caller has spent in it.
     pub epsilon_spent: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request written before `tolerance`/`max_iter` existed reads, and
+    /// writes back byte for byte (a signed run plan over it stays valid); the
+    /// new fields read where given.
+    #[test]
+    fn requests_without_fit_options_read_and_write_back_unchanged() {
+        let old = r#"{"project":"p","index":{"icd10":"C34"},"analysis":{"type":"cox","survival":{"horizon_days":3650},"covariates":[{"var":"age"}],"ties":"efron","stratify_by_site":false}}"#;
+        let req: AnalysisRequest = serde_json::from_str(old).unwrap();
+        assert_eq!((req.tolerance, req.max_iter), (None, None));
+        assert_eq!(serde_json::to_string(&req).unwrap(), old);
+        let new = old.replacen(
+            r#""analysis""#,
+            r#""tolerance":1e-6,"max_iter":10,"analysis""#,
+            1,
+        );
+        let req: AnalysisRequest = serde_json::from_str(&new).unwrap();
+        assert_eq!((req.tolerance, req.max_iter), (Some(1e-6), Some(10)));
+        let bad = old.replacen(r#""analysis""#, r#""max_iterations":10,"analysis""#, 1);
+        assert!(serde_json::from_str::<AnalysisRequest>(&bad).is_err());
+    }
 }

@@ -53,7 +53,8 @@ pub enum StatsError {
     },
     /// Newton–Raphson did not reach the tolerance within the iteration limit.
     #[error(
-        "no convergence after {iterations} iterations; check for separation or raise the limit"
+        "did not converge within {iterations} iteration{}: the Newton decrement is still above the tolerance; check for separation, or raise the iteration limit (max_iter) or the tolerance",
+        if *.iterations == 1 { "" } else { "s" }
     )]
     NoConvergence {
         /// Iterations performed before giving up.

@@ -57,6 +57,29 @@ pub struct Common {
     json: bool,
 }
 
+/// Stopping rule of a regression's Newton–Raphson iteration (Cox, GLM).
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Stop when the Newton decrement sqrt(U' I^-1 U), the distance to the
+    /// maximum in standard errors, is below this: 1e-10 to 1e-3, default 1e-7
+    /// (below about 1e-9 the secure-aggregation codec's rounding is the floor).
+    #[arg(long)]
+    tolerance: Option<f64>,
+    /// Most Newton iterations: 1 to the hub's limit (25 by default), which is
+    /// also the default; each costs one aggregation round, and the run's round
+    /// budget (keys set up in advance) follows from it.
+    #[arg(long)]
+    max_iter: Option<usize>,
+}
+
+impl FitArgs {
+    fn apply(&self, mut request: AnalysisRequest) -> AnalysisRequest {
+        request.tolerance = self.tolerance;
+        request.max_iter = self.max_iter;
+        request
+    }
+}
+
 /// `oncofed analyze km`.
 #[derive(Debug, Args)]
 pub struct KmArgs {
@@ -119,6 +142,8 @@ pub struct CoxArgs {
     /// that is not genetic, and sites started with `--allow-exact-times`.
     #[arg(long)]
     exact_times: bool,
+    #[command(flatten)]
+    fit: FitArgs,
 }
 
 /// GLM family.
@@ -144,6 +169,8 @@ pub struct GlmArgs {
     /// The family.
     #[arg(long, value_enum, default_value = "binomial")]
     family: FamilyArg,
+    #[command(flatten)]
+    fit: FitArgs,
 }
 
 /// `oncofed analyze describe`.
@@ -211,6 +238,8 @@ fn request(
         analysis,
         epsilon,
         wait_seconds: Some(60),
+        tolerance: None,
+        max_iter: None,
     })
 }
 
@@ -249,7 +278,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 ties,
                 stratify_by_site: a.stratify_by_site,
             };
-            let req = request(&a.common, analysis, None)?;
+            let req = a.fit.apply(request(&a.common, analysis, None)?);
             (a.common.hub, a.common.token_file, req, None, a.common.json)
         }
         AnalyzeCommand::Glm(a) => {
@@ -268,7 +297,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 covariates: a.covariates,
                 family,
             };
-            let req = request(&a.common, analysis, None)?;
+            let req = a.fit.apply(request(&a.common, analysis, None)?);
             (a.common.hub, a.common.token_file, req, None, a.common.json)
         }
         AnalyzeCommand::Describe(a) => {
@@ -392,7 +421,7 @@ fn km(r: &KmResult) -> String {
     let mut out = String::new();
     for c in &r.curves {
         out.push_str(&format!(
-            "{}: n {}, events {}, {}\n  {:>6} {:>8} {:>17} {:>8}\n",
+            "{}: n {}, events {}, {}\n  {:>6} {:>8} {:>17} {:>8} {:>9}\n",
             c.label,
             show(&c.n),
             show(&c.events),
@@ -400,16 +429,18 @@ fn km(r: &KmResult) -> String {
             "day",
             "S(t)",
             "95% CI",
-            "at risk"
+            "at risk",
+            "censored"
         ));
         for s in &c.steps {
             out.push_str(&format!(
-                "  {:>6.0} {:>8.4} {:>8.4}–{:<8.4} {:>8}\n",
+                "  {:>6.0} {:>8.4} {:>8.4}–{:<8.4} {:>8} {:>9}\n",
                 s.time,
                 s.survival,
                 s.ci_lower,
                 s.ci_upper,
-                show(&s.at_risk)
+                show(&s.at_risk),
+                show(&s.censored)
             ));
         }
     }

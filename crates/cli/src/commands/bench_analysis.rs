@@ -184,6 +184,8 @@ async fn measure(a: &AnalysisBenchArgs, n: u32) -> anyhow::Result<Vec<Measuremen
             analysis: analysis.clone(),
             epsilon: None,
             wait_seconds: Some(60),
+            tolerance: None,
+            max_iter: None,
         };
         let started = Instant::now();
         let response = client.analyze_to_end(&request).await?;

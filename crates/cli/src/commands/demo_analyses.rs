@@ -57,6 +57,8 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
         analysis,
         epsilon,
         wait_seconds: Some(60),
+        tolerance: None,
+        max_iter: None,
     };
     let covariates = vec![Variable::Age, Variable::Female, ecog()];
     let asks = [
