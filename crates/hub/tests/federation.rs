@@ -287,7 +287,13 @@ async fn deduplicated_totals_match_the_ground_truth() {
     let mut sketches = Vec::new();
     for s in &fed.sites {
         let answer = oncofed_node::agent::answer_feasibility(
-            &s.store, &s.gate, &s.id, &s.secret, &criteria, &key,
+            &s.store,
+            &s.gate,
+            &s.id,
+            &s.secret,
+            &criteria,
+            &key,
+            oncofed_node::agent::DEFAULT_LIFETIME_EPSILON,
         )
         .await
         .unwrap();

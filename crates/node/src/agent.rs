@@ -14,12 +14,14 @@
 mod analysis;
 mod backoff;
 mod feasibility;
+pub mod ledger;
 mod plan;
 mod witness;
 
 pub use analysis::{AnalysisRuns, CODEC, answer_analysis, load_rows};
 pub use backoff::Backoff;
-pub use feasibility::{SiteSecret, answer_feasibility};
+pub use feasibility::{FeasibilityError, SiteSecret, answer_feasibility};
+pub use ledger::{DEFAULT_LIFETIME_EPSILON, FEASIBILITY_REFUSAL, LifetimeSpent, lifetime_spent};
 pub use plan::{SiteBounds, admit_site_set, cohort_digest};
 pub use witness::{AUDIT_CHECKPOINT_HEADER, AuditWitness, WITNESS_FILE, WitnessError};
 
@@ -120,6 +122,10 @@ pub struct AgentConfig {
     /// parameters, |β|), whatever the hub or a project's plan allows; default
     /// [`SiteBounds::DEFAULT`].
     pub bounds: SiteBounds,
+    /// This site's lifetime ε for feasibility releases, over all hubs, projects
+    /// and researchers, kept in its store; past it feasibility queries are
+    /// refused (default [`DEFAULT_LIFETIME_EPSILON`]; the accountant is in [`ledger`]).
+    pub lifetime_epsilon: f64,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -269,6 +275,7 @@ impl Agent {
                 &self.config.secret,
                 criteria,
                 sketch_key,
+                self.config.lifetime_epsilon,
             )
             .await
             .map(TaskAnswer::Feasibility)

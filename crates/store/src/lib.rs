@@ -20,7 +20,8 @@ mod types;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
-    FactFilter, FactKey, PatientRow, StoreStats, StoredFact, WriteBatch, WriteOutcome,
+    FactFilter, FactKey, LedgerCharge, LedgerTotals, PatientRow, StoreStats, StoredFact,
+    WriteBatch, WriteOutcome,
 };
 
 use oncofed_model::Pseudonym;
@@ -75,6 +76,22 @@ pub trait ResearchStore: Send {
     /// it: a site's run plan checks a cohort's bound site set this way, since
     /// recording a refused set would make it look bound the next time.
     fn task_remembered(&self, task_id: &str) -> Result<bool, StoreError>;
+
+    /// The site's lifetime privacy ledger, in one transaction: the keys of
+    /// `keys` not charged before would each cost `micro_epsilon` (ε in
+    /// millionths); if the lifetime total plus that stays within
+    /// `budget_micro_epsilon` they are recorded ([`LedgerCharge::Charged`]),
+    /// otherwise nothing is ([`LedgerCharge::Refused`]). Keys charged before cost
+    /// nothing ([`LedgerCharge::Repeat`] when all are). Entries are never purged.
+    fn charge_releases(
+        &mut self,
+        keys: &[String],
+        micro_epsilon: u64,
+        budget_micro_epsilon: u64,
+    ) -> Result<LedgerCharge, StoreError>;
+
+    /// The lifetime privacy ledger's totals.
+    fn ledger_totals(&self) -> Result<LedgerTotals, StoreError>;
 
     /// Row counts for reports.
     fn stats(&self) -> Result<StoreStats, StoreError>;

@@ -10,8 +10,8 @@ mod migrations;
 mod private;
 
 use crate::{
-    FactFilter, PatientRow, ResearchStore, StoreError, StoreStats, StoredFact, WriteBatch,
-    WriteOutcome,
+    FactFilter, LedgerCharge, LedgerTotals, PatientRow, ResearchStore, StoreError, StoreStats,
+    StoredFact, WriteBatch, WriteOutcome,
 };
 use oncofed_model::Pseudonym;
 use oncofed_protocol::Criteria;
@@ -253,6 +253,68 @@ impl ResearchStore for SqliteStore {
             |r| r.get(0),
         )?;
         Ok(n > 0)
+    }
+
+    fn charge_releases(
+        &mut self,
+        keys: &[String],
+        micro_epsilon: u64,
+        budget_micro_epsilon: u64,
+    ) -> Result<LedgerCharge, StoreError> {
+        let micro = i64::try_from(micro_epsilon).unwrap_or(i64::MAX);
+        // IMMEDIATE: the write lock is taken before the total is read, so two
+        // processes on one store cannot both spend the last of the budget.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let spent: i64 = tx.query_row(
+            "SELECT COALESCE(SUM(micro_epsilon), 0) FROM dp_release",
+            [],
+            |r| r.get(0),
+        )?;
+        let spent = spent.max(0) as u64;
+        let mut fresh: Vec<&str> = Vec::new();
+        for key in keys {
+            let known: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM dp_release WHERE key = ?1)",
+                [key],
+                |r| r.get(0),
+            )?;
+            if !known && !fresh.contains(&key.as_str()) {
+                fresh.push(key);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(LedgerCharge::Repeat { spent });
+        }
+        let needed = micro_epsilon.saturating_mul(fresh.len() as u64);
+        if spent.saturating_add(needed) > budget_micro_epsilon {
+            return Ok(LedgerCharge::Refused { spent, needed });
+        }
+        let now = chrono::Utc::now().to_rfc3339();
+        for key in &fresh {
+            tx.execute(
+                "INSERT INTO dp_release (key, micro_epsilon, charged_at) VALUES (?1, ?2, ?3)",
+                params![key, micro, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(LedgerCharge::Charged {
+            new: fresh.len() as u64,
+            spent: spent + needed,
+        })
+    }
+
+    fn ledger_totals(&self) -> Result<LedgerTotals, StoreError> {
+        let (releases, micro): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(micro_epsilon), 0) FROM dp_release",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(LedgerTotals {
+            releases: releases.max(0) as u64,
+            micro_epsilon: micro.max(0) as u64,
+        })
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {

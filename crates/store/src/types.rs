@@ -94,3 +94,38 @@ pub struct StoreStats {
     /// Facts per category name.
     pub facts_by_category: Vec<(String, u64)>,
 }
+
+/// What [`ResearchStore::charge_releases`](crate::ResearchStore::charge_releases)
+/// did with one release. Amounts are ε in millionths (micro-ε), so that a sum of
+/// charges is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerCharge {
+    /// Every key of the release was charged before: nothing new is spent.
+    Repeat {
+        /// The lifetime total, unchanged.
+        spent: u64,
+    },
+    /// The keys not charged before were recorded.
+    Charged {
+        /// How many keys were new.
+        new: u64,
+        /// The lifetime total after this charge.
+        spent: u64,
+    },
+    /// Charging the new keys would pass the budget: nothing was recorded.
+    Refused {
+        /// The lifetime total, unchanged.
+        spent: u64,
+        /// What the new keys would have cost.
+        needed: u64,
+    },
+}
+
+/// The lifetime privacy ledger's totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LedgerTotals {
+    /// Distinct keys charged (releases with fresh noise).
+    pub releases: u64,
+    /// Their summed cost, ε in millionths.
+    pub micro_epsilon: u64,
+}

@@ -202,3 +202,61 @@ fn red_team_store_directory_and_files_are_owner_only() {
     assert_eq!(mode(&db), 0o600);
     assert_eq!(store.stats().unwrap().patients, 1);
 }
+
+#[test]
+fn the_privacy_ledger_charges_new_keys_all_or_none_and_survives_reopening() {
+    let (dir, mut store) = open();
+    let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    // Budget 0.3 at 0.1 a key: two strata fit, a repeat is free, a key twice in
+    // one release is charged once.
+    assert_eq!(
+        store
+            .charge_releases(&keys(&["a", "b", "a"]), 100_000, 300_000)
+            .unwrap(),
+        LedgerCharge::Charged {
+            new: 2,
+            spent: 200_000
+        }
+    );
+    assert_eq!(
+        store
+            .charge_releases(&keys(&["b"]), 100_000, 300_000)
+            .unwrap(),
+        LedgerCharge::Repeat { spent: 200_000 }
+    );
+    // Two new strata would pass the budget: neither is recorded.
+    assert_eq!(
+        store
+            .charge_releases(&keys(&["a", "c", "d"]), 100_000, 300_000)
+            .unwrap(),
+        LedgerCharge::Refused {
+            spent: 200_000,
+            needed: 200_000
+        }
+    );
+    drop(store);
+    let mut store = SqliteStore::open_in(dir.path()).unwrap();
+    assert_eq!(
+        store.ledger_totals().unwrap(),
+        LedgerTotals {
+            releases: 2,
+            micro_epsilon: 200_000
+        }
+    );
+    // Exactly at the budget is allowed, one more is not.
+    assert!(matches!(
+        store
+            .charge_releases(&keys(&["c"]), 100_000, 300_000)
+            .unwrap(),
+        LedgerCharge::Charged {
+            new: 1,
+            spent: 300_000
+        }
+    ));
+    assert!(matches!(
+        store
+            .charge_releases(&keys(&["d"]), 100_000, 300_000)
+            .unwrap(),
+        LedgerCharge::Refused { .. }
+    ));
+}

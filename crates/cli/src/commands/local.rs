@@ -171,6 +171,7 @@ impl LocalFederation {
             roster: self.roster()?,
             secagg: oncofed_secagg::SitePolicy::default(),
             bounds: oncofed_node::agent::SiteBounds::DEFAULT,
+            lifetime_epsilon: oncofed_node::agent::DEFAULT_LIFETIME_EPSILON,
         };
         let witness = oncofed_node::agent::AuditWitness::open(
             self.node_dir(i).join(oncofed_node::agent::WITNESS_FILE),

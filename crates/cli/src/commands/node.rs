@@ -103,6 +103,22 @@ pub struct AgentArgs {
     /// no sum reaching the hub covers fewer persons.
     #[arg(long)]
     allow_exact_times: bool,
+    /// This site's lifetime privacy budget (ε) for feasibility counts, whatever
+    /// the hub allows: every distinct query costs the ε of its noise (0.1 at
+    /// levels 1-3, 0.05 at level 4), a repeat or recognised rewording nothing;
+    /// past the budget the site refuses. Kept in the store (basic composition).
+    #[arg(long, default_value_t = oncofed_node::agent::DEFAULT_LIFETIME_EPSILON, value_parser = positive_epsilon)]
+    lifetime_epsilon: f64,
+}
+
+/// A finite ε greater than zero.
+fn positive_epsilon(s: &str) -> Result<f64, String> {
+    let e: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if e.is_finite() && e > 0.0 {
+        Ok(e)
+    } else {
+        Err("must be a finite number greater than 0".into())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -408,6 +424,7 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
             allow_exact_times: a.allow_exact_times,
             ..oncofed_node::agent::SiteBounds::DEFAULT
         },
+        lifetime_epsilon: a.lifetime_epsilon,
     };
     eprintln!("agent for {} polling {}", config.site, config.hub_url);
     if config.roster.key(config.site.as_str()) != Some(&config.key.public_key()) {

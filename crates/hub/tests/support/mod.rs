@@ -96,6 +96,7 @@ impl Site {
             roster: self.roster.clone(),
             secagg: oncofed_secagg::SitePolicy::default(),
             bounds: self.bounds,
+            lifetime_epsilon: oncofed_node::agent::DEFAULT_LIFETIME_EPSILON,
         };
         Agent::new(config, self.store.clone(), self.gate.clone())
     }

@@ -1,5 +1,7 @@
-//! Answering a feasibility task at a site: criteria → store → consent → disclosure control.
+//! Answering a feasibility task at a site: criteria → lifetime privacy ledger →
+//! store → consent → disclosure control.
 
+use super::ledger::{self, Charge, FEASIBILITY_REFUSAL};
 use crate::{ConsentGate, GateError, SharedStore, with_store};
 use oncofed_model::{DataCategory, Purpose, SecurityLevel, SiteId};
 use oncofed_privacy::{
@@ -56,6 +58,22 @@ pub enum FeasibilityError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] oncofed_store::StoreError),
+    /// A new release would pass the site's lifetime privacy budget (see
+    /// [`ledger`](super::ledger)); nothing was charged or released.
+    #[error(
+        "lifetime privacy budget: ε {spent} of {budget} spent, this query would cost {needed} more"
+    )]
+    Budget {
+        /// Lifetime ε spent so far.
+        spent: f64,
+        /// What the query would cost.
+        needed: f64,
+        /// The site's lifetime budget.
+        budget: f64,
+    },
+    /// The disclosure rules add no noise, so a release has no finite ε.
+    #[error("the disclosure rules add no noise: a release has no finite ε")]
+    NoNoise,
 }
 
 impl FeasibilityError {
@@ -66,6 +84,7 @@ impl FeasibilityError {
             Self::SketchKey => "invalid sketch key".into(),
             Self::Consent(_) => "consent service unavailable at the site".into(),
             Self::Store(_) => "site store error".into(),
+            Self::Budget { .. } | Self::NoNoise => FEASIBILITY_REFUSAL.into(),
         }
     }
 }
@@ -80,6 +99,11 @@ impl FeasibilityError {
 /// HMAC(sketch key, research pseudonym) of the counted patients, for the hub's
 /// de-duplicated total; it is left empty when the count is suppressed, so a
 /// small cohort does not leak through it.
+///
+/// Before any row is read the release is charged to the site's lifetime
+/// privacy ledger (see [`ledger`](super::ledger)): a query whose semantic key
+/// was released before is free, a new one costs the ε of its disclosure rules,
+/// and past `lifetime_epsilon` the query is refused ([`FeasibilityError::Budget`]).
 pub async fn answer_feasibility(
     store: &SharedStore,
     gate: &ConsentGate,
@@ -87,6 +111,7 @@ pub async fn answer_feasibility(
     secret: &SiteSecret,
     criteria: &Criteria,
     sketch_key: &str,
+    lifetime_epsilon: f64,
 ) -> Result<FeasibilityAnswer, FeasibilityError> {
     criteria
         .validate()
@@ -95,11 +120,46 @@ pub async fn answer_feasibility(
         .ok()
         .filter(|k| k.len() == 32)
         .ok_or(FeasibilityError::SketchKey)?;
+    let categories: BTreeSet<DataCategory> = criteria.categories().into_iter().collect();
+    let level =
+        SecurityLevel::of_dataset(categories.iter().copied().chain([DataCategory::Clinical]));
+    let disclosure = SiteDisclosure::for_level(level);
+    // Keyed by the query's meaning, not its spelling: rewordings share one draw,
+    // and so one ledger entry.
+    let semantic = criteria.semantic_key();
+    const STRATUM: &str = "total";
+    let epsilon = ledger::release_epsilon(&disclosure).ok_or(FeasibilityError::NoNoise)?;
+    let keys = vec![ledger::ledger_key(
+        &secret.0,
+        &semantic,
+        site.as_str(),
+        STRATUM,
+    )];
+    match ledger::charge(store, keys, epsilon, lifetime_epsilon).await? {
+        Charge::Refused { spent, needed } => {
+            return Err(FeasibilityError::Budget {
+                spent,
+                needed,
+                budget: lifetime_epsilon,
+            });
+        }
+        Charge::Charged { strata, spent } => {
+            tracing::info!(
+                strata,
+                epsilon,
+                spent,
+                budget = lifetime_epsilon,
+                "feasibility release charged to the lifetime ledger"
+            );
+        }
+        Charge::Repeat { spent } => {
+            tracing::debug!(spent, "feasibility repeat: same noise, no charge");
+        }
+    }
     let started = std::time::Instant::now();
     let c = criteria.clone();
     let matches = with_store(store, move |s| s.feasibility(&c)).await?;
     let sql = started.elapsed();
-    let categories: BTreeSet<DataCategory> = criteria.categories().into_iter().collect();
     let today = chrono::Utc::now().date_naive();
     let questions: Vec<_> = matches
         .iter()
@@ -118,20 +178,8 @@ pub async fn answer_feasibility(
         })
         .collect();
 
-    let level =
-        SecurityLevel::of_dataset(categories.iter().copied().chain([DataCategory::Clinical]));
-    // Keyed by the query's meaning, not its spelling: rewordings share one draw.
-    let seed = NoiseSeed::derive(
-        &secret.0,
-        criteria.semantic_key().as_bytes(),
-        site.as_str(),
-        "total",
-    );
-    let count = obfuscate(
-        counted.len() as u64,
-        &SiteDisclosure::for_level(level),
-        &seed,
-    );
+    let seed = NoiseSeed::derive(&secret.0, semantic.as_bytes(), site.as_str(), STRATUM);
+    let count = obfuscate(counted.len() as u64, &disclosure, &seed);
     let mut sketch = Sketch::new(DEFAULT_PRECISION).expect("default precision is valid");
     if count != Released::Suppressed {
         for (_, research) in &counted {

@@ -281,6 +281,7 @@ pub fn agent_config(
         roster,
         secagg: SitePolicy::default(),
         bounds: oncofed_node::agent::SiteBounds::DEFAULT,
+        lifetime_epsilon: oncofed_node::agent::DEFAULT_LIFETIME_EPSILON,
     }
 }
 

@@ -60,6 +60,14 @@ const MIGRATIONS: &[&str] = &[
     // ordered scans) needs only psn; the narrower index makes ingest cheaper.
     "CREATE INDEX fact_psn ON fact (psn);
      DROP INDEX fact_psn_kind_code;",
+    // 6: the site's lifetime privacy ledger: one row per distinct noised release
+    // (a keyed digest of query, site and stratum) with the ε it was charged, in
+    // millionths so that sums are exact. Never purged: the budget is the data set's.
+    "CREATE TABLE dp_release (
+        key           TEXT PRIMARY KEY,
+        micro_epsilon INTEGER NOT NULL CHECK (micro_epsilon >= 0),
+        charged_at    TEXT NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.
