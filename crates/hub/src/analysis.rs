@@ -340,6 +340,12 @@ impl Federation for HubFederation<'_> {
         self.sites.len()
     }
 
+    /// The sites' agents add their noise shares to a DP describe's counts
+    /// before masking (`oncofed_analysis::site::add_noise_share`).
+    fn noised_at_sites(&self) -> bool {
+        true
+    }
+
     fn sum(&mut self, computation: Computation, len: usize) -> Result<Vec<f64>, AnalysisError> {
         let i = self.next;
         if i >= self.rounds.len() {
@@ -372,12 +378,6 @@ impl Federation for HubFederation<'_> {
         let masked = self.expect_all(steps)?;
         let agg = &mut self.rounds[i].1;
         for (_, reply) in masked {
-    /// The sites' agents add their noise shares to a DP describe's counts
-    /// before masking (`oncofed_analysis::site::add_noise_share`).
-    fn noised_at_sites(&self) -> bool {
-        true
-    }
-
             let AnalysisReply::Masked { input } = reply else {
                 return Err(AnalysisError::Protocol("expected a masked vector"));
             };
@@ -507,6 +507,7 @@ fn computation_name(c: &Computation) -> &'static str {
         Computation::Totals => "totals",
         Computation::EventDays { .. } => "event-days",
         Computation::ExitCounts { .. } => "exit-counts",
+        Computation::GroupLevels => "group-levels",
         Computation::KmCounts { .. } => "km-counts",
         Computation::CoxSums { .. } => "cox-sums",
         Computation::CoxStratum { .. } => "cox-stratum",
@@ -539,7 +540,6 @@ const NO_ANSWER: &str = "no answer before the step timeout";
 fn rule_of(reason: &str) -> String {
     const MAX_CHARS: usize = 200;
     let rule = reason
-        Computation::GroupLevels => "group-levels",
         .strip_prefix("refused by disclosure control: ")
         .unwrap_or(reason);
     let line: String = rule

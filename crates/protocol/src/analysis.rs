@@ -355,6 +355,10 @@ pub enum Computation {
         /// Bin edges in whole days, strictly ascending.
         edges: Vec<f64>,
     },
+    /// Rows per level of the analysis's grouping variable: entry `v` counts
+    /// the rows whose value is `v` (0 ≤ v < [`MAX_GROUP_LEVELS`]), the last
+    /// entry the rows with any other value.
+    GroupLevels,
     /// Kaplan–Meier counts (at risk, events) on `grid`, for each group level in
     /// order (one level when the analysis has no groups).
     KmCounts {
@@ -362,13 +366,13 @@ pub enum Computation {
         grid: Vec<f64>,
         /// Number of groups (1 when the analysis has none).
         groups: usize,
+        /// The grouping variable's value of each group, in order; empty: group
+        /// `g` is the value `g` (as before levels were discovered).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        levels: Vec<f64>,
         /// Time bins: each row's time becomes its bin's last day ([`time_bin_end`])
         /// before counting. Empty: exact days (only with [`Survival::exact_times`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    /// Rows per level of the analysis's grouping variable: entry `v` counts
-    /// the rows whose value is `v` (0 ≤ v < [`MAX_GROUP_LEVELS`]), the last
-    /// entry the rows with any other value.
-    GroupLevels,
         bins: Vec<f64>,
     },
     /// Cox risk-set sums at `beta` on `grid` (pooled model).
@@ -376,10 +380,6 @@ pub enum Computation {
         /// Event times (days), ascending.
         grid: Vec<f64>,
         /// The coefficients.
-        /// The grouping variable's value of each group, in order; empty: group
-        /// `g` is the value `g` (as before levels were discovered).
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        levels: Vec<f64>,
         beta: Vec<f64>,
         /// Tie handling.
         ties: Ties,
@@ -411,6 +411,9 @@ pub enum Computation {
     },
 }
 
+/// Most levels of a Kaplan–Meier grouping variable (values 0 to 15).
+pub const MAX_GROUP_LEVELS: usize = 16;
+
 /// The last day of the time bin that holds day `time`, for bin `edges` as in
 /// [`Computation::ExitCounts`]; a time past the last edge keeps the last bin's
 /// end. Binned times make every risk set a union of whole bins, so the
@@ -421,9 +424,6 @@ pub fn time_bin_end(edges: &[f64], time: f64) -> f64 {
         Some(&end) => end - 1.0,
         None => edges.last().map_or(time, |&e| e - 1.0),
     }
-/// Most levels of a Kaplan–Meier grouping variable (values 0 to 15).
-pub const MAX_GROUP_LEVELS: usize = 16;
-
 }
 
 /// Whether `grid` holds the end of every bin of `edges` (a binned grid must:
