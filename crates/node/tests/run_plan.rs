@@ -379,3 +379,51 @@ async fn the_sites_configured_bounds_hold_within_a_valid_plan() {
     let reply = agent.step(&runs, &run, prepare(&run, km(365))).await;
     assert_eq!(reply, Ok(AnalysisReply::Admitted));
 }
+
+/// Issue 11, item 4: analysis releases were charged only to the hub's ledgers
+/// (the hub's word). Each run with ε is now charged to the site's own lifetime
+/// ledger at Prepare, before a row is read; past the site's budget the run is
+/// refused with the constant text, whatever the hub's budgets say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_team_analysis_releases_exhaust_the_sites_own_lifetime_budget() {
+    let (trustee, _cohort, node, _) = ingested_site_1(1, 300, 7).await;
+    let mut cfg = config(&node);
+    cfg.lifetime_epsilon = 0.25;
+    let agent = Agent::new(&trustee, &node, cfg);
+    let runs = AnalysisRuns::default();
+    let step = |run: QueryId, s: AnalysisStep| agent.step(&runs, &run, s);
+    let with_epsilon = |run: &QueryId| {
+        let mut p = plan(run, km(3650));
+        p.request.epsilon = Some(0.1);
+        prepare_with(p, &HUB)
+    };
+    for _ in 0..2 {
+        let run = QueryId::random();
+        assert_eq!(
+            step(run.clone(), with_epsilon(&run)).await,
+            Ok(AnalysisReply::Admitted)
+        );
+    }
+    // 0.2 spent of 0.25: a third release of 0.1 is refused
+    let run = QueryId::random();
+    assert_eq!(
+        step(run.clone(), with_epsilon(&run)).await,
+        Err(REFUSAL_TEXT.to_string())
+    );
+    // a release without ε (exact counts, a hub configured without DP) is not
+    // charged and still runs
+    let run = QueryId::random();
+    assert_eq!(
+        step(run.clone(), prepare(&run, km(3650))).await,
+        Ok(AnalysisReply::Admitted)
+    );
+    assert!(
+        (oncofed_node::agent::lifetime_spent(&node.store)
+            .await
+            .unwrap()
+            .epsilon
+            - 0.2)
+            .abs()
+            < 1e-9
+    );
+}

@@ -222,6 +222,39 @@ pub async fn load_rows(
 }
 
 /// Runs one analysis step of run `run_id` for the site `config` describes.
+/// Charges an analysis run's ε to the site's lifetime ledger; past the budget
+/// (or without a readable ledger) the run is refused with the constant text,
+/// the amounts only in the site's log.
+async fn charge_run(
+    store: &SharedStore,
+    config: &AgentConfig,
+    run_id: &QueryId,
+    epsilon: f64,
+) -> Result<(), String> {
+    use super::ledger::{Charge, charge, ledger_key};
+    let key = ledger_key(
+        &config.secret.0,
+        &format!("analysis-run {run_id}"),
+        config.site.as_str(),
+        "release",
+    );
+    match charge(store, vec![key], epsilon, config.lifetime_epsilon).await {
+        Ok(Charge::Charged { spent, .. }) => {
+            tracing::info!(run = %run_id, epsilon, spent, "analysis release charged to the lifetime ledger");
+            Ok(())
+        }
+        Ok(Charge::Repeat { .. }) => Ok(()),
+        Ok(Charge::Refused { spent, needed }) => {
+            tracing::warn!(run = %run_id, spent, needed, budget = config.lifetime_epsilon, "analysis run refused: lifetime privacy budget");
+            Err(oncofed_secagg::REFUSAL_TEXT.to_string())
+        }
+        Err(e) => {
+            tracing::warn!(run = %run_id, error = %e, "analysis run refused: privacy ledger unavailable");
+            Err(oncofed_secagg::REFUSAL_TEXT.to_string())
+        }
+    }
+}
+
 /// Errors are reasons for the hub, without personal data.
 pub async fn answer_analysis(
     runs: &AnalysisRuns,
@@ -275,6 +308,13 @@ pub async fn answer_analysis(
             if fresh != Ok(true) {
                 tracing::warn!(run = %run_id, ledger = ?fresh, "analysis run prepared before, or ledger unavailable");
                 return Err(oncofed_secagg::REFUSAL_TEXT.to_string());
+            }
+            // A DP release (every release the hub makes carries ε) is charged
+            // to this site's own lifetime ledger before a row is read: the
+            // hub's budgets are the hub's word (issue 11, item 4). Each run is
+            // a fresh release (fresh noise), so its key is the run id.
+            if let Some(epsilon) = request.epsilon {
+                charge_run(store, config, run_id, epsilon).await?;
             }
             let rows = load_rows(store, gate, &request).await?;
             // The site's own minimums hold whatever the hub asks for.

@@ -14,7 +14,7 @@ use std::path::Path;
 /// The site's secret for deterministic noise: the same query at the same site
 /// always gets the same noise, and nobody without this secret can predict it.
 #[derive(Clone)]
-pub struct SiteSecret(Vec<u8>);
+pub struct SiteSecret(pub(crate) Vec<u8>);
 
 impl SiteSecret {
     /// Wraps secret bytes (at least 32).
