@@ -678,6 +678,23 @@ fn check_variable(v: &Variable) -> Result<(), AnalysisError> {
         Variable::Molecular { gene } if !printable(gene) => {
             invalid("a molecular variable needs an HGNC gene symbol such as EGFR")
         }
+        Variable::Treatment {
+            system,
+            prefix,
+            window_days,
+        } => {
+            if !matches!(system, CodeSystem::Atc | CodeSystem::Ops) {
+                invalid("a treatment variable is tx:atc:<prefix> or tx:ops:<prefix>")
+            } else if !printable(prefix) {
+                invalid(
+                    "a treatment variable needs a code prefix of 1-32 printable ASCII characters",
+                )
+            } else if *window_days > 3650 {
+                invalid("a treatment window is 0 to 3650 days after the index date")
+            } else {
+                Ok(())
+            }
+        }
         Variable::Diagnosis { .. } | Variable::Molecular { .. } => Ok(()),
     }
 }

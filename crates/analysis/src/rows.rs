@@ -105,6 +105,24 @@ pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDa
                 && is_icd10(f.code.system)
                 && f.code.code.starts_with(icd10.as_str())
         })))),
+        Variable::Treatment {
+            system,
+            prefix,
+            window_days,
+        } => {
+            let kind = if *system == CodeSystem::Ops {
+                FactKind::Procedure
+            } else {
+                FactKind::Medication
+            };
+            let last = index + chrono::Days::new(u64::from(*window_days));
+            Some(f64::from(u8::from(patient.facts.iter().any(|f| {
+                f.kind == kind
+                    && f.code.system == *system
+                    && f.code.code.starts_with(prefix.as_str())
+                    && f.start.is_some_and(|d| d <= last)
+            }))))
+        }
         Variable::Molecular { gene } => Some(f64::from(u8::from(patient.facts.iter().any(|f| {
             f.kind == FactKind::Molecular
                 && (f.code.code.eq_ignore_ascii_case(gene)
@@ -270,5 +288,42 @@ mod tests {
             strata: None,
         });
         assert_eq!(build_row(&req, &no_index), None);
+    }
+
+    #[test]
+    fn a_treatment_counts_before_the_index_date_or_within_its_window() {
+        let mut p = patient();
+        let index: NaiveDate = "2020-01-01".parse().unwrap();
+        p.facts.push(fact(
+            FactKind::Medication,
+            CodeSystem::Atc,
+            "L01BA04",
+            FactValue::None,
+            "2020-03-01",
+        ));
+        p.facts.push(fact(
+            FactKind::Procedure,
+            CodeSystem::Ops,
+            "5-324.1",
+            FactValue::None,
+            "2019-12-20",
+        ));
+        let tx = |s: &str| variable_value(&s.parse().unwrap(), &p, index);
+        // 60 days after the index date: inside 90, outside 30
+        assert_eq!(tx("tx:atc:L01"), Some(1.0));
+        assert_eq!(tx("tx:atc:L01@30"), Some(0.0));
+        assert_eq!(tx("tx:atc:L02"), Some(0.0));
+        // before the index date counts whatever the window
+        assert_eq!(tx("tx:ops:5-32@0"), Some(1.0));
+        // an ATC prefix never matches a procedure, nor OPS a drug
+        assert_eq!(tx("tx:ops:L01"), Some(0.0));
+        let names: Vec<String> = ["tx:atc:L01", "tx:ops:5-32@0"]
+            .iter()
+            .map(|s| s.parse::<Variable>().unwrap().name())
+            .collect();
+        assert_eq!(names, ["tx:atc:L01@90", "tx:ops:5-32@0"]);
+        for bad in ["tx:icd:C34", "tx:atc:", "tx:atc:L01@x"] {
+            assert!(bad.parse::<Variable>().is_err(), "{bad}");
+        }
     }
 }

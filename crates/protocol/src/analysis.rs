@@ -61,7 +61,22 @@ pub enum Variable {
         /// HGNC gene symbol, e.g. `EGFR`.
         gene: String,
     },
+    /// 1 if the patient was given a drug (ATC) or had a procedure (OPS) whose
+    /// code starts with `prefix`, dated before the index date or at most
+    /// `window_days` after it, else 0 (issue 12: treatment variables). Undated
+    /// facts do not count: when they happened is unknown.
+    Treatment {
+        /// `atc` (medications) or `ops` (procedures).
+        system: CodeSystem,
+        /// Code prefix, e.g. ATC `L01` (antineoplastic agents), OPS `5-32`.
+        prefix: String,
+        /// Days after the index date still counted (default 90).
+        window_days: u32,
+    },
 }
+
+/// Default of [`Variable::Treatment::window_days`].
+pub const DEFAULT_TREATMENT_WINDOW_DAYS: u32 = 90;
 
 impl Variable {
     /// A short, stable name for tables and plots (`age`, `female`, `obs:loinc:89247-1`).
@@ -72,6 +87,11 @@ impl Variable {
             Variable::Observation { system, code } => format!("obs:{}:{code}", system.as_str()),
             Variable::Diagnosis { icd10 } => format!("dx:{icd10}"),
             Variable::Molecular { gene } => format!("gene:{gene}"),
+            Variable::Treatment {
+                system,
+                prefix,
+                window_days,
+            } => format!("tx:{}:{prefix}@{window_days}", system.as_str()),
         }
     }
 
@@ -88,11 +108,13 @@ impl std::str::FromStr for Variable {
     type Err = String;
 
     /// Parses the names [`Variable::name`] prints: `age`, `female`,
-    /// `obs:<system>:<code>` (e.g. `obs:loinc:89247-1`), `dx:<icd10 prefix>`, `gene:<symbol>`.
+    /// `obs:<system>:<code>` (e.g. `obs:loinc:89247-1`), `dx:<icd10 prefix>`, `gene:<symbol>`,
+    /// `tx:atc:<prefix>[@<days>]` or `tx:ops:<prefix>[@<days>]` (a treatment
+    /// given before the index date or within `days` after it, default 90).
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
             format!(
-                "unknown variable '{s}': use age, female, obs:loinc:<code>, dx:<ICD-10 prefix> or gene:<HGNC symbol>"
+                "unknown variable '{s}': use age, female, obs:loinc:<code>, dx:<ICD-10 prefix>, gene:<HGNC symbol>, tx:atc:<prefix>[@days] or tx:ops:<prefix>[@days]"
             )
         };
         match s {
@@ -119,6 +141,26 @@ impl std::str::FromStr for Variable {
             "gene" => Ok(Variable::Molecular {
                 gene: rest.to_owned(),
             }),
+            "tx" => {
+                let (system, code) = rest.split_once(':').ok_or_else(bad)?;
+                let system = match system {
+                    "atc" => CodeSystem::Atc,
+                    "ops" => CodeSystem::Ops,
+                    _ => return Err(bad()),
+                };
+                let (prefix, window_days) = match code.split_once('@') {
+                    Some((p, d)) => (p, d.parse().map_err(|_| bad())?),
+                    None => (code, DEFAULT_TREATMENT_WINDOW_DAYS),
+                };
+                if prefix.is_empty() {
+                    return Err(bad());
+                }
+                Ok(Variable::Treatment {
+                    system,
+                    prefix: prefix.to_owned(),
+                    window_days,
+                })
+            }
             _ => Err(bad()),
         }
     }

@@ -123,7 +123,10 @@ pub enum TiesArg {
 pub struct CoxArgs {
     #[command(flatten)]
     common: Common,
-    /// A covariate; repeat for several (e.g. --covariate age --covariate female).
+    /// A covariate; repeat for several (e.g. --covariate age --covariate female
+    /// --covariate tx:atc:L01@90 for an antineoplastic drug up to 90 days after
+    /// the index date). Forms: age, female, obs:loinc:<code>, dx:<ICD-10
+    /// prefix>, gene:<HGNC symbol>, tx:atc|ops:<prefix>[@days].
     #[arg(long = "covariate", required = true)]
     covariates: Vec<Variable>,
     /// Tie handling.

@@ -61,6 +61,13 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
         max_iter: None,
     };
     let covariates = vec![Variable::Age, Variable::Female, ecog()];
+    // a treatment: an antineoplastic drug (ATC L01) up to 90 days after diagnosis
+    let mut with_treatment = covariates.clone();
+    with_treatment.push(Variable::Treatment {
+        system: CodeSystem::Atc,
+        prefix: "L01".into(),
+        window_days: 90,
+    });
     let asks = [
         (
             "Kaplan–Meier overall survival by sex",
@@ -74,11 +81,11 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
             ),
         ),
         (
-            "Cox model: age + sex + ECOG (Efron)",
+            "Cox model: age + sex + ECOG + antineoplastic drug (ATC L01) within 90 days (Efron)",
             request(
                 Analysis::Cox {
                     survival: Survival::default(),
-                    covariates: covariates.clone(),
+                    covariates: with_treatment,
                     ties: Ties::Efron,
                     stratify_by_site: false,
                 },

@@ -114,7 +114,11 @@ fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
             .variables()
             .iter()
             .any(|v| matches!(v, Variable::Molecular { .. })),
-        _ => false,
+        FactKind::Medication | FactKind::Procedure => {
+            request.analysis.variables().iter().any(|v| {
+                matches!(v, Variable::Treatment { system, prefix, .. } if *system == fact.code.system && fact.code.code.starts_with(prefix.as_str()))
+            })
+        }
     }
 }
 
@@ -135,6 +139,16 @@ fn fact_filters(request: &AnalysisRequest) -> Vec<FactFilter> {
             }),
             Variable::Molecular { .. } => filters.push(FactFilter {
                 kind: Some(FactKind::Molecular),
+                ..FactFilter::default()
+            }),
+            Variable::Treatment { system, prefix, .. } => filters.push(FactFilter {
+                kind: Some(if system == oncofed_model::CodeSystem::Ops {
+                    FactKind::Procedure
+                } else {
+                    FactKind::Medication
+                }),
+                system: Some(system),
+                code_prefix: Some(prefix),
                 ..FactFilter::default()
             }),
             _ => {}
