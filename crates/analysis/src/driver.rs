@@ -120,10 +120,11 @@ pub fn run(
         && matches!(analysis, Analysis::Describe { .. })
         && { rounds.federation.noised_at_sites() };
     if !site_noise {
-        plausibility::check_totals(&totals)?;
+        plausibility::check_totals(&totals[..2])?;
     }
     let (rows, events) = (whole(totals[0]), whole(totals[1]));
     rounds.totals = (rows, events);
+    check_levels(analysis, &totals[2..], rows, limits)?;
     let p = analysis.parameters();
     if p as f64 > limits.max_parameter_ratio * rows as f64 {
         return Err(AnalysisError::Disclosure(format!(
@@ -147,6 +148,12 @@ pub fn run(
         admission_seconds: None,
         aggregation_seconds: None,
         time_bins: None,
+        endpoint: match analysis {
+            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
+                Some(survival.endpoint)
+            }
+            _ => None,
+        },
         sat_out: Vec::new(),
     };
     let sites = info.sites;
@@ -308,6 +315,7 @@ pub fn run(
                     }
                 ),
                 terms: terms(covariates, false),
+                references: references(covariates),
                 estimates: fit.estimates,
                 loglik: fit.loglik,
                 iterations: fit.iterations,
@@ -347,6 +355,7 @@ pub fn run(
                         .unwrap_or("?")
                 ),
                 terms,
+                references: references(covariates),
                 estimates: fit.estimates,
                 loglik: fit.loglik,
                 iterations: fit.iterations,
@@ -440,14 +449,73 @@ fn group_levels(
         .collect())
 }
 
-/// The names of a model's terms, in the order of its coefficients.
+/// The names of a model's terms, in the order of its coefficients: a
+/// categorical covariate gives one per non-reference level
+/// (`obs:loinc:89247-1=1`, ...).
 fn terms(covariates: &[Variable], intercept: bool) -> Vec<String> {
     let mut out: Vec<String> = intercept
         .then(|| "intercept".to_string())
         .into_iter()
         .collect();
-    out.extend(covariates.iter().map(Variable::name));
+    out.extend(covariates.iter().flat_map(Variable::terms));
     out
+}
+
+/// The reference level of each categorical covariate (`obs:loinc:89247-1=0`).
+fn references(covariates: &[Variable]) -> Vec<String> {
+    covariates.iter().filter_map(Variable::reference).collect()
+}
+
+/// Most coefficients of a Cox or GLM model (a site's default bound on the
+/// parameters it computes for, too).
+pub const MAX_COEFFICIENTS: usize = 64;
+
+/// The per-level row counts at the tail of the `Totals` vector: whole, each
+/// categorical covariate's levels adding up to the rows (every complete row
+/// holds one listed level), and every level at least `min_cell` rows: a
+/// smaller level is refused by name, since its coefficient would describe
+/// a handful of people.
+fn check_levels(
+    analysis: &Analysis,
+    counts: &[f64],
+    rows: u64,
+    limits: &AnalysisLimits,
+) -> Result<(), AnalysisError> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    plausibility::check_whole_counts(counts, "level counts")?;
+    let mut rest = counts;
+    let mut small = Vec::new();
+    for v in analysis.covariates() {
+        let Variable::Categorical { variable, levels } = v else {
+            continue;
+        };
+        let (these, tail) = rest.split_at(levels.len());
+        rest = tail;
+        if these.iter().map(|&x| whole(x)).sum::<u64>() != rows {
+            return Err(AnalysisError::Federation(
+                "implausible sums: the level counts do not add up to the rows".into(),
+            ));
+        }
+        for (l, &n) in levels.iter().zip(these) {
+            if whole(n) < limits.min_cell {
+                small.push(format!("{}={l}", variable.name()));
+            }
+        }
+    }
+    match small.as_slice() {
+        [] => Ok(()),
+        [one] => Err(AnalysisError::Disclosure(format!(
+            "level {one} has fewer than {} rows: merge it or drop it",
+            limits.min_cell
+        ))),
+        many => Err(AnalysisError::Disclosure(format!(
+            "levels {} have fewer than {} rows each: merge them or drop them",
+            many.join(", "),
+            limits.min_cell
+        ))),
+    }
 }
 
 /// A singular information matrix names the term whose pivot was lost, so that
@@ -572,6 +640,12 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
     for variable in request.analysis.variables() {
         check_variable(&variable)?;
     }
+    check_categorical_use(&request.analysis)?;
+    if request.analysis.parameters() > MAX_COEFFICIENTS {
+        return Err(AnalysisError::Invalid(format!(
+            "a model takes at most {MAX_COEFFICIENTS} coefficients (a categorical covariate counts one per level besides the reference)"
+        )));
+    }
     if let Some(c) = &request.cohort {
         c.validate()
             .map_err(|e| AnalysisError::Invalid(format!("cohort: {e}")))?;
@@ -695,7 +769,68 @@ fn check_variable(v: &Variable) -> Result<(), AnalysisError> {
                 Ok(())
             }
         }
+        Variable::Categorical { variable, levels } => {
+            if matches!(**variable, Variable::Categorical { .. }) {
+                return invalid("a categorical variable's inner variable cannot be categorical");
+            }
+            check_variable(variable)?;
+            let max = oncofed_protocol::analysis::MAX_CATEGORICAL_LEVELS;
+            let distinct = levels
+                .iter()
+                .enumerate()
+                .all(|(i, l)| levels[..i].iter().all(|m| m.0 != l.0));
+            if !(2..=max).contains(&levels.len())
+                || levels.iter().any(|l| !l.0.is_finite())
+                || !distinct
+            {
+                Err(AnalysisError::Invalid(format!(
+                    "a categorical variable needs 2 to {max} distinct finite levels, the reference first (cat:<variable>:<reference>,<level>,...)"
+                )))
+            } else {
+                Ok(())
+            }
+        }
         Variable::Diagnosis { .. } | Variable::Molecular { .. } => Ok(()),
+    }
+}
+
+/// Refuses a categorical variable where it has no meaning: only a Cox or GLM
+/// covariate is expanded into 0/1 columns; a describe variable or stratum, a
+/// Kaplan–Meier grouping (its levels are found from the data) and a GLM
+/// outcome read one number per row.
+fn check_categorical_use(analysis: &Analysis) -> Result<(), AnalysisError> {
+    let categorical = |v: &Variable| matches!(v, Variable::Categorical { .. });
+    // the place is named, not the variable: messages do not repeat codes
+    let place: Option<String> = match analysis {
+        Analysis::Describe {
+            variables, strata, ..
+        } => variables
+            .iter()
+            .position(categorical)
+            .map(|i| format!("describe variable {} (describe its inner variable)", i + 1))
+            .or_else(|| {
+                strata
+                    .as_ref()
+                    .filter(|v| categorical(v))
+                    .map(|_| "the describe strata".to_string())
+            }),
+        Analysis::KaplanMeier {
+            groups: Some(v), ..
+        } if categorical(v) => Some(
+            "the Kaplan-Meier grouping (--by takes the inner variable: its levels are found from the data)"
+                .into(),
+        ),
+        Analysis::Glm {
+            outcome: oncofed_protocol::analysis::Outcome::Variable { variable },
+            ..
+        } if categorical(variable) => Some("the GLM outcome".into()),
+        _ => None,
+    };
+    match place {
+        Some(place) => Err(AnalysisError::Invalid(format!(
+            "a categorical variable (cat:...) cannot be {place}: categorical variables are Cox and GLM covariates"
+        ))),
+        None => Ok(()),
     }
 }
 

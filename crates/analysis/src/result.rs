@@ -31,6 +31,9 @@ pub struct RunInfo {
     /// default), or exact days where the approval and every site allowed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_bins: Option<TimeBins>,
+    /// The survival endpoint (survival analyses only): `os`, `pfs` or `rfs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<oncofed_protocol::analysis::Endpoint>,
     /// Sites that were asked but whose sums are not in the result, each with
     /// the rule or failure that kept it out (the site's own text: a rule,
     /// never a count).
@@ -207,8 +210,14 @@ pub struct RegressionResult {
     pub run: RunInfo,
     /// `cox (efron)`, `cox (breslow, stratified by site)`, `glm (binomial)`, ...
     pub model: String,
-    /// Term names, one per estimate (`intercept` first for GLMs).
+    /// Term names, one per estimate (`intercept` first for GLMs); a
+    /// categorical covariate's terms are `<variable>=<level>`, one per level
+    /// besides the reference.
     pub terms: Vec<String>,
+    /// The reference level of each categorical covariate
+    /// (`obs:loinc:89247-1=0`): its terms are contrasts against it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
     /// β, exp(β), SE, z, p, 95 % CI per term.
     pub estimates: Vec<Estimate>,
     /// Log (partial) likelihood at the estimate.

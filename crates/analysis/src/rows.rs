@@ -7,7 +7,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use oncofed_model::{CodeSystem, Demographics, Fact, FactKind, FactValue, Sex, VitalStatus};
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Variable};
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Endpoint, Survival, Variable};
 
 /// What a site knows of one patient (research store only: no identifying data).
 #[derive(Debug, Clone)]
@@ -130,17 +130,59 @@ pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDa
                         .as_ref()
                         .is_some_and(|m| m.code.eq_ignore_ascii_case(gene)))
         })))),
+        // the inner value, kept only when it is one of the listed levels: any
+        // other value leaves the row out like a missing one (complete cases);
+        // the model's 0/1 columns are built from it in `site`
+        Variable::Categorical { variable, levels } => {
+            variable_value(variable, patient, index).filter(|x| levels.iter().any(|l| l.0 == *x))
+        }
     }
 }
 
-/// The analysis's survival horizon, if it has a survival part.
-fn horizon(analysis: &Analysis) -> Option<u32> {
+/// The analysis's survival definition, if it has a survival part.
+fn survival(analysis: &Analysis) -> Option<Survival> {
     match analysis {
-        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
-            Some(survival.horizon_days)
-        }
+        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => Some(*survival),
         _ => None,
     }
+}
+
+/// Whether an observation fact records a progression (`recurrence` false) or
+/// a recurrence (`recurrence` true) in the MII onco course (oBDS 17): the
+/// overall assessment P or Y, a component's P or R.
+fn course_event(fact: &Fact, recurrence: bool) -> bool {
+    let FactValue::Code(c) = &fact.value else {
+        return false;
+    };
+    fact.kind == FactKind::Observation
+        && match (c.system, c.code.as_str(), recurrence) {
+            (CodeSystem::OncoCourse, "Y", _) => true,
+            (CodeSystem::OncoCourse, "P", false) => true,
+            (
+                CodeSystem::OncoCourseTumour
+                | CodeSystem::OncoCourseNodes
+                | CodeSystem::OncoCourseMetastases,
+                code,
+                recurrence,
+            ) => code == "R" || (code == "P" && !recurrence),
+            _ => false,
+        }
+}
+
+/// The first date on or after `index` at which `endpoint`'s non-death event
+/// is recorded (none for overall survival).
+fn first_course_event(facts: &[Fact], index: NaiveDate, endpoint: Endpoint) -> Option<NaiveDate> {
+    let recurrence = match endpoint {
+        Endpoint::Overall => return None,
+        Endpoint::ProgressionFree => false,
+        Endpoint::RecurrenceFree => true,
+    };
+    facts
+        .iter()
+        .filter(|f| course_event(f, recurrence))
+        .filter_map(|f| f.start)
+        .filter(|d| *d >= index)
+        .min()
 }
 
 /// The patient's row, or `None` when they lack the index diagnosis, a variable,
@@ -149,11 +191,18 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
     let index = index_date(&patient.facts, &request.index.icd10)?;
     let d = &patient.demographics;
     let dead = d.death_date.is_some() || d.vital_status == VitalStatus::Deceased;
-    let (time, event) = match horizon(&request.analysis) {
-        Some(h) => {
+    let (time, event) = match survival(&request.analysis) {
+        Some(s) => {
+            let h = s.horizon_days;
             let (end, died) = match d.death_date {
                 Some(death) => (death, true),
                 None => (d.last_contact?, false),
+            };
+            // progression or recurrence before death or the last contact
+            // ends follow-up with an event
+            let (end, died) = match first_course_event(&patient.facts, index, s.endpoint) {
+                Some(event) if event <= end => (event, true),
+                _ => (end, died),
             };
             let days = (end - index).num_days();
             if days < 0 {
@@ -259,6 +308,58 @@ mod tests {
         assert_eq!(row.time, 100.0);
         assert!(row.event && row.dead);
         assert_eq!(row.values, vec![70.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn progression_and_recurrence_end_follow_up_by_endpoint() {
+        // index 2020-01-01, death 2020-04-10 (day 100)
+        let km = |endpoint| {
+            request(Analysis::KaplanMeier {
+                survival: Survival {
+                    endpoint,
+                    ..Survival::default()
+                },
+                groups: None,
+                interval_days: 30,
+            })
+        };
+        let course = |system, code: &str, day: &str| {
+            fact(
+                FactKind::Observation,
+                CodeSystem::Snomed,
+                "396432002",
+                FactValue::Code(Coding::new(system, code)),
+                day,
+            )
+        };
+        let times = |p: &PatientData| {
+            [
+                Endpoint::Overall,
+                Endpoint::ProgressionFree,
+                Endpoint::RecurrenceFree,
+            ]
+            .map(|e| {
+                let r = build_row(&km(e), p).unwrap();
+                (r.time, r.event)
+            })
+        };
+        let mut p = patient();
+        // stable disease, then progression on day 40: PFS ends there; RFS
+        // (recurrence only) runs to death
+        p.facts
+            .push(course(CodeSystem::OncoCourse, "K", "2020-01-21"));
+        p.facts
+            .push(course(CodeSystem::OncoCourse, "P", "2020-02-10"));
+        assert_eq!(times(&p), [(100.0, true), (40.0, true), (100.0, true)]);
+        // a distant recurrence (component R) on day 20 ends both
+        p.facts
+            .push(course(CodeSystem::OncoCourseMetastases, "R", "2020-01-21"));
+        assert_eq!(times(&p), [(100.0, true), (20.0, true), (20.0, true)]);
+        // a progression before the index date does not count
+        let mut q = patient();
+        q.facts
+            .push(course(CodeSystem::OncoCourse, "P", "2019-12-01"));
+        assert_eq!(times(&q)[1], (100.0, true));
     }
 
     #[test]

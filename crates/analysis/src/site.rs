@@ -8,7 +8,9 @@
 
 use crate::AnalysisError;
 use crate::rows::Row;
-use oncofed_protocol::analysis::{Analysis, Computation, MAX_GROUP_LEVELS, Outcome, time_bin_end};
+use oncofed_protocol::analysis::{
+    Analysis, Computation, MAX_GROUP_LEVELS, Outcome, Variable, time_bin_end,
+};
 use oncofed_stats::{
     CoxAggregate, CoxGrid, CoxSiteSums, GlmAggregate, GlmRow, GlmStart, GridPoint, KmCounts,
     SurvivalRow, Ties, TimeEvent, cox_site_contribution, cox_site_sums, glm_site_contribution,
@@ -32,12 +34,45 @@ fn group_column(analysis: &Analysis) -> Option<usize> {
     }
 }
 
-fn survival_rows(rows: &[Row], stratum: u32) -> Vec<SurvivalRow> {
+/// A row's model columns from its values of `covariates` (in order): a
+/// categorical covariate becomes one 0/1 column per non-reference level
+/// (treatment contrasts), any other covariate its value.
+pub fn design_columns(covariates: &[Variable], values: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(values.len());
+    for (v, &x) in covariates.iter().zip(values) {
+        match v {
+            Variable::Categorical { levels, .. } => {
+                out.extend(levels.iter().skip(1).map(|l| f64::from(u8::from(l.0 == x))));
+            }
+            _ => out.push(x),
+        }
+    }
+    out
+}
+
+/// Rows per listed level of each categorical covariate, in order (the tail of
+/// the [`Computation::Totals`] vector).
+fn level_counts(rows: &[Row], analysis: &Analysis) -> Vec<f64> {
+    let mut out = Vec::with_capacity(analysis.categorical_levels());
+    for (c, v) in analysis.covariates().iter().enumerate() {
+        if let Variable::Categorical { levels, .. } = v {
+            out.extend(
+                levels
+                    .iter()
+                    .map(|l| rows.iter().filter(|r| r.values[c] == l.0).count() as f64),
+            );
+        }
+    }
+    out
+}
+
+fn survival_rows(rows: &[Row], analysis: &Analysis, stratum: u32) -> Vec<SurvivalRow> {
+    let covariates = analysis.covariates();
     rows.iter()
         .map(|r| SurvivalRow {
             time: r.time,
             event: r.event,
-            covariates: r.values.clone(),
+            covariates: design_columns(covariates, &r.values),
             stratum,
         })
         .collect()
@@ -53,17 +88,18 @@ fn glm_rows(rows: &[Row], analysis: &Analysis) -> Result<Vec<GlmRow>, AnalysisEr
     else {
         return Err(AnalysisError::Protocol("GLM step for another analysis"));
     };
-    let p = covariates.len();
+    // the values hold one entry per covariate, then the outcome variable's
+    let k = covariates.len();
     Ok(rows
         .iter()
         .map(|r| {
             let y = match outcome {
                 Outcome::Deceased => f64::from(u8::from(r.dead)),
-                Outcome::Variable { .. } => r.values[p],
+                Outcome::Variable { .. } => r.values[k],
             };
-            let mut x = Vec::with_capacity(p + 1);
+            let mut x = Vec::with_capacity(analysis.parameters());
             x.push(1.0);
-            x.extend_from_slice(&r.values[..p]);
+            x.extend(design_columns(covariates, &r.values[..k]));
             GlmRow { y, x, offset: 0.0 }
         })
         .collect())
@@ -139,7 +175,9 @@ pub fn compute(
                 .iter()
                 .filter(|r| if survival { r.event } else { r.dead })
                 .count();
-            vec![rows.len() as f64, events as f64]
+            let mut out = vec![rows.len() as f64, events as f64];
+            out.extend(level_counts(rows, analysis));
+            out
         }
         Computation::EventDays { horizon_days } => {
             let mut days = vec![0.0; *horizon_days as usize + 1];
@@ -198,11 +236,16 @@ pub fn compute(
             bins,
         } => {
             let rows = binned(rows, bins);
-            let sums = cox_site_sums(&survival_rows(&rows, 0), &cox_grid(grid), beta, *ties)?;
+            let sums = cox_site_sums(
+                &survival_rows(&rows, analysis, 0),
+                &cox_grid(grid),
+                beta,
+                *ties,
+            )?;
             flatten_cox_sums(&sums)
         }
         Computation::CoxStratum { beta, ties } => {
-            let agg = cox_site_contribution(&survival_rows(rows, 0), beta, *ties)?;
+            let agg = cox_site_contribution(&survival_rows(rows, analysis, 0), beta, *ties)?;
             let mut out = vec![agg.loglik, agg.events];
             out.extend(&agg.gradient);
             out.extend(&agg.hessian);
@@ -338,7 +381,7 @@ pub fn add_noise_share(
 pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
     let p = analysis.parameters();
     match computation {
-        Computation::Totals => 2,
+        Computation::Totals => 2 + analysis.categorical_levels(),
         Computation::EventDays { horizon_days } => *horizon_days as usize + 1,
         Computation::ExitCounts { edges } => 2 * edges.len().saturating_sub(1),
         Computation::GroupLevels => MAX_GROUP_LEVELS + 1,

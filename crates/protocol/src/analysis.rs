@@ -73,10 +73,64 @@ pub enum Variable {
         /// Days after the index date still counted (default 90).
         window_days: u32,
     },
+    /// A categorical covariate (issue 12): `variable`'s value taken as one of
+    /// the listed `levels`, the first the reference. A Cox or GLM model gets
+    /// one 0/1 column per other level (treatment contrasts, as R's
+    /// `factor(x)` with `relevel(ref = …)` or statsmodels'
+    /// `C(x, Treatment(reference=…))`), built at the site; a row whose value
+    /// is not among the levels is left out like a missing value (complete
+    /// cases). Written `cat:<variable>:<levels>`, e.g.
+    /// `cat:obs:loinc:89247-1:0,1,2,3` (ECOG, reference 0). Only as a Cox or
+    /// GLM covariate.
+    Categorical {
+        /// The variable whose value is the level (not itself categorical).
+        variable: Box<Variable>,
+        /// 2 to [`MAX_CATEGORICAL_LEVELS`] distinct finite values, the
+        /// reference first.
+        levels: Vec<Level>,
+    },
 }
 
 /// Default of [`Variable::Treatment::window_days`].
 pub const DEFAULT_TREATMENT_WINDOW_DAYS: u32 = 90;
+
+/// Most levels of a categorical covariate (reference included).
+pub const MAX_CATEGORICAL_LEVELS: usize = 16;
+
+/// One level of a [`Variable::Categorical`]: a value, compared, hashed and
+/// ordered by its bits (so that variables stay `Eq` and `Ord`); a row matches
+/// it by numeric equality. Written as Rust prints the `f64` (`1`, `0.5`),
+/// which parses back to the same bits.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Level(pub f64);
+
+impl PartialEq for Level {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+impl Eq for Level {}
+impl std::hash::Hash for Level {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state);
+    }
+}
+impl PartialOrd for Level {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Level {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 impl Variable {
     /// A short, stable name for tables and plots (`age`, `female`, `obs:loinc:89247-1`).
@@ -92,6 +146,10 @@ impl Variable {
                 prefix,
                 window_days,
             } => format!("tx:{}:{prefix}@{window_days}", system.as_str()),
+            Variable::Categorical { variable, levels } => {
+                let levels: Vec<String> = levels.iter().map(Level::to_string).collect();
+                format!("cat:{}:{}", variable.name(), levels.join(","))
+            }
         }
     }
 
@@ -99,7 +157,51 @@ impl Variable {
     pub fn category(&self) -> DataCategory {
         match self {
             Variable::Molecular { .. } => DataCategory::Genetic,
+            Variable::Categorical { variable, .. } => variable.category(),
             _ => DataCategory::Clinical,
+        }
+    }
+
+    /// The variable whose facts are read: a categorical's inner variable,
+    /// else the variable itself.
+    pub fn base(&self) -> &Variable {
+        match self {
+            Variable::Categorical { variable, .. } => variable,
+            v => v,
+        }
+    }
+
+    /// The model columns (coefficients) this variable takes as a covariate:
+    /// one per non-reference level of a categorical, else one.
+    pub fn columns(&self) -> usize {
+        match self {
+            Variable::Categorical { levels, .. } => levels.len().saturating_sub(1),
+            _ => 1,
+        }
+    }
+
+    /// The names of its columns, in order: `obs:loinc:89247-1=1`, … for a
+    /// categorical (`<inner name>=<level>`, the reference left out), else
+    /// [`Self::name`].
+    pub fn terms(&self) -> Vec<String> {
+        match self {
+            Variable::Categorical { variable, levels } => levels
+                .iter()
+                .skip(1)
+                .map(|l| format!("{}={l}", variable.name()))
+                .collect(),
+            v => vec![v.name()],
+        }
+    }
+
+    /// A categorical's reference level, named as its terms are
+    /// (`obs:loinc:89247-1=0`).
+    pub fn reference(&self) -> Option<String> {
+        match self {
+            Variable::Categorical { variable, levels } => {
+                levels.first().map(|l| format!("{}={l}", variable.name()))
+            }
+            _ => None,
         }
     }
 }
@@ -110,11 +212,13 @@ impl std::str::FromStr for Variable {
     /// Parses the names [`Variable::name`] prints: `age`, `female`,
     /// `obs:<system>:<code>` (e.g. `obs:loinc:89247-1`), `dx:<icd10 prefix>`, `gene:<symbol>`,
     /// `tx:atc:<prefix>[@<days>]` or `tx:ops:<prefix>[@<days>]` (a treatment
-    /// given before the index date or within `days` after it, default 90).
+    /// given before the index date or within `days` after it, default 90),
+    /// `cat:<variable>:<level>,<level>,...` (a categorical covariate, the first
+    /// level the reference, e.g. `cat:obs:loinc:89247-1:0,1,2,3`).
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
             format!(
-                "unknown variable '{s}': use age, female, obs:loinc:<code>, dx:<ICD-10 prefix>, gene:<HGNC symbol>, tx:atc:<prefix>[@days] or tx:ops:<prefix>[@days]"
+                "unknown variable '{s}': use age, female, obs:loinc:<code>, dx:<ICD-10 prefix>, gene:<HGNC symbol>, tx:atc:<prefix>[@days], tx:ops:<prefix>[@days] or cat:<variable>:<reference level>,<level>,..."
             )
         };
         match s {
@@ -161,6 +265,28 @@ impl std::str::FromStr for Variable {
                     window_days,
                 })
             }
+            "cat" => {
+                let (inner, levels) = rest.rsplit_once(':').ok_or_else(bad)?;
+                let variable: Variable = inner.parse()?;
+                if matches!(variable, Variable::Categorical { .. }) {
+                    return Err(format!(
+                        "'{s}': a categorical variable's inner variable cannot be categorical"
+                    ));
+                }
+                let levels = levels
+                    .split(',')
+                    .map(|l| l.trim().parse::<f64>().map(Level))
+                    .collect::<Result<Vec<Level>, _>>()
+                    .map_err(|_| {
+                        format!(
+                            "'{s}': the levels of cat:<variable>:<levels> are numbers separated by commas, the reference first (e.g. cat:obs:loinc:89247-1:0,1,2,3)"
+                        )
+                    })?;
+                Ok(Variable::Categorical {
+                    variable: Box::new(variable),
+                    levels,
+                })
+            }
             _ => Err(bad()),
         }
     }
@@ -194,6 +320,47 @@ pub struct Survival {
     /// not genetic, and every site's operator allowed it (`--allow-exact-times`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exact_times: bool,
+    /// What ends follow-up with an event (default: death, overall survival).
+    #[serde(default, skip_serializing_if = "Endpoint::is_overall")]
+    pub endpoint: Endpoint,
+}
+
+/// The event of a survival analysis, from the index date (issue 12, item 4).
+/// Progression and recurrence come from the MII onco course observations
+/// (oBDS 17, `Observation` SNOMED 396432002 with its components): overall
+/// assessment P (progression) or Y (recurrence); a component's P
+/// (progression) or R (local, nodal or distant recurrence).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Endpoint {
+    /// Overall survival: death from any cause.
+    #[default]
+    #[serde(rename = "os")]
+    Overall,
+    /// Progression-free survival: progression, recurrence or death, whichever
+    /// comes first.
+    #[serde(rename = "pfs")]
+    ProgressionFree,
+    /// Recurrence-free survival: recurrence (overall Y, or a component's R) or
+    /// death, whichever comes first.
+    #[serde(rename = "rfs")]
+    RecurrenceFree,
+}
+
+impl Endpoint {
+    /// Overall survival, the default (kept out of serialised requests).
+    pub fn is_overall(&self) -> bool {
+        *self == Endpoint::Overall
+    }
+
+    /// The short name (`os`, `pfs`, `rfs`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Overall => "os",
+            Endpoint::ProgressionFree => "pfs",
+            Endpoint::RecurrenceFree => "rfs",
+        }
+    }
 }
 
 impl Survival {
@@ -206,6 +373,7 @@ impl Survival {
         Survival {
             horizon_days,
             exact_times: false,
+            endpoint: Endpoint::Overall,
         }
     }
 }
@@ -319,13 +487,36 @@ impl Analysis {
     }
 
     /// Number of model parameters (for the parameters-to-observations limit); 0 for
-    /// analyses that fit no model.
+    /// analyses that fit no model. A categorical covariate counts one per
+    /// non-reference level ([`Variable::columns`]).
     pub fn parameters(&self) -> usize {
         match self {
-            Analysis::Cox { covariates, .. } => covariates.len(),
-            Analysis::Glm { covariates, .. } => covariates.len() + 1,
+            Analysis::Cox { covariates, .. } => covariates.iter().map(Variable::columns).sum(),
+            Analysis::Glm { covariates, .. } => {
+                covariates.iter().map(Variable::columns).sum::<usize>() + 1
+            }
             _ => 0,
         }
+    }
+
+    /// The model's covariates (Cox and GLM; empty for the others).
+    pub fn covariates(&self) -> &[Variable] {
+        match self {
+            Analysis::Cox { covariates, .. } | Analysis::Glm { covariates, .. } => covariates,
+            _ => &[],
+        }
+    }
+
+    /// The number of levels of all categorical covariates together: the
+    /// per-level row counts the [`Computation::Totals`] round carries.
+    pub fn categorical_levels(&self) -> usize {
+        self.covariates()
+            .iter()
+            .map(|v| match v {
+                Variable::Categorical { levels, .. } => levels.len(),
+                _ => 0,
+            })
+            .sum()
     }
 }
 
@@ -379,7 +570,10 @@ impl AnalysisRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "compute", rename_all = "kebab-case")]
 pub enum Computation {
-    /// `[rows, events]`: how many complete rows the site contributes, and deaths among them.
+    /// `[rows, events]`: how many complete rows the site contributes, and deaths among them;
+    /// for a Cox or GLM model with categorical covariates, then the rows per
+    /// listed level of each categorical covariate, in order (the hub refuses a
+    /// level under the minimum cell by name before any fit).
     Totals,
     /// Deaths per day of follow-up, `horizon_days + 1` entries (day 0 ..= horizon):
     /// the pooled histogram is the exact-days time grid. Only for analyses with

@@ -220,7 +220,9 @@ impl PlanLimits {
                 .analysis
                 .variables()
                 .into_iter()
-                .find(|v| !allowed.contains(v))
+                // a categorical covariate reads its inner variable's data:
+                // approving that variable approves it
+                .find(|v| !allowed.contains(v) && !allowed.contains(v.base()))
         });
         if let Some(v) = outside {
             return Err(format!(
@@ -305,6 +307,7 @@ mod tests {
         let exact = Survival {
             horizon_days: 3650,
             exact_times: true,
+            endpoint: Default::default(),
         };
         let plan = RunPlan {
             run: run.clone(),
@@ -394,6 +397,7 @@ mod tests {
         let exact = request(km_on(Survival {
             horizon_days: 100,
             exact_times: true,
+            endpoint: Default::default(),
         }));
         assert!(PlanLimits::default().admits(&exact).is_err());
         let approved = PlanLimits {

@@ -71,6 +71,25 @@ def cox_lifelines(frame, strata=None, fit_options=CONVERGED):
     }
 
 
+def cox_ecog_categorical(frame):
+    """Cox (Efron) on age, sex and ECOG as a categorical covariate with
+    reference 0: pd.get_dummies(drop_first=True) gives one 0/1 column per
+    grade 1-3, the treatment contrasts OncoFed's cat:<variable>:0,1,2,3 builds
+    at the sites (lung has a single ECOG-3 row)."""
+    grade = frame["ph.ecog"].astype(int).astype(pd.CategoricalDtype([0, 1, 2, 3]))
+    dummies = pd.get_dummies(grade, prefix="ecog", drop_first=True).astype(float)
+    cols = ["age", "sex"] + list(dummies.columns)
+    design = pd.concat([frame[["time", "status", "age", "sex"]], dummies], axis=1)
+    cph = CoxPHFitter().fit(design, "time", "status", fit_options=CONVERGED)
+    return {
+        "terms": cols,
+        "coef": [float(cph.params_[c]) for c in cols],
+        "se": [float(cph.standard_errors_[c]) for c in cols],
+        "loglik": float(cph.log_likelihood_),
+        "n": int(len(frame)),
+    }
+
+
 def cox_statsmodels(frame, ties):
     res = sm.PHReg(frame["time"], frame[COVARIATES], status=frame["status"], ties=ties).fit()
     return {"coef": list(map(float, res.params)), "se": list(map(float, res.bse)), "loglik": float(res.llf)}
@@ -122,6 +141,7 @@ def main():
         "cox_efron": cox_lifelines(complete),
         "cox_efron_default": cox_lifelines(complete, fit_options=None),
         "cox_efron_strata_site": cox_lifelines(complete, strata="site"),
+        "cox_efron_ecog_categorical": cox_ecog_categorical(complete),
         "cox_efron_statsmodels": cox_statsmodels(complete, "efron"),
         "cox_breslow_statsmodels": cox_statsmodels(complete, "breslow"),
         "logit": glm(complete, "binomial"),

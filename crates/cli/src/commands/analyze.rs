@@ -10,7 +10,8 @@ use oncofed_analysis::result::{
 use oncofed_hub::client::HubClient;
 use oncofed_protocol::Criteria;
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, RunState, Survival, Ties, Variable,
+    Analysis, AnalysisRequest, Endpoint, Family, IndexEvent, Outcome, RunState, Survival, Ties,
+    Variable,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +19,9 @@ use std::process::ExitCode;
 /// Variables are named as in the harmonised model: `age` (at the index diagnosis),
 /// `female` (0/1), `obs:loinc:<code>` (e.g. `obs:loinc:89247-1`, ECOG), `dx:<ICD-10
 /// prefix>` (0/1), `gene:<HGNC symbol>` (0/1, genetic data: needs opt-in and a
-/// project approved for it).
+/// project approved for it), `tx:atc|ops:<prefix>[@days]` (0/1), and for Cox and
+/// GLM covariates `cat:<variable>:<levels>` (categorical, the first level the
+/// reference, e.g. `cat:obs:loinc:89247-1:0,1,2,3`).
 #[derive(Debug, Subcommand)]
 pub enum AnalyzeCommand {
     /// Kaplan–Meier survival from the index diagnosis, optionally by a 0/1 variable,
@@ -104,9 +107,35 @@ pub struct KmArgs {
     /// that is not genetic, and sites started with `--allow-exact-times`.
     #[arg(long)]
     exact_times: bool,
+    /// What ends follow-up with an event: os (death), pfs (progression,
+    /// recurrence or death), rfs (recurrence or death); progression and
+    /// recurrence from the MII onco course observations (oBDS 17).
+    #[arg(long, value_enum, default_value = "os")]
+    endpoint: EndpointArg,
     /// Write the curve as SVG to this file.
     #[arg(long)]
     plot: Option<PathBuf>,
+}
+
+/// Survival endpoint.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EndpointArg {
+    /// Overall survival.
+    Os,
+    /// Progression-free survival.
+    Pfs,
+    /// Recurrence-free survival.
+    Rfs,
+}
+
+impl From<EndpointArg> for oncofed_protocol::analysis::Endpoint {
+    fn from(e: EndpointArg) -> Self {
+        match e {
+            EndpointArg::Os => Self::Overall,
+            EndpointArg::Pfs => Self::ProgressionFree,
+            EndpointArg::Rfs => Self::RecurrenceFree,
+        }
+    }
 }
 
 /// Tie handling.
@@ -126,7 +155,11 @@ pub struct CoxArgs {
     /// A covariate; repeat for several (e.g. --covariate age --covariate female
     /// --covariate tx:atc:L01@90 for an antineoplastic drug up to 90 days after
     /// the index date). Forms: age, female, obs:loinc:<code>, dx:<ICD-10
-    /// prefix>, gene:<HGNC symbol>, tx:atc|ops:<prefix>[@days].
+    /// prefix>, gene:<HGNC symbol>, tx:atc|ops:<prefix>[@days], and
+    /// cat:<variable>:<levels> for a categorical covariate, the first level the
+    /// reference (--covariate cat:obs:loinc:89247-1:0,1,2,3: ECOG, one term per
+    /// grade 1-3 against 0; rows with another value are left out; each level
+    /// needs the minimum cell of rows).
     #[arg(long = "covariate", required = true)]
     covariates: Vec<Variable>,
     /// Tie handling.
@@ -145,6 +178,11 @@ pub struct CoxArgs {
     /// that is not genetic, and sites started with `--allow-exact-times`.
     #[arg(long)]
     exact_times: bool,
+    /// What ends follow-up with an event: os (death), pfs (progression,
+    /// recurrence or death), rfs (recurrence or death); progression and
+    /// recurrence from the MII onco course observations (oBDS 17).
+    #[arg(long, value_enum, default_value = "os")]
+    endpoint: EndpointArg,
     #[command(flatten)]
     fit: FitArgs,
 }
@@ -166,7 +204,8 @@ pub struct GlmArgs {
     /// The response: `deceased`, or a variable.
     #[arg(long, default_value = "deceased")]
     outcome: String,
-    /// A covariate; repeat for several.
+    /// A covariate; repeat for several. Forms as for `cox`, including
+    /// cat:<variable>:<levels> (categorical, the first level the reference).
     #[arg(long = "covariate")]
     covariates: Vec<Variable>,
     /// The family.
@@ -254,6 +293,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 survival: Survival {
                     horizon_days: a.horizon,
                     exact_times: a.exact_times,
+                    endpoint: a.endpoint.into(),
                 },
                 groups: a.by,
                 interval_days: a.interval,
@@ -276,6 +316,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 survival: Survival {
                     horizon_days: a.horizon,
                     exact_times: a.exact_times,
+                    endpoint: a.endpoint.into(),
                 },
                 covariates: a.covariates,
                 ties,
@@ -377,6 +418,15 @@ pub fn render(result: &AnalysisResult) -> String {
             .collect();
         out.push_str(&format!("sat out: {}\n", sites.join("; ")));
     }
+    match run.endpoint {
+        Some(Endpoint::ProgressionFree) => {
+            out.push_str("endpoint: progression-free survival (progression, recurrence or death)\n")
+        }
+        Some(Endpoint::RecurrenceFree) => {
+            out.push_str("endpoint: recurrence-free survival (recurrence or death)\n")
+        }
+        _ => {}
+    }
     match &run.time_bins {
         Some(t) if t.exact => out.push_str("times: exact days (approved for this project)\n"),
         Some(t) => out.push_str(&format!(
@@ -415,6 +465,13 @@ fn regression(r: &RegressionResult) -> String {
             e.p_value,
             e.ci_lower.exp(),
             e.ci_upper.exp()
+        ));
+    }
+    if !r.references.is_empty() {
+        out.push_str(&format!(
+            "reference level{}: {}\n",
+            if r.references.len() > 1 { "s" } else { "" },
+            r.references.join(", ")
         ));
     }
     out

@@ -30,7 +30,9 @@ use oncofed_analysis::rows::{PatientData, Row, build_row};
 use oncofed_analysis::site::{compute, vector_len};
 use oncofed_model::{Demographics, Fact, FactKind, Pseudonym, Purpose, SecurityLevel};
 use oncofed_protocol::QueryId;
-use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Variable};
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Variable,
+};
 use oncofed_protocol::plan::RunPlan;
 use oncofed_secagg::{FixedPoint, Ledger, Refusal, RunParticipant, SiteId as AggIndex};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -106,20 +108,36 @@ impl AnalysisRuns {
 fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
     match fact.kind {
         FactKind::Diagnosis => true,
-        FactKind::Observation => request.analysis.variables().iter().any(|v| {
-            matches!(v, Variable::Observation { system, code } if *system == fact.code.system && *code == fact.code.code)
-        }),
+        FactKind::Observation => {
+            (course_endpoint(request) && COURSE_CODES.contains(&fact.code.code.as_str()))
+                || request.analysis.variables().iter().any(|v| {
+                    // a categorical covariate reads its inner variable's facts
+                    matches!(v.base(), Variable::Observation { system, code } if *system == fact.code.system && *code == fact.code.code)
+                })
+        }
         FactKind::Molecular => request
             .analysis
             .variables()
             .iter()
-            .any(|v| matches!(v, Variable::Molecular { .. })),
+            .any(|v| matches!(v.base(), Variable::Molecular { .. })),
         FactKind::Medication | FactKind::Procedure => {
             request.analysis.variables().iter().any(|v| {
-                matches!(v, Variable::Treatment { system, prefix, .. } if *system == fact.code.system && fact.code.code.starts_with(prefix.as_str()))
+                matches!(v.base(), Variable::Treatment { system, prefix, .. } if *system == fact.code.system && fact.code.code.starts_with(prefix.as_str()))
             })
         }
     }
+}
+
+/// SNOMED codes of the MII onco course observation (oBDS 17) and its
+/// components (primary tumour, lymph nodes, distant metastases): the facts a
+/// progression- or recurrence-free endpoint reads.
+const COURSE_CODES: [&str; 4] = ["396432002", "277062004", "399656008", "399608002"];
+
+/// Whether the request's survival endpoint reads the onco course.
+fn course_endpoint(request: &AnalysisRequest) -> bool {
+    matches!(&request.analysis,
+        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. }
+            if !survival.endpoint.is_overall())
 }
 
 /// The store queries that fetch every fact the request can read (through the
@@ -129,8 +147,17 @@ fn fact_filters(request: &AnalysisRequest) -> Vec<FactFilter> {
         kind: Some(FactKind::Diagnosis),
         ..FactFilter::default()
     }];
+    if course_endpoint(request) {
+        filters.extend(COURSE_CODES.map(|code| FactFilter {
+            kind: Some(FactKind::Observation),
+            system: Some(oncofed_model::CodeSystem::Snomed),
+            code_prefix: Some(code.to_owned()),
+            ..FactFilter::default()
+        }));
+    }
     for v in request.analysis.variables() {
-        match v {
+        // a categorical covariate's facts are its inner variable's
+        match v.base().clone() {
             Variable::Observation { system, code } => filters.push(FactFilter {
                 kind: Some(FactKind::Observation),
                 system: Some(system),
@@ -506,5 +533,67 @@ fn secure_step(
         AnalysisStep::Prepare { .. } | AnalysisStep::Finish => {
             Err(StepError::Compute("step handled elsewhere".into()))
         }
+    }
+}
+
+#[cfg(test)]
+mod categorical_tests {
+    use super::*;
+    use oncofed_model::{CodeSystem, Coding, DataCategory, FactValue};
+
+    /// A categorical covariate loads the facts its inner variable reads.
+    #[test]
+    fn a_categorical_covariate_loads_its_inner_variables_facts() {
+        let request = AnalysisRequest {
+            project: "p".into(),
+            index: oncofed_protocol::analysis::IndexEvent {
+                icd10: "C34".into(),
+            },
+            cohort: None,
+            analysis: Analysis::Cox {
+                survival: Default::default(),
+                covariates: ["cat:obs:loinc:89247-1:0,1,2", "cat:tx:atc:L01:0,1"]
+                    .map(|s| s.parse::<Variable>().unwrap())
+                    .to_vec(),
+                ties: oncofed_protocol::analysis::Ties::Efron,
+                stratify_by_site: false,
+            },
+            epsilon: None,
+            wait_seconds: None,
+            tolerance: None,
+            max_iter: None,
+        };
+        let filters = fact_filters(&request);
+        let wanted = |kind, system, code: &str| {
+            filters.iter().any(|f| {
+                f.kind == Some(kind)
+                    && f.system == Some(system)
+                    && f.code_prefix.as_deref() == Some(code)
+            })
+        };
+        assert!(wanted(FactKind::Observation, CodeSystem::Loinc, "89247-1"));
+        assert!(wanted(FactKind::Medication, CodeSystem::Atc, "L01"));
+        let fact = |kind, system, code: &str| Fact {
+            kind,
+            code: Coding::new(system, code),
+            modifier: None,
+            value: FactValue::None,
+            start: None,
+            end: None,
+            category: DataCategory::Clinical,
+            level: SecurityLevel::Pseudonymised,
+        };
+        assert!(relevant(
+            &request,
+            &fact(FactKind::Observation, CodeSystem::Loinc, "89247-1")
+        ));
+        assert!(relevant(
+            &request,
+            &fact(FactKind::Medication, CodeSystem::Atc, "L01XE03")
+        ));
+        assert!(!relevant(
+            &request,
+            &fact(FactKind::Observation, CodeSystem::Loinc, "718-7")
+        ));
     }
 }
