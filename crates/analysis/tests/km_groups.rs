@@ -23,6 +23,7 @@ fn km_by_ecog() -> Analysis {
         survival: Survival {
             horizon_days: 3650,
             exact_times: true,
+            endpoint: Default::default(),
         },
         groups: Some(ecog()),
         interval_days: 30,

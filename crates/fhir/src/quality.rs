@@ -188,6 +188,16 @@ pub fn code_issue(c: &Coding) -> Option<Issue> {
         CodeSystem::RxNorm => (1..=9).contains(&b.len()) && all_digits(b),
         CodeSystem::Ecog => matches!(b, [b'0'..=b'5']),
         CodeSystem::VitalStatus => matches!(code, "L" | "T" | "X"),
+        CodeSystem::OncoCourse => matches!(
+            code,
+            "V" | "T" | "K" | "P" | "D" | "B" | "R" | "Y" | "U" | "X"
+        ),
+        CodeSystem::OncoCourseTumour => {
+            matches!(code, "K" | "T" | "P" | "N" | "R" | "F" | "U" | "X")
+        }
+        CodeSystem::OncoCourseNodes | CodeSystem::OncoCourseMetastases => {
+            matches!(code, "K" | "R" | "T" | "P" | "N" | "F" | "U" | "X")
+        }
         CodeSystem::Tnm => !code.is_empty() && !code.contains(char::is_whitespace),
     };
     let issue = |check: bool| {

@@ -284,3 +284,44 @@ fn implausible_values_are_kept_and_flagged() {
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(findings[0].source_id.as_deref(), Some("Observation/b#0"));
 }
+
+/// Issue 12, item 4: the MII onco course observation (oBDS 17,
+/// `mii-pr-onko-verlauf`, as the module's example `mii-exa-onko-verlauf-tumor`
+/// codes it) maps to an overall-assessment fact and one fact per component,
+/// each keeping its MII code system, so a progression-free endpoint can read
+/// P, Y and the components' R.
+#[test]
+fn the_mii_onco_course_observation_maps_with_its_components() {
+    let mii = "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem";
+    let obs = format!(
+        r#"{{"resourceType":"Observation","id":"verlauf-1","status":"final",
+        "code":{{"coding":[{{"system":"http://snomed.info/sct","code":"396432002"}}]}},
+        "subject":{{"reference":"Patient/p1"}},"effectiveDateTime":"2024-02-08",
+        "valueCodeableConcept":{{"coding":[{{"system":"{mii}/mii-cs-onko-verlauf-gesamtbeurteilung","code":"P"}}]}},
+        "component":[
+          {{"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"277062004"}}]}},
+            "valueCodeableConcept":{{"coding":[{{"system":"{mii}/mii-cs-onko-verlauf-primaertumor","code":"T"}}]}}}},
+          {{"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"399656008"}}]}},
+            "valueCodeableConcept":{{"coding":[{{"system":"{mii}/mii-cs-verlauf-lymphknoten","code":"P"}}]}}}},
+          {{"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"399608002"}}]}},
+            "valueCodeableConcept":{{"coding":[{{"system":"{mii}/mii-cs-onko-verlauf-fernmetastasen","code":"R"}}]}}}}]}}"#
+    )
+    .replace('\n', "");
+    let b = map_ndjson_line(&obs, "verlauf.ndjson", 1).unwrap();
+    let values: Vec<(String, FactValue)> = b
+        .facts
+        .iter()
+        .map(|f| (f.fact.code.code.clone(), f.fact.value.clone()))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("396432002", coding(CodeSystem::OncoCourse, "P")),
+            ("277062004", coding(CodeSystem::OncoCourseTumour, "T")),
+            ("399656008", coding(CodeSystem::OncoCourseNodes, "P")),
+            ("399608002", coding(CodeSystem::OncoCourseMetastases, "R")),
+        ]
+        .map(|(c, v)| (c.to_owned(), FactValue::Code(v)))
+    );
+    assert!(b.facts.iter().all(|f| f.fact.start == date("2024-02-08")));
+}

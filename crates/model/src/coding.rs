@@ -34,11 +34,22 @@ pub enum CodeSystem {
     Ecog,
     /// MII vital status (L alive, T dead, X unknown).
     VitalStatus,
+    /// MII onco course, overall assessment of the tumour status (oBDS 17.2:
+    /// V, T, K, P progression, D, B, R, Y recurrence, U, X).
+    OncoCourse,
+    /// MII onco course, primary tumour (oBDS 17.3: K, T, P, N, R local
+    /// recurrence, F, U, X).
+    OncoCourseTumour,
+    /// MII onco course, regional lymph nodes (oBDS 17.4: K, R new nodal
+    /// recurrence, T, P, N, F, U, X).
+    OncoCourseNodes,
+    /// MII onco course, distant metastases (oBDS 17.5, same codes as 17.4).
+    OncoCourseMetastases,
 }
 
 impl CodeSystem {
     /// Every accepted system.
-    pub const ALL: [CodeSystem; 12] = [
+    pub const ALL: [CodeSystem; 16] = [
         Self::Icd10Gm,
         Self::Icd10Who,
         Self::IcdO3,
@@ -51,6 +62,10 @@ impl CodeSystem {
         Self::Tnm,
         Self::Ecog,
         Self::VitalStatus,
+        Self::OncoCourse,
+        Self::OncoCourseTumour,
+        Self::OncoCourseNodes,
+        Self::OncoCourseMetastases,
     ];
 
     /// The canonical system URI used in FHIR `Coding.system`.
@@ -69,6 +84,18 @@ impl CodeSystem {
             Self::Ecog => "http://loinc.org/ecog",
             Self::VitalStatus => {
                 "https://www.medizininformatik-initiative.de/fhir/core/modul-person/CodeSystem/Vitalstatus"
+            }
+            Self::OncoCourse => {
+                "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-verlauf-gesamtbeurteilung"
+            }
+            Self::OncoCourseTumour => {
+                "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-verlauf-primaertumor"
+            }
+            Self::OncoCourseNodes => {
+                "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-verlauf-lymphknoten"
+            }
+            Self::OncoCourseMetastases => {
+                "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-verlauf-fernmetastasen"
             }
         }
     }
@@ -90,6 +117,14 @@ impl CodeSystem {
             "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-allgemeiner-leistungszustand-ecog" => {
                 Some(Self::Ecog)
             }
+            // The MII onco module's nodes and metastases systems are published
+            // under these URLs (without "onko-") in its FSH sources.
+            "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-verlauf-lymphknoten" => {
+                Some(Self::OncoCourseNodes)
+            }
+            "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-verlauf-fernmetastasen" => {
+                Some(Self::OncoCourseMetastases)
+            }
             _ => None,
         }
     }
@@ -109,6 +144,10 @@ impl CodeSystem {
             Self::Tnm => "tnm",
             Self::Ecog => "ecog",
             Self::VitalStatus => "vital-status",
+            Self::OncoCourse => "onko-verlauf",
+            Self::OncoCourseTumour => "onko-verlauf-tumor",
+            Self::OncoCourseNodes => "onko-verlauf-lymphknoten",
+            Self::OncoCourseMetastases => "onko-verlauf-fernmetastasen",
         }
     }
 

@@ -8,7 +8,7 @@
 //! their own last contact. Every date lies in `[diagnosis, end]`.
 
 use crate::draw::{self, SynthRng};
-use crate::fhir_writer::{ECOG_SYSTEM, TNM_SYSTEM};
+use crate::fhir_writer::{COURSE_SNOMED, ECOG_SYSTEM, TNM_SYSTEM};
 use crate::findings::{lab_panel, tnm};
 use crate::record::{
     Condition, Consent, ConsentKind, Medication, ObsValue, Observation, Procedure, Resource,
@@ -251,6 +251,34 @@ pub(crate) fn course(
             None
         };
         let stop = next_start.map_or(planned_end, |n| planned_end.min(draw::sub_days(n, 7)));
+        // A next line follows a progression (or, after curative surgery, a
+        // recurrence), recorded as the MII onco course observation two weeks
+        // before it. Its resource id comes from a side stream of the
+        // generator, so every other draw stays as it was.
+        if let Some(n) = next_start {
+            let date = draw::sub_days(n, 14).max(start);
+            let (code, display) = if line == 1 && plan.surgery.is_some() {
+                ("Y", "Rezidiv")
+            } else {
+                ("P", "Progression")
+            };
+            let mut side = rng.clone();
+            side.set_stream(0x6f6e_636f_7572_7365 ^ u64::from(line));
+            res[slot].push(Resource {
+                uuid: draw::uuid(&mut side),
+                body: ResourceBody::Observation(Observation {
+                    loinc: COURSE_SNOMED,
+                    display: "Status of regression of tumor (observable entity)",
+                    date,
+                    value: ObsValue::Coded {
+                        system: CodeSystem::OncoCourse.uri(),
+                        code: code.into(),
+                        display: Some(display),
+                    },
+                }),
+            });
+            last[slot] = last[slot].max(date);
+        }
         let end_date = if stop >= end {
             if t.event { Some(end) } else { None }
         } else {

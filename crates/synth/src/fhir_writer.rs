@@ -13,7 +13,10 @@ use oncofed_model::CodeSystem;
 
 /// UICC TNM and stage group codes (`docs/fhir-profile.md`).
 pub const TNM_SYSTEM: &str = "https://www.uicc.org/resources/tnm";
-/// MII onco module ECOG code system.
+/// SNOMED CT code of the MII onco course observation (oBDS 17, "Status of
+/// regression of tumor"); its value is the overall assessment (P, Y, ...).
+pub const COURSE_SNOMED: &str = "396432002";
+/// MII onco ECOG code system.
 pub const ECOG_SYSTEM: &str = "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-allgemeiner-leistungszustand-ecog";
 /// MII consent policy code system (provision codes).
 pub const MII_CONSENT_POLICY_SYSTEM: &str = "urn:oid:2.16.840.1.113883.3.1937.777.24.5.3";
@@ -227,7 +230,7 @@ fn resource<'a>(r: &'a Resource, patient: &str, condition: Option<&str>) -> J<'a
             let (category, focus) = match ob.loinc {
                 "69548-6" => ("laboratory", true),
                 "59847-4" => ("laboratory", true),
-                "21905-5" | "21906-3" | "21907-1" | "21908-9" => ("exam", true),
+                "21905-5" | "21906-3" | "21907-1" | "21908-9" | COURSE_SNOMED => ("exam", true),
                 "89247-1" | "75186-7" => ("survey", false),
                 _ => ("laboratory", false),
             };
@@ -244,7 +247,11 @@ fn resource<'a>(r: &'a Resource, patient: &str, condition: Option<&str>) -> J<'a
                 "id" => &r.uuid,
                 "status" => "final",
                 "category" => categories,
-                "code" => loinc(ob.loinc, ob.display),
+                "code" => if ob.loinc == COURSE_SNOMED {
+                    concept(CodeSystem::Snomed.uri(), ob.loinc, Some(ob.display))
+                } else {
+                    loinc(ob.loinc, ob.display)
+                },
                 "subject" => subject,
             };
             if let (true, Some(c)) = (focus, condition) {

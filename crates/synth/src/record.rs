@@ -92,7 +92,7 @@ pub struct Condition {
 /// An observation (FHIR Observation).
 #[derive(Debug, Clone)]
 pub struct Observation {
-    /// LOINC code.
+    /// LOINC code (SNOMED CT for the onco course, `fhir_writer::COURSE_SNOMED`).
     pub loinc: &'static str,
     /// LOINC display.
     pub display: &'static str,

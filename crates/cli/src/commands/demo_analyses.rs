@@ -6,8 +6,8 @@ use super::local::LocalFederation;
 use oncofed_analysis::AnalysisResult;
 use oncofed_model::{CodeSystem, DataCategory};
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Family, IndexEvent, Outcome, Project, RunState, Survival, Ties,
-    Variable,
+    Analysis, AnalysisRequest, Endpoint, Family, IndexEvent, Outcome, Project, RunState, Survival,
+    Ties, Variable,
 };
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -81,10 +81,13 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
             ),
         ),
         (
-            "Cox model: age + sex + ECOG + antineoplastic drug (ATC L01) within 90 days (Efron)",
+            "Cox model of progression-free survival: age + sex + ECOG + antineoplastic drug (ATC L01) within 90 days (Efron)",
             request(
                 Analysis::Cox {
-                    survival: Survival::default(),
+                    survival: Survival {
+                        endpoint: Endpoint::ProgressionFree,
+                        ..Survival::default()
+                    },
                     covariates: with_treatment,
                     ties: Ties::Efron,
                     stratify_by_site: false,
