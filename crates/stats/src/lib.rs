@@ -9,6 +9,7 @@
 //! | Cox PH, pooled (Breslow/Efron) | [`CoxGrid::from_events`], [`cox_site_sums`] | [`CoxGrid::merge`], [`fit_cox`] ([`cox_combine`]) |
 //! | Cox PH, stratified by site | [`cox_site_contribution`] | [`fit_cox_stratified_by_site`] |
 //! | Kaplan–Meier, log-rank | [`event_times`], [`km_site_counts`] | [`merge_times`], [`kaplan_meier`], [`logrank_test`] |
+//! | competing risks, cumulative incidence (Aalen–Johansen, Gray's variance) | [`cif_event_times`], [`cif_site_counts`] | [`merge_times`], [`aalen_johansen`] |
 //! | logistic / Poisson GLM (IRLS) | [`glm_site_start`], [`glm_site_contribution`] | [`glm_start`], [`fit_glm`] |
 //! | descriptives | [`Moments::from_values`], [`Histogram::from_values`] | `add`, [`Moments::mean`], [`Moments::variance`] |
 //!
@@ -29,6 +30,7 @@
 //! sums. Disclosure control, time-grid coarsening and secure aggregation are
 //! layered on top of this crate, not inside it.
 
+mod cif;
 mod cox;
 mod describe;
 mod error;
@@ -38,6 +40,10 @@ mod linalg;
 mod newton;
 pub mod special;
 
+pub use cif::{
+    CifCounts, CifEstimate, CompetingRow, CompetingStatus, aalen_johansen, cif_event_times,
+    cif_site_counts,
+};
 pub use cox::{
     CoxAggregate, CoxFit, CoxGrid, CoxSiteSums, GridPoint, SurvivalRow, Ties, cox_combine,
     cox_site_contribution, cox_site_sums, fit_cox, fit_cox_stratified_by_site,
