@@ -9,6 +9,7 @@ mod support;
 
 use support::{InMemory, lung_peer, lung_sites, request};
 
+use oncofed_analysis::result::RegressionResult;
 use oncofed_analysis::rows::{PatientData, Row, variable_value};
 use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, driver, run};
 use oncofed_model::{
@@ -49,11 +50,63 @@ fn dummies(sites: &[Vec<Row>], others: &[f64]) -> Vec<Row> {
         .collect()
 }
 
-fn regression(r: AnalysisResult) -> oncofed_analysis::result::RegressionResult {
+fn regression(r: AnalysisResult) -> RegressionResult {
     match r {
         AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => r,
         _ => panic!("not a regression"),
     }
+}
+
+/// Runs the analysis `fed` holds under `limits`.
+fn run_on(limits: &AnalysisLimits, mut fed: InMemory) -> Result<AnalysisResult, AnalysisError> {
+    run(&request(fed.analysis.clone()), limits, &mut fed)
+}
+
+/// The regression fit of the analysis `fed` holds under `limits`.
+fn fit(limits: &AnalysisLimits, fed: InMemory) -> RegressionResult {
+    regression(run_on(limits, fed).unwrap())
+}
+
+/// The largest absolute difference of two fits' coefficients and standard errors.
+fn max_abs_diff(a: &RegressionResult, b: &RegressionResult) -> f64 {
+    let mut worst = 0.0f64;
+    for (a, b) in a.estimates.iter().zip(&b.estimates) {
+        worst = worst
+            .max((a.coef - b.coef).abs())
+            .max((a.std_error - b.std_error).abs());
+    }
+    worst
+}
+
+/// The largest error of `result` against the peer's `coef` and `se`: of a
+/// coefficient relative to `max(|coef|, SE)`, of an SE relative to the SE.
+fn max_relative_diff(result: &RegressionResult, peer: &serde_json::Value) -> f64 {
+    let mut worst = 0.0f64;
+    for (i, e) in result.estimates.iter().enumerate() {
+        let (coef, se) = (
+            peer["coef"][i].as_f64().unwrap(),
+            peer["se"][i].as_f64().unwrap(),
+        );
+        worst = worst
+            .max((e.coef - coef).abs() / coef.abs().max(se))
+            .max((e.std_error - se).abs() / se);
+    }
+    worst
+}
+
+/// Each site's rows with only the first and third values (age and ECOG).
+fn age_and_ecog(sites: &[Vec<Row>]) -> Vec<Vec<Row>> {
+    sites
+        .iter()
+        .map(|s| {
+            s.iter()
+                .map(|r| Row {
+                    values: vec![r.values[0], r.values[2]],
+                    ..r.clone()
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn cox(covariates: Vec<Variable>) -> Analysis {
@@ -63,6 +116,16 @@ fn cox(covariates: Vec<Variable>) -> Analysis {
             exact_times: true,
             ..Survival::default()
         },
+        covariates,
+        ties: Ties::Efron,
+        stratify_by_site: false,
+    }
+}
+
+/// Cox with Efron ties on the default survival settings.
+fn default_cox(covariates: Vec<Variable>) -> Analysis {
+    Analysis::Cox {
+        survival: Survival::default(),
         covariates,
         ties: Ties::Efron,
         stratify_by_site: false,
@@ -86,14 +149,7 @@ fn cox_with_categorical_ecog_equals_hand_built_dummies_and_lifelines() {
     let analysis = cox(vec![Variable::Age, Variable::Female, ecog("0,1,2,3")]);
     assert_eq!(analysis.parameters(), 5);
     let limits = min_cell_one();
-    let fed = regression(
-        run(
-            &request(analysis.clone()),
-            &limits,
-            &mut InMemory::new(sites.clone(), analysis),
-        )
-        .unwrap(),
-    );
+    let fed = fit(&limits, InMemory::new(sites.clone(), analysis));
     assert_eq!(
         fed.terms,
         [
@@ -113,38 +169,20 @@ fn cox_with_categorical_ecog_equals_hand_built_dummies_and_lifelines() {
         column("e2"),
         column("e3"),
     ]);
-    let pooled = regression(
-        run(
-            &request(by_hand.clone()),
-            &AnalysisLimits {
-                min_sites: 1,
-                ..limits
-            },
-            &mut InMemory::new(vec![dummies(&sites, &[1.0, 2.0, 3.0])], by_hand),
-        )
-        .unwrap(),
+    let pooled = fit(
+        &AnalysisLimits {
+            min_sites: 1,
+            ..limits
+        },
+        InMemory::new(vec![dummies(&sites, &[1.0, 2.0, 3.0])], by_hand),
     );
-    let mut worst_hand = 0.0f64;
-    for (a, b) in fed.estimates.iter().zip(&pooled.estimates) {
-        worst_hand = worst_hand
-            .max((a.coef - b.coef).abs())
-            .max((a.std_error - b.std_error).abs());
-    }
+    let worst_hand = max_abs_diff(&fed, &pooled);
     eprintln!("categorical vs hand-built dummies: max |Δ| (coef, SE) {worst_hand:.2e}");
     assert!(worst_hand < 1e-10, "{worst_hand:e}");
 
     let peer = &lung_peer()["cox_efron_ecog_categorical"];
     assert_eq!(peer["n"], 227);
-    let mut worst_peer = 0.0f64;
-    for (i, e) in fed.estimates.iter().enumerate() {
-        let (coef, se) = (
-            peer["coef"][i].as_f64().unwrap(),
-            peer["se"][i].as_f64().unwrap(),
-        );
-        worst_peer = worst_peer
-            .max((e.coef - coef).abs() / coef.abs().max(se))
-            .max((e.std_error - se).abs() / se);
-    }
+    let worst_peer = max_relative_diff(&fed, peer);
     let loglik = peer["loglik"].as_f64().unwrap();
     eprintln!(
         "categorical vs lifelines: max relative |Δ| (coef, SE) {worst_peer:.2e}, loglik {:.2e}",
@@ -155,28 +193,15 @@ fn cox_with_categorical_ecog_equals_hand_built_dummies_and_lifelines() {
 
     // over the secure-aggregation codec (each site vector rounded to 2^-24)
     let analysis = cox(vec![Variable::Age, Variable::Female, ecog("0,1,2,3")]);
-    let codec = regression(
-        run(
-            &request(analysis.clone()),
-            &limits,
-            &mut InMemory {
-                sites,
-                analysis,
-                resolution: driver::CODEC_RESOLUTION,
-            },
-        )
-        .unwrap(),
+    let codec = fit(
+        &limits,
+        InMemory {
+            sites,
+            analysis,
+            resolution: driver::CODEC_RESOLUTION,
+        },
     );
-    let mut worst_codec = 0.0f64;
-    for (i, e) in codec.estimates.iter().enumerate() {
-        let (coef, se) = (
-            peer["coef"][i].as_f64().unwrap(),
-            peer["se"][i].as_f64().unwrap(),
-        );
-        worst_codec = worst_codec
-            .max((e.coef - coef).abs() / coef.abs().max(se))
-            .max((e.std_error - se).abs() / se);
-    }
+    let worst_codec = max_relative_diff(&codec, peer);
     eprintln!("categorical over the codec vs lifelines: max relative |Δ| {worst_codec:.2e}");
     assert!(worst_codec < 1e-6, "{worst_codec:e}");
 }
@@ -188,8 +213,7 @@ fn an_ecog_level_under_the_minimum_cell_is_refused_by_name() {
     let sites = lung_sites(&["age", "sex", "ph.ecog"]);
     let analysis = cox(vec![Variable::Age, Variable::Female, ecog("0,1,2,3")]);
     let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
-    let mut fed = InMemory::new(sites.clone(), analysis.clone());
-    let err = run(&request(analysis), &limits, &mut fed).unwrap_err();
+    let err = run_on(&limits, InMemory::new(sites.clone(), analysis)).unwrap_err();
     assert_eq!(
         err,
         AnalysisError::Disclosure(
@@ -199,19 +223,7 @@ fn an_ecog_level_under_the_minimum_cell_is_refused_by_name() {
     // the refusal comes from the totals round, before any time grid or fit
     // (two small levels are named together)
     let analysis = cox(vec![Variable::Age, ecog("0,1,2,3,4")]);
-    let sites: Vec<Vec<Row>> = sites
-        .into_iter()
-        .map(|s| {
-            s.into_iter()
-                .map(|r| Row {
-                    values: vec![r.values[0], r.values[2]],
-                    ..r
-                })
-                .collect()
-        })
-        .collect();
-    let mut fed = InMemory::new(sites, analysis.clone());
-    let err = run(&request(analysis), &limits, &mut fed).unwrap_err();
+    let err = run_on(&limits, InMemory::new(age_and_ecog(&sites), analysis)).unwrap_err();
     assert_eq!(
         err.to_string(),
         "refused by disclosure control: levels obs:loinc:89247-1=3, obs:loinc:89247-1=4 have fewer than 3 rows each: merge them or drop them"
@@ -239,14 +251,7 @@ fn glm_with_a_categorical_covariate_equals_hand_built_dummies() {
             family,
         };
         assert_eq!(analysis.parameters(), 5);
-        let fed = regression(
-            run(
-                &request(analysis.clone()),
-                &limits,
-                &mut InMemory::new(sites.clone(), analysis),
-            )
-            .unwrap(),
-        );
+        let fed = fit(&limits, InMemory::new(sites.clone(), analysis));
         assert_eq!(
             fed.terms,
             [
@@ -263,23 +268,14 @@ fn glm_with_a_categorical_covariate_equals_hand_built_dummies() {
             covariates: vec![Variable::Age, Variable::Female, column("e1"), column("e2")],
             family,
         };
-        let pooled = regression(
-            run(
-                &request(by_hand.clone()),
-                &AnalysisLimits {
-                    min_sites: 1,
-                    ..limits
-                },
-                &mut InMemory::new(vec![dummies(&sites, &[1.0, 2.0])], by_hand),
-            )
-            .unwrap(),
+        let pooled = fit(
+            &AnalysisLimits {
+                min_sites: 1,
+                ..limits
+            },
+            InMemory::new(vec![dummies(&sites, &[1.0, 2.0])], by_hand),
         );
-        let mut worst = 0.0f64;
-        for (a, b) in fed.estimates.iter().zip(&pooled.estimates) {
-            worst = worst
-                .max((a.coef - b.coef).abs())
-                .max((a.std_error - b.std_error).abs());
-        }
+        let worst = max_abs_diff(&fed, &pooled);
         eprintln!("{family:?} GLM categorical vs hand-built dummies: max |Δ| {worst:.2e}");
         assert!(worst < 1e-10, "{worst:e}");
     }
@@ -290,23 +286,7 @@ fn glm_with_a_categorical_covariate_equals_hand_built_dummies() {
         covariates: vec![Variable::Age, ecog("0,1,2")],
         family: Family::Binomial,
     };
-    let unfiltered: Vec<Vec<Row>> = all
-        .iter()
-        .map(|s| {
-            s.iter()
-                .map(|r| Row {
-                    values: vec![r.values[0], r.values[2]],
-                    ..r.clone()
-                })
-                .collect()
-        })
-        .collect();
-    let err = run(
-        &request(analysis.clone()),
-        &limits,
-        &mut InMemory::new(unfiltered, analysis),
-    )
-    .unwrap_err();
+    let err = run_on(&limits, InMemory::new(age_and_ecog(&all), analysis)).unwrap_err();
     assert!(
         matches!(&err, AnalysisError::Federation(m) if m.contains("level counts")),
         "{err}"
@@ -403,14 +383,7 @@ fn categorical_names_parse_back_and_misuse_is_refused() {
 
     let check =
         |analysis: Analysis| driver::validate(&request(analysis)).map_err(|e| e.to_string());
-    let cox_with = |v: &str| {
-        check(Analysis::Cox {
-            survival: Survival::default(),
-            covariates: vec![v.parse().unwrap()],
-            ties: Ties::Efron,
-            stratify_by_site: false,
-        })
-    };
+    let cox_with = |v: &str| check(default_cox(vec![v.parse().unwrap()]));
     assert_eq!(cox_with(ECOG), Ok(()));
     let levels = |v: &str| {
         cox_with(v).unwrap_err().contains(
@@ -434,14 +407,9 @@ fn categorical_names_parse_back_and_misuse_is_refused() {
         levels: vec![Level(0.0), Level(1.0)],
     };
     assert!(
-        check(Analysis::Cox {
-            survival: Survival::default(),
-            covariates: vec![nested],
-            ties: Ties::Efron,
-            stratify_by_site: false,
-        })
-        .unwrap_err()
-        .contains("cannot be categorical")
+        check(default_cox(vec![nested]))
+            .unwrap_err()
+            .contains("cannot be categorical")
     );
 
     let refused = |analysis: Analysis, place: &str| {
@@ -491,14 +459,7 @@ fn categorical_names_parse_back_and_misuse_is_refused() {
         variables: Some(vec![v.base().clone()]),
         ..Default::default()
     };
-    let cox_of = |c: Variable| {
-        request(Analysis::Cox {
-            survival: Survival::default(),
-            covariates: vec![c],
-            ties: Ties::Efron,
-            stratify_by_site: false,
-        })
-    };
+    let cox_of = |c: Variable| request(default_cox(vec![c]));
     assert!(approved.admits(&cox_of(v.clone())).is_ok());
     assert!(approved.admits(&cox_of(ecog("2,0"))).is_ok());
     assert!(
@@ -523,9 +484,8 @@ fn categorical_names_parse_back_and_misuse_is_refused() {
         "cat:age:{}",
         (0..16).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
     );
-    let e = check(Analysis::Cox {
-        survival: Survival::default(),
-        covariates: (0..5)
+    let e = check(default_cox(
+        (0..5)
             .map(|i| {
                 let mut w: Variable = wide.parse().unwrap();
                 if let Variable::Categorical { variable, .. } = &mut w {
@@ -534,9 +494,7 @@ fn categorical_names_parse_back_and_misuse_is_refused() {
                 w
             })
             .collect(),
-        ties: Ties::Efron,
-        stratify_by_site: false,
-    })
+    ))
     .unwrap_err();
     assert!(e.contains("at most 64 coefficients"), "{e}");
 }

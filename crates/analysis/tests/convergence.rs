@@ -10,13 +10,12 @@
 
 mod support;
 
-use support::{InMemory, lung_sites, request, uniform};
+use support::{InMemory, lung_sites, pooled_cox, request, uniform};
 
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::{AnalysisLimits, AnalysisResult, run};
 use oncofed_model::{CodeSystem, SecurityLevel};
 use oncofed_protocol::analysis::{Analysis, Survival, Ties, Variable};
-use oncofed_stats::{CoxGrid, NewtonOptions, SurvivalRow, cox_site_sums, fit_cox};
 
 /// The secure-aggregation codec's resolution (`FixedPoint::DEFAULT`: 2^-24).
 const RESOLUTION: f64 = 1.0 / (1u64 << 24) as f64;
@@ -86,33 +85,6 @@ fn covariates() -> Vec<Variable> {
     ]
 }
 
-/// The pooled single-process fit in exact arithmetic, run to convergence.
-fn pooled(all: &[Row], p: usize, ties: Ties) -> Vec<(f64, f64)> {
-    let rows: Vec<SurvivalRow> = all
-        .iter()
-        .map(|r| SurvivalRow {
-            time: r.time,
-            event: r.event,
-            covariates: r.values.clone(),
-            stratum: 0,
-        })
-        .collect();
-    let grid = CoxGrid::from_events(&rows).unwrap();
-    let options = NewtonOptions {
-        tolerance: 1e-13,
-        max_iterations: 50,
-        ..NewtonOptions::default()
-    };
-    let fit = fit_cox(p, options, &mut |beta| {
-        vec![cox_site_sums(&rows, &grid, beta, ties).unwrap()]
-    })
-    .unwrap();
-    fit.estimates
-        .iter()
-        .map(|e| (e.coef, e.std_error))
-        .collect()
-}
-
 /// Runs the federated Cox fit over `sites` (rounded as the codec rounds when
 /// `resolution > 0`) and returns the worst errors against the converged pooled
 /// fit: of a coefficient relative to `max(|β|, SE)`, of an SE relative to the SE.
@@ -140,7 +112,7 @@ fn check(sites: Vec<Vec<Row>>, ties: Ties, resolution: f64, what: &str) -> (f64,
     let AnalysisResult::Cox(result) = run(&request, &limits, &mut fed).unwrap() else {
         panic!("not a Cox result");
     };
-    let reference = pooled(&all, p, ties);
+    let reference = pooled_cox(&all, p, ties, |t| t);
     let mut worst = (0.0f64, 0.0f64);
     for (e, (coef, se)) in result.estimates.iter().zip(&reference) {
         // relative to |β|, or to the SE for a coefficient indistinguishable from

@@ -65,6 +65,16 @@ fn both(analysis: Analysis, all: &[Row]) -> (AnalysisResult, AnalysisResult) {
     )
 }
 
+/// `rows` split into three sites of equal size (the last takes the rest).
+fn thirds(rows: &[Row]) -> Vec<Vec<Row>> {
+    let n = rows.len() / 3;
+    vec![
+        rows[..n].to_vec(),
+        rows[n..2 * n].to_vec(),
+        rows[2 * n..].to_vec(),
+    ]
+}
+
 fn coefs(r: &AnalysisResult) -> Vec<(f64, f64)> {
     match r {
         AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => {
@@ -201,14 +211,6 @@ fn red_team_dp_describe_does_not_release_exact_rows() {
         let r = run(&req, &limits, &mut fed).unwrap();
         (r.run().rows as i64, r.run().events as i64)
     };
-    let thirds = |rows: &[Row]| -> Vec<Vec<Row>> {
-        let n = rows.len() / 3;
-        vec![
-            rows[..n].to_vec(),
-            rows[n..2 * n].to_vec(),
-            rows[2 * n..].to_vec(),
-        ]
-    };
     let trials = 20;
     let mut exact = 0;
     for _ in 0..trials {
@@ -235,14 +237,6 @@ fn red_team_dp_curves_and_regressions_do_not_release_exact_counts() {
     let older: Vec<Row> = all.iter().filter(|r| r.values[0] > 45.0).cloned().collect();
     let true_rows = (all.len() - older.len()) as i64;
     let limits = AnalysisLimits::for_level(SecurityLevel::Pseudonymised);
-    let thirds = |rows: &[Row]| -> Vec<Vec<Row>> {
-        let n = rows.len() / 3;
-        vec![
-            rows[..n].to_vec(),
-            rows[n..2 * n].to_vec(),
-            rows[2 * n..].to_vec(),
-        ]
-    };
     let km = Analysis::KaplanMeier {
         survival: Survival::default(),
         groups: None,

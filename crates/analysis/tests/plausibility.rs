@@ -176,11 +176,7 @@ fn honest_sums_pass_every_check() {
             check_cox_sums(&cox_sums(ties, beta.clone(), &s.grid), &beta, n, d, SITES).unwrap();
         }
     }
-    let glm = Analysis::Glm {
-        outcome: Outcome::Deceased,
-        covariates: vec![Variable::Age],
-        family: Family::Binomial,
-    };
+    let glm = glm();
     let sites = rows(|age, _| vec![age]);
     let start = summed(&sites, &glm, &Computation::GlmStart);
     check_glm_start(&unflatten_glm_start(&start, 2).unwrap(), 2, SITES).unwrap();
@@ -188,15 +184,7 @@ fn honest_sums_pass_every_check() {
         let v = summed(&sites, &glm, &Computation::GlmStep { beta });
         check_glm_step(&unflatten_glm(&v, 2).unwrap(), n, SITES).unwrap();
     }
-    let (describe, edges) = describe();
-    let sites = rows(|age, female| vec![age, female]);
-    let v = summed(
-        &sites,
-        &describe,
-        &Computation::Describe {
-            edges: edges.clone(),
-        },
-    );
+    let (describe, edges, v) = describe();
     check_describe(&v, &describe, &edges, n, SITES).unwrap();
     // the codec moves each component by up to sites · 2^-24
     let jitter = |v: &[f64]| -> Vec<f64> {
@@ -214,14 +202,32 @@ fn honest_sums_pass_every_check() {
     check_cox_sums(&c, &[0.0], n, d, SITES).unwrap();
 }
 
-fn describe() -> (Analysis, Vec<f64>) {
+/// Describe age by sex: the analysis, its edges, and its honest sum over the
+/// sites' (age, female) rows.
+fn describe() -> (Analysis, Vec<f64>, Vec<f64>) {
     let edges = vec![40.0, 60.0, 80.0];
     let analysis = Analysis::Describe {
         variables: vec![Variable::Age],
         edges: edges.clone(),
         strata: Some(Variable::Female),
     };
-    (analysis, edges)
+    let v = summed(
+        &rows(|age, female| vec![age, female]),
+        &analysis,
+        &Computation::Describe {
+            edges: edges.clone(),
+        },
+    );
+    (analysis, edges, v)
+}
+
+/// Logistic regression of death on age.
+fn glm() -> Analysis {
+    Analysis::Glm {
+        outcome: Outcome::Deceased,
+        covariates: vec![Variable::Age],
+        family: Family::Binomial,
+    }
 }
 
 #[test]
@@ -241,15 +247,7 @@ fn red_team_a_site_adding_10000_to_its_rows_is_refused() {
     assert!(m.contains("day zero"), "{m}");
     let m = rule(check_exit_counts(&s.exits[..4], &s.exits[4..], n, d));
     assert!(m.contains("exits do not sum"), "{m}");
-    let (describe, edges) = describe();
-    let rows2 = rows(|age, female| vec![age, female]);
-    let v = summed(
-        &rows2,
-        &describe,
-        &Computation::Describe {
-            edges: edges.clone(),
-        },
-    );
+    let (describe, edges, v) = describe();
     rule(check_describe(&v, &describe, &edges, n, SITES));
     // and the honest totals pass the same checks
     let honest = totals_of(&sites);
@@ -300,11 +298,7 @@ fn each_regression_rule_refuses_its_breach() {
     c.s0[0] -= 9_999.5;
     assert!(rule(check_cox_sums(&c, &[0.0], n, d, SITES)).contains("whole"));
 
-    let glm = Analysis::Glm {
-        outcome: Outcome::Deceased,
-        covariates: vec![Variable::Age],
-        family: Family::Binomial,
-    };
+    let glm = glm();
     let v = summed(
         &rows(|age, _| vec![age]),
         &glm,
@@ -321,15 +315,7 @@ fn each_regression_rule_refuses_its_breach() {
     g.information[3] = -1e-3;
     assert!(rule(check_glm_step(&g, n, SITES)).contains("diagonal"));
 
-    let (describe, edges) = describe();
-    let sites = rows(|age, female| vec![age, female]);
-    let v = summed(
-        &sites,
-        &describe,
-        &Computation::Describe {
-            edges: edges.clone(),
-        },
-    );
+    let (describe, edges, v) = describe();
     let mut w = v.clone();
     w[2] = w[1] * w[1] / w[0] - 1.0; // Σx² below (Σx)²/n
     assert!(rule(check_describe(&w, &describe, &edges, n, SITES)).contains("sum of squares"));

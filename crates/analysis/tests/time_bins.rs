@@ -11,14 +11,13 @@
 
 mod support;
 
-use support::{InMemory, request, uniform};
+use support::{InMemory, pooled_cox, request, uniform};
 
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::site::unflatten_cox_sums;
 use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, Federation, run};
 use oncofed_model::SecurityLevel;
 use oncofed_protocol::analysis::{Analysis, Computation, Survival, Ties, Variable, time_bin_end};
-use oncofed_stats::{CoxGrid, NewtonOptions, SurvivalRow, cox_site_sums, fit_cox};
 
 /// A federation in memory that keeps every sum the hub saw.
 struct Recording {
@@ -263,37 +262,19 @@ fn the_binned_fit_equals_the_pooled_fit_on_the_binned_times() {
             _ => None,
         })
         .unwrap();
-    let rows: Vec<SurvivalRow> = all
-        .iter()
-        .map(|r| SurvivalRow {
-            time: time_bin_end(&bins, r.time),
-            event: r.event,
-            covariates: r.values.clone(),
-            stratum: 0,
-        })
-        .collect();
-    let grid = CoxGrid::from_events(&rows).unwrap();
-    let options = NewtonOptions {
-        tolerance: 1e-13,
-        max_iterations: 50,
-        ..NewtonOptions::default()
-    };
-    let pooled = fit_cox(3, options, &mut |beta| {
-        vec![cox_site_sums(&rows, &grid, beta, Ties::Efron).unwrap()]
-    })
-    .unwrap();
+    let pooled = pooled_cox(&all, 3, Ties::Efron, |t| time_bin_end(&bins, t));
     let AnalysisResult::Cox(fed) = result else {
         panic!("not a Cox result")
     };
-    for (f, p) in fed.estimates.iter().zip(&pooled.estimates) {
-        let scale = p.coef.abs().max(p.std_error);
+    for (f, &(coef, se)) in fed.estimates.iter().zip(&pooled) {
+        let scale = coef.abs().max(se);
         assert!(
-            (f.coef - p.coef).abs() / scale < 1e-8,
+            (f.coef - coef).abs() / scale < 1e-8,
             "{} vs {}",
             f.coef,
-            p.coef
+            coef
         );
-        assert!((f.std_error - p.std_error).abs() / p.std_error < 1e-8);
+        assert!((f.std_error - se).abs() / se < 1e-8);
     }
 }
 

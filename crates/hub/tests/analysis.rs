@@ -101,6 +101,12 @@ fn bundle(i: usize, site: usize, row: &[Option<f64>; 5]) -> Value {
 
 /// Writes `dir/site-k/lung.ndjson` for k = 1..=3; returns the site folders.
 fn lung_as_fhir(dir: &Path) -> Vec<PathBuf> {
+    lung_split(dir, 3, |i| i % 3)
+}
+
+/// Writes the lung rows as FHIR to `dir/site-k/lung.ndjson` for k = 1..=`sites`,
+/// row `i` to site index `site_of(i)`; returns the site folders.
+fn lung_split(dir: &Path, sites: usize, site_of: impl Fn(usize) -> usize) -> Vec<PathBuf> {
     let text = std::fs::read_to_string(lung_csv()).expect("lung.csv readable");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -112,12 +118,13 @@ fn lung_as_fhir(dir: &Path) -> Vec<PathBuf> {
         col("sex"),
         col("ph.ecog"),
     ];
-    let mut out: Vec<String> = vec![String::new(); 3];
+    let mut out: Vec<String> = vec![String::new(); sites];
     for (i, line) in lines.enumerate() {
         let fields: Vec<&str> = line.split(',').collect();
         let row = cols.map(|c| fields[c].parse::<f64>().ok());
-        out[i % 3].push_str(&bundle(i, i % 3, &row).to_string());
-        out[i % 3].push('\n');
+        let site = site_of(i);
+        out[site].push_str(&bundle(i, site, &row).to_string());
+        out[site].push('\n');
     }
     out.into_iter()
         .enumerate()
@@ -175,6 +182,15 @@ fn request(analysis: Analysis) -> AnalysisRequest {
     }
 }
 
+/// Kaplan–Meier by sex on the default survival settings, 30-day intervals.
+fn km_by_sex() -> AnalysisRequest {
+    request(Analysis::KaplanMeier {
+        survival: Survival::default(),
+        groups: Some(Variable::Female),
+        interval_days: 30,
+    })
+}
+
 async fn run(client: &HubClient, req: &AnalysisRequest) -> Value {
     let resp = client.analyze_to_end(req).await.unwrap();
     assert_eq!(resp.state, RunState::Done, "{:?}", resp.error);
@@ -185,6 +201,26 @@ fn close(what: &str, ours: f64, theirs: f64, tol: f64) {
     let d = (ours - theirs).abs();
     eprintln!("{what}: ours {ours:.10}, peer {theirs:.10}, |diff| {d:.2e}");
     assert!(d <= tol, "{what}: {ours} vs {theirs}");
+}
+
+/// Each coefficient and SE of `result` within 1e-6 of the peer's `reference`
+/// (`what` names them).
+fn close_estimates(what: &str, result: &Value, reference: &Value) {
+    let (coef, se) = (column(reference, "coef"), column(reference, "se"));
+    for (k, est) in result["estimates"].as_array().unwrap().iter().enumerate() {
+        close(
+            &format!("{what} coef"),
+            est["coef"].as_f64().unwrap(),
+            coef[k],
+            1e-6,
+        );
+        close(
+            &format!("{what} se"),
+            est["std_error"].as_f64().unwrap(),
+            se[k],
+            1e-6,
+        );
+    }
 }
 
 fn column(v: &Value, key: &str) -> Vec<f64> {
@@ -230,21 +266,7 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
     assert!(bins["min_exits"].as_u64().unwrap() >= 3);
     let binned_peer = peer_on(&column(bins, "edges"));
     let reference = &binned_peer["cox_efron"];
-    let (coef, se) = (column(reference, "coef"), column(reference, "se"));
-    for (k, est) in cox["estimates"].as_array().unwrap().iter().enumerate() {
-        close(
-            "binned cox coef",
-            est["coef"].as_f64().unwrap(),
-            coef[k],
-            1e-6,
-        );
-        close(
-            "binned cox se",
-            est["std_error"].as_f64().unwrap(),
-            se[k],
-            1e-6,
-        );
-    }
+    close_estimates("binned cox", &cox, reference);
     assert_eq!(cox["run"]["rows"], reference["n"]);
     assert_eq!(cox["run"]["sites"], 3);
     assert!(cox["iterations"].as_u64().unwrap() <= 10);
@@ -355,15 +377,7 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
 
     // Kaplan–Meier by sex on its bins: medians equal the pooled lifelines
     // medians on the same binned times; log-rank too.
-    let km = run(
-        &alice,
-        &request(Analysis::KaplanMeier {
-            survival: Survival::default(),
-            groups: Some(Variable::Female),
-            interval_days: 30,
-        }),
-    )
-    .await;
+    let km = run(&alice, &km_by_sex()).await;
     let peer = peer_on(&column(&km["run"]["time_bins"], "edges"));
     let curves = km["curves"].as_array().unwrap();
     close(
@@ -470,21 +484,7 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
     let cox = run(&alice, &exact_request).await;
     assert_eq!(cox["run"]["time_bins"]["exact"], true);
     let reference = &exact_peer["cox_efron"];
-    let (coef, se) = (column(reference, "coef"), column(reference, "se"));
-    for (k, est) in cox["estimates"].as_array().unwrap().iter().enumerate() {
-        close(
-            "exact cox coef",
-            est["coef"].as_f64().unwrap(),
-            coef[k],
-            1e-6,
-        );
-        close(
-            "exact cox se",
-            est["std_error"].as_f64().unwrap(),
-            se[k],
-            1e-6,
-        );
-    }
+    close_estimates("exact cox", &cox, reference);
 
     let _ = stop.send(true);
     hub.stop().await;
@@ -550,38 +550,11 @@ fn what_the_hub_saw_is_uniform(db: &Path) {
 /// (each below the 10 complete rows a site needs), the rest as row index mod 3
 /// to sites 1–3.
 fn lung_with_two_small_sites(dir: &Path) -> Vec<PathBuf> {
-    let text = std::fs::read_to_string(lung_csv()).expect("lung.csv readable");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let cols = [
-        col("time"),
-        col("status"),
-        col("age"),
-        col("sex"),
-        col("ph.ecog"),
-    ];
-    let mut out: Vec<String> = vec![String::new(); 5];
-    for (i, line) in lines.enumerate() {
-        let fields: Vec<&str> = line.split(',').collect();
-        let row = cols.map(|c| fields[c].parse::<f64>().ok());
-        let site = match i {
-            0..6 => 3,
-            6..12 => 4,
-            _ => i % 3,
-        };
-        out[site].push_str(&bundle(i, site, &row).to_string());
-        out[site].push('\n');
-    }
-    out.into_iter()
-        .enumerate()
-        .map(|(k, text)| {
-            let site = dir.join(format!("site-{}", k + 1));
-            std::fs::create_dir_all(&site).unwrap();
-            std::fs::write(site.join("lung.ndjson"), text).unwrap();
-            site
-        })
-        .collect()
+    lung_split(dir, 5, |i| match i {
+        0..6 => 3,
+        6..12 => 4,
+        _ => i % 3,
+    })
 }
 
 /// A site below its minimum refuses at admission and one that does not answer
@@ -602,28 +575,10 @@ async fn sites_that_sat_out_are_named_in_the_result_with_their_rule() {
     fed.register(&hub).await;
     // site-5's agent is not running: it never answers
     let stop = fed.run_agents(&hub, &[0, 1, 2, 3]);
-    HubClient::new(&hub.url, support::ADMIN)
-        .approve_project(&oncofed_protocol::analysis::Project {
-            id: "lung".into(),
-            title: "NCCTG lung, sites that sit out".into(),
-            researchers: vec!["alice".into()],
-            categories: std::collections::BTreeSet::from([oncofed_model::DataCategory::Clinical]),
-            epsilon_budget: 1.0,
-            plan: Default::default(),
-        })
-        .await
-        .unwrap();
+    approve_for_alice(&hub, "lung", "NCCTG lung, sites that sit out").await;
     let alice = HubClient::new(&hub.url, RESEARCHER);
 
-    let km = run(
-        &alice,
-        &request(Analysis::KaplanMeier {
-            survival: Survival::default(),
-            groups: Some(Variable::Female),
-            interval_days: 30,
-        }),
-    )
-    .await;
+    let km = run(&alice, &km_by_sex()).await;
     assert_eq!(km["run"]["sites"], 3);
     let mut sat_out = km["run"]["sat_out"].as_array().unwrap().clone();
     sat_out.sort_by_key(|s| s["site"].as_str().unwrap().to_string());

@@ -8,16 +8,17 @@
 //! beside the workspace (or `ONCOFED_LUNG_CSV`). Run with `--nocapture` to see
 //! the measured differences.
 
-use std::path::PathBuf;
+mod support;
+
 use std::process::Command;
 
 use oncofed_stats::{
-    CoxGrid, Family, GlmRow, GlmStart, KmCounts, NewtonOptions, SurvivalRow, Ties, TimeEvent,
-    cox_site_contribution, cox_site_sums, event_times, fit_cox, fit_cox_stratified_by_site,
+    Family, GlmRow, GlmStart, KmCounts, NewtonOptions, SurvivalRow, Ties, TimeEvent, event_times,
     fit_glm, glm_site_contribution, glm_site_start, glm_start, kaplan_meier, km_site_counts,
     logrank_test, merge_times,
 };
 use serde_json::Value;
+use support::{deal, federated_cox, federated_cox_by_site, lung_csv, python, read_csv, workspace};
 
 const SITES: usize = 3;
 
@@ -30,34 +31,10 @@ struct Patient {
     ecog: Option<f64>,
 }
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn lung_csv() -> PathBuf {
-    std::env::var_os("ONCOFED_LUNG_CSV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data/ncctg-lung-lifelines/lung.csv"))
-}
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("ONCOFED_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = workspace().join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "the Python peer is not installed: run scripts/setup-peers (or set ONCOFED_PYTHON)"
-    );
-    venv
-}
-
 /// Sites hold the data rows with index ≡ site (mod 3), in file order.
 fn load_sites() -> Vec<Vec<Patient>> {
-    let text = std::fs::read_to_string(lung_csv()).expect("lung.csv readable");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (header, rows) = read_csv(&lung_csv(), "lung.csv readable");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let (time, status, age, sex, ecog) = (
         col("time"),
         col("status"),
@@ -65,19 +42,14 @@ fn load_sites() -> Vec<Vec<Patient>> {
         col("sex"),
         col("ph.ecog"),
     );
-    let mut sites: Vec<Vec<Patient>> = (0..SITES).map(|_| Vec::new()).collect();
-    for (i, line) in lines.enumerate() {
-        let fields: Vec<&str> = line.split(',').collect();
-        let value = |c: usize| fields[c].parse::<f64>().ok();
-        sites[i % SITES].push(Patient {
-            time: value(time).unwrap(),
-            dead: value(status).unwrap() == 1.0, // lifelines' copy: 0 censored, 1 dead
-            age: value(age),
-            sex: value(sex),
-            ecog: value(ecog),
-        });
-    }
-    sites
+    let patients = rows.iter().map(|value| Patient {
+        time: value[time].unwrap(),
+        dead: value[status].unwrap() == 1.0, // lifelines' copy: 0 censored, 1 dead
+        age: value[age],
+        sex: value[sex],
+        ecog: value[ecog],
+    });
+    deal(patients, SITES)
 }
 
 /// age, sex, ph.ecog for complete cases; `None` drops the row (as the peer's dropna).
@@ -146,21 +118,8 @@ fn cox(sites: &[Vec<Patient>], peer: &Value) {
         })
         .collect();
     assert_eq!(rows.iter().map(Vec::len).sum::<usize>(), 227);
-    // grid round: each site sends its event times, the hub merges
-    let grid = CoxGrid::merge(
-        &rows
-            .iter()
-            .map(|r| CoxGrid::from_events(r).unwrap())
-            .collect::<Vec<_>>(),
-    );
-    let fit_with = |ties: Ties| {
-        fit_cox(3, NewtonOptions::default(), &mut |beta| {
-            rows.iter()
-                .map(|r| cox_site_sums(r, &grid, beta, ties).unwrap())
-                .collect()
-        })
-        .unwrap()
-    };
+    // grid round: each site sends its event times, the hub merges them
+    let fit_with = |ties: Ties| federated_cox(3, &rows, ties);
     let efron = fit_with(Ties::Efron);
     let coef: Vec<f64> = efron.estimates.iter().map(|e| e.coef).collect();
     let se: Vec<f64> = efron.estimates.iter().map(|e| e.std_error).collect();
@@ -263,12 +222,7 @@ fn cox(sites: &[Vec<Patient>], peer: &Value) {
         1e-6,
     );
 
-    let stratified = fit_cox_stratified_by_site(3, NewtonOptions::default(), &mut |beta| {
-        rows.iter()
-            .map(|r| cox_site_contribution(r, beta, Ties::Efron).unwrap())
-            .collect()
-    })
-    .unwrap();
+    let stratified = federated_cox_by_site(3, &rows, Ties::Efron);
     let strata = &peer["cox_efron_strata_site"];
     let coef: Vec<f64> = stratified.estimates.iter().map(|e| e.coef).collect();
     let se: Vec<f64> = stratified.estimates.iter().map(|e| e.std_error).collect();
@@ -308,18 +262,7 @@ fn cox(sites: &[Vec<Patient>], peer: &Value) {
                 .collect()
         })
         .collect();
-    let grids: Vec<CoxGrid> = tagged
-        .iter()
-        .map(|r| CoxGrid::from_events(r).unwrap())
-        .collect();
-    let grid = CoxGrid::merge(&grids);
-    let pooled = fit_cox(3, NewtonOptions::default(), &mut |beta| {
-        tagged
-            .iter()
-            .map(|r| cox_site_sums(r, &grid, beta, Ties::Efron).unwrap())
-            .collect()
-    })
-    .unwrap();
+    let pooled = federated_cox(3, &tagged, Ties::Efron);
     let pooled_coef: Vec<f64> = pooled.estimates.iter().map(|e| e.coef).collect();
     compare("cox strata via pooled protocol", &pooled_coef, &coef, 1e-12);
 }

@@ -43,15 +43,17 @@
 //! R and lifelines differ from each other by as much as we differ from either: the
 //! federated fits are the pooled fits to floating-point rounding.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use oncofed_stats::{
-    CoxFit, CoxGrid, KmCounts, NewtonOptions, SurvivalRow, Ties, TimeEvent, cox_site_contribution,
-    cox_site_sums, event_times, fit_cox, fit_cox_stratified_by_site, kaplan_meier, km_site_counts,
+    CoxFit, KmCounts, SurvivalRow, Ties, TimeEvent, event_times, kaplan_meier, km_site_counts,
     logrank_test, merge_times,
 };
 use serde_json::Value;
+use support::{deal, federated_cox, federated_cox_by_site, lung_csv, python, read_csv, workspace};
 
 const SITES: usize = 3;
 
@@ -93,24 +95,8 @@ struct Row {
     kby: Option<f64>,
 }
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn script(name: &str) -> PathBuf {
     workspace().join("scripts/peers/stats").join(name)
-}
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("ONCOFED_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = workspace().join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "the Python peer is not installed: run scripts/setup-peers (or set ONCOFED_PYTHON)"
-    );
-    venv
 }
 
 /// `ONCOFED_RSCRIPT` or `Rscript` on the PATH; fails (never skips) when R is missing.
@@ -139,9 +125,7 @@ fn run(mut command: Command, what: &str) -> Value {
 
 /// Sites hold the data rows with index ≡ site (mod 3), in file order.
 fn load_sites(spec: &Spec) -> Vec<Vec<Row>> {
-    let text = std::fs::read_to_string(&spec.csv).expect("data set readable");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let (header, rows) = read_csv(&spec.csv, "data set readable");
     let col = |name: &str| {
         header
             .iter()
@@ -150,19 +134,14 @@ fn load_sites(spec: &Spec) -> Vec<Vec<Row>> {
     };
     let (time, event, by, kby) = (col(spec.time), col(spec.event), col(spec.by), col(spec.kby));
     let x: Vec<usize> = spec.covariates.iter().map(|c| col(c)).collect();
-    let mut sites: Vec<Vec<Row>> = (0..SITES).map(|_| Vec::new()).collect();
-    for (i, line) in lines.enumerate() {
-        let fields: Vec<&str> = line.split(',').collect();
-        let value = |c: usize| fields[c].parse::<f64>().ok();
-        sites[i % SITES].push(Row {
-            time: value(time).unwrap(),
-            event: value(event).unwrap() == 1.0,
-            x: x.iter().map(|&c| value(c)).collect(),
-            by: value(by),
-            kby: value(kby),
-        });
-    }
-    sites
+    let data = rows.iter().map(|value| Row {
+        time: value[time].unwrap(),
+        event: value[event].unwrap() == 1.0,
+        x: x.iter().map(|&c| value[c]).collect(),
+        by: value[by],
+        kby: value[kby],
+    });
+    deal(data, SITES)
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -303,24 +282,10 @@ fn cox(sites: &[Vec<Row>], ties: Ties, by_site: bool) -> CoxFit {
         })
         .collect();
     if by_site {
-        return fit_cox_stratified_by_site(p, NewtonOptions::default(), &mut |beta| {
-            rows.iter()
-                .map(|r| cox_site_contribution(r, beta, ties).unwrap())
-                .collect()
-        })
-        .unwrap();
+        federated_cox_by_site(p, &rows, ties)
+    } else {
+        federated_cox(p, &rows, ties)
     }
-    let grids: Vec<CoxGrid> = rows
-        .iter()
-        .map(|r| CoxGrid::from_events(r).unwrap())
-        .collect();
-    let grid = CoxGrid::merge(&grids);
-    fit_cox(p, NewtonOptions::default(), &mut |beta| {
-        rows.iter()
-            .map(|r| cox_site_sums(r, &grid, beta, ties).unwrap())
-            .collect()
-    })
-    .unwrap()
 }
 
 fn compare_cox(table: &mut Table, sites: &[Vec<Row>], terms: &[&str], python: &Value, r: &Value) {
@@ -544,12 +509,9 @@ fn side_by_side(spec: &Spec) {
 
 #[test]
 fn lung_federated_equals_r_and_lifelines() {
-    let csv = std::env::var_os("ONCOFED_LUNG_CSV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data/ncctg-lung-lifelines/lung.csv"));
     side_by_side(&Spec {
         name: "NCCTG lung",
-        csv,
+        csv: lung_csv(),
         time: "time",
         event: "status",
         covariates: &["age", "sex", "ph.ecog"],

@@ -6,7 +6,8 @@
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::site::compute;
 use oncofed_analysis::{AnalysisError, Federation};
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, IndexEvent};
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation, IndexEvent, Ties};
+use oncofed_stats::{CoxGrid, NewtonOptions, SurvivalRow, cox_site_sums, fit_cox};
 
 /// Sites in memory; each site vector is rounded to `resolution` (as the
 /// secure-aggregation fixed-point codec rounds it) before it is summed, or
@@ -65,6 +66,35 @@ pub fn request(analysis: Analysis) -> AnalysisRequest {
         tolerance: None,
         max_iter: None,
     }
+}
+
+/// The pooled single-process Cox fit of `all` in exact arithmetic, run to
+/// convergence, each row's time taken through `time`: (coef, SE) of each of
+/// the `p` covariates.
+pub fn pooled_cox(all: &[Row], p: usize, ties: Ties, time: impl Fn(f64) -> f64) -> Vec<(f64, f64)> {
+    let rows: Vec<SurvivalRow> = all
+        .iter()
+        .map(|r| SurvivalRow {
+            time: time(r.time),
+            event: r.event,
+            covariates: r.values.clone(),
+            stratum: 0,
+        })
+        .collect();
+    let grid = CoxGrid::from_events(&rows).unwrap();
+    let options = NewtonOptions {
+        tolerance: 1e-13,
+        max_iterations: 50,
+        ..NewtonOptions::default()
+    };
+    let fit = fit_cox(p, options, &mut |beta| {
+        vec![cox_site_sums(&rows, &grid, beta, ties).unwrap()]
+    })
+    .unwrap();
+    fit.estimates
+        .iter()
+        .map(|e| (e.coef, e.std_error))
+        .collect()
 }
 
 /// A deterministic xorshift source of uniform values in [0, 1) from `seed`.
