@@ -23,6 +23,7 @@ use oncofed_stats::{
 };
 
 pub mod binning;
+mod cif;
 mod describe;
 
 use describe::describe;
@@ -148,12 +149,7 @@ pub fn run(
         admission_seconds: None,
         aggregation_seconds: None,
         time_bins: None,
-        endpoint: match analysis {
-            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
-                Some(survival.endpoint)
-            }
-            _ => None,
-        },
+        endpoint: analysis.survival().map(|s| s.endpoint),
         sat_out: Vec::new(),
     };
     let sites = info.sites;
@@ -252,6 +248,19 @@ pub fn run(
                 logrank,
             })
         }
+        Analysis::CumulativeIncidence {
+            survival,
+            groups,
+            interval_days,
+        } => AnalysisResult::Cif(cif::cumulative_incidence(
+            &mut rounds,
+            survival,
+            groups,
+            *interval_days,
+            limits,
+            request.epsilon,
+            info.clone(),
+        )?),
         Analysis::Cox {
             survival,
             covariates,
@@ -680,6 +689,21 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
             check_horizon(survival.horizon_days)?;
             if *interval_days == 0 {
                 return invalid("interval_days must be at least 1");
+            }
+        }
+        Analysis::CumulativeIncidence {
+            survival,
+            interval_days,
+            ..
+        } => {
+            check_horizon(survival.horizon_days)?;
+            if *interval_days == 0 {
+                return invalid("interval_days must be at least 1");
+            }
+            if survival.endpoint.is_overall() {
+                return invalid(
+                    "a cumulative incidence needs an event of interest: endpoint pfs (progression or recurrence) or rfs (recurrence); death without it is the competing event",
+                );
             }
         }
         Analysis::Cox {

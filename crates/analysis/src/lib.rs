@@ -8,6 +8,7 @@
 //! | patient facts → complete-case rows | site | [`rows`] |
 //! | rows → the vector of one round ([`Computation`](oncofed_protocol::analysis::Computation)) | site | [`site`] |
 //! | rounds → fit → released result | hub | [`driver`] over a [`Federation`] |
+//! | cumulative incidence with a competing risk (Aalen–Johansen) release | hub | [`cif`] |
 //! | time bins of ≥ k exits for survival sums | hub (counts masked) | [`driver::binning`] |
 //! | disclosure limits per security level | hub and site | [`AnalysisLimits`] |
 //! | plausibility of summed vectors (cross-round consistency, issue 11) | hub | [`plausibility`] |
@@ -47,6 +48,7 @@
 //! only where the project's approval, the data's level and every site allow
 //! them. Researchers see only the released result.
 
+pub mod cif;
 pub mod dp;
 pub mod driver;
 pub mod plausibility;
@@ -155,6 +157,9 @@ impl AnalysisLimits {
         Ok(1 + match &request.analysis {
             Analysis::Describe { .. } => 1,
             Analysis::KaplanMeier {
+                survival, groups, ..
+            }
+            | Analysis::CumulativeIncidence {
                 survival, groups, ..
             } => usize::from(groups.is_some()) + times(survival) + 1,
             Analysis::Cox {

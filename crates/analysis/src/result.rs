@@ -238,6 +238,8 @@ pub enum AnalysisResult {
     Describe(DescribeResult),
     /// Kaplan–Meier curves.
     Km(KmResult),
+    /// Cumulative incidence with a competing risk.
+    Cif(crate::cif::CifResult),
     /// Cox model.
     Cox(RegressionResult),
     /// Logistic or Poisson regression.
@@ -250,6 +252,7 @@ impl AnalysisResult {
         match self {
             AnalysisResult::Describe(r) => &mut r.run,
             AnalysisResult::Km(r) => &mut r.run,
+            AnalysisResult::Cif(r) => &mut r.run,
             AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => &mut r.run,
         }
     }
@@ -259,6 +262,7 @@ impl AnalysisResult {
         match self {
             AnalysisResult::Describe(r) => &r.run,
             AnalysisResult::Km(r) => &r.run,
+            AnalysisResult::Cif(r) => &r.run,
             AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => &r.run,
         }
     }

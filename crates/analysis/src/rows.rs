@@ -29,7 +29,10 @@ pub struct Row {
     pub event: bool,
     /// Known to have died at all (the `deceased` outcome).
     pub dead: bool,
-    /// One value per variable of the analysis.
+    /// One value per variable of the analysis; for a cumulative incidence
+    /// followed by the cause: 1 the event of interest (the endpoint's
+    /// progression or recurrence), 2 the competing event (death without it
+    /// before), 0 censored.
     pub values: Vec<f64>,
 }
 
@@ -141,10 +144,7 @@ pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDa
 
 /// The analysis's survival definition, if it has a survival part.
 fn survival(analysis: &Analysis) -> Option<Survival> {
-    match analysis {
-        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => Some(*survival),
-        _ => None,
-    }
+    analysis.survival().copied()
 }
 
 /// Whether an observation fact records a progression (`recurrence` false) or
@@ -191,7 +191,9 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
     let index = index_date(&patient.facts, &request.index.icd10)?;
     let d = &patient.demographics;
     let dead = d.death_date.is_some() || d.vital_status == VitalStatus::Deceased;
-    let (time, event) = match survival(&request.analysis) {
+    // cause: 1 the endpoint's progression/recurrence, 2 death (without it
+    // before), 0 censored
+    let (time, event, cause) = match survival(&request.analysis) {
         Some(s) => {
             let h = s.horizon_days;
             let (end, died) = match d.death_date {
@@ -200,28 +202,32 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
             };
             // progression or recurrence before death or the last contact
             // ends follow-up with an event
-            let (end, died) = match first_course_event(&patient.facts, index, s.endpoint) {
-                Some(event) if event <= end => (event, true),
-                _ => (end, died),
+            let (end, died, cause) = match first_course_event(&patient.facts, index, s.endpoint) {
+                Some(event) if event <= end => (event, true, 1.0),
+                _ => (end, died, if died { 2.0 } else { 0.0 }),
             };
             let days = (end - index).num_days();
             if days < 0 {
                 return None;
             }
             if days > i64::from(h) {
-                (f64::from(h), false)
+                (f64::from(h), false, 0.0)
             } else {
-                (days as f64, died)
+                (days as f64, died, cause)
             }
         }
-        None => (0.0, false),
+        None => (0.0, false, 0.0),
     };
-    let values = request
+    let mut values = request
         .analysis
         .variables()
         .iter()
         .map(|v| variable_value(v, patient, index))
         .collect::<Option<Vec<f64>>>()?;
+    // a cumulative incidence's rows carry the cause last (`Row::values`)
+    if matches!(request.analysis, Analysis::CumulativeIncidence { .. }) {
+        values.push(cause);
+    }
     Some(Row {
         time,
         event,

@@ -24,6 +24,9 @@ fn group_column(analysis: &Analysis) -> Option<usize> {
     match analysis {
         Analysis::KaplanMeier {
             groups: Some(_), ..
+        }
+        | Analysis::CumulativeIncidence {
+            groups: Some(_), ..
         } => Some(0),
         Analysis::Describe {
             variables,
@@ -159,6 +162,27 @@ fn exit_counts(rows: &[Row], edges: &[f64]) -> Vec<f64> {
     out
 }
 
+/// One group's competing-risks counts on `grid`, `[at risk, events of
+/// interest, competing events]`: at a grid point the rows with time ≥ t, and
+/// those whose event at t had cause 1 or 2 (the row's last value).
+fn cif_counts(rows: &[&Row], grid: &[f64]) -> Vec<f64> {
+    let t = grid.len();
+    let mut out = vec![0.0; 3 * t];
+    for r in rows {
+        // grid points t ≤ time: at risk there
+        let upto = grid.partition_point(|&g| g <= r.time);
+        for slot in &mut out[..upto] {
+            *slot += 1.0;
+        }
+        let cause = r.values.last().copied().unwrap_or(0.0);
+        if r.event && upto > 0 && grid[upto - 1] == r.time && (cause == 1.0 || cause == 2.0) {
+            let block = if cause == 1.0 { 1 } else { 2 };
+            out[block * t + upto - 1] += 1.0;
+        }
+    }
+    out
+}
+
 /// The site's vector for `computation` over its complete `rows`.
 pub fn compute(
     rows: &[Row],
@@ -167,10 +191,7 @@ pub fn compute(
 ) -> Result<Vec<f64>, AnalysisError> {
     Ok(match computation {
         Computation::Totals => {
-            let survival = matches!(
-                analysis,
-                Analysis::KaplanMeier { .. } | Analysis::Cox { .. }
-            );
+            let survival = analysis.survival().is_some();
             let events = rows
                 .iter()
                 .filter(|r| if survival { r.event } else { r.dead })
@@ -226,6 +247,25 @@ pub fn compute(
                 let counts = km_site_counts(&members, grid)?;
                 out.extend(counts.at_risk.iter().map(|&n| n as f64));
                 out.extend(counts.events.iter().map(|&n| n as f64));
+            }
+            out
+        }
+        Computation::CifCounts {
+            grid,
+            groups,
+            levels,
+            bins,
+        } => {
+            let rows = binned(rows, bins);
+            let column = group_column(analysis);
+            let mut out = Vec::with_capacity(3 * grid.len() * groups);
+            for g in 0..*groups {
+                let level = levels.get(g).copied().unwrap_or(g as f64);
+                let members: Vec<&Row> = rows
+                    .iter()
+                    .filter(|r| column.is_none_or(|c| r.values[c] == level))
+                    .collect();
+                out.extend(cif_counts(&members, grid));
             }
             out
         }
@@ -386,6 +426,7 @@ pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
         Computation::ExitCounts { edges } => 2 * edges.len().saturating_sub(1),
         Computation::GroupLevels => MAX_GROUP_LEVELS + 1,
         Computation::KmCounts { grid, groups, .. } => 2 * grid.len() * groups,
+        Computation::CifCounts { grid, groups, .. } => 3 * grid.len() * groups,
         Computation::CoxSums { grid, ties, .. } => {
             let t = grid.len();
             let tied = usize::from(*ties == Ties::Efron);

@@ -1,6 +1,7 @@
 //! The command tree.
 
 mod analyze;
+mod analyze_cif;
 mod audit;
 mod bench;
 mod bench_analysis;

@@ -86,9 +86,9 @@ fn run_plan(
 ) -> RunPlan {
     use oncofed_protocol::analysis::Analysis;
     let max_grid_points = match &request.analysis {
-        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
-            survival.horizon_days as usize + 1
-        }
+        Analysis::KaplanMeier { survival, .. }
+        | Analysis::CumulativeIncidence { survival, .. }
+        | Analysis::Cox { survival, .. } => survival.horizon_days as usize + 1,
         Analysis::Describe { edges, .. } => edges.len(),
         Analysis::Glm { .. } => 0,
     };
@@ -509,6 +509,7 @@ fn computation_name(c: &Computation) -> &'static str {
         Computation::ExitCounts { .. } => "exit-counts",
         Computation::GroupLevels => "group-levels",
         Computation::KmCounts { .. } => "km-counts",
+        Computation::CifCounts { .. } => "cif-counts",
         Computation::CoxSums { .. } => "cox-sums",
         Computation::CoxStratum { .. } => "cox-stratum",
         Computation::GlmStart => "glm-start",

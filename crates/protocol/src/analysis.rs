@@ -417,6 +417,20 @@ pub enum Analysis {
         #[serde(default = "Analysis::default_interval")]
         interval_days: u32,
     },
+    /// Cumulative incidence with a competing risk (Aalen–Johansen): the event
+    /// of interest is the endpoint's progression or recurrence (`pfs`: either,
+    /// `rfs`: recurrence), the competing event death without it. Curves per
+    /// level of `groups` like Kaplan–Meier.
+    CumulativeIncidence {
+        /// Follow-up definition; its endpoint must be `pfs` or `rfs`.
+        survival: Survival,
+        /// A variable splitting the cohort into one curve per level.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        groups: Option<Variable>,
+        /// Width of the released curve's time grid in days (default 30).
+        #[serde(default = "Analysis::default_interval")]
+        interval_days: u32,
+    },
     /// Cox proportional hazards, exact federated Newton–Raphson.
     Cox {
         /// Follow-up definition.
@@ -450,11 +464,12 @@ impl Analysis {
         Ties::Efron
     }
 
-    /// `describe`, `km`, `cox` or `glm`.
+    /// `describe`, `km`, `cif`, `cox` or `glm`.
     pub fn kind(&self) -> &'static str {
         match self {
             Analysis::Describe { .. } => "describe",
             Analysis::KaplanMeier { .. } => "km",
+            Analysis::CumulativeIncidence { .. } => "cif",
             Analysis::Cox { .. } => "cox",
             Analysis::Glm { .. } => "glm",
         }
@@ -470,7 +485,9 @@ impl Analysis {
                 out.extend(variables.iter().cloned());
                 out.extend(strata.iter().cloned());
             }
-            Analysis::KaplanMeier { groups, .. } => out.extend(groups.iter().cloned()),
+            Analysis::KaplanMeier { groups, .. } | Analysis::CumulativeIncidence { groups, .. } => {
+                out.extend(groups.iter().cloned())
+            }
             Analysis::Cox { covariates, .. } => out.extend(covariates.iter().cloned()),
             Analysis::Glm {
                 outcome,
@@ -484,6 +501,28 @@ impl Analysis {
             }
         }
         out
+    }
+
+    /// The follow-up definition of a survival analysis (KM, cumulative
+    /// incidence, Cox); `None` for describe and GLM.
+    pub fn survival(&self) -> Option<&Survival> {
+        match self {
+            Analysis::KaplanMeier { survival, .. }
+            | Analysis::CumulativeIncidence { survival, .. }
+            | Analysis::Cox { survival, .. } => Some(survival),
+            _ => None,
+        }
+    }
+
+    /// The variable splitting a curve analysis into groups (KM, cumulative
+    /// incidence).
+    pub fn groups(&self) -> Option<&Variable> {
+        match self {
+            Analysis::KaplanMeier { groups, .. } | Analysis::CumulativeIncidence { groups, .. } => {
+                groups.as_ref()
+            }
+            _ => None,
+        }
     }
 
     /// Number of model parameters (for the parameters-to-observations limit); 0 for
@@ -608,6 +647,21 @@ pub enum Computation {
         levels: Vec<f64>,
         /// Time bins: each row's time becomes its bin's last day ([`time_bin_end`])
         /// before counting. Empty: exact days (only with [`Survival::exact_times`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bins: Vec<f64>,
+    },
+    /// Cumulative-incidence counts on `grid` per group level: at risk, events
+    /// of the cause of interest, competing events (`[at risk, events,
+    /// competing]` per group), times binned like [`Computation::KmCounts`].
+    CifCounts {
+        /// Grid times (days), ascending.
+        grid: Vec<f64>,
+        /// Number of groups (1 when the analysis has none).
+        groups: usize,
+        /// The grouping variable's value of each group, in order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        levels: Vec<f64>,
+        /// Time bins (empty: exact days, only with [`Survival::exact_times`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         bins: Vec<f64>,
     },

@@ -7,7 +7,7 @@
 //! allocate gigabytes).
 
 use crate::QueryId;
-use crate::analysis::{Analysis, AnalysisRequest, Computation};
+use crate::analysis::{AnalysisRequest, Computation};
 use oncofed_crypto::{PublicKey, Signature, SigningKeyPair};
 use serde::{Deserialize, Serialize};
 
@@ -74,12 +74,7 @@ impl RunPlan {
                 ))
             }
         };
-        let survival = match &self.request.analysis {
-            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
-                Some(*survival)
-            }
-            _ => None,
-        };
+        let survival = self.request.analysis.survival().copied();
         // Binned sums on the admitted horizon's bins; exact days only where the
         // admitted request asked for them (issue 11, item 3).
         let bins = |b: &[f64]| match survival {
@@ -105,6 +100,9 @@ impl RunPlan {
                 _ => Err("exit counts outside the plan".into()),
             },
             Computation::KmCounts {
+                grid: g, bins: b, ..
+            }
+            | Computation::CifCounts {
                 grid: g, bins: b, ..
             } => {
                 grid(g)?;
@@ -180,7 +178,9 @@ pub struct PlanLimits {
 
 impl PlanLimits {
     fn all_kinds() -> Vec<String> {
-        ["describe", "km", "cox", "glm"].map(String::from).to_vec()
+        ["describe", "km", "cif", "cox", "glm"]
+            .map(String::from)
+            .to_vec()
     }
     fn default_horizon() -> u32 {
         36_500
@@ -195,7 +195,7 @@ impl PlanLimits {
     /// Checks the limits are themselves sane (at approval).
     pub fn validate(&self) -> Result<(), String> {
         if self.kinds.iter().any(|k| !Self::all_kinds().contains(k)) {
-            return Err("plan.kinds may name describe, km, cox and glm only".into());
+            return Err("plan.kinds may name describe, km, cif, cox and glm only".into());
         }
         if self.max_horizon_days == 0 || self.max_horizon_days > 36_500 {
             return Err("plan.max_horizon_days must be 1 to 36500".into());
@@ -229,18 +229,9 @@ impl PlanLimits {
                 "the project is not approved for the variable {v:?}"
             ));
         }
-        let horizon = match &request.analysis {
-            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
-                survival.horizon_days
-            }
-            _ => 0,
-        };
-        let exact = match &request.analysis {
-            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
-                survival.exact_times
-            }
-            _ => false,
-        };
+        let survival = request.analysis.survival();
+        let horizon = survival.map_or(0, |s| s.horizon_days);
+        let exact = survival.is_some_and(|s| s.exact_times);
         if exact && !self.exact_times {
             return Err(
                 "the project is not approved for exact event days; survival analyses run on time bins"
@@ -273,7 +264,7 @@ impl Default for PlanLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{IndexEvent, Survival, Variable};
+    use crate::analysis::{Analysis, IndexEvent, Survival, Variable};
 
     fn request(analysis: Analysis) -> AnalysisRequest {
         AnalysisRequest {

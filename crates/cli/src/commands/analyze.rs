@@ -27,6 +27,10 @@ pub enum AnalyzeCommand {
     /// Kaplan–Meier survival from the index diagnosis, optionally by a 0/1 variable,
     /// with log-rank test; writes the curve as SVG with --plot.
     Km(KmArgs),
+    /// Cumulative incidence of progression or recurrence (--endpoint pfs or
+    /// rfs) with death without it as the competing risk (Aalen–Johansen),
+    /// optionally by a variable; the standard error is Gray's (R's cuminc).
+    Cif(KmArgs),
     /// Cox proportional hazards (exact federated Newton–Raphson, Efron or Breslow ties).
     Cox(CoxArgs),
     /// Logistic or Poisson regression (federated IRLS, intercept added).
@@ -307,6 +311,19 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 a.common.json,
             )
         }
+        AnalyzeCommand::Cif(a) => {
+            let analysis = Analysis::CumulativeIncidence {
+                survival: Survival {
+                    horizon_days: a.horizon,
+                    exact_times: a.exact_times,
+                    endpoint: a.endpoint.into(),
+                },
+                groups: a.by,
+                interval_days: a.interval,
+            };
+            let req = request(&a.common, analysis, None)?;
+            (a.common.hub, a.common.token_file, req, None, a.common.json)
+        }
         AnalyzeCommand::Cox(a) => {
             let ties = match a.ties {
                 TiesArg::Efron => Ties::Efron,
@@ -438,6 +455,7 @@ pub fn render(result: &AnalysisResult) -> String {
     match result {
         AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => out.push_str(&regression(r)),
         AnalysisResult::Km(r) => out.push_str(&km(r)),
+        AnalysisResult::Cif(r) => out.push_str(&super::analyze_cif::cif_table(r)),
         AnalysisResult::Describe(r) => out.push_str(&describe(r)),
     }
     out

@@ -46,7 +46,8 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
             title: "OncoFed demo: survival after a cancer diagnosis".into(),
             researchers: vec!["researcher".into()],
             categories: BTreeSet::from([DataCategory::Clinical]),
-            epsilon_budget: 1.0,
+            // six releases: five at the hub's default ε 0.1, describe at 0.5
+            epsilon_budget: 2.0,
             plan: Default::default(),
         })
         .await?;
@@ -91,6 +92,20 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
                     covariates: with_treatment,
                     ties: Ties::Efron,
                     stratify_by_site: false,
+                },
+                None,
+            ),
+        ),
+        (
+            "cumulative incidence of progression or recurrence by sex, death without it competing (Aalen–Johansen)",
+            request(
+                Analysis::CumulativeIncidence {
+                    survival: Survival {
+                        endpoint: Endpoint::ProgressionFree,
+                        ..Survival::default()
+                    },
+                    groups: Some(Variable::Female),
+                    interval_days: 180,
                 },
                 None,
             ),

@@ -30,7 +30,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, AnalysisResponse, Project, ProjectStatus, RunState,
+    AnalysisRequest, AnalysisResponse, Project, ProjectStatus, RunState,
 };
 use serde::Deserialize;
 use std::time::Duration;
@@ -153,8 +153,7 @@ fn admit(state: &AppState, user: &str, req: &AnalysisRequest) -> Result<Project,
     }
     // Exact event days put sums over single deaths in the hub's hands; never
     // for genetic data, whatever the approval says (issue 11, item 3).
-    let exact = matches!(&req.analysis,
-        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } if survival.exact_times);
+    let exact = req.analysis.survival().is_some_and(|s| s.exact_times);
     if exact
         && oncofed_model::SecurityLevel::of_dataset(req.categories())
             >= oncofed_model::SecurityLevel::Genetic

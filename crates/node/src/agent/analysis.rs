@@ -30,9 +30,7 @@ use oncofed_analysis::rows::{PatientData, Row, build_row};
 use oncofed_analysis::site::{compute, vector_len};
 use oncofed_model::{Demographics, Fact, FactKind, Pseudonym, Purpose, SecurityLevel};
 use oncofed_protocol::QueryId;
-use oncofed_protocol::analysis::{
-    Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Variable,
-};
+use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Variable};
 use oncofed_protocol::plan::RunPlan;
 use oncofed_secagg::{FixedPoint, Ledger, Refusal, RunParticipant, SiteId as AggIndex};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -135,9 +133,10 @@ const COURSE_CODES: [&str; 4] = ["396432002", "277062004", "399656008", "3996080
 
 /// Whether the request's survival endpoint reads the onco course.
 fn course_endpoint(request: &AnalysisRequest) -> bool {
-    matches!(&request.analysis,
-        Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. }
-            if !survival.endpoint.is_overall())
+    request
+        .analysis
+        .survival()
+        .is_some_and(|s| !s.endpoint.is_overall())
 }
 
 /// The store queries that fetch every fact the request can read (through the
@@ -540,6 +539,7 @@ fn secure_step(
 mod categorical_tests {
     use super::*;
     use oncofed_model::{CodeSystem, Coding, DataCategory, FactValue};
+    use oncofed_protocol::analysis::Analysis;
 
     /// A categorical covariate loads the facts its inner variable reads.
     #[test]

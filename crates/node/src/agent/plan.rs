@@ -58,12 +58,7 @@ impl SiteBounds {
     /// Checks a `Prepare`'s request before the site reads any row.
     pub fn check_request(&self, request: &AnalysisRequest) -> Result<(), String> {
         let analysis = &request.analysis;
-        let horizon = match analysis {
-            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
-                Some(survival.horizon_days)
-            }
-            _ => None,
-        };
+        let horizon = analysis.survival().map(|s| s.horizon_days);
         if horizon.is_some_and(|h| h > self.max_horizon_days) {
             return Err(format!(
                 "horizon beyond the site's {} days",
@@ -81,10 +76,7 @@ impl SiteBounds {
         if let Analysis::Describe { edges, .. } = analysis {
             self.check_grid(edges)?;
         }
-        if let Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } = analysis
-            && survival.exact_times
-            && !self.allow_exact_times
-        {
+        if analysis.survival().is_some_and(|s| s.exact_times) && !self.allow_exact_times {
             return Err("exact event days are not allowed at this site".into());
         }
         Ok(())
@@ -106,12 +98,7 @@ impl SiteBounds {
         computation: &Computation,
     ) -> Result<(), String> {
         let p = analysis.parameters();
-        let survival = match analysis {
-            Analysis::KaplanMeier { survival, .. } | Analysis::Cox { survival, .. } => {
-                Some(*survival)
-            }
-            _ => None,
-        };
+        let survival = analysis.survival().copied();
         let exact = survival.is_some_and(|s| s.exact_times) && self.allow_exact_times;
         // Time bins on the admitted horizon; exact days only where the request
         // and this site's policy both allow them.
@@ -148,6 +135,12 @@ impl SiteBounds {
             }
             Computation::ExitCounts { edges } => bins(edges, None)?,
             Computation::KmCounts {
+                grid,
+                groups,
+                levels,
+                bins: b,
+            }
+            | Computation::CifCounts {
                 grid,
                 groups,
                 levels,
