@@ -262,8 +262,10 @@ pub(crate) fn course(
             } else {
                 ("P", "Progression")
             };
+            // the person's own stream (its index) with high bits no person
+            // stream has, and the line: unique per person and line
             let mut side = rng.clone();
-            side.set_stream(0x6f6e_636f_7572_7365 ^ u64::from(line));
+            side.set_stream(rng.get_stream() ^ 0x6f6e_636f_0000_0000 ^ (u64::from(line) << 40));
             res[slot].push(Resource {
                 uuid: draw::uuid(&mut side),
                 body: ResourceBody::Observation(Observation {
