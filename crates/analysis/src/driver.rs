@@ -749,7 +749,11 @@ fn check_variable(v: &Variable) -> Result<(), AnalysisError> {
         Variable::Diagnosis { icd10 } if !icd10_prefix(icd10) => {
             invalid("a diagnosis variable needs an ICD-10 prefix such as C34 or E11")
         }
-        Variable::Observation { system, code } => {
+        Variable::Observation {
+            system,
+            code,
+            window_days,
+        } => {
             let loinc_ok = || {
                 // The criteria language's LOINC rule (form and check digit).
                 Criteria::Lab(LabCriterion {
@@ -767,8 +771,12 @@ fn check_variable(v: &Variable) -> Result<(), AnalysisError> {
                 invalid(
                     "an observation variable of system loinc needs a LOINC code such as 89247-1",
                 )
-            } else if !printable(code) {
-                invalid("an observation variable needs a code of 1-32 printable ASCII characters")
+            } else if !printable(code) || code.contains('@') {
+                invalid(
+                    "an observation variable needs a code of 1-32 printable ASCII characters other than @",
+                )
+            } else if window_days.is_some_and(|w| w > 3650) {
+                invalid("an observation window is 0 to 3650 days around the index date")
             } else {
                 Ok(())
             }

@@ -90,7 +90,11 @@ pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDa
             Sex::Male => Some(0.0),
             _ => None,
         },
-        Variable::Observation { system, code } => patient
+        Variable::Observation {
+            system,
+            code,
+            window_days,
+        } => patient
             .facts
             .iter()
             .filter(|f| {
@@ -99,7 +103,10 @@ pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDa
             .filter_map(|f| {
                 let value = observation_value(f)?;
                 let distance = f.start.map_or(i64::MAX, |s| (s - index).num_days().abs());
-                Some((distance, f.start, value))
+                // within the window, if there is one (an undated value is at
+                // an unknown distance: never within a window)
+                let within = window_days.is_none_or(|w| distance <= i64::from(w));
+                within.then_some((distance, f.start, value))
             })
             .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)))
             .map(|(_, _, v)| v),
@@ -303,6 +310,7 @@ mod tests {
         let ecog = Variable::Observation {
             system: CodeSystem::Loinc,
             code: "89247-1".into(),
+            window_days: None,
         };
         let req = request(Analysis::Cox {
             survival: Survival::default(),
@@ -369,6 +377,31 @@ mod tests {
     }
 
     #[test]
+    fn an_observation_window_keeps_only_values_near_the_index_date() {
+        let mut p = patient();
+        // ECOG 2 on day 1 (from patient()); ECOG 1 forty days before the index
+        p.facts.push(fact(
+            FactKind::Observation,
+            CodeSystem::Loinc,
+            "89247-1",
+            FactValue::Code(Coding::new(CodeSystem::Ecog, "1")),
+            "2019-11-22",
+        ));
+        let index: NaiveDate = "2020-01-01".parse().unwrap();
+        let value = |s: &str| variable_value(&s.parse().unwrap(), &p, index);
+        assert_eq!(value("obs:loinc:89247-1"), Some(2.0));
+        assert_eq!(value("obs:loinc:89247-1@0"), None);
+        assert_eq!(value("obs:loinc:89247-1@1"), Some(2.0));
+        p.facts.remove(1);
+        let value = |s: &str| variable_value(&s.parse().unwrap(), &p, index);
+        assert_eq!(value("obs:loinc:89247-1@30"), None);
+        assert_eq!(value("obs:loinc:89247-1@40"), Some(1.0));
+        let v: Variable = "obs:loinc:89247-1@30".parse().unwrap();
+        assert_eq!(v.name(), "obs:loinc:89247-1@30");
+        assert!("obs:loinc:89247-1@x".parse::<Variable>().is_err());
+    }
+
+    #[test]
     fn horizon_censors_and_missing_values_drop_the_row() {
         let req = request(Analysis::KaplanMeier {
             survival: Survival::binned(50),
@@ -382,6 +415,7 @@ mod tests {
             covariates: vec![Variable::Observation {
                 system: CodeSystem::Loinc,
                 code: "718-7".into(),
+                window_days: None,
             }],
             ties: oncofed_stats::Ties::Efron,
             stratify_by_site: false,

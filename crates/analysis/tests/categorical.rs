@@ -29,6 +29,7 @@ fn column(name: &str) -> Variable {
     Variable::Observation {
         system: CodeSystem::Snomed,
         code: name.into(),
+        window_days: None,
     }
 }
 
@@ -350,7 +351,8 @@ fn categorical_names_parse_back_and_misuse_is_refused() {
         Variable::Categorical {
             variable: Box::new(Variable::Observation {
                 system: CodeSystem::Loinc,
-                code: "89247-1".into()
+                code: "89247-1".into(),
+                window_days: None,
             }),
             levels: [0.0, 1.0, 2.0, 3.0].map(Level).to_vec(),
         }

@@ -68,6 +68,7 @@ fn covariates() -> Vec<Variable> {
     let obs = |code: &str| Variable::Observation {
         system: CodeSystem::Snomed,
         code: code.into(),
+        window_days: None,
     };
     vec![
         Variable::Age,

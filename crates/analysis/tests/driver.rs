@@ -41,6 +41,7 @@ fn covariates() -> Vec<Variable> {
         Variable::Observation {
             system: oncofed_model::CodeSystem::Loinc,
             code: "89247-1".into(),
+            window_days: None,
         },
     ]
 }

@@ -34,6 +34,7 @@ fn grade() -> Variable {
     Variable::Observation {
         system: CodeSystem::Snomed,
         code: "grade".into(),
+        window_days: None,
     }
 }
 

@@ -71,6 +71,7 @@ fn cox(exact_times: bool) -> Analysis {
             Variable::Observation {
                 system: oncofed_model::CodeSystem::Loinc,
                 code: "89247-1".into(),
+                window_days: None,
             },
         ],
         ties: Ties::Efron,

@@ -44,11 +44,17 @@ pub enum Variable {
     Female,
     /// The numeric value of the observation with this code nearest to the index
     /// date (a quantity's value, or an ECOG grade); rows without one are left out.
+    /// With `window_days`, only observations at most that many days before or
+    /// after the index date count (issue 12: "observation values at the index
+    /// date, nearest within a window"), written `obs:loinc:<code>@<days>`.
     Observation {
         /// Code system (`loinc` or `ecog`).
         system: CodeSystem,
         /// The code, e.g. LOINC `89247-1` (ECOG performance status).
         code: String,
+        /// Largest distance in days from the index date (none: any distance).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window_days: Option<u32>,
     },
     /// 1 if the patient has a diagnosis whose ICD-10 code starts with `icd10`, else 0.
     Diagnosis {
@@ -138,7 +144,14 @@ impl Variable {
         match self {
             Variable::Age => "age".into(),
             Variable::Female => "female".into(),
-            Variable::Observation { system, code } => format!("obs:{}:{code}", system.as_str()),
+            Variable::Observation {
+                system,
+                code,
+                window_days,
+            } => match window_days {
+                Some(days) => format!("obs:{}:{code}@{days}", system.as_str()),
+                None => format!("obs:{}:{code}", system.as_str()),
+            },
             Variable::Diagnosis { icd10 } => format!("dx:{icd10}"),
             Variable::Molecular { gene } => format!("gene:{gene}"),
             Variable::Treatment {
@@ -210,7 +223,8 @@ impl std::str::FromStr for Variable {
     type Err = String;
 
     /// Parses the names [`Variable::name`] prints: `age`, `female`,
-    /// `obs:<system>:<code>` (e.g. `obs:loinc:89247-1`), `dx:<icd10 prefix>`, `gene:<symbol>`,
+    /// `obs:<system>:<code>[@<days>]` (e.g. `obs:loinc:89247-1`, or `@30` for
+    /// the nearest within 30 days of the index date), `dx:<icd10 prefix>`, `gene:<symbol>`,
     /// `tx:atc:<prefix>[@<days>]` or `tx:ops:<prefix>[@<days>]` (a treatment
     /// given before the index date or within `days` after it, default 90),
     /// `cat:<variable>:<level>,<level>,...` (a categorical covariate, the first
@@ -234,9 +248,17 @@ impl std::str::FromStr for Variable {
             "obs" => {
                 let (system, code) = rest.split_once(':').ok_or_else(bad)?;
                 let system = CodeSystem::from_name(system).ok_or_else(bad)?;
+                let (code, window_days) = match code.split_once('@') {
+                    Some((c, d)) => (c, Some(d.parse().map_err(|_| bad())?)),
+                    None => (code, None),
+                };
+                if code.is_empty() {
+                    return Err(bad());
+                }
                 Ok(Variable::Observation {
                     system,
                     code: code.to_owned(),
+                    window_days,
                 })
             }
             "dx" => Ok(Variable::Diagnosis {

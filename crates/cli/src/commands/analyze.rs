@@ -158,7 +158,7 @@ pub struct CoxArgs {
     common: Common,
     /// A covariate; repeat for several (e.g. --covariate age --covariate female
     /// --covariate tx:atc:L01@90 for an antineoplastic drug up to 90 days after
-    /// the index date). Forms: age, female, obs:loinc:<code>, dx:<ICD-10
+    /// the index date). Forms: age, female, obs:loinc:<code>[@days], dx:<ICD-10
     /// prefix>, gene:<HGNC symbol>, tx:atc|ops:<prefix>[@days], and
     /// cat:<variable>:<levels> for a categorical covariate, the first level the
     /// reference (--covariate cat:obs:loinc:89247-1:0,1,2,3: ECOG, one term per

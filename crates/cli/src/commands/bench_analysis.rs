@@ -69,6 +69,7 @@ fn models() -> Vec<(&'static str, Analysis)> {
         Variable::Observation {
             system: CodeSystem::Loinc,
             code: "89247-1".into(),
+            window_days: None,
         },
     ];
     vec![

@@ -35,6 +35,7 @@ fn ecog() -> Variable {
     Variable::Observation {
         system: CodeSystem::Loinc,
         code: "89247-1".into(),
+        window_days: None,
     }
 }
 

@@ -110,7 +110,7 @@ fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
             (course_endpoint(request) && COURSE_CODES.contains(&fact.code.code.as_str()))
                 || request.analysis.variables().iter().any(|v| {
                     // a categorical covariate reads its inner variable's facts
-                    matches!(v.base(), Variable::Observation { system, code } if *system == fact.code.system && *code == fact.code.code)
+                    matches!(v.base(), Variable::Observation { system, code, .. } if *system == fact.code.system && *code == fact.code.code)
                 })
         }
         FactKind::Molecular => request
@@ -157,7 +157,7 @@ fn fact_filters(request: &AnalysisRequest) -> Vec<FactFilter> {
     for v in request.analysis.variables() {
         // a categorical covariate's facts are its inner variable's
         match v.base().clone() {
-            Variable::Observation { system, code } => filters.push(FactFilter {
+            Variable::Observation { system, code, .. } => filters.push(FactFilter {
                 kind: Some(FactKind::Observation),
                 system: Some(system),
                 code_prefix: Some(code),
