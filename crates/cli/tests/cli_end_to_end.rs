@@ -150,7 +150,28 @@ fn demo_runs_end_to_end() {
         .iter()
         .map(|a| a["result"]["type"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["km", "cox", "glm", "describe"]);
+    assert_eq!(kinds, ["km", "cox", "cif", "glm", "describe"]);
+    // the Cox model is progression-free survival with a treatment covariate,
+    // the cumulative incidence has death as the competing risk, and every
+    // survival release states its endpoint and time bins
+    let cox = &analyses[1]["result"];
+    assert_eq!(cox["run"]["endpoint"], "pfs");
+    assert_eq!(
+        cox["terms"].as_array().unwrap().last().unwrap(),
+        "tx:atc:L01@90"
+    );
+    let cif = &analyses[2]["result"];
+    assert_eq!(cif["run"]["endpoint"], "pfs");
+    for a in &analyses[..3] {
+        assert_eq!(a["result"]["run"]["time_bins"]["exact"], false);
+    }
+    // every release was charged ε (the hub's default where the request named none)
+    assert!(
+        analyses
+            .iter()
+            .all(|a| a["result"]["run"]["epsilon"].as_f64().is_some()),
+        "{analyses:?}"
+    );
     assert!(
         std::fs::read_to_string(summary["analyses"]["km_plot"].as_str().unwrap()).is_err(),
         "the plot lived in the demo's temporary directory, removed at the end"
