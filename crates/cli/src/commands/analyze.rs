@@ -522,6 +522,11 @@ fn km(r: &KmResult) -> String {
             ));
         }
     }
+    if r.run.epsilon.is_some() {
+        out.push_str(
+            "numbers at risk and censored are withheld in a differentially private release (n and events are noised)\n",
+        );
+    }
     if let Some(t) = &r.logrank {
         out.push_str(&format!(
             "log-rank: chi² {:.4}, df {}, p {:.4e}\n",

@@ -34,5 +34,10 @@ pub fn cif_table(r: &CifResult) -> String {
             ));
         }
     }
+    if r.run.epsilon.is_some() {
+        out.push_str(
+            "numbers at risk are withheld in a differentially private release (n and event counts are noised)\n",
+        );
+    }
     out
 }
