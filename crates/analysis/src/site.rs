@@ -162,6 +162,20 @@ fn exit_counts(rows: &[Row], edges: &[f64]) -> Vec<f64> {
     out
 }
 
+/// The rows of group `g` of a curve analysis: those whose grouping value is
+/// `levels[g]` (or `g` without levels); every row without groups.
+fn group_members<'a>(
+    rows: &'a [Row],
+    analysis: &Analysis,
+    levels: &'a [f64],
+    g: usize,
+) -> impl Iterator<Item = &'a Row> {
+    let column = group_column(analysis);
+    let level = levels.get(g).copied().unwrap_or(g as f64);
+    rows.iter()
+        .filter(move |r| column.is_none_or(|c| r.values[c] == level))
+}
+
 /// One group's competing-risks counts on `grid`, `[at risk, events of
 /// interest, competing events]`: at a grid point the rows with time ≥ t, and
 /// those whose event at t had cause 1 or 2 (the row's last value).
@@ -232,13 +246,9 @@ pub fn compute(
             bins,
         } => {
             let rows = binned(rows, bins);
-            let column = group_column(analysis);
             let mut out = Vec::with_capacity(2 * grid.len() * groups);
             for g in 0..*groups {
-                let level = levels.get(g).copied().unwrap_or(g as f64);
-                let members: Vec<TimeEvent> = rows
-                    .iter()
-                    .filter(|r| column.is_none_or(|c| r.values[c] == level))
+                let members: Vec<TimeEvent> = group_members(&rows, analysis, levels, g)
                     .map(|r| TimeEvent {
                         time: r.time,
                         event: r.event,
@@ -257,14 +267,9 @@ pub fn compute(
             bins,
         } => {
             let rows = binned(rows, bins);
-            let column = group_column(analysis);
             let mut out = Vec::with_capacity(3 * grid.len() * groups);
             for g in 0..*groups {
-                let level = levels.get(g).copied().unwrap_or(g as f64);
-                let members: Vec<&Row> = rows
-                    .iter()
-                    .filter(|r| column.is_none_or(|c| r.values[c] == level))
-                    .collect();
+                let members: Vec<&Row> = group_members(&rows, analysis, levels, g).collect();
                 out.extend(cif_counts(&members, grid));
             }
             out

@@ -33,8 +33,11 @@
 //! | 1 | 5.6e-17 | 1.7e-16 | 8.9e-16 | 3.0e-2 (another estimator) |
 //! | 2 | 5.6e-17 | 1.9e-16 | 2.8e-16 | 4.1e-2 (another estimator) |
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use support::{python, rscript, workspace};
 
 use oncofed_stats::{
     CifCounts, CifEstimate, CompetingRow, CompetingStatus, aalen_johansen, cif_event_times,
@@ -47,36 +50,8 @@ const ROWS: usize = 600;
 const EST_ABS: f64 = 1e-12;
 const VAR_REL: f64 = 1e-10;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn script(name: &str) -> PathBuf {
     workspace().join("scripts/peers/stats").join(name)
-}
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("ONCOFED_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = workspace().join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "the Python peer is not installed: run scripts/setup-peers (or set ONCOFED_PYTHON)"
-    );
-    venv
-}
-
-/// `ONCOFED_RSCRIPT` or `Rscript` on the PATH; fails (never skips) when R is missing.
-fn rscript() -> PathBuf {
-    let r = std::env::var_os("ONCOFED_RSCRIPT").map_or_else(|| "Rscript".into(), PathBuf::from);
-    match Command::new(&r).arg("--version").output() {
-        Ok(out) if out.status.success() => r,
-        _ => panic!(
-            "R is not installed ({} not found): run scripts/setup-peers",
-            r.display()
-        ),
-    }
 }
 
 /// SplitMix64: a small deterministic generator, so the data need no crate.

@@ -53,7 +53,9 @@ use oncofed_stats::{
     logrank_test, merge_times,
 };
 use serde_json::Value;
-use support::{deal, federated_cox, federated_cox_by_site, lung_csv, python, read_csv, workspace};
+use support::{
+    deal, federated_cox, federated_cox_by_site, lung_csv, python, read_csv, rscript, workspace,
+};
 
 const SITES: usize = 3;
 
@@ -97,18 +99,6 @@ struct Row {
 
 fn script(name: &str) -> PathBuf {
     workspace().join("scripts/peers/stats").join(name)
-}
-
-/// `ONCOFED_RSCRIPT` or `Rscript` on the PATH; fails (never skips) when R is missing.
-fn rscript() -> PathBuf {
-    let r = std::env::var_os("ONCOFED_RSCRIPT").map_or_else(|| "Rscript".into(), PathBuf::from);
-    match Command::new(&r).arg("--version").output() {
-        Ok(out) if out.status.success() => r,
-        _ => panic!(
-            "R is not installed ({} not found): run scripts/setup-peers",
-            r.display()
-        ),
-    }
 }
 
 fn run(mut command: Command, what: &str) -> Value {

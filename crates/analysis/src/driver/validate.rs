@@ -79,13 +79,8 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
             survival,
             interval_days,
             ..
-        } => {
-            check_horizon(survival.horizon_days)?;
-            if *interval_days == 0 {
-                return invalid("interval_days must be at least 1");
-            }
         }
-        Analysis::CumulativeIncidence {
+        | Analysis::CumulativeIncidence {
             survival,
             interval_days,
             ..
@@ -94,7 +89,8 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
             if *interval_days == 0 {
                 return invalid("interval_days must be at least 1");
             }
-            if survival.endpoint.is_overall() {
+            let competing = matches!(request.analysis, Analysis::CumulativeIncidence { .. });
+            if competing && survival.endpoint.is_overall() {
                 return invalid(
                     "a cumulative incidence needs an event of interest: endpoint pfs (progression or recurrence) or rfs (recurrence); death without it is the competing event",
                 );

@@ -289,16 +289,23 @@ fn request(
     })
 }
 
+impl KmArgs {
+    /// The follow-up the options describe.
+    fn survival(&self) -> Survival {
+        Survival {
+            horizon_days: self.horizon,
+            exact_times: self.exact_times,
+            endpoint: self.endpoint.into(),
+        }
+    }
+}
+
 /// Runs the command.
 pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
     let (hub, token_file, req, plot, json) = match cmd {
         AnalyzeCommand::Km(a) => {
             let analysis = Analysis::KaplanMeier {
-                survival: Survival {
-                    horizon_days: a.horizon,
-                    exact_times: a.exact_times,
-                    endpoint: a.endpoint.into(),
-                },
+                survival: a.survival(),
                 groups: a.by,
                 interval_days: a.interval,
             };
@@ -313,11 +320,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
         }
         AnalyzeCommand::Cif(a) => {
             let analysis = Analysis::CumulativeIncidence {
-                survival: Survival {
-                    horizon_days: a.horizon,
-                    exact_times: a.exact_times,
-                    endpoint: a.endpoint.into(),
-                },
+                survival: a.survival(),
                 groups: a.by,
                 interval_days: a.interval,
             };

@@ -1,4 +1,4 @@
-//! Shared setup for the peer tests (`lung_peer`, `r_peer`): where the
+//! Shared setup for the peer tests (`lung_peer`, `r_peer`, `cif_peer`): where the
 //! workspace, the lung data and the Python peer are, and reading a CSV file
 //! into sites.
 
@@ -87,4 +87,17 @@ pub fn federated_cox_by_site(p: usize, sites: &[Vec<SurvivalRow>], ties: Ties) -
             .collect()
     })
     .unwrap()
+}
+
+/// `ONCOFED_RSCRIPT` or `Rscript` on the PATH; fails (never skips) when R is
+/// missing, naming the script that installs it.
+pub fn rscript() -> PathBuf {
+    let r = std::env::var_os("ONCOFED_RSCRIPT").map_or_else(|| "Rscript".into(), PathBuf::from);
+    match std::process::Command::new(&r).arg("--version").output() {
+        Ok(out) if out.status.success() => r,
+        _ => panic!(
+            "R is not installed ({} not found): run scripts/setup-peers",
+            r.display()
+        ),
+    }
 }
