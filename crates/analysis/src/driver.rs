@@ -151,6 +151,10 @@ pub fn run(
         aggregation_seconds: None,
         time_bins: None,
         endpoint: analysis.survival().map(|s| s.endpoint),
+        origin: analysis
+            .survival()
+            .map(|s| s.origin.clone())
+            .filter(|o| !o.is_index()),
         sat_out: Vec::new(),
     };
     let sites = info.sites;

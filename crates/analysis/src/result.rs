@@ -34,6 +34,9 @@ pub struct RunInfo {
     /// The survival endpoint (survival analyses only): `os`, `pfs` or `rfs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<oncofed_protocol::analysis::Endpoint>,
+    /// The time origin when it is not the index diagnosis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<oncofed_protocol::analysis::Origin>,
     /// Sites that were asked but whose sums are not in the result, each with
     /// the rule or failure that kept it out (the site's own text: a rule,
     /// never a count).

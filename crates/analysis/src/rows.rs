@@ -7,7 +7,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use oncofed_model::{CodeSystem, Demographics, Fact, FactKind, FactValue, Sex, VitalStatus};
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Endpoint, Survival, Variable};
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Endpoint, Origin, Survival, Variable};
 
 /// What a site knows of one patient (research store only: no identifying data).
 #[derive(Debug, Clone)]
@@ -151,7 +151,7 @@ pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDa
 
 /// The analysis's survival definition, if it has a survival part.
 fn survival(analysis: &Analysis) -> Option<Survival> {
-    analysis.survival().copied()
+    analysis.survival().cloned()
 }
 
 /// Whether an observation fact records a progression (`recurrence` false) or
@@ -174,6 +174,32 @@ fn course_event(fact: &Fact, recurrence: bool) -> bool {
             ) => code == "R" || (code == "P" && !recurrence),
             _ => false,
         }
+}
+
+/// Where follow-up starts: the index date, or the first treatment of the
+/// origin's class dated on or after it (`None`: the patient has none and is
+/// not in the analysis).
+fn time_origin(facts: &[Fact], index: NaiveDate, origin: &Origin) -> Option<NaiveDate> {
+    match origin {
+        Origin::IndexDiagnosis => Some(index),
+        Origin::FirstTreatment { system, prefix } => {
+            let kind = if *system == CodeSystem::Ops {
+                FactKind::Procedure
+            } else {
+                FactKind::Medication
+            };
+            facts
+                .iter()
+                .filter(|f| {
+                    f.kind == kind
+                        && f.code.system == *system
+                        && f.code.code.starts_with(prefix.as_str())
+                })
+                .filter_map(|f| f.start)
+                .filter(|d| *d >= index)
+                .min()
+        }
+    }
 }
 
 /// The first date on or after `index` at which `endpoint`'s non-death event
@@ -203,17 +229,18 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
     let (time, event, cause) = match survival(&request.analysis) {
         Some(s) => {
             let h = s.horizon_days;
+            let origin = time_origin(&patient.facts, index, &s.origin)?;
             let (end, died) = match d.death_date {
                 Some(death) => (death, true),
                 None => (d.last_contact?, false),
             };
             // progression or recurrence before death or the last contact
             // ends follow-up with an event
-            let (end, died, cause) = match first_course_event(&patient.facts, index, s.endpoint) {
+            let (end, died, cause) = match first_course_event(&patient.facts, origin, s.endpoint) {
                 Some(event) if event <= end => (event, true, 1.0),
                 _ => (end, died, if died { 2.0 } else { 0.0 }),
             };
-            let days = (end - index).num_days();
+            let days = (end - origin).num_days();
             if days < 0 {
                 return None;
             }
@@ -399,6 +426,39 @@ mod tests {
         let v: Variable = "obs:loinc:89247-1@30".parse().unwrap();
         assert_eq!(v.name(), "obs:loinc:89247-1@30");
         assert!("obs:loinc:89247-1@x".parse::<Variable>().is_err());
+    }
+
+    #[test]
+    fn follow_up_starts_at_the_first_treatment_of_the_origin_class() {
+        // index 2020-01-01, death 2020-04-10; chemotherapy from 2020-01-21
+        let mut p = patient();
+        p.facts.push(fact(
+            FactKind::Medication,
+            CodeSystem::Atc,
+            "L01XA01",
+            FactValue::None,
+            "2020-01-21",
+        ));
+        let km = |origin: &str| {
+            request(Analysis::KaplanMeier {
+                survival: Survival {
+                    origin: origin.parse().unwrap(),
+                    ..Survival::default()
+                },
+                groups: None,
+                interval_days: 30,
+            })
+        };
+        let time = |origin: &str| build_row(&km(origin), &p).map(|r| r.time);
+        assert_eq!(time("index"), Some(100.0));
+        assert_eq!(time("tx:atc:L01"), Some(80.0));
+        // no such treatment: not in the analysis
+        assert_eq!(time("tx:ops:5-32"), None);
+        assert!("tx:icd:C34".parse::<Origin>().is_err());
+        assert_eq!(
+            "tx:atc:L01".parse::<Origin>().unwrap().to_string(),
+            "tx:atc:L01"
+        );
     }
 
     #[test]

@@ -48,6 +48,7 @@ fn cif(exact_times: bool) -> Analysis {
             horizon_days: 3650,
             exact_times,
             endpoint: Endpoint::RecurrenceFree,
+            origin: Default::default(),
         },
         groups: Some(Variable::Female),
         interval_days: 90,

@@ -369,7 +369,7 @@ fn planned_rounds_are_the_most_the_driver_uses() {
         ..Survival::default()
     };
     let cox = |survival: &Survival, stratify_by_site| Analysis::Cox {
-        survival: *survival,
+        survival: survival.clone(),
         covariates: covariates()[..3].to_vec(),
         ties: Ties::Efron,
         stratify_by_site,
@@ -380,12 +380,12 @@ fn planned_rounds_are_the_most_the_driver_uses() {
         family: Family::Binomial,
     };
     let km = |survival: &Survival| Analysis::KaplanMeier {
-        survival: *survival,
+        survival: survival.clone(),
         groups: None,
         interval_days: 30,
     };
     let km_by_female = Analysis::KaplanMeier {
-        survival: exact,
+        survival: exact.clone(),
         groups: Some(Variable::Female),
         interval_days: 30,
     };

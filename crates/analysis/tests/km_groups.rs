@@ -25,6 +25,7 @@ fn km_by_ecog() -> Analysis {
             horizon_days: 3650,
             exact_times: true,
             endpoint: Default::default(),
+            origin: Default::default(),
         },
         groups: Some(ecog()),
         interval_days: 30,

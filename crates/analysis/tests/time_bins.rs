@@ -64,6 +64,7 @@ fn cox(exact_times: bool) -> Analysis {
             horizon_days: 3650,
             exact_times,
             endpoint: Default::default(),
+            origin: Default::default(),
         },
         covariates: vec![
             Variable::Age,

@@ -1,4 +1,5 @@
-//! Issue 12, items 3 and 4: treatment variables and progression-free survival.
+//! Issue 12, items 3 and 4: treatment variables, progression-free survival and
+//! a treatment as the time origin.
 //! A Cox model on age and "an antineoplastic drug (ATC L01) before the index
 //! date or within 90 days after it", of overall and of progression-free
 //! survival, run through the hub over three synthetic sites, equals the same
@@ -13,7 +14,7 @@ use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, Federation
 use oncofed_hub::client::HubClient;
 use oncofed_model::SecurityLevel;
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Computation, Endpoint, IndexEvent, RunState, Survival, Ties,
+    Analysis, AnalysisRequest, Computation, Endpoint, IndexEvent, Origin, RunState, Survival, Ties,
     Variable,
 };
 use support::{RESEARCHER, approve_for_alice, federation_with_hub};
@@ -95,7 +96,12 @@ async fn cox_models_with_a_treatment_covariate_and_a_pfs_endpoint_equal_the_pool
     let _agents = fed.run_agents(&hub, &[0, 1, 2]);
     approve_for_alice(&hub, "tx", "treatment covariate").await;
     let mut figures = Vec::new();
-    for endpoint in [Endpoint::Overall, Endpoint::ProgressionFree] {
+    let first_l01: Origin = "tx:atc:L01".parse().unwrap();
+    for (endpoint, origin) in [
+        (Endpoint::Overall, Origin::IndexDiagnosis),
+        (Endpoint::ProgressionFree, Origin::IndexDiagnosis),
+        (Endpoint::Overall, first_l01),
+    ] {
         let request = AnalysisRequest {
             project: "tx".into(),
             index: IndexEvent { icd10: "C".into() },
@@ -103,6 +109,7 @@ async fn cox_models_with_a_treatment_covariate_and_a_pfs_endpoint_equal_the_pool
             analysis: Analysis::Cox {
                 survival: Survival {
                     endpoint,
+                    origin: origin.clone(),
                     ..Survival::default()
                 },
                 covariates: vec![Variable::Age, "tx:atc:L01".parse().unwrap()],
@@ -116,12 +123,14 @@ async fn cox_models_with_a_treatment_covariate_and_a_pfs_endpoint_equal_the_pool
         };
         let (rows, events, treated) = federated_equals_pooled(&fed, &hub, &request).await;
         eprintln!(
-            "{}: {rows} rows, {events} events, {treated} treated with ATC L01 within 90 days",
+            "{} from {origin}: {rows} rows, {events} events, {treated} treated with ATC L01 within 90 days",
             endpoint.as_str()
         );
         figures.push((rows, events));
     }
-    // the same rows; progression adds events to the deaths
+    // the same rows; progression adds events to the deaths; from the first
+    // L01 only the patients who had one
     assert_eq!(figures[0].0, figures[1].0);
     assert!(figures[1].1 > figures[0].1, "{figures:?}");
+    assert!(figures[2].0 < figures[0].0, "{figures:?}");
 }

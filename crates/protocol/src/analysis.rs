@@ -330,7 +330,7 @@ pub enum Outcome {
 /// Overall survival from the index date: the event is death, censoring at the last
 /// contact (vital-status observation); follow-up beyond `horizon_days` is censored
 /// there (administrative censoring), which bounds the grid the sites fill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Survival {
     /// Longest follow-up considered, in days (default 3650; at most 36,500).
@@ -345,6 +345,76 @@ pub struct Survival {
     /// What ends follow-up with an event (default: death, overall survival).
     #[serde(default, skip_serializing_if = "Endpoint::is_overall")]
     pub endpoint: Endpoint,
+    /// Where follow-up starts (default: the index diagnosis).
+    #[serde(default, skip_serializing_if = "Origin::is_index")]
+    pub origin: Origin,
+}
+
+/// The time origin of a survival analysis (issue 12, item 4).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Origin {
+    /// The index diagnosis (the earliest diagnosis with the request's ICD-10
+    /// prefix).
+    #[default]
+    IndexDiagnosis,
+    /// The first drug (ATC) or procedure (OPS) with this code prefix dated on
+    /// or after the index date (e.g. the start of first-line chemotherapy,
+    /// ATC `L01`); patients without one are not in the analysis. Covariates
+    /// keep their index-date meaning (baseline at diagnosis). Written
+    /// `tx:atc:<prefix>` or `tx:ops:<prefix>`.
+    FirstTreatment {
+        /// `atc` or `ops`.
+        system: CodeSystem,
+        /// The code prefix.
+        prefix: String,
+    },
+}
+
+impl Origin {
+    /// The index diagnosis, the default (kept out of serialised requests).
+    pub fn is_index(&self) -> bool {
+        *self == Origin::IndexDiagnosis
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::IndexDiagnosis => write!(f, "index"),
+            Origin::FirstTreatment { system, prefix } => {
+                write!(f, "tx:{}:{prefix}", system.as_str())
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Origin {
+    type Err = String;
+
+    /// `index`, or `tx:atc:<prefix>` / `tx:ops:<prefix>` (the first such
+    /// treatment on or after the index date).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("unknown time origin '{s}': use index, tx:atc:<prefix> or tx:ops:<prefix>");
+        if s == "index" {
+            return Ok(Origin::IndexDiagnosis);
+        }
+        let rest = s.strip_prefix("tx:").ok_or_else(bad)?;
+        let (system, prefix) = rest.split_once(':').ok_or_else(bad)?;
+        let system = match system {
+            "atc" => CodeSystem::Atc,
+            "ops" => CodeSystem::Ops,
+            _ => return Err(bad()),
+        };
+        if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad());
+        }
+        Ok(Origin::FirstTreatment {
+            system,
+            prefix: prefix.to_owned(),
+        })
+    }
 }
 
 /// The event of a survival analysis, from the index date (issue 12, item 4).
@@ -396,6 +466,7 @@ impl Survival {
             horizon_days,
             exact_times: false,
             endpoint: Endpoint::Overall,
+            origin: Origin::IndexDiagnosis,
         }
     }
 }

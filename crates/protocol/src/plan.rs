@@ -74,7 +74,7 @@ impl RunPlan {
                 ))
             }
         };
-        let survival = self.request.analysis.survival().copied();
+        let survival = self.request.analysis.survival();
         // Binned sums on the admitted horizon's bins; exact days only where the
         // admitted request asked for them (issue 11, item 3).
         let bins = |b: &[f64]| match survival {
@@ -299,6 +299,7 @@ mod tests {
             horizon_days: 3650,
             exact_times: true,
             endpoint: Default::default(),
+            origin: Default::default(),
         };
         let plan = RunPlan {
             run: run.clone(),
@@ -389,6 +390,7 @@ mod tests {
             horizon_days: 100,
             exact_times: true,
             endpoint: Default::default(),
+            origin: Default::default(),
         }));
         assert!(PlanLimits::default().admits(&exact).is_err());
         let approved = PlanLimits {

@@ -5,7 +5,7 @@
 use super::{MAX_COEFFICIENTS, TOLERANCE_RANGE};
 use crate::AnalysisError;
 use oncofed_model::CodeSystem;
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Variable};
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Origin, Variable};
 use oncofed_protocol::{Comparator, Criteria, DiagnosisCriterion, LabCriterion};
 
 /// The request's `tolerance` and `max_iter` (Cox and GLM only) are in range.
@@ -89,6 +89,7 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
             if *interval_days == 0 {
                 return invalid("interval_days must be at least 1");
             }
+            check_origin(&survival.origin)?;
             let competing = matches!(request.analysis, Analysis::CumulativeIncidence { .. });
             if competing && survival.endpoint.is_overall() {
                 return invalid(
@@ -102,6 +103,7 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
             ..
         } => {
             check_horizon(survival.horizon_days)?;
+            check_origin(&survival.origin)?;
             if covariates.is_empty() || covariates.len() > 20 {
                 return invalid("cox needs 1 to 20 covariates");
             }
@@ -263,4 +265,23 @@ fn check_horizon(h: u32) -> Result<(), AnalysisError> {
         ));
     }
     Ok(())
+}
+
+/// A treatment time origin names ATC or OPS and a printable prefix (so its
+/// name parses back), as a treatment variable does.
+fn check_origin(origin: &Origin) -> Result<(), AnalysisError> {
+    match origin {
+        Origin::IndexDiagnosis => Ok(()),
+        Origin::FirstTreatment { system, prefix } => {
+            let printable =
+                (1..=32).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_graphic());
+            if matches!(system, CodeSystem::Atc | CodeSystem::Ops) && printable {
+                Ok(())
+            } else {
+                Err(AnalysisError::Invalid(
+                    "a time origin is index, tx:atc:<prefix> or tx:ops:<prefix>".into(),
+                ))
+            }
+        }
+    }
 }

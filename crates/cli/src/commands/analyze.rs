@@ -10,8 +10,8 @@ use oncofed_analysis::result::{
 use oncofed_hub::client::HubClient;
 use oncofed_protocol::Criteria;
 use oncofed_protocol::analysis::{
-    Analysis, AnalysisRequest, Endpoint, Family, IndexEvent, Outcome, RunState, Survival, Ties,
-    Variable,
+    Analysis, AnalysisRequest, Endpoint, Family, IndexEvent, Origin, Outcome, RunState, Survival,
+    Ties, Variable,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,6 +116,12 @@ pub struct KmArgs {
     /// recurrence from the MII onco course observations (oBDS 17).
     #[arg(long, value_enum, default_value = "os")]
     endpoint: EndpointArg,
+    /// Where follow-up starts: `index` (the diagnosis), or `tx:atc:<prefix>` /
+    /// `tx:ops:<prefix>`, the first such treatment on or after the diagnosis
+    /// (e.g. tx:atc:L01 for first-line chemotherapy; patients without one are
+    /// left out).
+    #[arg(long, default_value = "index")]
+    origin: Origin,
     /// Write the curve as SVG to this file.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -187,6 +193,12 @@ pub struct CoxArgs {
     /// recurrence from the MII onco course observations (oBDS 17).
     #[arg(long, value_enum, default_value = "os")]
     endpoint: EndpointArg,
+    /// Where follow-up starts: `index` (the diagnosis), or `tx:atc:<prefix>` /
+    /// `tx:ops:<prefix>`, the first such treatment on or after the diagnosis
+    /// (e.g. tx:atc:L01 for first-line chemotherapy; patients without one are
+    /// left out).
+    #[arg(long, default_value = "index")]
+    origin: Origin,
     #[command(flatten)]
     fit: FitArgs,
 }
@@ -296,6 +308,7 @@ impl KmArgs {
             horizon_days: self.horizon,
             exact_times: self.exact_times,
             endpoint: self.endpoint.into(),
+            origin: self.origin.clone(),
         }
     }
 }
@@ -337,6 +350,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                     horizon_days: a.horizon,
                     exact_times: a.exact_times,
                     endpoint: a.endpoint.into(),
+                    origin: a.origin.clone(),
                 },
                 covariates: a.covariates,
                 ties,
@@ -446,6 +460,11 @@ pub fn render(result: &AnalysisResult) -> String {
             out.push_str("endpoint: recurrence-free survival (recurrence or death)\n")
         }
         _ => {}
+    }
+    if let Some(origin) = &run.origin {
+        out.push_str(&format!(
+            "time origin: the first {origin} on or after the index diagnosis\n"
+        ));
     }
     match &run.time_bins {
         Some(t) if t.exact => out.push_str("times: exact days (approved for this project)\n"),

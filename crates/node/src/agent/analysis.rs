@@ -30,7 +30,7 @@ use oncofed_analysis::rows::{PatientData, Row, build_row};
 use oncofed_analysis::site::{compute, vector_len};
 use oncofed_model::{Demographics, Fact, FactKind, Pseudonym, Purpose, SecurityLevel};
 use oncofed_protocol::QueryId;
-use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Variable};
+use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Origin, Variable};
 use oncofed_protocol::plan::RunPlan;
 use oncofed_secagg::{FixedPoint, Ledger, Refusal, RunParticipant, SiteId as AggIndex};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -119,9 +119,13 @@ fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
             .iter()
             .any(|v| matches!(v.base(), Variable::Molecular { .. })),
         FactKind::Medication | FactKind::Procedure => {
-            request.analysis.variables().iter().any(|v| {
-                matches!(v.base(), Variable::Treatment { system, prefix, .. } if *system == fact.code.system && fact.code.code.starts_with(prefix.as_str()))
-            })
+            let origin = request.analysis.survival().is_some_and(|s| {
+                matches!(&s.origin, Origin::FirstTreatment { system, prefix } if *system == fact.code.system && fact.code.code.starts_with(prefix.as_str()))
+            });
+            origin
+                || request.analysis.variables().iter().any(|v| {
+                    matches!(v.base(), Variable::Treatment { system, prefix, .. } if *system == fact.code.system && fact.code.code.starts_with(prefix.as_str()))
+                })
         }
     }
 }
@@ -146,6 +150,20 @@ fn fact_filters(request: &AnalysisRequest) -> Vec<FactFilter> {
         kind: Some(FactKind::Diagnosis),
         ..FactFilter::default()
     }];
+    if let Some(Origin::FirstTreatment { system, prefix }) =
+        request.analysis.survival().map(|s| &s.origin)
+    {
+        filters.push(FactFilter {
+            kind: Some(if *system == oncofed_model::CodeSystem::Ops {
+                FactKind::Procedure
+            } else {
+                FactKind::Medication
+            }),
+            system: Some(*system),
+            code_prefix: Some(prefix.clone()),
+            ..FactFilter::default()
+        });
+    }
     if course_endpoint(request) {
         filters.extend(COURSE_CODES.map(|code| FactFilter {
             kind: Some(FactKind::Observation),

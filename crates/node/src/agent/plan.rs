@@ -98,7 +98,7 @@ impl SiteBounds {
         computation: &Computation,
     ) -> Result<(), String> {
         let p = analysis.parameters();
-        let survival = analysis.survival().copied();
+        let survival = analysis.survival();
         let exact = survival.is_some_and(|s| s.exact_times) && self.allow_exact_times;
         // Time bins on the admitted horizon; exact days only where the request
         // and this site's policy both allow them.
