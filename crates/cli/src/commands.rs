@@ -1,7 +1,7 @@
 //! The command tree.
 
 mod analyze;
-mod analyze_cif;
+mod analyze_render;
 mod audit;
 mod bench;
 mod bench_analysis;

@@ -1,0 +1,336 @@
+//! The tables `oncofed analyze` prints for people (`--json` prints the result
+//! itself): one function per result kind, kept apart from the command's
+//! options and request building in `analyze.rs`.
+
+use oncofed_analysis::AnalysisResult;
+use oncofed_analysis::cif::CifResult;
+use oncofed_analysis::result::{
+    Cell, DescribeResult, KmCurve, KmResult, MedianStatus, RegressionResult,
+};
+use oncofed_protocol::analysis::Endpoint;
+
+fn show(c: &Cell) -> String {
+    c.map_or_else(|| "<suppressed>".into(), |n| n.to_string())
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+}
+
+/// A released result for people.
+pub fn render(result: &AnalysisResult) -> String {
+    let run = result.run();
+    let mut out = format!(
+        "{} sites, {} rows, {} events, {} secure-aggregation rounds{}{}\n",
+        run.sites,
+        run.rows,
+        run.events,
+        run.rounds,
+        run.epsilon
+            .map_or(String::new(), |e| format!(", ε = {e} spent")),
+        match (run.admission_seconds, run.aggregation_seconds) {
+            (Some(a), Some(r)) => format!(" (admission {a:.1} s, rounds {r:.1} s)"),
+            _ => String::new(),
+        }
+    );
+    if !run.sat_out.is_empty() {
+        let sites: Vec<String> = run
+            .sat_out
+            .iter()
+            .map(|s| format!("{} ({})", s.site, s.reason))
+            .collect();
+        out.push_str(&format!("sat out: {}\n", sites.join("; ")));
+    }
+    match run.endpoint {
+        Some(Endpoint::ProgressionFree) => {
+            out.push_str("endpoint: progression-free survival (progression, recurrence or death)\n")
+        }
+        Some(Endpoint::RecurrenceFree) => {
+            out.push_str("endpoint: recurrence-free survival (recurrence or death)\n")
+        }
+        _ => {}
+    }
+    if let Some(origin) = &run.origin {
+        out.push_str(&format!(
+            "time origin: the first {origin} on or after the index diagnosis\n"
+        ));
+    }
+    match &run.time_bins {
+        Some(t) if t.exact => out.push_str("times: exact days (approved for this project)\n"),
+        Some(t) => out.push_str(&format!(
+            "times: {} bins of at least {} exits each, the narrowest {} days (estimates are exact for the binned times; bin edges in --json)\n",
+            t.bins, t.min_exits, t.narrowest_days
+        )),
+        None => {}
+    }
+    match result {
+        AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => out.push_str(&regression(r)),
+        AnalysisResult::Km(r) => out.push_str(&km(r)),
+        AnalysisResult::Cif(r) => out.push_str(&cif_table(r)),
+        AnalysisResult::Describe(r) => out.push_str(&describe(r)),
+    }
+    out
+}
+
+fn regression(r: &RegressionResult) -> String {
+    let ratio = if r.model.starts_with("cox") {
+        "HR"
+    } else if r.model.contains("poisson") {
+        "RR"
+    } else {
+        "OR"
+    };
+    let mut out = format!(
+        "{}: log-likelihood {:.4}, {} Newton iterations\n{:<24} {:>10} {:>9} {:>9} {:>8} {:>10}  95% CI ({ratio})\n",
+        r.model, r.loglik, r.iterations, "term", "coef", ratio, "SE", "z", "p"
+    );
+    for (term, e) in r.terms.iter().zip(&r.estimates) {
+        out.push_str(&format!(
+            "{term:<24} {:>10.5} {:>9.4} {:>9.5} {:>8.3} {:>10.3e}  {:.4} – {:.4}\n",
+            e.coef,
+            e.exp_coef,
+            e.std_error,
+            e.z,
+            e.p_value,
+            e.ci_lower.exp(),
+            e.ci_upper.exp()
+        ));
+    }
+    if !r.references.is_empty() {
+        out.push_str(&format!(
+            "reference level{}: {}\n",
+            if r.references.len() > 1 { "s" } else { "" },
+            r.references.join(", ")
+        ));
+    }
+    out
+}
+
+fn km(r: &KmResult) -> String {
+    let mut out = String::new();
+    for c in &r.curves {
+        out.push_str(&format!(
+            "{}: n {}, events {}, {}\n  {:>6} {:>8} {:>17} {:>8} {:>9}\n",
+            c.label,
+            show(&c.n),
+            show(&c.events),
+            median(c),
+            "day",
+            "S(t)",
+            "95% CI",
+            "at risk",
+            "censored"
+        ));
+        for s in &c.steps {
+            out.push_str(&format!(
+                "  {:>6.0} {:>8.4} {:>8.4}–{:<8.4} {:>8} {:>9}\n",
+                s.time,
+                s.survival,
+                s.ci_lower,
+                s.ci_upper,
+                show(&s.at_risk),
+                show(&s.censored)
+            ));
+        }
+    }
+    if r.run.epsilon.is_some() {
+        out.push_str(
+            "numbers at risk and censored are withheld in a differentially private release (n and events are noised)\n",
+        );
+    }
+    if let Some(t) = &r.logrank {
+        out.push_str(&format!(
+            "log-rank: chi² {:.4}, df {}, p {:.4e}\n",
+            t.chi2, t.df, t.p_value
+        ));
+    }
+    out
+}
+
+/// "median 310 days (95% CI 285 – 363)", with "not reached" or "withheld
+/// (<rule>)" for a median or bound without a value ("-" in results released
+/// before the status existed).
+fn median(c: &KmCurve) -> String {
+    let (lower, upper) = match &c.median_ci_status {
+        Some((l, u)) => (Some(l), Some(u)),
+        None => (None, None),
+    };
+    if let Some(MedianStatus::Withheld { rule }) = &c.median_status
+        && lower == c.median_status.as_ref()
+        && upper == lower
+    {
+        return format!("median withheld ({rule}), its 95% CI with it");
+    }
+    let time = |value: Option<f64>, status: Option<&MedianStatus>| match (value, status) {
+        (Some(v), _) => format!("{v:.0}"),
+        (None, Some(s)) if *s != MedianStatus::Reached => s.to_string(),
+        (None, _) => "-".to_string(),
+    };
+    let median = match (c.median, &c.median_status) {
+        (Some(m), _) => format!("{m:.0} days"),
+        (None, Some(s)) if *s != MedianStatus::Reached => s.to_string(),
+        (None, _) => "- days".to_string(),
+    };
+    format!(
+        "median {median} (95% CI {} – {})",
+        time(c.median_ci.0, lower),
+        time(c.median_ci.1, upper)
+    )
+}
+
+fn describe(r: &DescribeResult) -> String {
+    let mut out = String::new();
+    for v in &r.variables {
+        out.push_str(&format!(
+            "{}: n {}, mean {}, SD {}",
+            v.name,
+            show(&v.n),
+            opt(v.mean, 3),
+            opt(v.sd, 3)
+        ));
+        if let Some(q) = v.quartiles {
+            out.push_str(&format!(
+                ", quartiles {:.2} / {:.2} / {:.2}",
+                q[0], q[1], q[2]
+            ));
+        }
+        out.push('\n');
+        for (i, c) in v.histogram.iter().enumerate() {
+            out.push_str(&format!(
+                "  [{}, {}{}  {}\n",
+                r.edges[i],
+                r.edges[i + 1],
+                if i + 2 == r.edges.len() { "]" } else { ")" },
+                show(c)
+            ));
+        }
+    }
+    if let Some((name, zero, one)) = &r.strata {
+        out.push_str(&format!(
+            "{name}=0: {}   {name}=1: {}\n",
+            show(zero),
+            show(one)
+        ));
+    }
+    out
+}
+
+/// One block per group: n and both event counts, then the released steps.
+pub fn cif_table(r: &CifResult) -> String {
+    let mut out = String::new();
+    for c in &r.curves {
+        out.push_str(&format!(
+            "{}: n {}, events {}, competing deaths {}\n  {:>6} {:>10} {:>9} {:>10} {:>8}\n",
+            c.label,
+            show(&c.n),
+            show(&c.events),
+            show(&c.competing),
+            "day",
+            "incidence",
+            "SE",
+            "competing",
+            "at risk"
+        ));
+        for s in &c.steps {
+            out.push_str(&format!(
+                "  {:>6.0} {:>10.4} {:>9.4} {:>10.4} {:>8}\n",
+                s.time,
+                s.incidence,
+                s.std_error,
+                s.competing_incidence,
+                show(&s.at_risk)
+            ));
+        }
+    }
+    if r.run.epsilon.is_some() {
+        out.push_str(
+            "numbers at risk are withheld in a differentially private release (n and event counts are noised)\n",
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn km_result(curves: Vec<KmCurve>, sat_out: serde_json::Value) -> AnalysisResult {
+        let run = serde_json::json!({
+            "sites": 3, "rows": 120, "events": 60, "rounds": 2, "sat_out": sat_out,
+        });
+        AnalysisResult::Km(KmResult {
+            run: serde_json::from_value(run).unwrap(),
+            interval_days: 30,
+            curves,
+            logrank: None,
+        })
+    }
+
+    fn curve(
+        median: Option<f64>,
+        ci: (Option<f64>, Option<f64>),
+        status: Option<(MedianStatus, MedianStatus, MedianStatus)>,
+    ) -> KmCurve {
+        KmCurve {
+            label: "all".into(),
+            n: Some(40),
+            events: Some(20),
+            median,
+            median_ci: ci,
+            median_status: status.as_ref().map(|s| s.0.clone()),
+            median_ci_status: status.map(|s| (s.1, s.2)),
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_table_tells_not_reached_from_withheld_and_names_sites_that_sat_out() {
+        use MedianStatus::{NotReached, Reached};
+        let after = MedianStatus::Withheld {
+            rule: "fewer than 3 events after the median".into(),
+        };
+        let text = render(&km_result(
+            vec![
+                curve(
+                    Some(310.0),
+                    (Some(285.0), None),
+                    Some((Reached, Reached, NotReached)),
+                ),
+                curve(
+                    None,
+                    (None, None),
+                    Some((NotReached, NotReached, NotReached)),
+                ),
+                curve(
+                    None,
+                    (None, None),
+                    Some((after.clone(), after.clone(), after)),
+                ),
+                curve(None, (None, None), None),
+            ],
+            serde_json::json!([{"site": "site-3", "reason": "fewer than 10 complete rows at this site"}]),
+        ));
+        assert!(
+            text.contains("sat out: site-3 (fewer than 10 complete rows at this site)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("median 310 days (95% CI 285 – not reached)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("median not reached (95% CI not reached – not reached)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "median withheld (fewer than 3 events after the median), its 95% CI with it"
+            ),
+            "{text}"
+        );
+        // a result released before the status existed
+        assert!(text.contains("median - days (95% CI - – -)"), "{text}");
+        let none = render(&km_result(Vec::new(), serde_json::json!([])));
+        assert!(!none.contains("sat out"), "{none}");
+    }
+}
