@@ -183,9 +183,10 @@ fn check_variable(v: &Variable) -> Result<(), AnalysisError> {
         } => {
             if !matches!(system, CodeSystem::Atc | CodeSystem::Ops) {
                 invalid("a treatment variable is tx:atc:<prefix> or tx:ops:<prefix>")
-            } else if !printable(prefix) {
+            } else if !printable(prefix) || prefix.contains('@') {
+                // '@' starts the window in the name (tx:atc:<prefix>@<days>)
                 invalid(
-                    "a treatment variable needs a code prefix of 1-32 printable ASCII characters",
+                    "a treatment variable needs a code prefix of 1-32 printable ASCII characters other than @",
                 )
             } else if *window_days > 3650 {
                 invalid("a treatment window is 0 to 3650 days after the index date")
