@@ -7,7 +7,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use oncofed_model::{CodeSystem, Demographics, Fact, FactKind, FactValue, Sex, VitalStatus};
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Endpoint, Origin, Survival, Variable};
+use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Endpoint, Origin, Variable};
 
 /// What a site knows of one patient (research store only: no identifying data).
 #[derive(Debug, Clone)]
@@ -120,17 +120,9 @@ pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDa
             prefix,
             window_days,
         } => {
-            let kind = if *system == CodeSystem::Ops {
-                FactKind::Procedure
-            } else {
-                FactKind::Medication
-            };
             let last = index + chrono::Days::new(u64::from(*window_days));
             Some(f64::from(u8::from(patient.facts.iter().any(|f| {
-                f.kind == kind
-                    && f.code.system == *system
-                    && f.code.code.starts_with(prefix.as_str())
-                    && f.start.is_some_and(|d| d <= last)
+                is_treatment(f, *system, prefix) && f.start.is_some_and(|d| d <= last)
             }))))
         }
         Variable::Molecular { gene } => Some(f64::from(u8::from(patient.facts.iter().any(|f| {
@@ -149,9 +141,22 @@ pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDa
     }
 }
 
-/// The analysis's survival definition, if it has a survival part.
-fn survival(analysis: &Analysis) -> Option<Survival> {
-    analysis.survival().cloned()
+/// The fact kind a treatment of `system` is recorded as: OPS codes
+/// procedures, anything else (ATC) drugs given.
+pub fn treatment_kind(system: CodeSystem) -> FactKind {
+    if system == CodeSystem::Ops {
+        FactKind::Procedure
+    } else {
+        FactKind::Medication
+    }
+}
+
+/// Whether `fact` is a treatment of `system` whose code starts with `prefix`
+/// (a treatment variable's or a treatment time origin's class).
+pub fn is_treatment(fact: &Fact, system: CodeSystem, prefix: &str) -> bool {
+    fact.kind == treatment_kind(system)
+        && fact.code.system == system
+        && fact.code.code.starts_with(prefix)
 }
 
 /// Whether an observation fact records a progression (`recurrence` false) or
@@ -182,23 +187,12 @@ fn course_event(fact: &Fact, recurrence: bool) -> bool {
 fn time_origin(facts: &[Fact], index: NaiveDate, origin: &Origin) -> Option<NaiveDate> {
     match origin {
         Origin::IndexDiagnosis => Some(index),
-        Origin::FirstTreatment { system, prefix } => {
-            let kind = if *system == CodeSystem::Ops {
-                FactKind::Procedure
-            } else {
-                FactKind::Medication
-            };
-            facts
-                .iter()
-                .filter(|f| {
-                    f.kind == kind
-                        && f.code.system == *system
-                        && f.code.code.starts_with(prefix.as_str())
-                })
-                .filter_map(|f| f.start)
-                .filter(|d| *d >= index)
-                .min()
-        }
+        Origin::FirstTreatment { system, prefix } => facts
+            .iter()
+            .filter(|f| is_treatment(f, *system, prefix))
+            .filter_map(|f| f.start)
+            .filter(|d| *d >= index)
+            .min(),
     }
 }
 
@@ -226,7 +220,7 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
     let dead = d.death_date.is_some() || d.vital_status == VitalStatus::Deceased;
     // cause: 1 the endpoint's progression/recurrence, 2 death (without it
     // before), 0 censored
-    let (time, event, cause) = match survival(&request.analysis) {
+    let (time, event, cause) = match request.analysis.survival() {
         Some(s) => {
             let h = s.horizon_days;
             let origin = time_origin(&patient.facts, index, &s.origin)?;

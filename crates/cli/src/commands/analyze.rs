@@ -84,20 +84,9 @@ impl FitArgs {
     }
 }
 
-/// `oncofed analyze km`.
+/// Follow-up options every survival analysis (km, cif, cox) takes.
 #[derive(Debug, Args)]
-pub struct KmArgs {
-    #[command(flatten)]
-    common: Common,
-    /// A variable to split the curve by, one curve per level: whole values 0
-    /// to 15 (e.g. `female`, or ECOG as `obs:loinc:89247-1`); a k-group
-    /// log-rank test compares them. A level with fewer rows than the minimum
-    /// cell is refused by name.
-    #[arg(long)]
-    by: Option<Variable>,
-    /// Width in days of the released curve's time grid.
-    #[arg(long, default_value_t = 30)]
-    interval: u32,
+pub struct FollowUp {
     /// Longest follow-up in days (censored there).
     #[arg(long, default_value_t = 3650)]
     horizon: u32,
@@ -119,6 +108,36 @@ pub struct KmArgs {
     /// left out).
     #[arg(long, default_value = "index")]
     origin: Origin,
+}
+
+impl FollowUp {
+    /// The follow-up the options describe.
+    fn survival(&self) -> Survival {
+        Survival {
+            horizon_days: self.horizon,
+            exact_times: self.exact_times,
+            endpoint: self.endpoint.into(),
+            origin: self.origin.clone(),
+        }
+    }
+}
+
+/// `oncofed analyze km`.
+#[derive(Debug, Args)]
+pub struct KmArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A variable to split the curve by, one curve per level: whole values 0
+    /// to 15 (e.g. `female`, or ECOG as `obs:loinc:89247-1`); a k-group
+    /// log-rank test compares them. A level with fewer rows than the minimum
+    /// cell is refused by name.
+    #[arg(long)]
+    by: Option<Variable>,
+    /// Width in days of the released curve's time grid.
+    #[arg(long, default_value_t = 30)]
+    interval: u32,
+    #[command(flatten)]
+    follow_up: FollowUp,
     /// Write the curve as SVG to this file.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -175,27 +194,8 @@ pub struct CoxArgs {
     /// Give each site its own baseline hazard.
     #[arg(long)]
     stratify_by_site: bool,
-    /// Longest follow-up in days (censored there).
-    #[arg(long, default_value_t = 3650)]
-    horizon: u32,
-    /// Sum over exact event days instead of time bins. By default the sites
-    /// move each time to the end of a bin that holds at least the minimum cell
-    /// of exits and deaths, so no sum reaching the hub covers fewer persons;
-    /// exact days need a project approved for them (`plan.exact_times`), data
-    /// that is not genetic, and sites started with `--allow-exact-times`.
-    #[arg(long)]
-    exact_times: bool,
-    /// What ends follow-up with an event: os (death), pfs (progression,
-    /// recurrence or death), rfs (recurrence or death); progression and
-    /// recurrence from the MII onco course observations (oBDS 17).
-    #[arg(long, value_enum, default_value = "os")]
-    endpoint: EndpointArg,
-    /// Where follow-up starts: `index` (the diagnosis), or `tx:atc:<prefix>` /
-    /// `tx:ops:<prefix>`, the first such treatment on or after the diagnosis
-    /// (e.g. tx:atc:L01 for first-line chemotherapy; patients without one are
-    /// left out).
-    #[arg(long, default_value = "index")]
-    origin: Origin,
+    #[command(flatten)]
+    follow_up: FollowUp,
     #[command(flatten)]
     fit: FitArgs,
 }
@@ -298,24 +298,12 @@ fn request(
     })
 }
 
-impl KmArgs {
-    /// The follow-up the options describe.
-    fn survival(&self) -> Survival {
-        Survival {
-            horizon_days: self.horizon,
-            exact_times: self.exact_times,
-            endpoint: self.endpoint.into(),
-            origin: self.origin.clone(),
-        }
-    }
-}
-
 /// Runs the command.
 pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
     let (hub, token_file, req, plot, json) = match cmd {
         AnalyzeCommand::Km(a) => {
             let analysis = Analysis::KaplanMeier {
-                survival: a.survival(),
+                survival: a.follow_up.survival(),
                 groups: a.by,
                 interval_days: a.interval,
             };
@@ -330,7 +318,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
         }
         AnalyzeCommand::Cif(a) => {
             let analysis = Analysis::CumulativeIncidence {
-                survival: a.survival(),
+                survival: a.follow_up.survival(),
                 groups: a.by,
                 interval_days: a.interval,
             };
@@ -343,12 +331,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 TiesArg::Breslow => Ties::Breslow,
             };
             let analysis = Analysis::Cox {
-                survival: Survival {
-                    horizon_days: a.horizon,
-                    exact_times: a.exact_times,
-                    endpoint: a.endpoint.into(),
-                    origin: a.origin.clone(),
-                },
+                survival: a.follow_up.survival(),
                 covariates: a.covariates,
                 ties,
                 stratify_by_site: a.stratify_by_site,

@@ -26,7 +26,7 @@ use super::AgentConfig;
 use super::plan::{SiteBounds, admit_site_set, cohort_digest};
 use crate::{ConsentGate, FactFilter, SharedStore, with_store};
 use oncofed_analysis::AnalysisLimits;
-use oncofed_analysis::rows::{PatientData, Row, build_row};
+use oncofed_analysis::rows::{PatientData, Row, build_row, is_treatment, treatment_kind};
 use oncofed_analysis::site::{compute, vector_len};
 use oncofed_model::{Demographics, Fact, FactKind, Pseudonym, Purpose, SecurityLevel};
 use oncofed_protocol::QueryId;
@@ -120,11 +120,11 @@ fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
             .any(|v| matches!(v.base(), Variable::Molecular { .. })),
         FactKind::Medication | FactKind::Procedure => {
             let origin = request.analysis.survival().is_some_and(|s| {
-                matches!(&s.origin, Origin::FirstTreatment { system, prefix } if *system == fact.code.system && fact.code.code.starts_with(prefix.as_str()))
+                matches!(&s.origin, Origin::FirstTreatment { system, prefix } if is_treatment(fact, *system, prefix))
             });
             origin
                 || request.analysis.variables().iter().any(|v| {
-                    matches!(v.base(), Variable::Treatment { system, prefix, .. } if *system == fact.code.system && fact.code.code.starts_with(prefix.as_str()))
+                    matches!(v.base(), Variable::Treatment { system, prefix, .. } if is_treatment(fact, *system, prefix))
                 })
         }
     }
@@ -154,11 +154,7 @@ fn fact_filters(request: &AnalysisRequest) -> Vec<FactFilter> {
         request.analysis.survival().map(|s| &s.origin)
     {
         filters.push(FactFilter {
-            kind: Some(if *system == oncofed_model::CodeSystem::Ops {
-                FactKind::Procedure
-            } else {
-                FactKind::Medication
-            }),
+            kind: Some(treatment_kind(*system)),
             system: Some(*system),
             code_prefix: Some(prefix.clone()),
             ..FactFilter::default()
@@ -186,11 +182,7 @@ fn fact_filters(request: &AnalysisRequest) -> Vec<FactFilter> {
                 ..FactFilter::default()
             }),
             Variable::Treatment { system, prefix, .. } => filters.push(FactFilter {
-                kind: Some(if system == oncofed_model::CodeSystem::Ops {
-                    FactKind::Procedure
-                } else {
-                    FactKind::Medication
-                }),
+                kind: Some(treatment_kind(system)),
                 system: Some(system),
                 code_prefix: Some(prefix),
                 ..FactFilter::default()
