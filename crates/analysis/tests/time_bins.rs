@@ -148,7 +148,8 @@ fn matched(records: &[(f64, Vec<f64>)], truth: &[Row]) -> usize {
 }
 
 /// Every population the hub can isolate in a survival round, by ground truth:
-/// risk sets, deaths at a grid point, and the difference of any two risk sets.
+/// risk sets, deaths and censorings at a grid point, and the difference of any
+/// two risk sets.
 /// Returns the sizes in 1..k found.
 fn small_populations(seen: &[(Computation, Vec<f64>)], truth: &[Row], k: usize) -> Vec<usize> {
     let mut small = Vec::new();
@@ -173,7 +174,14 @@ fn small_populations(seen: &[(Computation, Vec<f64>)], truth: &[Row], k: usize) 
             .collect();
         for (j, &t) in grid.iter().enumerate() {
             let deaths = truth.iter().filter(|r| r.event && time(r) == t).count();
-            small.extend([at_risk[j], deaths].into_iter().filter(|&n| bad(n)));
+            // an Efron fit's risk-set difference minus its tied deaths: the
+            // censored rows of the bin
+            let censored = truth.iter().filter(|r| !r.event && time(r) == t).count();
+            small.extend(
+                [at_risk[j], deaths, censored]
+                    .into_iter()
+                    .filter(|&n| bad(n)),
+            );
             for later in &at_risk[j + 1..] {
                 if bad(at_risk[j] - later) {
                     small.push(at_risk[j] - later);

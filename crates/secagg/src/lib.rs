@@ -136,7 +136,7 @@
 //! 8. **No unmasked sum covers fewer than k persons** (issue 11, item 3; the
 //!    analysis layer's part, `oncofed-analysis`). Survival analyses sum over
 //!    time bins, not days: the sites move every time to its bin's last day,
-//!    and the hub asks for sums only on bins with 0 or ≥ k exits and 0 or ≥ k
+//!    and the hub asks for sums only on bins with 0 or ≥ k exits, 0 or ≥ k censorings and 0 or ≥ k
 //!    deaths (k = the security level's minimum cell, 3 or 5), found from masked
 //!    exit counts by merging and halving dyadic bins. Every risk set is a union
 //!    of whole bins, so risk sets, their differences and tied-death sums all

@@ -5,10 +5,15 @@
 //! event day. A day with one death hands the hub that patient's covariates
 //! (the tied sums at β = 0), and two risk sets that differ by one censored
 //! patient hand it theirs. So the sites move every time to the last day of a
-//! bin, and the hub asks for sums only on bins that hold **0 or ≥ k exits and
-//! 0 or ≥ k deaths** across the federation. Every risk set is then a union of
-//! whole bins, the difference of any two risk sets is whole bins (≥ k exits),
-//! and every tied-death sum covers ≥ k deaths.
+//! bin, and the hub asks for sums only on bins that hold **0 or ≥ k exits,
+//! 0 or ≥ k deaths and 0 or ≥ k censorings** across the federation. Every risk
+//! set is then a union of whole bins, the difference of any two risk sets is
+//! whole bins (≥ k exits), every tied-death sum covers ≥ k deaths, and the
+//! difference between a bin's exits and its tied deaths (what an Efron fit's
+//! sums give away: the bin's censored rows) covers ≥ k censorings. The
+//! censoring rule was added after a review found that a bin of 10 exits with
+//! 9 deaths let the hub subtract the tied-death sums from the risk-set
+//! difference and read the one censored patient's covariates.
 //!
 //! The bins are found from counts only ([`Computation::ExitCounts`]: exits and
 //! deaths per bin, masked like every vector): [`COARSE_BINS`] dyadic bins over
@@ -75,10 +80,11 @@ impl Bins {
     }
 }
 
-/// A bin may be summed over: nobody, or at least `k` exits and at least `k`
-/// deaths or none.
+/// A bin may be summed over: nobody, or at least `k` exits of which at least
+/// `k` deaths or none and at least `k` censorings or none.
 fn valid(exits: u64, deaths: u64, k: u64) -> bool {
-    (exits == 0 || exits >= k) && (deaths == 0 || deaths >= k)
+    let censored = exits.saturating_sub(deaths);
+    (exits == 0 || exits >= k) && (deaths == 0 || deaths >= k) && (censored == 0 || censored >= k)
 }
 
 /// Merges neighbouring bins until every bin is [`valid`]; `None` when even
@@ -169,7 +175,7 @@ pub(super) fn time_bins(
     let (exits, deaths) = counts(rounds, &edges)?;
     let mut bins = merge(&edges, &exits, &deaths, k).ok_or_else(|| {
         AnalysisError::Disclosure(format!(
-            "fewer than {k} events in the follow-up: no time bin can be released"
+            "no time bin can be released: the follow-up has fewer than {k} events, or fewer than {k} censorings but some"
         ))
     })?;
     for _ in 0..MAX_REFINEMENTS {
@@ -254,5 +260,22 @@ mod tests {
         assert!(merge(&edges, &exits, &[0, 1, 0, 0, 0, 1], 3).is_none());
         // no deaths at all: one valid bin (the fit then reports no events)
         assert!(merge(&edges, &exits, &[0; 6], 3).is_some());
+    }
+
+    #[test]
+    fn a_bin_never_holds_one_to_k_minus_one_censorings() {
+        // 10 exits with 9 deaths: the tied-death sums and the risk-set
+        // difference would isolate the one censored patient
+        let edges: Vec<f64> = (0..=4).map(f64::from).collect();
+        let exits = [10, 4, 3, 5];
+        let deaths = [9, 4, 0, 3];
+        let b = merge(&edges, &exits, &deaths, 3).unwrap();
+        for (e, d) in b.exits.iter().zip(&b.deaths) {
+            let censored = e - d;
+            assert!(censored == 0 || censored >= 3, "{b:?}");
+        }
+        assert_eq!(b.exits.iter().sum::<u64>(), 22);
+        // all deaths but one censoring in the whole follow-up: nothing releasable
+        assert!(merge(&edges[..2], &[10], &[9], 3).is_none());
     }
 }
