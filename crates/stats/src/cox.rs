@@ -19,10 +19,12 @@
 //! lifelines' `CoxPHFitter` (Efron). Covariates are used as given (no
 //! centring); for very large `|xβ|` centre them first (results are invariant).
 
+mod robust;
 mod site;
 
 use serde::{Deserialize, Serialize};
 
+pub use robust::{CoxRobust, cox_residual_gram, cox_robust};
 pub use site::{CoxGrid, CoxSiteSums, GridPoint, cox_site_sums};
 
 use crate::error::{StatsError, check_len};

@@ -38,6 +38,7 @@ mod glm;
 mod km;
 mod linalg;
 mod newton;
+mod residual_gram;
 pub mod special;
 
 pub use cif::{
@@ -45,8 +46,9 @@ pub use cif::{
     cif_site_counts,
 };
 pub use cox::{
-    CoxAggregate, CoxFit, CoxGrid, CoxSiteSums, GridPoint, SurvivalRow, Ties, cox_combine,
-    cox_site_contribution, cox_site_sums, fit_cox, fit_cox_stratified_by_site,
+    CoxAggregate, CoxFit, CoxGrid, CoxRobust, CoxSiteSums, GridPoint, SurvivalRow, Ties,
+    cox_combine, cox_residual_gram, cox_robust, cox_site_contribution, cox_site_sums, fit_cox,
+    fit_cox_stratified_by_site,
 };
 pub use describe::{Histogram, Moments};
 pub use error::StatsError;
@@ -59,3 +61,4 @@ pub use km::{
     logrank_test, merge_times,
 };
 pub use newton::{Convergence, Estimate, NewtonOptions};
+pub use residual_gram::ResidualGram;
