@@ -136,6 +136,7 @@ pub fn lung_sites(names: &[&str]) -> Vec<Vec<Row>> {
             event: s == 1.0,
             dead: s == 1.0,
             values,
+            entry: 0.0,
         });
     }
     sites
@@ -172,4 +173,43 @@ pub fn lung_peer() -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("peer JSON")
+}
+
+/// The workspace root.
+pub fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `ONCOFED_RSCRIPT` or `Rscript` on the PATH; fails (never skips) when R is
+/// missing, naming the script that installs it.
+pub fn rscript() -> std::path::PathBuf {
+    let r = std::env::var_os("ONCOFED_RSCRIPT")
+        .map_or_else(|| "Rscript".into(), std::path::PathBuf::from);
+    match std::process::Command::new(&r).arg("--version").output() {
+        Ok(out) if out.status.success() => r,
+        _ => panic!(
+            "R is not installed ({} not found): run scripts/setup-peers",
+            r.display()
+        ),
+    }
+}
+
+/// A file in the temporary directory, deleted however the test ends.
+pub struct TempFile(pub std::path::PathBuf);
+
+impl TempFile {
+    /// `oncofed-<name>-<process>-<thread>.csv` in the temporary directory.
+    pub fn csv(name: &str) -> Self {
+        TempFile(std::env::temp_dir().join(format!(
+            "oncofed-{name}-{}-{:?}.csv",
+            std::process::id(),
+            std::thread::current().id()
+        )))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

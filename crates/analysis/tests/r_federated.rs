@@ -1,0 +1,933 @@
+//! Issue 12, "what must be shown": whole federated analysis runs
+//! (`oncofed_analysis::run` over 3 sites in memory, only sums reaching the
+//! hub, on the default **time bins** the driver finds) against R's `survival`
+//! (`coxph`, `survfit`, `survdiff`) on the pooled rows with the same binned
+//! times. R bins the unbinned times itself from the run's reported
+//! `run.time_bins.edges` (`scripts/peers/stats/federated_reference.R`), so the
+//! comparison also checks that the reported edges are the bins the sites used.
+//! Limits of level 2 (`AnalysisLimits::for_level(Pseudonymised)`: cells of 3,
+//! 3 events per released KM step, bins of 0 or ≥ 3 exits, deaths and
+//! censorings); 3 sites, data row i to site i mod 3.
+//!
+//! 1. **Cox with a categorical covariate** (Efron): NCCTG lung, age + sex +
+//!    ECOG as `cat:` with reference 0 and with reference 1, against
+//!    `coxph(Surv(t, d) ~ age + sex + factor(ecog, levels = ...))`. Lung has
+//!    one ECOG-3 row, under the minimum cell: it is merged into ECOG 2.
+//! 2. **k-group Kaplan–Meier**: lung by ECOG (0, 1, 2–3), per curve `n` and
+//!    events, the released step times (the release rule applied to R's death
+//!    counts), and per released step `at_risk` (rows with binned time ≥ t: R's
+//!    `n.risk` at its first time ≥ t), `censored` (R's `n.censor` summed over
+//!    `[previous released time, t)`), S(t) and its log-log CI (R's at its last
+//!    time ≤ t), each count through the same minimum-cell rule; the median and
+//!    its CI bounds where released (a withheld one is printed with R's); the
+//!    3-group log-rank χ², df, p, observed and expected against `survdiff`.
+//! 3. **Cox with 8 covariates** (all lung has: inst, age, sex, ph.ecog,
+//!    ph.karno, pat.karno, meal.cal, wt.loss; inst is a numeric code here, a
+//!    test of the arithmetic, not a model), Breslow and Efron; the Newton
+//!    iterations and the score at the estimate as the run reports them.
+//! 4. **Rossi recidivism** (ships inside lifelines; written to a temporary file
+//!    at test time by `scripts/peers/stats/survival_lifelines.py rossi`, never
+//!    committed): Cox (Efron, Breslow) on fin, age, race, wexp, mar, paro and
+//!    prior convictions banded 0, 1, 2, 3+ as a categorical (reference 0);
+//!    KM and the 4-group log-rank by that band. Weeks are the time unit
+//!    (horizon 60, steps every 4).
+//!
+//! Every Cox model runs three times: on exact sums, over the secure-aggregation
+//! codec (each site vector rounded to 2^-24, as `oncofed-secagg` rounds it),
+//! and over a hypothetical codec of 2^-32. R is required: without `Rscript`
+//! (or `ONCOFED_RSCRIPT`) the test fails, naming `scripts/setup-peers`. Run
+//! with `--nocapture` for the side-by-side table.
+//!
+//! Measured (R 4.2.2, survival 3.5-3). Cox: largest |Δβ| / max(|β|, SE) (in
+//! brackets |Δβ| / |β|), |ΔSE| / SE and |Δloglik| / |loglik| over all terms;
+//! iterations ours / R; max |U| is the largest score component the run reports
+//! at its last evaluated β.
+//!
+//! | data, model | sums | coef | SE | loglik | iter. | max \|U\| |
+//! |---|---|---|---|---|---|---|
+//! | lung Efron, age + sex + ECOG ref 0 (227 rows, 13 bins) | exact | 5.8e-14 (6.3e-14) | 1.5e-14 | 4.6e-16 | 5 / 5 | 4.7e-12 |
+//! | | codec 2^-24 | 2.4e-8 (2.6e-8) | 6.6e-9 | 1.9e-11 | 5 / 5 | 9.1e-7 |
+//! | | 2^-32 | 7.2e-11 (7.8e-11) | 2.0e-11 | 1.6e-13 | 5 / 5 | 1.7e-8 |
+//! | lung Efron, age + sex + ECOG ref 1 | exact | 2.8e-14 (3.0e-14) | 1.3e-14 | 1.5e-16 | 5 / 5 | 2.6e-12 |
+//! | | codec 2^-24 | 1.3e-8 (1.4e-8) | 3.4e-9 | 3.3e-11 | 5 / 5 | 6.0e-7 |
+//! | | 2^-32 | 4.2e-11 (4.6e-11) | 1.2e-11 | 8.6e-14 | 5 / 5 | 2.7e-9 |
+//! | lung Breslow, 8 covariates (167 rows, 8 bins) | exact | 3.0e-14 (1.7e-13) | 2.4e-14 | 2.1e-16 | 5 / 4 | 3.3e-11 |
+//! | | codec 2^-24 | 1.3e-8 (7.4e-8) | 6.2e-9 | 7.1e-11 | 5 / 4 | 1.7e-5 |
+//! | | 2^-32 | 2.4e-11 (1.3e-10) | 1.8e-11 | 8.1e-14 | 5 / 4 | 1.9e-8 |
+//! | lung Efron, 8 covariates | exact | 1.6e-13 (2.6e-12) | 2.2e-14 | 4.5e-16 | 5 / 4 | 6.1e-10 |
+//! | | codec 2^-24 | 3.2e-8 (2.0e-7) | 1.7e-8 | 1.3e-10 | 5 / 4 | 2.6e-5 |
+//! | | 2^-32 | 2.9e-11 (1.2e-10) | 1.4e-11 | 1.1e-13 | 5 / 4 | 7.3e-8 |
+//! | Rossi Efron, 9 terms (432 rows, 28 bins) | exact | 3.2e-14 (3.8e-14) | 1.5e-10 | 5.2e-16 | 5 / 5 | 8.1e-8 |
+//! | | codec 2^-24 | 5.9e-9 (9.2e-9) | 2.0e-9 | 1.1e-11 | 5 / 5 | 1.8e-7 |
+//! | | 2^-32 | 6.5e-11 (8.0e-11) | 1.5e-10 | 2.8e-13 | 5 / 5 | 8.3e-8 |
+//! | Rossi Breslow, 9 terms | exact | 2.0e-14 (2.9e-14) | 1.4e-10 | 3.5e-16 | 5 / 5 | 7.7e-8 |
+//! | | codec 2^-24 | 1.0e-8 (1.0e-8) | 2.0e-9 | 2.5e-11 | 5 / 5 | 1.6e-7 |
+//! | | 2^-32 | 7.6e-11 (1.2e-10) | 1.4e-10 | 5.1e-14 | 5 / 5 | 7.8e-8 |
+//!
+//! | data, KM | counts and medians | S(t) | CI | χ² (rel.) | p | expected |
+//! |---|---|---|---|---|---|---|
+//! | lung by ECOG, 3 curves (227 rows, 13 bins; χ² 15.27, df 2) | 52 over 16 steps, all equal | 2.8e-16 | 3.3e-16 | 1.0e-15 | 4.6e-18 | 1.4e-14 |
+//! | Rossi by prio band, 4 curves (432 rows, 28 bins; χ² 13.59, df 3) | 76 over 24 steps, all equal | 6.7e-16 | 7.8e-16 | 3.9e-16 | 4.3e-18 | 7.1e-15 |
+//!
+//! Reading it: on exact sums the whole runs are R's fits on the binned times
+//! to rounding (the Rossi SEs at 1.5e-10 because the driver takes the
+//! covariance from the information at the last evaluated β, one Newton step
+//! of decrement ~1.7e-9 before the reported estimate; the coefficients are
+//! second order in that step). Over the codec the error is the codec's
+//! rounding: it scales with the resolution (×16 finer gave 5.5e-10, ×256 finer
+//! 2.9e-11 on lung-8 Efron; ×16 coarser 2.0e-7), and a Newton tolerance of
+//! 1e-10 instead of 1e-7 leaves it at 2.3e-8 (7 iterations, the decrement
+//! stalls at 1.2e-8): the rounded sums move the maximum itself. So the 2^-24
+//! runs are held to [`CODEC_REL`] = 1e-7 and the 1e-8 aim is met on exact sums
+//! and at 2^-32, not over today's codec for lung (2.4e-8 and 3.2e-8).
+
+mod support;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use support::{InMemory, TempFile, lung_sites, python, request, rscript, workspace};
+
+use oncofed_analysis::result::{KmResult, MedianStatus, RegressionResult, RunInfo, cell};
+use oncofed_analysis::rows::Row;
+use oncofed_analysis::{AnalysisLimits, AnalysisResult, driver, run};
+use oncofed_model::{CodeSystem, SecurityLevel};
+use oncofed_protocol::analysis::{Analysis, Level, Survival, Ties, Variable};
+
+/// Cox coefficients (relative to `max(|β|, SE)`), SEs and the log-likelihood
+/// (relative): the issue's aim.
+const COX_REL: f64 = 1e-8;
+/// The same over the secure-aggregation codec (every site vector rounded to
+/// 2^-24): its rounding moves the maximum itself (measured up to 3.2e-8 of
+/// max(|β|, SE) on lung with 8 covariates; it falls in proportion to the
+/// resolution and a tighter Newton tolerance does not remove it, see the
+/// module docs). The runs at 2^-32 are held to [`COX_REL`].
+const CODEC_REL: f64 = 1e-7;
+/// S(t) at a released step, absolute.
+const S_ABS: f64 = 1e-12;
+/// The log-log CI bounds at a released step, absolute.
+const CI_ABS: f64 = 1e-12;
+/// Log-rank χ² relative, expected counts absolute.
+const CHI2_REL: f64 = 1e-10;
+/// Log-rank p-value, absolute.
+const P_ABS: f64 = 1e-12;
+
+/// The limits the tests run under: level 2 (pseudonymised clinical data),
+/// minimum cell 3, 3 events per released KM step.
+fn limits() -> AnalysisLimits {
+    AnalysisLimits::for_level(SecurityLevel::Pseudonymised)
+}
+
+/// A stand-in variable naming a row column (the rows carry the values).
+fn column(name: &str) -> Variable {
+    Variable::Observation {
+        system: CodeSystem::Snomed,
+        code: name.into(),
+        window_days: None,
+    }
+}
+
+/// `variable` as a categorical covariate over `levels`, the first the reference.
+fn categorical(variable: Variable, levels: &[f64]) -> Variable {
+    Variable::Categorical {
+        variable: Box::new(variable),
+        levels: levels.iter().copied().map(Level).collect(),
+    }
+}
+
+/// The ECOG observation (LOINC 89247-1), as the lung tests name it.
+fn ecog() -> Variable {
+    Variable::Observation {
+        system: CodeSystem::Loinc,
+        code: "89247-1".into(),
+        window_days: None,
+    }
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(f64::NAN))
+        .collect()
+}
+
+fn count(v: &Value) -> u64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")) as u64
+}
+
+/// The pooled rows of all sites as `time,event,<columns>` (unbinned times).
+fn write_rows(file: &TempFile, columns: &[&str], sites: &[Vec<Row>]) {
+    let mut text = format!("time,event,{}\n", columns.join(","));
+    for r in sites.iter().flatten() {
+        assert_eq!(r.values.len(), columns.len());
+        write!(text, "{},{}", r.time, u8::from(r.event)).unwrap();
+        for v in &r.values {
+            write!(text, ",{v}").unwrap();
+        }
+        text.push('\n');
+    }
+    std::fs::write(&file.0, text).expect("temporary data file writable");
+}
+
+/// The run's time-bin edges as R's EDGES argument; the run must have binned.
+fn edges(run: &RunInfo) -> String {
+    let bins = run
+        .time_bins
+        .as_ref()
+        .expect("the run reports its time bins");
+    assert!(!bins.exact && bins.edges.len() > 2, "{bins:?}");
+    let e: Vec<String> = bins.edges.iter().map(f64::to_string).collect();
+    e.join(",")
+}
+
+/// Runs `federated_reference.R` with `args`.
+fn r(args: &[&str]) -> Value {
+    let script = workspace().join("scripts/peers/stats/federated_reference.R");
+    let out = Command::new(rscript())
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("Rscript starts: run scripts/setup-peers");
+    assert!(
+        out.status.success(),
+        "federated_reference.R {} failed (run scripts/setup-peers?): {}",
+        args[0],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("federated_reference.R prints JSON")
+}
+
+/// The side-by-side report: every compared number, the largest difference
+/// per model and quantity, and the failures, asserted after all is printed.
+struct Table {
+    text: String,
+    failures: Vec<String>,
+    /// Per model: (quantity, largest difference) in first-seen order.
+    summary: Vec<(String, Vec<(String, f64)>)>,
+}
+
+impl Table {
+    fn new(title: &str) -> Self {
+        Table {
+            text: format!("\n==== {title}\n"),
+            failures: Vec::new(),
+            summary: Vec::new(),
+        }
+    }
+
+    fn section(&mut self, name: &str) {
+        writeln!(self.text, "\n== {name}").unwrap();
+        writeln!(
+            self.text,
+            "{:<44} {:>22} {:>22} {:>9} {:>7}",
+            "quantity", "ours", "R", "|Δ|", "tol"
+        )
+        .unwrap();
+        self.summary.push((name.into(), Vec::new()));
+    }
+
+    fn note(&mut self, line: &str) {
+        writeln!(self.text, "  {line}").unwrap();
+    }
+
+    fn record(&mut self, metric: &str, diff: f64) {
+        let (_, metrics) = self.summary.last_mut().expect("a section");
+        match metrics.iter_mut().find(|(m, _)| m == metric) {
+            Some((_, worst)) => *worst = worst.max(diff),
+            None => metrics.push((metric.into(), diff)),
+        }
+    }
+
+    /// A number compared within `tol` (`diff` as the metric defines it); a
+    /// NaN difference fails.
+    fn close(&mut self, metric: &str, what: &str, ours: f64, theirs: f64, diff: f64, tol: f64) {
+        let ok = diff <= tol;
+        writeln!(
+            self.text,
+            "{what:<44} {ours:>22.15e} {theirs:>22.15e} {diff:>9.1e} {tol:>7.0e}{}",
+            if ok { "" } else { "  FAIL" }
+        )
+        .unwrap();
+        self.record(metric, if diff.is_nan() { f64::INFINITY } else { diff });
+        if !ok {
+            self.failures
+                .push(format!("{what}: ours {ours:e}, R {theirs:e}, |Δ| {diff:e}"));
+        }
+    }
+
+    /// A value that must equal R's exactly (counts, degrees of freedom, ...);
+    /// quiet unless it differs, counted in the metric `exact mismatches`.
+    fn same<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, ours: T, theirs: T) {
+        let ok = ours == theirs;
+        self.record("exact mismatches", f64::from(u8::from(!ok)));
+        if !ok {
+            writeln!(self.text, "{what:<44} {ours:?} != R {theirs:?}  FAIL").unwrap();
+            self.failures
+                .push(format!("{what}: ours {ours:?}, R {theirs:?}"));
+        }
+    }
+
+    fn finish(mut self) {
+        writeln!(self.text, "\n== largest differences per model").unwrap();
+        for (name, metrics) in &self.summary {
+            let m: Vec<String> = metrics
+                .iter()
+                .map(|(m, d)| {
+                    if m == "exact mismatches" {
+                        format!("{m} {}", *d as u64)
+                    } else {
+                        format!("{m} {d:.1e}")
+                    }
+                })
+                .collect();
+            writeln!(self.text, "{name}: {}", m.join(", ")).unwrap();
+        }
+        eprintln!("{}", self.text);
+        assert!(
+            self.failures.is_empty(),
+            "{} differences to R:\n{}",
+            self.failures.len(),
+            self.failures.join("\n")
+        );
+    }
+}
+
+/// An analysis from its wire form (the request JSON), so that fields added
+/// later with defaults (e.g. Cox strata) leave these tests as they are.
+fn wire(json: Value) -> Analysis {
+    serde_json::from_value(json).expect("a valid analysis")
+}
+
+/// A Cox run over `sites` (each site vector rounded to `resolution`, 0 for
+/// exact sums) under [`limits`].
+fn cox_run(
+    sites: &[Vec<Row>],
+    covariates: Vec<Variable>,
+    ties: Ties,
+    survival: Survival,
+    resolution: f64,
+) -> RegressionResult {
+    let analysis = wire(serde_json::json!({
+        "type": "cox",
+        "survival": survival,
+        "covariates": covariates,
+        "ties": ties,
+    }));
+    let mut fed = InMemory {
+        sites: sites.to_vec(),
+        analysis: analysis.clone(),
+        resolution,
+    };
+    match run(&request(analysis), &limits(), &mut fed).expect("the Cox run") {
+        AnalysisResult::Cox(r) => r,
+        other => panic!("not a Cox result: {other:?}"),
+    }
+}
+
+/// A KM run over `sites` (codec rounding) grouped by the rows' only value.
+fn km_run(sites: &[Vec<Row>], groups: Variable, survival: Survival, interval: u32) -> KmResult {
+    let analysis = wire(serde_json::json!({
+        "type": "kaplan-meier",
+        "survival": survival,
+        "groups": groups,
+        "interval_days": interval,
+    }));
+    let mut fed = InMemory {
+        sites: sites.to_vec(),
+        analysis: analysis.clone(),
+        resolution: driver::CODEC_RESOLUTION,
+    };
+    match run(&request(analysis), &limits(), &mut fed).expect("the KM run") {
+        AnalysisResult::Km(r) => r,
+        other => panic!("not a KM result: {other:?}"),
+    }
+}
+
+/// A Cox model to run and compare: its columns (the rows' values in order)
+/// and, for a categorical covariate, its column and levels (reference first).
+struct CoxSpec<'a> {
+    data: &'a str,
+    columns: &'a [&'a str],
+    covariates: Vec<Variable>,
+    factor: Option<(&'a str, &'a [f64])>,
+    survival: Survival,
+}
+
+/// Runs `spec` with `ties` on exact sums and over the codec, and compares
+/// each run with coxph on the pooled rows binned by that run's edges.
+fn cox_vs_r(t: &mut Table, sites: &[Vec<Row>], spec: &CoxSpec<'_>, ties: Ties) {
+    let file = TempFile::csv(&format!("r-federated-{}", spec.data));
+    write_rows(&file, spec.columns, sites);
+    let ties_name = match ties {
+        Ties::Efron => "efron",
+        Ties::Breslow => "breslow",
+    };
+    let levels = spec.factor.map(|(c, l)| {
+        let l: Vec<String> = l.iter().map(f64::to_string).collect();
+        (c, l.join(","))
+    });
+    for (sums, resolution, tol) in [
+        ("exact sums", 0.0, COX_REL),
+        ("codec 2^-24", driver::CODEC_RESOLUTION, CODEC_REL),
+        (
+            "finer codec 2^-32",
+            driver::CODEC_RESOLUTION / 256.0,
+            COX_REL,
+        ),
+    ] {
+        let fit = cox_run(
+            sites,
+            spec.covariates.clone(),
+            ties,
+            spec.survival.clone(),
+            resolution,
+        );
+        let edges = edges(&fit.run);
+        let columns = spec.columns.join(",");
+        let path = file.0.display().to_string();
+        let mut args = vec!["cox", &path, &edges, ties_name, &columns];
+        if let Some((c, l)) = &levels {
+            args.extend([*c, l.as_str()]);
+        }
+        let peer = r(&args);
+        let reference = spec
+            .factor
+            .map_or(String::new(), |(c, l)| format!(" ({c} reference {})", l[0]));
+        t.section(&format!(
+            "{}: Cox {ties_name}, {} terms{reference}, {sums}",
+            spec.data,
+            fit.terms.len()
+        ));
+        compare_cox(t, &fit, &peer, spec.factor.map(|(_, l)| l), tol);
+    }
+}
+
+/// Compares a Cox run with coxph: n, events, the categorical terms, each
+/// coefficient (relative to `max(|β|, SE)`) and SE (relative) and the
+/// log-likelihood (relative) within `tol`; notes how it converged.
+fn compare_cox(
+    t: &mut Table,
+    fit: &RegressionResult,
+    peer: &Value,
+    levels: Option<&[f64]>,
+    tol: f64,
+) {
+    let (coef, se) = (floats(&peer["coef"]), floats(&peer["se"]));
+    let bins = fit.run.time_bins.as_ref().unwrap();
+    t.note(&format!(
+        "{} rows, {} events; {} time bins (narrowest {} days, fewest exits {}); {}",
+        fit.run.rows, fit.run.events, bins.bins, bins.narrowest_days, bins.min_exits, peer["peer"]
+    ));
+    t.same("coefficients", fit.estimates.len(), coef.len());
+    t.same("n", fit.run.rows, count(&peer["n"]));
+    t.same("events", fit.run.events, count(&peer["events"]));
+    // a categorical covariate's terms are its non-reference levels, in order
+    if let Some(levels) = levels {
+        let r_terms: Vec<String> = peer["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.as_str()?.strip_prefix("factor(").map(String::from))
+            .filter_map(|s| s.rsplit_once(')').map(|(_, l)| l.to_string()))
+            .collect();
+        let ours: Vec<String> = fit
+            .terms
+            .iter()
+            .filter(|n| n.contains('='))
+            .map(|n| n.rsplit_once('=').unwrap().1.to_string())
+            .collect();
+        let want: Vec<String> = levels[1..].iter().map(f64::to_string).collect();
+        t.same("categorical terms (levels)", &ours, &r_terms);
+        t.same("categorical terms (as asked)", &ours, &want);
+        let reference = format!("={}", levels[0]);
+        t.same(
+            "reference level",
+            fit.references.len() == 1 && fit.references[0].ends_with(&reference),
+            true,
+        );
+    }
+    for (i, e) in fit.estimates.iter().enumerate().take(coef.len()) {
+        let term = &fit.terms[i];
+        let d = (e.coef - coef[i]).abs();
+        t.close(
+            "coef (of max(|β|,SE))",
+            &format!("coef {term}"),
+            e.coef,
+            coef[i],
+            d / coef[i].abs().max(se[i]),
+            tol,
+        );
+        t.record("coef (of |β|)", d / coef[i].abs());
+        t.close(
+            "SE",
+            &format!("SE {term}"),
+            e.std_error,
+            se[i],
+            (e.std_error - se[i]).abs() / se[i],
+            tol,
+        );
+    }
+    let loglik = peer["loglik"].as_f64().unwrap();
+    t.close(
+        "loglik",
+        "loglik",
+        fit.loglik,
+        loglik,
+        (fit.loglik - loglik).abs() / loglik.abs(),
+        tol,
+    );
+    let c = fit
+        .convergence
+        .as_ref()
+        .expect("the run reports convergence");
+    t.note(&format!(
+        "Newton iterations: ours {} ({} rounds, {} halvings), R {}; at our estimate: decrement {:.1e}, max |U| {:.1e} ({})",
+        fit.iterations,
+        fit.run.rounds,
+        c.halvings,
+        peer["iterations"],
+        c.newton_decrement,
+        c.max_abs_score,
+        c.criterion
+    ));
+    t.same(
+        "converged (decrement < tolerance)",
+        c.newton_decrement < c.tolerance,
+        true,
+    );
+    t.record("iterations", fit.iterations as f64);
+    t.record("max |U|", c.max_abs_score);
+}
+
+/// R's KM table of one group.
+struct RCurve {
+    time: Vec<f64>,
+    n_risk: Vec<f64>,
+    n_event: Vec<f64>,
+    n_censor: Vec<f64>,
+    surv: Vec<f64>,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+}
+
+impl RCurve {
+    fn new(v: &Value) -> Self {
+        RCurve {
+            time: floats(&v["time"]),
+            n_risk: floats(&v["n_risk"]),
+            n_event: floats(&v["n_event"]),
+            n_censor: floats(&v["n_censor"]),
+            surv: floats(&v["surv"]),
+            lower: floats(&v["lower"]),
+            upper: floats(&v["upper"]),
+        }
+    }
+
+    /// Rows with (binned) time ≥ `t`: R's number at risk at its first time ≥ t.
+    fn at_risk(&self, t: f64) -> u64 {
+        let i = self.time.partition_point(|&x| x < t);
+        self.n_risk.get(i).map_or(0, |&n| n as u64)
+    }
+
+    /// Rows censored in `[a, b)`.
+    fn censored(&self, a: f64, b: f64) -> u64 {
+        self.sum(&self.n_censor, |x| x >= a && x < b)
+    }
+
+    /// Deaths in `(a, b]`.
+    fn deaths(&self, a: f64, b: f64) -> u64 {
+        self.sum(&self.n_event, |x| x > a && x <= b)
+    }
+
+    fn sum(&self, counts: &[f64], within: impl Fn(f64) -> bool) -> u64 {
+        self.time
+            .iter()
+            .zip(counts)
+            .filter(|(x, _)| within(**x))
+            .map(|(_, n)| *n as u64)
+            .sum()
+    }
+
+    /// (S, lower, upper) at `t`: at R's last time ≤ t, (1, 1, 1) before the first.
+    fn at(&self, t: f64) -> (f64, f64, f64) {
+        match self.time.partition_point(|&x| x <= t) {
+            0 => (1.0, 1.0, 1.0),
+            i => (self.surv[i - 1], self.lower[i - 1], self.upper[i - 1]),
+        }
+    }
+
+    /// The released step times by the release rule (a multiple of `interval`
+    /// with at least `min_events` deaths since the last released time),
+    /// worked out from R's table; day 0 first.
+    fn release_times(&self, interval: f64, min_events: u64) -> Vec<f64> {
+        let last_death = self
+            .time
+            .iter()
+            .zip(&self.n_event)
+            .filter(|(_, d)| **d > 0.0)
+            .map(|(x, _)| *x)
+            .fold(0.0, f64::max);
+        let (mut out, mut previous, mut t) = (vec![0.0], 0.0, interval);
+        while t <= last_death + interval {
+            if self.deaths(previous, t) >= min_events.max(1) {
+                out.push(t);
+                previous = t;
+            }
+            t += interval;
+        }
+        out
+    }
+}
+
+/// Compares a KM run grouped by `column` with survfit per level and survdiff.
+fn km_vs_r(t: &mut Table, data: &str, sites: &[Vec<Row>], column: &str, km: &KmResult) {
+    let file = TempFile::csv(&format!("r-federated-km-{data}"));
+    write_rows(&file, &[column], sites);
+    let peer = r(&["km", &file.0.display().to_string(), &edges(&km.run), column]);
+    let limits = limits();
+    let min = limits.min_cell;
+    let curves = peer["curves"].as_array().unwrap();
+    t.section(&format!(
+        "{data}: KM by {column}, {} groups, steps every {} days",
+        curves.len(),
+        km.interval_days
+    ));
+    let bins = km.run.time_bins.as_ref().unwrap();
+    t.note(&format!(
+        "{} rows, {} events; {} time bins (narrowest {} days, fewest exits {}); {}",
+        km.run.rows, km.run.events, bins.bins, bins.narrowest_days, bins.min_exits, peer["peer"]
+    ));
+    t.same("curves", km.curves.len(), curves.len());
+    let interval = f64::from(km.interval_days);
+    let (mut steps, mut counts) = (0usize, 0usize);
+    for (curve, rc) in km.curves.iter().zip(curves) {
+        let level = rc["level"].as_f64().unwrap();
+        let label = curve.label.clone();
+        t.same(
+            &format!("{label}: level"),
+            label.rsplit_once('=').map(|(_, l)| l.to_string()),
+            Some(level.to_string()),
+        );
+        let r = RCurve::new(rc);
+        let n = count(&rc["n"]);
+        t.same(&format!("{label}: n"), curve.n, cell(n, min));
+        let events = r.sum(&r.n_event, |_| true);
+        t.same(&format!("{label}: events"), curve.events, cell(events, min));
+        let times: Vec<f64> = curve.steps.iter().map(|s| s.time).collect();
+        t.same(
+            &format!("{label}: released step times"),
+            &times,
+            &r.release_times(interval, limits.km_min_events),
+        );
+        let first = &curve.steps[0];
+        t.same(
+            &format!("{label}: at risk at day 0"),
+            first.at_risk,
+            cell(n, min),
+        );
+        t.same(
+            &format!("{label}: S, CI at day 0"),
+            (first.survival, first.ci_lower, first.ci_upper),
+            (1.0, 1.0, 1.0),
+        );
+        counts += 4;
+        let nan = f64::NAN;
+        let (mut worst_s, mut worst_ci) = ((-1.0f64, nan, nan), (-1.0f64, nan, nan));
+        for w in curve.steps.windows(2) {
+            let (previous, step) = (&w[0], &w[1]);
+            let day = step.time;
+            t.same(
+                &format!("{label}: at risk at day {day}"),
+                step.at_risk,
+                cell(r.at_risk(day), min),
+            );
+            t.same(
+                &format!("{label}: censored in [{}, {day})", previous.time),
+                step.censored,
+                cell(r.censored(previous.time, day), min),
+            );
+            counts += 2;
+            steps += 1;
+            let (s, lower, upper) = r.at(day);
+            let ds = (step.survival - s).abs();
+            t.record("S(t)", ds);
+            if ds >= worst_s.0 {
+                worst_s = (ds, step.survival, s);
+            }
+            if ds > S_ABS || ds.is_nan() {
+                t.close(
+                    "S(t)",
+                    &format!("{label}: S({day})"),
+                    step.survival,
+                    s,
+                    ds,
+                    S_ABS,
+                );
+            }
+            for (ours, theirs) in [(step.ci_lower, lower), (step.ci_upper, upper)] {
+                let d = (ours - theirs).abs();
+                t.record("CI", d);
+                if d >= worst_ci.0 {
+                    worst_ci = (d, ours, theirs);
+                }
+                if d > CI_ABS || d.is_nan() {
+                    t.close(
+                        "CI",
+                        &format!("{label}: CI at {day}"),
+                        ours,
+                        theirs,
+                        d,
+                        CI_ABS,
+                    );
+                }
+            }
+        }
+        t.close(
+            "S(t)",
+            &format!("{label}: S(t), worst of {} steps", curve.steps.len() - 1),
+            worst_s.1,
+            worst_s.2,
+            worst_s.0,
+            S_ABS,
+        );
+        t.close(
+            "CI",
+            &format!("{label}: log-log CI, worst bound"),
+            worst_ci.1,
+            worst_ci.2,
+            worst_ci.0,
+            CI_ABS,
+        );
+        // the median and its CI: where released, R's (on the same binned times)
+        let released = [
+            (
+                "median",
+                curve.median,
+                curve.median_status.clone(),
+                "median",
+            ),
+            (
+                "median CI lower",
+                curve.median_ci.0,
+                curve.median_ci_status.clone().map(|s| s.0),
+                "median_lower",
+            ),
+            (
+                "median CI upper",
+                curve.median_ci.1,
+                curve.median_ci_status.clone().map(|s| s.1),
+                "median_upper",
+            ),
+        ];
+        for (what, ours, status, key) in released {
+            let theirs = rc[key].as_f64();
+            match status.expect("a released status") {
+                MedianStatus::Reached => {
+                    t.same(&format!("{label}: {what}"), ours, theirs);
+                    counts += 1;
+                }
+                MedianStatus::NotReached => {
+                    t.same(&format!("{label}: {what} not reached"), theirs, None);
+                    counts += 1;
+                }
+                MedianStatus::Withheld { rule } => t.note(&format!(
+                    "{label}: {what} withheld ({rule}); R: {}",
+                    theirs.map_or("NA".into(), |x| x.to_string())
+                )),
+            }
+        }
+        t.note(&format!(
+            "{label}: n {:?}, events {:?}, median {:?} ({}), {} released steps",
+            curve.n,
+            curve.events,
+            curve.median,
+            curve.median_status.as_ref().unwrap(),
+            curve.steps.len() - 1
+        ));
+    }
+    t.note(&format!(
+        "{counts} released counts and medians compared exactly over {steps} steps"
+    ));
+    let lr = km.logrank.as_ref().expect("a k-group log-rank");
+    let want = &peer["logrank"];
+    let chi2 = want["chi2"].as_f64().unwrap();
+    t.close(
+        "log-rank χ²",
+        "log-rank χ² (relative)",
+        lr.chi2,
+        chi2,
+        (lr.chi2 - chi2).abs() / chi2,
+        CHI2_REL,
+    );
+    t.same("log-rank df", lr.df as u64, count(&want["df"]));
+    let p = want["p"].as_f64().unwrap();
+    t.close(
+        "log-rank p",
+        "log-rank p",
+        lr.p_value,
+        p,
+        (lr.p_value - p).abs(),
+        P_ABS,
+    );
+    let (obs, exp) = (floats(&want["observed"]), floats(&want["expected"]));
+    t.same("log-rank observed", lr.observed.clone(), obs);
+    for (g, (ours, theirs)) in lr.expected.iter().zip(&exp).enumerate() {
+        t.close(
+            "log-rank expected",
+            &format!("log-rank expected, group {g}"),
+            *ours,
+            *theirs,
+            (ours - theirs).abs(),
+            CHI2_REL * theirs.max(1.0),
+        );
+    }
+}
+
+/// Lung's ECOG with the single ECOG-3 row merged into ECOG 2: level 3 is
+/// under the minimum cell of 3 (refused by name otherwise, see
+/// tests/categorical.rs), so the two worst grades form one level "2".
+fn merge_ecog3(sites: &mut [Vec<Row>], column: usize) {
+    for r in sites.iter_mut().flatten() {
+        if r.values[column] == 3.0 {
+            r.values[column] = 2.0;
+        }
+    }
+}
+
+#[test]
+fn lung_federated_runs_on_time_bins_equal_r() {
+    let mut t = Table::new("NCCTG lung, 3 sites (row i to site i mod 3), time bins");
+
+    // 1. Cox (Efron) with ECOG categorical, reference 0 and reference 1
+    let mut sites = lung_sites(&["age", "sex", "ph.ecog"]);
+    merge_ecog3(&mut sites, 2);
+    for levels in [[0.0, 1.0, 2.0], [1.0, 0.0, 2.0]] {
+        let spec = CoxSpec {
+            data: "lung",
+            columns: &["age", "sex", "ecog"],
+            covariates: vec![
+                Variable::Age,
+                Variable::Female,
+                categorical(ecog(), &levels),
+            ],
+            factor: Some(("ecog", &levels)),
+            survival: Survival::default(),
+        };
+        cox_vs_r(&mut t, &sites, &spec, Ties::Efron);
+    }
+
+    // 2. KM by ECOG (0, 1, 2-3) and the 3-group log-rank
+    let mut sites = lung_sites(&["ph.ecog"]);
+    merge_ecog3(&mut sites, 0);
+    let km = km_run(&sites, ecog(), Survival::default(), 30);
+    km_vs_r(&mut t, "lung", &sites, "ecog", &km);
+
+    // 3. Cox with all 8 covariates lung has (inst is a numeric code here:
+    //    a test of the arithmetic, not a model), Breslow and Efron
+    let eight = [
+        "inst",
+        "age",
+        "sex",
+        "ph.ecog",
+        "ph.karno",
+        "pat.karno",
+        "meal.cal",
+        "wt.loss",
+    ];
+    let sites = lung_sites(&eight);
+    let spec = CoxSpec {
+        data: "lung-8",
+        columns: &eight,
+        covariates: eight.iter().map(|c| column(c)).collect(),
+        factor: None,
+        survival: Survival::default(),
+    };
+    for ties in [Ties::Breslow, Ties::Efron] {
+        cox_vs_r(&mut t, &sites, &spec, ties);
+    }
+    t.finish();
+}
+
+/// Sites from a CSV file: rows with `time`, `event` (1 = event) and every
+/// one of `columns` present, data row i to site i mod 3.
+fn csv_sites(path: &Path, time: &str, event: &str, columns: &[&str]) -> Vec<Vec<Row>> {
+    let text = std::fs::read_to_string(path).expect("data file readable");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_matches('"') == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let (time, event) = (col(time), col(event));
+    let columns: Vec<usize> = columns.iter().map(|c| col(c)).collect();
+    let mut sites = vec![Vec::new(); 3];
+    for (i, line) in lines.enumerate() {
+        let fields: Vec<Option<f64>> = line.split(',').map(|f| f.parse().ok()).collect();
+        let values: Option<Vec<f64>> = columns.iter().map(|&c| fields[c]).collect();
+        let (Some(values), Some(t), Some(e)) = (values, fields[time], fields[event]) else {
+            continue;
+        };
+        sites[i % 3].push(Row {
+            time: t,
+            event: e == 1.0,
+            dead: e == 1.0,
+            values,
+            entry: 0.0,
+        });
+    }
+    sites
+}
+
+#[test]
+fn rossi_federated_runs_on_time_bins_equal_r() {
+    // the Rossi data ships inside lifelines: written to a temporary file by
+    // the existing peer script (with prio_group = min(prio, 3)), deleted after
+    let file = TempFile::csv("r-federated-rossi-data");
+    let out = Command::new(python())
+        .arg(workspace().join("scripts/peers/stats/survival_lifelines.py"))
+        .arg("rossi")
+        .arg(&file.0)
+        .output()
+        .expect("the Python peer starts: run scripts/setup-peers");
+    assert!(
+        out.status.success() && file.0.exists(),
+        "writing the Rossi data from lifelines failed (run scripts/setup-peers): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut t = Table::new(
+        "Rossi recidivism (lifelines.datasets.load_rossi), 3 sites (row i to site i mod 3), time bins on weeks",
+    );
+    // times are weeks 1-52: a horizon of 60 "days" gives coarse bins of 4
+    // weeks, refined where every half keeps k = 3
+    let survival = Survival::binned(60);
+
+    // 4a. Cox with prior convictions banded 0, 1, 2, 3+ as a categorical
+    //     (reference 0), Efron and Breslow
+    let columns = ["fin", "age", "race", "wexp", "mar", "paro", "prio_group"];
+    let sites = csv_sites(&file.0, "week", "arrest", &columns);
+    assert_eq!(sites.iter().map(Vec::len).sum::<usize>(), 432);
+    let levels = [0.0, 1.0, 2.0, 3.0];
+    let mut covariates: Vec<Variable> = columns[..6].iter().map(|c| column(c)).collect();
+    covariates.push(categorical(column("prio_group"), &levels));
+    let spec = CoxSpec {
+        data: "rossi",
+        columns: &columns,
+        covariates,
+        factor: Some(("prio_group", &levels)),
+        survival: survival.clone(),
+    };
+    for ties in [Ties::Efron, Ties::Breslow] {
+        cox_vs_r(&mut t, &sites, &spec, ties);
+    }
+
+    // 4b. KM by the prio band (4 groups) and the 4-group log-rank
+    let sites = csv_sites(&file.0, "week", "arrest", &["prio_group"]);
+    let km = km_run(&sites, column("prio_group"), survival, 4);
+    km_vs_r(&mut t, "rossi", &sites, "prio_group", &km);
+    t.finish();
+}
