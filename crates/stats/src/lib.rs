@@ -34,6 +34,7 @@ mod cif;
 mod cox;
 mod describe;
 mod error;
+mod finegray;
 mod glm;
 mod km;
 mod linalg;
@@ -52,6 +53,10 @@ pub use cox::{
 };
 pub use describe::{Histogram, Moments};
 pub use error::StatsError;
+pub use finegray::{
+    FineGrayGrid, FineGrayRow, FineGrayVariance, finegray_residual_gram, finegray_site_sums,
+    finegray_times, finegray_variance, fit_fine_gray,
+};
 pub use glm::{
     Family, GlmAggregate, GlmFit, GlmRow, GlmStart, fit_glm, glm_site_contribution, glm_site_start,
     glm_start,

@@ -153,6 +153,12 @@ impl ResidualGram {
             .collect()
     }
 
+    /// Entry (i, j) of cell `cell`'s Gram matrix (either triangle).
+    pub(crate) fn entry(&self, cell: usize, i: usize, j: usize) -> f64 {
+        let q = feature_len(self.p);
+        self.values[cell * self.cell_len() + tri_index(q, i.min(j), i.max(j))]
+    }
+
     /// Adds one row with covariates `x` and risk `r = exp(xβ)` to `cell`.
     pub(crate) fn accumulate(&mut self, cell: usize, x: &[f64], r: f64) {
         let (p, len) = (self.p, self.cell_len());
