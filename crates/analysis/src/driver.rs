@@ -3,26 +3,19 @@
 //! The driver never sees a site's vector, only sums returned by a [`Federation`]
 //! (in the hub: secure aggregation over the network; in tests: sites in memory).
 
-use crate::result::{
-    AnalysisResult, KmCurve, KmResult, RegressionResult, RunInfo, TimeBins, cell, coarsen,
-    releasable_median,
-};
-use crate::site::{
-    unflatten_cox_aggregate, unflatten_cox_sums, unflatten_glm, unflatten_glm_start, unflatten_km,
-    vector_len,
-};
+use crate::result::{AnalysisResult, RegressionResult, RunInfo, TimeBins};
+use crate::site::{unflatten_glm, unflatten_glm_start, vector_len};
 use crate::{AnalysisError, AnalysisLimits, dp, plausibility};
 use oncofed_protocol::analysis::{
     Analysis, AnalysisRequest, Computation, MAX_GROUP_LEVELS, Variable,
 };
-use oncofed_stats::{
-    NewtonOptions, StatsError, Ties, fit_cox, fit_cox_stratified_by_site, fit_glm, glm_start,
-    kaplan_meier, logrank_test,
-};
+use oncofed_stats::{NewtonOptions, StatsError, fit_glm, glm_start};
 
 pub mod binning;
 mod cif;
+mod cox;
 mod describe;
+mod km;
 mod validate;
 
 pub use validate::validate;
@@ -185,74 +178,15 @@ pub fn run(
             survival,
             groups,
             interval_days,
-        } => {
-            let levels = match groups {
-                Some(var) => group_levels(&mut rounds, var, rows, limits)?,
-                None => Vec::new(),
-            };
-            let times = survival_times(&mut rounds, survival, limits.min_cell)?;
-            info.time_bins = Some(times.resolution.clone());
-            let grid = km_grid(&times.events, *interval_days, survival.horizon_days);
-            let n_groups = levels.len().max(1);
-            let v = rounds.sum(Computation::KmCounts {
-                grid: grid.clone(),
-                groups: n_groups,
-                levels: levels.clone(),
-                bins: times.bins.clone(),
-            })?;
-            plausibility::check_whole_counts(&v, "Kaplan-Meier counts")?;
-            let counts = unflatten_km(&v, grid.len(), n_groups)?;
-            if let Some(var) = groups {
-                // day 0 counts every row of a group; rows in neither group had
-                // another value and would be dropped without a word (issue 12)
-                let grouped: u64 = counts
-                    .iter()
-                    .map(|c| c.at_risk.first().copied().unwrap_or(0))
-                    .sum();
-                if grouped != rows {
-                    return Err(AnalysisError::Invalid(format!(
-                        "the grouping variable {} has values other than its levels",
-                        var.name()
-                    )));
-                }
-            }
-            plausibility::check_km_counts(&counts, rows, events)?;
-            let mut curves = Vec::new();
-            for (g, c) in counts.iter().enumerate() {
-                let estimate = kaplan_meier(&grid, c)?;
-                let label = match groups {
-                    Some(var) => format!("{}={}", var.name(), levels[g]),
-                    None => "all".into(),
-                };
-                // the grid starts at day 0, before every row's time: all rows
-                let n = c.at_risk.first().copied().unwrap_or(0);
-                let median = releasable_median(&estimate, limits);
-                curves.push(KmCurve {
-                    label,
-                    n: cell(n, limits.min_cell),
-                    events: cell(c.events.iter().sum(), limits.min_cell),
-                    median: median.median,
-                    median_ci: median.median_ci,
-                    median_status: Some(median.status),
-                    median_ci_status: Some(median.ci_status),
-                    steps: coarsen(&estimate, *interval_days, limits),
-                });
-            }
-            let logrank = if n_groups >= 2 {
-                Some(logrank_test(&counts)?)
-            } else {
-                None
-            };
-            if let Some(e) = request.epsilon {
-                noise_km_counts(&mut info, &mut curves, &counts, limits, e)?;
-            }
-            AnalysisResult::Km(KmResult {
-                run: info.clone(),
-                interval_days: *interval_days,
-                curves,
-                logrank,
-            })
-        }
+        } => AnalysisResult::Km(km::kaplan_meier_run(
+            &mut rounds,
+            survival,
+            groups,
+            *interval_days,
+            limits,
+            request.epsilon,
+            info.clone(),
+        )?),
         Analysis::CumulativeIncidence {
             survival,
             groups,
@@ -271,70 +205,23 @@ pub fn run(
             covariates,
             ties,
             stratify_by_site,
+            strata,
         } => {
-            let fit = if *stratify_by_site {
-                let mut evaluate = |beta: &[f64]| {
-                    let v = rounds.sum(Computation::CoxStratum {
-                        beta: beta.to_vec(),
-                        ties: *ties,
-                    });
-                    let agg = v.and_then(|v| unflatten_cox_aggregate(&v, p));
-                    rounds.keep(agg).into_iter().collect()
-                };
-                fit_cox_stratified_by_site(p, options, &mut evaluate)
-            } else {
-                let times = survival_times(&mut rounds, survival, limits.min_cell)?;
-                info.time_bins = Some(times.resolution.clone());
-                let (grid, bins) = (times.events, times.bins);
-                let t = grid.len();
-                let mut evaluate = |beta: &[f64]| {
-                    let v = rounds.sum(Computation::CoxSums {
-                        grid: grid.clone(),
-                        beta: beta.to_vec(),
-                        ties: *ties,
-                        bins: bins.clone(),
-                    });
-                    let sums = v
-                        .and_then(|v| unflatten_cox_sums(&v, p, t, *ties))
-                        .and_then(|s| {
-                            plausibility::check_cox_sums(&s, beta, rows, events, sites)?;
-                            // the first grid point's risk set is every row (a
-                            // bin end or day 0): at β = 0 its sum is the rows
-                            if beta.iter().all(|b| *b == 0.0) && whole(s.s0[0]) != rows {
-                                return Err(AnalysisError::Federation(
-                                    "implausible sums: the first risk set is not every row".into(),
-                                ));
-                            }
-                            Ok(s)
-                        });
-                    rounds.keep(sums).into_iter().collect()
-                };
-                fit_cox(p, options, &mut evaluate)
+            let model = cox::CoxModel {
+                survival,
+                covariates,
+                ties: *ties,
+                by_site: *stratify_by_site,
+                strata: strata.as_ref(),
             };
-            let fit = fit
-                .map_err(|e| rounds.explain(e))
-                .map_err(|e| name_singular(e, &terms(covariates, false)))?;
-            let ties_name = match ties {
-                Ties::Efron => "efron",
-                Ties::Breslow => "breslow",
-            };
-            AnalysisResult::Cox(RegressionResult {
-                run: info.clone(),
-                model: format!(
-                    "cox ({ties_name}{})",
-                    if *stratify_by_site {
-                        ", stratified by site"
-                    } else {
-                        ""
-                    }
-                ),
-                terms: terms(covariates, false),
-                references: references(covariates),
-                estimates: fit.estimates,
-                loglik: fit.loglik,
-                iterations: fit.iterations,
-                convergence: Some(fit.convergence),
-            })
+            AnalysisResult::Cox(cox::cox_run(
+                &mut rounds,
+                &model,
+                p,
+                options,
+                limits,
+                info.clone(),
+            )?)
         }
         Analysis::Glm {
             covariates, family, ..
@@ -389,37 +276,6 @@ pub fn run(
     Ok(result)
 }
 
-/// A DP Kaplan–Meier release: the run's rows and events and each curve's `n`
-/// and events are noised together (one person is in one group: rows, events,
-/// its group's n and events each move by at most 1, L1 sensitivity 4), and
-/// the numbers at risk are withheld (one person is at risk at every step up to
-/// their exit, so noising them would need noise of the order of the number of
-/// steps). S(t), its CI, the medians and the log-rank are released under the
-/// disclosure limits, not under DP.
-fn noise_km_counts(
-    info: &mut RunInfo,
-    curves: &mut [KmCurve],
-    counts: &[oncofed_stats::KmCounts],
-    limits: &AnalysisLimits,
-    epsilon: f64,
-) -> Result<(), AnalysisError> {
-    let mut exact = vec![info.rows as f64, info.events as f64];
-    for c in counts {
-        exact.push(c.at_risk.first().copied().unwrap_or(0) as f64);
-        exact.push(c.events.iter().sum::<u64>() as f64);
-    }
-    let noised = dp::noise_counts(&exact, 4.0, epsilon)?;
-    (info.rows, info.events, info.epsilon) = (noised[0], noised[1], Some(epsilon));
-    for (g, curve) in curves.iter_mut().enumerate() {
-        curve.n = cell(noised[2 + 2 * g], limits.min_cell);
-        curve.events = cell(noised[3 + 2 * g], limits.min_cell);
-        for step in &mut curve.steps {
-            (step.at_risk, step.censored) = (None, None);
-        }
-    }
-    Ok(())
-}
-
 /// The levels of a Kaplan–Meier grouping variable, from one round of pooled
 /// counts per whole value: every row must have a whole value below
 /// [`MAX_GROUP_LEVELS`], and every level present at least `min_cell` rows
@@ -431,6 +287,16 @@ fn group_levels(
     rows: u64,
     limits: &AnalysisLimits,
 ) -> Result<Vec<f64>, AnalysisError> {
+    Ok(group_level_counts(rounds, var, rows, limits)?.0)
+}
+
+/// [`group_levels`] with each level's rows.
+fn group_level_counts(
+    rounds: &mut Rounds<'_>,
+    var: &Variable,
+    rows: u64,
+    limits: &AnalysisLimits,
+) -> Result<(Vec<f64>, Vec<u64>), AnalysisError> {
     let v = rounds.sum(Computation::GroupLevels)?;
     plausibility::check_whole_counts(&v, "group levels")?;
     let counts: Vec<u64> = v.iter().map(|&x| whole(x)).collect();
@@ -457,10 +323,11 @@ fn group_levels(
             limits.min_cell
         )));
     }
-    Ok((0..MAX_GROUP_LEVELS)
-        .filter(|&l| counts[l] > 0)
-        .map(|l| l as f64)
-        .collect())
+    let present: Vec<usize> = (0..MAX_GROUP_LEVELS).filter(|&l| counts[l] > 0).collect();
+    Ok((
+        present.iter().map(|&l| l as f64).collect(),
+        present.iter().map(|&l| counts[l]).collect(),
+    ))
 }
 
 /// The names of a model's terms, in the order of its coefficients: a
@@ -648,6 +515,39 @@ struct SurvivalTimes {
     bins: Vec<f64>,
     /// What the result says about it.
     resolution: TimeBins,
+    /// The bins' pooled counts per level (empty: exact days).
+    tallies: Vec<Vec<binning::Tally>>,
+}
+
+impl SurvivalTimes {
+    /// The number at risk of level `level` at each grid time with delayed
+    /// entry, from the bins' pooled counts alone: a grid time in bin m has
+    /// the rows entering in bins ≤ m less those exiting in bins < m at risk.
+    fn expected_at_risk(&self, level: usize, grid: &[f64]) -> Result<Vec<u64>, AnalysisError> {
+        let tallies = self.tallies.get(level).ok_or(AnalysisError::Protocol(
+            "delayed entry needs time bins",
+        ))?;
+        let mut entered_upto = Vec::with_capacity(tallies.len());
+        let mut exited_before = Vec::with_capacity(tallies.len());
+        let (mut entered, mut exited) = (0u64, 0u64);
+        for t in tallies {
+            entered += t.entries.unwrap_or(0);
+            entered_upto.push(entered);
+            exited_before.push(exited);
+            exited += t.exits;
+        }
+        Ok(grid
+            .iter()
+            .map(|&g| {
+                let m = self
+                    .bins
+                    .partition_point(|&e| e <= g)
+                    .saturating_sub(1)
+                    .min(tallies.len().saturating_sub(1));
+                entered_upto[m].saturating_sub(exited_before[m])
+            })
+            .collect())
+    }
 }
 
 /// Time bins of at least `k` exits ([`binning`]), or exact days where the
@@ -657,6 +557,16 @@ fn survival_times(
     rounds: &mut Rounds<'_>,
     survival: &oncofed_protocol::analysis::Survival,
     k: u64,
+) -> Result<SurvivalTimes, AnalysisError> {
+    survival_times_in(rounds, survival, k, &[])
+}
+
+/// [`survival_times`] with bins valid in every one of the groups' `levels`.
+fn survival_times_in(
+    rounds: &mut Rounds<'_>,
+    survival: &oncofed_protocol::analysis::Survival,
+    k: u64,
+    levels: &[f64],
 ) -> Result<SurvivalTimes, AnalysisError> {
     if survival.exact_times {
         let events = event_grid(rounds, survival.horizon_days)?;
@@ -670,9 +580,10 @@ fn survival_times(
             },
             events,
             bins: Vec::new(),
+            tallies: Vec::new(),
         });
     }
-    let bins = binning::time_bins(rounds, survival.horizon_days, k)?;
+    let bins = binning::time_bins(rounds, survival.horizon_days, k, levels)?;
     let events = bins.grid();
     if bins.deaths.iter().all(|&d| d == 0) {
         return Err(AnalysisError::Stats(StatsError::Empty {
@@ -683,6 +594,7 @@ fn survival_times(
         events,
         resolution: bins.describe(),
         bins: bins.edges,
+        tallies: bins.tallies,
     })
 }
 

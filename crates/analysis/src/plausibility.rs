@@ -248,6 +248,125 @@ pub fn check_cox_sums(
     Ok(())
 }
 
+/// Kaplan–Meier counts of one group with delayed entry: the numbers at risk
+/// are not monotone (rows enter), but the hub knows them from the bins'
+/// pooled entries and exits (`expected`, one per grid point), so each must
+/// equal its expected value, and `events[j] ≤ at_risk[j]`.
+pub fn check_entered_counts(km: &KmCounts, expected: &[u64]) -> Result<(), AnalysisError> {
+    if km.at_risk.len() != expected.len() || km.events.len() != expected.len() {
+        return Err(AnalysisError::Protocol("km counts of unequal length"));
+    }
+    if km.at_risk != expected {
+        return Err(refuse(
+            "numbers at risk differ from the bins' entries and exits",
+        ));
+    }
+    if km.events.iter().zip(&km.at_risk).any(|(d, n)| d > n) {
+        return Err(refuse("events exceed the number at risk"));
+    }
+    Ok(())
+}
+
+/// The sums of one stratum (grid points `from..to`) as their own sums.
+fn stratum_sums(sums: &CoxSiteSums, from: usize, to: usize) -> CoxSiteSums {
+    let p = sums.p;
+    let efron = sums.ties == Ties::Efron;
+    let part = |v: &[f64], w: usize| v.get(from * w..to * w).unwrap_or_default().to_vec();
+    CoxSiteSums {
+        p,
+        ties: sums.ties,
+        events: part(&sums.events, 1),
+        s0: part(&sums.s0, 1),
+        s1: part(&sums.s1, p),
+        s2: part(&sums.s2, p * p),
+        tied_s0: if efron { part(&sums.tied_s0, 1) } else { Vec::new() },
+        tied_s1: if efron { part(&sums.tied_s1, p) } else { Vec::new() },
+        tied_s2: if efron { part(&sums.tied_s2, p * p) } else { Vec::new() },
+        event_xb: 0.0,
+        event_x: vec![0.0; p],
+    }
+}
+
+/// Cox sums of a model stratified by a variable with `strata` levels (the
+/// grid repeated per stratum): each stratum's block passes
+/// [`check_cox_sums`], and at `β = 0` the first risk sets of all strata sum
+/// to the `Totals` rows (every row is in one stratum).
+pub fn check_cox_sums_strata(
+    sums: &CoxSiteSums,
+    beta: &[f64],
+    strata: usize,
+    rows: u64,
+    events: u64,
+    sites: usize,
+) -> Result<(), AnalysisError> {
+    let t = sums.s0.len();
+    if strata == 0 || !t.is_multiple_of(strata) {
+        return Err(AnalysisError::Protocol("cox sums do not split into strata"));
+    }
+    let per = t / strata;
+    let mut first = 0u128;
+    for s in 0..strata {
+        let block = stratum_sums(sums, s * per, (s + 1) * per);
+        check_cox_sums(&block, beta, rows, events, sites)?;
+        first += u128::from(count(block.s0.first().copied().unwrap_or(0.0), "risk set").unwrap_or(0));
+    }
+    if total(&counts(&sums.events, "cox events")?) > u128::from(events) {
+        return Err(refuse("cox events exceed the events of the totals"));
+    }
+    if beta.iter().all(|&b| b == 0.0) && first != u128::from(rows) {
+        return Err(refuse("the strata's first risk sets are not every row"));
+    }
+    Ok(())
+}
+
+/// Cox sums with delayed entry: risk sets are not nested, so only what holds
+/// at any β is checked (events whole and at most the `Totals` events, `s0 >
+/// 0` where there are events, `0 ≤ tied_s0 ≤ s0`); at `β = 0` every `s0`
+/// counts its risk set and must equal `expected` (from the bins' pooled
+/// entries and exits, one per grid point, stratum-major), every tied sum its
+/// events.
+pub fn check_cox_sums_entered(
+    sums: &CoxSiteSums,
+    beta: &[f64],
+    expected: &[u64],
+    events: u64,
+    sites: usize,
+) -> Result<(), AnalysisError> {
+    let t = sums.s0.len();
+    let efron = sums.ties == Ties::Efron;
+    if sums.events.len() != t || expected.len() != t || (efron && sums.tied_s0.len() != t) {
+        return Err(AnalysisError::Protocol("cox sums of unequal length"));
+    }
+    let d = counts(&sums.events, "cox events")?;
+    if total(&d) > u128::from(events) {
+        return Err(refuse("cox events exceed the events of the totals"));
+    }
+    for (j, (&s0, &events_j)) in sums.s0.iter().zip(&d).enumerate() {
+        let tol = slack(sites, s0);
+        if below(s0, -tol) || (events_j > 0 && below(s0, f64::MIN_POSITIVE)) {
+            return Err(refuse(
+                "risk-set sums are not positive where there are events",
+            ));
+        }
+        if efron && (below(sums.tied_s0[j], -tol) || below(s0 + tol, sums.tied_s0[j])) {
+            return Err(refuse("tied-event sums exceed the risk-set sums"));
+        }
+    }
+    if beta.iter().all(|&b| b == 0.0) {
+        if counts(&sums.s0, "risk-set sums at zero coefficients")? != expected {
+            return Err(refuse(
+                "risk-set sums at zero coefficients differ from the bins' entries and exits",
+            ));
+        }
+        if efron && counts(&sums.tied_s0, "tied")? != d {
+            return Err(refuse(
+                "tied-event sums at zero coefficients differ from events",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// IRLS start (`XᵀWX`, `XᵀWz`) for `p` coefficients: the diagonal of `XᵀWX`
 /// is a sum of `w x² ≥ 0`, so it is ≥ 0 up to the codec's rounding.
 pub fn check_glm_start(start: &GlmStart, p: usize, sites: usize) -> Result<(), AnalysisError> {

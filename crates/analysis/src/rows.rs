@@ -25,6 +25,12 @@ pub struct Row {
     /// Days from the index date to death or last contact, capped at the horizon
     /// (0 when the analysis has no survival part).
     pub time: f64,
+    /// Days from the time origin to the delayed entry ([`Survival::entry`]):
+    /// the row is at risk from this day on, inclusive; 0 without delayed
+    /// entry (under observation from the origin). Never after `time`.
+    ///
+    /// [`Survival::entry`]: oncofed_protocol::analysis::Survival::entry
+    pub entry: f64,
     /// Died within the (capped) follow-up.
     pub event: bool,
     /// Known to have died at all (the `deceased` outcome).
@@ -181,24 +187,57 @@ fn course_event(fact: &Fact, recurrence: bool) -> bool {
         }
 }
 
-/// Where follow-up starts: the index date, or the first treatment of the
-/// origin's class dated on or after it (`None`: the patient has none and is
-/// not in the analysis).
-fn time_origin(facts: &[Fact], index: NaiveDate, origin: &Origin) -> Option<NaiveDate> {
-    match origin {
-        Origin::IndexDiagnosis => Some(index),
-        Origin::FirstTreatment { system, prefix } => facts
+/// Whether `fact` is an MII onco course overall assessment with value `code`.
+fn is_assessment(fact: &Fact, code: &str) -> bool {
+    fact.kind == FactKind::Observation
+        && matches!(&fact.value, FactValue::Code(c) if c.system == CodeSystem::OncoCourse && c.code == code)
+}
+
+/// The first date of `event` on or after `from` (any date without it): the
+/// index date itself, the first treatment of a class, the first course
+/// assessment with a value, or the first dated fact at all (`None`: the
+/// patient has none).
+fn first_date(
+    facts: &[Fact],
+    index: NaiveDate,
+    event: &Origin,
+    from: Option<NaiveDate>,
+) -> Option<NaiveDate> {
+    let dated = |keep: &dyn Fn(&Fact) -> bool| {
+        facts
             .iter()
-            .filter(|f| is_treatment(f, *system, prefix))
+            .filter(|f| keep(f))
             .filter_map(|f| f.start)
-            .filter(|d| *d >= index)
-            .min(),
+            .filter(|d| from.is_none_or(|from| *d >= from))
+            .min()
+    };
+    match event {
+        Origin::IndexDiagnosis => Some(index),
+        Origin::FirstTreatment { system, prefix } => {
+            dated(&|f: &Fact| is_treatment(f, *system, prefix))
+        }
+        Origin::FirstAssessment { code } => dated(&|f: &Fact| is_assessment(f, code)),
+        Origin::FirstContact => dated(&|_: &Fact| true),
     }
 }
 
-/// The first date on or after `index` at which `endpoint`'s non-death event
-/// is recorded (none for overall survival).
-fn first_course_event(facts: &[Fact], index: NaiveDate, endpoint: Endpoint) -> Option<NaiveDate> {
+/// Where follow-up starts: the index date, or the origin's event dated on or
+/// after it (`None`: the patient has none and is not in the analysis).
+fn time_origin(facts: &[Fact], index: NaiveDate, origin: &Origin) -> Option<NaiveDate> {
+    first_date(facts, index, origin, Some(index))
+}
+
+/// The first date on or after `index` (after it, with `strictly`) at which
+/// `endpoint`'s non-death event is recorded (none for overall survival).
+/// Follow-up from a course assessment (e.g. the first progression) counts
+/// only a later progression: the assessment that starts the clock is not its
+/// own event.
+fn first_course_event(
+    facts: &[Fact],
+    index: NaiveDate,
+    endpoint: Endpoint,
+    strictly: bool,
+) -> Option<NaiveDate> {
     let recurrence = match endpoint {
         Endpoint::Overall => return None,
         Endpoint::ProgressionFree => false,
@@ -208,7 +247,7 @@ fn first_course_event(facts: &[Fact], index: NaiveDate, endpoint: Endpoint) -> O
         .iter()
         .filter(|f| course_event(f, recurrence))
         .filter_map(|f| f.start)
-        .filter(|d| *d >= index)
+        .filter(|d| *d > index || (!strictly && *d == index))
         .min()
 }
 
@@ -220,7 +259,7 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
     let dead = d.death_date.is_some() || d.vital_status == VitalStatus::Deceased;
     // cause: 1 the endpoint's progression/recurrence, 2 death (without it
     // before), 0 censored
-    let (time, event, cause) = match request.analysis.survival() {
+    let (time, event, cause, entry) = match request.analysis.survival() {
         Some(s) => {
             let h = s.horizon_days;
             let origin = time_origin(&patient.facts, index, &s.origin)?;
@@ -230,7 +269,12 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
             };
             // progression or recurrence before death or the last contact
             // ends follow-up with an event
-            let (end, died, cause) = match first_course_event(&patient.facts, origin, s.endpoint) {
+            let (end, died, cause) = match first_course_event(
+                &patient.facts,
+                origin,
+                s.endpoint,
+                matches!(s.origin, Origin::FirstAssessment { .. }),
+            ) {
                 Some(event) if event <= end => (event, true, 1.0),
                 _ => (end, died, if died { 2.0 } else { 0.0 }),
             };
@@ -238,13 +282,26 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
             if days < 0 {
                 return None;
             }
+            // delayed entry: at risk from the entry day on; entering after
+            // follow-up ended (or after the horizon) leaves the row out
+            let entry = match &s.entry {
+                Some(event) => {
+                    let date = first_date(&patient.facts, index, event, None)?;
+                    let delay = (date - origin).num_days().max(0);
+                    if delay > days.min(i64::from(h)) {
+                        return None;
+                    }
+                    delay as f64
+                }
+                None => 0.0,
+            };
             if days > i64::from(h) {
-                (f64::from(h), false, 0.0)
+                (f64::from(h), false, 0.0, entry)
             } else {
-                (days as f64, died, cause)
+                (days as f64, died, cause, entry)
             }
         }
-        None => (0.0, false, 0.0),
+        None => (0.0, false, 0.0, 0.0),
     };
     let mut values = request
         .analysis
@@ -258,6 +315,7 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
     }
     Some(Row {
         time,
+        entry,
         event,
         dead,
         values,
@@ -338,6 +396,7 @@ mod tests {
             covariates: vec![Variable::Age, Variable::Female, ecog],
             ties: oncofed_stats::Ties::Efron,
             stratify_by_site: false,
+            strata: None,
         });
         let row = build_row(&req, &patient()).unwrap();
         assert_eq!(row.time, 100.0);
@@ -473,6 +532,7 @@ mod tests {
             }],
             ties: oncofed_stats::Ties::Efron,
             stratify_by_site: false,
+            strata: None,
         });
         assert_eq!(build_row(&req, &patient()), None);
         let mut no_index = patient();

@@ -8,15 +8,16 @@
 
 use crate::AnalysisError;
 use crate::rows::Row;
-use oncofed_protocol::analysis::{
-    Analysis, Computation, MAX_GROUP_LEVELS, Outcome, Variable, time_bin_end,
+use oncofed_protocol::analysis::{Analysis, Computation, MAX_GROUP_LEVELS, Outcome, Variable};
+use oncofed_stats::{GlmRow, Ties, glm_site_contribution, glm_site_start};
+
+mod layout;
+mod survival;
+
+pub use layout::{
+    flatten_cox_sums, unflatten_cox_aggregate, unflatten_cox_sums, unflatten_glm,
+    unflatten_glm_start, unflatten_km,
 };
-use oncofed_stats::{
-    CoxAggregate, CoxGrid, CoxSiteSums, GlmAggregate, GlmRow, GlmStart, GridPoint, KmCounts,
-    SurvivalRow, Ties, TimeEvent, cox_site_contribution, cox_site_sums, glm_site_contribution,
-    glm_site_start, km_site_counts,
-};
-use std::borrow::Cow;
 
 /// Index of the first covariate/variable column used by `analysis` as groups or
 /// strata (the last variable), if it has one.
@@ -33,6 +34,11 @@ fn group_column(analysis: &Analysis) -> Option<usize> {
             strata: Some(_),
             ..
         } => Some(variables.len()),
+        Analysis::Cox {
+            covariates,
+            strata: Some(_),
+            ..
+        } => Some(covariates.len()),
         _ => None,
     }
 }
@@ -69,18 +75,6 @@ fn level_counts(rows: &[Row], analysis: &Analysis) -> Vec<f64> {
     out
 }
 
-fn survival_rows(rows: &[Row], analysis: &Analysis, stratum: u32) -> Vec<SurvivalRow> {
-    let covariates = analysis.covariates();
-    rows.iter()
-        .map(|r| SurvivalRow {
-            time: r.time,
-            event: r.event,
-            covariates: design_columns(covariates, &r.values),
-            stratum,
-        })
-        .collect()
-}
-
 /// The design rows of a GLM: intercept, covariates; the response from `outcome`.
 fn glm_rows(rows: &[Row], analysis: &Analysis) -> Result<Vec<GlmRow>, AnalysisError> {
     let Analysis::Glm {
@@ -115,88 +109,6 @@ fn family(analysis: &Analysis) -> Result<oncofed_stats::Family, AnalysisError> {
     }
 }
 
-fn cox_grid(grid: &[f64]) -> CoxGrid {
-    CoxGrid::from_points(
-        grid.iter()
-            .map(|&time| GridPoint { stratum: 0, time })
-            .collect(),
-    )
-}
-
-/// `rows` with each time moved to its bin's last day (`bins` empty: as they
-/// are), so that every sum over a risk set or a time point covers whole bins.
-fn binned<'a>(rows: &'a [Row], bins: &[f64]) -> Cow<'a, [Row]> {
-    if bins.is_empty() {
-        return Cow::Borrowed(rows);
-    }
-    Cow::Owned(
-        rows.iter()
-            .map(|r| Row {
-                time: time_bin_end(bins, r.time),
-                ..r.clone()
-            })
-            .collect(),
-    )
-}
-
-/// Exits and deaths per bin `[edges[i], edges[i+1])`: the counts the hub
-/// merges and refines time bins on.
-fn exit_counts(rows: &[Row], edges: &[f64]) -> Vec<f64> {
-    let b = edges.len().saturating_sub(1);
-    let mut out = vec![0.0; 2 * b];
-    for r in rows {
-        let i = edges.partition_point(|&e| e <= r.time);
-        if (1..=b).contains(&i) {
-            out[i - 1] += 1.0;
-            if r.event {
-                out[b + i - 1] += 1.0;
-            }
-        } else if i > b && b > 0 {
-            // past the last edge (never with rows capped at the horizon)
-            out[b - 1] += 1.0;
-            if r.event {
-                out[2 * b - 1] += 1.0;
-            }
-        }
-    }
-    out
-}
-
-/// The rows of group `g` of a curve analysis: those whose grouping value is
-/// `levels[g]` (or `g` without levels); every row without groups.
-fn group_members<'a>(
-    rows: &'a [Row],
-    analysis: &Analysis,
-    levels: &'a [f64],
-    g: usize,
-) -> impl Iterator<Item = &'a Row> {
-    let column = group_column(analysis);
-    let level = levels.get(g).copied().unwrap_or(g as f64);
-    rows.iter()
-        .filter(move |r| column.is_none_or(|c| r.values[c] == level))
-}
-
-/// One group's competing-risks counts on `grid`, `[at risk, events of
-/// interest, competing events]`: at a grid point the rows with time ≥ t, and
-/// those whose event at t had cause 1 or 2 (the row's last value).
-fn cif_counts(rows: &[&Row], grid: &[f64]) -> Vec<f64> {
-    let t = grid.len();
-    let mut out = vec![0.0; 3 * t];
-    for r in rows {
-        // grid points t ≤ time: at risk there
-        let upto = grid.partition_point(|&g| g <= r.time);
-        for slot in &mut out[..upto] {
-            *slot += 1.0;
-        }
-        let cause = r.values.last().copied().unwrap_or(0.0);
-        if r.event && upto > 0 && grid[upto - 1] == r.time && (cause == 1.0 || cause == 2.0) {
-            let block = if cause == 1.0 { 1 } else { 2 };
-            out[block * t + upto - 1] += 1.0;
-        }
-    }
-    out
-}
-
 /// The site's vector for `computation` over its complete `rows`.
 pub fn compute(
     rows: &[Row],
@@ -223,7 +135,9 @@ pub fn compute(
             }
             days
         }
-        Computation::ExitCounts { edges } => exit_counts(rows, edges),
+        Computation::ExitCounts { edges, levels } => {
+            survival::exit_counts(rows, analysis, edges, levels)
+        }
         Computation::GroupLevels => {
             let mut out = vec![0.0; MAX_GROUP_LEVELS + 1];
             if let Some(c) = group_column(analysis) {
@@ -244,58 +158,23 @@ pub fn compute(
             groups,
             levels,
             bins,
-        } => {
-            let rows = binned(rows, bins);
-            let mut out = Vec::with_capacity(2 * grid.len() * groups);
-            for g in 0..*groups {
-                let members: Vec<TimeEvent> = group_members(&rows, analysis, levels, g)
-                    .map(|r| TimeEvent {
-                        time: r.time,
-                        event: r.event,
-                    })
-                    .collect();
-                let counts = km_site_counts(&members, grid)?;
-                out.extend(counts.at_risk.iter().map(|&n| n as f64));
-                out.extend(counts.events.iter().map(|&n| n as f64));
-            }
-            out
-        }
+        } => survival::km_counts(rows, analysis, grid, *groups, levels, bins)?,
         Computation::CifCounts {
             grid,
             groups,
             levels,
             bins,
-        } => {
-            let rows = binned(rows, bins);
-            let mut out = Vec::with_capacity(3 * grid.len() * groups);
-            for g in 0..*groups {
-                let members: Vec<&Row> = group_members(&rows, analysis, levels, g).collect();
-                out.extend(cif_counts(&members, grid));
-            }
-            out
-        }
+        } => survival::cif_counts(rows, analysis, grid, *groups, levels, bins),
         Computation::CoxSums {
             grid,
+            strata,
             beta,
             ties,
             bins,
-        } => {
-            let rows = binned(rows, bins);
-            let sums = cox_site_sums(
-                &survival_rows(&rows, analysis, 0),
-                &cox_grid(grid),
-                beta,
-                *ties,
-            )?;
-            flatten_cox_sums(&sums)
-        }
-        Computation::CoxStratum { beta, ties } => {
-            let agg = cox_site_contribution(&survival_rows(rows, analysis, 0), beta, *ties)?;
-            let mut out = vec![agg.loglik, agg.events];
-            out.extend(&agg.gradient);
-            out.extend(&agg.hessian);
-            out
-        }
+        } => flatten_cox_sums(&survival::cox_sums(
+            rows, analysis, grid, strata, beta, *ties, bins,
+        )?),
+        Computation::CoxStratum { beta, ties } => survival::cox_stratum(rows, analysis, beta, *ties)?,
         Computation::GlmStart => {
             let design = glm_rows(rows, analysis)?;
             let p = analysis.parameters();
@@ -428,12 +307,18 @@ pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
     match computation {
         Computation::Totals => 2 + analysis.categorical_levels(),
         Computation::EventDays { horizon_days } => *horizon_days as usize + 1,
-        Computation::ExitCounts { edges } => 2 * edges.len().saturating_sub(1),
+        Computation::ExitCounts { edges, levels } => {
+            let parts = 2 + usize::from(survival::competing(analysis))
+                + usize::from(survival::delayed(analysis));
+            parts * edges.len().saturating_sub(1) * levels.len().max(1)
+        }
         Computation::GroupLevels => MAX_GROUP_LEVELS + 1,
         Computation::KmCounts { grid, groups, .. } => 2 * grid.len() * groups,
         Computation::CifCounts { grid, groups, .. } => 3 * grid.len() * groups,
-        Computation::CoxSums { grid, ties, .. } => {
-            let t = grid.len();
+        Computation::CoxSums {
+            grid, ties, strata, ..
+        } => {
+            let t = grid.len() * strata.len().max(1);
             let tied = usize::from(*ties == Ties::Efron);
             (1 + tied) * (t + t * p + t * p * p) + t + 1 + p
         }
@@ -452,106 +337,3 @@ pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
     }
 }
 
-/// Cox sums as one vector: events, s0, s1, s2, tied_s0, tied_s1, tied_s2, event_xb, event_x.
-pub fn flatten_cox_sums(s: &CoxSiteSums) -> Vec<f64> {
-    let mut out = Vec::new();
-    for part in [
-        &s.events, &s.s0, &s.s1, &s.s2, &s.tied_s0, &s.tied_s1, &s.tied_s2,
-    ] {
-        out.extend_from_slice(part);
-    }
-    out.push(s.event_xb);
-    out.extend_from_slice(&s.event_x);
-    out
-}
-
-/// Inverse of [`flatten_cox_sums`] for `p` coefficients and `t` grid points.
-pub fn unflatten_cox_sums(
-    v: &[f64],
-    p: usize,
-    t: usize,
-    ties: Ties,
-) -> Result<CoxSiteSums, AnalysisError> {
-    let mut s = CoxSiteSums::zeros(p, t, ties);
-    let mut rest = v;
-    for part in [
-        &mut s.events,
-        &mut s.s0,
-        &mut s.s1,
-        &mut s.s2,
-        &mut s.tied_s0,
-        &mut s.tied_s1,
-        &mut s.tied_s2,
-    ] {
-        let n = part.len();
-        let (head, tail) = split(rest, n)?;
-        part.copy_from_slice(head);
-        rest = tail;
-    }
-    let (xb, tail) = split(rest, 1)?;
-    s.event_xb = xb[0];
-    let (x, tail) = split(tail, p)?;
-    s.event_x.copy_from_slice(x);
-    if !tail.is_empty() {
-        return Err(AnalysisError::Protocol("cox sums vector too long"));
-    }
-    Ok(s)
-}
-
-fn split(v: &[f64], n: usize) -> Result<(&[f64], &[f64]), AnalysisError> {
-    if v.len() < n {
-        return Err(AnalysisError::Protocol("summed vector too short"));
-    }
-    Ok(v.split_at(n))
-}
-
-/// The summed [`Computation::CoxStratum`] vector as a [`CoxAggregate`].
-pub fn unflatten_cox_aggregate(v: &[f64], p: usize) -> Result<CoxAggregate, AnalysisError> {
-    let (head, rest) = split(v, 2)?;
-    let (gradient, hessian) = split(rest, p)?;
-    Ok(CoxAggregate {
-        loglik: head[0],
-        events: head[1],
-        gradient: gradient.to_vec(),
-        hessian: hessian.to_vec(),
-    })
-}
-
-/// The summed [`Computation::GlmStart`] vector.
-pub fn unflatten_glm_start(v: &[f64], p: usize) -> Result<GlmStart, AnalysisError> {
-    let (xtwx, xtwz) = split(v, p * p)?;
-    Ok(GlmStart {
-        xtwx: xtwx.to_vec(),
-        xtwz: xtwz.to_vec(),
-    })
-}
-
-/// The summed [`Computation::GlmStep`] vector.
-pub fn unflatten_glm(v: &[f64], p: usize) -> Result<GlmAggregate, AnalysisError> {
-    let (head, rest) = split(v, 3)?;
-    let (score, information) = split(rest, p)?;
-    Ok(GlmAggregate {
-        n: head[0],
-        loglik: head[1],
-        deviance: head[2],
-        score: score.to_vec(),
-        information: information.to_vec(),
-    })
-}
-
-/// The summed [`Computation::KmCounts`] vector, one [`KmCounts`] per group.
-/// Counts are sums of whole numbers, so rounding removes the fixed-point error.
-pub fn unflatten_km(v: &[f64], t: usize, groups: usize) -> Result<Vec<KmCounts>, AnalysisError> {
-    if v.len() != 2 * t * groups {
-        return Err(AnalysisError::Protocol(
-            "km counts vector has the wrong length",
-        ));
-    }
-    let whole = |x: &f64| x.round().max(0.0) as u64;
-    Ok(v.chunks(2 * t)
-        .map(|c| KmCounts {
-            at_risk: c[..t].iter().map(whole).collect(),
-            events: c[t..].iter().map(whole).collect(),
-        })
-        .collect())
-}

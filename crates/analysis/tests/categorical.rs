@@ -120,6 +120,7 @@ fn cox(covariates: Vec<Variable>) -> Analysis {
         covariates,
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     }
 }
 
@@ -130,6 +131,7 @@ fn default_cox(covariates: Vec<Variable>) -> Analysis {
         covariates,
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     }
 }
 

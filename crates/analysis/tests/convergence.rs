@@ -57,6 +57,7 @@ fn rows(n: usize) -> Vec<Row> {
                     smoker,
                     marker,
                 ],
+                entry: 0.0,
             }
         })
         .collect()
@@ -102,6 +103,7 @@ fn check(sites: Vec<Vec<Row>>, ties: Ties, resolution: f64, what: &str) -> (f64,
         covariates: covariates()[..p].to_vec(),
         ties,
         stratify_by_site: false,
+        strata: None,
     };
     let request = request(analysis.clone());
     let mut fed = InMemory {
@@ -214,6 +216,7 @@ fn synthetic_cox(
         covariates: covariates(),
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     };
     let mut req = request(analysis.clone());
     (req.tolerance, req.max_iter) = (tolerance, max_iter);
@@ -373,6 +376,7 @@ fn planned_rounds_are_the_most_the_driver_uses() {
         covariates: covariates()[..3].to_vec(),
         ties: Ties::Efron,
         stratify_by_site,
+        strata: None,
     };
     let glm = Analysis::Glm {
         outcome: Outcome::Deceased,

@@ -29,6 +29,7 @@ fn rows(n: usize) -> Vec<Row> {
                 event,
                 dead: event,
                 values: vec![age, female, score],
+                entry: 0.0,
             }
         })
         .collect()
@@ -95,6 +96,7 @@ fn cox_and_glm_over_three_sites_equal_the_pooled_fit() {
                 covariates: covariates(),
                 ties,
                 stratify_by_site: false,
+                strata: None,
             },
             &all,
         );
@@ -248,6 +250,7 @@ fn red_team_dp_curves_and_regressions_do_not_release_exact_counts() {
         covariates: covariates(),
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     };
     let glm = Analysis::Glm {
         outcome: Outcome::Deceased,

@@ -19,6 +19,7 @@ fn row(time: f64, event: bool) -> Row {
         event,
         dead: event,
         values: Vec::new(),
+        entry: 0.0,
     }
 }
 

@@ -26,6 +26,7 @@ fn km_by_ecog() -> Analysis {
             exact_times: true,
             endpoint: Default::default(),
             origin: Default::default(),
+            entry: None,
         },
         groups: Some(ecog()),
         interval_days: 30,

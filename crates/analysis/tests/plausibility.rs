@@ -47,6 +47,7 @@ fn rows(values: fn(f64, f64) -> Vec<f64>) -> Vec<Vec<Row>> {
                     event,
                     dead: event,
                     values: values(age, female),
+                    entry: 0.0,
                 })
                 .collect()
         })
@@ -89,6 +90,7 @@ fn cox(ties: Ties) -> Analysis {
         covariates: vec![Variable::Age],
         ties,
         stratify_by_site: false,
+        strata: None,
     }
 }
 

@@ -19,6 +19,7 @@ fn sites(values: impl Fn(usize) -> Vec<f64>) -> Vec<Vec<Row>> {
             event: i % 3 != 0,
             dead: i % 3 != 0,
             values: values(i),
+            entry: 0.0,
         })
         .collect();
     vec![rows[..30].to_vec(), rows[30..].to_vec()]
@@ -75,6 +76,7 @@ fn a_constant_covariate_is_named_in_the_singular_information_error() {
         covariates: covariates.clone(),
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     };
     // Female is 1 in every row: no information about its coefficient
     let rows = sites(|i| vec![40.0 + (i % 17) as f64, 1.0]);

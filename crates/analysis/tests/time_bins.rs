@@ -53,6 +53,7 @@ fn cohort(n: usize) -> Vec<Row> {
                 event,
                 dead: event,
                 values: vec![age, female, ecog],
+                entry: 0.0,
             }
         })
         .collect()
@@ -65,6 +66,7 @@ fn cox(exact_times: bool) -> Analysis {
             exact_times,
             endpoint: Default::default(),
             origin: Default::default(),
+            entry: None,
         },
         covariates: vec![
             Variable::Age,
@@ -77,6 +79,7 @@ fn cox(exact_times: bool) -> Analysis {
         ],
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     }
 }
 

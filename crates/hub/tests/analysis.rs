@@ -260,6 +260,7 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
         covariates: vec![Variable::Age, Variable::Female, ecog()],
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     };
     let cox = run(&alice, &request(cox_analysis.clone())).await;
     let bins = &cox["run"]["time_bins"];
@@ -328,6 +329,7 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
             covariates: vec![Variable::Age, Variable::Female, ecog()],
             ties: Ties::Efron,
             stratify_by_site: true,
+            strata: None,
         }),
     )
     .await;

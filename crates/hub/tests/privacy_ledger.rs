@@ -116,6 +116,7 @@ async fn red_team_releases_without_epsilon_are_charged_the_default() {
             covariates: vec![Variable::Age],
             ties: Ties::Efron,
             stratify_by_site: false,
+            strata: None,
         },
         ..describe("p1", 1.0)
     };

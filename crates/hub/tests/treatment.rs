@@ -115,6 +115,7 @@ async fn cox_models_with_a_treatment_covariate_and_a_pfs_endpoint_equal_the_pool
                 covariates: vec![Variable::Age, "tx:atc:L01".parse().unwrap()],
                 ties: Ties::Efron,
                 stratify_by_site: false,
+                strata: None,
             },
             epsilon: None,
             wait_seconds: Some(60),

@@ -148,6 +148,7 @@ async fn red_team_unbounded_horizon_is_refused() {
         // Bins that do not cover the admitted horizon.
         Computation::ExitCounts {
             edges: vec![0.0, 1.0, 2.0],
+            levels: Vec::new(),
         },
         // Not a computation of the admitted (KM) analysis.
         Computation::CoxSums {
@@ -155,6 +156,7 @@ async fn red_team_unbounded_horizon_is_refused() {
             beta: vec![1.0],
             ties: Ties::Efron,
             bins: bins.clone(),
+            strata: Vec::new(),
         },
         Computation::GlmStep { beta: vec![0.5] },
     ] {
@@ -180,6 +182,7 @@ fn red_team_the_grid_omission_probe_gets_the_same_answer_from_every_site() {
         covariates: vec![Variable::Age],
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     };
     let bins = vec![0.0, 10.0, 40.0, 100.0];
     let sums = |grid: Vec<f64>| Computation::CoxSums {
@@ -187,6 +190,7 @@ fn red_team_the_grid_omission_probe_gets_the_same_answer_from_every_site() {
         beta: vec![0.0],
         ties: Ties::Efron,
         bins: bins.clone(),
+        strata: Vec::new(),
     };
     let bounds = SiteBounds::DEFAULT;
     // day 9 (the end of bin [0, 10)) omitted: refused by the bounds, which
@@ -203,6 +207,7 @@ fn red_team_the_grid_omission_probe_gets_the_same_answer_from_every_site() {
         event,
         dead: event,
         values: vec![60.0],
+        entry: 0.0,
     };
     let with_death_in_the_bin = vec![row(3.0, true), row(50.0, false)];
     let without = vec![row(12.0, true), row(50.0, false)];
@@ -219,6 +224,7 @@ fn site_bounds_refuse_absurd_coefficients_and_vectors() {
         covariates: vec![Variable::Age, Variable::Female],
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     };
     let sums = |beta: Vec<f64>, points: usize| Computation::CoxSums {
         // a binned grid holds every bin's end (here the one bin's, day 3650)
@@ -226,6 +232,7 @@ fn site_bounds_refuse_absurd_coefficients_and_vectors() {
         beta,
         ties: Ties::Efron,
         bins: vec![0.0, 3651.0],
+        strata: Vec::new(),
     };
     assert_eq!(
         b.check_computation(&cox, &sums(vec![0.1, -0.3], 500)),
@@ -246,6 +253,7 @@ fn site_bounds_refuse_absurd_coefficients_and_vectors() {
         covariates: vec![Variable::Age; 64],
         ties: Ties::Efron,
         stratify_by_site: false,
+        strata: None,
     };
     assert!(
         b.check_computation(&wide, &sums(vec![0.0; 64], b.max_grid_points))

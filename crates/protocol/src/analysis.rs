@@ -26,7 +26,7 @@ pub use oncofed_stats::{Family, Ties};
 mod survival;
 mod variable;
 
-pub use survival::{Endpoint, Origin, Survival};
+pub use survival::{COURSE_ASSESSMENTS, Endpoint, Origin, Survival};
 pub use variable::{DEFAULT_TREATMENT_WINDOW_DAYS, Level, MAX_CATEGORICAL_LEVELS, Variable};
 
 /// The date a patient's analysis time starts: the earliest dated diagnosis whose
@@ -112,6 +112,13 @@ pub enum Analysis {
         /// Stratify the baseline hazard by site.
         #[serde(default)]
         stratify_by_site: bool,
+        /// Stratify the baseline hazard by this variable's levels (whole
+        /// values 0 to [`MAX_GROUP_LEVELS`]` − 1`, e.g. a grade or an ECOG
+        /// status): each level has a baseline hazard of its own and no
+        /// coefficient. On time bins every bin holds 0 or at least k exits,
+        /// deaths and censorings in every stratum.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strata: Option<Variable>,
     },
     /// Logistic or Poisson regression by federated IRLS (intercept added).
     Glm {
@@ -156,7 +163,12 @@ impl Analysis {
             Analysis::KaplanMeier { groups, .. } | Analysis::CumulativeIncidence { groups, .. } => {
                 out.extend(groups.iter().cloned())
             }
-            Analysis::Cox { covariates, .. } => out.extend(covariates.iter().cloned()),
+            Analysis::Cox {
+                covariates, strata, ..
+            } => {
+                out.extend(covariates.iter().cloned());
+                out.extend(strata.iter().cloned());
+            }
             Analysis::Glm {
                 outcome,
                 covariates,
@@ -182,13 +194,15 @@ impl Analysis {
         }
     }
 
-    /// The variable splitting a curve analysis into groups (KM, cumulative
-    /// incidence).
+    /// The variable splitting a survival analysis into groups: the curves'
+    /// groups (KM, cumulative incidence) or a Cox model's strata. Time bins
+    /// hold 0 or at least k exits, deaths and censorings in each of its levels.
     pub fn groups(&self) -> Option<&Variable> {
         match self {
             Analysis::KaplanMeier { groups, .. } | Analysis::CumulativeIncidence { groups, .. } => {
                 groups.as_ref()
             }
+            Analysis::Cox { strata, .. } => strata.as_ref(),
             _ => None,
         }
     }
@@ -297,6 +311,16 @@ pub enum Computation {
     ExitCounts {
         /// Bin edges in whole days, strictly ascending.
         edges: Vec<f64>,
+        /// The levels of the analysis's groups or strata ([`Analysis::groups`]):
+        /// the counts come per level, in order, so that every bin is valid in
+        /// every group. Empty: all rows together. For a cumulative incidence
+        /// each level's block has a third part, the events of the cause of
+        /// interest per bin (so that both causes are 0 or ≥ k per bin). With
+        /// delayed entry ([`Survival::entry`]) a further part counts the rows
+        /// entering per bin. Layout per level: `[exits, events, (cause 1),
+        /// (entries)]`, each one value per bin.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        levels: Vec<f64>,
     },
     /// Rows per level of the analysis's grouping variable: entry `v` counts
     /// the rows whose value is `v` (0 ≤ v < [`MAX_GROUP_LEVELS`]), the last
@@ -333,10 +357,15 @@ pub enum Computation {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         bins: Vec<f64>,
     },
-    /// Cox risk-set sums at `beta` on `grid` (pooled model).
+    /// Cox risk-set sums at `beta` on `grid` (pooled model); with strata, the
+    /// grid repeats per stratum (stratum-major: every grid time of the first
+    /// level, then of the next).
     CoxSums {
         /// Event times (days), ascending.
         grid: Vec<f64>,
+        /// The strata variable's levels, in order (empty: one stratum).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        strata: Vec<f64>,
         /// The coefficients.
         beta: Vec<f64>,
         /// Tie handling.
@@ -371,6 +400,22 @@ pub enum Computation {
 
 /// Most levels of a Kaplan–Meier grouping variable (values 0 to 15).
 pub const MAX_GROUP_LEVELS: usize = 16;
+
+/// Whether `levels` can be the levels of a grouping or strata variable: at
+/// most [`MAX_GROUP_LEVELS`] distinct whole values from 0 to
+/// [`MAX_GROUP_LEVELS`]` − 1`, ascending. The text names the rule only.
+pub fn check_group_levels(levels: &[f64]) -> Result<(), String> {
+    let in_range = levels
+        .iter()
+        .all(|l| l.fract() == 0.0 && (0.0..MAX_GROUP_LEVELS as f64).contains(l));
+    if levels.len() > MAX_GROUP_LEVELS || !in_range || !levels.windows(2).all(|w| w[0] < w[1]) {
+        return Err(format!(
+            "group levels must be ascending whole values from 0 to {}",
+            MAX_GROUP_LEVELS - 1
+        ));
+    }
+    Ok(())
+}
 
 /// The last day of the time bin that holds day `time`, for bin `edges` as in
 /// [`Computation::ExitCounts`]; a time past the last edge keeps the last bin's
@@ -410,6 +455,9 @@ pub fn check_time_bins(edges: &[f64], horizon_days: u32) -> Result<(), String> {
 }
 
 /// The hub's instruction to a site within an analysis run.
+// A step is built once, serialised and sent: the size of the `Prepare`
+// variant (the whole request) costs nothing worth a box at every use.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum AnalysisStep {

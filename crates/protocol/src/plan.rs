@@ -92,9 +92,10 @@ impl RunPlan {
                 Some(s) if s.exact_times && *horizon_days <= s.horizon_days => Ok(()),
                 _ => Err("event days outside the plan: its horizon, or a binned run".into()),
             },
-            Computation::ExitCounts { edges } => match survival {
+            Computation::ExitCounts { edges, levels } => match survival {
                 Some(s) if !s.exact_times => {
                     grid(edges)?;
+                    crate::analysis::check_group_levels(levels)?;
                     crate::analysis::check_time_bins(edges, s.horizon_days)
                 }
                 _ => Err("exit counts outside the plan".into()),
@@ -112,9 +113,19 @@ impl RunPlan {
                 grid: g,
                 beta: b,
                 bins: t,
+                strata,
                 ..
             } => {
                 grid(g)?;
+                crate::analysis::check_group_levels(strata)?;
+                if g.len() * strata.len().max(1) > self.max_grid_points {
+                    return Err(format!(
+                        "a grid of {} points in {} strata beyond the plan's {}",
+                        g.len(),
+                        strata.len(),
+                        self.max_grid_points
+                    ));
+                }
                 bins(t)?;
                 beta(b)
             }
@@ -300,6 +311,7 @@ mod tests {
             exact_times: true,
             endpoint: Default::default(),
             origin: Default::default(),
+            entry: None,
         };
         let plan = RunPlan {
             run: run.clone(),
@@ -367,15 +379,35 @@ mod tests {
             vec![0.0, 50.5, 101.0],
             vec![0.0, 60.0, 50.0, 101.0],
         ] {
-            refused(Computation::ExitCounts { edges });
+            refused(Computation::ExitCounts {
+                edges,
+                levels: Vec::new(),
+            });
         }
         let bins = vec![0.0, 32.0, 64.0, 101.0];
         assert!(
             plan.check_computation(&Computation::ExitCounts {
-                edges: bins.clone()
+                edges: bins.clone(),
+                levels: Vec::new(),
             })
             .is_ok()
         );
+        // per-level counts name whole levels 0..15 only
+        for levels in [vec![0.0, 2.0], vec![15.0]] {
+            assert!(
+                plan.check_computation(&Computation::ExitCounts {
+                    edges: bins.clone(),
+                    levels,
+                })
+                .is_ok()
+            );
+        }
+        for levels in [vec![0.5], vec![16.0], vec![2.0, 1.0], vec![-1.0]] {
+            refused(Computation::ExitCounts {
+                edges: bins.clone(),
+                levels,
+            });
+        }
         assert!(
             plan.check_computation(&Computation::KmCounts {
                 grid: vec![0.0, 31.0],
@@ -391,6 +423,7 @@ mod tests {
             exact_times: true,
             endpoint: Default::default(),
             origin: Default::default(),
+            entry: None,
         }));
         assert!(PlanLimits::default().admits(&exact).is_err());
         let approved = PlanLimits {
@@ -433,6 +466,7 @@ mod tests {
             covariates: vec![Variable::Age],
             ties: crate::analysis::Ties::Efron,
             stratify_by_site: false,
+            strata: None,
         };
         assert!(limits.admits(&request(cox)).is_err());
         for bad in [

@@ -25,7 +25,7 @@ mod site;
 use serde::{Deserialize, Serialize};
 
 pub use robust::{CoxRobust, cox_residual_gram, cox_robust};
-pub use site::{CoxGrid, CoxSiteSums, GridPoint, cox_site_sums};
+pub use site::{CoxGrid, CoxSiteSums, GridPoint, cox_site_sums, cox_site_sums_entered};
 
 use crate::error::{StatsError, check_len};
 use crate::newton::{self, Convergence, Estimate, NewtonOptions, Objective};

@@ -73,6 +73,10 @@ pub enum StatsError {
         /// The parameter that differed.
         what: &'static str,
     },
+    /// A row with delayed entry enters on or after its exit time: it is never
+    /// at risk, and its event would have no risk set.
+    #[error("a row enters follow-up on or after it ends; leave such rows out")]
+    EntryAfterExit,
     /// Histogram bin edges must be finite and strictly increasing.
     #[error("histogram edges must be at least two finite, strictly increasing values")]
     BadEdges,

@@ -43,13 +43,13 @@ mod residual_gram;
 pub mod special;
 
 pub use cif::{
-    CifCounts, CifEstimate, CompetingRow, CompetingStatus, aalen_johansen, cif_event_times,
-    cif_site_counts,
+    CifCounts, CifEstimate, CompetingRow, CompetingStatus, GrayTest, aalen_johansen,
+    cif_confidence_interval, cif_event_times, cif_site_counts, gray_test, gray_test_competing,
 };
 pub use cox::{
     CoxAggregate, CoxFit, CoxGrid, CoxRobust, CoxSiteSums, GridPoint, SurvivalRow, Ties,
-    cox_combine, cox_residual_gram, cox_robust, cox_site_contribution, cox_site_sums, fit_cox,
-    fit_cox_stratified_by_site,
+    cox_combine, cox_residual_gram, cox_robust, cox_site_contribution, cox_site_sums,
+    cox_site_sums_entered, fit_cox, fit_cox_stratified_by_site,
 };
 pub use describe::{Histogram, Moments};
 pub use error::StatsError;
@@ -63,7 +63,7 @@ pub use glm::{
 };
 pub use km::{
     KmCounts, KmEstimate, LogRankTest, TimeEvent, event_times, kaplan_meier, km_site_counts,
-    logrank_test, merge_times,
+    km_site_counts_entered, logrank_test, merge_times,
 };
 pub use newton::{Convergence, Estimate, NewtonOptions};
 pub use residual_gram::ResidualGram;

@@ -26,7 +26,7 @@
 use super::Rounds;
 use crate::AnalysisError;
 use crate::result::TimeBins;
-use oncofed_protocol::analysis::Computation;
+use oncofed_protocol::analysis::{Analysis, Computation};
 
 /// Bins over the horizon at the start (before merging).
 pub const COARSE_BINS: u32 = 16;
@@ -40,10 +40,12 @@ pub const MAX_REFINEMENTS: usize = 6;
 pub struct Bins {
     /// Edges in days, `0 = edges[0] < … < edges[b] = horizon + 1`.
     pub edges: Vec<f64>,
-    /// Exits (deaths and censorings) per bin.
+    /// Exits (deaths and censorings) per bin, over all levels.
     pub exits: Vec<u64>,
-    /// Deaths per bin.
+    /// Deaths per bin, over all levels.
     pub deaths: Vec<u64>,
+    /// The counts per level of the groups or strata (one level without), per bin.
+    pub tallies: Vec<Vec<Tally>>,
 }
 
 impl Bins {
@@ -80,57 +82,133 @@ impl Bins {
     }
 }
 
-/// A bin may be summed over: nobody, or at least `k` exits of which at least
-/// `k` deaths or none and at least `k` censorings or none.
-fn valid(exits: u64, deaths: u64, k: u64) -> bool {
-    let censored = exits.saturating_sub(deaths);
-    (exits == 0 || exits >= k) && (deaths == 0 || deaths >= k) && (censored == 0 || censored >= k)
+/// The pooled counts of one group level in one bin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Exits (events and censorings).
+    pub exits: u64,
+    /// Events (for a cumulative incidence: of either cause).
+    pub events: u64,
+    /// Events of the cause of interest (cumulative incidence only).
+    pub cause1: Option<u64>,
+    /// Rows entering follow-up in the bin (delayed entry only).
+    pub entries: Option<u64>,
 }
 
-/// Merges neighbouring bins until every bin is [`valid`]; `None` when even
-/// one bin over the whole follow-up is not (fewer than k deaths in all).
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        self.exits += other.exits;
+        self.events += other.events;
+        self.cause1 = sum(self.cause1, other.cause1);
+        self.entries = sum(self.entries, other.entries);
+    }
+
+    /// The bin may be summed over in this level: each population the hub can
+    /// tell apart in it (exits, events, censorings, each cause, entries after
+    /// the first bin) is 0 or at least `k`.
+    fn valid(&self, k: u64, first_bin: bool) -> bool {
+        let ok = |n: u64| n == 0 || n >= k;
+        let causes = self
+            .cause1
+            .is_none_or(|c| ok(c) && ok(self.events.saturating_sub(c)));
+        let entries = first_bin || self.entries.is_none_or(ok);
+        ok(self.exits) && ok(self.events) && ok(self.exits.saturating_sub(self.events)) && causes && entries
+    }
+}
+
+/// A bin may be summed over: nobody, or at least `k` exits of which at least
+/// `k` deaths or none and at least `k` censorings or none.
+#[cfg(test)]
+fn valid(exits: u64, deaths: u64, k: u64) -> bool {
+    Tally {
+        exits,
+        events: deaths,
+        ..Tally::default()
+    }
+    .valid(k, true)
+}
+
+fn all_valid(cells: &[Tally], k: u64, first_bin: bool) -> bool {
+    cells.iter().all(|c| c.valid(k, first_bin))
+}
+
+/// Merges neighbouring bins until every bin is valid; `None` when even one
+/// bin over the whole follow-up is not (fewer than k deaths in all).
 pub fn merge(edges: &[f64], exits: &[u64], deaths: &[u64], k: u64) -> Option<Bins> {
+    let level: Vec<Tally> = exits
+        .iter()
+        .zip(deaths)
+        .map(|(&exits, &events)| Tally {
+            exits,
+            events,
+            ..Tally::default()
+        })
+        .collect();
+    merge_levels(edges, &[level], k)
+}
+
+/// Merges neighbouring bins until every bin is valid in every level
+/// (`levels[l][i]`: level l, bin i); `None` when even one bin over the
+/// whole follow-up is not.
+pub fn merge_levels(edges: &[f64], levels: &[Vec<Tally>], k: u64) -> Option<Bins> {
+    let n_levels = levels.len();
+    let bins = levels.first().map_or(0, Vec::len);
+    let mut closed: Vec<(f64, Vec<Tally>)> = Vec::new();
+    let mut acc = vec![Tally::default(); n_levels];
+    let total = |cells: &[Tally]| cells.iter().map(|c| c.exits).sum::<u64>();
+    for i in 0..bins {
+        for (a, level) in acc.iter_mut().zip(levels) {
+            a.add(&level[i]);
+        }
+        if total(&acc) >= k && all_valid(&acc, k, closed.is_empty()) {
+            closed.push((edges[i + 1], std::mem::replace(&mut acc, vec![Tally::default(); n_levels])));
+        }
+    }
+    let end = edges[edges.len() - 1];
+    match closed.last_mut() {
+        // nothing closed: one bin over everything, if that is valid
+        None => closed.push((end, acc)),
+        // the rest (too few to close a bin) joins the last closed bin
+        Some(last) => {
+            last.0 = end;
+            for (c, a) in last.1.iter_mut().zip(&acc) {
+                c.add(a);
+            }
+        }
+    }
+    // joining may have left the last bin invalid: merge backwards
+    while closed.len() > 1 {
+        let last = closed.len() - 1;
+        if all_valid(&closed[last].1, k, false) {
+            break;
+        }
+        let (end, cells) = closed.pop()?;
+        let prev = closed.last_mut()?;
+        prev.0 = end;
+        for (c, a) in prev.1.iter_mut().zip(&cells) {
+            c.add(a);
+        }
+    }
+    if closed.len() == 1 && !all_valid(&closed[0].1, k, true) {
+        return None;
+    }
     let mut out = Bins {
         edges: vec![edges[0]],
         exits: Vec::new(),
         deaths: Vec::new(),
+        tallies: vec![Vec::new(); n_levels],
     };
-    let (mut acc_exits, mut acc_deaths) = (0u64, 0u64);
-    for i in 0..exits.len() {
-        acc_exits += exits[i];
-        acc_deaths += deaths[i];
-        if acc_exits >= k && valid(acc_exits, acc_deaths, k) {
-            out.edges.push(edges[i + 1]);
-            out.exits.push(acc_exits);
-            out.deaths.push(acc_deaths);
-            (acc_exits, acc_deaths) = (0, 0);
-        }
-    }
-    let end = edges[edges.len() - 1];
-    if out.exits.is_empty() {
-        // nothing closed: one bin over everything, if that is valid
+    for (end, cells) in closed {
         out.edges.push(end);
-        out.exits.push(acc_exits);
-        out.deaths.push(acc_deaths);
-    } else {
-        // the rest (too few to close a bin) joins the last closed bin
-        *out.edges.last_mut()? = end;
-        *out.exits.last_mut()? += acc_exits;
-        *out.deaths.last_mut()? += acc_deaths;
-    }
-    // joining may have left the last bin with 1..k deaths: merge backwards
-    while out.exits.len() > 1 {
-        let last = out.exits.len() - 1;
-        if valid(out.exits[last], out.deaths[last], k) {
-            break;
+        out.exits.push(cells.iter().map(|c| c.exits).sum());
+        out.deaths.push(cells.iter().map(|c| c.events).sum());
+        for (l, c) in cells.into_iter().enumerate() {
+            out.tallies[l].push(c);
         }
-        let (e, d) = (out.exits.pop()?, out.deaths.pop()?);
-        out.edges.remove(last);
-        out.exits[last - 1] += e;
-        out.deaths[last - 1] += d;
-    }
-    if out.exits.len() == 1 && !valid(out.exits[0], out.deaths[0], k) {
-        return None;
     }
     Some(out)
 }
@@ -148,34 +226,78 @@ fn whole(x: f64) -> u64 {
     x.round().max(0.0) as u64
 }
 
-/// One count round on `edges`: exits and deaths per bin.
-fn counts(rounds: &mut Rounds<'_>, edges: &[f64]) -> Result<(Vec<u64>, Vec<u64>), AnalysisError> {
+/// One count round on `edges`: the tallies per level (`[level][bin]`; one
+/// level without `levels`), checked against the totals.
+fn counts(
+    rounds: &mut Rounds<'_>,
+    edges: &[f64],
+    levels: &[f64],
+) -> Result<Vec<Vec<Tally>>, AnalysisError> {
     let v = rounds.sum(Computation::ExitCounts {
         edges: edges.to_vec(),
+        levels: levels.to_vec(),
     })?;
+    crate::plausibility::check_whole_counts(&v, "exit counts")?;
     let b = edges.len() - 1;
+    let competing = matches!(rounds.analysis, Analysis::CumulativeIncidence { .. });
+    let delayed = rounds.analysis.survival().is_some_and(|s| s.entry.is_some());
+    let parts = 2 + usize::from(competing) + usize::from(delayed);
+    if v.len() != parts * b * levels.len().max(1) {
+        return Err(AnalysisError::Protocol("exit counts of the wrong length"));
+    }
+    let mut out = Vec::new();
+    let (mut exits, mut deaths) = (vec![0.0; b], vec![0.0; b]);
+    for block in v.chunks(parts * b) {
+        let part = |n: usize, i: usize| whole(block[n * b + i]);
+        let level: Vec<Tally> = (0..b)
+            .map(|i| Tally {
+                exits: part(0, i),
+                events: part(1, i),
+                cause1: competing.then(|| part(2, i)),
+                entries: delayed.then(|| part(2 + usize::from(competing), i)),
+            })
+            .collect();
+        for (i, t) in level.iter().enumerate() {
+            exits[i] += t.exits as f64;
+            deaths[i] += t.events as f64;
+            if t.cause1.is_some_and(|c| c > t.events) {
+                return Err(AnalysisError::Federation(
+                    "implausible sums: events of one cause exceed all events in a bin".into(),
+                ));
+            }
+        }
+        out.push(level);
+    }
     let (rows, events) = rounds.totals;
-    crate::plausibility::check_exit_counts(&v[..b], &v[b..], rows, events)?;
-    Ok((
-        v[..b].iter().map(|x| whole(*x)).collect(),
-        v[b..].iter().map(|x| whole(*x)).collect(),
-    ))
+    crate::plausibility::check_exit_counts(&exits, &deaths, rows, events)?;
+    if delayed {
+        let entered: u64 = out.iter().flatten().filter_map(|t| t.entries).sum();
+        if entered != rows {
+            return Err(AnalysisError::Federation(
+                "implausible sums: entries do not sum to the rows of the totals".into(),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Finds the bins of a survival analysis over `horizon` days for minimum
-/// cell `k`: the coarse count round, the merge, and up to
+/// cell `k`, valid in every one of the groups' `levels` (all rows as one
+/// without): the coarse count round, the merge, and up to
 /// [`MAX_REFINEMENTS`] halving rounds.
 pub(super) fn time_bins(
     rounds: &mut Rounds<'_>,
     horizon: u32,
     k: u64,
+    levels: &[f64],
 ) -> Result<Bins, AnalysisError> {
     let k = k.max(1);
     let edges = coarse_edges(horizon);
-    let (exits, deaths) = counts(rounds, &edges)?;
-    let mut bins = merge(&edges, &exits, &deaths, k).ok_or_else(|| {
+    let tallies = counts(rounds, &edges, levels)?;
+    let mut bins = merge_levels(&edges, &tallies, k).ok_or_else(|| {
         AnalysisError::Disclosure(format!(
-            "no time bin can be released: the follow-up has fewer than {k} events, or fewer than {k} censorings but some"
+            "no time bin can be released: in all or in one group, the follow-up has fewer \
+             than {k} events, censorings or entries but some"
         ))
     })?;
     for _ in 0..MAX_REFINEMENTS {
@@ -193,33 +315,43 @@ pub(super) fn time_bins(
             }
             proposed.push(hi);
         }
-        let (exits, deaths) = counts(rounds, &proposed)?;
-        let mut next = Bins {
-            edges: vec![bins.edges[0]],
-            exits: Vec::new(),
-            deaths: Vec::new(),
-        };
+        let tallies = counts(rounds, &proposed, levels)?;
+        let cell = |bin: usize| -> Vec<Tally> { tallies.iter().map(|l| l[bin]).collect() };
+        // the next bins, each as its tallies per level
+        let mut next: Vec<(f64, Vec<Tally>)> = Vec::new();
         let mut j = 0;
         let mut changed = false;
         for &s in &split {
+            let first = next.is_empty();
             let halves_valid =
-                s && valid(exits[j], deaths[j], k) && valid(exits[j + 1], deaths[j + 1], k);
+                s && all_valid(&cell(j), k, first) && all_valid(&cell(j + 1), k, false);
             if halves_valid {
                 changed = true;
                 for h in 0..2 {
-                    next.edges.push(proposed[j + h + 1]);
-                    next.exits.push(exits[j + h]);
-                    next.deaths.push(deaths[j + h]);
+                    next.push((proposed[j + h + 1], cell(j + h)));
                 }
             } else {
                 let n = if s { 2 } else { 1 };
-                next.edges.push(proposed[j + n]);
-                next.exits.push(exits[j..j + n].iter().sum());
-                next.deaths.push(deaths[j..j + n].iter().sum());
+                let mut merged = cell(j);
+                if n == 2 {
+                    for (m, t) in merged.iter_mut().zip(cell(j + 1)) {
+                        m.add(&t);
+                    }
+                }
+                next.push((proposed[j + n], merged));
             }
             j += if s { 2 } else { 1 };
         }
-        bins = next;
+        bins = Bins {
+            edges: std::iter::once(bins.edges[0])
+                .chain(next.iter().map(|(e, _)| *e))
+                .collect(),
+            exits: next.iter().map(|(_, c)| c.iter().map(|t| t.exits).sum()).collect(),
+            deaths: next.iter().map(|(_, c)| c.iter().map(|t| t.events).sum()).collect(),
+            tallies: (0..tallies.len())
+                .map(|l| next.iter().map(|(_, c)| c[l]).collect())
+                .collect(),
+        };
         if !changed {
             break;
         }

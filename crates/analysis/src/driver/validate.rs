@@ -5,7 +5,9 @@
 use super::{MAX_COEFFICIENTS, TOLERANCE_RANGE};
 use crate::AnalysisError;
 use oncofed_model::CodeSystem;
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Origin, Variable};
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisRequest, COURSE_ASSESSMENTS, Origin, Survival, Variable,
+};
 use oncofed_protocol::{Comparator, Criteria, DiagnosisCriterion, LabCriterion};
 
 /// The request's `tolerance` and `max_iter` (Cox and GLM only) are in range.
@@ -89,7 +91,7 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
             if *interval_days == 0 {
                 return invalid("interval_days must be at least 1");
             }
-            check_origin(&survival.origin)?;
+            check_follow_up(survival)?;
             let competing = matches!(request.analysis, Analysis::CumulativeIncidence { .. });
             if competing && survival.endpoint.is_overall() {
                 return invalid(
@@ -100,12 +102,18 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
         Analysis::Cox {
             survival,
             covariates,
+            stratify_by_site,
             ..
         } => {
             check_horizon(survival.horizon_days)?;
-            check_origin(&survival.origin)?;
+            check_follow_up(survival)?;
             if covariates.is_empty() || covariates.len() > 20 {
                 return invalid("cox needs 1 to 20 covariates");
+            }
+            if *stratify_by_site && survival.entry.is_some() {
+                return invalid(
+                    "a model stratified by site does not take delayed entry: fit it pooled (strata by a variable are fine)",
+                );
             }
         }
         Analysis::Glm { covariates, .. } => {
@@ -239,6 +247,12 @@ fn check_categorical_use(analysis: &Analysis) -> Result<(), AnalysisError> {
                     .filter(|v| categorical(v))
                     .map(|_| "the describe strata".to_string())
             }),
+        Analysis::Cox {
+            strata: Some(v), ..
+        } if categorical(v) => Some(
+            "the Cox strata (--strata takes the inner variable: its levels are found from the data)"
+                .into(),
+        ),
         Analysis::KaplanMeier {
             groups: Some(v), ..
         } if categorical(v) => Some(
@@ -268,21 +282,49 @@ fn check_horizon(h: u32) -> Result<(), AnalysisError> {
     Ok(())
 }
 
-/// A treatment time origin names ATC or OPS and a printable prefix (so its
-/// name parses back), as a treatment variable does.
-fn check_origin(origin: &Origin) -> Result<(), AnalysisError> {
-    match origin {
-        Origin::IndexDiagnosis => Ok(()),
-        Origin::FirstTreatment { system, prefix } => {
-            let printable =
-                (1..=32).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_graphic());
-            if matches!(system, CodeSystem::Atc | CodeSystem::Ops) && printable {
-                Ok(())
-            } else {
-                Err(AnalysisError::Invalid(
-                    "a time origin is index, tx:atc:<prefix> or tx:ops:<prefix>".into(),
-                ))
-            }
+/// The time origin and the delayed entry of a survival analysis.
+fn check_follow_up(survival: &Survival) -> Result<(), AnalysisError> {
+    check_event(&survival.origin, "time origin")?;
+    if survival.origin == Origin::FirstContact {
+        return Err(AnalysisError::Invalid(
+            "first-contact is a delayed entry (--entry), not a time origin: it is never after the index diagnosis".into(),
+        ));
+    }
+    if let Some(entry) = &survival.entry {
+        check_event(entry, "delayed entry")?;
+        if entry.is_index() {
+            return Err(AnalysisError::Invalid(
+                "a delayed entry at the index diagnosis is no delay: leave --entry out".into(),
+            ));
         }
+        if survival.exact_times {
+            return Err(AnalysisError::Invalid(
+                "delayed entry needs time bins (its checks use the bins' entries): leave out exact times".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A treatment event names ATC or OPS and a printable prefix (so its name
+/// parses back), as a treatment variable does; a course assessment one of
+/// the oBDS values.
+fn check_event(event: &Origin, what: &str) -> Result<(), AnalysisError> {
+    let ok = match event {
+        Origin::IndexDiagnosis | Origin::FirstContact => true,
+        Origin::FirstTreatment { system, prefix } => {
+            (1..=32).contains(&prefix.len())
+                && prefix.bytes().all(|b| b.is_ascii_graphic())
+                && matches!(system, CodeSystem::Atc | CodeSystem::Ops)
+        }
+        Origin::FirstAssessment { code } => COURSE_ASSESSMENTS.contains(&code.as_str()),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(AnalysisError::Invalid(format!(
+            "a {what} is index, tx:atc:<prefix>, tx:ops:<prefix>, course:<{}> or first-contact",
+            COURSE_ASSESSMENTS.join("|")
+        )))
     }
 }

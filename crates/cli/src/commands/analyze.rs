@@ -118,6 +118,7 @@ impl FollowUp {
             exact_times: self.exact_times,
             endpoint: self.endpoint.into(),
             origin: self.origin.clone(),
+            entry: None,
         }
     }
 }
@@ -335,6 +336,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 covariates: a.covariates,
                 ties,
                 stratify_by_site: a.stratify_by_site,
+                strata: None,
             };
             let req = a.fit.apply(request(&a.common, analysis, None)?);
             (a.common.hub, a.common.token_file, req, None, a.common.json)

@@ -80,6 +80,7 @@ fn models() -> Vec<(&'static str, Analysis)> {
                 covariates: covariates.clone(),
                 ties: Ties::Efron,
                 stratify_by_site: false,
+                strata: None,
             },
         ),
         (

@@ -93,6 +93,7 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
                     covariates: with_treatment,
                     ties: Ties::Efron,
                     stratify_by_site: false,
+                    strata: None,
                 },
                 None,
             ),

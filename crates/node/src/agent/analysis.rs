@@ -567,6 +567,7 @@ mod categorical_tests {
                     .to_vec(),
                 ties: oncofed_protocol::analysis::Ties::Efron,
                 stratify_by_site: false,
+                strata: None,
             },
             epsilon: None,
             wait_seconds: None,

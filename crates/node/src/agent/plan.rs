@@ -133,7 +133,10 @@ impl SiteBounds {
                     return Err("event-day horizon beyond the admitted one".into());
                 }
             }
-            Computation::ExitCounts { edges } => bins(edges, None)?,
+            Computation::ExitCounts { edges, levels } => {
+                bins(edges, None)?;
+                oncofed_protocol::analysis::check_group_levels(levels)?;
+            }
             Computation::KmCounts {
                 grid,
                 groups,
@@ -157,9 +160,19 @@ impl SiteBounds {
                 grid,
                 beta,
                 bins: b,
+                strata,
                 ..
             } => {
                 self.check_grid(grid)?;
+                oncofed_protocol::analysis::check_group_levels(strata)?;
+                if grid.len() * strata.len().max(1) > self.max_grid_points {
+                    return Err(format!(
+                        "a grid of {} points in {} strata beyond the site's {}",
+                        grid.len(),
+                        strata.len(),
+                        self.max_grid_points
+                    ));
+                }
                 bins(b, Some(grid))?;
                 self.check_beta(beta, p)?;
             }

@@ -25,6 +25,17 @@ pub struct Survival {
     /// Where follow-up starts (default: the index diagnosis).
     #[serde(default, skip_serializing_if = "Origin::is_index")]
     pub origin: Origin,
+    /// Delayed entry (left truncation): a patient is under observation, and
+    /// so in the risk sets, only from the first date of this event on (e.g.
+    /// `first-contact`, the first record at the site, for patients referred
+    /// after their diagnosis); before it they are not at risk, which removes
+    /// the bias of counting only those who survived until they were seen.
+    /// Entry before the origin is no delay; patients without the event, or
+    /// whose follow-up ends before it, are not in the analysis. On time bins
+    /// an entry counts from its bin's first day, and every bin after the
+    /// first holds 0 or at least k entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Origin>,
 }
 
 /// The time origin of a survival analysis (issue 12, item 4).
@@ -46,7 +57,27 @@ pub enum Origin {
         /// The code prefix.
         prefix: String,
     },
+    /// The first MII onco course assessment (oBDS 17, overall assessment of
+    /// the tumour's course) with this value dated on or after the index date:
+    /// `V` complete remission, `T` partial remission, `K` no change, `P`
+    /// progression, `D` divergent, `B` clinical improvement, `R` complete
+    /// remission with residual findings, `Y` recurrence, `U` not assessable,
+    /// `X` unknown. E.g. `course:V` for survival from the first complete
+    /// remission, `course:P` for post-progression survival. Written
+    /// `course:<value>`.
+    FirstAssessment {
+        /// The overall assessment's value.
+        code: String,
+    },
+    /// The patient's first dated record at the site (any fact): when the site
+    /// first saw them. Meant as a delayed entry ([`Survival::entry`]); as a
+    /// time origin it is refused (it is never after the index diagnosis).
+    /// Written `first-contact`.
+    FirstContact,
 }
+
+/// The overall assessments of the MII onco course (oBDS 17).
+pub const COURSE_ASSESSMENTS: [&str; 10] = ["V", "T", "K", "P", "D", "B", "R", "Y", "U", "X"];
 
 impl Origin {
     /// The index diagnosis, the default (kept out of serialised requests).
@@ -62,6 +93,8 @@ impl std::fmt::Display for Origin {
             Origin::FirstTreatment { system, prefix } => {
                 write!(f, "tx:{}:{prefix}", system.as_str())
             }
+            Origin::FirstAssessment { code } => write!(f, "course:{code}"),
+            Origin::FirstContact => write!(f, "first-contact"),
         }
     }
 }
@@ -69,13 +102,28 @@ impl std::fmt::Display for Origin {
 impl std::str::FromStr for Origin {
     type Err = String;
 
-    /// `index`, or `tx:atc:<prefix>` / `tx:ops:<prefix>` (the first such
-    /// treatment on or after the index date).
+    /// `index`, `tx:atc:<prefix>` / `tx:ops:<prefix>` (the first such
+    /// treatment on or after the index date), `course:<value>` (the first
+    /// onco course assessment with that value) or `first-contact`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad =
-            || format!("unknown time origin '{s}': use index, tx:atc:<prefix> or tx:ops:<prefix>");
-        if s == "index" {
-            return Ok(Origin::IndexDiagnosis);
+        let bad = || {
+            format!(
+                "unknown time origin or entry '{s}': use index, tx:atc:<prefix>, tx:ops:<prefix>, \
+                 course:<{}> or first-contact",
+                COURSE_ASSESSMENTS.join("|")
+            )
+        };
+        match s {
+            "index" => return Ok(Origin::IndexDiagnosis),
+            "first-contact" => return Ok(Origin::FirstContact),
+            _ => {}
+        }
+        if let Some(code) = s.strip_prefix("course:") {
+            return if COURSE_ASSESSMENTS.contains(&code) {
+                Ok(Origin::FirstAssessment { code: code.into() })
+            } else {
+                Err(bad())
+            };
         }
         let rest = s.strip_prefix("tx:").ok_or_else(bad)?;
         let (system, prefix) = rest.split_once(':').ok_or_else(bad)?;
@@ -144,6 +192,7 @@ impl Survival {
             exact_times: false,
             endpoint: Endpoint::Overall,
             origin: Origin::IndexDiagnosis,
+            entry: None,
         }
     }
 }

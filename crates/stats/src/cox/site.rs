@@ -199,6 +199,86 @@ pub fn cox_site_sums(
     beta: &[f64],
     ties: Ties,
 ) -> Result<CoxSiteSums, StatsError> {
+    sums(rows, None, grid, beta, ties)
+}
+
+/// Site part with delayed entry (left truncation): as [`cox_site_sums`], but
+/// row `i` is in the risk set at grid time t only when `entries[i] < t ≤
+/// time` (R `coxph(Surv(entry, time, event) ~ …)`). The risk-set sums are the
+/// sums over rows with time ≥ t minus those over rows with entry ≥ t (a row
+/// entering at or after t has its time after t too), accumulated in two
+/// backward sweeps.
+pub fn cox_site_sums_entered(
+    rows: &[SurvivalRow],
+    entries: &[f64],
+    grid: &CoxGrid,
+    beta: &[f64],
+    ties: Ties,
+) -> Result<CoxSiteSums, StatsError> {
+    check_len("entries", rows.len(), entries.len())?;
+    for (row, &entry) in rows.iter().zip(entries) {
+        if !entry.is_finite() {
+            return Err(StatsError::NonFinite { what: "entry" });
+        }
+        if entry >= row.time {
+            return Err(StatsError::EntryAfterExit);
+        }
+    }
+    sums(rows, Some(entries), grid, beta, ties)
+}
+
+/// Risk-set sums per grid point of the rows whose `key` (time, or entry) is ≥
+/// the grid time, within the grid point's stratum: one backward sweep.
+fn backward_sums(
+    rows: &[SurvivalRow],
+    key: &dyn Fn(usize) -> f64,
+    weights: &[f64],
+    grid: &CoxGrid,
+    p: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let t = grid.points.len();
+    let (mut s0, mut s1, mut s2) = (vec![0.0; t], vec![0.0; t * p], vec![0.0; t * p * p]);
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| key_cmp((rows[b].stratum, key(b)), (rows[a].stratum, key(a))));
+    let (mut acc0, mut acc1, mut acc2) = (0.0, vec![0.0; p], vec![0.0; p * p]);
+    let mut acc_stratum = None;
+    let mut next = 0;
+    for j in (0..t).rev() {
+        let g = grid.points[j];
+        if acc_stratum != Some(g.stratum) {
+            acc_stratum = Some(g.stratum);
+            acc0 = 0.0;
+            acc1.iter_mut().for_each(|v| *v = 0.0);
+            acc2.iter_mut().for_each(|v| *v = 0.0);
+        }
+        while let Some(&i) = order.get(next) {
+            let row = &rows[i];
+            if row.stratum > g.stratum {
+                next += 1; // a stratum without grid points: in no risk set
+            } else if row.stratum == g.stratum && key(i) >= g.time {
+                let w = weights[i];
+                acc0 += w;
+                add_scaled(&mut acc1, w, &row.covariates);
+                add_outer(&mut acc2, w, &row.covariates);
+                next += 1;
+            } else {
+                break;
+            }
+        }
+        s0[j] = acc0;
+        s1[j * p..(j + 1) * p].copy_from_slice(&acc1);
+        s2[j * p * p..(j + 1) * p * p].copy_from_slice(&acc2);
+    }
+    (s0, s1, s2)
+}
+
+fn sums(
+    rows: &[SurvivalRow],
+    entries: Option<&[f64]>,
+    grid: &CoxGrid,
+    beta: &[f64],
+    ties: Ties,
+) -> Result<CoxSiteSums, StatsError> {
     let p = beta.len();
     validate(rows, p)?;
     let t = grid.points.len();
@@ -236,42 +316,16 @@ pub fn cox_site_sums(
         }
     }
 
-    // sweep from the last grid point backwards, growing the risk set
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by(|&a, &b| {
-        key_cmp(
-            (rows[b].stratum, rows[b].time),
-            (rows[a].stratum, rows[a].time),
-        )
-    });
-    let (mut acc0, mut acc1, mut acc2) = (0.0, vec![0.0; p], vec![0.0; p * p]);
-    let mut acc_stratum = None;
-    let mut next = 0;
-    for j in (0..t).rev() {
-        let g = grid.points[j];
-        if acc_stratum != Some(g.stratum) {
-            acc_stratum = Some(g.stratum);
-            acc0 = 0.0;
-            acc1.iter_mut().for_each(|v| *v = 0.0);
-            acc2.iter_mut().for_each(|v| *v = 0.0);
+    // sweep from the last grid point backwards, growing the risk set; with
+    // delayed entry, less the rows not yet entered
+    let weights: Vec<f64> = risk.iter().map(|xb| xb.exp()).collect();
+    let (s0, s1, s2) = backward_sums(rows, &|i| rows[i].time, &weights, grid, p);
+    (sums.s0, sums.s1, sums.s2) = (s0, s1, s2);
+    if let Some(entries) = entries {
+        let (e0, e1, e2) = backward_sums(rows, &|i| entries[i], &weights, grid, p);
+        for (acc, late) in [(&mut sums.s0, e0), (&mut sums.s1, e1), (&mut sums.s2, e2)] {
+            acc.iter_mut().zip(late).for_each(|(a, l)| *a -= l);
         }
-        while let Some(&i) = order.get(next) {
-            let row = &rows[i];
-            if row.stratum > g.stratum {
-                next += 1; // a stratum without grid points: in no risk set
-            } else if row.stratum == g.stratum && row.time >= g.time {
-                let w = risk[i].exp();
-                acc0 += w;
-                add_scaled(&mut acc1, w, &row.covariates);
-                add_outer(&mut acc2, w, &row.covariates);
-                next += 1;
-            } else {
-                break;
-            }
-        }
-        sums.s0[j] = acc0;
-        sums.s1[j * p..(j + 1) * p].copy_from_slice(&acc1);
-        sums.s2[j * p * p..(j + 1) * p * p].copy_from_slice(&acc2);
     }
     Ok(sums)
 }
