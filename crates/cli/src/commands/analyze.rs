@@ -102,12 +102,22 @@ pub struct FollowUp {
     /// recurrence from the MII onco course observations (oBDS 17).
     #[arg(long, value_enum, default_value = "os")]
     endpoint: EndpointArg,
-    /// Where follow-up starts: `index` (the diagnosis), or `tx:atc:<prefix>` /
+    /// Where follow-up starts: `index` (the diagnosis); `tx:atc:<prefix>` /
     /// `tx:ops:<prefix>`, the first such treatment on or after the diagnosis
-    /// (e.g. tx:atc:L01 for first-line chemotherapy; patients without one are
-    /// left out).
+    /// (e.g. tx:atc:L01 for first-line chemotherapy); or `course:<value>`, the
+    /// first MII onco course assessment with that value (course:V first
+    /// complete remission, course:P post-progression survival). Patients
+    /// without the event are left out.
     #[arg(long, default_value = "index")]
     origin: Origin,
+    /// Delayed entry (left truncation): a patient counts in the risk sets only
+    /// from this event on, e.g. `first-contact` (first record at the site, for
+    /// patients referred after their diagnosis) or any --origin form. Patients
+    /// without it, or whose follow-up ends before it, are left out. On time
+    /// bins only; the bins then also hold 0 or at least the minimum cell of
+    /// entries.
+    #[arg(long)]
+    entry: Option<Origin>,
 }
 
 impl FollowUp {
@@ -118,7 +128,7 @@ impl FollowUp {
             exact_times: self.exact_times,
             endpoint: self.endpoint.into(),
             origin: self.origin.clone(),
-            entry: None,
+            entry: self.entry.clone(),
         }
     }
 }
@@ -195,6 +205,12 @@ pub struct CoxArgs {
     /// Give each site its own baseline hazard.
     #[arg(long)]
     stratify_by_site: bool,
+    /// Give each level of this variable its own baseline hazard (whole values
+    /// 0 to 15, e.g. --strata obs:loinc:89247-1 for ECOG); each level needs the
+    /// minimum cell of rows, and the time bins hold 0 or at least the minimum
+    /// cell of exits, deaths and censorings in every stratum.
+    #[arg(long)]
+    strata: Option<Variable>,
     #[command(flatten)]
     follow_up: FollowUp,
     #[command(flatten)]
@@ -336,7 +352,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 covariates: a.covariates,
                 ties,
                 stratify_by_site: a.stratify_by_site,
-                strata: None,
+                strata: a.strata,
             };
             let req = a.fit.apply(request(&a.common, analysis, None)?);
             (a.common.hub, a.common.token_file, req, None, a.common.json)
