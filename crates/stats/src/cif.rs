@@ -18,6 +18,11 @@
 //! federated estimate equals the pooled one. Tested against R's
 //! `cmprsk::cuminc` and lifelines' `AalenJohansenFitter` in `tests/cif_peer.rs`.
 //!
+//! Between groups, [`gray_test`] (and [`gray_test_competing`]) compare the
+//! cumulative incidences with Gray's (1988) k-sample test, again from the
+//! summed counts of each group only (submodule `gray`); [`cif_confidence_interval`]
+//! gives the pointwise 95% interval of an estimate from its Gray variance.
+//!
 //! As for Kaplan–Meier, the exact grid reveals every distinct event time (and
 //! per-site counts unless aggregated securely) to the hub.
 
@@ -25,6 +30,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{StatsError, check_len};
 use crate::km::{TimeEvent, km_site_counts, merge_times};
+use crate::special::Z_975;
+
+mod gray;
+
+pub use gray::{GrayTest, gray_test, gray_test_competing};
 
 /// How one person's follow-up ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -265,6 +275,32 @@ pub fn aalen_johansen(grid: &[f64], counts: &CifCounts) -> Result<CifEstimate, S
     })
 }
 
+/// The pointwise 95% confidence interval `(lower, upper)` of a cumulative
+/// incidence `f` with variance `variance` (Gray's, from [`aalen_johansen`]), on
+/// the log(−log) scale:
+///
+/// ```text
+/// lower = F^exp(−z·√V / (F·ln F)),   upper = F^exp(+z·√V / (F·ln F)),   z = Φ⁻¹(0.975)
+/// ```
+///
+/// (F·ln F < 0, so the lower bound raises F to a power above 1.) This is the
+/// delta-method interval for ln(−ln F) that tidycmprsk's `tidy()` of a cuminc fit
+/// reports (after Pintilie 2006, *Competing Risks: A Practical Perspective*)
+/// and the usual choice for `cmprsk` output: unlike F ± z·√V it stays inside
+/// (0, 1) and is asymmetric near 0, where incidences of rare events sit. The
+/// same transform as the Kaplan–Meier band in [`kaplan_meier`](crate::kaplan_meier),
+/// there applied to S.
+///
+/// `None` where the transform is undefined: F = 0 (no event yet) or F = 1, or
+/// an input that is not finite, F outside [0, 1] or V < 0.
+pub fn cif_confidence_interval(f: f64, variance: f64) -> Option<(f64, f64)> {
+    if !(f > 0.0 && f < 1.0 && variance >= 0.0 && variance.is_finite()) {
+        return None;
+    }
+    let spread = Z_975 * variance.sqrt() / (f * f.ln());
+    Some((f.powf((-spread).exp()), f.powf(spread.exp())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,5 +419,26 @@ mod tests {
             Err(StatsError::Mismatch { .. })
         ));
         assert!(aalen_johansen(&[1.0, 2.0], &bad).is_err());
+    }
+
+    #[test]
+    fn log_log_interval() {
+        // R: f^exp(qnorm(0.025) * sqrt(v) / (f * log(f))) and with -qnorm, f = 0.25, v = 4e-4
+        let (lower, upper) = cif_confidence_interval(0.25, 4e-4).unwrap();
+        assert!((lower - 0.211_759_782_376_271_58).abs() < 1e-15, "{lower}");
+        assert!((upper - 0.289_952_124_007_929_63).abs() < 1e-15, "{upper}");
+        // inside (0, 1) even where F ± z·SE is not
+        let (lower, upper) = cif_confidence_interval(0.02, 4e-4).unwrap();
+        assert!(0.0 < lower && lower < 0.02 && 0.02 < upper && upper < 1.0);
+        assert_eq!(cif_confidence_interval(0.3, 0.0), Some((0.3, 0.3)));
+        for (f, v) in [
+            (0.0, 0.0),
+            (1.0, 0.01),
+            (0.5, -1.0),
+            (0.5, f64::NAN),
+            (1.5, 0.1),
+        ] {
+            assert_eq!(cif_confidence_interval(f, v), None, "F {f}, V {v}");
+        }
     }
 }
