@@ -1,13 +1,16 @@
 //! The cumulative-incidence run: group levels, time bins, one round of
 //! competing-risks counts, the Aalen–Johansen estimate per group on the pooled
-//! counts, and the release ([`crate::cif`]). Kept apart from `driver.rs`.
+//! counts, Gray's test between the groups on those counts, and the release
+//! ([`crate::cif`]). Kept apart from `driver.rs`.
 
 use super::{Rounds, group_levels, km_grid, survival_times, whole};
 use crate::cif::{CifCurve, CifResult, coarsen};
 use crate::result::{RunInfo, cell};
 use crate::{AnalysisError, AnalysisLimits, dp, plausibility};
 use oncofed_protocol::analysis::{Computation, Survival, Variable};
-use oncofed_stats::{CifCounts, KmCounts, aalen_johansen};
+use oncofed_stats::{
+    CifCounts, GrayTest, KmCounts, StatsError, aalen_johansen, gray_test, gray_test_competing,
+};
 
 /// The summed [`Computation::CifCounts`] vector, one [`CifCounts`] per group.
 fn unflatten(v: &[f64], t: usize, groups: usize) -> Result<Vec<CifCounts>, AnalysisError> {
@@ -23,6 +26,22 @@ fn unflatten(v: &[f64], t: usize, groups: usize) -> Result<Vec<CifCounts>, Analy
             competing: c[2 * t..].iter().map(|x| whole(*x)).collect(),
         })
         .collect())
+}
+
+/// Gray's test, or `None` where it is undefined: its variance is singular
+/// (no events of the cause in any group) or fewer than two groups have rows.
+/// Other failures (counts of different lengths) are wiring bugs and stay errors.
+fn gray_or_none(
+    test: fn(&[CifCounts]) -> Result<GrayTest, StatsError>,
+    counts: &[CifCounts],
+) -> Result<Option<GrayTest>, AnalysisError> {
+    match test(counts) {
+        Ok(t) => Ok(Some(t)),
+        Err(StatsError::Singular | StatsError::SingularAt { .. } | StatsError::Empty { .. }) => {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Runs a cumulative incidence over `rounds` (the Totals round done:
@@ -82,6 +101,16 @@ pub(super) fn cumulative_incidence(
             steps: coarsen(&estimate, interval_days, limits),
         });
     }
+    // As the Kaplan–Meier log-rank: on the full pooled counts of each group
+    // (not the coarsened steps); with ε the statistic is released as it is, too.
+    let (gray, gray_competing) = if groups.is_some() && counts.len() >= 2 {
+        (
+            gray_or_none(gray_test, &counts)?,
+            gray_or_none(gray_test_competing, &counts)?,
+        )
+    } else {
+        (None, None)
+    };
     if let Some(e) = epsilon {
         // One person is in one group: rows, events, its group's n, events and
         // competing events each move by at most 1 (L1 sensitivity 5); the
@@ -108,5 +137,7 @@ pub(super) fn cumulative_incidence(
         run: info,
         interval_days,
         curves,
+        gray_test: gray,
+        gray_test_competing: gray_competing,
     })
 }

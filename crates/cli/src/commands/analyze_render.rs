@@ -215,29 +215,42 @@ fn describe(r: &DescribeResult) -> String {
     out
 }
 
-/// One block per group: n and both event counts, then the released steps.
+/// "lower–upper" of a 95% interval, "-" where there is none (incidence 0 or 1).
+fn interval(lower: Option<f64>, upper: Option<f64>) -> String {
+    match (lower, upper) {
+        (Some(l), Some(u)) => format!("{l:>8.4}–{u:<8.4}"),
+        _ => format!("{:>8} {:<8}", "-", ""),
+    }
+}
+
+/// One block per group: n and both event counts, then the released steps
+/// with their 95% intervals; Gray's tests at the end when there are groups.
 pub fn cif_table(r: &CifResult) -> String {
     let mut out = String::new();
     for c in &r.curves {
         out.push_str(&format!(
-            "{}: n {}, events {}, competing deaths {}\n  {:>6} {:>10} {:>9} {:>10} {:>8}\n",
+            "{}: n {}, events {}, competing deaths {}\n  {:>6} {:>10} {:>17} {:>9} {:>10} {:>17} {:>8}\n",
             c.label,
             show(&c.n),
             show(&c.events),
             show(&c.competing),
             "day",
             "incidence",
+            "95% CI",
             "SE",
             "competing",
+            "95% CI",
             "at risk"
         ));
         for s in &c.steps {
             out.push_str(&format!(
-                "  {:>6.0} {:>10.4} {:>9.4} {:>10.4} {:>8}\n",
+                "  {:>6.0} {:>10.4} {} {:>9.4} {:>10.4} {} {:>8}\n",
                 s.time,
                 s.incidence,
+                interval(s.ci_lower, s.ci_upper),
                 s.std_error,
                 s.competing_incidence,
+                interval(s.competing_ci_lower, s.competing_ci_upper),
                 show(&s.at_risk)
             ));
         }
@@ -246,6 +259,17 @@ pub fn cif_table(r: &CifResult) -> String {
         out.push_str(
             "numbers at risk are withheld in a differentially private release (n and event counts are noised)\n",
         );
+    }
+    for (what, test) in [
+        ("event of interest", &r.gray_test),
+        ("competing event", &r.gray_test_competing),
+    ] {
+        if let Some(t) = test {
+            out.push_str(&format!(
+                "Gray's test ({what}): chi² {:.4}, df {}, p {:.4e}\n",
+                t.chi2, t.df, t.p_value
+            ));
+        }
     }
     out
 }
@@ -332,5 +356,58 @@ mod tests {
         assert!(text.contains("median - days (95% CI - – -)"), "{text}");
         let none = render(&km_result(Vec::new(), serde_json::json!([])));
         assert!(!none.contains("sat out"), "{none}");
+    }
+
+    #[test]
+    fn the_cif_table_shows_intervals_and_grays_tests() {
+        use oncofed_analysis::cif::{CifCurve, CifStep, GrayTest};
+        let step = |time: f64, f1: f64, ci: Option<(f64, f64)>| CifStep {
+            time,
+            incidence: f1,
+            std_error: 0.02,
+            ci_lower: ci.map(|c| c.0),
+            ci_upper: ci.map(|c| c.1),
+            competing_incidence: 0.1,
+            competing_std_error: 0.01,
+            competing_ci_lower: Some(0.08),
+            competing_ci_upper: Some(0.125),
+            at_risk: Some(80),
+        };
+        let mut result = CifResult {
+            run: serde_json::from_value(serde_json::json!({
+                "sites": 3, "rows": 120, "events": 60, "rounds": 2, "sat_out": [],
+            }))
+            .unwrap(),
+            interval_days: 90,
+            curves: vec![CifCurve {
+                label: "female=1".into(),
+                n: Some(60),
+                events: Some(30),
+                competing: Some(10),
+                steps: vec![step(0.0, 0.0, None), step(90.0, 0.25, Some((0.2118, 0.29)))],
+            }],
+            gray_test: Some(GrayTest {
+                chi2: 9.5888,
+                df: 2,
+                p_value: 8.276e-3,
+            }),
+            gray_test_competing: None,
+        };
+        let text = render(&AnalysisResult::Cif(result.clone()));
+        assert!(text.contains("0.2500   0.2118–0.2900"), "{text}");
+        assert!(text.contains("0.1000   0.0800–0.1250"), "{text}");
+        assert!(text.contains("0.0000        -"), "{text}");
+        assert!(
+            text.contains("Gray's test (event of interest): chi² 9.5888, df 2, p 8.2760e-3"),
+            "{text}"
+        );
+        assert!(!text.contains("competing event)"), "{text}");
+        result.gray_test = None;
+        assert!(!cif_table(&result).contains("Gray"));
+        // --json carries the test and the bounds
+        let json = serde_json::to_value(AnalysisResult::Cif(result)).unwrap();
+        let json = json.to_string();
+        assert!(json.contains("\"ci_lower\":0.2118"), "{json}");
+        assert!(!json.contains("gray_test"), "{json}");
     }
 }
