@@ -276,21 +276,11 @@ pub fn run(
     Ok(result)
 }
 
-/// The levels of a Kaplan–Meier grouping variable, from one round of pooled
+/// The levels of a grouping or strata variable and their rows, from one round of pooled
 /// counts per whole value: every row must have a whole value below
 /// [`MAX_GROUP_LEVELS`], and every level present at least `min_cell` rows
 /// (a smaller level is refused by name: its curve would describe too few
 /// people; merge it with a neighbour or leave it out with a cohort criterion).
-fn group_levels(
-    rounds: &mut Rounds<'_>,
-    var: &Variable,
-    rows: u64,
-    limits: &AnalysisLimits,
-) -> Result<Vec<f64>, AnalysisError> {
-    Ok(group_level_counts(rounds, var, rows, limits)?.0)
-}
-
-/// [`group_levels`] with each level's rows.
 fn group_level_counts(
     rounds: &mut Rounds<'_>,
     var: &Variable,
@@ -524,9 +514,10 @@ impl SurvivalTimes {
     /// entry, from the bins' pooled counts alone: a grid time in bin m has
     /// the rows entering in bins ≤ m less those exiting in bins < m at risk.
     fn expected_at_risk(&self, level: usize, grid: &[f64]) -> Result<Vec<u64>, AnalysisError> {
-        let tallies = self.tallies.get(level).ok_or(AnalysisError::Protocol(
-            "delayed entry needs time bins",
-        ))?;
+        let tallies = self
+            .tallies
+            .get(level)
+            .ok_or(AnalysisError::Protocol("delayed entry needs time bins"))?;
         let mut entered_upto = Vec::with_capacity(tallies.len());
         let mut exited_before = Vec::with_capacity(tallies.len());
         let (mut entered, mut exited) = (0u64, 0u64);
@@ -553,15 +544,8 @@ impl SurvivalTimes {
 /// Time bins of at least `k` exits ([`binning`]), or exact days where the
 /// admitted request asked for them (the hub admits that only under an
 /// approval that allows it, and every site checks it against its own policy).
-fn survival_times(
-    rounds: &mut Rounds<'_>,
-    survival: &oncofed_protocol::analysis::Survival,
-    k: u64,
-) -> Result<SurvivalTimes, AnalysisError> {
-    survival_times_in(rounds, survival, k, &[])
-}
-
-/// [`survival_times`] with bins valid in every one of the groups' `levels`.
+/// The bins are valid in every one of the groups' `levels` (all rows as one
+/// without).
 fn survival_times_in(
     rounds: &mut Rounds<'_>,
     survival: &oncofed_protocol::analysis::Survival,

@@ -3,7 +3,7 @@
 //! counts, Gray's test between the groups on those counts, and the release
 //! ([`crate::cif`]). Kept apart from `driver.rs`.
 
-use super::{Rounds, group_levels, km_grid, survival_times, whole};
+use super::{Rounds, group_level_counts, km_grid, survival_times_in, whole};
 use crate::cif::{CifCurve, CifResult, coarsen};
 use crate::result::{RunInfo, cell};
 use crate::{AnalysisError, AnalysisLimits, dp, plausibility};
@@ -56,11 +56,11 @@ pub(super) fn cumulative_incidence(
     mut info: RunInfo,
 ) -> Result<CifResult, AnalysisError> {
     let (rows, events) = (info.rows, info.events);
-    let levels = match groups {
-        Some(var) => group_levels(rounds, var, rows, limits)?,
-        None => Vec::new(),
+    let (levels, sizes) = match groups {
+        Some(var) => group_level_counts(rounds, var, rows, limits)?,
+        None => (Vec::new(), vec![rows]),
     };
-    let times = survival_times(rounds, survival, limits.min_cell)?;
+    let times = survival_times_in(rounds, survival, limits.min_cell, &levels)?;
     info.time_bins = Some(times.resolution.clone());
     let grid = km_grid(&times.events, interval_days, survival.horizon_days);
     let n_groups = levels.len().max(1);
@@ -85,7 +85,14 @@ pub(super) fn cumulative_incidence(
                 .collect(),
         })
         .collect();
-    plausibility::check_km_counts(&all, rows, events)?;
+    if survival.entry.is_some() {
+        // not monotone (rows enter), but fixed by the bins' entries and exits
+        for (g, c) in all.iter().enumerate() {
+            plausibility::check_entered_counts(c, &times.expected_at_risk(g, &grid)?)?;
+        }
+    } else {
+        plausibility::check_km_counts(&all, rows, events)?;
+    }
     let mut curves = Vec::new();
     for (g, c) in counts.iter().enumerate() {
         let estimate = aalen_johansen(&grid, c)?;
@@ -95,7 +102,7 @@ pub(super) fn cumulative_incidence(
         };
         curves.push(CifCurve {
             label,
-            n: cell(c.at_risk.first().copied().unwrap_or(0), limits.min_cell),
+            n: cell(sizes[g], limits.min_cell),
             events: cell(c.events.iter().sum(), limits.min_cell),
             competing: cell(c.competing.iter().sum(), limits.min_cell),
             steps: coarsen(&estimate, interval_days, limits),
