@@ -217,7 +217,9 @@ fn first_date(
             dated(&|f: &Fact| is_treatment(f, *system, prefix))
         }
         Origin::FirstAssessment { code } => dated(&|f: &Fact| is_assessment(f, code)),
-        Origin::FirstContact => dated(&|_: &Fact| true),
+        // diagnoses carry the date of diagnosis, which may be before the
+        // patient came to the site: the first contact is the first other record
+        Origin::FirstContact => dated(&|f: &Fact| f.kind != FactKind::Diagnosis),
     }
 }
 
@@ -397,6 +399,7 @@ mod tests {
             ties: oncofed_stats::Ties::Efron,
             stratify_by_site: false,
             strata: None,
+            robust: false,
         });
         let row = build_row(&req, &patient()).unwrap();
         assert_eq!(row.time, 100.0);
@@ -515,6 +518,82 @@ mod tests {
     }
 
     #[test]
+    fn follow_up_from_a_course_assessment_and_delayed_entry_at_first_contact() {
+        // index 2020-01-01, ECOG on 2020-01-02, death 2020-04-10 (day 100);
+        // progression on day 40, a second one on day 60
+        let mut p = patient();
+        let assessment = |code: &str, day: &str| {
+            fact(
+                FactKind::Observation,
+                CodeSystem::Snomed,
+                "396432002",
+                FactValue::Code(Coding::new(CodeSystem::OncoCourse, code)),
+                day,
+            )
+        };
+        p.facts.push(assessment("P", "2020-02-10"));
+        let km = |origin: &str, endpoint: Endpoint, entry: Option<&str>| {
+            request(Analysis::KaplanMeier {
+                survival: Survival {
+                    origin: origin.parse().unwrap(),
+                    endpoint,
+                    entry: entry.map(|e| e.parse().unwrap()),
+                    ..Survival::default()
+                },
+                groups: None,
+                interval_days: 30,
+            })
+        };
+        let row = |p: &PatientData, origin: &str, endpoint, entry| {
+            build_row(&km(origin, endpoint, entry), p).map(|r| (r.time, r.event, r.entry))
+        };
+        // post-progression survival: from day 40 to death
+        assert_eq!(
+            row(&p, "course:P", Endpoint::Overall, None),
+            Some((60.0, true, 0.0))
+        );
+        // PFS from the first progression: the assessment that starts the clock
+        // is not its own event, death is
+        assert_eq!(
+            row(&p, "course:P", Endpoint::ProgressionFree, None),
+            Some((60.0, true, 0.0))
+        );
+        p.facts.push(assessment("P", "2020-03-01"));
+        assert_eq!(
+            row(&p, "course:P", Endpoint::ProgressionFree, None),
+            Some((20.0, true, 0.0))
+        );
+        // nobody without a complete remission
+        assert_eq!(row(&p, "course:V", Endpoint::Overall, None), None);
+        // first contact: the ECOG on day 1 (the diagnosis does not count)
+        assert_eq!(
+            row(&p, "index", Endpoint::Overall, Some("first-contact")),
+            Some((100.0, true, 1.0))
+        );
+        // entry before the origin is no delay; after the end of follow-up, no row
+        assert_eq!(
+            row(&p, "course:P", Endpoint::Overall, Some("first-contact")),
+            Some((60.0, true, 0.0))
+        );
+        p.facts.push(fact(
+            FactKind::Procedure,
+            CodeSystem::Ops,
+            "5-320",
+            FactValue::None,
+            "2020-05-01",
+        ));
+        assert_eq!(
+            row(&p, "index", Endpoint::Overall, Some("tx:ops:5-32")),
+            None
+        );
+        assert_eq!("course:Q".parse::<Origin>().map(|_| ()), Err("unknown time origin or entry 'course:Q': use index, tx:atc:<prefix>, tx:ops:<prefix>, course:<V|T|K|P|D|B|R|Y|U|X> or first-contact".to_string()));
+        assert_eq!(
+            "course:V".parse::<Origin>().unwrap().to_string(),
+            "course:V"
+        );
+    }
+
+    #[test]
     fn horizon_censors_and_missing_values_drop_the_row() {
         let req = request(Analysis::KaplanMeier {
             survival: Survival::binned(50),
@@ -533,6 +612,7 @@ mod tests {
             ties: oncofed_stats::Ties::Efron,
             stratify_by_site: false,
             strata: None,
+            robust: false,
         });
         assert_eq!(build_row(&req, &patient()), None);
         let mut no_index = patient();

@@ -80,6 +80,7 @@ fn cox(exact_times: bool) -> Analysis {
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     }
 }
 
@@ -338,4 +339,105 @@ fn red_team_a_site_adding_10000_to_its_rows_is_refused_by_the_driver() {
             analysis.kind()
         );
     }
+}
+
+/// Every population the hub can isolate per group of a grouped KM (or per
+/// stratum of a stratified Cox): each group's risk sets, deaths and
+/// censorings at every grid point. Returns the sizes in 1..k found.
+fn small_group_populations(
+    seen: &[(Computation, Vec<f64>)],
+    truth: &[Row],
+    column: usize,
+    k: usize,
+) -> Vec<usize> {
+    let mut small = Vec::new();
+    for (c, _) in seen {
+        let (grid, bins, levels) = match c {
+            Computation::KmCounts {
+                grid, bins, levels, ..
+            } => (grid, bins, levels),
+            Computation::CoxSums {
+                grid, bins, strata, ..
+            } => (grid, bins, strata),
+            _ => continue,
+        };
+        for level in levels {
+            let members: Vec<&Row> = truth
+                .iter()
+                .filter(|r| r.values[column] == *level)
+                .collect();
+            for &t in grid {
+                let time = |r: &Row| time_bin_end(bins, r.time);
+                let at_risk = members.iter().filter(|r| time(r) >= t).count();
+                let deaths = members.iter().filter(|r| r.event && time(r) == t).count();
+                let censored = members.iter().filter(|r| !r.event && time(r) == t).count();
+                small.extend(
+                    [at_risk, deaths, censored]
+                        .into_iter()
+                        .filter(|&n| n > 0 && n < k),
+                );
+            }
+        }
+    }
+    small
+}
+
+#[test]
+fn red_team_grouped_curves_and_strata_keep_every_group_at_k() {
+    // ECOG 0-2 as the groups of a KM and the strata of a Cox model: before
+    // the bins were checked per group, a bin valid over all rows could hold a
+    // single exit of one group, and that group's counts or sums isolated it
+    let all = cohort(900);
+    let k = AnalysisLimits::for_level(SecurityLevel::Pseudonymised).min_cell as usize;
+    let ecog = Variable::Observation {
+        system: oncofed_model::CodeSystem::Loinc,
+        code: "89247-1".into(),
+        window_days: None,
+    };
+    let km_rows: Vec<Row> = all
+        .iter()
+        .map(|r| Row {
+            values: vec![r.values[2]],
+            ..r.clone()
+        })
+        .collect();
+    let km = Analysis::KaplanMeier {
+        survival: Survival::binned(3650),
+        groups: Some(ecog.clone()),
+        interval_days: 30,
+    };
+    let (result, seen) = run_recorded(&km_rows, km, SecurityLevel::Pseudonymised);
+    assert!(matches!(result, AnalysisResult::Km(_)));
+    assert_eq!(
+        small_group_populations(&seen, &km_rows, 0, k),
+        Vec::<usize>::new()
+    );
+
+    let Analysis::Cox {
+        survival,
+        covariates,
+        ties,
+        ..
+    } = cox(false)
+    else {
+        unreachable!()
+    };
+    let stratified = Analysis::Cox {
+        survival,
+        covariates: covariates[..2].to_vec(),
+        ties,
+        stratify_by_site: false,
+        strata: Some(ecog),
+        robust: false,
+    };
+    let (result, seen) = run_recorded(&all, stratified, SecurityLevel::Pseudonymised);
+    assert!(matches!(result, AnalysisResult::Cox(_)));
+    assert!(
+        seen.iter()
+            .any(|(c, _)| matches!(c, Computation::CoxSums { strata, .. } if strata.len() == 3))
+    );
+    assert_eq!(
+        small_group_populations(&seen, &all, 2, k),
+        Vec::<usize>::new()
+    );
 }

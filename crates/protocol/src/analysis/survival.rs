@@ -69,8 +69,10 @@ pub enum Origin {
         /// The overall assessment's value.
         code: String,
     },
-    /// The patient's first dated record at the site (any fact): when the site
-    /// first saw them. Meant as a delayed entry ([`Survival::entry`]); as a
+    /// The patient's first dated record at the site other than a diagnosis
+    /// (an observation, procedure, drug or finding: diagnoses carry the date
+    /// of diagnosis, which may precede the referral): when the site first
+    /// saw them. Meant as a delayed entry ([`Survival::entry`]); as a
     /// time origin it is refused (it is never after the index diagnosis).
     /// Written `first-contact`.
     FirstContact,
