@@ -18,6 +18,7 @@ mod describe;
 mod km;
 mod validate;
 
+pub use cox::check_gram_cells;
 pub use validate::validate;
 
 use describe::describe;
@@ -206,6 +207,7 @@ pub fn run(
             ties,
             stratify_by_site,
             strata,
+            robust,
         } => {
             let model = cox::CoxModel {
                 survival,
@@ -213,6 +215,7 @@ pub fn run(
                 ties: *ties,
                 by_site: *stratify_by_site,
                 strata: strata.as_ref(),
+                robust: *robust,
             };
             AnalysisResult::Cox(cox::cox_run(
                 &mut rounds,

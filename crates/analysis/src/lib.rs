@@ -127,7 +127,9 @@ impl AnalysisLimits {
 
     /// The aggregation rounds a run may need at these limits, for a federation
     /// that sets up its rounds in advance: the most of any request
-    /// ([`Self::planned_rounds_for`] a binned Cox model at `max_iterations`).
+    /// ([`Self::planned_rounds_for`] a binned Cox model at `max_iterations`;
+    /// robust standard errors add 2 rounds to that, which
+    /// [`Self::planned_rounds_for`] counts).
     pub fn planned_rounds(&self) -> usize {
         2 + driver::binning::MAX_REFINEMENTS
             + driver::newton_budget(self.max_iterations).max_evaluations()
@@ -166,7 +168,11 @@ impl AnalysisLimits {
                 stratify_by_site: true,
                 ..
             } => newton()?,
-            Analysis::Cox { survival, .. } => times(survival) + newton()?,
+            // robust SEs: the risk-set sums at the final β (when the fit's
+            // last evaluation was elsewhere) and the residual Gram matrices
+            Analysis::Cox {
+                survival, robust, ..
+            } => times(survival) + newton()? + 2 * usize::from(*robust),
             Analysis::Glm { .. } => 1 + newton()?,
         })
     }

@@ -174,6 +174,13 @@ pub fn compute(
         } => flatten_cox_sums(&survival::cox_sums(
             rows, analysis, grid, strata, beta, *ties, bins,
         )?),
+        Computation::CoxResidualGram {
+            grid,
+            strata,
+            beta,
+            bins,
+            ..
+        } => survival::cox_residual_gram(rows, analysis, grid, strata, beta, bins)?.values,
         Computation::CoxStratum { beta, ties } => survival::cox_stratum(rows, analysis, beta, *ties)?,
         Computation::GlmStart => {
             let design = glm_rows(rows, analysis)?;
@@ -321,6 +328,11 @@ pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
             let t = grid.len() * strata.len().max(1);
             let tied = usize::from(*ties == Ties::Efron);
             (1 + tied) * (t + t * p + t * p * p) + t + 1 + p
+        }
+        Computation::CoxResidualGram { grid, strata, .. } => {
+            // cells (point, status) of the packed q × q upper triangle, q = 2p + 2
+            let q = 2 * p + 2;
+            grid.len() * strata.len().max(1) * 2 * q * (q + 1) / 2
         }
         Computation::CoxStratum { .. } => 2 + p + p * p,
         Computation::GlmStart => p * p + p,

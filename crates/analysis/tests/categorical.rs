@@ -121,6 +121,7 @@ fn cox(covariates: Vec<Variable>) -> Analysis {
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     }
 }
 
@@ -132,6 +133,7 @@ fn default_cox(covariates: Vec<Variable>) -> Analysis {
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     }
 }
 

@@ -104,6 +104,7 @@ fn check(sites: Vec<Vec<Row>>, ties: Ties, resolution: f64, what: &str) -> (f64,
         ties,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     };
     let request = request(analysis.clone());
     let mut fed = InMemory {
@@ -217,6 +218,7 @@ fn synthetic_cox(
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     };
     let mut req = request(analysis.clone());
     (req.tolerance, req.max_iter) = (tolerance, max_iter);
@@ -377,6 +379,7 @@ fn planned_rounds_are_the_most_the_driver_uses() {
         ties: Ties::Efron,
         stratify_by_site,
         strata: None,
+        robust: false,
     };
     let glm = Analysis::Glm {
         outcome: Outcome::Deceased,

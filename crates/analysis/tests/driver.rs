@@ -97,6 +97,7 @@ fn cox_and_glm_over_three_sites_equal_the_pooled_fit() {
                 ties,
                 stratify_by_site: false,
                 strata: None,
+                robust: false,
             },
             &all,
         );
@@ -251,6 +252,7 @@ fn red_team_dp_curves_and_regressions_do_not_release_exact_counts() {
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     };
     let glm = Analysis::Glm {
         outcome: Outcome::Deceased,

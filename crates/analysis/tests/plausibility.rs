@@ -91,6 +91,7 @@ fn cox(ties: Ties) -> Analysis {
         ties,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     }
 }
 

@@ -77,6 +77,7 @@ fn a_constant_covariate_is_named_in_the_singular_information_error() {
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     };
     // Female is 1 in every row: no information about its coefficient
     let rows = sites(|i| vec![40.0 + (i % 17) as f64, 1.0]);

@@ -511,6 +511,7 @@ fn computation_name(c: &Computation) -> &'static str {
         Computation::KmCounts { .. } => "km-counts",
         Computation::CifCounts { .. } => "cif-counts",
         Computation::CoxSums { .. } => "cox-sums",
+        Computation::CoxResidualGram { .. } => "cox-residual-gram",
         Computation::CoxStratum { .. } => "cox-stratum",
         Computation::GlmStart => "glm-start",
         Computation::GlmStep { .. } => "glm-step",

@@ -261,6 +261,7 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     };
     let cox = run(&alice, &request(cox_analysis.clone())).await;
     let bins = &cox["run"]["time_bins"];
@@ -330,6 +331,7 @@ async fn lung_over_three_sites_equals_the_pooled_lifelines_and_statsmodels_fits(
             ties: Ties::Efron,
             stratify_by_site: true,
             strata: None,
+            robust: false,
         }),
     )
     .await;

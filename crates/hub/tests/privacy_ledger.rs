@@ -117,6 +117,7 @@ async fn red_team_releases_without_epsilon_are_charged_the_default() {
             ties: Ties::Efron,
             stratify_by_site: false,
             strata: None,
+            robust: false,
         },
         ..describe("p1", 1.0)
     };

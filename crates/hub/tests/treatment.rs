@@ -116,6 +116,7 @@ async fn cox_models_with_a_treatment_covariate_and_a_pfs_endpoint_equal_the_pool
                 ties: Ties::Efron,
                 stratify_by_site: false,
                 strata: None,
+                robust: false,
             },
             epsilon: None,
             wait_seconds: Some(60),

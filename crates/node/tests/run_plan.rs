@@ -183,6 +183,7 @@ fn red_team_the_grid_omission_probe_gets_the_same_answer_from_every_site() {
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     };
     let bins = vec![0.0, 10.0, 40.0, 100.0];
     let sums = |grid: Vec<f64>| Computation::CoxSums {
@@ -225,6 +226,7 @@ fn site_bounds_refuse_absurd_coefficients_and_vectors() {
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     };
     let sums = |beta: Vec<f64>, points: usize| Computation::CoxSums {
         // a binned grid holds every bin's end (here the one bin's, day 3650)
@@ -254,6 +256,7 @@ fn site_bounds_refuse_absurd_coefficients_and_vectors() {
         ties: Ties::Efron,
         stratify_by_site: false,
         strata: None,
+        robust: false,
     };
     assert!(
         b.check_computation(&wide, &sums(vec![0.0; 64], b.max_grid_points))

@@ -119,6 +119,12 @@ pub enum Analysis {
         /// deaths and censorings in every stratum.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         strata: Option<Variable>,
+        /// Report robust (Lin–Wei sandwich) standard errors, as R
+        /// `coxph(..., robust = TRUE)`: one more round at the final β
+        /// ([`Computation::CoxResidualGram`]). Pooled model on time bins
+        /// only (not with `stratify_by_site` nor delayed entry).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        robust: bool,
     },
     /// Logistic or Poisson regression by federated IRLS (intercept added).
     Glm {
@@ -372,6 +378,29 @@ pub enum Computation {
         ties: Ties,
         /// Time bins, as for [`Computation::KmCounts`]: deaths in one bin are
         /// tied, so no tied-death sum covers fewer than k deaths.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bins: Vec<f64>,
+    },
+    /// The per-(grid point, status) Gram matrices of the Cox score-residual
+    /// features `[x, r·x, 1, r]` (`r = exp(xβ)`) at the final `beta`, for
+    /// robust standard errors (`oncofed_stats::cox_residual_gram`): cells
+    /// `2·j + status` over the grid points `j` (repeated per stratum like
+    /// [`Computation::CoxSums`]), status 1 the events at point j, status 0
+    /// the censored rows whose last grid point at or before their time is j;
+    /// each cell the packed upper triangle of its q × q matrix, q = 2p + 2.
+    /// Times binned like [`Computation::CoxSums`], so every cell is a union
+    /// of (bin, status) cells of 0 or at least k rows.
+    CoxResidualGram {
+        /// Event times (days), ascending.
+        grid: Vec<f64>,
+        /// The strata variable's levels, in order (empty: one stratum).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        strata: Vec<f64>,
+        /// The final coefficients.
+        beta: Vec<f64>,
+        /// Tie handling (the model's; the Gram itself does not depend on it).
+        ties: Ties,
+        /// Time bins, as for [`Computation::CoxSums`].
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         bins: Vec<f64>,
     },

@@ -7,7 +7,7 @@
 //! allocate gigabytes).
 
 use crate::QueryId;
-use crate::analysis::{AnalysisRequest, Computation};
+use crate::analysis::{Analysis, AnalysisRequest, Computation};
 use oncofed_crypto::{PublicKey, Signature, SigningKeyPair};
 use serde::{Deserialize, Serialize};
 
@@ -115,7 +115,21 @@ impl RunPlan {
                 bins: t,
                 strata,
                 ..
+            }
+            | Computation::CoxResidualGram {
+                grid: g,
+                beta: b,
+                bins: t,
+                strata,
+                ..
             } => {
+                if matches!(computation, Computation::CoxResidualGram { .. })
+                    && !matches!(self.request.analysis, Analysis::Cox { robust: true, .. })
+                {
+                    return Err(
+                        "residual Gram matrices for a run that did not ask for robust SEs".into(),
+                    );
+                }
                 grid(g)?;
                 crate::analysis::check_group_levels(strata)?;
                 if g.len() * strata.len().max(1) > self.max_grid_points {
@@ -303,6 +317,35 @@ mod tests {
     }
 
     #[test]
+    fn residual_gram_rounds_only_in_a_robust_cox_run() {
+        let cox = |robust| Analysis::Cox {
+            survival: Survival::binned(3650),
+            covariates: vec![Variable::Age],
+            ties: crate::analysis::Ties::Efron,
+            stratify_by_site: false,
+            strata: None,
+            robust,
+        };
+        let plan = |robust| RunPlan {
+            run: QueryId::random(),
+            request: request(cox(robust)),
+            max_rounds: 48,
+            max_grid_points: 3651,
+            max_abs_beta: 20.0,
+        };
+        let gram = |beta: f64| Computation::CoxResidualGram {
+            grid: vec![99.0, 3650.0],
+            strata: Vec::new(),
+            beta: vec![beta],
+            ties: crate::analysis::Ties::Efron,
+            bins: vec![0.0, 100.0, 3651.0],
+        };
+        assert_eq!(plan(true).check_computation(&gram(0.5)), Ok(()));
+        assert!(plan(false).check_computation(&gram(0.5)).is_err());
+        assert!(plan(true).check_computation(&gram(1e9)).is_err());
+    }
+
+    #[test]
     fn a_plan_verifies_only_under_the_hub_key_for_its_run() {
         let hub = SigningKeyPair::generate();
         let run = QueryId::random();
@@ -467,6 +510,7 @@ mod tests {
             ties: crate::analysis::Ties::Efron,
             stratify_by_site: false,
             strata: None,
+            robust: false,
         };
         assert!(limits.admits(&request(cox)).is_err());
         for bad in [

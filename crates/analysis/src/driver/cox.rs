@@ -10,7 +10,10 @@ use crate::result::{RegressionResult, RunInfo};
 use crate::site::{unflatten_cox_aggregate, unflatten_cox_sums};
 use crate::{AnalysisError, AnalysisLimits, plausibility};
 use oncofed_protocol::analysis::{Computation, Survival, Variable};
-use oncofed_stats::{NewtonOptions, Ties, fit_cox, fit_cox_stratified_by_site};
+use oncofed_stats::{
+    CoxGrid, CoxSiteSums, GridPoint, NewtonOptions, ResidualGram, Ties, cox_robust, fit_cox,
+    fit_cox_stratified_by_site,
+};
 
 /// What a Cox run is asked for.
 pub(super) struct CoxModel<'a> {
@@ -24,6 +27,8 @@ pub(super) struct CoxModel<'a> {
     pub by_site: bool,
     /// Stratified by a variable's levels.
     pub strata: Option<&'a Variable>,
+    /// Robust (sandwich) standard errors: one more round at the final β.
+    pub robust: bool,
 }
 
 /// Runs a Cox model over `rounds` (the Totals round done: `info.rows`,
@@ -43,6 +48,7 @@ pub(super) fn cox_run(
         Some(var) => group_level_counts(rounds, var, rows, limits)?.0,
         None => Vec::new(),
     };
+    let mut robust = None;
     let fit = if model.by_site {
         let mut evaluate = |beta: &[f64]| {
             let v = rounds.sum(Computation::CoxStratum {
@@ -70,6 +76,9 @@ pub(super) fn cox_run(
         };
         let (grid, bins) = (times.events, times.bins);
         let t = grid.len() * strata.len().max(1);
+        // the last pooled sums and their β: a robust variance at the final β
+        // reuses them when the fit ended where it last evaluated
+        let mut last: Option<(Vec<f64>, CoxSiteSums)> = None;
         let mut evaluate = |beta: &[f64]| {
             let v = rounds.sum(Computation::CoxSums {
                 grid: grid.clone(),
@@ -93,17 +102,71 @@ pub(super) fn cox_run(
                             ));
                         }
                     } else {
-                        plausibility::check_cox_sums_strata(&s, beta, strata.len(), rows, events, sites)?;
+                        plausibility::check_cox_sums_strata(
+                            &s,
+                            beta,
+                            strata.len(),
+                            rows,
+                            events,
+                            sites,
+                        )?;
                     }
                     Ok(s)
                 });
-            rounds.keep(sums).into_iter().collect()
+            let sums = rounds.keep(sums);
+            if let Some(s) = &sums {
+                last = Some((beta.to_vec(), s.clone()));
+            }
+            sums.into_iter().collect()
         };
-        fit_cox(p, options, &mut evaluate)
+        let fit = fit_cox(p, options, &mut evaluate);
+        if let (true, Ok(fit)) = (model.robust, &fit) {
+            let beta: Vec<f64> = fit.estimates.iter().map(|e| e.coef).collect();
+            let sums = match last.take() {
+                Some((at, sums)) if at == beta => sums,
+                _ => {
+                    let v = rounds.sum(Computation::CoxSums {
+                        grid: grid.clone(),
+                        strata: strata.clone(),
+                        beta: beta.clone(),
+                        ties,
+                        bins: bins.clone(),
+                    })?;
+                    unflatten_cox_sums(&v, p, t, ties)?
+                }
+            };
+            let v = rounds.sum(Computation::CoxResidualGram {
+                grid: grid.clone(),
+                strata: strata.clone(),
+                beta: beta.clone(),
+                ties,
+                bins: bins.clone(),
+            })?;
+            let gram = ResidualGram {
+                p,
+                points: t,
+                statuses: 2,
+                values: v,
+            };
+            check_gram_cells(&gram, rows, limits.min_cell)?;
+            let points = (0..strata.len().max(1) as u32)
+                .flat_map(|stratum| grid.iter().map(move |&time| GridPoint { stratum, time }))
+                .collect();
+            robust = Some(cox_robust(
+                &beta,
+                &sums,
+                &CoxGrid::from_points(points),
+                &gram,
+            )?);
+        }
+        fit
     };
-    let fit = fit
+    let mut fit = fit
         .map_err(|e| rounds.explain(e))
         .map_err(|e| name_singular(e, &terms(model.covariates, false)))?;
+    if let Some(r) = robust {
+        fit.estimates = r.estimates;
+    }
     let ties_name = match ties {
         Ties::Efron => "efron",
         Ties::Breslow => "breslow",
@@ -124,9 +187,10 @@ pub(super) fn cox_run(
         Some(e) => format!(", delayed entry at {e}"),
         None => String::new(),
     };
+    let robust_se = if model.robust { ", robust SEs" } else { "" };
     Ok(RegressionResult {
         run: info,
-        model: format!("cox ({ties_name}{stratified}{entry})"),
+        model: format!("cox ({ties_name}{stratified}{entry}{robust_se})"),
         terms: terms(model.covariates, false),
         references: references(model.covariates),
         estimates: fit.estimates,
@@ -134,4 +198,35 @@ pub(super) fn cox_run(
         iterations: fit.iterations,
         convergence: Some(fit.convergence),
     })
+}
+
+/// The disclosure rule of robust standard errors: every non-empty cell of the
+/// summed residual Gram matrices (the rows of one grid point and status)
+/// holds at least `min_cell` rows, and the cells hold no more rows than the
+/// run. Time bins make this hold by construction; the check keeps a flaw in
+/// the binning (or a site's wrong vector) from releasing a sum over a few
+/// people.
+pub fn check_gram_cells(
+    gram: &ResidualGram,
+    rows: u64,
+    min_cell: u64,
+) -> Result<(), AnalysisError> {
+    let sizes = gram.cell_sizes();
+    if sizes.iter().any(|n| !n.is_finite() || *n < -0.5) {
+        return Err(AnalysisError::Federation(
+            "implausible sums: a residual Gram cell has a negative or non-finite row count".into(),
+        ));
+    }
+    let counts: Vec<u64> = sizes.iter().map(|&n| whole(n)).collect();
+    if counts.iter().sum::<u64>() > rows {
+        return Err(AnalysisError::Federation(
+            "implausible sums: the residual Gram cells hold more rows than the run".into(),
+        ));
+    }
+    if counts.iter().any(|&n| n > 0 && n < min_cell) {
+        return Err(AnalysisError::Disclosure(format!(
+            "robust standard errors: a (time point, status) cell of the residual sums covers fewer than {min_cell} rows"
+        )));
+    }
+    Ok(())
 }

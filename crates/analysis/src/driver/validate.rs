@@ -103,12 +103,23 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
             survival,
             covariates,
             stratify_by_site,
+            robust,
             ..
         } => {
             check_horizon(survival.horizon_days)?;
             check_follow_up(survival)?;
             if covariates.is_empty() || covariates.len() > 20 {
                 return invalid("cox needs 1 to 20 covariates");
+            }
+            if *robust && *stratify_by_site {
+                return invalid(
+                    "robust standard errors need the pooled model: a model stratified by site has no per-cell residual sums across sites (stratify by a variable instead, or drop --robust)",
+                );
+            }
+            if *robust && survival.entry.is_some() {
+                return invalid(
+                    "robust standard errors do not take delayed entry: drop --robust or the entry event",
+                );
             }
             if *stratify_by_site && survival.entry.is_some() {
                 return invalid(

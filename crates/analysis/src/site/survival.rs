@@ -14,8 +14,9 @@ use crate::AnalysisError;
 use crate::rows::Row;
 use oncofed_protocol::analysis::{Analysis, time_bin_end};
 use oncofed_stats::{
-    CoxGrid, CoxSiteSums, GridPoint, SurvivalRow, Ties, TimeEvent, cox_site_contribution,
-    cox_site_sums, cox_site_sums_entered, km_site_counts, km_site_counts_entered,
+    CoxGrid, CoxSiteSums, GridPoint, ResidualGram, SurvivalRow, Ties, TimeEvent,
+    cox_site_contribution, cox_site_sums, cox_site_sums_entered, km_site_counts,
+    km_site_counts_entered,
 };
 use std::borrow::Cow;
 
@@ -85,7 +86,12 @@ pub(super) fn group_members<'a>(
 /// cumulative incidence the events of the cause of interest, and with
 /// delayed entry the entries, one value per bin `[edges[i], edges[i+1])`
 /// each: the counts the hub merges and refines time bins on.
-pub(super) fn exit_counts(rows: &[Row], analysis: &Analysis, edges: &[f64], levels: &[f64]) -> Vec<f64> {
+pub(super) fn exit_counts(
+    rows: &[Row],
+    analysis: &Analysis,
+    edges: &[f64],
+    levels: &[f64],
+) -> Vec<f64> {
     let b = edges.len().saturating_sub(1);
     let parts = 2 + usize::from(competing(analysis)) + usize::from(delayed(analysis));
     let mut out = Vec::with_capacity(b * parts * levels.len().max(1));
@@ -224,6 +230,40 @@ fn survival_rows(
         .collect()
 }
 
+/// `grid` repeated per stratum, stratum-major.
+fn cox_grid(grid: &[f64], strata: &[f64]) -> CoxGrid {
+    let points = (0..strata.len().max(1) as u32)
+        .flat_map(|stratum| grid.iter().map(move |&time| GridPoint { stratum, time }))
+        .collect();
+    CoxGrid::from_points(points)
+}
+
+/// The Gram matrices of the rows' Cox score-residual features at the final
+/// `beta`, per (grid point, status) cell, for robust standard errors: the
+/// stats crate's [`ResidualGram`] on [`cox_grid`]. No delayed entry (the
+/// stats crate does not cover it; the hub refuses it before).
+pub(super) fn cox_residual_gram(
+    rows: &[Row],
+    analysis: &Analysis,
+    grid: &[f64],
+    strata: &[f64],
+    beta: &[f64],
+    bins: &[f64],
+) -> Result<ResidualGram, AnalysisError> {
+    if delayed(analysis) {
+        return Err(AnalysisError::Invalid(
+            "robust standard errors do not take delayed entry".into(),
+        ));
+    }
+    let rows = binned(rows, bins);
+    let model = survival_rows(&rows, analysis, strata)?;
+    Ok(oncofed_stats::cox_residual_gram(
+        &model,
+        &cox_grid(grid, strata),
+        beta,
+    )?)
+}
+
 /// The pooled model's risk-set sums at `beta`: `grid` repeated per stratum.
 pub(super) fn cox_sums(
     rows: &[Row],
@@ -235,10 +275,7 @@ pub(super) fn cox_sums(
     bins: &[f64],
 ) -> Result<CoxSiteSums, AnalysisError> {
     let rows = binned(rows, bins);
-    let points = (0..strata.len().max(1) as u32)
-        .flat_map(|stratum| grid.iter().map(move |&time| GridPoint { stratum, time }))
-        .collect();
-    let grid = CoxGrid::from_points(points);
+    let grid = cox_grid(grid, strata);
     let model = survival_rows(&rows, analysis, strata)?;
     Ok(if delayed(analysis) {
         cox_site_sums_entered(&model, &stats_entries(rows.iter()), &grid, beta, ties)?
@@ -265,7 +302,9 @@ pub(super) fn cox_stratum(
     if let Some(c) = column {
         for (m, r) in model.iter_mut().zip(rows) {
             let v = r.values[c];
-            if v.fract() != 0.0 || !(0.0..oncofed_protocol::analysis::MAX_GROUP_LEVELS as f64).contains(&v) {
+            if v.fract() != 0.0
+                || !(0.0..oncofed_protocol::analysis::MAX_GROUP_LEVELS as f64).contains(&v)
+            {
                 return Err(AnalysisError::Invalid(
                     "a stratum value is not a whole number from 0 to 15".into(),
                 ));

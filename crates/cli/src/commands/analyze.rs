@@ -211,6 +211,11 @@ pub struct CoxArgs {
     /// cell of exits, deaths and censorings in every stratum.
     #[arg(long)]
     strata: Option<Variable>,
+    /// Report robust (Lin-Wei sandwich) standard errors, as R coxph(...,
+    /// robust = TRUE): one more aggregation round at the final estimate
+    /// (pooled model only: not with --stratify-by-site or --entry).
+    #[arg(long)]
+    robust: bool,
     #[command(flatten)]
     follow_up: FollowUp,
     #[command(flatten)]
@@ -353,6 +358,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 ties,
                 stratify_by_site: a.stratify_by_site,
                 strata: a.strata,
+                robust: a.robust,
             };
             let req = a.fit.apply(request(&a.common, analysis, None)?);
             (a.common.hub, a.common.token_file, req, None, a.common.json)

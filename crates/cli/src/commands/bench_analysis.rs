@@ -81,6 +81,7 @@ fn models() -> Vec<(&'static str, Analysis)> {
                 ties: Ties::Efron,
                 stratify_by_site: false,
                 strata: None,
+                robust: false,
             },
         ),
         (

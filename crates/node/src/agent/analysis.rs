@@ -568,6 +568,7 @@ mod categorical_tests {
                 ties: oncofed_protocol::analysis::Ties::Efron,
                 stratify_by_site: false,
                 strata: None,
+                robust: false,
             },
             epsilon: None,
             wait_seconds: None,

@@ -162,7 +162,19 @@ impl SiteBounds {
                 bins: b,
                 strata,
                 ..
+            }
+            | Computation::CoxResidualGram {
+                grid,
+                beta,
+                bins: b,
+                strata,
+                ..
             } => {
+                if matches!(computation, Computation::CoxResidualGram { .. })
+                    && !matches!(analysis, Analysis::Cox { robust: true, .. })
+                {
+                    return Err("residual Gram matrices for a model without robust SEs".into());
+                }
                 self.check_grid(grid)?;
                 oncofed_protocol::analysis::check_group_levels(strata)?;
                 if grid.len() * strata.len().max(1) > self.max_grid_points {
