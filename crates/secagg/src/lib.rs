@@ -17,8 +17,12 @@
 //! # Values
 //!
 //! Vectors live in `Z_{2^64}` (wrapping `u64`). Reals are encoded with
-//! [`FixedPoint`] (scale `2^scale_bits`, two's complement), counts with
-//! [`encode_counts`]; both bound each site's value so that the sum over up to
+//! [`FixedPoint`] (one element per value, scale `2^scale_bits`, two's
+//! complement; `DEFAULT` 2⁻²⁴ resolution, ±8.6·10⁹ range) or [`WideFixedPoint`]
+//! (two elements per value, a signed high and an unsigned low 32-bit limb of
+//! `round(x · 2^48)`, each summed without wrapping; `DEFAULT` 2⁻⁴⁸ ≈ 3.6·10⁻¹⁵
+//! resolution, ±2.2·10¹² range: the analysis vectors use it), counts with
+//! [`encode_counts`]; all bound each site's value so that the sum over up to
 //! `max_sites` sites cannot wrap, and refuse out-of-range values with an error.
 //!
 //! # Protocol, per run and round (`round` = `<run>/<name>`, bound into every key)
@@ -262,7 +266,7 @@ mod roster;
 mod shamir;
 mod site;
 
-pub use codec::{FixedPoint, encode_counts};
+pub use codec::{FixedPoint, WideFixedPoint, encode_counts};
 pub use error::SecAggError;
 pub use guard::{
     Ledger, MAX_ROUNDS, MemoryLedger, REFUSAL_TEXT, Refusal, RunParticipant, SignedPublicShare,

@@ -1,12 +1,14 @@
 //! The hub's view of one site's masked vector is indistinguishable from uniform
 //! noise: statistical tests over many rounds with a fixed input, all zeros versus
-//! a fixed non-zero vector. Each check has a false-alarm rate of 1e-6, so the
-//! seven checks together fail spuriously in about one run in 140,000 (CI must not
-//! flake); the control test below shows they still have power.
+//! a fixed non-zero vector, and two wide-codec vectors (`WideFixedPoint`, the
+//! analysis vectors' encoding) of different values. Each check has a false-alarm
+//! rate of 1e-6, so the fourteen checks together fail spuriously in about one run
+//! in 70,000 (CI must not flake); the control test below shows they still have
+//! power.
 //!
 //! Run with `--nocapture` to see the statistics.
 
-use oncofed_secagg::{AggregationRound, FixedPoint, RoundId, SiteId, SiteSession};
+use oncofed_secagg::{AggregationRound, FixedPoint, RoundId, SiteId, SiteSession, WideFixedPoint};
 
 const ROUNDS: usize = 2000;
 const LEN: usize = 64;
@@ -42,6 +44,13 @@ fn hub_views(input: &[u64]) -> Vec<Vec<u64>> {
 fn fixed_input() -> Vec<u64> {
     let values: Vec<f64> = (0..LEN).map(|k| (k as f64 - 32.0) * 1.25).collect();
     FixedPoint::DEFAULT.encode(&values).unwrap()
+}
+
+/// `LEN` ring elements of the wide codec (the analysis vectors' encoding): 32
+/// values, two limbs each, the high limbs mostly 0 or all ones.
+fn wide_input(values: impl Fn(usize) -> f64) -> Vec<u64> {
+    let values: Vec<f64> = (0..LEN / WideFixedPoint::LIMBS).map(values).collect();
+    WideFixedPoint::DEFAULT.encode(&values).unwrap()
 }
 
 /// Upper tail of the chi-square distribution (Wilson–Hilferty approximation).
@@ -143,10 +152,29 @@ fn classifier_accuracy(a: &[Vec<u64>], b: &[Vec<u64>]) -> (f64, usize) {
 
 #[test]
 fn a_sites_masked_vector_is_indistinguishable_from_uniform_noise() {
-    let zeros = hub_views(&[0; LEN]);
-    let fixed = hub_views(&fixed_input());
+    indistinguishable(["zeros", "fixed"], &[0; LEN], &fixed_input());
+}
+
+/// The same for two wide-codec vectors of different values (small negative
+/// ones against large positive ones, so both limbs differ).
+#[test]
+fn masked_wide_vectors_of_different_inputs_are_indistinguishable() {
+    indistinguishable(
+        ["wide small", "wide large"],
+        &wide_input(|k| -(k as f64) * 1e-3),
+        &wide_input(|k| 1e9 + k as f64 * 12345.678),
+    );
+}
+
+/// Site 0's masked `zeros` and `fixed` (ring vectors of `LEN`, named `names`),
+/// each over `ROUNDS` rounds: both uniform in the low and top byte,
+/// homogeneous, with equal means, and no classifier tells them apart.
+fn indistinguishable(names: [&str; 2], zeros: &[u64], fixed: &[u64]) {
+    let zeros = hub_views(zeros);
+    let fixed = hub_views(fixed);
+    let [a, b] = names;
     println!("{ROUNDS} rounds x {LEN} values per input, {SITES} sites");
-    for (name, views) in [("zeros", &zeros), ("fixed", &fixed)] {
+    for (name, views) in [(a, &zeros), (b, &fixed)] {
         let (low, p_low) = chi2_uniform(views, |x| x as u8);
         let (top, p_top) = chi2_uniform(views, |x| (x >> 56) as u8);
         println!(
@@ -155,10 +183,10 @@ fn a_sites_masked_vector_is_indistinguishable_from_uniform_noise() {
         assert!(p_low > 1e-6 && p_top > 1e-6, "{name} is not uniform");
     }
     let (hom, p_hom) = chi2_homogeneity(&zeros, &fixed);
-    println!("zeros vs fixed: low-byte homogeneity chi2 = {hom:.1} (p = {p_hom:.3})");
+    println!("{a} vs {b}: low-byte homogeneity chi2 = {hom:.1} (p = {p_hom:.3})");
     assert!(p_hom > 1e-6);
     let z = mean_z(&zeros, &fixed);
-    println!("zeros vs fixed: Welch z of means = {z:.3} (|z| < {Z_999})");
+    println!("{a} vs {b}: Welch z of means = {z:.3} (|z| < {Z_999})");
     assert!(z.abs() < Z_999);
     let (acc, tests) = classifier_accuracy(&zeros, &fixed);
     let tolerance = Z_999 * 0.5 / (tests as f64).sqrt();
@@ -176,5 +204,13 @@ fn the_tests_detect_an_unmasked_input() {
     let (_, p) = chi2_uniform(&raw, |x| x as u8);
     assert!(p < 1e-6, "p = {p}");
     let (acc, _) = classifier_accuracy(&zeros, &raw);
+    assert!(acc > 0.99);
+    let (a, b) = (
+        wide_input(|k| -(k as f64) * 1e-3),
+        wide_input(|k| 1e9 + k as f64 * 12345.678),
+    );
+    let (a, b): (Vec<Vec<u64>>, Vec<Vec<u64>>) =
+        (0..ROUNDS).map(|_| (a.clone(), b.clone())).unzip();
+    let (acc, _) = classifier_accuracy(&a, &b);
     assert!(acc > 0.99);
 }

@@ -6,7 +6,7 @@ mod common;
 use common::{ids, plain_sum, run_round, run_round_with, wire};
 use oncofed_secagg::{
     AggregationRound, FixedPoint, RoundId, SecAggError, SiteId, SiteSession, UnmaskRequest,
-    encode_counts,
+    WideFixedPoint, encode_counts,
 };
 use proptest::prelude::*;
 
@@ -58,6 +58,36 @@ fn fixed_point_sums_are_exact_including_negatives() {
                 (d - truth).abs() <= n as f64 * codec.resolution(),
                 "{d} vs {truth}"
             );
+        }
+        assert!(decoded.iter().any(|d| *d < 0.0));
+    }
+}
+
+/// The wide codec through masking and unmasking, with and without dropouts:
+/// the unmasked sum is the limbs' plain sum, and it decodes to the exact sum of
+/// the values rounded to 2^-48 (rounded once to `f64`).
+#[test]
+fn wide_fixed_point_sums_are_exact_with_dropouts() {
+    let codec = WideFixedPoint::DEFAULT;
+    let scale = 2f64.powi(48);
+    for (n, t, dropped) in [(3, 2, vec![]), (10, 6, vec![]), (10, 6, vec![2, 7])] {
+        let mut values = reals(n, 8);
+        for (i, v) in values.iter_mut().enumerate() {
+            v.push(-1e12 + i as f64 * 1e-9);
+            v.push((i as f64 - 4.5) * 3e-14);
+        }
+        let encoded: Vec<Vec<u64>> = values.iter().map(|v| codec.encode(v).unwrap()).collect();
+        assert_eq!(encoded[0].len(), 2 * values[0].len());
+        let sum = run_round(&encoded, t, &dropped).unwrap();
+        assert_eq!(sum, plain_sum(&encoded, &dropped));
+        let decoded = codec.decode_sum(&sum, n - dropped.len()).unwrap();
+        assert_eq!(decoded.len(), values[0].len());
+        for (k, d) in decoded.iter().enumerate() {
+            let q: i128 = (0..n)
+                .filter(|i| !dropped.contains(i))
+                .map(|i| (values[i][k] * scale).round() as i128)
+                .sum();
+            assert_eq!(*d, q as f64 / scale, "component {k}");
         }
         assert!(decoded.iter().any(|d| *d < 0.0));
     }
