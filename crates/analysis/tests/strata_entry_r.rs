@@ -57,14 +57,12 @@ fn column(name: &str) -> Variable {
 fn sites() -> Vec<Vec<Row>> {
     let mut sites = lung_sites(&["age", "sex", "ph.ecog"]);
     let mut u = uniform(12);
-    let mut i = 0;
-    for r in sites.iter_mut().flatten() {
+    for (i, r) in sites.iter_mut().flatten().enumerate() {
         r.values[2] = r.values[2].min(2.0);
         let draw = u();
         if i % 2 == 1 {
             r.entry = (draw * 0.6 * r.time).floor();
         }
-        i += 1;
     }
     sites
 }

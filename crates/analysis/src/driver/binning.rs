@@ -116,7 +116,11 @@ impl Tally {
             .cause1
             .is_none_or(|c| ok(c) && ok(self.events.saturating_sub(c)));
         let entries = first_bin || self.entries.is_none_or(ok);
-        ok(self.exits) && ok(self.events) && ok(self.exits.saturating_sub(self.events)) && causes && entries
+        ok(self.exits)
+            && ok(self.events)
+            && ok(self.exits.saturating_sub(self.events))
+            && causes
+            && entries
     }
 }
 
@@ -165,7 +169,10 @@ pub fn merge_levels(edges: &[f64], levels: &[Vec<Tally>], k: u64) -> Option<Bins
             a.add(&level[i]);
         }
         if total(&acc) >= k && all_valid(&acc, k, closed.is_empty()) {
-            closed.push((edges[i + 1], std::mem::replace(&mut acc, vec![Tally::default(); n_levels])));
+            closed.push((
+                edges[i + 1],
+                std::mem::replace(&mut acc, vec![Tally::default(); n_levels]),
+            ));
         }
     }
     let end = edges[edges.len() - 1];
@@ -240,7 +247,10 @@ fn counts(
     crate::plausibility::check_whole_counts(&v, "exit counts")?;
     let b = edges.len() - 1;
     let competing = matches!(rounds.analysis, Analysis::CumulativeIncidence { .. });
-    let delayed = rounds.analysis.survival().is_some_and(|s| s.entry.is_some());
+    let delayed = rounds
+        .analysis
+        .survival()
+        .is_some_and(|s| s.entry.is_some());
     let parts = 2 + usize::from(competing) + usize::from(delayed);
     if v.len() != parts * b * levels.len().max(1) {
         return Err(AnalysisError::Protocol("exit counts of the wrong length"));
@@ -346,8 +356,14 @@ pub(super) fn time_bins(
             edges: std::iter::once(bins.edges[0])
                 .chain(next.iter().map(|(e, _)| *e))
                 .collect(),
-            exits: next.iter().map(|(_, c)| c.iter().map(|t| t.exits).sum()).collect(),
-            deaths: next.iter().map(|(_, c)| c.iter().map(|t| t.events).sum()).collect(),
+            exits: next
+                .iter()
+                .map(|(_, c)| c.iter().map(|t| t.exits).sum())
+                .collect(),
+            deaths: next
+                .iter()
+                .map(|(_, c)| c.iter().map(|t| t.events).sum())
+                .collect(),
             tallies: (0..tallies.len())
                 .map(|l| next.iter().map(|(_, c)| c[l]).collect())
                 .collect(),
