@@ -32,7 +32,7 @@ use oncofed_model::{Demographics, Fact, FactKind, Pseudonym, Purpose, SecurityLe
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Origin, Variable};
 use oncofed_protocol::plan::RunPlan;
-use oncofed_secagg::{FixedPoint, Ledger, Refusal, RunParticipant, SiteId as AggIndex};
+use oncofed_secagg::{Ledger, Refusal, RunParticipant, SiteId as AggIndex, WideFixedPoint};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,8 +40,10 @@ use std::time::{Duration, Instant};
 /// How long a run's state is kept without a `Finish`.
 pub const RUN_TTL: Duration = Duration::from_secs(3600);
 
-/// The fixed-point encoding every analysis vector uses (hub and sites agree).
-pub const CODEC: FixedPoint = FixedPoint::DEFAULT;
+/// The fixed-point encoding every analysis vector uses (hub and sites agree):
+/// two ring elements per value, resolution 2⁻⁴⁸, range ±2.2·10¹² per site, so
+/// the masked vector is twice the computation's `vector_len`.
+pub const CODEC: WideFixedPoint = WideFixedPoint::DEFAULT;
 
 /// How long the protocol counters of a run are kept in the replay ledger: far
 /// longer than any run, so a run id is never accepted twice in practice (run ids
@@ -102,12 +104,31 @@ impl AnalysisRuns {
     }
 }
 
+/// The dated events a survival request reads besides the index diagnosis:
+/// its time origin and its delayed entry.
+fn survival_events(request: &AnalysisRequest) -> Vec<&Origin> {
+    request
+        .analysis
+        .survival()
+        .map(|s| std::iter::once(&s.origin).chain(&s.entry).collect())
+        .unwrap_or_default()
+}
+
 /// Whether a fact can matter to the request (keeps memory to what the run reads).
 fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
+    let events = survival_events(request);
+    // the first contact is the first record of any kind but a diagnosis
+    if fact.kind != FactKind::Diagnosis && events.contains(&&Origin::FirstContact) {
+        return true;
+    }
+    let assessment = events
+        .iter()
+        .any(|e| matches!(e, Origin::FirstAssessment { .. }));
     match fact.kind {
         FactKind::Diagnosis => true,
         FactKind::Observation => {
-            (course_endpoint(request) && COURSE_CODES.contains(&fact.code.code.as_str()))
+            ((course_endpoint(request) || assessment)
+                && COURSE_CODES.contains(&fact.code.code.as_str()))
                 || request.analysis.variables().iter().any(|v| {
                     // a categorical covariate reads its inner variable's facts
                     matches!(v.base(), Variable::Observation { system, code, .. } if *system == fact.code.system && *code == fact.code.code)
@@ -119,8 +140,8 @@ fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
             .iter()
             .any(|v| matches!(v.base(), Variable::Molecular { .. })),
         FactKind::Medication | FactKind::Procedure => {
-            let origin = request.analysis.survival().is_some_and(|s| {
-                matches!(&s.origin, Origin::FirstTreatment { system, prefix } if is_treatment(fact, *system, prefix))
+            let origin = events.iter().any(|e| {
+                matches!(e, Origin::FirstTreatment { system, prefix } if is_treatment(fact, *system, prefix))
             });
             origin
                 || request.analysis.variables().iter().any(|v| {
@@ -150,17 +171,34 @@ fn fact_filters(request: &AnalysisRequest) -> Vec<FactFilter> {
         kind: Some(FactKind::Diagnosis),
         ..FactFilter::default()
     }];
-    if let Some(Origin::FirstTreatment { system, prefix }) =
-        request.analysis.survival().map(|s| &s.origin)
-    {
-        filters.push(FactFilter {
-            kind: Some(treatment_kind(*system)),
-            system: Some(*system),
-            code_prefix: Some(prefix.clone()),
-            ..FactFilter::default()
-        });
+    let mut course = course_endpoint(request);
+    for event in survival_events(request) {
+        match event {
+            Origin::FirstTreatment { system, prefix } => filters.push(FactFilter {
+                kind: Some(treatment_kind(*system)),
+                system: Some(*system),
+                code_prefix: Some(prefix.clone()),
+                ..FactFilter::default()
+            }),
+            Origin::FirstAssessment { .. } => course = true,
+            // every record but diagnoses (already loaded): the earliest is the
+            // first contact
+            Origin::FirstContact => filters.extend(
+                [
+                    FactKind::Observation,
+                    FactKind::Medication,
+                    FactKind::Procedure,
+                    FactKind::Molecular,
+                ]
+                .map(|kind| FactFilter {
+                    kind: Some(kind),
+                    ..FactFilter::default()
+                }),
+            ),
+            Origin::IndexDiagnosis => {}
+        }
     }
-    if course_endpoint(request) {
+    if course {
         filters.extend(COURSE_CODES.map(|code| FactFilter {
             kind: Some(FactKind::Observation),
             system: Some(oncofed_model::CodeSystem::Snomed),
@@ -607,5 +645,58 @@ mod categorical_tests {
             &request,
             &fact(FactKind::Observation, CodeSystem::Loinc, "718-7")
         ));
+    }
+
+    #[test]
+    fn a_course_origin_and_a_first_contact_entry_load_their_facts() {
+        let mut request: AnalysisRequest = serde_json::from_value(serde_json::json!({
+            "project": "p",
+            "index": {"icd10": "C34"},
+            "analysis": {
+                "type": "kaplan-meier",
+                "survival": {"origin": {"first-assessment": {"code": "P"}}},
+            },
+        }))
+        .unwrap();
+        let course = Fact {
+            kind: FactKind::Observation,
+            code: Coding::new(CodeSystem::Snomed, "396432002"),
+            modifier: None,
+            value: FactValue::None,
+            start: None,
+            end: None,
+            category: DataCategory::Clinical,
+            level: SecurityLevel::Pseudonymised,
+        };
+        let lab = Fact {
+            code: Coding::new(CodeSystem::Loinc, "718-7"),
+            ..course.clone()
+        };
+        assert!(relevant(&request, &course) && !relevant(&request, &lab));
+        assert!(
+            fact_filters(&request)
+                .iter()
+                .any(|f| f.code_prefix.as_deref() == Some("396432002"))
+        );
+        // first contact: every record but diagnoses
+        if let Some(s) = match &mut request.analysis {
+            Analysis::KaplanMeier { survival, .. } => Some(survival),
+            _ => None,
+        } {
+            s.entry = Some(Origin::FirstContact);
+        }
+        assert!(relevant(&request, &lab));
+        let filters = fact_filters(&request);
+        for kind in [
+            FactKind::Observation,
+            FactKind::Medication,
+            FactKind::Procedure,
+        ] {
+            assert!(
+                filters
+                    .iter()
+                    .any(|f| f.kind == Some(kind) && f.code_prefix.is_none())
+            );
+        }
     }
 }
