@@ -140,10 +140,11 @@ impl AnalysisLimits {
     /// and up to [`driver::binning::MAX_REFINEMENTS`] refinements, or one
     /// round of event days with exact times; none for a Cox model stratified
     /// by site); then Kaplan–Meier's group levels (with `groups`) and counts,
-    /// describe's sums, the GLM start,
-    /// and for Cox and GLM the Newton evaluations at the request's `max_iter`
-    /// (start, one per iteration, `max_iter / 2` step halvings). Refuses a
-    /// `max_iter` above `max_iterations`.
+    /// describe's sums, the GLM start, Fine–Gray's competing-risks counts,
+    /// and for Cox, Fine–Gray and GLM the Newton evaluations at the request's
+    /// `max_iter` (start, one per iteration, `max_iter / 2` step halvings),
+    /// for robust Cox and Fine–Gray 2 more (sums and Gram at the final β).
+    /// Refuses a `max_iter` above `max_iterations`.
     pub fn planned_rounds_for(&self, request: &AnalysisRequest) -> Result<usize, AnalysisError> {
         let times = |s: &Survival| {
             if s.exact_times {
@@ -173,6 +174,10 @@ impl AnalysisLimits {
             Analysis::Cox {
                 survival, robust, ..
             } => times(survival) + newton()? + 2 * usize::from(*robust),
+            // the competing-risks counts (the censoring curve), the Newton
+            // evaluations, then crr's variance: the sums at the final β (when
+            // the fit's last evaluation was elsewhere) and the Gram matrices
+            Analysis::FineGray { survival, .. } => times(survival) + 1 + newton()? + 2,
             Analysis::Glm { .. } => 1 + newton()?,
         })
     }

@@ -279,9 +279,21 @@ fn stratum_sums(sums: &CoxSiteSums, from: usize, to: usize) -> CoxSiteSums {
         s0: part(&sums.s0, 1),
         s1: part(&sums.s1, p),
         s2: part(&sums.s2, p * p),
-        tied_s0: if efron { part(&sums.tied_s0, 1) } else { Vec::new() },
-        tied_s1: if efron { part(&sums.tied_s1, p) } else { Vec::new() },
-        tied_s2: if efron { part(&sums.tied_s2, p * p) } else { Vec::new() },
+        tied_s0: if efron {
+            part(&sums.tied_s0, 1)
+        } else {
+            Vec::new()
+        },
+        tied_s1: if efron {
+            part(&sums.tied_s1, p)
+        } else {
+            Vec::new()
+        },
+        tied_s2: if efron {
+            part(&sums.tied_s2, p * p)
+        } else {
+            Vec::new()
+        },
         event_xb: 0.0,
         event_x: vec![0.0; p],
     }
@@ -308,7 +320,8 @@ pub fn check_cox_sums_strata(
     for s in 0..strata {
         let block = stratum_sums(sums, s * per, (s + 1) * per);
         check_cox_sums(&block, beta, rows, events, sites)?;
-        first += u128::from(count(block.s0.first().copied().unwrap_or(0.0), "risk set").unwrap_or(0));
+        first +=
+            u128::from(count(block.s0.first().copied().unwrap_or(0.0), "risk set").unwrap_or(0));
     }
     if total(&counts(&sums.events, "cox events")?) > u128::from(events) {
         return Err(refuse("cox events exceed the events of the totals"));
@@ -362,6 +375,58 @@ pub fn check_cox_sums_entered(
             return Err(refuse(
                 "tied-event sums at zero coefficients differ from events",
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Fine–Gray sums (Breslow, one point per grid time, no strata) against the
+/// pooled competing-risks counts of the same grid (`events_of_interest`, one
+/// per grid time, from the `CifCounts` round the censoring curve was built
+/// from): the events at every grid time are exactly those counts (so at most
+/// the `Totals` events); `s0 > 0` where there are events, `s0 ≥ 0`
+/// elsewhere; the weighted risk sets do not grow along the grid (a row
+/// leaving at t_j comes back, if competing, with weight `G(t_{j+1}−)/G(t_j−)
+/// ≤ 1`); at `β = 0` the first risk set is every row and none is larger.
+pub fn check_finegray_sums(
+    sums: &CoxSiteSums,
+    beta: &[f64],
+    events_of_interest: &[u64],
+    rows: u64,
+    sites: usize,
+) -> Result<(), AnalysisError> {
+    let t = sums.s0.len();
+    if sums.ties != Ties::Breslow || sums.events.len() != t || events_of_interest.len() != t {
+        return Err(AnalysisError::Protocol("fine-gray sums of the wrong shape"));
+    }
+    let d = counts(&sums.events, "fine-gray events")?;
+    if d != events_of_interest {
+        return Err(refuse(
+            "fine-gray events differ from the competing-risks counts",
+        ));
+    }
+    let s0 = &sums.s0;
+    for j in 0..t {
+        let tol = slack(sites, s0[j]);
+        if below(s0[j], -tol) || (d[j] > 0 && below(s0[j], f64::MIN_POSITIVE)) {
+            return Err(refuse(
+                "risk-set sums are not positive where there are events",
+            ));
+        }
+        if let Some(&next) = s0.get(j + 1)
+            && below(s0[j] + 3.0 * tol, next)
+        {
+            return Err(refuse("risk-set sums grow along the grid"));
+        }
+    }
+    if beta.iter().all(|&b| b == 0.0) {
+        let n = rows as f64;
+        let tol = slack(sites, n);
+        if s0
+            .first()
+            .is_some_and(|&first| (first - n).abs() > tol.max(COUNT_TOLERANCE))
+        {
+            return Err(refuse("the first risk set is not every row"));
         }
     }
     Ok(())

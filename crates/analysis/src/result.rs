@@ -245,6 +245,8 @@ pub enum AnalysisResult {
     Cif(crate::cif::CifResult),
     /// Cox model.
     Cox(RegressionResult),
+    /// Fine–Gray model (subdistribution hazards, crr's sandwich SEs).
+    FineGray(RegressionResult),
     /// Logistic or Poisson regression.
     Glm(RegressionResult),
 }
@@ -256,7 +258,9 @@ impl AnalysisResult {
             AnalysisResult::Describe(r) => &mut r.run,
             AnalysisResult::Km(r) => &mut r.run,
             AnalysisResult::Cif(r) => &mut r.run,
-            AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => &mut r.run,
+            AnalysisResult::Cox(r) | AnalysisResult::FineGray(r) | AnalysisResult::Glm(r) => {
+                &mut r.run
+            }
         }
     }
 
@@ -266,7 +270,7 @@ impl AnalysisResult {
             AnalysisResult::Describe(r) => &r.run,
             AnalysisResult::Km(r) => &r.run,
             AnalysisResult::Cif(r) => &r.run,
-            AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => &r.run,
+            AnalysisResult::Cox(r) | AnalysisResult::FineGray(r) | AnalysisResult::Glm(r) => &r.run,
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use oncofed_model::{CodeSystem, Demographics, Fact, FactKind, FactValue, Sex, VitalStatus};
-use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Endpoint, Origin, Variable};
+use oncofed_protocol::analysis::{AnalysisRequest, Endpoint, Origin, Variable};
 
 /// What a site knows of one patient (research store only: no identifying data).
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct PatientData {
 
 /// One patient's row: follow-up, death, and the values of
 /// [`Analysis::variables`] in that order.
+///
+/// [`Analysis::variables`]: oncofed_protocol::analysis::Analysis::variables
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// Days from the index date to death or last contact, capped at the horizon
@@ -35,8 +37,8 @@ pub struct Row {
     pub event: bool,
     /// Known to have died at all (the `deceased` outcome).
     pub dead: bool,
-    /// One value per variable of the analysis; for a cumulative incidence
-    /// followed by the cause: 1 the event of interest (the endpoint's
+    /// One value per variable of the analysis; for a cumulative incidence or
+    /// a Fine–Gray model followed by the cause: 1 the event of interest (the endpoint's
     /// progression or recurrence), 2 the competing event (death without it
     /// before), 0 censored.
     pub values: Vec<f64>,
@@ -311,8 +313,8 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
         .iter()
         .map(|v| variable_value(v, patient, index))
         .collect::<Option<Vec<f64>>>()?;
-    // a cumulative incidence's rows carry the cause last (`Row::values`)
-    if matches!(request.analysis, Analysis::CumulativeIncidence { .. }) {
+    // a competing-risks analysis's rows carry the cause last (`Row::values`)
+    if request.analysis.competing_risks() {
         values.push(cause);
     }
     Some(Row {
@@ -328,7 +330,7 @@ pub fn build_row(request: &AnalysisRequest, patient: &PatientData) -> Option<Row
 mod tests {
     use super::*;
     use oncofed_model::{Coding, DataCategory, SecurityLevel};
-    use oncofed_protocol::analysis::{IndexEvent, Survival};
+    use oncofed_protocol::analysis::{Analysis, IndexEvent, Survival};
 
     fn fact(kind: FactKind, system: CodeSystem, code: &str, value: FactValue, day: &str) -> Fact {
         Fact {

@@ -181,7 +181,28 @@ pub fn compute(
             bins,
             ..
         } => survival::cox_residual_gram(rows, analysis, grid, strata, beta, bins)?.values,
-        Computation::CoxStratum { beta, ties } => survival::cox_stratum(rows, analysis, beta, *ties)?,
+        Computation::FineGraySums {
+            grid,
+            censoring_survival,
+            beta,
+            bins,
+        } => flatten_cox_sums(&survival::finegray_sums(
+            rows,
+            analysis,
+            grid,
+            censoring_survival,
+            beta,
+            bins,
+        )?),
+        Computation::FineGrayResidualGram {
+            grid,
+            censoring_survival,
+            beta,
+            bins,
+        } => survival::finegray_gram(rows, analysis, grid, censoring_survival, beta, bins)?.values,
+        Computation::CoxStratum { beta, ties } => {
+            survival::cox_stratum(rows, analysis, beta, *ties)?
+        }
         Computation::GlmStart => {
             let design = glm_rows(rows, analysis)?;
             let p = analysis.parameters();
@@ -315,7 +336,8 @@ pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
         Computation::Totals => 2 + analysis.categorical_levels(),
         Computation::EventDays { horizon_days } => *horizon_days as usize + 1,
         Computation::ExitCounts { edges, levels } => {
-            let parts = 2 + usize::from(survival::competing(analysis))
+            let parts = 2
+                + usize::from(survival::competing(analysis))
                 + usize::from(survival::delayed(analysis));
             parts * edges.len().saturating_sub(1) * levels.len().max(1)
         }
@@ -334,6 +356,16 @@ pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
             let q = 2 * p + 2;
             grid.len() * strata.len().max(1) * 2 * q * (q + 1) / 2
         }
+        // Breslow Cox sums without strata: events, s0, s1, s2, Σxβ, Σx
+        Computation::FineGraySums { grid, .. } => {
+            let t = grid.len();
+            t + t + t * p + t * p * p + 1 + p
+        }
+        Computation::FineGrayResidualGram { grid, .. } => {
+            // cells (time, status ∈ {censored, event, competing}), q = 2p + 2
+            let q = 2 * p + 2;
+            grid.len() * 3 * q * (q + 1) / 2
+        }
         Computation::CoxStratum { .. } => 2 + p + p * p,
         Computation::GlmStart => p * p + p,
         Computation::GlmStep { .. } => 3 + p + p * p,
@@ -348,4 +380,3 @@ pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
         }
     }
 }
-

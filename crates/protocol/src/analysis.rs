@@ -126,6 +126,19 @@ pub enum Analysis {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         robust: bool,
     },
+    /// Fine–Gray regression of the subdistribution hazard of the endpoint's
+    /// progression or recurrence (`pfs`: either, `rfs`: recurrence) with death
+    /// without it competing, exact to R `cmprsk::crr` on the pooled binned
+    /// rows, with crr's sandwich standard errors (one more round at the final
+    /// β, [`Computation::FineGrayResidualGram`]). On time bins only (every bin
+    /// holds 0 or at least k exits, censorings and events of each cause), no
+    /// delayed entry.
+    FineGray {
+        /// Follow-up definition; its endpoint must be `pfs` or `rfs`.
+        survival: Survival,
+        /// Covariates (at least one); categorical ones as for Cox.
+        covariates: Vec<Variable>,
+    },
     /// Logistic or Poisson regression by federated IRLS (intercept added).
     Glm {
         /// The response.
@@ -145,13 +158,14 @@ impl Analysis {
         Ties::Efron
     }
 
-    /// `describe`, `km`, `cif`, `cox` or `glm`.
+    /// `describe`, `km`, `cif`, `cox`, `finegray` or `glm`.
     pub fn kind(&self) -> &'static str {
         match self {
             Analysis::Describe { .. } => "describe",
             Analysis::KaplanMeier { .. } => "km",
             Analysis::CumulativeIncidence { .. } => "cif",
             Analysis::Cox { .. } => "cox",
+            Analysis::FineGray { .. } => "finegray",
             Analysis::Glm { .. } => "glm",
         }
     }
@@ -175,6 +189,7 @@ impl Analysis {
                 out.extend(covariates.iter().cloned());
                 out.extend(strata.iter().cloned());
             }
+            Analysis::FineGray { covariates, .. } => out.extend(covariates.iter().cloned()),
             Analysis::Glm {
                 outcome,
                 covariates,
@@ -190,14 +205,26 @@ impl Analysis {
     }
 
     /// The follow-up definition of a survival analysis (KM, cumulative
-    /// incidence, Cox); `None` for describe and GLM.
+    /// incidence, Cox, Fine–Gray); `None` for describe and GLM.
     pub fn survival(&self) -> Option<&Survival> {
         match self {
             Analysis::KaplanMeier { survival, .. }
             | Analysis::CumulativeIncidence { survival, .. }
-            | Analysis::Cox { survival, .. } => Some(survival),
+            | Analysis::Cox { survival, .. }
+            | Analysis::FineGray { survival, .. } => Some(survival),
             _ => None,
         }
+    }
+
+    /// Whether the analysis tells the cause of an event apart (cumulative
+    /// incidence, Fine–Gray): its rows carry the cause last (1 the event of
+    /// interest, 2 the competing death), and its time bins hold 0 or at least
+    /// k events of each cause.
+    pub fn competing_risks(&self) -> bool {
+        matches!(
+            self,
+            Analysis::CumulativeIncidence { .. } | Analysis::FineGray { .. }
+        )
     }
 
     /// The variable splitting a survival analysis into groups: the curves'
@@ -218,7 +245,9 @@ impl Analysis {
     /// non-reference level ([`Variable::columns`]).
     pub fn parameters(&self) -> usize {
         match self {
-            Analysis::Cox { covariates, .. } => covariates.iter().map(Variable::columns).sum(),
+            Analysis::Cox { covariates, .. } | Analysis::FineGray { covariates, .. } => {
+                covariates.iter().map(Variable::columns).sum()
+            }
             Analysis::Glm { covariates, .. } => {
                 covariates.iter().map(Variable::columns).sum::<usize>() + 1
             }
@@ -226,10 +255,12 @@ impl Analysis {
         }
     }
 
-    /// The model's covariates (Cox and GLM; empty for the others).
+    /// The model's covariates (Cox, Fine–Gray and GLM; empty for the others).
     pub fn covariates(&self) -> &[Variable] {
         match self {
-            Analysis::Cox { covariates, .. } | Analysis::Glm { covariates, .. } => covariates,
+            Analysis::Cox { covariates, .. }
+            | Analysis::FineGray { covariates, .. }
+            | Analysis::Glm { covariates, .. } => covariates,
             _ => &[],
         }
     }
@@ -298,7 +329,7 @@ impl AnalysisRequest {
 #[serde(tag = "compute", rename_all = "kebab-case")]
 pub enum Computation {
     /// `[rows, events]`: how many complete rows the site contributes, and deaths among them;
-    /// for a Cox or GLM model with categorical covariates, then the rows per
+    /// for a Cox, Fine–Gray or GLM model with categorical covariates, then the rows per
     /// listed level of each categorical covariate, in order (the hub refuses a
     /// level under the minimum cell by name before any fit).
     Totals,
@@ -320,8 +351,9 @@ pub enum Computation {
         /// The levels of the analysis's groups or strata ([`Analysis::groups`]):
         /// the counts come per level, in order, so that every bin is valid in
         /// every group. Empty: all rows together. For a cumulative incidence
-        /// each level's block has a third part, the events of the cause of
-        /// interest per bin (so that both causes are 0 or ≥ k per bin). With
+        /// or a Fine–Gray model ([`Analysis::competing_risks`]) each level's
+        /// block has a third part, the events of the cause of interest per
+        /// bin (so that both causes are 0 or ≥ k per bin). With
         /// delayed entry ([`Survival::entry`]) a further part counts the rows
         /// entering per bin. Layout per level: `[exits, events, (cause 1),
         /// (entries)]`, each one value per bin.
@@ -404,6 +436,41 @@ pub enum Computation {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         bins: Vec<f64>,
     },
+    /// Fine–Gray weighted risk-set sums at `beta` on `grid` (every bin's end),
+    /// laid out as Breslow [`Computation::CoxSums`] without strata: a row is
+    /// in the risk set at t with weight `exp(xβ)` while its time ≥ t, and a
+    /// row with a competing event before t with weight `exp(xβ)·G(t−)/G(tᵢ−)`
+    /// (`oncofed_stats::finegray_site_sums`).
+    FineGraySums {
+        /// The grid times (days), ascending: every bin's end.
+        grid: Vec<f64>,
+        /// `G(t−)` at each grid time: the pooled Kaplan–Meier of censoring
+        /// just before it, in (0, 1] and non-increasing (sites check it).
+        censoring_survival: Vec<f64>,
+        /// The coefficients.
+        beta: Vec<f64>,
+        /// Time bins, as for [`Computation::CoxSums`].
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bins: Vec<f64>,
+    },
+    /// The per-(grid time, status) Gram matrices of the Fine–Gray residual
+    /// features `[x, r·x, 1, r]` at the final `beta`, for crr's sandwich
+    /// variance (`oncofed_stats::finegray_residual_gram`): cells
+    /// `3·j + status` (0 censored, 1 event of interest, 2 competing), each the
+    /// packed upper triangle of its q × q matrix, q = 2p + 2. Binned like
+    /// [`Computation::FineGraySums`], so every cell is one (bin, status) cell
+    /// of 0 or at least k rows.
+    FineGrayResidualGram {
+        /// The grid times (days), ascending: every bin's end.
+        grid: Vec<f64>,
+        /// `G(t−)` at each grid time (as in [`Computation::FineGraySums`]).
+        censoring_survival: Vec<f64>,
+        /// The final coefficients.
+        beta: Vec<f64>,
+        /// Time bins.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bins: Vec<f64>,
+    },
     /// The site's own stratum's Cox log-likelihood, score and information at `beta`
     /// (model stratified by site).
     CoxStratum {
@@ -479,6 +546,25 @@ pub fn check_time_bins(edges: &[f64], horizon_days: u32) -> Result<(), String> {
         || edges[edges.len() - 1] != f64::from(horizon_days) + 1.0
     {
         return Err("time bins must be whole days ascending from 0 to the horizon + 1".into());
+    }
+    Ok(())
+}
+
+/// Whether `g` can be the censoring survival `G(t−)` of a Fine–Gray grid of
+/// `grid_len` points: one finite value per point, each in (0, 1], the first
+/// 1 (nothing is censored before the first time) and non-increasing (a
+/// Kaplan–Meier curve). The text names the rule only.
+pub fn check_censoring_survival(g: &[f64], grid_len: usize) -> Result<(), String> {
+    let in_range = g.iter().all(|x| x.is_finite() && *x > 0.0 && *x <= 1.0);
+    if g.len() != grid_len
+        || !in_range
+        || g.first().is_some_and(|&x| x != 1.0)
+        || g.windows(2).any(|w| w[1] > w[0])
+    {
+        return Err(
+            "the censoring survival must be one value per grid time in (0, 1], 1 at the first, non-increasing"
+                .into(),
+        );
     }
     Ok(())
 }

@@ -143,6 +143,32 @@ impl RunPlan {
                 bins(t)?;
                 beta(b)
             }
+            Computation::FineGraySums {
+                grid: g,
+                censoring_survival,
+                beta: b,
+                bins: t,
+            }
+            | Computation::FineGrayResidualGram {
+                grid: g,
+                censoring_survival,
+                beta: b,
+                bins: t,
+            } => {
+                if !matches!(self.request.analysis, Analysis::FineGray { .. }) {
+                    return Err("fine-gray sums for a run that is no fine-gray model".into());
+                }
+                grid(g)?;
+                crate::analysis::check_censoring_survival(censoring_survival, g.len())?;
+                if t.is_empty() {
+                    return Err("a fine-gray model sums on time bins only".into());
+                }
+                bins(t)?;
+                if !crate::analysis::grid_covers_bins(g, t) {
+                    return Err("a binned grid must hold every bin's end".into());
+                }
+                beta(b)
+            }
             Computation::CoxStratum { beta: b, .. } | Computation::GlmStep { beta: b } => beta(b),
             Computation::Describe { edges } => grid(edges),
         }
@@ -180,7 +206,7 @@ impl SignedRunPlan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanLimits {
-    /// Analysis kinds allowed (`describe`, `km`, `cox`, `glm`).
+    /// Analysis kinds allowed (`describe`, `km`, `cif`, `cox`, `finegray`, `glm`).
     #[serde(default = "PlanLimits::all_kinds")]
     pub kinds: Vec<String>,
     /// Variables allowed; absent: any variable of the approved categories.
@@ -203,7 +229,7 @@ pub struct PlanLimits {
 
 impl PlanLimits {
     fn all_kinds() -> Vec<String> {
-        ["describe", "km", "cif", "cox", "glm"]
+        ["describe", "km", "cif", "cox", "finegray", "glm"]
             .map(String::from)
             .to_vec()
     }
@@ -220,7 +246,7 @@ impl PlanLimits {
     /// Checks the limits are themselves sane (at approval).
     pub fn validate(&self) -> Result<(), String> {
         if self.kinds.iter().any(|k| !Self::all_kinds().contains(k)) {
-            return Err("plan.kinds may name describe, km, cif, cox and glm only".into());
+            return Err("plan.kinds may name describe, km, cif, cox, finegray and glm only".into());
         }
         if self.max_horizon_days == 0 || self.max_horizon_days > 36_500 {
             return Err("plan.max_horizon_days must be 1 to 36500".into());
@@ -343,6 +369,71 @@ mod tests {
         assert_eq!(plan(true).check_computation(&gram(0.5)), Ok(()));
         assert!(plan(false).check_computation(&gram(0.5)).is_err());
         assert!(plan(true).check_computation(&gram(1e9)).is_err());
+    }
+
+    #[test]
+    fn fine_gray_rounds_only_in_a_fine_gray_run_with_a_censoring_curve() {
+        let survival = Survival {
+            endpoint: crate::analysis::Endpoint::ProgressionFree,
+            ..Survival::binned(3650)
+        };
+        let plan = |analysis| RunPlan {
+            run: QueryId::random(),
+            request: request(analysis),
+            max_rounds: 48,
+            max_grid_points: 3651,
+            max_abs_beta: 20.0,
+        };
+        let fine_gray = plan(Analysis::FineGray {
+            survival: survival.clone(),
+            covariates: vec![Variable::Age],
+        });
+        let cox = plan(Analysis::Cox {
+            survival,
+            covariates: vec![Variable::Age],
+            ties: crate::analysis::Ties::Breslow,
+            stratify_by_site: false,
+            strata: None,
+            robust: true,
+        });
+        let sums = |g: Vec<f64>, beta: f64, bins: Vec<f64>| Computation::FineGraySums {
+            grid: vec![99.0, 3650.0],
+            censoring_survival: g,
+            beta: vec![beta],
+            bins,
+        };
+        let bins = vec![0.0, 100.0, 3651.0];
+        let ok = sums(vec![1.0, 0.8], 0.5, bins.clone());
+        assert_eq!(fine_gray.check_computation(&ok), Ok(()));
+        let gram = Computation::FineGrayResidualGram {
+            grid: vec![99.0, 3650.0],
+            censoring_survival: vec![1.0, 0.8],
+            beta: vec![0.5],
+            bins: bins.clone(),
+        };
+        assert_eq!(fine_gray.check_computation(&gram), Ok(()));
+        // not in another run, nor with an implausible censoring curve, β,
+        // exact days or a grid missing a bin's end
+        assert!(cox.check_computation(&ok).is_err());
+        assert!(cox.check_computation(&gram).is_err());
+        for bad in [
+            sums(vec![1.0, 1.2], 0.5, bins.clone()),
+            sums(vec![1.0, 0.0], 0.5, bins.clone()),
+            sums(vec![0.9, 0.8], 0.5, bins.clone()),
+            sums(vec![0.8, 0.9], 0.5, bins.clone()),
+            sums(vec![1.0], 0.5, bins.clone()),
+            sums(vec![1.0, f64::NAN], 0.5, bins.clone()),
+            sums(vec![1.0, 0.8], 1e9, bins.clone()),
+            sums(vec![1.0, 0.8], 0.5, Vec::new()),
+            sums(vec![1.0, 0.8], 0.5, vec![0.0, 50.0, 100.0, 3651.0]),
+        ] {
+            assert!(fine_gray.check_computation(&bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            PlanLimits::default()
+                .kinds
+                .contains(&"finegray".to_string())
+        );
     }
 
     #[test]

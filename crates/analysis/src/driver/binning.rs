@@ -26,7 +26,7 @@
 use super::Rounds;
 use crate::AnalysisError;
 use crate::result::TimeBins;
-use oncofed_protocol::analysis::{Analysis, Computation};
+use oncofed_protocol::analysis::Computation;
 
 /// Bins over the horizon at the start (before merging).
 pub const COARSE_BINS: u32 = 16;
@@ -246,7 +246,7 @@ fn counts(
     })?;
     crate::plausibility::check_whole_counts(&v, "exit counts")?;
     let b = edges.len() - 1;
-    let competing = matches!(rounds.analysis, Analysis::CumulativeIncidence { .. });
+    let competing = rounds.analysis.competing_risks();
     let delayed = rounds
         .analysis
         .survival()

@@ -13,7 +13,11 @@ use oncofed_stats::{
 };
 
 /// The summed [`Computation::CifCounts`] vector, one [`CifCounts`] per group.
-fn unflatten(v: &[f64], t: usize, groups: usize) -> Result<Vec<CifCounts>, AnalysisError> {
+pub(super) fn unflatten(
+    v: &[f64],
+    t: usize,
+    groups: usize,
+) -> Result<Vec<CifCounts>, AnalysisError> {
     if v.len() != 3 * t * groups {
         return Err(AnalysisError::Protocol(
             "cumulative incidence counts have the wrong length",

@@ -14,11 +14,11 @@ use oncofed_protocol::{Comparator, Criteria, DiagnosisCriterion, LabCriterion};
 fn check_fit(request: &AnalysisRequest) -> Result<(), AnalysisError> {
     let regression = matches!(
         request.analysis,
-        Analysis::Cox { .. } | Analysis::Glm { .. }
+        Analysis::Cox { .. } | Analysis::FineGray { .. } | Analysis::Glm { .. }
     );
     if !regression && (request.tolerance.is_some() || request.max_iter.is_some()) {
         return Err(AnalysisError::Invalid(
-            "tolerance and max_iter apply to cox and glm only".into(),
+            "tolerance and max_iter apply to finegray, cox and glm only".into(),
         ));
     }
     if let Some(t) = request.tolerance
@@ -124,6 +124,31 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
             if *stratify_by_site && survival.entry.is_some() {
                 return invalid(
                     "a model stratified by site does not take delayed entry: fit it pooled (strata by a variable are fine)",
+                );
+            }
+        }
+        Analysis::FineGray {
+            survival,
+            covariates,
+        } => {
+            check_horizon(survival.horizon_days)?;
+            check_follow_up(survival)?;
+            if covariates.is_empty() || covariates.len() > 20 {
+                return invalid("finegray needs 1 to 20 covariates");
+            }
+            if survival.endpoint.is_overall() {
+                return invalid(
+                    "a fine-gray model needs an event of interest: endpoint pfs (progression or recurrence) or rfs (recurrence); death without it is the competing event",
+                );
+            }
+            if survival.entry.is_some() {
+                return invalid(
+                    "a fine-gray model does not take delayed entry: leave out the entry event",
+                );
+            }
+            if survival.exact_times {
+                return invalid(
+                    "a fine-gray model sums on time bins only (its variance needs cells of at least the minimum size): leave out exact times",
                 );
             }
         }
@@ -238,8 +263,8 @@ fn check_variable(v: &Variable) -> Result<(), AnalysisError> {
     }
 }
 
-/// Refuses a categorical variable where it has no meaning: only a Cox or GLM
-/// covariate is expanded into 0/1 columns; a describe variable or stratum, a
+/// Refuses a categorical variable where it has no meaning: only a Cox,
+/// Fine–Gray or GLM covariate is expanded into 0/1 columns; a describe variable or stratum, a
 /// Kaplan–Meier grouping (its levels are found from the data) and a GLM
 /// outcome read one number per row.
 fn check_categorical_use(analysis: &Analysis) -> Result<(), AnalysisError> {
@@ -278,7 +303,7 @@ fn check_categorical_use(analysis: &Analysis) -> Result<(), AnalysisError> {
     };
     match place {
         Some(place) => Err(AnalysisError::Invalid(format!(
-            "a categorical variable (cat:...) cannot be {place}: categorical variables are Cox and GLM covariates"
+            "a categorical variable (cat:...) cannot be {place}: categorical variables are Cox, Fine-Gray and GLM covariates"
         ))),
         None => Ok(()),
     }

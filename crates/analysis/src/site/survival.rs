@@ -1,6 +1,6 @@
 //! Site side of the survival analyses: times moved to their bins, delayed
-//! entries, exit counts per group level, and the Kaplan–Meier, competing-risks
-//! and Cox vectors on the hub's grid.
+//! entries, exit counts per group level, and the Kaplan–Meier, competing-risks,
+//! Cox and Fine–Gray vectors on the hub's grid.
 //!
 //! Conventions shared with the hub: a row is at risk at grid time t when
 //! `entry ≤ t ≤ time` in days (the entry day included, as an exit day is);
@@ -14,9 +14,9 @@ use crate::AnalysisError;
 use crate::rows::Row;
 use oncofed_protocol::analysis::{Analysis, time_bin_end};
 use oncofed_stats::{
-    CoxGrid, CoxSiteSums, GridPoint, ResidualGram, SurvivalRow, Ties, TimeEvent,
-    cox_site_contribution, cox_site_sums, cox_site_sums_entered, km_site_counts,
-    km_site_counts_entered,
+    CompetingStatus, CoxGrid, CoxSiteSums, FineGrayGrid, FineGrayRow, GridPoint, ResidualGram,
+    SurvivalRow, Ties, TimeEvent, cox_site_contribution, cox_site_sums, cox_site_sums_entered,
+    finegray_residual_gram, finegray_site_sums, km_site_counts, km_site_counts_entered,
 };
 use std::borrow::Cow;
 
@@ -26,9 +26,9 @@ pub(super) fn delayed(analysis: &Analysis) -> bool {
 }
 
 /// Whether the analysis counts the events of the cause of interest apart
-/// (a cumulative incidence).
+/// (a cumulative incidence, a Fine–Gray model).
 pub(super) fn competing(analysis: &Analysis) -> bool {
-    matches!(analysis, Analysis::CumulativeIncidence { .. })
+    analysis.competing_risks()
 }
 
 /// The index of the bin `[edges[i], edges[i+1])` that holds day `day` (the
@@ -317,4 +317,98 @@ pub(super) fn cox_stratum(
     out.extend(&agg.gradient);
     out.extend(&agg.hessian);
     Ok(out)
+}
+
+/// The hub's Fine–Gray grid as a site accepts it: the censoring survival in
+/// (0, 1], 1 at the first time and non-increasing, and on time bins a grid
+/// that holds every bin's end (so every row's binned time is on it).
+fn finegray_grid(
+    grid: &[f64],
+    censoring_survival: &[f64],
+    bins: &[f64],
+) -> Result<FineGrayGrid, AnalysisError> {
+    oncofed_protocol::analysis::check_censoring_survival(censoring_survival, grid.len())
+        .map_err(AnalysisError::Invalid)?;
+    if bins.is_empty() {
+        return Err(AnalysisError::Invalid(
+            "a fine-gray model sums on time bins only".into(),
+        ));
+    }
+    if !grid.windows(2).all(|w| w[0] < w[1])
+        || !oncofed_protocol::analysis::grid_covers_bins(grid, bins)
+    {
+        return Err(AnalysisError::Invalid(
+            "a fine-gray grid must be ascending and hold every bin's end".into(),
+        ));
+    }
+    Ok(FineGrayGrid {
+        times: grid.to_vec(),
+        censoring_survival: censoring_survival.to_vec(),
+    })
+}
+
+/// The binned rows as the stats crate's competing-risks model rows: the
+/// cause (the row's last value) 1 the event of interest, 2 the competing
+/// death; the design columns of the covariates before it.
+fn finegray_rows(
+    rows: &[Row],
+    analysis: &Analysis,
+    bins: &[f64],
+) -> Result<Vec<FineGrayRow>, AnalysisError> {
+    if delayed(analysis) {
+        return Err(AnalysisError::Invalid(
+            "a fine-gray model does not take delayed entry".into(),
+        ));
+    }
+    let covariates = analysis.covariates();
+    binned(rows, bins)
+        .iter()
+        .map(|r| {
+            let status = match (r.event, r.values.last().copied()) {
+                (false, _) => CompetingStatus::Censored,
+                (true, Some(1.0)) => CompetingStatus::Event,
+                (true, Some(2.0)) => CompetingStatus::Competing,
+                _ => {
+                    return Err(AnalysisError::Invalid(
+                        "an event's cause is not 1 (of interest) or 2 (competing)".into(),
+                    ));
+                }
+            };
+            Ok(FineGrayRow {
+                time: r.time,
+                status,
+                covariates: super::design_columns(covariates, &r.values),
+            })
+        })
+        .collect()
+}
+
+/// Fine–Gray weighted risk-set sums at `beta` on the hub's grid (Breslow
+/// [`CoxSiteSums`], no strata).
+pub(super) fn finegray_sums(
+    rows: &[Row],
+    analysis: &Analysis,
+    grid: &[f64],
+    censoring_survival: &[f64],
+    beta: &[f64],
+    bins: &[f64],
+) -> Result<CoxSiteSums, AnalysisError> {
+    let grid = finegray_grid(grid, censoring_survival, bins)?;
+    let model = finegray_rows(rows, analysis, bins)?;
+    Ok(finegray_site_sums(&model, &grid, beta)?)
+}
+
+/// The Gram matrices of the Fine–Gray residual features at the final `beta`,
+/// per (grid time, status) cell.
+pub(super) fn finegray_gram(
+    rows: &[Row],
+    analysis: &Analysis,
+    grid: &[f64],
+    censoring_survival: &[f64],
+    beta: &[f64],
+    bins: &[f64],
+) -> Result<ResidualGram, AnalysisError> {
+    let grid = finegray_grid(grid, censoring_survival, bins)?;
+    let model = finegray_rows(rows, analysis, bins)?;
+    Ok(finegray_residual_gram(&model, &grid, beta)?)
 }

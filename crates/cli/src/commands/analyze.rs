@@ -30,6 +30,11 @@ pub enum AnalyzeCommand {
     Cif(KmArgs),
     /// Cox proportional hazards (exact federated Newton–Raphson, Efron or Breslow ties).
     Cox(CoxArgs),
+    /// Fine–Gray regression of the subdistribution hazard of progression or
+    /// recurrence (--endpoint pfs or rfs) with death without it competing,
+    /// as R's cmprsk::crr (Breslow ties, crr's sandwich standard errors); on
+    /// time bins, without delayed entry.
+    Finegray(FineGrayArgs),
     /// Logistic or Poisson regression (federated IRLS, intercept added).
     Glm(GlmArgs),
     /// Counts, mean, SD, histogram and quartiles; optionally with differential privacy (--epsilon).
@@ -61,7 +66,7 @@ pub struct Common {
     json: bool,
 }
 
-/// Stopping rule of a regression's Newton–Raphson iteration (Cox, GLM).
+/// Stopping rule of a regression's Newton–Raphson iteration (Cox, Fine–Gray, GLM).
 #[derive(Debug, Args)]
 pub struct FitArgs {
     /// Stop when the Newton decrement sqrt(U' I^-1 U), the distance to the
@@ -84,7 +89,7 @@ impl FitArgs {
     }
 }
 
-/// Follow-up options every survival analysis (km, cif, cox) takes.
+/// Follow-up options every survival analysis (km, cif, cox, finegray) takes.
 #[derive(Debug, Args)]
 pub struct FollowUp {
     /// Longest follow-up in days (censored there).
@@ -216,6 +221,21 @@ pub struct CoxArgs {
     /// (pooled model only: not with --stratify-by-site or --entry).
     #[arg(long)]
     robust: bool,
+    #[command(flatten)]
+    follow_up: FollowUp,
+    #[command(flatten)]
+    fit: FitArgs,
+}
+
+/// `oncofed analyze finegray`.
+#[derive(Debug, Args)]
+pub struct FineGrayArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A covariate; repeat for several. Forms as for `cox`, including
+    /// cat:<variable>:<levels> (categorical, the first level the reference).
+    #[arg(long = "covariate", required = true)]
+    covariates: Vec<Variable>,
     #[command(flatten)]
     follow_up: FollowUp,
     #[command(flatten)]
@@ -359,6 +379,14 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 stratify_by_site: a.stratify_by_site,
                 strata: a.strata,
                 robust: a.robust,
+            };
+            let req = a.fit.apply(request(&a.common, analysis, None)?);
+            (a.common.hub, a.common.token_file, req, None, a.common.json)
+        }
+        AnalyzeCommand::Finegray(a) => {
+            let analysis = Analysis::FineGray {
+                survival: a.follow_up.survival(),
+                covariates: a.covariates,
             };
             let req = a.fit.apply(request(&a.common, analysis, None)?);
             (a.common.hub, a.common.token_file, req, None, a.common.json)

@@ -64,7 +64,9 @@ pub fn render(result: &AnalysisResult) -> String {
         None => {}
     }
     match result {
-        AnalysisResult::Cox(r) | AnalysisResult::Glm(r) => out.push_str(&regression(r)),
+        AnalysisResult::Cox(r) | AnalysisResult::FineGray(r) | AnalysisResult::Glm(r) => {
+            out.push_str(&regression(r))
+        }
         AnalysisResult::Km(r) => out.push_str(&km(r)),
         AnalysisResult::Cif(r) => out.push_str(&cif_table(r)),
         AnalysisResult::Describe(r) => out.push_str(&describe(r)),
@@ -75,6 +77,9 @@ pub fn render(result: &AnalysisResult) -> String {
 fn regression(r: &RegressionResult) -> String {
     let ratio = if r.model.starts_with("cox") {
         "HR"
+    } else if r.model.starts_with("fine-gray") {
+        // the subdistribution hazard ratio
+        "SHR"
     } else if r.model.contains("poisson") {
         "RR"
     } else {
@@ -409,5 +414,27 @@ mod tests {
         let json = json.to_string();
         assert!(json.contains("\"ci_lower\":0.2118"), "{json}");
         assert!(!json.contains("gray_test"), "{json}");
+    }
+
+    #[test]
+    fn a_fine_gray_table_shows_subdistribution_hazard_ratios() {
+        let result: AnalysisResult = serde_json::from_value(serde_json::json!({
+            "type": "fine-gray",
+            "run": {"sites": 3, "rows": 600, "events": 441, "rounds": 14, "sat_out": []},
+            "model": "fine-gray (subdistribution hazards, crr variance)",
+            "terms": ["female"],
+            "estimates": [{"coef": 0.4276, "exp_coef": 1.5335, "std_error": 0.1234, "z": 3.4656,
+                "p_value": 5.29e-4, "ci_lower": 0.1858, "ci_upper": 0.6694}],
+            "loglik": -1520.25,
+            "iterations": 4
+        }))
+        .unwrap();
+        let text = render(&result);
+        assert!(text.contains("95% CI (SHR)"), "{text}");
+        assert!(
+            text.contains("fine-gray (subdistribution hazards, crr variance)"),
+            "{text}"
+        );
+        assert!(text.contains("female"), "{text}");
     }
 }

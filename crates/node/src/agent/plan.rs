@@ -188,6 +188,32 @@ impl SiteBounds {
                 bins(b, Some(grid))?;
                 self.check_beta(beta, p)?;
             }
+            Computation::FineGraySums {
+                grid,
+                censoring_survival,
+                beta,
+                bins: b,
+            }
+            | Computation::FineGrayResidualGram {
+                grid,
+                censoring_survival,
+                beta,
+                bins: b,
+            } => {
+                if !matches!(analysis, Analysis::FineGray { .. }) {
+                    return Err("fine-gray sums for a run that is no fine-gray model".into());
+                }
+                self.check_grid(grid)?;
+                if b.is_empty() {
+                    return Err("a fine-gray model sums on time bins only".into());
+                }
+                bins(b, Some(grid))?;
+                oncofed_protocol::analysis::check_censoring_survival(
+                    censoring_survival,
+                    grid.len(),
+                )?;
+                self.check_beta(beta, p)?;
+            }
             Computation::CoxStratum { beta, .. } | Computation::GlmStep { beta } => {
                 self.check_beta(beta, p)?;
             }
