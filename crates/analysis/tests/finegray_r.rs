@@ -19,8 +19,18 @@
 //!
 //! Asserted: coefficients |Δβ| / |β| and crr's standard errors |ΔSE| / SE
 //! ≤ 1e-8 against crr with `gtol = 1e-13`; the rounds within the planned
-//! budget. Measured: see the message of the test (printed with
-//! `--nocapture`) and the commit.
+//! budget. Measured (R 4.2.2, cmprsk 2.2-11; 27 bins of ≥ 11 exits, 257
+//! events of interest, 184 competing; 14 rounds, 4 Newton iterations;
+//! largest of |Δβ|/|β|, |ΔSE|/SE, |Δz|/|z| over the terms, tolerance 1e-10
+//! on exact sums):
+//!
+//! | model | coef, SE, z | loglik |
+//! |---|---|---|
+//! | x1 + x2 + x3 | 3.8e-12 (x1's coef; SEs ≤ 7.3e-14) | 9.1e-16 |
+//! | x1 + x2 + cat(x3) | 1.0e-14 | 1.2e-15 |
+//!
+//! The 3.8e-12 is crr's own stopping point (the same over the codec at the
+//! default tolerance), not a difference of the federated sums.
 //!
 //! And the refusals: endpoint os (no event of interest), exact days and
 //! delayed entry are refused before any round.
