@@ -438,3 +438,58 @@ async fn red_team_analysis_releases_exhaust_the_sites_own_lifetime_budget() {
             < 1e-9
     );
 }
+
+#[test]
+fn site_bounds_admit_fine_gray_sums_only_in_a_fine_gray_run_with_a_censoring_curve() {
+    let b = SiteBounds::DEFAULT;
+    let survival = Survival {
+        endpoint: oncofed_protocol::analysis::Endpoint::ProgressionFree,
+        ..Survival::binned(99)
+    };
+    let fine_gray = Analysis::FineGray {
+        survival: survival.clone(),
+        covariates: vec![Variable::Age],
+    };
+    let cox = Analysis::Cox {
+        survival,
+        covariates: vec![Variable::Age],
+        ties: Ties::Breslow,
+        stratify_by_site: false,
+        strata: None,
+        robust: true,
+    };
+    let bins = vec![0.0, 10.0, 40.0, 100.0];
+    let sums = |grid: Vec<f64>, g: Vec<f64>, beta: f64, bins: Vec<f64>| Computation::FineGraySums {
+        grid,
+        censoring_survival: g,
+        beta: vec![beta],
+        bins,
+    };
+    let grid = vec![9.0, 39.0, 99.0];
+    let ok = sums(grid.clone(), vec![1.0, 0.9, 0.7], 0.3, bins.clone());
+    assert_eq!(b.check_computation(&fine_gray, &ok), Ok(()));
+    let gram = Computation::FineGrayResidualGram {
+        grid: grid.clone(),
+        censoring_survival: vec![1.0, 0.9, 0.7],
+        beta: vec![0.3],
+        bins: bins.clone(),
+    };
+    assert_eq!(b.check_computation(&fine_gray, &gram), Ok(()));
+    assert!(b.check_computation(&cox, &ok).is_err());
+    assert!(b.check_computation(&cox, &gram).is_err());
+    for bad in [
+        // a bin's end off the grid, exact days
+        sums(vec![39.0, 99.0], vec![1.0, 0.9], 0.3, bins.clone()),
+        sums(grid.clone(), vec![1.0, 0.9, 0.7], 0.3, Vec::new()),
+        // G above 1, zero, not 1 first, rising, of the wrong length
+        sums(grid.clone(), vec![1.0, 1.1, 0.7], 0.3, bins.clone()),
+        sums(grid.clone(), vec![1.0, 0.9, 0.0], 0.3, bins.clone()),
+        sums(grid.clone(), vec![0.9, 0.9, 0.7], 0.3, bins.clone()),
+        sums(grid.clone(), vec![1.0, 0.7, 0.9], 0.3, bins.clone()),
+        sums(grid.clone(), vec![1.0, 0.9], 0.3, bins.clone()),
+        // an absurd coefficient
+        sums(grid.clone(), vec![1.0, 0.9, 0.7], 21.0, bins.clone()),
+    ] {
+        assert!(b.check_computation(&fine_gray, &bad).is_err(), "{bad:?}");
+    }
+}
