@@ -36,7 +36,7 @@ use oncofed_protocol::api::TaskState;
 use oncofed_protocol::plan::{PlanLimits, RunPlan};
 use oncofed_protocol::{QueryId, Task, TaskAnswer, TaskId, TaskKind};
 use oncofed_secagg::{
-    AggregationRound, EncryptedShare, FixedPoint, RoundId, SignedPublicShare, SitePolicy,
+    AggregationRound, EncryptedShare, RoundId, SignedPublicShare, SitePolicy, WideFixedPoint,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -60,6 +60,7 @@ pub fn planned_rounds(
             project.max_rounds,
             match &request.analysis {
                 oncofed_protocol::analysis::Analysis::Cox { .. }
+                | oncofed_protocol::analysis::Analysis::FineGray { .. }
                 | oncofed_protocol::analysis::Analysis::Glm { .. } => {
                     ": lower max_iter, or ask the admin for a larger budget"
                 }
@@ -88,7 +89,8 @@ fn run_plan(
     let max_grid_points = match &request.analysis {
         Analysis::KaplanMeier { survival, .. }
         | Analysis::CumulativeIncidence { survival, .. }
-        | Analysis::Cox { survival, .. } => survival.horizon_days as usize + 1,
+        | Analysis::Cox { survival, .. }
+        | Analysis::FineGray { survival, .. } => survival.horizon_days as usize + 1,
         Analysis::Describe { edges, .. } => edges.len(),
         Analysis::Glm { .. } => 0,
     };
@@ -101,8 +103,10 @@ fn run_plan(
     }
 }
 
-/// The encoding of every analysis vector (the sites use the same).
-const CODEC: FixedPoint = FixedPoint::DEFAULT;
+/// The encoding of every analysis vector (the sites use the same): two ring
+/// elements per value (resolution 2⁻⁴⁸), so a masked vector of a computation
+/// of `len` values has `2 · len` elements and decodes to `len` values.
+const CODEC: WideFixedPoint = WideFixedPoint::DEFAULT;
 
 /// The disclosure limits for a request, from the hub's configuration.
 pub fn limits_for(state: &AppState, request: &AnalysisRequest) -> AnalysisLimits {
@@ -512,6 +516,8 @@ fn computation_name(c: &Computation) -> &'static str {
         Computation::CifCounts { .. } => "cif-counts",
         Computation::CoxSums { .. } => "cox-sums",
         Computation::CoxResidualGram { .. } => "cox-residual-gram",
+        Computation::FineGraySums { .. } => "finegray-sums",
+        Computation::FineGrayResidualGram { .. } => "finegray-residual-gram",
         Computation::CoxStratum { .. } => "cox-stratum",
         Computation::GlmStart => "glm-start",
         Computation::GlmStep { .. } => "glm-step",
