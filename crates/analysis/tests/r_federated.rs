@@ -653,6 +653,11 @@ fn km_vs_r(t: &mut Table, data: &str, sites: &[Vec<Row>], column: &str, km: &KmR
                 );
             }
             for (ours, theirs) in [(step.ci_lower, lower), (step.ci_upper, upper)] {
+                // where everyone has had the event (S = 0) the log-log band is
+                // undefined: R gives NA, OncoFed the degenerate band 0 – 0
+                if s == 0.0 && step.survival == 0.0 && theirs.is_nan() && ours == 0.0 {
+                    continue;
+                }
                 let d = (ours - theirs).abs();
                 t.record("CI", d);
                 if d >= worst_ci.0 {

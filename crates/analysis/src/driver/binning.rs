@@ -17,8 +17,10 @@
 //!
 //! The bins are found from counts only ([`Computation::ExitCounts`]: exits and
 //! deaths per bin, masked like every vector): [`COARSE_BINS`] dyadic bins over
-//! the horizon, merged until each is valid, then halved, one round per level
-//! and at most [`MAX_REFINEMENTS`] levels, where both halves stay valid. The
+//! the horizon, merged until each is valid, then each bin with at least 2k
+//! exits split into [`PIECES`] pieces and the pieces merged again into the
+//! finest valid bins, one round per level and at most [`MAX_REFINEMENTS`]
+//! levels. The
 //! hub learns the pooled exit and death counts of the bins it tried, never a
 //! covariate sum over them; a bin narrower than the final ones is never asked
 //! for anything else.
@@ -31,9 +33,13 @@ use oncofed_protocol::analysis::Computation;
 /// Bins over the horizon at the start (before merging).
 pub const COARSE_BINS: u32 = 16;
 
-/// Halving rounds at most; with the coarse width of a 10-year horizon (256
-/// days) the narrowest possible bin is 4 days.
+/// Refinement rounds at most; with the coarse width of a 10-year horizon (256
+/// days) and [`PIECES`] pieces a round, the narrowest possible bin is 1 day.
 pub const MAX_REFINEMENTS: usize = 6;
+
+/// Pieces a bin is split into per refinement round (then merged again into
+/// the finest valid bins).
+pub const PIECES: usize = 4;
 
 /// Bins with their pooled exit and death counts.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,62 +161,75 @@ pub fn merge(edges: &[f64], exits: &[u64], deaths: &[u64], k: u64) -> Option<Bin
     merge_levels(edges, &[level], k)
 }
 
-/// Merges neighbouring bins until every bin is valid in every level
-/// (`levels[l][i]`: level l, bin i); `None` when even one bin over the
+/// Merges neighbouring bins into the most bins that are each valid in every
+/// level (`levels[l][i]`: level l, bin i); `None` when even one bin over the
 /// whole follow-up is not.
 pub fn merge_levels(edges: &[f64], levels: &[Vec<Tally>], k: u64) -> Option<Bins> {
-    let n_levels = levels.len();
-    let bins = levels.first().map_or(0, Vec::len);
-    let mut closed: Vec<(f64, Vec<Tally>)> = Vec::new();
-    let mut acc = vec![Tally::default(); n_levels];
-    let total = |cells: &[Tally]| cells.iter().map(|c| c.exits).sum::<u64>();
-    for i in 0..bins {
-        for (a, level) in acc.iter_mut().zip(levels) {
-            a.add(&level[i]);
-        }
-        if total(&acc) >= k && all_valid(&acc, k, closed.is_empty()) {
-            closed.push((
-                edges[i + 1],
-                std::mem::replace(&mut acc, vec![Tally::default(); n_levels]),
-            ));
-        }
+    finest_partition(edges, levels, k)
+}
+
+/// The partition of the bins `levels[l][i]` (edges `edges`, from day 0) into
+/// runs of neighbouring bins, each valid in every level, with the most runs
+/// that hold exits (ties: the fewest runs). A run may be empty (no exits, no
+/// entries: nothing is summed over it). Found by dynamic programming over the
+/// run ends, O(n² · levels), so a finer valid partition is never missed (a
+/// greedy merge left grouped analyses and delayed entries with one bin over
+/// the whole follow-up when an early bin was short of one group's entries).
+/// `None` when not even the whole stretch is valid.
+fn finest_partition(edges: &[f64], levels: &[Vec<Tally>], k: u64) -> Option<Bins> {
+    let n = levels.first().map_or(0, Vec::len);
+    if n == 0 || edges.len() != n + 1 {
+        return None;
     }
-    let end = edges[edges.len() - 1];
-    match closed.last_mut() {
-        // nothing closed: one bin over everything, if that is valid
-        None => closed.push((end, acc)),
-        // the rest (too few to close a bin) joins the last closed bin
-        Some(last) => {
-            last.0 = end;
-            for (c, a) in last.1.iter_mut().zip(&acc) {
-                c.add(a);
+    // best[j]: (runs with exits, runs, start of the last run) over bins 0..j
+    let mut best: Vec<Option<(usize, usize, usize)>> = vec![None; n + 1];
+    best[0] = Some((0, 0, 0));
+    for i in 0..n {
+        let Some((full, runs, _)) = best[i] else {
+            continue;
+        };
+        let mut acc = vec![Tally::default(); levels.len()];
+        for j in i + 1..=n {
+            for (a, level) in acc.iter_mut().zip(levels) {
+                a.add(&level[j - 1]);
+            }
+            let exits: u64 = acc.iter().map(|c| c.exits).sum();
+            if (exits != 0 && exits < k) || !all_valid(&acc, k, i == 0) {
+                continue;
+            }
+            let candidate = (full + usize::from(exits > 0), runs + 1, i);
+            let better = best[j]
+                .is_none_or(|(f, r, _)| candidate.0 > f || (candidate.0 == f && candidate.1 < r));
+            if better {
+                best[j] = Some(candidate);
             }
         }
     }
-    // joining may have left the last bin invalid: merge backwards
-    while closed.len() > 1 {
-        let last = closed.len() - 1;
-        if all_valid(&closed[last].1, k, false) {
+    best[n]?;
+    // the run ends, back from the last bin
+    let mut ends = vec![n];
+    while let Some(&j) = ends.last() {
+        if j == 0 {
             break;
         }
-        let (end, cells) = closed.pop()?;
-        let prev = closed.last_mut()?;
-        prev.0 = end;
-        for (c, a) in prev.1.iter_mut().zip(&cells) {
-            c.add(a);
-        }
+        ends.push(best[j]?.2);
     }
-    if closed.len() == 1 && !all_valid(&closed[0].1, k, true) {
-        return None;
-    }
+    ends.reverse();
     let mut out = Bins {
         edges: vec![edges[0]],
         exits: Vec::new(),
         deaths: Vec::new(),
-        tallies: vec![Vec::new(); n_levels],
+        tallies: vec![Vec::new(); levels.len()],
     };
-    for (end, cells) in closed {
-        out.edges.push(end);
+    for w in ends.windows(2) {
+        let (from, to) = (w[0], w[1]);
+        out.edges.push(edges[to]);
+        let mut cells = vec![Tally::default(); levels.len()];
+        for (c, level) in cells.iter_mut().zip(levels) {
+            for t in &level[from..to] {
+                c.add(t);
+            }
+        }
         out.exits.push(cells.iter().map(|c| c.exits).sum());
         out.deaths.push(cells.iter().map(|c| c.events).sum());
         for (l, c) in cells.into_iter().enumerate() {
@@ -294,7 +313,7 @@ fn counts(
 /// Finds the bins of a survival analysis over `horizon` days for minimum
 /// cell `k`, valid in every one of the groups' `levels` (all rows as one
 /// without): the coarse count round, the merge, and up to
-/// [`MAX_REFINEMENTS`] halving rounds.
+/// [`MAX_REFINEMENTS`] refinement rounds.
 pub(super) fn time_bins(
     rounds: &mut Rounds<'_>,
     horizon: u32,
@@ -304,73 +323,43 @@ pub(super) fn time_bins(
     let k = k.max(1);
     let edges = coarse_edges(horizon);
     let tallies = counts(rounds, &edges, levels)?;
-    let mut bins = merge_levels(&edges, &tallies, k).ok_or_else(|| {
+    let refused = || {
         AnalysisError::Disclosure(format!(
             "no time bin can be released: in all or in one group, the follow-up has fewer \
              than {k} events, censorings or entries but some"
         ))
-    })?;
+    };
+    let mut bins = finest_partition(&edges, &tallies, k).ok_or_else(refused)?;
+    // the finest bins counted so far ("atoms") and their tallies: each round
+    // splits every atom wide and full enough into up to PIECES pieces, and
+    // the bins are the finest valid partition of all atoms (the atoms keep
+    // getting finer even where a round finds no finer valid bins, so a
+    // later round can)
+    let (mut atoms, mut atom_tallies) = (edges, tallies);
     for _ in 0..MAX_REFINEMENTS {
-        let split: Vec<bool> = (0..bins.exits.len())
-            .map(|i| bins.edges[i + 1] - bins.edges[i] >= 2.0 && bins.exits[i] >= 2 * k)
-            .collect();
-        if !split.contains(&true) {
-            break;
-        }
-        let mut proposed = vec![bins.edges[0]];
-        for (i, &s) in split.iter().enumerate() {
-            let (lo, hi) = (bins.edges[i], bins.edges[i + 1]);
-            if s {
-                proposed.push(lo + ((hi - lo) / 2.0).floor());
+        let mut proposed = vec![atoms[0]];
+        for i in 0..atoms.len() - 1 {
+            let (lo, hi) = (atoms[i], atoms[i + 1]);
+            let exits: u64 = atom_tallies.iter().map(|l| l[i].exits).sum();
+            let n = if exits >= 2 * k {
+                PIECES.min((hi - lo) as usize).max(1)
+            } else {
+                1
+            };
+            for q in 1..n {
+                let edge = lo + ((hi - lo) * q as f64 / n as f64).floor();
+                if edge > *proposed.last().unwrap_or(&lo) {
+                    proposed.push(edge);
+                }
             }
             proposed.push(hi);
         }
-        let tallies = counts(rounds, &proposed, levels)?;
-        let cell = |bin: usize| -> Vec<Tally> { tallies.iter().map(|l| l[bin]).collect() };
-        // the next bins, each as its tallies per level
-        let mut next: Vec<(f64, Vec<Tally>)> = Vec::new();
-        let mut j = 0;
-        let mut changed = false;
-        for &s in &split {
-            let first = next.is_empty();
-            let halves_valid =
-                s && all_valid(&cell(j), k, first) && all_valid(&cell(j + 1), k, false);
-            if halves_valid {
-                changed = true;
-                for h in 0..2 {
-                    next.push((proposed[j + h + 1], cell(j + h)));
-                }
-            } else {
-                let n = if s { 2 } else { 1 };
-                let mut merged = cell(j);
-                if n == 2 {
-                    for (m, t) in merged.iter_mut().zip(cell(j + 1)) {
-                        m.add(&t);
-                    }
-                }
-                next.push((proposed[j + n], merged));
-            }
-            j += if s { 2 } else { 1 };
-        }
-        bins = Bins {
-            edges: std::iter::once(bins.edges[0])
-                .chain(next.iter().map(|(e, _)| *e))
-                .collect(),
-            exits: next
-                .iter()
-                .map(|(_, c)| c.iter().map(|t| t.exits).sum())
-                .collect(),
-            deaths: next
-                .iter()
-                .map(|(_, c)| c.iter().map(|t| t.events).sum())
-                .collect(),
-            tallies: (0..tallies.len())
-                .map(|l| next.iter().map(|(_, c)| c[l]).collect())
-                .collect(),
-        };
-        if !changed {
+        if proposed.len() == atoms.len() {
             break;
         }
+        atom_tallies = counts(rounds, &proposed, levels)?;
+        atoms = proposed;
+        bins = finest_partition(&atoms, &atom_tallies, k).ok_or_else(refused)?;
     }
     Ok(bins)
 }
