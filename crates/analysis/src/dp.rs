@@ -23,7 +23,7 @@
 //! 2020, as OpenDP does): no floating-point value is derived from randomness, so
 //! the floating-point attack on textbook Laplace samplers (Mironov, CCS 2012)
 //! has nothing to work on. The true counts are rounded to whole numbers first
-//! (the secure-aggregation codec's fixed point leaves ~1e-7), which does not
+//! (the secure-aggregation codec's fixed point leaves up to `sites · 2⁻⁴⁹`), which does not
 //! change the sensitivity.
 //!
 //! Everything a DP release says about the number of people — the run's `rows`

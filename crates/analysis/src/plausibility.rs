@@ -11,7 +11,7 @@
 //! that inflates one round alone is caught by the next.
 //!
 //! Sums arrive through the fixed-point codec, so a real component may be off by
-//! up to `sites · 2⁻²⁴` ([`CODEC_RESOLUTION`]); counts must be within
+//! up to `sites · 2⁻⁴⁸` ([`CODEC_RESOLUTION`]); counts must be within
 //! [`COUNT_TOLERANCE`] of a whole number. Real-valued sums also get a relative
 //! slack of 1e-9 for the sites' own floating-point summation.
 //!

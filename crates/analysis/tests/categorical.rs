@@ -196,7 +196,7 @@ fn cox_with_categorical_ecog_equals_hand_built_dummies_and_lifelines() {
     assert!(worst_peer < 1e-6, "{worst_peer:e}");
     assert!((fed.loglik - loglik).abs() < 1e-6);
 
-    // over the secure-aggregation codec (each site vector rounded to 2^-24)
+    // over the secure-aggregation codec (each site vector rounded to 2^-48)
     let analysis = cox(vec![Variable::Age, Variable::Female, ecog("0,1,2,3")]);
     let codec = fit(
         &limits,

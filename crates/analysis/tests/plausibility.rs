@@ -189,7 +189,7 @@ fn honest_sums_pass_every_check() {
     }
     let (describe, edges, v) = describe();
     check_describe(&v, &describe, &edges, n, SITES).unwrap();
-    // the codec moves each component by up to sites · 2^-24
+    // the codec moves each component by up to sites · 2^-48
     let jitter = |v: &[f64]| -> Vec<f64> {
         let e = SITES as f64 * CODEC_RESOLUTION;
         v.iter()

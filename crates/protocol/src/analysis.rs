@@ -300,8 +300,8 @@ pub struct AnalysisRequest {
     pub wait_seconds: Option<u64>,
     /// Cox and GLM only: stop the Newton iteration when the Newton decrement
     /// `√(Uᵀ I⁻¹ U)` (the distance to the maximum in standard errors) is below
-    /// this; 1e-10 to 1e-3, default 1e-7 (below about 1e-9 the rounding of the
-    /// secure-aggregation codec is the floor, which no tolerance can pass).
+    /// this; 1e-12 to 1e-3, default 1e-9 (below about 1e-12 the floating-point
+    /// rounding of the summed score is the floor, which no tolerance can pass).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
     /// Cox and GLM only: the most Newton iterations (1 to the analysis limits'

@@ -25,7 +25,7 @@ fn check_fit(request: &AnalysisRequest) -> Result<(), AnalysisError> {
         && !TOLERANCE_RANGE.contains(&t)
     {
         return Err(AnalysisError::Invalid(format!(
-            "tolerance must be {:e} to {:e} (the Newton decrement, in standard errors): the secure-aggregation codec's rounding puts a floor near 1e-9 under the decrement, so a tighter tolerance could never be met (between 1e-10 and 1e-9 the fit stops at that floor and says so)",
+            "tolerance must be {:e} to {:e} (the Newton decrement, in standard errors): below about 1e-12 the floating-point rounding of the summed score is the floor, so a tighter tolerance could never be met",
             TOLERANCE_RANGE.start(),
             TOLERANCE_RANGE.end()
         )));

@@ -70,8 +70,8 @@ pub struct Common {
 #[derive(Debug, Args)]
 pub struct FitArgs {
     /// Stop when the Newton decrement sqrt(U' I^-1 U), the distance to the
-    /// maximum in standard errors, is below this: 1e-10 to 1e-3, default 1e-7
-    /// (below about 1e-9 the secure-aggregation codec's rounding is the floor).
+    /// maximum in standard errors, is below this: 1e-12 to 1e-3, default 1e-9
+    /// (below about 1e-12 the floating-point rounding of the sums is the floor).
     #[arg(long)]
     tolerance: Option<f64>,
     /// Most Newton iterations: 1 to the hub's limit (25 by default), which is
