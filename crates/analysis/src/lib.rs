@@ -127,11 +127,12 @@ impl AnalysisLimits {
 
     /// The aggregation rounds a run may need at these limits, for a federation
     /// that sets up its rounds in advance: the most of any request
-    /// ([`Self::planned_rounds_for`] a binned Cox model at `max_iterations`;
-    /// robust standard errors add 2 rounds to that, which
-    /// [`Self::planned_rounds_for`] counts).
+    /// ([`Self::planned_rounds_for`] a Fine–Gray model, or a Cox model with
+    /// strata and robust standard errors, at `max_iterations`: the totals, one
+    /// more counting round, the time-bin rounds, the Newton evaluations and
+    /// the two variance rounds).
     pub fn planned_rounds(&self) -> usize {
-        2 + driver::binning::MAX_REFINEMENTS
+        5 + driver::binning::MAX_REFINEMENTS
             + driver::newton_budget(self.max_iterations).max_evaluations()
     }
 
@@ -171,9 +172,18 @@ impl AnalysisLimits {
             } => newton()?,
             // robust SEs: the risk-set sums at the final β (when the fit's
             // last evaluation was elsewhere) and the residual Gram matrices
+            // strata: their levels first
             Analysis::Cox {
-                survival, robust, ..
-            } => times(survival) + newton()? + 2 * usize::from(*robust),
+                survival,
+                robust,
+                strata,
+                ..
+            } => {
+                usize::from(strata.is_some())
+                    + times(survival)
+                    + newton()?
+                    + 2 * usize::from(*robust)
+            }
             // the competing-risks counts (the censoring curve), the Newton
             // evaluations, then crr's variance: the sums at the final β (when
             // the fit's last evaluation was elsewhere) and the Gram matrices

@@ -463,11 +463,35 @@ fn planned_rounds_are_the_most_the_driver_uses() {
             assert_eq!(fed.used, planned, "{}", analysis.kind());
         }
     }
-    // the default binned Cox model is the limits' worst case
+    // a stratified robust Cox model and a Fine–Gray model are the limits'
+    // worst case, a plain binned Cox model 3 rounds less
     let cox = request(cox(&Survival::default(), false));
     assert_eq!(
-        limits.planned_rounds_for(&cox).unwrap(),
+        limits.planned_rounds_for(&cox).unwrap() + 3,
         limits.planned_rounds()
     );
-    assert_eq!(limits.planned_rounds(), 46);
+    let worst: Analysis = serde_json::from_value(serde_json::json!({
+        "type": "cox",
+        "covariates": [{"var": "age"}],
+        "strata": {"var": "female"},
+        "robust": true,
+    }))
+    .unwrap();
+    assert_eq!(
+        limits.planned_rounds_for(&request(worst)).unwrap(),
+        limits.planned_rounds()
+    );
+    let fine_gray: Analysis = serde_json::from_value(serde_json::json!({
+        "type": "fine-gray",
+        "survival": {"endpoint": "pfs"},
+        "covariates": [{"var": "age"}],
+    }))
+    .unwrap();
+    assert_eq!(
+        limits.planned_rounds_for(&request(fine_gray)).unwrap(),
+        limits.planned_rounds()
+    );
+    assert_eq!(limits.planned_rounds(), 49);
+    // and every one fits the default project budget
+    assert!(limits.planned_rounds() <= oncofed_protocol::plan::PlanLimits::default().max_rounds);
 }

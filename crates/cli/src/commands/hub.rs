@@ -56,7 +56,7 @@ pub struct ApproveProjectArgs {
     epsilon_budget: f64,
     /// What runs may compute, as a JSON file of the approval's plan limits
     /// (`{"kinds": ["km", "cox"], "max_horizon_days": 1825, "max_abs_beta":
-    /// 20, "max_rounds": 48, "variables": [...]}`; absent keys keep their
+    /// 20, "max_rounds": 64, "variables": [...]}`; absent keys keep their
     /// defaults: every kind and variable of the categories, 36,500 days).
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
