@@ -3,6 +3,7 @@
 
 mod support;
 
+use serde_json::Value;
 use support::{oncofed, run_ok, serve_trustee, text};
 
 #[test]
@@ -145,24 +146,42 @@ fn demo_runs_end_to_end() {
         assert!(s["ingest"]["resources"].as_u64().unwrap() > 100);
         assert_eq!(s["queries"].as_array().unwrap().len(), 3);
     }
-    let analyses = summary["analyses"]["analyses"].as_array().unwrap();
+    let all = summary["analyses"]["analyses"].as_array().unwrap();
+    // on 120 patients a narrow analysis may be refused (a site under the
+    // disclosure minimums): it is reported with its rule, the rest released
+    for a in all {
+        assert!(
+            a["result"].is_object() || a["refused"].as_str().is_some_and(|r| !r.is_empty()),
+            "{a}"
+        );
+    }
+    let analyses: Vec<&Value> = all.iter().filter(|a| a["result"].is_object()).collect();
     let kinds: Vec<&str> = analyses
         .iter()
         .map(|a| a["result"]["type"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["km", "cox", "cif", "glm", "describe"]);
+    for core in ["km", "cox", "cif", "fine-gray", "glm", "describe"] {
+        assert!(kinds.contains(&core), "{core} released: {kinds:?}");
+    }
     // the Cox model is progression-free survival with a treatment covariate,
     // the cumulative incidence has death as the competing risk, and every
     // survival release states its endpoint and time bins
-    let cox = &analyses[1]["result"];
+    let first = |kind: &str| {
+        &analyses
+            .iter()
+            .find(|a| a["result"]["type"] == kind)
+            .unwrap()["result"]
+    };
+    let cox = first("cox");
     assert_eq!(cox["run"]["endpoint"], "pfs");
     assert_eq!(
         cox["terms"].as_array().unwrap().last().unwrap(),
         "tx:atc:L01@90"
     );
-    let cif = &analyses[2]["result"];
-    assert_eq!(cif["run"]["endpoint"], "pfs");
-    for a in &analyses[..3] {
+    assert_eq!(first("cif")["run"]["endpoint"], "pfs");
+    for a in analyses.iter().filter(|a| {
+        ["km", "cox", "cif", "fine-gray"].contains(&a["result"]["type"].as_str().unwrap())
+    }) {
         assert_eq!(a["result"]["run"]["time_bins"]["exact"], false);
     }
     // every release was charged ε (the hub's default where the request named none)

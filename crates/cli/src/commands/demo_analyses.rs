@@ -16,13 +16,19 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// One analysis the demo ran, with what it released.
+/// One analysis the demo ran, with what it released or why it was refused.
 #[derive(Debug, Serialize)]
 pub struct DemoAnalysis {
     /// What was asked, in words.
     pub question: &'static str,
-    /// The released result.
-    pub result: AnalysisResult,
+    /// The released result (none when the run was refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<AnalysisResult>,
+    /// Why the run was refused: on a small demo cohort a narrow analysis
+    /// (survival after a progression, say) can leave a site under the
+    /// disclosure minimums, and the demo goes on with the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// The demo's analyses and the plot's path.
@@ -193,10 +199,12 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
     for (question, req) in asks {
         let response = client.analyze_to_end(&req).await?;
         if response.state != RunState::Done {
-            anyhow::bail!(
-                "{question}: {}",
-                response.error.unwrap_or_else(|| "not released".into())
-            );
+            analyses.push(DemoAnalysis {
+                question,
+                result: None,
+                refused: Some(response.error.unwrap_or_else(|| "not released".into())),
+            });
+            continue;
         }
         let result: AnalysisResult = serde_json::from_value(response.result.unwrap_or_default())?;
         if let AnalysisResult::Km(km) = &result
@@ -205,7 +213,11 @@ pub async fn run(fed: &LocalFederation, dir: &Path) -> anyhow::Result<DemoAnalys
             std::fs::write(&km_plot, oncofed_analysis::plot::km_svg(km, question))?;
             plotted = true;
         }
-        analyses.push(DemoAnalysis { question, result });
+        analyses.push(DemoAnalysis {
+            question,
+            result: Some(result),
+            refused: None,
+        });
     }
     Ok(DemoAnalyses { analyses, km_plot })
 }
@@ -215,7 +227,14 @@ pub fn print(a: &DemoAnalyses) {
     println!("\nfederated analyses through the hub (secure aggregation; project 'demo'):");
     for x in &a.analyses {
         println!("\n{}", x.question);
-        let text = super::analyze::render(&x.result);
+        let Some(result) = &x.result else {
+            println!(
+                "  refused: {}",
+                x.refused.as_deref().unwrap_or("not released")
+            );
+            continue;
+        };
+        let text = super::analyze::render(result);
         // The KM table is long: show the head of it.
         for line in text.lines().take(14) {
             println!("  {line}");
