@@ -441,3 +441,37 @@ fn red_team_grouped_curves_and_strata_keep_every_group_at_k() {
         Vec::<usize>::new()
     );
 }
+
+#[test]
+fn a_large_cohort_is_refined_within_the_plans_grid_and_to_two_days() {
+    // 30,000 rows spread over the whole horizon: every atom keeps ≥ 2k exits,
+    // so the refinement goes as fine as it may; no round may ask for more
+    // edges than the plan's one grid point per day of the horizon
+    let mut next = uniform(7);
+    let all: Vec<Row> = (0..30_000)
+        .map(|_| {
+            let time = (next() * 3650.0).floor();
+            let event = next() < 0.7;
+            Row {
+                time,
+                event,
+                dead: event,
+                values: vec![],
+                entry: 0.0,
+            }
+        })
+        .collect();
+    let km = Analysis::KaplanMeier {
+        survival: Survival::binned(3650),
+        groups: None,
+        interval_days: 30,
+    };
+    let (result, seen) = run_recorded(&all, km, SecurityLevel::Pseudonymised);
+    for (c, _) in &seen {
+        if let Computation::ExitCounts { edges, .. } = c {
+            assert!(edges.len() <= 3651, "{} edges", edges.len());
+        }
+    }
+    let bins = result.run().time_bins.clone().unwrap();
+    assert_eq!(bins.narrowest_days, 2, "{bins:?}");
+}

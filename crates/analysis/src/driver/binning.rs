@@ -34,8 +34,14 @@ use oncofed_protocol::analysis::Computation;
 pub const COARSE_BINS: u32 = 16;
 
 /// Refinement rounds at most; with the coarse width of a 10-year horizon (256
-/// days) and [`PIECES`] pieces a round, the narrowest possible bin is 1 day.
+/// days) and [`PIECES`] pieces a round, bins reach [`MIN_WIDTH`] days.
 pub const MAX_REFINEMENTS: usize = 6;
+
+/// The narrowest piece a refinement makes, in days: a round's edges then
+/// number at most about half the horizon's days, within the run plan's one
+/// grid point per day (a 1-day refinement of a large cohort asked for
+/// horizon + 2 edges, one more than every site allows).
+pub const MIN_WIDTH: usize = 2;
 
 /// Pieces a bin is split into per refinement round (then merged again into
 /// the finest valid bins).
@@ -341,8 +347,10 @@ pub(super) fn time_bins(
         for i in 0..atoms.len() - 1 {
             let (lo, hi) = (atoms[i], atoms[i + 1]);
             let exits: u64 = atom_tallies.iter().map(|l| l[i].exits).sum();
+            // pieces of at least MIN_WIDTH days: the edges of a round then
+            // stay within the plan's one grid point per day of the horizon
             let n = if exits >= 2 * k {
-                PIECES.min((hi - lo) as usize).max(1)
+                PIECES.min((hi - lo) as usize / MIN_WIDTH).max(1)
             } else {
                 1
             };
