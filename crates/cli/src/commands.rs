@@ -8,12 +8,15 @@ mod bench_analysis;
 mod demo;
 mod demo_analyses;
 mod demo_audit;
+mod demo_transport;
 mod hub;
 mod local;
 mod node;
+mod pki;
 mod query;
 mod review;
 mod synth;
+mod tls_args;
 mod trustee;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +38,11 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Allow plain HTTP beyond loopback: serving on a non-loopback address without
+    /// --tls-cert, or calling an http:// URL on another host. Only behind a
+    /// TLS-terminating proxy or on an otherwise protected network; logged loudly.
+    #[arg(long, global = true)]
+    pub insecure_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,10 +76,14 @@ enum Command {
     /// Site-node commands: ingest FHIR data, check its quality, query it, serve the local API.
     #[command(subcommand)]
     Node(node::NodeCommand),
+    /// A federation CA and TLS certificates for a pilot: one per service, one per site.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
 }
 
 /// Runs the parsed command; the exit code says whether everything succeeded.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    tls_args::set_insecure_http(cli.insecure_http);
     match cli.command {
         Command::Demo(a) => demo::run(a).await,
         Command::Synth(a) => tokio::task::spawn_blocking(move || synth::run(a)).await?,
@@ -82,5 +94,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(cmd) => analyze::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Pki(cmd) => pki::run(cmd),
     }
 }

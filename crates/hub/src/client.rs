@@ -32,6 +32,9 @@ pub enum ClientError {
     /// The hub answered with something unreadable.
     #[error("hub answered with an unexpected body: {0}")]
     Protocol(String),
+    /// The TLS configuration is unusable, or the URL is plain HTTP beyond loopback.
+    #[error(transparent)]
+    Tls(std::sync::Arc<oncofed_tls::TlsError>),
 }
 
 /// A user's client for the hub, authenticated with their bearer token.
@@ -40,6 +43,9 @@ pub struct HubClient {
     base: String,
     token: String,
     http: reqwest::Client,
+    /// Why this client may not call its URL (set by [`HubClient::new`], which
+    /// cannot fail); every call returns it.
+    refused: Option<std::sync::Arc<oncofed_tls::TlsError>>,
 }
 
 impl std::fmt::Debug for HubClient {
@@ -51,24 +57,52 @@ impl std::fmt::Debug for HubClient {
 }
 
 impl HubClient {
-    /// A client for the hub at `base_url` using `token`.
+    /// A client for the hub at `base_url` using `token`, trusting the system's
+    /// roots. A plain-HTTP URL on another host is refused at the first call
+    /// (tokens and results never cross a network in the clear).
     pub fn new(base_url: &str, token: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(90))
-            .build()
-            .expect("static client configuration");
-        Self {
+        match Self::with_tls(base_url, token, &oncofed_tls::ClientTls::default()) {
+            Ok(client) => client,
+            Err(ClientError::Tls(refused)) => Self {
+                base: base_url.trim_end_matches('/').to_owned(),
+                token: token.to_owned(),
+                http: oncofed_tls::http_client(),
+                refused: Some(refused),
+            },
+            Err(other) => unreachable!("with_tls only fails with Tls: {other}"),
+        }
+    }
+
+    /// A client for the hub at `base_url` using `token`, verifying the hub
+    /// against `tls`'s CA bundle and presenting its client certificate if any.
+    pub fn with_tls(
+        base_url: &str,
+        token: &str,
+        tls: &oncofed_tls::ClientTls,
+    ) -> Result<Self, ClientError> {
+        let http = tls
+            .client_for(
+                base_url,
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .timeout(Duration::from_secs(90)),
+            )
+            .map_err(|e| ClientError::Tls(std::sync::Arc::new(e)))?;
+        Ok(Self {
             base: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             http,
-        }
+            refused: None,
+        })
     }
 
     async fn send<T: for<'de> serde::Deserialize<'de>>(
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
+        if let Some(refused) = &self.refused {
+            return Err(ClientError::Tls(refused.clone()));
+        }
         let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             url: self.base.clone(),
             reason: e.to_string(),
@@ -210,6 +244,9 @@ impl HubClient {
 
     /// The audit trail as JSON Lines (auditors only).
     pub async fn audit_export(&self) -> Result<String, ClientError> {
+        if let Some(refused) = &self.refused {
+            return Err(ClientError::Tls(refused.clone()));
+        }
         let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             url: self.base.clone(),
             reason: e.to_string(),

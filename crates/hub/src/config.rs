@@ -187,6 +187,14 @@ pub struct HubConfig {
     /// How long admission (each site selecting its rows under consent) may take;
     /// sites that have not answered by then do not take part.
     pub analysis_admission_timeout: Duration,
+    /// HTTPS for every connection (see [`oncofed_tls::ServerTls::load`]). With a
+    /// client CA (mutual TLS), every site request must come over a connection
+    /// whose verified certificate names the site that signed it
+    /// (`urn:oncofed:site:<id>`); researchers and admins need no certificate.
+    pub tls: Option<oncofed_tls::TlsAcceptor>,
+    /// Allow plain HTTP on a non-loopback address (a TLS proxy in front);
+    /// without it [`crate::serve`] refuses such a listener.
+    pub insecure_http: bool,
 }
 
 impl HubConfig {
@@ -218,6 +226,8 @@ impl HubConfig {
             default_release_epsilon: Some(DEFAULT_RELEASE_EPSILON),
             analysis_step_timeout: Duration::from_secs(60),
             analysis_admission_timeout: Duration::from_secs(600),
+            tls: None,
+            insecure_http: false,
         }
     }
 }

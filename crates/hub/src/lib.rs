@@ -109,6 +109,9 @@ pub enum LaunchError {
     /// The HTTP server failed.
     #[error("hub server: {0}")]
     Serve(std::io::Error),
+    /// The listener is not allowed in the clear (see [`oncofed_tls::check_bind`]).
+    #[error("hub: {0}")]
+    Tls(#[from] oncofed_tls::TlsError),
 }
 
 /// Shared state of the running hub. Cheap to clone.
@@ -332,17 +335,26 @@ pub async fn launch(
     serve(state, listener, shutdown).await
 }
 
-/// Runs the hub over already opened state (lets a caller keep a handle, e.g. for its public key).
+/// Runs the hub over already opened state (lets a caller keep a handle, e.g. for
+/// its public key), with the state's TLS configuration. Refuses plain HTTP on a
+/// non-loopback address unless the configuration allows it.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "hub listening");
-    }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    let addr = listener.local_addr().map_err(LaunchError::Serve)?;
+    let config = &state.inner.config;
+    oncofed_tls::check_bind(addr, config.tls.is_some(), config.insecure_http)?;
+    let listener = oncofed_tls::ServiceListener::new(listener, config.tls.as_ref())
+        .map_err(LaunchError::Serve)?;
+    tracing::info!(
+        %addr,
+        tls = listener.is_tls(),
+        mutual_tls = config.tls.as_ref().is_some_and(|t| t.is_mutual()),
+        "hub listening"
+    );
+    oncofed_tls::serve(listener, router(state), shutdown)
         .await
         .map_err(LaunchError::Serve)
 }

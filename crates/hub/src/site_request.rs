@@ -158,6 +158,8 @@ mod why {
     pub const REPLAY: &str =
         "this signed request was already received; sign every request afresh (add a nonce)";
     pub const DIGEST: &str = "the body does not match its signed digest; send it again";
+    pub const CERTIFICATE: &str = "this hub requires mutual TLS for sites: connect with the \
+        site's client certificate (urn:oncofed:site:<id>, issued by the federation CA)";
     pub const BEFORE_START: &str = "the request was signed before the hub started; sign it afresh \
         (if this persists, the site's clock runs late: check NTP)";
 }
@@ -207,6 +209,29 @@ fn parse_headers(headers: &HeaderMap) -> Result<Signed, ApiError> {
     })
 }
 
+/// Under mutual TLS, whether the connection's verified client certificate names
+/// `site`: a site's signing key alone does not authenticate it then, and one
+/// site's certificate cannot carry another site's requests.
+fn certificate_names(parts: &axum::http::request::Parts, state: &AppState, site: &SiteId) -> bool {
+    if !state
+        .inner
+        .config
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.is_mutual())
+    {
+        return true;
+    }
+    let named = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<oncofed_tls::Peer>>()
+        .is_some_and(|axum::extract::ConnectInfo(peer)| peer.is_site(site.as_str()));
+    if !named {
+        tracing::warn!(%site, "refused a site request without that site's certificate");
+    }
+    named
+}
+
 impl<const LIMIT: usize> FromRequest<AppState> for SiteRequest<LIMIT> {
     type Rejection = ApiError;
 
@@ -218,6 +243,9 @@ impl<const LIMIT: usize> FromRequest<AppState> for SiteRequest<LIMIT> {
             .map_err(|_| ApiError::SiteUnauthorized(why::CLOCK))?;
         if signed.timestamp < state.inner.started_unix {
             return Err(ApiError::SiteUnauthorized(why::BEFORE_START));
+        }
+        if !certificate_names(&parts, state, &signed.site) {
+            return Err(ApiError::SiteUnauthorized(why::CERTIFICATE));
         }
         let key = state
             .site_key(signed.site.as_str())

@@ -19,7 +19,7 @@ async fn red_team_truncated_audit_export_is_caught_by_the_sites_witnesses() {
         let witness = AuditWitness::open(&path, key.public_key()).unwrap();
         run_until(site.agent(&hub).with_audit_witness(witness), &stopped);
     }
-    let http = reqwest::Client::new();
+    let http = oncofed_tls::http_client();
     let export = || async {
         http.get(format!("{}/v1/audit/export", hub.url))
             .bearer_auth(AUDITOR)

@@ -134,7 +134,7 @@ async fn a_restarted_hub_completes_the_query() {
 
     let hub = Hub::start(dir.path().into(), key, |_| {}).await;
     let _agents = fed.run_agents(&hub, &[0, 1, 2]);
-    let http = reqwest::Client::new();
+    let http = oncofed_tls::http_client();
     let mut last = serde_json::Value::Null;
     for _ in 0..100 {
         last = http
@@ -232,7 +232,7 @@ async fn roles_are_enforced_and_the_audit_trail_verifies() {
     let (status, body) = feasibility(&hub, RESEARCHER, criteria, 20).await;
     assert_eq!(status, 200, "{body}");
 
-    let http = reqwest::Client::new();
+    let http = oncofed_tls::http_client();
     let export = |token: &'static str| {
         http.get(format!("{}/v1/audit/export", hub.url))
             .bearer_auth(token)

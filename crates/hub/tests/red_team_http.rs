@@ -37,7 +37,7 @@ async fn post(
 /// Registers `site-1` with a fresh key, as an admin would.
 async fn register(hub: &Hub) -> SigningKeyPair {
     let key = SigningKeyPair::generate();
-    let resp = reqwest::Client::new()
+    let resp = oncofed_tls::http_client()
         .post(format!("{}/v1/admin/sites", hub.url))
         .bearer_auth(ADMIN)
         .json(&json!({ "site": "site-1", "public_key": key.public_key() }))
@@ -106,7 +106,7 @@ async fn red_team_signed_site_request_replay_refused() {
     let ts = chrono::Utc::now().timestamp();
     let signature = oncofed_crypto::sign_request(&key, "GET", path, ts, b"");
     let send = || {
-        reqwest::Client::new()
+        oncofed_tls::http_client()
             .get(format!("{}{path}", hub.url))
             .header("x-oncofed-site", "site-1")
             .header("x-oncofed-timestamp", ts.to_string())
@@ -137,7 +137,7 @@ async fn red_team_429_without_retry_after() {
     let criteria = json!({ "diagnosis": { "icd10": "C50" } });
     let (first, _) = support::feasibility(&hub, RESEARCHER, criteria.clone(), 0).await;
     assert_eq!(first, 200);
-    let resp = reqwest::Client::new()
+    let resp = oncofed_tls::http_client()
         .post(format!("{}/v1/feasibility", hub.url))
         .bearer_auth(RESEARCHER)
         .json(&json!({ "criteria": criteria, "wait_seconds": 0 }))
@@ -186,7 +186,7 @@ async fn red_team_analyses_have_no_rate_limit_or_quota() {
         };
     })
     .await;
-    let http = reqwest::Client::new();
+    let http = oncofed_tls::http_client();
     let project = oncofed_protocol::analysis::Project {
         id: "p1".into(),
         title: "rate limit".into(),
@@ -229,7 +229,7 @@ async fn red_team_analyses_have_no_rate_limit_or_quota() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_json_rejections_are_plain_text() {
     let (hub, _dir) = hub(|_| {}).await;
-    let http = reqwest::Client::new();
+    let http = oncofed_tls::http_client();
     let routes = [
         ("/v1/feasibility", RESEARCHER),
         ("/v1/analyses", RESEARCHER),
@@ -267,7 +267,7 @@ async fn red_team_json_rejections_are_plain_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_body_parsed_before_role_check() {
     let (hub, _dir) = hub(|_| {}).await;
-    let http = reqwest::Client::new();
+    let http = oncofed_tls::http_client();
     let wrong_roles = [
         ("/v1/feasibility", ADMIN),
         ("/v1/feasibility", AUDITOR),
@@ -326,7 +326,7 @@ async fn requests_outside_the_approved_plan_are_refused() {
     use oncofed_protocol::analysis::{Project, Variable};
     use oncofed_protocol::plan::PlanLimits;
     let (hub, _dir) = hub(|_| {}).await;
-    let http = reqwest::Client::new();
+    let http = oncofed_tls::http_client();
     let approve = |plan: PlanLimits| {
         let project = Project {
             id: "p1".into(),

@@ -64,7 +64,7 @@ async fn red_team_polling_a_result_does_not_grow_the_audit_trail() {
     assert_eq!(body["status"], "complete", "{body}");
     let id = body["query_id"].as_str().unwrap().to_owned();
 
-    let http = reqwest::Client::new();
+    let http = oncofed_tls::http_client();
     for token in [RESEARCHER, RESEARCHER, RESEARCHER, AUDITOR, AUDITOR] {
         let resp = http
             .get(format!("{}/v1/feasibility/{id}", hub.url))

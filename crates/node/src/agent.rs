@@ -151,6 +151,7 @@ pub struct Agent {
 impl Agent {
     /// An agent over the site's store and consent gate.
     pub fn new(config: AgentConfig, store: SharedStore, gate: Arc<ConsentGate>) -> Self {
+        oncofed_tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(config.poll_wait + 30))
@@ -164,6 +165,21 @@ impl Agent {
             runs: AnalysisRuns::default(),
             witness: None,
         }
+    }
+
+    /// Talks to the hub under `tls`: verifies the hub against its CA bundle and
+    /// presents the site's client certificate (mutual TLS). Without it the agent
+    /// trusts the system's roots; either way a plain-HTTP hub URL on another host
+    /// is refused.
+    pub fn with_tls(mut self, tls: &oncofed_tls::ClientTls) -> Result<Self, oncofed_tls::TlsError> {
+        self.http = tls.client_for(&self.config.hub_url, self.client_builder())?;
+        Ok(self)
+    }
+
+    fn client_builder(&self) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(self.config.poll_wait + 30))
     }
 
     /// Makes this agent a witness of the hub's audit trail: the newest signed

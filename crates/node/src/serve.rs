@@ -46,15 +46,21 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves the node API on `listener` until `shutdown` completes.
+/// Serves the node API on `listener` until `shutdown` completes: HTTPS with
+/// `tls`, plain HTTP only on loopback unless `insecure_http` (the API answers
+/// with pseudonymised research data, which must not cross a network in the clear).
 pub async fn launch(
     state: ApiState,
     listener: tokio::net::TcpListener,
+    tls: Option<&oncofed_tls::TlsAcceptor>,
+    insecure_http: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let addr = listener.local_addr()?;
+    oncofed_tls::check_bind(addr, tls.is_some(), insecure_http)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()))?;
+    let listener = oncofed_tls::ServiceListener::new(listener, tls)?;
+    oncofed_tls::serve(listener, router(state), shutdown).await
 }
 
 /// A caller that presented the node's token.

@@ -257,7 +257,7 @@ async fn refusing_trust_centre(upstream: String) -> String {
     use axum::extract::Request;
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    let client = reqwest::Client::new();
+    let client = oncofed_tls::http_client();
     let app = axum::Router::new().fallback(move |req: Request| {
         let (client, upstream) = (client.clone(), upstream.clone());
         async move {

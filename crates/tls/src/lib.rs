@@ -55,3 +55,11 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// A reqwest client with default settings and the crypto provider installed:
+/// for tests and tools that call a loopback service without configuration.
+/// Services' own clients are built through [`ClientTls::client_for`].
+pub fn http_client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::new()
+}

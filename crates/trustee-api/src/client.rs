@@ -26,6 +26,10 @@ pub enum TrusteeError {
         /// Its message.
         message: String,
     },
+    /// The TLS configuration is unusable, or the URL would send identifying data
+    /// in the clear beyond loopback.
+    #[error(transparent)]
+    Tls(#[from] oncofed_tls::TlsError),
     /// The answer did not match the request (wrong length or unreadable body).
     #[error("trust centre answered with an unexpected body: {0}")]
     Protocol(String),
@@ -51,14 +55,27 @@ impl std::fmt::Debug for TrusteeClient {
 }
 
 impl TrusteeClient {
-    /// Builds a client for the trust centre at `base_url` (e.g. `http://127.0.0.1:8710`),
-    /// authenticating with the site's bearer `token`.
+    /// Builds a client for the trust centre at `base_url` (e.g. `https://tc.example.org`,
+    /// or `http://127.0.0.1:8710` on loopback), authenticating with the site's bearer
+    /// `token`, trusting the system's roots. Plain HTTP to another host is refused:
+    /// identifying data never crosses a network in the clear.
     pub fn new(base_url: &str, token: &str) -> Result<Self, TrusteeError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| TrusteeError::Protocol(e.to_string()))?;
+        Self::with_tls(base_url, token, &oncofed_tls::ClientTls::default())
+    }
+
+    /// Like [`TrusteeClient::new`], verifying the trust centre against `tls`'s CA
+    /// bundle and presenting its client certificate (mutual TLS).
+    pub fn with_tls(
+        base_url: &str,
+        token: &str,
+        tls: &oncofed_tls::ClientTls,
+    ) -> Result<Self, TrusteeError> {
+        let http = tls.client_for(
+            base_url,
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(120)),
+        )?;
         Ok(Self {
             base: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),

@@ -4,10 +4,11 @@
 use crate::AppState;
 use crate::config::{TokenDigest, constant_time_eq};
 use crate::error::ApiError;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use oncofed_model::SiteId;
+use oncofed_tls::Peer;
 use sha2::{Digest, Sha256};
 
 /// Longest bearer token accepted; longer headers are refused before hashing.
@@ -30,12 +31,33 @@ fn bearer_digest(parts: &Parts) -> Option<TokenDigest> {
     Some(Sha256::digest(token.as_bytes()).into())
 }
 
+/// Under mutual TLS, whether the connection's verified certificate names `site`:
+/// a site's token alone does not authenticate it then.
+fn certificate_names(parts: &Parts, state: &AppState, site: &SiteId) -> bool {
+    if !state.inner.site_certificates {
+        return true;
+    }
+    let named = parts
+        .extensions
+        .get::<ConnectInfo<Peer>>()
+        .is_some_and(|ConnectInfo(peer)| peer.is_site(site.as_str()));
+    if !named {
+        tracing::warn!(
+            path = parts.uri.path(),
+            %site,
+            "refused a site token over a connection without that site's certificate"
+        );
+    }
+    named
+}
+
 impl FromRequestParts<AppState> for SiteCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let site = bearer_digest(parts).and_then(|d| state.inner.sites.site_for(&d).cloned());
         match site {
+            Some(site) if !certificate_names(parts, state, &site) => Err(ApiError::Unauthorized),
             Some(site) => Ok(Self(site)),
             None => {
                 tracing::warn!(
@@ -117,12 +139,18 @@ impl FromRequestParts<AppState> for SiteOrStaff {
                 .map(Self::Site)
                 .or_else(|| staff_name(state, &given).map(|_| Self::Staff))
         });
-        caller.ok_or_else(|| {
-            tracing::warn!(
-                path = parts.uri.path(),
-                "refused a request without a site or staff token"
-            );
-            ApiError::Unauthorized
-        })
+        match caller {
+            Some(Self::Site(site)) if !certificate_names(parts, state, &site) => {
+                Err(ApiError::Unauthorized)
+            }
+            Some(caller) => Ok(caller),
+            None => {
+                tracing::warn!(
+                    path = parts.uri.path(),
+                    "refused a request without a site or staff token"
+                );
+                Err(ApiError::Unauthorized)
+            }
+        }
     }
 }

@@ -407,6 +407,8 @@ pub struct TrusteeConfig {
     pub(crate) sites: SiteRegistry,
     pub(crate) admin: Option<TokenDigest>,
     pub(crate) staff: StaffRegistry,
+    pub(crate) tls: Option<oncofed_tls::TlsAcceptor>,
+    pub(crate) insecure_http: bool,
 }
 
 impl TrusteeConfig {
@@ -430,6 +432,8 @@ impl TrusteeConfig {
             sites,
             admin: None,
             staff: StaffRegistry::default(),
+            tls: None,
+            insecure_http: false,
         })
     }
 
@@ -475,6 +479,22 @@ impl TrusteeConfig {
         Ok(self)
     }
 
+    /// Serves HTTPS with `tls` (see [`oncofed_tls::ServerTls::load`]). With a
+    /// client CA (mutual TLS), every site request must come over a connection
+    /// whose verified certificate names the site its token belongs to
+    /// (`urn:oncofed:site:<id>`); staff and admin calls need no certificate.
+    pub fn with_tls(mut self, tls: oncofed_tls::TlsAcceptor) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Allows plain HTTP on a non-loopback address (a TLS proxy in front).
+    /// Without it [`crate::launch`] refuses such a listener.
+    pub fn with_insecure_http(mut self, allow: bool) -> Self {
+        self.insecure_http = allow;
+        self
+    }
+
     /// The directory holding the store.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -494,6 +514,7 @@ impl fmt::Debug for TrusteeConfig {
             .field("sites", &self.sites)
             .field("admin", &self.admin.map(|_| "<redacted>"))
             .field("staff", &self.staff)
+            .field("tls", &self.tls)
             .finish()
     }
 }

@@ -79,6 +79,9 @@ pub enum LaunchError {
     /// The HTTP server failed.
     #[error("trust-centre server: {0}")]
     Serve(std::io::Error),
+    /// The listener is not allowed in the clear (see [`oncofed_tls::check_bind`]).
+    #[error("trust centre: {0}")]
+    Tls(#[from] oncofed_tls::TlsError),
 }
 
 /// Shared state of the running service: the store, the key and the site registry.
@@ -101,6 +104,8 @@ struct Inner {
     staff: config::StaffRegistry,
     /// Keys of the pseudonym domains (`POST /v1/domains/{name}/pseudonyms`).
     domain_keys: domains::DomainKeys,
+    /// Mutual TLS is on: a site request must come with a certificate naming it.
+    site_certificates: bool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -135,6 +140,7 @@ impl AppState {
             config.staff
         };
         let domain_keys = domains::DomainKeys::new(&config.key);
+        let site_certificates = config.tls.as_ref().is_some_and(|t| t.is_mutual());
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -144,6 +150,7 @@ impl AppState {
                 domain_keys,
                 sites: config.sites,
                 admin: config.admin,
+                site_certificates,
             }),
         })
     }
@@ -198,15 +205,23 @@ pub async fn launch(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
+    let addr = listener.local_addr().map_err(LaunchError::Serve)?;
+    oncofed_tls::check_bind(addr, config.tls.is_some(), config.insecure_http)?;
+    let tls = config.tls.clone();
     let sites = config.sites.len();
     let state = tokio::task::spawn_blocking(move || AppState::open(config))
         .await
         .map_err(|e| LaunchError::Serve(std::io::Error::other(e.to_string())))??;
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, sites, "trust centre listening");
-    }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    let listener =
+        oncofed_tls::ServiceListener::new(listener, tls.as_ref()).map_err(LaunchError::Serve)?;
+    tracing::info!(
+        %addr,
+        sites,
+        tls = listener.is_tls(),
+        mutual_tls = state.inner.site_certificates,
+        "trust centre listening"
+    );
+    oncofed_tls::serve(listener, router(state), shutdown)
         .await
         .map_err(LaunchError::Serve)?;
     tracing::info!("trust centre stopped");

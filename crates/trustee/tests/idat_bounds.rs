@@ -101,7 +101,7 @@ async fn red_team_long_names_are_refused_per_record() {
         {"local_id": "w-1", "idat": idat("Erika", &long)},
         {"local_id": "w-2", "idat": idat("Erika", "Mustermann")},
     ]});
-    let resp = reqwest::Client::new()
+    let resp = oncofed_tls::http_client()
         .post(format!("{}/v1/pseudonyms", server.url))
         .bearer_auth(TOKEN_A)
         .json(&body)

@@ -114,7 +114,7 @@ async fn probabilistic_match_possible_match_review_and_merge() {
     ));
 
     // The decision is in the audit trail, with ids and the decision, no IDAT.
-    let export = reqwest::Client::new()
+    let export = oncofed_tls::http_client()
         .get(format!("{}/v1/admin/audit/export", server.url))
         .bearer_auth(ADMIN)
         .send()

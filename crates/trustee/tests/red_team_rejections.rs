@@ -10,7 +10,7 @@ use linkage_common::{ADMIN, Server, TOKEN_A};
 async fn red_team_query_and_path_rejections_are_plain_text() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
-    let http = reqwest::Client::new();
+    let http = oncofed_tls::http_client();
     let cases = [
         ("GET", "/v1/admin/review?limit=Erika", ADMIN, 400),
         ("GET", "/v1/admin/review?limit=-", ADMIN, 400),

@@ -57,7 +57,7 @@ impl Server {
 
     /// POSTs raw JSON; returns status and body.
     async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, String) {
-        let mut req = reqwest::Client::new()
+        let mut req = oncofed_tls::http_client()
             .post(format!("{}{path}", self.url))
             .json(body);
         if let Some(t) = token {
@@ -232,7 +232,7 @@ async fn only_registered_sites_get_in() {
     // No header, a wrong scheme, a site token on the admin endpoint, an admin token on site endpoints.
     let empty = json!({"items": []});
     assert_eq!(server.post("/v1/pseudonyms", None, &empty).await.0, 401);
-    let resp = reqwest::Client::new()
+    let resp = oncofed_tls::http_client()
         .post(format!("{}/v1/pseudonyms", server.url))
         .header("authorization", format!("Basic {TOKEN_A}"))
         .json(&empty)

@@ -4,7 +4,6 @@ use crate::output::{print_json, read_secret};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use oncofed_analysis::AnalysisResult;
-use oncofed_hub::client::HubClient;
 use oncofed_protocol::Criteria;
 use oncofed_protocol::analysis::{
     Analysis, AnalysisRequest, Family, IndexEvent, Origin, Outcome, RunState, Survival, Ties,
@@ -52,6 +51,9 @@ pub struct Common {
     /// File with your researcher token.
     #[arg(long, env = "ONCOFED_HUB_TOKEN_FILE")]
     token_file: PathBuf,
+    /// TLS towards the hub.
+    #[command(flatten)]
+    tls: super::tls_args::ClientTlsArgs,
     /// The approved project the analysis belongs to.
     #[arg(long)]
     project: String,
@@ -299,6 +301,9 @@ pub struct SpecArgs {
     /// File with your researcher token.
     #[arg(long, env = "ONCOFED_HUB_TOKEN_FILE")]
     token_file: PathBuf,
+    /// TLS towards the hub.
+    #[command(flatten)]
+    tls: super::tls_args::ClientTlsArgs,
     /// The request (JSON file).
     #[arg(long)]
     file: PathBuf,
@@ -342,7 +347,7 @@ fn request(
 
 /// Runs the command.
 pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
-    let (hub, token_file, req, plot, json) = match cmd {
+    let (hub, token_file, tls, req, plot, json) = match cmd {
         AnalyzeCommand::Km(a) => {
             let analysis = Analysis::KaplanMeier {
                 survival: a.follow_up.survival(),
@@ -353,6 +358,7 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
             (
                 a.common.hub,
                 a.common.token_file,
+                a.common.tls,
                 req,
                 a.plot,
                 a.common.json,
@@ -365,7 +371,14 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 interval_days: a.interval,
             };
             let req = request(&a.common, analysis, None)?;
-            (a.common.hub, a.common.token_file, req, None, a.common.json)
+            (
+                a.common.hub,
+                a.common.token_file,
+                a.common.tls,
+                req,
+                None,
+                a.common.json,
+            )
         }
         AnalyzeCommand::Cox(a) => {
             let ties = match a.ties {
@@ -381,7 +394,14 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 robust: a.robust,
             };
             let req = a.fit.apply(request(&a.common, analysis, None)?);
-            (a.common.hub, a.common.token_file, req, None, a.common.json)
+            (
+                a.common.hub,
+                a.common.token_file,
+                a.common.tls,
+                req,
+                None,
+                a.common.json,
+            )
         }
         AnalyzeCommand::Finegray(a) => {
             let analysis = Analysis::FineGray {
@@ -389,7 +409,14 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 covariates: a.covariates,
             };
             let req = a.fit.apply(request(&a.common, analysis, None)?);
-            (a.common.hub, a.common.token_file, req, None, a.common.json)
+            (
+                a.common.hub,
+                a.common.token_file,
+                a.common.tls,
+                req,
+                None,
+                a.common.json,
+            )
         }
         AnalyzeCommand::Glm(a) => {
             let outcome = match a.outcome.as_str() {
@@ -408,7 +435,14 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 family,
             };
             let req = a.fit.apply(request(&a.common, analysis, None)?);
-            (a.common.hub, a.common.token_file, req, None, a.common.json)
+            (
+                a.common.hub,
+                a.common.token_file,
+                a.common.tls,
+                req,
+                None,
+                a.common.json,
+            )
         }
         AnalyzeCommand::Describe(a) => {
             let analysis = Analysis::Describe {
@@ -417,17 +451,24 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 strata: a.strata,
             };
             let req = request(&a.common, analysis, a.epsilon)?;
-            (a.common.hub, a.common.token_file, req, None, a.common.json)
+            (
+                a.common.hub,
+                a.common.token_file,
+                a.common.tls,
+                req,
+                None,
+                a.common.json,
+            )
         }
         AnalyzeCommand::Spec(a) => {
             let text = std::fs::read_to_string(&a.file)
                 .with_context(|| format!("cannot read {}", a.file.display()))?;
             let req: AnalysisRequest = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not an analysis request", a.file.display()))?;
-            (a.hub, a.token_file, req, a.plot, a.json)
+            (a.hub, a.token_file, a.tls, req, a.plot, a.json)
         }
     };
-    let client = HubClient::new(&hub, &read_secret(&token_file)?);
+    let client = tls.hub_client(&hub, &read_secret(&token_file)?)?;
     let response = client.analyze_to_end(&req).await?;
     if response.state != RunState::Done {
         bail!(

@@ -4,7 +4,6 @@ use crate::output::{print_json, read_secret};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use oncofed_crypto::PublicKey;
-use oncofed_hub::client::HubClient;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,6 +45,9 @@ pub struct ExportArgs {
     /// File with an auditor's token.
     #[arg(long)]
     token_file: PathBuf,
+    /// TLS towards the hub.
+    #[command(flatten)]
+    tls: super::tls_args::ClientTlsArgs,
     /// Where to write the trail.
     #[arg(long)]
     out: PathBuf,
@@ -89,7 +91,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             })
         }
         AuditCommand::Export(a) => {
-            let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
+            let client = a.tls.hub_client(&a.hub, &read_secret(&a.token_file)?)?;
             let text = client.audit_export().await?;
             std::fs::write(&a.out, &text)
                 .with_context(|| format!("cannot write {}", a.out.display()))?;

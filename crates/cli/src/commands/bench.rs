@@ -46,6 +46,9 @@ pub struct FederationArgs {
     /// Seconds of the throughput run.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Run the federation over plain HTTP instead of TLS (to measure what TLS costs).
+    #[arg(long)]
+    plain_http: bool,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
@@ -135,7 +138,7 @@ async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResu
         per_minute: 1_000_000,
         per_week: 1_000_000,
     };
-    let mut fed = LocalFederation::start(temp.path(), sites.clone(), limits).await?;
+    let mut fed = LocalFederation::start(temp.path(), sites.clone(), limits, !a.plain_http).await?;
     let ingest_started = Instant::now();
     for (i, site) in sites.iter().enumerate() {
         let (service, _) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;

@@ -21,6 +21,9 @@ use std::time::Instant;
 /// Options of `oncofed bench analysis`.
 #[derive(Debug, Args)]
 pub struct AnalysisBenchArgs {
+    /// Run the federation over plain HTTP instead of TLS (to measure what TLS costs).
+    #[arg(long)]
+    plain_http: bool,
     /// Site counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "3,10")]
     sites: Vec<u32>,
@@ -154,7 +157,13 @@ async fn measure(a: &AnalysisBenchArgs, n: u32) -> anyhow::Result<Vec<Measuremen
             .await??;
     }
     let sites: Vec<SiteId> = (1..=n).map(SynthConfig::site_id).collect();
-    let mut fed = LocalFederation::start(temp.path(), sites.clone(), Default::default()).await?;
+    let mut fed = LocalFederation::start(
+        temp.path(),
+        sites.clone(),
+        Default::default(),
+        !a.plain_http,
+    )
+    .await?;
     let mut services = Vec::new();
     for (i, site) in sites.iter().enumerate() {
         let (service, _) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;

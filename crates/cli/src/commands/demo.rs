@@ -38,6 +38,10 @@ pub struct DemoArgs {
     /// Leave the APIs running and print their addresses (Ctrl-C stops).
     #[arg(long)]
     keep_running: bool,
+    /// Run the federation over plain HTTP on loopback instead of TLS (by default a
+    /// federation CA is made for the run and sites use mutual TLS).
+    #[arg(long)]
+    plain_http: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -70,6 +74,7 @@ struct FederatedQuery {
 
 #[derive(Debug, Serialize)]
 struct DemoSummary {
+    transport: super::demo_transport::DemoTransport,
     analyses: super::demo_analyses::DemoAnalyses,
     audit: super::demo_audit::DemoAudit,
     data_dir: PathBuf,
@@ -112,7 +117,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         per_minute: 30,
         per_week: 500,
     };
-    let mut fed = LocalFederation::start(&dir, sites.clone(), limits).await?;
+    let mut fed = LocalFederation::start(&dir, sites.clone(), limits, !a.plain_http).await?;
     say(
         &a,
         &format!(
@@ -163,7 +168,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         "audit trail exported and verified against the sites' witnesses",
     );
 
+    let transport = super::demo_transport::run(&fed).await?;
     let summary = DemoSummary {
+        transport,
         analyses,
         audit,
         data_dir: dir.clone(),
@@ -188,7 +195,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             fed.hub_url,
             dir.display()
         );
-        keep_running(&dir, &fed.trustee_url, &sites, services).await?;
+        keep_running(&dir, &fed.trustee_url, fed.pki.as_deref(), &sites, services).await?;
     }
     fed.shutdown().await?;
     drop(temp);
@@ -262,6 +269,7 @@ fn print_summary(s: &DemoSummary) {
     }
     super::demo_analyses::print(&s.analyses);
     super::demo_audit::print(&s.audit);
+    super::demo_transport::print(&s.transport);
     println!(
         "\nlinkage at the trust centre: {} distinct research pseudonyms for {} persons",
         s.distinct_research_pseudonyms, s.persons
@@ -290,6 +298,7 @@ fn print_summary(s: &DemoSummary) {
 async fn keep_running(
     dir: &std::path::Path,
     trustee_url: &str,
+    pki: Option<&std::path::Path>,
     sites: &[SiteId],
     services: Vec<QueryService>,
 ) -> anyhow::Result<()> {
@@ -303,17 +312,27 @@ async fn keep_running(
         let token_file = dir.join(format!("node-{site}.api-token"));
         write_secret(&token_file, &token)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let tls = pki
+            .map(|pki| super::local::server_tls(pki, "node"))
+            .transpose()?;
         println!(
-            "  {site:<12}  http://{}  (POST /v1/query, bearer token in {})",
+            "  {site:<12}  {}://{}  (POST /v1/query, bearer token in {})",
+            if tls.is_some() { "https" } else { "http" },
             listener.local_addr()?,
             token_file.display()
         );
         let state = oncofed_node::serve::ApiState::new(service, &token);
-        tasks.push(tokio::spawn(oncofed_node::serve::launch(
-            state,
-            listener,
-            super::node::shutdown_signal(),
-        )));
+        let tls_task = tls.clone();
+        tasks.push(tokio::spawn(async move {
+            oncofed_node::serve::launch(
+                state,
+                listener,
+                tls_task.as_ref(),
+                false,
+                super::node::shutdown_signal(),
+            )
+            .await
+        }));
     }
     super::node::shutdown_signal().await;
     for t in tasks {

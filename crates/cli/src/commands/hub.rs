@@ -5,7 +5,6 @@ use crate::output::{print_json, read_secret};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use oncofed_crypto::{PublicKey, SigningKeyPair};
-use oncofed_hub::client::HubClient;
 use oncofed_hub::{HubConfig, Role, Users};
 use oncofed_model::SiteId;
 use std::io::Write;
@@ -39,6 +38,9 @@ pub struct ApproveProjectArgs {
     /// File with an admin token.
     #[arg(long)]
     token_file: PathBuf,
+    /// TLS towards the hub.
+    #[command(flatten)]
+    tls: super::tls_args::ClientTlsArgs,
     /// Project id, a-z, 0-9 and '-'.
     #[arg(long)]
     id: String,
@@ -92,6 +94,9 @@ pub struct ServeArgs {
     /// under the disclosure limits only (not differentially private).
     #[arg(long, default_value_t = oncofed_hub::DEFAULT_RELEASE_EPSILON)]
     release_epsilon: f64,
+    /// HTTPS for this service.
+    #[command(flatten)]
+    server_tls: super::tls_args::ServerTlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +126,9 @@ pub struct RegisterArgs {
     /// File with an admin's token.
     #[arg(long)]
     token_file: PathBuf,
+    /// TLS towards the hub.
+    #[command(flatten)]
+    tls: super::tls_args::ClientTlsArgs,
     /// The site's id.
     #[arg(long)]
     site: SiteId,
@@ -168,7 +176,7 @@ pub async fn run(cmd: HubCommand) -> anyhow::Result<ExitCode> {
                 },
             };
             project.validate().map_err(anyhow::Error::msg)?;
-            let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
+            let client = a.tls.hub_client(&a.hub, &read_secret(&a.token_file)?)?;
             let approved = client.approve_project(&project).await?;
             if a.json {
                 print_json(&approved)?;
@@ -183,7 +191,7 @@ pub async fn run(cmd: HubCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         HubCommand::RegisterSite(a) => {
-            let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
+            let client = a.tls.hub_client(&a.hub, &read_secret(&a.token_file)?)?;
             let answer = client.register_site(a.site.clone(), a.public_key).await?;
             if a.json {
                 print_json(&answer)?;
@@ -215,11 +223,15 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--release-epsilon must be a finite number >= 0 (0: exact counts, no DP)");
     }
     config.default_release_epsilon = (a.release_epsilon > 0.0).then_some(a.release_epsilon);
+    config.tls = a.server_tls.acceptor()?;
+    config.insecure_http = a.server_tls.insecure_http();
+    oncofed_tls::check_bind(a.listen, config.tls.is_some(), config.insecure_http)?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     eprintln!(
-        "hub listening on http://{} (public key {})",
+        "hub listening on {}://{} (public key {})",
+        a.server_tls.scheme(),
         listener.local_addr()?,
         key.public_key()
     );

@@ -1,6 +1,7 @@
 //! An in-process federation on loopback: trust centre, hub, site stores and agents.
 //! Shared by `oncofed demo` and `oncofed bench`; every part is the real service
-//! (HTTP on 127.0.0.1, real stores), only the processes are one.
+//! (HTTPS on 127.0.0.1 with a federation CA made for the run and mutual TLS for
+//! sites, or plain HTTP when asked, real stores), only the processes are one.
 
 use crate::commands::trustee::{new_token, write_secret};
 use anyhow::Context;
@@ -10,6 +11,7 @@ use oncofed_hub::{HubConfig, Role, Users};
 use oncofed_model::SiteId;
 use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
 use oncofed_node::{ConsentGate, IngestOptions, IngestReport, QueryService};
+use oncofed_tls::ClientTls;
 use oncofed_trustee::{SiteRegistry, TrusteeConfig, hash_token, load_or_create_key};
 use oncofed_trustee_api::TrusteeClient;
 use std::path::{Path, PathBuf};
@@ -33,10 +35,11 @@ pub struct LocalFederation {
     /// The hub's base URL.
     pub hub_url: String,
     hub_key: SigningKeyPair,
-    /// A researcher's token (also written to `DIR/researcher.token`).
-    pub researcher_token: String,
-    admin_token: String,
-    auditor_token: String,
+    researcher: HubClient,
+    admin: HubClient,
+    auditor: HubClient,
+    /// The federation CA and certificates (`DIR/pki`), when running over TLS.
+    pub pki: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -47,13 +50,23 @@ pub async fn stopped(mut rx: watch::Receiver<bool>) {
 }
 
 impl LocalFederation {
-    /// Starts the trust centre (one token per site) and the hub on ephemeral loopback ports.
+    /// Starts the trust centre (one token per site) and the hub on ephemeral
+    /// loopback ports. With `tls`, a federation CA is made in `DIR/pki` (as
+    /// `oncofed pki init` does), both services serve HTTPS and require each
+    /// site's client certificate; every client verifies against the CA only.
     pub async fn start(
         dir: &Path,
         sites: Vec<SiteId>,
         limits: oncofed_privacy::QueryBudget,
+        tls: bool,
     ) -> anyhow::Result<Self> {
         let (stop, rx) = watch::channel(false);
+        let pki = if tls {
+            Some(make_pki(&dir.join("pki"), &sites)?)
+        } else {
+            None
+        };
+        let scheme = if tls { "https" } else { "http" };
         let tc_dir = dir.join("trustee");
         std::fs::create_dir_all(&tc_dir)?;
         let tokens: Vec<String> = sites.iter().map(|_| new_token()).collect();
@@ -65,9 +78,12 @@ impl LocalFederation {
             sites.iter().cloned().zip(hashes.iter().map(String::as_str)),
         )?;
         let key = load_or_create_key(&tc_dir.join("pseudonym.key"))?;
-        let tc_config = TrusteeConfig::new(tc_dir.join("store"), key, registry)?;
+        let mut tc_config = TrusteeConfig::new(tc_dir.join("store"), key, registry)?;
+        if let Some(pki) = &pki {
+            tc_config = tc_config.with_tls(server_tls(pki, "trustee")?);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let trustee_url = format!("http://{}", listener.local_addr()?);
+        let trustee_url = format!("{scheme}://{}", listener.local_addr()?);
         let mut tasks: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
         let trustee = oncofed_trustee::launch(tc_config, listener, stopped(rx.clone()));
         tasks.push(tokio::spawn(async move { Ok(trustee.await?) }));
@@ -83,11 +99,18 @@ impl LocalFederation {
         write_secret(&dir.join("auditor.token"), &auditor_token)?;
         let mut hub_config = HubConfig::new(dir.join("hub"), hub_key.clone(), users);
         hub_config.limits = limits;
+        if let Some(pki) = &pki {
+            hub_config.tls = Some(server_tls(pki, "hub")?);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let hub_url = format!("http://{}", listener.local_addr()?);
+        let hub_url = format!("{scheme}://{}", listener.local_addr()?);
         let hub = oncofed_hub::launch(hub_config, listener, stopped(rx));
         tasks.push(tokio::spawn(async move { Ok(hub.await?) }));
         let site_keys = sites.iter().map(|_| SigningKeyPair::generate()).collect();
+        let people = client_tls(pki.as_deref(), None);
+        let researcher = HubClient::with_tls(&hub_url, &researcher_token, &people)?;
+        let admin = HubClient::with_tls(&hub_url, &admin_token, &people)?;
+        let auditor = HubClient::with_tls(&hub_url, &auditor_token, &people)?;
         Ok(Self {
             dir: dir.to_owned(),
             sites,
@@ -96,9 +119,10 @@ impl LocalFederation {
             trustee_url,
             hub_url,
             hub_key,
-            researcher_token,
-            admin_token,
-            auditor_token,
+            researcher,
+            admin,
+            auditor,
+            pki,
             stop,
             tasks,
         })
@@ -106,12 +130,27 @@ impl LocalFederation {
 
     /// An auditor's client (token also in `DIR/auditor.token`).
     pub fn auditor(&self) -> HubClient {
-        HubClient::new(&self.hub_url, &self.auditor_token)
+        self.auditor.clone()
+    }
+
+    /// What site `i` verifies servers against and presents (its certificate).
+    pub fn site_tls(&self, i: usize) -> ClientTls {
+        client_tls(self.pki.as_deref(), Some(&self.sites[i]))
     }
 
     /// The hub's public key, which checkpoints and tasks verify against.
     pub fn hub_public_key(&self) -> oncofed_crypto::PublicKey {
         self.hub_key.public_key()
+    }
+
+    /// A trust-centre client with site `i`'s token under `tls` (the demo's
+    /// transport check uses it to present another site's certificate).
+    pub fn trustee_client_with(&self, i: usize, tls: &ClientTls) -> anyhow::Result<TrusteeClient> {
+        Ok(TrusteeClient::with_tls(
+            &self.trustee_url,
+            &self.tokens[i],
+            tls,
+        )?)
     }
 
     /// The data directory of site `i`.
@@ -127,7 +166,8 @@ impl LocalFederation {
         input: &Path,
     ) -> anyhow::Result<(QueryService, IngestReport)> {
         let store = oncofed_node::open_store(&self.node_dir(i))?;
-        let client = TrusteeClient::new(&self.trustee_url, &self.tokens[i])?;
+        let client =
+            TrusteeClient::with_tls(&self.trustee_url, &self.tokens[i], &self.site_tls(i))?;
         let report = oncofed_node::ingest(
             &store,
             &client,
@@ -158,7 +198,7 @@ impl LocalFederation {
         poll_wait: u64,
     ) -> anyhow::Result<()> {
         let key = self.site_keys[i].clone();
-        HubClient::new(&self.hub_url, &self.admin_token)
+        self.admin
             .register_site(self.sites[i].clone(), key.public_key())
             .await?;
         let config = AgentConfig {
@@ -177,7 +217,9 @@ impl LocalFederation {
             self.node_dir(i).join(oncofed_node::agent::WITNESS_FILE),
             config.hub_key,
         )?;
-        let agent = Agent::new(config, service.store(), service.gate()).with_audit_witness(witness);
+        let agent = Agent::new(config, service.store(), service.gate())
+            .with_tls(&self.site_tls(i))?
+            .with_audit_witness(witness);
         let rx = self.stop.subscribe();
         self.tasks.push(tokio::spawn(async move {
             agent.run(stopped(rx)).await;
@@ -185,7 +227,7 @@ impl LocalFederation {
         }));
         // The site's half of the withdrawal cascade: deletion orders from the trust centre.
         let poller = oncofed_node::withdrawal::WithdrawalPoller::new(
-            TrusteeClient::new(&self.trustee_url, &self.tokens[i])?,
+            TrusteeClient::with_tls(&self.trustee_url, &self.tokens[i], &self.site_tls(i))?,
             service.store(),
             service.gate(),
         );
@@ -199,12 +241,12 @@ impl LocalFederation {
 
     /// A researcher's client for the hub.
     pub fn researcher(&self) -> HubClient {
-        HubClient::new(&self.hub_url, &self.researcher_token)
+        self.researcher.clone()
     }
 
     /// An admin's client for the hub (approving projects).
     pub fn admin(&self) -> HubClient {
-        HubClient::new(&self.hub_url, &self.admin_token)
+        self.admin.clone()
     }
 
     /// Stops every service and agent and waits for them.
@@ -214,5 +256,52 @@ impl LocalFederation {
             t.await??;
         }
         Ok(())
+    }
+}
+
+/// A federation CA with certificates for the services on 127.0.0.1 and one
+/// client certificate per site, as `oncofed pki init` writes them.
+fn make_pki(dir: &Path, sites: &[SiteId]) -> anyhow::Result<PathBuf> {
+    use oncofed_tls::pki::{CertificateAuthority, write_issued};
+    std::fs::create_dir_all(dir)?;
+    let name = "OncoFed local federation CA";
+    let ca = CertificateAuthority::create(name, 2)?;
+    ca.write(dir, name)?;
+    let hosts = ["127.0.0.1".to_owned(), "localhost".to_owned()];
+    for role in ["trustee", "hub", "node"] {
+        write_issued(dir, role, &ca.issue_service(role, &hosts, 2)?)?;
+    }
+    for site in sites {
+        write_issued(
+            dir,
+            &format!("site-{site}"),
+            &ca.issue_site(site.as_str(), 2)?,
+        )?;
+    }
+    Ok(dir.to_owned())
+}
+
+/// The server side of service `role`: its certificate, and the CA of site certificates.
+pub fn server_tls(pki: &Path, role: &str) -> anyhow::Result<oncofed_tls::TlsAcceptor> {
+    Ok(oncofed_tls::ServerTls {
+        cert_chain: pki.join(format!("{role}.pem")),
+        key: pki.join(format!("{role}.key")),
+        client_ca: Some(pki.join("ca.pem")),
+    }
+    .load()?)
+}
+
+/// A client trusting only the federation CA, presenting `site`'s certificate if given.
+fn client_tls(pki: Option<&Path>, site: Option<&SiteId>) -> ClientTls {
+    let Some(pki) = pki else {
+        return ClientTls::default();
+    };
+    ClientTls {
+        ca_bundle: Some(pki.join("ca.pem")),
+        identity: site.map(|site| oncofed_tls::ClientIdentity {
+            cert_chain: pki.join(format!("site-{site}.pem")),
+            key: pki.join(format!("site-{site}.key")),
+        }),
+        allow_insecure_http: false,
     }
 }

@@ -143,13 +143,17 @@ pub struct TrusteeArgs {
     /// Seconds a consent answer may be reused.
     #[arg(long, default_value_t = 60)]
     consent_ttl: u64,
+    /// TLS towards the trust centre (and, for the agent, the hub).
+    #[command(flatten)]
+    tls: super::tls_args::ClientTlsArgs,
 }
 
 impl TrusteeArgs {
     fn client(&self) -> anyhow::Result<TrusteeClient> {
-        Ok(TrusteeClient::new(
+        Ok(TrusteeClient::with_tls(
             &self.trustee,
             &read_secret(&self.token_file)?,
+            &self.tls.client_tls(),
         )?)
     }
 
@@ -238,6 +242,9 @@ pub struct ServeArgs {
     /// File holding the bearer token callers of this API must present.
     #[arg(long)]
     api_token_file: PathBuf,
+    /// HTTPS for this service.
+    #[command(flatten)]
+    server_tls: super::tls_args::ServerTlsArgs,
 }
 
 fn parse_kind(s: &str) -> Result<FactKind, String> {
@@ -384,11 +391,18 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = oncofed_node::open_store(&a.store.data_dir)?;
     let service = QueryService::new(store, a.trustee.gate()?);
     let state = oncofed_node::serve::ApiState::new(service, &read_secret(&a.api_token_file)?);
+    let tls = a.server_tls.acceptor()?;
+    let insecure = a.server_tls.insecure_http();
+    oncofed_tls::check_bind(a.listen, tls.is_some(), insecure)?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
-    eprintln!("node API listening on http://{}", listener.local_addr()?);
-    oncofed_node::serve::launch(state, listener, shutdown_signal()).await?;
+    eprintln!(
+        "node API listening on {}://{}",
+        a.server_tls.scheme(),
+        listener.local_addr()?
+    );
+    oncofed_node::serve::launch(state, listener, tls.as_ref(), insecure, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -446,6 +460,7 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
     let witness = oncofed_node::agent::AuditWitness::open(&witness_file, config.hub_key)
         .with_context(|| format!("audit witness {}", witness_file.display()))?;
     Agent::new(config, store, gate)
+        .with_tls(&a.trustee.tls.client_tls())?
         .with_audit_witness(witness)
         .run(shutdown_signal())
         .await;

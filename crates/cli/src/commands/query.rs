@@ -3,7 +3,6 @@
 use crate::output::{print_json, read_secret};
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use oncofed_hub::client::HubClient;
 use oncofed_privacy::Released;
 use oncofed_protocol::Criteria;
 use oncofed_protocol::api::FeasibilityResponse;
@@ -30,6 +29,9 @@ pub struct FeasibilityArgs {
     /// File with your researcher token.
     #[arg(long, env = "ONCOFED_HUB_TOKEN_FILE")]
     token_file: PathBuf,
+    /// TLS towards the hub.
+    #[command(flatten)]
+    tls: super::tls_args::ClientTlsArgs,
     /// The criteria document (JSON file).
     #[arg(long)]
     criteria: PathBuf,
@@ -50,7 +52,7 @@ pub async fn run(cmd: QueryCommand) -> anyhow::Result<ExitCode> {
     criteria
         .validate()
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.criteria.display()))?;
-    let client = HubClient::new(&a.hub, &read_secret(&a.token_file)?);
+    let client = a.tls.hub_client(&a.hub, &read_secret(&a.token_file)?)?;
     let answer = client.feasibility(criteria, a.wait).await?;
     if a.json {
         print_json(&answer)?;

@@ -33,6 +33,9 @@ pub struct Connection {
     /// File holding the admin token (as given to `oncofed trustee serve --admin-token-file`).
     #[arg(long)]
     admin_token_file: PathBuf,
+    /// TLS towards the trust centre.
+    #[command(flatten)]
+    tls: super::tls_args::ClientTlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -64,9 +67,10 @@ pub struct DecideArgs {
 }
 
 fn client(c: &Connection) -> anyhow::Result<LinkageClient> {
-    Ok(LinkageClient::new(
+    Ok(LinkageClient::with_tls(
         &c.trustee,
         &read_secret(&c.admin_token_file)?,
+        &c.tls.client_tls(),
     )?)
 }
 

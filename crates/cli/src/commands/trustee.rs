@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// File holding the admin token (enables the admin consent endpoint).
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
+    /// HTTPS for this service.
+    #[command(flatten)]
+    server_tls: super::tls_args::ServerTlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -88,11 +91,21 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(f) = &a.admin_token_file {
         config = config.with_admin_token_hash(&hash_token(&read_secret(f)?))?;
     }
+    if let Some(tls) = a.server_tls.acceptor()? {
+        config = config.with_tls(tls);
+    }
+    config = config.with_insecure_http(a.server_tls.insecure_http());
+    oncofed_tls::check_bind(
+        a.listen,
+        a.server_tls.acceptor()?.is_some(),
+        a.server_tls.insecure_http(),
+    )?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     eprintln!(
-        "trust centre listening on http://{}",
+        "trust centre listening on {}://{}",
+        a.server_tls.scheme(),
         listener.local_addr()?
     );
     oncofed_trustee::launch(config, listener, super::node::shutdown_signal()).await?;

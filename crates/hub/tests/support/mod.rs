@@ -242,7 +242,7 @@ impl Federation {
 
     /// Registers every site's public key at the hub (as its admin would).
     pub async fn register(&self, hub: &Hub) {
-        let http = reqwest::Client::new();
+        let http = oncofed_tls::http_client();
         for s in &self.sites {
             let body = serde_json::json!({ "site": s.id, "public_key": s.key.public_key() });
             let resp = http
@@ -286,7 +286,7 @@ pub async fn feasibility(
     criteria: serde_json::Value,
     wait: u64,
 ) -> (u16, serde_json::Value) {
-    let resp = reqwest::Client::new()
+    let resp = oncofed_tls::http_client()
         .post(format!("{}/v1/feasibility", hub.url))
         .bearer_auth(token)
         .json(&serde_json::json!({ "criteria": criteria, "wait_seconds": wait }))

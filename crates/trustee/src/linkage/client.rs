@@ -31,11 +31,23 @@ impl LinkageClient {
     /// A client for the trust centre at `base_url` with a bearer `token` (the
     /// admin token for review and project settings, a site token for PPRL).
     pub fn new(base_url: &str, token: &str) -> Result<Self, TrusteeError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(300))
-            .build()
-            .map_err(|e| TrusteeError::Protocol(e.to_string()))?;
+        Self::with_tls(base_url, token, &oncofed_tls::ClientTls::default())
+    }
+
+    /// Like [`LinkageClient::new`], verifying the trust centre against `tls`'s CA
+    /// bundle and presenting its client certificate (PPRL calls of a site under
+    /// mutual TLS). Plain HTTP beyond loopback is refused unless `tls` allows it.
+    pub fn with_tls(
+        base_url: &str,
+        token: &str,
+        tls: &oncofed_tls::ClientTls,
+    ) -> Result<Self, TrusteeError> {
+        let http = tls.client_for(
+            base_url,
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(300)),
+        )?;
         Ok(Self {
             base: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
