@@ -207,3 +207,53 @@ fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), TlsError>
     file.write_all(contents.as_bytes())
         .map_err(|e| TlsError::file(path, format!("cannot be written: {e}")))
 }
+
+/// One certificate a [`init_dir`] wrote.
+#[derive(Debug, Clone)]
+pub struct WrittenCert {
+    /// What it is for, in words.
+    pub kind: String,
+    /// The certificate file.
+    pub cert: PathBuf,
+    /// Its key file (mode 0600).
+    pub key: PathBuf,
+}
+
+/// Creates a pilot PKI in `dir` (which must not hold a CA yet): the CA, server
+/// certificates `trustee`, `hub` and `node` for `hosts`, and a client
+/// certificate `site-<id>` per site. What `oncofed pki init` does.
+pub fn init_dir(
+    dir: &Path,
+    ca_name: &str,
+    hosts: &[String],
+    sites: &[&str],
+    days: u32,
+) -> Result<Vec<WrittenCert>, TlsError> {
+    if dir.join("ca.key").exists() {
+        return Err(TlsError::file(
+            dir,
+            "already holds a CA; issue more certificates with `oncofed pki site` or `oncofed pki service`",
+        ));
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|e| TlsError::file(dir, format!("cannot be created: {e}")))?;
+    let ca = CertificateAuthority::create(ca_name, days)?;
+    ca.write(dir, ca_name)?;
+    let mut written = Vec::new();
+    for role in ["trustee", "hub", "node"] {
+        let (cert, key) = write_issued(dir, role, &ca.issue_service(role, hosts, days)?)?;
+        let kind = format!("server certificate of the {role} for {}", hosts.join(", "));
+        written.push(WrittenCert { kind, cert, key });
+    }
+    for site in sites {
+        let (cert, key) = write_issued(dir, &format!("site-{site}"), &ca.issue_site(site, days)?)?;
+        let kind = format!("client certificate of site {site}");
+        written.push(WrittenCert { kind, cert, key });
+    }
+    Ok(written)
+}

@@ -262,22 +262,9 @@ impl LocalFederation {
 /// A federation CA with certificates for the services on 127.0.0.1 and one
 /// client certificate per site, as `oncofed pki init` writes them.
 fn make_pki(dir: &Path, sites: &[SiteId]) -> anyhow::Result<PathBuf> {
-    use oncofed_tls::pki::{CertificateAuthority, write_issued};
-    std::fs::create_dir_all(dir)?;
-    let name = "OncoFed local federation CA";
-    let ca = CertificateAuthority::create(name, 2)?;
-    ca.write(dir, name)?;
     let hosts = ["127.0.0.1".to_owned(), "localhost".to_owned()];
-    for role in ["trustee", "hub", "node"] {
-        write_issued(dir, role, &ca.issue_service(role, &hosts, 2)?)?;
-    }
-    for site in sites {
-        write_issued(
-            dir,
-            &format!("site-{site}"),
-            &ca.issue_site(site.as_str(), 2)?,
-        )?;
-    }
+    let sites: Vec<&str> = sites.iter().map(SiteId::as_str).collect();
+    oncofed_tls::pki::init_dir(dir, "OncoFed local federation CA", &hosts, &sites, 2)?;
     Ok(dir.to_owned())
 }
 

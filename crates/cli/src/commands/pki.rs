@@ -1,7 +1,6 @@
 //! `oncofed pki`: a federation CA and certificates for a pilot.
 
 use crate::output::print_json;
-use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use oncofed_model::SiteId;
 use oncofed_tls::pki::{CertificateAuthority, write_issued};
@@ -152,40 +151,15 @@ fn report(dir: &Path, certificates: Vec<Written>) -> Report {
 }
 
 fn init(a: &InitArgs) -> anyhow::Result<Report> {
-    if a.dir.join("ca.key").exists() {
-        bail!(
-            "{} already holds a CA; issue more certificates with `oncofed pki site` or `oncofed pki service`",
-            a.dir.display()
-        );
-    }
-    create_private_dir(&a.dir)?;
-    let ca = CertificateAuthority::create(&a.name, a.days)?;
-    ca.write(&a.dir, &a.name)?;
-    let mut certificates = Vec::new();
-    for role in ["trustee", "hub", "node"] {
-        let issued = ca.issue_service(role, &a.hosts, a.days)?;
-        let (cert, key) = write_issued(&a.dir, role, &issued)?;
-        let kind = format!(
-            "server certificate of the {role} for {}",
-            a.hosts.join(", ")
-        );
-        certificates.push(Written { kind, cert, key });
-    }
-    for site in &a.sites {
-        let issued = ca.issue_site(site.as_str(), a.days)?;
-        let (cert, key) = write_issued(&a.dir, &format!("site-{site}"), &issued)?;
-        let kind = format!("client certificate of site {site}");
-        certificates.push(Written { kind, cert, key });
-    }
+    let sites: Vec<&str> = a.sites.iter().map(SiteId::as_str).collect();
+    let written = oncofed_tls::pki::init_dir(&a.dir, &a.name, &a.hosts, &sites, a.days)?;
+    let certificates = written
+        .into_iter()
+        .map(|w| Written {
+            kind: w.kind,
+            cert: w.cert,
+            key: w.key,
+        })
+        .collect();
     Ok(report(&a.dir, certificates))
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))
 }

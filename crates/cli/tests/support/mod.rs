@@ -42,9 +42,16 @@ impl Drop for Served {
 /// Starts `oncofed trustee serve` on 127.0.0.1:0 with `dir` as its data
 /// directory; returns the process and the URL from its first log line.
 pub fn serve_trustee(dir: &Path) -> (Served, String) {
+    serve_trustee_with(dir, &[])
+}
+
+/// [`serve_trustee`] with more arguments (e.g. TLS files); the URL is https when
+/// the trust centre serves TLS.
+pub fn serve_trustee_with(dir: &Path, extra: &[&str]) -> (Served, String) {
     let mut child = oncofed()
         .args(["trustee", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -55,7 +62,7 @@ pub fn serve_trustee(dir: &Path) -> (Served, String) {
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let url = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(
-        url.starts_with("http://127.0.0.1:"),
+        url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
         "unexpected first line: {line}"
     );
     (Served(child), url)

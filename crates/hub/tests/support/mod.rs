@@ -50,7 +50,12 @@ impl Hub {
         config.default_release_epsilon = None;
         tune(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(oncofed_hub::launch(config, listener, async move {
             let _ = stopped.wait_for(|s| *s).await;
