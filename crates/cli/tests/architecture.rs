@@ -100,6 +100,27 @@ fn only_the_crypto_crate_touches_signature_libraries() {
 }
 
 #[test]
+fn only_the_tls_crate_touches_tls_libraries() {
+    let g = workspace_graph();
+    for (krate, deps) in &g {
+        if krate != "oncofed-tls" {
+            for lib in [
+                "rustls",
+                "tokio-rustls",
+                "rcgen",
+                "rustls-webpki",
+                "rustls-pki-types",
+            ] {
+                assert!(
+                    !deps.contains(lib),
+                    "{krate} must configure TLS through oncofed-tls, not {lib}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn model_is_the_bottom_layer() {
     let g = workspace_graph();
     assert!(

@@ -48,6 +48,9 @@ fn analyze_commands_run_through_a_live_federation() {
             token.to_str().unwrap().to_string(),
             "--project".into(),
             "demo".into(),
+            // The demo serves TLS with a CA made for the run.
+            "--ca".into(),
+            data.join("pki/ca.pem").to_str().unwrap().to_string(),
         ]
     };
 

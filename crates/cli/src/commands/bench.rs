@@ -56,6 +56,8 @@ pub struct FederationArgs {
 
 #[derive(Debug, Serialize)]
 struct FederationResult {
+    /// Whether every connection was TLS (mutual for sites).
+    tls: bool,
     sites: u32,
     patients: u64,
     ingest_seconds: f64,
@@ -77,8 +79,14 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         let r = federation(&a, n).await?;
         if !a.json {
             eprintln!(
-                "{} sites, {} patients: p50 {:.1} ms, p95 {:.1} ms, {:.1} queries/s",
-                r.sites, r.patients, r.p50_ms, r.p95_ms, r.throughput_qps
+                "{} sites, {} patients, {}: ingest {:.1} s, p50 {:.1} ms, p95 {:.1} ms, {:.1} queries/s",
+                r.sites,
+                r.patients,
+                if r.tls { "TLS" } else { "plain HTTP" },
+                r.ingest_seconds,
+                r.p50_ms,
+                r.p95_ms,
+                r.throughput_qps
             );
         }
         results.push(r);
@@ -87,14 +95,21 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         print_json(&results)?;
     } else {
         println!(
-            "| sites | patients | p50 | p95 | max | queries/s ({} concurrent) |",
+            "| transport | sites | patients | ingest | p50 | p95 | max | queries/s ({} concurrent) |",
             a.concurrency
         );
-        println!("|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|");
         for r in &results {
             println!(
-                "| {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} |",
-                r.sites, r.patients, r.p50_ms, r.p95_ms, r.max_ms, r.throughput_qps
+                "| {} | {} | {} | {:.1} s | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} |",
+                if r.tls { "TLS" } else { "plain HTTP" },
+                r.sites,
+                r.patients,
+                r.ingest_seconds,
+                r.p50_ms,
+                r.p95_ms,
+                r.max_ms,
+                r.throughput_qps
             );
         }
     }
@@ -185,6 +200,7 @@ async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResu
     let throughput_qps = total as f64 / started.elapsed().as_secs_f64();
     fed.shutdown().await?;
     Ok(FederationResult {
+        tls: !a.plain_http,
         sites: n,
         patients: synth.patients_per_site.values().sum(),
         ingest_seconds,

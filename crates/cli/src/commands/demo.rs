@@ -191,9 +191,13 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     if a.keep_running {
         println!(
-            "  research hub  {}  (researcher token in {}/researcher.token)",
+            "  research hub  {}  (researcher token in {}/researcher.token{})",
             fed.hub_url,
-            dir.display()
+            dir.display(),
+            fed.pki
+                .as_ref()
+                .map(|p| format!("; --ca {}", p.join("ca.pem").display()))
+                .unwrap_or_default()
         );
         keep_running(&dir, &fed.trustee_url, fed.pki.as_deref(), &sites, services).await?;
     }

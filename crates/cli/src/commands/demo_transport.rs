@@ -34,10 +34,19 @@ pub async fn run(fed: &LocalFederation) -> anyhow::Result<DemoTransport> {
                 "the trust centre accepted a site token over another site's certificate: {other:?}"
             ),
         }
-        let untrusting = fed.trustee_client_with(0, &oncofed_tls::ClientTls::default())?;
+        // A client that trusts another CA (as a site would that was given a
+        // forged CA bundle, or talks to an impostor): it sends nothing.
+        let other = fed.dir.join("pki-other");
+        std::fs::create_dir_all(&other)?;
+        let ca = oncofed_tls::pki::CertificateAuthority::create("another CA", 1)?;
+        ca.write(&other, "another CA")?;
+        let mut misled = fed.site_tls(0);
+        misled.ca_bundle = Some(other.join("ca.pem"));
+        let untrusting = fed.trustee_client_with(0, &misled)?;
         match untrusting.deletion_orders().await {
             Err(oncofed_trustee_api::TrusteeError::Unreachable { .. }) => refused.push(
-                "a client trusting only the system roots: handshake failed (unknown CA)".into(),
+                "a site trusting another CA: handshake failed, nothing sent (unknown issuer)"
+                    .into(),
             ),
             other => {
                 anyhow::bail!(

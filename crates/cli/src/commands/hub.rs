@@ -229,13 +229,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let shutdown = super::node::shutdown_signal();
     eprintln!(
         "hub listening on {}://{} (public key {})",
         a.server_tls.scheme(),
         listener.local_addr()?,
         key.public_key()
     );
-    oncofed_hub::launch(config, listener, super::node::shutdown_signal()).await?;
+    oncofed_hub::launch(config, listener, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -397,12 +397,13 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let shutdown = super::node::shutdown_signal();
     eprintln!(
         "node API listening on {}://{}",
         a.server_tls.scheme(),
         listener.local_addr()?
     );
-    oncofed_node::serve::launch(state, listener, tls.as_ref(), insecure, shutdown_signal()).await?;
+    oncofed_node::serve::launch(state, listener, tls.as_ref(), insecure, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -468,7 +469,36 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on Ctrl-C.
-pub async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+/// Completes on Ctrl-C (SIGINT) or SIGTERM (`systemctl stop`, `kill`): services then
+/// stop accepting, finish the requests in flight and exit 0 instead of being killed.
+///
+/// The handlers are registered when this is called, not when the future is first
+/// polled: call it before announcing that a service listens, so a signal sent
+/// right after the announcement is not lost to the default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+                        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

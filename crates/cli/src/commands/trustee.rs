@@ -103,12 +103,13 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let shutdown = super::node::shutdown_signal();
     eprintln!(
         "trust centre listening on {}://{}",
         a.server_tls.scheme(),
         listener.local_addr()?
     );
-    oncofed_trustee::launch(config, listener, super::node::shutdown_signal()).await?;
+    oncofed_trustee::launch(config, listener, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 
