@@ -36,4 +36,28 @@ pub enum StoreError {
     /// The engine failed.
     #[error("research store error: {0}")]
     Engine(#[from] rusqlite::Error),
+    /// The PostgreSQL database URL could not be parsed, or the server could not be
+    /// reached or refused the login. `target` is the URL without its password.
+    #[error(
+        "cannot connect to the research store at {target}: {source}; check the database URL, the server and its pg_hba.conf"
+    )]
+    Connect {
+        /// `postgres://user@host:port/database`, never with the password.
+        target: String,
+        /// The driver's error.
+        source: postgres::Error,
+    },
+    /// The PostgreSQL URL names a server reached over the network in plain text.
+    /// This build speaks to PostgreSQL without TLS, so only loopback addresses and
+    /// Unix sockets are accepted: health data must not cross a network unencrypted.
+    #[error(
+        "refusing to connect to the research store at {target}: this build has no TLS to PostgreSQL, so the server must be on 127.0.0.1, ::1, localhost or a Unix socket (tunnel a remote server over TLS, e.g. with stunnel or an SSH tunnel)"
+    )]
+    PlainTextRemote {
+        /// The URL without its password.
+        target: String,
+    },
+    /// PostgreSQL failed.
+    #[error("research store error (PostgreSQL): {0}")]
+    Postgres(#[from] postgres::Error),
 }

@@ -2,9 +2,18 @@
 //!
 //! A site node keeps its harmonised, pseudonymised data here: one row per patient
 //! (keyed by the site pseudonym, holding only coarse demographics) and one row per
-//! clinical [`Fact`]. [`ResearchStore`] is the seam between the node's logic and the
-//! storage engine; [`SqliteStore`] is the embedded default (WAL, versioned
-//! migrations). A PostgreSQL backend for production implements the same trait.
+//! clinical [`Fact`](oncofed_model::Fact). [`ResearchStore`] is the seam between the node's logic and the
+//! storage engine, with two backends of identical semantics (one conformance suite
+//! runs against both):
+//! - [`SqliteStore`], the embedded default: one owner-only file, WAL, versioned
+//!   migrations, secure delete;
+//! - [`PostgresStore`], for a site that keeps its store on a PostgreSQL server
+//!   (blocking client: call it from blocking threads only; schema distributable
+//!   with Citus; what a withdrawal's delete does and does not erase there is in its
+//!   module docs).
+//!
+//! Both compile a feasibility [`Criteria`] tree with the same compiler to one SQL
+//! statement whose values are all bound parameters.
 //!
 //! Architecture invariant: this crate does not depend on `oncofed-idat`. Its API only
 //! takes model types, so identifying data cannot reach a research store.
@@ -13,10 +22,14 @@
 //! nothing. Facts carry an idempotency key ([`FactKey`]), so re-ingesting the same
 //! source data updates rows in place instead of duplicating them.
 
+mod columns;
 mod error;
+mod feasibility;
+mod postgres;
 mod sqlite;
 mod types;
 
+pub use crate::postgres::PostgresStore;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
@@ -99,8 +112,9 @@ pub trait ResearchStore: Send {
     /// The distinct patients matching a feasibility `criteria` tree, as (site
     /// pseudonym, research pseudonym) pairs in site-pseudonym order.
     ///
-    /// The engine evaluates the tree itself (SQLite: one compiled statement with
-    /// every value bound), so no researcher code runs at the site. Leaf semantics are
+    /// The engine evaluates the tree itself (one compiled statement with every
+    /// value bound, on SQLite and PostgreSQL alike), so no researcher code runs at
+    /// the site. Leaf semantics are
     /// those documented on the criterion types of `oncofed-protocol`. This is before
     /// consent and disclosure control, which the node applies to the result. Callers
     /// should run `Criteria::validate` first: an unvalidated tree is still safe, but

@@ -9,6 +9,8 @@ mod feasibility;
 mod migrations;
 mod private;
 
+use crate::columns;
+use crate::feasibility::Dialect;
 use crate::{
     FactFilter, LedgerCharge, LedgerTotals, PatientRow, ResearchStore, StoreError, StoreStats,
     StoredFact, WriteBatch, WriteOutcome,
@@ -140,9 +142,9 @@ impl ResearchStore for SqliteStore {
                     p.research_pseudonym.as_str(),
                     d.sex.as_fhir(),
                     d.birth_year,
-                    codec::vital_status_name(d.vital_status),
-                    d.death_date.map(codec::date_text),
-                    d.last_contact.map(codec::date_text),
+                    columns::vital_status_name(d.vital_status),
+                    d.death_date.map(columns::date_text),
+                    d.last_contact.map(columns::date_text),
                 ])?;
             }
             // New facts (the common case) cost one statement; existing ones are updated in place.
@@ -162,15 +164,15 @@ impl ResearchStore for SqliteStore {
     }
 
     fn facts(&self, filter: &FactFilter) -> Result<Vec<StoredFact>, StoreError> {
-        let (sql, args) = codec::select_facts(filter);
+        let (sql, args) = columns::select_facts(filter, Dialect::Sqlite);
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
-            rusqlite::params_from_iter(args.iter()),
+            rusqlite::params_from_iter(codec::values(&args)),
             codec::read_fact_row,
         )?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(codec::decode_fact(row?)?);
+            out.push(columns::decode_fact(row?)?);
         }
         Ok(out)
     }
@@ -196,9 +198,10 @@ impl ResearchStore for SqliteStore {
     }
 
     fn for_each_patient(&self, visit: &mut dyn FnMut(PatientRow)) -> Result<(), StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT psn, research_psn, sex, birth_year, vital_status, death_date, last_contact FROM patient ORDER BY psn",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM patient ORDER BY psn",
+            columns::PATIENT_COLUMNS
+        ))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             visit(codec::decode_patient(row)?);
@@ -207,11 +210,11 @@ impl ResearchStore for SqliteStore {
     }
 
     fn for_each_fact(&self, visit: &mut dyn FnMut(StoredFact)) -> Result<(), StoreError> {
-        let (sql, args) = codec::select_facts(&FactFilter::default());
+        let (sql, args) = columns::select_facts(&FactFilter::default(), Dialect::Sqlite);
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(codec::values(&args)))?;
         while let Some(row) = rows.next()? {
-            visit(codec::decode_fact(codec::read_fact_row(row)?)?);
+            visit(columns::decode_fact(codec::read_fact_row(row)?)?);
         }
         Ok(())
     }

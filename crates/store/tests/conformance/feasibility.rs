@@ -1,27 +1,24 @@
 //! Feasibility criteria compiled to SQL: every leaf and combinator against a
-//! hand-made cohort of 12 patients, random trees against an in-memory reference
-//! evaluator of the documented semantics, and injection attempts.
+//! hand-made cohort of 12 patients, and injection attempts. Random trees against
+//! the reference evaluator are in `reference.rs`.
 
-use chrono::{Datelike, NaiveDate};
+use super::Backend;
+use chrono::NaiveDate;
 use oncofed_model::CodeSystem::{
     Atc, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, RxNorm, Snomed, Tnm,
 };
 use oncofed_model::*;
 use oncofed_protocol::{Criteria, TnmAxis};
 use oncofed_store::*;
-use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
-use serde_json::json;
-use std::collections::BTreeSet;
 
-const HB: &str = "718-7";
-const STAGE: &str = "21908-9";
-const ECOG: &str = "89247-1";
-const HISTO: &str = "59847-4";
+pub const HB: &str = "718-7";
+pub const STAGE: &str = "21908-9";
+pub const ECOG: &str = "89247-1";
+pub const HISTO: &str = "59847-4";
 const FLT3: &str = "HGNC:3765";
 const NPM1: &str = "HGNC:7910";
 
-fn psn(n: u8) -> Pseudonym {
+pub fn psn(n: u8) -> Pseudonym {
     Pseudonym::from_digest(&[n; 10])
 }
 
@@ -83,9 +80,12 @@ fn tnm(axis: TnmAxis, code: &str, start: &str) -> Fact {
     coded(axis.loinc(), Tnm, code, start)
 }
 
+/// Patients with their facts.
+pub type Cohort = Vec<(PatientRow, Vec<Fact>)>;
+
 /// The cohort: (patient, facts). Ages at the earliest dated diagnosis in comments.
 #[rustfmt::skip] // a table: one patient per block, facts side by side
-fn cohort() -> Vec<(PatientRow, Vec<Fact>)> {
+pub fn cohort() -> Cohort {
     use Sex::{Female as F, Male as M};
     use TnmAxis::{M as Mx, N as Nx, T as Tx};
     use VitalStatus::{Alive, Deceased};
@@ -153,9 +153,9 @@ fn cohort() -> Vec<(PatientRow, Vec<Fact>)> {
     ]
 }
 
-fn open() -> (tempfile::TempDir, SqliteStore, Vec<(PatientRow, Vec<Fact>)>) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteStore::open_in(dir.path()).unwrap();
+/// A store of `backend` holding the cohort, and the cohort.
+pub fn open(backend: &dyn Backend) -> (Box<dyn ResearchStore>, Cohort) {
+    let mut store = backend.open();
     let data = cohort();
     let mut batch = WriteBatch::default();
     for (p, facts) in &data {
@@ -170,15 +170,15 @@ fn open() -> (tempfile::TempDir, SqliteStore, Vec<(PatientRow, Vec<Fact>)>) {
         }
     }
     store.write(&batch).unwrap();
-    (dir, store, data)
+    (store, data)
 }
 
-fn parse(json: &str) -> Criteria {
+pub fn parse(json: &str) -> Criteria {
     serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
 }
 
 /// The patient numbers a query returns (checking the research pseudonyms on the way).
-fn run(store: &SqliteStore, c: &Criteria) -> Vec<u8> {
+pub fn run(store: &dyn ResearchStore, c: &Criteria) -> Vec<u8> {
     let rows = store
         .feasibility(c)
         .unwrap_or_else(|e| panic!("{}: {e}", c.describe()));
@@ -192,7 +192,7 @@ fn run(store: &SqliteStore, c: &Criteria) -> Vec<u8> {
 }
 
 /// Checks each (JSON, expected patients) case, and that its negation returns the rest.
-fn check(store: &SqliteStore, cases: &[(&str, &[u8])]) {
+fn check(store: &dyn ResearchStore, cases: &[(&str, &[u8])]) {
     for (json, expected) in cases {
         let c = parse(json);
         c.validate().unwrap_or_else(|e| panic!("{json}: {e}"));
@@ -202,9 +202,9 @@ fn check(store: &SqliteStore, cases: &[(&str, &[u8])]) {
     }
 }
 
-#[test]
-fn diagnosis_and_age() {
-    let (_dir, store, _) = open();
+pub fn diagnosis_and_age(backend: &dyn Backend) {
+    let (store, _) = open(backend);
+    let store = &*store;
     #[rustfmt::skip]
     let cases: &[(&str, &[u8])] = &[
         (r#"{"diagnosis": {"icd10": "C92.0"}}"#, &[1, 2, 7, 10]),
@@ -224,12 +224,12 @@ fn diagnosis_and_age() {
         (r#"{"age_at_diagnosis": {"min": 61, "max": 65}}"#, &[]), // 3 was 60 at the first diagnosis
         (r#"{"age_at_diagnosis": {"min": 61, "max": 65, "icd10": "C92"}}"#, &[3]), // and 65 at the CML
     ];
-    check(&store, cases);
+    check(store, cases);
 }
 
-#[test]
-fn demographics_staging_and_ecog() {
-    let (_dir, store, _) = open();
+pub fn demographics_staging_and_ecog(backend: &dyn Backend) {
+    let (store, _) = open(backend);
+    let store = &*store;
     #[rustfmt::skip]
     let cases: &[(&str, &[u8])] = &[
         (r#"{"sex": "female"}"#, &[1, 3, 5, 6, 10]),
@@ -253,12 +253,12 @@ fn demographics_staging_and_ecog() {
         (r#"{"ecog": {}}"#, &[1, 2, 4, 5, 6, 10]),
         (r#"{"ecog": {"max": 4, "to": "2019-12-31"}}"#, &[4, 5]),
     ];
-    check(&store, cases);
+    check(store, cases);
 }
 
-#[test]
-fn labs_markers_therapies_procedures() {
-    let (_dir, store, _) = open();
+pub fn labs_markers_therapies_procedures(backend: &dyn Backend) {
+    let (store, _) = open(backend);
+    let store = &*store;
     let hb = |op: &str, value: &str, unit: &str| {
         format!(
             r#"{{"lab": {{"loinc": "718-7", "unit": "{unit}", "op": "{op}", "value": {value}}}}}"#
@@ -273,7 +273,7 @@ fn labs_markers_therapies_procedures() {
         (hb(">", "100", "g/L"), vec![3]),
     ];
     for (json, expected) in &hb_cases {
-        check(&store, &[(json, expected)]);
+        check(store, &[(json, expected)]);
     }
     #[rustfmt::skip]
     let cases: &[(&str, &[u8])] = &[
@@ -289,12 +289,12 @@ fn labs_markers_therapies_procedures() {
         (r#"{"procedure": {"ops": "5-87"}}"#, &[5]),
         (r#"{"procedure": {"ops": "5", "to": "2018-12-31"}}"#, &[5, 11]),
     ];
-    check(&store, cases);
+    check(store, cases);
 }
 
-#[test]
-fn combinators() {
-    let (_dir, store, _) = open();
+pub fn combinators(backend: &dyn Backend) {
+    let (store, _) = open(backend);
+    let store = &*store;
     let example = r#"{"and": [
         {"diagnosis": {"icd10": "C92.0"}},
         {"age_at_diagnosis": {"min": 18, "max": 65}},
@@ -319,12 +319,12 @@ fn combinators() {
         (r#"{"not": {"age_at_diagnosis": {"min": 18, "max": 65}}}"#, &[4, 7, 8, 9]), // unknown age: not in range
         (r#"{"not": {"marker": {"gene": "HGNC:3765", "present": true}}}"#, &[2, 3, 4, 5, 6, 7, 8, 9, 11, 12]),
     ];
-    check(&store, cases);
+    check(store, cases);
 }
 
-#[test]
-fn injection_attempts_match_nothing_and_harm_nothing() {
-    let (_dir, store, _) = open();
+pub fn injection_attempts_match_nothing_and_harm_nothing(backend: &dyn Backend) {
+    let (store, _) = open(backend);
+    let store = &*store;
     for json in [
         r#"{"diagnosis": {"icd10": "C92' OR 1=1 --"}}"#,
         r#"{"diagnosis": {"icd10": "C92%"}}"#,
@@ -337,271 +337,11 @@ fn injection_attempts_match_nothing_and_harm_nothing() {
     ] {
         let c = parse(json);
         assert!(c.validate().is_err(), "validation should reject {json}");
-        assert_eq!(run(&store, &c), Vec::<u8>::new(), "{json}");
+        assert_eq!(run(store, &c), Vec::<u8>::new(), "{json}");
     }
     assert_eq!(store.stats().unwrap().patients, 12);
     assert_eq!(
-        run(&store, &parse(r#"{"diagnosis": {"icd10": "C92"}}"#)),
+        run(store, &parse(r#"{"diagnosis": {"icd10": "C92"}}"#)),
         [1, 2, 3, 7, 10]
     );
-}
-
-/// The documented semantics, evaluated directly on the cohort: the oracle for the SQL.
-fn eval(c: &Criteria, p: &PatientRow, facts: &[Fact]) -> bool {
-    let dated = |f: &Fact, from: Option<NaiveDate>, to: Option<NaiveDate>| {
-        (from.is_none() && to.is_none())
-            || f.start
-                .is_some_and(|d| from.is_none_or(|a| d >= a) && to.is_none_or(|b| d <= b))
-    };
-    let value = |f: &Fact| match &f.value {
-        FactValue::Code(c) => Some(c.clone()),
-        _ => None,
-    };
-    let obs = |loinc: &str| {
-        let loinc = loinc.to_owned();
-        facts.iter().filter(move |f| {
-            f.kind == FactKind::Observation && f.code == Coding::new(Loinc, &loinc)
-        })
-    };
-    let icd10 = |f: &Fact, prefix: &Option<String>| {
-        prefix.as_ref().is_none_or(|x| {
-            matches!(f.code.system, Icd10Gm | Icd10Who) && f.code.code.starts_with(x.as_str())
-        })
-    };
-    let coded = |f: &Fact, system: CodeSystem, ok: &dyn Fn(&str) -> bool| {
-        value(f).is_some_and(|c| c.system == system && ok(&c.code))
-    };
-    let with = |kind: FactKind, system: CodeSystem, prefix: &str, from, to| {
-        facts.iter().any(|f| {
-            f.kind == kind
-                && f.code.system == system
-                && f.code.code.starts_with(prefix)
-                && dated(f, from, to)
-        })
-    };
-    match c {
-        Criteria::And(v) => v.iter().all(|c| eval(c, p, facts)),
-        Criteria::Or(v) => v.iter().any(|c| eval(c, p, facts)),
-        Criteria::Not(c) => !eval(c, p, facts),
-        Criteria::Diagnosis(d) => {
-            facts.iter().any(|f| f.kind == FactKind::Diagnosis && icd10(f, &d.icd10) && dated(f, d.from, d.to))
-                && d.morphology.as_ref().is_none_or(|m| obs(HISTO).any(|f| coded(f, IcdO3, &|c| c.starts_with(m.as_str()))))
-        }
-        Criteria::AgeAtDiagnosis(a) => {
-            let first = facts.iter().filter(|f| f.kind == FactKind::Diagnosis && icd10(f, &a.icd10)).filter_map(|f| f.start).min();
-            match (first, p.demographics.birth_year) {
-                (Some(d), Some(born)) => {
-                    let age = i64::from(d.year() - born);
-                    a.min.is_none_or(|m| age >= i64::from(m)) && a.max.is_none_or(|m| age <= i64::from(m))
-                }
-                _ => false,
-            }
-        }
-        Criteria::Sex(s) => p.demographics.sex == *s,
-        Criteria::VitalStatus(v) => p.demographics.vital_status == *v,
-        Criteria::Stage(s) => obs(STAGE).any(|f| dated(f, s.from, s.to) && coded(f, Tnm, &|c| s.group.iter().any(|g| g == c))),
-        Criteria::Tnm(t) => TnmAxis::ALL.into_iter().filter(|&a| !t.axis(a).is_empty()).all(|a| {
-            obs(a.loinc()).any(|f| dated(f, t.from, t.to) && coded(f, Tnm, &|c| t.axis(a).iter().any(|x| c.starts_with(x.as_str()))))
-        }),
-        Criteria::Ecog(e) => {
-            let (min, max) = (e.min.unwrap_or(0), e.max.unwrap_or(5));
-            obs(ECOG).any(|f| {
-                dated(f, e.from, e.to)
-                    && match &f.value {
-                        FactValue::Code(c) => c.system == Ecog && c.code.parse::<u8>().is_ok_and(|g| (min..=max).contains(&g)),
-                        FactValue::Quantity { value, .. } => (f64::from(min)..=f64::from(max)).contains(value),
-                        FactValue::None => false,
-                    }
-            })
-        }
-        Criteria::Lab(l) => obs(&l.loinc).any(|f| {
-            dated(f, l.from, l.to) && matches!(&f.value, FactValue::Quantity { value, unit } if *unit == l.unit && l.op.holds(*value, l.value))
-        }),
-        Criteria::Marker(m) => facts.iter().any(|f| {
-            f.kind == FactKind::Molecular && f.code == Coding::new(Hgnc, &m.gene) && dated(f, m.from, m.to)
-                && coded(f, Loinc, &|c| c == m.answer())
-        }),
-        Criteria::Therapy(t) => with(FactKind::Medication, Atc, &t.atc, t.from, t.to),
-        Criteria::Procedure(pr) => with(FactKind::Procedure, Ops, &pr.ops, pr.from, pr.to),
-    }
-}
-
-/// Leaf templates over the cohort's codes, so that random trees select non-trivial sets.
-#[rustfmt::skip]
-const LEAVES: &[&str] = &[
-    r#"{"diagnosis": {}}"#, r#"{"diagnosis": {"icd10": "C"}}"#, r#"{"diagnosis": {"icd10": "C92"}}"#,
-    r#"{"diagnosis": {"icd10": "C92.0"}}"#, r#"{"diagnosis": {"icd10": "C92.1"}}"#, r#"{"diagnosis": {"icd10": "C34"}}"#,
-    r#"{"diagnosis": {"icd10": "D46"}}"#, r#"{"diagnosis": {"icd10": "I10"}}"#, r#"{"diagnosis": {"morphology": "986"}}"#,
-    r#"{"diagnosis": {"icd10": "C50", "morphology": "8500/3"}}"#,
-    r#"{"sex": "female"}"#, r#"{"sex": "male"}"#, r#"{"sex": "other"}"#, r#"{"sex": "unknown"}"#,
-    r#"{"vital_status": "alive"}"#, r#"{"vital_status": "deceased"}"#, r#"{"vital_status": "unknown"}"#,
-    r#"{"stage": {"group": ["III", "IIIA", "IIIB"]}}"#, r#"{"stage": {"group": ["IIA", "IV"]}}"#,
-    r#"{"stage": {"group": ["III"]}}"#, r#"{"tnm": {"t": ["T3", "pT3"]}}"#, r#"{"tnm": {"t": ["T2"], "m": ["M0"]}}"#,
-    r#"{"tnm": {"n": ["N0", "N1"]}}"#, r#"{"tnm": {"t": ["T4"], "n": ["N3"], "m": ["M1"]}}"#,
-    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": "<", "value": 10}}"#,
-    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": "<=", "value": 10}}"#,
-    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": "=", "value": 9.5}}"#,
-    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": "!=", "value": 12}}"#,
-    r#"{"lab": {"loinc": "718-7", "unit": "g/dL", "op": ">=", "value": 9}}"#,
-    r#"{"lab": {"loinc": "718-7", "unit": "g/L", "op": ">", "value": 100}}"#,
-    r#"{"marker": {"gene": "HGNC:3765", "present": true}}"#, r#"{"marker": {"gene": "HGNC:3765", "present": false}}"#,
-    r#"{"marker": {"gene": "HGNC:7910", "present": true}}"#, r#"{"marker": {"gene": "HGNC:1097", "present": true}}"#,
-    r#"{"therapy": {"atc": "L"}}"#, r#"{"therapy": {"atc": "L01XC"}}"#, r#"{"therapy": {"atc": "L01BC01"}}"#,
-    r#"{"procedure": {"ops": "8-805"}}"#, r#"{"procedure": {"ops": "5"}}"#, r#"{"procedure": {"ops": "5-87"}}"#,
-    r#"{"ecog": {"max": 2}}"#, r#"{"ecog": {"min": 3}}"#,
-];
-
-/// Orders two optional bounds so that a present lower one is not above the upper one.
-fn ordered<T: PartialOrd>(a: Option<T>, b: Option<T>) -> (Option<T>, Option<T>) {
-    match (a, b) {
-        (Some(x), Some(y)) if x > y => (Some(y), Some(x)),
-        other => other,
-    }
-}
-
-/// Valid leaves: a template with a random date range where the leaf takes one, and
-/// random age and ECOG bounds.
-fn leaf() -> impl Strategy<Value = Criteria> {
-    let days = [
-        "2015-01-01",
-        "2019-06-02",
-        "2020-03-01",
-        "2021-09-01",
-        "2023-12-31",
-    ];
-    let day = prop::option::of(prop::sample::select(days.to_vec()));
-    let dated =
-        (prop::sample::select(LEAVES.to_vec()), day.clone(), day).prop_map(|(json, a, b)| {
-            let mut leaf: serde_json::Value = serde_json::from_str(json).unwrap();
-            let (from, to) = ordered(a, b);
-            if let Some(body) = leaf
-                .as_object_mut()
-                .unwrap()
-                .values_mut()
-                .next()
-                .unwrap()
-                .as_object_mut()
-            {
-                body.insert("from".into(), from.into());
-                body.insert("to".into(), to.into());
-            }
-            serde_json::from_value(leaf).unwrap()
-        });
-    let bound = |hi: u32| prop::option::of(0..=hi);
-    let icd10 = prop::option::of(prop::sample::select(vec!["C92", "C5"]));
-    let age = (bound(80), bound(80), icd10)
-        .prop_filter("a bound", |(a, b, _)| a.is_some() || b.is_some())
-        .prop_map(|(a, b, icd10)| {
-            let (min, max) = ordered(a, b);
-            parse(
-                &json!({"age_at_diagnosis": {"min": min, "max": max, "icd10": icd10}}).to_string(),
-            )
-        });
-    let ecog = (bound(5), bound(5)).prop_map(|(a, b)| {
-        let (min, max) = ordered(a, b);
-        parse(&json!({"ecog": {"min": min, "max": max}}).to_string())
-    });
-    prop_oneof![8 => dated, 1 => age, 1 => ecog]
-}
-
-fn tree() -> impl Strategy<Value = Criteria> {
-    leaf().prop_recursive(4, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 1..4).prop_map(Criteria::And),
-            prop::collection::vec(inner.clone(), 1..4).prop_map(Criteria::Or),
-            inner.prop_map(Criteria::not),
-        ]
-    })
-}
-
-#[test]
-fn random_trees_match_the_reference_and_negation_complements() {
-    let (_dir, store, data) = open();
-    let all: BTreeSet<u8> = (1..=12).collect();
-    let mut runner = TestRunner::new(Config {
-        cases: 400,
-        ..Config::default()
-    });
-    runner
-        .run(&tree(), |c| {
-            prop_assert!(c.validate().is_ok(), "{}", c.describe());
-            let yes: BTreeSet<u8> = run(&store, &c).into_iter().collect();
-            let no: BTreeSet<u8> = run(&store, &Criteria::not(c.clone())).into_iter().collect();
-            prop_assert!(yes.is_disjoint(&no), "{}", c.describe());
-            prop_assert_eq!(
-                yes.union(&no).copied().collect::<BTreeSet<u8>>(),
-                all.clone()
-            );
-            let expected: BTreeSet<u8> = data
-                .iter()
-                .enumerate()
-                .filter(|(_, (p, f))| eval(&c, p, f))
-                .map(|(i, _)| i as u8 + 1)
-                .collect();
-            prop_assert_eq!(yes, expected, "{}", c.canonical_json());
-            Ok(())
-        })
-        .unwrap();
-}
-
-/// The semantic normal form (the key of site noise and hub sketches) is
-/// idempotent and selects exactly the patients of the original tree: by the
-/// reference evaluator always, and by the store's compiler whenever the normal
-/// form is a valid query (its constants `{"and": []}` / `{"or": []}` are not).
-#[test]
-fn normal_form_is_idempotent_and_preserves_meaning() {
-    let (_dir, store, data) = open();
-    let mut runner = TestRunner::new(Config {
-        cases: 400,
-        ..Config::default()
-    });
-    let selects = |c: &Criteria| -> BTreeSet<u8> {
-        data.iter()
-            .enumerate()
-            .filter(|(_, (p, f))| eval(c, p, f))
-            .map(|(i, _)| i as u8 + 1)
-            .collect()
-    };
-    // A small pool beside the general leaves, so that duplicates, complements,
-    // conflicting single-valued attributes and overlapping ranges are frequent.
-    // The cohort's ages are 31, 36, 42 (twice), 48, 58, 60, 74 (65 for C92 only).
-    let bound = || prop::option::of(prop::sample::select(vec![30u32, 35, 37, 42, 58, 60, 61]));
-    let icd10 = prop::option::of(prop::sample::select(vec!["C92"]));
-    let age = (bound(), bound(), icd10).prop_map(|(min, max, icd10)| {
-        parse(&json!({"age_at_diagnosis": {"min": min, "max": max, "icd10": icd10}}).to_string())
-    });
-    let pool = prop::sample::select(vec![
-        r#"{"sex": "female"}"#,
-        r#"{"sex": "male"}"#,
-        r#"{"vital_status": "alive"}"#,
-        r#"{"vital_status": "deceased"}"#,
-        r#"{"ecog": {"min": 0, "max": 2}}"#,
-        r#"{"ecog": {"min": 3, "max": 1}}"#,
-        r#"{"ecog": {"min": 1, "max": 1}}"#,
-        r#"{"stage": {"group": ["IV", "III", "IV"]}}"#,
-        r#"{"tnm": {"t": ["T3", "T3a", "pT3"], "n": ["N1", "N0"]}}"#,
-        r#"{"diagnosis": {"icd10": "C92", "from": "2021-01-01", "to": "2020-01-01"}}"#,
-    ])
-    .prop_map(parse);
-    let leaves = prop_oneof![2 => leaf(), 2 => age, 3 => pool];
-    let trees = leaves.prop_recursive(4, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 1..5).prop_map(Criteria::And),
-            prop::collection::vec(inner.clone(), 1..5).prop_map(Criteria::Or),
-            inner.prop_map(Criteria::not),
-        ]
-    });
-    runner
-        .run(&trees, |c| {
-            let n = c.normalised();
-            prop_assert_eq!(n.normalised(), n.clone(), "{}", c.canonical_json());
-            let want = selects(&c);
-            prop_assert_eq!(selects(&n), want.clone(), "{}", n.canonical_json());
-            if n.validate().is_ok() {
-                let got: BTreeSet<u8> = run(&store, &n).into_iter().collect();
-                prop_assert_eq!(got, want, "{}", n.canonical_json());
-            }
-            Ok(())
-        })
-        .unwrap();
 }

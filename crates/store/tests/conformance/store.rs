@@ -1,14 +1,15 @@
-//! The SQLite research store: round trips, idempotency, atomicity, deletion.
+//! Round trips, idempotency, atomicity, deletion, the replay and privacy ledgers.
 
+use super::Backend;
 use chrono::NaiveDate;
 use oncofed_model::*;
 use oncofed_store::*;
 
-fn psn(n: u8) -> Pseudonym {
+pub fn psn(n: u8) -> Pseudonym {
     Pseudonym::from_digest(&[n; 10])
 }
 
-fn patient(n: u8) -> PatientRow {
+pub fn patient(n: u8) -> PatientRow {
     PatientRow {
         pseudonym: psn(n),
         research_pseudonym: psn(n.wrapping_add(100)),
@@ -22,7 +23,7 @@ fn patient(n: u8) -> PatientRow {
     }
 }
 
-fn fact(n: u8, source: &str, code: &str, category: DataCategory) -> StoredFact {
+pub fn fact(n: u8, source: &str, code: &str, category: DataCategory) -> StoredFact {
     StoredFact {
         key: FactKey::derive(&psn(n), source),
         pseudonym: psn(n),
@@ -42,15 +43,8 @@ fn fact(n: u8, source: &str, code: &str, category: DataCategory) -> StoredFact {
     }
 }
 
-fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_in(dir.path()).unwrap();
-    (dir, store)
-}
-
-#[test]
-fn round_trip_and_filters() {
-    let (_dir, mut store) = open();
+pub fn round_trip_and_filters(backend: &dyn Backend) {
+    let mut store = backend.open();
     let batch = WriteBatch {
         patients: vec![patient(1), patient(2)],
         facts: vec![
@@ -97,9 +91,8 @@ fn round_trip_and_filters() {
     assert!(none.is_empty());
 }
 
-#[test]
-fn rewriting_the_same_batch_is_idempotent() {
-    let (_dir, mut store) = open();
+pub fn rewriting_the_same_batch_is_idempotent(backend: &dyn Backend) {
+    let mut store = backend.open();
     let batch = WriteBatch {
         patients: vec![patient(1)],
         facts: vec![fact(1, "Condition/a", "C92.0", DataCategory::Clinical)],
@@ -117,9 +110,8 @@ fn rewriting_the_same_batch_is_idempotent() {
     assert_eq!(store.stats().unwrap().facts, 1);
 }
 
-#[test]
-fn a_failing_batch_writes_nothing() {
-    let (_dir, mut store) = open();
+pub fn a_failing_batch_writes_nothing(backend: &dyn Backend) {
+    let mut store = backend.open();
     // The second fact's patient does not exist: the foreign key fails the whole batch.
     let batch = WriteBatch {
         patients: vec![patient(1)],
@@ -133,9 +125,8 @@ fn a_failing_batch_writes_nothing() {
     assert_eq!((stats.patients, stats.facts), (0, 0));
 }
 
-#[test]
-fn deleting_a_patient_removes_their_facts() {
-    let (_dir, mut store) = open();
+pub fn deleting_a_patient_removes_their_facts(backend: &dyn Backend) {
+    let mut store = backend.open();
     let batch = WriteBatch {
         patients: vec![patient(1), patient(2)],
         facts: vec![
@@ -156,11 +147,9 @@ fn deleting_a_patient_removes_their_facts() {
     assert_eq!(store.existing_patients(&[psn(1), psn(2)]).unwrap().len(), 1);
 }
 
-#[test]
-fn reopening_keeps_data_and_schema() {
-    let dir = tempfile::tempdir().unwrap();
+pub fn reopening_keeps_data_and_schema(backend: &dyn Backend) {
     {
-        let mut store = SqliteStore::open_in(dir.path()).unwrap();
+        let mut store = backend.open();
         store
             .write(&WriteBatch {
                 patients: vec![patient(3)],
@@ -168,44 +157,17 @@ fn reopening_keeps_data_and_schema() {
             })
             .unwrap();
     }
-    let store = SqliteStore::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), SqliteStore::SCHEMA_VERSION);
+    let store = backend.open();
+    let (found, supported) = backend.schema_versions();
+    assert_eq!(found, supported);
     assert_eq!(store.stats().unwrap().patients, 1);
+    assert_eq!(store.existing_patients(&[psn(3)]).unwrap().len(), 1);
 }
 
-/// Issue 9, defect 6: node data directories were 0755 and `research.db` 0644.
-#[cfg(unix)]
-#[test]
-fn red_team_store_directory_and_files_are_owner_only() {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("node").join("data");
-    {
-        let mut store = SqliteStore::open_in(&dir).unwrap();
-        store
-            .write(&WriteBatch {
-                patients: vec![patient(1)],
-                facts: vec![],
-            })
-            .unwrap();
-        assert_eq!(mode(&tmp.path().join("node")), 0o700);
-        assert_eq!(mode(&dir), 0o700);
-        for name in ["research.db", "research.db-wal", "research.db-shm"] {
-            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
-        }
-    }
-    // A store an older version left world-readable is tightened when opened.
-    let db = dir.join("research.db");
-    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let store = SqliteStore::open_in(&dir).unwrap();
-    assert_eq!(mode(&db), 0o600);
-    assert_eq!(store.stats().unwrap().patients, 1);
-}
-
-#[test]
-fn the_privacy_ledger_charges_new_keys_all_or_none_and_survives_reopening() {
-    let (dir, mut store) = open();
+pub fn the_privacy_ledger_charges_new_keys_all_or_none_and_survives_reopening(
+    backend: &dyn Backend,
+) {
+    let mut store = backend.open();
     let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
     // Budget 0.3 at 0.1 a key: two strata fit, a repeat is free, a key twice in
     // one release is charged once.
@@ -235,7 +197,7 @@ fn the_privacy_ledger_charges_new_keys_all_or_none_and_survives_reopening() {
         }
     );
     drop(store);
-    let mut store = SqliteStore::open_in(dir.path()).unwrap();
+    let mut store = backend.open();
     assert_eq!(
         store.ledger_totals().unwrap(),
         LedgerTotals {
@@ -259,4 +221,73 @@ fn the_privacy_ledger_charges_new_keys_all_or_none_and_survives_reopening() {
             .unwrap(),
         LedgerCharge::Refused { .. }
     ));
+}
+
+pub fn the_replay_ledger_refuses_repeats_until_expiry(backend: &dyn Backend) {
+    let mut store = backend.open();
+    let now = chrono::Utc::now();
+    let later = now + chrono::Duration::hours(1);
+    assert!(!store.task_remembered("t1").unwrap());
+    assert!(store.remember_task("t1", later).unwrap());
+    assert!(!store.remember_task("t1", later).unwrap(), "a replay");
+    assert!(store.task_remembered("t1").unwrap());
+    assert!(!store.task_remembered("t2").unwrap());
+    // An expired entry is not remembered, and is purged by the next record.
+    let past = now - chrono::Duration::seconds(5);
+    assert!(store.remember_task("old", past).unwrap());
+    assert!(!store.task_remembered("old").unwrap());
+    assert!(store.remember_task("t2", later).unwrap());
+    assert!(store.remember_task("old", later).unwrap(), "purged, so new");
+    drop(store);
+    let store = backend.open();
+    assert!(store.task_remembered("t1").unwrap() && store.task_remembered("t2").unwrap());
+}
+
+pub fn scans_are_ordered_and_stats_count(backend: &dyn Backend) {
+    let mut store = backend.open();
+    let mut facts = vec![
+        fact(2, "b", "C50.4", DataCategory::Clinical),
+        fact(1, "a", "C92.0", DataCategory::Genetic),
+        fact(1, "c", "C92.1", DataCategory::Clinical),
+        fact(3, "d", "I10", DataCategory::Clinical),
+    ];
+    facts[3].fact.value = FactValue::Code(Coding::new(CodeSystem::Snomed, "123"));
+    facts[3].fact.modifier = None;
+    facts[3].fact.start = None;
+    facts[3].fact.end = NaiveDate::from_ymd_opt(2021, 2, 3);
+    let mut deceased = patient(3);
+    deceased.demographics.vital_status = VitalStatus::Deceased;
+    deceased.demographics.death_date = NaiveDate::from_ymd_opt(2024, 12, 31);
+    deceased.demographics.birth_year = None;
+    store
+        .write(&WriteBatch {
+            patients: vec![patient(2), deceased.clone(), patient(1)],
+            facts: facts.clone(),
+        })
+        .unwrap();
+    let mut patients = Vec::new();
+    store.for_each_patient(&mut |p| patients.push(p)).unwrap();
+    let mut expected = vec![patient(1), patient(2), deceased];
+    expected.sort_by(|a, b| a.pseudonym.as_str().cmp(b.pseudonym.as_str()));
+    assert_eq!(patients, expected);
+    let mut scanned = Vec::new();
+    store.for_each_fact(&mut |f| scanned.push(f)).unwrap();
+    facts.sort_by(|a, b| (a.pseudonym.as_str(), a.key.0).cmp(&(b.pseudonym.as_str(), b.key.0)));
+    assert_eq!(scanned, facts);
+    assert_eq!(store.facts(&FactFilter::default()).unwrap(), facts);
+    let limited = store
+        .facts(&FactFilter {
+            limit: Some(2),
+            kind: Some(FactKind::Diagnosis),
+            system: Some(CodeSystem::Icd10Gm),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(limited, facts[..2]);
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.patients, stats.facts), (3, 4));
+    assert_eq!(
+        stats.facts_by_category,
+        vec![("clinical".to_string(), 3), ("genetic".to_string(), 1)]
+    );
 }

@@ -1,0 +1,55 @@
+//! One behavioural suite for every [`ResearchStore`] backend.
+//!
+//! The test bodies take a [`Backend`]: one fresh, empty database, which
+//! [`Backend::open`] opens (again) as a store. Each backend's test binary
+//! (`conformance_sqlite.rs`, `conformance_postgres.rs`) instantiates every test
+//! with [`conformance_tests!`], so SQLite and PostgreSQL pass exactly the same
+//! checks: round trips, idempotency, atomicity, deletion, the ledgers, every
+//! feasibility leaf and combinator on a hand-made cohort, and random trees against
+//! the in-Rust reference evaluator of the documented semantics.
+
+pub mod feasibility;
+pub mod reference;
+pub mod store;
+
+use oncofed_store::ResearchStore;
+
+/// A backend under test: one database of its own.
+pub trait Backend {
+    /// Opens (again) this backend's database as a store.
+    fn open(&self) -> Box<dyn ResearchStore>;
+
+    /// (the schema version found in the database, the version this build writes).
+    fn schema_versions(&self) -> (i64, i64);
+}
+
+/// Instantiates every conformance test as a `#[test]` of the calling binary.
+/// `$backend` is an expression of type `Option<impl Backend>`, evaluated once per
+/// test (a fresh database each); `None` skips the test.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($backend:expr) => {
+        $crate::conformance_tests!(@tests $backend;
+            store: round_trip_and_filters, rewriting_the_same_batch_is_idempotent,
+                a_failing_batch_writes_nothing, deleting_a_patient_removes_their_facts,
+                reopening_keeps_data_and_schema,
+                the_privacy_ledger_charges_new_keys_all_or_none_and_survives_reopening,
+                the_replay_ledger_refuses_repeats_until_expiry, scans_are_ordered_and_stats_count;
+            feasibility: diagnosis_and_age, demographics_staging_and_ecog,
+                labs_markers_therapies_procedures, combinators,
+                injection_attempts_match_nothing_and_harm_nothing;
+            reference: random_trees_match_the_reference_and_negation_complements,
+                normal_form_is_idempotent_and_preserves_meaning;
+        );
+    };
+    (@tests $backend:expr; $($module:ident: $($name:ident),+;)+) => {
+        $($(
+            #[test]
+            fn $name() {
+                if let Some(backend) = $backend {
+                    conformance::$module::$name(&backend);
+                }
+            }
+        )+)+
+    };
+}
