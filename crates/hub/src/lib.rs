@@ -354,7 +354,8 @@ pub async fn serve(
         mutual_tls = config.tls.as_ref().is_some_and(|t| t.is_mutual()),
         "hub listening"
     );
-    oncofed_tls::serve(listener, router(state), shutdown)
+    let edge = oncofed_service::Edge::new("hub");
+    oncofed_tls::serve(listener, edge.wrap(router(state)), shutdown)
         .await
         .map_err(LaunchError::Serve)
 }

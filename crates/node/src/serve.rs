@@ -60,7 +60,8 @@ pub async fn launch(
     oncofed_tls::check_bind(addr, tls.is_some(), insecure_http)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()))?;
     let listener = oncofed_tls::ServiceListener::new(listener, tls)?;
-    oncofed_tls::serve(listener, router(state), shutdown).await
+    let edge = oncofed_service::Edge::new("node");
+    oncofed_tls::serve(listener, edge.wrap(router(state)), shutdown).await
 }
 
 /// A caller that presented the node's token.

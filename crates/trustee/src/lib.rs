@@ -221,7 +221,8 @@ pub async fn launch(
         mutual_tls = state.inner.site_certificates,
         "trust centre listening"
     );
-    oncofed_tls::serve(listener, router(state), shutdown)
+    let edge = oncofed_service::Edge::new("trustee");
+    oncofed_tls::serve(listener, edge.wrap(router(state)), shutdown)
         .await
         .map_err(LaunchError::Serve)?;
     tracing::info!("trust centre stopped");

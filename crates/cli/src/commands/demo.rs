@@ -333,12 +333,12 @@ async fn keep_running(
                 listener,
                 tls_task.as_ref(),
                 false,
-                super::node::shutdown_signal(),
+                oncofed_service::shutdown_signal(),
             )
             .await
         }));
     }
-    super::node::shutdown_signal().await;
+    oncofed_service::shutdown_signal().await;
     for t in tasks {
         let _ = t.await;
     }

@@ -229,7 +229,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
-    let shutdown = super::node::shutdown_signal();
+    let shutdown = oncofed_service::shutdown_signal();
     eprintln!(
         "hub listening on {}://{} (public key {})",
         a.server_tls.scheme(),

@@ -397,7 +397,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
-    let shutdown = super::node::shutdown_signal();
+    let shutdown = oncofed_service::shutdown_signal();
     eprintln!(
         "node API listening on {}://{}",
         a.server_tls.scheme(),
@@ -455,7 +455,7 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
             store.clone(),
             gate.clone(),
         )
-        .run(shutdown_signal()),
+        .run(oncofed_service::shutdown_signal()),
     );
     let witness_file = a.store.data_dir.join(oncofed_node::agent::WITNESS_FILE);
     let witness = oncofed_node::agent::AuditWitness::open(&witness_file, config.hub_key)
@@ -463,42 +463,8 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
     Agent::new(config, store, gate)
         .with_tls(&a.trustee.tls.client_tls())?
         .with_audit_witness(witness)
-        .run(shutdown_signal())
+        .run(oncofed_service::shutdown_signal())
         .await;
     withdrawals.abort();
     Ok(ExitCode::SUCCESS)
-}
-
-/// Completes on Ctrl-C (SIGINT) or SIGTERM (`systemctl stop`, `kill`): services then
-/// stop accepting, finish the requests in flight and exit 0 instead of being killed.
-///
-/// The handlers are registered when this is called, not when the future is first
-/// polled: call it before announcing that a service listens, so a signal sent
-/// right after the announcement is not lost to the default action.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let interrupt = signal(SignalKind::interrupt());
-        let terminate = signal(SignalKind::terminate());
-        async move {
-            match (interrupt, terminate) {
-                (Ok(mut interrupt), Ok(mut terminate)) => {
-                    tokio::select! {
-                        _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
-                        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
-                    }
-                }
-                _ => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -103,7 +103,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
-    let shutdown = super::node::shutdown_signal();
+    let shutdown = oncofed_service::shutdown_signal();
     eprintln!(
         "trust centre listening on {}://{}",
         a.server_tls.scheme(),
