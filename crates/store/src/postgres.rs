@@ -70,6 +70,7 @@
 
 mod codec;
 mod migrations;
+mod write;
 
 use crate::columns;
 use crate::feasibility::{self, Dialect};
@@ -243,26 +244,7 @@ impl ResearchStore for PostgresStore {
     fn write(&mut self, batch: &WriteBatch) -> Result<WriteOutcome, StoreError> {
         self.with(|c| {
             let mut tx = c.transaction()?;
-            let mut outcome = WriteOutcome::default();
-            let exists = tx.prepare("SELECT 1 FROM patient WHERE psn = $1")?;
-            let upsert = tx.prepare(codec::UPSERT_PATIENT)?;
-            for p in &batch.patients {
-                if tx.query_opt(&exists, &[&p.pseudonym.as_str()])?.is_none() {
-                    outcome.patients_new += 1;
-                }
-                codec::upsert_patient(&mut tx, &upsert, p)?;
-            }
-            // New facts (the common case) cost one statement; existing ones are updated in place.
-            let insert_fact = tx.prepare(codec::INSERT_FACT)?;
-            let update_fact = tx.prepare(codec::UPDATE_FACT)?;
-            for f in &batch.facts {
-                if codec::execute_fact(&mut tx, &insert_fact, f)? == 1 {
-                    outcome.facts_new += 1;
-                } else {
-                    codec::execute_fact(&mut tx, &update_fact, f)?;
-                    outcome.facts_existing += 1;
-                }
-            }
+            let outcome = write::write(&mut tx, batch)?;
             tx.commit()?;
             Ok(outcome)
         })

@@ -34,7 +34,8 @@ macro_rules! conformance_tests {
                 a_failing_batch_writes_nothing, deleting_a_patient_removes_their_facts,
                 reopening_keeps_data_and_schema,
                 the_privacy_ledger_charges_new_keys_all_or_none_and_survives_reopening,
-                the_replay_ledger_refuses_repeats_until_expiry, scans_are_ordered_and_stats_count;
+                the_replay_ledger_refuses_repeats_until_expiry, scans_are_ordered_and_stats_count,
+                repeats_within_one_batch_count_once_and_the_last_wins, a_large_batch_round_trips;
             feasibility: diagnosis_and_age, demographics_staging_and_ecog,
                 labs_markers_therapies_procedures, combinators,
                 injection_attempts_match_nothing_and_harm_nothing;

@@ -291,3 +291,79 @@ pub fn scans_are_ordered_and_stats_count(backend: &dyn Backend) {
         vec![("clinical".to_string(), 3), ("genetic".to_string(), 1)]
     );
 }
+
+pub fn repeats_within_one_batch_count_once_and_the_last_wins(backend: &dyn Backend) {
+    let mut store = backend.open();
+    let first = fact(1, "a", "C92.0", DataCategory::Clinical);
+    let mut second = first.clone();
+    second.fact.code = Coding::new(CodeSystem::Icd10Gm, "C92.1");
+    let mut older = patient(1);
+    older.demographics.birth_year = Some(1999);
+    let out = store
+        .write(&WriteBatch {
+            patients: vec![older, patient(1)],
+            facts: vec![
+                first.clone(),
+                fact(1, "b", "C50.1", DataCategory::Clinical),
+                second.clone(),
+            ],
+        })
+        .unwrap();
+    assert_eq!(
+        out,
+        WriteOutcome {
+            patients_new: 1,
+            facts_new: 2,
+            facts_existing: 1
+        }
+    );
+    let mut patients = Vec::new();
+    store.for_each_patient(&mut |p| patients.push(p)).unwrap();
+    assert_eq!(patients, [patient(1)]);
+    let stored = store.facts(&FactFilter::default()).unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.contains(&second) && !stored.contains(&first));
+    // Mixed: one existing (changed back), one new.
+    let out = store
+        .write(&WriteBatch {
+            patients: vec![],
+            facts: vec![first.clone(), fact(1, "c", "C18.7", DataCategory::Clinical)],
+        })
+        .unwrap();
+    assert_eq!((out.facts_new, out.facts_existing), (1, 1));
+    assert!(
+        store
+            .facts(&FactFilter::default())
+            .unwrap()
+            .contains(&first)
+    );
+}
+
+pub fn a_large_batch_round_trips(backend: &dyn Backend) {
+    let mut store = backend.open();
+    let mut batch = WriteBatch::default();
+    for n in 0..=250u8 {
+        batch.patients.push(patient(n));
+        for i in 0..12 {
+            let code = format!("C{:02}.{}", n % 97, i % 10);
+            batch.facts.push(fact(
+                n,
+                &format!("Condition/{i}"),
+                &code,
+                DataCategory::Clinical,
+            ));
+        }
+    }
+    let out = store.write(&batch).unwrap();
+    assert_eq!((out.patients_new, out.facts_new), (251, 251 * 12));
+    let mut seen = 0;
+    store
+        .for_each_fact(&mut |f| {
+            assert!(batch.facts.contains(&f));
+            seen += 1;
+        })
+        .unwrap();
+    assert_eq!(seen, 251 * 12);
+    let again = store.write(&batch).unwrap();
+    assert_eq!((again.patients_new, again.facts_existing), (0, 251 * 12));
+}
