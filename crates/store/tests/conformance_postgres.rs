@@ -151,6 +151,22 @@ fn a_dropped_connection_is_reopened() {
             &[&db.name],
         )
         .unwrap();
+    // pg_terminate_backend only signals: wait until the backend is gone.
+    for _ in 0..100 {
+        let left: i64 = db
+            .admin()
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity
+                 WHERE datname = $1 AND application_name = 'oncofed-node'",
+                &[&db.name],
+            )
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     // The call that finds the connection gone fails; the next one reconnects.
     let _ = store.stats();
     assert_eq!(store.stats().unwrap().patients, 1);
