@@ -263,6 +263,20 @@ impl Db {
         Ok(())
     }
 
+    /// Tasks waiting for a site to fetch them, and tasks a site holds, over all
+    /// sites (for the hub's metrics).
+    pub fn task_counts(&self) -> Result<(u64, u64), DbError> {
+        let conn = self.conn();
+        let count = |state: &str| -> Result<u64, DbError> {
+            let n: i64 =
+                conn.query_row("SELECT count(*) FROM task WHERE state = ?1", [state], |r| {
+                    r.get(0)
+                })?;
+            Ok(n as u64)
+        };
+        Ok((count("queued")?, count("claimed")?))
+    }
+
     /// Claims up to `limit` queued tasks of `site`: marks them claimed and returns their envelopes.
     pub fn claim(
         &self,

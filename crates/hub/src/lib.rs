@@ -355,6 +355,22 @@ pub async fn serve(
         "hub listening"
     );
     let edge = oncofed_service::Edge::new("hub");
+    let queued = edge.gauge(
+        "tasks_queued",
+        "Feasibility tasks waiting for their site to fetch them",
+    );
+    let claimed = edge.gauge(
+        "tasks_claimed",
+        "Feasibility tasks a site has fetched and not answered",
+    );
+    let counts = state.clone();
+    edge.on_scrape(move || match counts.inner.db.task_counts() {
+        Ok((q, c)) => {
+            queued.set(q as i64);
+            claimed.set(c as i64);
+        }
+        Err(e) => tracing::warn!(error = %e, "task counts for /metrics"),
+    });
     oncofed_tls::serve(listener, edge.wrap(router(state)), shutdown)
         .await
         .map_err(LaunchError::Serve)

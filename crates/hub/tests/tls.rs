@@ -102,6 +102,23 @@ async fn site_requests_need_the_signing_sites_own_certificate() {
         misled.projects().await,
         Err(ClientError::Unreachable { .. })
     ));
+    // The operator's view (loopback): requests by route and the task queue.
+    let http = people
+        .client_for(&hub.url, reqwest::Client::builder())
+        .unwrap();
+    let text = http
+        .get(format!("{}/metrics", hub.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("oncofed_hub_tasks_queued 0"), "{text}");
+    assert!(
+        text.contains(r#"route="/v1/site/tasks",method="GET",status="401"} 2"#),
+        "{text}"
+    );
     hub.stop().await;
 }
 

@@ -45,7 +45,12 @@ struct Inner {
     requests: Family<Labels, Counter>,
     latency: Family<Labels, Histogram>,
     public_metrics: AtomicBool,
+    /// Called before each scrape, to refresh gauges read from a store.
+    refreshers: Mutex<Vec<Refresher>>,
 }
+
+/// A function that brings gauges up to date before they are read.
+type Refresher = Box<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for Edge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +104,7 @@ impl Edge {
                 requests,
                 latency,
                 public_metrics: AtomicBool::new(false),
+                refreshers: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -117,6 +123,16 @@ impl Edge {
         counter
     }
 
+    /// Runs `refresh` before every scrape of `/metrics`, e.g. to set a gauge from
+    /// a count in the service's store. Keep it cheap: it runs on the scrape.
+    pub fn on_scrape(&self, refresh: impl Fn() + Send + Sync + 'static) {
+        self.inner
+            .refreshers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(refresh));
+    }
+
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         // A panic while encoding leaves the registry usable: take it anyway.
         self.inner
@@ -127,6 +143,15 @@ impl Edge {
 
     /// The metrics in Prometheus text format.
     pub fn render(&self) -> String {
+        for refresh in self
+            .inner
+            .refreshers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            refresh();
+        }
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry());
@@ -249,12 +274,17 @@ async fn metrics(State(edge): State<Edge>, request: Request) -> Response {
         });
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
+    // Refreshers may read a store: off the async workers.
+    let text = match tokio::task::spawn_blocking(move || edge.render()).await {
+        Ok(text) => text,
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        edge.render(),
+        text,
     )
         .into_response()
 }
