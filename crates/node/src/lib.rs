@@ -47,6 +47,57 @@ pub fn open_store(data_dir: &std::path::Path) -> Result<SharedStore, StoreError>
     Ok(Arc::new(Mutex::new(Box::new(store))))
 }
 
+/// Opens the node's research store in the PostgreSQL database at `url`
+/// (migrating it), for a site whose store outgrows one file. The server must be
+/// reached over loopback or a Unix socket (no TLS to PostgreSQL yet). Blocking:
+/// call it from a blocking thread ([`open_store_at`] does).
+pub fn open_postgres_store(url: &str) -> Result<SharedStore, StoreError> {
+    let store = oncofed_store::PostgresStore::connect(url)?;
+    Ok(Arc::new(Mutex::new(Box::new(store))))
+}
+
+/// Where a node keeps its research store.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded SQLite file in the node's data directory (the default).
+    Embedded(std::path::PathBuf),
+    /// A PostgreSQL database, by URL.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Embedded(dir) => f.debug_tuple("Embedded").field(dir).finish(),
+            // A URL may hold a password.
+            Self::Postgres(_) => f.write_str("Postgres(<url>)"),
+        }
+    }
+}
+
+/// Opens the store at `location` on a blocking thread (PostgreSQL's client must
+/// not run on the async workers).
+pub async fn open_store_at(location: &StoreLocation) -> Result<SharedStore, StoreError> {
+    let location = location.clone();
+    tokio::task::spawn_blocking(move || match &location {
+        StoreLocation::Embedded(dir) => open_store(dir),
+        StoreLocation::Postgres(url) => open_postgres_store(url),
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// Creates the PostgreSQL database `url` names if the server lacks it (one
+/// database per site on a shared server); returns whether it was created.
+pub async fn create_postgres_database(url: &str) -> Result<bool, StoreError> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        oncofed_store::PostgresStore::create_database_if_missing(&url)
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// Runs `f` with the store on a blocking thread.
 pub(crate) async fn with_store<T: Send + 'static>(
     store: &SharedStore,

@@ -36,6 +36,9 @@ pub enum StoreError {
     /// The engine failed.
     #[error("research store error: {0}")]
     Engine(#[from] rusqlite::Error),
+    /// A PostgreSQL database name that is not a plain identifier.
+    #[error("database name {0:?} is not a plain name: use [a-z_][a-z0-9_]*, at most 63 bytes")]
+    DatabaseName(String),
     /// The PostgreSQL database URL could not be parsed, or the server could not be
     /// reached or refused the login. `target` is the URL without its password.
     #[error(

@@ -200,6 +200,43 @@ impl PostgresStore {
         })
     }
 
+    /// Creates the database `url` names if the server does not have it yet, by
+    /// connecting to the server's `postgres` database (the user needs CREATEDB).
+    /// Returns whether it was created. For deployments that give each site its
+    /// own database on a shared server, and for `oncofed demo --store-url`.
+    /// The name must be plain (`[a-z_][a-z0-9_]*`, at most 63 bytes). Blocking.
+    pub fn create_database_if_missing(url: &str) -> Result<bool, StoreError> {
+        let config: Config = url.parse().map_err(|source| StoreError::Connect {
+            target: "an unparsable URL".into(),
+            source,
+        })?;
+        let target = describe(&config);
+        if !local_only(&config) {
+            return Err(StoreError::PlainTextRemote { target });
+        }
+        let name = config.get_dbname().unwrap_or_default().to_owned();
+        let plain = !name.is_empty()
+            && name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !plain {
+            return Err(StoreError::DatabaseName(name));
+        }
+        let mut server = config.clone();
+        server.dbname("postgres");
+        let mut client = open(&server, &target)?;
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?
+            .is_some();
+        if !exists {
+            // Identifiers cannot be bound; the name was checked to be plain above.
+            client.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
+        }
+        Ok(!exists)
+    }
+
     /// The database this store is connected to, as `postgres://user@host:port/db`
     /// (without the password).
     pub fn target(&self) -> &str {

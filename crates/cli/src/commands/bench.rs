@@ -49,6 +49,11 @@ pub struct FederationArgs {
     /// Run the federation over plain HTTP instead of TLS (to measure what TLS costs).
     #[arg(long)]
     plain_http: bool,
+    /// Keep the sites' research stores in PostgreSQL (a URL with {site}, one
+    /// database per site, created if missing and required empty), as
+    /// `oncofed demo --store-url`.
+    #[arg(long, value_name = "URL")]
+    store_url: Option<String>,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
@@ -58,6 +63,8 @@ pub struct FederationArgs {
 struct FederationResult {
     /// Whether every connection was TLS (mutual for sites).
     tls: bool,
+    /// Where the sites kept their research stores: `sqlite` or `postgresql`.
+    store: &'static str,
     sites: u32,
     patients: u64,
     ingest_seconds: f64,
@@ -79,10 +86,11 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         let r = federation(&a, n).await?;
         if !a.json {
             eprintln!(
-                "{} sites, {} patients, {}: ingest {:.1} s, p50 {:.1} ms, p95 {:.1} ms, {:.1} queries/s",
+                "{} sites, {} patients, {}, {}: ingest {:.1} s, p50 {:.1} ms, p95 {:.1} ms, {:.1} queries/s",
                 r.sites,
                 r.patients,
                 if r.tls { "TLS" } else { "plain HTTP" },
+                r.store,
                 r.ingest_seconds,
                 r.p50_ms,
                 r.p95_ms,
@@ -95,14 +103,15 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         print_json(&results)?;
     } else {
         println!(
-            "| transport | sites | patients | ingest | p50 | p95 | max | queries/s ({} concurrent) |",
+            "| transport | store | sites | patients | ingest | p50 | p95 | max | queries/s ({} concurrent) |",
             a.concurrency
         );
-        println!("|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|");
         for r in &results {
             println!(
-                "| {} | {} | {} | {:.1} s | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} |",
+                "| {} | {} | {} | {} | {:.1} s | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} |",
                 if r.tls { "TLS" } else { "plain HTTP" },
+                r.store,
                 r.sites,
                 r.patients,
                 r.ingest_seconds,
@@ -153,7 +162,13 @@ async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResu
         per_minute: 1_000_000,
         per_week: 1_000_000,
     };
-    let mut fed = LocalFederation::start(temp.path(), sites.clone(), limits, !a.plain_http).await?;
+    let store_url = a
+        .store_url
+        .as_ref()
+        .map(|t| t.replace("{site}", &format!("n{n}_{{site}}")));
+    let mut fed = LocalFederation::start(temp.path(), sites.clone(), limits, !a.plain_http)
+        .await?
+        .with_store_url(store_url)?;
     let ingest_started = Instant::now();
     for (i, site) in sites.iter().enumerate() {
         let (service, _) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;
@@ -201,6 +216,11 @@ async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResu
     fed.shutdown().await?;
     Ok(FederationResult {
         tls: !a.plain_http,
+        store: if a.store_url.is_some() {
+            "postgresql"
+        } else {
+            "sqlite"
+        },
         sites: n,
         patients: synth.patients_per_site.values().sum(),
         ingest_seconds,

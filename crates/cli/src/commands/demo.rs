@@ -42,6 +42,12 @@ pub struct DemoArgs {
     /// federation CA is made for the run and sites use mutual TLS).
     #[arg(long)]
     plain_http: bool,
+    /// Keep the sites' research stores in PostgreSQL instead of SQLite files: a URL
+    /// with {site} in the database name, one database per site (created if
+    /// missing), e.g. postgres://postgres@127.0.0.1:5432/oncofed_{site}.
+    /// `scripts/postgres start` prints a server's URL to start from.
+    #[arg(long, value_name = "URL")]
+    store_url: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -75,6 +81,8 @@ struct FederatedQuery {
 #[derive(Debug, Serialize)]
 struct DemoSummary {
     transport: super::demo_transport::DemoTransport,
+    /// Where the sites keep their research stores: `sqlite` or `postgresql`.
+    store: &'static str,
     analyses: super::demo_analyses::DemoAnalyses,
     audit: super::demo_audit::DemoAudit,
     data_dir: PathBuf,
@@ -117,7 +125,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         per_minute: 30,
         per_week: 500,
     };
-    let mut fed = LocalFederation::start(&dir, sites.clone(), limits, !a.plain_http).await?;
+    let mut fed = LocalFederation::start(&dir, sites.clone(), limits, !a.plain_http)
+        .await?
+        .with_store_url(a.store_url.clone())?;
     say(
         &a,
         &format!(
@@ -171,6 +181,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let transport = super::demo_transport::run(&fed).await?;
     let summary = DemoSummary {
         transport,
+        store: if a.store_url.is_some() {
+            "postgresql"
+        } else {
+            "sqlite"
+        },
         analyses,
         audit,
         data_dir: dir.clone(),
@@ -258,10 +273,11 @@ async fn example_queries(service: &QueryService) -> anyhow::Result<Vec<QuerySumm
 
 fn print_summary(s: &DemoSummary) {
     println!(
-        "\nOncoFed demo: {} persons → {} patient records at {} sites, {:.1} s",
+        "\nOncoFed demo: {} persons → {} patient records at {} sites (research stores: {}), {:.1} s",
         s.persons,
         s.patients,
         s.sites.len(),
+        s.store,
         s.seconds
     );
     println!(

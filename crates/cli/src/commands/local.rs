@@ -40,6 +40,9 @@ pub struct LocalFederation {
     auditor: HubClient,
     /// The federation CA and certificates (`DIR/pki`), when running over TLS.
     pub pki: Option<PathBuf>,
+    /// PostgreSQL URL template of the sites' research stores (`{site}` replaced
+    /// by the site id with `-` as `_`); `None`: SQLite files in each node's folder.
+    store_url: Option<String>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -123,9 +126,34 @@ impl LocalFederation {
             admin,
             auditor,
             pki,
+            store_url: None,
             stop,
             tasks,
         })
+    }
+
+    /// Keeps the sites' research stores in PostgreSQL: `template` is a URL with
+    /// `{site}` in it (e.g. `postgres://postgres@127.0.0.1:5432/oncofed_{site}`),
+    /// one database per site, created if missing.
+    pub fn with_store_url(mut self, template: Option<String>) -> anyhow::Result<Self> {
+        if let Some(t) = &template {
+            anyhow::ensure!(
+                t.contains("{site}"),
+                "--store-url for several sites needs {{site}} in it (one database per site), e.g. postgres://postgres@127.0.0.1:5432/oncofed_{{site}}"
+            );
+        }
+        self.store_url = template;
+        Ok(self)
+    }
+
+    /// Where site `i` keeps its research store.
+    pub fn store_location(&self, i: usize) -> oncofed_node::StoreLocation {
+        match &self.store_url {
+            Some(t) => oncofed_node::StoreLocation::Postgres(
+                t.replace("{site}", &self.sites[i].as_str().replace('-', "_")),
+            ),
+            None => oncofed_node::StoreLocation::Embedded(self.node_dir(i)),
+        }
     }
 
     /// An auditor's client (token also in `DIR/auditor.token`).
@@ -165,7 +193,24 @@ impl LocalFederation {
         i: usize,
         input: &Path,
     ) -> anyhow::Result<(QueryService, IngestReport)> {
-        let store = oncofed_node::open_store(&self.node_dir(i))?;
+        let location = self.store_location(i);
+        if let oncofed_node::StoreLocation::Postgres(url) = &location {
+            // The node's folder still holds its secrets and state files.
+            let dir = self.node_dir(i);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            oncofed_node::create_postgres_database(url).await?;
+        }
+        let store = oncofed_node::open_store_at(&location).await?;
+        if self.store_url.is_some() {
+            // Another run's patients would be counted with this one's.
+            let held = oncofed_node::quality::report(&store).await?.patients;
+            anyhow::ensure!(
+                held == 0,
+                "the PostgreSQL database of {} already holds {held} patients; the demo needs empty or missing databases: drop them or put another name in --store-url",
+                self.sites[i]
+            );
+        }
         let client =
             TrusteeClient::with_tls(&self.trustee_url, &self.tokens[i], &self.site_tls(i))?;
         let report = oncofed_node::ingest(

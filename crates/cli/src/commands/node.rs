@@ -123,9 +123,26 @@ fn positive_epsilon(s: &str) -> Result<f64, String> {
 
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// The node's data directory (holds research.db).
+    /// The node's data directory (holds research.db, or with --store-url only the
+    /// node's secrets and state files).
     #[arg(long, env = "ONCOFED_NODE_DATA_DIR")]
     data_dir: PathBuf,
+    /// Keep the research store in this PostgreSQL database instead of research.db,
+    /// e.g. postgres://oncofed@127.0.0.1:5432/site1 (loopback or a Unix socket:
+    /// no TLS to PostgreSQL yet). Give every command of this node the same URL.
+    #[arg(long, env = "ONCOFED_NODE_STORE_URL", value_name = "URL")]
+    store_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// Opens the research store these options name.
+    async fn open(&self) -> anyhow::Result<oncofed_node::SharedStore> {
+        let location = match &self.store_url {
+            Some(url) => oncofed_node::StoreLocation::Postgres(url.clone()),
+            None => oncofed_node::StoreLocation::Embedded(self.data_dir.clone()),
+        };
+        Ok(oncofed_node::open_store_at(&location).await?)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -284,7 +301,7 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
-    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let store = a.store.open().await?;
     let client = a.trustee.client()?;
     let options = IngestOptions {
         all_or_nothing: a.all_or_nothing,
@@ -330,7 +347,7 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
-    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let store = a.store.open().await?;
     let report = oncofed_node::quality::report(&store).await?;
     if a.json {
         print_json(&report)?;
@@ -341,7 +358,7 @@ async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
-    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let store = a.store.open().await?;
     let service = QueryService::new(store, a.trustee.gate()?);
     let filter = FactFilter {
         kind: a.kind,
@@ -388,7 +405,7 @@ async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let store = a.store.open().await?;
     let service = QueryService::new(store, a.trustee.gate()?);
     let state = oncofed_node::serve::ApiState::new(service, &read_secret(&a.api_token_file)?);
     let tls = a.server_tls.acceptor()?;
@@ -409,7 +426,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
 
 async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
     use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
-    let store = oncofed_node::open_store(&a.store.data_dir)?;
+    let store = a.store.open().await?;
     let secret = SiteSecret::load_or_create(&a.store.data_dir.join("noise.secret"))
         .context("cannot read or create the noise secret")?;
     let config = AgentConfig {
