@@ -24,18 +24,11 @@ fn help_teaches_the_commands() {
 fn trustee_synth_ingest_quality_query() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    std::fs::create_dir_all(d("tc")).unwrap();
-    run_ok(&[
-        "trustee",
-        "add-site",
-        "--sites-file",
-        &d("tc/sites.txt"),
-        "--site",
+    support::add_site(
+        &dir.path().join("tc"),
         "site-1",
-        "--token-out",
-        &d("site-1.token"),
-        "--json",
-    ]);
+        &dir.path().join("site-1.token"),
+    );
     let (_served, url) = serve_trustee(&dir.path().join("tc"));
 
     let synth = run_ok(&[

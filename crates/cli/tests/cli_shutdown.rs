@@ -4,25 +4,17 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{run_ok, serve_trustee};
+use support::serve_trustee;
 
 #[cfg(unix)]
 #[test]
 fn the_trust_centre_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    std::fs::create_dir_all(d("tc")).unwrap();
-    run_ok(&[
-        "trustee",
-        "add-site",
-        "--sites-file",
-        &d("tc/sites.txt"),
-        "--site",
+    support::add_site(
+        &dir.path().join("tc"),
         "site-1",
-        "--token-out",
-        &d("site-1.token"),
-        "--json",
-    ]);
+        &dir.path().join("site-1.token"),
+    );
     let (mut served, _url) = serve_trustee(&dir.path().join("tc"));
     let pid = served.0.id().to_string();
     let kill = std::process::Command::new("kill")

@@ -44,19 +44,9 @@ fn a_site_ingests_over_mutual_tls_and_nothing_goes_out_in_the_clear() {
         text(&again)
     );
 
-    std::fs::create_dir_all(d("tc")).unwrap();
     for site in ["site-1", "site-2"] {
-        run_ok(&[
-            "trustee",
-            "add-site",
-            "--sites-file",
-            &d("tc/sites.txt"),
-            "--site",
-            site,
-            "--token-out",
-            &d(&format!("{site}.token")),
-            "--json",
-        ]);
+        let token = dir.path().join(format!("{site}.token"));
+        support::add_site(&dir.path().join("tc"), site, &token);
     }
     let (_served, url) = serve_trustee_with(
         &dir.path().join("tc"),
@@ -152,19 +142,12 @@ fn a_site_ingests_over_mutual_tls_and_nothing_goes_out_in_the_clear() {
 fn every_service_refuses_plain_http_beyond_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    std::fs::create_dir_all(d("tc")).unwrap();
     std::fs::create_dir_all(d("hub")).unwrap();
-    run_ok(&[
-        "trustee",
-        "add-site",
-        "--sites-file",
-        &d("tc/sites.txt"),
-        "--site",
+    support::add_site(
+        &dir.path().join("tc"),
         "site-1",
-        "--token-out",
-        &d("site-1.token"),
-        "--json",
-    ]);
+        &dir.path().join("site-1.token"),
+    );
     run_ok(&[
         "hub",
         "add-user",

@@ -29,6 +29,24 @@ pub fn run_ok(args: &[&str]) -> serde_json::Value {
     })
 }
 
+/// Registers `site` at a trust centre whose data directory is `tc` (sites file
+/// `tc/sites.txt`, created with the folder), writing its token to `token_out`.
+pub fn add_site(tc: &Path, site: &str, token_out: &Path) {
+    std::fs::create_dir_all(tc).unwrap();
+    let sites = tc.join("sites.txt");
+    run_ok(&[
+        "trustee",
+        "add-site",
+        "--sites-file",
+        sites.to_str().unwrap(),
+        "--site",
+        site,
+        "--token-out",
+        token_out.to_str().unwrap(),
+        "--json",
+    ]);
+}
+
 /// A child process (trust centre, demo federation); killed when dropped.
 pub struct Served(pub Child);
 
