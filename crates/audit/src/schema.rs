@@ -40,23 +40,14 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;",
 ];
 
-/// The schema version this build writes.
-pub(crate) const CURRENT: i64 = MIGRATIONS.len() as i64;
-
-/// Brings the open database to [`CURRENT`], each step in its own transaction.
+/// Brings the open database to the newest schema with the shared mechanism
+/// (`oncofed-migrate`: one transaction, a newer database refused).
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), AuditError> {
-    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if found > CURRENT {
-        return Err(AuditError::SchemaTooNew {
-            found,
-            supported: CURRENT,
-        });
+    match oncofed_migrate::apply(conn, "audit trail", MIGRATIONS) {
+        Ok(_) => Ok(()),
+        Err(oncofed_migrate::MigrateError::TooNew {
+            found, supported, ..
+        }) => Err(AuditError::SchemaTooNew { found, supported }),
+        Err(oncofed_migrate::MigrateError::Sqlite { source, .. }) => Err(source.into()),
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
 }

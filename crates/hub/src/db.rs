@@ -32,6 +32,9 @@ pub enum DbError {
     /// The engine failed.
     #[error("hub store error: {0}")]
     Engine(#[from] rusqlite::Error),
+    /// The store was written by a newer hub.
+    #[error("{0}")]
+    SchemaTooNew(String),
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -169,12 +172,12 @@ impl Db {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )
         .map_err(open_err)?;
-        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
-            tx.commit()?;
+        match oncofed_migrate::apply(&mut conn, "hub store", MIGRATIONS) {
+            Ok(_) => {}
+            Err(e @ oncofed_migrate::MigrateError::TooNew { .. }) => {
+                return Err(DbError::SchemaTooNew(e.to_string()));
+            }
+            Err(oncofed_migrate::MigrateError::Sqlite { source, .. }) => return Err(source.into()),
         }
         Ok(Self {
             conn: Mutex::new(conn),
@@ -383,5 +386,30 @@ impl Db {
             params![user_id, state],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_written_by_a_newer_hub_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        drop(Db::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        drop(conn);
+        match Db::open(&path) {
+            Err(DbError::SchemaTooNew(message)) => {
+                assert!(
+                    message.contains("hub store schema is version 999"),
+                    "{message}"
+                )
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("a newer hub store was opened"),
+        }
     }
 }

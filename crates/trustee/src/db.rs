@@ -297,19 +297,16 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let known = MIGRATIONS.len() as i64;
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > known {
-        return Err(StoreError::SchemaTooNew { found, known });
+    match oncofed_migrate::apply(conn, "trust-centre store", MIGRATIONS) {
+        Ok(_) => Ok(()),
+        Err(oncofed_migrate::MigrateError::TooNew {
+            found, supported, ..
+        }) => Err(StoreError::SchemaTooNew {
+            found,
+            known: supported,
+        }),
+        Err(oncofed_migrate::MigrateError::Sqlite { source, .. }) => Err(source.into()),
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tracing::info!(version = i + 1, "applied trust-centre store migration");
-    }
-    tx.commit()?;
-    Ok(())
 }
 
 /// The store as the async service uses it: a writer and a reader connection, and

@@ -73,20 +73,16 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
-/// Brings the open database to [`CURRENT`], each step in its own transaction.
+/// Brings the open database to [`CURRENT`] with the shared mechanism
+/// (`oncofed-migrate`: one transaction, a newer database refused).
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if found > CURRENT {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: CURRENT,
-        });
+    match oncofed_migrate::apply(conn, "research store", MIGRATIONS) {
+        Ok(_) => Ok(()),
+        Err(oncofed_migrate::MigrateError::TooNew {
+            found, supported, ..
+        }) => Err(StoreError::SchemaTooNew { found, supported }),
+        Err(oncofed_migrate::MigrateError::Sqlite { source, .. }) => {
+            Err(StoreError::Engine(source))
+        }
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
 }
