@@ -6,7 +6,8 @@
 //! loop they share (there used to be four copies, one of which did not refuse a
 //! newer database):
 //!
-//! - the version is read and every missing step applied inside one `IMMEDIATE`
+//! - a current schema is only read (no write lock); otherwise the version is
+//!   read again and every missing step applied inside one `IMMEDIATE`
 //!   transaction, so two processes opening the same file cannot both migrate and
 //!   a failed step leaves the database as it was;
 //! - a database whose version is above the number of steps this build knows was
@@ -69,6 +70,15 @@ pub fn apply(
 ) -> Result<Applied, MigrateError> {
     let sqlite = |source| MigrateError::Sqlite { store, source };
     let supported = steps.len() as i64;
+    // The usual case, a current schema, takes no write lock: other processes on
+    // the same file (an ingest beside the node's agent) are not held up.
+    let seen = version(conn).map_err(sqlite)?;
+    if seen == supported {
+        return Ok(Applied {
+            from: seen,
+            to: supported,
+        });
+    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sqlite)?;

@@ -51,6 +51,11 @@ pub struct IngestOptions {
     /// Largest `.json` file read, in bytes (default [`DEFAULT_MAX_DOCUMENT_BYTES`]);
     /// such a file is read whole, so a larger one is rejected unread.
     pub max_document_bytes: u64,
+    /// Set (e.g. by a SIGTERM handler) to stop the run cleanly: the chunk under
+    /// way is finished and committed, no further unit is read, and the report
+    /// says [`IngestReport::interrupted`]. Running the same ingest again finishes
+    /// the job (ingest is idempotent). With `all_or_nothing`, nothing is written.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Default cap on one `.json` document: 256 MiB. A document is read whole and
@@ -65,6 +70,7 @@ impl Default for IngestOptions {
             chunk_resources: 20_000,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
+            stop: None,
         }
     }
 }
@@ -94,6 +100,9 @@ pub struct IngestReport {
     pub seconds: f64,
     /// Resources per second over the whole run.
     pub resources_per_second: f64,
+    /// The run was stopped ([`IngestOptions::stop`]) before all input was read;
+    /// everything counted here is committed, the rest was not read.
+    pub interrupted: bool,
 }
 
 /// Why an ingest run stopped. Units that were rejected are not errors of the run;
@@ -149,10 +158,21 @@ pub async fn ingest(
         }
     }
 
+    let stopped = || {
+        options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    };
     let mut pending = WriteBatch::default();
     let mut done_bytes = 0;
     let mut rx = reader::spawn(inputs, options.chunk_resources, limits);
     while let Some(units) = rx.recv().await {
+        if stopped() {
+            // Dropping the receiver ends the reader thread at its next send.
+            report.interrupted = true;
+            break;
+        }
         done_bytes += units.iter().map(|u| u.bytes).sum::<u64>();
         let batch = chunk::process(store, trustee, units, &mut report).await?;
         if options.all_or_nothing {
@@ -174,6 +194,10 @@ pub async fn ingest(
             report
                 .errors
                 .push("nothing was written because --all-or-nothing is set".into());
+        } else if report.interrupted {
+            report.errors.push(
+                "nothing was written: the run was stopped and --all-or-nothing is set".into(),
+            );
         } else {
             let outcome = crate::with_store(store, move |s| s.write(&pending)).await?;
             add_outcome(&mut report.written, outcome);

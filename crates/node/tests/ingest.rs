@@ -225,3 +225,68 @@ async fn the_synthea_bulk_export_ingests() {
     assert_eq!(report.not_mapped.get("Encounter"), Some(&1215));
     assert!(report.written.facts_new > 3_000, "{:?}", report.written);
 }
+
+#[tokio::test]
+async fn a_stopped_ingest_commits_whole_chunks_and_a_rerun_finishes_the_job() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let trustee = Trustee::start(1).await;
+    let client = trustee.client("site-1");
+    let cohort = Cohort::generate(1, 120, 5);
+    let paths = [cohort.site_dir("site-1")];
+    // The whole job in one go, for comparison.
+    let whole = Node::new().ingest_clean(&client, &paths).await;
+
+    let node = Node::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let options = oncofed_node::IngestOptions {
+        // Small chunks, so the run has many; the stop comes after the first one
+        // is written (what a SIGTERM then does, deterministically).
+        chunk_resources: 200,
+        stop: Some(stop.clone()),
+        ..Default::default()
+    };
+    let first = oncofed_node::ingest(&node.store, &client, &paths, &options, &|_, _| {
+        stop.store(true, Ordering::Relaxed)
+    })
+    .await
+    .unwrap();
+    assert!(first.interrupted);
+    assert!(
+        first.patients > 0 && first.patients < whole.patients,
+        "{first:?}"
+    );
+    // What the report counts is exactly what the store holds: whole chunks only.
+    let held = oncofed_node::quality::report(&node.store).await.unwrap();
+    assert_eq!(held.patients as usize, first.written.patients_new);
+
+    // Running the same ingest again finishes it; nothing is duplicated.
+    let rest = node.ingest_clean(&client, &paths).await;
+    assert!(!rest.interrupted);
+    let held = oncofed_node::quality::report(&node.store).await.unwrap();
+    assert_eq!(held.patients as usize, whole.patients);
+    assert_eq!(
+        first.written.facts_new + rest.written.facts_new,
+        whole.written.facts_new
+    );
+
+    // With --all-or-nothing a stopped run writes nothing at all.
+    let empty = Node::new();
+    let stop = Arc::new(AtomicBool::new(true));
+    let options = oncofed_node::IngestOptions {
+        all_or_nothing: true,
+        stop: Some(stop),
+        ..Default::default()
+    };
+    let report = oncofed_node::ingest(&empty.store, &client, &paths, &options, &|_, _| {})
+        .await
+        .unwrap();
+    assert!(report.interrupted);
+    assert_eq!(
+        oncofed_node::quality::report(&empty.store)
+            .await
+            .unwrap()
+            .patients,
+        0
+    );
+}

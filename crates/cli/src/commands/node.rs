@@ -23,7 +23,8 @@ pub enum NodeCommand {
     /// Each bundle lands atomically: a bundle with an error lands nothing, and the
     /// error names the file, line, entry and field. Identifying data goes to the
     /// trust centre and is not stored. Re-ingesting the same data adds nothing.
-    /// Exits with status 2 when any bundle was rejected.
+    /// Exits with status 2 when any bundle was rejected, 3 when SIGTERM or Ctrl-C
+    /// stopped it (the chunk under way is committed; run it again to finish).
     Ingest(IngestArgs),
     /// Print the data-quality report: completeness per field, invalid codes, implausible values.
     Quality(QualityArgs),
@@ -303,10 +304,19 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
 async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open().await?;
     let client = a.trustee.client()?;
+    // SIGTERM or Ctrl-C: finish and commit the chunk under way, read no more.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let signal = oncofed_service::shutdown_signal();
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        signal.await;
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
     let options = IngestOptions {
         all_or_nothing: a.all_or_nothing,
         max_line_bytes: a.max_line_mib.saturating_mul(1 << 20),
         max_document_bytes: a.max_document_mib.saturating_mul(1 << 20),
+        stop: Some(stop),
         ..Default::default()
     };
     let bar = byte_bar(a.json, "ingest");
@@ -338,6 +348,12 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
         for e in &report.errors {
             eprintln!("rejected: {e}");
         }
+    }
+    if report.interrupted {
+        eprintln!(
+            "interrupted by a signal: every chunk counted above is committed, the rest was not read; run the same ingest again to finish (it is idempotent)"
+        );
+        return Ok(ExitCode::from(3));
     }
     Ok(if report.units_failed > 0 {
         ExitCode::from(2)
