@@ -290,3 +290,77 @@ async fn a_stopped_ingest_commits_whole_chunks_and_a_rerun_finishes_the_job() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_trust_centre_restart_during_ingest_loses_nothing_and_a_rerun_finishes() {
+    use oncofed_trustee::{PseudonymKey, TrusteeConfig};
+    use std::sync::Mutex;
+    let tokens = [("site-1", "token-of-site-1-0123456789abcdef")];
+    let tc_dir = tempfile::tempdir().unwrap();
+    let config = || {
+        let key = PseudonymKey::from_bytes(vec![9u8; 32]).unwrap();
+        TrusteeConfig::new(tc_dir.path().join("tc"), key, support::registry(tokens)).unwrap()
+    };
+    let first_run = support::serve(config()).await;
+    let url = first_run.url.clone();
+    let client = oncofed_trustee_api::TrusteeClient::new(&url, tokens[0].1).unwrap();
+    let cohort = Cohort::generate(1, 120, 6);
+    let paths = [cohort.site_dir("site-1")];
+
+    // The trust centre goes down after the first chunk was written.
+    let node = Node::new();
+    let stop = Mutex::new(Some(first_run.stop));
+    let options = oncofed_node::IngestOptions {
+        chunk_resources: 200,
+        ..Default::default()
+    };
+    let err = oncofed_node::ingest(&node.store, &client, &paths, &options, &|_, _| {
+        if let Some(stop) = stop.lock().unwrap().take() {
+            let _ = stop.send(());
+        }
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("nothing of the current chunk was written"),
+        "{err}"
+    );
+    first_run.task.await.unwrap().unwrap();
+    let held = oncofed_node::quality::report(&node.store)
+        .await
+        .unwrap()
+        .patients;
+    assert!(
+        held > 0,
+        "the first chunk was committed before the trust centre went down"
+    );
+
+    // It comes back on the same address with the same store; the same ingest
+    // finishes the job with the same pseudonyms (nothing is duplicated).
+    let addr = url.trim_start_matches("http://");
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    tokio::spawn(oncofed_trustee::launch(
+        config(),
+        listener,
+        std::future::pending(),
+    ));
+    let rest = node.ingest_clean(&client, &paths).await;
+    assert!(rest.written.patients_new > 0);
+    let fresh = Node::new();
+    let whole = fresh.ingest_clean(&client, &paths).await;
+    let held = oncofed_node::quality::report(&node.store)
+        .await
+        .unwrap()
+        .patients;
+    assert_eq!(held as usize, whole.patients);
+    // The same persons under the same research pseudonyms as one uninterrupted run.
+    assert_eq!(
+        oncofed_node::research_pseudonyms(&node.store)
+            .await
+            .unwrap(),
+        oncofed_node::research_pseudonyms(&fresh.store)
+            .await
+            .unwrap()
+    );
+}
