@@ -306,3 +306,51 @@ fn audit_verify_with_a_witness_catches_a_truncated_trail() {
     let said = text(&out);
     assert!(said.contains("entry 7"), "{said}");
 }
+
+#[test]
+fn hub_serve_names_every_contradiction_in_its_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+    std::fs::create_dir_all(d("hub")).unwrap();
+    run_ok(&[
+        "hub",
+        "add-user",
+        "--users-file",
+        &d("hub/users.txt"),
+        "--user",
+        "alice",
+        "--role",
+        "researcher",
+        "--token-out",
+        &d("alice.token"),
+        "--json",
+    ]);
+    let out = oncofed()
+        .args([
+            "hub",
+            "serve",
+            "--data-dir",
+            &d("hub"),
+            "--query-deadline",
+            "500",
+        ])
+        .args([
+            "--total-rounding",
+            "0",
+            "--queries-per-minute",
+            "9",
+            "--queries-per-week",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = text(&out);
+    for problem in [
+        "--query-deadline (500 s)",
+        "--total-rounding",
+        "--queries-per-minute (9)",
+    ] {
+        assert!(said.contains(problem), "{problem} not named in: {said}");
+    }
+}

@@ -51,6 +51,7 @@ mod analysis;
 mod auth;
 pub mod client;
 pub mod config;
+mod config_check;
 mod db;
 mod error;
 mod json;
@@ -141,6 +142,7 @@ impl AppState {
     /// Opens the hub's store and audit trail in the configured data directory.
     /// Blocking: call it at start-up or from a blocking context.
     pub fn open(config: HubConfig) -> Result<Self, LaunchError> {
+        config.validate().map_err(LaunchError::Config)?;
         let dir = &config.data_dir;
         let data_dir_err =
             |path: std::path::PathBuf| move |source| LaunchError::DataDir { path, source };

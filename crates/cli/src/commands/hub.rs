@@ -97,6 +97,109 @@ pub struct ServeArgs {
     /// HTTPS for this service.
     #[command(flatten)]
     server_tls: super::tls_args::ServerTlsArgs,
+    /// Timeouts, quotas and disclosure rules.
+    #[command(flatten)]
+    tuning: HubTuning,
+}
+
+/// The hub's timeouts, quotas and disclosure rules; each unset option keeps the
+/// default. The hub checks them together at start and names every
+/// contradiction (e.g. a query deadline past the tasks' lifetime).
+#[derive(Debug, Args)]
+pub struct HubTuning {
+    /// Seconds a feasibility task stays valid (default 120).
+    #[arg(long, value_name = "SECONDS")]
+    task_ttl: Option<u64>,
+    /// Seconds before a task a site fetched but did not answer is handed out again (default 30).
+    #[arg(long, value_name = "SECONDS")]
+    claim_timeout: Option<u64>,
+    /// Seconds a feasibility query waits for the sites before its answer is partial (default 20).
+    #[arg(long, value_name = "SECONDS")]
+    query_deadline: Option<u64>,
+    /// Longest long poll a site may ask for, in seconds (default 25).
+    #[arg(long, value_name = "SECONDS")]
+    max_poll: Option<u64>,
+    /// Seconds one analysis step waits for the sites before the run stops (default 60).
+    #[arg(long, value_name = "SECONDS")]
+    analysis_step_timeout: Option<u64>,
+    /// Seconds the sites have to select their rows for an analysis (default 600).
+    #[arg(long, value_name = "SECONDS")]
+    analysis_admission_timeout: Option<u64>,
+    /// Feasibility queries per researcher and minute (default 3).
+    #[arg(long)]
+    queries_per_minute: Option<u32>,
+    /// Feasibility queries per researcher and rolling 7 days (default 50).
+    #[arg(long)]
+    queries_per_week: Option<u32>,
+    /// Analysis runs per researcher and minute (default 10).
+    #[arg(long)]
+    analyses_per_minute: Option<u32>,
+    /// Analysis runs per researcher and rolling 7 days (default 100).
+    #[arg(long)]
+    analyses_per_week: Option<u32>,
+    /// Federated totals below this are suppressed (default 20).
+    #[arg(long)]
+    min_total: Option<u64>,
+    /// Federated totals are rounded to a multiple of this (default 10).
+    #[arg(long)]
+    total_rounding: Option<u64>,
+    /// Per-site figures only when at least this many sites qualify (default 3).
+    #[arg(long)]
+    min_sites_for_breakdown: Option<usize>,
+}
+
+impl HubTuning {
+    /// Sets what was given on `config`.
+    fn apply(&self, config: &mut HubConfig) {
+        let secs = std::time::Duration::from_secs;
+        if let Some(v) = self.task_ttl {
+            config.task_ttl = secs(v);
+        }
+        if let Some(v) = self.claim_timeout {
+            config.claim_timeout = secs(v);
+        }
+        if let Some(v) = self.query_deadline {
+            config.query_deadline = secs(v);
+        }
+        if let Some(v) = self.max_poll {
+            config.max_poll = secs(v);
+        }
+        if let Some(v) = self.analysis_step_timeout {
+            config.analysis_step_timeout = secs(v);
+        }
+        if let Some(v) = self.analysis_admission_timeout {
+            config.analysis_admission_timeout = secs(v);
+        }
+        let budgets = [
+            (
+                &mut config.limits,
+                self.queries_per_minute,
+                self.queries_per_week,
+            ),
+            (
+                &mut config.analysis_runs,
+                self.analyses_per_minute,
+                self.analyses_per_week,
+            ),
+        ];
+        for (budget, minute, week) in budgets {
+            if let Some(v) = minute {
+                budget.per_minute = v;
+            }
+            if let Some(v) = week {
+                budget.per_week = v;
+            }
+        }
+        if let Some(v) = self.min_total {
+            config.disclosure.min_total = v;
+        }
+        if let Some(v) = self.total_rounding {
+            config.disclosure.total_rounding = v;
+        }
+        if let Some(v) = self.min_sites_for_breakdown {
+            config.disclosure.min_sites_for_breakdown = v;
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +326,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--release-epsilon must be a finite number >= 0 (0: exact counts, no DP)");
     }
     config.default_release_epsilon = (a.release_epsilon > 0.0).then_some(a.release_epsilon);
+    a.tuning.apply(&mut config);
+    config.validate().map_err(|problems| {
+        anyhow::anyhow!("the hub's configuration does not hold together:\n{problems}")
+    })?;
     config.tls = a.server_tls.acceptor()?;
     config.insecure_http = a.server_tls.insecure_http();
     oncofed_tls::check_bind(a.listen, config.tls.is_some(), config.insecure_http)?;
