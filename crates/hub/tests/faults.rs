@@ -71,3 +71,55 @@ async fn a_site_that_leaves_mid_run_ends_it_clearly_and_costs_no_budget() {
     );
     hub.stop().await;
 }
+
+/// A hub that restarts while a run is under way fails the run with a clear
+/// state instead of leaving it "running" forever; nothing was released, so no
+/// budget is spent and the researcher is told to submit it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hub_restart_during_a_run_fails_it_clearly() {
+    let fed = Federation::build(3, 300, 38).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = oncofed_crypto::SigningKeyPair::generate();
+    let hub = Hub::start(dir.path().into(), key.clone(), |_| {}).await;
+    fed.register(&hub).await;
+    support::approve_for_alice(&hub, "p1", "the hub restarts").await;
+    // No agent runs: the run waits in admission when the hub goes down.
+    let alice = HubClient::new(&hub.url, RESEARCHER);
+    let request = AnalysisRequest {
+        wait_seconds: Some(0),
+        ..describe_age("p1")
+    };
+    let started = alice.analyze(&request).await.unwrap();
+    assert_eq!(started.state, RunState::Running);
+    hub.stop().await;
+
+    let hub = Hub::start(dir.path().into(), key, |_| {}).await;
+    let alice = HubClient::new(&hub.url, RESEARCHER);
+    let after = alice.analysis(&started.run_id, 0).await.unwrap();
+    assert_eq!(after.state, RunState::Failed);
+    let error = after.error.unwrap_or_default();
+    assert!(
+        error.contains("restarted") && error.contains("again"),
+        "{error}"
+    );
+    assert!(after.result.is_none());
+    assert_eq!(alice.projects().await.unwrap()[0].epsilon_spent, 0.0);
+    hub.stop().await;
+}
+
+fn describe_age(project: &str) -> AnalysisRequest {
+    AnalysisRequest {
+        project: project.into(),
+        index: IndexEvent { icd10: "C".into() },
+        cohort: None,
+        analysis: Analysis::Describe {
+            variables: vec![Variable::Age],
+            edges: (3..=9).map(|d| f64::from(d * 10)).collect(),
+            strata: None,
+        },
+        epsilon: Some(0.2),
+        wait_seconds: Some(60),
+        tolerance: None,
+        max_iter: None,
+    }
+}
