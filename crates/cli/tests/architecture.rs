@@ -121,6 +121,23 @@ fn only_the_tls_crate_touches_tls_libraries() {
 }
 
 #[test]
+fn the_research_store_does_not_pull_in_analyses() {
+    let g = workspace_graph();
+    let reach = reachable(&g, "oncofed-store");
+    for heavy in [
+        "oncofed-protocol",
+        "oncofed-secagg",
+        "oncofed-stats",
+        "oncofed-analysis",
+    ] {
+        assert!(
+            !reach.contains(heavy),
+            "oncofed-store must not depend on {heavy}: it needs only the criteria language (oncofed-criteria)"
+        );
+    }
+}
+
+#[test]
 fn model_is_the_bottom_layer() {
     let g = workspace_graph();
     assert!(

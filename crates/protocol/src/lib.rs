@@ -16,7 +16,9 @@
 
 pub mod analysis;
 pub mod api;
-pub mod criteria;
+/// The feasibility query language, in its own crate (`oncofed-criteria`) so the
+/// research store can compile it without this crate's other dependencies.
+pub use oncofed_criteria as criteria;
 pub mod plan;
 pub mod task;
 

@@ -33,10 +33,10 @@
 
 use crate::columns;
 use chrono::NaiveDate;
-use oncofed_model::{CodeSystem, FactKind};
-use oncofed_protocol::{
+use oncofed_criteria::{
     Criteria, DiagnosisCriterion, EcogCriterion, MarkerCriterion, StageCriterion, TnmAxis,
 };
+use oncofed_model::{CodeSystem, FactKind};
 
 /// The SQL dialect a statement is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,8 +37,8 @@ pub use types::{
     WriteBatch, WriteOutcome,
 };
 
+use oncofed_criteria::Criteria;
 use oncofed_model::Pseudonym;
-use oncofed_protocol::Criteria;
 use std::collections::HashSet;
 
 /// What [`ResearchStore::delete_patient`] removed.

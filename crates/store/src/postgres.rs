@@ -78,8 +78,8 @@ use crate::{
     Deleted, FactFilter, LedgerCharge, LedgerTotals, PatientRow, ResearchStore, StoreError,
     StoreStats, StoredFact, WriteBatch, WriteOutcome,
 };
+use oncofed_criteria::Criteria;
 use oncofed_model::Pseudonym;
-use oncofed_protocol::Criteria;
 use postgres::config::Host;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};

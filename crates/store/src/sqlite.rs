@@ -15,8 +15,8 @@ use crate::{
     FactFilter, LedgerCharge, LedgerTotals, PatientRow, ResearchStore, StoreError, StoreStats,
     StoredFact, WriteBatch, WriteOutcome,
 };
+use oncofed_criteria::Criteria;
 use oncofed_model::Pseudonym;
-use oncofed_protocol::Criteria;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,8 @@ use super::codec;
 use crate::StoreError;
 use crate::columns::pseudonym;
 use crate::feasibility::{Dialect, compile};
+use oncofed_criteria::Criteria;
 use oncofed_model::Pseudonym;
-use oncofed_protocol::Criteria;
 use rusqlite::Connection;
 
 /// Runs the compiled statement: matching patients as (site, research) pseudonyms.

@@ -4,11 +4,11 @@
 
 use super::Backend;
 use chrono::NaiveDate;
+use oncofed_criteria::{Criteria, TnmAxis};
 use oncofed_model::CodeSystem::{
     Atc, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, RxNorm, Snomed, Tnm,
 };
 use oncofed_model::*;
-use oncofed_protocol::{Criteria, TnmAxis};
 use oncofed_store::*;
 
 pub const HB: &str = "718-7";

@@ -4,9 +4,9 @@
 use super::Backend;
 use super::feasibility::{ECOG, HISTO, STAGE, open, parse, run};
 use chrono::{Datelike, NaiveDate};
+use oncofed_criteria::{Criteria, TnmAxis};
 use oncofed_model::CodeSystem::{Atc, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, Tnm};
 use oncofed_model::*;
-use oncofed_protocol::{Criteria, TnmAxis};
 use oncofed_store::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
