@@ -2,7 +2,7 @@
 
 use crate::mii::{Family, Scope};
 use crate::model::{Consent, DocumentKind, PolicyCode, ProvisionType};
-use crate::statement::{Fact, Statement, unrecognised_deny, verdict};
+use crate::statement::{Fact, Statement, standing_denies, unrecognised_deny, verdict};
 use crate::{Basis, Decision, DenyReason, RecontactKind, mii::MII_POLICIES};
 use chrono::NaiveDate;
 use oncofed_model::{DataCategory, Purpose};
@@ -181,11 +181,13 @@ pub(crate) fn decide(
         }
     }
     for code in codes_of(Scope::Retrospective(Family::Mdat)) {
-        if let Some(s) = verdict(consents, code, on, fact)
-            && s.kind == ProvisionType::Deny
-            && s.explicit
-            && fact.origin.is_some_and(|o| o < retro_boundary(&s))
-        {
+        // Each standing deny with its own boundary: one that covers the fact
+        // counts, whichever is the most serious.
+        let covering = standing_denies(consents, code, on, fact)
+            .into_iter()
+            .filter(|s| s.explicit && fact.origin.is_some_and(|o| o < retro_boundary(s)))
+            .max_by(|a, b| a.key().cmp(&b.key()));
+        if let Some(s) = covering {
             denial.statement(code, &s);
         }
     }

@@ -76,7 +76,7 @@ pub(crate) struct Statement {
 
 impl Statement {
     /// A total key for ties, so selection never depends on input order.
-    fn key(&self) -> impl Ord {
+    pub(crate) fn key(&self) -> impl Ord {
         (
             crate::engine::seriousness(self.document),
             self.explicit,
@@ -226,6 +226,47 @@ pub(crate) fn verdict(
     date: NaiveDate,
     fact: &Fact,
 ) -> Option<Statement> {
+    match ruling(consents, code, date, fact) {
+        Ruling::Permit(p) => Some(p),
+        // The deny that counts: an explicit one before an implicit one (an
+        // implicit default deny of a more serious document must not hide an
+        // explicit deny), then the most serious.
+        Ruling::Deny(denies) => denies
+            .into_iter()
+            .max_by(|a, b| (a.explicit, a.key()).cmp(&(b.explicit, b.key()))),
+        Ruling::Silent => None,
+    }
+}
+
+/// Every deny about `code` that stands on `date` (none when a permit wins).
+/// A caller that asks a further question of the deny (e.g. whether a fact
+/// falls before its retrospective boundary) must ask it of each of these:
+/// picking one by seriousness first would let an added deny with a different
+/// boundary hide one that applies.
+pub(crate) fn standing_denies(
+    consents: &[Consent],
+    code: PolicyCode,
+    date: NaiveDate,
+    fact: &Fact,
+) -> Vec<Statement> {
+    match ruling(consents, code, date, fact) {
+        Ruling::Deny(denies) => denies,
+        Ruling::Permit(_) | Ruling::Silent => Vec::new(),
+    }
+}
+
+/// What the statements about one code come to.
+enum Ruling {
+    /// A permit certainly later than every deny.
+    Permit(Statement),
+    /// The denies that stand: those no permit certainly follows, or, when every
+    /// deny is followed by some permit but no permit follows them all, every deny.
+    Deny(Vec<Statement>),
+    /// No statement about the code.
+    Silent,
+}
+
+fn ruling(consents: &[Consent], code: PolicyCode, date: NaiveDate, fact: &Fact) -> Ruling {
     let all = per_consent(consents, code, date, fact);
     let (denies, permits): (Vec<Statement>, Vec<Statement>) =
         all.into_iter().partition(|s| s.kind == ProvisionType::Deny);
@@ -234,16 +275,21 @@ pub(crate) fn verdict(
         .filter(|p| denies.iter().all(|d| p.stamp.certainly_after(&d.stamp)))
         .max_by_key(|p| (p.stamp, p.key()));
     if let Some(p) = winning_permit {
-        return Some(*p);
+        return Ruling::Permit(*p);
     }
-    // The deny that counts: one no permit certainly follows, the most serious.
-    let standing = |d: &&Statement| !permits.iter().any(|p| p.stamp.certainly_after(&d.stamp));
-    denies
+    if denies.is_empty() {
+        return Ruling::Silent;
+    }
+    let standing: Vec<Statement> = denies
         .iter()
-        .filter(standing)
-        .max_by_key(|d| d.key())
-        .or_else(|| denies.iter().max_by_key(|d| d.key()))
+        .filter(|d| !permits.iter().any(|p| p.stamp.certainly_after(&d.stamp)))
         .copied()
+        .collect();
+    Ruling::Deny(if standing.is_empty() {
+        denies
+    } else {
+        standing
+    })
 }
 
 /// Rule 5: whether an active deny in force on `date` speaks about a code the

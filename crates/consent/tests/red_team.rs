@@ -414,3 +414,78 @@ fn over_deny_retrospective_codes_pathology_and_recontact_kinds() {
     assert!(permits(&no_biomat, Pathology, "2025-06-01"));
     assert!(!permits(&no_biomat, Genetic, "2025-06-01"));
 }
+
+/// Found by `deny_property` (issue 13 session): adding an *older* partial
+/// withdrawal of the retrospective group `.44` turned a deny into a permit. The
+/// engine picked one deny per code by seriousness (the withdrawal) and asked only
+/// that one whether the fact was older than its start; the consent's own deny of
+/// `.44`, starting on the day of use, covered the day-old fact but was never
+/// asked. Now every standing deny is asked, and an explicit deny is never hidden
+/// behind a more serious document's implicit one.
+#[test]
+fn red_team_an_older_partial_withdrawal_does_not_reopen_retrospective_data() {
+    use oncofed_consent::{
+        ConsentStatus, DocumentKind, FhirDateTime, Period, Provision, ProvisionType,
+    };
+    let stamp = |d: &str| {
+        let d = day(d);
+        FhirDateTime {
+            instant: d.and_hms_opt(0, 0, 0).unwrap(),
+            first_day: d,
+            last_day: d,
+            precise: false,
+        }
+    };
+    let provision = |kind, start: Option<&str>, codes, provisions| Provision {
+        kind: Some(kind),
+        period: Period {
+            start: start.map(day),
+            end: None,
+        },
+        data_period: Period::default(),
+        type_inherited: false,
+        codes,
+        provisions,
+    };
+    // Denies retrospective data (.44 and its members) from 2021-04-07 on, and
+    // permits use (.7) and waives the objection.
+    let consent = Consent {
+        resource_id: None,
+        status: ConsentStatus::Active,
+        date_time: stamp("2021-01-25"),
+        document: DocumentKind::Consent,
+        provision: provision(
+            ProvisionType::Deny,
+            Some("2021-04-07"),
+            vec![mii(44)],
+            vec![
+                provision(
+                    ProvisionType::Permit,
+                    None,
+                    vec![PolicyCode::GdngObjection],
+                    vec![],
+                ),
+                provision(ProvisionType::Permit, None, vec![mii(7)], vec![]),
+            ],
+        ),
+    };
+    let withdrawal = Consent {
+        resource_id: None,
+        status: ConsentStatus::Active,
+        date_time: stamp("2020-01-01"),
+        document: DocumentKind::PartialWithdrawal,
+        provision: provision(ProvisionType::Deny, None, vec![mii(44)], vec![]),
+    };
+    let (on, origin) = (day("2021-04-07"), day("2021-04-06"));
+    for consents in [vec![consent.clone()], vec![consent, withdrawal]] {
+        for category in [Clinical, Pathology] {
+            let decision =
+                oncofed_consent::evaluate_fact(&consents, category, Purpose::Research, on, origin);
+            assert!(
+                !decision.permits(),
+                "{} consents: {decision:?}",
+                consents.len()
+            );
+        }
+    }
+}
