@@ -2,7 +2,7 @@
 
 use oncofed_crypto::PublicKey;
 use oncofed_model::SiteId;
-use oncofed_protocol::api::{ApiErrorBody, FeasibilityRequest, FeasibilityResponse, RegisterSite};
+use oncofed_protocol::api::{FeasibilityRequest, FeasibilityResponse, RegisterSite};
 use oncofed_protocol::{Criteria, QueryId};
 use std::time::Duration;
 
@@ -41,11 +41,32 @@ pub enum ClientError {
 #[derive(Clone)]
 pub struct HubClient {
     base: String,
-    token: String,
-    http: reqwest::Client,
-    /// Why this client may not call its URL (set by [`HubClient::new`], which
-    /// cannot fail); every call returns it.
-    refused: Option<std::sync::Arc<oncofed_tls::TlsError>>,
+    /// The plumbing, or why this client may not call its URL (set by
+    /// [`HubClient::new`], which cannot fail; every call returns it).
+    json: Result<oncofed_http::JsonClient, std::sync::Arc<oncofed_tls::TlsError>>,
+}
+
+impl From<oncofed_http::CallError> for ClientError {
+    fn from(e: oncofed_http::CallError) -> Self {
+        use oncofed_http::CallError;
+        match e {
+            CallError::Unreachable { url, reason } => Self::Unreachable { url, reason },
+            CallError::Rejected {
+                status,
+                code,
+                message,
+                request_id,
+            } => Self::Refused {
+                status,
+                code,
+                message: match request_id {
+                    Some(id) => format!("{message} (request {id})"),
+                    None => message,
+                },
+            },
+            CallError::Protocol(m) => Self::Protocol(m),
+        }
+    }
 }
 
 impl std::fmt::Debug for HubClient {
@@ -65,9 +86,7 @@ impl HubClient {
             Ok(client) => client,
             Err(ClientError::Tls(refused)) => Self {
                 base: base_url.trim_end_matches('/').to_owned(),
-                token: token.to_owned(),
-                http: oncofed_tls::http_client(),
-                refused: Some(refused),
+                json: Err(refused),
             },
             Err(other) => unreachable!("with_tls only fails with Tls: {other}"),
         }
@@ -80,52 +99,36 @@ impl HubClient {
         token: &str,
         tls: &oncofed_tls::ClientTls,
     ) -> Result<Self, ClientError> {
-        let http = tls
-            .client_for(
-                base_url,
-                reqwest::Client::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .timeout(Duration::from_secs(90)),
-            )
-            .map_err(|e| ClientError::Tls(std::sync::Arc::new(e)))?;
+        let json = oncofed_http::JsonClient::new(
+            base_url,
+            token,
+            tls,
+            Duration::from_secs(5),
+            Duration::from_secs(90),
+        )
+        .map_err(|e| ClientError::Tls(std::sync::Arc::new(e)))?;
         Ok(Self {
-            base: base_url.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-            http,
-            refused: None,
+            base: json.base_url().to_owned(),
+            json: Ok(json),
         })
     }
 
-    async fn send<T: for<'de> serde::Deserialize<'de>>(
+    fn json(&self) -> Result<&oncofed_http::JsonClient, ClientError> {
+        self.json
+            .as_ref()
+            .map_err(|refused| ClientError::Tls(refused.clone()))
+    }
+
+    async fn post<Q: serde::Serialize + ?Sized, T: for<'de> serde::Deserialize<'de>>(
         &self,
-        req: reqwest::RequestBuilder,
+        path: &str,
+        body: &Q,
     ) -> Result<T, ClientError> {
-        if let Some(refused) = &self.refused {
-            return Err(ClientError::Tls(refused.clone()));
-        }
-        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
-            url: self.base.clone(),
-            reason: e.to_string(),
-        };
-        let resp = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(unreachable)?;
-        if !status.is_success() {
-            let body: ApiErrorBody = serde_json::from_slice(&bytes).unwrap_or(ApiErrorBody {
-                code: "http_error".into(),
-                message: status.to_string(),
-            });
-            return Err(ClientError::Refused {
-                status: status.as_u16(),
-                code: body.code,
-                message: body.message,
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+        Ok(self.json()?.post(path, body).await?)
+    }
+
+    async fn get<T: for<'de> serde::Deserialize<'de>>(&self, path: &str) -> Result<T, ClientError> {
+        Ok(self.json()?.get(path).await?)
     }
 
     /// Runs a feasibility query, waiting up to `wait_seconds` for the sites.
@@ -138,12 +141,7 @@ impl HubClient {
             criteria,
             wait_seconds: Some(wait_seconds),
         };
-        self.send(
-            self.http
-                .post(format!("{}/v1/feasibility", self.base))
-                .json(&body),
-        )
-        .await
+        self.post("/v1/feasibility", &body).await
     }
 
     /// Approves (creates or replaces) a project: admin token.
@@ -151,20 +149,14 @@ impl HubClient {
         &self,
         project: &oncofed_protocol::analysis::Project,
     ) -> Result<oncofed_protocol::analysis::Project, ClientError> {
-        self.send(
-            self.http
-                .post(format!("{}/v1/admin/projects", self.base))
-                .json(project),
-        )
-        .await
+        self.post("/v1/admin/projects", project).await
     }
 
     /// The caller's projects with the ε spent in each: researcher token.
     pub async fn projects(
         &self,
     ) -> Result<Vec<oncofed_protocol::analysis::ProjectStatus>, ClientError> {
-        self.send(self.http.get(format!("{}/v1/projects", self.base)))
-            .await
+        self.get("/v1/projects").await
     }
 
     /// Starts an analysis run; waits up to `request.wait_seconds` for its result.
@@ -172,12 +164,7 @@ impl HubClient {
         &self,
         request: &oncofed_protocol::analysis::AnalysisRequest,
     ) -> Result<oncofed_protocol::analysis::AnalysisResponse, ClientError> {
-        self.send(
-            self.http
-                .post(format!("{}/v1/analyses", self.base))
-                .json(request),
-        )
-        .await
+        self.post("/v1/analyses", request).await
     }
 
     /// A run's state, waiting up to `wait_seconds` (at most 120) for it to end.
@@ -186,11 +173,8 @@ impl HubClient {
         run_id: &QueryId,
         wait_seconds: u64,
     ) -> Result<oncofed_protocol::analysis::AnalysisResponse, ClientError> {
-        self.send(self.http.get(format!(
-            "{}/v1/analyses/{run_id}?wait={wait_seconds}",
-            self.base
-        )))
-        .await
+        self.get(&format!("/v1/analyses/{run_id}?wait={wait_seconds}"))
+            .await
     }
 
     /// Runs an analysis to its end (polling while it runs) and returns the final state.
@@ -212,11 +196,7 @@ impl HubClient {
         &self,
         query_id: &QueryId,
     ) -> Result<FeasibilityResponse, ClientError> {
-        self.send(
-            self.http
-                .get(format!("{}/v1/feasibility/{query_id}", self.base)),
-        )
-        .await
+        self.get(&format!("/v1/feasibility/{query_id}")).await
     }
 
     /// Registers a site's public key (admins only).
@@ -225,48 +205,21 @@ impl HubClient {
         site: SiteId,
         public_key: PublicKey,
     ) -> Result<serde_json::Value, ClientError> {
-        self.send(
-            self.http
-                .post(format!("{}/v1/admin/sites", self.base))
-                .json(&RegisterSite { site, public_key }),
-        )
-        .await
+        self.post("/v1/admin/sites", &RegisterSite { site, public_key })
+            .await
     }
 
     /// The hub's public key (to pin at the sites and to verify the audit trail).
     pub async fn public_key(&self) -> Result<PublicKey, ClientError> {
-        let v: serde_json::Value = self
-            .send(self.http.get(format!("{}/v1/hub/key", self.base)))
-            .await?;
+        let v: serde_json::Value = self.get("/v1/hub/key").await?;
         serde_json::from_value(v["public_key"].clone())
             .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// The audit trail as JSON Lines (auditors only).
     pub async fn audit_export(&self) -> Result<String, ClientError> {
-        if let Some(refused) = &self.refused {
-            return Err(ClientError::Tls(refused.clone()));
-        }
-        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
-            url: self.base.clone(),
-            reason: e.to_string(),
-        };
-        let resp = self
-            .http
-            .get(format!("{}/v1/audit/export", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(unreachable)?;
-        if !status.is_success() {
-            return Err(ClientError::Refused {
-                status: status.as_u16(),
-                code: "refused".into(),
-                message: text,
-            });
-        }
-        Ok(text)
+        let json = self.json()?;
+        let request = json.request(reqwest::Method::GET, "/v1/audit/export");
+        Ok(json.send_text(request).await?)
     }
 }

@@ -40,17 +40,38 @@ pub enum TrusteeError {
 /// Cheap to clone; it keeps a connection pool.
 #[derive(Clone)]
 pub struct TrusteeClient {
-    base: String,
-    token: String,
-    http: reqwest::Client,
+    json: oncofed_http::JsonClient,
 }
 
 impl std::fmt::Debug for TrusteeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrusteeClient")
-            .field("base", &self.base)
+            .field("base", &self.json.base_url())
             .field("token", &"<redacted>")
             .finish()
+    }
+}
+
+impl From<oncofed_http::CallError> for TrusteeError {
+    fn from(e: oncofed_http::CallError) -> Self {
+        use oncofed_http::CallError;
+        match e {
+            CallError::Unreachable { url, reason } => Self::Unreachable { url, reason },
+            CallError::Rejected {
+                status,
+                code,
+                message,
+                request_id,
+            } => Self::Rejected {
+                status,
+                code,
+                message: match request_id {
+                    Some(id) => format!("{message} (request {id})"),
+                    None => message,
+                },
+            },
+            CallError::Protocol(m) => Self::Protocol(m),
+        }
     }
 }
 
@@ -70,22 +91,19 @@ impl TrusteeClient {
         token: &str,
         tls: &oncofed_tls::ClientTls,
     ) -> Result<Self, TrusteeError> {
-        let http = tls.client_for(
+        let json = oncofed_http::JsonClient::new(
             base_url,
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(120)),
+            token,
+            tls,
+            Duration::from_secs(5),
+            Duration::from_secs(120),
         )?;
-        Ok(Self {
-            base: base_url.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-            http,
-        })
+        Ok(Self { json })
     }
 
     /// The base URL this client talks to.
     pub fn base_url(&self) -> &str {
-        &self.base
+        self.json.base_url()
     }
 
     async fn post<Q: Serialize, A: for<'de> Deserialize<'de>>(
@@ -93,49 +111,11 @@ impl TrusteeClient {
         path: &str,
         body: &Q,
     ) -> Result<A, TrusteeError> {
-        self.call(reqwest::Method::POST, path, Some(body)).await
+        Ok(self.json.post(path, body).await?)
     }
 
     async fn get<A: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<A, TrusteeError> {
-        self.call::<(), A>(reqwest::Method::GET, path, None).await
-    }
-
-    async fn call<Q: Serialize, A: for<'de> Deserialize<'de>>(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Q>,
-    ) -> Result<A, TrusteeError> {
-        let url = format!("{}{}", self.base, path);
-        let unreachable = |e: reqwest::Error| TrusteeError::Unreachable {
-            url: self.base.clone(),
-            reason: if e.is_timeout() {
-                "timed out".into()
-            } else if e.is_connect() {
-                "connection refused".into()
-            } else {
-                "transport error".into()
-            },
-        };
-        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        let resp = req.send().await.map_err(unreachable)?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(unreachable)?;
-        if !status.is_success() {
-            let body: ApiErrorBody = serde_json::from_slice(&bytes).unwrap_or(ApiErrorBody {
-                code: "http_error".into(),
-                message: status.canonical_reason().unwrap_or("error").into(),
-            });
-            return Err(TrusteeError::Rejected {
-                status: status.as_u16(),
-                code: body.code,
-                message: body.message,
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| TrusteeError::Protocol(e.to_string()))
+        Ok(self.json.get(path).await?)
     }
 
     /// Pseudonymises a batch; the answer has one pair per item, in order.
@@ -285,30 +265,10 @@ impl TrusteeClient {
 
     /// The audit trail as JSON Lines (`GET /v1/admin/audit/export`, admin token).
     pub async fn audit_export(&self) -> Result<String, TrusteeError> {
-        let url = format!("{}/v1/admin/audit/export", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|_| TrusteeError::Unreachable {
-                url: self.base.clone(),
-                reason: "transport error".into(),
-            })?;
-        let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| TrusteeError::Protocol(e.to_string()))?;
-        if !status.is_success() {
-            return Err(TrusteeError::Rejected {
-                status: status.as_u16(),
-                code: "http_error".into(),
-                message: status.canonical_reason().unwrap_or("error").into(),
-            });
-        }
-        Ok(text)
+        let request = self
+            .json
+            .request(reqwest::Method::GET, "/v1/admin/audit/export");
+        Ok(self.json.send_text(request).await?)
     }
 
     /// Every sample-destruction order (`GET /v1/admin/sample-destructions`).

@@ -5,7 +5,7 @@ use super::api::{
     Decision, PprlProjectSettings, PprlRecord, PprlSubmitRequest, PprlSubmitResponse,
     ReviewDecisionRequest, ReviewDecisionResponse, ReviewList,
 };
-use oncofed_trustee_api::{ApiErrorBody, TrusteeError};
+use oncofed_trustee_api::TrusteeError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -13,15 +13,13 @@ use std::time::Duration;
 /// A client for one caller (staff or site) of the linkage endpoints. Cheap to clone.
 #[derive(Clone)]
 pub struct LinkageClient {
-    base: String,
-    token: String,
-    http: reqwest::Client,
+    json: oncofed_http::JsonClient,
 }
 
 impl std::fmt::Debug for LinkageClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LinkageClient")
-            .field("base", &self.base)
+            .field("base", &self.json.base_url())
             .field("token", &"<redacted>")
             .finish()
     }
@@ -42,56 +40,14 @@ impl LinkageClient {
         token: &str,
         tls: &oncofed_tls::ClientTls,
     ) -> Result<Self, TrusteeError> {
-        let http = tls.client_for(
+        let json = oncofed_http::JsonClient::new(
             base_url,
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(300)),
+            token,
+            tls,
+            Duration::from_secs(5),
+            Duration::from_secs(300),
         )?;
-        Ok(Self {
-            base: base_url.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-            http,
-        })
-    }
-
-    async fn call<A: DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<A, TrusteeError> {
-        let unreachable = |e: reqwest::Error| TrusteeError::Unreachable {
-            url: self.base.clone(),
-            reason: if e.is_timeout() {
-                "timed out".into()
-            } else if e.is_connect() {
-                "connection refused".into()
-            } else {
-                "transport error".into()
-            },
-        };
-        let resp = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(unreachable)?;
-        if !status.is_success() {
-            let body: ApiErrorBody = serde_json::from_slice(&bytes).unwrap_or(ApiErrorBody {
-                code: "http_error".into(),
-                message: status.canonical_reason().unwrap_or("error").into(),
-            });
-            return Err(TrusteeError::Rejected {
-                status: status.as_u16(),
-                code: body.code,
-                message: body.message,
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| TrusteeError::Protocol(e.to_string()))
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        Ok(Self { json })
     }
 
     async fn post<Q: Serialize, A: DeserializeOwned>(
@@ -99,16 +55,15 @@ impl LinkageClient {
         path: &str,
         body: &Q,
     ) -> Result<A, TrusteeError> {
-        self.call(self.http.post(self.url(path)).json(body)).await
+        Ok(self.json.post(path, body).await?)
     }
 
     /// Pending review items, oldest first, at most `limit` (admin token).
     pub async fn review_list(&self, limit: u32) -> Result<ReviewList, TrusteeError> {
-        self.call(
-            self.http
-                .get(self.url(&format!("/v1/admin/review?limit={limit}"))),
-        )
-        .await
+        Ok(self
+            .json
+            .get(&format!("/v1/admin/review?limit={limit}"))
+            .await?)
     }
 
     /// Decides a review item (admin token).
@@ -134,12 +89,11 @@ impl LinkageClient {
         project: &str,
         settings: PprlProjectSettings,
     ) -> Result<PprlProjectSettings, TrusteeError> {
-        self.call(
-            self.http
-                .put(self.url(&format!("/v1/admin/pprl/{project}")))
-                .json(&settings),
-        )
-        .await
+        let request = self
+            .json
+            .request(reqwest::Method::PUT, &format!("/v1/admin/pprl/{project}"))
+            .json(&settings);
+        Ok(self.json.send(request).await?)
     }
 
     /// Submits a site's encoded records to a PPRL project (site token); one link
