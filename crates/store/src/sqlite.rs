@@ -35,6 +35,27 @@ fn io_open_error(path: &Path, e: &std::io::Error) -> StoreError {
     }
 }
 
+/// Puts the database in WAL mode. Switching a new file needs an exclusive lock,
+/// and SQLite answers "busy" at once, without its busy handler, while another
+/// process of the node creates the same file: retry for up to 5 s.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && waited < std::time::Duration::from_secs(5) =>
+            {
+                let pause = std::time::Duration::from_millis(10);
+                std::thread::sleep(pause);
+                waited += pause;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// A research store in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
@@ -76,9 +97,11 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        switch_to_wal(&conn).map_err(open_err)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
+            "PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA secure_delete = ON;
              PRAGMA cache_size = -65536;
