@@ -5,10 +5,7 @@
 //! body, so clients parse one shape. Answers that ask the caller to come back
 //! later (429, 503) carry `Retry-After` in seconds.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use oncofed_protocol::api::ApiErrorBody;
 
 /// `Retry-After` for a rate limit whose exact end the hub does not know.
 const DEFAULT_RETRY_AFTER_SECS: u64 = 60;
@@ -60,75 +57,59 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        use oncofed_service::Failure;
         let mut retry_after = None;
-        let (status, code, message) = match self {
+        let (failure, code, message) = match self {
             Self::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
+                Failure::Unauthorized,
                 "unauthorized",
                 "missing or invalid credentials".to_owned(),
             ),
             Self::SiteUnauthorized(why) => (
-                StatusCode::UNAUTHORIZED,
+                Failure::Unauthorized,
                 "unauthorized",
                 format!("signed site request refused: {why}"),
             ),
             Self::Forbidden => (
-                StatusCode::FORBIDDEN,
+                Failure::Forbidden,
                 "forbidden",
                 "your role does not allow this".to_owned(),
             ),
             Self::NotFound => (
-                StatusCode::NOT_FOUND,
+                Failure::NotFound,
                 "not_found",
                 "no such resource".to_owned(),
             ),
-            Self::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m),
-            Self::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
+            Self::Invalid(m) => (Failure::Invalid, "invalid_request", m),
+            Self::PayloadTooLarge(m) => (Failure::TooLarge, "payload_too_large", m),
             Self::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Failure::UnsupportedMediaType,
                 "unsupported_media_type",
                 "send the body as JSON with `Content-Type: application/json`".to_owned(),
             ),
-            Self::Refused(m) => (StatusCode::FORBIDDEN, "refused", m),
+            Self::Refused(m) => (Failure::Forbidden, "refused", m),
             Self::TooManyRequests(m) => {
                 retry_after = Some(DEFAULT_RETRY_AFTER_SECS);
-                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", m)
+                (Failure::TooMany, "rate_limited", m)
             }
             Self::RateLimited(refusal) => {
                 let secs = (refusal.retry_at - chrono::Utc::now()).num_milliseconds();
                 retry_after = Some((secs.max(0) as u64).div_ceil(1000).max(1));
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    refusal.to_string(),
-                )
+                (Failure::TooMany, "rate_limited", refusal.to_string())
             }
             Self::Busy {
                 message,
                 retry_after_secs,
             } => {
                 retry_after = Some(retry_after_secs.max(1));
-                (StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+                (Failure::Unavailable, "busy", message)
             }
             Self::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
+                Failure::Internal,
                 "internal",
                 "internal error; see the hub's log".to_owned(),
             ),
         };
-        let mut response = (
-            status,
-            Json(ApiErrorBody {
-                code: code.to_owned(),
-                message,
-            }),
-        )
-            .into_response();
-        if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
+        oncofed_service::error_response(failure, code, &message, retry_after)
     }
 }

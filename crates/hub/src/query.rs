@@ -7,7 +7,7 @@ use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-/// A query string deserialised as `T`; a malformed one is refused with 422.
+/// A query string deserialised as `T`; a malformed one is refused with 400.
 #[derive(Debug, Clone)]
 pub struct ApiQuery<T>(pub T);
 

@@ -238,9 +238,9 @@ async fn red_team_json_rejections_are_plain_text() {
     ];
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(100 << 10));
     let cases: [(&str, &str, String, u16); 5] = [
-        ("bad JSON", "application/json", "{".into(), 422),
-        ("no fields", "application/json", "{}".into(), 422),
-        ("wrong type", "application/json", "[1, 2]".into(), 422),
+        ("bad JSON", "application/json", "{".into(), 400),
+        ("no fields", "application/json", "{}".into(), 400),
+        ("wrong type", "application/json", "[1, 2]".into(), 400),
         ("wrong content type", "text/plain", "{}".into(), 415),
         ("too large", "application/json", big, 413),
     ];
@@ -260,7 +260,7 @@ async fn red_team_json_rejections_are_plain_text() {
         .await
         .unwrap();
     let (status, err) = error_body(resp).await;
-    assert_eq!((status, err.code.as_str()), (422, "invalid_request"));
+    assert_eq!((status, err.code.as_str()), (400, "invalid_request"));
     hub.stop().await;
 }
 
@@ -345,7 +345,7 @@ async fn requests_outside_the_approved_plan_are_refused() {
         max_horizon_days: u32::MAX,
         ..PlanLimits::default()
     };
-    assert_eq!(approve(absurd).await.unwrap().status(), 422);
+    assert_eq!(approve(absurd).await.unwrap().status(), 400);
     let narrow = PlanLimits {
         kinds: vec!["describe".into()],
         variables: Some(vec![Variable::Age]),

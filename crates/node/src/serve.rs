@@ -11,12 +11,11 @@
 
 use crate::{FactQuery, QueryError, QueryService};
 use axum::extract::{FromRequestParts, State};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::sync::Arc;
@@ -76,13 +75,13 @@ impl FromRequestParts<ApiState> for Authorised {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorised)?;
+            .ok_or(ApiError::Unauthorized)?;
         let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         // Comparing hashes keeps the comparison's timing independent of the token.
         if hash == *state.token_hash {
             Ok(Authorised)
         } else {
-            Err(ApiError::Unauthorised)
+            Err(ApiError::Unauthorized)
         }
     }
 }
@@ -100,7 +99,7 @@ async fn query(
 #[derive(Debug)]
 pub enum ApiError {
     /// Missing or wrong token.
-    Unauthorised,
+    Unauthorized,
     /// Consent cannot be checked: nothing is released.
     ConsentUnavailable,
     /// Anything else.
@@ -117,40 +116,30 @@ impl From<QueryError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    code: &'static str,
-    message: &'static str,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message) = match self {
-            Self::Unauthorised => (
-                StatusCode::UNAUTHORIZED,
+        use oncofed_service::{Failure, error_response};
+        match self {
+            Self::Unauthorized => error_response(
+                Failure::Unauthorized,
                 "unauthorized",
                 "missing or wrong bearer token",
+                None,
             ),
-            Self::ConsentUnavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
+            // The consent check may work again shortly: tell clients when to retry.
+            Self::ConsentUnavailable => error_response(
+                Failure::Unavailable,
                 "consent_unavailable",
                 "the trust centre cannot be reached, so consent cannot be checked and nothing is released",
+                Some(5),
             ),
-            Self::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal => error_response(
+                Failure::Internal,
                 "internal",
                 "internal error; see the node's log",
+                None,
             ),
-        };
-        let mut response = (status, Json(ErrorBody { code, message })).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            // The consent check may work again shortly; tell clients when to retry.
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("5"),
-            );
         }
-        response
     }
 }
 
@@ -162,13 +151,16 @@ mod tests {
     #[test]
     fn red_team_unavailable_answers_carry_retry_after() {
         let response = ApiError::ConsentUnavailable.into_response();
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(
             response.headers()[axum::http::header::RETRY_AFTER],
             "5",
             "a client is told when to come back"
         );
-        let other = ApiError::Unauthorised.into_response();
+        let other = ApiError::Unauthorized.into_response();
         assert!(
             other
                 .headers()

@@ -7,7 +7,8 @@
 //! `/metrics`: requests by route, method and status, latency histograms per route,
 //! plus gauges and counters a service registers), and a clean stop on SIGTERM.
 //! [`Edge`] provides them; each service wraps its router with [`Edge::wrap`] in
-//! its `launch`.
+//! its `launch`. [`error_response`] is the one mapping from a [`Failure`] to a
+//! status and the JSON error body.
 //!
 //! `/metrics` holds no personal data (route templates, status codes, counts), but
 //! it tells an outsider how busy a trust centre is; it is served to loopback
@@ -19,9 +20,11 @@
 //! re-implementing.
 
 mod edge;
+mod failure;
 mod shutdown;
 
 pub use edge::{Edge, RequestId};
+pub use failure::{Failure, error_response};
 pub use shutdown::shutdown_signal;
 
 /// Re-exported metric types for services that register their own.

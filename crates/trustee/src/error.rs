@@ -6,10 +6,9 @@
 //! tokens are never echoed, because the trust centre's inputs are identifying data.
 
 use crate::db::StoreError;
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use oncofed_trustee_api::{ApiErrorBody, MAX_BATCH};
+use oncofed_service::Failure;
+use oncofed_trustee_api::MAX_BATCH;
 use std::fmt;
 
 /// Why a request failed, as the caller sees it.
@@ -43,41 +42,37 @@ impl ApiError {
         Self::InvalidRequest(format!("{field}: {problem}"))
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, String) {
+    fn parts(&self) -> (oncofed_service::Failure, &'static str, String) {
         match self {
             Self::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
+                Failure::Unauthorized,
                 "unauthorized",
                 "missing or unknown bearer token".into(),
             ),
             Self::BatchTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
+                Failure::TooLarge,
                 "batch_too_large",
                 format!("a batch holds at most {MAX_BATCH} items; split it"),
             ),
             Self::BodyTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
+                Failure::TooLarge,
                 "batch_too_large",
                 "request body too large for this endpoint; send smaller batches".into(),
             ),
-            Self::InvalidRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", m.clone()),
+            Self::InvalidRequest(m) => (Failure::Invalid, "invalid_request", m.clone()),
             Self::UnknownLocalId { index } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Failure::Unprocessable,
                 "unknown_local_id",
                 format!("items[{index}]: local id not registered; pseudonymise the patient first"),
             ),
             Self::UnknownPseudonym => (
-                StatusCode::NOT_FOUND,
+                Failure::NotFound,
                 "unknown_pseudonym",
                 "pseudonym not known to the trust centre".into(),
             ),
-            Self::NotFound => (
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such endpoint".into(),
-            ),
+            Self::NotFound => (Failure::NotFound, "not_found", "no such endpoint".into()),
             Self::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
+                Failure::Internal,
                 "internal",
                 "internal error; see the trust centre's log".into(),
             ),
@@ -87,8 +82,8 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (status, code, message) = self.parts();
-        write!(f, "{code} ({status}): {message}")
+        let (failure, code, message) = self.parts();
+        write!(f, "{code} ({}): {message}", failure.status())
     }
 }
 
@@ -110,20 +105,8 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message) = self.parts();
-        let mut resp = (
-            status,
-            Json(ApiErrorBody {
-                code: code.into(),
-                message,
-            }),
-        )
-            .into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        resp
+        let (failure, code, message) = self.parts();
+        oncofed_service::error_response(failure, code, &message, None)
     }
 }
 
