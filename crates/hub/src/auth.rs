@@ -10,7 +10,6 @@
 
 use crate::{ApiError, AppState, Role};
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
 
 /// A user who presented a valid bearer token.
@@ -37,12 +36,8 @@ impl FromRequestParts<AppState> for User {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
+        let token =
+            oncofed_service::tokens::bearer_token(&parts.headers).ok_or(ApiError::Unauthorized)?;
         let (id, role) = state
             .inner
             .config

@@ -11,12 +11,10 @@
 
 use crate::{FactQuery, QueryError, QueryService};
 use axum::extract::{FromRequestParts, State};
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -32,7 +30,7 @@ impl ApiState {
     pub fn new(query: QueryService, token: &str) -> Self {
         Self {
             query,
-            token_hash: Arc::new(Sha256::digest(token.as_bytes()).into()),
+            token_hash: Arc::new(oncofed_service::tokens::TokenDigest::of(token).bytes()),
         }
     }
 }
@@ -70,15 +68,10 @@ impl FromRequestParts<ApiState> for Authorised {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        // Comparing hashes keeps the comparison's timing independent of the token.
-        if hash == *state.token_hash {
+        use oncofed_service::tokens::{TokenDigest, bearer_token};
+        let presented = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        // Digests compared in constant time: the timing tells nothing about the token.
+        if TokenDigest::of(presented).matches(&TokenDigest::from_bytes(*state.token_hash)) {
             Ok(Authorised)
         } else {
             Err(ApiError::Unauthorized)

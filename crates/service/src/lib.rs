@@ -22,6 +22,7 @@
 mod edge;
 mod failure;
 mod shutdown;
+pub mod tokens;
 
 pub use edge::{Edge, RequestId};
 pub use failure::{Failure, error_response};

@@ -5,14 +5,9 @@ use crate::AppState;
 use crate::config::{TokenDigest, constant_time_eq};
 use crate::error::ApiError;
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use oncofed_model::SiteId;
 use oncofed_tls::Peer;
-use sha2::{Digest, Sha256};
-
-/// Longest bearer token accepted; longer headers are refused before hashing.
-const MAX_TOKEN_LEN: usize = 1024;
 
 /// A request from a registered site.
 pub(crate) struct SiteCaller(pub SiteId);
@@ -20,15 +15,11 @@ pub(crate) struct SiteCaller(pub SiteId);
 /// A request from trust-centre staff holding the admin token.
 pub(crate) struct AdminCaller;
 
-/// The SHA-256 of the request's bearer token, if it has one.
+/// The SHA-256 of the request's bearer token, if it has one (read and hashed
+/// the way every OncoFed service does, `oncofed_service::tokens`).
 fn bearer_digest(parts: &Parts) -> Option<TokenDigest> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.len() > MAX_TOKEN_LEN {
-        return None;
-    }
-    Some(Sha256::digest(token.as_bytes()).into())
+    oncofed_service::tokens::bearer_token(&parts.headers)
+        .map(|t| oncofed_service::tokens::TokenDigest::of(t).bytes())
 }
 
 /// Under mutual TLS, whether the connection's verified certificate names `site`:

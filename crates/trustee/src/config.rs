@@ -6,7 +6,6 @@
 //! long random strings (not passwords), so a hash cannot be reversed by guessing.
 
 use oncofed_model::SiteId;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -84,7 +83,7 @@ pub enum ConfigError {
 /// Returns the SHA-256 of a bearer token as lowercase hex: the form the sites file
 /// and the admin setting hold, so that a copy of the configuration reveals no token.
 pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    oncofed_service::tokens::TokenDigest::of(token).to_hex()
 }
 
 /// The secret key every pseudonym is derived from. It never leaves the trust centre.
@@ -289,7 +288,8 @@ impl fmt::Debug for SiteRegistry {
 
 /// Compares two digests without an early exit.
 pub(crate) fn constant_time_eq(a: &TokenDigest, b: &TokenDigest) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use oncofed_service::tokens::TokenDigest as Digest;
+    Digest::from_bytes(*a).matches(&Digest::from_bytes(*b))
 }
 
 /// Named trust-centre staff and their token hashes, so that decisions needing two

@@ -1,0 +1,98 @@
+//! Bearer tokens, the same way in every service: read from the `Authorization`
+//! header with the same rules, stored and compared only as SHA-256 digests, and
+//! compared in constant time, so neither a log nor the timing of a refusal
+//! tells how much of a guessed token was right.
+
+use axum::http::{HeaderMap, header};
+use sha2::{Digest, Sha256};
+
+/// Longest bearer token accepted; longer headers are refused before hashing.
+pub const MAX_TOKEN_LEN: usize = 1024;
+
+/// The SHA-256 of a bearer token: what a service keeps instead of the token.
+#[derive(Clone, Copy)]
+pub struct TokenDigest([u8; 32]);
+
+impl std::fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenDigest(<redacted>)")
+    }
+}
+
+impl TokenDigest {
+    /// The digest of `token`.
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// A digest written as 64 hex digits (the users, sites and staff files).
+    pub fn from_hex(hex_digits: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        (hex_digits.len() == 64 && hex::decode_to_slice(hex_digits, &mut out).is_ok())
+            .then_some(Self(out))
+    }
+
+    /// As 64 lowercase hex digits, for the files `add-site`/`add-user` write.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// A digest from its raw bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes (for map keys; compare with [`TokenDigest::matches`]).
+    pub fn bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// Whether two digests are equal, in time independent of where they differ.
+    pub fn matches(&self, other: &TokenDigest) -> bool {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+    }
+}
+
+/// The request's bearer token: `Authorization: Bearer <token>` (scheme in any
+/// case), non-empty and at most [`MAX_TOKEN_LEN`] bytes; `None` otherwise.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN)
+        .then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_one_way_and_compared_as_digests() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer_token(&headers), None);
+        for (value, expected) in [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc ", Some("abc")),
+            ("Basic abc", None),
+            ("Bearer ", None),
+            ("Bearer", None),
+        ] {
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            assert_eq!(bearer_token(&headers), expected, "{value:?}");
+        }
+        let long = format!("Bearer {}", "x".repeat(MAX_TOKEN_LEN + 1));
+        headers.insert(header::AUTHORIZATION, long.parse().unwrap());
+        assert_eq!(bearer_token(&headers), None);
+
+        let d = TokenDigest::of("secret");
+        assert!(d.matches(&TokenDigest::from_hex(&d.to_hex()).unwrap()));
+        assert!(!d.matches(&TokenDigest::of("secreT")));
+        assert!(TokenDigest::from_hex("abc").is_none());
+        assert!(!format!("{d:?}").contains(&d.to_hex()));
+    }
+}
