@@ -38,6 +38,9 @@ pub struct ConsentGate {
     client: TrusteeClient,
     ttl: Duration,
     cache: Mutex<HashMap<CacheKey, (ConsentDecision, Instant)>>,
+    /// Questions answered from the cache, and sent to the trust centre (metrics).
+    answered: std::sync::atomic::AtomicU64,
+    asked: std::sync::atomic::AtomicU64,
 }
 
 impl ConsentGate {
@@ -47,7 +50,16 @@ impl ConsentGate {
             client,
             ttl,
             cache: Mutex::new(HashMap::new()),
+            answered: std::sync::atomic::AtomicU64::new(0),
+            asked: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Consent questions so far answered from the cache and asked of the trust
+    /// centre, for the node's `/metrics`.
+    pub fn question_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.answered.load(Relaxed), self.asked.load(Relaxed))
     }
 
     /// The pairs among `items` whose use for `purpose` on `date` is permitted.
@@ -90,6 +102,8 @@ impl ConsentGate {
                 }
                 match cache.get(&(pseudonym.clone(), category, purpose, date, origin)) {
                     Some((decision, at)) if now.duration_since(*at) < self.ttl => {
+                        self.answered
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         if decision.permits() {
                             permitted.insert((pseudonym, category, origin));
                         }
@@ -102,6 +116,8 @@ impl ConsentGate {
                 }
             }
         }
+        self.asked
+            .fetch_add(ask.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for chunk in ask.chunks(MAX_BATCH) {
             let decisions = self
                 .client

@@ -58,6 +58,23 @@ pub async fn launch(
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()))?;
     let listener = oncofed_tls::ServiceListener::new(listener, tls)?;
     let edge = oncofed_service::Edge::new("node");
+    let gate = state.query.gate();
+    let cached = edge.counter(
+        "consent_questions_cached",
+        "Consent questions answered from the node's cache",
+    );
+    let asked = edge.counter(
+        "consent_questions_asked",
+        "Consent questions sent to the trust centre",
+    );
+    let seen = std::sync::Mutex::new((0u64, 0u64));
+    edge.on_scrape(move || {
+        let (now_cached, now_asked) = gate.question_counts();
+        let mut last = seen.lock().unwrap_or_else(|p| p.into_inner());
+        cached.inc_by(now_cached.saturating_sub(last.0));
+        asked.inc_by(now_asked.saturating_sub(last.1));
+        *last = (now_cached, now_asked);
+    });
     oncofed_tls::serve(listener, edge.wrap(router(state)), shutdown).await
 }
 

@@ -364,3 +364,63 @@ async fn a_trust_centre_restart_during_ingest_loses_nothing_and_a_rerun_finishes
             .unwrap()
     );
 }
+
+/// The node API's `/metrics` tell an operator how often consent came from the
+/// cache and how often the trust centre was asked.
+#[tokio::test]
+async fn the_node_api_counts_consent_questions_cached_and_asked() {
+    let trustee = Trustee::start(1).await;
+    let client = trustee.client("site-1");
+    let cohort = Cohort::generate(1, 30, 7);
+    let node = Node::new();
+    node.ingest_clean(&client, &[cohort.site_dir("site-1")])
+        .await;
+    let gate = std::sync::Arc::new(oncofed_node::ConsentGate::new(
+        client,
+        std::time::Duration::from_secs(60),
+    ));
+    let service = oncofed_node::QueryService::new(node.store.clone(), gate);
+    let state = oncofed_node::serve::ApiState::new(service, "api-token-0123456789");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(oncofed_node::serve::launch(
+        state,
+        listener,
+        None,
+        false,
+        std::future::pending(),
+    ));
+    let http = oncofed_tls::http_client();
+    for _ in 0..2 {
+        let answer = http
+            .post(format!("{url}/v1/query"))
+            .bearer_auth("api-token-0123456789")
+            .json(&json!({"purpose": "research", "date": "2026-01-01"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing in:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    let asked = value("oncofed_node_consent_questions_asked_total");
+    let cached = value("oncofed_node_consent_questions_cached_total");
+    // The second, identical query was answered from the cache.
+    assert!(
+        asked > 0.0 && cached == asked,
+        "asked {asked}, cached {cached}"
+    );
+}
