@@ -107,10 +107,12 @@ fn collected(
     family: Family,
     fact: &Fact,
 ) -> Result<(), Option<(PolicyCode, Statement)>> {
-    if !codes_of(Scope::Collect(family)).any(|c| named(consents, c)) {
+    let origin = fact.origin_or_use();
+    if !codes_of(Scope::Collect(family)).any(|c| named(consents, c))
+        && !collection_denied(consents, family, fact)
+    {
         return Ok(());
     }
-    let origin = fact.origin_or_use();
     let mut closed_by = None;
     for code in codes_of(Scope::Collect(family)) {
         match verdict(consents, code, origin, fact) {
@@ -128,6 +130,18 @@ fn collected(
         }
     }
     Err(closed_by)
+}
+
+/// Whether an explicit deny stands for a collect code of `family` on the fact's
+/// day of origin. A blanket deny (a bare deny, a refusal, a withdrawal) names no
+/// code but denies collection all the same: the window is then closed even
+/// though no consent asked the collection question by code (found by
+/// `deny_property`: an older bare deny let a later `.22` use permit through).
+fn collection_denied(consents: &[Consent], family: Family, fact: &Fact) -> bool {
+    codes_of(Scope::Collect(family)).any(|code| {
+        verdict(consents, code, fact.origin_or_use(), fact)
+            .is_some_and(|s| s.kind == ProvisionType::Deny && s.explicit)
+    })
 }
 
 /// See [`crate::evaluate_fact`]; also returns the end of the permitting statement.
@@ -298,7 +312,8 @@ fn genetic_opt_in(
     {
         return permit(PolicyCode::GeneticResearch, s.until);
     }
-    let collect_asked = codes_of(Scope::Collect(Family::Biomat)).any(|c| named(consents, c));
+    let collect_asked = codes_of(Scope::Collect(Family::Biomat)).any(|c| named(consents, c))
+        || collection_denied(consents, Family::Biomat, fact);
     if let Some((code, s)) = prospective_use
         && (collect.is_some() || !collect_asked)
     {

@@ -489,3 +489,78 @@ fn red_team_an_older_partial_withdrawal_does_not_reopen_retrospective_data() {
         }
     }
 }
+
+/// Found by `deny_property` (issue 13 session): an older consent with a bare
+/// deny (no codes: denies everything, biomaterial collection included) and a
+/// later consent permitting biomaterial use (`.22`): genetic data was permitted
+/// through the `.22` window because no consent *named* a collection code, so the
+/// collection question counted as not asked. A standing explicit deny of a
+/// collection code now closes the window.
+#[test]
+fn red_team_a_blanket_deny_closes_the_biomaterial_collection_window() {
+    use oncofed_consent::{
+        ConsentStatus, DocumentKind, FhirDateTime, Period, Provision, ProvisionType,
+    };
+    let stamp = |d: &str| {
+        let d = day(d);
+        FhirDateTime {
+            instant: d.and_hms_opt(0, 0, 0).unwrap(),
+            first_day: d,
+            last_day: d,
+            precise: false,
+        }
+    };
+    let provision = |kind, start: Option<&str>, inherited, codes, provisions| Provision {
+        kind,
+        period: Period {
+            start: start.map(day),
+            end: None,
+        },
+        data_period: Period::default(),
+        type_inherited: inherited,
+        codes,
+        provisions,
+    };
+    let later_use = Consent {
+        resource_id: None,
+        status: ConsentStatus::Active,
+        date_time: stamp("2020-05-25"),
+        document: DocumentKind::Consent,
+        provision: provision(
+            Some(ProvisionType::Permit),
+            Some("2023-05-24"),
+            false,
+            vec![mii(22)],
+            vec![provision(
+                Some(ProvisionType::Permit),
+                None,
+                true,
+                vec![PolicyCode::GeneticResearch, mii(1)],
+                vec![],
+            )],
+        ),
+    };
+    let bare_deny = Consent {
+        resource_id: None,
+        status: ConsentStatus::Active,
+        date_time: stamp("2020-01-01"),
+        document: DocumentKind::Consent,
+        provision: provision(
+            None,
+            None,
+            false,
+            vec![],
+            vec![provision(
+                Some(ProvisionType::Deny),
+                None,
+                false,
+                vec![],
+                vec![],
+            )],
+        ),
+    };
+    let on = day("2023-05-24");
+    let decision =
+        oncofed_consent::evaluate(&[later_use, bare_deny], Genetic, Purpose::Feasibility, on);
+    assert!(!decision.permits(), "{decision:?}");
+}
