@@ -45,6 +45,15 @@ pub enum CallError {
     Protocol(String),
 }
 
+/// A rejection's message with the service's request id quoted, as the service
+/// clients put it in their own errors.
+pub fn quoting_request_id(message: String, request_id: Option<String>) -> String {
+    match request_id {
+        Some(id) => format!("{message} (request {id})"),
+        None => message,
+    }
+}
+
 /// The error body every OncoFed service sends.
 #[derive(serde::Deserialize)]
 struct ErrorBody {

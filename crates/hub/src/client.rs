@@ -59,10 +59,7 @@ impl From<oncofed_http::CallError> for ClientError {
             } => Self::Refused {
                 status,
                 code,
-                message: match request_id {
-                    Some(id) => format!("{message} (request {id})"),
-                    None => message,
-                },
+                message: oncofed_http::quoting_request_id(message, request_id),
             },
             CallError::Protocol(m) => Self::Protocol(m),
         }

@@ -65,10 +65,7 @@ impl From<oncofed_http::CallError> for TrusteeError {
             } => Self::Rejected {
                 status,
                 code,
-                message: match request_id {
-                    Some(id) => format!("{message} (request {id})"),
-                    None => message,
-                },
+                message: oncofed_http::quoting_request_id(message, request_id),
             },
             CallError::Protocol(m) => Self::Protocol(m),
         }

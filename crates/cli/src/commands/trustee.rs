@@ -91,15 +91,13 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(f) = &a.admin_token_file {
         config = config.with_admin_token_hash(&hash_token(&read_secret(f)?))?;
     }
-    if let Some(tls) = a.server_tls.acceptor()? {
+    let tls = a.server_tls.acceptor()?;
+    // Checked before binding, so a refused address is never even opened.
+    oncofed_tls::check_bind(a.listen, tls.is_some(), a.server_tls.insecure_http())?;
+    if let Some(tls) = tls {
         config = config.with_tls(tls);
     }
     config = config.with_insecure_http(a.server_tls.insecure_http());
-    oncofed_tls::check_bind(
-        a.listen,
-        a.server_tls.acceptor()?.is_some(),
-        a.server_tls.insecure_http(),
-    )?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
