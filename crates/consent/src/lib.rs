@@ -52,7 +52,9 @@
 //!    holds every possible origin of the fact, a deny if it may hold one.
 //! 3. Per policy code, each consent's own statement is its deepest provision in
 //!    force that speaks about the code (a nested provision is an exception to
-//!    its parent), deny on a tie. Across consents a permit counts only when its
+//!    its parent), deny on a tie; when that is a deny, an explicit deny the
+//!    consent states anywhere rules before its implicit default deny (which
+//!    only withholds and must not hide a refusal). Across consents a permit counts only when its
 //!    consent is *certainly later* than every deny's: both `dateTime`s with a
 //!    time, a later instant; otherwise (either date-only) a later calendar day.
 //!    Stamps of unknown order (the same day, one of them date-only) resolve to

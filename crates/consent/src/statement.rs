@@ -3,7 +3,8 @@
 //!
 //! Two phases, so that the answer never depends on the order consents are
 //! stored in: first each consent's own statement about the code (the deepest
-//! provision in force that speaks about it, deny on a tie), then across
+//! provision in force that speaks about it, deny on a tie, an explicit deny
+//! before a default deny), then across
 //! consents: a permit counts only when its consent is *certainly* later than
 //! every deny's ([`FhirDateTime::certainly_after`]); otherwise a deny counts.
 
@@ -135,12 +136,53 @@ fn per_consent(
     date: NaiveDate,
     fact: &Fact,
 ) -> Vec<Statement> {
+    /// The statements in force found so far in one consent, by kind. Which
+    /// one rules is decided after the whole tree is seen ([`Walk::ruling`]),
+    /// so the answer does not depend on the order of sibling provisions.
     struct Walk<'a> {
         consent: &'a Consent,
         code: PolicyCode,
         date: NaiveDate,
         fact: &'a Fact,
-        best: Option<(usize, Statement)>,
+        permit: Option<(usize, Statement)>,
+        explicit_deny: Option<(usize, Statement)>,
+        implicit_deny: Option<(usize, Statement)>,
+    }
+    impl Walk<'_> {
+        fn consider(&mut self, depth: usize, s: Statement) {
+            let slot = match (s.kind, s.explicit) {
+                (ProvisionType::Permit, _) => &mut self.permit,
+                (ProvisionType::Deny, true) => &mut self.explicit_deny,
+                (ProvisionType::Deny, false) => &mut self.implicit_deny,
+            };
+            if slot
+                .as_ref()
+                .is_none_or(|(d, b)| (depth, s.key()) > (*d, b.key()))
+            {
+                *slot = Some((depth, s));
+            }
+        }
+
+        /// The statement that rules in this consent: a permit when it is
+        /// deeper than every deny (a nested provision is an exception to its
+        /// parent; at one depth the deny wins); otherwise a deny, and an
+        /// explicit one whenever the consent states one. A consent's default
+        /// deny (a codeless deny with nested provisions) only withholds; it
+        /// cannot hide a refusal stated elsewhere in the same consent, beside
+        /// or around it, e.g. a `.1` deny whose `.6` refuses collection (found
+        /// by `deny_property`: the deeper default deny masked the collection
+        /// deny and the fact was permitted by opt-out).
+        fn ruling(self) -> Option<Statement> {
+            let deepest_deny = [self.explicit_deny, self.implicit_deny]
+                .iter()
+                .flatten()
+                .map(|(d, _)| *d)
+                .max();
+            match self.permit {
+                Some((d, p)) if deepest_deny.is_none_or(|dd| d > dd) => Some(p),
+                _ => self.explicit_deny.or(self.implicit_deny).map(|(_, s)| s),
+            }
+        }
     }
     fn go(w: &mut Walk<'_>, p: &Provision, path: Period, data: Period, depth: usize) {
         let path = path.intersect(&p.period);
@@ -180,14 +222,7 @@ fn per_consent(
                     explicit,
                     inherited: p.type_inherited,
                 };
-                let rank = |d: usize, s: &Statement| (d, s.kind == ProvisionType::Deny);
-                let better = match &w.best {
-                    None => true,
-                    Some((d, b)) => (rank(depth, &s), s.key()) > (rank(*d, b), b.key()),
-                };
-                if better {
-                    w.best = Some((depth, s));
-                }
+                w.consider(depth, s);
             }
         }
         for nested in &p.provisions {
@@ -204,7 +239,9 @@ fn per_consent(
             code,
             date,
             fact,
-            best: None,
+            permit: None,
+            explicit_deny: None,
+            implicit_deny: None,
         };
         go(
             &mut w,
@@ -213,7 +250,7 @@ fn per_consent(
             Period::default(),
             0,
         );
-        out.extend(w.best.map(|(_, s)| s));
+        out.extend(w.ruling());
     }
     out
 }
