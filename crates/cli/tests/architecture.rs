@@ -62,6 +62,7 @@ fn identifying_data_never_reaches_model_or_store() {
         "oncofed-protocol",
         "oncofed-privacy",
         "oncofed-hub",
+        "oncofed-hub-api",
     ] {
         assert!(g.contains_key(krate), "{krate} missing from the workspace");
         assert!(
@@ -81,6 +82,21 @@ fn services_do_not_depend_on_each_other() {
             assert!(
                 !r.contains(*b),
                 "{a} must not depend on {b}; talk through its -api crate"
+            );
+        }
+    }
+}
+
+#[test]
+fn api_crates_do_not_compile_a_service() {
+    let g = workspace_graph();
+    for api in ["oncofed-trustee-api", "oncofed-hub-api"] {
+        assert!(g.contains_key(api), "{api} missing from the workspace");
+        let r = reachable(&g, api);
+        for service in ["oncofed-node", "oncofed-trustee", "oncofed-hub"] {
+            assert!(
+                !r.contains(service),
+                "{api} must not depend on {service}: callers of a service use its wire types and client without compiling it"
             );
         }
     }

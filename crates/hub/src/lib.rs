@@ -49,7 +49,6 @@
 mod aggregate;
 mod analysis;
 mod auth;
-pub mod client;
 pub mod config;
 mod config_check;
 mod db;

@@ -11,7 +11,7 @@
 mod support;
 
 use chrono::{Days, NaiveDate};
-use oncofed_hub::client::HubClient;
+use oncofed_hub_api::HubClient;
 use oncofed_model::CodeSystem;
 use oncofed_protocol::analysis::{
     Analysis, AnalysisRequest, Family, IndexEvent, Outcome, RunState, Survival, Ties, Variable,

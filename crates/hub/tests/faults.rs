@@ -7,7 +7,7 @@
 
 mod support;
 
-use oncofed_hub::client::HubClient;
+use oncofed_hub_api::HubClient;
 use oncofed_protocol::analysis::{
     Analysis, AnalysisRequest, IndexEvent, RunState, Survival, Ties, Variable,
 };

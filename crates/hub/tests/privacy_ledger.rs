@@ -4,7 +4,7 @@
 mod support;
 
 use oncofed_hub::Role;
-use oncofed_hub::client::HubClient;
+use oncofed_hub_api::HubClient;
 use oncofed_model::DataCategory;
 use oncofed_protocol::analysis::{
     Analysis, AnalysisRequest, IndexEvent, Project, RunState, Variable,

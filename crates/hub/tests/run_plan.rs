@@ -7,7 +7,7 @@
 
 mod support;
 
-use oncofed_hub::client::HubClient;
+use oncofed_hub_api::HubClient;
 use oncofed_protocol::analysis::{Analysis, AnalysisRequest, IndexEvent, RunState, Variable};
 use std::time::Duration;
 use support::{Federation, RESEARCHER, approve_for_alice};

@@ -7,7 +7,7 @@ mod support;
 
 use oncofed_crypto::SigningKeyPair;
 use oncofed_hub::HubConfig;
-use oncofed_hub::client::{ClientError, HubClient};
+use oncofed_hub_api::{ClientError, HubClient};
 use oncofed_tls::{ClientIdentity, ClientTls, ServerTls};
 use std::path::Path;
 use support::{ADMIN, Hub, RESEARCHER};

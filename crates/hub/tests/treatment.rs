@@ -11,7 +11,7 @@ mod support;
 use oncofed_analysis::rows::Row;
 use oncofed_analysis::site::compute;
 use oncofed_analysis::{AnalysisError, AnalysisLimits, AnalysisResult, Federation};
-use oncofed_hub::client::HubClient;
+use oncofed_hub_api::HubClient;
 use oncofed_model::SecurityLevel;
 use oncofed_protocol::analysis::{
     Analysis, AnalysisRequest, Computation, Endpoint, IndexEvent, Origin, RunState, Survival, Ties,

@@ -21,10 +21,12 @@
 //! | `GET /health` | — | `ok` |
 //!
 //! Staff endpoints (withdrawal follow-up, re-contact approvals, pseudonym domains)
-//! are listed in [`orders`] and [`domains`].
+//! are listed in [`orders`] and [`domains`]; record linkage (clerical review,
+//! PPRL) in [`linkage`].
 
 mod client;
 pub mod domains;
+pub mod linkage;
 pub mod orders;
 
 pub use client::{TrusteeClient, TrusteeError};

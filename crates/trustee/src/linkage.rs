@@ -6,14 +6,13 @@
 //! | `review` | the clerical-review queue and person merges |
 //! | `veto` | what forbids an automatic link: same site, sex, birth date (issue 9) |
 //! | `pprl` | privacy-preserving linkage of CLK encodings per project |
-//! | [`api`] | wire types of `/v1/admin/review`, `/v1/pprl/...`, `/v1/admin/pprl/...` |
-//! | [`client`] | HTTP client for those endpoints (CLI, tests) |
+//! | `api` | wire types of `/v1/admin/review`, `/v1/pprl/...`, `/v1/admin/pprl/...` (in `oncofed-trustee-api`) |
+//! | `client` | HTTP client for those endpoints (CLI, tests; in `oncofed-trustee-api`) |
 //!
 //! The exact-match rules of `crate::db` still come first; probabilistic linkage
 //! decides only records that no exact key links.
 
-pub mod api;
-pub mod client;
+pub(crate) use oncofed_trustee_api::linkage::api;
 pub(crate) mod pprl;
 pub(crate) mod probabilistic;
 pub(crate) mod review;

@@ -11,8 +11,8 @@ use linkage_common::{ADMIN, Server, TOKEN_A, TOKEN_B};
 use oncofed_linkage::febrl::{febrl4_paths, load, quality};
 use oncofed_linkage::pprl::{ClkConfig, Encoder, ProjectSecret};
 use oncofed_linkage::{Config, Record};
-use oncofed_trustee::linkage::api::{PprlProjectSettings, PprlRecord};
-use oncofed_trustee::linkage::client::LinkageClient;
+use oncofed_trustee_api::linkage::api::{PprlProjectSettings, PprlRecord};
+use oncofed_trustee_api::linkage::client::LinkageClient;
 use oncofed_trustee_api::{MAX_BATCH, TrusteeError};
 use std::collections::HashMap;
 

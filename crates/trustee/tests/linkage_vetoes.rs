@@ -13,7 +13,7 @@ use common::{item, resident};
 use linkage_common::{ADMIN, Server, TOKEN_A, TOKEN_B};
 use oncofed_idat::{Address, IdentifyingData, Kvnr};
 use oncofed_model::Sex;
-use oncofed_trustee::linkage::api::Decision;
+use oncofed_trustee_api::linkage::api::Decision;
 use oncofed_trustee_api::{PseudonymPair, TrusteeClient};
 
 fn address(postal_code: &str) -> Option<Address> {

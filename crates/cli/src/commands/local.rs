@@ -6,7 +6,7 @@
 use crate::commands::trustee::{new_token, write_secret};
 use anyhow::Context;
 use oncofed_crypto::SigningKeyPair;
-use oncofed_hub::client::HubClient;
+use oncofed_hub_api::HubClient;
 use oncofed_hub::{HubConfig, Role, Users};
 use oncofed_model::SiteId;
 use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};

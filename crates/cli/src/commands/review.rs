@@ -2,8 +2,8 @@
 
 use crate::output::{print_json, read_secret};
 use clap::{Args, Subcommand};
-use oncofed_trustee::linkage::api::{Decision, ReviewItem};
-use oncofed_trustee::linkage::client::LinkageClient;
+use oncofed_trustee_api::linkage::api::{Decision, ReviewItem};
+use oncofed_trustee_api::linkage::client::LinkageClient;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -126,8 +126,8 @@ impl ClientTlsArgs {
         &self,
         url: &str,
         token: &str,
-    ) -> anyhow::Result<oncofed_hub::client::HubClient> {
-        Ok(oncofed_hub::client::HubClient::with_tls(
+    ) -> anyhow::Result<oncofed_hub_api::HubClient> {
+        Ok(oncofed_hub_api::HubClient::with_tls(
             url,
             token,
             &self.client_tls(),

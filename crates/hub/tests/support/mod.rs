@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use oncofed_crypto::SigningKeyPair;
-use oncofed_hub::client::HubClient;
+use oncofed_hub_api::HubClient;
 use oncofed_hub::{HubConfig, Role, Users};
 use oncofed_model::{DataCategory, SiteId};
 use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};

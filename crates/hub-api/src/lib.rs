@@ -1,4 +1,10 @@
-//! A client for the hub's researcher, admin and audit API (used by the CLI and the demo).
+//! A client for the hub's researcher, admin and audit API, used by the CLI,
+//! the demo and the tests.
+//!
+//! It lives apart from `oncofed-hub` so that a caller of the hub does not
+//! compile the service (its store, aggregation and analyses). The wire types
+//! themselves are in `oncofed-protocol` (`api`, `analysis`), shared with the
+//! sites' agents, which speak the task side of the same API.
 
 use oncofed_crypto::PublicKey;
 use oncofed_model::SiteId;

@@ -5,7 +5,7 @@ use super::api::{
     Decision, PprlProjectSettings, PprlRecord, PprlSubmitRequest, PprlSubmitResponse,
     ReviewDecisionRequest, ReviewDecisionResponse, ReviewList,
 };
-use oncofed_trustee_api::TrusteeError;
+use crate::TrusteeError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;

@@ -1,0 +1,8 @@
+//! The trust centre's record-linkage API: wire types of the clerical review
+//! (`/v1/admin/review`) and of privacy-preserving linkage (`/v1/pprl/...`,
+//! `/v1/admin/pprl/...`), and a client for them. They live beside the other
+//! wire types so that the CLI and sites reach the trust centre through one
+//! crate that does not compile the service.
+
+pub mod api;
+pub mod client;
