@@ -354,3 +354,50 @@ fn hub_serve_names_every_contradiction_in_its_configuration() {
         assert!(said.contains(problem), "{problem} not named in: {said}");
     }
 }
+
+/// `add-user` and `add-site` read their files with the services' own parsers:
+/// a second user or site of the same id is refused, and a file the service
+/// would refuse at start is reported with its line before anything is written.
+#[test]
+fn add_user_and_add_site_check_their_files_as_the_services_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+    let add_user = |user: &str, token: &str| {
+        oncofed()
+            .args(["hub", "add-user", "--users-file", &d("users.txt")])
+            .args([
+                "--user",
+                user,
+                "--role",
+                "researcher",
+                "--token-out",
+                &d(token),
+            ])
+            .output()
+            .unwrap()
+    };
+    assert!(add_user("alice", "a.token").status.success());
+    let again = add_user("alice", "a2.token");
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already in"), "{}", text(&again));
+    assert!(!std::path::Path::new(&d("a2.token")).exists());
+
+    let add_site = |site: &str, token: &str| {
+        oncofed()
+            .args(["trustee", "add-site", "--sites-file", &d("sites.txt")])
+            .args(["--site", site, "--token-out", &d(token)])
+            .output()
+            .unwrap()
+    };
+    assert!(add_site("uk-a", "s1.token").status.success());
+    assert!(!add_site("uk-a", "s2.token").status.success());
+    std::fs::write(d("sites.txt"), "uk-a not-a-hash\n").unwrap();
+    let broken = add_site("uk-b", "s3.token");
+    assert!(!broken.status.success());
+    assert!(text(&broken).contains("sites.txt:1:"), "{}", text(&broken));
+    assert_eq!(
+        std::fs::read_to_string(d("sites.txt")).unwrap(),
+        "uk-a not-a-hash\n",
+        "nothing is appended to a broken file"
+    );
+}

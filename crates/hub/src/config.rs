@@ -2,8 +2,7 @@
 //! timing, disclosure rules.
 
 use oncofed_crypto::SigningKeyPair;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use oncofed_service::tokens::{DuplicateToken, TokenDigest, TokenRegistry};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -57,27 +56,40 @@ pub enum ConfigError {
     },
 }
 
-/// The hub's users: token hash → (user id, role). Tokens themselves are never stored.
+/// The hub's users: (user id, role) by token digest, in the registry every
+/// service uses (constant-time lookups). Tokens themselves are never stored.
 #[derive(Clone, Default)]
 pub struct Users {
-    by_hash: BTreeMap<[u8; 32], (String, Role)>,
+    registry: TokenRegistry<(String, Role)>,
 }
 
 impl fmt::Debug for Users {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.by_hash.values()).finish()
+        self.registry.fmt(f)
     }
 }
 
 impl Users {
-    /// Adds a user with the SHA-256 of their token.
-    pub fn add(&mut self, user: impl Into<String>, role: Role, token_hash: [u8; 32]) {
-        self.by_hash.insert(token_hash, (user.into(), role));
+    /// Adds a user with the SHA-256 of their token; refuses a token another
+    /// user already holds (the two could not be told apart).
+    pub fn add(
+        &mut self,
+        user: impl Into<String>,
+        role: Role,
+        token_hash: [u8; 32],
+    ) -> Result<(), DuplicateToken> {
+        self.registry
+            .insert((user.into(), role), TokenDigest::from_bytes(token_hash))
     }
 
-    /// Adds a user by token (hashing it).
-    pub fn add_token(&mut self, user: impl Into<String>, role: Role, token: &str) {
-        self.add(user, role, Sha256::digest(token.as_bytes()).into());
+    /// Adds a user by token (hashing it); see [`Users::add`].
+    pub fn add_token(
+        &mut self,
+        user: impl Into<String>,
+        role: Role,
+        token: &str,
+    ) -> Result<(), DuplicateToken> {
+        self.add(user, role, TokenDigest::of(token).bytes())
     }
 
     /// Reads a users file: lines `user-id role sha256-hex`; `#` starts a comment.
@@ -102,20 +114,26 @@ impl Users {
                 return Err(bad("expected three fields".into()));
             };
             let role: Role = role.parse().map_err(bad)?;
-            let hash: [u8; 32] = hex::decode(hash)
-                .ok()
-                .and_then(|h| h.try_into().ok())
+            let hash = TokenDigest::from_hex(&hash.to_ascii_lowercase())
                 .ok_or_else(|| bad("the token hash must be 64 hexadecimal characters".into()))?;
-            users.add(user, role, hash);
+            users
+                .add(user, role, hash.bytes())
+                .map_err(|e| bad(e.to_string()))?;
         }
         Ok(users)
     }
 
-    /// The user presenting `token`, if any. Looks up by hash, so the comparison
-    /// does not depend on how much of a guessed token is right.
+    /// Whether a user with this id is registered (the CLI's `add-user` refuses
+    /// a second one).
+    pub fn contains_user(&self, user: &str) -> bool {
+        self.registry.holders().any(|(u, _)| u == user)
+    }
+
+    /// The user presenting `token`, if any. Compares the token's digest with
+    /// every user's in constant time, so neither the timing nor a log tells
+    /// how much of a guessed token is right.
     pub fn authenticate(&self, token: &str) -> Option<(String, Role)> {
-        let hash = oncofed_service::tokens::TokenDigest::of(token).bytes();
-        self.by_hash.get(&hash).cloned()
+        self.registry.holder_of(&TokenDigest::of(token)).cloned()
     }
 }
 

@@ -43,7 +43,7 @@ async fn red_team_budget_multiplies_across_researchers_and_projects() {
         dir.path().into(),
         oncofed_crypto::SigningKeyPair::generate(),
         |c| {
-            c.users.add_token("bob", Role::Researcher, BOB);
+            c.users.add_token("bob", Role::Researcher, BOB).unwrap();
             c.dataset_epsilon_budget = 1.0;
         },
     )

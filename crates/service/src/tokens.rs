@@ -57,6 +57,85 @@ impl TokenDigest {
     }
 }
 
+/// A token whose digest is already registered: every holder needs its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("token hash listed twice: every holder needs its own token")]
+pub struct DuplicateToken;
+
+/// The holders of bearer tokens (sites, users, staff), known only by their
+/// tokens' digests: the one registry every service and the CLI's
+/// `add-site`/`add-user` checks go through.
+///
+/// A lookup compares the presented digest with *every* entry in constant time
+/// and never stops early, so neither which entry matched nor how much of a
+/// guessed token was right shows in the timing of an answer (a map keyed by
+/// the digest would compare byte by byte along its search path).
+#[derive(Clone)]
+pub struct TokenRegistry<T> {
+    entries: Vec<(T, TokenDigest)>,
+}
+
+impl<T> Default for TokenRegistry<T> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for TokenRegistry<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.entries.iter().map(|(holder, _)| holder))
+            .finish()
+    }
+}
+
+impl<T> TokenRegistry<T> {
+    /// Adds `holder` with its token's digest; refuses a digest already present
+    /// (two holders sharing a token could not be told apart).
+    pub fn insert(&mut self, holder: T, digest: TokenDigest) -> Result<(), DuplicateToken> {
+        if self.holder_of(&digest).is_some() {
+            return Err(DuplicateToken);
+        }
+        self.entries.push((holder, digest));
+        Ok(())
+    }
+
+    /// The holder of the token whose digest is `presented`, scanning every
+    /// entry in constant time per entry.
+    pub fn holder_of(&self, presented: &TokenDigest) -> Option<&T> {
+        let mut found = None;
+        for (holder, digest) in &self.entries {
+            if digest.matches(presented) {
+                found = Some(holder);
+            }
+        }
+        found
+    }
+
+    /// Every holder, in the order added (for listing, never for matching).
+    pub fn holders(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().map(|(holder, _)| holder)
+    }
+
+    /// Every digest, for checking that two registries (sites and staff, say)
+    /// share no token; a caller's token is matched with [`Self::holder_of`].
+    pub fn digests(&self) -> impl Iterator<Item = &TokenDigest> {
+        self.entries.iter().map(|(_, digest)| digest)
+    }
+
+    /// How many holders are registered.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nobody is registered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 /// The request's bearer token: `Authorization: Bearer <token>` (scheme in any
 /// case), non-empty and at most [`MAX_TOKEN_LEN`] bytes; `None` otherwise.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -94,5 +173,20 @@ mod tests {
         assert!(!d.matches(&TokenDigest::of("secreT")));
         assert!(TokenDigest::from_hex("abc").is_none());
         assert!(!format!("{d:?}").contains(&d.to_hex()));
+    }
+
+    #[test]
+    fn a_registry_finds_holders_by_digest_and_refuses_a_shared_token() {
+        let mut r = TokenRegistry::default();
+        r.insert("site-a", TokenDigest::of("a")).unwrap();
+        r.insert("site-b", TokenDigest::of("b")).unwrap();
+        assert_eq!(
+            r.insert("site-c", TokenDigest::of("a")),
+            Err(DuplicateToken)
+        );
+        assert_eq!(r.holder_of(&TokenDigest::of("b")), Some(&"site-b"));
+        assert_eq!(r.holder_of(&TokenDigest::of("c")), None);
+        assert_eq!(r.len(), 2);
+        assert_eq!(format!("{r:?}"), r#"["site-a", "site-b"]"#);
     }
 }

@@ -2,7 +2,7 @@
 //! callers. The calling site is taken from its token, never from the request body.
 
 use crate::AppState;
-use crate::config::{TokenDigest, constant_time_eq};
+use crate::config::TokenDigest;
 use crate::error::ApiError;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -18,8 +18,7 @@ pub(crate) struct AdminCaller;
 /// The SHA-256 of the request's bearer token, if it has one (read and hashed
 /// the way every OncoFed service does, `oncofed_service::tokens`).
 fn bearer_digest(parts: &Parts) -> Option<TokenDigest> {
-    oncofed_service::tokens::bearer_token(&parts.headers)
-        .map(|t| oncofed_service::tokens::TokenDigest::of(t).bytes())
+    oncofed_service::tokens::bearer_token(&parts.headers).map(TokenDigest::of)
 }
 
 /// Under mutual TLS, whether the connection's verified certificate names `site`:
@@ -66,7 +65,7 @@ impl FromRequestParts<AppState> for AdminCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let ok = match (bearer_digest(parts), state.inner.admin.as_ref()) {
-            (Some(given), Some(expected)) => constant_time_eq(&given, expected),
+            (Some(given), Some(expected)) => given.matches(expected),
             _ => false,
         };
         if ok {
@@ -86,7 +85,7 @@ pub(crate) struct StaffCaller(pub String);
 /// The staff member whose token hashes to `given`: `admin` for the admin token.
 fn staff_name(state: &AppState, given: &TokenDigest) -> Option<String> {
     if let Some(admin) = state.inner.admin.as_ref()
-        && constant_time_eq(given, admin)
+        && given.matches(admin)
     {
         return Some("admin".to_owned());
     }

@@ -172,12 +172,11 @@ fn check_key_permissions(_path: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// A SHA-256 digest of a token.
-pub(crate) type TokenDigest = [u8; 32];
+pub(crate) use oncofed_service::tokens::TokenDigest;
+use oncofed_service::tokens::TokenRegistry;
 
 fn parse_digest(s: &str) -> Option<TokenDigest> {
-    let mut out = [0u8; 32];
-    (s.len() == 64 && hex::decode_to_slice(s, &mut out).is_ok()).then_some(out)
+    TokenDigest::from_hex(&s.trim().to_ascii_lowercase())
 }
 
 /// The closed list of sites allowed to call the trust centre, with their token hashes.
@@ -186,7 +185,7 @@ fn parse_digest(s: &str) -> Option<TokenDigest> {
 /// line to the sites file and restarts the service.
 #[derive(Clone)]
 pub struct SiteRegistry {
-    sites: Vec<(SiteId, TokenDigest)>,
+    sites: TokenRegistry<SiteId>,
 }
 
 impl SiteRegistry {
@@ -202,7 +201,7 @@ impl SiteRegistry {
 
     /// Parses the text of a sites file; `path` only names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let mut sites: Vec<(SiteId, TokenDigest)> = Vec::new();
+        let mut sites = TokenRegistry::default();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -220,17 +219,14 @@ impl SiteRegistry {
             let id = SiteId::new(id).map_err(|_| {
                 err("invalid site id: use 1-32 of a-z, 0-9, '-', starting with a letter")
             })?;
-            let digest = parse_digest(&hash.to_ascii_lowercase())
-                .ok_or(err("token hash must be 64 hexadecimal characters"))?;
-            if sites.iter().any(|(s, _)| *s == id) {
+            let digest =
+                parse_digest(hash).ok_or(err("token hash must be 64 hexadecimal characters"))?;
+            if sites.holders().any(|s| *s == id) {
                 return Err(err("site id listed twice"));
             }
-            if sites.iter().any(|(_, d)| *d == digest) {
-                return Err(err(
-                    "token hash listed twice: every site needs its own token",
-                ));
-            }
-            sites.push((id, digest));
+            sites
+                .insert(id, digest)
+                .map_err(|_| err("token hash listed twice: every site needs its own token"))?;
         }
         Ok(Self { sites })
     }
@@ -256,40 +252,24 @@ impl SiteRegistry {
         self.sites.is_empty()
     }
 
-    /// The site whose token hashes to `digest`. Compares against every entry in
-    /// constant time per entry, so response timing does not reveal partial matches.
+    /// The site whose token hashes to `digest` (every entry compared in
+    /// constant time, see [`TokenRegistry::holder_of`]).
     pub(crate) fn site_for(&self, digest: &TokenDigest) -> Option<&SiteId> {
-        let mut found = None;
-        for (site, d) in &self.sites {
-            if constant_time_eq(d, digest) {
-                found = Some(site);
-            }
-        }
-        found
+        self.sites.holder_of(digest)
     }
 
     /// Whether `site` is registered.
-    pub(crate) fn contains_site(&self, site: &str) -> bool {
-        self.sites.iter().any(|(s, _)| s.as_str() == site)
-    }
-
-    fn contains_digest(&self, digest: &TokenDigest) -> bool {
-        self.site_for(digest).is_some()
+    pub fn contains_site(&self, site: &str) -> bool {
+        self.sites.holders().any(|s| s.as_str() == site)
     }
 }
 
 impl fmt::Debug for SiteRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.sites.iter().map(|(s, _)| s.as_str()))
+            .entries(self.sites.holders().map(SiteId::as_str))
             .finish()
     }
-}
-
-/// Compares two digests without an early exit.
-pub(crate) fn constant_time_eq(a: &TokenDigest, b: &TokenDigest) -> bool {
-    use oncofed_service::tokens::TokenDigest as Digest;
-    Digest::from_bytes(*a).matches(&Digest::from_bytes(*b))
 }
 
 /// Named trust-centre staff and their token hashes, so that decisions needing two
@@ -300,7 +280,7 @@ pub(crate) fn constant_time_eq(a: &TokenDigest, b: &TokenDigest) -> bool {
 /// acts as the staff member `admin`. Names are 1–64 of `a-z 0-9 - . _`.
 #[derive(Clone, Default)]
 pub struct StaffRegistry {
-    staff: Vec<(String, TokenDigest)>,
+    staff: TokenRegistry<String>,
 }
 
 impl StaffRegistry {
@@ -309,7 +289,7 @@ impl StaffRegistry {
 
     /// Parses the text of a staff file; `path` only names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let mut staff: Vec<(String, TokenDigest)> = Vec::new();
+        let mut staff = TokenRegistry::default();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -333,12 +313,15 @@ impl StaffRegistry {
                     "invalid staff name: use 1-64 of a-z, 0-9, '-', '.', '_' (not `admin`)",
                 ));
             }
-            let digest = parse_digest(&hash.trim().to_ascii_lowercase())
-                .ok_or(err("token hash must be 64 hexadecimal characters"))?;
-            if staff.iter().any(|(n, d)| n == name || *d == digest) {
-                return Err(err("staff name or token hash listed twice"));
+            let digest =
+                parse_digest(hash).ok_or(err("token hash must be 64 hexadecimal characters"))?;
+            let listed_twice = || err("staff name or token hash listed twice");
+            if staff.holders().any(|n: &String| n == name) {
+                return Err(listed_twice());
             }
-            staff.push((name.to_owned(), digest));
+            staff
+                .insert(name.to_owned(), digest)
+                .map_err(|_| listed_twice())?;
         }
         Ok(Self { staff })
     }
@@ -378,21 +361,13 @@ impl StaffRegistry {
 
     /// The staff member whose token hashes to `digest` (constant time per entry).
     pub(crate) fn name_for(&self, digest: &TokenDigest) -> Option<&str> {
-        let mut found = None;
-        for (name, d) in &self.staff {
-            if constant_time_eq(d, digest) {
-                found = Some(name.as_str());
-            }
-        }
-        found
+        self.staff.holder_of(digest).map(String::as_str)
     }
 }
 
 impl fmt::Debug for StaffRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.staff.iter().map(|(n, _)| n))
-            .finish()
+        f.debug_list().entries(self.staff.holders()).finish()
     }
 }
 
@@ -454,11 +429,10 @@ impl TrusteeConfig {
     /// Enables the admin endpoints for the token whose SHA-256 is `hash_hex`
     /// (see [`hash_token`]). Without it the admin endpoints refuse every caller.
     pub fn with_admin_token_hash(mut self, hash_hex: &str) -> Result<Self, ConfigError> {
-        let digest =
-            parse_digest(&hash_hex.trim().to_ascii_lowercase()).ok_or(ConfigError::TokenHash {
-                what: "admin token hash",
-            })?;
-        if self.sites.contains_digest(&digest) {
+        let digest = parse_digest(hash_hex).ok_or(ConfigError::TokenHash {
+            what: "admin token hash",
+        })?;
+        if self.sites.site_for(&digest).is_some() {
             return Err(ConfigError::AdminTokenReused);
         }
         self.admin = Some(digest);
@@ -468,12 +442,11 @@ impl TrusteeConfig {
     /// Registers named staff (see [`StaffRegistry`]); replaces `<data_dir>/staff`.
     /// Refuses a staff token that is also a site's token or the admin token.
     pub fn with_staff(mut self, staff: StaffRegistry) -> Result<Self, ConfigError> {
-        for (_, d) in &staff.staff {
-            if self.sites.contains_digest(d)
-                || self.admin.as_ref().is_some_and(|a| constant_time_eq(a, d))
-            {
-                return Err(ConfigError::StaffTokenReused);
-            }
+        let reused = |d: &TokenDigest| {
+            self.sites.site_for(d).is_some() || self.admin.as_ref().is_some_and(|a| a.matches(d))
+        };
+        if staff.staff.digests().any(reused) {
+            return Err(ConfigError::StaffTokenReused);
         }
         self.staff = staff;
         Ok(self)

@@ -9,8 +9,8 @@ use common::{item, resident};
 use linkage_common::{ADMIN, Server, TOKEN_A, TOKEN_B};
 use oncofed_idat::IdentifyingData;
 use oncofed_model::Sex;
-use oncofed_trustee_api::linkage::api::Decision;
 use oncofed_trustee_api::TrusteeError;
+use oncofed_trustee_api::linkage::api::Decision;
 
 fn idat(given: &str, family: &str, born: (i32, u32, u32)) -> IdentifyingData {
     resident(given, family, born, Sex::Female)

@@ -348,6 +348,17 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn add_user(a: AddUserArgs) -> anyhow::Result<ExitCode> {
+    // Read with the hub's own parser: a file the hub would refuse at start is
+    // reported now, with its line, and a user id already present is refused.
+    if a.users_file.exists() {
+        let users = Users::load(&a.users_file)?;
+        anyhow::ensure!(
+            !users.contains_user(&a.user),
+            "user {} is already in {}; give the new user another id",
+            a.user,
+            a.users_file.display()
+        );
+    }
     let token = new_token();
     write_secret(&a.token_out, &token)?;
     let mut file = std::fs::OpenOptions::new()
@@ -361,7 +372,7 @@ fn add_user(a: AddUserArgs) -> anyhow::Result<ExitCode> {
         "{} {} {}",
         a.user,
         role.as_str().unwrap_or("researcher"),
-        oncofed_trustee::hash_token(&token)
+        oncofed_service::tokens::TokenDigest::of(&token).to_hex()
     )?;
     if a.json {
         print_json(&serde_json::json!({

@@ -6,8 +6,8 @@
 use crate::commands::trustee::{new_token, write_secret};
 use anyhow::Context;
 use oncofed_crypto::SigningKeyPair;
-use oncofed_hub_api::HubClient;
 use oncofed_hub::{HubConfig, Role, Users};
+use oncofed_hub_api::HubClient;
 use oncofed_model::SiteId;
 use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
 use oncofed_node::{ConsentGate, IngestOptions, IngestReport, QueryService};
@@ -95,9 +95,9 @@ impl LocalFederation {
         let (researcher_token, admin_token) = (new_token(), new_token());
         let auditor_token = new_token();
         let mut users = Users::default();
-        users.add_token("researcher", Role::Researcher, &researcher_token);
-        users.add_token("admin", Role::Admin, &admin_token);
-        users.add_token("auditor", Role::Auditor, &auditor_token);
+        users.add_token("researcher", Role::Researcher, &researcher_token)?;
+        users.add_token("admin", Role::Admin, &admin_token)?;
+        users.add_token("auditor", Role::Auditor, &auditor_token)?;
         write_secret(&dir.join("researcher.token"), &researcher_token)?;
         write_secret(&dir.join("auditor.token"), &auditor_token)?;
         let mut hub_config = HubConfig::new(dir.join("hub"), hub_key.clone(), users);

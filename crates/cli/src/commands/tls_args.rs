@@ -122,11 +122,7 @@ impl ClientTlsArgs {
     }
 
     /// A hub client for `url` with `token` under these options.
-    pub fn hub_client(
-        &self,
-        url: &str,
-        token: &str,
-    ) -> anyhow::Result<oncofed_hub_api::HubClient> {
+    pub fn hub_client(&self, url: &str, token: &str) -> anyhow::Result<oncofed_hub_api::HubClient> {
         Ok(oncofed_hub_api::HubClient::with_tls(
             url,
             token,

@@ -4,7 +4,7 @@ use crate::output::{print_json, read_secret};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use oncofed_model::SiteId;
-use oncofed_trustee::{TrusteeConfig, hash_token};
+use oncofed_trustee::{SiteRegistry, TrusteeConfig, hash_token};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -130,17 +130,21 @@ pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
 }
 
 fn add_site(a: AddSiteArgs) -> anyhow::Result<ExitCode> {
-    if let Ok(existing) = std::fs::read_to_string(&a.sites_file) {
-        let taken = existing
-            .lines()
-            .any(|l| l.split_whitespace().next() == Some(a.site.as_str()));
-        anyhow::ensure!(
-            !taken,
-            "site {} is already registered in {}",
-            a.site,
-            a.sites_file.display()
-        );
-    }
+    // The file is read with the trust centre's own parser, so a file it would
+    // refuse at start is reported now, with its line, and a site or token
+    // already present is refused the way the service would.
+    let existing = match std::fs::read_to_string(&a.sites_file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", a.sites_file.display())),
+    };
+    let registry = SiteRegistry::parse(&existing, &a.sites_file)?;
+    anyhow::ensure!(
+        !registry.contains_site(a.site.as_str()),
+        "site {} is already registered in {}",
+        a.site,
+        a.sites_file.display()
+    );
     let token = new_token();
     write_secret(&a.token_out, &token)?;
     let mut sites = std::fs::OpenOptions::new()

@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use oncofed_crypto::SigningKeyPair;
-use oncofed_hub_api::HubClient;
 use oncofed_hub::{HubConfig, Role, Users};
+use oncofed_hub_api::HubClient;
 use oncofed_model::{DataCategory, SiteId};
 use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
 use oncofed_node::{ConsentGate, IngestOptions, SharedStore};
@@ -32,9 +32,11 @@ pub struct Hub {
 
 pub fn users() -> Users {
     let mut users = Users::default();
-    users.add_token("alice", Role::Researcher, RESEARCHER);
-    users.add_token("root", Role::Admin, ADMIN);
-    users.add_token("audrey", Role::Auditor, AUDITOR);
+    users
+        .add_token("alice", Role::Researcher, RESEARCHER)
+        .unwrap();
+    users.add_token("root", Role::Admin, ADMIN).unwrap();
+    users.add_token("audrey", Role::Auditor, AUDITOR).unwrap();
     users
 }
 

@@ -1,9 +1,9 @@
 //! Shared start-up for the linkage tests: a real trust centre on 127.0.0.1:0.
 #![allow(dead_code)]
 
-use oncofed_trustee_api::linkage::client::LinkageClient;
 use oncofed_trustee::{LaunchError, TrusteeConfig, hash_token, launch};
 use oncofed_trustee_api::TrusteeClient;
+use oncofed_trustee_api::linkage::client::LinkageClient;
 use std::path::Path;
 use tokio::sync::oneshot;
 
