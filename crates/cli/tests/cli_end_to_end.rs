@@ -55,10 +55,21 @@ fn trustee_synth_ingest_quality_query() {
         "--token-file",
         &d("site-1.token"),
         "--json",
+        "--metrics-textfile",
+        &d("ingest.prom"),
         &d("cohort/site-1"),
     ]);
     assert_eq!(ingest["units_failed"], 0, "{ingest}");
     assert_eq!(ingest["patients"], 60);
+    // The run's figures for Prometheus' textfile collector.
+    let prom = std::fs::read_to_string(d("ingest.prom")).unwrap();
+    let resources = ingest["resources"].as_u64().unwrap();
+    assert!(
+        prom.contains(&format!("oncofed_node_ingest_resources {resources}")),
+        "{prom}"
+    );
+    assert!(prom.contains("oncofed_node_ingest_patients 60"), "{prom}");
+    assert!(prom.contains("# TYPE oncofed_node_ingest_resources_per_second gauge"));
 
     let quality = run_ok(&["node", "quality", "--data-dir", &d("n1"), "--json"]);
     assert_eq!(quality["patients"], 60);

@@ -8,7 +8,8 @@
 //! plus gauges and counters a service registers), and a clean stop on SIGTERM.
 //! [`Edge`] provides them; each service wraps its router with [`Edge::wrap`] in
 //! its `launch`. [`error_response`] is the one mapping from a [`Failure`] to a
-//! status and the JSON error body.
+//! status and the JSON error body. Batch jobs (an ingest run) leave their
+//! figures for Prometheus' textfile collector through [`textfile`].
 //!
 //! `/metrics` holds no personal data (route templates, status codes, counts), but
 //! it tells an outsider how busy a trust centre is; it is served to loopback
@@ -22,6 +23,7 @@
 mod edge;
 mod failure;
 mod shutdown;
+pub mod textfile;
 pub mod tokens;
 
 pub use edge::{Edge, RequestId};

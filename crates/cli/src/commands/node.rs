@@ -6,10 +6,10 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use oncofed_model::{CodeSystem, DataCategory, FactKind, Purpose};
 use oncofed_node::FactFilter;
-use oncofed_node::{ConsentGate, FactQuery, IngestOptions, QueryService};
+use oncofed_node::{ConsentGate, FactQuery, IngestOptions, IngestReport, QueryService};
 use oncofed_trustee_api::TrusteeClient;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,6 +202,13 @@ pub struct IngestArgs {
     /// Print the report as JSON on stdout (no progress bar).
     #[arg(long)]
     json: bool,
+    /// Leave the run's figures (resources, seconds, resources per second,
+    /// rejected units, interrupted, finish time) in this file in the
+    /// Prometheus text format, for the node exporter's textfile collector,
+    /// e.g. /var/lib/prometheus/node-exporter/oncofed_ingest.prom. Written
+    /// atomically after the run, also after an interrupted one.
+    #[arg(long, value_name = "FILE")]
+    metrics_textfile: Option<PathBuf>,
     /// Files or folders to ingest.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -326,6 +333,10 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
     };
     let report = oncofed_node::ingest(&store, &client, &a.paths, &options, &progress).await?;
     bar.finish_and_clear();
+    if let Some(path) = &a.metrics_textfile {
+        write_ingest_metrics(path, &report)
+            .with_context(|| format!("cannot write the metrics file {}", path.display()))?;
+    }
     if a.json {
         print_json(&report)?;
     } else {
@@ -360,6 +371,56 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The figures of an ingest run for Prometheus (see `--metrics-textfile`).
+fn write_ingest_metrics(path: &Path, report: &IngestReport) -> std::io::Result<()> {
+    let finished = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let figures = [
+        (
+            "ingest_resources",
+            "FHIR resources read in landed units, last run",
+            report.resources as f64,
+        ),
+        (
+            "ingest_patients",
+            "Patients pseudonymised, last run",
+            report.patients as f64,
+        ),
+        (
+            "ingest_units_landed",
+            "Units (bundles, bulk folders) that landed, last run",
+            report.units_ok as f64,
+        ),
+        (
+            "ingest_units_rejected",
+            "Units rejected, last run (see the run's report)",
+            report.units_failed as f64,
+        ),
+        (
+            "ingest_seconds",
+            "Wall time of the last run",
+            report.seconds,
+        ),
+        (
+            "ingest_resources_per_second",
+            "Ingest rate of the last run",
+            report.resources_per_second,
+        ),
+        (
+            "ingest_interrupted",
+            "1 if the last run was stopped by a signal before reading all input",
+            f64::from(u8::from(report.interrupted)),
+        ),
+        (
+            "ingest_finished_timestamp_seconds",
+            "When the last run ended (Unix time)",
+            finished,
+        ),
+    ];
+    oncofed_service::textfile::write(path, "node", &figures)
 }
 
 async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
