@@ -1,0 +1,415 @@
+//! Applying Table E.1-1 and the options to a data set, recursively.
+
+use crate::clean::DescriptorCleaner;
+use crate::dates::{shift_da, shift_dt};
+use crate::profile::{Action, BasicAction, ProfileOption, table};
+use crate::uid::UidMapper;
+use dicom_core::header::Header;
+use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_object::mem::InMemElement;
+use dicom_object::{FileDicomObject, InMemDicomObject};
+use std::collections::BTreeSet;
+
+/// The person an object belongs to, as the node knows them after linkage.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// Written to Patient ID and Patient's Name: the person's research
+    /// pseudonym at this site (or the project's pseudonym on delivery).
+    pub pseudonym: String,
+    /// Days added to every date of this person (negative: earlier). One
+    /// offset per person, the same at every site and in every run, so the
+    /// intervals between a person's studies survive to the day.
+    pub date_offset_days: i32,
+    /// The person's identifying strings (names, identifiers, birth date in
+    /// the header and the trust centre's IDAT), masked in free text when
+    /// descriptors are cleaned.
+    pub identifiers: Vec<String>,
+}
+
+/// What de-identification did to one object: counts, never values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeidReport {
+    /// Attributes removed (X), private ones included.
+    pub removed: usize,
+    /// Of those, private attributes.
+    pub private_removed: usize,
+    /// Attributes emptied (Z) or replaced by a dummy (D).
+    pub replaced: usize,
+    /// UIDs replaced by keyed ones (U).
+    pub uids: usize,
+    /// Dates shifted by the person's offset.
+    pub dates_shifted: usize,
+    /// Dates that could not be shifted (odd forms) and were emptied.
+    pub dates_emptied: usize,
+    /// Free-text values in which identifying content was masked.
+    pub descriptors_cleaned: usize,
+}
+
+/// Why an object could not be de-identified.
+#[derive(Debug, thiserror::Error)]
+pub enum DeidError {
+    /// Two options that contradict each other were asked for.
+    #[error("the options {0:?} and {1:?} exclude each other; choose one")]
+    ConflictingOptions(ProfileOption, ProfileOption),
+    /// An option that acts on pixels was asked of the attribute walk.
+    #[error("{0:?} is applied to pixel data by the pixel cleaner, not here")]
+    PixelOption(ProfileOption),
+}
+
+/// De-identifies data sets under one set of options and one UID key.
+#[derive(Debug, Clone)]
+pub struct Deidentifier {
+    options: BTreeSet<ProfileOption>,
+    uids: UidMapper,
+}
+
+/// Attributes written by the profile itself (markers), never copied from input.
+const MARKERS: [u32; 5] = [
+    0x0012_0062,
+    0x0012_0063,
+    0x0012_0064,
+    0x0028_0303,
+    0x0028_0301,
+];
+
+impl Deidentifier {
+    /// A de-identifier applying the Basic Profile with `options`, replacing
+    /// UIDs under `uid_key` (unless UIDs are retained).
+    pub fn new(
+        options: impl IntoIterator<Item = ProfileOption>,
+        uid_key: &[u8; 32],
+    ) -> Result<Self, DeidError> {
+        let options: BTreeSet<ProfileOption> = options.into_iter().collect();
+        let (full, modified) = (
+            ProfileOption::RetainLongitudinalFullDates,
+            ProfileOption::RetainLongitudinalModifiedDates,
+        );
+        if options.contains(&full) && options.contains(&modified) {
+            return Err(DeidError::ConflictingOptions(full, modified));
+        }
+        if options.contains(&ProfileOption::CleanPixelData) {
+            return Err(DeidError::PixelOption(ProfileOption::CleanPixelData));
+        }
+        Ok(Self {
+            options,
+            uids: UidMapper::new(uid_key),
+        })
+    }
+
+    /// The options applied (for the markers and reports).
+    pub fn options(&self) -> &BTreeSet<ProfileOption> {
+        &self.options
+    }
+
+    /// De-identifies `file`: the data set walked with the profile, Patient ID
+    /// and Patient's Name set to the pseudonym, the markers written, and the
+    /// file meta group rebuilt (new SOP Instance UID, no application entity
+    /// titles, no private meta information).
+    pub fn deidentify(
+        &self,
+        file: FileDicomObject<InMemDicomObject>,
+        subject: &Subject,
+    ) -> Result<(FileDicomObject<InMemDicomObject>, DeidReport), DeidError> {
+        let mut meta = file.meta().clone();
+        let dataset = file.into_inner();
+        let (mut names, mut phrases) = (Vec::new(), Vec::new());
+        self.withheld_values(&dataset, &mut names, &mut phrases);
+        let cleaner =
+            DescriptorCleaner::new(subject.identifiers.iter().chain(&names).map(String::as_str))
+                .with_phrases(phrases.iter().map(String::as_str));
+        let mut walk = Walk {
+            de: self,
+            subject,
+            cleaner,
+            report: DeidReport::default(),
+        };
+        let mut out = walk.dataset(&dataset, false);
+        let pseudonym = subject.pseudonym.as_str();
+        out.put(DataElement::new(
+            Tag(0x0010, 0x0020),
+            VR::LO,
+            PrimitiveValue::from(pseudonym),
+        ));
+        out.put(DataElement::new(
+            Tag(0x0010, 0x0010),
+            VR::PN,
+            PrimitiveValue::from(pseudonym),
+        ));
+        crate::markers::write(&mut out, &self.options, dataset.get(Tag(0x0028, 0x0301)));
+        let sop_instance = out.get(Tag(0x0008, 0x0018)).and_then(|e| {
+            e.value()
+                .to_str()
+                .ok()
+                .map(|s| s.trim_end_matches('\0').to_owned())
+        });
+        meta.media_storage_sop_instance_uid = match sop_instance {
+            Some(uid) => uid,
+            None if self.options.contains(&ProfileOption::RetainUids) => {
+                meta.media_storage_sop_instance_uid
+            }
+            None => self.uids.map(&meta.media_storage_sop_instance_uid),
+        };
+        meta.source_application_entity_title = None;
+        meta.sending_application_entity_title = None;
+        meta.receiving_application_entity_title = None;
+        meta.private_information_creator_uid = None;
+        meta.private_information = None;
+        let mut file = out.with_exact_meta(meta);
+        file.update_meta(|_| {});
+        Ok((file, walk.report))
+    }
+}
+
+impl Deidentifier {
+    /// The values in `ds` (sequences included) of text attributes the
+    /// profile removes or replaces: person names (PN) in `names`, everything
+    /// else telling (a letter, or five digits) in `phrases`. Clean
+    /// Descriptors masks them wherever free text repeats them.
+    fn withheld_values(
+        &self,
+        ds: &InMemDicomObject,
+        names: &mut Vec<String>,
+        phrases: &mut Vec<String>,
+    ) {
+        for e in ds.iter() {
+            if let Value::Sequence(seq) = e.value() {
+                for item in seq.items() {
+                    self.withheld_values(item, names, phrases);
+                }
+                continue;
+            }
+            let tag = e.tag();
+            let id = (u32::from(tag.group()) << 16) | u32::from(tag.element());
+            let withheld = tag.group() % 2 == 1
+                || matches!(
+                    table().rule(id).map(|r| r.action(&self.options)),
+                    Some(Action::Basic(b)) if !matches!(b, BasicAction::Keep | BasicAction::ReferencesWithUids | BasicAction::Uid)
+                );
+            if !withheld || !is_text(e.vr()) {
+                continue;
+            }
+            let Ok(text) = e.value().to_str() else {
+                continue;
+            };
+            for value in text.split('\\').map(|v| v.trim_matches(['\0', ' '])) {
+                let digits = value.bytes().filter(u8::is_ascii_digit).count();
+                if !(value.chars().any(char::is_alphabetic) || digits >= 5) {
+                    continue;
+                }
+                let list = if e.vr() == VR::PN {
+                    &mut *names
+                } else {
+                    &mut *phrases
+                };
+                if !list.iter().any(|v| v == value) {
+                    list.push(value.to_owned());
+                }
+            }
+        }
+    }
+}
+
+struct Walk<'a> {
+    de: &'a Deidentifier,
+    subject: &'a Subject,
+    cleaner: DescriptorCleaner,
+    report: DeidReport,
+}
+
+impl Walk<'_> {
+    /// A cleaned copy of `ds`. `strict` inside a sequence replaced by a dummy
+    /// (D on a sequence, e.g. Content Sequence without Clean Structured
+    /// Content): every free-text value the table does not name is dummied too.
+    fn dataset(&mut self, ds: &InMemDicomObject, strict: bool) -> InMemDicomObject {
+        let mut out = InMemDicomObject::new_empty();
+        for element in ds.iter() {
+            let tag = element.tag();
+            let id = (u32::from(tag.group()) << 16) | u32::from(tag.element());
+            if tag.element() == 0x0000 || MARKERS.contains(&id) {
+                continue; // group lengths go stale; markers are written anew
+            }
+            if tag.group() % 2 == 1 {
+                self.report.removed += 1;
+                self.report.private_removed += 1;
+                continue;
+            }
+            // Overlays (60xx) and curves (50xx), xx even 00–1E, are graphics:
+            // without Clean Graphics the whole plane goes, not only its data
+            // (a plane without data would be an invalid module).
+            if is_graphics_group(tag.group()) {
+                self.report.removed += 1;
+                continue;
+            }
+            let action = match table().rule(id) {
+                Some(rule) => rule.action(&self.de.options),
+                None if strict && is_text(element.vr()) => Action::Basic(BasicAction::Dummy),
+                None => Action::Keep,
+            };
+            if let Some(kept) = self.apply(element, action, strict) {
+                out.put(kept);
+            }
+        }
+        out
+    }
+
+    fn apply(&mut self, e: &InMemElement, action: Action, strict: bool) -> Option<InMemElement> {
+        let (tag, vr) = (e.tag(), e.vr());
+        match action {
+            Action::Basic(BasicAction::Remove) => {
+                self.report.removed += 1;
+                None
+            }
+            Action::Basic(BasicAction::Empty | BasicAction::Either { dummy: false, .. }) => {
+                self.report.replaced += 1;
+                Some(empty(tag, vr))
+            }
+            Action::Basic(BasicAction::Dummy | BasicAction::Either { dummy: true, .. }) => {
+                self.report.replaced += 1;
+                match e.value() {
+                    Value::Sequence(seq) => Some(self.sequence(e, seq, true)),
+                    _ => Some(dummy(tag, vr)),
+                }
+            }
+            Action::Basic(BasicAction::Uid) => Some(self.uid(e)),
+            Action::Basic(BasicAction::Keep | BasicAction::ReferencesWithUids) | Action::Keep => {
+                Some(self.keep(e, strict))
+            }
+            Action::Basic(BasicAction::Clean) | Action::Clean(_) => {
+                Some(self.clean(e, action, strict))
+            }
+        }
+    }
+
+    fn keep(&mut self, e: &InMemElement, strict: bool) -> InMemElement {
+        match e.value() {
+            Value::Sequence(seq) => self.sequence(e, seq, strict),
+            _ => e.clone(),
+        }
+    }
+
+    fn sequence(
+        &mut self,
+        e: &InMemElement,
+        seq: &DataSetSequence<InMemDicomObject>,
+        strict: bool,
+    ) -> InMemElement {
+        let items: Vec<InMemDicomObject> = seq
+            .items()
+            .iter()
+            .map(|item| self.dataset(item, strict))
+            .collect();
+        DataElement::new(
+            e.tag(),
+            VR::SQ,
+            DataSetSequence::new(items, Length::UNDEFINED),
+        )
+    }
+
+    fn uid(&mut self, e: &InMemElement) -> InMemElement {
+        if self.de.options.contains(&ProfileOption::RetainUids) {
+            return e.clone();
+        }
+        let Some(text) = e.value().to_str().ok().filter(|_| e.vr() == VR::UI) else {
+            return self.keep(e, false);
+        };
+        let mapped: Vec<String> = text
+            .trim_end_matches(['\0', ' '])
+            .split('\\')
+            .map(|u| self.de.uids.map(u))
+            .collect();
+        self.report.uids += mapped.len();
+        DataElement::new(e.tag(), VR::UI, PrimitiveValue::from(mapped.join("\\")))
+    }
+
+    fn clean(&mut self, e: &InMemElement, action: Action, strict: bool) -> InMemElement {
+        if let Value::Sequence(seq) = e.value() {
+            return self.sequence(e, seq, strict);
+        }
+        let dates = action == Action::Clean(ProfileOption::RetainLongitudinalModifiedDates);
+        let Ok(text) = e.value().to_str() else {
+            return e.clone();
+        };
+        let (tag, vr) = (e.tag(), e.vr());
+        let offset = self.subject.date_offset_days;
+        match vr {
+            VR::DA | VR::DT if dates => {
+                let shifted = if vr == VR::DA {
+                    shift_da(&text, offset)
+                } else {
+                    shift_dt(&text, offset)
+                };
+                match shifted {
+                    Ok(v) => {
+                        self.report.dates_shifted += 1;
+                        DataElement::new(tag, vr, PrimitiveValue::from(v))
+                    }
+                    Err(_) if text.trim_end_matches(['\0', ' ']).is_empty() => e.clone(),
+                    Err(_) => {
+                        self.report.dates_emptied += 1;
+                        empty(tag, vr)
+                    }
+                }
+            }
+            // A time of day moves with nothing when dates move by whole days.
+            VR::TM => e.clone(),
+            vr if is_text(vr) => {
+                let (cleaned, changed) = self.cleaner.clean(&text);
+                if changed {
+                    self.report.descriptors_cleaned += 1;
+                    DataElement::new(tag, vr, PrimitiveValue::from(cleaned))
+                } else {
+                    e.clone()
+                }
+            }
+            _ => e.clone(),
+        }
+    }
+}
+
+/// A repeating curve (50xx) or overlay (60xx) group, xx even in 00–1E.
+fn is_graphics_group(group: u16) -> bool {
+    matches!(group & 0xFF00, 0x5000 | 0x6000) && group & 0x00FF <= 0x1E && group.is_multiple_of(2)
+}
+
+/// Free-text and identifier VRs: what may carry a name or a number.
+fn is_text(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AE | VR::CS | VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT | VR::UR
+    )
+}
+
+fn empty(tag: Tag, vr: VR) -> InMemElement {
+    if vr == VR::SQ {
+        return DataElement::new(
+            tag,
+            VR::SQ,
+            DataSetSequence::new(Vec::<InMemDicomObject>::new(), Length::UNDEFINED),
+        );
+    }
+    DataElement::new(tag, vr, PrimitiveValue::Empty)
+}
+
+/// A non-zero-length dummy consistent with `vr`, holding nothing of the input.
+fn dummy(tag: Tag, vr: VR) -> InMemElement {
+    let text = |s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
+    match vr {
+        VR::AE | VR::CS | VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT => {
+            text("ANONYMIZED")
+        }
+        VR::DA => text("19000101"),
+        VR::DT => text("19000101000000"),
+        VR::TM => text("000000"),
+        VR::AS => text("000D"),
+        VR::DS | VR::IS => text("0"),
+        VR::US => DataElement::new(tag, vr, PrimitiveValue::from(0u16)),
+        VR::SS => DataElement::new(tag, vr, PrimitiveValue::from(0i16)),
+        VR::UL => DataElement::new(tag, vr, PrimitiveValue::from(0u32)),
+        VR::SL => DataElement::new(tag, vr, PrimitiveValue::from(0i32)),
+        VR::FL => DataElement::new(tag, vr, PrimitiveValue::from(0f32)),
+        VR::FD => DataElement::new(tag, vr, PrimitiveValue::from(0f64)),
+        // UIDs get a U rule in the table; URIs, binary and tags: empty.
+        _ => empty(tag, vr),
+    }
+}
