@@ -41,6 +41,23 @@ pub fn render(result: &AnalysisResult) -> String {
             .collect();
         out.push_str(&format!("sat out: {}\n", sites.join("; ")));
     }
+    if !run.left.is_empty() {
+        let sites: Vec<String> = run
+            .left
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} at round {} ({}), {} ({}); the result is over the other sites",
+                    s.site,
+                    s.round,
+                    s.step,
+                    s.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    s.reason
+                )
+            })
+            .collect();
+        out.push_str(&format!("left: {}\n", sites.join("; ")));
+    }
     match run.endpoint {
         Some(Endpoint::ProgressionFree) => {
             out.push_str("endpoint: progression-free survival (progression, recurrence or death)\n")
