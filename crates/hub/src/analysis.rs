@@ -28,7 +28,8 @@
 //!
 //! - A site that fails (no answer within `analysis_step_timeout`, or a
 //!   refusal) at a round's `Mask` step **before any sum of the run was
-//!   revealed** leaves the run: the round closes without it through the
+//!   revealed** (rounds run one after the other, so in practice at the first
+//!   round, the Totals) leaves the run: the round closes without it through the
 //!   secure-aggregation dropout recovery (the survivors reveal shares of its
 //!   mask secret, never of its self-mask, so its late input stays masked and
 //!   is refused anyway), and every later round runs on the same survivors. Every

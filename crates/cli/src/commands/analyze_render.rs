@@ -330,6 +330,25 @@ mod tests {
     }
 
     #[test]
+    fn the_table_names_a_site_that_left_with_round_step_and_time() {
+        let mut result = km_result(vec![curve(None, (None, None), None)], serde_json::json!([]));
+        result.run_mut().left = vec![
+            serde_json::from_value(serde_json::json!({
+                "site": "site-4", "round": 0, "step": "mask",
+                "at": "2026-12-03T20:00:00Z", "reason": "no answer before the step timeout",
+            }))
+            .unwrap(),
+        ];
+        let text = render(&result);
+        assert!(
+            text.contains(
+                "left: site-4 at round 0 (mask), 2026-12-03 20:00:00 UTC (no answer before the step timeout); the result is over the other sites\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_table_tells_not_reached_from_withheld_and_names_sites_that_sat_out() {
         use MedianStatus::{NotReached, Reached};
         let after = MedianStatus::Withheld {
