@@ -392,7 +392,8 @@ impl<'a> HubFederation<'a> {
     /// Sites that failed round `round`'s `Mask` step leave the run, if they
     /// may: only while no sum has been revealed (so no released figure ever
     /// held their data) and only if enough sites remain to close the round.
-    /// Recorded in the audit trail and the result either way the run goes on.
+    /// Recorded in the audit trail (and, if the run completes, in its result)
+    /// whether or not the run can go on.
     fn leave(&mut self, round: usize, failed: Vec<(String, String)>) -> Result<(), AnalysisError> {
         let named = failed
             .iter()
