@@ -154,6 +154,7 @@ pub fn run(
             .map(|s| s.origin.clone())
             .filter(|o| !o.is_index()),
         sat_out: Vec::new(),
+        left: Vec::new(),
     };
     let sites = info.sites;
     let mut result = match analysis {

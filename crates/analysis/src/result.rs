@@ -42,6 +42,30 @@ pub struct RunInfo {
     /// never a count).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sat_out: Vec<SatOut>,
+    /// Sites that were admitted but left the run before any of their data
+    /// were in a revealed sum, with the round and step at which they left
+    /// and when: the result is over the remaining sites only, and the
+    /// researcher must know which ones (issue 13, item 5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<SiteLeft>,
+}
+
+/// An admitted site that stopped answering (or refused) at an aggregation
+/// round's masking step before any sum with its data was revealed; the run
+/// finished on the remaining sites, every released figure is over them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteLeft {
+    /// The site's id.
+    pub site: String,
+    /// The aggregation round (0-based, in the run's order) it did not mask.
+    pub round: usize,
+    /// The protocol step it failed at (`mask`).
+    pub step: String,
+    /// When the hub closed that step without it (UTC).
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Why, as the hub saw it: "no answer before the step timeout" or the
+    /// site's constant refusal text; never a count.
+    pub reason: String,
 }
 
 /// A site that sat out a run: it refused at admission (below one of its
@@ -527,6 +551,26 @@ mod tests {
         });
         let json = serde_json::to_value(&run).unwrap();
         assert_eq!(json["sat_out"][0]["site"], "site-4");
+        assert!(json.get("left").is_none());
+        assert_eq!(serde_json::from_value::<RunInfo>(json).unwrap(), run);
+    }
+
+    #[test]
+    fn run_info_names_a_site_that_left_with_round_step_and_time() {
+        let mut run: RunInfo = serde_json::from_value(
+            serde_json::json!({"sites": 3, "rows": 300, "events": 120, "rounds": 2}),
+        )
+        .unwrap();
+        run.left.push(SiteLeft {
+            site: "site-4".into(),
+            round: 0,
+            step: "mask".into(),
+            at: "2026-12-03T20:00:00Z".parse().unwrap(),
+            reason: "no answer before the step timeout".into(),
+        });
+        let json = serde_json::to_value(&run).unwrap();
+        assert_eq!(json["left"][0]["site"], "site-4");
+        assert_eq!(json["left"][0]["at"], "2026-12-03T20:00:00Z");
         assert_eq!(serde_json::from_value::<RunInfo>(json).unwrap(), run);
     }
 }

@@ -2,44 +2,70 @@
 //!
 //! A run is: admission (`Prepare`: every registered site selects its rows under
 //! consent and checks its own minimums), key set-up for all planned rounds at once
-//! (`Keys`, `Share`: two round trips), then per aggregation round two round trips
-//! (`Mask`, `Confirm`, `Reveal`). The hub holds one
+//! (`Keys`, `Share`: two round trips), then per aggregation round three round
+//! trips (`Mask`, `Confirm`, `Reveal`). The hub holds one
 //! `oncofed_secagg::AggregationRound` per round and only ever decodes sums.
 //!
 //! The hub is not trusted by the sites (malicious-server model, see
 //! `oncofed_secagg`): it relays each site's keys as the site signed them, the
 //! sites check them against their own roster and compute their own threshold
 //! `max(n_min, ⌊2n/3⌋ + 1)` (the hub asks for the same), and before revealing,
-//! every survivor signs the round's split (`Confirm`) and gets all signatures. Steps travel as ordinary sealed tasks through
-//! the site channel, so sites still only make outbound requests.
+//! every survivor signs the round's split (`Confirm`) and gets all signatures.
+//! Steps travel as ordinary sealed tasks through the site channel
+//! ([`steps`]), so sites still only make outbound requests.
 //!
 //! A site that refuses at `Prepare` (below its minimums, outside its bounds) or
 //! does not answer before the admission timeout sits out; the run goes on
 //! without it if enough sites remain, and the result names it with the rule
 //! (`RunInfo::sat_out`).
 //!
-//! Iterative fits need the same sites in every round: a site that fails after
-//! admission stops the run (its masks are still removable through the dropout
-//! recovery, so the round's sum stays private, but the fit would mix site sets).
+//! # A site that leaves mid-run (issue 13, item 5)
+//!
+//! Iterative fits need the same sites in every round, and a result over a site
+//! set next to another over the same cohort without one site discloses that
+//! site's contribution. So a site may leave only while nothing with its data
+//! has been revealed:
+//!
+//! - A site that fails (no answer within `analysis_step_timeout`, or a
+//!   refusal) at a round's `Mask` step **before any sum of the run was
+//!   revealed** (rounds run one after the other, so in practice at the first
+//!   round, the Totals) leaves the run: the round closes without it through the
+//!   secure-aggregation dropout recovery (the survivors reveal shares of its
+//!   mask secret, never of its self-mask, so its late input stays masked and
+//!   is refused anyway), and every later round runs on the same survivors. Every
+//!   sum the hub ever decodes is then over one site set. It needs at least
+//!   `max(t, min_sites)` survivors, `t` the secure-aggregation threshold the
+//!   sites fixed for all sites admitted; below that the run fails. The result
+//!   names the site with the round, step and time (`RunInfo::left`), and the
+//!   audit trail holds an `analysis.site_left` entry.
+//! - A site that fails at `Mask` after a sum was revealed, or at `Confirm` or
+//!   `Reveal` (its masked input is in the round's split), fails the run with a
+//!   reason saying so: the fit would mix site sets, and re-running without it
+//!   would difference it out. Nothing is released and no budget is charged.
+//! - The hub is not trusted with this decision: each survivor signs a split
+//!   only if its survivor set is the run's one survivor set
+//!   (`oncofed_secagg::RunParticipant::confirm`) and the cohort's site set
+//!   under the sites' repeat rule (`oncofed_node`'s `agent::plan`), which then
+//!   binds the cohort to the survivors: the same cohort over the full set is
+//!   refused later, exactly as for any other pair of site sets.
 
-use crate::aggregate::outcome;
-use crate::db::TaskRow;
+mod steps;
+
 use crate::routes::audit;
 use crate::{ApiError, AppState};
 use chrono::Utc;
-use oncofed_analysis::result::SatOut;
+use oncofed_analysis::result::{SatOut, SiteLeft};
 use oncofed_analysis::{AnalysisError, AnalysisLimits, Federation};
-use oncofed_crypto::SignedEnvelope;
-use oncofed_model::{SecurityLevel, SiteId};
+use oncofed_model::SecurityLevel;
+use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Computation};
-use oncofed_protocol::api::TaskState;
 use oncofed_protocol::plan::{PlanLimits, RunPlan};
-use oncofed_protocol::{QueryId, Task, TaskAnswer, TaskId, TaskKind};
 use oncofed_secagg::{
-    AggregationRound, EncryptedShare, RoundId, SignedPublicShare, SitePolicy, WideFixedPoint,
+    AggregationRound, EncryptedShare, MaskedInput, RoundId, SignedPublicShare, SitePolicy,
+    WideFixedPoint,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use steps::{NO_ANSWER, computation_name, dispatch, issue, rule_of};
 
 /// The aggregation rounds the hub keys for a run of `request` (keys are set up
 /// for all of them at once, and the signed plan's `max_rounds` is this
@@ -125,8 +151,19 @@ pub struct HubFederation<'a> {
     run_id: QueryId,
     /// Admitted sites; position = secure-aggregation index.
     sites: Vec<String>,
+    /// Positions in `sites` of the sites still taking part, ascending: all
+    /// admitted sites until one leaves at a `Mask` step.
+    active: Vec<usize>,
     /// Sites that refused admission or did not answer, with the reason.
     sat_out: Vec<SatOut>,
+    /// Admitted sites that left before any sum with their data was revealed.
+    left: Vec<SiteLeft>,
+    /// Whether a sum of this run has been revealed: from then on every active
+    /// site's data are in a released sum, and none may leave.
+    revealed: bool,
+    /// Fewest active sites a round may close with: the secure-aggregation
+    /// threshold of the admitted sites and the run's minimum site count.
+    min_active: usize,
     rounds: Vec<(RoundId, AggregationRound)>,
     inboxes: Vec<BTreeMap<oncofed_secagg::SiteId, Vec<EncryptedShare>>>,
     next: usize,
@@ -200,6 +237,10 @@ impl<'a> HubFederation<'a> {
                     reason: rule_of(reason),
                 })
                 .collect(),
+            active: Vec::new(),
+            left: Vec::new(),
+            revealed: false,
+            min_active: limits.min_sites,
             rounds: Vec::new(),
             inboxes: Vec::new(),
             next: 0,
@@ -222,6 +263,8 @@ impl<'a> HubFederation<'a> {
         }
         .threshold(fed.sites.len())
         .map_err(federation_error)?;
+        fed.active = (0..fed.sites.len()).collect();
+        fed.min_active = threshold.max(limits.min_sites);
         let ids: Vec<oncofed_secagg::SiteId> = (0..fed.sites.len() as u32)
             .map(oncofed_secagg::SiteId)
             .collect();
@@ -251,7 +294,7 @@ impl<'a> HubFederation<'a> {
             .collect();
         let mut signed: Vec<BTreeMap<oncofed_secagg::SiteId, SignedPublicShare>> =
             vec![BTreeMap::new(); fed.rounds.len()];
-        for (_, reply) in fed.expect_all(keys_steps)? {
+        for (_, reply) in fed.expect_all(keys_steps, "key set-up (keys)")? {
             let AnalysisReply::Ready { shares } = reply else {
                 return Err(AnalysisError::Protocol("expected public keys"));
             };
@@ -280,7 +323,11 @@ impl<'a> HubFederation<'a> {
             .iter()
             .map(|s| (s.clone(), AnalysisStep::Share { keys: keys.clone() }))
             .collect();
-        for (i, (_, reply)) in fed.expect_all(share_steps)?.into_iter().enumerate() {
+        for (i, (_, reply)) in fed
+            .expect_all(share_steps, "key set-up (share)")?
+            .into_iter()
+            .enumerate()
+        {
             let AnalysisReply::Shares { shares } = reply else {
                 return Err(AnalysisError::Protocol("expected encrypted shares"));
             };
@@ -299,10 +346,12 @@ impl<'a> HubFederation<'a> {
         Ok(fed)
     }
 
-    /// Sends one step per site and requires every site's success, in site order.
+    /// Sends one step per site and requires every site's success, in site
+    /// order; a failure names the site and `at` (the round and step).
     fn expect_all(
         &self,
         steps: Vec<(String, AnalysisStep)>,
+        at: &str,
     ) -> Result<Vec<(String, AnalysisReply)>, AnalysisError> {
         let timeout = self.state.inner.config.analysis_step_timeout;
         let mut replies = dispatch(self.state, self.handle, &self.run_id, steps, timeout)?;
@@ -314,7 +363,7 @@ impl<'a> HubFederation<'a> {
             .map(|(site, r)| match r {
                 Ok(reply) => Ok((site, reply)),
                 Err(reason) => Err(AnalysisError::Federation(format!(
-                    "site {site} stopped taking part: {reason}"
+                    "site {site} stopped taking part at {at}: {reason}"
                 ))),
             })
             .collect()
@@ -324,6 +373,72 @@ impl<'a> HubFederation<'a> {
     /// answer), each with its reason, for the result's `RunInfo`.
     pub fn sat_out(&self) -> &[SatOut] {
         &self.sat_out
+    }
+
+    /// The admitted sites that left the run (at a `Mask` step, before any sum
+    /// with their data was revealed), for the result's `RunInfo`.
+    pub fn left(&self) -> &[SiteLeft] {
+        &self.left
+    }
+
+    /// The active sites as (secure-aggregation index, name).
+    fn active_sites(&self) -> Vec<(usize, String)> {
+        self.active
+            .iter()
+            .map(|&k| (k, self.sites[k].clone()))
+            .collect()
+    }
+
+    /// Sites that failed round `round`'s `Mask` step leave the run, if they
+    /// may: only while no sum has been revealed (so no released figure ever
+    /// held their data) and only if enough sites remain to close the round.
+    /// Recorded in the audit trail (and, if the run completes, in its result)
+    /// whether or not the run can go on.
+    fn leave(&mut self, round: usize, failed: Vec<(String, String)>) -> Result<(), AnalysisError> {
+        let named = failed
+            .iter()
+            .map(|(site, reason)| format!("site {site} ({})", rule_of(reason)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.revealed {
+            return Err(AnalysisError::Federation(format!(
+                "{named} stopped taking part at round {round} (mask) after sums with its data were revealed: \
+                 the run cannot finish without it (the fit would mix site sets, and a result without it next to \
+                 the sums with it would disclose its contribution)"
+            )));
+        }
+        let at = Utc::now();
+        for (site, reason) in &failed {
+            self.active.retain(|&k| self.sites[k] != *site);
+            self.left.push(SiteLeft {
+                site: site.clone(),
+                round,
+                step: "mask".into(),
+                at,
+                reason: rule_of(reason),
+            });
+        }
+        let remaining: Vec<String> = self.active_sites().into_iter().map(|(_, s)| s).collect();
+        audit_blocking(
+            self.state,
+            "analysis.site_left",
+            &self.run_id,
+            serde_json::json!({
+                "round": round, "step": "mask", "at": at,
+                "left": failed.iter().map(|(s, r)| serde_json::json!({"site": s, "reason": rule_of(r)})).collect::<Vec<_>>(),
+                "remaining": remaining,
+            }),
+        )?;
+        if self.active.len() < self.min_active {
+            return Err(AnalysisError::Federation(format!(
+                "{named} stopped taking part at round {round} (mask); the {} remaining sites are fewer \
+                 than the {} a round needs (the secure-aggregation threshold and the minimum site count)",
+                self.active.len(),
+                self.min_active
+            )));
+        }
+        tracing::warn!(run = %self.run_id, round, left = %named, remaining = self.active.len(), "a site left the run before any revealed sum; going on with the remaining sites");
+        Ok(())
     }
 
     /// Tells the sites to drop the run's state (not awaited).
@@ -340,8 +455,10 @@ impl<'a> HubFederation<'a> {
 }
 
 impl Federation for HubFederation<'_> {
+    /// The sites whose data the sums hold: the admitted ones minus any that
+    /// left before a sum was revealed.
     fn sites(&self) -> usize {
-        self.sites.len()
+        self.active.len()
     }
 
     /// The sites' agents add their noise shares to a DP describe's counts
@@ -361,16 +478,15 @@ impl Federation for HubFederation<'_> {
         self.next += 1;
         let round = self.rounds[i].0.clone();
         let steps = self
-            .sites
-            .iter()
-            .enumerate()
+            .active_sites()
+            .into_iter()
             .map(|(k, s)| {
                 let inbox = self.inboxes[i]
                     .get(&oncofed_secagg::SiteId(k as u32))
                     .cloned()
                     .unwrap_or_default();
                 (
-                    s.clone(),
+                    s,
                     AnalysisStep::Mask {
                         round: round.clone(),
                         inbox,
@@ -379,42 +495,53 @@ impl Federation for HubFederation<'_> {
                 )
             })
             .collect();
-        let masked = self.expect_all(steps)?;
+        let timeout = self.state.inner.config.analysis_step_timeout;
+        let mut inputs: Vec<MaskedInput> = Vec::new();
+        let mut failed = Vec::new();
+        for (site, reply) in dispatch(self.state, self.handle, &self.run_id, steps, timeout)? {
+            match reply {
+                Ok(AnalysisReply::Masked { input }) => inputs.push(input),
+                Ok(_) => return Err(AnalysisError::Protocol("expected a masked vector")),
+                Err(reason) => failed.push((site, reason)),
+            }
+        }
+        if !failed.is_empty() {
+            self.leave(i, failed)?;
+        }
         let agg = &mut self.rounds[i].1;
-        for (_, reply) in masked {
-            let AnalysisReply::Masked { input } = reply else {
-                return Err(AnalysisError::Protocol("expected a masked vector"));
-            };
+        for input in inputs {
             agg.add_masked(input).map_err(federation_error)?;
         }
+        // Closes the inputs once: the sites that left are the round's dropped
+        // sites, whose masks the survivors' reveals remove.
         let request = agg.close_inputs().map_err(federation_error)?;
         // Consistency round: every survivor signs the split; all signatures go
         // to every survivor, which reveals only with `t` valid ones.
         let steps = self
-            .sites
-            .iter()
-            .map(|s| {
+            .active_sites()
+            .into_iter()
+            .map(|(_, s)| {
                 (
-                    s.clone(),
+                    s,
                     AnalysisStep::Confirm {
                         request: request.clone(),
                     },
                 )
             })
             .collect();
-        let mut signatures = Vec::with_capacity(self.sites.len());
-        for (_, reply) in self.expect_all(steps)? {
+        let mut signatures = Vec::with_capacity(self.active.len());
+        for (_, reply) in self.expect_all(steps, &format!("round {i} (confirm)"))? {
             let AnalysisReply::Confirmed { signature } = reply else {
                 return Err(AnalysisError::Protocol("expected a survivor signature"));
             };
             signatures.push(signature);
         }
         let steps = self
-            .sites
-            .iter()
-            .map(|s| {
+            .active_sites()
+            .into_iter()
+            .map(|(_, s)| {
                 (
-                    s.clone(),
+                    s,
                     AnalysisStep::Reveal {
                         request: request.clone(),
                         signatures: signatures.clone(),
@@ -422,7 +549,10 @@ impl Federation for HubFederation<'_> {
                 )
             })
             .collect();
-        let revealed = self.expect_all(steps)?;
+        // From here the hub may hold this round's sum: no active site may
+        // leave the run any more (conservatively, even if the reveal fails).
+        self.revealed = true;
+        let revealed = self.expect_all(steps, &format!("round {i} (reveal)"))?;
         let agg = &mut self.rounds[i].1;
         for (_, reply) in revealed {
             let AnalysisReply::Revealed { reveal } = reply else {
@@ -431,17 +561,23 @@ impl Federation for HubFederation<'_> {
             agg.add_reveal(reveal).map_err(federation_error)?;
         }
         let sum = agg.finish().map_err(federation_error)?;
+        if agg.survivors() != Some(self.active.len()) {
+            return Err(AnalysisError::Protocol(
+                "the round's survivors are not the run's sites",
+            ));
+        }
+        let sites: Vec<String> = self.active_sites().into_iter().map(|(_, s)| s).collect();
         audit_blocking(
             self.state,
             "analysis.round",
             &self.run_id,
             serde_json::json!({
                 "round": i, "computation": computation_name(&computation),
-                "length": len, "sites": self.sites,
+                "length": len, "sites": sites,
             }),
         )?;
         let values = CODEC
-            .decode_sum(&sum, self.sites.len())
+            .decode_sum(&sum, self.active.len())
             .map_err(federation_error)?;
         if values.len() != len {
             return Err(AnalysisError::Protocol("sum has the wrong length"));
@@ -458,178 +594,6 @@ fn audit_blocking(
 ) -> Result<(), AnalysisError> {
     audit(state, "hub", action, run_id.as_str(), details)
         .map_err(|_| AnalysisError::Federation("the audit trail is unavailable".into()))
-}
-
-/// Seals and queues one task per (site, step); returns the task ids.
-fn issue(
-    state: &AppState,
-    run_id: &QueryId,
-    steps: Vec<(String, AnalysisStep)>,
-) -> Result<Vec<(String, TaskId)>, AnalysisError> {
-    let cfg = &state.inner.config;
-    let now = Utc::now();
-    let expires_at = now + chrono::Duration::from_std(cfg.task_ttl).map_err(federation_error)?;
-    let mut rows = Vec::with_capacity(steps.len());
-    let mut ids = Vec::with_capacity(steps.len());
-    for (site, step) in steps {
-        let task = Task {
-            task_id: TaskId::random(),
-            query_id: run_id.clone(),
-            site: SiteId::new(site.clone()).map_err(federation_error)?,
-            kind: TaskKind::Analysis {
-                step: Box::new(step),
-            },
-            issued_at: now,
-            expires_at,
-        };
-        let envelope = SignedEnvelope::seal(&task, &cfg.key).map_err(federation_error)?;
-        ids.push((site.clone(), task.task_id.clone()));
-        rows.push(TaskRow {
-            task_id: task.task_id,
-            query_id: run_id.clone(),
-            site,
-            state: TaskState::Queued,
-            attempts: 0,
-            envelope: serde_json::to_string(&envelope).map_err(federation_error)?,
-            expires_at,
-            outcome: None,
-        });
-    }
-    state
-        .inner
-        .db
-        .insert_tasks(&rows)
-        .map_err(federation_error)?;
-    for (site, _) in &ids {
-        state.wakeup(site).notify_one();
-    }
-    Ok(ids)
-}
-
-fn computation_name(c: &Computation) -> &'static str {
-    match c {
-        Computation::Totals => "totals",
-        Computation::EventDays { .. } => "event-days",
-        Computation::ExitCounts { .. } => "exit-counts",
-        Computation::GroupLevels => "group-levels",
-        Computation::KmCounts { .. } => "km-counts",
-        Computation::CifCounts { .. } => "cif-counts",
-        Computation::CoxSums { .. } => "cox-sums",
-        Computation::CoxResidualGram { .. } => "cox-residual-gram",
-        Computation::FineGraySums { .. } => "finegray-sums",
-        Computation::FineGrayResidualGram { .. } => "finegray-residual-gram",
-        Computation::CoxStratum { .. } => "cox-stratum",
-        Computation::GlmStart => "glm-start",
-        Computation::GlmStep { .. } => "glm-step",
-        Computation::Describe { .. } => "describe",
-    }
-}
-
-fn step_name(step: &AnalysisStep) -> &'static str {
-    match step {
-        AnalysisStep::Prepare { .. } => "prepare",
-        AnalysisStep::Keys { .. } => "keys",
-        AnalysisStep::Share { .. } => "share",
-        AnalysisStep::Mask { .. } => "mask",
-        AnalysisStep::Confirm { .. } => "confirm",
-        AnalysisStep::Reveal { .. } => "reveal",
-        AnalysisStep::Finish => "finish",
-    }
-}
-
-/// The reason a site that did not answer in time is given.
-const NO_ANSWER: &str = "no answer before the step timeout";
-
-/// A site's refusal as released in the result: the rule alone, without the
-/// error kind's prefix the site's text starts with. Sites word refusals as
-/// rules, never counts ([`AnalysisLimits::check_site`], the one constant
-/// secure-aggregation refusal); kept to one line of bounded length in case a
-/// site says more.
-fn rule_of(reason: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let rule = reason
-        .strip_prefix("refused by disclosure control: ")
-        .unwrap_or(reason);
-    let line: String = rule
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_CHARS)
-        .collect();
-    line.trim().to_string()
-}
-
-/// One site's reply to a step, or why it has none.
-type SiteReply = (String, Result<AnalysisReply, String>);
-
-/// Issues the steps and waits (up to the step timeout) for every site's outcome.
-/// A site that does not answer in time counts as failed.
-fn dispatch(
-    state: &AppState,
-    handle: &tokio::runtime::Handle,
-    run_id: &QueryId,
-    steps: Vec<(String, AnalysisStep)>,
-    timeout: Duration,
-) -> Result<Vec<SiteReply>, AnalysisError> {
-    if steps.is_empty() {
-        return Ok(Vec::new());
-    }
-    let started = std::time::Instant::now();
-    let kind = step_name(&steps[0].1);
-    let ids = issue(state, run_id, steps)?;
-    let issued_ms = started.elapsed().as_millis() as u64;
-    let task_ids: Vec<TaskId> = ids.iter().map(|(_, t)| t.clone()).collect();
-    let rows = handle.block_on(async {
-        let until = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = state.inner.results.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let rows = state
-                .inner
-                .db
-                .tasks_by_id(&task_ids)
-                .map_err(federation_error)?;
-            let done = rows
-                .iter()
-                .all(|r| !matches!(r.state, TaskState::Queued | TaskState::Claimed));
-            let left = until.saturating_duration_since(tokio::time::Instant::now());
-            if done || left.is_zero() {
-                return Ok::<_, AnalysisError>(rows);
-            }
-            let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), notified).await;
-        }
-    })?;
-    tracing::debug!(
-        run = %run_id,
-        step = kind,
-        sites = task_ids.len(),
-        issued_ms,
-        total_ms = started.elapsed().as_millis() as u64,
-        "analysis step dispatched and answered"
-    );
-    let by_id: HashMap<TaskId, TaskRow> =
-        rows.into_iter().map(|r| (r.task_id.clone(), r)).collect();
-    Ok(ids
-        .into_iter()
-        .map(|(site, task_id)| {
-            let reply = match by_id.get(&task_id) {
-                Some(row) if row.state == TaskState::Succeeded => {
-                    match outcome(row).map(|o| o.result) {
-                        Some(Ok(TaskAnswer::Analysis(reply))) => Ok(*reply),
-                        _ => Err("unreadable answer".to_string()),
-                    }
-                }
-                Some(row) if row.state == TaskState::Failed => {
-                    Err(match outcome(row).map(|o| o.result) {
-                        Some(Err(reason)) => reason,
-                        _ => "failed".to_string(),
-                    })
-                }
-                _ => Err(NO_ANSWER.to_string()),
-            };
-            (site, reply)
-        })
-        .collect())
 }
 
 /// Converts a driver error for the API: disclosure refusals are 403 with the rule.

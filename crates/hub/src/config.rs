@@ -200,7 +200,10 @@ pub struct HubConfig {
     /// exactness tests; not for deployments). Default
     /// [`DEFAULT_RELEASE_EPSILON`].
     pub default_release_epsilon: Option<f64>,
-    /// How long one analysis step waits for the sites before the run stops.
+    /// How long one analysis step waits for the sites. A site that has not
+    /// masked by then, before any sum of the run was revealed, leaves the run
+    /// (it finishes on the others if enough remain; `crate::analysis`); a site
+    /// late at any other step stops the run.
     pub analysis_step_timeout: Duration,
     /// How long admission (each site selecting its rows under consent) may take;
     /// sites that have not answered by then do not take part.

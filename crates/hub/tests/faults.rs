@@ -1,9 +1,9 @@
 //! Issue 13, item 5: faults during an analysis. A site that stops answering
-//! after admission ends the run in a clear state, naming the site, within the
-//! step timeout; nothing is released and no privacy budget is spent. (Finishing
-//! the run on the remaining sites is not done: an iterative fit would mix site
-//! sets, and the sites' repeat rule forbids computing one cohort over two site
-//! sets; see ARCHITECTURE.md.)
+//! during key set-up ends the run in a clear state, naming the site, within
+//! the step timeout; nothing is released and no privacy budget is spent. A
+//! site that leaves at a round's `Mask` step before any revealed sum lets the
+//! run finish on the remaining sites instead: `dropout.rs` (and ARCHITECTURE.md,
+//! "Data flow of an analysis", faults).
 
 mod support;
 
@@ -60,7 +60,7 @@ async fn a_site_that_leaves_mid_run_ends_it_clearly_and_costs_no_budget() {
     assert_eq!(done.state, RunState::Failed, "{done:?}");
     let error = done.error.unwrap_or_default();
     assert!(
-        error.contains("site-3") && error.contains("stopped taking part"),
+        error.contains("site-3") && error.contains("stopped taking part at key set-up"),
         "{error}"
     );
     assert!(done.result.is_none(), "nothing is released");

@@ -183,7 +183,10 @@
 //!   cannot see across runs; the node's repeat rule does (a cohort is confirmed
 //!   over one site set only, `crates/node/src/agent/plan.rs`).
 //! - **Dropping sites** within `n − t` changes whose inputs are summed; the
-//!   released result must state the survivor count.
+//!   released result must state the survivor count (the hub's `RunInfo`
+//!   names each site that left, `oncofed_hub::analysis`), and the node's
+//!   repeat rule treats the survivors as the cohort's site set, so a run with
+//!   a dropout and one without cannot both be confirmed.
 //! - **The roster is trusted.** It is distributed out of band like the hub key;
 //!   whoever can edit a site's roster can add peers to it.
 //! - **Which sites refuse** a step is visible to the hub even with one refusal

@@ -41,6 +41,23 @@ pub fn render(result: &AnalysisResult) -> String {
             .collect();
         out.push_str(&format!("sat out: {}\n", sites.join("; ")));
     }
+    if !run.left.is_empty() {
+        let sites: Vec<String> = run
+            .left
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} at round {} ({}), {} ({}); the result is over the other sites",
+                    s.site,
+                    s.round,
+                    s.step,
+                    s.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    s.reason
+                )
+            })
+            .collect();
+        out.push_str(&format!("left: {}\n", sites.join("; ")));
+    }
     match run.endpoint {
         Some(Endpoint::ProgressionFree) => {
             out.push_str("endpoint: progression-free survival (progression, recurrence or death)\n")
@@ -310,6 +327,25 @@ mod tests {
             median_ci_status: status.map(|s| (s.1, s.2)),
             steps: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_table_names_a_site_that_left_with_round_step_and_time() {
+        let mut result = km_result(vec![curve(None, (None, None), None)], serde_json::json!([]));
+        result.run_mut().left = vec![
+            serde_json::from_value(serde_json::json!({
+                "site": "site-4", "round": 0, "step": "mask",
+                "at": "2026-12-03T20:00:00Z", "reason": "no answer before the step timeout",
+            }))
+            .unwrap(),
+        ];
+        let text = render(&result);
+        assert!(
+            text.contains(
+                "left: site-4 at round 0 (mask), 2026-12-03 20:00:00 UTC (no answer before the step timeout); the result is over the other sites\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

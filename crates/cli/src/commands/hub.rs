@@ -119,7 +119,10 @@ pub struct HubTuning {
     /// Longest long poll a site may ask for, in seconds (default 25).
     #[arg(long, value_name = "SECONDS")]
     max_poll: Option<u64>,
-    /// Seconds one analysis step waits for the sites before the run stops (default 60).
+    /// Seconds one analysis step waits for the sites (default 60). A site
+    /// that misses a round's mask step before any sum was revealed leaves the
+    /// run, which finishes on the others if enough remain and names it in the
+    /// result; any other miss stops the run.
     #[arg(long, value_name = "SECONDS")]
     analysis_step_timeout: Option<u64>,
     /// Seconds the sites have to select their rows for an analysis (default 600).

@@ -300,6 +300,7 @@ async fn drive(
         fed.finish();
         result.map(|mut r| {
             r.run_mut().sat_out = fed.sat_out().to_vec();
+            r.run_mut().left = fed.left().to_vec();
             r.run_mut().admission_seconds = Some(admission);
             r.run_mut().aggregation_seconds = Some(started.elapsed().as_secs_f64() - admission);
             r

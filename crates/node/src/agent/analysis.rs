@@ -21,6 +21,12 @@
 //! at `Prepare`, for this run id and exactly its request) and to the site's own
 //! [`SiteBounds`]; and a cohort is confirmed over one site set only
 //! ([`admit_site_set`]), so it cannot be computed with and without a site.
+//!
+//! A site that drops out of a run leaves the run's survivors to confirm a split
+//! without it (issue 13, item 5): the participant signs it only as the run's
+//! one survivor set (so a site whose data were in a confirmed split cannot be
+//! dropped later in the run, nor a dropped one come back), and the repeat rule
+//! checks the survivors as the cohort's site set and binds the cohort to them.
 
 use super::AgentConfig;
 use super::plan::{SiteBounds, admit_site_set, cohort_digest};
@@ -568,6 +574,14 @@ fn secure_step(
                 return Err(compute_err(
                     "the cohort was computed over another site set before (repeat rule)".into(),
                 ));
+            }
+            if !request.dropped.is_empty() {
+                tracing::info!(
+                    round = %request.round,
+                    survivors = request.survivors.len(),
+                    dropped = request.dropped.len(),
+                    "confirmed a split without sites that dropped out; the cohort is bound to the survivors"
+                );
             }
             Ok(AnalysisReply::Confirmed { signature })
         }

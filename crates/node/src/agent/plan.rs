@@ -13,6 +13,13 @@
 //! the project id is the hub's word, and a new project id must not buy a second
 //! site set. A repeat over the identical set reproduces the same sums and tells
 //! the hub nothing new.
+//!
+//! A split that drops sites (a site left before any sum of the run was
+//! revealed, issue 13, item 5) is no exception: its survivors are the set the
+//! cohort is checked against and bound to. So a hub that claims a dropout
+//! cannot get a cohort it already computed over all sites over fewer, and
+//! after a genuine dropout the same cohort over all sites is refused: the
+//! researcher gets the figures with or without a site, never both.
 
 use crate::SharedStore;
 use oncofed_protocol::analysis::{Analysis, AnalysisRequest, Computation};
