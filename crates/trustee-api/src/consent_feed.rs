@@ -90,13 +90,14 @@ pub struct FeedPage {
     pub entries: Vec<FeedEntry>,
 }
 
-/// The current consent state of one person, under one of the site's pseudonyms.
+/// The current consent state of one person, under the site's pseudonyms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedEntry {
     /// The change's version.
     pub version: u64,
-    /// The person's pseudonym in the receiving site's domain.
-    pub pseudonym: Pseudonym,
+    /// The person's pseudonyms in the receiving site's domain: usually one;
+    /// more after a linkage merge joined two records the site holds.
+    pub pseudonyms: Vec<Pseudonym>,
     /// The person's current (not superseded) consents, `Consent.id` removed;
     /// empty: known without any consent on record (the GDNG opt-out applies).
     /// `None`: the trust centre no longer knows the pseudonym (erased); the node
@@ -269,7 +270,7 @@ mod tests {
                 .iter()
                 .map(|&version| FeedEntry {
                     version,
-                    pseudonym: Pseudonym::from_digest(&[version as u8; 10]),
+                    pseudonyms: vec![Pseudonym::from_digest(&[version as u8; 10])],
                     consents: Some(vec![]),
                 })
                 .collect(),
