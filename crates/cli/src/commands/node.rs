@@ -29,7 +29,9 @@ pub enum NodeCommand {
     /// Print the data-quality report: completeness per field, invalid codes, implausible values.
     Quality(QualityArgs),
     /// Query the local research store; only rows whose patients' consent permits
-    /// the purpose come back (the trust centre is asked; unreachable means no rows).
+    /// the purpose come back (checked against a consent snapshot synced from the
+    /// trust centre's signed feed; a snapshot it cannot renew within
+    /// --consent-max-staleness means no rows).
     Query(QueryArgs),
     /// Serve the consent-filtered local query API (loopback by default).
     Serve(ServeArgs),
@@ -158,9 +160,21 @@ pub struct TrusteeArgs {
     /// File holding this site's bearer token for the trust centre (from `oncofed trustee add-site`).
     #[arg(long, env = "ONCOFED_TRUSTEE_TOKEN_FILE")]
     token_file: PathBuf,
-    /// Seconds a consent answer may be reused.
-    #[arg(long, default_value_t = 60)]
-    consent_ttl: u64,
+    /// Seconds the local consent snapshot answers before a query first syncs it
+    /// with the trust centre's consent feed (the agent also syncs every 2 s).
+    #[arg(long, alias = "consent-ttl", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    consent_sync_interval: u64,
+    /// Seconds the consent snapshot may answer while the trust centre cannot be
+    /// reached (or its feed is refused); past this every query fails closed and
+    /// releases nothing. 10 to 86400.
+    #[arg(long, env = "ONCOFED_CONSENT_MAX_STALENESS", default_value_t = oncofed_node::DEFAULT_MAX_STALENESS.as_secs(), value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    consent_max_staleness: u64,
+    /// The trust centre's signing key (base64; `oncofed trustee serve` prints
+    /// it): consent feed pages signed by any other key are refused. Without it
+    /// the key is fetched and pinned on first contact, which trusts that first
+    /// TLS connection.
+    #[arg(long, env = "ONCOFED_TRUSTEE_KEY")]
+    trustee_key: Option<oncofed_crypto::PublicKey>,
     /// TLS towards the trust centre (and, for the agent, the hub).
     #[command(flatten)]
     tls: super::tls_args::ClientTlsArgs,
@@ -176,10 +190,15 @@ impl TrusteeArgs {
     }
 
     fn gate(&self) -> anyhow::Result<Arc<ConsentGate>> {
-        Ok(Arc::new(ConsentGate::new(
+        let mut gate = ConsentGate::new(
             self.client()?,
-            Duration::from_secs(self.consent_ttl),
-        )))
+            Duration::from_secs(self.consent_sync_interval),
+        )
+        .with_max_staleness(Duration::from_secs(self.consent_max_staleness));
+        if let Some(key) = &self.trustee_key {
+            gate = gate.with_trustee_key(key.clone());
+        }
+        Ok(Arc::new(gate))
     }
 }
 

@@ -102,13 +102,29 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let shutdown = oncofed_service::shutdown_signal();
+    let signing = signing_key(&a.data_dir)?;
     eprintln!(
-        "trust centre listening on {}://{}",
+        "trust centre listening on {}://{}\nsigning key (consent feed, audit trail; pin it at sites with --trustee-key): {signing}",
         a.server_tls.scheme(),
         listener.local_addr()?
     );
     oncofed_trustee::launch(config, listener, shutdown).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The public half of the trust centre's signing key (`DATA_DIR/audit.key`,
+/// created with the data directory, both owner-only, if missing), printed so
+/// operators can pin it at the sites.
+fn signing_key(data_dir: &Path) -> anyhow::Result<oncofed_crypto::PublicKey> {
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let key = oncofed_crypto::SigningKeyPair::load_or_create(data_dir.join("audit.key"))
+        .context("trust-centre signing key")?;
+    Ok(key.public_key())
 }
 
 /// Creates a random 256-bit token as hex.
