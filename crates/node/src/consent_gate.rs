@@ -164,7 +164,10 @@ impl ConsentGate {
     /// Questions answered from the snapshot, and questions refused because it
     /// was too old (fail closed), for the node's `/metrics`.
     pub fn question_counts(&self) -> (u64, u64) {
-        (self.answered.load(Relaxed), self.refused_stale.load(Relaxed))
+        (
+            self.answered.load(Relaxed),
+            self.refused_stale.load(Relaxed),
+        )
     }
 
     /// The snapshot's version, age and size.

@@ -29,9 +29,7 @@ mod query;
 pub mod serve;
 pub mod withdrawal;
 
-pub use consent_gate::{
-    ConsentGate, DEFAULT_MAX_STALENESS, GateError, SnapshotStatus, SyncError,
-};
+pub use consent_gate::{ConsentGate, DEFAULT_MAX_STALENESS, GateError, SnapshotStatus, SyncError};
 pub use ingest::{IngestError, IngestOptions, IngestReport, ingest};
 pub use oncofed_store::FactFilter;
 pub use query::{FactQuery, QueryAnswer, QueryError, QueryService};

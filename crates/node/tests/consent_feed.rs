@@ -8,7 +8,9 @@ mod support;
 use chrono::NaiveDate;
 use oncofed_crypto::{PublicKey, SignedEnvelope, SigningKeyPair};
 use oncofed_model::{DataCategory, Pseudonym, Purpose};
-use oncofed_node::{ConsentGate, FactFilter, FactQuery, GateError, QueryError, QueryService, SyncError};
+use oncofed_node::{
+    ConsentGate, FactFilter, FactQuery, GateError, QueryError, QueryService, SyncError,
+};
 use oncofed_trustee_api::{ConsentItem, ConsentQuestion, FeedError, FeedPage, TrusteeClient};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -49,8 +51,12 @@ impl Proxy {
         let client = oncofed_tls::http_client();
         let state = mode.clone();
         let app = axum::Router::new().fallback(move |req: Request| {
-            let (client, upstream, mode, recorded) =
-                (client.clone(), upstream.clone(), state.lock().unwrap().clone(), recorded.clone());
+            let (client, upstream, mode, recorded) = (
+                client.clone(),
+                upstream.clone(),
+                state.lock().unwrap().clone(),
+                recorded.clone(),
+            );
             async move {
                 let (parts, body) = req.into_parts();
                 let body = axum::body::to_bytes(body, 64 << 20).await.unwrap();
@@ -61,13 +67,16 @@ impl Proxy {
                         Mitm::Down => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
                         Mitm::Replay => {
                             if let Some(old) = recorded.lock().unwrap().clone() {
-                                return ([("content-type", "application/json")], old).into_response();
+                                return ([("content-type", "application/json")], old)
+                                    .into_response();
                             }
                         }
                         Mitm::Since(n) => {
                             let query = parts.uri.query().unwrap_or_default();
-                            let rest: Vec<&str> =
-                                query.split('&').filter(|kv| !kv.starts_with("since=")).collect();
+                            let rest: Vec<&str> = query
+                                .split('&')
+                                .filter(|kv| !kv.starts_with("since="))
+                                .collect();
                             uri = format!("/v1/consent-feed?since={n}&{}", rest.join("&"));
                         }
                         _ => {}
@@ -84,7 +93,10 @@ impl Proxy {
                 let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
                 let mut bytes = answer.bytes().await.unwrap().to_vec();
                 if feed && status.is_success() {
-                    recorded.lock().unwrap().get_or_insert_with(|| bytes.clone());
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .get_or_insert_with(|| bytes.clone());
                     let mut envelope: SignedEnvelope = serde_json::from_slice(&bytes).unwrap();
                     match &mode {
                         Mitm::Forge(key) => {
@@ -164,7 +176,14 @@ async fn withdraw_one(trustee: &Trustee, cohort: &Cohort, released: &Pseudonym) 
         local_id,
         consent: withdrawal(),
     };
-    assert_eq!(trustee.client("site-1").submit_consents(vec![item]).await.unwrap(), 1);
+    assert_eq!(
+        trustee
+            .client("site-1")
+            .submit_consents(vec![item])
+            .await
+            .unwrap(),
+        1
+    );
     released.clone()
 }
 
@@ -179,7 +198,10 @@ async fn red_team_forged_or_tampered_pages_are_refused_and_release_nothing() {
             ConsentGate::new(trustee.client_via(&proxy.url, "site-1"), Duration::ZERO)
                 .with_trustee_key(key.clone()),
         );
-        assert!(matches!(gate.sync().await, Err(SyncError::Refused(FeedError::BadSignature))));
+        assert!(matches!(
+            gate.sync().await,
+            Err(SyncError::Refused(FeedError::BadSignature))
+        ));
         let q = QueryService::new(node.store.clone(), gate.clone());
         let refused = q.facts(&clinical()).await.unwrap_err();
         assert!(
@@ -187,7 +209,11 @@ async fn red_team_forged_or_tampered_pages_are_refused_and_release_nothing() {
             "{refused}"
         );
         assert!(refused.to_string().contains("no data is released"));
-        assert_eq!(gate.status().version, 0, "nothing of a refused page was applied");
+        assert_eq!(
+            gate.status().version,
+            0,
+            "nothing of a refused page was applied"
+        );
         assert!(gate.status().pages_refused >= 2);
     }
     // The same path, faithful: the pinned key verifies and data flows.
@@ -219,7 +245,10 @@ async fn red_team_replayed_rolled_back_or_gapped_pages_are_refused() {
     // Replay: the page recorded at the first sync (version 0, old nonce), which
     // still shows the victim's consents from before the withdrawal.
     proxy.set(Mitm::Replay);
-    assert!(matches!(gate.sync().await, Err(SyncError::Refused(FeedError::NotOurs))));
+    assert!(matches!(
+        gate.sync().await,
+        Err(SyncError::Refused(FeedError::NotOurs))
+    ));
     // Rollback: the request rewritten to start at 0; the trust centre signs that
     // honestly, and the node refuses it for starting before its version.
     proxy.set(Mitm::Since(0));
@@ -229,7 +258,10 @@ async fn red_team_replayed_rolled_back_or_gapped_pages_are_refused() {
     ));
     // Gap: rewritten to start after the node's version, skipping the withdrawal.
     proxy.set(Mitm::Since(held + 1));
-    assert!(matches!(gate.sync().await, Err(SyncError::Refused(FeedError::Gap { .. }))));
+    assert!(matches!(
+        gate.sync().await,
+        Err(SyncError::Refused(FeedError::Gap { .. }))
+    ));
     // With a zero staleness bound a refused renewal releases nothing at all.
     assert!(matches!(
         q.facts(&clinical()).await,
@@ -269,8 +301,17 @@ async fn red_team_a_stale_snapshot_without_the_trust_centre_releases_nothing() {
     // Within its bound the snapshot answers; past it (here: at once) nothing.
     assert_eq!(tq.facts(&clinical()).await.unwrap().facts.len(), released);
     let refused = sq.facts(&clinical()).await.unwrap_err();
-    assert!(matches!(refused, QueryError::Consent(GateError::TrusteeUnavailable { .. })), "{refused}");
-    assert!(strict.question_counts().1 > 0, "refusals are counted for /metrics");
+    assert!(
+        matches!(
+            refused,
+            QueryError::Consent(GateError::TrusteeUnavailable { .. })
+        ),
+        "{refused}"
+    );
+    assert!(
+        strict.question_counts().1 > 0,
+        "refusals are counted for /metrics"
+    );
 
     // Never synced and unreachable: nothing, whatever the bound.
     let fresh = gate(Duration::from_secs(3600));
@@ -293,7 +334,10 @@ async fn a_withdrawal_is_honoured_at_the_next_sync_before_its_deletion_order_run
     let victim = withdraw_one(&trustee, &cohort, &before.facts[0].pseudonym).await;
     gate.sync().await.unwrap();
     let after = q.facts(&clinical()).await.unwrap();
-    assert!(after.facts.iter().all(|f| f.pseudonym != victim), "withdrawn person released");
+    assert!(
+        after.facts.iter().all(|f| f.pseudonym != victim),
+        "withdrawn person released"
+    );
     assert!(!after.facts.is_empty());
     for category in DataCategory::ALL {
         let permitted = gate
@@ -311,7 +355,11 @@ async fn a_withdrawal_is_honoured_at_the_next_sync_before_its_deletion_order_run
         .unwrap()
         .existing_patients(std::slice::from_ref(&victim))
         .unwrap();
-    assert_eq!(stored.len(), 1, "the person's data is still there; consent alone withholds it");
+    assert_eq!(
+        stored.len(),
+        1,
+        "the person's data is still there; consent alone withholds it"
+    );
 }
 
 fn today() -> NaiveDate {
@@ -361,7 +409,8 @@ async fn the_snapshot_answers_exactly_as_the_trust_centre_checks() {
     let cohort = Cohort::generate(1, 120, 16);
     let node = Node::new();
     let client = trustee.client("site-1");
-    node.ingest_clean(&client, &[cohort.site_dir("site-1")]).await;
+    node.ingest_clean(&client, &[cohort.site_dir("site-1")])
+        .await;
     let psn = pseudonyms(&trustee, &cohort).await;
     let mut local: Vec<&String> = psn.keys().collect();
     local.sort();
@@ -385,8 +434,20 @@ async fn the_snapshot_answers_exactly_as_the_trust_centre_checks() {
     persons.sort();
     // Pseudonyms the trust centre never issued: DenyUnknown on both sides.
     persons.extend((0..3u8).map(|b| Pseudonym::from_digest(&[b; 10])));
-    let dates = [day(2020, 6, 1), day(2024, 1, 1), day(2026, 1, 1), day(2031, 6, 1), day(2052, 1, 1)];
-    let origins = [None, Some(day(2019, 1, 1)), Some(day(2023, 6, 1)), Some(day(2026, 2, 1)), Some(day(2030, 1, 1))];
+    let dates = [
+        day(2020, 6, 1),
+        day(2024, 1, 1),
+        day(2026, 1, 1),
+        day(2031, 6, 1),
+        day(2052, 1, 1),
+    ];
+    let origins = [
+        None,
+        Some(day(2019, 1, 1)),
+        Some(day(2023, 6, 1)),
+        Some(day(2026, 2, 1)),
+        Some(day(2030, 1, 1)),
+    ];
     let (mut asked, mut permits) = (0usize, 0usize);
     for purpose in [Purpose::Research, Purpose::Feasibility] {
         for date in dates {
@@ -406,15 +467,24 @@ async fn the_snapshot_answers_exactly_as_the_trust_centre_checks() {
                 .permitted_facts(
                     purpose,
                     date,
-                    questions.iter().map(|q| (q.pseudonym.clone(), q.category, q.origin)),
+                    questions
+                        .iter()
+                        .map(|q| (q.pseudonym.clone(), q.category, q.origin)),
                 )
                 .await
                 .unwrap();
             for chunk in questions.chunks(oncofed_trustee_api::MAX_BATCH) {
-                let central = client.check_consent(purpose, date, chunk.to_vec()).await.unwrap();
+                let central = client
+                    .check_consent(purpose, date, chunk.to_vec())
+                    .await
+                    .unwrap();
                 for (q, d) in chunk.iter().zip(central) {
                     let here = local.contains(&(q.pseudonym.clone(), q.category, q.origin));
-                    assert_eq!(here, d.permits(), "{q:?} {purpose} {date}: trust centre says {d:?}");
+                    assert_eq!(
+                        here,
+                        d.permits(),
+                        "{q:?} {purpose} {date}: trust centre says {d:?}"
+                    );
                     asked += 1;
                     permits += usize::from(here);
                 }
@@ -423,7 +493,10 @@ async fn the_snapshot_answers_exactly_as_the_trust_centre_checks() {
     }
     // The comparison must have teeth: both answers occur in quantity.
     assert!(asked > 30_000, "{asked}");
-    assert!(permits > asked / 10 && permits < asked * 9 / 10, "{permits} of {asked}");
+    assert!(
+        permits > asked / 10 && permits < asked * 9 / 10,
+        "{permits} of {asked}"
+    );
 }
 
 /// The page a node receives names only its own site; its pseudonyms are the
@@ -438,7 +511,10 @@ async fn a_page_names_the_calling_site_and_its_pseudonyms_only() {
     let signed = client.consent_feed(0, nonce, None).await.unwrap();
     let page = FeedPage::verify(&signed, &real_key(&trustee).await, nonce, None, 0).unwrap();
     assert_eq!(page.site.as_str(), "site-1");
-    let named: std::collections::HashSet<Pseudonym> =
-        page.entries.iter().flat_map(|e| e.pseudonyms.clone()).collect();
+    let named: std::collections::HashSet<Pseudonym> = page
+        .entries
+        .iter()
+        .flat_map(|e| e.pseudonyms.clone())
+        .collect();
     assert_eq!(named, ours);
 }

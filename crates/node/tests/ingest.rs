@@ -421,8 +421,14 @@ async fn the_node_api_reports_the_consent_snapshot() {
     let version = value("oncofed_node_consent_snapshot_version");
     let age = value("oncofed_node_consent_snapshot_age_seconds");
     // Both queries were answered from one snapshot, synced once and fresh.
-    assert!(answered > 0.0 && refused == 0.0, "answered {answered}, refused {refused}");
-    assert!(version >= 30.0, "one feed entry per patient at least: {version}");
+    assert!(
+        answered > 0.0 && refused == 0.0,
+        "answered {answered}, refused {refused}"
+    );
+    assert!(
+        version >= 30.0,
+        "one feed entry per patient at least: {version}"
+    );
     assert!((0.0..60.0).contains(&age), "age {age}");
     assert_eq!(value("oncofed_node_consent_feed_pages_refused_total"), 0.0);
 }
