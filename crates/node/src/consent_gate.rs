@@ -42,9 +42,6 @@ use std::time::{Duration, Instant};
 /// after the node last heard from the trust centre.
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(300);
 
-/// Pages one sync fetches at most (a million entries); the rest follows next time.
-const MAX_PAGES_PER_SYNC: usize = 1_000;
-
 /// Why consent could not be established. Every variant means "release nothing".
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
@@ -241,7 +238,9 @@ impl ConsentGate {
 
     /// Brings the snapshot up to the feed's head, page by page; returns the
     /// number of entries applied. A refused page stops the sync and leaves the
-    /// snapshot as the previous page left it.
+    /// snapshot as the previous page left it. Every verified page advances the
+    /// version (a full page ends at its last entry, any other at the head), so
+    /// the loop ends once it reaches the head.
     pub async fn sync(&self) -> Result<usize, SyncError> {
         let _one = self.syncing.lock().await;
         self.sync_locked().await
@@ -250,7 +249,7 @@ impl ConsentGate {
     async fn sync_locked(&self) -> Result<usize, SyncError> {
         let key = self.pinned_key().await?;
         let mut applied = 0;
-        for _ in 0..MAX_PAGES_PER_SYNC {
+        loop {
             let (held, site) = {
                 let s = self.read();
                 (s.version, s.site.clone())
@@ -270,7 +269,6 @@ impl ConsentGate {
                 return Ok(applied);
             }
         }
-        Ok(applied)
     }
 
     /// Applies a verified page; `fresh` when it reached the head.
