@@ -299,14 +299,14 @@ impl ConsentGate {
     /// The pinned key, fetched and pinned on first use when none was configured.
     async fn pinned_key(&self) -> Result<PublicKey, TrusteeError> {
         if let Some(key) = self.key.get() {
-            return Ok(key.clone());
+            return Ok(*key);
         }
         let key = self.client.consent_feed_key().await?;
         tracing::warn!(
             fingerprint = %key.fingerprint(),
             "pinned the trust centre's consent-feed key on first use; configure it (--trustee-key) to rule out a first-contact forgery"
         );
-        Ok(self.key.get_or_init(|| key).clone())
+        Ok(*self.key.get_or_init(|| key))
     }
 
     /// Syncs when the snapshot is older than the sync interval; fails when it

@@ -24,7 +24,7 @@ enum Mitm {
     /// Forwards faithfully.
     Pass,
     /// Re-signs the page, with a nonce-true content, under its own key.
-    Forge(SigningKeyPair),
+    Forge(Box<SigningKeyPair>),
     /// Flips one byte of the signed payload (a withdrawal becomes inactive).
     Tamper,
     /// Answers with the first page it ever forwarded.
@@ -192,11 +192,14 @@ async fn red_team_forged_or_tampered_pages_are_refused_and_release_nothing() {
     let (trustee, _cohort, node, _) = ingested_site_1(1, 40, 11).await;
     let proxy = Proxy::start(trustee.url.clone()).await;
     let key = real_key(&trustee).await;
-    for attack in [Mitm::Forge(SigningKeyPair::generate()), Mitm::Tamper] {
+    for attack in [
+        Mitm::Forge(Box::new(SigningKeyPair::generate())),
+        Mitm::Tamper,
+    ] {
         proxy.set(attack);
         let gate = Arc::new(
             ConsentGate::new(trustee.client_via(&proxy.url, "site-1"), Duration::ZERO)
-                .with_trustee_key(key.clone()),
+                .with_trustee_key(key),
         );
         assert!(matches!(
             gate.sync().await,
@@ -284,7 +287,7 @@ async fn red_team_a_stale_snapshot_without_the_trust_centre_releases_nothing() {
     let gate = |bound| {
         Arc::new(
             ConsentGate::new(trustee.client_via(&proxy.url, "site-1"), Duration::ZERO)
-                .with_trustee_key(key.clone())
+                .with_trustee_key(key)
                 .with_max_staleness(bound),
         )
     };

@@ -142,11 +142,8 @@ async fn red_team_a_site_reads_its_own_pseudonyms_only_and_no_identifying_data()
     assert!(b_own.contains(&withdrawn[0].pseudonyms[0]));
 
     // No token, or an unknown one: nothing.
-    let stranger = TrusteeClient::new(
-        &sites[0].base_url().to_owned(),
-        "not-a-registered-token-0123456789",
-    )
-    .unwrap();
+    let stranger =
+        TrusteeClient::new(sites[0].base_url(), "not-a-registered-token-0123456789").unwrap();
     assert_eq!(status_of(stranger.consent_feed(0, NONCE, None).await), 401);
     assert_eq!(status_of(stranger.consent_feed_key().await), 401);
 }

@@ -114,6 +114,12 @@ pub struct AgentArgs {
     lifetime_epsilon: f64,
 }
 
+/// An Ed25519 public key in base64, boxed: the key is large and clap's
+/// argument structs travel inside one enum.
+fn boxed_public_key(s: &str) -> Result<Box<oncofed_crypto::PublicKey>, String> {
+    s.parse().map(Box::new).map_err(|e| format!("{e}"))
+}
+
 /// A finite ε greater than zero.
 fn positive_epsilon(s: &str) -> Result<f64, String> {
     let e: f64 = s.parse().map_err(|e| format!("{e}"))?;
@@ -173,8 +179,8 @@ pub struct TrusteeArgs {
     /// it): consent feed pages signed by any other key are refused. Without it
     /// the key is fetched and pinned on first contact, which trusts that first
     /// TLS connection.
-    #[arg(long, env = "ONCOFED_TRUSTEE_KEY")]
-    trustee_key: Option<oncofed_crypto::PublicKey>,
+    #[arg(long, env = "ONCOFED_TRUSTEE_KEY", value_parser = boxed_public_key)]
+    trustee_key: Option<Box<oncofed_crypto::PublicKey>>,
     /// TLS towards the trust centre (and, for the agent, the hub).
     #[command(flatten)]
     tls: super::tls_args::ClientTlsArgs,
@@ -196,7 +202,7 @@ impl TrusteeArgs {
         )
         .with_max_staleness(Duration::from_secs(self.consent_max_staleness));
         if let Some(key) = &self.trustee_key {
-            gate = gate.with_trustee_key(key.clone());
+            gate = gate.with_trustee_key(**key);
         }
         Ok(Arc::new(gate))
     }
