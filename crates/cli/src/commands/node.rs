@@ -41,6 +41,8 @@ pub enum NodeCommand {
     /// Connect to the research hub (outbound only) and answer its tasks: long-polls
     /// for tasks sealed by the pinned hub key, refuses forged, expired, misaddressed
     /// or replayed ones, answers feasibility with consent and disclosure control.
+    /// Syncs the consent snapshot from the trust centre's signed feed every 2 s
+    /// (with the deletion orders); past --consent-max-staleness nothing is released.
     /// Keeps the hub's newest signed audit checkpoint in DATA_DIR/audit-witness.json
     /// for `oncofed audit verify --witness`.
     Agent(AgentArgs),

@@ -16,7 +16,9 @@ pub enum TrusteeCommand {
     ///
     /// The pseudonym key is created on first start (mode 0600) and must be backed up
     /// with the data directory: a new key changes every pseudonym. Only sites listed
-    /// in the sites file can call it (registration is closed).
+    /// in the sites file can call it (registration is closed). Prints its signing
+    /// key (DATA_DIR/audit.key, created on first start): sites pin it with
+    /// `oncofed node ... --trustee-key` to verify the consent feed.
     Serve(ServeArgs),
     /// Register a site: create a random token, write it to --token-out (mode 0600)
     /// and append its hash to the sites file. Restart the trust centre to load it.
