@@ -116,6 +116,8 @@ pub struct ConsentGate {
     sync_interval: Duration,
     max_staleness: Duration,
     key: OnceLock<PublicKey>,
+    /// Where a key pinned on first use is remembered ([`ConsentGate::with_key_file`]).
+    key_file: Option<std::path::PathBuf>,
     snapshot: RwLock<Snapshot>,
     /// One sync at a time; questions arriving meanwhile wait for it.
     syncing: tokio::sync::Mutex<()>,
@@ -137,6 +139,7 @@ impl ConsentGate {
             sync_interval,
             max_staleness: DEFAULT_MAX_STALENESS,
             key: OnceLock::new(),
+            key_file: None,
             snapshot: RwLock::new(Snapshot::default()),
             syncing: tokio::sync::Mutex::new(()),
             answered: AtomicU64::new(0),
@@ -150,6 +153,33 @@ impl ConsentGate {
     pub fn with_trustee_key(self, key: PublicKey) -> Self {
         let _ = self.key.set(key);
         self
+    }
+
+    /// Remembers the key pinned on first use in `path` (as SSH's `known_hosts`
+    /// does): if the file exists, its key is pinned now, so after the first
+    /// contact a restarted node trusts no key the path serves; otherwise the
+    /// key fetched at the first sync is written there (mode 0600). A configured
+    /// key ([`ConsentGate::with_trustee_key`]) takes precedence. Blocking: call
+    /// it at start-up. Fails on a file that holds no key.
+    pub fn with_key_file(mut self, path: std::path::PathBuf) -> std::io::Result<Self> {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let key: PublicKey = text.trim().parse().map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "{}: not a trust-centre key ({e}); remove it to pin again",
+                            path.display()
+                        ),
+                    )
+                })?;
+                let _ = self.key.set(key);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.key_file = Some(path);
+        Ok(self)
     }
 
     /// Sets how old the snapshot may get before questions fail closed.
@@ -306,6 +336,11 @@ impl ConsentGate {
             fingerprint = %key.fingerprint(),
             "pinned the trust centre's consent-feed key on first use; configure it (--trustee-key) to rule out a first-contact forgery"
         );
+        if let Some(path) = &self.key_file
+            && let Err(e) = remember_key(path, &key)
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not remember the pinned key; it is pinned until the node stops");
+        }
         Ok(*self.key.get_or_init(|| key))
     }
 
@@ -359,4 +394,14 @@ impl ConsentGate {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Snapshot> {
         self.snapshot.write().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Writes a pinned key to a new owner-only file (never over an existing one).
+fn remember_key(path: &std::path::Path, key: &PublicKey) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(format!("{key}\n").as_bytes())
 }

@@ -23,7 +23,8 @@ use support::{Cohort, Node, Trustee, ingested_site_1};
 enum Mitm {
     /// Forwards faithfully.
     Pass,
-    /// Re-signs the page, with a nonce-true content, under its own key.
+    /// Re-signs the page, with a nonce-true content, under its own key, and
+    /// serves that key as the trust centre's.
     Forge(Box<SigningKeyPair>),
     /// Flips one byte of the signed payload (a withdrawal becomes inactive).
     Tamper,
@@ -61,6 +62,9 @@ impl Proxy {
                 let (parts, body) = req.into_parts();
                 let body = axum::body::to_bytes(body, 64 << 20).await.unwrap();
                 let feed = parts.uri.path() == "/v1/consent-feed";
+                if let (Mitm::Forge(key), "/v1/consent-feed/key") = (&mode, parts.uri.path()) {
+                    return axum::Json(json!({"public_key": key.public_key()})).into_response();
+                }
                 let mut uri = parts.uri.to_string();
                 if feed {
                     match &mode {
@@ -228,6 +232,44 @@ async fn red_team_forged_or_tampered_pages_are_refused_and_release_nothing() {
     // Without a configured key, the key is pinned from the first contact.
     let unpinned = ConsentGate::new(trustee.client_via(&proxy.url, "site-1"), Duration::ZERO);
     assert!(unpinned.sync().await.unwrap() >= 40);
+}
+
+#[tokio::test]
+async fn red_team_a_key_pinned_on_first_use_is_remembered_across_restarts() {
+    let (trustee, _cohort, _node, _) = ingested_site_1(1, 10, 18).await;
+    let proxy = Proxy::start(trustee.url.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("trustee-feed-key.pub");
+    let gate = |remember: bool| {
+        let gate = ConsentGate::new(trustee.client_via(&proxy.url, "site-1"), Duration::ZERO);
+        if remember {
+            gate.with_key_file(file.clone()).unwrap()
+        } else {
+            gate
+        }
+    };
+    // First start, faithful path: the key is fetched, pinned and remembered.
+    assert!(gate(true).sync().await.unwrap() >= 10);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        real_key(&trustee).await.to_string()
+    );
+    // Later starts behind a forger serving its own key: the remembered key refuses it.
+    proxy.set(Mitm::Forge(Box::new(SigningKeyPair::generate())));
+    assert!(matches!(
+        gate(true).sync().await,
+        Err(SyncError::Refused(FeedError::BadSignature))
+    ));
+    // The documented limit: with neither a configured nor a remembered key, the
+    // first contact is trusted, forger included (hence --trustee-key).
+    assert!(gate(false).sync().await.is_ok());
+    // A file that holds no key is refused at start, not silently replaced.
+    std::fs::write(&file, "not a key").unwrap();
+    assert!(
+        ConsentGate::new(trustee.client("site-1"), Duration::ZERO)
+            .with_key_file(file.clone())
+            .is_err()
+    );
 }
 
 #[tokio::test]

@@ -179,8 +179,8 @@ pub struct TrusteeArgs {
     consent_max_staleness: u64,
     /// The trust centre's signing key (base64; `oncofed trustee serve` prints
     /// it): consent feed pages signed by any other key are refused. Without it
-    /// the key is fetched and pinned on first contact, which trusts that first
-    /// TLS connection.
+    /// the key is fetched on first contact (trusting that TLS connection) and
+    /// pinned in DATA_DIR/trustee-feed-key.pub for every later start.
     #[arg(long, env = "ONCOFED_TRUSTEE_KEY", value_parser = boxed_public_key)]
     trustee_key: Option<Box<oncofed_crypto::PublicKey>>,
     /// TLS towards the trust centre (and, for the agent, the hub).
@@ -197,15 +197,20 @@ impl TrusteeArgs {
         )?)
     }
 
-    fn gate(&self) -> anyhow::Result<Arc<ConsentGate>> {
+    /// The consent gate; a key pinned on first use is remembered in
+    /// `DATA_DIR/trustee-feed-key.pub` when none is configured.
+    fn gate(&self, data_dir: &std::path::Path) -> anyhow::Result<Arc<ConsentGate>> {
         let mut gate = ConsentGate::new(
             self.client()?,
             Duration::from_secs(self.consent_sync_interval),
         )
         .with_max_staleness(Duration::from_secs(self.consent_max_staleness));
-        if let Some(key) = &self.trustee_key {
-            gate = gate.with_trustee_key(**key);
-        }
+        gate = match &self.trustee_key {
+            Some(key) => gate.with_trustee_key(**key),
+            None => gate
+                .with_key_file(data_dir.join("trustee-feed-key.pub"))
+                .context("consent feed key file")?,
+        };
         Ok(Arc::new(gate))
     }
 }
@@ -402,7 +407,7 @@ async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
 
 async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open().await?;
-    let service = QueryService::new(store, a.trustee.gate()?);
+    let service = QueryService::new(store, a.trustee.gate(&a.store.data_dir)?);
     let filter = FactFilter {
         kind: a.kind,
         system: a.system,
@@ -449,7 +454,7 @@ async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open().await?;
-    let service = QueryService::new(store, a.trustee.gate()?);
+    let service = QueryService::new(store, a.trustee.gate(&a.store.data_dir)?);
     let state = oncofed_node::serve::ApiState::new(service, &read_secret(&a.api_token_file)?);
     let tls = a.server_tls.acceptor()?;
     let insecure = a.server_tls.insecure_http();
@@ -507,7 +512,7 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
             "warning: this site's key is not on its roster (--roster); it will refuse every analysis"
         );
     }
-    let gate = a.trustee.gate()?;
+    let gate = a.trustee.gate(&a.store.data_dir)?;
     // Withdrawals: deletion orders from the trust centre, polled alongside hub tasks.
     let withdrawals = tokio::spawn(
         oncofed_node::withdrawal::WithdrawalPoller::new(
