@@ -4,11 +4,12 @@
 //! reaches every site holding the person.
 
 mod common;
+mod linkage_common;
 
-use common::{clients, item, oncofed_withdrawal, person, start_centre, status_of};
+use common::{clients, item, oncofed_withdrawal, person, resident, start_centre, status_of};
 use oncofed_crypto::PublicKey;
-use oncofed_model::{Pseudonym, Sex};
-use oncofed_trustee_api::{ConsentItem, FeedPage, TrusteeClient};
+use oncofed_model::{DataCategory, Pseudonym, Purpose, Sex};
+use oncofed_trustee_api::{ConsentDecision, ConsentItem, FeedPage, TrusteeClient, decide};
 use std::collections::HashSet;
 
 const ADMIN: &str = "admin-token-0123456789abcdef-feed";
@@ -212,4 +213,82 @@ async fn versions_grow_pages_chain_and_a_person_keeps_one_entry() {
         status_of(sites[0].consent_feed(0, NONCE, Some(1_001)).await),
         400
     );
+}
+
+/// A clerical-review merge joins a person site-2 holds to one site-1 withdrew:
+/// site-2's feed then carries the withdrawal under the pseudonym its data is
+/// stored with (the merged-away person's), so its snapshot withholds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linkage_merge_brings_the_survivors_consents_to_every_pseudonym() {
+    use linkage_common::{ADMIN, Server, TOKEN_A, TOKEN_B};
+    use oncofed_trustee::linkage::api::Decision;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let (a, b) = (server.site(TOKEN_A), server.site(TOKEN_B));
+    let key = a.consent_feed_key().await.unwrap();
+    let erika = || resident("Erika", "Mustermann", (1961, 4, 12), Sex::Female);
+    a.pseudonymise(vec![item("loc-a1", erika())]).await.unwrap();
+    // Another given name: a possible match, queued for review, a new person for now.
+    let elke = b
+        .pseudonymise(vec![item(
+            "loc-b2",
+            resident("Elke", "Mustermann", (1961, 4, 12), Sex::Female),
+        )])
+        .await
+        .unwrap()[0]
+        .site
+        .clone();
+    a.submit_consents(vec![ConsentItem {
+        local_id: "loc-a1".into(),
+        consent: oncofed_withdrawal(),
+    }])
+    .await
+    .unwrap();
+    let before = page(&b, &key, 0, None).await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+    let elke_entry = before
+        .entries
+        .iter()
+        .find(|e| e.pseudonyms.contains(&elke))
+        .unwrap();
+    assert_eq!(
+        decide(
+            elke_entry.consents.as_deref(),
+            DataCategory::Clinical,
+            Purpose::Research,
+            day,
+            None
+        ),
+        ConsentDecision::Permit,
+        "before the merge Elke is someone else"
+    );
+
+    let staff = server.linkage(ADMIN);
+    let list = staff.review_list(10).await.unwrap();
+    assert_eq!(list.pending, 1);
+    assert!(
+        staff
+            .review_decide(list.items[0].id, Decision::Match, "A. Reviewer")
+            .await
+            .unwrap()
+            .merged
+    );
+
+    let after = page(&b, &key, before.through, None).await;
+    let merged = after
+        .entries
+        .iter()
+        .find(|e| e.pseudonyms.contains(&elke))
+        .expect("merge in the feed");
+    assert_eq!(
+        decide(
+            merged.consents.as_deref(),
+            DataCategory::Clinical,
+            Purpose::Research,
+            day,
+            None
+        ),
+        ConsentDecision::DenyWithdrawn
+    );
+    assert_eq!(after.site.as_str(), "site-2");
 }
