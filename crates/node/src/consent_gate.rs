@@ -241,17 +241,30 @@ impl ConsentGate {
             self.refused_stale.fetch_add(items.len() as u64, Relaxed);
             return Err(e);
         }
-        let snapshot = self.read();
-        let mut permitted = HashSet::new();
-        let mut answered = 0u64;
-        for (pseudonym, category, origin) in items {
-            answered += 1;
-            let consents = snapshot.persons.get(&pseudonym).map(|c| &c[..]);
-            if decide(consents, category, purpose, date, origin).permits() {
-                permitted.insert((pseudonym, category, origin));
-            }
-        }
-        self.answered.fetch_add(answered, Relaxed);
+        // One consistent view for the whole batch (cheap Arc clones under the
+        // lock), evaluated off the async workers: the engine is CPU work.
+        let asked: Vec<_> = {
+            let snapshot = self.read();
+            items
+                .into_iter()
+                .map(|item| {
+                    let consents = snapshot.persons.get(&item.0).cloned();
+                    (item, consents)
+                })
+                .collect()
+        };
+        self.answered.fetch_add(asked.len() as u64, Relaxed);
+        let permitted = tokio::task::spawn_blocking(move || {
+            asked
+                .into_iter()
+                .filter(|((_, category, origin), consents)| {
+                    decide(consents.as_deref(), *category, purpose, date, *origin).permits()
+                })
+                .map(|(item, _)| item)
+                .collect()
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         Ok(permitted)
     }
 
