@@ -155,6 +155,13 @@ use chrono::NaiveDate;
 use oncofed_model::{DataCategory, Purpose};
 use serde::Serialize;
 
+/// Version of the serialised [`Consent`] model (its serde form). The trust
+/// centre sends parsed consents to site nodes in this form (the consent feed),
+/// so that both evaluate the very same values with this engine; a node refuses
+/// a feed of another version rather than guess. Bump it with any change to the
+/// shape or meaning of the model types.
+pub const MODEL_VERSION: u32 = 1;
+
 /// What a decision rests on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Basis {

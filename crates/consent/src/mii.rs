@@ -14,15 +14,28 @@
 
 use crate::RecontactKind;
 use oncofed_model::DataCategory::{self, Clinical, Genetic, Imaging, Pathology, Text};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Prefix of every code in the table (the code is `prefix + arc`).
 pub const MII_CODE_PREFIX: &str = "2.16.840.1.113883.3.1937.777.24.5.3.";
 
 /// A code of the MII policy table, by the last arc of its OID. Only the table
 /// constructs it, so every `MiiCode` has a [`MiiPolicy`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+///
+/// Deserialising (the consent feed carries parsed consents, `crate::MODEL_VERSION`)
+/// goes through [`MiiCode::from_arc`], so an arc missing from the table is refused
+/// rather than turned into a code without a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u16")]
 pub struct MiiCode(u16);
+
+impl TryFrom<u16> for MiiCode {
+    type Error = String;
+
+    fn try_from(arc: u16) -> Result<Self, String> {
+        Self::from_arc(arc).ok_or_else(|| format!("MII policy code arc {arc} is not in the table"))
+    }
+}
 
 impl MiiCode {
     /// The code for an OID string such as `2.16.840.1.113883.3.1937.777.24.5.3.8`;

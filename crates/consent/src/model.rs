@@ -2,7 +2,7 @@
 
 use crate::mii::MiiCode;
 use chrono::{NaiveDate, NaiveDateTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// OncoFed's consent code system, for statements the MII does not code
 /// (`docs/fhir-profile.md`).
@@ -11,7 +11,7 @@ pub const ONCOFED_POLICY_SYSTEM: &str = "urn:oncofed:consent-policy";
 pub const MII_POLICY_SYSTEM: &str = "urn:oid:2.16.840.1.113883.3.1937.777.24.5.3";
 
 /// FHIR R4 `Consent.status` (ConsentState).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConsentStatus {
     /// `draft`
@@ -29,7 +29,7 @@ pub enum ConsentStatus {
 }
 
 /// FHIR `Consent.provision.type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProvisionType {
     /// `permit`
@@ -39,7 +39,7 @@ pub enum ProvisionType {
 }
 
 /// A provision's validity, by calendar day, bounds inclusive; `None` is open.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Period {
     /// First day in force.
     pub start: Option<NaiveDate>,
@@ -75,7 +75,7 @@ impl Period {
 }
 
 /// A FHIR `dateTime` (or `date`) reduced to what the rules need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FhirDateTime {
     /// The earliest instant it denotes, in UTC (date-only values: midnight UTC). Orders consents.
     pub instant: NaiveDateTime,
@@ -104,7 +104,7 @@ impl FhirDateTime {
 }
 
 /// What a provision's `code` is about, as far as the engine knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PolicyCode {
     /// An MII broad-consent policy from the table in [`crate::mii`].
     Mii(MiiCode),
@@ -147,7 +147,7 @@ impl PolicyCode {
 /// Which kind of document a Consent is, from `Consent.policy.uri` (or
 /// `policyRule`), using the MII version and module codes
 /// (CodeSystem `mii-cs-consent-version-modules`, OIDs `…777.24.2.*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DocumentKind {
     /// An MII broad consent (any version or add-on module) or any other consent.
@@ -251,7 +251,7 @@ impl DocumentKind {
 }
 
 /// One `Consent.provision` (or a nested one) with what the rules read.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Provision {
     /// Its type, inherited from the enclosing provision when absent.
     pub kind: Option<ProvisionType>,
@@ -272,7 +272,7 @@ pub struct Provision {
 }
 
 /// A FHIR Consent reduced to what decisions need (see [`crate::parse_consent`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Consent {
     /// `Consent.id`, when given: a later version with the same id replaces this one
     /// (the registry's job, not the engine's).

@@ -7,10 +7,13 @@
 //!
 //! - [`ingest`]: files and folders of FHIR bundles / NDJSON → trust centre → store,
 //!   atomic per bundle, idempotent, with a progress callback.
-//! - [`ConsentGate`]: batched, cached, fail-closed consent checks against the trust centre.
+//! - [`ConsentGate`]: consent answered locally from a snapshot the trust centre's
+//!   signed, versioned consent feed keeps fresh (polled outbound); fails closed
+//!   when the snapshot is older than its bound.
 //! - [`QueryService`]: the consent-filtered local query path (also served over HTTP by [`serve`]).
 //! - [`quality`]: the data-quality report (completeness, invalid codes, implausible values).
-//! - [`withdrawal`]: polls the trust centre for deletion orders (withdrawals) and erases the person.
+//! - [`withdrawal`]: polls the trust centre: syncs the consent snapshot, then executes deletion
+//!   orders (withdrawals) by erasing the person.
 //! - [`files`]: owner-only data; warnings about token files and data directories others can read.
 //!
 //! Identifying data passes through this crate in memory only, on its way from the
@@ -26,7 +29,7 @@ mod query;
 pub mod serve;
 pub mod withdrawal;
 
-pub use consent_gate::{ConsentGate, GateError};
+pub use consent_gate::{ConsentGate, DEFAULT_MAX_STALENESS, GateError, SnapshotStatus, SyncError};
 pub use ingest::{IngestError, IngestOptions, IngestReport, ingest};
 pub use oncofed_store::FactFilter;
 pub use query::{FactQuery, QueryAnswer, QueryError, QueryService};

@@ -45,9 +45,9 @@ pub enum QueryError {
 
 /// The consent-filtered query path over a node's research store.
 ///
-/// Every row leaves only after the trust centre (or its fresh cached answer)
-/// permitted that patient's data of that category and date of origin for that
-/// purpose and date of use.
+/// Every row leaves only after the consent gate's snapshot (fresh within its
+/// bound, kept by the trust centre's signed feed) permitted that patient's data
+/// of that category and date of origin for that purpose and date of use.
 #[derive(Clone)]
 pub struct QueryService {
     store: SharedStore,

@@ -58,24 +58,45 @@ pub async fn launch(
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()))?;
     let listener = oncofed_tls::ServiceListener::new(listener, tls)?;
     let edge = oncofed_service::Edge::new("node");
-    let gate = state.query.gate();
-    let cached = edge.counter(
-        "consent_questions_cached",
-        "Consent questions answered from the node's cache",
-    );
-    let asked = edge.counter(
-        "consent_questions_asked",
-        "Consent questions sent to the trust centre",
-    );
-    let seen = std::sync::Mutex::new((0u64, 0u64));
-    edge.on_scrape(move || {
-        let (now_cached, now_asked) = gate.question_counts();
-        let mut last = seen.lock().unwrap_or_else(|p| p.into_inner());
-        cached.inc_by(now_cached.saturating_sub(last.0));
-        asked.inc_by(now_asked.saturating_sub(last.1));
-        *last = (now_cached, now_asked);
-    });
+    consent_metrics(&edge, state.query.gate());
     oncofed_tls::serve(listener, edge.wrap(router(state)), shutdown).await
+}
+
+/// The consent snapshot on `/metrics`: its version and age, questions it
+/// answered and questions refused because it was too old, feed pages refused.
+fn consent_metrics(edge: &oncofed_service::Edge, gate: Arc<crate::ConsentGate>) {
+    let version = edge.gauge(
+        "consent_snapshot_version",
+        "Consent feed version the node's snapshot holds (0: never synced)",
+    );
+    let age = edge.gauge(
+        "consent_snapshot_age_seconds",
+        "Seconds since the consent snapshot last reached the feed's head (-1: never)",
+    );
+    let answered = edge.counter(
+        "consent_questions_answered_locally",
+        "Consent questions answered from the node's snapshot",
+    );
+    let refused = edge.counter(
+        "consent_questions_refused_stale",
+        "Consent questions refused because the snapshot was too old (fail closed)",
+    );
+    let pages_refused = edge.counter(
+        "consent_feed_pages_refused",
+        "Consent feed pages refused: bad signature, replay, rollback or gap",
+    );
+    let seen = std::sync::Mutex::new((0u64, 0u64, 0u64));
+    edge.on_scrape(move || {
+        let status = gate.status();
+        let (now_answered, now_refused) = gate.question_counts();
+        version.set(i64::try_from(status.version).unwrap_or(i64::MAX));
+        age.set(status.age.map_or(-1, |a| a.as_secs() as i64));
+        let mut last = seen.lock().unwrap_or_else(|p| p.into_inner());
+        answered.inc_by(now_answered.saturating_sub(last.0));
+        refused.inc_by(now_refused.saturating_sub(last.1));
+        pages_refused.inc_by(status.pages_refused.saturating_sub(last.2));
+        *last = (now_answered, now_refused, status.pages_refused);
+    });
 }
 
 /// A caller that presented the node's token.
@@ -140,7 +161,7 @@ impl IntoResponse for ApiError {
             Self::ConsentUnavailable => error_response(
                 Failure::Unavailable,
                 "consent_unavailable",
-                "the trust centre cannot be reached, so consent cannot be checked and nothing is released",
+                "the consent snapshot is too old and cannot be renewed from the trust centre, so nothing is released",
                 Some(5),
             ),
             Self::Internal => error_response(

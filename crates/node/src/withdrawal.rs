@@ -4,8 +4,12 @@
 //! The node only ever calls out (`GET /v1/deletions`, `POST /v1/deletions/{id}/done`),
 //! like the hub agent. Erasure is the store's `delete_patient`; the SQLite store runs
 //! with `secure_delete` (freed cells and pages are zeroed) and truncates its WAL after
-//! the deletion, so no byte of the person's rows stays in the files. The consent
-//! gate's cache is cleared too, so no cached `Permit` outlives the withdrawal.
+//! the deletion, so no byte of the person's rows stays in the files.
+//!
+//! Each round first syncs the consent snapshot ([`ConsentGate::sync`]): this is
+//! the node's background poll of the consent feed, and it means a withdrawal
+//! already denies every question when its deletion order runs. The order then
+//! drops the person from the snapshot too ([`ConsentGate::forget`]).
 
 use crate::{ConsentGate, SharedStore, with_store};
 use oncofed_store::StoreError;
@@ -28,7 +32,7 @@ pub enum WithdrawalError {
     Store(#[from] StoreError),
 }
 
-/// Polls the trust centre for deletion orders and executes them.
+/// Polls the trust centre: syncs the consent snapshot, then executes deletion orders.
 pub struct WithdrawalPoller {
     client: TrusteeClient,
     store: SharedStore,
@@ -57,6 +61,11 @@ impl WithdrawalPoller {
     /// were confirmed. An order whose receipt was lost is executed again next time
     /// (deleting an absent person is a no-op with a zero-count receipt).
     pub async fn run_once(&self) -> Result<usize, WithdrawalError> {
+        // Consent first: a failed sync is logged, not fatal (deletions still run;
+        // the gate fails closed on its own once its snapshot is too old).
+        if let Err(e) = self.gate.sync().await {
+            tracing::warn!(error = %e, "consent feed sync failed; retrying next round");
+        }
         let orders = self.client.deletion_orders().await?;
         let mut done = 0;
         for order in orders {

@@ -365,10 +365,10 @@ async fn a_trust_centre_restart_during_ingest_loses_nothing_and_a_rerun_finishes
     );
 }
 
-/// The node API's `/metrics` tell an operator how often consent came from the
-/// cache and how often the trust centre was asked.
+/// The node API's `/metrics` tell an operator which consent snapshot answers
+/// (feed version, age) and how many questions it answered locally.
 #[tokio::test]
-async fn the_node_api_counts_consent_questions_cached_and_asked() {
+async fn the_node_api_reports_the_consent_snapshot() {
     let trustee = Trustee::start(1).await;
     let client = trustee.client("site-1");
     let cohort = Cohort::generate(1, 30, 7);
@@ -416,11 +416,19 @@ async fn the_node_api_counts_consent_questions_cached_and_asked() {
             .parse()
             .unwrap()
     };
-    let asked = value("oncofed_node_consent_questions_asked_total");
-    let cached = value("oncofed_node_consent_questions_cached_total");
-    // The second, identical query was answered from the cache.
+    let answered = value("oncofed_node_consent_questions_answered_locally_total");
+    let refused = value("oncofed_node_consent_questions_refused_stale_total");
+    let version = value("oncofed_node_consent_snapshot_version");
+    let age = value("oncofed_node_consent_snapshot_age_seconds");
+    // Both queries were answered from one snapshot, synced once and fresh.
     assert!(
-        asked > 0.0 && cached == asked,
-        "asked {asked}, cached {cached}"
+        answered > 0.0 && refused == 0.0,
+        "answered {answered}, refused {refused}"
     );
+    assert!(
+        version >= 30.0,
+        "one feed entry per patient at least: {version}"
+    );
+    assert!((0.0..60.0).contains(&age), "age {age}");
+    assert_eq!(value("oncofed_node_consent_feed_pages_refused_total"), 0.0);
 }

@@ -216,6 +216,29 @@ impl TrusteeClient {
         Ok(resp.recorded)
     }
 
+    /// One page of the calling site's consent feed after version `since`
+    /// (`GET /v1/consent-feed`), signed; open it with [`FeedPage::verify`]
+    /// against the pinned key and the same `nonce`.
+    pub async fn consent_feed(
+        &self,
+        since: u64,
+        nonce: &str,
+        limit: Option<usize>,
+    ) -> Result<SignedFeedPage, TrusteeError> {
+        let mut path = format!("/v1/consent-feed?since={since}&nonce={nonce}");
+        if let Some(limit) = limit {
+            path.push_str(&format!("&limit={limit}"));
+        }
+        self.get(&path).await
+    }
+
+    /// The key the trust centre signs feed pages with (`GET /v1/consent-feed/key`),
+    /// for first-use pinning when none is configured.
+    pub async fn consent_feed_key(&self) -> Result<oncofed_crypto::PublicKey, TrusteeError> {
+        let resp: FeedKey = self.get("/v1/consent-feed/key").await?;
+        Ok(resp.public_key)
+    }
+
     /// Approved re-contact requests for the calling site (`GET /v1/recontacts`).
     pub async fn recontacts(&self) -> Result<Vec<RecontactNotice>, TrusteeError> {
         let resp: RecontactNotices = self.get("/v1/recontacts").await?;

@@ -17,6 +17,8 @@
 //! | `GET /v1/deletions` | — | [`DeletionOrders`] |
 //! | `POST /v1/deletions/{id}/done` | [`DeletionReceipt`] | [`DeletionConfirmed`] |
 //! | `GET /v1/recontacts` | — | [`RecontactNotices`] |
+//! | `GET /v1/consent-feed?since=N&nonce=…` | — | [`SignedFeedPage`] ([`consent_feed`]) |
+//! | `GET /v1/consent-feed/key` | — | [`FeedKey`] |
 //! | `POST /v1/domains/{name}/pseudonyms` | [`DomainPseudonymise`] | [`DomainPseudonyms`] |
 //! | `GET /health` | — | `ok` |
 //!
@@ -25,11 +27,15 @@
 //! PPRL) in [`linkage`].
 
 mod client;
+pub mod consent_feed;
 pub mod domains;
 pub mod linkage;
 pub mod orders;
 
 pub use client::{TrusteeClient, TrusteeError};
+pub use consent_feed::{
+    FeedEntry, FeedError, FeedKey, FeedPage, FeedRequest, MAX_FEED_PAGE, SignedFeedPage, decide,
+};
 pub use domains::*;
 pub use orders::*;
 

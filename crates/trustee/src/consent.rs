@@ -31,23 +31,11 @@ pub const MII_PROVISION_SYSTEM: &str = oncofed_consent::MII_POLICY_SYSTEM;
 /// MII code "MDAT wissenschaftlich nutzen EU DSGVO NIVEAU".
 pub const MII_MDAT_SCIENTIFIC_USE: &str = "2.16.840.1.113883.3.1937.777.24.5.3.8";
 
-/// The wire answer for an engine decision (table in the module documentation).
+/// The wire answer for an engine decision (table in the module documentation):
+/// [`oncofed_trustee_api::consent_feed::to_wire`], shared with the site nodes'
+/// consent snapshots so that both map alike.
 pub fn to_wire(decision: Decision) -> ConsentDecision {
-    match decision {
-        Decision::Permit { .. } => ConsentDecision::Permit,
-        Decision::Deny { reason, .. } => match reason {
-            DenyReason::Withdrawn | DenyReason::PartiallyWithdrawn => {
-                ConsentDecision::DenyWithdrawn
-            }
-            // Data outside every permitted collection window: the consent does
-            // not cover it, which the wire reports like a refusal.
-            DenyReason::Objection
-            | DenyReason::Refused
-            | DenyReason::UnrecognisedCode
-            | DenyReason::NotCollected => ConsentDecision::DenyObjection,
-            DenyReason::NoOptIn => ConsentDecision::DenyNoOptIn,
-        },
-    }
+    oncofed_trustee_api::consent_feed::to_wire(decision)
 }
 
 /// Decides whether data of `category` about a known person may be used for
@@ -60,12 +48,14 @@ pub fn evaluate(
     purpose: Purpose,
     date: NaiveDate,
 ) -> ConsentDecision {
-    to_wire(oncofed_consent::evaluate(consents, category, purpose, date))
+    evaluate_origin(consents, category, purpose, date, None)
 }
 
 /// [`evaluate`] for data of a known date of origin
 /// ([`oncofed_consent::evaluate_fact`]): the collection windows and
 /// `dataPeriod`s are checked on `origin`, use on `date`. `None` is [`evaluate`].
+/// This is [`oncofed_trustee_api::decide`], the function site nodes answer
+/// from their consent snapshots with.
 pub fn evaluate_origin(
     consents: &[ParsedConsent],
     category: DataCategory,
@@ -73,12 +63,7 @@ pub fn evaluate_origin(
     date: NaiveDate,
     origin: Option<NaiveDate>,
 ) -> ConsentDecision {
-    match origin {
-        Some(o) => to_wire(oncofed_consent::evaluate_fact(
-            consents, category, purpose, date, o,
-        )),
-        None => evaluate(consents, category, purpose, date),
-    }
+    oncofed_trustee_api::decide(Some(consents), category, purpose, date, origin)
 }
 
 #[cfg(test)]

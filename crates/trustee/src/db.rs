@@ -12,6 +12,7 @@
 //! connection checkpoints on its own thread. The store records a fingerprint of
 //! the pseudonym key and refuses to open with another key.
 
+pub(crate) mod consent_feed;
 mod consents;
 pub(crate) mod deletions;
 pub(crate) mod domains;
@@ -229,6 +230,8 @@ const MIGRATIONS: &[&str] = &[
     // 5: a person's records by person: every automatic link checks the new record
     // against all records of the person it would join (linkage::veto).
     "CREATE INDEX local_ids_person ON local_ids(person_id);",
+    // 6: the consent feed's change log (db::consent_feed).
+    consent_feed::MIGRATION,
 ];
 
 /// One open connection with the schema in place.

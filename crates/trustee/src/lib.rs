@@ -18,6 +18,7 @@
 //! | [`domains`] | pseudonym domain tree (root → site → project), check characters, batch derivation |
 //! | `routes::deletions` | withdrawal cascade: deletion orders per site, receipts, sample-destruction orders |
 //! | `routes::recontact` | re-contact requests: stated reason, two distinct staff, consent, treating site only |
+//! | `routes::consent_feed` | the signed, versioned consent feed sites keep their snapshots with (`db::consent_feed`) |
 //!
 //! Staff: the admin token acts as staff member `admin`; named staff tokens come from
 //! `<data_dir>/staff` ([`StaffRegistry`]), so decisions needing two people know who is who.
@@ -97,6 +98,8 @@ struct Inner {
     /// Hash-chained, checkpoint-signed record of every trust-centre decision
     /// (consents recorded by staff, reviews, withdrawals, re-contacts).
     audit: oncofed_audit::AuditLog,
+    /// The audit key again, signing consent-feed pages (under their own kind).
+    feed_key: oncofed_crypto::SigningKeyPair,
     keys: keys::Keys,
     sites: SiteRegistry,
     admin: Option<TokenDigest>,
@@ -127,6 +130,7 @@ impl AppState {
         let audit_key =
             oncofed_crypto::SigningKeyPair::load_or_create(config.data_dir.join("audit.key"))
                 .map_err(|e| LaunchError::Audit(e.to_string()))?;
+        let feed_key = audit_key.clone();
         let audit = oncofed_audit::AuditLog::open(
             config.data_dir.join("audit.db"),
             audit_key,
@@ -145,6 +149,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 db,
                 audit,
+                feed_key,
                 keys,
                 staff,
                 domain_keys,
@@ -183,6 +188,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::pseudonyms::router())
         .merge(routes::consents::router())
+        .merge(routes::consent_feed::router())
         .merge(routes::admin::router())
         .merge(routes::audit::router())
         .merge(routes::health::router())

@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod audit;
+pub(crate) mod consent_feed;
 pub(crate) mod consents;
 pub(crate) mod deletions;
 pub(crate) mod domains;

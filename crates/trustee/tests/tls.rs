@@ -137,6 +137,28 @@ async fn site_requests_need_the_sites_own_certificate_from_the_federation_ca() {
     );
 }
 
+/// The consent feed is a site endpoint like the others: under mutual TLS a
+/// site's token reads it only over that site's own certificate.
+#[tokio::test]
+async fn the_consent_feed_needs_the_sites_own_certificate_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = pki(&tmp.path().join("ours"));
+    let url = start(tmp.path().join("tc"), &ours).await;
+    let feed = |tls: ClientTls| {
+        let url = url.clone();
+        async move {
+            let client = TrusteeClient::with_tls(&url, &token("site-a"), &tls)?;
+            let page = client.consent_feed(0, "tls-test-nonce-0123", None).await?;
+            Ok::<_, TrusteeError>(page.payload.len())
+        }
+    };
+    let own = client_tls(&ours, Some((&ours, "site-a")));
+    assert!(feed(own).await.is_ok());
+    let borrowed = client_tls(&ours, Some((&ours, "site-b")));
+    assert_eq!(status(feed(borrowed).await), "HTTP 401");
+    assert_eq!(status(feed(client_tls(&ours, None)).await), "HTTP 401");
+}
+
 #[tokio::test]
 async fn identifying_data_never_goes_out_in_the_clear_beyond_loopback() {
     // The client refuses before connecting: 192.0.2.0/24 is TEST-NET-1.

@@ -29,7 +29,9 @@ pub enum NodeCommand {
     /// Print the data-quality report: completeness per field, invalid codes, implausible values.
     Quality(QualityArgs),
     /// Query the local research store; only rows whose patients' consent permits
-    /// the purpose come back (the trust centre is asked; unreachable means no rows).
+    /// the purpose come back (checked against a consent snapshot synced from the
+    /// trust centre's signed feed; a snapshot it cannot renew within
+    /// --consent-max-staleness means no rows).
     Query(QueryArgs),
     /// Serve the consent-filtered local query API (loopback by default).
     Serve(ServeArgs),
@@ -39,6 +41,8 @@ pub enum NodeCommand {
     /// Connect to the research hub (outbound only) and answer its tasks: long-polls
     /// for tasks sealed by the pinned hub key, refuses forged, expired, misaddressed
     /// or replayed ones, answers feasibility with consent and disclosure control.
+    /// Syncs the consent snapshot from the trust centre's signed feed every 2 s
+    /// (with the deletion orders); past --consent-max-staleness nothing is released.
     /// Keeps the hub's newest signed audit checkpoint in DATA_DIR/audit-witness.json
     /// for `oncofed audit verify --witness`.
     Agent(AgentArgs),
@@ -112,6 +116,12 @@ pub struct AgentArgs {
     lifetime_epsilon: f64,
 }
 
+/// An Ed25519 public key in base64, boxed: the key is large and clap's
+/// argument structs travel inside one enum.
+fn boxed_public_key(s: &str) -> Result<Box<oncofed_crypto::PublicKey>, String> {
+    s.parse().map(Box::new).map_err(|e| format!("{e}"))
+}
+
 /// A finite ε greater than zero.
 fn positive_epsilon(s: &str) -> Result<f64, String> {
     let e: f64 = s.parse().map_err(|e| format!("{e}"))?;
@@ -158,9 +168,21 @@ pub struct TrusteeArgs {
     /// File holding this site's bearer token for the trust centre (from `oncofed trustee add-site`).
     #[arg(long, env = "ONCOFED_TRUSTEE_TOKEN_FILE")]
     token_file: PathBuf,
-    /// Seconds a consent answer may be reused.
-    #[arg(long, default_value_t = 60)]
-    consent_ttl: u64,
+    /// Seconds the local consent snapshot answers before a query first syncs it
+    /// with the trust centre's consent feed (the agent also syncs every 2 s).
+    #[arg(long, alias = "consent-ttl", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    consent_sync_interval: u64,
+    /// Seconds the consent snapshot may answer while the trust centre cannot be
+    /// reached (or its feed is refused); past this every query fails closed and
+    /// releases nothing. 10 to 86400.
+    #[arg(long, env = "ONCOFED_CONSENT_MAX_STALENESS", default_value_t = oncofed_node::DEFAULT_MAX_STALENESS.as_secs(), value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    consent_max_staleness: u64,
+    /// The trust centre's signing key (base64; `oncofed trustee serve` prints
+    /// it): consent feed pages signed by any other key are refused. Without it
+    /// the key is fetched on first contact (trusting that TLS connection) and
+    /// pinned in DATA_DIR/trustee-feed-key.pub for every later start.
+    #[arg(long, env = "ONCOFED_TRUSTEE_KEY", value_parser = boxed_public_key)]
+    trustee_key: Option<Box<oncofed_crypto::PublicKey>>,
     /// TLS towards the trust centre (and, for the agent, the hub).
     #[command(flatten)]
     tls: super::tls_args::ClientTlsArgs,
@@ -175,11 +197,21 @@ impl TrusteeArgs {
         )?)
     }
 
-    fn gate(&self) -> anyhow::Result<Arc<ConsentGate>> {
-        Ok(Arc::new(ConsentGate::new(
+    /// The consent gate; a key pinned on first use is remembered in
+    /// `DATA_DIR/trustee-feed-key.pub` when none is configured.
+    fn gate(&self, data_dir: &std::path::Path) -> anyhow::Result<Arc<ConsentGate>> {
+        let mut gate = ConsentGate::new(
             self.client()?,
-            Duration::from_secs(self.consent_ttl),
-        )))
+            Duration::from_secs(self.consent_sync_interval),
+        )
+        .with_max_staleness(Duration::from_secs(self.consent_max_staleness));
+        gate = match &self.trustee_key {
+            Some(key) => gate.with_trustee_key(**key),
+            None => gate
+                .with_key_file(data_dir.join("trustee-feed-key.pub"))
+                .context("consent feed key file")?,
+        };
+        Ok(Arc::new(gate))
     }
 }
 
@@ -436,7 +468,7 @@ async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
 
 async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open().await?;
-    let service = QueryService::new(store, a.trustee.gate()?);
+    let service = QueryService::new(store, a.trustee.gate(&a.store.data_dir)?);
     let filter = FactFilter {
         kind: a.kind,
         system: a.system,
@@ -483,7 +515,7 @@ async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open().await?;
-    let service = QueryService::new(store, a.trustee.gate()?);
+    let service = QueryService::new(store, a.trustee.gate(&a.store.data_dir)?);
     let state = oncofed_node::serve::ApiState::new(service, &read_secret(&a.api_token_file)?);
     let tls = a.server_tls.acceptor()?;
     let insecure = a.server_tls.insecure_http();
@@ -541,7 +573,7 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
             "warning: this site's key is not on its roster (--roster); it will refuse every analysis"
         );
     }
-    let gate = a.trustee.gate()?;
+    let gate = a.trustee.gate(&a.store.data_dir)?;
     // Withdrawals: deletion orders from the trust centre, polled alongside hub tasks.
     let withdrawals = tokio::spawn(
         oncofed_node::withdrawal::WithdrawalPoller::new(

@@ -16,7 +16,9 @@ pub enum TrusteeCommand {
     ///
     /// The pseudonym key is created on first start (mode 0600) and must be backed up
     /// with the data directory: a new key changes every pseudonym. Only sites listed
-    /// in the sites file can call it (registration is closed).
+    /// in the sites file can call it (registration is closed). Prints its signing
+    /// key (DATA_DIR/audit.key, created on first start): sites pin it with
+    /// `oncofed node ... --trustee-key` to verify the consent feed.
     Serve(ServeArgs),
     /// Register a site: create a random token, write it to --token-out (mode 0600)
     /// and append its hash to the sites file. Restart the trust centre to load it.
@@ -102,13 +104,29 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let shutdown = oncofed_service::shutdown_signal();
+    let signing = signing_key(&a.data_dir)?;
     eprintln!(
-        "trust centre listening on {}://{}",
+        "trust centre listening on {}://{}\nsigning key (consent feed, audit trail; pin it at sites with --trustee-key): {signing}",
         a.server_tls.scheme(),
         listener.local_addr()?
     );
     oncofed_trustee::launch(config, listener, shutdown).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The public half of the trust centre's signing key (`DATA_DIR/audit.key`,
+/// created with the data directory, both owner-only, if missing), printed so
+/// operators can pin it at the sites.
+fn signing_key(data_dir: &Path) -> anyhow::Result<oncofed_crypto::PublicKey> {
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let key = oncofed_crypto::SigningKeyPair::load_or_create(data_dir.join("audit.key"))
+        .context("trust-centre signing key")?;
+    Ok(key.public_key())
 }
 
 /// Creates a random 256-bit token as hex.

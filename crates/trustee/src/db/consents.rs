@@ -87,6 +87,7 @@ fn insert_row(
         return Ok(0);
     }
     let id = tx.last_insert_rowid();
+    super::consent_feed::record_change(tx, person)?;
     if let Some(resource_id) = &row.resource_id {
         tx.prepare_cached(
             "UPDATE consents SET superseded_by = ?1

@@ -275,6 +275,10 @@ pub(crate) fn register_site_pseudonym(
             "INSERT OR IGNORE INTO site_pseudonyms (pseudonym, site, person_id) VALUES (?1, ?2, ?3)",
         )?
         .execute(params![pseudonym.as_str(), site.as_str(), person.row])?;
+    if inserted == 1 {
+        // The site must learn that the person exists, with their consents (feed).
+        super::consent_feed::record_change(tx, person.row)?;
+    }
     if inserted == 0 {
         let (s, p): (String, i64) = tx
             .prepare_cached("SELECT site, person_id FROM site_pseudonyms WHERE pseudonym = ?1")?

@@ -258,6 +258,8 @@ fn merge(tx: &Transaction<'_>, keys: &Keys, from: i64, into: i64) -> Result<(), 
     ] {
         tx.execute(sql, params![from, into])?;
     }
+    // The merged person's pseudonyms now share the survivor's consents (feed).
+    crate::db::consent_feed::record_change(tx, into)?;
     let survivor: Person = person_by_row(tx, into)?;
     for site in sites {
         let site = SiteId::new(&site).map_err(|_| StoreError::Corrupt("site id".into()))?;

@@ -1,5 +1,8 @@
 //! `POST /v1/consents` (register FHIR Consents for a site's patients) and
 //! `POST /v1/consents/check` (batch decisions; rules in [`crate::consent`]).
+//! Site nodes no longer ask per query: they answer from a snapshot kept by the
+//! consent feed (`crate::routes::consent_feed`) with the same decision function;
+//! the check stays for tools and as the reference the snapshot is tested against.
 
 use crate::AppState;
 use crate::auth::SiteCaller;

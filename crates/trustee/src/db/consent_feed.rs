@@ -1,0 +1,160 @@
+//! The consent feed's store side: a change log of persons whose consent state
+//! changed, numbered by a monotonically increasing version, and the page query
+//! that serves it to one site (`GET /v1/consent-feed`, `crate::routes::consent_feed`).
+//!
+//! Three hooks append to the log, each inside the transaction that makes the
+//! change: a stored consent ([`super::consents`], site or staff, withdrawals
+//! included), a person newly known to a site ([`super::linkage`]: the site
+//! must learn that the person exists, with whatever consents are on record),
+//! and a linkage merge (`crate::linkage::review`: the pseudonyms of the merged
+//! person now share the survivor's consents). A log row names only the person;
+//! the page query reads the person's *current* consents and the calling site's
+//! pseudonyms when it is served, so an entry always carries the whole state.
+//! A person's older rows are deleted when a new one is appended: the log holds
+//! at most one row per person, and a node behind by any number of changes
+//! still receives the latest state.
+//!
+//! Versions are `MAX(version) + 1` within the writing transaction: under
+//! SQLite's single writer, and under PostgreSQL's primary-key check (a
+//! concurrent transaction taking the same number waits and then fails), a
+//! version only becomes visible after every smaller one, so a reader never
+//! sees version `n + 1` before `n`. The newest row is never deleted, so the
+//! maximum never falls back and a version is never reused. Plain SQL only.
+
+use super::StoreError;
+use crate::consent::{ParsedConsent, parse_consent};
+use oncofed_model::{Pseudonym, SiteId};
+use rusqlite::{Connection, Transaction, params};
+
+/// Migration 6: the change log, seeded with one row per person (version = the
+/// person's row id) so that nodes of an existing store receive every person.
+pub(crate) const MIGRATION: &str = "
+    CREATE TABLE consent_changes (
+        version INTEGER PRIMARY KEY,       -- monotonically increasing, never reused
+        person_id INTEGER NOT NULL REFERENCES persons(id),
+        changed_at INTEGER NOT NULL
+    );
+    CREATE INDEX consent_changes_person ON consent_changes(person_id);
+    INSERT INTO consent_changes (version, person_id, changed_at)
+        SELECT id, id, created_at FROM persons;";
+
+/// Appends a change of `person`'s consent state and drops the person's older
+/// rows. Call it inside the transaction that makes the change.
+pub(crate) fn record_change(tx: &Transaction<'_>, person: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO consent_changes (version, person_id, changed_at)
+         SELECT COALESCE(MAX(version), 0) + 1, ?1, ?2 FROM consent_changes",
+    )?
+    .execute(params![person, super::now()])?;
+    tx.prepare_cached(
+        "DELETE FROM consent_changes WHERE person_id = ?1
+         AND version < (SELECT MAX(version) FROM consent_changes)",
+    )?
+    .execute([person])?;
+    Ok(())
+}
+
+/// One page of a site's feed, before signing.
+#[derive(Debug)]
+pub(crate) struct Page {
+    /// The feed's newest version (all sites).
+    pub head: u64,
+    /// The last version the page covers.
+    pub through: u64,
+    /// (version, the site's pseudonyms of the person, current consents).
+    pub entries: Vec<(u64, Vec<Pseudonym>, Vec<ParsedConsent>)>,
+}
+
+/// The changes after `since` that concern persons `site` holds, at most
+/// `limit`, in one read snapshot. Persons of other sites are skipped; their
+/// versions are covered by `through` all the same.
+pub(crate) fn page(
+    conn: &mut Connection,
+    site: &SiteId,
+    since: u64,
+    limit: usize,
+) -> Result<Page, StoreError> {
+    let tx = conn.transaction()?;
+    let head: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM consent_changes",
+        [],
+        |r| r.get(0),
+    )?;
+    let since = i64::try_from(since).unwrap_or(i64::MAX);
+    let changes: Vec<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT c.version, c.person_id FROM consent_changes c
+             WHERE c.version > ?2 AND EXISTS (
+                 SELECT 1 FROM site_pseudonyms sp WHERE sp.person_id = c.person_id AND sp.site = ?1)
+             ORDER BY c.version LIMIT ?3",
+        )?
+        .query_map(
+            params![
+                site.as_str(),
+                since,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let through = match changes.last() {
+        Some((version, _)) if changes.len() == limit => *version,
+        _ => head.max(since),
+    };
+    let mut entries = Vec::with_capacity(changes.len());
+    for (version, person) in changes {
+        entries.push((
+            to_u64(version)?,
+            pseudonyms(&tx, site, person)?,
+            current_consents(&tx, person)?,
+        ));
+    }
+    tx.commit()?;
+    Ok(Page {
+        head: to_u64(head)?,
+        through: to_u64(through)?,
+        entries,
+    })
+}
+
+fn to_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative feed version".into()))
+}
+
+/// The site's pseudonyms of `person`.
+fn pseudonyms(
+    tx: &Transaction<'_>,
+    site: &SiteId,
+    person: i64,
+) -> Result<Vec<Pseudonym>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT pseudonym FROM site_pseudonyms WHERE person_id = ?1 AND site = ?2 ORDER BY pseudonym",
+    )?;
+    let rows = stmt.query_map(params![person, site.as_str()], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for p in rows {
+        out.push(Pseudonym::new(&p?).map_err(|_| StoreError::Corrupt("stored pseudonym".into()))?);
+    }
+    Ok(out)
+}
+
+/// The person's current (not superseded) consents, parsed, without
+/// `Consent.id` (another site's identifier has no business at this one). A
+/// stored consent that no longer parses fails the page (fail closed: it could
+/// be a withdrawal), as it fails `POST /v1/consents/check`.
+fn current_consents(tx: &Transaction<'_>, person: i64) -> Result<Vec<ParsedConsent>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL ORDER BY id",
+    )?;
+    let rows = stmt.query_map([person], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for json in rows {
+        let value: serde_json::Value = serde_json::from_str(&json?)
+            .map_err(|_| StoreError::Corrupt("stored consent is not JSON".into()))?;
+        let mut parsed = parse_consent(&value)
+            .map_err(|e| StoreError::Corrupt(format!("stored consent: {e}")))?;
+        parsed.resource_id = None;
+        out.push(parsed);
+    }
+    Ok(out)
+}
