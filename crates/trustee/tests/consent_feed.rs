@@ -221,7 +221,7 @@ async fn versions_grow_pages_chain_and_a_person_keeps_one_entry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linkage_merge_brings_the_survivors_consents_to_every_pseudonym() {
     use linkage_common::{ADMIN, Server, TOKEN_A, TOKEN_B};
-    use oncofed_trustee::linkage::api::Decision;
+    use oncofed_trustee_api::linkage::api::Decision;
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
     let (a, b) = (server.site(TOKEN_A), server.site(TOKEN_B));
