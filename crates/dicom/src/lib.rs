@@ -20,6 +20,10 @@
 //! table itself is data (`profile/`, from the standard via Innolitics'
 //! parser), so the code holds the rules of applying it, not the rows.
 //!
+//! [`identity::read`] takes the person's IDAT from the header for the trust
+//! centre (in memory only), so images and clinical facts meet under one
+//! pseudonym.
+//!
 //! Reading ([`read::open`]: Part 10 files, with or without preamble, and bare
 //! data sets), writing and the DICOM network come from dicom-rs
 //! (`dicom-object`, `dicom-core`).
@@ -27,6 +31,7 @@
 mod clean;
 mod dates;
 mod deid;
+pub mod identity;
 mod markers;
 pub mod profile;
 pub mod read;
