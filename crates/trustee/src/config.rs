@@ -409,6 +409,8 @@ pub struct TrusteeConfig {
     pub(crate) staff: StaffRegistry,
     pub(crate) tls: Option<oncofed_tls::TlsAcceptor>,
     pub(crate) insecure_http: bool,
+    /// PostgreSQL URL of the store; `None` for the SQLite file in `data_dir`.
+    pub(crate) store_url: Option<String>,
 }
 
 impl TrusteeConfig {
@@ -434,6 +436,7 @@ impl TrusteeConfig {
             staff: StaffRegistry::default(),
             tls: None,
             insecure_http: false,
+            store_url: None,
         })
     }
 
@@ -495,7 +498,22 @@ impl TrusteeConfig {
         self
     }
 
-    /// The directory holding the store.
+    /// Keeps the store in the PostgreSQL database at `url`
+    /// (`postgres://user[:password]@host:port/db`) instead of `<data_dir>/trustee.db`,
+    /// for a federation whose identities outgrow one file. The server must be on
+    /// this machine (loopback or Unix socket: no TLS to PostgreSQL in this build);
+    /// the audit trail, its key and the staff file stay in the data directory.
+    pub fn with_store_url(mut self, url: impl Into<String>) -> Self {
+        self.store_url = Some(url.into());
+        self
+    }
+
+    /// The PostgreSQL URL of the store, if it is not the SQLite file.
+    pub fn store_url(&self) -> Option<&str> {
+        self.store_url.as_deref()
+    }
+
+    /// The directory holding the store (SQLite), the audit trail and its key.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
@@ -515,6 +533,16 @@ impl fmt::Debug for TrusteeConfig {
             .field("admin", &self.admin.map(|_| "<redacted>"))
             .field("staff", &self.staff)
             .field("tls", &self.tls)
+            .field(
+                "store",
+                &self
+                    .store_url
+                    .as_deref()
+                    .map(|u| match oncofed_migrate::postgres::Target::parse(u, "") {
+                        Ok(t) => t.described,
+                        Err(_) => "<unparsable or remote PostgreSQL URL>".into(),
+                    }),
+            )
             .finish()
     }
 }

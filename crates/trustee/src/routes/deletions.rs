@@ -43,6 +43,13 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), ApiError> {
         return Ok(());
     }
     let issued = state.inner.db.write(deletions::sweep).await?;
+    if issued.erased > 0 {
+        tracing::info!(
+            persons = issued.erased,
+            "erased the identifying data of withdrawn persons"
+        );
+        state.inner.db.after_erasure().await;
+    }
     audit_issued(state, issued).await
 }
 
