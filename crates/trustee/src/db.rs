@@ -20,9 +20,9 @@
 //! resolves (reader) do not wait for pseudonymisation batches (writer). On SQLite a
 //! third connection checkpoints the WAL on its own thread.
 
-mod consents;
 #[cfg(test)]
 mod conformance;
+mod consents;
 pub(crate) mod deletions;
 pub(crate) mod domains;
 mod linkage;
@@ -162,9 +162,9 @@ impl Db {
     /// and checks the key as [`Db::open`] does. Blocking: call it from a blocking
     /// thread, never from async code.
     pub(crate) fn connect(url: &str, key_fingerprint: &[u8; 32]) -> Result<Self, StoreError> {
-        let mut writer = Conn::Postgres(postgres::connect(url)?);
+        let mut writer = Conn::Postgres(Box::new(postgres::connect(url)?));
         check_key_fingerprint(&mut writer, key_fingerprint)?;
-        let reader = Conn::Postgres(postgres::connect(url)?);
+        let reader = Conn::Postgres(Box::new(postgres::connect(url)?));
         Ok(Self {
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
@@ -196,7 +196,9 @@ impl Db {
         let result = run(self.writer.clone(), |conn| match conn {
             Conn::Sqlite(c) => {
                 if !sqlite::truncate_wal(c)? {
-                    tracing::debug!("WAL checkpoint after erasure incomplete (a reader was active)");
+                    tracing::debug!(
+                        "WAL checkpoint after erasure incomplete (a reader was active)"
+                    );
                 }
                 Ok(())
             }
@@ -261,4 +263,3 @@ fn check_key_fingerprint(conn: &mut Conn, fingerprint: &[u8; 32]) -> Result<(), 
 pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
-

@@ -82,7 +82,14 @@ fn insert_row(
         "INSERT INTO consents (person_id, source, resource_id, content_hash, resource, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (person_id, content_hash) DO NOTHING
          RETURNING id",
-        params![person, source, row.resource_id, &row.content_hash[..], row.resource, now],
+        params![
+            person,
+            source,
+            row.resource_id,
+            &row.content_hash[..],
+            row.resource,
+            now
+        ],
         |r| r.get(0),
     )?;
     let Some(id) = inserted else {

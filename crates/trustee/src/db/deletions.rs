@@ -17,10 +17,14 @@
 //! gets a deletion order, instead of creating a new person without consent), the
 //! local ids and site pseudonyms (to address the orders), the consents (the
 //! withdrawal is the proof) and the orders with their receipts. None of these is
-//! IDAT. The erasure is final: later IDAT for the person is not stored.
+//! IDAT. A keyed hash of each record's exact identity is added to the linkage keys
+//! (see [`Keys::erased_identity_key`]), so a later registration of the same
+//! identity still finds the person. The erasure is final: later IDAT for the
+//! person is not stored.
 
 use super::{Conn, StoreError, Tx, now, params};
 use crate::consent::{ParsedConsent, PolicyCode, Provision, ProvisionType, parse_consent};
+use crate::keys::Keys;
 use oncofed_model::{DataCategory, Pseudonym, Purpose, SiteId};
 use oncofed_trustee_api::{DeletionOrder, DeletionReceipt, SampleDestruction};
 
@@ -66,7 +70,7 @@ pub(crate) fn sweep_due(conn: &mut Conn) -> Result<bool, StoreError> {
 }
 
 /// Issues the orders for withdrawals recorded since the last sweep (writer connection).
-pub(crate) fn sweep(conn: &mut Conn) -> Result<Issued, StoreError> {
+pub(crate) fn sweep(conn: &mut Conn, keys: &Keys) -> Result<Issued, StoreError> {
     let mut tx = conn.write_tx()?;
     let from = watermark(&mut tx)?;
     let (persons, newest) = {
@@ -103,7 +107,7 @@ pub(crate) fn sweep(conn: &mut Conn) -> Result<Issued, StoreError> {
             continue;
         };
         issue(&mut tx, person, consent_id, &mut issued)?;
-        if erase(&mut tx, person)? {
+        if erase(&mut tx, keys, person)? {
             issued.erased += 1;
         }
     }
@@ -117,10 +121,7 @@ pub(crate) fn sweep(conn: &mut Conn) -> Result<Issued, StoreError> {
 }
 
 /// The person's current consents with their row ids.
-fn current_consents(
-    tx: &mut Tx<'_>,
-    person: i64,
-) -> Result<Vec<(i64, ParsedConsent)>, StoreError> {
+fn current_consents(tx: &mut Tx<'_>, person: i64) -> Result<Vec<(i64, ParsedConsent)>, StoreError> {
     let rows = tx.query(
         "SELECT id, resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL
          ORDER BY id",
@@ -192,15 +193,31 @@ fn issue(
     Ok(())
 }
 
-/// Erases the identifying data of a withdrawn person (see the module docs):
+/// Erases the identifying data of a withdrawn person (see the module docs): keeps
+/// a keyed hash of each record's exact identity ([`Keys::erased_identity_key`]),
 /// empties the IDAT of their local ids, removes those records from the
-/// probabilistic blocking index and deletes the review items that name them, and
+/// probabilistic blocking index, deletes the review items that name them, and
 /// marks the person erased. Returns whether the person was not erased before.
-pub(crate) fn erase(tx: &mut Tx<'_>, person: i64) -> Result<bool, StoreError> {
+pub(crate) fn erase(tx: &mut Tx<'_>, keys: &Keys, person: i64) -> Result<bool, StoreError> {
     let first = tx.execute(
         "UPDATE persons SET erased_at = ?2 WHERE id = ?1 AND erased_at IS NULL",
         params![person, now()],
     )? == 1;
+    let stored = tx.query(
+        "SELECT idat FROM local_ids WHERE person_id = ?1 AND idat <> ?2 ORDER BY site, local_id",
+        params![person, super::ERASED_IDAT],
+        |r| r.get::<String>(0),
+    )?;
+    for idat in stored {
+        let key = crate::linkage::probabilistic::record_of(&idat)
+            .and_then(|r| keys.erased_identity_key(&r));
+        if let Some(key) = key {
+            tx.execute(
+                "INSERT INTO blocking_keys (key, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![&key[..], person],
+            )?;
+        }
+    }
     tx.execute(
         "DELETE FROM linkage_blocks WHERE EXISTS (SELECT 1 FROM local_ids l
            WHERE l.person_id = ?1 AND l.site = linkage_blocks.site
@@ -244,6 +261,7 @@ pub(crate) fn missing_orders(
 /// Issues the orders [`missing_orders`] found (writer connection).
 pub(crate) fn issue_missing(
     conn: &mut Conn,
+    keys: &Keys,
     missing: &[(i64, i64)],
 ) -> Result<Issued, StoreError> {
     let mut tx = conn.write_tx()?;
@@ -251,7 +269,7 @@ pub(crate) fn issue_missing(
     for &(person, consent_id) in missing {
         issue(&mut tx, person, consent_id, &mut issued)?;
         // The site registered the person after the erasure: erase its record too.
-        erase(&mut tx, person)?;
+        erase(&mut tx, keys, person)?;
     }
     tx.commit()?;
     Ok(issued)
@@ -267,13 +285,7 @@ pub(crate) fn open_orders(
         "SELECT id, pseudonym, ordered_at FROM deletion_orders
          WHERE site = ?1 AND done_at IS NULL ORDER BY id",
         params![site.as_str()],
-        |r| {
-            Ok((
-                r.get::<i64>(0)?,
-                r.get::<String>(1)?,
-                r.get::<i64>(2)?,
-            ))
-        },
+        |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)),
     )?;
     tx.commit()?;
     let mut out = Vec::new();
@@ -343,9 +355,7 @@ pub(crate) fn record_receipt(
 }
 
 /// Every sample-destruction order with the person's site pseudonyms, oldest first.
-pub(crate) fn sample_destructions(
-    conn: &mut Conn,
-) -> Result<Vec<SampleDestruction>, StoreError> {
+pub(crate) fn sample_destructions(conn: &mut Conn) -> Result<Vec<SampleDestruction>, StoreError> {
     let mut tx = conn.read_tx()?;
     let orders = tx.query(
         "SELECT id, person_id, ordered_at, confirmed_at, confirmed_by

@@ -142,6 +142,10 @@ fn link_one(
         },
         None => None,
     };
+    let exact = match exact {
+        Some(p) => Some(p),
+        None => erased_match(tx, keys, site, record.as_ref(), &item.keys)?,
+    };
     let person = match exact {
         Some(p) => {
             register_keys(tx, p.row, &item.keys, true)?;
@@ -189,11 +193,7 @@ fn link_one(
     // A new record of a person erased on withdrawal (linked by the insurance
     // number) is linked, so the site gets its deletion order, but keeps no IDAT.
     let erased = is_erased(tx, person.row)?;
-    let idat = if erased {
-        ERASED_IDAT
-    } else {
-        &item.idat_json
-    };
+    let idat = if erased { ERASED_IDAT } else { &item.idat_json };
     tx.execute(
         "INSERT INTO local_ids (site, local_id, person_id, idat, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![site.as_str(), item.local_id, person.row, idat, now],
@@ -216,6 +216,30 @@ pub(crate) fn person_by_row(tx: &mut Tx<'_>, row: i64) -> Result<Person, StoreEr
             pid: pid_from(r.get(0)?)?,
         })
     })
+}
+
+/// The withdrawn person whose erased identity ([`Keys::erased_identity_key`])
+/// equals the record's, unless the insurance numbers differ or the person has
+/// another local id at this site.
+fn erased_match(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    site: &SiteId,
+    record: Option<&oncofed_linkage::Record>,
+    ours: &BlockingKeys,
+) -> Result<Option<Person>, StoreError> {
+    let Some(key) = record.and_then(|r| keys.erased_identity_key(r)) else {
+        return Ok(None);
+    };
+    let Some(p) = person_by_key(tx, &key)? else {
+        return Ok(None);
+    };
+    if prob::person_kvnr_differs(tx, p.row, ours.kvnr.as_ref().map(|k| &k[..]))?
+        || veto::person_veto(tx, p.row, site.as_str(), record)?.is_some()
+    {
+        return Ok(None);
+    }
+    Ok(Some(p))
 }
 
 /// Whether the person's IDAT was erased on withdrawal.
@@ -248,11 +272,7 @@ fn person_by_key(tx: &mut Tx<'_>, key: &BlockingKey) -> Result<Option<Person>, S
     person_by_row(tx, row).map(Some)
 }
 
-fn new_person(
-    tx: &mut Tx<'_>,
-    kvnr: Option<BlockingKey>,
-    now: i64,
-) -> Result<Person, StoreError> {
+fn new_person(tx: &mut Tx<'_>, kvnr: Option<BlockingKey>, now: i64) -> Result<Person, StoreError> {
     let pid: PersonId = rand::random();
     let row = tx.query_one(
         "INSERT INTO persons (pid, kvnr_key, created_at) VALUES (?1, ?2, ?3) RETURNING id",
@@ -349,7 +369,7 @@ pub(crate) fn person_of_local_id(
 mod tests {
     use super::*;
     use crate::config::PseudonymKey;
-        use chrono::NaiveDate;
+    use chrono::NaiveDate;
     use oncofed_idat::{IdentifyingData, Kvnr};
     use oncofed_model::Sex;
 
@@ -388,13 +408,7 @@ mod tests {
     }
 
     fn run(f: &mut Fixture, site: &str, items: Vec<LinkItem>) -> Vec<PseudonymPair> {
-        pseudonymise(
-            &mut f.store,
-            &f.keys,
-            &SiteId::new(site).unwrap(),
-            &items,
-        )
-        .unwrap()
+        pseudonymise(&mut f.store, &f.keys, &SiteId::new(site).unwrap(), &items).unwrap()
     }
 
     #[test]

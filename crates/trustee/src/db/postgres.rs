@@ -204,19 +204,6 @@ pub(crate) fn connect(url: &str) -> Result<PgConn, StoreError> {
     }
 }
 
-/// The schema version of the database at `conn`.
-pub(crate) fn version(conn: &mut PgConn) -> Result<i64, StoreError> {
-    oncofed_migrate::postgres::version(conn.client()?, LEDGER).map_err(|e| match e {
-        PgMigrateError::Postgres { source, .. } => source.into(),
-        PgMigrateError::TooNew {
-            found, supported, ..
-        } => StoreError::SchemaTooNew {
-            found,
-            known: supported,
-        },
-    })
-}
-
 /// Runs `VACUUM (ANALYZE)` on the tables a withdrawal erases rows from: the space
 /// of the dead tuples becomes reusable. It does not overwrite them, nor touch WAL,
 /// archives or backups (see ARCHITECTURE.md, "Erasure on withdrawal"). No
@@ -225,4 +212,35 @@ pub(crate) fn vacuum_erased(conn: &mut PgConn) -> Result<(), StoreError> {
     conn.client()?
         .batch_execute(&format!("VACUUM (ANALYZE) {ERASED_TABLES}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No TLS to PostgreSQL: a server across a network is refused before
+    /// connecting, and no message repeats the password.
+    #[test]
+    fn remote_servers_are_refused_and_passwords_never_shown() {
+        for url in [
+            "postgres://tc:s3cret@db.example.org/trustee",
+            "postgres://tc:s3cret@10.1.2.3:5432/trustee",
+        ] {
+            let err = connect(url).err().expect("refused");
+            assert!(matches!(err, StoreError::Url(_)), "{err:?}");
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("s3cret"), "{text}");
+            assert!(text.contains("no TLS to PostgreSQL"), "{text}");
+        }
+        // Nothing listens on port 1: a connect error names the target, not the password.
+        let err = connect("postgres://tc:s3cret@127.0.0.1:1/trustee")
+            .err()
+            .expect("fails");
+        let text = format!("{err} {err:?}");
+        assert!(matches!(err, StoreError::Connect { .. }), "{text}");
+        assert!(
+            text.contains("postgres://tc@127.0.0.1:1/trustee") && !text.contains("s3cret"),
+            "{text}"
+        );
+    }
 }

@@ -30,11 +30,7 @@ fn kind_of(reason: RecontactReason) -> RecontactKind {
 }
 
 /// Whether the person (row `person`) may be re-contacted for `reason` today.
-fn permitted(
-    tx: &mut Tx<'_>,
-    person: i64,
-    reason: RecontactReason,
-) -> Result<bool, StoreError> {
+fn permitted(tx: &mut Tx<'_>, person: i64, reason: RecontactReason) -> Result<bool, StoreError> {
     let rows = tx.query(
         "SELECT resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL ORDER BY id",
         params![person],

@@ -46,7 +46,10 @@ impl<T: rusqlite::ToSql + postgres::types::ToSql + Sync> Param for T {
 }
 
 /// A column type both engines can read.
-pub(crate) trait Column: rusqlite::types::FromSql + for<'a> postgres::types::FromSql<'a> {}
+pub(crate) trait Column:
+    rusqlite::types::FromSql + for<'a> postgres::types::FromSql<'a>
+{
+}
 
 impl<T: rusqlite::types::FromSql + for<'a> postgres::types::FromSql<'a>> Column for T {}
 
@@ -62,8 +65,9 @@ pub(crate) use params;
 pub(crate) enum Conn {
     /// The embedded store.
     Sqlite(rusqlite::Connection),
-    /// A PostgreSQL database.
-    Postgres(PgConn),
+    /// A PostgreSQL database (boxed: its configuration is large, and a
+    /// connection is made once).
+    Postgres(Box<PgConn>),
 }
 
 /// A PostgreSQL connection with its prepared statements (one round trip per
@@ -312,8 +316,9 @@ impl Tx<'_> {
         }
     }
 
-    /// Whether this is a PostgreSQL transaction (for the few engine-specific
+    /// Whether this is a PostgreSQL transaction (for the tests' engine-specific
     /// statements, such as listing tables).
+    #[cfg(test)]
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self, Tx::Postgres(..))
     }

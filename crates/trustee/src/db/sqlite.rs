@@ -230,7 +230,6 @@ pub(crate) fn checkpoint_loop(conn: &Connection, wrote: &std::sync::mpsc::Receiv
     checkpoint("TRUNCATE");
 }
 
-
 /// Copies the WAL into the file and truncates it (after an erasure). Returns
 /// whether the checkpoint was complete (`false` while a reader held a snapshot).
 pub(crate) fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {

@@ -58,11 +58,7 @@ fn threshold(tx: &mut Tx<'_>, project: &str) -> Result<f64, StoreError> {
 }
 
 /// Sets a project's Dice threshold (creating the project).
-pub(crate) fn set_threshold(
-    conn: &mut Conn,
-    project: &str,
-    value: f64,
-) -> Result<(), StoreError> {
+pub(crate) fn set_threshold(conn: &mut Conn, project: &str, value: f64) -> Result<(), StoreError> {
     let mut tx = conn.write_tx()?;
     threshold(&mut tx, project)?;
     tx.execute(

@@ -13,10 +13,10 @@
 //! protect nothing against anyone who can read the file; the hash only gives a
 //! fixed-size index.
 
+use crate::db::{StoreError, Tx, params};
 use oncofed_idat::IdentifyingData;
 use oncofed_linkage::probabilistic::{compare, score};
 use oncofed_linkage::{Config, Field, Outcome, Record};
-use crate::db::{StoreError, Tx, params};
 use sha2::{Digest, Sha256};
 
 /// Records read per blocking key: a bound on the work for one new record
@@ -95,7 +95,7 @@ pub(crate) fn unregister(
 }
 
 /// Whether `person` has an insurance-number key on record that differs from `ours`.
-fn person_kvnr_differs(
+pub(crate) fn person_kvnr_differs(
     tx: &mut Tx<'_>,
     person: i64,
     ours: Option<&[u8]>,

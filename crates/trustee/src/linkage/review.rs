@@ -37,12 +37,12 @@ pub(crate) fn enqueue(
         "INSERT INTO review_items (site, local_id, person_id, other_site, other_local_id,
              other_person_id, score, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
-        new.0,
-        new.1,
-        new.2,
-        other.site,
-        other.local_id,
-        other.person,
+            new.0,
+            new.1,
+            new.2,
+            other.site,
+            other.local_id,
+            other.person,
             other.score,
             now
         ],

@@ -15,8 +15,8 @@
 //! only automatic decisions.
 
 use super::probabilistic::record_of;
-use oncofed_linkage::{Record, Veto};
 use crate::db::{StoreError, Tx, params};
+use oncofed_linkage::{Record, Veto};
 
 /// Why a record may not join a person automatically.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -42,7 +42,12 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), ApiError> {
     if !state.inner.db.read(deletions::sweep_due).await? {
         return Ok(());
     }
-    let issued = state.inner.db.write(deletions::sweep).await?;
+    let keys = state.inner.keys.clone();
+    let issued = state
+        .inner
+        .db
+        .write(move |conn| deletions::sweep(conn, &keys))
+        .await?;
     if issued.erased > 0 {
         tracing::info!(
             persons = issued.erased,
@@ -64,10 +69,11 @@ async fn catch_up(state: &AppState, site: &SiteId) -> Result<(), ApiError> {
     if missing.is_empty() {
         return Ok(());
     }
+    let keys = state.inner.keys.clone();
     let issued = state
         .inner
         .db
-        .write(move |conn| deletions::issue_missing(conn, &missing))
+        .write(move |conn| deletions::issue_missing(conn, &keys, &missing))
         .await?;
     audit_issued(state, issued).await
 }
