@@ -1,6 +1,7 @@
 //! `oncofed demo --store-url`: the whole federation with every site's research
-//! store in its own PostgreSQL database on a real server, started for the test
-//! by `scripts/postgres` (installed by `scripts/setup-peers`).
+//! store and the trust centre's store each in its own PostgreSQL database on a
+//! real server, started for the test by `scripts/postgres` (installed by
+//! `scripts/setup-peers`).
 
 mod support;
 
@@ -50,7 +51,7 @@ impl Drop for Cluster {
 }
 
 #[test]
-fn the_demo_runs_with_every_site_store_on_postgresql() {
+fn the_demo_runs_with_every_site_store_and_the_trust_centre_on_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let Some(cluster) = Cluster::start(dir.path()) else {
         return;
@@ -60,7 +61,7 @@ fn the_demo_runs_with_every_site_store_on_postgresql() {
         .strip_suffix("/postgres")
         .expect("a URL ending in /postgres");
     let template = format!("{server}/demo_{{site}}");
-    let run = || {
+    let run = |data: &Path| {
         oncofed()
             .args([
                 "demo",
@@ -69,11 +70,14 @@ fn the_demo_runs_with_every_site_store_on_postgresql() {
                 "--json",
                 "--store-url",
                 &template,
+                "--dir",
             ])
+            .arg(data)
             .output()
             .unwrap()
     };
-    let out = run();
+    let data = dir.path().join("demo");
+    let out = run(&data);
     assert!(
         out.status.success(),
         "{}",
@@ -91,8 +95,31 @@ fn the_demo_runs_with_every_site_store_on_postgresql() {
         summary["analyses"].to_string().contains("cox"),
         "analyses ran"
     );
+    // The trust centre kept its persons, IDAT and pseudonyms in `demo_trustee`,
+    // not in a file of its data directory.
+    let mut tc = postgres::Client::connect(&format!("{server}/demo_trustee"), postgres::NoTls)
+        .expect("the trust centre's database exists");
+    let count = |tc: &mut postgres::Client, table: &str| -> i64 {
+        tc.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .unwrap()
+            .get(0)
+    };
+    let persons = count(&mut tc, "persons");
+    assert!(persons > 0);
+    assert!(count(&mut tc, "local_ids") >= persons);
+    assert!(count(&mut tc, "site_pseudonyms") >= persons);
+    assert!(
+        persons >= summary["distinct_research_pseudonyms"].as_i64().unwrap(),
+        "every research pseudonym is a person of the trust centre's database"
+    );
+    assert_eq!(count(&mut tc, "trustee_schema"), 1);
+    assert!(!data.join("trustee/store/trustee.db").exists());
+    assert!(
+        data.join("trustee/store/audit.db").exists(),
+        "the audit trail stays SQLite"
+    );
     // The databases now hold the first run: a second run refuses to mix them.
-    let again = run();
+    let again = run(&dir.path().join("demo-again"));
     assert!(!again.status.success());
     let said = String::from_utf8_lossy(&again.stderr);
     assert!(

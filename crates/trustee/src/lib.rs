@@ -59,6 +59,15 @@ use config::TokenDigest;
 use std::future::Future;
 use std::sync::Arc;
 
+/// The schema version of a trust-centre store in the PostgreSQL database at
+/// `url`, 0 when the database holds none (nothing is created or migrated). For
+/// tools that must not reuse an earlier store: `oncofed demo` makes a new
+/// pseudonym key every run, and a store refuses any key but its own. Blocking:
+/// call it from a blocking thread.
+pub fn postgres_store_version(url: &str) -> Result<i64, StoreError> {
+    db::postgres::version_at(url)
+}
+
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {

@@ -204,6 +204,18 @@ pub(crate) fn connect(url: &str) -> Result<PgConn, StoreError> {
     }
 }
 
+/// The schema version of the store in the database at `url` (0: none yet),
+/// without migrating. Blocking.
+pub(crate) fn version_at(url: &str) -> Result<i64, StoreError> {
+    let target = Target::parse(url, "oncofed-trustee")?;
+    let mut conn = PgConn::connect(&target)?;
+    match oncofed_migrate::postgres::version(conn.client()?, LEDGER) {
+        Ok(v) => Ok(v),
+        Err(PgMigrateError::Postgres { source, .. }) => Err(source.into()),
+        Err(PgMigrateError::TooNew { found, .. }) => Ok(found),
+    }
+}
+
 /// Runs `VACUUM (ANALYZE)` on the tables a withdrawal erases rows from: the space
 /// of the dead tuples becomes reusable. It does not overwrite them, nor touch WAL,
 /// archives or backups (see ARCHITECTURE.md, "Erasure on withdrawal"). No
