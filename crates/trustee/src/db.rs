@@ -195,11 +195,15 @@ impl Db {
     pub(crate) async fn after_erasure(&self) {
         let result = run(self.writer.clone(), |conn| match conn {
             Conn::Sqlite(c) => {
-                if !sqlite::truncate_wal(c)? {
-                    tracing::debug!(
-                        "WAL checkpoint after erasure incomplete (a reader was active)"
-                    );
+                // The checkpointer thread may be mid-checkpoint (SQLITE_BUSY without
+                // waiting): try a few times.
+                for _ in 0..40 {
+                    if sqlite::truncate_wal(c)? {
+                        return Ok(());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(25));
                 }
+                tracing::warn!("the WAL could not be truncated after an erasure (busy); the next checkpoint overwrites it");
                 Ok(())
             }
             Conn::Postgres(pg) => postgres::vacuum_erased(pg),

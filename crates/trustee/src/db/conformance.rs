@@ -36,6 +36,9 @@ pub(super) trait Backend: Sync {
     fn set_version(&self, version: i64);
     /// (the version recorded, the version this build writes).
     fn versions(&self) -> (i64, i64);
+    /// After an erasure and `Db::after_erasure`: checks what this backend
+    /// promises about the erased `traces` beyond the live tables.
+    fn check_after_erasure(&self, traces: &[&str]);
 }
 
 /// The embedded backend in a temporary directory.
@@ -48,6 +51,25 @@ impl Sqlite {
 }
 
 impl Backend for Sqlite {
+    /// `secure_delete` overwrote the old IDAT in the file, and the truncating
+    /// checkpoint emptied the WAL: no byte of it is left in either.
+    fn check_after_erasure(&self, traces: &[&str]) {
+        let wal = self.0.path().join("trustee.db-wal");
+        assert_eq!(
+            std::fs::metadata(&wal).map_or(0, |m| m.len()),
+            0,
+            "WAL truncated"
+        );
+        for file in [self.path(), wal] {
+            let bytes = std::fs::read(&file)
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            for t in traces {
+                let found = bytes.windows(t.len()).any(|w| w == t.as_bytes());
+                assert!(!found, "{t} still in {}", file.display());
+            }
+        }
+    }
     fn conn(&self) -> Conn {
         Conn::Sqlite(super::sqlite::open(&self.path()).unwrap())
     }
@@ -71,6 +93,23 @@ impl Backend for Sqlite {
 pub(super) struct Postgres(oncofed_test_pg::TestDb);
 
 impl Backend for Postgres {
+    /// PostgreSQL cannot promise the bytes are gone (dead tuples are not
+    /// overwritten; WAL and backups keep them): what is checked is that the
+    /// erased tables were vacuumed, so the space is reusable and statistics fresh.
+    fn check_after_erasure(&self, _traces: &[&str]) {
+        let rows = self
+            .0
+            .client()
+            .query(
+                "SELECT relname::text FROM pg_stat_user_tables
+                 WHERE relname IN ('local_ids', 'linkage_blocks', 'review_items')
+                   AND last_vacuum IS NOT NULL ORDER BY relname",
+                &[],
+            )
+            .unwrap();
+        let vacuumed: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        assert_eq!(vacuumed, ["linkage_blocks", "local_ids", "review_items"]);
+    }
     fn conn(&self) -> Conn {
         Conn::Postgres(Box::new(
             super::postgres::connect(&self.0.url)
@@ -131,7 +170,8 @@ conformance_tests! {
         domains_form_a_tree_and_pseudonymise_reversibly,
         recontact_needs_two_staff_and_a_permitting_consent;
     withdrawal: a_withdrawal_orders_deletions_and_erases_every_trace_of_idat,
-        receipts_and_sample_destructions_are_recorded_once;
+        receipts_and_sample_destructions_are_recorded_once,
+        the_service_cleans_up_after_an_erasure;
     schema: reopening_keeps_data_and_the_schema_is_current,
         a_newer_schema_is_refused_before_anything_is_written,
         another_key_is_refused;

@@ -254,3 +254,36 @@ pub(super) fn receipts_and_sample_destructions_are_recorded_once(b: &dyn Backend
     let listed = deletions::sample_destructions(&mut conn).unwrap();
     assert_eq!(listed[0].confirmed_by.as_deref(), Some("carol"));
 }
+
+/// Through the service's handle (`Db`, as `GET /v1/deletions` runs it): a sweep
+/// that erased IDAT is followed by the backend's clean-up, a truncating WAL
+/// checkpoint on SQLite (no byte of the IDAT left in its files) and a `VACUUM` of
+/// the erased tables on PostgreSQL.
+pub(super) fn the_service_cleans_up_after_an_erasure(b: &dyn Backend) {
+    let k = keys();
+    let db = b.db(&k.fingerprint()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let kk = k.clone();
+        let p = db
+            .write(move |c| {
+                pseudonymise(c, &kk, &site("uk-a"), &[item(&kk, "w", &withdrawn(true))])
+            })
+            .await
+            .unwrap();
+        let row = consent(withdrawal());
+        db.write(move |c| insert_admin_consent(c, p[0].site.as_str(), &row))
+            .await
+            .unwrap();
+        let kk = k.clone();
+        let issued = db.write(move |c| deletions::sweep(c, &kk)).await.unwrap();
+        assert_eq!(issued.erased, 1);
+        db.after_erasure().await;
+    });
+    drop(db);
+    b.check_after_erasure(&TRACES);
+    assert_eq!(traces(&mut b.conn()), Vec::<&str>::new());
+}
