@@ -289,3 +289,64 @@ pub(super) fn count(conn: &mut Conn, sql: &str, p: &[&dyn super::sql::Param]) ->
     let mut tx = conn.read_tx().unwrap();
     tx.query_one(sql, p, |r| r.get(0)).unwrap()
 }
+
+/// Pseudonymisation throughput on each backend (`cargo test -p oncofed-trustee
+/// --lib measure -- --ignored --nocapture`): 10 batches of 500 new persons with
+/// insurance numbers at one site, then the same 5,000 again from a second site
+/// (every record links by the insurance number).
+#[cfg(test)]
+mod measure {
+    use super::{Backend, idat, item, keys, site};
+    use oncofed_model::Sex;
+
+    fn run(name: &str, b: &dyn Backend) {
+        let k = keys();
+        let mut conn = b.conn();
+        let batches: Vec<Vec<_>> = (0..10u32)
+            .map(|batch| {
+                (0..500u32)
+                    .map(|i| {
+                        let n = batch * 500 + i;
+                        let mut p = idat(
+                            &format!("Given{}", n % 997),
+                            &format!("Family{n}"),
+                            (1930 + (n % 70) as i32, 1 + n % 12, 1 + n % 28),
+                            if n % 2 == 0 { Sex::Female } else { Sex::Male },
+                            None,
+                        );
+                        // Everyone at an address of their own: realistic block sizes.
+                        if let Some(a) = p.address.as_mut() {
+                            a.lines = vec![format!("Weg {}", n % 300)];
+                            a.postal_code = Some(format!("{:05}", 10_000 + n * 7 % 89_999));
+                        }
+                        p.kvnr = Some(
+                            oncofed_idat::Kvnr::from_parts(
+                                b'A' + (n % 26) as u8,
+                                &std::array::from_fn(|j| (n / 10u32.pow(7 - j as u32) % 10) as u8),
+                            )
+                            .unwrap(),
+                        );
+                        item(&k, &format!("{n}"), &p)
+                    })
+                    .collect()
+            })
+            .collect();
+        for s in ["uk-a", "uk-b"] {
+            let started = std::time::Instant::now();
+            for batch in &batches {
+                crate::db::pseudonymise(&mut conn, &k, &site(s), batch).unwrap();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!("{name} {s}: 5000 records in {secs:.2} s ({:.0}/s)", 5_000.0 / secs);
+        }
+    }
+
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn measure_pseudonymisation() {
+        run("sqlite", &super::Sqlite(tempfile::tempdir().unwrap()));
+        if let Some(db) = oncofed_test_pg::database() {
+            run("postgresql", &super::Postgres(db));
+        }
+    }
+}
