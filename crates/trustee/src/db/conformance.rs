@@ -337,7 +337,10 @@ mod measure {
                 crate::db::pseudonymise(&mut conn, &k, &site(s), batch).unwrap();
             }
             let secs = started.elapsed().as_secs_f64();
-            eprintln!("{name} {s}: 5000 records in {secs:.2} s ({:.0}/s)", 5_000.0 / secs);
+            eprintln!(
+                "{name} {s}: 5000 records in {secs:.2} s ({:.0}/s)",
+                5_000.0 / secs
+            );
         }
     }
 
