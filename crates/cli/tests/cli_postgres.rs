@@ -1,13 +1,13 @@
 //! `oncofed demo --store-url`: the whole federation with every site's research
 //! store and the trust centre's store each in its own PostgreSQL database on a
 //! real server, started for the test by `scripts/postgres` (installed by
-//! `scripts/setup-peers`).
+//! `scripts/setup-peers`); and `oncofed trustee serve --store-url` on its own.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::oncofed;
+use support::{oncofed, run_ok, serve_trustee_with, text};
 
 /// A throw-away PostgreSQL cluster; stopped and deleted on drop.
 struct Cluster {
@@ -126,4 +126,85 @@ fn the_demo_runs_with_every_site_store_and_the_trust_centre_on_postgresql() {
         said.contains("already holds") && !said.contains("password"),
         "{said}"
     );
+}
+
+/// `oncofed trustee serve --store-url`: a node ingests through a trust centre
+/// whose persons, IDAT and pseudonyms land in its PostgreSQL database; the data
+/// directory keeps only the audit trail and the keys.
+#[test]
+fn trustee_serve_keeps_its_store_in_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(cluster) = Cluster::start(dir.path()) else {
+        return;
+    };
+    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+    let mut admin = postgres::Client::connect(&cluster.url, postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE tc").unwrap();
+    let server = cluster.url.strip_suffix("/postgres").unwrap();
+    let tc_url = format!("{server}/tc");
+    support::add_site(
+        &dir.path().join("tc"),
+        "site-1",
+        &dir.path().join("site-1.token"),
+    );
+    let (_served, url) = serve_trustee_with(&dir.path().join("tc"), &["--store-url", &tc_url]);
+    run_ok(&[
+        "synth",
+        "--out",
+        &d("cohort"),
+        "--sites",
+        "1",
+        "--patients",
+        "40",
+        "--seed",
+        "3",
+        "--json",
+    ]);
+    let ingest = run_ok(&[
+        "node",
+        "ingest",
+        "--data-dir",
+        &d("n1"),
+        "--trustee",
+        &url,
+        "--token-file",
+        &d("site-1.token"),
+        "--json",
+        &d("cohort/site-1"),
+    ]);
+    assert_eq!(ingest["patients"], 40, "{ingest}");
+    let mut tc = postgres::Client::connect(&tc_url, postgres::NoTls).unwrap();
+    let persons: i64 = tc
+        .query_one("SELECT count(*) FROM persons", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(persons, 40);
+    assert!(!dir.path().join("tc/trustee.db").exists());
+    assert!(dir.path().join("tc/audit.db").exists());
+}
+
+/// No TLS to PostgreSQL yet: a server across the network is refused at start,
+/// and the password is never printed.
+#[test]
+fn trustee_serve_refuses_a_remote_store_and_never_prints_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let tc = dir.path().join("tc");
+    support::add_site(&tc, "site-1", &dir.path().join("site-1.token"));
+    let out = oncofed()
+        .args(["trustee", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&tc)
+        .args([
+            "--store-url",
+            "postgres://tc:hunter2secret@db.example.org:5432/tc",
+        ])
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("no TLS to PostgreSQL"), "{said}");
+    assert!(
+        said.contains("postgres://tc@db.example.org:5432/tc"),
+        "{said}"
+    );
+    assert!(!said.contains("hunter2secret"), "{said}");
 }

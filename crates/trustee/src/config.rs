@@ -552,6 +552,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn debug_names_the_store_without_its_password() {
+        let hash = "0".repeat(64);
+        let sites =
+            SiteRegistry::from_hashes([(SiteId::new("uk-a").unwrap(), hash.as_str())]).unwrap();
+        let key = PseudonymKey::from_bytes(vec![1; 32]).unwrap();
+        let config = TrusteeConfig::new("/tmp/tc", key, sites)
+            .unwrap()
+            .with_store_url("postgres://tc:s3cret@127.0.0.1:5432/trustee");
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("postgres://tc@127.0.0.1:5432/trustee"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(
+            config.store_url(),
+            Some("postgres://tc:s3cret@127.0.0.1:5432/trustee")
+        );
+    }
+
+    #[test]
     fn key_is_created_private_and_reloaded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");

@@ -174,7 +174,8 @@ conformance_tests! {
         the_service_cleans_up_after_an_erasure;
     schema: reopening_keeps_data_and_the_schema_is_current,
         a_newer_schema_is_refused_before_anything_is_written,
-        another_key_is_refused;
+        another_key_is_refused,
+        engine_errors_carry_no_values;
 }
 
 /// The pseudonym key of the suite.

@@ -9,7 +9,10 @@
 //! | `POST /v1/admin/sample-destructions/{id}/done` | staff | the biobank destroyed them |
 //!
 //! Orders are issued by [`crate::db::deletions::sweep`], which every listing runs
-//! first, so a withdrawal turns into orders at the next poll of any site.
+//! first, so a withdrawal turns into orders at the next poll of any site. The same
+//! sweep erases the withdrawn person's IDAT ([`crate::db::deletions::erase`]);
+//! after an erasing sweep the store's clean-up runs (a truncating WAL checkpoint on
+//! SQLite, `VACUUM` of the erased tables on PostgreSQL).
 
 use crate::AppState;
 use crate::auth::{SiteCaller, StaffCaller};

@@ -56,3 +56,27 @@ pub(super) fn another_key_is_refused(b: &dyn Backend) {
     // The message tells the operator what to do and names no key material.
     assert!(err.to_string().contains("restore the original key file"));
 }
+
+/// An engine error names the constraint, never the values: PostgreSQL's
+/// `DETAIL` ("Key (site, local_id)=(…) already exists") is dropped.
+pub(super) fn engine_errors_carry_no_values(b: &dyn Backend) {
+    let mut conn = b.conn();
+    let mut tx = conn.write_tx().unwrap();
+    let person: i64 = tx
+        .query_one(
+            "INSERT INTO persons (pid, created_at) VALUES (?1, 0) RETURNING id",
+            params![&[1u8; 16][..]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let insert = "INSERT INTO local_ids (site, local_id, person_id, idat, updated_at)
+                  VALUES ('uk-a', ?1, ?2, ?3, 0)";
+    let secret = "Geheimnisvoll-4711";
+    tx.execute(insert, params![secret, person, secret]).unwrap();
+    let err = tx
+        .execute(insert, params![secret, person, secret])
+        .unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("4711"), "{text}");
+    assert!(text.contains("local_ids"), "{text}");
+}
