@@ -173,3 +173,14 @@ fn the_cli_does_not_reach_into_stores() {
         );
     }
 }
+
+#[test]
+fn the_test_cluster_starter_is_dev_only() {
+    // `oncofed-test-pg` runs initdb and pg_ctl: no shipped crate may depend on it.
+    for (krate, deps) in workspace_graph() {
+        assert!(
+            !deps.contains("oncofed-test-pg"),
+            "{krate} depends on oncofed-test-pg"
+        );
+    }
+}

@@ -14,9 +14,14 @@
 //!   written by a newer build and is refused ([`MigrateError::TooNew`]) rather
 //!   than read with assumptions that no longer hold.
 //!
-//! Steps are append-only: never edit a shipped one. The PostgreSQL research
-//! store has its own table-based mechanism with the same rules
-//! (`oncofed-store`'s `postgres::migrations`), since `user_version` is SQLite's.
+//! Steps are append-only: never edit a shipped one. The PostgreSQL stores keep
+//! their version in a table instead, since `user_version` is SQLite's: with the
+//! `postgres` feature, [`postgres::apply`] applies the same rules under an advisory
+//! lock, and [`postgres::Target`] holds the connection rules they share (no
+//! network host without TLS, no password in messages).
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use rusqlite::{Connection, TransactionBehavior};
 

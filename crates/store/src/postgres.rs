@@ -73,14 +73,16 @@ mod migrations;
 mod write;
 
 use crate::columns;
+// The connection rules every PostgreSQL store shares: no host beyond this machine
+// without TLS, no password in messages.
 use crate::feasibility::{self, Dialect};
 use crate::{
     Deleted, FactFilter, LedgerCharge, LedgerTotals, PatientRow, ResearchStore, StoreError,
     StoreStats, StoredFact, WriteBatch, WriteOutcome,
 };
 use oncofed_criteria::Criteria;
+use oncofed_migrate::postgres::{describe, local_only};
 use oncofed_model::Pseudonym;
-use postgres::config::Host;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};
 use std::collections::HashSet;
@@ -130,43 +132,6 @@ impl Drop for PostgresStore {
             let _ = std::thread::spawn(move || drop(client)).join();
         }
     }
-}
-
-/// `postgres://user@host:port/database` (never the password) for messages.
-fn describe(config: &Config) -> String {
-    let user = config.get_user().unwrap_or("");
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
-        .map(|(host, port)| match host {
-            Host::Tcp(name) => format!("{name}:{port}"),
-            #[cfg(unix)]
-            Host::Unix(path) => format!("{}:{port}", path.display()),
-        })
-        .collect();
-    let db = config.get_dbname().unwrap_or(user);
-    let at = if user.is_empty() { "" } else { "@" };
-    format!("postgres://{user}{at}{}/{db}", hosts.join(","))
-}
-
-/// Whether every host is reached without crossing a network.
-fn local_only(config: &Config) -> bool {
-    let loopback = |name: &str| {
-        name == "localhost"
-            || name
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    };
-    let addrs_ok = config.get_hostaddrs().iter().all(|ip| ip.is_loopback());
-    let hosts_ok = config.get_hosts().iter().all(|host| match host {
-        Host::Tcp(name) => loopback(name) || name.starts_with('/'),
-        #[cfg(unix)]
-        Host::Unix(_) => true,
-    });
-    addrs_ok && hosts_ok
 }
 
 impl PostgresStore {

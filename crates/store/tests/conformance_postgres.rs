@@ -1,12 +1,11 @@
 //! The conformance suite ([`conformance`]) on [`PostgresStore`] against a real
-//! PostgreSQL (started by [`pg`]: one throw-away cluster per run of this binary, a
+//! PostgreSQL (started by `oncofed-test-pg`: one throw-away cluster per run of this binary, a
 //! database per test), and the checks only PostgreSQL has: the schema version
 //! table and its advisory lock, the URL's password kept out of messages, no plain
 //! text beyond loopback, reconnecting, and the schema's shape for Citus.
 
 mod conformance;
-#[path = "conformance/pg.rs"]
-mod pg;
+use oncofed_test_pg as pg;
 
 use conformance::Backend;
 use conformance::store::{fact, patient, psn};

@@ -384,6 +384,8 @@ pub struct TrusteeConfig {
     pub(crate) staff: StaffRegistry,
     pub(crate) tls: Option<oncofed_tls::TlsAcceptor>,
     pub(crate) insecure_http: bool,
+    /// PostgreSQL URL of the store; `None` for the SQLite file in `data_dir`.
+    pub(crate) store_url: Option<String>,
 }
 
 impl TrusteeConfig {
@@ -409,6 +411,7 @@ impl TrusteeConfig {
             staff: StaffRegistry::default(),
             tls: None,
             insecure_http: false,
+            store_url: None,
         })
     }
 
@@ -468,7 +471,22 @@ impl TrusteeConfig {
         self
     }
 
-    /// The directory holding the store.
+    /// Keeps the store in the PostgreSQL database at `url`
+    /// (`postgres://user[:password]@host:port/db`) instead of `<data_dir>/trustee.db`,
+    /// for a federation whose identities outgrow one file. The server must be on
+    /// this machine (loopback or Unix socket: no TLS to PostgreSQL in this build);
+    /// the audit trail, its key and the staff file stay in the data directory.
+    pub fn with_store_url(mut self, url: impl Into<String>) -> Self {
+        self.store_url = Some(url.into());
+        self
+    }
+
+    /// The PostgreSQL URL of the store, if it is not the SQLite file.
+    pub fn store_url(&self) -> Option<&str> {
+        self.store_url.as_deref()
+    }
+
+    /// The directory holding the store (SQLite), the audit trail and its key.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
@@ -488,152 +506,19 @@ impl fmt::Debug for TrusteeConfig {
             .field("admin", &self.admin.map(|_| "<redacted>"))
             .field("staff", &self.staff)
             .field("tls", &self.tls)
+            .field(
+                "store",
+                &self
+                    .store_url
+                    .as_deref()
+                    .map(|u| match oncofed_migrate::postgres::Target::parse(u, "") {
+                        Ok(t) => t.described,
+                        Err(_) => "<unparsable or remote PostgreSQL URL>".into(),
+                    }),
+            )
             .finish()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_is_created_private_and_reloaded() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("key");
-        let k1 = load_or_create_key(&path).unwrap();
-        let k2 = load_or_create_key(&path).unwrap();
-        assert_eq!(k1.as_bytes(), k2.as_bytes());
-        assert_eq!(k1.as_bytes().len(), MIN_KEY_LEN);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
-        }
-        assert_eq!(format!("{k1:?}"), "PseudonymKey(<redacted>)");
-    }
-
-    #[test]
-    fn short_or_exposed_keys_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("key");
-        create_private(&path)
-            .unwrap()
-            .write_all(&[1u8; 16])
-            .unwrap();
-        assert!(matches!(
-            load_or_create_key(&path),
-            Err(ConfigError::KeyTooShort { len: 16, .. })
-        ));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::write(&path, [7u8; 32]).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(matches!(
-                load_or_create_key(&path),
-                Err(ConfigError::KeyPermissions { .. })
-            ));
-        }
-    }
-
-    #[test]
-    fn sites_file_is_validated() {
-        let h1 = hash_token("token-one");
-        let h2 = hash_token("token-two");
-        let p = Path::new("sites");
-        let ok = SiteRegistry::parse(
-            &format!("# sites\n\nuk-a {h1}\nuk-b  {}\n", h2.to_uppercase()),
-            p,
-        )
-        .unwrap();
-        assert_eq!(ok.len(), 2);
-        assert_eq!(
-            ok.site_for(&parse_digest(&h2).unwrap()).unwrap().as_str(),
-            "uk-b"
-        );
-        let line_of = |text: String| match SiteRegistry::parse(&text, p) {
-            Err(ConfigError::SitesFile { line, .. }) => line,
-            other => panic!("expected a sites-file error, got {other:?}"),
-        };
-        assert_eq!(line_of(format!("uk-a {h1}\nUK-B {h2}")), 2);
-        assert_eq!(line_of(format!("uk-a {h1}\nuk-b {h1}")), 2);
-        assert_eq!(line_of(format!("uk-a {h1}\nuk-a {h2}")), 2);
-        assert_eq!(line_of("uk-a abc".into()), 1);
-        assert_eq!(line_of(format!("uk-a {h1} extra")), 1);
-        let msg = SiteRegistry::parse("uk-a secret-token-value", p)
-            .unwrap_err()
-            .to_string();
-        assert!(!msg.contains("secret-token-value"));
-    }
-
-    #[test]
-    fn staff_file_is_validated() {
-        let (a, b) = (hash_token("alice-token"), hash_token("bob-token"));
-        let p = Path::new("staff");
-        let ok = StaffRegistry::parse(
-            &format!("# staff\n\nalice:{a}\nbob : {}\n", b.to_uppercase()),
-            p,
-        )
-        .unwrap();
-        assert_eq!(ok.len(), 2);
-        assert_eq!(ok.name_for(&parse_digest(&b).unwrap()), Some("bob"));
-        assert_eq!(ok.name_for(&parse_digest(&hash_token("x")).unwrap()), None);
-        let line_of = |text: String| match StaffRegistry::parse(&text, p) {
-            Err(ConfigError::StaffFile { line, .. }) => line,
-            other => panic!("expected a staff-file error, got {other:?}"),
-        };
-        assert_eq!(line_of(format!("alice:{a}\nadmin:{b}")), 2);
-        assert_eq!(line_of(format!("alice:{a}\nalice:{b}")), 2);
-        assert_eq!(line_of(format!("alice:{a}\nbob:{a}")), 2);
-        assert_eq!(line_of(format!("Alice:{a}")), 1);
-        assert_eq!(line_of(format!("alice {a}")), 1);
-        let msg = StaffRegistry::parse("alice:secret-token-value", p)
-            .unwrap_err()
-            .to_string();
-        assert!(!msg.contains("secret-token-value"));
-        // A staff token may not be a site's token or the admin token.
-        let sites =
-            SiteRegistry::from_hashes([(SiteId::new("uk-a").unwrap(), a.as_str())]).unwrap();
-        let cfg = TrusteeConfig::new("d", PseudonymKey::from_bytes(vec![0; 32]).unwrap(), sites)
-            .unwrap()
-            .with_admin_token_hash(&b)
-            .unwrap();
-        for reused in [&a, &b] {
-            let staff = StaffRegistry::from_hashes([("carol", reused.as_str())]).unwrap();
-            assert!(matches!(
-                cfg.clone().with_staff(staff),
-                Err(ConfigError::StaffTokenReused)
-            ));
-        }
-        assert!(format!("{ok:?}").contains("alice") && !format!("{ok:?}").contains(&a));
-    }
-
-    #[test]
-    fn config_requires_sites_and_a_distinct_admin_token() {
-        let key = PseudonymKey::from_bytes(vec![0; 32]).unwrap();
-        let empty = SiteRegistry::parse("", Path::new("s")).unwrap();
-        assert!(matches!(
-            TrusteeConfig::new("d", key.clone(), empty),
-            Err(ConfigError::NoSites)
-        ));
-        let sites =
-            SiteRegistry::from_hashes([(SiteId::new("uk-a").unwrap(), hash_token("t").as_str())])
-                .unwrap();
-        let cfg = TrusteeConfig::new("d", key, sites).unwrap();
-        assert!(matches!(
-            cfg.clone().with_admin_token_hash(&hash_token("t")),
-            Err(ConfigError::AdminTokenReused)
-        ));
-        assert!(matches!(
-            cfg.clone().with_admin_token_hash("xyz"),
-            Err(ConfigError::TokenHash { .. })
-        ));
-        let cfg = cfg.with_admin_token_hash(&hash_token("admin")).unwrap();
-        let dbg = format!("{cfg:?}");
-        assert!(dbg.contains("uk-a") && dbg.contains("redacted"));
-        assert!(!dbg.contains(&hash_token("admin")) && !dbg.contains(&hash_token("t")));
-    }
-}
+mod tests;

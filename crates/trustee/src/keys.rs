@@ -108,6 +108,38 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// The keyed exact identity kept for a person whose IDAT was erased on
+    /// withdrawal (`db::deletions::erase`): normalised given and family name, birth
+    /// date, sex and postal code. A site registering the patient again with the
+    /// same identity then links to the withdrawn person (and gets a deletion
+    /// order) instead of creating a new person without consent. The postal code
+    /// is in the key because name, birth date and sex alone joined namesakes (see
+    /// [`BlockingKeys`]); a re-registration from a new address is not caught.
+    /// `None` when a part is missing.
+    pub(crate) fn erased_identity_key(&self, r: &oncofed_linkage::Record) -> Option<BlockingKey> {
+        let (Some(y), Some(m), Some(d)) = (r.birth_year, r.birth_month, r.birth_day) else {
+            return None;
+        };
+        if r.given.is_empty() || r.family.is_empty() || r.sex_code().is_empty() {
+            return None;
+        }
+        let date = format!("{y:04}-{m:02}-{d:02}");
+        Some(self.blocking_key(&[
+            b"erased\0",
+            r.given.as_bytes(),
+            b"\0",
+            r.family.as_bytes(),
+            b"\0",
+            date.as_bytes(),
+            b"\0",
+            r.sex_code().as_bytes(),
+            b"\0",
+            r.postal_code.as_bytes(),
+        ]))
+    }
+}
+
 /// The keyed exact-match linkage keys of one record; `None` where the record
 /// lacks the data.
 ///

@@ -1,5 +1,8 @@
 //! The trust centre (Treuhandstelle): keyed pseudonyms per domain, exact-match
-//! linkage, and the consent registry, as an axum service with its own SQLite store.
+//! linkage, and the consent registry, as an axum service with its own store: an
+//! embedded SQLite file by default, or a PostgreSQL database
+//! ([`TrusteeConfig::with_store_url`]; the same queries and one conformance suite
+//! for both, see `db`).
 //!
 //! Sites send identifying data (IDAT) here and nowhere else, and get back a
 //! pseudonym in their own domain and one in the cross-site research domain
@@ -12,7 +15,7 @@
 //! | [`config`] | validated configuration, key and sites-file loading |
 //! | [`consent`] | pure consent decisions and the FHIR Consent parser |
 //! | `keys` | HMAC derivations of pseudonyms and linkage keys |
-//! | `db` | SQLite store: linkage, reverse table, consent registry, migrations |
+//! | `db` | the store on SQLite or PostgreSQL (`db::sql`: one set of queries for both): linkage, reverse table, consent registry, orders, erasure on withdrawal, migrations |
 //! | `routes` | one module per HTTP resource; `auth` and `json` are its extractors |
 //! | [`linkage`] | probabilistic linkage, clerical review, PPRL (`oncofed-linkage`): `/v1/admin/review`, `/v1/pprl/{project}/records`, `/v1/admin/pprl/{project}` |
 //! | [`domains`] | pseudonym domain tree (root → site → project), check characters, batch derivation |
@@ -56,6 +59,15 @@ use axum::Router;
 use config::TokenDigest;
 use std::future::Future;
 use std::sync::Arc;
+
+/// The schema version of a trust-centre store in the PostgreSQL database at
+/// `url`, 0 when the database holds none (nothing is created or migrated). For
+/// tools that must not reuse an earlier store: `oncofed demo` makes a new
+/// pseudonym key every run, and a store refuses any key but its own. Blocking:
+/// call it from a blocking thread.
+pub fn postgres_store_version(url: &str) -> Result<i64, StoreError> {
+    db::postgres::version_at(url)
+}
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +138,10 @@ impl AppState {
     pub fn open(config: TrusteeConfig) -> Result<Self, LaunchError> {
         create_private_dir(&config.data_dir)?;
         let keys = keys::Keys::new(&config.key);
-        let db = db::Db::open(&config.db_path(), &keys.fingerprint())?;
+        let db = match &config.store_url {
+            Some(url) => db::Db::connect(url, &keys.fingerprint())?,
+            None => db::Db::open(&config.db_path(), &keys.fingerprint())?,
+        };
         let audit_key =
             oncofed_crypto::SigningKeyPair::load_or_create(config.data_dir.join("audit.key"))
                 .map_err(|e| LaunchError::Audit(e.to_string()))?;

@@ -49,9 +49,10 @@ pub struct FederationArgs {
     /// Run the federation over plain HTTP instead of TLS (to measure what TLS costs).
     #[arg(long)]
     plain_http: bool,
-    /// Keep the sites' research stores in PostgreSQL (a URL with {site}, one
-    /// database per site, created if missing and required empty), as
-    /// `oncofed demo --store-url`.
+    /// Keep the sites' research stores and the trust centre's store in
+    /// PostgreSQL (a URL with {site}; one database per site and one for the trust
+    /// centre, {site} = trustee, per federation size; created if missing and
+    /// required empty), as `oncofed demo --store-url`.
     #[arg(long, value_name = "URL")]
     store_url: Option<String>,
     /// Print the results as JSON.
@@ -63,7 +64,8 @@ pub struct FederationArgs {
 struct FederationResult {
     /// Whether every connection was TLS (mutual for sites).
     tls: bool,
-    /// Where the sites kept their research stores: `sqlite` or `postgresql`.
+    /// Where the sites' research stores and the trust centre's store were:
+    /// `sqlite` or `postgresql`.
     store: &'static str,
     sites: u32,
     patients: u64,
@@ -166,9 +168,9 @@ async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResu
         .store_url
         .as_ref()
         .map(|t| t.replace("{site}", &format!("n{n}_{{site}}")));
-    let mut fed = LocalFederation::start(temp.path(), sites.clone(), limits, !a.plain_http)
-        .await?
-        .with_store_url(store_url)?;
+    let mut fed =
+        LocalFederation::start(temp.path(), sites.clone(), limits, !a.plain_http, store_url)
+            .await?;
     let ingest_started = Instant::now();
     for (i, site) in sites.iter().enumerate() {
         let (service, _) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;
@@ -216,11 +218,7 @@ async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResu
     fed.shutdown().await?;
     Ok(FederationResult {
         tls: !a.plain_http,
-        store: if a.store_url.is_some() {
-            "postgresql"
-        } else {
-            "sqlite"
-        },
+        store: super::local::store_kind(a.store_url.as_deref()),
         sites: n,
         patients: synth.patients_per_site.values().sum(),
         ingest_seconds,

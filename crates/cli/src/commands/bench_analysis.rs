@@ -162,6 +162,7 @@ async fn measure(a: &AnalysisBenchArgs, n: u32) -> anyhow::Result<Vec<Measuremen
         sites.clone(),
         Default::default(),
         !a.plain_http,
+        None,
     )
     .await?;
     let mut services = Vec::new();

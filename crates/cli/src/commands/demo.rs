@@ -42,10 +42,12 @@ pub struct DemoArgs {
     /// federation CA is made for the run and sites use mutual TLS).
     #[arg(long)]
     plain_http: bool,
-    /// Keep the sites' research stores in PostgreSQL instead of SQLite files: a URL
-    /// with {site} in the database name, one database per site (created if
-    /// missing), e.g. postgres://postgres@127.0.0.1:5432/oncofed_{site}.
-    /// `scripts/postgres start` prints a server's URL to start from.
+    /// Keep every store with patient data in PostgreSQL instead of SQLite files:
+    /// a URL with {site} in the database name, one database per site and one for
+    /// the trust centre ({site} = trustee), each created if missing and required
+    /// empty, e.g. postgres://postgres@127.0.0.1:5432/oncofed_{site} gives
+    /// oncofed_uk_a, … and oncofed_trustee. The hub and the audit trails stay
+    /// SQLite. `scripts/postgres start` prints a server's URL to start from.
     #[arg(long, value_name = "URL")]
     store_url: Option<String>,
     /// Print the summary as JSON.
@@ -81,7 +83,8 @@ struct FederatedQuery {
 #[derive(Debug, Serialize)]
 struct DemoSummary {
     transport: super::demo_transport::DemoTransport,
-    /// Where the sites keep their research stores: `sqlite` or `postgresql`.
+    /// Where the sites' research stores and the trust centre's store are:
+    /// `sqlite` or `postgresql`.
     store: &'static str,
     analyses: super::demo_analyses::DemoAnalyses,
     audit: super::demo_audit::DemoAudit,
@@ -125,9 +128,14 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         per_minute: 30,
         per_week: 500,
     };
-    let mut fed = LocalFederation::start(&dir, sites.clone(), limits, !a.plain_http)
-        .await?
-        .with_store_url(a.store_url.clone())?;
+    let mut fed = LocalFederation::start(
+        &dir,
+        sites.clone(),
+        limits,
+        !a.plain_http,
+        a.store_url.clone(),
+    )
+    .await?;
     say(
         &a,
         &format!(
@@ -181,11 +189,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let transport = super::demo_transport::run(&fed).await?;
     let summary = DemoSummary {
         transport,
-        store: if a.store_url.is_some() {
-            "postgresql"
-        } else {
-            "sqlite"
-        },
+        store: super::local::store_kind(a.store_url.as_deref()),
         analyses,
         audit,
         data_dir: dir.clone(),

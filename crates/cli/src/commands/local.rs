@@ -40,11 +40,37 @@ pub struct LocalFederation {
     auditor: HubClient,
     /// The federation CA and certificates (`DIR/pki`), when running over TLS.
     pub pki: Option<PathBuf>,
-    /// PostgreSQL URL template of the sites' research stores (`{site}` replaced
-    /// by the site id with `-` as `_`); `None`: SQLite files in each node's folder.
+    /// PostgreSQL URL template of the sites' research stores and the trust
+    /// centre's store (`{site}` replaced by the site id with `-` as `_`, or by
+    /// `trustee`); `None`: SQLite files in each service's folder.
     store_url: Option<String>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Creates the trust centre's PostgreSQL database if missing and refuses one that
+/// holds a store already: the demo's pseudonym key is new every run, and another
+/// run's persons would be mixed with this one's.
+async fn prepare_trustee_database(url: &str) -> anyhow::Result<()> {
+    oncofed_node::create_postgres_database(url).await?;
+    let owned = url.to_owned();
+    let version =
+        tokio::task::spawn_blocking(move || oncofed_trustee::postgres_store_version(&owned))
+            .await??;
+    anyhow::ensure!(
+        version == 0,
+        "the PostgreSQL database of the trust centre already holds a trust-centre store; the demo needs empty or missing databases: drop it or put another name in --store-url"
+    );
+    Ok(())
+}
+
+/// Whether the federation keeps its stores in PostgreSQL (`--store-url`).
+pub fn store_kind(store_url: Option<&str>) -> &'static str {
+    if store_url.is_some() {
+        "postgresql"
+    } else {
+        "sqlite"
+    }
 }
 
 /// Completes when `rx` turns true.
@@ -57,12 +83,25 @@ impl LocalFederation {
     /// loopback ports. With `tls`, a federation CA is made in `DIR/pki` (as
     /// `oncofed pki init` does), both services serve HTTPS and require each
     /// site's client certificate; every client verifies against the CA only.
+    ///
+    /// With `store_url`, a PostgreSQL URL with `{site}` in it (e.g.
+    /// `postgres://postgres@127.0.0.1:5432/oncofed_{site}`), every store with
+    /// patient data lives on that server, one database each, created if missing
+    /// and required empty: each site's research store (`{site}` = the site id,
+    /// `-` as `_`) and the trust centre's store (`{site}` = `trustee`).
     pub async fn start(
         dir: &Path,
         sites: Vec<SiteId>,
         limits: oncofed_privacy::QueryBudget,
         tls: bool,
+        store_url: Option<String>,
     ) -> anyhow::Result<Self> {
+        if let Some(t) = &store_url {
+            anyhow::ensure!(
+                t.contains("{site}"),
+                "--store-url for several sites needs {{site}} in it (one database per site and one for the trust centre), e.g. postgres://postgres@127.0.0.1:5432/oncofed_{{site}}"
+            );
+        }
         let (stop, rx) = watch::channel(false);
         let pki = if tls {
             Some(make_pki(&dir.join("pki"), &sites)?)
@@ -82,6 +121,11 @@ impl LocalFederation {
         )?;
         let key = load_or_create_key(&tc_dir.join("pseudonym.key"))?;
         let mut tc_config = TrusteeConfig::new(tc_dir.join("store"), key, registry)?;
+        if let Some(t) = &store_url {
+            let url = t.replace("{site}", "trustee");
+            prepare_trustee_database(&url).await?;
+            tc_config = tc_config.with_store_url(url);
+        }
         if let Some(pki) = &pki {
             tc_config = tc_config.with_tls(server_tls(pki, "trustee")?);
         }
@@ -126,24 +170,10 @@ impl LocalFederation {
             admin,
             auditor,
             pki,
-            store_url: None,
+            store_url,
             stop,
             tasks,
         })
-    }
-
-    /// Keeps the sites' research stores in PostgreSQL: `template` is a URL with
-    /// `{site}` in it (e.g. `postgres://postgres@127.0.0.1:5432/oncofed_{site}`),
-    /// one database per site, created if missing.
-    pub fn with_store_url(mut self, template: Option<String>) -> anyhow::Result<Self> {
-        if let Some(t) = &template {
-            anyhow::ensure!(
-                t.contains("{site}"),
-                "--store-url for several sites needs {{site}} in it (one database per site), e.g. postgres://postgres@127.0.0.1:5432/oncofed_{{site}}"
-            );
-        }
-        self.store_url = template;
-        Ok(self)
     }
 
     /// Where site `i` keeps its research store.

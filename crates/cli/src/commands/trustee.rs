@@ -36,9 +36,18 @@ pub enum TrusteeCommand {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Directory of the trust centre's store (trustee.db); created with mode 0700.
+    /// Directory of the trust centre's store (trustee.db), audit trail and keys;
+    /// created with mode 0700.
     #[arg(long, env = "ONCOFED_TRUSTEE_DATA_DIR")]
     data_dir: PathBuf,
+    /// Keep the store (persons, IDAT, pseudonyms, consents, orders) in this
+    /// PostgreSQL database instead of DATA_DIR/trustee.db, e.g.
+    /// postgres://oncofed@127.0.0.1:5432/trustee (loopback or a Unix socket: no
+    /// TLS to PostgreSQL yet). Use a database of its own, never a site's. The
+    /// audit trail and the keys stay in DATA_DIR; back up the pseudonym key with
+    /// the database, which refuses any other key.
+    #[arg(long, env = "ONCOFED_TRUSTEE_STORE_URL", value_name = "URL")]
+    store_url: Option<String>,
     /// Address to listen on. Keep it on loopback unless a TLS proxy fronts it.
     #[arg(long, default_value = "127.0.0.1:8710")]
     listen: SocketAddr,
@@ -92,6 +101,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("register a site first: oncofed trustee add-site --sites-file ... --site ... --token-out ...")?;
     if let Some(f) = &a.admin_token_file {
         config = config.with_admin_token_hash(&hash_token(&read_secret(f)?))?;
+    }
+    if let Some(url) = a.store_url {
+        config = config.with_store_url(url);
     }
     let tls = a.server_tls.acceptor()?;
     // Checked before binding, so a refused address is never even opened.

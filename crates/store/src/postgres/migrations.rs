@@ -23,6 +23,7 @@
 //!   so nothing spans persons and both tables can be distributed by `psn`.
 
 use crate::StoreError;
+use oncofed_migrate::postgres::{Ledger, PgMigrateError};
 use postgres::Client;
 
 /// The advisory lock migrations take (`pg_advisory_xact_lock`): "oncofed" in ASCII.
@@ -76,57 +77,35 @@ const MIGRATIONS: &[&str] = &[
      );"#,
 ];
 
+/// Where the version lives and the lock that guards migrations.
+const LEDGER: Ledger = Ledger {
+    store: "research store",
+    table: "oncofed_schema",
+    lock_key: LOCK_KEY,
+};
+
 /// The schema version this build writes.
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
 
+fn store_error(e: PgMigrateError) -> StoreError {
+    match e {
+        PgMigrateError::TooNew {
+            found, supported, ..
+        } => StoreError::SchemaTooNew { found, supported },
+        PgMigrateError::Postgres { source, .. } => StoreError::Postgres(source),
+    }
+}
+
 /// The schema version of the database (0 before the first migration).
 pub fn version(client: &mut Client) -> Result<i64, StoreError> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('oncofed_schema') IS NOT NULL", &[])?
-        .try_get(0)?;
-    if !exists {
-        return Ok(0);
-    }
-    Ok(client
-        .query_one("SELECT version FROM oncofed_schema", &[])?
-        .try_get(0)?)
+    oncofed_migrate::postgres::version(client, LEDGER).map_err(store_error)
 }
 
 /// Brings the database to [`CURRENT`], each step in its own transaction under the
-/// advisory lock.
+/// advisory lock (the loop every PostgreSQL store shares,
+/// `oncofed_migrate::postgres::apply`).
 pub fn migrate(client: &mut Client) -> Result<(), StoreError> {
-    loop {
-        let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
-        let exists: bool = tx
-            .query_one("SELECT to_regclass('oncofed_schema') IS NOT NULL", &[])?
-            .try_get(0)?;
-        if !exists {
-            // One row at most: the boolean key can only be TRUE.
-            tx.batch_execute(
-                "CREATE TABLE oncofed_schema (
-                    one     BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
-                    version BIGINT NOT NULL
-                 );
-                 INSERT INTO oncofed_schema (version) VALUES (0);",
-            )?;
-        }
-        let found: i64 = tx
-            .query_one("SELECT version FROM oncofed_schema", &[])?
-            .try_get(0)?;
-        if found > CURRENT {
-            return Err(StoreError::SchemaTooNew {
-                found,
-                supported: CURRENT,
-            });
-        }
-        let Some(sql) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
-            // Up to date (the transaction only held the lock).
-            tx.commit()?;
-            return Ok(());
-        };
-        tx.batch_execute(sql)?;
-        tx.execute("UPDATE oncofed_schema SET version = $1", &[&(found + 1)])?;
-        tx.commit()?;
-    }
+    oncofed_migrate::postgres::apply(client, LEDGER, MIGRATIONS)
+        .map(|_| ())
+        .map_err(store_error)
 }

@@ -19,16 +19,19 @@
 //! concurrent transaction taking the same number waits and then fails), a
 //! version only becomes visible after every smaller one, so a reader never
 //! sees version `n + 1` before `n`. The newest row is never deleted, so the
-//! maximum never falls back and a version is never reused. Plain SQL only.
+//! maximum never falls back and a version is never reused. On PostgreSQL
+//! every write transaction also holds the store's advisory write lock
+//! (`super::sql::WRITE_LOCK`), so appends are serialised there as well. The
+//! queries are written once for both engines (`super::sql`).
 
 use super::StoreError;
+use super::sql::{Conn, Tx, params};
 use crate::consent::{ParsedConsent, parse_consent};
 use oncofed_model::{Pseudonym, SiteId};
-use rusqlite::{Connection, Transaction, params};
 
-/// Migration 6: the change log, seeded with one row per person (version = the
+/// The change log on SQLite, seeded with one row per person (version = the
 /// person's row id) so that nodes of an existing store receive every person.
-pub(crate) const MIGRATION: &str = "
+pub(crate) const MIGRATION_SQLITE: &str = "
     CREATE TABLE consent_changes (
         version INTEGER PRIMARY KEY,       -- monotonically increasing, never reused
         person_id INTEGER NOT NULL REFERENCES persons(id),
@@ -38,19 +41,30 @@ pub(crate) const MIGRATION: &str = "
     INSERT INTO consent_changes (version, person_id, changed_at)
         SELECT id, id, created_at FROM persons;";
 
+/// The same on PostgreSQL (64-bit versions).
+pub(crate) const MIGRATION_POSTGRES: &str = "
+    CREATE TABLE consent_changes (
+        version BIGINT PRIMARY KEY,
+        person_id BIGINT NOT NULL REFERENCES persons(id),
+        changed_at BIGINT NOT NULL
+    );
+    CREATE INDEX consent_changes_person ON consent_changes(person_id);
+    INSERT INTO consent_changes (version, person_id, changed_at)
+        SELECT id, id, created_at FROM persons;";
+
 /// Appends a change of `person`'s consent state and drops the person's older
 /// rows. Call it inside the transaction that makes the change.
-pub(crate) fn record_change(tx: &Transaction<'_>, person: i64) -> Result<(), StoreError> {
-    tx.prepare_cached(
+pub(crate) fn record_change(tx: &mut Tx<'_>, person: i64) -> Result<(), StoreError> {
+    tx.execute(
         "INSERT INTO consent_changes (version, person_id, changed_at)
          SELECT COALESCE(MAX(version), 0) + 1, ?1, ?2 FROM consent_changes",
-    )?
-    .execute(params![person, super::now()])?;
-    tx.prepare_cached(
+        params![person, super::now()],
+    )?;
+    tx.execute(
         "DELETE FROM consent_changes WHERE person_id = ?1
          AND version < (SELECT MAX(version) FROM consent_changes)",
-    )?
-    .execute([person])?;
+        params![person],
+    )?;
     Ok(())
 }
 
@@ -69,34 +83,30 @@ pub(crate) struct Page {
 /// `limit`, in one read snapshot. Persons of other sites are skipped; their
 /// versions are covered by `through` all the same.
 pub(crate) fn page(
-    conn: &mut Connection,
+    conn: &mut Conn,
     site: &SiteId,
     since: u64,
     limit: usize,
 ) -> Result<Page, StoreError> {
-    let tx = conn.transaction()?;
-    let head: i64 = tx.query_row(
+    let mut tx = conn.read_tx()?;
+    let head: i64 = tx.query_one(
         "SELECT COALESCE(MAX(version), 0) FROM consent_changes",
-        [],
+        params![],
         |r| r.get(0),
     )?;
     let since = i64::try_from(since).unwrap_or(i64::MAX);
-    let changes: Vec<(i64, i64)> = tx
-        .prepare_cached(
-            "SELECT c.version, c.person_id FROM consent_changes c
-             WHERE c.version > ?2 AND EXISTS (
-                 SELECT 1 FROM site_pseudonyms sp WHERE sp.person_id = c.person_id AND sp.site = ?1)
-             ORDER BY c.version LIMIT ?3",
-        )?
-        .query_map(
-            params![
-                site.as_str(),
-                since,
-                i64::try_from(limit).unwrap_or(i64::MAX)
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?
-        .collect::<rusqlite::Result<_>>()?;
+    let changes: Vec<(i64, i64)> = tx.query(
+        "SELECT c.version, c.person_id FROM consent_changes c
+         WHERE c.version > ?2 AND EXISTS (
+             SELECT 1 FROM site_pseudonyms sp WHERE sp.person_id = c.person_id AND sp.site = ?1)
+         ORDER BY c.version LIMIT ?3",
+        params![
+            site.as_str(),
+            since,
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let through = match changes.last() {
         Some((version, _)) if changes.len() == limit => *version,
         _ => head.max(since),
@@ -105,8 +115,8 @@ pub(crate) fn page(
     for (version, person) in changes {
         entries.push((
             to_u64(version)?,
-            pseudonyms(&tx, site, person)?,
-            current_consents(&tx, person)?,
+            pseudonyms(&mut tx, site, person)?,
+            current_consents(&mut tx, person)?,
         ));
     }
     tx.commit()?;
@@ -122,34 +132,30 @@ fn to_u64(v: i64) -> Result<u64, StoreError> {
 }
 
 /// The site's pseudonyms of `person`.
-fn pseudonyms(
-    tx: &Transaction<'_>,
-    site: &SiteId,
-    person: i64,
-) -> Result<Vec<Pseudonym>, StoreError> {
-    let mut stmt = tx.prepare_cached(
+fn pseudonyms(tx: &mut Tx<'_>, site: &SiteId, person: i64) -> Result<Vec<Pseudonym>, StoreError> {
+    let rows: Vec<String> = tx.query(
         "SELECT pseudonym FROM site_pseudonyms WHERE person_id = ?1 AND site = ?2 ORDER BY pseudonym",
+        params![person, site.as_str()],
+        |r| r.get(0),
     )?;
-    let rows = stmt.query_map(params![person, site.as_str()], |r| r.get::<_, String>(0))?;
-    let mut out = Vec::new();
-    for p in rows {
-        out.push(Pseudonym::new(&p?).map_err(|_| StoreError::Corrupt("stored pseudonym".into()))?);
-    }
-    Ok(out)
+    rows.iter()
+        .map(|p| Pseudonym::new(p).map_err(|_| StoreError::Corrupt("stored pseudonym".into())))
+        .collect()
 }
 
 /// The person's current (not superseded) consents, parsed, without
 /// `Consent.id` (another site's identifier has no business at this one). A
 /// stored consent that no longer parses fails the page (fail closed: it could
 /// be a withdrawal), as it fails `POST /v1/consents/check`.
-fn current_consents(tx: &Transaction<'_>, person: i64) -> Result<Vec<ParsedConsent>, StoreError> {
-    let mut stmt = tx.prepare_cached(
+fn current_consents(tx: &mut Tx<'_>, person: i64) -> Result<Vec<ParsedConsent>, StoreError> {
+    let rows: Vec<String> = tx.query(
         "SELECT resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL ORDER BY id",
+        params![person],
+        |r| r.get(0),
     )?;
-    let rows = stmt.query_map([person], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for json in rows {
-        let value: serde_json::Value = serde_json::from_str(&json?)
+        let value: serde_json::Value = serde_json::from_str(&json)
             .map_err(|_| StoreError::Corrupt("stored consent is not JSON".into()))?;
         let mut parsed = parse_consent(&value)
             .map_err(|e| StoreError::Corrupt(format!("stored consent: {e}")))?;

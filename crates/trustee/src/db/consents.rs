@@ -9,12 +9,11 @@
 //! afterwards is a no-op, not a rollback.
 
 use super::linkage::person_of_local_id;
-use super::{StoreError, now};
+use super::{Conn, StoreError, Tx, now, params};
 use crate::consent::{ParsedConsent, evaluate_origin, parse_consent};
 use chrono::NaiveDate;
 use oncofed_model::{Purpose, SiteId};
 use oncofed_trustee_api::{ConsentDecision, ConsentQuestion};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
@@ -36,17 +35,17 @@ pub(crate) struct ConsentRow {
 /// many were new. Fails with [`StoreError::UnknownLocalId`] naming the first item
 /// whose local id the site never registered.
 pub(crate) fn insert_site_consents(
-    conn: &mut Connection,
+    conn: &mut Conn,
     site: &SiteId,
     items: &[(String, ConsentRow)],
 ) -> Result<usize, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut tx = conn.write_tx()?;
     let now = now();
     let mut stored = 0;
     for (index, (local_id, row)) in items.iter().enumerate() {
-        let person = person_of_local_id(&tx, site.as_str(), local_id)?
+        let person = person_of_local_id(&mut tx, site.as_str(), local_id)?
             .ok_or(StoreError::UnknownLocalId { index })?;
-        stored += insert_row(&tx, person, site.as_str(), row, now)?;
+        stored += insert_row(&mut tx, person, site.as_str(), row, now)?;
     }
     tx.commit()?;
     Ok(stored)
@@ -55,58 +54,68 @@ pub(crate) fn insert_site_consents(
 /// Stores a consent for the person behind a site pseudonym (of any site), as
 /// trust-centre staff do for an objection a patient sent directly.
 pub(crate) fn insert_admin_consent(
-    conn: &mut Connection,
+    conn: &mut Conn,
     pseudonym: &str,
     row: &ConsentRow,
 ) -> Result<usize, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut tx = conn.write_tx()?;
     let person: i64 = tx
-        .prepare_cached("SELECT person_id FROM site_pseudonyms WHERE pseudonym = ?1")?
-        .query_row([pseudonym], |r| r.get(0))
-        .optional()?
+        .query_opt(
+            "SELECT person_id FROM site_pseudonyms WHERE pseudonym = ?1",
+            params![pseudonym],
+            |r| r.get(0),
+        )?
         .ok_or(StoreError::UnknownPseudonym)?;
-    let stored = insert_row(&tx, person, ADMIN_SOURCE, row, now())?;
+    let stored = insert_row(&mut tx, person, ADMIN_SOURCE, row, now())?;
     tx.commit()?;
     Ok(stored)
 }
 
 fn insert_row(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     person: i64,
     source: &str,
     row: &ConsentRow,
     now: i64,
 ) -> Result<usize, StoreError> {
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO consents (person_id, source, resource_id, content_hash, resource, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (person_id, content_hash) DO NOTHING",
-        )?
-        .execute(params![person, source, row.resource_id, &row.content_hash[..], row.resource, now])?;
-    if inserted == 0 {
+    let inserted: Option<i64> = tx.query_opt(
+        "INSERT INTO consents (person_id, source, resource_id, content_hash, resource, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (person_id, content_hash) DO NOTHING
+         RETURNING id",
+        params![
+            person,
+            source,
+            row.resource_id,
+            &row.content_hash[..],
+            row.resource,
+            now
+        ],
+        |r| r.get(0),
+    )?;
+    let Some(id) = inserted else {
         return Ok(0);
-    }
-    let id = tx.last_insert_rowid();
+    };
     super::consent_feed::record_change(tx, person)?;
     if let Some(resource_id) = &row.resource_id {
-        tx.prepare_cached(
+        tx.execute(
             "UPDATE consents SET superseded_by = ?1
              WHERE person_id = ?2 AND source = ?3 AND resource_id = ?4 AND id <> ?1 AND superseded_by IS NULL",
-        )?
-        .execute(params![id, person, source, resource_id])?;
+            params![id, person, source, resource_id],
+        )?;
     }
     Ok(1)
 }
 
 /// The person's current (not superseded) consents, parsed.
-fn load_consents(tx: &Transaction<'_>, person: i64) -> Result<Vec<ParsedConsent>, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL",
+fn load_consents(tx: &mut Tx<'_>, person: i64) -> Result<Vec<ParsedConsent>, StoreError> {
+    let rows = tx.query(
+        "SELECT resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL ORDER BY id",
+        params![person],
+        |r| r.get::<String>(0),
     )?;
-    let rows = stmt.query_map([person], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for json in rows {
-        let value: serde_json::Value = serde_json::from_str(&json?)
+        let value: serde_json::Value = serde_json::from_str(&json)
             .map_err(|_| StoreError::Corrupt("stored consent is not JSON".into()))?;
         // Fail closed: a stored consent that no longer parses could be a withdrawal.
         out.push(
@@ -120,28 +129,27 @@ fn load_consents(tx: &Transaction<'_>, person: i64) -> Result<Vec<ParsedConsent>
 /// Answers consent questions of `site` about its own pseudonyms, in order. A
 /// pseudonym of another domain or unknown to the trust centre gets `DenyUnknown`.
 pub(crate) fn check_consents(
-    conn: &mut Connection,
+    conn: &mut Conn,
     site: &SiteId,
     purpose: Purpose,
     date: NaiveDate,
     questions: &[ConsentQuestion],
 ) -> Result<Vec<ConsentDecision>, StoreError> {
-    let tx = conn.transaction()?; // one snapshot for the whole batch
+    let mut tx = conn.read_tx()?; // one snapshot for the whole batch
     let mut cache: HashMap<i64, Vec<ParsedConsent>> = HashMap::new();
     let mut out = Vec::with_capacity(questions.len());
     for q in questions {
-        let person: Option<i64> = tx
-            .prepare_cached(
-                "SELECT person_id FROM site_pseudonyms WHERE pseudonym = ?1 AND site = ?2",
-            )?
-            .query_row(params![q.pseudonym.as_str(), site.as_str()], |r| r.get(0))
-            .optional()?;
+        let person: Option<i64> = tx.query_opt(
+            "SELECT person_id FROM site_pseudonyms WHERE pseudonym = ?1 AND site = ?2",
+            params![q.pseudonym.as_str(), site.as_str()],
+            |r| r.get(0),
+        )?;
         let decision = match person {
             None => ConsentDecision::DenyUnknown,
             Some(p) => {
                 let consents = match cache.entry(p) {
                     Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => e.insert(load_consents(&tx, p)?),
+                    Entry::Vacant(e) => e.insert(load_consents(&mut tx, p)?),
                 };
                 evaluate_origin(consents, q.category, purpose, date, q.origin)
             }

@@ -8,12 +8,25 @@
 //! issues, once per withdrawal Consent, one deletion order per site holding the
 //! person and one sample-destruction order. Sites trigger the sweep when they poll
 //! (`GET /v1/deletions`), so an order exists by the first poll after the withdrawal.
+//!
+//! The same sweep erases the person's identifying data here ([`erase`]): the IDAT
+//! of every local id, the probabilistic blocking index derived from it and the
+//! clerical-review items showing it. What stays is what the withdrawal itself
+//! needs: the person row with its random `pid` and keyed insurance-number hash
+//! (so a site registering the patient again links to the withdrawn person and
+//! gets a deletion order, instead of creating a new person without consent), the
+//! local ids and site pseudonyms (to address the orders), the consents (the
+//! withdrawal is the proof) and the orders with their receipts. None of these is
+//! IDAT. A keyed hash of each record's exact identity is added to the linkage keys
+//! (see [`Keys::erased_identity_key`]), so a later registration of the same
+//! identity still finds the person. The erasure is final: later IDAT for the
+//! person is not stored.
 
-use super::{StoreError, now};
+use super::{Conn, StoreError, Tx, now, params};
 use crate::consent::{ParsedConsent, PolicyCode, Provision, ProvisionType, parse_consent};
+use crate::keys::Keys;
 use oncofed_model::{DataCategory, Pseudonym, Purpose, SiteId};
 use oncofed_trustee_api::{DeletionOrder, DeletionReceipt, SampleDestruction};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// Consent rows one sweep looks at, at most.
 const SWEEP_CHUNK: i64 = 20_000;
@@ -28,42 +41,46 @@ pub(crate) struct Issued {
     pub deletions: Vec<(i64, String, String, i64)>,
     /// (order id, consent row id).
     pub samples: Vec<(i64, i64)>,
+    /// Persons whose IDAT this sweep erased.
+    pub erased: usize,
 }
 
-fn watermark(conn: &Connection) -> rusqlite::Result<i64> {
-    let v: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE name = ?1", [WATERMARK], |r| {
-            r.get(0)
-        })
-        .optional()?;
+fn watermark(tx: &mut Tx<'_>) -> Result<i64, StoreError> {
+    let v: Option<Vec<u8>> = tx.query_opt(
+        "SELECT value FROM meta WHERE name = ?1",
+        params![WATERMARK],
+        |r| r.get(0),
+    )?;
     Ok(v.and_then(|b| b.try_into().ok())
         .map(i64::from_be_bytes)
         .unwrap_or(0))
 }
 
 /// Whether consent rows arrived since the last sweep (cheap; reader connection).
-pub(crate) fn sweep_due(conn: &mut Connection) -> Result<bool, StoreError> {
-    let newest: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM consents", [], |r| {
-        r.get(0)
-    })?;
-    Ok(newest > watermark(conn)?)
+pub(crate) fn sweep_due(conn: &mut Conn) -> Result<bool, StoreError> {
+    let mut tx = conn.read_tx()?;
+    let newest: i64 = tx.query_one(
+        "SELECT COALESCE(MAX(id), 0) FROM consents",
+        params![],
+        |r| r.get(0),
+    )?;
+    let due = newest > watermark(&mut tx)?;
+    tx.commit()?;
+    Ok(due)
 }
 
 /// Issues the orders for withdrawals recorded since the last sweep (writer connection).
-pub(crate) fn sweep(conn: &mut Connection) -> Result<Issued, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let from = watermark(&tx)?;
+pub(crate) fn sweep(conn: &mut Conn, keys: &Keys) -> Result<Issued, StoreError> {
+    let mut tx = conn.write_tx()?;
+    let from = watermark(&mut tx)?;
     let (persons, newest) = {
         // At most SWEEP_CHUNK consent rows per sweep, so that a sweep after a large
         // ingest does not hold the writer for long; the next poll takes the rest.
-        let mut stmt = tx.prepare_cached(
+        let rows = tx.query(
             "SELECT id, person_id FROM consents WHERE id > ?1 ORDER BY id LIMIT ?2",
+            params![from, SWEEP_CHUNK],
+            |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)),
         )?;
-        let rows = stmt
-            .query_map(params![from, SWEEP_CHUNK], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<(i64, i64)>>>()?;
         let newest = rows.last().map_or(from, |(id, _)| *id);
         let persons: std::collections::BTreeSet<i64> = rows.into_iter().map(|(_, p)| p).collect();
         (persons, newest)
@@ -71,7 +88,7 @@ pub(crate) fn sweep(conn: &mut Connection) -> Result<Issued, StoreError> {
     let today = chrono::Utc::now().date_naive();
     let mut issued = Issued::default();
     for person in persons {
-        let consents = current_consents(&tx, person)?;
+        let consents = current_consents(&mut tx, person)?;
         let parsed: Vec<ParsedConsent> = consents.iter().map(|(_, c)| c.clone()).collect();
         // A full withdrawal in force (not a partial one: that withdraws a module,
         // and the consent gate already withholds the module's data).
@@ -89,7 +106,10 @@ pub(crate) fn sweep(conn: &mut Connection) -> Result<Issued, StoreError> {
         let Some(consent_id) = withdrawal_consent(&consents) else {
             continue;
         };
-        issue(&tx, person, consent_id, &mut issued)?;
+        issue(&mut tx, person, consent_id, &mut issued)?;
+        if erase(&mut tx, keys, person)? {
+            issued.erased += 1;
+        }
     }
     tx.execute(
         "INSERT INTO meta (name, value) VALUES (?1, ?2)
@@ -101,19 +121,15 @@ pub(crate) fn sweep(conn: &mut Connection) -> Result<Issued, StoreError> {
 }
 
 /// The person's current consents with their row ids.
-fn current_consents(
-    tx: &Transaction<'_>,
-    person: i64,
-) -> Result<Vec<(i64, ParsedConsent)>, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT id, resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL",
+fn current_consents(tx: &mut Tx<'_>, person: i64) -> Result<Vec<(i64, ParsedConsent)>, StoreError> {
+    let rows = tx.query(
+        "SELECT id, resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL
+         ORDER BY id",
+        params![person],
+        |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
     )?;
-    let rows = stmt.query_map([person], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-    })?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, json) = row?;
+    for (id, json) in rows {
         let value: serde_json::Value = serde_json::from_str(&json)
             .map_err(|_| StoreError::Corrupt("stored consent is not JSON".into()))?;
         let parsed = parse_consent(&value)
@@ -143,71 +159,117 @@ fn withdrawal_consent(consents: &[(i64, ParsedConsent)]) -> Option<i64> {
 }
 
 fn issue(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     person: i64,
     consent_id: i64,
     issued: &mut Issued,
 ) -> Result<(), StoreError> {
     let now = now();
-    let holders = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT site, pseudonym FROM site_pseudonyms WHERE person_id = ?1 ORDER BY site",
-        )?;
-        stmt.query_map([person], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?
-    };
+    let holders = tx.query(
+        "SELECT site, pseudonym FROM site_pseudonyms WHERE person_id = ?1 ORDER BY site, pseudonym",
+        params![person],
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+    )?;
     for (site, pseudonym) in holders {
-        let n = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO deletion_orders (person_id, site, pseudonym, consent_id, ordered_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![person, site, pseudonym, consent_id, now])?;
-        if n == 1 {
-            issued
-                .deletions
-                .push((tx.last_insert_rowid(), site, pseudonym, consent_id));
+        let id: Option<i64> = tx.query_opt(
+            "INSERT INTO deletion_orders (person_id, site, pseudonym, consent_id, ordered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING RETURNING id",
+            params![person, site, pseudonym, consent_id, now],
+            |r| r.get(0),
+        )?;
+        if let Some(id) = id {
+            issued.deletions.push((id, site, pseudonym, consent_id));
         }
     }
-    let n = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO sample_destructions (person_id, consent_id, ordered_at)
-             VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![person, consent_id, now])?;
-    if n == 1 {
-        issued.samples.push((tx.last_insert_rowid(), consent_id));
+    let id: Option<i64> = tx.query_opt(
+        "INSERT INTO sample_destructions (person_id, consent_id, ordered_at)
+         VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING RETURNING id",
+        params![person, consent_id, now],
+        |r| r.get(0),
+    )?;
+    if let Some(id) = id {
+        issued.samples.push((id, consent_id));
     }
     Ok(())
+}
+
+/// Erases the identifying data of a withdrawn person (see the module docs): keeps
+/// a keyed hash of each record's exact identity ([`Keys::erased_identity_key`]),
+/// empties the IDAT of their local ids, removes those records from the
+/// probabilistic blocking index, deletes the review items that name them, and
+/// marks the person erased. Returns whether the person was not erased before.
+pub(crate) fn erase(tx: &mut Tx<'_>, keys: &Keys, person: i64) -> Result<bool, StoreError> {
+    let first = tx.execute(
+        "UPDATE persons SET erased_at = ?2 WHERE id = ?1 AND erased_at IS NULL",
+        params![person, now()],
+    )? == 1;
+    let stored = tx.query(
+        "SELECT idat FROM local_ids WHERE person_id = ?1 AND idat <> ?2 ORDER BY site, local_id",
+        params![person, super::ERASED_IDAT],
+        |r| r.get::<String>(0),
+    )?;
+    for idat in stored {
+        let key = crate::linkage::probabilistic::record_of(&idat)
+            .and_then(|r| keys.erased_identity_key(&r));
+        if let Some(key) = key {
+            tx.execute(
+                "INSERT INTO blocking_keys (key, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![&key[..], person],
+            )?;
+        }
+    }
+    tx.execute(
+        "DELETE FROM linkage_blocks WHERE EXISTS (SELECT 1 FROM local_ids l
+           WHERE l.person_id = ?1 AND l.site = linkage_blocks.site
+             AND l.local_id = linkage_blocks.local_id)",
+        params![person],
+    )?;
+    tx.execute(
+        "DELETE FROM review_items WHERE person_id = ?1 OR other_person_id = ?1
+           OR EXISTS (SELECT 1 FROM local_ids l WHERE l.person_id = ?1
+             AND ((l.site = review_items.site AND l.local_id = review_items.local_id)
+               OR (l.site = review_items.other_site AND l.local_id = review_items.other_local_id)))",
+        params![person],
+    )?;
+    tx.execute(
+        "UPDATE local_ids SET idat = ?2 WHERE person_id = ?1 AND idat <> ?2",
+        params![person, super::ERASED_IDAT],
+    )?;
+    Ok(first)
 }
 
 /// Withdrawn persons the site holds without an order for their withdrawal: a site
 /// that registered the person after the sweep (its consent copy is a duplicate, so
 /// it adds no consent row). Reader connection; usually empty.
 pub(crate) fn missing_orders(
-    conn: &mut Connection,
+    conn: &mut Conn,
     site: &SiteId,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut tx = conn.read_tx()?;
+    let rows = tx.query(
         "SELECT DISTINCT o.person_id, o.consent_id FROM deletion_orders o
          WHERE EXISTS (SELECT 1 FROM site_pseudonyms sp WHERE sp.person_id = o.person_id AND sp.site = ?1)
-           AND NOT EXISTS (SELECT 1 FROM deletion_orders x WHERE x.consent_id = o.consent_id AND x.site = ?1)",
+           AND NOT EXISTS (SELECT 1 FROM deletion_orders x WHERE x.consent_id = o.consent_id AND x.site = ?1)
+         ORDER BY o.person_id, o.consent_id",
+        params![site.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let rows = stmt.query_map([site.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    tx.commit()?;
+    Ok(rows)
 }
 
 /// Issues the orders [`missing_orders`] found (writer connection).
 pub(crate) fn issue_missing(
-    conn: &mut Connection,
+    conn: &mut Conn,
+    keys: &Keys,
     missing: &[(i64, i64)],
 ) -> Result<Issued, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut tx = conn.write_tx()?;
     let mut issued = Issued::default();
     for &(person, consent_id) in missing {
-        issue(&tx, person, consent_id, &mut issued)?;
+        issue(&mut tx, person, consent_id, &mut issued)?;
+        // The site registered the person after the erasure: erase its record too.
+        erase(&mut tx, keys, person)?;
     }
     tx.commit()?;
     Ok(issued)
@@ -215,23 +277,19 @@ pub(crate) fn issue_missing(
 
 /// The site's open deletion orders, oldest first.
 pub(crate) fn open_orders(
-    conn: &mut Connection,
+    conn: &mut Conn,
     site: &SiteId,
 ) -> Result<Vec<DeletionOrder>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut tx = conn.read_tx()?;
+    let rows = tx.query(
         "SELECT id, pseudonym, ordered_at FROM deletion_orders
          WHERE site = ?1 AND done_at IS NULL ORDER BY id",
+        params![site.as_str()],
+        |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)),
     )?;
-    let rows = stmt.query_map([site.as_str()], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
+    tx.commit()?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, pseudonym, ordered_at) = row?;
+    for (id, pseudonym, ordered_at) in rows {
         out.push(DeletionOrder {
             id,
             pseudonym: Pseudonym::new(&pseudonym)
@@ -258,20 +316,17 @@ pub(crate) enum ReceiptOutcome {
 
 /// Records a site's receipt for one of its own orders.
 pub(crate) fn record_receipt(
-    conn: &mut Connection,
+    conn: &mut Conn,
     site: &SiteId,
     order_id: i64,
     receipt: &DeletionReceipt,
 ) -> Result<ReceiptOutcome, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let row: Option<(String, Option<i64>)> = tx
-        .prepare_cached(
-            "SELECT pseudonym, done_at FROM deletion_orders WHERE id = ?1 AND site = ?2",
-        )?
-        .query_row(params![order_id, site.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
+    let mut tx = conn.write_tx()?;
+    let row: Option<(String, Option<i64>)> = tx.query_opt(
+        "SELECT pseudonym, done_at FROM deletion_orders WHERE id = ?1 AND site = ?2",
+        params![order_id, site.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let Some((pseudonym, done_at)) = row else {
         return Ok(ReceiptOutcome::NoSuchOrder);
     };
@@ -291,43 +346,41 @@ pub(crate) fn record_receipt(
         ));
     }
     let json = serde_json::to_string(receipt).expect("receipt serialises");
-    tx.prepare_cached("UPDATE deletion_orders SET done_at = ?2, receipt = ?3 WHERE id = ?1")?
-        .execute(params![order_id, now(), json])?;
+    tx.execute(
+        "UPDATE deletion_orders SET done_at = ?2, receipt = ?3 WHERE id = ?1",
+        params![order_id, now(), json],
+    )?;
     tx.commit()?;
     Ok(ReceiptOutcome::Recorded)
 }
 
 /// Every sample-destruction order with the person's site pseudonyms, oldest first.
-pub(crate) fn sample_destructions(
-    conn: &mut Connection,
-) -> Result<Vec<SampleDestruction>, StoreError> {
-    let tx = conn.transaction()?;
-    let orders = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, person_id, ordered_at, confirmed_at, confirmed_by
-             FROM sample_destructions ORDER BY id",
-        )?;
-        stmt.query_map([], |r| {
+pub(crate) fn sample_destructions(conn: &mut Conn) -> Result<Vec<SampleDestruction>, StoreError> {
+    let mut tx = conn.read_tx()?;
+    let orders = tx.query(
+        "SELECT id, person_id, ordered_at, confirmed_at, confirmed_by
+         FROM sample_destructions ORDER BY id",
+        params![],
+        |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, Option<String>>(4)?,
+                r.get::<i64>(0)?,
+                r.get::<i64>(1)?,
+                r.get::<i64>(2)?,
+                r.get::<Option<i64>>(3)?,
+                r.get::<Option<String>>(4)?,
             ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?
-    };
+        },
+    )?;
     let mut out = Vec::with_capacity(orders.len());
     for (id, person, ordered_at, confirmed_at, confirmed_by) in orders {
-        let mut stmt = tx.prepare_cached(
-            "SELECT site, pseudonym FROM site_pseudonyms WHERE person_id = ?1 ORDER BY site",
+        let rows = tx.query(
+            "SELECT site, pseudonym FROM site_pseudonyms WHERE person_id = ?1
+             ORDER BY site, pseudonym",
+            params![person],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
         )?;
         let mut pseudonyms = Vec::new();
-        for row in stmt.query_map([person], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })? {
-            let (site, p) = row?;
+        for (site, p) in rows {
             pseudonyms.push((
                 site,
                 Pseudonym::new(&p).map_err(|_| StoreError::Corrupt("stored pseudonym".into()))?,
@@ -348,18 +401,16 @@ pub(crate) fn sample_destructions(
 /// Records that the biobank destroyed the samples of order `id`; `Ok(None)` for an
 /// unknown order, `Ok(Some(false))` when it was confirmed before.
 pub(crate) fn confirm_samples(
-    conn: &mut Connection,
+    conn: &mut Conn,
     id: i64,
     staff: &str,
 ) -> Result<Option<bool>, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let row: Option<Option<i64>> = tx
-        .query_row(
-            "SELECT confirmed_at FROM sample_destructions WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let mut tx = conn.write_tx()?;
+    let row: Option<Option<i64>> = tx.query_opt(
+        "SELECT confirmed_at FROM sample_destructions WHERE id = ?1",
+        params![id],
+        |r| r.get(0),
+    )?;
     let result = match row {
         None => None,
         Some(Some(_)) => Some(false),

@@ -1,10 +1,9 @@
 //! Pseudonym domains in the store: the tree with its settings, and the value ↔
 //! pseudonym pairs of each domain (see [`crate::domains`] for the derivation).
 
-use super::{StoreError, now};
+use super::{Conn, Row, StoreError, Tx, now, params};
 use crate::domains::{Deriver, DomainSettings, MAX_CANDIDATES};
 use oncofed_trustee_api::{CheckDigit, DomainInfo};
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// Why a domain operation was refused (mapped to `invalid_request`/`not_found`).
 #[derive(Debug)]
@@ -17,12 +16,6 @@ pub(crate) enum DomainError {
     Full,
     /// The store failed.
     Store(StoreError),
-}
-
-impl From<rusqlite::Error> for DomainError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Store(e.into())
-    }
 }
 
 impl From<StoreError> for DomainError {
@@ -51,19 +44,13 @@ fn check_text(c: CheckDigit) -> &'static str {
     }
 }
 
-fn check_from(s: &str) -> rusqlite::Result<CheckDigit> {
+fn check_from(s: &str) -> Result<CheckDigit, StoreError> {
     Ok(match s {
         "none" => CheckDigit::None,
         "damm" => CheckDigit::Damm,
         "verhoeff" => CheckDigit::Verhoeff,
         "luhn-mod-n" => CheckDigit::LuhnModN,
-        _ => {
-            return Err(rusqlite::Error::InvalidColumnType(
-                0,
-                "check_digit".into(),
-                rusqlite::types::Type::Text,
-            ));
-        }
+        _ => return Err(StoreError::Corrupt("stored check digit".into())),
     })
 }
 
@@ -71,19 +58,18 @@ const SELECT: &str =
     "SELECT d.id, d.name, p.name, d.depth, d.site, d.alphabet, d.length, d.check_digit
      FROM pseudonym_domains d LEFT JOIN pseudonym_domains p ON p.id = d.parent_id";
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Domain> {
+fn read_row(r: &Row<'_>) -> Result<Domain, StoreError> {
     let alphabet: String = r.get(5)?;
     let length: i64 = r.get(6)?;
-    let check = check_from(&r.get::<_, String>(7)?)?;
-    let settings = DomainSettings::new(&alphabet, length as usize, check).map_err(|_| {
-        rusqlite::Error::InvalidColumnType(5, "settings".into(), rusqlite::types::Type::Text)
-    })?;
+    let check = check_from(&r.get::<String>(7)?)?;
+    let settings = DomainSettings::new(&alphabet, length as usize, check)
+        .map_err(|_| StoreError::Corrupt("stored domain settings".into()))?;
     Ok(Domain {
         id: r.get(0)?,
         info: DomainInfo {
             name: r.get(1)?,
             parent: r.get(2)?,
-            depth: r.get::<_, i64>(3)? as u8,
+            depth: r.get::<i64>(3)? as u8,
             site: r.get(4)?,
             alphabet,
             length: length as usize,
@@ -94,20 +80,31 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Domain> {
 }
 
 /// The domain called `name`.
-pub(crate) fn get(conn: &Connection, name: &str) -> Result<Option<Domain>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!("{SELECT} WHERE d.name = ?1"))?
-        .query_row([name], read_row)
-        .optional()?)
+pub(crate) fn get(conn: &mut Conn, name: &str) -> Result<Option<Domain>, StoreError> {
+    let mut tx = conn.read_tx()?;
+    let domain = find(&mut tx, name)?;
+    tx.commit()?;
+    Ok(domain)
+}
+
+fn find(tx: &mut Tx<'_>, name: &str) -> Result<Option<Domain>, StoreError> {
+    tx.query_opt(
+        &format!("{SELECT} WHERE d.name = ?1"),
+        params![name],
+        read_row,
+    )
 }
 
 /// Every domain, parents before children.
-pub(crate) fn list(conn: &mut Connection) -> Result<Vec<DomainInfo>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} ORDER BY d.depth, d.name"))?;
-    let rows = stmt.query_map([], read_row)?;
-    Ok(rows
-        .map(|r| r.map(|d| d.info))
-        .collect::<rusqlite::Result<Vec<_>>>()?)
+pub(crate) fn list(conn: &mut Conn) -> Result<Vec<DomainInfo>, StoreError> {
+    let mut tx = conn.read_tx()?;
+    let rows = tx.query(
+        &format!("{SELECT} ORDER BY d.depth, d.name"),
+        params![],
+        |r| read_row(r).map(|d| d.info),
+    )?;
+    tx.commit()?;
+    Ok(rows)
 }
 
 /// A validated creation request.
@@ -127,14 +124,14 @@ pub(crate) struct NewDomain {
 }
 
 /// Creates a domain, inheriting unspecified settings and the site from its parent.
-pub(crate) fn create(conn: &mut Connection, new: NewDomain) -> Result<DomainInfo, DomainError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    if get(&tx, &new.name)?.is_some() {
+pub(crate) fn create(conn: &mut Conn, new: NewDomain) -> Result<DomainInfo, DomainError> {
+    let mut tx = conn.write_tx()?;
+    if find(&mut tx, &new.name)?.is_some() {
         return Err(DomainError::Exists);
     }
     let parent = match &new.parent {
         None => None,
-        Some(p) => Some(get(&tx, p)?.ok_or(DomainError::Invalid("parent", "no such domain"))?),
+        Some(p) => Some(find(&mut tx, p)?.ok_or(DomainError::Invalid("parent", "no such domain"))?),
     };
     let depth = parent.as_ref().map_or(0, |p| p.info.depth + 1);
     if depth > crate::domains::MAX_DEPTH {
@@ -196,44 +193,41 @@ pub(crate) fn create(conn: &mut Connection, new: NewDomain) -> Result<DomainInfo
 /// candidate of `values[i]`, computed outside the store lock; later candidates are
 /// derived here only on collision. Returns the pseudonyms and how many were new.
 pub(crate) fn pseudonymise(
-    conn: &mut Connection,
+    conn: &mut Conn,
     domain: &Domain,
     deriver: &Deriver,
     values: &[String],
     first: Vec<String>,
 ) -> Result<(Vec<String>, usize), DomainError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut tx = conn.write_tx()?;
     let mut out = Vec::with_capacity(values.len());
     let mut created = 0;
-    {
-        let mut lookup = tx.prepare_cached(
+    for (value, candidate) in values.iter().zip(first) {
+        if let Some(p) = tx.query_opt(
             "SELECT pseudonym FROM domain_pseudonyms WHERE domain_id = ?1 AND value = ?2",
-        )?;
-        let mut insert = tx.prepare_cached(
+            params![domain.id, value],
+            |r| r.get::<String>(0),
+        )? {
+            out.push(p);
+            continue;
+        }
+        let mut candidate = candidate;
+        let mut k = 0;
+        // The value is new (looked up above), so a conflict is a taken pseudonym.
+        while tx.execute(
             "INSERT INTO domain_pseudonyms (domain_id, value, pseudonym) VALUES (?1, ?2, ?3)
              ON CONFLICT DO NOTHING",
-        )?;
-        for (value, candidate) in values.iter().zip(first) {
-            if let Some(p) = lookup
-                .query_row(params![domain.id, value], |r| r.get::<_, String>(0))
-                .optional()?
-            {
-                out.push(p);
-                continue;
+            params![domain.id, value, candidate],
+        )? == 0
+        {
+            k += 1;
+            if k >= MAX_CANDIDATES {
+                return Err(DomainError::Full);
             }
-            let mut candidate = candidate;
-            let mut k = 0;
-            // The value is new (looked up above), so a conflict is a taken pseudonym.
-            while insert.execute(params![domain.id, value, candidate])? == 0 {
-                k += 1;
-                if k >= MAX_CANDIDATES {
-                    return Err(DomainError::Full);
-                }
-                candidate = deriver.candidate(&domain.settings, value, k);
-            }
-            created += 1;
-            out.push(candidate);
+            candidate = deriver.candidate(&domain.settings, value, k);
         }
+        created += 1;
+        out.push(candidate);
     }
     tx.commit()?;
     Ok((out, created))
@@ -241,24 +235,22 @@ pub(crate) fn pseudonymise(
 
 /// The values behind `pseudonyms`; `None` for unknown or malformed ones.
 pub(crate) fn resolve(
-    conn: &mut Connection,
+    conn: &mut Conn,
     domain: &Domain,
     pseudonyms: &[String],
 ) -> Result<Vec<Option<String>>, StoreError> {
-    let tx = conn.transaction()?;
+    let mut tx = conn.read_tx()?;
     let mut out = Vec::with_capacity(pseudonyms.len());
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT value FROM domain_pseudonyms WHERE domain_id = ?1 AND pseudonym = ?2",
-        )?;
-        for p in pseudonyms {
-            out.push(if domain.settings.is_well_formed(p) {
-                stmt.query_row(params![domain.id, p], |r| r.get(0))
-                    .optional()?
-            } else {
-                None
-            });
-        }
+    for p in pseudonyms {
+        out.push(if domain.settings.is_well_formed(p) {
+            tx.query_opt(
+                "SELECT value FROM domain_pseudonyms WHERE domain_id = ?1 AND pseudonym = ?2",
+                params![domain.id, p],
+                |r| r.get(0),
+            )?
+        } else {
+            None
+        });
     }
     tx.commit()?;
     Ok(out)

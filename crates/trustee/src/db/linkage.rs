@@ -25,14 +25,16 @@
 //! person that registered it; a later record with the same key but linked
 //! elsewhere does not take it over.
 
-use super::{StoreError, now};
+use super::{Conn, StoreError, Tx, now, params};
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
 use crate::linkage::probabilistic as prob;
 use crate::linkage::veto;
 use oncofed_linkage::Outcome;
 use oncofed_model::SiteId;
 use oncofed_trustee_api::PseudonymPair;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+/// The `idat` of a local id whose person's IDAT was erased on withdrawal.
+pub(crate) const ERASED_IDAT: &str = "";
 
 /// One patient to pseudonymise, prepared outside the store lock.
 pub(crate) struct LinkItem {
@@ -54,24 +56,23 @@ pub(crate) struct Person {
 }
 
 /// Reads a `pid` column.
-pub(crate) fn pid_from(blob: Vec<u8>) -> rusqlite::Result<PersonId> {
-    blob.try_into().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(0, "pid".into(), rusqlite::types::Type::Blob)
-    })
+pub(crate) fn pid_from(blob: Vec<u8>) -> Result<PersonId, StoreError> {
+    blob.try_into()
+        .map_err(|_| StoreError::Corrupt("stored pid".into()))
 }
 
 /// Links and pseudonymises a batch in one transaction; pairs in item order.
 pub(crate) fn pseudonymise(
-    conn: &mut Connection,
+    conn: &mut Conn,
     keys: &Keys,
     site: &SiteId,
     items: &[LinkItem],
 ) -> Result<Vec<PseudonymPair>, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut tx = conn.write_tx()?;
     let now = now();
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        let person = link_one(&tx, keys, site, item, now)?;
+        let person = link_one(&mut tx, keys, site, item, now)?;
         out.push(keys.pair(site, &person.pid));
     }
     tx.commit()?;
@@ -79,27 +80,26 @@ pub(crate) fn pseudonymise(
 }
 
 fn link_one(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     keys: &Keys,
     site: &SiteId,
     item: &LinkItem,
     now: i64,
 ) -> Result<Person, StoreError> {
-    let known = tx
-        .prepare_cached(
-            "SELECT person_id, (SELECT pid FROM persons WHERE id = person_id), idat FROM local_ids
-             WHERE site = ?1 AND local_id = ?2",
-        )?
-        .query_row(params![site.as_str(), item.local_id], |r| {
+    let known = tx.query_opt(
+        "SELECT person_id, (SELECT pid FROM persons WHERE id = person_id), idat FROM local_ids
+         WHERE site = ?1 AND local_id = ?2",
+        params![site.as_str(), item.local_id],
+        |r| {
             Ok((
                 Person {
                     row: r.get(0)?,
                     pid: pid_from(r.get(1)?)?,
                 },
-                r.get::<_, String>(2)?,
+                r.get::<String>(2)?,
             ))
-        })
-        .optional()?;
+        },
+    )?;
     let cfg = prob::config();
     let record = prob::record_of(&item.idat_json);
     let blocks = record
@@ -107,11 +107,12 @@ fn link_one(
         .map(|r| prob::block_keys(r, &cfg))
         .unwrap_or_default();
     if let Some((person, stored)) = known {
-        if stored != item.idat_json {
-            tx.prepare_cached(
+        // An erased person (withdrawal) gets no IDAT again.
+        if stored != item.idat_json && stored != ERASED_IDAT {
+            tx.execute(
                 "UPDATE local_ids SET idat = ?3, updated_at = ?4 WHERE site = ?1 AND local_id = ?2",
-            )?
-            .execute(params![site.as_str(), item.local_id, item.idat_json, now])?;
+                params![site.as_str(), item.local_id, item.idat_json, now],
+            )?;
             register_keys(tx, person.row, &item.keys, true)?;
             if let Some(old) = prob::record_of(&stored) {
                 prob::unregister(
@@ -140,6 +141,10 @@ fn link_one(
             }
         },
         None => None,
+    };
+    let exact = match exact {
+        Some(p) => Some(p),
+        None => erased_match(tx, keys, site, record.as_ref(), &item.keys)?,
     };
     let person = match exact {
         Some(p) => {
@@ -185,11 +190,17 @@ fn link_one(
             }
         }
     };
-    tx.prepare_cached(
+    // A new record of a person erased on withdrawal (linked by the insurance
+    // number) is linked, so the site gets its deletion order, but keeps no IDAT.
+    let erased = is_erased(tx, person.row)?;
+    let idat = if erased { ERASED_IDAT } else { &item.idat_json };
+    tx.execute(
         "INSERT INTO local_ids (site, local_id, person_id, idat, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![site.as_str(), item.local_id, person.row, item.idat_json, now])?;
-    prob::register(tx, site.as_str(), &item.local_id, &blocks)?;
+        params![site.as_str(), item.local_id, person.row, idat, now],
+    )?;
+    if !erased {
+        prob::register(tx, site.as_str(), &item.local_id, &blocks)?;
+    }
     register_site_pseudonym(tx, keys, site, person)?;
     if let Some(c) = review {
         crate::linkage::review::enqueue(tx, (site.as_str(), &item.local_id, person.row), &c, now)?;
@@ -198,20 +209,51 @@ fn link_one(
 }
 
 /// The person stored at `row`.
-pub(crate) fn person_by_row(tx: &Transaction<'_>, row: i64) -> rusqlite::Result<Person> {
-    tx.prepare_cached("SELECT pid FROM persons WHERE id = ?1")?
-        .query_row([row], |r| {
-            Ok(Person {
-                row,
-                pid: pid_from(r.get(0)?)?,
-            })
+pub(crate) fn person_by_row(tx: &mut Tx<'_>, row: i64) -> Result<Person, StoreError> {
+    tx.query_one("SELECT pid FROM persons WHERE id = ?1", params![row], |r| {
+        Ok(Person {
+            row,
+            pid: pid_from(r.get(0)?)?,
         })
+    })
+}
+
+/// The withdrawn person whose erased identity ([`Keys::erased_identity_key`])
+/// equals the record's, unless the insurance numbers differ or the person has
+/// another local id at this site.
+fn erased_match(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    site: &SiteId,
+    record: Option<&oncofed_linkage::Record>,
+    ours: &BlockingKeys,
+) -> Result<Option<Person>, StoreError> {
+    let Some(key) = record.and_then(|r| keys.erased_identity_key(r)) else {
+        return Ok(None);
+    };
+    let Some(p) = person_by_key(tx, &key)? else {
+        return Ok(None);
+    };
+    if prob::person_kvnr_differs(tx, p.row, ours.kvnr.as_ref().map(|k| &k[..]))?
+        || veto::person_veto(tx, p.row, site.as_str(), record)?.is_some()
+    {
+        return Ok(None);
+    }
+    Ok(Some(p))
+}
+
+/// Whether the person's IDAT was erased on withdrawal.
+fn is_erased(tx: &mut Tx<'_>, row: i64) -> Result<bool, StoreError> {
+    tx.exists(
+        "SELECT 1 FROM persons WHERE id = ?1 AND erased_at IS NOT NULL",
+        params![row],
+    )
 }
 
 /// Finds the person to link to by the record's exact key (insurance number).
-fn find_person(tx: &Transaction<'_>, keys: &BlockingKeys) -> Result<Option<Person>, StoreError> {
+fn find_person(tx: &mut Tx<'_>, keys: &BlockingKeys) -> Result<Option<Person>, StoreError> {
     match &keys.kvnr {
-        Some(k) => Ok(person_by_key(tx, k)?),
+        Some(k) => person_by_key(tx, k),
         None => Ok(None),
     }
 }
@@ -220,43 +262,43 @@ fn find_person(tx: &Transaction<'_>, keys: &BlockingKeys) -> Result<Option<Perso
 ///
 /// Single-table queries on purpose: SQLite re-prepares a join with bound
 /// parameters on every execution (constant propagation), which doubled the cost.
-fn person_by_key(tx: &Transaction<'_>, key: &BlockingKey) -> rusqlite::Result<Option<Person>> {
-    let row: Option<i64> = tx
-        .prepare_cached("SELECT person_id FROM blocking_keys WHERE key = ?1")?
-        .query_row([&key[..]], |r| r.get(0))
-        .optional()?;
+fn person_by_key(tx: &mut Tx<'_>, key: &BlockingKey) -> Result<Option<Person>, StoreError> {
+    let row: Option<i64> = tx.query_opt(
+        "SELECT person_id FROM blocking_keys WHERE key = ?1",
+        params![&key[..]],
+        |r| r.get(0),
+    )?;
     let Some(row) = row else { return Ok(None) };
     person_by_row(tx, row).map(Some)
 }
 
-fn new_person(
-    tx: &Transaction<'_>,
-    kvnr: Option<BlockingKey>,
-    now: i64,
-) -> Result<Person, StoreError> {
+fn new_person(tx: &mut Tx<'_>, kvnr: Option<BlockingKey>, now: i64) -> Result<Person, StoreError> {
     let pid: PersonId = rand::random();
-    tx.prepare_cached("INSERT INTO persons (pid, kvnr_key, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![&pid[..], kvnr.as_ref().map(|k| &k[..]), now])?;
-    Ok(Person {
-        row: tx.last_insert_rowid(),
-        pid,
-    })
+    let row = tx.query_one(
+        "INSERT INTO persons (pid, kvnr_key, created_at) VALUES (?1, ?2, ?3) RETURNING id",
+        params![&pid[..], kvnr.as_ref().map(|k| &k[..]), now],
+        |r| r.get(0),
+    )?;
+    Ok(Person { row, pid })
 }
 
 fn register_keys(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     person: i64,
     keys: &BlockingKeys,
     existing: bool,
 ) -> Result<(), StoreError> {
-    let mut insert =
-        tx.prepare_cached("INSERT OR IGNORE INTO blocking_keys (key, person_id) VALUES (?1, ?2)")?;
     for key in keys.kvnr.iter() {
-        insert.execute(params![&key[..], person])?;
+        tx.execute(
+            "INSERT INTO blocking_keys (key, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![&key[..], person],
+        )?;
     }
     if existing && let Some(k) = &keys.kvnr {
-        tx.prepare_cached("UPDATE persons SET kvnr_key = ?2 WHERE id = ?1 AND kvnr_key IS NULL")?
-            .execute(params![person, &k[..]])?;
+        tx.execute(
+            "UPDATE persons SET kvnr_key = ?2 WHERE id = ?1 AND kvnr_key IS NULL",
+            params![person, &k[..]],
+        )?;
     }
     Ok(())
 }
@@ -264,25 +306,27 @@ fn register_keys(
 /// Registers the person's pseudonym in `site`'s domain (idempotent); also used
 /// when a review merges two persons.
 pub(crate) fn register_site_pseudonym(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     keys: &Keys,
     site: &SiteId,
     person: Person,
 ) -> Result<(), StoreError> {
     let pseudonym = keys.site_pseudonym(site, &person.pid);
-    let inserted = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO site_pseudonyms (pseudonym, site, person_id) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![pseudonym.as_str(), site.as_str(), person.row])?;
+    let inserted = tx.execute(
+        "INSERT INTO site_pseudonyms (pseudonym, site, person_id) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+        params![pseudonym.as_str(), site.as_str(), person.row],
+    )?;
     if inserted == 1 {
         // The site must learn that the person exists, with their consents (feed).
         super::consent_feed::record_change(tx, person.row)?;
     }
     if inserted == 0 {
-        let (s, p): (String, i64) = tx
-            .prepare_cached("SELECT site, person_id FROM site_pseudonyms WHERE pseudonym = ?1")?
-            .query_row([pseudonym.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (s, p): (String, i64) = tx.query_one(
+            "SELECT site, person_id FROM site_pseudonyms WHERE pseudonym = ?1",
+            params![pseudonym.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         if s != site.as_str() || p != person.row {
             return Err(StoreError::PseudonymCollision);
         }
@@ -292,24 +336,21 @@ pub(crate) fn register_site_pseudonym(
 
 /// Looks up local ids the site registered before; `None` for unknown ids.
 pub(crate) fn resolve(
-    conn: &mut Connection,
+    conn: &mut Conn,
     keys: &Keys,
     site: &SiteId,
     local_ids: &[String],
 ) -> Result<Vec<Option<PseudonymPair>>, StoreError> {
-    let tx = conn.transaction()?;
+    let mut tx = conn.read_tx()?;
     let mut out = Vec::with_capacity(local_ids.len());
-    {
-        let mut stmt = tx.prepare_cached(
+    for id in local_ids {
+        let pid: Option<PersonId> = tx.query_opt(
             "SELECT (SELECT pid FROM persons WHERE id = person_id) FROM local_ids
              WHERE site = ?1 AND local_id = ?2",
+            params![site.as_str(), id],
+            |r| pid_from(r.get(0)?),
         )?;
-        for id in local_ids {
-            let pid: Option<PersonId> = stmt
-                .query_row(params![site.as_str(), id], |r| pid_from(r.get(0)?))
-                .optional()?;
-            out.push(pid.map(|p| keys.pair(site, &p)));
-        }
+        out.push(pid.map(|p| keys.pair(site, &p)));
     }
     tx.commit()?;
     Ok(out)
@@ -317,33 +358,34 @@ pub(crate) fn resolve(
 
 /// The person behind `local_id` at `site`, if registered.
 pub(crate) fn person_of_local_id(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     site: &str,
     local_id: &str,
-) -> rusqlite::Result<Option<i64>> {
-    tx.prepare_cached("SELECT person_id FROM local_ids WHERE site = ?1 AND local_id = ?2")?
-        .query_row(params![site, local_id], |r| r.get(0))
-        .optional()
+) -> Result<Option<i64>, StoreError> {
+    tx.query_opt(
+        "SELECT person_id FROM local_ids WHERE site = ?1 AND local_id = ?2",
+        params![site, local_id],
+        |r| r.get(0),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::PseudonymKey;
-    use crate::db::Store;
     use chrono::NaiveDate;
     use oncofed_idat::{IdentifyingData, Kvnr};
     use oncofed_model::Sex;
 
     struct Fixture {
         _dir: tempfile::TempDir,
-        store: Store,
+        store: Conn,
         keys: Keys,
     }
 
     fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let store = Conn::Sqlite(crate::db::sqlite::open(&dir.path().join("t.db")).unwrap());
         let keys = Keys::new(&PseudonymKey::from_bytes(vec![3; 32]).unwrap());
         Fixture {
             _dir: dir,
@@ -370,13 +412,7 @@ mod tests {
     }
 
     fn run(f: &mut Fixture, site: &str, items: Vec<LinkItem>) -> Vec<PseudonymPair> {
-        pseudonymise(
-            &mut f.store.conn,
-            &f.keys,
-            &SiteId::new(site).unwrap(),
-            &items,
-        )
-        .unwrap()
+        pseudonymise(&mut f.store, &f.keys, &SiteId::new(site).unwrap(), &items).unwrap()
     }
 
     #[test]
@@ -413,7 +449,7 @@ mod tests {
         let again = run(&mut f, "uk-a", vec![item(&k, "1", "Erich", None)]);
         assert_eq!(again[0], a[0]);
         let resolved = resolve(
-            &mut f.store.conn,
+            &mut f.store,
             &k,
             &SiteId::new("uk-b").unwrap(),
             &["y".into(), "nope".into()],

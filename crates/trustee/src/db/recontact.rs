@@ -10,11 +10,10 @@
 //! reason code names; a withdrawal or a refusal denies, and so does a stored
 //! Consent that no longer parses (fail closed).
 
-use super::{StoreError, now};
+use super::{Conn, StoreError, Tx, now, params};
 use crate::consent::{RecontactKind, may_recontact, parse_consent};
 use oncofed_model::{Pseudonym, SiteId};
 use oncofed_trustee_api::{RecontactNotice, RecontactReason, RecontactState, RecontactStatus};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// Distinct people needed before a request reaches the site (the requester counts).
 pub(crate) const APPROVALS_NEEDED: usize = 2;
@@ -31,18 +30,15 @@ fn kind_of(reason: RecontactReason) -> RecontactKind {
 }
 
 /// Whether the person (row `person`) may be re-contacted for `reason` today.
-fn permitted(
-    tx: &Transaction<'_>,
-    person: i64,
-    reason: RecontactReason,
-) -> Result<bool, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL",
+fn permitted(tx: &mut Tx<'_>, person: i64, reason: RecontactReason) -> Result<bool, StoreError> {
+    let rows = tx.query(
+        "SELECT resource FROM consents WHERE person_id = ?1 AND superseded_by IS NULL ORDER BY id",
+        params![person],
+        |r| r.get::<String>(0),
     )?;
-    let rows = stmt.query_map([person], |r| r.get::<_, String>(0))?;
     let mut consents = Vec::new();
     for json in rows {
-        let value: serde_json::Value = serde_json::from_str(&json?)
+        let value: serde_json::Value = serde_json::from_str(&json)
             .map_err(|_| StoreError::Corrupt("stored consent is not JSON".into()))?;
         match parse_consent(&value) {
             Ok(c) => consents.push(c),
@@ -106,34 +102,36 @@ pub(crate) struct Outcome {
 /// requester's filing is their approval. Checks consent at once: a person who
 /// never permitted re-contact gets a request in state `refused-by-consent`.
 pub(crate) fn create(
-    conn: &mut Connection,
+    conn: &mut Conn,
     pseudonym: &Pseudonym,
     reason_code: RecontactReason,
     reason: &str,
     requester: &str,
 ) -> Result<Outcome, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut tx = conn.write_tx()?;
     let (person, site): (i64, String) = tx
-        .prepare_cached("SELECT person_id, site FROM site_pseudonyms WHERE pseudonym = ?1")?
-        .query_row([pseudonym.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
+        .query_opt(
+            "SELECT person_id, site FROM site_pseudonyms WHERE pseudonym = ?1",
+            params![pseudonym.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
         .ok_or(StoreError::UnknownPseudonym)?;
-    let state = if permitted(&tx, person, reason_code)? {
+    let state = if permitted(&mut tx, person, reason_code)? {
         RecontactState::Pending
     } else {
         RecontactState::RefusedByConsent
     };
     let now = now();
-    tx.prepare_cached(
+    let id: i64 = tx.query_one(
         "INSERT INTO recontact_requests (person_id, site, pseudonym, reason_code, reason, requester, state, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![person, site, pseudonym.as_str(), reason_text(reason_code), reason, requester, state_text(state), now])?;
-    let id = tx.last_insert_rowid();
-    tx.prepare_cached(
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+        params![person, site, pseudonym.as_str(), reason_text(reason_code), reason, requester, state_text(state), now],
+        |r| r.get(0),
+    )?;
+    tx.execute(
         "INSERT INTO recontact_approvals (request_id, staff, approved_at) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![id, requester, now])?;
+        params![id, requester, now],
+    )?;
     tx.commit()?;
     Ok(Outcome {
         status: RecontactStatus {
@@ -150,45 +148,43 @@ pub(crate) fn create(
 /// With [`APPROVALS_NEEDED`] distinct approvals the consent is checked again (it may
 /// have changed since filing) and the request is released or refused.
 pub(crate) fn approve(
-    conn: &mut Connection,
+    conn: &mut Conn,
     id: i64,
     staff: &str,
 ) -> Result<Option<Outcome>, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let row: Option<(i64, String, String, String)> = tx
-        .prepare_cached(
-            "SELECT person_id, site, reason_code, state FROM recontact_requests WHERE id = ?1",
-        )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .optional()?;
+    let mut tx = conn.write_tx()?;
+    let row: Option<(i64, String, String, String)> = tx.query_opt(
+        "SELECT person_id, site, reason_code, state FROM recontact_requests WHERE id = ?1",
+        params![id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     let Some((person, site, reason_code, state)) = row else {
         return Ok(None);
     };
     let mut state = state_from(&state)?;
     let mut changed = false;
     if state == RecontactState::Pending {
-        changed = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO recontact_approvals (request_id, staff, approved_at) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id, staff, now()])?
-            == 1;
+        changed = tx.execute(
+            "INSERT INTO recontact_approvals (request_id, staff, approved_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            params![id, staff, now()],
+        )? == 1;
     }
-    let approvals = approvals_of(&tx, id)?;
+    let approvals = approvals_of(&mut tx, id)?;
     if state == RecontactState::Pending && approvals.len() >= APPROVALS_NEEDED {
-        state = if permitted(&tx, person, reason_from(&reason_code)?)? {
+        state = if permitted(&mut tx, person, reason_from(&reason_code)?)? {
             RecontactState::Released
         } else {
             RecontactState::RefusedByConsent
         };
-        tx.prepare_cached(
+        tx.execute(
             "UPDATE recontact_requests SET state = ?2, released_at = ?3 WHERE id = ?1",
-        )?
-        .execute(params![
-            id,
-            state_text(state),
-            (state == RecontactState::Released).then(now)
-        ])?;
+            params![
+                id,
+                state_text(state),
+                (state == RecontactState::Released).then(now)
+            ],
+        )?;
     }
     tx.commit()?;
     Ok(Some(Outcome {
@@ -202,14 +198,14 @@ pub(crate) fn approve(
     }))
 }
 
-fn approvals_of(tx: &Transaction<'_>, id: i64) -> Result<Vec<String>, StoreError> {
+fn approvals_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<String>, StoreError> {
     // The requester first, then the others in the order they approved.
-    let mut stmt = tx.prepare_cached(
+    tx.query(
         "SELECT a.staff FROM recontact_approvals a JOIN recontact_requests r ON r.id = a.request_id
          WHERE a.request_id = ?1 ORDER BY a.staff <> r.requester, a.approved_at, a.staff",
-    )?;
-    let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        params![id],
+        |r| r.get::<String>(0),
+    )
 }
 
 /// How long a delivered request is still returned (a site whose response was lost
@@ -220,59 +216,57 @@ const REDELIVER_SECS: i64 = 7 * 24 * 3600;
 /// oldest first (what the treating site may see), and the ids among them fetched
 /// now for the first time (marked delivered).
 pub(crate) fn released_for(
-    conn: &mut Connection,
+    conn: &mut Conn,
     site: &SiteId,
 ) -> Result<(Vec<RecontactNotice>, Vec<i64>), StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut tx = conn.write_tx()?;
     let mut out = Vec::new();
     let mut first = Vec::new();
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, pseudonym, reason_code, reason, released_at, delivered_at FROM recontact_requests
-             WHERE site = ?1 AND state = 'released' AND (delivered_at IS NULL OR delivered_at > ?2)
-             ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![site.as_str(), now() - REDELIVER_SECS], |r| {
+    let rows = tx.query(
+        "SELECT id, pseudonym, reason_code, reason, released_at, delivered_at FROM recontact_requests
+         WHERE site = ?1 AND state = 'released' AND (delivered_at IS NULL OR delivered_at > ?2)
+         ORDER BY id",
+        params![site.as_str(), now() - REDELIVER_SECS],
+        |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, Option<i64>>(5)?,
+                r.get::<i64>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<String>(3)?,
+                r.get::<i64>(4)?,
+                r.get::<Option<i64>>(5)?,
             ))
-        })?;
-        for row in rows {
-            let (id, pseudonym, code, reason, released_at, delivered) = row?;
-            if delivered.is_none() {
-                first.push(id);
-            }
-            // Through the pseudonym, not the stored person: a clerical-review merge
-            // moves pseudonyms and local ids to the surviving person.
-            let local_ids = tx
-                .prepare_cached(
-                    "SELECT l.local_id FROM local_ids l JOIN site_pseudonyms sp
-                       ON sp.person_id = l.person_id AND sp.site = l.site
-                     WHERE sp.pseudonym = ?1 AND l.site = ?2 ORDER BY l.local_id",
-                )?
-                .query_map(params![pseudonym, site.as_str()], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            out.push(RecontactNotice {
-                id,
-                pseudonym: Pseudonym::new(&pseudonym)
-                    .map_err(|_| StoreError::Corrupt("stored pseudonym".into()))?,
-                reason_code: reason_from(&code)?,
-                reason,
-                released_at,
-                local_ids,
-            });
+        },
+    )?;
+    for (id, pseudonym, code, reason, released_at, delivered) in rows {
+        if delivered.is_none() {
+            first.push(id);
         }
-        let mut mark =
-            tx.prepare_cached("UPDATE recontact_requests SET delivered_at = ?2 WHERE id = ?1")?;
-        let now = now();
-        for id in &first {
-            mark.execute(params![id, now])?;
-        }
+        // Through the pseudonym, not the stored person: a clerical-review merge
+        // moves pseudonyms and local ids to the surviving person.
+        let local_ids = tx.query(
+            "SELECT l.local_id FROM local_ids l JOIN site_pseudonyms sp
+               ON sp.person_id = l.person_id AND sp.site = l.site
+             WHERE sp.pseudonym = ?1 AND l.site = ?2 ORDER BY l.local_id",
+            params![pseudonym, site.as_str()],
+            |r| r.get::<String>(0),
+        )?;
+        out.push(RecontactNotice {
+            id,
+            pseudonym: Pseudonym::new(&pseudonym)
+                .map_err(|_| StoreError::Corrupt("stored pseudonym".into()))?,
+            reason_code: reason_from(&code)?,
+            reason,
+            released_at,
+            local_ids,
+        });
+    }
+    let now = now();
+    for id in &first {
+        tx.execute(
+            "UPDATE recontact_requests SET delivered_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
     }
     tx.commit()?;
     Ok((out, first))

@@ -21,9 +21,8 @@
 //! record's link id is fixed when it is first submitted.
 
 use super::api::PprlLink;
-use crate::db::{StoreError, now};
+use crate::db::{Conn, StoreError, Tx, now, params};
 use oncofed_linkage::pprl::{Clk, Hardening, dice};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{HashMap, HashSet};
 
 /// Records read per blocking key and record (bounds the work on huge blocks).
@@ -45,26 +44,23 @@ pub(crate) struct Submitted {
 }
 
 /// The project's threshold, creating the project with the default if new.
-fn threshold(tx: &Transaction<'_>, project: &str) -> rusqlite::Result<f64> {
+fn threshold(tx: &mut Tx<'_>, project: &str) -> Result<f64, StoreError> {
     tx.execute(
-        "INSERT OR IGNORE INTO pprl_projects (name, threshold, created_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO pprl_projects (name, threshold, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
         params![project, default_threshold(), now()],
     )?;
-    tx.query_row(
+    tx.query_one(
         "SELECT threshold FROM pprl_projects WHERE name = ?1",
-        [project],
+        params![project],
         |r| r.get(0),
     )
 }
 
 /// Sets a project's Dice threshold (creating the project).
-pub(crate) fn set_threshold(
-    conn: &mut Connection,
-    project: &str,
-    value: f64,
-) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
-    threshold(&tx, project)?;
+pub(crate) fn set_threshold(conn: &mut Conn, project: &str, value: f64) -> Result<(), StoreError> {
+    let mut tx = conn.write_tx()?;
+    threshold(&mut tx, project)?;
     tx.execute(
         "UPDATE pprl_projects SET threshold = ?2 WHERE name = ?1",
         params![project, value],
@@ -79,35 +75,27 @@ fn clk_from_blob(blob: &[u8]) -> Option<Clk> {
 
 /// Links a batch of one site's records in one transaction; links in input order.
 pub(crate) fn submit(
-    conn: &mut Connection,
+    conn: &mut Conn,
     project: &str,
     site: &str,
     records: &[Submitted],
 ) -> Result<Vec<PprlLink>, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let t = threshold(&tx, project)?;
+    let mut tx = conn.write_tx()?;
+    let t = threshold(&mut tx, project)?;
     let mut out: Vec<Option<PprlLink>> = vec![None; records.len()];
     // Candidates of the new records: (dice, record index, link id).
     let mut cands: Vec<(f64, usize, String)> = Vec::new();
     {
-        let mut known = tx.prepare_cached(
-            "SELECT link_id FROM pprl_records WHERE project = ?1 AND site = ?2 AND record_id = ?3",
-        )?;
-        let mut block = tx.prepare_cached(
-            "SELECT site, record_id FROM pprl_blocks WHERE project = ?1 AND key = ?2 LIMIT ?3",
-        )?;
-        let mut stored = tx.prepare_cached(
-            "SELECT clk, link_id FROM pprl_records WHERE project = ?1 AND site = ?2 AND record_id = ?3",
-        )?;
         let mut batch_ids = HashSet::new();
         for (i, r) in records.iter().enumerate() {
             if !batch_ids.insert(r.id.as_str()) {
                 continue; // a repeated id within the batch takes the first one's link
             }
-            if let Some(link_id) = known
-                .query_row(params![project, site, r.id], |row| row.get::<_, String>(0))
-                .optional()?
-            {
+            if let Some(link_id) = tx.query_opt(
+                "SELECT link_id FROM pprl_records WHERE project = ?1 AND site = ?2 AND record_id = ?3",
+                params![project, site, r.id],
+                |row| row.get::<String>(0),
+            )? {
                 out[i] = Some(PprlLink {
                     id: r.id.clone(),
                     link_id,
@@ -117,11 +105,14 @@ pub(crate) fn submit(
             }
             let mut others: Vec<(String, String)> = Vec::new();
             for k in &r.blocks {
-                let rows = block.query_map(params![project, *k as i64, MAX_BLOCK_READ], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-                })?;
-                for row in rows {
-                    let (s, id) = row?;
+                // Ordered, so the cap takes the same rows on both backends.
+                let rows = tx.query(
+                    "SELECT site, record_id FROM pprl_blocks WHERE project = ?1 AND key = ?2
+                     ORDER BY site, record_id LIMIT ?3",
+                    params![project, *k as i64, MAX_BLOCK_READ],
+                    |row| Ok((row.get::<String>(0)?, row.get::<String>(1)?)),
+                )?;
+                for (s, id) in rows {
                     if s != site {
                         others.push((s, id));
                     }
@@ -130,10 +121,11 @@ pub(crate) fn submit(
             others.sort_unstable();
             others.dedup();
             for (s, id) in others {
-                let (blob, link_id): (Vec<u8>, String) = stored
-                    .query_row(params![project, s, id], |row| {
-                        Ok((row.get(0)?, row.get(1)?))
-                    })?;
+                let (blob, link_id): (Vec<u8>, String) = tx.query_one(
+                    "SELECT clk, link_id FROM pprl_records WHERE project = ?1 AND site = ?2 AND record_id = ?3",
+                    params![project, s, id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?;
                 let Some(other) = clk_from_blob(&blob) else {
                     return Err(StoreError::Corrupt("stored CLK".into()));
                 };
@@ -149,16 +141,16 @@ pub(crate) fn submit(
     let mut taken: HashSet<String> = HashSet::new();
     let mut assigned: HashMap<usize, (String, f64)> = HashMap::new();
     {
-        let mut has_site = tx.prepare_cached(
-            "SELECT 1 FROM pprl_records WHERE project = ?1 AND link_id = ?2 AND site = ?3 LIMIT 1",
-        )?;
         for (d, i, link_id) in cands {
             if assigned.contains_key(&i) || taken.contains(&link_id) {
                 continue;
             }
             // One record per site and person: a link id that already has a record
             // of this site is taken.
-            if has_site.exists(params![project, link_id, site])? {
+            if tx.exists(
+                "SELECT 1 FROM pprl_records WHERE project = ?1 AND link_id = ?2 AND site = ?3 LIMIT 1",
+                params![project, link_id, site],
+            )? {
                 taken.insert(link_id);
                 continue;
             }
@@ -167,12 +159,6 @@ pub(crate) fn submit(
         }
     }
     {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO pprl_records (project, site, record_id, clk, link_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        let mut insert_block = tx.prepare_cached(
-            "INSERT OR IGNORE INTO pprl_blocks (project, key, site, record_id) VALUES (?1, ?2, ?3, ?4)",
-        )?;
         let mut first: HashMap<&str, usize> = HashMap::new();
         for (i, r) in records.iter().enumerate() {
             if let Some(&j) = first.get(r.id.as_str()) {
@@ -187,9 +173,16 @@ pub(crate) fn submit(
                 Some((l, d)) => (l, Some(d)),
                 None => (hex::encode(rand::random::<[u8; 16]>()), None),
             };
-            insert.execute(params![project, site, r.id, &r.clk.to_bytes()[..], link_id])?;
+            tx.execute(
+                "INSERT INTO pprl_records (project, site, record_id, clk, link_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![project, site, r.id, &r.clk.to_bytes()[..], link_id],
+            )?;
             for k in &r.blocks {
-                insert_block.execute(params![project, *k as i64, site, r.id])?;
+                tx.execute(
+                    "INSERT INTO pprl_blocks (project, key, site, record_id) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO NOTHING",
+                    params![project, *k as i64, site, r.id],
+                )?;
             }
             out[i] = Some(PprlLink {
                 id: r.id.clone(),

@@ -13,10 +13,10 @@
 //! protect nothing against anyone who can read the file; the hash only gives a
 //! fixed-size index.
 
+use crate::db::{StoreError, Tx, params};
 use oncofed_idat::IdentifyingData;
 use oncofed_linkage::probabilistic::{compare, score};
 use oncofed_linkage::{Config, Field, Outcome, Record};
-use rusqlite::{OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
 /// Records read per blocking key: a bound on the work for one new record
@@ -63,46 +63,49 @@ pub(crate) fn block_keys(record: &Record, cfg: &Config) -> Vec<i64> {
 
 /// Indexes a record under its keys.
 pub(crate) fn register(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     site: &str,
     local_id: &str,
     keys: &[i64],
-) -> rusqlite::Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO linkage_blocks (key, site, local_id) VALUES (?1, ?2, ?3)",
-    )?;
+) -> Result<(), StoreError> {
     for k in keys {
-        insert.execute(params![k, site, local_id])?;
+        tx.execute(
+            "INSERT INTO linkage_blocks (key, site, local_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            params![k, site, local_id],
+        )?;
     }
     Ok(())
 }
 
 /// Removes a record from the blocks it was indexed under (its old IDAT's keys).
 pub(crate) fn unregister(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     site: &str,
     local_id: &str,
     keys: &[i64],
-) -> rusqlite::Result<()> {
-    let mut delete = tx.prepare_cached(
-        "DELETE FROM linkage_blocks WHERE key = ?1 AND site = ?2 AND local_id = ?3",
-    )?;
+) -> Result<(), StoreError> {
     for k in keys {
-        delete.execute(params![k, site, local_id])?;
+        tx.execute(
+            "DELETE FROM linkage_blocks WHERE key = ?1 AND site = ?2 AND local_id = ?3",
+            params![k, site, local_id],
+        )?;
     }
     Ok(())
 }
 
 /// Whether `person` has an insurance-number key on record that differs from `ours`.
-fn person_kvnr_differs(
-    tx: &Transaction<'_>,
+pub(crate) fn person_kvnr_differs(
+    tx: &mut Tx<'_>,
     person: i64,
     ours: Option<&[u8]>,
-) -> rusqlite::Result<bool> {
+) -> Result<bool, StoreError> {
     let Some(ours) = ours else { return Ok(false) };
-    let theirs: Option<Vec<u8>> = tx
-        .prepare_cached("SELECT kvnr_key FROM persons WHERE id = ?1")?
-        .query_row([person], |r| r.get(0))?;
+    let theirs: Option<Vec<u8>> = tx.query_one(
+        "SELECT kvnr_key FROM persons WHERE id = ?1",
+        params![person],
+        |r| r.get(0),
+    )?;
     Ok(theirs.is_some_and(|t| t != ours))
 }
 
@@ -223,38 +226,32 @@ fn corroborated(sims: &[Option<f64>; 11]) -> bool {
 /// the true pairs to review instead of linking them (`tests/linkage_febrl.rs`); on
 /// the synthetic German cohort it costs nothing (`tests/linkage_synth.rs`).
 pub(crate) fn best_candidate(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     cfg: &Config,
     site_of_record: &str,
     record: &Record,
     kvnr_key: Option<&[u8]>,
     keys: &[i64],
-) -> rusqlite::Result<Option<Candidate>> {
+) -> Result<Option<Candidate>, StoreError> {
     let mut seen: Vec<(String, String)> = Vec::new();
-    {
-        let mut block =
-            tx.prepare_cached("SELECT site, local_id FROM linkage_blocks WHERE key = ?1 LIMIT ?2")?;
-        for k in keys {
-            let rows = block.query_map(params![k, MAX_BLOCK_READ], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })?;
-            for row in rows {
-                seen.push(row?);
-            }
-        }
+    for k in keys {
+        // Ordered, so the cap takes the same rows on both backends.
+        seen.extend(tx.query(
+            "SELECT site, local_id FROM linkage_blocks WHERE key = ?1
+             ORDER BY site, local_id LIMIT ?2",
+            params![k, MAX_BLOCK_READ],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+        )?);
     }
     seen.sort_unstable();
     seen.dedup();
-    let mut stored = tx.prepare_cached(
-        "SELECT person_id, idat FROM local_ids WHERE site = ?1 AND local_id = ?2",
-    )?;
     let mut best: Option<Candidate> = None;
     for (site, local_id) in seen {
-        let Some((person, idat)) = stored
-            .query_row(params![site, local_id], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })
-            .optional()?
+        let Some((person, idat)) = tx.query_opt(
+            "SELECT person_id, idat FROM local_ids WHERE site = ?1 AND local_id = ?2",
+            params![site, local_id],
+            |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
+        )?
         else {
             continue;
         };
@@ -311,16 +308,17 @@ pub(crate) fn best_candidate(
 /// A review candidate for a record whose exact key named a person a veto kept
 /// it from: the person's record `(site, local_id)`, scored against `record`.
 pub(crate) fn vetoed_candidate(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     cfg: &Config,
     record: Option<&Record>,
     (site, local_id): (String, String),
     person: i64,
-) -> rusqlite::Result<Candidate> {
-    let idat: Option<String> = tx
-        .prepare_cached("SELECT idat FROM local_ids WHERE site = ?1 AND local_id = ?2")?
-        .query_row(params![site, local_id], |r| r.get(0))
-        .optional()?;
+) -> Result<Candidate, StoreError> {
+    let idat: Option<String> = tx.query_opt(
+        "SELECT idat FROM local_ids WHERE site = ?1 AND local_id = ?2",
+        params![site, local_id],
+        |r| r.get(0),
+    )?;
     let score = match (record, idat.as_deref().and_then(record_of)) {
         (Some(ours), Some(theirs)) => score(&compare(ours, &theirs, cfg), &cfg.weights),
         _ => 0.0,

@@ -19,46 +19,48 @@
 
 use super::api::{Decision, FieldComparison, ReviewItem, ReviewRecord};
 use super::probabilistic::{Candidate, config, record_of};
-use crate::db::{Person, StoreError, person_by_row, register_site_pseudonym};
+use crate::db::{Conn, Person, StoreError, Tx, params, person_by_row, register_site_pseudonym};
 use crate::keys::Keys;
 use oncofed_idat::IdentifyingData;
 use oncofed_linkage::probabilistic::{compare, score};
 use oncofed_linkage::{Field, Record};
 use oncofed_model::SiteId;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// Queues a possible match: `new` is `(site, local id, person row)` of the new record.
 pub(crate) fn enqueue(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     new: (&str, &str, i64),
     other: &Candidate,
     now: i64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
+) -> Result<(), StoreError> {
+    tx.execute(
         "INSERT INTO review_items (site, local_id, person_id, other_site, other_local_id,
              other_person_id, score, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        new.0,
-        new.1,
-        new.2,
-        other.site,
-        other.local_id,
-        other.person,
-        other.score,
-        now
-    ])?;
+        params![
+            new.0,
+            new.1,
+            new.2,
+            other.site,
+            other.local_id,
+            other.person,
+            other.score,
+            now
+        ],
+    )?;
     Ok(())
 }
 
 /// The current person and IDAT of a local id.
-fn current(tx: &Transaction<'_>, site: &str, local_id: &str) -> rusqlite::Result<(i64, String)> {
-    tx.prepare_cached("SELECT person_id, idat FROM local_ids WHERE site = ?1 AND local_id = ?2")?
-        .query_row(params![site, local_id], |r| Ok((r.get(0)?, r.get(1)?)))
+fn current(tx: &mut Tx<'_>, site: &str, local_id: &str) -> Result<(i64, String), StoreError> {
+    tx.query_one(
+        "SELECT person_id, idat FROM local_ids WHERE site = ?1 AND local_id = ?2",
+        params![site, local_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 fn side(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     keys: &Keys,
     site: String,
     local_id: String,
@@ -98,22 +100,21 @@ fn field_values(r: &Record, f: Field) -> String {
 /// Pending items, oldest first, at most `limit`, with the field-by-field
 /// comparison recomputed from the IDAT as stored now; and the pending total.
 pub(crate) fn pending(
-    conn: &mut Connection,
+    conn: &mut Conn,
     keys: &Keys,
     limit: i64,
 ) -> Result<(Vec<ReviewItem>, i64), StoreError> {
-    let tx = conn.transaction()?;
-    let total: i64 = tx.query_row(
+    let mut tx = conn.read_tx()?;
+    let total: i64 = tx.query_one(
         "SELECT count(*) FROM review_items WHERE decision IS NULL",
-        [],
+        params![],
         |r| r.get(0),
     )?;
-    let rows: Vec<(i64, String, String, String, String, f64, i64)> = tx
-        .prepare(
-            "SELECT id, site, local_id, other_site, other_local_id, score, created_at
-             FROM review_items WHERE decision IS NULL ORDER BY id LIMIT ?1",
-        )?
-        .query_map([limit], |r| {
+    let rows: Vec<(i64, String, String, String, String, f64, i64)> = tx.query(
+        "SELECT id, site, local_id, other_site, other_local_id, score, created_at
+         FROM review_items WHERE decision IS NULL ORDER BY id LIMIT ?1",
+        params![limit],
+        |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -123,13 +124,13 @@ pub(crate) fn pending(
                 r.get(5)?,
                 r.get(6)?,
             ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+        },
+    )?;
     let cfg = config();
     let mut items = Vec::with_capacity(rows.len());
     for (id, site, local_id, other_site, other_local_id, queued_score, created_at) in rows {
-        let (new_side, a) = side(&tx, keys, site, local_id)?;
-        let (earlier, b) = side(&tx, keys, other_site, other_local_id)?;
+        let (new_side, a) = side(&mut tx, keys, site, local_id)?;
+        let (earlier, b) = side(&mut tx, keys, other_site, other_local_id)?;
         let sims = compare(&a, &b, &cfg);
         let fields = Field::ALL
             .iter()
@@ -179,16 +180,10 @@ pub(crate) enum DecideError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for DecideError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Store(e.into())
-    }
-}
-
 /// Applies a decision in one transaction; `before_commit` runs last inside it
 /// (the audit entry), so a decision that cannot be audited is not applied.
 pub(crate) fn decide<E>(
-    conn: &mut Connection,
+    conn: &mut Conn,
     keys: &Keys,
     id: i64,
     decision: Decision,
@@ -196,29 +191,27 @@ pub(crate) fn decide<E>(
     now: i64,
     before_commit: impl FnOnce(&Decided) -> Result<(), E>,
 ) -> Result<Result<Decided, E>, DecideError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let item: Option<(String, String, String, String, f64)> = tx
-        .query_row(
-            "SELECT site, local_id, other_site, other_local_id, score FROM review_items
-             WHERE id = ?1 AND decision IS NULL",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .optional()?;
+    let mut tx = conn.write_tx()?;
+    let item: Option<(String, String, String, String, f64)> = tx.query_opt(
+        "SELECT site, local_id, other_site, other_local_id, score FROM review_items
+         WHERE id = ?1 AND decision IS NULL",
+        params![id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
     let Some((site, local_id, other_site, other_local_id, score)) = item else {
         return Err(DecideError::NotPending);
     };
-    let (from, _) = current(&tx, &site, &local_id)?;
-    let (into, _) = current(&tx, &other_site, &other_local_id)?;
+    let (from, _) = current(&mut tx, &site, &local_id)?;
+    let (into, _) = current(&mut tx, &other_site, &other_local_id)?;
     let merged = decision == Decision::Match && from != into;
     if merged {
-        merge(&tx, keys, from, into)?;
+        merge(&mut tx, keys, from, into)?;
     }
     tx.execute(
         "UPDATE review_items SET decision = ?2, reviewer = ?3, decided_at = ?4 WHERE id = ?1",
         params![id, decision.as_str(), reviewer, now],
     )?;
-    let survivor = person_by_row(&tx, if merged { into } else { from })?;
+    let survivor = person_by_row(&mut tx, if merged { into } else { from })?;
     let decided = Decided {
         merged,
         research: keys.research_pseudonym(&survivor.pid),
@@ -236,17 +229,19 @@ pub(crate) fn decide<E>(
 /// `local_ids` and `site_pseudonyms` are indexed by person; the other updates
 /// by `person_id` scan their tables (no index, to keep inserts cheap): merges
 /// are rare, manual decisions.
-fn merge(tx: &Transaction<'_>, keys: &Keys, from: i64, into: i64) -> Result<(), StoreError> {
-    let sites: Vec<String> = tx
-        .prepare("SELECT DISTINCT site FROM local_ids WHERE person_id = ?1")?
-        .query_map([from], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+fn merge(tx: &mut Tx<'_>, keys: &Keys, from: i64, into: i64) -> Result<(), StoreError> {
+    let sites: Vec<String> = tx.query(
+        "SELECT DISTINCT site FROM local_ids WHERE person_id = ?1 ORDER BY site",
+        params![from],
+        |r| r.get(0),
+    )?;
     for sql in [
         "UPDATE local_ids SET person_id = ?2 WHERE person_id = ?1",
         "UPDATE blocking_keys SET person_id = ?2 WHERE person_id = ?1",
         "UPDATE site_pseudonyms SET person_id = ?2 WHERE person_id = ?1",
         // A consent both persons hold identically stays with the merged-away one.
-        "UPDATE OR IGNORE consents SET person_id = ?2 WHERE person_id = ?1",
+        "UPDATE consents SET person_id = ?2 WHERE person_id = ?1 AND NOT EXISTS
+             (SELECT 1 FROM consents c WHERE c.person_id = ?2 AND c.content_hash = consents.content_hash)",
         // Orders and requests follow the person (withdrawal cascade, re-contact).
         "UPDATE deletion_orders SET person_id = ?2 WHERE person_id = ?1",
         "UPDATE sample_destructions SET person_id = ?2 WHERE person_id = ?1",

@@ -15,8 +15,8 @@
 //! only automatic decisions.
 
 use super::probabilistic::record_of;
+use crate::db::{StoreError, Tx, params};
 use oncofed_linkage::{Record, Veto};
-use rusqlite::{Transaction, params};
 
 /// Why a record may not join a person automatically.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,24 +55,29 @@ impl Reason {
 /// it may link. `record` is `None` when the new IDAT could not be normalised,
 /// which vetoes every link.
 pub(crate) fn person_veto(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     person: i64,
     site: &str,
     record: Option<&Record>,
-) -> rusqlite::Result<Option<PersonVeto>> {
-    let mut stmt =
-        tx.prepare_cached("SELECT site, local_id, idat FROM local_ids WHERE person_id = ?1")?;
-    let rows = stmt.query_map(params![person], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (their_site, local_id, idat) = row?;
+) -> Result<Option<PersonVeto>, StoreError> {
+    let rows = tx.query(
+        "SELECT site, local_id, idat FROM local_ids WHERE person_id = ?1 ORDER BY site, local_id",
+        params![person],
+        |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+            ))
+        },
+    )?;
+    for (their_site, local_id, idat) in rows {
         let reason = if their_site == site {
             Some(Reason::SameSite)
+        } else if idat == crate::db::ERASED_IDAT {
+            // Erased on withdrawal: nothing left to compare; the insurance number
+            // that found the person links the record, so its site gets an order.
+            None
         } else {
             match (record, record_of(&idat)) {
                 (Some(ours), Some(theirs)) => {

@@ -9,7 +9,10 @@
 //! | `POST /v1/admin/sample-destructions/{id}/done` | staff | the biobank destroyed them |
 //!
 //! Orders are issued by [`crate::db::deletions::sweep`], which every listing runs
-//! first, so a withdrawal turns into orders at the next poll of any site.
+//! first, so a withdrawal turns into orders at the next poll of any site. The same
+//! sweep erases the withdrawn person's IDAT ([`crate::db::deletions::erase`]);
+//! after an erasing sweep the store's clean-up runs (a truncating WAL checkpoint on
+//! SQLite, `VACUUM` of the erased tables on PostgreSQL).
 
 use crate::AppState;
 use crate::auth::{SiteCaller, StaffCaller};
@@ -42,7 +45,19 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), ApiError> {
     if !state.inner.db.read(deletions::sweep_due).await? {
         return Ok(());
     }
-    let issued = state.inner.db.write(deletions::sweep).await?;
+    let keys = state.inner.keys.clone();
+    let issued = state
+        .inner
+        .db
+        .write(move |conn| deletions::sweep(conn, &keys))
+        .await?;
+    if issued.erased > 0 {
+        tracing::info!(
+            persons = issued.erased,
+            "erased the identifying data of withdrawn persons"
+        );
+        state.inner.db.after_erasure().await;
+    }
     audit_issued(state, issued).await
 }
 
@@ -57,10 +72,11 @@ async fn catch_up(state: &AppState, site: &SiteId) -> Result<(), ApiError> {
     if missing.is_empty() {
         return Ok(());
     }
+    let keys = state.inner.keys.clone();
     let issued = state
         .inner
         .db
-        .write(move |conn| deletions::issue_missing(conn, &missing))
+        .write(move |conn| deletions::issue_missing(conn, &keys, &missing))
         .await?;
     audit_issued(state, issued).await
 }

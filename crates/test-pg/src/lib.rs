@@ -1,4 +1,6 @@
-//! A real PostgreSQL for the tests, started by the test binary itself.
+//! A real PostgreSQL for the tests, started by the test binary itself (dev-only;
+//! the research store's and the trust centre's conformance suites use it, so
+//! there is one way to start a test cluster).
 //!
 //! One private, throw-away cluster per test binary, started on first use:
 //! `initdb` (trust auth, no sync) in a temporary directory and `pg_ctl start` on a

@@ -1,0 +1,289 @@
+//! The withdrawal cascade on both backends: orders, receipts, sample destruction,
+//! and the erasure of the withdrawn person's identifying data.
+
+use super::{Backend, consent, count, dump, idat, item, keys, site};
+use crate::db::deletions::{self, ReceiptOutcome};
+use crate::db::{ERASED_IDAT, check_consents, insert_admin_consent, params, pseudonymise, resolve};
+use oncofed_idat::{Address, IdentifyingData, Kvnr};
+use oncofed_model::{DataCategory, Purpose, Sex};
+use oncofed_trustee_api::{ConsentDecision, ConsentQuestion, DeletionReceipt};
+
+fn withdrawal() -> serde_json::Value {
+    serde_json::json!({"resourceType": "Consent", "id": "w", "status": "active",
+        "dateTime": "2026-03-01", "provision": {"type": "deny", "code": [{"coding": [
+            {"system": "urn:oncofed:consent-policy", "code": "withdrawal"}]}]}})
+}
+
+/// The withdrawn person: every value distinctive enough to search for.
+fn withdrawn(kvnr: bool) -> IdentifyingData {
+    IdentifyingData {
+        given: vec!["Hieronymus".into()],
+        family: Some("Zwetschgenbaum".into()),
+        birth_name: Some("Pflaumenhain".into()),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1937, 11, 19),
+        sex: Sex::Male,
+        address: Some(Address {
+            lines: vec!["Quittenweg 77".into()],
+            postal_code: Some("98765".into()),
+            city: Some("Kirschhausen".into()),
+            country: None,
+        }),
+        kvnr: kvnr.then(|| Kvnr::from_parts(b'Z', &[9; 8]).unwrap()),
+    }
+}
+
+const TRACES: [&str; 7] = [
+    "hieronymus",
+    "zwetschgenbaum",
+    "pflaumenhain",
+    "1937-11-19",
+    "quittenweg",
+    "98765",
+    "kirschhausen",
+];
+
+fn traces(conn: &mut crate::db::Conn) -> Vec<&'static str> {
+    let all = dump(conn).to_lowercase();
+    TRACES.into_iter().filter(|t| all.contains(t)).collect()
+}
+
+/// A withdrawal orders deletion at every site holding the person, and erases the
+/// person's IDAT: no value of it is left in any column of any table, no blocking
+/// entry or review item names their records; other persons keep theirs. A site
+/// registering the person later is linked (and ordered to delete) without the
+/// IDAT being stored again.
+pub(super) fn a_withdrawal_orders_deletions_and_erases_every_trace_of_idat(b: &dyn Backend) {
+    let k = keys();
+    let mut conn = b.conn();
+    let w = withdrawn(true);
+    let bystander = idat("Ida", "Roth", (1950, 1, 1), Sex::Female, Some((b'R', 1)));
+    let a = pseudonymise(
+        &mut conn,
+        &k,
+        &site("uk-a"),
+        &[item(&k, "w-a", &w), item(&k, "keep", &bystander)],
+    )
+    .unwrap();
+    let bb = pseudonymise(&mut conn, &k, &site("uk-b"), &[item(&k, "w-b", &w)]).unwrap();
+    assert_eq!(a[0].research, bb[0].research);
+    // Same insurance number, other sex: vetoed, queued for review against w-a.
+    let mut other = idat("Hildegard", "Apfel", (1941, 4, 4), Sex::Female, None);
+    other.kvnr = w.kvnr.clone();
+    pseudonymise(&mut conn, &k, &site("uk-c"), &[item(&k, "c", &other)]).unwrap();
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) FROM review_items", params![]),
+        1
+    );
+    assert_eq!(traces(&mut conn).len(), TRACES.len());
+
+    insert_admin_consent(&mut conn, a[0].site.as_str(), &consent(withdrawal())).unwrap();
+    assert!(deletions::sweep_due(&mut conn).unwrap());
+    let issued = deletions::sweep(&mut conn, &k).unwrap();
+    assert_eq!(issued.erased, 1);
+    let mut ordered: Vec<&str> = issued.deletions.iter().map(|d| d.1.as_str()).collect();
+    ordered.sort_unstable();
+    assert_eq!(ordered, ["uk-a", "uk-b"]);
+    assert_eq!(issued.samples.len(), 1);
+    assert!(!deletions::sweep_due(&mut conn).unwrap());
+
+    assert_eq!(traces(&mut conn), Vec::<&str>::new(), "IDAT left behind");
+    let of_w = "FROM linkage_blocks WHERE (site = 'uk-a' AND local_id = 'w-a')
+                OR (site = 'uk-b' AND local_id = 'w-b')";
+    assert_eq!(
+        count(&mut conn, &format!("SELECT count(*) {of_w}"), params![]),
+        0
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) FROM review_items", params![]),
+        0
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM local_ids WHERE idat = ?1",
+            params![ERASED_IDAT]
+        ),
+        2
+    );
+    assert!(
+        dump(&mut conn).contains("Roth"),
+        "the bystander keeps their IDAT"
+    );
+    assert!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM linkage_blocks WHERE local_id = 'keep'",
+            params![]
+        ) > 0
+    );
+
+    // The person stays withdrawn and resolvable; their pseudonyms keep working.
+    let today = chrono::Utc::now().date_naive();
+    let q = ConsentQuestion {
+        pseudonym: a[0].site.clone(),
+        category: DataCategory::Clinical,
+        origin: None,
+    };
+    let d = check_consents(&mut conn, &site("uk-a"), Purpose::Research, today, &[q]).unwrap();
+    assert_eq!(d, vec![ConsentDecision::DenyWithdrawn]);
+    assert_eq!(
+        resolve(&mut conn, &k, &site("uk-b"), &["w-b".into()]).unwrap()[0],
+        Some(bb[0].clone())
+    );
+
+    // The site sends the IDAT again: same pseudonyms, nothing stored.
+    let again = pseudonymise(&mut conn, &k, &site("uk-a"), &[item(&k, "w-a", &w)]).unwrap();
+    assert_eq!(again[0], a[0]);
+    // A new site registers the same identity without an insurance number: linked
+    // to the withdrawn person by the erased-identity key, IDAT not stored.
+    let d4 = pseudonymise(
+        &mut conn,
+        &k,
+        &site("uk-d"),
+        &[item(&k, "w-d", &withdrawn(false))],
+    )
+    .unwrap();
+    assert_eq!(d4[0].research, a[0].research);
+    assert_eq!(traces(&mut conn), Vec::<&str>::new(), "IDAT stored again");
+    let missing = deletions::missing_orders(&mut conn, &site("uk-d")).unwrap();
+    assert_eq!(missing.len(), 1);
+    let late = deletions::issue_missing(&mut conn, &k, &missing).unwrap();
+    assert_eq!(late.deletions.len(), 1);
+    let orders = deletions::open_orders(&mut conn, &site("uk-d")).unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].pseudonym, d4[0].site);
+    assert!(
+        deletions::missing_orders(&mut conn, &site("uk-d"))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Receipts are checked and recorded once; sample-destruction orders list the
+/// person's pseudonyms and are confirmed once; a second sweep issues nothing.
+pub(super) fn receipts_and_sample_destructions_are_recorded_once(b: &dyn Backend) {
+    let k = keys();
+    let mut conn = b.conn();
+    let p = pseudonymise(
+        &mut conn,
+        &k,
+        &site("uk-a"),
+        &[item(
+            &k,
+            "1",
+            &idat("Eva", "Berg", (1960, 2, 3), Sex::Female, Some((b'E', 5))),
+        )],
+    )
+    .unwrap();
+    pseudonymise(
+        &mut conn,
+        &k,
+        &site("uk-b"),
+        &[item(
+            &k,
+            "9",
+            &idat("Eva", "Berg", (1960, 2, 3), Sex::Female, Some((b'E', 5))),
+        )],
+    )
+    .unwrap();
+    insert_admin_consent(&mut conn, p[0].site.as_str(), &consent(withdrawal())).unwrap();
+    deletions::sweep(&mut conn, &k).unwrap();
+    let again = deletions::sweep(&mut conn, &k).unwrap();
+    assert!(again.deletions.is_empty() && again.samples.is_empty() && again.erased == 0);
+
+    let orders = deletions::open_orders(&mut conn, &site("uk-a")).unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].pseudonym, p[0].site);
+    let o = &orders[0];
+    let good = DeletionReceipt::new(o, 1, 7, 0, "2026-11-28T22:00:00Z".into());
+    let mut forged = good.clone();
+    forged.facts_deleted = 6;
+    let record = |conn: &mut crate::db::Conn, s: &str, r: &DeletionReceipt| {
+        deletions::record_receipt(conn, &site(s), o.id, r).unwrap()
+    };
+    assert!(matches!(
+        record(&mut conn, "uk-a", &forged),
+        ReceiptOutcome::Invalid(_)
+    ));
+    let incomplete = DeletionReceipt::new(o, 1, 7, 1, "2026-11-28T22:00:00Z".into());
+    assert!(matches!(
+        record(&mut conn, "uk-a", &incomplete),
+        ReceiptOutcome::Invalid(_)
+    ));
+    assert_eq!(
+        record(&mut conn, "uk-b", &good),
+        ReceiptOutcome::NoSuchOrder
+    );
+    assert_eq!(record(&mut conn, "uk-a", &good), ReceiptOutcome::Recorded);
+    assert_eq!(
+        record(&mut conn, "uk-a", &good),
+        ReceiptOutcome::AlreadyDone
+    );
+    assert!(
+        deletions::open_orders(&mut conn, &site("uk-a"))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        deletions::open_orders(&mut conn, &site("uk-b"))
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let samples = deletions::sample_destructions(&mut conn).unwrap();
+    assert_eq!(samples.len(), 1);
+    let sites: Vec<&str> = samples[0]
+        .pseudonyms
+        .iter()
+        .map(|(s, _)| s.as_str())
+        .collect();
+    assert_eq!(sites, ["uk-a", "uk-b"]);
+    assert_eq!(
+        deletions::confirm_samples(&mut conn, samples[0].id, "carol").unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        deletions::confirm_samples(&mut conn, samples[0].id, "carol").unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        deletions::confirm_samples(&mut conn, samples[0].id + 1, "carol").unwrap(),
+        None
+    );
+    let listed = deletions::sample_destructions(&mut conn).unwrap();
+    assert_eq!(listed[0].confirmed_by.as_deref(), Some("carol"));
+}
+
+/// Through the service's handle (`Db`, as `GET /v1/deletions` runs it): a sweep
+/// that erased IDAT is followed by the backend's clean-up, a truncating WAL
+/// checkpoint on SQLite (no byte of the IDAT left in its files) and a `VACUUM` of
+/// the erased tables on PostgreSQL.
+pub(super) fn the_service_cleans_up_after_an_erasure(b: &dyn Backend) {
+    let k = keys();
+    let db = b.db(&k.fingerprint()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let kk = k.clone();
+        let p = db
+            .write(move |c| {
+                pseudonymise(c, &kk, &site("uk-a"), &[item(&kk, "w", &withdrawn(true))])
+            })
+            .await
+            .unwrap();
+        let row = consent(withdrawal());
+        db.write(move |c| insert_admin_consent(c, p[0].site.as_str(), &row))
+            .await
+            .unwrap();
+        let kk = k.clone();
+        let issued = db.write(move |c| deletions::sweep(c, &kk)).await.unwrap();
+        assert_eq!(issued.erased, 1);
+        db.after_erasure().await;
+    });
+    drop(db);
+    b.check_after_erasure(&TRACES);
+    assert_eq!(traces(&mut b.conn()), Vec::<&str>::new());
+}
