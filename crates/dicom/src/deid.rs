@@ -64,6 +64,13 @@ pub struct Deidentifier {
     uids: UidMapper,
 }
 
+/// OncoFed's Implementation Class UID (PS3.7 D.3.3.2), a `2.25.` UID from
+/// the UUID 437b376c-b721-4903-b477-fe6873f1c449, drawn once for OncoFed.
+pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.89698052377034895815737155507104891977";
+
+/// OncoFed's Implementation Version Name (at most 16 characters).
+pub const IMPLEMENTATION_VERSION_NAME: &str = "ONCOFED_0_1";
+
 /// Attributes written by the profile itself (markers), never copied from input.
 const MARKERS: [u32; 5] = [
     0x0012_0062,
@@ -150,6 +157,10 @@ impl Deidentifier {
             }
             None => self.uids.map(&meta.media_storage_sop_instance_uid),
         };
+        // The file is OncoFed's writing now: its implementation identifies
+        // OncoFed, not the modality or archive that wrote the original.
+        meta.implementation_class_uid = IMPLEMENTATION_CLASS_UID.to_owned();
+        meta.implementation_version_name = Some(IMPLEMENTATION_VERSION_NAME.to_owned());
         meta.source_application_entity_title = None;
         meta.sending_application_entity_title = None;
         meta.receiving_application_entity_title = None;
@@ -271,7 +282,7 @@ impl Walk<'_> {
                     _ => Some(dummy(tag, vr)),
                 }
             }
-            Action::Basic(BasicAction::Uid) => Some(self.uid(e)),
+            Action::Basic(BasicAction::Uid) => self.uid(e),
             Action::Basic(BasicAction::Keep | BasicAction::ReferencesWithUids) | Action::Keep => {
                 Some(self.keep(e, strict))
             }
@@ -306,20 +317,35 @@ impl Walk<'_> {
         )
     }
 
-    fn uid(&mut self, e: &InMemElement) -> InMemElement {
+    /// A U attribute: each UID replaced by its keyed one, written as UI. A
+    /// UID stored under another VR (UN or OB from an implicit-VR writer that
+    /// did not know the tag) is read from its bytes; a value that is no UID
+    /// at all is removed rather than kept.
+    fn uid(&mut self, e: &InMemElement) -> Option<InMemElement> {
         if self.de.options.contains(&ProfileOption::RetainUids) {
-            return e.clone();
+            return Some(e.clone());
         }
-        let Some(text) = e.value().to_str().ok().filter(|_| e.vr() == VR::UI) else {
-            return self.keep(e, false);
+        if let Value::Sequence(seq) = e.value() {
+            return Some(self.sequence(e, seq, false));
+        }
+        let empty_ui = e.vr() == VR::UI
+            && e.value()
+                .to_str()
+                .is_ok_and(|t| t.trim_end_matches(['\0', ' ']).is_empty());
+        if empty_ui {
+            return Some(e.clone()); // an empty (type 2) UID stays empty
+        }
+        let Some(text) = uid_text(e) else {
+            self.report.removed += 1;
+            return None;
         };
-        let mapped: Vec<String> = text
-            .trim_end_matches(['\0', ' '])
-            .split('\\')
-            .map(|u| self.de.uids.map(u))
-            .collect();
+        let mapped: Vec<String> = text.split('\\').map(|u| self.de.uids.map(u)).collect();
         self.report.uids += mapped.len();
-        DataElement::new(e.tag(), VR::UI, PrimitiveValue::from(mapped.join("\\")))
+        Some(DataElement::new(
+            e.tag(),
+            VR::UI,
+            PrimitiveValue::from(mapped.join("\\")),
+        ))
     }
 
     fn clean(&mut self, e: &InMemElement, action: Action, strict: bool) -> InMemElement {
@@ -365,6 +391,24 @@ impl Walk<'_> {
             _ => e.clone(),
         }
     }
+}
+
+/// The UID(s) of a U attribute as text: a UI value, or the bytes of a UN/OB
+/// value when they spell UIDs (digits, dots, `\\` between values).
+fn uid_text(e: &InMemElement) -> Option<String> {
+    let text = match (e.vr(), e.value()) {
+        (VR::UI, v) => v.to_str().ok()?.into_owned(),
+        (_, Value::Primitive(PrimitiveValue::U8(bytes))) => {
+            String::from_utf8(bytes.to_vec()).ok()?
+        }
+        _ => return None,
+    };
+    let text = text.trim_end_matches(['\0', ' ']).to_owned();
+    let valid = !text.is_empty()
+        && text.split('\\').all(|u| {
+            !u.is_empty() && u.len() <= 64 && u.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+        });
+    valid.then_some(text)
 }
 
 /// A repeating curve (50xx) or overlay (60xx) group, xx even in 00–1E.

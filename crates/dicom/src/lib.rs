@@ -38,6 +38,9 @@ pub mod read;
 mod uid;
 
 pub use clean::DescriptorCleaner;
-pub use deid::{DeidError, DeidReport, Deidentifier, Subject};
+pub use deid::{
+    DeidError, DeidReport, Deidentifier, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME,
+    Subject,
+};
 pub use profile::ProfileOption;
 pub use uid::UidMapper;
