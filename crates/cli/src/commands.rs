@@ -10,7 +10,6 @@ mod demo_analyses;
 mod demo_audit;
 mod demo_transport;
 mod hub;
-mod local;
 mod node;
 mod pki;
 mod query;

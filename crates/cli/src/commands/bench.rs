@@ -1,12 +1,12 @@
 //! `oncofed bench`: measurements for BENCHMARKS.md, run against the real services
 //! on loopback (one process, many sites).
 
-use crate::commands::local::LocalFederation;
 use crate::output::print_json;
 use clap::{Args, Subcommand};
 use oncofed_model::SiteId;
 use oncofed_protocol::Criteria;
 use oncofed_synth::SynthConfig;
+use oncofed_testkit::LocalFederation;
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -166,9 +166,12 @@ async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResu
         .store_url
         .as_ref()
         .map(|t| t.replace("{site}", &format!("n{n}_{{site}}")));
-    let mut fed = LocalFederation::start(temp.path(), sites.clone(), limits, !a.plain_http)
-        .await?
-        .with_store_url(store_url)?;
+    let mut fed = LocalFederation::builder(temp.path(), sites.clone())
+        .limits(limits)
+        .tls(!a.plain_http)
+        .store_url(store_url)?
+        .start()
+        .await?;
     let ingest_started = Instant::now();
     for (i, site) in sites.iter().enumerate() {
         let (service, _) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;

@@ -7,8 +7,10 @@ use oncofed_model::SiteId;
 use oncofed_trustee::{TrusteeConfig, hash_token};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+pub use oncofed_service::tokens::{new_token, write_secret};
 
 #[derive(Debug, Subcommand)]
 pub enum TrusteeCommand {
@@ -109,24 +111,6 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     oncofed_trustee::launch(config, listener, shutdown).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Creates a random 256-bit token as hex.
-pub fn new_token() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
-/// Writes a secret to a new file readable only by its owner.
-pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    writeln!(file, "{secret}")?;
-    Ok(())
 }
 
 fn add_site(a: AddSiteArgs) -> anyhow::Result<ExitCode> {
