@@ -5,6 +5,8 @@ mod analyze_render;
 mod audit;
 mod bench;
 mod bench_analysis;
+mod bench_parts;
+mod bench_processes;
 mod demo;
 mod demo_analyses;
 mod demo_audit;

@@ -33,6 +33,7 @@ pub struct FederationBuilder {
     limits: Option<oncofed_privacy::QueryBudget>,
     tls: bool,
     store_url: Option<String>,
+    lifetime_epsilon: f64,
     tune_hub: Vec<Box<dyn FnOnce(&mut HubConfig) + Send>>,
 }
 
@@ -65,6 +66,13 @@ impl FederationBuilder {
         Ok(self)
     }
 
+    /// Each site's lifetime ε for feasibility releases (the node's default
+    /// otherwise); benches that ask hundreds of distinct queries raise it.
+    pub fn site_lifetime_epsilon(mut self, epsilon: f64) -> Self {
+        self.lifetime_epsilon = epsilon;
+        self
+    }
+
     /// Changes the hub's configuration before it starts.
     pub fn tune_hub(mut self, tune: impl FnOnce(&mut HubConfig) + Send + 'static) -> Self {
         self.tune_hub.push(Box::new(tune));
@@ -84,6 +92,7 @@ impl FederationBuilder {
             limits,
             tls,
             store_url,
+            lifetime_epsilon,
             tune_hub,
         } = self;
         let stop = StopSwitch::default();
@@ -142,6 +151,7 @@ impl FederationBuilder {
             auditor,
             pki,
             store_url,
+            lifetime_epsilon,
             stop,
             tasks: Vec::new(),
         })
@@ -170,6 +180,7 @@ pub struct LocalFederation {
     /// PostgreSQL URL template of the sites' research stores (`{site}` replaced
     /// by the site id with `-` as `_`); `None`: SQLite files in each node's folder.
     store_url: Option<String>,
+    lifetime_epsilon: f64,
     stop: StopSwitch,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -184,6 +195,7 @@ impl LocalFederation {
             limits: None,
             tls: true,
             store_url: None,
+            lifetime_epsilon: oncofed_node::agent::DEFAULT_LIFETIME_EPSILON,
             tune_hub: Vec::new(),
         }
     }
@@ -253,6 +265,11 @@ impl LocalFederation {
         self.trustee_client_with(i, &self.site_tls(i))
     }
 
+    /// The trust centre's data directory (`DIR/trustee`; site `S`'s token in `S.token`).
+    pub fn trustee_dir(&self) -> &Path {
+        self.trustee.dir()
+    }
+
     /// The data directory of site `i`.
     pub fn node_dir(&self, i: usize) -> PathBuf {
         self.dir.join(format!("node-{}", self.sites[i]))
@@ -318,7 +335,7 @@ impl LocalFederation {
             roster: self.roster()?,
             secagg: oncofed_secagg::SitePolicy::default(),
             bounds: oncofed_node::agent::SiteBounds::DEFAULT,
-            lifetime_epsilon: oncofed_node::agent::DEFAULT_LIFETIME_EPSILON,
+            lifetime_epsilon: self.lifetime_epsilon,
         })
     }
 
