@@ -56,6 +56,16 @@ impl<E: Send + 'static> Running<E> {
         }
     }
 
+    /// Lets the service run until the test's runtime ends (for helpers that
+    /// hand out only its URL); returns the URL.
+    pub fn detach(mut self) -> String {
+        self.task.take();
+        // Keep a sender of the switch alive: once the last one is gone the
+        // service's shutdown future completes.
+        std::mem::forget(self.stop.clone());
+        std::mem::take(&mut self.url)
+    }
+
     /// Stops the service and waits until it has closed its port; returns what
     /// its `launch` returned.
     pub async fn shutdown(mut self) -> Result<(), E> {
@@ -69,7 +79,10 @@ impl<E: Send + 'static> Running<E> {
 
 impl<E> Drop for Running<E> {
     fn drop(&mut self) {
-        self.stop.stop();
+        // A detached service (no task handle left) keeps running.
+        if self.task.is_some() {
+            self.stop.stop();
+        }
     }
 }
 
