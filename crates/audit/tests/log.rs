@@ -191,3 +191,44 @@ fn report_serialises_for_the_cli() {
                "first_problem": {"kind": "deleted", "after_seq": 1, "next_seq": 3}})
     );
 }
+
+#[test]
+fn append_all_chains_like_appends_and_is_all_or_none() {
+    let (_dir, log) = log_with(2, 3);
+    let batch: Vec<_> = (0..5)
+        .map(|i| ("hub", "task.issued", "q-9", json!({ "n": i })))
+        .collect();
+    let appended = log.append_all(batch).unwrap();
+    assert_eq!(
+        appended.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [2, 3, 4, 5, 6]
+    );
+    let entries = log.entries(0, 100).unwrap();
+    assert_eq!(&entries[2..], &appended[..]);
+    for w in entries.windows(2) {
+        assert_eq!(w[1].prev_hash, w[0].hash);
+    }
+    // Checkpoints after entries 2 and 5 (every 3), as single appends would sign them.
+    let seqs: Vec<u64> = log
+        .checkpoints(0, 10)
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(seqs, [2, 5]);
+    assert!(log.verify_stored().unwrap().ok);
+
+    let refused = log.append_all([
+        ("hub", "task.issued", "q-10", json!({})),
+        ("", "task.issued", "q-10", json!({})),
+    ]);
+    assert!(matches!(
+        refused,
+        Err(AuditError::EmptyField { field: "actor" })
+    ));
+    assert_eq!(
+        log.entries(0, 100).unwrap().len(),
+        7,
+        "nothing of the refused batch"
+    );
+}
