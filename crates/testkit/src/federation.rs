@@ -26,6 +26,9 @@ use tokio::task::JoinHandle;
 /// How long a site's consent gate keeps an answer of the trust centre.
 pub const CONSENT_TTL: Duration = Duration::from_secs(60);
 
+/// A change to the hub's configuration before it starts.
+type HubTuning = Box<dyn FnOnce(&mut HubConfig) + Send>;
+
 /// How to start a [`LocalFederation`]; see [`LocalFederation::builder`].
 pub struct FederationBuilder {
     dir: PathBuf,
@@ -34,7 +37,7 @@ pub struct FederationBuilder {
     tls: bool,
     store_url: Option<String>,
     lifetime_epsilon: f64,
-    tune_hub: Vec<Box<dyn FnOnce(&mut HubConfig) + Send>>,
+    tune_hub: Vec<HubTuning>,
 }
 
 impl FederationBuilder {
