@@ -123,6 +123,33 @@ impl AuditLog {
         &self,
         entries: impl IntoIterator<Item = (&'a str, &'a str, &'a str, serde_json::Value)>,
     ) -> Result<Vec<AuditEntry>, AuditError> {
+        Ok(self.append_inner(entries, false)?.0)
+    }
+
+    /// Appends an entry and signs a checkpoint over it (unless its period
+    /// already ends there), in one transaction: [`AuditLog::append`] followed by
+    /// [`AuditLog::checkpoint`] with one sync to disk instead of two. Returns
+    /// the entry and the checkpoint over it.
+    pub fn append_checkpointed(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        details: serde_json::Value,
+    ) -> Result<(AuditEntry, Checkpoint), AuditError> {
+        let (mut entries, checkpoint) =
+            self.append_inner([(actor, action, subject, details)], true)?;
+        let entry = entries.pop().expect("one entry appended");
+        Ok((entry, checkpoint.expect("a checkpoint over the entry")))
+    }
+
+    /// [`AuditLog::append_all`], and with `checkpoint_last` a checkpoint over
+    /// the last entry (the one its period signs, or a new one).
+    fn append_inner<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (&'a str, &'a str, &'a str, serde_json::Value)>,
+        checkpoint_last: bool,
+    ) -> Result<(Vec<AuditEntry>, Option<Checkpoint>), AuditError> {
         let mut prepared = Vec::new();
         for (actor, action, subject, details) in entries {
             for (field, value) in [("actor", actor), ("action", action)] {
@@ -144,6 +171,7 @@ impl AuditLog {
             None => (0, GENESIS_HASH.to_owned()),
         };
         let mut appended = Vec::with_capacity(prepared.len());
+        let mut last_checkpoint = None;
         for (actor, action, subject, details, details_text) in prepared {
             let seq = next_seq;
             let mut entry = AuditEntry {
@@ -173,19 +201,26 @@ impl AuditLog {
                 ],
             )?;
             // Entry `seq` ends a period: seq + 1 is a multiple of checkpoint_every.
+            last_checkpoint = None;
             if self.checkpoint_every > 0 && seq % self.checkpoint_every == self.checkpoint_every - 1
             {
-                insert_checkpoint(
-                    &tx,
-                    &Checkpoint::sign(seq, &entry.hash, entry.at, &self.key),
-                )?;
+                let checkpoint = Checkpoint::sign(seq, &entry.hash, entry.at, &self.key);
+                insert_checkpoint(&tx, &checkpoint)?;
+                last_checkpoint = Some(checkpoint);
             }
             next_seq = seq + 1;
             prev_hash = entry.hash.clone();
             appended.push(entry);
         }
+        if checkpoint_last && last_checkpoint.is_none() {
+            if let Some(last) = appended.last() {
+                let checkpoint = Checkpoint::sign(last.seq, &last.hash, last.at, &self.key);
+                insert_checkpoint(&tx, &checkpoint)?;
+                last_checkpoint = Some(checkpoint);
+            }
+        }
         tx.commit()?;
-        Ok(appended)
+        Ok((appended, last_checkpoint))
     }
 
     /// Signs a checkpoint over the newest entry now, e.g. before an export so

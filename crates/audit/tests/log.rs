@@ -232,3 +232,27 @@ fn append_all_chains_like_appends_and_is_all_or_none() {
         "nothing of the refused batch"
     );
 }
+
+#[test]
+fn append_checkpointed_signs_the_new_head_in_the_same_transaction() {
+    let (_dir, log) = log_with(1, 100);
+    let (entry, checkpoint) = log
+        .append_checkpointed("site-1", "task.claimed", "site-1", json!({ "tasks": 1 }))
+        .unwrap();
+    assert_eq!((entry.seq, checkpoint.seq), (1, 1));
+    assert_eq!(checkpoint.hash, entry.hash);
+    assert!(checkpoint.verify(&log.public_key()).is_ok());
+    assert_eq!(
+        log.checkpoint().unwrap(),
+        Some(checkpoint),
+        "the head is signed already"
+    );
+    assert!(log.verify_stored().unwrap().ok);
+    // On a period's end the period's own checkpoint is the one returned.
+    let (_dir, every) = log_with(2, 3);
+    let (entry, checkpoint) = every
+        .append_checkpointed("hub", "release", "q", json!({}))
+        .unwrap();
+    assert_eq!((entry.seq, checkpoint.seq), (2, 2));
+    assert_eq!(every.checkpoints(0, 10).unwrap().len(), 1);
+}

@@ -289,6 +289,27 @@ pub(super) async fn until_complete(
     .map_err(|e| anyhow::anyhow!("the federation did not answer completely: {e}"))
 }
 
+/// Waits until every site answers, then times `queries` feasibility queries
+/// of the mix end to end at the researcher: the wall times (ms) and how many
+/// came back without every site's answer.
+pub(super) async fn end_to_end(
+    client: &oncofed_hub::client::HubClient,
+    queries: usize,
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    until_complete(client, Duration::from_secs(120)).await?;
+    let mut e2e = Vec::new();
+    let mut incomplete = 0;
+    for i in 0..queries {
+        let started = Instant::now();
+        let answer = client.feasibility(criteria(i), 30).await?;
+        e2e.push(started.elapsed().as_secs_f64() * 1000.0);
+        if answer.status != QueryStatus::Complete {
+            incomplete += 1;
+        }
+    }
+    Ok((e2e, incomplete))
+}
+
 /// The `hub` part: `--hub-sites` sites on tiny stores with in-process agents.
 pub(super) async fn hub(a: &FederationArgs) -> anyhow::Result<HubResult> {
     let temp = tempfile::tempdir()?;
@@ -308,18 +329,7 @@ pub(super) async fn hub(a: &FederationArgs) -> anyhow::Result<HubResult> {
         fed.connect_site(i, &service, 25).await?;
         first.get_or_insert(service);
     }
-    let client = fed.researcher();
-    until_complete(&client, Duration::from_secs(120)).await?;
-    let mut e2e = Vec::new();
-    let mut incomplete = 0;
-    for i in 0..a.queries {
-        let started = Instant::now();
-        let answer = client.feasibility(criteria(i), 30).await?;
-        e2e.push(started.elapsed().as_secs_f64() * 1000.0);
-        if answer.status != QueryStatus::Complete {
-            incomplete += 1;
-        }
-    }
+    let (e2e, incomplete) = end_to_end(&fed.researcher(), a.queries).await?;
     // One site's own share, for the same criteria (now repeats: no new ε charged).
     let service = first.ok_or_else(|| anyhow::anyhow!("no sites"))?;
     let driver = SiteDriver::new(

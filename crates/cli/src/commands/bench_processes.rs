@@ -3,7 +3,7 @@
 //! hub in this process.
 
 use super::bench::{FederationArgs, LIFTED_EPSILON, LIFTED_LIMITS, Latency, criteria};
-use super::bench_parts::{consent_path, generate, until_complete};
+use super::bench_parts::{consent_path, end_to_end, generate};
 use oncofed_model::SiteId;
 use oncofed_protocol::api::QueryStatus;
 use oncofed_synth::SynthConfig;
@@ -104,18 +104,7 @@ pub(super) async fn processes(a: &FederationArgs) -> anyhow::Result<ProcessesRes
             .stderr(log);
         agents.0.push(cmd.spawn()?);
     }
-    let client = fed.researcher();
-    until_complete(&client, Duration::from_secs(120)).await?;
-    let mut e2e = Vec::new();
-    let mut incomplete = 0;
-    for i in 0..a.queries {
-        let started = Instant::now();
-        let answer = client.feasibility(criteria(i), 30).await?;
-        e2e.push(started.elapsed().as_secs_f64() * 1000.0);
-        if answer.status != QueryStatus::Complete {
-            incomplete += 1;
-        }
-    }
+    let (e2e, incomplete) = end_to_end(&fed.researcher(), a.queries).await?;
     drop(agents);
     fed.shutdown().await?;
     Ok(ProcessesResult {
