@@ -212,12 +212,13 @@ impl AuditLog {
             prev_hash = entry.hash.clone();
             appended.push(entry);
         }
-        if checkpoint_last && last_checkpoint.is_none() {
-            if let Some(last) = appended.last() {
-                let checkpoint = Checkpoint::sign(last.seq, &last.hash, last.at, &self.key);
-                insert_checkpoint(&tx, &checkpoint)?;
-                last_checkpoint = Some(checkpoint);
-            }
+        if checkpoint_last
+            && last_checkpoint.is_none()
+            && let Some(last) = appended.last()
+        {
+            let checkpoint = Checkpoint::sign(last.seq, &last.hash, last.at, &self.key);
+            insert_checkpoint(&tx, &checkpoint)?;
+            last_checkpoint = Some(checkpoint);
         }
         tx.commit()?;
         Ok((appended, last_checkpoint))

@@ -2,15 +2,13 @@
 //! every site its own `oncofed node agent` process, against a trust centre and
 //! hub in this process.
 
-use super::bench::{FederationArgs, LIFTED_EPSILON, LIFTED_LIMITS, Latency, criteria};
+use super::bench::{FederationArgs, LIFTED_EPSILON, LIFTED_LIMITS, Latency};
 use super::bench_parts::{consent_path, end_to_end, generate};
 use oncofed_model::SiteId;
-use oncofed_protocol::api::QueryStatus;
 use oncofed_synth::SynthConfig;
 use oncofed_testkit::LocalFederation;
 use serde::Serialize;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The `processes` part's figures.
 #[derive(Debug, Serialize)]
