@@ -256,3 +256,39 @@ fn append_checkpointed_signs_the_new_head_in_the_same_transaction() {
     assert_eq!((entry.seq, checkpoint.seq), (2, 2));
     assert_eq!(every.checkpoints(0, 10).unwrap().len(), 1);
 }
+
+#[test]
+fn concurrent_appends_share_commits_and_each_gets_its_own_entry() {
+    let (_dir, log) = log_with(0, 7);
+    let log = Arc::new(log);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                (0..40)
+                    .map(|i| {
+                        let e = log
+                            .append("site", "result.received", "q", json!({ "t": t, "i": i }))
+                            .unwrap();
+                        assert_eq!(e.details, json!({ "t": t, "i": i }));
+                        e
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut returned: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    returned.sort_by_key(|e| e.seq);
+    let stored = log.entries(0, 1000).unwrap();
+    assert_eq!(
+        stored, returned,
+        "every caller got the entry stored under its seq"
+    );
+    assert_eq!(stored.len(), 320);
+    assert!(stored.iter().enumerate().all(|(i, e)| e.seq == i as u64));
+    assert!(log.verify_stored().unwrap().ok);
+    assert_eq!(log.checkpoints(0, 100).unwrap().len(), 320 / 7);
+}
