@@ -69,4 +69,10 @@ pub enum AuditError {
     /// Writing an export failed.
     #[error("cannot write the audit export: {0}")]
     Export(#[from] std::io::Error),
+    /// Another caller's transaction, which held this entry too (group commit),
+    /// failed; nothing of it was written.
+    #[error(
+        "audit log database error in a shared commit: {0}; check disk space and file permissions"
+    )]
+    GroupCommit(String),
 }

@@ -191,3 +191,104 @@ fn report_serialises_for_the_cli() {
                "first_problem": {"kind": "deleted", "after_seq": 1, "next_seq": 3}})
     );
 }
+
+#[test]
+fn append_all_chains_like_appends_and_is_all_or_none() {
+    let (_dir, log) = log_with(2, 3);
+    let batch: Vec<_> = (0..5)
+        .map(|i| ("hub", "task.issued", "q-9", json!({ "n": i })))
+        .collect();
+    let appended = log.append_all(batch).unwrap();
+    assert_eq!(
+        appended.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [2, 3, 4, 5, 6]
+    );
+    let entries = log.entries(0, 100).unwrap();
+    assert_eq!(&entries[2..], &appended[..]);
+    for w in entries.windows(2) {
+        assert_eq!(w[1].prev_hash, w[0].hash);
+    }
+    // Checkpoints after entries 2 and 5 (every 3), as single appends would sign them.
+    let seqs: Vec<u64> = log
+        .checkpoints(0, 10)
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(seqs, [2, 5]);
+    assert!(log.verify_stored().unwrap().ok);
+
+    let refused = log.append_all([
+        ("hub", "task.issued", "q-10", json!({})),
+        ("", "task.issued", "q-10", json!({})),
+    ]);
+    assert!(matches!(
+        refused,
+        Err(AuditError::EmptyField { field: "actor" })
+    ));
+    assert_eq!(
+        log.entries(0, 100).unwrap().len(),
+        7,
+        "nothing of the refused batch"
+    );
+}
+
+#[test]
+fn append_checkpointed_signs_the_new_head_in_the_same_transaction() {
+    let (_dir, log) = log_with(1, 100);
+    let (entry, checkpoint) = log
+        .append_checkpointed("site-1", "task.claimed", "site-1", json!({ "tasks": 1 }))
+        .unwrap();
+    assert_eq!((entry.seq, checkpoint.seq), (1, 1));
+    assert_eq!(checkpoint.hash, entry.hash);
+    assert!(checkpoint.verify(&log.public_key()).is_ok());
+    assert_eq!(
+        log.checkpoint().unwrap(),
+        Some(checkpoint),
+        "the head is signed already"
+    );
+    assert!(log.verify_stored().unwrap().ok);
+    // On a period's end the period's own checkpoint is the one returned.
+    let (_dir, every) = log_with(2, 3);
+    let (entry, checkpoint) = every
+        .append_checkpointed("hub", "release", "q", json!({}))
+        .unwrap();
+    assert_eq!((entry.seq, checkpoint.seq), (2, 2));
+    assert_eq!(every.checkpoints(0, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn concurrent_appends_share_commits_and_each_gets_its_own_entry() {
+    let (_dir, log) = log_with(0, 7);
+    let log = Arc::new(log);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                (0..40)
+                    .map(|i| {
+                        let e = log
+                            .append("site", "result.received", "q", json!({ "t": t, "i": i }))
+                            .unwrap();
+                        assert_eq!(e.details, json!({ "t": t, "i": i }));
+                        e
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut returned: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    returned.sort_by_key(|e| e.seq);
+    let stored = log.entries(0, 1000).unwrap();
+    assert_eq!(
+        stored, returned,
+        "every caller got the entry stored under its seq"
+    );
+    assert_eq!(stored.len(), 320);
+    assert!(stored.iter().enumerate().all(|(i, e)| e.seq == i as u64));
+    assert!(log.verify_stored().unwrap().ok);
+    assert_eq!(log.checkpoints(0, 100).unwrap().len(), 320 / 7);
+}

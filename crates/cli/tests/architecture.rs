@@ -184,3 +184,16 @@ fn the_test_cluster_starter_is_dev_only() {
         );
     }
 }
+
+#[test]
+fn only_the_binary_depends_on_the_test_kit() {
+    let g = workspace_graph();
+    for (krate, deps) in &g {
+        if krate != "oncofed" {
+            assert!(
+                !deps.contains("oncofed-testkit"),
+                "{krate} must not depend on oncofed-testkit outside [dev-dependencies]: the kit starts throw-away federations for the demo, benches and tests"
+            );
+        }
+    }
+}

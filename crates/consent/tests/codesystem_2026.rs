@@ -9,15 +9,11 @@ mod support;
 use oncofed_consent::MiiCode;
 use oncofed_consent::mii::{LATER_BALLOT_DISPLAYS, MII_POLICIES, Release};
 use serde_json::Value;
-use std::path::PathBuf;
 
 fn codesystem() -> Value {
-    let path = std::env::var_os("ONCOFED_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join(
-            "mii-consent-2026/terminologie/codesystems/CodeSystem-MiiConsentPolicyCodeSystem.xml",
-        );
+    let path = oncofed_testkit::shared_data().join(
+        "mii-consent-2026/terminologie/codesystems/CodeSystem-MiiConsentPolicyCodeSystem.xml",
+    );
     let xml = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{} (set ONCOFED_SHARED_DATA): {e}", path.display()));
     support::fhir_xml::resource_to_json(&xml).unwrap()

@@ -29,10 +29,7 @@ use oncofed_model::Purpose;
 use std::path::PathBuf;
 
 fn examples_dir() -> PathBuf {
-    let dir = std::env::var_os("ONCOFED_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join("mii-consent-2026/examples");
+    let dir = oncofed_testkit::shared_data().join("mii-consent-2026/examples");
     assert!(
         dir.is_dir(),
         "MII examples expected at {} (set ONCOFED_SHARED_DATA)",

@@ -16,8 +16,7 @@ const FILES: [&str; 5] = [
 ];
 
 fn dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/synthea-bulk-10-patients");
+    let dir = oncofed_testkit::shared_data().join("synthea-bulk-10-patients");
     assert!(
         dir.is_dir(),
         "the Synthea sample is expected at {} (shared/data/synthea-bulk-10-patients beside the repository)",

@@ -2,7 +2,6 @@
 //! `cargo test -p oncofed-fhir --release --test throughput -- --ignored --nocapture`
 
 use oncofed_fhir::{Batch, map_document, map_ndjson_line};
-use std::path::PathBuf;
 use std::time::Instant;
 
 const BUNDLE: &str = include_str!("fixtures/oncology-bundle.json");
@@ -31,8 +30,7 @@ fn resources_per_second() {
         })
         .collect();
     let mut sets: Vec<(&str, Vec<String>)> = vec![("oncology profile lines", onc)];
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/synthea-bulk-10-patients");
+    let dir = oncofed_testkit::shared_data().join("synthea-bulk-10-patients");
     for name in [
         "Patient",
         "Condition",

@@ -20,6 +20,20 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
+/// Appends audit entries `(actor, action, subject, details)` in one transaction
+/// (one sync to disk); a failure to audit fails the request.
+pub fn audit_all<'a>(
+    state: &AppState,
+    entries: impl IntoIterator<Item = (&'a str, &'a str, &'a str, serde_json::Value)>,
+) -> Result<(), ApiError> {
+    state
+        .inner
+        .audit
+        .append_all(entries)
+        .map(|_| ())
+        .map_err(ApiError::internal)
+}
+
 /// Appends an audit entry; a failure to audit fails the request (no unaudited access).
 pub fn audit(
     state: &AppState,

@@ -28,7 +28,7 @@ fn workspace() -> PathBuf {
 fn lung_csv() -> PathBuf {
     std::env::var_os("ONCOFED_LUNG_CSV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data/ncctg-lung-lifelines/lung.csv"))
+        .unwrap_or_else(|| oncofed_testkit::shared_data().join("ncctg-lung-lifelines/lung.csv"))
 }
 
 fn python() -> PathBuf {

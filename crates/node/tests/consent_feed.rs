@@ -159,7 +159,7 @@ fn withdrawal() -> Value {
 
 /// Site-1's local id → pseudonym.
 async fn pseudonyms(trustee: &Trustee, cohort: &Cohort) -> HashMap<String, Pseudonym> {
-    let ids: Vec<String> = cohort.local_ids("site-1").into_keys().collect();
+    let ids: Vec<String> = cohort.truth().local_ids("site-1").into_keys().collect();
     let pairs = trustee.client("site-1").resolve(ids.clone()).await.unwrap();
     ids.into_iter()
         .zip(pairs)
@@ -194,7 +194,7 @@ async fn withdraw_one(trustee: &Trustee, cohort: &Cohort, released: &Pseudonym) 
 #[tokio::test]
 async fn red_team_forged_or_tampered_pages_are_refused_and_release_nothing() {
     let (trustee, _cohort, node, _) = ingested_site_1(1, 40, 11).await;
-    let proxy = Proxy::start(trustee.url.clone()).await;
+    let proxy = Proxy::start(trustee.url().to_owned()).await;
     let key = real_key(&trustee).await;
     for attack in [
         Mitm::Forge(Box::new(SigningKeyPair::generate())),
@@ -237,7 +237,7 @@ async fn red_team_forged_or_tampered_pages_are_refused_and_release_nothing() {
 #[tokio::test]
 async fn red_team_a_key_pinned_on_first_use_is_remembered_across_restarts() {
     let (trustee, _cohort, _node, _) = ingested_site_1(1, 10, 18).await;
-    let proxy = Proxy::start(trustee.url.clone()).await;
+    let proxy = Proxy::start(trustee.url().to_owned()).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("trustee-feed-key.pub");
     let gate = |remember: bool| {
@@ -275,7 +275,7 @@ async fn red_team_a_key_pinned_on_first_use_is_remembered_across_restarts() {
 #[tokio::test]
 async fn red_team_replayed_rolled_back_or_gapped_pages_are_refused() {
     let (trustee, cohort, node, _) = ingested_site_1(1, 40, 13).await;
-    let proxy = Proxy::start(trustee.url.clone()).await;
+    let proxy = Proxy::start(trustee.url().to_owned()).await;
     let gate = Arc::new(
         ConsentGate::new(trustee.client_via(&proxy.url, "site-1"), Duration::ZERO)
             .with_trustee_key(real_key(&trustee).await)
@@ -324,7 +324,7 @@ async fn red_team_replayed_rolled_back_or_gapped_pages_are_refused() {
 #[tokio::test]
 async fn red_team_a_stale_snapshot_without_the_trust_centre_releases_nothing() {
     let (trustee, _cohort, node, _) = ingested_site_1(1, 30, 14).await;
-    let proxy = Proxy::start(trustee.url.clone()).await;
+    let proxy = Proxy::start(trustee.url().to_owned()).await;
     let key = real_key(&trustee).await;
     let gate = |bound| {
         Arc::new(
@@ -450,7 +450,7 @@ fn extra_consents() -> Vec<Value> {
 /// answer equals the trust centre's `POST /v1/consents/check` answer.
 #[tokio::test]
 async fn the_snapshot_answers_exactly_as_the_trust_centre_checks() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let cohort = Cohort::generate(1, 120, 16);
     let node = Node::new();
     let client = trustee.client("site-1");

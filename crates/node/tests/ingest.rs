@@ -4,9 +4,10 @@
 
 mod support;
 
+use oncofed_testkit::shared_data;
 use serde_json::json;
 use std::path::PathBuf;
-use support::{Cohort, Node, Trustee, shared_data};
+use support::{Cohort, Node, Trustee};
 
 fn patient_entry(id: &str) -> serde_json::Value {
     json!({
@@ -85,7 +86,7 @@ fn malformed_cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
 
 #[tokio::test]
 async fn malformed_input_is_rejected_clearly_and_leaves_the_store_unchanged() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let client = trustee.client("site-1");
     let cohort = Cohort::generate(1, 20, 1);
     let node = Node::new();
@@ -126,7 +127,7 @@ async fn malformed_input_is_rejected_clearly_and_leaves_the_store_unchanged() {
 
 #[tokio::test]
 async fn valid_bundles_land_next_to_an_invalid_one() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let node = Node::new();
     let dir = tempfile::tempdir().unwrap();
     let lines: Vec<String> = (0..5)
@@ -154,7 +155,7 @@ async fn valid_bundles_land_next_to_an_invalid_one() {
 
 #[tokio::test]
 async fn reingesting_the_same_data_creates_no_duplicates() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let client = trustee.client("site-1");
     let cohort = Cohort::generate(1, 80, 2);
     let node = Node::new();
@@ -202,7 +203,7 @@ async fn a_missing_trust_centre_stops_ingest_and_loses_nothing() {
         "nothing may land without pseudonyms"
     );
     // Once the trust centre is back, the same command completes the job.
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let report = node
         .ingest(&trustee.client("site-1"), &[cohort.site_dir("site-1")])
         .await
@@ -213,7 +214,7 @@ async fn a_missing_trust_centre_stops_ingest_and_loses_nothing() {
 
 #[tokio::test]
 async fn the_synthea_bulk_export_ingests() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let node = Node::new();
     let synthea: PathBuf = shared_data().join("synthea-bulk-10-patients");
     let report = node
@@ -230,7 +231,7 @@ async fn the_synthea_bulk_export_ingests() {
 async fn a_stopped_ingest_commits_whole_chunks_and_a_rerun_finishes_the_job() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let client = trustee.client("site-1");
     let cohort = Cohort::generate(1, 120, 5);
     let paths = [cohort.site_dir("site-1")];
@@ -301,7 +302,10 @@ async fn a_trust_centre_restart_during_ingest_loses_nothing_and_a_rerun_finishes
         let key = PseudonymKey::from_bytes(vec![9u8; 32]).unwrap();
         TrusteeConfig::new(tc_dir.path().join("tc"), key, support::registry(tokens)).unwrap()
     };
-    let first_run = support::serve(config()).await;
+    let switch = oncofed_testkit::service::StopSwitch::default();
+    let first_run = oncofed_testkit::service::trustee(config(), switch.clone())
+        .await
+        .unwrap();
     let url = first_run.url.clone();
     let client = oncofed_trustee_api::TrusteeClient::new(&url, tokens[0].1).unwrap();
     let cohort = Cohort::generate(1, 120, 6);
@@ -309,14 +313,14 @@ async fn a_trust_centre_restart_during_ingest_loses_nothing_and_a_rerun_finishes
 
     // The trust centre goes down after the first chunk was written.
     let node = Node::new();
-    let stop = Mutex::new(Some(first_run.stop));
+    let stop = Mutex::new(Some(switch));
     let options = oncofed_node::IngestOptions {
         chunk_resources: 200,
         ..Default::default()
     };
     let err = oncofed_node::ingest(&node.store, &client, &paths, &options, &|_, _| {
         if let Some(stop) = stop.lock().unwrap().take() {
-            let _ = stop.send(());
+            stop.stop();
         }
     })
     .await
@@ -326,7 +330,7 @@ async fn a_trust_centre_restart_during_ingest_loses_nothing_and_a_rerun_finishes
             .contains("nothing of the current chunk was written"),
         "{err}"
     );
-    first_run.task.await.unwrap().unwrap();
+    first_run.shutdown().await.unwrap();
     let held = oncofed_node::quality::report(&node.store)
         .await
         .unwrap()
@@ -369,7 +373,7 @@ async fn a_trust_centre_restart_during_ingest_loses_nothing_and_a_rerun_finishes
 /// (feed version, age) and how many questions it answered locally.
 #[tokio::test]
 async fn the_node_api_reports_the_consent_snapshot() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let client = trustee.client("site-1");
     let cohort = Cohort::generate(1, 30, 7);
     let node = Node::new();

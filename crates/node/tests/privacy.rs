@@ -94,8 +94,8 @@ fn query(category: Option<DataCategory>) -> FactQuery {
 #[tokio::test]
 async fn consent_is_enforced_at_query_time() {
     let (trustee, cohort, node, _) = ingested_site_1(1, 400, 23).await;
-    let truth = cohort.truth();
-    let local = cohort.local_ids("site-1");
+    let truth = cohort.truth().by_person();
+    let local = cohort.truth().local_ids("site-1");
     let psn = pseudonyms(&trustee, local.keys().cloned().collect()).await;
     let person_of: HashMap<&Pseudonym, &String> = psn.iter().map(|(l, p)| (p, &local[l])).collect();
     let flag = |p: &Pseudonym, col: &str| truth[person_of[p]][col] == "1";
@@ -144,12 +144,15 @@ async fn an_objection_takes_effect_for_the_next_query() {
     let q = service(&trustee, &node, Duration::ZERO).await;
     let before = q.facts(&query(Some(DataCategory::Clinical))).await.unwrap();
     let victim = before.facts[0].pseudonym.clone();
-    let local_id = pseudonyms(&trustee, cohort.local_ids("site-1").into_keys().collect())
-        .await
-        .into_iter()
-        .find(|(_, p)| *p == victim)
-        .unwrap()
-        .0;
+    let local_id = pseudonyms(
+        &trustee,
+        cohort.truth().local_ids("site-1").into_keys().collect(),
+    )
+    .await
+    .into_iter()
+    .find(|(_, p)| *p == victim)
+    .unwrap()
+    .0;
     let objection = serde_json::json!({
         "resourceType": "Consent", "id": "objection-1", "status": "active",
         "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "research"}]},
@@ -176,7 +179,7 @@ async fn an_objection_takes_effect_for_the_next_query() {
 async fn the_query_path_fails_closed_when_the_trust_centre_is_down() {
     let (trustee, _cohort, node, _) = ingested_site_1(1, 30, 3).await;
     let client = trustee.client("site-1");
-    trustee.stop().await;
+    trustee.shutdown().await.unwrap();
     let q = QueryService::new(
         node.store.clone(),
         Arc::new(ConsentGate::new(client, Duration::from_secs(60))),

@@ -101,7 +101,7 @@ fn assert_no_personal_data(errors: &[String]) {
 
 #[tokio::test]
 async fn red_team_malformed_consent_rejects_only_its_bundle() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let node = Node::new();
     let dir = tempfile::tempdir().unwrap();
     let mut no_status = consent("p2");
@@ -142,7 +142,7 @@ async fn red_team_malformed_consent_rejects_only_its_bundle() {
 
 #[tokio::test]
 async fn red_team_invalid_utf8_line_rejects_only_that_line() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let node = Node::new();
     let dir = tempfile::tempdir().unwrap();
     // Latin-1 "ü" in a family name: what a mis-configured export writes.
@@ -190,7 +190,7 @@ async fn red_team_invalid_utf8_line_rejects_only_that_line() {
 
 #[tokio::test]
 async fn red_team_overlong_line_is_rejected_as_its_unit() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let node = Node::new();
     let dir = tempfile::tempdir().unwrap();
     let cap = 4096;
@@ -227,7 +227,7 @@ async fn red_team_overlong_line_is_rejected_as_its_unit() {
 
 #[tokio::test]
 async fn red_team_oversized_json_document_is_rejected_unread() {
-    let trustee = Trustee::start(1).await;
+    let trustee = Trustee::with_sites(1).await;
     let node = Node::new();
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small.json");
@@ -311,8 +311,8 @@ async fn refusing_trust_centre(upstream: String) -> String {
 
 /// A trust centre and site-1's client of it through [`refusing_trust_centre`].
 async fn behind_refusing_proxy() -> (Trustee, TrusteeClient) {
-    let trustee = Trustee::start(1).await;
-    let proxy = refusing_trust_centre(trustee.url.clone()).await;
+    let trustee = Trustee::with_sites(1).await;
+    let proxy = refusing_trust_centre(trustee.url().to_owned()).await;
     let client = trustee.client_via(&proxy, "site-1");
     (trustee, client)
 }

@@ -76,7 +76,8 @@ pub use hub::{HubDisclosure, HubRelease, SiteAnswer, Withheld, release_total};
 pub use rate::{QueryBudget, RateLimiter, Refusal, RefusalReason, Remaining};
 pub use site::{NoiseSeed, Released, SiteDisclosure, obfuscate};
 pub use sketch::{
-    DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION, Sketch, SketchError, dedup_ratio, sketch_item,
+    DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION, Sketch, SketchError, SketchKeyer, dedup_ratio,
+    sketch_item,
 };
 
 /// A disclosure configuration that cannot be used.

@@ -1,6 +1,6 @@
 //! HyperLogLog accuracy, merging and the wire format.
 
-use oncofed_privacy::{Sketch, SketchError, dedup_ratio, sketch_item};
+use oncofed_privacy::{Sketch, SketchError, SketchKeyer, dedup_ratio, sketch_item};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
@@ -117,6 +117,20 @@ fn precisions_are_checked() {
         "{}",
         small.estimate()
     );
+}
+
+#[test]
+fn the_keyer_gives_the_items_of_sketch_item() {
+    for key in [&b""[..], b"project key 1", &[7u8; 100]] {
+        let keyer = SketchKeyer::new(key);
+        for psn in [
+            "",
+            "RP-12345",
+            "RP-ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ",
+        ] {
+            assert_eq!(keyer.item(psn), sketch_item(key, psn), "{key:?} {psn}");
+        }
+    }
 }
 
 #[test]

@@ -136,6 +136,31 @@ impl<T> TokenRegistry<T> {
     }
 }
 
+/// A new bearer token: 32 random bytes as 64 hex digits.
+pub fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// Writes `secret` (a token) and a newline to a new file readable only by its
+/// owner; refuses a file that already exists.
+pub fn write_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot create {} (it must not exist yet): {e}",
+                path.display()
+            ),
+        )
+    })?;
+    writeln!(file, "{secret}")
+}
+
 /// The request's bearer token: `Authorization: Bearer <token>` (scheme in any
 /// case), non-empty and at most [`MAX_TOKEN_LEN`] bytes; `None` otherwise.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {

@@ -464,6 +464,11 @@ impl TrusteeConfig {
         self
     }
 
+    /// Whether the trust centre will serve HTTPS (a certificate was given).
+    pub fn serves_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Allows plain HTTP on a non-loopback address (a TLS proxy in front).
     /// Without it [`crate::launch`] refuses such a listener.
     pub fn with_insecure_http(mut self, allow: bool) -> Self {

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use oncofed_idat::{IdentifyingData, Kvnr};
 use oncofed_model::{DataCategory, Pseudonym, Purpose, Sex};
+use oncofed_testkit::service::Running;
 use oncofed_trustee::{LaunchError, StoreError, TrusteeConfig, hash_token, launch};
 use oncofed_trustee_api::{
     ApiErrorBody, ConsentDecision, ConsentItem, ConsentQuestion, MAX_BATCH, PseudonymiseItem,
@@ -11,7 +12,6 @@ use oncofed_trustee_api::{
 };
 use serde_json::{Value, json};
 use std::path::Path;
-use tokio::sync::oneshot;
 
 const TOKEN_A: &str = "site-a-token-0123456789abcdef";
 const TOKEN_B: &str = "site-b-token-0123456789abcdef";
@@ -19,8 +19,7 @@ const ADMIN: &str = "admin-token-0123456789abcdef";
 
 struct Server {
     url: String,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), LaunchError>>,
+    running: Running<LaunchError>,
 }
 
 impl Server {
@@ -37,13 +36,13 @@ impl Server {
             .unwrap()
             .with_admin_token_hash(&hash_token(ADMIN))
             .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(launch(config, listener, async move {
-            let _ = stopped.await;
-        }));
-        Self { url, stop, task }
+        let running = oncofed_testkit::service::trustee(config, Default::default())
+            .await
+            .unwrap();
+        Self {
+            url: running.url.clone(),
+            running,
+        }
     }
 
     fn client(&self, token: &str) -> TrusteeClient {
@@ -51,8 +50,7 @@ impl Server {
     }
 
     async fn shutdown(self) {
-        self.stop.send(()).unwrap();
-        self.task.await.unwrap().unwrap();
+        self.running.shutdown().await.unwrap();
     }
 
     /// POSTs raw JSON; returns status and body.

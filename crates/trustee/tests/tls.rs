@@ -59,14 +59,10 @@ async fn start(data: PathBuf, pki: &Path) -> String {
     }
     .load()
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("https://{}", listener.local_addr().unwrap());
-    tokio::spawn(oncofed_trustee::launch(
-        config(data).with_tls(tls),
-        listener,
-        std::future::pending(),
-    ));
-    url
+    oncofed_testkit::service::trustee(config(data).with_tls(tls), Default::default())
+        .await
+        .unwrap()
+        .detach()
 }
 
 fn item() -> Vec<PseudonymiseItem> {

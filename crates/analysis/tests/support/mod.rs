@@ -114,10 +114,7 @@ pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
 pub fn lung_sites(names: &[&str]) -> Vec<Vec<Row>> {
     let path = std::env::var_os("ONCOFED_LUNG_CSV")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/data/ncctg-lung-lifelines/lung.csv")
-        });
+        .unwrap_or_else(|| oncofed_testkit::shared_data().join("ncctg-lung-lifelines/lung.csv"));
     let text = std::fs::read_to_string(&path).expect("lung.csv readable (../shared/data)");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
@@ -161,7 +158,7 @@ pub fn lung_peer() -> serde_json::Value {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let csv = std::env::var_os("ONCOFED_LUNG_CSV")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("../shared/data/ncctg-lung-lifelines/lung.csv"));
+        .unwrap_or_else(|| oncofed_testkit::shared_data().join("ncctg-lung-lifelines/lung.csv"));
     let out = std::process::Command::new(python())
         .arg(root.join("scripts/peers/stats/lung_reference.py"))
         .arg(csv)

@@ -1,24 +1,31 @@
 //! `oncofed bench`: measurements for BENCHMARKS.md, run against the real services
 //! on loopback (one process, many sites).
 
-use crate::commands::local::LocalFederation;
 use crate::output::print_json;
 use clap::{Args, Subcommand};
 use oncofed_model::SiteId;
 use oncofed_protocol::Criteria;
 use oncofed_synth::SynthConfig;
+use oncofed_testkit::LocalFederation;
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Feasibility latency (p50/p95) and hub throughput for federations of several sizes.
+    /// A federation measured as a federation: one site's answer time, the hub's
+    /// overhead with many trivial sites, sites as separate processes, and
+    /// (`--part sizes`) latency and throughput for federations of several sizes.
     ///
-    /// For each site count: generate the cohort, ingest every site through the trust
-    /// centre, connect the agents to the hub, then time sequential queries (latency)
-    /// and concurrent queries (throughput). Disclosure control stays on; only the
-    /// researcher's rate limit is lifted.
+    /// `site`: one site of --site-persons patients; the node's feasibility
+    /// answer (lifetime ledger, store, consent gate, disclosure control) driven
+    /// directly, timed per query. `hub`: --hub-sites in-process sites on tiny
+    /// stores, so the hub's fan-out and aggregation dominate. `processes`:
+    /// --process-sites `oncofed node agent` processes against an in-process trust
+    /// centre and hub. `sizes`: for each --sites count, generate, ingest, connect,
+    /// then time sequential queries (latency) and concurrent ones (throughput).
+    /// Disclosure control stays on; the researcher's rate limit and the sites'
+    /// lifetime ε are lifted so that hundreds of distinct queries can be asked.
     Federation(FederationArgs),
     /// Cox and logistic regression through the hub (secure aggregation) against the
     /// same fit pooled in one process: wall time, aggregation rounds, Newton iterations.
@@ -29,26 +36,62 @@ pub enum BenchCommand {
     Analysis(super::bench_analysis::AnalysisBenchArgs),
 }
 
+/// A part of `oncofed bench federation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// One site's answer time at --site-persons patients, measured at the node.
+    Site,
+    /// The hub's end-to-end overhead with --hub-sites sites answering trivially.
+    Hub,
+    /// End to end with --process-sites sites as separate `oncofed node agent` processes.
+    Processes,
+    /// Latency and throughput for the federation sizes of --sites, all in one process.
+    Sizes,
+}
+
 #[derive(Debug, Args)]
 pub struct FederationArgs {
-    /// Site counts to measure, comma-separated.
+    /// Parts to run, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "site,hub,processes"
+    )]
+    pub(super) part: Vec<Part>,
+    /// `site`: persons at the one site (one patient record each).
+    #[arg(long, default_value_t = 100_000)]
+    pub(super) site_persons: u64,
+    /// `hub`: sites answering trivially.
+    #[arg(long, default_value_t = 50)]
+    pub(super) hub_sites: u32,
+    /// `hub`: persons per site (a tiny store, so the site's answer is cheap).
+    #[arg(long, default_value_t = 10)]
+    pub(super) hub_persons_per_site: u64,
+    /// `processes`: sites, each its own `oncofed node agent` process.
+    #[arg(long, default_value_t = 8)]
+    pub(super) process_sites: u32,
+    /// `processes`: persons over all the process sites.
+    #[arg(long, default_value_t = 20_000)]
+    pub(super) process_persons: u64,
+    /// `sizes`: site counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "3,10,50")]
     sites: Vec<u32>,
-    /// Persons in the federation (≈ 1.15 patient records each).
+    /// `sizes`: persons in the federation (≈ 1.15 patient records each).
     #[arg(long, default_value_t = 87_000)]
     persons: u64,
-    /// Sequential queries timed for latency.
+    /// Sequential queries timed for latency (every part).
     #[arg(long, default_value_t = 60)]
-    queries: usize,
-    /// Concurrent researchers for the throughput run.
+    pub(super) queries: usize,
+    /// `sizes`: concurrent researchers for the throughput run.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Seconds of the throughput run.
+    /// `sizes`: seconds of the throughput run.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Run the federation over plain HTTP instead of TLS (to measure what TLS costs).
     #[arg(long)]
-    plain_http: bool,
+    pub(super) plain_http: bool,
     /// Keep the sites' research stores and the trust centre's store in
     /// PostgreSQL (a URL with {site}; one database per site and one for the trust
     /// centre, {site} = trustee, per federation size; created if missing and
@@ -58,6 +101,19 @@ pub struct FederationArgs {
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Everything one `oncofed bench federation` run measured (`--json`).
+#[derive(Debug, Serialize)]
+struct Report {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site: Option<super::bench_parts::SiteResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hub: Option<super::bench_parts::HubResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processes: Option<super::bench_processes::ProcessesResult>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sizes: Vec<FederationResult>,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,9 +139,47 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Federation(a) => a,
         BenchCommand::Analysis(a) => return super::bench_analysis::run(a).await,
     };
+    let mut report = Report {
+        site: None,
+        hub: None,
+        processes: None,
+        sizes: Vec::new(),
+    };
+    if a.part.contains(&Part::Site) {
+        let r = super::bench_parts::site(&a).await?;
+        if !a.json {
+            r.print();
+        }
+        report.site = Some(r);
+    }
+    if a.part.contains(&Part::Hub) {
+        let r = super::bench_parts::hub(&a).await?;
+        if !a.json {
+            r.print();
+        }
+        report.hub = Some(r);
+    }
+    if a.part.contains(&Part::Processes) {
+        let r = super::bench_processes::processes(&a).await?;
+        if !a.json {
+            r.print();
+        }
+        report.processes = Some(r);
+    }
+    if a.part.contains(&Part::Sizes) {
+        report.sizes = sizes(&a).await?;
+    }
+    if a.json {
+        print_json(&report)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `sizes` part: one federation per site count, all in one process.
+async fn sizes(a: &FederationArgs) -> anyhow::Result<Vec<FederationResult>> {
     let mut results = Vec::new();
     for &n in &a.sites {
-        let r = federation(&a, n).await?;
+        let r = federation(a, n).await?;
         if !a.json {
             eprintln!(
                 "{} sites, {} patients, {}, {}: ingest {:.1} s, p50 {:.1} ms, p95 {:.1} ms, {:.1} queries/s",
@@ -101,9 +195,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         results.push(r);
     }
-    if a.json {
-        print_json(&results)?;
-    } else {
+    if !a.json {
         println!(
             "| transport | store | sites | patients | ingest | p50 | p95 | max | queries/s ({} concurrent) |",
             a.concurrency
@@ -124,11 +216,12 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(results)
 }
 
-/// Criteria that vary from query to query (so no answer is a repeat).
-fn criteria(i: usize) -> Criteria {
+/// Criteria that vary from query to query (so no answer is a repeat): the
+/// feasibility query mix of every part.
+pub(super) fn criteria(i: usize) -> Criteria {
     let prefixes = ["C92", "C91", "C83", "C90", "C50", "C34", "C18", "C20", "C"];
     let value = serde_json::json!({"and": [
         {"diagnosis": {"icd10": prefixes[i % prefixes.len()]}},
@@ -137,7 +230,49 @@ fn criteria(i: usize) -> Criteria {
     serde_json::from_value(value).expect("static criteria")
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The researcher's rate limit of the benches: out of the way.
+pub(super) const LIFTED_LIMITS: oncofed_privacy::QueryBudget = oncofed_privacy::QueryBudget {
+    per_minute: 1_000_000,
+    per_week: 1_000_000,
+};
+
+/// The sites' lifetime ε of the benches: hundreds of distinct queries at 0.1 each.
+pub(super) const LIFTED_EPSILON: f64 = 1.0e6;
+
+/// Latency figures of a series of timings, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct Latency {
+    pub n: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    /// The figures of `ms` (any order).
+    pub(super) fn of(mut ms: Vec<f64>) -> Self {
+        ms.sort_by(f64::total_cmp);
+        Self {
+            n: ms.len(),
+            p50_ms: percentile(&ms, 50.0),
+            p95_ms: percentile(&ms, 95.0),
+            max_ms: ms.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} queries)",
+            self.p50_ms, self.p95_ms, self.max_ms, self.n
+        )
+    }
+}
+
+/// The `p`-th percentile of `sorted` (nearest rank).
+pub(super) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -160,17 +295,18 @@ async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResu
             .await??
     };
     let sites: Vec<SiteId> = (1..=n).map(SynthConfig::site_id).collect();
-    let limits = oncofed_privacy::QueryBudget {
-        per_minute: 1_000_000,
-        per_week: 1_000_000,
-    };
+    let limits = LIFTED_LIMITS;
     let store_url = a
         .store_url
         .as_ref()
         .map(|t| t.replace("{site}", &format!("n{n}_{{site}}")));
-    let mut fed =
-        LocalFederation::start(temp.path(), sites.clone(), limits, !a.plain_http, store_url)
-            .await?;
+    let mut fed = LocalFederation::builder(temp.path(), sites.clone())
+        .limits(limits)
+        .tls(!a.plain_http)
+        .site_lifetime_epsilon(LIFTED_EPSILON)
+        .store_url(store_url)?
+        .start()
+        .await?;
     let ingest_started = Instant::now();
     for (i, site) in sites.iter().enumerate() {
         let (service, _) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;
@@ -215,10 +351,11 @@ async fn federation(a: &FederationArgs, n: u32) -> anyhow::Result<FederationResu
         total += w.await?;
     }
     let throughput_qps = total as f64 / started.elapsed().as_secs_f64();
+    let store = fed.store_kind();
     fed.shutdown().await?;
     Ok(FederationResult {
         tls: !a.plain_http,
-        store: super::local::store_kind(a.store_url.as_deref()),
+        store,
         sites: n,
         patients: synth.patients_per_site.values().sum(),
         ingest_seconds,

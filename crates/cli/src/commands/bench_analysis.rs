@@ -1,7 +1,6 @@
 //! `oncofed bench analysis`: federated Cox and logistic regression against the
 //! pooled single-process fit.
 
-use crate::commands::local::LocalFederation;
 use crate::output::print_json;
 use clap::Args;
 use oncofed_analysis::rows::Row;
@@ -13,6 +12,7 @@ use oncofed_protocol::analysis::{
     Survival, Ties, Variable,
 };
 use oncofed_synth::SynthConfig;
+use oncofed_testkit::LocalFederation;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -157,14 +157,11 @@ async fn measure(a: &AnalysisBenchArgs, n: u32) -> anyhow::Result<Vec<Measuremen
             .await??;
     }
     let sites: Vec<SiteId> = (1..=n).map(SynthConfig::site_id).collect();
-    let mut fed = LocalFederation::start(
-        temp.path(),
-        sites.clone(),
-        Default::default(),
-        !a.plain_http,
-        None,
-    )
-    .await?;
+    let mut fed = LocalFederation::builder(temp.path(), sites.clone())
+        .limits(Default::default())
+        .tls(!a.plain_http)
+        .start()
+        .await?;
     let mut services = Vec::new();
     for (i, site) in sites.iter().enumerate() {
         let (service, _) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;

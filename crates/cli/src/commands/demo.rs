@@ -1,6 +1,5 @@
 //! `oncofed demo`: the whole system on loopback with a synthetic cohort.
 
-use crate::commands::local::LocalFederation;
 use crate::commands::trustee::{new_token, write_secret};
 use crate::output::print_json;
 use anyhow::Context;
@@ -10,6 +9,7 @@ use oncofed_node::{FactFilter, FactQuery, IngestReport, QueryService};
 use oncofed_protocol::Criteria;
 use oncofed_protocol::api::FeasibilityResponse;
 use oncofed_synth::SynthConfig;
+use oncofed_testkit::LocalFederation;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -128,19 +128,18 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         per_minute: 30,
         per_week: 500,
     };
-    let mut fed = LocalFederation::start(
-        &dir,
-        sites.clone(),
-        limits,
-        !a.plain_http,
-        a.store_url.clone(),
-    )
-    .await?;
+    let mut fed = LocalFederation::builder(&dir, sites.clone())
+        .limits(limits)
+        .tls(!a.plain_http)
+        .store_url(a.store_url.clone())?
+        .start()
+        .await?;
     say(
         &a,
         &format!(
             "trust centre on {}, research hub on {}",
-            fed.trustee_url, fed.hub_url
+            fed.trustee_url(),
+            fed.hub_url()
         ),
     );
     let mut summaries = Vec::new();
@@ -189,12 +188,12 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let transport = super::demo_transport::run(&fed).await?;
     let summary = DemoSummary {
         transport,
-        store: super::local::store_kind(a.store_url.as_deref()),
+        store: fed.store_kind(),
         analyses,
         audit,
         data_dir: dir.clone(),
-        trustee: fed.trustee_url.clone(),
-        hub: fed.hub_url.clone(),
+        trustee: fed.trustee_url().to_owned(),
+        hub: fed.hub_url().to_owned(),
         federated_queries,
         persons: synth.persons,
         patients: synth.patients_per_site.values().sum(),
@@ -211,14 +210,21 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     if a.keep_running {
         println!(
             "  research hub  {}  (researcher token in {}/researcher.token{})",
-            fed.hub_url,
+            fed.hub_url(),
             dir.display(),
             fed.pki
                 .as_ref()
                 .map(|p| format!("; --ca {}", p.join("ca.pem").display()))
                 .unwrap_or_default()
         );
-        keep_running(&dir, &fed.trustee_url, fed.pki.as_deref(), &sites, services).await?;
+        keep_running(
+            &dir,
+            fed.trustee_url(),
+            fed.pki.as_deref(),
+            &sites,
+            services,
+        )
+        .await?;
     }
     fed.shutdown().await?;
     drop(temp);
@@ -337,7 +343,7 @@ async fn keep_running(
         write_secret(&token_file, &token)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let tls = pki
-            .map(|pki| super::local::server_tls(pki, "node"))
+            .map(|pki| oncofed_testkit::pki::server_tls(pki, "node"))
             .transpose()?;
         println!(
             "  {site:<12}  {}://{}  (POST /v1/query, bearer token in {})",

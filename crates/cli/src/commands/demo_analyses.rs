@@ -5,13 +5,13 @@
 //! regression and a differentially
 //! private describe through the hub; the first KM curve is written as SVG.
 
-use super::local::LocalFederation;
 use oncofed_analysis::AnalysisResult;
 use oncofed_model::{CodeSystem, DataCategory};
 use oncofed_protocol::analysis::{
     Analysis, AnalysisRequest, Endpoint, Family, IndexEvent, Outcome, Project, RunState, Survival,
     Ties, Variable,
 };
+use oncofed_testkit::LocalFederation;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

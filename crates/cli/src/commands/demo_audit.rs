@@ -1,9 +1,8 @@
 //! The demo's auditor: exports the hub's audit trail and verifies it against the
 //! checkpoints the sites witnessed, as `oncofed audit verify --witness` does.
 
-use super::local::LocalFederation;
-use anyhow::Context;
-use oncofed_audit::{Checkpoint, VerifyReport};
+use oncofed_audit::VerifyReport;
+use oncofed_testkit::LocalFederation;
 use serde::Serialize;
 
 /// What the demo's auditor found.
@@ -17,25 +16,11 @@ pub struct DemoAudit {
 
 /// Exports the trail as the auditor and verifies it with the sites' witnesses.
 pub async fn run(fed: &LocalFederation) -> anyhow::Result<DemoAudit> {
-    let export = fed.auditor().audit_export().await.context("audit export")?;
-    let mut witnessed = Vec::new();
-    let mut witnesses = Vec::new();
-    for (i, site) in fed.sites.iter().enumerate() {
-        let path = fed.node_dir(i).join(oncofed_node::agent::WITNESS_FILE);
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        let checkpoint: Checkpoint = serde_json::from_slice(&bytes)
-            .with_context(|| format!("witness file {}", path.display()))?;
-        witnesses.push((site.to_string(), checkpoint.seq));
-        witnessed.push(checkpoint);
-    }
-    let report = oncofed_audit::verify_export_witnessed(
-        export.as_bytes(),
-        &fed.hub_public_key(),
-        &witnessed,
-    );
-    Ok(DemoAudit { report, witnesses })
+    let reading = fed.audit().await?;
+    Ok(DemoAudit {
+        report: reading.report,
+        witnesses: reading.witnesses,
+    })
 }
 
 /// The auditor's finding in words.

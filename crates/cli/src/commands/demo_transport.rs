@@ -1,7 +1,7 @@
 //! The demo's transport check: the federation runs over TLS with a CA made for
 //! the run, and the services refuse what an attacker on the network would try.
 
-use super::local::LocalFederation;
+use oncofed_testkit::LocalFederation;
 use serde::Serialize;
 
 /// How the demo's services were reached, and what they refused.

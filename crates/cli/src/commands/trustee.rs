@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+pub use oncofed_service::tokens::{new_token, write_secret};
+
 #[derive(Debug, Subcommand)]
 pub enum TrusteeCommand {
     /// Run the trust centre: pseudonyms, linkage and the consent registry over HTTP.
@@ -139,24 +141,6 @@ fn signing_key(data_dir: &Path) -> anyhow::Result<oncofed_crypto::PublicKey> {
     let key = oncofed_crypto::SigningKeyPair::load_or_create(data_dir.join("audit.key"))
         .context("trust-centre signing key")?;
     Ok(key.public_key())
-}
-
-/// Creates a random 256-bit token as hex.
-pub fn new_token() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
-/// Writes a secret to a new file readable only by its owner.
-pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    writeln!(file, "{secret}")?;
-    Ok(())
 }
 
 fn add_site(a: AddSiteArgs) -> anyhow::Result<ExitCode> {

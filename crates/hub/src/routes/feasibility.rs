@@ -1,6 +1,6 @@
 //! Feasibility queries: researcher in, one sealed task per site out, released figures back.
 
-use super::{audit, blocking};
+use super::{audit, audit_all, blocking};
 use crate::auth::{AsResearcher, User};
 use crate::db::{QueryRow, TaskRow};
 use crate::json::ApiJson;
@@ -84,10 +84,11 @@ async fn submit(
         };
         s.inner.db.insert_query(&row, now, &tasks).map_err(ApiError::internal)?;
         let details = serde_json::json!({ "criteria": row.description, "sites": sites, "purpose": "feasibility" });
-        audit(s, &user.id, "query.submitted", query_id.as_str(), details)?;
-        for t in &tasks {
-            audit(s, "hub", "task.issued", t.task_id.as_str(), serde_json::json!({ "query": query_id, "site": t.site }))?;
-        }
+        // The query and its tasks in one transaction: one sync to disk, not one per site.
+        let issued = tasks.iter().map(|t| {
+            ("hub", "task.issued", t.task_id.as_str(), serde_json::json!({ "query": query_id, "site": t.site }))
+        });
+        audit_all(s, std::iter::once((user.id.as_str(), "query.submitted", query_id.as_str(), details)).chain(issued))?;
         Ok(query_id)
     })
     .await?;

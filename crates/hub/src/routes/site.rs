@@ -69,20 +69,30 @@ async fn tasks(
             }
             // Analysis steps are audited per run and per aggregation round by the
             // hub's driver (`analysis.rs`), not per message: an audit append is an
-            // fsync, and a run exchanges a dozen messages per site.
+            // fsync, and a run exchanges a dozen messages per site. The claim and
+            // the checkpoint the site takes home are one transaction (one fsync).
+            let mut head = None;
             if audited > 0 {
-                audit(
-                    s,
-                    &site,
-                    "task.claimed",
-                    &site,
-                    serde_json::json!({ "tasks": audited }),
-                )?;
+                let (_, checkpoint) = s
+                    .inner
+                    .audit
+                    .append_checkpointed(
+                        &site,
+                        "task.claimed",
+                        &site,
+                        serde_json::json!({ "tasks": audited }),
+                    )
+                    .map_err(ApiError::internal)?;
+                head = Some(checkpoint);
             }
-            Ok(out)
+            Ok((out, head))
         })
         .await?;
+        let (claimed, head) = claimed;
         let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if head.is_some() {
+            return Ok(with_audit_head(Json(claimed), head));
+        }
         if !claimed.is_empty() || left.is_zero() {
             let head = blocking(&state, |s| {
                 s.inner.audit.checkpoint().map_err(ApiError::internal)

@@ -1,4 +1,6 @@
 //! A whole federation in one test process: trust centre, hub, site nodes with agents.
+//! The trust centre and the hub are started and stopped by `oncofed-testkit`;
+//! the sites are built here, since the tests reach into their stores and agents.
 #![allow(dead_code)]
 
 use oncofed_crypto::SigningKeyPair;
@@ -9,7 +11,8 @@ use oncofed_node::agent::{Agent, AgentConfig, SiteSecret};
 use oncofed_node::{ConsentGate, IngestOptions, SharedStore};
 use oncofed_protocol::analysis::Project;
 use oncofed_synth::SynthConfig;
-use oncofed_trustee::{PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
+use oncofed_testkit::service::Running;
+use oncofed_testkit::{GroundTruth, TrustCentre};
 use oncofed_trustee_api::TrusteeClient;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,13 +24,12 @@ pub const RESEARCHER: &str = "researcher-token-0123456789";
 pub const ADMIN: &str = "admin-token-0123456789";
 pub const AUDITOR: &str = "auditor-token-0123456789";
 
-/// A running hub; `stop` shuts it down and waits.
+/// A running hub (the kit's, stopped on drop); `stop` shuts it down and waits.
 pub struct Hub {
     pub url: String,
     pub key: SigningKeyPair,
     pub dir: PathBuf,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), oncofed_hub::LaunchError>>,
+    running: Running<oncofed_hub::LaunchError>,
 }
 
 pub fn users() -> Users {
@@ -51,29 +53,19 @@ impl Hub {
         // ε is tested where a test turns it back on
         config.default_release_epsilon = None;
         tune(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let scheme = if config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(oncofed_hub::launch(config, listener, async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
+        let running = oncofed_testkit::service::hub(config, Default::default())
+            .await
+            .unwrap();
         Self {
-            url,
+            url: running.url.clone(),
             key,
             dir,
-            stop,
-            task,
+            running,
         }
     }
 
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        self.task.await.unwrap().unwrap();
+        self.running.shutdown().await.unwrap();
     }
 }
 
@@ -109,20 +101,12 @@ impl Site {
     }
 }
 
-/// Trust centre + cohort + ingested sites.
+/// Trust centre + cohort + ingested sites (the trust centre stops on drop).
 pub struct Federation {
     pub sites: Vec<Site>,
     pub cohort: tempfile::TempDir,
     pub trustee_url: String,
-    trustee_stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Federation {
-    fn drop(&mut self) {
-        if let Some(s) = self.trustee_stop.take() {
-            let _ = s.send(());
-        }
-    }
+    _trustee: TrustCentre,
 }
 
 impl Federation {
@@ -150,7 +134,6 @@ impl Federation {
     /// Starts a trust centre and ingests `inputs[k]` as site `k + 1` (`site-1`, ...).
     pub async fn ingest(cohort: tempfile::TempDir, inputs: Vec<PathBuf>) -> Self {
         let n = inputs.len() as u32;
-        let tc_dir = tempfile::tempdir().unwrap();
         let tokens: Vec<(SiteId, String)> = (1..=n)
             .map(|k| {
                 (
@@ -159,28 +142,13 @@ impl Federation {
                 )
             })
             .collect();
-        let hashes: Vec<(SiteId, String)> = tokens
-            .iter()
-            .map(|(s, t)| (s.clone(), hash_token(t)))
-            .collect();
-        let registry =
-            SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap();
-        let tc_config = TrusteeConfig::new(
-            tc_dir.path().join("tc"),
-            PseudonymKey::from_bytes(vec![3; 32]).unwrap(),
-            registry,
-        )
-        .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let trustee_url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _keep = tc_dir;
-            let _ = oncofed_trustee::launch(tc_config, listener, async move {
-                let _ = stopped.await;
-            })
-            .await;
-        });
+        let trustee = TrustCentre::builder()
+            .site_tokens(tokens.clone())
+            .pseudonym_key(3)
+            .start()
+            .await
+            .unwrap();
+        let trustee_url = trustee.url().to_owned();
 
         let mut sites = Vec::new();
         for ((id, token), input) in tokens.into_iter().zip(inputs) {
@@ -221,30 +189,13 @@ impl Federation {
             sites,
             cohort,
             trustee_url,
-            trustee_stop: Some(stop),
+            _trustee: trustee,
         }
     }
 
     /// `ground-truth/cohort.csv` rows.
     pub fn truth(&self) -> Vec<BTreeMap<String, String>> {
-        let text = std::fs::read_to_string(self.cohort.path().join("out/ground-truth/cohort.csv"))
-            .unwrap();
-        let mut lines = text.lines();
-        let header: Vec<String> = lines
-            .next()
-            .unwrap()
-            .split(',')
-            .map(str::to_owned)
-            .collect();
-        lines
-            .map(|l| {
-                header
-                    .iter()
-                    .cloned()
-                    .zip(l.split(',').map(str::to_owned))
-                    .collect()
-            })
-            .collect()
+        GroundTruth::read(&self.cohort.path().join("out")).persons
     }
 
     /// Registers every site's public key at the hub (as its admin would).

@@ -5,7 +5,7 @@ use super::ledger::{self, Charge, FEASIBILITY_REFUSAL};
 use crate::{ConsentGate, GateError, SharedStore, with_store};
 use oncofed_model::{DataCategory, Purpose, SecurityLevel, SiteId};
 use oncofed_privacy::{
-    DEFAULT_PRECISION, NoiseSeed, Released, SiteDisclosure, Sketch, obfuscate, sketch_item,
+    DEFAULT_PRECISION, NoiseSeed, Released, SiteDisclosure, Sketch, SketchKeyer, obfuscate,
 };
 use oncofed_protocol::{Criteria, FeasibilityAnswer};
 use std::collections::BTreeSet;
@@ -182,8 +182,9 @@ pub async fn answer_feasibility(
     let count = obfuscate(counted.len() as u64, &disclosure, &seed);
     let mut sketch = Sketch::new(DEFAULT_PRECISION).expect("default precision is valid");
     if count != Released::Suppressed {
+        let keyer = SketchKeyer::new(&key);
         for (_, research) in &counted {
-            sketch.insert(&sketch_item(&key, research.as_str()));
+            sketch.insert(&keyer.item(research.as_str()));
         }
     }
     tracing::debug!(

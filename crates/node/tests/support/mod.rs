@@ -1,4 +1,5 @@
-//! Test harness: a real trust centre on 127.0.0.1:0, synthetic cohorts, store snapshots.
+//! Test harness: a real trust centre on 127.0.0.1:0 and synthetic cohorts (both
+//! from `oncofed-testkit`), node stores and their snapshots, site-1's agent.
 #![allow(dead_code)]
 
 use oncofed_crypto::SigningKeyPair;
@@ -8,11 +9,12 @@ use oncofed_node::{ConsentGate, IngestOptions, IngestReport, SharedStore};
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisStep};
 use oncofed_secagg::{Roster, SitePolicy};
-use oncofed_synth::SynthConfig;
-use oncofed_trustee::{LaunchError, PseudonymKey, SiteRegistry, TrusteeConfig, hash_token};
+use oncofed_testkit::service::Running;
+pub use oncofed_testkit::{Cohort, TrustCentre as Trustee};
+use oncofed_trustee::{LaunchError, SiteRegistry, TrusteeConfig, hash_token};
 use oncofed_trustee_api::TrusteeClient;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,22 +29,14 @@ pub fn registry<S: AsRef<str>, T: AsRef<str>>(
     SiteRegistry::from_hashes(hashes.iter().map(|(s, h)| (s.clone(), h.as_str()))).unwrap()
 }
 
-/// A trust centre launched by [`serve`]: it runs until `stop` is sent or dropped.
-pub struct Served {
-    pub url: String,
-    pub stop: tokio::sync::oneshot::Sender<()>,
-    pub task: tokio::task::JoinHandle<Result<(), LaunchError>>,
-}
+/// A trust centre launched by [`serve`]: stops when dropped or with `shutdown`.
+pub type Served = Running<LaunchError>;
 
 /// Launches a trust centre with `config` on 127.0.0.1:0.
 pub async fn serve(config: TrusteeConfig) -> Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(oncofed_trustee::launch(config, listener, async move {
-        let _ = stopped.await;
-    }));
-    Served { url, stop, task }
+    oncofed_testkit::service::trustee(config, Default::default())
+        .await
+        .unwrap()
 }
 
 /// A FHIR transaction Bundle of `entries`.
@@ -53,121 +47,6 @@ pub fn transaction(entries: Vec<Value>) -> Value {
 /// Writes [`transaction`]`(entries)` to `path`.
 pub fn write_bundle(path: &Path, entries: Vec<Value>) {
     std::fs::write(path, serde_json::to_vec(&transaction(entries)).unwrap()).unwrap();
-}
-
-/// A running trust centre; stops when dropped.
-pub struct Trustee {
-    pub url: String,
-    tokens: HashMap<String, String>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), LaunchError>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Trustee {
-    /// Starts a trust centre with sites `site-1` … `site-n`.
-    pub async fn start(n: u32) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens: HashMap<String, String> = (1..=n)
-            .map(|k| {
-                (
-                    format!("site-{k}"),
-                    format!("token-of-site-{k}-0123456789abcdef"),
-                )
-            })
-            .collect();
-        let key = PseudonymKey::from_bytes(vec![7u8; 32]).unwrap();
-        let config = TrusteeConfig::new(dir.path().join("tc"), key, registry(&tokens)).unwrap();
-        let Served { url, stop, task } = serve(config).await;
-        Self {
-            url,
-            tokens,
-            stop: Some(stop),
-            task: Some(task),
-            _dir: dir,
-        }
-    }
-
-    /// Stops the trust centre and waits until its port is closed.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-
-    pub fn client(&self, site: &str) -> TrusteeClient {
-        self.client_via(&self.url, site)
-    }
-
-    /// A client of `site` talking to `url` (a proxy in front of this trust centre).
-    pub fn client_via(&self, url: &str, site: &str) -> TrusteeClient {
-        TrusteeClient::new(url, &self.tokens[site]).unwrap()
-    }
-}
-
-impl Drop for Trustee {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// A generated cohort on disk.
-pub struct Cohort {
-    pub dir: tempfile::TempDir,
-}
-
-impl Cohort {
-    pub fn generate(sites: u32, persons: u64, seed: u64) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = SynthConfig {
-            seed,
-            sites,
-            persons,
-            ..SynthConfig::default()
-        };
-        oncofed_synth::generate(&config, &dir.path().join("out"), &mut |_| {}).unwrap();
-        Self { dir }
-    }
-
-    pub fn site_dir(&self, site: &str) -> PathBuf {
-        self.dir.path().join("out").join(site)
-    }
-
-    /// `ground-truth/cohort.csv` as person_id → column → value.
-    pub fn truth(&self) -> HashMap<String, BTreeMap<String, String>> {
-        let text =
-            std::fs::read_to_string(self.dir.path().join("out/ground-truth/cohort.csv")).unwrap();
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        lines
-            .map(|l| {
-                let row: BTreeMap<String, String> = header
-                    .iter()
-                    .zip(l.split(','))
-                    .map(|(h, v)| (h.to_string(), v.to_string()))
-                    .collect();
-                (row["person_id"].clone(), row)
-            })
-            .collect()
-    }
-
-    /// `ground-truth/linkage.csv` rows of one site: local id → person id.
-    pub fn local_ids(&self, site: &str) -> HashMap<String, String> {
-        let text =
-            std::fs::read_to_string(self.dir.path().join("out/ground-truth/linkage.csv")).unwrap();
-        text.lines()
-            .skip(1)
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(',').collect();
-                (f[1] == site).then(|| (f[2].to_owned(), f[0].to_owned()))
-            })
-            .collect()
-    }
 }
 
 /// A node store in a temporary folder.
@@ -228,19 +107,6 @@ pub fn checkpoint(dir: &Path) {
     store.checkpoint().unwrap();
 }
 
-/// `../shared/data` (or `$ONCOFED_SHARED_DATA`).
-pub fn shared_data() -> PathBuf {
-    let dir = std::env::var_os("ONCOFED_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.is_dir(),
-        "external test data expected at {} (set ONCOFED_SHARED_DATA)",
-        dir.display()
-    );
-    dir
-}
-
 /// A trust centre with sites `site-1` … `site-n`, a cohort generated for `n`
 /// sites (`persons`, `seed`), and a node into which site-1's folder was
 /// ingested with every unit landing.
@@ -249,7 +115,7 @@ pub async fn ingested_site_1(
     persons: u64,
     seed: u64,
 ) -> (Trustee, Cohort, Node, IngestReport) {
-    let trustee = Trustee::start(n).await;
+    let trustee = Trustee::with_sites(n).await;
     let cohort = Cohort::generate(n, persons, seed);
     let node = Node::new();
     let report = node

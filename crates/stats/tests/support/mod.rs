@@ -20,7 +20,7 @@ pub fn workspace() -> PathBuf {
 pub fn lung_csv() -> PathBuf {
     std::env::var_os("ONCOFED_LUNG_CSV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data/ncctg-lung-lifelines/lung.csv"))
+        .unwrap_or_else(|| oncofed_testkit::shared_data().join("ncctg-lung-lifelines/lung.csv"))
 }
 
 /// The Python with the statistics peers: `ONCOFED_PYTHON`, or the workspace's

@@ -68,6 +68,12 @@ const MIGRATIONS: &[&str] = &[
         micro_epsilon INTEGER NOT NULL CHECK (micro_epsilon >= 0),
         charged_at    TEXT NOT NULL
      ) WITHOUT ROWID;",
+    // 7: the age leaf groups every dated diagnosis by patient (MIN(start_date));
+    // fact_kind_code is ordered by code within a kind, so SQLite sorted them in a
+    // temporary B-tree per query. Ordered by (kind, psn, start_date) the grouping
+    // streams from a covering index (issue 13, item 6: on 30,000 patients the age
+    // leaf 31 → 22 ms, a diagnosis-prefix AND age query 47 → 33 ms).
+    "CREATE INDEX fact_kind_psn_start ON fact (kind, psn, start_date);",
 ];
 
 /// The schema version this build writes.

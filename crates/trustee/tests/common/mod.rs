@@ -35,14 +35,10 @@ pub async fn start_centre(
     .unwrap()
     .with_admin_token_hash(&hash_token(admin))
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(oncofed_trustee::launch(
-        config,
-        listener,
-        std::future::pending(),
-    ));
-    url
+    oncofed_testkit::service::trustee(config, Default::default())
+        .await
+        .unwrap()
+        .detach()
 }
 
 /// One client per site, each with its `token(site)`.

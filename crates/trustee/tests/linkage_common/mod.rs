@@ -1,11 +1,11 @@
 //! Shared start-up for the linkage tests: a real trust centre on 127.0.0.1:0.
 #![allow(dead_code)]
 
-use oncofed_trustee::{LaunchError, TrusteeConfig, hash_token, launch};
+use oncofed_testkit::service::Running;
+use oncofed_trustee::{LaunchError, TrusteeConfig, hash_token};
 use oncofed_trustee_api::TrusteeClient;
 use oncofed_trustee_api::linkage::client::LinkageClient;
 use std::path::Path;
-use tokio::sync::oneshot;
 
 pub const TOKEN_A: &str = "site-a-token-0123456789abcdef";
 pub const TOKEN_B: &str = "site-b-token-0123456789abcdef";
@@ -22,8 +22,7 @@ pub fn token(k: u32) -> String {
 
 pub struct Server {
     pub url: String,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), LaunchError>>,
+    running: Running<LaunchError>,
 }
 
 impl Server {
@@ -44,13 +43,13 @@ impl Server {
             .unwrap()
             .with_admin_token_hash(&hash_token(ADMIN))
             .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(launch(config, listener, async move {
-            let _ = stopped.await;
-        }));
-        Self { url, stop, task }
+        let running = oncofed_testkit::service::trustee(config, Default::default())
+            .await
+            .unwrap();
+        Self {
+            url: running.url.clone(),
+            running,
+        }
     }
 
     pub fn site(&self, token: &str) -> TrusteeClient {
@@ -62,7 +61,6 @@ impl Server {
     }
 
     pub async fn shutdown(self) {
-        self.stop.send(()).unwrap();
-        self.task.await.unwrap().unwrap();
+        self.running.shutdown().await.unwrap();
     }
 }
