@@ -22,7 +22,7 @@ const MIX: usize = 9;
 /// Which consent path the site figures went through, in words for the report.
 pub(super) fn consent_path() -> String {
     format!(
-        "oncofed_node::ConsentGate::new(trust-centre client, {} s) as built by this binary: whatever that gate does per query (at the time of writing: batched questions to the in-process trust centre, answers cached per patient, category, purpose and day for the TTL)",
+        "oncofed_node::ConsentGate::new(trust-centre client, {} s) as built by this binary: answers from the site's local consent snapshot, synced from the trust centre's signed feed when older than that interval",
         CONSENT_TTL.as_secs()
     )
 }
