@@ -11,10 +11,7 @@ mod support;
 use oncofed_crypto::SigningKeyPair;
 use oncofed_node::agent::{AgentConfig, AnalysisRuns};
 use oncofed_protocol::QueryId;
-use oncofed_protocol::analysis::{
-    Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Computation, IndexEvent, Variable,
-};
-use oncofed_protocol::plan::RunPlan;
+use oncofed_protocol::analysis::{AnalysisReply, AnalysisStep, Computation};
 use oncofed_secagg::{
     EncryptedShare, REFUSAL_TEXT, RoundId, SignedPublicShare, SiteId as AggIndex, SiteSession,
     UnmaskRequest, keys_message,
@@ -29,36 +26,7 @@ const PEERS: [&str; 3] = ["site-2", "site-3", "site-4"];
 
 /// A describe run over the cohort "index C, sex `sex`" (the repeat rule's key).
 fn prepare(run: &QueryId, sex: &str) -> AnalysisStep {
-    let request = AnalysisRequest {
-        project: "p1".into(),
-        index: IndexEvent { icd10: "C".into() },
-        cohort: Some(serde_json::from_value(serde_json::json!({ "sex": sex })).unwrap()),
-        analysis: Analysis::Describe {
-            variables: vec![Variable::Age],
-            edges: vec![],
-            strata: None,
-        },
-        epsilon: None,
-        wait_seconds: None,
-        tolerance: None,
-        max_iter: None,
-    };
-    let plan = RunPlan {
-        run: run.clone(),
-        request: request.clone(),
-        max_rounds: 48,
-        max_grid_points: 0,
-        max_abs_beta: 20.0,
-    }
-    .sign(&HUB)
-    .map(Box::new)
-    .unwrap();
-    AnalysisStep::Prepare {
-        request,
-        min_rows: 0,
-        max_parameter_ratio: 1.0,
-        plan,
-    }
+    support::prepare_describe(run, Some(serde_json::json!({ "sex": sex })), &HUB)
 }
 
 /// One run, driven by the test as the hub, with honest peers: admitted,

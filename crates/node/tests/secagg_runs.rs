@@ -10,10 +10,7 @@ mod support;
 use oncofed_crypto::SigningKeyPair;
 use oncofed_node::agent::{AgentConfig, AnalysisRuns};
 use oncofed_protocol::QueryId;
-use oncofed_protocol::analysis::{
-    Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Computation, IndexEvent, Variable,
-};
-use oncofed_protocol::plan::RunPlan;
+use oncofed_protocol::analysis::{AnalysisReply, AnalysisStep, Computation};
 use oncofed_secagg::{
     REFUSAL_TEXT, RoundId, SignedPublicShare, SiteId as AggIndex, SiteSession, keys_message,
 };
@@ -24,36 +21,7 @@ static HUB: std::sync::LazyLock<SigningKeyPair> =
     std::sync::LazyLock::new(SigningKeyPair::generate);
 
 fn prepare(run: &QueryId) -> AnalysisStep {
-    let request = AnalysisRequest {
-        project: "p1".into(),
-        index: IndexEvent { icd10: "C".into() },
-        cohort: None,
-        analysis: Analysis::Describe {
-            variables: vec![Variable::Age],
-            edges: vec![],
-            strata: None,
-        },
-        epsilon: None,
-        wait_seconds: None,
-        tolerance: None,
-        max_iter: None,
-    };
-    let plan = RunPlan {
-        run: run.clone(),
-        request: request.clone(),
-        max_rounds: 48,
-        max_grid_points: 0,
-        max_abs_beta: 20.0,
-    }
-    .sign(&HUB)
-    .map(Box::new)
-    .unwrap();
-    AnalysisStep::Prepare {
-        request,
-        min_rows: 0,
-        max_parameter_ratio: 1.0,
-        plan,
-    }
+    support::prepare_describe(run, None, &HUB)
 }
 
 /// A site-1 agent config over `node`, its roster listing site-1 and two real

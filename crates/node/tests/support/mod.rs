@@ -179,3 +179,44 @@ impl Agent {
         async move { answer_analysis(&runs, &self.store, &self.gate, &self.config, &run, step).await }
     }
 }
+
+/// The `Prepare` step of a describe run (age) over the patients with an index
+/// diagnosis `C…` and `cohort` (e.g. `{"sex": "female"}`; the repeat rule's
+/// key), under a run plan signed by `hub`.
+pub fn prepare_describe(
+    run: &QueryId,
+    cohort: Option<Value>,
+    hub: &SigningKeyPair,
+) -> AnalysisStep {
+    use oncofed_protocol::analysis::{Analysis, AnalysisRequest, IndexEvent, Variable};
+    let request = AnalysisRequest {
+        project: "p1".into(),
+        index: IndexEvent { icd10: "C".into() },
+        cohort: cohort.map(|c| serde_json::from_value(c).unwrap()),
+        analysis: Analysis::Describe {
+            variables: vec![Variable::Age],
+            edges: vec![],
+            strata: None,
+        },
+        epsilon: None,
+        wait_seconds: None,
+        tolerance: None,
+        max_iter: None,
+    };
+    let plan = oncofed_protocol::plan::RunPlan {
+        run: run.clone(),
+        request: request.clone(),
+        max_rounds: 48,
+        max_grid_points: 0,
+        max_abs_beta: 20.0,
+    }
+    .sign(hub)
+    .map(Box::new)
+    .unwrap();
+    AnalysisStep::Prepare {
+        request,
+        min_rows: 0,
+        max_parameter_ratio: 1.0,
+        plan,
+    }
+}
