@@ -73,15 +73,29 @@ fn exact_parts(km: &Value) -> Value {
 }
 
 async fn audit_log(hub: &Hub) -> String {
-    oncofed_tls::http_client()
-        .get(format!("{}/v1/audit/export", hub.url))
-        .bearer_auth(AUDITOR)
-        .send()
+    HubClient::new(&hub.url, AUDITOR)
+        .audit_export()
         .await
         .unwrap()
-        .text()
-        .await
-        .unwrap()
+}
+
+/// A hub with the quick timeouts, `fed`'s sites registered and project `p1`
+/// approved for alice, and alice's client.
+async fn hub_with_project(
+    fed: &Federation,
+    dir: &std::path::Path,
+    title: &str,
+) -> (Hub, HubClient) {
+    let hub = Hub::start(
+        dir.into(),
+        oncofed_crypto::SigningKeyPair::generate(),
+        quick,
+    )
+    .await;
+    fed.register(&hub).await;
+    support::approve_for_alice(&hub, "p1", title).await;
+    let alice = HubClient::new(&hub.url, RESEARCHER);
+    (hub, alice)
 }
 
 /// (a) and (c): site-4 of four dies after key set-up, before the first `Mask`.
@@ -94,15 +108,7 @@ async fn audit_log(hub: &Hub) -> String {
 async fn a_site_that_leaves_before_the_first_sum_lets_the_run_finish_without_it() {
     let fed = Federation::build(4, 1200, 41).await;
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(
-        dir.path().into(),
-        oncofed_crypto::SigningKeyPair::generate(),
-        quick,
-    )
-    .await;
-    fed.register(&hub).await;
-    support::approve_for_alice(&hub, "p1", "a site leaves early").await;
-    let alice = HubClient::new(&hub.url, RESEARCHER);
+    let (hub, alice) = hub_with_project(&fed, dir.path(), "a site leaves early").await;
     let _agents = fed.run_agents(&hub, &[0, 1, 2]);
     // site-4 answers Prepare, Keys and Share, then dies.
     let leaver = answer_then_die(fed.sites[3].agent(&hub), 3);
@@ -188,15 +194,7 @@ async fn a_site_that_leaves_before_the_first_sum_lets_the_run_finish_without_it(
 async fn a_site_that_leaves_after_a_revealed_sum_fails_the_run() {
     let fed = Federation::build(4, 1200, 42).await;
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(
-        dir.path().into(),
-        oncofed_crypto::SigningKeyPair::generate(),
-        quick,
-    )
-    .await;
-    fed.register(&hub).await;
-    support::approve_for_alice(&hub, "p1", "a site leaves late").await;
-    let alice = HubClient::new(&hub.url, RESEARCHER);
+    let (hub, alice) = hub_with_project(&fed, dir.path(), "a site leaves late").await;
     let _agents = fed.run_agents(&hub, &[0, 1, 2]);
     // Prepare, Keys, Share, then round 0's Mask, Confirm and Reveal.
     let leaver = answer_then_die(fed.sites[3].agent(&hub), 6);
@@ -237,15 +235,7 @@ async fn a_site_that_leaves_after_a_revealed_sum_fails_the_run() {
 async fn a_site_cannot_leave_when_too_few_would_remain() {
     let fed = Federation::build(3, 900, 43).await;
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(
-        dir.path().into(),
-        oncofed_crypto::SigningKeyPair::generate(),
-        quick,
-    )
-    .await;
-    fed.register(&hub).await;
-    support::approve_for_alice(&hub, "p1", "too few remain").await;
-    let alice = HubClient::new(&hub.url, RESEARCHER);
+    let (hub, alice) = hub_with_project(&fed, dir.path(), "too few remain").await;
     let _agents = fed.run_agents(&hub, &[0, 1]);
     let leaver = answer_then_die(fed.sites[2].agent(&hub), 3);
     let done = alice.analyze_to_end(&km()).await.unwrap();

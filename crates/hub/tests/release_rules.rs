@@ -74,13 +74,8 @@ async fn red_team_polling_a_result_does_not_grow_the_audit_trail() {
             .unwrap();
         assert_eq!(resp.status().as_u16(), 200);
     }
-    let log = http
-        .get(format!("{}/v1/audit/export", hub.url))
-        .bearer_auth(AUDITOR)
-        .send()
-        .await
-        .unwrap()
-        .text()
+    let log = oncofed_hub_api::HubClient::new(&hub.url, AUDITOR)
+        .audit_export()
         .await
         .unwrap();
     let releases: Vec<&str> = log
