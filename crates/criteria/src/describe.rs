@@ -1,7 +1,7 @@
 //! [`Criteria::describe`]: the tree as one line of English for the CLI, the hub's
 //! answers and the audit log.
 
-use super::{Criteria, DiagnosisCriterion, TnmAxis};
+use super::{Criteria, DiagnosisCriterion, ImagingCriterion, TnmAxis};
 use chrono::NaiveDate;
 use oncofed_model::VitalStatus;
 use std::fmt::Write;
@@ -102,6 +102,22 @@ fn diagnosis(d: &DiagnosisCriterion, out: &mut String) {
     dates(out, d.from, d.to);
 }
 
+/// `imaging CT/MR of CHEST (from 2020-01-01) 0–90 days after a C34* diagnosis`.
+fn imaging(i: &ImagingCriterion, out: &mut String) {
+    let _ = write!(out, "imaging {}", i.modality.join("/"));
+    if let Some(part) = i.body_part_upper() {
+        let _ = write!(out, " of {part}");
+    }
+    dates(out, i.from, i.to);
+    if let Some(w) = &i.after_diagnosis {
+        let _ = write!(out, " {}–{} days after ", w.min_days, w.max_days);
+        let _ = match &w.icd10 {
+            Some(code) => write!(out, "a {code}* diagnosis"),
+            None => write!(out, "any diagnosis"),
+        };
+    }
+}
+
 fn write_node(c: &Criteria, out: &mut String) {
     match c {
         Criteria::And(v) | Criteria::Or(v) => {
@@ -183,6 +199,7 @@ fn write_node(c: &Criteria, out: &mut String) {
             let _ = write!(out, "procedure OPS {}*", p.ops);
             dates(out, p.from, p.to);
         }
+        Criteria::Imaging(i) => imaging(i, out),
         Criteria::VitalStatus(v) => out.push_str(match v {
             VitalStatus::Alive => "alive",
             VitalStatus::Deceased => "deceased",

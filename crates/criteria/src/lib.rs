@@ -25,7 +25,10 @@
 //!           | {"therapy": {"atc": prefix, "from"?, "to"?}}
 //!           | {"procedure": {"ops": prefix, "from"?, "to"?}}
 //!           | {"vital_status": "alive" | "deceased" | "unknown"}
+//!           | {"imaging": {"modality": ["CT", ...], "body_part"?: "CHEST", "from"?, "to"?,
+//!                          "after_diagnosis"?: {"icd10"?: prefix, "min_days"?: days, "max_days": days}}}
 //! date      = "YYYY-MM-DD" (inclusive bounds)
+//! days      = whole days, 0 to 36500 (inclusive; day 0 is the diagnosis date)
 //! ```
 //!
 //! Unknown keys are rejected, so a misspelt field never silently widens a query.
@@ -33,11 +36,13 @@
 //! implemented by the store's compiler.
 
 mod describe;
+mod imaging;
 mod normal;
 #[cfg(test)]
 mod tests;
 mod validate;
 
+pub use imaging::{DiagnosisWindow, ImagingCriterion};
 pub use validate::{CriteriaError, CriteriaErrorKind, InvalidCriteria};
 
 use chrono::NaiveDate;
@@ -81,6 +86,9 @@ pub enum Criteria {
     Procedure(ProcedureCriterion),
     /// Vital status at last contact.
     VitalStatus(VitalStatus),
+    /// An imaging series (DICOM modality, body part, study date), optionally
+    /// within a window of days after a diagnosis.
+    Imaging(ImagingCriterion),
 }
 
 /// `{"diagnosis": {...}}`: the patient has a diagnosis fact whose ICD-10 code starts
@@ -458,7 +466,9 @@ impl Criteria {
 
     /// The data categories the query reads: [`DataCategory::Genetic`] for a marker
     /// leaf (also under `not`: absence of a finding is still genetic information),
-    /// [`DataCategory::Clinical`] for every other leaf.
+    /// [`DataCategory::Imaging`] for an imaging leaf (and
+    /// [`DataCategory::Clinical`] too when it has an `after_diagnosis` window, which
+    /// reads diagnoses), [`DataCategory::Clinical`] for every other leaf.
     ///
     /// Decides whose consent must permit counting a patient and, through
     /// `SecurityLevel::of_dataset`, the security level of the answer.
@@ -477,6 +487,12 @@ impl Criteria {
             }
             Self::Marker(_) => {
                 out.insert(DataCategory::Genetic);
+            }
+            Self::Imaging(i) => {
+                out.insert(DataCategory::Imaging);
+                if i.after_diagnosis.is_some() {
+                    out.insert(DataCategory::Clinical);
+                }
             }
             _ => {
                 out.insert(DataCategory::Clinical);

@@ -26,7 +26,9 @@
 //!   covered by a shorter one of the same axis dropped; ECOG `min 0` / `max 5`
 //!   written as absent (the compiler's defaults); an empty range (age or ECOG
 //!   `min > max`, a date range with `from > to`, no stage group) is false;
-//!   `-0` lab thresholds are `0`;
+//!   `-0` lab thresholds are `0`; imaging modalities sorted and deduplicated,
+//!   the body part upper-cased (it is compared case-insensitively), an imaging
+//!   leaf with no modality or a day window with `min_days > max_days` false;
 //! - single-valued attributes: two different `sex` (or `vital_status`) values
 //!   under one `and` are false; age-at-diagnosis ranges with the same `icd10`
 //!   intersect under `and` and merge under `or` when they overlap or touch
@@ -69,7 +71,8 @@ impl Criteria {
     /// dropped; ECOG `min 0`/`max 5` as absent; empty ranges (`min > max`,
     /// `from > to`) false; two different `sex` or `vital_status` values under one
     /// `and` false; age ranges of one `icd10` intersected under `and`, merged
-    /// under `or` when they overlap or touch; `-0` lab thresholds as `0`.
+    /// under `or` when they overlap or touch; `-0` lab thresholds as `0`;
+    /// imaging modalities sorted and deduplicated, body parts upper-cased.
     ///
     /// Not decided (each such rewording is a new query with its own noise, and
     /// counts as one against the rate limit and weekly quota): code-prefix
@@ -306,6 +309,16 @@ fn canonical_leaf(c: &Criteria) -> Criteria {
         Criteria::Marker(m) => empty_dates(m.from, m.to),
         Criteria::Therapy(t) => empty_dates(t.from, t.to),
         Criteria::Procedure(p) => empty_dates(p.from, p.to),
+        Criteria::Imaging(i) => {
+            i.modality.sort();
+            i.modality.dedup();
+            i.body_part = i.body_part_upper();
+            i.modality.is_empty()
+                || empty_dates(i.from, i.to)
+                || i.after_diagnosis
+                    .as_ref()
+                    .is_some_and(|w| w.min_days > w.max_days)
+        }
         _ => false,
     };
     if empty { Criteria::never() } else { c }

@@ -285,3 +285,147 @@ fn describe_every_leaf() {
         assert_eq!(parse(json).describe(), words, "{json}");
     }
 }
+
+#[test]
+fn the_imaging_leaf_parses_validates_describes_and_round_trips() {
+    let c = parse(
+        r#"{"imaging": {"modality": ["CT"], "body_part": "CHEST",
+            "after_diagnosis": {"icd10": "C34", "max_days": 90}}}"#,
+    );
+    c.validate().unwrap();
+    let Criteria::Imaging(i) = &c else {
+        unreachable!()
+    };
+    assert_eq!(
+        i.after_diagnosis,
+        Some(DiagnosisWindow {
+            icd10: Some("C34".into()),
+            min_days: 0,
+            max_days: 90
+        })
+    );
+    assert_eq!(
+        c.describe(),
+        "imaging CT of CHEST 0–90 days after a C34* diagnosis"
+    );
+    // min_days 0 is the default and is not written.
+    assert_eq!(
+        c.canonical_json(),
+        r#"{"imaging":{"modality":["CT"],"body_part":"CHEST","after_diagnosis":{"icd10":"C34","max_days":90}}}"#
+    );
+    for json in [
+        r#"{"imaging":{"modality":["CT","MR"]}}"#,
+        r#"{"imaging":{"modality":["PT"],"from":"2020-01-01","to":"2020-12-31"}}"#,
+        r#"{"imaging":{"modality":["MR"],"after_diagnosis":{"min_days":7,"max_days":36500}}}"#,
+    ] {
+        let c = parse(json);
+        c.validate().unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(c.canonical_json(), json);
+    }
+    assert_eq!(
+        parse(r#"{"imaging":{"modality":["MR","CT"],"body_part":"head","from":"2021-01-01","after_diagnosis":{"min_days":7,"max_days":30}}}"#)
+            .describe(),
+        "imaging MR/CT of HEAD (from 2021-01-01) 7–30 days after any diagnosis"
+    );
+}
+
+#[test]
+fn imaging_rejects_unknown_fields_and_a_window_without_max_days() {
+    for bad in [
+        r#"{"imaging": {"modality": ["CT"], "bodypart": "CHEST"}}"#,
+        r#"{"imaging": {"body_part": "CHEST"}}"#,
+        r#"{"imaging": {"modality": "CT"}}"#,
+        r#"{"imaging": {"modality": ["CT"], "after_diagnosis": {"min_days": 0}}}"#,
+        r#"{"imaging": {"modality": ["CT"], "after_diagnosis": {"max_days": 90, "days": 1}}}"#,
+    ] {
+        assert!(serde_json::from_str::<Criteria>(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn imaging_validation_names_each_problem() {
+    let c = parse(
+        r#"{"or": [
+            {"imaging": {"modality": []}},
+            {"imaging": {"modality": ["ct", "CT-1", "ABCDEFGHIJKLMNOPQ"], "body_part": "CHEST; --"}},
+            {"imaging": {"modality": ["CT"], "from": "2021-01-01", "to": "2020-01-01",
+                         "after_diagnosis": {"icd10": "c34", "min_days": 91, "max_days": 90}}},
+            {"imaging": {"modality": ["MR"], "after_diagnosis": {"min_days": -1, "max_days": 36501}}},
+            {"imaging": {"modality": ["MR"], "body_part": " HEAD"}}
+        ]}"#,
+    );
+    let got = problems(&c);
+    let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "or[0].imaging.modality",
+            "or[1].imaging.modality[0]",
+            "or[1].imaging.modality[1]",
+            "or[1].imaging.modality[2]",
+            "or[1].imaging.body_part",
+            "or[2].imaging.from",
+            "or[2].imaging.after_diagnosis.icd10",
+            "or[2].imaging.after_diagnosis.min_days",
+            "or[3].imaging.after_diagnosis.min_days",
+            "or[3].imaging.after_diagnosis.max_days",
+            "or[4].imaging.body_part",
+        ]
+    );
+    assert_eq!(got[0].1, CriteriaErrorKind::Empty);
+    assert_eq!(got[7].1, CriteriaErrorKind::MinAboveMax);
+    assert_eq!(
+        got[9].1,
+        CriteriaErrorKind::OutOfRange {
+            min: 0,
+            max: 36500
+        }
+    );
+    // Lower-case body parts are fine (compared case-insensitively); the edges are valid.
+    parse(r#"{"imaging": {"modality": ["CT", "US"], "body_part": "head_neck",
+                          "after_diagnosis": {"min_days": 0, "max_days": 0}}}"#)
+    .validate()
+    .unwrap();
+}
+
+#[test]
+fn imaging_categories_include_clinical_only_with_a_diagnosis_window() {
+    let plain = parse(r#"{"imaging": {"modality": ["CT"]}}"#);
+    assert_eq!(plain.categories(), BTreeSet::from([DataCategory::Imaging]));
+    let windowed = parse(
+        r#"{"not": {"imaging": {"modality": ["CT"], "after_diagnosis": {"max_days": 90}}}}"#,
+    );
+    assert_eq!(
+        windowed.categories(),
+        BTreeSet::from([DataCategory::Clinical, DataCategory::Imaging])
+    );
+    assert_eq!(
+        SecurityLevel::of_dataset(windowed.categories()),
+        SecurityLevel::Pseudonymised
+    );
+}
+
+#[test]
+fn imaging_normal_form_sorts_modalities_and_upper_cases_the_body_part() {
+    let a = parse(r#"{"imaging": {"modality": ["MR", "CT", "MR"], "body_part": "Chest"}}"#);
+    let b = parse(r#"{"imaging": {"modality": ["CT", "MR"], "body_part": "CHEST"}}"#);
+    assert_eq!(a.semantic_key(), b.semantic_key());
+    assert_eq!(b.semantic_key(), b.canonical_json());
+    let explicit_zero = parse(
+        r#"{"imaging": {"modality": ["CT"], "after_diagnosis": {"min_days": 0, "max_days": 90}}}"#,
+    );
+    let implicit_zero =
+        parse(r#"{"imaging": {"modality": ["CT"], "after_diagnosis": {"max_days": 90}}}"#);
+    assert_eq!(explicit_zero.canonical_json(), implicit_zero.canonical_json());
+    for empty in [
+        r#"{"imaging": {"modality": []}}"#,
+        r#"{"imaging": {"modality": ["CT"], "from": "2021-01-01", "to": "2020-01-01"}}"#,
+        r#"{"imaging": {"modality": ["CT"], "after_diagnosis": {"min_days": 9, "max_days": 1}}}"#,
+    ] {
+        assert_eq!(parse(empty).normalised(), Criteria::never(), "{empty}");
+    }
+    assert_ne!(
+        parse(r#"{"imaging": {"modality": ["CT"], "body_part": "HEAD"}}"#).semantic_key(),
+        b.semantic_key()
+    );
+}

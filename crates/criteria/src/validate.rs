@@ -4,7 +4,7 @@
 //! Messages never repeat the offending value: the path pinpoints it, and errors may
 //! be logged at the hub.
 
-use super::{Criteria, EcogCriterion, TnmAxis};
+use super::{Criteria, EcogCriterion, ImagingCriterion, TnmAxis};
 use chrono::NaiveDate;
 use std::fmt;
 
@@ -330,6 +330,33 @@ fn check(c: &Criteria, path: &str, depth: usize, errors: &mut Vec<CriteriaError>
             s.code("ops", &p.ops, Form::Ops);
             s.dates(p.from, p.to);
         }
+        Criteria::Imaging(i) => imaging(i, &mut Scope::new(path, "imaging", errors)),
+    }
+}
+
+fn imaging(i: &ImagingCriterion, s: &mut Scope<'_>) {
+    s.list("modality", &i.modality, Form::Modality);
+    if let Some(part) = &i.body_part {
+        s.code("body_part", part, Form::BodyPart);
+    }
+    s.dates(i.from, i.to);
+    if let Some(w) = &i.after_diagnosis {
+        if let Some(code) = &w.icd10 {
+            s.code("after_diagnosis.icd10", code, Form::Icd10);
+        }
+        let limit = ImagingCriterion::MAX_DAYS;
+        let range = CriteriaErrorKind::OutOfRange {
+            min: 0,
+            max: limit.unsigned_abs(),
+        };
+        for (field, v) in [("min_days", w.min_days), ("max_days", w.max_days)] {
+            if !(0..=limit).contains(&v) {
+                s.push(&format!("after_diagnosis.{field}"), range.clone());
+            }
+        }
+        if w.min_days > w.max_days {
+            s.push("after_diagnosis.min_days", CriteriaErrorKind::MinAboveMax);
+        }
     }
 }
 
@@ -354,6 +381,12 @@ enum Form {
     StageGroup,
     /// TNM category prefix: 1–8 letters/digits whose first capital is the axis letter.
     Tnm(TnmAxis),
+    /// DICOM modality (PS3.3 C.7.3.1.1.1): 1–16 capital letters or digits.
+    Modality,
+    /// DICOM body part examined (PS3.16 Annex L), any case: 1–16 characters of
+    /// the CS repertoire (PS3.5 §6.2: capitals, digits, `_`, space) once upper-cased,
+    /// without leading or trailing spaces.
+    BodyPart,
 }
 
 impl Form {
@@ -397,6 +430,21 @@ impl Form {
                 tnm(b, axis),
                 "a TNM category prefix of this axis",
                 tnm_example(axis),
+            ),
+            Self::Modality => (
+                (1..=16).contains(&b.len())
+                    && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+                "a DICOM modality code (capital letters)",
+                "CT or MR",
+            ),
+            Self::BodyPart => (
+                (1..=16).contains(&b.len())
+                    && b.first() != Some(&b' ')
+                    && b.last() != Some(&b' ')
+                    && b.iter()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b' ')),
+                "a DICOM body part (up to 16 letters, digits, '_' or spaces)",
+                "CHEST or HEADNECK",
             ),
         };
         if !ok {
@@ -497,74 +545,5 @@ fn tnm_example(axis: TnmAxis) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn code_forms() {
-        let ok = |f: Form, c: &str| f.check(c).is_ok();
-        assert!(
-            ok(Form::Icd10, "C")
-                && ok(Form::Icd10, "C92")
-                && ok(Form::Icd10, "C92.0")
-                && ok(Form::Icd10, "C92.01")
-        );
-        assert!(
-            !ok(Form::Icd10, "c92")
-                && !ok(Form::Icd10, "C92.0.1")
-                && !ok(Form::Icd10, "C92' OR 1=1 --")
-        );
-        assert!(
-            ok(Form::Morphology, "986")
-                && ok(Form::Morphology, "9861/3")
-                && !ok(Form::Morphology, "98/3")
-        );
-        for good in [
-            "718-7", "21908-9", "89247-1", "59847-4", "11150-0", "6690-2", "777-3", "2160-0",
-        ] {
-            assert!(ok(Form::Loinc, good), "{good}");
-        }
-        assert_eq!(
-            Form::Loinc.check("718-6"),
-            Err(CriteriaErrorKind::CheckDigit)
-        );
-        assert_eq!(
-            Form::Loinc.check("11150-2"),
-            Err(CriteriaErrorKind::CheckDigit)
-        );
-        assert!(!ok(Form::Loinc, "718") && !ok(Form::Loinc, "-7") && !ok(Form::Loinc, "LA9633-4"));
-        assert!(ok(Form::Ucum, "10*3/uL") && !ok(Form::Ucum, "g dL") && !ok(Form::Ucum, ""));
-        assert!(ok(Form::Hgnc, "HGNC:76") && !ok(Form::Hgnc, "FLT3") && !ok(Form::Hgnc, "HGNC:"));
-        assert!(ok(Form::Atc, "L") && ok(Form::Atc, "L01XC") && ok(Form::Atc, "L01XC24"));
-        assert!(
-            ok(Form::Atc, "L01X")
-                && !ok(Form::Atc, "L0")
-                && !ok(Form::Atc, "L01XC2")
-                && !ok(Form::Atc, "l01")
-        );
-        assert!(
-            ok(Form::Ops, "8-805")
-                && ok(Form::Ops, "5-38a.1")
-                && ok(Form::Ops, "8-80")
-                && !ok(Form::Ops, "8805")
-        );
-        for good in ["0", "0is", "I", "IA1", "IIIC", "IV", "IVB"] {
-            assert!(ok(Form::StageGroup, good), "{good}");
-        }
-        assert!(
-            !ok(Form::StageGroup, "V")
-                && !ok(Form::StageGroup, "IIID")
-                && !ok(Form::StageGroup, "3")
-        );
-        assert!(
-            ok(Form::Tnm(TnmAxis::T), "T1a")
-                && ok(Form::Tnm(TnmAxis::T), "pT2")
-                && ok(Form::Tnm(TnmAxis::N), "N0")
-        );
-        assert!(
-            !ok(Form::Tnm(TnmAxis::T), "N1")
-                && !ok(Form::Tnm(TnmAxis::M), "M1 ")
-                && !ok(Form::Tnm(TnmAxis::M), "1")
-        );
-    }
-}
+#[path = "validate_tests.rs"]
+mod tests;

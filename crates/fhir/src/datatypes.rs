@@ -55,6 +55,16 @@ pub(crate) fn text<'s>(t: &'s Option<Text<'_>>) -> Option<&'s str> {
     t.as_deref().filter(|s| !s.trim().is_empty())
 }
 
+/// The code system a FHIR `Coding.system` names, if the harmonised model accepts
+/// it from FHIR: the DICOM systems (`dcm`, `dicom-body-part`, `dicom-attribute`)
+/// are not, since only the node's DICOM ingest writes imaging facts
+/// ([`CodeSystem::accepted_from_fhir`]).
+pub(crate) fn fhir_system(t: &Option<Text<'_>>) -> Option<CodeSystem> {
+    text(t)
+        .and_then(CodeSystem::from_uri)
+        .filter(|s| s.accepted_from_fhir())
+}
+
 /// FHIR `Coding` (R4 §2.24.0.5): `system` and `code`; `display` and `version` are ignored.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Coding<'a> {
@@ -76,7 +86,7 @@ impl CodeableConcept<'_> {
     pub fn has(&self, system: CodeSystem, code: &str) -> bool {
         self.coding.iter().any(|c| {
             text(&c.code) == Some(code)
-                && text(&c.system).and_then(CodeSystem::from_uri) == Some(system)
+                && fhir_system(&c.system) == Some(system)
         })
     }
 }
@@ -255,7 +265,7 @@ pub(crate) fn pick_coding(
     let cc = cc.ok_or_else(|| FieldError::new(field, MapErrorKind::Missing { hint }))?;
     for &want in accepted {
         for (i, c) in cc.coding.iter().enumerate() {
-            if text(&c.system).and_then(CodeSystem::from_uri) == Some(want) {
+            if fhir_system(&c.system) == Some(want) {
                 let code = text(&c.code).ok_or_else(|| {
                     FieldError::new(
                         format!("{field}.coding[{i}].code"),

@@ -199,6 +199,16 @@ pub fn code_issue(c: &Coding) -> Option<Issue> {
             matches!(code, "K" | "R" | "T" | "P" | "N" | "F" | "U" | "X")
         }
         CodeSystem::Tnm => !code.is_empty() && !code.contains(char::is_whitespace),
+        // DICOM CS values (PS3.5 §6.2): up to 16 upper-case letters, digits, `_`, space.
+        CodeSystem::Dcm | CodeSystem::DicomBodyPart => {
+            (1..=16).contains(&b.len())
+                && b.iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, b'_' | b' '))
+        }
+        // A PS3.6 attribute keyword: letters and digits, starting with a capital.
+        CodeSystem::DicomAttribute => {
+            b.first().is_some_and(u8::is_ascii_uppercase) && b.iter().all(u8::is_ascii_alphanumeric)
+        }
     };
     let issue = |check: bool| {
         let (system, code) = (c.system, code.to_owned());

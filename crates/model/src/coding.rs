@@ -45,11 +45,22 @@ pub enum CodeSystem {
     OncoCourseNodes,
     /// MII onco course, distant metastases (oBDS 17.5, same codes as 17.4).
     OncoCourseMetastases,
+    /// DICOM controlled terminology (PS3.16, coding scheme designator `DCM`); in
+    /// OncoFed the modality codes of DICOM `Modality` (0008,0060): `CT`, `MR`,
+    /// `US`, `PT`, `CR`, `DX`, `MG`, …
+    Dcm,
+    /// The defined terms of DICOM `BodyPartExamined` (0018,0015), PS3.16 Annex L
+    /// (`CHEST`, `HEAD`, `ABDOMEN`, …), upper case as DICOM writes them.
+    DicomBodyPart,
+    /// DICOM attribute keywords of the data dictionary (PS3.6 chapter 6), e.g.
+    /// `SliceThickness`, `Manufacturer`, `NumberOfStudyRelatedSeries`: the code of
+    /// an imaging fact that records an attribute's value.
+    DicomAttribute,
 }
 
 impl CodeSystem {
     /// Every accepted system.
-    pub const ALL: [CodeSystem; 16] = [
+    pub const ALL: [CodeSystem; 19] = [
         Self::Icd10Gm,
         Self::Icd10Who,
         Self::IcdO3,
@@ -66,6 +77,9 @@ impl CodeSystem {
         Self::OncoCourseTumour,
         Self::OncoCourseNodes,
         Self::OncoCourseMetastases,
+        Self::Dcm,
+        Self::DicomBodyPart,
+        Self::DicomAttribute,
     ];
 
     /// The canonical system URI used in FHIR `Coding.system`.
@@ -96,6 +110,13 @@ impl CodeSystem {
             }
             Self::OncoCourseMetastases => {
                 "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-verlauf-fernmetastasen"
+            }
+            Self::Dcm => "http://dicom.nema.org/resources/ontology/DCM",
+            Self::DicomBodyPart => {
+                "http://dicom.nema.org/medical/dicom/current/output/chtml/part16/chapter_L.html"
+            }
+            Self::DicomAttribute => {
+                "http://dicom.nema.org/medical/dicom/current/output/chtml/part06/chapter_6.html"
             }
         }
     }
@@ -148,7 +169,19 @@ impl CodeSystem {
             Self::OncoCourseTumour => "onko-verlauf-tumor",
             Self::OncoCourseNodes => "onko-verlauf-lymphknoten",
             Self::OncoCourseMetastases => "onko-verlauf-fernmetastasen",
+            Self::Dcm => "dcm",
+            Self::DicomBodyPart => "dicom-body-part",
+            Self::DicomAttribute => "dicom-attribute",
         }
+    }
+
+    /// Whether codes of this system may come from FHIR resources. The DICOM
+    /// systems ([`CodeSystem::Dcm`], [`CodeSystem::DicomBodyPart`],
+    /// [`CodeSystem::DicomAttribute`]) may not: imaging facts are written by the
+    /// node's DICOM ingest from the images themselves, and a FHIR resource
+    /// claiming them would forge image facts.
+    pub fn accepted_from_fhir(self) -> bool {
+        !matches!(self, Self::Dcm | Self::DicomBodyPart | Self::DicomAttribute)
     }
 
     /// Inverse of [`CodeSystem::as_str`].
@@ -193,5 +226,8 @@ mod tests {
             assert_eq!(CodeSystem::from_name(s.as_str()), Some(s));
         }
         assert_eq!(CodeSystem::from_uri("http://example.org/codes"), None);
+        assert_eq!(CodeSystem::Dcm.as_str(), "dcm");
+        assert_eq!(CodeSystem::from_name("dicom-body-part"), Some(CodeSystem::DicomBodyPart));
+        assert!(!CodeSystem::DicomAttribute.accepted_from_fhir() && CodeSystem::Loinc.accepted_from_fhir());
     }
 }

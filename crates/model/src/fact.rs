@@ -89,6 +89,27 @@ pub enum FactKind {
     Procedure,
     /// A drug given (therapy line); `start`/`end` bound the period.
     Medication,
+    /// An imaging fact (DICOM, PS3.3): written by the node's DICOM ingest, category
+    /// [`DataCategory::Imaging`](crate::DataCategory::Imaging), `start` the study date
+    /// (DICOM `StudyDate`, 0008,0020). The node writes these facts:
+    ///
+    /// - per series: `code` ([`Dcm`](crate::CodeSystem::Dcm), the modality, e.g.
+    ///   `CT`; DICOM `Modality`, 0008,0060), `modifier`
+    ///   `Some(`([`DicomBodyPart`](crate::CodeSystem::DicomBodyPart), the upper-case
+    ///   body part, e.g. `CHEST`; `BodyPartExamined`, 0018,0015)`)` or `None`,
+    ///   `value` [`FactValue::Quantity`] of the series' instances with unit
+    ///   `{instances}` — the fact feasibility's `imaging` leaf matches;
+    /// - per series with a slice thickness: `code`
+    ///   ([`DicomAttribute`](crate::CodeSystem::DicomAttribute), `SliceThickness`),
+    ///   `value` quantity in `mm`;
+    /// - per series: `code` (`DicomAttribute`, `Manufacturer`), `value`
+    ///   [`FactValue::Code`] (`DicomAttribute`, the manufacturer's name as written);
+    /// - per study: `code` (`DicomAttribute`, `NumberOfStudyRelatedSeries`), `value`
+    ///   quantity of the study's series with unit `{series}`.
+    ///
+    /// The images themselves are not facts: the store lists them as image rows
+    /// (de-identified UIDs and object-store keys) beside the facts.
+    Imaging,
 }
 
 impl FactKind {
@@ -100,6 +121,7 @@ impl FactKind {
             Self::Molecular => "molecular",
             Self::Procedure => "procedure",
             Self::Medication => "medication",
+            Self::Imaging => "imaging",
         }
     }
 
@@ -111,6 +133,7 @@ impl FactKind {
             Self::Molecular,
             Self::Procedure,
             Self::Medication,
+            Self::Imaging,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

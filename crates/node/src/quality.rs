@@ -135,7 +135,7 @@ pub async fn report(store: &SharedStore) -> Result<QualityReport, StoreError> {
                     r.field("diagnosis.topography", f.fact.modifier.is_some());
                     with_diagnosis.insert(f.pseudonym.clone());
                 }
-                FactKind::Observation | FactKind::Molecular => {
+                FactKind::Observation | FactKind::Molecular | FactKind::Imaging => {
                     r.field(&format!("{kind}.value"), f.fact.value != FactValue::None);
                 }
                 FactKind::Medication => r.field("medication.end", f.fact.end.is_some()),

@@ -7,7 +7,7 @@
 //! `value_unit`, `value_system` and `value_code`.
 
 use crate::feasibility::{Dialect, Param};
-use crate::{FactFilter, FactKey, PatientRow, StoreError, StoredFact};
+use crate::{FactFilter, FactKey, ImageRow, PatientRow, StoreError, StoredFact};
 use chrono::NaiveDate;
 use oncofed_model::{
     CodeSystem, Coding, DataCategory, Demographics, Fact, FactKind, FactValue, Pseudonym,
@@ -21,6 +21,24 @@ pub(crate) const FACT_COLUMNS: &str = "key, psn, kind, system, code, modifier_sy
 /// The patient columns in the order [`PatientColumns`] reads them.
 pub(crate) const PATIENT_COLUMNS: &str =
     "psn, research_psn, sex, birth_year, vital_status, death_date, last_contact";
+
+/// The image columns in the order [`ImageColumns`] reads them.
+pub(crate) const IMAGE_COLUMNS: &str = "sop_uid, psn, study_uid, series_uid, modality, body_part, study_date, \
+                            object_key, bytes, face_risk";
+
+/// The order of [`ResearchStore::images_of`](crate::ResearchStore::images_of).
+pub(crate) const IMAGE_ORDER: &str = "psn, study_uid, series_uid, sop_uid";
+
+/// An object size as stored: a signed 64-bit integer (saturating; no object has
+/// 2^63 bytes).
+pub(crate) fn image_bytes(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+/// A count or sum read back from the engine (never negative).
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
 
 /// A date as stored: `YYYY-MM-DD`.
 pub(crate) fn date_text(d: NaiveDate) -> String {
@@ -115,6 +133,35 @@ pub(crate) struct PatientColumns {
     pub vital_status: String,
     pub death_date: Option<String>,
     pub last_contact: Option<String>,
+}
+
+/// The raw columns of one image row.
+pub(crate) struct ImageColumns {
+    pub sop_uid: String,
+    pub psn: String,
+    pub study_uid: String,
+    pub series_uid: String,
+    pub modality: String,
+    pub body_part: Option<String>,
+    pub study_date: Option<String>,
+    pub object_key: String,
+    pub bytes: i64,
+    pub face_risk: bool,
+}
+
+pub(crate) fn decode_image(row: ImageColumns) -> Result<ImageRow, StoreError> {
+    Ok(ImageRow {
+        pseudonym: pseudonym("psn", &row.psn)?,
+        study_date: date("study_date", row.study_date)?,
+        bytes: u64::try_from(row.bytes).map_err(|_| corrupt("bytes", row.bytes.to_string()))?,
+        sop_uid: row.sop_uid,
+        study_uid: row.study_uid,
+        series_uid: row.series_uid,
+        modality: row.modality,
+        body_part: row.body_part,
+        object_key: row.object_key,
+        face_risk: row.face_risk,
+    })
 }
 
 pub(crate) fn corrupt(column: &'static str, detail: impl Into<String>) -> StoreError {

@@ -24,12 +24,22 @@
 //! exactly the patients `c` does not. The leaf semantics are documented on the
 //! criterion types in `oncofed-protocol` and restated at each leaf below.
 //!
+//! The `imaging` leaf (module `imaging`) is the one sub-query with a correlated
+//! part: its series facts are filtered by
+//! `EXISTS (SELECT 1 FROM fact d WHERE d.psn = f.psn AND d.kind = ? ... AND
+//! <days from d.start_date to f.start_date> BETWEEN ? AND ?)` when it has an
+//! `after_diagnosis` window (served by the `fact_kind_psn_start` index).
+//!
 //! Dialect differences are confined to [`Dialect`]: placeholders, the boolean
 //! constants (SQLite: `1`/`0`; PostgreSQL has no integer truth values), the integer
 //! type of the age arithmetic (PostgreSQL types a parameter by its context, and the
-//! age bounds are 64-bit), and the birth year in the age sub-query's `HAVING`
-//! (SQLite reads a bare column; PostgreSQL needs it aggregated). Each [`Param`]
-//! carries the type PostgreSQL infers for its position.
+//! age bounds are 64-bit), the birth year in the age sub-query's `HAVING`
+//! (SQLite reads a bare column; PostgreSQL needs it aggregated), and the day
+//! difference of two dates (SQLite `julianday(a) - julianday(b)`, PostgreSQL
+//! `a::date - b::date`). Each [`Param`] carries the type PostgreSQL infers for
+//! its position.
+
+mod imaging;
 
 use crate::columns;
 use chrono::NaiveDate;
@@ -78,6 +88,29 @@ impl Dialect {
         match self {
             Self::Sqlite => "INTEGER",
             Self::Postgres => "BIGINT",
+        }
+    }
+
+    /// Appends the number of days from the date column `earlier` to the date
+    /// column `later` (both `YYYY-MM-DD` text, never NULL where used): SQLite's
+    /// `julianday` difference (a whole number for dates), PostgreSQL's date
+    /// subtraction (an integer). Only column names of this module reach it.
+    fn day_difference(self, sql: &mut String, earlier: &str, later: &str) {
+        match self {
+            Self::Sqlite => {
+                sql.push_str("(julianday(");
+                sql.push_str(later);
+                sql.push_str(") - julianday(");
+                sql.push_str(earlier);
+                sql.push_str("))");
+            }
+            Self::Postgres => {
+                sql.push_str("(CAST(");
+                sql.push_str(later);
+                sql.push_str(" AS DATE) - CAST(");
+                sql.push_str(earlier);
+                sql.push_str(" AS DATE))");
+            }
         }
     }
 
@@ -247,9 +280,18 @@ impl Query {
 
     /// ` AND f.code is an ICD-10 code starting with prefix`.
     fn icd10(&mut self, prefix: &str) {
-        self.one_of("f.system", ICD10_SYSTEMS.map(CodeSystem::as_str));
+        self.icd10_of("f", prefix);
+    }
+
+    /// ` AND {alias}.code is an ICD-10 code starting with prefix` (`alias` a
+    /// table alias of this module: `f` or `d`).
+    fn icd10_of(&mut self, alias: &str, prefix: &str) {
+        self.one_of(
+            &format!("{alias}.system"),
+            ICD10_SYSTEMS.map(CodeSystem::as_str),
+        );
         self.sql.push_str(" AND ");
-        self.prefix("f.code", prefix);
+        self.prefix(&format!("{alias}.code"), prefix);
     }
 
     /// `(c1 AND c2 ...)` / `(c1 OR c2 ...)`; the empty list is the operator's identity
@@ -369,6 +411,7 @@ impl Query {
                     q.dates(t.from, t.to);
                 });
             }
+            Criteria::Imaging(i) => self.imaging(i),
             Criteria::Procedure(p) => {
                 // A procedure fact with an OPS code starting with the prefix, begun in range.
                 self.exists(FactKind::Procedure, |q| {
@@ -466,79 +509,4 @@ fn successor(prefix: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const INJECTION: &str = r#"{"and": [{"diagnosis": {"icd10": "C92' OR 1=1 --"}},
-                        {"lab": {"loinc": "718-7\"; DROP TABLE fact; --", "unit": "g/dL'", "op": "<", "value": 10}},
-                        {"tnm": {"t": ["T1') OR ('1'='1"]}}]}"#;
-
-    #[test]
-    fn user_values_only_ever_appear_as_parameters() {
-        let c: Criteria = serde_json::from_str(INJECTION).unwrap();
-        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-            let (sql, args) = compile(&c, dialect);
-            for needle in ["C92", "DROP", "g/dL", "T1", "'", "\"", "--", "718"] {
-                assert!(!sql.contains(needle), "{needle} leaked into {sql}");
-            }
-            assert!(args.contains(&Param::Text("C92' OR 1=1 --".into())));
-            match dialect {
-                Dialect::Sqlite => assert_eq!(sql.matches('?').count(), args.len()),
-                Dialect::Postgres => {
-                    assert!(!sql.contains('?'), "{sql}");
-                    assert_eq!(sql.matches('$').count(), args.len());
-                    for n in 1..=args.len() {
-                        assert!(sql.contains(&format!("${n}")), "${n} missing in {sql}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn postgres_statements_use_booleans_and_typed_parameters() {
-        let c: Criteria = serde_json::from_str(
-            r#"{"or": [{"and": []}, {"or": []}, {"age_at_diagnosis": {"min": 18}},
-                       {"ecog": {"max": 2}}, {"therapy": {"atc": ""}}]}"#,
-        )
-        .unwrap();
-        let (sql, args) = compile(&c, Dialect::Postgres);
-        assert!(sql.contains("(TRUE OR FALSE OR "), "{sql}");
-        for int_truth in ["WHERE 1", "WHERE 0", "(0", "((1", "AND 0"] {
-            assert!(!sql.contains(int_truth), "{int_truth} in {sql}");
-        }
-        assert!(
-            sql.contains("AS BIGINT) - MIN(b.birth_year) BETWEEN"),
-            "{sql}"
-        );
-        assert!(args.contains(&Param::Int64(18)) && args.contains(&Param::Int64(i64::MAX)));
-        assert!(args.contains(&Param::Real(2.0)));
-        // The empty prefix has no successor: `substr` with an int4 length.
-        assert!(sql.contains("substr(f.code, 1, $"), "{sql}");
-        assert!(args.contains(&Param::Int32(0)));
-    }
-
-    #[test]
-    fn prefix_successors_bound_exactly_the_prefixed_strings() {
-        assert_eq!(successor("C92"), Some("C93".into()));
-        assert_eq!(successor("C9"), Some("C:".into()));
-        assert_eq!(successor("8-80"), Some("8-81".into()));
-        assert_eq!(successor(""), None);
-        assert_eq!(successor("a\u{10FFFF}"), Some("b".into()));
-        assert_eq!(successor("\u{D7FF}"), Some("\u{E000}".into()));
-        for code in ["C92", "C92.0", "C92.00", "C92\u{10FFFF}"] {
-            assert!(code >= "C92" && code < successor("C92").unwrap().as_str());
-        }
-        assert!("C93" >= successor("C92").unwrap().as_str());
-    }
-
-    #[test]
-    fn empty_lists_are_identities() {
-        let sqlite = |c| compile(&c, Dialect::Sqlite).0;
-        assert!(sqlite(Criteria::And(vec![])).contains("WHERE 1 ORDER"));
-        assert!(sqlite(Criteria::Or(vec![])).contains("WHERE 0 ORDER"));
-        let postgres = |c| compile(&c, Dialect::Postgres).0;
-        assert!(postgres(Criteria::And(vec![])).contains("WHERE TRUE ORDER"));
-        assert!(postgres(Criteria::Or(vec![])).contains("WHERE FALSE ORDER"));
-    }
-}
+mod tests;

@@ -1,8 +1,10 @@
 //! The site node's research store.
 //!
 //! A site node keeps its harmonised, pseudonymised data here: one row per patient
-//! (keyed by the site pseudonym, holding only coarse demographics) and one row per
-//! clinical [`Fact`](oncofed_model::Fact). [`ResearchStore`] is the seam between the node's logic and the
+//! (keyed by the site pseudonym, holding only coarse demographics), one row per
+//! clinical [`Fact`](oncofed_model::Fact), one [`ImageRow`] per de-identified
+//! DICOM object (its bytes live in the node's object store, under the row's
+//! `object_key`) and one [`QuarantineRow`] per object the DICOM ingest refused. [`ResearchStore`] is the seam between the node's logic and the
 //! storage engine, with two backends of identical semantics (one conformance suite
 //! runs against both):
 //! - [`SqliteStore`], the embedded default: one owner-only file, WAL, versioned
@@ -33,21 +35,24 @@ pub use crate::postgres::PostgresStore;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
-    FactFilter, FactKey, LedgerCharge, LedgerTotals, PatientRow, StoreStats, StoredFact,
-    WriteBatch, WriteOutcome,
+    FactFilter, FactKey, ImageRow, ImageStats, LedgerCharge, LedgerTotals, PatientRow,
+    QuarantineRow, StoreStats, StoredFact, WriteBatch, WriteOutcome,
 };
 
 use oncofed_criteria::Criteria;
 use oncofed_model::Pseudonym;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// What [`ResearchStore::delete_patient`] removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Deleted {
     /// Whether the patient row existed.
     pub patient: bool,
     /// How many of their facts were deleted.
     pub facts: u64,
+    /// The object-store keys of their deleted image rows, in key order, each once
+    /// (the node deletes these objects next, for the withdrawal receipt).
+    pub images: Vec<String>,
 }
 
 /// The operations a site node needs from its research store.
@@ -55,7 +60,8 @@ pub struct Deleted {
 /// Synchronous on purpose: stores are called from a blocking thread, so an engine
 /// never has to be async to be plugged in.
 pub trait ResearchStore: Send {
-    /// Applies a batch atomically: all patients and facts, or nothing.
+    /// Applies a batch atomically: all patients, facts, images and quarantine
+    /// entries, or nothing.
     fn write(&mut self, batch: &WriteBatch) -> Result<WriteOutcome, StoreError>;
 
     /// Facts matching `filter`, each with its patient's pseudonym, in a stable order.
@@ -71,10 +77,34 @@ pub trait ResearchStore: Send {
     /// Calls `visit` for every fact.
     fn for_each_fact(&self, visit: &mut dyn FnMut(StoredFact)) -> Result<(), StoreError>;
 
-    /// Deletes a patient and all their facts (withdrawal). Returns what was
-    /// deleted, counted by the delete itself (a withdrawal receipt needs the
-    /// counts, and counting the whole store around each delete costs full scans).
+    /// Deletes a patient, all their facts and all their image rows (withdrawal),
+    /// in one transaction. Returns what was deleted, counted by the delete itself
+    /// (a withdrawal receipt needs the counts, and counting the whole store around
+    /// each delete costs full scans), with the object keys of the deleted images:
+    /// the objects themselves live in the node's object store, which the caller
+    /// clears next.
     fn delete_patient(&mut self, pseudonym: &Pseudonym) -> Result<Deleted, StoreError>;
+
+    /// The image rows of these patients, ordered by pseudonym, study UID, series
+    /// UID and SOP Instance UID.
+    fn images_of(&self, pseudonyms: &[Pseudonym]) -> Result<Vec<ImageRow>, StoreError>;
+
+    /// How many image rows (instances) each series has. Every UID asked for is a
+    /// key of the answer (0 for a series the store does not hold).
+    fn series_instance_counts(
+        &self,
+        series_uids: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError>;
+
+    /// How many distinct series each study has among the image rows. Every UID
+    /// asked for is a key of the answer (0 for a study the store does not hold).
+    fn study_series_counts(
+        &self,
+        study_uids: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError>;
+
+    /// Objects and bytes per modality, and quarantined objects per reason code.
+    fn image_stats(&self) -> Result<ImageStats, StoreError>;
 
     /// Records that the federation task `task_id` (valid until `expires_at`) runs now.
     /// Returns `false` if it was seen before (a replay). Entries past their expiry

@@ -40,21 +40,25 @@
 //! ```
 //!
 //! The small site-local ledgers (`task_seen`, `dp_release`) may also stay local
-//! tables on the coordinator. Writes never change `psn` (the distribution column),
-//! a withdrawal deletes by `psn` on both tables in one transaction, and feasibility
+//! tables on the coordinator. `quarantine` has no patient and is small (a
+//! reference or local table). `image` is keyed by the SOP Instance UID, a key
+//! that spans persons, so as the schema stands it cannot be co-located with
+//! `patient` by `psn` (**not yet distributable**: it would need `(psn, sop_uid)`
+//! as its key, which changes the upsert semantics). Writes never change `psn` (the distribution column),
+//! a withdrawal deletes by `psn` on the person tables in one transaction, and feasibility
 //! sub-queries join `fact` to `patient` on `psn` only (co-located).
 //!
 //! # What a withdrawal's delete guarantees
 //!
-//! [`ResearchStore::delete_patient`] deletes the person's facts and patient row in
-//! one transaction: after commit no query, backup taken later or replica sees them.
+//! [`ResearchStore::delete_patient`] deletes the person's facts, image rows and
+//! patient row in one transaction: after commit no query, backup taken later or replica sees them.
 //! The bytes are not gone at once, though:
 //! - `DELETE` only marks tuples dead; they stay in the table and index files until
 //!   `VACUUM` makes the space reusable — which does not overwrite it, so the bytes
 //!   may survive until new rows land there. `VACUUM FULL` (or `CLUSTER`) rewrites
 //!   the tables into new files (taking an exclusive lock), but the old files are
 //!   unlinked, not wiped. [`PostgresStore::vacuum_after_withdrawal`] runs a plain
-//!   `VACUUM (ANALYZE)` on the two tables; nothing runs it automatically (autovacuum
+//!   `VACUUM (ANALYZE)` on the person tables; nothing runs it automatically (autovacuum
 //!   does eventually).
 //! - WAL segments hold the inserted rows (and full-page images) until they are
 //!   recycled; WAL archives, replication slots and base backups keep them until
@@ -69,6 +73,7 @@
 //! (`secure_delete`) and truncates its WAL on every delete.
 
 mod codec;
+mod images;
 mod migrations;
 mod write;
 
@@ -77,15 +82,15 @@ use crate::columns;
 // without TLS, no password in messages.
 use crate::feasibility::{self, Dialect};
 use crate::{
-    Deleted, FactFilter, LedgerCharge, LedgerTotals, PatientRow, ResearchStore, StoreError,
-    StoreStats, StoredFact, WriteBatch, WriteOutcome,
+    Deleted, FactFilter, ImageRow, ImageStats, LedgerCharge, LedgerTotals, PatientRow,
+    ResearchStore, StoreError, StoreStats, StoredFact, WriteBatch, WriteOutcome,
 };
 use oncofed_criteria::Criteria;
 use oncofed_migrate::postgres::{describe, local_only};
 use oncofed_model::Pseudonym;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -213,12 +218,12 @@ impl PostgresStore {
         self.with(migrations::version)
     }
 
-    /// Runs `VACUUM (ANALYZE) patient, fact`: makes the space of deleted rows
+    /// Runs `VACUUM (ANALYZE) patient, fact, image`: makes the space of deleted rows
     /// reusable and refreshes the planner's statistics. It does not overwrite the
     /// deleted bytes, WAL or backups (see [`PostgresStore`]); it takes no
     /// exclusive lock, so ingest and queries go on meanwhile.
     pub fn vacuum_after_withdrawal(&self) -> Result<(), StoreError> {
-        self.with(|c| Ok(c.batch_execute("VACUUM (ANALYZE) patient, fact")?))
+        self.with(|c| Ok(c.batch_execute("VACUUM (ANALYZE) patient, fact, image")?))
     }
 
     /// Runs `f` with the connection, reopening it first if the server closed it.
@@ -312,13 +317,37 @@ impl ResearchStore for PostgresStore {
             // both or neither.
             let mut tx = c.transaction()?;
             let facts = tx.execute("DELETE FROM fact WHERE psn = $1", &[&pseudonym.as_str()])?;
+            let images = images::delete(&mut tx, pseudonym)?;
             let n = tx.execute("DELETE FROM patient WHERE psn = $1", &[&pseudonym.as_str()])?;
             tx.commit()?;
             Ok(Deleted {
                 patient: n > 0,
                 facts,
+                images,
             })
         })
+    }
+
+    fn images_of(&self, pseudonyms: &[Pseudonym]) -> Result<Vec<ImageRow>, StoreError> {
+        self.with(|c| images::of(c, pseudonyms))
+    }
+
+    fn series_instance_counts(
+        &self,
+        series_uids: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        self.with(|c| images::counts(c, images::SERIES_INSTANCES, series_uids))
+    }
+
+    fn study_series_counts(
+        &self,
+        study_uids: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        self.with(|c| images::counts(c, images::STUDY_SERIES, study_uids))
+    }
+
+    fn image_stats(&self) -> Result<ImageStats, StoreError> {
+        self.with(images::stats)
     }
 
     fn remember_task(
@@ -424,6 +453,7 @@ impl ResearchStore for PostgresStore {
             };
             let patients = count(c, "SELECT COUNT(*) FROM patient")?;
             let facts = count(c, "SELECT COUNT(*) FROM fact")?;
+            let images = count(c, "SELECT COUNT(*) FROM image")?;
             let facts_by_category = c
                 .query(
                     "SELECT category, COUNT(*) FROM fact GROUP BY category ORDER BY category",
@@ -439,6 +469,7 @@ impl ResearchStore for PostgresStore {
                 patients,
                 facts,
                 facts_by_category,
+                images,
             })
         })
     }

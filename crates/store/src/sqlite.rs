@@ -2,23 +2,24 @@
 //!
 //! One file per node, WAL journal (readers never block the ingest writer),
 //! `synchronous = NORMAL` (durable at checkpoints, safe against corruption),
-//! foreign keys on so that deleting a patient cascades to their facts.
+//! foreign keys on so that deleting a patient cascades to their facts and images.
 
 mod codec;
 mod feasibility;
+mod images;
 mod migrations;
 mod private;
 
 use crate::columns;
 use crate::feasibility::Dialect;
 use crate::{
-    FactFilter, LedgerCharge, LedgerTotals, PatientRow, ResearchStore, StoreError, StoreStats,
-    StoredFact, WriteBatch, WriteOutcome,
+    FactFilter, ImageRow, ImageStats, LedgerCharge, LedgerTotals, PatientRow, ResearchStore,
+    StoreError, StoreStats, StoredFact, WriteBatch, WriteOutcome,
 };
 use oncofed_criteria::Criteria;
 use oncofed_model::Pseudonym;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// The file name of the research store inside a node's data directory.
@@ -181,6 +182,7 @@ impl ResearchStore for SqliteStore {
                     outcome.facts_existing += 1;
                 }
             }
+            images::write(&tx, batch, &mut outcome)?;
         }
         tx.commit()?;
         Ok(outcome)
@@ -245,6 +247,8 @@ impl ResearchStore for SqliteStore {
     fn delete_patient(&mut self, pseudonym: &Pseudonym) -> Result<crate::Deleted, StoreError> {
         let tx = self.conn.transaction()?;
         let facts = tx.execute("DELETE FROM fact WHERE psn = ?1", [pseudonym.as_str()])?;
+        // Before the patient: the cascade would delete them without their keys.
+        let images = images::delete(&tx, pseudonym)?;
         let n = tx.execute("DELETE FROM patient WHERE psn = ?1", [pseudonym.as_str()])?;
         tx.commit()?;
         // Deleted rows must not linger in free pages or the WAL (withdrawal = erasure).
@@ -253,7 +257,30 @@ impl ResearchStore for SqliteStore {
         Ok(crate::Deleted {
             patient: n > 0,
             facts: facts as u64,
+            images,
         })
+    }
+
+    fn images_of(&self, pseudonyms: &[Pseudonym]) -> Result<Vec<ImageRow>, StoreError> {
+        images::of(&self.conn, pseudonyms)
+    }
+
+    fn series_instance_counts(
+        &self,
+        series_uids: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        images::counts(&self.conn, images::SERIES_INSTANCES, series_uids)
+    }
+
+    fn study_series_counts(
+        &self,
+        study_uids: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        images::counts(&self.conn, images::STUDY_SERIES, study_uids)
+    }
+
+    fn image_stats(&self) -> Result<ImageStats, StoreError> {
+        images::stats(&self.conn)
     }
 
     fn remember_task(
@@ -358,10 +385,14 @@ impl ResearchStore for SqliteStore {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
             })?
             .collect::<Result<_, _>>()?;
+        let images: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM image", [], |r| r.get(0))?;
         Ok(StoreStats {
             patients: patients as u64,
             facts: facts as u64,
             facts_by_category,
+            images: columns::count(images),
         })
     }
 

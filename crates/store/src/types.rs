@@ -1,5 +1,6 @@
 //! Rows and batches exchanged with a store.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use oncofed_model::{CodeSystem, DataCategory, Demographics, Fact, FactKind, Pseudonym};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -49,6 +50,55 @@ pub struct StoredFact {
     pub fact: Fact,
 }
 
+/// One de-identified DICOM object (SOP instance) of a patient, as the research
+/// store lists it: its de-identified UIDs, what it shows, and where its bytes are
+/// (the node's content-addressed object store, not the research store).
+///
+/// The UIDs are the de-identified ones (PS3.15 Annex E, "Retain UIDs" off): never
+/// the UIDs of the source system.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageRow {
+    /// De-identified SOP Instance UID (0008,0018); the primary key.
+    pub sop_uid: String,
+    /// The patient's site pseudonym; the patient must exist or be in the same batch.
+    pub pseudonym: Pseudonym,
+    /// De-identified Study Instance UID (0020,000D).
+    pub study_uid: String,
+    /// De-identified Series Instance UID (0020,000E).
+    pub series_uid: String,
+    /// Modality (0008,0060), e.g. `CT`.
+    pub modality: String,
+    /// Body Part Examined (0018,0015), upper case, e.g. `CHEST`.
+    pub body_part: Option<String>,
+    /// Study Date (0008,0020).
+    pub study_date: Option<NaiveDate>,
+    /// The object's content address in the node's object store.
+    pub object_key: String,
+    /// The object's size in bytes (stored as a signed 64-bit integer: sizes from
+    /// 2^63 bytes on are recorded as 2^63 − 1).
+    pub bytes: u64,
+    /// A head or neck CT or MR from which a face could be reconstructed: its
+    /// release needs defacing first.
+    pub face_risk: bool,
+}
+
+/// A DICOM object the ingest refused, recorded without any identifying value:
+/// where it came from and why (for the operator's report and
+/// [`ImageStats::quarantined_by_reason`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuarantineRow {
+    /// The file path, or `C-STORE from AE <calling AE title>`: never a value read
+    /// from the object.
+    pub source: String,
+    /// Stable short code, e.g. `unreadable`, `no-patient-id`, `trustee-refused`,
+    /// `burned-in-text`, `pixel-unsupported`.
+    pub reason_code: String,
+    /// The full explanation, free of the object's values.
+    pub reason: String,
+    /// When it was quarantined.
+    pub at: DateTime<Utc>,
+}
+
 /// Everything one ingest unit (or a chunk of units) writes, applied atomically.
 #[derive(Debug, Default, Clone)]
 pub struct WriteBatch {
@@ -56,6 +106,11 @@ pub struct WriteBatch {
     pub patients: Vec<PatientRow>,
     /// Facts to insert or update (their patients must exist or be in `patients`).
     pub facts: Vec<StoredFact>,
+    /// Images to insert or update by SOP Instance UID (their patients must exist
+    /// or be in `patients`).
+    pub images: Vec<ImageRow>,
+    /// Refused objects to record (no patient).
+    pub quarantine: Vec<QuarantineRow>,
 }
 
 /// What a write changed.
@@ -67,6 +122,17 @@ pub struct WriteOutcome {
     pub facts_new: usize,
     /// Facts already present (same key), updated in place.
     pub facts_existing: usize,
+    /// Images whose SOP Instance UID was not there before.
+    pub images_new: usize,
+}
+
+/// Image counts for reports.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageStats {
+    /// Per modality, in modality order: (modality, objects, bytes).
+    pub by_modality: Vec<(String, u64, u64)>,
+    /// Quarantined objects per reason code, in code order.
+    pub quarantined_by_reason: Vec<(String, u64)>,
 }
 
 /// A selection of facts. Empty fields do not restrict.
@@ -93,6 +159,8 @@ pub struct StoreStats {
     pub facts: u64,
     /// Facts per category name.
     pub facts_by_category: Vec<(String, u64)>,
+    /// Image rows (DICOM objects).
+    pub images: u64,
 }
 
 /// What [`ResearchStore::charge_releases`](crate::ResearchStore::charge_releases)

@@ -141,6 +141,7 @@ fn a_dropped_connection_is_reopened() {
         .write(&WriteBatch {
             patients: vec![patient(1)],
             facts: vec![],
+            ..Default::default()
         })
         .unwrap();
     db.admin()
@@ -183,6 +184,7 @@ fn a_withdrawal_deletes_both_tables_in_one_transaction_and_can_vacuum() {
                 fact(1, "b", "C92.1", DataCategory::Clinical),
                 fact(2, "c", "C50.1", DataCategory::Clinical),
             ],
+            ..Default::default()
         })
         .unwrap();
     // A trigger that fails the patient delete: the fact delete before it must roll back.

@@ -41,6 +41,7 @@ fn red_team_store_directory_and_files_are_owner_only() {
             .write(&WriteBatch {
                 patients: vec![patient],
                 facts: vec![],
+                ..Default::default()
             })
             .unwrap();
         assert_eq!(mode(&tmp.path().join("node")), 0o700);

@@ -307,7 +307,7 @@ pub struct ServeArgs {
 fn parse_kind(s: &str) -> Result<FactKind, String> {
     FactKind::from_name(s).ok_or_else(|| {
         format!(
-            "unknown kind '{s}': use diagnosis, observation, molecular, procedure or medication"
+            "unknown kind '{s}': use diagnosis, observation, molecular, procedure, medication or imaging"
         )
     })
 }

@@ -2,7 +2,7 @@
 
 use crate::Batch;
 use crate::SubjectFact;
-use crate::datatypes::{CodeableConcept, Period, Reference, Text, date, pick_coding, text};
+use crate::datatypes::{CodeableConcept, Period, Reference, Text, date, fhir_system, pick_coding, text};
 use crate::error::{FieldError, MapErrorKind};
 use crate::resources::{Cx, clinical_fact, skip_status};
 use oncofed_model::{CodeSystem, Coding, FactKind, FactValue};
@@ -66,7 +66,7 @@ pub(crate) fn map(c: Condition<'_>, cx: &Cx<'_>, batch: &mut Batch) -> Result<()
     let mut modifier = None;
     'sites: for (i, site) in c.body_site.iter().enumerate() {
         for (j, coding) in site.coding.iter().enumerate() {
-            if text(&coding.system).and_then(CodeSystem::from_uri) == Some(CodeSystem::IcdO3) {
+            if fhir_system(&coding.system) == Some(CodeSystem::IcdO3) {
                 let code = text(&coding.code).ok_or_else(|| {
                     FieldError::new(
                         format!("bodySite[{i}].coding[{j}].code"),

@@ -3,7 +3,7 @@
 //! genetic variant assessment (LOINC 69548-6).
 
 use crate::datatypes::{
-    CodeableConcept, Period, Quantity, Reference, Text, date, pick_coding, quantity, text,
+    CodeableConcept, Period, Quantity, Reference, Text, date, fhir_system, pick_coding, quantity, text,
 };
 use crate::error::{FieldError, MapErrorKind};
 use crate::resources::{Cx, clinical_fact, skip_status};
@@ -66,7 +66,7 @@ struct Component<'a> {
 /// The first coding of a `CodeableConcept` value in any known system.
 fn known_coding(cc: &CodeableConcept<'_>, field: &str) -> Result<Coding, FieldError> {
     for (i, c) in cc.coding.iter().enumerate() {
-        if let Some(system) = text(&c.system).and_then(CodeSystem::from_uri) {
+        if let Some(system) = fhir_system(&c.system) {
             let code = text(&c.code).ok_or_else(|| {
                 FieldError::new(
                     format!("{field}.coding[{i}].code"),

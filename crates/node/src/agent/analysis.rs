@@ -145,6 +145,8 @@ fn relevant(request: &AnalysisRequest, fact: &Fact) -> bool {
             .variables()
             .iter()
             .any(|v| matches!(v.base(), Variable::Molecular { .. })),
+        // No analysis variable reads imaging facts yet.
+        FactKind::Imaging => false,
         FactKind::Medication | FactKind::Procedure => {
             let origin = events.iter().any(|e| {
                 matches!(e, Origin::FirstTreatment { system, prefix } if is_treatment(fact, *system, prefix))

@@ -3,7 +3,8 @@
 //!
 //! Append a new entry to [`MIGRATIONS`] to change the schema; never edit a shipped
 //! one. The PostgreSQL versions count on their own (they are not SQLite's
-//! `user_version`): version 2 here has everything SQLite's version 6 has.
+//! `user_version`): version 2 here has everything SQLite's version 6 has, version
+//! 3 everything of SQLite's version 8 (SQLite's 3–5 and 7 only tune indexes).
 //!
 //! Each migration runs in its own transaction that first takes a transaction-level
 //! advisory lock ([`LOCK_KEY`]) and then re-reads the version, so two nodes (or two
@@ -75,6 +76,33 @@ const MIGRATIONS: &[&str] = &[
         micro_epsilon BIGINT NOT NULL CHECK (micro_epsilon >= 0),
         charged_at    TIMESTAMPTZ NOT NULL
      );"#,
+    // 3: de-identified DICOM objects and the objects the DICOM ingest refused
+    // (SQLite's migration 8). `image.psn` references `patient` without a cascade,
+    // like `fact`: the store deletes a person's images itself, returning their
+    // object keys.
+    r#"CREATE TABLE image (
+        sop_uid    TEXT COLLATE "C" PRIMARY KEY,
+        psn        TEXT COLLATE "C" NOT NULL REFERENCES patient (psn),
+        study_uid  TEXT COLLATE "C" NOT NULL,
+        series_uid TEXT COLLATE "C" NOT NULL,
+        modality   TEXT COLLATE "C" NOT NULL,
+        body_part  TEXT COLLATE "C",
+        study_date TEXT COLLATE "C",
+        object_key TEXT COLLATE "C" NOT NULL,
+        bytes      BIGINT NOT NULL CHECK (bytes >= 0),
+        face_risk  BOOLEAN NOT NULL
+     );
+     CREATE INDEX image_psn ON image (psn, study_uid, series_uid);
+     CREATE INDEX image_series ON image (series_uid);
+     CREATE INDEX image_study ON image (study_uid, series_uid);
+     CREATE TABLE quarantine (
+        id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        source      TEXT COLLATE "C" NOT NULL,
+        reason_code TEXT COLLATE "C" NOT NULL,
+        reason      TEXT COLLATE "C" NOT NULL,
+        at          TIMESTAMPTZ NOT NULL
+     );
+     CREATE INDEX quarantine_reason ON quarantine (reason_code);"#,
 ];
 
 /// Where the version lives and the lock that guards migrations.

@@ -6,7 +6,8 @@
 //! Same outcome as SQLite's row-by-row upserts: rows repeated within a batch are
 //! applied once with their last values (SQLite applies each in turn, so the last
 //! wins there too); a fact counts as new if its key was not in the store before
-//! the batch, and every further occurrence counts as existing.
+//! the batch, and every further occurrence counts as existing. Images and
+//! quarantine entries are in `images.rs`, written in the same transaction.
 
 use crate::columns;
 use crate::{PatientRow, StoreError, StoredFact, WriteBatch, WriteOutcome};
@@ -27,7 +28,7 @@ const FACT_ROWS: &str = "unnest($1::bytea[], $2::text[], $3::text[], $4::text[],
            value_system, value_code, start_date, end_date, category, level)";
 
 /// The index of the last occurrence of each key, in order of first occurrence.
-fn last_of<K: std::hash::Hash + Eq>(keys: impl Iterator<Item = K>) -> Vec<usize> {
+pub(super) fn last_of<K: std::hash::Hash + Eq>(keys: impl Iterator<Item = K>) -> Vec<usize> {
     let mut slot: HashMap<K, usize> = HashMap::new();
     let mut order: Vec<usize> = Vec::new();
     for (i, k) in keys.enumerate() {
@@ -165,6 +166,7 @@ pub fn write(tx: &mut Transaction<'_>, batch: &WriteBatch) -> Result<WriteOutcom
             &[&psn, &research, &sex, &born, &vital, &death, &contact],
         )?;
     }
+    super::images::write(tx, batch, &mut outcome)?;
     if batch.facts.is_empty() {
         return Ok(outcome);
     }

@@ -74,6 +74,35 @@ const MIGRATIONS: &[&str] = &[
     // streams from a covering index (issue 13, item 6: on 30,000 patients the age
     // leaf 31 → 22 ms, a diagnosis-prefix AND age query 47 → 33 ms).
     "CREATE INDEX fact_kind_psn_start ON fact (kind, psn, start_date);",
+    // 8: de-identified DICOM objects (one row per SOP instance; the bytes live in
+    // the node's object store under object_key) and the objects the DICOM ingest
+    // refused (no patient, no identifying value). A patient's images go with the
+    // patient (the store deletes them itself first, to return their object keys).
+    // Per-patient listing and withdrawal use image_psn; the instance and series
+    // counts image_series and image_study.
+    "CREATE TABLE image (
+        sop_uid    TEXT PRIMARY KEY,
+        psn        TEXT NOT NULL REFERENCES patient (psn) ON DELETE CASCADE,
+        study_uid  TEXT NOT NULL,
+        series_uid TEXT NOT NULL,
+        modality   TEXT NOT NULL,
+        body_part  TEXT,
+        study_date TEXT,
+        object_key TEXT NOT NULL,
+        bytes      INTEGER NOT NULL CHECK (bytes >= 0),
+        face_risk  INTEGER NOT NULL CHECK (face_risk IN (0, 1))
+     ) WITHOUT ROWID;
+     CREATE INDEX image_psn ON image (psn, study_uid, series_uid);
+     CREATE INDEX image_series ON image (series_uid);
+     CREATE INDEX image_study ON image (study_uid, series_uid);
+     CREATE TABLE quarantine (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT NOT NULL,
+        reason_code TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        at          TEXT NOT NULL
+     );
+     CREATE INDEX quarantine_reason ON quarantine (reason_code);",
 ];
 
 /// The schema version this build writes.

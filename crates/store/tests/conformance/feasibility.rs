@@ -1,12 +1,14 @@
 //! Feasibility criteria compiled to SQL: every leaf and combinator against a
-//! hand-made cohort of 12 patients, and injection attempts. Random trees against
+//! hand-made cohort of 12 patients (imaging: the edges of a 90-day window after a
+//! diagnosis), and injection attempts. Random trees against
 //! the reference evaluator are in `reference.rs`.
 
 use super::Backend;
 use chrono::NaiveDate;
 use oncofed_criteria::{Criteria, TnmAxis};
 use oncofed_model::CodeSystem::{
-    Atc, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, RxNorm, Snomed, Tnm,
+    Atc, Dcm, DicomAttribute, DicomBodyPart, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops,
+    RxNorm, Snomed, Tnm,
 };
 use oncofed_model::*;
 use oncofed_store::*;
@@ -29,6 +31,7 @@ fn date(s: &str) -> Option<NaiveDate> {
 fn fact(kind: FactKind, code: (CodeSystem, &str), value: FactValue, start: &str) -> Fact {
     let category = match kind {
         FactKind::Molecular => DataCategory::Genetic,
+        FactKind::Imaging => DataCategory::Imaging,
         _ => DataCategory::Clinical,
     };
     let (code, level) = (Coding::new(code.0, code.1), category.intrinsic_level());
@@ -80,10 +83,31 @@ fn tnm(axis: TnmAxis, code: &str, start: &str) -> Fact {
     coded(axis.loinc(), Tnm, code, start)
 }
 
+/// An imaging series fact as the DICOM ingest writes it (`body_part` "" for none).
+fn series(modality: &str, body_part: &str, start: &str) -> Fact {
+    let value = FactValue::Quantity {
+        value: 120.0,
+        unit: "{instances}".into(),
+    };
+    let mut f = fact(FactKind::Imaging, (Dcm, modality), value, start);
+    f.modifier = (!body_part.is_empty()).then(|| Coding::new(DicomBodyPart, body_part));
+    f
+}
+
+/// A series attribute fact (not a series: never matches the imaging leaf).
+fn slice_thickness(mm: f64, start: &str) -> Fact {
+    let value = FactValue::Quantity {
+        value: mm,
+        unit: "mm".into(),
+    };
+    fact(FactKind::Imaging, (DicomAttribute, "SliceThickness"), value, start)
+}
+
 /// Patients with their facts.
 pub type Cohort = Vec<(PatientRow, Vec<Fact>)>;
 
-/// The cohort: (patient, facts). Ages at the earliest dated diagnosis in comments.
+/// The cohort: (patient, facts). Ages at the earliest dated diagnosis in comments;
+/// imaging series with their day after the diagnosis.
 #[rustfmt::skip] // a table: one patient per block, facts side by side
 pub fn cohort() -> Cohort {
     use Sex::{Female as F, Male as M};
@@ -100,6 +124,7 @@ pub fn cohort() -> Cohort {
             diag(Icd10Gm, "C92.0", "2020-03-01"), coded(HISTO, IcdO3, "9861/3", "2020-03-01"),
             gene(FLT3, true, "2020-03-05"), gene(NPM1, false, "2020-03-05"), num(HB, 8.5, "g/dL", "2020-03-01"),
             coded(ECOG, Ecog, "1", "2020-03-02"), drug(Atc, "L01XC24", "2020-03-10"), ops("8-805.0", "2020-09-01"),
+            series("CT", "CHEST", "2020-02-20"), series("MR", "HEAD", "2020-03-15"), // before; day 14
         ]),
         // 2: AML, age 31, FLT3−, NPM1+, Hb 12, ECOG 0, cytarabine.
         (patient(2, M, Some(1990), Alive), vec![
@@ -109,12 +134,14 @@ pub fn cohort() -> Cohort {
         // 3: hypertension at 60, CML at 65, Hb in g/L, never tested.
         (patient(3, F, Some(1950), Deceased), vec![
             diag(Icd10Gm, "I10", "2010-06-01"), diag(Icd10Gm, "C92.1", "2015-01-01"), num(HB, 105.0, "g/L", "2015-01-01"),
+            series("US", "ABDOMEN", "2010-07-01"), // day 30 after I10, before C92.1
         ]),
         // 4: NSCLC coded in ICD-10 WHO, age 74, IIIA T3 N2 M0, ECOG 2, EGFR+.
         (patient(4, M, Some(1945), Deceased), vec![
             diag(Icd10Who, "C34.1", "2019-06-01"), coded(STAGE, Tnm, "IIIA", "2019-06-02"), tnm(Tx, "T3", "2019-06-02"),
             tnm(Nx, "N2", "2019-06-02"), tnm(Mx, "M0", "2019-06-02"), coded(ECOG, Ecog, "2", "2019-06-02"),
             gene("HGNC:3236", true, "2019-06-10"), drug(Atc, "L01XE03", "2019-07-01"), ops("5-324.1", "2019-06-20"),
+            series("CT", "CHEST", "2019-06-01"), slice_thickness(1.25, "2019-06-01"), // day 0
         ]),
         // 5: breast, age 48, IIA T2 N0 M0, ECOG 0 as an integer, ERBB2+, trastuzumab, mastectomy.
         (patient(5, F, Some(1970), Alive), vec![
@@ -122,18 +149,22 @@ pub fn cohort() -> Cohort {
             coded(STAGE, Tnm, "IIA", "2018-02-01"), tnm(Tx, "T2", "2018-02-01"), tnm(Nx, "N0", "2018-02-01"),
             tnm(Mx, "M0", "2018-02-01"), num(ECOG, 0.0, "1", "2018-02-01"), gene("HGNC:3430", true, "2018-02-05"),
             drug(Atc, "L01XC03", "2018-03-01"), ops("5-870.a", "2018-02-15"),
+            series("CT", "CHEST", "2018-05-03"), // day 91
         ]),
         // 6: breast, age 42, IV T4b N3 M1, ECOG 3.
         (patient(6, F, Some(1980), Alive), vec![
             diag(Icd10Gm, "C50.9", "2022-01-01"), coded(STAGE, Tnm, "IV", "2022-01-02"), tnm(Tx, "T4b", "2022-01-02"),
             tnm(Nx, "N3", "2022-01-02"), tnm(Mx, "M1", "2022-01-02"), coded(ECOG, Ecog, "3", "2022-01-02"),
+            series("CT", "CHEST", "2022-04-01"), // day 90
         ]),
         // 7: AML, birth year unknown (no age).
         (patient(7, M, None, Alive), vec![diag(Icd10Gm, "C92.0", "2020-01-01")]),
         // 8: no facts at all.
         (patient(8, Sex::Other, Some(2000), VitalStatus::Unknown), vec![]),
         // 9: undated SNOMED diagnosis, undated Hb 9.5.
-        (patient(9, M, Some(1955), Alive), vec![diag(Snomed, "109989006", ""), num(HB, 9.5, "g/dL", "")]),
+        (patient(9, M, Some(1955), Alive), vec![
+            diag(Snomed, "109989006", ""), num(HB, 9.5, "g/dL", ""), series("CT", "CHEST", "2021-01-01"),
+        ]),
         // 10: AML, age 58, stage "III" (exactly), FLT3+, TP53+, ECOG 4, Hb exactly 10.
         (patient(10, F, Some(1965), Alive), vec![
             diag(Icd10Gm, "C92.0", "2023-07-01"), coded(STAGE, Tnm, "III", "2023-07-01"), gene(FLT3, true, "2023-07-02"),
@@ -148,7 +179,7 @@ pub fn cohort() -> Cohort {
         // 12: MDS, age 36, FLT3−, Hb 9, an RxNorm-coded drug.
         (patient(12, Sex::Unknown, Some(1985), Alive), vec![
             diag(Icd10Gm, "D46.9", "2021-09-01"), gene(FLT3, false, "2021-09-02"), num(HB, 9.0, "g/dL", "2021-09-01"),
-            drug(RxNorm, "1791701", "2021-09-10"),
+            drug(RxNorm, "1791701", "2021-09-10"), series("CT", "", "2021-09-05"), // day 4, no body part
         ]),
     ]
 }
@@ -292,6 +323,46 @@ pub fn labs_markers_therapies_procedures(backend: &dyn Backend) {
     check(store, cases);
 }
 
+pub fn imaging_series_and_diagnosis_windows(backend: &dyn Backend) {
+    let (store, _) = open(backend);
+    let store = &*store;
+    let chest_ct = |window: &str| {
+        format!(
+            r#"{{"imaging": {{"modality": ["CT"], "body_part": "CHEST", "after_diagnosis": {window}}}}}"#
+        )
+    };
+    // Chest CTs: 1 before its diagnosis, 4 on day 0, 6 on day 90, 5 on day 91,
+    // 9 after an undated diagnosis.
+    let windows = [
+        (chest_ct(r#"{"max_days": 90}"#), vec![4, 6]),
+        (chest_ct(r#"{"min_days": 0, "max_days": 91}"#), vec![4, 5, 6]),
+        (chest_ct(r#"{"min_days": 1, "max_days": 90}"#), vec![6]),
+        (chest_ct(r#"{"min_days": 0, "max_days": 0}"#), vec![4]),
+        (chest_ct(r#"{"min_days": 91, "max_days": 36500}"#), vec![5]),
+        (chest_ct(r#"{"icd10": "C34", "max_days": 90}"#), vec![4]), // ICD-10 WHO counts
+        (chest_ct(r#"{"icd10": "C50", "max_days": 91}"#), vec![5, 6]),
+        (chest_ct(r#"{"icd10": "C92", "max_days": 36500}"#), vec![]),
+    ];
+    for (json, expected) in &windows {
+        check(store, &[(json, expected)]);
+    }
+    #[rustfmt::skip]
+    let cases: &[(&str, &[u8])] = &[
+        (r#"{"imaging": {"modality": ["CT"]}}"#, &[1, 4, 5, 6, 9, 12]), // not the slice thickness
+        (r#"{"imaging": {"modality": ["CT"], "body_part": "chest"}}"#, &[1, 4, 5, 6, 9]), // any case
+        (r#"{"imaging": {"modality": ["CT"], "body_part": "CHES"}}"#, &[]), // equal, not a prefix
+        (r#"{"imaging": {"modality": ["CT", "MR"], "body_part": "HEAD"}}"#, &[1]),
+        (r#"{"imaging": {"modality": ["US", "PT"]}}"#, &[3]),
+        (r#"{"imaging": {"modality": ["CT"], "from": "2020-01-01", "to": "2021-12-31"}}"#, &[1, 9, 12]),
+        (r#"{"imaging": {"modality": ["CT"], "after_diagnosis": {"max_days": 36500}}}"#, &[4, 5, 6, 12]),
+        (r#"{"imaging": {"modality": ["US"], "after_diagnosis": {"max_days": 30}}}"#, &[3]), // after I10
+        (r#"{"imaging": {"modality": ["US"], "after_diagnosis": {"icd10": "C92", "max_days": 36500}}}"#, &[]),
+        (r#"{"imaging": {"modality": ["MR"], "after_diagnosis": {"icd10": "C92.0", "min_days": 14, "max_days": 14}}}"#, &[1]),
+        (r#"{"imaging": {"modality": ["MR"], "after_diagnosis": {"min_days": 15, "max_days": 90}}}"#, &[]),
+    ];
+    check(store, cases);
+}
+
 pub fn combinators(backend: &dyn Backend) {
     let (store, _) = open(backend);
     let store = &*store;
@@ -334,6 +405,8 @@ pub fn injection_attempts_match_nothing_and_harm_nothing(backend: &dyn Backend) 
         r#"{"tnm": {"t": ["%"], "n": ["') OR 1=1 OR ('"]}}"#,
         r#"{"therapy": {"atc": "L01%"}}"#,
         r#"{"stage": {"group": ["IV' OR '1'='1"]}}"#,
+        r#"{"imaging": {"modality": ["CT' OR 1=1 --"], "body_part": "CHEST') OR ('1'='1"}}"#,
+        r#"{"imaging": {"modality": ["%"], "after_diagnosis": {"icd10": "C%", "max_days": 90}}}"#,
     ] {
         let c = parse(json);
         assert!(c.validate().is_err(), "validation should reject {json}");

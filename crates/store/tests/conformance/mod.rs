@@ -4,11 +4,13 @@
 //! [`Backend::open`] opens (again) as a store. Each backend's test binary
 //! (`conformance_sqlite.rs`, `conformance_postgres.rs`) instantiates every test
 //! with [`conformance_tests!`], so SQLite and PostgreSQL pass exactly the same
-//! checks: round trips, idempotency, atomicity, deletion, the ledgers, every
+//! checks: round trips, idempotency, atomicity, deletion, the ledgers, image rows
+//! and quarantine entries, every
 //! feasibility leaf and combinator on a hand-made cohort, and random trees against
 //! the in-Rust reference evaluator of the documented semantics.
 
 pub mod feasibility;
+pub mod images;
 pub mod reference;
 pub mod store;
 
@@ -36,8 +38,12 @@ macro_rules! conformance_tests {
                 the_privacy_ledger_charges_new_keys_all_or_none_and_survives_reopening,
                 the_replay_ledger_refuses_repeats_until_expiry, scans_are_ordered_and_stats_count,
                 repeats_within_one_batch_count_once_and_the_last_wins, a_large_batch_round_trips;
+            images: images_are_written_with_facts_and_rewrites_are_idempotent,
+                an_image_of_an_unknown_patient_fails_the_whole_batch,
+                instance_and_series_counts, deleting_a_patient_returns_their_object_keys,
+                image_stats_count_modalities_bytes_and_quarantine_reasons;
             feasibility: diagnosis_and_age, demographics_staging_and_ecog,
-                labs_markers_therapies_procedures, combinators,
+                labs_markers_therapies_procedures, imaging_series_and_diagnosis_windows, combinators,
                 injection_attempts_match_nothing_and_harm_nothing;
             reference: random_trees_match_the_reference_and_negation_complements,
                 normal_form_is_idempotent_and_preserves_meaning;

@@ -5,7 +5,9 @@ use super::Backend;
 use super::feasibility::{ECOG, HISTO, STAGE, open, parse, run};
 use chrono::{Datelike, NaiveDate};
 use oncofed_criteria::{Criteria, TnmAxis};
-use oncofed_model::CodeSystem::{Atc, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, Tnm};
+use oncofed_model::CodeSystem::{
+    Atc, Dcm, DicomBodyPart, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, Tnm,
+};
 use oncofed_model::*;
 use oncofed_store::*;
 use proptest::prelude::*;
@@ -90,6 +92,26 @@ fn eval(c: &Criteria, p: &PatientRow, facts: &[Fact]) -> bool {
         }),
         Criteria::Therapy(t) => with(FactKind::Medication, Atc, &t.atc, t.from, t.to),
         Criteria::Procedure(pr) => with(FactKind::Procedure, Ops, &pr.ops, pr.from, pr.to),
+        Criteria::Imaging(i) => {
+            let part = i.body_part.as_ref().map(|b| b.to_ascii_uppercase());
+            let after = |study: NaiveDate, w: &oncofed_criteria::DiagnosisWindow| {
+                facts.iter().any(|d| {
+                    d.kind == FactKind::Diagnosis
+                        && icd10(d, &w.icd10)
+                        && d.start.is_some_and(|dx| {
+                            (i64::from(w.min_days)..=i64::from(w.max_days)).contains(&(study - dx).num_days())
+                        })
+                })
+            };
+            facts.iter().any(|f| {
+                f.kind == FactKind::Imaging
+                    && f.code.system == Dcm
+                    && i.modality.contains(&f.code.code)
+                    && part.as_ref().is_none_or(|b| f.modifier.as_ref() == Some(&Coding::new(DicomBodyPart, b)))
+                    && dated(f, i.from, i.to)
+                    && i.after_diagnosis.as_ref().is_none_or(|w| f.start.is_some_and(|s| after(s, w)))
+            })
+        }
     }
 }
 
@@ -116,6 +138,12 @@ const LEAVES: &[&str] = &[
     r#"{"therapy": {"atc": "L"}}"#, r#"{"therapy": {"atc": "L01XC"}}"#, r#"{"therapy": {"atc": "L01BC01"}}"#,
     r#"{"procedure": {"ops": "8-805"}}"#, r#"{"procedure": {"ops": "5"}}"#, r#"{"procedure": {"ops": "5-87"}}"#,
     r#"{"ecog": {"max": 2}}"#, r#"{"ecog": {"min": 3}}"#,
+    r#"{"imaging": {"modality": ["CT"]}}"#, r#"{"imaging": {"modality": ["MR", "US"]}}"#,
+    r#"{"imaging": {"modality": ["CT"], "body_part": "chest"}}"#, r#"{"imaging": {"modality": ["CT", "MR"], "body_part": "HEAD"}}"#,
+    r#"{"imaging": {"modality": ["CT"], "after_diagnosis": {"max_days": 90}}}"#,
+    r#"{"imaging": {"modality": ["CT"], "body_part": "CHEST", "after_diagnosis": {"min_days": 1, "max_days": 91}}}"#,
+    r#"{"imaging": {"modality": ["CT", "US"], "after_diagnosis": {"icd10": "C5", "max_days": 36500}}}"#,
+    r#"{"imaging": {"modality": ["US", "MR"], "after_diagnosis": {"icd10": "I", "min_days": 30, "max_days": 30}}}"#,
 ];
 
 /// Orders two optional bounds so that a present lower one is not above the upper one.

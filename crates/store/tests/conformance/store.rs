@@ -52,6 +52,7 @@ pub fn round_trip_and_filters(backend: &dyn Backend) {
             fact(2, "Condition/b", "C50.4", DataCategory::Clinical),
             fact(2, "Observation/c", "C92.1", DataCategory::Genetic),
         ],
+        ..Default::default()
     };
     let out = store.write(&batch).unwrap();
     assert_eq!(
@@ -59,7 +60,8 @@ pub fn round_trip_and_filters(backend: &dyn Backend) {
         WriteOutcome {
             patients_new: 2,
             facts_new: 3,
-            facts_existing: 0
+            facts_existing: 0,
+            ..Default::default()
         }
     );
     let c92 = store
@@ -96,6 +98,7 @@ pub fn rewriting_the_same_batch_is_idempotent(backend: &dyn Backend) {
     let batch = WriteBatch {
         patients: vec![patient(1)],
         facts: vec![fact(1, "Condition/a", "C92.0", DataCategory::Clinical)],
+        ..Default::default()
     };
     store.write(&batch).unwrap();
     let again = store.write(&batch).unwrap();
@@ -104,7 +107,8 @@ pub fn rewriting_the_same_batch_is_idempotent(backend: &dyn Backend) {
         WriteOutcome {
             patients_new: 0,
             facts_new: 0,
-            facts_existing: 1
+            facts_existing: 1,
+            ..Default::default()
         }
     );
     assert_eq!(store.stats().unwrap().facts, 1);
@@ -119,6 +123,7 @@ pub fn a_failing_batch_writes_nothing(backend: &dyn Backend) {
             fact(1, "Condition/a", "C92.0", DataCategory::Clinical),
             fact(9, "Condition/x", "C92.0", DataCategory::Clinical),
         ],
+        ..Default::default()
     };
     assert!(store.write(&batch).is_err());
     let stats = store.stats().unwrap();
@@ -133,6 +138,7 @@ pub fn deleting_a_patient_removes_their_facts(backend: &dyn Backend) {
             fact(1, "a", "C92.0", DataCategory::Clinical),
             fact(2, "b", "C92.0", DataCategory::Clinical),
         ],
+        ..Default::default()
     };
     store.write(&batch).unwrap();
     let deleted = store.delete_patient(&psn(1)).unwrap();
@@ -154,6 +160,7 @@ pub fn reopening_keeps_data_and_schema(backend: &dyn Backend) {
             .write(&WriteBatch {
                 patients: vec![patient(3)],
                 facts: vec![],
+                ..Default::default()
             })
             .unwrap();
     }
@@ -263,6 +270,7 @@ pub fn scans_are_ordered_and_stats_count(backend: &dyn Backend) {
         .write(&WriteBatch {
             patients: vec![patient(2), deceased.clone(), patient(1)],
             facts: facts.clone(),
+            ..Default::default()
         })
         .unwrap();
     let mut patients = Vec::new();
@@ -307,6 +315,7 @@ pub fn repeats_within_one_batch_count_once_and_the_last_wins(backend: &dyn Backe
                 fact(1, "b", "C50.1", DataCategory::Clinical),
                 second.clone(),
             ],
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(
@@ -314,7 +323,8 @@ pub fn repeats_within_one_batch_count_once_and_the_last_wins(backend: &dyn Backe
         WriteOutcome {
             patients_new: 1,
             facts_new: 2,
-            facts_existing: 1
+            facts_existing: 1,
+            ..Default::default()
         }
     );
     let mut patients = Vec::new();
@@ -328,6 +338,7 @@ pub fn repeats_within_one_batch_count_once_and_the_last_wins(backend: &dyn Backe
         .write(&WriteBatch {
             patients: vec![],
             facts: vec![first.clone(), fact(1, "c", "C18.7", DataCategory::Clinical)],
+            ..Default::default()
         })
         .unwrap();
     assert_eq!((out.facts_new, out.facts_existing), (1, 1));
