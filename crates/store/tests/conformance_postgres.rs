@@ -8,6 +8,7 @@ mod conformance;
 use oncofed_test_pg as pg;
 
 use conformance::Backend;
+use conformance::images::image;
 use conformance::store::{fact, patient, psn};
 use oncofed_model::DataCategory;
 use oncofed_store::{PostgresStore, ResearchStore, StoreError, WriteBatch};
@@ -173,7 +174,7 @@ fn a_dropped_connection_is_reopened() {
 }
 
 #[test]
-fn a_withdrawal_deletes_both_tables_in_one_transaction_and_can_vacuum() {
+fn a_withdrawal_deletes_every_person_table_in_one_transaction_and_can_vacuum() {
     let Some(db) = pg::database() else { return };
     let mut store = connect(&db);
     store
@@ -184,10 +185,12 @@ fn a_withdrawal_deletes_both_tables_in_one_transaction_and_can_vacuum() {
                 fact(1, "b", "C92.1", DataCategory::Clinical),
                 fact(2, "c", "C50.1", DataCategory::Clinical),
             ],
+            images: vec![image(1, "10", "11", "1", "CT")],
             ..Default::default()
         })
         .unwrap();
-    // A trigger that fails the patient delete: the fact delete before it must roll back.
+    // A trigger that fails the patient delete: the fact and image deletes before
+    // it must roll back.
     let mut client = db.client();
     client
         .batch_execute(
@@ -198,11 +201,13 @@ fn a_withdrawal_deletes_both_tables_in_one_transaction_and_can_vacuum() {
         .unwrap();
     assert!(store.delete_patient(&psn(1)).is_err());
     assert_eq!(store.stats().unwrap().facts, 3);
+    assert_eq!(store.images_of(&[psn(1)]).unwrap().len(), 1);
     client
         .batch_execute("DROP TRIGGER refuse ON patient")
         .unwrap();
     let deleted = store.delete_patient(&psn(1)).unwrap();
     assert!(deleted.patient && deleted.facts == 2, "{deleted:?}");
+    assert_eq!(deleted.images, ["sha256-1"]);
     store.vacuum_after_withdrawal().unwrap();
     assert_eq!(store.stats().unwrap().facts, 1);
 }
@@ -224,29 +229,33 @@ fn the_schema_is_distributable_by_person_and_byte_ordered() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(pk, ["key", "psn"]);
-    // The one foreign key is fact.psn → patient.psn, without cascades.
+    // The foreign keys are fact.psn and image.psn → patient.psn, without
+    // cascades, each within one person. (`image` is keyed by its SOP Instance
+    // UID, so it is not co-located by person: see the module docs.)
     let fks: Vec<(String, String)> = client
         .query(
-            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'",
+            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
+             WHERE contype = 'f' ORDER BY 1",
             &[],
         )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    let person_fk = "FOREIGN KEY (psn) REFERENCES patient(psn)".to_string();
     assert_eq!(
         fks,
-        [(
-            "fact".to_string(),
-            "FOREIGN KEY (psn) REFERENCES patient(psn)".to_string()
-        )]
+        [
+            ("fact".to_string(), person_fk.clone()),
+            ("image".to_string(), person_fk)
+        ]
     );
     // Every text column compares in code-point order, like SQLite.
     let loose: Vec<String> = client
         .query(
             "SELECT table_name || '.' || column_name FROM information_schema.columns
              WHERE table_schema = 'public' AND data_type = 'text'
-               AND table_name IN ('patient', 'fact', 'task_seen', 'dp_release')
+               AND table_name IN ('patient', 'fact', 'task_seen', 'dp_release', 'image', 'quarantine')
                AND collation_name IS DISTINCT FROM 'C'",
             &[],
         )
