@@ -376,14 +376,13 @@ fn imaging_validation_names_each_problem() {
     assert_eq!(got[7].1, CriteriaErrorKind::MinAboveMax);
     assert_eq!(
         got[9].1,
-        CriteriaErrorKind::OutOfRange {
-            min: 0,
-            max: 36500
-        }
+        CriteriaErrorKind::OutOfRange { min: 0, max: 36500 }
     );
     // Lower-case body parts are fine (compared case-insensitively); the edges are valid.
-    parse(r#"{"imaging": {"modality": ["CT", "US"], "body_part": "head_neck",
-                          "after_diagnosis": {"min_days": 0, "max_days": 0}}}"#)
+    parse(
+        r#"{"imaging": {"modality": ["CT", "US"], "body_part": "head_neck",
+                          "after_diagnosis": {"min_days": 0, "max_days": 0}}}"#,
+    )
     .validate()
     .unwrap();
 }
@@ -392,9 +391,8 @@ fn imaging_validation_names_each_problem() {
 fn imaging_categories_include_clinical_only_with_a_diagnosis_window() {
     let plain = parse(r#"{"imaging": {"modality": ["CT"]}}"#);
     assert_eq!(plain.categories(), BTreeSet::from([DataCategory::Imaging]));
-    let windowed = parse(
-        r#"{"not": {"imaging": {"modality": ["CT"], "after_diagnosis": {"max_days": 90}}}}"#,
-    );
+    let windowed =
+        parse(r#"{"not": {"imaging": {"modality": ["CT"], "after_diagnosis": {"max_days": 90}}}}"#);
     assert_eq!(
         windowed.categories(),
         BTreeSet::from([DataCategory::Clinical, DataCategory::Imaging])
@@ -416,7 +414,10 @@ fn imaging_normal_form_sorts_modalities_and_upper_cases_the_body_part() {
     );
     let implicit_zero =
         parse(r#"{"imaging": {"modality": ["CT"], "after_diagnosis": {"max_days": 90}}}"#);
-    assert_eq!(explicit_zero.canonical_json(), implicit_zero.canonical_json());
+    assert_eq!(
+        explicit_zero.canonical_json(),
+        implicit_zero.canonical_json()
+    );
     for empty in [
         r#"{"imaging": {"modality": []}}"#,
         r#"{"imaging": {"modality": ["CT"], "from": "2021-01-01", "to": "2020-01-01"}}"#,

@@ -433,7 +433,8 @@ impl Form {
             ),
             Self::Modality => (
                 (1..=16).contains(&b.len())
-                    && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+                    && b.iter()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
                 "a DICOM modality code (capital letters)",
                 "CT or MR",
             ),

@@ -54,9 +54,7 @@ fn code_forms() {
         assert!(ok(Form::StageGroup, good), "{good}");
     }
     assert!(
-        !ok(Form::StageGroup, "V")
-            && !ok(Form::StageGroup, "IIID")
-            && !ok(Form::StageGroup, "3")
+        !ok(Form::StageGroup, "V") && !ok(Form::StageGroup, "IIID") && !ok(Form::StageGroup, "3")
     );
     assert!(
         ok(Form::Tnm(TnmAxis::T), "T1a")
@@ -82,7 +80,14 @@ fn dicom_forms() {
     for good in ["CHEST", "head", "HEAD_NECK", "ABDOMEN PELVIS", "L SPINE"] {
         assert!(ok(Form::BodyPart, good), "{good}");
     }
-    for bad in ["", " CHEST", "CHEST ", "CHEST'", "ABCDEFGHIJKLMNOPQ", "BRUST\u{e4}"] {
+    for bad in [
+        "",
+        " CHEST",
+        "CHEST ",
+        "CHEST'",
+        "ABCDEFGHIJKLMNOPQ",
+        "BRUST\u{e4}",
+    ] {
         assert!(!ok(Form::BodyPart, bad), "{bad}");
     }
 }

@@ -84,10 +84,9 @@ pub(crate) struct CodeableConcept<'a> {
 impl CodeableConcept<'_> {
     /// Whether any coding is `system#code`.
     pub fn has(&self, system: CodeSystem, code: &str) -> bool {
-        self.coding.iter().any(|c| {
-            text(&c.code) == Some(code)
-                && fhir_system(&c.system) == Some(system)
-        })
+        self.coding
+            .iter()
+            .any(|c| text(&c.code) == Some(code) && fhir_system(&c.system) == Some(system))
     }
 }
 

@@ -202,8 +202,9 @@ pub fn code_issue(c: &Coding) -> Option<Issue> {
         // DICOM CS values (PS3.5 §6.2): up to 16 upper-case letters, digits, `_`, space.
         CodeSystem::Dcm | CodeSystem::DicomBodyPart => {
             (1..=16).contains(&b.len())
-                && b.iter()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, b'_' | b' '))
+                && b.iter().all(|c| {
+                    c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, b'_' | b' ')
+                })
         }
         // A PS3.6 attribute keyword: letters and digits, starting with a capital.
         CodeSystem::DicomAttribute => {

@@ -227,7 +227,13 @@ mod tests {
         }
         assert_eq!(CodeSystem::from_uri("http://example.org/codes"), None);
         assert_eq!(CodeSystem::Dcm.as_str(), "dcm");
-        assert_eq!(CodeSystem::from_name("dicom-body-part"), Some(CodeSystem::DicomBodyPart));
-        assert!(!CodeSystem::DicomAttribute.accepted_from_fhir() && CodeSystem::Loinc.accepted_from_fhir());
+        assert_eq!(
+            CodeSystem::from_name("dicom-body-part"),
+            Some(CodeSystem::DicomBodyPart)
+        );
+        assert!(
+            !CodeSystem::DicomAttribute.accepted_from_fhir()
+                && CodeSystem::Loinc.accepted_from_fhir()
+        );
     }
 }

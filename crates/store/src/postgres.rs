@@ -27,10 +27,11 @@
 //!
 //! # Citus (not tested here)
 //!
-//! The schema is distributable: the person pseudonym `psn` is `patient`'s primary
-//! key and leads `fact`'s primary key `(psn, key)`; the only foreign key
-//! (`fact.psn → patient.psn`) stays within one person, and no unique constraint
-//! spans persons. After the first start (tables still empty):
+//! `patient` and `fact` are distributable: the person pseudonym `psn` is
+//! `patient`'s primary key and leads `fact`'s primary key `(psn, key)`; the
+//! foreign keys (`fact.psn → patient.psn`, `image.psn → patient.psn`) stay within
+//! one person, and no unique constraint of theirs spans persons (`image`'s does,
+//! see below). After the first start (tables still empty):
 //!
 //! ```sql
 //! SELECT create_distributed_table('patient', 'psn');
@@ -39,19 +40,22 @@
 //! SELECT create_reference_table('dp_release');
 //! ```
 //!
-//! The small site-local ledgers (`task_seen`, `dp_release`) may also stay local
-//! tables on the coordinator. `quarantine` has no patient and is small (a
-//! reference or local table). `image` is keyed by the SOP Instance UID, a key
-//! that spans persons, so as the schema stands it cannot be co-located with
-//! `patient` by `psn` (**not yet distributable**: it would need `(psn, sop_uid)`
-//! as its key, which changes the upsert semantics). Writes never change `psn` (the distribution column),
-//! a withdrawal deletes by `psn` on the person tables in one transaction, and feasibility
-//! sub-queries join `fact` to `patient` on `psn` only (co-located).
+//! The small site-local ledgers (`task_seen`, `dp_release`) and `quarantine` (no
+//! patient, small) may also stay local tables on the coordinator. Writes never
+//! change `psn` of a fact (the distribution column), a withdrawal deletes by `psn`
+//! on the person tables in one transaction, and feasibility sub-queries join
+//! `fact` to `patient` on `psn` only (co-located).
+//!
+//! **`image` is not yet distributable:** it is keyed by the SOP Instance UID, a
+//! unique key that spans persons, so it cannot be co-located with `patient` by
+//! `psn`; distributing it would need `(psn, sop_uid)` as its key and the upsert
+//! by SOP Instance UID rewritten to match (not done).
 //!
 //! # What a withdrawal's delete guarantees
 //!
 //! [`ResearchStore::delete_patient`] deletes the person's facts, image rows and
-//! patient row in one transaction: after commit no query, backup taken later or replica sees them.
+//! patient row in one transaction: after commit no query, backup taken later or
+//! replica sees them.
 //! The bytes are not gone at once, though:
 //! - `DELETE` only marks tuples dead; they stay in the table and index files until
 //!   `VACUUM` makes the space reusable — which does not overwrite it, so the bytes

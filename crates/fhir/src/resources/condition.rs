@@ -2,7 +2,9 @@
 
 use crate::Batch;
 use crate::SubjectFact;
-use crate::datatypes::{CodeableConcept, Period, Reference, Text, date, fhir_system, pick_coding, text};
+use crate::datatypes::{
+    CodeableConcept, Period, Reference, Text, date, fhir_system, pick_coding, text,
+};
 use crate::error::{FieldError, MapErrorKind};
 use crate::resources::{Cx, clinical_fact, skip_status};
 use oncofed_model::{CodeSystem, Coding, FactKind, FactValue};

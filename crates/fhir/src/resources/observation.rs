@@ -3,7 +3,8 @@
 //! genetic variant assessment (LOINC 69548-6).
 
 use crate::datatypes::{
-    CodeableConcept, Period, Quantity, Reference, Text, date, fhir_system, pick_coding, quantity, text,
+    CodeableConcept, Period, Quantity, Reference, Text, date, fhir_system, pick_coding, quantity,
+    text,
 };
 use crate::error::{FieldError, MapErrorKind};
 use crate::resources::{Cx, clinical_fact, skip_status};

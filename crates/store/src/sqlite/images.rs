@@ -51,7 +51,12 @@ pub(super) fn write(
             "INSERT INTO quarantine (source, reason_code, reason, at) VALUES (?1, ?2, ?3, ?4)",
         )?;
         for q in &batch.quarantine {
-            insert.execute(params![q.source, q.reason_code, q.reason, q.at.to_rfc3339()])?;
+            insert.execute(params![
+                q.source,
+                q.reason_code,
+                q.reason,
+                q.at.to_rfc3339()
+            ])?;
         }
     }
     Ok(())

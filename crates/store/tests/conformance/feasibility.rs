@@ -100,7 +100,12 @@ fn slice_thickness(mm: f64, start: &str) -> Fact {
         value: mm,
         unit: "mm".into(),
     };
-    fact(FactKind::Imaging, (DicomAttribute, "SliceThickness"), value, start)
+    fact(
+        FactKind::Imaging,
+        (DicomAttribute, "SliceThickness"),
+        value,
+        start,
+    )
 }
 
 /// Patients with their facts.
@@ -335,7 +340,10 @@ pub fn imaging_series_and_diagnosis_windows(backend: &dyn Backend) {
     // 9 after an undated diagnosis.
     let windows = [
         (chest_ct(r#"{"max_days": 90}"#), vec![4, 6]),
-        (chest_ct(r#"{"min_days": 0, "max_days": 91}"#), vec![4, 5, 6]),
+        (
+            chest_ct(r#"{"min_days": 0, "max_days": 91}"#),
+            vec![4, 5, 6],
+        ),
         (chest_ct(r#"{"min_days": 1, "max_days": 90}"#), vec![6]),
         (chest_ct(r#"{"min_days": 0, "max_days": 0}"#), vec![4]),
         (chest_ct(r#"{"min_days": 91, "max_days": 36500}"#), vec![5]),

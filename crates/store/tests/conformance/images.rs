@@ -68,14 +68,23 @@ pub fn images_are_written_with_facts_and_rewrites_are_idempotent(backend: &dyn B
         image(2, "20", "21", "5", "CT"),
     ];
     expected.sort_by(|a, b| {
-        (a.pseudonym.as_str(), &a.study_uid, &a.series_uid, &a.sop_uid).cmp(&(
-            b.pseudonym.as_str(),
-            &b.study_uid,
-            &b.series_uid,
-            &b.sop_uid,
-        ))
+        (
+            a.pseudonym.as_str(),
+            &a.study_uid,
+            &a.series_uid,
+            &a.sop_uid,
+        )
+            .cmp(&(
+                b.pseudonym.as_str(),
+                &b.study_uid,
+                &b.series_uid,
+                &b.sop_uid,
+            ))
     });
-    assert_eq!(store.images_of(&[psn(2), psn(1), psn(1)]).unwrap(), expected);
+    assert_eq!(
+        store.images_of(&[psn(2), psn(1), psn(1)]).unwrap(),
+        expected
+    );
     assert_eq!(
         store.images_of(&[psn(2)]).unwrap(),
         [image(2, "20", "21", "5", "CT")]
@@ -155,14 +164,18 @@ pub fn instance_and_series_counts(backend: &dyn Backend) {
     let series = store
         .series_instance_counts(&uids(&["11", "12", "14", "21", "99"]))
         .unwrap();
-    let want: std::collections::HashMap<String, u64> =
-        uids(&["11", "12", "14", "21", "99"]).into_iter().zip([2, 1, 1, 1, 0]).collect();
+    let want: std::collections::HashMap<String, u64> = uids(&["11", "12", "14", "21", "99"])
+        .into_iter()
+        .zip([2, 1, 1, 1, 0])
+        .collect();
     assert_eq!(series, want);
     let studies = store
         .study_series_counts(&uids(&["10", "13", "20", "99"]))
         .unwrap();
-    let want: std::collections::HashMap<String, u64> =
-        uids(&["10", "13", "20", "99"]).into_iter().zip([2, 1, 1, 0]).collect();
+    let want: std::collections::HashMap<String, u64> = uids(&["10", "13", "20", "99"])
+        .into_iter()
+        .zip([2, 1, 1, 0])
+        .collect();
     assert_eq!(studies, want);
     assert!(store.series_instance_counts(&[]).unwrap().is_empty());
 }
