@@ -312,6 +312,23 @@ mod tests {
     }
 
     #[test]
+    fn dicom_code_systems_are_not_accepted_from_fhir() {
+        let cc: CodeableConcept<'_> = serde_json::from_str(
+            r#"{"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "CT"},
+                           {"system": "http://dicom.nema.org/medical/dicom/current/output/chtml/part06/chapter_6.html",
+                            "code": "Manufacturer"}]}"#,
+        )
+        .unwrap();
+        assert!(!cc.has(CodeSystem::Dcm, "CT"));
+        assert!(pick_coding(Some(&cc), "code", &CodeSystem::ALL, "").is_err());
+        let loinc: CodeableConcept<'_> = serde_json::from_str(
+            r#"{"coding": [{"system": "http://loinc.org", "code": "718-7"}]}"#,
+        )
+        .unwrap();
+        assert!(loinc.has(CodeSystem::Loinc, "718-7"));
+    }
+
+    #[test]
     fn fhir_dates() {
         assert_eq!(parse_date("2024"), Some((d(2024, 1, 1), Precision::Year)));
         assert_eq!(

@@ -75,4 +75,32 @@ mod tests {
             "{plan:#?}"
         );
     }
+
+    #[test]
+    fn the_imaging_window_seeks_the_patients_diagnoses_by_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut conn).unwrap();
+        let c: Criteria = serde_json::from_str(
+            r#"{"imaging": {"modality": ["CT"], "body_part": "CHEST", "after_diagnosis": {"max_days": 90}}}"#,
+        )
+        .unwrap();
+        let (sql, args) = compile(&c, Dialect::Sqlite);
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(codec::values(&args)), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let series: Vec<&String> = plan.iter().filter(|s| s.contains(" f ")).collect();
+        let diagnoses: Vec<&String> = plan.iter().filter(|s| s.contains(" d ")).collect();
+        assert_eq!((series.len(), diagnoses.len()), (1, 1), "{plan:#?}");
+        assert!(series[0].contains("fact_kind_code (kind=?"), "{plan:#?}");
+        // Correlated on (kind, psn): one patient's diagnoses, not every diagnosis.
+        assert!(
+            diagnoses[0].contains("fact_kind_psn_start (kind=? AND psn=?"),
+            "{plan:#?}"
+        );
+    }
 }
