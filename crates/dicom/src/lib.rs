@@ -33,6 +33,7 @@ mod dates;
 mod deid;
 pub mod identity;
 mod markers;
+pub mod pixels;
 pub mod profile;
 pub mod read;
 mod uid;
@@ -41,6 +42,10 @@ pub use clean::DescriptorCleaner;
 pub use deid::{
     DeidError, DeidReport, Deidentifier, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME,
     Subject,
+};
+pub use pixels::{
+    BurnedInRisk, PixelCleaner, PixelOutcome, PixelRefusal, Region, burned_in_risk,
+    recognisable_face_risk,
 };
 pub use profile::ProfileOption;
 pub use uid::UidMapper;

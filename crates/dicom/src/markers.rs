@@ -38,17 +38,7 @@ pub(crate) fn write(
     ));
     let items: Vec<InMemDicomObject> = codes
         .iter()
-        .map(|(value, meaning)| {
-            InMemDicomObject::from_element_iter([
-                DataElement::new(Tag(0x0008, 0x0100), VR::SH, PrimitiveValue::from(*value)),
-                DataElement::new(Tag(0x0008, 0x0102), VR::SH, PrimitiveValue::from("DCM")),
-                DataElement::new(
-                    Tag(0x0008, 0x0104),
-                    VR::LO,
-                    PrimitiveValue::from(truncate(meaning, 64)),
-                ),
-            ])
-        })
+        .map(|&(value, meaning)| code_item(value, meaning))
         .collect();
     out.put(DataElement::new(
         Tag(0x0012, 0x0064),
@@ -70,6 +60,68 @@ pub(crate) fn write(
     if let Some(e) = burned_in {
         out.put(e.clone());
     }
+}
+
+/// Records that Clean Pixel Data (PS3.15 E.3.1) was applied to `out`:
+/// Burned In Annotation (0028,0301) set to NO, and the option's CID 7050
+/// code (113101) added to De-identification Method Code Sequence
+/// (0012,0064) and its meaning to De-identification Method (0012,0063),
+/// each once, beside what [`write`] put there. Call it after
+/// de-identification: [`write`] rebuilds both attributes from the options.
+pub(crate) fn record_clean_pixel_data(out: &mut InMemDicomObject) {
+    let (value, meaning) = ProfileOption::CleanPixelData.code();
+    out.put(DataElement::new(
+        Tag(0x0028, 0x0301),
+        VR::CS,
+        PrimitiveValue::from("NO"),
+    ));
+    let mut items: Vec<InMemDicomObject> = out
+        .get(Tag(0x0012, 0x0064))
+        .and_then(|e| e.items())
+        .map(<[InMemDicomObject]>::to_vec)
+        .unwrap_or_default();
+    let present = items.iter().any(|item| {
+        item.get(Tag(0x0008, 0x0100))
+            .and_then(|e| e.value().to_str().ok())
+            .is_some_and(|v| v.trim_end_matches(['\0', ' ']) == value)
+    });
+    if !present {
+        items.push(code_item(value, meaning));
+    }
+    out.put(DataElement::new(
+        Tag(0x0012, 0x0064),
+        VR::SQ,
+        DataSetSequence::new(items, Length::UNDEFINED),
+    ));
+    let meaning = truncate(meaning, 64);
+    let method = out
+        .get(Tag(0x0012, 0x0063))
+        .and_then(|e| e.value().to_str().ok())
+        .map(|m| m.trim_end_matches(['\0', ' ']).to_owned())
+        .filter(|m| !m.is_empty());
+    let method = match method {
+        Some(m) if m.split('\\').any(|v| v == meaning) => m,
+        Some(m) => format!("{m}\\{meaning}"),
+        None => meaning,
+    };
+    out.put(DataElement::new(
+        Tag(0x0012, 0x0063),
+        VR::LO,
+        PrimitiveValue::from(method),
+    ));
+}
+
+/// One item of a CID 7050 code sequence (coding scheme DCM).
+fn code_item(value: &str, meaning: &str) -> InMemDicomObject {
+    InMemDicomObject::from_element_iter([
+        DataElement::new(Tag(0x0008, 0x0100), VR::SH, PrimitiveValue::from(value)),
+        DataElement::new(Tag(0x0008, 0x0102), VR::SH, PrimitiveValue::from("DCM")),
+        DataElement::new(
+            Tag(0x0008, 0x0104),
+            VR::LO,
+            PrimitiveValue::from(truncate(meaning, 64)),
+        ),
+    ])
 }
 
 fn truncate(s: &str, max: usize) -> String {

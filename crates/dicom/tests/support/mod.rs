@@ -45,10 +45,7 @@ pub fn dcm_files(dir: &std::path::Path) -> Vec<PathBuf> {
 /// workspace's `.venv`, as `scripts/setup-peers` installs it). Fails, never
 /// skips, without it.
 pub fn pydicom_test_files() -> PathBuf {
-    let python = std::env::var_os("ONCOFED_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
-        PathBuf::from,
-    );
+    let python = python();
     let out = std::process::Command::new(&python)
         .args([
             "-c",
@@ -62,6 +59,14 @@ pub fn pydicom_test_files() -> PathBuf {
         python.display()
     );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("data/test_files")
+}
+
+/// The peer Python: `ONCOFED_PYTHON`, else the workspace's `.venv`.
+pub fn python() -> PathBuf {
+    std::env::var_os("ONCOFED_PYTHON").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
+        PathBuf::from,
+    )
 }
 
 pub fn text(e: &dicom_object::mem::InMemElement) -> Option<String> {
