@@ -147,7 +147,9 @@ pub fn start<S: StoreSink>(config: ScpConfig, sink: S) -> oncofed_dicom_net::Run
 /// output and whether it exited with 0.
 pub fn storescu(calling: &str, port: u16, args: &[&str], files: &[&Path]) -> (bool, String) {
     let out = Command::new("storescu")
-        .args(["-v", "-aet", calling, "-aec", "ONCOFED", "-to", "10", "-ta", "10", "-td", "10"])
+        .args([
+            "-v", "-aet", calling, "-aec", "ONCOFED", "-to", "10", "-ta", "10", "-td", "10",
+        ])
         .args(args)
         .arg("127.0.0.1")
         .arg(port.to_string())
@@ -160,6 +162,17 @@ pub fn storescu(calling: &str, port: u16, args: &[&str], files: &[&Path]) -> (bo
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// The transfer syntax in a Part 10 file's meta group, read without
+/// parsing the data set (some pydicom files are broken on purpose and slow
+/// to parse whole).
+pub fn file_transfer_syntax(path: &Path) -> Option<String> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    file.seek(SeekFrom::Start(128)).ok()?;
+    let meta = dicom_object::meta::FileMetaTable::from_reader(file).ok()?;
+    Some(meta.transfer_syntax().to_owned())
 }
 
 /// The storescu option that proposes the transfer syntax `ts` (storescu
@@ -216,8 +229,14 @@ fn compare(a: &InMemDicomObject, b: &InMemDicomObject, path: &str, out: &mut Vec
     if tags_a != tags_b {
         out.push(format!(
             "{path}: only left {:?}, only right {:?}",
-            tags_a.iter().filter(|t| !tags_b.contains(t)).collect::<Vec<_>>(),
-            tags_b.iter().filter(|t| !tags_a.contains(t)).collect::<Vec<_>>()
+            tags_a
+                .iter()
+                .filter(|t| !tags_b.contains(t))
+                .collect::<Vec<_>>(),
+            tags_b
+                .iter()
+                .filter(|t| !tags_a.contains(t))
+                .collect::<Vec<_>>()
         ));
         return;
     }
@@ -227,7 +246,11 @@ fn compare(a: &InMemDicomObject, b: &InMemDicomObject, path: &str, out: &mut Vec
         match (x.value(), y.value()) {
             (Value::Sequence(s), Value::Sequence(t)) => {
                 if s.items().len() != t.items().len() {
-                    out.push(format!("{here}: {} vs {} items", s.items().len(), t.items().len()));
+                    out.push(format!(
+                        "{here}: {} vs {} items",
+                        s.items().len(),
+                        t.items().len()
+                    ));
                     continue;
                 }
                 for (i, (p, q)) in s.items().iter().zip(t.items()).enumerate() {
@@ -240,7 +263,12 @@ fn compare(a: &InMemDicomObject, b: &InMemDicomObject, path: &str, out: &mut Vec
                 }
             }
             (Value::Primitive(p), Value::Primitive(q)) if only_padding_differs(p, q) => {}
-            (p, q) if p != q => out.push(format!("{here}: {p:?} vs {q:?}").chars().take(300).collect()),
+            (p, q) if p != q => out.push(
+                format!("{here}: {p:?} vs {q:?}")
+                    .chars()
+                    .take(300)
+                    .collect(),
+            ),
             _ => {}
         }
     }

@@ -114,7 +114,9 @@ impl Orthanc {
 
     /// Uploads a DICOM file through the REST API; its Orthanc id.
     pub fn upload(&self, file: &Path) -> String {
-        let answer = self.post("/instances", &std::fs::read(file).unwrap()).unwrap();
+        let answer = self
+            .post("/instances", &std::fs::read(file).unwrap())
+            .unwrap();
         answer["ID"].as_str().unwrap().to_owned()
     }
 
