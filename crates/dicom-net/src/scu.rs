@@ -8,6 +8,7 @@
 //! which the object is then written in if the peer prefers it. Encapsulated
 //! (compressed) objects are sent as they are, never transcoded.
 
+use dicom_core::Tag;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
@@ -51,8 +52,8 @@ impl Default for StoreScu {
     }
 }
 
-/// Why a delivery could not be made at all (per-object failures are in
-/// the [`SendReport`] instead).
+/// Why a delivery could not be made at all (per-object failures, an abort
+/// during one object included, are in the [`SendReport`] instead).
 #[derive(Debug, thiserror::Error)]
 pub enum ScuError {
     /// An AE title is not valid.
@@ -68,19 +69,6 @@ pub enum ScuError {
         /// What dicom-ul reported.
         reason: String,
     },
-    /// The association broke while sending; the report holds what was
-    /// answered before.
-    #[error("association with {called_ae} broke after {answered} objects: {reason}")]
-    Broken {
-        /// The remote AE title.
-        called_ae: String,
-        /// Objects answered before the break.
-        answered: usize,
-        /// What went wrong.
-        reason: String,
-        /// The outcomes so far.
-        report: SendReport,
-    },
 }
 
 /// What happened to one object.
@@ -93,12 +81,16 @@ pub enum Outcome {
     /// The object was not sent: no presentation context accepted for it, or
     /// it could not be encoded (the reason).
     NotSent(String),
+    /// The association broke while this object was sent or answered (the
+    /// peer aborted, e.g. on a data set it cannot parse, or the connection
+    /// failed); the remaining objects went over a new association.
+    Aborted(String),
 }
 
 /// The outcome of each object, in the order given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendReport {
-    /// (SOP Instance UID, outcome) per object.
+    /// (SOP Instance UID of the data set, outcome) per object.
     pub outcomes: Vec<(String, Outcome)>,
 }
 
@@ -136,6 +128,48 @@ fn trim(uid: &str) -> &str {
     uid.trim_end_matches(['\0', ' '])
 }
 
+/// The object's SOP Class and Instance UIDs as its data set holds them
+/// (what a receiving SCP checks the command against), else (absent or not
+/// a valid UID, e.g. read as bytes of VR UN) its meta group's.
+fn sop_uids(object: &FileDicomObject<InMemDicomObject>) -> (String, String) {
+    let of = |tag: Tag, fallback: &str| {
+        object
+            .get(tag)
+            .and_then(|e| e.value().to_str().ok())
+            .map(|s| trim(&s).to_owned())
+            .filter(|s| valid_uid(s))
+            .unwrap_or_else(|| trim(fallback).to_owned())
+    };
+    let meta = object.meta();
+    (
+        of(Tag(0x0008, 0x0016), &meta.media_storage_sop_class_uid),
+        of(Tag(0x0008, 0x0018), &meta.media_storage_sop_instance_uid),
+    )
+}
+
+/// Whether `uid` is a UID a peer accepts (PS3.5 §9.1: at most 64
+/// characters, digits and dots).
+fn valid_uid(uid: &str) -> bool {
+    (1..=64).contains(&uid.len()) && uid.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+/// The presentation context an object needs, (SOP Class, Transfer Syntax),
+/// or why it cannot be sent.
+fn pair_of(object: &FileDicomObject<InMemDicomObject>) -> Result<(String, String), String> {
+    let (class, instance) = sop_uids(object);
+    let ts = trim(&object.meta().transfer_syntax).to_owned();
+    for (what, uid) in [
+        ("SOP Class", &class),
+        ("SOP Instance", &instance),
+        ("Transfer Syntax", &ts),
+    ] {
+        if !valid_uid(uid) {
+            return Err(format!("{what} UID is not a valid UID"));
+        }
+    }
+    Ok((class, ts))
+}
+
 impl StoreScu {
     /// Sends every object to `destination`; per-object statuses in the
     /// report. Objects whose (SOP Class, Transfer Syntax) pairs exceed one
@@ -149,11 +183,9 @@ impl StoreScu {
         check_ae_title(&destination.called_ae).map_err(ScuError::AeTitle)?;
         let mut pairs: Vec<(String, String)> = Vec::new();
         for object in objects {
-            let meta = object.meta();
-            let pair = (
-                trim(&meta.media_storage_sop_class_uid).to_owned(),
-                trim(&meta.transfer_syntax).to_owned(),
-            );
+            let Ok(pair) = pair_of(object) else {
+                continue;
+            };
             if !pairs.contains(&pair) {
                 pairs.push(pair);
             }
@@ -162,8 +194,8 @@ impl StoreScu {
             outcomes: objects
                 .iter()
                 .map(|o| {
-                    let uid = trim(&o.meta().media_storage_sop_instance_uid).to_owned();
-                    (uid, Outcome::NotSent("not attempted".into()))
+                    let why = pair_of(o).err().unwrap_or_else(|| "not attempted".into());
+                    (sop_uids(o).1, Outcome::NotSent(why))
                 })
                 .collect(),
         };
@@ -190,45 +222,45 @@ impl StoreScu {
         for (class, ts) in batch {
             options = options.with_presentation_context(class.clone(), proposal(ts));
         }
-        let associate_error = |reason: String| ScuError::Associate {
-            address: destination.address.clone(),
-            called_ae: destination.called_ae.clone(),
-            reason,
+        let associate = || {
+            options
+                .clone()
+                .establish_with(&format!(
+                    "{}@{}",
+                    destination.called_ae, destination.address
+                ))
+                .map_err(|e| ScuError::Associate {
+                    address: destination.address.clone(),
+                    called_ae: destination.called_ae.clone(),
+                    reason: e.to_string(),
+                })
         };
-        let mut association = options
-            .establish_with(&format!(
-                "{}@{}",
-                destination.called_ae, destination.address
-            ))
-            .map_err(|e| associate_error(e.to_string()))?;
+        let mut association = Some(associate()?);
         let mut message_id: u16 = 0;
-        let mut answered = 0usize;
         for (index, object) in objects.iter().enumerate() {
-            let meta = object.meta();
-            let pair = (
-                trim(&meta.media_storage_sop_class_uid).to_owned(),
-                trim(&meta.transfer_syntax).to_owned(),
-            );
-            if !batch.contains(&pair) {
+            let Some(pair) = pair_of(object).ok().filter(|p| batch.contains(p)) else {
                 continue;
-            }
+            };
+            // After an abort, the rest goes over a new association.
+            let current = match association.as_mut() {
+                Some(current) => current,
+                None => association.insert(associate()?),
+            };
             message_id = message_id.wrapping_add(1);
-            let outcome = match self.send_one(&mut association, object, &pair, message_id) {
+            report.outcomes[index].1 = match self.send_one(current, object, &pair, message_id) {
                 Ok(outcome) => outcome,
                 Err(reason) => {
-                    let _ = association.abort();
-                    return Err(ScuError::Broken {
-                        called_ae: destination.called_ae.clone(),
-                        answered,
-                        reason,
-                        report: report.clone(),
-                    });
+                    tracing::warn!(called_ae = %destination.called_ae, %reason, "association broke during a C-STORE");
+                    if let Some(broken) = association.take() {
+                        let _ = broken.abort();
+                    }
+                    Outcome::Aborted(reason)
                 }
             };
-            answered += 1;
-            report.outcomes[index].1 = outcome;
         }
-        if let Err(e) = association.release() {
+        if let Some(association) = association
+            && let Err(e) = association.release()
+        {
             tracing::warn!(error = %e, called_ae = %destination.called_ae, "release failed");
         }
         Ok(())
@@ -270,7 +302,12 @@ impl StoreScu {
         if let Err(e) = object.write_dataset_with_ts(&mut data, write_ts) {
             return Ok(Outcome::NotSent(format!("cannot encode in {pc_ts}: {e}")));
         }
-        let instance = trim(&object.meta().media_storage_sop_instance_uid).to_owned();
+        // A deflated bit stream is padded to even length (PS3.5 A.5); PDVs
+        // have even length (PS3.8 E.2), which dcmtk enforces.
+        if data.len() % 2 == 1 {
+            data.push(0);
+        }
+        let instance = sop_uids(object).1;
         let command = dimse::store_rq(message_id, class, &instance);
         association
             .send(&Pdu::PData {
