@@ -421,7 +421,7 @@ proptest! {
     ) {
         let img = Image { columns, rows, frames, photometric, samples, planar, bits, stored: stored.max(1), signed };
         let pixels = if as_words {
-            PrimitiveValue::U16((0..len / 2).map(|i| value(i)).collect())
+            PrimitiveValue::U16((0..len / 2).map(value).collect())
         } else {
             PrimitiveValue::U8((0..len).map(|i| value(i) as u8).collect())
         };
