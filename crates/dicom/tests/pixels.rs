@@ -483,3 +483,46 @@ fn a_region_is_written_and_read_as_x_y_width_height() {
     assert!(Region::new(0, 0, 10, 10).contains(&r));
     assert!(!r.contains(&Region::new(0, 0, 10, 10)));
 }
+
+#[test]
+fn a_missing_rule_file_is_named() {
+    let e = PixelCleaner::from_file(std::path::Path::new("/nonexistent/regions.json")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/regions.json: cannot read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_frame_too_large_to_label_is_refused_before_any_buffer() {
+    let img = Image {
+        columns: 65535,
+        rows: 65535,
+        frames: 1,
+        photometric: "MONOCHROME2",
+        samples: 1,
+        planar: 0,
+        bits: 8,
+        stored: 8,
+        signed: false,
+    };
+    let refusal = PixelCleaner::default_rules()
+        .clean(&mut object(
+            &img,
+            US,
+            LITTLE,
+            PrimitiveValue::U8(vec![0; 16].into()),
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(
+            refusal,
+            PixelRefusal::Unsupported {
+                attribute: "Rows x Columns",
+                ..
+            }
+        ),
+        "{refusal}"
+    );
+}
