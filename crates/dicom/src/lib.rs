@@ -20,6 +20,41 @@
 //! table itself is data (`profile/`, from the standard via Innolitics'
 //! parser), so the code holds the rules of applying it, not the rows.
 //!
+//! Pixels ([`pixels`]): Clean Pixel Data (PS3.15 E.3.1) for the objects
+//! [`burned_in_risk`] names (ultrasound, secondary capture, screen
+//! captures, Burned In Annotation YES). [`PixelCleaner`] blanks the
+//! rectangles a rule table gives per Manufacturer, Model Name and image
+//! size (`pixels/regions.json`, or a site's own file) in native pixel data,
+//! then runs a burned-in text detector over every frame and refuses
+//! ([`PixelRefusal`]) an object with text no rule covered, or with
+//! compressed pixel data (no decoder is compiled in), so the node
+//! quarantines it. After cleaning, Burned In Annotation is NO and the CID
+//! 7050 code 113101 is in the De-identification Method Code Sequence; run it
+//! after [`Deidentifier::deidentify`], which writes that sequence anew. The
+//! rule table is JSON read with `serde_json`, already compiled for the
+//! profile table: it costs no build time (a TOML reader would add the
+//! `toml` crate and its parser to every build of the node).
+//!
+//! The face policy ([`recognisable_face_risk`], Clean Recognizable Visual
+//! Features, PS3.15 E.3.2): a CT, MR or PET object is a head-and-neck
+//! volume, whose series could be rendered into a recognisable face, when its
+//! Body Part Examined names the head, neck, brain, skull, face or a part of
+//! them or the whole body; or an Anatomic Region Sequence code does (SNOMED
+//! CT or SNOMED RT); or Study Description, Series Description or Protocol
+//! Name holds such a word (English or German: HEAD, BRAIN, KOPF, SCHÄDEL,
+//! CCT, HALS, NNH, GANZKÖRPER…); or the MR receive coil is a head or neck
+//! coil, or the CT dose was set for the 16 cm head phantom. The node keeps
+//! such objects at the site and refuses to deliver them; no defacing is
+//! implemented, so Clean Recognizable Visual Features is never claimed. The
+//! rule reads the header only: an unlabelled head scan is missed.
+//!
+//! Why by hand: no Rust crate cleans DICOM pixel data. dicom-rs decodes and
+//! encodes pixels (`dicom-pixeldata`) but has no notion of burned-in
+//! regions; the known tools (CTP's DicomPixelAnonymizer, pydicom/deid's
+//! filters, Slicer's ultrasound anonymiser) are Java and Python. Blanking
+//! rectangles in native pixel data is simple once the layout is read
+//! strictly; the rules are data.
+//!
 //! [`identity::read`] takes the person's IDAT from the header for the trust
 //! centre (in memory only), so images and clinical facts meet under one
 //! pseudonym.

@@ -1,43 +1,5 @@
-//! A detector of burned-in text: lines of glyph-sized, high-contrast
-//! connected components.
-//!
-//! Per frame:
-//! 1. a histogram of how bright each pixel displays (0–255; the brightest
-//!    colour sample of RGB, so coloured text counts); its median is the
-//!    background. On a bright background (median above 160: documents,
-//!    screenshots) the detector looks for dark text instead, by reading
-//!    brightness inverted;
-//! 2. the extreme: the brightest level that at least [`MIN_EXTREME`]
-//!    pixels reach. Text is burned in at or near the extreme (white, or a
-//!    saturated colour); a frame whose extreme is less than
-//!    [`MIN_CONTRAST`] above the background has no text to find;
-//! 3. binarisation at a quarter of the way down from the extreme to the
-//!    background, and 8-connected components (one pass over a reused
-//!    label buffer with a reused stack; no allocation per pixel);
-//! 4. glyphs: components [`MIN_GLYPH`]–[`MAX_GLYPH`] pixels high, at most
-//!    four times as wide as high, not solid blocks, standing out from their
-//!    surroundings (the ring two pixels outside their box is on average at
-//!    most a third of the way from the background to the threshold), which
-//!    tells strokes on a plain background from speckle, whose bright spots
-//!    fade into bright surroundings;
-//! 5. lines: glyphs of similar height (ratio at most 2) that overlap
-//!    vertically by half the smaller height, each within 1.5 heights of
-//!    the previous one; a line of three glyphs or more (a glyph as wide as
-//!    several counts as several) is text.
-//!
-//! What it catches: printed labels, names, dates and numbers in any font
-//! of 7 pt or more at typical ultrasound and screenshot resolutions, on a
-//! plain or dark background, in white, grey or colour; dark text on a
-//! light page.
-//!
-//! What it can miss: text of one or two characters; text smaller than
-//! [`MIN_GLYPH`] pixels or larger than [`MAX_GLYPH`]; text whose brightness
-//! is not near the frame's extreme (grey text in an image that also holds
-//! white); text written over busy image content (its surroundings are not
-//! plain); vertical or strongly rotated text; handwriting whose letters are
-//! joined into components wider than four heights. And it errs the other
-//! way too: rulers, tick marks and dotted callipers in a row look like text,
-//! and the object is then refused, which is the safe side.
+//! The burned-in text detector; what it does, catches and misses is in
+//! the `pixels` module docs ("The text detector").
 
 use super::Region;
 use super::layout::{Layout, Samples};

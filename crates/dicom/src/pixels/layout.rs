@@ -41,6 +41,10 @@ pub(crate) struct Layout {
     pub frames: usize,
 }
 
+/// The largest frame cleaned (the detector's label buffer takes four bytes
+/// a pixel): 64 megapixels, beyond any ultrasound or screen capture.
+const MAX_FRAME_PIXELS: u64 = 64 << 20;
+
 fn uint(obj: &InMemDicomObject, tag: Tag, what: &'static str) -> Result<u32, PixelRefusal> {
     obj.get(tag)
         .ok_or(PixelRefusal::Malformed(Malformed::Missing(what)))?
@@ -82,6 +86,9 @@ impl Layout {
         let unsupported = |attribute, value: String| PixelRefusal::Unsupported { attribute, value };
         if rows == 0 || columns == 0 || frames == 0 {
             return Err(PixelRefusal::Malformed(Malformed::Empty));
+        }
+        if u64::from(rows) * u64::from(columns) > MAX_FRAME_PIXELS {
+            return Err(unsupported("Rows x Columns", format!("{rows}x{columns}")));
         }
         if allocated != 8 && allocated != 16 {
             return Err(unsupported("Bits Allocated", allocated.to_string()));

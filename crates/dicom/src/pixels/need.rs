@@ -132,7 +132,8 @@ mod tests {
         let class = Tag(0x0008, 0x0016);
         let bia = Tag(0x0028, 0x0301);
         let ct = "1.2.840.10008.5.1.4.1.1.2";
-        let cases: [(&[(Tag, VR, &str)], Option<BurnedInRisk>); 8] = [
+        type Case<'a> = (&'a [(Tag, VR, &'a str)], Option<BurnedInRisk>);
+        let cases: [Case; 8] = [
             (&[(modality, VR::CS, "CT"), (class, VR::UI, ct)], None),
             (&[(modality, VR::CS, "CT"), (bia, VR::CS, "NO")], None),
             (
