@@ -13,6 +13,8 @@ mod demo_audit;
 mod demo_transport;
 mod hub;
 mod node;
+mod node_imaging;
+mod node_ingest;
 mod pki;
 mod query;
 mod review;

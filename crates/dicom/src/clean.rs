@@ -165,3 +165,16 @@ mod tests {
         assert!(same.is_empty() && !changed);
     }
 }
+
+#[cfg(test)]
+mod name_parts {
+    use super::DescriptorCleaner;
+
+    #[test]
+    fn every_part_of_a_name_is_masked_whatever_the_order_given() {
+        let cleaner = DescriptorCleaner::new(["Wilma", "Beispiel", "Beispiel^Wilma"]);
+        let (out, changed) = cleaner.clean("Staging Beispiel Wilma");
+        assert!(changed);
+        assert_eq!(out, "Staging ******** *****");
+    }
+}

@@ -13,8 +13,12 @@ use oncofed_model::Sex;
 /// The identity in an object's header.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HeaderIdentity {
-    /// The site-local patient identifier: Issuer of Patient ID (0010,0021)
-    /// and Patient ID (0010,0020), as `issuer|id` (`|id` without an issuer).
+    /// The site-local patient identifier: Patient ID (0010,0020) alone when
+    /// Issuer of Patient ID (0010,0021) is empty, which is the site's own
+    /// patient number, the same local id its FHIR data uses (so images and
+    /// clinical facts are one patient at the trust centre); `issuer|id` when
+    /// an issuer is named (an id from another namespace, e.g. images imported
+    /// from another hospital: linked by identity, never by id).
     pub local_id: String,
     /// Names, birth date, sex and an insurance number found in Other
     /// Patient IDs (a valid KVNR, check digit and all).
@@ -63,7 +67,11 @@ pub fn read(ds: &InMemDicomObject) -> Result<HeaderIdentity, IdentityError> {
         _ => Sex::Unknown,
     };
     Ok(HeaderIdentity {
-        local_id: format!("{issuer}|{id}"),
+        local_id: if issuer.is_empty() {
+            id
+        } else {
+            format!("{issuer}|{id}")
+        },
         idat: IdentifyingData {
             given,
             family,
@@ -162,6 +170,6 @@ mod tests {
         put(&mut ds, 0x0010, 0x0020, VR::LO, "4711");
         assert_eq!(read(&ds), Err(IdentityError::TooLittle));
         put(&mut ds, 0x0010, 0x0030, VR::DA, "19640812");
-        assert_eq!(read(&ds).unwrap().local_id, "|4711");
+        assert_eq!(read(&ds).unwrap().local_id, "4711");
     }
 }

@@ -103,6 +103,9 @@ pub struct IngestReport {
     /// The run was stopped ([`IngestOptions::stop`]) before all input was read;
     /// everything counted here is committed, the rest was not read.
     pub interrupted: bool,
+    /// What the DICOM part of the run did, when the input held DICOM files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imaging: Option<crate::imaging::ImagingReport>,
 }
 
 /// Why an ingest run stopped. Units that were rejected are not errors of the run;

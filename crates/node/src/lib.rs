@@ -14,6 +14,9 @@
 //! - [`quality`]: the data-quality report (completeness, invalid codes, implausible values).
 //! - [`withdrawal`]: polls the trust centre: syncs the consent snapshot, then executes deletion
 //!   orders (withdrawals) by erasing the person.
+//! - [`imaging`]: DICOM objects from folders or the C-STORE SCP → trust centre →
+//!   PS3.15 de-identification → content-addressed archive, image rows and imaging
+//!   facts; quarantine with reasons; project deliveries ([`imaging::deliver`]).
 //! - [`files`]: owner-only data; warnings about token files and data directories others can read.
 //!
 //! Identifying data passes through this crate in memory only, on its way from the
@@ -23,6 +26,7 @@ pub mod agent;
 mod consent_gate;
 mod discover;
 pub mod files;
+pub mod imaging;
 pub mod ingest;
 pub mod quality;
 mod query;

@@ -66,6 +66,19 @@ pub struct QualityReport {
     pub patients_with_diagnosis_percent: f64,
     /// Problems by kind: invalid codes, implausible values, impossible dates.
     pub issues: BTreeMap<String, IssueCount>,
+    /// Images: objects and bytes per modality, quarantined objects by reason.
+    pub images: ImageQuality,
+}
+
+/// The images part of the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImageQuality {
+    /// Stored objects per modality.
+    pub objects_by_modality: BTreeMap<String, u64>,
+    /// Stored bytes per modality.
+    pub bytes_by_modality: BTreeMap<String, u64>,
+    /// Objects quarantined (not stored) by reason code.
+    pub quarantined_by_reason: BTreeMap<String, u64>,
 }
 
 /// The short name an issue is counted under.
@@ -135,17 +148,30 @@ pub async fn report(store: &SharedStore) -> Result<QualityReport, StoreError> {
                     r.field("diagnosis.topography", f.fact.modifier.is_some());
                     with_diagnosis.insert(f.pseudonym.clone());
                 }
-                FactKind::Observation | FactKind::Molecular | FactKind::Imaging => {
+                FactKind::Observation | FactKind::Molecular => {
                     r.field(&format!("{kind}.value"), f.fact.value != FactValue::None);
                 }
                 FactKind::Medication => r.field("medication.end", f.fact.end.is_some()),
                 FactKind::Procedure => {}
+                FactKind::Imaging => {
+                    if f.fact.code.system == oncofed_model::CodeSystem::Dcm {
+                        r.field("imaging.body_part", f.fact.modifier.is_some());
+                    }
+                }
             }
             for issue in fact_issues(&f.fact, demographics.get(&f.pseudonym)) {
                 r.issue(&f.pseudonym, issue);
             }
         })?;
         r.completeness.values_mut().for_each(Completeness::finish);
+        let images = s.image_stats()?;
+        for (modality, objects, bytes) in images.by_modality {
+            r.images
+                .objects_by_modality
+                .insert(modality.clone(), objects);
+            r.images.bytes_by_modality.insert(modality, bytes);
+        }
+        r.images.quarantined_by_reason = images.quarantined_by_reason.into_iter().collect();
         r.patients_with_diagnosis_percent = if r.patients == 0 {
             100.0
         } else {
@@ -181,6 +207,30 @@ impl fmt::Display for QualityReport {
                 f,
                 "  {field:<32} {:>6.1} %  ({}/{})",
                 c.percent, c.filled, c.total
+            )?;
+        }
+        let objects: Vec<String> = self
+            .images
+            .objects_by_modality
+            .iter()
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
+        let quarantined: Vec<String> = self
+            .images
+            .quarantined_by_reason
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        if !objects.is_empty() || !quarantined.is_empty() {
+            writeln!(f, "\nimages: {}", objects.join(", "))?;
+            writeln!(
+                f,
+                "quarantined: {}",
+                if quarantined.is_empty() {
+                    "none".to_owned()
+                } else {
+                    quarantined.join(", ")
+                }
             )?;
         }
         writeln!(f, "\nissues")?;

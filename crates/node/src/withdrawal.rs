@@ -10,7 +10,13 @@
 //! the node's background poll of the consent feed, and it means a withdrawal
 //! already denies every question when its deletion order runs. The order then
 //! drops the person from the snapshot too ([`ConsentGate::forget`]).
+//!
+//! A site with images ([`WithdrawalPoller::with_archive`]) deletes the person's
+//! de-identified objects from its archive first, then their rows: a crash in
+//! between leaves rows whose objects are gone, and the order's next run deletes
+//! them; the other order could leave objects nobody can find again.
 
+use crate::imaging::{ArchiveError, ObjectArchive};
 use crate::{ConsentGate, SharedStore, with_store};
 use oncofed_store::StoreError;
 use oncofed_trustee_api::{DeletionOrder, DeletionReceipt, TrusteeClient, TrusteeError};
@@ -30,6 +36,9 @@ pub enum WithdrawalError {
     /// The store failed to delete.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The image archive failed to delete; the rows were kept for the next run.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
 }
 
 /// Polls the trust centre: syncs the consent snapshot, then executes deletion orders.
@@ -38,6 +47,7 @@ pub struct WithdrawalPoller {
     store: SharedStore,
     gate: Arc<ConsentGate>,
     interval: Duration,
+    archive: Option<ObjectArchive>,
 }
 
 impl WithdrawalPoller {
@@ -48,7 +58,14 @@ impl WithdrawalPoller {
             store,
             gate,
             interval: DEFAULT_INTERVAL,
+            archive: None,
         }
+    }
+
+    /// Also deletes the person's image objects from `archive`.
+    pub fn with_archive(mut self, archive: ObjectArchive) -> Self {
+        self.archive = Some(archive);
+        self
     }
 
     /// Sets the polling interval (default [`DEFAULT_INTERVAL`]).
@@ -69,13 +86,14 @@ impl WithdrawalPoller {
         let orders = self.client.deletion_orders().await?;
         let mut done = 0;
         for order in orders {
-            let receipt = execute(&self.store, &order).await?;
+            let receipt = execute(&self.store, self.archive.as_ref(), &order).await?;
             // Forget before confirming: once confirmed, nothing may still permit them.
             self.gate.forget(&order.pseudonym);
             self.client.confirm_deletion(order.id, &receipt).await?;
             tracing::info!(
                 order = order.id,
                 facts = receipt.facts_deleted,
+                images = receipt.images_deleted,
                 "executed a deletion order (withdrawal)"
             );
             done += 1;
@@ -101,16 +119,28 @@ impl WithdrawalPoller {
     }
 }
 
-/// Deletes the order's person and measures what went, in one hold of the store lock.
+/// Deletes the order's person and measures what went: their image objects
+/// first, then their rows in one hold of the store lock.
 async fn execute(
     store: &SharedStore,
+    archive: Option<&ObjectArchive>,
     order: &DeletionOrder,
-) -> Result<DeletionReceipt, StoreError> {
+) -> Result<DeletionReceipt, WithdrawalError> {
+    if let Some(archive) = archive {
+        let pseudonym = order.pseudonym.clone();
+        let keys: Vec<String> = with_store(store, move |s| s.images_of(&[pseudonym]))
+            .await?
+            .into_iter()
+            .map(|r| r.object_key)
+            .collect();
+        archive.delete(&keys).await?;
+    }
     let pseudonym = order.pseudonym.clone();
-    let (patients, facts, remaining) = with_store(store, move |s| {
+    let (patients, facts, images_deleted, remaining) = with_store(store, move |s| {
         let deleted = s.delete_patient(&pseudonym)?;
         let remaining = s.existing_patients(std::slice::from_ref(&pseudonym))?.len() as u64;
-        Ok((u64::from(deleted.patient), deleted.facts, remaining))
+        let images = deleted.images.len() as u64;
+        Ok((u64::from(deleted.patient), deleted.facts, images, remaining))
     })
     .await?;
     Ok(DeletionReceipt::new(
@@ -119,5 +149,6 @@ async fn execute(
         facts,
         remaining,
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    ))
+    )
+    .with_images_deleted(order, images_deleted))
 }

@@ -29,6 +29,7 @@ mod entities;
 mod fhir_writer;
 mod findings;
 mod identity;
+mod imaging;
 mod json;
 mod names;
 mod output;
@@ -46,6 +47,7 @@ pub use fhir_writer::{
     THERAPY_LINE_EXTENSION, TNM_SYSTEM, patient_bundle, write_patient_bundle,
 };
 pub use identity::Variation;
+pub use imaging::{ImagingSummary, write_imaging};
 pub use output::cohort_row;
 pub use person::{Person, person};
 pub use record::{

@@ -398,6 +398,7 @@ mod tests {
         PseudonymPair {
             site: Pseudonym::from_digest(&[b; 10]),
             research: Pseudonym::from_digest(&[b + 1; 10]),
+            date_offset_days: -i32::from(b) - 1,
         }
     }
 

@@ -72,7 +72,19 @@ pub struct PseudonymPair {
     /// Pseudonym in the cross-site research domain: equal for the same person at
     /// every site (exact match on normalised IDAT or insurance number).
     pub research: Pseudonym,
+    /// The person's date offset in days (always negative, -1 to
+    /// [`MAX_DATE_SHIFT_DAYS`] back): one per person, the same at every site and in
+    /// every run, keyed by the trust centre so nobody without its key can
+    /// compute it. De-identified images shift every date by it (PS3.15 Retain
+    /// Longitudinal Temporal Information with Modified Dates), so the intervals
+    /// between a person's studies, at one site or several, survive to the day.
+    pub date_offset_days: i32,
 }
+
+/// The largest date shift [`PseudonymPair::date_offset_days`] takes, in days
+/// back (about two years): enough that a shifted study date does not point to
+/// the real day, small enough that seasons and ages stay plausible.
+pub const MAX_DATE_SHIFT_DAYS: i32 = 730;
 
 /// Answer to [`PseudonymiseRequest`], in request order.
 ///

@@ -39,6 +39,10 @@ pub struct DeletionReceipt {
     pub patients_deleted: u64,
     /// Fact rows deleted.
     pub facts_deleted: u64,
+    /// De-identified image objects deleted from the site's archive (with their
+    /// rows); 0 at a site without images.
+    #[serde(default)]
+    pub images_deleted: u64,
     /// Patient rows with the pseudonym found after the deletion (must be 0).
     pub remaining: u64,
     /// When the site deleted (RFC 3339).
@@ -59,6 +63,7 @@ impl DeletionReceipt {
         let mut r = Self {
             patients_deleted,
             facts_deleted,
+            images_deleted: 0,
             remaining,
             deleted_at,
             digest: String::new(),
@@ -67,14 +72,22 @@ impl DeletionReceipt {
         r
     }
 
+    /// The receipt with the count of image objects deleted, its digest recomputed.
+    pub fn with_images_deleted(mut self, order: &DeletionOrder, images_deleted: u64) -> Self {
+        self.images_deleted = images_deleted;
+        self.digest = self.compute_digest(order.id, &order.pseudonym);
+        self
+    }
+
     /// SHA-256 over a domain-separation tag, the order id, the pseudonym and every
     /// count, NUL-separated, as lowercase hex.
     pub fn compute_digest(&self, order_id: i64, pseudonym: &Pseudonym) -> String {
         let text = format!(
-            "oncofed deletion receipt v1\0{order_id}\0{}\0{}\0{}\0{}\0{}",
+            "oncofed deletion receipt v2\0{order_id}\0{}\0{}\0{}\0{}\0{}\0{}",
             pseudonym.as_str(),
             self.patients_deleted,
             self.facts_deleted,
+            self.images_deleted,
             self.remaining,
             self.deleted_at
         );

@@ -6,6 +6,7 @@
 //!
 //! - site domain: `HMAC(key, "site\0" ‖ site_id ‖ "\0" ‖ person_id)`
 //! - research domain: `HMAC(key, "research\0" ‖ person_id)`
+//! - date offset: `HMAC(key, "date offset\0" ‖ person_id)`, reduced to 1–730 days back
 //!
 //! with `person_id` the person's 16 random bytes; the first 10 bytes of the MAC become the
 //! pseudonym ([`Pseudonym::from_digest`]). Site ids cannot contain NUL, so the
@@ -82,12 +83,29 @@ impl Keys {
         self.pseudonym_of(&[b"research\0", person])
     }
 
-    /// Both pseudonyms of a person as seen by `site`.
+    /// Both pseudonyms of a person as seen by `site`, with the person's date offset.
     pub(crate) fn pair(&self, site: &SiteId, person: &PersonId) -> PseudonymPair {
         PseudonymPair {
             site: self.site_pseudonym(site, person),
             research: self.research_pseudonym(person),
+            date_offset_days: self.date_offset_days(person),
         }
+    }
+
+    /// The person's date offset: `-(1 + MAC mod 730)` days, from
+    /// `HMAC(key, "date offset\0" ‖ person_id)`, so the same person has the same
+    /// offset at every site and in every run, and nobody without the key can
+    /// compute it (a bias of 2^-64 from the modulo is negligible).
+    pub(crate) fn date_offset_days(&self, person: &PersonId) -> i32 {
+        let mut mac = self.pseudonym.clone();
+        mac.update(b"date offset\0");
+        mac.update(person);
+        let digest = mac.finalize().into_bytes();
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&digest[..8]);
+        let span = u64::from(oncofed_trustee_api::MAX_DATE_SHIFT_DAYS.unsigned_abs());
+        let back = (u64::from_be_bytes(head) % span) as i32 + 1;
+        -back
     }
 
     fn blocking_key(&self, parts: &[&[u8]]) -> BlockingKey {
@@ -176,6 +194,36 @@ mod tests {
             address: None,
             kvnr: None,
         }
+    }
+
+    #[test]
+    fn date_offsets_are_per_person_keyed_and_in_range() {
+        let (k, other) = (keys(1), keys(2));
+        let a = SiteId::new("uk-a").unwrap();
+        let b = SiteId::new("uk-b").unwrap();
+        // The same person has one offset at every site; it never is zero.
+        assert_eq!(
+            k.pair(&a, &[7; 16]).date_offset_days,
+            k.pair(&b, &[7; 16]).date_offset_days
+        );
+        let offsets: std::collections::BTreeSet<i32> =
+            (0..=255u8).map(|p| k.date_offset_days(&[p; 16])).collect();
+        assert!(
+            offsets.iter().all(|d| (-730..=-1).contains(d)),
+            "{offsets:?}"
+        );
+        // 256 persons spread over the range (a constant offset would be undone by
+        // anyone who learns one person's true date).
+        assert!(
+            offsets.len() > 150,
+            "only {} distinct offsets",
+            offsets.len()
+        );
+        // Another key gives other offsets.
+        let moved = (0..=255u8)
+            .filter(|&p| k.date_offset_days(&[p; 16]) != other.date_offset_days(&[p; 16]))
+            .count();
+        assert!(moved > 240, "{moved}");
     }
 
     #[test]

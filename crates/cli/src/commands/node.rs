@@ -1,15 +1,15 @@
 //! `oncofed node ...`: the site node.
 
-use crate::output::{byte_bar, print_json, read_secret};
+use crate::output::{print_json, read_secret};
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use oncofed_model::{CodeSystem, DataCategory, FactKind, Purpose};
 use oncofed_node::FactFilter;
-use oncofed_node::{ConsentGate, FactQuery, IngestOptions, IngestReport, QueryService};
+use oncofed_node::{ConsentGate, FactQuery, QueryService};
 use oncofed_trustee_api::TrusteeClient;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,14 +18,19 @@ use std::time::Duration;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
-    /// Ingest FHIR R4 bundles (.json), NDJSON of bundles, or Bulk NDJSON folders.
+    /// Ingest FHIR R4 bundles (.json), NDJSON of bundles, Bulk NDJSON folders, and
+    /// DICOM files (Part 10 or bare data sets) from the same files or folders.
     ///
     /// Each bundle lands atomically: a bundle with an error lands nothing, and the
     /// error names the file, line, entry and field. Identifying data goes to the
     /// trust centre and is not stored. Re-ingesting the same data adds nothing.
-    /// Exits with status 2 when any bundle was rejected, 3 when SIGTERM or Ctrl-C
-    /// stopped it (the chunk under way is committed; run it again to finish).
-    Ingest(IngestArgs),
+    /// DICOM objects are linked to the patient through the trust centre,
+    /// de-identified (PS3.15 with modified dates, keyed UIDs) and kept in the
+    /// image archive; one that cannot be read, linked or cleaned is quarantined
+    /// with its reason. Exits with status 2 when any bundle was rejected or any
+    /// object quarantined, 3 when SIGTERM or Ctrl-C stopped it (the chunk under
+    /// way is committed; run it again to finish).
+    Ingest(Box<super::node_ingest::IngestArgs>),
     /// Print the data-quality report: completeness per field, invalid codes, implausible values.
     Quality(QualityArgs),
     /// Query the local research store; only rows whose patients' consent permits
@@ -45,7 +50,18 @@ pub enum NodeCommand {
     /// (with the deletion orders); past --consent-max-staleness nothing is released.
     /// Keeps the hub's newest signed audit checkpoint in DATA_DIR/audit-witness.json
     /// for `oncofed audit verify --witness`.
-    Agent(AgentArgs),
+    Agent(Box<AgentArgs>),
+    /// Receive DICOM objects by C-STORE (an SCP for modalities and PACS): each is
+    /// linked through the trust centre, de-identified and stored like an ingested
+    /// file; one that cannot be is quarantined and refused with a failure status,
+    /// so the sender keeps it. Only the calling AE titles given are let in.
+    DicomScp(Box<super::node_imaging::ScpArgs>),
+    /// Deliver an approved project's images: the de-identified objects of the
+    /// site's patients matching the project's criteria, whose consent permits
+    /// imaging for research today, under project pseudonyms and UIDs, to a
+    /// folder or a research PACS (C-STORE). Head/neck CT/MR volumes stay at the
+    /// site (no defacing).
+    DeliverImages(Box<super::node_imaging::DeliverArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +80,8 @@ pub struct AgentArgs {
     store: StoreArgs,
     #[command(flatten)]
     trustee: TrusteeArgs,
+    #[command(flatten)]
+    imaging: super::node_imaging::ImagingArgs,
     /// This site's id, as registered at the hub.
     #[arg(long)]
     site: oncofed_model::SiteId,
@@ -133,11 +151,11 @@ fn positive_epsilon(s: &str) -> Result<f64, String> {
 }
 
 #[derive(Debug, Args)]
-pub struct StoreArgs {
+pub(super) struct StoreArgs {
     /// The node's data directory (holds research.db, or with --store-url only the
     /// node's secrets and state files).
     #[arg(long, env = "ONCOFED_NODE_DATA_DIR")]
-    data_dir: PathBuf,
+    pub(super) data_dir: PathBuf,
     /// Keep the research store in this PostgreSQL database instead of research.db,
     /// e.g. postgres://oncofed@127.0.0.1:5432/site1 (loopback or a Unix socket:
     /// no TLS to PostgreSQL yet). Give every command of this node the same URL.
@@ -147,7 +165,7 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     /// Opens the research store these options name.
-    async fn open(&self) -> anyhow::Result<oncofed_node::SharedStore> {
+    pub(super) async fn open(&self) -> anyhow::Result<oncofed_node::SharedStore> {
         let location = match &self.store_url {
             Some(url) => oncofed_node::StoreLocation::Postgres(url.clone()),
             None => oncofed_node::StoreLocation::Embedded(self.data_dir.clone()),
@@ -157,7 +175,7 @@ impl StoreArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct TrusteeArgs {
+pub(super) struct TrusteeArgs {
     /// Base URL of the trust centre.
     #[arg(
         long,
@@ -189,7 +207,7 @@ pub struct TrusteeArgs {
 }
 
 impl TrusteeArgs {
-    fn client(&self) -> anyhow::Result<TrusteeClient> {
+    pub(super) fn client(&self) -> anyhow::Result<TrusteeClient> {
         Ok(TrusteeClient::with_tls(
             &self.trustee,
             &read_secret(&self.token_file)?,
@@ -199,7 +217,7 @@ impl TrusteeArgs {
 
     /// The consent gate; a key pinned on first use is remembered in
     /// `DATA_DIR/trustee-feed-key.pub` when none is configured.
-    fn gate(&self, data_dir: &std::path::Path) -> anyhow::Result<Arc<ConsentGate>> {
+    pub(super) fn gate(&self, data_dir: &std::path::Path) -> anyhow::Result<Arc<ConsentGate>> {
         let mut gate = ConsentGate::new(
             self.client()?,
             Duration::from_secs(self.consent_sync_interval),
@@ -215,36 +233,6 @@ impl TrusteeArgs {
     }
 }
 
-#[derive(Debug, Args)]
-pub struct IngestArgs {
-    #[command(flatten)]
-    store: StoreArgs,
-    #[command(flatten)]
-    trustee: TrusteeArgs,
-    /// Land nothing at all if any bundle has an error.
-    #[arg(long)]
-    all_or_nothing: bool,
-    /// Longest NDJSON line read, in MiB; a longer line is skipped without being held
-    /// in memory and rejected.
-    #[arg(long, default_value_t = oncofed_node::ingest::DEFAULT_MAX_LINE_BYTES >> 20)]
-    max_line_mib: usize,
-    /// Largest .json file read (whole), in MiB; a larger one is rejected unread.
-    #[arg(long, default_value_t = oncofed_node::ingest::DEFAULT_MAX_DOCUMENT_BYTES >> 20)]
-    max_document_mib: u64,
-    /// Print the report as JSON on stdout (no progress bar).
-    #[arg(long)]
-    json: bool,
-    /// Leave the run's figures (resources, seconds, resources per second,
-    /// rejected units, interrupted, finish time) in this file in the
-    /// Prometheus text format, for the node exporter's textfile collector,
-    /// e.g. /var/lib/prometheus/node-exporter/oncofed_ingest.prom. Written
-    /// atomically after the run, also after an interrupted one.
-    #[arg(long, value_name = "FILE")]
-    metrics_textfile: Option<PathBuf>,
-    /// Files or folders to ingest.
-    #[arg(required = true)]
-    paths: Vec<PathBuf>,
-}
 
 #[derive(Debug, Args)]
 pub struct QualityArgs {
@@ -321,10 +309,12 @@ fn parse_system(s: &str) -> Result<CodeSystem, String> {
 
 pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        NodeCommand::Ingest(a) => ingest(a).await,
+        NodeCommand::Ingest(a) => super::node_ingest::ingest(*a).await,
         NodeCommand::Quality(a) => quality(a).await,
         NodeCommand::Query(a) => query(a).await,
         NodeCommand::Serve(a) => serve(a).await,
+        NodeCommand::DicomScp(a) => super::node_imaging::scp(*a).await,
+        NodeCommand::DeliverImages(a) => super::node_imaging::deliver(*a).await,
         NodeCommand::Keygen(a) => {
             let key = oncofed_crypto::SigningKeyPair::load_or_create(&a.key_file)?;
             if a.json {
@@ -336,123 +326,8 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        NodeCommand::Agent(a) => agent(a).await,
+        NodeCommand::Agent(a) => agent(*a).await,
     }
-}
-
-async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
-    let store = a.store.open().await?;
-    let client = a.trustee.client()?;
-    // SIGTERM or Ctrl-C: finish and commit the chunk under way, read no more.
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let signal = oncofed_service::shutdown_signal();
-    let flag = stop.clone();
-    tokio::spawn(async move {
-        signal.await;
-        flag.store(true, std::sync::atomic::Ordering::Relaxed);
-    });
-    let options = IngestOptions {
-        all_or_nothing: a.all_or_nothing,
-        max_line_bytes: a.max_line_mib.saturating_mul(1 << 20),
-        max_document_bytes: a.max_document_mib.saturating_mul(1 << 20),
-        stop: Some(stop),
-        ..Default::default()
-    };
-    let bar = byte_bar(a.json, "ingest");
-    let progress = |done: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(done);
-    };
-    let report = oncofed_node::ingest(&store, &client, &a.paths, &options, &progress).await?;
-    bar.finish_and_clear();
-    if let Some(path) = &a.metrics_textfile {
-        write_ingest_metrics(path, &report)
-            .with_context(|| format!("cannot write the metrics file {}", path.display()))?;
-    }
-    if a.json {
-        print_json(&report)?;
-    } else {
-        println!(
-            "{} units landed, {} rejected; {} resources ({:.0}/s), {} patients, {} consents sent to the trust centre",
-            report.units_ok,
-            report.units_failed,
-            report.resources,
-            report.resources_per_second,
-            report.patients,
-            report.consents
-        );
-        println!(
-            "store: {} new patients, {} new facts, {} facts already present",
-            report.written.patients_new, report.written.facts_new, report.written.facts_existing
-        );
-        for (t, n) in &report.not_mapped {
-            println!("not mapped: {n} {t}");
-        }
-        for e in &report.errors {
-            eprintln!("rejected: {e}");
-        }
-    }
-    if report.interrupted {
-        eprintln!(
-            "interrupted by a signal: every chunk counted above is committed, the rest was not read; run the same ingest again to finish (it is idempotent)"
-        );
-        return Ok(ExitCode::from(3));
-    }
-    Ok(if report.units_failed > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// The figures of an ingest run for Prometheus (see `--metrics-textfile`).
-fn write_ingest_metrics(path: &Path, report: &IngestReport) -> std::io::Result<()> {
-    let finished = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    let figures = [
-        (
-            "ingest_resources",
-            "FHIR resources read in landed units, last run",
-            report.resources as f64,
-        ),
-        (
-            "ingest_patients",
-            "Patients pseudonymised, last run",
-            report.patients as f64,
-        ),
-        (
-            "ingest_units_landed",
-            "Units (bundles, bulk folders) that landed, last run",
-            report.units_ok as f64,
-        ),
-        (
-            "ingest_units_rejected",
-            "Units rejected, last run (see the run's report)",
-            report.units_failed as f64,
-        ),
-        (
-            "ingest_seconds",
-            "Wall time of the last run",
-            report.seconds,
-        ),
-        (
-            "ingest_resources_per_second",
-            "Ingest rate of the last run",
-            report.resources_per_second,
-        ),
-        (
-            "ingest_interrupted",
-            "1 if the last run was stopped by a signal before reading all input",
-            f64::from(u8::from(report.interrupted)),
-        ),
-        (
-            "ingest_finished_timestamp_seconds",
-            "When the last run ended (Unix time)",
-            finished,
-        ),
-    ];
-    oncofed_service::textfile::write(path, "node", &figures)
 }
 
 async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
@@ -574,13 +449,15 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let gate = a.trustee.gate(&a.store.data_dir)?;
-    // Withdrawals: deletion orders from the trust centre, polled alongside hub tasks.
+    // Withdrawals: deletion orders from the trust centre, polled alongside hub
+    // tasks; they delete the person's image objects too.
     let withdrawals = tokio::spawn(
         oncofed_node::withdrawal::WithdrawalPoller::new(
             a.trustee.client()?,
             store.clone(),
             gate.clone(),
         )
+        .with_archive(a.imaging.archive(&a.store.data_dir)?)
         .run(oncofed_service::shutdown_signal()),
     );
     let witness_file = a.store.data_dir.join(oncofed_node::agent::WITNESS_FILE);

@@ -157,6 +157,7 @@ async fn done(
                         "order": id,
                         "patients_deleted": receipt.patients_deleted,
                         "facts_deleted": receipt.facts_deleted,
+                        "images_deleted": receipt.images_deleted,
                         "remaining": receipt.remaining,
                         "deleted_at": receipt.deleted_at,
                         "digest": receipt.digest,
