@@ -10,6 +10,7 @@ mod bench_processes;
 mod demo;
 mod demo_analyses;
 mod demo_audit;
+mod demo_imaging;
 mod demo_transport;
 mod hub;
 mod node;

@@ -102,7 +102,7 @@ pub fn write_imaging(
                 .write_to_file(&path)
                 .map_err(|e| SynthError::Io {
                     path: path.clone(),
-                    source: std::io::Error::other(e.to_string()),
+                    source: std::io::Error::other(format!("{e:?}")),
                 })?;
             summary.objects += 1;
         }
@@ -146,6 +146,8 @@ fn study_object(
     let instance = format!("{root}.{}", slice + 3);
     let text = |tag: Tag, vr: VR, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
     let mut ds = InMemDicomObject::from_element_iter([
+        // Names with umlauts and beyond: UTF-8.
+        text(Tag(0x0008, 0x0005), VR::CS, "ISO_IR 192"),
         text(Tag(0x0008, 0x0016), VR::UI, CT_IMAGE_STORAGE),
         text(Tag(0x0008, 0x0018), VR::UI, &instance),
         text(
@@ -198,4 +200,42 @@ fn study_object(
             .media_storage_sop_instance_uid(&instance),
     )
     .expect("the meta group has every required field")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn studies_are_written_readable_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SynthConfig {
+            persons: 300,
+            sites: 2,
+            ..SynthConfig::default()
+        };
+        let summary = write_imaging(&config, dir.path(), 0.5).unwrap();
+        assert!(summary.studies > 10, "{summary:?}");
+        assert_eq!(summary.objects, summary.studies * u64::from(SLICES));
+        let csv = std::fs::read_to_string(dir.path().join("ground-truth/imaging.csv")).unwrap();
+        assert_eq!(csv.lines().count() as u64, summary.studies + 1);
+        // Every object reads back with the site's identity in its header.
+        let site1 = dir.path().join("site-1/imaging");
+        let patient = std::fs::read_dir(&site1)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let object = dicom_object::open_file(patient.join("ct-0.dcm")).unwrap();
+        let id = object
+            .element(Tag(0x0010, 0x0020))
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(id.trim(), patient.file_name().unwrap().to_str().unwrap());
+        // The same configuration writes the same studies.
+        let again = tempfile::tempdir().unwrap();
+        assert_eq!(write_imaging(&config, again.path(), 0.5).unwrap(), summary);
+    }
 }

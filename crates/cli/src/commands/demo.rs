@@ -87,6 +87,7 @@ struct DemoSummary {
     /// `sqlite` or `postgresql`.
     store: &'static str,
     analyses: super::demo_analyses::DemoAnalyses,
+    imaging: super::demo_imaging::DemoImaging,
     audit: super::demo_audit::DemoAudit,
     data_dir: PathBuf,
     trustee: String,
@@ -113,13 +114,23 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let cohort = dir.join("cohort");
     let synth = {
-        let cohort = cohort.clone();
+        let (config, cohort) = (config.clone(), cohort.clone());
         tokio::task::spawn_blocking(move || oncofed_synth::generate(&config, &cohort, &mut |_| {}))
             .await??
     };
+    let imaging_generated = {
+        let (config, cohort) = (config.clone(), cohort.clone());
+        tokio::task::spawn_blocking(move || {
+            oncofed_synth::write_imaging(&config, &cohort, super::demo_imaging::SHARE)
+        })
+        .await??
+    };
     say(
         &a,
-        &format!("generated {} persons at {} sites", synth.persons, a.sites),
+        &format!(
+            "generated {} persons at {} sites, {} staging CTs",
+            synth.persons, a.sites, imaging_generated.studies
+        ),
     );
 
     // Trust centre and hub on ephemeral loopback ports; site stores; agents poll outbound only.
@@ -145,15 +156,18 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut summaries = Vec::new();
     let mut research = HashSet::new();
     let mut services = Vec::new();
+    let mut imaging_ingest = Vec::new();
     for (i, site) in sites.iter().enumerate() {
         let (service, report) = fed.ingest_site(i, &cohort.join(site.as_str())).await?;
+        let images = super::demo_imaging::ingest_site(&fed, i, &service, &cohort).await?;
         say(
             &a,
             &format!(
-                "{site}: ingested {} resources ({:.0}/s)",
-                report.resources, report.resources_per_second
+                "{site}: ingested {} resources ({:.0}/s) and {} DICOM objects",
+                report.resources, report.resources_per_second, images.objects_stored
             ),
         );
+        imaging_ingest.push((site.to_string(), images));
         let quality = oncofed_node::quality::report(&service.store()).await?;
         research.extend(oncofed_node::research_pseudonyms(&service.store()).await?);
         let queries = example_queries(&service).await?;
@@ -177,6 +191,12 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         });
     }
 
+    let delivery = super::demo_imaging::deliver(&fed, &services[0], &dir.join("delivery")).await?;
+    let imaging = super::demo_imaging::DemoImaging {
+        generated: imaging_generated,
+        ingest: imaging_ingest,
+        delivery,
+    };
     let analyses = super::demo_analyses::run(&fed, &dir).await?;
     say(&a, "federated analyses released");
     let audit = super::demo_audit::run(&fed).await?;
@@ -190,6 +210,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         transport,
         store: fed.store_kind(),
         analyses,
+        imaging,
         audit,
         data_dir: dir.clone(),
         trustee: fed.trustee_url().to_owned(),
@@ -298,6 +319,7 @@ fn print_summary(s: &DemoSummary) {
         println!("  ground truth: {}\n", q.ground_truth);
     }
     super::demo_analyses::print(&s.analyses);
+    super::demo_imaging::print(&s.imaging);
     super::demo_audit::print(&s.audit);
     super::demo_transport::print(&s.transport);
     println!(
@@ -396,12 +418,17 @@ fn federated_examples() -> Vec<(Criteria, TruthPredicate)> {
             ),
             |r| r.icd10.starts_with("C34") && r.egfr && r.genetic_opt_in,
         ),
+        (parse(super::demo_imaging::chest_ct_criteria()), |r| {
+            r.icd10.starts_with("C34") && r.chest_ct_days.is_some_and(|d| d <= 90)
+        }),
     ]
 }
 
 /// One person of the generator's ground truth (only the columns the demo compares).
 struct TruthRow {
     icd10: String,
+    /// Days from diagnosis to the person's synthetic chest CT, if any.
+    chest_ct_days: Option<i64>,
     age_at_diagnosis: i64,
     egfr: bool,
     genetic_opt_in: bool,
@@ -423,6 +450,8 @@ impl Truth {
                 .position(|h| *h == name)
                 .with_context(|| format!("{name} missing in cohort.csv"))
         };
+        let person = col("person_id")?;
+        let chest_ct = chest_ct_days(&path.with_file_name("imaging.csv"))?;
         let (icd, age, egfr, opt_in, objection, withdrawn) = (
             col("icd10")?,
             col("age_at_diagnosis")?,
@@ -436,6 +465,7 @@ impl Truth {
                 let f: Vec<&str> = l.split(',').collect();
                 TruthRow {
                     icd10: f[icd].to_owned(),
+                    chest_ct_days: chest_ct.get(f[person]).copied(),
                     age_at_diagnosis: f[age].parse().unwrap_or(0),
                     egfr: f[egfr] == "1",
                     genetic_opt_in: f[opt_in] == "1",
@@ -446,8 +476,28 @@ impl Truth {
         Ok(Self(rows))
     }
 
-    /// Persons matching `pred` whose consent permits feasibility use.
+    /// Persons matching `pred` whose consent permits feasibility use (feasibility
+    /// counts are opt-out: genetic data and images alike need no opt-in for it).
     fn count(&self, pred: TruthPredicate) -> u64 {
         self.0.iter().filter(|r| !r.excluded && pred(r)).count() as u64
     }
+}
+
+/// `imaging.csv` of the generator: person → days from diagnosis to a chest CT
+/// (absent file: no images).
+fn chest_ct_days(path: &std::path::Path) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(Default::default());
+    };
+    let mut out = std::collections::HashMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        anyhow::ensure!(f.len() == 5, "{}: malformed line {line}", path.display());
+        if f[2] == "CHEST" {
+            let days: i64 = f[4].parse()?;
+            let e = out.entry(f[0].to_owned()).or_insert(days);
+            *e = (*e).min(days);
+        }
+    }
+    Ok(out)
 }

@@ -233,7 +233,6 @@ impl TrusteeArgs {
     }
 }
 
-
 #[derive(Debug, Args)]
 pub struct QualityArgs {
     #[command(flatten)]
