@@ -107,11 +107,25 @@ fn main() {
 
     let mut rows = Vec::new();
     for (set, files) in [("small", &small), ("large", &large)] {
-        rows.push(disk_copy(set, files, &work.path().join(format!("copy-{set}"))));
-        rows.push(ours(set, files, &work.path().join(format!("ours1-{set}")), 1));
+        rows.push(disk_copy(
+            set,
+            files,
+            &work.path().join(format!("copy-{set}")),
+        ));
+        rows.push(ours(
+            set,
+            files,
+            &work.path().join(format!("ours1-{set}")),
+            1,
+        ));
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if cores > 1 {
-            rows.push(ours(set, files, &work.path().join(format!("oursN-{set}")), cores));
+            rows.push(ours(
+                set,
+                files,
+                &work.path().join(format!("oursN-{set}")),
+                cores,
+            ));
         }
     }
     // Peers: deid on the distinct files once (it is ~100× slower), Orthanc
@@ -155,7 +169,10 @@ fn wheel_files() -> Vec<PathBuf> {
         ])
         .output()
         .expect("python with pydicom: run scripts/setup-peers or set ONCOFED_PYTHON");
-    assert!(out.status.success(), "pydicom missing: run scripts/setup-peers");
+    assert!(
+        out.status.success(),
+        "pydicom missing: run scripts/setup-peers"
+    );
     let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("data/test_files");
     list(&dir)
         .into_iter()
@@ -179,9 +196,24 @@ fn make_large(distinct: &[PathBuf], out: &Path, mb: usize) {
     let put = |o: &mut dicom_object::FileDicomObject<_>, tag, vr, v: PrimitiveValue| {
         o.put(DataElement::new(tag, vr, v));
     };
-    put(&mut obj, Tag(0x0028, 0x0010), VR::US, PrimitiveValue::from(512u16));
-    put(&mut obj, Tag(0x0028, 0x0011), VR::US, PrimitiveValue::from(512u16));
-    put(&mut obj, Tag(0x0028, 0x0008), VR::IS, PrimitiveValue::from(frames.to_string()));
+    put(
+        &mut obj,
+        Tag(0x0028, 0x0010),
+        VR::US,
+        PrimitiveValue::from(512u16),
+    );
+    put(
+        &mut obj,
+        Tag(0x0028, 0x0011),
+        VR::US,
+        PrimitiveValue::from(512u16),
+    );
+    put(
+        &mut obj,
+        Tag(0x0028, 0x0008),
+        VR::IS,
+        PrimitiveValue::from(frames.to_string()),
+    );
     put(
         &mut obj,
         Tag(0x7FE0, 0x0010),
@@ -249,14 +281,16 @@ fn ours(set: &'static str, files: &[PathBuf], out: &Path, threads: usize) -> Row
         files: files.len(),
         bytes: size(files),
         seconds: start.elapsed().as_secs_f64(),
-        note: "read, de-identify (Basic + modified dates, characteristics, clean descriptors), write".into(),
+        note:
+            "read, de-identify (Basic + modified dates, characteristics, clean descriptors), write"
+                .into(),
     }
 }
 
 /// pydicom `deid` through `scripts/peers/dicom/deid_bench.py`.
 fn deid(set: &'static str, input: &Path, out: &Path) -> Row {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scripts/peers/dicom/deid_bench.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers/dicom/deid_bench.py");
     let mut row = Row {
         tool: "pydicom deid (default recipe)".into(),
         set,
@@ -265,7 +299,11 @@ fn deid(set: &'static str, input: &Path, out: &Path) -> Row {
         seconds: f64::NAN,
         note: String::new(),
     };
-    let result = Command::new(python()).arg(&script).arg(input).arg(out).output();
+    let result = Command::new(python())
+        .arg(&script)
+        .arg(input)
+        .arg(out)
+        .output();
     match result {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
@@ -274,10 +312,21 @@ fn deid(set: &'static str, input: &Path, out: &Path) -> Row {
             row.files = v["files"].as_u64().unwrap_or(0) as usize;
             row.bytes = v["bytes"].as_u64().unwrap_or(0);
             row.seconds = v["seconds"].as_f64().unwrap_or(f64::NAN);
-            row.tool = format!("pydicom deid {} (default recipe)", v["version"].as_str().unwrap_or("?"));
+            row.tool = format!(
+                "pydicom deid {} (default recipe)",
+                v["version"].as_str().unwrap_or("?")
+            );
             row.note = format!("1 thread; {} file(s) failed", v["failed"]);
         }
-        Ok(o) => row.note = format!("not run: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")),
+        Ok(o) => {
+            row.note = format!(
+                "not run: {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            )
+        }
         Err(e) => row.note = format!("not run: {e}"),
     }
     row
@@ -301,7 +350,8 @@ fn orthanc_rows(distinct: &[PathBuf], repeat: usize, large: &[PathBuf]) -> Vec<R
         }
     };
     let tool = format!("Orthanc {} /anonymize (REST)", server.version());
-    let body = serde_json::json!({"Force": true, "DicomVersion": "2021b", "KeepPrivateTags": false});
+    let body =
+        serde_json::json!({"Force": true, "DicomVersion": "2021b", "KeepPrivateTags": false});
     let mut rows = Vec::new();
     for (set, files, times) in [("small", distinct, repeat), ("large", large, 1)] {
         let mut ids = Vec::new();
@@ -369,13 +419,21 @@ fn print_table(rows: &[Row], repeat: usize) {
     println!(
         "\naim 1: files/s ≥ 100× deid: {:.0}× ({})",
         ours_small / deid_small,
-        if ours_small >= 100.0 * deid_small { "met" } else { "MISSED" }
+        if ours_small >= 100.0 * deid_small {
+            "met"
+        } else {
+            "MISSED"
+        }
     );
     println!(
         "aim 2: large-object MB/s ≥ disk copy / 3: {:.0} vs {:.0} / 3 = {:.0} ({})",
         ours_large,
         copy_large,
         copy_large / 3.0,
-        if ours_large >= copy_large / 3.0 { "met" } else { "MISSED" }
+        if ours_large >= copy_large / 3.0 {
+            "met"
+        } else {
+            "MISSED"
+        }
     );
 }

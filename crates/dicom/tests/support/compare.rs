@@ -160,7 +160,9 @@ pub fn act(input: Option<&Leaf>, output: Option<&Leaf>) -> Option<Act> {
         (Some(_), None) => Some(Act::Removed),
         (Some(i), Some(o)) if o.val == Val::Empty && i.val != Val::Empty => Some(Act::Emptied),
         // A sequence kept with items: the items' attributes say the rest.
-        (Some(i), Some(o)) if i.val == o.val || matches!((&i.val, &o.val), (Val::Seq(_), Val::Seq(_))) => {
+        (Some(i), Some(o))
+            if i.val == o.val || matches!((&i.val, &o.val), (Val::Seq(_), Val::Seq(_))) =>
+        {
             Some(Act::Kept)
         }
         (Some(_), Some(_)) => Some(Act::Replaced),

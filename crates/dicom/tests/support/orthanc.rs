@@ -89,7 +89,8 @@ impl Orthanc {
         });
         let config_path = dir.path().join("orthanc.json");
         std::fs::write(&config_path, config.to_string()).map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(dir.path().join("orthanc.log")).map_err(|e| e.to_string())?;
+        let log =
+            std::fs::File::create(dir.path().join("orthanc.log")).map_err(|e| e.to_string())?;
         let child = Command::new(ORTHANC)
             .arg(&config_path)
             .stdout(Stdio::null())
@@ -149,10 +150,13 @@ impl Orthanc {
             .map_err(|e| e.to_string())?;
         let status = r.status();
         let body = read_all(r.body_mut())?;
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         if status != 200 {
-            return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+            return Err(format!(
+                "{status}: {}",
+                v["Message"].as_str().unwrap_or("?")
+            ));
         }
-        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
         v["ID"]
             .as_str()
             .map(str::to_owned)
@@ -170,7 +174,11 @@ impl Orthanc {
         let status = r.status();
         let out = read_all(r.body_mut())?;
         if status != 200 {
-            return Err(format!("{status}: {}", String::from_utf8_lossy(&out)));
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+            return Err(format!(
+                "{status}: {}",
+                v["Message"].as_str().unwrap_or("?")
+            ));
         }
         Ok(out)
     }
