@@ -8,7 +8,7 @@
 //! and one large multi-frame object (`--large-mb`, default 128 MB of 16-bit
 //! frames) made at run time in a temp directory.
 //!
-//! Run: `cargo run --release -p oncofed-dicom --example deid_bench -- [--json] [--repeat N] [--large-mb M]`
+//! Run: `cargo run --release -p oncofed-dicom --example deid_bench -- [--json] [--repeat N] [--large-mb M] [--ours-only]`
 //! with the peers of `scripts/setup-peers` (Python with `pydicom` and
 //! `deid` at `ONCOFED_PYTHON` or `.venv/bin/python`; Debian `orthanc`).
 //! A missing peer is reported in its row, not fatal.
@@ -46,6 +46,8 @@ impl Row {
 
 struct Args {
     json: bool,
+    /// Only OncoFed and the disk copy (for profiling).
+    ours_only: bool,
     repeat: usize,
     large_mb: usize,
 }
@@ -53,6 +55,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         json: false,
+        ours_only: false,
         repeat: 20,
         large_mb: 128,
     };
@@ -65,9 +68,12 @@ fn args() -> Args {
         };
         match arg.as_str() {
             "--json" => a.json = true,
+            "--ours-only" => a.ours_only = true,
             "--repeat" => a.repeat = num("--repeat").max(1),
             "--large-mb" => a.large_mb = num("--large-mb").max(1),
-            other => panic!("unknown argument {other}; use [--json] [--repeat N] [--large-mb M]"),
+            other => panic!(
+                "unknown argument {other}; use [--json] [--repeat N] [--large-mb M] [--ours-only]"
+            ),
         }
     }
     a
@@ -131,6 +137,10 @@ fn main() {
     // Peers: deid on the distinct files once (it is ~100× slower), Orthanc
     // on each distinct instance `repeat` times (it would store repeats as
     // one instance: same SOP Instance UID).
+    if args.ours_only {
+        print_table(&rows, args.repeat);
+        return;
+    }
     let deid_in = work.path().join("deid-in");
     std::fs::create_dir(&deid_in).unwrap();
     for p in &distinct {
@@ -193,7 +203,10 @@ fn make_large(distinct: &[PathBuf], out: &Path, mb: usize) {
     let pixels: Vec<u16> = (0..frames * frame)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 20) as u16 & 0x0FFF)
         .collect();
-    let put = |o: &mut dicom_object::FileDicomObject<_>, tag, vr, v: PrimitiveValue| {
+    let put = |o: &mut dicom_object::FileDicomObject<dicom_object::InMemDicomObject>,
+               tag,
+               vr,
+               v: PrimitiveValue| {
         o.put(DataElement::new(tag, vr, v));
     };
     put(
@@ -220,6 +233,16 @@ fn make_large(distinct: &[PathBuf], out: &Path, mb: usize) {
         VR::OW,
         PrimitiveValue::U16(pixels.into()),
     );
+    // A SOP Instance UID of its own: with CT_small's, Orthanc would take it
+    // for the CT_small instance already stored.
+    let uid = "2.25.313373948012983374691827349912380911";
+    put(
+        &mut obj,
+        Tag(0x0008, 0x0018),
+        VR::UI,
+        PrimitiveValue::from(uid),
+    );
+    obj.meta_mut().media_storage_sop_instance_uid = uid.into();
     obj.meta_mut().transfer_syntax = "1.2.840.10008.1.2.1\0".into();
     obj.update_meta(|_| {});
     obj.write_to_file(out).unwrap();
@@ -260,18 +283,30 @@ fn ours(set: &'static str, files: &[PathBuf], out: &Path, threads: usize) -> Row
         identifiers: vec!["Smith^John".into()],
     };
     let start = Instant::now();
+    // Seconds in read, de-identify, write, summed over threads.
+    let phases = std::sync::Mutex::new([0f64; 3]);
     std::thread::scope(|s| {
         for t in 0..threads {
-            let (de, subject) = (&de, &subject);
+            let (de, subject, phases) = (&de, &subject, &phases);
             s.spawn(move || {
+                let mut mine = [0f64; 3];
                 for (i, f) in files.iter().enumerate().skip(t).step_by(threads) {
+                    let t0 = Instant::now();
                     let input = oncofed_dicom::read::open(f).unwrap();
+                    let t1 = Instant::now();
                     let (output, _) = de.deidentify(input, subject).unwrap();
+                    let t2 = Instant::now();
                     output.write_to_file(out.join(format!("{i}.dcm"))).unwrap();
+                    mine[0] += (t1 - t0).as_secs_f64();
+                    mine[1] += (t2 - t1).as_secs_f64();
+                    mine[2] += t2.elapsed().as_secs_f64();
                 }
+                let mut p = phases.lock().unwrap();
+                (0..3).for_each(|k| p[k] += mine[k]);
             });
         }
     });
+    let p = phases.into_inner().unwrap();
     Row {
         tool: format!(
             "OncoFed ({threads} thread{})",
@@ -281,9 +316,10 @@ fn ours(set: &'static str, files: &[PathBuf], out: &Path, threads: usize) -> Row
         files: files.len(),
         bytes: size(files),
         seconds: start.elapsed().as_secs_f64(),
-        note:
-            "read, de-identify (Basic + modified dates, characteristics, clean descriptors), write"
-                .into(),
+        note: format!(
+            "thread-seconds: read {:.3}, de-identify {:.3}, write {:.3}",
+            p[0], p[1], p[2]
+        ),
     }
 }
 
@@ -358,13 +394,16 @@ fn orthanc_rows(distinct: &[PathBuf], repeat: usize, large: &[PathBuf]) -> Vec<R
         let mut bytes_one = 0;
         for f in files {
             let data = std::fs::read(f).unwrap();
-            if let Ok(id) = server.upload(&data) {
+            if let Ok(id) = server.upload(&data)
+                && !ids.contains(&id)
+            {
                 ids.push(id);
                 bytes_one += data.len() as u64;
             }
         }
         let start = Instant::now();
         let mut done = 0;
+        // Orthanc dedupes by SOP Instance UID: each id is one file.
         for _ in 0..times {
             for id in &ids {
                 if server.anonymize(id, &body).is_ok() {

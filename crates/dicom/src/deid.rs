@@ -121,7 +121,11 @@ impl Deidentifier {
         subject: &Subject,
     ) -> Result<(FileDicomObject<InMemDicomObject>, DeidReport), DeidError> {
         let mut meta = file.meta().clone();
-        let dataset = file.into_inner();
+        let mut dataset = file.into_inner();
+        // Pixel Data has no row in Table E.1-1 (retained): moved to the
+        // output as it is rather than copied by the walk, which for a large
+        // object was a copy of hundreds of megabytes.
+        let pixels = dataset.take(PIXEL_DATA);
         let (mut names, mut phrases) = (Vec::new(), Vec::new());
         self.withheld_values(&dataset, &mut names, &mut phrases);
         let cleaner =
@@ -146,6 +150,9 @@ impl Deidentifier {
             PrimitiveValue::from(pseudonym),
         ));
         crate::markers::write(&mut out, &self.options, dataset.get(Tag(0x0028, 0x0301)));
+        if let Some(pixels) = pixels {
+            out.put(pixels);
+        }
         let sop_instance = out.get(Tag(0x0008, 0x0018)).and_then(|e| {
             e.value()
                 .to_str()
@@ -432,6 +439,9 @@ fn uid_text(e: &InMemElement) -> Option<String> {
         });
     valid.then_some(text)
 }
+
+/// Pixel Data (7FE0,0010).
+const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
 
 /// An element stored under VR UN whose bytes are text: its VR from the
 /// standard dictionary and the text (PS3.5 6.2.2: UN holds the value as the
