@@ -8,13 +8,15 @@
 //! and one large multi-frame object (`--large-mb`, default 128 MB of 16-bit
 //! frames) made at run time in a temp directory.
 //!
-//! Run: `cargo run --release -p oncofed-dicom --example deid_bench -- [--json] [--repeat N] [--large-mb M] [--ours-only]`
+//! Run: `cargo run --release -p oncofed-dicom --example deid_bench -- [--json] [--repeat N] [--large-mb M] [--ours-only] [--dir PATH]`
+//! (`--dir /dev/shm`: all tools read and write in memory, which takes the
+//! shared disk's file-creation cost out of the figures).
 //! with the peers of `scripts/setup-peers` (Python with `pydicom` and
 //! `deid` at `ONCOFED_PYTHON` or `.venv/bin/python`; Debian `orthanc`).
 //! A missing peer is reported in its row, not fatal.
 
 #[path = "../tests/support/orthanc.rs"]
-#[allow(dead_code, missing_docs)]
+#[allow(missing_docs)]
 mod orthanc;
 
 use dicom_core::value::PrimitiveValue;
@@ -48,6 +50,8 @@ struct Args {
     json: bool,
     /// Only OncoFed and the disk copy (for profiling).
     ours_only: bool,
+    /// Where the temp directory goes (default: the system's temp dir).
+    dir: Option<PathBuf>,
     repeat: usize,
     large_mb: usize,
 }
@@ -56,6 +60,7 @@ fn args() -> Args {
     let mut a = Args {
         json: false,
         ours_only: false,
+        dir: None,
         repeat: 20,
         large_mb: 128,
     };
@@ -69,10 +74,11 @@ fn args() -> Args {
         match arg.as_str() {
             "--json" => a.json = true,
             "--ours-only" => a.ours_only = true,
+            "--dir" => a.dir = Some(it.next().expect("--dir takes a path").into()),
             "--repeat" => a.repeat = num("--repeat").max(1),
             "--large-mb" => a.large_mb = num("--large-mb").max(1),
             other => panic!(
-                "unknown argument {other}; use [--json] [--repeat N] [--large-mb M] [--ours-only]"
+                "unknown argument {other}; use [--json] [--repeat N] [--large-mb M] [--ours-only] [--dir PATH]"
             ),
         }
     }
@@ -88,7 +94,11 @@ fn python() -> PathBuf {
 
 fn main() {
     let args = args();
-    let work = tempfile::tempdir().expect("temp dir");
+    let work = match &args.dir {
+        Some(d) => tempfile::tempdir_in(d),
+        None => tempfile::tempdir(),
+    }
+    .expect("temp dir");
     let wheel = wheel_files();
     // The small set: the wheel's files dicom-rs reads (all but a few), each
     // `repeat` times under another name.
