@@ -19,7 +19,7 @@ pub enum Class {
     /// The PS3.15 markers: ours writes De-identification Method (0012,0063)
     /// with its Code Sequence (0012,0064, CID 7050) and Longitudinal
     /// Temporal Information Modified (0028,0303); Orthanc 1.10 writes only
-    /// Patient Identity Removed (0012,0062) and its own method text.
+    /// Patient Identity Removed (0012,0062).
     Markers,
     /// A D code (or a choice with D, which we apply as D): we write a
     /// dummy, Orthanc empties (it applies every D as Z) or leaves an empty
