@@ -1,8 +1,8 @@
 //! A private Orthanc server for peer tests and the benchmark: Debian's
 //! `/usr/sbin/Orthanc` started with a JSON configuration written to a temp
-//! directory (HTTP and DICOM ports free on loopback, no remote access, no
-//! plugins, storage and index in the temp directory), ready once `/system`
-//! answers, killed on drop.
+//! directory (HTTP and DICOM ports free on loopback, no remote HTTP access,
+//! no DICOM association from unknown peers, no plugins, storage and index in
+//! the temp directory), ready once `/system` answers, killed on drop.
 //!
 //! The HTTP client is `ureq` 3 without default features (no TLS, no async
 //! runtime, ~10 small crates). The workspace's `reqwest` is built with
@@ -77,6 +77,16 @@ impl Orthanc {
             "DicomServerEnabled": true,
             "DicomPort": dicom,
             "DicomAet": "ONCOFEDPEER",
+            // Orthanc 1.10 binds its DICOM port on every interface (and its
+            // HTTP port too, refusing other hosts by `RemoteAccessAllowed`):
+            // accept no association from peers it does not know.
+            "DicomCheckCalledAet": true,
+            "DicomAlwaysAllowEcho": false,
+            "DicomAlwaysAllowStore": false,
+            "DicomAlwaysAllowFind": false,
+            "DicomAlwaysAllowGet": false,
+            "DicomAlwaysAllowMove": false,
+            "DicomModalities": {},
             "RemoteAccessAllowed": false,
             "AuthenticationEnabled": false,
             "SslEnabled": false,
