@@ -4,9 +4,11 @@ use crate::clean::DescriptorCleaner;
 use crate::dates::{shift_da, shift_dt};
 use crate::profile::{Action, BasicAction, ProfileOption, table};
 use crate::uid::UidMapper;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::mem::InMemElement;
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use std::collections::BTreeSet;
@@ -119,7 +121,11 @@ impl Deidentifier {
         subject: &Subject,
     ) -> Result<(FileDicomObject<InMemDicomObject>, DeidReport), DeidError> {
         let mut meta = file.meta().clone();
-        let dataset = file.into_inner();
+        let mut dataset = file.into_inner();
+        // Pixel Data has no row in Table E.1-1 (retained): moved to the
+        // output as it is rather than copied by the walk, which for a large
+        // object was a copy of hundreds of megabytes.
+        let pixels = dataset.take(PIXEL_DATA);
         let (mut names, mut phrases) = (Vec::new(), Vec::new());
         self.withheld_values(&dataset, &mut names, &mut phrases);
         let cleaner =
@@ -144,6 +150,9 @@ impl Deidentifier {
             PrimitiveValue::from(pseudonym),
         ));
         crate::markers::write(&mut out, &self.options, dataset.get(Tag(0x0028, 0x0301)));
+        if let Some(pixels) = pixels {
+            out.put(pixels);
+        }
         let sop_instance = out.get(Tag(0x0008, 0x0018)).and_then(|e| {
             e.value()
                 .to_str()
@@ -197,18 +206,26 @@ impl Deidentifier {
                     table().rule(id).map(|r| r.action(&self.options)),
                     Some(Action::Basic(b)) if !matches!(b, BasicAction::Keep | BasicAction::ReferencesWithUids | BasicAction::Uid)
                 );
-            if !withheld || !is_text(e.vr()) {
+            if !withheld {
                 continue;
             }
-            let Ok(text) = e.value().to_str() else {
-                continue;
+            // Text under VR UN (see `un_as_text`) is withheld text too.
+            let (vr, text) = match un_as_text(e) {
+                Some((vr, text)) => (vr, std::borrow::Cow::Owned(text)),
+                None => match e.value().to_str() {
+                    Ok(text) => (e.vr(), text),
+                    Err(_) => continue,
+                },
             };
+            if !is_text(vr) {
+                continue;
+            }
             for value in text.split('\\').map(|v| v.trim_matches(['\0', ' '])) {
                 let digits = value.bytes().filter(u8::is_ascii_digit).count();
                 if !(value.chars().any(char::is_alphabetic) || digits >= 5) {
                     continue;
                 }
-                let list = if e.vr() == VR::PN {
+                let list = if vr == VR::PN {
                     &mut *names
                 } else {
                     &mut *phrases
@@ -353,10 +370,22 @@ impl Walk<'_> {
             return self.sequence(e, seq, strict);
         }
         let dates = action == Action::Clean(ProfileOption::RetainLongitudinalModifiedDates);
-        let Ok(text) = e.value().to_str() else {
-            return e.clone();
+        let tag = e.tag();
+        // A value under VR UN (an explicit-VR writer that did not know the
+        // tag) is cleaned as its dictionary VR; read as bytes, a date would
+        // pass unshifted and a description uncleaned. One that cannot be
+        // read so is emptied: a C attribute is never kept unexamined.
+        let (vr, text) = match un_as_text(e) {
+            Some((vr, text)) => (vr, std::borrow::Cow::Owned(text)),
+            None if e.vr() == VR::UN => {
+                self.report.replaced += 1;
+                return empty(tag, VR::UN);
+            }
+            None => match e.value().to_str() {
+                Ok(text) => (e.vr(), text),
+                Err(_) => return e.clone(),
+            },
         };
-        let (tag, vr) = (e.tag(), e.vr());
         let offset = self.subject.date_offset_days;
         match vr {
             VR::DA | VR::DT if dates => {
@@ -409,6 +438,31 @@ fn uid_text(e: &InMemElement) -> Option<String> {
             !u.is_empty() && u.len() <= 64 && u.bytes().all(|c| c.is_ascii_digit() || c == b'.')
         });
     valid.then_some(text)
+}
+
+/// Pixel Data (7FE0,0010).
+const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
+
+/// An element stored under VR UN whose bytes are text: its VR from the
+/// standard dictionary and the text (PS3.5 6.2.2: UN holds the value as the
+/// known VR would encode it).
+fn un_as_text(e: &InMemElement) -> Option<(VR, String)> {
+    if e.vr() != VR::UN {
+        return None;
+    }
+    let vr = StandardDataDictionary.by_tag(e.tag())?.vr().exact()?;
+    let Value::Primitive(PrimitiveValue::U8(bytes)) = e.value() else {
+        return None;
+    };
+    if !is_text_or_date(vr) {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    Some((vr, text.to_owned()))
+}
+
+fn is_text_or_date(vr: VR) -> bool {
+    is_text(vr) || matches!(vr, VR::DA | VR::DT | VR::TM)
 }
 
 /// A repeating curve (50xx) or overlay (60xx) group, xx even in 00–1E.

@@ -61,7 +61,9 @@
 //!
 //! Reading ([`read::open`]: Part 10 files, with or without preamble, and bare
 //! data sets), writing and the DICOM network come from dicom-rs
-//! (`dicom-object`, `dicom-core`).
+//! (`dicom-object`, `dicom-core`). [`Deidentifier::deidentify_file`] writes a
+//! file from a file and copies native pixel data at the end of the file
+//! without reading it into memory.
 
 mod clean;
 mod dates;
@@ -71,6 +73,7 @@ mod markers;
 pub mod pixels;
 pub mod profile;
 pub mod read;
+mod stream;
 mod uid;
 
 pub use clean::DescriptorCleaner;
@@ -83,4 +86,5 @@ pub use pixels::{
     recognisable_face_risk,
 };
 pub use profile::ProfileOption;
+pub use stream::FileDeidError;
 pub use uid::UidMapper;

@@ -164,3 +164,41 @@ fn contradicting_options_are_refused() {
         .is_err()
     );
 }
+
+/// Found by the Orthanc comparison (tests/orthanc.rs, pydicom's
+/// `rtdose_rle.dcm`, every element stored under VR UN): with Modified Dates
+/// the Study Date under UN was kept unshifted, and a description under UN
+/// was not cleaned. Both are now read as their dictionary VR.
+#[test]
+fn regression_dates_and_descriptions_under_vr_un_are_shifted_and_cleaned() {
+    let mut file = ct_small();
+    let un = |file: &mut dicom_object::FileDicomObject<InMemDicomObject>, e: u16, v: &str| {
+        file.put(DataElement::new(
+            Tag(0x0008, e),
+            VR::UN,
+            PrimitiveValue::from(v.as_bytes().to_vec()),
+        ));
+    };
+    un(&mut file, 0x0020, "20040119");
+    un(&mut file, 0x1030, "CT Thorax Mustermann ");
+    let de = Deidentifier::new(
+        [
+            ProfileOption::RetainLongitudinalModifiedDates,
+            ProfileOption::CleanDescriptors,
+        ],
+        &[1; 32],
+    )
+    .unwrap();
+    let subject = Subject {
+        pseudonym: "PSN-UN".into(),
+        date_offset_days: -30,
+        identifiers: vec!["Mustermann".into()],
+    };
+    let (out, _) = de.deidentify(file, &subject).unwrap();
+    let date = out.element(Tag(0x0008, 0x0020)).unwrap();
+    assert_eq!(date.vr(), VR::DA);
+    assert_eq!(date.value().to_str().unwrap(), "20031220");
+    let description = out.element(Tag(0x0008, 0x1030)).unwrap();
+    let text = description.value().to_str().unwrap().to_uppercase();
+    assert!(!text.contains("MUSTERMANN"), "{text}");
+}

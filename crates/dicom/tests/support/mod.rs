@@ -3,6 +3,10 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod classes;
+pub mod compare;
+pub mod orthanc;
+
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
