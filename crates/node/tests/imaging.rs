@@ -7,9 +7,7 @@
 
 mod support;
 
-use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
-use dicom_object::InMemDicomObject;
-use dicom_object::meta::FileMetaTableBuilder;
+use dicom_core::Tag;
 use oncofed_criteria::Criteria;
 use oncofed_model::Pseudonym;
 use oncofed_node::ConsentGate;
@@ -21,12 +19,11 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::dicom::{CT, Header, MR, image, walk};
 use support::{Node, Served, registry, serve, write_bundle};
 
 const SITES: [&str; 2] = ["site-1", "site-2"];
 const ADMIN: &str = "admin-token-0123456789abcdef-imaging";
-const CT: &str = "1.2.840.10008.5.1.4.1.1.2";
-const MR: &str = "1.2.840.10008.5.1.4.1.1.4";
 
 fn token(site: &str) -> String {
     format!("token-of-{site}-0123456789abcdef")
@@ -55,74 +52,6 @@ fn patient(local_id: &str, given: &str, birth: &str, diagnosed: &str) -> Vec<ser
                             "onsetDateTime": diagnosed},
                "request": {"method": "PUT", "url": format!("Condition/cond-{local_id}")}}),
     ]
-}
-
-/// What a modality writes into one image's header.
-struct Header<'a> {
-    patient_id: &'a str,
-    name: &'a str,
-    birth: &'a str,
-    sop_class: &'a str,
-    modality: &'a str,
-    body_part: &'a str,
-    study_date: &'a str,
-    study: &'a str,
-    series: &'a str,
-    instance: &'a str,
-}
-
-/// Writes a small identified image (8×8, 8 bit) to `path`.
-fn image(path: &Path, h: &Header) {
-    let text = |tag: Tag, vr: VR, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
-    // The modality's operator typed the patient's name into the description.
-    let description = format!("Staging {}", h.name.replace('^', " "));
-    let mut ds = InMemDicomObject::from_element_iter([
-        text(Tag(0x0008, 0x0016), VR::UI, h.sop_class),
-        text(Tag(0x0008, 0x0018), VR::UI, h.instance),
-        text(Tag(0x0008, 0x0020), VR::DA, h.study_date),
-        text(Tag(0x0008, 0x0060), VR::CS, h.modality),
-        text(Tag(0x0008, 0x0070), VR::LO, "ACME Medical"),
-        text(Tag(0x0008, 0x0080), VR::LO, "Klinikum Beispielstadt"),
-        text(Tag(0x0008, 0x1030), VR::LO, &description),
-        text(Tag(0x0010, 0x0010), VR::PN, h.name),
-        text(Tag(0x0010, 0x0020), VR::LO, h.patient_id),
-        text(Tag(0x0010, 0x0030), VR::DA, h.birth),
-        text(Tag(0x0010, 0x0040), VR::CS, "F"),
-        text(Tag(0x0018, 0x0015), VR::CS, h.body_part),
-        text(Tag(0x0018, 0x0050), VR::DS, "2.5"),
-        text(Tag(0x0020, 0x000D), VR::UI, h.study),
-        text(Tag(0x0020, 0x000E), VR::UI, h.series),
-        text(Tag(0x0028, 0x0004), VR::CS, "MONOCHROME2"),
-    ]);
-    for (element, value) in [
-        (0x0002, 1u16),
-        (0x0010, 8),
-        (0x0011, 8),
-        (0x0100, 8),
-        (0x0101, 8),
-        (0x0102, 7),
-        (0x0103, 0),
-    ] {
-        ds.put(DataElement::new(
-            Tag(0x0028, element),
-            VR::US,
-            PrimitiveValue::from(value),
-        ));
-    }
-    ds.put(DataElement::new(
-        Tag(0x7FE0, 0x0010),
-        VR::OB,
-        PrimitiveValue::from(vec![42u8; 64]),
-    ));
-    let file = ds
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax("1.2.840.10008.1.2.1")
-                .media_storage_sop_class_uid(h.sop_class)
-                .media_storage_sop_instance_uid(h.instance),
-        )
-        .unwrap();
-    file.write_to_file(path).unwrap();
 }
 
 fn wilma_ct(dir: &Path) -> PathBuf {
@@ -161,21 +90,6 @@ fn stored_study_date(archive_dir: &Path) -> chrono::NaiveDate {
         .unwrap()
         .to_string();
     chrono::NaiveDate::parse_from_str(date.trim(), "%Y%m%d").unwrap()
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 fn withdrawal() -> serde_json::Value {

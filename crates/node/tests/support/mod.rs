@@ -2,6 +2,8 @@
 //! from `oncofed-testkit`), node stores and their snapshots, site-1's agent.
 #![allow(dead_code)]
 
+pub mod dicom;
+
 use oncofed_crypto::SigningKeyPair;
 use oncofed_model::SiteId;
 use oncofed_node::agent::{AgentConfig, AnalysisRuns, SiteSecret, answer_analysis};
