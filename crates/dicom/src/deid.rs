@@ -271,6 +271,11 @@ impl Walk<'_> {
             }
             let action = match table().rule(id) {
                 Some(rule) => rule.action(&self.de.options),
+                // Code strings (CS: ≤ 16 upper-case characters, defined
+                // terms such as an SR item's Value Type or Relationship Type)
+                // keep the content item valid; they are cleaned, not dummied,
+                // so an identifying word in one is still masked.
+                None if strict && element.vr() == VR::CS => Action::Basic(BasicAction::Clean),
                 None if strict && is_text(element.vr()) => Action::Basic(BasicAction::Dummy),
                 None => Action::Keep,
             };
