@@ -164,6 +164,14 @@ pub fn storescu(calling: &str, port: u16, args: &[&str], files: &[&Path]) -> (bo
     (out.status.success(), text)
 }
 
+/// The data set's SOP Instance UID (0008,0018), trimmed.
+pub fn instance_uid(object: &InMemDicomObject) -> Option<String> {
+    object
+        .get(dicom_core::Tag(0x0008, 0x0018))
+        .and_then(|e| e.value().to_str().ok())
+        .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
+}
+
 /// The transfer syntax in a Part 10 file's meta group, read without
 /// parsing the data set (some pydicom files are broken on purpose and slow
 /// to parse whole).
