@@ -156,7 +156,8 @@ fn dcmtk(name: &'static str, ignore: bool, files: &[&Path], bytes: u64) -> Row {
         .local_addr()
         .unwrap()
         .port();
-    let mut args = vec!["-aet", "STORESCP", "-od"];
+    // +uf: unique file names, so repeated objects are all kept.
+    let mut args = vec!["+uf", "-aet", "STORESCP", "-od"];
     if ignore {
         args.insert(0, "--ignore");
     }
