@@ -223,7 +223,7 @@ impl StoreScu {
             options = options.with_presentation_context(class.clone(), proposal(ts));
         }
         let associate = || {
-            options
+            let mut association = options
                 .clone()
                 .establish_with(&format!(
                     "{}@{}",
@@ -233,7 +233,11 @@ impl StoreScu {
                     address: destination.address.clone(),
                     called_ae: destination.called_ae.clone(),
                     reason: e.to_string(),
-                })
+                })?;
+            // A command and its data set are separate writes: without this,
+            // Nagle's algorithm waits for the peer's delayed ACK (~40 ms).
+            let _ = association.inner_stream().set_nodelay(true);
+            Ok(association)
         };
         let mut association = Some(associate()?);
         let mut message_id: u16 = 0;

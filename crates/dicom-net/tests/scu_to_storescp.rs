@@ -6,7 +6,7 @@ mod support;
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use oncofed_dicom_net::{Destination, Outcome, StoreScu};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 use support::{differences, peer, wait_until};
 
@@ -198,7 +198,7 @@ fn refused_association_is_an_error() {
         address: format!("127.0.0.1:{}", support::free_port()),
         called_ae: "STORESCP".into(),
     };
-    assert!(scu.send(&closed, &[object.clone()]).is_err());
+    assert!(scu.send(&closed, std::slice::from_ref(&object)).is_err());
     let open = Destination {
         address: format!("127.0.0.1:{}", scp.port),
         called_ae: "STORESCP".into(),

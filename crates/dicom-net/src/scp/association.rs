@@ -32,6 +32,11 @@ pub(super) fn run<S: StoreSink>(stream: TcpStream, shared: &Shared<S>) {
             return;
         }
     };
+    // Responses are small writes after small reads: without this, Nagle's
+    // algorithm and the peer's delayed ACK cost ~40 ms per message.
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         match shared.options.establish(stream) {
             Ok(association) => serve(association, peer_addr, shared),

@@ -164,6 +164,14 @@ pub fn storescu(calling: &str, port: u16, args: &[&str], files: &[&Path]) -> (bo
     (out.status.success(), text)
 }
 
+/// The data set's SOP Instance UID (0008,0018), trimmed.
+pub fn instance_uid(object: &InMemDicomObject) -> Option<String> {
+    object
+        .get(dicom_core::Tag(0x0008, 0x0018))
+        .and_then(|e| e.value().to_str().ok())
+        .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
+}
+
 /// The transfer syntax in a Part 10 file's meta group, read without
 /// parsing the data set (some pydicom files are broken on purpose and slow
 /// to parse whole).
@@ -257,11 +265,12 @@ fn compare(a: &InMemDicomObject, b: &InMemDicomObject, path: &str, out: &mut Vec
                     compare(p, q, &format!("{here}[{i}]"), out);
                 }
             }
-            (Value::PixelSequence(s), Value::PixelSequence(t)) => {
-                if s.fragments() != t.fragments() || s.offset_table() != t.offset_table() {
-                    out.push(format!("{here}: pixel fragments differ"));
-                }
+            (Value::PixelSequence(s), Value::PixelSequence(t))
+                if s.fragments() != t.fragments() || s.offset_table() != t.offset_table() =>
+            {
+                out.push(format!("{here}: pixel fragments differ"));
             }
+            (Value::PixelSequence(_), Value::PixelSequence(_)) => {}
             (Value::Primitive(p), Value::Primitive(q)) if only_padding_differs(p, q) => {}
             (p, q) if p != q => out.push(
                 format!("{here}: {p:?} vs {q:?}")
