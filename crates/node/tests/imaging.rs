@@ -310,10 +310,14 @@ async fn images_link_count_deliver_and_are_withdrawn_at_both_sites() {
         cohort,
         today: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
     };
+    let audit_key = oncofed_crypto::SigningKeyPair::generate();
+    let audit_file = tmp.path().join("delivery-audit.db");
+    let audit = imaging::deliver::DeliveryAudit::open(&audit_file, audit_key.clone(), 16).unwrap();
     let delivered = imaging::deliver::deliver(
         &site1.store,
         &gate1,
         &setup1,
+        &audit,
         &request(vec![ct_pair.site.clone()]),
         &mut target,
     )
@@ -358,11 +362,29 @@ async fn images_link_count_deliver_and_are_withdrawn_at_both_sites() {
         &site2.store,
         &gate2,
         &setup2,
+        &audit,
         &request(vec![mr_pair.site.clone()]),
         &mut target2,
     )
     .await
     .unwrap();
+    // Both deliveries are in the audit trail, start and end, and it verifies.
+    let entries = audit.entries(0, 100).unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "images.delivery.started",
+            "images.delivery.finished",
+            "images.delivery.started",
+            "images.delivery.finished"
+        ]
+    );
+    assert_eq!(entries[1].details["objects_delivered"], 1);
+    assert!(
+        audit.verify_stored().unwrap().ok,
+        "the delivery trail verifies"
+    );
     assert_eq!(
         (kept.objects_delivered, kept.objects_withheld_face),
         (0, 1),

@@ -1,6 +1,7 @@
 //! The demo's imaging part: synthetic staging CTs for part of the cohort, each
 //! site ingests its own through the trust centre (linked to the same persons as
-//! their FHIR data), and site 1 delivers a project's chest CTs to a folder.
+//! their FHIR data), and site 1 delivers a project's chest CTs to a folder
+//! (recorded in its delivery audit trail).
 
 use oncofed_node::QueryService;
 use oncofed_node::imaging::deliver::{DeliveryReport, DeliveryRequest, FolderTarget, ProjectKey};
@@ -92,10 +93,16 @@ pub async fn deliver(
     };
     let mut target = FolderTarget(out.to_owned());
     let setup = setup(&fed.node_dir(0))?;
+    let audit = oncofed_node::imaging::deliver::DeliveryAudit::open(
+        fed.node_dir(0).join("delivery-audit.db"),
+        oncofed_crypto::SigningKeyPair::generate(),
+        oncofed_audit::DEFAULT_CHECKPOINT_EVERY,
+    )?;
     Ok(oncofed_node::imaging::deliver::deliver(
         &service.store(),
         &service.gate(),
         &setup,
+        &audit,
         &request,
         &mut target,
     )

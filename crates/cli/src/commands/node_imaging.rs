@@ -183,6 +183,11 @@ pub struct DeliverArgs {
     /// Our AE title towards the research PACS.
     #[arg(long, default_value = "ONCOFED")]
     calling_ae: String,
+    /// The site's signing key (as for `oncofed node agent`): it signs the
+    /// checkpoints of the site's delivery audit trail, DATA_DIR/delivery-audit.db
+    /// (`oncofed audit verify` checks it).
+    #[arg(long, value_name = "FILE")]
+    key_file: PathBuf,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -235,14 +240,13 @@ pub async fn deliver(a: DeliverArgs) -> anyhow::Result<std::process::ExitCode> {
         cohort,
         today,
     };
-    let report = deliver::deliver(&store, &gate, &setup, &request, target.as_mut()).await?;
-    tracing::info!(
-        project = %report.project,
-        target = %report.target,
-        objects = report.objects_delivered,
-        persons = report.persons_delivered,
-        "images delivered"
-    );
+    let key = oncofed_crypto::SigningKeyPair::load_or_create(&a.key_file)
+        .with_context(|| format!("site key {}", a.key_file.display()))?;
+    let audit_file = a.store.data_dir.join("delivery-audit.db");
+    let audit =
+        deliver::DeliveryAudit::open(&audit_file, key, oncofed_audit::DEFAULT_CHECKPOINT_EVERY)
+            .with_context(|| format!("delivery audit trail {}", audit_file.display()))?;
+    let report = deliver::deliver(&store, &gate, &setup, &audit, &request, target.as_mut()).await?;
     if a.json {
         crate::output::print_json(&report)?;
     } else {

@@ -149,7 +149,18 @@ pub enum DeliveryError {
     /// Consent could not be answered (the snapshot is too old): nothing was delivered.
     #[error("consent cannot be checked, nothing was delivered: {0}")]
     Consent(#[from] GateError),
+    /// The delivery could not be recorded in the site's audit trail: nothing
+    /// was delivered (the record is written first).
+    #[error("the delivery cannot be audited, nothing was delivered: {0}")]
+    Audit(#[from] oncofed_audit::AuditError),
 }
+
+/// The site's audit trail of deliveries (`oncofed-audit`: hash-chained,
+/// checkpoints signed with the site's key, verifiable with `oncofed audit
+/// verify`): one entry when a delivery starts (project, target, cohort size)
+/// and one with its counts when it ends, so a delivery that stopped half-way
+/// is visible too.
+pub type DeliveryAudit = oncofed_audit::AuditLog;
 
 /// One delivery: which project, under which key, whom, on which day.
 #[derive(Debug, Clone)]
@@ -167,6 +178,34 @@ pub struct DeliveryRequest {
 /// Delivers the images of the request's cohort to `target`, checking each
 /// person's consent for imaging in research on the request's day.
 pub async fn deliver(
+    store: &SharedStore,
+    gate: &ConsentGate,
+    setup: &ImagingSetup,
+    audit: &DeliveryAudit,
+    request: &DeliveryRequest,
+    target: &mut dyn DeliveryTarget,
+) -> Result<DeliveryReport, DeliveryError> {
+    audit.append(
+        "site",
+        "images.delivery.started",
+        &format!("project/{}", request.project),
+        serde_json::json!({
+            "target": target.describe(),
+            "cohort": request.cohort.len(),
+            "day": request.today.to_string(),
+        }),
+    )?;
+    let report = deliver_audited(store, gate, setup, request, target).await?;
+    audit.append(
+        "site",
+        "images.delivery.finished",
+        &format!("project/{}", request.project),
+        serde_json::to_value(&report).unwrap_or_default(),
+    )?;
+    Ok(report)
+}
+
+async fn deliver_audited(
     store: &SharedStore,
     gate: &ConsentGate,
     setup: &ImagingSetup,
