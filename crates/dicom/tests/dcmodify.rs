@@ -11,7 +11,6 @@
 mod support;
 
 use oncofed_dicom::{Deidentifier, ProfileOption, Subject};
-use std::path::Path;
 use std::process::Command;
 
 /// The identifying values the red team writes, with where they go.
@@ -55,25 +54,6 @@ const SECRETS: &[&str] = &[
     "ACME RED",
 ];
 
-fn run(program: &str, args: &[&str], file: &Path) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}; run scripts/setup-peers"));
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    text
-}
-
-fn iod_errors(file: &Path) -> Vec<String> {
-    run("dciodvfy", &[], file)
-        .lines()
-        .filter(|l| l.starts_with("Error"))
-        .map(str::to_owned)
-        .collect()
-}
-
 #[test]
 fn values_written_with_dcmodify_do_not_survive() {
     let de = Deidentifier::new(
@@ -109,7 +89,7 @@ fn values_written_with_dcmodify_do_not_survive() {
         if !status.success() {
             continue; // dcmodify cannot write every file (e.g. no meta group)
         }
-        if !run("dcmdump", &["+L", "+U8"], &target).contains("Mustermann") {
+        if !support::tools::dump(&target).contains("Mustermann") {
             continue; // dcmdump cannot show this file's values (its character set)
         }
         let Ok(input) = oncofed_dicom::read::open(&target) else {
@@ -125,7 +105,7 @@ fn values_written_with_dcmodify_do_not_survive() {
         let (output, _) = de.deidentify(input, &subject).unwrap();
         let out_path = dir.path().join(format!("out-{name}"));
         output.write_to_file(&out_path).unwrap();
-        let dump = run("dcmdump", &["+L", "+U8"], &out_path);
+        let dump = support::tools::dump(&out_path);
         for secret in SECRETS {
             if dump.contains(secret) {
                 failures.push(format!("{name}: {secret:?} survives"));
@@ -136,9 +116,9 @@ fn values_written_with_dcmodify_do_not_survive() {
                 failures.push(format!("{name}: marker {marker} missing"));
             }
         }
-        if iod_errors(&target).is_empty() {
+        if support::tools::iod_errors(&target).is_empty() {
             valid += 1;
-            for e in iod_errors(&out_path) {
+            for e in support::tools::iod_errors(&out_path) {
                 failures.push(format!("{name}: dciodvfy: {e}"));
             }
         }

@@ -10,29 +10,6 @@
 mod support;
 
 use oncofed_dicom::{Deidentifier, ProfileOption, Subject};
-use std::path::Path;
-use std::process::Command;
-
-fn tool(name: &str, args: &[&str], file: &Path) -> String {
-    let out = Command::new(name)
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap_or_else(|e| panic!("{name}: {e}; run scripts/setup-peers"));
-    // Both tools report on stderr and stdout; keep both.
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    text
-}
-
-/// `dciodvfy`'s error lines (warnings are not counted).
-fn iod_errors(file: &Path) -> Vec<String> {
-    tool("dciodvfy", &[], file)
-        .lines()
-        .filter(|l| l.starts_with("Error"))
-        .map(str::to_owned)
-        .collect()
-}
 
 #[test]
 fn dciodvfy_and_dcmdump_agree_the_output_is_valid_and_anonymous() {
@@ -63,15 +40,15 @@ fn dciodvfy_and_dcmdump_agree_the_output_is_valid_and_anonymous() {
         let out_path = dir.path().join(&name);
         output.write_to_file(&out_path).unwrap();
         checked += 1;
-        let dump = tool("dcmdump", &["+U8"], &out_path);
+        let dump = support::tools::dump(&out_path);
         for s in &secrets {
             if dump.contains(s.as_str()) {
                 failures.push(format!("{name}: dcmdump shows {s:?}"));
             }
         }
-        if iod_errors(&path).is_empty() {
+        if support::tools::iod_errors(&path).is_empty() {
             valid_inputs += 1;
-            for e in iod_errors(&out_path) {
+            for e in support::tools::iod_errors(&out_path) {
                 failures.push(format!("{name}: dciodvfy: {e}"));
             }
         }

@@ -6,6 +6,7 @@
 pub mod classes;
 pub mod compare;
 pub mod orthanc;
+pub mod tools;
 
 use dicom_core::header::Header;
 use dicom_core::value::Value;
