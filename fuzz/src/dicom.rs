@@ -31,7 +31,8 @@
 //! `elsewhere` counts such inputs in a failure message only.
 
 use dicom_core::value::Value;
-use dicom_core::{PrimitiveValue, Tag, VR};
+use dicom_core::header::Header;
+use dicom_core::{PrimitiveValue, Tag};
 use dicom_object::mem::InMemElement;
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use oncofed_dicom::{Deidentifier, PixelCleaner, ProfileOption, Subject, identity, read};

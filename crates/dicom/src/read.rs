@@ -54,6 +54,19 @@ pub enum ReadError {
     /// it cannot be stored or referenced.
     #[error("the data set has no {0}; it cannot be stored")]
     MissingUid(&'static str),
+    /// A data set without meta group has a SOP Class or SOP Instance UID
+    /// with other characters than digits and dots (PS3.5 9.1), so the meta
+    /// group made of it could not be read back (found by fuzzing).
+    #[error("the data set's {0} is not a valid UID; it cannot be stored")]
+    InvalidUid(&'static str),
+}
+
+/// Whether `uid` (trailing padding removed) has only the characters of a
+/// UID (PS3.5 9.1: digits and dots), which is what dicom-object's file meta
+/// reader demands. Lenient on purpose: older archives hold UIDs with leading
+/// zeros or over 64 characters, which read and write fine.
+fn is_valid_uid(uid: &str) -> bool {
+    !uid.is_empty() && uid.bytes().all(|b| b == b'.' || b.is_ascii_digit())
 }
 
 /// Reads `path`: a Part 10 file (preamble optional), or else a bare data set
@@ -130,6 +143,13 @@ pub fn from_bare_dataset(bytes: &[u8]) -> Result<FileDicomObject<InMemDicomObjec
             .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
             .filter(|s| !s.is_empty())
             .ok_or(ReadError::MissingUid(what))
+            .and_then(|s| {
+                if is_valid_uid(&s) {
+                    Ok(s)
+                } else {
+                    Err(ReadError::InvalidUid(what))
+                }
+            })
     };
     let meta = FileMetaTableBuilder::new()
         .media_storage_sop_class_uid(uid(Tag(0x0008, 0x0016), "SOP Class UID")?)

@@ -1,0 +1,57 @@
+//! Inputs the `dicom` fuzz target (`fuzz/src/dicom.rs`) found, each reduced to
+//! what it shows and kept here so the fix stays.
+
+use oncofed_dicom::read::{self, ReadError};
+use oncofed_dicom::{Deidentifier, ProfileOption, Subject};
+
+/// An explicit VR little endian element with a 2-byte length.
+fn element(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(group.to_le_bytes());
+    out.extend(element.to_le_bytes());
+    out.extend(vr);
+    out.extend((value.len() as u16).to_le_bytes());
+    out.extend(value);
+    out
+}
+
+/// A bare data set whose SOP Class UID holds other characters than digits
+/// and dots was read, given a meta group with that UID, de-identified and
+/// written, and the written file did not read back ("Invalid UID in file
+/// meta information group"): the node would have archived an object it
+/// cannot open. Such a data set is refused at reading now.
+#[test]
+fn a_bare_data_set_with_a_malformed_sop_class_uid_is_refused() {
+    let mut bytes = element(0x0008, 0x0016, b"UI", b"1.2.840.(\x00\x028.5.1.4.1.1.7\x00");
+    bytes.extend(element(0x0008, 0x0018, b"UI", b"1.2.3.4\x00"));
+    bytes.extend(element(0x0010, 0x0010, b"PN", b"Doe^John"));
+    let error = read::from_bytes(&bytes).err().expect("refused");
+    assert!(
+        matches!(error, ReadError::InvalidUid("SOP Class UID")),
+        "{error}"
+    );
+
+    // The same with a well-formed UID reads, de-identifies and reads back.
+    let mut bytes = element(0x0008, 0x0016, b"UI", b"1.2.840.10008.5.1.4.1.1.7\x00");
+    bytes.extend(element(0x0008, 0x0018, b"UI", b"1.2.3.4\x00"));
+    bytes.extend(element(0x0010, 0x0010, b"PN", b"Doe^John"));
+    let object = read::from_bytes(&bytes).unwrap();
+    let de = Deidentifier::new(
+        [
+            ProfileOption::RetainLongitudinalModifiedDates,
+            ProfileOption::RetainPatientCharacteristics,
+            ProfileOption::CleanDescriptors,
+        ],
+        &[7; 32],
+    )
+    .unwrap();
+    let subject = Subject {
+        pseudonym: "P1".into(),
+        date_offset_days: -3,
+        identifiers: vec!["Doe".into(), "John".into()],
+    };
+    let (out, _) = de.deidentify(object, &subject).unwrap();
+    let mut written = Vec::new();
+    out.write_all(&mut written).unwrap();
+    read::from_bytes(&written).unwrap();
+}
