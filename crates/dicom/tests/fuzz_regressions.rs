@@ -55,3 +55,16 @@ fn a_bare_data_set_with_a_malformed_sop_class_uid_is_refused() {
     out.write_all(&mut written).unwrap();
     read::from_bytes(&written).unwrap();
 }
+
+/// An item tag (FFFE,E000) where a data element belongs was read by
+/// dicom-object as an element of VR UN, kept by the profile, and written
+/// back as an item header, which no reader accepts: the output did not
+/// read back. Refused at reading now.
+#[test]
+fn an_item_tag_among_the_data_elements_is_refused() {
+    let mut bytes = element(0x0008, 0x0016, b"UI", b"1.2.840.10008.5.1.4.1.1.7\x00");
+    bytes.extend(element(0x0008, 0x0018, b"UI", b"1.2.3.4\x00"));
+    bytes.extend([0xFE, 0xFF, 0x00, 0xE0, 4, 0, 0, 0, b'a', b'b', b'c', b'd']);
+    let error = read::from_bytes(&bytes).err().expect("refused").to_string();
+    assert!(error.contains("item tag (FFFE,E000)"), "{error}");
+}

@@ -1,6 +1,7 @@
 //! The walk over an input's structure that runs before dicom-object parses
 //! it: every declared value length must fit in the bytes that are left, and
-//! sequences may nest only [`MAX_SEQUENCE_DEPTH`] deep.
+//! sequences may nest only [`MAX_SEQUENCE_DEPTH`] deep; and no item tag
+//! stands where a data element belongs.
 //!
 //! dicom-rs 0.10 allocates and zero-fills a value's declared length before it
 //! reads the value (`StatefulDecoder::read_value_*`, the file meta reader's
@@ -143,6 +144,15 @@ fn walk(bytes: &[u8], ts: &TransferSyntax) -> Result<(), ReadError> {
                 continue;
             }
             LazyDataToken::ElementHeader(_) => continue,
+            // An item tag where a data element belongs (PS3.5 7.5): dicom-object
+            // keeps it as an element, writes it back as an item header, and
+            // cannot read what it wrote (found by fuzzing).
+            LazyDataToken::LazyValue { header, .. } if header.tag.group() == 0xFFFE => {
+                return Err(refuse(format!(
+                    "the item tag {} where a data element belongs",
+                    header.tag
+                )));
+            }
             LazyDataToken::LazyValue { header, decoder } => {
                 (header.tag, header.len.0, decoder.position())
             }
