@@ -54,9 +54,10 @@ pub enum ReadError {
     /// it cannot be stored or referenced.
     #[error("the data set has no {0}; it cannot be stored")]
     MissingUid(&'static str),
-    /// A data set without meta group has a SOP Class or SOP Instance UID
-    /// with other characters than digits and dots (PS3.5 9.1), so the meta
-    /// group made of it could not be read back (found by fuzzing).
+    /// The SOP Class or SOP Instance UID that would go into the file meta
+    /// group (of a data set without one, or missing from it) has other
+    /// characters than digits and dots (PS3.5 9.1), so a file written with
+    /// it could not be read back (found by fuzzing).
     #[error("the data set's {0} is not a valid UID; it cannot be stored")]
     InvalidUid(&'static str),
 }
@@ -115,10 +116,20 @@ fn part10(part10: &[u8]) -> Result<FileDicomObject<InMemDicomObject>, ReadError>
             ))
         })?;
     bounds::check_dataset(dataset, ts)?;
-    OpenFileOptions::new()
+    let file = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(part10)
-        .map_err(|e| not_dicom(&e))
+        .map_err(|e| not_dicom(&e))?;
+    // dicom-object fills a Media Storage SOP Class or Instance UID missing
+    // from the meta group from the data set without checking it, and then
+    // cannot read the file it writes (found by fuzzing).
+    if !is_valid_uid(file.meta().media_storage_sop_class_uid()) {
+        return Err(ReadError::InvalidUid("SOP Class UID"));
+    }
+    if !is_valid_uid(file.meta().media_storage_sop_instance_uid()) {
+        return Err(ReadError::InvalidUid("SOP Instance UID"));
+    }
+    Ok(file)
 }
 
 /// Parses a data set without preamble or meta group and gives it a meta

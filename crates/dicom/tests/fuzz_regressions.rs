@@ -68,3 +68,40 @@ fn an_item_tag_among_the_data_elements_is_refused() {
     let error = read::from_bytes(&bytes).err().expect("refused").to_string();
     assert!(error.contains("item tag (FFFE,E000)"), "{error}");
 }
+
+/// A Part 10 file whose meta group lacks Media Storage SOP Instance UID:
+/// dicom-object takes it from the data set's SOP Instance UID unchecked, so
+/// an instance UID with letters reached the meta group, and the written
+/// output did not read back. Refused at reading now.
+#[test]
+fn a_part10_file_with_a_malformed_instance_uid_in_its_data_set_is_refused() {
+    let mut meta = Vec::new();
+    meta.extend([0x02, 0x00, 0x01, 0x00, b'O', b'B', 0, 0, 2, 0, 0, 0, 0, 1]);
+    meta.extend(element(
+        0x0002,
+        0x0002,
+        b"UI",
+        b"1.2.840.10008.5.1.4.1.1.7\x00",
+    ));
+    meta.extend(element(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\x00"));
+    let mut bytes = b"DICM".to_vec();
+    bytes.extend(element(
+        0x0002,
+        0x0000,
+        b"UL",
+        &(meta.len() as u32).to_le_bytes(),
+    ));
+    bytes.extend(meta);
+    bytes.extend(element(
+        0x0008,
+        0x0016,
+        b"UI",
+        b"1.2.840.10008.5.1.4.1.1.7\x00",
+    ));
+    bytes.extend(element(0x0008, 0x0018, b"UI", b"1.2.3.x4\x00"));
+    let error = read::from_bytes(&bytes).err().expect("refused");
+    assert!(
+        matches!(error, ReadError::InvalidUid("SOP Instance UID")),
+        "{error}"
+    );
+}
