@@ -126,7 +126,19 @@ fn part10(part10: &[u8]) -> Result<FileDicomObject<InMemDicomObject>, ReadError>
     if !is_valid_uid(file.meta().media_storage_sop_class_uid()) {
         return Err(ReadError::InvalidUid("SOP Class UID"));
     }
-    if !is_valid_uid(file.meta().media_storage_sop_instance_uid()) {
+    // The de-identifier writes the data set's SOP Instance UID (mapped) into
+    // the meta group: two values there made an unreadable file (fuzzing).
+    let dataset_instance = file.get(Tag(0x0008, 0x0018)).map(|e| {
+        e.value()
+            .to_str()
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
+    });
+    let dataset_instance_ok = match dataset_instance {
+        None => true,
+        Some(Ok(uid)) => is_valid_uid(&uid),
+        Some(Err(_)) => false,
+    };
+    if !is_valid_uid(file.meta().media_storage_sop_instance_uid()) || !dataset_instance_ok {
         return Err(ReadError::InvalidUid("SOP Instance UID"));
     }
     Ok(file)

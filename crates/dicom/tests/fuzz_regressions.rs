@@ -72,9 +72,26 @@ fn an_item_tag_among_the_data_elements_is_refused() {
 /// A Part 10 file whose meta group lacks Media Storage SOP Instance UID:
 /// dicom-object takes it from the data set's SOP Instance UID unchecked, so
 /// an instance UID with letters reached the meta group, and the written
-/// output did not read back. Refused at reading now.
+/// output did not read back. And one whose data set's SOP Instance UID has
+/// two values: the de-identifier maps both into the meta group. Both are
+/// refused at reading now.
 #[test]
 fn a_part10_file_with_a_malformed_instance_uid_in_its_data_set_is_refused() {
+    for instance in [b"1.2.3.x4\x00".as_slice(), b"1.2.3\\1.2.4\x00"] {
+        let bytes = part10_sc(instance);
+        let error = read::from_bytes(&bytes).err().expect("refused");
+        assert!(
+            matches!(error, ReadError::InvalidUid("SOP Instance UID")),
+            "{error}"
+        );
+    }
+    read::from_bytes(&part10_sc(b"1.2.3.4\x00")).unwrap();
+}
+
+/// A Part 10 secondary capture (explicit VR little endian) whose meta
+/// group has no Media Storage SOP Instance UID, with `instance` as the data
+/// set's SOP Instance UID.
+fn part10_sc(instance: &[u8]) -> Vec<u8> {
     let mut meta = Vec::new();
     meta.extend([0x02, 0x00, 0x01, 0x00, b'O', b'B', 0, 0, 2, 0, 0, 0, 0, 1]);
     meta.extend(element(
@@ -98,10 +115,6 @@ fn a_part10_file_with_a_malformed_instance_uid_in_its_data_set_is_refused() {
         b"UI",
         b"1.2.840.10008.5.1.4.1.1.7\x00",
     ));
-    bytes.extend(element(0x0008, 0x0018, b"UI", b"1.2.3.x4\x00"));
-    let error = read::from_bytes(&bytes).err().expect("refused");
-    assert!(
-        matches!(error, ReadError::InvalidUid("SOP Instance UID")),
-        "{error}"
-    );
+    bytes.extend(element(0x0008, 0x0018, b"UI", instance));
+    bytes
 }
