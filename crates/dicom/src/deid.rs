@@ -144,11 +144,15 @@ impl Deidentifier {
             PrimitiveValue::from(pseudonym),
         ));
         crate::markers::write(&mut out, &self.options, dataset.get(Tag(0x0028, 0x0301)));
+        // Only one UID may go into the meta group: a SOP Instance UID of two
+        // values, or one read as bytes (`49\\46\\…`), made a file no reader
+        // accepts (found by fuzzing); the meta group's own UID, mapped, then.
         let sop_instance = out.get(Tag(0x0008, 0x0018)).and_then(|e| {
             e.value()
                 .to_str()
                 .ok()
-                .map(|s| s.trim_end_matches('\0').to_owned())
+                .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b == b'.' || b.is_ascii_digit()))
         });
         meta.media_storage_sop_instance_uid = match sop_instance {
             Some(uid) => uid,

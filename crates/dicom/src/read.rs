@@ -122,23 +122,13 @@ fn part10(part10: &[u8]) -> Result<FileDicomObject<InMemDicomObject>, ReadError>
         .map_err(|e| not_dicom(&e))?;
     // dicom-object fills a Media Storage SOP Class or Instance UID missing
     // from the meta group from the data set without checking it, and then
-    // cannot read the file it writes (found by fuzzing).
-    if !is_valid_uid(file.meta().media_storage_sop_class_uid()) {
+    // cannot read the file it writes (found by fuzzing). An empty one reads
+    // back, and older files have them.
+    let meta_uid_ok = |uid: &str| uid.is_empty() || is_valid_uid(uid);
+    if !meta_uid_ok(file.meta().media_storage_sop_class_uid()) {
         return Err(ReadError::InvalidUid("SOP Class UID"));
     }
-    // The de-identifier writes the data set's SOP Instance UID (mapped) into
-    // the meta group: two values there made an unreadable file (fuzzing).
-    let dataset_instance = file.get(Tag(0x0008, 0x0018)).map(|e| {
-        e.value()
-            .to_str()
-            .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
-    });
-    let dataset_instance_ok = match dataset_instance {
-        None => true,
-        Some(Ok(uid)) => is_valid_uid(&uid),
-        Some(Err(_)) => false,
-    };
-    if !is_valid_uid(file.meta().media_storage_sop_instance_uid()) || !dataset_instance_ok {
+    if !meta_uid_ok(file.meta().media_storage_sop_instance_uid()) {
         return Err(ReadError::InvalidUid("SOP Instance UID"));
     }
     Ok(file)
