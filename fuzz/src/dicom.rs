@@ -30,8 +30,8 @@
 //! that element; the profile's rows are the crate's own tests' business.
 //! `elsewhere` counts such inputs in a failure message only.
 
-use dicom_core::value::Value;
 use dicom_core::header::Header;
+use dicom_core::value::Value;
 use dicom_core::{PrimitiveValue, Tag};
 use dicom_object::mem::InMemElement;
 use dicom_object::{FileDicomObject, InMemDicomObject};
@@ -201,7 +201,12 @@ fn all_values(ds: &InMemDicomObject, top: bool, out: &mut Vec<Vec<u8>>) {
             Value::Sequence(s) => s.items().iter().for_each(|i| all_values(i, false, out)),
             Value::PixelSequence(p) => {
                 out.extend(p.fragments().iter().cloned());
-                out.push(p.offset_table().iter().flat_map(|x| x.to_le_bytes()).collect());
+                out.push(
+                    p.offset_table()
+                        .iter()
+                        .flat_map(|x| x.to_le_bytes())
+                        .collect(),
+                );
             }
             Value::Primitive(p) => {
                 out.push(p.to_bytes().into_owned());
@@ -210,4 +215,3 @@ fn all_values(ds: &InMemDicomObject, top: bool, out: &mut Vec<Vec<u8>>) {
         }
     }
 }
-

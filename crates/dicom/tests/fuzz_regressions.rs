@@ -25,7 +25,7 @@ fn a_bare_data_set_with_a_malformed_sop_class_uid_is_refused() {
     let mut bytes = element(0x0008, 0x0016, b"UI", b"1.2.840.(\x00\x028.5.1.4.1.1.7\x00");
     bytes.extend(element(0x0008, 0x0018, b"UI", b"1.2.3.4\x00"));
     bytes.extend(element(0x0010, 0x0010, b"PN", b"Doe^John"));
-    let error = read::from_bytes(&bytes).err().expect("refused");
+    let error = read::from_bytes(&bytes).expect_err("refused");
     assert!(
         matches!(error, ReadError::InvalidUid("SOP Class UID")),
         "{error}"
@@ -51,7 +51,7 @@ fn an_item_tag_among_the_data_elements_is_refused() {
     let mut bytes = element(0x0008, 0x0016, b"UI", b"1.2.840.10008.5.1.4.1.1.7\x00");
     bytes.extend(element(0x0008, 0x0018, b"UI", b"1.2.3.4\x00"));
     bytes.extend([0xFE, 0xFF, 0x00, 0xE0, 4, 0, 0, 0, b'a', b'b', b'c', b'd']);
-    let error = read::from_bytes(&bytes).err().expect("refused").to_string();
+    let error = read::from_bytes(&bytes).expect_err("refused").to_string();
     assert!(error.contains("item tag (FFFE,E000)"), "{error}");
 }
 
@@ -65,7 +65,7 @@ fn an_item_tag_among_the_data_elements_is_refused() {
 #[test]
 fn a_part10_file_with_a_malformed_instance_uid_in_its_data_set_is_refused() {
     let bytes = part10_sc(b"1.2.3.x4\x00", false);
-    let error = read::from_bytes(&bytes).err().expect("refused");
+    let error = read::from_bytes(&bytes).expect_err("refused");
     assert!(
         matches!(error, ReadError::InvalidUid("SOP Instance UID")),
         "{error}"
@@ -140,6 +140,6 @@ fn a_binary_value_of_a_partial_number_is_refused() {
     let mut bytes = element(0x0008, 0x0016, b"UI", b"1.2.840.10008.5.1.4.1.1.7\x00");
     bytes.extend(element(0x0008, 0x0018, b"UI", b"1.2.3.4\x00"));
     bytes.extend(element(0x0028, 0x0002, b"UL", &[1, 0]));
-    let error = read::from_bytes(&bytes).err().expect("refused").to_string();
+    let error = read::from_bytes(&bytes).expect_err("refused").to_string();
     assert!(error.contains("not a multiple of 4"), "{error}");
 }

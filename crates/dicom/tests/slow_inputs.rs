@@ -43,7 +43,7 @@ fn refused_quickly(bytes: &[u8], expect: &str) {
     let start = Instant::now();
     let outcome = oncofed_dicom::read::from_bytes(bytes);
     let took = start.elapsed();
-    let error = outcome.err().expect("refused").to_string();
+    let error = outcome.expect_err("refused").to_string();
     assert!(error.contains(expect), "{error}");
     assert!(took < Duration::from_millis(500), "took {took:?}");
 }
