@@ -153,11 +153,15 @@ impl Deidentifier {
         if let Some(pixels) = pixels {
             out.put(pixels);
         }
+        // Only one UID may go into the meta group: a SOP Instance UID of two
+        // values, or one read as bytes (`49\\46\\…`), made a file no reader
+        // accepts (found by fuzzing); the meta group's own UID, mapped, then.
         let sop_instance = out.get(Tag(0x0008, 0x0018)).and_then(|e| {
             e.value()
                 .to_str()
                 .ok()
-                .map(|s| s.trim_end_matches('\0').to_owned())
+                .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b == b'.' || b.is_ascii_digit()))
         });
         meta.media_storage_sop_instance_uid = match sop_instance {
             Some(uid) => uid,
