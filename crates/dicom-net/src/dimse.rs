@@ -97,7 +97,7 @@ impl Command {
     /// Parses a command set (PS3.7 §6.3.1: Implicit VR Little Endian).
     pub fn parse(bytes: &[u8]) -> Result<Self, CommandError> {
         let ts = IMPLICIT_VR_LITTLE_ENDIAN.erased();
-        let obj = InMemDicomObject::read_dataset_with_ts(bytes, &ts)
+        let obj = oncofed_dicom::read::dataset_with_ts(bytes, &ts)
             .map_err(|e| CommandError::Parse(e.to_string()))?;
         let u16_of = |tag: Tag| obj.get(tag).and_then(|e| e.value().to_int::<u16>().ok());
         let uid_of = |tag: Tag| {

@@ -76,6 +76,19 @@ fn is_valid_uid(uid: &str) -> bool {
     !uid.is_empty() && uid.bytes().all(|b| b == b'.' || b.is_ascii_digit())
 }
 
+/// Parses a data set received without a file (a C-STORE's data, a command
+/// set) in the transfer syntax `ts`, after the same bounds check as
+/// [`from_bytes`]: dicom-rs allocates an element's declared length before it
+/// reads it, so unchecked bytes of a few hundred could claim gigabytes.
+pub fn dataset_with_ts(
+    bytes: &[u8],
+    ts: &dicom_encoding::TransferSyntax,
+) -> Result<InMemDicomObject, ReadError> {
+    bounds::check_dataset(bytes, ts)?;
+    InMemDicomObject::read_dataset_with_ts(bytes, ts)
+        .map_err(|e| ReadError::NotDicom(e.to_string()))
+}
+
 /// Reads `path`: a Part 10 file (preamble optional), or else a bare data set
 /// (see [`from_bytes`]).
 pub fn open(path: &Path) -> Result<FileDicomObject<InMemDicomObject>, ReadError> {

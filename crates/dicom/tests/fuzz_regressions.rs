@@ -143,3 +143,24 @@ fn a_binary_value_of_a_partial_number_is_refused() {
     let error = read::from_bytes(&bytes).expect_err("refused").to_string();
     assert!(error.contains("not a multiple of 4"), "{error}");
 }
+
+/// A received data set (a C-STORE's data, no file around it) that declares a
+/// 4 GiB value in a few bytes is refused by the bounds check before dicom-rs
+/// would allocate the declared length; a well-formed one parses.
+#[test]
+fn a_received_data_set_claiming_gigabytes_is_refused_before_allocation() {
+    use dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN;
+    let ts = EXPLICIT_VR_LITTLE_ENDIAN.erased();
+    let mut bytes = element(0x0008, 0x0018, b"UI", b"1.2.3.4\x00");
+    // (7FE0,0010) OB with a 4-byte length of 0xFFFF_FFF0 and 8 bytes of data.
+    bytes.extend(0x7FE0u16.to_le_bytes());
+    bytes.extend(0x0010u16.to_le_bytes());
+    bytes.extend(b"OB\0\0");
+    bytes.extend(0xFFFF_FFF0u32.to_le_bytes());
+    bytes.extend([0u8; 8]);
+    let started = std::time::Instant::now();
+    assert!(read::dataset_with_ts(&bytes, &ts).is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let good = element(0x0008, 0x0018, b"UI", b"1.2.3.4\x00");
+    assert!(read::dataset_with_ts(&good, &ts).is_ok());
+}

@@ -5,7 +5,7 @@
 
 use dicom_core::Tag;
 use dicom_encoding::TransferSyntaxIndex;
-use dicom_object::InMemDicomObject;
+
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use dicom_ul::association::server::ServerAssociation;
@@ -306,8 +306,10 @@ where
             context.transfer_syntax
         ));
     };
+    // Bounded first (oncofed-dicom): a declared length is checked against
+    // the bytes received before dicom-rs allocates it.
     let parsed = catch_unwind(AssertUnwindSafe(|| {
-        InMemDicomObject::read_dataset_with_ts(&pending.bytes[..], ts)
+        oncofed_dicom::read::dataset_with_ts(&pending.bytes[..], ts)
     }));
     let dataset = match parsed {
         Ok(Ok(dataset)) => dataset,
