@@ -35,12 +35,9 @@
 //! [`StoreScp::spawn`] (or [`StoreScp::serve`] on a blocking thread) and
 //! stops it with the [`Shutdown`] handle.
 //!
-//! TLS on the DICOM port (PS3.15 Annex B.1): [`ScpConfig::tls`] takes the
-//! same `oncofed_tls::ServerTls` as the HTTP services (certificate, key,
-//! optional client CA); `oncofed-tls` builds the rustls configuration and
-//! dicom-ul's `sync-tls` runs the handshake on the association's thread.
-//!
-//! Not here: TLS for the SCU, C-FIND/C-MOVE/C-GET, Storage Commitment.
+//! Not here: TLS on the DICOM port (dicom-ul offers a `sync-tls` feature
+//! with rustls; wiring `oncofed-tls`'s server configuration into it is
+//! open), C-FIND/C-MOVE/C-GET, Storage Commitment.
 
 mod dimse;
 mod scp;

@@ -47,10 +47,6 @@ pub struct ScpConfig {
     /// Read and write timeout on the connection (ARTIM-like: a silent peer
     /// loses its association after this long).
     pub timeout: Duration,
-    /// TLS on the DICOM port (PS3.15 Annex B.1, the TLS Secure Transport
-    /// Connection Profile): certificate, key and optionally a client CA
-    /// (mutual TLS), loaded by `oncofed-tls`. `None`: plain TCP.
-    pub tls: Option<oncofed_tls::ServerTls>,
 }
 
 impl Default for ScpConfig {
@@ -63,7 +59,6 @@ impl Default for ScpConfig {
             max_associations: 8,
             max_object_bytes: 256 * 1024 * 1024,
             timeout: Duration::from_secs(30),
-            tls: None,
         }
     }
 }
@@ -82,9 +77,6 @@ pub enum ScpError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The TLS material could not be loaded.
-    #[error("TLS for the DICOM port: {0}")]
-    Tls(#[from] oncofed_tls::TlsError),
     /// The thread serving the SCP panicked (a bug; associations already
     /// ended).
     #[error("the SCP thread panicked")]
@@ -187,7 +179,6 @@ impl Shutdown {
 /// A bound C-STORE SCP, ready to [`serve`](StoreScp::serve).
 pub struct StoreScp<S: StoreSink> {
     config: ScpConfig,
-    tls: Option<oncofed_tls::TlsAcceptor>,
     listener: TcpListener,
     local_addr: SocketAddr,
     sink: Arc<S>,
@@ -206,8 +197,6 @@ impl<S: StoreSink> std::fmt::Debug for StoreScp<S> {
 /// What every association thread shares.
 struct Shared<S> {
     options: Options,
-    /// Whether `options` holds a TLS configuration to handshake with.
-    tls: bool,
     sink: Arc<S>,
     ae_title: String,
     max_object_bytes: u64,
@@ -217,7 +206,6 @@ impl<S: StoreSink> StoreScp<S> {
     /// Validates `config` and binds its address.
     pub fn bind(config: ScpConfig, sink: S) -> Result<Self, ScpError> {
         config.validate()?;
-        let tls = config.tls.as_ref().map(|tls| tls.load()).transpose()?;
         let listener = TcpListener::bind(config.bind).map_err(|source| ScpError::Bind {
             addr: config.bind,
             source,
@@ -235,7 +223,6 @@ impl<S: StoreSink> StoreScp<S> {
         }
         Ok(StoreScp {
             config,
-            tls,
             listener,
             local_addr,
             sink: Arc::new(sink),
@@ -272,9 +259,6 @@ impl<S: StoreSink> StoreScp<S> {
         for ts in syntax::accepted_transfer_syntaxes() {
             options = options.with_transfer_syntax(ts);
         }
-        if let Some(tls) = &self.tls {
-            options = options.tls_config(tls.server_config(&[]));
-        }
         options
     }
 
@@ -283,7 +267,6 @@ impl<S: StoreSink> StoreScp<S> {
     pub fn serve(self) -> Result<(), ScpError> {
         let shared = Arc::new(Shared {
             options: self.options(),
-            tls: self.tls.is_some(),
             sink: self.sink.clone(),
             ae_title: self.config.ae_title.clone(),
             max_object_bytes: self.config.max_object_bytes,
@@ -291,7 +274,7 @@ impl<S: StoreSink> StoreScp<S> {
         let active = Arc::new(AtomicUsize::new(0));
         let rejecting = Arc::new(AtomicUsize::new(0));
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
-        tracing::info!(addr = %self.local_addr, ae = %self.config.ae_title, tls = self.tls.is_some(), "DICOM SCP listening");
+        tracing::info!(addr = %self.local_addr, ae = %self.config.ae_title, "DICOM SCP listening");
         for stream in self.listener.incoming() {
             if self.shutdown.is_triggered() {
                 break;

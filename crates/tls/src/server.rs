@@ -46,16 +46,6 @@ impl TlsAcceptor {
     pub fn is_mutual(&self) -> bool {
         self.mutual
     }
-
-    /// The rustls configuration with `alpn` as its ALPN protocols (empty for
-    /// none), for a protocol other than HTTP that a library serves over its
-    /// own stream: the DICOM port (`oncofed-dicom-net`, through dicom-ul) takes
-    /// it with `&[]`, since DICOM TLS (PS3.15 Annex B) negotiates no ALPN.
-    pub fn server_config(&self, alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
-        let mut config = (*self.config).clone();
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        Arc::new(config)
-    }
 }
 
 impl ServerTls {

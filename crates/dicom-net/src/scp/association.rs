@@ -38,18 +38,10 @@ pub(super) fn run<S: StoreSink>(stream: TcpStream, shared: &Shared<S>) {
         tracing::debug!(error = %e, "TCP_NODELAY not set");
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let refused = |e: dicom_ul::association::Error| {
-            tracing::warn!(peer = %peer_addr, error = %e, "association not established");
-        };
-        if shared.tls {
-            match shared.options.establish_tls(stream) {
-                Ok(association) => serve(association, peer_addr, shared),
-                Err(e) => refused(e),
-            }
-        } else {
-            match shared.options.establish(stream) {
-                Ok(association) => serve(association, peer_addr, shared),
-                Err(e) => refused(e),
+        match shared.options.establish(stream) {
+            Ok(association) => serve(association, peer_addr, shared),
+            Err(e) => {
+                tracing::warn!(peer = %peer_addr, error = %e, "association not established");
             }
         }
     }));
