@@ -94,21 +94,7 @@ fn identifiers(ds: &InMemDicomObject) -> Vec<String> {
             .filter_map(|t| text(ds, t))
             .collect();
     };
-    let idat = &id.idat;
-    let mut out: Vec<String> = idat.given.clone();
-    out.extend(idat.family.clone());
-    if let Some(d) = idat.birth_date {
-        out.push(d.format("%Y%m%d").to_string());
-        out.push(d.format("%d.%m.%Y").to_string());
-        out.push(d.format("%Y-%m-%d").to_string());
-    }
-    out.extend(
-        id.local_id
-            .split('|')
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned),
-    );
-    out
+    id.descriptor_words()
 }
 
 /// De-identifies `file` for `subject`, cleans its pixels and writes it;

@@ -31,6 +31,32 @@ impl std::fmt::Debug for HeaderIdentity {
     }
 }
 
+impl HeaderIdentity {
+    /// The strings Clean Descriptors masks in this person's free text: the
+    /// names, the birth date in the usual spellings (`19640812`,
+    /// `12.08.1964`, `1964-08-12`), the local id's parts and the insurance
+    /// number (for [`crate::Subject::identifiers`]).
+    pub fn descriptor_words(&self) -> Vec<String> {
+        let idat = &self.idat;
+        let mut out: Vec<String> = idat.given.clone();
+        out.extend(idat.family.clone());
+        out.extend(idat.birth_name.clone());
+        if let Some(d) = idat.birth_date {
+            out.push(d.format("%Y%m%d").to_string());
+            out.push(d.format("%d.%m.%Y").to_string());
+            out.push(d.format("%Y-%m-%d").to_string());
+        }
+        out.extend(
+            self.local_id
+                .split('|')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+        out.extend(idat.kvnr.as_ref().map(|k| k.as_str().to_owned()));
+        out
+    }
+}
+
 /// Why an object cannot be linked to a person (it goes to quarantine).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {

@@ -98,28 +98,6 @@ fn text(ds: &InMemDicomObject, g: u16, e: u16) -> Option<String> {
     (!v.is_empty()).then(|| v.to_owned())
 }
 
-/// The strings Clean Descriptors masks: the person's names, birth date in the
-/// usual spellings, the local id and the insurance number.
-fn identifiers(id: &HeaderIdentity) -> Vec<String> {
-    let idat = &id.idat;
-    let mut out: Vec<String> = idat.given.clone();
-    out.extend(idat.family.clone());
-    out.extend(idat.birth_name.clone());
-    if let Some(d) = idat.birth_date {
-        out.push(d.format("%Y%m%d").to_string());
-        out.push(d.format("%d.%m.%Y").to_string());
-        out.push(d.format("%Y-%m-%d").to_string());
-    }
-    out.extend(
-        id.local_id
-            .split('|')
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned),
-    );
-    out.extend(idat.kvnr.as_ref().map(|k| k.as_str().to_owned()));
-    out
-}
-
 /// A de-identified object ready to archive, with what the store records of it.
 struct Prepared {
     bytes: Vec<u8>,
@@ -152,7 +130,7 @@ fn prepare(
     let subject = Subject {
         pseudonym: pair.site.as_str().to_owned(),
         date_offset_days: pair.date_offset_days,
-        identifiers: identifiers(identity),
+        identifiers: identity.descriptor_words(),
     };
     let (mut out, _) = setup
         .deidentifier()
