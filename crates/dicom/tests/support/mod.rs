@@ -5,7 +5,6 @@
 
 pub mod classes;
 pub mod compare;
-pub mod orthanc;
 
 use dicom_core::header::Header;
 use dicom_core::value::Value;
