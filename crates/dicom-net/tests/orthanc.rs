@@ -50,7 +50,7 @@ fn orthanc_sends_into_our_scp() {
 fn our_scu_delivers_to_orthanc() {
     // Orthanc accepts C-STORE only from the modalities it lists.
     let Some(orthanc) = Orthanc::builder()
-        .modality("oncofed", "ONCOFED", support::free_port())
+        .modality("oncofed", "ONCOFED", oncofed_test_peers::free_port())
         .start_or_skip()
     else {
         return;

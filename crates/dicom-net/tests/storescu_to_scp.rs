@@ -4,9 +4,9 @@ mod support;
 
 use dicom_core::Tag;
 use oncofed_dicom_net::{RefusalKind, ScpConfig};
-use oncofed_test_peers::storescu;
+use oncofed_test_peers::{peer, storescu};
 use std::sync::Arc;
-use support::{Collect, Refuse, differences, peer, scp_config, start};
+use support::{Collect, Refuse, differences, scp_config, start};
 
 /// Every pydicom test file storescu accepts arrives once, under its SOP
 /// Instance UID, with the data set it was sent with and a rebuilt meta group.

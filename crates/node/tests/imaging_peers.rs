@@ -293,7 +293,7 @@ async fn orthanc_sends_into_the_node_and_receives_a_project_delivery() {
     let key = ProjectKey::new([3; 32]);
     let gate = ConsentGate::new(site.client.clone(), Duration::from_secs(60));
     let audit = DeliveryAudit::open(
-        &tmp.path().join("delivery-audit.db"),
+        tmp.path().join("delivery-audit.db"),
         oncofed_crypto::SigningKeyPair::generate(),
         16,
     )

@@ -105,3 +105,34 @@ pub fn storescu(
     );
     (out.status.success(), text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_peer_skips_unless_required() {
+        let missing = "oncofed-no-such-peer";
+        if peers_required() {
+            assert!(std::panic::catch_unwind(|| peer(missing)).is_err());
+        } else {
+            assert_eq!(peer(missing), None);
+            assert!(matches!(
+                Orthanc::builder().binary("/nonexistent/Orthanc").start(),
+                Err(OrthancError::Missing(_))
+            ));
+        }
+        assert!(peer("sh").is_some(), "a program on the PATH is found");
+    }
+
+    #[test]
+    fn waits_until_the_check_holds_or_the_limit_passes() {
+        let mut n = 0;
+        assert!(wait_until(Duration::from_secs(5), || {
+            n += 1;
+            n == 3
+        }));
+        assert!(!wait_until(Duration::from_millis(50), || false));
+        assert_ne!(free_port(), 0);
+    }
+}

@@ -1,6 +1,6 @@
 //! What the DICOM network tests share: the pydicom test files, a collecting
 //! sink, and the comparison of two data sets. The peers (dcmtk, Orthanc) are
-//! found, run or skipped through `oncofed-test-peers`, re-exported here.
+//! found, run or skipped through `oncofed-test-peers`.
 
 #![allow(dead_code)] // each test binary uses its own part
 
@@ -10,8 +10,6 @@ use oncofed_dicom_net::{Origin, ScpConfig, SinkRefusal, StoreScp, StoreSink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-
-pub use oncofed_test_peers::{free_port, peer, wait_until};
 
 /// `pydicom/data/test_files` of the peer Python (`ONCOFED_PYTHON`, else the
 /// workspace's `.venv`, as `scripts/setup-peers` installs it). Fails, never
