@@ -175,13 +175,13 @@ fn the_cli_does_not_reach_into_stores() {
 }
 
 #[test]
-fn the_test_cluster_starter_is_dev_only() {
-    // `oncofed-test-pg` runs initdb and pg_ctl: no shipped crate may depend on it.
+fn the_test_cluster_starter_and_the_peer_harness_are_dev_only() {
+    // `oncofed-test-pg` runs initdb and pg_ctl, `oncofed-test-peers` starts
+    // Orthanc and dcmtk: no shipped crate may depend on either.
     for (krate, deps) in workspace_graph() {
-        assert!(
-            !deps.contains("oncofed-test-pg"),
-            "{krate} depends on oncofed-test-pg"
-        );
+        for dev_only in ["oncofed-test-pg", "oncofed-test-peers"] {
+            assert!(!deps.contains(dev_only), "{krate} depends on {dev_only}");
+        }
     }
 }
 

@@ -5,26 +5,27 @@
 mod support;
 
 use oncofed_dicom_net::{Destination, Outcome, StoreScu};
+use oncofed_test_peers::Orthanc;
 use std::sync::Arc;
-use support::orthanc::Orthanc;
-use support::{Collect, differences, peer, scp_config, start};
-
-const ORTHANC: &str = "/usr/sbin/Orthanc";
+use support::{Collect, differences, scp_config, start};
 
 #[test]
 fn orthanc_sends_into_our_scp() {
-    let Some(binary) = peer(ORTHANC) else {
-        return;
-    };
     let sink = Arc::new(Collect::default());
     let scp = start(scp_config(&["ORTHANC"]), sink.clone());
-    let orthanc = Orthanc::start(&binary, "oncofed", "ONCOFED", scp.local_addr().port());
+    let Some(orthanc) = Orthanc::builder()
+        .aet("ORTHANC")
+        .modality("oncofed", "ONCOFED", scp.local_addr().port())
+        .start_or_skip()
+    else {
+        return;
+    };
     let files = ["CT_small.dcm", "MR_small_jp2klossless.dcm", "image_dfl.dcm"];
     for name in files {
         let file = support::pydicom_test_files().join(name);
-        let id = orthanc.upload(&file);
+        let id = orthanc.upload_file(&file).unwrap();
         let answer = orthanc
-            .post("/modalities/oncofed/store", id.as_bytes())
+            .store_to("oncofed", &id)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(answer["FailedInstancesCount"], 0, "{name}: {answer}");
     }
@@ -47,12 +48,14 @@ fn orthanc_sends_into_our_scp() {
 
 #[test]
 fn our_scu_delivers_to_orthanc() {
-    let Some(binary) = peer(ORTHANC) else {
+    // Orthanc accepts C-STORE only from the modalities it lists.
+    let Some(orthanc) = Orthanc::builder()
+        .modality("oncofed", "ONCOFED", oncofed_test_peers::free_port())
+        .start_or_skip()
+    else {
         return;
     };
-    // Orthanc accepts C-STORE only from the modalities it lists.
-    let orthanc = Orthanc::start(&binary, "oncofed", "ONCOFED", support::free_port());
-    assert!(orthanc.instances().is_empty());
+    assert!(orthanc.instances().unwrap().is_empty());
     let names = ["CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "rtplan.dcm"];
     let objects: Vec<_> = names
         .iter()
@@ -60,7 +63,7 @@ fn our_scu_delivers_to_orthanc() {
         .collect();
     let destination = Destination {
         address: format!("127.0.0.1:{}", orthanc.dicom_port),
-        called_ae: orthanc.aet.into(),
+        called_ae: orthanc.aet.clone(),
     };
     let scu = StoreScu {
         calling_ae: "ONCOFED".into(),
@@ -68,16 +71,16 @@ fn our_scu_delivers_to_orthanc() {
     };
     let report = scu.send(&destination, &objects).unwrap();
     assert_eq!(report.stored(), names.len(), "{report:?}");
-    let ids = orthanc.instances();
+    let ids = orthanc.instances().unwrap();
     assert_eq!(ids.len(), names.len());
     let mut held = Vec::new();
     for id in &ids {
         let tags = orthanc
-            .get(&format!("/instances/{id}/simplified-tags"))
+            .get_json(&format!("/instances/{id}/simplified-tags"))
             .unwrap();
         held.push(tags["SOPInstanceUID"].as_str().unwrap().to_owned());
         // The file Orthanc keeps holds the data set we sent.
-        let bytes = orthanc.get_bytes(&format!("/instances/{id}/file"));
+        let bytes = orthanc.download(id).unwrap();
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), bytes).unwrap();
         let kept = oncofed_dicom::read::open(file.path()).unwrap();

@@ -114,9 +114,10 @@ fn associations_over_the_limit_are_rejected_until_one_ends() {
     assert!(error.contains("rejected"), "{error}");
     first.release().unwrap();
     // The slot frees when the first association's thread ends.
-    assert!(support::wait_until(Duration::from_secs(5), || {
-        hold().map(|a| a.release()).is_ok()
-    }));
+    assert!(oncofed_test_peers::wait_until(
+        Duration::from_secs(5),
+        || { hold().map(|a| a.release()).is_ok() }
+    ));
 }
 
 #[test]

@@ -5,10 +5,11 @@ mod support;
 
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use oncofed_dicom_net::{Destination, Outcome, StoreScu};
+use oncofed_test_peers::{peer, wait_until};
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::Duration;
-use support::{differences, peer, wait_until};
+use support::differences;
 
 /// A storescp in a temporary directory, killed on drop.
 struct StoreScp {
@@ -22,7 +23,7 @@ impl StoreScp {
     fn start() -> StoreScp {
         let dir = tempfile::tempdir().unwrap();
         let log = tempfile::NamedTempFile::new().unwrap();
-        let port = support::free_port();
+        let port = oncofed_test_peers::free_port();
         let child = Command::new("storescp")
             // every transfer syntax dcmtk knows; files named by SOP Instance UID
             .args(["-v", "-aet", "STORESCP", "+xa", "-uf", "-od"])
@@ -195,7 +196,7 @@ fn refused_association_is_an_error() {
     let scu = StoreScu::default();
     // storescp checks nothing by default; a closed port refuses.
     let closed = Destination {
-        address: format!("127.0.0.1:{}", support::free_port()),
+        address: format!("127.0.0.1:{}", oncofed_test_peers::free_port()),
         called_ae: "STORESCP".into(),
     };
     assert!(scu.send(&closed, std::slice::from_ref(&object)).is_err());

@@ -4,8 +4,9 @@ mod support;
 
 use dicom_core::Tag;
 use oncofed_dicom_net::{RefusalKind, ScpConfig};
+use oncofed_test_peers::{peer, storescu};
 use std::sync::Arc;
-use support::{Collect, Refuse, differences, peer, scp_config, start, storescu};
+use support::{Collect, Refuse, differences, scp_config, start};
 
 /// Every pydicom test file storescu accepts arrives once, under its SOP
 /// Instance UID, with the data set it was sent with and a rebuilt meta group.
@@ -24,7 +25,7 @@ fn every_file_storescu_sends_arrives_identical() {
         let started = std::time::Instant::now();
         let ts = support::file_transfer_syntax(&file).unwrap_or_default();
         let proposal = support::storescu_proposal(&ts);
-        let (ok, output) = storescu("DCMTK", port, &["-R", proposal], &[&file]);
+        let (ok, output) = storescu("DCMTK", "ONCOFED", port, &["-R", proposal], &[&file]);
         let after = sink.objects.lock().unwrap().len();
         let took = started.elapsed();
         if took > std::time::Duration::from_secs(2) {
@@ -93,7 +94,13 @@ fn unknown_calling_ae_is_rejected() {
     for config in [scp_config(&["DCMTK"]), scp_config(&[])] {
         let sink = Arc::new(Collect::default());
         let scp = start(config, sink.clone());
-        let (ok, output) = storescu("INTRUDER", scp.local_addr().port(), &[], &[&file]);
+        let (ok, output) = storescu(
+            "INTRUDER",
+            "ONCOFED",
+            scp.local_addr().port(),
+            &[],
+            &[&file],
+        );
         assert!(!ok, "{output}");
         assert!(
             output.contains("Calling AE Title Not Recognized"),
@@ -117,7 +124,7 @@ fn wrong_called_ae_is_rejected() {
         },
         Collect::default(),
     );
-    let (ok, output) = storescu("DCMTK", scp.local_addr().port(), &[], &[&file]);
+    let (ok, output) = storescu("DCMTK", "ONCOFED", scp.local_addr().port(), &[], &[&file]);
     assert!(
         !ok && output.contains("Called AE Title Not Recognized"),
         "{output}"
@@ -142,10 +149,10 @@ fn sink_refusal_is_the_status_storescu_reports() {
     ] {
         let scp = start(scp_config(&["DCMTK"]), Refuse(kind));
         let port = scp.local_addr().port();
-        let (_, output) = storescu("DCMTK", port, &[], &[&file]);
+        let (_, output) = storescu("DCMTK", "ONCOFED", port, &[], &[&file]);
         assert!(output.contains(shown), "{kind:?}: {output}");
         // Still serving: a second association is answered the same way.
-        let (_, again) = storescu("DCMTK", port, &[], &[&file]);
+        let (_, again) = storescu("DCMTK", "ONCOFED", port, &[], &[&file]);
         assert!(again.contains(shown), "{again}");
     }
 }
@@ -165,7 +172,7 @@ fn object_over_the_size_limit_is_refused() {
         },
         sink.clone(),
     );
-    let (_, output) = storescu("DCMTK", scp.local_addr().port(), &[], &[&file]);
+    let (_, output) = storescu("DCMTK", "ONCOFED", scp.local_addr().port(), &[], &[&file]);
     assert!(output.contains("Refused: OutOfResources"), "{output}");
     assert!(sink.objects.lock().unwrap().is_empty());
 }

@@ -15,10 +15,6 @@
 //! `deid` at `ONCOFED_PYTHON` or `.venv/bin/python`; Debian `orthanc`).
 //! A missing peer is reported in its row, not fatal.
 
-#[path = "../tests/support/orthanc.rs"]
-#[allow(missing_docs)]
-mod orthanc;
-
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, Tag, VR};
 use oncofed_dicom::{Deidentifier, ProfileOption, Subject};
@@ -378,7 +374,7 @@ fn deid(set: &'static str, input: &Path, out: &Path) -> Row {
 /// `/anonymize` (2021b, Basic Profile) timed `repeat` times per instance,
 /// the anonymised file read back in each response.
 fn orthanc_rows(distinct: &[PathBuf], repeat: usize, large: &[PathBuf]) -> Vec<Row> {
-    let server = match orthanc::Orthanc::start() {
+    let server = match oncofed_test_peers::Orthanc::start() {
         Ok(s) => s,
         Err(e) => {
             return vec![Row {

@@ -17,10 +17,10 @@ mod support;
 
 use oncofed_dicom::profile::{Action, table};
 use oncofed_dicom::{Deidentifier, ProfileOption, Subject};
+use oncofed_test_peers::Orthanc;
 use std::collections::{BTreeMap, BTreeSet};
 use support::classes::{Class, classify};
 use support::compare::{Act, act, flatten, gone_with_parent};
-use support::orthanc::{Orthanc, OrthancError};
 
 const PSEUDONYM: &str = "PSN-ORTHANC";
 
@@ -226,13 +226,8 @@ fn compare_run(orthanc: &Orthanc, run: Run, files: &[std::path::PathBuf]) -> Tal
 
 #[test]
 fn orthanc_anonymize_differs_only_in_explained_classes() {
-    let orthanc = match Orthanc::start() {
-        Ok(o) => o,
-        Err(OrthancError::Missing(why)) => {
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
-        Err(OrthancError::Failed(e)) => panic!("Orthanc did not start: {e}"),
+    let Some(orthanc) = Orthanc::builder().start_or_skip() else {
+        return;
     };
     let version = orthanc.version();
     let files = support::dcm_files(&support::pydicom_test_files());

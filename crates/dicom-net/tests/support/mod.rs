@@ -1,10 +1,8 @@
-//! What the DICOM network tests share: the pydicom test files, the peers
-//! (dcmtk, Orthanc) found or skipped by one rule, a collecting sink, and the
-//! comparison of two data sets.
+//! What the DICOM network tests share: the pydicom test files, a collecting
+//! sink, and the comparison of two data sets. The peers (dcmtk, Orthanc) are
+//! found, run or skipped through `oncofed-test-peers`.
 
 #![allow(dead_code)] // each test binary uses its own part
-
-pub mod orthanc;
 
 use dicom_core::header::Header;
 use dicom_object::{FileDicomObject, InMemDicomObject};
@@ -12,7 +10,6 @@ use oncofed_dicom_net::{Origin, ScpConfig, SinkRefusal, StoreScp, StoreSink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// `pydicom/data/test_files` of the peer Python (`ONCOFED_PYTHON`, else the
 /// workspace's `.venv`, as `scripts/setup-peers` installs it). Fails, never
@@ -54,49 +51,6 @@ pub fn dcm_files() -> Vec<PathBuf> {
     out.sort();
     assert!(out.len() >= 70, "{} files", out.len());
     out
-}
-
-/// A peer program, or `None` (with the reason printed) when it is missing
-/// and `ONCOFED_REQUIRE_PEERS` is not set; with it set, a missing peer fails.
-pub fn peer(program: &str) -> Option<PathBuf> {
-    let found = if program.contains('/') {
-        Some(PathBuf::from(program)).filter(|p| p.is_file())
-    } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(program))
-                .find(|p| p.is_file())
-        })
-    };
-    if found.is_none() {
-        assert!(
-            std::env::var_os("ONCOFED_REQUIRE_PEERS").is_none(),
-            "{program} is missing and ONCOFED_REQUIRE_PEERS is set: run scripts/setup-peers"
-        );
-        println!("skipped: {program} is not installed (scripts/setup-peers installs it)");
-    }
-    found
-}
-
-/// A free TCP port on loopback (bound and released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Polls `check` every 20 ms until it holds or `limit` passes.
-pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    check()
 }
 
 /// Keeps every object it is given, with its origin.
@@ -141,27 +95,6 @@ pub fn scp_config(callers: &[&str]) -> ScpConfig {
 /// Starts an SCP with `sink` on a free port.
 pub fn start<S: StoreSink>(config: ScpConfig, sink: S) -> oncofed_dicom_net::RunningScp {
     StoreScp::bind(config, sink).unwrap().spawn()
-}
-
-/// Runs dcmtk `storescu` with `args` then `files` against `port`; its
-/// output and whether it exited with 0.
-pub fn storescu(calling: &str, port: u16, args: &[&str], files: &[&Path]) -> (bool, String) {
-    let out = Command::new("storescu")
-        .args([
-            "-v", "-aet", calling, "-aec", "ONCOFED", "-to", "10", "-ta", "10", "-td", "10",
-        ])
-        .args(args)
-        .arg("127.0.0.1")
-        .arg(port.to_string())
-        .args(files)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 /// The data set's SOP Instance UID (0008,0018), trimmed.

@@ -5,7 +5,6 @@
 
 pub mod classes;
 pub mod compare;
-pub mod orthanc;
 pub mod tools;
 
 use dicom_core::header::Header;
