@@ -60,18 +60,7 @@ impl StoreSink for Write {
 }
 
 fn pydicom_files() -> Vec<PathBuf> {
-    let python = std::env::var_os("ONCOFED_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
-        PathBuf::from,
-    );
-    let out = Command::new(&python)
-        .args([
-            "-c",
-            "import os, pydicom; print(os.path.dirname(pydicom.__file__))",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup-peers", python.display()));
-    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("data/test_files");
+    let dir = oncofed_test_peers::pydicom_test_files();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

@@ -11,19 +11,12 @@ use dicom_core::Tag;
 use oncofed_node::imaging::{self, ImagingSetup, ObjectArchive};
 use oncofed_trustee::{PseudonymKey, TrusteeConfig};
 use oncofed_trustee_api::TrusteeClient;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use support::dicom::walk;
 use support::{Node, registry, serve};
 
 const TOKEN: &str = "token-of-site-1-0123456789abcdef";
-
-fn python() -> PathBuf {
-    std::env::var_os("ONCOFED_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
-        PathBuf::from,
-    )
-}
 
 /// Draws an ultrasound frame (640×480) of `manufacturer`/`model` with a
 /// name and birth date in its top banner and an insurance number at the
@@ -35,7 +28,7 @@ fn frame(path: &Path, manufacturer: &str, model: &str) {
                  [10, 448, 20, "KVNR A123456780"]],
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dicom/tests/support/us_fixture.py");
-    let out = Command::new(python())
+    let out = Command::new(oncofed_test_peers::python())
         .arg(script)
         .arg(spec.to_string())
         .arg(path)

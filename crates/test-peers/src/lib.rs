@@ -106,6 +106,35 @@ pub fn storescu(
     (out.status.success(), text)
 }
 
+/// The peer Python: `ONCOFED_PYTHON`, else the workspace's `.venv`, as
+/// `scripts/setup-peers` installs it (pydicom, pillow, numpy).
+pub fn python() -> PathBuf {
+    std::env::var_os("ONCOFED_PYTHON").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
+        PathBuf::from,
+    )
+}
+
+/// `pydicom/data/test_files` of the peer Python: the ~78 DICOM files the
+/// pydicom wheel ships (never `get_testdata_files()`, which downloads).
+/// Fails, never skips, without pydicom.
+pub fn pydicom_test_files() -> PathBuf {
+    let python = python();
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import os, pydicom; print(os.path.dirname(pydicom.__file__))",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup-peers", python.display()));
+    assert!(
+        out.status.success(),
+        "pydicom missing in {}: run scripts/setup-peers",
+        python.display()
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("data/test_files")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

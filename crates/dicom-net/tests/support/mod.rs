@@ -8,31 +8,10 @@ use dicom_core::header::Header;
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use oncofed_dicom_net::{Origin, ScpConfig, SinkRefusal, StoreScp, StoreSink};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
-/// `pydicom/data/test_files` of the peer Python (`ONCOFED_PYTHON`, else the
-/// workspace's `.venv`, as `scripts/setup-peers` installs it). Fails, never
-/// skips, without it.
-pub fn pydicom_test_files() -> PathBuf {
-    let python = std::env::var_os("ONCOFED_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
-        PathBuf::from,
-    );
-    let out = Command::new(&python)
-        .args([
-            "-c",
-            "import os, pydicom; print(os.path.dirname(pydicom.__file__))",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup-peers", python.display()));
-    assert!(
-        out.status.success(),
-        "pydicom missing in {}: run scripts/setup-peers",
-        python.display()
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("data/test_files")
-}
+#[allow(unused_imports)] // each test binary uses its own part
+pub use oncofed_test_peers::pydicom_test_files;
 
 /// Every `.dcm` file under the pydicom test files, recursively, sorted.
 pub fn dcm_files() -> Vec<PathBuf> {

@@ -45,33 +45,8 @@ pub fn dcm_files(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
-/// `pydicom/data/test_files` of the peer Python (`ONCOFED_PYTHON`, else the
-/// workspace's `.venv`, as `scripts/setup-peers` installs it). Fails, never
-/// skips, without it.
-pub fn pydicom_test_files() -> PathBuf {
-    let python = python();
-    let out = std::process::Command::new(&python)
-        .args([
-            "-c",
-            "import os, pydicom; print(os.path.dirname(pydicom.__file__))",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup-peers", python.display()));
-    assert!(
-        out.status.success(),
-        "pydicom missing in {}: run scripts/setup-peers",
-        python.display()
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("data/test_files")
-}
-
-/// The peer Python: `ONCOFED_PYTHON`, else the workspace's `.venv`.
-pub fn python() -> PathBuf {
-    std::env::var_os("ONCOFED_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
-        PathBuf::from,
-    )
-}
+#[allow(unused_imports)] // each test binary uses its own part
+pub use oncofed_test_peers::{pydicom_test_files, python};
 
 pub fn text(e: &dicom_object::mem::InMemElement) -> Option<String> {
     let textual = matches!(
