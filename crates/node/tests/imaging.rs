@@ -56,21 +56,7 @@ fn patient(local_id: &str, given: &str, birth: &str, diagnosed: &str) -> Vec<ser
 
 fn wilma_ct(dir: &Path) -> PathBuf {
     let path = dir.join("ct.dcm");
-    image(
-        &path,
-        &Header {
-            patient_id: "w-1",
-            name: "Beispiel^Wilma",
-            birth: "19580309",
-            sop_class: CT,
-            modality: "CT",
-            body_part: "CHEST",
-            study_date: "20240220",
-            study: "1.2.826.0.1.3680043.2.1125.1.1",
-            series: "1.2.826.0.1.3680043.2.1125.1.2",
-            instance: "1.2.826.0.1.3680043.2.1125.1.3",
-        },
-    );
+    support::dicom::wilma_ct(&path);
     path
 }
 

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
-use support::dicom::{CT, Header, image, walk};
+use support::dicom::{CT, Header, image, walk, wilma_ct};
 use support::{Node, Served, registry, serve};
 
 const SITE: &str = "site-1";
@@ -109,26 +109,6 @@ impl Site {
     }
 }
 
-/// Wilma's identified chest CT, written to `path`.
-fn wilma_ct(path: &Path) {
-    image(
-        path,
-        &Header {
-            patient_id: "w-1",
-            name: "Beispiel^Wilma",
-            birth: "19580309",
-            sop_class: CT,
-            modality: "CT",
-            body_part: "CHEST",
-            study_date: "20240220",
-            study: "1.2.826.0.1.3680043.2.1125.1.1",
-            series: "1.2.826.0.1.3680043.2.1125.1.2",
-            instance: "1.2.826.0.1.3680043.2.1125.1.3",
-        },
-    );
-}
-
-/// A trimmed text attribute of the Part 10 file at `path`.
 fn attribute(path: &Path, tag: Tag) -> String {
     dicom_object::open_file(path)
         .unwrap()

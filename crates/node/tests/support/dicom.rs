@@ -93,3 +93,23 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Wilma Beispiel's identified chest CT (local id `w-1`, born 1958-03-09,
+/// study 2024-02-20), written to `path`.
+pub fn wilma_ct(path: &Path) {
+    image(
+        path,
+        &Header {
+            patient_id: "w-1",
+            name: "Beispiel^Wilma",
+            birth: "19580309",
+            sop_class: CT,
+            modality: "CT",
+            body_part: "CHEST",
+            study_date: "20240220",
+            study: "1.2.826.0.1.3680043.2.1125.1.1",
+            series: "1.2.826.0.1.3680043.2.1125.1.2",
+            instance: "1.2.826.0.1.3680043.2.1125.1.3",
+        },
+    );
+}
