@@ -127,7 +127,12 @@ pub fn print(s: &DemoImaging) {
     }
     let d = &s.delivery;
     println!(
-        "  delivery {} ({}): {} objects of {} persons under project pseudonyms, {} withheld by consent",
-        d.project, d.target, d.objects_delivered, d.persons_delivered, d.objects_refused_consent
+        "  delivery {} ({}): {} objects of {} persons under project pseudonyms, {} withheld by consent, {} head/neck objects kept at the site",
+        d.project,
+        d.target,
+        d.objects_delivered,
+        d.persons_delivered,
+        d.objects_refused_consent,
+        d.objects_withheld_face
     );
 }

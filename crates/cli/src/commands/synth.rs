@@ -40,9 +40,23 @@ pub struct SynthArgs {
     /// Patients per Bundle file with --format json.
     #[arg(long, default_value_t = 100)]
     bundle_size: usize,
+    /// Also write a staging CT (DICOM, identified as the site's modality
+    /// would write it) for this share of the persons, 0 to 1, into
+    /// OUT/site-<k>/imaging/, with OUT/ground-truth/imaging.csv.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    imaging: f64,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// What `oncofed synth` prints: the cohort and, with --imaging, its studies.
+#[derive(serde::Serialize)]
+struct Summary {
+    #[serde(flatten)]
+    cohort: oncofed_synth::SynthSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    imaging: Option<oncofed_synth::ImagingSummary>,
 }
 
 pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
@@ -60,8 +74,14 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
     let bar = count_bar(a.json, a.patients, "synth");
     let summary = oncofed_synth::generate(&config, &a.out, &mut |done| bar.set_position(done))?;
     bar.finish_and_clear();
+    let imaging = (a.imaging > 0.0)
+        .then(|| oncofed_synth::write_imaging(&config, &a.out, a.imaging))
+        .transpose()?;
     if a.json {
-        print_json(&summary)?;
+        print_json(&Summary {
+            cohort: summary,
+            imaging,
+        })?;
     } else {
         let resources: u64 = summary.resources_by_type.values().sum();
         println!(
@@ -75,6 +95,12 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
         );
         for (site, n) in &summary.patients_per_site {
             println!("  {site}: {n} patients");
+        }
+        if let Some(i) = imaging {
+            println!(
+                "{} staging CTs ({} DICOM objects) in <site>/imaging/",
+                i.studies, i.objects
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
