@@ -77,6 +77,9 @@ impl ObjectArchive {
             location: url.split("://").next().unwrap_or("?").to_owned() + "://…",
             message,
         };
+        // object_store's HTTP client (reqwest on rustls) looks the crypto
+        // provider up at run time, also for plain-HTTP endpoints.
+        oncofed_tls::install_crypto_provider();
         let parsed = url::Url::parse(url).map_err(|e| open(e.to_string()))?;
         let (store, prefix) = object_store::parse_url_opts(&parsed, options.iter().cloned())
             .map_err(|e| open(e.to_string()))?;
