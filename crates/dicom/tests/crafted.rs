@@ -202,3 +202,44 @@ fn regression_dates_and_descriptions_under_vr_un_are_shifted_and_cleaned() {
     let text = description.value().to_str().unwrap().to_uppercase();
     assert!(!text.contains("MUSTERMANN"), "{text}");
 }
+
+/// Content Sequence is D (a dummy) without Clean Structured Content, so every
+/// free-text value inside is dummied; its code strings used to be dummied too,
+/// which left SR content items without a valid Value Type (dciodvfy: "Unrecognized
+/// enumerated value <ANONYMIZED>"). Code strings are cleaned instead: the
+/// structure stays valid and a name typed into one is still masked.
+#[test]
+fn regression_code_strings_inside_a_dummied_sequence_keep_the_structure() {
+    let mut file = ct_small();
+    let content = item(&[
+        (0x0040, 0xA010, VR::CS, "CONTAINS"),
+        (0x0040, 0xA040, VR::CS, "TEXT"),
+        (0x0040, 0xA050, VR::CS, "MUSTERMANN"),
+        (0x0040, 0xA160, VR::UT, "Befund Mustermann, Erika"),
+    ]);
+    seq(&mut file, 0x0040, 0xA730, vec![content]);
+    let de = Deidentifier::new([ProfileOption::CleanDescriptors], &[1; 32]).unwrap();
+    let subject = Subject {
+        pseudonym: "PSN-SR".into(),
+        date_offset_days: -30,
+        identifiers: vec!["Mustermann".into(), "Erika".into()],
+    };
+    let (out, _) = de.deidentify(file, &subject).unwrap();
+    let Value::Sequence(items) = out.element(Tag(0x0040, 0xA730)).unwrap().value() else {
+        panic!("Content Sequence kept as a sequence");
+    };
+    let text = |tag: u16| {
+        items.items()[0]
+            .element(Tag(0x0040, tag))
+            .unwrap()
+            .value()
+            .to_str()
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(text(0xA040), "TEXT");
+    assert_eq!(text(0xA010), "CONTAINS");
+    assert!(!text(0xA050).contains("MUSTERMANN"));
+    assert!(!text(0xA160).to_uppercase().contains("MUSTERMANN"));
+}
