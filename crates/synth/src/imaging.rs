@@ -102,7 +102,7 @@ pub fn write_imaging(
                 .write_to_file(&path)
                 .map_err(|e| SynthError::Io {
                     path: path.clone(),
-                    source: std::io::Error::other(format!("{e:?}")),
+                    source: std::io::Error::other(error_chain(&e)),
                 })?;
             summary.objects += 1;
         }
@@ -118,6 +118,19 @@ pub fn write_imaging(
             .map_err(io_error(&csv_path))?;
     }
     Ok(summary)
+}
+
+/// An error and its causes, `: `-separated (dicom-object's top error alone
+/// says only "Could not print data set").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// One slice of a person's staging CT, identified as the site's modality writes it.
@@ -234,6 +247,23 @@ mod tests {
             .to_str()
             .unwrap();
         assert_eq!(id.trim(), patient.file_name().unwrap().to_str().unwrap());
+        // Names beyond ASCII (umlauts) are among them and were written: the
+        // character set is declared (without it dicom-rs refused to encode).
+        let mut non_ascii = 0;
+        for site in ["site-1", "site-2"] {
+            for patient in std::fs::read_dir(dir.path().join(site).join("imaging")).unwrap() {
+                let object =
+                    dicom_object::open_file(patient.unwrap().path().join("ct-0.dcm")).unwrap();
+                let name = object
+                    .element(Tag(0x0010, 0x0010))
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .into_owned();
+                non_ascii += usize::from(!name.is_ascii());
+            }
+        }
+        assert!(non_ascii > 0, "no non-ASCII name among the studies");
         // The same configuration writes the same studies.
         let again = tempfile::tempdir().unwrap();
         assert_eq!(write_imaging(&config, again.path(), 0.5).unwrap(), summary);
