@@ -150,10 +150,16 @@ impl ImagingReport {
     /// Adds one object's outcome.
     pub fn count(&mut self, outcome: &Outcome) {
         match outcome {
-            Outcome::Stored { bytes, new, .. } => {
+            Outcome::Stored {
+                bytes,
+                new,
+                face_risk,
+                ..
+            } => {
                 self.objects_stored += 1;
                 self.objects_new += usize::from(*new);
                 self.bytes_stored += bytes;
+                self.face_risk_objects += usize::from(*face_risk);
             }
             Outcome::Quarantined {
                 source,
@@ -270,8 +276,21 @@ pub async fn ingest_dicom(
     paths: &[PathBuf],
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<ImagingReport, ImagingError> {
-    let started = Instant::now();
     let files = dicom_files(paths)?;
+    ingest_dicom_files(store, trustee, setup, &files, progress).await
+}
+
+/// [`ingest_dicom`] of files already listed by [`dicom_files`] (a caller that
+/// needs the list first, e.g. to learn whether there is any DICOM at all,
+/// does not walk and sniff the folders twice).
+pub async fn ingest_dicom_files(
+    store: &SharedStore,
+    trustee: &TrusteeClient,
+    setup: &ImagingSetup,
+    files: &[PathBuf],
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<ImagingReport, ImagingError> {
+    let started = Instant::now();
     let total: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
@@ -297,13 +316,11 @@ pub async fn ingest_dicom(
             if let Outcome::Stored {
                 pseudonym,
                 series_uid,
-                face_risk,
                 ..
             } = o
             {
                 patients.insert(pseudonym.clone());
                 series.insert(series_uid.clone());
-                report.face_risk_objects += usize::from(*face_risk);
             }
             report.count(o);
         }

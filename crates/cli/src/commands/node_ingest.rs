@@ -73,11 +73,17 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
     } else {
         oncofed_node::ingest(&store, &client, &fhir_paths, &options, &progress).await?
     };
-    if !report.interrupted && !oncofed_node::imaging::dicom_files(&dicom_paths)?.is_empty() {
+    let dicom_files = oncofed_node::imaging::dicom_files(&dicom_paths)?;
+    if !report.interrupted && !dicom_files.is_empty() {
         let setup = a.imaging.setup(&a.store.data_dir)?;
-        let imaging =
-            oncofed_node::imaging::ingest_dicom(&store, &client, &setup, &dicom_paths, &progress)
-                .await?;
+        let imaging = oncofed_node::imaging::ingest_dicom_files(
+            &store,
+            &client,
+            &setup,
+            &dicom_files,
+            &progress,
+        )
+        .await?;
         report.imaging = Some(imaging);
     }
     bar.finish_and_clear();

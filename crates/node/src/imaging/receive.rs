@@ -81,10 +81,7 @@ impl StoreSink for NodeSink {
         let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
         report.count(&outcome);
         match outcome {
-            Outcome::Stored { face_risk, .. } => {
-                report.face_risk_objects += usize::from(face_risk);
-                Ok(())
-            }
+            Outcome::Stored { .. } => Ok(()),
             Outcome::Quarantined { code, reason, .. } => {
                 tracing::warn!(reason = %code, calling_ae = %origin.calling_ae, "C-STORE quarantined");
                 Err(SinkRefusal::new(refusal_kind(&code), reason))
