@@ -10,12 +10,14 @@
 //! only in `oncofed-idat`, which research stores never depend on.
 
 mod category;
+mod cell;
 pub mod check_digit;
 mod coding;
 mod fact;
 mod ids;
 
 pub use category::{DataCategory, Purpose, SecurityLevel};
+pub use cell::{CellClass, Specimen, UnknownCode};
 pub use coding::{CodeSystem, Coding};
 pub use fact::{Demographics, Fact, FactKind, FactValue, Sex, VitalStatus};
 pub use ids::{IdError, Pseudonym, PseudonymAlphabet, SiteId};
