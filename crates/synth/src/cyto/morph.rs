@@ -13,7 +13,7 @@
 
 use super::canvas::{
     AZUROPHIL, BASOPHILIC, Blob, CHROMATIN, Canvas, Conc, EOSIN, Mask, ORANGE, SIZE, capsule, conc,
-    disc, mask, value_noise,
+    disc, mask_near, value_noise,
 };
 use oncofed_model::CellClass;
 use rand::Rng;
@@ -348,7 +348,7 @@ fn red_cells<R: Rng + ?Sized>(canvas: &mut Canvas, rng: &mut R, scale: f32) {
         let aspect = u(rng, 1.0, 1.12);
         let body = Blob::random(rng, c, r, aspect, 0.03).mask();
         canvas.paint(&body, |_| conc(EOSIN, 0.45));
-        let pallor = mask(|x, y| disc(x, y, c, r * 0.45) * 0.7);
+        let pallor = mask_near(c, r, |x, y| disc(x, y, c, r * 0.45) * 0.7);
         canvas.lighten(&pallor, 0.45);
     }
 }
@@ -372,7 +372,9 @@ fn nucleus_mask<R: Rng + ?Sized>(rng: &mut R, shape: Nucleus, c: (f32, f32), cel
             let bite = (c.0 + d * side.cos(), c.1 + d * side.sin());
             let bite_r = notch * r * 1.1;
             body.wobble[0].0 *= 0.5;
-            mask(|x, y| body.coverage(x, y) * (1.0 - disc(x, y, bite, bite_r)))
+            mask_near(c, body.reach(), |x, y| {
+                body.coverage(x, y) * (1.0 - disc(x, y, bite, bite_r))
+            })
         }
         Nucleus::Band { r, bend } => {
             let arc_r = cell_r * 0.5;
@@ -383,7 +385,7 @@ fn nucleus_mask<R: Rng + ?Sized>(rng: &mut R, shape: Nucleus, c: (f32, f32), cel
                     (c.0 + arc_r * a.cos(), c.1 + arc_r * a.sin())
                 })
                 .collect();
-            mask(|x, y| {
+            mask_near(c, arc_r + r + 1.0, |x, y| {
                 pts.windows(2)
                     .map(|w| capsule(x, y, w[0], w[1], r))
                     .fold(0.0, f32::max)
@@ -410,7 +412,7 @@ fn nucleus_mask<R: Rng + ?Sized>(rng: &mut R, shape: Nucleus, c: (f32, f32), cel
                 })
                 .collect();
             let filament = r * 0.22 + 0.3;
-            mask(|x, y| {
+            mask_near(c, cell_r + 1.0, |x, y| {
                 let lobe = lobes.iter().map(|b| b.coverage(x, y)).fold(0.0, f32::max);
                 let link = lobes
                     .windows(2)
@@ -470,7 +472,7 @@ pub(crate) fn draw<R: Rng + ?Sized>(class: CellClass, scale: f32, rng: &mut R) -
         // A pale, slightly blue round area inside the nucleus.
         let at = in_disc(rng, c, cell_r * 0.4);
         let r = u(rng, 1.4, 2.4) * scale;
-        let m: Mask = mask(|x, y| disc(x, y, at, r))
+        let m: Mask = mask_near(at, r, |x, y| disc(x, y, at, r))
             .iter()
             .zip(&nucleus)
             .map(|(a, n)| a * n)
@@ -481,7 +483,7 @@ pub(crate) fn draw<R: Rng + ?Sized>(class: CellClass, scale: f32, rng: &mut R) -
     for _ in 0..p.vacuoles {
         let at = in_disc(rng, c, cell_r * 0.85);
         let r = u(rng, 0.9, 1.8) * scale;
-        let m: Mask = mask(|x, y| disc(x, y, at, r))
+        let m: Mask = mask_near(at, r, |x, y| disc(x, y, at, r))
             .iter()
             .zip(&nucleus)
             .map(|(a, n)| a * (1.0 - n))
@@ -519,7 +521,7 @@ pub(crate) fn draw<R: Rng + ?Sized>(class: CellClass, scale: f32, rng: &mut R) -
         let from = in_disc(rng, c, cell_r * 0.7);
         let len = u(rng, 5.0, 9.0) * scale;
         let to = (from.0 + len * a.cos(), from.1 + len * a.sin());
-        let m: Mask = mask(|x, y| capsule(x, y, from, to, 0.55))
+        let m: Mask = mask_near(from, len + 1.0, |x, y| capsule(x, y, from, to, 0.55))
             .iter()
             .zip(&cell)
             .map(|(r, c)| r * c)

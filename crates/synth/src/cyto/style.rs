@@ -209,13 +209,16 @@ impl SiteStyle {
 
     /// Turns stain concentrations into the image this site's microscope stores.
     pub(crate) fn render<R: Rng + ?Sized>(&self, canvas: &Canvas, rng: &mut R) -> RgbImage {
+        // Staining is uneven across a smear (thickness, drying): each cell
+        // gets its own strength around the site's.
+        let strength = self.strength * (0.9 + 0.2 * rng.random::<f32>());
         let mut rgb = vec![[0f32; 3]; PIXELS];
         for (out, c) in rgb.iter_mut().zip(&canvas.px) {
             for (ch, v) in out.iter_mut().enumerate() {
                 let od: f32 = (0..STAINS)
                     .map(|s| c[s].max(0.0) * self.stain_od[s][ch])
                     .sum();
-                *v = self.illuminant[ch] * (-od * self.strength).exp();
+                *v = self.illuminant[ch] * (-od * strength).exp();
             }
             let lum = (out[0] + out[1] + out[2]) / 3.0;
             for v in out.iter_mut() {
@@ -244,6 +247,9 @@ fn blur(src: &[[f32; 3]], sigma: f32) -> Vec<[f32; 3]> {
     if sigma.is_nan() || sigma < 0.1 {
         return src.to_vec();
     }
+    // Beyond a few pixels everything is one smear of colour anyway; the cap
+    // keeps the kernel small whatever a caller puts into the style.
+    let sigma = sigma.min(8.0);
     let radius = (3.0 * sigma).ceil() as i32;
     let kernel: Vec<f32> = (-radius..=radius)
         .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
@@ -279,7 +285,8 @@ fn blur(src: &[[f32; 3]], sigma: f32) -> Vec<[f32; 3]> {
 /// codec refuses, which for an in-memory 64×64 RGB image it does not.
 fn jpeg_round_trip(img: RgbImage, quality: u8) -> RgbImage {
     let mut bytes = Vec::new();
-    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality.max(1));
+    let encoder =
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality.clamp(1, 100));
     if img.write_with_encoder(encoder).is_err() {
         return img;
     }
