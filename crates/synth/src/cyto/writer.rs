@@ -212,7 +212,10 @@ pub fn write_cells(
             } else {
                 rng.random_range(25..=200)
             };
-            let collected = p.truth.diagnosis_date + chrono::Days::new(days);
+            // Within the person's contacts with that site (no smear after death).
+            let collected = (p.truth.diagnosis_date + chrono::Days::new(days))
+                .max(record.first_contact)
+                .min(record.last_contact.max(record.first_contact));
             // A bijection of (person, smear) under the seed: unique, and
             // without the person's index in the clear.
             let smear_id = format!("SM{:016X}", mix64(((index << 1) | j as u64) ^ id_key));
