@@ -205,6 +205,7 @@ pub fn deleting_a_patient_returns_their_object_keys(backend: &dyn Backend) {
             patient: true,
             facts: 1,
             images: vec!["sha256-1".into(), "sha256-3".into()],
+            cells: vec![],
         }
     );
     assert!(store.images_of(&[psn(1)]).unwrap().is_empty());

@@ -44,7 +44,8 @@ macro_rules! conformance_tests {
                 image_stats_count_modalities_bytes_and_quarantine_reasons;
             feasibility: diagnosis_and_age, demographics_staging_and_ecog,
                 labs_markers_therapies_procedures, imaging_series_and_diagnosis_windows, combinators,
-                injection_attempts_match_nothing_and_harm_nothing;
+                injection_attempts_match_nothing_and_harm_nothing,
+                cytology_smears_blasts_and_classes;
             reference: random_trees_match_the_reference_and_negation_complements,
                 normal_form_is_idempotent_and_preserves_meaning;
         );
