@@ -57,7 +57,9 @@ use hmac::{Hmac, Mac};
 use oncofed_idat::IdentifyingData;
 use oncofed_model::{CellClass, Demographics, Pseudonym, VitalStatus};
 use oncofed_store::{CellRow, PatientRow, QuarantineRow, SmearRow, StoreError, WriteBatch};
-use oncofed_trustee_api::{MAX_BATCH, PseudonymPair, PseudonymiseItem, TrusteeClient, TrusteeError};
+use oncofed_trustee_api::{
+    MAX_BATCH, PseudonymPair, PseudonymiseItem, TrusteeClient, TrusteeError,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -176,7 +178,9 @@ pub enum CellError {
         source: std::io::Error,
     },
     /// The trust centre refused a person.
-    #[error("smears.csv row {row}: the trust centre refused the person ({code}); nothing of the batch was stored")]
+    #[error(
+        "smears.csv row {row}: the trust centre refused the person ({code}); nothing of the batch was stored"
+    )]
     Refused {
         /// 1-based line of `smears.csv` (the person's first smear).
         row: usize,
@@ -281,7 +285,8 @@ fn clean_all(
                 "the file has {len} bytes, over the limit of {max_bytes}"
             )));
         }
-        let bytes = std::fs::read(&c.file).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let bytes =
+            std::fs::read(&c.file).map_err(|e| fail(format!("cannot read the file: {e}")))?;
         report.bytes_read += len;
         report.cropped += usize::from(c.crop.is_some());
         let png = pixels::clean(&bytes, c.crop).map_err(fail)?;
@@ -315,11 +320,7 @@ pub async fn ingest_cells(
             .enumerate()
             .map(|(i, s)| (s.smear_id.clone(), i))
             .collect();
-        let cells = manifest::cells(
-            &read_text(dir_owned.join("cells.csv"))?,
-            &dir_owned,
-            &known,
-        )?;
+        let cells = manifest::cells(&read_text(dir_owned.join("cells.csv"))?, &dir_owned, &known)?;
         let cleaned = clean_all(cells, max, &mut report)?;
         Ok::<_, CellError>((smears, cleaned, report))
     })

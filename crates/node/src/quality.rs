@@ -197,7 +197,11 @@ pub async fn report(store: &SharedStore) -> Result<QualityReport, StoreError> {
             smears: cells.smears,
             cells: cells.cells,
             labels: cells.labels,
-            empty_smears: cells.cells_per_smear.iter().filter(|(_, n)| *n == 0).count() as u64,
+            empty_smears: cells
+                .cells_per_smear
+                .iter()
+                .filter(|(_, n)| *n == 0)
+                .count() as u64,
             cells_per_smear: cells.cells_per_smear.into_iter().collect(),
             undecodable_files: r
                 .images

@@ -102,7 +102,9 @@ fn voc_boxes(xml: &str) -> Vec<(CellClass, u32, u32, u32, u32)> {
 
 /// A PNG whose tEXt chunk names Frieda.
 fn png_with_name(path: &Path) {
-    let rgb = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, 160]));
+    let rgb = image::RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, 160])
+    });
     let clean = pixels::encode(&rgb).unwrap();
     let data = b"Author\0Frieda Beispiel 1960-04-04".to_vec();
     let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
@@ -112,7 +114,11 @@ fn png_with_name(path: &Path) {
     for &b in b"tEXt".iter().chain(&data) {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 == 1 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 == 1 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     chunk.extend_from_slice(&(!c).to_be_bytes());
@@ -141,12 +147,17 @@ fn batch(dir: &Path) -> usize {
         let xml = std::fs::read_to_string(jpg.with_extension("xml")).unwrap();
         for (j, (class, x, y, w, h)) in voc_boxes(&xml).into_iter().enumerate() {
             let name = name.to_str().unwrap();
-            cells.push_str(&format!("{smear},{name}#{j},{name},{class},{x},{y},{w},{h}\n"));
+            cells.push_str(&format!(
+                "{smear},{name}#{j},{name},{class},{x},{y},{w},{h}\n"
+            ));
             n += 1;
         }
     }
     let micro = data().join("images-microscopy");
-    for (file, label) in [("skimage-ihc.png", "myeloblast"), ("cbc-blood-smear-test.jpg", "lymphocyte")] {
+    for (file, label) in [
+        ("skimage-ihc.png", "myeloblast"),
+        ("cbc-blood-smear-test.jpg", "lymphocyte"),
+    ] {
         std::os::unix::fs::symlink(micro.join(file), dir.join(file)).unwrap();
         cells.push_str(&format!("S-3,{file},{file},{label},,,,\n"));
         n += 1;
@@ -196,21 +207,39 @@ async fn real_cell_images_ingest_count_follow_labels_and_respect_consent() {
 
     let archive = ObjectArchive::local(&node.dir.path().join("images")).unwrap();
     let setup = CellSetup::new(archive.clone(), [5; 32]);
-    let report = cells::ingest_cells(&node.store, &client, &setup, &dir).await.unwrap();
-    assert_eq!((report.smears, report.cells, report.patients), (3, expected_cells, 2));
-    assert_eq!(report.patients_new, 0, "both persons came with their FHIR data");
+    let report = cells::ingest_cells(&node.store, &client, &setup, &dir)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.smears, report.cells, report.patients),
+        (3, expected_cells, 2)
+    );
+    assert_eq!(
+        report.patients_new, 0,
+        "both persons came with their FHIR data"
+    );
     assert_eq!(report.cropped, expected_cells - 3);
     assert_eq!(report.per_class.get("myeloblast"), Some(&1));
-    assert!(report.per_class.get("erythrocyte").is_some_and(|n| *n > 10), "{report:?}");
+    assert!(
+        report.per_class.get("erythrocyte").is_some_and(|n| *n > 10),
+        "{report:?}"
+    );
 
     // The archive holds bare PNGs: no text chunk, no name, no lab id.
     let objects = walk(&node.dir.path().join("images").join("cells"));
     assert!(!objects.is_empty() && objects.len() <= expected_cells);
     for f in &objects {
         let bytes = std::fs::read(f).unwrap();
-        assert_eq!(pixels::png_chunks(&bytes).unwrap(), ["IHDR", "IDAT", "IEND"], "{f:?}");
+        assert_eq!(
+            pixels::png_chunks(&bytes).unwrap(),
+            ["IHDR", "IDAT", "IEND"],
+            "{f:?}"
+        );
         for secret in ["Frieda", "Beispiel", "1960-04-04", "BloodImage"] {
-            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in {f:?}");
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in {f:?}"
+            );
         }
     }
     // The store keys smears and cells by keyed digests, never the lab's ids.
@@ -220,29 +249,77 @@ async fn real_cell_images_ingest_count_follow_labels_and_respect_consent() {
         .unwrap()
         .unwrap();
     assert_eq!(listing.len(), expected_cells);
-    assert!(listing.iter().all(|l| !l.cell.cell_key.contains("BloodImage") && l.smear.smear_key != "S-1"));
+    assert!(
+        listing
+            .iter()
+            .all(|l| !l.cell.cell_key.contains("BloodImage") && l.smear.smear_key != "S-1")
+    );
     let s1 = setup.keys.smear("S-1");
     assert!(listing.iter().any(|l| l.smear.smear_key == s1));
 
     // Feasibility over the smear facts.
-    let frieda = client.resolve(vec!["p-1".into()]).await.unwrap()[0].clone().unwrap().site;
-    let greta = client.resolve(vec!["p-2".into()]).await.unwrap()[0].clone().unwrap().site;
+    let frieda = client.resolve(vec!["p-1".into()]).await.unwrap()[0]
+        .clone()
+        .unwrap()
+        .site;
+    let greta = client.resolve(vec!["p-2".into()]).await.unwrap()[0]
+        .clone()
+        .unwrap()
+        .site;
     let mut both = vec![frieda.clone(), greta.clone()];
     both.sort();
-    assert_eq!(count(&node, r#"{"cytology": {"specimen": "peripheral-blood"}}"#).await, both);
-    assert_eq!(count(&node, r#"{"cytology": {"specimen": "bone-marrow"}}"#).await, vec![frieda.clone()]);
-    assert_eq!(count(&node, r#"{"cytology": {"class": "leukocyte"}}"#).await, both);
+    assert_eq!(
+        count(&node, r#"{"cytology": {"specimen": "peripheral-blood"}}"#).await,
+        both
+    );
+    assert_eq!(
+        count(&node, r#"{"cytology": {"specimen": "bone-marrow"}}"#).await,
+        vec![frieda.clone()]
+    );
+    assert_eq!(
+        count(&node, r#"{"cytology": {"class": "leukocyte"}}"#).await,
+        both
+    );
     // S-3: one myeloblast of two classified nucleated cells.
-    assert_eq!(count(&node, r#"{"cytology": {"blast_percent_min": 50, "blast_percent_max": 50}}"#).await, vec![frieda.clone()]);
-    assert!(count(&node, r#"{"cytology": {"blast_percent_min": 60}}"#).await.is_empty());
-    assert!(count(&node, r#"{"cytology": {"specimen": "peripheral-blood", "blast_percent_min": 1}}"#).await.is_empty());
+    assert_eq!(
+        count(
+            &node,
+            r#"{"cytology": {"blast_percent_min": 50, "blast_percent_max": 50}}"#
+        )
+        .await,
+        vec![frieda.clone()]
+    );
+    assert!(
+        count(&node, r#"{"cytology": {"blast_percent_min": 60}}"#)
+            .await
+            .is_empty()
+    );
+    assert!(
+        count(
+            &node,
+            r#"{"cytology": {"specimen": "peripheral-blood", "blast_percent_min": 1}}"#
+        )
+        .await
+        .is_empty()
+    );
 
     // A model labels the unlabelled cell a myeloblast: S-3 recounts to 2 of 3.
     let named = setup.keys.cell("named");
-    cells::write_predictions(&node.store, "model-7", Some("v1"), &[Prediction { cell_key: named, class: CellClass::Myeloblast }])
-        .await
-        .unwrap();
-    assert_eq!(count(&node, r#"{"cytology": {"blast_percent_min": 60}}"#).await, vec![frieda.clone()]);
+    cells::write_predictions(
+        &node.store,
+        "model-7",
+        Some("v1"),
+        &[Prediction {
+            cell_key: named,
+            class: CellClass::Myeloblast,
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        count(&node, r#"{"cytology": {"blast_percent_min": 60}}"#).await,
+        vec![frieda.clone()]
+    );
     // A validated label beats the lab's: one of S-1's red cells is a myeloblast.
     let red = listing
         .iter()
@@ -259,29 +336,58 @@ async fn real_cell_images_ingest_count_follow_labels_and_respect_consent() {
         method: Some("adjudicated".into()),
         at: chrono::Utc::now(),
     };
-    cells::write_labels(&node.store, vec![validated]).await.unwrap();
+    cells::write_labels(&node.store, vec![validated])
+        .await
+        .unwrap();
     assert_eq!(
-        count(&node, r#"{"cytology": {"specimen": "peripheral-blood", "blast_percent_min": 1}}"#).await,
+        count(
+            &node,
+            r#"{"cytology": {"specimen": "peripheral-blood", "blast_percent_min": 1}}"#
+        )
+        .await,
         vec![frieda.clone()]
     );
 
     // Training reads only consented cells (Greta has no consent), resized, with validated labels.
     let gate = ConsentGate::new(client.clone(), Duration::from_secs(60));
-    let samples = cells::training_cells(&node.store, &archive, &gate, 24).await.unwrap();
-    let frieda_cells = listing.iter().filter(|l| l.smear.pseudonym == frieda).count();
+    let samples = cells::training_cells(&node.store, &archive, &gate, 24)
+        .await
+        .unwrap();
+    let frieda_cells = listing
+        .iter()
+        .filter(|l| l.smear.pseudonym == frieda)
+        .count();
     assert_eq!(samples.len(), frieda_cells);
-    assert!(samples.iter().all(|s| s.pseudonym == frieda && s.pixels.len() == 24 * 24 * 3));
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.pseudonym == frieda && s.pixels.len() == 24 * 24 * 3)
+    );
     let labelled: Vec<_> = samples.iter().filter(|s| s.label.is_some()).collect();
     assert_eq!(labelled.len(), 1);
-    assert_eq!((labelled[0].cell_key.as_str(), labelled[0].label), (red.as_str(), Some(CellClass::Myeloblast)));
+    assert_eq!(
+        (labelled[0].cell_key.as_str(), labelled[0].label),
+        (red.as_str(), Some(CellClass::Myeloblast))
+    );
 
     // The same batch again: the same keys and objects, nothing new.
-    let again = cells::ingest_cells(&node.store, &client, &setup, &dir).await.unwrap();
+    let again = cells::ingest_cells(&node.store, &client, &setup, &dir)
+        .await
+        .unwrap();
     assert_eq!(again.cells, expected_cells);
-    assert_eq!(walk(&node.dir.path().join("images").join("cells")).len(), objects.len());
+    assert_eq!(
+        walk(&node.dir.path().join("images").join("cells")).len(),
+        objects.len()
+    );
     let quality = oncofed_node::quality::report(&node.store).await.unwrap();
-    assert_eq!((quality.cells.smears, quality.cells.cells), (3, expected_cells as u64));
-    assert_eq!(quality.cells.cells_per_smear.values().sum::<u64>(), expected_cells as u64);
+    assert_eq!(
+        (quality.cells.smears, quality.cells.cells),
+        (3, expected_cells as u64)
+    );
+    assert_eq!(
+        quality.cells.cells_per_smear.values().sum::<u64>(),
+        expected_cells as u64
+    );
 
     // Withdrawal of Frieda: her cell objects and rows go, Greta's stay.
     let greta_objects: Vec<String> = listing
@@ -297,7 +403,10 @@ async fn real_cell_images_ingest_count_follow_labels_and_respect_consent() {
     let staff = TrusteeClient::new(&trustee.url, ADMIN).unwrap();
     let withdrawal = json!({"resourceType": "Consent", "id": "withdrawal-1", "status": "active", "dateTime": "2026-01-15",
         "provision": {"type": "deny", "code": [{"coding": [{"system": "urn:oncofed:consent-policy", "code": "withdrawal"}]}]}});
-    staff.record_consent_as_staff(&frieda, withdrawal).await.unwrap();
+    staff
+        .record_consent_as_staff(&frieda, withdrawal)
+        .await
+        .unwrap();
     let poller = WithdrawalPoller::new(client.clone(), node.store.clone(), Arc::new(gate))
         .with_archive(archive.clone());
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -306,7 +415,10 @@ async fn real_cell_images_ingest_count_follow_labels_and_respect_consent() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for key in &frieda_objects {
-        assert!(!archive.contains(key).await.unwrap(), "{key} left after withdrawal");
+        assert!(
+            !archive.contains(key).await.unwrap(),
+            "{key} left after withdrawal"
+        );
     }
     for key in &greta_objects {
         assert!(archive.contains(key).await.unwrap());
@@ -314,7 +426,10 @@ async fn real_cell_images_ingest_count_follow_labels_and_respect_consent() {
     let store = node.store.clone();
     let (frieda_smears, left) = tokio::task::spawn_blocking(move || {
         let s = store.lock().unwrap();
-        (s.smears_of(&[frieda]).unwrap().len(), s.cell_stats().unwrap().cells)
+        (
+            s.smears_of(&[frieda]).unwrap().len(),
+            s.cell_stats().unwrap().cells,
+        )
     })
     .await
     .unwrap();
@@ -331,7 +446,11 @@ async fn a_batch_with_an_undecodable_file_lands_nothing_and_names_file_and_row()
     std::fs::create_dir(&dir).unwrap();
     let micro = data().join("images-microscopy");
     std::os::unix::fs::symlink(micro.join("skimage-ihc.png"), dir.join("good.png")).unwrap();
-    std::fs::write(dir.join("broken.png"), b"\x89PNG\r\n\x1a\nthis is not a PNG").unwrap();
+    std::fs::write(
+        dir.join("broken.png"),
+        b"\x89PNG\r\n\x1a\nthis is not a PNG",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("smears.csv"),
         format!("{SMEARS_HEADER}S-1,p-9,Beispiel,Hanna,1950-01-01,female,bone-marrow,MGG,Metafer 4,100x,2024-01-01\n"),
@@ -342,14 +461,29 @@ async fn a_batch_with_an_undecodable_file_lands_nothing_and_names_file_and_row()
         "smear_id,cell_id,file,label\nS-1,c-1,good.png,myeloblast\nS-1,c-2,broken.png,\n",
     )
     .unwrap();
-    let setup = CellSetup::new(ObjectArchive::local(&node.dir.path().join("images")).unwrap(), [5; 32]);
-    let err = cells::ingest_cells(&node.store, &client, &setup, &dir).await.unwrap_err().to_string();
-    assert!(err.contains("cells.csv row 3") && err.contains("broken.png") && err.contains("file"), "{err}");
+    let setup = CellSetup::new(
+        ObjectArchive::local(&node.dir.path().join("images")).unwrap(),
+        [5; 32],
+    );
+    let err = cells::ingest_cells(&node.store, &client, &setup, &dir)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cells.csv row 3") && err.contains("broken.png") && err.contains("file"),
+        "{err}"
+    );
     assert!(!err.contains("Hanna") && !err.contains("Beispiel"), "{err}");
     let quality = oncofed_node::quality::report(&node.store).await.unwrap();
-    assert_eq!((quality.patients, quality.cells.smears, quality.cells.cells), (0, 0, 0));
+    assert_eq!(
+        (quality.patients, quality.cells.smears, quality.cells.cells),
+        (0, 0, 0)
+    );
     assert_eq!(quality.cells.undecodable_files, 1);
-    assert!(walk(&node.dir.path().join("images")).is_empty(), "nothing archived");
+    assert!(
+        walk(&node.dir.path().join("images")).is_empty(),
+        "nothing archived"
+    );
     // The trust centre never saw the person.
     assert!(client.resolve(vec!["p-9".into()]).await.unwrap()[0].is_none());
 
@@ -359,6 +493,12 @@ async fn a_batch_with_an_undecodable_file_lands_nothing_and_names_file_and_row()
         "smear_id,cell_id,file,label,x,y,width,height\nS-1,c-1,good.png,,500,500,20,20\n",
     )
     .unwrap();
-    let err = cells::ingest_cells(&node.store, &client, &setup, &dir).await.unwrap_err().to_string();
-    assert!(err.contains("cells.csv row 2") && err.contains("crop box"), "{err}");
+    let err = cells::ingest_cells(&node.store, &client, &setup, &dir)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cells.csv row 2") && err.contains("crop box"),
+        "{err}"
+    );
 }

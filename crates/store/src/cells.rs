@@ -156,7 +156,10 @@ pub(crate) fn pixels(column: &'static str, n: i64) -> Result<u32, StoreError> {
 }
 
 /// Reads a stored date.
-pub(crate) fn date(column: &'static str, text: Option<String>) -> Result<Option<NaiveDate>, StoreError> {
+pub(crate) fn date(
+    column: &'static str,
+    text: Option<String>,
+) -> Result<Option<NaiveDate>, StoreError> {
     text.map(|t| {
         NaiveDate::parse_from_str(&t, "%Y-%m-%d")
             .map_err(|_| columns::corrupt(column, format!("{t:?} is not a date")))

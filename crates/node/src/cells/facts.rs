@@ -54,7 +54,9 @@ impl SmearCounts {
         }
         let mut out = Self::default();
         for c in cells {
-            let own = by_cell.get(c.cell_key.as_str()).map_or(&[][..], Vec::as_slice);
+            let own = by_cell
+                .get(c.cell_key.as_str())
+                .map_or(&[][..], Vec::as_slice);
             match counted_class(c, own) {
                 Some(class) => *out.by_class.entry(class).or_default() += 1,
                 None => out.unclassified += 1,

@@ -3,8 +3,8 @@
 //! read or written, so that a bad row stops the batch with an error naming
 //! the file, the row and the field.
 
-use super::pixels::CropBox;
 use super::CellError;
+use super::pixels::CropBox;
 use chrono::NaiveDate;
 use oncofed_model::{CellClass, Sex, Specimen};
 use std::collections::{BTreeMap, BTreeSet};
@@ -132,7 +132,12 @@ fn records(file: &str, text: &str) -> Result<Vec<(usize, Vec<String>)>, CellErro
         }
     }
     if quoted {
-        return Err(CellError::manifest(file, start, "", "a quoted field is not closed"));
+        return Err(CellError::manifest(
+            file,
+            start,
+            "",
+            "a quoted field is not closed",
+        ));
     }
     if !field.is_empty() || !record.is_empty() {
         record.push(field);
@@ -143,7 +148,12 @@ fn records(file: &str, text: &str) -> Result<Vec<(usize, Vec<String>)>, CellErro
 
 fn header(file: &str, rows: &[(usize, Vec<String>)], want: &[&str]) -> Result<(), CellError> {
     let Some((_, got)) = rows.first() else {
-        return Err(CellError::manifest(file, 1, "", "the file is empty: it needs a header row"));
+        return Err(CellError::manifest(
+            file,
+            1,
+            "",
+            "the file is empty: it needs a header row",
+        ));
     };
     if got.len() < want.len() || got.iter().zip(want).any(|(g, w)| g.trim() != *w) {
         return Err(CellError::manifest(
@@ -192,14 +202,19 @@ pub fn smears(text: &str) -> Result<Vec<SmearEntry>, CellError> {
         }
         let smear_id = required(file, row, "smear_id", &f[0])?;
         if !seen.insert(smear_id.clone()) {
-            return Err(CellError::manifest(file, row, "smear_id", "appears twice in the batch"));
+            return Err(CellError::manifest(
+                file,
+                row,
+                "smear_id",
+                "appears twice in the batch",
+            ));
         }
         let sex = Sex::from_fhir(f[5].trim()).ok_or_else(|| {
             CellError::manifest(file, row, "sex", "write female, male, other or unknown")
         })?;
-        let specimen = f[6]
-            .parse()
-            .map_err(|e: oncofed_model::UnknownCode| CellError::manifest(file, row, "specimen", e.to_string()))?;
+        let specimen = f[6].parse().map_err(|e: oncofed_model::UnknownCode| {
+            CellError::manifest(file, row, "specimen", e.to_string())
+        })?;
         out.push(SmearEntry {
             row,
             smear_id,
@@ -235,7 +250,12 @@ pub fn cells(
     let rows = records(file, text)?;
     header(file, &rows, &CELLS_HEADER)?;
     let with_box = rows[0].1.len() == 8;
-    if with_box && rows[0].1[4..].iter().zip(BOX_HEADER).any(|(g, w)| g.trim() != w) {
+    if with_box
+        && rows[0].1[4..]
+            .iter()
+            .zip(BOX_HEADER)
+            .any(|(g, w)| g.trim() != w)
+    {
         return Err(CellError::manifest(
             file,
             1,
@@ -257,14 +277,27 @@ pub fn cells(
         }
         let smear_id = required(file, row, "smear_id", &f[0])?;
         if !smears.contains_key(&smear_id) {
-            return Err(CellError::manifest(file, row, "smear_id", "names no row of smears.csv"));
+            return Err(CellError::manifest(
+                file,
+                row,
+                "smear_id",
+                "names no row of smears.csv",
+            ));
         }
         let cell_id = required(file, row, "cell_id", &f[1])?;
         if !seen.insert(cell_id.clone()) {
-            return Err(CellError::manifest(file, row, "cell_id", "appears twice in the batch"));
+            return Err(CellError::manifest(
+                file,
+                row,
+                "cell_id",
+                "appears twice in the batch",
+            ));
         }
         let rel = PathBuf::from(required(file, row, "file", &f[2])?);
-        if !rel.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
+        if !rel
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        {
             return Err(CellError::manifest(
                 file,
                 row,
@@ -313,16 +346,23 @@ mod tests {
         assert_eq!(s[0].specimen, Specimen::BoneMarrow);
         let bad = text.replace("bone-marrow", "urine");
         let e = smears(&bad).unwrap_err().to_string();
-        assert!(e.contains("smears.csv") && e.contains("row 2") && e.contains("specimen"), "{e}");
+        assert!(
+            e.contains("smears.csv") && e.contains("row 2") && e.contains("specimen"),
+            "{e}"
+        );
         assert!(!e.contains("Müller"), "{e}");
         let known = BTreeMap::from([("s1".to_owned(), 0)]);
         let cells_csv = "smear_id,cell_id,file,label,x,y,width,height\ns1,c1,a.png,myeloblast,1,2,3,4\ns1,c2,b.png,,,,,\n";
         let c = cells(cells_csv, Path::new("/b"), &known).unwrap();
         assert_eq!(c[0].crop.map(|b| b.height), Some(4));
         assert!(c[1].crop.is_none() && c[1].label.is_none());
-        let e = cells("smear_id,cell_id,file,label\ns1,c1,../x.png,\n", Path::new("/b"), &known)
-            .unwrap_err()
-            .to_string();
+        let e = cells(
+            "smear_id,cell_id,file,label\ns1,c1,../x.png,\n",
+            Path::new("/b"),
+            &known,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("row 2") && e.contains("file"), "{e}");
     }
 }

@@ -30,7 +30,9 @@ pub(super) fn facts_of(
     smears
         .iter()
         .flat_map(|s| {
-            let own = by_smear.get(s.smear_key.as_str()).map_or(&[][..], Vec::as_slice);
+            let own = by_smear
+                .get(s.smear_key.as_str())
+                .map_or(&[][..], Vec::as_slice);
             smear_facts(s, &SmearCounts::of(own, labels))
         })
         .collect()
@@ -190,7 +192,13 @@ pub async fn training_cells(
     let today: NaiveDate = Utc::now().date_naive();
     let asked: Vec<(Pseudonym, DataCategory, Option<NaiveDate>)> = listing
         .iter()
-        .map(|l| (l.smear.pseudonym.clone(), DataCategory::Pathology, l.smear.collected))
+        .map(|l| {
+            (
+                l.smear.pseudonym.clone(),
+                DataCategory::Pathology,
+                l.smear.collected,
+            )
+        })
         .collect();
     let permitted = gate
         .permitted_facts(Purpose::Research, today, asked)
@@ -198,7 +206,11 @@ pub async fn training_cells(
     let size = size.max(1);
     let mut out = Vec::new();
     for l in listing {
-        let question = (l.smear.pseudonym.clone(), DataCategory::Pathology, l.smear.collected);
+        let question = (
+            l.smear.pseudonym.clone(),
+            DataCategory::Pathology,
+            l.smear.collected,
+        );
         if !permitted.contains(&question) {
             continue;
         }
@@ -232,8 +244,5 @@ fn resize(bytes: &[u8], size: u32) -> Result<Vec<u8>, String> {
     let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
         .map_err(|e| format!("the archived image does not decode: {e}"))?
         .to_rgb8();
-    Ok(
-        image::imageops::resize(&img, size, size, image::imageops::FilterType::Triangle)
-            .into_raw(),
-    )
+    Ok(image::imageops::resize(&img, size, size, image::imageops::FilterType::Triangle).into_raw())
 }

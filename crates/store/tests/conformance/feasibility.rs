@@ -7,8 +7,8 @@ use super::Backend;
 use chrono::NaiveDate;
 use oncofed_criteria::{Criteria, TnmAxis};
 use oncofed_model::CodeSystem::{
-    Atc, Cytomorphology, Dcm, DicomAttribute, DicomBodyPart, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops,
-    RxNorm, Snomed, Tnm,
+    Atc, Cytomorphology, Dcm, DicomAttribute, DicomBodyPart, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3,
+    Loinc, Ops, RxNorm, Snomed, Tnm,
 };
 use oncofed_model::*;
 use oncofed_store::*;
@@ -111,8 +111,15 @@ fn slice_thickness(mm: f64, start: &str) -> Fact {
 /// A per-smear fact as the node's cell ingest writes it (system
 /// `cytomorphology`, the specimen as modifier, category pathology).
 fn smear(code: &str, value: f64, specimen: &str, start: &str) -> Fact {
-    let unit = if code == "blast-percentage" { "%" } else { "{cells}" };
-    let value = FactValue::Quantity { value, unit: unit.into() };
+    let unit = if code == "blast-percentage" {
+        "%"
+    } else {
+        "{cells}"
+    };
+    let value = FactValue::Quantity {
+        value,
+        unit: unit.into(),
+    };
     let mut f = fact(FactKind::Observation, (Cytomorphology, code), value, start);
     f.modifier = Some(Coding::new(Cytomorphology, specimen));
     f.category = DataCategory::Pathology;
