@@ -46,6 +46,10 @@
 //! on the person tables in one transaction, and feasibility sub-queries join
 //! `fact` to `patient` on `psn` only (co-located).
 //!
+//! **`smear`, `cell` and `cell_label` are not yet distributable either**: they
+//! are keyed by the node's keyed smear and cell ids (cells reference smears,
+//! labels cells), which do not lead with `psn`.
+//!
 //! **`image` is not yet distributable:** it is keyed by the SOP Instance UID, a
 //! unique key that spans persons, so it cannot be co-located with `patient` by
 //! `psn`; distributing it would need `(psn, sop_uid)` as its key and the upsert
