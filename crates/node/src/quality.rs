@@ -271,6 +271,21 @@ impl fmt::Display for QualityReport {
                 }
             )?;
         }
+        let c = &self.cells;
+        if c.smears > 0 || c.undecodable_files > 0 {
+            let per: Vec<u64> = c.cells_per_smear.values().copied().collect();
+            writeln!(
+                f,
+                "\ncells: {} in {} smears ({} to {} per smear, {} smears without cells), {} labels; {} undecodable files refused",
+                c.cells,
+                c.smears,
+                per.iter().min().copied().unwrap_or(0),
+                per.iter().max().copied().unwrap_or(0),
+                c.empty_smears,
+                c.labels,
+                c.undecodable_files
+            )?;
+        }
         writeln!(f, "\nissues")?;
         if self.issues.is_empty() {
             writeln!(f, "  none found")?;

@@ -217,7 +217,7 @@ pub async fn training_cells(
         let bytes = archive
             .get(&l.cell.object_key)
             .await
-            .map_err(|e| CellError::Archive(e))?;
+            .map_err(CellError::Archive)?;
         let key = l.cell.cell_key.clone();
         let pixels = tokio::task::spawn_blocking(move || resize(&bytes, size))
             .await
