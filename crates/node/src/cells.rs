@@ -392,18 +392,24 @@ pub async fn ingest_cells(
 
     // 4. Archive, then one transaction.
     let keys = &setup.keys;
-    let smear_rows: Vec<SmearRow> = smears
-        .iter()
-        .map(|s| SmearRow {
+    let mut smear_rows: Vec<SmearRow> = Vec::with_capacity(smears.len());
+    for s in &smears {
+        let Some((pair, _)) = pairs.get(&s.patient_id) else {
+            return Err(CellError::Refused {
+                row: s.row,
+                code: "no-answer".into(),
+            });
+        };
+        smear_rows.push(SmearRow {
             smear_key: keys.smear(&s.smear_id),
-            pseudonym: pairs[&s.patient_id].0.site.clone(),
+            pseudonym: pair.site.clone(),
             specimen: s.specimen,
             stain: s.stain.clone(),
             scanner: s.scanner.clone(),
             magnification: s.magnification.clone(),
             collected: s.collected,
-        })
-        .collect();
+        });
+    }
     let patients: Vec<PatientRow> = pairs
         .values()
         .map(|(pair, demographics)| PatientRow {
