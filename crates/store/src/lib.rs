@@ -123,6 +123,9 @@ pub trait ResearchStore: Send {
     /// The cells of these smears, in smear-key then cell-key order.
     fn cells_of(&self, smear_keys: &[String]) -> Result<Vec<CellRow>, StoreError>;
 
+    /// The cells among `cell_keys` the store holds, in cell-key order.
+    fn cells_by_key(&self, cell_keys: &[String]) -> Result<Vec<CellRow>, StoreError>;
+
     /// The labels of these cells, in cell-key, role and expert order.
     fn cell_labels_of(&self, cell_keys: &[String]) -> Result<Vec<CellLabelRow>, StoreError>;
 

@@ -374,6 +374,10 @@ impl ResearchStore for PostgresStore {
         self.with(|c| cells::cells(c, smear_keys))
     }
 
+    fn cells_by_key(&self, cell_keys: &[String]) -> Result<Vec<crate::CellRow>, StoreError> {
+        self.with(|c| cells::by_key(c, cell_keys))
+    }
+
     fn cell_labels_of(&self, cell_keys: &[String]) -> Result<Vec<crate::CellLabelRow>, StoreError> {
         self.with(|c| cells::labels(c, cell_keys))
     }

@@ -299,6 +299,10 @@ impl ResearchStore for SqliteStore {
         cells::cells(&self.conn, smear_keys)
     }
 
+    fn cells_by_key(&self, cell_keys: &[String]) -> Result<Vec<crate::CellRow>, StoreError> {
+        cells::by_key(&self.conn, cell_keys)
+    }
+
     fn cell_labels_of(&self, cell_keys: &[String]) -> Result<Vec<crate::CellLabelRow>, StoreError> {
         cells::labels(&self.conn, cell_keys)
     }

@@ -103,12 +103,7 @@ pub async fn write_labels(
 
 /// The stored cells among `keys`.
 fn cells_by_key(s: &dyn ResearchStore, keys: &[String]) -> Result<Vec<CellRow>, StoreError> {
-    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
-    let smears: Vec<String> = s.all_smears()?.into_iter().map(|r| r.smear_key).collect();
-    Ok(s.cells_of(&smears)?
-        .into_iter()
-        .filter(|c| wanted.contains(c.cell_key.as_str()))
-        .collect())
+    s.cells_by_key(keys)
 }
 
 /// One prediction of a model for a stored cell.

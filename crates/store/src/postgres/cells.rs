@@ -187,6 +187,23 @@ pub(super) fn cells(
     .collect()
 }
 
+/// The stored cells among `cell_keys`, by cell key.
+pub(super) fn by_key(
+    c: &mut impl GenericClient,
+    cell_keys: &[String],
+) -> Result<Vec<CellRow>, StoreError> {
+    c.query(
+        &format!(
+            "SELECT {CELL_COLUMNS} FROM cell c WHERE c.cell_key = ANY($1::text[])
+             ORDER BY c.cell_key"
+        ),
+        &[&cell_keys],
+    )?
+    .iter()
+    .map(|r| cell(r, 0))
+    .collect()
+}
+
 /// The labels of the cells `cell_keys`, by cell key, role and expert.
 pub(super) fn labels(
     c: &mut impl GenericClient,

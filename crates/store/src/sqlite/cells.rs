@@ -169,6 +169,24 @@ pub(super) fn cells(conn: &Connection, smear_keys: &[String]) -> Result<Vec<Cell
     Ok(out)
 }
 
+/// The stored cells among `cell_keys`, by cell key.
+pub(super) fn by_key(conn: &Connection, cell_keys: &[String]) -> Result<Vec<CellRow>, StoreError> {
+    let mut keys: Vec<&str> = cell_keys.iter().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CELL_COLUMNS} FROM cell c WHERE c.cell_key = ?1"
+    ))?;
+    let mut out = Vec::new();
+    for k in keys {
+        let mut rows = stmt.query([k])?;
+        while let Some(r) = rows.next()? {
+            out.push(cell(r, 0)?);
+        }
+    }
+    Ok(out)
+}
+
 /// The labels of the cells `cell_keys`, by cell key, role and expert.
 pub(super) fn labels(
     conn: &Connection,

@@ -76,6 +76,15 @@ pub fn cells_round_trip_labels_replace_and_go_with_their_patient(backend: &dyn B
             cell("c2", "s1", None)
         ]
     );
+    assert_eq!(
+        store
+            .cells_by_key(&["c3".into(), "c1".into(), "nowhere".into()])
+            .unwrap(),
+        vec![
+            cell("c1", "s1", Some(CellClass::Myeloblast)),
+            cell("c3", "s2", Some(CellClass::Lymphocyte))
+        ]
+    );
     // A later validated label of the same (cell, role, expert) replaces the first.
     store
         .write(&WriteBatch {
