@@ -237,7 +237,7 @@ pub struct CellReport {
     pub per_class: BTreeMap<String, usize>,
     /// Cells cropped out of whole-field images.
     pub cropped: usize,
-    /// Image bytes read.
+    /// Image bytes read (a whole-field file once per run of its rows).
     pub bytes_read: u64,
     /// Cleaned PNG bytes written to the archive.
     pub bytes_stored: u64,
@@ -271,25 +271,35 @@ fn clean_all(
     report: &mut CellReport,
 ) -> Result<Vec<Cleaned>, CellError> {
     let mut out = Vec::with_capacity(cells.len());
+    // Whole-field images carry many boxes, usually on consecutive rows: the
+    // last decoded file is kept, so a field is read and decoded once per run
+    // of its rows.
+    let mut last: Option<(PathBuf, image::DynamicImage)> = None;
     for c in cells {
         let fail = |message: String| CellError::Image {
             row: c.row,
             path: c.file.clone(),
             message,
         };
-        let len = std::fs::metadata(&c.file)
-            .map_err(|e| fail(format!("cannot read the file: {e}")))?
-            .len();
-        if len > max_bytes {
-            return Err(fail(format!(
-                "the file has {len} bytes, over the limit of {max_bytes}"
-            )));
+        if last.as_ref().is_none_or(|(p, _)| *p != c.file) {
+            let len = std::fs::metadata(&c.file)
+                .map_err(|e| fail(format!("cannot read the file: {e}")))?
+                .len();
+            if len > max_bytes {
+                return Err(fail(format!(
+                    "the file has {len} bytes, over the limit of {max_bytes}"
+                )));
+            }
+            let bytes =
+                std::fs::read(&c.file).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+            report.bytes_read += len;
+            last = Some((c.file.clone(), pixels::decode(&bytes).map_err(fail)?));
         }
-        let bytes =
-            std::fs::read(&c.file).map_err(|e| fail(format!("cannot read the file: {e}")))?;
-        report.bytes_read += len;
+        let png = match &last {
+            Some((_, decoded)) => pixels::crop_encode(decoded, c.crop).map_err(fail)?,
+            None => return Err(fail("the image was not decoded".into())),
+        };
         report.cropped += usize::from(c.crop.is_some());
-        let png = pixels::clean(&bytes, c.crop).map_err(fail)?;
         out.push(Cleaned {
             smear_id: c.smear_id,
             cell_id: c.cell_id,

@@ -4,7 +4,7 @@
 //! no time stamp), so names or dates a lab's software wrote into the file's
 //! metadata never reach the archive.
 
-use image::{ImageEncoder, ImageFormat, ImageReader, RgbImage};
+use image::{DynamicImage, ImageEncoder, ImageFormat, ImageReader, RgbImage};
 use std::io::Cursor;
 
 /// A crop box in pixels within the whole-field image (VOC-style, x/y the top
@@ -36,6 +36,12 @@ pub struct CleanPng {
 /// `crop` if given, and re-encodes the RGB pixels as PNG. The error says what
 /// is wrong without any pixel or metadata value.
 pub fn clean(bytes: &[u8], crop: Option<CropBox>) -> Result<CleanPng, String> {
+    crop_encode(&decode(bytes)?, crop)
+}
+
+/// Decodes `bytes` as PNG, JPEG or TIFF (other formats are refused). The
+/// reader's default limits (512 MiB per allocation) refuse decompression bombs.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| format!("cannot read the file: {e}"))?;
@@ -48,11 +54,14 @@ pub fn clean(bytes: &[u8], crop: Option<CropBox>) -> Result<CleanPng, String> {
         }
         None => return Err("not a PNG, JPEG or TIFF image".into()),
     }
-    // The reader's default limits (512 MiB per allocation) refuse
-    // decompression bombs.
-    let decoded = reader
+    reader
         .decode()
-        .map_err(|e| format!("the image does not decode: {e}"))?;
+        .map_err(|e| format!("the image does not decode: {e}"))
+}
+
+/// Crops `crop` out of `decoded` (the whole image without one) and encodes
+/// the RGB pixels as PNG.
+pub fn crop_encode(decoded: &DynamicImage, crop: Option<CropBox>) -> Result<CleanPng, String> {
     let (w, h) = (decoded.width(), decoded.height());
     let rgb: RgbImage = match crop {
         None => decoded.to_rgb8(),
