@@ -506,3 +506,23 @@ fn smears_of_cells(cells: &[CellRow]) -> Vec<String> {
         .into_iter()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_keyed_and_separate_smears_from_cells() {
+        let a = CellKeys::new([1; 32]);
+        assert_eq!(a.cell("BM-2024-0001/17"), a.cell(" BM-2024-0001/17 "));
+        assert_eq!(a.cell("x").len(), 32);
+        assert_ne!(a.cell("x"), a.smear("x"), "domains are separate");
+        assert_ne!(
+            a.cell("x"),
+            CellKeys::new([2; 32]).cell("x"),
+            "keyed by the site"
+        );
+        assert!(!a.smear("BM-2024-0001").contains("2024"));
+        assert_eq!(format!("{a:?}"), "CellKeys(…)");
+    }
+}
