@@ -200,6 +200,24 @@ fn write_node(c: &Criteria, out: &mut String) {
             dates(out, p.from, p.to);
         }
         Criteria::Imaging(i) => imaging(i, out),
+        Criteria::Cytology(c) => {
+            out.push_str("cytology");
+            if let Some(s) = c.specimen {
+                let _ = write!(out, " {s}");
+            }
+            out.push_str(" smear");
+            if c.blast_percent_min.is_some() || c.blast_percent_max.is_some() {
+                let _ = write!(
+                    out,
+                    " with blasts {} %",
+                    range(c.blast_percent_min, c.blast_percent_max)
+                );
+            }
+            if let Some(class) = c.class {
+                let _ = write!(out, " containing {class}");
+            }
+            dates(out, c.from, c.to);
+        }
         Criteria::VitalStatus(v) => out.push_str(match v {
             VitalStatus::Alive => "alive",
             VitalStatus::Deceased => "deceased",

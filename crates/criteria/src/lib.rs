@@ -27,6 +27,8 @@
 //!           | {"vital_status": "alive" | "deceased" | "unknown"}
 //!           | {"imaging": {"modality": ["CT", ...], "body_part"?: "CHEST", "from"?, "to"?,
 //!                          "after_diagnosis"?: {"icd10"?: prefix, "min_days"?: days, "max_days": days}}}
+//!           | {"cytology": {"specimen"?: "bone-marrow" | "peripheral-blood", "blast_percent_min"?: 0-100,
+//!                           "blast_percent_max"?: 0-100, "class"?: cell class code, "from"?, "to"?}}
 //! date      = "YYYY-MM-DD" (inclusive bounds)
 //! days      = whole days, 0 to 36500 (inclusive; day 0 is the diagnosis date)
 //! ```
@@ -35,6 +37,7 @@
 //! The meaning of each leaf in terms of stored facts is documented on its type and
 //! implemented by the store's compiler.
 
+mod cytology;
 mod describe;
 mod imaging;
 mod normal;
@@ -42,6 +45,7 @@ mod normal;
 mod tests;
 mod validate;
 
+pub use cytology::CytologyCriterion;
 pub use imaging::{DiagnosisWindow, ImagingCriterion};
 pub use validate::{CriteriaError, CriteriaErrorKind, InvalidCriteria};
 
@@ -89,6 +93,8 @@ pub enum Criteria {
     /// An imaging series (DICOM modality, body part, study date), optionally
     /// within a window of days after a diagnosis.
     Imaging(ImagingCriterion),
+    /// A smear's cytomorphology: specimen, blast percentage, a cell class.
+    Cytology(CytologyCriterion),
 }
 
 /// `{"diagnosis": {...}}`: the patient has a diagnosis fact whose ICD-10 code starts
@@ -466,6 +472,7 @@ impl Criteria {
 
     /// The data categories the query reads: [`DataCategory::Genetic`] for a marker
     /// leaf (also under `not`: absence of a finding is still genetic information),
+    /// [`DataCategory::Pathology`] for a cytology leaf,
     /// [`DataCategory::Imaging`] for an imaging leaf (and
     /// [`DataCategory::Clinical`] too when it has an `after_diagnosis` window, which
     /// reads diagnoses), [`DataCategory::Clinical`] for every other leaf.
@@ -487,6 +494,9 @@ impl Criteria {
             }
             Self::Marker(_) => {
                 out.insert(DataCategory::Genetic);
+            }
+            Self::Cytology(_) => {
+                out.insert(DataCategory::Pathology);
             }
             Self::Imaging(i) => {
                 out.insert(DataCategory::Imaging);

@@ -309,6 +309,13 @@ fn canonical_leaf(c: &Criteria) -> Criteria {
         Criteria::Marker(m) => empty_dates(m.from, m.to),
         Criteria::Therapy(t) => empty_dates(t.from, t.to),
         Criteria::Procedure(p) => empty_dates(p.from, p.to),
+        Criteria::Cytology(c) => {
+            let (lo, hi) = (
+                c.blast_percent_min.unwrap_or(0),
+                c.blast_percent_max.unwrap_or(100),
+            );
+            lo > hi || empty_dates(c.from, c.to)
+        }
         Criteria::Imaging(i) => {
             i.modality.sort();
             i.modality.dedup();

@@ -430,3 +430,40 @@ fn imaging_normal_form_sorts_modalities_and_upper_cases_the_body_part() {
         b.semantic_key()
     );
 }
+
+#[test]
+fn the_cytology_leaf_parses_validates_describes_and_reads_pathology() {
+    let c = parse(
+        r#"{"cytology": {"specimen": "bone-marrow", "blast_percent_min": 20, "class": "myeloblast", "from": "2024-01-01"}}"#,
+    );
+    c.validate().unwrap();
+    assert_eq!(
+        c.describe(),
+        "cytology bone-marrow smear with blasts ≥ 20 % containing myeloblast (from 2024-01-01)"
+    );
+    assert_eq!(
+        c.categories(),
+        BTreeSet::from([oncofed_model::DataCategory::Pathology])
+    );
+    assert_eq!(
+        c.canonical_json(),
+        r#"{"cytology":{"specimen":"bone-marrow","blast_percent_min":20,"class":"myeloblast","from":"2024-01-01"}}"#
+    );
+    let bad = parse(r#"{"cytology": {"blast_percent_min": 30, "blast_percent_max": 120}}"#)
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("cytology.blast_percent_max"), "{bad}");
+    let swapped = parse(r#"{"cytology": {"blast_percent_min": 30, "blast_percent_max": 20}}"#)
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(swapped.contains("cytology.blast_percent_min"), "{swapped}");
+    for wrong in [
+        r#"{"cytology": {"specimen": "urine"}}"#,
+        r#"{"cytology": {"class": "blastoid"}}"#,
+        r#"{"cytology": {"blasts": 20}}"#,
+    ] {
+        assert!(serde_json::from_str::<Criteria>(wrong).is_err(), "{wrong}");
+    }
+}

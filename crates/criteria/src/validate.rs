@@ -331,6 +331,21 @@ fn check(c: &Criteria, path: &str, depth: usize, errors: &mut Vec<CriteriaError>
             s.dates(p.from, p.to);
         }
         Criteria::Imaging(i) => imaging(i, &mut Scope::new(path, "imaging", errors)),
+        Criteria::Cytology(c) => {
+            let mut s = Scope::new(path, "cytology", errors);
+            let (lo, hi) = (c.blast_percent_min, c.blast_percent_max);
+            for (field, v) in [("blast_percent_min", lo), ("blast_percent_max", hi)] {
+                if v.is_some_and(|v| v > 100) {
+                    s.push(field, CriteriaErrorKind::OutOfRange { min: 0, max: 100 });
+                }
+            }
+            if let (Some(lo), Some(hi)) = (lo, hi)
+                && lo > hi
+            {
+                s.push("blast_percent_min", CriteriaErrorKind::MinAboveMax);
+            }
+            s.dates(c.from, c.to);
+        }
     }
 }
 

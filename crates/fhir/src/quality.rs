@@ -210,6 +210,10 @@ pub fn code_issue(c: &Coding) -> Option<Issue> {
         CodeSystem::DicomAttribute => {
             b.first().is_some_and(u8::is_ascii_uppercase) && b.iter().all(u8::is_ascii_alphanumeric)
         }
+        // Kebab-case codes of the node's cell ingest (oncofed_model::CellClass).
+        CodeSystem::Cytomorphology => {
+            !b.is_empty() && b.iter().all(|c| c.is_ascii_lowercase() || *c == b'-')
+        }
     };
     let issue = |check: bool| {
         let (system, code) = (c.system, code.to_owned());

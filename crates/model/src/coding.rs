@@ -56,11 +56,19 @@ pub enum CodeSystem {
     /// `SliceThickness`, `Manufacturer`, `NumberOfStudyRelatedSeries`: the code of
     /// an imaging fact that records an attribute's value.
     DicomAttribute,
+    /// OncoFed's local cytomorphology system (issue 15): the codes of the
+    /// per-smear facts the node's cell ingest writes — a `CellClass` code
+    /// (`myeloblast`, `segmented-neutrophil`, …) for a cell count,
+    /// `nucleated-cells`, `unclassified-cells` and `blast-percentage` — and, as
+    /// the facts' modifier, the `Specimen` code (`bone-marrow`,
+    /// `peripheral-blood`). Local because no LOINC code was verified for the
+    /// blast percentage of a digitally classified smear.
+    Cytomorphology,
 }
 
 impl CodeSystem {
     /// Every accepted system.
-    pub const ALL: [CodeSystem; 19] = [
+    pub const ALL: [CodeSystem; 20] = [
         Self::Icd10Gm,
         Self::Icd10Who,
         Self::IcdO3,
@@ -80,6 +88,7 @@ impl CodeSystem {
         Self::Dcm,
         Self::DicomBodyPart,
         Self::DicomAttribute,
+        Self::Cytomorphology,
     ];
 
     /// The canonical system URI used in FHIR `Coding.system`.
@@ -118,6 +127,7 @@ impl CodeSystem {
             Self::DicomAttribute => {
                 "http://dicom.nema.org/medical/dicom/current/output/chtml/part06/chapter_6.html"
             }
+            Self::Cytomorphology => "https://oncofed.example/CodeSystem/cytomorphology",
         }
     }
 
@@ -172,16 +182,21 @@ impl CodeSystem {
             Self::Dcm => "dcm",
             Self::DicomBodyPart => "dicom-body-part",
             Self::DicomAttribute => "dicom-attribute",
+            Self::Cytomorphology => "cytomorphology",
         }
     }
 
-    /// Whether codes of this system may come from FHIR resources. The DICOM
+    /// Whether codes of this system may come from FHIR resources. The
+    /// cytomorphology system may not (the cell ingest writes its facts), nor the DICOM
     /// systems ([`CodeSystem::Dcm`], [`CodeSystem::DicomBodyPart`],
     /// [`CodeSystem::DicomAttribute`]) may not: imaging facts are written by the
     /// node's DICOM ingest from the images themselves, and a FHIR resource
     /// claiming them would forge image facts.
     pub fn accepted_from_fhir(self) -> bool {
-        !matches!(self, Self::Dcm | Self::DicomBodyPart | Self::DicomAttribute)
+        !matches!(
+            self,
+            Self::Dcm | Self::DicomBodyPart | Self::DicomAttribute | Self::Cytomorphology
+        )
     }
 
     /// Inverse of [`CodeSystem::as_str`].

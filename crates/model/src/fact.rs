@@ -81,7 +81,10 @@ pub struct Demographics {
 pub enum FactKind {
     /// A diagnosis (FHIR Condition); `modifier` holds the ICD-O-3 topography.
     Diagnosis,
-    /// A measurement or assessment (labs, TNM, ECOG, histology, vital status).
+    /// A measurement or assessment (labs, TNM, ECOG, histology, vital status,
+    /// and the per-smear cell counts and blast percentage of the node's cell
+    /// ingest: system [`Cytomorphology`](crate::CodeSystem::Cytomorphology),
+    /// category [`Pathology`](crate::DataCategory::Pathology)).
     Observation,
     /// A molecular finding; `code` is the gene (HGNC), `value` present/absent.
     Molecular,

@@ -106,6 +106,10 @@ pub struct IngestReport {
     /// What the DICOM part of the run did, when the input held DICOM files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imaging: Option<crate::imaging::ImagingReport>,
+    /// What each cell batch of the run did (one report per landed batch; a
+    /// batch that failed is in `errors` and `units_failed`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<crate::cells::CellReport>,
 }
 
 /// Why an ingest run stopped. Units that were rejected are not errors of the run;

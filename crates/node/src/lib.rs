@@ -23,6 +23,7 @@
 //! FHIR parser to the trust-centre client; the store API cannot take it.
 
 pub mod agent;
+pub mod cells;
 mod consent_gate;
 mod discover;
 pub mod files;

@@ -68,6 +68,26 @@ pub struct QualityReport {
     pub issues: BTreeMap<String, IssueCount>,
     /// Images: objects and bytes per modality, quarantined objects by reason.
     pub images: ImageQuality,
+    /// Cell images: smears, cells, labels, cells per smear, undecodable files.
+    pub cells: CellQuality,
+}
+
+/// The cell-images part of the report (issue 15).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CellQuality {
+    /// Smears stored.
+    pub smears: u64,
+    /// Cells stored.
+    pub cells: u64,
+    /// Labels of every role.
+    pub labels: u64,
+    /// Cells per smear (by the smear's store key).
+    pub cells_per_smear: BTreeMap<String, u64>,
+    /// Smears with no cell (a manifest row whose cells were never exported).
+    pub empty_smears: u64,
+    /// Image files of cell batches that did not decode (their batches landed
+    /// nothing; quarantine reason `cell-undecodable`).
+    pub undecodable_files: u64,
 }
 
 /// The images part of the report.
@@ -172,6 +192,24 @@ pub async fn report(store: &SharedStore) -> Result<QualityReport, StoreError> {
             r.images.bytes_by_modality.insert(modality, bytes);
         }
         r.images.quarantined_by_reason = images.quarantined_by_reason.into_iter().collect();
+        let cells = s.cell_stats()?;
+        r.cells = CellQuality {
+            smears: cells.smears,
+            cells: cells.cells,
+            labels: cells.labels,
+            empty_smears: cells
+                .cells_per_smear
+                .iter()
+                .filter(|(_, n)| *n == 0)
+                .count() as u64,
+            cells_per_smear: cells.cells_per_smear.into_iter().collect(),
+            undecodable_files: r
+                .images
+                .quarantined_by_reason
+                .get(crate::cells::UNDECODABLE)
+                .copied()
+                .unwrap_or(0),
+        };
         r.patients_with_diagnosis_percent = if r.patients == 0 {
             100.0
         } else {
@@ -231,6 +269,21 @@ impl fmt::Display for QualityReport {
                 } else {
                     quarantined.join(", ")
                 }
+            )?;
+        }
+        let c = &self.cells;
+        if c.smears > 0 || c.undecodable_files > 0 {
+            let per: Vec<u64> = c.cells_per_smear.values().copied().collect();
+            writeln!(
+                f,
+                "\ncells: {} in {} smears ({} to {} per smear, {} smears without cells), {} labels; {} undecodable files refused",
+                c.cells,
+                c.smears,
+                per.iter().min().copied().unwrap_or(0),
+                per.iter().max().copied().unwrap_or(0),
+                c.empty_smears,
+                c.labels,
+                c.undecodable_files
             )?;
         }
         writeln!(f, "\nissues")?;

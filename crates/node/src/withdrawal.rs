@@ -12,7 +12,7 @@
 //! drops the person from the snapshot too ([`ConsentGate::forget`]).
 //!
 //! A site with images ([`WithdrawalPoller::with_archive`]) deletes the person's
-//! de-identified objects from its archive first, then their rows: a crash in
+//! de-identified objects and cell images from its archive first, then their rows: a crash in
 //! between leaves rows whose objects are gone, and the order's next run deletes
 //! them; the other order could leave objects nobody can find again.
 
@@ -128,18 +128,31 @@ async fn execute(
 ) -> Result<DeletionReceipt, WithdrawalError> {
     if let Some(archive) = archive {
         let pseudonym = order.pseudonym.clone();
-        let keys: Vec<String> = with_store(store, move |s| s.images_of(&[pseudonym]))
-            .await?
-            .into_iter()
-            .map(|r| r.object_key)
-            .collect();
+        // DICOM objects and cell images of the person.
+        let keys: Vec<String> = with_store(store, move |s| {
+            let persons = [pseudonym];
+            let mut keys: Vec<String> = s
+                .images_of(&persons)?
+                .into_iter()
+                .map(|r| r.object_key)
+                .collect();
+            let smears: Vec<String> = s
+                .smears_of(&persons)?
+                .into_iter()
+                .map(|r| r.smear_key)
+                .collect();
+            keys.extend(s.cells_of(&smears)?.into_iter().map(|c| c.object_key));
+            Ok(keys)
+        })
+        .await?;
         archive.delete(&keys).await?;
     }
     let pseudonym = order.pseudonym.clone();
     let (patients, facts, images_deleted, remaining) = with_store(store, move |s| {
         let deleted = s.delete_patient(&pseudonym)?;
         let remaining = s.existing_patients(std::slice::from_ref(&pseudonym))?.len() as u64;
-        let images = deleted.images.len() as u64;
+        // The receipt's image count covers DICOM objects and cell images.
+        let images = (deleted.images.len() + deleted.cells.len()) as u64;
         Ok((u64::from(deleted.patient), deleted.facts, images, remaining))
     })
     .await?;

@@ -39,6 +39,7 @@
 //! `a::date - b::date`). Each [`Param`] carries the type PostgreSQL infers for
 //! its position.
 
+mod cytology;
 mod imaging;
 
 use crate::columns;
@@ -412,6 +413,7 @@ impl Query {
                 });
             }
             Criteria::Imaging(i) => self.imaging(i),
+            Criteria::Cytology(c) => self.cytology(c),
             Criteria::Procedure(p) => {
                 // A procedure fact with an OPS code starting with the prefix, begun in range.
                 self.exists(FactKind::Procedure, |q| {

@@ -4,7 +4,9 @@
 //! (keyed by the site pseudonym, holding only coarse demographics), one row per
 //! clinical [`Fact`](oncofed_model::Fact), one [`ImageRow`] per de-identified
 //! DICOM object (its bytes live in the node's object store, under the row's
-//! `object_key`) and one [`QuarantineRow`] per object the DICOM ingest refused. [`ResearchStore`] is the seam between the node's logic and the
+//! `object_key`), one [`QuarantineRow`] per object the DICOM ingest refused, and
+//! the cytomorphology rows: [`SmearRow`]s, [`CellRow`]s (each cell image's bytes
+//! again in the object store) and their [`CellLabelRow`]s. [`ResearchStore`] is the seam between the node's logic and the
 //! storage engine, with two backends of identical semantics (one conformance suite
 //! runs against both):
 //! - [`SqliteStore`], the embedded default: one owner-only file, WAL, versioned
@@ -24,6 +26,7 @@
 //! nothing. Facts carry an idempotency key ([`FactKey`]), so re-ingesting the same
 //! source data updates rows in place instead of duplicating them.
 
+mod cells;
 mod columns;
 mod error;
 mod feasibility;
@@ -32,6 +35,7 @@ mod sqlite;
 mod types;
 
 pub use crate::postgres::PostgresStore;
+pub use cells::{CellLabelRow, CellListing, CellRow, CellStats, LabelRole, SmearRow};
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
@@ -53,6 +57,9 @@ pub struct Deleted {
     /// The object-store keys of their deleted image rows, in key order, each once
     /// (the node deletes these objects next, for the withdrawal receipt).
     pub images: Vec<String>,
+    /// The object-store keys of their deleted cell images, in key order, each
+    /// once (with their smears and labels).
+    pub cells: Vec<String>,
 }
 
 /// The operations a site node needs from its research store.
@@ -77,7 +84,8 @@ pub trait ResearchStore: Send {
     /// Calls `visit` for every fact.
     fn for_each_fact(&self, visit: &mut dyn FnMut(StoredFact)) -> Result<(), StoreError>;
 
-    /// Deletes a patient, all their facts and all their image rows (withdrawal),
+    /// Deletes a patient, all their facts, image rows, smears, cells and cell
+    /// labels (withdrawal),
     /// in one transaction. Returns what was deleted, counted by the delete itself
     /// (a withdrawal receipt needs the counts, and counting the whole store around
     /// each delete costs full scans), with the object keys of the deleted images:
@@ -105,6 +113,30 @@ pub trait ResearchStore: Send {
 
     /// Objects and bytes per modality, and quarantined objects per reason code.
     fn image_stats(&self) -> Result<ImageStats, StoreError>;
+
+    /// The smears of these persons, in smear-key order.
+    fn smears_of(&self, pseudonyms: &[Pseudonym]) -> Result<Vec<SmearRow>, StoreError>;
+
+    /// Every smear of the site, in smear-key order (reports, fact recounts).
+    fn all_smears(&self) -> Result<Vec<SmearRow>, StoreError>;
+
+    /// The cells of these smears, in smear-key then cell-key order.
+    fn cells_of(&self, smear_keys: &[String]) -> Result<Vec<CellRow>, StoreError>;
+
+    /// The cells among `cell_keys` the store holds, in cell-key order.
+    fn cells_by_key(&self, cell_keys: &[String]) -> Result<Vec<CellRow>, StoreError>;
+
+    /// The labels of these cells, in cell-key, role and expert order.
+    fn cell_labels_of(&self, cell_keys: &[String]) -> Result<Vec<CellLabelRow>, StoreError>;
+
+    /// Every cell with its smear and its newest validated label (the label
+    /// training and evaluation use), in smear-key then cell-key order. Before
+    /// consent, which the node applies per person ([`CellListing::smear`]'s
+    /// pseudonym, category pathology, the smear's date).
+    fn cell_listing(&self) -> Result<Vec<CellListing>, StoreError>;
+
+    /// Smear, cell and label counts for the quality report.
+    fn cell_stats(&self) -> Result<CellStats, StoreError>;
 
     /// Records that the federation task `task_id` (valid until `expires_at`) runs now.
     /// Returns `false` if it was seen before (a replay). Entries past their expiry

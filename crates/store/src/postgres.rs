@@ -46,6 +46,10 @@
 //! on the person tables in one transaction, and feasibility sub-queries join
 //! `fact` to `patient` on `psn` only (co-located).
 //!
+//! **`smear`, `cell` and `cell_label` are not yet distributable either**: they
+//! are keyed by the node's keyed smear and cell ids (cells reference smears,
+//! labels cells), which do not lead with `psn`.
+//!
 //! **`image` is not yet distributable:** it is keyed by the SOP Instance UID, a
 //! unique key that spans persons, so it cannot be co-located with `patient` by
 //! `psn`; distributing it would need `(psn, sop_uid)` as its key and the upsert
@@ -76,6 +80,7 @@
 //! implemented**. SQLite's store, by contrast, overwrites deleted content
 //! (`secure_delete`) and truncates its WAL on every delete.
 
+mod cells;
 mod codec;
 mod images;
 mod migrations;
@@ -256,6 +261,7 @@ impl ResearchStore for PostgresStore {
         self.with(|c| {
             let mut tx = c.transaction()?;
             let outcome = write::write(&mut tx, batch)?;
+            cells::write(&mut tx, batch)?;
             tx.commit()?;
             Ok(outcome)
         })
@@ -322,12 +328,14 @@ impl ResearchStore for PostgresStore {
             let mut tx = c.transaction()?;
             let facts = tx.execute("DELETE FROM fact WHERE psn = $1", &[&pseudonym.as_str()])?;
             let images = images::delete(&mut tx, pseudonym)?;
+            let cells = cells::delete(&mut tx, pseudonym)?;
             let n = tx.execute("DELETE FROM patient WHERE psn = $1", &[&pseudonym.as_str()])?;
             tx.commit()?;
             Ok(Deleted {
                 patient: n > 0,
                 facts,
                 images,
+                cells,
             })
         })
     }
@@ -352,6 +360,34 @@ impl ResearchStore for PostgresStore {
 
     fn image_stats(&self) -> Result<ImageStats, StoreError> {
         self.with(images::stats)
+    }
+
+    fn smears_of(&self, pseudonyms: &[Pseudonym]) -> Result<Vec<crate::SmearRow>, StoreError> {
+        self.with(|c| cells::smears(c, Some(pseudonyms)))
+    }
+
+    fn all_smears(&self) -> Result<Vec<crate::SmearRow>, StoreError> {
+        self.with(|c| cells::smears(c, None))
+    }
+
+    fn cells_of(&self, smear_keys: &[String]) -> Result<Vec<crate::CellRow>, StoreError> {
+        self.with(|c| cells::cells(c, smear_keys))
+    }
+
+    fn cells_by_key(&self, cell_keys: &[String]) -> Result<Vec<crate::CellRow>, StoreError> {
+        self.with(|c| cells::by_key(c, cell_keys))
+    }
+
+    fn cell_labels_of(&self, cell_keys: &[String]) -> Result<Vec<crate::CellLabelRow>, StoreError> {
+        self.with(|c| cells::labels(c, cell_keys))
+    }
+
+    fn cell_listing(&self) -> Result<Vec<crate::CellListing>, StoreError> {
+        self.with(cells::listing)
+    }
+
+    fn cell_stats(&self) -> Result<crate::CellStats, StoreError> {
+        self.with(cells::stats)
     }
 
     fn remember_task(

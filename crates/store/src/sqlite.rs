@@ -4,6 +4,7 @@
 //! `synchronous = NORMAL` (durable at checkpoints, safe against corruption),
 //! foreign keys on so that deleting a patient cascades to their facts and images.
 
+mod cells;
 mod codec;
 mod feasibility;
 mod images;
@@ -183,6 +184,7 @@ impl ResearchStore for SqliteStore {
                 }
             }
             images::write(&tx, batch, &mut outcome)?;
+            cells::write(&tx, batch)?;
         }
         tx.commit()?;
         Ok(outcome)
@@ -249,6 +251,7 @@ impl ResearchStore for SqliteStore {
         let facts = tx.execute("DELETE FROM fact WHERE psn = ?1", [pseudonym.as_str()])?;
         // Before the patient: the cascade would delete them without their keys.
         let images = images::delete(&tx, pseudonym)?;
+        let cells = cells::delete(&tx, pseudonym)?;
         let n = tx.execute("DELETE FROM patient WHERE psn = ?1", [pseudonym.as_str()])?;
         tx.commit()?;
         // Deleted rows must not linger in free pages or the WAL (withdrawal = erasure).
@@ -258,6 +261,7 @@ impl ResearchStore for SqliteStore {
             patient: n > 0,
             facts: facts as u64,
             images,
+            cells,
         })
     }
 
@@ -281,6 +285,34 @@ impl ResearchStore for SqliteStore {
 
     fn image_stats(&self) -> Result<ImageStats, StoreError> {
         images::stats(&self.conn)
+    }
+
+    fn smears_of(&self, pseudonyms: &[Pseudonym]) -> Result<Vec<crate::SmearRow>, StoreError> {
+        cells::smears(&self.conn, Some(pseudonyms))
+    }
+
+    fn all_smears(&self) -> Result<Vec<crate::SmearRow>, StoreError> {
+        cells::smears(&self.conn, None)
+    }
+
+    fn cells_of(&self, smear_keys: &[String]) -> Result<Vec<crate::CellRow>, StoreError> {
+        cells::cells(&self.conn, smear_keys)
+    }
+
+    fn cells_by_key(&self, cell_keys: &[String]) -> Result<Vec<crate::CellRow>, StoreError> {
+        cells::by_key(&self.conn, cell_keys)
+    }
+
+    fn cell_labels_of(&self, cell_keys: &[String]) -> Result<Vec<crate::CellLabelRow>, StoreError> {
+        cells::labels(&self.conn, cell_keys)
+    }
+
+    fn cell_listing(&self) -> Result<Vec<crate::CellListing>, StoreError> {
+        cells::listing(&self.conn)
+    }
+
+    fn cell_stats(&self) -> Result<crate::CellStats, StoreError> {
+        cells::stats(&self.conn)
     }
 
     fn remember_task(

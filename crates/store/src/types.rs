@@ -111,6 +111,14 @@ pub struct WriteBatch {
     pub images: Vec<ImageRow>,
     /// Refused objects to record (no patient).
     pub quarantine: Vec<QuarantineRow>,
+    /// Smears to insert or update by key (their patients must exist or be in
+    /// `patients`).
+    pub smears: Vec<crate::SmearRow>,
+    /// Cells to insert or update by key (their smears must exist or be in `smears`).
+    pub cells: Vec<crate::CellRow>,
+    /// Cell labels to insert or replace by (cell, role, expert) (their cells must
+    /// exist or be in `cells`).
+    pub cell_labels: Vec<crate::CellLabelRow>,
 }
 
 /// What a write changed.

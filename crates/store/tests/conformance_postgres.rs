@@ -229,9 +229,11 @@ fn the_schema_is_distributable_by_person_and_byte_ordered() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(pk, ["key", "psn"]);
-    // The foreign keys are fact.psn and image.psn → patient.psn, without
-    // cascades, each within one person. (`image` is keyed by its SOP Instance
-    // UID, so it is not co-located by person: see the module docs.)
+    // The foreign keys are fact.psn, image.psn and smear.psn → patient.psn,
+    // cell.smear_key → smear and cell_label.cell_key → cell, without cascades,
+    // each within one person. (`image` is keyed by its SOP Instance UID and the
+    // cell tables by their keyed ids, so they are not co-located by person:
+    // see the module docs.)
     let fks: Vec<(String, String)> = client
         .query(
             "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
@@ -246,8 +248,17 @@ fn the_schema_is_distributable_by_person_and_byte_ordered() {
     assert_eq!(
         fks,
         [
+            (
+                "cell".to_string(),
+                "FOREIGN KEY (smear_key) REFERENCES smear(smear_key)".to_string()
+            ),
+            (
+                "cell_label".to_string(),
+                "FOREIGN KEY (cell_key) REFERENCES cell(cell_key)".to_string()
+            ),
             ("fact".to_string(), person_fk.clone()),
-            ("image".to_string(), person_fk)
+            ("image".to_string(), person_fk.clone()),
+            ("smear".to_string(), person_fk)
         ]
     );
     // Every text column compares in code-point order, like SQLite.
@@ -255,7 +266,8 @@ fn the_schema_is_distributable_by_person_and_byte_ordered() {
         .query(
             "SELECT table_name || '.' || column_name FROM information_schema.columns
              WHERE table_schema = 'public' AND data_type = 'text'
-               AND table_name IN ('patient', 'fact', 'task_seen', 'dp_release', 'image', 'quarantine')
+               AND table_name IN ('patient', 'fact', 'task_seen', 'dp_release', 'image', 'quarantine',
+                                  'smear', 'cell', 'cell_label')
                AND collation_name IS DISTINCT FROM 'C'",
             &[],
         )

@@ -56,12 +56,34 @@ impl ImagingArgs {
     }
 }
 
+impl ImagingArgs {
+    /// Where cell images go (the same archive as DICOM objects) and the site
+    /// secret their smear and cell ids are keyed with (the DICOM UID key file,
+    /// used under a domain label of its own).
+    pub fn cell_setup(&self, data_dir: &Path) -> anyhow::Result<oncofed_node::cells::CellSetup> {
+        let key_file = self
+            .dicom_uid_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("dicom-uid.key"));
+        let key = oncofed_node::imaging::load_or_create_uid_key(&key_file)
+            .with_context(|| format!("site key {}", key_file.display()))?;
+        Ok(oncofed_node::cells::CellSetup::new(
+            self.archive(data_dir)?,
+            key,
+        ))
+    }
+}
+
 /// Splits ingest paths: files that hold DICOM go to imaging only; folders go
-/// to both readers (each takes its own files from them).
-pub fn split_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let (mut fhir, mut dicom) = (Vec::new(), Vec::new());
+/// to both readers (each takes its own files from them); cell-batch folders
+/// (holding `smears.csv` and `cells.csv`) go to the cell ingest only. Returns
+/// (FHIR, DICOM, cell batches).
+pub fn split_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut fhir, mut dicom, mut cells) = (Vec::new(), Vec::new(), Vec::new());
     for p in paths {
-        if p.is_dir() {
+        if oncofed_node::cells::is_cell_batch(p) {
+            cells.push(p.clone());
+        } else if p.is_dir() {
             fhir.push(p.clone());
             dicom.push(p.clone());
         } else if oncofed_node::imaging::is_dicom_file(p) {
@@ -70,7 +92,7 @@ pub fn split_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
             fhir.push(p.clone());
         }
     }
-    (fhir, dicom)
+    (fhir, dicom, cells)
 }
 
 /// `oncofed node dicom-scp`: receive DICOM objects by C-STORE.

@@ -1,5 +1,5 @@
-//! `oncofed node ingest`: FHIR and DICOM files into the site's store, with
-//! progress, a report and Prometheus metrics.
+//! `oncofed node ingest`: FHIR and DICOM files and cell-image batches into the
+//! site's store, with progress, a report and Prometheus metrics.
 
 use super::node::{StoreArgs, TrusteeArgs};
 use crate::output::{byte_bar, print_json};
@@ -38,9 +38,19 @@ pub struct IngestArgs {
     metrics_textfile: Option<PathBuf>,
     #[command(flatten)]
     imaging: super::node_imaging::ImagingArgs,
+    /// A cell-image batch to ingest (repeat for several): a folder with
+    /// smears.csv (smear_id,patient_id,family,given,birth_date,sex,specimen,
+    /// stain,scanner,magnification,collected) and cells.csv
+    /// (smear_id,cell_id,file,label, optionally x,y,width,height to crop a
+    /// cell out of a whole-field image). Images may be PNG, JPEG or TIFF; they
+    /// are re-encoded as PNG without metadata. A batch lands whole or not at
+    /// all; its error names the file, row and field. A folder among PATHS
+    /// holding both files is taken as a cell batch too.
+    #[arg(long, value_name = "DIR")]
+    cells: Vec<PathBuf>,
     /// Files or folders to ingest: FHIR (.json, .ndjson) and DICOM files
-    /// (Part 10, or bare data sets) alike.
-    #[arg(required = true)]
+    /// (Part 10, or bare data sets) alike, and cell-batch folders.
+    #[arg(required_unless_present = "cells")]
     paths: Vec<PathBuf>,
 }
 
@@ -67,7 +77,8 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let (fhir_paths, dicom_paths) = super::node_imaging::split_paths(&a.paths);
+    let (fhir_paths, dicom_paths, mut cell_batches) = super::node_imaging::split_paths(&a.paths);
+    cell_batches.extend(a.cells.iter().cloned());
     let mut report = if fhir_paths.is_empty() {
         IngestReport::default()
     } else {
@@ -85,6 +96,33 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
         )
         .await?;
         report.imaging = Some(imaging);
+    }
+    if !report.interrupted && !cell_batches.is_empty() {
+        let setup = a.imaging.cell_setup(&a.store.data_dir)?;
+        for dir in &cell_batches {
+            match oncofed_node::cells::ingest_cells(&store, &client, &setup, dir).await {
+                Ok(r) => {
+                    report.units_ok += 1;
+                    report.cells.push(r);
+                }
+                // Trust centre, archive and store failures stop the run, as for FHIR.
+                Err(
+                    e @ (oncofed_node::cells::CellError::Trustee(_)
+                    | oncofed_node::cells::CellError::Archive(_)
+                    | oncofed_node::cells::CellError::Store(_)),
+                ) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("cell batch {}", dir.display()))
+                    );
+                }
+                Err(e) => {
+                    report.units_failed += 1;
+                    report
+                        .errors
+                        .push(format!("cell batch {}: {e}", dir.display()));
+                }
+            }
+        }
     }
     bar.finish_and_clear();
     if let Some(path) = &a.metrics_textfile {
@@ -127,6 +165,22 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
             for q in &i.quarantine {
                 eprintln!("quarantined: {q}");
             }
+        }
+        for c in &report.cells {
+            let classes: Vec<String> = c
+                .per_class
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            println!(
+                "cells: {} smears, {} cells ({} cropped) of {} patients ({} new); {}",
+                c.smears,
+                c.cells,
+                c.cropped,
+                c.patients,
+                c.patients_new,
+                classes.join(", ")
+            );
         }
     }
     if report.interrupted {

@@ -1,4 +1,5 @@
-//! Where a site keeps its de-identified DICOM objects: content-addressed, through
+//! Where a site keeps its de-identified DICOM objects (and its cleaned cell
+//! images, under `cells/`, see [`crate::cells`]): content-addressed, through
 //! the `object_store` crate (a local folder by default, S3-compatible storage
 //! when configured).
 //!
@@ -96,8 +97,23 @@ impl ObjectArchive {
 
     /// The content address of `bytes`.
     pub fn key_of(bytes: &[u8]) -> String {
+        Self::key_under("dicom", bytes)
+    }
+
+    /// The content address of `bytes` under another modality's prefix
+    /// (`cells/sha256/<first two hex>/<hex>` for cell images).
+    pub fn key_under(prefix: &str, bytes: &[u8]) -> String {
         let hex = hex::encode(Sha256::digest(bytes));
-        format!("dicom/sha256/{}/{hex}", &hex[..2])
+        format!("{prefix}/sha256/{}/{hex}", &hex[..2])
+    }
+
+    /// Stores `bytes` under their content address below `prefix` and returns it.
+    pub async fn put_under(&self, prefix: &str, bytes: Vec<u8>) -> Result<String, ArchiveError> {
+        let key = Self::key_under(prefix, &bytes);
+        self.store
+            .put(&StorePath::from(key.as_str()), PutPayload::from(bytes))
+            .await?;
+        Ok(key)
     }
 
     /// Stores `bytes` under their content address and returns it.

@@ -4,7 +4,8 @@
 //! Append a new entry to [`MIGRATIONS`] to change the schema; never edit a shipped
 //! one. The PostgreSQL versions count on their own (they are not SQLite's
 //! `user_version`): version 2 here has everything SQLite's version 6 has, version
-//! 3 everything of SQLite's version 8 (SQLite's 3–5 and 7 only tune indexes).
+//! 3 everything of SQLite's version 8, version 4 everything of SQLite's version 9
+//! (SQLite's 3–5 and 7 only tune indexes).
 //!
 //! Each migration runs in its own transaction that first takes a transaction-level
 //! advisory lock ([`LOCK_KEY`]) and then re-reads the version, so two nodes (or two
@@ -103,6 +104,37 @@ const MIGRATIONS: &[&str] = &[
         at          TIMESTAMPTZ NOT NULL
      );
      CREATE INDEX quarantine_reason ON quarantine (reason_code);"#,
+    // 4: cytomorphology (SQLite's migration 9): smears, cells and cell labels,
+    // referencing their parents without a cascade (the store deletes a person's
+    // cells itself, returning their object keys).
+    r#"CREATE TABLE smear (
+        smear_key     TEXT COLLATE "C" PRIMARY KEY,
+        psn           TEXT COLLATE "C" NOT NULL REFERENCES patient (psn),
+        specimen      TEXT COLLATE "C" NOT NULL,
+        stain         TEXT COLLATE "C" NOT NULL,
+        scanner       TEXT COLLATE "C" NOT NULL,
+        magnification TEXT COLLATE "C" NOT NULL,
+        collected     TEXT COLLATE "C"
+     );
+     CREATE INDEX smear_psn ON smear (psn);
+     CREATE TABLE cell (
+        cell_key   TEXT COLLATE "C" PRIMARY KEY,
+        smear_key  TEXT COLLATE "C" NOT NULL REFERENCES smear (smear_key),
+        object_key TEXT COLLATE "C" NOT NULL,
+        width      BIGINT NOT NULL CHECK (width > 0),
+        height     BIGINT NOT NULL CHECK (height > 0),
+        lab_label  TEXT COLLATE "C"
+     );
+     CREATE INDEX cell_smear ON cell (smear_key);
+     CREATE TABLE cell_label (
+        cell_key TEXT COLLATE "C" NOT NULL REFERENCES cell (cell_key),
+        role     TEXT COLLATE "C" NOT NULL CHECK (role IN ('expert', 'adjudicator', 'validated', 'model')),
+        expert   TEXT COLLATE "C" NOT NULL,
+        label    TEXT COLLATE "C" NOT NULL,
+        method   TEXT COLLATE "C",
+        at       TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (cell_key, role, expert)
+     );"#,
 ];
 
 /// Where the version lives and the lock that guards migrations.

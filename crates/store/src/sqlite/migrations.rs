@@ -103,6 +103,39 @@ const MIGRATIONS: &[&str] = &[
         at          TEXT NOT NULL
      );
      CREATE INDEX quarantine_reason ON quarantine (reason_code);",
+    // 9: cytomorphology (issue 15): smears of a person, single-cell images of a
+    // smear (the metadata-free PNG lives in the node's object store under
+    // object_key) and the labels of a cell, one per (role, expert). Keys are the
+    // node's keyed digests of the lab's ids. They go with the patient (the store
+    // deletes them itself first, to return the cells' object keys).
+    "CREATE TABLE smear (
+        smear_key     TEXT PRIMARY KEY,
+        psn           TEXT NOT NULL REFERENCES patient (psn) ON DELETE CASCADE,
+        specimen      TEXT NOT NULL,
+        stain         TEXT NOT NULL,
+        scanner       TEXT NOT NULL,
+        magnification TEXT NOT NULL,
+        collected     TEXT
+     ) WITHOUT ROWID;
+     CREATE INDEX smear_psn ON smear (psn);
+     CREATE TABLE cell (
+        cell_key   TEXT PRIMARY KEY,
+        smear_key  TEXT NOT NULL REFERENCES smear (smear_key) ON DELETE CASCADE,
+        object_key TEXT NOT NULL,
+        width      INTEGER NOT NULL CHECK (width > 0),
+        height     INTEGER NOT NULL CHECK (height > 0),
+        lab_label  TEXT
+     ) WITHOUT ROWID;
+     CREATE INDEX cell_smear ON cell (smear_key);
+     CREATE TABLE cell_label (
+        cell_key TEXT NOT NULL REFERENCES cell (cell_key) ON DELETE CASCADE,
+        role     TEXT NOT NULL CHECK (role IN ('expert', 'adjudicator', 'validated', 'model')),
+        expert   TEXT NOT NULL,
+        label    TEXT NOT NULL,
+        method   TEXT,
+        at       TEXT NOT NULL,
+        PRIMARY KEY (cell_key, role, expert)
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

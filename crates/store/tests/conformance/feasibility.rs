@@ -7,8 +7,8 @@ use super::Backend;
 use chrono::NaiveDate;
 use oncofed_criteria::{Criteria, TnmAxis};
 use oncofed_model::CodeSystem::{
-    Atc, Dcm, DicomAttribute, DicomBodyPart, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops,
-    RxNorm, Snomed, Tnm,
+    Atc, Cytomorphology, Dcm, DicomAttribute, DicomBodyPart, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3,
+    Loinc, Ops, RxNorm, Snomed, Tnm,
 };
 use oncofed_model::*;
 use oncofed_store::*;
@@ -108,6 +108,25 @@ fn slice_thickness(mm: f64, start: &str) -> Fact {
     )
 }
 
+/// A per-smear fact as the node's cell ingest writes it (system
+/// `cytomorphology`, the specimen as modifier, category pathology).
+fn smear(code: &str, value: f64, specimen: &str, start: &str) -> Fact {
+    let unit = if code == "blast-percentage" {
+        "%"
+    } else {
+        "{cells}"
+    };
+    let value = FactValue::Quantity {
+        value,
+        unit: unit.into(),
+    };
+    let mut f = fact(FactKind::Observation, (Cytomorphology, code), value, start);
+    f.modifier = Some(Coding::new(Cytomorphology, specimen));
+    f.category = DataCategory::Pathology;
+    f.level = DataCategory::Pathology.intrinsic_level();
+    f
+}
+
 /// Patients with their facts.
 pub type Cohort = Vec<(PatientRow, Vec<Fact>)>;
 
@@ -130,11 +149,17 @@ pub fn cohort() -> Cohort {
             gene(FLT3, true, "2020-03-05"), gene(NPM1, false, "2020-03-05"), num(HB, 8.5, "g/dL", "2020-03-01"),
             coded(ECOG, Ecog, "1", "2020-03-02"), drug(Atc, "L01XC24", "2020-03-10"), ops("8-805.0", "2020-09-01"),
             series("CT", "CHEST", "2020-02-20"), series("MR", "HEAD", "2020-03-15"), // before; day 14
+            // A bone-marrow smear with 45 % blasts.
+            smear("nucleated-cells", 100.0, "bone-marrow", "2020-03-01"), smear("myeloblast", 45.0, "bone-marrow", "2020-03-01"),
+            smear("lymphocyte", 0.0, "bone-marrow", "2020-03-01"), smear("blast-percentage", 45.0, "bone-marrow", "2020-03-01"),
         ]),
         // 2: AML, age 31, FLT3−, NPM1+, Hb 12, ECOG 0, cytarabine.
         (patient(2, M, Some(1990), Alive), vec![
             diag(Icd10Gm, "C92.0", "2021-05-01"), gene(FLT3, false, "2021-05-03"), gene(NPM1, true, "2021-05-03"),
             num(HB, 12.0, "g/dL", "2021-05-01"), coded(ECOG, Ecog, "0", "2021-05-01"), drug(Atc, "L01BC01", "2021-05-05"),
+            // A blood smear with 20 % blasts exactly, and lymphocytes.
+            smear("nucleated-cells", 50.0, "peripheral-blood", "2021-05-01"), smear("myeloblast", 10.0, "peripheral-blood", "2021-05-01"),
+            smear("lymphocyte", 30.0, "peripheral-blood", "2021-05-01"), smear("blast-percentage", 20.0, "peripheral-blood", "2021-05-01"),
         ]),
         // 3: hypertension at 60, CML at 65, Hb in g/L, never tested.
         (patient(3, F, Some(1950), Deceased), vec![
@@ -174,6 +199,8 @@ pub fn cohort() -> Cohort {
         (patient(10, F, Some(1965), Alive), vec![
             diag(Icd10Gm, "C92.0", "2023-07-01"), coded(STAGE, Tnm, "III", "2023-07-01"), gene(FLT3, true, "2023-07-02"),
             gene("HGNC:11998", true, "2023-07-02"), coded(ECOG, Ecog, "4", "2023-07-01"), num(HB, 10.0, "g/dL", "2023-07-01"),
+            // An undated bone-marrow smear with no classified cell: no blast percentage.
+            smear("nucleated-cells", 0.0, "bone-marrow", ""), smear("unclassified-cells", 12.0, "bone-marrow", ""),
         ]),
         // 11: colorectal, age 42, IIIB pT3 N1a M0, KRAS+, 5-FU, colectomy.
         (patient(11, M, Some(1975), Deceased), vec![
@@ -425,4 +452,24 @@ pub fn injection_attempts_match_nothing_and_harm_nothing(backend: &dyn Backend) 
         run(store, &parse(r#"{"diagnosis": {"icd10": "C92"}}"#)),
         [1, 2, 3, 7, 10]
     );
+}
+
+/// The `cytology` leaf over the per-smear facts: specimen, blast bounds
+/// (inclusive), a class present at least once, collection dates.
+#[rustfmt::skip]
+pub fn cytology_smears_blasts_and_classes(backend: &dyn Backend) {
+    let (store, _) = open(backend);
+    let cases: &[(&str, &[u8])] = &[
+        (r#"{"cytology": {}}"#, &[1, 2, 10]),
+        (r#"{"cytology": {"specimen": "bone-marrow"}}"#, &[1, 10]),
+        (r#"{"cytology": {"blast_percent_min": 20}}"#, &[1, 2]), // 20 is inclusive
+        (r#"{"cytology": {"blast_percent_min": 21}}"#, &[1]),
+        (r#"{"cytology": {"blast_percent_max": 20}}"#, &[2]), // 10 has no percentage
+        (r#"{"cytology": {"specimen": "peripheral-blood", "blast_percent_min": 30}}"#, &[]),
+        (r#"{"cytology": {"class": "lymphocyte"}}"#, &[2]), // a zero count is not presence
+        (r#"{"cytology": {"class": "myeloblast", "blast_percent_min": 40}}"#, &[1]),
+        (r#"{"cytology": {"from": "2021-01-01"}}"#, &[2]), // the undated smear never matches
+        (r#"{"not": {"cytology": {"specimen": "bone-marrow"}}}"#, &[2, 3, 4, 5, 6, 7, 8, 9, 11, 12]),
+    ];
+    check(&*store, cases);
 }

@@ -49,6 +49,7 @@ pub fn images_are_written_with_facts_and_rewrites_are_idempotent(backend: &dyn B
             image(1, "10", "11", "1", "MR"),
         ],
         quarantine: vec![quarantined("unreadable")],
+        ..Default::default()
     };
     let out = store.write(&batch).unwrap();
     assert_eq!(
@@ -124,6 +125,7 @@ pub fn an_image_of_an_unknown_patient_fails_the_whole_batch(backend: &dyn Backen
             image(9, "90", "91", "9", "CT"),
         ],
         quarantine: vec![quarantined("no-patient-id")],
+        ..Default::default()
     };
     assert!(store.write(&batch).is_err());
     let stats = store.stats().unwrap();
@@ -205,6 +207,7 @@ pub fn deleting_a_patient_returns_their_object_keys(backend: &dyn Backend) {
             patient: true,
             facts: 1,
             images: vec!["sha256-1".into(), "sha256-3".into()],
+            cells: vec![],
         }
     );
     assert!(store.images_of(&[psn(1)]).unwrap().is_empty());

@@ -9,6 +9,7 @@
 //! feasibility leaf and combinator on a hand-made cohort, and random trees against
 //! the in-Rust reference evaluator of the documented semantics.
 
+pub mod cells;
 pub mod feasibility;
 pub mod images;
 pub mod reference;
@@ -42,9 +43,11 @@ macro_rules! conformance_tests {
                 an_image_of_an_unknown_patient_fails_the_whole_batch,
                 instance_and_series_counts, deleting_a_patient_returns_their_object_keys,
                 image_stats_count_modalities_bytes_and_quarantine_reasons;
+            cells: cells_round_trip_labels_replace_and_go_with_their_patient;
             feasibility: diagnosis_and_age, demographics_staging_and_ecog,
                 labs_markers_therapies_procedures, imaging_series_and_diagnosis_windows, combinators,
-                injection_attempts_match_nothing_and_harm_nothing;
+                injection_attempts_match_nothing_and_harm_nothing,
+                cytology_smears_blasts_and_classes;
             reference: random_trees_match_the_reference_and_negation_complements,
                 normal_form_is_idempotent_and_preserves_meaning;
         );

@@ -6,7 +6,7 @@ use super::feasibility::{ECOG, HISTO, STAGE, open, parse, run};
 use chrono::{Datelike, NaiveDate};
 use oncofed_criteria::{Criteria, TnmAxis};
 use oncofed_model::CodeSystem::{
-    Atc, Dcm, DicomBodyPart, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, Tnm,
+    Atc, Cytomorphology, Dcm, DicomBodyPart, Ecog, Hgnc, Icd10Gm, Icd10Who, IcdO3, Loinc, Ops, Tnm,
 };
 use oncofed_model::*;
 use oncofed_store::*;
@@ -112,6 +112,25 @@ fn eval(c: &Criteria, p: &PatientRow, facts: &[Fact]) -> bool {
                     && i.after_diagnosis.as_ref().is_none_or(|w| f.start.is_some_and(|s| after(s, w)))
             })
         }
+        Criteria::Cytology(c) => {
+            let smear = |f: &&Fact, code: &str| {
+                f.kind == FactKind::Observation
+                    && f.code == Coding::new(Cytomorphology, code)
+                    && c.specimen.is_none_or(|s| f.modifier.as_ref() == Some(&Coding::new(Cytomorphology, s.code())))
+                    && dated(f, c.from, c.to)
+            };
+            let value = |f: &Fact| match &f.value { FactValue::Quantity { value, .. } => Some(*value), _ => None };
+            let blasts = c.blast_percent_min.is_some() || c.blast_percent_max.is_some();
+            let blast_ok = if blasts {
+                facts.iter().any(|f| smear(&f, "blast-percentage") && value(f).is_some_and(|v| {
+                    c.blast_percent_min.is_none_or(|m| v >= f64::from(m)) && c.blast_percent_max.is_none_or(|m| v <= f64::from(m))
+                }))
+            } else {
+                c.class.is_some() || facts.iter().any(|f| smear(&f, "nucleated-cells"))
+            };
+            let class_ok = c.class.is_none_or(|class| facts.iter().any(|f| smear(&f, class.code()) && value(f).is_some_and(|v| v >= 1.0)));
+            blast_ok && class_ok
+        }
     }
 }
 
@@ -144,6 +163,8 @@ const LEAVES: &[&str] = &[
     r#"{"imaging": {"modality": ["CT"], "body_part": "CHEST", "after_diagnosis": {"min_days": 1, "max_days": 91}}}"#,
     r#"{"imaging": {"modality": ["CT", "US"], "after_diagnosis": {"icd10": "C5", "max_days": 36500}}}"#,
     r#"{"imaging": {"modality": ["US", "MR"], "after_diagnosis": {"icd10": "I", "min_days": 30, "max_days": 30}}}"#,
+    r#"{"cytology": {}}"#, r#"{"cytology": {"specimen": "bone-marrow", "blast_percent_min": 20}}"#,
+    r#"{"cytology": {"class": "lymphocyte"}}"#, r#"{"cytology": {"class": "myeloblast", "blast_percent_max": 45}}"#,
 ];
 
 /// Orders two optional bounds so that a present lower one is not above the upper one.
