@@ -402,7 +402,9 @@ pub fn write_validated_file(path: &Path, labels: &[ValidatedLabel]) -> Result<()
 
 /// Reads the cells and true classes of a synthetic ground-truth CSV (only
 /// `cell_id` and `true_label` are used; the other columns are not read).
+/// A cell id that appears twice is refused (its truth would be ambiguous).
 pub fn read_truth(reader: impl Read, source: &str) -> Result<Vec<TruthCell>, ValidationError> {
+    let mut seen = std::collections::HashMap::new();
     read_rows(
         reader,
         source,
@@ -410,8 +412,15 @@ pub fn read_truth(reader: impl Read, source: &str) -> Result<Vec<TruthCell>, Val
         &[],
         TRUTH_HEADER,
         |row| {
+            let cell_id = row.text("cell_id")?;
+            if let Some(first) = seen.insert(cell_id.clone(), row.line) {
+                return Err(row.field_error(
+                    "cell_id",
+                    format!("{cell_id:?} appears twice (first on line {first})"),
+                ));
+            }
             Ok(TruthCell {
-                cell_id: row.text("cell_id")?,
+                cell_id,
                 class: row.class("true_label")?,
             })
         },

@@ -299,3 +299,23 @@ fn csv_errors_name_file_line_and_field() {
         .to_string();
     assert!(e.starts_with("v.csv, line 2, field adjudicator"), "{e}");
 }
+
+#[test]
+fn truth_is_read_by_column_name_and_duplicates_are_refused() {
+    let text = "smear_id,cell_id,true_label,person_id,entity\n\
+                s1,c1,myeloblast,p1,aml\ns1,c2,segmented-neutrophil,p1,aml\n";
+    let truth = csv_io::read_truth(text.as_bytes(), "truth.csv").unwrap();
+    assert_eq!(truth.len(), 2);
+    assert_eq!(
+        (truth[1].cell_id.as_str(), truth[1].class),
+        ("c2", SegmentedNeutrophil)
+    );
+    let dup = format!("{text}s2,c1,monocyte,p2,aml\n");
+    let e = csv_io::read_truth(dup.as_bytes(), "truth.csv")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("truth.csv, line 4, field cell_id") && e.contains("first on line 2"),
+        "{e}"
+    );
+}
