@@ -125,7 +125,7 @@ impl Display for AgreementReport {
         }
         for p in &self.pairs {
             if p.cells > 0 {
-                writeln!(
+                write!(
                     f,
                     "\nConfusion {} (rows) × {} (columns)\n{}",
                     p.expert_a, p.expert_b, p.confusion

@@ -5,7 +5,10 @@ mod support;
 
 use oncofed_model::CellClass::{self, *};
 use oncofed_validation::simulate::confusions;
-use oncofed_validation::{AnnotationSet, SimulatedExpert, agreement, simulate_annotations};
+use oncofed_validation::{
+    AnnotationSet, Method, Rule, SimulatedExpert, ValidationPolicy, agreement,
+    simulate_annotations, validate,
+};
 use std::collections::BTreeMap;
 
 #[test]
@@ -115,4 +118,46 @@ fn bad_expert_lists_are_refused() {
     ] {
         assert!(SimulatedExpert::parse_list(bad, 1).is_err(), "{bad}");
     }
+}
+
+/// What validation is for: labels that three imperfect experts agree on are
+/// more often right than the best expert alone.
+#[test]
+fn validated_labels_are_more_accurate_than_the_best_expert() {
+    let truth = support::truth(2000, 14);
+    let experts = SimulatedExpert::parse_list("dr-a:0.9,dr-b:0.85,dr-c:0.8", 3).unwrap();
+    let annotations = simulate_annotations(&experts, &truth, support::start());
+    let class_of: BTreeMap<&str, CellClass> = truth
+        .iter()
+        .map(|c| (c.cell_id.as_str(), c.class))
+        .collect();
+    let best = annotations
+        .iter()
+        .filter(|a| a.expert == "dr-a" && class_of[a.cell_id.as_str()] == a.label)
+        .count() as f64
+        / truth.len() as f64;
+    let set = AnnotationSet::new(annotations).unwrap();
+    let policy = ValidationPolicy {
+        min_experts: 2,
+        rule: Rule::Majority,
+    };
+    let v = validate(&set, &[], policy).unwrap();
+    let accuracy = |method: Option<Method>| {
+        let chosen: Vec<_> = v
+            .labels
+            .iter()
+            .filter(|l| method.is_none_or(|m| l.method == m))
+            .collect();
+        let right = chosen
+            .iter()
+            .filter(|l| class_of[l.cell_id.as_str()] == l.label)
+            .count();
+        right as f64 / chosen.len() as f64
+    };
+    let all = accuracy(None);
+    assert!(all > best + 0.03, "validated {all} vs best expert {best}");
+    assert!(accuracy(Some(Method::Consensus)) > 0.99);
+    // The queue holds the cells with three different labels only.
+    assert!(v.queue.iter().all(|q| q.distinct_labels == 3));
+    assert!(v.summary.queued < truth.len() / 10, "{:?}", v.summary);
 }
