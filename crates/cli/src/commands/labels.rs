@@ -25,9 +25,12 @@ pub enum LabelsCommand {
     /// expert's label: cells the experts disagree on (under --rule) and cells
     /// fewer than --min-experts labelled. Adjudicated cells leave the queue.
     Queue(PolicyArgs),
-    /// Write the validated label set (cell_id,label,method,experts,agreement,
-    /// adjudicator,at): consensus, majority (with --rule majority) or
-    /// adjudicated labels, with who and when. Queued cells get no label.
+    /// Write the validated label set: consensus, majority (with --rule
+    /// majority) or adjudicated labels, with the experts, their agreement, the
+    /// adjudicator and when. Queued cells get no label.
+    ///
+    /// The CSV's header: `cell_id,label,method,experts,agreement,adjudicator,at`
+    /// (experts `;`-separated). Training and evaluation read this file.
     Validate(ValidateArgs),
     /// Simulated experts label the cells of a synthetic ground truth
     /// (`oncofed synth`'s ground-truth/cells-<site>.csv), each right with the
