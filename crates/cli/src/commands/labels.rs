@@ -1,6 +1,5 @@
 //! `oncofed labels ...`: expert validation of cell labels (R14) over CSV files.
 
-use crate::output::print_json;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
@@ -112,6 +111,21 @@ pub struct SimulateArgs {
     json: bool,
 }
 
+/// Writes `text` to stdout; a reader that went away (`| head`) ends the
+/// output quietly instead of a panic.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    emit(&(serde_json::to_string_pretty(value)? + "\n"))
+}
+
 fn annotation_set(path: &Path) -> anyhow::Result<AnnotationSet> {
     let set = AnnotationSet::new(csv_io::read_annotations_file(path)?)
         .with_context(|| format!("in {}", path.display()))?;
@@ -142,7 +156,7 @@ pub fn run(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
             if a.json {
                 print_json(&report)?;
             } else {
-                print!("{report}");
+                emit(&report.to_string())?;
             }
         }
         LabelsCommand::Queue(a) => {
@@ -152,7 +166,7 @@ pub fn run(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
                     "policy": v.policy, "cells": v.summary.cells, "queue": v.queue,
                 }))?;
             } else {
-                print!("{}", v.queue_text());
+                emit(&v.queue_text())?;
             }
         }
         LabelsCommand::Validate(a) => {
@@ -163,16 +177,16 @@ pub fn run(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
                     "out": a.out, "policy": v.policy, "summary": v.summary,
                 }))?;
             } else {
-                print!("{}", v.summary);
-                println!(
-                    "validated labels written to {}{}",
+                emit(&format!(
+                    "{}validated labels written to {}{}\n",
+                    v.summary,
                     a.out.display(),
                     if v.summary.queued > 0 {
                         "; `oncofed labels queue` lists the cells still waiting"
                     } else {
                         ""
                     }
-                );
+                ))?;
             }
         }
         LabelsCommand::Simulate(a) => {
@@ -188,13 +202,13 @@ pub fn run(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
                     })).collect::<Vec<_>>(),
                 }))?;
             } else {
-                println!(
-                    "{} labels of {} cells by {} simulated experts written to {}",
+                emit(&format!(
+                    "{} labels of {} cells by {} simulated experts written to {}\n",
                     annotations.len(),
                     truth.len(),
                     experts.len(),
                     a.out.display()
-                );
+                ))?;
             }
         }
     }
