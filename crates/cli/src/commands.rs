@@ -13,6 +13,7 @@ mod demo_audit;
 mod demo_imaging;
 mod demo_transport;
 mod hub;
+mod labels;
 mod node;
 mod node_imaging;
 mod node_ingest;
@@ -83,6 +84,10 @@ enum Command {
     /// A federation CA and TLS certificates for a pilot: one per service, one per site.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// Expert validation of cell labels: agreement (Cohen's and Fleiss' kappa),
+    /// the disagreement queue, the validated label set, simulated experts.
+    #[command(subcommand)]
+    Labels(labels::LabelsCommand),
 }
 
 /// Runs the parsed command; the exit code says whether everything succeeded.
@@ -99,5 +104,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Pki(cmd) => pki::run(cmd),
+        Command::Labels(cmd) => tokio::task::spawn_blocking(move || labels::run(cmd)).await?,
     }
 }

@@ -197,3 +197,15 @@ fn only_the_binary_depends_on_the_test_kit() {
         }
     }
 }
+
+#[test]
+fn label_validation_is_a_leaf_over_the_model() {
+    // Expert validation (R14) is pure bookkeeping over CSV: sites, the hub
+    // and the models call it, never the other way round.
+    let g = workspace_graph();
+    let reach = reachable(&g, "oncofed-validation");
+    assert!(
+        reach.iter().all(|c| c == "oncofed-model"),
+        "oncofed-validation may depend on oncofed-model only, found {reach:?}"
+    );
+}
