@@ -124,8 +124,11 @@ impl Dataset {
         Ok(())
     }
 
-    /// The cells at `indices` as an N×3×size×size f32 tensor, every channel
-    /// scaled as `(v/255 − 0.5)/0.25` (the same fixed normalisation at every site).
+    /// The cells at `indices` as an N×3×size×size f32 tensor, each image's
+    /// channels standardised on their own (minus the channel mean, divided by
+    /// its standard deviation, floor 2/255): the same operation at every site,
+    /// and one that removes most of a site's stain strength, lamp colour,
+    /// brightness and contrast, so that sites differ less in what the network sees.
     pub fn batch(&self, indices: &[usize], device: &Device) -> Result<Tensor> {
         let s = self.size as usize;
         let plane = s * s;
@@ -138,8 +141,14 @@ impl Dataset {
             let dst = &mut out[b * 3 * plane..(b + 1) * 3 * plane];
             for (p, px) in img.chunks_exact(3).enumerate() {
                 for c in 0..3 {
-                    dst[c * plane + p] = (f32::from(px[c]) / 255.0 - 0.5) / 0.25;
+                    dst[c * plane + p] = f32::from(px[c]) / 255.0;
                 }
+            }
+            for channel in dst.chunks_exact_mut(plane) {
+                let mean = channel.iter().sum::<f32>() / plane as f32;
+                let var = channel.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / plane as f32;
+                let sd = var.sqrt().max(2.0 / 255.0);
+                channel.iter_mut().for_each(|v| *v = (*v - mean) / sd);
             }
         }
         Ok(Tensor::from_vec(out, (indices.len(), 3, s, s), device)?)

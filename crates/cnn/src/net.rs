@@ -117,8 +117,9 @@ mod tests {
         let params = spec.initial_params(5);
         let net = Net::from_flat(&spec, &params, &Device::Cpu).unwrap();
         assert_eq!(net.to_flat().unwrap(), params);
-        let mut data = Dataset::new(32);
-        data.images = vec![128; 2 * 32 * 32 * 3];
+        let side = spec.input_size as usize;
+        let mut data = Dataset::new(spec.input_size);
+        data.images = vec![128; 2 * side * side * 3];
         let p = net.probabilities(&data).unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].len(), 8);

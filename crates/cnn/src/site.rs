@@ -25,6 +25,8 @@ pub struct LocalResult {
 /// Trains from `global` on `data` for `local.epochs` epochs of Adam over
 /// shuffled minibatches (order from `local.seed`), minimising the mean
 /// cross-entropy plus FedProx's `μ/2 ‖θ − θ_global‖²` when `local.prox_mu > 0`.
+/// The optimiser's moments start from zero in every call (every round):
+/// sites keep no state between rounds.
 pub fn train_local(
     spec: &ModelSpec,
     global: &[f32],

@@ -19,16 +19,29 @@ pub struct Site {
     pub test: Dataset,
 }
 
-/// `n` sites of `per_site` cells each, every site with its own stain and
-/// scanner (`SiteStyle::for_site`) and its own class mix (a uniform mix with
-/// one over-represented class per site), split 60/20/20.
-pub fn make_sites(spec: &ModelSpec, n: usize, per_site: usize, seed: u64) -> Vec<Site> {
+/// `n` sites, every site with its own stain and scanner
+/// (`SiteStyle::for_site`) and its own class mix (a uniform mix with one
+/// over-represented class per site): `per_site` cells split 3:1 into
+/// training and validation, and `test_cells` held-out cells more (enough
+/// that one site's macro-F1 over eight classes is not mostly noise).
+pub fn make_sites(
+    spec: &ModelSpec,
+    n: usize,
+    per_site: usize,
+    test_cells: usize,
+    seed: u64,
+) -> Vec<Site> {
     (0..n)
         .map(|i| {
             let style = SiteStyle::for_site(i, seed);
             let mix = ClassMix::uniform(&spec.classes)
                 .with_share(spec.classes[i % spec.classes.len()], 0.3);
-            let cells = cell_samples(&style, per_site, &mix, seed ^ (i as u64 + 1) * 7919);
+            let cells = cell_samples(
+                &style,
+                per_site + test_cells,
+                &mix,
+                seed ^ ((i as u64 + 1) * 7919),
+            );
             let mut parts = [
                 Dataset::new(spec.input_size),
                 Dataset::new(spec.input_size),
@@ -40,10 +53,10 @@ pub fn make_sites(spec: &ModelSpec, n: usize, per_site: usize, seed: u64) -> Vec
                     .iter()
                     .position(|c| c == class)
                     .expect("synthetic class in the spec") as u8;
-                let part = match j % 5 {
-                    0..=2 => 0,
-                    3 => 1,
-                    _ => 2,
+                let part = match j {
+                    _ if j >= per_site => 2,
+                    _ if j % 4 == 3 => 1,
+                    _ => 0,
                 };
                 parts[part]
                     .push_rgb(img.width(), img.height(), img.as_raw(), Some(label))
@@ -133,7 +146,7 @@ pub fn train_central(
 
 /// Chunks without a lower validation loss before central training stops
 /// (the federated runs stop after as many rounds without improvement).
-pub const PATIENCE: u32 = 8;
+pub const PATIENCE: u32 = 10;
 
 /// All sites' cells of one split in one dataset (pooled training, test harness only).
 pub fn pool(parts: impl Iterator<Item = Dataset>, size: u32) -> Dataset {
