@@ -55,6 +55,7 @@ mod keys;
 mod leader;
 mod merge;
 mod relay;
+mod round;
 mod seal;
 mod site;
 
@@ -67,8 +68,9 @@ pub use merge::{
 };
 pub use oncofed_secagg::Roster;
 pub use relay::{MemoryRelay, Poisoned, Relay};
+pub use round::{Accepted, LocalUpdate, PersistedRun, RoundPlan, SiteConfig, Step};
 pub use seal::{Header, NONCE_LEN, TAG_LEN, open, seal};
-pub use site::{Accepted, LocalUpdate, PersistedRun, RoundPlan, SiteConfig, Step, SwarmSite};
+pub use site::SwarmSite;
 
 use serde::{Deserialize, Serialize};
 
