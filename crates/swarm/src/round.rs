@@ -82,6 +82,10 @@ pub struct PersistedRun {
     pub participants: BTreeSet<String>,
     /// The accepted model.
     pub model: Vec<f32>,
+    /// [`model_hash`](crate::model_hash) of the run's initial model (peers' key
+    /// announcements must name it).
+    #[serde(with = "hex::serde")]
+    pub initial: [u8; 32],
     /// The last accepted round, if any.
     pub last_round: Option<u32>,
 }

@@ -32,6 +32,7 @@ pub struct SwarmSite {
     participants: BTreeSet<String>,
     keys: BTreeMap<String, [u8; 32]>,
     model: Vec<f32>,
+    initial: [u8; 32],
     last_round: Option<u32>,
     round: Option<RoundState>,
     held: Vec<Envelope>,
@@ -87,14 +88,9 @@ impl SwarmSite {
         }
         let secret = StaticSecret::from(rand::random::<[u8; 32]>());
         let public = PublicKey::from(&secret).to_bytes();
-        let announce = SignedRunKey::sign(
-            &config.signing,
-            run,
-            &config.name,
-            public,
-            model_hash(&initial),
-        )
-        .to_bytes();
+        let initial_hash = model_hash(&initial);
+        let announce =
+            SignedRunKey::sign(&config.signing, run, &config.name, public, initial_hash).to_bytes();
         let outgoing = set
             .iter()
             .filter(|p| **p != config.name)
@@ -116,6 +112,7 @@ impl SwarmSite {
             participants: set,
             keys,
             model: initial,
+            initial: initial_hash,
             last_round: None,
             round: None,
             held: Vec::new(),
@@ -132,6 +129,7 @@ impl SwarmSite {
             keys: self.keys.clone(),
             participants: self.participants.clone(),
             model: self.model.clone(),
+            initial: self.initial,
             last_round: self.last_round,
         }
     }
@@ -153,6 +151,7 @@ impl SwarmSite {
             participants: state.participants,
             keys: state.keys,
             model: state.model,
+            initial: state.initial,
             last_round: state.last_round,
             round: None,
             held: Vec::new(),
@@ -348,13 +347,14 @@ impl SwarmSite {
             });
         }
         announced.verify(&self.config.roster)?;
-        if announced.initial != model_hash(&self.model) || self.last_round.is_some() {
+        if announced.initial != self.initial {
             return Err(SwarmError::Participants {
                 run: self.run.clone(),
                 rule: "a peer starts from a different initial model",
             });
         }
         match self.keys.get(&announced.site) {
+            // A repeat (a relay re-delivering after a cursor was lost).
             Some(k) if *k == announced.key => Ok(()),
             Some(_) => Err(SwarmError::KeyChanged {
                 run: self.run.clone(),

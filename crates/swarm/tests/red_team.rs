@@ -178,6 +178,23 @@ fn a_run_key_not_signed_under_the_roster_key_is_refused() {
     );
     let (_, accepted) = fed.round(&relay, run, 0);
     assert!(accepted.iter().all(Option::is_some));
+    // A genuine announcement delivered again (a lost cursor) changes nothing;
+    // one for another initial model is refused.
+    let again = relay
+        .stored()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == Kind::Key && e.to == "site-00")
+        .unwrap();
+    fed.sites[0].on_message(again.clone()).unwrap();
+    let other = SignedRunKey::sign(&fed.keys[1], run, "site-01", [5; 32], [0; 32]);
+    let refused = fed.sites[0]
+        .on_message(envelope("site-01", other.to_bytes()))
+        .unwrap_err();
+    assert!(
+        matches!(refused, SwarmError::Participants { .. }),
+        "{refused:?}"
+    );
 }
 
 #[test]
