@@ -80,9 +80,9 @@ impl Relay for HubRelay {
 
     fn post(&self, envelope: Envelope) -> Result<u64, HubError> {
         let answer = self.post_as(
-            &envelope.from.clone(),
-            &envelope.run.clone(),
-            &[envelope.clone()],
+            &envelope.from,
+            &envelope.run,
+            std::slice::from_ref(&envelope),
         )?;
         self.posted.lock().unwrap().push(envelope);
         Ok(answer["seqs"][0].as_u64().unwrap())
