@@ -42,6 +42,20 @@
 //! [`SwarmSite::export`] (its run secret, the verified keys, the accepted model)
 //! and the relay sequence number it has read up to.
 //!
+//! # Limits (deliberate, for now)
+//!
+//! * The leader sees each contributor's update in the clear and is trusted
+//!   for the merge's arithmetic: other sites check the contributor list and
+//!   their own sample count, and that everyone holds the same model, but not
+//!   the average itself. Where one site must not see another's update, use
+//!   secure aggregation (`oncofed-secagg`) rounds instead.
+//! * A contributor (not the leader) that drops out stalls the attempt; the
+//!   agent's timeout then retries with the next attempt, whose leader waits for
+//!   the same contributors minus the earlier leaders. A run that loses a
+//!   non-leader site must be restarted without it (a new run id).
+//! * A round is accepted by each site on its own; the hub should plan round
+//!   `r + 1` only after every site reported round `r` accepted.
+//!
 //! # What the relay sees
 //!
 //! Headers (run, round, attempt, sender, recipient, kind), sizes, timing, the
