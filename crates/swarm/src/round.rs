@@ -51,7 +51,7 @@ pub struct Accepted {
     pub attempt: u32,
     /// The leader that merged.
     pub leader: String,
-    /// [`model_hash`] of the merged model, signed by every contributor.
+    /// [`model_hash`](crate::model_hash) of the merged model, signed by every contributor.
     pub hash: [u8; 32],
     /// Contributors and their sample counts, in name order (for the registry).
     pub contributors: Vec<(String, u64)>,
