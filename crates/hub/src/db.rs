@@ -7,6 +7,8 @@
 mod projects;
 pub(crate) use projects::{BudgetScope, fits};
 mod releases;
+mod swarm;
+pub(crate) use swarm::SwarmRow;
 
 use chrono::{DateTime, Utc};
 use oncofed_protocol::api::TaskState;
@@ -75,6 +77,7 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX task_state_expiry ON task (state, expires_at);
      CREATE INDEX task_state_claimed ON task (state, claimed_at);",
     releases::MIGRATION,
+    swarm::MIGRATION,
 ];
 
 /// A task row.

@@ -316,6 +316,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::feasibility::router())
         .merge(routes::analyses::router())
         .merge(routes::site::router())
+        .merge(routes::swarm::router())
         .merge(routes::audit::router())
         .fallback(|| async { ApiError::NotFound })
         // Researcher and admin bodies; the site routes read their own bodies

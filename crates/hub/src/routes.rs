@@ -6,6 +6,7 @@ pub mod audit;
 pub mod feasibility;
 pub mod public;
 pub mod site;
+pub mod swarm;
 
 use crate::{ApiError, AppState};
 
