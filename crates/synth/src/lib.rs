@@ -24,6 +24,7 @@
 
 mod clinical;
 mod config;
+pub mod cyto;
 mod draw;
 mod entities;
 mod fhir_writer;
@@ -41,6 +42,7 @@ pub use config::{
     ConsentRates, MAX_SITES, MultiSiteRates, NDJSON_PATIENTS_PER_FILE, OutputFormat, SynthConfig,
     VariationRates,
 };
+pub use cyto::{ClassMix, SiteStyle, cell_samples, draw_cell};
 pub use entities::{ENTITIES, Entity, EntitySpec, Localisation, Marker, Stage};
 pub use fhir_writer::{
     ECOG_SYSTEM, MII_BROAD_CONSENT_POLICY, MII_CONSENT_POLICY_SYSTEM, ONCOFED_CONSENT_SYSTEM,
