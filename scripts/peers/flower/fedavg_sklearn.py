@@ -20,7 +20,8 @@ Partition format (a directory):
   <dir>/train-labels.bin  N bytes: the class index (into "classes") of each image
   <dir>/test.bin, <dir>/test-labels.bin  the site's held-out cells, same layout
 
-The model is sklearn's MLPClassifier on the raw pixels (scaled to [-0.5, 0.5]);
+The model is sklearn's MLPClassifier on the raw pixels (scaled as OncoFed's CNN
+scales them: (v/255 - 0.5)/0.25);
 its parameters are coefs_ and intercepts_. Every round each client starts from
 the global parameters with a fresh Adam state, runs `local_epochs` passes of
 partial_fit over its training cells, and returns the parameters with its
@@ -92,7 +93,7 @@ def load_partition(root: Path) -> dict:
 
 
 def load_split(root: Path, meta: dict, site: dict, split: str):
-    """The pixels (float32, scaled to [-0.5, 0.5], one row per image) and labels of a split."""
+    """The pixels (float32, (v/255 − 0.5)/0.25 as the CNN scales them, one row per image) and labels of a split."""
     import numpy as np
 
     n = site[split]
@@ -113,7 +114,7 @@ def load_split(root: Path, meta: dict, site: dict, split: str):
         raise PartitionError(
             f"{labels_path}: record {int(bad[0])}: label {int(labels[bad[0]])} is not a class index"
         )
-    x = pixels.reshape(n, size).astype(np.float32) / np.float32(255.0) - np.float32(0.5)
+    x = (pixels.reshape(n, size).astype(np.float32) / np.float32(255.0) - np.float32(0.5)) / np.float32(0.25)
     return x, labels.astype(np.int64)
 
 
