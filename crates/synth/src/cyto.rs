@@ -24,14 +24,16 @@ mod canvas;
 mod mix;
 mod morph;
 mod style;
-
+mod writer;
 pub use canvas::SIZE as CELL_IMAGE_SIZE;
 pub use mix::ClassMix;
-pub use style::SiteStyle;
-
 use oncofed_model::CellClass;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+pub use style::SiteStyle;
+pub use writer::{
+    CELLS_HEADER, CellsSummary, MAX_CELLS_PER_SMEAR, SMEARS_HEADER, TRUTH_HEADER, write_cells,
+};
 
 /// Draws one 64×64 RGB image of a cell of `class` as site `style` stores it.
 ///

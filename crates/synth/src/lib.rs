@@ -19,6 +19,9 @@
 //! - `ground-truth/cohort.csv`: person-level truth
 //! - `manifest.json`: seed, parameters, counts, files
 //!
+//! Optional modalities on top of a cohort: [`write_imaging`] (staging CTs as
+//! DICOM) and [`write_cells`] (smears of single-cell images, see [`mod@cyto`]).
+//!
 //! Same [`SynthConfig`] → byte-identical output: every person has its own ChaCha8
 //! stream derived from (seed, person index), and nothing depends on time or threads.
 
@@ -42,7 +45,7 @@ pub use config::{
     ConsentRates, MAX_SITES, MultiSiteRates, NDJSON_PATIENTS_PER_FILE, OutputFormat, SynthConfig,
     VariationRates,
 };
-pub use cyto::{ClassMix, SiteStyle, cell_samples, draw_cell};
+pub use cyto::{CellsSummary, ClassMix, SiteStyle, cell_samples, draw_cell, write_cells};
 pub use entities::{ENTITIES, Entity, EntitySpec, Localisation, Marker, Stage};
 pub use fhir_writer::{
     ECOG_SYSTEM, MII_BROAD_CONSENT_POLICY, MII_CONSENT_POLICY_SYSTEM, ONCOFED_CONSENT_SYSTEM,

@@ -45,6 +45,16 @@ pub struct SynthArgs {
     /// OUT/site-<k>/imaging/, with OUT/ground-truth/imaging.csv.
     #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
     imaging: f64,
+    /// Also write bone-marrow and blood smears (64×64 single-cell images,
+    /// drawn with class morphology and each site's stain and scanner) for
+    /// this share of the persons with a haematological diagnosis, 0 to 1,
+    /// into OUT/site-<k>/cells/ (smears.csv, cells.csv without labels, PNG
+    /// files), with the true labels in OUT/ground-truth/cells-site-<k>.csv.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    cells: f64,
+    /// Cell images per smear with --cells.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    cells_per_smear: usize,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -57,6 +67,8 @@ struct Summary {
     cohort: oncofed_synth::SynthSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
     imaging: Option<oncofed_synth::ImagingSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cells: Option<oncofed_synth::CellsSummary>,
 }
 
 pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
@@ -77,10 +89,14 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
     let imaging = (a.imaging > 0.0)
         .then(|| oncofed_synth::write_imaging(&config, &a.out, a.imaging))
         .transpose()?;
+    let cells = (a.cells > 0.0)
+        .then(|| oncofed_synth::write_cells(&config, &a.out, a.cells, a.cells_per_smear))
+        .transpose()?;
     if a.json {
         print_json(&Summary {
             cohort: summary,
             imaging,
+            cells,
         })?;
     } else {
         let resources: u64 = summary.resources_by_type.values().sum();
@@ -101,6 +117,15 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
                 "{} staging CTs ({} DICOM objects) in <site>/imaging/",
                 i.studies, i.objects
             );
+        }
+        if let Some(c) = cells {
+            println!(
+                "{} smears ({} cell images) in <site>/cells/",
+                c.smears, c.cells
+            );
+            for (entity, pct) in &c.blast_percent_by_entity {
+                println!("  {entity}: mean blast share {pct:.1} %");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

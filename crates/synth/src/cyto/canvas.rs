@@ -205,6 +205,24 @@ impl Canvas {
         }
     }
 
+    /// Adds `c` inside a small disc (a granule), touching only its bounding box.
+    pub(crate) fn add_disc(&mut self, at: (f32, f32), r: f32, c: Conc) {
+        let side = SIZE as i32;
+        let lo = |v: f32| ((v - r - 1.0).floor() as i32).clamp(0, side);
+        let hi = |v: f32| ((v + r + 1.0).ceil() as i32).clamp(0, side);
+        for y in lo(at.1)..hi(at.1) {
+            for x in lo(at.0)..hi(at.0) {
+                let a = disc(x as f32 + 0.5, y as f32 + 0.5, at, r);
+                if a > 0.0 {
+                    let px = &mut self.px[(y * side + x) as usize];
+                    for (p, v) in px.iter_mut().zip(c) {
+                        *p += v * a;
+                    }
+                }
+            }
+        }
+    }
+
     /// Multiplies every stain by `factor` where the mask covers (clear
     /// vacuoles, pale nucleoli, a red cell's central pallor).
     pub(crate) fn lighten(&mut self, m: &Mask, factor: f32) {

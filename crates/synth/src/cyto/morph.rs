@@ -509,8 +509,7 @@ pub(crate) fn draw<R: Rng + ?Sized>(class: CellClass, scale: f32, rng: &mut R) -
                 1.0
             };
             let r = radius * u(rng, 0.7, 1.3) * scale;
-            let m = mask(|x, y| disc(x, y, at, r));
-            canvas.add(&m, stain.map(|v| v * weight));
+            canvas.add_disc(at, r, stain.map(|v| v * weight));
             placed += 1;
         }
     }

@@ -227,9 +227,9 @@ impl SiteStyle {
         let rgb = blur(&rgb, self.blur_sigma);
         let mut img = RgbImage::new(SIZE, SIZE);
         for (p, v) in img.pixels_mut().zip(&rgb) {
-            for ch in 0..3 {
+            for (out, value) in p.0.iter_mut().zip(v) {
                 let z: f32 = rng.sample(StandardNormal);
-                p.0[ch] = (v[ch] * 255.0 + self.noise * z).round().clamp(0.0, 255.0) as u8;
+                *out = (value * 255.0 + self.noise * z).round().clamp(0.0, 255.0) as u8;
             }
         }
         match self.jpeg_quality {
@@ -241,7 +241,7 @@ impl SiteStyle {
 
 /// Separable Gaussian blur with clamped edges; no-op below a tenth of a pixel.
 fn blur(src: &[[f32; 3]], sigma: f32) -> Vec<[f32; 3]> {
-    if !(sigma >= 0.1) {
+    if sigma.is_nan() || sigma < 0.1 {
         return src.to_vec();
     }
     let radius = (3.0 * sigma).ceil() as i32;

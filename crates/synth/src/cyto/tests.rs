@@ -97,8 +97,8 @@ fn mean_colour(index: usize, class: CellClass, n: usize) -> [f64; 3] {
     let samples = cell_samples(&style, n, &ClassMix::uniform(&[class]), 1);
     for (img, _) in &samples {
         for p in img.pixels() {
-            for ch in 0..3 {
-                sum[ch] += f64::from(p.0[ch]);
+            for (s, v) in sum.iter_mut().zip(p.0) {
+                *s += f64::from(v);
             }
         }
     }
@@ -158,4 +158,107 @@ fn aml_smears_hold_more_blasts() {
     for other in [Entity::Cll, Entity::Myeloma, Entity::Breast] {
         assert!(aml > 4 * blasts(other).max(5), "{aml} vs {other}");
     }
+}
+
+/// Every file under `dir` with its bytes, by relative path.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn smear_batches_are_written_in_the_shared_format_and_reproducibly() {
+    let config = crate::SynthConfig {
+        persons: 150,
+        sites: 2,
+        seed: 9,
+        ..crate::SynthConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_cells(&config, dir.path(), 0.6, 8).unwrap();
+    assert!(summary.smears >= 20, "{summary:?}");
+    assert_eq!(summary.cells, summary.smears * 8);
+    assert_eq!(
+        summary.smears_per_site.values().sum::<u64>(),
+        summary.smears
+    );
+    // AML smears are rich in blasts, the others are not.
+    let blasts = &summary.blast_percent_by_entity;
+    let aml = blasts["aml"];
+    assert!(aml > 15.0, "{blasts:?}");
+    for (entity, pct) in blasts {
+        if entity != "aml" {
+            assert!(*pct < aml / 3.0, "{entity}: {pct} vs aml {aml}");
+        }
+    }
+    let mut cells_seen = 0;
+    for site in ["site-1", "site-2"] {
+        let batch = dir.path().join(site).join("cells");
+        let smears = std::fs::read_to_string(batch.join("smears.csv")).unwrap();
+        let cells = std::fs::read_to_string(batch.join("cells.csv")).unwrap();
+        let truth =
+            std::fs::read_to_string(dir.path().join(format!("ground-truth/cells-{site}.csv")))
+                .unwrap();
+        assert_eq!(smears.lines().next(), Some(SMEARS_HEADER));
+        assert_eq!(
+            SMEARS_HEADER,
+            "smear_id,patient_id,family,given,birth_date,sex,specimen,stain,scanner,magnification,collected"
+        );
+        assert_eq!(cells.lines().next(), Some("smear_id,cell_id,file,label"));
+        assert_eq!(
+            truth.lines().next(),
+            Some("smear_id,cell_id,true_label,person_id,entity")
+        );
+        for row in smears.lines().skip(1) {
+            let f: Vec<&str> = row.split(',').collect();
+            assert_eq!(f.len(), 11, "{row}");
+            assert!(!f[1].is_empty(), "no patient id: {row}");
+            assert!(
+                chrono::NaiveDate::parse_from_str(f[4], "%Y-%m-%d").is_ok(),
+                "{row}"
+            );
+            assert!(f[6].parse::<Specimen>().is_ok(), "{row}");
+            assert_eq!(f[9], "100x");
+        }
+        assert_eq!(cells.lines().count(), truth.lines().count());
+        for (row, truth_row) in cells.lines().zip(truth.lines()).skip(1) {
+            let f: Vec<&str> = row.split(',').collect();
+            assert_eq!(f.len(), 4, "{row}");
+            assert_eq!(f[3], "", "the lab's label column must be empty");
+            let t: Vec<&str> = truth_row.split(',').collect();
+            assert_eq!((t[0], t[1]), (f[0], f[1]));
+            assert!(CellClass::DIFFERENTIAL.contains(&t[2].parse().unwrap()));
+            if cells_seen % 25 == 0 {
+                let img = image::open(batch.join(f[2])).unwrap();
+                assert_eq!((img.width(), img.height()), (64, 64));
+            }
+            cells_seen += 1;
+        }
+    }
+    assert_eq!(cells_seen as u64, summary.cells);
+    // The same configuration writes the same bytes.
+    let again = tempfile::tempdir().unwrap();
+    assert_eq!(write_cells(&config, again.path(), 0.6, 8).unwrap(), summary);
+    assert_eq!(tree(dir.path()), tree(again.path()));
+    // Bad parameters are refused before anything is written.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(write_cells(&config, empty.path(), 1.5, 8).is_err());
+    assert!(write_cells(&config, empty.path(), 0.5, 0).is_err());
+    assert!(tree(empty.path()).is_empty());
 }
