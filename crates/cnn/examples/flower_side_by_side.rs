@@ -34,10 +34,19 @@ struct Args {
 }
 
 fn parse() -> Result<Args, String> {
-    let mut a = Args { sites: 3, train: 240, test: 120, rounds: 4, epochs: 2, seed: 15 };
+    let mut a = Args {
+        sites: 3,
+        train: 240,
+        test: 120,
+        rounds: 4,
+        epochs: 2,
+        seed: 15,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag}: a value is missing"))?;
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag}: a value is missing"))?;
         let bad = |e: std::num::ParseIntError| format!("{flag} {value}: {e}");
         match flag.as_str() {
             "--sites" => a.sites = value.parse().map_err(bad)?,
@@ -56,21 +65,44 @@ fn parse() -> Result<Args, String> {
 }
 
 fn run(a: &Args) -> Result<(), String> {
-    let python = flower_support::peer_python().ok_or("the Flower peer is missing: run scripts/setup-peers")?;
+    let python = flower_support::peer_python()
+        .ok_or("the Flower peer is missing: run scripts/setup-peers")?;
     let spec = ModelSpec::differential();
-    let sites = flower_support::synthetic_sites(a.sites, a.train, a.test, spec.input_size, &spec.classes, a.seed)?;
+    let sites = flower_support::synthetic_sites(
+        a.sites,
+        a.train,
+        a.test,
+        spec.input_size,
+        &spec.classes,
+        a.seed,
+    )?;
     let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
     let cells: Vec<SiteCells> = sites
         .iter()
-        .map(|s| SiteCells { name: s.name.clone(), train: &s.train, test: &s.test })
+        .map(|s| SiteCells {
+            name: s.name.clone(),
+            train: &s.train,
+            test: &s.test,
+        })
         .collect();
-    let meta =
-        PartitionMeta { size: spec.input_size, classes: &spec.classes, rounds: a.rounds, local_epochs: a.epochs, seed: a.seed };
+    let meta = PartitionMeta {
+        size: spec.input_size,
+        classes: &spec.classes,
+        rounds: a.rounds,
+        local_epochs: a.epochs,
+        seed: a.seed,
+    };
     flower_support::write_partition(dir.path(), &meta, &cells)?;
     let config = FederatedConfig {
         spec: spec.clone(),
         rounds: a.rounds,
-        local: LocalConfig { epochs: a.epochs, batch_size: 32, learning_rate: 0.003, prox_mu: 0.0, seed: 0 },
+        local: LocalConfig {
+            epochs: a.epochs,
+            batch_size: 32,
+            learning_rate: 0.003,
+            prox_mu: 0.0,
+            seed: 0,
+        },
         dp: None,
         patience: None,
         seed: a.seed,
@@ -101,7 +133,15 @@ fn run(a: &Args) -> Result<(), String> {
         a.sites,
         report.setup_seconds,
     );
-    print!("{}", flower_support::table(&ours.rounds, &peer, ours.total_seconds, report.total_seconds));
+    print!(
+        "{}",
+        flower_support::table(
+            &ours.rounds,
+            &peer,
+            ours.total_seconds,
+            report.total_seconds
+        )
+    );
     Ok(())
 }
 

@@ -40,7 +40,11 @@ fn oncofed_fedavg_is_more_accurate_than_flower_with_scikit_learn() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let cells: Vec<SiteCells> = sites
         .iter()
-        .map(|s| SiteCells { name: s.name.clone(), train: &s.train, test: &s.test })
+        .map(|s| SiteCells {
+            name: s.name.clone(),
+            train: &s.train,
+            test: &s.test,
+        })
         .collect();
     let meta = PartitionMeta {
         size: spec.input_size,
@@ -54,7 +58,13 @@ fn oncofed_fedavg_is_more_accurate_than_flower_with_scikit_learn() {
     let config = FederatedConfig {
         spec: spec.clone(),
         rounds: ROUNDS,
-        local: LocalConfig { epochs: LOCAL_EPOCHS, batch_size: 32, learning_rate: 0.003, prox_mu: 0.0, seed: 0 },
+        local: LocalConfig {
+            epochs: LOCAL_EPOCHS,
+            batch_size: 32,
+            learning_rate: 0.003,
+            prox_mu: 0.0,
+            seed: 0,
+        },
         dp: None,
         patience: None,
         seed: SEED,
@@ -62,7 +72,8 @@ fn oncofed_fedavg_is_more_accurate_than_flower_with_scikit_learn() {
     };
     let ours = flower_support::run_ours(&sites, &config).expect("OncoFed's federated run");
     let report = flower_support::run_peer(&python, dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let peer = flower_support::peer_figures(&spec.classes, &report).expect("the peer's confusion matrices");
+    let peer = flower_support::peer_figures(&spec.classes, &report)
+        .expect("the peer's confusion matrices");
 
     println!(
         "OncoFed CNN ({} parameters) vs flwr {} + scikit-learn {} {} {:?} ({} parameters); \
@@ -75,16 +86,37 @@ fn oncofed_fedavg_is_more_accurate_than_flower_with_scikit_learn() {
         report.model.hidden,
         report.model.parameters
     );
-    print!("{}", flower_support::table(&ours.rounds, &peer, ours.total_seconds, report.total_seconds));
+    print!(
+        "{}",
+        flower_support::table(
+            &ours.rounds,
+            &peer,
+            ours.total_seconds,
+            report.total_seconds
+        )
+    );
 
-    assert_eq!(ours.rounds.len(), ROUNDS as usize, "one figure per OncoFed round");
+    assert_eq!(
+        ours.rounds.len(),
+        ROUNDS as usize,
+        "one figure per OncoFed round"
+    );
     assert_eq!(peer.len(), ROUNDS as usize, "one figure per Flower round");
-    assert!(peer.iter().all(|r| r.site_f1.len() == SITES), "the peer evaluated at every site");
+    assert!(
+        peer.iter().all(|r| r.site_f1.len() == SITES),
+        "the peer evaluated at every site"
+    );
     let (ours_last, peer_last) = (&ours.rounds[ours.rounds.len() - 1], &peer[peer.len() - 1]);
     // Both learned something: above chance (1/8) on the pooled held-out cells.
     let chance = 1.0 / spec.classes.len() as f64;
-    assert!(peer_last.accuracy > chance, "the peer learned nothing: {peer_last:?}");
-    assert!(ours_last.accuracy > chance, "OncoFed learned nothing: {ours_last:?}");
+    assert!(
+        peer_last.accuracy > chance,
+        "the peer learned nothing: {peer_last:?}"
+    );
+    assert!(
+        ours_last.accuracy > chance,
+        "OncoFed learned nothing: {ours_last:?}"
+    );
     assert!(
         ours_last.macro_f1 > peer_last.macro_f1,
         "OncoFed macro-F1 {:.3} is not above Flower's {:.3}",

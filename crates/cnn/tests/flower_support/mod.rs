@@ -49,7 +49,11 @@ pub struct PartitionMeta<'a> {
 /// Writes the partition the peer reads (format in the peer's docstring):
 /// `partition.json` and per site `train.bin`, `train-labels.bin`,
 /// `test.bin`, `test-labels.bin`.
-pub fn write_partition(dir: &Path, meta: &PartitionMeta, sites: &[SiteCells]) -> Result<(), String> {
+pub fn write_partition(
+    dir: &Path,
+    meta: &PartitionMeta,
+    sites: &[SiteCells],
+) -> Result<(), String> {
     let mut site_json = Vec::new();
     for site in sites {
         let sub = dir.join(&site.name);
@@ -58,7 +62,10 @@ pub fn write_partition(dir: &Path, meta: &PartitionMeta, sites: &[SiteCells]) ->
             cells
                 .validate(meta.size, Some(meta.classes.len()))
                 .map_err(|e| format!("{} {split}: {e}", site.name))?;
-            for (file, bytes) in [(format!("{split}.bin"), &cells.images), (format!("{split}-labels.bin"), &cells.labels)] {
+            for (file, bytes) in [
+                (format!("{split}.bin"), &cells.images),
+                (format!("{split}-labels.bin"), &cells.labels),
+            ] {
                 let path = sub.join(file);
                 std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
             }
@@ -161,7 +168,14 @@ pub fn run_peer(python: &Path, dir: &Path) -> Result<PeerReport, String> {
         .map_err(|e| format!("{}: {e}", python.display()))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let tail: String = err.chars().rev().take(4000).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = err
+            .chars()
+            .rev()
+            .take(4000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         return Err(format!("the Flower peer failed ({}):\n{tail}", out.status));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("the Flower peer's report: {e}"))
@@ -212,7 +226,10 @@ pub struct RoundFigures {
 }
 
 /// The peer's rounds scored with [`score`].
-pub fn peer_figures(classes: &[CellClass], report: &PeerReport) -> Result<Vec<RoundFigures>, String> {
+pub fn peer_figures(
+    classes: &[CellClass],
+    report: &PeerReport,
+) -> Result<Vec<RoundFigures>, String> {
     report
         .rounds
         .iter()
@@ -235,7 +252,12 @@ pub fn peer_figures(classes: &[CellClass], report: &PeerReport) -> Result<Vec<Ro
 }
 
 /// The side-by-side as a Markdown table: one row per round, then the totals.
-pub fn table(ours: &[RoundFigures], peer: &[RoundFigures], ours_total: f64, peer_total: f64) -> String {
+pub fn table(
+    ours: &[RoundFigures],
+    peer: &[RoundFigures],
+    ours_total: f64,
+    peer_total: f64,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -249,11 +271,23 @@ pub fn table(ours: &[RoundFigures], peer: &[RoundFigures], ours_total: f64, peer
                 |r| format!("{:.2} | {:.3} | {:.3}", r.seconds, r.accuracy, r.macro_f1),
             )
         };
-        let _ = writeln!(s, "| {} | {} | {} |", i + 1, cells(ours.get(i)), cells(peer.get(i)));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            i + 1,
+            cells(ours.get(i)),
+            cells(peer.get(i))
+        );
     }
     let last = |r: &[RoundFigures]| {
         r.last()
-            .map(|r| r.site_f1.iter().map(|f| format!("{f:.3}")).collect::<Vec<_>>().join(" / "))
+            .map(|r| {
+                r.site_f1
+                    .iter()
+                    .map(|f| format!("{f:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            })
             .unwrap_or_default()
     };
     let _ = writeln!(
@@ -289,27 +323,39 @@ pub fn synthetic_sites(
 ) -> Result<Vec<Site>, String> {
     use oncofed_synth::cyto::{ClassMix, SiteStyle, cell_samples};
     let mix = ClassMix::uniform(classes);
-    let dataset = |cells: Vec<(image::RgbImage, CellClass)>, what: &str| -> Result<Dataset, String> {
-        let mut d = Dataset::new(size);
-        for (i, (img, class)) in cells.into_iter().enumerate() {
-            let label = classes
-                .iter()
-                .position(|c| *c == class)
-                .and_then(|l| u8::try_from(l).ok())
-                .ok_or_else(|| format!("{what} cell {i}: class {} is not an output class", class.code()))?;
-            d.push_rgb(img.width(), img.height(), img.as_raw(), Some(label))
-                .map_err(|e| format!("{what} cell {i}: {e}"))?;
-        }
-        Ok(d)
-    };
+    let dataset =
+        |cells: Vec<(image::RgbImage, CellClass)>, what: &str| -> Result<Dataset, String> {
+            let mut d = Dataset::new(size);
+            for (i, (img, class)) in cells.into_iter().enumerate() {
+                let label = classes
+                    .iter()
+                    .position(|c| *c == class)
+                    .and_then(|l| u8::try_from(l).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "{what} cell {i}: class {} is not an output class",
+                            class.code()
+                        )
+                    })?;
+                d.push_rgb(img.width(), img.height(), img.as_raw(), Some(label))
+                    .map_err(|e| format!("{what} cell {i}: {e}"))?;
+            }
+            Ok(d)
+        };
     (0..n)
         .map(|k| {
             let name = format!("site-{}", k + 1);
             let style = SiteStyle::for_site(k, seed);
             let site_seed = seed.wrapping_add(1000 * k as u64);
             Ok(Site {
-                train: dataset(cell_samples(&style, train, &mix, site_seed), &format!("{name} train"))?,
-                test: dataset(cell_samples(&style, test, &mix, site_seed ^ 0x7e57), &format!("{name} test"))?,
+                train: dataset(
+                    cell_samples(&style, train, &mix, site_seed),
+                    &format!("{name} train"),
+                )?,
+                test: dataset(
+                    cell_samples(&style, test, &mix, site_seed ^ 0x7e57),
+                    &format!("{name} test"),
+                )?,
                 name,
             })
         })
@@ -333,7 +379,11 @@ fn add_into(sum: &mut Vec<f64>, v: Vec<f64>) -> oncofed_learn::Result<()> {
     } else if sum.len() == v.len() {
         sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
     } else {
-        return Err(oncofed_learn::Error::Length { what: "site vector", expected: sum.len(), got: v.len() });
+        return Err(oncofed_learn::Error::Length {
+            what: "site vector",
+            expected: sum.len(),
+            got: v.len(),
+        });
     }
     Ok(())
 }
@@ -345,7 +395,10 @@ impl Aggregator for InProcess<'_> {
         for site in self.sites {
             // Validation loss on the site's own training cells: the held-out
             // cells stay unseen, and both sides train on the same cells.
-            add_into(&mut sum, oncofed_cnn::site_train_vector(round, &site.train, &site.train)?)?;
+            add_into(
+                &mut sum,
+                oncofed_cnn::site_train_vector(round, &site.train, &site.train)?,
+            )?;
         }
         self.trained.push((round.global.clone(), start.elapsed()));
         Ok(sum)
@@ -354,7 +407,10 @@ impl Aggregator for InProcess<'_> {
     fn sum_evaluate(&mut self, round: &EvaluateRound) -> oncofed_learn::Result<Vec<f64>> {
         let mut sum = Vec::new();
         for site in self.sites {
-            add_into(&mut sum, oncofed_cnn::site_evaluate_vector(round, &site.test)?)?;
+            add_into(
+                &mut sum,
+                oncofed_cnn::site_evaluate_vector(round, &site.test)?,
+            )?;
         }
         Ok(sum)
     }
@@ -376,8 +432,12 @@ pub struct OursRun {
 /// as the peer's round is fit plus federated evaluation.
 pub fn run_ours(sites: &[Site], config: &FederatedConfig) -> Result<OursRun, String> {
     let started = Instant::now();
-    let mut agg = InProcess { sites, trained: Vec::new() };
-    oncofed_learn::train_federated(&mut agg, config).map_err(|e| format!("federated training: {e}"))?;
+    let mut agg = InProcess {
+        sites,
+        trained: Vec::new(),
+    };
+    oncofed_learn::train_federated(&mut agg, config)
+        .map_err(|e| format!("federated training: {e}"))?;
     let classes = &config.spec.classes;
     let mut rounds = Vec::new();
     // Call r + 1 started from the parameters round r produced; the last call
@@ -385,12 +445,18 @@ pub fn run_ours(sites: &[Site], config: &FederatedConfig) -> Result<OursRun, Str
     for r in 0..agg.trained.len().saturating_sub(1) {
         let params = agg.trained[r + 1].0.clone();
         let start = Instant::now();
-        let round = EvaluateRound { spec: config.spec.clone(), params, bins: 10 };
+        let round = EvaluateRound {
+            spec: config.spec.clone(),
+            params,
+            bins: 10,
+        };
         let mut pooled = Vec::new();
         let mut site_f1 = Vec::new();
         for site in sites {
-            let v = oncofed_cnn::site_evaluate_vector(&round, &site.test).map_err(|e| format!("{}: {e}", site.name))?;
-            let e = Evaluation::from_counts(classes, round.bins, &v).map_err(|e| format!("{}: {e}", site.name))?;
+            let v = oncofed_cnn::site_evaluate_vector(&round, &site.test)
+                .map_err(|e| format!("{}: {e}", site.name))?;
+            let e = Evaluation::from_counts(classes, round.bins, &v)
+                .map_err(|e| format!("{}: {e}", site.name))?;
             site_f1.push(e.macro_f1);
             add_into(&mut pooled, v).map_err(|e| e.to_string())?;
         }
@@ -404,5 +470,9 @@ pub fn run_ours(sites: &[Site], config: &FederatedConfig) -> Result<OursRun, Str
             site_f1,
         });
     }
-    Ok(OursRun { rounds, total_seconds: started.elapsed().as_secs_f64(), parameters: config.spec.parameter_count() })
+    Ok(OursRun {
+        rounds,
+        total_seconds: started.elapsed().as_secs_f64(),
+        parameters: config.spec.parameter_count(),
+    })
 }
