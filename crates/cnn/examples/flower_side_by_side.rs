@@ -113,7 +113,7 @@ fn run(a: &Args) -> Result<(), String> {
     let peer = flower_support::peer_figures(&spec.classes, &report)?;
     println!(
         "{} sites × {} training / {} held-out synthetic cells ({}×{} px, site shift), {} rounds × {} local epochs.\n\
-         OncoFed: CNN `{}` ({} parameters), candle CPU, sites in one process one after the other.\n\
+         OncoFed: CNN `{}` ({} parameters), candle CPU, sites in one process one after the other. Times are wall seconds with CPU seconds in brackets (the machine is shared).\n\
          Flower: flwr {} FedAvg + scikit-learn {} {} {:?} on the pixels ({} parameters), \
          1 server + {} client processes over gRPC on loopback; setup (start, load, connect) {:.2} s.\n",
         a.sites,

@@ -7,7 +7,8 @@ process and one real Flower client per site as separate processes, talking
 gRPC over loopback, and prints one JSON object on stdout: per round the wall
 time, loss, accuracy and macro-F1 per site and pooled (with the confusion
 matrices, so the caller can recompute any metric with its own definition),
-the total wall time and the versions of flwr, scikit-learn and numpy.
+the CPU seconds per round (server process plus every client's fit and
+evaluate: the machine may be shared), the total wall time and the versions of flwr, scikit-learn and numpy.
 
 Partition format (a directory):
 
@@ -213,20 +214,23 @@ def run_client(root: Path, site_index: int, address: str, args) -> None:
             return initial_parameters(layer_units(meta, hidden), meta["seed"])
 
         def fit(self, parameters, config):
+            cpu = time.process_time()
             rnd = int(config.get("round", 0))
             model = fresh(parameters, meta["seed"] + 1000 * rnd + site_index)
             for _ in range(meta["local_epochs"]):
                 model.partial_fit(x_train, y_train)
-            return model.coefs_ + model.intercepts_, len(y_train), {}
+            return model.coefs_ + model.intercepts_, len(y_train), {"cpu_seconds": time.process_time() - cpu}
 
         def evaluate(self, parameters, config):
+            cpu = time.process_time()
             model = fresh(parameters, meta["seed"])
             proba = model.predict_proba(x_test)
             predicted = proba.argmax(axis=1)
             eps = 1e-12
             loss = float(-np.mean(np.log(proba[np.arange(len(y_test)), y_test] + eps)))
             matrix = confusion(y_test, predicted, k)
-            return loss, len(y_test), {"site": site_index, "confusion": json.dumps(matrix)}
+            metrics = {"site": site_index, "confusion": json.dumps(matrix), "cpu_seconds": time.process_time() - cpu}
+            return loss, len(y_test), metrics
 
     flwr.client.start_client(
         server_address=address,
@@ -267,7 +271,11 @@ def run_server(root: Path, args) -> dict:
         def configure_fit(self, server_round, parameters, client_manager):
             # Sampling waits until every client is connected: the round starts after it.
             instructions = super().configure_fit(server_round, parameters, client_manager)
-            rounds[server_round] = {"round": server_round, "start": time.perf_counter()}
+            rounds[server_round] = {
+                "round": server_round,
+                "start": time.perf_counter(),
+                "server_cpu": time.process_time(),
+            }
             return instructions
 
         def aggregate_fit(self, server_round, results, failures):
@@ -275,6 +283,7 @@ def run_server(root: Path, args) -> dict:
                 raise RuntimeError(f"round {server_round}: {len(failures)} client(s) failed to fit")
             out = super().aggregate_fit(server_round, results, failures)
             rounds[server_round]["fit_end"] = time.perf_counter()
+            rounds[server_round]["client_cpu"] = sum(float(r.metrics.get("cpu_seconds", 0.0)) for _, r in results)
             return out
 
         def aggregate_evaluate(self, server_round, results, failures):
@@ -283,6 +292,8 @@ def run_server(root: Path, args) -> dict:
             out = super().aggregate_evaluate(server_round, results, failures)
             entry = rounds[server_round]
             entry["end"] = time.perf_counter()
+            entry["server_cpu"] = time.process_time() - entry["server_cpu"]
+            entry["client_cpu"] += sum(float(r.metrics.get("cpu_seconds", 0.0)) for _, r in results)
             entry["loss"] = out[0]
             per_site = {}
             for _, res in results:
@@ -370,6 +381,8 @@ def run_server(root: Path, args) -> dict:
                 "seconds": r["end"] - r["start"],
                 "fit_seconds": r["fit_end"] - r["start"],
                 "evaluate_seconds": r["end"] - r["fit_end"],
+                # CPU time of the round: the server process plus every client's fit and evaluate.
+                "cpu_seconds": r["server_cpu"] + r["client_cpu"],
                 "loss": r["loss"],
                 **scores(pooled.tolist()),
                 "confusion": pooled.tolist(),
