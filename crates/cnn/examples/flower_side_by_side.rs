@@ -6,7 +6,8 @@
 //! ```text
 //! scripts/setup-peers   # .venv-flwr
 //! cargo run --release -p oncofed-cnn --example flower_side_by_side -- \
-//!     [--sites 3] [--train 240] [--test 120] [--rounds 4] [--epochs 2] [--seed 15]
+//!     [--sites 3] [--train 240] [--test 120] [--rounds 4] [--epochs 2] [--seed 15] \
+//!     [--lr 0.01] [--batch 16] [--partition DIR]   # keep the partition, e.g. to run the peer with other settings
 //! ```
 //!
 //! The peer is a real Flower server with one client process per site over
@@ -31,6 +32,11 @@ struct Args {
     rounds: u32,
     epochs: u32,
     seed: u64,
+    /// OncoFed's Adam step size and minibatch size.
+    lr: f32,
+    batch: u32,
+    /// Where to keep the partition (a temporary directory otherwise).
+    partition: Option<std::path::PathBuf>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -41,6 +47,9 @@ fn parse() -> Result<Args, String> {
         rounds: 4,
         epochs: 2,
         seed: 15,
+        partition: None,
+        lr: 0.01,
+        batch: 16,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -55,11 +64,21 @@ fn parse() -> Result<Args, String> {
             "--rounds" => a.rounds = value.parse().map_err(bad)?,
             "--epochs" => a.epochs = value.parse().map_err(bad)?,
             "--seed" => a.seed = value.parse().map_err(bad)?,
+            "--partition" => a.partition = Some(value.into()),
+            "--batch" => a.batch = value.parse().map_err(bad)?,
+            "--lr" => a.lr = value.parse().map_err(|e| format!("{flag} {value}: {e}"))?,
             _ => return Err(format!("{flag}: unknown option")),
         }
     }
-    if a.sites == 0 || a.train == 0 || a.test == 0 || a.rounds == 0 || a.epochs == 0 {
-        return Err("--sites, --train, --test, --rounds and --epochs must be at least 1".into());
+    if a.sites == 0
+        || a.train == 0
+        || a.test == 0
+        || a.rounds == 0
+        || a.epochs == 0
+        || a.batch == 0
+        || !(a.lr > 0.0)
+    {
+        return Err("--sites, --train, --test, --rounds, --epochs and --batch must be at least 1; --lr above 0".into());
     }
     Ok(a)
 }
@@ -76,7 +95,8 @@ fn run(a: &Args) -> Result<(), String> {
         &spec.classes,
         a.seed,
     )?;
-    let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
+    let temp = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
+    let dir = a.partition.as_deref().unwrap_or(temp.path());
     let cells: Vec<SiteCells> = sites
         .iter()
         .map(|s| SiteCells {
@@ -92,14 +112,14 @@ fn run(a: &Args) -> Result<(), String> {
         local_epochs: a.epochs,
         seed: a.seed,
     };
-    flower_support::write_partition(dir.path(), &meta, &cells)?;
+    flower_support::write_partition(dir, &meta, &cells)?;
     let config = FederatedConfig {
         spec: spec.clone(),
         rounds: a.rounds,
         local: LocalConfig {
             epochs: a.epochs,
-            batch_size: 32,
-            learning_rate: 0.003,
+            batch_size: a.batch,
+            learning_rate: a.lr,
             prox_mu: 0.0,
             seed: 0,
         },
@@ -109,7 +129,7 @@ fn run(a: &Args) -> Result<(), String> {
         sites: a.sites,
     };
     let ours = flower_support::run_ours(&sites, &config)?;
-    let report = flower_support::run_peer(&python, dir.path())?;
+    let report = flower_support::run_peer(&python, dir)?;
     let peer = flower_support::peer_figures(&spec.classes, &report)?;
     println!(
         "{} sites × {} training / {} held-out synthetic cells ({}×{} px, site shift), {} rounds × {} local epochs.\n\

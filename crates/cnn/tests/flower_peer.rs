@@ -60,8 +60,8 @@ fn oncofed_fedavg_is_more_accurate_than_flower_with_scikit_learn() {
         rounds: ROUNDS,
         local: LocalConfig {
             epochs: LOCAL_EPOCHS,
-            batch_size: 32,
-            learning_rate: 0.003,
+            batch_size: 16,
+            learning_rate: 0.01,
             prox_mu: 0.0,
             seed: 0,
         },
