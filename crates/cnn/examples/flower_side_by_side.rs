@@ -76,7 +76,8 @@ fn parse() -> Result<Args, String> {
         || a.rounds == 0
         || a.epochs == 0
         || a.batch == 0
-        || !(a.lr > 0.0)
+        || !a.lr.is_finite()
+        || a.lr <= 0.0
     {
         return Err("--sites, --train, --test, --rounds, --epochs and --batch must be at least 1; --lr above 0".into());
     }
