@@ -1,0 +1,229 @@
+//! Acceptance of issue 15's federated training on synthetic cells with site
+//! shift, at 3 and 10 sites: (a) pooled (test harness only), (b) local-only
+//! per site, (c) FedAvg, (d) FedProx, and DP-FedAvg at ε = 8, δ = 1e-5, all
+//! with the same network and the same epoch budget, evaluated by macro-F1 on
+//! every site's held-out cells. Figures go to stderr for BENCHMARKS.md.
+
+mod common;
+
+use common::{InProcess, Site, evaluate, make_sites, pool, train_central};
+use oncofed_learn::{DpConfig, FederatedConfig, LocalConfig, ModelSpec, dp, train_federated};
+use std::time::Instant;
+
+struct Scenario {
+    sites: usize,
+    per_site: usize,
+    rounds: u32,
+    input_size: u32,
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn f1_per_site(spec: &ModelSpec, params: &[f32], sites: &[Site]) -> Vec<f64> {
+    sites
+        .iter()
+        .map(|s| evaluate(spec, params, &s.test).macro_f1)
+        .collect()
+}
+
+fn pct(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{:5.1}", 100.0 * x))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run(sc: Scenario) {
+    let spec = ModelSpec {
+        input_size: sc.input_size,
+        ..ModelSpec::differential()
+    };
+    let t0 = Instant::now();
+    let sites = make_sites(&spec, sc.sites, sc.per_site, 2026);
+    let train_cells: usize = sites.iter().map(|s| s.train.len()).sum();
+    eprintln!(
+        "[{} sites] {} cells per site ({} training cells in all), P = {} parameters, data drawn in {:.1} s",
+        sc.sites,
+        sc.per_site,
+        train_cells,
+        spec.parameter_count(),
+        t0.elapsed().as_secs_f64()
+    );
+    let local = LocalConfig {
+        epochs: env("EPOCHS", 1) as u32,
+        batch_size: env("BATCH", 16) as u32,
+        learning_rate: env("LR_MILLI", 10) as f32 / 1000.0,
+        prox_mu: 0.0,
+        seed: 1,
+    };
+    let size = spec.input_size;
+
+    // (a) pooled: every site's training cells in one place, same epoch budget
+    let t = Instant::now();
+    let pooled_train = pool(sites.iter().map(|s| s.train.clone()), size);
+    let pooled_val = pool(sites.iter().map(|s| s.val.clone()), size);
+    let pooled = train_central(&spec, &pooled_train, &pooled_val, &local, sc.rounds, 7);
+    let f1_pooled = f1_per_site(&spec, &pooled, &sites);
+    let pooled_secs = t.elapsed().as_secs_f64();
+
+    // (b) local-only: each site alone, evaluated on every site's held-out cells
+    let t = Instant::now();
+    let mut local_own = Vec::new();
+    let mut local_mean_per_site = vec![0.0; sc.sites];
+    for (k, s) in sites.iter().enumerate() {
+        let params = train_central(&spec, &s.train, &s.val, &local, sc.rounds, 7);
+        let f1 = f1_per_site(&spec, &params, &sites);
+        local_own.push(f1[k]);
+        for (m, f) in local_mean_per_site.iter_mut().zip(&f1) {
+            *m += f / sc.sites as f64;
+        }
+    }
+    let local_secs = t.elapsed().as_secs_f64();
+
+    // (c) FedAvg, (d) FedProx: federated over an in-process sum
+    let config = FederatedConfig {
+        spec: spec.clone(),
+        rounds: sc.rounds,
+        local: local.clone(),
+        dp: None,
+        patience: Some(8),
+        seed: 7,
+        sites: sc.sites,
+    };
+    let t = Instant::now();
+    let fedavg = train_federated(&mut InProcess { sites: &sites }, &config).expect("FedAvg");
+    let fedavg_secs = t.elapsed().as_secs_f64();
+    let f1_fedavg = f1_per_site(&spec, &fedavg.params, &sites);
+    let prox_config = FederatedConfig {
+        local: LocalConfig {
+            prox_mu: 0.01,
+            ..local.clone()
+        },
+        ..config.clone()
+    };
+    let fedprox = train_federated(&mut InProcess { sites: &sites }, &prox_config).expect("FedProx");
+    let f1_fedprox = f1_per_site(&spec, &fedprox.params, &sites);
+
+    // DP-FedAvg at ε = 8, δ = 1e-5 over the whole round budget (no early stop)
+    let delta = 1e-5;
+    let dp_rounds = sc.rounds.min(10);
+    let sigma = dp::noise_multiplier_for(8.0, delta, dp_rounds).expect("σ for ε = 8");
+    let dp_config = FederatedConfig {
+        dp: Some(DpConfig {
+            clip_norm: 1.0,
+            noise_multiplier: sigma,
+            delta,
+        }),
+        patience: None,
+        rounds: dp_rounds,
+        ..config.clone()
+    };
+    let dp_model =
+        train_federated(&mut InProcess { sites: &sites }, &dp_config).expect("DP-FedAvg");
+    let f1_dp = f1_per_site(&spec, &dp_model.params, &sites);
+    let eps = dp_model.dp_epsilon.expect("DP run reports ε");
+
+    let pooled_eval = evaluate(
+        &spec,
+        &fedavg.params,
+        &pool(sites.iter().map(|s| s.test.clone()), size),
+    );
+    eprintln!(
+        "[{} sites] macro-F1 (%) on each site's held-out cells:",
+        sc.sites
+    );
+    eprintln!(
+        "  pooled           {}  mean {:.1}  ({pooled_secs:.1} s)",
+        pct(&f1_pooled),
+        100.0 * mean(&f1_pooled)
+    );
+    eprintln!(
+        "  local-only (avg) {}  mean {:.1}  ({local_secs:.1} s for all sites)",
+        pct(&local_mean_per_site),
+        100.0 * mean(&local_mean_per_site)
+    );
+    eprintln!(
+        "  local, own site  {}  mean {:.1}",
+        pct(&local_own),
+        100.0 * mean(&local_own)
+    );
+    eprintln!(
+        "  FedAvg           {}  mean {:.1}  ({} rounds, best {}, {:.2} s/round, stopped early: {})",
+        pct(&f1_fedavg),
+        100.0 * mean(&f1_fedavg),
+        fedavg.history.len(),
+        fedavg.best_round,
+        fedavg_secs / fedavg.history.len() as f64,
+        fedavg.stopped_early
+    );
+    eprintln!(
+        "  FedProx μ=0.01   {}  mean {:.1}  (best round {})",
+        pct(&f1_fedprox),
+        100.0 * mean(&f1_fedprox),
+        fedprox.best_round
+    );
+    eprintln!(
+        "  DP-FedAvg ε={eps:.2} {}  mean {:.1}  (σ = {sigma:.3}, C = 1, loss vs FedAvg {:.1} points)",
+        pct(&f1_dp),
+        100.0 * mean(&f1_dp),
+        100.0 * (mean(&f1_fedavg) - mean(&f1_dp))
+    );
+    eprintln!(
+        "  FedAvg pooled over all held-out cells: accuracy {:.1} %, macro-F1 {:.1} %, ECE {:.3}",
+        100.0 * pooled_eval.accuracy,
+        100.0 * pooled_eval.macro_f1,
+        pooled_eval.ece
+    );
+    eprintln!(
+        "[{} sites] total {:.1} s",
+        sc.sites,
+        t0.elapsed().as_secs_f64()
+    );
+
+    // the issue's targets
+    assert!(
+        (eps - 8.0).abs() < 1e-6,
+        "DP accounting: ε = {eps}, configured 8"
+    );
+    for (s, (fed, pooled)) in f1_fedavg.iter().zip(&f1_pooled).enumerate() {
+        assert!(
+            fed + 0.02 >= *pooled,
+            "site {s}: FedAvg {fed:.3} more than 2 points below pooled {pooled:.3}"
+        );
+    }
+    for (s, (fed, loc)) in f1_fedavg.iter().zip(&local_mean_per_site).enumerate() {
+        assert!(
+            *fed >= loc + 0.05,
+            "site {s}: FedAvg {fed:.3} not 5 points above the local-only mean {loc:.3}"
+        );
+    }
+}
+
+fn env(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn three_sites_with_site_shift() {
+    run(Scenario {
+        sites: 3,
+        per_site: env("PER", 300),
+        rounds: env("ROUNDS", 12) as u32,
+        input_size: env("SIZE", 32) as u32,
+    });
+}
+
+#[test]
+fn ten_sites_with_site_shift() {
+    run(Scenario {
+        sites: 10,
+        per_site: env("PER", 150),
+        rounds: env("ROUNDS", 12) as u32,
+        input_size: env("SIZE", 32) as u32,
+    });
+}
