@@ -12,7 +12,7 @@
 //!
 //! The peer is a real Flower server with one client process per site over
 //! gRPC on loopback (`scripts/peers/flower/fedavg_sklearn.py`); OncoFed's
-//! sites run in this process, one after the other, summed in process (the
+//! sites run on threads of this process, summed in process (the
 //! secure-aggregation overhead is measured elsewhere).
 
 #![forbid(unsafe_code)]
@@ -134,7 +134,7 @@ fn run(a: &Args) -> Result<(), String> {
     let peer = flower_support::peer_figures(&spec.classes, &report)?;
     println!(
         "{} sites × {} training / {} held-out synthetic cells ({}×{} px, site shift), {} rounds × {} local epochs.\n\
-         OncoFed: CNN `{}` ({} parameters), candle CPU, sites in one process one after the other. Times are wall seconds with CPU seconds in brackets (the machine is shared).\n\
+         OncoFed: CNN `{}` ({} parameters), candle CPU, sites on threads of one process. Times are wall seconds with CPU seconds in brackets (the machine is shared).\n\
          Flower: flwr {} FedAvg + scikit-learn {} {} {:?} on the pixels ({} parameters), \
          1 server + {} client processes over gRPC on loopback; setup (start, load, connect) {:.2} s.\n",
         a.sites,

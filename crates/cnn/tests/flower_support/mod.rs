@@ -374,7 +374,7 @@ pub fn synthetic_sites(
         .collect()
 }
 
-/// OncoFed's side in process: every site computes its round vector with
+/// OncoFed's side in process: every site (on its own thread) computes its round vector with
 /// `oncofed-cnn`, the "aggregator" sums them (what secure aggregation hands
 /// the hub), and `oncofed-learn`'s driver runs FedAvg. Each training call is
 /// timed and its starting parameters kept, so every round's model can be
@@ -404,14 +404,35 @@ impl Aggregator for InProcess<'_> {
     fn sum_train(&mut self, round: &TrainRound) -> oncofed_learn::Result<Vec<f64>> {
         let start = Instant::now();
         let cpu = cpu_seconds();
+        // Every site on its own thread, as separate sites train at the same
+        // time (Flower's clients are separate processes); summed in site order.
+        let vectors: Vec<oncofed_learn::Result<Vec<f64>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .sites
+                .iter()
+                .map(|site| {
+                    // Validation loss on the site's own training cells: the
+                    // held-out cells stay unseen, both sides train on the same cells.
+                    scope.spawn(move || {
+                        oncofed_cnn::site_train_vector(round, &site.train, &site.train)
+                            .map_err(oncofed_learn::Error::from)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(oncofed_learn::Error::Site(
+                            "a site's training thread panicked".into(),
+                        ))
+                    })
+                })
+                .collect()
+        });
         let mut sum = Vec::new();
-        for site in self.sites {
-            // Validation loss on the site's own training cells: the held-out
-            // cells stay unseen, and both sides train on the same cells.
-            add_into(
-                &mut sum,
-                oncofed_cnn::site_train_vector(round, &site.train, &site.train)?,
-            )?;
+        for v in vectors {
+            add_into(&mut sum, v?)?;
         }
         self.trained
             .push((round.global.clone(), start.elapsed(), cpu_seconds() - cpu));
