@@ -333,8 +333,11 @@ def run_server(root: Path, args) -> dict:
             tail.append(line)
             del tail[:-50]
 
+    done = threading.Event()
+
     def watch() -> None:
-        # A client that dies would leave the server waiting for it for ever.
+        # A client that dies (or gives up connecting) would leave the server
+        # waiting for it for ever.
         while not all(c.poll() is not None for c in clients):
             for i, c in enumerate(clients):
                 code = c.poll()
@@ -344,6 +347,9 @@ def run_server(root: Path, args) -> dict:
                     print(f"fedavg_sklearn: client {i} exited with {code}:\n{err}", file=sys.stderr, flush=True)
                     os._exit(2)
             time.sleep(0.2)
+        if not done.wait(timeout=30):
+            print("fedavg_sklearn: every client has exited, the server is still waiting", file=sys.stderr, flush=True)
+            os._exit(2)
 
     for c, tail in zip(clients, tails):
         threading.Thread(target=drain, args=(c, tail), daemon=True).start()
@@ -355,6 +361,7 @@ def run_server(root: Path, args) -> dict:
         config=flwr.server.ServerConfig(num_rounds=meta["rounds"]),
         strategy=strategy,
     )
+    done.set()
     for c in clients:
         try:
             c.wait(timeout=30)
