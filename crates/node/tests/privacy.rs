@@ -29,6 +29,20 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Whether `needle` occurs in `haystack` as a token of its own: a postal code
+/// (five digits) also turns up by chance inside the random pseudonyms and hex
+/// digests the store holds, which is no leak; as a value it stands alone.
+fn contains_token(haystack: &[u8], needle: &[u8]) -> bool {
+    let n = needle.len();
+    haystack.windows(n).enumerate().any(|(i, w)| {
+        w == needle
+            && (i == 0 || !haystack[i - 1].is_ascii_alphanumeric())
+            && haystack
+                .get(i + n)
+                .is_none_or(|b| !b.is_ascii_alphanumeric())
+    })
+}
+
 #[tokio::test]
 async fn no_identifying_data_reaches_the_node_database_file() {
     let (_trustee, cohort, node, report) = ingested_site_1(2, 150, 11).await;
@@ -45,8 +59,13 @@ async fn no_identifying_data_reaches_the_node_database_file() {
             "a patient's local id is in the store"
         );
         for s in idat.sensitive_strings() {
+            let found = if s.bytes().all(|b| b.is_ascii_digit()) {
+                contains_token(&bytes, s.as_bytes())
+            } else {
+                contains(&bytes, s.as_bytes())
+            };
             assert!(
-                !contains(&bytes, s.as_bytes()),
+                !found,
                 "identifying data ({} characters) found in the store",
                 s.len()
             );
