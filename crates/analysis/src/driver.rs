@@ -12,6 +12,7 @@ use oncofed_protocol::analysis::{
 use oncofed_stats::{NewtonOptions, StatsError, fit_glm, glm_start};
 
 pub mod binning;
+pub mod cells;
 mod cif;
 mod cox;
 mod describe;
@@ -39,6 +40,14 @@ pub trait Federation {
     /// and the driver adds none. In-memory federations do not.
     fn noised_at_sites(&self) -> bool {
         false
+    }
+    /// The participating sites as (secure-aggregation index, name): a cell
+    /// classifier's evaluation gives each its own block of the summed
+    /// vector. By default sites `0..sites()` named `site-1`, `site-2`, ….
+    fn site_slots(&self) -> Vec<(usize, String)> {
+        (0..self.sites())
+            .map(|i| (i, format!("site-{}", i + 1)))
+            .collect()
     }
 }
 
@@ -106,6 +115,9 @@ pub fn run(
             "fewer than {} sites can take part",
             limits.min_sites
         )));
+    }
+    if let Analysis::CellClassifier { training } = analysis {
+        return cells::cell_classifier_run(request, training, limits, federation);
     }
     let mut rounds = Rounds {
         federation,
@@ -282,6 +294,11 @@ pub fn run(
                 iterations: fit.iterations,
                 convergence: Some(fit.convergence),
             })
+        }
+        Analysis::CellClassifier { .. } => {
+            return Err(AnalysisError::Protocol(
+                "cell classifier outside its driver",
+            ));
         }
     };
     if let (

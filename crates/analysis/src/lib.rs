@@ -189,6 +189,8 @@ impl AnalysisLimits {
             // the fit's last evaluation was elsewhere) and the Gram matrices
             Analysis::FineGray { survival, .. } => times(survival) + 1 + newton()? + 2,
             Analysis::Glm { .. } => 1 + newton()?,
+            // the training rounds, the validation-only round, the evaluation
+            Analysis::CellClassifier { training } => training.planned_rounds() - 1,
         })
     }
 

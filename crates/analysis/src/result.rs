@@ -273,6 +273,9 @@ pub enum AnalysisResult {
     FineGray(RegressionResult),
     /// Logistic or Poisson regression.
     Glm(RegressionResult),
+    /// A federated cell classifier: the model, its registry record and its
+    /// evaluation per site.
+    CellClassifier(Box<crate::driver::cells::CellClassifierResult>),
 }
 
 impl AnalysisResult {
@@ -285,6 +288,7 @@ impl AnalysisResult {
             AnalysisResult::Cox(r) | AnalysisResult::FineGray(r) | AnalysisResult::Glm(r) => {
                 &mut r.run
             }
+            AnalysisResult::CellClassifier(r) => &mut r.run,
         }
     }
 
@@ -295,6 +299,7 @@ impl AnalysisResult {
             AnalysisResult::Km(r) => &r.run,
             AnalysisResult::Cif(r) => &r.run,
             AnalysisResult::Cox(r) | AnalysisResult::FineGray(r) | AnalysisResult::Glm(r) => &r.run,
+            AnalysisResult::CellClassifier(r) => &r.run,
         }
     }
 }

@@ -219,6 +219,12 @@ pub fn compute(
             out
         }
         Computation::Describe { edges } => describe_vector(rows, analysis, edges),
+        Computation::Train { .. } | Computation::Evaluate { .. } => {
+            return Err(AnalysisError::Invalid(
+                "training and evaluation rounds are computed by the site's model runtime, not from rows"
+                    .into(),
+            ));
+        }
     })
 }
 
@@ -333,7 +339,12 @@ pub fn add_noise_share(
 pub fn vector_len(analysis: &Analysis, computation: &Computation) -> usize {
     let p = analysis.parameters();
     match computation {
+        Computation::Totals if matches!(analysis, Analysis::CellClassifier { .. }) => 4,
         Computation::Totals => 2 + analysis.categorical_levels(),
+        Computation::Train { round } => oncofed_learn::train_vector_len(&round.spec),
+        Computation::Evaluate { round, slots } => {
+            slots * crate::driver::cells::evaluation_block_len(round.spec.classes.len(), round.bins)
+        }
         Computation::EventDays { horizon_days } => *horizon_days as usize + 1,
         Computation::ExitCounts { edges, levels } => {
             let parts = 2

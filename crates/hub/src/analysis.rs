@@ -90,6 +90,9 @@ pub fn planned_rounds(
                 | oncofed_protocol::analysis::Analysis::Glm { .. } => {
                     ": lower max_iter, or ask the admin for a larger budget"
                 }
+                oncofed_protocol::analysis::Analysis::CellClassifier { .. } => {
+                    ": lower training.rounds, or ask the admin for a larger budget"
+                }
                 _ => ": ask the admin for a larger budget",
             }
         )));
@@ -118,7 +121,7 @@ fn run_plan(
         | Analysis::Cox { survival, .. }
         | Analysis::FineGray { survival, .. } => survival.horizon_days as usize + 1,
         Analysis::Describe { edges, .. } => edges.len(),
-        Analysis::Glm { .. } => 0,
+        Analysis::Glm { .. } | Analysis::CellClassifier { .. } => 0,
     };
     RunPlan {
         run: run_id.clone(),
@@ -465,6 +468,12 @@ impl Federation for HubFederation<'_> {
     /// before masking (`oncofed_analysis::site::add_noise_share`).
     fn noised_at_sites(&self) -> bool {
         true
+    }
+
+    /// The active sites by their secure-aggregation index (their position
+    /// among the admitted sites), for a cell classifier's per-site evaluation.
+    fn site_slots(&self) -> Vec<(usize, String)> {
+        self.active_sites()
     }
 
     fn sum(&mut self, computation: Computation, len: usize) -> Result<Vec<f64>, AnalysisError> {

@@ -13,6 +13,7 @@
 
 mod analysis;
 mod backoff;
+mod cell_run;
 mod feasibility;
 pub mod ledger;
 mod plan;
@@ -180,6 +181,14 @@ impl Agent {
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(self.config.poll_wait + 30))
+    }
+
+    /// Lets this agent take part in cell classifiers' runs (issue 15): it
+    /// trains and scores on the cells in `archive` (the site's image archive).
+    /// Without it the site refuses such runs.
+    pub fn with_cell_archive(mut self, archive: crate::imaging::ObjectArchive) -> Self {
+        self.runs = AnalysisRuns::with_cell_archive(archive);
+        self
     }
 
     /// Makes this agent a witness of the hub's audit trail: the newest signed

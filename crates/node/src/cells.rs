@@ -42,12 +42,15 @@
 //! pathology, dated by the smear's collection date.
 
 pub mod facts;
+mod labels;
 pub mod manifest;
 pub mod pixels;
 mod train;
 
+pub use labels::{LabelError, LabelReport, classify_cells, import_validated};
 pub use train::{
-    CellSample, Prediction, recount_smear_facts, training_cells, write_labels, write_predictions,
+    CellSample, Prediction, SplitPart, TrainingError, recount_smear_facts, split_part,
+    training_cells, write_labels, write_predictions,
 };
 
 use crate::SharedStore;

@@ -23,10 +23,15 @@ use std::collections::BTreeSet;
 
 pub use oncofed_stats::{Family, Ties};
 
+mod cells;
 mod computation;
 mod survival;
 mod variable;
 
+pub use cells::{
+    CellDp, CellTraining, MAX_ABS_PARAMETER, MAX_CALIBRATION_BINS, MAX_LOCAL_EPOCHS,
+    MAX_TRAINING_ROUNDS, check_evaluate_round, check_train_round,
+};
 pub use computation::{
     Computation, MAX_GROUP_LEVELS, check_censoring_survival, check_group_levels, check_time_bins,
     grid_covers_bins, time_bin_end,
@@ -153,6 +158,14 @@ pub enum Analysis {
         /// `binomial` (logistic) or `poisson`.
         family: Family,
     },
+    /// A convolutional cell classifier trained across the sites on their
+    /// validated cell labels, then evaluated on every site's held-out cells
+    /// (issue 15). Reads pathology data; a project must name the kind in its
+    /// plan (it is not among the default kinds: a model can memorise).
+    CellClassifier {
+        /// The network, rounds, local training and DP.
+        training: CellTraining,
+    },
 }
 
 impl Analysis {
@@ -163,7 +176,7 @@ impl Analysis {
         Ties::Efron
     }
 
-    /// `describe`, `km`, `cif`, `cox`, `finegray` or `glm`.
+    /// `describe`, `km`, `cif`, `cox`, `finegray`, `glm` or `cell-classifier`.
     pub fn kind(&self) -> &'static str {
         match self {
             Analysis::Describe { .. } => "describe",
@@ -172,6 +185,7 @@ impl Analysis {
             Analysis::Cox { .. } => "cox",
             Analysis::FineGray { .. } => "finegray",
             Analysis::Glm { .. } => "glm",
+            Analysis::CellClassifier { .. } => "cell-classifier",
         }
     }
 
@@ -205,6 +219,7 @@ impl Analysis {
                     out.push(variable.clone());
                 }
             }
+            Analysis::CellClassifier { .. } => {}
         }
         out
     }
@@ -297,7 +312,8 @@ pub struct AnalysisRequest {
     /// What to compute.
     pub analysis: Analysis,
     /// Differential privacy for this release: the ε to spend from the project's
-    /// budget (only for `describe` and `km`, whose outputs are counts and sums).
+    /// budget (counts of people in every kind; a cell classifier's training
+    /// under DP-FedAvg).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f64>,
     /// Seconds to wait for the result before returning the run's state (default 0, at most 120).
@@ -321,6 +337,10 @@ impl AnalysisRequest {
     pub fn categories(&self) -> BTreeSet<DataCategory> {
         let mut out = BTreeSet::from([DataCategory::Clinical]);
         out.extend(self.analysis.variables().iter().map(Variable::category));
+        if let Analysis::CellClassifier { .. } = self.analysis {
+            // cell images and their labels are pathology data
+            out.insert(DataCategory::Pathology);
+        }
         if let Some(c) = &self.cohort {
             out.extend(c.categories());
         }

@@ -27,6 +27,9 @@ pub struct RunPlan {
     pub max_abs_beta: f64,
 }
 
+/// Most evaluation blocks (sites) a cell classifier's evaluation may ask for.
+pub const MAX_EVALUATION_SLOTS: usize = 256;
+
 /// The domain separator of plan signatures (no other signed message starts so).
 const DOMAIN: &[u8] = b"oncofed-run-plan/v1\0";
 
@@ -86,6 +89,29 @@ impl RunPlan {
             }
             None => Err("time bins for an analysis without survival".into()),
         };
+        let training = match &self.request.analysis {
+            Analysis::CellClassifier { training } => Some(training),
+            _ => None,
+        };
+        match (computation, training) {
+            (Computation::Totals, _) => return Ok(()),
+            (Computation::Train { round }, Some(t)) => {
+                return crate::analysis::check_train_round(t, self.request.epsilon, round);
+            }
+            (Computation::Evaluate { round, slots }, Some(t)) => {
+                if *slots == 0 || *slots > MAX_EVALUATION_SLOTS {
+                    return Err("an evaluation with more slots than sites can be".into());
+                }
+                return crate::analysis::check_evaluate_round(t, round);
+            }
+            (Computation::Train { .. } | Computation::Evaluate { .. }, None) => {
+                return Err("a training round in a run that trains no model".into());
+            }
+            (_, Some(_)) => {
+                return Err("a statistics round in a cell classifier's run".into());
+            }
+            (_, None) => {}
+        }
         match computation {
             Computation::Totals | Computation::GlmStart | Computation::GroupLevels => Ok(()),
             Computation::EventDays { horizon_days } => match survival {
@@ -171,6 +197,9 @@ impl RunPlan {
             }
             Computation::CoxStratum { beta: b, .. } | Computation::GlmStep { beta: b } => beta(b),
             Computation::Describe { edges } => grid(edges),
+            Computation::Train { .. } | Computation::Evaluate { .. } => {
+                Err("a training round in a run that trains no model".into())
+            }
         }
     }
 }
@@ -207,7 +236,9 @@ impl SignedRunPlan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanLimits {
-    /// Analysis kinds allowed (`describe`, `km`, `cif`, `cox`, `finegray`, `glm`).
+    /// Analysis kinds allowed (`describe`, `km`, `cif`, `cox`, `finegray`,
+    /// `glm`, and `cell-classifier` only when named: a trained model can
+    /// memorise rare cells, so no project trains by default).
     #[serde(default = "PlanLimits::all_kinds")]
     pub kinds: Vec<String>,
     /// Variables allowed; absent: any variable of the approved categories.
@@ -234,6 +265,13 @@ impl PlanLimits {
             .map(String::from)
             .to_vec()
     }
+
+    /// Every kind a plan may name: the defaults and `cell-classifier`.
+    pub fn known_kinds() -> Vec<String> {
+        let mut kinds = Self::all_kinds();
+        kinds.push("cell-classifier".into());
+        kinds
+    }
     fn default_horizon() -> u32 {
         36_500
     }
@@ -246,8 +284,11 @@ impl PlanLimits {
 
     /// Checks the limits are themselves sane (at approval).
     pub fn validate(&self) -> Result<(), String> {
-        if self.kinds.iter().any(|k| !Self::all_kinds().contains(k)) {
-            return Err("plan.kinds may name describe, km, cif, cox, finegray and glm only".into());
+        if self.kinds.iter().any(|k| !Self::known_kinds().contains(k)) {
+            return Err(
+                "plan.kinds may name describe, km, cif, cox, finegray, glm and cell-classifier only"
+                    .into(),
+            );
         }
         if self.max_horizon_days == 0 || self.max_horizon_days > 36_500 {
             return Err("plan.max_horizon_days must be 1 to 36500".into());

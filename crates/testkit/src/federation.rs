@@ -373,9 +373,14 @@ impl LocalFederation {
             self.node_dir(i).join(oncofed_node::agent::WITNESS_FILE),
             config.hub_key,
         )?;
+        // Cell images live in the node's image archive (as the demo's and the
+        // CLI's ingest put them): the agent trains and scores on them.
+        let archive =
+            oncofed_node::imaging::ObjectArchive::local(&self.node_dir(i).join("images"))?;
         let agent = Agent::new(config, service.store(), service.gate())
             .with_tls(&self.site_tls(i))?
-            .with_audit_witness(witness);
+            .with_audit_witness(witness)
+            .with_cell_archive(archive);
         let stopped = self.stop.stopped();
         self.tasks
             .push(tokio::spawn(async move { agent.run(stopped).await }));

@@ -157,6 +157,11 @@ pub fn validate(request: &AnalysisRequest) -> Result<(), AnalysisError> {
                 return invalid("glm takes at most 20 covariates");
             }
         }
+        Analysis::CellClassifier { training } => {
+            training
+                .validate(request.epsilon)
+                .map_err(AnalysisError::Invalid)?;
+        }
     }
     Ok(())
 }

@@ -87,7 +87,57 @@ pub fn render(result: &AnalysisResult) -> String {
         AnalysisResult::Km(r) => out.push_str(&km(r)),
         AnalysisResult::Cif(r) => out.push_str(&cif_table(r)),
         AnalysisResult::Describe(r) => out.push_str(&describe(r)),
+        AnalysisResult::CellClassifier(r) => out.push_str(&cell_classifier(r)),
     }
+    out
+}
+
+/// A cell classifier's release: the model, its rounds and its evaluation per site.
+pub fn cell_classifier(r: &oncofed_analysis::driver::cells::CellClassifierResult) -> String {
+    let mut out = format!(
+        "model {} ({}), id {}\n{} training, {} validation, {} held-out cells; best round {} of {}{}\n",
+        r.model.name,
+        r.model.algorithm,
+        r.model.id,
+        r.cells.training,
+        r.cells.validation,
+        r.cells.test,
+        r.best_round,
+        r.history.iter().filter(|h| h.trained).count(),
+        if r.stopped_early {
+            " (stopped early)"
+        } else {
+            ""
+        }
+    );
+    if let Some(dp) = &r.model.dp {
+        out.push_str(&format!(
+            "client-level DP: clip {}, noise multiplier {:.3}, ({:.3}, {:e})-DP\n",
+            dp.clip_norm, dp.noise_multiplier, dp.epsilon, dp.delta
+        ));
+    }
+    out.push_str(&format!(
+        "{:<12} {:>8} {:>9} {:>9} {:>7}\n",
+        "site", "cells", "accuracy", "macro-F1", "ECE"
+    ));
+    for s in &r.sites {
+        match &s.evaluation {
+            Some(e) => out.push_str(&format!(
+                "{:<12} {:>8} {:>9.3} {:>9.3} {:>7.3}\n",
+                s.site, e.n, e.accuracy, e.macro_f1, e.ece
+            )),
+            None => out.push_str(&format!(
+                "{:<12} {}\n",
+                s.site,
+                s.note.as_deref().unwrap_or("withheld")
+            )),
+        }
+    }
+    let p = &r.pooled;
+    out.push_str(&format!(
+        "{:<12} {:>8} {:>9.3} {:>9.3} {:>7.3}\n",
+        "all sites", p.n, p.accuracy, p.macro_f1, p.ece
+    ));
     out
 }
 

@@ -88,6 +88,7 @@ struct DemoSummary {
     store: &'static str,
     analyses: super::demo_analyses::DemoAnalyses,
     imaging: super::demo_imaging::DemoImaging,
+    cells: super::demo_cells::DemoCells,
     audit: super::demo_audit::DemoAudit,
     data_dir: PathBuf,
     trustee: String,
@@ -199,6 +200,14 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let analyses = super::demo_analyses::run(&fed, &dir).await?;
     say(&a, "federated analyses released");
+    let cells = super::demo_cells::run(&fed, &services, &config, &cohort).await?;
+    say(
+        &a,
+        &format!(
+            "cell classifier trained across the sites in {:.1} s",
+            cells.training_seconds
+        ),
+    );
     let audit = super::demo_audit::run(&fed).await?;
     say(
         &a,
@@ -211,6 +220,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         store: fed.store_kind(),
         analyses,
         imaging,
+        cells,
         audit,
         data_dir: dir.clone(),
         trustee: fed.trustee_url().to_owned(),
@@ -320,6 +330,7 @@ fn print_summary(s: &DemoSummary) {
     }
     super::demo_analyses::print(&s.analyses);
     super::demo_imaging::print(&s.imaging);
+    super::demo_cells::print(&s.cells);
     super::demo_audit::print(&s.audit);
     super::demo_transport::print(&s.transport);
     println!(

@@ -62,6 +62,15 @@ pub enum NodeCommand {
     /// folder or a research PACS (C-STORE). Head/neck CT/MR volumes stay at the
     /// site (no defacing).
     DeliverImages(Box<super::node_imaging::DeliverArgs>),
+    /// Import an expert panel's validated cell labels (`oncofed labels
+    /// validate`): each becomes the cell's label for training and evaluation,
+    /// the smears' counts and blast percentages are recomputed; all in one
+    /// transaction, refused whole if a row names a cell this site lacks.
+    ImportLabels(Box<super::node_cells::ImportLabelsArgs>),
+    /// Run a released cell classifier on every cell whose person's consent
+    /// permits research use, and store its predictions (label role `model`):
+    /// smears without expert labels get their blast percentage from it.
+    ClassifyCells(Box<super::node_cells::ClassifyCellsArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -314,6 +323,8 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
         NodeCommand::Serve(a) => serve(a).await,
         NodeCommand::DicomScp(a) => super::node_imaging::scp(*a).await,
         NodeCommand::DeliverImages(a) => super::node_imaging::deliver(*a).await,
+        NodeCommand::ImportLabels(a) => super::node_cells::import_labels(*a).await,
+        NodeCommand::ClassifyCells(a) => super::node_cells::classify_cells(*a).await,
         NodeCommand::Keygen(a) => {
             let key = oncofed_crypto::SigningKeyPair::load_or_create(&a.key_file)?;
             if a.json {
@@ -465,6 +476,7 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
     Agent::new(config, store, gate)
         .with_tls(&a.trustee.tls.client_tls())?
         .with_audit_witness(witness)
+        .with_cell_archive(a.imaging.archive(&a.store.data_dir)?)
         .run(oncofed_service::shutdown_signal())
         .await;
     withdrawals.abort();

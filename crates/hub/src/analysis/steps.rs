@@ -78,6 +78,8 @@ pub(super) fn computation_name(c: &Computation) -> &'static str {
         Computation::GlmStart => "glm-start",
         Computation::GlmStep { .. } => "glm-step",
         Computation::Describe { .. } => "describe",
+        Computation::Train { .. } => "train",
+        Computation::Evaluate { .. } => "evaluate",
     }
 }
 

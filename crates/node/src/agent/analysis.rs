@@ -29,6 +29,7 @@
 //! checks the survivors as the cohort's site set and binds the cohort to them.
 
 use super::AgentConfig;
+use super::cell_run::CellRun;
 use super::plan::{SiteBounds, admit_site_set, cohort_digest};
 use crate::{ConsentGate, FactFilter, SharedStore, with_store};
 use oncofed_analysis::AnalysisLimits;
@@ -36,7 +37,9 @@ use oncofed_analysis::rows::{PatientData, Row, build_row, is_treatment, treatmen
 use oncofed_analysis::site::{compute, vector_len};
 use oncofed_model::{Demographics, Fact, FactKind, Pseudonym, Purpose, SecurityLevel};
 use oncofed_protocol::QueryId;
-use oncofed_protocol::analysis::{AnalysisReply, AnalysisRequest, AnalysisStep, Origin, Variable};
+use oncofed_protocol::analysis::{
+    Analysis, AnalysisReply, AnalysisRequest, AnalysisStep, Origin, Variable,
+};
 use oncofed_protocol::plan::RunPlan;
 use oncofed_secagg::{Ledger, Refusal, RunParticipant, SiteId as AggIndex, WideFixedPoint};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -59,6 +62,10 @@ const LEDGER_DAYS: i64 = 3650;
 struct SiteRun {
     request: AnalysisRequest,
     rows: Vec<Row>,
+    /// A cell classifier's cells (then `rows` is empty).
+    cells: Option<CellRun>,
+    /// This site's secure-aggregation index, from the `Keys` step.
+    index: Option<usize>,
     participant: RunParticipant,
     /// The hub's signed plan for the run, verified at `Prepare`.
     plan: RunPlan,
@@ -97,6 +104,9 @@ fn refusal(run: &QueryId, e: Refusal) -> String {
 #[derive(Clone, Default)]
 pub struct AnalysisRuns {
     runs: Arc<Mutex<HashMap<QueryId, SiteRun>>>,
+    /// Where the site's cell images are; without it the site takes part in
+    /// no cell classifier's run.
+    cells: Option<crate::imaging::ObjectArchive>,
 }
 
 fn lock(runs: &AnalysisRuns) -> std::sync::MutexGuard<'_, HashMap<QueryId, SiteRun>> {
@@ -104,6 +114,14 @@ fn lock(runs: &AnalysisRuns) -> std::sync::MutexGuard<'_, HashMap<QueryId, SiteR
 }
 
 impl AnalysisRuns {
+    /// Runs that may train and score cell classifiers on the cells in `archive`.
+    pub fn with_cell_archive(archive: crate::imaging::ObjectArchive) -> Self {
+        Self {
+            cells: Some(archive),
+            ..Self::default()
+        }
+    }
+
     /// Number of runs held (for tests and status).
     pub fn open_runs(&self) -> usize {
         lock(self).len()
@@ -412,7 +430,23 @@ pub async fn answer_analysis(
             if let Some(epsilon) = request.epsilon {
                 charge_run(store, config, run_id, epsilon).await?;
             }
-            let rows = load_rows(store, gate, &request).await?;
+            let (rows, cells) = match &request.analysis {
+                Analysis::CellClassifier { training } => {
+                    let Some(archive) = &runs.cells else {
+                        tracing::warn!(run = %run_id, "cell classifier refused: this agent has no cell archive");
+                        return Err("this site trains no cell classifiers".to_string());
+                    };
+                    let cells = CellRun::load(store, archive, gate, &request, training)
+                        .await
+                        .map_err(|reason| {
+                            tracing::warn!(run = %run_id, %reason, "cell classifier: cells not loaded");
+                            "site cells unavailable".to_string()
+                        })?;
+                    (Vec::new(), Some(cells))
+                }
+                _ => (load_rows(store, gate, &request).await?, None),
+            };
+            let admitted = cells.as_ref().map_or(rows.len(), CellRun::persons);
             // The site's own minimums hold whatever the hub asks for.
             let level = SecurityLevel::of_dataset(request.categories());
             let own = AnalysisLimits::for_level(level);
@@ -422,14 +456,22 @@ pub async fn answer_analysis(
                 ..own
             };
             limits
-                .check_site(rows.len() as u64, request.analysis.parameters())
+                .check_site(admitted as u64, request.analysis.parameters())
                 .map_err(|e| e.to_string())?;
-            tracing::info!(run = %run_id, rows = rows.len(), "analysis run admitted");
+            if cells.as_ref().is_some_and(|c| !c.complete()) {
+                return Err(
+                    "refused by disclosure control: too few persons with validated cells for a training, validation and held-out split at this site"
+                        .into(),
+                );
+            }
+            tracing::info!(run = %run_id, rows = admitted, "analysis run admitted");
             lock(runs).insert(
                 run_id.clone(),
                 SiteRun {
                     request,
                     rows,
+                    cells,
+                    index: None,
                     participant,
                     plan,
                     bounds: config.bounds,
@@ -507,6 +549,7 @@ fn secure_step(
                 return Err(compute_err("more rounds than the plan's budget".into()));
             }
             let shares = p.open(ledger, AggIndex(index), threshold, &rounds)?;
+            run.index = Some(index as usize);
             Ok(AnalysisReply::Ready { shares })
         }
         AnalysisStep::Share { keys } => {
@@ -533,6 +576,18 @@ fn secure_step(
             run.plan
                 .check_computation(&computation)
                 .map_err(compute_err)?;
+            if let Some(cells) = &run.cells {
+                let vector = cell_vector(cells, run.index, &run.participant, &computation)
+                    .map_err(compute_err)?;
+                if vector.len() != vector_len(&run.request.analysis, &computation) {
+                    return Err(compute_err("vector layout mismatch".into()));
+                }
+                let encoded = CODEC
+                    .encode(&vector)
+                    .map_err(|e| compute_err(e.to_string()))?;
+                let input = run.participant.mask(&round, &inbox, &encoded)?;
+                return Ok(AnalysisReply::Masked { input });
+            }
             let mut vector = compute(&run.rows, &run.request.analysis, &computation)
                 .map_err(|e| compute_err(e.to_string()))?;
             if vector.len() != vector_len(&run.request.analysis, &computation) {
@@ -596,6 +651,32 @@ fn secure_step(
         AnalysisStep::Prepare { .. } | AnalysisStep::Finish => {
             Err(StepError::Compute("step handled elsewhere".into()))
         }
+    }
+}
+
+/// A cell classifier's vector for `computation`: the totals, a training
+/// round (DP noise share for the run's threshold), or the evaluation in this
+/// site's block.
+fn cell_vector(
+    cells: &CellRun,
+    index: Option<usize>,
+    participant: &RunParticipant,
+    computation: &oncofed_protocol::analysis::Computation,
+) -> Result<Vec<f64>, String> {
+    use oncofed_protocol::analysis::Computation;
+    match computation {
+        Computation::Totals => Ok(cells.totals()),
+        Computation::Train { round } => {
+            let t = participant
+                .threshold()
+                .ok_or("a training round before the peers are known")?;
+            cells.train(round, t)
+        }
+        Computation::Evaluate { round, slots } => {
+            let index = index.ok_or("an evaluation before the keys")?;
+            cells.evaluate(round, *slots, index)
+        }
+        _ => Err("a statistics round in a cell classifier's run".into()),
     }
 }
 

@@ -48,6 +48,9 @@ pub struct SiteBounds {
     /// grids) when a request asks for it (off: only time bins, whatever the
     /// hub or an approval says; issue 11, item 3).
     pub allow_exact_times: bool,
+    /// Most parameters of a cell classifier the site trains or scores
+    /// (200,000: 800 KB of f32, seconds per epoch on a CPU core).
+    pub max_model_parameters: usize,
 }
 
 impl SiteBounds {
@@ -60,6 +63,7 @@ impl SiteBounds {
         max_parameters: 64,
         max_abs_beta: 20.0,
         allow_exact_times: false,
+        max_model_parameters: 200_000,
     };
 
     /// Checks a `Prepare`'s request before the site reads any row.
@@ -85,6 +89,15 @@ impl SiteBounds {
         }
         if analysis.survival().is_some_and(|s| s.exact_times) && !self.allow_exact_times {
             return Err("exact event days are not allowed at this site".into());
+        }
+        if let Analysis::CellClassifier { training } = analysis {
+            training.spec.validate().map_err(|e| e.to_string())?;
+            if training.spec.parameter_count() > self.max_model_parameters {
+                return Err(format!(
+                    "a model of more than the site's {} parameters",
+                    self.max_model_parameters
+                ));
+            }
         }
         Ok(())
     }
@@ -225,6 +238,18 @@ impl SiteBounds {
                 self.check_beta(beta, p)?;
             }
             Computation::Describe { edges } => self.check_grid(edges)?,
+            Computation::Train { round } => {
+                if !matches!(analysis, Analysis::CellClassifier { training } if training.spec == round.spec)
+                {
+                    return Err("a training round outside the admitted model".into());
+                }
+            }
+            Computation::Evaluate { round, .. } => {
+                if !matches!(analysis, Analysis::CellClassifier { training } if training.spec == round.spec)
+                {
+                    return Err("an evaluation outside the admitted model".into());
+                }
+            }
         }
         let len = oncofed_analysis::site::vector_len(analysis, computation);
         if len > self.max_vector_len {

@@ -140,6 +140,33 @@ pub async fn write_predictions(
     write_labels(store, labels).await
 }
 
+/// The part of the person-level split a person's cells belong to: fixed per
+/// person (a hash of the site pseudonym, 7 : 1 : 2), so every run at the site
+/// holds out the same persons and no person's cells are on both sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SplitPart {
+    /// Local training.
+    Training,
+    /// Validation loss (early stopping).
+    Validation,
+    /// Held out for evaluation.
+    Test,
+}
+
+/// Which part of the split `person`'s cells are in.
+pub fn split_part(person: &Pseudonym) -> SplitPart {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::new()
+        .chain_update(b"oncofed cell split v1\0")
+        .chain_update(person.as_str().as_bytes())
+        .finalize();
+    match d[0] % 10 {
+        0..=6 => SplitPart::Training,
+        7 => SplitPart::Validation,
+        _ => SplitPart::Test,
+    }
+}
+
 /// One consented cell ready for a model: its keys, its smear's specimen, its
 /// pixels and its validated label.
 #[derive(Debug, Clone, PartialEq)]

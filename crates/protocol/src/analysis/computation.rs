@@ -13,7 +13,8 @@ pub enum Computation {
     /// `[rows, events]`: how many complete rows the site contributes, and deaths among them;
     /// for a Cox, Fine–Gray or GLM model with categorical covariates, then the rows per
     /// listed level of each categorical covariate, in order (the hub refuses a
-    /// level under the minimum cell by name before any fit).
+    /// level under the minimum cell by name before any fit). For a cell
+    /// classifier: `[persons, training cells, validation cells, test cells]`.
     Totals,
     /// Deaths per day of follow-up, `horizon_days + 1` entries (day 0 ..= horizon):
     /// the pooled histogram is the exact-days time grid. Only for analyses with
@@ -173,6 +174,24 @@ pub enum Computation {
     Describe {
         /// Histogram edges (may be empty: no histogram).
         edges: Vec<f64>,
+    },
+    /// A cell classifier's training round (`oncofed_learn::TrainRound`): the
+    /// site trains from the global parameters on its training cells and
+    /// answers `oncofed_learn::train_vector_len` values (its weighted
+    /// parameters or clipped, noised update, its validation loss).
+    Train {
+        /// The round as the hub drives it.
+        round: oncofed_learn::TrainRound,
+    },
+    /// A cell classifier's evaluation on every site's held-out cells: site
+    /// `i` (its secure-aggregation index) fills block `i` of `slots` blocks
+    /// of `oncofed_learn::evaluate_vector_len` values with its counts (the
+    /// other blocks 0), so the sum holds each site's evaluation apart.
+    Evaluate {
+        /// The parameters to score.
+        round: oncofed_learn::EvaluateRound,
+        /// Number of blocks: the run's admitted sites.
+        slots: usize,
     },
 }
 
