@@ -43,8 +43,9 @@ fn a_cell_classifier_trains_across_the_sites_through_the_hub() {
     let summary = run_ok(&[
         "demo",
         "--plain-http",
-        "--patients",
-        "6000",
+        // the default cohort: about 75 persons with smears per site, so that
+        // every site's person-level split (7:1:2 by pseudonym hash) holds
+        // validation and test persons
         "--dir",
         data.to_str().unwrap(),
         "--json",
@@ -82,11 +83,33 @@ fn a_cell_classifier_trains_across_the_sites_through_the_hub() {
     }
     // Site shift: a site's own model does worse on the other sites' cells
     // than the federated model does on them.
+    // The registry lists it, and its card names it.
+    let registry = cells["registry"].as_array().unwrap();
+    assert!(
+        registry.iter().any(|m| m["id"] == model["model"]["id"]),
+        "{registry:?}"
+    );
+    assert!(
+        cells["model_card_head"]
+            .as_str()
+            .unwrap()
+            .contains("# Model card: demo-differential"),
+        "{}",
+        cells["model_card_head"]
+    );
+    // Swarm: every site ended with the same model, no aggregator anywhere.
+    assert_eq!(
+        cells["swarm"]["identical_models"], true,
+        "{}",
+        cells["swarm_error"]
+    );
     let comparison = cells["comparison"].as_array().unwrap();
     assert_eq!(comparison.len(), 3);
     let mean = |f: &dyn Fn(&Value) -> f64| comparison.iter().map(f).sum::<f64>() / 3.0;
     let elsewhere = mean(&|c| c["local_accuracy_elsewhere"].as_f64().unwrap());
     let federated = mean(&|c| c["federated_accuracy"].as_f64().unwrap());
+    let swarm = mean(&|c| c["swarm_accuracy"].as_f64().unwrap());
+    assert!(swarm > elsewhere, "swarm {swarm} against {elsewhere}");
     assert!(
         federated > elsewhere,
         "federated {federated} against local models elsewhere {elsewhere}"

@@ -219,6 +219,20 @@ impl HubClient {
             .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
+    /// The model registry as the caller may see it (`GET /v1/models`): one
+    /// JSON object per released cell classifier (id, name, algorithm,
+    /// project, run, accuracy).
+    pub async fn models(&self) -> Result<Vec<serde_json::Value>, ClientError> {
+        self.get("/v1/models").await
+    }
+
+    /// A registered model's card (Markdown).
+    pub async fn model_card(&self, id: &str) -> Result<String, ClientError> {
+        let json = self.json()?;
+        let request = json.request(reqwest::Method::GET, &format!("/v1/models/{id}/card"));
+        Ok(json.send_text(request).await?)
+    }
+
     /// The audit trail as JSON Lines (auditors only).
     pub async fn audit_export(&self) -> Result<String, ClientError> {
         let json = self.json()?;

@@ -315,6 +315,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::admin::router())
         .merge(routes::feasibility::router())
         .merge(routes::analyses::router())
+        .merge(routes::models::router())
         .merge(routes::site::router())
         .merge(routes::swarm::router())
         .merge(routes::audit::router())

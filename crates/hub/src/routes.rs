@@ -4,6 +4,7 @@ pub mod admin;
 pub mod analyses;
 pub mod audit;
 pub mod feasibility;
+pub mod models;
 pub mod public;
 pub mod site;
 pub mod swarm;

@@ -17,6 +17,7 @@ mod cell_run;
 mod feasibility;
 pub mod ledger;
 mod plan;
+mod swarm;
 mod witness;
 
 pub use analysis::{AnalysisRuns, CODEC, answer_analysis, load_rows};
@@ -24,6 +25,7 @@ pub use backoff::Backoff;
 pub use feasibility::{FeasibilityError, SiteSecret, answer_feasibility};
 pub use ledger::{DEFAULT_LIFETIME_EPSILON, FEASIBILITY_REFUSAL, LifetimeSpent, lifetime_spent};
 pub use plan::{SiteBounds, admit_site_set, cohort_digest};
+pub use swarm::{SwarmTrainer, SwarmTrainingError};
 pub use witness::{AUDIT_CHECKPOINT_HEADER, AuditWitness, WITNESS_FILE, WitnessError};
 
 use crate::{ConsentGate, SharedStore, with_store};

@@ -38,8 +38,51 @@ pub enum AnalyzeCommand {
     Glm(GlmArgs),
     /// Counts, mean, SD, histogram and quartiles; optionally with differential privacy (--epsilon).
     Describe(DescribeArgs),
+    /// Trains a convolutional cell classifier across the sites on their
+    /// validated cell labels (FedAvg; FedProx with --prox-mu; DP-FedAvg with
+    /// --dp-clip and --epsilon), stops early on the federated validation
+    /// loss, and releases the model with its evaluation on every site's
+    /// held-out cells. The project must name `cell-classifier` among its
+    /// kinds and be approved for pathology data. Save the model with
+    /// --save-model for `oncofed node classify-cells`.
+    TrainCells(TrainCellsArgs),
     /// Runs an analysis request written as JSON (the `POST /v1/analyses` body).
     Spec(SpecArgs),
+}
+
+/// `oncofed analyze train-cells`.
+#[derive(Debug, Args)]
+pub struct TrainCellsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The model's name in the registry (a-z, 0-9, '-').
+    #[arg(long, default_value = "cell-differential")]
+    name: String,
+    /// Most training rounds (each one secure-aggregation round).
+    #[arg(long, default_value_t = 12)]
+    rounds: u32,
+    /// Local epochs per round.
+    #[arg(long, default_value_t = 2)]
+    epochs: u32,
+    /// Stop after this many rounds without a lower validation loss.
+    #[arg(long, default_value_t = 3)]
+    patience: u32,
+    /// FedProx proximal weight (0: FedAvg).
+    #[arg(long, default_value_t = 0.0)]
+    prox_mu: f32,
+    /// Client-level DP: clip each site's update to this L2 norm; needs
+    /// --epsilon, which the training then spends (σ from an RDP accountant).
+    #[arg(long, requires = "epsilon")]
+    dp_clip: Option<f64>,
+    /// δ of the DP guarantee.
+    #[arg(long, default_value_t = 1e-5)]
+    dp_delta: f64,
+    /// ε to spend from the project's budget.
+    #[arg(long)]
+    epsilon: Option<f64>,
+    /// Write the released result (model, parameters, registry record) here.
+    #[arg(long, value_name = "FILE")]
+    save_model: Option<PathBuf>,
 }
 
 /// Options every analysis takes.
@@ -347,6 +390,7 @@ fn request(
 
 /// Runs the command.
 pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
+    let mut save_model: Option<PathBuf> = None;
     let (hub, token_file, tls, req, plot, json) = match cmd {
         AnalyzeCommand::Km(a) => {
             let analysis = Analysis::KaplanMeier {
@@ -460,6 +504,29 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
                 a.common.json,
             )
         }
+        AnalyzeCommand::TrainCells(a) => {
+            let mut training = oncofed_protocol::analysis::CellTraining::small(&a.name);
+            training.rounds = a.rounds;
+            training.local.epochs = a.epochs;
+            training.local.prox_mu = a.prox_mu;
+            training.patience = Some(a.patience);
+            training.dp = a
+                .dp_clip
+                .map(|clip_norm| oncofed_protocol::analysis::CellDp {
+                    clip_norm,
+                    delta: a.dp_delta,
+                });
+            let req = request(&a.common, Analysis::CellClassifier { training }, a.epsilon)?;
+            save_model = a.save_model;
+            (
+                a.common.hub,
+                a.common.token_file,
+                a.common.tls,
+                req,
+                None,
+                a.common.json,
+            )
+        }
         AnalyzeCommand::Spec(a) => {
             let text = std::fs::read_to_string(&a.file)
                 .with_context(|| format!("cannot read {}", a.file.display()))?;
@@ -477,6 +544,11 @@ pub async fn run(cmd: AnalyzeCommand) -> anyhow::Result<ExitCode> {
         );
     }
     let value = response.result.context("the hub released no result")?;
+    if let Some(path) = &save_model {
+        std::fs::write(path, serde_json::to_vec_pretty(&value)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("model written to {}", path.display());
+    }
     let result: AnalysisResult =
         serde_json::from_value(value).context("the hub's result is not readable")?;
     if let (Some(path), AnalysisResult::Km(km)) = (&plot, &result) {

@@ -59,6 +59,23 @@ pub struct SiteComparison {
     pub federated_accuracy: Option<f64>,
     /// Its macro-F1 there.
     pub federated_macro_f1: Option<f64>,
+    /// The swarm model's accuracy on this site's held-out cells (scored at the site).
+    pub swarm_accuracy: Option<f64>,
+    /// Its macro-F1 there.
+    pub swarm_macro_f1: Option<f64>,
+}
+
+/// The swarm run: the same network trained with no aggregator.
+#[derive(Debug, Serialize)]
+pub struct DemoSwarm {
+    /// The run id at the hub's relay.
+    pub run: String,
+    /// Rounds every site accepted.
+    pub rounds: u32,
+    /// Whether every site ended with bit-identical parameters.
+    pub identical_models: bool,
+    /// Wall time, seconds.
+    pub seconds: f64,
 }
 
 /// What the demo did with cell images.
@@ -76,10 +93,21 @@ pub struct DemoCells {
     /// Why the training was refused, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
-    /// Local-only against federated, per site.
+    /// The swarm run (none when it failed: then `swarm_error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<DemoSwarm>,
+    /// Why the swarm run failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm_error: Option<String>,
+    /// Local-only, federated and swarm, per site.
     pub comparison: Vec<SiteComparison>,
     /// Wall time of the federated training run, seconds.
     pub training_seconds: f64,
+    /// The registry as the researcher sees it afterwards (`GET /v1/models`).
+    pub registry: Vec<serde_json::Value>,
+    /// The first lines of the model card (`GET /v1/models/{id}/card`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_card_head: Option<String>,
 }
 
 /// The demo's training run.
@@ -269,6 +297,20 @@ pub async fn run(
         )
     };
 
+    let registry = fed.researcher().models().await?;
+    let model_card_head = match &federated {
+        Some(r) => Some(
+            fed.researcher()
+                .model_card(&r.model.id)
+                .await?
+                .lines()
+                .take(6)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        None => None,
+    };
+
     // Each site alone: the same network and epochs, on its own cells only.
     let spec = training.spec.clone();
     let mut sets = Vec::new();
@@ -276,6 +318,10 @@ pub async fn run(
         let archive = ObjectArchive::local(&fed.node_dir(i).join("images"))?;
         sets.push(site_sets(service, &archive, &spec).await?);
     }
+    let (swarm, swarm_model, swarm_error) = match swarm_run(fed, services, &training, &sets).await {
+        Ok((s, model)) => (Some(s), Some(model), None),
+        Err(e) => (None, None, Some(format!("{e:#}"))),
+    };
     let local = LocalConfig {
         epochs: training.rounds * training.local.epochs,
         ..training.local.clone()
@@ -300,6 +346,10 @@ pub async fn run(
             .map(|(_, (_, t))| evaluate(&spec, &params, t).map(|e| e.accuracy))
             .collect::<anyhow::Result<_>>()?;
         let site = fed.sites[i].to_string();
+        let swarm_eval = match &swarm_model {
+            Some(m) => Some(evaluate(&spec, m, test)?),
+            None => None,
+        };
         let fed_eval = federated
             .as_ref()
             .and_then(|r| r.sites.iter().find(|s| s.site == site))
@@ -312,6 +362,8 @@ pub async fn run(
             local_accuracy_elsewhere: elsewhere.iter().sum::<f64>() / elsewhere.len().max(1) as f64,
             federated_accuracy: fed_eval.map(|e| e.accuracy),
             federated_macro_f1: fed_eval.map(|e| e.macro_f1),
+            swarm_accuracy: swarm_eval.as_ref().map(|e| e.accuracy),
+            swarm_macro_f1: swarm_eval.as_ref().map(|e| e.macro_f1),
         });
     }
     Ok(DemoCells {
@@ -320,9 +372,105 @@ pub async fn run(
         validation,
         federated,
         refused,
+        swarm,
+        swarm_error,
         comparison,
         training_seconds,
+        registry,
+        model_card_head,
     })
+}
+
+/// Swarm learning over the hub's relay: every site trains on its own
+/// training cells and seals its update to the round's leader; the demo
+/// drives the three sites' rounds in step (a site's agent would, on a hub
+/// task). Returns the run and the model every site ended with.
+async fn swarm_run(
+    fed: &LocalFederation,
+    services: &[QueryService],
+    training: &CellTraining,
+    sets: &[(oncofed_cnn::Dataset, oncofed_cnn::Dataset)],
+) -> anyhow::Result<(DemoSwarm, Vec<f32>)> {
+    use oncofed_node::agent::{Agent, SwarmTrainer};
+    anyhow::ensure!(
+        sets.iter().all(|(train, _)| !train.is_empty()),
+        "a site holds no validated training cells"
+    );
+    let started = std::time::Instant::now();
+    let run = "demo-swarm-1".to_string();
+    let participants: Vec<String> = fed.sites.iter().map(|s| s.to_string()).collect();
+    let mut trainers = Vec::new();
+    for (i, service) in services.iter().enumerate() {
+        let config = fed.agent_config(i, 5)?;
+        let site = oncofed_swarm::SiteConfig {
+            name: participants[i].clone(),
+            signing: config.key.clone(),
+            roster: config.roster.clone(),
+            min_sites: 2,
+        };
+        let agent =
+            Agent::new(config, service.store(), service.gate()).with_tls(&fed.site_tls(i))?;
+        trainers.push(
+            SwarmTrainer::open(
+                agent,
+                site,
+                &run,
+                &participants,
+                training.spec.clone(),
+                training.local.clone(),
+                training.seed,
+                sets[i].0.clone(),
+            )
+            .await?,
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let wait = async |trainers: &mut Vec<SwarmTrainer>, done: &mut Vec<bool>| {
+        while done.iter().any(|d| !d) {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the swarm run stalled"
+            );
+            let mut moved = false;
+            for (t, d) in trainers.iter_mut().zip(done.iter_mut()) {
+                let accepted = t.poll().await?;
+                moved |= !accepted.is_empty();
+                *d |= !accepted.is_empty();
+            }
+            if !moved {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    // the run keys first
+    while !trainers.iter().all(SwarmTrainer::ready) {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "swarm keys did not arrive"
+        );
+        for t in &mut trainers {
+            t.poll().await?;
+        }
+    }
+    for round in 0..training.rounds {
+        let mut done = Vec::new();
+        for t in &mut trainers {
+            done.push(t.start_round(round).await?.is_some());
+        }
+        wait(&mut trainers, &mut done).await?;
+    }
+    let model = trainers[0].model().to_vec();
+    let identical_models = trainers.iter().all(|t| t.model() == model.as_slice());
+    Ok((
+        DemoSwarm {
+            run,
+            rounds: training.rounds,
+            identical_models,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+        model,
+    ))
 }
 
 /// Prints the cytomorphology part for people.
@@ -355,19 +503,38 @@ pub fn print(c: &DemoCells) {
         (None, Some(why)) => println!("\ncell classifier refused: {why}"),
         (None, None) => {}
     }
+    if let Some(head) = &c.model_card_head {
+        println!(
+            "\nmodel registry: {} model(s); the card begins:",
+            c.registry.len()
+        );
+        for line in head.lines() {
+            println!("  {line}");
+        }
+    }
+    match (&c.swarm, &c.swarm_error) {
+        (Some(s), _) => println!(
+            "\nswarm learning over the hub's relay: {} rounds in {:.1} s, every site holds the same model: {}",
+            s.rounds, s.seconds, s.identical_models
+        ),
+        (None, Some(e)) => println!("\nswarm learning failed: {e}"),
+        (None, None) => {}
+    }
+    println!("\naccuracy on each site's held-out cells:");
     println!(
-        "\n  {:<10} {:>6} {:>15} {:>17} {:>15}",
-        "site", "cells", "local (own)", "local (others)", "federated"
+        "  {:<10} {:>6} {:>12} {:>15} {:>10} {:>8}",
+        "site", "cells", "local (own)", "local (others)", "federated", "swarm"
     );
+    let show = |a: Option<f64>| a.map_or("-".into(), |a| format!("{a:.3}"));
     for s in &c.comparison {
         println!(
-            "  {:<10} {:>6} {:>15.3} {:>17.3} {:>15}",
+            "  {:<10} {:>6} {:>12.3} {:>15.3} {:>10} {:>8}",
             s.site,
             s.test_cells,
             s.local_accuracy,
             s.local_accuracy_elsewhere,
-            s.federated_accuracy
-                .map_or("-".into(), |a| format!("{a:.3}"))
+            show(s.federated_accuracy),
+            show(s.swarm_accuracy)
         );
     }
 }

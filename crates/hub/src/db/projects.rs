@@ -259,6 +259,40 @@ impl Db {
         )?)
     }
 
+    /// Released runs of `kind` (the request's analysis type), oldest first:
+    /// (run id, project, result JSON, finished at). The model registry reads
+    /// its cell classifiers from here: the released result is the record.
+    pub fn released_of_kind(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<(String, String, String, String)>, DbError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT run_id, project_id, request, result, finished_at FROM analysis \
+             WHERE state = 'done' AND result IS NOT NULL ORDER BY finished_at, run_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (run, project, request, result, at) = row?;
+            let is_kind =
+                serde_json::from_str::<oncofed_protocol::analysis::AnalysisRequest>(&request)
+                    .is_ok_and(|r| r.analysis.kind() == kind);
+            if is_kind {
+                out.push((run, project, result, at));
+            }
+        }
+        Ok(out)
+    }
+
     /// A run by id.
     pub fn analysis(&self, run_id: &QueryId) -> Result<Option<AnalysisRow>, DbError> {
         let row = self
