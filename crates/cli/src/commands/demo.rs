@@ -144,6 +144,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         .limits(limits)
         .tls(!a.plain_http)
         .store_url(a.store_url.clone())?
+        // the demo itself starts ten analysis runs within a minute; the
+        // researcher trying commands against --keep-running needs room
+        .tune_hub(|h| h.analysis_runs.per_minute = 30)
         .start()
         .await?;
     say(
