@@ -404,6 +404,12 @@ pub async fn answer_analysis(
                 tracing::warn!(run = %run_id, %reason, "analysis run refused by the site's bounds");
                 return Err(oncofed_secagg::REFUSAL_TEXT.to_string());
             }
+            // A cell classifier needs the site's cell archive: refused before
+            // anything is recorded or charged.
+            if matches!(request.analysis, Analysis::CellClassifier { .. }) && runs.cells.is_none() {
+                tracing::warn!(run = %run_id, "cell classifier refused: this agent has no cell archive");
+                return Err("this site trains no cell classifiers".to_string());
+            }
             let participant = RunParticipant::new(
                 run_id.as_str(),
                 config.site.as_str(),
@@ -433,7 +439,6 @@ pub async fn answer_analysis(
             let (rows, cells) = match &request.analysis {
                 Analysis::CellClassifier { training } => {
                     let Some(archive) = &runs.cells else {
-                        tracing::warn!(run = %run_id, "cell classifier refused: this agent has no cell archive");
                         return Err("this site trains no cell classifiers".to_string());
                     };
                     let cells = CellRun::load(store, archive, gate, &request, training)

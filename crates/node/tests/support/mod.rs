@@ -222,3 +222,69 @@ pub fn prepare_describe(
         plan,
     }
 }
+
+/// Plays the hub and honest peers through a run's key set-up: site-1 (index
+/// 0) keys `rounds` at `threshold`, the `peers` (indices 1, 2, …) make their
+/// sessions and sign their public keys, and site-1 gets every round's keys.
+/// Returns, per round, the shares the peers encrypted for site-1 (a `Mask`
+/// step's inbox).
+pub async fn key_run(
+    agent: &Agent,
+    runs: &oncofed_node::agent::AnalysisRuns,
+    run: &oncofed_protocol::QueryId,
+    rounds: &[oncofed_secagg::RoundId],
+    peers: &[(&str, &SigningKeyPair)],
+    threshold: usize,
+) -> Vec<Vec<oncofed_secagg::EncryptedShare>> {
+    use oncofed_protocol::analysis::{AnalysisReply, AnalysisStep};
+    use oncofed_secagg::{SignedPublicShare, SiteId as AggIndex, SiteSession, keys_message};
+    let Ok(AnalysisReply::Ready { shares }) = agent
+        .step(
+            runs,
+            run,
+            AnalysisStep::Keys {
+                index: 0,
+                threshold,
+                rounds: rounds.to_vec(),
+            },
+        )
+        .await
+    else {
+        panic!("keys refused");
+    };
+    let (mut relayed, mut inboxes) = (Vec::new(), Vec::new());
+    for (round, own) in rounds.iter().zip(shares) {
+        let mut sessions = Vec::new();
+        let mut signed = vec![own];
+        for (i, (name, key)) in peers.iter().enumerate() {
+            let (session, share) =
+                SiteSession::new(AggIndex(i as u32 + 1), round.clone(), threshold);
+            let signature = key.sign(&keys_message(run.as_str(), name, &share));
+            signed.push(SignedPublicShare {
+                share,
+                signer: (*name).into(),
+                signature,
+            });
+            sessions.push(session);
+        }
+        let public: Vec<_> = signed.iter().map(|s| s.share.clone()).collect();
+        let mut inbox = Vec::new();
+        for s in &mut sessions {
+            inbox.extend(
+                s.share_keys(&public)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|e| e.to == AggIndex(0)),
+            );
+        }
+        relayed.push(signed);
+        inboxes.push(inbox);
+    }
+    assert!(matches!(
+        agent
+            .step(runs, run, AnalysisStep::Share { keys: relayed })
+            .await,
+        Ok(AnalysisReply::Shares { .. })
+    ));
+    inboxes
+}
