@@ -82,6 +82,11 @@ pub struct CellClassifierResult {
     pub best_round: u32,
     /// Whether patience ended the training before its round budget.
     pub stopped_early: bool,
+    /// Wall time of each training round at the hub, seconds: masking,
+    /// secure aggregation and the slowest site's local training (the last,
+    /// validation-only round is the protocol's overhead plus one forward pass).
+    #[serde(default)]
+    pub round_seconds: Vec<f64>,
     /// The evaluation on all sites' held-out cells together.
     pub pooled: Evaluation,
     /// Per site.
@@ -94,6 +99,7 @@ struct Rounds<'a> {
     federation: &'a mut dyn Federation,
     rounds: usize,
     failure: Option<AnalysisError>,
+    seconds: Vec<f64>,
 }
 
 impl Aggregator for Rounds<'_> {
@@ -103,11 +109,14 @@ impl Aggregator for Rounds<'_> {
         let computation = Computation::Train {
             round: round.clone(),
         };
-        self.federation.sum(computation, len).map_err(|e| {
+        let started = std::time::Instant::now();
+        let sum = self.federation.sum(computation, len).map_err(|e| {
             let text = e.to_string();
             self.failure.get_or_insert(e);
             oncofed_learn::Error::Site(text)
-        })
+        });
+        self.seconds.push(started.elapsed().as_secs_f64());
+        sum
     }
 
     fn sum_evaluate(&mut self, _: &EvaluateRound) -> oncofed_learn::Result<Vec<f64>> {
@@ -184,6 +193,7 @@ pub(super) fn cell_classifier_run(
         federation,
         rounds: 1,
         failure: None,
+        seconds: Vec::new(),
     };
     let model = train_federated(&mut rounds, &config).map_err(|e| {
         rounds
@@ -340,6 +350,7 @@ pub(super) fn cell_classifier_run(
             history: model.history,
             best_round: model.best_round,
             stopped_early: model.stopped_early,
+            round_seconds: rounds.seconds,
             pooled,
             sites: per_site,
         },

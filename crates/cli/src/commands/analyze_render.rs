@@ -110,6 +110,15 @@ pub fn cell_classifier(r: &oncofed_analysis::driver::cells::CellClassifierResult
             ""
         }
     );
+    if let Some((last, trained)) = r.round_seconds.split_last()
+        && !trained.is_empty()
+    {
+        out.push_str(&format!(
+            "rounds at the hub: {:.2} s each on average while training, {:.2} s for the validation-only round (secure aggregation and one forward pass)\n",
+            trained.iter().sum::<f64>() / trained.len() as f64,
+            last
+        ));
+    }
     if let Some(dp) = &r.model.dp {
         out.push_str(&format!(
             "client-level DP: clip {}, noise multiplier {:.3}, ({:.3}, {:e})-DP\n",
