@@ -111,3 +111,155 @@ fn cell_batches_ingest_by_flag_or_folder_and_bad_ones_name_their_row() {
     assert_eq!(quality["cells"]["cells"], 4);
     assert_eq!(quality["cells"]["undecodable_files"], 1);
 }
+
+/// A released cell classifier as `oncofed analyze train-cells --save-model`
+/// writes it (untrained parameters: only the path through the site counts here).
+fn model_file(path: &Path) -> oncofed_learn::ModelRecord {
+    use oncofed_analysis::driver::cells::{CellClassifierResult, CellTotals};
+    use oncofed_learn::{EvalAccumulator, Evaluation, ModelRecord, ModelSpec};
+    let spec = ModelSpec::differential();
+    let params = spec.initial_params(3);
+    let mut acc = EvalAccumulator::new(8, 10);
+    acc.add(0, &[0.9, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        .unwrap();
+    let pooled = Evaluation::from_counts(&spec.classes, 10, &acc.into_vector()).unwrap();
+    let record = ModelRecord::new(
+        "cli-test",
+        spec,
+        &params,
+        "FedAvg",
+        vec![],
+        vec![],
+        "test",
+        vec![],
+        None,
+    );
+    let run: oncofed_analysis::result::RunInfo = serde_json::from_value(serde_json::json!({
+        "sites": 3, "rows": 30, "events": 0, "rounds": 4
+    }))
+    .unwrap();
+    let result = oncofed_analysis::AnalysisResult::CellClassifier(Box::new(CellClassifierResult {
+        run,
+        cells: CellTotals {
+            persons: 30,
+            training: 100,
+            validation: 10,
+            test: 20,
+        },
+        model: record.clone(),
+        params,
+        history: vec![],
+        best_round: 0,
+        stopped_early: false,
+        round_seconds: vec![],
+        pooled,
+        sites: vec![],
+    }));
+    std::fs::write(path, serde_json::to_vec(&result).unwrap()).unwrap();
+    record
+}
+
+#[test]
+fn validated_labels_import_and_a_released_model_classifies_the_sites_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+    support::add_site(
+        &dir.path().join("tc"),
+        "site-1",
+        &dir.path().join("site-1.token"),
+    );
+    let (_served, url) = serve_trustee(&dir.path().join("tc"));
+    batch(&dir.path().join("batch"));
+    let (data_dir, token) = (d("n1"), d("site-1.token"));
+    run_ok(&[
+        "node",
+        "ingest",
+        "--data-dir",
+        &data_dir,
+        "--trustee",
+        &url,
+        "--token-file",
+        &token,
+        "--cells",
+        &d("batch"),
+        "--json",
+    ]);
+    // The panel's validated set, with the lab's cell ids as in cells.csv.
+    let header = "cell_id,label,method,experts,agreement,adjudicator,at\n";
+    std::fs::write(
+        d("validated.csv"),
+        format!(
+            "{header}c-3,myeloblast,consensus,dr-a;dr-b,1,,2024-03-05T10:00:00Z\n\
+             c-4,lymphocyte,adjudicated,dr-a;dr-b,0.5,dr-c,2024-03-05T10:00:00Z\n"
+        ),
+    )
+    .unwrap();
+    let imported = run_ok(&[
+        "node",
+        "import-labels",
+        "--data-dir",
+        &data_dir,
+        "--validated",
+        &d("validated.csv"),
+        "--json",
+    ]);
+    assert_eq!(imported["labels"], 2, "{imported}");
+    assert!(imported["facts"].as_u64().unwrap() > 0, "{imported}");
+    // A set naming a cell this site lacks lands nothing and names the row.
+    std::fs::write(
+        d("foreign.csv"),
+        format!(
+            "{header}c-3,myeloblast,consensus,dr-a;dr-b,1,,2024-03-05T10:00:00Z\n\
+             c-99,monocyte,consensus,dr-a;dr-b,1,,2024-03-05T10:00:00Z\n"
+        ),
+    )
+    .unwrap();
+    let out = oncofed()
+        .args([
+            "node",
+            "import-labels",
+            "--data-dir",
+            &data_dir,
+            "--validated",
+            &d("foreign.csv"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = support::text(&out);
+    assert!(text.contains("row 2") && !text.contains("c-99"), "{text}");
+
+    // A released model runs on every consented cell of the site.
+    let record = model_file(&dir.path().join("model.json"));
+    let classify = |model: &str| {
+        oncofed()
+            .args([
+                "node",
+                "classify-cells",
+                "--data-dir",
+                &data_dir,
+                "--trustee",
+                &url,
+            ])
+            .args(["--token-file", &token, "--model", model, "--json"])
+            .output()
+            .unwrap()
+    };
+    let out = classify(&d("model.json"));
+    assert!(out.status.success(), "{}", support::text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["labels"], 4, "{report}");
+    // Parameters that do not match the record's hash are refused.
+    let mut tampered: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d("model.json")).unwrap()).unwrap();
+    tampered["params"][0] = serde_json::json!(0.5);
+    std::fs::write(d("tampered.json"), serde_json::to_vec(&tampered).unwrap()).unwrap();
+    let out = classify(&d("tampered.json"));
+    assert!(!out.status.success());
+    assert!(
+        support::text(&out).contains("do not match the registry record's hash"),
+        "{}",
+        support::text(&out)
+    );
+    assert_eq!(record.name, "cli-test");
+}
