@@ -8,7 +8,7 @@
 mod support;
 
 use std::path::Path;
-use support::{oncofed, run_ok, serve_trustee};
+use support::{oncofed, run_ok};
 
 fn data() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
@@ -43,12 +43,7 @@ fn batch(dir: &Path) {
 fn cell_batches_ingest_by_flag_or_folder_and_bad_ones_name_their_row() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    support::add_site(
-        &dir.path().join("tc"),
-        "site-1",
-        &dir.path().join("site-1.token"),
-    );
-    let (_served, url) = serve_trustee(&dir.path().join("tc"));
+    let (_served, url) = support::site_1_trust_centre(dir.path());
     batch(&dir.path().join("batch"));
     let node = |extra: &[&str]| {
         let (data_dir, token) = (d("n1"), d("site-1.token"));
@@ -163,12 +158,7 @@ fn model_file(path: &Path) -> oncofed_learn::ModelRecord {
 fn validated_labels_import_and_a_released_model_classifies_the_sites_cells() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    support::add_site(
-        &dir.path().join("tc"),
-        "site-1",
-        &dir.path().join("site-1.token"),
-    );
-    let (_served, url) = serve_trustee(&dir.path().join("tc"));
+    let (_served, url) = support::site_1_trust_centre(dir.path());
     batch(&dir.path().join("batch"));
     let (data_dir, token) = (d("n1"), d("site-1.token"));
     run_ok(&[

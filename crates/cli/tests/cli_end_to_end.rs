@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{oncofed, run_ok, serve_trustee, text};
+use support::{oncofed, run_ok, text};
 
 #[test]
 fn help_teaches_the_commands() {
@@ -24,12 +24,7 @@ fn help_teaches_the_commands() {
 fn trustee_synth_ingest_quality_query() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    support::add_site(
-        &dir.path().join("tc"),
-        "site-1",
-        &dir.path().join("site-1.token"),
-    );
-    let (_served, url) = serve_trustee(&dir.path().join("tc"));
+    let (_served, url) = support::site_1_trust_centre(dir.path());
 
     let synth = run_ok(&[
         "synth",

@@ -6,18 +6,13 @@
 
 mod support;
 
-use support::{run_ok, serve_trustee};
+use support::run_ok;
 
 #[test]
 fn synth_ingest_quality_and_deliver_images() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    support::add_site(
-        &dir.path().join("tc"),
-        "site-1",
-        &dir.path().join("site-1.token"),
-    );
-    let (_served, url) = serve_trustee(&dir.path().join("tc"));
+    let (_served, url) = support::site_1_trust_centre(dir.path());
 
     let synth = run_ok(&[
         "synth",

@@ -57,12 +57,7 @@ fn patients_held(data_dir: &str) -> u64 {
 fn sigterm_during_ingest_commits_whole_chunks_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    support::add_site(
-        &dir.path().join("tc"),
-        "site-1",
-        &dir.path().join("site-1.token"),
-    );
-    let (_served, url) = serve_trustee(&dir.path().join("tc"));
+    let (_served, url) = support::site_1_trust_centre(dir.path());
     let synth = support::run_ok(&[
         "synth",
         "--out",

@@ -12,11 +12,8 @@ use oncofed_crypto::SigningKeyPair;
 use oncofed_node::agent::{AgentConfig, AnalysisRuns};
 use oncofed_protocol::QueryId;
 use oncofed_protocol::analysis::{AnalysisReply, AnalysisStep, Computation};
-use oncofed_secagg::{
-    EncryptedShare, REFUSAL_TEXT, RoundId, SignedPublicShare, SiteId as AggIndex, SiteSession,
-    UnmaskRequest, keys_message,
-};
-use support::{Agent, agent_config, ingested_site_1};
+use oncofed_secagg::{EncryptedShare, REFUSAL_TEXT, RoundId, SiteId as AggIndex, UnmaskRequest};
+use support::{Agent, agent_config, ingested_site_1, key_run};
 
 static HUB: std::sync::LazyLock<SigningKeyPair> =
     std::sync::LazyLock::new(SigningKeyPair::generate);
@@ -48,46 +45,8 @@ impl<'a> Run<'a> {
         let rounds: Vec<RoundId> = (0..2)
             .map(|i| RoundId::new(format!("{id}/{i}")).unwrap())
             .collect();
-        let Ok(AnalysisReply::Ready { shares }) = step(AnalysisStep::Keys {
-            index: 0,
-            threshold: 3,
-            rounds: rounds.clone(),
-        })
-        .await
-        else {
-            panic!("keys refused");
-        };
-        let (mut relayed, mut inboxes) = (Vec::new(), Vec::new());
-        for (round, own) in rounds.iter().zip(shares) {
-            let mut sessions = Vec::new();
-            let mut signed = vec![own];
-            for (i, (name, key)) in PEERS.iter().zip(keys).enumerate() {
-                let (session, share) = SiteSession::new(AggIndex(i as u32 + 1), round.clone(), 3);
-                let signature = key.sign(&keys_message(id.as_str(), name, &share));
-                signed.push(SignedPublicShare {
-                    share,
-                    signer: (*name).into(),
-                    signature,
-                });
-                sessions.push(session);
-            }
-            let public: Vec<_> = signed.iter().map(|s| s.share.clone()).collect();
-            let mut inbox = Vec::new();
-            for s in &mut sessions {
-                inbox.extend(
-                    s.share_keys(&public)
-                        .unwrap()
-                        .into_iter()
-                        .filter(|e| e.to == AggIndex(0)),
-                );
-            }
-            relayed.push(signed);
-            inboxes.push(inbox);
-        }
-        assert!(matches!(
-            step(AnalysisStep::Share { keys: relayed }).await,
-            Ok(AnalysisReply::Shares { .. })
-        ));
+        let peers: Vec<(&str, &SigningKeyPair)> = PEERS.iter().copied().zip(keys).collect();
+        let inboxes = key_run(agent, &runs, &id, &rounds, &peers, 3).await;
         Run {
             agent,
             runs,

@@ -94,3 +94,10 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// A trust centre in `dir/tc` with `site-1` registered (its token in
+/// `dir/site-1.token`), serving on loopback: the set-up most CLI tests start from.
+pub fn site_1_trust_centre(dir: &Path) -> (Served, String) {
+    add_site(&dir.join("tc"), "site-1", &dir.join("site-1.token"));
+    serve_trustee(&dir.join("tc"))
+}
