@@ -219,6 +219,16 @@ impl HubClient {
             .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
+    /// Starts a swarm run inside an approved project (`POST /v1/swarm/runs`):
+    /// the hub's signed grant, which every participating site fetches and
+    /// verifies before it trains.
+    pub async fn start_swarm_run(
+        &self,
+        request: &oncofed_protocol::swarm_grant::SwarmRunRequest,
+    ) -> Result<oncofed_protocol::swarm_grant::SignedSwarmGrant, ClientError> {
+        self.post("/v1/swarm/runs", request).await
+    }
+
     /// The model registry as the caller may see it (`GET /v1/models`): one
     /// JSON object per released cell classifier (id, name, algorithm,
     /// project, run, accuracy).

@@ -78,6 +78,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX task_state_claimed ON task (state, claimed_at);",
     releases::MIGRATION,
     swarm::MIGRATION,
+    swarm::RUN_MIGRATION,
 ];
 
 /// A task row.

@@ -316,6 +316,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::feasibility::router())
         .merge(routes::analyses::router())
         .merge(routes::models::router())
+        .merge(routes::swarm_runs::router())
         .merge(routes::site::router())
         .merge(routes::swarm::router())
         .merge(routes::audit::router())

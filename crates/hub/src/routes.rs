@@ -8,6 +8,7 @@ pub mod models;
 pub mod public;
 pub mod site;
 pub mod swarm;
+pub mod swarm_runs;
 
 use crate::{ApiError, AppState};
 

@@ -11,7 +11,7 @@ use oncofed_swarm::{
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
-use support::{ADMIN, Hub};
+use support::{ADMIN, Hub, RESEARCHER};
 
 /// A [`Relay`] over the hub's routes: each call is a request signed by the
 /// site it acts for, as a node agent sends it. Records what was posted.
@@ -169,6 +169,57 @@ async fn swarm_messages_reach_only_their_addressee_and_the_hub_stores_no_plainte
             .unwrap();
         assert_eq!(resp.status(), 200);
     }
+    // A swarm run exists only inside an approved project that allows training.
+    let project = |kinds: Vec<&str>| {
+        json!({
+            "id": "cells", "title": "cells", "researchers": ["alice"],
+            "categories": ["clinical", "pathology"], "epsilon_budget": 1.0,
+            "plan": { "kinds": kinds },
+        })
+    };
+    let start = json!({
+        "project": "cells",
+        "training": oncofed_protocol::analysis::CellTraining::small("swarm-test"),
+        "sites": names[..n],
+    });
+    let approve = |body: Value| {
+        http.post(format!("{}/v1/admin/projects", hub.url))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(approve(project(vec!["km"])).await.unwrap().status(), 200);
+    let resp = http
+        .post(format!("{}/v1/swarm/runs", hub.url))
+        .bearer_auth(RESEARCHER)
+        .json(&start)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        403,
+        "a project without cell-classifier trains nothing"
+    );
+    assert_eq!(
+        approve(project(vec!["cell-classifier"]))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let grant: Value = http
+        .post(format!("{}/v1/swarm/runs", hub.url))
+        .bearer_auth(RESEARCHER)
+        .json(&start)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run_id = grant["grant"]["run"].as_str().unwrap().to_owned();
+    assert_eq!(grant["grant"]["participants"], json!(names[..n]));
     let url = hub.url.clone();
     let rt = tokio::runtime::Handle::current();
     let (models, seen, relay) = tokio::task::spawn_blocking(move || {
@@ -178,7 +229,7 @@ async fn swarm_messages_reach_only_their_addressee_and_the_hub_stores_no_plainte
             rt,
             posted: Mutex::default(),
         };
-        let run = "swarm-hub-1";
+        let run = run_id.as_str();
         let participants: Vec<String> = names[..n].to_vec();
         let mut roster = Roster::new();
         for (s, k) in &keys {
@@ -237,7 +288,7 @@ async fn swarm_messages_reach_only_their_addressee_and_the_hub_stores_no_plainte
         }
         // The outsider, and every participant, gets only what is addressed to it.
         let posted = relay.posted.lock().unwrap().clone();
-        for name in &names {
+        for name in &names[..n] {
             let got = relay.fetch(run, name, 0).unwrap();
             let want: Vec<&Envelope> = posted.iter().filter(|e| e.to == *name).collect();
             assert_eq!(got.len(), want.len(), "{name} gets exactly its messages");
@@ -245,10 +296,24 @@ async fn swarm_messages_reach_only_their_addressee_and_the_hub_stores_no_plainte
                 assert_eq!(g, *w, "delivered as posted");
             }
         }
-        assert!(
-            relay.fetch(run, &names[n], 0).unwrap().is_empty(),
-            "outsider gets nothing"
+        assert_eq!(
+            relay.fetch(run, &names[n], 0).unwrap_err().0,
+            400,
+            "the outsider is not a participant and gets nothing"
         );
+        // A run nobody granted carries nothing.
+        let stray = posted[0].clone();
+        let err = relay
+            .post_as(
+                &stray.from.clone(),
+                "swarm-not-granted",
+                &[Envelope {
+                    run: "swarm-not-granted".into(),
+                    ..stray
+                }],
+            )
+            .unwrap_err();
+        assert_eq!(err.0, 400, "{err}");
         // A site cannot post as another, nor to an unregistered site.
         let mut forged = posted
             .iter()

@@ -20,6 +20,7 @@ pub mod api;
 /// research store can compile it without this crate's other dependencies.
 pub use oncofed_criteria as criteria;
 pub mod plan;
+pub mod swarm_grant;
 pub mod task;
 
 pub use criteria::*;

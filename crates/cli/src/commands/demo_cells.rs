@@ -397,7 +397,17 @@ async fn swarm_run(
         "a site holds no validated training cells"
     );
     let started = std::time::Instant::now();
-    let run = "demo-swarm-1".to_string();
+    // The researcher starts the run inside the approved project; every site
+    // fetches the hub's signed grant and trains what it names.
+    let grant = fed
+        .researcher()
+        .start_swarm_run(&oncofed_protocol::swarm_grant::SwarmRunRequest {
+            project: "cells".into(),
+            training: training.clone(),
+            sites: None,
+        })
+        .await?;
+    let run = grant.grant.run.clone();
     let participants: Vec<String> = fed.sites.iter().map(|s| s.to_string()).collect();
     let mut trainers = Vec::new();
     for (i, service) in services.iter().enumerate() {
@@ -410,19 +420,7 @@ async fn swarm_run(
         };
         let agent =
             Agent::new(config, service.store(), service.gate()).with_tls(&fed.site_tls(i))?;
-        trainers.push(
-            SwarmTrainer::open(
-                agent,
-                site,
-                &run,
-                &participants,
-                training.spec.clone(),
-                training.local.clone(),
-                training.seed,
-                sets[i].0.clone(),
-            )
-            .await?,
-        );
+        trainers.push(SwarmTrainer::open(agent, site, &run, sets[i].0.clone()).await?);
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let wait = async |trainers: &mut Vec<SwarmTrainer>, done: &mut Vec<bool>| {

@@ -19,6 +19,16 @@ pub(super) const MIGRATION: &str = "CREATE TABLE swarm_message (
      );
      CREATE INDEX swarm_message_inbox ON swarm_message (run, recipient, seq);";
 
+/// Migration 6: swarm runs granted inside approved projects (the signed
+/// grant as JSON); the relay carries messages of granted runs only.
+pub(super) const RUN_MIGRATION: &str = "CREATE TABLE swarm_run (
+        run TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        grant_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+     );";
+
 /// One stored swarm message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwarmRow {
@@ -113,5 +123,34 @@ impl Db {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a granted swarm run.
+    pub fn put_swarm_run(
+        &self,
+        run: &str,
+        project: &str,
+        user: &str,
+        grant_json: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), DbError> {
+        self.conn().execute(
+            "INSERT INTO swarm_run (run, project_id, user_id, grant_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![run, project, user, grant_json, now.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// A granted run's signed grant (JSON), if the run was granted.
+    pub fn swarm_run(&self, run: &str) -> Result<Option<String>, DbError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT grant_json FROM swarm_run WHERE run = ?1",
+                params![run],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 }

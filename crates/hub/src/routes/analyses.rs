@@ -187,7 +187,7 @@ fn admit(state: &AppState, user: &str, req: &AnalysisRequest) -> Result<Project,
 /// Charges one run to the user's analysis rate limit and weekly quota
 /// ([`HubConfig::analysis_runs`](crate::HubConfig::analysis_runs)), after
 /// admission so that a refused request costs nothing; refusals are audited.
-fn consume_run_quota(
+pub(super) fn consume_run_quota(
     state: &AppState,
     user: &str,
     project: &str,

@@ -1,6 +1,7 @@
 //! The swarm relay (issue 15, item 5): sites exchange sealed swarm-learning
 //! messages (`oncofed-swarm` envelopes) through the hub without the hub
-//! learning any update or model.
+//! learning any update or model, for runs a researcher started inside an
+//! approved project (`routes::swarm_runs`) and only between their participants.
 //!
 //! Sites make only outbound, signed requests, as on the task channel
 //! ([`SiteRequest`]). The hub checks each envelope's header — the run in the
@@ -84,6 +85,13 @@ async fn post(
         )));
     }
     let site = req.site.to_string();
+    let r = run.clone();
+    let participants = blocking(&state, move |s| super::swarm_runs::participants(s, &r)).await?;
+    if !participants.contains(&site) {
+        return Err(ApiError::Invalid(
+            "this site is not a participant of the run".into(),
+        ));
+    }
     let mut rows = Vec::with_capacity(envelopes.len());
     for (i, e) in envelopes.into_iter().enumerate() {
         let invalid = |what: &str| ApiError::Invalid(format!("envelope {i}: {what}"));
@@ -96,6 +104,9 @@ async fn post(
         }
         if e.to == site || state.site_key(&e.to).is_none() {
             return Err(invalid("the addressee is not another registered site"));
+        }
+        if !participants.contains(&e.to) {
+            return Err(invalid("the addressee is not a participant of the run"));
         }
         if e.ciphertext.len() > MAX_SWARM_MESSAGE {
             return Err(ApiError::PayloadTooLarge(format!(
@@ -155,6 +166,11 @@ async fn fetch(
     oncofed_swarm::valid_run(&run).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let site = req.site.to_string();
     let delivered = blocking(&state, move |s| {
+        if !super::swarm_runs::participants(s, &run)?.contains(&site) {
+            return Err(ApiError::Invalid(
+                "this site is not a participant of the run".into(),
+            ));
+        }
         let rows = s
             .inner
             .db

@@ -5,14 +5,19 @@
 //! key like every agent request). Every site ends each round with the same
 //! model, checked by signed hashes; no aggregate ever exists at the hub.
 //!
-//! What drives the rounds is left to the caller ([`SwarmTrainer::start_round`],
-//! [`SwarmTrainer::poll`]): `oncofed demo` drives its three sites in step.
-//! Not built yet: rounds started by a sealed hub task inside an approved
-//! project, and the timeout that retries a round with the next leader.
+//! A run exists only when a researcher of an approved project started it
+//! (`POST /v1/swarm/runs`): the site fetches the hub's signed grant, checks
+//! it with its pinned hub key and trains exactly the network and local
+//! training it names. What drives the rounds is left to the caller
+//! ([`SwarmTrainer::start_round`], [`SwarmTrainer::poll`]): `oncofed demo`
+//! drives its three sites in step. Not built yet: an agent loop that joins
+//! granted runs on its own, and the timeout that retries a round with the
+//! next leader.
 
 use super::{Agent, AgentError};
 use oncofed_cnn::Dataset;
 use oncofed_learn::{LocalConfig, ModelSpec};
+use oncofed_protocol::swarm_grant::{SignedSwarmGrant, SwarmGrant};
 use oncofed_swarm::{Accepted, Envelope, LocalUpdate, RoundPlan, SiteConfig, SwarmSite};
 
 /// Why a swarm step failed.
@@ -27,6 +32,9 @@ pub enum SwarmTrainingError {
     /// Local training failed.
     #[error("local training: {0}")]
     Training(String),
+    /// The run's grant is not the hub's, not for this run or this site.
+    #[error("swarm grant refused: {0}")]
+    Grant(String),
     /// A reply of the hub did not parse.
     #[error("the hub's relay answered something unreadable: {0}")]
     Relay(String),
@@ -64,6 +72,29 @@ impl Agent {
         Ok(posted.seqs)
     }
 
+    /// Run `run`'s grant from the hub, verified with the pinned hub key: it
+    /// must be for this run and name this site among its participants.
+    pub async fn swarm_grant(&self, run: &str) -> Result<SwarmGrant, SwarmTrainingError> {
+        let bytes = self
+            .signed(
+                reqwest::Method::GET,
+                &format!("/v1/swarm/runs/{run}"),
+                Vec::new(),
+            )
+            .await?;
+        let signed: SignedSwarmGrant =
+            serde_json::from_slice(&bytes).map_err(|e| SwarmTrainingError::Relay(e.to_string()))?;
+        let grant = signed
+            .verify(&self.config.hub_key, run, self.config.site.as_str())
+            .map_err(SwarmTrainingError::Grant)?;
+        if grant.training.dp.is_some() {
+            return Err(SwarmTrainingError::Grant(
+                "a swarm grant with DP: the site runs DP only through secure aggregation".into(),
+            ));
+        }
+        Ok(grant.clone())
+    }
+
     /// The envelopes of `run` addressed to this site after sequence number `after`.
     pub async fn swarm_fetch(
         &self,
@@ -90,31 +121,29 @@ pub struct SwarmTrainer {
 }
 
 impl SwarmTrainer {
-    /// Joins run `run` with `participants` (roster names): announces this
-    /// site's signed run key for the initial model `spec.initial_params(seed)`
-    /// (every participant must start from the same), to train `local` on
-    /// `train` each round.
-    #[allow(clippy::too_many_arguments)]
+    /// Joins granted run `run`: fetches and verifies the hub's grant (a
+    /// researcher of an approved project started it; this site is a
+    /// participant), then announces this site's signed run key for the
+    /// grant's initial model (`spec.initial_params(seed)`, the same at every
+    /// participant). Each round trains the grant's local training on `train`.
     pub async fn open(
         agent: Agent,
         config: SiteConfig,
         run: &str,
-        participants: &[String],
-        spec: ModelSpec,
-        local: LocalConfig,
-        seed: u64,
         train: Dataset,
     ) -> Result<Self, SwarmTrainingError> {
-        let initial = spec.initial_params(seed);
-        let (site, out) = SwarmSite::open(config, run, participants, initial)?;
+        let grant = agent.swarm_grant(run).await?;
+        let training = grant.training;
+        let initial = training.spec.initial_params(training.seed);
+        let (site, out) = SwarmSite::open(config, run, &grant.participants, initial)?;
         agent.swarm_post(run, &out).await?;
         Ok(Self {
             agent,
             run: run.to_owned(),
             site,
             cursor: 0,
-            spec,
-            local,
+            spec: training.spec,
+            local: training.local,
             train,
         })
     }
