@@ -21,7 +21,7 @@
 mod flower_support;
 
 use flower_support::{PartitionMeta, SiteCells};
-use oncofed_learn::{FederatedConfig, LocalConfig, ModelSpec};
+use oncofed_learn::{FederatedConfig, LocalConfig, ModelSpec, ServerOptimizer};
 use std::process::ExitCode;
 
 /// The run's size, from the command line.
@@ -128,6 +128,7 @@ fn run(a: &Args) -> Result<(), String> {
         patience: None,
         seed: a.seed,
         sites: a.sites,
+        server: ServerOptimizer::fedavg(),
     };
     let ours = flower_support::run_ours(&sites, &config)?;
     let report = flower_support::run_peer(&python, dir)?;

@@ -13,7 +13,7 @@
 mod flower_support;
 
 use flower_support::{PartitionMeta, SiteCells};
-use oncofed_learn::{FederatedConfig, LocalConfig, ModelSpec};
+use oncofed_learn::{FederatedConfig, LocalConfig, ModelSpec, ServerOptimizer};
 
 const SITES: usize = 3;
 const TRAIN_PER_SITE: usize = 240;
@@ -69,6 +69,7 @@ fn oncofed_fedavg_is_more_accurate_than_flower_with_scikit_learn() {
         patience: None,
         seed: SEED,
         sites: SITES,
+        server: ServerOptimizer::fedavg(),
     };
     let ours = flower_support::run_ours(&sites, &config).expect("OncoFed's federated run");
     let report = flower_support::run_peer(&python, dir.path()).unwrap_or_else(|e| panic!("{e}"));

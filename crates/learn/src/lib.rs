@@ -10,7 +10,8 @@
 //!   [`evaluate_vector_len`]), and what the hub makes of the sum
 //!   ([`aggregate_train`], [`Evaluation::from_sum`]);
 //! - the federated driver ([`train_federated`]) over an [`Aggregator`] — FedAvg,
-//!   FedProx, client-level DP-FedAvg, early stopping on a federated validation loss;
+//!   FedProx, client-level DP-FedAvg, early stopping on a federated validation loss,
+//!   and the hub's server optimizer on the averaged update ([`ServerOptimizer`]: FedAvgM);
 //! - the DP accountant ([`dp`]): Rényi DP of the Gaussian mechanism, converted to (ε, δ);
 //! - the model registry's record and model card ([`ModelRecord`], [`model_card`]).
 //!
@@ -24,6 +25,7 @@ mod eval;
 mod federated;
 mod registry;
 mod round;
+mod server;
 mod spec;
 
 pub use error::{Error, Result};
@@ -38,4 +40,5 @@ pub use round::{
     DpConfig, EvaluateRound, LocalConfig, RoundOutcome, TrainRound, aggregate_train,
     train_vector_len,
 };
+pub use server::{ServerOptimizer, ServerState};
 pub use spec::{ARCHITECTURE, ModelSpec, ParamTensor};
