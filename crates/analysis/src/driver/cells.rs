@@ -14,8 +14,8 @@ use crate::result::{AnalysisResult, RunInfo};
 use crate::{AnalysisError, AnalysisLimits};
 use oncofed_learn::{
     Aggregator, EvaluateRound, Evaluation, FederatedConfig, ModelRecord, RoundProvenance,
-    RoundRecord, ServerOptimizer, SiteData, SiteMetrics, TrainRound, evaluate_vector_len,
-    train_federated, train_vector_len,
+    RoundRecord, SiteData, SiteMetrics, TrainRound, evaluate_vector_len, train_federated,
+    train_vector_len,
 };
 use oncofed_protocol::analysis::{AnalysisRequest, CellTraining, Computation};
 use serde::{Deserialize, Serialize};
@@ -188,7 +188,7 @@ pub(super) fn cell_classifier_run(
         patience: training.patience,
         seed: training.seed,
         sites,
-        server: ServerOptimizer::fedavg(),
+        server: training.server,
     };
     let mut rounds = Rounds {
         federation,

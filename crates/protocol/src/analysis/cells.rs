@@ -8,7 +8,7 @@
 //! (`n·θ` or a clipped, noised update, plus its validation loss), and secure
 //! aggregation gives the hub only the sum. Nothing here knows tensors.
 
-use oncofed_learn::{DpConfig, EvaluateRound, LocalConfig, ModelSpec, TrainRound};
+use oncofed_learn::{DpConfig, EvaluateRound, LocalConfig, ModelSpec, ServerOptimizer, TrainRound};
 use serde::{Deserialize, Serialize};
 
 /// Most training rounds one run may ask for.
@@ -59,6 +59,11 @@ pub struct CellTraining {
     pub patience: Option<u32>,
     /// Seed of the initial parameters and the minibatch orders.
     pub seed: u64,
+    /// The hub's step from the averaged update: FedAvg (default) or FedAvgM
+    /// (server momentum β and rate η, Hsu et al. 2019); applied at the hub to
+    /// the aggregate only, the sites' vectors are the same.
+    #[serde(default, skip_serializing_if = "ServerOptimizer::is_fedavg")]
+    pub server: ServerOptimizer,
     /// Client-level DP; needs the request's `epsilon`, which it spends on
     /// the training. Without it the ε noises the released persons count and
     /// the model is released under the disclosure limits only.
@@ -83,18 +88,25 @@ impl CellTraining {
             },
             patience: Some(3),
             seed: 1,
+            server: ServerOptimizer::fedavg(),
             dp: None,
         }
     }
 
     /// The algorithm's name for the registry: `FedAvg`, `FedProx(mu=…)`,
-    /// with a `DP-` prefix under DP.
+    /// with `M(beta=…,eta=…)` for server momentum and a `DP-` prefix under DP.
     pub fn algorithm(&self) -> String {
-        let base = if self.local.prox_mu > 0.0 {
+        let mut base = if self.local.prox_mu > 0.0 {
             format!("FedProx(mu={})", self.local.prox_mu)
         } else {
             "FedAvg".to_owned()
         };
+        if !self.server.is_fedavg() {
+            base.push_str(&format!(
+                "M(beta={},eta={})",
+                self.server.momentum, self.server.learning_rate
+            ));
+        }
         if self.dp.is_some() {
             format!("DP-{base}")
         } else {
@@ -122,6 +134,7 @@ impl CellTraining {
         }
         self.spec.validate().map_err(|e| e.to_string())?;
         self.local.validate().map_err(|e| e.to_string())?;
+        self.server.validate().map_err(|e| e.to_string())?;
         if !(1..=MAX_TRAINING_ROUNDS).contains(&self.rounds) {
             return Err(format!(
                 "training.rounds must be 1 to {MAX_TRAINING_ROUNDS}"
