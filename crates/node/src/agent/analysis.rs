@@ -406,10 +406,14 @@ pub async fn answer_analysis(
             }
             // A cell classifier needs the site's cell archive: refused before
             // anything is recorded or charged.
-            if matches!(request.analysis, Analysis::CellClassifier { .. }) && runs.cells.is_none() {
-                tracing::warn!(run = %run_id, "cell classifier refused: this agent has no cell archive");
-                return Err("this site trains no cell classifiers".to_string());
-            }
+            let cell_archive = match (&request.analysis, &runs.cells) {
+                (Analysis::CellClassifier { training }, Some(archive)) => Some((training, archive)),
+                (Analysis::CellClassifier { .. }, None) => {
+                    tracing::warn!(run = %run_id, "cell classifier refused: this agent has no cell archive");
+                    return Err("this site trains no cell classifiers".to_string());
+                }
+                _ => None,
+            };
             let participant = RunParticipant::new(
                 run_id.as_str(),
                 config.site.as_str(),
@@ -436,11 +440,8 @@ pub async fn answer_analysis(
             if let Some(epsilon) = request.epsilon {
                 charge_run(store, config, run_id, epsilon).await?;
             }
-            let (rows, cells) = match &request.analysis {
-                Analysis::CellClassifier { training } => {
-                    let Some(archive) = &runs.cells else {
-                        return Err("this site trains no cell classifiers".to_string());
-                    };
+            let (rows, cells) = match cell_archive {
+                Some((training, archive)) => {
                     let cells = CellRun::load(store, archive, gate, &request, training)
                         .await
                         .map_err(|reason| {
@@ -449,7 +450,7 @@ pub async fn answer_analysis(
                         })?;
                     (Vec::new(), Some(cells))
                 }
-                _ => (load_rows(store, gate, &request).await?, None),
+                None => (load_rows(store, gate, &request).await?, None),
             };
             let admitted = cells.as_ref().map_or(rows.len(), CellRun::persons);
             // The site's own minimums hold whatever the hub asks for.
@@ -581,39 +582,36 @@ fn secure_step(
             run.plan
                 .check_computation(&computation)
                 .map_err(compute_err)?;
-            if let Some(cells) = &run.cells {
-                let vector = cell_vector(cells, run.index, &run.participant, &computation)
-                    .map_err(compute_err)?;
-                if vector.len() != vector_len(&run.request.analysis, &computation) {
-                    return Err(compute_err("vector layout mismatch".into()));
+            let vector = match &run.cells {
+                // A cell classifier's DP noise is inside its training vector.
+                Some(cells) => cell_vector(cells, run.index, &run.participant, &computation)
+                    .map_err(compute_err)?,
+                None => {
+                    let mut vector = compute(&run.rows, &run.request.analysis, &computation)
+                        .map_err(|e| compute_err(e.to_string()))?;
+                    // A DP describe: this site's share of the noise goes in
+                    // before masking, calibrated to its threshold (the fewest
+                    // sites whose sum can be unmasked), so the hub never holds
+                    // the exact counts.
+                    if let Some(e) = run.request.epsilon {
+                        let t = run
+                            .participant
+                            .threshold()
+                            .ok_or_else(|| compute_err("mask before the peers are known".into()))?;
+                        oncofed_analysis::site::add_noise_share(
+                            &mut vector,
+                            &run.request.analysis,
+                            &computation,
+                            e,
+                            t,
+                        )
+                        .map_err(|e| compute_err(e.to_string()))?;
+                    }
+                    vector
                 }
-                let encoded = CODEC
-                    .encode(&vector)
-                    .map_err(|e| compute_err(e.to_string()))?;
-                let input = run.participant.mask(&round, &inbox, &encoded)?;
-                return Ok(AnalysisReply::Masked { input });
-            }
-            let mut vector = compute(&run.rows, &run.request.analysis, &computation)
-                .map_err(|e| compute_err(e.to_string()))?;
+            };
             if vector.len() != vector_len(&run.request.analysis, &computation) {
                 return Err(compute_err("vector layout mismatch".into()));
-            }
-            // A DP describe: this site's share of the noise goes in before
-            // masking, calibrated to its threshold (the fewest sites whose sum
-            // can be unmasked), so the hub never holds the exact counts.
-            if let Some(e) = run.request.epsilon {
-                let t = run
-                    .participant
-                    .threshold()
-                    .ok_or_else(|| compute_err("mask before the peers are known".into()))?;
-                oncofed_analysis::site::add_noise_share(
-                    &mut vector,
-                    &run.request.analysis,
-                    &computation,
-                    e,
-                    t,
-                )
-                .map_err(|e| compute_err(e.to_string()))?;
             }
             let encoded = CODEC
                 .encode(&vector)
