@@ -156,7 +156,7 @@ pub(crate) fn decide(
         Purpose::Feasibility | Purpose::Research => {}
     }
     let on = fact.use_date;
-    let genetic = category == DataCategory::Genetic;
+    let genetic = category.is_genetic();
     let mut denial = Denial::default();
     // Vetoes that hold whatever else is permitted (rules 5 and 6).
     if let Some(s) = verdict(consents, PolicyCode::Withdrawal, on, fact)

@@ -13,7 +13,7 @@
 //! where that reading is unsure).
 
 use crate::RecontactKind;
-use oncofed_model::DataCategory::{self, Clinical, Genetic, Imaging, Pathology, Text};
+use oncofed_model::DataCategory::{self, Clinical, Genetic, Germline, Imaging, Pathology, Text};
 use serde::{Deserialize, Serialize};
 
 /// Prefix of every code in the table (the code is `prefix + arc`).
@@ -134,7 +134,7 @@ impl Family {
     pub fn categories(self) -> &'static [DataCategory] {
         match self {
             Self::Mdat => MDAT,
-            Self::Biomat => &[Genetic],
+            Self::Biomat => &[Genetic, Germline],
         }
     }
 }
@@ -194,10 +194,10 @@ pub struct MiiPolicy {
 }
 
 /// All medical data (MDAT): every category.
-const MDAT: &[DataCategory] = &[Clinical, Genetic, Imaging, Pathology, Text];
+const MDAT: &[DataCategory] = &[Clinical, Genetic, Germline, Imaging, Pathology, Text];
 /// Data derived from biomaterial, for onward-sharing codes: molecular analyses
 /// and tissue images (the stricter reading for what may leave OncoFed).
-const BIODAT: &[DataCategory] = &[Genetic, Pathology];
+const BIODAT: &[DataCategory] = &[Genetic, Germline, Pathology];
 
 const fn row(
     arc: u16,

@@ -308,13 +308,13 @@ fn later(a: &FhirDateTime, b: &FhirDateTime) -> bool {
 fn covers(code: PolicyCode, category: DataCategory) -> bool {
     match code {
         PolicyCode::Withdrawal | PolicyCode::Unrecognised => true,
-        PolicyCode::GdngObjection => category != DataCategory::Genetic,
-        PolicyCode::GeneticResearch => category == DataCategory::Genetic,
+        PolicyCode::GdngObjection => !category.is_genetic(),
+        PolicyCode::GeneticResearch => category.is_genetic(),
         PolicyCode::Recontact => false,
         PolicyCode::Mii(m) => match m.policy().scope {
             Scope::Use(Family::Mdat) | Scope::Collect(Family::Mdat) => true,
             Scope::Use(Family::Biomat) | Scope::Collect(Family::Biomat) => {
-                category == DataCategory::Genetic
+                category.is_genetic()
             }
             _ => false,
         },

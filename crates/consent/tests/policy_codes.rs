@@ -78,7 +78,8 @@ fn letters(spec: &str, key: &str) -> String {
 fn letter(c: DataCategory) -> char {
     match c {
         DataCategory::Clinical => 'C',
-        DataCategory::Genetic => 'G',
+        // Germline variants follow every rule genetic data does.
+        DataCategory::Genetic | DataCategory::Germline => 'G',
         DataCategory::Imaging => 'I',
         DataCategory::Pathology => 'P',
         DataCategory::Text => 'T',

@@ -200,6 +200,19 @@ fn write_node(c: &Criteria, out: &mut String) {
             dates(out, p.from, p.to);
         }
         Criteria::Imaging(i) => imaging(i, out),
+        Criteria::Variant(v) => {
+            out.push_str("variant");
+            if let Some(o) = v.origin {
+                let _ = write!(out, " {o}");
+            }
+            for part in [&v.gene, &v.protein, &v.consequence].into_iter().flatten() {
+                let _ = write!(out, " {part}");
+            }
+            if v.vaf_min.is_some() || v.vaf_max.is_some() {
+                let _ = write!(out, " VAF {}", range(v.vaf_min, v.vaf_max));
+            }
+            dates(out, v.from, v.to);
+        }
         Criteria::Cytology(c) => {
             out.push_str("cytology");
             if let Some(s) = c.specimen {

@@ -29,6 +29,8 @@
 //!                          "after_diagnosis"?: {"icd10"?: prefix, "min_days"?: days, "max_days": days}}}
 //!           | {"cytology": {"specimen"?: "bone-marrow" | "peripheral-blood", "blast_percent_min"?: 0-100,
 //!                           "blast_percent_max"?: 0-100, "class"?: cell class code, "from"?, "to"?}}
+//!           | {"variant": {"gene"?: symbol | "HGNC:n", "protein"?: "p.L858R", "consequence"?: SO term | class,
+//!                          "vaf_min"?: 0-1, "vaf_max"?: 0-1, "origin"?: "somatic" | "germline", "from"?, "to"?}}
 //! date      = "YYYY-MM-DD" (inclusive bounds)
 //! days      = whole days, 0 to 36500 (inclusive; day 0 is the diagnosis date)
 //! ```
@@ -44,10 +46,12 @@ mod normal;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod variant;
 
 pub use cytology::CytologyCriterion;
 pub use imaging::{DiagnosisWindow, ImagingCriterion};
 pub use validate::{CriteriaError, CriteriaErrorKind, InvalidCriteria};
+pub use variant::VariantCriterion;
 
 use chrono::NaiveDate;
 use oncofed_model::{DataCategory, Sex, VitalStatus};
@@ -95,6 +99,8 @@ pub enum Criteria {
     Imaging(ImagingCriterion),
     /// A smear's cytomorphology: specimen, blast percentage, a cell class.
     Cytology(CytologyCriterion),
+    /// A sequence variant call: gene, protein change, consequence, VAF, origin.
+    Variant(VariantCriterion),
 }
 
 /// `{"diagnosis": {...}}`: the patient has a diagnosis fact whose ICD-10 code starts
@@ -498,6 +504,7 @@ impl Criteria {
             Self::Cytology(_) => {
                 out.insert(DataCategory::Pathology);
             }
+            Self::Variant(v) => out.extend(v.categories()),
             Self::Imaging(i) => {
                 out.insert(DataCategory::Imaging);
                 if i.after_diagnosis.is_some() {

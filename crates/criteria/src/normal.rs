@@ -307,6 +307,13 @@ fn canonical_leaf(c: &Criteria) -> Criteria {
             empty_dates(l.from, l.to)
         }
         Criteria::Marker(m) => empty_dates(m.from, m.to),
+        Criteria::Variant(v) => {
+            if let Some(p) = v.protein_normalised() {
+                v.protein = Some(p);
+            }
+            let (lo, hi) = (v.vaf_min.unwrap_or(0.0), v.vaf_max.unwrap_or(1.0));
+            lo > hi || empty_dates(v.from, v.to)
+        }
         Criteria::Therapy(t) => empty_dates(t.from, t.to),
         Criteria::Procedure(p) => empty_dates(p.from, p.to),
         Criteria::Cytology(c) => {

@@ -467,3 +467,41 @@ fn the_cytology_leaf_parses_validates_describes_and_reads_pathology() {
         assert!(serde_json::from_str::<Criteria>(wrong).is_err(), "{wrong}");
     }
 }
+
+#[test]
+fn the_variant_leaf_parses_validates_normalises_and_reads_its_origins_category() {
+    let c = parse(
+        r#"{"variant": {"gene": "EGFR", "protein": "p.Leu858Arg", "vaf_min": 0.1, "origin": "somatic"}}"#,
+    );
+    c.validate().unwrap();
+    assert_eq!(c.describe(), "variant somatic EGFR p.Leu858Arg VAF ≥ 0.1");
+    assert_eq!(c.categories(), BTreeSet::from([DataCategory::Genetic]));
+    let Criteria::Variant(v) = c.normalised() else {
+        panic!("a variant leaf stays one");
+    };
+    assert_eq!(v.protein.as_deref(), Some("p.L858R"));
+    let either = parse(r#"{"variant": {"gene": "HGNC:1100", "consequence": "truncating"}}"#);
+    either.validate().unwrap();
+    assert_eq!(
+        either.categories(),
+        BTreeSet::from([DataCategory::Genetic, DataCategory::Germline])
+    );
+    let germline = parse(r#"{"variant": {"gene": "BRCA1", "origin": "germline"}}"#);
+    assert_eq!(germline.categories(), BTreeSet::from([DataCategory::Germline]));
+    assert_eq!(
+        SecurityLevel::of_dataset(germline.categories()),
+        SecurityLevel::Genetic
+    );
+    for (bad, field) in [
+        (r#"{"variant": {"protein": "p.L858R"}}"#, "variant.gene"),
+        (r#"{"variant": {"gene": "egfr"}}"#, "variant.gene"),
+        (r#"{"variant": {"gene": "EGFR", "protein": "L858R"}}"#, "variant.protein"),
+        (r#"{"variant": {"vaf_min": 1.5}}"#, "variant.vaf_min"),
+        (r#"{"variant": {"vaf_min": 0.5, "vaf_max": 0.2}}"#, "variant.vaf_min"),
+        (r#"{"variant": {"consequence": "Missense; DROP"}}"#, "variant.consequence"),
+    ] {
+        let text = parse(bad).validate().unwrap_err().to_string();
+        assert!(text.contains(field), "{bad}: {text}");
+    }
+    assert!(serde_json::from_str::<Criteria>(r#"{"variant": {"origin": "inherited"}}"#).is_err());
+}

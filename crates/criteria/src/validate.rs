@@ -331,6 +331,7 @@ fn check(c: &Criteria, path: &str, depth: usize, errors: &mut Vec<CriteriaError>
             s.dates(p.from, p.to);
         }
         Criteria::Imaging(i) => imaging(i, &mut Scope::new(path, "imaging", errors)),
+        Criteria::Variant(v) => variant(v, &mut Scope::new(path, "variant", errors)),
         Criteria::Cytology(c) => {
             let mut s = Scope::new(path, "cytology", errors);
             let (lo, hi) = (c.blast_percent_min, c.blast_percent_max);
@@ -347,6 +348,58 @@ fn check(c: &Criteria, path: &str, depth: usize, errors: &mut Vec<CriteriaError>
             s.dates(c.from, c.to);
         }
     }
+}
+
+fn variant(v: &crate::VariantCriterion, s: &mut Scope<'_>) {
+    if let Some(g) = &v.gene {
+        if v.gene_is_hgnc_id() {
+            s.code("gene", g, Form::Hgnc);
+        } else {
+            s.code("gene", g, Form::GeneSymbol);
+        }
+    }
+    if v.protein.is_some() {
+        if v.gene.is_none() {
+            s.push("gene", CriteriaErrorKind::Missing { what: "the gene of the protein change" });
+        }
+        if v.protein_normalised().is_none() {
+            s.push(
+                "protein",
+                CriteriaErrorKind::CodeFormat {
+                    expected: "an HGVS protein change",
+                    example: "p.L858R or p.Leu858Arg",
+                },
+            );
+        }
+    }
+    if let Some(c) = &v.consequence {
+        let term = (1..=64).contains(&c.len())
+            && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !term {
+            s.push(
+                "consequence",
+                CriteriaErrorKind::CodeFormat {
+                    expected: "a Sequence Ontology term or a class (truncating, missense, inframe, splice, synonymous)",
+                    example: "missense_variant or truncating",
+                },
+            );
+        }
+    }
+    for (field, x) in [("vaf_min", v.vaf_min), ("vaf_max", v.vaf_max)] {
+        match x {
+            Some(x) if !x.is_finite() => s.push(field, CriteriaErrorKind::NotFinite),
+            Some(x) if !(0.0..=1.0).contains(&x) => {
+                s.push(field, CriteriaErrorKind::OutOfRange { min: 0, max: 1 })
+            }
+            _ => {}
+        }
+    }
+    if let (Some(lo), Some(hi)) = (v.vaf_min, v.vaf_max)
+        && lo > hi
+    {
+        s.push("vaf_min", CriteriaErrorKind::MinAboveMax);
+    }
+    s.dates(v.from, v.to);
 }
 
 fn imaging(i: &ImagingCriterion, s: &mut Scope<'_>) {
@@ -388,6 +441,8 @@ enum Form {
     Ucum,
     /// `HGNC:` and 1–6 digits.
     Hgnc,
+    /// HGNC gene symbol: a capital letter, then up to 19 capitals, digits or `-`.
+    GeneSymbol,
     /// ATC prefix at any level: letter, 2 digits, letter, letter, 2 digits.
     Atc,
     /// OPS prefix: digit, `-`, 2 digits, digit or letter, `.`, up to 2 digits or letters.
@@ -433,6 +488,14 @@ impl Form {
                     .is_some_and(|n| (1..=6).contains(&n.len()) && digits(n.as_bytes())),
                 "an HGNC gene id",
                 "HGNC:3765",
+            ),
+            Self::GeneSymbol => (
+                (1..=20).contains(&b.len())
+                    && b[0].is_ascii_uppercase()
+                    && b.iter()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-'),
+                "an HGNC gene symbol or id",
+                "EGFR or HGNC:3236",
             ),
             Self::Atc => (
                 pattern(b, b"ADDAADD") && matches!(b.len(), 1 | 3 | 4 | 5 | 7),

@@ -10,8 +10,14 @@ use std::str::FromStr;
 pub enum DataCategory {
     /// Diagnoses, staging, labs, therapies, course: usable under the GDNG opt-out.
     Clinical,
-    /// Molecular and genetic findings: need an explicit opt-in (R6).
+    /// Molecular findings of a tumour (somatic variants, FHIR marker observations):
+    /// need an explicit opt-in (R6).
     Genetic,
+    /// Germline variants: inherited, present in every cell, they identify the person
+    /// and tell about their relatives (seed §5.3). Need the genetic opt-in (R6) and
+    /// are kept apart from somatic findings so that a project, a query and a
+    /// consent decision name which of the two it touches.
+    Germline,
     /// Radiology and other images (DICOM).
     Imaging,
     /// Histopathology and cytomorphology images.
@@ -22,9 +28,10 @@ pub enum DataCategory {
 
 impl DataCategory {
     /// Every category, in a stable order.
-    pub const ALL: [DataCategory; 5] = [
+    pub const ALL: [DataCategory; 6] = [
         Self::Clinical,
         Self::Genetic,
+        Self::Germline,
         Self::Imaging,
         Self::Pathology,
         Self::Text,
@@ -35,6 +42,7 @@ impl DataCategory {
         match self {
             Self::Clinical => "clinical",
             Self::Genetic => "genetic",
+            Self::Germline => "germline",
             Self::Imaging => "imaging",
             Self::Pathology => "pathology",
             Self::Text => "text",
@@ -50,8 +58,14 @@ impl DataCategory {
             Self::Clinical | Self::Pathology | Self::Imaging | Self::Text => {
                 SecurityLevel::Pseudonymised
             }
-            Self::Genetic => SecurityLevel::Genetic,
+            Self::Genetic | Self::Germline => SecurityLevel::Genetic,
         }
+    }
+
+    /// Whether the category is genetic data (somatic or germline): the opt-in
+    /// rules of R6 and the escalation of R7 apply to both.
+    pub fn is_genetic(self) -> bool {
+        matches!(self, Self::Genetic | Self::Germline)
     }
 }
 
@@ -67,7 +81,7 @@ impl FromStr for DataCategory {
         Self::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| format!("unknown data category '{s}': use one of clinical, genetic, imaging, pathology, text"))
+            .ok_or_else(|| format!("unknown data category '{s}': use one of clinical, genetic, germline, imaging, pathology, text"))
     }
 }
 
@@ -137,7 +151,7 @@ impl SecurityLevel {
         let mut level = Self::Aggregate;
         for c in categories {
             level = level.max(c.intrinsic_level());
-            if c == DataCategory::Genetic {
+            if c.is_genetic() {
                 genetic = true;
             } else {
                 other = true;
@@ -182,6 +196,14 @@ mod tests {
             SecurityLevel::Pseudonymised
         );
         assert_eq!(SecurityLevel::of_dataset([Genetic]), SecurityLevel::Genetic);
+        assert_eq!(
+            SecurityLevel::of_dataset([Genetic, Germline]),
+            SecurityLevel::Genetic
+        );
+        assert_eq!(
+            SecurityLevel::of_dataset([Germline, Imaging]),
+            SecurityLevel::GeneticLinked
+        );
         assert_eq!(
             SecurityLevel::of_dataset([Genetic, Clinical]),
             SecurityLevel::GeneticLinked

@@ -15,9 +15,11 @@ pub mod check_digit;
 mod coding;
 mod fact;
 mod ids;
+pub mod variant;
 
 pub use category::{DataCategory, Purpose, SecurityLevel};
 pub use cell::{CellClass, Specimen, UnknownCode};
 pub use coding::{CodeSystem, Coding};
 pub use fact::{Demographics, Fact, FactKind, FactValue, Sex, VitalStatus};
 pub use ids::{IdError, Pseudonym, PseudonymAlphabet, SiteId};
+pub use variant::{GeneticVariant, GenomeBuild, VariantLocus, VariantOrigin, Zygosity};

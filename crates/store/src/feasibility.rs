@@ -41,6 +41,7 @@
 
 mod cytology;
 mod imaging;
+mod variant;
 
 use crate::columns;
 use chrono::NaiveDate;
@@ -414,6 +415,7 @@ impl Query {
             }
             Criteria::Imaging(i) => self.imaging(i),
             Criteria::Cytology(c) => self.cytology(c),
+            Criteria::Variant(v) => self.variant(v),
             Criteria::Procedure(p) => {
                 // A procedure fact with an OPS code starting with the prefix, begun in range.
                 self.exists(FactKind::Procedure, |q| {

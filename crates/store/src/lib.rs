@@ -30,6 +30,7 @@ mod cells;
 mod columns;
 mod error;
 mod feasibility;
+mod genomics;
 mod postgres;
 mod sqlite;
 mod types;
@@ -37,6 +38,7 @@ mod types;
 pub use crate::postgres::PostgresStore;
 pub use cells::{CellLabelRow, CellListing, CellRow, CellStats, LabelRole, SmearRow};
 pub use error::StoreError;
+pub use genomics::{GenomicsStats, SequenceFileRow, VariantLookup, VariantRow};
 pub use sqlite::SqliteStore;
 pub use types::{
     FactFilter, FactKey, ImageRow, ImageStats, LedgerCharge, LedgerTotals, PatientRow,
@@ -60,6 +62,9 @@ pub struct Deleted {
     /// The object-store keys of their deleted cell images, in key order, each
     /// once (with their smears and labels).
     pub cells: Vec<String>,
+    /// The object-store keys of their deleted sequencing files, in key order
+    /// (with their variant calls).
+    pub sequences: Vec<String>,
 }
 
 /// The operations a site node needs from its research store.
@@ -137,6 +142,22 @@ pub trait ResearchStore: Send {
 
     /// Smear, cell and label counts for the quality report.
     fn cell_stats(&self) -> Result<CellStats, StoreError>;
+
+    /// The variant calls a lookup selects (Beacon queries), in (pseudonym, call)
+    /// order; the caller checks consent per person before counting any.
+    fn variant_lookup(&self, lookup: &VariantLookup) -> Result<Vec<VariantRow>, StoreError>;
+
+    /// The variant calls of these persons (analysis rows, deliveries).
+    fn variants_of(&self, pseudonyms: &[Pseudonym]) -> Result<Vec<VariantRow>, StoreError>;
+
+    /// The sequencing files of these persons (deliveries).
+    fn sequence_files_of(
+        &self,
+        pseudonyms: &[Pseudonym],
+    ) -> Result<Vec<SequenceFileRow>, StoreError>;
+
+    /// Counts of sequencing files and calls, for reports.
+    fn genomics_stats(&self) -> Result<GenomicsStats, StoreError>;
 
     /// Records that the federation task `task_id` (valid until `expires_at`) runs now.
     /// Returns `false` if it was seen before (a replay). Entries past their expiry

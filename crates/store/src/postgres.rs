@@ -82,6 +82,7 @@
 
 mod cells;
 mod codec;
+mod genomics;
 mod images;
 mod migrations;
 mod write;
@@ -262,6 +263,7 @@ impl ResearchStore for PostgresStore {
             let mut tx = c.transaction()?;
             let outcome = write::write(&mut tx, batch)?;
             cells::write(&mut tx, batch)?;
+            genomics::write(&mut tx, batch)?;
             tx.commit()?;
             Ok(outcome)
         })
@@ -329,6 +331,7 @@ impl ResearchStore for PostgresStore {
             let facts = tx.execute("DELETE FROM fact WHERE psn = $1", &[&pseudonym.as_str()])?;
             let images = images::delete(&mut tx, pseudonym)?;
             let cells = cells::delete(&mut tx, pseudonym)?;
+            let sequences = genomics::delete(&mut tx, pseudonym)?;
             let n = tx.execute("DELETE FROM patient WHERE psn = $1", &[&pseudonym.as_str()])?;
             tx.commit()?;
             Ok(Deleted {
@@ -336,6 +339,7 @@ impl ResearchStore for PostgresStore {
                 facts,
                 images,
                 cells,
+                sequences,
             })
         })
     }
@@ -388,6 +392,28 @@ impl ResearchStore for PostgresStore {
 
     fn cell_stats(&self) -> Result<crate::CellStats, StoreError> {
         self.with(cells::stats)
+    }
+
+    fn variant_lookup(
+        &self,
+        lookup: &crate::VariantLookup,
+    ) -> Result<Vec<crate::VariantRow>, StoreError> {
+        self.with(|c| genomics::lookup(c, lookup))
+    }
+
+    fn variants_of(&self, pseudonyms: &[Pseudonym]) -> Result<Vec<crate::VariantRow>, StoreError> {
+        self.with(|c| genomics::calls_of(c, pseudonyms))
+    }
+
+    fn sequence_files_of(
+        &self,
+        pseudonyms: &[Pseudonym],
+    ) -> Result<Vec<crate::SequenceFileRow>, StoreError> {
+        self.with(|c| genomics::files_of(c, pseudonyms))
+    }
+
+    fn genomics_stats(&self) -> Result<crate::GenomicsStats, StoreError> {
+        self.with(genomics::stats)
     }
 
     fn remember_task(

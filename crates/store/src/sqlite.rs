@@ -7,6 +7,7 @@
 mod cells;
 mod codec;
 mod feasibility;
+mod genomics;
 mod images;
 mod migrations;
 mod private;
@@ -185,6 +186,7 @@ impl ResearchStore for SqliteStore {
             }
             images::write(&tx, batch, &mut outcome)?;
             cells::write(&tx, batch)?;
+            genomics::write(&tx, batch)?;
         }
         tx.commit()?;
         Ok(outcome)
@@ -252,6 +254,7 @@ impl ResearchStore for SqliteStore {
         // Before the patient: the cascade would delete them without their keys.
         let images = images::delete(&tx, pseudonym)?;
         let cells = cells::delete(&tx, pseudonym)?;
+        let sequences = genomics::delete(&tx, pseudonym)?;
         let n = tx.execute("DELETE FROM patient WHERE psn = ?1", [pseudonym.as_str()])?;
         tx.commit()?;
         // Deleted rows must not linger in free pages or the WAL (withdrawal = erasure).
@@ -262,6 +265,7 @@ impl ResearchStore for SqliteStore {
             facts: facts as u64,
             images,
             cells,
+            sequences,
         })
     }
 
@@ -313,6 +317,28 @@ impl ResearchStore for SqliteStore {
 
     fn cell_stats(&self) -> Result<crate::CellStats, StoreError> {
         cells::stats(&self.conn)
+    }
+
+    fn variant_lookup(
+        &self,
+        lookup: &crate::VariantLookup,
+    ) -> Result<Vec<crate::VariantRow>, StoreError> {
+        genomics::lookup(&self.conn, lookup)
+    }
+
+    fn variants_of(&self, pseudonyms: &[Pseudonym]) -> Result<Vec<crate::VariantRow>, StoreError> {
+        genomics::calls_of(&self.conn, pseudonyms)
+    }
+
+    fn sequence_files_of(
+        &self,
+        pseudonyms: &[Pseudonym],
+    ) -> Result<Vec<crate::SequenceFileRow>, StoreError> {
+        genomics::files_of(&self.conn, pseudonyms)
+    }
+
+    fn genomics_stats(&self) -> Result<crate::GenomicsStats, StoreError> {
+        genomics::stats(&self.conn)
     }
 
     fn remember_task(

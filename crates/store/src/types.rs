@@ -119,6 +119,12 @@ pub struct WriteBatch {
     /// Cell labels to insert or replace by (cell, role, expert) (their cells must
     /// exist or be in `cells`).
     pub cell_labels: Vec<crate::CellLabelRow>,
+    /// Sequencing files to insert or update by object key (their patients must
+    /// exist or be in `patients`).
+    pub sequence_files: Vec<crate::SequenceFileRow>,
+    /// Variant calls to insert or update by key (their files must exist or be in
+    /// `sequence_files`).
+    pub variants: Vec<crate::VariantRow>,
 }
 
 /// What a write changed.

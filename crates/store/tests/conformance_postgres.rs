@@ -229,15 +229,16 @@ fn the_schema_is_distributable_by_person_and_byte_ordered() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(pk, ["key", "psn"]);
-    // The foreign keys are fact.psn, image.psn and smear.psn → patient.psn,
-    // cell.smear_key → smear and cell_label.cell_key → cell, without cascades,
+    // The foreign keys are fact.psn, image.psn, smear.psn, sequence_file.psn and
+    // variant_call.psn → patient.psn, cell.smear_key → smear, cell_label.cell_key
+    // → cell and variant_call.object_key → sequence_file, without cascades,
     // each within one person. (`image` is keyed by its SOP Instance UID and the
     // cell tables by their keyed ids, so they are not co-located by person:
     // see the module docs.)
     let fks: Vec<(String, String)> = client
         .query(
             "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
-             WHERE contype = 'f' ORDER BY 1",
+             WHERE contype = 'f' ORDER BY 1, 2",
             &[],
         )
         .unwrap()
@@ -258,7 +259,13 @@ fn the_schema_is_distributable_by_person_and_byte_ordered() {
             ),
             ("fact".to_string(), person_fk.clone()),
             ("image".to_string(), person_fk.clone()),
-            ("smear".to_string(), person_fk)
+            ("sequence_file".to_string(), person_fk.clone()),
+            ("smear".to_string(), person_fk.clone()),
+            (
+                "variant_call".to_string(),
+                "FOREIGN KEY (object_key) REFERENCES sequence_file(object_key)".to_string()
+            ),
+            ("variant_call".to_string(), person_fk),
         ]
     );
     // Every text column compares in code-point order, like SQLite.
@@ -267,7 +274,7 @@ fn the_schema_is_distributable_by_person_and_byte_ordered() {
             "SELECT table_name || '.' || column_name FROM information_schema.columns
              WHERE table_schema = 'public' AND data_type = 'text'
                AND table_name IN ('patient', 'fact', 'task_seen', 'dp_release', 'image', 'quarantine',
-                                  'smear', 'cell', 'cell_label')
+                                  'smear', 'cell', 'cell_label', 'sequence_file', 'variant_call')
                AND collation_name IS DISTINCT FROM 'C'",
             &[],
         )

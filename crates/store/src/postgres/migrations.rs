@@ -135,6 +135,43 @@ const MIGRATIONS: &[&str] = &[
         at       TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (cell_key, role, expert)
      );"#,
+    // 5: sequencing (issue 16), as SQLite's migration 10.
+    r#"CREATE TABLE sequence_file (
+        object_key TEXT COLLATE "C" PRIMARY KEY,
+        psn        TEXT COLLATE "C" NOT NULL REFERENCES patient (psn),
+        file_key   TEXT COLLATE "C" NOT NULL,
+        build      TEXT COLLATE "C" NOT NULL CHECK (build IN ('GRCh37', 'GRCh38')),
+        origin     TEXT COLLATE "C" NOT NULL CHECK (origin IN ('germline', 'somatic')),
+        calls      BIGINT NOT NULL CHECK (calls >= 0),
+        bytes      BIGINT NOT NULL CHECK (bytes >= 0),
+        collected  TEXT COLLATE "C",
+        whole      BIGINT NOT NULL CHECK (whole IN (0, 1))
+     );
+     CREATE INDEX sequence_file_psn ON sequence_file (psn);
+     CREATE TABLE variant_call (
+        call_key    TEXT COLLATE "C" PRIMARY KEY,
+        psn         TEXT COLLATE "C" NOT NULL REFERENCES patient (psn),
+        object_key  TEXT COLLATE "C" NOT NULL REFERENCES sequence_file (object_key),
+        collected   TEXT COLLATE "C",
+        filter_pass BIGINT NOT NULL CHECK (filter_pass IN (0, 1)),
+        origin      TEXT COLLATE "C" NOT NULL CHECK (origin IN ('germline', 'somatic')),
+        build       TEXT COLLATE "C",
+        chrom       TEXT COLLATE "C",
+        pos         BIGINT,
+        ref         TEXT COLLATE "C",
+        alt         TEXT COLLATE "C",
+        gene        TEXT COLLATE "C",
+        hgnc        TEXT COLLATE "C",
+        hgvs_c      TEXT COLLATE "C",
+        hgvs_p      TEXT COLLATE "C",
+        consequence TEXT COLLATE "C",
+        vaf         DOUBLE PRECISION,
+        depth       BIGINT,
+        zygosity    TEXT COLLATE "C"
+     );
+     CREATE INDEX variant_call_psn ON variant_call (psn);
+     CREATE INDEX variant_call_locus ON variant_call (build, chrom, pos);
+     CREATE INDEX variant_call_gene ON variant_call (gene);"#,
 ];
 
 /// Where the version lives and the lock that guards migrations.

@@ -136,6 +136,47 @@ const MIGRATIONS: &[&str] = &[
         at       TEXT NOT NULL,
         PRIMARY KEY (cell_key, role, expert)
      ) WITHOUT ROWID;",
+    // 10: sequencing (issue 16): a person's sequencing files (the bytes,
+    // Crypt4GH-encrypted to the site key, live in the node's object store under
+    // object_key) and the variant calls read from them in the harmonised model.
+    // Keys are the node's keyed digests; both go with the patient (the store
+    // deletes them itself first, to return the files' object keys).
+    "CREATE TABLE sequence_file (
+        object_key TEXT PRIMARY KEY,
+        psn        TEXT NOT NULL REFERENCES patient (psn) ON DELETE CASCADE,
+        file_key   TEXT NOT NULL,
+        build      TEXT NOT NULL CHECK (build IN ('GRCh37', 'GRCh38')),
+        origin     TEXT NOT NULL CHECK (origin IN ('germline', 'somatic')),
+        calls      INTEGER NOT NULL CHECK (calls >= 0),
+        bytes      INTEGER NOT NULL CHECK (bytes >= 0),
+        collected  TEXT,
+        whole      INTEGER NOT NULL CHECK (whole IN (0, 1))
+     ) WITHOUT ROWID;
+     CREATE INDEX sequence_file_psn ON sequence_file (psn);
+     CREATE TABLE variant_call (
+        call_key    TEXT PRIMARY KEY,
+        psn         TEXT NOT NULL REFERENCES patient (psn) ON DELETE CASCADE,
+        object_key  TEXT NOT NULL REFERENCES sequence_file (object_key) ON DELETE CASCADE,
+        collected   TEXT,
+        filter_pass INTEGER NOT NULL CHECK (filter_pass IN (0, 1)),
+        origin      TEXT NOT NULL CHECK (origin IN ('germline', 'somatic')),
+        build       TEXT,
+        chrom       TEXT,
+        pos         INTEGER,
+        ref         TEXT,
+        alt         TEXT,
+        gene        TEXT,
+        hgnc        TEXT,
+        hgvs_c      TEXT,
+        hgvs_p      TEXT,
+        consequence TEXT,
+        vaf         REAL,
+        depth       INTEGER,
+        zygosity    TEXT
+     ) WITHOUT ROWID;
+     CREATE INDEX variant_call_psn ON variant_call (psn);
+     CREATE INDEX variant_call_locus ON variant_call (build, chrom, pos);
+     CREATE INDEX variant_call_gene ON variant_call (gene);",
 ];
 
 /// The schema version this build writes.

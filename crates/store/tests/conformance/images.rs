@@ -208,6 +208,7 @@ pub fn deleting_a_patient_returns_their_object_keys(backend: &dyn Backend) {
             facts: 1,
             images: vec!["sha256-1".into(), "sha256-3".into()],
             cells: vec![],
+            sequences: vec![],
         }
     );
     assert!(store.images_of(&[psn(1)]).unwrap().is_empty());

@@ -11,6 +11,7 @@
 
 pub mod cells;
 pub mod feasibility;
+pub mod genomics;
 pub mod images;
 pub mod reference;
 pub mod store;
@@ -44,6 +45,7 @@ macro_rules! conformance_tests {
                 instance_and_series_counts, deleting_a_patient_returns_their_object_keys,
                 image_stats_count_modalities_bytes_and_quarantine_reasons;
             cells: cells_round_trip_labels_replace_and_go_with_their_patient;
+            genomics: variants_round_trip_match_and_go_with_their_patient;
             feasibility: diagnosis_and_age, demographics_staging_and_ecog,
                 labs_markers_therapies_procedures, imaging_series_and_diagnosis_windows, combinators,
                 injection_attempts_match_nothing_and_harm_nothing,

@@ -131,6 +131,9 @@ fn eval(c: &Criteria, p: &PatientRow, facts: &[Fact]) -> bool {
             let class_ok = c.class.is_none_or(|class| facts.iter().any(|f| smear(&f, class.code()) && value(f).is_some_and(|v| v >= 1.0)));
             blast_ok && class_ok
         }
+        // Calls are rows of their own, not facts: the random trees hold no
+        // variant leaf, and `genomics.rs` checks the leaf field by field.
+        Criteria::Variant(_) => unreachable!("random trees have no variant leaf"),
     }
 }
 
