@@ -201,6 +201,17 @@ pub enum CellError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::batch_csv::ManifestError> for CellError {
+    fn from(e: crate::batch_csv::ManifestError) -> Self {
+        Self::Manifest {
+            file: e.file,
+            row: e.row,
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
 fn field_part(field: &str) -> String {
     if field.is_empty() {
         String::new()
@@ -362,52 +373,30 @@ pub async fn ingest_cells(
     };
 
     // 3. The trust centre, once per local patient id (first row's data).
-    let mut persons: BTreeMap<String, (usize, PseudonymiseItem, Demographics)> = BTreeMap::new();
-    for s in &smears {
-        persons.entry(s.patient_id.clone()).or_insert_with(|| {
-            let idat = IdentifyingData {
-                given: s.given.split_whitespace().map(str::to_owned).collect(),
-                family: (!s.family.is_empty()).then(|| s.family.clone()),
-                birth_name: None,
-                birth_date: s.birth_date,
-                sex: s.sex,
-                address: None,
-                kvnr: None,
-            };
-            let demographics = Demographics {
-                sex: s.sex,
-                birth_year: s.birth_date.map(|d| d.year()),
-                vital_status: VitalStatus::Unknown,
-                death_date: None,
-                last_contact: None,
-            };
-            let item = PseudonymiseItem {
-                local_id: s.patient_id.clone(),
-                idat,
-            };
-            (s.row, item, demographics)
-        });
-    }
-    let mut pairs: BTreeMap<String, (PseudonymPair, Demographics)> = BTreeMap::new();
-    let persons: Vec<(usize, PseudonymiseItem, Demographics)> = persons.into_values().collect();
-    for chunk in persons.chunks(MAX_BATCH) {
-        let items: Vec<PseudonymiseItem> = chunk.iter().map(|(_, i, _)| i.clone()).collect();
-        let answer = trustee.pseudonymise_each(items).await?;
-        for ((row, item, demographics), result) in chunk.iter().zip(answer) {
-            let pair = result.map_err(|e| CellError::Refused {
-                row: *row,
-                code: e.code.to_string(),
-            })?;
-            pairs.insert(item.local_id.clone(), (pair, demographics.clone()));
-        }
-    }
+    let persons: Vec<crate::persons::BatchPerson> = smears
+        .iter()
+        .map(|s| crate::persons::BatchPerson {
+            row: s.row,
+            patient_id: s.patient_id.clone(),
+            family: s.family.clone(),
+            given: s.given.clone(),
+            birth_date: s.birth_date,
+            sex: s.sex,
+        })
+        .collect();
+    let linked = crate::persons::link(trustee, &persons)
+        .await
+        .map_err(|e| match e {
+            crate::persons::LinkError::Refused { row, code } => CellError::Refused { row, code },
+            crate::persons::LinkError::Trustee(e) => CellError::Trustee(e),
+        })?;
     drop(persons);
 
     // 4. Archive, then one transaction.
     let keys = &setup.keys;
     let mut smear_rows: Vec<SmearRow> = Vec::with_capacity(smears.len());
     for s in &smears {
-        let Some((pair, _)) = pairs.get(&s.patient_id) else {
+        let Some(pair) = linked.get(&s.patient_id) else {
             return Err(CellError::Refused {
                 row: s.row,
                 code: "no-answer".into(),
@@ -423,14 +412,7 @@ pub async fn ingest_cells(
             collected: s.collected,
         });
     }
-    let patients: Vec<PatientRow> = pairs
-        .values()
-        .map(|(pair, demographics)| PatientRow {
-            pseudonym: pair.site.clone(),
-            research_pseudonym: pair.research.clone(),
-            demographics: demographics.clone(),
-        })
-        .collect();
+    let patients: Vec<PatientRow> = linked.patient_rows();
     drop(smears);
     let mut cell_rows = Vec::with_capacity(cleaned.len());
     for c in cleaned {

@@ -23,12 +23,14 @@
 //! FHIR parser to the trust-centre client; the store API cannot take it.
 
 pub mod agent;
+mod batch_csv;
 pub mod cells;
 mod consent_gate;
 mod discover;
 pub mod files;
 pub mod imaging;
 pub mod ingest;
+mod persons;
 pub mod quality;
 mod query;
 pub mod serve;

@@ -4,6 +4,7 @@
 //! the file, the row and the field.
 
 use super::CellError;
+use crate::batch_csv::{date, header, records, required};
 use super::pixels::CropBox;
 use chrono::NaiveDate;
 use oncofed_model::{CellClass, Sex, Specimen};
@@ -82,106 +83,6 @@ pub struct CellEntry {
     pub label: Option<CellClass>,
     /// The crop box, if the file is a whole field.
     pub crop: Option<CropBox>,
-}
-
-/// Splits CSV text (RFC 4180: quoted fields with `""` escapes may hold commas
-/// and line breaks) into records with their 1-based starting line.
-fn records(file: &str, text: &str) -> Result<Vec<(usize, Vec<String>)>, CellError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut out = Vec::new();
-    let (mut record, mut field) = (Vec::new(), String::new());
-    let (mut line, mut start, mut quoted, mut was_quoted) = (1, 1, false, false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() && !was_quoted => {
-                quoted = true;
-                was_quoted = true;
-            }
-            ',' => {
-                record.push(std::mem::take(&mut field));
-                was_quoted = false;
-            }
-            '\r' => {}
-            '\n' => {
-                record.push(std::mem::take(&mut field));
-                was_quoted = false;
-                if !(record.len() == 1 && record[0].is_empty()) {
-                    out.push((start, std::mem::take(&mut record)));
-                }
-                record.clear();
-                line += 1;
-                start = line;
-            }
-            _ => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(CellError::manifest(
-            file,
-            start,
-            "",
-            "a quoted field is not closed",
-        ));
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        out.push((start, record));
-    }
-    Ok(out)
-}
-
-fn header(file: &str, rows: &[(usize, Vec<String>)], want: &[&str]) -> Result<(), CellError> {
-    let Some((_, got)) = rows.first() else {
-        return Err(CellError::manifest(
-            file,
-            1,
-            "",
-            "the file is empty: it needs a header row",
-        ));
-    };
-    if got.len() < want.len() || got.iter().zip(want).any(|(g, w)| g.trim() != *w) {
-        return Err(CellError::manifest(
-            file,
-            1,
-            "",
-            format!("the header must start with {}", want.join(",")),
-        ));
-    }
-    Ok(())
-}
-
-fn date(file: &str, row: usize, field: &str, text: &str) -> Result<Option<NaiveDate>, CellError> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| CellError::manifest(file, row, field, "not a date: write YYYY-MM-DD"))
-}
-
-fn required(file: &str, row: usize, field: &str, text: &str) -> Result<String, CellError> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err(CellError::manifest(file, row, field, "must not be empty"));
-    }
-    Ok(t.to_owned())
 }
 
 /// Parses `smears.csv`.
