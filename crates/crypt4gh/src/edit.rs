@@ -74,11 +74,14 @@ impl EditState {
     /// At the end of the data: refuses a list that still had bytes to keep
     /// (the file is shorter than its edit list says: truncated, or a bad list).
     pub(crate) fn check_end(&self) -> Result<(), Crypt4ghError> {
-        if self.index >= self.lengths.len() {
-            return Ok(());
-        }
-        let keeps_more = self.index % 2 == 1 || self.index + 1 < self.lengths.len();
-        if keeps_more {
+        let keeping_now = self.index % 2 == 1 && self.remaining > 0;
+        let keeps_later = self
+            .lengths
+            .iter()
+            .enumerate()
+            .skip(self.index + 1)
+            .any(|(i, &len)| i % 2 == 1 && len > 0);
+        if self.index < self.lengths.len() && (keeping_now || keeps_later) {
             return Err(Crypt4ghError::EditList(format!(
                 "the data ends before the edit list does (at entry {} of {}): truncated file or an edit list past the end",
                 self.index,
@@ -163,5 +166,11 @@ mod tests {
         let mut s = EditState::new(vec![10, 1]);
         s.apply(&mut d);
         assert!(s.check_end().is_err());
+        let mut s = EditState::new(vec![10, 0, 3]);
+        s.apply(&mut d);
+        assert!(
+            s.check_end().is_ok(),
+            "an empty keep past the end asks for nothing"
+        );
     }
 }
