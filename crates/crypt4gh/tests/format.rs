@@ -426,3 +426,60 @@ proptest! {
         let _ = reencrypt_header(bad.as_slice(), Vec::new(), &reader, &[reader.public_key()]);
     }
 }
+
+/// A writer that fails once `limit` bytes have been written.
+struct FailAfter {
+    written: usize,
+    limit: usize,
+}
+
+impl Write for FailAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written + buf.len() > self.limit {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.written += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_output_poisons_the_encryptor_and_names_the_segment() {
+    let reader = key();
+    let data = plaintext(3 * SEGMENT_SIZE, 31);
+    let out = FailAfter {
+        written: 0,
+        limit: 2 * CIPHER_SEGMENT_SIZE,
+    };
+    let mut enc = Encryptor::new(out, &[reader.public_key()]).unwrap();
+    let e = enc.write_all(&data).unwrap_err();
+    let inner = e.into_inner().unwrap().downcast::<Crypt4ghError>().unwrap();
+    assert!(inner.to_string().contains("writing segment 1"), "{inner}");
+    assert!(
+        enc.write(b"more").is_err(),
+        "a failed encryptor refuses more data"
+    );
+    assert!(matches!(enc.finish(), Err(Crypt4ghError::Poisoned)));
+}
+
+#[test]
+fn the_decryptor_reports_a_tampered_segment_as_a_crypt4gh_error() {
+    let reader = key();
+    let data = plaintext(2 * SEGMENT_SIZE, 37);
+    let mut file = seal(&data, &[reader.public_key()], None);
+    let last = file.len() - 1;
+    file[last] ^= 1;
+    let mut dec = Decryptor::new(file.as_slice(), &reader, None).unwrap();
+    let mut out = Vec::new();
+    let e = dec.read_to_end(&mut out).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+    let inner = e.into_inner().unwrap().downcast::<Crypt4ghError>().unwrap();
+    assert!(matches!(
+        *inner,
+        Crypt4ghError::SegmentAuthentication { index: 1 }
+    ));
+    assert_eq!(out, data[..SEGMENT_SIZE]);
+}
