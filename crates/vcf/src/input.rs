@@ -1,0 +1,140 @@
+//! Bytes to lines: plain or gzip/BGZF-compressed VCF text and BCF, told apart
+//! by their magic bytes (gzip `1f 8b`, BGZF's `BC` extra field, `BCF\2`), not
+//! by the file name.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use noodles_bcf as bcf;
+use noodles_bgzf as bgzf;
+use noodles_vcf as vcf;
+use noodles_vcf::variant::io::Write as _;
+
+/// The encoding a file was found to have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Uncompressed VCF text.
+    Vcf,
+    /// VCF text in BGZF blocks (`bgzip`, `bcftools view -Oz`).
+    BgzfVcf,
+    /// VCF text in plain gzip (`gzip`), not indexable.
+    GzipVcf,
+    /// BCF 2 (BGZF-compressed as `-Ob` writes it, or uncompressed as `-Ou`).
+    Bcf,
+}
+
+type Inner = Box<dyn BufRead + Send>;
+
+/// A source of VCF text lines: text files directly, BCF records converted to
+/// VCF text by noodles (so that one parser and one set of error messages
+/// serves both).
+pub(crate) enum Lines {
+    Text(Inner),
+    Bcf(Box<BcfLines>),
+}
+
+/// A BCF reader with its header and buffers.
+pub(crate) struct BcfLines {
+    reader: bcf::io::Reader<Inner>,
+    header: vcf::Header,
+    record: bcf::Record,
+    writer: vcf::io::Writer<Vec<u8>>,
+}
+
+fn starts_with_bgzf(b: &[u8]) -> bool {
+    // gzip magic, deflate, FEXTRA, then XLEN and the `BC` subfield (SAM spec §4.1).
+    b.len() >= 14
+        && b[0] == 0x1f
+        && b[1] == 0x8b
+        && b[2] == 8
+        && b[3] & 4 != 0
+        && &b[12..14] == b"BC"
+}
+
+/// Fills `buf` up to `n` bytes without consuming them.
+fn peek(r: &mut Inner, n: usize) -> io::Result<Vec<u8>> {
+    let buf = r.fill_buf()?;
+    Ok(buf[..buf.len().min(n)].to_vec())
+}
+
+/// Opens `read`, detecting the encoding; for BCF, also the header text.
+pub(crate) fn open(read: Box<dyn Read + Send>) -> io::Result<(Encoding, Lines, Option<String>)> {
+    let mut r: Inner = Box::new(BufReader::with_capacity(1 << 16, read));
+    let head = peek(&mut r, 18)?;
+    let mut encoding = Encoding::Vcf;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        if starts_with_bgzf(&head) {
+            encoding = Encoding::BgzfVcf;
+            r = Box::new(bgzf::io::Reader::new(r));
+        } else {
+            encoding = Encoding::GzipVcf;
+            r = Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(r),
+            ));
+        }
+    }
+    let head = peek(&mut r, 4)?;
+    if head.starts_with(b"BCF") {
+        let mut reader = bcf::io::Reader::from(r);
+        let header = reader.read_header()?;
+        let mut writer = vcf::io::Writer::new(Vec::new());
+        writer.write_header(&header)?;
+        let text = String::from_utf8(std::mem::take(writer.get_mut()))
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "header is not UTF-8"))?;
+        let lines = Lines::Bcf(Box::new(BcfLines {
+            reader,
+            header,
+            record: bcf::Record::default(),
+            writer,
+        }));
+        return Ok((Encoding::Bcf, lines, Some(text)));
+    }
+    Ok((encoding, Lines::Text(r), None))
+}
+
+impl Lines {
+    /// Reads the next line (text) or record (BCF, as VCF text) into `buf`,
+    /// without the line end; `false` at the end. `limit` bounds a text line.
+    pub(crate) fn next(&mut self, buf: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
+        buf.clear();
+        match self {
+            Lines::Text(r) => {
+                let n = r.by_ref().take(limit as u64 + 1).read_until(b'\n', buf)?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                if buf.len() > limit {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("line longer than {limit} bytes"),
+                    ));
+                }
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+                Ok(true)
+            }
+            Lines::Bcf(b) => {
+                let BcfLines {
+                    reader,
+                    header,
+                    record,
+                    writer,
+                } = &mut **b;
+                if reader.read_record(record)? == 0 {
+                    return Ok(false);
+                }
+                writer.get_mut().clear();
+                writer.write_variant_record(header, record)?;
+                std::mem::swap(writer.get_mut(), buf);
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                Ok(true)
+            }
+        }
+    }
+}
