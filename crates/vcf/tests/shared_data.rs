@@ -160,6 +160,9 @@ fn gvcf_blocks_and_unobserved_alleles_are_counted_not_called() {
     assert!(star > 0);
 }
 
+/// bcftools +split-vep's SYMBOL, Consequence terms and CANONICAL=YES of one entry.
+type VepEntry = (String, Vec<String>, bool);
+
 #[test]
 fn vep_annotation_matches_bcftools_split_vep() {
     let Some(bcftools) = common::bcftools() else {
@@ -179,7 +182,7 @@ fn vep_annotation_matches_bcftools_split_vep() {
         ],
     );
     // (pos, allele number) -> [(symbol, consequence terms, canonical)]
-    let mut entries: HashMap<(u64, usize), Vec<(String, Vec<String>, bool)>> = HashMap::new();
+    let mut entries: HashMap<(u64, usize), Vec<VepEntry>> = HashMap::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         let key = (f[0].parse().unwrap(), f[1].parse().unwrap());
