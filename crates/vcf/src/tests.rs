@@ -361,3 +361,20 @@ fn regions_parse() {
     assert!("chrUn:1-5".parse::<Region>().is_err());
     assert_eq!("7:5-10".parse::<Region>().unwrap().to_string(), "7:5-10");
 }
+
+#[test]
+fn gene_table_annotates_unannotated_calls() {
+    let text = format!(
+        "{HEAD}#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\n\
+chr7\t140753336\t.\tA\tT\t.\tPASS\t.\tGT\t0/1\n\
+chr7\t1000\t.\tA\tT\t.\tPASS\t.\tGT\t0/1\n"
+    );
+    let c = calls(&text, &opts(Some(Origin::Somatic)));
+    let a = c[0].annotation.as_ref().unwrap();
+    assert_eq!(
+        (a.gene.as_deref(), a.source),
+        (Some("BRAF"), AnnotationSource::GeneTable)
+    );
+    assert!(a.consequence.is_empty() && a.hgvs_p.is_none());
+    assert!(c[1].annotation.is_none());
+}
