@@ -69,8 +69,9 @@ fn sample_name_ok(n: &str) -> bool {
 /// view -r` selects), or every such record without a region — the records
 /// `bcftools view -r REGION -s SAMPLE` finds, with all their alleles, also
 /// where the kept sample is homozygous reference (which is information too).
-/// CHROM, POS, ID, REF, ALT, QUAL, FILTER, INFO and FORMAT are copied as
-/// written. Header: only the allow-listed meta lines (see `keep_meta`).
+/// CHROM, POS, ID, REF, ALT, QUAL, FILTER and FORMAT are copied as written;
+/// INFO too, except AC and AN, recounted over the kept samples (see
+/// `info_for_kept`). Header: only the allow-listed meta lines (see `keep_meta`).
 /// With no samples kept, the extract is sites-only.
 ///
 /// The source is read in full; on an error, what was written to `out` is
@@ -184,12 +185,14 @@ fn write_body(
             return Ok(Keep::No);
         }
         out.clear();
-        for (i, col) in text.split('\t').take(8).enumerate() {
+        for (i, col) in text.split('\t').take(7).enumerate() {
             if i > 0 {
                 out.push('\t');
             }
             out.push_str(col);
         }
+        out.push('\t');
+        info_for_kept(&rec, keep_samples, &mut out)?;
         if !keep_samples.is_empty() {
             if rec.format.is_empty() {
                 return Err(FieldError::new("FORMAT", "missing where samples are kept"));
@@ -220,4 +223,66 @@ enum Keep {
     Yes,
     No,
     UnknownContig,
+}
+
+/// INFO for the kept samples: AC and AN recounted from their genotypes (as
+/// `bcftools view -s` does), so that the extract does not reveal the other
+/// samples' genotypes; without GT, AC and AN are dropped. Other INFO fields
+/// (site-level aggregates such as DP or MQ, and annotations) are copied.
+fn info_for_kept(
+    rec: &record::Record<'_>,
+    keep: &[usize],
+    out: &mut String,
+) -> Result<(), FieldError> {
+    let has = |k: &str| {
+        rec.info
+            .split(';')
+            .any(|kv| kv.split('=').next() == Some(k))
+    };
+    if rec.info == "." || !(has("AC") || has("AN")) {
+        out.push_str(rec.info);
+        return Ok(());
+    }
+    let n_alleles = rec.alts.len() + 1;
+    let counts = match rec.format_index("GT") {
+        None => None,
+        Some(i) => {
+            let mut an = 0u64;
+            let mut ac = vec![0u64; rec.alts.len()];
+            for &s in keep {
+                if let Some(gt) = rec.sample_value(s, i) {
+                    for a in record::parse_gt(gt, n_alleles)?.into_iter().flatten() {
+                        an += 1;
+                        if a > 0 {
+                            ac[a - 1] += 1;
+                        }
+                    }
+                }
+            }
+            Some((ac, an))
+        }
+    };
+    let mut first = true;
+    for kv in rec.info.split(';') {
+        let key = kv.split('=').next().unwrap_or("");
+        let value = match (key, &counts) {
+            ("AC", None) | ("AN", None) => continue,
+            ("AC", Some((ac, _))) if !ac.is_empty() => {
+                let v: Vec<String> = ac.iter().map(u64::to_string).collect();
+                format!("AC={}", v.join(","))
+            }
+            ("AC", Some(_)) => continue,
+            ("AN", Some((_, an))) => format!("AN={an}"),
+            _ => kv.to_string(),
+        };
+        if !first {
+            out.push(';');
+        }
+        first = false;
+        out.push_str(&value);
+    }
+    if first {
+        out.push('.');
+    }
+    Ok(())
 }
