@@ -85,7 +85,22 @@ pub fn write_extract(
     out: impl Write,
     format: ExtractFormat,
 ) -> Result<ExtractSummary, VcfError> {
-    let mut reader = VcfReader::open(source, opts)?;
+    let reader = VcfReader::open(source, opts)?;
+    write_extract_from(reader, keep_samples, rename, region, out, format)
+}
+
+/// [`write_extract`] from a reader already opened (on a file, or on bytes
+/// with [`VcfReader::from_bytes`]) and not yet read from.
+pub fn write_extract_from(
+    mut reader: VcfReader,
+    keep_samples: &[usize],
+    rename: &[String],
+    region: Option<&Region>,
+    out: impl Write,
+    format: ExtractFormat,
+) -> Result<ExtractSummary, VcfError> {
+    let source = reader.path().to_path_buf();
+    let source = source.as_path();
     let n = reader.samples().len();
     let usage = |m: &str| VcfError::file(source, m);
     if keep_samples.len() != rename.len() {

@@ -91,7 +91,7 @@ mod tests;
 pub use annotation::{Annotation, AnnotationSource, Impact, consequence_rank, normalise_hgvs_p};
 pub use chrom::{Chrom, GenomeBuild, Region};
 pub use error::VcfError;
-pub use extract::{ExtractFormat, ExtractSummary, write_extract};
+pub use extract::{ExtractFormat, ExtractSummary, write_extract, write_extract_from};
 pub use input::Encoding;
 pub use reader::{Site, VcfReader};
 
