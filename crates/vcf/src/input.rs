@@ -7,7 +7,6 @@ use std::io::{self, BufRead, BufReader, Read};
 use noodles_bcf as bcf;
 use noodles_bgzf as bgzf;
 use noodles_vcf as vcf;
-use noodles_vcf::variant::io::Write as _;
 
 /// The encoding a file was found to have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +36,7 @@ pub(crate) struct BcfLines {
     reader: bcf::io::Reader<Inner>,
     header: vcf::Header,
     record: bcf::Record,
-    writer: vcf::io::Writer<Vec<u8>>,
+    text: String,
 }
 
 fn starts_with_bgzf(b: &[u8]) -> bool {
@@ -85,7 +84,7 @@ pub(crate) fn open(read: Box<dyn Read + Send>) -> io::Result<(Encoding, Lines, O
             reader,
             header,
             record: bcf::Record::default(),
-            writer,
+            text: String::new(),
         }));
         return Ok((Encoding::Bcf, lines, Some(text)));
     }
@@ -94,8 +93,10 @@ pub(crate) fn open(read: Box<dyn Read + Send>) -> io::Result<(Encoding, Lines, O
 
 impl Lines {
     /// Reads the next line (text) or record (BCF, as VCF text) into `buf`,
-    /// without the line end; `false` at the end. `limit` bounds a text line.
-    pub(crate) fn next(&mut self, buf: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
+    /// without the line end; `false` at the end. `limit` bounds a text line;
+    /// `full` asks for every field of a BCF record (extracts), otherwise only
+    /// those calls and sites use.
+    pub(crate) fn next(&mut self, buf: &mut Vec<u8>, limit: usize, full: bool) -> io::Result<bool> {
         buf.clear();
         match self {
             Lines::Text(r) => {
@@ -122,17 +123,13 @@ impl Lines {
                     reader,
                     header,
                     record,
-                    writer,
+                    text,
                 } = &mut **b;
                 if reader.read_record(record)? == 0 {
                     return Ok(false);
                 }
-                writer.get_mut().clear();
-                writer.write_variant_record(header, record)?;
-                std::mem::swap(writer.get_mut(), buf);
-                if buf.last() == Some(&b'\n') {
-                    buf.pop();
-                }
+                crate::bcf::to_text(header, record, full, text)?;
+                buf.extend_from_slice(text.as_bytes());
                 Ok(true)
             }
         }

@@ -140,7 +140,7 @@ impl VcfReader {
         } else {
             let mut buf = Vec::new();
             while lines
-                .next(&mut buf, opts.max_line_bytes)
+                .next(&mut buf, opts.max_line_bytes, true)
                 .map_err(|e| VcfError::file(&path, format!("cannot read the header: {e}")))?
             {
                 line_no += 1;
@@ -277,7 +277,10 @@ impl VcfReader {
         }
         let mut buf = std::mem::take(&mut self.buf);
         loop {
-            match self.lines.next(&mut buf, self.opts.max_line_bytes) {
+            match self
+                .lines
+                .next(&mut buf, self.opts.max_line_bytes, want == Want::Nothing)
+            {
                 Ok(false) => {
                     self.done = true;
                     self.buf = buf;

@@ -207,3 +207,57 @@ fn extract_arguments_are_checked() {
     assert!(text.contains("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"));
     assert!(!text.contains("HG001"));
 }
+
+#[test]
+fn bcf_source_gives_the_same_extract() {
+    let Some(bcftools) = common::bcftools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let called = dir.path().join("called.vcf");
+    let src = common::data_dir().join("bcftools-mpileup.vcf");
+    common::run(
+        &bcftools,
+        &[
+            "call",
+            "-m",
+            "--no-version",
+            "-o",
+            called.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
+    );
+    let bcf = dir.path().join("called.bcf");
+    common::run(
+        &bcftools,
+        &[
+            "view",
+            "--no-version",
+            "-Ob",
+            "-o",
+            bcf.to_str().unwrap(),
+            called.to_str().unwrap(),
+        ],
+    );
+    let region: Region = "17:1-2500".parse().unwrap();
+    let mut lines = Vec::new();
+    for (i, source) in [&called, &bcf].into_iter().enumerate() {
+        let out = dir.path().join(format!("extract{i}.vcf.gz"));
+        write_extract(
+            source,
+            &germline(),
+            &[2, 0],
+            &["B".to_string(), "A".to_string()],
+            Some(&region),
+            File::create(&out).unwrap(),
+            ExtractFormat::BgzfVcf,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        lines.push(common::run(
+            &bcftools,
+            &["view", "-H", out.to_str().unwrap()],
+        ));
+    }
+    assert!(lines[0].lines().count() > 100);
+    assert_eq!(lines[0], lines[1]);
+}
