@@ -50,6 +50,9 @@ pub(crate) struct Record<'a> {
     pub samples: Vec<&'a str>,
 }
 
+/// Largest POS accepted: BCF stores positions as 32-bit signed integers.
+pub(crate) const MAX_POS: u64 = i32::MAX as u64;
+
 /// Splits and checks the fixed columns; `n_samples` from the `#CHROM` line.
 pub(crate) fn parse_line(line: &str, n_samples: usize) -> Result<Record<'_>, FieldError> {
     let mut cols = line.split('\t');
@@ -71,8 +74,13 @@ pub(crate) fn parse_line(line: &str, n_samples: usize) -> Result<Record<'_>, Fie
     let pos = pos_text
         .parse::<u64>()
         .ok()
-        .filter(|p| *p >= 1 && pos_text.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| FieldError::new("POS", "position must be a whole number from 1"))?;
+        .filter(|p| (1..=MAX_POS).contains(p) && pos_text.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            FieldError::new(
+                "POS",
+                "position must be a whole number from 1 to 2147483647 (BCF's limit)",
+            )
+        })?;
     if reference.is_empty() || !reference.bytes().all(is_base) {
         return Err(FieldError::new(
             "REF",
@@ -135,7 +143,7 @@ impl<'a> Record<'a> {
         self.info("END")
             .and_then(|e| e.parse::<u64>().ok())
             .filter(|&e| e >= self.pos)
-            .unwrap_or(self.pos + self.reference.len() as u64 - 1)
+            .unwrap_or(self.pos.saturating_add(self.reference.len() as u64 - 1))
     }
 
     /// The FORMAT key's index.
@@ -228,7 +236,11 @@ pub(crate) fn trim(pos: u64, reference: &str, alt: &str) -> (u64, String, String
         prefix += 1;
     }
     let up = |b: &[u8]| String::from_utf8_lossy(b).to_ascii_uppercase();
-    (pos + prefix as u64, up(&r[prefix..]), up(&a[prefix..]))
+    (
+        pos.saturating_add(prefix as u64),
+        up(&r[prefix..]),
+        up(&a[prefix..]),
+    )
 }
 
 #[cfg(test)]

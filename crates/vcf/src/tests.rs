@@ -266,6 +266,7 @@ fn errors_name_line_and_field() {
     let cases = [
         ("chr7\tx12\t.\tA\tC\t.\t.\t.\tGT\t0/1", "POS"),
         ("chr7\t0\t.\tA\tC\t.\t.\t.\tGT\t0/1", "POS"),
+        ("chr7\t2147483648\t.\tA\tC\t.\t.\t.\tGT\t0/1", "POS"),
         ("chr7\t12\t.\tAQ\tC\t.\t.\t.\tGT\t0/1", "REF"),
         ("chr7\t12\t.\tA\tC!\t.\t.\t.\tGT\t0/1", "ALT"),
         ("chr7\t12\t.\tA\tC\t.\t.\t.\tGT\t0/2", "FORMAT/GT"),
