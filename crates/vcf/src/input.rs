@@ -31,11 +31,15 @@ pub(crate) enum Lines {
     Bcf(Box<BcfLines>),
 }
 
-/// A BCF reader with its header and buffers.
+/// A BCF stream with its header and buffers.
 pub(crate) struct BcfLines {
-    reader: bcf::io::Reader<Inner>,
+    inner: Inner,
     header: vcf::Header,
     record: bcf::Record,
+    /// One record's bytes (both lengths and both parts), read by the crate so
+    /// that a record's declared length is checked before anything is
+    /// allocated for it (noodles sizes its buffers by the declared lengths).
+    frame: Vec<u8>,
     text: String,
 }
 
@@ -81,9 +85,10 @@ pub(crate) fn open(read: Box<dyn Read + Send>) -> io::Result<(Encoding, Lines, O
         let text = String::from_utf8(std::mem::take(writer.get_mut()))
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "header is not UTF-8"))?;
         let lines = Lines::Bcf(Box::new(BcfLines {
-            reader,
+            inner: reader.into_inner(),
             header,
             record: bcf::Record::default(),
+            frame: Vec::new(),
             text: String::new(),
         }));
         return Ok((Encoding::Bcf, lines, Some(text)));
@@ -120,13 +125,20 @@ impl Lines {
             }
             Lines::Bcf(b) => {
                 let BcfLines {
-                    reader,
+                    inner,
                     header,
                     record,
+                    frame,
                     text,
                 } = &mut **b;
-                if reader.read_record(record)? == 0 {
+                if !read_frame(inner, frame, limit)? {
                     return Ok(false);
+                }
+                if bcf::io::Reader::from(&frame[..]).read_record(record)? == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "empty BCF record",
+                    ));
                 }
                 crate::bcf::to_text(header, record, full, text)?;
                 buf.extend_from_slice(text.as_bytes());
@@ -134,4 +146,39 @@ impl Lines {
             }
         }
     }
+}
+
+/// Reads one BCF record's bytes (`l_shared`, `l_indiv`, then both parts; BCF
+/// 2.2 §6.3) into `frame`, refusing a record longer than `limit` before
+/// allocating it; `false` at a clean end of the stream.
+fn read_frame(r: &mut Inner, frame: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
+    frame.clear();
+    let mut lengths = [0u8; 8];
+    let mut got = 0;
+    while got < lengths.len() {
+        let n = r.read(&mut lengths[got..])?;
+        if n == 0 {
+            if got == 0 {
+                return Ok(false);
+            }
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "truncated BCF record",
+            ));
+        }
+        got += n;
+    }
+    let shared = u32::from_le_bytes([lengths[0], lengths[1], lengths[2], lengths[3]]) as usize;
+    let indiv = u32::from_le_bytes([lengths[4], lengths[5], lengths[6], lengths[7]]) as usize;
+    let total = shared.saturating_add(indiv);
+    if total > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("BCF record longer than {limit} bytes"),
+        ));
+    }
+    frame.extend_from_slice(&lengths);
+    frame.resize(8 + total, 0);
+    r.read_exact(&mut frame[8..])?;
+    Ok(true)
 }

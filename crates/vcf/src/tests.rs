@@ -379,3 +379,21 @@ chr7\t1000\t.\tA\tT\t.\tPASS\t.\tGT\t0/1\n"
     assert!(a.consequence.is_empty() && a.hgvs_p.is_none());
     assert!(c[1].annotation.is_none());
 }
+
+#[test]
+fn bcf_record_lengths_are_checked_before_allocation() {
+    let text = "##fileformat=VCFv4.2\n##FILTER=<ID=PASS,Description=\"All filters passed\">\n\
+##contig=<ID=1,length=249250621>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n\0";
+    let mut bcf = b"BCF\x02\x02".to_vec();
+    bcf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(text.as_bytes());
+    // A record claiming 4 GiB of site data.
+    bcf.extend_from_slice(&u32::MAX.to_le_bytes());
+    bcf.extend_from_slice(&0u32.to_le_bytes());
+    let mut r = VcfReader::from_bytes(bcf, &opts(None)).unwrap();
+    assert_eq!(r.encoding(), Encoding::Bcf);
+    assert_eq!(r.build(), GenomeBuild::Grch37);
+    let e = r.sites().next().unwrap().unwrap_err();
+    assert_eq!(e.line, Some(1));
+    assert!(e.message.contains("longer than"), "{e}");
+}
