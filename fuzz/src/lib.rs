@@ -10,6 +10,7 @@
 //! | [`criteria`] | feasibility `Criteria` JSON | `parse(canonical(c)) == c` and canonical JSON is a fixed point; `validate`, `describe`, `categories` never panic; a valid tree is within the limits; error paths name places in the tree, never values |
 //! | [`consent`] | a FHIR `Consent` or an array of them | parse errors name an element path from a fixed vocabulary and never a value; `evaluate`, `may_recontact`, `duo_codes` never panic; decisions are independent of order, duplication, inactive consents and purpose; a later full withdrawal denies everything |
 //! | [`analysis`] | an `AnalysisRequest` JSON | validation never panics; serde round trip is exact; a valid request's variables round-trip through their names; errors never echo a marked input string |
+//! | [`vcf`] | bytes of a VCF (plain, gzip, BGZF) or BCF file | reading calls and sites and writing an extract never panic; errors name `<memory>` and never echo a marked input value; calls are well formed; an extract re-opens with the same build and only the new sample names |
 //! | [`dicom`] | bytes of a DICOM file or bare data set | reading (Part 10 and bare), identity, de-identification with the site options, writing and Clean Pixel Data never panic; the output re-reads; the input's Patient's Name and Patient ID never flow into the output |
 //! | [`crypt4gh`] | a Crypt4GH file for a fixed key; or an edit list and plaintext | header parsing, decryption (whole and streaming), header re-encryption never panic; a parsed header re-serialises to its bytes; `decrypt` and `Decryptor` agree; errors never show the key; re-encryption keeps the plaintext and locks out the old reader; encrypt→decrypt keeps exactly the edit list's bytes |
 //!
@@ -22,6 +23,7 @@ pub mod criteria;
 pub mod crypt4gh;
 pub mod dicom;
 pub mod fhir;
+pub mod vcf;
 
 use serde_json::Value;
 
