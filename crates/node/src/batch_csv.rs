@@ -94,7 +94,11 @@ pub(crate) fn records(file: &str, text: &str) -> Result<Vec<(usize, Vec<String>)
     Ok(out)
 }
 
-pub(crate) fn header(file: &str, rows: &[(usize, Vec<String>)], want: &[&str]) -> Result<(), ManifestError> {
+pub(crate) fn header(
+    file: &str,
+    rows: &[(usize, Vec<String>)],
+    want: &[&str],
+) -> Result<(), ManifestError> {
     let Some((_, got)) = rows.first() else {
         return Err(ManifestError::new(
             file,
@@ -114,7 +118,12 @@ pub(crate) fn header(file: &str, rows: &[(usize, Vec<String>)], want: &[&str]) -
     Ok(())
 }
 
-pub(crate) fn date(file: &str, row: usize, field: &str, text: &str) -> Result<Option<NaiveDate>, ManifestError> {
+pub(crate) fn date(
+    file: &str,
+    row: usize,
+    field: &str,
+    text: &str,
+) -> Result<Option<NaiveDate>, ManifestError> {
     let t = text.trim();
     if t.is_empty() {
         return Ok(None);
@@ -124,11 +133,15 @@ pub(crate) fn date(file: &str, row: usize, field: &str, text: &str) -> Result<Op
         .map_err(|_| ManifestError::new(file, row, field, "not a date: write YYYY-MM-DD"))
 }
 
-pub(crate) fn required(file: &str, row: usize, field: &str, text: &str) -> Result<String, ManifestError> {
+pub(crate) fn required(
+    file: &str,
+    row: usize,
+    field: &str,
+    text: &str,
+) -> Result<String, ManifestError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(ManifestError::new(file, row, field, "must not be empty"));
     }
     Ok(t.to_owned())
 }
-

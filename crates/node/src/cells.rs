@@ -55,14 +55,10 @@ pub use train::{
 
 use crate::SharedStore;
 use crate::imaging::{ArchiveError, ObjectArchive};
-use chrono::Datelike;
 use hmac::{Hmac, Mac};
-use oncofed_idat::IdentifyingData;
-use oncofed_model::{CellClass, Demographics, Pseudonym, VitalStatus};
+use oncofed_model::{CellClass, Pseudonym};
 use oncofed_store::{CellRow, PatientRow, QuarantineRow, SmearRow, StoreError, WriteBatch};
-use oncofed_trustee_api::{
-    MAX_BATCH, PseudonymPair, PseudonymiseItem, TrusteeClient, TrusteeError,
-};
+use oncofed_trustee_api::{TrusteeClient, TrusteeError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

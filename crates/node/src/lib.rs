@@ -28,6 +28,7 @@ pub mod cells;
 mod consent_gate;
 mod discover;
 pub mod files;
+pub mod genomics;
 pub mod imaging;
 pub mod ingest;
 mod persons;

@@ -7,7 +7,9 @@ use chrono::{Datelike, NaiveDate};
 use oncofed_idat::IdentifyingData;
 use oncofed_model::{Demographics, Sex, VitalStatus};
 use oncofed_store::PatientRow;
-use oncofed_trustee_api::{MAX_BATCH, PseudonymPair, PseudonymiseItem, TrusteeClient, TrusteeError};
+use oncofed_trustee_api::{
+    MAX_BATCH, PseudonymPair, PseudonymiseItem, TrusteeClient, TrusteeError,
+};
 use std::collections::BTreeMap;
 
 /// A person as a batch's manifest names them.

@@ -4,8 +4,8 @@
 //! the file, the row and the field.
 
 use super::CellError;
-use crate::batch_csv::{date, header, records, required};
 use super::pixels::CropBox;
+use crate::batch_csv::{date, header, records, required};
 use chrono::NaiveDate;
 use oncofed_model::{CellClass, Sex, Specimen};
 use std::collections::{BTreeMap, BTreeSet};
