@@ -15,6 +15,7 @@ fn every_spelling_of_chromosome_7_is_the_same_query() {
         r#"{"meta":{},"query":{"requestParameters":{"assemblyId":"GRCh38","referenceName":"chr7","start":[140753335],"referenceBases":"a","alternateBases":"T"}}}"#,
         r#"{"meta":{},"query":{"requestParameters":{"assemblyId":"hg38","referenceName":"7","start":140753335,"referenceBases":"A","alternateBases":"T"}}}"#,
         r#"{"meta":{},"query":{"requestParameters":{"referenceName":"NC_000007.14","start":[140753335],"referenceBases":"A","alternateBases":"t"}}}"#,
+        r#"{"meta":{},"query":{"requestParameters":{"g_variant":{"referenceName":"refseq:NC_000007.14","start":[140753335],"referenceBases":"A","alternateBases":"T"}}}}"#,
     ];
     let first = post(spellings[0]).unwrap();
     for s in spellings {

@@ -128,8 +128,16 @@ pub struct Filter {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestQuery {
-    /// `requestParameters` for `g_variants`.
-    #[serde(default)]
+    /// `requestParameters` for `g_variants`: read flat (`{"referenceName": ...}`,
+    /// as the Beacon FAQ and most clients send it) or wrapped
+    /// (`{"g_variant": {...}}`, as `docs/variant-queries.md` and the framework
+    /// schema's "dictionary of objects" have it); written wrapped, which is the
+    /// form the v2.1.1 schema validates.
+    #[serde(
+        default,
+        deserialize_with = "wrapped_or_flat",
+        serialize_with = "wrapped"
+    )]
     pub request_parameters: VariantParameters,
     /// `filters`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -146,6 +154,36 @@ pub struct RequestQuery {
     /// `testMode`.
     #[serde(default)]
     pub test_mode: bool,
+}
+
+/// The key under which the schema nests `g_variants` parameters.
+pub const PARAMETER_GROUP: &str = "g_variant";
+
+fn wrapped_or_flat<'de, D: serde::Deserializer<'de>>(d: D) -> Result<VariantParameters, D::Error> {
+    let mut v = Value::deserialize(d)?;
+    if let Some(obj) = v.as_object_mut()
+        && obj.get(PARAMETER_GROUP).is_some_and(Value::is_object)
+    {
+        let inner = obj.remove(PARAMETER_GROUP).unwrap_or(Value::Null);
+        if !obj.is_empty() {
+            // Other groups next to g_variant (e.g. "datasets"): keep them so
+            // the query is refused naming them.
+            let mut merged = inner.as_object().cloned().unwrap_or_default();
+            merged.extend(std::mem::take(obj));
+            return serde_json::from_value(Value::Object(merged)).map_err(serde::de::Error::custom);
+        }
+        return serde_json::from_value(inner).map_err(serde::de::Error::custom);
+    }
+    serde_json::from_value(v).map_err(serde::de::Error::custom)
+}
+
+fn wrapped<S: serde::Serializer>(p: &VariantParameters, s: S) -> Result<S::Ok, S::Error> {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        PARAMETER_GROUP.to_owned(),
+        serde_json::to_value(p).map_err(serde::ser::Error::custom)?,
+    );
+    m.serialize(s)
 }
 
 /// A whole Beacon request (POST body).

@@ -56,7 +56,7 @@ pub struct ReceivedRequestSummary {
     pub pagination: Pagination,
     /// The granularity the client asked for (boolean when it did not say).
     pub requested_granularity: Granularity,
-    /// The request parameters as received.
+    /// The request parameters as received, as `{"g_variant": {...}}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_parameters: Option<Value>,
     /// Filter ids as received.
@@ -80,7 +80,8 @@ impl ReceivedRequestSummary {
             requested_granularity: q.requested_granularity.unwrap_or(Granularity::Boolean),
             request_parameters: serde_json::to_value(&q.request_parameters)
                 .ok()
-                .filter(|v| v.as_object().is_some_and(|o| !o.is_empty())),
+                .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+                .map(|v| json!({ super::request::PARAMETER_GROUP: v })),
             filters: q.filters.iter().map(|f| f.id.clone()).collect(),
             include_resultset_responses: q.include_resultset_responses.clone(),
             test_mode: q.test_mode,

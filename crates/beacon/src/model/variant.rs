@@ -24,7 +24,8 @@
 //!
 //! # Reference names
 //!
-//! `chr7`, `7`, `NC_000007.14` (GRCh38) and `NC_000007.13` (GRCh37) all name
+//! `chr7`, `7`, `NC_000007.14` (GRCh38) and `NC_000007.13` (GRCh37, also
+//! with the `refseq:` prefix of the Beacon FAQ) all name
 //! chromosome 7; the RefSeq accession also fixes the assembly, and a request
 //! whose `assemblyId` contradicts it is refused. `assemblyId` accepts
 //! `GRCh37`/`hg19` and `GRCh38`/`hg38` (any case, patch suffix `.p13` allowed).
@@ -34,7 +35,8 @@
 //! `chrM` is a different sequence (NC_001807.4) and is refused for GRCh37.
 //!
 //! Bracket queries (two values in `start`/`end`) and the other parameters of
-//! the schema (`mateName`, `genomicAlleleShortForm`, `variantMinLength`, ...)
+//! the schema (`mateName`, `genomicAlleleShortForm`, `variantMinLength`, ...,
+//! and ontology terms such as `EFO:0030067` in `variantType`)
 //! are refused with an error naming the parameter rather than ignored: a
 //! silently dropped constraint would answer a broader question than asked.
 use serde::{Deserialize, Serialize};
@@ -184,6 +186,7 @@ impl Chromosome {
             )
         };
         let t = s.trim();
+        let t = t.strip_prefix("refseq:").unwrap_or(t);
         if let Some(acc) = t.strip_prefix("NC_") {
             if acc == "012920.1" {
                 return Ok((Self::Mt, None));
