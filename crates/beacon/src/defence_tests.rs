@@ -20,19 +20,62 @@ fn hub<'a>(role: Role, requested: Option<Granularity>) -> HubQuery<'a> {
 fn cost_is_the_likelihood_ratio_of_a_yes() {
     let p = BudgetPolicy::default();
     // Common allele: a yes says nothing.
-    assert!(p.answer_cost(1000, Some(0.2)) < 1e-12);
+    assert!(p.answer_cost(1000, Some(0.2), None) < 1e-12);
     // f = 1/(2N): D_N ≈ e^-1, cost ≈ -ln(1 - e^-1) = 0.459.
-    let c = p.answer_cost(1000, Some(1.0 / 2000.0));
+    let c = p.answer_cost(1000, Some(1.0 / 2000.0), None);
     assert!((c - 0.4587).abs() < 1e-3, "{c}");
     // Unknown frequency = the floor, the most expensive.
-    assert_eq!(p.answer_cost(1000, None), p.answer_cost(1000, Some(0.0)));
-    assert!(p.answer_cost(1000, None) > p.budget);
-    assert!(p.answer_cost(1000, Some(f64::NAN)).is_finite());
+    assert_eq!(
+        p.answer_cost(1000, None, None),
+        p.answer_cost(1000, Some(0.0), None)
+    );
+    assert!(p.answer_cost(1000, None, None) > p.budget);
+    assert!(p.answer_cost(1000, Some(f64::NAN), None).is_finite());
+    // Rare rule with k = 1 is the plain beacon.
+    let k1 = Some(RareAllelePolicy {
+        k: 1,
+        mode: RareMode::Suppress,
+    });
+    assert!(
+        (p.answer_cost(1000, Some(1e-3), k1) - p.answer_cost(1000, Some(1e-3), None)).abs() < 1e-5
+    );
+}
+
+#[test]
+fn under_k_suppression_alleles_near_k_carriers_are_the_expensive_ones() {
+    let p = BudgetPolicy::default();
+    let k5 = Some(RareAllelePolicy {
+        k: 5,
+        mode: RareMode::Suppress,
+    });
+    // 2Nf = 5 expected copies: plain cost ≈ e^-5, thresholded about ln(0.735/0.56).
+    let f = 2.5e-3;
+    let plain = p.answer_cost(1000, Some(f), None);
+    let thresholded = p.answer_cost(1000, Some(f), k5);
+    assert!(plain < 0.01 && thresholded > 0.2, "{plain} {thresholded}");
+    // Very rare: a yes needs ≥ 4 other carriers, far likelier with the member in.
+    assert!(p.answer_cost(1000, Some(1e-4), k5) > 3.0);
+    // Randomised: a member's yes below k is kept with 1 − flip, cheaper than suppression.
+    let r = Some(RareAllelePolicy {
+        k: 5,
+        mode: RareMode::Randomise { flip: 0.5 },
+    });
+    assert!(p.answer_cost(1000, Some(1e-4), r) < p.answer_cost(1000, Some(1e-4), k5));
+    for f in [1e-6, 1e-4, 1e-3, 0.01, 0.1, 0.5, 1.0] {
+        for rule in [None, k5, r] {
+            let c = p.answer_cost(1000, Some(f), rule);
+            assert!(c.is_finite() && c >= 0.0, "{f} {rule:?} {c}");
+        }
+    }
 }
 
 #[test]
 fn an_individual_stops_contributing_once_the_budget_would_be_overrun() {
-    let cfg = DefenceConfig::default();
+    // Plain beacon pricing (no rare rule): f = 1/2000 costs 0.459 nats.
+    let cfg = DefenceConfig {
+        rare: None,
+        ..DefenceConfig::default()
+    };
     let mut ledger = MemoryLedger::new();
     let k = keys(1);
     let q = SiteQuery {
