@@ -87,19 +87,28 @@ fn main() {
         simulated.as_secs_f64(),
         started.elapsed().as_secs_f64(),
     );
+    text.push_str(&format!(
+        "\nStandard error of a power near 0.05 with {targets} targets per group: about {:.3} \
+         from the members and as much again from the threshold set on the non-members.\n\n\
+         Per member target: informative answers (cost ≥ 0.001 nats) it was counted in, \
+         budget its attacker spent on it, and the query at which it was first left out:\n\n",
+        (0.05f64 * 0.95 / targets as f64).sqrt()
+    ));
     for (name, r) in &results {
-        if r.contributed
+        let max = r.contributed.iter().max().copied().unwrap_or(0);
+        let mean = r.contributed.iter().sum::<usize>() as f64 / r.contributed.len().max(1) as f64;
+        let most = r.spent.iter().copied().fold(0.0, f64::max);
+        let stopped: Vec<usize> = r.first_withheld.iter().flatten().copied().collect();
+        let latest = stopped
             .iter()
-            .any(|c| *c < QUERIES[QUERIES.len() - 1])
-        {
-            let max = r.contributed.iter().max().copied().unwrap_or(0);
-            let mean =
-                r.contributed.iter().sum::<usize>() as f64 / r.contributed.len().max(1) as f64;
-            text.push_str(&format!(
-                "- {name}: a member target was counted in at most {max} of {} answers (mean {mean:.0})\n",
-                QUERIES[QUERIES.len() - 1]
-            ));
-        }
+            .max()
+            .map_or("never".to_owned(), |q| format!("query {q}"));
+        text.push_str(&format!(
+            "- {name}: counted in at most {max} (mean {mean:.1}); most budget spent {most:.3} nats; \
+             {} of {} left out at least once, the latest first time at {latest}\n",
+            stopped.len(),
+            r.first_withheld.len(),
+        ));
     }
     print!("{text}");
     if let Some(path) = out

@@ -182,7 +182,9 @@ fn bernoulli_positions<R: Rng>(n: usize, p: f64, rng: &mut R, mut hit: impl FnMu
 
 impl Population {
     /// Simulates a population (deterministic in `config.seed`).
-    pub fn simulate(config: PopulationConfig) -> Self {
+    pub fn simulate(mut config: PopulationConfig) -> Self {
+        config.members_targeted = config.members_targeted.min(config.beacon_size);
+        config.sites = config.sites.max(1);
         let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
         let n_targets = config.members_targeted + config.non_members;
         let others = config.beacon_size.saturating_sub(config.members_targeted);
@@ -314,7 +316,7 @@ pub fn run_attack(
                         *site_total = site_count(here, &query, defences, &mut ledgers[s]).count;
                     }
                 }
-                Carriers::Many(c) => per_site[0] = u64::from(*c) - u64::from(member),
+                Carriers::Many(c) => per_site[0] = u64::from(*c).saturating_sub(u64::from(member)),
             }
             if member {
                 let s = t % sites;

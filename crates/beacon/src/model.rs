@@ -9,6 +9,7 @@
 //! with Python `jsonschema` (Draft 2020-12).
 use serde::{Deserialize, Serialize};
 
+pub mod reference;
 pub mod request;
 pub mod response;
 pub mod variant;
