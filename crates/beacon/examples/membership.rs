@@ -5,7 +5,9 @@
 //! Prints the power curves (queries × power at FPR 0.05) and, with a path,
 //! writes them there as Markdown. TARGETS (default 100) member and as many
 //! non-member targets.
-use oncofed_beacon::attack::{AttackResult, Population, PopulationConfig, curve_table, run_attack};
+use oncofed_beacon::attack::{
+    AttackResult, Population, PopulationConfig, QueryOrder, curve_table, run_attack,
+};
 use oncofed_beacon::defence::{BudgetPolicy, DefenceConfig, RareAllelePolicy, RareMode};
 use oncofed_model::SecurityLevel;
 use std::time::Instant;
@@ -65,9 +67,19 @@ fn main() {
     let mut results: Vec<(String, AttackResult)> = Vec::new();
     for (name, cfg) in &scenarios {
         let t = Instant::now();
-        let r = run_attack(&pop, cfg, &QUERIES, FPR);
+        let r = run_attack(&pop, cfg, QueryOrder::RarestFirst, &QUERIES, FPR);
         eprintln!("{name}: {:.1} s", t.elapsed().as_secs_f64());
         results.push((name.clone(), r));
+    }
+    // The paper's basic attack (random order), undefended and with defaults.
+    for (name, cfg) in [
+        ("undefended, random order", &none),
+        ("all defaults, random order", &defaults),
+    ] {
+        let t = Instant::now();
+        let r = run_attack(&pop, cfg, QueryOrder::Random, &QUERIES, FPR);
+        eprintln!("{name}: {:.1} s", t.elapsed().as_secs_f64());
+        results.push((name.to_owned(), r));
     }
     let named: Vec<(&str, &AttackResult)> = results.iter().map(|(n, r)| (n.as_str(), r)).collect();
     let table = curve_table(&QUERIES, &named);

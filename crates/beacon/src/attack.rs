@@ -24,6 +24,7 @@
 //! [`run_attack`] plays the attack through the real [`site_count`] and
 //! [`hub_release`] for any [`DefenceConfig`].
 use oncofed_model::SecurityLevel;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -247,6 +248,15 @@ impl Population {
     }
 }
 
+/// The order in which the attacker queries the target's alleles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryOrder {
+    /// Rarest first by reference frequency (the paper's improved attack).
+    RarestFirst,
+    /// A random order (the paper's basic attack), seeded per target.
+    Random,
+}
+
 /// One attack run against one defence configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttackResult {
@@ -271,6 +281,7 @@ pub struct AttackResult {
 pub fn run_attack(
     pop: &Population,
     defences: &DefenceConfig,
+    order: QueryOrder,
     query_counts: &[usize],
     fpr: f64,
 ) -> AttackResult {
@@ -288,7 +299,17 @@ pub fn run_attack(
     let mut first_withheld = Vec::new();
     let mut spent = Vec::new();
     let pricing = BudgetPolicy::default();
-    for (t, alleles) in pop.target_alleles.iter().enumerate() {
+    for (t, sorted) in pop.target_alleles.iter().enumerate() {
+        let shuffled;
+        let alleles = match order {
+            QueryOrder::RarestFirst => sorted,
+            QueryOrder::Random => {
+                let mut v = sorted.clone();
+                v.shuffle(&mut ChaCha20Rng::seed_from_u64(cfg.seed ^ (t as u64 + 1)));
+                shuffled = v;
+                &shuffled
+            }
+        };
         let member = t < cfg.members_targeted;
         let researcher = ResearcherId::new(format!("attacker-{t}"));
         let mut ledgers: Vec<MemoryLedger> = (0..sites).map(|_| MemoryLedger::new()).collect();

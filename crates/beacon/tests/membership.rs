@@ -7,7 +7,9 @@
 //! about √(0.05·0.95/100) ≈ 0.022 from the members and as much again from the
 //! threshold set on 100 non-members; "no better than chance" is asserted as
 //! power ≤ 0.05 + 3·√2·0.022 = 0.1425.
-use oncofed_beacon::attack::{AttackResult, Population, PopulationConfig, curve_table, run_attack};
+use oncofed_beacon::attack::{
+    AttackResult, Population, PopulationConfig, QueryOrder, curve_table, run_attack,
+};
 use oncofed_beacon::defence::{BudgetPolicy, DefenceConfig, RareAllelePolicy, RareMode};
 use oncofed_model::SecurityLevel;
 
@@ -28,7 +30,7 @@ fn defaults_reduce_the_likelihood_ratio_attack_to_chance() {
     let rare = defaults.rare.expect("k-suppression is on by default");
     let budget = defaults.budget.expect("the budget is on by default");
     let none = DefenceConfig::none();
-    let run = |cfg: &DefenceConfig| run_attack(&pop, cfg, &QUERIES, FPR);
+    let run = |cfg: &DefenceConfig| run_attack(&pop, cfg, QueryOrder::RarestFirst, &QUERIES, FPR);
     let undefended = run(&none);
     let suppression = run(&DefenceConfig {
         rare: Some(rare),
