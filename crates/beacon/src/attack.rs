@@ -394,7 +394,8 @@ pub fn run_attack(
     }
 }
 
-/// A Markdown table: one row per query count, one column per named result.
+/// A Markdown table: one row per query count, one column per named result
+/// ("–" where a result stops before that count).
 pub fn curve_table(query_counts: &[usize], results: &[(&str, &AttackResult)]) -> String {
     let mut out = String::from("| queries |");
     for (name, _) in results {
@@ -406,10 +407,10 @@ pub fn curve_table(query_counts: &[usize], results: &[(&str, &AttackResult)]) ->
     for (i, q) in query_counts.iter().enumerate() {
         out.push_str(&format!("| {q} |"));
         for (_, r) in results {
-            out.push_str(&format!(
-                " {:.2} |",
-                r.power.get(i).copied().unwrap_or(f64::NAN)
-            ));
+            match r.power.get(i) {
+                Some(p) => out.push_str(&format!(" {p:.2} |")),
+                None => out.push_str(" – |"),
+            }
         }
         out.push('\n');
     }

@@ -18,9 +18,10 @@
 //! does not serve (an ignored constraint would answer a broader question than
 //! asked), unknown GET parameters.
 //!
-//! **Hand-written** because the Rust Beacon implementations found are servers
-//! tied to their own storage (the EGA's need MongoDB) and none implements the
-//! defences; the wire types are small. They are checked against the official
+//! **Hand-written** because the Beacon v2 implementations we know are servers
+//! tied to their own storage (the EGA/CRG reference implementations are Python
+//! on MongoDB, see `DEPENDENCIES.md`), none implements these defences, and the
+//! wire types OncoFed needs are small. They are checked against the official
 //! JSON schemas (vendored in `schemas/`, Apache-2.0) with Python `jsonschema`
 //! in `tests/schemas.rs`.
 pub mod attack;
