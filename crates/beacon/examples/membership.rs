@@ -84,7 +84,7 @@ fn main() {
     let named: Vec<(&str, &AttackResult)> = results.iter().map(|(n, r)| (n.as_str(), r)).collect();
     let table = curve_table(&QUERIES, &named);
     let mut text = format!(
-        "Power of the Shringarpure–Bustamante LRT (rarest alleles first) at FPR {FPR}, \
+        "Power of the Shringarpure–Bustamante LRT (rarest alleles first unless marked \"random order\") at FPR {FPR}, \
          {} members and {} non-members as targets, beacon of N = {} over {} sites, {} SNPs \
          (neutral spectrum on [1/20,000, 1/2]), reference frequencies from {} other individuals; \
          boolean answers to a public caller on a level-3 data set; fewest alleles of any target: {}. \
