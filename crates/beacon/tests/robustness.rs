@@ -37,10 +37,10 @@ proptest! {
         pairs in proptest::collection::vec((0..NAMES.len(), "[ -~]{0,24}"), 0..8),
     ) {
         let pairs: Vec<(&str, String)> = pairs.into_iter().map(|(i, v)| (NAMES[i], v)).collect();
-        if let Ok(body) = RequestBody::from_query_pairs(pairs) {
-            if let Ok(q) = body.variant_query() {
-                prop_assert!(!q.fingerprint().is_empty());
-            }
+        if let Ok(body) = RequestBody::from_query_pairs(pairs)
+            && let Ok(q) = body.variant_query()
+        {
+            prop_assert!(!q.fingerprint().is_empty());
         }
     }
 
