@@ -314,3 +314,41 @@ fn bad_parameters_are_refused() {
     };
     assert!(g.validate().is_err());
 }
+
+#[test]
+fn released_pool_frequencies_reveal_members() {
+    // Homer et al. (2008): a person's genotypes are closer to the frequencies
+    // of a pool they belong to than to the reference frequencies. The panel
+    // must carry that signal, or membership-attack tests prove nothing.
+    let panel = background_panel(4, 10_000);
+    let genome = |i: u64| {
+        let mut g = vec![0u8; panel.len()];
+        for (site, copies) in person_background_genotypes(&panel, person_genome_seed(4, i)) {
+            g[site] = copies;
+        }
+        g
+    };
+    let members: Vec<Vec<u8>> = (0..100).map(genome).collect();
+    let outsiders: Vec<Vec<u8>> = (100..200).map(genome).collect();
+    let pool: Vec<f64> = (0..panel.len())
+        .map(|j| members.iter().map(|g| f64::from(g[j])).sum::<f64>() / 200.0)
+        .collect();
+    let statistic = |g: &Vec<u8>| -> f64 {
+        panel
+            .iter()
+            .enumerate()
+            .map(|(j, s)| {
+                let y = f64::from(g[j]) / 2.0;
+                (y - s.population_af).abs() - (y - pool[j]).abs()
+            })
+            .sum()
+    };
+    let dm: Vec<f64> = members.iter().map(statistic).collect();
+    let dn: Vec<f64> = outsiders.iter().map(statistic).collect();
+    let max_outsider = dn.iter().copied().fold(f64::MIN, f64::max);
+    let detected = dm.iter().filter(|&&d| d > max_outsider).count();
+    assert!(
+        detected >= 95,
+        "{detected} of 100 members above every outsider"
+    );
+}
