@@ -18,6 +18,9 @@
 //! - `ground-truth/linkage.csv`: `person_id,site,local_id,variation`
 //! - `ground-truth/cohort.csv`: person-level truth
 //! - `manifest.json`: seed, parameters, counts, files
+//! - with [`SynthConfig::genomics`]: `site-<k>/genomics/` (VCFs and
+//!   `samples.csv`), `ground-truth/genomics.csv` and
+//!   `ground-truth/background-panel.tsv` ([`mod@genomics`])
 //!
 //! Optional modalities on top of a cohort: [`write_imaging`] (staging CTs as
 //! DICOM), [`write_cells`] (smears of single-cell images, see [`mod@cyto`])

@@ -15,7 +15,7 @@
 //!   `CSQ` annotation or none ([`GenomicsSiteStyle`]);
 //! - a **germline VCF** (VCF 4.3, one sample `G-…`, FORMAT `GT:DP:GQ`,
 //!   variant sites only) with the person's background genotypes on the
-//!   panel of [`mod@panel`] and, for breast-cancer persons with a BRCA
+//!   panel of [`background_panel`] and, for breast-cancer persons with a BRCA
 //!   finding (about [`GenomicsConfig::brca_rate`]), a heterozygous BRCA1
 //!   c.68_69del (185delAG) or BRCA2 c.5946del (6174delT). Each other site of
 //!   the person writes a germline VCF too with probability
@@ -41,11 +41,12 @@
 //! streams of (seed, person), never from the person's own stream, so the
 //! FHIR output is byte-identical with or without genomics.
 //!
-//! Reference data ([`mod@reference`]): hotspot positions and REF bases are
+//! Reference data ([`Hotspot`], [`flt3_itd`]): hotspot positions and REF bases are
 //! GRCh38's, checked against public sources; passenger and background
 //! positions are **synthetic** (REF from [`synthetic_base`], consistent
 //! across all files, not GRCh38's base).
 
+mod flt3;
 mod panel;
 mod reference;
 #[cfg(test)]
@@ -53,14 +54,12 @@ mod tests;
 mod vcf;
 mod writer;
 
+pub use flt3::{FLT3_EXON14, FLT3_EXON14_START, flt3_codon, flt3_itd};
 pub use panel::{
     MAX_PANEL_SIZE, PANEL_N_REF, PanelSite, background_panel, expected_share_below, min_panel_af,
     person_background_genotypes, person_genome_seed,
 };
-pub use reference::{
-    FLT3_EXON14, FLT3_EXON14_START, GRCH38_CONTIGS, Gene, Hotspot, KnownVariant, contig_name,
-    flt3_itd, synthetic_base,
-};
+pub use reference::{GRCH38_CONTIGS, Gene, Hotspot, KnownVariant, contig_name, synthetic_base};
 pub use vcf::{CSQ_HEADER, GenomicsSiteStyle};
 pub(crate) use writer::GenomicsWriter;
 pub use writer::{

@@ -59,7 +59,9 @@ pub struct GenomicsSummary {
     pub site_styles: BTreeMap<String, GenomicsSiteStyle>,
     /// Sites of the background panel.
     pub panel_sites: u64,
-    /// Files written, relative to the output directory.
+    /// Files written, relative to the output directory (not serialised: the
+    /// manifest and [`crate::SynthSummary::files_written`] list them already).
+    #[serde(skip_serializing)]
     pub files: Vec<String>,
 }
 
