@@ -120,19 +120,29 @@ pub fn flt3_itd(first: u32, codons: u32) -> Option<KnownVariant> {
         p -= 1;
     }
     let pad = flt3_base(p)? as char;
-    let last = first + codons - 1;
+    // HGVS describes a duplication at its most 3' position in the transcript;
+    // FLT3 is on the minus strand, so the left-aligned VCF insertion is
+    // already the 3'-most copy: c. follows from the final genomic position.
+    let len = 3 * codons;
+    let (cs, ce) = (FLT3_C_PLUS_G - p - len, FLT3_C_PLUS_G - p - 1);
+    // The same rule at the protein level: shift while the next residue
+    // repeats the first duplicated one.
+    let (mut a, mut b) = (first, first + codons - 1);
+    while let (Some(next), Some(head)) = (flt3_codon(b + 1), flt3_codon(a)) {
+        if next != head {
+            break;
+        }
+        a += 1;
+        b += 1;
+    }
     Some(KnownVariant {
         gene: FLT3,
         chrom: "13",
         pos: p,
         reference: pad.to_string(),
         alternate: format!("{pad}{}", String::from_utf8_lossy(&ins)),
-        hgvs_c: format!("c.{s}_{e}dup"),
-        hgvs_p: format!(
-            "p.{}{first}_{}{last}dup",
-            flt3_codon(first)?,
-            flt3_codon(last)?
-        ),
+        hgvs_c: format!("c.{cs}_{ce}dup"),
+        hgvs_p: format!("p.{}{a}_{}{b}dup", flt3_codon(a)?, flt3_codon(b)?),
         consequence: "inframe_insertion",
         impact: "MODERATE",
     })
@@ -177,6 +187,13 @@ mod tests {
                     .collect();
                 assert_eq!(ins, next, "{v:?}");
                 assert!(v.hgvs_p.ends_with("dup"));
+                // c. names exactly the inserted bases, read on the coding strand.
+                let (cs, ce) = v.hgvs_c[2..v.hgvs_c.len() - 3].split_once('_').unwrap();
+                let coding: String = (cs.parse::<u32>().unwrap()..=ce.parse().unwrap())
+                    .rev()
+                    .map(|c| complement(flt3_coding_base(c).unwrap()) as char)
+                    .collect();
+                assert_eq!(coding, ins, "{v:?}");
             }
             assert!(flt3_itd(*flt3_itd_starts(codons).end() + 1, codons).is_none());
         }
