@@ -121,6 +121,10 @@ pub struct SynthConfig {
     pub variation: VariationRates,
     /// Consent shares.
     pub consent: ConsentRates,
+    /// Sequencing output (per-site VCF batches) written beside the FHIR data;
+    /// `None` (the default) writes none and leaves the manifest unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genomics: Option<crate::genomics::GenomicsConfig>,
 }
 
 impl Default for SynthConfig {
@@ -134,6 +138,7 @@ impl Default for SynthConfig {
             multi_site: MultiSiteRates::default(),
             variation: VariationRates::default(),
             consent: ConsentRates::default(),
+            genomics: None,
         }
     }
 }
@@ -171,6 +176,9 @@ impl SynthConfig {
         }
         if self.multi_site.two_sites + self.multi_site.three_sites > 1.0 {
             return bad("multi_site.two_sites + multi_site.three_sites must not exceed 1".into());
+        }
+        if let Some(g) = &self.genomics {
+            g.validate()?;
         }
         Ok(())
     }

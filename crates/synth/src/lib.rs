@@ -18,9 +18,15 @@
 //! - `ground-truth/linkage.csv`: `person_id,site,local_id,variation`
 //! - `ground-truth/cohort.csv`: person-level truth
 //! - `manifest.json`: seed, parameters, counts, files
+//! - with [`SynthConfig::genomics`]: `site-<k>/genomics/` (VCFs and
+//!   `samples.csv`), `ground-truth/genomics.csv` and
+//!   `ground-truth/background-panel.tsv` ([`mod@genomics`])
 //!
 //! Optional modalities on top of a cohort: [`write_imaging`] (staging CTs as
-//! DICOM) and [`write_cells`] (smears of single-cell images, see [`mod@cyto`]).
+//! DICOM), [`write_cells`] (smears of single-cell images, see [`mod@cyto`])
+//! and sequencing output (tumour/normal and germline VCFs, see
+//! [`mod@genomics`]), which [`generate`] writes itself when
+//! [`SynthConfig::genomics`] is set.
 //!
 //! Same [`SynthConfig`] → byte-identical output: every person has its own ChaCha8
 //! stream derived from (seed, person index), and nothing depends on time or threads.
@@ -32,6 +38,7 @@ mod draw;
 mod entities;
 mod fhir_writer;
 mod findings;
+pub mod genomics;
 mod identity;
 mod imaging;
 mod json;
@@ -50,6 +57,10 @@ pub use entities::{ENTITIES, Entity, EntitySpec, Localisation, Marker, Stage};
 pub use fhir_writer::{
     ECOG_SYSTEM, MII_BROAD_CONSENT_POLICY, MII_CONSENT_POLICY_SYSTEM, ONCOFED_CONSENT_SYSTEM,
     THERAPY_LINE_EXTENSION, TNM_SYSTEM, patient_bundle, write_patient_bundle,
+};
+pub use genomics::{
+    GenomicsConfig, GenomicsSiteStyle, GenomicsSummary, PanelSite, background_panel,
+    person_background_genotypes, person_genome_seed, write_genomics,
 };
 pub use identity::Variation;
 pub use imaging::{ImagingSummary, write_imaging};
@@ -108,6 +119,9 @@ pub struct SynthSummary {
     pub bundles: u64,
     /// Files written, relative to the output directory, `/`-separated.
     pub files_written: Vec<String>,
+    /// Sequencing output, when [`SynthConfig::genomics`] asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genomics: Option<GenomicsSummary>,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
 }
@@ -143,6 +157,10 @@ pub fn generate(
     let mut truth = output::GroundTruth::new(out_dir)?;
     let mut files: Vec<Vec<String>> = vec![Vec::new(); config.sites as usize];
     let mut resources: BTreeMap<String, u64> = BTreeMap::new();
+    let mut genomics = match &config.genomics {
+        Some(g) => Some(genomics::GenomicsWriter::new(config, g, out_dir)?),
+        None => None,
+    };
 
     for index in 0..config.persons {
         let p = person::person(config, index);
@@ -157,6 +175,9 @@ pub fn generate(
             }
         }
         truth.write(&p)?;
+        if let Some(g) = &mut genomics {
+            g.write_person(&p)?;
+        }
         if (index + 1) % PROGRESS_EVERY == 0 || index + 1 == config.persons {
             progress(index + 1);
         }
@@ -165,6 +186,7 @@ pub fn generate(
         s.close()?;
     }
     truth.finish()?;
+    let genomics = genomics.map(|g| g.finish()).transpose()?;
 
     let patients_per_site: BTreeMap<String, u64> = sites
         .iter()
@@ -174,6 +196,9 @@ pub fn generate(
     let bundles = sites.iter().map(|s| s.bundles).sum();
     let mut files_written: Vec<String> = files.into_iter().flatten().collect();
     files_written.extend(output::GroundTruth::FILES.iter().map(|s| s.to_string()));
+    if let Some(g) = &genomics {
+        files_written.extend(g.files.iter().cloned());
+    }
     files_written.push("manifest.json".to_owned());
     output::Manifest {
         generator: env!("CARGO_PKG_NAME"),
@@ -185,6 +210,7 @@ pub fn generate(
         resources_by_type: &resources,
         bundles,
         files: &files_written,
+        genomics: genomics.as_ref(),
     }
     .write(out_dir)?;
 
@@ -194,6 +220,7 @@ pub fn generate(
         resources_by_type: resources,
         bundles,
         files_written,
+        genomics,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -242,6 +242,8 @@ pub(crate) struct Manifest<'a> {
     pub resources_by_type: &'a BTreeMap<String, u64>,
     pub bundles: u64,
     pub files: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genomics: Option<&'a crate::genomics::GenomicsSummary>,
 }
 
 impl Manifest<'_> {
