@@ -11,6 +11,7 @@ mod demo;
 mod demo_analyses;
 mod demo_audit;
 mod demo_cells;
+mod demo_genomics;
 mod demo_imaging;
 mod demo_transport;
 mod hub;

@@ -287,6 +287,8 @@ struct ParsedFile {
     column_rows: Vec<usize>,
     build: oncofed_model::GenomeBuild,
     calls: Vec<Call>,
+    /// How it was read (the declared origin), for cutting extracts.
+    opts: ReadOptions,
 }
 
 /// Reads and parses every file of the manifest (blocking).
@@ -375,6 +377,7 @@ fn parse_all(
             rows,
             column_rows,
             calls,
+            opts,
         });
     }
     Ok(out)
@@ -570,7 +573,7 @@ fn person_extract(
     let mut out = Vec::new();
     oncofed_vcf::write_extract(
         &file.path,
-        &ReadOptions::default(),
+        &file.opts,
         columns,
         &rename,
         None,

@@ -110,6 +110,10 @@ pub struct IngestReport {
     /// batch that failed is in `errors` and `units_failed`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cells: Vec<crate::cells::CellReport>,
+    /// What each sequencing batch of the run did (one report per landed batch;
+    /// a batch that failed is in `errors` and `units_failed`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sequencing: Vec<crate::genomics::GenomicsReport>,
 }
 
 /// Why an ingest run stopped. Units that were rejected are not errors of the run;

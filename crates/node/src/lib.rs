@@ -29,6 +29,7 @@ mod consent_gate;
 mod discover;
 pub mod files;
 pub mod genomics;
+pub mod htsget;
 pub mod imaging;
 pub mod ingest;
 mod persons;

@@ -6,8 +6,10 @@
 //! |---|---|---|
 //! | `GET /health` | — | `ok` |
 //! | `POST /v1/query` | [`FactQuery`] | [`QueryAnswer`](crate::QueryAnswer) |
+//! | `GET /htsget/variants/{id}` | — | an htsget ticket ([`crate::htsget`]), when grants are served |
 //!
-//! Every call but `/health` needs `Authorization: Bearer <token>`.
+//! Every call but `/health` needs `Authorization: Bearer <token>`: the node's
+//! token for `/v1/query`, a project researcher's token of a grant for htsget.
 
 use crate::{FactQuery, QueryError, QueryService};
 use axum::extract::{FromRequestParts, State};
@@ -23,6 +25,7 @@ use std::sync::Arc;
 pub struct ApiState {
     query: QueryService,
     token_hash: Arc<[u8; 32]>,
+    htsget: Option<crate::htsget::HtsgetState>,
 }
 
 impl ApiState {
@@ -31,16 +34,28 @@ impl ApiState {
         Self {
             query,
             token_hash: Arc::new(oncofed_service::tokens::TokenDigest::of(token).bytes()),
+            htsget: None,
         }
+    }
+
+    /// Also serves the htsget endpoint for the projects of `htsget`'s grants.
+    pub fn with_htsget(mut self, htsget: crate::htsget::HtsgetState) -> Self {
+        self.htsget = Some(htsget);
+        self
     }
 }
 
 /// The node API's router.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
+    let htsget = state.htsget.clone();
+    let api = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/v1/query", post(query))
-        .with_state(state)
+        .with_state(state);
+    match htsget {
+        Some(h) => api.merge(crate::htsget::router(h)),
+        None => api,
+    }
 }
 
 /// Serves the node API on `listener` until `shutdown` completes: HTTPS with

@@ -128,7 +128,7 @@ async fn execute(
 ) -> Result<DeletionReceipt, WithdrawalError> {
     if let Some(archive) = archive {
         let pseudonym = order.pseudonym.clone();
-        // DICOM objects and cell images of the person.
+        // DICOM objects, cell images and sequencing files of the person.
         let keys: Vec<String> = with_store(store, move |s| {
             let persons = [pseudonym];
             let mut keys: Vec<String> = s
@@ -142,6 +142,11 @@ async fn execute(
                 .map(|r| r.smear_key)
                 .collect();
             keys.extend(s.cells_of(&smears)?.into_iter().map(|c| c.object_key));
+            keys.extend(
+                s.sequence_files_of(&persons)?
+                    .into_iter()
+                    .map(|f| f.object_key),
+            );
             Ok(keys)
         })
         .await?;
@@ -151,8 +156,9 @@ async fn execute(
     let (patients, facts, images_deleted, remaining) = with_store(store, move |s| {
         let deleted = s.delete_patient(&pseudonym)?;
         let remaining = s.existing_patients(std::slice::from_ref(&pseudonym))?.len() as u64;
-        // The receipt's image count covers DICOM objects and cell images.
-        let images = (deleted.images.len() + deleted.cells.len()) as u64;
+        // The receipt's object count covers DICOM objects, cell images and
+        // sequencing files.
+        let images = (deleted.images.len() + deleted.cells.len() + deleted.sequences.len()) as u64;
         Ok((u64::from(deleted.patient), deleted.facts, images, remaining))
     })
     .await?;

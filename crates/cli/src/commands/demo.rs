@@ -89,6 +89,7 @@ struct DemoSummary {
     analyses: super::demo_analyses::DemoAnalyses,
     imaging: super::demo_imaging::DemoImaging,
     cells: super::demo_cells::DemoCells,
+    genomics: super::demo_genomics::DemoGenomics,
     audit: super::demo_audit::DemoAudit,
     data_dir: PathBuf,
     trustee: String,
@@ -126,11 +127,12 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         })
         .await??
     };
+    let genomics_generated = super::demo_genomics::generate(&config, &cohort).await?;
     say(
         &a,
         &format!(
-            "generated {} persons at {} sites, {} staging CTs",
-            synth.persons, a.sites, imaging_generated.studies
+            "generated {} persons at {} sites, {} staging CTs, {} sequenced persons",
+            synth.persons, a.sites, imaging_generated.studies, genomics_generated.persons_sequenced
         ),
     );
 
@@ -211,6 +213,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             cells.training_seconds
         ),
     );
+    let genomics = super::demo_genomics::run(&fed, &services, &cohort, genomics_generated).await?;
+    say(
+        &a,
+        "sequencing data ingested, encrypted at rest, queried and delivered under consent",
+    );
     let audit = super::demo_audit::run(&fed).await?;
     say(
         &a,
@@ -224,6 +231,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         analyses,
         imaging,
         cells,
+        genomics,
         audit,
         data_dir: dir.clone(),
         trustee: fed.trustee_url().to_owned(),
@@ -334,6 +342,7 @@ fn print_summary(s: &DemoSummary) {
     super::demo_analyses::print(&s.analyses);
     super::demo_imaging::print(&s.imaging);
     super::demo_cells::print(&s.cells);
+    super::demo_genomics::print(&s.genomics);
     super::demo_audit::print(&s.audit);
     super::demo_transport::print(&s.transport);
     println!(

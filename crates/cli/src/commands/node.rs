@@ -298,6 +298,23 @@ pub struct ServeArgs {
     /// HTTPS for this service.
     #[command(flatten)]
     server_tls: super::tls_args::ServerTlsArgs,
+    /// Also serve GET /htsget/variants/{id} for an approved project's
+    /// researcher (repeat for several projects): a JSON grant file naming the
+    /// project, its key file, the researcher's token file and Crypt4GH public
+    /// key file ({"project", "project_key_file", "token_file",
+    /// "researcher_public_key_file"}). Regions of a person's VCF are delivered
+    /// Crypt4GH-encrypted to that key, with the genetic opt-in only, and
+    /// recorded in DATA_DIR/delivery-audit.db.
+    #[arg(long, value_name = "FILE")]
+    htsget_grant: Vec<PathBuf>,
+    /// The site's signing key (as for `oncofed node agent`), with
+    /// --htsget-grant: it signs the delivery audit trail's checkpoints.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    #[command(flatten)]
+    imaging: super::node_imaging::ImagingArgs,
+    #[command(flatten)]
+    sequencing: super::node_imaging::SequencingArgs,
 }
 
 fn parse_kind(s: &str) -> Result<FactKind, String> {
@@ -400,8 +417,36 @@ async fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open().await?;
-    let service = QueryService::new(store, a.trustee.gate(&a.store.data_dir)?);
-    let state = oncofed_node::serve::ApiState::new(service, &read_secret(&a.api_token_file)?);
+    let gate = a.trustee.gate(&a.store.data_dir)?;
+    let service = QueryService::new(store.clone(), gate.clone());
+    let mut state = oncofed_node::serve::ApiState::new(service, &read_secret(&a.api_token_file)?);
+    if !a.htsget_grant.is_empty() {
+        let grants = a
+            .htsget_grant
+            .iter()
+            .map(|p| oncofed_node::htsget::HtsgetGrant::from_file(p).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let key_file = a
+            .key_file
+            .as_ref()
+            .context("--htsget-grant needs --key-file (the site's signing key, for the delivery audit trail)")?;
+        let key = oncofed_crypto::SigningKeyPair::load_or_create(key_file)
+            .with_context(|| format!("site key {}", key_file.display()))?;
+        let audit_file = a.store.data_dir.join("delivery-audit.db");
+        let audit = oncofed_node::imaging::deliver::DeliveryAudit::open(
+            &audit_file,
+            key,
+            oncofed_audit::DEFAULT_CHECKPOINT_EVERY,
+        )
+        .with_context(|| format!("delivery audit trail {}", audit_file.display()))?;
+        state = state.with_htsget(oncofed_node::htsget::HtsgetState {
+            store,
+            gate,
+            setup: a.sequencing.setup(&a.imaging, &a.store.data_dir)?,
+            audit: std::sync::Arc::new(audit),
+            grants: std::sync::Arc::new(grants),
+        });
+    }
     let tls = a.server_tls.acceptor()?;
     let insecure = a.server_tls.insecure_http();
     oncofed_tls::check_bind(a.listen, tls.is_some(), insecure)?;

@@ -57,16 +57,22 @@ impl ImagingArgs {
 }
 
 impl ImagingArgs {
-    /// Where cell images go (the same archive as DICOM objects) and the site
-    /// secret their smear and cell ids are keyed with (the DICOM UID key file,
-    /// used under a domain label of its own).
-    pub fn cell_setup(&self, data_dir: &Path) -> anyhow::Result<oncofed_node::cells::CellSetup> {
+    /// The site secret keyed ids are derived with (the DICOM UID key file,
+    /// used under a domain label per use), created on first use.
+    pub fn uid_key(&self, data_dir: &Path) -> anyhow::Result<[u8; 32]> {
         let key_file = self
             .dicom_uid_key_file
             .clone()
             .unwrap_or_else(|| data_dir.join("dicom-uid.key"));
-        let key = oncofed_node::imaging::load_or_create_uid_key(&key_file)
-            .with_context(|| format!("site key {}", key_file.display()))?;
+        oncofed_node::imaging::load_or_create_uid_key(&key_file)
+            .with_context(|| format!("site key {}", key_file.display()))
+    }
+
+    /// Where cell images go (the same archive as DICOM objects) and the site
+    /// secret their smear and cell ids are keyed with (the DICOM UID key file,
+    /// used under a domain label of its own).
+    pub fn cell_setup(&self, data_dir: &Path) -> anyhow::Result<oncofed_node::cells::CellSetup> {
+        let key = self.uid_key(data_dir)?;
         Ok(oncofed_node::cells::CellSetup::new(
             self.archive(data_dir)?,
             key,
@@ -74,15 +80,31 @@ impl ImagingArgs {
     }
 }
 
+/// Ingest paths by reader.
+#[derive(Debug, Default)]
+pub struct SplitPaths {
+    /// FHIR files and folders.
+    pub fhir: Vec<PathBuf>,
+    /// DICOM files and folders.
+    pub dicom: Vec<PathBuf>,
+    /// Cell-image batches.
+    pub cells: Vec<PathBuf>,
+    /// Sequencing batches.
+    pub sequencing: Vec<PathBuf>,
+}
+
 /// Splits ingest paths: files that hold DICOM go to imaging only; folders go
 /// to both readers (each takes its own files from them); cell-batch folders
-/// (holding `smears.csv` and `cells.csv`) go to the cell ingest only. Returns
-/// (FHIR, DICOM, cell batches).
-pub fn split_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>) {
-    let (mut fhir, mut dicom, mut cells) = (Vec::new(), Vec::new(), Vec::new());
+/// (holding `smears.csv` and `cells.csv`) go to the cell ingest only, and
+/// sequencing batches (holding `samples.csv`) to the sequencing ingest only.
+pub fn split_paths(paths: &[PathBuf]) -> SplitPaths {
+    let mut out = SplitPaths::default();
+    let (fhir, dicom, cells) = (&mut out.fhir, &mut out.dicom, &mut out.cells);
     for p in paths {
         if oncofed_node::cells::is_cell_batch(p) {
             cells.push(p.clone());
+        } else if oncofed_node::genomics::is_sequencing_batch(p) {
+            out.sequencing.push(p.clone());
         } else if p.is_dir() {
             fhir.push(p.clone());
             dicom.push(p.clone());
@@ -92,7 +114,41 @@ pub fn split_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBu
             fhir.push(p.clone());
         }
     }
-    (fhir, dicom, cells)
+    out
+}
+
+/// Where sequencing files go and the site's Crypt4GH key.
+#[derive(Debug, Args)]
+pub struct SequencingArgs {
+    /// The site's Crypt4GH private key (the c4gh format `crypt4gh-keygen
+    /// --nocrypt` writes); sequencing files are kept encrypted to it and can be
+    /// read only with it. Created owner-only on first use: keep it with the
+    /// site's other secrets. Default: DATA_DIR/sequences.c4gh.sec.
+    #[arg(long, env = "ONCOFED_C4GH_KEY_FILE", value_name = "FILE")]
+    c4gh_key_file: Option<PathBuf>,
+}
+
+impl SequencingArgs {
+    /// The site's sequencing setup: the archive of `imaging`, its key file for
+    /// keyed ids, the Crypt4GH key.
+    pub fn setup(
+        &self,
+        imaging: &ImagingArgs,
+        data_dir: &Path,
+    ) -> anyhow::Result<oncofed_node::genomics::GenomicsSetup> {
+        let key_file = self
+            .c4gh_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("sequences.c4gh.sec"));
+        let site_key = oncofed_node::genomics::load_or_create_site_key(&key_file)
+            .with_context(|| format!("Crypt4GH key {}", key_file.display()))?;
+        let uid_key = imaging.uid_key(data_dir)?;
+        Ok(oncofed_node::genomics::GenomicsSetup::new(
+            imaging.archive(data_dir)?,
+            uid_key,
+            site_key,
+        ))
+    }
 }
 
 /// `oncofed node dicom-scp`: receive DICOM objects by C-STORE.

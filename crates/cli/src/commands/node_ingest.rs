@@ -48,9 +48,21 @@ pub struct IngestArgs {
     /// holding both files is taken as a cell batch too.
     #[arg(long, value_name = "DIR")]
     cells: Vec<PathBuf>,
+    /// A sequencing batch to ingest (repeat for several): a folder with VCF or
+    /// BCF files (plain, gzip or BGZF) and samples.csv (file,sample,patient_id,
+    /// family,given,birth_date,sex,collected,origin: one row per sample column
+    /// of each file; origin germline|somatic or empty when the header says,
+    /// e.g. Mutect2's ##tumor_sample). Files are kept only Crypt4GH-encrypted
+    /// to the site key; calls go to the store. A batch lands whole or not at
+    /// all; its error names the file, line and field. A folder among PATHS
+    /// holding samples.csv is taken as a sequencing batch too.
+    #[arg(long, value_name = "DIR")]
+    vcf: Vec<PathBuf>,
+    #[command(flatten)]
+    sequencing: super::node_imaging::SequencingArgs,
     /// Files or folders to ingest: FHIR (.json, .ndjson) and DICOM files
-    /// (Part 10, or bare data sets) alike, and cell-batch folders.
-    #[arg(required_unless_present = "cells")]
+    /// (Part 10, or bare data sets) alike, cell-batch and sequencing-batch folders.
+    #[arg(required_unless_present_any = ["cells", "vcf"])]
     paths: Vec<PathBuf>,
 }
 
@@ -77,8 +89,12 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let (fhir_paths, dicom_paths, mut cell_batches) = super::node_imaging::split_paths(&a.paths);
+    let split = super::node_imaging::split_paths(&a.paths);
+    let (fhir_paths, dicom_paths) = (split.fhir, split.dicom);
+    let mut cell_batches = split.cells;
     cell_batches.extend(a.cells.iter().cloned());
+    let mut sequencing_batches = split.sequencing;
+    sequencing_batches.extend(a.vcf.iter().cloned());
     let mut report = if fhir_paths.is_empty() {
         IngestReport::default()
     } else {
@@ -120,6 +136,33 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
                     report
                         .errors
                         .push(format!("cell batch {}: {e}", dir.display()));
+                }
+            }
+        }
+    }
+    if !report.interrupted && !sequencing_batches.is_empty() {
+        let setup = a.sequencing.setup(&a.imaging, &a.store.data_dir)?;
+        for dir in &sequencing_batches {
+            use oncofed_node::genomics::GenomicsError;
+            match oncofed_node::genomics::ingest_sequencing(&store, &client, &setup, dir).await {
+                Ok(r) => {
+                    report.units_ok += 1;
+                    report.sequencing.push(r);
+                }
+                // Trust centre, archive and store failures stop the run, as for FHIR.
+                Err(
+                    e @ (GenomicsError::Trustee(_)
+                    | GenomicsError::Archive(_)
+                    | GenomicsError::Store(_)),
+                ) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("sequencing batch {}", dir.display())));
+                }
+                Err(e) => {
+                    report.units_failed += 1;
+                    report
+                        .errors
+                        .push(format!("sequencing batch {}: {e}", dir.display()));
                 }
             }
         }
@@ -180,6 +223,19 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
                 c.patients,
                 c.patients_new,
                 classes.join(", ")
+            );
+        }
+        for g in &report.sequencing {
+            println!(
+                "sequencing: {} files of {} patients ({} new): {} somatic and {} germline calls, {} marker facts; {} objects encrypted ({} already stored)",
+                g.files,
+                g.patients,
+                g.patients_new,
+                g.somatic_calls,
+                g.germline_calls,
+                g.facts,
+                g.objects,
+                g.objects_existing
             );
         }
     }

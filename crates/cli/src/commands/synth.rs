@@ -55,6 +55,17 @@ pub struct SynthArgs {
     /// Cell images per smear with --cells.
     #[arg(long, value_name = "N", default_value_t = 40)]
     cells_per_smear: usize,
+    /// Also write sequencing output for this share of the persons, 0 to 1:
+    /// a Mutect2-style tumour/normal VCF with the person's FHIR markers as
+    /// real hotspot variants, and a germline VCF of background variants drawn
+    /// from a neutral allele-frequency spectrum (BRCA1/2 in some breast
+    /// cancers), into OUT/site-<k>/genomics/ with samples.csv; the truth and
+    /// the population frequencies in OUT/ground-truth/.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    vcf_share: f64,
+    /// Sites of the germline background panel with --vcf-share.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    vcf_panel: usize,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -81,6 +92,11 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
             Format::Json => OutputFormat::Json,
         },
         bundle_size: a.bundle_size,
+        genomics: (a.vcf_share > 0.0).then(|| oncofed_synth::GenomicsConfig {
+            share: a.vcf_share,
+            panel_size: a.vcf_panel,
+            ..Default::default()
+        }),
         ..SynthConfig::default()
     };
     let bar = count_bar(a.json, a.patients, "synth");
@@ -111,6 +127,12 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
         );
         for (site, n) in &summary.patients_per_site {
             println!("  {site}: {n} patients");
+        }
+        if let Some(g) = &summary.genomics {
+            println!(
+                "{} persons sequenced: {} tumour/normal and {} germline VCFs in <site>/genomics/",
+                g.persons_sequenced, g.somatic_files, g.germline_files
+            );
         }
         if let Some(i) = imaging {
             println!(

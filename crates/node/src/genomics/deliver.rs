@@ -127,7 +127,13 @@ pub async fn deliver_region(
     let mut plain = Vec::with_capacity(sealed.len());
     oncofed_crypt4gh::decrypt(sealed.as_slice(), &mut plain, &setup.site_key, None)?;
     drop(sealed);
-    let reader = VcfReader::from_bytes(plain, &ReadOptions::default())?;
+    // The file's origin as it was ingested (a germline call set declares it
+    // only in the batch manifest).
+    let opts = ReadOptions {
+        declared_origin: Some(super::vcf_origin(file.origin)),
+        ..ReadOptions::default()
+    };
+    let reader = VcfReader::from_bytes(plain, &opts)?;
     let names = column_names(&reader, project_pseudonym);
     let keep: Vec<usize> = (0..names.len()).collect();
     let mut extract = Vec::new();

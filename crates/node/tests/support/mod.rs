@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dicom;
+pub mod genomics;
 
 use oncofed_crypto::SigningKeyPair;
 use oncofed_model::SiteId;
