@@ -45,7 +45,7 @@
 mod deliver;
 mod manifest;
 
-pub use deliver::{DeliveryError, RegionDelivery, SequenceRequest, deliver_region};
+pub use deliver::{DeliveryError, RegionDelivery, RegionQuery, SequenceRequest, deliver_region};
 pub use manifest::{SAMPLES_FILE, SAMPLES_HEADER};
 
 use crate::SharedStore;

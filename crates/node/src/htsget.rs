@@ -150,11 +150,15 @@ async fn ticket(
         .ok_or_else(|| {
             invalid("the id is <project pseudonym>.somatic or <project pseudonym>.germline")
         })?;
-    let region = region(&q)?;
+    let query = crate::genomics::RegionQuery {
+        id: pseudonym.to_owned(),
+        origin,
+        region: region(&q)?,
+    };
     let request = SequenceRequest {
         project: grant.project.clone(),
         key: grant.key.clone(),
-        recipient: grant.recipient.clone(),
+        recipient: grant.recipient,
         today: chrono::Utc::now().date_naive(),
     };
     let delivered = deliver_region(
@@ -163,9 +167,7 @@ async fn ticket(
         &state.setup,
         &state.audit,
         &request,
-        pseudonym,
-        origin,
-        region.as_ref(),
+        &query,
     )
     .await
     .map_err(|e| match e {
@@ -260,7 +262,7 @@ impl HtsgetGrant {
         };
         let key = ProjectKey::from_hex(&secret(&g.project_key_file)?)?;
         let token = oncofed_service::tokens::TokenDigest::of(secret(&g.token_file)?.trim());
-        let recipient = PublicKey::from_file(&base.join(&g.researcher_public_key_file))
+        let recipient = PublicKey::from_file(base.join(&g.researcher_public_key_file))
             .map_err(|e| e.to_string())?;
         Ok(Self {
             project: g.project,

@@ -13,7 +13,7 @@ use oncofed_criteria::Criteria;
 use oncofed_crypt4gh::SecretKey;
 use oncofed_model::{Pseudonym, VariantOrigin};
 use oncofed_node::ConsentGate;
-use oncofed_node::genomics::{self, DeliveryError, GenomicsSetup, SequenceRequest};
+use oncofed_node::genomics::{self, DeliveryError, GenomicsSetup, RegionQuery, SequenceRequest};
 use oncofed_node::imaging::ObjectArchive;
 use oncofed_node::imaging::deliver::{DeliveryAudit, ProjectKey};
 use oncofed_node::withdrawal::WithdrawalPoller;
@@ -232,7 +232,7 @@ async fn sequencing_batches_land_encrypted_answer_criteria_deliver_with_consent_
     let researcher = SecretKey::generate().unwrap();
     let gate = Arc::new(ConsentGate::new(client.clone(), Duration::from_secs(60)));
     let audit = DeliveryAudit::open(
-        &node.dir.path().join("deliveries.audit"),
+        node.dir.path().join("deliveries.audit"),
         oncofed_crypto::SigningKeyPair::generate(),
         16,
     )
@@ -253,9 +253,11 @@ async fn sequencing_batches_land_encrypted_answer_criteria_deliver_with_consent_
         &setup,
         &audit,
         &request,
-        &anna_project,
-        VariantOrigin::Somatic,
-        Some(&region),
+        &RegionQuery {
+            id: anna_project.clone(),
+            origin: VariantOrigin::Somatic,
+            region: Some(region),
+        },
     )
     .await
     .unwrap();
@@ -280,9 +282,11 @@ async fn sequencing_batches_land_encrypted_answer_criteria_deliver_with_consent_
             &setup,
             &audit,
             &request,
-            id,
-            origin,
-            None,
+            &RegionQuery {
+                id: id.to_owned(),
+                origin,
+                region: None,
+            },
         )
         .await
         .unwrap_err();
@@ -295,9 +299,11 @@ async fn sequencing_batches_land_encrypted_answer_criteria_deliver_with_consent_
         &setup,
         &audit,
         &request,
-        &clara_project,
-        VariantOrigin::Germline,
-        None,
+        &RegionQuery {
+            id: clara_project.clone(),
+            origin: VariantOrigin::Germline,
+            region: None,
+        },
     )
     .await
     .unwrap();

@@ -61,7 +61,8 @@ fn records(vcf: &Path, region: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+// Several threads: the endpoint serves while the test waits on the peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_htsget_client_downloads_a_region_python_crypt4gh_decrypts_and_bcftools_agrees()
 {
     let Some(bin) = peer_bin() else { return };
@@ -130,7 +131,7 @@ async fn the_python_htsget_client_downloads_a_region_python_crypt4gh_decrypts_an
         setup,
         audit: Arc::new(
             DeliveryAudit::open(
-                &tmp.path().join("audit.db"),
+                tmp.path().join("audit.db"),
                 oncofed_crypto::SigningKeyPair::generate(),
                 16,
             )

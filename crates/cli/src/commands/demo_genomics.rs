@@ -152,9 +152,11 @@ async fn deliver(fed: &LocalFederation, service: &QueryService) -> anyhow::Resul
             &setup,
             &audit,
             &request,
-            &id,
-            VariantOrigin::Somatic,
-            Some(&region),
+            &genomics::RegionQuery {
+                id,
+                origin: VariantOrigin::Somatic,
+                region: Some(region),
+            },
         )
         .await
         {

@@ -37,6 +37,17 @@ pub struct SequenceRequest {
     pub today: NaiveDate,
 }
 
+/// What is asked for: a person, the origin of their file, a region.
+#[derive(Debug, Clone)]
+pub struct RegionQuery {
+    /// The person's project pseudonym.
+    pub id: String,
+    /// Somatic or germline: which of the person's files.
+    pub origin: VariantOrigin,
+    /// The region; the whole file without one.
+    pub region: Option<Region>,
+}
+
 /// A delivered region: Crypt4GH bytes of a BGZF-compressed VCF.
 #[derive(Debug, Clone)]
 pub struct RegionDelivery {
@@ -73,8 +84,8 @@ pub enum DeliveryError {
     Audit(#[from] oncofed_audit::AuditError),
 }
 
-/// Delivers `region` (all of the file without one) of the newest file of
-/// `origin` of the person whose project pseudonym is `project_pseudonym`,
+/// Delivers the query's region (all of the file without one) of the newest
+/// file of its origin of the person whose project pseudonym it names,
 /// consent-checked, audited, encrypted to the request's recipient.
 pub async fn deliver_region(
     store: &SharedStore,
@@ -82,10 +93,10 @@ pub async fn deliver_region(
     setup: &GenomicsSetup,
     audit: &DeliveryAudit,
     request: &SequenceRequest,
-    project_pseudonym: &str,
-    origin: VariantOrigin,
-    region: Option<&Region>,
+    query: &RegionQuery,
 ) -> Result<RegionDelivery, DeliveryError> {
+    let (project_pseudonym, origin, region) =
+        (query.id.as_str(), query.origin, query.region.as_ref());
     let outcome = find_permitted(store, gate, request, project_pseudonym, origin).await;
     let target = format!("project/{}", request.project);
     let details = |result: &str| {
