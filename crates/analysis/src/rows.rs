@@ -16,6 +16,9 @@ pub struct PatientData {
     pub demographics: Demographics,
     /// The patient's facts (diagnoses, observations, molecular findings, ...).
     pub facts: Vec<Fact>,
+    /// The patient's variant calls that passed the caller's filters (read
+    /// only when a `variant:` or `vaf:` variable asks).
+    pub variants: Vec<oncofed_model::GeneticVariant>,
 }
 
 /// One patient's row: follow-up, death, and the values of
@@ -140,6 +143,23 @@ pub fn variable_value(variable: &Variable, patient: &PatientData, index: NaiveDa
                         .as_ref()
                         .is_some_and(|m| m.code.eq_ignore_ascii_case(gene)))
         })))),
+        Variable::Variant { gene, protein } => {
+            Some(f64::from(u8::from(patient.variants.iter().any(|v| {
+                v.gene.as_deref() == Some(gene.as_str())
+                    && v.hgvs_p.as_deref() == Some(protein.as_str())
+            }))))
+        }
+        Variable::Vaf { gene } => Some(
+            patient
+                .variants
+                .iter()
+                .filter(|v| {
+                    v.origin == oncofed_model::VariantOrigin::Somatic
+                        && v.gene.as_deref() == Some(gene.as_str())
+                })
+                .filter_map(|v| v.vaf)
+                .fold(0.0, f64::max),
+        ),
         // the inner value, kept only when it is one of the listed levels: any
         // other value leaves the row out like a missing one (complete cases);
         // the model's 0/1 columns are built from it in `site`

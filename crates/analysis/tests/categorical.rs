@@ -322,6 +322,7 @@ fn a_value_outside_the_levels_leaves_the_row_out() {
             category: DataCategory::Clinical,
             level: SecurityLevel::Pseudonymised,
         }],
+        variants: Vec::new(),
     };
     let v = ecog("0,1,2");
     assert_eq!(variable_value(&v, &patient("2"), index), Some(2.0));

@@ -222,9 +222,12 @@ fn check_variable(v: &Variable) -> Result<(), AnalysisError> {
                 Ok(())
             }
         }
-        Variable::Molecular { gene } if !printable(gene) => {
+        Variable::Molecular { gene } | Variable::Vaf { gene } if !printable(gene) => {
             invalid("a molecular variable needs an HGNC gene symbol such as EGFR")
         }
+        Variable::Variant { gene, protein } if !printable(gene) || !printable(protein) => invalid(
+            "a variant variable is variant:<HGNC symbol>:<protein change>, e.g. variant:EGFR:p.L858R",
+        ),
         Variable::Treatment {
             system,
             prefix,
@@ -264,7 +267,10 @@ fn check_variable(v: &Variable) -> Result<(), AnalysisError> {
                 Ok(())
             }
         }
-        Variable::Diagnosis { .. } | Variable::Molecular { .. } => Ok(()),
+        Variable::Diagnosis { .. }
+        | Variable::Molecular { .. }
+        | Variable::Variant { .. }
+        | Variable::Vaf { .. } => Ok(()),
     }
 }
 

@@ -57,6 +57,7 @@ fn patient() -> PatientData {
                 "2020-01-02",
             ),
         ],
+        variants: Vec::new(),
     }
 }
 
@@ -334,4 +335,51 @@ fn a_treatment_counts_before_the_index_date_or_within_its_window() {
     for bad in ["tx:icd:C34", "tx:atc:", "tx:atc:L01@x"] {
         assert!(bad.parse::<Variable>().is_err(), "{bad}");
     }
+}
+
+/// Variant-level variables (issue 16): a passing call with the protein
+/// change, and the highest somatic VAF of the gene (0 without a call).
+#[test]
+fn variant_and_vaf_variables_read_the_calls() {
+    use oncofed_model::{GeneticVariant, VariantOrigin};
+    let call = |gene: &str, protein: &str, origin, vaf| GeneticVariant {
+        gene: Some(gene.into()),
+        hgnc: None,
+        hgvs_c: None,
+        hgvs_p: Some(protein.into()),
+        consequence: Some("missense_variant".into()),
+        origin,
+        vaf,
+        depth: None,
+        zygosity: None,
+        locus: None,
+    };
+    let mut p = patient();
+    p.variants = vec![
+        call("EGFR", "p.L858R", VariantOrigin::Somatic, Some(0.31)),
+        call("EGFR", "p.T790M", VariantOrigin::Somatic, Some(0.12)),
+        call("BRCA1", "p.E23Vfs*17", VariantOrigin::Germline, None),
+    ];
+    let index = "2020-01-01".parse().unwrap();
+    let value =
+        |name: &str, p: &PatientData| variable_value(&name.parse::<Variable>().unwrap(), p, index);
+    assert_eq!(value("variant:EGFR:p.Leu858Arg", &p), Some(1.0));
+    assert_eq!(value("variant:EGFR:p.G719S", &p), Some(0.0));
+    assert_eq!(value("variant:BRCA1:p.E23Vfs*17", &p), Some(1.0));
+    assert_eq!(value("vaf:EGFR", &p), Some(0.31));
+    assert_eq!(
+        value("vaf:BRCA1", &p),
+        Some(0.0),
+        "germline calls have no tumour VAF"
+    );
+    assert_eq!(value("vaf:KRAS", &patient()), Some(0.0));
+    assert_eq!(
+        "variant:EGFR:p.Leu858Arg"
+            .parse::<Variable>()
+            .unwrap()
+            .name(),
+        "variant:EGFR:p.L858R"
+    );
+    assert!("variant:EGFR".parse::<Variable>().is_err());
+    assert!("variant:EGFR:L858R".parse::<Variable>().is_err());
 }

@@ -135,7 +135,7 @@ async fn deliver(fed: &LocalFederation, service: &QueryService) -> anyhow::Resul
         today: chrono::Utc::now().date_naive(),
     };
     let audit = DeliveryAudit::open(
-        &fed.node_dir(0).join("delivery-audit.db"),
+        fed.node_dir(0).join("delivery-audit.db"),
         oncofed_crypto::SigningKeyPair::generate(),
         oncofed_audit::DEFAULT_CHECKPOINT_EVERY,
     )?;

@@ -279,6 +279,24 @@ pub async fn load_rows(
                 demo.insert(p.pseudonym, p.demographics);
             }
         })?;
+        // Variant calls only when a variable reads them, passing calls only.
+        let mut variants: HashMap<Pseudonym, Vec<oncofed_model::GeneticVariant>> = HashMap::new();
+        let reads_calls = req
+            .analysis
+            .variables()
+            .iter()
+            .any(|v| matches!(v.base(), Variable::Variant { .. } | Variable::Vaf { .. }));
+        if reads_calls {
+            let persons: Vec<Pseudonym> = demo.keys().cloned().collect();
+            for call in s.variants_of(&persons)? {
+                if call.filter_pass {
+                    variants
+                        .entry(call.pseudonym)
+                        .or_default()
+                        .push(call.variant);
+                }
+            }
+        }
         let mut facts: HashMap<Pseudonym, Vec<Fact>> = HashMap::new();
         for filter in fact_filters(&req) {
             for f in s.facts(&filter)? {
@@ -287,14 +305,14 @@ pub async fn load_rows(
                 }
             }
         }
-        Ok::<_, oncofed_store::StoreError>((demo, facts))
+        Ok::<_, oncofed_store::StoreError>((demo, facts, variants))
     })
     .await
     .map_err(|e| {
         tracing::warn!(error = %e, "analysis: store failed");
         "site store error".to_string()
     })?;
-    let (demo, mut facts) = patients;
+    let (demo, mut facts, mut variants) = patients;
     let store_ms = started.elapsed().as_millis() as u64;
     let categories: BTreeSet<_> = request.categories();
     let today = chrono::Utc::now().date_naive();
@@ -327,6 +345,7 @@ pub async fn load_rows(
         let patient = PatientData {
             demographics,
             facts: facts.remove(&psn).unwrap_or_default(),
+            variants: variants.remove(&psn).unwrap_or_default(),
         };
         if let Some(row) = build_row(request, &patient) {
             rows.push(row);

@@ -39,6 +39,23 @@ pub enum Variable {
         /// HGNC gene symbol, e.g. `EGFR`.
         gene: String,
     },
+    /// 1 if the patient has a variant call (from a sequencing file at the site)
+    /// in `gene` with the protein change `protein` that passed the caller's
+    /// filters, somatic or germline, else 0 (issue 16). Germline data: needs
+    /// the patient's genetic opt-in.
+    Variant {
+        /// HGNC gene symbol, e.g. `EGFR`.
+        gene: String,
+        /// HGVS protein change in one-letter form, e.g. `p.L858R`.
+        protein: String,
+    },
+    /// The highest variant allele fraction of the patient's passing somatic
+    /// calls in `gene`, 0 without one (issue 16): a tumour's clonal share of
+    /// the mutation. Genetic data: needs the patient's opt-in.
+    Vaf {
+        /// HGNC gene symbol, e.g. `EGFR`.
+        gene: String,
+    },
     /// 1 if the patient was given a drug (ATC) or had a procedure (OPS) whose
     /// code starts with `prefix`, dated before the index date or at most
     /// `window_days` after it, else 0 (issue 12: treatment variables). Undated
@@ -126,6 +143,8 @@ impl Variable {
             },
             Variable::Diagnosis { icd10 } => format!("dx:{icd10}"),
             Variable::Molecular { gene } => format!("gene:{gene}"),
+            Variable::Variant { gene, protein } => format!("variant:{gene}:{protein}"),
+            Variable::Vaf { gene } => format!("vaf:{gene}"),
             Variable::Treatment {
                 system,
                 prefix,
@@ -141,7 +160,10 @@ impl Variable {
     /// The data category reading this variable touches (decides consent and level).
     pub fn category(&self) -> DataCategory {
         match self {
-            Variable::Molecular { .. } => DataCategory::Genetic,
+            Variable::Molecular { .. } | Variable::Vaf { .. } => DataCategory::Genetic,
+            // either origin: germline is the category whose rules bind (the
+            // same opt-in as somatic data)
+            Variable::Variant { .. } => DataCategory::Germline,
             Variable::Categorical { variable, .. } => variable.category(),
             _ => DataCategory::Clinical,
         }
@@ -197,6 +219,7 @@ impl std::str::FromStr for Variable {
     /// Parses the names [`Variable::name`] prints: `age`, `female`,
     /// `obs:<system>:<code>[@<days>]` (e.g. `obs:loinc:89247-1`, or `@30` for
     /// the nearest within 30 days of the index date), `dx:<icd10 prefix>`, `gene:<symbol>`,
+    /// `variant:<symbol>:<protein change>` (e.g. `variant:EGFR:p.L858R`), `vaf:<symbol>`,
     /// `tx:atc:<prefix>[@<days>]` or `tx:ops:<prefix>[@<days>]` (a treatment
     /// given before the index date or within `days` after it, default 90),
     /// `cat:<variable>:<level>,<level>,...` (a categorical covariate, the first
@@ -204,7 +227,7 @@ impl std::str::FromStr for Variable {
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
             format!(
-                "unknown variable '{s}': use age, female, obs:loinc:<code>, dx:<ICD-10 prefix>, gene:<HGNC symbol>, tx:atc:<prefix>[@days], tx:ops:<prefix>[@days] or cat:<variable>:<reference level>,<level>,..."
+                "unknown variable '{s}': use age, female, obs:loinc:<code>, dx:<ICD-10 prefix>, gene:<HGNC symbol>, variant:<HGNC symbol>:<p. change>, vaf:<HGNC symbol>, tx:atc:<prefix>[@days], tx:ops:<prefix>[@days] or cat:<variable>:<reference level>,<level>,..."
             )
         };
         match s {
@@ -237,6 +260,20 @@ impl std::str::FromStr for Variable {
                 icd10: rest.to_owned(),
             }),
             "gene" => Ok(Variable::Molecular {
+                gene: rest.to_owned(),
+            }),
+            "variant" => {
+                let (gene, protein) = rest.split_once(':').ok_or_else(bad)?;
+                let protein = oncofed_model::variant::normalise_hgvs_p(protein).ok_or_else(bad)?;
+                if gene.is_empty() {
+                    return Err(bad());
+                }
+                Ok(Variable::Variant {
+                    gene: gene.to_owned(),
+                    protein,
+                })
+            }
+            "vaf" => Ok(Variable::Vaf {
                 gene: rest.to_owned(),
             }),
             "tx" => {
