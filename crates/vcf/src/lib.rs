@@ -118,13 +118,23 @@ pub enum SampleRole {
     Germline,
 }
 
-/// One sample column of the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One sample column of the file. Its `Debug` leaves the name out (it is the
+/// lab's sample id, identifying data that must not reach logs).
+#[derive(Clone, PartialEq, Eq)]
 pub struct SampleColumn {
     /// The column's name: the lab's sample id (identifying data, IDAT).
     pub name: String,
     /// Tumour, normal or germline.
     pub role: SampleRole,
+}
+
+impl std::fmt::Debug for SampleColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SampleColumn")
+            .field("name", &"<redacted>")
+            .field("role", &self.role)
+            .finish()
+    }
 }
 
 /// How many genotype copies of the allele a sample carries.

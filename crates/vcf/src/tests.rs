@@ -38,6 +38,7 @@ chr7\t55191822\t.\tT\tG\t.\tPASS\t.\tGT:AD:AF:DP\t0/0:40,0:0.02:40\t0/1:30,10:0.
     assert_eq!(r.build(), GenomeBuild::Grch38);
     assert_eq!(r.samples()[0].role, SampleRole::Normal);
     assert_eq!(r.samples()[1].role, SampleRole::Tumor);
+    assert!(!format!("{:?} {r:?}", r.samples()).contains("T-123"));
     let c = calls(&text, &opts(None));
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].sample, 1);
