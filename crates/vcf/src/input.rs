@@ -35,10 +35,9 @@ pub(crate) enum Lines {
 pub(crate) struct BcfLines {
     inner: Inner,
     header: vcf::Header,
-    record: bcf::Record,
     /// One record's bytes (both lengths and both parts), read by the crate so
     /// that a record's declared length is checked before anything is
-    /// allocated for it (noodles sizes its buffers by the declared lengths).
+    /// allocated for it (noodles would size its buffers by the declared lengths).
     frame: Vec<u8>,
     text: String,
 }
@@ -87,7 +86,6 @@ pub(crate) fn open(read: Box<dyn Read + Send>) -> io::Result<(Encoding, Lines, O
         let lines = Lines::Bcf(Box::new(BcfLines {
             inner: reader.into_inner(),
             header,
-            record: bcf::Record::default(),
             frame: Vec::new(),
             text: String::new(),
         }));
@@ -127,20 +125,13 @@ impl Lines {
                 let BcfLines {
                     inner,
                     header,
-                    record,
                     frame,
                     text,
                 } = &mut **b;
                 if !read_frame(inner, frame, limit)? {
                     return Ok(false);
                 }
-                if bcf::io::Reader::from(&frame[..]).read_record(record)? == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "empty BCF record",
-                    ));
-                }
-                crate::bcf::to_text(header, record, full, text)?;
+                crate::bcf::to_text(header, frame, full, text)?;
                 buf.extend_from_slice(text.as_bytes());
                 Ok(true)
             }
