@@ -398,3 +398,50 @@ fn bcf_record_lengths_are_checked_before_allocation() {
     assert_eq!(e.line, Some(1));
     assert!(e.message.contains("longer than"), "{e}");
 }
+
+/// A one-sample BCF (uncompressed) with one record whose GT series is `gt`
+/// (type descriptor and values).
+fn tiny_bcf(gt: &[u8]) -> Vec<u8> {
+    let text = "##fileformat=VCFv4.2\n##FILTER=<ID=PASS,Description=\"All filters passed\">\n\
+##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+##contig=<ID=1,length=249250621>\n\
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n\0";
+    let mut bcf = b"BCF\x02\x02".to_vec();
+    bcf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(text.as_bytes());
+    let mut site = Vec::new();
+    site.extend_from_slice(&0i32.to_le_bytes()); // contig 1
+    site.extend_from_slice(&99i32.to_le_bytes()); // POS 100
+    site.extend_from_slice(&1i32.to_le_bytes()); // rlen
+    site.extend_from_slice(&0x7F80_0001u32.to_le_bytes()); // QUAL missing
+    site.extend_from_slice(&0u16.to_le_bytes()); // n_info
+    site.extend_from_slice(&2u16.to_le_bytes()); // n_allele
+    site.extend_from_slice(&[1, 0, 0, 1]); // n_sample 1, n_fmt 1
+    site.extend_from_slice(&[0x07, 0x17, b'A', 0x17, b'C', 0x11, 0x00]); // ID, REF, ALT, PASS
+    let mut indiv = vec![0x11, 0x01]; // key GT (dictionary index 1)
+    indiv.extend_from_slice(gt);
+    bcf.extend_from_slice(&(site.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(&(indiv.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(&site);
+    bcf.extend_from_slice(&indiv);
+    bcf
+}
+
+#[test]
+fn bcf_records_decoded_and_malformed_samples_refused() {
+    let o = opts(Some(Origin::Germline));
+    // GT 0/1: int8 x2, (0+1)<<1 and (1+1)<<1.
+    let mut r = VcfReader::from_bytes(tiny_bcf(&[0x21, 0x02, 0x04]), &o).unwrap();
+    let c: Vec<Call> = r.calls().collect::<Result<_, _>>().unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!((c[0].line, c[0].variant.pos), (1, 100));
+    assert_eq!(c[0].variant.alternate, "C");
+    assert_eq!(c[0].zygosity, Some(Zygosity::Heterozygous));
+    // A GT series of no type, of float type, and one shorter than declared.
+    for gt in [&[0x00][..], &[0x25, 0, 0, 0, 0, 0, 0, 0, 0], &[0x21, 0x02]] {
+        let mut r = VcfReader::from_bytes(tiny_bcf(gt), &o).unwrap();
+        let e = r.calls().next().unwrap().unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.contains("BCF"), "{e}");
+    }
+}
