@@ -207,6 +207,8 @@ chr7\t7\t.\tA\t.\t.\t.\t.\tGT\t0/0\n"
         ("hs37d5", None),
         ("chr23", None),
         ("chr01", None),
+        ("c¤hr1", None),
+        ("ch¤", None),
     ] {
         assert_eq!(Chrom::normalise(name).map(|c| c.as_str()), want, "{name}");
     }
