@@ -62,9 +62,15 @@ fn outside_sample_lines(data: &[u8]) -> String {
 
 fn check_error(e: &VcfError, marked: &[String]) {
     let text = e.to_string();
-    assert!(text.starts_with("<memory>"), "error without the file name: {text}");
+    assert!(
+        text.starts_with("<memory>"),
+        "error without the file name: {text}"
+    );
     for t in marked {
-        assert!(!text.contains(t.as_str()), "error echoes an input value: {text}");
+        assert!(
+            !text.contains(t.as_str()),
+            "error echoes an input value: {text}"
+        );
     }
 }
 
@@ -99,7 +105,10 @@ pub fn check(data: &[u8]) {
                     let v = &c.variant;
                     assert!(v.pos >= 1);
                     for a in [&v.reference, &v.alternate] {
-                        assert!(!a.is_empty() && a.bytes().all(|b| b"ACGTN".contains(&b)), "{v:?}");
+                        assert!(
+                            !a.is_empty() && a.bytes().all(|b| b"ACGTN".contains(&b)),
+                            "{v:?}"
+                        );
                     }
                     assert_ne!(v.reference, v.alternate);
                     if let Some(f) = c.vaf {

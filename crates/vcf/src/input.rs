@@ -78,7 +78,14 @@ pub(crate) fn open(read: Box<dyn Read + Send>) -> io::Result<(Encoding, Lines, O
     let head = peek(&mut r, 4)?;
     if head.starts_with(b"BCF") {
         let mut reader = bcf::io::Reader::from(r);
-        let header = reader.read_header()?;
+        // noodles' header errors quote the offending text, which may hold sample
+        // names: a fixed message instead.
+        let header = reader.read_header().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                "the BCF header is not a valid VCF 4.x header (or is truncated)",
+            )
+        })?;
         let mut writer = vcf::io::Writer::new(Vec::new());
         writer.write_header(&header)?;
         let text = String::from_utf8(std::mem::take(writer.get_mut()))
