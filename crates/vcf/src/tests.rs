@@ -447,3 +447,15 @@ fn bcf_records_decoded_and_malformed_samples_refused() {
         assert!(e.message.contains("BCF"), "{e}");
     }
 }
+
+#[test]
+fn bcf_header_errors_quote_nothing() {
+    let text = "##fileformat=VCFv4.2\n##INFO=<ID=SECRET-NAME-1\n\
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tSECRET-NAME-1\n\0";
+    let mut bcf = b"BCF\x02\x02".to_vec();
+    bcf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(text.as_bytes());
+    let e = VcfReader::from_bytes(bcf, &opts(None)).unwrap_err();
+    assert!(!e.to_string().contains("SECRET"), "{e}");
+    assert!(e.message.contains("BCF header"), "{e}");
+}
