@@ -272,6 +272,7 @@ fn errors_name_line_and_field() {
         ("chr7\t2147483648\t.\tA\tC\t.\t.\t.\tGT\t0/1", "POS"),
         ("chr7\t12\t.\tAQ\tC\t.\t.\t.\tGT\t0/1", "REF"),
         ("chr7\t12\t.\tA\tC!\t.\t.\t.\tGT\t0/1", "ALT"),
+        ("chr7\t12\t.\tA\tC,a\t.\t.\t.\tGT\t0/1", "ALT"),
         ("chr7\t12\t.\tA\tC\t.\t.\t.\tGT\t0/2", "FORMAT/GT"),
         ("chr7\t12\t.\tA\tC\t.\t.\t.\tGT:AD\t0/1:3,4,5", "FORMAT/AD"),
         ("chr7\t12\t.\tA\tC\t.\t.\t.\tGT:DP\t0/1:many", "FORMAT/DP"),
