@@ -80,7 +80,7 @@ pub(crate) fn open(read: Box<dyn Read + Send>) -> io::Result<(Encoding, Lines, O
         let mut reader = bcf::io::Reader::from(r);
         // noodles' header errors quote the offending text, which may hold sample
         // names: a fixed message instead.
-        let header = reader.read_header().map_err(|e| {
+        let header = read_bcf_header(&mut reader).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 "the BCF header is not a valid VCF 4.x header (or is truncated)",
@@ -179,4 +179,49 @@ fn read_frame(r: &mut Inner, frame: &mut Vec<u8>, limit: usize) -> io::Result<bo
     frame.resize(8 + total, 0);
     r.read_exact(&mut frame[8..])?;
     Ok(true)
+}
+
+/// Largest BCF dictionary index (`IDX=`) accepted: noodles sizes its string
+/// maps by the largest index, so `IDX=44444444444440` would allocate petabytes.
+const MAX_IDX: u64 = 1 << 20;
+
+/// Reads a BCF header (magic, version, VCF text) as noodles-bcf does, after
+/// checking the text's `IDX=` values against [`MAX_IDX`].
+fn read_bcf_header(reader: &mut bcf::io::Reader<Inner>) -> io::Result<vcf::Header> {
+    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
+    let mut hr = reader.header_reader();
+    if hr.read_magic_number()? != *b"BCF" {
+        return Err(bad("not BCF"));
+    }
+    hr.read_format_version()?;
+    let mut raw = String::new();
+    {
+        let mut text = hr.raw_vcf_header_reader()?;
+        text.read_to_string(&mut raw)?;
+        text.discard_to_end()?;
+    }
+    for (i, _) in raw.match_indices("IDX=") {
+        let digits: String = raw[i + 4..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if digits.len() > 7 || digits.parse::<u64>().is_ok_and(|n| n > MAX_IDX) {
+            return Err(bad("dictionary index too large"));
+        }
+    }
+    let mut parser = vcf::header::Parser::default();
+    let mut maps = vcf::header::StringMaps::default();
+    for line in raw.split('\n') {
+        let line = line.trim_end_matches(['\0', '\r']);
+        if line.is_empty() {
+            continue;
+        }
+        let entry = parser
+            .parse_partial(line.as_bytes())
+            .map_err(|_| bad("header line"))?;
+        maps.insert_entry(&entry).map_err(|_| bad("header map"))?;
+    }
+    let mut header = parser.finish().map_err(|_| bad("header"))?;
+    *header.string_maps_mut() = maps;
+    Ok(header)
 }

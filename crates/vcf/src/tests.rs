@@ -460,3 +460,15 @@ fn bcf_header_errors_quote_nothing() {
     assert!(!e.to_string().contains("SECRET"), "{e}");
     assert!(e.message.contains("BCF header"), "{e}");
 }
+
+#[test]
+fn bcf_dictionary_indices_are_bounded() {
+    let text = "##fileformat=VCFv4.2\n##FILTER=<ID=PASS,Description=\"All filters passed\",IDX=0>\n\
+##contig=<ID=1,length=249250621,IDX=44444444444440>\n\
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n\0";
+    let mut bcf = b"BCF\x02\x02".to_vec();
+    bcf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(text.as_bytes());
+    let e = VcfReader::from_bytes(bcf, &opts(None)).unwrap_err();
+    assert!(e.message.contains("BCF header"), "{e}");
+}
