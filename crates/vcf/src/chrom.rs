@@ -157,7 +157,8 @@ impl Chrom {
             };
             return Some((Chrom(n - 1), build));
         }
-        let bare = if name.len() > 3 && name[..3].eq_ignore_ascii_case("chr") {
+        // The first three bytes are ASCII when they spell `chr`, so `[3..]` is a char boundary.
+        let bare = if name.len() > 3 && name.as_bytes()[..3].eq_ignore_ascii_case(b"chr") {
             &name[3..]
         } else {
             name

@@ -35,10 +35,9 @@ pub(crate) enum Lines {
 pub(crate) struct BcfLines {
     inner: Inner,
     header: vcf::Header,
-    record: bcf::Record,
     /// One record's bytes (both lengths and both parts), read by the crate so
     /// that a record's declared length is checked before anything is
-    /// allocated for it (noodles sizes its buffers by the declared lengths).
+    /// allocated for it (noodles would size its buffers by the declared lengths).
     frame: Vec<u8>,
     text: String,
 }
@@ -79,7 +78,14 @@ pub(crate) fn open(read: Box<dyn Read + Send>) -> io::Result<(Encoding, Lines, O
     let head = peek(&mut r, 4)?;
     if head.starts_with(b"BCF") {
         let mut reader = bcf::io::Reader::from(r);
-        let header = reader.read_header()?;
+        // noodles' header errors quote the offending text, which may hold sample
+        // names: a fixed message instead.
+        let header = read_bcf_header(&mut reader).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                "the BCF header is not a valid VCF 4.x header (or is truncated)",
+            )
+        })?;
         let mut writer = vcf::io::Writer::new(Vec::new());
         writer.write_header(&header)?;
         let text = String::from_utf8(std::mem::take(writer.get_mut()))
@@ -87,7 +93,6 @@ pub(crate) fn open(read: Box<dyn Read + Send>) -> io::Result<(Encoding, Lines, O
         let lines = Lines::Bcf(Box::new(BcfLines {
             inner: reader.into_inner(),
             header,
-            record: bcf::Record::default(),
             frame: Vec::new(),
             text: String::new(),
         }));
@@ -127,20 +132,13 @@ impl Lines {
                 let BcfLines {
                     inner,
                     header,
-                    record,
                     frame,
                     text,
                 } = &mut **b;
                 if !read_frame(inner, frame, limit)? {
                     return Ok(false);
                 }
-                if bcf::io::Reader::from(&frame[..]).read_record(record)? == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "empty BCF record",
-                    ));
-                }
-                crate::bcf::to_text(header, record, full, text)?;
+                crate::bcf::to_text(header, frame, full, text)?;
                 buf.extend_from_slice(text.as_bytes());
                 Ok(true)
             }
@@ -181,4 +179,49 @@ fn read_frame(r: &mut Inner, frame: &mut Vec<u8>, limit: usize) -> io::Result<bo
     frame.resize(8 + total, 0);
     r.read_exact(&mut frame[8..])?;
     Ok(true)
+}
+
+/// Largest BCF dictionary index (`IDX=`) accepted: noodles sizes its string
+/// maps by the largest index, so `IDX=44444444444440` would allocate petabytes.
+const MAX_IDX: u64 = 1 << 20;
+
+/// Reads a BCF header (magic, version, VCF text) as noodles-bcf does, after
+/// checking the text's `IDX=` values against [`MAX_IDX`].
+fn read_bcf_header(reader: &mut bcf::io::Reader<Inner>) -> io::Result<vcf::Header> {
+    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
+    let mut hr = reader.header_reader();
+    if hr.read_magic_number()? != *b"BCF" {
+        return Err(bad("not BCF"));
+    }
+    hr.read_format_version()?;
+    let mut raw = String::new();
+    {
+        let mut text = hr.raw_vcf_header_reader()?;
+        text.read_to_string(&mut raw)?;
+        text.discard_to_end()?;
+    }
+    for (i, _) in raw.match_indices("IDX=") {
+        let digits: String = raw[i + 4..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if digits.len() > 7 || digits.parse::<u64>().is_ok_and(|n| n > MAX_IDX) {
+            return Err(bad("dictionary index too large"));
+        }
+    }
+    let mut parser = vcf::header::Parser::default();
+    let mut maps = vcf::header::StringMaps::default();
+    for line in raw.split('\n') {
+        let line = line.trim_end_matches(['\0', '\r']);
+        if line.is_empty() {
+            continue;
+        }
+        let entry = parser
+            .parse_partial(line.as_bytes())
+            .map_err(|_| bad("header line"))?;
+        maps.insert_entry(&entry).map_err(|_| bad("header map"))?;
+    }
+    let mut header = parser.finish().map_err(|_| bad("header"))?;
+    *header.string_maps_mut() = maps;
+    Ok(header)
 }

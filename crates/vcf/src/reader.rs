@@ -338,6 +338,12 @@ impl VcfReader {
         let mut kinds = Vec::with_capacity(rec.alts.len());
         for a in &rec.alts {
             let k = record::classify_alt(a)?;
+            if k == AltKind::Sequence && a.eq_ignore_ascii_case(rec.reference) {
+                return Err(FieldError::new(
+                    "ALT",
+                    "an alternate allele equals the reference allele",
+                ));
+            }
             match k {
                 AltKind::Sequence => {}
                 AltKind::Unobserved => self.skips.reference_block += 1,

@@ -38,6 +38,7 @@ chr7\t55191822\t.\tT\tG\t.\tPASS\t.\tGT:AD:AF:DP\t0/0:40,0:0.02:40\t0/1:30,10:0.
     assert_eq!(r.build(), GenomeBuild::Grch38);
     assert_eq!(r.samples()[0].role, SampleRole::Normal);
     assert_eq!(r.samples()[1].role, SampleRole::Tumor);
+    assert!(!format!("{:?} {r:?}", r.samples()).contains("T-123"));
     let c = calls(&text, &opts(None));
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].sample, 1);
@@ -206,6 +207,8 @@ chr7\t7\t.\tA\t.\t.\t.\t.\tGT\t0/0\n"
         ("hs37d5", None),
         ("chr23", None),
         ("chr01", None),
+        ("c¤hr1", None),
+        ("ch¤", None),
     ] {
         assert_eq!(Chrom::normalise(name).map(|c| c.as_str()), want, "{name}");
     }
@@ -269,6 +272,7 @@ fn errors_name_line_and_field() {
         ("chr7\t2147483648\t.\tA\tC\t.\t.\t.\tGT\t0/1", "POS"),
         ("chr7\t12\t.\tAQ\tC\t.\t.\t.\tGT\t0/1", "REF"),
         ("chr7\t12\t.\tA\tC!\t.\t.\t.\tGT\t0/1", "ALT"),
+        ("chr7\t12\t.\tA\tC,a\t.\t.\t.\tGT\t0/1", "ALT"),
         ("chr7\t12\t.\tA\tC\t.\t.\t.\tGT\t0/2", "FORMAT/GT"),
         ("chr7\t12\t.\tA\tC\t.\t.\t.\tGT:AD\t0/1:3,4,5", "FORMAT/AD"),
         ("chr7\t12\t.\tA\tC\t.\t.\t.\tGT:DP\t0/1:many", "FORMAT/DP"),
@@ -396,4 +400,75 @@ fn bcf_record_lengths_are_checked_before_allocation() {
     let e = r.sites().next().unwrap().unwrap_err();
     assert_eq!(e.line, Some(1));
     assert!(e.message.contains("longer than"), "{e}");
+}
+
+/// A one-sample BCF (uncompressed) with one record whose GT series is `gt`
+/// (type descriptor and values).
+fn tiny_bcf(gt: &[u8]) -> Vec<u8> {
+    let text = "##fileformat=VCFv4.2\n##FILTER=<ID=PASS,Description=\"All filters passed\">\n\
+##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+##contig=<ID=1,length=249250621>\n\
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n\0";
+    let mut bcf = b"BCF\x02\x02".to_vec();
+    bcf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(text.as_bytes());
+    let mut site = Vec::new();
+    site.extend_from_slice(&0i32.to_le_bytes()); // contig 1
+    site.extend_from_slice(&99i32.to_le_bytes()); // POS 100
+    site.extend_from_slice(&1i32.to_le_bytes()); // rlen
+    site.extend_from_slice(&0x7F80_0001u32.to_le_bytes()); // QUAL missing
+    site.extend_from_slice(&0u16.to_le_bytes()); // n_info
+    site.extend_from_slice(&2u16.to_le_bytes()); // n_allele
+    site.extend_from_slice(&[1, 0, 0, 1]); // n_sample 1, n_fmt 1
+    site.extend_from_slice(&[0x07, 0x17, b'A', 0x17, b'C', 0x11, 0x00]); // ID, REF, ALT, PASS
+    let mut indiv = vec![0x11, 0x01]; // key GT (dictionary index 1)
+    indiv.extend_from_slice(gt);
+    bcf.extend_from_slice(&(site.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(&(indiv.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(&site);
+    bcf.extend_from_slice(&indiv);
+    bcf
+}
+
+#[test]
+fn bcf_records_decoded_and_malformed_samples_refused() {
+    let o = opts(Some(Origin::Germline));
+    // GT 0/1: int8 x2, (0+1)<<1 and (1+1)<<1.
+    let mut r = VcfReader::from_bytes(tiny_bcf(&[0x21, 0x02, 0x04]), &o).unwrap();
+    let c: Vec<Call> = r.calls().collect::<Result<_, _>>().unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!((c[0].line, c[0].variant.pos), (1, 100));
+    assert_eq!(c[0].variant.alternate, "C");
+    assert_eq!(c[0].zygosity, Some(Zygosity::Heterozygous));
+    // A GT series of no type, of float type, and one shorter than declared.
+    for gt in [&[0x00][..], &[0x25, 0, 0, 0, 0, 0, 0, 0, 0], &[0x21, 0x02]] {
+        let mut r = VcfReader::from_bytes(tiny_bcf(gt), &o).unwrap();
+        let e = r.calls().next().unwrap().unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.contains("BCF"), "{e}");
+    }
+}
+
+#[test]
+fn bcf_header_errors_quote_nothing() {
+    let text = "##fileformat=VCFv4.2\n##INFO=<ID=SECRET-NAME-1\n\
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tSECRET-NAME-1\n\0";
+    let mut bcf = b"BCF\x02\x02".to_vec();
+    bcf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(text.as_bytes());
+    let e = VcfReader::from_bytes(bcf, &opts(None)).unwrap_err();
+    assert!(!e.to_string().contains("SECRET"), "{e}");
+    assert!(e.message.contains("BCF header"), "{e}");
+}
+
+#[test]
+fn bcf_dictionary_indices_are_bounded() {
+    let text = "##fileformat=VCFv4.2\n##FILTER=<ID=PASS,Description=\"All filters passed\",IDX=0>\n\
+##contig=<ID=1,length=249250621,IDX=44444444444440>\n\
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n\0";
+    let mut bcf = b"BCF\x02\x02".to_vec();
+    bcf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bcf.extend_from_slice(text.as_bytes());
+    let e = VcfReader::from_bytes(bcf, &opts(None)).unwrap_err();
+    assert!(e.message.contains("BCF header"), "{e}");
 }
