@@ -327,7 +327,7 @@ fn parse_all(
             });
         }
         let opts = ReadOptions {
-            declared_origin: declared.first().map(|o| vcf_origin(*o)),
+            declared_origin: declared.first().copied(),
             ..ReadOptions::default()
         };
         let mut reader =
@@ -371,7 +371,7 @@ fn parse_all(
             + skipped.symbolic
             + skipped.spanning_deletion;
         out.push(ParsedFile {
-            build: model_build(reader.build()),
+            build: reader.build(),
             path,
             bytes,
             rows,
@@ -478,7 +478,7 @@ async fn store_file(
             .collect();
         let origin = calls
             .first()
-            .map(|c| model_origin(c.origin))
+            .map(|c| c.origin)
             .or_else(|| file.rows.iter().find_map(|r| r.origin))
             .unwrap_or(VariantOrigin::Germline);
         let collected = file.rows[file.column_rows[columns[0]]].collected;
@@ -590,7 +590,7 @@ pub fn harmonise(call: &Call, build: oncofed_model::GenomeBuild) -> GeneticVaria
     let gene = a.and_then(|a| a.gene.clone());
     let hgnc = gene
         .as_deref()
-        .and_then(|g| oncofed_vcf::genes::by_symbol(vcf_build(build), g))
+        .and_then(|g| oncofed_vcf::genes::by_symbol(build, g))
         .map(|g| g.hgnc_id.to_string());
     GeneticVariant {
         hgnc,
@@ -600,10 +600,10 @@ pub fn harmonise(call: &Call, build: oncofed_model::GenomeBuild) -> GeneticVaria
             .map(|c| c.rsplit(':').next().unwrap_or(c).to_owned()),
         hgvs_p: a.and_then(|a| a.hgvs_p.clone()),
         consequence: a.and_then(|a| a.consequence.first().cloned()),
-        origin: model_origin(call.origin),
+        origin: call.origin,
         vaf: call.vaf,
         depth: call.depth,
-        zygosity: call.zygosity.map(model_zygosity),
+        zygosity: call.zygosity,
         locus: Some(VariantLocus {
             build,
             chrom: call.variant.chrom.as_str().to_owned(),
@@ -643,40 +643,4 @@ fn marker_fact(
         category,
         level: category.intrinsic_level(),
     })
-}
-
-fn vcf_origin(o: VariantOrigin) -> oncofed_vcf::Origin {
-    match o {
-        VariantOrigin::Germline => oncofed_vcf::Origin::Germline,
-        VariantOrigin::Somatic => oncofed_vcf::Origin::Somatic,
-    }
-}
-
-fn model_origin(o: oncofed_vcf::Origin) -> VariantOrigin {
-    match o {
-        oncofed_vcf::Origin::Germline => VariantOrigin::Germline,
-        oncofed_vcf::Origin::Somatic => VariantOrigin::Somatic,
-    }
-}
-
-fn model_build(b: oncofed_vcf::GenomeBuild) -> oncofed_model::GenomeBuild {
-    match b {
-        oncofed_vcf::GenomeBuild::Grch37 => oncofed_model::GenomeBuild::Grch37,
-        oncofed_vcf::GenomeBuild::Grch38 => oncofed_model::GenomeBuild::Grch38,
-    }
-}
-
-fn vcf_build(b: oncofed_model::GenomeBuild) -> oncofed_vcf::GenomeBuild {
-    match b {
-        oncofed_model::GenomeBuild::Grch37 => oncofed_vcf::GenomeBuild::Grch37,
-        oncofed_model::GenomeBuild::Grch38 => oncofed_vcf::GenomeBuild::Grch38,
-    }
-}
-
-fn model_zygosity(z: oncofed_vcf::Zygosity) -> oncofed_model::Zygosity {
-    match z {
-        oncofed_vcf::Zygosity::Heterozygous => oncofed_model::Zygosity::Heterozygous,
-        oncofed_vcf::Zygosity::Homozygous => oncofed_model::Zygosity::Homozygous,
-        oncofed_vcf::Zygosity::Hemizygous => oncofed_model::Zygosity::Hemizygous,
-    }
 }

@@ -151,33 +151,6 @@ pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
-const AMINO: &[(&str, char)] = &[
-    ("Ala", 'A'),
-    ("Arg", 'R'),
-    ("Asn", 'N'),
-    ("Asp", 'D'),
-    ("Cys", 'C'),
-    ("Gln", 'Q'),
-    ("Glu", 'E'),
-    ("Gly", 'G'),
-    ("His", 'H'),
-    ("Ile", 'I'),
-    ("Leu", 'L'),
-    ("Lys", 'K'),
-    ("Met", 'M'),
-    ("Phe", 'F'),
-    ("Pro", 'P'),
-    ("Ser", 'S'),
-    ("Thr", 'T'),
-    ("Trp", 'W'),
-    ("Tyr", 'Y'),
-    ("Val", 'V'),
-    ("Sec", 'U'),
-    ("Pyl", 'O'),
-    ("Xaa", 'X'),
-    ("Ter", '*'),
-];
-
 /// An HGVS protein change in one-letter code without the protein id:
 /// `ENSP00000275493.2:p.Leu858Arg` → `p.L858R`, `p.(Val600Glu)` → `p.V600E`,
 /// `p.Arg213Ter` → `p.R213*`, `p.Leu858%3D` → `p.L858=`,
@@ -185,27 +158,8 @@ const AMINO: &[(&str, char)] = &[
 /// `p.L858Pfs*12`; `p.=`, `p.?` and `p.0` stay as they are. `None` when the
 /// text holds no `p.`.
 pub fn normalise_hgvs_p(text: &str) -> Option<String> {
-    let decoded = percent_decode(text);
-    let start = decoded.find("p.")?;
-    let body = &decoded[start + 2..];
-    let body = body
-        .strip_prefix('(')
-        .and_then(|b| b.strip_suffix(')'))
-        .unwrap_or(body);
-    let mut out = String::with_capacity(body.len() + 2);
-    out.push_str("p.");
-    let mut rest = body;
-    while !rest.is_empty() {
-        if let Some((_, one)) = AMINO.iter().find(|(three, _)| rest.starts_with(three)) {
-            out.push(*one);
-            rest = &rest[3..];
-        } else {
-            let c = rest.chars().next().unwrap_or(' ');
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    Some(out)
+    // One normal form for the store, the criteria and the analysis variables.
+    oncofed_model::variant::normalise_hgvs_p(&percent_decode(text))
 }
 
 /// One parsed entry of a CSQ or ANN list.

@@ -5,59 +5,43 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// The reference genome build of a file's coordinates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum GenomeBuild {
-    /// GRCh37 (hg19, b37, hs37d5, human_g1k_v37).
-    Grch37,
-    /// GRCh38 (hg38, GCA_000001405.15 analysis sets).
-    Grch38,
-}
+/// The reference genome build of a file's coordinates: the harmonised model's.
+pub use oncofed_model::GenomeBuild;
 
-impl GenomeBuild {
-    /// The build's name as GRC writes it (`GRCh37`, `GRCh38`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GenomeBuild::Grch37 => "GRCh37",
-            GenomeBuild::Grch38 => "GRCh38",
-        }
-    }
-
-    /// The build a reference or assembly name stands for (`GRCh37`, `hg19`,
-    /// `hs37d5`, `b37`, `human_g1k_v37`, `GRCh38`, `hg38`, `GCA_000001405.15`),
-    /// found anywhere in `text` (a `##reference=file:...` path); `None` when
-    /// it names neither or both.
-    pub fn from_name(text: &str) -> Option<GenomeBuild> {
-        let t = text.to_ascii_lowercase();
-        const B37: &[&str] = &[
-            "grch37",
-            "hg19",
-            "hs37d5",
-            "b37",
-            "human_g1k_v37",
-            "gca_000001405.1",
-            "ncbi37",
-            "assembly19",
-        ];
-        const B38: &[&str] = &[
-            "grch38",
-            "hg38",
-            "gca_000001405.15",
-            "hs38",
-            "b38",
-            "assembly38",
-        ];
-        // "gca_000001405.1" is a prefix of ".15" and later patches: decide 38 first.
-        let is38 = B38.iter().any(|n| t.contains(n));
-        let t37 = t.replace("gca_000001405.15", "");
-        let is37 = B37
-            .iter()
-            .any(|n| t37.contains(n) && !is_prefix_of_longer(&t37, n));
-        match (is37, is38) {
-            (true, false) => Some(GenomeBuild::Grch37),
-            (false, true) => Some(GenomeBuild::Grch38),
-            _ => None,
-        }
+/// The build a reference or assembly name stands for (`GRCh37`, `hg19`,
+/// `hs37d5`, `b37`, `human_g1k_v37`, `GRCh38`, `hg38`, `GCA_000001405.15`),
+/// found anywhere in `text` (a `##reference=file:...` path); `None` when
+/// it names neither or both.
+pub fn build_from_name(text: &str) -> Option<GenomeBuild> {
+    let t = text.to_ascii_lowercase();
+    const B37: &[&str] = &[
+        "grch37",
+        "hg19",
+        "hs37d5",
+        "b37",
+        "human_g1k_v37",
+        "gca_000001405.1",
+        "ncbi37",
+        "assembly19",
+    ];
+    const B38: &[&str] = &[
+        "grch38",
+        "hg38",
+        "gca_000001405.15",
+        "hs38",
+        "b38",
+        "assembly38",
+    ];
+    // "gca_000001405.1" is a prefix of ".15" and later patches: decide 38 first.
+    let is38 = B38.iter().any(|n| t.contains(n));
+    let t37 = t.replace("gca_000001405.15", "");
+    let is37 = B37
+        .iter()
+        .any(|n| t37.contains(n) && !is_prefix_of_longer(&t37, n));
+    match (is37, is38) {
+        (true, false) => Some(GenomeBuild::Grch37),
+        (false, true) => Some(GenomeBuild::Grch38),
+        _ => None,
     }
 }
 
@@ -70,12 +54,6 @@ fn is_prefix_of_longer(t: &str, n: &str) -> bool {
             .next()
             .is_some_and(|c| c.is_ascii_digit())
     })
-}
-
-impl fmt::Display for GenomeBuild {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A human nuclear chromosome or the mitochondrion, named the one way the

@@ -1,7 +1,7 @@
 //! The VCF header (VCF 4.3 §1.4): the meta lines this crate acts on, read
 //! from the text every encoding yields (a BCF's header is VCF text too).
 
-use crate::chrom::{BuildEvidence, Chrom, GenomeBuild};
+use crate::chrom::{BuildEvidence, Chrom};
 
 /// What the reader needs from the meta-information lines and the `#CHROM` line.
 #[derive(Debug, Default)]
@@ -85,14 +85,14 @@ impl Header {
             ("tumor_sample", None) => self.tumor_sample = Some(value.trim().to_string()),
             ("normal_sample", None) => self.normal_sample = Some(value.trim().to_string()),
             ("reference" | "assembly", None) => {
-                if let Some(b) = GenomeBuild::from_name(value) {
+                if let Some(b) = crate::chrom::build_from_name(value) {
                     self.build.named.push(b);
                 }
             }
             ("reference" | "assembly", Some(a)) => {
                 let id = get(&a, "ID").unwrap_or("");
                 let src = get(&a, "Source").unwrap_or("");
-                if let Some(b) = GenomeBuild::from_name(&format!("{id} {src}")) {
+                if let Some(b) = crate::chrom::build_from_name(&format!("{id} {src}")) {
                     self.build.named.push(b);
                 }
             }
@@ -106,7 +106,7 @@ impl Header {
                         self.build.lengths.push((c, len));
                     }
                 }
-                if let Some(b) = get(&a, "assembly").and_then(GenomeBuild::from_name) {
+                if let Some(b) = get(&a, "assembly").and_then(crate::chrom::build_from_name) {
                     self.build.named.push(b);
                 }
             }

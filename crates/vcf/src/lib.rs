@@ -102,14 +102,9 @@ pub use extract::{ExtractFormat, ExtractSummary, write_extract, write_extract_fr
 pub use input::Encoding;
 pub use reader::{Site, VcfReader};
 
-/// Whether a call is inherited (present in every cell) or acquired by the tumour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Origin {
-    /// Constitutional, inherited or de novo in the germline.
-    Germline,
-    /// Acquired in the tumour.
-    Somatic,
-}
+/// Whether a call is inherited or acquired by the tumour: the harmonised
+/// model's [`oncofed_model::VariantOrigin`].
+pub use oncofed_model::VariantOrigin as Origin;
 
 /// What a sample column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -141,16 +136,9 @@ impl std::fmt::Debug for SampleColumn {
     }
 }
 
-/// How many genotype copies of the allele a sample carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Zygosity {
-    /// One copy among two or more (`0/1`, `1/2`).
-    Heterozygous,
-    /// Every copy (`1/1`).
-    Homozygous,
-    /// The only copy of a haploid genotype (`1`: male X/Y, MT).
-    Hemizygous,
-}
+/// How many genotype copies of the allele a sample carries (`0/1`, `1/2`:
+/// heterozygous; `1/1`: homozygous; `1`: hemizygous): the harmonised model's.
+pub use oncofed_model::Zygosity;
 
 /// A variant in one normalised form: one ALT allele, trimmed to its minimal
 /// representation, on a normalised chromosome.

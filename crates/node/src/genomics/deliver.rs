@@ -141,7 +141,7 @@ pub async fn deliver_region(
     // The file's origin as it was ingested (a germline call set declares it
     // only in the batch manifest).
     let opts = ReadOptions {
-        declared_origin: Some(super::vcf_origin(file.origin)),
+        declared_origin: Some(file.origin),
         ..ReadOptions::default()
     };
     let reader = VcfReader::from_bytes(plain, &opts)?;
