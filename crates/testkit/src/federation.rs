@@ -288,6 +288,12 @@ impl LocalFederation {
         self.trustee.dir()
     }
 
+    /// Site `i`'s signing key (registered at the hub): it also signs the
+    /// site's own audit trails, e.g. of deliveries.
+    pub fn site_key(&self, i: usize) -> SigningKeyPair {
+        self.site_keys[i].clone()
+    }
+
     /// The data directory of site `i`.
     pub fn node_dir(&self, i: usize) -> PathBuf {
         self.dir.join(format!("node-{}", self.sites[i]))

@@ -136,7 +136,7 @@ async fn deliver(fed: &LocalFederation, service: &QueryService) -> anyhow::Resul
     };
     let audit = DeliveryAudit::open(
         fed.node_dir(0).join("delivery-audit.db"),
-        oncofed_crypto::SigningKeyPair::generate(),
+        fed.site_key(0),
         oncofed_audit::DEFAULT_CHECKPOINT_EVERY,
     )?;
     let region: oncofed_vcf::Region = "7:55019017-55211628".parse().map_err(anyhow::Error::msg)?;

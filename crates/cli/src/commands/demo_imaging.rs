@@ -95,7 +95,7 @@ pub async fn deliver(
     let setup = setup(&fed.node_dir(0))?;
     let audit = oncofed_node::imaging::deliver::DeliveryAudit::open(
         fed.node_dir(0).join("delivery-audit.db"),
-        oncofed_crypto::SigningKeyPair::generate(),
+        fed.site_key(0),
         oncofed_audit::DEFAULT_CHECKPOINT_EVERY,
     )?;
     Ok(oncofed_node::imaging::deliver::deliver(
