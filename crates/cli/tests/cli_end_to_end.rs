@@ -190,6 +190,24 @@ fn demo_runs_end_to_end() {
             .all(|a| a["result"]["run"]["epsilon"].as_f64().is_some()),
         "{analyses:?}"
     );
+    // sequencing (issue 16): every site's batch landed encrypted, every
+    // delivery was granted or refused by consent, none failed
+    let genomics = &summary["genomics"];
+    let ingest = genomics["ingest"].as_array().unwrap();
+    assert!(!ingest.is_empty(), "{genomics}");
+    for (_, r) in ingest.iter().map(|e| (&e[0], &e[1])) {
+        assert!(
+            r["objects"].as_u64().unwrap() >= r["files"].as_u64().unwrap(),
+            "{r}"
+        );
+        assert!(r["germline_calls"].as_u64().unwrap() > 0, "{r}");
+    }
+    let d = &genomics["delivery"];
+    assert_eq!(
+        d["delivered"].as_u64().unwrap() + d["refused"].as_u64().unwrap(),
+        d["asked"].as_u64().unwrap(),
+        "{d}"
+    );
     assert!(
         std::fs::read_to_string(summary["analyses"]["km_plot"].as_str().unwrap()).is_err(),
         "the plot lived in the demo's temporary directory, removed at the end"

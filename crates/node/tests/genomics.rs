@@ -17,7 +17,6 @@ use oncofed_node::genomics::{self, DeliveryError, GenomicsSetup, RegionQuery, Se
 use oncofed_node::imaging::ObjectArchive;
 use oncofed_node::imaging::deliver::{DeliveryAudit, ProjectKey};
 use oncofed_node::withdrawal::WithdrawalPoller;
-use oncofed_trustee::{PseudonymKey, TrusteeConfig, hash_token};
 use oncofed_trustee_api::TrusteeClient;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -26,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::dicom::walk;
 use support::genomics::{HEAD, fhir, mutect2};
-use support::{Node, Served, registry, serve, write_bundle};
+use support::{Node, Served, write_bundle};
 
 const TOKEN: &str = "token-of-site-1-0123456789abcdef";
 const ADMIN: &str = "admin-token-0123456789abcdef-genomics";
@@ -36,12 +35,7 @@ fn data() -> PathBuf {
 }
 
 async fn start_trustee(dir: &Path) -> Served {
-    let key = PseudonymKey::from_bytes(vec![7; 32]).unwrap();
-    let config = TrusteeConfig::new(dir.join("tc"), key, registry([("site-1", TOKEN)]))
-        .unwrap()
-        .with_admin_token_hash(&hash_token(ADMIN))
-        .unwrap();
-    serve(config).await
+    support::trustee_for_site_1(dir, TOKEN, ADMIN).await
 }
 
 fn bcftools() -> Option<&'static str> {

@@ -36,6 +36,17 @@ pub fn registry<S: AsRef<str>, T: AsRef<str>>(
 pub type Served = Running<LaunchError>;
 
 /// Launches a trust centre with `config` on 127.0.0.1:0.
+/// A trust centre for one site (`site-1` with `token`) whose staff use
+/// `admin` (e.g. to record a withdrawal), pseudonym key fixed.
+pub async fn trustee_for_site_1(dir: &std::path::Path, token: &str, admin: &str) -> Served {
+    let key = oncofed_trustee::PseudonymKey::from_bytes(vec![7; 32]).unwrap();
+    let config = TrusteeConfig::new(dir.join("tc"), key, registry([("site-1", token)]))
+        .unwrap()
+        .with_admin_token_hash(&oncofed_trustee::hash_token(admin))
+        .unwrap();
+    serve(config).await
+}
+
 pub async fn serve(config: TrusteeConfig) -> Served {
     oncofed_testkit::service::trustee(config, Default::default())
         .await
