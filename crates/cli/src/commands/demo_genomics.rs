@@ -1,7 +1,8 @@
 //! The demo's sequencing part (issue 16): tumour/normal and germline VCFs for
 //! part of the cohort, each site ingests its own through the trust centre
 //! (files kept only Crypt4GH-encrypted to the site's key, calls in the store),
-//! the researcher asks a variant-level feasibility question across the sites,
+//! the researcher asks a variant-level feasibility question across the sites
+//! (persons with the genetic opt-in only, under disclosure control),
 //! and site 1 delivers regions of its persons' somatic VCFs to a project's
 //! researcher, encrypted to the researcher's key, only with the genetic opt-in.
 
@@ -29,8 +30,8 @@ pub struct DemoGenomics {
     pub generated: GenomicsSummary,
     /// Per site: what its sequencing ingest did.
     pub ingest: Vec<(String, GenomicsReport)>,
-    /// "Somatic EGFR p.L858R" across the sites, under disclosure control.
-    pub egfr_l858r: FeasibilityResponse,
+    /// "Somatic EGFR variant with VAF ≥ 5 %" across the sites, under disclosure control.
+    pub egfr_somatic: FeasibilityResponse,
     /// Site 1's region deliveries to a project's researcher.
     pub delivery: DemoDelivery,
 }
@@ -95,14 +96,14 @@ pub async fn run(
         ingest.push((fed.sites[i].to_string(), report));
     }
     let criteria = serde_json::from_value(serde_json::json!(
-        {"variant": {"gene": "EGFR", "protein": "p.L858R", "origin": "somatic"}}
+        {"variant": {"gene": "EGFR", "origin": "somatic", "vaf_min": 0.05}}
     ))?;
-    let egfr_l858r = fed.researcher().feasibility(criteria, 30).await?;
+    let egfr_somatic = fed.researcher().feasibility(criteria, 30).await?;
     let delivery = deliver(fed, &services[0]).await?;
     Ok(DemoGenomics {
         generated,
         ingest,
-        egfr_l858r,
+        egfr_somatic,
         delivery,
     })
 }
@@ -185,8 +186,8 @@ pub fn print(g: &DemoGenomics) {
         );
     }
     println!(
-        "  somatic EGFR p.L858R across the sites: {}",
-        serde_json::to_string(&g.egfr_l858r.total).unwrap_or_default()
+        "  somatic EGFR variants (VAF ≥ 5 %) across the sites: {}",
+        serde_json::to_string(&g.egfr_somatic.total).unwrap_or_default()
     );
     let d = &g.delivery;
     println!(
