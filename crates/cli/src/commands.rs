@@ -7,6 +7,7 @@ mod bench;
 mod bench_analysis;
 mod bench_parts;
 mod bench_processes;
+mod bench_sequencing;
 mod demo;
 mod demo_analyses;
 mod demo_audit;

@@ -34,6 +34,10 @@ pub enum BenchCommand {
     /// centre, connect the agents, approve a project, then time each federated fit
     /// and the pooled fit over the union of the sites' rows.
     Analysis(super::bench_analysis::AnalysisBenchArgs),
+    /// The node's sequencing ingest (parse every VCF, link each person through
+    /// the trust centre, encrypt with Crypt4GH, store the calls) beside
+    /// `bcftools view` reading the same synthetic files, as records per second.
+    Sequencing(super::bench_sequencing::SequencingBenchArgs),
 }
 
 /// A part of `oncofed bench federation`.
@@ -138,6 +142,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let a = match cmd {
         BenchCommand::Federation(a) => a,
         BenchCommand::Analysis(a) => return super::bench_analysis::run(a).await,
+        BenchCommand::Sequencing(a) => return super::bench_sequencing::run(a).await,
     };
     let mut report = Report {
         site: None,
