@@ -43,7 +43,10 @@
 //! stores no second object.
 
 mod deliver;
+mod harmonise;
 mod manifest;
+
+pub use harmonise::harmonise;
 
 pub use deliver::{DeliveryError, RegionDelivery, RegionQuery, SequenceRequest, deliver_region};
 pub use manifest::{SAMPLES_FILE, SAMPLES_HEADER};
@@ -53,10 +56,7 @@ use crate::imaging::{ArchiveError, ObjectArchive};
 use crate::persons::{LinkError, Linked};
 use hmac::{Hmac, Mac};
 use oncofed_crypt4gh::{PublicKey, SecretKey};
-use oncofed_model::{
-    CodeSystem, Coding, DataCategory, Fact, FactKind, FactValue, GeneticVariant, Pseudonym,
-    VariantLocus, VariantOrigin,
-};
+use oncofed_model::{Pseudonym, VariantLocus, VariantOrigin};
 use oncofed_store::{FactKey, SequenceFileRow, StoreError, StoredFact, VariantRow, WriteBatch};
 use oncofed_trustee_api::{TrusteeClient, TrusteeError};
 use oncofed_vcf::{Call, ReadOptions, VcfError, VcfReader};
@@ -71,9 +71,6 @@ pub const ARCHIVE_PREFIX: &str = "sequences";
 /// Default cap on one submitted file: 2 GiB (read into memory for the
 /// atomic parse and the encryption).
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 << 30;
-
-/// LOINC answer "Present" of the molecular fact a call gives.
-const PRESENT: &str = "LA9633-4";
 
 /// The site's keyed ids of sequencing files, sample columns and calls:
 /// HMAC-SHA-256 under the site secret over a domain label and the lab's data,
@@ -539,7 +536,7 @@ async fn store_file(
             if let Some(g) = &variant.gene {
                 *report.per_gene.entry(g.clone()).or_default() += 1;
             }
-            if let Some(fact) = marker_fact(&variant, call, collected) {
+            if let Some(fact) = harmonise::marker_fact(&variant, call, collected) {
                 batch.facts.push(StoredFact {
                     key: FactKey::derive(&psn, &format!("VariantCall/{call_key}")),
                     pseudonym: psn.clone(),
@@ -581,66 +578,4 @@ fn person_extract(
         oncofed_vcf::ExtractFormat::Vcf,
     )?;
     Ok(out)
-}
-
-/// A call in the harmonised model: the annotation's gene (its HGNC id from the
-/// shipped gene table), HGVS without transcript, the most severe consequence.
-pub fn harmonise(call: &Call, build: oncofed_model::GenomeBuild) -> GeneticVariant {
-    let a = call.annotation.as_ref();
-    let gene = a.and_then(|a| a.gene.clone());
-    let hgnc = gene
-        .as_deref()
-        .and_then(|g| oncofed_vcf::genes::by_symbol(build, g))
-        .map(|g| g.hgnc_id.to_string());
-    GeneticVariant {
-        hgnc,
-        gene,
-        hgvs_c: a
-            .and_then(|a| a.hgvs_c.as_deref())
-            .map(|c| c.rsplit(':').next().unwrap_or(c).to_owned()),
-        hgvs_p: a.and_then(|a| a.hgvs_p.clone()),
-        consequence: a.and_then(|a| a.consequence.first().cloned()),
-        origin: call.origin,
-        vaf: call.vaf,
-        depth: call.depth,
-        zygosity: call.zygosity,
-        locus: Some(VariantLocus {
-            build,
-            chrom: call.variant.chrom.as_str().to_owned(),
-            pos: call.variant.pos,
-            reference: call.variant.reference.clone(),
-            alternate: call.variant.alternate.clone(),
-        }),
-    }
-}
-
-/// The molecular fact of a call that changes a protein (annotated impact high
-/// or moderate) of a gene with an HGNC id and passed the caller's filters: the
-/// gene "present", dated by the sample, in the category of its origin.
-fn marker_fact(
-    v: &GeneticVariant,
-    call: &Call,
-    collected: Option<chrono::NaiveDate>,
-) -> Option<Fact> {
-    let protein_altering = call.annotation.as_ref().is_some_and(|a| {
-        matches!(
-            a.impact,
-            Some(oncofed_vcf::Impact::High | oncofed_vcf::Impact::Moderate)
-        )
-    });
-    if !(protein_altering && call.filter_pass) {
-        return None;
-    }
-    let hgnc = v.hgnc.as_ref()?;
-    let category: DataCategory = v.origin.category();
-    Some(Fact {
-        kind: FactKind::Molecular,
-        code: Coding::new(CodeSystem::Hgnc, hgnc),
-        modifier: None,
-        value: FactValue::Code(Coding::new(CodeSystem::Loinc, PRESENT)),
-        start: collected,
-        end: None,
-        category,
-        level: category.intrinsic_level(),
-    })
 }
