@@ -16,6 +16,9 @@ pub enum QueryCommand {
     /// The criteria are a JSON AND/OR/NOT tree, e.g.
     /// {"and": [{"diagnosis": {"icd10": "C92.0"}}, {"age_at_diagnosis": {"min": 18, "max": 65}},
     ///          {"not": {"marker": {"gene": "HGNC:3765", "present": true}}}]}.
+    /// Sequencing calls: {"variant": {"gene": "EGFR", "protein": "p.L858R", "origin":
+    /// "somatic", "vaf_min": 0.1}} (also "consequence": a Sequence Ontology term or
+    /// truncating|missense|inframe|splice|synonymous; germline needs the same opt-in).
     /// Figures are noised, rounded and suppressed below thresholds; a patient treated
     /// at several sites counts once in the total.
     Feasibility(FeasibilityArgs),
