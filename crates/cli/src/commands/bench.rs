@@ -34,6 +34,11 @@ pub enum BenchCommand {
     /// centre, connect the agents, approve a project, then time each federated fit
     /// and the pooled fit over the union of the sites' rows.
     Analysis(super::bench_analysis::AnalysisBenchArgs),
+    /// Beacon v2 query latency through the hub (issue 16): for each federation
+    /// size, generate a cohort with sequencing, ingest FHIR and VCFs at every
+    /// site, connect the agents, then time sequential count queries (default
+    /// defences, rate limit lifted).
+    Beacon(super::bench_beacon::BeaconBenchArgs),
 }
 
 /// A part of `oncofed bench federation`.
@@ -138,6 +143,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let a = match cmd {
         BenchCommand::Federation(a) => a,
         BenchCommand::Analysis(a) => return super::bench_analysis::run(a).await,
+        BenchCommand::Beacon(a) => return super::bench_beacon::run(a).await,
     };
     let mut report = Report {
         site: None,
