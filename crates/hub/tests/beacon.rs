@@ -283,7 +283,7 @@ async fn without_defences_counts_are_exact_follow_consent_and_betray_members() {
     .expect("the withdrawn carrier stops counting");
 
     // Undefended, every query of a member's allele says yes.
-    let (_, site, local_id) = target(&cohort, std::slice::from_ref(person));
+    let (_, site, local_id) = target(&cohort, std::slice::from_ref(&person));
     let alleles = rarest(&cohort, &site, &local_id);
     let mut yes = 0;
     for (chrom, pos, r, a) in &alleles {

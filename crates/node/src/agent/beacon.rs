@@ -50,7 +50,8 @@ pub use frequencies::{AlleleFrequencies, FrequencyError, MAX_FREQUENCY_LINES, no
 use super::SiteSecret;
 use crate::{ConsentGate, GateError, SharedStore, with_store};
 use hmac::{Hmac, Mac};
-use oncofed_model::{DataCategory, GenomeBuild, Purpose, SecurityLevel, normalise_hgvs_p};
+use oncofed_model::variant::normalise_hgvs_p;
+use oncofed_model::{DataCategory, GenomeBuild, Purpose, SecurityLevel};
 use oncofed_privacy::SiteDisclosure;
 use oncofed_protocol::beacon::defence::{
     BudgetLedger, BudgetPolicy, DefenceConfig, IndividualKey, RareMode, ResearcherId, SiteQuery,
