@@ -313,9 +313,7 @@ fn covers(code: PolicyCode, category: DataCategory) -> bool {
         PolicyCode::Recontact => false,
         PolicyCode::Mii(m) => match m.policy().scope {
             Scope::Use(Family::Mdat) | Scope::Collect(Family::Mdat) => true,
-            Scope::Use(Family::Biomat) | Scope::Collect(Family::Biomat) => {
-                category.is_genetic()
-            }
+            Scope::Use(Family::Biomat) | Scope::Collect(Family::Biomat) => category.is_genetic(),
             _ => false,
         },
     }

@@ -487,7 +487,10 @@ fn the_variant_leaf_parses_validates_normalises_and_reads_its_origins_category()
         BTreeSet::from([DataCategory::Genetic, DataCategory::Germline])
     );
     let germline = parse(r#"{"variant": {"gene": "BRCA1", "origin": "germline"}}"#);
-    assert_eq!(germline.categories(), BTreeSet::from([DataCategory::Germline]));
+    assert_eq!(
+        germline.categories(),
+        BTreeSet::from([DataCategory::Germline])
+    );
     assert_eq!(
         SecurityLevel::of_dataset(germline.categories()),
         SecurityLevel::Genetic
@@ -495,10 +498,19 @@ fn the_variant_leaf_parses_validates_normalises_and_reads_its_origins_category()
     for (bad, field) in [
         (r#"{"variant": {"protein": "p.L858R"}}"#, "variant.gene"),
         (r#"{"variant": {"gene": "egfr"}}"#, "variant.gene"),
-        (r#"{"variant": {"gene": "EGFR", "protein": "L858R"}}"#, "variant.protein"),
+        (
+            r#"{"variant": {"gene": "EGFR", "protein": "L858R"}}"#,
+            "variant.protein",
+        ),
         (r#"{"variant": {"vaf_min": 1.5}}"#, "variant.vaf_min"),
-        (r#"{"variant": {"vaf_min": 0.5, "vaf_max": 0.2}}"#, "variant.vaf_min"),
-        (r#"{"variant": {"consequence": "Missense; DROP"}}"#, "variant.consequence"),
+        (
+            r#"{"variant": {"vaf_min": 0.5, "vaf_max": 0.2}}"#,
+            "variant.vaf_min",
+        ),
+        (
+            r#"{"variant": {"consequence": "Missense; DROP"}}"#,
+            "variant.consequence",
+        ),
     ] {
         let text = parse(bad).validate().unwrap_err().to_string();
         assert!(text.contains(field), "{bad}: {text}");

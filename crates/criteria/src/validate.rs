@@ -360,7 +360,12 @@ fn variant(v: &crate::VariantCriterion, s: &mut Scope<'_>) {
     }
     if v.protein.is_some() {
         if v.gene.is_none() {
-            s.push("gene", CriteriaErrorKind::Missing { what: "the gene of the protein change" });
+            s.push(
+                "gene",
+                CriteriaErrorKind::Missing {
+                    what: "the gene of the protein change",
+                },
+            );
         }
         if v.protein_normalised().is_none() {
             s.push(
@@ -374,7 +379,8 @@ fn variant(v: &crate::VariantCriterion, s: &mut Scope<'_>) {
     }
     if let Some(c) = &v.consequence {
         let term = (1..=64).contains(&c.len())
-            && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !term {
             s.push(
                 "consequence",

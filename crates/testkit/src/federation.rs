@@ -86,8 +86,9 @@ impl FederationBuilder {
         defences: oncofed_protocol::beacon::defence::DefenceConfig,
     ) -> Self {
         self.beacon.floor = defences.clone();
-        self.tune_hub
-            .push(Box::new(move |c: &mut HubConfig| c.beacon.defences = defences));
+        self.tune_hub.push(Box::new(move |c: &mut HubConfig| {
+            c.beacon.defences = defences
+        }));
         self
     }
 

@@ -136,7 +136,10 @@ pub fn render(reply: &BeaconReply) -> String {
         .filter(|a| !a.is_empty())
         .map(|a| {
             let names: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
-            format!("  sites left out (no answer in time): {}\n", names.join(", "))
+            format!(
+                "  sites left out (no answer in time): {}\n",
+                names.join(", ")
+            )
         })
         .unwrap_or_default();
     format!("{answer}\n{left_out}")

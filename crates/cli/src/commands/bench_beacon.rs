@@ -124,7 +124,9 @@ pub async fn run(a: BeaconBenchArgs) -> anyhow::Result<ExitCode> {
                 a.persons
             );
         }
-        rows.push(json!({ "sites": n, "persons": a.persons, "ingest_s": ingest_s, "latency": latency }));
+        rows.push(
+            json!({ "sites": n, "persons": a.persons, "ingest_s": ingest_s, "latency": latency }),
+        );
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

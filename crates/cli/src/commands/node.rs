@@ -485,7 +485,11 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
             path,
             oncofed_model::GenomeBuild::Grch38,
         )?;
-        eprintln!("beacon: {} allele frequencies from {}", table.len(), path.display());
+        eprintln!(
+            "beacon: {} allele frequencies from {}",
+            table.len(),
+            path.display()
+        );
         beacon.frequencies = Some(std::sync::Arc::new(table));
     }
     Agent::new(config, store, gate)

@@ -41,8 +41,8 @@ use oncofed_protocol::api::TaskState;
 use oncofed_protocol::beacon::defence::{HubQuery, ResearcherId, hub_release};
 use oncofed_protocol::beacon::granularity::{Role, grant};
 use oncofed_protocol::beacon::model::{
-    ConfigurationResponse, EntryTypesResponse, ErrorResponse, FilteringTermsResponse,
-    InfoResponse, MapResponse, ReceivedRequestSummary, RequestBody,
+    ConfigurationResponse, EntryTypesResponse, ErrorResponse, FilteringTermsResponse, InfoResponse,
+    MapResponse, ReceivedRequestSummary, RequestBody,
 };
 use oncofed_protocol::{BeaconTask, QueryId, Task, TaskId, TaskKind};
 use serde_json::{Value, json};
@@ -67,7 +67,10 @@ pub fn router() -> Router<AppState> {
         .route("/beacon/v2/map", get(map))
         .route("/beacon/v2/entry_types", get(entry_types))
         .route("/beacon/v2/filtering_terms", get(filtering_terms))
-        .route("/beacon/v2/g_variants", get(g_variants_get).post(g_variants_post))
+        .route(
+            "/beacon/v2/g_variants",
+            get(g_variants_get).post(g_variants_post),
+        )
 }
 
 fn json_response(status: StatusCode, value: Value) -> Response {
@@ -233,7 +236,12 @@ async fn run(
     let request = match request {
         Ok(r) => r,
         Err(e) => {
-            return error(&state, ReceivedRequestSummary::unreadable(), 400, &e.to_string());
+            return error(
+                &state,
+                ReceivedRequestSummary::unreadable(),
+                400,
+                &e.to_string(),
+            );
         }
     };
     let summary = || ReceivedRequestSummary::of(&request);
@@ -253,7 +261,12 @@ async fn run(
     let level = beacon_level();
     let requested = request.query.requested_granularity;
     if let Err(refused) = grant(level, role, requested) {
-        return error(&state, summary(), refused.error_code(), &refused.to_string());
+        return error(
+            &state,
+            summary(),
+            refused.error_code(),
+            &refused.to_string(),
+        );
     }
     let fingerprint = query.fingerprint();
     let started = tokio::time::Instant::now();
@@ -287,14 +300,25 @@ async fn run(
         let _ = blocking(&state, {
             let (who, fp, qid) = (researcher.clone(), fingerprint.clone(), query_id.clone());
             move |s| {
-                audit(s, &who, "beacon.query", qid.as_str(), json!({
-                    "role": role.beacon_security_level(), "query": fp,
-                    "answer": "unavailable", "sites_missing": missing.len(),
-                }))
+                audit(
+                    s,
+                    &who,
+                    "beacon.query",
+                    qid.as_str(),
+                    json!({
+                        "role": role.beacon_security_level(), "query": fp,
+                        "answer": "unavailable", "sites_missing": missing.len(),
+                    }),
+                )
             }
         })
         .await;
-        return error(&state, summary(), 503, "no site answered within the deadline");
+        return error(
+            &state,
+            summary(),
+            503,
+            "no site answered within the deadline",
+        );
     }
     let cfg = &state.inner.config.beacon;
     let hub_query = HubQuery {
@@ -307,7 +331,12 @@ async fn run(
     let release = match hub_release(&counts, &cfg.defences, &hub_query) {
         Ok(r) => r,
         Err(refused) => {
-            return error(&state, summary(), refused.error_code(), &refused.to_string());
+            return error(
+                &state,
+                summary(),
+                refused.error_code(),
+                &refused.to_string(),
+            );
         }
     };
     let mut doc = release.to_response(&cfg.identity, summary());
@@ -362,13 +391,23 @@ fn issue(
     let verdict = s
         .inner
         .db
-        .beacon_admit(&who, now.timestamp().max(0) as u64, &cfg.beacon.defences.rate)
+        .beacon_admit(
+            &who,
+            now.timestamp().max(0) as u64,
+            &cfg.beacon.defences.rate,
+        )
         .map_err(ApiError::internal)?;
     if let Err(refusal) = verdict {
-        audit(s, researcher, "beacon.refused", "rate-limit", json!({
-            "role": role.beacon_security_level(), "query": fingerprint,
-            "reason": refusal.to_string(),
-        }))?;
+        audit(
+            s,
+            researcher,
+            "beacon.refused",
+            "rate-limit",
+            json!({
+                "role": role.beacon_security_level(), "query": fingerprint,
+                "reason": refusal.to_string(),
+            }),
+        )?;
         return Ok(Err(refusal.to_string()));
     }
     let beacon_size = s.inner.db.beacon_size().map_err(ApiError::internal)?;

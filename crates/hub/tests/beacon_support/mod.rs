@@ -115,15 +115,23 @@ pub fn truth_calls(cohort: &Cohort) -> Vec<TruthCall> {
         .collect()
 }
 
-/// Whether the person's consents permit genetic research use at all: the
-/// genetic opt-in, no GDNG objection, no withdrawal.
+/// Whether the person's consents permit feasibility use of their genetic
+/// data: the genetic opt-in and no withdrawal. The opt-in is an explicit
+/// consent, so a GDNG objection (to use without consent) does not cancel it;
+/// a broad consent without the opt-in does not cover genetic data.
 pub fn consented(persons: &HashMap<String, BTreeMap<String, String>>, person: &str) -> bool {
     let p = &persons[person];
-    p["genetic_opt_in"] == "1" && p["withdrawn"] == "0" && p["gdng_objection"] == "0"
+    p["genetic_opt_in"] == "1" && p["withdrawn"] == "0"
 }
 
 /// (site, person) pairs carrying an allele, per the truth.
-pub fn carriers(calls: &[TruthCall], chrom: &str, pos: u64, r: &str, a: &str) -> BTreeSet<(String, String)> {
+pub fn carriers(
+    calls: &[TruthCall],
+    chrom: &str,
+    pos: u64,
+    r: &str,
+    a: &str,
+) -> BTreeSet<(String, String)> {
     calls
         .iter()
         .filter(|c| c.chrom == chrom && c.pos == pos && c.reference == r && c.alternate == a)
@@ -142,39 +150,47 @@ pub fn allele(chrom: &str, pos: u64, r: &str, a: &str) -> Map<String, Value> {
     p
 }
 
-pub async fn ask(client: &HubClient, params: Map<String, Value>, project: Option<&str>) -> BeaconReply {
+pub async fn ask(
+    client: &HubClient,
+    params: Map<String, Value>,
+    project: Option<&str>,
+) -> BeaconReply {
     client
         .beacon_g_variants(&beacon_request(params, Some("count")), project)
         .await
         .unwrap()
 }
 
-/// A germline target's non-reference panel alleles, read from its germline
-/// VCF at `site` (through `samples.csv`).
-pub fn germline_alleles(cohort: &Cohort, site: &str, local_id: &str) -> Vec<(String, u64, String, String)> {
+/// Allele as (chrom, VCF position, ref, alt).
+pub type Allele = (String, u64, String, String);
+
+/// Every patient's non-reference PASS germline alleles at `site`, by local
+/// id, read from the site's germline VCFs through `samples.csv`.
+pub fn germline_by_patient(cohort: &Cohort, site: &str) -> HashMap<String, Vec<Allele>> {
     let dir = cohort.site_dir(site).join("genomics");
     let manifest = std::fs::read_to_string(dir.join("samples.csv")).unwrap();
     let mut lines = manifest.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let (file, patient, origin) = (col("file"), col("patient_id"), col("origin"));
-    let mut out = Vec::new();
+    let mut out: HashMap<String, Vec<Allele>> = HashMap::new();
     for l in lines {
         let f: Vec<&str> = l.split(',').collect();
-        if f[patient] != local_id || f[origin] != "germline" {
+        if f[origin] != "germline" {
             continue;
         }
         let vcf = std::fs::read_to_string(dir.join(f[file])).unwrap();
+        let alleles = out.entry(f[patient].to_owned()).or_default();
         for line in vcf.lines().filter(|l| !l.starts_with('#')) {
             let v: Vec<&str> = line.split('\t').collect();
             let gt = v.get(9).and_then(|s| s.split(':').next()).unwrap_or("0/0");
             if gt.contains('1') && v[6] == "PASS" {
-                out.push((bare(v[0]), v[1].parse().unwrap(), v[3].into(), v[4].into()));
+                alleles.push((bare(v[0]), v[1].parse().unwrap(), v[3].into(), v[4].into()));
             }
         }
+        alleles.sort();
+        alleles.dedup();
     }
-    out.sort();
-    out.dedup();
     out
 }
 
@@ -186,7 +202,10 @@ pub fn panel(cohort: &Cohort) -> HashMap<(String, u64, String, String), f64> {
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            ((bare(f[0]), f[1].parse().unwrap(), f[2].into(), f[3].into()), f[4].parse().unwrap())
+            (
+                (bare(f[0]), f[1].parse().unwrap(), f[2].into(), f[3].into()),
+                f[4].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -244,11 +263,55 @@ pub fn invalid(py: &Path, cases: &[(String, &str, Value)]) -> Vec<String> {
         .write_all(serde_json::to_string(&input).unwrap().as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let results: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     results
         .into_iter()
         .filter(|r| r["valid"] != json!(true))
         .map(|r| format!("{}: {}", r["name"], r["errors"]))
         .collect()
+}
+
+/// Consented carriers of each germline allele in the whole beacon, as the
+/// sites count them: distinct (site, person) pairs with a PASS non-reference
+/// call in a germline VCF whose person has the genetic opt-in; and each
+/// (person, site, local id) with their alleles.
+#[allow(clippy::type_complexity)]
+pub fn germline_truth(
+    cohort: &Cohort,
+) -> (
+    HashMap<Allele, usize>,
+    Vec<((String, String, String), Vec<Allele>)>,
+) {
+    let truth = cohort.truth();
+    let persons = truth.by_person();
+    let mut carriers: HashMap<Allele, usize> = HashMap::new();
+    let mut members = Vec::new();
+    for k in 1..=SITES {
+        let site = format!("site-{k}");
+        let person_of: HashMap<String, String> = truth
+            .records
+            .iter()
+            .filter(|r| r.site == site)
+            .map(|r| (r.local_id.clone(), r.person_id.clone()))
+            .collect();
+        for (local_id, alleles) in germline_by_patient(cohort, &site) {
+            let Some(person) = person_of.get(&local_id) else {
+                continue;
+            };
+            if !consented(&persons, person) {
+                continue;
+            }
+            for a in &alleles {
+                *carriers.entry(a.clone()).or_default() += 1;
+            }
+            members.push(((person.clone(), site.clone(), local_id), alleles));
+        }
+    }
+    members.sort();
+    (carriers, members)
 }

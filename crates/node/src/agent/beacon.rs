@@ -132,16 +132,15 @@ pub fn effective_defences(
                     "rare alleles randomised where the site suppresses",
                 ));
             }
-            (RareMode::Randomise { flip: ff }, RareMode::Randomise { flip: hf })
-                if !(hf >= ff) =>
-            {
+            (RareMode::Randomise { flip: ff }, RareMode::Randomise { flip: hf }) if !(hf >= ff) => {
                 return Err(BeaconError::Weaker("rare-allele flip below the site's"));
             }
             _ => {}
         }
     }
     let level = beacon_level();
-    let disclosure = |c: &DefenceConfig| c.counts.unwrap_or_else(|| SiteDisclosure::for_level(level));
+    let disclosure =
+        |c: &DefenceConfig| c.counts.unwrap_or_else(|| SiteDisclosure::for_level(level));
     let (h, f) = (disclosure(hub), disclosure(floor));
     if h.threshold < f.threshold || h.rounding < f.rounding || !(h.laplace_scale >= f.laplace_scale)
     {
@@ -298,7 +297,13 @@ pub async fn answer_beacon(
     let today = chrono::Utc::now().date_naive();
     let asked: BTreeSet<_> = rows
         .iter()
-        .map(|r| (r.pseudonym.clone(), r.variant.origin.category(), r.collected))
+        .map(|r| {
+            (
+                r.pseudonym.clone(),
+                r.variant.origin.category(),
+                r.collected,
+            )
+        })
         .collect();
     let permitted = if asked.is_empty() {
         Default::default()
@@ -309,7 +314,11 @@ pub async fn answer_beacon(
     let carriers: BTreeSet<&str> = rows
         .iter()
         .filter(|r| {
-            permitted.contains(&(r.pseudonym.clone(), r.variant.origin.category(), r.collected))
+            permitted.contains(&(
+                r.pseudonym.clone(),
+                r.variant.origin.category(),
+                r.collected,
+            ))
         })
         .map(|r| r.pseudonym.as_str())
         .collect();

@@ -406,9 +406,14 @@ pub fn beacon_budgets_add_up_per_researcher_and_survive_reopening(backend: &dyn 
     drop(store);
     let store = backend.open();
     assert_eq!(
-        store.beacon_spent("alice", &ids(&["i2", "i1", "i3"])).unwrap(),
+        store
+            .beacon_spent("alice", &ids(&["i2", "i1", "i3"]))
+            .unwrap(),
         vec![0.5, 0.375, 0.0]
     );
-    assert_eq!(store.beacon_spent("bob", &ids(&["i1", "i2"])).unwrap(), vec![0.5, 0.0]);
+    assert_eq!(
+        store.beacon_spent("bob", &ids(&["i1", "i2"])).unwrap(),
+        vec![0.5, 0.0]
+    );
     assert!(store.beacon_spent("alice", &[]).unwrap().is_empty());
 }

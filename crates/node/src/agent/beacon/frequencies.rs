@@ -119,7 +119,9 @@ impl AlleleFrequencies {
                 let up = s.to_ascii_uppercase();
                 if !up.is_empty()
                     && up.len() <= 1_000
-                    && up.bytes().all(|b| matches!(b, b'A' | b'C' | b'G' | b'T' | b'N'))
+                    && up
+                        .bytes()
+                        .all(|b| matches!(b, b'A' | b'C' | b'G' | b'T' | b'N'))
                 {
                     Ok(up)
                 } else {
@@ -192,7 +194,10 @@ mod tests {
         ] {
             let e = AlleleFrequencies::parse(bad, "f.tsv", GenomeBuild::Grch38).unwrap_err();
             let text = e.to_string();
-            assert!(text.contains("f.tsv, line 1, field ") && text.contains(field), "{text}");
+            assert!(
+                text.contains("f.tsv, line 1, field ") && text.contains(field),
+                "{text}"
+            );
         }
     }
 }
