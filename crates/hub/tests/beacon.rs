@@ -32,7 +32,7 @@ const RATE: RatePolicy = RatePolicy {
 fn target(
     cohort: &oncofed_testkit::Cohort,
     carriers: &HashMap<Allele, usize>,
-    members: &[((String, String, String), Vec<Allele>)],
+    members: &[Member],
     skip: &[String],
 ) -> ((String, String, String), Vec<Allele>) {
     let rare = |alleles: &[Allele]| {

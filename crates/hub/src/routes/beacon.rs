@@ -214,7 +214,7 @@ fn caller(
         .project(&project)
         .map_err(|_| (500, "hub store error".to_owned()))?;
     let qualifies = found.is_some_and(|p| {
-        p.researchers.iter().any(|r| *r == id)
+        p.researchers.contains(&id)
             && (p.categories.contains(&DataCategory::Genetic)
                 || p.categories.contains(&DataCategory::Germline))
     });

@@ -163,6 +163,8 @@ pub async fn ask(
 
 /// Allele as (chrom, VCF position, ref, alt).
 pub type Allele = (String, u64, String, String);
+/// A consented member: (person, site, local id) and their germline alleles.
+pub type Member = ((String, String, String), Vec<Allele>);
 
 /// Every patient's non-reference PASS germline alleles at `site`, by local
 /// id, read from the site's germline VCFs through `samples.csv`.

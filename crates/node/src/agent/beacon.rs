@@ -113,6 +113,14 @@ impl BeaconError {
     }
 }
 
+/// `a ≥ b`, false when either is NaN (a NaN parameter is never strong enough).
+fn at_least(a: f64, b: f64) -> bool {
+    matches!(
+        a.partial_cmp(&b),
+        Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+    )
+}
+
 /// The defences the site answers under: the hub's, with the stricter budget
 /// of the two; an error when a hub-applied defence is weaker than the floor.
 pub fn effective_defences(
@@ -132,7 +140,9 @@ pub fn effective_defences(
                     "rare alleles randomised where the site suppresses",
                 ));
             }
-            (RareMode::Randomise { flip: ff }, RareMode::Randomise { flip: hf }) if !(hf >= ff) => {
+            (RareMode::Randomise { flip: ff }, RareMode::Randomise { flip: hf })
+                if !at_least(hf, ff) =>
+            {
                 return Err(BeaconError::Weaker("rare-allele flip below the site's"));
             }
             _ => {}
@@ -142,7 +152,9 @@ pub fn effective_defences(
     let disclosure =
         |c: &DefenceConfig| c.counts.unwrap_or_else(|| SiteDisclosure::for_level(level));
     let (h, f) = (disclosure(hub), disclosure(floor));
-    if h.threshold < f.threshold || h.rounding < f.rounding || !(h.laplace_scale >= f.laplace_scale)
+    if h.threshold < f.threshold
+        || h.rounding < f.rounding
+        || !at_least(h.laplace_scale, f.laplace_scale)
     {
         return Err(BeaconError::Weaker("count disclosure below the site's"));
     }
