@@ -3,8 +3,10 @@
 mod analyze;
 mod analyze_render;
 mod audit;
+mod beacon;
 mod bench;
 mod bench_analysis;
+mod bench_beacon;
 mod bench_parts;
 mod bench_processes;
 mod bench_sequencing;
@@ -72,6 +74,9 @@ enum Command {
     /// Researcher queries through the hub.
     #[command(subcommand)]
     Query(query::QueryCommand),
+    /// Is this variant seen? A GA4GH Beacon v2 query through the hub
+    /// (anonymous: yes/no; with a researcher token: a noised count).
+    Beacon(beacon::BeaconArgs),
     /// Federated analyses through the hub (Kaplan–Meier, Cox, GLM, descriptives),
     /// inside a project an admin approved; only masked sums leave the sites.
     #[command(subcommand)]
@@ -104,6 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(cmd) => node::run(cmd).await,
         Command::Hub(cmd) => hub::run(cmd).await,
         Command::Query(cmd) => query::run(cmd).await,
+        Command::Beacon(a) => beacon::run(a).await,
         Command::Analyze(cmd) => analyze::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::Bench(cmd) => bench::run(cmd).await,

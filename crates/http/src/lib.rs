@@ -108,11 +108,16 @@ impl JsonClient {
         &self.base
     }
 
-    /// A request to `path` (starting with `/`), with the bearer token.
+    /// A request to `path` (starting with `/`), with the bearer token; an
+    /// empty token sends no `Authorization` at all (an anonymous call, e.g.
+    /// the public Beacon).
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        if self.token.is_empty() {
+            request
+        } else {
+            request.bearer_auth(&self.token)
+        }
     }
 
     /// `GET path`, answer as JSON.

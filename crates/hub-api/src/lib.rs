@@ -43,6 +43,63 @@ pub enum ClientError {
     Tls(std::sync::Arc<oncofed_tls::TlsError>),
 }
 
+/// A Beacon answer: the HTTP status and the Beacon document (a boolean,
+/// count, informational or error response).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeaconReply {
+    /// HTTP status.
+    pub status: u16,
+    /// The document.
+    pub body: serde_json::Value,
+}
+
+impl BeaconReply {
+    /// `responseSummary.exists`, if the answer has one.
+    pub fn exists(&self) -> Option<bool> {
+        self.body.pointer("/responseSummary/exists")?.as_bool()
+    }
+
+    /// `responseSummary.numTotalResults`, if the answer is a count.
+    pub fn count(&self) -> Option<u64> {
+        self.body
+            .pointer("/responseSummary/numTotalResults")?
+            .as_u64()
+    }
+
+    /// `meta.returnedGranularity`, if the answer has one.
+    pub fn granularity(&self) -> Option<&str> {
+        self.body.pointer("/meta/returnedGranularity")?.as_str()
+    }
+}
+
+/// A Beacon v2.1.1 `g_variants` request body: `parameters` are the
+/// `requestParameters` (e.g. `assemblyId`, `referenceName`, `start`,
+/// `referenceBases`, `alternateBases`, `end`, `geneId`), `granularity` the
+/// requested granularity (`boolean`, `count`).
+pub fn beacon_request(
+    parameters: serde_json::Map<String, serde_json::Value>,
+    granularity: Option<&str>,
+) -> serde_json::Value {
+    let mut query = serde_json::json!({ "requestParameters": { "g_variant": parameters } });
+    if let Some(g) = granularity {
+        query["requestedGranularity"] = serde_json::Value::String(g.to_owned());
+    }
+    serde_json::json!({ "meta": { "apiVersion": "v2.1.1" }, "query": query })
+}
+
+/// Percent-encodes a query-string value (RFC 3986 unreserved characters kept).
+fn form_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A user's client for the hub, authenticated with their bearer token.
 #[derive(Clone)]
 pub struct HubClient {
@@ -114,6 +171,56 @@ impl HubClient {
             base: json.base_url().to_owned(),
             json: Ok(json),
         })
+    }
+
+    /// An anonymous client (no token), for the public Beacon: the hub answers
+    /// it as role `Public`.
+    pub fn anonymous(base_url: &str, tls: &oncofed_tls::ClientTls) -> Result<Self, ClientError> {
+        Self::with_tls(base_url, "", tls)
+    }
+
+    /// `POST /beacon/v2/g_variants` with a Beacon v2 request body (see
+    /// [`beacon_request`]), as a controlled-access query of `project` if given.
+    /// Beacon errors (400, 401, 403, 429, 503) are Beacon documents too, so
+    /// the answer is the status and the document either way.
+    pub async fn beacon_g_variants(
+        &self,
+        request: &serde_json::Value,
+        project: Option<&str>,
+    ) -> Result<BeaconReply, ClientError> {
+        let path = match project {
+            Some(p) => format!("/beacon/v2/g_variants?project={}", form_escape(p)),
+            None => "/beacon/v2/g_variants".to_owned(),
+        };
+        let json = self.json()?;
+        self.beacon_exchange(json.request(reqwest::Method::POST, &path).json(request))
+            .await
+    }
+
+    /// `GET /beacon/v2/{endpoint}` (`info`, `configuration`, `map`,
+    /// `entry_types`, `filtering_terms`, or `g_variants?…` with GET parameters).
+    pub async fn beacon_get(&self, endpoint: &str) -> Result<BeaconReply, ClientError> {
+        let path = format!("/beacon/v2/{}", endpoint.trim_start_matches('/'));
+        let json = self.json()?;
+        self.beacon_exchange(json.request(reqwest::Method::GET, &path))
+            .await
+    }
+
+    async fn beacon_exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<BeaconReply, ClientError> {
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: e.to_string(),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        let body = serde_json::from_slice(&bytes).map_err(|e| {
+            ClientError::Protocol(format!("Beacon answer (HTTP {status}) is not JSON: {e}"))
+        })?;
+        Ok(BeaconReply { status, body })
     }
 
     fn json(&self) -> Result<&oncofed_http::JsonClient, ClientError> {

@@ -216,6 +216,43 @@ pub struct HubConfig {
     /// Allow plain HTTP on a non-loopback address (a TLS proxy in front);
     /// without it [`crate::serve`] refuses such a listener.
     pub insecure_http: bool,
+    /// The federated Beacon v2 (`/beacon/v2/`, issue 16).
+    pub beacon: BeaconConfig,
+}
+
+/// The federated Beacon v2: who it is, its defences, how long it waits.
+#[derive(Debug, Clone)]
+pub struct BeaconConfig {
+    /// What `meta` and `/info` say (its `root_url` is the public base of
+    /// `/beacon/v2`, used by `/map`).
+    pub identity: oncofed_protocol::beacon::model::BeaconIdentity,
+    /// Defences shipped to every site and applied at release (default: the
+    /// level-3 defaults; sites refuse anything weaker than their floor).
+    pub defences: oncofed_protocol::beacon::defence::DefenceConfig,
+    /// How long a query waits for the sites (Beacon is interactive); sites that
+    /// have not answered by then are left out and named in the answer's `info`.
+    pub deadline: Duration,
+}
+
+impl Default for BeaconConfig {
+    fn default() -> Self {
+        use oncofed_protocol::beacon::model::{BeaconIdentity, Environment};
+        Self {
+            identity: BeaconIdentity {
+                beacon_id: "org.oncofed.hub.beacon".into(),
+                name: "OncoFed federated Beacon".into(),
+                organization_id: "org.oncofed".into(),
+                organization_name: "OncoFed research hub".into(),
+                environment: Environment::Test,
+                version: env!("CARGO_PKG_VERSION").into(),
+                root_url: "https://localhost/beacon/v2".into(),
+            },
+            defences: oncofed_protocol::beacon::defence::DefenceConfig::for_level(
+                oncofed_model::SecurityLevel::Genetic,
+            ),
+            deadline: Duration::from_secs(10),
+        }
+    }
 }
 
 impl HubConfig {
@@ -249,6 +286,7 @@ impl HubConfig {
             analysis_admission_timeout: Duration::from_secs(600),
             tls: None,
             insecure_http: false,
+            beacon: BeaconConfig::default(),
         }
     }
 }

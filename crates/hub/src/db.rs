@@ -4,6 +4,7 @@
 //! queued and claimed tasks are handed out again (claimed ones after the claim
 //! timeout), and results posted after the restart complete their queries.
 
+mod beacon;
 mod projects;
 pub(crate) use projects::{BudgetScope, fits};
 mod releases;
@@ -79,6 +80,7 @@ const MIGRATIONS: &[&str] = &[
     releases::MIGRATION,
     swarm::MIGRATION,
     swarm::RUN_MIGRATION,
+    beacon::MIGRATION,
 ];
 
 /// A task row.

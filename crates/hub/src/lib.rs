@@ -28,6 +28,8 @@
 //! | `GET /v1/site/tasks?wait=S` | a site (signed request) | sealed `Task`s (long poll) |
 //! | `POST /v1/site/results` | a site (signed request) | sealed `TaskOutcome` |
 //! | `GET /v1/audit/export` | auditor | the audit trail as JSON Lines |
+//! | `GET /beacon/v2/`, `/info`, `/configuration`, `/map`, `/entry_types`, `/filtering_terms` | anyone | Beacon v2.1.1 informational responses |
+//! | `GET`, `POST /beacon/v2/g_variants` | anyone (boolean); researcher token (count); `?project=` approved for genetic or germline data (controlled) | Beacon v2.1.1 boolean or count response, or error |
 //!
 //! HTTP hardening, in one place:
 //!
@@ -60,7 +62,9 @@ mod replay;
 mod routes;
 mod site_request;
 
-pub use config::{DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users};
+pub use config::{
+    BeaconConfig, DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users,
+};
 pub use error::ApiError;
 pub use site_request::DIGEST_HEADER;
 
@@ -320,6 +324,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::site::router())
         .merge(routes::swarm::router())
         .merge(routes::audit::router())
+        .merge(routes::beacon::router())
         .fallback(|| async { ApiError::NotFound })
         // Researcher and admin bodies; the site routes read their own bodies
         // with per-route limits (`site_request.rs`), which this does not touch.

@@ -13,6 +13,7 @@
 
 mod analysis;
 mod backoff;
+pub mod beacon;
 mod cell_run;
 mod feasibility;
 pub mod ledger;
@@ -22,6 +23,7 @@ mod witness;
 
 pub use analysis::{AnalysisRuns, CODEC, answer_analysis, load_rows};
 pub use backoff::Backoff;
+pub use beacon::{BeaconError, BeaconSite, answer_beacon};
 pub use feasibility::{FeasibilityError, SiteSecret, answer_feasibility};
 pub use ledger::{DEFAULT_LIFETIME_EPSILON, FEASIBILITY_REFUSAL, LifetimeSpent, lifetime_spent};
 pub use plan::{SiteBounds, admit_site_set, cohort_digest};
@@ -149,6 +151,7 @@ pub struct Agent {
     http: reqwest::Client,
     runs: AnalysisRuns,
     witness: Option<Arc<AuditWitness>>,
+    beacon: Arc<BeaconSite>,
 }
 
 impl Agent {
@@ -167,6 +170,7 @@ impl Agent {
             http,
             runs: AnalysisRuns::default(),
             witness: None,
+            beacon: Arc::new(BeaconSite::default()),
         }
     }
 
@@ -190,6 +194,14 @@ impl Agent {
     /// Without it the site refuses such runs.
     pub fn with_cell_archive(mut self, archive: crate::imaging::ObjectArchive) -> Self {
         self.runs = AnalysisRuns::with_cell_archive(archive);
+        self
+    }
+
+    /// Sets this site's Beacon defence floor and population frequencies
+    /// (default [`BeaconSite::default`]: the level-3 defaults, observed
+    /// frequencies).
+    pub fn with_beacon(mut self, beacon: BeaconSite) -> Self {
+        self.beacon = Arc::new(beacon);
         self
     }
 
@@ -308,6 +320,19 @@ impl Agent {
             .map(TaskAnswer::Feasibility)
             .map_err(|e| {
                 tracing::warn!(error = %e, task = %task.task_id, "feasibility failed");
+                e.public_reason()
+            }),
+            TaskKind::Beacon(beacon) => answer_beacon(
+                &self.store,
+                &self.gate,
+                &self.config.secret,
+                &self.beacon,
+                beacon,
+            )
+            .await
+            .map(TaskAnswer::Beacon)
+            .map_err(|e| {
+                tracing::warn!(error = %e, task = %task.task_id, "beacon query refused");
                 e.public_reason()
             }),
             TaskKind::Analysis { step } => {

@@ -63,7 +63,7 @@ async fn ask(
     let outcome = agent.handle(&task(hub, criteria)).await.unwrap();
     outcome.result.map(|a| match a {
         TaskAnswer::Feasibility(f) => f.count,
-        TaskAnswer::Analysis(_) => panic!("a feasibility task got an analysis answer"),
+        other => panic!("a feasibility task got another answer: {other:?}"),
     })
 }
 

@@ -24,4 +24,8 @@ pub mod swarm_grant;
 pub mod task;
 
 pub use criteria::*;
-pub use task::{FeasibilityAnswer, QueryId, Task, TaskAnswer, TaskId, TaskKind, TaskOutcome};
+pub use oncofed_beacon as beacon;
+pub use task::{
+    BeaconAnswer, BeaconTask, FeasibilityAnswer, QueryId, Task, TaskAnswer, TaskId, TaskKind,
+    TaskOutcome,
+};

@@ -116,6 +116,40 @@ pub enum TaskKind {
         /// What to do in this step.
         step: Box<crate::analysis::AnalysisStep>,
     },
+    /// A Beacon v2 `g_variants` query (issue 16): count the site's consented
+    /// carriers within their per-researcher risk budgets (`oncofed_beacon::site_count`).
+    Beacon(Box<BeaconTask>),
+}
+
+/// What a site needs to answer a Beacon query: the validated query, whose
+/// budgets it charges, the beacon's size and the hub's defences (the site
+/// prices answers under the hub's rare-allele rule and refuses a task whose
+/// defences are weaker than its own floor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BeaconTask {
+    /// The query, validated by the hub (`RequestBody::variant_query`).
+    pub query: oncofed_beacon::model::VariantQuery,
+    /// The caller whose budgets are charged: a hub user id, or `public` for
+    /// every anonymous caller (one shared budget, so nobody resets it by
+    /// staying anonymous).
+    pub researcher: String,
+    /// Individuals in the whole beacon (sum of the sequenced persons the sites
+    /// last reported), `None` before any site reported; the site never prices
+    /// with fewer than its own sequenced persons.
+    pub beacon_size: Option<u64>,
+    /// The hub's defences for this data set.
+    pub defences: oncofed_beacon::defence::DefenceConfig,
+}
+
+/// A site's answer to a Beacon task: nothing per person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeaconAnswer {
+    /// Consented carriers counted within their budgets (`SiteOutcome::count`).
+    pub count: u64,
+    /// Persons with sequencing data at the site, rounded down to a multiple of
+    /// 10 (the hub sums them into the next queries' beacon size; rounding down
+    /// only makes answers dearer).
+    pub sequenced: u64,
 }
 
 /// A unit of work for one site, sealed by the hub.
@@ -169,6 +203,8 @@ pub enum TaskAnswer {
     Feasibility(FeasibilityAnswer),
     /// To an analysis step.
     Analysis(Box<crate::analysis::AnalysisReply>),
+    /// To a Beacon query.
+    Beacon(BeaconAnswer),
 }
 
 impl TaskAnswer {
@@ -176,7 +212,15 @@ impl TaskAnswer {
     pub fn feasibility(&self) -> Option<&FeasibilityAnswer> {
         match self {
             TaskAnswer::Feasibility(a) => Some(a),
-            TaskAnswer::Analysis(_) => None,
+            TaskAnswer::Analysis(_) | TaskAnswer::Beacon(_) => None,
+        }
+    }
+
+    /// The Beacon answer, if this is one.
+    pub fn beacon(&self) -> Option<&BeaconAnswer> {
+        match self {
+            TaskAnswer::Beacon(a) => Some(a),
+            TaskAnswer::Feasibility(_) | TaskAnswer::Analysis(_) => None,
         }
     }
 }

@@ -189,6 +189,25 @@ pub trait ResearchStore: Send {
     /// The lifetime privacy ledger's totals.
     fn ledger_totals(&self) -> Result<LedgerTotals, StoreError>;
 
+    /// The Beacon risk budgets (issue 16; `oncofed_beacon::BudgetLedger` at the
+    /// site): what `researcher`'s answers have cost each of `individuals` so
+    /// far, in nats, in the order given (0 for one never charged). Individuals
+    /// are the node's opaque keys, never pseudonyms.
+    fn beacon_spent(
+        &self,
+        researcher: &str,
+        individuals: &[String],
+    ) -> Result<Vec<f64>, StoreError>;
+
+    /// Adds each `(individual, cost)` to `researcher`'s accounts in one
+    /// transaction (a cost that is not a finite number > 0 is skipped).
+    /// Accounts are never purged: a budget that reset would reopen the attack.
+    fn beacon_charge(
+        &mut self,
+        researcher: &str,
+        charges: &[(String, f64)],
+    ) -> Result<(), StoreError>;
+
     /// Row counts for reports.
     fn stats(&self) -> Result<StoreStats, StoreError>;
 

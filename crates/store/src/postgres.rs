@@ -497,6 +497,50 @@ impl ResearchStore for PostgresStore {
         })
     }
 
+    fn beacon_spent(
+        &self,
+        researcher: &str,
+        individuals: &[String],
+    ) -> Result<Vec<f64>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT individual, spent FROM beacon_budget WHERE researcher = $1 AND individual = ANY($2)",
+                &[&researcher, &individuals],
+            )?;
+            let mut found = std::collections::HashMap::with_capacity(rows.len());
+            for row in rows {
+                let (individual, spent): (String, f64) = (row.try_get(0)?, row.try_get(1)?);
+                found.insert(individual, spent);
+            }
+            Ok(individuals
+                .iter()
+                .map(|i| found.get(i).copied().unwrap_or(0.0))
+                .collect())
+        })
+    }
+
+    fn beacon_charge(
+        &mut self,
+        researcher: &str,
+        charges: &[(String, f64)],
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let upsert = tx.prepare(
+                "INSERT INTO beacon_budget (researcher, individual, spent) VALUES ($1, $2, $3)
+                 ON CONFLICT (researcher, individual)
+                 DO UPDATE SET spent = beacon_budget.spent + excluded.spent",
+            )?;
+            for (individual, cost) in charges {
+                if cost.is_finite() && *cost > 0.0 {
+                    tx.execute(&upsert, &[&researcher, individual, cost])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     fn ledger_totals(&self) -> Result<LedgerTotals, StoreError> {
         self.with(|c| {
             let row = c.query_one(

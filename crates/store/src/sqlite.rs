@@ -416,6 +416,47 @@ impl ResearchStore for SqliteStore {
         })
     }
 
+    fn beacon_spent(
+        &self,
+        researcher: &str,
+        individuals: &[String],
+    ) -> Result<Vec<f64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT spent FROM beacon_budget WHERE researcher = ?1 AND individual = ?2",
+        )?;
+        let mut out = Vec::with_capacity(individuals.len());
+        for individual in individuals {
+            let spent: Option<f64> = stmt
+                .query_row([researcher, individual.as_str()], |r| r.get(0))
+                .optional()?;
+            out.push(spent.unwrap_or(0.0));
+        }
+        Ok(out)
+    }
+
+    fn beacon_charge(
+        &mut self,
+        researcher: &str,
+        charges: &[(String, f64)],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO beacon_budget (researcher, individual, spent) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (researcher, individual) DO UPDATE SET spent = spent + excluded.spent",
+            )?;
+            for (individual, cost) in charges {
+                if cost.is_finite() && *cost > 0.0 {
+                    upsert.execute(rusqlite::params![researcher, individual, cost])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn ledger_totals(&self) -> Result<LedgerTotals, StoreError> {
         let (releases, micro): (i64, i64) = self.conn.query_row(
             "SELECT COUNT(*), COALESCE(SUM(micro_epsilon), 0) FROM dp_release",

@@ -38,6 +38,7 @@ pub struct FederationBuilder {
     store_url: Option<String>,
     lifetime_epsilon: f64,
     tune_hub: Vec<HubTuning>,
+    beacon: oncofed_node::agent::BeaconSite,
 }
 
 impl FederationBuilder {
@@ -76,6 +77,32 @@ impl FederationBuilder {
         self
     }
 
+    /// The Beacon defences of the whole federation: the hub ships and applies
+    /// `defences`, and every site takes them as its floor (so
+    /// `DefenceConfig::none()` gives an undefended federation, for measuring
+    /// the attack). Default: the level-3 defaults on both sides.
+    pub fn beacon_defences(
+        mut self,
+        defences: oncofed_protocol::beacon::defence::DefenceConfig,
+    ) -> Self {
+        self.beacon.floor = defences.clone();
+        self.tune_hub.push(Box::new(move |c: &mut HubConfig| {
+            c.beacon.defences = defences
+        }));
+        self
+    }
+
+    /// Every site's population allele frequencies for pricing Beacon answers
+    /// (e.g. the cohort's `ground-truth/background-panel.tsv`); default: none
+    /// (observed frequencies).
+    pub fn beacon_frequencies(
+        mut self,
+        table: Arc<oncofed_node::agent::beacon::AlleleFrequencies>,
+    ) -> Self {
+        self.beacon.frequencies = Some(table);
+        self
+    }
+
     /// Changes the hub's configuration before it starts.
     pub fn tune_hub(mut self, tune: impl FnOnce(&mut HubConfig) + Send + 'static) -> Self {
         self.tune_hub.push(Box::new(tune));
@@ -97,6 +124,7 @@ impl FederationBuilder {
             store_url,
             lifetime_epsilon,
             tune_hub,
+            beacon,
         } = self;
         let stop = StopSwitch::default();
         let pki = if tls {
@@ -159,6 +187,7 @@ impl FederationBuilder {
             pki,
             store_url,
             lifetime_epsilon,
+            beacon,
             stop,
             tasks: Vec::new(),
         })
@@ -188,6 +217,7 @@ pub struct LocalFederation {
     /// by the site id with `-` as `_`); `None`: SQLite files in each node's folder.
     store_url: Option<String>,
     lifetime_epsilon: f64,
+    beacon: oncofed_node::agent::BeaconSite,
     stop: StopSwitch,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -204,6 +234,7 @@ impl LocalFederation {
             store_url: None,
             lifetime_epsilon: oncofed_node::agent::DEFAULT_LIFETIME_EPSILON,
             tune_hub: Vec::new(),
+            beacon: oncofed_node::agent::BeaconSite::default(),
         }
     }
 
@@ -246,6 +277,12 @@ impl LocalFederation {
     /// An auditor's client (token also in `DIR/auditor.token`).
     pub fn auditor(&self) -> HubClient {
         self.auditor.clone()
+    }
+
+    /// An anonymous client of the hub (no token: the public Beacon).
+    pub fn anonymous(&self) -> anyhow::Result<HubClient> {
+        let tls = client_tls(self.pki.as_deref(), None);
+        Ok(HubClient::anonymous(&self.hub.url, &tls)?)
     }
 
     /// A researcher's client for the hub (token also in `DIR/researcher.token`).
@@ -386,7 +423,8 @@ impl LocalFederation {
         let agent = Agent::new(config, service.store(), service.gate())
             .with_tls(&self.site_tls(i))?
             .with_audit_witness(witness)
-            .with_cell_archive(archive);
+            .with_cell_archive(archive)
+            .with_beacon(self.beacon.clone());
         let stopped = self.stop.stopped();
         self.tasks
             .push(tokio::spawn(async move { agent.run(stopped).await }));

@@ -55,6 +55,8 @@ pub use wait::{TimedOut, wait_until};
 #[cfg(feature = "services")]
 mod audit;
 #[cfg(feature = "services")]
+pub mod beacon;
+#[cfg(feature = "services")]
 mod federation;
 #[cfg(feature = "services")]
 pub mod pki;

@@ -38,6 +38,11 @@ pub enum BenchCommand {
     /// the trust centre, encrypt with Crypt4GH, store the calls) beside
     /// `bcftools view` reading the same synthetic files, as records per second.
     Sequencing(super::bench_sequencing::SequencingBenchArgs),
+    /// Beacon v2 query latency through the hub (issue 16): for each federation
+    /// size, generate a cohort with sequencing, ingest FHIR and VCFs at every
+    /// site, connect the agents, then time sequential count queries (default
+    /// defences, rate limit lifted).
+    Beacon(super::bench_beacon::BeaconBenchArgs),
 }
 
 /// A part of `oncofed bench federation`.
@@ -143,6 +148,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Federation(a) => a,
         BenchCommand::Analysis(a) => return super::bench_analysis::run(a).await,
         BenchCommand::Sequencing(a) => return super::bench_sequencing::run(a).await,
+        BenchCommand::Beacon(a) => return super::bench_beacon::run(a).await,
     };
     let mut report = Report {
         site: None,

@@ -141,6 +141,12 @@ pub struct AgentArgs {
     /// past the budget the site refuses. Kept in the store (basic composition).
     #[arg(long, default_value_t = oncofed_node::agent::DEFAULT_LIFETIME_EPSILON, value_parser = positive_epsilon)]
     lifetime_epsilon: f64,
+    /// Population allele frequencies for pricing Beacon answers: a TSV
+    /// `chrom pos ref alt af` on GRCh38 (e.g. cut from gnomAD), loaded at start.
+    /// Without it the site prices with the frequency it observes among its
+    /// consented carriers.
+    #[arg(long)]
+    beacon_frequencies: Option<PathBuf>,
 }
 
 /// An Ed25519 public key in base64, boxed: the key is large and clap's
@@ -518,9 +524,23 @@ async fn agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
     let witness_file = a.store.data_dir.join(oncofed_node::agent::WITNESS_FILE);
     let witness = oncofed_node::agent::AuditWitness::open(&witness_file, config.hub_key)
         .with_context(|| format!("audit witness {}", witness_file.display()))?;
+    let mut beacon = oncofed_node::agent::BeaconSite::default();
+    if let Some(path) = &a.beacon_frequencies {
+        let table = oncofed_node::agent::beacon::AlleleFrequencies::read(
+            path,
+            oncofed_model::GenomeBuild::Grch38,
+        )?;
+        eprintln!(
+            "beacon: {} allele frequencies from {}",
+            table.len(),
+            path.display()
+        );
+        beacon.frequencies = Some(std::sync::Arc::new(table));
+    }
     Agent::new(config, store, gate)
         .with_tls(&a.trustee.tls.client_tls())?
         .with_audit_witness(witness)
+        .with_beacon(beacon)
         .with_cell_archive(a.imaging.archive(&a.store.data_dir)?)
         .run(oncofed_service::shutdown_signal())
         .await;

@@ -125,7 +125,7 @@ async fn fetch(
 }
 
 /// Waits until every task of the query is final, its deadline passed, or `wait` is over.
-async fn wait_for(state: &AppState, query_id: &QueryId, wait: Duration) {
+pub(crate) async fn wait_for(state: &AppState, query_id: &QueryId, wait: Duration) {
     let until = tokio::time::Instant::now() + wait;
     loop {
         let notified = state.inner.results.notified();

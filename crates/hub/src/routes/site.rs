@@ -62,14 +62,15 @@ async fn tasks(
             for e in envelopes {
                 let envelope: SignedEnvelope =
                     serde_json::from_str(&e).map_err(ApiError::internal)?;
-                if !is_analysis_step(&envelope) {
+                if !is_audited_elsewhere(&envelope) {
                     audited += 1;
                 }
                 out.push(envelope);
             }
             // Analysis steps are audited per run and per aggregation round by the
             // hub's driver (`analysis.rs`), not per message: an audit append is an
-            // fsync, and a run exchanges a dozen messages per site. The claim and
+            // fsync, and a run exchanges a dozen messages per site. Beacon tasks
+            // are audited once per query (`beacon.rs`), which is interactive. The claim and
             // the checkpoint the site takes home are one transaction (one fsync).
             let mut head = None;
             if audited > 0 {
@@ -124,8 +125,9 @@ fn with_audit_head(
     response
 }
 
-/// Whether a sealed task is a step of an analysis run (its payload's kind tag).
-fn is_analysis_step(envelope: &SignedEnvelope) -> bool {
+/// Whether a sealed task is a step of an analysis run or a Beacon query (its
+/// payload's kind tag): both are audited by their own routes.
+fn is_audited_elsewhere(envelope: &SignedEnvelope) -> bool {
     #[derive(Deserialize)]
     struct Kind {
         #[serde(rename = "type")]
@@ -135,7 +137,8 @@ fn is_analysis_step(envelope: &SignedEnvelope) -> bool {
     struct TaskKindOnly {
         kind: Kind,
     }
-    serde_json::from_str::<TaskKindOnly>(&envelope.payload).is_ok_and(|t| t.kind.tag == "analysis")
+    serde_json::from_str::<TaskKindOnly>(&envelope.payload)
+        .is_ok_and(|t| t.kind.tag == "analysis" || t.kind.tag == "beacon")
 }
 
 /// Accepts a sealed outcome from the site that was sent the task.
@@ -163,8 +166,13 @@ async fn results(
             .db
             .complete(&outcome.task_id, outcome.site.as_str(), ok, &stored)
             .map_err(ApiError::internal)?;
-        let analysis = matches!(outcome.result, Ok(oncofed_protocol::TaskAnswer::Analysis(_)));
-        if !analysis {
+        // Analysis replies are audited per round, Beacon answers once per query
+        // with the released figure only (a site's count below k is never written).
+        let elsewhere = matches!(
+            outcome.result,
+            Ok(oncofed_protocol::TaskAnswer::Analysis(_) | oncofed_protocol::TaskAnswer::Beacon(_))
+        );
+        if !elsewhere {
             let details = serde_json::json!({
                 "task": outcome.task_id, "succeeded": ok, "accepted": query.is_some(),
                 "count": outcome.result.as_ref().ok().and_then(|a| a.feasibility()).map(|a| a.count),

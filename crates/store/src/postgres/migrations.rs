@@ -172,6 +172,14 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX variant_call_psn ON variant_call (psn);
      CREATE INDEX variant_call_locus ON variant_call (build, chrom, pos);
      CREATE INDEX variant_call_gene ON variant_call (gene);"#,
+    // 6: Beacon risk budgets (issue 16), as SQLite migration 11: keyed digests
+    // of individuals, never pseudonyms; never purged.
+    r#"CREATE TABLE beacon_budget (
+        researcher TEXT COLLATE "C" NOT NULL,
+        individual TEXT COLLATE "C" NOT NULL,
+        spent      DOUBLE PRECISION NOT NULL CHECK (spent >= 0),
+        PRIMARY KEY (researcher, individual)
+     );"#,
 ];
 
 /// Where the version lives and the lock that guards migrations.

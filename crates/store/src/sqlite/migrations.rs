@@ -177,6 +177,17 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX variant_call_psn ON variant_call (psn);
      CREATE INDEX variant_call_locus ON variant_call (build, chrom, pos);
      CREATE INDEX variant_call_gene ON variant_call (gene);",
+    // 11: Beacon risk budgets (issue 16): what each researcher's Beacon answers
+    // have cost each individual, in nats (`oncofed_beacon::BudgetLedger`).
+    // `individual` is the node's keyed digest of the person, never a pseudonym,
+    // so the table names nobody and survives a withdrawal without pointing at
+    // the erased person. Never purged: a reset budget reopens the attack.
+    "CREATE TABLE beacon_budget (
+        researcher TEXT NOT NULL,
+        individual TEXT NOT NULL,
+        spent      REAL NOT NULL CHECK (spent >= 0),
+        PRIMARY KEY (researcher, individual)
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

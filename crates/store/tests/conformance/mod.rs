@@ -39,7 +39,8 @@ macro_rules! conformance_tests {
                 reopening_keeps_data_and_schema,
                 the_privacy_ledger_charges_new_keys_all_or_none_and_survives_reopening,
                 the_replay_ledger_refuses_repeats_until_expiry, scans_are_ordered_and_stats_count,
-                repeats_within_one_batch_count_once_and_the_last_wins, a_large_batch_round_trips;
+                repeats_within_one_batch_count_once_and_the_last_wins, a_large_batch_round_trips,
+                beacon_budgets_add_up_per_researcher_and_survive_reopening;
             images: images_are_written_with_facts_and_rewrites_are_idempotent,
                 an_image_of_an_unknown_patient_fails_the_whole_batch,
                 instance_and_series_counts, deleting_a_patient_returns_their_object_keys,

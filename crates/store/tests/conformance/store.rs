@@ -378,3 +378,42 @@ pub fn a_large_batch_round_trips(backend: &dyn Backend) {
     let again = store.write(&batch).unwrap();
     assert_eq!((again.patients_new, again.facts_existing), (0, 251 * 12));
 }
+
+pub fn beacon_budgets_add_up_per_researcher_and_survive_reopening(backend: &dyn Backend) {
+    let mut store = backend.open();
+    let ids = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        store.beacon_spent("alice", &ids(&["i1", "i2"])).unwrap(),
+        vec![0.0, 0.0]
+    );
+    store
+        .beacon_charge("alice", &[("i1".into(), 0.25), ("i2".into(), 0.5)])
+        .unwrap();
+    store
+        .beacon_charge(
+            "alice",
+            &[
+                ("i1".into(), 0.125),
+                // Not charged: zero, negative, not a number.
+                ("i2".into(), 0.0),
+                ("i2".into(), -1.0),
+                ("i2".into(), f64::NAN),
+            ],
+        )
+        .unwrap();
+    // Another researcher's accounts are separate.
+    store.beacon_charge("bob", &[("i1".into(), 0.5)]).unwrap();
+    drop(store);
+    let store = backend.open();
+    assert_eq!(
+        store
+            .beacon_spent("alice", &ids(&["i2", "i1", "i3"]))
+            .unwrap(),
+        vec![0.5, 0.375, 0.0]
+    );
+    assert_eq!(
+        store.beacon_spent("bob", &ids(&["i1", "i2"])).unwrap(),
+        vec![0.5, 0.0]
+    );
+    assert!(store.beacon_spent("alice", &[]).unwrap().is_empty());
+}
