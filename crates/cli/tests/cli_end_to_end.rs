@@ -202,6 +202,11 @@ fn demo_runs_end_to_end() {
         );
         assert!(r["germline_calls"].as_u64().unwrap() > 0, "{r}");
     }
+    let beacon = genomics["beacon"].as_array().unwrap();
+    assert_eq!(beacon.len(), 3, "{genomics}");
+    for b in beacon {
+        assert_eq!(b["status"], 200, "{b}");
+    }
     let d = &genomics["delivery"];
     assert_eq!(
         d["delivered"].as_u64().unwrap() + d["refused"].as_u64().unwrap(),

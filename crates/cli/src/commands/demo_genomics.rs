@@ -4,7 +4,9 @@
 //! the researcher asks a variant-level feasibility question across the sites
 //! (persons with the genetic opt-in only, under disclosure control),
 //! and site 1 delivers regions of its persons' somatic VCFs to a project's
-//! researcher, encrypted to the researcher's key, only with the genetic opt-in.
+//! researcher, encrypted to the researcher's key, only with the genetic opt-in;
+//! the hub's Beacon answers one allele for the public, a registered researcher
+//! and a project with controlled access.
 
 use oncofed_crypt4gh::SecretKey;
 use oncofed_model::{Pseudonym, VariantOrigin};
@@ -34,6 +36,25 @@ pub struct DemoGenomics {
     pub egfr_somatic: FeasibilityResponse,
     /// Site 1's region deliveries to a project's researcher.
     pub delivery: DemoDelivery,
+    /// "Is EGFR p.L858R (7:55191822 T>G) in the federation?" asked of the
+    /// hub's Beacon v2 anonymously, as a registered researcher and inside a
+    /// project with controlled access: each role's answer.
+    pub beacon: Vec<DemoBeacon>,
+}
+
+/// One role's Beacon answer.
+#[derive(Debug, Serialize)]
+pub struct DemoBeacon {
+    /// `PUBLIC`, `REGISTERED` or `CONTROLLED`.
+    pub role: &'static str,
+    /// HTTP status.
+    pub status: u16,
+    /// `boolean` or `count`.
+    pub granularity: Option<String>,
+    /// Whether the allele is there (at ≥ k consented carriers).
+    pub exists: Option<bool>,
+    /// The noised, rounded count, when the role gets counts.
+    pub count: Option<u64>,
 }
 
 /// Site 1's deliveries of EGFR regions (htsget's unit of work).
@@ -100,11 +121,32 @@ pub async fn run(
     ))?;
     let egfr_somatic = fed.researcher().feasibility(criteria, 30).await?;
     let delivery = deliver(fed, &services[0]).await?;
+    let beacon = oncofed_testkit::beacon::three_roles(fed, oncofed_testkit::beacon::egfr_l858r())
+        .await?
+        .into_iter()
+        .map(|a| DemoBeacon {
+            role: a.role,
+            status: a.reply.status,
+            granularity: a
+                .reply
+                .body
+                .pointer("/meta/returnedGranularity")
+                .and_then(|g| g.as_str())
+                .map(str::to_owned),
+            exists: a.reply.exists(),
+            count: a
+                .reply
+                .body
+                .pointer("/responseSummary/numTotalResults")
+                .and_then(|c| c.as_u64()),
+        })
+        .collect();
     Ok(DemoGenomics {
         generated,
         ingest,
         egfr_somatic,
         delivery,
+        beacon,
     })
 }
 
@@ -194,4 +236,17 @@ pub fn print(g: &DemoGenomics) {
         "  site-1 EGFR regions for a project: {} of {} persons delivered ({} records, {} bytes encrypted to the researcher), {} refused without the genetic opt-in",
         d.delivered, d.asked, d.records, d.bytes, d.refused
     );
+    for b in &g.beacon {
+        println!(
+            "  Beacon v2, EGFR p.L858R as {}: HTTP {}, {} {}",
+            b.role,
+            b.status,
+            b.granularity.as_deref().unwrap_or("-"),
+            match (b.exists, b.count) {
+                (_, Some(c)) => format!("count {c}"),
+                (Some(e), None) => format!("exists {e}"),
+                _ => "no answer".into(),
+            }
+        );
+    }
 }
