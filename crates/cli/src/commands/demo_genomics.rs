@@ -55,6 +55,8 @@ pub struct DemoBeacon {
     pub exists: Option<bool>,
     /// The noised, rounded count, when the role gets counts.
     pub count: Option<u64>,
+    /// Sites that answered within the hub's deadline, of those asked.
+    pub sites_answered: Option<u64>,
 }
 
 /// Site 1's deliveries of EGFR regions (htsget's unit of work).
@@ -138,6 +140,11 @@ pub async fn run(
                 .reply
                 .body
                 .pointer("/responseSummary/numTotalResults")
+                .and_then(|c| c.as_u64()),
+            sites_answered: a
+                .reply
+                .body
+                .pointer("/info/oncofedSites/answered")
                 .and_then(|c| c.as_u64()),
         })
         .collect();
@@ -238,15 +245,15 @@ pub fn print(g: &DemoGenomics) {
     );
     for b in &g.beacon {
         println!(
-            "  Beacon v2, EGFR p.L858R as {}: HTTP {}, {} {}",
+            "  Beacon v2, EGFR p.L858R as {}: HTTP {}, {} ({} sites answered)",
             b.role,
             b.status,
-            b.granularity.as_deref().unwrap_or("-"),
             match (b.exists, b.count) {
                 (_, Some(c)) => format!("count {c}"),
                 (Some(e), None) => format!("exists {e}"),
                 _ => "no answer".into(),
-            }
+            },
+            b.sites_answered.map_or("?".into(), |n| n.to_string())
         );
     }
 }
