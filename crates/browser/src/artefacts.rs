@@ -39,7 +39,11 @@ pub(crate) fn slug(name: &str) -> String {
         }
     }
     let out = out.trim_matches('-').to_owned();
-    if out.is_empty() { "step".to_owned() } else { out }
+    if out.is_empty() {
+        "step".to_owned()
+    } else {
+        out
+    }
 }
 
 #[cfg(test)]

@@ -77,7 +77,11 @@ impl Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "- [{}] {}: {} ({})", self.impact, self.id, self.help, self.help_url)?;
+        write!(
+            f,
+            "- [{}] {}: {} ({})",
+            self.impact, self.id, self.help, self.help_url
+        )?;
         for node in &self.nodes {
             write!(f, "\n    at {}", node.target.join(" | "))?;
             if !node.summary.is_empty() {

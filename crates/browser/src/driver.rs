@@ -55,7 +55,8 @@ impl Driver {
                     });
                 }
                 if started.elapsed() > START_LIMIT {
-                    last = format!("{program} did not listen on port {port} within {START_LIMIT:?}");
+                    last =
+                        format!("{program} did not listen on port {port} within {START_LIMIT:?}");
                     kill_group(&mut child);
                     break;
                 }
@@ -84,8 +85,36 @@ impl Driver {
             ))
             .await
             .map_err(|e| BrowserError::command("set timeouts", e))?;
+        fit_viewport(&client, options.window).await?;
         Ok(client)
     }
+}
+
+/// Resizes the window so that the page's viewport (and so every screenshot)
+/// is exactly `width`×`height`: headless chromium's `--window-size` counts the
+/// (invisible) browser frame in.
+async fn fit_viewport(client: &Client, (width, height): (u32, u32)) -> Result<(), BrowserError> {
+    let frame = client
+        .execute(
+            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+            vec![],
+        )
+        .await
+        .map_err(|e| BrowserError::command("measure the window frame", e))?;
+    let extra = |i: usize| {
+        frame
+            .get(i)
+            .and_then(Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0)
+    };
+    if extra(0) > 0 || extra(1) > 0 {
+        client
+            .set_window_size(width + extra(0), height + extra(1))
+            .await
+            .map_err(|e| BrowserError::command("resize the window", e))?;
+    }
+    Ok(())
 }
 
 impl Drop for Driver {

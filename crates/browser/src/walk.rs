@@ -13,6 +13,9 @@ use url::Url;
 
 /// How long [`Walk::wait_for`] and [`Walk::wait_for_text`] wait.
 const WAIT_LIMIT: Duration = Duration::from_secs(15);
+/// How long a click that leaves the page may take to load the next one
+/// (a portal action may run an analysis before it redirects).
+const NAVIGATION_LIMIT: Duration = Duration::from_secs(60);
 
 /// A browser cookie as the browser stores it, for asserting the session
 /// cookie's flags (`HttpOnly`, `Secure`, `SameSite`).
@@ -183,9 +186,18 @@ impl Walk {
         Ok(())
     }
 
-    /// Clicks the element at `css` (a link, a button); navigation it starts
-    /// has finished loading when this returns.
+    /// Clicks the element at `css` (a link, a button) and waits until the
+    /// page it leads to has loaded. For a click that stays on the page (a
+    /// disclosure, an htmx swap) use [`Walk::click_in_page`].
     pub async fn click(&self, css: &str) -> Result<(), BrowserError> {
+        let element = self.find(css).await?;
+        let action = format!("click {css:?}");
+        self.navigating(&action, element.click()).await
+    }
+
+    /// Clicks the element at `css` without waiting for a new page: for
+    /// elements that change the current page only.
+    pub async fn click_in_page(&self, css: &str) -> Result<(), BrowserError> {
         self.find(css)
             .await?
             .click()
@@ -193,19 +205,66 @@ impl Walk {
             .map_err(|e| BrowserError::command(format!("click {css:?}"), e))
     }
 
-    /// Clicks the link whose text is exactly `text`.
+    /// Clicks the link whose text is exactly `text` and waits for its page.
     pub async fn click_link(&self, text: &str) -> Result<(), BrowserError> {
-        self.client
+        let link = self
+            .client
             .find(Locator::LinkText(text))
             .await
-            .map_err(|e| BrowserError::command(format!("find link {text:?}"), e))?
-            .click()
-            .await
-            .map_err(|e| BrowserError::command(format!("click link {text:?}"), e))
+            .map_err(|e| BrowserError::command(format!("find link {text:?}"), e))?;
+        let action = format!("click link {text:?}");
+        self.navigating(&action, link.click()).await
     }
 
-    /// Submits the form at `form_css` the way a person does: by clicking its
-    /// (first) submit button, so the button's own name and value are sent.
+    /// Runs `action` (a click that leaves the page) and waits until a new
+    /// document has replaced the current one and finished loading.
+    ///
+    /// chromedriver's click returns once the click is dispatched, not when
+    /// the navigation it starts (a form post, its 303 and the next GET) is
+    /// done; reading the page right after would read the old one. The old
+    /// document is marked first; the wait ends when the marker is gone and
+    /// the new document is complete.
+    async fn navigating(
+        &self,
+        action: &str,
+        click: impl Future<Output = Result<(), fantoccini::error::CmdError>>,
+    ) -> Result<(), BrowserError> {
+        self.client
+            .execute("window.__oncofedWalkOldPage = true;", vec![])
+            .await
+            .map_err(|e| BrowserError::command(format!("{action} (mark the page)"), e))?;
+        click
+            .await
+            .map_err(|e| BrowserError::command(action.to_owned(), e))?;
+        let start = Instant::now();
+        loop {
+            // While the browser is between documents the script may fail;
+            // that is "not yet".
+            let loaded = self
+                .client
+                .execute(
+                    "return window.__oncofedWalkOldPage === undefined \
+                     && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
+                return Ok(());
+            }
+            if start.elapsed() > NAVIGATION_LIMIT {
+                return Err(BrowserError::Unexpected(format!(
+                    "walk {}: {action} did not lead to a new page within {NAVIGATION_LIMIT:?} \
+                     (use click_in_page for clicks that stay on the page)",
+                    self.name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Submits the form at `form_css` the way a person does, by clicking its
+    /// (first) submit button so the button's own name and value are sent,
+    /// and waits until the response page has loaded.
     pub async fn submit(&self, form_css: &str) -> Result<(), BrowserError> {
         let form = self.find(form_css).await?;
         let button = form
@@ -214,10 +273,8 @@ impl Walk {
             ))
             .await
             .map_err(|e| BrowserError::command(format!("submit button of {form_css:?}"), e))?;
-        button
-            .click()
-            .await
-            .map_err(|e| BrowserError::command(format!("submit {form_css:?}"), e))
+        let action = format!("submit {form_css:?}");
+        self.navigating(&action, button.click()).await
     }
 
     /// The visible text of the first element at `css`.

@@ -129,7 +129,10 @@ async fn a_clean_page_passes_and_its_screenshot_is_a_png_of_the_window() {
     let mut walk = browser.walk("harness-clean").await.expect("session");
     walk.set_base(&base).expect("base");
     walk.goto("/clean").await.expect("goto");
-    let report = walk.step("clean page").await.expect("no serious violations");
+    let report = walk
+        .step("clean page")
+        .await
+        .expect("no serious violations");
     assert!(report.blocking().is_empty(), "{:?}", report.violations);
     assert_eq!(report.version, "4.14.1");
 
@@ -211,7 +214,12 @@ async fn forms_cookies_and_waiting_work_as_walks_use_them() {
     let mut walk = browser.walk("harness-form").await.expect("session");
     walk.set_base(&base).expect("base");
     walk.goto("/clean").await.expect("goto");
-    assert!(walk.cookie("harness_session").await.expect("cookies").is_none());
+    assert!(
+        walk.cookie("harness_session")
+            .await
+            .expect("cookies")
+            .is_none()
+    );
     walk.fill("#who", "Ärztin <Probe>").await.expect("fill");
     walk.select("#colour", "blue").await.expect("select");
     assert_eq!(walk.value("#colour").await.expect("value"), "blue");
@@ -227,7 +235,12 @@ async fn forms_cookies_and_waiting_work_as_walks_use_them() {
     walk.wait_for("a[href='/later']").await.expect("present");
     assert!(walk.exists("h1").await.expect("query"));
     assert!(!walk.exists("#nothing").await.expect("query"));
-    assert!(walk.html().await.expect("html").contains("<h1>Received</h1>"));
+    assert!(
+        walk.html()
+            .await
+            .expect("html")
+            .contains("<h1>Received</h1>")
+    );
 
     let cookie = walk
         .cookie("harness_session")
@@ -244,7 +257,13 @@ async fn forms_cookies_and_waiting_work_as_walks_use_them() {
     // A second walk is a separate session: it does not share the cookie.
     let other = browser.walk("harness-form-other").await.expect("session");
     other.goto(&format!("{base}/clean")).await.expect("goto");
-    assert!(other.cookie("harness_session").await.expect("cookies").is_none());
+    assert!(
+        other
+            .cookie("harness_session")
+            .await
+            .expect("cookies")
+            .is_none()
+    );
     other.finish().await.expect("close");
     walk.finish().await.expect("close");
 }
