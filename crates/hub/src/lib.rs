@@ -62,7 +62,7 @@ mod replay;
 mod routes;
 mod site_request;
 // The contribution ledger (R19): recorded at release, read by the site pages.
-pub mod ledger;
+pub(crate) mod ledger;
 
 pub use config::{
     BeaconConfig, DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users,

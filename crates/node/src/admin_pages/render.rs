@@ -57,31 +57,35 @@ pub(super) fn overview(
             div class="card" {
                 h2 { a href="/admin/ingest" { (lang.pick("Letzter Ingest-Lauf", "Latest ingest run")) } }
                 @match run {
-                    Some(r) => p { (when(r.started_at)) " · " (r.source) " · " (outcome_badge(lang, r)) br;
-                        (r.units_accepted) (lang.pick(" angenommen, ", " accepted, ")) (r.units_rejected) (lang.pick(" abgelehnt", " rejected")) }
-                    None => p class="muted" { (lang.pick("Noch kein Lauf.", "No run yet.")) }
+                    Some(r) => {
+                        p { (when(r.started_at)) " · " (r.source) " · " (outcome_badge(lang, r)) br;
+                            (r.units_accepted) (lang.pick(" angenommen, ", " accepted, ")) (r.units_rejected) (lang.pick(" abgelehnt", " rejected")) }
+                    },
+                    None => { p class="muted" { (lang.pick("Noch kein Lauf.", "No run yet.")) } },
                 }
             }
             div class="card" {
                 h2 { a href="/admin/quality" { (lang.pick("Datenqualität", "Data quality")) } }
                 @match quality {
-                    Some(q) => p { (when(q.at)) br; (q.point.patients) (lang.pick(" Patientinnen und Patienten, ", " patients, "))
-                        (q.point.issues.values().sum::<u64>()) (lang.pick(" Auffälligkeiten", " issues")) }
-                    None => p class="muted" { (lang.pick("Noch kein Bericht: `oncofed node quality` erstellt einen.", "No report yet: `oncofed node quality` makes one.")) }
+                    Some(q) => {
+                        p { (when(q.at)) br; (q.point.patients) (lang.pick(" Patientinnen und Patienten, ", " patients, "))
+                            (q.point.issues.values().sum::<u64>()) (lang.pick(" Auffälligkeiten", " issues")) }
+                    },
+                    None => { p class="muted" { (lang.pick("Noch kein Bericht: `oncofed node quality` erstellt einen.", "No report yet: `oncofed node quality` makes one.")) } },
                 }
             }
             div class="card" {
                 h2 { a href="/admin/quarantine" { (lang.pick("Quarantäne", "Quarantine")) } }
                 @match quarantined {
-                    Some(q) => p { (lang.pick("Zuletzt: ", "Latest: ")) (when(q.at)) " · " (q.reason_code) }
-                    None => p class="muted" { (lang.pick("Leer.", "Empty.")) }
+                    Some(q) => { p { (lang.pick("Zuletzt: ", "Latest: ")) (when(q.at)) " · " (q.reason_code) } },
+                    None => { p class="muted" { (lang.pick("Leer.", "Empty.")) } },
                 }
             }
             div class="card" {
                 h2 { a href="/admin/withdrawals" { (lang.pick("Widerrufe", "Withdrawals")) } }
                 @match withdrawal {
-                    Some(w) => p { (lang.pick("Zuletzt Auftrag ", "Latest order ")) (w.order_id) " · " (when(w.executed_at)) }
-                    None => p class="muted" { (lang.pick("Noch keine Löschaufträge.", "No deletion orders yet.")) }
+                    Some(w) => { p { (lang.pick("Zuletzt Auftrag ", "Latest order ")) (w.order_id) " · " (when(w.executed_at)) } },
+                    None => { p class="muted" { (lang.pick("Noch keine Löschaufträge.", "No deletion orders yet.")) } },
                 }
             }
         }
@@ -296,11 +300,11 @@ pub(super) fn withdrawals(lang: Lang, rows: &[WithdrawalRow]) -> Markup {
                             }
                             td {
                                 @match w.confirmed_at {
-                                    Some(t) => { span class="badge badge-ok" { (lang.pick("bestätigt", "confirmed")) } " " (when(t)) }
-                                    None => span class="badge badge-warn" { (lang.pick("nicht bestätigt", "not confirmed")) },
+                                    Some(t) => { span class="badge badge-ok" { (lang.pick("bestätigt", "confirmed")) } " " (when(t)) },
+                                    None => { span class="badge badge-warn" { (lang.pick("nicht bestätigt", "not confirmed")) } },
                                 }
                                 br;
-                                code class="muted" { (w.receipt_digest.get(..16).unwrap_or(&w.receipt_digest)) "…" }
+                                code class="muted" { (w.receipt_digest.get(..16).unwrap_or(w.receipt_digest.as_str())) "…" }
                             }
                         }
                     }
@@ -318,14 +322,18 @@ pub(super) fn projects(lang: Lang, hub_portal: Option<&str>) -> Markup {
             "Die Projekte, an denen dieser Standort teilnimmt, und sein Beitragsbuch führt der Forschungs-Hub.",
             "The projects this site takes part in, and its contribution ledger, are kept by the research hub.")) }
         @match hub_portal {
-            Some(base) => p {
-                a href={ (base.trim_end_matches('/')) "/portal/site/projects" } { (lang.pick("Projekte des Standorts im Hub-Portal", "The site's projects in the hub portal")) }
-                " · "
-                a href={ (base.trim_end_matches('/')) "/portal/site/ledger" } { (lang.pick("Beitragsbuch im Hub-Portal", "Contribution ledger in the hub portal")) }
+            Some(base) => {
+                p {
+                    a href={ (base.trim_end_matches('/')) "/portal/site/projects" } { (lang.pick("Projekte des Standorts im Hub-Portal", "The site's projects in the hub portal")) }
+                    " · "
+                    a href={ (base.trim_end_matches('/')) "/portal/site/ledger" } { (lang.pick("Beitragsbuch im Hub-Portal", "Contribution ledger in the hub portal")) }
+                }
             },
-            None => p class="muted" { (lang.pick(
-                "Die Adresse des Hub-Portals ist nicht eingestellt (`oncofed node serve --hub-portal URL`).",
-                "The hub portal's address is not set (`oncofed node serve --hub-portal URL`).")) },
+            None => {
+                p class="muted" { (lang.pick(
+                    "Die Adresse des Hub-Portals ist nicht eingestellt (`oncofed node serve --hub-portal URL`).",
+                    "The hub portal's address is not set (`oncofed node serve --hub-portal URL`).")) }
+            },
         }
     }
 }

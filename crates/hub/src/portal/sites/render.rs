@@ -75,7 +75,7 @@ pub(super) fn ledger(
             }
         }
         div class="actions" {
-            a class="button button-secondary" href={ "/portal/site/ledger.csv?" (query) join "view=summary" } {
+            a class="button button-secondary" href={ "/portal/site/ledger.csv?" (query) (join) "view=summary" } {
                 (lang.pick("Zusammenfassung als CSV", "Summary as CSV"))
             }
             a class="button button-secondary" href={ "/portal/site/ledger.csv?" (query) } {
