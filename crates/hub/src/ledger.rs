@@ -314,7 +314,14 @@ impl LedgerExport {
 mod tests {
     use super::*;
 
-    fn entry(site: &str, kind: ResultKind, project: Option<&str>, period: &str, persons: Figure, rows: Figure) -> ContributionRow {
+    fn entry(
+        site: &str,
+        kind: ResultKind,
+        project: Option<&str>,
+        period: &str,
+        persons: Figure,
+        rows: Figure,
+    ) -> ContributionRow {
         ContributionRow {
             kind,
             result_id: format!("r-{site}-{period}"),
@@ -332,19 +339,79 @@ mod tests {
     #[test]
     fn summaries_add_coarsened_figures_per_site_project_and_month() {
         let e = [
-            entry("site-1", ResultKind::Feasibility, None, "2026-12", Figure::Count(40), Figure::None),
-            entry("site-1", ResultKind::Feasibility, None, "2026-12", Figure::Suppressed, Figure::None),
-            entry("site-1", ResultKind::Analysis, Some("p1"), "2026-12", Figure::NotSplit, Figure::NotSplit),
-            entry("site-1", ResultKind::Training, Some("p1"), "2026-12", Figure::NotSplit, Figure::Count(300)),
-            entry("site-1", ResultKind::Feasibility, None, "2026-11", Figure::Count(20), Figure::None),
-            entry("site-2", ResultKind::Feasibility, None, "2026-12", Figure::Count(50), Figure::None),
+            entry(
+                "site-1",
+                ResultKind::Feasibility,
+                None,
+                "2026-12",
+                Figure::Count(40),
+                Figure::None,
+            ),
+            entry(
+                "site-1",
+                ResultKind::Feasibility,
+                None,
+                "2026-12",
+                Figure::Suppressed,
+                Figure::None,
+            ),
+            entry(
+                "site-1",
+                ResultKind::Analysis,
+                Some("p1"),
+                "2026-12",
+                Figure::NotSplit,
+                Figure::NotSplit,
+            ),
+            entry(
+                "site-1",
+                ResultKind::Training,
+                Some("p1"),
+                "2026-12",
+                Figure::NotSplit,
+                Figure::Count(300),
+            ),
+            entry(
+                "site-1",
+                ResultKind::Feasibility,
+                None,
+                "2026-11",
+                Figure::Count(20),
+                Figure::None,
+            ),
+            entry(
+                "site-2",
+                ResultKind::Feasibility,
+                None,
+                "2026-12",
+                Figure::Count(50),
+                Figure::None,
+            ),
         ];
         let s = summarise(&e);
         assert_eq!(s.len(), 4);
-        assert_eq!((s[0].site.as_str(), s[0].period.as_str(), s[0].project.as_deref()), ("site-1", "2026-12", None));
-        assert_eq!((s[0].results, s[0].persons, s[0].persons_suppressed), (2, 40, 1));
+        assert_eq!(
+            (
+                s[0].site.as_str(),
+                s[0].period.as_str(),
+                s[0].project.as_deref()
+            ),
+            ("site-1", "2026-12", None)
+        );
+        assert_eq!(
+            (s[0].results, s[0].persons, s[0].persons_suppressed),
+            (2, 40, 1)
+        );
         assert_eq!(s[1].project.as_deref(), Some("p1"));
-        assert_eq!((s[1].analyses, s[1].trainings, s[1].persons_not_split, s[1].rows), (1, 1, 2, 300));
+        assert_eq!(
+            (
+                s[1].analyses,
+                s[1].trainings,
+                s[1].persons_not_split,
+                s[1].rows
+            ),
+            (1, 1, 2, 300)
+        );
         assert_eq!((s[2].period.as_str(), s[2].persons), ("2026-11", 20));
         assert_eq!((s[3].site.as_str(), s[3].persons), ("site-2", 50));
     }
@@ -355,9 +422,19 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_field("site-1"), "site-1");
-        let csv = entries_csv(&[entry("site-1", ResultKind::Feasibility, None, "2026-12", Figure::Suppressed, Figure::None)]);
+        let csv = entries_csv(&[entry(
+            "site-1",
+            ResultKind::Feasibility,
+            None,
+            "2026-12",
+            Figure::Suppressed,
+            Figure::None,
+        )]);
         let line = csv.lines().nth(1).unwrap();
-        assert!(line.starts_with("feasibility,r-site-1-2026-12,site-1,,2026-12,"), "{line}");
+        assert!(
+            line.starts_with("feasibility,r-site-1-2026-12,site-1,,2026-12,"),
+            "{line}"
+        );
         assert!(line.ends_with(",suppressed,none,100,3"), "{line}");
     }
 }

@@ -60,7 +60,11 @@ fn browser() -> reqwest::Client {
 
 /// Signs `user` in through the portal's form; returns the session cookie.
 async fn sign_in(http: &reqwest::Client, hub: &Hub, user: &str, token: &str) -> String {
-    let r = http.get(format!("{}/portal/login", hub.url)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/portal/login", hub.url))
+        .send()
+        .await
+        .unwrap();
     let pre = r
         .headers()
         .get_all(SET_COOKIE)
@@ -118,16 +122,21 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
     let hub = fed
         .hub(dir.path(), key, |c| {
             c.disclosure.min_site_count_for_breakdown = 100;
-            c.users.add_token("sam", Role::SiteAdmin, SITE1_ADMIN).unwrap();
+            c.users
+                .add_token("sam", Role::SiteAdmin, SITE1_ADMIN)
+                .unwrap();
             c.users.set_site("sam", "site-1");
-            c.users.add_token("tess", Role::SiteAdmin, SITE2_ADMIN).unwrap();
+            c.users
+                .add_token("tess", Role::SiteAdmin, SITE2_ADMIN)
+                .unwrap();
             c.users.set_site("tess", "site-2");
         })
         .await;
     let _agents = fed.run_agents(&hub, &[0, 1, 2]);
 
     // A feasibility answer over every cancer diagnosis.
-    let (status, body) = feasibility(&hub, RESEARCHER, json!({"diagnosis": {"icd10": "C"}}), 30).await;
+    let (status, body) =
+        feasibility(&hub, RESEARCHER, json!({"diagnosis": {"icd10": "C"}}), 30).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "complete", "{body}");
 
@@ -155,12 +164,20 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
     assert_eq!(run.state, RunState::Done, "{:?}", run.error);
 
     // The auditor's view over every site (JSON API).
-    let all = HubClient::new(&hub.url, AUDITOR).contribution_ledger(None).await.unwrap();
-    eprintln!("ledger: {}", serde_json::to_string_pretty(&all["summary"]).unwrap());
+    let all = HubClient::new(&hub.url, AUDITOR)
+        .contribution_ledger(None)
+        .await
+        .unwrap();
+    eprintln!(
+        "ledger: {}",
+        serde_json::to_string_pretty(&all["summary"]).unwrap()
+    );
     for site in ["site-1", "site-2"] {
         let f = entries_of(&all, site, "feasibility");
         assert_eq!(f.len(), 1, "{site}: {all}");
-        let persons = f[0]["persons"].as_u64().unwrap_or_else(|| panic!("{site}: {}", f[0]));
+        let persons = f[0]["persons"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{site}: {}", f[0]));
         assert!(persons >= 100 && persons % 10 == 0, "{site}: {persons}");
         assert_eq!(f[0]["rows"], "none");
         assert_eq!(f[0]["sites_in_result"], 3);
@@ -172,20 +189,51 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
     }
     let small = entries_of(&all, "site-3", "feasibility");
     assert_eq!(small.len(), 1);
-    assert_eq!(small[0]["persons"], "suppressed", "fewer than k persons: {}", small[0]);
-    assert!(entries_of(&all, "site-3", "analysis").is_empty(), "a site that sat out is not credited");
-    let summary: Vec<&Value> = all["summary"].as_array().unwrap().iter().filter(|s| s["site"] == "site-3").collect();
+    assert_eq!(
+        small[0]["persons"], "suppressed",
+        "fewer than k persons: {}",
+        small[0]
+    );
+    assert!(
+        entries_of(&all, "site-3", "analysis").is_empty(),
+        "a site that sat out is not credited"
+    );
+    let summary: Vec<&Value> = all["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["site"] == "site-3")
+        .collect();
     assert_eq!(summary.len(), 1);
-    assert_eq!((summary[0]["persons"].as_u64(), summary[0]["persons_suppressed"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(
+        (
+            summary[0]["persons"].as_u64(),
+            summary[0]["persons_suppressed"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
 
     // The site admin of site-1 through the JSON API: their own site only.
     let sam = HubClient::new(&hub.url, SITE1_ADMIN);
     let own = sam.contribution_ledger(None).await.unwrap();
     assert_eq!(own["site"], "site-1");
-    assert!(own["entries"].as_array().unwrap().iter().all(|e| e["site"] == "site-1"));
+    assert!(
+        own["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["site"] == "site-1")
+    );
     assert_eq!(own["entries"].as_array().unwrap().len(), 2);
-    let err = sam.contribution_ledger(Some("site-2")).await.unwrap_err().to_string();
-    assert!(err.contains("403") || err.to_lowercase().contains("forbidden"), "{err}");
+    let err = sam
+        .contribution_ledger(Some("site-2"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("403") || err.to_lowercase().contains("forbidden"),
+        "{err}"
+    );
     // A researcher has no ledger at all.
     assert!(alice.contribution_ledger(None).await.is_err());
 
@@ -194,15 +242,27 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
     let session = sign_in(&http, &hub, "sam", SITE1_ADMIN).await;
     let (status, page) = get(&http, &hub, &session, "/portal/site/ledger").await;
     assert_eq!(status, 200);
-    assert!(page.contains("site-1") && !page.contains("site-2"), "{page}");
+    assert!(
+        page.contains("site-1") && !page.contains("site-2"),
+        "{page}"
+    );
     assert!(page.contains("<th scope=\"col\""));
     let (status, csv) = get(&http, &hub, &session, "/portal/site/ledger.csv").await;
     assert_eq!(status, 200);
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(csv.lines().skip(1).all(|l| l.contains(",site-1,")), "{csv}");
-    let (status, summary_csv) = get(&http, &hub, &session, "/portal/site/ledger.csv?view=summary").await;
+    let (status, summary_csv) = get(
+        &http,
+        &hub,
+        &session,
+        "/portal/site/ledger.csv?view=summary",
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(summary_csv.starts_with("site,project,period,results"), "{summary_csv}");
+    assert!(
+        summary_csv.starts_with("site,project,period,results"),
+        "{summary_csv}"
+    );
     let (status, json) = get(&http, &hub, &session, "/portal/site/ledger.json").await;
     assert_eq!(status, 200);
     let json: Value = serde_json::from_str(&json).unwrap();
@@ -219,21 +279,48 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
     }
     let (status, projects) = get(&http, &hub, &session, "/portal/site/projects").await;
     assert_eq!(status, 200);
-    assert!(projects.contains("ledger") && projects.contains("Contribution ledger"), "{projects}");
+    assert!(
+        projects.contains("ledger") && projects.contains("Contribution ledger"),
+        "{projects}"
+    );
 
     // Site-2's admin sees site-2 and not site-1.
     let session2 = sign_in(&http, &hub, "tess", SITE2_ADMIN).await;
     let (_, csv2) = get(&http, &hub, &session2, "/portal/site/ledger.csv").await;
-    assert!(csv2.lines().skip(1).all(|l| l.contains(",site-2,")) && !csv2.contains("site-1"), "{csv2}");
-    assert_eq!(get(&http, &hub, &session2, "/portal/site/ledger.json?site=site-1").await.0, 403);
+    assert!(
+        csv2.lines().skip(1).all(|l| l.contains(",site-2,")) && !csv2.contains("site-1"),
+        "{csv2}"
+    );
+    assert_eq!(
+        get(
+            &http,
+            &hub,
+            &session2,
+            "/portal/site/ledger.json?site=site-1"
+        )
+        .await
+        .0,
+        403
+    );
 
     // A researcher's browser gets no ledger page.
     let researcher = sign_in(&http, &hub, "alice", RESEARCHER).await;
-    assert_eq!(get(&http, &hub, &researcher, "/portal/site/ledger").await.0, 403);
-    assert_eq!(get(&http, &hub, &researcher, "/portal/site/projects").await.0, 403);
+    assert_eq!(
+        get(&http, &hub, &researcher, "/portal/site/ledger").await.0,
+        403
+    );
+    assert_eq!(
+        get(&http, &hub, &researcher, "/portal/site/projects")
+            .await
+            .0,
+        403
+    );
 
     // The exports are audited with who took which site's ledger.
-    let trail = HubClient::new(&hub.url, AUDITOR).audit_export().await.unwrap();
+    let trail = HubClient::new(&hub.url, AUDITOR)
+        .audit_export()
+        .await
+        .unwrap();
     assert!(trail.contains("portal.ledger-exported"));
     assert!(trail.contains("ledger.read"));
 }

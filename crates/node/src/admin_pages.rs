@@ -105,9 +105,7 @@ impl FromRequestParts<AdminPages> for NodeAdmin {
             .sessions
             .current(&parts.headers)
             .ok_or_else(|| WebError::SignIn(LOGIN_PATH.into()))?;
-        Ok(Self {
-            csrf: session.csrf,
-        })
+        Ok(Self { csrf: session.csrf })
     }
 }
 
@@ -129,11 +127,19 @@ fn nav(lang: Lang, current: &str) -> Vec<NavItem> {
     .collect()
 }
 
-fn page(admin: &NodeAdmin, lang: Lang, current: &str, title: &str, body: oncofed_web::Markup) -> Page {
+fn page(
+    admin: &NodeAdmin,
+    lang: Lang,
+    current: &str,
+    title: &str,
+    body: oncofed_web::Markup,
+) -> Page {
     Page {
         nav: nav(lang, current),
         signed_in: Some(SignedIn {
-            name: lang.pick("Standort-Administration", "Site administration").into(),
+            name: lang
+                .pick("Standort-Administration", "Site administration")
+                .into(),
             role_label: lang.pick("Knoten", "node").into(),
             csrf: admin.csrf.clone(),
             logout_action: LOGOUT_PATH.into(),
@@ -154,48 +160,117 @@ async fn read<T: Send + 'static>(
         .map_err(WebError::internal)
 }
 
-async fn overview(admin: NodeAdmin, lang: Lang, State(pages): State<AdminPages>) -> Result<Page, WebError> {
+async fn overview(
+    admin: NodeAdmin,
+    lang: Lang,
+    State(pages): State<AdminPages>,
+) -> Result<Page, WebError> {
     let (runs, quarantined, withdrawals) = read(&pages, |s| {
-        Ok((s.ingest_runs(1)?, s.quarantine_entries(1)?, s.withdrawals(1)?))
+        Ok((
+            s.ingest_runs(1)?,
+            s.quarantine_entries(1)?,
+            s.withdrawals(1)?,
+        ))
     })
     .await?;
     let quality = crate::quality::history(&pages.store, 1)
         .await
         .map_err(WebError::internal)?;
-    let body = render::overview(lang, runs.first(), quality.first(), quarantined.first(), withdrawals.first());
-    Ok(page(&admin, lang, "/admin", lang.pick("Übersicht des Standorts", "Site overview"), body))
+    let body = render::overview(
+        lang,
+        runs.first(),
+        quality.first(),
+        quarantined.first(),
+        withdrawals.first(),
+    );
+    Ok(page(
+        &admin,
+        lang,
+        "/admin",
+        lang.pick("Übersicht des Standorts", "Site overview"),
+        body,
+    ))
 }
 
-async fn ingest(admin: NodeAdmin, lang: Lang, State(pages): State<AdminPages>) -> Result<Page, WebError> {
+async fn ingest(
+    admin: NodeAdmin,
+    lang: Lang,
+    State(pages): State<AdminPages>,
+) -> Result<Page, WebError> {
     let runs = read(&pages, |s| s.ingest_runs(ROWS)).await?;
     let body = render::ingest_runs(lang, &runs);
-    Ok(page(&admin, lang, "/admin/ingest", lang.pick("Ingest-Läufe", "Ingest runs"), body))
+    Ok(page(
+        &admin,
+        lang,
+        "/admin/ingest",
+        lang.pick("Ingest-Läufe", "Ingest runs"),
+        body,
+    ))
 }
 
-async fn quality(admin: NodeAdmin, lang: Lang, State(pages): State<AdminPages>) -> Result<Page, WebError> {
+async fn quality(
+    admin: NodeAdmin,
+    lang: Lang,
+    State(pages): State<AdminPages>,
+) -> Result<Page, WebError> {
     let mut history = crate::quality::history(&pages.store, TREND)
         .await
         .map_err(WebError::internal)?;
     history.reverse();
     let body = render::quality(lang, &history);
-    Ok(page(&admin, lang, "/admin/quality", lang.pick("Datenqualität", "Data quality"), body))
+    Ok(page(
+        &admin,
+        lang,
+        "/admin/quality",
+        lang.pick("Datenqualität", "Data quality"),
+        body,
+    ))
 }
 
-async fn quarantine(admin: NodeAdmin, lang: Lang, State(pages): State<AdminPages>) -> Result<Page, WebError> {
-    let (entries, stats) = read(&pages, |s| Ok((s.quarantine_entries(ROWS)?, s.image_stats()?))).await?;
+async fn quarantine(
+    admin: NodeAdmin,
+    lang: Lang,
+    State(pages): State<AdminPages>,
+) -> Result<Page, WebError> {
+    let (entries, stats) = read(&pages, |s| {
+        Ok((s.quarantine_entries(ROWS)?, s.image_stats()?))
+    })
+    .await?;
     let body = render::quarantine(lang, &entries, &stats.quarantined_by_reason);
-    Ok(page(&admin, lang, "/admin/quarantine", lang.pick("Quarantäne", "Quarantine"), body))
+    Ok(page(
+        &admin,
+        lang,
+        "/admin/quarantine",
+        lang.pick("Quarantäne", "Quarantine"),
+        body,
+    ))
 }
 
-async fn withdrawals(admin: NodeAdmin, lang: Lang, State(pages): State<AdminPages>) -> Result<Page, WebError> {
+async fn withdrawals(
+    admin: NodeAdmin,
+    lang: Lang,
+    State(pages): State<AdminPages>,
+) -> Result<Page, WebError> {
     let rows = read(&pages, |s| s.withdrawals(ROWS)).await?;
     let body = render::withdrawals(lang, &rows);
-    Ok(page(&admin, lang, "/admin/withdrawals", lang.pick("Widerrufe", "Withdrawals"), body))
+    Ok(page(
+        &admin,
+        lang,
+        "/admin/withdrawals",
+        lang.pick("Widerrufe", "Withdrawals"),
+        body,
+    ))
 }
 
 async fn projects(admin: NodeAdmin, lang: Lang, State(pages): State<AdminPages>) -> Page {
     let body = render::projects(lang, pages.hub_portal.as_deref());
-    page(&admin, lang, "/admin/projects", lang.pick("Projekte", "Projects"), body)
+    page(
+        &admin,
+        lang,
+        "/admin/projects",
+        lang.pick("Projekte", "Projects"),
+        body,
+    )
 }
 
 async fn login_form(State(pages): State<AdminPages>, lang: Lang) -> Response {
@@ -228,7 +303,10 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     use oncofed_service::tokens::TokenDigest;
-    let pre = pages.pre_sign_in.current(&headers).ok_or(WebError::Forbidden)?;
+    let pre = pages
+        .pre_sign_in
+        .current(&headers)
+        .ok_or(WebError::Forbidden)?;
     pre.check_csrf(&form.csrf)?;
     pages.pre_sign_in.end(&headers);
     // Digests compared in constant time: the timing tells nothing about the token.

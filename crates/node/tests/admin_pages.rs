@@ -64,17 +64,33 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
     ];
     std::fs::write(&first, lines.join("\n")).unwrap();
     let report = node.ingest(&client, &[first]).await.unwrap();
-    assert_eq!((report.units_ok, report.units_failed), (3, 1), "{:?}", report.errors);
-    oncofed_node::quality::report_and_record(&node.store).await.unwrap();
+    assert_eq!(
+        (report.units_ok, report.units_failed),
+        (3, 1),
+        "{:?}",
+        report.errors
+    );
+    oncofed_node::quality::report_and_record(&node.store)
+        .await
+        .unwrap();
 
     // A second batch: a lab value for p4, and p5 without a birth date, so
     // the completeness of `patient.birth_year` falls.
     let second = data.path().join("batch-2.ndjson");
     let mut p5: serde_json::Value = serde_json::from_str(&bundle_line("p5", None)).unwrap();
-    p5["entry"][0]["resource"].as_object_mut().unwrap().remove("birthDate");
-    std::fs::write(&second, [bundle_line("p4", Some(json!(13.0))), p5.to_string()].join("\n")).unwrap();
+    p5["entry"][0]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("birthDate");
+    std::fs::write(
+        &second,
+        [bundle_line("p4", Some(json!(13.0))), p5.to_string()].join("\n"),
+    )
+    .unwrap();
     node.ingest_clean(&client, &[second]).await;
-    oncofed_node::quality::report_and_record(&node.store).await.unwrap();
+    oncofed_node::quality::report_and_record(&node.store)
+        .await
+        .unwrap();
 
     // The node API with the admin pages, on loopback.
     let gate = std::sync::Arc::new(oncofed_node::ConsentGate::new(
@@ -82,11 +98,22 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
         std::time::Duration::from_secs(60),
     ));
     let service = oncofed_node::QueryService::new(node.store.clone(), gate);
-    let pages = AdminPages::new(node.store.clone(), TOKEN, false, Some("https://hub.example.org".into()));
+    let pages = AdminPages::new(
+        node.store.clone(),
+        TOKEN,
+        false,
+        Some("https://hub.example.org".into()),
+    );
     let state = oncofed_node::serve::ApiState::new(service, TOKEN).with_admin_pages(pages);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(oncofed_node::serve::launch(state, listener, None, false, std::future::pending()));
+    tokio::spawn(oncofed_node::serve::launch(
+        state,
+        listener,
+        None,
+        false,
+        std::future::pending(),
+    ));
     oncofed_tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -94,7 +121,13 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
         .unwrap();
 
     // No session: every page sends the browser to the sign-in form.
-    for path in ["/admin", "/admin/ingest", "/admin/quality", "/admin/quarantine", "/admin/withdrawals"] {
+    for path in [
+        "/admin",
+        "/admin/ingest",
+        "/admin/quality",
+        "/admin/quarantine",
+        "/admin/withdrawals",
+    ] {
         let r = http.get(format!("{url}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 303, "{path}");
         assert_eq!(r.headers()[LOCATION], "/admin/login");
@@ -102,7 +135,10 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
 
     // Sign-in needs the form's pre-session and the node's token.
     let r = http.get(format!("{url}/admin/login")).send().await.unwrap();
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let pre = cookie_of(&r, "oncofed_node_sign_in").expect("pre-session cookie");
     let form = csrf_in(&r.text().await.unwrap());
@@ -138,7 +174,12 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
         let url = url.clone();
         let session = session.clone();
         async move {
-            let r = http.get(format!("{url}{path}")).header(COOKIE, session).send().await.unwrap();
+            let r = http
+                .get(format!("{url}{path}"))
+                .header(COOKIE, session)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200, "{path}");
             r.text().await.unwrap()
         }
@@ -148,42 +189,84 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
     let ingest = page("/admin/ingest").await;
     assert!(ingest.contains("batch-1.ndjson"), "{ingest}");
     assert!(ingest.contains("line 3"), "{ingest}");
-    assert!(!ingest.contains("Schmidt") && !ingest.contains("Hannelore") && !ingest.contains("1961"), "no personal data");
+    assert!(
+        !ingest.contains("Schmidt") && !ingest.contains("Hannelore") && !ingest.contains("1961"),
+        "no personal data"
+    );
     assert!(ingest.contains("<th scope=\"col\""));
     let runs = node.store.lock().unwrap().ingest_runs(10).unwrap();
     assert_eq!(runs.len(), 2);
-    assert_eq!((runs[1].units_accepted, runs[1].units_rejected, runs[1].errors_total), (3, 1, 1));
+    assert_eq!(
+        (
+            runs[1].units_accepted,
+            runs[1].units_rejected,
+            runs[1].errors_total
+        ),
+        (3, 1, 1)
+    );
     assert_eq!((runs[0].units_accepted, runs[0].units_rejected), (2, 0));
     assert_eq!(runs[0].source, "fhir");
 
     // The quality trend: two reports, birth-year completeness down from 100 % to 75 %.
     let quality = page("/admin/quality").await;
     assert!(quality.contains("patient.birth_year"), "{quality}");
-    assert!(quality.contains("▼ -25.0"), "the trend shows the fall: {quality}");
-    let history = oncofed_node::quality::history(&node.store, 10).await.unwrap();
+    assert!(
+        quality.contains("▼ -25.0"),
+        "the trend shows the fall: {quality}"
+    );
+    let history = oncofed_node::quality::history(&node.store, 10)
+        .await
+        .unwrap();
     assert_eq!(history.len(), 2);
-    assert_eq!((history[1].point.patients, history[0].point.patients), (3, 4));
+    assert_eq!(
+        (history[1].point.patients, history[0].point.patients),
+        (3, 4)
+    );
 
     // The other pages render; projects link to the hub portal.
     assert!(page("/admin/quarantine").await.contains("<h1>"));
     assert!(page("/admin/withdrawals").await.contains("<h1>"));
-    assert!(page("/admin/projects").await.contains("https://hub.example.org/portal/site/ledger"));
+    assert!(
+        page("/admin/projects")
+            .await
+            .contains("https://hub.example.org/portal/site/ledger")
+    );
     let overview = page("/admin").await;
     assert!(overview.contains("/admin/ingest"));
 
     // The JSON API is unchanged: the token, not the session cookie.
-    let r = http.post(format!("{url}/v1/query")).header(COOKIE, &session)
-        .json(&json!({"purpose": "research", "date": "2026-01-01"})).send().await.unwrap();
+    let r = http
+        .post(format!("{url}/v1/query"))
+        .header(COOKIE, &session)
+        .json(&json!({"purpose": "research", "date": "2026-01-01"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 
     // Sign-out: without the session's CSRF token refused, with it the session ends.
-    let r = http.post(format!("{url}/admin/logout")).header(COOKIE, &session)
-        .form(&[("csrf", "0".repeat(64))]).send().await.unwrap();
+    let r = http
+        .post(format!("{url}/admin/logout"))
+        .header(COOKIE, &session)
+        .form(&[("csrf", "0".repeat(64))])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     let csrf = csrf_in(&overview);
-    let r = http.post(format!("{url}/admin/logout")).header(COOKIE, &session)
-        .form(&[("csrf", csrf)]).send().await.unwrap();
+    let r = http
+        .post(format!("{url}/admin/logout"))
+        .header(COOKIE, &session)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
-    let r = http.get(format!("{url}/admin")).header(COOKIE, &session).send().await.unwrap();
+    let r = http
+        .get(format!("{url}/admin"))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303, "the old session cookie is worthless");
 }

@@ -236,7 +236,10 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
         assert_eq!(logged.len(), 1, "one order per site");
         assert_eq!((logged[0].patients_deleted, logged[0].remaining), (1, 0));
         assert_eq!(logged[0].reason, "withdrawal");
-        assert!(logged[0].confirmed_at.is_some(), "the receipt was confirmed");
+        assert!(
+            logged[0].confirmed_at.is_some(),
+            "the receipt was confirmed"
+        );
     }
 
     // Proof in the audit trail: one order and one receipt per site, one sample order.

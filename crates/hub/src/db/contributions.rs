@@ -180,7 +180,10 @@ impl Db {
                     persons, persons_state, rows, rows_state, result_persons, result_state, sites_in_result)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
-            for r in rows.iter().filter(|r| r.kind == kind && r.result_id == result_id) {
+            for r in rows
+                .iter()
+                .filter(|r| r.kind == kind && r.result_id == result_id)
+            {
                 let (persons, persons_state) = r.persons.columns();
                 let (row_count, rows_state) = r.rows.columns();
                 let (total, total_state) = r.result_persons.columns();

@@ -16,9 +16,9 @@
 mod render;
 
 use super::{PortalUser, audit, blocking, page};
+use crate::AppState;
 use crate::config::Role;
 use crate::ledger::{LedgerExport, entries_csv, summary_csv};
-use crate::AppState;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -87,21 +87,32 @@ impl LedgerParams {
             let b = p.as_bytes();
             let ok = b.len() == 7
                 && b[4] == b'-'
-                && b.iter().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit());
+                && b.iter()
+                    .enumerate()
+                    .all(|(i, c)| i == 4 || c.is_ascii_digit());
             if !ok {
-                return Err(WebError::BadRequest("period: use YYYY-MM, e.g. 2026-12".into()));
+                return Err(WebError::BadRequest(
+                    "period: use YYYY-MM, e.g. 2026-12".into(),
+                ));
             }
         }
         let id_ok = |s: &str| {
             s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
+                && s.bytes().all(|b| {
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b == b'-'
+                        || b == b'_'
+                        || b == b'.'
+                })
         };
         if self.site.as_deref().is_some_and(|s| !id_ok(s)) {
             return Err(WebError::BadRequest("site: a site id".into()));
         }
         if self.project.as_deref().is_some_and(|s| !id_ok(s)) {
-            return Err(WebError::BadRequest("project: a project id, or - for feasibility".into()));
+            return Err(WebError::BadRequest(
+                "project: a project id, or - for feasibility".into(),
+            ));
         }
         Ok(self)
     }
@@ -109,7 +120,11 @@ impl LedgerParams {
     /// The query string for links to the exports with the same filters.
     fn query(&self) -> String {
         let mut parts = Vec::new();
-        for (k, v) in [("site", &self.site), ("period", &self.period), ("project", &self.project)] {
+        for (k, v) in [
+            ("site", &self.site),
+            ("period", &self.period),
+            ("project", &self.project),
+        ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={v}"));
             }
@@ -163,8 +178,16 @@ async fn ledger_page(
         .await?
     };
     let title = match &export.site {
-        Some(site) => format!("{} {site}", lang.pick("Beitragsbuch des Standorts", "Contribution ledger of site")),
-        None => lang.pick("Beitragsbuch aller Standorte", "Contribution ledger of all sites").to_owned(),
+        Some(site) => format!(
+            "{} {site}",
+            lang.pick("Beitragsbuch des Standorts", "Contribution ledger of site")
+        ),
+        None => lang
+            .pick(
+                "Beitragsbuch aller Standorte",
+                "Contribution ledger of all sites",
+            )
+            .to_owned(),
     };
     let body = render::ledger(lang, &export, &params, &params.query(), &sites);
     Ok(page(&user, lang, "/portal/site/ledger", &title, body))
@@ -245,7 +268,11 @@ async fn projects(
     let own = site.clone();
     let (projects, entries, registered) = blocking(&state, move |s| {
         let projects = s.inner.db.projects().map_err(WebError::internal)?;
-        let entries = s.inner.db.contributions(Some(&own)).map_err(WebError::internal)?;
+        let entries = s
+            .inner
+            .db
+            .contributions(Some(&own))
+            .map_err(WebError::internal)?;
         let registered = s
             .inner
             .db

@@ -29,7 +29,12 @@ async fn ledger(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> Result<Json<LedgerExport>, ApiError> {
-    let own = state.inner.config.users.site_of(&user.id).map(str::to_owned);
+    let own = state
+        .inner
+        .config
+        .users
+        .site_of(&user.id)
+        .map(str::to_owned);
     let requested = params.site.filter(|s| !s.is_empty());
     let scope = crate::portal::sites::ledger_scope(user.role, own.as_deref(), requested.as_deref())
         .map_err(|e| match e {

@@ -161,7 +161,10 @@ fn trend_cell(lang: Lang, now: Option<f64>, before: Option<f64>, higher_is_bette
 
 /// The quality report per field over the stored reports (oldest to newest).
 pub(super) fn quality(lang: Lang, history: &[StoredQuality]) -> Markup {
-    let fields: BTreeSet<&String> = history.iter().flat_map(|q| q.point.completeness.keys()).collect();
+    let fields: BTreeSet<&String> = history
+        .iter()
+        .flat_map(|q| q.point.completeness.keys())
+        .collect();
     let issues: BTreeSet<&String> = history.iter().flat_map(|q| q.point.issues.keys()).collect();
     html! {
         @if history.is_empty() {
@@ -227,7 +230,11 @@ pub(super) fn quality(lang: Lang, history: &[StoredQuality]) -> Markup {
 }
 
 /// Quarantined objects, by reason and one by one.
-pub(super) fn quarantine(lang: Lang, entries: &[QuarantineRow], by_reason: &[(String, u64)]) -> Markup {
+pub(super) fn quarantine(
+    lang: Lang,
+    entries: &[QuarantineRow],
+    by_reason: &[(String, u64)],
+) -> Markup {
     html! {
         p { (lang.pick(
             "Objekte, die der Bild- oder Zell-Ingest abgelehnt hat. Nichts davon wurde gespeichert; der Grund nennt keinen Wert aus dem Objekt.",

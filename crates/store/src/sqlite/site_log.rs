@@ -41,7 +41,9 @@ pub(super) const MIGRATION: &str = "CREATE TABLE ingest_run (
 fn time(s: String) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+        })
 }
 
 fn count(n: u64) -> i64 {
@@ -53,12 +55,13 @@ fn limit(n: usize) -> i64 {
 }
 
 pub(super) fn record_ingest_run(conn: &Connection, run: &IngestRunRow) -> Result<i64, StoreError> {
-    let errors = serde_json::to_string(&IngestRunRow::bounded_errors(&run.errors)).map_err(|e| {
-        StoreError::Corrupt {
-            column: "ingest_run.errors",
-            detail: e.to_string(),
-        }
-    })?;
+    let errors =
+        serde_json::to_string(&IngestRunRow::bounded_errors(&run.errors)).map_err(|e| {
+            StoreError::Corrupt {
+                column: "ingest_run.errors",
+                detail: e.to_string(),
+            }
+        })?;
     conn.execute(
         "INSERT INTO ingest_run (started_at, finished_at, source, outcome, units_accepted,
             units_rejected, resources, patients, errors, errors_total)

@@ -28,8 +28,12 @@ pub fn ingest_runs_and_quality_reports_round_trip_newest_first(backend: &dyn Bac
     let mut store = backend.open();
     assert!(store.ingest_runs(10).unwrap().is_empty());
     let first = store.record_ingest_run(&run("fhir", 1, vec![])).unwrap();
-    let bad = vec!["bad.ndjson:2: entry 0 (Patient), element birthDate: not a valid FHIR date".to_string()];
-    let second = store.record_ingest_run(&run("fhir+dicom", 2, bad.clone())).unwrap();
+    let bad = vec![
+        "bad.ndjson:2: entry 0 (Patient), element birthDate: not a valid FHIR date".to_string(),
+    ];
+    let second = store
+        .record_ingest_run(&run("fhir+dicom", 2, bad.clone()))
+        .unwrap();
     assert!(second > first);
     // A run with more and longer errors than kept is cut, its total kept.
     let many: Vec<String> = (0..MAX_RUN_ERRORS + 5)
@@ -39,10 +43,16 @@ pub fn ingest_runs_and_quality_reports_round_trip_newest_first(backend: &dyn Bac
     big.outcome = "stopped".into();
     store.record_ingest_run(&big).unwrap();
     let q1 = store
-        .record_quality_run(Utc.with_ymd_and_hms(2026, 12, 4, 11, 0, 0).unwrap(), r#"{"patients":3}"#)
+        .record_quality_run(
+            Utc.with_ymd_and_hms(2026, 12, 4, 11, 0, 0).unwrap(),
+            r#"{"patients":3}"#,
+        )
         .unwrap();
     let q2 = store
-        .record_quality_run(Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap(), r#"{"patients":5}"#)
+        .record_quality_run(
+            Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap(),
+            r#"{"patients":5}"#,
+        )
         .unwrap();
     assert!(q2 > q1);
     drop(store);
@@ -53,18 +63,32 @@ pub fn ingest_runs_and_quality_reports_round_trip_newest_first(backend: &dyn Bac
     assert_eq!(runs[0].outcome, "stopped");
     assert_eq!(runs[0].errors.len(), MAX_RUN_ERRORS);
     assert_eq!(runs[0].errors_total, (MAX_RUN_ERRORS + 5) as u64);
-    assert!(runs[0].errors.iter().all(|e| e.len() <= MAX_ERROR_BYTES + '…'.len_utf8()));
+    assert!(
+        runs[0]
+            .errors
+            .iter()
+            .all(|e| e.len() <= MAX_ERROR_BYTES + '…'.len_utf8())
+    );
     assert_eq!(runs[1].id, second);
     assert_eq!(runs[1].errors, bad);
     assert_eq!(runs[1].source, "fhir+dicom");
     assert_eq!(runs[1].units_rejected, 1);
-    assert_eq!(runs[1].started_at, Utc.with_ymd_and_hms(2026, 12, 4, 10, 2, 0).unwrap());
+    assert_eq!(
+        runs[1].started_at,
+        Utc.with_ymd_and_hms(2026, 12, 4, 10, 2, 0).unwrap()
+    );
     assert_eq!(runs[2].id, first);
     assert_eq!(store.ingest_runs(1).unwrap().len(), 1);
     let reports = store.quality_runs(10).unwrap();
-    assert_eq!(reports.iter().map(|r| r.id).collect::<Vec<_>>(), vec![q2, q1]);
+    assert_eq!(
+        reports.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![q2, q1]
+    );
     assert_eq!(reports[0].report, r#"{"patients":5}"#);
-    assert_eq!(reports[1].at, Utc.with_ymd_and_hms(2026, 12, 4, 11, 0, 0).unwrap());
+    assert_eq!(
+        reports[1].at,
+        Utc.with_ymd_and_hms(2026, 12, 4, 11, 0, 0).unwrap()
+    );
 }
 
 pub fn quarantine_entries_and_withdrawals_are_listed_newest_first(backend: &dyn Backend) {
@@ -83,7 +107,10 @@ pub fn quarantine_entries_and_withdrawals_are_listed_newest_first(backend: &dyn 
         })
         .unwrap();
     let listed = store.quarantine_entries(10).unwrap();
-    assert_eq!(listed, vec![entry("burned-in-text", 2), entry("unreadable", 1)]);
+    assert_eq!(
+        listed,
+        vec![entry("burned-in-text", 2), entry("unreadable", 1)]
+    );
     assert_eq!(store.quarantine_entries(1).unwrap().len(), 1);
 
     let order = |id, confirmed| WithdrawalRow {

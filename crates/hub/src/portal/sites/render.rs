@@ -35,7 +35,9 @@ fn kind(lang: Lang, k: ResultKind) -> &'static str {
 fn project_cell(lang: Lang, p: Option<&str>) -> Markup {
     match p {
         Some(p) => html! { (p) },
-        None => html! { span class="muted" { (lang.pick("ohne Projekt (Machbarkeit)", "no project (feasibility)")) } },
+        None => {
+            html! { span class="muted" { (lang.pick("ohne Projekt (Machbarkeit)", "no project (feasibility)")) } }
+        }
     }
 }
 
