@@ -42,6 +42,15 @@ fn cookie_of(r: &reqwest::Response, name: &str) -> Option<String> {
         .map(|v| v.split(';').next().unwrap().to_owned())
 }
 
+/// An urlencoded form body (the values here are tokens of [A-Za-z0-9-]).
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 fn csrf_in(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     html[at..at + 64].to_owned()
@@ -144,7 +153,11 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
     let form = csrf_in(&r.text().await.unwrap());
     let r = http
         .post(format!("{url}/admin/login"))
-        .form(&[("csrf", form.as_str()), ("token", TOKEN)])
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form_body(&[("csrf", form.as_str()), ("token", TOKEN)]))
         .send()
         .await
         .unwrap();
@@ -152,7 +165,11 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
     let r = http
         .post(format!("{url}/admin/login"))
         .header(COOKIE, &pre)
-        .form(&[("csrf", form.as_str()), ("token", "guess")])
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form_body(&[("csrf", form.as_str()), ("token", "guess")]))
         .send()
         .await
         .unwrap();
@@ -163,7 +180,11 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
     let r = http
         .post(format!("{url}/admin/login"))
         .header(COOKIE, &pre)
-        .form(&[("csrf", form.as_str()), ("token", TOKEN)])
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form_body(&[("csrf", form.as_str()), ("token", TOKEN)]))
         .send()
         .await
         .unwrap();
@@ -248,7 +269,11 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
     let r = http
         .post(format!("{url}/admin/logout"))
         .header(COOKIE, &session)
-        .form(&[("csrf", "0".repeat(64))])
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form_body(&[("csrf", "0".repeat(64).as_str())]))
         .send()
         .await
         .unwrap();
@@ -257,7 +282,11 @@ async fn ingest_runs_quality_trends_and_sign_in_at_the_node() {
     let r = http
         .post(format!("{url}/admin/logout"))
         .header(COOKIE, &session)
-        .form(&[("csrf", csrf)])
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form_body(&[("csrf", csrf.as_str())]))
         .send()
         .await
         .unwrap();
