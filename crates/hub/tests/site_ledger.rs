@@ -1,5 +1,5 @@
 //! The contribution ledger (R19, issue 17 item 4) end to end: a trust centre,
-//! the hub and three sites, one of them with only eight persons.
+//! the hub and four sites, one of them (site-4) with only eight persons.
 //!
 //! - A feasibility answer is recorded per site at release, coarsened: the large
 //!   sites with a rounded count, the small one **suppressed**.
@@ -22,22 +22,22 @@ use support::*;
 const SITE1_ADMIN: &str = "site-1-admin-token-0123456789";
 const SITE2_ADMIN: &str = "site-2-admin-token-0123456789";
 
-/// A federation of two full sites and a third with the first eight persons of
-/// its export only.
-async fn small_third_site() -> Federation {
+/// A federation of three full sites and a fourth with the first eight persons
+/// of its export only.
+async fn small_fourth_site() -> Federation {
     let cohort = tempfile::tempdir().unwrap();
     let config = oncofed_synth::SynthConfig {
         seed: 1717,
-        sites: 3,
-        persons: 900,
+        sites: 4,
+        persons: 1200,
         ..Default::default()
     };
     let out = cohort.path().join("out");
     oncofed_synth::generate(&config, &out, &mut |_| {}).unwrap();
-    let small = cohort.path().join("site-3-small");
+    let small = cohort.path().join("site-4-small");
     std::fs::create_dir_all(&small).unwrap();
     let mut lines = Vec::new();
-    for entry in std::fs::read_dir(out.join("site-3")).unwrap() {
+    for entry in std::fs::read_dir(out.join("site-4")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "ndjson") {
             let text = std::fs::read_to_string(&path).unwrap();
@@ -47,7 +47,16 @@ async fn small_third_site() -> Federation {
     lines.sort();
     lines.truncate(8);
     std::fs::write(small.join("bundles-00000.ndjson"), lines.join("\n") + "\n").unwrap();
-    Federation::ingest(cohort, vec![out.join("site-1"), out.join("site-2"), small]).await
+    Federation::ingest(
+        cohort,
+        vec![
+            out.join("site-1"),
+            out.join("site-2"),
+            out.join("site-3"),
+            small,
+        ],
+    )
+    .await
 }
 
 fn browser() -> reqwest::Client {
@@ -114,7 +123,7 @@ fn entries_of<'a>(ledger: &'a Value, site: &str, kind: &str) -> Vec<&'a Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
-    let fed = small_third_site().await;
+    let fed = small_fourth_site().await;
     let dir = tempfile::tempdir().unwrap();
     let key = oncofed_crypto::SigningKeyPair::generate();
     // A per-site minimum of 100: the small site (8 persons, noise b = 10) cannot
@@ -132,7 +141,7 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
             c.users.set_site("tess", "site-2");
         })
         .await;
-    let _agents = fed.run_agents(&hub, &[0, 1, 2]);
+    let _agents = fed.run_agents(&hub, &[0, 1, 2, 3]);
 
     // A feasibility answer over every cancer diagnosis.
     let (status, body) =
@@ -141,7 +150,7 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
     assert_eq!(body["status"], "complete", "{body}");
 
     // An analysis run in a project: the small site sits out (under its
-    // minimum rows), so only the two full sites are credited.
+    // minimum rows), so only the three full sites are credited.
     approve_for_alice(&hub, "ledger", "Contribution ledger").await;
     let alice = HubClient::new(&hub.url, RESEARCHER);
     let run = alice
@@ -172,7 +181,7 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
         "ledger: {}",
         serde_json::to_string_pretty(&all["summary"]).unwrap()
     );
-    for site in ["site-1", "site-2"] {
+    for site in ["site-1", "site-2", "site-3"] {
         let f = entries_of(&all, site, "feasibility");
         assert_eq!(f.len(), 1, "{site}: {all}");
         let persons = f[0]["persons"]
@@ -180,14 +189,14 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
             .unwrap_or_else(|| panic!("{site}: {}", f[0]));
         assert!(persons >= 100 && persons % 10 == 0, "{site}: {persons}");
         assert_eq!(f[0]["rows"], "none");
-        assert_eq!(f[0]["sites_in_result"], 3);
+        assert_eq!(f[0]["sites_in_result"], 4);
         let a = entries_of(&all, site, "analysis");
         assert_eq!(a.len(), 1, "{site}: {all}");
         assert_eq!(a[0]["persons"], "not-split");
         assert_eq!(a[0]["project"], "ledger");
-        assert_eq!(a[0]["sites_in_result"], 2);
+        assert_eq!(a[0]["sites_in_result"], 3);
     }
-    let small = entries_of(&all, "site-3", "feasibility");
+    let small = entries_of(&all, "site-4", "feasibility");
     assert_eq!(small.len(), 1);
     assert_eq!(
         small[0]["persons"], "suppressed",
@@ -195,14 +204,14 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
         small[0]
     );
     assert!(
-        entries_of(&all, "site-3", "analysis").is_empty(),
+        entries_of(&all, "site-4", "analysis").is_empty(),
         "a site that sat out is not credited"
     );
     let summary: Vec<&Value> = all["summary"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["site"] == "site-3")
+        .filter(|s| s["site"] == "site-4")
         .collect();
     assert_eq!(summary.len(), 1);
     assert_eq!(
