@@ -195,7 +195,12 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
                 started_at: other_started,
                 finished_at: chrono::Utc::now(),
                 source: other_sources.join("+"),
-                outcome: if report.interrupted { "interrupted" } else { "completed" }.into(),
+                outcome: if report.interrupted {
+                    "interrupted"
+                } else {
+                    "completed"
+                }
+                .into(),
                 units_accepted: (report.units_ok - fhir_counts.0 + stored) as u64,
                 units_rejected: (report.units_failed - fhir_counts.1 + quarantined) as u64,
                 resources: 0,
