@@ -16,6 +16,7 @@ mod demo_audit;
 mod demo_cells;
 mod demo_genomics;
 mod demo_imaging;
+mod demo_ledger;
 mod demo_transport;
 mod hub;
 mod labels;

@@ -350,6 +350,21 @@ impl HubClient {
         Ok(json.send_text(request).await?)
     }
 
+    /// The contribution ledger (`GET /v1/ledger`, R19) as JSON: `site`,
+    /// `disclosure`, `summary` (per site, project and month) and `entries`
+    /// (per site and released result, coarsened). A site admin gets their own
+    /// site's (naming another is refused); admins and auditors the `site`
+    /// named, or every site's with `None`.
+    pub async fn contribution_ledger(
+        &self,
+        site: Option<&str>,
+    ) -> Result<serde_json::Value, ClientError> {
+        match site {
+            Some(site) => self.get(&format!("/v1/ledger?site={site}")).await,
+            None => self.get("/v1/ledger").await,
+        }
+    }
+
     /// The audit trail as JSON Lines (auditors only).
     pub async fn audit_export(&self) -> Result<String, ClientError> {
         let json = self.json()?;

@@ -384,6 +384,12 @@ impl<'a> HubFederation<'a> {
         &self.left
     }
 
+    /// The sites whose data are in the run's sums (the admitted ones minus any
+    /// that left), by name: the contributors of its release (`crate::ledger`).
+    pub fn contributing_sites(&self) -> Vec<String> {
+        self.active_sites().into_iter().map(|(_, s)| s).collect()
+    }
+
     /// The active sites as (secure-aggregation index, name).
     fn active_sites(&self) -> Vec<(usize, String)> {
         self.active

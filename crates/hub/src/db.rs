@@ -5,6 +5,7 @@
 //! timeout), and results posted after the restart complete their queries.
 
 mod beacon;
+pub(crate) mod contributions;
 mod projects;
 pub(crate) use projects::{BudgetScope, fits};
 mod releases;
@@ -81,6 +82,8 @@ const MIGRATIONS: &[&str] = &[
     swarm::MIGRATION,
     swarm::RUN_MIGRATION,
     beacon::MIGRATION,
+    // The contribution ledger (issue 17, item 4; R19).
+    contributions::MIGRATION,
 ];
 
 /// A task row.

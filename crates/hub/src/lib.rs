@@ -62,6 +62,8 @@ mod query;
 mod replay;
 mod routes;
 mod site_request;
+// The contribution ledger (R19): recorded at release, read by the site pages.
+pub(crate) mod ledger;
 
 pub use config::{
     BeaconConfig, DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users,
@@ -321,6 +323,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::public::router())
         .merge(routes::admin::router())
+        .merge(routes::ledger::router())
         .merge(routes::feasibility::router())
         .merge(routes::analyses::router())
         .merge(routes::models::router())

@@ -5,6 +5,7 @@ pub mod analyses;
 pub mod audit;
 pub mod beacon;
 pub mod feasibility;
+pub mod ledger;
 pub mod models;
 pub mod public;
 pub mod site;

@@ -133,7 +133,25 @@ pub enum IngestError {
 
 /// Ingests `paths` (files or folders of `.json` / `.ndjson`) into `store`,
 /// pseudonymising through `trustee`. `progress(done, total)` is called in bytes.
+///
+/// Every run is recorded in the store's site log for the site admin's pages
+/// ([`crate::site_log::record_ingest`]): its counts and error lines, or, when
+/// it stopped, the kind of failure (never the failure's text, which may quote
+/// the trust centre).
 pub async fn ingest(
+    store: &SharedStore,
+    trustee: &TrusteeClient,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<IngestReport, IngestError> {
+    let started_at = chrono::Utc::now();
+    let outcome = run(store, trustee, paths, options, progress).await;
+    crate::site_log::record_ingest(store, started_at, "fhir", &outcome).await;
+    outcome
+}
+
+async fn run(
     store: &SharedStore,
     trustee: &TrusteeClient,
     paths: &[PathBuf],

@@ -17,11 +17,14 @@
 //! - [`imaging`]: DICOM objects from folders or the C-STORE SCP → trust centre →
 //!   PS3.15 de-identification → content-addressed archive, image rows and imaging
 //!   facts; quarantine with reasons; project deliveries ([`imaging::deliver`]).
+//! - [`admin_pages`]: the site admin's pages (ingest runs, quality trends, quarantine,
+//!   withdrawals), over the site log ([`site_log`]) in the research store.
 //! - [`files`]: owner-only data; warnings about token files and data directories others can read.
 //!
 //! Identifying data passes through this crate in memory only, on its way from the
 //! FHIR parser to the trust-centre client; the store API cannot take it.
 
+pub mod admin_pages;
 pub mod agent;
 mod batch_csv;
 pub mod cells;
@@ -36,6 +39,7 @@ mod persons;
 pub mod quality;
 mod query;
 pub mod serve;
+pub mod site_log;
 pub mod withdrawal;
 
 pub use consent_gate::{ConsentGate, DEFAULT_MAX_STALENESS, GateError, SnapshotStatus, SyncError};

@@ -5,6 +5,10 @@
 //! module runs them over every stored row and counts. The report holds
 //! pseudonyms (to find a row again) but never identifying data.
 
+mod trend;
+
+pub use trend::{FieldPoint, QualityTrendPoint, StoredQuality, history, report_and_record};
+
 use crate::{SharedStore, with_store};
 use oncofed_fhir::quality::{Issue, fact_issues, patient_issues};
 use oncofed_model::{Demographics, FactKind, FactValue, Pseudonym, Sex, VitalStatus};

@@ -7,6 +7,7 @@
 //! | `GET /health` | — | `ok` |
 //! | `POST /v1/query` | [`FactQuery`] | [`QueryAnswer`](crate::QueryAnswer) |
 //! | `GET /htsget/variants/{id}` | — | an htsget ticket ([`crate::htsget`]), when grants are served |
+//! | `GET /admin/…` | — | the site admin's pages ([`crate::admin_pages`]), when enabled |
 //!
 //! Every call but `/health` needs `Authorization: Bearer <token>`: the node's
 //! token for `/v1/query`, a project researcher's token of a grant for htsget.
@@ -26,6 +27,7 @@ pub struct ApiState {
     query: QueryService,
     token_hash: Arc<[u8; 32]>,
     htsget: Option<crate::htsget::HtsgetState>,
+    admin: Option<crate::admin_pages::AdminPages>,
 }
 
 impl ApiState {
@@ -35,7 +37,14 @@ impl ApiState {
             query,
             token_hash: Arc::new(oncofed_service::tokens::TokenDigest::of(token).bytes()),
             htsget: None,
+            admin: None,
         }
+    }
+
+    /// Also serves the site admin's pages ([`crate::admin_pages`]) under `/admin`.
+    pub fn with_admin_pages(mut self, pages: crate::admin_pages::AdminPages) -> Self {
+        self.admin = Some(pages);
+        self
     }
 
     /// Also serves the htsget endpoint for the projects of `htsget`'s grants.
@@ -48,12 +57,17 @@ impl ApiState {
 /// The node API's router.
 pub fn router(state: ApiState) -> Router {
     let htsget = state.htsget.clone();
+    let admin = state.admin.clone();
     let api = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/v1/query", post(query))
         .with_state(state);
-    match htsget {
+    let api = match htsget {
         Some(h) => api.merge(crate::htsget::router(h)),
+        None => api,
+    };
+    match admin {
+        Some(pages) => api.merge(crate::admin_pages::router(pages)),
         None => api,
     }
 }

@@ -87,9 +87,15 @@ impl WithdrawalPoller {
         let mut done = 0;
         for order in orders {
             let receipt = execute(&self.store, self.archive.as_ref(), &order).await?;
+            // The site log keeps the order id and the receipt's counts, never the
+            // pseudonym: first as executed, then as confirmed.
+            let mut logged = log_row(&order, &receipt);
+            crate::site_log::record_withdrawal(&self.store, logged.clone()).await;
             // Forget before confirming: once confirmed, nothing may still permit them.
             self.gate.forget(&order.pseudonym);
             self.client.confirm_deletion(order.id, &receipt).await?;
+            logged.confirmed_at = Some(chrono::Utc::now());
+            crate::site_log::record_withdrawal(&self.store, logged).await;
             tracing::info!(
                 order = order.id,
                 facts = receipt.facts_deleted,
@@ -116,6 +122,26 @@ impl WithdrawalPoller {
                 }
             }
         }
+    }
+}
+
+/// The site-log row of an executed order: ids, times and counts only.
+fn log_row(order: &DeletionOrder, receipt: &DeletionReceipt) -> oncofed_store::WithdrawalRow {
+    use chrono::{DateTime, Utc};
+    let now = Utc::now();
+    oncofed_store::WithdrawalRow {
+        order_id: order.id,
+        reason: order.reason.clone(),
+        ordered_at: DateTime::<Utc>::from_timestamp(order.ordered_at, 0).unwrap_or(now),
+        executed_at: DateTime::parse_from_rfc3339(&receipt.deleted_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now),
+        patients_deleted: receipt.patients_deleted,
+        facts_deleted: receipt.facts_deleted,
+        objects_deleted: receipt.images_deleted,
+        remaining: receipt.remaining,
+        receipt_digest: receipt.digest.clone(),
+        confirmed_at: None,
     }
 }
 

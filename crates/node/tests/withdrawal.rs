@@ -221,6 +221,27 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
         assert!(feasible.is_empty());
     }
 
+    // The site log (the site admin's withdrawals page, issue 17) keeps each
+    // site's order with its receipt's counts, confirmed; it holds no pseudonym
+    // (the byte scan above covers the store files).
+    for s in &sites {
+        let mut logged = Vec::new();
+        for _ in 0..50 {
+            logged = s.node.store.lock().unwrap().withdrawals(10).unwrap();
+            if logged.first().is_some_and(|w| w.confirmed_at.is_some()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(logged.len(), 1, "one order per site");
+        assert_eq!((logged[0].patients_deleted, logged[0].remaining), (1, 0));
+        assert_eq!(logged[0].reason, "withdrawal");
+        assert!(
+            logged[0].confirmed_at.is_some(),
+            "the receipt was confirmed"
+        );
+    }
+
     // Proof in the audit trail: one order and one receipt per site, one sample order.
     let mut export = String::new();
     for _ in 0..50 {

@@ -66,6 +66,7 @@
 mod discrete;
 mod distributed;
 mod hub;
+mod ledger;
 mod rate;
 mod site;
 mod sketch;
@@ -73,6 +74,7 @@ mod sketch;
 pub use discrete::DiscreteLaplace;
 pub use distributed::PolyaShare;
 pub use hub::{HubDisclosure, HubRelease, SiteAnswer, Withheld, release_total};
+pub use ledger::coarsen_contribution;
 pub use rate::{QueryBudget, RateLimiter, Refusal, RefusalReason, Remaining};
 pub use site::{NoiseSeed, Released, SiteDisclosure, obfuscate};
 pub use sketch::{

@@ -32,6 +32,7 @@ mod error;
 mod feasibility;
 mod genomics;
 mod postgres;
+pub mod site_log;
 mod sqlite;
 mod types;
 
@@ -39,6 +40,7 @@ pub use crate::postgres::PostgresStore;
 pub use cells::{CellLabelRow, CellListing, CellRow, CellStats, LabelRole, SmearRow};
 pub use error::StoreError;
 pub use genomics::{GenomicsStats, SequenceFileRow, VariantLookup, VariantRow};
+pub use site_log::{IngestRunRow, QualityRunRow, WithdrawalRow};
 pub use sqlite::SqliteStore;
 pub use types::{
     FactFilter, FactKey, ImageRow, ImageStats, LedgerCharge, LedgerTotals, PatientRow,
@@ -222,4 +224,34 @@ pub trait ResearchStore: Send {
     /// should run `Criteria::validate` first: an unvalidated tree is still safe, but
     /// malformed codes silently match nothing and size limits are not enforced here.
     fn feasibility(&self, criteria: &Criteria) -> Result<Vec<(Pseudonym, Pseudonym)>, StoreError>;
+
+    /// Records an ingest run for the site admin's pages ([`site_log`]); the
+    /// errors are cut to [`site_log::MAX_RUN_ERRORS`] lines of at most
+    /// [`site_log::MAX_ERROR_BYTES`]. Returns the run's id.
+    fn record_ingest_run(&mut self, run: &IngestRunRow) -> Result<i64, StoreError>;
+
+    /// The newest `limit` ingest runs, newest first.
+    fn ingest_runs(&self, limit: usize) -> Result<Vec<IngestRunRow>, StoreError>;
+
+    /// Records a quality report's figures (JSON, counts only) computed at `at`;
+    /// returns its id. Kept for the trend over runs.
+    fn record_quality_run(
+        &mut self,
+        at: chrono::DateTime<chrono::Utc>,
+        report: &str,
+    ) -> Result<i64, StoreError>;
+
+    /// The newest `limit` quality reports, newest first.
+    fn quality_runs(&self, limit: usize) -> Result<Vec<QualityRunRow>, StoreError>;
+
+    /// The newest `limit` quarantine entries, newest first.
+    fn quarantine_entries(&self, limit: usize) -> Result<Vec<QuarantineRow>, StoreError>;
+
+    /// Records an executed withdrawal order with its receipt, or updates it
+    /// when the order ran again (a lost receipt); a confirmation once recorded
+    /// is kept.
+    fn record_withdrawal(&mut self, row: &WithdrawalRow) -> Result<(), StoreError>;
+
+    /// The newest `limit` executed withdrawal orders, by order id descending.
+    fn withdrawals(&self, limit: usize) -> Result<Vec<WithdrawalRow>, StoreError>;
 }

@@ -85,6 +85,7 @@ mod codec;
 mod genomics;
 mod images;
 mod migrations;
+mod site_log;
 mod write;
 
 use crate::columns;
@@ -597,5 +598,37 @@ impl ResearchStore for PostgresStore {
                 })
                 .collect()
         })
+    }
+
+    fn record_ingest_run(&mut self, run: &crate::IngestRunRow) -> Result<i64, StoreError> {
+        self.with(|c| site_log::record_ingest_run(c, run))
+    }
+
+    fn ingest_runs(&self, limit: usize) -> Result<Vec<crate::IngestRunRow>, StoreError> {
+        self.with(|c| site_log::ingest_runs(c, limit))
+    }
+
+    fn record_quality_run(
+        &mut self,
+        at: chrono::DateTime<chrono::Utc>,
+        report: &str,
+    ) -> Result<i64, StoreError> {
+        self.with(|c| site_log::record_quality_run(c, at, report))
+    }
+
+    fn quality_runs(&self, limit: usize) -> Result<Vec<crate::QualityRunRow>, StoreError> {
+        self.with(|c| site_log::quality_runs(c, limit))
+    }
+
+    fn quarantine_entries(&self, limit: usize) -> Result<Vec<crate::QuarantineRow>, StoreError> {
+        self.with(|c| site_log::quarantine_entries(c, limit))
+    }
+
+    fn record_withdrawal(&mut self, row: &crate::WithdrawalRow) -> Result<(), StoreError> {
+        self.with(|c| site_log::record_withdrawal(c, row))
+    }
+
+    fn withdrawals(&self, limit: usize) -> Result<Vec<crate::WithdrawalRow>, StoreError> {
+        self.with(|c| site_log::withdrawals(c, limit))
     }
 }

@@ -11,6 +11,7 @@ mod genomics;
 mod images;
 mod migrations;
 mod private;
+mod site_log;
 
 use crate::columns;
 use crate::feasibility::Dialect;
@@ -497,5 +498,37 @@ impl ResearchStore for SqliteStore {
 
     fn feasibility(&self, criteria: &Criteria) -> Result<Vec<(Pseudonym, Pseudonym)>, StoreError> {
         feasibility::run(&self.conn, criteria)
+    }
+
+    fn record_ingest_run(&mut self, run: &crate::IngestRunRow) -> Result<i64, StoreError> {
+        site_log::record_ingest_run(&self.conn, run)
+    }
+
+    fn ingest_runs(&self, limit: usize) -> Result<Vec<crate::IngestRunRow>, StoreError> {
+        site_log::ingest_runs(&self.conn, limit)
+    }
+
+    fn record_quality_run(
+        &mut self,
+        at: chrono::DateTime<chrono::Utc>,
+        report: &str,
+    ) -> Result<i64, StoreError> {
+        site_log::record_quality_run(&self.conn, at, report)
+    }
+
+    fn quality_runs(&self, limit: usize) -> Result<Vec<crate::QualityRunRow>, StoreError> {
+        site_log::quality_runs(&self.conn, limit)
+    }
+
+    fn quarantine_entries(&self, limit: usize) -> Result<Vec<crate::QuarantineRow>, StoreError> {
+        site_log::quarantine_entries(&self.conn, limit)
+    }
+
+    fn record_withdrawal(&mut self, row: &crate::WithdrawalRow) -> Result<(), StoreError> {
+        site_log::record_withdrawal(&self.conn, row)
+    }
+
+    fn withdrawals(&self, limit: usize) -> Result<Vec<crate::WithdrawalRow>, StoreError> {
+        site_log::withdrawals(&self.conn, limit)
     }
 }

@@ -91,6 +91,8 @@ struct DemoSummary {
     cells: super::demo_cells::DemoCells,
     genomics: super::demo_genomics::DemoGenomics,
     audit: super::demo_audit::DemoAudit,
+    /// What each site contributed to the released results (R19).
+    ledger: super::demo_ledger::DemoLedger,
     data_dir: PathBuf,
     trustee: String,
     hub: String,
@@ -224,6 +226,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         "audit trail exported and verified against the sites' witnesses",
     );
 
+    let ledger = super::demo_ledger::run(&fed).await?;
+    say(
+        &a,
+        "contribution ledger read: what each site contributed, coarsened",
+    );
     let transport = super::demo_transport::run(&fed).await?;
     let summary = DemoSummary {
         transport,
@@ -233,6 +240,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         cells,
         genomics,
         audit,
+        ledger,
         data_dir: dir.clone(),
         trustee: fed.trustee_url().to_owned(),
         hub: fed.hub_url().to_owned(),
@@ -344,6 +352,7 @@ fn print_summary(s: &DemoSummary) {
     super::demo_cells::print(&s.cells);
     super::demo_genomics::print(&s.genomics);
     super::demo_audit::print(&s.audit);
+    super::demo_ledger::print(&s.ledger);
     super::demo_transport::print(&s.transport);
     println!(
         "\nlinkage at the trust centre: {} distinct research pseudonyms for {} persons",

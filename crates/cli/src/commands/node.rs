@@ -321,6 +321,11 @@ pub struct ServeArgs {
     imaging: super::node_imaging::ImagingArgs,
     #[command(flatten)]
     sequencing: super::node_imaging::SequencingArgs,
+    /// The hub portal's base URL (e.g. https://hub.example.org), linked from
+    /// the site admin's pages (/admin, signed in with the API token) for the
+    /// site's projects and contribution ledger.
+    #[arg(long, value_name = "URL")]
+    hub_portal: Option<String>,
 }
 
 fn parse_kind(s: &str) -> Result<FactKind, String> {
@@ -365,7 +370,8 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
 
 async fn quality(a: QualityArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open().await?;
-    let report = oncofed_node::quality::report(&store).await?;
+    // Recorded for the site admin's quality trend (`oncofed node serve`, /admin/quality).
+    let report = oncofed_node::quality::report_and_record(&store).await?;
     if a.json {
         print_json(&report)?;
     } else {
@@ -425,7 +431,16 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open().await?;
     let gate = a.trustee.gate(&a.store.data_dir)?;
     let service = QueryService::new(store.clone(), gate.clone());
-    let mut state = oncofed_node::serve::ApiState::new(service, &read_secret(&a.api_token_file)?);
+    let token = read_secret(&a.api_token_file)?;
+    let tls = a.server_tls.acceptor()?;
+    // The site admin's pages (/admin), signed in with the same token.
+    let pages = oncofed_node::admin_pages::AdminPages::new(
+        store.clone(),
+        &token,
+        tls.is_some(),
+        a.hub_portal.clone(),
+    );
+    let mut state = oncofed_node::serve::ApiState::new(service, &token).with_admin_pages(pages);
     if !a.htsget_grant.is_empty() {
         let grants = a
             .htsget_grant
@@ -453,7 +468,6 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             grants: std::sync::Arc::new(grants),
         });
     }
-    let tls = a.server_tls.acceptor()?;
     let insecure = a.server_tls.insecure_http();
     oncofed_tls::check_bind(a.listen, tls.is_some(), insecure)?;
     let listener = tokio::net::TcpListener::bind(a.listen)

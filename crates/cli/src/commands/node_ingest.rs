@@ -100,6 +100,10 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
     } else {
         oncofed_node::ingest(&store, &client, &fhir_paths, &options, &progress).await?
     };
+    // The DICOM, cell and sequencing parts are one more run in the site log
+    // (the FHIR part recorded itself): what they add to the report.
+    let other_started = chrono::Utc::now();
+    let fhir_counts = (report.units_ok, report.units_failed, report.errors.len());
     let dicom_files = oncofed_node::imaging::dicom_files(&dicom_paths)?;
     if !report.interrupted && !dicom_files.is_empty() {
         let setup = a.imaging.setup(&a.store.data_dir)?;
@@ -166,6 +170,46 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+    }
+    let mut other_sources = Vec::new();
+    if report.imaging.is_some() {
+        other_sources.push("dicom");
+    }
+    if !cell_batches.is_empty() {
+        other_sources.push("cells");
+    }
+    if !sequencing_batches.is_empty() {
+        other_sources.push("sequencing");
+    }
+    if !other_sources.is_empty() {
+        let mut errors = report.errors[fhir_counts.2..].to_vec();
+        if let Some(i) = &report.imaging {
+            errors.extend(i.quarantine.iter().map(|q| format!("quarantined: {q}")));
+        }
+        let quarantined = report.imaging.as_ref().map_or(0, |i| i.quarantined_total());
+        let stored = report.imaging.as_ref().map_or(0, |i| i.objects_stored);
+        oncofed_node::site_log::record_row(
+            &store,
+            oncofed_node::site_log::IngestRunRow {
+                id: 0,
+                started_at: other_started,
+                finished_at: chrono::Utc::now(),
+                source: other_sources.join("+"),
+                outcome: if report.interrupted {
+                    "interrupted"
+                } else {
+                    "completed"
+                }
+                .into(),
+                units_accepted: (report.units_ok - fhir_counts.0 + stored) as u64,
+                units_rejected: (report.units_failed - fhir_counts.1 + quarantined) as u64,
+                resources: 0,
+                patients: 0,
+                errors_total: errors.len() as u64,
+                errors,
+            },
+        )
+        .await;
     }
     bar.finish_and_clear();
     if let Some(path) = &a.metrics_textfile {

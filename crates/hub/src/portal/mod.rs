@@ -147,6 +147,11 @@ pub fn nav_entries(role: Role) -> Vec<(&'static str, &'static str, &'static str)
         Role::Admin => {
             entries.push(("/portal/office", "Formalprüfung", "Formal check"));
             entries.push(("/portal/institutions", "Einrichtungen", "Institutions"));
+            entries.push((
+                "/portal/site/ledger",
+                "Beitragsbuch der Standorte",
+                "Sites' contribution ledger",
+            ));
         }
         Role::Committee => {
             entries.push(("/portal/committee", "Voten", "Votes"));
@@ -160,7 +165,13 @@ pub fn nav_entries(role: Role) -> Vec<(&'static str, &'static str, &'static str)
             ));
             entries.push(("/portal/site/ledger", "Beitragsbuch", "Contribution ledger"));
         }
-        Role::Auditor => {}
+        Role::Auditor => {
+            entries.push((
+                "/portal/site/ledger",
+                "Beitragsbuch der Standorte",
+                "Sites' contribution ledger",
+            ));
+        }
     }
     entries.push(("/catalogue", "Katalog", "Catalogue"));
     entries

@@ -298,21 +298,23 @@ async fn drive(
         let admission = started.elapsed().as_secs_f64();
         let result = oncofed_analysis::run(&req, &limits, &mut fed);
         fed.finish();
+        let contributing = fed.contributing_sites();
         result.map(|mut r| {
             r.run_mut().sat_out = fed.sat_out().to_vec();
             r.run_mut().left = fed.left().to_vec();
             r.run_mut().admission_seconds = Some(admission);
             r.run_mut().aggregation_seconds = Some(started.elapsed().as_secs_f64() - admission);
-            r
+            (r, contributing)
         })
     })
     .await;
     let s = state.clone();
     let finished = blocking(&state, move |_| {
         let now = Utc::now();
-        let outcome = match outcome {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err("the run failed inside the hub".to_string()),
+        let (outcome, contributing) = match outcome {
+            Ok(Ok((r, sites))) => (Ok(r), sites),
+            Ok(Err(e)) => (Err(e.to_string()), Vec::new()),
+            Err(_) => (Err("the run failed inside the hub".to_string()), Vec::new()),
         };
         let outcome = match (outcome, request.epsilon) {
             (Ok(result), Some(e)) => match s
@@ -359,6 +361,8 @@ async fn drive(
                     .db
                     .finish_analysis(&run_id, RunState::Done, Some(&text), None, now)
                     .map_err(ApiError::internal)?;
+                // The sites' parts, for their contribution ledger (R19).
+                crate::ledger::record_analysis(&s, run_id.as_str(), &project.id, &contributing, &result, now);
                 let run = result.run();
                 audit(
                     &s,

@@ -197,6 +197,8 @@ async fn respond(
                 .db
                 .put_release(&query_id, &reader, &digest)
                 .map_err(ApiError::internal)?;
+            // The sites' parts of a final release, for their contribution ledger (R19).
+            crate::ledger::record_feasibility(s, &query, &tasks, &response, now);
         }
         Ok(response)
     })

@@ -180,6 +180,8 @@ const MIGRATIONS: &[&str] = &[
         spent      DOUBLE PRECISION NOT NULL CHECK (spent >= 0),
         PRIMARY KEY (researcher, individual)
      );"#,
+    // 7: the site's operational log (issue 17, item 4), as SQLite migration 12.
+    super::site_log::MIGRATION,
 ];
 
 /// Where the version lives and the lock that guards migrations.

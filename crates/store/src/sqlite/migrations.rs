@@ -188,6 +188,10 @@ const MIGRATIONS: &[&str] = &[
         spent      REAL NOT NULL CHECK (spent >= 0),
         PRIMARY KEY (researcher, individual)
      ) WITHOUT ROWID;",
+    // 12: the site's operational log (issue 17, item 4; `site_log`): ingest
+    // runs with their errors, every quality report, executed withdrawal orders
+    // with their receipts. No pseudonym, no value from the data.
+    super::site_log::MIGRATION,
 ];
 
 /// The schema version this build writes.

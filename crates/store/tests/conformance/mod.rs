@@ -14,6 +14,7 @@ pub mod feasibility;
 pub mod genomics;
 pub mod images;
 pub mod reference;
+pub mod site_log;
 pub mod store;
 
 use oncofed_store::ResearchStore;
@@ -53,6 +54,8 @@ macro_rules! conformance_tests {
                 cytology_smears_blasts_and_classes;
             reference: random_trees_match_the_reference_and_negation_complements,
                 normal_form_is_idempotent_and_preserves_meaning;
+            site_log: ingest_runs_and_quality_reports_round_trip_newest_first,
+                quarantine_entries_and_withdrawals_are_listed_newest_first;
         );
     };
     (@tests $backend:expr; $($module:ident: $($name:ident),+;)+) => {
