@@ -5,6 +5,8 @@
 //! timeout), and results posted after the restart complete their queries.
 
 mod beacon;
+mod catalogue;
+pub(crate) use catalogue::Published;
 mod projects;
 pub(crate) use projects::{BudgetScope, fits};
 mod releases;
@@ -81,6 +83,7 @@ const MIGRATIONS: &[&str] = &[
     swarm::MIGRATION,
     swarm::RUN_MIGRATION,
     beacon::MIGRATION,
+    catalogue::MIGRATION,
 ];
 
 /// A task row.

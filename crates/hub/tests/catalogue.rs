@@ -1,0 +1,190 @@
+//! The federation's HealthDCAT-AP catalogue end to end (issue 17, item 6, R20):
+//! a live federation of two sites with synthetic FHIR and sequencing data; the
+//! admin refreshes the catalogue; the public reads it as JSON-LD and Turtle.
+//!
+//! - both serialisations conform to the vendored HealthDCAT-AP shapes
+//!   (pyshacl, `crates/dcat/tests/shacl_validate.py`) and are the same graph;
+//! - disclosure: a category with fewer persons at a site than its threshold is
+//!   not published at all, and every published count is a rounded figure at
+//!   or above the threshold;
+//! - the catalogue holds no pseudonym, hospital id or person id;
+//! - only an admin may refresh, the refresh is audited, and reading needs no sign-in.
+
+#[path = "../../dcat/tests/support/shacl.rs"]
+mod shacl;
+
+use oncofed_model::{DataCategory, SiteId, VariantOrigin};
+use oncofed_node::QueryService;
+use oncofed_privacy::SiteDisclosure;
+use oncofed_synth::SynthConfig;
+use oncofed_synth::genomics::GenomicsConfig;
+use oncofed_testkit::{Cohort, LocalFederation};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Instant;
+
+const SITES: usize = 2;
+
+/// Raw (unconsented) persons per category at a site, from its store, and every
+/// pseudonym it holds (site and research domain).
+fn store_truth(service: &QueryService) -> (BTreeMap<DataCategory, usize>, HashSet<String>) {
+    let store = service.store();
+    let mut guard = store.lock().unwrap();
+    let s = guard.as_mut();
+    let mut persons: BTreeMap<DataCategory, HashSet<String>> = BTreeMap::new();
+    let mut pseudonyms = HashSet::new();
+    let mut all = Vec::new();
+    s.for_each_patient(&mut |p| {
+        pseudonyms.insert(p.pseudonym.as_str().to_owned());
+        pseudonyms.insert(p.research_pseudonym.as_str().to_owned());
+        all.push(p.pseudonym);
+    })
+    .unwrap();
+    s.for_each_fact(&mut |f| {
+        persons.entry(f.fact.category).or_default().insert(f.pseudonym.as_str().to_owned());
+    })
+    .unwrap();
+    for call in s.variants_of(&all).unwrap() {
+        let category = match call.variant.origin {
+            VariantOrigin::Germline => DataCategory::Germline,
+            VariantOrigin::Somatic => DataCategory::Genetic,
+        };
+        persons.entry(category).or_default().insert(call.pseudonym.as_str().to_owned());
+    }
+    (persons.into_iter().map(|(c, p)| (c, p.len())).collect(), pseudonyms)
+}
+
+fn number(node: &Value, property: &str) -> Option<u64> {
+    node[property].as_array()?.first()?["@value"].as_str()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_public() {
+    // Few sequenced persons: each site's germline data stay under the threshold of 20.
+    let cohort = Cohort::generate_with(SynthConfig {
+        seed: 17,
+        sites: SITES as u32,
+        persons: 400,
+        genomics: Some(GenomicsConfig {
+            share: 0.06,
+            panel_size: 200,
+            ..GenomicsConfig::default()
+        }),
+        ..SynthConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let sites: Vec<SiteId> = (1..=SITES as u32).map(SynthConfig::site_id).collect();
+    let mut fed = LocalFederation::builder(dir.path(), sites.clone())
+        .tls(false)
+        .start()
+        .await
+        .unwrap();
+    let mut truths = Vec::new();
+    for i in 0..SITES {
+        let site_dir = cohort.site_dir(sites[i].as_str());
+        let (service, _) = fed.ingest_site(i, &site_dir).await.unwrap();
+        oncofed_testkit::beacon::ingest_genomics(&fed, i, &service, &site_dir.join("genomics"))
+            .await
+            .unwrap();
+        truths.push(store_truth(&service));
+        fed.connect_site(i, &service, 1).await.unwrap();
+    }
+
+    // Nothing published yet; a researcher may not refresh.
+    let public = fed.anonymous().unwrap();
+    assert!(public.catalogue_jsonld().await.is_err(), "a catalogue before any refresh");
+    assert!(fed.researcher().refresh_catalogue().await.is_err(), "a researcher refreshed");
+
+    let started = Instant::now();
+    let summary = fed.admin().refresh_catalogue().await.unwrap();
+    println!("catalogue refresh over {SITES} sites: {} ms, {summary:?}", started.elapsed().as_millis());
+    assert_eq!(summary.sites_answered, SITES, "{summary:?}");
+    assert!(summary.datasets >= SITES, "{summary:?}");
+
+    let jsonld = public.catalogue_jsonld().await.unwrap();
+    let turtle = public.catalogue_turtle().await.unwrap();
+    println!("catalogue: {} bytes of Turtle, {} of JSON-LD", turtle.len(), jsonld.to_string().len());
+
+    // Disclosure control, dataset by dataset.
+    let nodes = jsonld["@graph"].as_array().unwrap();
+    let datasets: Vec<&Value> = nodes
+        .iter()
+        .filter(|n| n["@type"].as_array().is_some_and(|t| t.iter().any(|t| t == "dcat:Dataset")))
+        .collect();
+    assert_eq!(datasets.len(), summary.datasets);
+    let mut published = BTreeSet::new();
+    for d in &datasets {
+        let id = d["@id"].as_str().unwrap();
+        let mut parts = id.rsplit('/');
+        let (category, site) = (parts.next().unwrap(), parts.next().unwrap());
+        let category = DataCategory::ALL.into_iter().find(|c| c.as_str() == category).unwrap();
+        let rules = SiteDisclosure::for_level(category.intrinsic_level());
+        let persons = number(d, "healthdcatap:numberOfUniqueIndividuals").unwrap();
+        assert!(persons >= rules.threshold && persons % rules.rounding == 0, "{id}: {persons}");
+        if let Some(records) = number(d, "healthdcatap:numberOfRecords") {
+            assert!(records >= rules.threshold && records % rules.rounding == 0, "{id}: {records}");
+        }
+        published.insert((site.to_owned(), category));
+    }
+    let mut small = 0;
+    for (i, (persons, _)) in truths.iter().enumerate() {
+        for (category, n) in persons {
+            let k = SiteDisclosure::for_level(category.intrinsic_level()).threshold as usize;
+            if *n < k {
+                small += 1;
+                assert!(
+                    !published.contains(&(sites[i].to_string(), *category)),
+                    "{} {} has {n} persons (< {k}) and was published",
+                    sites[i],
+                    category.as_str()
+                );
+            }
+        }
+    }
+    assert!(small > 0, "the cohort has no category under its threshold: the test proves nothing");
+    assert!(published.iter().any(|(_, c)| *c == DataCategory::Clinical));
+
+    // No pseudonym, hospital id or person id anywhere in either document.
+    let text = format!("{turtle}\n{jsonld}");
+    let truth = cohort.truth();
+    let mut identifiers: HashSet<String> = truths.iter().flat_map(|(_, p)| p.iter().cloned()).collect();
+    for site in &sites {
+        identifiers.extend(cohort.local_ids(site.as_str()).into_keys());
+        identifiers.extend(cohort.local_ids(site.as_str()).into_values());
+    }
+    identifiers.extend(truth.by_person().into_keys());
+    identifiers.retain(|id| id.len() >= 6);
+    assert!(identifiers.len() > 100, "{} identifiers", identifiers.len());
+    for id in &identifiers {
+        assert!(!text.contains(id.as_str()), "the catalogue contains the identifier {id}");
+    }
+
+    // HealthDCAT-AP conformance of the live catalogue, in both serialisations.
+    if let Some(python) = shacl::python() {
+        shacl::assert_valid(&python, &turtle, &serde_json::to_string_pretty(&jsonld).unwrap());
+    }
+
+    // A second refresh over unchanged data publishes the same figures (the
+    // sites' noise is fixed per stratum) and is audited like the first.
+    fed.admin().refresh_catalogue().await.unwrap();
+    let again = public.catalogue_jsonld().await.unwrap();
+    let figures = |doc: &Value| -> Vec<(String, Option<u64>, Option<u64>)> {
+        doc["@graph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n.get("healthdcatap:numberOfUniqueIndividuals").is_some())
+            .map(|n| {
+                (
+                    n["@id"].as_str().unwrap().to_owned(),
+                    number(n, "healthdcatap:numberOfUniqueIndividuals"),
+                    number(n, "healthdcatap:numberOfRecords"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(figures(&jsonld), figures(&again));
+    let audit = fed.audit().await.unwrap();
+    assert!(audit.report.ok, "{}", audit.report);
+    assert_eq!(audit.actions("catalogue.refreshed").count(), 2);
+}
