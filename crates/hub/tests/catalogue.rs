@@ -149,8 +149,8 @@ async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_pu
     let truth = cohort.truth();
     let mut identifiers: HashSet<String> = truths.iter().flat_map(|(_, p)| p.iter().cloned()).collect();
     for site in &sites {
-        identifiers.extend(cohort.local_ids(site.as_str()).into_keys());
-        identifiers.extend(cohort.local_ids(site.as_str()).into_values());
+        identifiers.extend(truth.local_ids(site.as_str()).into_keys());
+        identifiers.extend(truth.local_ids(site.as_str()).into_values());
     }
     identifiers.extend(truth.by_person().into_keys());
     identifiers.retain(|id| id.len() >= 6);
@@ -158,6 +158,40 @@ async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_pu
     for id in &identifiers {
         assert!(!text.contains(id.as_str()), "the catalogue contains the identifier {id}");
     }
+
+    // Content negotiation on /catalogue, and the page, without signing in.
+    let http = reqwest::Client::new();
+    let at = |accept: &str| {
+        http.get(format!("{}/catalogue", fed.hub_url()))
+            .header("accept", accept)
+            .send()
+    };
+    let negotiated = at("text/turtle").await.unwrap();
+    assert_eq!(negotiated.status(), 200);
+    assert!(negotiated.headers()["content-type"].to_str().unwrap().starts_with("text/turtle"));
+    assert_eq!(negotiated.text().await.unwrap(), turtle);
+    let negotiated: Value = at("application/ld+json").await.unwrap().json().await.unwrap();
+    assert_eq!(negotiated, jsonld);
+    let page = at("text/html").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<table class=\"data\">") && page.contains("scope=\"row\""), "{page}");
+    assert!(!page.contains("/catalogue/refresh"), "an anonymous reader sees the refresh form");
+    for id in &identifiers {
+        assert!(!page.contains(id.as_str()), "the page contains the identifier {id}");
+    }
+    // A refresh from a browser needs a signed-in admin: anonymous posts are
+    // sent to the sign-in page and change nothing.
+    let posted = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/catalogue/refresh", fed.hub_url()))
+        .form(&[("csrf", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
 
     // HealthDCAT-AP conformance of the live catalogue, in both serialisations.
     if let Some(python) = shacl::python() {
