@@ -85,7 +85,12 @@ pub fn release(site: &SiteId, entry: &CatalogueEntry) -> Option<Dataset> {
 /// request's `Host` (checked to be a plain host and port).
 pub fn endpoints(state: &AppState, headers: &axum::http::HeaderMap) -> Endpoints {
     let cfg = &state.inner.config;
-    if let Some(at) = cfg.catalogue.public_url.as_deref().and_then(|u| Endpoints::new(u).ok()) {
+    if let Some(at) = cfg
+        .catalogue
+        .public_url
+        .as_deref()
+        .and_then(|u| Endpoints::new(u).ok())
+    {
         return at;
     }
     let host = headers
@@ -94,7 +99,8 @@ pub fn endpoints(state: &AppState, headers: &axum::http::HeaderMap) -> Endpoints
         .filter(|h| {
             !h.is_empty()
                 && h.len() <= 255
-                && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
         })
         .unwrap_or("localhost");
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
@@ -119,8 +125,16 @@ pub async fn refresh(state: &AppState, actor: &str) -> Result<CatalogueRefreshed
 fn issue(s: &AppState, actor: &str) -> Result<(QueryId, Vec<String>), ApiError> {
     let cfg = &s.inner.config;
     let now = Utc::now();
-    let deadline = now + chrono::Duration::from_std(cfg.catalogue.deadline).map_err(ApiError::internal)?;
-    let sites: Vec<String> = s.inner.db.sites().map_err(ApiError::internal)?.into_iter().map(|(site, _)| site).collect();
+    let deadline =
+        now + chrono::Duration::from_std(cfg.catalogue.deadline).map_err(ApiError::internal)?;
+    let sites: Vec<String> = s
+        .inner
+        .db
+        .sites()
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|(site, _)| site)
+        .collect();
     let query_id = QueryId::random();
     let mut tasks = Vec::with_capacity(sites.len());
     for site in &sites {
@@ -153,11 +167,19 @@ fn issue(s: &AppState, actor: &str) -> Result<(QueryId, Vec<String>), ApiError> 
         description: "catalogue refresh".into(),
         deadline,
     };
-    s.inner.db.insert_query(&row, now, &tasks).map_err(ApiError::internal)?;
+    s.inner
+        .db
+        .insert_query(&row, now, &tasks)
+        .map_err(ApiError::internal)?;
     Ok((query_id, sites))
 }
 
-fn publish(s: &AppState, query_id: &QueryId, asked: usize, actor: &str) -> Result<CatalogueRefreshed, ApiError> {
+fn publish(
+    s: &AppState,
+    query_id: &QueryId,
+    asked: usize,
+    actor: &str,
+) -> Result<CatalogueRefreshed, ApiError> {
     let tasks = s.inner.db.tasks(query_id).map_err(ApiError::internal)?;
     let mut datasets = Vec::new();
     let (mut answered, mut missing, mut withheld) = (Vec::new(), Vec::new(), 0usize);
@@ -180,14 +202,29 @@ fn publish(s: &AppState, query_id: &QueryId, asked: usize, actor: &str) -> Resul
         }
     }
     if answered.is_empty() {
-        audit(s, actor, "catalogue.refresh.failed", query_id.as_str(), serde_json::json!({
-            "sites_asked": asked, "sites_missing": missing,
-        }))?;
-        return Err(ApiError::Refused("no site answered the catalogue refresh in time; the published catalogue is unchanged".into()));
+        audit(
+            s,
+            actor,
+            "catalogue.refresh.failed",
+            query_id.as_str(),
+            serde_json::json!({
+                "sites_asked": asked, "sites_missing": missing,
+            }),
+        )?;
+        return Err(ApiError::Refused(
+            "no site answered the catalogue refresh in time; the published catalogue is unchanged"
+                .into(),
+        ));
     }
     // Sites that did not answer keep what was published for them before.
     if let Some(previous) = s.inner.db.latest_catalogue().map_err(ApiError::internal)? {
-        datasets.extend(previous.catalogue.datasets.into_iter().filter(|d| missing.iter().any(|m| m == d.site.as_str())));
+        datasets.extend(
+            previous
+                .catalogue
+                .datasets
+                .into_iter()
+                .filter(|d| missing.iter().any(|m| m == d.site.as_str())),
+        );
     }
     datasets.sort_by(|a, b| (a.site.as_str(), a.category).cmp(&(b.site.as_str(), b.category)));
     let now = Utc::now();
@@ -205,7 +242,10 @@ fn publish(s: &AppState, query_id: &QueryId, asked: usize, actor: &str) -> Resul
         withheld,
     };
     let details = serde_json::to_value(&summary).map_err(ApiError::internal)?;
-    s.inner.db.put_catalogue(now, &catalogue, &details).map_err(ApiError::internal)?;
+    s.inner
+        .db
+        .put_catalogue(now, &catalogue, &details)
+        .map_err(ApiError::internal)?;
     audit(s, actor, "catalogue.refreshed", query_id.as_str(), details)?;
     Ok(summary)
 }
@@ -230,18 +270,68 @@ mod tests {
     #[test]
     fn release_needs_a_rounded_count_at_the_categorys_threshold() {
         let site = SiteId::new("site-a").unwrap();
-        let ok = release(&site, &entry(DataCategory::Clinical, Released::Count(10), Released::Count(120))).unwrap();
+        let ok = release(
+            &site,
+            &entry(
+                DataCategory::Clinical,
+                Released::Count(10),
+                Released::Count(120),
+            ),
+        )
+        .unwrap();
         assert_eq!((ok.persons, ok.records), (10, Some(120)));
         assert_eq!(ok.coverage, YearSpan::new(2012, 2024));
         // Suppressed, unrounded, or under the level's threshold (20 for genetic data).
-        assert!(release(&site, &entry(DataCategory::Clinical, Released::Suppressed, Released::Count(120))).is_none());
-        assert!(release(&site, &entry(DataCategory::Clinical, Released::Count(13), Released::Count(120))).is_none());
-        assert!(release(&site, &entry(DataCategory::Germline, Released::Count(10), Released::Count(120))).is_none());
+        assert!(
+            release(
+                &site,
+                &entry(
+                    DataCategory::Clinical,
+                    Released::Suppressed,
+                    Released::Count(120)
+                )
+            )
+            .is_none()
+        );
+        assert!(
+            release(
+                &site,
+                &entry(
+                    DataCategory::Clinical,
+                    Released::Count(13),
+                    Released::Count(120)
+                )
+            )
+            .is_none()
+        );
+        assert!(
+            release(
+                &site,
+                &entry(
+                    DataCategory::Germline,
+                    Released::Count(10),
+                    Released::Count(120)
+                )
+            )
+            .is_none()
+        );
         // An unrounded or suppressed record count is dropped, the dataset kept.
-        let partial = release(&site, &entry(DataCategory::Clinical, Released::Count(20), Released::Count(125))).unwrap();
+        let partial = release(
+            &site,
+            &entry(
+                DataCategory::Clinical,
+                Released::Count(20),
+                Released::Count(125),
+            ),
+        )
+        .unwrap();
         assert_eq!(partial.records, None);
         // A site claiming a weaker level for genetic data is withheld.
-        let mut weak = entry(DataCategory::Genetic, Released::Count(10), Released::Count(10));
+        let mut weak = entry(
+            DataCategory::Genetic,
+            Released::Count(10),
+            Released::Count(10),
+        );
         weak.level = SecurityLevel::Pseudonymised;
         assert!(release(&site, &weak).is_none());
     }

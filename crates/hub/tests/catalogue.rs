@@ -41,7 +41,10 @@ fn store_truth(service: &QueryService) -> (BTreeMap<DataCategory, usize>, HashSe
     })
     .unwrap();
     s.for_each_fact(&mut |f| {
-        persons.entry(f.fact.category).or_default().insert(f.pseudonym.as_str().to_owned());
+        persons
+            .entry(f.fact.category)
+            .or_default()
+            .insert(f.pseudonym.as_str().to_owned());
     })
     .unwrap();
     for call in s.variants_of(&all).unwrap() {
@@ -49,13 +52,22 @@ fn store_truth(service: &QueryService) -> (BTreeMap<DataCategory, usize>, HashSe
             VariantOrigin::Germline => DataCategory::Germline,
             VariantOrigin::Somatic => DataCategory::Genetic,
         };
-        persons.entry(category).or_default().insert(call.pseudonym.as_str().to_owned());
+        persons
+            .entry(category)
+            .or_default()
+            .insert(call.pseudonym.as_str().to_owned());
     }
-    (persons.into_iter().map(|(c, p)| (c, p.len())).collect(), pseudonyms)
+    (
+        persons.into_iter().map(|(c, p)| (c, p.len())).collect(),
+        pseudonyms,
+    )
 }
 
 fn number(node: &Value, property: &str) -> Option<u64> {
-    node[property].as_array()?.first()?["@value"].as_str()?.parse().ok()
+    node[property].as_array()?.first()?["@value"]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,24 +104,41 @@ async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_pu
 
     // Nothing published yet; a researcher may not refresh.
     let public = fed.anonymous().unwrap();
-    assert!(public.catalogue_jsonld().await.is_err(), "a catalogue before any refresh");
-    assert!(fed.researcher().refresh_catalogue().await.is_err(), "a researcher refreshed");
+    assert!(
+        public.catalogue_jsonld().await.is_err(),
+        "a catalogue before any refresh"
+    );
+    assert!(
+        fed.researcher().refresh_catalogue().await.is_err(),
+        "a researcher refreshed"
+    );
 
     let started = Instant::now();
     let summary = fed.admin().refresh_catalogue().await.unwrap();
-    println!("catalogue refresh over {SITES} sites: {} ms, {summary:?}", started.elapsed().as_millis());
+    println!(
+        "catalogue refresh over {SITES} sites: {} ms, {summary:?}",
+        started.elapsed().as_millis()
+    );
     assert_eq!(summary.sites_answered, SITES, "{summary:?}");
     assert!(summary.datasets >= SITES, "{summary:?}");
 
     let jsonld = public.catalogue_jsonld().await.unwrap();
     let turtle = public.catalogue_turtle().await.unwrap();
-    println!("catalogue: {} bytes of Turtle, {} of JSON-LD", turtle.len(), jsonld.to_string().len());
+    println!(
+        "catalogue: {} bytes of Turtle, {} of JSON-LD",
+        turtle.len(),
+        jsonld.to_string().len()
+    );
 
     // Disclosure control, dataset by dataset.
     let nodes = jsonld["@graph"].as_array().unwrap();
     let datasets: Vec<&Value> = nodes
         .iter()
-        .filter(|n| n["@type"].as_array().is_some_and(|t| t.iter().any(|t| t == "dcat:Dataset")))
+        .filter(|n| {
+            n["@type"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t == "dcat:Dataset"))
+        })
         .collect();
     assert_eq!(datasets.len(), summary.datasets);
     let mut published = BTreeSet::new();
@@ -117,12 +146,21 @@ async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_pu
         let id = d["@id"].as_str().unwrap();
         let mut parts = id.rsplit('/');
         let (category, site) = (parts.next().unwrap(), parts.next().unwrap());
-        let category = DataCategory::ALL.into_iter().find(|c| c.as_str() == category).unwrap();
+        let category = DataCategory::ALL
+            .into_iter()
+            .find(|c| c.as_str() == category)
+            .unwrap();
         let rules = SiteDisclosure::for_level(category.intrinsic_level());
         let persons = number(d, "healthdcatap:numberOfUniqueIndividuals").unwrap();
-        assert!(persons >= rules.threshold && persons % rules.rounding == 0, "{id}: {persons}");
+        assert!(
+            persons >= rules.threshold && persons % rules.rounding == 0,
+            "{id}: {persons}"
+        );
         if let Some(records) = number(d, "healthdcatap:numberOfRecords") {
-            assert!(records >= rules.threshold && records % rules.rounding == 0, "{id}: {records}");
+            assert!(
+                records >= rules.threshold && records % rules.rounding == 0,
+                "{id}: {records}"
+            );
         }
         published.insert((site.to_owned(), category));
     }
@@ -141,13 +179,17 @@ async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_pu
             }
         }
     }
-    assert!(small > 0, "the cohort has no category under its threshold: the test proves nothing");
+    assert!(
+        small > 0,
+        "the cohort has no category under its threshold: the test proves nothing"
+    );
     assert!(published.iter().any(|(_, c)| *c == DataCategory::Clinical));
 
     // No pseudonym, hospital id or person id anywhere in either document.
     let text = format!("{turtle}\n{jsonld}");
     let truth = cohort.truth();
-    let mut identifiers: HashSet<String> = truths.iter().flat_map(|(_, p)| p.iter().cloned()).collect();
+    let mut identifiers: HashSet<String> =
+        truths.iter().flat_map(|(_, p)| p.iter().cloned()).collect();
     for site in &sites {
         identifiers.extend(truth.local_ids(site.as_str()).into_keys());
         identifiers.extend(truth.local_ids(site.as_str()).into_values());
@@ -156,7 +198,10 @@ async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_pu
     identifiers.retain(|id| id.len() >= 6);
     assert!(identifiers.len() > 100, "{} identifiers", identifiers.len());
     for id in &identifiers {
-        assert!(!text.contains(id.as_str()), "the catalogue contains the identifier {id}");
+        assert!(
+            !text.contains(id.as_str()),
+            "the catalogue contains the identifier {id}"
+        );
     }
 
     // Content negotiation on /catalogue, and the page, without signing in.
@@ -168,17 +213,36 @@ async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_pu
     };
     let negotiated = at("text/turtle").await.unwrap();
     assert_eq!(negotiated.status(), 200);
-    assert!(negotiated.headers()["content-type"].to_str().unwrap().starts_with("text/turtle"));
+    assert!(
+        negotiated.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/turtle")
+    );
     assert_eq!(negotiated.text().await.unwrap(), turtle);
-    let negotiated: Value = at("application/ld+json").await.unwrap().json().await.unwrap();
+    let negotiated: Value = at("application/ld+json")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(negotiated, jsonld);
     let page = at("text/html").await.unwrap();
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
-    assert!(page.contains("<table class=\"data\">") && page.contains("scope=\"row\""), "{page}");
-    assert!(!page.contains("/catalogue/refresh"), "an anonymous reader sees the refresh form");
+    assert!(
+        page.contains("<table class=\"data\">") && page.contains("scope=\"row\""),
+        "{page}"
+    );
+    assert!(
+        !page.contains("/catalogue/refresh"),
+        "an anonymous reader sees the refresh form"
+    );
     for id in &identifiers {
-        assert!(!page.contains(id.as_str()), "the page contains the identifier {id}");
+        assert!(
+            !page.contains(id.as_str()),
+            "the page contains the identifier {id}"
+        );
     }
     // A refresh from a browser needs a signed-in admin: anonymous posts are
     // sent to the sign-in page and change nothing.
@@ -195,7 +259,11 @@ async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_pu
 
     // HealthDCAT-AP conformance of the live catalogue, in both serialisations.
     if let Some(python) = shacl::python() {
-        shacl::assert_valid(&python, &turtle, &serde_json::to_string_pretty(&jsonld).unwrap());
+        shacl::assert_valid(
+            &python,
+            &turtle,
+            &serde_json::to_string_pretty(&jsonld).unwrap(),
+        );
     }
 
     // A second refresh over unchanged data publishes the same figures (the

@@ -25,8 +25,8 @@ pub mod plan;
 pub mod swarm_grant;
 pub mod task;
 
-pub use criteria::*;
 pub use catalogue::{CatalogueAnswer, CatalogueEntry, CatalogueRefreshed};
+pub use criteria::*;
 pub use oncofed_beacon as beacon;
 pub use task::{
     BeaconAnswer, BeaconTask, FeasibilityAnswer, QueryId, Task, TaskAnswer, TaskId, TaskKind,

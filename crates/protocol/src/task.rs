@@ -226,9 +226,7 @@ impl TaskAnswer {
     pub fn beacon(&self) -> Option<&BeaconAnswer> {
         match self {
             TaskAnswer::Beacon(a) => Some(a),
-            TaskAnswer::Feasibility(_) | TaskAnswer::Analysis(_) | TaskAnswer::Catalogue(_) => {
-                None
-            }
+            TaskAnswer::Feasibility(_) | TaskAnswer::Analysis(_) | TaskAnswer::Catalogue(_) => None,
         }
     }
 

@@ -9,9 +9,9 @@
 //!   `catalogue.refreshed`.
 
 use super::{PortalSession, PortalUser, SERVICE_NAME, web_error};
+use crate::AppState;
 use crate::config::Role;
 use crate::routes::catalogue::{Format, document, latest};
-use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -37,7 +37,12 @@ pub fn router() -> Router<AppState> {
 fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<PortalUser> {
     let session = state.inner.portal.sessions.current(headers)?;
     let PortalSession { id, role, site } = session.data;
-    Some(PortalUser { id, role, site, csrf: session.csrf })
+    Some(PortalUser {
+        id,
+        role,
+        site,
+        csrf: session.csrf,
+    })
 }
 
 async fn show(State(state): State<AppState>, headers: HeaderMap, lang: Lang) -> Response {
@@ -160,7 +165,9 @@ async fn refresh(
 ) -> Result<Response, WebError> {
     user.require(Role::Admin)?;
     user.check_csrf(&form.csrf)?;
-    let summary = crate::catalogue::refresh(&state, &user.id).await.map_err(web_error)?;
+    let summary = crate::catalogue::refresh(&state, &user.id)
+        .await
+        .map_err(web_error)?;
     let details = serde_json::to_value(&summary).map_err(WebError::internal)?;
     let who = user.clone();
     super::blocking(&state, move |s| {

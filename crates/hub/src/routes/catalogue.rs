@@ -43,7 +43,10 @@ async fn refresh(
 
 /// The newest published catalogue, if any.
 pub async fn latest(state: &AppState) -> Result<Option<crate::db::Published>, ApiError> {
-    blocking(state, |s| s.inner.db.latest_catalogue().map_err(ApiError::internal)).await
+    blocking(state, |s| {
+        s.inner.db.latest_catalogue().map_err(ApiError::internal)
+    })
+    .await
 }
 
 /// A serialisation the client asked for by `Accept`, if it asked for one.
@@ -91,13 +94,19 @@ pub async fn document(state: &AppState, headers: &HeaderMap, format: Format) -> 
     };
     let at = crate::catalogue::endpoints(state, headers);
     let (media, body) = match format {
-        Format::JsonLd => (JSON_LD, oncofed_dcat::to_jsonld(&catalogue, &at).to_string()),
+        Format::JsonLd => (
+            JSON_LD,
+            oncofed_dcat::to_jsonld(&catalogue, &at).to_string(),
+        ),
         Format::Turtle => (TURTLE, oncofed_dcat::to_turtle(&catalogue, &at)),
     };
     let mut response = (StatusCode::OK, body).into_response();
-    let value = HeaderValue::from_str(&format!("{media}; charset=utf-8")).expect("constant media type");
+    let value =
+        HeaderValue::from_str(&format!("{media}; charset=utf-8")).expect("constant media type");
     response.headers_mut().insert(header::CONTENT_TYPE, value);
-    response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
     response
 }
 
@@ -123,8 +132,14 @@ mod tests {
     fn accept_picks_the_preferred_rdf_format_or_none() {
         assert_eq!(accept("application/ld+json"), Some(Format::JsonLd));
         assert_eq!(accept("text/turtle"), Some(Format::Turtle));
-        assert_eq!(accept("text/turtle;q=0.5, application/ld+json;q=0.9"), Some(Format::JsonLd));
-        assert_eq!(accept("application/ld+json, text/turtle"), Some(Format::JsonLd));
+        assert_eq!(
+            accept("text/turtle;q=0.5, application/ld+json;q=0.9"),
+            Some(Format::JsonLd)
+        );
+        assert_eq!(
+            accept("application/ld+json, text/turtle"),
+            Some(Format::JsonLd)
+        );
         assert_eq!(accept("text/turtle;q=0, text/html"), None);
         assert_eq!(accept("text/html,application/xhtml+xml,*/*;q=0.8"), None);
         assert_eq!(Format::negotiate(&HeaderMap::new()), None);

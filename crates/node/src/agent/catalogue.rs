@@ -67,7 +67,9 @@ struct Record {
 }
 
 /// Every record of the site, read in one pass over the store.
-fn records(s: &mut dyn oncofed_store::ResearchStore) -> Result<Vec<Record>, oncofed_store::StoreError> {
+fn records(
+    s: &mut dyn oncofed_store::ResearchStore,
+) -> Result<Vec<Record>, oncofed_store::StoreError> {
     let mut out = Vec::new();
     let mut persons = Vec::new();
     s.for_each_patient(&mut |p| persons.push(p.pseudonym))?;
@@ -175,7 +177,9 @@ pub async fn answer_catalogue(
     }
     let mut entries = Vec::new();
     for category in DataCategory::ALL {
-        let Some(t) = tallies.get(&category) else { continue };
+        let Some(t) = tallies.get(&category) else {
+            continue;
+        };
         let level = category.intrinsic_level();
         let disclosure = SiteDisclosure::for_level(level);
         let k = disclosure.threshold;
@@ -183,22 +187,39 @@ pub async fn answer_catalogue(
             continue;
         }
         let stratum = |measure: &str| format!("{}/{measure}", category.as_str());
-        let Some(epsilon) = ledger::release_epsilon(&disclosure) else { continue };
+        let Some(epsilon) = ledger::release_epsilon(&disclosure) else {
+            continue;
+        };
         let keys = ["persons", "records"]
             .map(|m| ledger::ledger_key(&secret.0, FINGERPRINT, site.as_str(), &stratum(m)))
             .to_vec();
         match ledger::charge(store, keys, epsilon, lifetime_epsilon).await? {
             Charge::Refused { spent, needed } => {
-                tracing::warn!(category = category.as_str(), spent, needed, "catalogue figures refused: lifetime privacy budget");
+                tracing::warn!(
+                    category = category.as_str(),
+                    spent,
+                    needed,
+                    "catalogue figures refused: lifetime privacy budget"
+                );
                 continue;
             }
             Charge::Charged { strata, spent } => {
-                tracing::info!(category = category.as_str(), strata, spent, "catalogue release charged to the lifetime ledger");
+                tracing::info!(
+                    category = category.as_str(),
+                    strata,
+                    spent,
+                    "catalogue release charged to the lifetime ledger"
+                );
             }
             Charge::Repeat { .. } => {}
         }
         let noised = |n: u64, measure: &str| {
-            let seed = NoiseSeed::derive(&secret.0, FINGERPRINT.as_bytes(), site.as_str(), &stratum(measure));
+            let seed = NoiseSeed::derive(
+                &secret.0,
+                FINGERPRINT.as_bytes(),
+                site.as_str(),
+                &stratum(measure),
+            );
             obfuscate(n, &disclosure, &seed)
         };
         let persons = noised(t.persons.len() as u64, "persons");
@@ -226,7 +247,10 @@ pub async fn answer_catalogue(
             level,
             persons,
             records,
-            years: busy_years.first().zip(busy_years.last()).map(|(a, b)| (*a, *b)),
+            years: busy_years
+                .first()
+                .zip(busy_years.last())
+                .map(|(a, b)| (*a, *b)),
             coding_systems,
         });
     }
