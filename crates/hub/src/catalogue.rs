@@ -61,7 +61,7 @@ pub fn release(site: &SiteId, entry: &CatalogueEntry) -> Option<Dataset> {
         return None;
     }
     let rules = SiteDisclosure::for_level(level);
-    let rounded = |n: u64| rules.rounding > 0 && n % rules.rounding == 0;
+    let rounded = |n: u64| rules.rounding > 0 && n.is_multiple_of(rules.rounding);
     let persons = match entry.persons {
         Released::Count(n) if n >= rules.threshold && rounded(n) => n,
         _ => return None,
