@@ -286,7 +286,100 @@ async fn the_catalogue_is_healthdcat_ap_released_under_disclosure_control_and_pu
             .collect()
     };
     assert_eq!(figures(&jsonld), figures(&again));
+    // The refresh button: a signed-in admin with the page's CSRF token
+    // refreshes; a wrong token or a researcher's session is refused.
+    let admin = sign_in(fed.hub_url(), dir.path(), "admin").await;
+    let researcher = sign_in(fed.hub_url(), dir.path(), "researcher").await;
+    let page_of = |cookie: String| {
+        let url = format!("{}/catalogue", fed.hub_url());
+        let http = http.clone();
+        async move {
+            let page = http.get(url).header("cookie", cookie).send().await.unwrap();
+            page.text().await.unwrap()
+        }
+    };
+    let admin_page = page_of(admin.clone()).await;
+    assert!(
+        admin_page.contains("action=\"/catalogue/refresh\""),
+        "no refresh form for the admin"
+    );
+    let researcher_page = page_of(researcher.clone()).await;
+    assert!(
+        !researcher_page.contains("action=\"/catalogue/refresh\""),
+        "a researcher sees the refresh form"
+    );
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |cookie: &str, csrf: &str| {
+        no_redirects
+            .post(format!("{}/catalogue/refresh", fed.hub_url()))
+            .header("cookie", cookie)
+            .form(&[("csrf", csrf)])
+            .send()
+    };
+    assert_eq!(post(&admin, "wrong").await.unwrap().status(), 403);
+    let researcher_csrf = csrf_of(&researcher_page);
+    assert_eq!(
+        post(&researcher, &researcher_csrf).await.unwrap().status(),
+        403
+    );
+    let done = post(&admin, &csrf_of(&admin_page)).await.unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.headers()["location"], "/catalogue");
+
     let audit = fed.audit().await.unwrap();
     assert!(audit.report.ok, "{}", audit.report);
-    assert_eq!(audit.actions("catalogue.refreshed").count(), 2);
+    assert_eq!(audit.actions("catalogue.refreshed").count(), 3);
+    assert_eq!(audit.actions("portal.catalogue.refresh").count(), 1);
+}
+
+/// The first `csrf` hidden field of a page.
+fn csrf_of(page: &str) -> String {
+    let at =
+        page.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+/// The `Cookie` header a browser would send back: `name=value` of every
+/// cookie the response sets (the language cookie and the session's).
+fn cookie_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Signs `user` in through the portal's form with the token the kit wrote
+/// (`DIR/tokens/<user>.token`); returns the session cookie.
+async fn sign_in(hub: &str, dir: &std::path::Path, user: &str) -> String {
+    let token = std::fs::read_to_string(dir.join("tokens").join(format!("{user}.token"))).unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = http
+        .get(format!("{hub}/portal/login"))
+        .send()
+        .await
+        .unwrap();
+    let pre = cookie_of(&form);
+    let csrf = csrf_of(&form.text().await.unwrap());
+    let signed = http
+        .post(format!("{hub}/portal/login"))
+        .header("cookie", pre)
+        .form(&[
+            ("user", user),
+            ("token", token.trim()),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303, "sign-in of {user}");
+    cookie_of(&signed)
 }
