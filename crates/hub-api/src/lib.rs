@@ -350,6 +350,7 @@ impl HubClient {
         Ok(json.send_text(request).await?)
     }
 
+<<<<<<< HEAD
     /// The contribution ledger (`GET /v1/ledger`, R19) as JSON: `site`,
     /// `disclosure`, `summary` (per site, project and month) and `entries`
     /// (per site and released result, coarsened). A site admin gets their own
@@ -363,6 +364,29 @@ impl HubClient {
             Some(site) => self.get(&format!("/v1/ledger?site={site}")).await,
             None => self.get("/v1/ledger").await,
         }
+=======
+    /// Refreshes the federation's HealthDCAT-AP catalogue (admin token): the
+    /// hub asks every site, waits up to its catalogue deadline, applies its
+    /// release rule and publishes; the answer says who answered and how many
+    /// datasets were published or withheld.
+    pub async fn refresh_catalogue(
+        &self,
+    ) -> Result<oncofed_protocol::CatalogueRefreshed, ClientError> {
+        self.post("/v1/admin/catalogue/refresh", &serde_json::json!({}))
+            .await
+    }
+
+    /// The published catalogue as JSON-LD (public; any token or none).
+    pub async fn catalogue_jsonld(&self) -> Result<serde_json::Value, ClientError> {
+        self.get("/catalogue.jsonld").await
+    }
+
+    /// The published catalogue as Turtle (public; any token or none).
+    pub async fn catalogue_turtle(&self) -> Result<String, ClientError> {
+        let json = self.json()?;
+        let request = json.request(reqwest::Method::GET, "/catalogue.ttl");
+        Ok(json.send_text(request).await?)
+>>>>>>> s8-catalogue
     }
 
     /// The audit trail as JSON Lines (auditors only).

@@ -251,6 +251,8 @@ pub struct HubConfig {
     pub insecure_http: bool,
     /// The federated Beacon v2 (`/beacon/v2/`, issue 16).
     pub beacon: BeaconConfig,
+    /// The federation's HealthDCAT-AP catalogue (`/catalogue`, issue 17).
+    pub catalogue: crate::catalogue::CatalogueConfig,
 }
 
 /// The federated Beacon v2: who it is, its defences, how long it waits.
@@ -320,6 +322,7 @@ impl HubConfig {
             tls: None,
             insecure_http: false,
             beacon: BeaconConfig::default(),
+            catalogue: crate::catalogue::CatalogueConfig::default(),
         }
     }
 }

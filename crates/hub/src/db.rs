@@ -6,6 +6,8 @@
 
 mod beacon;
 pub(crate) mod contributions;
+mod catalogue;
+pub(crate) use catalogue::Published;
 mod projects;
 pub(crate) use projects::{BudgetScope, fits};
 mod releases;
@@ -84,6 +86,7 @@ const MIGRATIONS: &[&str] = &[
     beacon::MIGRATION,
     // The contribution ledger (issue 17, item 4; R19).
     contributions::MIGRATION,
+    catalogue::MIGRATION,
 ];
 
 /// A task row.

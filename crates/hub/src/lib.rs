@@ -51,6 +51,7 @@
 mod aggregate;
 mod analysis;
 mod auth;
+pub mod catalogue;
 pub mod config;
 mod config_check;
 mod db;
@@ -333,6 +334,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::audit::router())
         .merge(routes::beacon::router())
         .merge(portal::router())
+        .merge(routes::catalogue::router())
         .fallback(|| async { ApiError::NotFound })
         // Researcher and admin bodies; the site routes read their own bodies
         // with per-route limits (`site_request.rs`), which this does not touch.

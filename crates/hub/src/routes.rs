@@ -4,6 +4,7 @@ pub mod admin;
 pub mod analyses;
 pub mod audit;
 pub mod beacon;
+pub mod catalogue;
 pub mod feasibility;
 pub mod ledger;
 pub mod models;

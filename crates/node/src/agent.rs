@@ -14,6 +14,7 @@
 mod analysis;
 mod backoff;
 pub mod beacon;
+mod catalogue;
 mod cell_run;
 mod feasibility;
 pub mod ledger;
@@ -24,6 +25,7 @@ mod witness;
 pub use analysis::{AnalysisRuns, CODEC, answer_analysis, load_rows};
 pub use backoff::Backoff;
 pub use beacon::{BeaconError, BeaconSite, answer_beacon};
+pub use catalogue::{CatalogueError, answer_catalogue};
 pub use feasibility::{FeasibilityError, SiteSecret, answer_feasibility};
 pub use ledger::{DEFAULT_LIFETIME_EPSILON, FEASIBILITY_REFUSAL, LifetimeSpent, lifetime_spent};
 pub use plan::{SiteBounds, admit_site_set, cohort_digest};
@@ -333,6 +335,19 @@ impl Agent {
             .map(TaskAnswer::Beacon)
             .map_err(|e| {
                 tracing::warn!(error = %e, task = %task.task_id, "beacon query refused");
+                e.public_reason()
+            }),
+            TaskKind::Catalogue => answer_catalogue(
+                &self.store,
+                &self.gate,
+                &self.config.site,
+                &self.config.secret,
+                self.config.lifetime_epsilon,
+            )
+            .await
+            .map(TaskAnswer::Catalogue)
+            .map_err(|e| {
+                tracing::warn!(error = %e, task = %task.task_id, "catalogue task failed");
                 e.public_reason()
             }),
             TaskKind::Analysis { step } => {

@@ -8,7 +8,8 @@
 //! - [`task`]: what the hub asks a site to do ([`Task`]), signed by the hub, fetched
 //!   by the site over outbound HTTP, and what the site answers ([`TaskOutcome`]),
 //!   signed by the site;
-//! - [`api`]: the researcher- and admin-facing requests and answers of the hub.
+//! - [`api`]: the researcher- and admin-facing requests and answers of the hub;
+//! - [`catalogue`]: what a site reports for the federation's HealthDCAT-AP catalogue.
 //!
 //! Signatures are [`oncofed_crypto::SignedEnvelope`]s; counts and sketches are the
 //! types of `oncofed-privacy`, so disclosure control happens before anything is
@@ -16,6 +17,7 @@
 
 pub mod analysis;
 pub mod api;
+pub mod catalogue;
 /// The feasibility query language, in its own crate (`oncofed-criteria`) so the
 /// research store can compile it without this crate's other dependencies.
 pub use oncofed_criteria as criteria;
@@ -23,6 +25,7 @@ pub mod plan;
 pub mod swarm_grant;
 pub mod task;
 
+pub use catalogue::{CatalogueAnswer, CatalogueEntry, CatalogueRefreshed};
 pub use criteria::*;
 pub use oncofed_beacon as beacon;
 pub use task::{

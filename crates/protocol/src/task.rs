@@ -119,6 +119,10 @@ pub enum TaskKind {
     /// A Beacon v2 `g_variants` query (issue 16): count the site's consented
     /// carriers within their per-researcher risk budgets (`oncofed_beacon::site_count`).
     Beacon(Box<BeaconTask>),
+    /// Describe the site's data per category for the federation's HealthDCAT-AP
+    /// catalogue (issue 17, R20): persons, records, years and coding systems
+    /// under the site's disclosure control ([`crate::CatalogueAnswer`]).
+    Catalogue,
 }
 
 /// What a site needs to answer a Beacon query: the validated query, whose
@@ -205,6 +209,8 @@ pub enum TaskAnswer {
     Analysis(Box<crate::analysis::AnalysisReply>),
     /// To a Beacon query.
     Beacon(BeaconAnswer),
+    /// To a catalogue task.
+    Catalogue(crate::CatalogueAnswer),
 }
 
 impl TaskAnswer {
@@ -212,7 +218,7 @@ impl TaskAnswer {
     pub fn feasibility(&self) -> Option<&FeasibilityAnswer> {
         match self {
             TaskAnswer::Feasibility(a) => Some(a),
-            TaskAnswer::Analysis(_) | TaskAnswer::Beacon(_) => None,
+            TaskAnswer::Analysis(_) | TaskAnswer::Beacon(_) | TaskAnswer::Catalogue(_) => None,
         }
     }
 
@@ -220,7 +226,15 @@ impl TaskAnswer {
     pub fn beacon(&self) -> Option<&BeaconAnswer> {
         match self {
             TaskAnswer::Beacon(a) => Some(a),
-            TaskAnswer::Feasibility(_) | TaskAnswer::Analysis(_) => None,
+            TaskAnswer::Feasibility(_) | TaskAnswer::Analysis(_) | TaskAnswer::Catalogue(_) => None,
+        }
+    }
+
+    /// The catalogue answer, if this is one.
+    pub fn catalogue(&self) -> Option<&crate::CatalogueAnswer> {
+        match self {
+            TaskAnswer::Catalogue(a) => Some(a),
+            TaskAnswer::Feasibility(_) | TaskAnswer::Analysis(_) | TaskAnswer::Beacon(_) => None,
         }
     }
 }
