@@ -350,7 +350,6 @@ impl HubClient {
         Ok(json.send_text(request).await?)
     }
 
-<<<<<<< HEAD
     /// The contribution ledger (`GET /v1/ledger`, R19) as JSON: `site`,
     /// `disclosure`, `summary` (per site, project and month) and `entries`
     /// (per site and released result, coarsened). A site admin gets their own
@@ -364,7 +363,7 @@ impl HubClient {
             Some(site) => self.get(&format!("/v1/ledger?site={site}")).await,
             None => self.get("/v1/ledger").await,
         }
-=======
+
     /// Refreshes the federation's HealthDCAT-AP catalogue (admin token): the
     /// hub asks every site, waits up to its catalogue deadline, applies its
     /// release rule and publishes; the answer says who answered and how many
@@ -386,7 +385,6 @@ impl HubClient {
         let json = self.json()?;
         let request = json.request(reqwest::Method::GET, "/catalogue.ttl");
         Ok(json.send_text(request).await?)
->>>>>>> s8-catalogue
     }
 
     /// The audit trail as JSON Lines (auditors only).
