@@ -363,6 +363,7 @@ impl HubClient {
             Some(site) => self.get(&format!("/v1/ledger?site={site}")).await,
             None => self.get("/v1/ledger").await,
         }
+    }
 
     /// Refreshes the federation's HealthDCAT-AP catalogue (admin token): the
     /// hub asks every site, waits up to its catalogue deadline, applies its
