@@ -218,6 +218,9 @@ pub struct HubConfig {
     pub insecure_http: bool,
     /// The federated Beacon v2 (`/beacon/v2/`, issue 16).
     pub beacon: BeaconConfig,
+    /// The automatic approval policy for applications (issue 17, item 3):
+    /// by default the one the hub ships (`policy/auto-approval-v1.toml`).
+    pub approval_policy: crate::applications::PolicySource,
 }
 
 /// The federated Beacon v2: who it is, its defences, how long it waits.
@@ -287,6 +290,7 @@ impl HubConfig {
             tls: None,
             insecure_http: false,
             beacon: BeaconConfig::default(),
+            approval_policy: crate::applications::PolicySource::Shipped,
         }
     }
 }

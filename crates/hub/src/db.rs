@@ -4,6 +4,8 @@
 //! queued and claimed tasks are handed out again (claimed ones after the claim
 //! timeout), and results posted after the restart complete their queries.
 
+mod applications;
+pub(crate) use applications::Institution;
 mod beacon;
 mod projects;
 pub(crate) use projects::{BudgetScope, fits};
@@ -81,6 +83,7 @@ const MIGRATIONS: &[&str] = &[
     swarm::MIGRATION,
     swarm::RUN_MIGRATION,
     beacon::MIGRATION,
+    applications::MIGRATION,
 ];
 
 /// A task row.

@@ -28,6 +28,7 @@
 //! | `GET /v1/site/tasks?wait=S` | a site (signed request) | sealed `Task`s (long poll) |
 //! | `POST /v1/site/results` | a site (signed request) | sealed `TaskOutcome` |
 //! | `GET /v1/audit/export` | auditor | the audit trail as JSON Lines |
+//! | `/v1/applications…`, `/v1/admin/institutions` | by role, see `routes::applications` | the application workflow (issue 17) |
 //! | `GET /beacon/v2/`, `/info`, `/configuration`, `/map`, `/entry_types`, `/filtering_terms` | anyone | Beacon v2.1.1 informational responses |
 //! | `GET`, `POST /beacon/v2/g_variants` | anyone (boolean); researcher token (count); `?project=` approved for genetic or germline data (controlled) | Beacon v2.1.1 boolean or count response, or error |
 //!
@@ -50,6 +51,7 @@
 
 mod aggregate;
 mod analysis;
+pub mod applications;
 mod auth;
 pub mod config;
 mod config_check;
@@ -139,6 +141,9 @@ struct Inner {
     site_keys: Mutex<HashMap<String, PublicKey>>,
     site_wakeups: Mutex<HashMap<String, Arc<Notify>>>,
     results: Notify,
+    /// The automatic approval policy in force (`None`: every application
+    /// goes the manual way).
+    approval_policy: Option<applications::policy::ApprovalPolicy>,
 }
 
 impl AppState {
@@ -177,6 +182,10 @@ impl AppState {
                 "analysis runs interrupted by a restart were marked failed"
             );
         }
+        let approval_policy = config
+            .approval_policy
+            .load()
+            .map_err(LaunchError::Config)?;
         let mut site_keys = HashMap::new();
         for (site, key) in db.sites()? {
             if let Ok(k) = key.parse() {
@@ -200,6 +209,7 @@ impl AppState {
                 site_keys: Mutex::new(site_keys),
                 site_wakeups: Mutex::new(HashMap::new()),
                 results: Notify::new(),
+                approval_policy,
             }),
         })
     }
@@ -325,6 +335,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::swarm::router())
         .merge(routes::audit::router())
         .merge(routes::beacon::router())
+        .merge(routes::applications::router())
         .fallback(|| async { ApiError::NotFound })
         // Researcher and admin bodies; the site routes read their own bodies
         // with per-route limits (`site_request.rs`), which this does not touch.

@@ -15,6 +15,7 @@
 //! put on the wire.
 
 pub mod analysis;
+pub mod application;
 pub mod api;
 /// The feasibility query language, in its own crate (`oncofed-criteria`) so the
 /// research store can compile it without this crate's other dependencies.
