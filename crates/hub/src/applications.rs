@@ -13,8 +13,8 @@
 //!   every action; an approval also writes `project.approved`, as an admin's
 //!   direct approval does.
 
-pub mod policy;
-pub mod workflow;
+pub(crate) mod policy;
+pub(crate) mod workflow;
 
 use crate::routes::audit;
 use crate::{ApiError, AppState, Role};
@@ -41,7 +41,7 @@ pub enum PolicySource {
 
 impl PolicySource {
     /// Loads the policy (`None` when off).
-    pub fn load(&self) -> Result<Option<ApprovalPolicy>, String> {
+    pub(crate) fn load(&self) -> Result<Option<ApprovalPolicy>, String> {
         match self {
             Self::Shipped => Ok(Some(ApprovalPolicy::shipped())),
             Self::File(path) => ApprovalPolicy::load(path).map(Some),
@@ -64,7 +64,7 @@ fn refusal(r: Refusal) -> ApiError {
 }
 
 /// The actor for a hub user (a site admin with their site).
-pub fn actor(state: &AppState, id: &str, role: Role) -> Actor {
+pub(crate) fn actor(state: &AppState, id: &str, role: Role) -> Actor {
     let site = match role {
         Role::SiteAdmin => state.inner.config.users.site_of(id),
         _ => None,
@@ -79,7 +79,7 @@ pub fn actor(state: &AppState, id: &str, role: Role) -> Actor {
 /// Whether `actor` may see `app`: its researchers always; the office, the
 /// committee and auditors once submitted; a site admin once submitted and
 /// only if a version includes their site. Nobody else learns it exists.
-pub fn visible(app: &Application, actor: &Actor) -> bool {
+pub(crate) fn visible(app: &Application, actor: &Actor) -> bool {
     let submitted = !app.versions.is_empty();
     match actor.role {
         Role::Researcher => workflow::is_party_researcher(app, &actor.id),
@@ -97,7 +97,7 @@ pub fn visible(app: &Application, actor: &Actor) -> bool {
 
 /// The application `id` if `actor` may see it; otherwise not found (a
 /// refusal would tell that it exists).
-pub fn get(state: &AppState, actor: &Actor, id: &str) -> Result<Application, ApiError> {
+pub(crate) fn get(state: &AppState, actor: &Actor, id: &str) -> Result<Application, ApiError> {
     let app = state
         .inner
         .db
@@ -112,7 +112,7 @@ pub fn get(state: &AppState, actor: &Actor, id: &str) -> Result<Application, Api
 }
 
 /// Every application `actor` may see, newest first.
-pub fn list(state: &AppState, actor: &Actor) -> Result<Vec<Application>, ApiError> {
+pub(crate) fn list(state: &AppState, actor: &Actor) -> Result<Vec<Application>, ApiError> {
     Ok(state
         .inner
         .db
@@ -124,7 +124,7 @@ pub fn list(state: &AppState, actor: &Actor) -> Result<Vec<Application>, ApiErro
 }
 
 /// A new application in draft; with `submit`, submitted at once.
-pub fn create(
+pub(crate) fn create(
     state: &AppState,
     actor: &Actor,
     content: ApplicationContent,
@@ -177,7 +177,7 @@ fn check_registries(state: &AppState, content: &ApplicationContent) -> Result<()
 }
 
 /// Runs `action` on application `id` for a visible actor and audits it.
-pub fn decide(
+pub(crate) fn decide(
     state: &AppState,
     actor: &Actor,
     id: &str,
@@ -261,12 +261,12 @@ fn audit_transition(
 
 /// Submits the draft of application `id` as its next version, then checks it
 /// against the approval policy: approved at once if every rule holds.
-pub fn submit(state: &AppState, actor: &Actor, id: &str, via: &str) -> Result<Application, ApiError> {
+pub(crate) fn submit(state: &AppState, actor: &Actor, id: &str, via: &str) -> Result<Application, ApiError> {
     let app = get(state, actor, id)?;
-    if let Some(draft) = &app.draft {
-        if app.applicant == actor.id {
-            check_registries(state, draft)?;
-        }
+    if let Some(draft) = &app.draft
+        && app.applicant == actor.id
+    {
+        check_registries(state, draft)?;
     }
     let app = decide(state, actor, id, Action::Submit, via)?;
     let Some(policy) = &state.inner.approval_policy else {
@@ -300,7 +300,7 @@ pub fn submit(state: &AppState, actor: &Actor, id: &str, via: &str) -> Result<Ap
 
 /// Stores an uploaded ethics vote (a PDF of at most [`MAX_ETHICS_BYTES`])
 /// under its SHA-256 and attaches it to the draft of application `id`.
-pub fn upload_ethics(
+pub(crate) fn upload_ethics(
     state: &AppState,
     actor: &Actor,
     id: &str,
@@ -355,7 +355,7 @@ pub fn upload_ethics(
 
 /// The ethics vote of application `id` (of `version`, or of the content
 /// shown) with its bytes, for an actor who may see the application; audited.
-pub fn ethics_file(
+pub(crate) fn ethics_file(
     state: &AppState,
     actor: &Actor,
     id: &str,
@@ -390,13 +390,13 @@ pub fn ethics_file(
 }
 
 /// The approval policy in force, if any.
-pub fn policy(state: &AppState) -> Option<&ApprovalPolicy> {
+pub(crate) fn policy(state: &AppState) -> Option<&ApprovalPolicy> {
     state.inner.approval_policy.as_ref()
 }
 
 /// Records a site admin's opt-in (or opt-out) of approval under the policy
 /// in force, for their own site.
-pub fn set_opt_in(state: &AppState, actor: &Actor, opt_in: bool, via: &str) -> Result<(), ApiError> {
+pub(crate) fn set_opt_in(state: &AppState, actor: &Actor, opt_in: bool, via: &str) -> Result<(), ApiError> {
     if actor.role != Role::SiteAdmin {
         return Err(ApiError::Forbidden);
     }
@@ -418,7 +418,7 @@ pub fn set_opt_in(state: &AppState, actor: &Actor, opt_in: bool, via: &str) -> R
 }
 
 /// Whether `site` opted into approval under the policy in force.
-pub fn opted_in(state: &AppState, site: &str) -> Result<bool, ApiError> {
+pub(crate) fn opted_in(state: &AppState, site: &str) -> Result<bool, ApiError> {
     let Some(policy) = policy(state) else {
         return Ok(false);
     };
@@ -431,7 +431,7 @@ pub fn opted_in(state: &AppState, site: &str) -> Result<bool, ApiError> {
 }
 
 /// Registers an institution with its members (admins only).
-pub fn register_institution(
+pub(crate) fn register_institution(
     state: &AppState,
     actor: &Actor,
     institution: crate::db::Institution,

@@ -67,6 +67,7 @@ mod site_request;
 pub use config::{
     BeaconConfig, DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users,
 };
+pub use applications::PolicySource;
 pub use error::ApiError;
 pub use site_request::DIGEST_HEADER;
 

@@ -188,14 +188,14 @@ impl ApplicationContent {
         if !(self.epsilon.is_finite() && self.epsilon > 0.0 && self.epsilon <= MAX_EPSILON) {
             return Err(format!("epsilon: a number above 0 and at most {MAX_EPSILON}"));
         }
-        if let Some(vars) = &self.plan.variables {
-            if let Some(v) = vars.iter().find(|v| !self.categories.contains(&v.category())) {
-                return Err(format!(
-                    "plan.variables: {} reads {} data, which the application does not ask for",
-                    v.name(),
-                    v.category()
-                ));
-            }
+        if let Some(vars) = &self.plan.variables
+            && let Some(v) = vars.iter().find(|v| !self.categories.contains(&v.category()))
+        {
+            return Err(format!(
+                "plan.variables: {} reads {} data, which the application does not ask for",
+                v.name(),
+                v.category()
+            ));
         }
         for r in &self.researchers {
             if r.is_empty() || r.len() > 64 || r.chars().any(char::is_whitespace) {
