@@ -66,7 +66,7 @@ fn refusal(r: Refusal) -> ApiError {
 /// The actor for a hub user (a site admin with their site).
 pub(crate) fn actor(state: &AppState, id: &str, role: Role) -> Actor {
     let site = match role {
-        Role::SiteAdmin => state.inner.config.users.site_of(id),
+        Role::SiteAdmin => state.inner.config.users.site_of(id).map(String::from),
         _ => None,
     };
     Actor {

@@ -58,6 +58,7 @@ mod config_check;
 mod db;
 mod error;
 mod json;
+pub mod portal;
 mod private_fs;
 mod query;
 mod replay;
@@ -145,6 +146,7 @@ struct Inner {
     /// The automatic approval policy in force (`None`: every application
     /// goes the manual way).
     approval_policy: Option<applications::policy::ApprovalPolicy>,
+    portal: portal::PortalState,
 }
 
 impl AppState {
@@ -187,6 +189,7 @@ impl AppState {
             .approval_policy
             .load()
             .map_err(LaunchError::Config)?;
+        let tls = config.tls.is_some();
         let mut site_keys = HashMap::new();
         for (site, key) in db.sites()? {
             if let Ok(k) = key.parse() {
@@ -211,6 +214,7 @@ impl AppState {
                 site_wakeups: Mutex::new(HashMap::new()),
                 results: Notify::new(),
                 approval_policy,
+                portal: portal::PortalState::new(tls),
             }),
         })
     }
@@ -337,10 +341,12 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::audit::router())
         .merge(routes::beacon::router())
         .merge(routes::applications::router())
+        .merge(portal::router())
         .fallback(|| async { ApiError::NotFound })
         // Researcher and admin bodies; the site routes read their own bodies
         // with per-route limits (`site_request.rs`), which this does not touch.
         .layer(axum::extract::DefaultBodyLimit::max(json::MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn(oncofed_web::secure_headers))
         .with_state(state)
 }
 

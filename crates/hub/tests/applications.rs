@@ -511,6 +511,8 @@ mod portal {
 
 /// Adds a user with the role (and, for a site admin, their site).
 fn add_user(users: &mut Users, id: &str, role: Role, site: Option<&str>) {
-    let _ = site;
     users.add_token(id, role, &token(id)).unwrap();
+    if let Some(site) = site {
+        users.set_site(id, site);
+    }
 }

@@ -27,6 +27,9 @@ mod views;
 use crate::applications::{self as service, workflow};
 use crate::portal::{PortalUser, page};
 use crate::{ApiError, AppState, Role};
+
+/// The navigation entries these pages serve (`portal::nav_entries`).
+const NAV_APPLICATIONS: &str = "/portal/applications";
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::header;
@@ -45,6 +48,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/portal/applications", get(list))
         .route("/portal/applications/inbox", get(inbox))
+        // the role inboxes of the portal's navigation
+        .route("/portal/office", get(inbox))
+        .route("/portal/committee", get(inbox))
+        .route("/portal/site-checks", get(inbox))
         .route(
             "/portal/applications/new",
             get(actions::new_form).post(actions::create).layer(upload),
@@ -53,7 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/portal/applications/policy", get(admin::policy))
         .route("/portal/applications/policy/opt-in", post(admin::opt_in))
         .route(
-            "/portal/applications/institutions",
+            admin::INSTITUTIONS,
             get(admin::institutions).post(admin::register),
         )
         .route("/portal/applications/{id}", get(detail))
@@ -70,24 +77,14 @@ pub fn router() -> Router<AppState> {
         .route("/portal/applications/{id}/ethics", get(ethics))
 }
 
-/// The service's refusal as a page.
-fn web(e: ApiError) -> WebError {
-    match e {
-        ApiError::Forbidden | ApiError::Unauthorized => WebError::Forbidden,
-        ApiError::NotFound => WebError::NotFound,
-        ApiError::Refused(m) | ApiError::Invalid(m) | ApiError::PayloadTooLarge(m) => {
-            WebError::BadRequest(m)
-        }
-        other => WebError::internal(format!("{other:?}")),
-    }
-}
-
 /// Runs store and audit work off the async threads, with page errors.
 async fn run<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, WebError> {
-    crate::routes::blocking(state, f).await.map_err(web)
+    crate::routes::blocking(state, f)
+        .await
+        .map_err(crate::portal::web_error)
 }
 
 fn actor(state: &AppState, user: &PortalUser) -> workflow::Actor {
@@ -157,12 +154,12 @@ async fn list(user: PortalUser, lang: Lang, State(state): State<AppState>) -> Re
         @if user.role == Role::Researcher {
             p { a class="button" href="/portal/applications/new" { (lang.pick("Neuen Antrag stellen", "New application")) } }
         } @else {
-            p { a href="/portal/applications/inbox" { (lang.pick("Zum Eingang", "To the inbox")) } }
+            p { a href=(inbox_path(user.role)) { (lang.pick("Zum Eingang", "To the inbox")) } }
         }
         p { a href="/portal/applications/policy" { (lang.pick("Richtlinie zur automatischen Genehmigung", "Automatic approval policy")) } }
         (table(&all, lang.pick("Alle Anträge, die Sie sehen dürfen", "Every application you may see"), lang))
     };
-    Ok(page(&user, lang, title, body).into_response())
+    Ok(page(&user, lang, NAV_APPLICATIONS, title, body).into_response())
 }
 
 /// What waits for `user` in `app`.
@@ -191,6 +188,7 @@ async fn inbox(user: PortalUser, lang: Lang, State(state): State<AppState>) -> R
     let who = a.clone();
     let apps = run(&state, move |s| service::list(s, &who)).await?;
     let waiting: Vec<&Application> = apps.iter().filter(|x| waits_for(x, &a)).collect();
+    let current = inbox_path(user.role);
     let title = match user.role {
         Role::Admin => lang.pick("Eingang: formale Prüfung", "Inbox: formal check"),
         Role::SiteAdmin => lang.pick("Eingang: Prüfung für Ihren Standort", "Inbox: checks for your site"),
@@ -205,7 +203,17 @@ async fn inbox(user: PortalUser, lang: Lang, State(state): State<AppState>) -> R
         (table(&waiting, lang.pick("Wartet auf Sie", "Waiting for you"), lang))
         p { a href="/portal/applications" { (lang.pick("Alle Anträge", "All applications")) } }
     };
-    Ok(page(&user, lang, title, body).into_response())
+    Ok(page(&user, lang, current, title, body).into_response())
+}
+
+/// The inbox of a role in the navigation.
+pub(super) fn inbox_path(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "/portal/office",
+        Role::Committee => "/portal/committee",
+        Role::SiteAdmin => "/portal/site-checks",
+        _ => NAV_APPLICATIONS,
+    }
 }
 
 /// `?version=N`.
@@ -286,7 +294,7 @@ async fn detail(
         }
         section { (views::history(&app, lang, staff)) }
     };
-    Ok(page(&user, lang, &title, body).into_response())
+    Ok(page(&user, lang, inbox_path(user.role), &title, body).into_response())
 }
 
 async fn print_view(
@@ -298,7 +306,7 @@ async fn print_view(
 ) -> Result<Response, WebError> {
     let a = actor(&state, &user);
     let app = run(&state, move |s| service::get(s, &a, &id)).await?;
-    Ok(print::document(&app, q.version, lang).into_response())
+    Ok(axum::response::Html(print::document(&app, q.version, lang).into_string()).into_response())
 }
 
 async fn print_css() -> impl IntoResponse {

@@ -79,7 +79,7 @@ pub(super) async fn new_form(
         )) " " a href="/portal/applications/policy" { (lang.pick("Zur Richtlinie", "Read the policy")) } }
         (form::render(None, &sites, "/portal/applications/new", &user.csrf, lang))
     };
-    Ok(page(&user, lang, title, body).into_response())
+    Ok(page(&user, lang, super::NAV_APPLICATIONS, title, body).into_response())
 }
 
 /// Saves the draft (and the ethics vote), then submits if asked; redirects
@@ -150,7 +150,7 @@ pub(super) async fn edit_form(
         }
         (form::render(app.draft.as_ref().or(app.content()), &sites, &action, &user.csrf, lang))
     };
-    Ok(page(&user, lang, title, body).into_response())
+    Ok(page(&user, lang, super::NAV_APPLICATIONS, title, body).into_response())
 }
 
 pub(super) async fn edit(

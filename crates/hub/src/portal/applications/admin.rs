@@ -13,6 +13,9 @@ use axum::response::{IntoResponse, Response};
 use oncofed_web::{Lang, WebError, csrf_field, html, redirect};
 use serde::Deserialize;
 
+/// The institutions page (the admins' navigation entry).
+pub(super) const INSTITUTIONS: &str = "/portal/institutions";
+
 pub(super) async fn policy(
     user: PortalUser,
     lang: Lang,
@@ -26,6 +29,7 @@ pub(super) async fn policy(
     })
     .await?;
     let title = lang.pick("Richtlinie zur automatischen Genehmigung", "Automatic approval policy");
+    let current = super::NAV_APPLICATIONS;
     let body = match service::policy(&state) {
         None => html! {
             h1 { (title) }
@@ -73,7 +77,7 @@ pub(super) async fn policy(
             }
         },
     };
-    Ok(page(&user, lang, title, body).into_response())
+    Ok(page(&user, lang, current, title, body).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +106,7 @@ pub(super) async fn institutions(
     user.require(Role::Admin)?;
     let list = run(&state, |s| s.inner.db.institutions().map_err(ApiError::internal)).await?;
     let title = lang.pick("Registrierte Einrichtungen", "Registered institutions");
+    let current = INSTITUTIONS;
     let body = html! {
         h1 { (title) }
         p { (lang.pick(
@@ -126,7 +131,7 @@ pub(super) async fn institutions(
             }
         }
         h2 { (lang.pick("Einrichtung registrieren oder ändern", "Register or change an institution")) }
-        form class="stack" method="post" action="/portal/applications/institutions" {
+        form class="stack" method="post" action=(INSTITUTIONS) {
             (csrf_field(&user.csrf))
             label for="inst-id" { (lang.pick("Kennung (a-z, 0-9, -)", "Id (a-z, 0-9, -)")) }
             input id="inst-id" name="id" type="text" required maxlength="64" pattern="[a-z0-9-]+";
@@ -137,7 +142,7 @@ pub(super) async fn institutions(
             button type="submit" { (lang.pick("Speichern", "Save")) }
         }
     };
-    Ok(page(&user, lang, title, body).into_response())
+    Ok(page(&user, lang, current, title, body).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,5 +174,5 @@ pub(super) async fn register(
             .collect(),
     };
     run(&state, move |s| service::register_institution(s, &a, institution, VIA)).await?;
-    Ok(redirect("/portal/applications/institutions"))
+    Ok(redirect(INSTITUTIONS))
 }
