@@ -337,8 +337,11 @@ impl HubClient {
         reasons: &str,
     ) -> Result<Application, ClientError> {
         let path = format!("/v1/applications/{}/formal-check", form_escape(id));
-        self.post(&path, &serde_json::json!({ "pass": pass, "reasons": reasons }))
-            .await
+        self.post(
+            &path,
+            &serde_json::json!({ "pass": pass, "reasons": reasons }),
+        )
+        .await
     }
 
     /// A site's decision on application `id` (that site's site-admin token).

@@ -86,9 +86,10 @@ pub(crate) fn visible(app: &Application, actor: &Actor) -> bool {
         Role::Admin | Role::Committee | Role::Auditor => submitted,
         Role::SiteAdmin => {
             submitted
-                && actor.site.as_ref().is_some_and(|site| {
-                    app.versions.iter().any(|v| v.content.sites.contains(site))
-                })
+                && actor
+                    .site
+                    .as_ref()
+                    .is_some_and(|site| app.versions.iter().any(|v| v.content.sites.contains(site)))
         }
         #[allow(unreachable_patterns)] // roles added later see nothing
         _ => false,
@@ -165,7 +166,9 @@ fn check_registries(state: &AppState, content: &ApplicationContent) -> Result<()
         .map(|(s, _)| s)
         .collect();
     if let Some(s) = content.sites.iter().find(|s| !registered.contains(s)) {
-        return Err(ApiError::Invalid(format!("sites: '{s}' is not a registered site")));
+        return Err(ApiError::Invalid(format!(
+            "sites: '{s}' is not a registered site"
+        )));
     }
     let users = &state.inner.config.users;
     if content.researchers.iter().any(|r| !users.contains_user(r)) {
@@ -198,7 +201,9 @@ pub(crate) fn decide(
     let t = state
         .inner
         .db
-        .transition(id, &actor.id, now, |app| workflow::act(app, actor, action, now))
+        .transition(id, &actor.id, now, |app| {
+            workflow::act(app, actor, action, now)
+        })
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound)?;
     let t = match t {
@@ -227,13 +232,20 @@ fn audit_transition(
     via: &str,
 ) -> Result<(), ApiError> {
     let id = t.application.id.as_str();
-    let version = t.application.current().map(|v| (v.number, v.sha256.clone()));
+    let version = t
+        .application
+        .current()
+        .map(|v| (v.number, v.sha256.clone()));
     for event in &t.events {
         let (action, mut details) = match event {
-            Event::ReworkRequested { .. } => ("application.rework-requested", serde_json::to_value(event)),
+            Event::ReworkRequested { .. } => {
+                ("application.rework-requested", serde_json::to_value(event))
+            }
             Event::Rejected { .. } => ("application.rejected", serde_json::to_value(event)),
             Event::Approved { .. } => ("application.approved", serde_json::to_value(event)),
-            Event::PolicyChecked { .. } => ("application.policy-checked", serde_json::to_value(event)),
+            Event::PolicyChecked { .. } => {
+                ("application.policy-checked", serde_json::to_value(event))
+            }
             _ => (name, serde_json::to_value(event)),
         };
         let details = details.as_mut().map_err(ApiError::internal)?;
@@ -261,7 +273,12 @@ fn audit_transition(
 
 /// Submits the draft of application `id` as its next version, then checks it
 /// against the approval policy: approved at once if every rule holds.
-pub(crate) fn submit(state: &AppState, actor: &Actor, id: &str, via: &str) -> Result<Application, ApiError> {
+pub(crate) fn submit(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    via: &str,
+) -> Result<Application, ApiError> {
     let app = get(state, actor, id)?;
     if let Some(draft) = &app.draft
         && app.applicant == actor.id
@@ -276,7 +293,11 @@ pub(crate) fn submit(state: &AppState, actor: &Actor, id: &str, via: &str) -> Re
         return Ok(app);
     };
     let ctx = PolicyContext {
-        members: state.inner.db.institution_members().map_err(ApiError::internal)?,
+        members: state
+            .inner
+            .db
+            .institution_members()
+            .map_err(ApiError::internal)?,
         opted_in: state
             .inner
             .db
@@ -294,7 +315,13 @@ pub(crate) fn submit(state: &AppState, actor: &Actor, id: &str, via: &str) -> Re
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound)?
         .map_err(refusal)?;
-    audit_transition(state, workflow::POLICY_ACTOR, "application.policy-checked", &t, via)?;
+    audit_transition(
+        state,
+        workflow::POLICY_ACTOR,
+        "application.policy-checked",
+        &t,
+        via,
+    )?;
     Ok(t.application)
 }
 
@@ -324,7 +351,9 @@ pub(crate) fn upload_ethics(
         )));
     }
     if !bytes.starts_with(b"%PDF-") {
-        return Err(ApiError::Invalid("the ethics vote must be a PDF file".into()));
+        return Err(ApiError::Invalid(
+            "the ethics vote must be a PDF file".into(),
+        ));
     }
     let sha256 = hex::encode(Sha256::digest(bytes));
     let dir = ethics_dir(state);
@@ -348,7 +377,11 @@ pub(crate) fn upload_ethics(
     let vote = EthicsVote {
         sha256,
         bytes: bytes.len() as u64,
-        filename: if filename.is_empty() { "ethics-vote.pdf".into() } else { filename },
+        filename: if filename.is_empty() {
+            "ethics-vote.pdf".into()
+        } else {
+            filename
+        },
     };
     decide(state, actor, id, Action::AttachEthics(vote), via)
 }
@@ -396,7 +429,12 @@ pub(crate) fn policy(state: &AppState) -> Option<&ApprovalPolicy> {
 
 /// Records a site admin's opt-in (or opt-out) of approval under the policy
 /// in force, for their own site.
-pub(crate) fn set_opt_in(state: &AppState, actor: &Actor, opt_in: bool, via: &str) -> Result<(), ApiError> {
+pub(crate) fn set_opt_in(
+    state: &AppState,
+    actor: &Actor,
+    opt_in: bool,
+    via: &str,
+) -> Result<(), ApiError> {
     if actor.role != Role::SiteAdmin {
         return Err(ApiError::Forbidden);
     }
@@ -452,7 +490,9 @@ pub(crate) fn register_institution(
         ));
     }
     if institution.name.trim().is_empty() || institution.name.len() > 200 {
-        return Err(ApiError::Invalid("institution name: 1 to 200 characters".into()));
+        return Err(ApiError::Invalid(
+            "institution name: 1 to 200 characters".into(),
+        ));
     }
     let users = &state.inner.config.users;
     if institution.members.iter().any(|m| !users.contains_user(m)) {

@@ -65,10 +65,10 @@ mod replay;
 mod routes;
 mod site_request;
 
+pub use applications::PolicySource;
 pub use config::{
     BeaconConfig, DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users,
 };
-pub use applications::PolicySource;
 pub use error::ApiError;
 pub use site_request::DIGEST_HEADER;
 
@@ -185,10 +185,7 @@ impl AppState {
                 "analysis runs interrupted by a restart were marked failed"
             );
         }
-        let approval_policy = config
-            .approval_policy
-            .load()
-            .map_err(LaunchError::Config)?;
+        let approval_policy = config.approval_policy.load().map_err(LaunchError::Config)?;
         let tls = config.tls.is_some();
         let mut site_keys = HashMap::new();
         for (site, key) in db.sites()? {

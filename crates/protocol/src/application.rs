@@ -87,7 +87,9 @@ impl AnalysisPlan {
     /// Whether every analysis of the plan releases only aggregates under
     /// disclosure control (no trained model).
     pub fn aggregate_only(&self) -> bool {
-        self.kinds.iter().all(|k| AGGREGATE_KINDS.contains(&k.as_str()))
+        self.kinds
+            .iter()
+            .all(|k| AGGREGATE_KINDS.contains(&k.as_str()))
     }
 
     /// The project's run limits: the kinds, variables and horizon asked for;
@@ -167,7 +169,9 @@ impl ApplicationContent {
             ));
         }
         if self.purpose != Purpose::Research {
-            return Err("purpose: a project is for research (feasibility needs no application)".into());
+            return Err(
+                "purpose: a project is for research (feasibility needs no application)".into(),
+            );
         }
         if self.categories.is_empty() {
             return Err("categories: name at least one data category".into());
@@ -186,10 +190,14 @@ impl ApplicationContent {
             return Err(format!("duration_days: 1 to {MAX_DURATION_DAYS}"));
         }
         if !(self.epsilon.is_finite() && self.epsilon > 0.0 && self.epsilon <= MAX_EPSILON) {
-            return Err(format!("epsilon: a number above 0 and at most {MAX_EPSILON}"));
+            return Err(format!(
+                "epsilon: a number above 0 and at most {MAX_EPSILON}"
+            ));
         }
         if let Some(vars) = &self.plan.variables
-            && let Some(v) = vars.iter().find(|v| !self.categories.contains(&v.category()))
+            && let Some(v) = vars
+                .iter()
+                .find(|v| !self.categories.contains(&v.category()))
         {
             return Err(format!(
                 "plan.variables: {} reads {} data, which the application does not ask for",
@@ -504,7 +512,9 @@ impl Application {
     /// The content shown: the draft while editing, else the latest version.
     pub fn content(&self) -> Option<&ApplicationContent> {
         match self.stage {
-            Stage::Draft | Stage::Rework => self.draft.as_ref().or(self.current().map(|v| &v.content)),
+            Stage::Draft | Stage::Rework => {
+                self.draft.as_ref().or(self.current().map(|v| &v.content))
+            }
             _ => self.current().map(|v| &v.content),
         }
     }
@@ -538,7 +548,11 @@ impl Application {
     /// The parties that must acknowledge the terms: the applicant and every
     /// accepting site.
     pub fn parties(&self) -> BTreeSet<Party> {
-        let mut out: BTreeSet<Party> = self.accepting_sites().into_iter().map(Party::Site).collect();
+        let mut out: BTreeSet<Party> = self
+            .accepting_sites()
+            .into_iter()
+            .map(Party::Site)
+            .collect();
         out.insert(Party::Applicant);
         out
     }
@@ -547,7 +561,10 @@ impl Application {
     pub fn policy_verdict(&self) -> Option<&PolicyVerdict> {
         let version = self.current()?.number;
         self.history.iter().rev().find_map(|h| match &h.event {
-            Event::PolicyChecked { version: v, verdict } if *v == version => Some(verdict),
+            Event::PolicyChecked {
+                version: v,
+                verdict,
+            } if *v == version => Some(verdict),
             _ => None,
         })
     }

@@ -15,8 +15,8 @@
 //! put on the wire.
 
 pub mod analysis;
-pub mod application;
 pub mod api;
+pub mod application;
 /// The feasibility query language, in its own crate (`oncofed-criteria`) so the
 /// research store can compile it without this crate's other dependencies.
 pub use oncofed_criteria as criteria;

@@ -79,7 +79,9 @@ impl RuleFile {
         let bad = |what: &str| format!("approval policy: rule {}: {what}", self.id);
         let whole = |lo: f64, hi: f64| match self.max {
             Some(m) if m.fract() == 0.0 && (lo..=hi).contains(&m) => Ok(m),
-            _ => Err(bad(&format!("max must be a whole number from {lo} to {hi}"))),
+            _ => Err(bad(&format!(
+                "max must be a whole number from {lo} to {hi}"
+            ))),
         };
         let none = |c: Check| match self.max {
             None => Ok(c),
@@ -95,8 +97,10 @@ impl RuleFile {
                 max: whole(1.0, 4.0)? as u8,
             }),
             "max-duration-days" => Ok(Check::MaxDurationDays {
-                max: whole(1.0, f64::from(oncofed_protocol::application::MAX_DURATION_DAYS))?
-                    as u32,
+                max: whole(
+                    1.0,
+                    f64::from(oncofed_protocol::application::MAX_DURATION_DAYS),
+                )? as u32,
             }),
             "max-epsilon" => match self.max {
                 Some(m) if m.is_finite() && m > 0.0 => Ok(Check::MaxEpsilon { max: m }),
@@ -162,7 +166,10 @@ impl ApprovalPolicy {
         let mut rules = Vec::with_capacity(file.rules.len());
         for r in file.rules {
             if r.id.trim().is_empty() || !ids.insert(r.id.clone()) {
-                return Err(format!("approval policy: rule id '{}' empty or repeated", r.id));
+                return Err(format!(
+                    "approval policy: rule id '{}' empty or repeated",
+                    r.id
+                ));
             }
             rules.push(Rule {
                 check: r.check()?,
@@ -245,7 +252,10 @@ fn check(
         }
         Check::MaxSecurityLevel { max } => {
             let level = u8::from(c.security_level());
-            (level <= *max, format!("security level {level} (at most {max})"))
+            (
+                level <= *max,
+                format!("security level {level} (at most {max})"),
+            )
         }
         Check::NoOptInCategories => {
             let opt_in: Vec<&str> = c
@@ -363,7 +373,13 @@ mod tests {
     #[test]
     fn each_rule_fails_on_its_own() {
         let p = ApprovalPolicy::shipped();
-        let fails = |c: ApplicationContent, ctx: PolicyContext| p.evaluate("alice", &c, &ctx).failed().into_iter().map(String::from).collect::<Vec<_>>();
+        let fails = |c: ApplicationContent, ctx: PolicyContext| {
+            p.evaluate("alice", &c, &ctx)
+                .failed()
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
         let mut c = content();
         c.plan.kinds.push("cell-classifier".into());
         assert_eq!(fails(c, ctx()), ["aggregate-only"]);
@@ -385,16 +401,28 @@ mod tests {
         let mut c = content();
         c.ethics = None;
         assert_eq!(fails(c, ctx()), ["ethics-vote"]);
-        assert_eq!(fails(content(), PolicyContext::default()), ["registered-institution", "sites-opted-in"]);
+        assert_eq!(
+            fails(content(), PolicyContext::default()),
+            ["registered-institution", "sites-opted-in"]
+        );
     }
 
     #[test]
     fn bad_policy_files_are_refused() {
-        assert!(ApprovalPolicy::parse("id = \"x\"\nversion = 1\ntitle_en = \"\"\ntitle_de = \"\"\nrule = []").is_err());
+        assert!(
+            ApprovalPolicy::parse(
+                "id = \"x\"\nversion = 1\ntitle_en = \"\"\ntitle_de = \"\"\nrule = []"
+            )
+            .is_err()
+        );
         let unknown = SHIPPED.replace("kind = \"ethics-vote\"", "kind = \"always\"");
         assert!(ApprovalPolicy::parse(&unknown).is_err());
         let repeated = SHIPPED.replace("id = \"duration-cap\"", "id = \"epsilon-cap\"");
-        assert!(ApprovalPolicy::parse(&repeated).unwrap_err().contains("repeated"));
+        assert!(
+            ApprovalPolicy::parse(&repeated)
+                .unwrap_err()
+                .contains("repeated")
+        );
         let level = SHIPPED.replace("max = 2", "max = 7");
         assert!(ApprovalPolicy::parse(&level).is_err());
     }

@@ -191,7 +191,9 @@ pub fn act(
     match action {
         Action::SaveDraft(content) => {
             if !is_applicant {
-                return Err(Refusal::Forbidden("only the applicant edits the draft".into()));
+                return Err(Refusal::Forbidden(
+                    "only the applicant edits the draft".into(),
+                ));
             }
             stage_is(app, &[Stage::Draft, Stage::Rework], "editing")?;
             let ethics = next.draft.as_ref().and_then(|d| d.ethics.clone());
@@ -202,9 +204,15 @@ pub fn act(
         }
         Action::AttachEthics(vote) => {
             if !is_applicant {
-                return Err(Refusal::Forbidden("only the applicant uploads the ethics vote".into()));
+                return Err(Refusal::Forbidden(
+                    "only the applicant uploads the ethics vote".into(),
+                ));
             }
-            stage_is(app, &[Stage::Draft, Stage::Rework], "uploading an ethics vote")?;
+            stage_is(
+                app,
+                &[Stage::Draft, Stage::Rework],
+                "uploading an ethics vote",
+            )?;
             let draft = next
                 .draft
                 .as_mut()
@@ -241,7 +249,9 @@ pub fn act(
         }
         Action::FormalCheck { pass, reasons } => {
             if actor.role != Role::Admin {
-                return Err(Refusal::Forbidden("the central office (admin) checks".into()));
+                return Err(Refusal::Forbidden(
+                    "the central office (admin) checks".into(),
+                ));
             }
             stage_is(app, &[Stage::FormalCheck], "a formal check")?;
             let reasons = if pass {
@@ -271,7 +281,9 @@ pub fn act(
                 .current()
                 .is_some_and(|v| v.content.sites.contains(&site));
             if !included {
-                return Err(Refusal::Forbidden("the application does not include this site".into()));
+                return Err(Refusal::Forbidden(
+                    "the application does not include this site".into(),
+                ));
             }
             if app.sites.contains_key(&site) {
                 return Err(Refusal::Conflict(

@@ -358,7 +358,10 @@ fn a_declining_site_drops_out() {
         ),
     );
     assert_eq!(app.stage, Stage::CommitteeVote);
-    assert_eq!(app.accepting_sites(), BTreeSet::from(["site-a".to_string()]));
+    assert_eq!(
+        app.accepting_sites(),
+        BTreeSet::from(["site-a".to_string()])
+    );
     assert_eq!(
         app.parties(),
         BTreeSet::from([Party::Applicant, Party::Site("site-a".into())])
@@ -375,7 +378,11 @@ fn all_sites_declining_rejects() {
         &site_admin("sa", "site-a"),
         decide("site-a", decline()),
     );
-    let app = step(&app, &site_admin("sb", "site-b"), decide("site-b", decline()));
+    let app = step(
+        &app,
+        &site_admin("sb", "site-b"),
+        decide("site-b", decline()),
+    );
     assert_eq!(app.stage, Stage::Rejected);
     assert!(app.last_reasons().unwrap().contains("every site declined"));
     // rejection is final
@@ -472,7 +479,11 @@ fn rejection_needs_two_members_and_is_final() {
     let two = step(&one, &c2(), reject());
     assert_eq!(two.stage, Stage::Rejected);
     assert!(matches!(
-        refused(&two, &user("c3", Role::Committee), Action::Vote(Vote::Approve)),
+        refused(
+            &two,
+            &user("c3", Role::Committee),
+            Action::Vote(Vote::Approve)
+        ),
         Refusal::Conflict(_)
     ));
     // reasons are required
@@ -499,7 +510,11 @@ fn a_split_committee_waits_for_a_third_member() {
         }),
     );
     assert_eq!(app.stage, Stage::CommitteeVote);
-    let app = step(&app, &user("c3", Role::Committee), Action::Vote(Vote::Approve));
+    let app = step(
+        &app,
+        &user("c3", Role::Committee),
+        Action::Vote(Vote::Approve),
+    );
     assert_eq!(app.stage, Stage::Acknowledgement);
 }
 
@@ -512,7 +527,11 @@ fn both_sides_acknowledge_then_the_project_is_created() {
     assert!(terms.iter().any(|t| t.contains("publish open access")));
     // nobody acknowledges for another
     assert!(matches!(
-        refused(&app, &user("bob", Role::Researcher), Action::Acknowledge(Party::Applicant)),
+        refused(
+            &app,
+            &user("bob", Role::Researcher),
+            Action::Acknowledge(Party::Applicant)
+        ),
         Refusal::Forbidden(_)
     ));
     assert!(matches!(
@@ -524,13 +543,21 @@ fn both_sides_acknowledge_then_the_project_is_created() {
         Refusal::Forbidden(_)
     ));
     assert!(matches!(
-        refused(&app, &site_admin("sa", "site-a"), Action::Acknowledge(Party::Applicant)),
+        refused(
+            &app,
+            &site_admin("sa", "site-a"),
+            Action::Acknowledge(Party::Applicant)
+        ),
         Refusal::Forbidden(_)
     ));
     let t = act(&app, &alice(), Action::Acknowledge(Party::Applicant), now()).unwrap();
     assert!(t.project.is_none());
     assert!(matches!(
-        refused(&t.application, &alice(), Action::Acknowledge(Party::Applicant)),
+        refused(
+            &t.application,
+            &alice(),
+            Action::Acknowledge(Party::Applicant)
+        ),
         Refusal::Conflict(_)
     ));
     let t = act(
@@ -551,7 +578,10 @@ fn both_sides_acknowledge_then_the_project_is_created() {
     assert_eq!(t.application.stage, Stage::Approved);
     let (project, sites) = t.project.expect("a project");
     assert_eq!(project.id, "app-1");
-    assert_eq!(project.researchers, vec!["alice".to_string(), "bob".to_string()]);
+    assert_eq!(
+        project.researchers,
+        vec!["alice".to_string(), "bob".to_string()]
+    );
     assert_eq!(project.epsilon_budget, 1.0);
     assert_eq!(project.categories, content().categories);
     assert_eq!(project.plan.kinds, vec!["km".to_string()]);
@@ -634,7 +664,13 @@ fn a_passing_policy_approves_at_once_with_every_site() {
     assert_eq!(sites.len(), 2);
     assert!(matches!(
         &t.events[..],
-        [Event::PolicyChecked { .. }, Event::Approved { by_policy: true, .. }]
+        [
+            Event::PolicyChecked { .. },
+            Event::Approved {
+                by_policy: true,
+                ..
+            }
+        ]
     ));
     assert_eq!(t.application.history.last().unwrap().actor, POLICY_ACTOR);
 }

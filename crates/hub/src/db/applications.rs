@@ -223,8 +223,8 @@ impl Db {
     /// registered site).
     pub fn project_sites(&self, project_id: &str) -> Result<Option<BTreeSet<String>>, DbError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT site FROM project_site WHERE project_id = ?1 ORDER BY site")?;
+        let mut stmt = conn
+            .prepare_cached("SELECT site FROM project_site WHERE project_id = ?1 ORDER BY site")?;
         let sites: BTreeSet<String> = stmt
             .query_map([project_id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
@@ -325,7 +325,8 @@ impl Db {
     /// Sites that opted into approval under policy `policy_id`.
     pub fn policy_opt_ins(&self, policy_id: &str) -> Result<BTreeSet<String>, DbError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT site FROM policy_opt_in WHERE policy_id = ?1")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT site FROM policy_opt_in WHERE policy_id = ?1")?;
         let rows = stmt.query_map([policy_id], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

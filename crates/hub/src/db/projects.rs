@@ -99,8 +99,7 @@ pub(super) fn insert_project(
     approved_by: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    let definition =
-        serde_json::to_string(project).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let definition = serde_json::to_string(project).map_err(|e| DbError::Corrupt(e.to_string()))?;
     conn.execute(
         "INSERT INTO project (project_id, definition, approved_by, approved_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (project_id) DO UPDATE SET definition = excluded.definition,

@@ -69,10 +69,19 @@ pub fn router() -> Router<AppState> {
             get(actions::edit_form).post(actions::edit).layer(upload),
         )
         .route("/portal/applications/{id}/submit", post(actions::submit))
-        .route("/portal/applications/{id}/formal-check", post(actions::formal_check))
-        .route("/portal/applications/{id}/site-decision", post(actions::site_decision))
+        .route(
+            "/portal/applications/{id}/formal-check",
+            post(actions::formal_check),
+        )
+        .route(
+            "/portal/applications/{id}/site-decision",
+            post(actions::site_decision),
+        )
         .route("/portal/applications/{id}/vote", post(actions::vote))
-        .route("/portal/applications/{id}/acknowledge", post(actions::acknowledge))
+        .route(
+            "/portal/applications/{id}/acknowledge",
+            post(actions::acknowledge),
+        )
         .route("/portal/applications/{id}/print", get(print_view))
         .route("/portal/applications/{id}/ethics", get(ethics))
 }
@@ -144,7 +153,11 @@ fn table(apps: &[&Application], caption: &str, lang: Lang) -> Markup {
     }
 }
 
-async fn list(user: PortalUser, lang: Lang, State(state): State<AppState>) -> Result<Response, WebError> {
+async fn list(
+    user: PortalUser,
+    lang: Lang,
+    State(state): State<AppState>,
+) -> Result<Response, WebError> {
     let a = actor(&state, &user);
     let apps = run(&state, move |s| service::list(s, &a)).await?;
     let all: Vec<&Application> = apps.iter().collect();
@@ -183,7 +196,11 @@ fn waits_for(app: &Application, user: &workflow::Actor) -> bool {
     }
 }
 
-async fn inbox(user: PortalUser, lang: Lang, State(state): State<AppState>) -> Result<Response, WebError> {
+async fn inbox(
+    user: PortalUser,
+    lang: Lang,
+    State(state): State<AppState>,
+) -> Result<Response, WebError> {
     let a = actor(&state, &user);
     let who = a.clone();
     let apps = run(&state, move |s| service::list(s, &who)).await?;
@@ -191,7 +208,10 @@ async fn inbox(user: PortalUser, lang: Lang, State(state): State<AppState>) -> R
     let current = inbox_path(user.role);
     let title = match user.role {
         Role::Admin => lang.pick("Eingang: formale Prüfung", "Inbox: formal check"),
-        Role::SiteAdmin => lang.pick("Eingang: Prüfung für Ihren Standort", "Inbox: checks for your site"),
+        Role::SiteAdmin => lang.pick(
+            "Eingang: Prüfung für Ihren Standort",
+            "Inbox: checks for your site",
+        ),
         Role::Committee => lang.pick("Eingang: Voten des Ausschusses", "Inbox: committee votes"),
         _ => lang.pick("Eingang", "Inbox"),
     };
@@ -237,7 +257,9 @@ async fn detail(
         .version
         .and_then(|n| app.versions.iter().find(|v| v.number == n));
     let content = shown.map(|v| &v.content).or(app.content());
-    let title = content.map(|c| c.title.clone()).unwrap_or_else(|| app.id.clone());
+    let title = content
+        .map(|c| c.title.clone())
+        .unwrap_or_else(|| app.id.clone());
     let staff = user.role != Role::Researcher;
     let body = html! {
         h1 { (title) }
@@ -310,7 +332,10 @@ async fn print_view(
 }
 
 async fn print_css() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], print::CSS)
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        print::CSS,
+    )
 }
 
 async fn ethics(

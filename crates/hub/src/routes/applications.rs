@@ -60,7 +60,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/applications/{id}/sites/{site}", post(site_decision))
         .route("/v1/applications/{id}/votes", post(vote))
         .route("/v1/applications/{id}/acknowledge", post(acknowledge))
-        .route("/v1/admin/institutions", post(register_institution).get(institutions))
+        .route(
+            "/v1/admin/institutions",
+            post(register_institution).get(institutions),
+        )
 }
 
 /// `POST /v1/applications`.
@@ -88,7 +91,10 @@ async fn create(
     .await
 }
 
-async fn list(user: User, State(state): State<AppState>) -> Result<Json<Vec<Application>>, ApiError> {
+async fn list(
+    user: User,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<Application>>, ApiError> {
     blocking(&state, move |s| {
         let actor = service::actor(s, &user.id, user.role);
         service::list(s, &actor).map(Json)
@@ -229,7 +235,10 @@ async fn site_decision(
     ApiPath((id, site)): ApiPath<(String, String)>,
     ApiJson(decision): ApiJson<SiteDecision>,
 ) -> Result<Json<Application>, ApiError> {
-    run(user, state, id, move |_| Ok(Action::SiteDecide { site, decision })).await
+    run(user, state, id, move |_| {
+        Ok(Action::SiteDecide { site, decision })
+    })
+    .await
 }
 
 async fn vote(
@@ -257,7 +266,10 @@ async fn acknowledge(
     .await
 }
 
-async fn policy(user: User, State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn policy(
+    user: User,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let _ = user;
     let p = service::policy(&state)
         .ok_or_else(|| ApiError::Refused("this hub approves nothing by policy".into()))?;
@@ -289,7 +301,9 @@ async fn opt_in(
     blocking(&state, move |s| {
         let actor = service::actor(s, &user.id, user.role);
         service::set_opt_in(s, &actor, body.opt_in, VIA)?;
-        Ok(Json(serde_json::json!({ "site": actor.site, "opt_in": body.opt_in })))
+        Ok(Json(
+            serde_json::json!({ "site": actor.site, "opt_in": body.opt_in }),
+        ))
     })
     .await
 }
@@ -314,7 +328,11 @@ async fn institutions(
 ) -> Result<Json<Vec<Institution>>, ApiError> {
     user.require(Role::Admin)?;
     blocking(&state, |s| {
-        s.inner.db.institutions().map(Json).map_err(ApiError::internal)
+        s.inner
+            .db
+            .institutions()
+            .map(Json)
+            .map_err(ApiError::internal)
     })
     .await
 }

@@ -6,9 +6,9 @@ use super::{VIA, actor, button_form, form, run, views};
 use crate::applications::{self as service, workflow};
 use crate::portal::{PortalUser, page};
 use crate::{AppState, Role};
+use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use oncofed_protocol::application::{Application, Party, SiteDecision, Stage, Vote};
 use oncofed_web::{Lang, Markup, WebError, csrf_field, html, redirect};
 use serde::Deserialize;
@@ -18,7 +18,11 @@ const MAX_FIELDS: usize = 200;
 
 /// A posted form's fields and its uploaded ethics vote (name, bytes), if any.
 async fn read(mut mp: Multipart) -> Result<(form::Fields, Option<(String, Vec<u8>)>), WebError> {
-    let bad = |_| WebError::BadRequest("the form could not be read; send it again (files up to 10 MiB)".into());
+    let bad = |_| {
+        WebError::BadRequest(
+            "the form could not be read; send it again (files up to 10 MiB)".into(),
+        )
+    };
     let mut fields = form::Fields::new();
     let mut file = None;
     let mut count = 0;
@@ -239,9 +243,19 @@ pub(super) async fn site_decision(
         "accept" => SiteDecision::Accept,
         "conditions" => SiteDecision::AcceptWithConditions { conditions: f.text },
         "decline" => SiteDecision::Decline { reasons: f.text },
-        _ => return Err(WebError::BadRequest("choose accept, conditions or decline".into())),
+        _ => {
+            return Err(WebError::BadRequest(
+                "choose accept, conditions or decline".into(),
+            ));
+        }
     };
-    decide(&state, &user, id, workflow::Action::SiteDecide { site, decision }).await
+    decide(
+        &state,
+        &user,
+        id,
+        workflow::Action::SiteDecide { site, decision },
+    )
+    .await
 }
 
 pub(super) async fn vote(
@@ -257,7 +271,11 @@ pub(super) async fn vote(
         "conditions" => Vote::ApproveWithConditions { conditions: f.text },
         "rework" => Vote::Rework { reasons: f.text },
         "reject" => Vote::Reject { reasons: f.text },
-        _ => return Err(WebError::BadRequest("choose approve, conditions, rework or reject".into())),
+        _ => {
+            return Err(WebError::BadRequest(
+                "choose approve, conditions, rework or reject".into(),
+            ));
+        }
     };
     decide(&state, &user, id, workflow::Action::Vote(vote)).await
 }

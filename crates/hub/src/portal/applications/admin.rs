@@ -28,7 +28,10 @@ pub(super) async fn policy(
         None => Ok(false),
     })
     .await?;
-    let title = lang.pick("Richtlinie zur automatischen Genehmigung", "Automatic approval policy");
+    let title = lang.pick(
+        "Richtlinie zur automatischen Genehmigung",
+        "Automatic approval policy",
+    );
     let current = super::NAV_APPLICATIONS;
     let body = match service::policy(&state) {
         None => html! {
@@ -104,7 +107,10 @@ pub(super) async fn institutions(
     State(state): State<AppState>,
 ) -> Result<Response, WebError> {
     user.require(Role::Admin)?;
-    let list = run(&state, |s| s.inner.db.institutions().map_err(ApiError::internal)).await?;
+    let list = run(&state, |s| {
+        s.inner.db.institutions().map_err(ApiError::internal)
+    })
+    .await?;
     let title = lang.pick("Registrierte Einrichtungen", "Registered institutions");
     let current = INSTITUTIONS;
     let body = html! {
@@ -173,6 +179,9 @@ pub(super) async fn register(
             .map(String::from)
             .collect(),
     };
-    run(&state, move |s| service::register_institution(s, &a, institution, VIA)).await?;
+    run(&state, move |s| {
+        service::register_institution(s, &a, institution, VIA)
+    })
+    .await?;
     Ok(redirect(INSTITUTIONS))
 }

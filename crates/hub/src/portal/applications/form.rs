@@ -58,12 +58,7 @@ pub fn parse(f: &Fields) -> Result<ApplicationContent, String> {
         purpose: Purpose::Research,
         summary: one(f, "summary").to_owned(),
         categories,
-        sites: f
-            .get("sites")
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect(),
+        sites: f.get("sites").into_iter().flatten().cloned().collect(),
         plan: AnalysisPlan {
             kinds,
             variables,
@@ -80,12 +75,24 @@ pub fn parse(f: &Fields) -> Result<ApplicationContent, String> {
 fn kind_label(kind: &str, lang: Lang) -> &'static str {
     match kind {
         "describe" => lang.pick("Deskriptive Statistik", "Descriptive statistics"),
-        "km" => lang.pick("Kaplan-Meier-Überlebenskurven", "Kaplan–Meier survival curves"),
-        "cif" => lang.pick("Kumulative Inzidenz (konkurrierende Risiken)", "Cumulative incidence (competing risks)"),
+        "km" => lang.pick(
+            "Kaplan-Meier-Überlebenskurven",
+            "Kaplan–Meier survival curves",
+        ),
+        "cif" => lang.pick(
+            "Kumulative Inzidenz (konkurrierende Risiken)",
+            "Cumulative incidence (competing risks)",
+        ),
         "cox" => lang.pick("Cox-Regression", "Cox regression"),
         "finegray" => lang.pick("Fine-Gray-Regression", "Fine–Gray regression"),
-        "glm" => lang.pick("Logistische/Poisson-Regression", "Logistic/Poisson regression"),
-        "cell-classifier" => lang.pick("Zellklassifikator (trainiertes Modell)", "Cell classifier (trained model)"),
+        "glm" => lang.pick(
+            "Logistische/Poisson-Regression",
+            "Logistic/Poisson regression",
+        ),
+        "cell-classifier" => lang.pick(
+            "Zellklassifikator (trainiertes Modell)",
+            "Cell classifier (trained model)",
+        ),
         _ => "",
     }
 }
@@ -101,9 +108,15 @@ pub fn render(
     let defaults = PlanLimits::default();
     let title = c.map(|c| c.title.as_str()).unwrap_or("");
     let summary = c.map(|c| c.summary.as_str()).unwrap_or("");
-    let has_cat = |x: DataCategory| c.is_some_and(|c| c.categories.contains(&x)) || (c.is_none() && x == DataCategory::Clinical);
+    let has_cat = |x: DataCategory| {
+        c.is_some_and(|c| c.categories.contains(&x)) || (c.is_none() && x == DataCategory::Clinical)
+    };
     let has_site = |s: &String| c.is_some_and(|c| c.sites.contains(s));
-    let has_kind = |k: &str| c.map_or(k == "km" || k == "describe", |c| c.plan.kinds.iter().any(|x| x == k));
+    let has_kind = |k: &str| {
+        c.map_or(k == "km" || k == "describe", |c| {
+            c.plan.kinds.iter().any(|x| x == k)
+        })
+    };
     let variables = c
         .and_then(|c| c.plan.variables.as_ref())
         .map(|v| v.iter().map(|v| v.name()).collect::<Vec<_>>().join(", "))
@@ -220,7 +233,11 @@ mod tests {
     fn bad_fields_are_named() {
         let f = fields(&[("categories", "dna")]);
         assert!(parse(&f).unwrap_err().contains("dna"));
-        let f = fields(&[("max_horizon_days", "x"), ("duration_days", "1"), ("epsilon", "1")]);
+        let f = fields(&[
+            ("max_horizon_days", "x"),
+            ("duration_days", "1"),
+            ("epsilon", "1"),
+        ]);
         assert!(parse(&f).unwrap_err().starts_with("max_horizon_days"));
     }
 }

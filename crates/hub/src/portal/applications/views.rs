@@ -177,7 +177,10 @@ fn vote_text(v: &Vote, lang: Lang) -> String {
             lang.pick("stimmt mit Auflagen zu", "approves with conditions")
         ),
         Vote::Rework { reasons } => {
-            format!("{}: {reasons}", lang.pick("bittet um Überarbeitung", "asks for rework"))
+            format!(
+                "{}: {reasons}",
+                lang.pick("bittet um Überarbeitung", "asks for rework")
+            )
         }
         Vote::Reject { reasons } => format!("{}: {reasons}", lang.pick("lehnt ab", "rejects")),
     }
@@ -185,10 +188,14 @@ fn vote_text(v: &Vote, lang: Lang) -> String {
 
 fn event_text(e: &Event, lang: Lang) -> String {
     match e {
-        Event::Submitted { version } => format!("{} {version}", lang.pick("Eingereicht: Version", "Submitted: version")),
+        Event::Submitted { version } => format!(
+            "{} {version}",
+            lang.pick("Eingereicht: Version", "Submitted: version")
+        ),
         Event::PolicyChecked { verdict, .. } => {
             if verdict.approves() {
-                lang.pick("Richtlinie: alle Regeln erfüllt", "Policy: every rule held").into()
+                lang.pick("Richtlinie: alle Regeln erfüllt", "Policy: every rule held")
+                    .into()
             } else {
                 format!(
                     "{} {}",
@@ -197,9 +204,9 @@ fn event_text(e: &Event, lang: Lang) -> String {
                 )
             }
         }
-        Event::FormalCheck { passed: true, .. } => {
-            lang.pick("Formale Prüfung bestanden", "Formal check passed").into()
-        }
+        Event::FormalCheck { passed: true, .. } => lang
+            .pick("Formale Prüfung bestanden", "Formal check passed")
+            .into(),
         Event::FormalCheck { reasons, .. } => format!(
             "{}: {reasons}",
             lang.pick("Formale Prüfung: zurück", "Formal check: returned")
@@ -223,19 +230,36 @@ fn event_text(e: &Event, lang: Lang) -> String {
             vote_text(vote, lang)
         ),
         Event::Acknowledged { party, .. } => match party {
-            Party::Applicant => lang.pick("Antragsteller:in bestätigt die Auflagen", "Applicant acknowledged the terms").into(),
-            Party::Site(s) => format!("{} {s} {}", lang.pick("Standort", "Site"), lang.pick("bestätigt die Auflagen", "acknowledged the terms")),
+            Party::Applicant => lang
+                .pick(
+                    "Antragsteller:in bestätigt die Auflagen",
+                    "Applicant acknowledged the terms",
+                )
+                .into(),
+            Party::Site(s) => format!(
+                "{} {s} {}",
+                lang.pick("Standort", "Site"),
+                lang.pick("bestätigt die Auflagen", "acknowledged the terms")
+            ),
         },
-        Event::Approved { project, by_policy, .. } => format!(
+        Event::Approved {
+            project, by_policy, ..
+        } => format!(
             "{} {project}{}",
             lang.pick("Genehmigt; Projekt", "Approved; project"),
-            if *by_policy { lang.pick(" (durch Richtlinie)", " (by policy)") } else { "" }
+            if *by_policy {
+                lang.pick(" (durch Richtlinie)", " (by policy)")
+            } else {
+                ""
+            }
         ),
         Event::ReworkRequested { reasons, .. } => format!(
             "{}: {reasons}",
             lang.pick("Zur Überarbeitung zurück", "Returned for rework")
         ),
-        Event::Rejected { reasons, .. } => format!("{}: {reasons}", lang.pick("Abgelehnt", "Rejected")),
+        Event::Rejected { reasons, .. } => {
+            format!("{}: {reasons}", lang.pick("Abgelehnt", "Rejected"))
+        }
     }
 }
 
