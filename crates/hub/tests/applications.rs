@@ -473,6 +473,57 @@ async fn the_manual_flow_ends_in_a_project_on_the_accepting_sites() {
     assert_eq!(approved["details"]["sites"], json!(["site-a"]));
 }
 
+/// The whole manual flow through the pages (plain HTTP with a cookie jar):
+/// every role finds the application in its inbox and decides with the form
+/// its page offers, each post carrying the page's CSRF token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_walk_the_manual_flow_role_by_role() {
+    let hub = TestHub::start().await;
+    let app = hub.submitted(&content()).await;
+    let id = app.id.clone();
+    let detail = format!("/portal/applications/{id}");
+    let sign_in = |who: &'static str| portal::Session::sign_in(&hub.url, who, &token(who));
+
+    let alice = sign_in("alice").await;
+    let mine = alice.get_text("/portal/applications?lang=en").await;
+    assert!(mine.contains(&id) && mine.contains("site-a: pending"), "{mine}");
+    let print = alice.get_text(&format!("{detail}/print")).await;
+    assert!(print.contains("print.css") && print.contains(&app.versions[0].sha256));
+
+    // the office: inbox, then the formal check
+    let office = sign_in("office").await;
+    assert!(office.get_text("/portal/office").await.contains(&id));
+    office.decide(&detail, "formal-check", "pass", "").await;
+
+    // each site admin: their inbox, then their decision
+    for (who, choice, text) in [("sa", "conditions", "cite the registry"), ("sb", "accept", "")] {
+        let s = sign_in(who).await;
+        assert!(s.get_text("/portal/site-checks").await.contains(&id), "{who}");
+        s.decide(&detail, "site-decision", choice, text).await;
+    }
+    // two committee members vote
+    for who in ["c1", "c2"] {
+        let c = sign_in(who).await;
+        assert!(c.get_text("/portal/committee").await.contains(&id), "{who}");
+        c.decide(&detail, "vote", "approve", "").await;
+    }
+    // both sides acknowledge the terms
+    for who in ["alice", "sa", "sb"] {
+        let s = sign_in(who).await;
+        let page = s.get_text(&format!("{detail}?lang=en")).await;
+        assert!(page.contains("cite the registry"), "{who}: the terms are shown");
+        let csrf = s.csrf_of_form(&detail, "acknowledge").await;
+        let status = s
+            .post_form(&format!("{detail}/acknowledge"), &[("csrf", &csrf)])
+            .await;
+        assert!(status.is_redirection(), "{who}: {status}");
+    }
+    let page = alice.get_text(&format!("{detail}?lang=en")).await;
+    assert!(page.contains("Approved"), "{page}");
+    let app = hub.client("alice").application(&id).await.unwrap();
+    assert_eq!(app.stage, Stage::Approved);
+}
+
 /// The entries of an exported audit trail (checkpoints left out).
 fn entries(trail: &str) -> Vec<Value> {
     trail
@@ -544,6 +595,31 @@ mod portal {
             let start = value.find("value=\"").unwrap() + 7;
             let end = value[start..].find('"').unwrap();
             value[start..start + end].to_owned()
+        }
+
+        /// The CSRF token of the form posting to `…/{action}` on `page`.
+        pub async fn csrf_of_form(&self, page: &str, action: &str) -> String {
+            let text = self.get_text(page).await;
+            let at = text
+                .find(&format!("/{action}\""))
+                .unwrap_or_else(|| panic!("no form for {action} on {page}"));
+            let rest = &text[at..];
+            let value = &rest[rest.find("name=\"csrf\"").unwrap()..];
+            let start = value.find("value=\"").unwrap() + 7;
+            let end = value[start..].find('"').unwrap();
+            value[start..start + end].to_owned()
+        }
+
+        /// Posts the decision form `action` (formal-check, site-decision, vote) of `page`.
+        pub async fn decide(&self, page: &str, action: &str, choice: &str, text: &str) {
+            let csrf = self.csrf_of_form(page, action).await;
+            let status = self
+                .post_form(
+                    &format!("{page}/{action}"),
+                    &[("csrf", &csrf), ("choice", choice), ("text", text)],
+                )
+                .await;
+            assert!(status.is_redirection(), "{action}: {status}");
         }
 
         pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> StatusCode {
