@@ -486,7 +486,10 @@ async fn the_pages_walk_the_manual_flow_role_by_role() {
 
     let alice = sign_in("alice").await;
     let mine = alice.get_text("/portal/applications?lang=en").await;
-    assert!(mine.contains(&id) && mine.contains("site-a: pending"), "{mine}");
+    assert!(
+        mine.contains(&id) && mine.contains("site-a: pending"),
+        "{mine}"
+    );
     let print = alice.get_text(&format!("{detail}/print")).await;
     assert!(print.contains("print.css") && print.contains(&app.versions[0].sha256));
 
@@ -496,9 +499,15 @@ async fn the_pages_walk_the_manual_flow_role_by_role() {
     office.decide(&detail, "formal-check", "pass", "").await;
 
     // each site admin: their inbox, then their decision
-    for (who, choice, text) in [("sa", "conditions", "cite the registry"), ("sb", "accept", "")] {
+    for (who, choice, text) in [
+        ("sa", "conditions", "cite the registry"),
+        ("sb", "accept", ""),
+    ] {
         let s = sign_in(who).await;
-        assert!(s.get_text("/portal/site-checks").await.contains(&id), "{who}");
+        assert!(
+            s.get_text("/portal/site-checks").await.contains(&id),
+            "{who}"
+        );
         s.decide(&detail, "site-decision", choice, text).await;
     }
     // two committee members vote
@@ -511,7 +520,10 @@ async fn the_pages_walk_the_manual_flow_role_by_role() {
     for who in ["alice", "sa", "sb"] {
         let s = sign_in(who).await;
         let page = s.get_text(&format!("{detail}?lang=en")).await;
-        assert!(page.contains("cite the registry"), "{who}: the terms are shown");
+        assert!(
+            page.contains("cite the registry"),
+            "{who}: the terms are shown"
+        );
         let csrf = s.csrf_of_form(&detail, "acknowledge").await;
         let status = s
             .post_form(&format!("{detail}/acknowledge"), &[("csrf", &csrf)])

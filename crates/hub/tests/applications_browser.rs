@@ -112,8 +112,18 @@ async fn researcher_submits(w: &mut Walk, hub: &TestHub, title: &str, epsilon: &
 
 /// Opens the application, chooses `choice`, writes `text` and posts the
 /// decision form `form` (formal-check, site-decision, vote).
-async fn decide(w: &mut Walk, hub: &TestHub, inbox: &str, id: &str, form: &str, choice: &str, text: &str) {
-    w.goto(&format!("{}{inbox}?lang=en", hub.url)).await.unwrap();
+async fn decide(
+    w: &mut Walk,
+    hub: &TestHub,
+    inbox: &str,
+    id: &str,
+    form: &str,
+    choice: &str,
+    text: &str,
+) {
+    w.goto(&format!("{}{inbox}?lang=en", hub.url))
+        .await
+        .unwrap();
     w.expect_text("main", id).await.unwrap();
     w.step("inbox").await.unwrap();
     w.click(&format!("a[href='/portal/applications/{id}']"))
@@ -134,7 +144,9 @@ async fn acknowledge(w: &mut Walk, hub: &TestHub, id: &str) {
     w.goto(&format!("{}/portal/applications/{id}?lang=en", hub.url))
         .await
         .unwrap();
-    w.expect_text("main", "Acknowledge the terms").await.unwrap();
+    w.expect_text("main", "Acknowledge the terms")
+        .await
+        .unwrap();
     w.step("terms").await.unwrap();
     w.submit("form[action$='/acknowledge']").await.unwrap();
     w.step("acknowledged").await.unwrap();
@@ -150,23 +162,63 @@ async fn each_role_walks_the_application_to_approval() {
     let mut researcher = sign_in(&browser, &hub, "applications-researcher", "alice").await;
     let id = researcher_submits(&mut researcher, &hub, "Survival in NSCLC by age", "2").await;
     researcher
+        .goto(&format!("{}/portal/applications/{id}?lang=en", hub.url))
+        .await
+        .unwrap();
+    researcher
         .expect_text("main", "Formal check")
         .await
         .unwrap();
     researcher.step("submitted").await.unwrap();
 
     let mut office = sign_in(&browser, &hub, "applications-office", "office").await;
-    decide(&mut office, &hub, "/portal/office", &id, "formal-check", "pass", "").await;
+    decide(
+        &mut office,
+        &hub,
+        "/portal/office",
+        &id,
+        "formal-check",
+        "pass",
+        "",
+    )
+    .await;
     office.finish().await.unwrap();
 
-    for (who, choice, text) in [("sa", "conditions", "cite the site's registry"), ("sb", "accept", "")] {
+    for (who, choice, text) in [
+        ("sa", "conditions", "cite the site's registry"),
+        ("sb", "accept", ""),
+    ] {
         let mut site = sign_in(&browser, &hub, &format!("applications-site-{who}"), who).await;
-        decide(&mut site, &hub, "/portal/site-checks", &id, "site-decision", choice, text).await;
+        decide(
+            &mut site,
+            &hub,
+            "/portal/site-checks",
+            &id,
+            "site-decision",
+            choice,
+            text,
+        )
+        .await;
         site.finish().await.unwrap();
     }
     for who in ["c1", "c2"] {
-        let mut member = sign_in(&browser, &hub, &format!("applications-committee-{who}"), who).await;
-        decide(&mut member, &hub, "/portal/committee", &id, "vote", "approve", "").await;
+        let mut member = sign_in(
+            &browser,
+            &hub,
+            &format!("applications-committee-{who}"),
+            who,
+        )
+        .await;
+        decide(
+            &mut member,
+            &hub,
+            "/portal/committee",
+            &id,
+            "vote",
+            "approve",
+            "",
+        )
+        .await;
         member.finish().await.unwrap();
     }
     acknowledge(&mut researcher, &hub, &id).await;
@@ -182,7 +234,10 @@ async fn each_role_walks_the_application_to_approval() {
     researcher.expect_text("main", "Approved").await.unwrap();
     researcher.step("approved").await.unwrap();
     researcher
-        .goto(&format!("{}/portal/applications/{id}/print?lang=en", hub.url))
+        .goto(&format!(
+            "{}/portal/applications/{id}/print?lang=en",
+            hub.url
+        ))
         .await
         .unwrap();
     researcher.step("print").await.unwrap();
@@ -211,6 +266,9 @@ async fn the_policy_approves_in_the_browser_at_submission() {
             .unwrap();
         site.step("policy").await.unwrap();
         site.submit("form[action$='/policy/opt-in']").await.unwrap();
+        site.goto(&format!("{}/portal/applications/policy?lang=en", hub.url))
+            .await
+            .unwrap();
         site.expect_text("main", "takes part").await.unwrap();
         site.step("opted-in").await.unwrap();
         site.finish().await.unwrap();
@@ -219,6 +277,10 @@ async fn the_policy_approves_in_the_browser_at_submission() {
     researcher.timed("sign-in");
     let id = researcher_submits(&mut researcher, &hub, "KM in NSCLC (policy)", "0.5").await;
     let took = researcher.timed("form filled, submitted and approved by policy");
+    researcher
+        .goto(&format!("{}/portal/applications/{id}?lang=en", hub.url))
+        .await
+        .unwrap();
     researcher.expect_text("main", "Approved").await.unwrap();
     researcher
         .expect_text("main", "Every rule of the policy held")

@@ -55,7 +55,7 @@ pub struct Actor {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Replace the draft (the applicant, while drafting or reworking).
-    SaveDraft(ApplicationContent),
+    SaveDraft(Box<ApplicationContent>),
     /// Attach the stored ethics vote to the draft.
     AttachEthics(EthicsVote),
     /// Submit the draft as the next immutable version.
@@ -197,7 +197,7 @@ pub fn act(
             }
             stage_is(app, &[Stage::Draft, Stage::Rework], "editing")?;
             let ethics = next.draft.as_ref().and_then(|d| d.ethics.clone());
-            let mut content = content;
+            let mut content = *content;
             // the ethics vote is attached by upload only
             content.ethics = ethics;
             next.draft = Some(content);

@@ -162,7 +162,7 @@ fn only_the_applicant_edits_and_submits_and_only_while_drafting() {
         Refusal::Forbidden(_)
     ));
     assert!(matches!(
-        refused(&app, &bob, Action::SaveDraft(content())),
+        refused(&app, &bob, Action::SaveDraft(Box::new(content()))),
         Refusal::Forbidden(_)
     ));
     assert!(matches!(
@@ -175,7 +175,7 @@ fn only_the_applicant_edits_and_submits_and_only_while_drafting() {
         Refusal::Conflict(_)
     ));
     assert!(matches!(
-        refused(&app, &alice(), Action::SaveDraft(content())),
+        refused(&app, &alice(), Action::SaveDraft(Box::new(content()))),
         Refusal::Conflict(_)
     ));
 }
@@ -211,7 +211,7 @@ fn saving_a_draft_keeps_the_uploaded_ethics_vote() {
         bytes: 1,
         filename: "x.pdf".into(),
     });
-    let app = step(&app, &alice(), Action::SaveDraft(forged));
+    let app = step(&app, &alice(), Action::SaveDraft(Box::new(forged)));
     assert_eq!(app.draft.unwrap().ethics, Some(vote));
 }
 
@@ -270,7 +270,7 @@ fn rework_creates_a_new_version_and_keeps_the_old_one() {
     );
     let mut c = content();
     c.title = "NSCLC".into();
-    let edited = step(&back, &alice(), Action::SaveDraft(c));
+    let edited = step(&back, &alice(), Action::SaveDraft(Box::new(c)));
     let again = step(&edited, &alice(), Action::Submit);
     assert_eq!(again.stage, Stage::FormalCheck);
     assert_eq!(again.versions.len(), 2);
@@ -387,7 +387,7 @@ fn all_sites_declining_rejects() {
     assert!(app.last_reasons().unwrap().contains("every site declined"));
     // rejection is final
     assert!(matches!(
-        refused(&app, &alice(), Action::SaveDraft(content())),
+        refused(&app, &alice(), Action::SaveDraft(Box::new(content()))),
         Refusal::Conflict(_)
     ));
     assert!(matches!(

@@ -135,7 +135,10 @@ async fn save_draft(
     ApiPath(id): ApiPath<String>,
     ApiJson(content): ApiJson<ApplicationContent>,
 ) -> Result<Json<Application>, ApiError> {
-    run(user, state, id, |_| Ok(Action::SaveDraft(content))).await
+    run(user, state, id, |_| {
+        Ok(Action::SaveDraft(Box::new(content)))
+    })
+    .await
 }
 
 async fn submit(

@@ -104,7 +104,13 @@ async fn save(
     let id = run(state, move |s| {
         let id = match id {
             Some(id) => {
-                service::decide(s, &a, &id, workflow::Action::SaveDraft(content), VIA)?;
+                service::decide(
+                    s,
+                    &a,
+                    &id,
+                    workflow::Action::SaveDraft(Box::new(content)),
+                    VIA,
+                )?;
                 id
             }
             None => service::create(s, &a, content, false, VIA)?.id,
