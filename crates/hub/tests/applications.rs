@@ -76,6 +76,11 @@ impl TestHub {
         me
     }
 
+    /// A signed-in portal session of `user`.
+    async fn session(&self, user: &str) -> portal::Session {
+        portal::Session::sign_in(&self.url, user, &token(user)).await
+    }
+
     fn client(&self, user: &str) -> HubClient {
         HubClient::new(&self.url, &token(user))
     }
@@ -482,9 +487,8 @@ async fn the_pages_walk_the_manual_flow_role_by_role() {
     let app = hub.submitted(&content()).await;
     let id = app.id.clone();
     let detail = format!("/portal/applications/{id}");
-    let sign_in = |who: &'static str| portal::Session::sign_in(&hub.url, who, &token(who));
 
-    let alice = sign_in("alice").await;
+    let alice = hub.session("alice").await;
     let mine = alice.get_text("/portal/applications?lang=en").await;
     assert!(
         mine.contains(&id) && mine.contains("site-a: pending"),
@@ -494,7 +498,7 @@ async fn the_pages_walk_the_manual_flow_role_by_role() {
     assert!(print.contains("print.css") && print.contains(&app.versions[0].sha256));
 
     // the office: inbox, then the formal check
-    let office = sign_in("office").await;
+    let office = hub.session("office").await;
     assert!(office.get_text("/portal/office").await.contains(&id));
     office.decide(&detail, "formal-check", "pass", "").await;
 
@@ -503,7 +507,7 @@ async fn the_pages_walk_the_manual_flow_role_by_role() {
         ("sa", "conditions", "cite the registry"),
         ("sb", "accept", ""),
     ] {
-        let s = sign_in(who).await;
+        let s = hub.session(who).await;
         assert!(
             s.get_text("/portal/site-checks").await.contains(&id),
             "{who}"
@@ -512,13 +516,13 @@ async fn the_pages_walk_the_manual_flow_role_by_role() {
     }
     // two committee members vote
     for who in ["c1", "c2"] {
-        let c = sign_in(who).await;
+        let c = hub.session(who).await;
         assert!(c.get_text("/portal/committee").await.contains(&id), "{who}");
         c.decide(&detail, "vote", "approve", "").await;
     }
     // both sides acknowledge the terms
     for who in ["alice", "sa", "sb"] {
-        let s = sign_in(who).await;
+        let s = hub.session(who).await;
         let page = s.get_text(&format!("{detail}?lang=en")).await;
         assert!(
             page.contains("cite the registry"),
