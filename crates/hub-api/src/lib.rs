@@ -9,6 +9,7 @@
 use oncofed_crypto::PublicKey;
 use oncofed_model::SiteId;
 use oncofed_protocol::api::{FeasibilityRequest, FeasibilityResponse, RegisterSite};
+use oncofed_protocol::application::{Application, ApplicationContent};
 use oncofed_protocol::{Criteria, QueryId};
 use std::time::Duration;
 
@@ -260,6 +261,141 @@ impl HubClient {
         project: &oncofed_protocol::analysis::Project,
     ) -> Result<oncofed_protocol::analysis::Project, ClientError> {
         self.post("/v1/admin/projects", project).await
+    }
+
+    /// Creates an application for a project (researcher token) in draft:
+    /// upload the ethics vote with [`HubClient::upload_ethics`], then
+    /// [`HubClient::submit_application`].
+    pub async fn create_application(
+        &self,
+        content: &ApplicationContent,
+    ) -> Result<Application, ClientError> {
+        let body = serde_json::json!({ "content": content, "submit": false });
+        self.post("/v1/applications", &body).await
+    }
+
+    /// Uploads the ethics vote (a PDF) of application `id` (applicant's token).
+    pub async fn upload_ethics(
+        &self,
+        id: &str,
+        filename: &str,
+        pdf: Vec<u8>,
+    ) -> Result<Application, ClientError> {
+        let path = format!(
+            "/v1/applications/{}/ethics?filename={}",
+            form_escape(id),
+            form_escape(filename)
+        );
+        let json = self.json()?;
+        let request = json
+            .request(reqwest::Method::PUT, &path)
+            .header(reqwest::header::CONTENT_TYPE, "application/pdf")
+            .body(pdf);
+        Ok(json.send(request).await?)
+    }
+
+    /// Submits the draft of application `id` (applicant's token). If the
+    /// hub's approval policy holds for it, the answer is already `approved`
+    /// with its project; otherwise it waits at the formal check and
+    /// [`Application::policy_verdict`] names the rules that failed.
+    pub async fn submit_application(&self, id: &str) -> Result<Application, ClientError> {
+        let path = format!("/v1/applications/{}/submit", form_escape(id));
+        self.post(&path, &serde_json::json!({})).await
+    }
+
+    /// Creates, uploads the ethics vote for and submits an application in
+    /// one go; see [`HubClient::submit_application`] for the answer.
+    pub async fn apply(
+        &self,
+        content: &ApplicationContent,
+        ethics_pdf: Vec<u8>,
+    ) -> Result<Application, ClientError> {
+        let app = self.create_application(content).await?;
+        self.upload_ethics(&app.id, "ethics-vote.pdf", ethics_pdf)
+            .await?;
+        self.submit_application(&app.id).await
+    }
+
+    /// Application `id` with its stage, versions, per-site decisions, votes
+    /// and history, if the caller may see it.
+    pub async fn application(&self, id: &str) -> Result<Application, ClientError> {
+        self.get(&format!("/v1/applications/{}", form_escape(id)))
+            .await
+    }
+
+    /// The applications the caller may see.
+    pub async fn applications(&self) -> Result<Vec<Application>, ClientError> {
+        self.get("/v1/applications").await
+    }
+
+    /// The central office's formal check (admin token): pass, or back for
+    /// rework with `reasons`.
+    pub async fn formal_check(
+        &self,
+        id: &str,
+        pass: bool,
+        reasons: &str,
+    ) -> Result<Application, ClientError> {
+        let path = format!("/v1/applications/{}/formal-check", form_escape(id));
+        self.post(
+            &path,
+            &serde_json::json!({ "pass": pass, "reasons": reasons }),
+        )
+        .await
+    }
+
+    /// A site's decision on application `id` (that site's site-admin token).
+    pub async fn site_decision(
+        &self,
+        id: &str,
+        site: &str,
+        decision: &oncofed_protocol::application::SiteDecision,
+    ) -> Result<Application, ClientError> {
+        let path = format!(
+            "/v1/applications/{}/sites/{}",
+            form_escape(id),
+            form_escape(site)
+        );
+        self.post(&path, decision).await
+    }
+
+    /// A committee member's vote on application `id` (committee token).
+    pub async fn vote(
+        &self,
+        id: &str,
+        vote: &oncofed_protocol::application::Vote,
+    ) -> Result<Application, ClientError> {
+        let path = format!("/v1/applications/{}/votes", form_escape(id));
+        self.post(&path, vote).await
+    }
+
+    /// Acknowledges the terms of application `id` as the applicant or as an
+    /// accepting site's admin (the caller's role decides which).
+    pub async fn acknowledge(&self, id: &str) -> Result<Application, ClientError> {
+        let path = format!("/v1/applications/{}/acknowledge", form_escape(id));
+        self.post(&path, &serde_json::json!({})).await
+    }
+
+    /// Registers an institution and its members (admin token): the approval
+    /// policy's `registered-institution` rule reads them.
+    pub async fn register_institution(
+        &self,
+        id: &str,
+        name: &str,
+        members: &[&str],
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = serde_json::json!({ "id": id, "name": name, "members": members });
+        self.post("/v1/admin/institutions", &body).await
+    }
+
+    /// Opts the caller's site into (or out of) approval under the hub's
+    /// policy (site-admin token).
+    pub async fn policy_opt_in(&self, opt_in: bool) -> Result<serde_json::Value, ClientError> {
+        self.post(
+            "/v1/applications/policy/opt-in",
+            &serde_json::json!({ "opt_in": opt_in }),
+        )
+        .await
     }
 
     /// The caller's projects with the ε spent in each: researcher token.

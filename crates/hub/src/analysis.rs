@@ -182,6 +182,13 @@ impl<'a> HubFederation<'a> {
         limits: &AnalysisLimits,
         project: &PlanLimits,
     ) -> Result<Self, AnalysisError> {
+        // A project approved through an application runs on the sites that
+        // accepted it only (a declining site dropped out).
+        let allowed = state
+            .inner
+            .db
+            .project_sites(&request.project)
+            .map_err(federation_error)?;
         let registered: Vec<String> = state
             .inner
             .db
@@ -189,6 +196,7 @@ impl<'a> HubFederation<'a> {
             .map_err(federation_error)?
             .into_iter()
             .map(|(s, _)| s)
+            .filter(|s| allowed.as_ref().is_none_or(|a| a.contains(s)))
             .collect();
         let planned = planned_rounds(request, limits, project)?;
         let plan = run_plan(&run_id, request, project, planned)

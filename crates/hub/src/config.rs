@@ -253,6 +253,9 @@ pub struct HubConfig {
     pub beacon: BeaconConfig,
     /// The federation's HealthDCAT-AP catalogue (`/catalogue`, issue 17).
     pub catalogue: crate::catalogue::CatalogueConfig,
+    /// The automatic approval policy for applications (issue 17, item 3):
+    /// by default the one the hub ships (`policy/auto-approval-v1.toml`).
+    pub approval_policy: crate::applications::PolicySource,
 }
 
 /// The federated Beacon v2: who it is, its defences, how long it waits.
@@ -323,6 +326,7 @@ impl HubConfig {
             insecure_http: false,
             beacon: BeaconConfig::default(),
             catalogue: crate::catalogue::CatalogueConfig::default(),
+            approval_policy: crate::applications::PolicySource::Shipped,
         }
     }
 }

@@ -4,6 +4,8 @@
 //! queued and claimed tasks are handed out again (claimed ones after the claim
 //! timeout), and results posted after the restart complete their queries.
 
+mod applications;
+pub(crate) use applications::Institution;
 mod beacon;
 pub(crate) mod contributions;
 mod catalogue;
@@ -87,6 +89,7 @@ const MIGRATIONS: &[&str] = &[
     // The contribution ledger (issue 17, item 4; R19).
     contributions::MIGRATION,
     catalogue::MIGRATION,
+    applications::MIGRATION,
 ];
 
 /// A task row.

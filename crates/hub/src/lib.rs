@@ -28,6 +28,7 @@
 //! | `GET /v1/site/tasks?wait=S` | a site (signed request) | sealed `Task`s (long poll) |
 //! | `POST /v1/site/results` | a site (signed request) | sealed `TaskOutcome` |
 //! | `GET /v1/audit/export` | auditor | the audit trail as JSON Lines |
+//! | `/v1/applications…`, `/v1/admin/institutions` | by role, see `routes::applications` | the application workflow (issue 17) |
 //! | `GET /beacon/v2/`, `/info`, `/configuration`, `/map`, `/entry_types`, `/filtering_terms` | anyone | Beacon v2.1.1 informational responses |
 //! | `GET`, `POST /beacon/v2/g_variants` | anyone (boolean); researcher token (count); `?project=` approved for genetic or germline data (controlled) | Beacon v2.1.1 boolean or count response, or error |
 //!
@@ -50,6 +51,7 @@
 
 mod aggregate;
 mod analysis;
+pub mod applications;
 mod auth;
 pub mod catalogue;
 pub mod config;
@@ -66,6 +68,7 @@ mod site_request;
 // The contribution ledger (R19): recorded at release, read by the site pages.
 pub(crate) mod ledger;
 
+pub use applications::PolicySource;
 pub use config::{
     BeaconConfig, DEFAULT_DATASET_EPSILON, DEFAULT_RELEASE_EPSILON, HubConfig, Role, Users,
 };
@@ -143,6 +146,9 @@ struct Inner {
     site_keys: Mutex<HashMap<String, PublicKey>>,
     site_wakeups: Mutex<HashMap<String, Arc<Notify>>>,
     results: Notify,
+    /// The automatic approval policy in force (`None`: every application
+    /// goes the manual way).
+    approval_policy: Option<applications::policy::ApprovalPolicy>,
     portal: portal::PortalState,
 }
 
@@ -182,6 +188,7 @@ impl AppState {
                 "analysis runs interrupted by a restart were marked failed"
             );
         }
+        let approval_policy = config.approval_policy.load().map_err(LaunchError::Config)?;
         let tls = config.tls.is_some();
         let mut site_keys = HashMap::new();
         for (site, key) in db.sites()? {
@@ -206,6 +213,7 @@ impl AppState {
                 site_keys: Mutex::new(site_keys),
                 site_wakeups: Mutex::new(HashMap::new()),
                 results: Notify::new(),
+                approval_policy,
                 portal: portal::PortalState::new(tls),
             }),
         })
@@ -333,6 +341,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::swarm::router())
         .merge(routes::audit::router())
         .merge(routes::beacon::router())
+        .merge(routes::applications::router())
         .merge(portal::router())
         .merge(routes::catalogue::router())
         .fallback(|| async { ApiError::NotFound })

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod analyses;
+pub mod applications;
 pub mod audit;
 pub mod beacon;
 pub mod catalogue;

@@ -88,6 +88,11 @@ pub struct ServeArgs {
     /// project's budget, and refused past it.
     #[arg(long, default_value_t = oncofed_hub::DEFAULT_DATASET_EPSILON)]
     dataset_epsilon: f64,
+    /// The automatic approval policy for applications: a TOML file in the
+    /// format of the shipped `crates/hub/policy/auto-approval-v1.toml`, or
+    /// `off` (every application goes the manual way). Default: the shipped one.
+    #[arg(long, env = "ONCOFED_HUB_APPROVAL_POLICY")]
+    approval_policy: Option<String>,
     /// The ε of an analysis release whose request names none: its counts of
     /// people are noised and it is charged to the project's and the dataset's
     /// budget like any other, so no release is free. 0 releases exact counts
@@ -330,6 +335,11 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let mut config = HubConfig::new(&a.data_dir, key.clone(), users);
     config.dataset_epsilon_budget = a.dataset_epsilon;
+    config.approval_policy = match a.approval_policy.as_deref() {
+        None => oncofed_hub::PolicySource::Shipped,
+        Some("off") => oncofed_hub::PolicySource::Off,
+        Some(path) => oncofed_hub::PolicySource::File(path.into()),
+    };
     if !(a.release_epsilon.is_finite() && a.release_epsilon >= 0.0) {
         anyhow::bail!("--release-epsilon must be a finite number >= 0 (0: exact counts, no DP)");
     }

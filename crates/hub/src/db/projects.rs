@@ -91,6 +91,24 @@ pub(crate) fn fits(spent: f64, epsilon: f64, budget: f64) -> bool {
     spent + epsilon <= budget * (1.0 + 1e-12)
 }
 
+/// Creates or replaces a project on `conn` (also inside a caller's
+/// transaction: an application's approval creates its project atomically).
+pub(super) fn insert_project(
+    conn: &rusqlite::Connection,
+    project: &Project,
+    approved_by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let definition = serde_json::to_string(project).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO project (project_id, definition, approved_by, approved_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (project_id) DO UPDATE SET definition = excluded.definition,
+            approved_by = excluded.approved_by, approved_at = excluded.approved_at",
+        params![project.id, definition, approved_by, now.to_rfc3339()],
+    )?;
+    Ok(())
+}
+
 fn run_state(s: &str) -> RunState {
     match s {
         "done" => RunState::Done,
@@ -115,15 +133,7 @@ impl Db {
         approved_by: &str,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
-        let definition =
-            serde_json::to_string(project).map_err(|e| DbError::Corrupt(e.to_string()))?;
-        self.conn().execute(
-            "INSERT INTO project (project_id, definition, approved_by, approved_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (project_id) DO UPDATE SET definition = excluded.definition,
-                approved_by = excluded.approved_by, approved_at = excluded.approved_at",
-            params![project.id, definition, approved_by, now.to_rfc3339()],
-        )?;
-        Ok(())
+        insert_project(&self.conn(), project, approved_by, now)
     }
 
     /// Every project.
