@@ -8,6 +8,8 @@ mod beacon;
 mod projects;
 pub(crate) use projects::{BudgetScope, fits};
 mod releases;
+mod research;
+pub(crate) use research::RunDetail;
 mod swarm;
 pub(crate) use swarm::SwarmRow;
 

@@ -91,7 +91,7 @@ pub(crate) fn fits(spent: f64, epsilon: f64, budget: f64) -> bool {
     spent + epsilon <= budget * (1.0 + 1e-12)
 }
 
-fn run_state(s: &str) -> RunState {
+pub(super) fn run_state(s: &str) -> RunState {
     match s {
         "done" => RunState::Done,
         "failed" => RunState::Failed,
