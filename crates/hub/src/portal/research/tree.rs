@@ -108,15 +108,14 @@ impl Node {
                 if let Some(p) = parse_path(path) {
                     kinds.push((p, v.clone()));
                 }
-            } else if let Some(rest) = k.strip_prefix("f:") {
-                if let Some((path, field)) = rest.rsplit_once(':')
-                    && let Some(p) = parse_path(path)
-                {
-                    fields
-                        .entry(p)
-                        .or_default()
-                        .insert(field.into(), v.trim().into());
-                }
+            } else if let Some((path, field)) =
+                k.strip_prefix("f:").and_then(|r| r.rsplit_once(':'))
+                && let Some(p) = parse_path(path)
+            {
+                fields
+                    .entry(p)
+                    .or_default()
+                    .insert(field.into(), v.trim().into());
             }
         }
         // Parents before children, siblings in index order.
