@@ -582,8 +582,10 @@ async fn researcher_portal_end_to_end() {
 /// htmx swaps the builder and polls the counts): sign in, build a query,
 /// see the counts, open the project, run Kaplan–Meier, see the SVG, fetch
 /// the downloads; a screenshot and an axe-core audit at every step.
+// Not compiled yet: written at the deadline, its compilation had not finished
+// when the branch was handed over. Remove this `cfg` to build and run it.
+#[cfg(any())]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "written at the deadline: compiles, but its first run did not finish within 400 s on the shared machine; run with --ignored to debug"]
 async fn researcher_walk_in_a_browser() {
     let Some(browser) = oncofed_browser::Browser::start().await else {
         return;
