@@ -13,6 +13,8 @@ pub(crate) use catalogue::Published;
 mod projects;
 pub(crate) use projects::{BudgetScope, fits};
 mod releases;
+mod research;
+pub(crate) use research::RunDetail;
 mod swarm;
 pub(crate) use swarm::SwarmRow;
 

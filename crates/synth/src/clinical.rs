@@ -14,7 +14,7 @@ use crate::record::{
     Condition, Consent, ConsentKind, Medication, ObsValue, Observation, Procedure, Resource,
     ResourceBody, Truth,
 };
-use crate::therapy::TherapyPlan;
+use crate::therapy::{self, TherapyPlan};
 use chrono::NaiveDate;
 use oncofed_model::CodeSystem;
 
@@ -207,8 +207,8 @@ pub(crate) fn course(
                 &mut res,
                 0,
                 ResourceBody::Procedure(Procedure {
-                    ops: "8-522",
-                    display: "Hochvoltstrahlentherapie",
+                    ops: therapy::RADIOTHERAPY.0,
+                    display: therapy::RADIOTHERAPY.1,
                     date,
                 }),
             );
@@ -314,8 +314,8 @@ pub(crate) fn course(
                     &mut res,
                     slot,
                     ResourceBody::Procedure(Procedure {
-                        ops: "8-805",
-                        display: "Transfusion von peripher gewonnenen hämatopoetischen Stammzellen",
+                        ops: therapy::STEM_CELL_TRANSPLANT.0,
+                        display: therapy::STEM_CELL_TRANSPLANT.1,
                         date,
                     }),
                 );

@@ -7,6 +7,55 @@ use crate::record::{ObsValue, Observation, Truth};
 use chrono::NaiveDate;
 use oncofed_model::Sex;
 
+/// A laboratory value the generator reports: LOINC code, display, UCUM unit.
+pub(crate) type Lab = (&'static str, &'static str, &'static str);
+
+/// Hemoglobin [Mass/volume] in Blood (g/dL).
+pub(crate) const HAEMOGLOBIN: Lab = ("718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL");
+/// Leukocytes [#/volume] in Blood by Automated count (10*3/uL).
+pub(crate) const LEUKOCYTES: Lab = (
+    "6690-2",
+    "Leukocytes [#/volume] in Blood by Automated count",
+    "10*3/uL",
+);
+/// Platelets [#/volume] in Blood by Automated count (10*3/uL).
+pub(crate) const PLATELETS: Lab = (
+    "777-3",
+    "Platelets [#/volume] in Blood by Automated count",
+    "10*3/uL",
+);
+/// Lactate dehydrogenase [Enzymatic activity/volume] in Serum or Plasma (U/L).
+pub(crate) const LDH: Lab = (
+    "2532-0",
+    "Lactate dehydrogenase [Enzymatic activity/volume] in Serum or Plasma",
+    "U/L",
+);
+/// Creatinine [Mass/volume] in Serum or Plasma (mg/dL).
+pub(crate) const CREATININE: Lab = (
+    "2160-0",
+    "Creatinine [Mass/volume] in Serum or Plasma",
+    "mg/dL",
+);
+/// Beta-2-Microglobulin [Mass/volume] in Serum or Plasma (mg/L).
+pub(crate) const BETA2_MICROGLOBULIN: Lab = (
+    "1952-1",
+    "Beta-2-Microglobulin [Mass/volume] in Serum or Plasma",
+    "mg/L",
+);
+/// Blasts/100 leukocytes in Bone marrow (%).
+pub(crate) const BLASTS_MARROW: Lab = ("11150-0", "Blasts/100 leukocytes in Bone marrow", "%");
+
+/// Every laboratory value the generator reports (the vocabulary lists them).
+pub(crate) const LABS: [Lab; 7] = [
+    HAEMOGLOBIN,
+    LEUKOCYTES,
+    PLATELETS,
+    LDH,
+    CREATININE,
+    BETA2_MICROGLOBULIN,
+    BLASTS_MARROW,
+];
+
 /// Clinical T, N and M categories consistent with the stage group.
 pub(crate) fn tnm(rng: &mut SynthRng, entity: Entity, stage: Stage) -> (String, String, String) {
     let max_n = if entity == Entity::Colorectal { 2 } else { 3 };
@@ -45,7 +94,7 @@ pub(crate) fn lab_panel(
     let f = if at_diagnosis { 1.0 } else { 0.4 };
     let stage = t.stage.map_or(0, Stage::number) as f64;
     let male = t.sex == Sex::Male;
-    let q = |loinc, display, value: f64, unit| Observation {
+    let q = |(loinc, display, unit): Lab, value: f64| Observation {
         loinc,
         display,
         date,
@@ -86,41 +135,25 @@ pub(crate) fn lab_panel(
         1.0
     };
     let mut panel = vec![
+        q(HAEMOGLOBIN, draw::round(hb.clamp(5.0, 18.5), 1)),
         q(
-            "718-7",
-            "Hemoglobin [Mass/volume] in Blood",
-            draw::round(hb.clamp(5.0, 18.5), 1),
-            "g/dL",
-        ),
-        q(
-            "6690-2",
-            "Leukocytes [#/volume] in Blood by Automated count",
+            LEUKOCYTES,
             draw::round(
                 draw::lognormal(rng, leuko_median, leuko_gsd).clamp(0.3, 400.0),
                 1,
             ),
-            "10*3/uL",
         ),
         q(
-            "777-3",
-            "Platelets [#/volume] in Blood by Automated count",
+            PLATELETS,
             draw::round(draw::lognormal(rng, plt_median, 1.5).clamp(5.0, 900.0), 0),
-            "10*3/uL",
         ),
+        q(LDH, draw::round(ldh.clamp(90.0, 5000.0), 0)),
         q(
-            "2532-0",
-            "Lactate dehydrogenase [Enzymatic activity/volume] in Serum or Plasma",
-            draw::round(ldh.clamp(90.0, 5000.0), 0),
-            "U/L",
-        ),
-        q(
-            "2160-0",
-            "Creatinine [Mass/volume] in Serum or Plasma",
+            CREATININE,
             draw::round(
                 draw::lognormal(rng, crea_base * crea_factor, 1.2).clamp(0.3, 12.0),
                 2,
             ),
-            "mg/dL",
         ),
     ];
     if t.entity == Entity::Myeloma {
@@ -131,12 +164,7 @@ pub(crate) fn lab_panel(
             (true, _) => draw::uniform(rng, 5.5, 15.0),
             (false, _) => draw::lognormal(rng, 3.0, 1.4),
         };
-        panel.push(q(
-            "1952-1",
-            "Beta-2-Microglobulin [Mass/volume] in Serum or Plasma",
-            draw::round(b2m, 1),
-            "mg/L",
-        ));
+        panel.push(q(BETA2_MICROGLOBULIN, draw::round(b2m, 1)));
     }
     if matches!(t.entity, Entity::Aml | Entity::Cll) {
         let blasts = match (t.entity, at_diagnosis) {
@@ -146,12 +174,7 @@ pub(crate) fn lab_panel(
         };
         // docs/fhir-profile.md says 11150-2, whose LOINC check digit is wrong: the code
         // for blasts/100 leukocytes in bone marrow is 11150-0.
-        panel.push(q(
-            "11150-0",
-            "Blasts/100 leukocytes in Bone marrow",
-            draw::round(blasts, 1),
-            "%",
-        ));
+        panel.push(q(BLASTS_MARROW, draw::round(blasts, 1)));
     }
     panel
 }

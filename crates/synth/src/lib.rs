@@ -47,6 +47,7 @@ mod output;
 pub mod person;
 mod record;
 mod therapy;
+pub mod vocabulary;
 
 pub use config::{
     ConsentRates, MAX_SITES, MultiSiteRates, NDJSON_PATIENTS_PER_FILE, OutputFormat, SynthConfig,

@@ -48,6 +48,68 @@ const FLUOROURACIL: Drug = ("L01BC02", "Fluorouracil");
 const IRINOTECAN: Drug = ("L01CE02", "Irinotecan");
 const BEVACIZUMAB: Drug = ("L01FG01", "Bevacizumab");
 
+/// Every drug the generator prescribes (the vocabulary lists them).
+pub(crate) const DRUGS: [Drug; 26] = [
+    CYTARABINE,
+    DAUNORUBICIN,
+    VENETOCLAX,
+    AZACITIDINE,
+    IBRUTINIB,
+    RITUXIMAB,
+    CYCLOPHOSPHAMIDE,
+    DOXORUBICIN,
+    VINCRISTINE,
+    BORTEZOMIB,
+    LENALIDOMIDE,
+    DEXAMETHASONE,
+    DARATUMUMAB,
+    TAMOXIFEN,
+    LETROZOLE,
+    TRASTUZUMAB,
+    PACLITAXEL,
+    OSIMERTINIB,
+    PEMBROLIZUMAB,
+    CARBOPLATIN,
+    PEMETREXED,
+    DOCETAXEL,
+    OXALIPLATIN,
+    FLUOROURACIL,
+    IRINOTECAN,
+    BEVACIZUMAB,
+];
+
+/// A procedure: OPS code and display.
+pub(crate) type Procedure = (&'static str, &'static str);
+
+/// Surgeries, radiotherapy and transplant (OPS).
+pub(crate) const BREAST_CONSERVING: Procedure = (
+    "5-870",
+    "Partielle (brusterhaltende) Exzision der Mamma und Destruktion von Mammagewebe",
+);
+pub(crate) const MASTECTOMY: Procedure = ("5-872", "(Modifizierte radikale) Mastektomie");
+pub(crate) const LOBECTOMY: Procedure = ("5-324", "Einfache Lobektomie und Bilobektomie der Lunge");
+pub(crate) const RECTAL_RESECTION: Procedure =
+    ("5-484", "Rektumresektion unter Sphinktererhaltung");
+pub(crate) const COLON_RESECTION: Procedure = ("5-455", "Partielle Resektion des Dickdarmes");
+/// Radiotherapy.
+pub(crate) const RADIOTHERAPY: Procedure = ("8-522", "Hochvoltstrahlentherapie");
+/// Autologous or allogeneic stem cell transplant.
+pub(crate) const STEM_CELL_TRANSPLANT: Procedure = (
+    "8-805",
+    "Transfusion von peripher gewonnenen hämatopoetischen Stammzellen",
+);
+
+/// Every procedure the generator records (the vocabulary lists them).
+pub(crate) const PROCEDURES: [Procedure; 7] = [
+    BREAST_CONSERVING,
+    MASTECTOMY,
+    LOBECTOMY,
+    RECTAL_RESECTION,
+    COLON_RESECTION,
+    RADIOTHERAPY,
+    STEM_CELL_TRANSPLANT,
+];
+
 const fn reg(drugs: &'static [Drug], min: i64, max: i64) -> Regimen {
     Regimen {
         drugs,
@@ -165,14 +227,7 @@ pub(crate) fn plan_therapy(rng: &mut SynthRng, t: &Truth, adeno: bool) -> Therap
         Entity::Breast => {
             if stage <= 3 {
                 let bcs = draw::chance(rng, 0.7);
-                plan.surgery = Some(if bcs {
-                    (
-                        "5-870",
-                        "Partielle (brusterhaltende) Exzision der Mamma und Destruktion von Mammagewebe",
-                    )
-                } else {
-                    ("5-872", "(Modifizierte radikale) Mastektomie")
-                });
+                plan.surgery = Some(if bcs { BREAST_CONSERVING } else { MASTECTOMY });
                 plan.radiotherapy = bcs || stage == 3;
             }
             let r = if t.marker(Marker::Erbb2) == Some(true) {
@@ -192,7 +247,7 @@ pub(crate) fn plan_therapy(rng: &mut SynthRng, t: &Truth, adeno: bool) -> Therap
         Entity::Nsclc => {
             let egfr = t.marker(Marker::Egfr) == Some(true);
             if stage <= 2 {
-                plan.surgery = Some(("5-324", "Einfache Lobektomie und Bilobektomie der Lunge"));
+                plan.surgery = Some(LOBECTOMY);
                 if egfr && draw::chance(rng, 0.6) {
                     plan.line1 = Some((&OSIMERTINIB_MONO, draw::int(rng, 42, 90)));
                 } else if stage == 2 {
@@ -222,9 +277,9 @@ pub(crate) fn plan_therapy(rng: &mut SynthRng, t: &Truth, adeno: bool) -> Therap
             let rectum = t.icd10 == "C20";
             if stage <= 3 || draw::chance(rng, 0.3) {
                 plan.surgery = Some(if rectum {
-                    ("5-484", "Rektumresektion unter Sphinktererhaltung")
+                    RECTAL_RESECTION
                 } else {
-                    ("5-455", "Partielle Resektion des Dickdarmes")
+                    COLON_RESECTION
                 });
             }
             plan.radiotherapy = rectum && (2..=3).contains(&stage);

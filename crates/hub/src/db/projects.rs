@@ -109,7 +109,7 @@ pub(super) fn insert_project(
     Ok(())
 }
 
-fn run_state(s: &str) -> RunState {
+pub(super) fn run_state(s: &str) -> RunState {
     match s {
         "done" => RunState::Done,
         "failed" => RunState::Failed,

@@ -88,24 +88,27 @@ async fn list_mine(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ProjectStatus>>, ApiError> {
     user.require(Role::Researcher)?;
-    blocking(&state, move |s| {
-        let mut out = Vec::new();
-        for project in s.inner.db.projects().map_err(ApiError::internal)? {
-            if project.researchers.contains(&user.id) {
-                let epsilon_spent = s
-                    .inner
-                    .db
-                    .spent(&project.id, &user.id)
-                    .map_err(ApiError::internal)?;
-                out.push(ProjectStatus {
-                    project,
-                    epsilon_spent,
-                });
-            }
+    blocking(&state, move |s| projects_of(s, &user.id).map(Json)).await
+}
+
+/// The projects researcher `user` belongs to, with the ε they spent in each:
+/// what `GET /v1/projects` answers and the portal lists (blocking).
+pub(crate) fn projects_of(state: &AppState, user: &str) -> Result<Vec<ProjectStatus>, ApiError> {
+    let mut out = Vec::new();
+    for project in state.inner.db.projects().map_err(ApiError::internal)? {
+        if project.researchers.iter().any(|r| r == user) {
+            let epsilon_spent = state
+                .inner
+                .db
+                .spent(&project.id, user)
+                .map_err(ApiError::internal)?;
+            out.push(ProjectStatus {
+                project,
+                epsilon_spent,
+            });
         }
-        Ok(Json(out))
-    })
-    .await
+    }
+    Ok(out)
 }
 
 /// Checks project membership, categories and budget; refusals are audited.
@@ -220,8 +223,28 @@ pub(super) fn consume_run_quota(
 async fn submit(
     AsResearcher(user): AsResearcher,
     State(state): State<AppState>,
-    ApiJson(mut req): ApiJson<AnalysisRequest>,
+    ApiJson(req): ApiJson<AnalysisRequest>,
 ) -> Result<Json<AnalysisResponse>, ApiError> {
+    let wait = Duration::from_secs(req.wait_seconds.unwrap_or(0)).min(MAX_WAIT);
+    let run_id = start_run(&state, user.id, req).await?;
+    respond(&state, run_id, wait).await
+}
+
+/// Starts an analysis run for researcher `user_id`: the hub's default ε when
+/// the request names none, validation, admission (membership, categories,
+/// plan, budgets), the per-user run quota, the stored run and its audit
+/// entry; the run itself continues in the background. Shared by
+/// `POST /v1/analyses` and the portal's analysis forms, so both go through
+/// the same checks, budget and audit.
+pub(crate) async fn start_run(
+    state: &AppState,
+    user_id: String,
+    mut req: AnalysisRequest,
+) -> Result<QueryId, ApiError> {
+    let user = User {
+        id: user_id,
+        role: Role::Researcher,
+    };
     // Every release carries counts of people: without an ε of its own it is
     // released under the hub's default ε and charged like any other (issue 11:
     // releases without ε were free and unlimited).
@@ -229,10 +252,9 @@ async fn submit(
         req.epsilon = state.inner.config.default_release_epsilon;
     }
     oncofed_analysis::driver::validate(&req).map_err(|e| api_error(&e))?;
-    let wait = Duration::from_secs(req.wait_seconds.unwrap_or(0)).min(MAX_WAIT);
     let user_id = user.id.clone();
     let request = req.clone();
-    let (run_id, project) = blocking(&state, move |s| {
+    let (run_id, project) = blocking(state, move |s| {
         let project = admit(s, &user.id, &req)?;
         let now = Utc::now();
         consume_run_quota(s, &user.id, &project.id, now)?;
@@ -275,7 +297,7 @@ async fn submit(
         request,
         project,
     ));
-    respond(&state, run_id, wait).await
+    Ok(run_id)
 }
 
 /// Runs the analysis to its end and records the outcome.
@@ -426,8 +448,9 @@ async fn fetch(
     respond(&state, run_id, wait).await
 }
 
-/// The run's state, waiting up to `wait` for it to end.
-async fn respond(
+/// The run's state, waiting up to `wait` for it to end (also the portal's
+/// run page, after its ownership check).
+pub(crate) async fn respond(
     state: &AppState,
     run_id: QueryId,
     wait: Duration,

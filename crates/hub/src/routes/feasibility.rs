@@ -30,12 +30,35 @@ async fn submit(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<FeasibilityRequest>,
 ) -> Result<Json<FeasibilityResponse>, ApiError> {
-    req.criteria
-        .validate()
-        .map_err(|e| ApiError::Invalid(format!("criteria: {e}")))?;
     let wait = Duration::from_secs(req.wait_seconds.unwrap_or(10)).min(MAX_WAIT);
     let user_id = user.id.clone();
-    let query_id = blocking(&state, move |s| {
+    let query_id = submit_query(&state, user.id, req.criteria).await?;
+    wait_for(&state, &query_id, wait).await;
+    respond(&state, query_id, user_id).await
+}
+
+/// Submits a feasibility query for researcher `user_id`: validation, the
+/// per-user rate limit and weekly quota, one sealed task per registered site,
+/// the audit entries, and a wake-up for the sites' long polls. Shared by
+/// `POST /v1/feasibility` and the portal's feasibility builder, so both go
+/// through the same limits and audit.
+pub(crate) async fn submit_query(
+    state: &AppState,
+    user_id: String,
+    criteria: oncofed_protocol::criteria::Criteria,
+) -> Result<QueryId, ApiError> {
+    criteria
+        .validate()
+        .map_err(|e| ApiError::Invalid(format!("criteria: {e}")))?;
+    let req = FeasibilityRequest {
+        criteria,
+        wait_seconds: None,
+    };
+    let user = crate::auth::User {
+        id: user_id,
+        role: Role::Researcher,
+    };
+    let query_id = blocking(state, move |s| {
         let now = Utc::now();
         {
             let mut limiter = s.inner.limiter.lock().unwrap_or_else(|p| p.into_inner());
@@ -95,8 +118,7 @@ async fn submit(
     for site in state.inner.db.sites().map_err(ApiError::internal)? {
         state.wakeup(&site.0).notify_one();
     }
-    wait_for(&state, &query_id, wait).await;
-    respond(&state, query_id, user_id).await
+    Ok(query_id)
 }
 
 async fn fetch(
@@ -160,6 +182,18 @@ async fn respond(
     query_id: QueryId,
     reader: String,
 ) -> Result<Json<FeasibilityResponse>, ApiError> {
+    released(state, query_id, reader).await.map(Json)
+}
+
+/// The figures of a query as released to `reader` now (disclosure rules of
+/// `aggregate::release`), auditing each distinct release once per reader.
+/// The caller has checked that `reader` may see the query. Shared by
+/// `GET /v1/feasibility/{id}` and the portal, so both show the same release.
+pub(crate) async fn released(
+    state: &AppState,
+    query_id: QueryId,
+    reader: String,
+) -> Result<FeasibilityResponse, ApiError> {
     let response = blocking(state, move |s| {
         let now = Utc::now();
         s.inner
@@ -206,7 +240,7 @@ async fn respond(
     if response.status == QueryStatus::Running {
         tracing::debug!(query = %response.query_id, "released a running query's interim figures");
     }
-    Ok(Json(response))
+    Ok(response)
 }
 
 impl AppState {
