@@ -17,6 +17,13 @@ pub enum Role {
     Admin,
     /// Reads the audit trail.
     Auditor,
+    /// A member of the use-and-access committee: votes on applications in the
+    /// portal (two distinct members approve an application).
+    Committee,
+    /// A site's administrator: checks applications for their site and reads
+    /// their site's contribution ledger. The site comes from the users file
+    /// (`site-admin:<site>`), see [`Users::site_of`].
+    SiteAdmin,
 }
 
 impl std::str::FromStr for Role {
@@ -26,8 +33,10 @@ impl std::str::FromStr for Role {
             "researcher" => Ok(Self::Researcher),
             "admin" => Ok(Self::Admin),
             "auditor" => Ok(Self::Auditor),
+            "committee" => Ok(Self::Committee),
+            "site-admin" => Ok(Self::SiteAdmin),
             _ => Err(format!(
-                "unknown role '{s}': use researcher, admin or auditor"
+                "unknown role '{s}': use researcher, admin, auditor, committee or site-admin:<site>"
             )),
         }
     }
@@ -61,6 +70,7 @@ pub enum ConfigError {
 #[derive(Clone, Default)]
 pub struct Users {
     registry: TokenRegistry<(String, Role)>,
+    sites: std::collections::BTreeMap<String, String>,
 }
 
 impl fmt::Debug for Users {
@@ -113,12 +123,23 @@ impl Users {
             let [user, role, hash] = fields[..] else {
                 return Err(bad("expected three fields".into()));
             };
-            let role: Role = role.parse().map_err(bad)?;
+            let (role, site) = match role.split_once(':') {
+                Some(("site-admin", site)) if !site.is_empty() => (Role::SiteAdmin, Some(site)),
+                _ => (role.parse().map_err(bad)?, None),
+            };
+            if role == Role::SiteAdmin && site.is_none() {
+                return Err(bad(
+                    "a site admin's role reads `site-admin:<site-id>`".into()
+                ));
+            }
             let hash = TokenDigest::from_hex(&hash.to_ascii_lowercase())
                 .ok_or_else(|| bad("the token hash must be 64 hexadecimal characters".into()))?;
             users
                 .add(user, role, hash.bytes())
                 .map_err(|e| bad(e.to_string()))?;
+            if let Some(site) = site {
+                users.sites.insert(user.to_owned(), site.to_owned());
+            }
         }
         Ok(users)
     }
@@ -127,6 +148,18 @@ impl Users {
     /// a second one).
     pub fn contains_user(&self, user: &str) -> bool {
         self.registry.holders().any(|(u, _)| u == user)
+    }
+
+    /// Makes `user` the administrator of `site` (their role must be
+    /// [`Role::SiteAdmin`]); for tests and the demo, which build users in code.
+    pub fn set_site(&mut self, user: impl Into<String>, site: impl Into<String>) {
+        self.sites.insert(user.into(), site.into());
+    }
+
+    /// The site a site admin administers (`site-admin:<site>` in the users
+    /// file); `None` for every other user.
+    pub fn site_of(&self, user: &str) -> Option<&str> {
+        self.sites.get(user).map(String::as_str)
     }
 
     /// The user presenting `token`, if any. Compares the token's digest with

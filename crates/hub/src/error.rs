@@ -55,6 +55,25 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The message a person may read for a refusal they can act on (a rule,
+    /// a malformed input, a limit); `None` for credential and internal errors.
+    pub fn client_message(&self) -> Option<String> {
+        match self {
+            Self::Refused(m) | Self::Invalid(m) | Self::PayloadTooLarge(m) => Some(m.clone()),
+            Self::TooManyRequests(m) => Some(m.clone()),
+            Self::RateLimited(refusal) => Some(refusal.to_string()),
+            Self::Busy { message, .. } => Some(message.clone()),
+            Self::UnsupportedMediaType
+            | Self::Unauthorized
+            | Self::SiteUnauthorized(_)
+            | Self::Forbidden
+            | Self::NotFound
+            | Self::Internal => None,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         use oncofed_service::Failure;

@@ -56,6 +56,7 @@ mod config_check;
 mod db;
 mod error;
 mod json;
+pub mod portal;
 mod private_fs;
 mod query;
 mod replay;
@@ -139,6 +140,7 @@ struct Inner {
     site_keys: Mutex<HashMap<String, PublicKey>>,
     site_wakeups: Mutex<HashMap<String, Arc<Notify>>>,
     results: Notify,
+    portal: portal::PortalState,
 }
 
 impl AppState {
@@ -177,6 +179,7 @@ impl AppState {
                 "analysis runs interrupted by a restart were marked failed"
             );
         }
+        let tls = config.tls.is_some();
         let mut site_keys = HashMap::new();
         for (site, key) in db.sites()? {
             if let Ok(k) = key.parse() {
@@ -200,6 +203,7 @@ impl AppState {
                 site_keys: Mutex::new(site_keys),
                 site_wakeups: Mutex::new(HashMap::new()),
                 results: Notify::new(),
+                portal: portal::PortalState::new(tls),
             }),
         })
     }
@@ -325,10 +329,12 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::swarm::router())
         .merge(routes::audit::router())
         .merge(routes::beacon::router())
+        .merge(portal::router())
         .fallback(|| async { ApiError::NotFound })
         // Researcher and admin bodies; the site routes read their own bodies
         // with per-route limits (`site_request.rs`), which this does not touch.
         .layer(axum::extract::DefaultBodyLimit::max(json::MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn(oncofed_web::secure_headers))
         .with_state(state)
 }
 

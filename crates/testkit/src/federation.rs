@@ -158,6 +158,36 @@ impl FederationBuilder {
         users.add_token("auditor", Role::Auditor, &auditor_token)?;
         write_secret(&dir.join("researcher.token"), &researcher_token)?;
         write_secret(&dir.join("auditor.token"), &auditor_token)?;
+        // The portal's people: every user's token in `DIR/tokens/<user>.token`.
+        let token_dir = dir.join("tokens");
+        std::fs::create_dir_all(&token_dir)?;
+        for (user, token) in [
+            ("researcher", &researcher_token),
+            ("admin", &admin_token),
+            ("auditor", &auditor_token),
+        ] {
+            write_secret(&token_dir.join(format!("{user}.token")), token)?;
+        }
+        let mut portal_people: Vec<(String, Role, Option<String>)> = vec![
+            ("researcher-2".into(), Role::Researcher, None),
+            ("committee-1".into(), Role::Committee, None),
+            ("committee-2".into(), Role::Committee, None),
+        ];
+        for site in &sites {
+            portal_people.push((
+                format!("site-admin-{site}"),
+                Role::SiteAdmin,
+                Some(site.as_str().to_owned()),
+            ));
+        }
+        for (user, role, site) in portal_people {
+            let token = new_token();
+            users.add_token(user.clone(), role, &token)?;
+            if let Some(site) = site {
+                users.set_site(user.clone(), site);
+            }
+            write_secret(&token_dir.join(format!("{user}.token")), &token)?;
+        }
         let mut hub_config = HubConfig::new(dir.join("hub"), hub_key.clone(), users);
         if let Some(limits) = limits {
             hub_config.limits = limits;
@@ -246,6 +276,16 @@ impl LocalFederation {
     /// The hub's base URL.
     pub fn hub_url(&self) -> &str {
         &self.hub.url
+    }
+
+    /// The hub token of a portal user: `researcher`, `researcher-2`, `admin`,
+    /// `auditor`, `committee-1`, `committee-2`, or `site-admin-<site>` (one per
+    /// site), as written to `DIR/tokens/<user>.token`.
+    pub fn user_token(&self, user: &str) -> anyhow::Result<String> {
+        let path = self.dir.join("tokens").join(format!("{user}.token"));
+        let token = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("no token for {user} at {}: {e}", path.display()))?;
+        Ok(token.trim().to_owned())
     }
 
     /// Where site `i` keeps its research store.

@@ -213,9 +213,14 @@ pub struct AddUserArgs {
     /// The user's id, e.g. alice.
     #[arg(long)]
     user: String,
-    /// researcher, admin or auditor.
+    /// researcher, admin (also the central office's formal check of
+    /// applications), auditor, committee (use-and-access committee member) or
+    /// site-admin (give --site).
     #[arg(long)]
     role: Role,
+    /// The site a site-admin administers (its registered site id).
+    #[arg(long, required_if_eq("role", "site-admin"))]
+    site: Option<String>,
     /// Where to write the new token.
     #[arg(long)]
     token_out: PathBuf,
@@ -369,12 +374,20 @@ fn add_user(a: AddUserArgs) -> anyhow::Result<ExitCode> {
         .append(true)
         .open(&a.users_file)
         .with_context(|| format!("cannot open {}", a.users_file.display()))?;
+    anyhow::ensure!(
+        a.site.is_none() || a.role == Role::SiteAdmin,
+        "--site is only for --role site-admin"
+    );
     let role = serde_json::to_value(a.role)?;
+    let role_field = match &a.site {
+        Some(site) => format!("site-admin:{site}"),
+        None => role.as_str().unwrap_or("researcher").to_owned(),
+    };
     writeln!(
         file,
         "{} {} {}",
         a.user,
-        role.as_str().unwrap_or("researcher"),
+        role_field,
         oncofed_service::tokens::TokenDigest::of(&token).to_hex()
     )?;
     if a.json {

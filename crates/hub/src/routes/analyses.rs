@@ -416,7 +416,7 @@ async fn fetch(
         Role::Auditor => {}
         Role::Researcher if user.id == row.user_id => {}
         Role::Researcher => return Err(ApiError::NotFound),
-        Role::Admin => return Err(ApiError::Forbidden),
+        Role::Admin | Role::Committee | Role::SiteAdmin => return Err(ApiError::Forbidden),
     }
     let wait = Duration::from_secs(params.wait.unwrap_or(0)).min(MAX_WAIT);
     respond(&state, run_id, wait).await

@@ -119,7 +119,7 @@ async fn fetch(
         Role::Researcher if user.id == owner => {}
         // Another researcher's query looks like no query at all.
         Role::Researcher => return Err(ApiError::NotFound),
-        Role::Admin => return Err(ApiError::Forbidden),
+        Role::Admin | Role::Committee | Role::SiteAdmin => return Err(ApiError::Forbidden),
     }
     respond(&state, query_id, user.id).await
 }

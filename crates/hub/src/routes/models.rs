@@ -82,7 +82,7 @@ fn visible(state: &AppState, user: &User) -> Result<Vec<ModelDetail>, ApiError> 
                 .map(|p| p.id)
                 .collect(),
         ),
-        Role::Admin => return Err(ApiError::Forbidden),
+        Role::Admin | Role::Committee | Role::SiteAdmin => return Err(ApiError::Forbidden),
     };
     let mut out = Vec::new();
     for (run, project, result, at) in state
