@@ -80,17 +80,17 @@ async fn fixture(validity: Duration) -> Fixture {
         site1,
         site2,
         staff,
-        a: pairs[0].site_pseudonym.clone(),
-        a2: a2[0].site_pseudonym.clone(),
-        b: pairs[1].site_pseudonym.clone(),
+        a: pairs[0].site.clone(),
+        a2: a2[0].site.clone(),
+        b: pairs[1].site.clone(),
     }
 }
 
-/// A browser: one cookie, no redirects followed (the tests read them).
+/// A browser: a cookie jar, no redirects followed (the tests read them).
 struct Browser {
     http: reqwest::Client,
     base: String,
-    cookie: Option<String>,
+    cookies: std::collections::BTreeMap<String, String>,
 }
 
 fn form_encode(fields: &[(&str, &str)]) -> String {
@@ -120,65 +120,85 @@ impl Browser {
                 .build()
                 .unwrap(),
             base: base.to_owned(),
-            cookie: None,
+            cookies: Default::default(),
         }
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, String) {
+    fn cookie_header(&self) -> Option<String> {
+        (!self.cookies.is_empty()).then(|| {
+            self.cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// Keeps the response's cookies (and drops expired ones); every session
+    /// cookie must be `HttpOnly; SameSite=Strict`.
+    fn keep_cookies(&mut self, resp: &reqwest::Response) {
+        for v in resp.headers().get_all("set-cookie") {
+            let text = v.to_str().unwrap();
+            let (pair, attrs) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if name.starts_with("oncofed_patient") {
+                assert!(attrs.contains("HttpOnly"), "{text}");
+                assert!(attrs.contains("SameSite=Strict"), "{text}");
+            }
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, String) {
         let mut req = self.http.get(format!("{}{path}", self.base));
-        if let Some(c) = &self.cookie {
+        if let Some(c) = self.cookie_header() {
             req = req.header("cookie", c);
         }
         let resp = req.send().await.unwrap();
+        self.keep_cookies(&resp);
         (resp.status(), resp.text().await.unwrap())
     }
 
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
         let mut req = self
             .http
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form_encode(fields));
-        if let Some(c) = &self.cookie {
+        if let Some(c) = self.cookie_header() {
             req = req.header("cookie", c);
         }
-        req.send().await.unwrap()
+        let resp = req.send().await.unwrap();
+        self.keep_cookies(&resp);
+        (resp.status(), resp.text().await.unwrap())
     }
 
-    /// Signs in with `code`; keeps the session cookie on success.
+    /// Signs in with `code` through the sign-in form (its CSRF token).
     async fn sign_in(&mut self, code: &str) -> (StatusCode, String) {
-        let resp = self.post("/patient/login", &[("code", code)]).await;
-        let status = resp.status();
-        if status == StatusCode::SEE_OTHER {
-            let cookie = resp
-                .headers()
-                .get_all("set-cookie")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find(|v| v.contains("oncofed_patient"))
-                .expect("a session cookie")
-                .to_owned();
-            assert!(cookie.contains("HttpOnly"), "{cookie}");
-            assert!(cookie.contains("SameSite=Strict"), "{cookie}");
-            self.cookie = Some(cookie.split(';').next().unwrap().to_owned());
-        }
-        (status, resp.text().await.unwrap())
+        let (_, form) = self.get("/patient/login").await;
+        let csrf = csrf_of(&form);
+        self.post("/patient/login", &[("csrf", &csrf), ("code", code)])
+            .await
     }
 
     /// The page's CSRF token.
-    async fn csrf(&self) -> String {
+    async fn csrf(&mut self) -> String {
         let (status, html) = self.get("/patient").await;
         assert_eq!(status, StatusCode::OK, "{html}");
         csrf_of(&html)
     }
 
     /// Posts a choice with the session's CSRF token; expects the redirect back.
-    async fn choose(&self, path: &str, choice: &str) {
+    async fn choose(&mut self, path: &str, choice: &str) {
         let csrf = self.csrf().await;
-        let resp = self
+        let (status, _) = self
             .post(path, &[("csrf", &csrf), ("choice", choice)])
             .await;
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path} {choice}");
+        assert_eq!(status, StatusCode::SEE_OTHER, "{path} {choice}");
     }
 }
 
@@ -219,7 +239,11 @@ async fn a_code_signs_in_once_and_never_again() {
     assert_eq!(code.len(), 19, "XXXX-XXXX-XXXX-XXXX");
     let mut first = Browser::new(&f.url);
     let (status, _) = first.sign_in(&code.to_lowercase().replace('-', " ")).await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "typed in lower case with spaces");
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "typed in lower case with spaces"
+    );
     let (status, page) = first.get("/patient").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Meine Daten in der Forschung"), "{page}");
@@ -247,7 +271,11 @@ async fn wrong_codes_lock_the_code_after_five_tries() {
         }
     }
     let (status, page) = b.sign_in(&code).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the right code after the lock");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the right code after the lock"
+    );
     assert!(page.contains("gesperrt"), "{page}");
     // A new code replaces it and works.
     let fresh = code_for(&f, &f.a).await;
@@ -273,8 +301,22 @@ async fn a_session_shows_and_changes_its_own_person_only() {
         date: today(),
         pseudonyms: vec![p.clone()],
     };
-    assert_eq!(f.site1.report_usage(&report(&f.a, "proj-a")).await.unwrap().recorded, 1);
-    assert_eq!(f.site1.report_usage(&report(&f.b, "proj-b")).await.unwrap().recorded, 1);
+    assert_eq!(
+        f.site1
+            .report_usage(&report(&f.a, "proj-a"))
+            .await
+            .unwrap()
+            .recorded,
+        1
+    );
+    assert_eq!(
+        f.site1
+            .report_usage(&report(&f.b, "proj-b"))
+            .await
+            .unwrap()
+            .recorded,
+        1
+    );
     // A site reports on its own domain only: site-2 cannot name site-1's pseudonym of B.
     let foreign = f.site2.report_usage(&report(&f.b, "proj-x")).await.unwrap();
     assert_eq!((foreign.recorded, foreign.unknown), (0, 1));
@@ -284,7 +326,10 @@ async fn a_session_shows_and_changes_its_own_person_only() {
     let mut b = Browser::new(&f.url);
     b.sign_in(&code_for(&f, &f.b).await).await;
     let (_, page_a) = a.get("/patient").await;
-    assert!(page_a.contains("proj-a") && !page_a.contains("proj-b"), "{page_a}");
+    assert!(
+        page_a.contains("proj-a") && !page_a.contains("proj-b"),
+        "{page_a}"
+    );
     // Parameters naming B (row ids, pseudonyms) change nothing: the session decides.
     for query in [
         format!("?person=2&pseudonym={}", f.b),
@@ -293,28 +338,48 @@ async fn a_session_shows_and_changes_its_own_person_only() {
     ] {
         let (status, page) = a.get(&format!("/patient{query}")).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(page.contains("proj-a") && !page.contains("proj-b"), "{query}");
+        assert!(
+            page.contains("proj-a") && !page.contains("proj-b"),
+            "{query}"
+        );
     }
     // No route takes an id.
-    for path in ["/patient/2", "/patient/1/withdraw", &format!("/patient/{}", f.b)] {
+    for path in [
+        "/patient/2",
+        "/patient/1/withdraw",
+        &format!("/patient/{}", f.b),
+    ] {
         assert_eq!(a.get(path).await.0, StatusCode::NOT_FOUND, "{path}");
     }
     // A's form with B's pseudonym and row id objects for A only.
     let csrf = a.csrf().await;
     let b_str = f.b.to_string();
-    let resp = a
+    let (status, _) = a
         .post(
             "/patient/research",
-            &[("csrf", &csrf), ("choice", "object"), ("pseudonym", &b_str), ("person", "2")],
+            &[
+                ("csrf", &csrf),
+                ("choice", "object"),
+                ("pseudonym", &b_str),
+                ("person", "2"),
+            ],
         )
         .await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(decision(&f.site1, &f.a, DataCategory::Clinical).await, ConsentDecision::DenyObjection);
-    assert_eq!(decision(&f.site1, &f.b, DataCategory::Clinical).await, ConsentDecision::Permit);
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        decision(&f.site1, &f.a, DataCategory::Clinical).await,
+        ConsentDecision::DenyObjection
+    );
+    assert_eq!(
+        decision(&f.site1, &f.b, DataCategory::Clinical).await,
+        ConsentDecision::Permit
+    );
     // B's CSRF token is no good in A's session.
     let b_csrf = b.csrf().await;
-    let resp = a.post("/patient/genetic", &[("csrf", &b_csrf), ("choice", "yes")]).await;
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let (status, _) = a
+        .post("/patient/genetic", &[("csrf", &b_csrf), ("choice", "yes")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, page_b) = b.get("/patient").await;
     assert!(page_b.contains("proj-b") && !page_b.contains("proj-a"));
 }
@@ -326,27 +391,32 @@ async fn a_post_without_the_csrf_token_is_refused() {
     a.sign_in(&code_for(&f, &f.a).await).await;
     for (path, fields) in [
         ("/patient/research", vec![("choice", "object")]),
-        ("/patient/genetic", vec![("choice", "yes"), ("csrf", "forged")]),
+        (
+            "/patient/genetic",
+            vec![("choice", "yes"), ("csrf", "forged")],
+        ),
         ("/patient/recontact", vec![("choice", "yes")]),
         ("/patient/withdraw", vec![("confirm", "yes")]),
         ("/patient/logout", vec![]),
     ] {
-        let resp = a.post(path, &fields).await;
-        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path}");
+        let (status, _) = a.post(path, &fields).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
-    assert_eq!(decision(&f.site1, &f.a, DataCategory::Clinical).await, ConsentDecision::Permit);
+    assert_eq!(
+        decision(&f.site1, &f.a, DataCategory::Clinical).await,
+        ConsentDecision::Permit
+    );
     assert!(f.site1.deletion_orders().await.unwrap().is_empty());
-    // A sign-in posted from another origin is refused.
-    let resp = a
-        .http
-        .post(format!("{}/patient/login", f.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("origin", "https://evil.example")
-        .body("code=AAAA-AAAA-AAAA-AAAA")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // A sign-in without the sign-in form's token (a foreign page's) is refused.
+    let code = code_for(&f, &f.b).await;
+    let mut foreign = Browser::new(&f.url);
+    let (status, _) = foreign.post("/patient/login", &[("code", &code)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        foreign.sign_in(&code).await.0,
+        StatusCode::SEE_OTHER,
+        "the code is unspent"
+    );
 }
 
 #[tokio::test]
@@ -354,39 +424,70 @@ async fn choices_change_the_decisions_sites_get() {
     let f = fixture(oncofed_trustee::DEFAULT_ACCESS_CODE_VALIDITY).await;
     let mut a = Browser::new(&f.url);
     a.sign_in(&code_for(&f, &f.a).await).await;
-    assert_eq!(decision(&f.site1, &f.a, DataCategory::Clinical).await, ConsentDecision::Permit);
-    assert_eq!(decision(&f.site1, &f.a, DataCategory::Genetic).await, ConsentDecision::DenyNoOptIn);
+    assert_eq!(
+        decision(&f.site1, &f.a, DataCategory::Clinical).await,
+        ConsentDecision::Permit
+    );
+    assert_eq!(
+        decision(&f.site1, &f.a, DataCategory::Genetic).await,
+        ConsentDecision::DenyNoOptIn
+    );
     a.choose("/patient/genetic", "yes").await;
-    assert_eq!(decision(&f.site1, &f.a, DataCategory::Genetic).await, ConsentDecision::Permit);
+    assert_eq!(
+        decision(&f.site1, &f.a, DataCategory::Genetic).await,
+        ConsentDecision::Permit
+    );
     a.choose("/patient/research", "object").await;
     for (site, p) in [(&f.site1, &f.a), (&f.site2, &f.a2)] {
-        assert_eq!(decision(site, p, DataCategory::Clinical).await, ConsentDecision::DenyObjection);
+        assert_eq!(
+            decision(site, p, DataCategory::Clinical).await,
+            ConsentDecision::DenyObjection
+        );
         // The objection leaves the genetic opt-in alone.
-        assert_eq!(decision(site, p, DataCategory::Genetic).await, ConsentDecision::Permit);
+        assert_eq!(
+            decision(site, p, DataCategory::Genetic).await,
+            ConsentDecision::Permit
+        );
     }
     // The signed consent feed carries the objection to site-2's snapshot.
     let key = f.site2.consent_feed_key().await.unwrap();
     let nonce = "portal-feed-nonce-0001";
     let signed = f.site2.consent_feed(0, nonce, None).await.unwrap();
     let site2 = SiteId::new("site-2").unwrap();
-    let page = oncofed_trustee_api::FeedPage::verify(&signed, &key, nonce, Some(&site2), 0).unwrap();
+    let page =
+        oncofed_trustee_api::FeedPage::verify(&signed, &key, nonce, Some(&site2), 0).unwrap();
     let entry = page
         .entries
         .iter()
         .rfind(|e| e.pseudonyms.contains(&f.a2))
         .expect("A is in site-2's feed");
     assert_eq!(
-        oncofed_trustee_api::decide(entry.consents.as_deref(), DataCategory::Clinical, Purpose::Research, today(), None),
+        oncofed_trustee_api::decide(
+            entry.consents.as_deref(),
+            DataCategory::Clinical,
+            Purpose::Research,
+            today(),
+            None
+        ),
         ConsentDecision::DenyObjection
     );
     a.choose("/patient/research", "allow").await;
-    assert_eq!(decision(&f.site1, &f.a, DataCategory::Clinical).await, ConsentDecision::Permit);
+    assert_eq!(
+        decision(&f.site1, &f.a, DataCategory::Clinical).await,
+        ConsentDecision::Permit
+    );
     a.choose("/patient/recontact", "yes").await;
     let (_, page) = a.get("/patient?done=recontact").await;
     assert!(page.contains("Ihre Entscheidung ist gespeichert"), "{page}");
-    assert!(page.contains("Zustimmung zur erneuten Kontaktaufnahme"), "{page}");
+    assert!(
+        page.contains("Zustimmung zur erneuten Kontaktaufnahme"),
+        "{page}"
+    );
     // B is untouched.
-    assert_eq!(decision(&f.site1, &f.b, DataCategory::Genetic).await, ConsentDecision::DenyNoOptIn);
+    assert_eq!(
+        decision(&f.site1, &f.b, DataCategory::Genetic).await,
+        ConsentDecision::DenyNoOptIn
+    );
 }
 
 #[tokio::test]
@@ -397,25 +498,39 @@ async fn withdrawal_asks_for_confirmation_then_orders_deletion_everywhere() {
     let (status, page) = a.get("/patient/withdraw").await;
     assert_eq!(status, StatusCode::OK);
     let csrf = csrf_of(&page);
-    let resp = a.post("/patient/withdraw", &[("csrf", &csrf)]).await;
-    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "no confirmation");
+    let (status, _) = a.post("/patient/withdraw", &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no confirmation");
     assert!(f.site1.deletion_orders().await.unwrap().is_empty());
-    let resp = a
+    let (status, _) = a
         .post("/patient/withdraw", &[("csrf", &csrf), ("confirm", "yes")])
         .await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(decision(&f.site1, &f.a, DataCategory::Clinical).await, ConsentDecision::DenyWithdrawn);
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        decision(&f.site1, &f.a, DataCategory::Clinical).await,
+        ConsentDecision::DenyWithdrawn
+    );
     let orders1 = f.site1.deletion_orders().await.unwrap();
     let orders2 = f.site2.deletion_orders().await.unwrap();
-    assert_eq!(orders1.iter().map(|o| &o.pseudonym).collect::<Vec<_>>(), vec![&f.a]);
-    assert_eq!(orders2.iter().map(|o| &o.pseudonym).collect::<Vec<_>>(), vec![&f.a2]);
+    assert_eq!(
+        orders1.iter().map(|o| &o.pseudonym).collect::<Vec<_>>(),
+        vec![&f.a]
+    );
+    assert_eq!(
+        orders2.iter().map(|o| &o.pseudonym).collect::<Vec<_>>(),
+        vec![&f.a2]
+    );
     let (_, page) = a.get("/patient").await;
     assert!(page.contains("Löschauftrag erteilt"), "{page}");
-    assert!(!page.contains("id=\"genetic\""), "no more choices after a withdrawal");
+    assert!(
+        !page.contains("id=\"genetic\""),
+        "no more choices after a withdrawal"
+    );
     // Choices after the withdrawal are refused.
     let csrf = csrf_of(&page);
-    let resp = a.post("/patient/genetic", &[("csrf", &csrf), ("choice", "yes")]).await;
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let (status, _) = a
+        .post("/patient/genetic", &[("csrf", &csrf), ("choice", "yes")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -428,14 +543,18 @@ async fn the_audit_trail_records_each_action_without_personal_data() {
     a.choose("/patient/recontact", "no").await;
     a.choose("/patient/research", "object").await;
     let csrf = a.csrf().await;
-    a.post("/patient/withdraw", &[("csrf", &csrf), ("confirm", "yes")]).await;
+    a.post("/patient/withdraw", &[("csrf", &csrf), ("confirm", "yes")])
+        .await;
     let export = f.staff.audit_export().await.unwrap();
     let entries: Vec<serde_json::Value> = export
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| v.get("entry").cloned())
         .collect();
-    let actions: Vec<&str> = entries.iter().filter_map(|e| e["action"].as_str()).collect();
+    let actions: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
     for action in [
         "patient.access-code.issued",
         "patient.signed-in",
@@ -448,15 +567,28 @@ async fn the_audit_trail_records_each_action_without_personal_data() {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
     for e in entries.iter().filter(|e| {
-        e["action"].as_str().is_some_and(|a| a.starts_with("patient."))
+        e["action"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("patient."))
     }) {
         let text = e.to_string();
-        for secret in ["Ute", "Lang", "1961", "A-1", "A-2", &code, &code.replace('-', "")] {
+        for secret in [
+            "Ute",
+            "Lang",
+            "1961",
+            "A-1",
+            "A-2",
+            &code,
+            &code.replace('-', ""),
+        ] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
     }
     // The person's page lists the entries with their place in the trail.
     let (_, page) = a.get("/patient").await;
     assert!(page.contains("Sie haben der Forschung mit Ihren Erbgut-Daten zugestimmt."));
-    assert!(page.contains("angewiesen, Ihre Forschungsdaten zu löschen"), "{page}");
+    assert!(
+        page.contains("angewiesen, Ihre Forschungsdaten zu löschen"),
+        "{page}"
+    );
 }

@@ -249,7 +249,11 @@ mod tests {
             Some("K7QM4XRTP2HW9CFN")
         );
         assert_eq!(normalise("K7QM-4XRT-P2HW-9CF"), None, "too short");
-        assert_eq!(normalise("K7QM-4XRT-P2HW-9CF0"), None, "0 is not in the alphabet");
+        assert_eq!(
+            normalise("K7QM-4XRT-P2HW-9CF0"),
+            None,
+            "0 is not in the alphabet"
+        );
         assert_eq!(normalise("K7QM-4XRT-P2HW-9CFNN"), None, "too long");
     }
 

@@ -226,8 +226,6 @@ pub(crate) struct EventOnRecord {
 /// Everything the person's page shows, read in one snapshot.
 #[derive(Debug, Clone)]
 pub(crate) struct PersonView {
-    /// The person's current row id (after merges).
-    pub person: i64,
     /// Current consents, oldest first.
     pub consents: Vec<ConsentOnRecord>,
     /// Sites that registered the person.
@@ -311,7 +309,6 @@ pub(crate) fn person_view(conn: &mut Conn, person: i64) -> Result<Option<PersonV
         .is_some();
     tx.commit()?;
     Ok(Some(PersonView {
-        person,
         consents,
         sites,
         usage,

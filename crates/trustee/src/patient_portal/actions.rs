@@ -135,7 +135,6 @@ fn withdrawal_page(
 ) -> Response {
     let title = lang.pick("Einwilligung widerrufen", "Withdraw consent");
     let body = html! {
-        h1 { (title) }
         p class="big" { (lang.pick(
             "Wenn Sie widerrufen, werden Ihre Daten nicht mehr für die Forschung genutzt. Die Kliniken löschen Ihre Forschungsdaten, und Proben werden vernichtet. Ihre Behandlung ändert sich dadurch nicht.",
             "If you withdraw, your data is no longer used for research. The hospitals delete your research data, and samples are destroyed. Your treatment does not change.")) }
@@ -173,7 +172,7 @@ fn withdrawal_page(
     } else {
         StatusCode::OK
     };
-    (status, layout(state, patient, lang, title, body)).into_response()
+    (status, layout(patient, lang, title, body)).into_response()
 }
 
 async fn confirm_withdrawal(

@@ -137,12 +137,8 @@ pub(crate) struct Standings {
 
 /// Decides the page's topics on `today`.
 pub(crate) fn standings(consents: &[ParsedConsent], today: NaiveDate) -> Standings {
-    let research = oncofed_consent::evaluate(
-        consents,
-        DataCategory::Clinical,
-        Purpose::Research,
-        today,
-    );
+    let research =
+        oncofed_consent::evaluate(consents, DataCategory::Clinical, Purpose::Research, today);
     let genetic =
         oncofed_consent::evaluate(consents, DataCategory::Genetic, Purpose::Research, today);
     let permitted = RecontactKind::ALL
@@ -151,7 +147,11 @@ pub(crate) fn standings(consents: &[ParsedConsent], today: NaiveDate) -> Standin
         .count();
     let recontact = match permitted {
         n if n == RecontactKind::ALL.len() => Standing::AllowedByConsent,
-        0 => standing(may_recontact(consents, today, RecontactKind::FurtherStudies)),
+        0 => standing(may_recontact(
+            consents,
+            today,
+            RecontactKind::FurtherStudies,
+        )),
         _ => Standing::Partly,
     };
     let withdrawn = matches!(

@@ -46,6 +46,15 @@ pub(crate) const COOKIE: &str = "oncofed_patient";
 /// Where the portal starts.
 pub(crate) const HOME: &str = "/patient";
 
+/// The service's name in every page's header.
+pub(crate) fn service(lang: oncofed_web::Lang) -> String {
+    lang.pick(
+        "Patientenportal der Treuhandstelle",
+        "Patient portal of the trust centre",
+    )
+    .to_owned()
+}
+
 /// Failed sign-ins accepted per minute over all codes and callers before the
 /// portal asks everyone to wait (a brute-force brake on top of the per-code lock).
 const FAILED_SIGN_INS_PER_MINUTE: usize = 30;
@@ -62,6 +71,8 @@ pub(crate) struct PatientSession {
 /// The portal's state inside [`AppState`].
 pub(crate) struct PortalState {
     pub(crate) sessions: Sessions<PatientSession>,
+    /// Short sessions of the sign-in form, binding its CSRF token (login CSRF).
+    pub(crate) pre_sign_in: Sessions<()>,
     pub(crate) throttle: Throttle,
     pub(crate) code_validity: Duration,
     pub(crate) ombudsperson: Option<Ombudsperson>,
@@ -77,6 +88,10 @@ impl PortalState {
         Self {
             sessions: Sessions::new(CookieSpec {
                 name: COOKIE,
+                secure,
+            }),
+            pre_sign_in: Sessions::new(CookieSpec {
+                name: "oncofed_patient_sign_in",
                 secure,
             }),
             throttle: Throttle::default(),
@@ -171,6 +186,10 @@ pub(crate) fn subject(code: i64) -> String {
 /// The portal's routes, with the web layer's security headers and assets.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async { oncofed_web::redirect(HOME) }),
+        )
         .merge(signin::router())
         .merge(page::router())
         .merge(actions::router())

@@ -8,10 +8,10 @@ use super::signin::csrf;
 use super::{HOME, Patient, texts};
 use crate::AppState;
 use crate::db::patients::{PersonView, person_view};
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use oncofed_web::{Lang, Markup, NavItem, Page, SignedIn, WebError, html};
 use serde::Deserialize;
 
@@ -28,8 +28,7 @@ pub(super) struct Done {
 }
 
 /// The layout around a patient's page.
-pub(super) fn layout(state: &AppState, patient: &Patient, lang: Lang, title: &str, body: Markup) -> Page {
-    let _ = state;
+pub(super) fn layout(patient: &Patient, lang: Lang, title: &str, body: Markup) -> Page {
     Page {
         lang,
         title: title.to_owned(),
@@ -52,6 +51,7 @@ pub(super) fn layout(state: &AppState, patient: &Patient, lang: Lang, title: &st
             logout_action: "/patient/logout".to_owned(),
         }),
         body,
+        service: super::service(lang),
     }
 }
 
@@ -137,16 +137,28 @@ fn decisions(lang: Lang, patient: &Patient, s: &Standings) -> Markup {
     });
     let genetic_action = open.then(|| {
         if s.genetic.permits() {
-            ("no", lang.pick("Zustimmung zurücknehmen", "Take back my agreement"))
+            (
+                "no",
+                lang.pick("Zustimmung zurücknehmen", "Take back my agreement"),
+            )
         } else {
             ("yes", lang.pick("Ja, ich stimme zu", "Yes, I agree"))
         }
     });
     let recontact_action = open.then(|| {
         if s.recontact == Standing::AllowedByConsent {
-            ("no", lang.pick("Nein, bitte nicht mehr ansprechen", "No, please do not contact me"))
+            (
+                "no",
+                lang.pick(
+                    "Nein, bitte nicht mehr ansprechen",
+                    "No, please do not contact me",
+                ),
+            )
         } else {
-            ("yes", lang.pick("Ja, ich bin einverstanden", "Yes, I agree"))
+            (
+                "yes",
+                lang.pick("Ja, ich bin einverstanden", "Yes, I agree"),
+            )
         }
     });
     html! {
@@ -224,9 +236,14 @@ fn history(lang: Lang, v: &PersonView) -> Markup {
                 }
             }
         }
-        @if !v.deletions.is_empty() {
+        @if !v.deletions.is_empty() || v.erased {
             section aria-labelledby="deletions-heading" {
                 h3 id="deletions-heading" { (lang.pick("Löschung", "Deletion")) }
+                @if v.erased {
+                    p id="erased" { (lang.pick(
+                        "Ihr Name, Ihr Geburtsdatum und Ihre Adresse sind bei der Treuhandstelle gelöscht.",
+                        "Your name, date of birth and address are deleted at the trust centre.")) }
+                }
                 ul id="deletions" { @for (site, done) in &v.deletions { li {
                     (site) ": "
                     @if *done { (lang.pick("gelöscht", "deleted")) } @else { (lang.pick("Löschauftrag erteilt, noch nicht bestätigt", "deletion ordered, not yet confirmed")) }
@@ -267,7 +284,6 @@ async fn show(
     let s = standings(&parsed, chrono::Utc::now().date_naive());
     let title = lang.pick("Meine Daten in der Forschung", "My data in research");
     let body = html! {
-        h1 { (title) }
         @if let Some(text) = done.done.as_deref().and_then(|d| done_text(lang, d)) {
             div class="notice" role="status" id="saved" { p { (text) } }
         }
@@ -278,5 +294,5 @@ async fn show(
         (history(lang, &view))
         (texts::ombudsperson(lang, state.inner.portal.ombudsperson.as_ref()))
     };
-    Ok(layout(&state, &patient, lang, title, body).into_response())
+    Ok(layout(&patient, lang, title, body).into_response())
 }

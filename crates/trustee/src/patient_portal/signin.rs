@@ -1,10 +1,10 @@
 //! Signing in with a one-time access code, and signing out.
 //!
-//! The sign-in form has no session yet, hence no CSRF token: a cross-site
-//! sign-in is refused by its `Origin` header instead (browsers send it on every
-//! POST), and the new session's cookie is `SameSite=Strict`. A failed attempt
-//! is counted against the code (`db::access_codes`) and the portal's throttle,
-//! and audited without the code typed.
+//! The sign-in form carries a token bound to a short pre-session cookie (as
+//! the hub's), so a foreign page cannot sign a browser in with a code of its
+//! choosing (login CSRF); a sign-in always starts a fresh session id. A failed
+//! attempt is counted against the code (`db::access_codes`) and the portal's
+//! throttle, and audited without the code typed.
 
 use super::{HOME, Patient, PatientSession, subject, texts};
 use crate::AppState;
@@ -64,9 +64,8 @@ fn problem_text(lang: Lang, p: Problem) -> &'static str {
     }
 }
 
-fn login_page(state: &AppState, lang: Lang, problem: Option<Problem>) -> Page {
+fn login_page(state: &AppState, lang: Lang, csrf: &str, problem: Option<Problem>) -> Page {
     let body: Markup = html! {
-        h1 { (lang.pick("Anmelden im Patientenportal", "Sign in to the patient portal")) }
         p class="big" { (lang.pick(
             "Hier sehen Sie, wofür Ihre Daten in der Forschung genutzt werden dürfen und wofür sie genutzt wurden. Sie können hier auch selbst entscheiden.",
             "Here you can see what your data may be used for in research and what it was used for. You can also decide for yourself here.")) }
@@ -74,6 +73,7 @@ fn login_page(state: &AppState, lang: Lang, problem: Option<Problem>) -> Page {
             div class="error" role="alert" id="login-error" { p { (problem_text(lang, p)) } }
         }
         form class="stack" method="post" action=(LOGIN) id="login" {
+            (csrf_field(csrf))
             label for="code" { (lang.pick("Ihr Zugangscode", "Your access code")) }
             p id="code-help" class="muted" { (lang.pick(
                 "Sie finden ihn auf dem Brief Ihrer Klinik oder der Treuhandstelle, zum Beispiel ABCD-EFGH-JKLM-NPQR. Groß- und Kleinschreibung ist egal.",
@@ -85,41 +85,41 @@ fn login_page(state: &AppState, lang: Lang, problem: Option<Problem>) -> Page {
         }
         (texts::ombudsperson(lang, state.inner.portal.ombudsperson.as_ref()))
     };
-    Page {
+    Page::new(
         lang,
-        title: lang.pick("Patientenportal: Anmelden", "Patient portal: sign in").to_owned(),
-        nav: Vec::new(),
-        signed_in: None,
+        super::service(lang),
+        lang.pick("Anmelden", "Sign in"),
         body,
-    }
+    )
+}
+
+/// The sign-in page with a fresh pre-session (its cookie and CSRF token).
+fn login_response(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    problem: Option<Problem>,
+) -> Response {
+    let (pre, cookie) = state.inner.portal.pre_sign_in.start(());
+    let mut response = (status, login_page(state, lang, &pre.csrf, problem)).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
 }
 
 async fn form(State(state): State<AppState>, lang: Lang, headers: HeaderMap) -> Response {
     if state.inner.portal.sessions.current(&headers).is_some() {
         return redirect(HOME);
     }
-    login_page(&state, lang, None).into_response()
+    login_response(&state, lang, StatusCode::OK, None)
 }
 
 /// The sign-in form's body.
 #[derive(Debug, Deserialize)]
 pub(super) struct SignInForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
     code: String,
-}
-
-/// Whether a POST came from this site: no `Origin` header (not a browser's
-/// cross-site request) or one naming the `Host` it was sent to.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
 }
 
 async fn sign_in(
@@ -128,10 +128,13 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, WebError> {
-    if !same_origin(&headers) {
-        return Err(WebError::Forbidden);
-    }
     let portal = &state.inner.portal;
+    let pre = portal
+        .pre_sign_in
+        .current(&headers)
+        .ok_or(WebError::Forbidden)?;
+    pre.check_csrf(&form.csrf)?;
+    let pre_cookie = portal.pre_sign_in.end(&headers);
     if portal.throttle.paused() {
         tracing::warn!("patient sign-ins paused: too many failures in the last minute");
         return Ok(again(&state, lang, Problem::Paused));
@@ -157,6 +160,9 @@ async fn sign_in(
             .map_err(super::api_failed)?;
             let (_, cookie) = portal.sessions.start(PatientSession { person, code });
             let mut response = redirect(HOME);
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, pre_cookie);
             response.headers_mut().append(header::SET_COOKIE, cookie);
             return Ok(response);
         }
@@ -191,7 +197,7 @@ fn again(state: &AppState, lang: Lang, problem: Problem) -> Response {
         Problem::Paused => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::UNAUTHORIZED,
     };
-    (status, login_page(state, lang, Some(problem))).into_response()
+    login_response(state, lang, status, Some(problem))
 }
 
 /// A form carrying only the CSRF token.

@@ -122,10 +122,9 @@ pub(crate) fn consent(lang: Lang, c: &ParsedConsent) -> String {
             "Zustimmung zur erneuten Kontaktaufnahme",
             "Agreement to be contacted again",
         ),
-        (_, Some(PolicyCode::Recontact)) => lang.pick(
-            "Keine erneute Kontaktaufnahme",
-            "No further contact",
-        ),
+        (_, Some(PolicyCode::Recontact)) => {
+            lang.pick("Keine erneute Kontaktaufnahme", "No further contact")
+        }
         _ => lang.pick(
             "Einwilligung in die Forschung (Broad Consent der Medizininformatik-Initiative)",
             "Consent to research (broad consent of the Medical Informatics Initiative)",
@@ -134,15 +133,22 @@ pub(crate) fn consent(lang: Lang, c: &ParsedConsent) -> String {
     if c.status == crate::consent::ConsentStatus::Active {
         text.to_owned()
     } else {
-        format!("{text} {}", lang.pick("(nicht mehr gültig)", "(no longer valid)"))
+        format!(
+            "{text} {}",
+            lang.pick("(nicht mehr gültig)", "(no longer valid)")
+        )
     }
 }
 
 /// Who recorded a consent.
 pub(crate) fn source(lang: Lang, source: &str) -> String {
     match source {
-        crate::db::patients::PATIENT_SOURCE => lang.pick("Sie selbst, hier im Portal", "You, here in the portal").to_owned(),
-        crate::db::ADMIN_SOURCE => lang.pick("Die Treuhandstelle", "The trust centre").to_owned(),
+        crate::db::patients::PATIENT_SOURCE => lang
+            .pick("Sie selbst, hier im Portal", "You, here in the portal")
+            .to_owned(),
+        crate::db::ADMIN_SOURCE => lang
+            .pick("Die Treuhandstelle", "The trust centre")
+            .to_owned(),
         site => format!("{} {site}", lang.pick("Ihre Klinik:", "Your hospital:")),
     }
 }
@@ -150,29 +156,80 @@ pub(crate) fn source(lang: Lang, source: &str) -> String {
 /// What an audit-trail entry about the person means.
 pub(crate) fn event(lang: Lang, action: &str) -> &'static str {
     match action {
-        "patient.access-code.issued" => lang.pick("Ein Zugangscode für dieses Portal wurde ausgestellt.", "An access code for this portal was issued."),
-        "patient.signed-in" => lang.pick("Sie haben sich im Portal angemeldet.", "You signed in to the portal."),
-        "patient.research-objection" => lang.pick("Sie haben der Forschung mit Ihren Behandlungsdaten widersprochen.", "You objected to research with your treatment data."),
-        "patient.research-allowed" => lang.pick("Sie haben die Forschung mit Ihren Behandlungsdaten wieder erlaubt.", "You allowed research with your treatment data again."),
-        "patient.genetic-opt-in" => lang.pick("Sie haben der Forschung mit Ihren Erbgut-Daten zugestimmt.", "You agreed to research with your genetic data."),
-        "patient.genetic-opt-out" => lang.pick("Sie haben die Forschung mit Ihren Erbgut-Daten abgelehnt.", "You said no to research with your genetic data."),
-        "patient.recontact-yes" => lang.pick("Sie sind einverstanden, wieder angesprochen zu werden.", "You agreed to be contacted again."),
-        "patient.recontact-no" => lang.pick("Sie möchten nicht wieder angesprochen werden.", "You do not want to be contacted again."),
-        "patient.withdrawal" => lang.pick("Sie haben Ihre Einwilligung widerrufen.", "You withdrew your consent."),
-        "deletion.ordered" => lang.pick("Die Treuhandstelle hat eine Klinik angewiesen, Ihre Forschungsdaten zu löschen.", "The trust centre told a hospital to delete your research data."),
-        "usage.reported" => lang.pick("Eine Klinik hat gemeldet, dass Ihre Daten in einem Forschungsprojekt genutzt wurden.", "A hospital reported that your data was used in a research project."),
-        "consent.recorded" => lang.pick("Die Treuhandstelle hat eine Erklärung von Ihnen eingetragen.", "The trust centre recorded a statement of yours."),
-        _ => lang.pick("Ein Eintrag der Treuhandstelle.", "An entry of the trust centre."),
+        "patient.access-code.issued" => lang.pick(
+            "Ein Zugangscode für dieses Portal wurde ausgestellt.",
+            "An access code for this portal was issued.",
+        ),
+        "patient.signed-in" => lang.pick(
+            "Sie haben sich im Portal angemeldet.",
+            "You signed in to the portal.",
+        ),
+        "patient.research-objection" => lang.pick(
+            "Sie haben der Forschung mit Ihren Behandlungsdaten widersprochen.",
+            "You objected to research with your treatment data.",
+        ),
+        "patient.research-allowed" => lang.pick(
+            "Sie haben die Forschung mit Ihren Behandlungsdaten wieder erlaubt.",
+            "You allowed research with your treatment data again.",
+        ),
+        "patient.genetic-opt-in" => lang.pick(
+            "Sie haben der Forschung mit Ihren Erbgut-Daten zugestimmt.",
+            "You agreed to research with your genetic data.",
+        ),
+        "patient.genetic-opt-out" => lang.pick(
+            "Sie haben die Forschung mit Ihren Erbgut-Daten abgelehnt.",
+            "You said no to research with your genetic data.",
+        ),
+        "patient.recontact-yes" => lang.pick(
+            "Sie sind einverstanden, wieder angesprochen zu werden.",
+            "You agreed to be contacted again.",
+        ),
+        "patient.recontact-no" => lang.pick(
+            "Sie möchten nicht wieder angesprochen werden.",
+            "You do not want to be contacted again.",
+        ),
+        "patient.withdrawal" => lang.pick(
+            "Sie haben Ihre Einwilligung widerrufen.",
+            "You withdrew your consent.",
+        ),
+        "deletion.ordered" => lang.pick(
+            "Die Treuhandstelle hat eine Klinik angewiesen, Ihre Forschungsdaten zu löschen.",
+            "The trust centre told a hospital to delete your research data.",
+        ),
+        "usage.reported" => lang.pick(
+            "Eine Klinik hat gemeldet, dass Ihre Daten in einem Forschungsprojekt genutzt wurden.",
+            "A hospital reported that your data was used in a research project.",
+        ),
+        "consent.recorded" => lang.pick(
+            "Die Treuhandstelle hat eine Erklärung von Ihnen eingetragen.",
+            "The trust centre recorded a statement of yours.",
+        ),
+        _ => lang.pick(
+            "Ein Eintrag der Treuhandstelle.",
+            "An entry of the trust centre.",
+        ),
     }
 }
 
 /// What a reported use was.
 pub(crate) fn usage_kind(lang: Lang, kind: &str) -> &'static str {
     match kind {
-        "sequence-delivery" => lang.pick("Erbgut-Daten (ein Ausschnitt Ihrer Sequenz) wurden an das Projekt gegeben.", "Genetic data (part of your sequence) was given to the project."),
-        "image-delivery" => lang.pick("Bilder (zum Beispiel CT oder MRT, ohne Namen) wurden an das Projekt gegeben.", "Images (for example CT or MRI, without your name) were given to the project."),
-        "analysis" => lang.pick("Ihre Daten wurden in einer Auswertung mitgezählt. Das Projekt sah nur Gesamtzahlen.", "Your data was counted in an analysis. The project saw totals only."),
-        "training" => lang.pick("Ihre Daten wurden zum Trainieren eines Rechenmodells genutzt.", "Your data was used to train a computer model."),
+        "sequence-delivery" => lang.pick(
+            "Erbgut-Daten (ein Ausschnitt Ihrer Sequenz) wurden an das Projekt gegeben.",
+            "Genetic data (part of your sequence) was given to the project.",
+        ),
+        "image-delivery" => lang.pick(
+            "Bilder (zum Beispiel CT oder MRT, ohne Namen) wurden an das Projekt gegeben.",
+            "Images (for example CT or MRI, without your name) were given to the project.",
+        ),
+        "analysis" => lang.pick(
+            "Ihre Daten wurden in einer Auswertung mitgezählt. Das Projekt sah nur Gesamtzahlen.",
+            "Your data was counted in an analysis. The project saw totals only.",
+        ),
+        "training" => lang.pick(
+            "Ihre Daten wurden zum Trainieren eines Rechenmodells genutzt.",
+            "Your data was used to train a computer model.",
+        ),
         _ => lang.pick("Ihre Daten wurden genutzt.", "Your data was used."),
     }
 }

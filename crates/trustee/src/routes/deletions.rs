@@ -136,7 +136,13 @@ async fn audit_issued(state: &AppState, issued: deletions::Issued) -> Result<(),
                     .collect();
             for (pseudonym, seq) in &ordered {
                 if let Some(person) = persons.get(pseudonym) {
-                    crate::db::patients::index_event(conn, &[*person], *seq, "deletion.ordered", now)?;
+                    crate::db::patients::index_event(
+                        conn,
+                        &[*person],
+                        *seq,
+                        "deletion.ordered",
+                        now,
+                    )?;
                 }
             }
             Ok(())
