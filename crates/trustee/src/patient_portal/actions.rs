@@ -97,7 +97,9 @@ async fn decide(
     if standings(&parsed, chrono::Utc::now().date_naive()).withdrawn {
         // Nothing but a new consent at the hospital undoes a withdrawal.
         return Err(WebError::BadRequest(
-            "withdrawn: see your hospital to take part again".into(),
+            "Sie haben widerrufen; um wieder mitzumachen, sprechen Sie mit Ihrer Klinik. / \
+             You withdrew; to take part again, talk to your hospital."
+                .into(),
         ));
     }
     let resource = choice.resource(chrono::Utc::now());
