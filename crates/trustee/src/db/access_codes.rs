@@ -211,13 +211,18 @@ pub(crate) fn redeem(conn: &mut Conn, typed: &str, now: i64) -> Result<Redeemed,
     let outcome = if !code_hash(&code).matches(&stored) {
         let failures = failures + 1;
         let locked = failures >= MAX_FAILURES;
-        tx.execute(
-            "UPDATE access_codes SET failures = ?2,
-                 closed_at = CASE WHEN ?3 = 1 THEN ?4 ELSE closed_at END,
-                 closed_reason = CASE WHEN ?3 = 1 THEN 'locked' ELSE closed_reason END
-             WHERE id = ?1",
-            params![id, failures, i64::from(locked), now],
-        )?;
+        if locked {
+            tx.execute(
+                "UPDATE access_codes SET failures = ?2, closed_at = ?3, closed_reason = 'locked'
+                 WHERE id = ?1",
+                params![id, failures, now],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE access_codes SET failures = ?2 WHERE id = ?1",
+                params![id, failures],
+            )?;
+        }
         if locked {
             Redeemed::Locked
         } else {
