@@ -1,5 +1,6 @@
 //! The command tree.
 
+mod access_code;
 mod analyze;
 mod analyze_render;
 mod audit;

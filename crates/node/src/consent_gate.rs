@@ -127,6 +127,13 @@ pub struct ConsentGate {
 }
 
 impl ConsentGate {
+    /// The trust-centre client the gate reads the feed with: the same site
+    /// token reports uses of persons' data (`POST /v1/usage`, e.g. by
+    /// [`crate::genomics::deliver_region`]).
+    pub fn trustee(&self) -> &TrusteeClient {
+        &self.client
+    }
+
     /// A gate over the feed `client` reads, syncing before it answers once the
     /// snapshot is older than `sync_interval`; staleness bound
     /// [`DEFAULT_MAX_STALENESS`] (see [`ConsentGate::with_max_staleness`]).

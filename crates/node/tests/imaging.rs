@@ -310,6 +310,13 @@ async fn images_link_count_deliver_and_are_withdrawn_at_both_sites() {
     .await
     .unwrap();
     assert_eq!(delivered.objects_delivered, 1, "{delivered:?}");
+    // The delivery is recorded at the trust centre as a use of the person's
+    // data (the patients' portal lists it).
+    assert_eq!(
+        (delivered.usage_reported, &delivered.usage_report_error),
+        (1, &None),
+        "{delivered:?}"
+    );
     let project_psn = key.pseudonym(&ct_pair.research);
     let files = walk(&out.path().join(&project_psn));
     assert_eq!(files.len(), 1);

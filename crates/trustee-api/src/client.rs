@@ -197,6 +197,24 @@ impl TrusteeClient {
 
 /// Withdrawal cascade and re-contact, as a site calls them (site token).
 impl TrusteeClient {
+    /// Issues a one-time access code to the patients' portal for one of the
+    /// calling site's patients, by its local id (`POST /v1/access-codes`).
+    pub async fn issue_access_code(&self, local_id: &str) -> Result<AccessCode, TrusteeError> {
+        self.post(
+            "/v1/access-codes",
+            &SiteAccessCodeRequest {
+                local_id: local_id.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// Reports that the calling site used these persons' data for a project
+    /// (`POST /v1/usage`), so each can read it in the patients' portal.
+    pub async fn report_usage(&self, report: &UsageReport) -> Result<UsageRecorded, TrusteeError> {
+        self.post("/v1/usage", report).await
+    }
+
     /// The calling site's open deletion orders (`GET /v1/deletions`).
     pub async fn deletion_orders(&self) -> Result<Vec<DeletionOrder>, TrusteeError> {
         let resp: DeletionOrders = self.get("/v1/deletions").await?;
@@ -267,6 +285,22 @@ impl TrusteeClient {
 /// Staff calls (a staff or the admin token): withdrawal follow-up, re-contact,
 /// pseudonym domains.
 impl TrusteeClient {
+    /// Issues a one-time access code to the patients' portal for the person
+    /// behind any site's pseudonym (`POST /v1/admin/access-codes`). The code is
+    /// in this answer only.
+    pub async fn issue_access_code_as_staff(
+        &self,
+        pseudonym: &Pseudonym,
+    ) -> Result<AccessCode, TrusteeError> {
+        self.post(
+            "/v1/admin/access-codes",
+            &StaffAccessCodeRequest {
+                pseudonym: pseudonym.clone(),
+            },
+        )
+        .await
+    }
+
     /// Records a FHIR Consent (e.g. a withdrawal the person sent to the trust
     /// centre) for the person behind any site's pseudonym (`POST /v1/admin/consents`).
     pub async fn record_consent_as_staff(

@@ -23,7 +23,8 @@
 //! | `GET /health` | — | `ok` |
 //!
 //! Staff endpoints (withdrawal follow-up, re-contact approvals, pseudonym domains)
-//! are listed in [`orders`] and [`domains`]; record linkage (clerical review,
+//! are listed in [`orders`] and [`domains`]; access codes for the patients'
+//! portal and usage reports in [`patients`]; record linkage (clerical review,
 //! PPRL) in [`linkage`].
 
 mod client;
@@ -31,6 +32,7 @@ pub mod consent_feed;
 pub mod domains;
 pub mod linkage;
 pub mod orders;
+pub mod patients;
 
 pub use client::{TrusteeClient, TrusteeError};
 pub use consent_feed::{
@@ -38,6 +40,7 @@ pub use consent_feed::{
 };
 pub use domains::*;
 pub use orders::*;
+pub use patients::*;
 
 use chrono::NaiveDate;
 use oncofed_idat::IdentifyingData;

@@ -386,6 +386,30 @@ pub struct TrusteeConfig {
     pub(crate) insecure_http: bool,
     /// PostgreSQL URL of the store; `None` for the SQLite file in `data_dir`.
     pub(crate) store_url: Option<String>,
+    /// How long a patient's one-time access code stays valid.
+    pub(crate) access_code_validity: std::time::Duration,
+    /// Whom patients can turn to, shown in the patients' portal.
+    pub(crate) ombudsperson: Option<Ombudsperson>,
+}
+
+/// How long a one-time access code to the patients' portal is valid by default: 14 days.
+pub const DEFAULT_ACCESS_CODE_VALIDITY: std::time::Duration =
+    std::time::Duration::from_secs(14 * 24 * 3600);
+
+/// The ombudsperson patients can turn to with questions or complaints about the
+/// use of their data, shown on every page of the patients' portal. Without one,
+/// the portal names the trust centre's data-protection officer through the
+/// treating site and the supervisory authority (a general text).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ombudsperson {
+    /// Name or office, e.g. "Ombudsstelle der Treuhandstelle".
+    pub name: String,
+    /// Telephone number, as it should be dialled.
+    pub phone: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Postal address, one line.
+    pub address: Option<String>,
 }
 
 impl TrusteeConfig {
@@ -412,6 +436,8 @@ impl TrusteeConfig {
             tls: None,
             insecure_http: false,
             store_url: None,
+            access_code_validity: DEFAULT_ACCESS_CODE_VALIDITY,
+            ombudsperson: None,
         })
     }
 
@@ -483,6 +509,20 @@ impl TrusteeConfig {
     /// the audit trail, its key and the staff file stay in the data directory.
     pub fn with_store_url(mut self, url: impl Into<String>) -> Self {
         self.store_url = Some(url.into());
+        self
+    }
+
+    /// Sets how long one-time access codes to the patients' portal are valid
+    /// (at most [`DEFAULT_ACCESS_CODE_VALIDITY`], 14 days: a longer-lived code
+    /// on a letter is a longer-lived risk). Tests use zero to issue expired codes.
+    pub fn with_access_code_validity(mut self, validity: std::time::Duration) -> Self {
+        self.access_code_validity = validity.min(DEFAULT_ACCESS_CODE_VALIDITY);
+        self
+    }
+
+    /// Names the ombudsperson the patients' portal shows.
+    pub fn with_ombudsperson(mut self, ombudsperson: Ombudsperson) -> Self {
+        self.ombudsperson = Some(ombudsperson);
         self
     }
 

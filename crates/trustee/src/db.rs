@@ -20,6 +20,7 @@
 //! resolves (reader) do not wait for pseudonymisation batches (writer). On SQLite a
 //! third connection checkpoints the WAL on its own thread.
 
+pub(crate) mod access_codes;
 #[cfg(test)]
 mod conformance;
 pub(crate) mod consent_feed;
@@ -27,12 +28,15 @@ mod consents;
 pub(crate) mod deletions;
 pub(crate) mod domains;
 mod linkage;
+pub(crate) mod patients;
 pub(crate) mod postgres;
 pub(crate) mod recontact;
 pub(crate) mod sql;
 pub(crate) mod sqlite;
 
-pub(crate) use consents::{ConsentRow, check_consents, insert_admin_consent, insert_site_consents};
+pub(crate) use consents::{
+    ADMIN_SOURCE, ConsentRow, check_consents, insert_admin_consent, insert_site_consents,
+};
 pub(crate) use linkage::{
     ERASED_IDAT, LinkItem, Person, person_by_row, pseudonymise, register_site_pseudonym, resolve,
 };

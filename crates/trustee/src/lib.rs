@@ -22,6 +22,8 @@
 //! | `routes::deletions` | withdrawal cascade: deletion orders per site, receipts, sample-destruction orders |
 //! | `routes::recontact` | re-contact requests: stated reason, two distinct staff, consent, treating site only |
 //! | `routes::consent_feed` | the signed, versioned consent feed sites keep their snapshots with (`db::consent_feed`) |
+//! | `patient_portal` | the patients' portal (`/patient`): one-time access codes, the person's consents and their use in plain language, opt-out, genetic opt-in, re-contact, withdrawal |
+//! | `routes::patients` | access codes (staff, the treating site) and usage reports from sites (`db::access_codes`, `db::patients`) |
 //!
 //! Staff: the admin token acts as staff member `admin`; named staff tokens come from
 //! `<data_dir>/staff` ([`StaffRegistry`]), so decisions needing two people know who is who.
@@ -45,11 +47,12 @@ mod extract;
 mod json;
 mod keys;
 pub mod linkage;
+mod patient_portal;
 mod routes;
 
 pub use config::{
-    ConfigError, PseudonymKey, SiteRegistry, StaffRegistry, TrusteeConfig, hash_token,
-    load_or_create_key,
+    ConfigError, DEFAULT_ACCESS_CODE_VALIDITY, Ombudsperson, PseudonymKey, SiteRegistry,
+    StaffRegistry, TrusteeConfig, hash_token, load_or_create_key,
 };
 pub use db::StoreError;
 pub use error::ApiError;
@@ -121,6 +124,8 @@ struct Inner {
     domain_keys: domains::DomainKeys,
     /// Mutual TLS is on: a site request must come with a certificate naming it.
     site_certificates: bool,
+    /// The patients' portal: sessions, sign-in throttle, its settings.
+    portal: patient_portal::PortalState,
 }
 
 impl std::fmt::Debug for AppState {
@@ -160,6 +165,11 @@ impl AppState {
         };
         let domain_keys = domains::DomainKeys::new(&config.key);
         let site_certificates = config.tls.as_ref().is_some_and(|t| t.is_mutual());
+        let portal = patient_portal::PortalState::new(
+            config.tls.is_some(),
+            config.access_code_validity,
+            config.ombudsperson.clone(),
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -171,6 +181,7 @@ impl AppState {
                 sites: config.sites,
                 admin: config.admin,
                 site_certificates,
+                portal,
             }),
         })
     }
@@ -212,6 +223,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::domains::router())
         .merge(routes::review::router())
         .merge(routes::pprl::router())
+        .merge(routes::patients::router())
+        .merge(patient_portal::router())
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
 }

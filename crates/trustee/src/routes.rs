@@ -7,6 +7,7 @@ pub(crate) mod consents;
 pub(crate) mod deletions;
 pub(crate) mod domains;
 pub(crate) mod health;
+pub(crate) mod patients;
 pub(crate) mod pprl;
 pub(crate) mod pseudonyms;
 pub(crate) mod recontact;

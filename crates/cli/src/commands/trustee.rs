@@ -34,6 +34,10 @@ pub enum TrusteeCommand {
     /// The output shows identifying data: for trust-centre staff only.
     #[command(subcommand)]
     Review(super::review::ReviewCommand),
+    /// One-time access codes to the patients' portal (`/patient` on the trust
+    /// centre), issued by staff for the person behind a site pseudonym.
+    #[command(subcommand)]
+    AccessCode(super::access_code::AccessCodeCommand),
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +66,19 @@ pub struct ServeArgs {
     /// File holding the admin token (enables the admin consent endpoint).
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
+    /// Name or office of the ombudsperson the patients' portal shows (without
+    /// it the portal points to the treating hospital and the supervisory authority).
+    #[arg(long, value_name = "NAME")]
+    ombudsperson: Option<String>,
+    /// The ombudsperson's telephone number.
+    #[arg(long, value_name = "PHONE", requires = "ombudsperson")]
+    ombudsperson_phone: Option<String>,
+    /// The ombudsperson's e-mail address.
+    #[arg(long, value_name = "EMAIL", requires = "ombudsperson")]
+    ombudsperson_email: Option<String>,
+    /// The ombudsperson's postal address, one line.
+    #[arg(long, value_name = "ADDRESS", requires = "ombudsperson")]
+    ombudsperson_address: Option<String>,
     /// HTTPS for this service.
     #[command(flatten)]
     server_tls: super::tls_args::ServerTlsArgs,
@@ -88,6 +105,7 @@ pub async fn run(cmd: TrusteeCommand) -> anyhow::Result<ExitCode> {
         TrusteeCommand::Serve(a) => serve(a).await,
         TrusteeCommand::AddSite(a) => add_site(a),
         TrusteeCommand::Review(cmd) => super::review::run(cmd).await,
+        TrusteeCommand::AccessCode(cmd) => super::access_code::run(cmd).await,
     }
 }
 
@@ -106,6 +124,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(url) = a.store_url {
         config = config.with_store_url(url);
+    }
+    if let Some(name) = a.ombudsperson {
+        config = config.with_ombudsperson(oncofed_trustee::Ombudsperson {
+            name,
+            phone: a.ombudsperson_phone,
+            email: a.ombudsperson_email,
+            address: a.ombudsperson_address,
+        });
     }
     let tls = a.server_tls.acceptor()?;
     // Checked before binding, so a refused address is never even opened.

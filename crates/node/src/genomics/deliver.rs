@@ -11,7 +11,10 @@
 //! sample's date as the origin; a person without it, and a person the site does
 //! not hold, get the same answer ([`DeliveryError::NotFound`]), so the answer
 //! does not tell whether a refusing person exists. Every request is recorded in
-//! the site's audit trail with its outcome, before any byte is sent.
+//! the site's audit trail with its outcome, before any byte is sent, and every
+//! granted one is reported to the trust centre as a use of the person's data
+//! (`POST /v1/usage`), so the person reads it in the patients' portal; when the
+//! report fails, nothing is delivered.
 
 use super::GenomicsSetup;
 use crate::imaging::ArchiveError;
@@ -82,6 +85,10 @@ pub enum DeliveryError {
     /// The request could not be audited: nothing was delivered.
     #[error("the delivery cannot be audited, nothing was delivered: {0}")]
     Audit(#[from] oncofed_audit::AuditError),
+    /// The trust centre could not record the use for the person's page in the
+    /// patients' portal: nothing was delivered.
+    #[error("the use cannot be reported to the trust centre, nothing was delivered: {0}")]
+    Usage(#[from] oncofed_trustee_api::TrusteeError),
 }
 
 /// Delivers the query's region (all of the file without one) of the newest
@@ -130,6 +137,23 @@ pub async fn deliver_region(
             return Err(e);
         }
     };
+    // The person can read every delivery in the patients' portal: reported to
+    // the trust centre before any byte leaves (no report, no delivery).
+    let report = oncofed_trustee_api::UsageReport {
+        project: request.project.clone(),
+        kind: oncofed_trustee_api::UsageKind::SequenceDelivery,
+        date: request.today,
+        pseudonyms: vec![file.pseudonym.clone()],
+    };
+    if let Err(e) = gate.trustee().report_usage(&report).await {
+        audit.append(
+            "site",
+            "sequences.delivery.failed",
+            &target,
+            details("usage-not-reported"),
+        )?;
+        return Err(e.into());
+    }
     audit.append(
         "site",
         "sequences.delivery.granted",

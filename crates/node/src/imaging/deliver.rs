@@ -135,6 +135,13 @@ pub struct DeliveryReport {
     pub failures: Vec<String>,
     /// De-identified bytes delivered.
     pub bytes: u64,
+    /// Persons for whom the trust centre newly recorded this delivery as a use
+    /// of their data (`POST /v1/usage`: each reads it in the patients' portal).
+    pub usage_reported: usize,
+    /// Why the use could not be reported, if it could not (the images were
+    /// delivered already; report again by repeating the delivery, which the
+    /// trust centre records once).
+    pub usage_report_error: Option<String>,
 }
 
 /// Why a delivery stopped.
@@ -295,6 +302,22 @@ async fn deliver_audited(
         }
     }
     report.persons_delivered = delivered_persons.len();
+    let delivered: Vec<Pseudonym> = delivered_persons.into_iter().collect();
+    for chunk in delivered.chunks(oncofed_trustee_api::MAX_BATCH) {
+        let usage = oncofed_trustee_api::UsageReport {
+            project: project.to_owned(),
+            kind: oncofed_trustee_api::UsageKind::ImageDelivery,
+            date: today,
+            pseudonyms: chunk.to_vec(),
+        };
+        match gate.trustee().report_usage(&usage).await {
+            Ok(recorded) => report.usage_reported += recorded.recorded,
+            Err(e) => {
+                report.usage_report_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
     Ok(report)
 }
 

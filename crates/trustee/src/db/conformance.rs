@@ -16,6 +16,7 @@
 
 mod feed;
 mod linkage;
+mod portal;
 mod registry;
 mod schema;
 mod withdrawal;
@@ -174,6 +175,8 @@ conformance_tests! {
         receipts_and_sample_destructions_are_recorded_once,
         the_service_cleans_up_after_an_erasure;
     feed: the_feed_pages_a_sites_persons_in_version_order;
+    portal: access_codes_work_once_lock_and_expire,
+        usage_reports_and_the_view_are_per_person;
     schema: reopening_keeps_data_and_the_schema_is_current,
         a_newer_schema_is_refused_before_anything_is_written,
         another_key_is_refused,

@@ -71,7 +71,7 @@ pub(crate) fn insert_admin_consent(
     Ok(stored)
 }
 
-fn insert_row(
+pub(super) fn insert_row(
     tx: &mut Tx<'_>,
     person: i64,
     source: &str,

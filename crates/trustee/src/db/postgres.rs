@@ -184,6 +184,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX domain_pseudonyms_reverse ON domain_pseudonyms(domain_id, pseudonym);"#,
     // 2: SQLite's version 7, the consent feed's change log (db::consent_feed).
     super::consent_feed::MIGRATION_POSTGRES,
+    // 3: SQLite's version 8, the patients' portal (db::patients).
+    super::patients::MIGRATION_POSTGRES,
 ];
 
 /// The tables a withdrawal erases rows from, vacuumed after an erasing sweep.

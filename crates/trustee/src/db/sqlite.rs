@@ -165,6 +165,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE persons ADD COLUMN erased_at INTEGER;",
     // 7: the consent feed's change log (db::consent_feed).
     super::consent_feed::MIGRATION_SQLITE,
+    // 8: the patients' portal: access codes, usage reports, per-person audit index (db::patients).
+    super::patients::MIGRATION_SQLITE,
 ];
 
 /// Opens (creating if needed, mode 0600) the store file with the store's pragmas

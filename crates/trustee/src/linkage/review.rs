@@ -253,6 +253,10 @@ fn merge(tx: &mut Tx<'_>, keys: &Keys, from: i64, into: i64) -> Result<(), Store
     ] {
         tx.execute(sql, params![from, into])?;
     }
+    // The patients' portal: access codes, reported uses, audit index.
+    for sql in crate::db::patients::MERGE_SQL {
+        tx.execute(sql, params![from, into])?;
+    }
     // The merged person's pseudonyms now share the survivor's consents (feed).
     crate::db::consent_feed::record_change(tx, into)?;
     let survivor: Person = person_by_row(tx, into)?;

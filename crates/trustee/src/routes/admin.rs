@@ -48,17 +48,25 @@ async fn record(
         .db
         .write(move |conn| insert_admin_consent(conn, pseudonym.as_str(), &row))
         .await?;
-    let audit_state = state.clone();
-    blocking(move || {
-        crate::routes::audit::record(
-            &audit_state,
-            "admin",
-            "consent.recorded",
-            &subject,
-            serde_json::json!({ "stored": stored }),
-        )
-    })
-    .await??;
+    // Indexed under the person, so their page in the patients' portal lists it.
+    let lookup = vec![subject.clone()];
+    let persons: Vec<i64> = state
+        .inner
+        .db
+        .read(move |conn| crate::db::patients::persons_of_pseudonyms(conn, &lookup))
+        .await?
+        .into_iter()
+        .map(|(_, person)| person)
+        .collect();
+    crate::routes::audit::record_about(
+        &state,
+        persons,
+        "admin",
+        "consent.recorded",
+        &subject,
+        serde_json::json!({ "stored": stored }),
+    )
+    .await?;
     tracing::info!(stored, "consent recorded by trust-centre staff");
     Ok(Json(ConsentSubmissionResponse { stored }))
 }

@@ -42,6 +42,47 @@ pub(crate) fn record(
         })
 }
 
+/// [`record`], and indexes the entry under each of `persons` for their page in
+/// the patients' portal (`db::patients::index_event`), so a person reads what
+/// the trust centre did about them from the audit trail itself. Async: it runs
+/// the append on the blocking pool.
+pub(crate) async fn record_about(
+    state: &AppState,
+    persons: Vec<i64>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    details: serde_json::Value,
+) -> Result<u64, ApiError> {
+    let (st, actor, action_owned, subject) = (
+        state.clone(),
+        actor.to_owned(),
+        action.to_owned(),
+        subject.to_owned(),
+    );
+    let seq = blocking(move || {
+        st.inner
+            .audit
+            .append(&actor, &action_owned, &subject, details)
+            .map(|e| e.seq)
+            .map_err(|e| {
+                tracing::error!(error = %e, action = %action_owned, "audit append failed");
+                ApiError::Internal
+            })
+    })
+    .await??;
+    if !persons.is_empty() {
+        let action = action.to_owned();
+        let now = crate::db::now();
+        state
+            .inner
+            .db
+            .write(move |conn| crate::db::patients::index_event(conn, &persons, seq, &action, now))
+            .await?;
+    }
+    Ok(seq)
+}
+
 async fn export(State(state): State<AppState>, _admin: AdminCaller) -> Result<String, ApiError> {
     blocking(move || {
         record(

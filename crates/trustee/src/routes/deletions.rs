@@ -85,16 +85,27 @@ async fn audit_issued(state: &AppState, issued: deletions::Issued) -> Result<(),
     if issued.deletions.is_empty() && issued.samples.is_empty() {
         return Ok(());
     }
-    let state = state.clone();
-    blocking(move || {
+    let audit_state = state.clone();
+    let ordered = blocking(move || {
+        let state = audit_state;
+        // (site pseudonym, audit seq): indexed under the person below, for the
+        // person's page in the patients' portal.
+        let mut ordered = Vec::with_capacity(issued.deletions.len());
         for (id, site, pseudonym, consent) in &issued.deletions {
-            audit::record(
-                &state,
-                "trustee",
-                "deletion.ordered",
-                pseudonym,
-                json!({"order": id, "site": site, "reason": "withdrawal", "consent_row": consent}),
-            )?;
+            let entry = state
+                .inner
+                .audit
+                .append(
+                    "trustee",
+                    "deletion.ordered",
+                    pseudonym,
+                    json!({"order": id, "site": site, "reason": "withdrawal", "consent_row": consent}),
+                )
+                .map_err(|e| {
+                    tracing::error!(error = %e, "audit append failed");
+                    ApiError::Internal
+                })?;
+            ordered.push((pseudonym.clone(), entry.seq));
         }
         for (id, consent) in &issued.samples {
             audit::record(
@@ -110,9 +121,34 @@ async fn audit_issued(state: &AppState, issued: deletions::Issued) -> Result<(),
             samples = issued.samples.len(),
             "withdrawal cascade issued orders"
         );
-        Ok::<_, ApiError>(())
+        Ok::<_, ApiError>(ordered)
     })
-    .await?
+    .await??;
+    let now = crate::db::now();
+    state
+        .inner
+        .db
+        .write(move |conn| {
+            let pseudonyms: Vec<String> = ordered.iter().map(|(p, _)| p.clone()).collect();
+            let persons: std::collections::HashMap<String, i64> =
+                crate::db::patients::persons_of_pseudonyms(conn, &pseudonyms)?
+                    .into_iter()
+                    .collect();
+            for (pseudonym, seq) in &ordered {
+                if let Some(person) = persons.get(pseudonym) {
+                    crate::db::patients::index_event(
+                        conn,
+                        &[*person],
+                        *seq,
+                        "deletion.ordered",
+                        now,
+                    )?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
 }
 
 async fn list(
