@@ -18,6 +18,7 @@ mod demo_cells;
 mod demo_genomics;
 mod demo_imaging;
 mod demo_ledger;
+mod demo_portal;
 mod demo_transport;
 mod hub;
 mod labels;

@@ -335,6 +335,12 @@ impl LocalFederation {
         self.admin.clone()
     }
 
+    /// What a person's client (researcher, staff, patient browser) verifies
+    /// servers against: the federation CA under TLS; no client certificate.
+    pub fn people_tls(&self) -> ClientTls {
+        client_tls(self.pki.as_deref(), None)
+    }
+
     /// What site `i` verifies servers against and presents (its certificate).
     pub fn site_tls(&self, i: usize) -> ClientTls {
         client_tls(self.pki.as_deref(), Some(&self.sites[i]))

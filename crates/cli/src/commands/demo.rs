@@ -93,6 +93,9 @@ struct DemoSummary {
     audit: super::demo_audit::DemoAudit,
     /// What each site contributed to the released results (R19).
     ledger: super::demo_ledger::DemoLedger,
+    /// The portal's flows: catalogue, an application approved by policy and
+    /// its first result, a patient's sign-in (issue 17).
+    portal: super::demo_portal::DemoPortal,
     data_dir: PathBuf,
     trustee: String,
     hub: String,
@@ -220,6 +223,17 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &a,
         "sequencing data ingested, encrypted at rest, queried and delivered under consent",
     );
+    let portal = super::demo_portal::run(&fed, &cohort).await?;
+    say(
+        &a,
+        &format!(
+            "portal: catalogue published, an application approved by policy, its first KM curve {}",
+            match portal.first_result_ms {
+                Some(ms) => format!("{:.1} s after submission", ms as f64 / 1000.0),
+                None => "refused".into(),
+            }
+        ),
+    );
     let audit = super::demo_audit::run(&fed).await?;
     say(
         &a,
@@ -241,6 +255,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         genomics,
         audit,
         ledger,
+        portal,
         data_dir: dir.clone(),
         trustee: fed.trustee_url().to_owned(),
         hub: fed.hub_url().to_owned(),
@@ -353,6 +368,7 @@ fn print_summary(s: &DemoSummary) {
     super::demo_genomics::print(&s.genomics);
     super::demo_audit::print(&s.audit);
     super::demo_ledger::print(&s.ledger);
+    super::demo_portal::print(&s.portal);
     super::demo_transport::print(&s.transport);
     println!(
         "\nlinkage at the trust centre: {} distinct research pseudonyms for {} persons",
