@@ -592,3 +592,82 @@ async fn the_audit_trail_records_each_action_without_personal_data() {
         "{page}"
     );
 }
+
+/// The walk "patient" in a real browser (chromium, headless): sign in with a
+/// code, read, opt in to genetic research, agree to re-contact, object to
+/// research use, withdraw with confirmation; a screenshot and an axe-core audit
+/// (no serious or critical violation) at every step.
+#[tokio::test]
+async fn walk_patient() {
+    let Some(browser) = oncofed_browser::Browser::start().await else {
+        return; // skipped, reason printed (chromium missing, ONCOFED_REQUIRE_PEERS unset)
+    };
+    let f = fixture(oncofed_trustee::DEFAULT_ACCESS_CODE_VALIDITY).await;
+    f.site1
+        .report_usage(&UsageReport {
+            project: "lung-cohort-2026".into(),
+            kind: UsageKind::SequenceDelivery,
+            date: today(),
+            pseudonyms: vec![f.a.clone()],
+        })
+        .await
+        .unwrap();
+    let code = code_for(&f, &f.a).await;
+    let mut walk = browser.walk("patient").await.unwrap();
+    walk.goto(&format!("{}/patient/login", f.url))
+        .await
+        .unwrap();
+    walk.step("sign-in").await.unwrap();
+    walk.fill("#code", &code).await.unwrap();
+    walk.submit("form#login").await.unwrap();
+    walk.expect_text("h1", "Meine Daten in der Forschung")
+        .await
+        .unwrap();
+    walk.expect_text("#usage", "lung-cohort-2026")
+        .await
+        .unwrap();
+    walk.expect_text("#genetic-heading", "Erbgut")
+        .await
+        .unwrap();
+    walk.step("overview").await.unwrap();
+    walk.submit("form#genetic").await.unwrap();
+    walk.expect_text("#saved", "gespeichert").await.unwrap();
+    walk.step("genetic-opt-in").await.unwrap();
+    walk.submit("form#recontact").await.unwrap();
+    walk.expect_text("#saved", "gespeichert").await.unwrap();
+    walk.step("recontact-yes").await.unwrap();
+    walk.submit("form#research").await.unwrap();
+    walk.expect_text("#saved", "gespeichert").await.unwrap();
+    walk.step("research-objection").await.unwrap();
+    assert_eq!(
+        decision(&f.site1, &f.a, DataCategory::Clinical).await,
+        ConsentDecision::DenyObjection
+    );
+    assert_eq!(
+        decision(&f.site1, &f.a, DataCategory::Genetic).await,
+        ConsentDecision::Permit
+    );
+    // English too.
+    walk.goto(&format!("{}/patient?lang=en", f.url))
+        .await
+        .unwrap();
+    walk.expect_text("h1", "My data in research").await.unwrap();
+    walk.step("overview-english").await.unwrap();
+    walk.goto(&format!("{}/patient?lang=de", f.url))
+        .await
+        .unwrap();
+    walk.click("#withdraw-link").await.unwrap();
+    walk.expect_text("h1", "widerrufen").await.unwrap();
+    walk.step("withdraw-confirm").await.unwrap();
+    walk.set_checked("#confirm", true).await.unwrap();
+    walk.submit("form#withdraw").await.unwrap();
+    walk.expect_text("#saved", "Widerruf ist gespeichert")
+        .await
+        .unwrap();
+    walk.expect_text("#deletions", "Löschauftrag")
+        .await
+        .unwrap();
+    walk.step("withdrawn").await.unwrap();
+    assert_eq!(f.site1.deletion_orders().await.unwrap().len(), 1);
+    walk.finish().await.unwrap();
+}
