@@ -7,8 +7,8 @@
 mod applications;
 pub(crate) use applications::Institution;
 mod beacon;
-pub(crate) mod contributions;
 mod catalogue;
+pub(crate) mod contributions;
 pub(crate) use catalogue::Published;
 mod projects;
 pub(crate) use projects::{BudgetScope, fits};

@@ -187,7 +187,10 @@ async fn the_ledger_is_coarsened_and_each_site_admin_sees_only_their_site() {
         let persons = f[0]["persons"]
             .as_u64()
             .unwrap_or_else(|| panic!("{site}: {}", f[0]));
-        assert!(persons >= 100 && persons.is_multiple_of(10), "{site}: {persons}");
+        assert!(
+            persons >= 100 && persons.is_multiple_of(10),
+            "{site}: {persons}"
+        );
         assert_eq!(f[0]["rows"], "none");
         assert_eq!(f[0]["sites_in_result"], 4);
         let a = entries_of(&all, site, "analysis");

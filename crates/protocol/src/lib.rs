@@ -17,8 +17,8 @@
 
 pub mod analysis;
 pub mod api;
-pub mod catalogue;
 pub mod application;
+pub mod catalogue;
 /// The feasibility query language, in its own crate (`oncofed-criteria`) so the
 /// research store can compile it without this crate's other dependencies.
 pub use oncofed_criteria as criteria;

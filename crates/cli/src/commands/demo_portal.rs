@@ -119,10 +119,16 @@ pub async fn run(fed: &LocalFederation, cohort: &Path) -> anyhow::Result<DemoPor
         if response.state == RunState::Done {
             (Some(submitted.elapsed().as_millis()), None)
         } else {
-            (None, Some(response.error.unwrap_or_else(|| "not released".into())))
+            (
+                None,
+                Some(response.error.unwrap_or_else(|| "not released".into())),
+            )
         }
     } else {
-        (None, Some(format!("not approved by policy: {:?}", application.stage)))
+        (
+            None,
+            Some(format!("not approved by policy: {:?}", application.stage)),
+        )
     };
 
     let patient = patient(fed, cohort).await?;
@@ -241,6 +247,10 @@ pub fn print(p: &DemoPortal) {
         p.patient.code_expires_at,
         p.patient.sign_in,
         if p.patient.signed_in { "yes" } else { "NO" },
-        if p.patient.reused_code_accepted { "ACCEPTED (wrong)" } else { "refused" }
+        if p.patient.reused_code_accepted {
+            "ACCEPTED (wrong)"
+        } else {
+            "refused"
+        }
     );
 }
