@@ -207,6 +207,14 @@ fn demo_runs_end_to_end() {
     for b in beacon {
         assert_eq!(b["status"], 200, "{b}");
     }
+    // The portal's flows (issue 17): the catalogue was published, the
+    // application was approved by the written policy at submission, the
+    // patient's one-time code opened their page once and only once.
+    let portal = &summary["portal"];
+    assert!(portal["catalogue"]["datasets"].as_u64().unwrap() > 0, "{portal}");
+    assert_eq!(portal["stage"], "approved", "{portal}");
+    assert_eq!(portal["patient"]["signed_in"], true, "{portal}");
+    assert_eq!(portal["patient"]["reused_code_accepted"], false, "{portal}");
     let d = &genomics["delivery"];
     assert_eq!(
         d["delivered"].as_u64().unwrap() + d["refused"].as_u64().unwrap(),

@@ -101,6 +101,12 @@ async fn approval_by_policy_to_the_first_km_curve_in_the_browser() {
     w.fill("#km-groups", "female").await.unwrap();
     w.fill("#km-epsilon", "0.1").await.unwrap();
     w.submit("#km-form").await.unwrap();
+    let run_page = w.path().await.unwrap();
+    assert!(
+        run_page.starts_with("/portal/runs/"),
+        "the KM form was refused: {}",
+        w.text("main").await.unwrap()
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if w.exists("#km-figure svg[role='img']").await.unwrap() {
@@ -112,8 +118,7 @@ async fn approval_by_policy_to_the_first_km_curve_in_the_browser() {
             w.text("main").await.unwrap()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let here = w.path().await.unwrap();
-        w.goto(&here).await.unwrap();
+        w.goto(&run_page).await.unwrap();
     }
     let first_result = submitted.elapsed();
     w.step("first-km-result").await.unwrap();

@@ -232,7 +232,8 @@ async fn images_link_count_deliver_and_are_withdrawn_at_both_sites() {
             .unwrap()
             .trim()
             .to_owned();
-        if id == ct_pair.site.as_str() {
+        let wilmas = id == ct_pair.site.as_str();
+        if wilmas {
             let d = o
                 .element(Tag(0x0008, 0x0020))
                 .unwrap()
@@ -242,11 +243,16 @@ async fn images_link_count_deliver_and_are_withdrawn_at_both_sites() {
                 .to_owned();
             ct_date = Some(chrono::NaiveDate::parse_from_str(&d, "%Y%m%d").unwrap());
         }
-        // No identifying value of the headers survives.
+        // No identifying value of the headers survives. Wilma's real dates
+        // are looked for in her own objects only: another person's shifted
+        // date may fall on the same day by chance (offsets are keyed per
+        // person and per run), which reveals nothing about Wilma.
         let bytes = std::fs::read(f).unwrap();
-        for secret in [
-            "Beispiel", "Wilma", "Karla", "19580309", "Klinikum", "20240220",
-        ] {
+        let dates: &[&str] = if wilmas { &["19580309", "20240220"] } else { &[] };
+        for secret in ["Beispiel", "Wilma", "Karla", "Klinikum"]
+            .iter()
+            .chain(dates)
+        {
             assert!(
                 !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
                 "{secret} in {f:?}"

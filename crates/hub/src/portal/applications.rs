@@ -163,7 +163,6 @@ async fn list(
     let all: Vec<&Application> = apps.iter().collect();
     let title = lang.pick("Anträge", "Applications");
     let body = html! {
-        h1 { (title) }
         @if user.role == Role::Researcher {
             p { a class="button" href="/portal/applications/new" { (lang.pick("Neuen Antrag stellen", "New application")) } }
         } @else {
@@ -216,7 +215,6 @@ async fn inbox(
         _ => lang.pick("Eingang", "Inbox"),
     };
     let body = html! {
-        h1 { (title) }
         @if let Some(site) = &a.site {
             p { (lang.pick("Standort", "Site")) ": " strong { (site) } }
         }
@@ -262,7 +260,6 @@ async fn detail(
         .unwrap_or_else(|| app.id.clone());
     let staff = user.role != Role::Researcher;
     let body = html! {
-        h1 { (title) }
         p {
             (app.id) " · " (views::stage(app.stage, lang))
             @if let Some(p) = &app.project {

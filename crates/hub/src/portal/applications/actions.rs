@@ -76,7 +76,6 @@ pub(super) async fn new_form(
     let sites = registered_sites(&state).await?;
     let title = lang.pick("Neuer Antrag", "New application");
     let body = html! {
-        h1 { (title) }
         p { (lang.pick(
             "Füllen Sie den Antrag aus und laden Sie das Ethikvotum hoch. Ein Antrag, der alle Regeln der Richtlinie erfüllt, wird beim Einreichen sofort genehmigt; sonst prüfen ihn Geschäftsstelle, Standorte und Nutzungsausschuss.",
             "Fill in the application and upload the ethics vote. An application that meets every rule of the policy is approved the moment it is submitted; otherwise the office, the sites and the use-and-access committee review it."
@@ -154,7 +153,6 @@ pub(super) async fn edit_form(
     let title = lang.pick("Antrag bearbeiten", "Edit the application");
     let action = format!("/portal/applications/{}/edit", app.id);
     let body = html! {
-        h1 { (title) }
         @if let Some(r) = app.last_reasons() {
             div class="notice" { strong { (lang.pick("Begründung der Rückgabe", "Reasons for the return")) ": " } (r) }
         }

@@ -35,11 +35,10 @@ pub(super) async fn policy(
     let current = super::NAV_APPLICATIONS;
     let body = match service::policy(&state) {
         None => html! {
-            h1 { (title) }
             p { (lang.pick("Dieser Hub genehmigt nichts automatisch; jeder Antrag geht den regulären Weg.", "This hub approves nothing automatically; every application goes the manual way.")) }
         },
         Some(p) => html! {
-            h1 { (lang.pick(&p.title_de, &p.title_en)) }
+            h2 { (lang.pick(&p.title_de, &p.title_en)) }
             p { (lang.pick("Richtlinie", "Policy")) " " code { (p.id) } ", " (lang.pick("Version", "version")) " " (p.version) ", SHA-256 " code { (p.sha256) } }
             p { (lang.pick(
                 "Ein Antrag, der jede dieser Regeln erfüllt, wird beim Einreichen sofort genehmigt; der Prüfvermerk nennt Richtlinie, Version, Prüfsumme und jede erfüllte Regel. Sonst geht er den regulären Weg, und seine Seite nennt die nicht erfüllten Regeln.",
@@ -114,7 +113,6 @@ pub(super) async fn institutions(
     let title = lang.pick("Registrierte Einrichtungen", "Registered institutions");
     let current = INSTITUTIONS;
     let body = html! {
-        h1 { (title) }
         p { (lang.pick(
             "Die Regel registered-institution der Richtlinie gilt nur für Forschende, die hier einer Einrichtung zugeordnet sind.",
             "The policy's registered-institution rule holds only for researchers assigned to an institution here."

@@ -278,7 +278,6 @@ pub(super) async fn code_search(
         return Ok(axum::response::Html(results.into_string()).into_response());
     }
     let body = html! {
-        h1 { (lang.pick("Codesuche", "Code search")) }
         (render::code_search_form(lang, &params.q, list))
         (results)
     };

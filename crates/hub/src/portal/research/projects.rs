@@ -31,7 +31,6 @@ pub(super) async fn list(
     let projects = blocking(&state, move |s| projects_of(s, &uid)).await?;
     let title = lang.pick("Ihre Projekte", "Your projects");
     let body = html! {
-        h1 { (title) }
         @if projects.is_empty() {
             p { (lang.pick("Sie gehören noch keinem genehmigten Projekt an.", "You belong to no approved project yet.")) }
         } @else {
@@ -119,8 +118,9 @@ async fn project_page(
     let kinds = &p.project.plan.kinds;
     let default_epsilon = state.inner.config.default_release_epsilon;
     let action = format!("/portal/projects/{}/analyses", p.project.id);
+    // The forms propose the longest follow-up the project's plan allows, at most ten years.
+    let horizon = p.project.plan.max_horizon_days.min(3650);
     let body = html! {
-        h1 { (p.project.title) }
         @if let Some(e) = error { p.error role="alert" { (e) } }
         dl.card {
             dt { (lang.pick("Projekt-ID", "Project id")) } dd { code { (p.project.id) } }
@@ -165,10 +165,10 @@ async fn project_page(
             "."
         }
         @if kinds.iter().any(|k| k == "km") {
-            (km_form(lang, &user.csrf, &action, &history))
+            (km_form(lang, &user.csrf, &action, &history, horizon))
         }
         @if kinds.iter().any(|k| k == "cox") {
-            (cox_form(lang, &user.csrf, &action, &history))
+            (cox_form(lang, &user.csrf, &action, &history, horizon))
         }
         @if kinds.iter().any(|k| k == "describe") {
             (describe_form(lang, &user.csrf, &action, &history))
@@ -222,7 +222,7 @@ fn common_fields(
     }
 }
 
-fn survival_fields(lang: Lang, kind: &str) -> Markup {
+fn survival_fields(lang: Lang, kind: &str, horizon: u32) -> Markup {
     let id = |f: &str| format!("{kind}-{f}");
     html! {
         label for=(id("endpoint")) { (lang.pick("Endpunkt", "Endpoint")) }
@@ -232,7 +232,7 @@ fn survival_fields(lang: Lang, kind: &str) -> Markup {
             option value="rfs" { (lang.pick("rezidivfreies Überleben (RFS)", "recurrence-free survival (RFS)")) }
         }
         label for=(id("horizon")) { (lang.pick("Nachbeobachtung höchstens (Tage)", "Follow-up at most (days)")) }
-        input id=(id("horizon")) name="horizon_days" type="text" inputmode="numeric" value="3650";
+        input id=(id("horizon")) name="horizon_days" type="text" inputmode="numeric" value=(horizon);
     }
 }
 
@@ -241,6 +241,7 @@ fn km_form(
     csrf: &str,
     action: &str,
     history: &[(QueryId, String, chrono::DateTime<chrono::Utc>)],
+    horizon: u32,
 ) -> Markup {
     html! {
         section.card aria-labelledby="km-heading" {
@@ -248,7 +249,7 @@ fn km_form(
             form.stack #km-form method="post" action=(action) {
                 (csrf_field(csrf))
                 (common_fields(lang, "km", history))
-                (survival_fields(lang, "km"))
+                (survival_fields(lang, "km", horizon))
                 label for="km-groups" { (lang.pick("Gruppen (Variable, z. B. female, gene:EGFR, dx:C34.1; leer: eine Kurve)", "Groups (variable, e.g. female, gene:EGFR, dx:C34.1; empty: one curve)")) }
                 input #km-groups name="groups" type="text";
                 label for="km-interval" { (lang.pick("Zeitraster (Tage)", "Time grid (days)")) }
@@ -264,6 +265,7 @@ fn cox_form(
     csrf: &str,
     action: &str,
     history: &[(QueryId, String, chrono::DateTime<chrono::Utc>)],
+    horizon: u32,
 ) -> Markup {
     html! {
         section.card aria-labelledby="cox-heading" {
@@ -271,7 +273,7 @@ fn cox_form(
             form.stack #cox-form method="post" action=(action) {
                 (csrf_field(csrf))
                 (common_fields(lang, "cox", history))
-                (survival_fields(lang, "cox"))
+                (survival_fields(lang, "cox", horizon))
                 label for="cox-covariates" { (lang.pick("Kovariablen (durch Komma getrennt, z. B. age, female)", "Covariates (comma-separated, e.g. age, female)")) }
                 input #cox-covariates name="covariates" type="text" required value="age, female";
                 label for="cox-ties" { (lang.pick("Bindungen", "Ties")) }

@@ -27,7 +27,6 @@ pub(super) fn builder_page(
     let problems: Vec<Problem> = result.as_ref().err().cloned().unwrap_or_default();
     let current = result.as_ref().ok().map(meaning);
     let body = html! {
-        h1 { (lang.pick("Machbarkeitsabfrage", "Feasibility query")) }
         p.muted {
             (lang.pick(
                 "Stellen Sie Bedingungen zusammen und lassen Sie zählen, wie viele Patientinnen und Patienten an den Standorten passen. Zahlen erscheinen nur so, wie die Offenlegungskontrolle sie freigibt.",

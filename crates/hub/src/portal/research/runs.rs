@@ -61,7 +61,6 @@ pub(super) async fn show(
     let running = run.state == RunState::Running;
     let title = format!("{} {kind}", lang.pick("Analyse", "Analysis"));
     let body = html! {
-        h1 { (title) }
         div #run hx-get=[running.then_some(&me)] hx-trigger=[running.then_some("every 2s")]
             hx-select=[running.then_some("#run")] hx-target=[running.then_some("#run")]
             hx-swap=[running.then_some("outerHTML")] aria-live="polite" {
