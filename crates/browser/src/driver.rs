@@ -70,7 +70,7 @@ impl Driver {
     pub(crate) async fn session(&self, options: &BrowserOptions) -> Result<Client, BrowserError> {
         // fantoccini's rustls connector builds its TLS configuration from the
         // process-wide provider; ring, as everywhere in the workspace.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        oncofed_tls::install_crypto_provider();
         let client = ClientBuilder::rustls()
             .map_err(|e| BrowserError::Driver(format!("TLS set-up: {e}")))?
             .capabilities(capabilities(options))

@@ -178,7 +178,16 @@ fn the_cli_does_not_reach_into_stores() {
 fn the_test_cluster_starter_and_the_peer_harness_are_dev_only() {
     // `oncofed-test-pg` runs initdb and pg_ctl, `oncofed-test-peers` starts
     // Orthanc and dcmtk: no shipped crate may depend on either.
+    // The browser harness is itself dev-only (`publish = false`) and may use
+    // the peer harness; no crate may depend on it outside its dev-dependencies.
     for (krate, deps) in workspace_graph() {
+        assert!(
+            !deps.contains("oncofed-browser"),
+            "{krate} depends on the dev-only browser harness"
+        );
+        if krate == "oncofed-browser" {
+            continue;
+        }
         for dev_only in ["oncofed-test-pg", "oncofed-test-peers"] {
             assert!(!deps.contains(dev_only), "{krate} depends on {dev_only}");
         }

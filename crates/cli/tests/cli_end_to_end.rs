@@ -211,7 +211,10 @@ fn demo_runs_end_to_end() {
     // application was approved by the written policy at submission, the
     // patient's one-time code opened their page once and only once.
     let portal = &summary["portal"];
-    assert!(portal["catalogue"]["datasets"].as_u64().unwrap() > 0, "{portal}");
+    assert!(
+        portal["catalogue"]["datasets"].as_u64().unwrap() > 0,
+        "{portal}"
+    );
     assert_eq!(portal["stage"], "approved", "{portal}");
     assert_eq!(portal["patient"]["signed_in"], true, "{portal}");
     assert_eq!(portal["patient"]["reused_code_accepted"], false, "{portal}");

@@ -248,7 +248,11 @@ async fn images_link_count_deliver_and_are_withdrawn_at_both_sites() {
         // date may fall on the same day by chance (offsets are keyed per
         // person and per run), which reveals nothing about Wilma.
         let bytes = std::fs::read(f).unwrap();
-        let dates: &[&str] = if wilmas { &["19580309", "20240220"] } else { &[] };
+        let dates: &[&str] = if wilmas {
+            &["19580309", "20240220"]
+        } else {
+            &[]
+        };
         for secret in ["Beispiel", "Wilma", "Karla", "Klinikum"]
             .iter()
             .chain(dates)

@@ -64,6 +64,25 @@ pub fn terms() -> Vec<Term> {
     out.into_iter().collect()
 }
 
+/// The vocabulary as tab-separated lines `system code display extra`
+/// (system as its `CodeSystem` variant name, empty extra when none), with a
+/// header: the file the hub ships (`crates/hub/data/vocabulary.tsv`), so the
+/// hub searches these codes without linking the generator (and the identity
+/// crates it uses). A test in the hub compares the file with this output.
+pub fn to_tsv() -> String {
+    let mut out = String::from("system\tcode\tdisplay\textra\n");
+    for t in terms() {
+        out.push_str(&format!(
+            "{:?}\t{}\t{}\t{}\n",
+            t.system,
+            t.code,
+            t.display,
+            t.extra.unwrap_or("")
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

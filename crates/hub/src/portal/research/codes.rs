@@ -2,10 +2,12 @@
 //!
 //! Built from what the project ships, never typed in twice:
 //!
-//! - `oncofed_synth::vocabulary`: the ICD-10-GM diagnoses (German displays),
-//!   ICD-O-3 morphologies, ATC drugs, OPS procedures, LOINC laboratory values
-//!   with their UCUM units and the HGNC marker genes the federation's data
-//!   are coded in;
+//! - `crates/hub/data/vocabulary.tsv`: the ICD-10-GM diagnoses (German
+//!   displays), ICD-O-3 morphologies, ATC drugs, OPS procedures, LOINC
+//!   laboratory values with their UCUM units and the HGNC marker genes the
+//!   federation's data are coded in, written by `oncofed_synth::vocabulary::to_tsv`
+//!   (the hub does not link the generator, which uses the identity crates;
+//!   `tests/vocabulary_file.rs` keeps the file equal to the generator's tables);
 //! - `oncofed_vcf::genes`: the 57 oncology genes (HGNC symbol and id) the
 //!   sequencing ingest annotates calls with;
 //! - `oncofed_model::CellClass`: the cytomorphology cell classes;
@@ -46,6 +48,43 @@ fn system_label(system: CodeSystem) -> &'static str {
     }
 }
 
+/// The shipped vocabulary (see the module docs).
+const VOCABULARY: &str = include_str!("../../../data/vocabulary.tsv");
+
+/// One line of the shipped vocabulary.
+struct Term {
+    system: CodeSystem,
+    code: &'static str,
+    display: &'static str,
+    extra: Option<&'static str>,
+}
+
+/// The shipped vocabulary's terms; a line of an unknown system is skipped
+/// (the file is checked against the generator by a test).
+fn terms() -> impl Iterator<Item = Term> {
+    VOCABULARY.lines().skip(1).filter_map(|line| {
+        let mut f = line.split('\t');
+        let system = match f.next()? {
+            "Icd10Gm" => CodeSystem::Icd10Gm,
+            "IcdO3" => CodeSystem::IcdO3,
+            "Atc" => CodeSystem::Atc,
+            "Ops" => CodeSystem::Ops,
+            "Loinc" => CodeSystem::Loinc,
+            "Hgnc" => CodeSystem::Hgnc,
+            _ => return None,
+        };
+        let code = f.next()?;
+        let display = f.next()?;
+        let extra = f.next().filter(|e| !e.is_empty());
+        Some(Term {
+            system,
+            code,
+            display,
+            extra,
+        })
+    })
+}
+
 /// Every code, in list then code order.
 pub fn all() -> &'static [Code] {
     static CODES: OnceLock<Vec<Code>> = OnceLock::new();
@@ -53,7 +92,7 @@ pub fn all() -> &'static [Code] {
         let mut out = Vec::new();
         let mut units = BTreeSet::new();
         let mut symbols = BTreeSet::new();
-        for t in oncofed_synth::vocabulary::terms() {
+        for t in terms() {
             let list = match t.system {
                 CodeSystem::Icd10Gm => "codes-icd10",
                 CodeSystem::IcdO3 => "codes-morphology",
