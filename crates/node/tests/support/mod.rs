@@ -99,19 +99,75 @@ impl Node {
     }
 
     /// Every byte of the store's files (the database and its WAL), after a checkpoint.
+    /// Everything the node keeps, to compare before and after a run: every
+    /// file's bytes, except the research store, whose research tables are
+    /// compared row by row. The site log (`ingest_run`, `quality_run`,
+    /// `withdrawal_log`) is left out on purpose: a refused or stopped run is
+    /// recorded there for the site's admin (what went wrong, no personal data),
+    /// so "nothing landed" means no research row changed.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         checkpoint(self.dir.path());
-        std::fs::read_dir(self.dir.path())
+        let db = "research.db";
+        let mut out: BTreeMap<String, Vec<u8>> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| !p.to_string_lossy().ends_with("-shm"))
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                !name.ends_with("-shm") && !name.starts_with(db)
+            })
             .map(|p| {
                 (
                     p.file_name().unwrap().to_string_lossy().into_owned(),
                     std::fs::read(&p).unwrap(),
                 )
             })
-            .collect()
+            .collect();
+        let path = self.dir.path().join(db);
+        if path.exists() {
+            let conn = rusqlite::Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .unwrap();
+            let mut tables: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            tables.retain(|t| {
+                !t.starts_with("sqlite_")
+                    && ![
+                        "ingest_run",
+                        "ingest_error",
+                        "quality_run",
+                        "withdrawal_log",
+                    ]
+                    .contains(&t.as_str())
+            });
+            for table in tables {
+                let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+                let columns = stmt.column_count();
+                let mut rows: Vec<String> = stmt
+                    .query_map([], |r| {
+                        let mut row = String::new();
+                        for i in 0..columns {
+                            row.push_str(&format!("{:?}|", r.get_ref(i)?));
+                        }
+                        Ok(row)
+                    })
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                rows.sort();
+                // An empty table and a store not yet created hold the same: nothing.
+                if !rows.is_empty() {
+                    out.insert(format!("{db}:{table}"), rows.join("\n").into_bytes());
+                }
+            }
+        }
+        out
     }
 }
 
