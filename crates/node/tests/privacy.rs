@@ -48,7 +48,7 @@ async fn no_identifying_data_reaches_the_node_database_file() {
     let (_trustee, cohort, node, report) = ingested_site_1(2, 150, 11).await;
     assert!(report.patients > 50);
 
-    let bytes: Vec<u8> = node.snapshot().into_values().flatten().collect();
+    let bytes: Vec<u8> = node.raw_files().into_values().flatten().collect();
     let ids = identities(&cohort.site_dir("site-1"));
     assert_eq!(ids.len(), report.patients);
     let mut checked = 0;

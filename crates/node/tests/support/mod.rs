@@ -99,6 +99,24 @@ impl Node {
     }
 
     /// Every byte of the store's files (the database and its WAL), after a checkpoint.
+    /// Every file the node keeps, as bytes (the store's WAL folded in): what a
+    /// byte scan for identifying data must look at, free pages and site log
+    /// included.
+    pub fn raw_files(&self) -> BTreeMap<String, Vec<u8>> {
+        checkpoint(self.dir.path());
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.to_string_lossy().ends_with("-shm"))
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect()
+    }
+
     /// Everything the node keeps, to compare before and after a run: every
     /// file's bytes, except the research store, whose research tables are
     /// compared row by row. The site log (`ingest_run`, `quality_run`,
