@@ -20,6 +20,7 @@ mod demo_imaging;
 mod demo_ledger;
 mod demo_portal;
 mod demo_transport;
+mod demo_withdrawal;
 mod hub;
 mod labels;
 mod node;

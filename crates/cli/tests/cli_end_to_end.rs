@@ -218,6 +218,12 @@ fn demo_runs_end_to_end() {
     assert_eq!(portal["stage"], "approved", "{portal}");
     assert_eq!(portal["patient"]["signed_in"], true, "{portal}");
     assert_eq!(portal["patient"]["reused_code_accepted"], false, "{portal}");
+    // A patient's withdrawal (issue 18's tombstone): deleted at site 1, then
+    // refused when site 1 loads the record again and when another site
+    // registers the same person.
+    let w = &summary["withdrawal"];
+    assert_eq!(w["reload_refused"], true, "{w}");
+    assert_eq!(w["other_site_refused"], true, "{w}");
     let d = &genomics["delivery"];
     assert_eq!(
         d["delivered"].as_u64().unwrap() + d["refused"].as_u64().unwrap(),

@@ -1,8 +1,9 @@
 //! The withdrawal cascade end to end (issue 5, item 4; R6): three sites hold one
 //! person, trust-centre staff record the person's withdrawal, and within 10 s no
 //! byte of that person's data is left in any site's store files, the audit trail
-//! holds every order and receipt, a sample-destruction order exists, and later
-//! queries do not include the person.
+//! holds every order and receipt, a sample-destruction order exists, later
+//! queries do not include the person, and the person cannot be ingested again
+//! (the trust centre's tombstone, issue 18).
 
 mod support;
 
@@ -305,6 +306,44 @@ async fn a_withdrawal_erases_the_person_at_every_site_within_ten_seconds() {
     {
         Err(TrusteeError::Rejected { status: 404, .. }) => {}
         other => panic!("site-1 confirmed site-2's order: {other:?}"),
+    }
+
+    // The site loads its old export again, and another site registers the
+    // person under a new id (issue 18, the tombstone): the trust centre refuses
+    // the withdrawn patient's unit with an error that names the reason and no
+    // value; not a byte of the person comes back.
+    let old_export = tmp.path().join("site-1.json");
+    let again = sites[0]
+        .node
+        .ingest(&sites[0].client, &[old_export])
+        .await
+        .unwrap();
+    let newcomer = tmp.path().join("newcomer.json");
+    write_bundle(
+        &newcomer,
+        patient("w-new", "Wilma", "1958-03-09", WITHDRAWN_HB),
+    );
+    let fresh = sites[2]
+        .node
+        .ingest(&sites[2].client, &[newcomer])
+        .await
+        .unwrap();
+    for report in [&again, &fresh] {
+        assert_eq!(report.units_failed, 1, "{:?}", report.errors);
+        assert!(
+            report.errors[0].contains("withdrawn"),
+            "{:?}",
+            report.errors
+        );
+        for value in ["Wilma", "1958"] {
+            assert!(!report.errors[0].contains(value), "{:?}", report.errors);
+        }
+    }
+    for (s, psn) in sites.iter().zip(&site_psn) {
+        let bytes = disk_bytes(s.node.dir.path());
+        assert!(!contains(&bytes, psn.as_str().as_bytes()));
+        assert!(!contains(&bytes, research.as_str().as_bytes()));
+        assert!(!contains(&bytes, &hb_bytes), "the person came back");
     }
     let _ = stop_tx.send(true);
 }

@@ -93,8 +93,10 @@ pub const MAX_DATE_SHIFT_DAYS: i32 = 730;
 ///
 /// A malformed request (schema, local ids, batch size) fails as a whole with an
 /// [`ApiErrorBody`]. An item whose IDAT breaks a field bound
-/// (`oncofed_idat::bounds`) is refused alone: its entry is `null`, `errors`
-/// says why, and the other items are pseudonymised as usual.
+/// (`oncofed_idat::bounds`, [`ItemError::IDAT_TOO_LONG`]) or whose person withdrew
+/// consent ([`ItemError::WITHDRAWN`]) is refused alone: its entry is `null`,
+/// `errors` says why, nothing of it is stored, and the other items are
+/// pseudonymised as usual.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PseudonymiseResponse {
     /// One entry per requested item: its pair, or `None` when it was refused.
@@ -120,6 +122,11 @@ pub struct ItemError {
 impl ItemError {
     /// Code of an item whose IDAT breaks a field bound (too long, too many entries).
     pub const IDAT_TOO_LONG: &'static str = "idat_too_long";
+    /// Code of an item whose person withdrew consent and whose identity the trust
+    /// centre erased: it is not registered again, at any site, and nothing of it
+    /// is stored. The site keeps none of the patient's data (its deletion order
+    /// named the pseudonym) and removes the patient from its export.
+    pub const WITHDRAWN: &'static str = "withdrawn";
 }
 
 impl std::fmt::Display for ItemError {

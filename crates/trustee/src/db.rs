@@ -37,8 +37,11 @@ pub(crate) mod sqlite;
 pub(crate) use consents::{
     ADMIN_SOURCE, ConsentRow, check_consents, insert_admin_consent, insert_site_consents,
 };
+#[cfg(test)]
+pub(crate) use linkage::pseudonymise;
 pub(crate) use linkage::{
-    ERASED_IDAT, LinkItem, Person, person_by_row, pseudonymise, register_site_pseudonym, resolve,
+    ERASED_IDAT, LinkItem, Person, Refusal, person_by_row, pseudonymise_each,
+    register_site_pseudonym, resolve,
 };
 pub(crate) use sql::{Conn, Row, Tx, params};
 

@@ -127,34 +127,82 @@ impl Keys {
 }
 
 impl Keys {
-    /// The keyed exact identity kept for a person whose IDAT was erased on
-    /// withdrawal (`db::deletions::erase`): normalised given and family name, birth
-    /// date, sex and postal code. A site registering the patient again with the
-    /// same identity then links to the withdrawn person (and gets a deletion
-    /// order) instead of creating a new person without consent. The postal code
-    /// is in the key because name, birth date and sex alone joined namesakes (see
-    /// [`BlockingKeys`]); a re-registration from a new address is not caught.
-    /// `None` when a part is missing.
-    pub(crate) fn erased_identity_key(&self, r: &oncofed_linkage::Record) -> Option<BlockingKey> {
+    /// The tombstone of one erased record: keyed hashes of its exact identity,
+    /// kept for a person whose IDAT was erased on withdrawal
+    /// (`db::deletions::erase`), so that a site registering the patient again is
+    /// refused (`db::linkage`, [`crate::db::Refusal::Withdrawn`]) instead of
+    /// creating a new person without consent.
+    ///
+    /// Four keys over normalised given name, family name, birth date, sex and
+    /// postal code: all five (`erased\0…`, the key stores written before issue 18
+    /// hold), and three that each leave one part out, so that a re-registration
+    /// after a move (no postal code), a marriage (no family name) or with another
+    /// given name form (no given name) is still caught. Every key keeps birth
+    /// date and sex and at least two of the three other parts: name, birth date
+    /// and sex alone join namesakes (see [`BlockingKeys`]), and for a refusal a
+    /// namesake born on the same day in the same town is the rare price (their
+    /// site gets a clear error and asks the trust centre's staff). A typo in a
+    /// kept part is not caught. Empty when birth date, sex, or both names are
+    /// missing; variants whose parts are missing are left out.
+    pub(crate) fn tombstone_keys(&self, r: &oncofed_linkage::Record) -> Vec<BlockingKey> {
         let (Some(y), Some(m), Some(d)) = (r.birth_year, r.birth_month, r.birth_day) else {
-            return None;
+            return Vec::new();
         };
-        if r.given.is_empty() || r.family.is_empty() || r.sex_code().is_empty() {
-            return None;
+        if r.sex_code().is_empty() || (r.given.is_empty() && r.family.is_empty()) {
+            return Vec::new();
         }
         let date = format!("{y:04}-{m:02}-{d:02}");
-        Some(self.blocking_key(&[
-            b"erased\0",
+        let (given, family, sex, postal) = (
             r.given.as_bytes(),
-            b"\0",
             r.family.as_bytes(),
-            b"\0",
-            date.as_bytes(),
-            b"\0",
             r.sex_code().as_bytes(),
-            b"\0",
             r.postal_code.as_bytes(),
-        ]))
+        );
+        let mut out = Vec::with_capacity(4);
+        if !given.is_empty() && !family.is_empty() {
+            out.push(self.blocking_key(&[
+                b"erased\0",
+                given,
+                b"\0",
+                family,
+                b"\0",
+                date.as_bytes(),
+                b"\0",
+                sex,
+                b"\0",
+                postal,
+            ]));
+            out.push(self.blocking_key(&[
+                b"erased/no-postal\0",
+                given,
+                b"\0",
+                family,
+                b"\0",
+                date.as_bytes(),
+                b"\0",
+                sex,
+            ]));
+        }
+        if !postal.is_empty() {
+            for (label, name) in [
+                (&b"erased/no-given\0"[..], family),
+                (&b"erased/no-family\0"[..], given),
+            ] {
+                if !name.is_empty() {
+                    out.push(self.blocking_key(&[
+                        label,
+                        name,
+                        b"\0",
+                        date.as_bytes(),
+                        b"\0",
+                        sex,
+                        b"\0",
+                        postal,
+                    ]));
+                }
+            }
+        }
+        out
     }
 }
 

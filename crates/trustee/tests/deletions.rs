@@ -1,6 +1,7 @@
 //! The trust centre's side of the withdrawal cascade (issue 5, item 4): orders per
-//! site, once per withdrawal, also for a site that registers the person later;
-//! receipts are checked; sample-destruction orders for the biobank.
+//! site, once per withdrawal; a site that registers the person later is refused
+//! (the tombstone, issue 18); receipts are checked; sample-destruction orders for
+//! the biobank.
 
 mod common;
 
@@ -21,7 +22,7 @@ fn item(local_id: &str, given: &str) -> PseudonymiseItem {
 }
 
 #[tokio::test]
-async fn orders_once_per_withdrawal_per_site_including_late_registrations() {
+async fn orders_once_per_withdrawal_per_site_and_refuses_late_registrations() {
     let dir = tempfile::tempdir().unwrap();
     let url = start_centre(dir.path().join("tc"), 6, ADMIN, &SITES, site_token).await;
     let sites = clients(&url, &SITES, site_token);
@@ -91,20 +92,35 @@ async fn orders_once_per_withdrawal_per_site_including_late_registrations() {
     assert!(!sites[0].confirm_deletion(o1[0].id, &good).await.unwrap());
     assert!(sites[0].deletion_orders().await.unwrap().is_empty());
 
-    // site-3 registers the person after the withdrawal: it gets an order too.
+    // site-3 registers the person after the withdrawal (the tombstone): refused
+    // alone with a per-record error naming no value; the other record of the batch
+    // is registered; nothing of the refused one is stored, so no order is due.
     let p3 = sites[2]
-        .pseudonymise(vec![item("z", "Paul")])
+        .pseudonymise_each(vec![item("z", "Paul"), item("y", "Ulrich")])
         .await
         .unwrap();
-    assert_eq!(p3[0].research, p1[0].research);
-    let o3 = sites[2].deletion_orders().await.unwrap();
-    assert_eq!(o3.len(), 1);
-    assert_eq!(o3[0].pseudonym, p3[0].site);
+    let refused = p3[0].as_ref().unwrap_err();
+    assert_eq!(refused.code, oncofed_trustee_api::ItemError::WITHDRAWN);
+    assert!(
+        refused.message.starts_with("items[0]: "),
+        "{}",
+        refused.message
+    );
+    for value in ["Paul", "paul", "Beispiel", "1950"] {
+        assert!(!refused.message.contains(value), "{}", refused.message);
+    }
+    assert!(p3[1].is_ok());
+    assert!(sites[2].deletion_orders().await.unwrap().is_empty());
+    assert_eq!(
+        sites[2].resolve(vec!["z".into()]).await.unwrap(),
+        vec![None],
+        "the refused record was stored"
+    );
 
-    // One sample-destruction order, listing the person's pseudonyms at all three sites.
+    // One sample-destruction order, listing the person's pseudonyms at both sites.
     let samples = staff.sample_destructions().await.unwrap();
     assert_eq!(samples.len(), 1);
-    assert_eq!(samples[0].pseudonyms.len(), 3);
+    assert_eq!(samples[0].pseudonyms.len(), 2);
     assert_eq!(status_of(sites[0].sample_destructions().await), 401);
     assert_eq!(
         status_of(staff.confirm_sample_destruction(samples[0].id + 1).await),

@@ -93,6 +93,8 @@ struct DemoSummary {
     audit: super::demo_audit::DemoAudit,
     /// What each site contributed to the released results (R19).
     ledger: super::demo_ledger::DemoLedger,
+    /// A patient's withdrawal, and the tombstone refusing their data afterwards.
+    withdrawal: super::demo_withdrawal::DemoWithdrawal,
     /// The portal's flows: catalogue, an application approved by policy and
     /// its first result, a patient's sign-in (issue 17).
     portal: super::demo_portal::DemoPortal,
@@ -245,6 +247,12 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &a,
         "contribution ledger read: what each site contributed, coarsened",
     );
+    let withdrawal =
+        super::demo_withdrawal::run(&fed, &services, &cohort, &dir.join("withdrawal")).await?;
+    say(
+        &a,
+        "a patient withdrew: deleted at every site, and refused when loaded again",
+    );
     let transport = super::demo_transport::run(&fed).await?;
     let summary = DemoSummary {
         transport,
@@ -255,6 +263,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         genomics,
         audit,
         ledger,
+        withdrawal,
         portal,
         data_dir: dir.clone(),
         trustee: fed.trustee_url().to_owned(),
@@ -368,6 +377,7 @@ fn print_summary(s: &DemoSummary) {
     super::demo_genomics::print(&s.genomics);
     super::demo_audit::print(&s.audit);
     super::demo_ledger::print(&s.ledger);
+    super::demo_withdrawal::print(&s.withdrawal);
     super::demo_portal::print(&s.portal);
     super::demo_transport::print(&s.transport);
     println!(

@@ -172,6 +172,7 @@ conformance_tests! {
         domains_form_a_tree_and_pseudonymise_reversibly,
         recontact_needs_two_staff_and_a_permitting_consent;
     withdrawal: a_withdrawal_orders_deletions_and_erases_every_trace_of_idat,
+        a_withdrawn_person_is_refused_at_every_door,
         receipts_and_sample_destructions_are_recorded_once,
         the_service_cleans_up_after_an_erasure;
     feed: the_feed_pages_a_sites_persons_in_version_order;

@@ -12,15 +12,18 @@
 //! The same sweep erases the person's identifying data here ([`erase`]): the IDAT
 //! of every local id, the probabilistic blocking index derived from it and the
 //! clerical-review items showing it. What stays is what the withdrawal itself
-//! needs: the person row with its random `pid` and keyed insurance-number hash
-//! (so a site registering the patient again links to the withdrawn person and
-//! gets a deletion order, instead of creating a new person without consent), the
-//! local ids and site pseudonyms (to address the orders), the consents (the
+//! needs: the person row with its random `pid` and keyed insurance-number hash,
+//! the local ids and site pseudonyms (to address the orders), the consents (the
 //! withdrawal is the proof) and the orders with their receipts. None of these is
-//! IDAT. A keyed hash of each record's exact identity is added to the linkage keys
-//! (see [`Keys::erased_identity_key`]), so a later registration of the same
-//! identity still finds the person. The erasure is final: later IDAT for the
-//! person is not stored.
+//! IDAT. A **tombstone** is added to the linkage keys: keyed hashes of each
+//! record's exact identity ([`Keys::tombstone_keys`]). With the insurance-number
+//! hash and the local ids it makes pseudonymisation refuse the person from then
+//! on (`db::linkage`, [`super::Refusal::Withdrawn`]): a site registering the
+//! patient again, under the old or a new local id, at the old or a new site, gets
+//! a per-record error and nothing is stored. The erasure is final.
+//!
+//! [`missing_orders`] still finds persons a site registered after their erasure
+//! in stores written before tombstones (issue 18), and orders their deletion.
 
 use super::{Conn, StoreError, Tx, now, params};
 use crate::consent::{ParsedConsent, PolicyCode, Provision, ProvisionType, parse_consent};
@@ -194,7 +197,7 @@ fn issue(
 }
 
 /// Erases the identifying data of a withdrawn person (see the module docs): keeps
-/// a keyed hash of each record's exact identity ([`Keys::erased_identity_key`]),
+/// the tombstone of each record ([`Keys::tombstone_keys`]),
 /// empties the IDAT of their local ids, removes those records from the
 /// probabilistic blocking index, deletes the review items that name them, and
 /// marks the person erased. Returns whether the person was not erased before.
@@ -209,9 +212,10 @@ pub(crate) fn erase(tx: &mut Tx<'_>, keys: &Keys, person: i64) -> Result<bool, S
         |r| r.get::<String>(0),
     )?;
     for idat in stored {
-        let key = crate::linkage::probabilistic::record_of(&idat)
-            .and_then(|r| keys.erased_identity_key(&r));
-        if let Some(key) = key {
+        let tombstone = crate::linkage::probabilistic::record_of(&idat)
+            .map(|r| keys.tombstone_keys(&r))
+            .unwrap_or_default();
+        for key in tombstone {
             tx.execute(
                 "INSERT INTO blocking_keys (key, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![&key[..], person],

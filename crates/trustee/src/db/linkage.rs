@@ -1,6 +1,10 @@
 //! Exact-match linkage and pseudonym assignment, one transaction per batch.
 //!
 //! For each `(site, local_id)`:
+//! 0. a record of a person erased on withdrawal is refused ([`Refusal::Withdrawn`],
+//!    nothing stored): its local id is known and erased, its insurance number
+//!    names an erased person, or its identity matches a tombstone
+//!    ([`crate::keys::Keys::tombstone_keys`]);
 //! 1. a local id seen before keeps its person, whatever IDAT arrives now (the IDAT
 //!    and its linkage keys are updated, so later records can link to them);
 //! 2. otherwise the person whose insurance-number key matches, unless that
@@ -61,22 +65,50 @@ pub(crate) fn pid_from(blob: Vec<u8>) -> Result<PersonId, StoreError> {
         .map_err(|_| StoreError::Corrupt("stored pid".into()))
 }
 
-/// Links and pseudonymises a batch in one transaction; pairs in item order.
+/// Why one record of a batch was refused; nothing of it was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The record is of a person who withdrew consent and whose identifying
+    /// data was erased (the tombstone, see [`super::deletions`]): the withdrawal
+    /// stands against every site, so the person is not registered again.
+    Withdrawn {
+        /// The erased person's row (for the audit entry on their portal page).
+        person: i64,
+    },
+}
+
+/// Links and pseudonymises a batch in one transaction; one result per item, in
+/// item order: the pair, or why the item was refused (nothing of it stored).
+pub(crate) fn pseudonymise_each(
+    conn: &mut Conn,
+    keys: &Keys,
+    site: &SiteId,
+    items: &[LinkItem],
+) -> Result<Vec<Result<PseudonymPair, Refusal>>, StoreError> {
+    let mut tx = conn.write_tx()?;
+    let now = now();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let linked = link_one(&mut tx, keys, site, item, now)?;
+        out.push(linked.map(|person| keys.pair(site, &person.pid)));
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// [`pseudonymise_each`] for batches that must not contain a refused record
+/// (the conformance suite): a refusal panics.
+#[cfg(test)]
 pub(crate) fn pseudonymise(
     conn: &mut Conn,
     keys: &Keys,
     site: &SiteId,
     items: &[LinkItem],
 ) -> Result<Vec<PseudonymPair>, StoreError> {
-    let mut tx = conn.write_tx()?;
-    let now = now();
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let person = link_one(&mut tx, keys, site, item, now)?;
-        out.push(keys.pair(site, &person.pid));
-    }
-    tx.commit()?;
-    Ok(out)
+    Ok(pseudonymise_each(conn, keys, site, items)?
+        .into_iter()
+        .map(|r| r.expect("no record of the batch is refused"))
+        .collect())
 }
 
 fn link_one(
@@ -85,7 +117,7 @@ fn link_one(
     site: &SiteId,
     item: &LinkItem,
     now: i64,
-) -> Result<Person, StoreError> {
+) -> Result<Result<Person, Refusal>, StoreError> {
     let known = tx.query_opt(
         "SELECT person_id, (SELECT pid FROM persons WHERE id = person_id), idat FROM local_ids
          WHERE site = ?1 AND local_id = ?2",
@@ -107,8 +139,10 @@ fn link_one(
         .map(|r| prob::block_keys(r, &cfg))
         .unwrap_or_default();
     if let Some((person, stored)) = known {
-        // An erased person (withdrawal) gets no IDAT again.
-        if stored != item.idat_json && stored != ERASED_IDAT {
+        if stored == ERASED_IDAT || is_erased(tx, person.row)? {
+            return Ok(Err(Refusal::Withdrawn { person: person.row }));
+        }
+        if stored != item.idat_json {
             tx.execute(
                 "UPDATE local_ids SET idat = ?3, updated_at = ?4 WHERE site = ?1 AND local_id = ?2",
                 params![site.as_str(), item.local_id, item.idat_json, now],
@@ -124,7 +158,10 @@ fn link_one(
             }
             prob::register(tx, site.as_str(), &item.local_id, &blocks)?;
         }
-        return Ok(person);
+        return Ok(Ok(person));
+    }
+    if let Some(person) = tombstone(tx, keys, record.as_ref(), &item.keys)? {
+        return Ok(Err(Refusal::Withdrawn { person }));
     }
     let mut review = None;
     // The exact keys name a person; a veto (same site, sex, birth date) sends
@@ -141,10 +178,6 @@ fn link_one(
             }
         },
         None => None,
-    };
-    let exact = match exact {
-        Some(p) => Some(p),
-        None => erased_match(tx, keys, site, record.as_ref(), &item.keys)?,
     };
     let person = match exact {
         Some(p) => {
@@ -190,22 +223,16 @@ fn link_one(
             }
         }
     };
-    // A new record of a person erased on withdrawal (linked by the insurance
-    // number) is linked, so the site gets its deletion order, but keeps no IDAT.
-    let erased = is_erased(tx, person.row)?;
-    let idat = if erased { ERASED_IDAT } else { &item.idat_json };
     tx.execute(
         "INSERT INTO local_ids (site, local_id, person_id, idat, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![site.as_str(), item.local_id, person.row, idat, now],
+        params![site.as_str(), item.local_id, person.row, item.idat_json, now],
     )?;
-    if !erased {
-        prob::register(tx, site.as_str(), &item.local_id, &blocks)?;
-    }
+    prob::register(tx, site.as_str(), &item.local_id, &blocks)?;
     register_site_pseudonym(tx, keys, site, person)?;
     if let Some(c) = review {
         crate::linkage::review::enqueue(tx, (site.as_str(), &item.local_id, person.row), &c, now)?;
     }
-    Ok(person)
+    Ok(Ok(person))
 }
 
 /// The person stored at `row`.
@@ -218,28 +245,34 @@ pub(crate) fn person_by_row(tx: &mut Tx<'_>, row: i64) -> Result<Person, StoreEr
     })
 }
 
-/// The withdrawn person whose erased identity ([`Keys::erased_identity_key`])
-/// equals the record's, unless the insurance numbers differ or the person has
-/// another local id at this site.
-fn erased_match(
+/// The erased person a new record belongs to, if any: the person its insurance
+/// number names (a withdrawn person keeps the keyed number, whatever a veto would
+/// say: the number identifies them), or the one whose tombstone
+/// ([`Keys::tombstone_keys`]) the record's identity matches, unless the
+/// insurance numbers differ. An erased person's records are out of the
+/// probabilistic index, so scoring can never reach them.
+fn tombstone(
     tx: &mut Tx<'_>,
     keys: &Keys,
-    site: &SiteId,
     record: Option<&oncofed_linkage::Record>,
     ours: &BlockingKeys,
-) -> Result<Option<Person>, StoreError> {
-    let Some(key) = record.and_then(|r| keys.erased_identity_key(r)) else {
-        return Ok(None);
-    };
-    let Some(p) = person_by_key(tx, &key)? else {
-        return Ok(None);
-    };
-    if prob::person_kvnr_differs(tx, p.row, ours.kvnr.as_ref().map(|k| &k[..]))?
-        || veto::person_veto(tx, p.row, site.as_str(), record)?.is_some()
+) -> Result<Option<i64>, StoreError> {
+    if let Some(p) = find_person(tx, ours)?
+        && is_erased(tx, p.row)?
     {
-        return Ok(None);
+        return Ok(Some(p.row));
     }
-    Ok(Some(p))
+    for key in record.map(|r| keys.tombstone_keys(r)).unwrap_or_default() {
+        let Some(p) = person_by_key(tx, &key)? else {
+            continue;
+        };
+        if is_erased(tx, p.row)?
+            && !prob::person_kvnr_differs(tx, p.row, ours.kvnr.as_ref().map(|k| &k[..]))?
+        {
+            return Ok(Some(p.row));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether the person's IDAT was erased on withdrawal.

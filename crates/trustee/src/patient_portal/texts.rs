@@ -196,6 +196,10 @@ pub(crate) fn event(lang: Lang, action: &str) -> &'static str {
             "Die Treuhandstelle hat eine Klinik angewiesen, Ihre Forschungsdaten zu löschen.",
             "The trust centre told a hospital to delete your research data.",
         ),
+        "pseudonym.refused_withdrawn" => lang.pick(
+            "Eine Klinik wollte Ihre Daten erneut anmelden. Wegen Ihres Widerrufs hat die Treuhandstelle das abgelehnt; nichts wurde gespeichert.",
+            "A hospital tried to register your data again. Because you withdrew, the trust centre refused; nothing was stored.",
+        ),
         "usage.reported" => lang.pick(
             "Eine Klinik hat gemeldet, dass Ihre Daten in einem Forschungsprojekt genutzt wurden.",
             "A hospital reported that your data was used in a research project.",

@@ -1,11 +1,13 @@
 //! `POST /v1/pseudonyms` and `POST /v1/pseudonyms/resolve`: a site's patients in,
 //! their pseudonym pairs out (see [`crate::db`] for the linkage rules).
 //!
-//! A record whose IDAT breaks a field bound (`oncofed_idat::bounds`) is refused
-//! alone with an [`ItemError`]; the rest of the batch is pseudonymised.
+//! A record whose IDAT breaks a field bound (`oncofed_idat::bounds`) or whose
+//! person withdrew consent (the tombstone, [`crate::db::Refusal`]) is refused
+//! alone with an [`ItemError`], nothing of it stored; the rest of the batch is
+//! pseudonymised. Each refused withdrawn person is audited under the person.
 
 use crate::auth::SiteCaller;
-use crate::db::{LinkItem, pseudonymise, resolve};
+use crate::db::{LinkItem, Refusal, pseudonymise_each, resolve};
 use crate::error::{ApiError, check_batch};
 use crate::json::ApiJson;
 use crate::{AppState, routes::blocking};
@@ -13,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use oncofed_trustee_api::{
-    ItemError, MAX_BATCH, PseudonymiseRequest, PseudonymiseResponse, ResolveRequest,
+    ItemError, MAX_BATCH, PseudonymPair, PseudonymiseRequest, PseudonymiseResponse, ResolveRequest,
     ResolveResponse,
 };
 
@@ -82,36 +84,81 @@ async fn create(
         (prepared, errors)
     })
     .await?;
+    // Positions of the accepted items in the request.
+    let accepted: Vec<usize> = {
+        let refused: std::collections::HashSet<usize> = errors.iter().map(|e| e.index).collect();
+        (0..total).filter(|i| !refused.contains(i)).collect()
+    };
     let n = prepared.len();
     let keys = state.inner.keys.clone();
     let site_for_db = site.clone();
-    let pairs = if prepared.is_empty() {
+    let results = if prepared.is_empty() {
         Vec::new()
     } else {
         state
             .inner
             .db
-            .write(move |conn| pseudonymise(conn, &keys, &site_for_db, &prepared))
+            .write(move |conn| pseudonymise_each(conn, &keys, &site_for_db, &prepared))
             .await?
     };
-    // Pairs come in the order of the accepted items; put the gaps back.
-    let mut pairs = pairs.into_iter();
-    let mut refused = errors.iter().map(|e| e.index).peekable();
-    let items = (0..total)
-        .map(|i| {
-            if refused.peek() == Some(&i) {
-                refused.next();
-                None
-            } else {
-                pairs.next()
+    let mut errors = errors;
+    let mut items: Vec<Option<PseudonymPair>> = vec![None; total];
+    let mut withdrawn = Vec::new();
+    for (index, result) in accepted.into_iter().zip(results) {
+        match result {
+            Ok(pair) => items[index] = Some(pair),
+            Err(Refusal::Withdrawn { person }) => {
+                withdrawn.push((index, person));
+                errors.push(withdrawn_error(index));
             }
-        })
-        .collect();
-    if !errors.is_empty() {
-        tracing::info!(site = %site, refused = errors.len(), "refused over-long IDAT items");
+        }
+    }
+    errors.sort_by_key(|e| e.index);
+    if !withdrawn.is_empty() {
+        audit_withdrawn(&state, &site, &withdrawn).await?;
+    }
+    if errors.len() > withdrawn.len() {
+        tracing::info!(site = %site, refused = errors.len() - withdrawn.len(), "refused over-long IDAT items");
     }
     tracing::debug!(site = %site, items = n, "pseudonymised a batch");
     Ok(Json(PseudonymiseResponse { items, errors }))
+}
+
+/// The per-item error of a record whose person withdrew (the tombstone): it
+/// names the position and the reason, never a value, and says what to do next.
+fn withdrawn_error(index: usize) -> ItemError {
+    ItemError {
+        index,
+        code: ItemError::WITHDRAWN.into(),
+        message: format!(
+            "items[{index}]: this patient withdrew consent and the trust centre erased their \
+             identity; they are not registered again and nothing of this record was stored. \
+             Remove the patient from the export (if this is a different person, ask the trust \
+             centre's staff to check)"
+        ),
+    }
+}
+
+/// Audits each refused re-registration of a withdrawn person, under the person
+/// (their page in the patients' portal shows it); no personal data.
+async fn audit_withdrawn(
+    state: &AppState,
+    site: &oncofed_model::SiteId,
+    refused: &[(usize, i64)],
+) -> Result<(), ApiError> {
+    tracing::info!(site = %site, refused = refused.len(), "refused records of withdrawn persons");
+    for &(index, person) in refused {
+        crate::routes::audit::record_about(
+            state,
+            vec![person],
+            site.as_str(),
+            "pseudonym.refused_withdrawn",
+            &format!("site:{site}"),
+            serde_json::json!({ "index": index }),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn lookup(

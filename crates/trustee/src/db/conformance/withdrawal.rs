@@ -3,7 +3,10 @@
 
 use super::{Backend, consent, count, dump, idat, item, keys, site};
 use crate::db::deletions::{self, ReceiptOutcome};
-use crate::db::{ERASED_IDAT, check_consents, insert_admin_consent, params, pseudonymise, resolve};
+use crate::db::{
+    ERASED_IDAT, Refusal, check_consents, insert_admin_consent, params, pseudonymise,
+    pseudonymise_each, resolve,
+};
 use oncofed_idat::{Address, IdentifyingData, Kvnr};
 use oncofed_model::{DataCategory, Purpose, Sex};
 use oncofed_trustee_api::{ConsentDecision, ConsentQuestion, DeletionReceipt};
@@ -50,8 +53,7 @@ fn traces(conn: &mut crate::db::Conn) -> Vec<&'static str> {
 /// A withdrawal orders deletion at every site holding the person, and erases the
 /// person's IDAT: no value of it is left in any column of any table, no blocking
 /// entry or review item names their records; other persons keep theirs. A site
-/// registering the person later is linked (and ordered to delete) without the
-/// IDAT being stored again.
+/// registering the person again is refused with nothing stored (the tombstone).
 pub(super) fn a_withdrawal_orders_deletions_and_erases_every_trace_of_idat(b: &dyn Backend) {
     let k = keys();
     let mut conn = b.conn();
@@ -131,32 +133,135 @@ pub(super) fn a_withdrawal_orders_deletions_and_erases_every_trace_of_idat(b: &d
         Some(bb[0].clone())
     );
 
-    // The site sends the IDAT again: same pseudonyms, nothing stored.
-    let again = pseudonymise(&mut conn, &k, &site("uk-a"), &[item(&k, "w-a", &w)]).unwrap();
-    assert_eq!(again[0], a[0]);
-    // A new site registers the same identity without an insurance number: linked
-    // to the withdrawn person by the erased-identity key, IDAT not stored.
-    let d4 = pseudonymise(
+    // The tombstone: the site sends the IDAT again, or another site registers the
+    // same identity without an insurance number: refused, nothing stored.
+    let before = stored_rows(&mut conn);
+    let again = pseudonymise_each(&mut conn, &k, &site("uk-a"), &[item(&k, "w-a", &w)]).unwrap();
+    assert!(matches!(again[0], Err(Refusal::Withdrawn { .. })));
+    let d4 = pseudonymise_each(
         &mut conn,
         &k,
         &site("uk-d"),
         &[item(&k, "w-d", &withdrawn(false))],
     )
     .unwrap();
-    assert_eq!(d4[0].research, a[0].research);
+    assert!(matches!(d4[0], Err(Refusal::Withdrawn { .. })));
+    assert_eq!(stored_rows(&mut conn), before, "a refused record left rows");
     assert_eq!(traces(&mut conn), Vec::<&str>::new(), "IDAT stored again");
-    let missing = deletions::missing_orders(&mut conn, &site("uk-d")).unwrap();
-    assert_eq!(missing.len(), 1);
-    let late = deletions::issue_missing(&mut conn, &k, &missing).unwrap();
-    assert_eq!(late.deletions.len(), 1);
-    let orders = deletions::open_orders(&mut conn, &site("uk-d")).unwrap();
-    assert_eq!(orders.len(), 1);
-    assert_eq!(orders[0].pseudonym, d4[0].site);
     assert!(
         deletions::missing_orders(&mut conn, &site("uk-d"))
             .unwrap()
             .is_empty()
     );
+
+    // A store written before tombstones may hold a late registration (a site
+    // pseudonym without an order): the catch-up still orders its deletion.
+    let person = count(
+        &mut conn,
+        "SELECT person_id FROM local_ids WHERE site = 'uk-a' AND local_id = 'w-a'",
+        params![],
+    );
+    let mut tx = conn.write_tx().unwrap();
+    let p = crate::db::person_by_row(&mut tx, person).unwrap();
+    crate::db::register_site_pseudonym(&mut tx, &k, &site("uk-old"), p).unwrap();
+    tx.commit().unwrap();
+    let missing = deletions::missing_orders(&mut conn, &site("uk-old")).unwrap();
+    assert_eq!(missing.len(), 1);
+    let late = deletions::issue_missing(&mut conn, &k, &missing).unwrap();
+    assert_eq!(late.deletions.len(), 1);
+    let orders = deletions::open_orders(&mut conn, &site("uk-old")).unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(
+        orders[0].pseudonym,
+        k.site_pseudonym(&site("uk-old"), &p.pid)
+    );
+    assert!(
+        deletions::missing_orders(&mut conn, &site("uk-old"))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Row counts of every table a pseudonymisation writes to.
+fn stored_rows(conn: &mut crate::db::Conn) -> Vec<i64> {
+    [
+        "persons",
+        "local_ids",
+        "site_pseudonyms",
+        "blocking_keys",
+        "linkage_blocks",
+        "review_items",
+        "consent_changes",
+    ]
+    .iter()
+    .map(|t| count(conn, &format!("SELECT count(*) FROM {t}"), params![]))
+    .collect()
+}
+
+/// The tombstone plays against a site that tries to bring a withdrawn person
+/// back: under a new local id at the same site (the same-site veto used to make
+/// that a new person), after a move, after a marriage, with another given-name
+/// form, by insurance number alone with other names. Each is refused with
+/// nothing stored. A namesake born on another day, and one with another
+/// insurance number, are registered as usual.
+pub(super) fn a_withdrawn_person_is_refused_at_every_door(b: &dyn Backend) {
+    let k = keys();
+    let mut conn = b.conn();
+    let w = withdrawn(true);
+    let a = pseudonymise(&mut conn, &k, &site("uk-a"), &[item(&k, "w-a", &w)]).unwrap();
+    insert_admin_consent(&mut conn, a[0].site.as_str(), &consent(withdrawal())).unwrap();
+    assert_eq!(deletions::sweep(&mut conn, &k).unwrap().erased, 1);
+    let before = stored_rows(&mut conn);
+
+    let without_number = |f: &dyn Fn(&mut IdentifyingData)| {
+        let mut v = withdrawn(false);
+        f(&mut v);
+        v
+    };
+    let moved = without_number(&|v| {
+        v.address = Some(Address {
+            lines: vec!["Birnenallee 3".into()],
+            postal_code: Some("12345".into()),
+            city: Some("Apfelstadt".into()),
+            country: None,
+        })
+    });
+    let married = without_number(&|v| v.family = Some("Mirabellenhof".into()));
+    let other_given = without_number(&|v| v.given = vec!["Hieronimus".into()]);
+    let mut number_only = idat("Karl", "Korn", (1950, 1, 1), Sex::Male, None);
+    number_only.kvnr = w.kvnr.clone();
+    let attempts = [
+        ("uk-a", "w-a-new", w.clone()),
+        ("uk-b", "moved", moved),
+        ("uk-b", "married", married),
+        ("uk-c", "given", other_given),
+        ("uk-c", "number", number_only),
+    ];
+    for (s, local, v) in &attempts {
+        let out = pseudonymise_each(&mut conn, &k, &site(s), &[item(&k, local, v)]).unwrap();
+        assert!(
+            matches!(out[0], Err(Refusal::Withdrawn { .. })),
+            "{s}/{local} was registered"
+        );
+    }
+    assert_eq!(stored_rows(&mut conn), before, "a refused record left rows");
+    assert_eq!(traces(&mut conn), Vec::<&str>::new());
+
+    // Not the withdrawn person: another birth date; another insurance number.
+    let mut other_day = withdrawn(false);
+    other_day.birth_date = chrono::NaiveDate::from_ymd_opt(1937, 12, 19);
+    let mut other_number = withdrawn(false);
+    other_number.kvnr = Some(Kvnr::from_parts(b'Y', &[1; 8]).unwrap());
+    let out = pseudonymise_each(
+        &mut conn,
+        &k,
+        &site("uk-b"),
+        &[item(&k, "day", &other_day), item(&k, "nr", &other_number)],
+    )
+    .unwrap();
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
+    assert_ne!(out[0].as_ref().unwrap().research, a[0].research);
+    assert_ne!(out[1].as_ref().unwrap().research, a[0].research);
 }
 
 /// Receipts are checked and recorded once; sample-destruction orders list the
