@@ -23,8 +23,8 @@
 //! `#[target_feature]` function from code compiled without that feature is
 //! `unsafe` (the CPU might not have the instructions), and so are the vector
 //! loads from raw pointers. Every `unsafe` block says which check makes it
-//! sound: the dispatching ones rely on [`Ready`], which can only be built by
-//! [`Kernel::ready`] after [`Kernel::available`] returned true; the loads read
+//! sound: the dispatching ones rely on `Ready`, which can only be built by
+//! `Kernel::ready` after [`Kernel::available`] returned true; the loads read
 //! inside a `&Clk` (128 bytes) at offsets below 128.
 
 #![allow(unsafe_code)]
@@ -249,7 +249,8 @@ impl Ready {
 
     /// Every pair of `rows` (global row index `row0 + r`, popcounts `pop_rows`)
     /// and `cols` (global column index `col0 + c`, popcounts `pop_cols`) whose
-    /// intersection reaches `need`, appended to `out` row by row. Called with
+    /// intersection reaches `need`, appended to `out` in no particular order (the
+    /// caller sorts). Called with
     /// a tile of `cols` small enough to stay in L1 while all rows pass over it.
     #[allow(clippy::too_many_arguments)]
     pub fn scan_block(
