@@ -35,43 +35,45 @@ use std::sync::OnceLock;
 /// The all-pairs loop of one block, shared by every kernel: for each row, its
 /// prepared form (`$prep`, e.g. loaded into registers) against `$g` columns at
 /// a time (`$group`, returning `[u32; $g]`), the remainder one by one (`$one`).
-/// Expanded inside each `#[target_feature]` function so that the kernel's
-/// instructions are inlined into the loop.
+/// Intersections of up to 64 columns go to a buffer first and are tested
+/// afterwards, so the hot loop makes no calls (a `Vec` push would force the
+/// row out of its vector registers). Expanded inside each `#[target_feature]`
+/// function so that the kernel's instructions are inlined into the loop.
 macro_rules! scan {
     ($args:expr, $out:expr, $prep:expr, $group:expr, $one:expr, $g:literal) => {{
         let args: &Block<'_> = $args;
         let out: &mut Vec<Hit> = $out;
-        let cols = args.cols;
-        let pop_cols = args.pop_cols;
         for (r, (x, &pa)) in args.rows.iter().zip(args.pop_rows).enumerate() {
             let need = args.need.row(pa);
             let xr = $prep(x);
-            let mut chunks = cols.chunks_exact($g);
-            let mut j = 0;
-            for chunk in &mut chunks {
-                let chunk: &[Clk; $g] = chunk.try_into().expect("chunks_exact");
-                let inter: [u32; $g] = $group(&xr, chunk);
-                for q in 0..$g {
-                    if inter[q] >= need[pop_cols[j + q] as usize] {
+            for (s, (cols, pop_cols)) in args
+                .cols
+                .chunks(64)
+                .zip(args.pop_cols.chunks(64))
+                .enumerate()
+            {
+                let mut inter = [0u32; 64];
+                let mut chunks = cols.chunks_exact($g);
+                let mut j = 0;
+                for chunk in &mut chunks {
+                    let chunk: &[Clk; $g] = chunk.try_into().expect("chunks_exact");
+                    let v: [u32; $g] = $group(&xr, chunk);
+                    inter[j..j + $g].copy_from_slice(&v);
+                    j += $g;
+                }
+                for y in chunks.remainder() {
+                    inter[j] = $one(&xr, y);
+                    j += 1;
+                }
+                for (j, (&n, &p)) in inter.iter().zip(pop_cols).enumerate() {
+                    if n >= need[p as usize] {
                         out.push(Hit {
                             a: args.row0 + r,
-                            b: args.col0 + j + q,
-                            inter: inter[q],
+                            b: args.col0 + s * 64 + j,
+                            inter: n,
                         });
                     }
                 }
-                j += $g;
-            }
-            for y in chunks.remainder() {
-                let inter: u32 = $one(&xr, y);
-                if inter >= need[pop_cols[j] as usize] {
-                    out.push(Hit {
-                        a: args.row0 + r,
-                        b: args.col0 + j,
-                        inter,
-                    });
-                }
-                j += 1;
             }
         }
     }};

@@ -178,32 +178,34 @@ pub(super) fn block_avx2(args: &Block<'_>, out: &mut Vec<Hit>) {
             *h = avx2_nibbles(&avx2_load(c)).1;
         }
         for (r, (x, &pa)) in args.rows.iter().zip(args.pop_rows).enumerate() {
-            let need = args.need.row(pa);
             let a = avx2_load(x);
             let (alo, ahi) = avx2_nibbles(&a);
-            let mut push = |j: usize, inter: u32| {
-                if inter >= need[pop[j] as usize] {
-                    out.push(Hit {
-                        a: args.row0 + r,
-                        b: c0 + j,
-                        inter,
-                    });
-                }
-            };
+            // First all intersections of the sub-tile (no calls in this loop,
+            // so the row's nibbles and the table stay in registers), then the
+            // threshold test and the rare pushes.
+            let mut inter = [0u32; SUB];
             let full = sub.len() / 4 * 4;
             for j in (0..full).step_by(4) {
-                let inter = avx2_reduce4(
+                let v = avx2_reduce4(
                     avx2_bytes_split(&alo, &ahi, &sub[j], &bhi[j]),
                     avx2_bytes_split(&alo, &ahi, &sub[j + 1], &bhi[j + 1]),
                     avx2_bytes_split(&alo, &ahi, &sub[j + 2], &bhi[j + 2]),
                     avx2_bytes_split(&alo, &ahi, &sub[j + 3], &bhi[j + 3]),
                 );
-                for (q, &n) in inter.iter().enumerate() {
-                    push(j + q, n);
-                }
+                inter[j..j + 4].copy_from_slice(&v);
             }
             for (j, c) in sub.iter().enumerate().skip(full) {
-                push(j, avx2_one(&a, c));
+                inter[j] = avx2_one(&a, c);
+            }
+            let need = args.need.row(pa);
+            for (j, (&n, &p)) in inter.iter().zip(pop).enumerate() {
+                if n >= need[p as usize] {
+                    out.push(Hit {
+                        a: args.row0 + r,
+                        b: c0 + j,
+                        inter: n,
+                    });
+                }
             }
         }
     }
