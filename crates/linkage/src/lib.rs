@@ -55,21 +55,23 @@
 //!
 //! | data | kernel | ours, 1 thread | anonlink | ratio |
 //! |---|---|---|---|---|
-//! | Febrl4 5k × 5k (default encoding) | avx2 | 2.22e8 | 7.79e7 | 2.85× |
-//! | Febrl4 5k × 5k | popcnt | 1.05e8 | 7.79e7 | 1.34× |
-//! | Febrl4 5k × 5k | portable (SWAR) | 6.13e7 | 7.79e7 | 0.79× |
-//! | synthetic 20k × 20k (random, ~45 % fill) | avx2 | 2.09e8 | 6.13e7 | 3.42× |
-//! | synthetic 20k × 20k | popcnt | 1.02e8 | 6.13e7 | 1.67× |
-//! | synthetic 20k × 20k | portable (SWAR) | 6.17e7 | 6.13e7 | 1.01× |
+//! | Febrl4 5k × 5k (default encoding) | avx2 | 1.63e8 | 5.69e7 | 2.86× |
+//! | Febrl4 5k × 5k | popcnt | 9.08e7 | 5.69e7 | 1.60× |
+//! | Febrl4 5k × 5k | portable (SWAR) | 4.70e7 | 5.69e7 | 0.83× |
+//! | synthetic 20k × 20k (random, ~45 % fill) | avx2 | 1.68e8 | 6.29e7 | 2.67× |
+//! | synthetic 20k × 20k | popcnt | 8.43e7 | 6.29e7 | 1.34× |
+//! | synthetic 20k × 20k | portable (SWAR) | 4.46e7 | 6.29e7 | 0.71× |
 //!
-//! (Load average 10–12 on the 2 cores during that run, so absolute rates are
-//! a fraction of an idle core's; the ratios were taken in the same run on the
-//! same filters, with the same 19,677 and 10,000 candidates at Dice ≥ 0.75.)
+//! (Best of 5 rounds, each round every kernel then anonlink; load average
+//! ≈ 10 on the 2 cores throughout, so absolute rates are a fraction of an idle
+//! core's, about half judging by anonlink's 1.2–1.7e8/s measured earlier on an
+//! idle machine; the same 19,677 and 10,000 candidates at Dice ≥ 0.75.)
 //!
 //! AVX2 has no vector popcount: the nibble lookup costs about 26 vector
-//! instructions per 1024-bit pair (≈ 7 cycles), against ≈ 3 cycles with
-//! AVX-512 `vpopcntq`, so an AVX2-only CPU cannot reach half of the ~8e8/s per
-//! core a 1024-bit pair allows (26–28 % measured above, under load). The
+//! instructions per 1024-bit pair (≈ 7 cycles at four per cycle), against
+//! ≈ 3 cycles with AVX-512 `vpopcntq` that the ~8e8/s per-core limit assumes,
+//! so an AVX2-only CPU tops out near 3/7 ≈ 40 % of it (20–21 % measured above
+//! with every process getting about half a core). The
 //! AVX-512 kernel is built and dispatched but could not be run on this CPU
 //! (`tests/popcount_paths.rs` prints which kernels ran).
 //!
