@@ -42,8 +42,38 @@
 //! recall is 0.9974 (13 true pairs share no blocking key).
 //!
 //! `tests/anonlink_peer.rs` runs the anonlink peer in the same test and asserts
-//! our F1 ≥ anonlink's − 0.005; measured (release, 1 thread, all 25 M pairs):
-//! balanced 6.97e7 Dice comparisons/s, unhardened 6.22e7, anonlink 6.35e7.
+//! our F1 ≥ anonlink's − 0.005.
+//!
+//! # Speed of the Dice comparisons
+//! The popcount kernel is chosen at run time ([`pprl::kernel`]: AVX-512
+//! VPOPCNTQ, AVX2, POPCNT, NEON or portable SWAR), so one baseline x86-64
+//! binary uses what the CPU has; the all-pairs loop keeps tiles of `B` in L1
+//! ([`pprl::TILE`]). `examples/dice_bench.rs` times every kernel beside
+//! anonlink's C++ kernel on the same filters in one run; measured on an AVX2
+//! CPU without AVX-512 (a shared 2-core EPYC VM, release build; anonlink
+//! 0.15.3 on 1 thread):
+//!
+//! | data | kernel | ours, 1 thread | anonlink | ratio |
+//! |---|---|---|---|---|
+//! | Febrl4 5k × 5k (default encoding) | avx2 | 1.63e8 | 5.69e7 | 2.86× |
+//! | Febrl4 5k × 5k | popcnt | 9.08e7 | 5.69e7 | 1.60× |
+//! | Febrl4 5k × 5k | portable (SWAR) | 4.70e7 | 5.69e7 | 0.83× |
+//! | synthetic 20k × 20k (random, ~45 % fill) | avx2 | 1.68e8 | 6.29e7 | 2.67× |
+//! | synthetic 20k × 20k | popcnt | 8.43e7 | 6.29e7 | 1.34× |
+//! | synthetic 20k × 20k | portable (SWAR) | 4.46e7 | 6.29e7 | 0.71× |
+//!
+//! (Best of 5 rounds, each round every kernel then anonlink; load average
+//! ≈ 10 on the 2 cores throughout, so absolute rates are a fraction of an idle
+//! core's, about half judging by anonlink's 1.2–1.7e8/s measured earlier on an
+//! idle machine; the same 19,677 and 10,000 candidates at Dice ≥ 0.75.)
+//!
+//! AVX2 has no vector popcount: the nibble lookup costs about 26 vector
+//! instructions per 1024-bit pair (≈ 7 cycles at four per cycle), against
+//! ≈ 3 cycles with AVX-512 `vpopcntq` that the ~8e8/s per-core limit assumes,
+//! so an AVX2-only CPU tops out near 3/7 ≈ 40 % of it (20–21 % measured above
+//! with every process getting about half a core). The
+//! AVX-512 kernel is built and dispatched but could not be run on this CPU
+//! (`tests/popcount_paths.rs` prints which kernels ran).
 //!
 //! The trust centre (`oncofed-trustee`, module `linkage`) uses this crate in its
 //! pseudonymise path (blocking keys in its store, clerical-review queue) and for

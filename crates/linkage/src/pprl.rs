@@ -57,10 +57,13 @@
 //! | similarity-graph matching (Vidanage et al. 2020) | the Dice graph itself, plus a plaintext list | not by any encoding: the linking party must not hold plaintext IDAT of the same population |
 //! | block-size frequency analysis | keyed blocking keys reveal equal values and value frequencies | coarse keys (phonetic codes, not names); LSH on CLK bits ([`ClkBlocking::Lsh`]) reveals nothing beyond the CLKs |
 
+pub mod kernel;
 mod matching;
 
+pub use kernel::Kernel;
 pub use matching::{
-    ClkBlocking, ClkLink, MatchConfig, MatchStats, dice, match_clks, match_clks_blocked,
+    ClkBlocking, ClkLink, MatchConfig, MatchStats, TILE, dice, match_clks, match_clks_blocked,
+    match_clks_blocked_with, match_clks_with,
 };
 
 use crate::probabilistic::BlockingKey;

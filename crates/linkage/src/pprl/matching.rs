@@ -1,13 +1,29 @@
-//! Dice-coefficient matching of CLKs: bit-parallel popcount, optional LSH
+//! Dice-coefficient matching of CLKs: popcount kernels chosen at run time
+//! ([`super::kernel`]), a blocked all-pairs loop, optional LSH or keyed
 //! blocking, threads, greedy one-to-one solving.
+//!
+//! # The all-pairs loop
+//! Each thread takes a contiguous share of the rows of `A`; `B` is cut into
+//! tiles of [`TILE`] CLKs (24 KiB, inside a 32 KiB L1 data cache), and all rows
+//! of the share pass over one tile before the next is touched, so every
+//! column is read from L1 and each row from L2 once per tile. Within a tile
+//! the kernel keeps the row in registers and compares it with 2–4 columns per
+//! step. The threshold test is an integer comparison `|A ∩ B| ≥ need[|A|+|B|]`
+//! against a table built from the floating-point test `2·|A ∩ B| ≥ t·(|A|+|B|)`
+//! used before, so the links and Dice values are the same as with a
+//! pair-by-pair loop. Hits are sorted back into row-major order per thread.
 
+use super::kernel::{Hit, Kernel, Need, Ready};
 use super::{CLK_BITS, Clk};
 use crate::assign::greedy_one_to_one;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 /// Dice coefficient `2|A ∩ B| / (|A| + |B|)`; 0 for two empty filters.
+/// `|A ∩ B|` comes from the fastest popcount kernel of this CPU
+/// ([`Kernel::active`]); every kernel gives the same value.
 #[inline]
 pub fn dice(a: &Clk, b: &Clk) -> f64 {
     let den = a.popcount() + b.popcount();
@@ -17,33 +33,20 @@ pub fn dice(a: &Clk, b: &Clk) -> f64 {
     2.0 * f64::from(intersection(a, b)) / f64::from(den)
 }
 
-/// `|A ∩ B|`, the inner loop of all matching.
-///
-/// Built with the POPCNT instruction available (`-C target-cpu=native` or
-/// `x86-64-v2` and up), sixteen `count_ones` compile to sixteen `popcnt`s. On
-/// the baseline x86-64 target `count_ones` becomes a bit-twiddling sequence per
-/// word; there the SWAR popcount (Wegner/Knuth) is run per word only up to byte
-/// counts, and the sixteen byte vectors are summed before one horizontal add.
-/// (The crate forbids `unsafe`, so no run-time dispatch to POPCNT.)
+/// `|A ∩ B|` on the active kernel.
 #[inline]
 pub(crate) fn intersection(a: &Clk, b: &Clk) -> u32 {
-    if cfg!(target_feature = "popcnt") {
-        let mut n = 0;
-        for k in 0..16 {
-            n += (a.0[k] & b.0[k]).count_ones();
-        }
-        return n;
-    }
-    let mut bytes = 0u64;
-    for k in 0..16 {
-        let mut v = a.0[k] & b.0[k];
-        v -= (v >> 1) & 0x5555_5555_5555_5555;
-        v = (v & 0x3333_3333_3333_3333) + ((v >> 2) & 0x3333_3333_3333_3333);
-        // Each byte ≤ 8 per word, ≤ 128 after sixteen words: no carry between bytes.
-        bytes += (v + (v >> 4)) & 0x0f0f_0f0f_0f0f_0f0f;
-    }
-    let halves = (bytes & 0x00ff_00ff_00ff_00ff) + ((bytes >> 8) & 0x00ff_00ff_00ff_00ff);
-    (halves.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32
+    active().intersection(a, b)
+}
+
+/// The active kernel, checked once.
+fn active() -> Ready {
+    static READY: OnceLock<Ready> = OnceLock::new();
+    *READY.get_or_init(|| {
+        Kernel::active()
+            .ready()
+            .expect("Kernel::active only returns available kernels")
+    })
 }
 
 /// How candidate pairs are chosen.
@@ -144,13 +147,32 @@ fn band_key(c: &Clk, positions: &[usize]) -> u64 {
         .fold(0u64, |k, &p| (k << 1) | u64::from(c.bit(p)))
 }
 
+/// Columns of `B` per tile of the all-pairs loop: 192 × 128 bytes = 24 KiB,
+/// which leaves room in a 32 KiB L1 data cache for the row and the table.
+pub const TILE: usize = 192;
+
 /// Links two sets of CLKs: candidates with Dice ≥ threshold, then (optionally)
 /// greedy one-to-one. Counts every computed Dice coefficient. With
 /// [`ClkBlocking::Keys`] use [`match_clks_blocked`] instead (this function then
-/// compares all pairs).
+/// compares all pairs). Runs on the active popcount kernel ([`Kernel::active`]).
 pub fn match_clks(a: &[Clk], b: &[Clk], cfg: &MatchConfig) -> (Vec<ClkLink>, MatchStats) {
+    with_kernel(active(), a, b, cfg)
+}
+
+/// [`match_clks`] on a named popcount kernel, or `None` when this CPU lacks
+/// it: for benchmarks and tests that compare the kernels in one process.
+pub fn match_clks_with(
+    kernel: Kernel,
+    a: &[Clk],
+    b: &[Clk],
+    cfg: &MatchConfig,
+) -> Option<(Vec<ClkLink>, MatchStats)> {
+    kernel.ready().map(|k| with_kernel(k, a, b, cfg))
+}
+
+fn with_kernel(k: Ready, a: &[Clk], b: &[Clk], cfg: &MatchConfig) -> (Vec<ClkLink>, MatchStats) {
     match cfg.blocking {
-        ClkBlocking::AllPairs | ClkBlocking::Keys => run(a, b, None, cfg),
+        ClkBlocking::AllPairs | ClkBlocking::Keys => run(k, a, b, None, cfg),
         ClkBlocking::Lsh { bands, bits, seed } => {
             let positions = band_positions(bands, bits, seed);
             let keys = |c: &[Clk]| -> Vec<Vec<u64>> {
@@ -165,7 +187,7 @@ pub fn match_clks(a: &[Clk], b: &[Clk], cfg: &MatchConfig) -> (Vec<ClkLink>, Mat
                     .collect()
             };
             let (ka, kb) = (keys(a), keys(b));
-            run(a, b, Some((&ka, &kb)), cfg)
+            run(k, a, b, Some((&ka, &kb)), cfg)
         }
     }
 }
@@ -173,7 +195,7 @@ pub fn match_clks(a: &[Clk], b: &[Clk], cfg: &MatchConfig) -> (Vec<ClkLink>, Mat
 /// Links two sets of CLKs compared only within shared blocks: `a_blocks[i]`
 /// holds the block ids of `a[i]` (e.g. from [`super::Encoder::blocking_keys`]),
 /// and a pair is compared when they share at least one id (anonlink's
-/// `blocking_f`).
+/// `blocking_f`). Runs on the active popcount kernel ([`Kernel::active`]).
 pub fn match_clks_blocked(
     a: &[Clk],
     a_blocks: &[Vec<u64>],
@@ -181,14 +203,36 @@ pub fn match_clks_blocked(
     b_blocks: &[Vec<u64>],
     cfg: &MatchConfig,
 ) -> (Vec<ClkLink>, MatchStats) {
-    run(a, b, Some((a_blocks, b_blocks)), cfg)
+    run(active(), a, b, Some((a_blocks, b_blocks)), cfg)
+}
+
+/// [`match_clks_blocked`] on a named popcount kernel, or `None` when this CPU lacks it.
+pub fn match_clks_blocked_with(
+    kernel: Kernel,
+    a: &[Clk],
+    a_blocks: &[Vec<u64>],
+    b: &[Clk],
+    b_blocks: &[Vec<u64>],
+    cfg: &MatchConfig,
+) -> Option<(Vec<ClkLink>, MatchStats)> {
+    kernel
+        .ready()
+        .map(|k| run(k, a, b, Some((a_blocks, b_blocks)), cfg))
 }
 
 type Blocks<'a> = Option<(&'a [Vec<u64>], &'a [Vec<u64>])>;
 
-fn run(a: &[Clk], b: &[Clk], blocks: Blocks<'_>, cfg: &MatchConfig) -> (Vec<ClkLink>, MatchStats) {
+fn run(
+    kernel: Ready,
+    a: &[Clk],
+    b: &[Clk],
+    blocks: Blocks<'_>,
+    cfg: &MatchConfig,
+) -> (Vec<ClkLink>, MatchStats) {
     let start = Instant::now();
+    let pop_a: Vec<u32> = a.iter().map(Clk::popcount).collect();
     let pop_b: Vec<u32> = b.iter().map(Clk::popcount).collect();
+    let need = Need::new(cfg.threshold);
     let index: Option<HashMap<u64, Vec<u32>>> = blocks.map(|(_, kb)| {
         let mut t: HashMap<u64, Vec<u32>> = HashMap::new();
         for (j, ks) in kb.iter().enumerate() {
@@ -198,28 +242,18 @@ fn run(a: &[Clk], b: &[Clk], blocks: Blocks<'_>, cfg: &MatchConfig) -> (Vec<ClkL
         }
         t
     });
-    let t = cfg.threshold;
-    let rows = |lo: usize, chunk: &[Clk]| -> (Vec<ClkLink>, u64) {
-        let mut out = Vec::new();
-        let mut comparisons = 0u64;
-        let mut seen = vec![u32::MAX; b.len()];
-        let mut cands: Vec<u32> = Vec::new();
-        for (off, x) in chunk.iter().enumerate() {
-            let i = lo + off;
-            let pa = x.popcount();
-            let mut consider = |j: usize| {
-                let den = pa + pop_b[j];
-                let inter = intersection(x, &b[j]);
-                if den > 0 && 2.0 * f64::from(inter) >= t * f64::from(den) {
-                    out.push(ClkLink {
-                        a: i,
-                        b: j,
-                        dice: 2.0 * f64::from(inter) / f64::from(den),
-                    });
-                }
-            };
-            match (&index, blocks) {
-                (Some(index), Some((ka, _))) => {
+    // Rows `lo..lo + chunk.len()` of `a`: the hits in row-major order and the
+    // number of comparisons.
+    let rows = |lo: usize, chunk: &[Clk]| -> (Vec<Hit>, u64) {
+        let pop_rows = &pop_a[lo..lo + chunk.len()];
+        let mut hits = Vec::new();
+        match (&index, blocks) {
+            (Some(index), Some((ka, _))) => {
+                let mut comparisons = 0u64;
+                let mut seen = vec![u32::MAX; b.len()];
+                let mut cands: Vec<u32> = Vec::new();
+                for (off, (x, &pa)) in chunk.iter().zip(pop_rows).enumerate() {
+                    let i = lo + off;
                     cands.clear();
                     for k in &ka[i] {
                         for &j in index.get(k).map(Vec::as_slice).unwrap_or(&[]) {
@@ -229,23 +263,25 @@ fn run(a: &[Clk], b: &[Clk], blocks: Blocks<'_>, cfg: &MatchConfig) -> (Vec<ClkL
                             }
                         }
                     }
-                    for &j in &cands {
-                        consider(j as usize);
-                    }
+                    kernel.scan_list(x, pa, i, b, &pop_b, &cands, &need, &mut hits);
                     comparisons += cands.len() as u64;
                 }
-                _ => {
-                    for j in 0..b.len() {
-                        consider(j);
-                    }
-                    comparisons += b.len() as u64;
+                (hits, comparisons)
+            }
+            _ => {
+                for (t, tile) in b.chunks(TILE).enumerate() {
+                    let col0 = t * TILE;
+                    let pop_tile = &pop_b[col0..col0 + tile.len()];
+                    kernel.scan_block(chunk, pop_rows, lo, tile, pop_tile, col0, &need, &mut hits);
                 }
+                // Tiles are the outer loop: back to row-major order.
+                hits.sort_unstable_by_key(|h| (h.a, h.b));
+                (hits, (chunk.len() * b.len()) as u64)
             }
         }
-        (out, comparisons)
     };
     let threads = cfg.threads.max(1);
-    let (mut links, comparisons) = if threads == 1 || a.len() < 2 * threads {
+    let (hits, comparisons) = if threads == 1 || a.len() < 2 * threads {
         rows(0, a)
     } else {
         let chunk = a.len().div_ceil(threads);
@@ -256,16 +292,24 @@ fn run(a: &[Clk], b: &[Clk], blocks: Blocks<'_>, cfg: &MatchConfig) -> (Vec<ClkL
                 .enumerate()
                 .map(|(n, c)| s.spawn(move || rows(n * chunk, c)))
                 .collect();
-            let mut links = Vec::new();
+            let mut hits = Vec::new();
             let mut comparisons = 0;
             for h in handles {
                 let (l, c) = h.join().expect("matching thread panicked");
-                links.extend(l);
+                hits.extend(l);
                 comparisons += c;
             }
-            (links, comparisons)
+            (hits, comparisons)
         })
     };
+    let mut links: Vec<ClkLink> = hits
+        .into_iter()
+        .map(|h| ClkLink {
+            a: h.a,
+            b: h.b,
+            dice: 2.0 * f64::from(h.inter) / f64::from(pop_a[h.a] + pop_b[h.b]),
+        })
+        .collect();
     let compare_seconds = start.elapsed().as_secs_f64();
     let candidates = links.len();
     if cfg.one_to_one {
