@@ -1,3 +1,4 @@
+#![allow(dead_code)] // shared by tests and an example; each uses part of it
 //! A two-file linkage split from the synthetic generator (`oncofed-synth`) in
 //! which most records of the larger file have no partner: file A holds every
 //! person's true identity (the "originals"), file B holds one to three
