@@ -23,7 +23,7 @@
 mod common;
 
 use common::split;
-use oncofed_linkage::Record;
+use oncofed_linkage::{Record, greedy_one_to_one};
 use oncofed_linkage::febrl::{Quality, febrl4_paths, load, quality};
 use oncofed_linkage::pprl::{
     ClkConfig, DEFAULT_THRESHOLD, Encoder, MatchConfig, ProjectSecret, match_clks,
@@ -91,9 +91,9 @@ fn ours(a: &[Record], b: &[Record]) -> (Quality, Quality, f64) {
     let (ca, cb) = (enc.encode_all(a, 1), enc.encode_all(b, 1));
     let cfg = MatchConfig::default();
     assert_eq!(cfg.threshold, DEFAULT_THRESHOLD);
-    let (one, stats) = match_clks(&ca, &cb, &cfg);
-    let rate = stats.comparisons as f64 / stats.compare_seconds;
-    let (candidates, _) = match_clks(
+    // One all-pairs pass for both modes: the candidates at or above the
+    // threshold, then greedy one-to-one (what `one_to_one: true` runs).
+    let (candidates, stats) = match_clks(
         &ca,
         &cb,
         &MatchConfig {
@@ -101,6 +101,8 @@ fn ours(a: &[Record], b: &[Record]) -> (Quality, Quality, f64) {
             ..cfg
         },
     );
+    let rate = stats.comparisons as f64 / stats.compare_seconds;
+    let one = greedy_one_to_one(candidates.clone(), |l| (l.a, l.b, l.dice));
     // Best A per B record; ties to the lower index of A, as the peer.
     let mut best: Vec<Option<(usize, f64)>> = vec![None; b.len()];
     for l in &candidates {
