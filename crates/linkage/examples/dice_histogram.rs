@@ -182,7 +182,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Hardening::SaltBirthYear,
     ];
     for (name, (a, b)) in [
-        (format!("synthetic tuning split ({persons} originals, seed {})", split::TUNING_SEED), &synth),
+        (
+            format!(
+                "synthetic tuning split ({persons} originals, seed {})",
+                split::TUNING_SEED
+            ),
+            &synth,
+        ),
         ("Febrl4".to_owned(), &febrl),
     ] {
         println!("\n## {name}: {} × {} records\n", a.len(), b.len());
@@ -213,9 +219,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (lo, hi) = (f64::from(row) * 0.05, f64::from(row + 1) * 0.05);
             print!("| {lo:.2}–{hi:.2} |");
             for (_, _, d) in &dists {
-                let count = |v: &[u64]| {
-                    at_least(v, lo) - if row == 19 { 0 } else { at_least(v, hi) }
-                };
+                let count =
+                    |v: &[u64]| at_least(v, lo) - if row == 19 { 0 } else { at_least(v, hi) };
                 print!(" {} | {} |", count(&d.matches), count(&d.non));
             }
             println!();

@@ -67,7 +67,7 @@
 //! 0.51 on the synthetic split; `⌈k/2⌉` gave 0.54/0.56 and a worse tail:
 //! 119 unrelated pairs ≥ 0.75 on the synthetic split, match p1 0.730). Measured with `examples/dice_histogram.rs`
 //! (all pairs; the synthetic tuning split of `tests/common/split.rs`, 5,000
-//! originals, 1,281 copies of a quarter of them, seed 20261204, which no
+//! originals, 2,104 copies of a quarter of them, seed 20261204, which no
 //! test uses; and Febrl4, 5,000 × 5,000):
 //!
 //! | encoding | dataset | base fill | non-match p50 | p99.99 | max | non-matches ≥ 0.75 | match p1 |
@@ -608,6 +608,7 @@ mod tests {
         let s2 = ProjectSecret::new(*b"fedcba9876543210fedcba9876543210").unwrap();
         for h in [
             Hardening::None,
+            Hardening::Permuted,
             Hardening::SaltBirthYear,
             Hardening::Balanced,
             Hardening::XorFold,
@@ -633,6 +634,66 @@ mod tests {
                 assert_eq!(e1.encode(&other).popcount(), 512);
             }
         }
+    }
+
+    #[test]
+    fn threshold_follows_the_encoding() {
+        assert_eq!(MatchConfig::default().threshold, DEFAULT_THRESHOLD);
+        assert_eq!(
+            ClkConfig::default().hardening.recommended_threshold(),
+            DEFAULT_THRESHOLD
+        );
+        for h in [
+            Hardening::None,
+            Hardening::Permuted,
+            Hardening::SaltBirthYear,
+            Hardening::Balanced,
+            Hardening::XorFold,
+        ] {
+            let cfg = ClkConfig {
+                hardening: h,
+                ..Default::default()
+            };
+            assert_eq!(
+                MatchConfig::for_encoding(&cfg).threshold,
+                h.recommended_threshold()
+            );
+        }
+    }
+
+    #[test]
+    fn balanced_base_is_about_half_full_and_permuted_keeps_dice() {
+        let s = ProjectSecret::new(vec![3u8; 32]).unwrap();
+        let enc = |h| {
+            Encoder::new(
+                &s,
+                &ClkConfig {
+                    hardening: h,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let mut full = rec("maximiliane", "mustermann-luedenscheid", 1964);
+        full.street = "hauptstrasse".into();
+        full.city = "koeln".into();
+        full.house_number = "12".into();
+        full.insurance_id = "a123456789".into();
+        let fill = enc(Hardening::Balanced).base_fill(&full);
+        assert!((0.35..0.65).contains(&fill), "balanced base fill {fill}");
+        // With the 1024-bit k in the 512-bit base it would be far fuller.
+        assert!(enc(Hardening::None).base_fill(&full) > fill - 0.1);
+        let (a, b) = (
+            rec("erika", "mustermann", 1964),
+            rec("hans", "schmidt", 1971),
+        );
+        let (n, p) = (enc(Hardening::None), enc(Hardening::Permuted));
+        assert_eq!(
+            dice(&n.encode(&a), &n.encode(&b)),
+            dice(&p.encode(&a), &p.encode(&b))
+        );
+        assert_ne!(n.encode(&a), p.encode(&a));
+        assert_eq!(n.encode(&a).popcount(), p.encode(&a).popcount());
     }
 
     #[test]

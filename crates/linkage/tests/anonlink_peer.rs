@@ -23,11 +23,11 @@
 mod common;
 
 use common::split;
-use oncofed_linkage::{Record, greedy_one_to_one};
 use oncofed_linkage::febrl::{Quality, febrl4_paths, load, quality};
 use oncofed_linkage::pprl::{
     ClkConfig, DEFAULT_THRESHOLD, Encoder, MatchConfig, ProjectSecret, match_clks,
 };
+use oncofed_linkage::{Record, greedy_one_to_one};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

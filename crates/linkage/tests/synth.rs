@@ -3,8 +3,7 @@
 //! and missing insurance numbers, between two sites.
 
 use oncofed_linkage::pprl::{
-    ClkConfig, DEFAULT_THRESHOLD, Encoder, Hardening, MatchConfig, ProjectSecret, dice,
-    match_clks,
+    ClkConfig, DEFAULT_THRESHOLD, Encoder, Hardening, MatchConfig, ProjectSecret, dice, match_clks,
 };
 use oncofed_linkage::{Config, Outcome, Record, link};
 use oncofed_synth::{MultiSiteRates, SynthConfig, person};
@@ -166,5 +165,8 @@ fn unrelated_persons_score_below_the_default_threshold() {
     );
     assert!(q(0.5) < 0.6, "median {}", q(0.5));
     assert!(q(0.999) < threshold - 0.03, "p99.9 {}", q(0.999));
-    assert!(above * 10_000 <= scores.len(), "{above} pairs ≥ {threshold}");
+    assert!(
+        above * 10_000 <= scores.len(),
+        "{above} pairs ≥ {threshold}"
+    );
 }
