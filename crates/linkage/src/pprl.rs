@@ -28,8 +28,8 @@
 //!   which position is whose complement, a frequent bigram shows as a mix of
 //!   often-set and often-unset positions rather than a clean frequent
 //!   pattern, which weakens (does not prevent) the pattern-mining attacks.
-//!   The base is hashed with half the configured `k` (rounded up), see
-//!   "The balanced floor" below.
+//!   The base is hashed with half the configured `k` (rounded down, at
+//!   least 1), see "The balanced floor" below.
 //! - [`Hardening::Permuted`]: a basic CLK whose 1024 positions are permuted
 //!   under the project key. Dice is unchanged (it is invariant under a
 //!   permutation applied to both filters), so it links exactly like clkhash;
@@ -65,8 +65,8 @@
 //! to 0.87: a floor near the customary 0.75 threshold. Hashing the base with
 //! `⌊k/2⌋` (at least 1) keeps the base about half full (0.49 on Febrl4,
 //! 0.51 on the synthetic split; `⌈k/2⌉` gave 0.54/0.56 and a worse tail:
-//! 119 unrelated pairs ≥ 0.75 on the synthetic split, match p1 0.730). Measured with `examples/dice_histogram.rs`
-//! (all pairs; the synthetic tuning split of `tests/common/split.rs`, 5,000
+//! 119 unrelated pairs ≥ 0.75 on the synthetic split, match p1 0.730).
+//! Measured with `examples/dice_histogram.rs` (all pairs; the synthetic tuning split of `tests/common/split.rs`, 5,000
 //! originals, 2,104 copies of a quarter of them, seed 20261204, which no
 //! test uses; and Febrl4, 5,000 × 5,000):
 //!
@@ -88,8 +88,8 @@
 //! constant Hamming weight that the permuted and unhardened encodings lack.
 //! That is why it stays the default rather than [`Hardening::Permuted`].
 //! Before the fix, the synthetic split's F1 at 0.75 was 0.5995 one-to-one
-//! (greedy one-to-one gave the originals' extra copies to look-alikes). The threshold
-//! that goes with each encoding is [`Hardening::recommended_threshold`], and
+//! (greedy one-to-one gave the originals' extra copies to look-alikes).
+//! The threshold that goes with each encoding is [`Hardening::recommended_threshold`], and
 //! [`MatchConfig::for_encoding`] (also [`MatchConfig::default`]) takes it
 //! from the encoding, so a user cannot pair an encoding with another
 //! encoding's threshold by omission.
@@ -108,9 +108,9 @@
 //!
 //! Halving `k` in the base does not weaken the balancing: the CLK still has
 //! exactly 512 bits set, and a bigram still sets up to `⌊k/2⌋` base bits
-//! whose complements sit at keyed positions. A half-full base makes set and
-//! unset positions equally informative, which is the regime Schnell & Borgs
-//! (2016) describe.
+//! whose complements sit at keyed positions. With a half-full base, set and
+//! unset positions are about equally frequent, so position frequencies
+//! carry less signal than in the old three-quarters-full base.
 
 mod matching;
 
