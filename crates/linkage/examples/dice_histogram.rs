@@ -54,9 +54,9 @@ fn scan<S: Send>(
     let half = ca.len() / 2;
     let part = |lo: usize, hi: usize| {
         let mut st = init();
-        for i in lo..hi {
+        for (i, x) in ca.iter().enumerate().take(hi).skip(lo) {
             for (j, y) in cb.iter().enumerate() {
-                f(&mut st, i, j, dice(&ca[i], y));
+                f(&mut st, i, j, dice(x, y));
             }
         }
         st
