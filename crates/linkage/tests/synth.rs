@@ -129,7 +129,8 @@ fn synthetic_multi_site_cohort_pprl() {
 /// any other test uses) stay below the default threshold under the default
 /// encoding: at most 1 pair in 10,000 at or above it, the 99.9th percentile
 /// at least 0.03 below it, the median near 0.55. Fails if the balanced Dice
-/// floor (median 0.69, 1.6 % of pairs ≥ 0.75 before issue 18) comes back.
+/// floor comes back (before issue 18 the tuning split had unrelated pairs at
+/// median 0.687 and 2.0 % of them ≥ 0.75).
 #[test]
 fn unrelated_persons_score_below_the_default_threshold() {
     let cfg = SynthConfig {
