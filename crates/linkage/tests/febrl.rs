@@ -134,9 +134,12 @@ fn pprl(hardening: Hardening, threshold: f64) -> f64 {
 
 #[test]
 fn pprl_balanced_all_pairs_f1() {
-    // Measured: F1 0.9981 at Dice 0.75, 1.0000 at 0.70.
+    // Measured: F1 0.9956 at Dice 0.75 (0.9981 before issue 18's fix of the
+    // balanced base: the old encoding's Dice floor near 0.75 helped here, where
+    // every record has a partner, and hurt everywhere else).
     let f1 = pprl(Hardening::Balanced, 0.75);
-    assert!(f1 >= 0.995, "F1 {f1}");
+    println!("balanced at 0.75: F1 {f1:.4}");
+    assert!(f1 >= 0.99, "F1 {f1}");
 }
 
 #[test]
@@ -159,20 +162,24 @@ fn pprl_other_hardenings_cost_what_the_docs_say() {
 
 #[test]
 fn pprl_recommended_thresholds_on_febrl4() {
-    // Measured: none 0.9768 (0.80), balanced 0.9563 (0.84), XOR-folded 0.9601 (0.72).
+    // Measured: none 0.9897 (0.77), balanced 0.9935 (0.76), XOR-folded
+    // 0.9944 (0.63); before issue 18: none 0.9768 (0.80), balanced 0.9563
+    // (0.84), XOR-folded 0.9601 (0.72).
     for (h, min) in [
-        (Hardening::None, 0.97),
-        (Hardening::Balanced, 0.95),
-        (Hardening::XorFold, 0.955),
+        (Hardening::None, 0.985),
+        (Hardening::Balanced, 0.985),
+        (Hardening::XorFold, 0.99),
     ] {
         let f1 = pprl(h, h.recommended_threshold());
+        println!("{h:?} at {}: F1 {f1:.4}", h.recommended_threshold());
         assert!(f1 >= min, "{h:?}: F1 {f1}");
     }
 }
 
 #[test]
 fn pprl_keyed_blocking_keeps_f1_with_few_comparisons() {
-    // Measured: F1 0.9969 with 5,874 comparisons instead of 25,000,000.
+    // Measured: F1 0.9944 with 5,874 comparisons instead of 25,000,000
+    // (0.9969 before issue 18's balanced fix, see pprl_balanced_all_pairs_f1).
     let (a, b) = febrl4();
     let enc = Encoder::new(&secret(), &ClkConfig::default()).unwrap();
     let passes = Config::default().blocking;
@@ -186,8 +193,9 @@ fn pprl_keyed_blocking_keeps_f1_with_few_comparisons() {
     };
     let (links, stats) = match_clks_blocked(&ca, &ka, &cb, &kb, &cfg);
     let q = quality(&a, &b, links.iter().map(|l| (l.a, l.b)));
+    println!("{q:?} {stats:?}");
     assert!(
-        q.f1 >= 0.995 && stats.comparisons < 10_000,
+        q.f1 >= 0.99 && stats.comparisons < 10_000,
         "{q:?} {stats:?}"
     );
 }

@@ -3,7 +3,7 @@
 //! and missing insurance numbers, between two sites.
 
 use oncofed_linkage::pprl::{
-    ClkConfig, Encoder, Hardening, MatchConfig, ProjectSecret, match_clks,
+    ClkConfig, DEFAULT_THRESHOLD, Encoder, Hardening, MatchConfig, ProjectSecret, dice, match_clks,
 };
 use oncofed_linkage::{Config, Outcome, Record, link};
 use oncofed_synth::{MultiSiteRates, SynthConfig, person};
@@ -78,8 +78,13 @@ fn synthetic_multi_site_cohort_plaintext() {
 
 #[test]
 fn synthetic_multi_site_cohort_pprl() {
-    // Measured F1 at the recommended thresholds: none 0.9972, balanced 0.9921,
-    // XOR-folded 0.9997; at anonlink's 0.75: none 0.9277, balanced 0.6743.
+    // Measured F1 (6,000 persons, 30 % at both sites, one-to-one, generator's
+    // default variation) at each encoding's recommended threshold: None and
+    // Permuted (0.77) 0.9774, Balanced (0.75) 0.9831, XorFold (0.63) 0.9820.
+    // This cohort has few corruptions, so higher thresholds would do better
+    // here (None at 0.80: 0.997); the thresholds were chosen on the more
+    // corrupted tuning split (Hardening::recommended_threshold), and Febrl4
+    // needs them as low.
     let (a, b) = two_sites(6000);
     let secret = ProjectSecret::new(b"synthetic cohort secret, 32 byte".to_vec()).unwrap();
     let f1 = |hardening: Hardening, threshold: f64| {
@@ -101,13 +106,68 @@ fn synthetic_multi_site_cohort_pprl() {
         prf(&a, &b, links.iter().map(|l| (l.a, l.b))).2
     };
     for (h, min) in [
-        (Hardening::None, 0.99),
-        (Hardening::Balanced, 0.985),
-        (Hardening::XorFold, 0.995),
+        (Hardening::None, 0.97),
+        (Hardening::Permuted, 0.97),
+        (Hardening::Balanced, 0.975),
+        (Hardening::XorFold, 0.975),
     ] {
         let got = f1(h, h.recommended_threshold());
+        println!("{h:?} at {}: F1 {got:.4}", h.recommended_threshold());
         assert!(got >= min, "{h:?}: F1 {got}");
     }
-    // The documented failure of a Febrl-tuned threshold on realistic data.
-    assert!(f1(Hardening::Balanced, 0.75) < 0.8);
+    // Before issue 18 the balanced encoding had a Dice floor near 0.75 and
+    // scored F1 0.67 here at 0.75; at its default threshold (0.75) it now
+    // beats the unhardened (clkhash-equivalent) encoding at anonlink's 0.75.
+    let unhardened = f1(Hardening::None, 0.75);
+    let balanced = f1(Hardening::Balanced, DEFAULT_THRESHOLD);
+    println!("None at 0.75: F1 {unhardened:.4}; Balanced at {DEFAULT_THRESHOLD}: F1 {balanced:.4}");
+    assert!(balanced > unhardened + 0.02, "{balanced} vs {unhardened}");
+}
+
+/// Unrelated persons of the synthetic population (true identities of
+/// different persons, generator seed 99, which neither the tuning split nor
+/// any other test uses) stay below the default threshold under the default
+/// encoding: at most 1 pair in 10,000 at or above it, the 99.9th percentile
+/// at least 0.03 below it, the median near 0.55. Fails if the balanced Dice
+/// floor comes back (before issue 18 the tuning split had unrelated pairs at
+/// median 0.687 and 2.0 % of them ≥ 0.75).
+#[test]
+fn unrelated_persons_score_below_the_default_threshold() {
+    let cfg = SynthConfig {
+        seed: 99,
+        persons: 1500,
+        sites: 1,
+        ..SynthConfig::default()
+    };
+    let records: Vec<Record> = (0..cfg.persons)
+        .map(|i| Record::from_idat("", &person(&cfg, i).identity))
+        .collect();
+    let secret = ProjectSecret::new(b"unrelated persons floor test key".to_vec()).unwrap();
+    let clk = ClkConfig::default();
+    let enc = Encoder::new(&secret, &clk).unwrap();
+    let clks = enc.encode_all(&records, 2);
+    let threshold = MatchConfig::for_encoding(&clk).threshold;
+    assert_eq!(threshold, DEFAULT_THRESHOLD);
+    let mut scores = Vec::with_capacity(clks.len() * (clks.len() - 1) / 2);
+    for (i, x) in clks.iter().enumerate() {
+        for y in &clks[i + 1..] {
+            scores.push(dice(x, y));
+        }
+    }
+    scores.sort_by(f64::total_cmp);
+    let q = |p: f64| scores[((scores.len() - 1) as f64 * p) as usize];
+    let above = scores.len() - scores.partition_point(|&s| s < threshold);
+    println!(
+        "{} unrelated pairs: median {:.3}, p99.9 {:.3}, max {:.3}, {above} ≥ {threshold}",
+        scores.len(),
+        q(0.5),
+        q(0.999),
+        q(1.0)
+    );
+    assert!(q(0.5) < 0.6, "median {}", q(0.5));
+    assert!(q(0.999) < threshold - 0.03, "p99.9 {}", q(0.999));
+    assert!(
+        above * 10_000 <= scores.len(),
+        "{above} pairs ≥ {threshold}"
+    );
 }

@@ -6,7 +6,15 @@ normalisation and bits per token as oncofed-linkage's unhardened mode), links
 them with anonlink's candidate generation (all pairs, Dice >= 0.75) and greedy
 solver, and prints one JSON object:
 {f1, precision, recall, comparisons, comparisons_per_second,
- comparisons_per_second_2_threads, seconds, encode_seconds, versions}.
+ comparisons_per_second_2_threads, seconds, encode_seconds, versions,
+ many_to_one: {f1, precision, recall, links}, candidates}.
+
+`many_to_one` links every record of file b to its best-scoring record of
+file a among anonlink's candidate pairs (Dice >= threshold; ties to the
+lower index of a), without the one-to-one constraint: the same rule as
+the many-to-one figures of oncofed-linkage's tests/anonlink_peer.rs.
+True links are counted as oncofed_linkage::febrl::quality counts them:
+every pair (a original, b record) of the same entity id.
 
 Usage: anonlink_febrl.py [dataset4a.csv dataset4b.csv] [--threshold 0.75]
 Needs: pip install anonlink==0.15.3 clkhash==0.18.3 (scripts/peers/requirements.txt).
@@ -139,14 +147,28 @@ def main():
         list(pool.map(lambda part: sim([part, clks_b], args.threshold), [clks_a[:half], clks_a[half:]]))
     compare_seconds_2 = time.perf_counter() - t2
 
-    tp = sum(1 for i, j in links if ids_a[i] == ids_b[j])
     in_b = {}
     for e in ids_b:
         in_b[e] = in_b.get(e, 0) + 1
     true_links = sum(in_b.get(e, 0) for e in ids_a)
-    precision = tp / len(links) if links else 0.0
-    recall = tp / true_links if true_links else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+    def quality(pairs):
+        tp = sum(1 for i, j in pairs if ids_a[i] == ids_b[j])
+        precision = tp / len(pairs) if pairs else 0.0
+        recall = tp / true_links if true_links else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return precision, recall, f1
+
+    precision, recall, f1 = quality(links)
+
+    sims, (dset0, _dset1), (rec0, rec1) = candidates
+    best = {}
+    for s, d0, r0, r1 in zip(sims, dset0, rec0, rec1):
+        i, j = (r0, r1) if d0 == 0 else (r1, r0)
+        if j not in best or s > best[j][1] or (s == best[j][1] and i < best[j][0]):
+            best[j] = (i, s)
+    many = [(i, j) for j, (i, _) in best.items()]
+    m_precision, m_recall, m_f1 = quality(many)
     comparisons = len(clks_a) * len(clks_b)
     print(
         json.dumps(
@@ -160,6 +182,13 @@ def main():
                 "seconds": seconds,
                 "encode_seconds": encode_seconds,
                 "threshold": args.threshold,
+                "candidates": len(sims),
+                "many_to_one": {
+                    "f1": m_f1,
+                    "precision": m_precision,
+                    "recall": m_recall,
+                    "links": len(many),
+                },
                 "versions": {"anonlink": version("anonlink"), "clkhash": version("clkhash")},
             }
         )

@@ -74,7 +74,8 @@ pub enum ClkBlocking {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MatchConfig {
     /// Minimum Dice coefficient of a link (anonlink's threshold); depends on the
-    /// encoding, see [`super::Hardening::recommended_threshold`].
+    /// encoding, see [`super::Hardening::recommended_threshold`] and
+    /// [`MatchConfig::for_encoding`].
     pub threshold: f64,
     /// Candidate generation.
     pub blocking: ClkBlocking,
@@ -85,16 +86,13 @@ pub struct MatchConfig {
 }
 
 impl Default for MatchConfig {
-    /// The threshold recommended for the default (balanced) encoding, not
-    /// anonlink's 0.75: a false link merges two persons' data, so the default
-    /// errs towards precision (see [`super::Hardening::recommended_threshold`]).
+    /// [`MatchConfig::for_encoding`] of the default encoding
+    /// ([`super::ClkConfig::default`], balanced): threshold
+    /// [`super::DEFAULT_THRESHOLD`], chosen on a tuning cohort by the rule in
+    /// [`super::Hardening::recommended_threshold`]. CLKs made with another
+    /// hardening need `MatchConfig::for_encoding` of their own settings.
     fn default() -> Self {
-        MatchConfig {
-            threshold: super::Hardening::Balanced.recommended_threshold(),
-            blocking: ClkBlocking::AllPairs,
-            threads: 1,
-            one_to_one: true,
-        }
+        MatchConfig::for_encoding(&super::ClkConfig::default())
     }
 }
 

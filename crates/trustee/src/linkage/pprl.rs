@@ -22,15 +22,17 @@
 
 use super::api::PprlLink;
 use crate::db::{Conn, StoreError, Tx, now, params};
-use oncofed_linkage::pprl::{Clk, Hardening, dice};
+use oncofed_linkage::pprl::{Clk, ClkConfig, MatchConfig, dice};
 use std::collections::{HashMap, HashSet};
 
 /// Records read per blocking key and record (bounds the work on huge blocks).
 const MAX_BLOCK_READ: i64 = 1000;
 
-/// The Dice threshold a new project starts with.
+/// The Dice threshold a new project starts with: the one that goes with the
+/// default encoding the sites use (`ClkConfig::default`), so that it follows
+/// the encoding when the library's default changes.
 pub(crate) fn default_threshold() -> f64 {
-    Hardening::Balanced.recommended_threshold()
+    MatchConfig::for_encoding(&ClkConfig::default()).threshold
 }
 
 /// A decoded record of a submission.
