@@ -25,8 +25,7 @@
 //! |---|---|---|---|
 //! | plaintext, default weights, match ≥ 0.60 | 1.0000 | 0.9946 | 0.9973 |
 //! | plaintext, EM-estimated weights | 1.0000 | 0.9940 | 0.9970 |
-//! | PPRL balanced (default), default Dice ≥ 0.76, all pairs | — | — | 0.9935 |
-//! | PPRL balanced, Dice ≥ 0.75, all pairs | — | — | 0.9956 |
+//! | PPRL balanced (default), default Dice ≥ 0.75, all pairs | — | — | 0.9956 |
 //! | PPRL balanced, keyed blocking, Dice ≥ 0.75 (5,874 comparisons) | 1.0000 | 0.9888 | 0.9944 |
 //! | PPRL unhardened (clkhash-equivalent), Dice ≥ 0.75 | 1.0000 | 0.9878 | 0.9939 |
 //! | anonlink 0.15.3 + clkhash 0.18.3, same fields/k, Dice ≥ 0.75 | 1.0000 | 0.9882 | 0.9941 |

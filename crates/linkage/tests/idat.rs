@@ -200,7 +200,7 @@ fn pprl_links_umlaut_variants_without_seeing_names() {
 #[test]
 fn pprl_household_members_score_high() {
     // Hans and Helga Schmidt, same street, postal code and city: a single Dice
-    // threshold of 0.75 (or the default 0.76) cannot tell them apart in the
+    // threshold of 0.75 (the default since issue 18) cannot tell them apart in the
     // balanced encoding (0.807 after issue 18's fix, 0.81 before)
     // nor in the unhardened one clkhash would produce (0.77). Pinned so that a
     // change of field weights shows up here; see ClkConfig::default.
