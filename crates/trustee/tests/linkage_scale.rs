@@ -169,7 +169,13 @@ async fn million_by_million_through_the_trust_centre() {
     );
     let dir = tempfile::tempdir().unwrap();
     let pg = if postgres {
-        Some(oncofed_test_pg::database().expect("PostgreSQL asked for"))
+        // The test cluster's client blocks: off the async workers.
+        Some(
+            tokio::task::spawn_blocking(oncofed_test_pg::database)
+                .await
+                .unwrap()
+                .expect("PostgreSQL asked for"),
+        )
     } else {
         None
     };
@@ -193,11 +199,12 @@ async fn million_by_million_through_the_trust_centre() {
     let pending = server.linkage(ADMIN).review_list(1).await.unwrap().pending;
     let db_mib = match &pg {
         Some(db) => {
-            let bytes: i64 = db
-                .client()
-                .query_one("SELECT pg_database_size(current_database())", &[])
-                .unwrap()
-                .get(0);
+            let bytes: i64 = tokio::task::block_in_place(|| {
+                db.client()
+                    .query_one("SELECT pg_database_size(current_database())", &[])
+                    .unwrap()
+                    .get(0)
+            });
             bytes as f64 / 1048576.0
         }
         None => std::fs::metadata(dir.path().join("data/trustee.db"))
@@ -238,4 +245,6 @@ async fn million_by_million_through_the_trust_centre() {
         q.f1
     );
     server.shutdown().await;
+    // Dropping the test database connects to the cluster: a blocking client.
+    tokio::task::block_in_place(|| drop(pg));
 }
