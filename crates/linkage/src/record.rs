@@ -136,6 +136,120 @@ impl Record {
     }
 }
 
+/// Version byte of [`Record::to_bytes`]; a later layout gets a new number.
+const BYTES_VERSION: u8 = 1;
+
+impl Record {
+    /// A compact binary form of the record's compared fields (not [`Record::id`]),
+    /// for stores that keep the normalised record beside their blocking index so a
+    /// candidate is compared without parsing and normalising its IDAT again.
+    ///
+    /// Layout (version 1): the version byte; a flags byte (bits 0–2: day, month
+    /// and year present; bits 4–5: sex, 0 unknown, 1 female, 2 male, 3 other);
+    /// day, month (one byte each) and year (two bytes, little endian), zero when
+    /// absent; then given, family and birth name, house number, street, postal
+    /// code, city and insurance id, each as a LEB128 length and its UTF-8 bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let strings = self.strings();
+        let mut out = Vec::with_capacity(6 + strings.iter().map(|s| s.len() + 1).sum::<usize>());
+        let sex = match self.sex {
+            Some(Sex::Female) => 1u8,
+            Some(Sex::Male) => 2,
+            Some(Sex::Other) => 3,
+            _ => 0,
+        };
+        let flags = u8::from(self.birth_day.is_some())
+            | u8::from(self.birth_month.is_some()) << 1
+            | u8::from(self.birth_year.is_some()) << 2
+            | sex << 4;
+        out.extend([
+            BYTES_VERSION,
+            flags,
+            self.birth_day.unwrap_or(0),
+            self.birth_month.unwrap_or(0),
+        ]);
+        out.extend(self.birth_year.unwrap_or(0).to_le_bytes());
+        for s in strings {
+            let mut n = s.len();
+            loop {
+                let byte = (n & 0x7f) as u8;
+                n >>= 7;
+                if n == 0 {
+                    out.push(byte);
+                    break;
+                }
+                out.push(byte | 0x80);
+            }
+            out.extend(s.as_bytes());
+        }
+        out
+    }
+
+    /// Reads [`Record::to_bytes`] back (with an empty `id`); `None` for bytes of
+    /// another version, truncated or trailing bytes, or invalid UTF-8.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Record> {
+        let (head, mut rest) = bytes.split_at_checked(6)?;
+        if head[0] != BYTES_VERSION || head[1] & 0b1100_1000 != 0 {
+            return None;
+        }
+        let flags = head[1];
+        let mut take = || -> Option<String> {
+            let mut n = 0usize;
+            let mut shift = 0;
+            loop {
+                let (&b, tail) = rest.split_first()?;
+                rest = tail;
+                n |= usize::from(b & 0x7f).checked_shl(shift)?;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                shift += 7;
+                if shift > 28 {
+                    return None;
+                }
+            }
+            let (s, tail) = rest.split_at_checked(n)?;
+            rest = tail;
+            String::from_utf8(s.to_vec()).ok()
+        };
+        let record = Record {
+            id: String::new(),
+            given: take()?,
+            family: take()?,
+            birth_name: take()?,
+            house_number: take()?,
+            street: take()?,
+            postal_code: take()?,
+            city: take()?,
+            insurance_id: take()?,
+            birth_day: (flags & 1 != 0).then_some(head[2]),
+            birth_month: (flags & 2 != 0).then_some(head[3]),
+            birth_year: (flags & 4 != 0).then_some(u16::from_le_bytes([head[4], head[5]])),
+            sex: match flags >> 4 {
+                1 => Some(Sex::Female),
+                2 => Some(Sex::Male),
+                3 => Some(Sex::Other),
+                _ => None,
+            },
+        };
+        rest.is_empty().then_some(record)
+    }
+
+    /// The string fields in the order of [`Record::to_bytes`].
+    fn strings(&self) -> [&str; 8] {
+        [
+            &self.given,
+            &self.family,
+            &self.birth_name,
+            &self.house_number,
+            &self.street,
+            &self.postal_code,
+            &self.city,
+            &self.insurance_id,
+        ]
+    }
+}
+
 /// Splits `"Hauptstraße 12 a"` into `("Hauptstraße", "12 a")` at the first token
 /// that holds a digit.
 fn split_house_number(line: &str) -> (&str, &str) {
@@ -190,6 +304,62 @@ mod tests {
         assert_eq!(
             split_house_number("Hauptstraße 12a"),
             ("Hauptstraße", "12a")
+        );
+    }
+
+    /// The binary form keeps every compared field (not the id), distinguishes
+    /// missing from zero, and refuses truncated, padded or foreign bytes.
+    #[test]
+    fn binary_form_round_trips_and_refuses_damage() {
+        let long = "x".repeat(300);
+        let full = Record {
+            id: "dropped".into(),
+            given: "annemarie".into(),
+            family: long.clone(),
+            birth_name: "gross".into(),
+            birth_day: Some(0),
+            birth_month: Some(12),
+            birth_year: Some(1964),
+            sex: Some(Sex::Other),
+            house_number: "12a".into(),
+            street: "hauptstrasse".into(),
+            postal_code: "50667".into(),
+            city: "koeln".into(),
+            insurance_id: "A123456780".into(),
+        };
+        let sparse = Record {
+            given: "jörg".into(),
+            ..Record::default()
+        };
+        for r in [full, sparse, Record::default()] {
+            let bytes = r.to_bytes();
+            let back = Record::from_bytes(&bytes).expect("round trip");
+            assert_eq!(
+                back,
+                Record {
+                    id: String::new(),
+                    ..r.clone()
+                }
+            );
+            for cut in 0..bytes.len() {
+                assert_eq!(Record::from_bytes(&bytes[..cut]), None, "cut at {cut}");
+            }
+            let mut padded = bytes.clone();
+            padded.push(0);
+            assert_eq!(Record::from_bytes(&padded), None);
+            let mut other = bytes;
+            other[0] = 2;
+            assert_eq!(Record::from_bytes(&other), None);
+        }
+        assert_ne!(
+            Record::from_bytes(&Record::default().to_bytes()),
+            Record::from_bytes(
+                &Record {
+                    birth_day: Some(0),
+                    ..Record::default()
+                }
+                .to_bytes()
+            )
         );
     }
 }

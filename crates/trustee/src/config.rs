@@ -386,6 +386,8 @@ pub struct TrusteeConfig {
     pub(crate) insecure_http: bool,
     /// PostgreSQL URL of the store; `None` for the SQLite file in `data_dir`.
     pub(crate) store_url: Option<String>,
+    /// Key of the probabilistic blocking index; `None`: derived from `key`.
+    pub(crate) linkage_key: Option<PseudonymKey>,
     /// How long a patient's one-time access code stays valid.
     pub(crate) access_code_validity: std::time::Duration,
     /// Whom patients can turn to, shown in the patients' portal.
@@ -436,6 +438,7 @@ impl TrusteeConfig {
             tls: None,
             insecure_http: false,
             store_url: None,
+            linkage_key: None,
             access_code_validity: DEFAULT_ACCESS_CODE_VALIDITY,
             ombudsperson: None,
         })
@@ -453,6 +456,32 @@ impl TrusteeConfig {
             load_or_create_key(key_file)?,
             SiteRegistry::load(sites_file)?,
         )
+    }
+
+    /// The key derivations of this configuration: the pseudonym key, and the
+    /// linkage key when one is configured.
+    pub(crate) fn keys(&self) -> crate::keys::Keys {
+        let keys = crate::keys::Keys::new(&self.key);
+        match &self.linkage_key {
+            Some(k) => keys.with_linkage_key(k),
+            None => keys,
+        }
+    }
+
+    /// Keys the probabilistic blocking index with the key in `path` (loaded, or
+    /// created when missing, like the pseudonym key: 32 random bytes, mode 0600,
+    /// refused when readable by others). Never stored in the database; the store
+    /// keeps only its fingerprint and refuses another key.
+    ///
+    /// Without it the index key is derived from the pseudonym key
+    /// (`HMAC(pseudonym key, "oncofed linkage index key v1")`): it is just as far
+    /// from the database, but it cannot be rotated on its own, since a new
+    /// pseudonym key would change every pseudonym. An installation that wants to
+    /// rotate it gives it a file of its own (and runs `rotate-linkage-key` once to
+    /// move from the derived key to the file).
+    pub fn with_linkage_key_file(mut self, path: &Path) -> Result<Self, ConfigError> {
+        self.linkage_key = Some(load_or_create_key(path)?);
+        Ok(self)
     }
 
     /// Enables the admin endpoints for the token whose SHA-256 is `hash_hex`

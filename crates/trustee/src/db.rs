@@ -109,6 +109,13 @@ pub enum StoreError {
          restore the original key file (a new key would change every pseudonym)"
     )]
     KeyMismatch,
+    /// The store's blocking index was built under another linkage key.
+    #[error(
+        "the store's linkage index was built under another linkage key: configure the \
+         linkage key file it was built with, or re-key it with `oncofed trustee \
+         rotate-linkage-key`"
+    )]
+    LinkageKeyMismatch,
     /// Two persons derived the same pseudonym (80 bits; not expected to happen).
     #[error("pseudonym collision between two persons")]
     PseudonymCollision,
@@ -178,6 +185,31 @@ impl Db {
             reader: Arc::new(Mutex::new(reader)),
             wrote: None,
         })
+    }
+
+    /// Brings the blocking index to this build and checks it against the
+    /// linkage key ([`crate::linkage::blocks::ensure_current`]). Blocking: call
+    /// it at start-up, before requests are served.
+    pub(crate) fn prepare_linkage_index(&self, keys: &crate::keys::Keys) -> Result<(), StoreError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::linkage::blocks::ensure_current(&mut conn, keys)
+    }
+
+    /// Re-keys the blocking index from `old` to `new` in one transaction
+    /// ([`crate::linkage::blocks::rotate`]). Blocking.
+    pub(crate) fn rotate_linkage_key(
+        &self,
+        old: &crate::keys::Keys,
+        new: &crate::keys::Keys,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::linkage::blocks::rotate(&mut conn, old, new)
     }
 
     /// Runs `f` with the writer connection on the blocking pool.

@@ -36,6 +36,8 @@ pub(crate) type BlockingKey = [u8; 32];
 pub(crate) struct Keys {
     pseudonym: HmacSha256,
     blocking: HmacSha256,
+    /// The probabilistic blocking index's key ([`Keys::block_hash`]).
+    linkage: HmacSha256,
 }
 
 impl Keys {
@@ -48,10 +50,48 @@ impl Keys {
         let blocking_key = derive.finalize().into_bytes();
         let blocking =
             HmacSha256::new_from_slice(&blocking_key).expect("HMAC accepts keys of any length");
+        let mut derive = pseudonym.clone();
+        derive.update(b"oncofed linkage index key v1");
+        let linkage = HmacSha256::new_from_slice(&derive.finalize().into_bytes())
+            .expect("HMAC accepts keys of any length");
         Self {
             pseudonym,
             blocking,
+            linkage,
         }
+    }
+
+    /// Uses a linkage key of its own (`linkage_key_file`) for the probabilistic
+    /// blocking index instead of the one derived from the pseudonym key, so that
+    /// it can be rotated (`oncofed trustee rotate-linkage-key`) without touching
+    /// any pseudonym.
+    pub(crate) fn with_linkage_key(mut self, key: &PseudonymKey) -> Self {
+        self.linkage =
+            HmacSha256::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
+        self
+    }
+
+    /// A fingerprint of the linkage key, recorded in the store's `meta` so that
+    /// a blocking index is never searched with another key.
+    pub(crate) fn linkage_fingerprint(&self) -> [u8; 32] {
+        let mut mac = self.linkage.clone();
+        mac.update(b"oncofed linkage key fingerprint v1");
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A 64-bit key of the probabilistic blocking index: the first 8 bytes of
+    /// `HMAC(linkage key, "oncofed linkage block v2\0" ‖ len ‖ part ‖ …)`, each
+    /// part prefixed by its length. Whoever holds the store but not the key
+    /// cannot test a guessed identity against the stored keys.
+    pub(crate) fn block_hash(&self, parts: &[&[u8]]) -> i64 {
+        let mut mac = self.linkage.clone();
+        mac.update(b"oncofed linkage block v2\0");
+        for p in parts {
+            mac.update(&(p.len() as u32).to_le_bytes());
+            mac.update(p);
+        }
+        let d = mac.finalize().into_bytes();
+        i64::from_le_bytes(d[..8].try_into().expect("32-byte MAC"))
     }
 
     /// A fingerprint of the key (a MAC of a constant, revealing nothing about it),

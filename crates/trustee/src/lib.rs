@@ -72,6 +72,29 @@ pub fn postgres_store_version(url: &str) -> Result<i64, StoreError> {
     db::postgres::version_at(url)
 }
 
+/// Re-keys the probabilistic blocking index of the store `config` names (the
+/// service must be stopped) from the configured linkage key (the key file of
+/// [`TrusteeConfig::with_linkage_key_file`], or the key derived from the
+/// pseudonym key) to the key in `new_key_file` (created if missing, mode 0600):
+/// every record is re-indexed from its stored comparison record in one
+/// transaction, and the store records the new key's fingerprint. Afterwards
+/// the service must be started with `new_key_file` as its linkage key file; the
+/// old key no longer opens the store. Returns the records re-indexed. Blocking.
+pub fn rotate_linkage_key(
+    config: &TrusteeConfig,
+    new_key_file: &std::path::Path,
+) -> Result<u64, LaunchError> {
+    let old = config.keys();
+    let new = keys::Keys::new(&config.key)
+        .with_linkage_key(&config::load_or_create_key(new_key_file).map_err(LaunchError::Config)?);
+    let db = match &config.store_url {
+        Some(url) => db::Db::connect(url, &old.fingerprint())?,
+        None => db::Db::open(&config.db_path(), &old.fingerprint())?,
+    };
+    db.prepare_linkage_index(&old)?;
+    Ok(db.rotate_linkage_key(&old, &new)?)
+}
+
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
@@ -142,11 +165,12 @@ impl AppState {
     /// ([`StoreError::KeyMismatch`]). Blocking: call it from a blocking context or at start-up.
     pub fn open(config: TrusteeConfig) -> Result<Self, LaunchError> {
         create_private_dir(&config.data_dir)?;
-        let keys = keys::Keys::new(&config.key);
+        let keys = config.keys();
         let db = match &config.store_url {
             Some(url) => db::Db::connect(url, &keys.fingerprint())?,
             None => db::Db::open(&config.db_path(), &keys.fingerprint())?,
         };
+        db.prepare_linkage_index(&keys)?;
         let audit_key =
             oncofed_crypto::SigningKeyPair::load_or_create(config.data_dir.join("audit.key"))
                 .map_err(|e| LaunchError::Audit(e.to_string()))?;

@@ -2,7 +2,8 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | `probabilistic` | blocking keys in the store, candidate scoring in the pseudonymise path |
+//! | `blocks` | the blocking index: stored comparison records, block keys, splitting of large blocks |
+//! | `probabilistic` | candidate scoring in the pseudonymise path |
 //! | `review` | the clerical-review queue and person merges |
 //! | `veto` | what forbids an automatic link: same site, sex, birth date (issue 9) |
 //! | `pprl` | privacy-preserving linkage of CLK encodings per project |
@@ -13,6 +14,7 @@
 //! decides only records that no exact key links.
 
 pub(crate) use oncofed_trustee_api::linkage::api;
+pub(crate) mod blocks;
 pub(crate) mod pprl;
 pub(crate) mod probabilistic;
 pub(crate) mod review;

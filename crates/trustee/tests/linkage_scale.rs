@@ -1,12 +1,19 @@
 //! Trust-centre linkage at scale (ignored by default): two Febrl-format CSVs
 //! (e.g. from `oncofed-linkage`'s `synth_export DIR 1600000`, about 1 M records
-//! each) are pseudonymised through the service, site 1 first, then site 2, with
-//! exact keys and probabilistic linkage on the blocking keys stored in the
-//! trust-centre database. Sex is not in the format (unknown on both sides). Prints records/s per 100,000, quality against the ids,
-//! the review queue, the store size and peak RSS.
+//! each) are pseudonymised through the service over HTTP in batches of
+//! `MAX_BATCH`, site 1 first, then site 2, with exact keys and probabilistic
+//! linkage on the blocking index in the trust-centre store. Sex is not in the
+//! format (unknown on both sides). Prints records/s per 100,000, quality against
+//! the ids, the review queue, the store size and peak RSS, and a Markdown table
+//! of the throughput curve.
 //!
 //! `ONCOFED_LINKAGE_A=/tmp/linkscale/a.csv ONCOFED_LINKAGE_B=/tmp/linkscale/b.csv
 //!  cargo test --release -p oncofed-trustee --test linkage_scale -- --ignored --nocapture`
+//!
+//! `ONCOFED_LINKAGE_LIMIT=200000` takes only the first records of each file;
+//! `ONCOFED_LINKAGE_POSTGRES=1` puts the store on a PostgreSQL database of the
+//! test cluster (`oncofed-test-pg`, installed by `scripts/setup-peers`) instead
+//! of SQLite.
 
 mod linkage_common;
 
@@ -64,19 +71,35 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// One line of the throughput curve.
+struct Lap {
+    site: &'static str,
+    /// Records of this site sent so far.
+    sent: usize,
+    /// Records in the store after this lap (both sites).
+    stored: usize,
+    records_per_s: f64,
+    load: String,
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 async fn send(
     client: &TrusteeClient,
-    site: &str,
+    site: &'static str,
     records: &[Record],
     kvnrs: &[Option<Kvnr>],
+    before: usize,
+    laps: &mut Vec<Lap>,
 ) -> Vec<String> {
     let mut out = Vec::with_capacity(records.len());
     let (start, mut lap) = (Instant::now(), Instant::now());
-    for (n, (chunk, numbers)) in records
-        .chunks(MAX_BATCH)
-        .zip(kvnrs.chunks(MAX_BATCH))
-        .enumerate()
-    {
+    let mut lap_start = 0;
+    for (chunk, numbers) in records.chunks(MAX_BATCH).zip(kvnrs.chunks(MAX_BATCH)) {
         let items: Vec<PseudonymiseItem> = chunk
             .iter()
             .zip(numbers)
@@ -87,12 +110,21 @@ async fn send(
             .collect();
         let pairs = client.pseudonymise(items).await.unwrap();
         out.extend(pairs.into_iter().map(|p| p.research.to_string()));
-        if (n + 1) % 20 == 0 {
+        if out.len() - lap_start >= 100_000 || out.len() == records.len() {
+            let rate = (out.len() - lap_start) as f64 / lap.elapsed().as_secs_f64();
             println!(
-                "{site}: {} records, last 100,000 at {:.0} records/s",
+                "{site}: {} records, last {} at {rate:.0} records/s",
                 out.len(),
-                100_000.0 / lap.elapsed().as_secs_f64()
+                out.len() - lap_start
             );
+            laps.push(Lap {
+                site,
+                sent: out.len(),
+                stored: before + out.len(),
+                records_per_s: rate,
+                load: load_average(),
+            });
+            lap_start = out.len();
             lap = Instant::now();
         }
     }
@@ -113,9 +145,21 @@ async fn million_by_million_through_the_trust_centre() {
         path("ONCOFED_LINKAGE_A", "/tmp/linkscale/a.csv"),
         path("ONCOFED_LINKAGE_B", "/tmp/linkscale/b.csv"),
     );
-    let (a, b) = (load(pa.as_ref()).unwrap(), load(pb.as_ref()).unwrap());
-    let (ka, kb) = (kvnrs(&pa), kvnrs(&pb));
+    let (mut a, mut b) = (load(pa.as_ref()).unwrap(), load(pb.as_ref()).unwrap());
+    let (mut ka, mut kb) = (kvnrs(&pa), kvnrs(&pb));
     assert_eq!((ka.len(), kb.len()), (a.len(), b.len()));
+    if let Some(limit) = std::env::var("ONCOFED_LINKAGE_LIMIT")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        for v in [&mut a, &mut b] {
+            v.truncate(limit);
+        }
+        for v in [&mut ka, &mut kb] {
+            v.truncate(limit);
+        }
+    }
+    let postgres = std::env::var_os("ONCOFED_LINKAGE_POSTGRES").is_some();
     println!(
         "insurance numbers: {} of {} and {} of {}",
         ka.iter().flatten().count(),
@@ -124,10 +168,22 @@ async fn million_by_million_through_the_trust_centre() {
         b.len()
     );
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path()).await;
+    let pg = if postgres {
+        // The test cluster's client blocks: off the async workers.
+        Some(
+            tokio::task::spawn_blocking(oncofed_test_pg::database)
+                .await
+                .unwrap()
+                .expect("PostgreSQL asked for"),
+        )
+    } else {
+        None
+    };
+    let server = Server::start_with(dir.path(), 2, pg.as_ref().map(|d| d.url.as_str())).await;
+    let mut laps = Vec::new();
     let t = Instant::now();
-    let ra = send(&server.site(TOKEN_A), "site-1", &a, &ka).await;
-    let rb = send(&server.site(TOKEN_B), "site-2", &b, &kb).await;
+    let ra = send(&server.site(TOKEN_A), "site-1", &a, &ka, 0, &mut laps).await;
+    let rb = send(&server.site(TOKEN_B), "site-2", &b, &kb, a.len(), &mut laps).await;
     let total = t.elapsed().as_secs_f64();
     let index: HashMap<&str, usize> = ra
         .iter()
@@ -141,11 +197,22 @@ async fn million_by_million_through_the_trust_centre() {
         .collect();
     let q = quality(&a, &b, pairs);
     let pending = server.linkage(ADMIN).review_list(1).await.unwrap().pending;
-    let db_mib = std::fs::metadata(dir.path().join("data/trustee.db"))
-        .map_or(0.0, |m| m.len() as f64 / 1048576.0);
+    let db_mib = match &pg {
+        Some(db) => {
+            let bytes: i64 = tokio::task::block_in_place(|| {
+                db.client()
+                    .query_one("SELECT pg_database_size(current_database())", &[])
+                    .unwrap()
+                    .get(0)
+            });
+            bytes as f64 / 1048576.0
+        }
+        None => std::fs::metadata(dir.path().join("data/trustee.db"))
+            .map_or(0.0, |m| m.len() as f64 / 1048576.0),
+    };
     println!(
         "{} x {} records in {total:.1} s ({:.0} records/s); precision {:.4} recall {:.4} F1 {:.4}; \
-         {pending} possible matches queued; trustee.db {db_mib:.0} MiB; peak RSS (test process \
+         {pending} possible matches queued; store ({}) {db_mib:.0} MiB; peak RSS (test process \
          incl. server and the records) {:.0} MiB",
         a.len(),
         b.len(),
@@ -153,7 +220,31 @@ async fn million_by_million_through_the_trust_centre() {
         q.precision,
         q.recall,
         q.f1,
+        if postgres { "PostgreSQL" } else { "SQLite" },
         peak_rss_mib()
     );
+    println!(
+        "\n| site | records of the site | records in the store | records/s (last lap) | load average |"
+    );
+    println!("|---|---:|---:|---:|---|");
+    for l in &laps {
+        println!(
+            "| {} | {} | {} | {:.0} | {} |",
+            l.site, l.sent, l.stored, l.records_per_s, l.load
+        );
+    }
+    println!(
+        "\n{} × {} through the service ({}): {total:.0} s, {:.0} records/s; precision {:.4}, \
+         recall {:.4}, F1 {:.4}; {pending} queued for review",
+        a.len(),
+        b.len(),
+        if postgres { "PostgreSQL" } else { "SQLite" },
+        (a.len() + b.len()) as f64 / total,
+        q.precision,
+        q.recall,
+        q.f1
+    );
     server.shutdown().await;
+    // Dropping the test database connects to the cluster: a blocking client.
+    tokio::task::block_in_place(|| drop(pg));
 }

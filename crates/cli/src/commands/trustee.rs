@@ -34,6 +34,15 @@ pub enum TrusteeCommand {
     /// The output shows identifying data: for trust-centre staff only.
     #[command(subcommand)]
     Review(super::review::ReviewCommand),
+    /// Re-key the probabilistic blocking index (stop the service first).
+    ///
+    /// Every record is re-indexed from its stored comparison record under the key
+    /// in --new-key-file (created if missing, mode 0600) in one transaction; the
+    /// store then records the new key's fingerprint and refuses the old one.
+    /// Start the service again with `--linkage-key-file NEW`. Without
+    /// --linkage-key-file the current key is the one derived from the pseudonym
+    /// key (the default), so this also moves a store to a key file of its own.
+    RotateLinkageKey(RotateLinkageKeyArgs),
     /// One-time access codes to the patients' portal (`/patient` on the trust
     /// centre), issued by staff for the person behind a site pseudonym.
     #[command(subcommand)]
@@ -63,6 +72,12 @@ pub struct ServeArgs {
     /// File of registered sites, lines `site-id sha256-of-token` (default: DATA_DIR/sites.txt).
     #[arg(long)]
     sites_file: Option<PathBuf>,
+    /// File of the key of the probabilistic blocking index (32 random bytes,
+    /// created with mode 0600 if missing; kept out of the database, which holds
+    /// only its fingerprint). Default: a key derived from the pseudonym key, which
+    /// cannot be rotated on its own; see `rotate-linkage-key`.
+    #[arg(long, env = "ONCOFED_TRUSTEE_LINKAGE_KEY_FILE")]
+    linkage_key_file: Option<PathBuf>,
     /// File holding the admin token (enables the admin consent endpoint).
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
@@ -85,6 +100,28 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RotateLinkageKeyArgs {
+    /// Data directory of the trust centre (as for `serve`).
+    #[arg(long, env = "ONCOFED_TRUSTEE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The PostgreSQL store, if the service uses one (as for `serve`).
+    #[arg(long, env = "ONCOFED_TRUSTEE_STORE_URL", value_name = "URL")]
+    store_url: Option<String>,
+    /// File of the pseudonym key (default: DATA_DIR/pseudonym.key).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// File of registered sites (default: DATA_DIR/sites.txt).
+    #[arg(long)]
+    sites_file: Option<PathBuf>,
+    /// The linkage key file the service uses now (default: derived from the pseudonym key).
+    #[arg(long, env = "ONCOFED_TRUSTEE_LINKAGE_KEY_FILE")]
+    linkage_key_file: Option<PathBuf>,
+    /// The new linkage key file (created with 32 random bytes if missing).
+    #[arg(long)]
+    new_key_file: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct AddSiteArgs {
     /// The sites file to append to (created if missing).
     #[arg(long)]
@@ -104,6 +141,7 @@ pub async fn run(cmd: TrusteeCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TrusteeCommand::Serve(a) => serve(a).await,
         TrusteeCommand::AddSite(a) => add_site(a),
+        TrusteeCommand::RotateLinkageKey(a) => rotate_linkage_key(a).await,
         TrusteeCommand::Review(cmd) => super::review::run(cmd).await,
         TrusteeCommand::AccessCode(cmd) => super::access_code::run(cmd).await,
     }
@@ -124,6 +162,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(url) = a.store_url {
         config = config.with_store_url(url);
+    }
+    if let Some(f) = &a.linkage_key_file {
+        config = config.with_linkage_key_file(f)?;
     }
     if let Some(name) = a.ombudsperson {
         config = config.with_ombudsperson(oncofed_trustee::Ombudsperson {
@@ -151,6 +192,31 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         listener.local_addr()?
     );
     oncofed_trustee::launch(config, listener, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn rotate_linkage_key(a: RotateLinkageKeyArgs) -> anyhow::Result<ExitCode> {
+    let key_file = a
+        .key_file
+        .unwrap_or_else(|| a.data_dir.join("pseudonym.key"));
+    let sites_file = a.sites_file.unwrap_or_else(|| a.data_dir.join("sites.txt"));
+    let mut config = TrusteeConfig::from_files(&a.data_dir, &key_file, &sites_file)?;
+    if let Some(url) = a.store_url {
+        config = config.with_store_url(url);
+    }
+    if let Some(f) = &a.linkage_key_file {
+        config = config.with_linkage_key_file(f)?;
+    }
+    let new_key_file = a.new_key_file;
+    // The PostgreSQL client blocks: off the async runtime.
+    let records = tokio::task::spawn_blocking(move || {
+        oncofed_trustee::rotate_linkage_key(&config, &new_key_file)
+    })
+    .await??;
+    eprintln!(
+        "re-indexed {records} records under the new linkage key; start the trust centre with \
+         --linkage-key-file pointing to it"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,6 +14,7 @@
 //! crate-private, and the suite checks them below the HTTP layer, where the
 //! backends differ.
 
+mod blocking;
 mod feed;
 mod linkage;
 mod portal;
@@ -104,13 +105,21 @@ impl Backend for Postgres {
             .client()
             .query(
                 "SELECT relname::text FROM pg_stat_user_tables
-                 WHERE relname IN ('local_ids', 'linkage_blocks', 'review_items')
+                 WHERE relname IN ('local_ids', 'linkage_blocks', 'linkage_records', 'review_items')
                    AND last_vacuum IS NOT NULL ORDER BY relname",
                 &[],
             )
             .unwrap();
         let vacuumed: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-        assert_eq!(vacuumed, ["linkage_blocks", "local_ids", "review_items"]);
+        assert_eq!(
+            vacuumed,
+            [
+                "linkage_blocks",
+                "linkage_records",
+                "local_ids",
+                "review_items"
+            ]
+        );
     }
     fn conn(&self) -> Conn {
         Conn::Postgres(Box::new(
@@ -176,6 +185,8 @@ conformance_tests! {
         receipts_and_sample_destructions_are_recorded_once,
         the_service_cleans_up_after_an_erasure;
     feed: the_feed_pages_a_sites_persons_in_version_order;
+    blocking: an_oversized_block_splits_and_keeps_its_records_findable,
+        blocking_keys_are_keyed_and_rotate;
     portal: access_codes_work_once_lock_and_expire,
         usage_reports_and_the_view_are_per_person;
     schema: reopening_keeps_data_and_the_schema_is_current,

@@ -199,7 +199,7 @@ fn issue(
 /// Erases the identifying data of a withdrawn person (see the module docs): keeps
 /// the tombstone of each record ([`Keys::tombstone_keys`]),
 /// empties the IDAT of their local ids, removes those records from the
-/// probabilistic blocking index, deletes the review items that name them, and
+/// probabilistic blocking index (blocks and comparison records), deletes the review items that name them, and
 /// marks the person erased. Returns whether the person was not erased before.
 pub(crate) fn erase(tx: &mut Tx<'_>, keys: &Keys, person: i64) -> Result<bool, StoreError> {
     let first = tx.execute(
@@ -226,6 +226,11 @@ pub(crate) fn erase(tx: &mut Tx<'_>, keys: &Keys, person: i64) -> Result<bool, S
         "DELETE FROM linkage_blocks WHERE EXISTS (SELECT 1 FROM local_ids l
            WHERE l.person_id = ?1 AND l.site = linkage_blocks.site
              AND l.local_id = linkage_blocks.local_id)",
+        params![person],
+    )?;
+    tx.execute(
+        "DELETE FROM linkage_records WHERE (site, local_id) IN
+           (SELECT site, local_id FROM local_ids WHERE person_id = ?1)",
         params![person],
     )?;
     tx.execute(

@@ -134,10 +134,6 @@ fn link_one(
     )?;
     let cfg = prob::config();
     let record = prob::record_of(&item.idat_json);
-    let blocks = record
-        .as_ref()
-        .map(|r| prob::block_keys(r, &cfg))
-        .unwrap_or_default();
     if let Some((person, stored)) = known {
         if stored == ERASED_IDAT || is_erased(tx, person.row)? {
             return Ok(Err(Refusal::Withdrawn { person: person.row }));
@@ -148,15 +144,10 @@ fn link_one(
                 params![site.as_str(), item.local_id, item.idat_json, now],
             )?;
             register_keys(tx, person.row, &item.keys, true)?;
-            if let Some(old) = prob::record_of(&stored) {
-                prob::unregister(
-                    tx,
-                    site.as_str(),
-                    &item.local_id,
-                    &prob::block_keys(&old, &cfg),
-                )?;
+            prob::unregister(tx, keys, &cfg, site.as_str(), &item.local_id)?;
+            if let Some(r) = &record {
+                prob::register(tx, keys, &cfg, site.as_str(), &item.local_id, r)?;
             }
-            prob::register(tx, site.as_str(), &item.local_id, &blocks)?;
         }
         return Ok(Ok(person));
     }
@@ -188,11 +179,11 @@ fn link_one(
             let best = match &record {
                 Some(r) => prob::best_candidate(
                     tx,
+                    keys,
                     &cfg,
                     site.as_str(),
                     r,
                     item.keys.kvnr.as_ref().map(|k| &k[..]),
-                    &blocks,
                 )?,
                 None => None,
             };
@@ -227,7 +218,9 @@ fn link_one(
         "INSERT INTO local_ids (site, local_id, person_id, idat, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![site.as_str(), item.local_id, person.row, item.idat_json, now],
     )?;
-    prob::register(tx, site.as_str(), &item.local_id, &blocks)?;
+    if let Some(r) = &record {
+        prob::register(tx, keys, &cfg, site.as_str(), &item.local_id, r)?;
+    }
     register_site_pseudonym(tx, keys, site, person)?;
     if let Some(c) = review {
         crate::linkage::review::enqueue(tx, (site.as_str(), &item.local_id, person.row), &c, now)?;

@@ -186,10 +186,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     super::consent_feed::MIGRATION_POSTGRES,
     // 3: SQLite's version 8, the patients' portal (db::patients).
     super::patients::MIGRATION_POSTGRES,
+    // 4: SQLite's version 9, the blocking index at scale (linkage::blocks).
+    r#"CREATE TABLE linkage_records (
+        site TEXT COLLATE "C" NOT NULL,
+        local_id TEXT COLLATE "C" NOT NULL,
+        record BYTEA NOT NULL,
+        PRIMARY KEY (site, local_id)
+    );
+    CREATE TABLE linkage_splits (
+        key BIGINT PRIMARY KEY
+    );"#,
 ];
 
 /// The tables a withdrawal erases rows from, vacuumed after an erasing sweep.
-pub(crate) const ERASED_TABLES: &str = "local_ids, linkage_blocks, review_items";
+pub(crate) const ERASED_TABLES: &str = "local_ids, linkage_blocks, linkage_records, review_items";
 
 /// Connects to `url` (refusing hosts beyond this machine) and migrates the
 /// schema. Blocking.

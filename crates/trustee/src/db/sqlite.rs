@@ -167,6 +167,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     super::consent_feed::MIGRATION_SQLITE,
     // 8: the patients' portal: access codes, usage reports, per-person audit index (db::patients).
     super::patients::MIGRATION_SQLITE,
+    // 9: the blocking index at scale (linkage::blocks): comparison records beside
+    // the blocks, split blocks. The index is rebuilt on open (blocks::ensure_current).
+    "CREATE TABLE linkage_records (
+        site TEXT NOT NULL,
+        local_id TEXT NOT NULL,
+        record BLOB NOT NULL,              -- normalised linkage record (Record::to_bytes)
+        PRIMARY KEY (site, local_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE linkage_splits (
+        key INTEGER PRIMARY KEY            -- a block key whose records moved to child keys
+    );",
 ];
 
 /// Opens (creating if needed, mode 0600) the store file with the store's pragmas

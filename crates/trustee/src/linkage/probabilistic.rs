@@ -5,24 +5,16 @@
 //! Every registered record is indexed under the keys of the four blocking passes
 //! of [`oncofed_linkage::BlockingKey`] (phonetic family name + birth year + initial,
 //! phonetic given name + postal code, birth date, insurance number) in
-//! `linkage_blocks`. A new record is compared only with the records that share a
-//! key, so the cost per record depends on block sizes, not on the store size.
-//!
-//! Keys are a 64-bit SHA-256 prefix of `pass ‖ value`, not a keyed MAC: the rows
-//! sit beside the IDAT they are derived from (`local_ids.idat`), so a key would
-//! protect nothing against anyone who can read the file; the hash only gives a
-//! fixed-size index.
+//! `linkage_blocks`, with its normalised comparison record in `linkage_records`
+//! ([`super::blocks`]). A new record is compared only with the records that
+//! share a leaf block; blocks split when they grow past a bound, so the cost per
+//! record stays bounded as the store grows.
 
 use crate::db::{StoreError, Tx, params};
+use crate::keys::Keys;
 use oncofed_idat::IdentifyingData;
 use oncofed_linkage::probabilistic::{compare, score};
 use oncofed_linkage::{Config, Field, Outcome, Record};
-use sha2::{Digest, Sha256};
-
-/// Records read per blocking key: a bound on the work for one new record
-/// when a block grows huge (a very common name in one birth year). The other
-/// passes still find a true partner that this cap misses.
-pub(crate) const MAX_BLOCK_READ: i64 = 500;
 
 /// The trust centre's linkage settings: the crate defaults (thresholds 0.60 and
 /// 0.45, chosen on Febrl4; see the `oncofed-linkage` docs), one thread.
@@ -40,58 +32,29 @@ pub(crate) fn record_of(idat_json: &str) -> Option<Record> {
         .map(|idat| Record::from_idat("", &idat))
 }
 
-/// The block hashes of a record over all passes of `cfg`.
-pub(crate) fn block_keys(record: &Record, cfg: &Config) -> Vec<i64> {
-    let mut out: Vec<i64> = cfg
-        .blocking
-        .iter()
-        .flat_map(|pass| {
-            pass.keys(record).into_iter().map(move |value| {
-                let mut h = Sha256::new();
-                h.update(b"oncofed linkage block v1\0");
-                h.update([*pass as u8, 0]);
-                h.update(value.as_bytes());
-                let d = h.finalize();
-                i64::from_le_bytes(d[..8].try_into().expect("32-byte digest"))
-            })
-        })
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-/// Indexes a record under its keys.
+/// Indexes a record under its blocking keys with its comparison record
+/// ([`super::blocks`]).
 pub(crate) fn register(
     tx: &mut Tx<'_>,
+    keys: &Keys,
+    cfg: &Config,
     site: &str,
     local_id: &str,
-    keys: &[i64],
+    record: &Record,
 ) -> Result<(), StoreError> {
-    for k in keys {
-        tx.execute(
-            "INSERT INTO linkage_blocks (key, site, local_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO NOTHING",
-            params![k, site, local_id],
-        )?;
-    }
-    Ok(())
+    super::blocks::register(tx, keys, cfg, site, local_id, record)
 }
 
-/// Removes a record from the blocks it was indexed under (its old IDAT's keys).
+/// Removes a record from the blocking index (its blocks and its comparison
+/// record), e.g. before re-indexing changed IDAT.
 pub(crate) fn unregister(
     tx: &mut Tx<'_>,
+    keys: &Keys,
+    cfg: &Config,
     site: &str,
     local_id: &str,
-    keys: &[i64],
 ) -> Result<(), StoreError> {
-    for k in keys {
-        tx.execute(
-            "DELETE FROM linkage_blocks WHERE key = ?1 AND site = ?2 AND local_id = ?3",
-            params![k, site, local_id],
-        )?;
-    }
-    Ok(())
+    super::blocks::unregister(tx, keys, cfg, site, local_id)
 }
 
 /// Whether `person` has an insurance-number key on record that differs from `ours`.
@@ -227,37 +190,15 @@ fn corroborated(sims: &[Option<f64>; 11]) -> bool {
 /// the synthetic German cohort it costs nothing (`tests/linkage_synth.rs`).
 pub(crate) fn best_candidate(
     tx: &mut Tx<'_>,
+    keys: &Keys,
     cfg: &Config,
     site_of_record: &str,
     record: &Record,
     kvnr_key: Option<&[u8]>,
-    keys: &[i64],
 ) -> Result<Option<Candidate>, StoreError> {
-    let mut seen: Vec<(String, String)> = Vec::new();
-    for k in keys {
-        // Ordered, so the cap takes the same rows on both backends.
-        seen.extend(tx.query(
-            "SELECT site, local_id FROM linkage_blocks WHERE key = ?1
-             ORDER BY site, local_id LIMIT ?2",
-            params![k, MAX_BLOCK_READ],
-            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
-        )?);
-    }
-    seen.sort_unstable();
-    seen.dedup();
     let mut best: Option<Candidate> = None;
-    for (site, local_id) in seen {
-        let Some((person, idat)) = tx.query_opt(
-            "SELECT person_id, idat FROM local_ids WHERE site = ?1 AND local_id = ?2",
-            params![site, local_id],
-            |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
-        )?
-        else {
-            continue;
-        };
-        let Some(other) = record_of(&idat) else {
-            continue;
-        };
+    for n in super::blocks::neighbours(tx, keys, cfg, record)? {
+        let other = n.record;
         let sims = compare(record, &other, cfg);
         let s = score(&sims, &cfg.weights);
         let mut outcome = cfg.classify(s);
@@ -271,6 +212,18 @@ pub(crate) fn best_candidate(
         if d >= 2 {
             continue;
         }
+        if outcome == Outcome::NonMatch {
+            continue;
+        }
+        // The person is read only for the few candidates that get this far.
+        let Some(person) = tx.query_opt(
+            "SELECT person_id FROM local_ids WHERE site = ?1 AND local_id = ?2",
+            params![n.site, n.local_id],
+            |r| r.get::<i64>(0),
+        )?
+        else {
+            continue;
+        };
         if outcome == Outcome::Match
             && (d == 1
                 || (number != Some(1.0) && !names_agree(&sims))
@@ -284,9 +237,6 @@ pub(crate) fn best_candidate(
         {
             outcome = Outcome::PossibleMatch;
         }
-        if outcome == Outcome::NonMatch {
-            continue;
-        }
         let better = match &best {
             None => true,
             // A match beats a possible match even at a lower score (capped by KVNR).
@@ -294,8 +244,8 @@ pub(crate) fn best_candidate(
         };
         if better {
             best = Some(Candidate {
-                site,
-                local_id,
+                site: n.site,
+                local_id: n.local_id,
                 person,
                 score: s,
                 outcome,

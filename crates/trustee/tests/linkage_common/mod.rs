@@ -34,6 +34,12 @@ impl Server {
     /// Starts a trust centre with sites `site-1` … `site-{n}`, site `k` using
     /// [`token`]`(k)` (so `site-1` has TOKEN_A and `site-2` TOKEN_B).
     pub async fn start_sites(dir: &Path, n: u32) -> Self {
+        Self::start_with(dir, n, None).await
+    }
+
+    /// As [`Server::start_sites`], with the store in the PostgreSQL database at
+    /// `store_url` when given.
+    pub async fn start_with(dir: &Path, n: u32, store_url: Option<&str>) -> Self {
         let sites = dir.join("sites");
         let text: String = (1..=n)
             .map(|k| format!("site-{k} {}\n", hash_token(&token(k))))
@@ -43,6 +49,10 @@ impl Server {
             .unwrap()
             .with_admin_token_hash(&hash_token(ADMIN))
             .unwrap();
+        let config = match store_url {
+            Some(url) => config.with_store_url(url),
+            None => config,
+        };
         let running = oncofed_testkit::service::trustee(config, Default::default())
             .await
             .unwrap();

@@ -45,6 +45,18 @@ const TRACES: [&str; 7] = [
     "kirschhausen",
 ];
 
+/// Every stored comparison record (`linkage_records`), decoded.
+fn stored_records(conn: &mut crate::db::Conn) -> Vec<oncofed_linkage::Record> {
+    let mut tx = conn.read_tx().unwrap();
+    tx.query("SELECT record FROM linkage_records", params![], |r| {
+        r.get::<Vec<u8>>(0)
+    })
+    .unwrap()
+    .iter()
+    .map(|b| oncofed_linkage::Record::from_bytes(b).expect("readable record"))
+    .collect()
+}
+
 fn traces(conn: &mut crate::db::Conn) -> Vec<&'static str> {
     let all = dump(conn).to_lowercase();
     TRACES.into_iter().filter(|t| all.contains(t)).collect()
@@ -95,6 +107,23 @@ pub(super) fn a_withdrawal_orders_deletions_and_erases_every_trace_of_idat(b: &d
         count(&mut conn, &format!("SELECT count(*) {of_w}"), params![]),
         0
     );
+    // The comparison records are binary (the dump shows them as hex): none of
+    // the withdrawn person's is left, and none decodes to their name.
+    let of_w_records = of_w.replace("linkage_blocks", "linkage_records");
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!("SELECT count(*) {of_w_records}"),
+            params![]
+        ),
+        0
+    );
+    assert!(
+        !stored_records(&mut conn)
+            .iter()
+            .any(|r| r.family == "zwetschgenbaum")
+    );
+    assert!(stored_records(&mut conn).iter().any(|r| r.family == "roth"));
     assert_eq!(
         count(&mut conn, "SELECT count(*) FROM review_items", params![]),
         0

@@ -1,0 +1,190 @@
+//! The blocking index on both backends: split blocks keep their records
+//! findable, the keys are keyed and rotate, an old index is rebuilt.
+
+use super::{Backend, count, idat, item, key, keys, site};
+use crate::db::{StoreError, params, pseudonymise};
+use crate::keys::Keys;
+use crate::linkage::blocks::{self, MAX_BLOCK};
+use crate::linkage::probabilistic::{config, record_of};
+use oncofed_linkage::{BlockingKey, Record};
+use oncofed_model::Sex;
+use sha2::{Digest, Sha256};
+
+/// Given and family names enough for a block of more than [`MAX_BLOCK`].
+const GIVEN: [&str; 12] = [
+    "Anna", "Berta", "Clara", "Doris", "Emma", "Frieda", "Greta", "Hanna", "Ida", "Jana", "Karla",
+    "Lena",
+];
+const FAMILY: [&str; 12] = [
+    "Albers", "Brandt", "Conrad", "Dietz", "Ebert", "Fuchs", "Graf", "Hahn", "Jung", "Kraft",
+    "Lorenz", "Marx",
+];
+
+/// Everyone born on one day: the birth-date block outgrows [`MAX_BLOCK`].
+fn crowd() -> Vec<oncofed_idat::IdentifyingData> {
+    GIVEN
+        .iter()
+        .flat_map(|g| {
+            FAMILY
+                .iter()
+                .map(move |f| idat(g, f, (1950, 3, 3), Sex::Female, None))
+        })
+        .collect()
+}
+
+fn stored_keys(conn: &mut crate::db::Conn) -> Vec<i64> {
+    let mut tx = conn.read_tx().unwrap();
+    tx.query("SELECT key FROM linkage_blocks", params![], |r| r.get(0))
+        .unwrap()
+}
+
+/// A block of 144 records born on one day splits (its key is recorded, its rows
+/// move to child keys); every record is still found by searching with its own
+/// data, and a search reads at most [`MAX_BLOCK`] records per leaf instead of
+/// the whole block. Then a duplicate at a second site still links.
+pub(super) fn an_oversized_block_splits_and_keeps_its_records_findable(b: &dyn Backend) {
+    let k = keys();
+    let mut conn = b.conn();
+    let people = crowd();
+    assert!(people.len() as i64 > 2 * MAX_BLOCK);
+    let items: Vec<_> = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| item(&k, &format!("p{i}"), p))
+        .collect();
+    let a = pseudonymise(&mut conn, &k, &site("uk-a"), &items).unwrap();
+    let splits = count(&mut conn, "SELECT count(*) FROM linkage_splits", params![]);
+    assert!(splits >= 1, "the birth-date block was split");
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) FROM linkage_records", params![]),
+        people.len() as i64
+    );
+    let cfg = config();
+    let mut tx = conn.write_tx().unwrap();
+    for (i, p) in people.iter().enumerate() {
+        let r = Record::from_idat("", p);
+        let found = blocks::neighbours(&mut tx, &k, &cfg, &r).unwrap();
+        assert!(
+            found.iter().any(|n| n.local_id == format!("p{i}")),
+            "p{i} not found after the split"
+        );
+        // Four passes (family, given, date; no insurance number): at most a
+        // bounded leaf each, never the 144 of the day.
+        assert!(found.len() as i64 <= 3 * MAX_BLOCK, "{}", found.len());
+    }
+    drop(tx);
+    // A duplicate (typo in the given name) at a second site links to its person.
+    let mut dup = people[40].clone();
+    dup.given = vec!["Doriss".into()];
+    let bb = pseudonymise(&mut conn, &k, &site("uk-b"), &[item(&k, "d", &dup)]).unwrap();
+    assert_eq!(bb[0].research, a[40].research);
+}
+
+/// The pre-v2 key of a pass value: unkeyed SHA-256 (what an attacker with the
+/// store file alone can compute for a guessed identity).
+fn unkeyed(pass: BlockingKey, value: &str) -> i64 {
+    let mut h = Sha256::new();
+    h.update(b"oncofed linkage block v1\0");
+    h.update([pass as u8, 0]);
+    h.update(value.as_bytes());
+    i64::from_le_bytes(h.finalize()[..8].try_into().unwrap())
+}
+
+/// Whoever holds the store but not the linkage key cannot test a guessed
+/// identity against the index: neither the unkeyed hash of a stored record's
+/// pass values, nor the keys under another key, match any stored key, while the
+/// right key does (the control). Rotation re-keys every record in one step: the
+/// old key then matches nothing and no longer opens the index, linkage goes on
+/// under the new key, and an index without a marker (a store of an earlier
+/// build) is rebuilt on open.
+pub(super) fn blocking_keys_are_keyed_and_rotate(b: &dyn Backend) {
+    let k = keys();
+    let mut conn = b.conn();
+    blocks::ensure_current(&mut conn, &k).unwrap();
+    let w = idat(
+        "Hieronymus",
+        "Zwetschgenbaum",
+        (1937, 11, 19),
+        Sex::Male,
+        None,
+    );
+    let first = pseudonymise(&mut conn, &k, &site("uk-a"), &[item(&k, "w", &w)]).unwrap();
+    let record = record_of(&serde_json::to_string(&w).unwrap()).unwrap();
+    let stored = stored_keys(&mut conn);
+    let cfg = config();
+    let ours: Vec<i64> = blocks::base_keys(&k, &record, &cfg)
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    assert!(!ours.is_empty() && ours.iter().all(|key| stored.contains(key)));
+    let guesses: Vec<i64> = cfg
+        .blocking
+        .iter()
+        .flat_map(|&pass| {
+            pass.keys(&record)
+                .into_iter()
+                .map(move |v| unkeyed(pass, &v))
+        })
+        .collect();
+    assert_eq!(guesses.len(), ours.len());
+    assert!(
+        guesses.iter().all(|g| !stored.contains(g)),
+        "unkeyed guess matched"
+    );
+    let other = Keys::new(&key())
+        .with_linkage_key(&crate::config::PseudonymKey::from_bytes(vec![9; 32]).unwrap());
+    let theirs: Vec<i64> = blocks::base_keys(&other, &record, &cfg)
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    assert!(theirs.iter().all(|t| !stored.contains(t)));
+
+    // Rotation to `other`.
+    assert_eq!(blocks::rotate(&mut conn, &k, &other).unwrap(), 1);
+    let rotated = stored_keys(&mut conn);
+    assert_eq!(rotated.len(), stored.len());
+    assert!(
+        ours.iter().all(|o| !rotated.contains(o)),
+        "old key still matches"
+    );
+    assert!(theirs.iter().all(|t| rotated.contains(t)));
+    assert!(matches!(
+        blocks::ensure_current(&mut conn, &k),
+        Err(StoreError::LinkageKeyMismatch)
+    ));
+    assert!(matches!(
+        blocks::rotate(&mut conn, &k, &other),
+        Err(StoreError::LinkageKeyMismatch)
+    ));
+    blocks::ensure_current(&mut conn, &other).unwrap();
+    // A duplicate without insurance number links only through the index.
+    let mut dup = w.clone();
+    dup.given = vec!["Hieronimus".into()];
+    let again = pseudonymise(
+        &mut conn,
+        &other,
+        &site("uk-b"),
+        &[item(&other, "w2", &dup)],
+    )
+    .unwrap();
+    assert_eq!(again[0].research, first[0].research);
+
+    // An index of an earlier build (no marker, rows under other keys) is rebuilt.
+    {
+        let mut tx = conn.write_tx().unwrap();
+        tx.execute("DELETE FROM meta WHERE name = 'linkage_index'", params![])
+            .unwrap();
+        tx.execute("UPDATE linkage_blocks SET key = key + 1", params![])
+            .unwrap();
+        tx.execute("DELETE FROM linkage_records", params![])
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    blocks::ensure_current(&mut conn, &other).unwrap();
+    let rebuilt = stored_keys(&mut conn);
+    assert!(theirs.iter().all(|t| rebuilt.contains(t)));
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) FROM linkage_records", params![]),
+        2
+    );
+}
