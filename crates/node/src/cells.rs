@@ -253,6 +253,9 @@ pub struct CellReport {
     pub bytes_stored: u64,
     /// Smear facts written (counts and blast percentages).
     pub facts: usize,
+    /// Persons left out because they withdrew consent: the trust centre refused
+    /// them (issue 18, the tombstone) and nothing of theirs was stored.
+    pub withdrawn: usize,
     /// Wall time in seconds.
     pub seconds: f64,
 }
@@ -391,7 +394,13 @@ pub async fn ingest_cells(
     // 4. Archive, then one transaction.
     let keys = &setup.keys;
     let mut smear_rows: Vec<SmearRow> = Vec::with_capacity(smears.len());
+    // Smears of persons who withdrew: left out with their cells.
+    let mut left_out: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for s in &smears {
+        if linked.is_withdrawn(&s.patient_id) {
+            left_out.insert(s.smear_id.as_str());
+            continue;
+        }
         let Some(pair) = linked.get(&s.patient_id) else {
             return Err(CellError::Refused {
                 row: s.row,
@@ -409,6 +418,12 @@ pub async fn ingest_cells(
         });
     }
     let patients: Vec<PatientRow> = linked.patient_rows();
+    report.withdrawn = linked.withdrawn();
+    let cleaned: Vec<_> = cleaned
+        .into_iter()
+        .filter(|c| !left_out.contains(c.smear_id.as_str()))
+        .collect();
+    drop(left_out);
     drop(smears);
     let mut cell_rows = Vec::with_capacity(cleaned.len());
     for c in cleaned {

@@ -266,6 +266,9 @@ pub struct GenomicsReport {
     pub bytes_read: u64,
     /// Encrypted bytes stored.
     pub bytes_stored: u64,
+    /// Persons left out because they withdrew consent: the trust centre refused
+    /// them (issue 18, the tombstone) and nothing of theirs was stored.
+    pub withdrawn: usize,
     /// Wall time in seconds.
     pub seconds: f64,
 }
@@ -424,6 +427,7 @@ pub async fn ingest_sequencing(
         .await?;
     }
     report.patients = linked.len();
+    report.withdrawn = linked.withdrawn();
     report.facts = batch.facts.len();
     let patients_new = crate::with_store(store, move |s| {
         let wanted: Vec<Pseudonym> = batch.patients.iter().map(|p| p.pseudonym.clone()).collect();
@@ -461,6 +465,9 @@ async fn store_file(
     }
     let whole = persons.len() == 1;
     for (patient_id, columns) in &persons {
+        if linked.is_withdrawn(patient_id) {
+            continue;
+        }
         let Some(pair) = linked.get(patient_id) else {
             return Err(GenomicsError::Refused {
                 row: file.rows[file.column_rows[columns[0]]].person.row,

@@ -54,9 +54,24 @@ pub(crate) enum LinkError {
 /// The batch's persons with their pseudonyms, by site-local patient id.
 pub(crate) struct Linked {
     persons: BTreeMap<String, (PseudonymPair, Demographics)>,
+    /// Patient ids the trust centre refused because the person withdrew
+    /// consent (`ItemError::WITHDRAWN`): their rows are left out of the batch,
+    /// and nothing of them is stored; the rest of the batch lands.
+    withdrawn: std::collections::BTreeSet<String>,
 }
 
 impl Linked {
+    /// Whether the person behind a patient id of the batch withdrew consent
+    /// (their rows must be left out).
+    pub fn is_withdrawn(&self, patient_id: &str) -> bool {
+        self.withdrawn.contains(patient_id)
+    }
+
+    /// How many persons of the batch were left out because they withdrew.
+    pub fn withdrawn(&self) -> usize {
+        self.withdrawn.len()
+    }
+
     /// The pseudonyms of a patient id of the batch.
     pub fn get(&self, patient_id: &str) -> Option<&PseudonymPair> {
         self.persons.get(patient_id).map(|(p, _)| p)
@@ -81,7 +96,8 @@ impl Linked {
 }
 
 /// Sends each distinct patient id's identifying data (its first row's) to the
-/// trust centre, in batches of [`MAX_BATCH`]; a refusal stops with its row.
+/// trust centre, in batches of [`MAX_BATCH`]; a refusal stops with its row,
+/// except a withdrawn person's, which is left out ([`Linked::is_withdrawn`]).
 pub(crate) async fn link<'a>(
     trustee: &TrusteeClient,
     persons: impl IntoIterator<Item = &'a BatchPerson>,
@@ -92,6 +108,7 @@ pub(crate) async fn link<'a>(
     }
     let first: Vec<&BatchPerson> = first.into_values().collect();
     let mut out = BTreeMap::new();
+    let mut withdrawn = std::collections::BTreeSet::new();
     for chunk in first.chunks(MAX_BATCH) {
         let items: Vec<PseudonymiseItem> = chunk
             .iter()
@@ -113,10 +130,19 @@ pub(crate) async fn link<'a>(
             .await
             .map_err(LinkError::Trustee)?;
         for (p, result) in chunk.iter().zip(answer) {
-            let pair = result.map_err(|e| LinkError::Refused {
-                row: p.row,
-                code: e.code.to_string(),
-            })?;
+            let pair = match result {
+                Ok(pair) => pair,
+                Err(e) if e.code == oncofed_trustee_api::ItemError::WITHDRAWN => {
+                    withdrawn.insert(p.patient_id.clone());
+                    continue;
+                }
+                Err(e) => {
+                    return Err(LinkError::Refused {
+                        row: p.row,
+                        code: e.code.to_string(),
+                    });
+                }
+            };
             let demographics = Demographics {
                 sex: p.sex,
                 birth_year: p.birth_date.map(|d| d.year()),
@@ -127,5 +153,8 @@ pub(crate) async fn link<'a>(
             out.insert(p.patient_id.clone(), (pair, demographics));
         }
     }
-    Ok(Linked { persons: out })
+    Ok(Linked {
+        persons: out,
+        withdrawn,
+    })
 }

@@ -496,3 +496,69 @@ async fn a_batch_with_an_undecodable_file_lands_nothing_and_names_file_and_row()
         "{err}"
     );
 }
+
+/// A lab batch with a smear of a patient who withdrew (issue 18, the tombstone):
+/// the trust centre refuses that person, the node leaves their smear and cells
+/// out and lands the rest of the batch; the report counts the person.
+#[tokio::test]
+async fn a_withdrawn_patients_smear_is_left_out_and_the_rest_lands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trustee = start_trustee(tmp.path()).await;
+    let client = TrusteeClient::new(&trustee.url, TOKEN).unwrap();
+    let node = Node::new();
+    let bundle = tmp.path().join("site.json");
+    write_bundle(&bundle, fhir());
+    node.ingest_clean(&client, &[bundle]).await;
+
+    // Greta (p-2) withdraws; the site's next poll lets the trust centre sweep.
+    let greta = client.resolve(vec!["p-2".into()]).await.unwrap()[0]
+        .clone()
+        .unwrap();
+    let staff = TrusteeClient::new(&trustee.url, ADMIN).unwrap();
+    let withdrawal = json!({"resourceType": "Consent", "id": "w-2", "status": "active",
+        "dateTime": "2026-03-01", "provision": {"type": "deny", "code": [{"coding": [
+            {"system": "urn:oncofed:consent-policy", "code": "withdrawal"}]}]}});
+    staff
+        .record_consent_as_staff(&greta.site, withdrawal)
+        .await
+        .unwrap();
+    assert_eq!(client.deletion_orders().await.unwrap().len(), 1);
+
+    let dir = tmp.path().join("batch");
+    std::fs::create_dir(&dir).unwrap();
+    let micro = data().join("images-microscopy");
+    for file in ["skimage-ihc.png", "cbc-blood-smear-test.jpg"] {
+        std::os::unix::fs::symlink(micro.join(file), dir.join(file)).unwrap();
+    }
+    std::fs::write(
+        dir.join("smears.csv"),
+        format!(
+            "{SMEARS_HEADER}S-1,p-1,Beispiel,Frieda,1960-04-04,female,bone-marrow,MGG,Metafer 4,100x,2024-03-02\n\
+             S-2,p-2,Beispiel,Greta,1972-08-19,female,peripheral-blood,MGG,Metafer 4,100x,2024-04-01\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("cells.csv"),
+        "smear_id,cell_id,file,label\nS-1,c-1,skimage-ihc.png,myeloblast\nS-2,c-2,cbc-blood-smear-test.jpg,lymphocyte\n",
+    )
+    .unwrap();
+    let setup = CellSetup::new(
+        ObjectArchive::local(&node.dir.path().join("images")).unwrap(),
+        [5; 32],
+    );
+    let report = cells::ingest_cells(&node.store, &client, &setup, &dir)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.smears,
+            report.cells,
+            report.patients,
+            report.withdrawn
+        ),
+        (1, 1, 1, 1),
+        "{report:?}"
+    );
+    assert_eq!(report.per_class.get("lymphocyte"), None, "{report:?}");
+}

@@ -200,6 +200,12 @@ pub fn write_cells(
         if draw >= rate {
             continue;
         }
+        // A person who withdrew has no smears in the lab's export: their samples
+        // were destroyed (the biobank's destruction order), and the trust centre
+        // would refuse them (issue 18's tombstone).
+        if p.truth.withdrawn {
+            continue;
+        }
         let smears = if rng.random::<f64>() < 0.35 { 2 } else { 1 };
         for j in 0..smears {
             let Some(record) = p.sites.get(j.min(p.sites.len().saturating_sub(1))) else {
