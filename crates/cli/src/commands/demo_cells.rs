@@ -422,8 +422,13 @@ async fn swarm_run(
             Agent::new(config, service.store(), service.gate()).with_tls(&fed.site_tls(i))?;
         trainers.push(SwarmTrainer::open(agent, site, &run, sets[i].0.clone()).await?);
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let wait = async |trainers: &mut Vec<SwarmTrainer>, done: &mut Vec<bool>| {
+    // A stall is a step (the keys, one round) without its end for two minutes;
+    // the whole run may take longer on a loaded machine.
+    let patience = std::time::Duration::from_secs(120);
+    let deadline = std::time::Instant::now() + patience;
+    let wait = async |trainers: &mut Vec<SwarmTrainer>,
+                      done: &mut Vec<bool>,
+                      deadline: std::time::Instant| {
         while done.iter().any(|d| !d) {
             anyhow::ensure!(
                 std::time::Instant::now() < deadline,
@@ -456,7 +461,12 @@ async fn swarm_run(
         for t in &mut trainers {
             done.push(t.start_round(round).await?.is_some());
         }
-        wait(&mut trainers, &mut done).await?;
+        wait(
+            &mut trainers,
+            &mut done,
+            std::time::Instant::now() + patience,
+        )
+        .await?;
     }
     let model = trainers[0].model().to_vec();
     let identical_models = trainers.iter().all(|t| t.model() == model.as_slice());
