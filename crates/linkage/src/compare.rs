@@ -25,7 +25,16 @@ pub const MAX_COMPARE_CHARS: usize = 64;
 /// the stack (no allocation: linkage calls this millions of times); other
 /// strings go through `char`s.
 pub fn jaro(a: &str, b: &str) -> f64 {
+    // Equal values are common among candidates (town, family name) and score 1
+    // (or both empty, also 1): no matching needed.
+    if a == b {
+        return 1.0;
+    }
     let head = |s: &str| -> usize {
+        // A string of at most that many bytes has at most that many characters.
+        if s.len() <= MAX_COMPARE_CHARS {
+            return s.len();
+        }
         s.char_indices()
             .nth(MAX_COMPARE_CHARS)
             .map_or(s.len(), |(i, _)| i)

@@ -198,51 +198,41 @@ impl Keys {
             r.sex_code().as_bytes(),
             r.postal_code.as_bytes(),
         );
-        let mut out = Vec::with_capacity(4);
-        if !given.is_empty() && !family.is_empty() {
-            out.push(self.blocking_key(&[
-                b"erased\0",
-                given,
-                b"\0",
-                family,
-                b"\0",
-                date.as_bytes(),
-                b"\0",
-                sex,
-                b"\0",
-                postal,
-            ]));
-            out.push(self.blocking_key(&[
-                b"erased/no-postal\0",
-                given,
-                b"\0",
-                family,
-                b"\0",
-                date.as_bytes(),
-                b"\0",
-                sex,
-            ]));
-        }
-        if !postal.is_empty() {
-            for (label, name) in [
-                (&b"erased/no-given\0"[..], family),
-                (&b"erased/no-family\0"[..], given),
-            ] {
-                if !name.is_empty() {
-                    out.push(self.blocking_key(&[
-                        label,
-                        name,
-                        b"\0",
-                        date.as_bytes(),
-                        b"\0",
-                        sex,
-                        b"\0",
-                        postal,
-                    ]));
+        // Each variant: its label and whether it keeps the given name, the
+        // family name and the postal code. The key is the label, then the kept
+        // parts of (given, family, date, sex, postal) joined by NUL. A variant
+        // needs the names it keeps, and the postal code when it drops a name.
+        const VARIANTS: [(&[u8], bool, bool, bool); 4] = [
+            (b"erased\0", true, true, true),
+            (b"erased/no-postal\0", true, true, false),
+            (b"erased/no-given\0", false, true, true),
+            (b"erased/no-family\0", true, false, true),
+        ];
+        VARIANTS
+            .iter()
+            .filter(|&&(_, g, f, _)| {
+                (!g || !given.is_empty())
+                    && (!f || !family.is_empty())
+                    && ((g && f) || !postal.is_empty())
+            })
+            .map(|&(label, g, f, p)| {
+                let kept = [
+                    (g, given),
+                    (f, family),
+                    (true, date.as_bytes()),
+                    (true, sex),
+                    (p, postal),
+                ];
+                let mut parts: Vec<&[u8]> = vec![label];
+                for (i, (_, part)) in kept.iter().filter(|(keep, _)| *keep).enumerate() {
+                    if i > 0 {
+                        parts.push(b"\0");
+                    }
+                    parts.push(part);
                 }
-            }
-        }
-        out
+                self.blocking_key(&parts)
+            })
+            .collect()
     }
 }
 

@@ -31,6 +31,7 @@
 
 use super::{Conn, StoreError, Tx, now, params};
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
+use crate::linkage::blocks;
 use crate::linkage::probabilistic as prob;
 use crate::linkage::veto;
 use oncofed_linkage::Outcome;
@@ -144,21 +145,25 @@ fn link_one(
                 params![site.as_str(), item.local_id, item.idat_json, now],
             )?;
             register_keys(tx, person.row, &item.keys, true)?;
-            prob::unregister(tx, keys, &cfg, site.as_str(), &item.local_id)?;
+            blocks::unregister(tx, keys, &cfg, (site.as_str(), &item.local_id))?;
             if let Some(r) = &record {
-                prob::register(tx, keys, &cfg, site.as_str(), &item.local_id, r)?;
+                blocks::register(tx, keys, &cfg, (site.as_str(), &item.local_id), r, None)?;
             }
         }
         return Ok(Ok(person));
     }
-    if let Some(person) = tombstone(tx, keys, record.as_ref(), &item.keys)? {
+    // The person the insurance number names, looked up once for both uses.
+    let by_number = find_person(tx, &item.keys)?;
+    if let Some(person) = tombstone(tx, keys, record.as_ref(), &item.keys, by_number)? {
         return Ok(Err(Refusal::Withdrawn { person }));
     }
     let mut review = None;
+    // The index search of a scored record, reused when it is indexed below.
+    let mut searched = None;
     // The exact keys name a person; a veto (same site, sex, birth date) sends
     // the record on to scoring, which can at most queue it for review.
     let mut vetoed = None;
-    let exact = match find_person(tx, &item.keys)? {
+    let exact = match by_number {
         Some(p) => match veto::person_veto(tx, p.row, site.as_str(), record.as_ref())? {
             None => Some(p),
             Some(v) => {
@@ -177,14 +182,17 @@ fn link_one(
         }
         None => {
             let best = match &record {
-                Some(r) => prob::best_candidate(
-                    tx,
-                    keys,
-                    &cfg,
-                    site.as_str(),
-                    r,
-                    item.keys.kvnr.as_ref().map(|k| &k[..]),
-                )?,
+                Some(r) => {
+                    let search = searched.insert(blocks::search(tx, keys, &cfg, r)?);
+                    prob::best_candidate(
+                        tx,
+                        &cfg,
+                        site.as_str(),
+                        r,
+                        item.keys.kvnr.as_ref().map(|k| &k[..]),
+                        &search.neighbours,
+                    )?
+                }
                 None => None,
             };
             match best {
@@ -219,7 +227,8 @@ fn link_one(
         params![site.as_str(), item.local_id, person.row, item.idat_json, now],
     )?;
     if let Some(r) = &record {
-        prob::register(tx, keys, &cfg, site.as_str(), &item.local_id, r)?;
+        let at = (site.as_str(), item.local_id.as_str());
+        blocks::register(tx, keys, &cfg, at, r, searched.as_ref())?;
     }
     register_site_pseudonym(tx, keys, site, person)?;
     if let Some(c) = review {
@@ -239,7 +248,7 @@ pub(crate) fn person_by_row(tx: &mut Tx<'_>, row: i64) -> Result<Person, StoreEr
 }
 
 /// The erased person a new record belongs to, if any: the person its insurance
-/// number names (a withdrawn person keeps the keyed number, whatever a veto would
+/// number names (`by_number`, from [`find_person`]) (a withdrawn person keeps the keyed number, whatever a veto would
 /// say: the number identifies them), or the one whose tombstone
 /// ([`Keys::tombstone_keys`]) the record's identity matches, unless the
 /// insurance numbers differ. An erased person's records are out of the
@@ -249,8 +258,9 @@ fn tombstone(
     keys: &Keys,
     record: Option<&oncofed_linkage::Record>,
     ours: &BlockingKeys,
+    by_number: Option<Person>,
 ) -> Result<Option<i64>, StoreError> {
-    if let Some(p) = find_person(tx, ours)?
+    if let Some(p) = by_number
         && is_erased(tx, p.row)?
     {
         return Ok(Some(p.row));

@@ -196,6 +196,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE TABLE linkage_splits (
         key BIGINT PRIMARY KEY
     );"#,
+    // 5: SQLite's version 10, comparison records in the block rows (linkage::blocks).
+    "ALTER TABLE linkage_blocks ADD COLUMN record BYTEA NOT NULL DEFAULT '\\x';",
 ];
 
 /// The tables a withdrawal erases rows from, vacuumed after an erasing sweep.

@@ -316,9 +316,9 @@ impl Tx<'_> {
         }
     }
 
-    /// Whether this is a PostgreSQL transaction (for the tests' engine-specific
-    /// statements, such as listing tables).
-    #[cfg(test)]
+    /// Whether this is a PostgreSQL transaction: for the tests' engine-specific
+    /// statements (such as listing tables), and where one engine plans a
+    /// statement badly (`linkage::blocks::search`).
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self, Tx::Postgres(..))
     }

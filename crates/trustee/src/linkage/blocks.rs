@@ -5,11 +5,16 @@
 //!
 //! - `linkage_records (site, local_id, record)`: the normalised linkage record of
 //!   every local id with IDAT, in [`Record::to_bytes`] form, written when the
-//!   record is indexed and replaced when a site sends changed IDAT. A candidate
-//!   is read together with it (one query per block key, a join on the primary
-//!   key), so scoring a candidate parses no JSON and normalises nothing.
-//!   Withdrawal erasure deletes these rows with the IDAT (`db::deletions`).
-//! - `linkage_blocks (key, site, local_id)`: a record under each of its leaf keys.
+//!   record is indexed and replaced when a site sends changed IDAT: what
+//!   [`unregister`], [`rebuild`] and [`rotate`] re-index from. Withdrawal erasure
+//!   deletes these rows with the IDAT (`db::deletions`).
+//! - `linkage_blocks (key, site, local_id, record)`: a record under each of its
+//!   leaf keys, *with a copy of its comparison record*. The primary key clusters
+//!   a block's rows, so a search reads a leaf as one short range scan (a page or
+//!   two) and scores the candidates without parsing JSON, normalising, or one
+//!   random lookup per candidate. The copy costs about 0.5 KB per record (one per
+//!   pass); the lookup it replaces was two thirds of the time per record at
+//!   1 M records (BENCHMARKS.md).
 //! - `linkage_splits (key)`: keys whose block was split; they hold no rows.
 //!
 //! # Keys and splitting
@@ -64,6 +69,20 @@ use crate::keys::Keys;
 use oncofed_linkage::compare::koelner_phonetik;
 use oncofed_linkage::{BlockingKey, Config, Record};
 
+/// [`MAX_BLOCK`] as a literal, for SQL text.
+macro_rules! max_block {
+    () => {
+        "64"
+    };
+}
+
+/// [`MAX_BLOCK_READ`] as a literal, for SQL text.
+macro_rules! max_block_read {
+    () => {
+        "500"
+    };
+}
+
 /// Records a block holds before it splits: bounds the comparisons of one new
 /// record to about this many per pass.
 pub(crate) const MAX_BLOCK: i64 = 64;
@@ -71,6 +90,21 @@ pub(crate) const MAX_BLOCK: i64 = 64;
 /// Records read under a leaf that cannot split (the last level of a pass, or
 /// the insurance-number pass).
 pub(crate) const MAX_BLOCK_READ: i64 = 500;
+
+// The literals and the constants are one value each.
+const _: () =
+    assert!(konst(max_block!()) == MAX_BLOCK && konst(max_block_read!()) == MAX_BLOCK_READ);
+
+/// A decimal literal's value, at compile time.
+const fn konst(digits: &str) -> i64 {
+    let bytes = digits.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < bytes.len() {
+        n = n * 10 + (bytes[i] - b'0') as i64;
+        i += 1;
+    }
+    n
+}
 
 /// A leaf key and where it sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,48 +181,149 @@ fn leaves(
     Ok(out)
 }
 
-/// Indexes a record: stores its comparison record and adds it to its leaf
-/// blocks, splitting any that grows past [`MAX_BLOCK`].
+/// What a search for a record found: the leaves it belongs in, how many rows
+/// each held (read up to [`MAX_BLOCK_READ`]), and the records in them. Handing it
+/// to [`register`] spares walking the split keys and counting the leaves again.
+pub(crate) struct Search {
+    leaves: Vec<(Leaf, i64)>,
+    /// The records sharing a leaf with the one searched for, each once, in
+    /// `(site, local_id)` order.
+    pub neighbours: Vec<Neighbour>,
+}
+
+/// A record sharing a leaf block with the one searched for.
+pub(crate) struct Neighbour {
+    /// Its site.
+    pub site: String,
+    /// Its local id.
+    pub local_id: String,
+    /// Its comparison record (the copy in the block row).
+    pub record: Record,
+}
+
+/// A leaf's rows on PostgreSQL, in primary-key order (so the cap takes the
+/// same rows on both backends).
+const SEARCH_POSTGRES: &str = concat!(
+    "SELECT site, local_id, record FROM linkage_blocks
+     WHERE key = ?1 ORDER BY site, local_id LIMIT ",
+    max_block_read!()
+);
+
+/// A leaf's rows on SQLite, which walks the key range of the clustered primary
+/// key in its order. No ORDER BY and no bound LIMIT: either makes SQLite
+/// re-plan the statement on many runs, which cost a quarter of the time per
+/// record (`tests::the_search_is_planned_once`).
+const SEARCH_SQLITE: &str = concat!(
+    "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1 LIMIT ",
+    max_block_read!()
+);
+
+/// Finds the records sharing a leaf block with `record`: one range scan per
+/// leaf over the block rows, which carry the comparison records.
+pub(crate) fn search(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    cfg: &Config,
+    record: &Record,
+) -> Result<Search, StoreError> {
+    let mut rows: Vec<(String, String, Vec<u8>)> = Vec::new();
+    let mut leaves_read = Vec::new();
+    for leaf in leaves(tx, keys, record, cfg)? {
+        let sql = if tx.is_postgres() {
+            SEARCH_POSTGRES
+        } else {
+            SEARCH_SQLITE
+        };
+        let block = tx.query(sql, params![leaf.key], |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<Vec<u8>>(2)?,
+            ))
+        })?;
+        leaves_read.push((leaf, block.len() as i64));
+        rows.extend(block);
+    }
+    rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    rows.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    let neighbours = rows
+        .into_iter()
+        .filter_map(|(site, local_id, bytes)| {
+            Record::from_bytes(&bytes).map(|record| Neighbour {
+                site,
+                local_id,
+                record,
+            })
+        })
+        .collect();
+    Ok(Search {
+        leaves: leaves_read,
+        neighbours,
+    })
+}
+
+/// Indexes a record: stores its comparison record and adds it, with a copy of
+/// that record, to its leaf blocks, splitting any that grows past [`MAX_BLOCK`].
+/// `searched` is the [`search`] for this same record in this transaction, if
+/// one ran (the index has not changed since).
 pub(crate) fn register(
     tx: &mut Tx<'_>,
     keys: &Keys,
     cfg: &Config,
-    site: &str,
-    local_id: &str,
+    at: (&str, &str),
     record: &Record,
+    searched: Option<&Search>,
 ) -> Result<(), StoreError> {
+    let bytes = record.to_bytes();
     tx.execute(
         "INSERT INTO linkage_records (site, local_id, record) VALUES (?1, ?2, ?3)
          ON CONFLICT (site, local_id) DO UPDATE SET record = excluded.record",
-        params![site, local_id, record.to_bytes()],
+        params![at.0, at.1, bytes],
     )?;
-    for leaf in leaves(tx, keys, record, cfg)? {
-        insert(tx, keys, leaf, site, local_id)?;
+    let placed: Vec<(Leaf, Option<i64>)> = match searched {
+        Some(s) => s.leaves.iter().map(|&(l, n)| (l, Some(n))).collect(),
+        None => leaves(tx, keys, record, cfg)?
+            .into_iter()
+            .map(|l| (l, None))
+            .collect(),
+    };
+    for (leaf, held) in placed {
+        insert(tx, keys, leaf, at, &bytes, held)?;
     }
     Ok(())
 }
 
-/// Adds one row to a leaf and splits the leaf if it is now too large.
+/// Adds one row to a leaf and splits the leaf if it is now too large. `held`
+/// is the number of rows the leaf had, if known.
 fn insert(
     tx: &mut Tx<'_>,
     keys: &Keys,
     leaf: Leaf,
-    site: &str,
-    local_id: &str,
+    (site, local_id): (&str, &str),
+    bytes: &[u8],
+    held: Option<i64>,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO linkage_blocks (key, site, local_id) VALUES (?1, ?2, ?3)
+    let added = tx.execute(
+        "INSERT INTO linkage_blocks (key, site, local_id, record) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT DO NOTHING",
-        params![leaf.key, site, local_id],
+        params![leaf.key, site, local_id, bytes],
     )?;
     if refinement(leaf.pass, leaf.level + 1, &Record::default()).is_none() {
         return Ok(());
     }
-    let size: i64 = tx.query_one(
-        "SELECT count(*) FROM (SELECT 1 FROM linkage_blocks WHERE key = ?1 LIMIT ?2) AS b",
-        params![leaf.key, MAX_BLOCK + 1],
-        |r| r.get(0),
-    )?;
+    let size = match held {
+        Some(n) => n + added as i64,
+        None => tx.query_one(
+            // Literal LIMIT, see `search`.
+            concat!(
+                "SELECT count(*) FROM (SELECT 1 FROM linkage_blocks WHERE key = ?1 LIMIT ",
+                max_block!(),
+                " + 1) AS b"
+            ),
+            params![leaf.key],
+            |r| r.get(0),
+        )?,
+    };
     if size > MAX_BLOCK {
         split(tx, keys, leaf)?;
     }
@@ -198,9 +333,7 @@ fn insert(
 /// Moves the records of an oversized leaf to its children (which may split in turn).
 fn split(tx: &mut Tx<'_>, keys: &Keys, leaf: Leaf) -> Result<(), StoreError> {
     let members = tx.query(
-        "SELECT b.site, b.local_id, r.record FROM linkage_blocks b
-         JOIN linkage_records r ON r.site = b.site AND r.local_id = b.local_id
-         WHERE b.key = ?1 ORDER BY b.site, b.local_id",
+        "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1",
         params![leaf.key],
         |r| {
             Ok((
@@ -229,7 +362,7 @@ fn split(tx: &mut Tx<'_>, keys: &Keys, leaf: Leaf) -> Result<(), StoreError> {
             pass: leaf.pass,
             level: leaf.level + 1,
         };
-        insert(tx, keys, below, &site, &local_id)?;
+        insert(tx, keys, below, (&site, &local_id), &bytes, None)?;
     }
     Ok(())
 }
@@ -240,8 +373,7 @@ pub(crate) fn unregister(
     tx: &mut Tx<'_>,
     keys: &Keys,
     cfg: &Config,
-    site: &str,
-    local_id: &str,
+    (site, local_id): (&str, &str),
 ) -> Result<(), StoreError> {
     let stored: Option<Vec<u8>> = tx.query_opt(
         "SELECT record FROM linkage_records WHERE site = ?1 AND local_id = ?2",
@@ -264,62 +396,27 @@ pub(crate) fn unregister(
     Ok(())
 }
 
-/// A record sharing a leaf with the one searched for.
-pub(crate) struct Neighbour {
-    /// Its site.
-    pub site: String,
-    /// Its local id.
-    pub local_id: String,
-    /// Its stored comparison record.
-    pub record: Record,
-}
-
-/// The records sharing a leaf block with `record`, each once, in `(site,
-/// local_id)` order: one query per leaf, reading the comparison records with
-/// the block rows.
-pub(crate) fn neighbours(
-    tx: &mut Tx<'_>,
-    keys: &Keys,
-    cfg: &Config,
-    record: &Record,
-) -> Result<Vec<Neighbour>, StoreError> {
-    let mut rows: Vec<(String, String, Vec<u8>)> = Vec::new();
-    for leaf in leaves(tx, keys, record, cfg)? {
-        // Ordered, so the cap takes the same rows on both backends.
-        rows.extend(tx.query(
-            "SELECT b.site, b.local_id, r.record FROM linkage_blocks b
-             JOIN linkage_records r ON r.site = b.site AND r.local_id = b.local_id
-             WHERE b.key = ?1 ORDER BY b.site, b.local_id LIMIT ?2",
-            params![leaf.key, MAX_BLOCK_READ],
-            |r| {
-                Ok((
-                    r.get::<String>(0)?,
-                    r.get::<String>(1)?,
-                    r.get::<Vec<u8>>(2)?,
-                ))
-            },
-        )?);
-    }
-    rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    rows.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-    Ok(rows
-        .into_iter()
-        .filter_map(|(site, local_id, bytes)| {
-            Record::from_bytes(&bytes).map(|record| Neighbour {
-                site,
-                local_id,
-                record,
-            })
-        })
-        .collect())
-}
-
 /// The scheme of this build's index (key derivation and splitting rules); with
 /// the linkage key's fingerprint it makes up `meta.linkage_index`.
-const INDEX_SCHEME: &[u8] = b"blocks v2: hmac-sha256-64, split at 64\0";
+const INDEX_SCHEME: &[u8] = b"blocks v3: hmac-sha256-64, split at 64, records in blocks\0";
+
+/// Every scheme whose block keys were keyed by the linkage key, this one first:
+/// a store of an earlier one is rebuilt on open, but only under the key it was
+/// built with.
+const KEYED_SCHEMES: &[&[u8]] = &[INDEX_SCHEME, b"blocks v2: hmac-sha256-64, split at 64\0"];
 
 fn marker(keys: &Keys) -> Vec<u8> {
     [INDEX_SCHEME, &keys.linkage_fingerprint()[..]].concat()
+}
+
+/// Whether a stored marker names a keyed scheme under `keys` (`Some(true)`) or
+/// under another key (`Some(false)`); `None` for an unkeyed or unknown index.
+fn keyed_under(stored: &[u8], keys: &Keys) -> Option<bool> {
+    KEYED_SCHEMES.iter().find_map(|scheme| {
+        stored
+            .strip_prefix(*scheme)
+            .map(|fingerprint| fingerprint == keys.linkage_fingerprint())
+    })
 }
 
 fn stored_marker(tx: &mut Tx<'_>) -> Result<Option<Vec<u8>>, StoreError> {
@@ -342,19 +439,19 @@ fn set_marker(tx: &mut Tx<'_>, keys: &Keys) -> Result<(), StoreError> {
 /// Checks the blocking index against the linkage key and this build's scheme
 /// when the service opens its store, before it takes requests:
 /// - built by this scheme under this key: nothing to do;
-/// - built by this scheme under another key: refused
+/// - built by this or an earlier keyed scheme under another key: refused
 ///   ([`StoreError::LinkageKeyMismatch`]): searching it with this key would find
 ///   no candidate, and re-keying is a decision (`rotate`), not a side effect;
 /// - no marker, or an earlier scheme (an unkeyed index, unsplit blocks, no
-///   comparison records: stores written before this build): rebuilt once under
-///   this key ([`rebuild`]).
+///   comparison records, no records in the block rows: stores written before
+///   this build): rebuilt once under this key ([`rebuild`]).
 pub(crate) fn ensure_current(conn: &mut crate::db::Conn, keys: &Keys) -> Result<(), StoreError> {
     let mut tx = conn.write_tx()?;
     let stored = stored_marker(&mut tx)?;
     if stored.as_deref() == Some(&marker(keys)[..]) {
         return Ok(());
     }
-    if stored.is_some_and(|m| m.starts_with(INDEX_SCHEME)) {
+    if stored.is_some_and(|m| keyed_under(&m, keys) == Some(false)) {
         return Err(StoreError::LinkageKeyMismatch);
     }
     let records = rebuild(&mut tx, keys, &super::probabilistic::config())?;
@@ -377,7 +474,7 @@ pub(crate) fn rotate(
 ) -> Result<u64, StoreError> {
     let mut tx = conn.write_tx()?;
     let stored = stored_marker(&mut tx)?;
-    if stored.as_deref() != Some(&marker(old)[..]) {
+    if stored.is_none_or(|m| keyed_under(&m, old) != Some(true)) {
         return Err(StoreError::LinkageKeyMismatch);
     }
     let records = rebuild(&mut tx, new, &super::probabilistic::config())?;
@@ -427,10 +524,43 @@ pub(crate) fn rebuild(tx: &mut Tx<'_>, keys: &Keys, cfg: &Config) -> Result<u64,
                 .and_then(Record::from_bytes)
                 .or_else(|| super::probabilistic::record_of(&idat));
             if let Some(record) = record {
-                register(tx, keys, cfg, &s, &l, &record)?;
+                register(tx, keys, cfg, (&s, &l), &record, None)?;
                 indexed += 1;
             }
         }
     }
     Ok(indexed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::StatementStatus;
+
+    /// The search runs once per leaf for every new record: SQLite must reuse
+    /// its plan rather than re-prepare it per run (an ORDER BY did, on some
+    /// bound keys). Fails on the statement with an ORDER BY.
+    #[test]
+    fn the_search_is_planned_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::sqlite::open(&dir.path().join("t.db")).unwrap();
+        for i in 0..2_000_i64 {
+            conn.execute(
+                "INSERT INTO linkage_blocks (key, site, local_id, record) VALUES (?1, 's', ?2, x'00')",
+                rusqlite::params![(i % 50).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64), i.to_string()],
+            )
+            .unwrap();
+        }
+        let mut stmt = conn.prepare(SEARCH_SQLITE).unwrap();
+        let mut rows = 0;
+        for i in 0..1_000_i64 {
+            let key = (i % 50).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64);
+            let mut found = stmt.query([key]).unwrap();
+            while found.next().unwrap().is_some() {
+                rows += 1;
+            }
+        }
+        assert_eq!(rows, 1_000 * 40);
+        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+    }
 }

@@ -10,8 +10,8 @@
 //! share a leaf block; blocks split when they grow past a bound, so the cost per
 //! record stays bounded as the store grows.
 
+use super::blocks::Neighbour;
 use crate::db::{StoreError, Tx, params};
-use crate::keys::Keys;
 use oncofed_idat::IdentifyingData;
 use oncofed_linkage::probabilistic::{compare, score};
 use oncofed_linkage::{Config, Field, Outcome, Record};
@@ -30,31 +30,6 @@ pub(crate) fn record_of(idat_json: &str) -> Option<Record> {
     serde_json::from_str::<IdentifyingData>(idat_json)
         .ok()
         .map(|idat| Record::from_idat("", &idat))
-}
-
-/// Indexes a record under its blocking keys with its comparison record
-/// ([`super::blocks`]).
-pub(crate) fn register(
-    tx: &mut Tx<'_>,
-    keys: &Keys,
-    cfg: &Config,
-    site: &str,
-    local_id: &str,
-    record: &Record,
-) -> Result<(), StoreError> {
-    super::blocks::register(tx, keys, cfg, site, local_id, record)
-}
-
-/// Removes a record from the blocking index (its blocks and its comparison
-/// record), e.g. before re-indexing changed IDAT.
-pub(crate) fn unregister(
-    tx: &mut Tx<'_>,
-    keys: &Keys,
-    cfg: &Config,
-    site: &str,
-    local_id: &str,
-) -> Result<(), StoreError> {
-    super::blocks::unregister(tx, keys, cfg, site, local_id)
 }
 
 /// Whether `person` has an insurance-number key on record that differs from `ours`.
@@ -147,8 +122,9 @@ fn corroborated(sims: &[Option<f64>; 11]) -> bool {
         .any(|&f| sims[f as usize].is_some_and(|s| s >= 0.5))
 }
 
-/// Scores the records sharing a block with `record` and returns the best one
-/// that is at least a possible match.
+/// Scores the records sharing a block with `record` (its
+/// [`super::blocks::search`]) and returns the best one that is at least a
+/// possible match.
 ///
 /// The EpiLink score decides only together with vetoes, because a false link
 /// merges two people's data while a missed one waits for review, and a review
@@ -190,16 +166,16 @@ fn corroborated(sims: &[Option<f64>; 11]) -> bool {
 /// the synthetic German cohort it costs nothing (`tests/linkage_synth.rs`).
 pub(crate) fn best_candidate(
     tx: &mut Tx<'_>,
-    keys: &Keys,
     cfg: &Config,
     site_of_record: &str,
     record: &Record,
     kvnr_key: Option<&[u8]>,
+    neighbours: &[Neighbour],
 ) -> Result<Option<Candidate>, StoreError> {
     let mut best: Option<Candidate> = None;
-    for n in super::blocks::neighbours(tx, keys, cfg, record)? {
-        let other = n.record;
-        let sims = compare(record, &other, cfg);
+    for n in neighbours {
+        let other = &n.record;
+        let sims = compare(record, other, cfg);
         let s = score(&sims, &cfg.weights);
         let mut outcome = cfg.classify(s);
         let number = sims[Field::InsuranceId as usize];
@@ -244,8 +220,8 @@ pub(crate) fn best_candidate(
         };
         if better {
             best = Some(Candidate {
-                site: n.site,
-                local_id: n.local_id,
+                site: n.site.clone(),
+                local_id: n.local_id.clone(),
                 person,
                 score: s,
                 outcome,

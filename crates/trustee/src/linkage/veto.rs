@@ -60,26 +60,23 @@ pub(crate) fn person_veto(
     site: &str,
     record: Option<&Record>,
 ) -> Result<Option<PersonVeto>, StoreError> {
-    let rows = tx.query(
-        "SELECT site, local_id, idat FROM local_ids WHERE person_id = ?1 ORDER BY site, local_id",
+    // Sorted here rather than by ORDER BY, which makes SQLite re-plan the
+    // statement on many runs (see `blocks::search`).
+    let mut rows = tx.query(
+        "SELECT site, local_id, idat = '' FROM local_ids WHERE person_id = ?1",
         params![person],
-        |r| {
-            Ok((
-                r.get::<String>(0)?,
-                r.get::<String>(1)?,
-                r.get::<String>(2)?,
-            ))
-        },
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<bool>(2)?)),
     )?;
-    for (their_site, local_id, idat) in rows {
+    rows.sort_unstable();
+    for (their_site, local_id, erased) in rows {
         let reason = if their_site == site {
             Some(Reason::SameSite)
-        } else if idat == crate::db::ERASED_IDAT {
+        } else if erased {
             // Erased on withdrawal: nothing left to compare; the insurance number
             // that found the person links the record, so its site gets an order.
             None
         } else {
-            match (record, record_of(&idat)) {
+            match (record, stored_record(tx, &their_site, &local_id)?) {
                 (Some(ours), Some(theirs)) => {
                     oncofed_linkage::veto(ours, &theirs).map(Reason::Identity)
                 }
@@ -95,4 +92,27 @@ pub(crate) fn person_veto(
         }
     }
     Ok(None)
+}
+
+/// The comparison record of a registered local id: the one the blocking index
+/// stored (`linkage_records`), else normalised from its IDAT.
+fn stored_record(
+    tx: &mut Tx<'_>,
+    site: &str,
+    local_id: &str,
+) -> Result<Option<Record>, StoreError> {
+    let bytes: Option<Vec<u8>> = tx.query_opt(
+        "SELECT record FROM linkage_records WHERE site = ?1 AND local_id = ?2",
+        params![site, local_id],
+        |r| r.get(0),
+    )?;
+    if let Some(record) = bytes.as_deref().and_then(Record::from_bytes) {
+        return Ok(Some(record));
+    }
+    let idat: Option<String> = tx.query_opt(
+        "SELECT idat FROM local_ids WHERE site = ?1 AND local_id = ?2",
+        params![site, local_id],
+        |r| r.get(0),
+    )?;
+    Ok(idat.as_deref().and_then(record_of))
 }

@@ -63,7 +63,7 @@ pub(super) fn an_oversized_block_splits_and_keeps_its_records_findable(b: &dyn B
     let mut tx = conn.write_tx().unwrap();
     for (i, p) in people.iter().enumerate() {
         let r = Record::from_idat("", p);
-        let found = blocks::neighbours(&mut tx, &k, &cfg, &r).unwrap();
+        let found = blocks::search(&mut tx, &k, &cfg, &r).unwrap().neighbours;
         assert!(
             found.iter().any(|n| n.local_id == format!("p{i}")),
             "p{i} not found after the split"
