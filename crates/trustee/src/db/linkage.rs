@@ -247,9 +247,10 @@ pub(crate) fn person_by_row(tx: &mut Tx<'_>, row: i64) -> Result<Person, StoreEr
     })
 }
 
-/// The erased person a new record belongs to, if any: the person its insurance
-/// number names (`by_number`, from [`find_person`]) (a withdrawn person keeps the keyed number, whatever a veto would
-/// say: the number identifies them), or the one whose tombstone
+/// The erased person a new record belongs to, if any: `by_number`, the person
+/// its insurance number names ([`find_person`]; a withdrawn person keeps the
+/// keyed number, whatever a veto would say: the number identifies them), or the
+/// one whose tombstone
 /// ([`Keys::tombstone_keys`]) the record's identity matches, unless the
 /// insurance numbers differ. An erased person's records are out of the
 /// probabilistic index, so scoring can never reach them.

@@ -69,20 +69,6 @@ use crate::keys::Keys;
 use oncofed_linkage::compare::koelner_phonetik;
 use oncofed_linkage::{BlockingKey, Config, Record};
 
-/// [`MAX_BLOCK`] as a literal, for SQL text.
-macro_rules! max_block {
-    () => {
-        "64"
-    };
-}
-
-/// [`MAX_BLOCK_READ`] as a literal, for SQL text.
-macro_rules! max_block_read {
-    () => {
-        "500"
-    };
-}
-
 /// Records a block holds before it splits: bounds the comparisons of one new
 /// record to about this many per pass.
 pub(crate) const MAX_BLOCK: i64 = 64;
@@ -91,20 +77,9 @@ pub(crate) const MAX_BLOCK: i64 = 64;
 /// the insurance-number pass).
 pub(crate) const MAX_BLOCK_READ: i64 = 500;
 
-// The literals and the constants are one value each.
-const _: () =
-    assert!(konst(max_block!()) == MAX_BLOCK && konst(max_block_read!()) == MAX_BLOCK_READ);
-
-/// A decimal literal's value, at compile time.
-const fn konst(digits: &str) -> i64 {
-    let bytes = digits.as_bytes();
-    let (mut i, mut n) = (0, 0);
-    while i < bytes.len() {
-        n = n * 10 + (bytes[i] - b'0') as i64;
-        i += 1;
-    }
-    n
-}
+// A leaf that can split is read whole, so a search's row counts for it are
+// exact and `register` can decide a split from them.
+const _: () = assert!(MAX_BLOCK < MAX_BLOCK_READ);
 
 /// A leaf key and where it sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,20 +178,20 @@ pub(crate) struct Neighbour {
 
 /// A leaf's rows on PostgreSQL, in primary-key order (so the cap takes the
 /// same rows on both backends).
-const SEARCH_POSTGRES: &str = concat!(
-    "SELECT site, local_id, record FROM linkage_blocks
-     WHERE key = ?1 ORDER BY site, local_id LIMIT ",
-    max_block_read!()
-);
+const SEARCH_POSTGRES: &str = "SELECT site, local_id, record FROM linkage_blocks
+     WHERE key = ?1 ORDER BY site, local_id LIMIT 500";
 
 /// A leaf's rows on SQLite, which walks the key range of the clustered primary
 /// key in its order. No ORDER BY and no bound LIMIT: either makes SQLite
 /// re-plan the statement on many runs, which cost a quarter of the time per
 /// record (`tests::the_search_is_planned_once`).
-const SEARCH_SQLITE: &str = concat!(
-    "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1 LIMIT ",
-    max_block_read!()
-);
+const SEARCH_SQLITE: &str =
+    "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1 LIMIT 500";
+
+/// The rows of a leaf, counted up to one past [`MAX_BLOCK`]. Literal limits
+/// throughout: SQLite re-plans a statement whose LIMIT is a bound value.
+const COUNT_LEAF: &str =
+    "SELECT count(*) FROM (SELECT 1 FROM linkage_blocks WHERE key = ?1 LIMIT 65) AS b";
 
 /// Finds the records sharing a leaf block with `record`: one range scan per
 /// leaf over the block rows, which carry the comparison records.
@@ -313,16 +288,7 @@ fn insert(
     }
     let size = match held {
         Some(n) => n + added as i64,
-        None => tx.query_one(
-            // Literal LIMIT, see `search`.
-            concat!(
-                "SELECT count(*) FROM (SELECT 1 FROM linkage_blocks WHERE key = ?1 LIMIT ",
-                max_block!(),
-                " + 1) AS b"
-            ),
-            params![leaf.key],
-            |r| r.get(0),
-        )?,
+        None => tx.query_one(COUNT_LEAF, params![leaf.key], |r| r.get(0))?,
     };
     if size > MAX_BLOCK {
         split(tx, keys, leaf)?;
@@ -536,6 +502,14 @@ pub(crate) fn rebuild(tx: &mut Tx<'_>, keys: &Keys, cfg: &Config) -> Result<u64,
 mod tests {
     use super::*;
     use rusqlite::StatementStatus;
+
+    /// The literal limits in the SQL are the constants.
+    #[test]
+    fn the_sql_limits_are_the_bounds() {
+        let read = format!("LIMIT {MAX_BLOCK_READ}");
+        assert!(SEARCH_SQLITE.ends_with(&read) && SEARCH_POSTGRES.ends_with(&read));
+        assert!(COUNT_LEAF.contains(&format!("LIMIT {}) AS b", MAX_BLOCK + 1)));
+    }
 
     /// The search runs once per leaf for every new record: SQLite must reuse
     /// its plan rather than re-prepare it per run (an ORDER BY did, on some

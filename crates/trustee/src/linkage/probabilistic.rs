@@ -240,12 +240,7 @@ pub(crate) fn vetoed_candidate(
     (site, local_id): (String, String),
     person: i64,
 ) -> Result<Candidate, StoreError> {
-    let idat: Option<String> = tx.query_opt(
-        "SELECT idat FROM local_ids WHERE site = ?1 AND local_id = ?2",
-        params![site, local_id],
-        |r| r.get(0),
-    )?;
-    let score = match (record, idat.as_deref().and_then(record_of)) {
+    let score = match (record, super::veto::stored_record(tx, &site, &local_id)?) {
         (Some(ours), Some(theirs)) => score(&compare(ours, &theirs, cfg), &cfg.weights),
         _ => 0.0,
     };

@@ -63,8 +63,8 @@ pub(crate) fn person_veto(
     // Sorted here rather than by ORDER BY, which makes SQLite re-plan the
     // statement on many runs (see `blocks::search`).
     let mut rows = tx.query(
-        "SELECT site, local_id, idat = '' FROM local_ids WHERE person_id = ?1",
-        params![person],
+        "SELECT site, local_id, idat = ?2 FROM local_ids WHERE person_id = ?1",
+        params![person, crate::db::ERASED_IDAT],
         |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<bool>(2)?)),
     )?;
     rows.sort_unstable();
@@ -96,7 +96,7 @@ pub(crate) fn person_veto(
 
 /// The comparison record of a registered local id: the one the blocking index
 /// stored (`linkage_records`), else normalised from its IDAT.
-fn stored_record(
+pub(crate) fn stored_record(
     tx: &mut Tx<'_>,
     site: &str,
     local_id: &str,
