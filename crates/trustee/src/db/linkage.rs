@@ -29,7 +29,9 @@
 //! person that registered it; a later record with the same key but linked
 //! elsewhere does not take it over.
 
+use super::sql::Param;
 use super::{Conn, StoreError, Tx, now, params};
+use std::collections::HashMap;
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
 use crate::linkage::blocks;
 use crate::linkage::probabilistic as prob;
@@ -144,7 +146,7 @@ fn link_one(
                 "UPDATE local_ids SET idat = ?3, updated_at = ?4 WHERE site = ?1 AND local_id = ?2",
                 params![site.as_str(), item.local_id, item.idat_json, now],
             )?;
-            register_keys(tx, person.row, &item.keys, true)?;
+            register_keys(tx, person.row, &item.keys, Holder::Other)?;
             blocks::unregister(tx, keys, &cfg, (site.as_str(), &item.local_id))?;
             if let Some(r) = &record {
                 blocks::register(tx, keys, &cfg, (site.as_str(), &item.local_id), r, None)?;
@@ -152,11 +154,21 @@ fn link_one(
         }
         return Ok(Ok(person));
     }
-    // The person the insurance number names, looked up once for both uses.
-    let by_number = find_person(tx, &item.keys)?;
-    if let Some(person) = tombstone(tx, keys, record.as_ref(), &item.keys, by_number)? {
+    // The owners of the insurance-number key and of the tombstone keys, in one
+    // statement; the person the number names is read once for both uses.
+    let tombstone_keys = record
+        .as_ref()
+        .map(|r| keys.tombstone_keys(r))
+        .unwrap_or_default();
+    let owners = key_owners(tx, item.keys.kvnr.iter().chain(&tombstone_keys))?;
+    let by_number = match item.keys.kvnr.as_ref().and_then(|k| owners.get(k)) {
+        Some(&row) => Some(person_state(tx, row)?),
+        None => None,
+    };
+    if let Some(person) = tombstone(tx, &tombstone_keys, &owners, &item.keys, by_number)? {
         return Ok(Err(Refusal::Withdrawn { person }));
     }
+    let by_number = by_number.map(|(p, _)| p);
     let mut review = None;
     // The index search of a scored record, reused when it is indexed below.
     let mut searched = None;
@@ -175,10 +187,11 @@ fn link_one(
         },
         None => None,
     };
-    let person = match exact {
+    // The person, and whether they were created here.
+    let (person, created) = match exact {
         Some(p) => {
-            register_keys(tx, p.row, &item.keys, true)?;
-            p
+            register_keys(tx, p.row, &item.keys, Holder::KeyOwner)?;
+            (p, false)
         }
         None => {
             let best = match &record {
@@ -198,8 +211,8 @@ fn link_one(
             match best {
                 Some(c) if c.outcome == Outcome::Match => {
                     let p = person_by_row(tx, c.person)?;
-                    register_keys(tx, p.row, &item.keys, true)?;
-                    p
+                    register_keys(tx, p.row, &item.keys, Holder::Other)?;
+                    (p, false)
                 }
                 other => {
                     // A vetoed exact key is worth a reviewer's look even when
@@ -216,8 +229,8 @@ fn link_one(
                         (None, None) => None,
                     };
                     let p = new_person(tx, item.keys.kvnr, now)?;
-                    register_keys(tx, p.row, &item.keys, false)?;
-                    p
+                    register_keys(tx, p.row, &item.keys, Holder::Created)?;
+                    (p, true)
                 }
             }
         }
@@ -230,7 +243,7 @@ fn link_one(
         let at = (site.as_str(), item.local_id.as_str());
         blocks::register(tx, keys, &cfg, at, r, searched.as_ref())?;
     }
-    register_site_pseudonym(tx, keys, site, person)?;
+    register_site_pseudonym(tx, keys, site, person, created)?;
     if let Some(c) = review {
         crate::linkage::review::enqueue(tx, (site.as_str(), &item.local_id, person.row), &c, now)?;
     }
@@ -248,32 +261,30 @@ pub(crate) fn person_by_row(tx: &mut Tx<'_>, row: i64) -> Result<Person, StoreEr
 }
 
 /// The erased person a new record belongs to, if any: `by_number`, the person
-/// its insurance number names ([`find_person`]; a withdrawn person keeps the
-/// keyed number, whatever a veto would say: the number identifies them), or the
-/// one whose tombstone
-/// ([`Keys::tombstone_keys`]) the record's identity matches, unless the
+/// its insurance number names with whether they are erased (a withdrawn person
+/// keeps the keyed number, whatever a veto would say: the number identifies
+/// them), or the one whose tombstone ([`Keys::tombstone_keys`], `tombstones`,
+/// their owners in `owners`) the record's identity matches, unless the
 /// insurance numbers differ. An erased person's records are out of the
 /// probabilistic index, so scoring can never reach them.
 fn tombstone(
     tx: &mut Tx<'_>,
-    keys: &Keys,
-    record: Option<&oncofed_linkage::Record>,
+    tombstones: &[BlockingKey],
+    owners: &HashMap<BlockingKey, i64>,
     ours: &BlockingKeys,
-    by_number: Option<Person>,
+    by_number: Option<(Person, bool)>,
 ) -> Result<Option<i64>, StoreError> {
-    if let Some(p) = by_number
-        && is_erased(tx, p.row)?
-    {
+    if let Some((p, true)) = by_number {
         return Ok(Some(p.row));
     }
-    for key in record.map(|r| keys.tombstone_keys(r)).unwrap_or_default() {
-        let Some(p) = person_by_key(tx, &key)? else {
+    for key in tombstones {
+        let Some(&row) = owners.get(key) else {
             continue;
         };
-        if is_erased(tx, p.row)?
-            && !prob::person_kvnr_differs(tx, p.row, ours.kvnr.as_ref().map(|k| &k[..]))?
+        if is_erased(tx, row)?
+            && !prob::person_kvnr_differs(tx, row, ours.kvnr.as_ref().map(|k| &k[..]))?
         {
-            return Ok(Some(p.row));
+            return Ok(Some(row));
         }
     }
     Ok(None)
@@ -287,26 +298,52 @@ fn is_erased(tx: &mut Tx<'_>, row: i64) -> Result<bool, StoreError> {
     )
 }
 
-/// Finds the person to link to by the record's exact key (insurance number).
-fn find_person(tx: &mut Tx<'_>, keys: &BlockingKeys) -> Result<Option<Person>, StoreError> {
-    match &keys.kvnr {
-        Some(k) => person_by_key(tx, k),
-        None => Ok(None),
-    }
+/// The person stored at `row`, and whether their IDAT was erased on withdrawal.
+fn person_state(tx: &mut Tx<'_>, row: i64) -> Result<(Person, bool), StoreError> {
+    tx.query_one(
+        "SELECT pid, erased_at IS NOT NULL FROM persons WHERE id = ?1",
+        params![row],
+        |r| {
+            let person = Person {
+                row,
+                pid: pid_from(r.get(0)?)?,
+            };
+            Ok((person, r.get::<bool>(1)?))
+        },
+    )
 }
 
-/// The person a linkage key belongs to.
-///
-/// Single-table queries on purpose: SQLite re-prepares a join with bound
-/// parameters on every execution (constant propagation), which doubled the cost.
-fn person_by_key(tx: &mut Tx<'_>, key: &BlockingKey) -> Result<Option<Person>, StoreError> {
-    let row: Option<i64> = tx.query_opt(
-        "SELECT person_id FROM blocking_keys WHERE key = ?1",
-        params![&key[..]],
-        |r| r.get(0),
-    )?;
-    let Some(row) = row else { return Ok(None) };
-    person_by_row(tx, row).map(Some)
+/// Keys asked for in one [`key_owners`] statement: an insurance number and the
+/// four tombstone variants.
+const OWNER_KEYS: usize = 5;
+
+/// The person each of `wanted` (exact linkage keys) belongs to, for those that
+/// belong to one: one statement for up to [`OWNER_KEYS`] keys (unused
+/// placeholders bound as `NULL`, which matches nothing), where a lookup each
+/// was a round trip each on PostgreSQL.
+fn key_owners<'k>(
+    tx: &mut Tx<'_>,
+    wanted: impl Iterator<Item = &'k BlockingKey>,
+) -> Result<HashMap<BlockingKey, i64>, StoreError> {
+    const SQL: &str =
+        "SELECT key, person_id FROM blocking_keys WHERE key IN (?1, ?2, ?3, ?4, ?5)";
+    let wanted: Vec<&BlockingKey> = wanted.collect();
+    let mut owners = HashMap::new();
+    for chunk in wanted.chunks(OWNER_KEYS) {
+        let mut bound: Vec<Option<&[u8]>> = chunk.iter().map(|k| Some(&k[..])).collect();
+        bound.resize(OWNER_KEYS, None);
+        let params: Vec<&dyn Param> = bound.iter().map(|k| k as &dyn Param).collect();
+        let rows = tx.query(SQL, &params, |r| {
+            Ok((r.get::<Vec<u8>>(0)?, r.get::<i64>(1)?))
+        })?;
+        for (key, row) in rows {
+            let key: BlockingKey = key
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("stored linkage key".into()))?;
+            owners.insert(key, row);
+        }
+    }
+    Ok(owners)
 }
 
 fn new_person(tx: &mut Tx<'_>, kvnr: Option<BlockingKey>, now: i64) -> Result<Person, StoreError> {
@@ -319,19 +356,33 @@ fn new_person(tx: &mut Tx<'_>, kvnr: Option<BlockingKey>, now: i64) -> Result<Pe
     Ok(Person { row, pid })
 }
 
+/// How the person a record links to came by it, for [`register_keys`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    /// Created for this record, with its insurance-number key.
+    Created,
+    /// Found by the record's insurance-number key, which it owns already.
+    KeyOwner,
+    /// Found otherwise: by scoring, or as the person of a known local id.
+    Other,
+}
+
+/// Gives the person the record's insurance-number key unless another person
+/// owns it, and records it as the person's number if they had none.
 fn register_keys(
     tx: &mut Tx<'_>,
     person: i64,
     keys: &BlockingKeys,
-    existing: bool,
+    holder: Holder,
 ) -> Result<(), StoreError> {
-    for key in keys.kvnr.iter() {
+    let Some(k) = &keys.kvnr else { return Ok(()) };
+    if holder != Holder::KeyOwner {
         tx.execute(
             "INSERT INTO blocking_keys (key, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![&key[..], person],
+            params![&k[..], person],
         )?;
     }
-    if existing && let Some(k) = &keys.kvnr {
+    if holder != Holder::Created {
         tx.execute(
             "UPDATE persons SET kvnr_key = ?2 WHERE id = ?1 AND kvnr_key IS NULL",
             params![person, &k[..]],
@@ -341,12 +392,14 @@ fn register_keys(
 }
 
 /// Registers the person's pseudonym in `site`'s domain (idempotent); also used
-/// when a review merges two persons.
+/// when a review merges two persons. `created`: the person was created in this
+/// transaction.
 pub(crate) fn register_site_pseudonym(
     tx: &mut Tx<'_>,
     keys: &Keys,
     site: &SiteId,
     person: Person,
+    created: bool,
 ) -> Result<(), StoreError> {
     let pseudonym = keys.site_pseudonym(site, &person.pid);
     let inserted = tx.execute(
@@ -356,7 +409,11 @@ pub(crate) fn register_site_pseudonym(
     )?;
     if inserted == 1 {
         // The site must learn that the person exists, with their consents (feed).
-        super::consent_feed::record_change(tx, person.row)?;
+        if created {
+            super::consent_feed::record_new_person(tx, person.row)?;
+        } else {
+            super::consent_feed::record_change(tx, person.row)?;
+        }
     }
     if inserted == 0 {
         let (s, p): (String, i64) = tx.query_one(

@@ -68,6 +68,9 @@ use crate::db::{StoreError, Tx, params};
 use crate::keys::Keys;
 use oncofed_linkage::compare::koelner_phonetik;
 use oncofed_linkage::{BlockingKey, Config, Record};
+use std::collections::HashMap;
+
+mod statements;
 
 /// Records a block holds before it splits: bounds the comparisons of one new
 /// record to about this many per pass.
@@ -127,12 +130,8 @@ fn child(keys: &Keys, parent: i64, value: &str) -> i64 {
     keys.block_hash(&[&parent.to_le_bytes(), value.as_bytes()])
 }
 
-fn is_split(tx: &mut Tx<'_>, key: i64) -> Result<bool, StoreError> {
-    tx.exists("SELECT 1 FROM linkage_splits WHERE key = ?1", params![key])
-}
-
 /// The leaves a record belongs in now: each level-0 key followed down through
-/// split keys.
+/// split keys, one level of all keys at a time.
 fn leaves(
     tx: &mut Tx<'_>,
     keys: &Keys,
@@ -140,16 +139,33 @@ fn leaves(
     cfg: &Config,
 ) -> Result<Vec<Leaf>, StoreError> {
     let mut out = Vec::new();
-    for (pass, mut key) in base_keys(keys, record, cfg) {
-        let mut level = 0;
-        while is_split(tx, key)? {
-            let Some(value) = refinement(pass, level + 1, record) else {
-                break;
-            };
-            key = child(keys, key, &value);
-            level += 1;
+    let mut level: Vec<Leaf> = base_keys(keys, record, cfg)
+        .into_iter()
+        .map(|(pass, key)| Leaf {
+            key,
+            pass,
+            level: 0,
+        })
+        .collect();
+    while !level.is_empty() {
+        // A key past its pass's last level is a leaf whether split or not.
+        let (open, last): (Vec<Leaf>, Vec<Leaf>) = level
+            .into_iter()
+            .partition(|l| refinement(l.pass, l.level + 1, record).is_some());
+        out.extend(last);
+        let open_keys: Vec<i64> = open.iter().map(|l| l.key).collect();
+        let split = statements::split_among(tx, &open_keys)?;
+        level = Vec::new();
+        for leaf in open {
+            match refinement(leaf.pass, leaf.level + 1, record) {
+                Some(value) if split.contains(&leaf.key) => level.push(Leaf {
+                    key: child(keys, leaf.key, &value),
+                    pass: leaf.pass,
+                    level: leaf.level + 1,
+                }),
+                _ => out.push(leaf),
+            }
         }
-        out.push(Leaf { key, pass, level });
     }
     out.sort_unstable_by_key(|l| l.key);
     out.dedup_by_key(|l| l.key);
@@ -176,54 +192,30 @@ pub(crate) struct Neighbour {
     pub record: Record,
 }
 
-/// A leaf's rows on PostgreSQL, in primary-key order (so the cap takes the
-/// same rows on both backends).
-const SEARCH_POSTGRES: &str = "SELECT site, local_id, record FROM linkage_blocks
-     WHERE key = ?1 ORDER BY site, local_id LIMIT 500";
-
-/// A leaf's rows on SQLite, which walks the key range of the clustered primary
-/// key in its order. No ORDER BY and no bound LIMIT: either makes SQLite
-/// re-plan the statement on many runs, which cost a quarter of the time per
-/// record (`tests::the_search_is_planned_once`).
-const SEARCH_SQLITE: &str =
-    "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1 LIMIT 500";
-
-/// The rows of a leaf, counted up to one past [`MAX_BLOCK`]. Literal limits
-/// throughout: SQLite re-plans a statement whose LIMIT is a bound value.
-const COUNT_LEAF: &str =
-    "SELECT count(*) FROM (SELECT 1 FROM linkage_blocks WHERE key = ?1 LIMIT 65) AS b";
-
-/// Finds the records sharing a leaf block with `record`: one range scan per
-/// leaf over the block rows, which carry the comparison records.
+/// Finds the records sharing a leaf block with `record`: a bounded range scan
+/// per leaf over the block rows, which carry the comparison records, all leaves
+/// in one statement ([`statements`]).
 pub(crate) fn search(
     tx: &mut Tx<'_>,
     keys: &Keys,
     cfg: &Config,
     record: &Record,
 ) -> Result<Search, StoreError> {
-    let mut rows: Vec<(String, String, Vec<u8>)> = Vec::new();
-    let mut leaves_read = Vec::new();
-    for leaf in leaves(tx, keys, record, cfg)? {
-        let sql = if tx.is_postgres() {
-            SEARCH_POSTGRES
-        } else {
-            SEARCH_SQLITE
-        };
-        let block = tx.query(sql, params![leaf.key], |r| {
-            Ok((
-                r.get::<String>(0)?,
-                r.get::<String>(1)?,
-                r.get::<Vec<u8>>(2)?,
-            ))
-        })?;
-        leaves_read.push((leaf, block.len() as i64));
-        rows.extend(block);
-    }
-    rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    rows.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    let found = leaves(tx, keys, record, cfg)?;
+    let leaf_keys: Vec<i64> = found.iter().map(|l| l.key).collect();
+    let mut rows = statements::rows_of(tx, &leaf_keys)?;
+    let leaves_read = found
+        .into_iter()
+        .map(|leaf| {
+            let held = rows.iter().filter(|r| r.0 == leaf.key).count() as i64;
+            (leaf, held)
+        })
+        .collect();
+    rows.sort_unstable_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
+    rows.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
     let neighbours = rows
         .into_iter()
-        .filter_map(|(site, local_id, bytes)| {
+        .filter_map(|(_, site, local_id, bytes)| {
             Record::from_bytes(&bytes).map(|record| Neighbour {
                 site,
                 local_id,
@@ -262,36 +254,42 @@ pub(crate) fn register(
             .map(|l| (l, None))
             .collect(),
     };
-    for (leaf, held) in placed {
-        insert(tx, keys, leaf, at, &bytes, held)?;
-    }
-    Ok(())
+    insert(tx, keys, &placed, at, &bytes)
 }
 
-/// Adds one row to a leaf and splits the leaf if it is now too large. `held`
-/// is the number of rows the leaf had, if known.
+/// Adds one record's row to each of its leaves (one statement) and splits the
+/// leaves that are now too large. With each leaf the number of rows it had, if
+/// known.
 fn insert(
     tx: &mut Tx<'_>,
     keys: &Keys,
-    leaf: Leaf,
-    (site, local_id): (&str, &str),
+    placed: &[(Leaf, Option<i64>)],
+    at: (&str, &str),
     bytes: &[u8],
-    held: Option<i64>,
 ) -> Result<(), StoreError> {
-    let added = tx.execute(
-        "INSERT INTO linkage_blocks (key, site, local_id, record) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT DO NOTHING",
-        params![leaf.key, site, local_id, bytes],
-    )?;
-    if refinement(leaf.pass, leaf.level + 1, &Record::default()).is_none() {
-        return Ok(());
-    }
-    let size = match held {
-        Some(n) => n + added as i64,
-        None => tx.query_one(COUNT_LEAF, params![leaf.key], |r| r.get(0))?,
+    let leaf_keys: Vec<i64> = placed.iter().map(|(l, _)| l.key).collect();
+    let added = statements::insert_rows(tx, &leaf_keys, at, bytes)?;
+    // Only a leaf that can split needs its size; those not known are counted
+    // now, with the new row, in one statement.
+    let splittable = |l: &Leaf| refinement(l.pass, l.level + 1, &Record::default()).is_some();
+    let unknown: Vec<i64> = placed
+        .iter()
+        .filter(|(l, held)| held.is_none() && splittable(l))
+        .map(|(l, _)| l.key)
+        .collect();
+    let counted = if unknown.is_empty() {
+        HashMap::new()
+    } else {
+        statements::counts_of(tx, &unknown)?
     };
-    if size > MAX_BLOCK {
-        split(tx, keys, leaf)?;
+    for &(leaf, held) in placed.iter().filter(|(l, _)| splittable(l)) {
+        let size = match held {
+            Some(n) => n + i64::from(added.contains(&leaf.key)),
+            None => counted.get(&leaf.key).copied().unwrap_or(0),
+        };
+        if size > MAX_BLOCK {
+            split(tx, keys, leaf)?;
+        }
     }
     Ok(())
 }
@@ -328,7 +326,7 @@ fn split(tx: &mut Tx<'_>, keys: &Keys, leaf: Leaf) -> Result<(), StoreError> {
             pass: leaf.pass,
             level: leaf.level + 1,
         };
-        insert(tx, keys, below, (&site, &local_id), &bytes, None)?;
+        insert(tx, keys, &[(below, None)], (&site, &local_id), &bytes)?;
     }
     Ok(())
 }
@@ -496,45 +494,4 @@ pub(crate) fn rebuild(tx: &mut Tx<'_>, keys: &Keys, cfg: &Config) -> Result<u64,
         }
     }
     Ok(indexed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rusqlite::StatementStatus;
-
-    /// The literal limits in the SQL are the constants.
-    #[test]
-    fn the_sql_limits_are_the_bounds() {
-        let read = format!("LIMIT {MAX_BLOCK_READ}");
-        assert!(SEARCH_SQLITE.ends_with(&read) && SEARCH_POSTGRES.ends_with(&read));
-        assert!(COUNT_LEAF.contains(&format!("LIMIT {}) AS b", MAX_BLOCK + 1)));
-    }
-
-    /// The search runs once per leaf for every new record: SQLite must reuse
-    /// its plan rather than re-prepare it per run (an ORDER BY did, on some
-    /// bound keys). Fails on the statement with an ORDER BY.
-    #[test]
-    fn the_search_is_planned_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = crate::db::sqlite::open(&dir.path().join("t.db")).unwrap();
-        for i in 0..2_000_i64 {
-            conn.execute(
-                "INSERT INTO linkage_blocks (key, site, local_id, record) VALUES (?1, 's', ?2, x'00')",
-                rusqlite::params![(i % 50).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64), i.to_string()],
-            )
-            .unwrap();
-        }
-        let mut stmt = conn.prepare(SEARCH_SQLITE).unwrap();
-        let mut rows = 0;
-        for i in 0..1_000_i64 {
-            let key = (i % 50).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64);
-            let mut found = stmt.query([key]).unwrap();
-            while found.next().unwrap().is_some() {
-                rows += 1;
-            }
-        }
-        assert_eq!(rows, 1_000 * 40);
-        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
-    }
 }

@@ -61,14 +61,25 @@ pub(crate) fn person_veto(
     record: Option<&Record>,
 ) -> Result<Option<PersonVeto>, StoreError> {
     // Sorted here rather than by ORDER BY, which makes SQLite re-plan the
-    // statement on many runs (see `blocks::search`).
+    // statement on many runs (see `blocks::search`). The comparison records come
+    // with the local ids: one statement, where one per record was a round trip
+    // each on PostgreSQL.
     let mut rows = tx.query(
-        "SELECT site, local_id, idat = ?2 FROM local_ids WHERE person_id = ?1",
+        "SELECT site, local_id, idat = ?2, (SELECT record FROM linkage_records r
+           WHERE r.site = l.site AND r.local_id = l.local_id)
+         FROM local_ids l WHERE person_id = ?1",
         params![person, crate::db::ERASED_IDAT],
-        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<bool>(2)?)),
+        |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<bool>(2)?,
+                r.get::<Option<Vec<u8>>>(3)?,
+            ))
+        },
     )?;
     rows.sort_unstable();
-    for (their_site, local_id, erased) in rows {
+    for (their_site, local_id, erased, bytes) in rows {
         let reason = if their_site == site {
             Some(Reason::SameSite)
         } else if erased {
@@ -76,7 +87,11 @@ pub(crate) fn person_veto(
             // that found the person links the record, so its site gets an order.
             None
         } else {
-            match (record, stored_record(tx, &their_site, &local_id)?) {
+            let theirs = match bytes.as_deref().and_then(Record::from_bytes) {
+                Some(r) => Some(r),
+                None => stored_record(tx, &their_site, &local_id)?,
+            };
+            match (record, theirs) {
                 (Some(ours), Some(theirs)) => {
                     oncofed_linkage::veto(ours, &theirs).map(Reason::Identity)
                 }
