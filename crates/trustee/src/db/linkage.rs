@@ -31,7 +31,6 @@
 
 use super::sql::Param;
 use super::{Conn, StoreError, Tx, now, params};
-use std::collections::HashMap;
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
 use crate::linkage::blocks;
 use crate::linkage::probabilistic as prob;
@@ -39,6 +38,7 @@ use crate::linkage::veto;
 use oncofed_linkage::Outcome;
 use oncofed_model::SiteId;
 use oncofed_trustee_api::PseudonymPair;
+use std::collections::HashMap;
 
 /// The `idat` of a local id whose person's IDAT was erased on withdrawal.
 pub(crate) const ERASED_IDAT: &str = "";
@@ -325,8 +325,7 @@ fn key_owners<'k>(
     tx: &mut Tx<'_>,
     wanted: impl Iterator<Item = &'k BlockingKey>,
 ) -> Result<HashMap<BlockingKey, i64>, StoreError> {
-    const SQL: &str =
-        "SELECT key, person_id FROM blocking_keys WHERE key IN (?1, ?2, ?3, ?4, ?5)";
+    const SQL: &str = "SELECT key, person_id FROM blocking_keys WHERE key IN (?1, ?2, ?3, ?4, ?5)";
     let wanted: Vec<&BlockingKey> = wanted.collect();
     let mut owners = HashMap::new();
     for chunk in wanted.chunks(OWNER_KEYS) {

@@ -152,11 +152,7 @@ pub(super) fn insert_rows(
     let mut added = HashSet::new();
     for chunk in keys.chunks(KEYS_PER_STATEMENT) {
         let tail: [&dyn Param; 3] = [&site, &local_id, &bytes];
-        let params: Vec<&dyn Param> = chunk
-            .iter()
-            .map(|k| k as &dyn Param)
-            .chain(tail)
-            .collect();
+        let params: Vec<&dyn Param> = chunk.iter().map(|k| k as &dyn Param).chain(tail).collect();
         let sql = &INSERT_ROWS[chunk.len() - 1];
         added.extend(tx.query(sql, &params, |r| r.get::<i64>(0))?);
     }
@@ -226,7 +222,10 @@ mod tests {
             }
         }
         let counts = counts_of(&mut tx, &[7, -9, 11]).unwrap();
-        assert_eq!(counts, HashMap::from([(7, 3), (-9, MAX_BLOCK + 1), (11, 0)]));
+        assert_eq!(
+            counts,
+            HashMap::from([(7, 3), (-9, MAX_BLOCK + 1), (11, 0)])
+        );
     }
 
     /// The statements bind exactly the parameters the callers pass.
