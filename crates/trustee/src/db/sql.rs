@@ -1,12 +1,16 @@
 //! The one SQL surface the trust-centre store's queries are written against, with
 //! a SQLite and a PostgreSQL implementation.
 //!
-//! Every query of the store (`db::*`, `linkage::{probabilistic, veto, review,
-//! pprl}`) is written once, in the SQL both engines accept: `?N` placeholders
-//! (rewritten to `$N` for PostgreSQL), `INSERT … ON CONFLICT DO NOTHING`,
-//! `RETURNING id` for new row ids, integer columns read as `i64`, binary as
-//! `Vec<u8>`. A second copy of each query per engine would drift; one copy run by
-//! one conformance suite on both (`db::conformance`) cannot.
+//! Every query of the store (`db::*`, `linkage::{blocks, probabilistic, veto,
+//! review, pprl}`) is written once, in the SQL both engines accept: `?N`
+//! placeholders (rewritten to `$N` for PostgreSQL), `INSERT … ON CONFLICT DO
+//! NOTHING`, `RETURNING` for new row ids and inserted keys, integer columns read
+//! as `i64`, binary as `Vec<u8>`. A second copy of each query per engine would
+//! drift; one copy run by one conformance suite on both (`db::conformance`)
+//! cannot. The one difference is the leaf search's `ORDER BY`, which PostgreSQL
+//! needs and SQLite must not have (`linkage::blocks::statements`). On PostgreSQL
+//! every statement is a round trip, so the hot path asks for many keys per
+//! statement instead of one statement per key.
 //!
 //! Transactions keep SQLite's semantics on PostgreSQL:
 //! - a write transaction ([`Conn::write_tx`]) is `BEGIN IMMEDIATE` on SQLite (one
