@@ -186,7 +186,8 @@ conformance_tests! {
         the_service_cleans_up_after_an_erasure;
     feed: the_feed_pages_a_sites_persons_in_version_order;
     blocking: an_oversized_block_splits_and_keeps_its_records_findable,
-        blocking_keys_are_keyed_and_rotate;
+        blocking_keys_are_keyed_and_rotate,
+        a_new_record_costs_a_bounded_number_of_statements;
     portal: access_codes_work_once_lock_and_expire,
         usage_reports_and_the_view_are_per_person;
     schema: reopening_keeps_data_and_the_schema_is_current,

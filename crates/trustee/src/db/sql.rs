@@ -206,6 +206,19 @@ impl Row<'_> {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Statements this thread ran through a [`Tx`]: the conformance suite bounds
+    /// a path's statements, each a round trip on PostgreSQL.
+    pub(crate) static STATEMENTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one statement (tests only).
+fn counted() {
+    #[cfg(test)]
+    STATEMENTS.with(|n| n.set(n.get() + 1));
+}
+
 /// `?N` placeholders as PostgreSQL's `$N` (the store's SQL has no other `?`).
 fn dollars(sql: &str) -> String {
     sql.replace('?', "$")
@@ -227,6 +240,7 @@ impl Tx<'_> {
 
     /// Runs a statement; returns the number of rows it changed.
     pub(crate) fn execute(&mut self, sql: &str, params: &[&dyn Param]) -> Result<u64, StoreError> {
+        counted();
         match self {
             Tx::Sqlite(tx) => {
                 let p: Vec<&dyn rusqlite::ToSql> = params.iter().map(|p| p.sqlite()).collect();
@@ -247,6 +261,7 @@ impl Tx<'_> {
         params: &[&dyn Param],
         mut f: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
+        counted();
         match self {
             Tx::Sqlite(tx) => {
                 let p: Vec<&dyn rusqlite::ToSql> = params.iter().map(|p| p.sqlite()).collect();
@@ -276,6 +291,7 @@ impl Tx<'_> {
         params: &[&dyn Param],
         f: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
+        counted();
         match self {
             Tx::Sqlite(tx) => {
                 let p: Vec<&dyn rusqlite::ToSql> = params.iter().map(|p| p.sqlite()).collect();
