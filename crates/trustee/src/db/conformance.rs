@@ -8,7 +8,8 @@
 //! pass exactly the same checks: linkage across sites (also from concurrent
 //! connections), resolve, the review queue
 //! and merges, PPRL, consents, the consent feed's change log, the withdrawal cascade and its erasure of IDAT,
-//! domains, re-contact, migrations and the key check.
+//! domains, re-contact, migrations and the key check, and the bound on the
+//! statements (round trips on PostgreSQL) a new record costs.
 //!
 //! Unit tests rather than an integration test: the store's functions are
 //! crate-private, and the suite checks them below the HTTP layer, where the
