@@ -326,11 +326,10 @@ fn key_owners<'k>(
     wanted: impl Iterator<Item = &'k BlockingKey>,
 ) -> Result<HashMap<BlockingKey, i64>, StoreError> {
     const SQL: &str = "SELECT key, person_id FROM blocking_keys WHERE key IN (?1, ?2, ?3, ?4, ?5)";
-    let wanted: Vec<&BlockingKey> = wanted.collect();
+    let wanted: Vec<&[u8]> = wanted.map(|k| &k[..]).collect();
     let mut owners = HashMap::new();
     for chunk in wanted.chunks(OWNER_KEYS) {
-        let mut bound: Vec<Option<&[u8]>> = chunk.iter().map(|k| Some(&k[..])).collect();
-        bound.resize(OWNER_KEYS, None);
+        let bound = super::sql::padded(chunk, OWNER_KEYS);
         let params: Vec<&dyn Param> = bound.iter().map(|k| k as &dyn Param).collect();
         let rows = tx.query(SQL, &params, |r| {
             Ok((r.get::<Vec<u8>>(0)?, r.get::<i64>(1)?))

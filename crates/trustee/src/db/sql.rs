@@ -219,6 +219,15 @@ fn counted() {
     STATEMENTS.with(|n| n.set(n.get() + 1));
 }
 
+/// The values of one `IN (…)`-style statement with `len` placeholders, unused
+/// ones `NULL` (which matches nothing): a statement of fixed shape is prepared
+/// once per connection, however many values a call has.
+pub(crate) fn padded<T: Copy>(chunk: &[T], len: usize) -> Vec<Option<T>> {
+    let mut values: Vec<Option<T>> = chunk.iter().copied().map(Some).collect();
+    values.resize(len, None);
+    values
+}
+
 /// `?N` placeholders as PostgreSQL's `$N` (the store's SQL has no other `?`).
 fn dollars(sql: &str) -> String {
     sql.replace('?', "$")

@@ -148,22 +148,27 @@ fn leaves(
         })
         .collect();
     while !level.is_empty() {
-        // A key past its pass's last level is a leaf whether split or not.
-        let (open, last): (Vec<Leaf>, Vec<Leaf>) = level
-            .into_iter()
-            .partition(|l| refinement(l.pass, l.level + 1, record).is_some());
-        out.extend(last);
-        let open_keys: Vec<i64> = open.iter().map(|l| l.key).collect();
+        // A key past its pass's last level is a leaf whether split or not; the
+        // others go on with the value that would refine them.
+        let mut open = Vec::new();
+        for leaf in level {
+            match refinement(leaf.pass, leaf.level + 1, record) {
+                Some(value) => open.push((leaf, value)),
+                None => out.push(leaf),
+            }
+        }
+        let open_keys: Vec<i64> = open.iter().map(|(l, _)| l.key).collect();
         let split = statements::split_among(tx, &open_keys)?;
         level = Vec::new();
-        for leaf in open {
-            match refinement(leaf.pass, leaf.level + 1, record) {
-                Some(value) if split.contains(&leaf.key) => level.push(Leaf {
+        for (leaf, value) in open {
+            if split.contains(&leaf.key) {
+                level.push(Leaf {
                     key: child(keys, leaf.key, &value),
                     pass: leaf.pass,
                     level: leaf.level + 1,
-                }),
-                _ => out.push(leaf),
+                });
+            } else {
+                out.push(leaf);
             }
         }
     }

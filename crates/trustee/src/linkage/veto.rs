@@ -89,7 +89,7 @@ pub(crate) fn person_veto(
         } else {
             let theirs = match bytes.as_deref().and_then(Record::from_bytes) {
                 Some(r) => Some(r),
-                None => stored_record(tx, &their_site, &local_id)?,
+                None => idat_record(tx, &their_site, &local_id)?,
             };
             match (record, theirs) {
                 (Some(ours), Some(theirs)) => {
@@ -124,6 +124,12 @@ pub(crate) fn stored_record(
     if let Some(record) = bytes.as_deref().and_then(Record::from_bytes) {
         return Ok(Some(record));
     }
+    idat_record(tx, site, local_id)
+}
+
+/// The comparison record of a registered local id normalised from its IDAT:
+/// [`stored_record`]'s fallback where the index has none.
+fn idat_record(tx: &mut Tx<'_>, site: &str, local_id: &str) -> Result<Option<Record>, StoreError> {
     let idat: Option<String> = tx.query_opt(
         "SELECT idat FROM local_ids WHERE site = ?1 AND local_id = ?2",
         params![site, local_id],

@@ -90,9 +90,7 @@ static COUNT_LEAVES: LazyLock<String> = LazyLock::new(|| {
 
 /// A chunk of keys padded with `NULL` to [`KEYS_PER_STATEMENT`].
 fn padded(chunk: &[i64]) -> Vec<Option<i64>> {
-    let mut keys: Vec<Option<i64>> = chunk.iter().copied().map(Some).collect();
-    keys.resize(KEYS_PER_STATEMENT, None);
-    keys
+    crate::db::sql::padded(chunk, KEYS_PER_STATEMENT)
 }
 
 /// Which of `keys` are split.
