@@ -133,6 +133,9 @@ pub fn apply(client: &mut Client, ledger: Ledger, steps: &[&str]) -> Result<i64,
 pub struct Target {
     /// The driver's configuration (with the password, if the URL had one).
     pub config: Config,
+    /// The same for the asynchronous driver under it, for connections that
+    /// pipeline statements (`postgres::Config` does not expose it).
+    pub async_config: tokio_postgres::Config,
     /// `postgres://user@host:port/database`, never the password.
     pub described: String,
 }
@@ -165,17 +168,25 @@ impl Target {
     /// `application_name` unless given.
     pub fn parse(url: &str, application: &str) -> Result<Self, TargetError> {
         let mut config: Config = url.parse().map_err(TargetError::Unparsable)?;
+        let mut async_config: tokio_postgres::Config =
+            url.parse().map_err(TargetError::Unparsable)?;
         let described = describe(&config);
         if !local_only(&config) {
             return Err(TargetError::PlainTextRemote(described));
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(10));
+            async_config.connect_timeout(std::time::Duration::from_secs(10));
         }
         if config.get_application_name().is_none() {
             config.application_name(application);
+            async_config.application_name(application);
         }
-        Ok(Self { config, described })
+        Ok(Self {
+            config,
+            async_config,
+            described,
+        })
     }
 }
 

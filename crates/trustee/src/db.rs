@@ -29,6 +29,7 @@ pub(crate) mod deletions;
 pub(crate) mod domains;
 mod linkage;
 pub(crate) mod patients;
+mod pipelined;
 pub(crate) mod postgres;
 pub(crate) mod recontact;
 pub(crate) mod sql;
@@ -129,7 +130,34 @@ pub enum StoreError {
 
 impl From<::postgres::Error> for StoreError {
     fn from(e: ::postgres::Error) -> Self {
+        let db = e.as_db_error();
+        if db.is_some_and(|d| {
+            d.code() == &::postgres::error::SqlState::UNIQUE_VIOLATION
+                && d.constraint() == Some(PSEUDONYM_CONSTRAINT)
+        }) {
+            // A new person's pseudonym, inserted without `ON CONFLICT`.
+            return Self::PseudonymCollision;
+        }
         Self::Postgres(sql::pg_reason(&e))
+    }
+}
+
+/// PostgreSQL's name of `site_pseudonyms`' primary key.
+const PSEUDONYM_CONSTRAINT: &str = "site_pseudonyms_pkey";
+
+impl StoreError {
+    /// [`StoreError::PseudonymCollision`] for SQLite's unique-constraint error
+    /// on `site_pseudonyms` (PostgreSQL's is mapped in `From`), else `self`.
+    pub(crate) fn collision_if_unique(self) -> Self {
+        match &self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(f, Some(message)))
+                if f.code == rusqlite::ErrorCode::ConstraintViolation
+                    && message.contains("site_pseudonyms.pseudonym") =>
+            {
+                Self::PseudonymCollision
+            }
+            _ => self,
+        }
     }
 }
 

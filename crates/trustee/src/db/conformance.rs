@@ -194,7 +194,8 @@ conformance_tests! {
     schema: reopening_keeps_data_and_the_schema_is_current,
         a_newer_schema_is_refused_before_anything_is_written,
         another_key_is_refused,
-        engine_errors_carry_no_values;
+        engine_errors_carry_no_values,
+        a_failed_write_sent_later_is_never_committed_over;
 }
 
 /// The pseudonym key of the suite.

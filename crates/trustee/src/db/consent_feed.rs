@@ -56,18 +56,17 @@ pub(crate) const MIGRATION_POSTGRES: &str = "
 /// rows. Call it inside the transaction that makes the change.
 pub(crate) fn record_change(tx: &mut Tx<'_>, person: i64) -> Result<(), StoreError> {
     record_new_person(tx, person)?;
-    tx.execute(
+    tx.execute_later(
         "DELETE FROM consent_changes WHERE person_id = ?1
          AND version < (SELECT MAX(version) FROM consent_changes)",
         params![person],
-    )?;
-    Ok(())
+    )
 }
 
 /// [`record_change`] for a person created in this transaction, who has no older
 /// rows to drop: one statement instead of two for every new person.
 pub(crate) fn record_new_person(tx: &mut Tx<'_>, person: i64) -> Result<(), StoreError> {
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO consent_changes (version, person_id, changed_at)
          SELECT COALESCE(MAX(version), 0) + 1, ?1, ?2 FROM consent_changes",
         params![person, super::now()],

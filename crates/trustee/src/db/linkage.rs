@@ -142,7 +142,7 @@ fn link_one(
             return Ok(Err(Refusal::Withdrawn { person: person.row }));
         }
         if stored != item.idat_json {
-            tx.execute(
+            tx.execute_later(
                 "UPDATE local_ids SET idat = ?3, updated_at = ?4 WHERE site = ?1 AND local_id = ?2",
                 params![site.as_str(), item.local_id, item.idat_json, now],
             )?;
@@ -161,14 +161,11 @@ fn link_one(
         .map(|r| keys.tombstone_keys(r))
         .unwrap_or_default();
     let owners = key_owners(tx, item.keys.kvnr.iter().chain(&tombstone_keys))?;
-    let by_number = match item.keys.kvnr.as_ref().and_then(|k| owners.get(k)) {
-        Some(&row) => Some(person_state(tx, row)?),
-        None => None,
-    };
-    if let Some(person) = tombstone(tx, &tombstone_keys, &owners, &item.keys, by_number)? {
+    let by_number = item.keys.kvnr.as_ref().and_then(|k| owners.get(k));
+    if let Some(person) = tombstone(&tombstone_keys, &owners, &item.keys, by_number) {
         return Ok(Err(Refusal::Withdrawn { person }));
     }
-    let by_number = by_number.map(|(p, _)| p);
+    let by_number = by_number.map(|o| o.person);
     let mut review = None;
     // The index search of a scored record, reused when it is indexed below.
     let mut searched = None;
@@ -235,7 +232,7 @@ fn link_one(
             }
         }
     };
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO local_ids (site, local_id, person_id, idat, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![site.as_str(), item.local_id, person.row, item.idat_json, now],
     )?;
@@ -260,34 +257,30 @@ pub(crate) fn person_by_row(tx: &mut Tx<'_>, row: i64) -> Result<Person, StoreEr
     })
 }
 
-/// The erased person a new record belongs to, if any: `by_number`, the person
-/// its insurance number names with whether they are erased (a withdrawn person
-/// keeps the keyed number, whatever a veto would say: the number identifies
-/// them), or the one whose tombstone ([`Keys::tombstone_keys`], `tombstones`,
-/// their owners in `owners`) the record's identity matches, unless the
-/// insurance numbers differ. An erased person's records are out of the
-/// probabilistic index, so scoring can never reach them.
+/// The erased person a new record belongs to, if any: `by_number`, the owner
+/// of its insurance-number key (a withdrawn person keeps the keyed number,
+/// whatever a veto would say: the number identifies them), or the erased owner
+/// of one of its tombstone keys ([`Keys::tombstone_keys`], `tombstones`, their
+/// owners in `owners`) unless the insurance numbers differ. An erased person's
+/// records are out of the probabilistic index, so scoring can never reach them.
 fn tombstone(
-    tx: &mut Tx<'_>,
     tombstones: &[BlockingKey],
-    owners: &HashMap<BlockingKey, i64>,
+    owners: &HashMap<BlockingKey, Owner>,
     ours: &BlockingKeys,
-    by_number: Option<(Person, bool)>,
-) -> Result<Option<i64>, StoreError> {
-    if let Some((p, true)) = by_number {
-        return Ok(Some(p.row));
+    by_number: Option<&Owner>,
+) -> Option<i64> {
+    if let Some(o) = by_number.filter(|o| o.erased) {
+        return Some(o.person.row);
     }
-    for key in tombstones {
-        let Some(&row) = owners.get(key) else {
-            continue;
-        };
-        if is_erased(tx, row)?
-            && !prob::person_kvnr_differs(tx, row, ours.kvnr.as_ref().map(|k| &k[..]))?
-        {
-            return Ok(Some(row));
-        }
-    }
-    Ok(None)
+    tombstones
+        .iter()
+        .filter_map(|key| owners.get(key))
+        .find(|o| {
+            // Both have an insurance number, and they differ.
+            let differ = matches!((&o.kvnr_key, &ours.kvnr), (Some(t), Some(k)) if t[..] != k[..]);
+            o.erased && !differ
+        })
+        .map(|o| o.person.row)
 }
 
 /// Whether the person's IDAT was erased on withdrawal.
@@ -298,19 +291,14 @@ fn is_erased(tx: &mut Tx<'_>, row: i64) -> Result<bool, StoreError> {
     )
 }
 
-/// The person stored at `row`, and whether their IDAT was erased on withdrawal.
-fn person_state(tx: &mut Tx<'_>, row: i64) -> Result<(Person, bool), StoreError> {
-    tx.query_one(
-        "SELECT pid, erased_at IS NOT NULL FROM persons WHERE id = ?1",
-        params![row],
-        |r| {
-            let person = Person {
-                row,
-                pid: pid_from(r.get(0)?)?,
-            };
-            Ok((person, r.get::<bool>(1)?))
-        },
-    )
+/// The person an exact linkage key belongs to, as [`key_owners`] reads them.
+#[derive(Debug, Clone)]
+struct Owner {
+    person: Person,
+    /// Their IDAT was erased on withdrawal.
+    erased: bool,
+    /// Their insurance-number key, if they have one.
+    kvnr_key: Option<Vec<u8>>,
 }
 
 /// Keys asked for in one [`key_owners`] statement: an insurance number and the
@@ -318,27 +306,37 @@ fn person_state(tx: &mut Tx<'_>, row: i64) -> Result<(Person, bool), StoreError>
 const OWNER_KEYS: usize = 5;
 
 /// The person each of `wanted` (exact linkage keys) belongs to, for those that
-/// belong to one: one statement for up to [`OWNER_KEYS`] keys (unused
-/// placeholders bound as `NULL`, which matches nothing), where a lookup each
-/// was a round trip each on PostgreSQL.
+/// belong to one, with what the linkage asks of them: one statement for up to
+/// [`OWNER_KEYS`] keys (unused placeholders bound as `NULL`, which matches
+/// nothing), where a lookup each was a round trip each on PostgreSQL.
 fn key_owners<'k>(
     tx: &mut Tx<'_>,
     wanted: impl Iterator<Item = &'k BlockingKey>,
-) -> Result<HashMap<BlockingKey, i64>, StoreError> {
-    const SQL: &str = "SELECT key, person_id FROM blocking_keys WHERE key IN (?1, ?2, ?3, ?4, ?5)";
+) -> Result<HashMap<BlockingKey, Owner>, StoreError> {
+    const SQL: &str = "SELECT b.key, p.id, p.pid, p.erased_at IS NOT NULL, p.kvnr_key
+         FROM blocking_keys b JOIN persons p ON p.id = b.person_id
+         WHERE b.key IN (?1, ?2, ?3, ?4, ?5)";
     let wanted: Vec<&[u8]> = wanted.map(|k| &k[..]).collect();
     let mut owners = HashMap::new();
     for chunk in wanted.chunks(OWNER_KEYS) {
         let bound = super::sql::padded(chunk, OWNER_KEYS);
         let params: Vec<&dyn Param> = bound.iter().map(|k| k as &dyn Param).collect();
         let rows = tx.query(SQL, &params, |r| {
-            Ok((r.get::<Vec<u8>>(0)?, r.get::<i64>(1)?))
+            let owner = Owner {
+                person: Person {
+                    row: r.get(1)?,
+                    pid: pid_from(r.get(2)?)?,
+                },
+                erased: r.get(3)?,
+                kvnr_key: r.get(4)?,
+            };
+            Ok((r.get::<Vec<u8>>(0)?, owner))
         })?;
-        for (key, row) in rows {
+        for (key, owner) in rows {
             let key: BlockingKey = key
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("stored linkage key".into()))?;
-            owners.insert(key, row);
+            owners.insert(key, owner);
         }
     }
     Ok(owners)
@@ -375,13 +373,13 @@ fn register_keys(
 ) -> Result<(), StoreError> {
     let Some(k) = &keys.kvnr else { return Ok(()) };
     if holder != Holder::KeyOwner {
-        tx.execute(
+        tx.execute_later(
             "INSERT INTO blocking_keys (key, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![&k[..], person],
         )?;
     }
     if holder != Holder::Created {
-        tx.execute(
+        tx.execute_later(
             "UPDATE persons SET kvnr_key = ?2 WHERE id = ?1 AND kvnr_key IS NULL",
             params![person, &k[..]],
         )?;
@@ -400,6 +398,18 @@ pub(crate) fn register_site_pseudonym(
     created: bool,
 ) -> Result<(), StoreError> {
     let pseudonym = keys.site_pseudonym(site, &person.pid);
+    if created {
+        // A new person's pseudonyms are new: sent without waiting and without
+        // `ON CONFLICT`, so a collision fails the batch (on PostgreSQL with the
+        // next statement that waits, `StoreError::from`).
+        tx.execute_later(
+            "INSERT INTO site_pseudonyms (pseudonym, site, person_id) VALUES (?1, ?2, ?3)",
+            params![pseudonym.as_str(), site.as_str(), person.row],
+        )
+        .map_err(StoreError::collision_if_unique)?;
+        // The site must learn that the person exists, with their consents (feed).
+        return super::consent_feed::record_new_person(tx, person.row);
+    }
     let inserted = tx.execute(
         "INSERT INTO site_pseudonyms (pseudonym, site, person_id) VALUES (?1, ?2, ?3)
          ON CONFLICT DO NOTHING",
@@ -407,11 +417,7 @@ pub(crate) fn register_site_pseudonym(
     )?;
     if inserted == 1 {
         // The site must learn that the person exists, with their consents (feed).
-        if created {
-            super::consent_feed::record_new_person(tx, person.row)?;
-        } else {
-            super::consent_feed::record_change(tx, person.row)?;
-        }
+        super::consent_feed::record_change(tx, person.row)?;
     }
     if inserted == 0 {
         let (s, p): (String, i64) = tx.query_one(

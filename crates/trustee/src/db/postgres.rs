@@ -14,7 +14,8 @@
 //!
 //! # Blocking
 //!
-//! `postgres::Client` blocks on a runtime of its own and panics inside an async
+//! The connection ([`super::pipelined::PgConn`], and the `postgres::Client` the
+//! migrations run on) blocks on a runtime of its own and panics inside an async
 //! context: [`connect`] and every query run on tokio's blocking pool (`Db` does
 //! that). Dropping a connection is safe anywhere.
 //!
@@ -204,12 +205,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 pub(crate) const ERASED_TABLES: &str = "local_ids, linkage_blocks, linkage_records, review_items";
 
 /// Connects to `url` (refusing hosts beyond this machine) and migrates the
-/// schema. Blocking.
+/// schema (on a blocking client of its own, closed after). Blocking.
 pub(crate) fn connect(url: &str) -> Result<PgConn, StoreError> {
     let target = Target::parse(url, "oncofed-trustee")?;
-    let mut conn = PgConn::connect(&target)?;
-    match oncofed_migrate::postgres::apply(conn.client()?, LEDGER, MIGRATIONS) {
-        Ok(_) => Ok(conn),
+    let mut client = blocking_client(&target)?;
+    let migrated = oncofed_migrate::postgres::apply(&mut client, LEDGER, MIGRATIONS);
+    close(client);
+    match migrated {
+        Ok(_) => PgConn::connect(&target),
         Err(PgMigrateError::TooNew {
             found, supported, ..
         }) => Err(StoreError::SchemaTooNew {
@@ -224,12 +227,31 @@ pub(crate) fn connect(url: &str) -> Result<PgConn, StoreError> {
 /// without migrating. Blocking.
 pub(crate) fn version_at(url: &str) -> Result<i64, StoreError> {
     let target = Target::parse(url, "oncofed-trustee")?;
-    let mut conn = PgConn::connect(&target)?;
-    match oncofed_migrate::postgres::version(conn.client()?, LEDGER) {
+    let mut client = blocking_client(&target)?;
+    let version = oncofed_migrate::postgres::version(&mut client, LEDGER);
+    close(client);
+    match version {
         Ok(v) => Ok(v),
         Err(PgMigrateError::Postgres { source, .. }) => Err(source.into()),
         Err(PgMigrateError::TooNew { found, .. }) => Ok(found),
     }
+}
+
+/// A blocking client, for the migrations `oncofed_migrate` runs.
+fn blocking_client(target: &Target) -> Result<postgres::Client, StoreError> {
+    target
+        .config
+        .connect(postgres::NoTls)
+        .map_err(|e| StoreError::Connect {
+            target: target.described.clone(),
+            reason: super::sql::pg_reason(&e),
+        })
+}
+
+/// Closes a blocking client on a plain thread: it blocks on a runtime of its
+/// own, which panics inside an async context.
+fn close(client: postgres::Client) {
+    let _ = std::thread::spawn(move || drop(client)).join();
 }
 
 /// Runs `VACUUM (ANALYZE)` on the tables a withdrawal erases rows from: the space
@@ -237,9 +259,7 @@ pub(crate) fn version_at(url: &str) -> Result<i64, StoreError> {
 /// archives or backups (see ARCHITECTURE.md, "Erasure on withdrawal"). No
 /// exclusive lock: pseudonymisation goes on meanwhile. Blocking.
 pub(crate) fn vacuum_erased(conn: &mut PgConn) -> Result<(), StoreError> {
-    conn.client()?
-        .batch_execute(&format!("VACUUM (ANALYZE) {ERASED_TABLES}"))?;
-    Ok(())
+    conn.batch_execute(&format!("VACUUM (ANALYZE) {ERASED_TABLES}"))
 }
 
 #[cfg(test)]

@@ -26,10 +26,8 @@
 //! can be local ids or pseudonymised values).
 
 use super::StoreError;
-use std::collections::HashMap;
 
-/// The advisory lock every PostgreSQL write transaction takes: "oncotrst" in ASCII.
-pub(crate) const WRITE_LOCK: i64 = 0x6f6e_636f_7472_7374;
+pub(crate) use super::pipelined::{PgConn, WRITE_LOCK};
 
 /// A query parameter both engines can bind (integers, floats, text, bytes, and
 /// `Option`s of them).
@@ -74,51 +72,6 @@ pub(crate) enum Conn {
     Postgres(Box<PgConn>),
 }
 
-/// A PostgreSQL connection with its prepared statements (one round trip per
-/// statement instead of two) and what it needs to reconnect.
-pub(crate) struct PgConn {
-    /// `None` only while dropping.
-    client: Option<postgres::Client>,
-    statements: HashMap<String, postgres::Statement>,
-    target: oncofed_migrate::postgres::Target,
-}
-
-impl PgConn {
-    /// Connects (blocking).
-    pub(crate) fn connect(target: &oncofed_migrate::postgres::Target) -> Result<Self, StoreError> {
-        Ok(Self {
-            client: Some(open_pg(target)?),
-            statements: HashMap::new(),
-            target: target.clone(),
-        })
-    }
-
-    /// The client, reopened first if the server closed it (migrations, `VACUUM`).
-    pub(crate) fn client(&mut self) -> Result<&mut postgres::Client, StoreError> {
-        pg_client(&mut self.client, &mut self.statements, &self.target)
-    }
-}
-
-fn open_pg(target: &oncofed_migrate::postgres::Target) -> Result<postgres::Client, StoreError> {
-    target
-        .config
-        .connect(postgres::NoTls)
-        .map_err(|e| StoreError::Connect {
-            target: target.described.clone(),
-            reason: pg_reason(&e),
-        })
-}
-
-impl Drop for PgConn {
-    fn drop(&mut self) {
-        // Closing blocks on the client's own runtime, which panics inside an async
-        // context: close on a plain thread, so dropping is safe everywhere.
-        if let Some(client) = self.client.take() {
-            let _ = std::thread::spawn(move || drop(client)).join();
-        }
-    }
-}
-
 /// What of a PostgreSQL error may be shown: the SQLSTATE and the server's
 /// message, never its `DETAIL` (key values) or `WHERE`.
 pub(crate) fn pg_reason(e: &postgres::Error) -> String {
@@ -139,12 +92,9 @@ impl Conn {
             Conn::Sqlite(c) => Ok(Tx::Sqlite(
                 c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
             )),
-            Conn::Postgres(pg) => {
-                let client = pg_client(&mut pg.client, &mut pg.statements, &pg.target)?;
-                let mut tx = client.transaction()?;
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-                Ok(Tx::Postgres(tx, &mut pg.statements))
-            }
+            Conn::Postgres(pg) => Ok(Tx::Postgres(pg.transaction(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+            ))?)),
         }
     }
 
@@ -152,40 +102,19 @@ impl Conn {
     pub(crate) fn read_tx(&mut self) -> Result<Tx<'_>, StoreError> {
         match self {
             Conn::Sqlite(c) => Ok(Tx::Sqlite(c.transaction()?)),
-            Conn::Postgres(pg) => {
-                let client = pg_client(&mut pg.client, &mut pg.statements, &pg.target)?;
-                let tx = client
-                    .build_transaction()
-                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                    .read_only(true)
-                    .start()?;
-                Ok(Tx::Postgres(tx, &mut pg.statements))
-            }
+            Conn::Postgres(pg) => Ok(Tx::Postgres(
+                pg.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?,
+            )),
         }
     }
-}
-
-fn pg_client<'c>(
-    client: &'c mut Option<postgres::Client>,
-    statements: &mut HashMap<String, postgres::Statement>,
-    target: &oncofed_migrate::postgres::Target,
-) -> Result<&'c mut postgres::Client, StoreError> {
-    if client.as_ref().is_none_or(postgres::Client::is_closed) {
-        statements.clear();
-        *client = Some(open_pg(target)?);
-    }
-    Ok(client.as_mut().expect("connection was just opened"))
 }
 
 /// A transaction of either engine: rolled back when dropped without [`Tx::commit`].
 pub(crate) enum Tx<'c> {
     /// SQLite.
     Sqlite(rusqlite::Transaction<'c>),
-    /// PostgreSQL, with the connection's statement cache.
-    Postgres(
-        postgres::Transaction<'c>,
-        &'c mut HashMap<String, postgres::Statement>,
-    ),
+    /// PostgreSQL, pipelining its writes ([`super::pipelined`]).
+    Postgres(super::pipelined::PgTx<'c>),
 }
 
 /// One result row of either engine.
@@ -228,38 +157,37 @@ pub(crate) fn padded<T: Copy>(chunk: &[T], len: usize) -> Vec<Option<T>> {
     values
 }
 
-/// `?N` placeholders as PostgreSQL's `$N` (the store's SQL has no other `?`).
-fn dollars(sql: &str) -> String {
-    sql.replace('?', "$")
-}
-
 impl Tx<'_> {
-    fn pg_statement(
-        tx: &mut postgres::Transaction<'_>,
-        cache: &mut HashMap<String, postgres::Statement>,
-        sql: &str,
-    ) -> Result<postgres::Statement, StoreError> {
-        if let Some(s) = cache.get(sql) {
-            return Ok(s.clone());
-        }
-        let statement = tx.prepare(&dollars(sql))?;
-        cache.insert(sql.to_owned(), statement.clone());
-        Ok(statement)
-    }
-
     /// Runs a statement; returns the number of rows it changed.
     pub(crate) fn execute(&mut self, sql: &str, params: &[&dyn Param]) -> Result<u64, StoreError> {
         counted();
+        self.execute_uncounted(sql, params)
+    }
+
+    /// Runs a write whose result is not needed. On PostgreSQL it is sent now and
+    /// its answer collected with the next statement that waits (pipelined, see
+    /// [`super::pipelined`]): later statements of the transaction see it, and an
+    /// error is reported there at the latest, or by [`Tx::commit`]. On SQLite it
+    /// runs at once.
+    pub(crate) fn execute_later(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<(), StoreError> {
+        counted();
+        match self {
+            Tx::Sqlite(_) => self.execute_uncounted(sql, params).map(drop),
+            Tx::Postgres(tx) => tx.execute_later(sql, params),
+        }
+    }
+
+    fn execute_uncounted(&mut self, sql: &str, params: &[&dyn Param]) -> Result<u64, StoreError> {
         match self {
             Tx::Sqlite(tx) => {
                 let p: Vec<&dyn rusqlite::ToSql> = params.iter().map(|p| p.sqlite()).collect();
                 Ok(tx.prepare_cached(sql)?.execute(p.as_slice())? as u64)
             }
-            Tx::Postgres(tx, cache) => {
-                let statement = Self::pg_statement(tx, cache, sql)?;
-                let p: Vec<_> = params.iter().map(|p| p.pg()).collect();
-                Ok(tx.execute(&statement, &p)?)
-            }
+            Tx::Postgres(tx) => tx.execute(sql, params),
         }
     }
 
@@ -282,14 +210,11 @@ impl Tx<'_> {
                 }
                 Ok(out)
             }
-            Tx::Postgres(tx, cache) => {
-                let statement = Self::pg_statement(tx, cache, sql)?;
-                let p: Vec<_> = params.iter().map(|p| p.pg()).collect();
-                tx.query(&statement, &p)?
-                    .iter()
-                    .map(|r| f(&Row::Postgres(r)))
-                    .collect()
-            }
+            Tx::Postgres(tx) => tx
+                .query(sql, params)?
+                .iter()
+                .map(|r| f(&Row::Postgres(r)))
+                .collect(),
         }
     }
 
@@ -311,14 +236,10 @@ impl Tx<'_> {
                     None => Ok(None),
                 }
             }
-            Tx::Postgres(tx, cache) => {
-                let statement = Self::pg_statement(tx, cache, sql)?;
-                let p: Vec<_> = params.iter().map(|p| p.pg()).collect();
-                match tx.query(&statement, &p)?.first() {
-                    Some(r) => Ok(Some(f(&Row::Postgres(r))?)),
-                    None => Ok(None),
-                }
-            }
+            Tx::Postgres(tx) => match tx.query(sql, params)?.first() {
+                Some(r) => Ok(Some(f(&Row::Postgres(r))?)),
+                None => Ok(None),
+            },
         }
     }
 
@@ -341,7 +262,7 @@ impl Tx<'_> {
     pub(crate) fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx) => Ok(tx.commit()?),
-            Tx::Postgres(tx, _) => Ok(tx.commit()?),
+            Tx::Postgres(tx) => tx.commit(),
         }
     }
 

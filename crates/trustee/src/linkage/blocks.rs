@@ -247,7 +247,7 @@ pub(crate) fn register(
     searched: Option<&Search>,
 ) -> Result<(), StoreError> {
     let bytes = record.to_bytes();
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO linkage_records (site, local_id, record) VALUES (?1, ?2, ?3)
          ON CONFLICT (site, local_id) DO UPDATE SET record = excluded.record",
         params![at.0, at.1, bytes],
@@ -262,9 +262,12 @@ pub(crate) fn register(
     insert(tx, keys, &placed, at, &bytes)
 }
 
-/// Adds one record's row to each of its leaves (one statement) and splits the
-/// leaves that are now too large. With each leaf the number of rows it had, if
-/// known.
+/// Adds one record's row to each of its leaves (one statement, sent without
+/// waiting) and splits the leaves that are now too large. With each leaf the
+/// number of rows it had, if known; the others that can split are counted
+/// first, in one statement. The record's rows are new in these leaves (its
+/// local id is new, or [`unregister`] just removed its rows), so a leaf's size
+/// is the count before plus one.
 fn insert(
     tx: &mut Tx<'_>,
     keys: &Keys,
@@ -272,11 +275,6 @@ fn insert(
     at: (&str, &str),
     bytes: &[u8],
 ) -> Result<(), StoreError> {
-    let leaf_keys: Vec<i64> = placed.iter().map(|(l, _)| l.key).collect();
-    let added = statements::insert_rows(tx, &leaf_keys, at, bytes)?;
-    // Only a leaf that can split needs its size; those not known are counted
-    // now, with the new row, in one statement.
-    let splittable = |l: &Leaf| refinement(l.pass, l.level + 1, &Record::default()).is_some();
     let unknown: Vec<i64> = placed
         .iter()
         .filter(|(l, held)| held.is_none() && splittable(l))
@@ -287,42 +285,46 @@ fn insert(
     } else {
         statements::counts_of(tx, &unknown)?
     };
+    let leaf_keys: Vec<i64> = placed.iter().map(|(l, _)| l.key).collect();
+    statements::insert_rows(tx, &leaf_keys, at, bytes)?;
     for &(leaf, held) in placed.iter().filter(|(l, _)| splittable(l)) {
-        let size = match held {
-            Some(n) => n + i64::from(added.contains(&leaf.key)),
-            None => counted.get(&leaf.key).copied().unwrap_or(0),
-        };
-        if size > MAX_BLOCK {
+        let before = held.or_else(|| counted.get(&leaf.key).copied());
+        if before.unwrap_or(0) + 1 > MAX_BLOCK {
             split(tx, keys, leaf)?;
         }
     }
     Ok(())
 }
 
-/// Moves the records of an oversized leaf to its children (which may split in turn).
+/// Whether a leaf is above its pass's last level, so it can split.
+fn splittable(leaf: &Leaf) -> bool {
+    refinement(leaf.pass, leaf.level + 1, &Record::default()).is_some()
+}
+
+/// Moves the records of an oversized leaf to its children (which may split in
+/// turn): the members are read once, and each child's rows go in a few
+/// multi-row statements sent without waiting.
 fn split(tx: &mut Tx<'_>, keys: &Keys, leaf: Leaf) -> Result<(), StoreError> {
-    let members = tx.query(
+    let members: Vec<statements::Member> = tx.query(
         "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1",
         params![leaf.key],
-        |r| {
-            Ok((
-                r.get::<String>(0)?,
-                r.get::<String>(1)?,
-                r.get::<Vec<u8>>(2)?,
-            ))
-        },
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO linkage_splits (key) VALUES (?1) ON CONFLICT DO NOTHING",
         params![leaf.key],
     )?;
-    tx.execute(
+    tx.execute_later(
         "DELETE FROM linkage_blocks WHERE key = ?1",
         params![leaf.key],
     )?;
-    for (site, local_id, bytes) in members {
+    // Each member under the child its refinement value names, children in the
+    // order first met.
+    let mut children: Vec<(Leaf, Vec<&statements::Member>)> = Vec::new();
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    for member in &members {
         // A row without a readable record cannot be placed; `rebuild` restores it.
-        let Some(record) = Record::from_bytes(&bytes) else {
+        let Some(record) = Record::from_bytes(&member.2) else {
             continue;
         };
         let value = refinement(leaf.pass, leaf.level + 1, &record).unwrap_or_default();
@@ -331,7 +333,32 @@ fn split(tx: &mut Tx<'_>, keys: &Keys, leaf: Leaf) -> Result<(), StoreError> {
             pass: leaf.pass,
             level: leaf.level + 1,
         };
-        insert(tx, keys, &[(below, None)], (&site, &local_id), &bytes)?;
+        let i = *index.entry(below.key).or_insert_with(|| {
+            children.push((below, Vec::new()));
+            children.len() - 1
+        });
+        children[i].1.push(member);
+    }
+    // A child of a block that was never split holds no rows yet, but count the
+    // ones that can split rather than rely on it.
+    let can_split: Vec<i64> = children
+        .iter()
+        .filter(|(c, _)| splittable(c))
+        .map(|(c, _)| c.key)
+        .collect();
+    let counted = if can_split.is_empty() {
+        HashMap::new()
+    } else {
+        statements::counts_of(tx, &can_split)?
+    };
+    for (below, rows) in &children {
+        statements::insert_members(tx, below.key, rows)?;
+    }
+    for (below, rows) in children {
+        let before = counted.get(&below.key).copied().unwrap_or(0);
+        if splittable(&below) && before + rows.len() as i64 > MAX_BLOCK {
+            split(tx, keys, below)?;
+        }
     }
     Ok(())
 }
@@ -353,12 +380,12 @@ pub(crate) fn unregister(
         return Ok(());
     };
     for leaf in leaves(tx, keys, &record, cfg)? {
-        tx.execute(
+        tx.execute_later(
             "DELETE FROM linkage_blocks WHERE key = ?1 AND site = ?2 AND local_id = ?3",
             params![leaf.key, site, local_id],
         )?;
     }
-    tx.execute(
+    tx.execute_later(
         "DELETE FROM linkage_records WHERE site = ?1 AND local_id = ?2",
         params![site, local_id],
     )?;

@@ -33,7 +33,7 @@ pub(crate) fn enqueue(
     other: &Candidate,
     now: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO review_items (site, local_id, person_id, other_site, other_local_id,
              other_person_id, score, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![

@@ -80,3 +80,91 @@ pub(super) fn engine_errors_carry_no_values(b: &dyn Backend) {
     assert!(!text.contains("4711"), "{text}");
     assert!(text.contains("local_ids"), "{text}");
 }
+
+/// A write sent without waiting (pipelined on PostgreSQL) is seen by the next
+/// read of its transaction; when it fails, the failure is reported (by that
+/// read or by the commit, never lost), carries no value, and nothing of the
+/// transaction is stored. A new person's pseudonym colliding is
+/// [`StoreError::PseudonymCollision`] on both engines.
+pub(super) fn a_failed_write_sent_later_is_never_committed_over(b: &dyn Backend) {
+    let mut conn = b.conn();
+    let insert = "INSERT INTO local_ids (site, local_id, person_id, idat, updated_at)
+                  VALUES ('uk-a', ?1, ?2, ?3, 0)";
+    let secret = "Geheimnisvoll-4711";
+    let new_person = |tx: &mut crate::db::Tx<'_>, pid: u8| -> i64 {
+        tx.query_one(
+            "INSERT INTO persons (pid, created_at) VALUES (?1, 0) RETURNING id",
+            params![&[pid; 16][..]],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let local_ids = |conn: &mut crate::db::Conn| count(conn, "SELECT count(*) FROM local_ids", &[]);
+    // Seen by the next read, and committed.
+    {
+        let mut tx = conn.write_tx().unwrap();
+        let person = new_person(&mut tx, 1);
+        tx.execute_later(insert, params!["a", person, "{}"])
+            .unwrap();
+        let seen: i64 = tx
+            .query_one("SELECT count(*) FROM local_ids", params![], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 1);
+        tx.commit().unwrap();
+    }
+    assert_eq!(local_ids(&mut conn), 1);
+    // A failure before a read is that read's error (SQLite: at once).
+    {
+        let mut tx = conn.write_tx().unwrap();
+        let person = new_person(&mut tx, 2);
+        tx.execute_later(insert, params![secret, person, secret])
+            .unwrap();
+        let err = tx
+            .execute_later(insert, params![secret, person, secret])
+            .and_then(|()| {
+                tx.query_one("SELECT count(*) FROM persons", params![], |r| {
+                    r.get::<i64>(0)
+                })
+            })
+            .unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("4711"), "{text}");
+        assert!(text.contains("local_ids"), "{text}");
+    }
+    // A failure before the commit is the commit's error.
+    {
+        let mut tx = conn.write_tx().unwrap();
+        let person = new_person(&mut tx, 3);
+        tx.execute_later(insert, params![secret, person, secret])
+            .unwrap();
+        let failed = match tx.execute_later(insert, params![secret, person, secret]) {
+            Err(e) => e,
+            Ok(()) => tx.commit().unwrap_err(),
+        };
+        assert!(format!("{failed}").contains("local_ids"), "{failed}");
+    }
+    assert_eq!(
+        local_ids(&mut conn),
+        1,
+        "nothing of the failed transactions"
+    );
+    assert_eq!(count(&mut conn, "SELECT count(*) FROM persons", &[]), 1);
+    // Two new persons' pseudonyms colliding.
+    let k = keys();
+    let site = super::site("uk-a");
+    let mut tx = conn.write_tx().unwrap();
+    let person = crate::db::linkage::Person {
+        row: new_person(&mut tx, 4),
+        pid: [4; 16],
+    };
+    crate::db::linkage::register_site_pseudonym(&mut tx, &k, &site, person, true).unwrap();
+    let collision =
+        match crate::db::linkage::register_site_pseudonym(&mut tx, &k, &site, person, true) {
+            Err(e) => e,
+            Ok(()) => tx.commit().unwrap_err(),
+        };
+    assert!(
+        matches!(collision, StoreError::PseudonymCollision),
+        "{collision:?}"
+    );
+}

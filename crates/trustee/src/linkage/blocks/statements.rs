@@ -56,8 +56,7 @@ pub(super) static LEAF_ROWS_SQLITE: LazyLock<String> = LazyLock::new(|| leaf_row
 static LEAF_ROWS_POSTGRES: LazyLock<String> =
     LazyLock::new(|| leaf_rows(" ORDER BY site, local_id"));
 
-/// Adds one record to `n` leaves (1 ≤ n ≤ [`KEYS_PER_STATEMENT`]) and returns the
-/// keys of the rows that were new.
+/// Adds one record to `n` leaves (1 ≤ n ≤ [`KEYS_PER_STATEMENT`]).
 static INSERT_ROWS: LazyLock<Vec<String>> = LazyLock::new(|| {
     (1..=KEYS_PER_STATEMENT)
         .map(|n| {
@@ -66,7 +65,26 @@ static INSERT_ROWS: LazyLock<Vec<String>> = LazyLock::new(|| {
                 .collect();
             format!(
                 "INSERT INTO linkage_blocks (key, site, local_id, record) VALUES {}
-                 ON CONFLICT DO NOTHING RETURNING key",
+                 ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            )
+        })
+        .collect()
+});
+
+/// Rows one [`insert_members`] statement adds.
+const MEMBERS_PER_STATEMENT: usize = 16;
+
+/// Adds `n` records (1 ≤ n ≤ [`MEMBERS_PER_STATEMENT`]) to one leaf.
+static INSERT_MEMBERS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (1..=MEMBERS_PER_STATEMENT)
+        .map(|n| {
+            let rows: Vec<String> = (0..n)
+                .map(|i| format!("(?1, ?{}, ?{}, ?{})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+                .collect();
+            format!(
+                "INSERT INTO linkage_blocks (key, site, local_id, record) VALUES {}
+                 ON CONFLICT DO NOTHING",
                 rows.join(", ")
             )
         })
@@ -140,21 +158,40 @@ pub(super) fn rows_of(tx: &mut Tx<'_>, keys: &[i64]) -> Result<Vec<BlockRow>, St
 }
 
 /// Adds the record `(site, local_id)` with its comparison record `bytes` to the
-/// leaves `keys`; returns the keys whose row is new (an existing row is kept).
+/// leaves `keys` (an existing row is kept). Sent without waiting
+/// ([`Tx::execute_later`]).
 pub(super) fn insert_rows(
     tx: &mut Tx<'_>,
     keys: &[i64],
     (site, local_id): (&str, &str),
     bytes: &[u8],
-) -> Result<HashSet<i64>, StoreError> {
-    let mut added = HashSet::new();
+) -> Result<(), StoreError> {
     for chunk in keys.chunks(KEYS_PER_STATEMENT) {
         let tail: [&dyn Param; 3] = [&site, &local_id, &bytes];
         let params: Vec<&dyn Param> = chunk.iter().map(|k| k as &dyn Param).chain(tail).collect();
-        let sql = &INSERT_ROWS[chunk.len() - 1];
-        added.extend(tx.query(sql, &params, |r| r.get::<i64>(0))?);
+        tx.execute_later(&INSERT_ROWS[chunk.len() - 1], &params)?;
     }
-    Ok(added)
+    Ok(())
+}
+
+/// A split block's records `(site, local_id, record bytes)` to add to one leaf.
+pub(super) type Member = (String, String, Vec<u8>);
+
+/// Adds `members` to the leaf `key`, [`MEMBERS_PER_STATEMENT`] rows per
+/// statement (an existing row is kept). Sent without waiting.
+pub(super) fn insert_members(
+    tx: &mut Tx<'_>,
+    key: i64,
+    members: &[&Member],
+) -> Result<(), StoreError> {
+    for chunk in members.chunks(MEMBERS_PER_STATEMENT) {
+        let mut params: Vec<&dyn Param> = vec![&key];
+        for (site, local_id, bytes) in chunk.iter().copied() {
+            params.extend([site as &dyn Param, local_id, bytes]);
+        }
+        tx.execute_later(&INSERT_MEMBERS[chunk.len() - 1], &params)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

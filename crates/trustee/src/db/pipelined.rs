@@ -1,0 +1,325 @@
+//! The trust-centre store's PostgreSQL connection: `tokio-postgres` driven on a
+//! current-thread runtime of the connection's own, with *pipelined writes*.
+//!
+//! On PostgreSQL every statement is a round trip, and on a loopback connection
+//! the round trip (two process wake-ups) costs more than the statement: the
+//! linkage path spent most of its time with both processes idle. A write whose
+//! answer nobody reads (an `INSERT` of a new local id, a consent-feed entry) is
+//! therefore *sent* when it is issued ([`PgTx::execute_later`]) and its answer
+//! read later: the server runs statements in the order they were sent, so the
+//! next read of the transaction sees it, and one round trip carries the writes
+//! and the read. Errors are not lost: every read first collects the answers of
+//! the writes sent before it, and a failed write is reported (and the
+//! transaction rolled back) in place of whatever followed it; [`PgTx::commit`]
+//! collects them all before `COMMIT`. PostgreSQL answers a `COMMIT` of a failed
+//! transaction with `ROLLBACK`, not an error, so the collection before it is
+//! what makes a lost write impossible to commit over.
+//!
+//! The `postgres` crate (the blocking client the rest of the project uses)
+//! waits for each statement, so this module drives its asynchronous core
+//! itself, exactly as that crate does: a runtime per connection, `block_on`
+//! only off the async workers (`Db` runs the store on tokio's blocking pool).
+//!
+//! Parameters of a write sent later are encoded at once, against the prepared
+//! statement's parameter types ([`Encoded`]), so the pending statement owns
+//! them and the caller's borrowed values can go.
+
+use super::StoreError;
+use super::sql::{Param, pg_reason};
+use bytes::BytesMut;
+use oncofed_migrate::postgres::Target;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+/// The advisory lock every PostgreSQL write transaction takes: "oncotrst" in ASCII.
+pub(crate) const WRITE_LOCK: i64 = 0x6f6e_636f_7472_7374;
+
+/// A PostgreSQL connection with its prepared statements (one round trip per
+/// statement instead of two) and what it needs to reconnect.
+pub(crate) struct PgConn {
+    /// `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+    /// `None` only while dropping.
+    client: Option<Client>,
+    statements: HashMap<String, Statement>,
+    target: Target,
+}
+
+impl PgConn {
+    /// Connects (blocking; not on an async worker).
+    pub(crate) fn connect(target: &Target) -> Result<Self, StoreError> {
+        let (runtime, client) = open(target)?;
+        Ok(Self {
+            runtime: Some(runtime),
+            client: Some(client),
+            statements: HashMap::new(),
+            target: target.clone(),
+        })
+    }
+
+    /// Reopens the connection if the server closed it.
+    fn ensure_open(&mut self) -> Result<(), StoreError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.statements.clear();
+            // The old runtime goes off this thread, like in `Drop`.
+            let (runtime, client) = open(&self.target)?;
+            let old = (self.runtime.replace(runtime), self.client.replace(client));
+            let _ = std::thread::spawn(move || drop(old)).join();
+        }
+        Ok(())
+    }
+
+    /// Runs `sql` (one or more statements, no parameters) and waits.
+    pub(crate) fn batch_execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.ensure_open()?;
+        let (runtime, client) = self.parts();
+        Ok(runtime.block_on(client.batch_execute(sql))?)
+    }
+
+    fn parts(&self) -> (&tokio::runtime::Runtime, &Client) {
+        match (&self.runtime, &self.client) {
+            (Some(r), Some(c)) => (r, c),
+            _ => unreachable!("a connection has both until it is dropped"),
+        }
+    }
+
+    /// Starts a transaction with `begin` (waiting for it).
+    pub(crate) fn transaction(&mut self, begin: &str) -> Result<PgTx<'_>, StoreError> {
+        self.batch_execute(begin)?;
+        let (runtime, client) = match (&self.runtime, &self.client) {
+            (Some(r), Some(c)) => (r, c),
+            _ => unreachable!("a connection has both until it is dropped"),
+        };
+        Ok(PgTx {
+            runtime,
+            client,
+            statements: &mut self.statements,
+            pending: Vec::new(),
+            open: true,
+        })
+    }
+}
+
+fn open(target: &Target) -> Result<(tokio::runtime::Runtime, Client), StoreError> {
+    let failed = |reason: String| StoreError::Connect {
+        target: target.described.clone(),
+        reason,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| failed(e.to_string()))?;
+    let (client, connection) = runtime
+        .block_on(target.async_config.connect(NoTls))
+        .map_err(|e| failed(pg_reason(&e)))?;
+    // Runs whenever the runtime does (while a statement is waited for); a
+    // broken connection shows as a closed client.
+    runtime.spawn(async move {
+        let _ = connection.await;
+    });
+    // Every statement is prepared once and run with different keys, over
+    // primary keys and exact indexes: one generic plan is right for all, and
+    // planning each run anew (PostgreSQL's choice for a statement whose generic
+    // plan it estimates dearer, such as the leaf search's union of eight range
+    // scans) was a quarter of the server's time on the linkage path.
+    runtime
+        .block_on(client.batch_execute("SET plan_cache_mode = force_generic_plan"))
+        .map_err(|e| failed(pg_reason(&e)))?;
+    Ok((runtime, client))
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // Dropping a runtime panics inside an async context: drop it on a plain
+        // thread, so dropping a connection is safe everywhere.
+        let parts = (self.client.take(), self.runtime.take());
+        let _ = std::thread::spawn(move || drop(parts)).join();
+    }
+}
+
+/// A statement sent and not yet answered.
+type Pending<'c> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'c>>;
+
+/// A transaction on a [`PgConn`]: rolled back when dropped without
+/// [`PgTx::commit`].
+pub(crate) struct PgTx<'c> {
+    runtime: &'c tokio::runtime::Runtime,
+    client: &'c Client,
+    statements: &'c mut HashMap<String, Statement>,
+    /// Writes sent and not yet answered, in the order sent.
+    pending: Vec<Pending<'c>>,
+    /// Neither committed nor rolled back.
+    open: bool,
+}
+
+/// `?N` placeholders as PostgreSQL's `$N` (the store's SQL has no other `?`).
+fn dollars(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+impl<'c> PgTx<'c> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let client = self.client;
+        let statement = self.wait(client.prepare(&dollars(sql)))?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Waits for `f` after the answers of every write sent before it; a failed
+    /// write is the error, whatever `f` gave (it ran in a failed transaction).
+    fn wait<T>(
+        &mut self,
+        f: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StoreError> {
+        let pending = std::mem::take(&mut self.pending);
+        let (written, result) = self.runtime.block_on(async move {
+            // `f` is polled first here, but was sent after the pending writes,
+            // which were sent when they were issued.
+            let result = f.await;
+            let mut written = Ok(());
+            for write in pending {
+                if let Err(e) = write.await
+                    && written.is_ok()
+                {
+                    written = Err(e);
+                }
+            }
+            (written, result)
+        });
+        written?;
+        Ok(result?)
+    }
+
+    /// Runs a statement and waits; returns the number of rows it changed.
+    pub(crate) fn execute(&mut self, sql: &str, params: &[&dyn Param]) -> Result<u64, StoreError> {
+        let statement = self.statement(sql)?;
+        let p: Vec<_> = params.iter().map(|p| p.pg()).collect();
+        let client = self.client;
+        self.wait(client.execute(&statement, &p))
+    }
+
+    /// Sends a statement without waiting for its answer (see the module docs);
+    /// a parameter that does not fit the statement is an error now.
+    pub(crate) fn execute_later(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<(), StoreError> {
+        let statement = self.statement(sql)?;
+        let encoded = statement
+            .params()
+            .iter()
+            .zip(params)
+            .map(|(ty, p)| Encoded::of(p.pg(), ty))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Postgres(format!("parameter: {e}")))?;
+        if encoded.len() != params.len() || params.len() != statement.params().len() {
+            return Err(StoreError::Postgres(format!(
+                "statement takes {} parameters, {} given",
+                statement.params().len(),
+                params.len()
+            )));
+        }
+        let client = self.client;
+        let mut write: Pending<'c> = Box::pin(async move {
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                encoded.iter().map(|e| e as &(dyn ToSql + Sync)).collect();
+            client.execute(&statement, &refs).await
+        });
+        // The first poll encodes the message and queues it on the connection,
+        // in order; the answer is collected by the next wait.
+        match write.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Err(e)) => Err(e.into()),
+            Poll::Ready(Ok(_)) => Ok(()),
+            Poll::Pending => {
+                self.pending.push(write);
+                Ok(())
+            }
+        }
+    }
+
+    /// Every row of a query (waiting).
+    pub(crate) fn query(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<Vec<Row>, StoreError> {
+        let statement = self.statement(sql)?;
+        let p: Vec<_> = params.iter().map(|p| p.pg()).collect();
+        let client = self.client;
+        self.wait(client.query(&statement, &p))
+    }
+
+    /// Collects every pending answer, then commits.
+    pub(crate) fn commit(mut self) -> Result<(), StoreError> {
+        let client = self.client;
+        let result = self.wait(client.batch_execute("COMMIT"));
+        self.open = false;
+        if result.is_err() {
+            self.rollback();
+        }
+        result
+    }
+
+    fn rollback(&mut self) {
+        self.pending.clear();
+        let _ = self.runtime.block_on(self.client.batch_execute("ROLLBACK"));
+        self.open = false;
+    }
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.rollback();
+        }
+    }
+}
+
+/// A parameter encoded for its statement's parameter type when the statement
+/// was issued, so a statement sent later owns its parameters.
+#[derive(Debug)]
+struct Encoded(Option<Vec<u8>>);
+
+impl Encoded {
+    fn of(
+        value: &(dyn ToSql + Sync),
+        ty: &Type,
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let mut buf = BytesMut::new();
+        Ok(match value.to_sql_checked(ty, &mut buf)? {
+            IsNull::Yes => Encoded(None),
+            IsNull::No => Encoded(Some(buf.to_vec())),
+        })
+    }
+}
+
+impl ToSql for Encoded {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match &self.0 {
+            Some(bytes) => {
+                out.extend_from_slice(bytes);
+                Ok(IsNull::No)
+            }
+            None => Ok(IsNull::Yes),
+        }
+    }
+
+    /// Checked when it was encoded ([`Encoded::of`]).
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
