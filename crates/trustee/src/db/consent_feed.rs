@@ -74,6 +74,42 @@ pub(crate) fn record_new_person(tx: &mut Tx<'_>, person: i64) -> Result<(), Stor
     Ok(())
 }
 
+/// [`record_new_person`] for many persons, in order (consecutive versions), up
+/// to 64 in one statement.
+pub(crate) fn record_new_persons(
+    tx: &mut Tx<'_>,
+    persons: &[i64],
+    now: i64,
+) -> Result<(), StoreError> {
+    for chunk in persons.chunks(64) {
+        // `columnN` names a `VALUES` list's columns on both engines; the
+        // subquery reads the newest version once, before this statement's rows.
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "({}, CAST(?{} AS BIGINT), CAST(?{} AS BIGINT))",
+                    i + 1,
+                    2 * i + 1,
+                    2 * i + 2
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO consent_changes (version, person_id, changed_at)
+             SELECT (SELECT COALESCE(MAX(version), 0) FROM consent_changes) + v.column1,
+                    v.column2, v.column3
+             FROM (VALUES {}) AS v",
+            rows.join(", ")
+        );
+        let params: Vec<&dyn super::sql::Param> = chunk
+            .iter()
+            .flat_map(|p| [p as &dyn super::sql::Param, &now])
+            .collect();
+        tx.execute_later(&sql, &params)?;
+    }
+    Ok(())
+}
+
 /// One page of a site's feed, before signing.
 #[derive(Debug)]
 pub(crate) struct Page {

@@ -29,16 +29,21 @@
 //! person that registered it; a later record with the same key but linked
 //! elsewhere does not take it over.
 
-use super::sql::Param;
 use super::{Conn, StoreError, Tx, now, params};
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
 use crate::linkage::blocks;
 use crate::linkage::probabilistic as prob;
 use crate::linkage::veto;
+use batch::Batch;
 use oncofed_linkage::Outcome;
+use oncofed_linkage::Record;
 use oncofed_model::SiteId;
 use oncofed_trustee_api::PseudonymPair;
 use std::collections::HashMap;
+
+mod batch;
+
+pub(crate) use batch::Batch as LinkBatch;
 
 /// The `idat` of a local id whose person's IDAT was erased on withdrawal.
 pub(crate) const ERASED_IDAT: &str = "";
@@ -90,11 +95,35 @@ pub(crate) fn pseudonymise_each(
 ) -> Result<Vec<Result<PseudonymPair, Refusal>>, StoreError> {
     let mut tx = conn.write_tx()?;
     let now = now();
+    let records: Vec<Option<Record>> = items
+        .iter()
+        .map(|i| prob::record_of(&i.idat_json))
+        .collect();
+    let tombstones: Vec<Vec<BlockingKey>> = records
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map(|r| keys.tombstone_keys(r))
+                .unwrap_or_default()
+        })
+        .collect();
+    let local_ids: Vec<&str> = items.iter().map(|i| i.local_id.as_str()).collect();
+    let exact_keys = items
+        .iter()
+        .flat_map(|i| i.keys.kvnr.iter())
+        .chain(tombstones.iter().flatten());
+    let mut batch = Batch::read(&mut tx, site.as_str(), &local_ids, exact_keys)?;
     let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let linked = link_one(&mut tx, keys, site, item, now)?;
+    for ((item, record), tombstone_keys) in items.iter().zip(&records).zip(&tombstones) {
+        let new = New {
+            item,
+            record: record.as_ref(),
+            tombstone_keys,
+        };
+        let linked = link_one(&mut tx, &mut batch, keys, site, new, now)?;
         out.push(linked.map(|person| keys.pair(site, &person.pid)));
     }
+    batch.flush(&mut tx, now)?;
     tx.commit()?;
     Ok(out)
 }
@@ -114,55 +143,56 @@ pub(crate) fn pseudonymise(
         .collect())
 }
 
+/// One item of a batch with what was derived from it up front.
+#[derive(Clone, Copy)]
+struct New<'a> {
+    item: &'a LinkItem,
+    /// Its comparison record, if the IDAT could be normalised.
+    record: Option<&'a Record>,
+    /// Its tombstone keys ([`Keys::tombstone_keys`]).
+    tombstone_keys: &'a [BlockingKey],
+}
+
 fn link_one(
     tx: &mut Tx<'_>,
+    batch: &mut Batch,
     keys: &Keys,
     site: &SiteId,
-    item: &LinkItem,
+    new: New<'_>,
     now: i64,
 ) -> Result<Result<Person, Refusal>, StoreError> {
-    let known = tx.query_opt(
-        "SELECT person_id, (SELECT pid FROM persons WHERE id = person_id), idat FROM local_ids
-         WHERE site = ?1 AND local_id = ?2",
-        params![site.as_str(), item.local_id],
-        |r| {
-            Ok((
-                Person {
-                    row: r.get(0)?,
-                    pid: pid_from(r.get(1)?)?,
-                },
-                r.get::<String>(2)?,
-            ))
-        },
-    )?;
+    let New {
+        item,
+        record,
+        tombstone_keys,
+    } = new;
     let cfg = prob::config();
-    let record = prob::record_of(&item.idat_json);
-    if let Some((person, stored)) = known {
+    if let Some((person, stored)) = batch.known(&item.local_id).cloned() {
         if stored == ERASED_IDAT || is_erased(tx, person.row)? {
             return Ok(Err(Refusal::Withdrawn { person: person.row }));
         }
         if stored != item.idat_json {
+            // Rare: re-indexing reads the stored record, so written directly.
+            batch.flush(tx, now)?;
+            batch.idat_changed(&item.local_id, &item.idat_json);
             tx.execute_later(
                 "UPDATE local_ids SET idat = ?3, updated_at = ?4 WHERE site = ?1 AND local_id = ?2",
                 params![site.as_str(), item.local_id, item.idat_json, now],
             )?;
-            register_keys(tx, person.row, &item.keys, Holder::Other)?;
-            blocks::unregister(tx, keys, &cfg, (site.as_str(), &item.local_id))?;
-            if let Some(r) = &record {
-                blocks::register(tx, keys, &cfg, (site.as_str(), &item.local_id), r, None)?;
+            register_keys(tx, batch, person, &item.keys, Holder::Other)?;
+            let at = (site.as_str(), item.local_id.as_str());
+            blocks::unregister(tx, keys, &cfg, at)?;
+            if let Some(r) = record {
+                let bytes = blocks::register(tx, keys, &cfg, at, r, None)?;
+                blocks::store_record(tx, at, &bytes)?;
             }
         }
         return Ok(Ok(person));
     }
-    // The owners of the insurance-number key and of the tombstone keys, in one
-    // statement; the person the number names is read once for both uses.
-    let tombstone_keys = record
-        .as_ref()
-        .map(|r| keys.tombstone_keys(r))
-        .unwrap_or_default();
-    let owners = key_owners(tx, item.keys.kvnr.iter().chain(&tombstone_keys))?;
-    let by_number = item.keys.kvnr.as_ref().and_then(|k| owners.get(k));
-    if let Some(person) = tombstone(&tombstone_keys, &owners, &item.keys, by_number) {
+    // The owners of the insurance-number key and of the tombstone keys were
+    // read with the batch.
+    let by_number = item.keys.kvnr.as_ref().and_then(|k| batch.owner(k));
+    if let Some(person) = tombstone(tombstone_keys, batch.owners(), &item.keys, by_number) {
         return Ok(Err(Refusal::Withdrawn { person }));
     }
     let by_number = by_number.map(|o| o.person);
@@ -173,42 +203,45 @@ fn link_one(
     // the record on to scoring, which can at most queue it for review.
     let mut vetoed = None;
     let exact = match by_number {
-        Some(p) => match veto::person_veto(tx, p.row, site.as_str(), record.as_ref())? {
-            None => Some(p),
-            Some(v) => {
-                // Counts for operators; no personal data, no ids.
-                tracing::debug!(reason = v.reason.as_str(), "insurance-number link vetoed");
-                vetoed = Some((p, v));
-                None
+        Some(p) => {
+            let held = batch.local_ids_of(p.row);
+            match veto::person_veto(tx, p.row, site.as_str(), record, &held)? {
+                None => Some(p),
+                Some(v) => {
+                    // Counts for operators; no personal data, no ids.
+                    tracing::debug!(reason = v.reason.as_str(), "insurance-number link vetoed");
+                    vetoed = Some((p, v));
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     // The person, and whether they were created here.
     let (person, created) = match exact {
         Some(p) => {
-            register_keys(tx, p.row, &item.keys, Holder::KeyOwner)?;
+            register_keys(tx, batch, p, &item.keys, Holder::KeyOwner)?;
             (p, false)
         }
         None => {
-            let best = match &record {
+            let best = match record {
                 Some(r) => {
                     let search = searched.insert(blocks::search(tx, keys, &cfg, r)?);
-                    prob::best_candidate(
-                        tx,
-                        &cfg,
-                        site.as_str(),
-                        r,
-                        item.keys.kvnr.as_ref().map(|k| &k[..]),
-                        &search.neighbours,
-                    )?
+                    let kvnr = item.keys.kvnr.as_ref().map(|k| &k[..]);
+                    let scoring = prob::Scoring {
+                        cfg: &cfg,
+                        site: site.as_str(),
+                        record: r,
+                        kvnr_key: kvnr,
+                    };
+                    prob::best_candidate(tx, &scoring, &search.neighbours, batch)?
                 }
                 None => None,
             };
             match best {
                 Some(c) if c.outcome == Outcome::Match => {
                     let p = person_by_row(tx, c.person)?;
-                    register_keys(tx, p.row, &item.keys, Holder::Other)?;
+                    register_keys(tx, batch, p, &item.keys, Holder::Other)?;
                     (p, false)
                 }
                 other => {
@@ -216,31 +249,42 @@ fn link_one(
                     // the score alone would not queue the pair.
                     review = match (other, vetoed) {
                         (Some(c), _) => Some(c),
-                        (None, Some((p, v))) => Some(prob::vetoed_candidate(
-                            tx,
-                            &cfg,
-                            record.as_ref(),
-                            (v.site, v.local_id),
-                            p.row,
-                        )?),
+                        (None, Some((p, v))) => {
+                            // Reads the vetoing record, which may be held.
+                            batch.flush(tx, now)?;
+                            Some(prob::vetoed_candidate(
+                                tx,
+                                &cfg,
+                                record,
+                                (v.site, v.local_id),
+                                p.row,
+                            )?)
+                        }
                         (None, None) => None,
                     };
                     let p = new_person(tx, item.keys.kvnr, now)?;
-                    register_keys(tx, p.row, &item.keys, Holder::Created)?;
+                    register_keys(tx, batch, p, &item.keys, Holder::Created)?;
                     (p, true)
                 }
             }
         }
     };
-    tx.execute_later(
-        "INSERT INTO local_ids (site, local_id, person_id, idat, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![site.as_str(), item.local_id, person.row, item.idat_json, now],
-    )?;
-    if let Some(r) = &record {
+    batch.add_local_id(&item.local_id, person, &item.idat_json);
+    if let Some(r) = record {
         let at = (site.as_str(), item.local_id.as_str());
-        blocks::register(tx, keys, &cfg, at, r, searched.as_ref())?;
+        let bytes = blocks::register(tx, keys, &cfg, at, r, searched.as_ref())?;
+        batch.set_record(&item.local_id, bytes);
     }
-    register_site_pseudonym(tx, keys, site, person, created)?;
+    if created {
+        batch.add_new_person(
+            keys.site_pseudonym(site, &person.pid).as_str().to_owned(),
+            person.row,
+        );
+    } else {
+        // The feed's versions follow the order of the changes.
+        batch.flush_feed(tx, now)?;
+        register_site_pseudonym(tx, keys, site, person, false)?;
+    }
     if let Some(c) = review {
         crate::linkage::review::enqueue(tx, (site.as_str(), &item.local_id, person.row), &c, now)?;
     }
@@ -291,7 +335,7 @@ fn is_erased(tx: &mut Tx<'_>, row: i64) -> Result<bool, StoreError> {
     )
 }
 
-/// The person an exact linkage key belongs to, as [`key_owners`] reads them.
+/// The person an exact linkage key belongs to, as [`Batch::read`] reads them.
 #[derive(Debug, Clone)]
 struct Owner {
     person: Person,
@@ -299,47 +343,6 @@ struct Owner {
     erased: bool,
     /// Their insurance-number key, if they have one.
     kvnr_key: Option<Vec<u8>>,
-}
-
-/// Keys asked for in one [`key_owners`] statement: an insurance number and the
-/// four tombstone variants.
-const OWNER_KEYS: usize = 5;
-
-/// The person each of `wanted` (exact linkage keys) belongs to, for those that
-/// belong to one, with what the linkage asks of them: one statement for up to
-/// [`OWNER_KEYS`] keys (unused placeholders bound as `NULL`, which matches
-/// nothing), where a lookup each was a round trip each on PostgreSQL.
-fn key_owners<'k>(
-    tx: &mut Tx<'_>,
-    wanted: impl Iterator<Item = &'k BlockingKey>,
-) -> Result<HashMap<BlockingKey, Owner>, StoreError> {
-    const SQL: &str = "SELECT b.key, p.id, p.pid, p.erased_at IS NOT NULL, p.kvnr_key
-         FROM blocking_keys b JOIN persons p ON p.id = b.person_id
-         WHERE b.key IN (?1, ?2, ?3, ?4, ?5)";
-    let wanted: Vec<&[u8]> = wanted.map(|k| &k[..]).collect();
-    let mut owners = HashMap::new();
-    for chunk in wanted.chunks(OWNER_KEYS) {
-        let bound = super::sql::padded(chunk, OWNER_KEYS);
-        let params: Vec<&dyn Param> = bound.iter().map(|k| k as &dyn Param).collect();
-        let rows = tx.query(SQL, &params, |r| {
-            let owner = Owner {
-                person: Person {
-                    row: r.get(1)?,
-                    pid: pid_from(r.get(2)?)?,
-                },
-                erased: r.get(3)?,
-                kvnr_key: r.get(4)?,
-            };
-            Ok((r.get::<Vec<u8>>(0)?, owner))
-        })?;
-        for (key, owner) in rows {
-            let key: BlockingKey = key
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("stored linkage key".into()))?;
-            owners.insert(key, owner);
-        }
-    }
-    Ok(owners)
 }
 
 fn new_person(tx: &mut Tx<'_>, kvnr: Option<BlockingKey>, now: i64) -> Result<Person, StoreError> {
@@ -367,21 +370,19 @@ enum Holder {
 /// owns it, and records it as the person's number if they had none.
 fn register_keys(
     tx: &mut Tx<'_>,
-    person: i64,
+    batch: &mut Batch,
+    person: Person,
     keys: &BlockingKeys,
     holder: Holder,
 ) -> Result<(), StoreError> {
-    let Some(k) = &keys.kvnr else { return Ok(()) };
+    let Some(k) = keys.kvnr else { return Ok(()) };
     if holder != Holder::KeyOwner {
-        tx.execute_later(
-            "INSERT INTO blocking_keys (key, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![&k[..], person],
-        )?;
+        batch.give_key(k, person);
     }
     if holder != Holder::Created {
         tx.execute_later(
             "UPDATE persons SET kvnr_key = ?2 WHERE id = ?1 AND kvnr_key IS NULL",
-            params![person, &k[..]],
+            params![person.row, &k[..]],
         )?;
     }
     Ok(())

@@ -234,8 +234,22 @@ pub(crate) fn search(
     })
 }
 
-/// Indexes a record: stores its comparison record and adds it, with a copy of
-/// that record, to its leaf blocks, splitting any that grows past [`MAX_BLOCK`].
+/// Stores a record's comparison record (`linkage_records`), replacing one.
+pub(crate) fn store_record(
+    tx: &mut Tx<'_>,
+    (site, local_id): (&str, &str),
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    tx.execute_later(
+        "INSERT INTO linkage_records (site, local_id, record) VALUES (?1, ?2, ?3)
+         ON CONFLICT (site, local_id) DO UPDATE SET record = excluded.record",
+        params![site, local_id, bytes],
+    )
+}
+
+/// Indexes a record: adds it, with a copy of its comparison record, to its leaf
+/// blocks, splitting any that grows past [`MAX_BLOCK`]. Returns that copy, for
+/// the caller to store with [`store_record`] (or hold for the batch's end).
 /// `searched` is the [`search`] for this same record in this transaction, if
 /// one ran (the index has not changed since).
 pub(crate) fn register(
@@ -245,13 +259,8 @@ pub(crate) fn register(
     at: (&str, &str),
     record: &Record,
     searched: Option<&Search>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<u8>, StoreError> {
     let bytes = record.to_bytes();
-    tx.execute_later(
-        "INSERT INTO linkage_records (site, local_id, record) VALUES (?1, ?2, ?3)
-         ON CONFLICT (site, local_id) DO UPDATE SET record = excluded.record",
-        params![at.0, at.1, bytes],
-    )?;
     let placed: Vec<(Leaf, Option<i64>)> = match searched {
         Some(s) => s.leaves.iter().map(|&(l, n)| (l, Some(n))).collect(),
         None => leaves(tx, keys, record, cfg)?
@@ -259,7 +268,8 @@ pub(crate) fn register(
             .map(|l| (l, None))
             .collect(),
     };
-    insert(tx, keys, &placed, at, &bytes)
+    insert(tx, keys, &placed, at, &bytes)?;
+    Ok(bytes)
 }
 
 /// Adds one record's row to each of its leaves (one statement, sent without
@@ -520,7 +530,8 @@ pub(crate) fn rebuild(tx: &mut Tx<'_>, keys: &Keys, cfg: &Config) -> Result<u64,
                 .and_then(Record::from_bytes)
                 .or_else(|| super::probabilistic::record_of(&idat));
             if let Some(record) = record {
-                register(tx, keys, cfg, (&s, &l), &record, None)?;
+                let bytes = register(tx, keys, cfg, (&s, &l), &record, None)?;
+                store_record(tx, (&s, &l), &bytes)?;
                 indexed += 1;
             }
         }

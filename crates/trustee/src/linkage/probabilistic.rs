@@ -11,7 +11,7 @@
 //! record stays bounded as the store grows.
 
 use super::blocks::Neighbour;
-use crate::db::{StoreError, Tx, params};
+use crate::db::{LinkBatch, StoreError, Tx, params};
 use oncofed_idat::IdentifyingData;
 use oncofed_linkage::probabilistic::{compare, score};
 use oncofed_linkage::{Config, Field, Outcome, Record};
@@ -164,14 +164,31 @@ fn corroborated(sims: &[Option<f64>; 11]) -> bool {
 /// On Febrl4, whose generator replaces whole names, the name veto sends 13 % of
 /// the true pairs to review instead of linking them (`tests/linkage_febrl.rs`); on
 /// the synthetic German cohort it costs nothing (`tests/linkage_synth.rs`).
+/// What a new record is scored with: the configuration, the record's site,
+/// the record, and its keyed insurance number.
+pub(crate) struct Scoring<'a> {
+    /// Weights, thresholds and passes.
+    pub cfg: &'a Config,
+    /// The site the record comes from.
+    pub site: &'a str,
+    /// Its comparison record.
+    pub record: &'a Record,
+    /// Its keyed insurance number, if it has one.
+    pub kvnr_key: Option<&'a [u8]>,
+}
+
 pub(crate) fn best_candidate(
     tx: &mut Tx<'_>,
-    cfg: &Config,
-    site_of_record: &str,
-    record: &Record,
-    kvnr_key: Option<&[u8]>,
+    scoring: &Scoring<'_>,
     neighbours: &[Neighbour],
+    batch: &LinkBatch,
 ) -> Result<Option<Candidate>, StoreError> {
+    let &Scoring {
+        cfg,
+        site: site_of_record,
+        record,
+        kvnr_key,
+    } = scoring;
     let mut best: Option<Candidate> = None;
     for n in neighbours {
         let other = &n.record;
@@ -192,12 +209,16 @@ pub(crate) fn best_candidate(
             continue;
         }
         // The person is read only for the few candidates that get this far.
-        let Some(person) = tx.query_opt(
-            "SELECT person_id FROM local_ids WHERE site = ?1 AND local_id = ?2",
-            params![n.site, n.local_id],
-            |r| r.get::<i64>(0),
-        )?
-        else {
+        // A neighbour indexed earlier in this batch is held in it.
+        let person = match batch.person_of(&n.site, &n.local_id) {
+            Some(p) => Some(p),
+            None => tx.query_opt(
+                "SELECT person_id FROM local_ids WHERE site = ?1 AND local_id = ?2",
+                params![n.site, n.local_id],
+                |r| r.get::<i64>(0),
+            )?,
+        };
+        let Some(person) = person else {
             continue;
         };
         if outcome == Outcome::Match
@@ -209,7 +230,14 @@ pub(crate) fn best_candidate(
                     && !other.insurance_id.is_empty()
                     && record.insurance_id != other.insurance_id)
                 || person_kvnr_differs(tx, person, kvnr_key)?
-                || super::veto::person_veto(tx, person, site_of_record, Some(record))?.is_some())
+                || super::veto::person_veto(
+                    tx,
+                    person,
+                    site_of_record,
+                    Some(record),
+                    &batch.local_ids_of(person),
+                )?
+                .is_some())
         {
             outcome = Outcome::PossibleMatch;
         }

@@ -51,14 +51,20 @@ impl Reason {
     }
 }
 
+/// A local id of a person as the vetoes read it: site, local id, whether its
+/// IDAT was erased, its stored comparison record.
+pub(crate) type PersonRecord = (String, String, bool, Option<Vec<u8>>);
+
 /// The first veto against `record` (from `site`) joining `person`; `None` when
 /// it may link. `record` is `None` when the new IDAT could not be normalised,
-/// which vetoes every link.
+/// which vetoes every link. `held`: the person's local ids of the batch not yet
+/// written (`db::linkage`'s batch).
 pub(crate) fn person_veto(
     tx: &mut Tx<'_>,
     person: i64,
     site: &str,
     record: Option<&Record>,
+    held: &[PersonRecord],
 ) -> Result<Option<PersonVeto>, StoreError> {
     // Sorted here rather than by ORDER BY, which makes SQLite re-plan the
     // statement on many runs (see `blocks::search`). The comparison records come
@@ -78,6 +84,7 @@ pub(crate) fn person_veto(
             ))
         },
     )?;
+    rows.extend_from_slice(held);
     rows.sort_unstable();
     for (their_site, local_id, erased, bytes) in rows {
         let reason = if their_site == site {

@@ -22,15 +22,14 @@ use std::sync::LazyLock;
 /// Keys one statement asks for (a record has at most five level-0 keys).
 pub(super) const KEYS_PER_STATEMENT: usize = 8;
 
-/// The split keys among up to [`KEYS_PER_STATEMENT`] keys.
+/// The split keys among up to [`KEYS_PER_STATEMENT`] keys: an equality lookup
+/// each rather than `IN (…)`, whose plan, made once per connection and maybe on
+/// an empty table, can be a scan (`db::linkage`'s batch reads).
 static SPLIT_AMONG: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT key FROM linkage_splits WHERE key IN ({})",
-        (1..=KEYS_PER_STATEMENT)
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    (1..=KEYS_PER_STATEMENT)
+        .map(|i| format!("SELECT key FROM linkage_splits WHERE key = ?{i}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
 });
 
 /// The rows of up to [`KEYS_PER_STATEMENT`] leaves, each read up to
