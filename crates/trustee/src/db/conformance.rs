@@ -15,6 +15,7 @@
 //! crate-private, and the suite checks them below the HTTP layer, where the
 //! backends differ.
 
+mod batch;
 mod blocking;
 mod feed;
 mod linkage;
@@ -43,6 +44,8 @@ pub(super) trait Backend: Sync {
     /// After an erasure and `Db::after_erasure`: checks what this backend
     /// promises about the erased `traces` beyond the live tables.
     fn check_after_erasure(&self, traces: &[&str]);
+    /// A second, empty store of the same engine.
+    fn twin(&self) -> Box<dyn Backend>;
 }
 
 /// The embedded backend in a temporary directory.
@@ -76,6 +79,9 @@ impl Backend for Sqlite {
     }
     fn conn(&self) -> Conn {
         Conn::Sqlite(super::sqlite::open(&self.path()).unwrap())
+    }
+    fn twin(&self) -> Box<dyn Backend> {
+        Box::new(Sqlite(tempfile::tempdir().unwrap()))
     }
     fn db(&self, key_fingerprint: &[u8; 32]) -> Result<Db, StoreError> {
         Db::open(&self.path(), key_fingerprint)
@@ -121,6 +127,11 @@ impl Backend for Postgres {
                 "review_items"
             ]
         );
+    }
+    fn twin(&self) -> Box<dyn Backend> {
+        Box::new(Postgres(
+            oncofed_test_pg::database().expect("the test cluster runs"),
+        ))
     }
     fn conn(&self) -> Conn {
         Conn::Postgres(Box::new(
@@ -186,6 +197,7 @@ conformance_tests! {
         receipts_and_sample_destructions_are_recorded_once,
         the_service_cleans_up_after_an_erasure;
     feed: the_feed_pages_a_sites_persons_in_version_order;
+    batch: a_batch_links_as_one_record_at_a_time_would;
     blocking: an_oversized_block_splits_and_keeps_its_records_findable,
         blocking_keys_are_keyed_and_rotate,
         a_new_record_costs_a_bounded_number_of_statements;
