@@ -37,7 +37,7 @@ fn batches(k: &Keys) -> Vec<(&'static str, Vec<LinkItem>)> {
             GIVEN[i % 10].to_string()
         };
         let born = (1970, (i % 12) as u32 + 1, (i % 28) as u32 + 1);
-        let kvnr = (i % 3 != 0).then(|| (b'A' + (i % 26) as u8, (i / 26) as u8));
+        let kvnr = (!i.is_multiple_of(3)).then(|| (b'A' + (i % 26) as u8, (i / 26) as u8));
         idat(&given, "Schmidt", born, Sex::Female, kvnr)
     };
     let mut a = Vec::new();
@@ -55,8 +55,8 @@ fn batches(k: &Keys) -> Vec<(&'static str, Vec<LinkItem>)> {
     }
     let mut b = Vec::new();
     for i in (0..90).step_by(2) {
-        b.push(item(k, &format!("b{i}"), &person(i, i % 4 == 0)));
-        if i % 10 == 0 {
+        b.push(item(k, &format!("b{i}"), &person(i, i.is_multiple_of(4))));
+        if i.is_multiple_of(10) {
             b.push(item(k, &format!("b{i}-dup"), &person(i, false)));
         }
     }
