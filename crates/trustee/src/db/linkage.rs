@@ -202,6 +202,12 @@ fn link_one(
     // The exact keys name a person; a veto (same site, sex, birth date) sends
     // the record on to scoring, which can at most queue it for review.
     let mut vetoed = None;
+    // Where the record goes in the index if the number links it, asked for
+    // with the veto's read: one round trip for both.
+    let mut placement = match (by_number, record) {
+        (Some(_), Some(r)) => Some(blocks::place_later(tx, keys, &cfg, r)?),
+        _ => None,
+    };
     let exact = match by_number {
         Some(p) => {
             let held = batch.local_ids_of(p.row);
@@ -217,6 +223,12 @@ fn link_one(
         }
         None => None,
     };
+    if exact.is_none()
+        && let Some(p) = placement.take()
+    {
+        // Scoring searches the index itself.
+        blocks::discard(tx, p)?;
+    }
     // The person, and whether they were created here.
     let (person, created) = match exact {
         Some(p) => {
@@ -272,7 +284,10 @@ fn link_one(
     batch.add_local_id(&item.local_id, person, &item.idat_json);
     if let Some(r) = record {
         let at = (site.as_str(), item.local_id.as_str());
-        let bytes = blocks::register(tx, keys, &cfg, at, r, searched.as_ref())?;
+        let bytes = match placement {
+            Some(p) => blocks::register_placed(tx, keys, at, r, p)?,
+            None => blocks::register(tx, keys, &cfg, at, r, searched.as_ref())?,
+        };
         batch.set_record(&item.local_id, bytes);
     }
     if created {

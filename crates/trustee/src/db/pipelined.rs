@@ -99,6 +99,8 @@ impl PgConn {
             client,
             statements: &mut self.statements,
             pending: Vec::new(),
+            answers: HashMap::new(),
+            next_read: 0,
             open: true,
         })
     }
@@ -141,8 +143,15 @@ impl Drop for PgConn {
     }
 }
 
-/// A statement sent and not yet answered.
-type Pending<'c> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'c>>;
+/// A statement sent and not yet answered: a write, whose answer is only
+/// checked, or a read, whose rows are kept until taken ([`PgTx::take`]).
+enum Pending<'c> {
+    Write(Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'c>>),
+    Read(
+        u64,
+        Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + 'c>>,
+    ),
+}
 
 /// A transaction on a [`PgConn`]: rolled back when dropped without
 /// [`PgTx::commit`].
@@ -150,8 +159,12 @@ pub(crate) struct PgTx<'c> {
     runtime: &'c tokio::runtime::Runtime,
     client: &'c Client,
     statements: &'c mut HashMap<String, Statement>,
-    /// Writes sent and not yet answered, in the order sent.
+    /// Statements sent and not yet answered, in the order sent.
     pending: Vec<Pending<'c>>,
+    /// Answers of reads sent earlier, until taken.
+    answers: HashMap<u64, Result<Vec<Row>, tokio_postgres::Error>>,
+    /// The ticket of the next read sent.
+    next_read: u64,
     /// Neither committed nor rolled back.
     open: bool,
 }
@@ -172,29 +185,97 @@ impl<'c> PgTx<'c> {
         Ok(statement)
     }
 
-    /// Waits for `f` after the answers of every write sent before it; a failed
-    /// write is the error, whatever `f` gave (it ran in a failed transaction).
+    /// Waits for `f` after the answers of every statement sent before it
+    /// (keeping the reads' rows); a failed write is the error, whatever `f`
+    /// gave (it ran in a failed transaction).
     fn wait<T>(
         &mut self,
         f: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, StoreError> {
         let pending = std::mem::take(&mut self.pending);
+        let answers = &mut self.answers;
         let (written, result) = self.runtime.block_on(async move {
-            // `f` is polled first here, but was sent after the pending writes,
-            // which were sent when they were issued.
+            // `f` is polled first here, but was sent after the pending
+            // statements, which were sent when they were issued.
             let result = f.await;
             let mut written = Ok(());
-            for write in pending {
-                if let Err(e) = write.await
-                    && written.is_ok()
-                {
-                    written = Err(e);
+            for sent in pending {
+                match sent {
+                    Pending::Write(write) => {
+                        if let Err(e) = write.await
+                            && written.is_ok()
+                        {
+                            written = Err(e);
+                        }
+                    }
+                    Pending::Read(ticket, read) => {
+                        answers.insert(ticket, read.await);
+                    }
                 }
             }
             (written, result)
         });
         written?;
         Ok(result?)
+    }
+
+    /// Encodes `params` for `statement` (see [`Encoded`]).
+    fn encode(statement: &Statement, params: &[&dyn Param]) -> Result<Vec<Encoded>, StoreError> {
+        if params.len() != statement.params().len() {
+            return Err(StoreError::Postgres(format!(
+                "statement takes {} parameters, {} given",
+                statement.params().len(),
+                params.len()
+            )));
+        }
+        statement
+            .params()
+            .iter()
+            .zip(params)
+            .map(|(ty, p)| Encoded::of(p.pg(), ty))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Postgres(format!("parameter: {e}")))
+    }
+
+    /// Sends a query without waiting for its rows; [`PgTx::take`] reads them
+    /// with the ticket returned. A statement issued in between runs after it.
+    pub(crate) fn query_later(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<u64, StoreError> {
+        let statement = self.statement(sql)?;
+        let encoded = Self::encode(&statement, params)?;
+        let client = self.client;
+        let mut read: Pin<Box<dyn Future<Output = _> + 'c>> = Box::pin(async move {
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                encoded.iter().map(|e| e as &(dyn ToSql + Sync)).collect();
+            client.query(&statement, &refs).await
+        });
+        let ticket = self.next_read;
+        self.next_read += 1;
+        // The first poll queues the message on the connection, in order.
+        match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(answer) => {
+                self.answers.insert(ticket, answer);
+            }
+            Poll::Pending => self.pending.push(Pending::Read(ticket, read)),
+        }
+        Ok(ticket)
+    }
+
+    /// The rows of a query sent with [`PgTx::query_later`], waiting if they
+    /// have not come yet.
+    pub(crate) fn take(&mut self, ticket: u64) -> Result<Vec<Row>, StoreError> {
+        if !self.answers.contains_key(&ticket) {
+            self.wait(async { Ok(()) })?;
+        }
+        match self.answers.remove(&ticket) {
+            Some(answer) => Ok(answer?),
+            None => Err(StoreError::Postgres(
+                "a query's rows were taken twice".into(),
+            )),
+        }
     }
 
     /// Runs a statement and waits; returns the number of rows it changed.
@@ -213,22 +294,9 @@ impl<'c> PgTx<'c> {
         params: &[&dyn Param],
     ) -> Result<(), StoreError> {
         let statement = self.statement(sql)?;
-        let encoded = statement
-            .params()
-            .iter()
-            .zip(params)
-            .map(|(ty, p)| Encoded::of(p.pg(), ty))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Postgres(format!("parameter: {e}")))?;
-        if encoded.len() != params.len() || params.len() != statement.params().len() {
-            return Err(StoreError::Postgres(format!(
-                "statement takes {} parameters, {} given",
-                statement.params().len(),
-                params.len()
-            )));
-        }
+        let encoded = Self::encode(&statement, params)?;
         let client = self.client;
-        let mut write: Pending<'c> = Box::pin(async move {
+        let mut write: Pin<Box<dyn Future<Output = _> + 'c>> = Box::pin(async move {
             let refs: Vec<&(dyn ToSql + Sync)> =
                 encoded.iter().map(|e| e as &(dyn ToSql + Sync)).collect();
             client.execute(&statement, &refs).await
@@ -239,7 +307,7 @@ impl<'c> PgTx<'c> {
             Poll::Ready(Err(e)) => Err(e.into()),
             Poll::Ready(Ok(_)) => Ok(()),
             Poll::Pending => {
-                self.pending.push(write);
+                self.pending.push(Pending::Write(write));
                 Ok(())
             }
         }
@@ -270,6 +338,7 @@ impl<'c> PgTx<'c> {
 
     fn rollback(&mut self) {
         self.pending.clear();
+        self.answers.clear();
         let _ = self.runtime.block_on(self.client.batch_execute("ROLLBACK"));
         self.open = false;
     }

@@ -117,6 +117,19 @@ pub(crate) enum Tx<'c> {
     Postgres(super::pipelined::PgTx<'c>),
 }
 
+/// The rows of a query sent with [`Tx::query_later`], read with [`Tx::take`].
+pub(crate) struct Later<T>(LaterRows<T>);
+
+/// A row mapper kept with a query sent.
+type Mapper<T> = Box<dyn FnMut(&Row<'_>) -> Result<T, StoreError>>;
+
+enum LaterRows<T> {
+    /// Read at once (SQLite).
+    Ready(Vec<T>),
+    /// Sent (PostgreSQL): the ticket, and how to map each row.
+    Sent(u64, Mapper<T>),
+}
+
 /// One result row of either engine.
 pub(crate) enum Row<'r> {
     /// SQLite.
@@ -188,6 +201,44 @@ impl Tx<'_> {
                 Ok(tx.prepare_cached(sql)?.execute(p.as_slice())? as u64)
             }
             Tx::Postgres(tx) => tx.execute(sql, params),
+        }
+    }
+
+    /// Sends a query whose rows are needed later ([`Tx::take`]): on PostgreSQL
+    /// it goes out now, and the rows come with the next statement that waits,
+    /// so independent reads share one round trip (see [`super::pipelined`]). On
+    /// SQLite it runs at once. `f` maps each row.
+    pub(crate) fn query_later<T>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut f: impl FnMut(&Row<'_>) -> Result<T, StoreError> + 'static,
+    ) -> Result<Later<T>, StoreError> {
+        match self {
+            Tx::Sqlite(_) => Ok(Later(LaterRows::Ready(self.query(sql, params, f)?))),
+            Tx::Postgres(tx) => {
+                counted();
+                let ticket = tx.query_later(sql, params)?;
+                Ok(Later(LaterRows::Sent(
+                    ticket,
+                    Box::new(move |r: &Row<'_>| f(r)),
+                )))
+            }
+        }
+    }
+
+    /// The rows of a [`Tx::query_later`].
+    pub(crate) fn take<T>(&mut self, later: Later<T>) -> Result<Vec<T>, StoreError> {
+        match (later.0, self) {
+            (LaterRows::Ready(rows), _) => Ok(rows),
+            (LaterRows::Sent(ticket, mut f), Tx::Postgres(tx)) => tx
+                .take(ticket)?
+                .iter()
+                .map(|r| f(&Row::Postgres(r)))
+                .collect(),
+            (LaterRows::Sent(..), Tx::Sqlite(_)) => {
+                unreachable!("SQLite answers a query at once")
+            }
         }
     }
 

@@ -64,11 +64,12 @@
 //! A store written by an earlier build (unkeyed SHA-256 keys, unsplit blocks, no
 //! comparison records) has no marker and is rebuilt on open ([`ensure_current`]).
 
+use crate::db::sql::Later;
 use crate::db::{StoreError, Tx, params};
 use crate::keys::Keys;
 use oncofed_linkage::compare::koelner_phonetik;
 use oncofed_linkage::{BlockingKey, Config, Record};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 mod statements;
 
@@ -130,51 +131,121 @@ fn child(keys: &Keys, parent: i64, value: &str) -> i64 {
     keys.block_hash(&[&parent.to_le_bytes(), value.as_bytes()])
 }
 
+/// Each pass's chain of keys for a record, from level 0 down to the pass's
+/// last level. They are known before reading anything (each is the hash of
+/// its parent and the record's refinement value), so what the index holds
+/// under them is asked for all levels at once: a round trip per level on
+/// PostgreSQL otherwise.
+fn chains(keys: &Keys, record: &Record, cfg: &Config) -> Vec<Vec<Leaf>> {
+    base_keys(keys, record, cfg)
+        .into_iter()
+        .map(|(pass, key)| {
+            let mut chain = vec![Leaf {
+                key,
+                pass,
+                level: 0,
+            }];
+            loop {
+                let last = chain[chain.len() - 1];
+                let Some(value) = refinement(pass, last.level + 1, record) else {
+                    break;
+                };
+                chain.push(Leaf {
+                    key: child(keys, last.key, &value),
+                    pass,
+                    level: last.level + 1,
+                });
+            }
+            chain
+        })
+        .collect()
+}
+
+/// The keys of `chains` that can be split (those with a level below them).
+fn splittable_keys(chains: &[Vec<Leaf>]) -> Vec<i64> {
+    chains
+        .iter()
+        .flat_map(|c| c[..c.len() - 1].iter().map(|l| l.key))
+        .collect()
+}
+
+/// The leaf of each chain: its first key that is not split (the last one
+/// cannot be), each leaf once.
+fn leaves_of(chains: &[Vec<Leaf>], split: &HashSet<i64>) -> Vec<Leaf> {
+    let mut out: Vec<Leaf> = chains
+        .iter()
+        .map(|chain| {
+            *chain
+                .iter()
+                .find(|l| !split.contains(&l.key))
+                .unwrap_or(&chain[chain.len() - 1])
+        })
+        .collect();
+    out.sort_unstable_by_key(|l| l.key);
+    out.dedup_by_key(|l| l.key);
+    out
+}
+
 /// The leaves a record belongs in now: each level-0 key followed down through
-/// split keys, one level of all keys at a time.
+/// split keys, all levels asked for in one statement.
 fn leaves(
     tx: &mut Tx<'_>,
     keys: &Keys,
     record: &Record,
     cfg: &Config,
 ) -> Result<Vec<Leaf>, StoreError> {
-    let mut out = Vec::new();
-    let mut level: Vec<Leaf> = base_keys(keys, record, cfg)
+    let chains = chains(keys, record, cfg);
+    let split = statements::split_among(tx, &splittable_keys(&chains))?;
+    Ok(leaves_of(&chains, &split))
+}
+
+/// Where a record goes in the index, asked for ahead ([`place_later`]): its
+/// chains of keys, which of them are split and how many rows those that can
+/// split hold, sent and not yet read.
+pub(crate) struct Placement {
+    chains: Vec<Vec<Leaf>>,
+    split: Vec<Later<i64>>,
+    counts: Vec<Later<statements::LeafCount>>,
+}
+
+/// Sends the reads that place `record` ([`Placement`]), so they share a round
+/// trip with whatever is read next; nothing may write block rows before
+/// [`register_placed`] reads them.
+pub(crate) fn place_later(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    cfg: &Config,
+    record: &Record,
+) -> Result<Placement, StoreError> {
+    let chains = chains(keys, record, cfg);
+    let splittable = splittable_keys(&chains);
+    let split = statements::split_among_later(tx, &splittable)?;
+    let counts = statements::counts_of_later(tx, &splittable)?;
+    Ok(Placement {
+        chains,
+        split,
+        counts,
+    })
+}
+
+/// Reads a [`Placement`]: the leaves, each with its size if it can split.
+fn placed(tx: &mut Tx<'_>, placement: Placement) -> Result<Vec<(Leaf, Option<i64>)>, StoreError> {
+    let split: HashSet<i64> = statements::take_all(tx, placement.split)?
         .into_iter()
-        .map(|(pass, key)| Leaf {
-            key,
-            pass,
-            level: 0,
-        })
         .collect();
-    while !level.is_empty() {
-        // A key past its pass's last level is a leaf whether split or not; the
-        // others go on with the value that would refine them.
-        let mut open = Vec::new();
-        for leaf in level {
-            match refinement(leaf.pass, leaf.level + 1, record) {
-                Some(value) => open.push((leaf, value)),
-                None => out.push(leaf),
-            }
-        }
-        let open_keys: Vec<i64> = open.iter().map(|(l, _)| l.key).collect();
-        let split = statements::split_among(tx, &open_keys)?;
-        level = Vec::new();
-        for (leaf, value) in open {
-            if split.contains(&leaf.key) {
-                level.push(Leaf {
-                    key: child(keys, leaf.key, &value),
-                    pass: leaf.pass,
-                    level: leaf.level + 1,
-                });
-            } else {
-                out.push(leaf);
-            }
-        }
-    }
-    out.sort_unstable_by_key(|l| l.key);
-    out.dedup_by_key(|l| l.key);
-    Ok(out)
+    let counts = statements::counts(statements::take_all(tx, placement.counts)?);
+    Ok(leaves_of(&placement.chains, &split)
+        .into_iter()
+        .map(|l| {
+            let held = splittable(&l).then(|| counts.get(&l.key).copied().unwrap_or(0));
+            (l, held)
+        })
+        .collect())
+}
+
+/// Reads a [`Placement`] that is not needed, so its rows are not kept.
+pub(crate) fn discard(tx: &mut Tx<'_>, placement: Placement) -> Result<(), StoreError> {
+    placed(tx, placement).map(drop)
 }
 
 /// What a search for a record found: the leaves it belongs in, how many rows
@@ -206,9 +277,20 @@ pub(crate) fn search(
     cfg: &Config,
     record: &Record,
 ) -> Result<Search, StoreError> {
-    let found = leaves(tx, keys, record, cfg)?;
-    let leaf_keys: Vec<i64> = found.iter().map(|l| l.key).collect();
-    let mut rows = statements::rows_of(tx, &leaf_keys)?;
+    // The rows under every key of the record's chains, sent with the split
+    // lookup: a key that is split or below the leaf holds none, so they are
+    // the leaves' rows (kept to the leaves all the same).
+    let chains = chains(keys, record, cfg);
+    let split = statements::split_among_later(tx, &splittable_keys(&chains))?;
+    let mut every: Vec<i64> = chains.iter().flatten().map(|l| l.key).collect();
+    every.sort_unstable();
+    every.dedup();
+    let rows = statements::rows_of_later(tx, &every)?;
+    let split: HashSet<i64> = statements::take_all(tx, split)?.into_iter().collect();
+    let found = leaves_of(&chains, &split);
+    let leaf_keys: HashSet<i64> = found.iter().map(|l| l.key).collect();
+    let mut rows = statements::take_all(tx, rows)?;
+    rows.retain(|r| leaf_keys.contains(&r.0));
     let leaves_read = found
         .into_iter()
         .map(|leaf| {
@@ -263,11 +345,26 @@ pub(crate) fn register(
     let bytes = record.to_bytes();
     let placed: Vec<(Leaf, Option<i64>)> = match searched {
         Some(s) => s.leaves.iter().map(|&(l, n)| (l, Some(n))).collect(),
-        None => leaves(tx, keys, record, cfg)?
-            .into_iter()
-            .map(|l| (l, None))
-            .collect(),
+        None => {
+            let placement = place_later(tx, keys, cfg, record)?;
+            placed(tx, placement)?
+        }
     };
+    insert(tx, keys, &placed, at, &bytes)?;
+    Ok(bytes)
+}
+
+/// [`register`] where the reads that place the record were sent ahead
+/// ([`place_later`]).
+pub(crate) fn register_placed(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    at: (&str, &str),
+    record: &Record,
+    placement: Placement,
+) -> Result<Vec<u8>, StoreError> {
+    let bytes = record.to_bytes();
+    let placed = placed(tx, placement)?;
     insert(tx, keys, &placed, at, &bytes)?;
     Ok(bytes)
 }

@@ -15,18 +15,22 @@
 //! (`super::tests::the_search_is_planned_once`).
 
 use super::{MAX_BLOCK, MAX_BLOCK_READ, StoreError, Tx};
-use crate::db::sql::Param;
+use crate::db::sql::{Later, Param};
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 /// Keys one statement asks for (a record has at most five level-0 keys).
 pub(super) const KEYS_PER_STATEMENT: usize = 8;
 
-/// The split keys among up to [`KEYS_PER_STATEMENT`] keys: an equality lookup
-/// each rather than `IN (…)`, whose plan, made once per connection and maybe on
-/// an empty table, can be a scan (`db::linkage`'s batch reads).
+/// Keys one split lookup asks for: a record's keys at every level that can
+/// split (about five passes, two levels each) in one statement.
+pub(super) const SPLIT_KEYS_PER_STATEMENT: usize = 16;
+
+/// The split keys among up to [`SPLIT_KEYS_PER_STATEMENT`] keys: an equality
+/// lookup each rather than `IN (…)`, whose plan, made once per connection and
+/// maybe on an empty table, can be a scan (`db::linkage`'s batch reads).
 static SPLIT_AMONG: LazyLock<String> = LazyLock::new(|| {
-    (1..=KEYS_PER_STATEMENT)
+    (1..=SPLIT_KEYS_PER_STATEMENT)
         .map(|i| format!("SELECT key FROM linkage_splits WHERE key = ?{i}"))
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
@@ -112,48 +116,89 @@ fn padded(chunk: &[i64]) -> Vec<Option<i64>> {
 
 /// Which of `keys` are split.
 pub(super) fn split_among(tx: &mut Tx<'_>, keys: &[i64]) -> Result<HashSet<i64>, StoreError> {
-    let mut split = HashSet::new();
-    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-        let keys = padded(chunk);
-        let params: Vec<&dyn Param> = keys.iter().map(|k| k as &dyn Param).collect();
-        split.extend(tx.query(&SPLIT_AMONG, &params, |r| r.get::<i64>(0))?);
-    }
-    Ok(split)
+    let sent = split_among_later(tx, keys)?;
+    Ok(take_all(tx, sent)?.into_iter().collect())
 }
+
+/// [`split_among`], sent now and read with [`take_all`].
+pub(super) fn split_among_later(
+    tx: &mut Tx<'_>,
+    keys: &[i64],
+) -> Result<Vec<Later<i64>>, StoreError> {
+    keys.chunks(SPLIT_KEYS_PER_STATEMENT)
+        .map(|chunk| {
+            let keys = crate::db::sql::padded(chunk, SPLIT_KEYS_PER_STATEMENT);
+            let params: Vec<&dyn Param> = keys.iter().map(|k| k as &dyn Param).collect();
+            tx.query_later(&SPLIT_AMONG, &params, |r| r.get::<i64>(0))
+        })
+        .collect()
+}
+
+/// The rows of every query sent, in order.
+pub(super) fn take_all<T>(tx: &mut Tx<'_>, sent: Vec<Later<T>>) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for later in sent {
+        out.extend(tx.take(later)?);
+    }
+    Ok(out)
+}
+
+/// A leaf's size as [`counts_of_later`] reads it: key (`NULL` for padding) and
+/// rows, counted up to `MAX_BLOCK + 1`.
+pub(super) type LeafCount = (Option<i64>, i64);
 
 /// The rows each of the leaves `keys` holds, counted up to `MAX_BLOCK + 1`.
 pub(super) fn counts_of(tx: &mut Tx<'_>, keys: &[i64]) -> Result<HashMap<i64, i64>, StoreError> {
-    let mut counts = HashMap::new();
-    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-        let keys = padded(chunk);
-        let params: Vec<&dyn Param> = keys.iter().map(|k| k as &dyn Param).collect();
-        let rows = tx.query(&COUNT_LEAVES, &params, |r| {
-            Ok((r.get::<Option<i64>>(0)?, r.get::<i64>(1)?))
-        })?;
-        counts.extend(rows.into_iter().filter_map(|(k, n)| Some((k?, n))));
-    }
-    Ok(counts)
+    let sent = counts_of_later(tx, keys)?;
+    Ok(counts(take_all(tx, sent)?))
+}
+
+/// [`counts_of`], sent now; read with [`take_all`] and [`counts`].
+pub(super) fn counts_of_later(
+    tx: &mut Tx<'_>,
+    keys: &[i64],
+) -> Result<Vec<Later<LeafCount>>, StoreError> {
+    keys.chunks(KEYS_PER_STATEMENT)
+        .map(|chunk| {
+            let keys = padded(chunk);
+            let params: Vec<&dyn Param> = keys.iter().map(|k| k as &dyn Param).collect();
+            tx.query_later(&COUNT_LEAVES, &params, |r| {
+                Ok((r.get::<Option<i64>>(0)?, r.get::<i64>(1)?))
+            })
+        })
+        .collect()
+}
+
+/// The sizes of the leaves counted (padding dropped).
+pub(super) fn counts(rows: Vec<LeafCount>) -> HashMap<i64, i64> {
+    rows.into_iter()
+        .filter_map(|(k, n)| Some((k?, n)))
+        .collect()
 }
 
 /// One block row: its leaf key, site, local id and comparison record bytes.
 pub(super) type BlockRow = (i64, String, String, Vec<u8>);
 
-/// The rows of the leaves `keys`, each read up to [`MAX_BLOCK_READ`].
-pub(super) fn rows_of(tx: &mut Tx<'_>, keys: &[i64]) -> Result<Vec<BlockRow>, StoreError> {
+/// The rows of the leaves `keys`, each read up to [`MAX_BLOCK_READ`]; sent now
+/// and read with [`take_all`].
+pub(super) fn rows_of_later(
+    tx: &mut Tx<'_>,
+    keys: &[i64],
+) -> Result<Vec<Later<BlockRow>>, StoreError> {
     let sql: &str = if tx.is_postgres() {
         &LEAF_ROWS_POSTGRES
     } else {
         &LEAF_ROWS_SQLITE
     };
-    let mut rows = Vec::new();
-    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-        let keys = padded(chunk);
-        let params: Vec<&dyn Param> = keys.iter().map(|k| k as &dyn Param).collect();
-        rows.extend(tx.query(sql, &params, |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?);
-    }
-    Ok(rows)
+    keys.chunks(KEYS_PER_STATEMENT)
+        .map(|chunk| {
+            let keys = padded(chunk);
+            let params: Vec<&dyn Param> = keys.iter().map(|k| k as &dyn Param).collect();
+            tx.query_later(sql, &params, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+        })
+        .collect()
 }
 
 /// Adds the record `(site, local_id)` with its comparison record `bytes` to the
@@ -276,12 +321,15 @@ mod tests {
                 })
                 .max()
         };
-        assert_eq!(max(&SPLIT_AMONG), Some(KEYS_PER_STATEMENT));
+        assert_eq!(max(&SPLIT_AMONG), Some(SPLIT_KEYS_PER_STATEMENT));
         assert_eq!(max(&COUNT_LEAVES), Some(KEYS_PER_STATEMENT));
         assert_eq!(max(&LEAF_ROWS_SQLITE), Some(KEYS_PER_STATEMENT));
         assert_eq!(max(&LEAF_ROWS_POSTGRES), Some(KEYS_PER_STATEMENT));
         for (i, sql) in INSERT_ROWS.iter().enumerate() {
             assert_eq!(max(sql), Some(i + 1 + 3), "{sql}");
+        }
+        for (i, sql) in INSERT_MEMBERS.iter().enumerate() {
+            assert_eq!(max(sql), Some(1 + 3 * (i + 1)), "{sql}");
         }
     }
 }
