@@ -74,14 +74,16 @@ pub(crate) fn record_new_person(tx: &mut Tx<'_>, person: i64) -> Result<(), Stor
     Ok(())
 }
 
-/// [`record_new_person`] for many persons, in order (consecutive versions), up
-/// to 64 in one statement.
-pub(crate) fn record_new_persons(
+/// Feed entries of many persons in order (consecutive versions, up to 64 in
+/// one statement): `(person, change)`, where a change is [`record_change`]
+/// (the person's older entries go) and otherwise [`record_new_person`]. The
+/// same rows as one call each in that order.
+pub(crate) fn record_entries(
     tx: &mut Tx<'_>,
-    persons: &[i64],
+    entries: &[(i64, bool)],
     now: i64,
 ) -> Result<(), StoreError> {
-    for chunk in persons.chunks(64) {
+    for chunk in entries.chunks(64) {
         // `columnN` names a `VALUES` list's columns on both engines; the
         // subquery reads the newest version once, before this statement's rows.
         let rows: Vec<String> = (0..chunk.len())
@@ -103,9 +105,20 @@ pub(crate) fn record_new_persons(
         );
         let params: Vec<&dyn super::sql::Param> = chunk
             .iter()
-            .flat_map(|p| [p as &dyn super::sql::Param, &now])
+            .flat_map(|(p, _)| [p as &dyn super::sql::Param, &now])
             .collect();
         tx.execute_later(&sql, &params)?;
+    }
+    // A changed person keeps only their newest entry, as after each change.
+    let mut changed: Vec<i64> = entries.iter().filter(|e| e.1).map(|e| e.0).collect();
+    changed.sort_unstable();
+    changed.dedup();
+    for person in changed {
+        tx.execute_later(
+            "DELETE FROM consent_changes WHERE person_id = ?1
+             AND version < (SELECT MAX(version) FROM consent_changes WHERE person_id = ?1)",
+            params![person],
+        )?;
     }
     Ok(())
 }

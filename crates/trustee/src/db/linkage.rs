@@ -112,7 +112,8 @@ pub(crate) fn pseudonymise_each(
         .iter()
         .flat_map(|i| i.keys.kvnr.iter())
         .chain(tombstones.iter().flatten());
-    let mut batch = Batch::read(&mut tx, site.as_str(), &local_ids, exact_keys)?;
+    let pseudonym_of = |p: &Person| keys.site_pseudonym(site, &p.pid).as_str().to_owned();
+    let mut batch = Batch::read(&mut tx, site.as_str(), &local_ids, exact_keys, pseudonym_of)?;
     let mut out = Vec::with_capacity(items.len());
     for ((item, record), tombstone_keys) in items.iter().zip(&records).zip(&tombstones) {
         let new = New {
@@ -195,6 +196,9 @@ fn link_one(
     if let Some(person) = tombstone(tombstone_keys, batch.owners(), &item.keys, by_number) {
         return Ok(Err(Refusal::Withdrawn { person }));
     }
+    // Whether the number's owner has it recorded as their number already
+    // (then the update below would change nothing).
+    let owner_has_number = by_number.is_some_and(|o| o.kvnr_key.is_some());
     let by_number = by_number.map(|o| o.person);
     let mut review = None;
     // The index search of a scored record, reused when it is indexed below.
@@ -232,7 +236,9 @@ fn link_one(
     // The person, and whether they were created here.
     let (person, created) = match exact {
         Some(p) => {
-            register_keys(tx, batch, p, &item.keys, Holder::KeyOwner)?;
+            if !owner_has_number {
+                register_keys(tx, batch, p, &item.keys, Holder::KeyOwner)?;
+            }
             (p, false)
         }
         None => {
@@ -290,15 +296,22 @@ fn link_one(
         };
         batch.set_record(&item.local_id, bytes);
     }
-    if created {
-        batch.add_new_person(
-            keys.site_pseudonym(site, &person.pid).as_str().to_owned(),
-            person.row,
-        );
-    } else {
-        // The feed's versions follow the order of the changes.
-        batch.flush_feed(tx, now)?;
-        register_site_pseudonym(tx, keys, site, person, false)?;
+    let pseudonym = keys.site_pseudonym(site, &person.pid).as_str().to_owned();
+    match (created, batch.pseudonym(&pseudonym)) {
+        (true, _) => batch.add_new_person(pseudonym, person.row),
+        // Registered before: only a collision matters.
+        (false, Some(Some((s, p)))) => {
+            if s != site.as_str() || *p != person.row {
+                return Err(StoreError::PseudonymCollision);
+            }
+        }
+        (false, Some(None)) => batch.add_found_person(pseudonym, person.row),
+        (false, None) => {
+            // Not looked up (a person found by score): written directly, after
+            // the held feed entries, so the feed's versions follow the order.
+            batch.flush_feed(tx, now)?;
+            register_site_pseudonym(tx, keys, site, person, false)?;
+        }
     }
     if let Some(c) = review {
         crate::linkage::review::enqueue(tx, (site.as_str(), &item.local_id, person.row), &c, now)?;

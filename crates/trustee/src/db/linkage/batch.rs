@@ -42,6 +42,9 @@ pub(crate) struct Batch {
     known: HashMap<String, (Person, String)>,
     /// Owners of the batch's exact keys (or held here).
     owners: HashMap<BlockingKey, Owner>,
+    /// Site pseudonyms looked up (the owners', at this site) or held here:
+    /// the pseudonym's site and person, `None` for one not stored.
+    pseudonyms: HashMap<String, Option<(String, i64)>>,
     held: Held,
 }
 
@@ -54,20 +57,24 @@ struct Held {
     records: HashMap<String, Vec<u8>>,
     /// Insurance-number keys given to persons.
     keys: Vec<(Vec<u8>, i64)>,
-    /// New persons' pseudonyms at the site.
+    /// New pseudonyms at the site: of new persons, and of persons found again.
     pseudonyms: Vec<(String, i64)>,
-    /// New persons for the consent feed.
-    feed: Vec<i64>,
+    /// Feed entries in order: the person, and whether it is a change of a
+    /// person the feed had (whose older entries go).
+    feed: Vec<(i64, bool)>,
 }
 
 impl Batch {
     /// Reads the known local ids among `local_ids` at `site`, and the owners of
     /// `keys` with their person state.
+    /// `pseudonym_of` derives a person's pseudonym at the site: those of the
+    /// keys' owners are looked up too.
     pub(super) fn read<'k>(
         tx: &mut Tx<'_>,
         site: &str,
         local_ids: &[&str],
         keys: impl Iterator<Item = &'k BlockingKey>,
+        pseudonym_of: impl Fn(&Person) -> String,
     ) -> Result<Self, StoreError> {
         // One equality lookup per value, not `IN (…)`: the connection plans a
         // statement once (`plan_cache_mode = force_generic_plan`), possibly
@@ -135,10 +142,31 @@ impl Batch {
                 owners.insert(key, owner);
             }
         }
+        let mut wanted: Vec<String> = owners.values().map(|o| pseudonym_of(&o.person)).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let pseudonyms_sql = union_of(PER_STATEMENT, |i| {
+            format!("SELECT pseudonym, site, person_id FROM site_pseudonyms WHERE pseudonym = ?{i}")
+        });
+        let mut pseudonyms: HashMap<String, Option<(String, i64)>> =
+            wanted.iter().map(|p| (p.clone(), None)).collect();
+        for chunk in wanted.chunks(PER_STATEMENT) {
+            let bound = padded(
+                &chunk.iter().map(String::as_str).collect::<Vec<_>>(),
+                PER_STATEMENT,
+            );
+            let params: Vec<&dyn Param> = bound.iter().map(|p| p as &dyn Param).collect();
+            for (pseudonym, s, person) in tx.query(&pseudonyms_sql, &params, |r| {
+                Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?))
+            })? {
+                pseudonyms.insert(pseudonym, Some((s, person)));
+            }
+        }
         Ok(Self {
             site: site.to_owned(),
             known,
             owners,
+            pseudonyms,
             held: Held::default(),
         })
     }
@@ -194,8 +222,26 @@ impl Batch {
 
     /// Registers a new person's pseudonym at the site and their feed entry.
     pub(super) fn add_new_person(&mut self, pseudonym: String, person: i64) {
+        self.add_pseudonym(pseudonym, person, false);
+    }
+
+    /// What is known of a pseudonym at the site: `None` if it was not looked
+    /// up; else its site and person, or `None` inside if it is not stored.
+    pub(super) fn pseudonym(&self, pseudonym: &str) -> Option<Option<&(String, i64)>> {
+        self.pseudonyms.get(pseudonym).map(Option::as_ref)
+    }
+
+    /// Registers the pseudonym at the site of a person found again (looked up,
+    /// not stored) and their feed entry, a change.
+    pub(super) fn add_found_person(&mut self, pseudonym: String, person: i64) {
+        self.add_pseudonym(pseudonym, person, true);
+    }
+
+    fn add_pseudonym(&mut self, pseudonym: String, person: i64, change: bool) {
+        self.pseudonyms
+            .insert(pseudonym.clone(), Some((self.site.clone(), person)));
         self.held.pseudonyms.push((pseudonym, person));
-        self.held.feed.push(person);
+        self.held.feed.push((person, change));
     }
 
     /// The person of a local id held here (`site`'s, not yet written).
@@ -229,7 +275,7 @@ impl Batch {
     /// version, as it would have record by record.
     pub(super) fn flush_feed(&mut self, tx: &mut Tx<'_>, now: i64) -> Result<(), StoreError> {
         let feed = std::mem::take(&mut self.held.feed);
-        crate::db::consent_feed::record_new_persons(tx, &feed, now)
+        crate::db::consent_feed::record_entries(tx, &feed, now)
     }
 
     /// Writes everything held back, in multi-row statements sent without
@@ -280,7 +326,7 @@ impl Batch {
                 .collect::<Vec<_>>(),
         )
         .map_err(StoreError::collision_if_unique)?;
-        crate::db::consent_feed::record_new_persons(tx, &held.feed, now)
+        crate::db::consent_feed::record_entries(tx, &held.feed, now)
     }
 }
 

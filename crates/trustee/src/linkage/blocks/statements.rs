@@ -19,8 +19,9 @@ use crate::db::sql::{Later, Param};
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-/// Keys one statement asks for (a record has at most five level-0 keys).
-pub(super) const KEYS_PER_STATEMENT: usize = 8;
+/// Keys one statement asks for: a record's keys at every level (about five
+/// passes, three levels each) in one.
+pub(super) const KEYS_PER_STATEMENT: usize = 16;
 
 /// Keys one split lookup asks for: a record's keys at every level that can
 /// split (about five passes, two levels each) in one statement.
