@@ -1,28 +1,42 @@
 //! The trust-centre store's PostgreSQL connection: `tokio-postgres` driven on a
-//! current-thread runtime of the connection's own, with *pipelined writes*.
+//! current-thread runtime of the connection's own, with *pipelined* statements.
 //!
-//! On PostgreSQL every statement is a round trip, and on a loopback connection
-//! the round trip (two process wake-ups) costs more than the statement: the
-//! linkage path spent most of its time with both processes idle. A write whose
-//! answer nobody reads (an `INSERT` of a new local id, a consent-feed entry) is
-//! therefore *sent* when it is issued ([`PgTx::execute_later`]) and its answer
-//! read later: the server runs statements in the order they were sent, so the
-//! next read of the transaction sees it, and one round trip carries the writes
-//! and the read. Errors are not lost: every read first collects the answers of
-//! the writes sent before it, and a failed write is reported (and the
-//! transaction rolled back) in place of whatever followed it; [`PgTx::commit`]
-//! collects them all before `COMMIT`. PostgreSQL answers a `COMMIT` of a failed
-//! transaction with `ROLLBACK`, not an error, so the collection before it is
-//! what makes a lost write impossible to commit over.
+//! On PostgreSQL every statement that is waited for is a round trip. On a
+//! loopback connection the round trip (two process wake-ups) cost more than the
+//! statement: the linkage path spent about half its time with both processes
+//! idle. So:
+//! - a write whose answer nobody reads (a consent-feed entry, a block row) is
+//!   *sent* when it is issued ([`PgTx::execute_later`]) and its answer read
+//!   later;
+//! - a read whose rows are needed a little later is sent the same way
+//!   ([`PgTx::query_later`]) and its rows taken when needed ([`PgTx::take`]), so
+//!   independent reads share a round trip.
+//!
+//! The server runs statements in the order they were sent, so every statement
+//! sees the ones sent before it, exactly as if each had been waited for. Errors
+//! are not lost. Every wait first collects the answers of the statements sent
+//! before it, and a failed write is reported (and the transaction rolled back)
+//! in place of whatever followed it. [`PgTx::commit`] collects them all before
+//! `COMMIT`. This matters because PostgreSQL answers a `COMMIT` of a failed
+//! transaction with `ROLLBACK`, not an error: the collection before it is what
+//! makes it impossible to commit over a lost write
+//! (`db::conformance::schema::a_failed_write_sent_later_is_never_committed_over`).
+//!
+//! The connection also sets `plan_cache_mode = force_generic_plan`. Every
+//! statement is prepared once and runs with other keys over primary keys and
+//! exact indexes, and re-planning each run was a quarter of the server's time.
+//! A generic plan is made once, maybe while a table is still empty. So the hot
+//! statements look keys up one equality at a time (`UNION ALL` of lookups,
+//! never `IN (…)`, whose plan made on an empty table stayed a scan).
 //!
 //! The `postgres` crate (the blocking client the rest of the project uses)
-//! waits for each statement, so this module drives its asynchronous core
-//! itself, exactly as that crate does: a runtime per connection, `block_on`
-//! only off the async workers (`Db` runs the store on tokio's blocking pool).
+//! waits for each statement. So this module drives its asynchronous core
+//! itself, as that crate does: a runtime per connection, and `block_on` only
+//! off the async workers (`Db` runs the store on tokio's blocking pool).
 //!
-//! Parameters of a write sent later are encoded at once, against the prepared
-//! statement's parameter types ([`Encoded`]), so the pending statement owns
-//! them and the caller's borrowed values can go.
+//! Parameters of a statement sent later are encoded at once, against the
+//! prepared statement's parameter types ([`Encoded`]). The pending statement
+//! owns them, and the caller's borrowed values can go.
 
 use super::StoreError;
 use super::sql::{Param, pg_reason};
@@ -126,7 +140,7 @@ fn open(target: &Target) -> Result<(tokio::runtime::Runtime, Client), StoreError
     // Every statement is prepared once and run with different keys, over
     // primary keys and exact indexes: one generic plan is right for all, and
     // planning each run anew (PostgreSQL's choice for a statement whose generic
-    // plan it estimates dearer, such as the leaf search's union of eight range
+    // plan it estimates dearer, such as the leaf search's union of range
     // scans) was a quarter of the server's time on the linkage path.
     runtime
         .block_on(client.batch_execute("SET plan_cache_mode = force_generic_plan"))
@@ -141,6 +155,19 @@ impl Drop for PgConn {
         let parts = (self.client.take(), self.runtime.take());
         let _ = std::thread::spawn(move || drop(parts)).join();
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Round trips this thread waited for in a [`PgTx`]: the conformance suite
+    /// bounds a path's round trips on PostgreSQL.
+    pub(crate) static WAITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one round trip waited for (tests only).
+fn waited() {
+    #[cfg(test)]
+    WAITS.with(|n| n.set(n.get() + 1));
 }
 
 /// A statement sent and not yet answered: a write, whose answer is only
@@ -192,6 +219,7 @@ impl<'c> PgTx<'c> {
         &mut self,
         f: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, StoreError> {
+        waited();
         let pending = std::mem::take(&mut self.pending);
         let answers = &mut self.answers;
         let (written, result) = self.runtime.block_on(async move {

@@ -8,9 +8,15 @@
 //! as `i64`, binary as `Vec<u8>`. A second copy of each query per engine would
 //! drift; one copy run by one conformance suite on both (`db::conformance`)
 //! cannot. The one difference is the leaf search's `ORDER BY`, which PostgreSQL
-//! needs and SQLite must not have (`linkage::blocks::statements`). On PostgreSQL
-//! every statement is a round trip, so the hot path asks for many keys per
-//! statement instead of one statement per key.
+//! needs and SQLite must not have (`linkage::blocks::statements`).
+//!
+//! On PostgreSQL every statement costs the server a protocol cycle, and a
+//! statement that is waited for costs a round trip. So the hot path asks for
+//! many keys per statement instead of one per key. It sends the writes whose
+//! answer it does not need with [`Tx::execute_later`], and independent reads
+//! with [`Tx::query_later`]. Those are pipelined on PostgreSQL
+//! ([`super::pipelined`]) and run at once on SQLite: same statements, same
+//! order, same results.
 //!
 //! Transactions keep SQLite's semantics on PostgreSQL:
 //! - a write transaction ([`Conn::write_tx`]) is `BEGIN IMMEDIATE` on SQLite (one

@@ -187,60 +187,146 @@ fn leaves_of(chains: &[Vec<Leaf>], split: &HashSet<i64>) -> Vec<Leaf> {
 }
 
 /// The leaves a record belongs in now: each level-0 key followed down through
-/// split keys, all levels asked for in one statement.
+/// split keys. How depends on the engine. On SQLite a statement is a function
+/// call, and walking one level at a time, deriving a child key only below a
+/// key that is split, does the least work ([`walk_levels`]). On PostgreSQL a
+/// statement waited for is a round trip, so all levels are asked at once
+/// ([`chains`]).
 fn leaves(
     tx: &mut Tx<'_>,
     keys: &Keys,
     record: &Record,
     cfg: &Config,
 ) -> Result<Vec<Leaf>, StoreError> {
+    if !tx.is_postgres() {
+        return walk_levels(tx, keys, record, cfg);
+    }
     let chains = chains(keys, record, cfg);
     let split = statements::split_among(tx, &splittable_keys(&chains))?;
     Ok(leaves_of(&chains, &split))
 }
 
-/// Where a record goes in the index, asked for ahead ([`place_later`]): its
-/// chains of keys, which of them are split and how many rows those that can
-/// split hold, sent and not yet read.
-pub(crate) struct Placement {
-    chains: Vec<Vec<Leaf>>,
-    split: Vec<Later<i64>>,
-    counts: Vec<Later<statements::LeafCount>>,
+/// [`leaves`] one level at a time: the split keys among the level's keys that
+/// have a level below, then the children of those.
+fn walk_levels(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    record: &Record,
+    cfg: &Config,
+) -> Result<Vec<Leaf>, StoreError> {
+    let mut out = Vec::new();
+    let mut level: Vec<Leaf> = base_keys(keys, record, cfg)
+        .into_iter()
+        .map(|(pass, key)| Leaf {
+            key,
+            pass,
+            level: 0,
+        })
+        .collect();
+    while !level.is_empty() {
+        // A key past its pass's last level is a leaf whether split or not; the
+        // others go on with the value that would refine them.
+        let mut open = Vec::new();
+        for leaf in level {
+            match refinement(leaf.pass, leaf.level + 1, record) {
+                Some(value) => open.push((leaf, value)),
+                None => out.push(leaf),
+            }
+        }
+        let open_keys: Vec<i64> = open.iter().map(|(l, _)| l.key).collect();
+        let split = statements::split_among(tx, &open_keys)?;
+        level = Vec::new();
+        for (leaf, value) in open {
+            if split.contains(&leaf.key) {
+                level.push(Leaf {
+                    key: child(keys, leaf.key, &value),
+                    pass: leaf.pass,
+                    level: leaf.level + 1,
+                });
+            } else {
+                out.push(leaf);
+            }
+        }
+    }
+    out.sort_unstable_by_key(|l| l.key);
+    out.dedup_by_key(|l| l.key);
+    Ok(out)
 }
 
-/// Sends the reads that place `record` ([`Placement`]), so they share a round
-/// trip with whatever is read next; nothing may write block rows before
-/// [`register_placed`] reads them.
+/// Where a record goes in the index, asked for ahead ([`place_later`]).
+pub(crate) struct Placement(Placed);
+
+enum Placed {
+    /// Read (SQLite): the leaves, each with its size if it can split.
+    Known(Vec<(Leaf, Option<i64>)>),
+    /// Sent (PostgreSQL): the record's chains of keys, which of them are
+    /// split, and how many rows those that can split hold.
+    Sent {
+        chains: Vec<Vec<Leaf>>,
+        split: Vec<Later<i64>>,
+        counts: Vec<Later<statements::LeafCount>>,
+    },
+}
+
+/// Asks where `record` goes ([`Placement`]); on PostgreSQL the reads are sent
+/// to share a round trip with whatever is read next. Nothing may write block
+/// rows before [`register_placed`] reads them.
 pub(crate) fn place_later(
     tx: &mut Tx<'_>,
     keys: &Keys,
     cfg: &Config,
     record: &Record,
 ) -> Result<Placement, StoreError> {
+    if !tx.is_postgres() {
+        let leaves = walk_levels(tx, keys, record, cfg)?;
+        let can_split: Vec<i64> = leaves
+            .iter()
+            .filter(|l| splittable(l))
+            .map(|l| l.key)
+            .collect();
+        let counts = if can_split.is_empty() {
+            HashMap::new()
+        } else {
+            statements::counts_of(tx, &can_split)?
+        };
+        return Ok(Placement(Placed::Known(sized(leaves, &counts))));
+    }
     let chains = chains(keys, record, cfg);
     let splittable = splittable_keys(&chains);
     let split = statements::split_among_later(tx, &splittable)?;
     let counts = statements::counts_of_later(tx, &splittable)?;
-    Ok(Placement {
+    Ok(Placement(Placed::Sent {
         chains,
         split,
         counts,
-    })
+    }))
 }
 
-/// Reads a [`Placement`]: the leaves, each with its size if it can split.
-fn placed(tx: &mut Tx<'_>, placement: Placement) -> Result<Vec<(Leaf, Option<i64>)>, StoreError> {
-    let split: HashSet<i64> = statements::take_all(tx, placement.split)?
-        .into_iter()
-        .collect();
-    let counts = statements::counts(statements::take_all(tx, placement.counts)?);
-    Ok(leaves_of(&placement.chains, &split)
+/// The leaves, each with its size if it can split.
+fn sized(leaves: Vec<Leaf>, counts: &HashMap<i64, i64>) -> Vec<(Leaf, Option<i64>)> {
+    leaves
         .into_iter()
         .map(|l| {
             let held = splittable(&l).then(|| counts.get(&l.key).copied().unwrap_or(0));
             (l, held)
         })
-        .collect())
+        .collect()
+}
+
+/// Reads a [`Placement`]: the leaves, each with its size if it can split.
+fn placed(tx: &mut Tx<'_>, placement: Placement) -> Result<Vec<(Leaf, Option<i64>)>, StoreError> {
+    match placement.0 {
+        Placed::Known(leaves) => Ok(leaves),
+        Placed::Sent {
+            chains,
+            split,
+            counts,
+        } => {
+            let split: HashSet<i64> = statements::take_all(tx, split)?.into_iter().collect();
+            let counts = statements::counts(statements::take_all(tx, counts)?);
+            Ok(sized(leaves_of(&chains, &split), &counts))
+        }
+    }
 }
 
 /// Reads a [`Placement`] that is not needed, so its rows are not kept.
@@ -277,19 +363,27 @@ pub(crate) fn search(
     cfg: &Config,
     record: &Record,
 ) -> Result<Search, StoreError> {
-    // The rows under every key of the record's chains, sent with the split
-    // lookup: a key that is split or below the leaf holds none, so they are
-    // the leaves' rows (kept to the leaves all the same).
-    let chains = chains(keys, record, cfg);
-    let split = statements::split_among_later(tx, &splittable_keys(&chains))?;
-    let mut every: Vec<i64> = chains.iter().flatten().map(|l| l.key).collect();
-    every.sort_unstable();
-    every.dedup();
-    let rows = statements::rows_of_later(tx, &every)?;
-    let split: HashSet<i64> = statements::take_all(tx, split)?.into_iter().collect();
-    let found = leaves_of(&chains, &split);
+    // On PostgreSQL the rows under every key of the record's chains go with
+    // the split lookup, one round trip for both: a key that is split or below
+    // the leaf holds none, so they are the leaves' rows (kept to the leaves
+    // all the same). SQLite walks to the leaves and reads theirs.
+    let (found, rows) = if tx.is_postgres() {
+        let chains = chains(keys, record, cfg);
+        let split = statements::split_among_later(tx, &splittable_keys(&chains))?;
+        let mut every: Vec<i64> = chains.iter().flatten().map(|l| l.key).collect();
+        every.sort_unstable();
+        every.dedup();
+        let rows = statements::rows_of_later(tx, &every)?;
+        let split: HashSet<i64> = statements::take_all(tx, split)?.into_iter().collect();
+        (leaves_of(&chains, &split), statements::take_all(tx, rows)?)
+    } else {
+        let found = walk_levels(tx, keys, record, cfg)?;
+        let leaf_keys: Vec<i64> = found.iter().map(|l| l.key).collect();
+        let sent = statements::rows_of_later(tx, &leaf_keys)?;
+        (found, statements::take_all(tx, sent)?)
+    };
     let leaf_keys: HashSet<i64> = found.iter().map(|l| l.key).collect();
-    let mut rows = statements::take_all(tx, rows)?;
+    let mut rows = rows;
     rows.retain(|r| leaf_keys.contains(&r.0));
     let leaves_read = found
         .into_iter()

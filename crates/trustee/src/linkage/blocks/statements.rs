@@ -5,8 +5,15 @@
 //! statement per key cost about 20 statements per record. On SQLite a statement
 //! is a function call; on PostgreSQL it is a round trip through the client and
 //! the server's protocol handling, which made that store 5–7× slower than
-//! SQLite (BENCHMARKS.md). Asking for all keys of one level, all leaves, and all
-//! block rows of a record at once brings it to about four.
+//! SQLite (BENCHMARKS.md). A record's keys at every level are known before
+//! anything is read (`super::chains`), so one statement asks which of them are
+//! split and one reads (or counts) the rows under all of them, sent together
+//! (`*_later`, read with [`take_all`]): one round trip for the search.
+//!
+//! Each statement is one equality lookup per key joined by `UNION ALL`, never
+//! `IN (…)`. The PostgreSQL connection plans each statement once
+//! (`plan_cache_mode = force_generic_plan`), possibly while a table is still
+//! empty, and an `IN` planned then can stay a scan.
 //!
 //! The statements take a fixed number of keys, unused ones bound as `NULL`
 //! (`key = NULL` matches nothing), so each is prepared once per connection.
