@@ -55,29 +55,13 @@ pub(crate) const MIGRATION_POSTGRES: &str = "
 /// Appends a change of `person`'s consent state and drops the person's older
 /// rows. Call it inside the transaction that makes the change.
 pub(crate) fn record_change(tx: &mut Tx<'_>, person: i64) -> Result<(), StoreError> {
-    record_new_person(tx, person)?;
-    tx.execute_later(
-        "DELETE FROM consent_changes WHERE person_id = ?1
-         AND version < (SELECT MAX(version) FROM consent_changes)",
-        params![person],
-    )
-}
-
-/// [`record_change`] for a person created in this transaction, who has no older
-/// rows to drop: one statement instead of two for every new person.
-pub(crate) fn record_new_person(tx: &mut Tx<'_>, person: i64) -> Result<(), StoreError> {
-    tx.execute_later(
-        "INSERT INTO consent_changes (version, person_id, changed_at)
-         SELECT COALESCE(MAX(version), 0) + 1, ?1, ?2 FROM consent_changes",
-        params![person, super::now()],
-    )?;
-    Ok(())
+    record_entries(tx, &[(person, true)], super::now())
 }
 
 /// Feed entries of many persons in order (consecutive versions, up to 64 in
 /// one statement): `(person, change)`, where a change is [`record_change`]
-/// (the person's older entries go) and otherwise [`record_new_person`]. The
-/// same rows as one call each in that order.
+/// (the person's older entries go) and otherwise a new person's first entry.
+/// The same rows as one call each in that order.
 pub(crate) fn record_entries(
     tx: &mut Tx<'_>,
     entries: &[(i64, bool)],

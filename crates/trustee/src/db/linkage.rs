@@ -310,7 +310,7 @@ fn link_one(
             // Not looked up (a person found by score): written directly, after
             // the held feed entries, so the feed's versions follow the order.
             batch.flush_feed(tx, now)?;
-            register_site_pseudonym(tx, keys, site, person, false)?;
+            register_site_pseudonym(tx, keys, site, person)?;
         }
     }
     if let Some(c) = review {
@@ -416,29 +416,16 @@ fn register_keys(
     Ok(())
 }
 
-/// Registers the person's pseudonym in `site`'s domain (idempotent); also used
-/// when a review merges two persons. `created`: the person was created in this
-/// transaction.
+/// Registers the person's pseudonym in `site`'s domain (idempotent), with a
+/// feed change if it is new; also used when a review merges two persons. (A
+/// batch's new persons' pseudonyms are written by its flush, `batch.rs`.)
 pub(crate) fn register_site_pseudonym(
     tx: &mut Tx<'_>,
     keys: &Keys,
     site: &SiteId,
     person: Person,
-    created: bool,
 ) -> Result<(), StoreError> {
     let pseudonym = keys.site_pseudonym(site, &person.pid);
-    if created {
-        // A new person's pseudonyms are new: sent without waiting and without
-        // `ON CONFLICT`, so a collision fails the batch (on PostgreSQL with the
-        // next statement that waits, `StoreError::from`).
-        tx.execute_later(
-            "INSERT INTO site_pseudonyms (pseudonym, site, person_id) VALUES (?1, ?2, ?3)",
-            params![pseudonym.as_str(), site.as_str(), person.row],
-        )
-        .map_err(StoreError::collision_if_unique)?;
-        // The site must learn that the person exists, with their consents (feed).
-        return super::consent_feed::record_new_person(tx, person.row);
-    }
     let inserted = tx.execute(
         "INSERT INTO site_pseudonyms (pseudonym, site, person_id) VALUES (?1, ?2, ?3)
          ON CONFLICT DO NOTHING",

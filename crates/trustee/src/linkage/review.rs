@@ -262,7 +262,7 @@ fn merge(tx: &mut Tx<'_>, keys: &Keys, from: i64, into: i64) -> Result<(), Store
     let survivor: Person = person_by_row(tx, into)?;
     for site in sites {
         let site = SiteId::new(&site).map_err(|_| StoreError::Corrupt("site id".into()))?;
-        register_site_pseudonym(tx, keys, &site, survivor, false)?;
+        register_site_pseudonym(tx, keys, &site, survivor)?;
     }
     Ok(())
 }

@@ -149,20 +149,21 @@ pub(super) fn a_failed_write_sent_later_is_never_committed_over(b: &dyn Backend)
         "nothing of the failed transactions"
     );
     assert_eq!(count(&mut conn, "SELECT count(*) FROM persons", &[]), 1);
-    // Two new persons' pseudonyms colliding.
-    let k = keys();
-    let site = super::site("uk-a");
+    // Two persons' pseudonyms colliding, as a batch's flush inserts new ones
+    // (without `ON CONFLICT`): the error it maps is `PseudonymCollision`.
     let mut tx = conn.write_tx().unwrap();
-    let person = crate::db::linkage::Person {
-        row: new_person(&mut tx, 4),
-        pid: [4; 16],
+    let first = new_person(&mut tx, 4);
+    let second = new_person(&mut tx, 5);
+    let pseudonym = "TESTPSEUDONYM4711";
+    let insert = "INSERT INTO site_pseudonyms (pseudonym, site, person_id) VALUES (?1, 'uk-a', ?2)";
+    tx.execute_later(insert, params![pseudonym, first]).unwrap();
+    let collision = match tx
+        .execute_later(insert, params![pseudonym, second])
+        .map_err(StoreError::collision_if_unique)
+    {
+        Err(e) => e,
+        Ok(()) => tx.commit().unwrap_err(),
     };
-    crate::db::linkage::register_site_pseudonym(&mut tx, &k, &site, person, true).unwrap();
-    let collision =
-        match crate::db::linkage::register_site_pseudonym(&mut tx, &k, &site, person, true) {
-            Err(e) => e,
-            Ok(()) => tx.commit().unwrap_err(),
-        };
     assert!(
         matches!(collision, StoreError::PseudonymCollision),
         "{collision:?}"

@@ -192,7 +192,7 @@ pub(super) fn a_withdrawal_orders_deletions_and_erases_every_trace_of_idat(b: &d
     );
     let mut tx = conn.write_tx().unwrap();
     let p = crate::db::person_by_row(&mut tx, person).unwrap();
-    crate::db::register_site_pseudonym(&mut tx, &k, &site("uk-old"), p, false).unwrap();
+    crate::db::register_site_pseudonym(&mut tx, &k, &site("uk-old"), p).unwrap();
     tx.commit().unwrap();
     let missing = deletions::missing_orders(&mut conn, &site("uk-old")).unwrap();
     assert_eq!(missing.len(), 1);

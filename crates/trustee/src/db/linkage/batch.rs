@@ -6,11 +6,12 @@
 //! statement each per record was most of the statements on the linkage path,
 //! and on PostgreSQL each statement costs the server a protocol cycle and the
 //! client a wake-up. A [`Batch`] instead:
-//! - reads the batch's known local ids and key owners in a few statements of
-//!   up to [`PER_STATEMENT`] values ([`Batch::read`]);
-//! - holds the batch's new local ids, comparison records, keys, new persons'
-//!   pseudonyms and their feed entries, and writes them once at the end as
-//!   multi-row statements ([`Batch::flush`]).
+//! - reads the batch's known local ids, key owners and those owners'
+//!   pseudonyms at the site in a few statements of up to [`PER_STATEMENT`]
+//!   values ([`Batch::read`]);
+//! - holds the batch's new local ids, comparison records, keys, pseudonyms and
+//!   feed entries, and writes them once at the end as multi-row statements
+//!   ([`Batch::flush`]).
 //!
 //! Later records of the batch must still see earlier ones exactly as if each
 //! had been written at once. The rules that keep it so:
@@ -21,10 +22,16 @@
 //!   from here as well: a person's local ids and records for the identity
 //!   vetoes ([`Batch::local_ids_of`]), a neighbour's person
 //!   ([`Batch::person_of`]);
+//! - a person found again by their insurance number has their pseudonym at
+//!   the site looked up with the owners ([`Batch::pseudonym`]): a new one is
+//!   held with a feed change ([`Batch::add_found_person`]), whose older feed
+//!   entries go at the end, as after each change;
 //! - every other path that reads or changes those tables (changed IDAT of a
-//!   known local id, a vetoed record's review item, a pseudonym of a person
-//!   found again, a consent change) flushes first ([`Batch::flush`]): they are
-//!   rare, or find nothing held back.
+//!   known local id, a vetoed record's review item) flushes first
+//!   ([`Batch::flush`]), and a pseudonym not looked up (a person found by
+//!   score) is written directly after the held feed entries
+//!   ([`Batch::flush_feed`]), so the feed's versions keep the order of the
+//!   changes. These paths are rare.
 
 use super::{Owner, Person, pid_from};
 use crate::db::sql::{Param, padded};
@@ -53,6 +60,10 @@ pub(crate) struct Batch {
 struct Held {
     /// New local ids: local id, person, IDAT.
     local_ids: Vec<(String, i64, String)>,
+    /// Where each new local id is in `local_ids`.
+    by_local_id: HashMap<String, usize>,
+    /// Where each person's new local ids are in `local_ids`.
+    by_person: HashMap<i64, Vec<usize>>,
     /// Comparison records by local id.
     records: HashMap<String, Vec<u8>>,
     /// Insurance-number keys given to persons.
@@ -210,6 +221,9 @@ impl Batch {
     pub(super) fn add_local_id(&mut self, local_id: &str, person: Person, idat: &str) {
         self.known
             .insert(local_id.to_owned(), (person, idat.to_owned()));
+        let at = self.held.local_ids.len();
+        self.held.by_local_id.insert(local_id.to_owned(), at);
+        self.held.by_person.entry(person.row).or_default().push(at);
         self.held
             .local_ids
             .push((local_id.to_owned(), person.row, idat.to_owned()));
@@ -249,22 +263,21 @@ impl Batch {
         if site != self.site {
             return None;
         }
-        self.held
-            .local_ids
-            .iter()
-            .rev()
-            .find(|(id, ..)| id == local_id)
-            .map(|&(_, person, _)| person)
+        let &at = self.held.by_local_id.get(local_id)?;
+        Some(self.held.local_ids[at].1)
     }
 
     /// The local ids held here of `person`, with their comparison records, as
     /// the identity vetoes read them: site, local id, erased (never), record.
     pub(crate) fn local_ids_of(&self, person: i64) -> Vec<(String, String, bool, Option<Vec<u8>>)> {
-        self.held
-            .local_ids
-            .iter()
-            .filter(|(_, p, _)| *p == person)
-            .map(|(id, ..)| {
+        let held = self
+            .held
+            .by_person
+            .get(&person)
+            .map_or(&[][..], Vec::as_slice);
+        held.iter()
+            .map(|&at| {
+                let id = &self.held.local_ids[at].0;
                 let record = self.held.records.get(id).cloned();
                 (self.site.clone(), id.clone(), false, record)
             })
