@@ -153,7 +153,7 @@ enum Placed {
 
 /// Asks where `record` goes ([`Placement`]); on PostgreSQL the reads are sent
 /// to share a round trip with whatever is read next. Nothing may write block
-/// rows before [`register_placed`] reads them.
+/// rows before [`super::register_placed`] reads them.
 pub(crate) fn place_later(
     tx: &mut Tx<'_>,
     keys: &Keys,
