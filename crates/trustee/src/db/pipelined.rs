@@ -90,24 +90,15 @@ impl PgConn {
     /// Runs `sql` (one or more statements, no parameters) and waits.
     pub(crate) fn batch_execute(&mut self, sql: &str) -> Result<(), StoreError> {
         self.ensure_open()?;
-        let (runtime, client) = self.parts();
+        let (runtime, client) = both(&self.runtime, &self.client);
         Ok(runtime.block_on(client.batch_execute(sql))?)
-    }
-
-    fn parts(&self) -> (&tokio::runtime::Runtime, &Client) {
-        match (&self.runtime, &self.client) {
-            (Some(r), Some(c)) => (r, c),
-            _ => unreachable!("a connection has both until it is dropped"),
-        }
     }
 
     /// Starts a transaction with `begin` (waiting for it).
     pub(crate) fn transaction(&mut self, begin: &str) -> Result<PgTx<'_>, StoreError> {
         self.batch_execute(begin)?;
-        let (runtime, client) = match (&self.runtime, &self.client) {
-            (Some(r), Some(c)) => (r, c),
-            _ => unreachable!("a connection has both until it is dropped"),
-        };
+        // By field, so the statement cache can be borrowed beside them.
+        let (runtime, client) = both(&self.runtime, &self.client);
         Ok(PgTx {
             runtime,
             client,
@@ -117,6 +108,17 @@ impl PgConn {
             next_read: 0,
             open: true,
         })
+    }
+}
+
+/// The runtime and client of a connection, which has both until it is dropped.
+fn both<'a>(
+    runtime: &'a Option<tokio::runtime::Runtime>,
+    client: &'a Option<Client>,
+) -> (&'a tokio::runtime::Runtime, &'a Client) {
+    match (runtime, client) {
+        (Some(r), Some(c)) => (r, c),
+        _ => unreachable!("a connection has both until it is dropped"),
     }
 }
 
