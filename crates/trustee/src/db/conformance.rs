@@ -207,7 +207,8 @@ conformance_tests! {
         a_newer_schema_is_refused_before_anything_is_written,
         another_key_is_refused,
         engine_errors_carry_no_values,
-        a_failed_write_sent_later_is_never_committed_over;
+        a_failed_write_sent_later_is_never_committed_over,
+        a_large_read_sent_ahead_never_stalls_a_wait;
 }
 
 /// The pseudonym key of the suite.

@@ -29,9 +29,10 @@
 //! person that registered it; a later record with the same key but linked
 //! elsewhere does not take it over.
 
+use super::sql::Later;
 use super::{Conn, StoreError, Tx, now, params};
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
-use crate::linkage::blocks;
+use crate::linkage::blocks::{self, Lookahead};
 use crate::linkage::probabilistic as prob;
 use crate::linkage::veto;
 use batch::Batch;
@@ -113,17 +114,40 @@ pub(crate) fn pseudonymise_each(
         .flat_map(|i| i.keys.kvnr.iter())
         .chain(tombstones.iter().flatten());
     let pseudonym_of = |p: &Person| keys.site_pseudonym(site, &p.pid).as_str().to_owned();
+    let mut ids = PersonIds::reserve(&mut tx, items.len())?;
     let mut batch = Batch::read(&mut tx, site.as_str(), &local_ids, exact_keys, pseudonym_of)?;
+    // The records that will probably be scored: no known local id, and no
+    // owner of their insurance number yet.
+    let wanted = items
+        .iter()
+        .map(|i| {
+            batch.known(&i.local_id).is_none()
+                && i.keys.kvnr.as_ref().is_none_or(|k| batch.owner(k).is_none())
+        })
+        .collect();
+    let mut ahead = Lookahead::new(&tx, wanted);
+    let cfg = prob::config();
     let mut out = Vec::with_capacity(items.len());
-    for ((item, record), tombstone_keys) in items.iter().zip(&records).zip(&tombstones) {
+    for (at, ((item, record), tombstone_keys)) in
+        items.iter().zip(&records).zip(&tombstones).enumerate()
+    {
+        ahead.send_ahead(&mut tx, keys, &cfg, &records, at)?;
         let new = New {
+            at,
             item,
             record: record.as_ref(),
             tombstone_keys,
         };
-        let linked = link_one(&mut tx, &mut batch, keys, site, new, now)?;
+        let mut index = Index {
+            ahead: &mut ahead,
+            ids: &mut ids,
+        };
+        let linked = link_one(&mut tx, &mut batch, &mut index, keys, site, new, now)?;
+        ahead.forget(&mut tx, at)?;
         out.push(linked.map(|person| keys.pair(site, &person.pid)));
     }
+    let (used, stale) = ahead.counts();
+    tracing::debug!(used, stale, "searches sent ahead");
     batch.flush(&mut tx, now)?;
     tx.commit()?;
     Ok(out)
@@ -147,6 +171,8 @@ pub(crate) fn pseudonymise(
 /// One item of a batch with what was derived from it up front.
 #[derive(Clone, Copy)]
 struct New<'a> {
+    /// Its place in the batch.
+    at: usize,
     item: &'a LinkItem,
     /// Its comparison record, if the IDAT could be normalised.
     record: Option<&'a Record>,
@@ -154,15 +180,24 @@ struct New<'a> {
     tombstone_keys: &'a [BlockingKey],
 }
 
+/// What a batch keeps beside [`Batch`] to spare round trips: searches sent
+/// ahead (and the index changes that make them stale), and person ids.
+struct Index<'a> {
+    ahead: &'a mut Lookahead,
+    ids: &'a mut PersonIds,
+}
+
 fn link_one(
     tx: &mut Tx<'_>,
     batch: &mut Batch,
+    index: &mut Index<'_>,
     keys: &Keys,
     site: &SiteId,
     new: New<'_>,
     now: i64,
 ) -> Result<Result<Person, Refusal>, StoreError> {
     let New {
+        at: item_at,
         item,
         record,
         tombstone_keys,
@@ -182,9 +217,10 @@ fn link_one(
             )?;
             register_keys(tx, batch, person, &item.keys, Holder::Other)?;
             let at = (site.as_str(), item.local_id.as_str());
-            blocks::unregister(tx, keys, &cfg, at)?;
+            let touched = &mut index.ahead.touched;
+            blocks::unregister(tx, keys, &cfg, at, touched)?;
             if let Some(r) = record {
-                let bytes = blocks::register(tx, keys, &cfg, at, r, None)?;
+                let bytes = blocks::register(tx, keys, &cfg, at, r, None, touched)?;
                 blocks::store_record(tx, at, &bytes)?;
             }
         }
@@ -244,7 +280,8 @@ fn link_one(
         None => {
             let best = match record {
                 Some(r) => {
-                    let search = searched.insert(blocks::search(tx, keys, &cfg, r)?);
+                    let search = index.ahead.search(tx, keys, &cfg, item_at, r)?;
+                    let search = searched.insert(search);
                     let kvnr = item.keys.kvnr.as_ref().map(|k| &k[..]);
                     let scoring = prob::Scoring {
                         cfg: &cfg,
@@ -280,7 +317,7 @@ fn link_one(
                         }
                         (None, None) => None,
                     };
-                    let p = new_person(tx, item.keys.kvnr, now)?;
+                    let p = new_person(tx, index.ids, item.keys.kvnr, now)?;
                     register_keys(tx, batch, p, &item.keys, Holder::Created)?;
                     (p, true)
                 }
@@ -291,8 +328,11 @@ fn link_one(
     if let Some(r) = record {
         let at = (site.as_str(), item.local_id.as_str());
         let bytes = match placement {
-            Some(p) => blocks::register_placed(tx, keys, at, r, p)?,
-            None => blocks::register(tx, keys, &cfg, at, r, searched.as_ref())?,
+            Some(p) => blocks::register_placed(tx, keys, at, r, p, &mut index.ahead.touched)?,
+            None => {
+                let touched = &mut index.ahead.touched;
+                blocks::register(tx, keys, &cfg, at, r, searched.as_ref(), touched)?
+            }
         };
         batch.set_record(&item.local_id, bytes);
     }
@@ -373,13 +413,67 @@ struct Owner {
     kvnr_key: Option<Vec<u8>>,
 }
 
-fn new_person(tx: &mut Tx<'_>, kvnr: Option<BlockingKey>, now: i64) -> Result<Person, StoreError> {
+/// Row ids for a batch's new persons. On PostgreSQL they are taken from the
+/// table's sequence up front, in one statement sent with the batch's first
+/// reads, so creating a person is a write sent without waiting rather than an
+/// `INSERT … RETURNING id` waited for (a round trip per new person). Ids not
+/// used are skipped, as after any rolled-back insert: a row id is a handle,
+/// never shown. SQLite's `RETURNING` is a function call, so it keeps it.
+struct PersonIds {
+    sent: Option<Later<i64>>,
+    ids: std::vec::IntoIter<i64>,
+}
+
+impl PersonIds {
+    /// Reserves `n` ids (PostgreSQL).
+    fn reserve(tx: &mut Tx<'_>, n: usize) -> Result<Self, StoreError> {
+        let sent = if tx.is_postgres() && n > 0 {
+            Some(tx.query_later(
+                "SELECT nextval(pg_get_serial_sequence('persons', 'id'))
+                 FROM generate_series(1::bigint, ?1::bigint)",
+                params![n as i64],
+                |r| r.get::<i64>(0),
+            )?)
+        } else {
+            None
+        };
+        Ok(Self {
+            sent,
+            ids: Vec::new().into_iter(),
+        })
+    }
+
+    /// The next reserved id, if any (none on SQLite).
+    fn next(&mut self, tx: &mut Tx<'_>) -> Result<Option<i64>, StoreError> {
+        if let Some(sent) = self.sent.take() {
+            self.ids = tx.take(sent)?.into_iter();
+        }
+        Ok(self.ids.next())
+    }
+}
+
+fn new_person(
+    tx: &mut Tx<'_>,
+    ids: &mut PersonIds,
+    kvnr: Option<BlockingKey>,
+    now: i64,
+) -> Result<Person, StoreError> {
     let pid: PersonId = rand::random();
-    let row = tx.query_one(
-        "INSERT INTO persons (pid, kvnr_key, created_at) VALUES (?1, ?2, ?3) RETURNING id",
-        params![&pid[..], kvnr.as_ref().map(|k| &k[..]), now],
-        |r| r.get(0),
-    )?;
+    let kvnr = kvnr.as_ref().map(|k| &k[..]);
+    let row = match ids.next(tx)? {
+        Some(row) => {
+            tx.execute_later(
+                "INSERT INTO persons (id, pid, kvnr_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![row, &pid[..], kvnr, now],
+            )?;
+            row
+        }
+        None => tx.query_one(
+            "INSERT INTO persons (pid, kvnr_key, created_at) VALUES (?1, ?2, ?3) RETURNING id",
+            params![&pid[..], kvnr, now],
+            |r| r.get(0),
+        )?,
+    };
     Ok(Person { row, pid })
 }
 

@@ -203,6 +203,30 @@ fn dollars(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
+/// Awaits the answers of statements sent, in order, keeping the reads' rows in
+/// `answers`; the first failed write is the error.
+async fn collect(
+    sent: Vec<Pending<'_>>,
+    answers: &mut HashMap<u64, Result<Vec<Row>, tokio_postgres::Error>>,
+) -> Result<(), tokio_postgres::Error> {
+    let mut written = Ok(());
+    for sent in sent {
+        match sent {
+            Pending::Write(write) => {
+                if let Err(e) = write.await
+                    && written.is_ok()
+                {
+                    written = Err(e);
+                }
+            }
+            Pending::Read(ticket, read) => {
+                answers.insert(ticket, read.await);
+            }
+        }
+    }
+    written
+}
+
 impl<'c> PgTx<'c> {
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(s) = self.statements.get(sql) {
@@ -224,32 +248,37 @@ impl<'c> PgTx<'c> {
         waited();
         let pending = std::mem::take(&mut self.pending);
         let answers = &mut self.answers;
-        let (written, result) = self.runtime.block_on(async move {
-            // `f` is polled first here, but was sent after the pending
-            // statements, which were sent when they were issued.
-            let result = f.await;
-            let mut written = Ok(());
-            for sent in pending {
-                match sent {
-                    Pending::Write(write) => {
-                        if let Err(e) = write.await
-                            && written.is_ok()
-                        {
-                            written = Err(e);
-                        }
-                    }
-                    Pending::Read(ticket, read) => {
-                        answers.insert(ticket, read.await);
-                    }
-                }
-            }
-            (written, result)
-        });
+        // Both at once: `f` is sent at its first poll (after the pending
+        // statements, which were sent when issued), and its answer comes after
+        // theirs. Awaiting `f` alone first would deadlock once a pending read's
+        // rows fill the channel the connection hands them through: the
+        // connection would stop reading before `f`'s answer.
+        let (result, written) = self
+            .runtime
+            .block_on(async move { tokio::join!(f, collect(pending, answers)) });
         written?;
         Ok(result?)
     }
 
-    /// Encodes `params` for `statement` (see [`Encoded`]).
+    /// Waits for the answers of the statements sent up to and including the
+    /// read `ticket`, but not for those sent after it: rows asked for ahead
+    /// (a window of searches) keep coming while these are used. A failed
+    /// write among them is the error.
+    fn wait_through(&mut self, ticket: u64) -> Result<(), StoreError> {
+        let Some(at) = self
+            .pending
+            .iter()
+            .position(|p| matches!(p, Pending::Read(t, _) if *t == ticket))
+        else {
+            return Ok(());
+        };
+        waited();
+        let after = self.pending.split_off(at + 1);
+        let through = std::mem::replace(&mut self.pending, after);
+        let answers = &mut self.answers;
+        Ok(self.runtime.block_on(collect(through, answers))?)
+    }
+
     fn encode(statement: &Statement, params: &[&dyn Param]) -> Result<Vec<Encoded>, StoreError> {
         if params.len() != statement.params().len() {
             return Err(StoreError::Postgres(format!(
@@ -298,7 +327,7 @@ impl<'c> PgTx<'c> {
     /// have not come yet.
     pub(crate) fn take(&mut self, ticket: u64) -> Result<Vec<Row>, StoreError> {
         if !self.answers.contains_key(&ticket) {
-            self.wait(async { Ok(()) })?;
+            self.wait_through(ticket)?;
         }
         match self.answers.remove(&ticket) {
             Some(answer) => Ok(answer?),

@@ -64,15 +64,18 @@
 //! A store written by an earlier build (unkeyed SHA-256 keys, unsplit blocks, no
 //! comparison records) has no marker and is rebuilt on open ([`ensure_current`]).
 
+use crate::db::sql::Later;
 use crate::db::{StoreError, Tx, params};
 use crate::keys::Keys;
 use oncofed_linkage::compare::koelner_phonetik;
 use oncofed_linkage::{BlockingKey, Config, Record};
 use std::collections::{HashMap, HashSet};
 
+mod ahead;
 mod placement;
 mod statements;
 
+pub(crate) use ahead::{Lookahead, Touched};
 pub(crate) use placement::{Placement, discard, place_later};
 use placement::{chains, leaves, leaves_of, placed, splittable_keys, walk_levels};
 
@@ -163,29 +166,69 @@ pub(crate) fn search(
     cfg: &Config,
     record: &Record,
 ) -> Result<Search, StoreError> {
-    // On PostgreSQL the rows under every key of the record's chains go with
-    // the split lookup, one round trip for both: a key that is split or below
-    // the leaf holds none, so they are the leaves' rows (kept to the leaves
-    // all the same). SQLite walks to the leaves and reads theirs.
-    let (found, rows) = if tx.is_postgres() {
-        let chains = chains(keys, record, cfg);
-        let split = statements::split_among_later(tx, &splittable_keys(&chains))?;
-        let mut every: Vec<i64> = chains.iter().flatten().map(|l| l.key).collect();
-        every.sort_unstable();
-        every.dedup();
-        let rows = statements::rows_of_later(tx, &every)?;
-        let split: HashSet<i64> = statements::take_all(tx, split)?.into_iter().collect();
-        (leaves_of(&chains, &split), statements::take_all(tx, rows)?)
-    } else {
-        let found = walk_levels(tx, keys, record, cfg)?;
-        let leaf_keys: Vec<i64> = found.iter().map(|l| l.key).collect();
-        let sent = statements::rows_of_later(tx, &leaf_keys)?;
-        (found, statements::take_all(tx, sent)?)
-    };
-    let leaf_keys: HashSet<i64> = found.iter().map(|l| l.key).collect();
-    let mut rows = rows;
+    if tx.is_postgres() {
+        let sent = search_later(tx, keys, cfg, record)?;
+        return found(tx, sent);
+    }
+    // SQLite walks to the leaves and reads theirs.
+    let leaves = walk_levels(tx, keys, record, cfg)?;
+    let leaf_keys: Vec<i64> = leaves.iter().map(|l| l.key).collect();
+    let sent = statements::rows_of_later(tx, &leaf_keys)?;
+    let rows = statements::take_all(tx, sent)?;
+    Ok(searched(leaves, rows))
+}
+
+/// A search sent and not yet read ([`search_later`]).
+pub(crate) struct SentSearch {
+    chains: Vec<Vec<Leaf>>,
+    split: Vec<Later<i64>>,
+    rows: Vec<Later<statements::BlockRow>>,
+}
+
+impl SentSearch {
+    /// Every key whose rows or split state the search read.
+    fn keys(&self) -> impl Iterator<Item = i64> + '_ {
+        self.chains.iter().flatten().map(|l| l.key)
+    }
+}
+
+/// Sends a search for `record` (PostgreSQL): the split lookup for its chains
+/// and the rows under every key of them, one round trip for both. A key that
+/// is split or below the leaf holds none, so they are the leaves' rows (kept
+/// to the leaves all the same by [`found`]).
+pub(crate) fn search_later(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    cfg: &Config,
+    record: &Record,
+) -> Result<SentSearch, StoreError> {
+    let chains = chains(keys, record, cfg);
+    let split = statements::split_among_later(tx, &splittable_keys(&chains))?;
+    let mut every: Vec<i64> = chains.iter().flatten().map(|l| l.key).collect();
+    every.sort_unstable();
+    every.dedup();
+    let rows = statements::rows_of_later(tx, &every)?;
+    Ok(SentSearch {
+        chains,
+        split,
+        rows,
+    })
+}
+
+/// Reads a search sent with [`search_later`].
+pub(crate) fn found(tx: &mut Tx<'_>, sent: SentSearch) -> Result<Search, StoreError> {
+    let split: HashSet<i64> = statements::take_all(tx, sent.split)?
+        .into_iter()
+        .collect();
+    let rows = statements::take_all(tx, sent.rows)?;
+    Ok(searched(leaves_of(&sent.chains, &split), rows))
+}
+
+/// A [`Search`] from the leaves and the rows read under (at least) them.
+fn searched(leaves: Vec<Leaf>, mut rows: Vec<statements::BlockRow>) -> Search {
+    let leaf_keys: HashSet<i64> = leaves.iter().map(|l| l.key).collect();
     rows.retain(|r| leaf_keys.contains(&r.0));
-    let leaves_read = found
+    let leaves_read = leaves
         .into_iter()
         .map(|leaf| {
             let held = rows.iter().filter(|r| r.0 == leaf.key).count() as i64;
@@ -204,10 +247,10 @@ pub(crate) fn search(
             })
         })
         .collect();
-    Ok(Search {
+    Search {
         leaves: leaves_read,
         neighbours,
-    })
+    }
 }
 
 /// Stores a record's comparison record (`linkage_records`), replacing one.
@@ -235,6 +278,7 @@ pub(crate) fn register(
     at: (&str, &str),
     record: &Record,
     searched: Option<&Search>,
+    touched: &mut Touched,
 ) -> Result<Vec<u8>, StoreError> {
     let bytes = record.to_bytes();
     let placed: Vec<(Leaf, Option<i64>)> = match searched {
@@ -244,7 +288,7 @@ pub(crate) fn register(
             placed(tx, placement)?
         }
     };
-    insert(tx, keys, &placed, at, &bytes)?;
+    insert(tx, keys, &placed, at, &bytes, touched)?;
     Ok(bytes)
 }
 
@@ -256,10 +300,11 @@ pub(crate) fn register_placed(
     at: (&str, &str),
     record: &Record,
     placement: Placement,
+    touched: &mut Touched,
 ) -> Result<Vec<u8>, StoreError> {
     let bytes = record.to_bytes();
     let placed = placed(tx, placement)?;
-    insert(tx, keys, &placed, at, &bytes)?;
+    insert(tx, keys, &placed, at, &bytes, touched)?;
     Ok(bytes)
 }
 
@@ -275,6 +320,7 @@ fn insert(
     placed: &[(Leaf, Option<i64>)],
     at: (&str, &str),
     bytes: &[u8],
+    touched: &mut Touched,
 ) -> Result<(), StoreError> {
     let unknown: Vec<i64> = placed
         .iter()
@@ -288,10 +334,11 @@ fn insert(
     };
     let leaf_keys: Vec<i64> = placed.iter().map(|(l, _)| l.key).collect();
     statements::insert_rows(tx, &leaf_keys, at, bytes)?;
+    leaf_keys.iter().for_each(|&k| touched.touch(k));
     for &(leaf, held) in placed.iter().filter(|(l, _)| splittable(l)) {
         let before = held.or_else(|| counted.get(&leaf.key).copied());
         if before.unwrap_or(0) + 1 > MAX_BLOCK {
-            split(tx, keys, leaf)?;
+            split(tx, keys, leaf, touched)?;
         }
     }
     Ok(())
@@ -305,7 +352,7 @@ fn splittable(leaf: &Leaf) -> bool {
 /// Moves the records of an oversized leaf to its children (which may split in
 /// turn): the members are read once, and each child's rows go in a few
 /// multi-row statements sent without waiting.
-fn split(tx: &mut Tx<'_>, keys: &Keys, leaf: Leaf) -> Result<(), StoreError> {
+fn split(tx: &mut Tx<'_>, keys: &Keys, leaf: Leaf, touched: &mut Touched) -> Result<(), StoreError> {
     let members: Vec<statements::Member> = tx.query(
         "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1",
         params![leaf.key],
@@ -352,13 +399,15 @@ fn split(tx: &mut Tx<'_>, keys: &Keys, leaf: Leaf) -> Result<(), StoreError> {
     } else {
         statements::counts_of(tx, &can_split)?
     };
+    touched.touch(leaf.key);
     for (below, rows) in &children {
         statements::insert_members(tx, below.key, rows)?;
+        touched.touch(below.key);
     }
     for (below, rows) in children {
         let before = counted.get(&below.key).copied().unwrap_or(0);
         if splittable(&below) && before + rows.len() as i64 > MAX_BLOCK {
-            split(tx, keys, below)?;
+            split(tx, keys, below, touched)?;
         }
     }
     Ok(())
@@ -371,6 +420,7 @@ pub(crate) fn unregister(
     keys: &Keys,
     cfg: &Config,
     (site, local_id): (&str, &str),
+    touched: &mut Touched,
 ) -> Result<(), StoreError> {
     let stored: Option<Vec<u8>> = tx.query_opt(
         "SELECT record FROM linkage_records WHERE site = ?1 AND local_id = ?2",
@@ -385,6 +435,7 @@ pub(crate) fn unregister(
             "DELETE FROM linkage_blocks WHERE key = ?1 AND site = ?2 AND local_id = ?3",
             params![leaf.key, site, local_id],
         )?;
+        touched.touch(leaf.key);
     }
     tx.execute_later(
         "DELETE FROM linkage_records WHERE site = ?1 AND local_id = ?2",
@@ -494,6 +545,8 @@ pub(crate) fn rebuild(tx: &mut Tx<'_>, keys: &Keys, cfg: &Config) -> Result<u64,
     )?;
     let (mut site, mut local_id) = (String::new(), String::new());
     let mut indexed = 0;
+    // Nothing is searched ahead here.
+    let mut touched = Touched::default();
     loop {
         // In pages, so a store of millions is not read into memory at once.
         let page = tx.query(
@@ -521,7 +574,7 @@ pub(crate) fn rebuild(tx: &mut Tx<'_>, keys: &Keys, cfg: &Config) -> Result<u64,
                 .and_then(Record::from_bytes)
                 .or_else(|| super::probabilistic::record_of(&idat));
             if let Some(record) = record {
-                let bytes = register(tx, keys, cfg, (&s, &l), &record, None)?;
+                let bytes = register(tx, keys, cfg, (&s, &l), &record, None, &mut touched)?;
                 store_record(tx, (&s, &l), &bytes)?;
                 indexed += 1;
             }

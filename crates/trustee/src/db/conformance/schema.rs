@@ -169,3 +169,38 @@ pub(super) fn a_failed_write_sent_later_is_never_committed_over(b: &dyn Backend)
         "{collision:?}"
     );
 }
+
+/// Rows one read sent ahead in the stall test returns.
+const MANY_ROWS: i64 = 50_000;
+
+/// A read sent ahead whose answer is large, then a statement waited for
+/// before its rows are taken: the wait must collect both. Waiting for the
+/// later statement alone stalls on PostgreSQL, because the connection stops
+/// reading once the unread rows fill the channel it hands them through, and
+/// the later answer is behind them (a lookahead window's searches are such
+/// reads). A minute is far more than either engine needs.
+pub(super) fn a_large_read_sent_ahead_never_stalls_a_wait(b: &dyn Backend) {
+    let mut conn = b.conn();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = conn.read_tx().unwrap();
+        let many = format!(
+            "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL
+               SELECT i + 1 FROM n WHERE i < {MANY_ROWS})
+             SELECT i, 'a row long enough to fill buffers quickly' FROM n"
+        );
+        let sent = tx
+            .query_later(&many, params![], |r| r.get::<i64>(0))
+            .unwrap();
+        let one: i64 = tx
+            .query_one("SELECT CAST(1 AS BIGINT)", params![], |r| r.get(0))
+            .unwrap();
+        let rows = tx.take(sent).unwrap();
+        tx.commit().unwrap();
+        let _ = done.send((one, rows.len() as i64, rows.last().copied()));
+    });
+    let got = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a wait stalled behind rows sent ahead");
+    assert_eq!(got, (1, MANY_ROWS, Some(MANY_ROWS)));
+}

@@ -1,0 +1,146 @@
+//! Searches sent ahead: on PostgreSQL the searches of a batch's next records
+//! go to the server while the current one is scored and written.
+//!
+//! A search waited for when its record comes up is a round trip per new
+//! record, with the server idle while the client scores and the client idle
+//! while the server reads: at 100,000 persons the server was busy about half
+//! of the time (BENCHMARKS.md, "Thirteenth session"). So [`Lookahead`] sends
+//! the searches of the records a batch will probably search (those with no
+//! known local id and no owner of their insurance number when the batch
+//! starts) a window at a time, one window ahead of the record being linked.
+//!
+//! A search sent ahead reads the index as it was when it was sent. The
+//! records linked since may have changed it: added rows to a leaf, split a
+//! block, moved rows to its children, removed a record's rows. Every such
+//! change marks its key in [`Touched`], with a clock. A search sent ahead is
+//! used only if none of the keys it read (its record's keys at every level)
+//! was touched after it was sent; otherwise the record searches again, as it
+//! would have without the lookahead. So a batch links exactly as its records
+//! would one at a time (`db::conformance::batch`), and a stale search costs
+//! only the round trip it was meant to save. Records that do not search after
+//! all (found by insurance number, refused) drop theirs ([`Lookahead::forget`]).
+
+use super::{Search, SentSearch, found, search, search_later};
+use crate::db::{StoreError, Tx};
+use crate::keys::Keys;
+use oncofed_linkage::{Config, Record};
+use std::collections::HashMap;
+
+/// Records whose searches are sent together; the next window is sent when
+/// linking reaches the current one, so one is always on its way.
+pub(crate) const WINDOW: usize = 64;
+
+/// The block keys a transaction changed, each with when (a clock that ticks
+/// at every change).
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    clock: u64,
+    at: HashMap<i64, u64>,
+}
+
+impl Touched {
+    /// Marks a key whose rows or split state just changed.
+    pub(crate) fn touch(&mut self, key: i64) {
+        self.clock += 1;
+        self.at.insert(key, self.clock);
+    }
+
+    /// Whether `key` changed after the clock read `then`.
+    fn changed_since(&self, key: i64, then: u64) -> bool {
+        self.at.get(&key).is_some_and(|&t| t > then)
+    }
+}
+
+/// The searches of one batch sent ahead, and the index changes since.
+pub(crate) struct Lookahead {
+    /// The index changes of this transaction ([`super::register`] and
+    /// [`super::unregister`] mark them).
+    pub touched: Touched,
+    /// Whether each item of the batch will probably search.
+    wanted: Vec<bool>,
+    /// The first item whose search is not sent yet.
+    next: usize,
+    /// Searches sent, by item, with the clock when sent.
+    sent: HashMap<usize, (u64, SentSearch)>,
+    /// Searches sent ahead and used, and those found stale.
+    used: u64,
+    stale: u64,
+}
+
+impl Lookahead {
+    /// A lookahead for a batch whose items `wanted` will probably search.
+    /// SQLite answers a statement at once, so there nothing is sent ahead.
+    pub(crate) fn new(tx: &Tx<'_>, mut wanted: Vec<bool>) -> Self {
+        if !tx.is_postgres() {
+            wanted.iter_mut().for_each(|w| *w = false);
+        }
+        Self {
+            touched: Touched::default(),
+            wanted,
+            next: 0,
+            sent: HashMap::new(),
+            used: 0,
+            stale: 0,
+        }
+    }
+
+    /// Before linking item `current`: sends the searches of the wanted items
+    /// up to one window past the current one, if not sent yet. `records` are
+    /// the batch's comparison records, by item.
+    pub(crate) fn send_ahead(
+        &mut self,
+        tx: &mut Tx<'_>,
+        keys: &Keys,
+        cfg: &Config,
+        records: &[Option<Record>],
+        current: usize,
+    ) -> Result<(), StoreError> {
+        if self.next > current + WINDOW {
+            return Ok(());
+        }
+        let until = (current + 2 * WINDOW).min(records.len());
+        for item in self.next..until {
+            if let (true, Some(record)) = (self.wanted[item], &records[item]) {
+                let sent = search_later(tx, keys, cfg, record)?;
+                self.sent.insert(item, (self.touched.clock, sent));
+            }
+        }
+        self.next = self.next.max(until);
+        Ok(())
+    }
+
+    /// The search for item `item`'s `record`: the one sent ahead if nothing
+    /// it read has changed since, else a new one.
+    pub(crate) fn search(
+        &mut self,
+        tx: &mut Tx<'_>,
+        keys: &Keys,
+        cfg: &Config,
+        item: usize,
+        record: &Record,
+    ) -> Result<Search, StoreError> {
+        if let Some((then, sent)) = self.sent.remove(&item) {
+            if !sent.keys().any(|k| self.touched.changed_since(k, then)) {
+                self.used += 1;
+                return found(tx, sent);
+            }
+            self.stale += 1;
+            found(tx, sent)?;
+        }
+        search(tx, keys, cfg, record)
+    }
+
+    /// Drops the search sent for `item` if it was not used (its rows are
+    /// read and let go).
+    pub(crate) fn forget(&mut self, tx: &mut Tx<'_>, item: usize) -> Result<(), StoreError> {
+        match self.sent.remove(&item) {
+            Some((_, sent)) => found(tx, sent).map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// Searches sent ahead and used, and those that were stale.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (self.used, self.stale)
+    }
+}
