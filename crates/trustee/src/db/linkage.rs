@@ -32,7 +32,7 @@
 use super::sql::Later;
 use super::{Conn, StoreError, Tx, now, params};
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
-use crate::linkage::blocks::{self, Lookahead};
+use crate::linkage::blocks::{self, Lookahead, Want};
 use crate::linkage::probabilistic as prob;
 use crate::linkage::veto;
 use batch::Batch;
@@ -116,13 +116,24 @@ pub(crate) fn pseudonymise_each(
     let pseudonym_of = |p: &Person| keys.site_pseudonym(site, &p.pid).as_str().to_owned();
     let mut ids = PersonIds::reserve(&mut tx, items.len())?;
     let mut batch = Batch::read(&mut tx, site.as_str(), &local_ids, exact_keys, pseudonym_of)?;
-    // The records that will probably be scored: no known local id, and no
-    // owner of their insurance number yet.
+    // What each record will probably read from the index: a record with no
+    // known local id is placed where its insurance number's owner is, or
+    // else scored.
     let wanted = items
         .iter()
         .map(|i| {
-            batch.known(&i.local_id).is_none()
-                && i.keys.kvnr.as_ref().is_none_or(|k| batch.owner(k).is_none())
+            if batch.known(&i.local_id).is_some() {
+                Want::Nothing
+            } else if i
+                .keys
+                .kvnr
+                .as_ref()
+                .is_some_and(|k| batch.owner(k).is_some())
+            {
+                Want::Placement
+            } else {
+                Want::Search
+            }
         })
         .collect();
     let mut ahead = Lookahead::new(&tx, wanted);
@@ -245,13 +256,14 @@ fn link_one(
     // Where the record goes in the index if the number links it, asked for
     // with the veto's read: one round trip for both.
     let mut placement = match (by_number, record) {
-        (Some(_), Some(r)) => Some(blocks::place_later(tx, keys, &cfg, r)?),
+        (Some(_), Some(r)) => Some(index.ahead.placement(tx, keys, &cfg, item_at, r)?),
         _ => None,
     };
     let exact = match by_number {
         Some(p) => {
             let held = batch.local_ids_of(p.row);
-            match veto::person_veto(tx, p.row, site.as_str(), record, &held)? {
+            let stored = batch.stored_records_of(p.row);
+            match veto::person_veto(tx, p.row, site.as_str(), record, &held, stored)? {
                 None => Some(p),
                 Some(v) => {
                     // Counts for operators; no personal data, no ids.

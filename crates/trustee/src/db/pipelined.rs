@@ -144,8 +144,14 @@ fn open(target: &Target) -> Result<(tokio::runtime::Runtime, Client), StoreError
     // planning each run anew (PostgreSQL's choice for a statement whose generic
     // plan it estimates dearer, such as the leaf search's union of range
     // scans) was a quarter of the server's time on the linkage path.
+    //
+    // No JIT: it compiles a statement whose estimated cost passes
+    // `jit_above_cost` anew at every run, and a batch read of 64 unions with
+    // sub-selects (a generic plan's estimates are rough) took 60 % of the
+    // server's time compiling, for statements that run in well under a
+    // millisecond (BENCHMARKS.md, "Thirteenth session").
     runtime
-        .block_on(client.batch_execute("SET plan_cache_mode = force_generic_plan"))
+        .block_on(client.batch_execute("SET plan_cache_mode = force_generic_plan; SET jit = off"))
         .map_err(|e| failed(pg_reason(&e)))?;
     Ok((runtime, client))
 }

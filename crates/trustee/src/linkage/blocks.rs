@@ -75,7 +75,7 @@ mod ahead;
 mod placement;
 mod statements;
 
-pub(crate) use ahead::{Lookahead, Touched};
+pub(crate) use ahead::{Lookahead, Touched, Want};
 pub(crate) use placement::{Placement, discard, place_later};
 use placement::{chains, leaves, leaves_of, placed, splittable_keys, walk_levels};
 
@@ -217,9 +217,7 @@ pub(crate) fn search_later(
 
 /// Reads a search sent with [`search_later`].
 pub(crate) fn found(tx: &mut Tx<'_>, sent: SentSearch) -> Result<Search, StoreError> {
-    let split: HashSet<i64> = statements::take_all(tx, sent.split)?
-        .into_iter()
-        .collect();
+    let split: HashSet<i64> = statements::take_all(tx, sent.split)?.into_iter().collect();
     let rows = statements::take_all(tx, sent.rows)?;
     Ok(searched(leaves_of(&sent.chains, &split), rows))
 }
@@ -352,7 +350,12 @@ fn splittable(leaf: &Leaf) -> bool {
 /// Moves the records of an oversized leaf to its children (which may split in
 /// turn): the members are read once, and each child's rows go in a few
 /// multi-row statements sent without waiting.
-fn split(tx: &mut Tx<'_>, keys: &Keys, leaf: Leaf, touched: &mut Touched) -> Result<(), StoreError> {
+fn split(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    leaf: Leaf,
+    touched: &mut Touched,
+) -> Result<(), StoreError> {
     let members: Vec<statements::Member> = tx.query(
         "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1",
         params![leaf.key],

@@ -236,6 +236,7 @@ pub(crate) fn best_candidate(
                     site_of_record,
                     Some(record),
                     &batch.local_ids_of(person),
+                    batch.stored_records_of(person),
                 )?
                 .is_some())
         {

@@ -58,32 +58,20 @@ pub(crate) type PersonRecord = (String, String, bool, Option<Vec<u8>>);
 /// The first veto against `record` (from `site`) joining `person`; `None` when
 /// it may link. `record` is `None` when the new IDAT could not be normalised,
 /// which vetoes every link. `held`: the person's local ids of the batch not yet
-/// written (`db::linkage`'s batch).
+/// written (`db::linkage`'s batch); `stored`: the person's stored local ids if
+/// the batch read them up front ([`person_records`]), else they are read here.
 pub(crate) fn person_veto(
     tx: &mut Tx<'_>,
     person: i64,
     site: &str,
     record: Option<&Record>,
     held: &[PersonRecord],
+    stored: Option<Vec<PersonRecord>>,
 ) -> Result<Option<PersonVeto>, StoreError> {
-    // Sorted here rather than by ORDER BY, which makes SQLite re-plan the
-    // statement on many runs (see `blocks::search`). The comparison records come
-    // with the local ids: one statement, where one per record was a round trip
-    // each on PostgreSQL.
-    let mut rows = tx.query(
-        "SELECT site, local_id, idat = ?2, (SELECT record FROM linkage_records r
-           WHERE r.site = l.site AND r.local_id = l.local_id)
-         FROM local_ids l WHERE person_id = ?1",
-        params![person, crate::db::ERASED_IDAT],
-        |r| {
-            Ok((
-                r.get::<String>(0)?,
-                r.get::<String>(1)?,
-                r.get::<bool>(2)?,
-                r.get::<Option<Vec<u8>>>(3)?,
-            ))
-        },
-    )?;
+    let mut rows = match stored {
+        Some(rows) => rows,
+        None => person_records(tx, person)?,
+    };
     rows.extend_from_slice(held);
     rows.sort_unstable();
     for (their_site, local_id, erased, bytes) in rows {
@@ -115,6 +103,28 @@ pub(crate) fn person_veto(
     }
     Ok(None)
 }
+
+/// Every stored local id of `person` as the vetoes read them.
+pub(crate) fn person_records(
+    tx: &mut Tx<'_>,
+    person: i64,
+) -> Result<Vec<PersonRecord>, StoreError> {
+    // Sorted by the caller rather than by ORDER BY, which makes SQLite re-plan
+    // the statement on many runs (see `blocks::search`). The comparison
+    // records come with the local ids: one statement, where one per record was
+    // a round trip each on PostgreSQL.
+    tx.query(
+        PERSON_RECORDS,
+        params![person, crate::db::ERASED_IDAT],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+}
+
+/// The statement of [`person_records`]: `?1` the person, `?2` the erased IDAT.
+pub(crate) const PERSON_RECORDS: &str =
+    "SELECT site, local_id, idat = ?2, (SELECT record FROM linkage_records r
+       WHERE r.site = l.site AND r.local_id = l.local_id)
+     FROM local_ids l WHERE person_id = ?1";
 
 /// The comparison record of a registered local id: the one the blocking index
 /// stored (`linkage_records`), else normalised from its IDAT.

@@ -37,6 +37,7 @@ use super::{Owner, Person, pid_from};
 use crate::db::sql::{Param, padded};
 use crate::db::{StoreError, Tx};
 use crate::keys::BlockingKey;
+use crate::linkage::veto::PersonRecord;
 use std::collections::HashMap;
 
 /// Values one prefetch statement asks for; rows one flush statement writes.
@@ -52,6 +53,9 @@ pub(crate) struct Batch {
     /// Site pseudonyms looked up (the owners', at this site) or held here:
     /// the pseudonym's site and person, `None` for one not stored.
     pseudonyms: HashMap<String, Option<(String, i64)>>,
+    /// The stored local ids of the owners, as the identity vetoes read them,
+    /// until the first flush (which may write more of them).
+    owners_records: Option<HashMap<i64, Vec<PersonRecord>>>,
     held: Held,
 }
 
@@ -173,13 +177,22 @@ impl Batch {
                 pseudonyms.insert(pseudonym, Some((s, person)));
             }
         }
+        let owners_records = Some(records_of(tx, owners.values().filter(|o| !o.erased))?);
         Ok(Self {
             site: site.to_owned(),
             known,
             owners,
             pseudonyms,
+            owners_records,
             held: Held::default(),
         })
+    }
+
+    /// The stored local ids of `person` as the identity vetoes read them, if
+    /// read up front and still current (no flush since); held ones are in
+    /// [`Batch::local_ids_of`].
+    pub(crate) fn stored_records_of(&self, person: i64) -> Option<Vec<PersonRecord>> {
+        self.owners_records.as_ref()?.get(&person).cloned()
     }
 
     /// The person and stored IDAT of a known local id of the batch's site.
@@ -295,6 +308,8 @@ impl Batch {
     /// waiting; the batch goes on empty.
     pub(super) fn flush(&mut self, tx: &mut Tx<'_>, now: i64) -> Result<(), StoreError> {
         let held = std::mem::take(&mut self.held);
+        // The flushed local ids are no longer held, and not in what was read.
+        self.owners_records = None;
         let site = self.site.as_str();
         insert_rows(
             tx,
@@ -341,6 +356,49 @@ impl Batch {
         .map_err(StoreError::collision_if_unique)?;
         crate::db::consent_feed::record_entries(tx, &held.feed, now)
     }
+}
+
+/// The stored local ids of `persons` as the identity vetoes read them
+/// ([`crate::linkage::veto::person_records`]), every statement sent before
+/// the first is waited for: one round trip.
+fn records_of<'o>(
+    tx: &mut Tx<'_>,
+    persons: impl Iterator<Item = &'o Owner>,
+) -> Result<HashMap<i64, Vec<PersonRecord>>, StoreError> {
+    let sql = union_of(PER_STATEMENT, |i| {
+        format!(
+            "SELECT person_id, site, local_id, idat = ?1, (SELECT record FROM linkage_records r
+               WHERE r.site = l.site AND r.local_id = l.local_id)
+             FROM local_ids l WHERE person_id = ?{}",
+            i + 1
+        )
+    });
+    let mut out: HashMap<i64, Vec<PersonRecord>> =
+        persons.map(|o| (o.person.row, Vec::new())).collect();
+    let mut wanted: Vec<i64> = out.keys().copied().collect();
+    wanted.sort_unstable();
+    let erased = crate::db::ERASED_IDAT;
+    let sent = wanted
+        .chunks(PER_STATEMENT)
+        .map(|chunk| {
+            let bound = padded(chunk, PER_STATEMENT);
+            let params: Vec<&dyn Param> = std::iter::once(&erased as &dyn Param)
+                .chain(bound.iter().map(|v| v as &dyn Param))
+                .collect();
+            tx.query_later(&sql, &params, |r| {
+                Ok((
+                    r.get::<i64>(0)?,
+                    (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for later in sent {
+        for (person, record) in tx.take(later)? {
+            out.entry(person).or_default().push(record);
+        }
+    }
+    Ok(out)
 }
 
 /// `SELECT … UNION ALL …` of `n` branches, branch `i` (from 1) by `branch`.

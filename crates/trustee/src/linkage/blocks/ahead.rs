@@ -20,6 +20,7 @@
 //! only the round trip it was meant to save. Records that do not search after
 //! all (found by insurance number, refused) drop theirs ([`Lookahead::forget`]).
 
+use super::placement::{Placement, discard, place_later};
 use super::{Search, SentSearch, found, search, search_later};
 use crate::db::{StoreError, Tx};
 use crate::keys::Keys;
@@ -51,28 +52,65 @@ impl Touched {
     }
 }
 
-/// The searches of one batch sent ahead, and the index changes since.
+/// What an item of a batch will probably read from the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// Nothing (a known local id, or no comparison record).
+    Nothing,
+    /// A search: the record will be scored.
+    Search,
+    /// Its placement: its insurance number names a person, so it will be
+    /// indexed where it belongs without a search.
+    Placement,
+}
+
+/// What was sent ahead for an item.
+enum Sent {
+    Search(SentSearch),
+    Placement(Placement),
+}
+
+impl Sent {
+    /// Every key whose rows or split state it read.
+    fn keys(&self) -> Vec<i64> {
+        match self {
+            Sent::Search(s) => s.keys().collect(),
+            Sent::Placement(p) => p.keys(),
+        }
+    }
+
+    /// Reads and drops it.
+    fn drop_in(self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        match self {
+            Sent::Search(s) => found(tx, s).map(drop),
+            Sent::Placement(p) => discard(tx, p),
+        }
+    }
+}
+
+/// The searches and placements of one batch sent ahead, and the index
+/// changes since.
 pub(crate) struct Lookahead {
     /// The index changes of this transaction ([`super::register`] and
     /// [`super::unregister`] mark them).
     pub touched: Touched,
-    /// Whether each item of the batch will probably search.
-    wanted: Vec<bool>,
-    /// The first item whose search is not sent yet.
+    /// What each item of the batch will probably read.
+    wanted: Vec<Want>,
+    /// The first item whose reads are not sent yet.
     next: usize,
-    /// Searches sent, by item, with the clock when sent.
-    sent: HashMap<usize, (u64, SentSearch)>,
+    /// Reads sent, by item, with the clock when sent.
+    sent: HashMap<usize, (u64, Sent)>,
     /// Searches sent ahead and used, and those found stale.
     used: u64,
     stale: u64,
 }
 
 impl Lookahead {
-    /// A lookahead for a batch whose items `wanted` will probably search.
+    /// A lookahead for a batch whose items will probably read `wanted`.
     /// SQLite answers a statement at once, so there nothing is sent ahead.
-    pub(crate) fn new(tx: &Tx<'_>, mut wanted: Vec<bool>) -> Self {
+    pub(crate) fn new(tx: &Tx<'_>, mut wanted: Vec<Want>) -> Self {
         if !tx.is_postgres() {
-            wanted.iter_mut().for_each(|w| *w = false);
+            wanted.iter_mut().for_each(|w| *w = Want::Nothing);
         }
         Self {
             touched: Touched::default(),
@@ -84,9 +122,9 @@ impl Lookahead {
         }
     }
 
-    /// Before linking item `current`: sends the searches of the wanted items
-    /// up to one window past the current one, if not sent yet. `records` are
-    /// the batch's comparison records, by item.
+    /// Before linking item `current`: sends the reads of the wanted items up
+    /// to one window past the current one, if not sent yet. `records` are the
+    /// batch's comparison records, by item.
     pub(crate) fn send_ahead(
         &mut self,
         tx: &mut Tx<'_>,
@@ -100,13 +138,37 @@ impl Lookahead {
         }
         let until = (current + 2 * WINDOW).min(records.len());
         for item in self.next..until {
-            if let (true, Some(record)) = (self.wanted[item], &records[item]) {
-                let sent = search_later(tx, keys, cfg, record)?;
-                self.sent.insert(item, (self.touched.clock, sent));
-            }
+            let Some(record) = &records[item] else {
+                continue;
+            };
+            let sent = match self.wanted[item] {
+                Want::Nothing => continue,
+                Want::Search => Sent::Search(search_later(tx, keys, cfg, record)?),
+                Want::Placement => Sent::Placement(place_later(tx, keys, cfg, record)?),
+            };
+            self.sent.insert(item, (self.touched.clock, sent));
         }
         self.next = self.next.max(until);
         Ok(())
+    }
+
+    /// What was sent ahead for `item`, if nothing it read has changed since;
+    /// a stale one is read and dropped.
+    fn fresh(&mut self, tx: &mut Tx<'_>, item: usize) -> Result<Option<Sent>, StoreError> {
+        let Some((then, sent)) = self.sent.remove(&item) else {
+            return Ok(None);
+        };
+        if sent
+            .keys()
+            .iter()
+            .any(|&k| self.touched.changed_since(k, then))
+        {
+            self.stale += 1;
+            sent.drop_in(tx)?;
+            return Ok(None);
+        }
+        self.used += 1;
+        Ok(Some(sent))
     }
 
     /// The search for item `item`'s `record`: the one sent ahead if nothing
@@ -119,27 +181,48 @@ impl Lookahead {
         item: usize,
         record: &Record,
     ) -> Result<Search, StoreError> {
-        if let Some((then, sent)) = self.sent.remove(&item) {
-            if !sent.keys().any(|k| self.touched.changed_since(k, then)) {
-                self.used += 1;
-                return found(tx, sent);
+        match self.fresh(tx, item)? {
+            Some(Sent::Search(sent)) => found(tx, sent),
+            other => {
+                if let Some(other) = other {
+                    other.drop_in(tx)?;
+                }
+                search(tx, keys, cfg, record)
             }
-            self.stale += 1;
-            found(tx, sent)?;
         }
-        search(tx, keys, cfg, record)
     }
 
-    /// Drops the search sent for `item` if it was not used (its rows are
-    /// read and let go).
+    /// Where item `item`'s `record` goes: the placement sent ahead if nothing
+    /// it read has changed since, else one sent now.
+    pub(crate) fn placement(
+        &mut self,
+        tx: &mut Tx<'_>,
+        keys: &Keys,
+        cfg: &Config,
+        item: usize,
+        record: &Record,
+    ) -> Result<Placement, StoreError> {
+        match self.fresh(tx, item)? {
+            Some(Sent::Placement(p)) => Ok(p),
+            other => {
+                if let Some(other) = other {
+                    other.drop_in(tx)?;
+                }
+                place_later(tx, keys, cfg, record)
+            }
+        }
+    }
+
+    /// Drops what was sent for `item` if it was not used (its rows are read
+    /// and let go).
     pub(crate) fn forget(&mut self, tx: &mut Tx<'_>, item: usize) -> Result<(), StoreError> {
         match self.sent.remove(&item) {
-            Some((_, sent)) => found(tx, sent).map(drop),
+            Some((_, sent)) => sent.drop_in(tx),
             None => Ok(()),
         }
     }
 
-    /// Searches sent ahead and used, and those that were stale.
+    /// Reads sent ahead and used, and those that were stale.
     pub(crate) fn counts(&self) -> (u64, u64) {
         (self.used, self.stale)
     }

@@ -151,6 +151,16 @@ enum Placed {
     },
 }
 
+impl Placement {
+    /// Every key whose split state or size it read (none once read).
+    pub(super) fn keys(&self) -> Vec<i64> {
+        match &self.0 {
+            Placed::Known(_) => Vec::new(),
+            Placed::Sent { chains, .. } => chains.iter().flatten().map(|l| l.key).collect(),
+        }
+    }
+}
+
 /// Asks where `record` goes ([`Placement`]); on PostgreSQL the reads are sent
 /// to share a round trip with whatever is read next. Nothing may write block
 /// rows before [`super::register_placed`] reads them.
