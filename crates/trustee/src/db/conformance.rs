@@ -200,7 +200,9 @@ conformance_tests! {
     batch: a_batch_links_as_one_record_at_a_time_would;
     blocking: an_oversized_block_splits_and_keeps_its_records_findable,
         blocking_keys_are_keyed_and_rotate,
-        a_new_record_costs_a_bounded_number_of_statements;
+        a_new_record_costs_a_bounded_number_of_statements,
+        searches_sent_ahead_are_used_unless_the_index_changed,
+        placements_sent_ahead_never_miss_a_split;
     portal: access_codes_work_once_lock_and_expire,
         usage_reports_and_the_view_are_per_person;
     schema: reopening_keeps_data_and_the_schema_is_current,

@@ -182,11 +182,13 @@ fn waited() {
 /// checked, or a read, whose rows are kept until taken ([`PgTx::take`]).
 enum Pending<'c> {
     Write(Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'c>>),
-    Read(
-        u64,
-        Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + 'c>>,
-    ),
+    Read(u64, ReadFuture<'c>),
+    /// A read whose rows nobody wants ([`PgTx::forget`]).
+    Dropped(ReadFuture<'c>),
 }
+
+/// The answer of a read sent.
+type ReadFuture<'c> = Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + 'c>>;
 
 /// A transaction on a [`PgConn`]: rolled back when dropped without
 /// [`PgTx::commit`].
@@ -227,6 +229,14 @@ async fn collect(
             }
             Pending::Read(ticket, read) => {
                 answers.insert(ticket, read.await);
+            }
+            Pending::Dropped(read) => {
+                // Nobody wants the rows, but a failure must not go unseen.
+                if let Err(e) = read.await
+                    && written.is_ok()
+                {
+                    written = Err(e);
+                }
             }
         }
     }
@@ -341,6 +351,28 @@ impl<'c> PgTx<'c> {
                 "a query's rows were taken twice".into(),
             )),
         }
+    }
+
+    /// Lets go of a read sent with [`PgTx::query_later`] whose rows are not
+    /// wanted, without waiting: its answer is collected and dropped by the
+    /// next wait (a failure is still that wait's error).
+    pub(crate) fn forget(&mut self, ticket: u64) -> Result<(), StoreError> {
+        if let Some(answer) = self.answers.remove(&ticket) {
+            return answer.map(drop).map_err(StoreError::from);
+        }
+        let at = self
+            .pending
+            .iter()
+            .position(|p| matches!(p, Pending::Read(t, _) if *t == ticket));
+        if let Some(at) = at
+            && let Pending::Read(_, read) = self.pending.remove(at)
+        {
+            self.pending.insert(at, Pending::Dropped(read));
+            return Ok(());
+        }
+        Err(StoreError::Postgres(
+            "a query's rows were let go after they were taken".into(),
+        ))
     }
 
     /// Runs a statement and waits; returns the number of rows it changed.

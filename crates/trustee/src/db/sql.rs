@@ -233,6 +233,18 @@ impl Tx<'_> {
         }
     }
 
+    /// Lets go of a [`Tx::query_later`] whose rows are not wanted, without
+    /// waiting for them (a failure is still reported, by the next wait).
+    pub(crate) fn forget<T>(&mut self, later: Later<T>) -> Result<(), StoreError> {
+        match (later.0, self) {
+            (LaterRows::Ready(_), _) => Ok(()),
+            (LaterRows::Sent(ticket, _), Tx::Postgres(tx)) => tx.forget(ticket),
+            (LaterRows::Sent(..), Tx::Sqlite(_)) => {
+                unreachable!("SQLite answers a query at once")
+            }
+        }
+    }
+
     /// The rows of a [`Tx::query_later`].
     pub(crate) fn take<T>(&mut self, later: Later<T>) -> Result<Vec<T>, StoreError> {
         match (later.0, self) {

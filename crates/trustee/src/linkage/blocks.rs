@@ -75,6 +75,8 @@ mod ahead;
 mod placement;
 mod statements;
 
+#[cfg(test)]
+pub(crate) use ahead::SENT_AHEAD;
 pub(crate) use ahead::{Lookahead, Touched, Want};
 pub(crate) use placement::{Placement, discard, place_later};
 use placement::{chains, leaves, leaves_of, placed, splittable_keys, walk_levels};
@@ -189,6 +191,12 @@ impl SentSearch {
     /// Every key whose rows or split state the search read.
     fn keys(&self) -> impl Iterator<Item = i64> + '_ {
         self.chains.iter().flatten().map(|l| l.key)
+    }
+
+    /// Lets the search go unread ([`Tx::forget`]).
+    fn forget(self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        self.split.into_iter().try_for_each(|l| tx.forget(l))?;
+        self.rows.into_iter().try_for_each(|l| tx.forget(l))
     }
 }
 

@@ -16,7 +16,9 @@ type At = (String, String);
 /// (vetoed, queued), the same local id again with the same and with changed
 /// IDAT, records without an insurance number that link by score, and at the
 /// second site partners of the first site's records (some with typos, some
-/// without numbers) and duplicates among themselves.
+/// without numbers) and duplicates among themselves, some with a changed
+/// record between the two (there the batch writes what it held so far, after
+/// the reads it made up front).
 fn batches(k: &Keys) -> Vec<(&'static str, Vec<LinkItem>)> {
     const GIVEN: [&str; 10] = [
         "Anna",
@@ -57,6 +59,13 @@ fn batches(k: &Keys) -> Vec<(&'static str, Vec<LinkItem>)> {
     for i in (0..90).step_by(2) {
         b.push(item(k, &format!("b{i}"), &person(i, i.is_multiple_of(4))));
         if i.is_multiple_of(10) {
+            if i > 0 {
+                // The record before again with changed IDAT, which writes what
+                // the batch held so far, between a record and its duplicate.
+                let before = i - 2;
+                let changed = person(before, !before.is_multiple_of(4));
+                b.push(item(k, &format!("b{before}"), &changed));
+            }
             b.push(item(k, &format!("b{i}-dup"), &person(i, false)));
         }
     }

@@ -258,3 +258,107 @@ pub(super) fn blocking_keys_are_keyed_and_rotate(b: &dyn Backend) {
         2
     );
 }
+
+/// On PostgreSQL a batch's searches are sent a window ahead
+/// (`linkage::blocks::ahead`) and used unless the index changed under them
+/// since: new records with nothing in common all use theirs; new records born
+/// on one new day share that day's block, so the first one's row makes the
+/// others' searches stale, and they search again (the links are the same
+/// either way: `conformance::batch`). SQLite sends nothing ahead.
+pub(super) fn searches_sent_ahead_are_used_unless_the_index_changed(b: &dyn Backend) {
+    const NAMES: [(&str, &str); 6] = [
+        ("Xaver", "Neumann"),
+        ("Yvonne", "Otto"),
+        ("Zora", "Pohl"),
+        ("Ottilie", "Quast"),
+        ("Quirin", "Seidel"),
+        ("Theo", "Voigt"),
+    ];
+    let k = keys();
+    let mut conn = b.conn();
+    let crowd: Vec<_> = crowd()
+        .iter()
+        .enumerate()
+        .map(|(i, p)| item(&k, &format!("p{i}"), p))
+        .collect();
+    pseudonymise(&mut conn, &k, &site("uk-a"), &crowd).unwrap();
+    let mut batch = |day: Option<u32>| -> (u64, u64) {
+        let items: Vec<_> = NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, (given, family))| {
+                // Apart: another year and month each; together: one day.
+                let born = match day {
+                    None => (1930 + i as i32, i as u32 + 1, 9),
+                    Some(d) => (1941, 7, d),
+                };
+                let p = idat(given, family, born, Sex::Male, None);
+                item(&k, &format!("{}{i}", day.map_or("x", |_| "y")), &p)
+            })
+            .collect();
+        let before = crate::linkage::blocks::SENT_AHEAD.with(|n| n.get());
+        pseudonymise(&mut conn, &k, &site("uk-b"), &items).unwrap();
+        let (used, stale) = crate::linkage::blocks::SENT_AHEAD.with(|n| n.get());
+        (used - before.0, stale - before.1)
+    };
+    let apart = batch(None);
+    let together = batch(Some(20));
+    let n = NAMES.len() as u64;
+    if matches!(conn, crate::db::Conn::Postgres(_)) {
+        assert_eq!(apart, (n, 0), "searches used, stale (nothing shared)");
+        assert_eq!(together, (1, n - 1), "searches used, stale (one day)");
+    } else {
+        assert_eq!((apart, together), ((0, 0), (0, 0)), "SQLite sends nothing");
+    }
+}
+
+/// A placement sent ahead (for a record whose insurance number names a
+/// person) counts its leaves when it is sent, and the records linked since
+/// may have filled them. Persons born on one day fill that day's block to
+/// two below [`MAX_BLOCK`] at one site; five of them come again at a second
+/// site, found by number: the block must split when the third passes the
+/// limit, as it would one record at a time. Stale counts would leave it
+/// oversized.
+pub(super) fn placements_sent_ahead_never_miss_a_split(b: &dyn Backend) {
+    let k = keys();
+    let mut conn = b.conn();
+    let person = |i: usize| {
+        let kvnr = Some((b'A' + (i % 26) as u8, (i / 26) as u8));
+        idat(
+            GIVEN[i % 12],
+            FAMILY[i / 12],
+            (1962, 8, 14),
+            Sex::Female,
+            kvnr,
+        )
+    };
+    let n = MAX_BLOCK as usize - 2;
+    let first: Vec<_> = (0..n)
+        .map(|i| item(&k, &format!("p{i}"), &person(i)))
+        .collect();
+    let a = pseudonymise(&mut conn, &k, &site("uk-a"), &first).unwrap();
+    let splits =
+        |conn: &mut crate::db::Conn| count(conn, "SELECT count(*) FROM linkage_splits", params![]);
+    assert_eq!(splits(&mut conn), 0, "the day's block is full, not split");
+    let again: Vec<_> = (0..5)
+        .map(|i| item(&k, &format!("q{i}"), &person(i)))
+        .collect();
+    let before = blocks::SENT_AHEAD.with(|n| n.get());
+    let bb = pseudonymise(&mut conn, &k, &site("uk-b"), &again).unwrap();
+    let (used, stale) = blocks::SENT_AHEAD.with(|n| n.get());
+    for (i, pair) in bb.iter().enumerate() {
+        assert_eq!(pair.research, a[i].research, "q{i} found by number");
+    }
+    let largest = count(
+        &mut conn,
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM linkage_blocks GROUP BY key) AS sizes",
+        params![],
+    );
+    assert!(largest <= MAX_BLOCK, "a block of {largest} rows");
+    assert!(splits(&mut conn) >= 1, "the day's block split");
+    if matches!(conn, crate::db::Conn::Postgres(_)) {
+        // The first placement is used; the day's row it adds makes the
+        // others stale.
+        assert_eq!((used - before.0, stale - before.1), (1, 4));
+    }
+}

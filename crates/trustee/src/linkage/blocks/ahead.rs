@@ -20,7 +20,7 @@
 //! only the round trip it was meant to save. Records that do not search after
 //! all (found by insurance number, refused) drop theirs ([`Lookahead::forget`]).
 
-use super::placement::{Placement, discard, place_later};
+use super::placement::{Placement, place_later};
 use super::{Search, SentSearch, found, search, search_later};
 use crate::db::{StoreError, Tx};
 use crate::keys::Keys;
@@ -30,6 +30,14 @@ use std::collections::HashMap;
 /// Records whose searches are sent together; the next window is sent when
 /// linking reaches the current one, so one is always on its way.
 pub(crate) const WINDOW: usize = 64;
+
+#[cfg(test)]
+thread_local! {
+    /// Reads sent ahead on this thread that were used, and that were stale
+    /// (tests: `db::conformance::blocking`).
+    pub(crate) static SENT_AHEAD: std::cell::Cell<(u64, u64)> =
+        const { std::cell::Cell::new((0, 0)) };
+}
 
 /// The block keys a transaction changed, each with when (a clock that ticks
 /// at every change).
@@ -79,11 +87,11 @@ impl Sent {
         }
     }
 
-    /// Reads and drops it.
+    /// Lets it go unread: its answers are dropped as they come.
     fn drop_in(self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
         match self {
-            Sent::Search(s) => found(tx, s).map(drop),
-            Sent::Placement(p) => discard(tx, p),
+            Sent::Search(s) => s.forget(tx),
+            Sent::Placement(p) => p.forget(tx),
         }
     }
 }
@@ -158,11 +166,20 @@ impl Lookahead {
         let Some((then, sent)) = self.sent.remove(&item) else {
             return Ok(None);
         };
-        if sent
+        let stale = sent
             .keys()
             .iter()
-            .any(|&k| self.touched.changed_since(k, then))
-        {
+            .any(|&k| self.touched.changed_since(k, then));
+        #[cfg(test)]
+        SENT_AHEAD.with(|n| {
+            let (used, old) = n.get();
+            n.set(if stale {
+                (used, old + 1)
+            } else {
+                (used + 1, old)
+            });
+        });
+        if stale {
             self.stale += 1;
             sent.drop_in(tx)?;
             return Ok(None);
@@ -213,8 +230,7 @@ impl Lookahead {
         }
     }
 
-    /// Drops what was sent for `item` if it was not used (its rows are read
-    /// and let go).
+    /// Lets go of what was sent for `item` if it was not used.
     pub(crate) fn forget(&mut self, tx: &mut Tx<'_>, item: usize) -> Result<(), StoreError> {
         match self.sent.remove(&item) {
             Some((_, sent)) => sent.drop_in(tx),

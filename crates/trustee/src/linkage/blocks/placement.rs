@@ -159,6 +159,17 @@ impl Placement {
             Placed::Sent { chains, .. } => chains.iter().flatten().map(|l| l.key).collect(),
         }
     }
+
+    /// Lets the placement go unread ([`Tx::forget`]).
+    pub(super) fn forget(self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        match self.0 {
+            Placed::Known(_) => Ok(()),
+            Placed::Sent { split, counts, .. } => {
+                split.into_iter().try_for_each(|l| tx.forget(l))?;
+                counts.into_iter().try_for_each(|l| tx.forget(l))
+            }
+        }
+    }
 }
 
 /// Asks where `record` goes ([`Placement`]); on PostgreSQL the reads are sent
@@ -225,7 +236,7 @@ pub(super) fn placed(
     }
 }
 
-/// Reads a [`Placement`] that is not needed, so its rows are not kept.
+/// Lets go of a [`Placement`] that is not needed, without waiting for it.
 pub(crate) fn discard(tx: &mut Tx<'_>, placement: Placement) -> Result<(), StoreError> {
-    placed(tx, placement).map(drop)
+    placement.forget(tx)
 }
