@@ -145,8 +145,9 @@ impl Lookahead {
             return Ok(());
         }
         let until = (current + 2 * WINDOW).min(records.len());
-        for item in self.next..until {
-            let Some(record) = &records[item] else {
+        let next = records.iter().enumerate().take(until).skip(self.next);
+        for (item, record) in next {
+            let Some(record) = record else {
                 continue;
             };
             let sent = match self.wanted[item] {
@@ -161,7 +162,7 @@ impl Lookahead {
     }
 
     /// What was sent ahead for `item`, if nothing it read has changed since;
-    /// a stale one is read and dropped.
+    /// a stale one is let go.
     fn fresh(&mut self, tx: &mut Tx<'_>, item: usize) -> Result<Option<Sent>, StoreError> {
         let Some((then, sent)) = self.sent.remove(&item) else {
             return Ok(None);
