@@ -34,7 +34,7 @@
 //!   changes. These paths are rare.
 
 use super::{Owner, Person, pid_from};
-use crate::db::sql::{Param, padded};
+use crate::db::sql::{Later, Param, padded};
 use crate::db::{StoreError, Tx};
 use crate::keys::BlockingKey;
 use crate::linkage::veto::PersonRecord;
@@ -104,27 +104,26 @@ impl Batch {
                 i + 1
             )
         });
-        let mut known = HashMap::new();
-        for chunk in local_ids.chunks(PER_STATEMENT) {
-            let bound = padded(chunk, PER_STATEMENT);
-            let params: Vec<&dyn Param> = std::iter::once(&site as &dyn Param)
-                .chain(bound.iter().map(|v| v as &dyn Param))
-                .collect();
-            for (id, row, pid, idat) in tx.query(&known_sql, &params, |r| {
-                Ok((
-                    r.get::<String>(0)?,
-                    r.get::<i64>(1)?,
-                    r.get::<Vec<u8>>(2)?,
-                    r.get::<String>(3)?,
-                ))
-            })? {
-                let person = Person {
-                    row,
-                    pid: pid_from(pid)?,
-                };
-                known.insert(id, (person, idat));
-            }
-        }
+        // Every statement is sent before the first is waited for: the known
+        // local ids with the key owners, then the owners' pseudonyms with their
+        // records (one round trip each, not one per statement).
+        let known_sent = local_ids
+            .chunks(PER_STATEMENT)
+            .map(|chunk| {
+                let bound = padded(chunk, PER_STATEMENT);
+                let params: Vec<&dyn Param> = std::iter::once(&site as &dyn Param)
+                    .chain(bound.iter().map(|v| v as &dyn Param))
+                    .collect();
+                tx.query_later(&known_sql, &params, |r| {
+                    Ok((
+                        r.get::<String>(0)?,
+                        r.get::<i64>(1)?,
+                        r.get::<Vec<u8>>(2)?,
+                        r.get::<String>(3)?,
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let owners_sql = union_of(PER_STATEMENT, |i| {
             format!(
                 "SELECT key, person_id, (SELECT pid FROM persons WHERE id = person_id),
@@ -136,21 +135,37 @@ impl Batch {
         let mut wanted: Vec<&[u8]> = keys.map(|k| &k[..]).collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let mut owners = HashMap::new();
-        for chunk in wanted.chunks(PER_STATEMENT) {
-            let bound = padded(chunk, PER_STATEMENT);
-            let params: Vec<&dyn Param> = bound.iter().map(|k| k as &dyn Param).collect();
-            for (key, owner) in tx.query(&owners_sql, &params, |r| {
-                let owner = Owner {
-                    person: Person {
-                        row: r.get(1)?,
-                        pid: pid_from(r.get(2)?)?,
-                    },
-                    erased: r.get(3)?,
-                    kvnr_key: r.get(4)?,
+        let owners_sent = wanted
+            .chunks(PER_STATEMENT)
+            .map(|chunk| {
+                let bound = padded(chunk, PER_STATEMENT);
+                let params: Vec<&dyn Param> = bound.iter().map(|k| k as &dyn Param).collect();
+                tx.query_later(&owners_sql, &params, |r| {
+                    let owner = Owner {
+                        person: Person {
+                            row: r.get(1)?,
+                            pid: pid_from(r.get(2)?)?,
+                        },
+                        erased: r.get(3)?,
+                        kvnr_key: r.get(4)?,
+                    };
+                    Ok((r.get::<Vec<u8>>(0)?, owner))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut known = HashMap::new();
+        for later in known_sent {
+            for (id, row, pid, idat) in tx.take(later)? {
+                let person = Person {
+                    row,
+                    pid: pid_from(pid)?,
                 };
-                Ok((r.get::<Vec<u8>>(0)?, owner))
-            })? {
+                known.insert(id, (person, idat));
+            }
+        }
+        let mut owners = HashMap::new();
+        for later in owners_sent {
+            for (key, owner) in tx.take(later)? {
                 let key: BlockingKey = key
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("stored linkage key".into()))?;
@@ -163,21 +178,28 @@ impl Batch {
         let pseudonyms_sql = union_of(PER_STATEMENT, |i| {
             format!("SELECT pseudonym, site, person_id FROM site_pseudonyms WHERE pseudonym = ?{i}")
         });
+        let pseudonyms_sent = wanted
+            .chunks(PER_STATEMENT)
+            .map(|chunk| {
+                let bound = padded(
+                    &chunk.iter().map(String::as_str).collect::<Vec<_>>(),
+                    PER_STATEMENT,
+                );
+                let params: Vec<&dyn Param> = bound.iter().map(|p| p as &dyn Param).collect();
+                tx.query_later(&pseudonyms_sql, &params, |r| {
+                    Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let records_sent = records_of_later(tx, owners.values().filter(|o| !o.erased))?;
         let mut pseudonyms: HashMap<String, Option<(String, i64)>> =
             wanted.iter().map(|p| (p.clone(), None)).collect();
-        for chunk in wanted.chunks(PER_STATEMENT) {
-            let bound = padded(
-                &chunk.iter().map(String::as_str).collect::<Vec<_>>(),
-                PER_STATEMENT,
-            );
-            let params: Vec<&dyn Param> = bound.iter().map(|p| p as &dyn Param).collect();
-            for (pseudonym, s, person) in tx.query(&pseudonyms_sql, &params, |r| {
-                Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?))
-            })? {
+        for later in pseudonyms_sent {
+            for (pseudonym, s, person) in tx.take(later)? {
                 pseudonyms.insert(pseudonym, Some((s, person)));
             }
         }
-        let owners_records = Some(records_of(tx, owners.values().filter(|o| !o.erased))?);
+        let owners_records = Some(records_sent.take(tx)?);
         Ok(Self {
             site: site.to_owned(),
             known,
@@ -358,13 +380,32 @@ impl Batch {
     }
 }
 
-/// The stored local ids of `persons` as the identity vetoes read them
-/// ([`crate::linkage::veto::person_records`]), every statement sent before
-/// the first is waited for: one round trip.
-fn records_of<'o>(
+/// The owners' records asked for ([`records_of_later`]).
+struct RecordsSent {
+    persons: Vec<i64>,
+    sent: Vec<Later<(i64, PersonRecord)>>,
+}
+
+impl RecordsSent {
+    /// The stored local ids of each person asked for (none: an empty list).
+    fn take(self, tx: &mut Tx<'_>) -> Result<HashMap<i64, Vec<PersonRecord>>, StoreError> {
+        let mut out: HashMap<i64, Vec<PersonRecord>> =
+            self.persons.into_iter().map(|p| (p, Vec::new())).collect();
+        for later in self.sent {
+            for (person, record) in tx.take(later)? {
+                out.entry(person).or_default().push(record);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Asks for the stored local ids of `persons` as the identity vetoes read them
+/// ([`crate::linkage::veto::person_records`]).
+fn records_of_later<'o>(
     tx: &mut Tx<'_>,
     persons: impl Iterator<Item = &'o Owner>,
-) -> Result<HashMap<i64, Vec<PersonRecord>>, StoreError> {
+) -> Result<RecordsSent, StoreError> {
     let sql = union_of(PER_STATEMENT, |i| {
         format!(
             "SELECT person_id, site, local_id, idat = ?1, (SELECT record FROM linkage_records r
@@ -373,12 +414,11 @@ fn records_of<'o>(
             i + 1
         )
     });
-    let mut out: HashMap<i64, Vec<PersonRecord>> =
-        persons.map(|o| (o.person.row, Vec::new())).collect();
-    let mut wanted: Vec<i64> = out.keys().copied().collect();
-    wanted.sort_unstable();
+    let mut persons: Vec<i64> = persons.map(|o| o.person.row).collect();
+    persons.sort_unstable();
+    persons.dedup();
     let erased = crate::db::ERASED_IDAT;
-    let sent = wanted
+    let sent = persons
         .chunks(PER_STATEMENT)
         .map(|chunk| {
             let bound = padded(chunk, PER_STATEMENT);
@@ -393,12 +433,7 @@ fn records_of<'o>(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    for later in sent {
-        for (person, record) in tx.take(later)? {
-            out.entry(person).or_default().push(record);
-        }
-    }
-    Ok(out)
+    Ok(RecordsSent { persons, sent })
 }
 
 /// `SELECT … UNION ALL …` of `n` branches, branch `i` (from 1) by `branch`.
