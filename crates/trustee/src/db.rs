@@ -41,7 +41,7 @@ pub(crate) use consents::{
 #[cfg(test)]
 pub(crate) use linkage::pseudonymise;
 pub(crate) use linkage::{
-    ERASED_IDAT, LinkBatch, LinkItem, Person, Refusal, person_by_row, pseudonymise_each,
+    ERASED_IDAT, LinkBatch, LinkItem, Person, Refusal, person_by_row, pid_from, pseudonymise_each,
     register_site_pseudonym, resolve,
 };
 pub(crate) use sql::{Conn, Row, Tx, params};

@@ -29,13 +29,13 @@
 //! person that registered it; a later record with the same key but linked
 //! elsewhere does not take it over.
 
-use super::sql::Later;
 use super::{Conn, StoreError, Tx, now, params};
 use crate::keys::{BlockingKey, BlockingKeys, Keys, PersonId};
 use crate::linkage::blocks::{self, Lookahead, Want};
 use crate::linkage::probabilistic as prob;
 use crate::linkage::veto;
 use batch::Batch;
+use ids::{PersonIds, new_person};
 use oncofed_linkage::Outcome;
 use oncofed_linkage::Record;
 use oncofed_model::SiteId;
@@ -43,6 +43,7 @@ use oncofed_trustee_api::PseudonymPair;
 use std::collections::HashMap;
 
 mod batch;
+mod ids;
 
 pub(crate) use batch::Batch as LinkBatch;
 
@@ -114,7 +115,6 @@ pub(crate) fn pseudonymise_each(
         .flat_map(|i| i.keys.kvnr.iter())
         .chain(tombstones.iter().flatten());
     let pseudonym_of = |p: &Person| keys.site_pseudonym(site, &p.pid).as_str().to_owned();
-    let mut ids = PersonIds::reserve(&mut tx, items.len())?;
     let mut batch = Batch::read(&mut tx, site.as_str(), &local_ids, exact_keys, pseudonym_of)?;
     // What each record will probably read from the index: a record with no
     // known local id is placed where its insurance number's owner is, or
@@ -135,7 +135,11 @@ pub(crate) fn pseudonymise_each(
                 Want::Search
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // A new person is made for a record that is scored (or, rarely, one whose
+    // number's owner vetoes it: those take an id the slow way).
+    let searching = wanted.iter().filter(|&&w| w == Want::Search).count();
+    let mut ids = PersonIds::reserve(&mut tx, searching)?;
     let mut ahead = Lookahead::new(&tx, wanted);
     let cfg = prob::config();
     let mut out = Vec::with_capacity(items.len());
@@ -253,8 +257,8 @@ fn link_one(
     // The exact keys name a person; a veto (same site, sex, birth date) sends
     // the record on to scoring, which can at most queue it for review.
     let mut vetoed = None;
-    // Where the record goes in the index if the number links it, asked for
-    // with the veto's read: one round trip for both.
+    // Where the record goes in the index if the number links it: sent ahead
+    // with the batch's window on PostgreSQL, read at once on SQLite.
     let mut placement = match (by_number, record) {
         (Some(_), Some(r)) => Some(index.ahead.placement(tx, keys, &cfg, item_at, r)?),
         _ => None,
@@ -307,7 +311,10 @@ fn link_one(
             };
             match best {
                 Some(c) if c.outcome == Outcome::Match => {
-                    let p = person_by_row(tx, c.person)?;
+                    let p = match c.pid {
+                        Some(pid) => Person { row: c.person, pid },
+                        None => person_by_row(tx, c.person)?,
+                    };
                     register_keys(tx, batch, p, &item.keys, Holder::Other)?;
                     (p, false)
                 }
@@ -425,70 +432,6 @@ struct Owner {
     kvnr_key: Option<Vec<u8>>,
 }
 
-/// Row ids for a batch's new persons. On PostgreSQL they are taken from the
-/// table's sequence up front, in one statement sent with the batch's first
-/// reads, so creating a person is a write sent without waiting rather than an
-/// `INSERT … RETURNING id` waited for (a round trip per new person). Ids not
-/// used are skipped, as after any rolled-back insert: a row id is a handle,
-/// never shown. SQLite's `RETURNING` is a function call, so it keeps it.
-struct PersonIds {
-    sent: Option<Later<i64>>,
-    ids: std::vec::IntoIter<i64>,
-}
-
-impl PersonIds {
-    /// Reserves `n` ids (PostgreSQL).
-    fn reserve(tx: &mut Tx<'_>, n: usize) -> Result<Self, StoreError> {
-        let sent = if tx.is_postgres() && n > 0 {
-            Some(tx.query_later(
-                "SELECT nextval(pg_get_serial_sequence('persons', 'id'))
-                 FROM generate_series(1::bigint, ?1::bigint)",
-                params![n as i64],
-                |r| r.get::<i64>(0),
-            )?)
-        } else {
-            None
-        };
-        Ok(Self {
-            sent,
-            ids: Vec::new().into_iter(),
-        })
-    }
-
-    /// The next reserved id, if any (none on SQLite).
-    fn next(&mut self, tx: &mut Tx<'_>) -> Result<Option<i64>, StoreError> {
-        if let Some(sent) = self.sent.take() {
-            self.ids = tx.take(sent)?.into_iter();
-        }
-        Ok(self.ids.next())
-    }
-}
-
-fn new_person(
-    tx: &mut Tx<'_>,
-    ids: &mut PersonIds,
-    kvnr: Option<BlockingKey>,
-    now: i64,
-) -> Result<Person, StoreError> {
-    let pid: PersonId = rand::random();
-    let kvnr = kvnr.as_ref().map(|k| &k[..]);
-    let row = match ids.next(tx)? {
-        Some(row) => {
-            tx.execute_later(
-                "INSERT INTO persons (id, pid, kvnr_key, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![row, &pid[..], kvnr, now],
-            )?;
-            row
-        }
-        None => tx.query_one(
-            "INSERT INTO persons (pid, kvnr_key, created_at) VALUES (?1, ?2, ?3) RETURNING id",
-            params![&pid[..], kvnr, now],
-            |r| r.get(0),
-        )?,
-    };
-    Ok(Person { row, pid })
-}
-
 /// How the person a record links to came by it, for [`register_keys`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Holder {
@@ -590,91 +533,4 @@ pub(crate) fn person_of_local_id(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::PseudonymKey;
-    use chrono::NaiveDate;
-    use oncofed_idat::{IdentifyingData, Kvnr};
-    use oncofed_model::Sex;
-
-    struct Fixture {
-        _dir: tempfile::TempDir,
-        store: Conn,
-        keys: Keys,
-    }
-
-    fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Conn::Sqlite(crate::db::sqlite::open(&dir.path().join("t.db")).unwrap());
-        let keys = Keys::new(&PseudonymKey::from_bytes(vec![3; 32]).unwrap());
-        Fixture {
-            _dir: dir,
-            store,
-            keys,
-        }
-    }
-
-    fn item(keys: &Keys, local_id: &str, given: &str, kvnr: Option<(u8, u8)>) -> LinkItem {
-        let idat = IdentifyingData {
-            given: vec![given.into()],
-            family: Some("Muster".into()),
-            birth_name: None,
-            birth_date: NaiveDate::from_ymd_opt(1960, 5, 6),
-            sex: Sex::Male,
-            address: None,
-            kvnr: kvnr.map(|(letter, d)| Kvnr::from_parts(letter, &[d; 8]).unwrap()),
-        };
-        LinkItem {
-            local_id: local_id.into(),
-            idat_json: serde_json::to_string(&idat).unwrap(),
-            keys: keys.blocking_keys(&idat),
-        }
-    }
-
-    fn run(f: &mut Fixture, site: &str, items: Vec<LinkItem>) -> Vec<PseudonymPair> {
-        pseudonymise(&mut f.store, &f.keys, &SiteId::new(site).unwrap(), &items).unwrap()
-    }
-
-    #[test]
-    fn linkage_rules() {
-        let mut f = fixture();
-        let k = f.keys.clone();
-        let a = run(
-            &mut f,
-            "uk-a",
-            vec![
-                item(&k, "1", "Max", None),
-                item(&k, "2", "Moritz", Some((b'A', 1))),
-            ],
-        );
-        // Name match (scored: names, birth date and sex agree, nothing disagrees), KVNR
-        // match with a different name, and a name match with a conflicting KVNR.
-        let b = run(
-            &mut f,
-            "uk-b",
-            vec![
-                item(&k, "x", "MAX", Some((b'B', 2))),
-                item(&k, "y", "Mauritius", Some((b'A', 1))),
-                item(&k, "z", "Max", Some((b'C', 3))),
-            ],
-        );
-        assert_eq!(a[0].research, b[0].research);
-        assert_eq!(a[1].research, b[1].research);
-        assert_ne!(
-            a[0].research, b[2].research,
-            "different KVNRs are different people"
-        );
-        assert_ne!(a[0].site, b[0].site);
-        // Re-pseudonymisation with changed IDAT keeps the person.
-        let again = run(&mut f, "uk-a", vec![item(&k, "1", "Erich", None)]);
-        assert_eq!(again[0], a[0]);
-        let resolved = resolve(
-            &mut f.store,
-            &k,
-            &SiteId::new("uk-b").unwrap(),
-            &["y".into(), "nope".into()],
-        )
-        .unwrap();
-        assert_eq!(resolved, vec![Some(b[1].clone()), None]);
-    }
-}
+mod tests;

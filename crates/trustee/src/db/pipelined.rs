@@ -295,6 +295,7 @@ impl<'c> PgTx<'c> {
         Ok(self.runtime.block_on(collect(through, answers))?)
     }
 
+    /// Encodes `params` for `statement` (see [`Encoded`]).
     fn encode(statement: &Statement, params: &[&dyn Param]) -> Result<Vec<Encoded>, StoreError> {
         if params.len() != statement.params().len() {
             return Err(StoreError::Postgres(format!(

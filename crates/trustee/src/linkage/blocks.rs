@@ -6,7 +6,7 @@
 //! - `linkage_records (site, local_id, record)`: the normalised linkage record of
 //!   every local id with IDAT, in [`Record::to_bytes`] form, written when the
 //!   record is indexed and replaced when a site sends changed IDAT: what
-//!   [`unregister`], [`rebuild`] and [`rotate`] re-index from. Withdrawal erasure
+//!   [`unregister`], [`scheme::rebuild`] and [`rotate`] re-index from. Withdrawal erasure
 //!   deletes these rows with the IDAT (`db::deletions`).
 //! - `linkage_blocks (key, site, local_id, record)`: a record under each of its
 //!   leaf keys, *with a copy of its comparison record*. The primary key clusters
@@ -73,6 +73,7 @@ use std::collections::{HashMap, HashSet};
 
 mod ahead;
 mod placement;
+mod scheme;
 mod statements;
 
 #[cfg(test)]
@@ -80,6 +81,9 @@ pub(crate) use ahead::SENT_AHEAD;
 pub(crate) use ahead::{Lookahead, Touched, Want};
 pub(crate) use placement::{Placement, discard, place_later};
 use placement::{chains, leaves, leaves_of, placed, splittable_keys, walk_levels};
+#[cfg(test)]
+pub(crate) use scheme::rebuild;
+pub(crate) use scheme::{ensure_current, rotate};
 
 /// Records a block holds before it splits: bounds the comparisons of one new
 /// record to about this many per pass.
@@ -144,6 +148,9 @@ fn child(keys: &Keys, parent: i64, value: &str) -> i64 {
 /// to [`register`] spares walking the split keys and counting the leaves again.
 pub(crate) struct Search {
     leaves: Vec<(Leaf, i64)>,
+    /// The rows of each leaf that is full, so that adding the record splits
+    /// it: the split moves them without reading them again.
+    full: HashMap<i64, Vec<statements::Member>>,
     /// The records sharing a leaf with the one searched for, each once, in
     /// `(site, local_id)` order.
     pub neighbours: Vec<Neighbour>,
@@ -234,11 +241,23 @@ pub(crate) fn found(tx: &mut Tx<'_>, sent: SentSearch) -> Result<Search, StoreEr
 fn searched(leaves: Vec<Leaf>, mut rows: Vec<statements::BlockRow>) -> Search {
     let leaf_keys: HashSet<i64> = leaves.iter().map(|l| l.key).collect();
     rows.retain(|r| leaf_keys.contains(&r.0));
-    let leaves_read = leaves
+    let leaves_read: Vec<(Leaf, i64)> = leaves
         .into_iter()
         .map(|leaf| {
             let held = rows.iter().filter(|r| r.0 == leaf.key).count() as i64;
             (leaf, held)
+        })
+        .collect();
+    let full = leaves_read
+        .iter()
+        .filter(|(leaf, held)| splittable(leaf) && held + 1 > MAX_BLOCK)
+        .map(|(leaf, _)| {
+            let members = rows
+                .iter()
+                .filter(|r| r.0 == leaf.key)
+                .map(|(_, site, local_id, bytes)| (site.clone(), local_id.clone(), bytes.clone()))
+                .collect();
+            (leaf.key, members)
         })
         .collect();
     rows.sort_unstable_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
@@ -255,6 +274,7 @@ fn searched(leaves: Vec<Leaf>, mut rows: Vec<statements::BlockRow>) -> Search {
         .collect();
     Search {
         leaves: leaves_read,
+        full,
         neighbours,
     }
 }
@@ -294,7 +314,8 @@ pub(crate) fn register(
             placed(tx, placement)?
         }
     };
-    insert(tx, keys, &placed, at, &bytes, touched)?;
+    let full = searched.map(|s| &s.full);
+    insert(tx, keys, &placed, at, &bytes, touched, full)?;
     Ok(bytes)
 }
 
@@ -310,7 +331,7 @@ pub(crate) fn register_placed(
 ) -> Result<Vec<u8>, StoreError> {
     let bytes = record.to_bytes();
     let placed = placed(tx, placement)?;
-    insert(tx, keys, &placed, at, &bytes, touched)?;
+    insert(tx, keys, &placed, at, &bytes, touched, None)?;
     Ok(bytes)
 }
 
@@ -327,6 +348,7 @@ fn insert(
     at: (&str, &str),
     bytes: &[u8],
     touched: &mut Touched,
+    full: Option<&HashMap<i64, Vec<statements::Member>>>,
 ) -> Result<(), StoreError> {
     let unknown: Vec<i64> = placed
         .iter()
@@ -344,7 +366,13 @@ fn insert(
     for &(leaf, held) in placed.iter().filter(|(l, _)| splittable(l)) {
         let before = held.or_else(|| counted.get(&leaf.key).copied());
         if before.unwrap_or(0) + 1 > MAX_BLOCK {
-            split(tx, keys, leaf, touched)?;
+            // The leaf's rows as the search read them, and this record's.
+            let members = full.and_then(|f| f.get(&leaf.key)).map(|rows| {
+                let mut members = rows.clone();
+                members.push((at.0.to_owned(), at.1.to_owned(), bytes.to_vec()));
+                members
+            });
+            split(tx, keys, leaf, touched, members)?;
         }
     }
     Ok(())
@@ -356,19 +384,24 @@ fn splittable(leaf: &Leaf) -> bool {
 }
 
 /// Moves the records of an oversized leaf to its children (which may split in
-/// turn): the members are read once, and each child's rows go in a few
+/// turn): the members are read once (or come from the search that placed the
+/// record, which read the whole leaf), and each child's rows go in a few
 /// multi-row statements sent without waiting.
 fn split(
     tx: &mut Tx<'_>,
     keys: &Keys,
     leaf: Leaf,
     touched: &mut Touched,
+    members: Option<Vec<statements::Member>>,
 ) -> Result<(), StoreError> {
-    let members: Vec<statements::Member> = tx.query(
-        "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1",
-        params![leaf.key],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
+    let members: Vec<statements::Member> = match members {
+        Some(known) => known,
+        None => tx.query(
+            "SELECT site, local_id, record FROM linkage_blocks WHERE key = ?1",
+            params![leaf.key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?,
+    };
     tx.execute_later(
         "INSERT INTO linkage_splits (key) VALUES (?1) ON CONFLICT DO NOTHING",
         params![leaf.key],
@@ -418,7 +451,7 @@ fn split(
     for (below, rows) in children {
         let before = counted.get(&below.key).copied().unwrap_or(0);
         if splittable(&below) && before + rows.len() as i64 > MAX_BLOCK {
-            split(tx, keys, below, touched)?;
+            split(tx, keys, below, touched, None)?;
         }
     }
     Ok(())
@@ -453,143 +486,4 @@ pub(crate) fn unregister(
         params![site, local_id],
     )?;
     Ok(())
-}
-
-/// The scheme of this build's index (key derivation and splitting rules); with
-/// the linkage key's fingerprint it makes up `meta.linkage_index`.
-const INDEX_SCHEME: &[u8] = b"blocks v3: hmac-sha256-64, split at 64, records in blocks\0";
-
-/// Every scheme whose block keys were keyed by the linkage key, this one first:
-/// a store of an earlier one is rebuilt on open, but only under the key it was
-/// built with.
-const KEYED_SCHEMES: &[&[u8]] = &[INDEX_SCHEME, b"blocks v2: hmac-sha256-64, split at 64\0"];
-
-fn marker(keys: &Keys) -> Vec<u8> {
-    [INDEX_SCHEME, &keys.linkage_fingerprint()[..]].concat()
-}
-
-/// Whether a stored marker names a keyed scheme under `keys` (`Some(true)`) or
-/// under another key (`Some(false)`); `None` for an unkeyed or unknown index.
-fn keyed_under(stored: &[u8], keys: &Keys) -> Option<bool> {
-    KEYED_SCHEMES.iter().find_map(|scheme| {
-        stored
-            .strip_prefix(*scheme)
-            .map(|fingerprint| fingerprint == keys.linkage_fingerprint())
-    })
-}
-
-fn stored_marker(tx: &mut Tx<'_>) -> Result<Option<Vec<u8>>, StoreError> {
-    tx.query_opt(
-        "SELECT value FROM meta WHERE name = 'linkage_index'",
-        params![],
-        |r| r.get(0),
-    )
-}
-
-fn set_marker(tx: &mut Tx<'_>, keys: &Keys) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO meta (name, value) VALUES ('linkage_index', ?1)
-         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        params![marker(keys)],
-    )?;
-    Ok(())
-}
-
-/// Checks the blocking index against the linkage key and this build's scheme
-/// when the service opens its store, before it takes requests:
-/// - built by this scheme under this key: nothing to do;
-/// - built by this or an earlier keyed scheme under another key: refused
-///   ([`StoreError::LinkageKeyMismatch`]): searching it with this key would find
-///   no candidate, and re-keying is a decision (`rotate`), not a side effect;
-/// - no marker, or an earlier scheme (an unkeyed index, unsplit blocks, no
-///   comparison records, no records in the block rows: stores written before
-///   this build): rebuilt once under this key ([`rebuild`]).
-pub(crate) fn ensure_current(conn: &mut crate::db::Conn, keys: &Keys) -> Result<(), StoreError> {
-    let mut tx = conn.write_tx()?;
-    let stored = stored_marker(&mut tx)?;
-    if stored.as_deref() == Some(&marker(keys)[..]) {
-        return Ok(());
-    }
-    if stored.is_some_and(|m| keyed_under(&m, keys) == Some(false)) {
-        return Err(StoreError::LinkageKeyMismatch);
-    }
-    let records = rebuild(&mut tx, keys, &super::probabilistic::config())?;
-    set_marker(&mut tx, keys)?;
-    tx.commit()?;
-    if records > 0 {
-        tracing::info!(records, "blocking index rebuilt under the linkage key");
-    }
-    Ok(())
-}
-
-/// Re-keys the blocking index from `old` to `new` in one transaction: checks
-/// that the index was built under `old`, rebuilds every block from the stored
-/// comparison records under `new`, and records `new`'s fingerprint. On any
-/// error nothing changes. Returns the number of records re-indexed.
-pub(crate) fn rotate(
-    conn: &mut crate::db::Conn,
-    old: &Keys,
-    new: &Keys,
-) -> Result<u64, StoreError> {
-    let mut tx = conn.write_tx()?;
-    let stored = stored_marker(&mut tx)?;
-    if stored.is_none_or(|m| keyed_under(&m, old) != Some(true)) {
-        return Err(StoreError::LinkageKeyMismatch);
-    }
-    let records = rebuild(&mut tx, new, &super::probabilistic::config())?;
-    set_marker(&mut tx, new)?;
-    tx.commit()?;
-    Ok(records)
-}
-
-/// Rebuilds the whole blocking index in `tx`: drops every block and split, then
-/// indexes every local id with IDAT from its stored comparison record (or, where
-/// there is none yet, from its IDAT). Comparison records of erased local ids are
-/// deleted. Returns the number of records indexed.
-pub(crate) fn rebuild(tx: &mut Tx<'_>, keys: &Keys, cfg: &Config) -> Result<u64, StoreError> {
-    tx.execute("DELETE FROM linkage_blocks", params![])?;
-    tx.execute("DELETE FROM linkage_splits", params![])?;
-    tx.execute(
-        "DELETE FROM linkage_records WHERE (site, local_id) IN
-           (SELECT site, local_id FROM local_ids WHERE idat = ?1)",
-        params![crate::db::ERASED_IDAT],
-    )?;
-    let (mut site, mut local_id) = (String::new(), String::new());
-    let mut indexed = 0;
-    // Nothing is searched ahead here.
-    let mut touched = Touched::default();
-    loop {
-        // In pages, so a store of millions is not read into memory at once.
-        let page = tx.query(
-            "SELECT l.site, l.local_id, l.idat, r.record FROM local_ids l
-             LEFT JOIN linkage_records r ON r.site = l.site AND r.local_id = l.local_id
-             WHERE (l.site, l.local_id) > (?1, ?2) ORDER BY l.site, l.local_id LIMIT 5000",
-            params![site, local_id],
-            |r| {
-                Ok((
-                    r.get::<String>(0)?,
-                    r.get::<String>(1)?,
-                    r.get::<String>(2)?,
-                    r.get::<Option<Vec<u8>>>(3)?,
-                ))
-            },
-        )?;
-        let Some(last) = page.last() else { break };
-        (site, local_id) = (last.0.clone(), last.1.clone());
-        for (s, l, idat, bytes) in page {
-            if idat == crate::db::ERASED_IDAT {
-                continue;
-            }
-            let record = bytes
-                .as_deref()
-                .and_then(Record::from_bytes)
-                .or_else(|| super::probabilistic::record_of(&idat));
-            if let Some(record) = record {
-                let bytes = register(tx, keys, cfg, (&s, &l), &record, None, &mut touched)?;
-                store_record(tx, (&s, &l), &bytes)?;
-                indexed += 1;
-            }
-        }
-    }
-    Ok(indexed)
 }

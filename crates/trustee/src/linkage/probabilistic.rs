@@ -11,7 +11,8 @@
 //! record stays bounded as the store grows.
 
 use super::blocks::Neighbour;
-use crate::db::{LinkBatch, StoreError, Tx, params};
+use crate::db::{LinkBatch, StoreError, Tx, params, pid_from};
+use crate::keys::PersonId;
 use oncofed_idat::IdentifyingData;
 use oncofed_linkage::probabilistic::{compare, score};
 use oncofed_linkage::{Config, Field, Outcome, Record};
@@ -56,6 +57,8 @@ pub(crate) struct Candidate {
     pub local_id: String,
     /// The person it belongs to (store row).
     pub person: i64,
+    /// That person's `pid`, if it was read with them.
+    pub pid: Option<PersonId>,
     /// EpiLink score in `[0, 1]`.
     pub score: f64,
     /// Decision; [`Outcome::NonMatch`] never leaves [`best_candidate`].
@@ -208,18 +211,31 @@ pub(crate) fn best_candidate(
         if outcome == Outcome::NonMatch {
             continue;
         }
-        // The person is read only for the few candidates that get this far.
-        // A neighbour indexed earlier in this batch is held in it.
-        let person = match batch.person_of(&n.site, &n.local_id) {
-            Some(p) => Some(p),
+        // The person is read only for the few candidates that get this far,
+        // with their `pid` and insurance-number key in the same row: one round
+        // trip where three were. A neighbour indexed earlier in this batch is
+        // held in it (its person's number is read when needed).
+        let found = match batch.person_of(&n.site, &n.local_id) {
+            Some(p) => Some((p, None)),
             None => tx.query_opt(
-                "SELECT person_id FROM local_ids WHERE site = ?1 AND local_id = ?2",
+                "SELECT l.person_id, p.pid, p.kvnr_key FROM local_ids l
+                 JOIN persons p ON p.id = l.person_id
+                 WHERE l.site = ?1 AND l.local_id = ?2",
                 params![n.site, n.local_id],
-                |r| r.get::<i64>(0),
+                |r| {
+                    let known = (pid_from(r.get(1)?)?, r.get::<Option<Vec<u8>>>(2)?);
+                    Ok((r.get::<i64>(0)?, Some(known)))
+                },
             )?,
         };
-        let Some(person) = person else {
+        let Some((person, known)) = found else {
             continue;
+        };
+        let kvnr_differs = |tx: &mut Tx<'_>| match &known {
+            Some((_, theirs)) => {
+                Ok(kvnr_key.is_some_and(|ours| theirs.as_ref().is_some_and(|t| t != ours)))
+            }
+            None => person_kvnr_differs(tx, person, kvnr_key),
         };
         if outcome == Outcome::Match
             && (d == 1
@@ -229,7 +245,7 @@ pub(crate) fn best_candidate(
                 || (!record.insurance_id.is_empty()
                     && !other.insurance_id.is_empty()
                     && record.insurance_id != other.insurance_id)
-                || person_kvnr_differs(tx, person, kvnr_key)?
+                || kvnr_differs(tx)?
                 || super::veto::person_veto(
                     tx,
                     person,
@@ -252,6 +268,7 @@ pub(crate) fn best_candidate(
                 site: n.site.clone(),
                 local_id: n.local_id.clone(),
                 person,
+                pid: known.map(|(pid, _)| pid),
                 score: s,
                 outcome,
             });
@@ -277,6 +294,7 @@ pub(crate) fn vetoed_candidate(
         site,
         local_id,
         person,
+        pid: None,
         score,
         outcome: Outcome::PossibleMatch,
     })

@@ -6,9 +6,10 @@
 //! statement each per record was most of the statements on the linkage path,
 //! and on PostgreSQL each statement costs the server a protocol cycle and the
 //! client a wake-up. A [`Batch`] instead:
-//! - reads the batch's known local ids, key owners and those owners'
-//!   pseudonyms at the site in a few statements of up to [`PER_STATEMENT`]
-//!   values ([`Batch::read`]);
+//! - reads the batch's known local ids, key owners, those owners'
+//!   pseudonyms at the site and their stored records (what the identity
+//!   vetoes compare) in statements of up to [`PER_STATEMENT`] values, all sent
+//!   before the first is waited for: two round trips ([`Batch::read`]);
 //! - holds the batch's new local ids, comparison records, keys, pseudonyms and
 //!   feed entries, and writes them once at the end as multi-row statements
 //!   ([`Batch::flush`]).
@@ -26,6 +27,8 @@
 //!   the site looked up with the owners ([`Batch::pseudonym`]): a new one is
 //!   held with a feed change ([`Batch::add_found_person`]), whose older feed
 //!   entries go at the end, as after each change;
+//! - the owners' stored records hold only until the first flush, which may
+//!   write more of them ([`Batch::stored_records_of`]);
 //! - every other path that reads or changes those tables (changed IDAT of a
 //!   known local id, a vetoed record's review item) flushes first
 //!   ([`Batch::flush`]), and a pseudonym not looked up (a person found by
