@@ -19,6 +19,12 @@
 //! would one at a time (`db::conformance::batch`), and a stale search costs
 //! only the round trip it was meant to save. Records that do not search after
 //! all (found by insurance number, refused) drop theirs ([`Lookahead::forget`]).
+//!
+//! A record whose insurance number names a person when the batch starts is
+//! not searched but placed where the number links it: its placement (the
+//! split lookup and the sizes of its leaves, [`Placement`]) is sent ahead the
+//! same way, under the same rule (`db::conformance::blocking::
+//! placements_sent_ahead_never_miss_a_split`).
 
 use super::placement::{Placement, place_later};
 use super::{Search, SentSearch, found, search, search_later};
