@@ -121,7 +121,7 @@ pub(crate) fn person_records(
 }
 
 /// The statement of [`person_records`]: `?1` the person, `?2` the erased IDAT.
-pub(crate) const PERSON_RECORDS: &str =
+const PERSON_RECORDS: &str =
     "SELECT site, local_id, idat = ?2, (SELECT record FROM linkage_records r
        WHERE r.site = l.site AND r.local_id = l.local_id)
      FROM local_ids l WHERE person_id = ?1";

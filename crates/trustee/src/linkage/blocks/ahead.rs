@@ -35,7 +35,7 @@ use std::collections::HashMap;
 
 /// Records whose searches are sent together; the next window is sent when
 /// linking reaches the current one, so one is always on its way.
-pub(crate) const WINDOW: usize = 64;
+const WINDOW: usize = 64;
 
 #[cfg(test)]
 thread_local! {
