@@ -457,6 +457,7 @@ fn register_keys(
         batch.give_key(k, person);
     }
     if holder != Holder::Created {
+        batch.note_number(person.row, k);
         tx.execute_later(
             "UPDATE persons SET kvnr_key = ?2 WHERE id = ?1 AND kvnr_key IS NULL",
             params![person.row, &k[..]],

@@ -60,7 +60,17 @@ pub(crate) struct PgConn {
     /// `None` only while dropping.
     client: Option<Client>,
     statements: HashMap<String, Statement>,
+    /// The second connection, for reads of what was committed
+    /// ([`PgTx::query_committed`]); opened when first needed.
+    beside: Beside,
     target: Target,
+}
+
+/// A second connection on the same runtime, with its own prepared statements.
+#[derive(Default)]
+struct Beside {
+    client: Option<Client>,
+    statements: HashMap<String, Statement>,
 }
 
 impl PgConn {
@@ -71,6 +81,7 @@ impl PgConn {
             runtime: Some(runtime),
             client: Some(client),
             statements: HashMap::new(),
+            beside: Beside::default(),
             target: target.clone(),
         })
     }
@@ -79,9 +90,15 @@ impl PgConn {
     fn ensure_open(&mut self) -> Result<(), StoreError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.statements.clear();
+            // The second connection ran on the old runtime: it goes too.
+            let beside = std::mem::take(&mut self.beside).client;
             // The old runtime goes off this thread, like in `Drop`.
             let (runtime, client) = open(&self.target)?;
-            let old = (self.runtime.replace(runtime), self.client.replace(client));
+            let old = (
+                self.runtime.replace(runtime),
+                self.client.replace(client),
+                beside,
+            );
             let _ = std::thread::spawn(move || drop(old)).join();
         }
         Ok(())
@@ -103,6 +120,8 @@ impl PgConn {
             runtime,
             client,
             statements: &mut self.statements,
+            beside: &mut self.beside,
+            target: &self.target,
             pending: Vec::new(),
             answers: HashMap::new(),
             next_read: 0,
@@ -131,6 +150,16 @@ fn open(target: &Target) -> Result<(tokio::runtime::Runtime, Client), StoreError
         .enable_all()
         .build()
         .map_err(|e| failed(e.to_string()))?;
+    let client = connect_on(&runtime, target)?;
+    Ok((runtime, client))
+}
+
+/// A connection driven by `runtime`, set up for the store's statements.
+fn connect_on(runtime: &tokio::runtime::Runtime, target: &Target) -> Result<Client, StoreError> {
+    let failed = |reason: String| StoreError::Connect {
+        target: target.described.clone(),
+        reason,
+    };
     let (client, connection) = runtime
         .block_on(target.async_config.connect(NoTls))
         .map_err(|e| failed(pg_reason(&e)))?;
@@ -153,14 +182,15 @@ fn open(target: &Target) -> Result<(tokio::runtime::Runtime, Client), StoreError
     runtime
         .block_on(client.batch_execute("SET plan_cache_mode = force_generic_plan; SET jit = off"))
         .map_err(|e| failed(pg_reason(&e)))?;
-    Ok((runtime, client))
+    Ok(client)
 }
 
 impl Drop for PgConn {
     fn drop(&mut self) {
         // Dropping a runtime panics inside an async context: drop it on a plain
         // thread, so dropping a connection is safe everywhere.
-        let parts = (self.client.take(), self.runtime.take());
+        let beside = self.beside.client.take();
+        let parts = (beside, self.client.take(), self.runtime.take());
         let _ = std::thread::spawn(move || drop(parts)).join();
     }
 }
@@ -196,6 +226,9 @@ pub(crate) struct PgTx<'c> {
     runtime: &'c tokio::runtime::Runtime,
     client: &'c Client,
     statements: &'c mut HashMap<String, Statement>,
+    /// The connection's second connection ([`PgTx::query_committed`]).
+    beside: &'c mut Beside,
+    target: &'c Target,
     /// Statements sent and not yet answered, in the order sent.
     pending: Vec<Pending<'c>>,
     /// Answers of reads sent earlier, until taken.
@@ -421,6 +454,39 @@ impl<'c> PgTx<'c> {
         let p: Vec<_> = params.iter().map(|p| p.pg()).collect();
         let client = self.client;
         self.wait(client.query(&statement, &p))
+    }
+
+    /// Every row of a query run on the connection's second connection, which
+    /// sees what was committed, not this transaction's own changes: for rows
+    /// the caller knows this transaction has not changed. It is not queued
+    /// behind the statements sent on this connection (a window of searches
+    /// sent ahead), so it is answered in one round trip while those run.
+    ///
+    /// While this is a write transaction nothing else commits (every writer
+    /// takes [`WRITE_LOCK`] first), so it reads the store as this transaction
+    /// found it.
+    pub(crate) fn query_committed(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<Vec<Row>, StoreError> {
+        waited();
+        if self.beside.client.as_ref().is_none_or(Client::is_closed) {
+            self.beside.statements.clear();
+            self.beside.client = Some(connect_on(self.runtime, self.target)?);
+        }
+        let Beside { client, statements } = &mut *self.beside;
+        let client = client.as_ref().expect("connected above");
+        let statement = match statements.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.runtime.block_on(client.prepare(&dollars(sql)))?;
+                statements.insert(sql.to_owned(), s.clone());
+                s
+            }
+        };
+        let p: Vec<_> = params.iter().map(|p| p.pg()).collect();
+        Ok(self.runtime.block_on(client.query(&statement, &p))?)
     }
 
     /// Collects every pending answer, then commits.

@@ -312,6 +312,30 @@ impl Tx<'_> {
         }
     }
 
+    /// The first row mapped by `f`, if any, of what was committed before this
+    /// transaction, for rows the caller knows it has not changed: on
+    /// PostgreSQL read on a second connection, so it is answered at once
+    /// instead of after the statements this one has sent ahead
+    /// ([`super::pipelined::PgTx::query_committed`]); on SQLite, where a
+    /// statement is a function call, read in the transaction.
+    pub(crate) fn query_committed_opt<T>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        match self {
+            Tx::Sqlite(_) => self.query_opt(sql, params, f),
+            Tx::Postgres(tx) => {
+                counted();
+                match tx.query_committed(sql, params)?.first() {
+                    Some(r) => Ok(Some(f(&Row::Postgres(r))?)),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
     /// The first row mapped by `f`; [`StoreError::NoRow`] when there is none.
     pub(crate) fn query_one<T>(
         &mut self,

@@ -11,7 +11,7 @@
 //! record stays bounded as the store grows.
 
 use super::blocks::Neighbour;
-use crate::db::{LinkBatch, StoreError, Tx, params, pid_from};
+use crate::db::{LinkBatch, Row, StoreError, Tx, params, pid_from};
 use crate::keys::PersonId;
 use oncofed_idat::IdentifyingData;
 use oncofed_linkage::probabilistic::{compare, score};
@@ -217,16 +217,23 @@ pub(crate) fn best_candidate(
         // held in it (its person's number is read when needed).
         let found = match batch.person_of(&n.site, &n.local_id) {
             Some(p) => Some((p, None)),
-            None => tx.query_opt(
-                "SELECT l.person_id, p.pid, p.kvnr_key FROM local_ids l
-                 JOIN persons p ON p.id = l.person_id
-                 WHERE l.site = ?1 AND l.local_id = ?2",
-                params![n.site, n.local_id],
-                |r| {
-                    let known = (pid_from(r.get(1)?)?, r.get::<Option<Vec<u8>>>(2)?);
-                    Ok((r.get::<i64>(0)?, Some(known)))
-                },
-            )?,
+            // Written (or re-sent) in this batch: read in the transaction.
+            None if batch.touches(&n.site, &n.local_id) => {
+                tx.query_opt(CANDIDATE_PERSON, params![n.site, n.local_id], candidate_row)?
+            }
+            // Any other local id is as committed, and so is its person but
+            // for a number given in this batch. Read beside the transaction,
+            // not behind the searches it sent ahead: this read was the
+            // longest wait of the path on PostgreSQL (BENCHMARKS.md).
+            None => tx
+                .query_committed_opt(CANDIDATE_PERSON, params![n.site, n.local_id], candidate_row)?
+                .map(|(person, known)| {
+                    let known = known.map(|(pid, number)| {
+                        let given = || batch.number_given(person).map(|k| k.to_vec());
+                        (pid, number.or_else(given))
+                    });
+                    (person, known)
+                }),
         };
         let Some((person, known)) = found else {
             continue;
@@ -275,6 +282,20 @@ pub(crate) fn best_candidate(
         }
     }
     Ok(best)
+}
+
+/// A candidate's person, `pid` and insurance-number key, by its local id.
+const CANDIDATE_PERSON: &str = "SELECT l.person_id, p.pid, p.kvnr_key FROM local_ids l
+     JOIN persons p ON p.id = l.person_id
+     WHERE l.site = ?1 AND l.local_id = ?2";
+
+/// A candidate's person and, read with it, their `pid` and number.
+type CandidateRow = (i64, Option<(PersonId, Option<Vec<u8>>)>);
+
+/// Maps a row of [`CANDIDATE_PERSON`].
+fn candidate_row(r: &Row<'_>) -> Result<CandidateRow, StoreError> {
+    let known = (pid_from(r.get(1)?)?, r.get::<Option<Vec<u8>>>(2)?);
+    Ok((r.get::<i64>(0)?, Some(known)))
 }
 
 /// A review candidate for a record whose exact key named a person a veto kept

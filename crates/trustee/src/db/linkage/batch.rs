@@ -59,6 +59,10 @@ pub(crate) struct Batch {
     /// The stored local ids of the owners, as the identity vetoes read them,
     /// until the first flush (which may write more of them).
     owners_records: Option<HashMap<i64, Vec<PersonRecord>>>,
+    /// The insurance-number key first given in this batch to each person
+    /// stored before it (`persons.kvnr_key`, set where it was `NULL`): what a
+    /// read of what was committed misses ([`Batch::number_given`]).
+    numbers_given: HashMap<i64, BlockingKey>,
     held: Held,
 }
 
@@ -209,6 +213,7 @@ impl Batch {
             owners,
             pseudonyms,
             owners_records,
+            numbers_given: HashMap::new(),
             held: Held::default(),
         })
     }
@@ -241,6 +246,26 @@ impl Batch {
     /// The owners read up front or given in this batch.
     pub(super) fn owners(&self) -> &HashMap<BlockingKey, Owner> {
         &self.owners
+    }
+
+    /// Notes that `person`, stored before this batch, was given `key` as their
+    /// insurance number where they had none (the first such key counts, as
+    /// `UPDATE … WHERE kvnr_key IS NULL` keeps it).
+    pub(super) fn note_number(&mut self, person: i64, key: BlockingKey) {
+        self.numbers_given.entry(person).or_insert(key);
+    }
+
+    /// The insurance-number key given in this batch to `person` (stored before
+    /// it), if they had none: with what was committed, their number now.
+    pub(crate) fn number_given(&self, person: i64) -> Option<&BlockingKey> {
+        self.numbers_given.get(&person)
+    }
+
+    /// Whether `(site, local_id)` is a local id this batch read or wrote. Only
+    /// such a local id can have been written in the batch's transaction (a
+    /// batch is one site's), so any other is read as committed.
+    pub(crate) fn touches(&self, site: &str, local_id: &str) -> bool {
+        site == self.site && self.known.contains_key(local_id)
     }
 
     /// Gives `person` the key unless someone owns it (`ON CONFLICT DO NOTHING`).
