@@ -210,7 +210,8 @@ conformance_tests! {
         another_key_is_refused,
         engine_errors_carry_no_values,
         a_failed_write_sent_later_is_never_committed_over,
-        a_large_read_sent_ahead_never_stalls_a_wait;
+        a_large_read_sent_ahead_never_stalls_a_wait,
+        a_read_of_what_was_committed_is_not_queued_behind_reads_sent_ahead;
 }
 
 /// The pseudonym key of the suite.

@@ -29,6 +29,13 @@
 //! statements look keys up one equality at a time (`UNION ALL` of lookups,
 //! never `IN (…)`, whose plan made on an empty table stayed a scan).
 //!
+//! Statements run in the order sent, so a read issued while a window of reads
+//! sent ahead is still running waits for all of them. A read that needs only
+//! what was committed, not the transaction's own writes, can go instead over a
+//! second connection on the same runtime ([`PgTx::query_committed`]), opened
+//! when first needed: a scored candidate's person, which had been the longest
+//! wait of the linkage path at a million records.
+//!
 //! The `postgres` crate (the blocking client the rest of the project uses)
 //! waits for each statement. So this module drives its asynchronous core
 //! itself, as that crate does: a runtime per connection, and `block_on` only

@@ -17,6 +17,7 @@
 use super::probabilistic::record_of;
 use crate::db::{StoreError, Tx, params};
 use oncofed_linkage::{Record, Veto};
+use std::sync::LazyLock;
 
 /// Why a record may not join a person automatically.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,17 +115,27 @@ pub(crate) fn person_records(
     // records come with the local ids: one statement, where one per record was
     // a round trip each on PostgreSQL.
     tx.query(
-        PERSON_RECORDS,
+        &PERSON_RECORDS,
         params![person, crate::db::ERASED_IDAT],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        |r| Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
     )
 }
 
 /// The statement of [`person_records`]: `?1` the person, `?2` the erased IDAT.
-const PERSON_RECORDS: &str =
-    "SELECT site, local_id, idat = ?2, (SELECT record FROM linkage_records r
-       WHERE r.site = l.site AND r.local_id = l.local_id)
-     FROM local_ids l WHERE person_id = ?1";
+static PERSON_RECORDS: LazyLock<String> = LazyLock::new(|| person_records_sql("?2", "?1"));
+
+/// The stored local ids of a person as the vetoes read them: person, site,
+/// local id, whether erased, comparison record. `erased` and `person` are the
+/// placeholders of the erased IDAT and the person. One template for the
+/// single read ([`person_records`]) and the batch's (`db::linkage::batch`), so
+/// the two cannot drift apart.
+pub(crate) fn person_records_sql(erased: &str, person: &str) -> String {
+    format!(
+        "SELECT person_id, site, local_id, idat = {erased}, (SELECT record FROM linkage_records r
+           WHERE r.site = l.site AND r.local_id = l.local_id)
+         FROM local_ids l WHERE person_id = {person}"
+    )
+}
 
 /// The comparison record of a registered local id: the one the blocking index
 /// stored (`linkage_records`), else normalised from its IDAT.

@@ -204,3 +204,69 @@ pub(super) fn a_large_read_sent_ahead_never_stalls_a_wait(b: &dyn Backend) {
         .expect("a wait stalled behind rows sent ahead");
     assert_eq!(got, (1, MANY_ROWS, Some(MANY_ROWS)));
 }
+
+/// The session-level advisory lock the beside-read test blocks a read sent
+/// ahead on (PostgreSQL only; distinct from the store's write lock).
+const HELD_BACK: i64 = 0x6265_7369_6465;
+
+/// A read of what was committed ([`crate::db::Tx::query_committed_opt`], how
+/// linkage reads a scored candidate's person) is answered while a read sent
+/// ahead on the transaction is still running, and does not see the
+/// transaction's own write. On PostgreSQL the read sent ahead waits for an
+/// advisory lock another connection holds until the committed read has
+/// answered: were that read queued behind it on the same connection (as
+/// every statement of the transaction is), it would never answer, and the
+/// minute runs out. On SQLite, where a statement is a function call, the read
+/// runs in the transaction and sees its write.
+pub(super) fn a_read_of_what_was_committed_is_not_queued_behind_reads_sent_ahead(
+    b: &dyn Backend,
+) {
+    let mut holder = b.conn();
+    let mut conn = b.conn();
+    let postgres = matches!(conn, crate::db::Conn::Postgres(_));
+    let lock = |conn: &mut crate::db::Conn, sql: &str| {
+        let mut tx = conn.read_tx().unwrap();
+        tx.query(sql, params![HELD_BACK], |_| Ok(())).unwrap();
+        tx.commit().unwrap();
+    };
+    if postgres {
+        lock(&mut holder, "SELECT pg_advisory_lock(?1)");
+    }
+    let (answered, got) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let mut tx = conn.write_tx().unwrap();
+        tx.execute_later(
+            "INSERT INTO meta (name, value) VALUES ('beside-test', ?1)",
+            params![b"written".to_vec()],
+        )
+        .unwrap();
+        let behind = if postgres {
+            let sql = "SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_lock_shared(?1)) AS l";
+            Some(tx.query_later(sql, params![HELD_BACK], |r| r.get::<i64>(0)).unwrap())
+        } else {
+            None
+        };
+        let seen: Option<Vec<u8>> = tx
+            .query_committed_opt(
+                "SELECT value FROM meta WHERE name = 'beside-test'",
+                params![],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let _ = answered.send(seen);
+        if let Some(behind) = behind {
+            assert_eq!(tx.take(behind).unwrap(), vec![1]);
+        }
+        tx.commit().unwrap();
+    });
+    let seen = got
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a read of what was committed waited behind a read sent ahead");
+    if postgres {
+        assert_eq!(seen, None, "the transaction's own write is not committed");
+        lock(&mut holder, "SELECT pg_advisory_unlock(?1)");
+    } else {
+        assert_eq!(seen, Some(b"written".to_vec()));
+    }
+    worker.join().unwrap();
+}

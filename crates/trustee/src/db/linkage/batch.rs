@@ -40,7 +40,7 @@ use super::{Owner, Person, pid_from};
 use crate::db::sql::{Later, Param, padded};
 use crate::db::{StoreError, Tx};
 use crate::keys::BlockingKey;
-use crate::linkage::veto::PersonRecord;
+use crate::linkage::veto::{PersonRecord, person_records_sql};
 use std::collections::HashMap;
 
 /// Values one prefetch statement asks for; rows one flush statement writes.
@@ -435,12 +435,7 @@ fn records_of_later<'o>(
     persons: impl Iterator<Item = &'o Owner>,
 ) -> Result<RecordsSent, StoreError> {
     let sql = union_of(PER_STATEMENT, |i| {
-        format!(
-            "SELECT person_id, site, local_id, idat = ?1, (SELECT record FROM linkage_records r
-               WHERE r.site = l.site AND r.local_id = l.local_id)
-             FROM local_ids l WHERE person_id = ?{}",
-            i + 1
-        )
+        person_records_sql("?1", &format!("?{}", i + 1))
     });
     let mut persons: Vec<i64> = persons.map(|o| o.person.row).collect();
     persons.sort_unstable();

@@ -85,6 +85,14 @@ enum Sent {
 }
 
 impl Sent {
+    /// The kind of read it is.
+    fn kind(&self) -> Want {
+        match self {
+            Sent::Search(_) => Want::Search,
+            Sent::Placement(_) => Want::Placement,
+        }
+    }
+
     /// Every key whose rows or split state it read.
     fn keys(&self) -> Vec<i64> {
         match self {
@@ -167,12 +175,18 @@ impl Lookahead {
         Ok(())
     }
 
-    /// What was sent ahead for `item`, if nothing it read has changed since;
-    /// a stale one is let go.
-    fn fresh(&mut self, tx: &mut Tx<'_>, item: usize) -> Result<Option<Sent>, StoreError> {
+    /// What was sent ahead for `item`, if it is what is wanted now (`want`)
+    /// and nothing it read has changed since; any other is let go. Only reads
+    /// of the wanted kind count as used or stale: a record found by number
+    /// that a veto sends on to scoring had its placement sent, not a search.
+    fn fresh(&mut self, tx: &mut Tx<'_>, item: usize, want: Want) -> Result<Option<Sent>, StoreError> {
         let Some((then, sent)) = self.sent.remove(&item) else {
             return Ok(None);
         };
+        if sent.kind() != want {
+            sent.drop_in(tx)?;
+            return Ok(None);
+        }
         let stale = sent
             .keys()
             .iter()
@@ -205,14 +219,10 @@ impl Lookahead {
         item: usize,
         record: &Record,
     ) -> Result<Search, StoreError> {
-        match self.fresh(tx, item)? {
+        match self.fresh(tx, item, Want::Search)? {
             Some(Sent::Search(sent)) => found(tx, sent),
-            other => {
-                if let Some(other) = other {
-                    other.drop_in(tx)?;
-                }
-                search(tx, keys, cfg, record)
-            }
+            // `fresh` returns only the kind wanted.
+            _ => search(tx, keys, cfg, record),
         }
     }
 
@@ -226,14 +236,9 @@ impl Lookahead {
         item: usize,
         record: &Record,
     ) -> Result<Placement, StoreError> {
-        match self.fresh(tx, item)? {
+        match self.fresh(tx, item, Want::Placement)? {
             Some(Sent::Placement(p)) => Ok(p),
-            other => {
-                if let Some(other) = other {
-                    other.drop_in(tx)?;
-                }
-                place_later(tx, keys, cfg, record)
-            }
+            _ => place_later(tx, keys, cfg, record),
         }
     }
 
