@@ -140,7 +140,10 @@ pub(crate) fn pseudonymise_each(
     // number's owner vetoes it: those take an id the slow way).
     let searching = wanted.iter().filter(|&&w| w == Want::Search).count();
     let mut ids = PersonIds::reserve(&mut tx, searching)?;
-    let mut ahead = Lookahead::new(&tx, wanted);
+    // The split keys kept on the connection, if still current.
+    let kept = tx.take_split_keys();
+    let splits = blocks::SplitsSeen::new(blocks::current_splits(&mut tx, kept)?);
+    let mut ahead = Lookahead::new(&tx, wanted, splits);
     let cfg = prob::config();
     let mut out = Vec::with_capacity(items.len());
     for (at, ((item, record), tombstone_keys)) in
@@ -164,6 +167,9 @@ pub(crate) fn pseudonymise_each(
     let (used, stale) = ahead.counts();
     tracing::debug!(used, stale, "searches sent ahead");
     batch.flush(&mut tx, now)?;
+    if let Some(kept) = std::mem::take(&mut ahead.touched.splits).into_kept() {
+        tx.keep_split_keys(kept);
+    }
     tx.commit()?;
     Ok(out)
 }

@@ -47,6 +47,7 @@
 
 use super::StoreError;
 use super::sql::{Param, pg_reason};
+use crate::linkage::blocks::SplitKeys;
 use bytes::BytesMut;
 use oncofed_migrate::postgres::Target;
 use std::collections::HashMap;
@@ -70,6 +71,9 @@ pub(crate) struct PgConn {
     /// The second connection, for reads of what was committed
     /// ([`PgTx::query_committed`]); opened when first needed.
     beside: Beside,
+    /// The blocking index's split keys, kept between batches by the linkage
+    /// (`linkage::blocks::splits`); dropped when a commit fails.
+    kept_splits: Option<SplitKeys>,
     target: Target,
 }
 
@@ -89,6 +93,7 @@ impl PgConn {
             client: Some(client),
             statements: HashMap::new(),
             beside: Beside::default(),
+            kept_splits: None,
             target: target.clone(),
         })
     }
@@ -128,6 +133,7 @@ impl PgConn {
             client,
             statements: &mut self.statements,
             beside: &mut self.beside,
+            kept_splits: &mut self.kept_splits,
             target: &self.target,
             pending: Vec::new(),
             answers: HashMap::new(),
@@ -235,6 +241,8 @@ pub(crate) struct PgTx<'c> {
     statements: &'c mut HashMap<String, Statement>,
     /// The connection's second connection ([`PgTx::query_committed`]).
     beside: &'c mut Beside,
+    /// The connection's kept split keys ([`PgTx::take_split_keys`]).
+    kept_splits: &'c mut Option<SplitKeys>,
     target: &'c Target,
     /// Statements sent and not yet answered, in the order sent.
     pending: Vec<Pending<'c>>,
@@ -496,12 +504,27 @@ impl<'c> PgTx<'c> {
         Ok(self.runtime.block_on(client.query(&statement, &p))?)
     }
 
+    /// The split keys kept on the connection, taken for this transaction (see
+    /// `linkage::blocks::splits`).
+    pub(crate) fn take_split_keys(&mut self) -> Option<SplitKeys> {
+        self.kept_splits.take()
+    }
+
+    /// Keeps `keys` on the connection for the next transaction: kept only if
+    /// this one commits.
+    pub(crate) fn keep_split_keys(&mut self, keys: SplitKeys) {
+        *self.kept_splits = Some(keys);
+    }
+
     /// Collects every pending answer, then commits.
     pub(crate) fn commit(mut self) -> Result<(), StoreError> {
         let client = self.client;
         let result = self.wait(client.batch_execute("COMMIT"));
         self.open = false;
         if result.is_err() {
+            // What was kept for after this transaction describes a store that
+            // was not written.
+            *self.kept_splits = None;
             self.rollback();
         }
         result

@@ -351,6 +351,22 @@ impl Tx<'_> {
         Ok(self.query_opt(sql, params, |_| Ok(()))?.is_some())
     }
 
+    /// The blocking index's split keys kept on the connection between
+    /// transactions (PostgreSQL; `linkage::blocks::splits`), taken out.
+    pub(crate) fn take_split_keys(&mut self) -> Option<crate::linkage::blocks::SplitKeys> {
+        match self {
+            Tx::Sqlite(_) => None,
+            Tx::Postgres(tx) => tx.take_split_keys(),
+        }
+    }
+
+    /// Keeps `keys` on the connection if this transaction commits.
+    pub(crate) fn keep_split_keys(&mut self, keys: crate::linkage::blocks::SplitKeys) {
+        if let Tx::Postgres(tx) = self {
+            tx.keep_split_keys(keys);
+        }
+    }
+
     /// Commits.
     pub(crate) fn commit(self) -> Result<(), StoreError> {
         match self {

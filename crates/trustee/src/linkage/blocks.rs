@@ -42,6 +42,11 @@
 //! | birth date | first code of the family phonetic | first code of the given phonetic | family or given pass |
 //! | insurance number | — | — | (numbers are unique: never large) |
 //!
+//! On PostgreSQL the writer connection keeps the split keys in memory between
+//! batches, checked against a token every transaction that changes them
+//! renews ([`splits`]): a batch then derives each record's leaves itself and
+//! reads only their rows, not a lookup and a read for every level.
+//!
 //! Blocks below the threshold are never split, so small stores (and the quality
 //! tests on them) link exactly as without splitting. Recall with splitting is
 //! measured at scale in `tests/linkage_scale.rs` against the library, which
@@ -74,6 +79,7 @@ use std::collections::{HashMap, HashSet};
 mod ahead;
 mod placement;
 mod scheme;
+mod splits;
 mod statements;
 
 #[cfg(test)]
@@ -84,6 +90,7 @@ use placement::{chains, leaves, leaves_of, placed, splittable_keys, walk_levels}
 #[cfg(test)]
 pub(crate) use scheme::rebuild;
 pub(crate) use scheme::{ensure_current, rotate};
+pub(crate) use splits::{SplitKeys, SplitsSeen, current as current_splits};
 
 /// Records a block holds before it splits: bounds the comparisons of one new
 /// record to about this many per pass.
@@ -168,15 +175,17 @@ pub(crate) struct Neighbour {
 
 /// Finds the records sharing a leaf block with `record`: a bounded range scan
 /// per leaf over the block rows, which carry the comparison records, all leaves
-/// in one statement ([`statements`]).
+/// in one statement ([`statements`]). `known`: the split keys, if kept in
+/// memory ([`splits`]).
 pub(crate) fn search(
     tx: &mut Tx<'_>,
     keys: &Keys,
     cfg: &Config,
     record: &Record,
+    known: Option<&SplitKeys>,
 ) -> Result<Search, StoreError> {
     if tx.is_postgres() {
-        let sent = search_later(tx, keys, cfg, record)?;
+        let sent = search_later(tx, keys, cfg, record, known)?;
         return found(tx, sent);
     }
     // SQLite walks to the leaves and reads theirs.
@@ -207,17 +216,30 @@ impl SentSearch {
     }
 }
 
-/// Sends a search for `record` (PostgreSQL): the split lookup for its chains
-/// and the rows under every key of them, one round trip for both. A key that
-/// is split or below the leaf holds none, so they are the leaves' rows (kept
-/// to the leaves all the same by [`found`]).
+/// Sends a search for `record` (PostgreSQL). With the split keys `known`, the
+/// record's leaves are known, and only their rows are read. Without, the split
+/// lookup for its chains and the rows under every key of them go in one round
+/// trip: a key that is split or below the leaf holds none, so they are the
+/// leaves' rows (kept to the leaves all the same by [`found`]).
 pub(crate) fn search_later(
     tx: &mut Tx<'_>,
     keys: &Keys,
     cfg: &Config,
     record: &Record,
+    known: Option<&SplitKeys>,
 ) -> Result<SentSearch, StoreError> {
     let chains = chains(keys, record, cfg);
+    if let Some(known) = known {
+        // Each leaf a chain of its own, so `found` keeps them as they are.
+        let leaves = leaves_of(&chains, known.keys());
+        let leaf_keys: Vec<i64> = leaves.iter().map(|l| l.key).collect();
+        let rows = statements::rows_of_later(tx, &leaf_keys)?;
+        return Ok(SentSearch {
+            chains: leaves.into_iter().map(|l| vec![l]).collect(),
+            split: Vec::new(),
+            rows,
+        });
+    }
     let split = statements::split_among_later(tx, &splittable_keys(&chains))?;
     let mut every: Vec<i64> = chains.iter().flatten().map(|l| l.key).collect();
     every.sort_unstable();
@@ -310,7 +332,7 @@ pub(crate) fn register(
     let placed: Vec<(Leaf, Option<i64>)> = match searched {
         Some(s) => s.leaves.iter().map(|&(l, n)| (l, Some(n))).collect(),
         None => {
-            let placement = place_later(tx, keys, cfg, record)?;
+            let placement = place_later(tx, keys, cfg, record, touched.splits.known.as_ref())?;
             placed(tx, placement)?
         }
     };
@@ -406,6 +428,7 @@ fn split(
         "INSERT INTO linkage_splits (key) VALUES (?1) ON CONFLICT DO NOTHING",
         params![leaf.key],
     )?;
+    touched.splits.split(tx, leaf.key)?;
     tx.execute_later(
         "DELETE FROM linkage_blocks WHERE key = ?1",
         params![leaf.key],
@@ -474,7 +497,7 @@ pub(crate) fn unregister(
     let Some(record) = stored.as_deref().and_then(Record::from_bytes) else {
         return Ok(());
     };
-    for leaf in leaves(tx, keys, &record, cfg)? {
+    for leaf in leaves(tx, keys, &record, cfg, touched.splits.known.as_ref())? {
         tx.execute_later(
             "DELETE FROM linkage_blocks WHERE key = ?1 AND site = ?2 AND local_id = ?3",
             params![leaf.key, site, local_id],

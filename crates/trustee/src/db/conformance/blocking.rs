@@ -93,7 +93,9 @@ pub(super) fn an_oversized_block_splits_and_keeps_its_records_findable(b: &dyn B
     let mut tx = conn.write_tx().unwrap();
     for (i, p) in people.iter().enumerate() {
         let r = Record::from_idat("", p);
-        let found = blocks::search(&mut tx, &k, &cfg, &r).unwrap().neighbours;
+        let found = blocks::search(&mut tx, &k, &cfg, &r, None)
+            .unwrap()
+            .neighbours;
         assert!(
             found.iter().any(|n| n.local_id == format!("p{i}")),
             "p{i} not found after the split"
@@ -379,4 +381,49 @@ pub(super) fn placements_sent_ahead_never_miss_a_split(b: &dyn Backend) {
         // others stale.
         assert_eq!((used - before.0, stale - before.1), (1, 4));
     }
+}
+
+/// The split keys a connection keeps between batches (PostgreSQL,
+/// `linkage::blocks::splits`) are not used once another path changed them.
+/// The crowd's day splits; then most of the crowd is erased (IDAT and index
+/// rows, as a withdrawal does) and the index rebuilt from the rest, whose day
+/// no longer splits. A record born on that day must go where the rebuilt
+/// index has the day's rows: a stale copy of the split keys would put it
+/// under a child key nothing else is under. So the index as grown must be the
+/// index rebuilt again, row for row.
+pub(super) fn kept_split_keys_are_dropped_when_a_rebuild_changes_them(b: &dyn Backend) {
+    let k = keys();
+    let mut conn = with_crowd(b, &k);
+    assert!(count(&mut conn, "SELECT count(*) FROM linkage_splits", params![]) >= 1);
+    let mut tx = conn.write_tx().unwrap();
+    for i in 0..100 {
+        let at = format!("p{i}");
+        tx.execute(
+            "UPDATE local_ids SET idat = ?1 WHERE site = 'uk-a' AND local_id = ?2",
+            params![crate::db::ERASED_IDAT, at],
+        )
+        .unwrap();
+    }
+    blocks::rebuild(&mut tx, &k, &config()).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) FROM linkage_splits", params![]),
+        0,
+        "44 records of one day do not split"
+    );
+    let late = idat("Zora", "Zeller", (1950, 3, 3), Sex::Female, None);
+    pseudonymise(&mut conn, &k, &site("uk-b"), &[item(&k, "late", &late)]).unwrap();
+    let rows = |tx: &mut crate::db::Tx<'_>| {
+        let mut rows: Vec<(i64, String)> = tx
+            .query("SELECT key, local_id FROM linkage_blocks", params![], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        rows.sort_unstable();
+        rows
+    };
+    let mut tx = conn.write_tx().unwrap();
+    let grown = rows(&mut tx);
+    blocks::rebuild(&mut tx, &k, &config()).unwrap();
+    assert_eq!(grown, rows(&mut tx), "block rows as grown and as rebuilt");
 }

@@ -218,9 +218,7 @@ const HELD_BACK: i64 = 0x6265_7369_6465;
 /// every statement of the transaction is), it would never answer, and the
 /// minute runs out. On SQLite, where a statement is a function call, the read
 /// runs in the transaction and sees its write.
-pub(super) fn a_read_of_what_was_committed_is_not_queued_behind_reads_sent_ahead(
-    b: &dyn Backend,
-) {
+pub(super) fn a_read_of_what_was_committed_is_not_queued_behind_reads_sent_ahead(b: &dyn Backend) {
     let mut holder = b.conn();
     let mut conn = b.conn();
     let postgres = matches!(conn, crate::db::Conn::Postgres(_));
@@ -242,7 +240,10 @@ pub(super) fn a_read_of_what_was_committed_is_not_queued_behind_reads_sent_ahead
         .unwrap();
         let behind = if postgres {
             let sql = "SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_lock_shared(?1)) AS l";
-            Some(tx.query_later(sql, params![HELD_BACK], |r| r.get::<i64>(0)).unwrap())
+            Some(
+                tx.query_later(sql, params![HELD_BACK], |r| r.get::<i64>(0))
+                    .unwrap(),
+            )
         } else {
             None
         };

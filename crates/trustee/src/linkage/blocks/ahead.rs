@@ -27,6 +27,7 @@
 //! placements_sent_ahead_never_miss_a_split`).
 
 use super::placement::{Placement, place_later};
+use super::splits::SplitsSeen;
 use super::{Search, SentSearch, found, search, search_later};
 use crate::db::{StoreError, Tx};
 use crate::keys::Keys;
@@ -51,6 +52,9 @@ thread_local! {
 pub(crate) struct Touched {
     clock: u64,
     at: HashMap<i64, u64>,
+    /// The split keys, if kept in memory, with this transaction's splits
+    /// ([`super::splits`]).
+    pub(crate) splits: SplitsSeen,
 }
 
 impl Touched {
@@ -130,12 +134,16 @@ pub(crate) struct Lookahead {
 impl Lookahead {
     /// A lookahead for a batch whose items will probably read `wanted`.
     /// SQLite answers a statement at once, so there nothing is sent ahead.
-    pub(crate) fn new(tx: &Tx<'_>, mut wanted: Vec<Want>) -> Self {
+    /// `splits`: the split keys for the batch ([`super::current_splits`]).
+    pub(crate) fn new(tx: &Tx<'_>, mut wanted: Vec<Want>, splits: SplitsSeen) -> Self {
         if !tx.is_postgres() {
             wanted.iter_mut().for_each(|w| *w = Want::Nothing);
         }
         Self {
-            touched: Touched::default(),
+            touched: Touched {
+                splits,
+                ..Touched::default()
+            },
             wanted,
             next: 0,
             sent: HashMap::new(),
@@ -160,14 +168,15 @@ impl Lookahead {
         }
         let until = (current + 2 * WINDOW).min(records.len());
         let next = records.iter().enumerate().take(until).skip(self.next);
+        let known = self.touched.splits.known.as_ref();
         for (item, record) in next {
             let Some(record) = record else {
                 continue;
             };
             let sent = match self.wanted[item] {
                 Want::Nothing => continue,
-                Want::Search => Sent::Search(search_later(tx, keys, cfg, record)?),
-                Want::Placement => Sent::Placement(place_later(tx, keys, cfg, record)?),
+                Want::Search => Sent::Search(search_later(tx, keys, cfg, record, known)?),
+                Want::Placement => Sent::Placement(place_later(tx, keys, cfg, record, known)?),
             };
             self.sent.insert(item, (self.touched.clock, sent));
         }
@@ -179,7 +188,12 @@ impl Lookahead {
     /// and nothing it read has changed since; any other is let go. Only reads
     /// of the wanted kind count as used or stale: a record found by number
     /// that a veto sends on to scoring had its placement sent, not a search.
-    fn fresh(&mut self, tx: &mut Tx<'_>, item: usize, want: Want) -> Result<Option<Sent>, StoreError> {
+    fn fresh(
+        &mut self,
+        tx: &mut Tx<'_>,
+        item: usize,
+        want: Want,
+    ) -> Result<Option<Sent>, StoreError> {
         let Some((then, sent)) = self.sent.remove(&item) else {
             return Ok(None);
         };
@@ -222,7 +236,7 @@ impl Lookahead {
         match self.fresh(tx, item, Want::Search)? {
             Some(Sent::Search(sent)) => found(tx, sent),
             // `fresh` returns only the kind wanted.
-            _ => search(tx, keys, cfg, record),
+            _ => search(tx, keys, cfg, record, self.touched.splits.known.as_ref()),
         }
     }
 
@@ -238,7 +252,7 @@ impl Lookahead {
     ) -> Result<Placement, StoreError> {
         match self.fresh(tx, item, Want::Placement)? {
             Some(Sent::Placement(p)) => Ok(p),
-            _ => place_later(tx, keys, cfg, record),
+            _ => place_later(tx, keys, cfg, record, self.touched.splits.known.as_ref()),
         }
     }
 

@@ -7,7 +7,7 @@
 //! not depend on ([`place_later`]), because there a statement waited for is a
 //! round trip.
 
-use super::{Leaf, base_keys, child, refinement, splittable, statements};
+use super::{Leaf, SplitKeys, base_keys, child, refinement, splittable, statements};
 use crate::db::sql::Later;
 use crate::db::{StoreError, Tx};
 use crate::keys::Keys;
@@ -80,11 +80,15 @@ pub(super) fn leaves(
     keys: &Keys,
     record: &Record,
     cfg: &Config,
+    known: Option<&SplitKeys>,
 ) -> Result<Vec<Leaf>, StoreError> {
     if !tx.is_postgres() {
         return walk_levels(tx, keys, record, cfg);
     }
     let chains = chains(keys, record, cfg);
+    if let Some(known) = known {
+        return Ok(leaves_of(&chains, known.keys()));
+    }
     let split = statements::split_among(tx, &splittable_keys(&chains))?;
     Ok(leaves_of(&chains, &split))
 }
@@ -173,13 +177,15 @@ impl Placement {
 }
 
 /// Asks where `record` goes ([`Placement`]); on PostgreSQL the reads are sent
-/// to share a round trip with whatever is read next. Nothing may write block
-/// rows before [`super::register_placed`] reads them.
+/// to share a round trip with whatever is read next, and with the split keys
+/// `known` only the leaves' sizes are read. Nothing may write block rows
+/// before [`super::register_placed`] reads them.
 pub(crate) fn place_later(
     tx: &mut Tx<'_>,
     keys: &Keys,
     cfg: &Config,
     record: &Record,
+    known: Option<&SplitKeys>,
 ) -> Result<Placement, StoreError> {
     if !tx.is_postgres() {
         let leaves = walk_levels(tx, keys, record, cfg)?;
@@ -196,6 +202,21 @@ pub(crate) fn place_later(
         return Ok(Placement(Placed::Known(sized(leaves, &counts))));
     }
     let chains = chains(keys, record, cfg);
+    if let Some(known) = known {
+        // Each leaf a chain of its own, so `placed` keeps them as they are.
+        let leaves = leaves_of(&chains, known.keys());
+        let can_split: Vec<i64> = leaves
+            .iter()
+            .filter(|l| splittable(l))
+            .map(|l| l.key)
+            .collect();
+        let counts = statements::counts_of_later(tx, &can_split)?;
+        return Ok(Placement(Placed::Sent {
+            chains: leaves.into_iter().map(|l| vec![l]).collect(),
+            split: Vec::new(),
+            counts,
+        }));
+    }
     let splittable = splittable_keys(&chains);
     let split = statements::split_among_later(tx, &splittable)?;
     let counts = statements::counts_of_later(tx, &splittable)?;

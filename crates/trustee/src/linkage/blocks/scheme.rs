@@ -101,6 +101,8 @@ pub(crate) fn rotate(
 pub(crate) fn rebuild(tx: &mut Tx<'_>, keys: &Keys, cfg: &Config) -> Result<u64, StoreError> {
     tx.execute("DELETE FROM linkage_blocks", params![])?;
     tx.execute("DELETE FROM linkage_splits", params![])?;
+    // Every copy of the split keys kept in memory is stale now.
+    super::splits::renew(tx)?;
     tx.execute(
         "DELETE FROM linkage_records WHERE (site, local_id) IN
            (SELECT site, local_id FROM local_ids WHERE idat = ?1)",

@@ -30,6 +30,12 @@ use std::sync::LazyLock;
 /// passes, three levels each) in one.
 pub(super) const KEYS_PER_STATEMENT: usize = 16;
 
+/// Leaves a narrow statement asks for: a record's leaves, one per pass (four
+/// or five), when the split keys are known ([`super::splits`]), so that a
+/// search or placement on PostgreSQL does not start sixteen branches, most
+/// of them padding, per record.
+pub(super) const FEW_KEYS: usize = 6;
+
 /// Keys one split lookup asks for: a record's keys at every level that can
 /// split (about five passes, two levels each) in one statement.
 pub(super) const SPLIT_KEYS_PER_STATEMENT: usize = 16;
@@ -48,8 +54,8 @@ static SPLIT_AMONG: LazyLock<String> = LazyLock::new(|| {
 /// [`MAX_BLOCK_READ`] rows: one bounded range scan per leaf. SQLite walks a key
 /// range of the clustered primary key in its order; PostgreSQL is told to, so
 /// the cap takes the same rows on both.
-fn leaf_rows(order_by: &str) -> String {
-    (1..=KEYS_PER_STATEMENT)
+fn leaf_rows(order_by: &str, n: usize) -> String {
+    (1..=n)
         .map(|i| {
             format!(
                 "SELECT key, site, local_id, record FROM (SELECT key, site, local_id, record
@@ -61,11 +67,16 @@ fn leaf_rows(order_by: &str) -> String {
 }
 
 /// [`leaf_rows`] for SQLite: no ORDER BY, which makes it re-plan.
-pub(super) static LEAF_ROWS_SQLITE: LazyLock<String> = LazyLock::new(|| leaf_rows(""));
+pub(super) static LEAF_ROWS_SQLITE: LazyLock<String> =
+    LazyLock::new(|| leaf_rows("", KEYS_PER_STATEMENT));
 
 /// [`leaf_rows`] for PostgreSQL.
 static LEAF_ROWS_POSTGRES: LazyLock<String> =
-    LazyLock::new(|| leaf_rows(" ORDER BY site, local_id"));
+    LazyLock::new(|| leaf_rows(" ORDER BY site, local_id", KEYS_PER_STATEMENT));
+
+/// [`LEAF_ROWS_POSTGRES`] for up to [`FEW_KEYS`] leaves.
+static FEW_LEAF_ROWS_POSTGRES: LazyLock<String> =
+    LazyLock::new(|| leaf_rows(" ORDER BY site, local_id", FEW_KEYS));
 
 /// Adds one record to `n` leaves (1 ≤ n ≤ [`KEYS_PER_STATEMENT`]).
 static INSERT_ROWS: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -104,8 +115,14 @@ static INSERT_MEMBERS: LazyLock<Vec<String>> = LazyLock::new(|| {
 
 /// The rows of up to [`KEYS_PER_STATEMENT`] leaves, each counted up to one past
 /// [`MAX_BLOCK`] (enough to decide a split).
-static COUNT_LEAVES: LazyLock<String> = LazyLock::new(|| {
-    (1..=KEYS_PER_STATEMENT)
+static COUNT_LEAVES: LazyLock<String> = LazyLock::new(|| count_leaves(KEYS_PER_STATEMENT));
+
+/// [`COUNT_LEAVES`] for up to [`FEW_KEYS`] leaves (PostgreSQL).
+static FEW_COUNT_LEAVES: LazyLock<String> = LazyLock::new(|| count_leaves(FEW_KEYS));
+
+/// The statement of [`COUNT_LEAVES`] for `n` leaves.
+fn count_leaves(n: usize) -> String {
+    (1..=n)
         .map(|i| {
             format!(
                 "SELECT CAST(?{i} AS BIGINT), count(*) FROM (SELECT 1 FROM linkage_blocks
@@ -115,9 +132,21 @@ static COUNT_LEAVES: LazyLock<String> = LazyLock::new(|| {
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
-});
+}
+
+/// The statement for `keys` and how many keys it takes: on PostgreSQL a
+/// narrow one for a record's few leaves (each branch, padding or not, is a
+/// plan node started at every run), else `wide`.
+fn sized<'s>(tx: &Tx<'_>, keys: &[i64], few: &'s str, wide: &'s str) -> (&'s str, usize) {
+    if tx.is_postgres() && keys.len() <= FEW_KEYS {
+        (few, FEW_KEYS)
+    } else {
+        (wide, KEYS_PER_STATEMENT)
+    }
+}
 
 /// A chunk of keys padded with `NULL` to [`KEYS_PER_STATEMENT`].
+#[cfg(test)]
 fn padded(chunk: &[i64]) -> Vec<Option<i64>> {
     crate::db::sql::padded(chunk, KEYS_PER_STATEMENT)
 }
@@ -166,11 +195,12 @@ pub(super) fn counts_of_later(
     tx: &mut Tx<'_>,
     keys: &[i64],
 ) -> Result<Vec<Later<LeafCount>>, StoreError> {
-    keys.chunks(KEYS_PER_STATEMENT)
+    let (sql, width) = sized(tx, keys, &FEW_COUNT_LEAVES, &COUNT_LEAVES);
+    keys.chunks(width)
         .map(|chunk| {
-            let keys = padded(chunk);
+            let keys = crate::db::sql::padded(chunk, width);
             let params: Vec<&dyn Param> = keys.iter().map(|k| k as &dyn Param).collect();
-            tx.query_later(&COUNT_LEAVES, &params, |r| {
+            tx.query_later(sql, &params, |r| {
                 Ok((r.get::<Option<i64>>(0)?, r.get::<i64>(1)?))
             })
         })
@@ -193,14 +223,14 @@ pub(super) fn rows_of_later(
     tx: &mut Tx<'_>,
     keys: &[i64],
 ) -> Result<Vec<Later<BlockRow>>, StoreError> {
-    let sql: &str = if tx.is_postgres() {
-        &LEAF_ROWS_POSTGRES
+    let (sql, width) = if tx.is_postgres() {
+        sized(tx, keys, &FEW_LEAF_ROWS_POSTGRES, &LEAF_ROWS_POSTGRES)
     } else {
-        &LEAF_ROWS_SQLITE
+        (LEAF_ROWS_SQLITE.as_str(), KEYS_PER_STATEMENT)
     };
-    keys.chunks(KEYS_PER_STATEMENT)
+    keys.chunks(width)
         .map(|chunk| {
-            let keys = padded(chunk);
+            let keys = crate::db::sql::padded(chunk, width);
             let params: Vec<&dyn Param> = keys.iter().map(|k| k as &dyn Param).collect();
             tx.query_later(sql, &params, |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
@@ -292,8 +322,10 @@ mod tests {
         for sql in [&LEAF_ROWS_SQLITE, &LEAF_ROWS_POSTGRES] {
             assert_eq!(sql.matches(&read).count(), KEYS_PER_STATEMENT);
         }
+        assert_eq!(FEW_LEAF_ROWS_POSTGRES.matches(&read).count(), FEW_KEYS);
         let count = format!("LIMIT {})", MAX_BLOCK + 1);
         assert_eq!(COUNT_LEAVES.matches(&count).count(), KEYS_PER_STATEMENT);
+        assert_eq!(FEW_COUNT_LEAVES.matches(&count).count(), FEW_KEYS);
     }
 
     /// Counting finds each leaf's rows up to the bound, and nothing for unknown keys.
@@ -333,6 +365,8 @@ mod tests {
         assert_eq!(max(&COUNT_LEAVES), Some(KEYS_PER_STATEMENT));
         assert_eq!(max(&LEAF_ROWS_SQLITE), Some(KEYS_PER_STATEMENT));
         assert_eq!(max(&LEAF_ROWS_POSTGRES), Some(KEYS_PER_STATEMENT));
+        assert_eq!(max(&FEW_LEAF_ROWS_POSTGRES), Some(FEW_KEYS));
+        assert_eq!(max(&FEW_COUNT_LEAVES), Some(FEW_KEYS));
         for (i, sql) in INSERT_ROWS.iter().enumerate() {
             assert_eq!(max(sql), Some(i + 1 + 3), "{sql}");
         }
