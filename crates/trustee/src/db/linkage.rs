@@ -372,10 +372,22 @@ fn link_one(
         }
         (false, Some(None)) => batch.add_found_person(pseudonym, person.row),
         (false, None) => {
-            // Not looked up (a person found by score): written directly, after
-            // the held feed entries, so the feed's versions follow the order.
-            batch.flush_feed(tx, now)?;
-            register_site_pseudonym(tx, keys, site, person)?;
+            // Not looked up (a person found by score). Not in the batch, so
+            // not written in this transaction: read as committed, beside it.
+            let stored: Option<(String, i64)> = tx.query_committed_opt(
+                "SELECT site, person_id FROM site_pseudonyms WHERE pseudonym = ?1",
+                params![pseudonym],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            match stored {
+                Some((s, p)) if s != site.as_str() || p != person.row => {
+                    return Err(StoreError::PseudonymCollision);
+                }
+                Some(found) => batch.note_pseudonym(pseudonym, Some(found)),
+                // New at this site: held like a looked-up one, with its feed
+                // change in the batch's order.
+                None => batch.add_found_person(pseudonym, person.row),
+            }
         }
     }
     if let Some(c) = review {

@@ -336,6 +336,26 @@ impl Tx<'_> {
         }
     }
 
+    /// Every row of what was committed, each mapped by `f`; see
+    /// [`Tx::query_committed_opt`].
+    pub(crate) fn query_committed<T>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut f: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Tx::Sqlite(_) => self.query(sql, params, f),
+            Tx::Postgres(tx) => {
+                counted();
+                tx.query_committed(sql, params)?
+                    .iter()
+                    .map(|r| f(&Row::Postgres(r)))
+                    .collect()
+            }
+        }
+    }
+
     /// The first row mapped by `f`; [`StoreError::NoRow`] when there is none.
     pub(crate) fn query_one<T>(
         &mut self,

@@ -253,15 +253,7 @@ pub(crate) fn best_candidate(
                     && !other.insurance_id.is_empty()
                     && record.insurance_id != other.insurance_id)
                 || kvnr_differs(tx)?
-                || super::veto::person_veto(
-                    tx,
-                    person,
-                    site_of_record,
-                    Some(record),
-                    &batch.local_ids_of(person),
-                    batch.stored_records_of(person),
-                )?
-                .is_some())
+                || candidate_veto(tx, batch, person, site_of_record, record)?.is_some())
         {
             outcome = Outcome::PossibleMatch;
         }
@@ -282,6 +274,30 @@ pub(crate) fn best_candidate(
         }
     }
     Ok(best)
+}
+
+/// The identity veto against joining a scored candidate's `person`
+/// ([`super::veto::person_veto`]), with their stored records as the batch read
+/// them up front; else, when the batch wrote none of theirs, as committed
+/// (read beside the transaction, not behind the searches sent ahead: on
+/// PostgreSQL this read had become the longest wait of the second site's
+/// records); else read in the transaction.
+fn candidate_veto(
+    tx: &mut Tx<'_>,
+    batch: &LinkBatch,
+    person: i64,
+    site: &str,
+    record: &Record,
+) -> Result<Option<super::veto::PersonVeto>, StoreError> {
+    let stored = match batch.stored_records_of(person) {
+        Some(stored) => Some(stored),
+        None if !batch.wrote_for(person) => {
+            Some(super::veto::committed_person_records(tx, person)?)
+        }
+        None => None,
+    };
+    let held = batch.local_ids_of(person);
+    super::veto::person_veto(tx, person, site, Some(record), &held, stored)
 }
 
 /// A candidate's person, `pid` and insurance-number key, by its local id.

@@ -121,6 +121,20 @@ pub(crate) fn person_records(
     )
 }
 
+/// [`person_records`] as committed, for a person the batch wrote nothing of
+/// (`db::linkage`'s `Batch::wrote_for`): read beside the transaction, not
+/// behind the searches it sent ahead ([`Tx::query_committed`]).
+pub(crate) fn committed_person_records(
+    tx: &mut Tx<'_>,
+    person: i64,
+) -> Result<Vec<PersonRecord>, StoreError> {
+    tx.query_committed(
+        &PERSON_RECORDS,
+        params![person, crate::db::ERASED_IDAT],
+        |r| Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )
+}
+
 /// The statement of [`person_records`]: `?1` the person, `?2` the erased IDAT.
 static PERSON_RECORDS: LazyLock<String> = LazyLock::new(|| person_records_sql("?2", "?1"));
 

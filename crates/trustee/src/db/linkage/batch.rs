@@ -41,7 +41,7 @@ use crate::db::sql::{Later, Param, padded};
 use crate::db::{StoreError, Tx};
 use crate::keys::BlockingKey;
 use crate::linkage::veto::{PersonRecord, person_records_sql};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Values one prefetch statement asks for; rows one flush statement writes.
 pub(super) const PER_STATEMENT: usize = 64;
@@ -63,6 +63,9 @@ pub(crate) struct Batch {
     /// stored before it (`persons.kvnr_key`, set where it was `NULL`): what a
     /// read of what was committed misses ([`Batch::number_given`]).
     numbers_given: HashMap<i64, BlockingKey>,
+    /// Persons whose local ids or comparison records this batch wrote or will
+    /// write ([`Batch::wrote_for`]).
+    persons_written: HashSet<i64>,
     held: Held,
 }
 
@@ -214,6 +217,7 @@ impl Batch {
             pseudonyms,
             owners_records,
             numbers_given: HashMap::new(),
+            persons_written: HashSet::new(),
             held: Held::default(),
         })
     }
@@ -235,7 +239,21 @@ impl Batch {
     pub(super) fn idat_changed(&mut self, local_id: &str, idat: &str) {
         if let Some(entry) = self.known.get_mut(local_id) {
             entry.1 = idat.to_owned();
+            self.persons_written.insert(entry.0.row);
         }
+    }
+
+    /// Whether this batch wrote (or holds) a local id or comparison record of
+    /// `person`. If not, their local ids and records are as committed, and may
+    /// be read so ([`crate::linkage::veto::committed_person_records`]).
+    pub(crate) fn wrote_for(&self, person: i64) -> bool {
+        self.persons_written.contains(&person)
+    }
+
+    /// Notes a site pseudonym read as committed: `(site, person)` if stored,
+    /// `None` if not.
+    pub(super) fn note_pseudonym(&mut self, pseudonym: String, stored: Option<(String, i64)>) {
+        self.pseudonyms.insert(pseudonym, stored);
     }
 
     /// The owner of an exact key read up front or given in this batch.
@@ -282,6 +300,7 @@ impl Batch {
 
     /// Registers a new local id of the site.
     pub(super) fn add_local_id(&mut self, local_id: &str, person: Person, idat: &str) {
+        self.persons_written.insert(person.row);
         self.known
             .insert(local_id.to_owned(), (person, idat.to_owned()));
         let at = self.held.local_ids.len();
@@ -345,13 +364,6 @@ impl Batch {
                 (self.site.clone(), id.clone(), false, record)
             })
             .collect()
-    }
-
-    /// Writes the held feed entries, so that a change written next gets a later
-    /// version, as it would have record by record.
-    pub(super) fn flush_feed(&mut self, tx: &mut Tx<'_>, now: i64) -> Result<(), StoreError> {
-        let feed = std::mem::take(&mut self.held.feed);
-        crate::db::consent_feed::record_entries(tx, &feed, now)
     }
 
     /// Writes everything held back, in multi-row statements sent without
