@@ -46,8 +46,6 @@ mod batch;
 mod ids;
 
 pub(crate) use batch::Batch as LinkBatch;
-#[cfg(test)]
-pub(crate) use batch::FLUSH_EVERY_HERE;
 
 /// The `idat` of a local id whose person's IDAT was erased on withdrawal.
 pub(crate) const ERASED_IDAT: &str = "";
@@ -164,9 +162,6 @@ pub(crate) fn pseudonymise_each(
         };
         let linked = link_one(&mut tx, &mut batch, &mut index, keys, site, new, now)?;
         ahead.forget(&mut tx, at)?;
-        if tx.is_postgres() && batch.held() >= batch::flush_every() {
-            batch.flush_some(&mut tx, now)?;
-        }
         out.push(linked.map(|person| keys.pair(site, &person.pid)));
     }
     let (used, stale) = ahead.counts();

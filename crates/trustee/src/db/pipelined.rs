@@ -33,9 +33,8 @@
 //! sent ahead is still running waits for all of them. A read that needs only
 //! what was committed, not the transaction's own writes, can go instead over a
 //! second connection on the same runtime ([`PgTx::query_committed`]), opened
-//! when first needed: a scored candidate's person, their records for the
-//! vetoes and their site pseudonym, which had been the longest waits of the
-//! linkage path at a million records.
+//! when first needed: a scored candidate's person, which had been the longest
+//! wait of the linkage path at a million records.
 //!
 //! The `postgres` crate (the blocking client the rest of the project uses)
 //! waits for each statement. So this module drives its asynchronous core

@@ -11,10 +11,8 @@
 //!   vetoes compare) in statements of up to [`PER_STATEMENT`] values, all sent
 //!   before the first is waited for: two round trips ([`Batch::read`]);
 //! - holds the batch's new local ids, comparison records, keys, pseudonyms and
-//!   feed entries, and writes them at the end as multi-row statements
-//!   ([`Batch::flush`]); on PostgreSQL also every [`FLUSH_EVERY`] records
-//!   ([`Batch::flush_some`]), so that the server writes while the client links
-//!   and the commit does not wait for a whole batch's writes.
+//!   feed entries, and writes them once at the end as multi-row statements
+//!   ([`Batch::flush`]).
 //!
 //! Later records of the batch must still see earlier ones exactly as if each
 //! had been written at once. The rules that keep it so:
@@ -29,19 +27,14 @@
 //!   the site looked up with the owners ([`Batch::pseudonym`]): a new one is
 //!   held with a feed change ([`Batch::add_found_person`]), whose older feed
 //!   entries go at the end, as after each change;
-//! - the owners' stored records hold only until the first full flush, which
-//!   may write more of them ([`Batch::stored_records_of`]); a flush in the
-//!   middle of the batch adds the owners' held local ids to them instead;
-//! - a person found by score has their pseudonym at the site read as committed
-//!   (the batch wrote none it does not know of) and, if new, held like a
-//!   looked-up one ([`Batch::note_pseudonym`], [`Batch::add_found_person`]);
-//! - reads of what was committed, beside the transaction (a scored candidate's
-//!   person and records), are made only for local ids and persons the batch
-//!   wrote nothing of ([`Batch::touches`], [`Batch::wrote_for`]), with the
-//!   insurance numbers it gave ([`Batch::number_given`]);
+//! - the owners' stored records hold only until the first flush, which may
+//!   write more of them ([`Batch::stored_records_of`]);
 //! - every other path that reads or changes those tables (changed IDAT of a
 //!   known local id, a vetoed record's review item) flushes first
-//!   ([`Batch::flush`]). These paths are rare.
+//!   ([`Batch::flush`]), and a pseudonym not looked up (a person found by
+//!   score) is written directly after the held feed entries
+//!   ([`Batch::flush_feed`]), so the feed's versions keep the order of the
+//!   changes. These paths are rare.
 
 use super::{Owner, Person, pid_from};
 use crate::db::sql::{Later, Param, padded};
@@ -52,26 +45,6 @@ use std::collections::{HashMap, HashSet};
 
 /// Values one prefetch statement asks for; rows one flush statement writes.
 pub(super) const PER_STATEMENT: usize = 64;
-
-/// New local ids a batch holds before it writes them in the middle of the
-/// batch (PostgreSQL, [`Batch::flush_some`]).
-const FLUSH_EVERY: usize = 1_000;
-
-#[cfg(test)]
-thread_local! {
-    /// [`FLUSH_EVERY`] on this thread: `db::conformance::batch` flushes after
-    /// every record, so that each is linked as it would be after a flush.
-    pub(crate) static FLUSH_EVERY_HERE: std::cell::Cell<usize> =
-        const { std::cell::Cell::new(FLUSH_EVERY) };
-}
-
-/// New local ids held before a flush in the middle of a batch.
-pub(super) fn flush_every() -> usize {
-    #[cfg(test)]
-    return FLUSH_EVERY_HERE.with(std::cell::Cell::get);
-    #[cfg(not(test))]
-    FLUSH_EVERY
-}
 
 /// The batch's view of the tables it reads up front and writes at its end.
 pub(crate) struct Batch {
@@ -391,29 +364,6 @@ impl Batch {
                 (self.site.clone(), id.clone(), false, record)
             })
             .collect()
-    }
-
-    /// How many new local ids are held.
-    pub(super) fn held(&self) -> usize {
-        self.held.local_ids.len()
-    }
-
-    /// [`Batch::flush`] in the middle of a batch, so that the server writes
-    /// while the client links the next records, and the commit waits only for
-    /// the last writes instead of a whole batch's (PostgreSQL: 60-90 ms per
-    /// batch of 5,000, both processes taking turns). Nothing but the new rows
-    /// changed, so the owners' stored records stay current with their held
-    /// local ids added, instead of being dropped as [`Batch::flush`] does.
-    pub(super) fn flush_some(&mut self, tx: &mut Tx<'_>, now: i64) -> Result<(), StoreError> {
-        let kept = self.owners_records.take().map(|mut records| {
-            for (person, rows) in records.iter_mut() {
-                rows.extend(self.local_ids_of(*person));
-            }
-            records
-        });
-        self.flush(tx, now)?;
-        self.owners_records = kept;
-        Ok(())
     }
 
     /// Writes everything held back, in multi-row statements sent without
