@@ -29,12 +29,16 @@
 //!   entries go at the end, as after each change;
 //! - the owners' stored records hold only until the first flush, which may
 //!   write more of them ([`Batch::stored_records_of`]);
+//! - a person found by score has their pseudonym at the site read as committed
+//!   (the batch wrote none it does not know of) and, if new, held like a
+//!   looked-up one ([`Batch::note_pseudonym`], [`Batch::add_found_person`]);
+//! - reads of what was committed, beside the transaction (a scored candidate's
+//!   person and records), are made only for local ids and persons the batch
+//!   wrote nothing of ([`Batch::touches`], [`Batch::wrote_for`]), with the
+//!   insurance numbers it gave ([`Batch::number_given`]);
 //! - every other path that reads or changes those tables (changed IDAT of a
 //!   known local id, a vetoed record's review item) flushes first
-//!   ([`Batch::flush`]), and a pseudonym not looked up (a person found by
-//!   score) is written directly after the held feed entries
-//!   ([`Batch::flush_feed`]), so the feed's versions keep the order of the
-//!   changes. These paths are rare.
+//!   ([`Batch::flush`]). These paths are rare.
 
 use super::{Owner, Person, pid_from};
 use crate::db::sql::{Later, Param, padded};
