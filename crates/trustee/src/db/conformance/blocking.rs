@@ -44,6 +44,18 @@ fn with_crowd(b: &dyn Backend, k: &Keys) -> crate::db::Conn {
     conn
 }
 
+/// Every block row as (key, local id), sorted: the index to compare as grown
+/// and as rebuilt.
+fn block_rows(tx: &mut crate::db::Tx<'_>) -> Vec<(i64, String)> {
+    let mut rows: Vec<(i64, String)> = tx
+        .query("SELECT key, local_id FROM linkage_blocks", params![], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    rows.sort_unstable();
+    rows
+}
+
 fn stored_keys(conn: &mut crate::db::Conn) -> Vec<i64> {
     let mut tx = conn.read_tx().unwrap();
     tx.query("SELECT key FROM linkage_blocks", params![], |r| r.get(0))
@@ -70,21 +82,12 @@ pub(super) fn an_oversized_block_splits_and_keeps_its_records_findable(b: &dyn B
     // Records are only added, so the index is the same whatever the order:
     // rebuilt from the stored records it must not differ by a single row (a
     // split that lost the record that made it split would).
-    let rows = |conn: &mut crate::db::Conn| {
-        let mut tx = conn.read_tx().unwrap();
-        let mut rows: Vec<(i64, String)> = tx
-            .query("SELECT key, local_id FROM linkage_blocks", params![], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .unwrap();
-        rows.sort_unstable();
-        rows
-    };
-    let grown = rows(&mut conn);
+    let grown = block_rows(&mut conn.read_tx().unwrap());
     let mut tx = conn.write_tx().unwrap();
     blocks::rebuild(&mut tx, &k, &config()).unwrap();
     tx.commit().unwrap();
-    assert_eq!(grown, rows(&mut conn), "block rows as grown and as rebuilt");
+    let rebuilt = block_rows(&mut conn.read_tx().unwrap());
+    assert_eq!(grown, rebuilt, "block rows as grown and as rebuilt");
     assert_eq!(
         count(&mut conn, "SELECT count(*) FROM linkage_records", params![]),
         people.len() as i64
@@ -413,17 +416,12 @@ pub(super) fn kept_split_keys_are_dropped_when_a_rebuild_changes_them(b: &dyn Ba
     );
     let late = idat("Zora", "Zeller", (1950, 3, 3), Sex::Female, None);
     pseudonymise(&mut conn, &k, &site("uk-b"), &[item(&k, "late", &late)]).unwrap();
-    let rows = |tx: &mut crate::db::Tx<'_>| {
-        let mut rows: Vec<(i64, String)> = tx
-            .query("SELECT key, local_id FROM linkage_blocks", params![], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .unwrap();
-        rows.sort_unstable();
-        rows
-    };
     let mut tx = conn.write_tx().unwrap();
-    let grown = rows(&mut tx);
+    let grown = block_rows(&mut tx);
     blocks::rebuild(&mut tx, &k, &config()).unwrap();
-    assert_eq!(grown, rows(&mut tx), "block rows as grown and as rebuilt");
+    assert_eq!(
+        grown,
+        block_rows(&mut tx),
+        "block rows as grown and as rebuilt"
+    );
 }
