@@ -13,8 +13,9 @@
 //! records linked since may have changed it: added rows to a leaf, split a
 //! block, moved rows to its children, removed a record's rows. Every such
 //! change marks its key in [`Touched`], with a clock. A search sent ahead is
-//! used only if none of the keys it read (its record's keys at every level)
-//! was touched after it was sent; otherwise the record searches again, as it
+//! used only if none of the keys it read (its record's keys at every level,
+//! or only its leaves where the split keys are kept, [`super::splits`]) was
+//! touched after it was sent; otherwise the record searches again, as it
 //! would have without the lookahead. So a batch links exactly as its records
 //! would one at a time (`db::conformance::batch`), and a stale search costs
 //! only the round trip it was meant to save. Records that do not search after
