@@ -214,7 +214,14 @@ fn a_sop_class_not_offered_is_not_sent() {
 
 #[test]
 fn stop_returns_promptly() {
-    let scp = start(scp_config(&["NODE"]), Collect::default());
+    // On a loopback address no other test here listens on: once stopped, the
+    // port is free, and a parallel test's listener given the same port on
+    // 127.0.0.1 would otherwise answer the connect below (seen once in CI).
+    let config = ScpConfig {
+        bind: "127.0.0.2:0".parse().unwrap(),
+        ..scp_config(&["NODE"])
+    };
+    let scp = start(config, Collect::default());
     let addr = scp.local_addr();
     let started = Instant::now();
     scp.stop().unwrap();
