@@ -173,7 +173,8 @@ impl StoreError {
 pub(crate) struct Db {
     writer: Arc<Mutex<Conn>>,
     reader: Arc<Mutex<Conn>>,
-    /// Wakes the SQLite checkpointer; `None` on PostgreSQL.
+    /// Wakes the maintenance thread after a write: SQLite's checkpointer, or
+    /// PostgreSQL's vacuum of the blocking index ([`postgres::vacuum_loop`]).
     wrote: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
@@ -208,10 +209,19 @@ impl Db {
         let mut writer = Conn::Postgres(Box::new(postgres::connect(url)?));
         check_key_fingerprint(&mut writer, key_fingerprint)?;
         let reader = Conn::Postgres(Box::new(postgres::connect(url)?));
+        let (wrote, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let url = url.to_owned();
+        std::thread::Builder::new()
+            .name("trustee-vacuum".into())
+            .spawn(move || postgres::vacuum_loop(&url, &rx))
+            .map_err(|source| StoreError::Io {
+                path: "the store's vacuum thread".into(),
+                source,
+            })?;
         Ok(Self {
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
-            wrote: None,
+            wrote: Some(wrote),
         })
     }
 

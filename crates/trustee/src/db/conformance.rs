@@ -203,7 +203,8 @@ conformance_tests! {
         a_new_record_costs_a_bounded_number_of_statements,
         searches_sent_ahead_are_used_unless_the_index_changed,
         placements_sent_ahead_never_miss_a_split,
-        kept_split_keys_are_dropped_when_a_rebuild_changes_them;
+        kept_split_keys_are_dropped_when_a_rebuild_changes_them,
+        a_changed_record_leaves_no_row_under_a_split_key;
     portal: access_codes_work_once_lock_and_expire,
         usage_reports_and_the_view_are_per_person;
     schema: reopening_keeps_data_and_the_schema_is_current,

@@ -262,6 +262,67 @@ pub(crate) fn vacuum_erased(conn: &mut PgConn) -> Result<(), StoreError> {
     conn.batch_execute(&format!("VACUUM (ANALYZE) {ERASED_TABLES}"))
 }
 
+/// Rows added to (or deleted from) `linkage_blocks` since its last vacuum at
+/// which [`vacuum_loop`] vacuums it again: about 10,000 records' rows, a few
+/// megabytes of new heap pages.
+const VACUUM_BLOCKS_AFTER: i64 = 50_000;
+
+/// Keeps the blocking index's heap pages all-visible while it grows: after each
+/// signalled write, vacuums `linkage_blocks` once [`VACUUM_BLOCKS_AFTER`] rows
+/// were added since its last vacuum, on a connection of its own, until every
+/// sender is gone. Blocking: run it on a thread of its own.
+///
+/// Why: a leaf's size, which decides a split, is counted from the primary key
+/// alone (an index-only scan) where the heap pages its rows lie on are marked
+/// all-visible, and by the heap row by row where not: at 500,000 records the
+/// count was a quarter as costly with the pages marked (BENCHMARKS.md).
+/// Autovacuum marks them too, but only after a fifth of the table was added
+/// and at most once a minute. The table only grows (see
+/// `linkage::blocks`), so a vacuum reads only the pages added since the last
+/// one and skips the index. Failures are logged and retried at the next write.
+pub(crate) fn vacuum_loop(url: &str, wrote: &std::sync::mpsc::Receiver<()>) {
+    let Ok(target) = Target::parse(url, "oncofed-trustee-vacuum") else {
+        return;
+    };
+    let mut client: Option<postgres::Client> = None;
+    while wrote.recv().is_ok() {
+        let result = (|| {
+            let c = match &mut client {
+                Some(c) => c,
+                None => client.insert(blocking_client(&target)?),
+            };
+            vacuum_blocks_if_due(c)
+        })();
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "vacuuming the blocking index failed; retried after the next write");
+            if let Some(c) = client.take() {
+                close(c);
+            }
+        }
+    }
+    if let Some(c) = client {
+        close(c);
+    }
+}
+
+/// Vacuums `linkage_blocks` if [`VACUUM_BLOCKS_AFTER`] rows were added to or
+/// deleted from it since its last vacuum (the server's statistics, which lag a
+/// second or so); returns whether it did.
+fn vacuum_blocks_if_due(c: &mut postgres::Client) -> Result<bool, StoreError> {
+    let changed: i64 = c
+        .query_one(
+            "SELECT COALESCE(n_ins_since_vacuum + n_dead_tup, 0)
+             FROM pg_stat_user_tables WHERE relid = 'linkage_blocks'::regclass",
+            &[],
+        )?
+        .get(0);
+    if changed < VACUUM_BLOCKS_AFTER {
+        return Ok(false);
+    }
+    c.batch_execute("VACUUM (SKIP_LOCKED) linkage_blocks")?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +350,77 @@ mod tests {
         assert!(
             text.contains("postgres://tc@127.0.0.1:1/trustee") && !text.contains("s3cret"),
             "{text}"
+        );
+    }
+
+    /// The blocking index is vacuumed once [`VACUUM_BLOCKS_AFTER`] rows came
+    /// in since its last vacuum, not before, and its pages are then
+    /// all-visible: a leaf's size is counted from the index alone.
+    #[test]
+    fn the_blocking_index_is_vacuumed_once_enough_rows_came_in() {
+        let Some(db) = oncofed_test_pg::database() else {
+            return;
+        };
+        drop(connect(&db.url).expect("migrated"));
+        // Autovacuum must not reset the count between the steps.
+        db.client()
+            .batch_execute("ALTER TABLE linkage_blocks SET (autovacuum_enabled = false)")
+            .unwrap();
+        let stat = |column: &str| -> i64 {
+            let mut c = db.client();
+            let sql = format!(
+                "SELECT COALESCE({column}, 0)::bigint FROM pg_stat_user_tables
+                 WHERE relid = 'linkage_blocks'::regclass"
+            );
+            c.query_one(&sql, &[]).unwrap().get(0)
+        };
+        // Statistics reach the server's view when a backend is idle or ends:
+        // wait for them rather than assume.
+        let settled = |column: &str, at_least: i64| {
+            for _ in 0..100 {
+                if stat(column) >= at_least {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            panic!("{column} never reached {at_least}");
+        };
+        // Committed with the WAL flushed: the test cluster commits
+        // asynchronously, and a row whose commit is not yet flushed cannot be
+        // marked visible to all (its hint bit waits for the flush).
+        let insert = |from: i64, to: i64| {
+            let mut c = db.client();
+            c.batch_execute("SET synchronous_commit = on").unwrap();
+            c.execute(
+                    "INSERT INTO linkage_blocks (key, site, local_id, record)
+                     SELECT g, 's', g::text, '\\x00' FROM generate_series($1::bigint, $2::bigint) g",
+                    &[&from, &to],
+                )
+                .unwrap();
+        };
+        let mut c = db.client();
+        insert(1, VACUUM_BLOCKS_AFTER - 1);
+        settled("n_ins_since_vacuum", VACUUM_BLOCKS_AFTER - 1);
+        assert!(!vacuum_blocks_if_due(&mut c).unwrap(), "vacuumed too early");
+        insert(VACUUM_BLOCKS_AFTER, VACUUM_BLOCKS_AFTER);
+        settled("n_ins_since_vacuum", VACUUM_BLOCKS_AFTER);
+        assert!(
+            vacuum_blocks_if_due(&mut c).unwrap(),
+            "not vacuumed when due"
+        );
+        settled("vacuum_count", 1);
+        let (pages, visible): (i32, i32) = {
+            let row = c
+                .query_one(
+                    "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'linkage_blocks'::regclass",
+                    &[],
+                )
+                .unwrap();
+            (row.get(0), row.get(1))
+        };
+        assert!(
+            pages > 0 && visible == pages,
+            "{visible} of {pages} pages all-visible"
         );
     }
 }

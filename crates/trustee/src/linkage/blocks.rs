@@ -15,7 +15,16 @@
 //!   random lookup per candidate. The copy costs about 0.5 KB per record (one per
 //!   pass); the lookup it replaces was two thirds of the time per record at
 //!   1 M records (BENCHMARKS.md).
-//! - `linkage_splits (key)`: keys whose block was split; they hold no rows.
+//! - `linkage_splits (key)`: keys whose block was split. A split key keeps the
+//!   rows it held when it split (at most [`MAX_BLOCK`] + 1): no search, count or
+//!   placement reads them, since every reader goes down to the leaves. Deleting
+//!   them cost more than it saved on PostgreSQL: a delete leaves dead tuples on
+//!   about as many heap pages as the block had rows and clears those pages'
+//!   visibility bits, so the leaves' sizes could no longer be counted from the
+//!   index alone. Kept, `linkage_blocks` only grows in normal operation (rows
+//!   go only with a withdrawal's erasure, a re-sent record's [`unregister`] or
+//!   a [`scheme::rebuild`]), and the writer's vacuum (`db::maintenance`) keeps
+//!   its pages all-visible.
 //!
 //! # Keys and splitting
 //!
@@ -86,7 +95,7 @@ mod statements;
 pub(crate) use ahead::SENT_AHEAD;
 pub(crate) use ahead::{Lookahead, Touched, Want};
 pub(crate) use placement::{Placement, discard, place_later};
-use placement::{chains, leaves, leaves_of, placed, splittable_keys, walk_levels};
+use placement::{chains, leaves_of, placed, splittable_keys, walk_levels};
 #[cfg(test)]
 pub(crate) use scheme::rebuild;
 pub(crate) use scheme::{ensure_current, rotate};
@@ -429,10 +438,7 @@ fn split(
         params![leaf.key],
     )?;
     touched.splits.split(tx, leaf.key)?;
-    tx.execute_later(
-        "DELETE FROM linkage_blocks WHERE key = ?1",
-        params![leaf.key],
-    )?;
+    // The leaf's own rows stay where they are: see the module docs' `linkage_splits`.
     // Each member under the child its refinement value names, children in the
     // order first met.
     let mut children: Vec<(Leaf, Vec<&statements::Member>)> = Vec::new();
@@ -480,8 +486,10 @@ fn split(
     Ok(())
 }
 
-/// Removes a record from the index: its block rows (found from its stored
-/// comparison record) and the comparison record itself.
+/// Removes a record from the index: its block rows under every key of its
+/// chains (its leaves, and the split keys above them, which keep the rows they
+/// had when they split), found from its stored comparison record, and the
+/// comparison record itself.
 pub(crate) fn unregister(
     tx: &mut Tx<'_>,
     keys: &Keys,
@@ -497,12 +505,19 @@ pub(crate) fn unregister(
     let Some(record) = stored.as_deref().and_then(Record::from_bytes) else {
         return Ok(());
     };
-    for leaf in leaves(tx, keys, &record, cfg, touched.splits.known.as_ref())? {
+    let mut every: Vec<i64> = chains(keys, &record, cfg)
+        .into_iter()
+        .flatten()
+        .map(|l| l.key)
+        .collect();
+    every.sort_unstable();
+    every.dedup();
+    for key in every {
         tx.execute_later(
             "DELETE FROM linkage_blocks WHERE key = ?1 AND site = ?2 AND local_id = ?3",
-            params![leaf.key, site, local_id],
+            params![key, site, local_id],
         )?;
-        touched.touch(leaf.key);
+        touched.touch(key);
     }
     tx.execute_later(
         "DELETE FROM linkage_records WHERE site = ?1 AND local_id = ?2",

@@ -69,31 +69,9 @@ pub(super) fn leaves_of(chains: &[Vec<Leaf>], split: &HashSet<i64>) -> Vec<Leaf>
     out
 }
 
-/// The leaves a record belongs in now: each level-0 key followed down through
-/// split keys. How depends on the engine. On SQLite a statement is a function
-/// call, and walking one level at a time, deriving a child key only below a
-/// key that is split, does the least work ([`walk_levels`]). On PostgreSQL a
-/// statement waited for is a round trip, so all levels are asked at once
-/// ([`chains`]).
-pub(super) fn leaves(
-    tx: &mut Tx<'_>,
-    keys: &Keys,
-    record: &Record,
-    cfg: &Config,
-    known: Option<&SplitKeys>,
-) -> Result<Vec<Leaf>, StoreError> {
-    if !tx.is_postgres() {
-        return walk_levels(tx, keys, record, cfg);
-    }
-    let chains = chains(keys, record, cfg);
-    if let Some(known) = known {
-        return Ok(leaves_of(&chains, known.keys()));
-    }
-    let split = statements::split_among(tx, &splittable_keys(&chains))?;
-    Ok(leaves_of(&chains, &split))
-}
-
-/// [`leaves`] one level at a time: the split keys among the level's keys that
+/// The leaves a record belongs in now, one level at a time (SQLite, where a
+/// statement is a function call, so deriving a child key only below a key that
+/// is split does the least work): the split keys among the level's keys that
 /// have a level below, then the children of those.
 pub(super) fn walk_levels(
     tx: &mut Tx<'_>,
