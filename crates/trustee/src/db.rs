@@ -18,7 +18,8 @@
 //! The drivers are synchronous: [`Db`] keeps one writer and one reader connection,
 //! each behind a mutex, and runs every call on tokio's blocking pool, so checks and
 //! resolves (reader) do not wait for pseudonymisation batches (writer). On SQLite a
-//! third connection checkpoints the WAL on its own thread.
+//! third connection checkpoints the WAL on its own thread; on PostgreSQL one
+//! vacuums the growing blocking index ([`postgres::vacuum_loop`]).
 
 pub(crate) mod access_codes;
 #[cfg(test)]
@@ -162,13 +163,15 @@ impl StoreError {
 }
 
 /// The store as the async service uses it: a writer and a reader connection, and
-/// on SQLite a checkpointer thread.
+/// a maintenance thread: SQLite's checkpointer, PostgreSQL's vacuum of the
+/// blocking index.
 ///
 /// Copying the WAL back into the database (a checkpoint, with its fsyncs) is the
 /// slowest part of a write; done by the writer it would stall every fifth batch.
 /// The checkpointer thread runs a passive checkpoint on its own connection after
-/// writes instead, concurrently with the next batch. It ends when the last `Db`
-/// clone is dropped.
+/// writes instead, concurrently with the next batch. The vacuum thread keeps
+/// the blocking index's pages all-visible as it grows. Either ends when the
+/// last `Db` clone is dropped.
 #[derive(Clone)]
 pub(crate) struct Db {
     writer: Arc<Mutex<Conn>>,

@@ -178,8 +178,10 @@ pub(crate) struct Neighbour {
     pub site: String,
     /// Its local id.
     pub local_id: String,
-    /// Its comparison record (the copy in the block row).
-    pub record: Record,
+    /// Its comparison record, as the block row holds it ([`Record::to_bytes`]):
+    /// decoded when scored, into one record reused for every neighbour
+    /// ([`Record::read_bytes`]), as most are dropped at once.
+    pub record: Vec<u8>,
 }
 
 /// Finds the records sharing a leaf block with `record`: a bounded range scan
@@ -295,12 +297,10 @@ fn searched(leaves: Vec<Leaf>, mut rows: Vec<statements::BlockRow>) -> Search {
     rows.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
     let neighbours = rows
         .into_iter()
-        .filter_map(|(_, site, local_id, bytes)| {
-            Record::from_bytes(&bytes).map(|record| Neighbour {
-                site,
-                local_id,
-                record,
-            })
+        .map(|(_, site, local_id, record)| Neighbour {
+            site,
+            local_id,
+            record,
         })
         .collect();
     Search {

@@ -193,8 +193,14 @@ pub(crate) fn best_candidate(
         kvnr_key,
     } = scoring;
     let mut best: Option<Candidate> = None;
+    // One record decoded into for every neighbour: most are dropped at once.
+    let mut decoded = Record::default();
     for n in neighbours {
-        let other = &n.record;
+        // A row whose record cannot be read is skipped; `rebuild` restores it.
+        if !decoded.read_bytes(&n.record) {
+            continue;
+        }
+        let other = &decoded;
         let sims = compare(record, other, cfg);
         let s = score(&sims, &cfg.weights);
         let mut outcome = cfg.classify(s);
