@@ -45,9 +45,12 @@
 //! prepared statement's parameter types ([`Encoded`]). The pending statement
 //! owns them, and the caller's borrowed values can go.
 
+mod beside;
+
 use super::StoreError;
 use super::sql::{Param, pg_reason};
 use crate::linkage::blocks::SplitKeys;
+use beside::Beside;
 use bytes::BytesMut;
 use oncofed_migrate::postgres::Target;
 use std::collections::HashMap;
@@ -77,13 +80,6 @@ pub(crate) struct PgConn {
     target: Target,
 }
 
-/// A second connection on the same runtime, with its own prepared statements.
-#[derive(Default)]
-struct Beside {
-    client: Option<Client>,
-    statements: HashMap<String, Statement>,
-}
-
 impl PgConn {
     /// Connects (blocking; not on an async worker).
     pub(crate) fn connect(target: &Target) -> Result<Self, StoreError> {
@@ -103,7 +99,7 @@ impl PgConn {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.statements.clear();
             // The second connection ran on the old runtime: it goes too.
-            let beside = std::mem::take(&mut self.beside).client;
+            let beside = self.beside.take_client();
             // The old runtime goes off this thread, like in `Drop`.
             let (runtime, client) = open(&self.target)?;
             let old = (
@@ -202,7 +198,7 @@ impl Drop for PgConn {
     fn drop(&mut self) {
         // Dropping a runtime panics inside an async context: drop it on a plain
         // thread, so dropping a connection is safe everywhere.
-        let beside = self.beside.client.take();
+        let beside = self.beside.take_client();
         let parts = (beside, self.client.take(), self.runtime.take());
         let _ = std::thread::spawn(move || drop(parts)).join();
     }
@@ -486,22 +482,7 @@ impl<'c> PgTx<'c> {
         params: &[&dyn Param],
     ) -> Result<Vec<Row>, StoreError> {
         waited();
-        if self.beside.client.as_ref().is_none_or(Client::is_closed) {
-            self.beside.statements.clear();
-            self.beside.client = Some(connect_on(self.runtime, self.target)?);
-        }
-        let Beside { client, statements } = &mut *self.beside;
-        let client = client.as_ref().expect("connected above");
-        let statement = match statements.get(sql) {
-            Some(s) => s.clone(),
-            None => {
-                let s = self.runtime.block_on(client.prepare(&dollars(sql)))?;
-                statements.insert(sql.to_owned(), s.clone());
-                s
-            }
-        };
-        let p: Vec<_> = params.iter().map(|p| p.pg()).collect();
-        Ok(self.runtime.block_on(client.query(&statement, &p))?)
+        self.beside.query(self.runtime, self.target, sql, params)
     }
 
     /// The split keys kept on the connection, taken for this transaction (see

@@ -317,23 +317,15 @@ impl Tx<'_> {
     /// PostgreSQL read on a second connection, so it is answered at once
     /// instead of after the statements this one has sent ahead
     /// ([`super::pipelined::PgTx::query_committed`]); on SQLite, where a
-    /// statement is a function call, read in the transaction.
+    /// statement is a function call, read in the transaction. For a lookup by
+    /// a unique key: every row is mapped, the first returned.
     pub(crate) fn query_committed_opt<T>(
         &mut self,
         sql: &str,
         params: &[&dyn Param],
-        f: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+        f: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        match self {
-            Tx::Sqlite(_) => self.query_opt(sql, params, f),
-            Tx::Postgres(tx) => {
-                counted();
-                match tx.query_committed(sql, params)?.first() {
-                    Some(r) => Ok(Some(f(&Row::Postgres(r))?)),
-                    None => Ok(None),
-                }
-            }
-        }
+        Ok(self.query_committed(sql, params, f)?.into_iter().next())
     }
 
     /// Every row of what was committed, each mapped by `f`; see
