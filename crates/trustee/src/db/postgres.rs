@@ -391,12 +391,9 @@ mod tests {
         let insert = |from: i64, to: i64| {
             let mut c = db.client();
             c.batch_execute("SET synchronous_commit = on").unwrap();
-            c.execute(
-                    "INSERT INTO linkage_blocks (key, site, local_id, record)
-                     SELECT g, 's', g::text, '\\x00' FROM generate_series($1::bigint, $2::bigint) g",
-                    &[&from, &to],
-                )
-                .unwrap();
+            let sql = "INSERT INTO linkage_blocks (key, site, local_id, record)
+                 SELECT g, 's', g::text, '\\x00' FROM generate_series($1::bigint, $2::bigint) g";
+            c.execute(sql, &[&from, &to]).unwrap();
         };
         let mut c = db.client();
         insert(1, VACUUM_BLOCKS_AFTER - 1);

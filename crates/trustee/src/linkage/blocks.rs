@@ -23,8 +23,8 @@
 //!   visibility bits, so the leaves' sizes could no longer be counted from the
 //!   index alone. Kept, `linkage_blocks` only grows in normal operation (rows
 //!   go only with a withdrawal's erasure, a re-sent record's [`unregister`] or
-//!   a [`scheme::rebuild`]), and the writer's vacuum (`db::maintenance`) keeps
-//!   its pages all-visible.
+//!   a [`scheme::rebuild`]), and on PostgreSQL the service's vacuum thread
+//!   (`db::postgres::vacuum_loop`) keeps its pages all-visible.
 //!
 //! # Keys and splitting
 //!
