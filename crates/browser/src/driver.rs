@@ -14,6 +14,39 @@ use std::time::{Duration, Instant};
 /// How long chromedriver may take to listen (it is usually ready in ~100 ms).
 const START_LIMIT: Duration = Duration::from_secs(20);
 
+/// Whether a WebDriver server answers on `port`: its `GET /status` says
+/// `"ready"`. A mere connect is not enough: the port was free when chosen,
+/// and a parallel test's listener may have been given it before chromedriver
+/// bound it (which then exits), so the connect would reach that listener.
+async fn answers_as_webdriver(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await?;
+        // Read until the answer says so: chromedriver keeps the connection
+        // open after its answer, whatever `Connection: close` asks.
+        let (mut answer, mut chunk) = (Vec::new(), [0u8; 1024]);
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            answer.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            let ready = text.replace(' ', "").contains("\"ready\":true");
+            if text.starts_with("HTTP/1.1 200") && ready {
+                return Ok::<_, std::io::Error>(true);
+            }
+            if n == 0 || answer.len() > 64 * 1024 {
+                return Ok(false);
+            }
+        }
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), ask).await,
+        Ok(Ok(true))
+    )
+}
+
 /// A chromedriver child process and its WebDriver URL.
 pub(crate) struct Driver {
     child: Child,
@@ -45,10 +78,7 @@ impl Driver {
                     last = format!("{program} exited with {status} (port {port} taken?)");
                     break;
                 }
-                if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-                {
+                if answers_as_webdriver(port).await {
                     return Ok(Driver {
                         child,
                         url: format!("http://127.0.0.1:{port}"),
@@ -176,4 +206,41 @@ fn capabilities(options: &BrowserOptions) -> Map<String, Value> {
         },
     });
     caps.as_object().cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answers_as_webdriver;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A listener that is not a WebDriver server (one answering 404, as a
+    /// parallel test's page server given the chosen port would) is not taken
+    /// for chromedriver; one whose status says ready is, though it keeps the
+    /// connection open after answering, as chromedriver does.
+    #[tokio::test]
+    async fn only_a_server_whose_status_says_ready_is_taken_for_chromedriver() {
+        for (answer, expected) in [
+            (
+                &b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"[..],
+                false,
+            ),
+            (
+                &b"HTTP/1.1 200 OK\r\n\r\n{\"value\":{\"ready\": true}}"[..],
+                true,
+            ),
+        ] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let server = tokio::spawn(async move {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request).await;
+                stream.write_all(answer).await.unwrap();
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            });
+            assert_eq!(answers_as_webdriver(port).await, expected, "{answer:?}");
+            server.abort();
+        }
+    }
 }
