@@ -31,7 +31,7 @@
 //! A pass of [`BlockingKey`] gives a record a value (e.g. `family phonetic |
 //! birth year | initial`); its level-0 key is a 64-bit hash of pass and value.
 //! When a block under a key holds more than [`MAX_BLOCK`] records, the key is
-//! recorded in `linkage_splits` and its records move to child keys, each the
+//! recorded in `linkage_splits` and its records are copied to child keys, each the
 //! hash of the parent key and one more attribute of the record (the pass's
 //! *refinement* at that level, [`refinement`]); a child may split again, up to
 //! the levels a pass has. Registration and search walk the same path: from the
@@ -165,7 +165,7 @@ fn child(keys: &Keys, parent: i64, value: &str) -> i64 {
 pub(crate) struct Search {
     leaves: Vec<(Leaf, i64)>,
     /// The rows of each leaf that is full, so that adding the record splits
-    /// it: the split moves them without reading them again.
+    /// it: the split copies them to the children without reading them again.
     full: HashMap<i64, Vec<statements::Member>>,
     /// The records sharing a leaf with the one searched for, each once, in
     /// `(site, local_id)` order.
@@ -230,8 +230,8 @@ impl SentSearch {
 /// Sends a search for `record` (PostgreSQL). With the split keys `known`, the
 /// record's leaves are known, and only their rows are read. Without, the split
 /// lookup for its chains and the rows under every key of them go in one round
-/// trip: a key that is split or below the leaf holds none, so they are the
-/// leaves' rows (kept to the leaves all the same by [`found`]).
+/// trip: a key below the leaf holds none, and a split key's rows (the ones it
+/// kept when it split) are dropped by [`found`], which keeps the leaves' rows.
 pub(crate) fn search_later(
     tx: &mut Tx<'_>,
     keys: &Keys,
@@ -414,7 +414,7 @@ fn splittable(leaf: &Leaf) -> bool {
     refinement(leaf.pass, leaf.level + 1, &Record::default()).is_some()
 }
 
-/// Moves the records of an oversized leaf to its children (which may split in
+/// Copies the records of an oversized leaf to its children (which may split in
 /// turn): the members are read once (or come from the search that placed the
 /// record, which read the whole leaf), and each child's rows go in a few
 /// multi-row statements sent without waiting.

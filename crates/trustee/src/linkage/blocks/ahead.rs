@@ -11,7 +11,7 @@
 //!
 //! A search sent ahead reads the index as it was when it was sent. The
 //! records linked since may have changed it: added rows to a leaf, split a
-//! block, moved rows to its children, removed a record's rows. Every such
+//! block, copied rows to its children, removed a record's rows. Every such
 //! change marks its key in [`Touched`], with a clock. A search sent ahead is
 //! used only if none of the keys it read (its record's keys at every level,
 //! or only its leaves where the split keys are kept, [`super::splits`]) was
