@@ -125,7 +125,11 @@ impl ItemError {
     /// Code of an item whose person withdrew consent and whose identity the trust
     /// centre erased: it is not registered again, at any site, and nothing of it
     /// is stored. The site keeps none of the patient's data (its deletion order
-    /// named the pseudonym) and removes the patient from its export.
+    /// named the pseudonym) and removes the patient from its export. Where only
+    /// the resemblance of the identity refused it (no local id or insurance
+    /// number of the withdrawn person), the message says so: if it is a
+    /// different person, trust-centre staff can admit the record
+    /// (`POST /v1/admin/admissions`) and the site sends it again.
     pub const WITHDRAWN: &'static str = "withdrawn";
 }
 

@@ -22,6 +22,7 @@
 //! vacuums the growing blocking index ([`postgres::vacuum_loop`]).
 
 pub(crate) mod access_codes;
+pub(crate) mod admissions;
 #[cfg(test)]
 mod conformance;
 pub(crate) mod consent_feed;
@@ -35,6 +36,7 @@ pub(crate) mod postgres;
 pub(crate) mod recontact;
 pub(crate) mod sql;
 pub(crate) mod sqlite;
+mod tombstones;
 
 pub(crate) use consents::{
     ADMIN_SOURCE, ConsentRow, check_consents, insert_admin_consent, insert_site_consents,

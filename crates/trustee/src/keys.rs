@@ -22,6 +22,8 @@ use sha2::Sha256;
 
 use crate::config::PseudonymKey;
 
+mod tombstones;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// A person's random id, the input of its pseudonyms (never leaves the trust centre).
@@ -163,76 +165,6 @@ impl Keys {
             .as_ref()
             .map(|k| self.blocking_key(&[b"kvnr\0", k.as_str().as_bytes()]));
         BlockingKeys { kvnr }
-    }
-}
-
-impl Keys {
-    /// The tombstone of one erased record: keyed hashes of its exact identity,
-    /// kept for a person whose IDAT was erased on withdrawal
-    /// (`db::deletions::erase`), so that a site registering the patient again is
-    /// refused (`db::linkage`, [`crate::db::Refusal::Withdrawn`]) instead of
-    /// creating a new person without consent.
-    ///
-    /// Four keys over normalised given name, family name, birth date, sex and
-    /// postal code: all five (`erased\0…`, the key stores written before issue 18
-    /// hold), and three that each leave one part out, so that a re-registration
-    /// after a move (no postal code), a marriage (no family name) or with another
-    /// given name form (no given name) is still caught. Every key keeps birth
-    /// date and sex and at least two of the three other parts: name, birth date
-    /// and sex alone join namesakes (see [`BlockingKeys`]), and for a refusal a
-    /// namesake born on the same day in the same town is the rare price (their
-    /// site gets a clear error and asks the trust centre's staff). A typo in a
-    /// kept part is not caught. Empty when birth date, sex, or both names are
-    /// missing; variants whose parts are missing are left out.
-    pub(crate) fn tombstone_keys(&self, r: &oncofed_linkage::Record) -> Vec<BlockingKey> {
-        let (Some(y), Some(m), Some(d)) = (r.birth_year, r.birth_month, r.birth_day) else {
-            return Vec::new();
-        };
-        if r.sex_code().is_empty() || (r.given.is_empty() && r.family.is_empty()) {
-            return Vec::new();
-        }
-        let date = format!("{y:04}-{m:02}-{d:02}");
-        let (given, family, sex, postal) = (
-            r.given.as_bytes(),
-            r.family.as_bytes(),
-            r.sex_code().as_bytes(),
-            r.postal_code.as_bytes(),
-        );
-        // Each variant: its label and whether it keeps the given name, the
-        // family name and the postal code. The key is the label, then the kept
-        // parts of (given, family, date, sex, postal) joined by NUL. A variant
-        // needs the names it keeps, and the postal code when it drops a name.
-        const VARIANTS: [(&[u8], bool, bool, bool); 4] = [
-            (b"erased\0", true, true, true),
-            (b"erased/no-postal\0", true, true, false),
-            (b"erased/no-given\0", false, true, true),
-            (b"erased/no-family\0", true, false, true),
-        ];
-        VARIANTS
-            .iter()
-            .filter(|&&(_, g, f, _)| {
-                (!g || !given.is_empty())
-                    && (!f || !family.is_empty())
-                    && ((g && f) || !postal.is_empty())
-            })
-            .map(|&(label, g, f, p)| {
-                let kept = [
-                    (g, given),
-                    (f, family),
-                    (true, date.as_bytes()),
-                    (true, sex),
-                    (p, postal),
-                ];
-                let mut parts: Vec<&[u8]> = vec![label];
-                for (i, (_, part)) in kept.iter().filter(|(keep, _)| *keep).enumerate() {
-                    if i > 0 {
-                        parts.push(b"\0");
-                    }
-                    parts.push(part);
-                }
-                self.blocking_key(&parts)
-            })
-            .collect()
     }
 }
 

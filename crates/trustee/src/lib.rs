@@ -240,6 +240,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::consents::router())
         .merge(routes::consent_feed::router())
         .merge(routes::admin::router())
+        .merge(routes::admissions::router())
         .merge(routes::audit::router())
         .merge(routes::health::router())
         .merge(routes::deletions::router())

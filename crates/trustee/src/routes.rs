@@ -1,6 +1,7 @@
 //! The HTTP resources, one module each with its own `router()`.
 
 pub(crate) mod admin;
+pub(crate) mod admissions;
 pub(crate) mod audit;
 pub(crate) mod consent_feed;
 pub(crate) mod consents;

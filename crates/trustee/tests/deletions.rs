@@ -127,3 +127,88 @@ async fn orders_once_per_withdrawal_per_site_and_refuses_late_registrations() {
         404
     );
 }
+
+/// A namesake of a withdrawn person, refused by the tombstone, is admitted by
+/// staff over HTTP (audited without local id or IDAT) and then registered as a
+/// person of their own; only the admin token may admit, and a record nothing
+/// refuses or one of the withdrawn person's own local ids cannot be admitted.
+#[tokio::test]
+async fn staff_admit_a_refused_namesake_and_the_site_sends_it_again() {
+    use oncofed_trustee_api::linkage::api::AdmissionRequest;
+    use oncofed_trustee_api::linkage::client::LinkageClient;
+    let dir = tempfile::tempdir().unwrap();
+    let url = start_centre(dir.path().join("tc"), 7, ADMIN, &SITES, site_token).await;
+    let sites = clients(&url, &SITES, site_token);
+    let staff = TrusteeClient::new(&url, ADMIN).unwrap();
+    let p1 = sites[0]
+        .pseudonymise(vec![item("a", "Paul")])
+        .await
+        .unwrap();
+    staff
+        .record_consent_as_staff(&p1[0].site, withdrawal())
+        .await
+        .unwrap();
+    assert_eq!(sites[0].deletion_orders().await.unwrap().len(), 1);
+
+    // Another Paul Beispiel born the same day, at site-2: refused, and the
+    // message says that staff can admit a different person.
+    let refused = sites[1]
+        .pseudonymise_each(vec![item("namesake", "Paul")])
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap_err();
+    assert_eq!(refused.code, oncofed_trustee_api::ItemError::WITHDRAWN);
+    assert!(refused.message.contains("admit"), "{}", refused.message);
+
+    let request = |local_id: &str, given: &str| AdmissionRequest {
+        site: "site-2".into(),
+        local_id: local_id.into(),
+        idat: person(given, "Beispiel", (1950, 2, 3), Sex::Male),
+        reviewer: "A. Schmidt".into(),
+        reason: "ID card: another place of birth".into(),
+    };
+    let site_client = LinkageClient::new(&url, &site_token("site-2")).unwrap();
+    assert_eq!(
+        status_of(site_client.admit(&request("namesake", "Paul")).await),
+        401
+    );
+    let linkage = LinkageClient::new(&url, ADMIN).unwrap();
+    // Nothing refuses Otto Beispiel; site-1's `a` was the withdrawn person's.
+    assert_eq!(
+        status_of(linkage.admit(&request("otto", "Otto")).await),
+        400
+    );
+    let mut theirs = request("a", "Paul");
+    theirs.site = "site-1".into();
+    assert_eq!(status_of(linkage.admit(&theirs).await), 400);
+    let mut blank = request("namesake", "Paul");
+    blank.reviewer = " ".into();
+    assert_eq!(status_of(linkage.admit(&blank).await), 400);
+
+    let admitted = linkage.admit(&request("namesake", "Paul")).await.unwrap();
+    assert_eq!(
+        (admitted.site.as_str(), admitted.local_id.as_str()),
+        ("site-2", "namesake")
+    );
+    let pair = sites[1]
+        .pseudonymise(vec![item("namesake", "Paul")])
+        .await
+        .unwrap();
+    assert_ne!(pair[0].research, p1[0].research);
+    // Still refused anywhere else.
+    let again = sites[2]
+        .pseudonymise_each(vec![item("namesake", "Paul")])
+        .await
+        .unwrap();
+    assert!(again[0].is_err());
+
+    let export = staff.audit_export().await.unwrap();
+    assert!(
+        export.contains("linkage.tombstone.admitted"),
+        "admission not audited"
+    );
+    for secret in ["namesake", "Paul", "Beispiel", "1950", "ID card"] {
+        assert!(!export.contains(secret), "audit trail leaks {secret}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::output::{print_json, read_secret};
 use clap::{Args, Subcommand};
-use oncofed_trustee_api::linkage::api::{Decision, ReviewItem};
+use oncofed_trustee_api::linkage::api::{AdmissionRequest, Decision, ReviewItem};
 use oncofed_trustee_api::linkage::client::LinkageClient;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +19,17 @@ pub enum ReviewCommand {
     ///
     /// Example: oncofed trustee review decide 17 match --reviewer "A. Schmidt" --admin-token-file admin.token
     Decide(DecideArgs),
+    /// Admit one record that a withdrawn person's tombstone refused (the site
+    /// got error `withdrawn` saying staff can admit it), after checking with
+    /// the site that it is a different person. The site then sends it again.
+    ///
+    /// The IDAT file holds the record's identifying data as JSON, exactly as
+    /// the site sends it; the admission holds for that identity, site and
+    /// local id only. A record refused because its local id or insurance
+    /// number was the withdrawn person's cannot be admitted.
+    ///
+    /// Example: oncofed trustee review admit --site uk-b --local-id P-4711 --idat-file idat.json --reviewer "A. Schmidt" --reason "ID card checked" --admin-token-file admin.token
+    Admit(AdmitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +72,30 @@ pub struct DecideArgs {
     /// Your name or staff id, recorded in the audit trail.
     #[arg(long)]
     reviewer: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdmitArgs {
+    #[command(flatten)]
+    conn: Connection,
+    /// The site that sent the refused record.
+    #[arg(long)]
+    site: String,
+    /// The site's local id of the record.
+    #[arg(long)]
+    local_id: String,
+    /// JSON file with the record's identifying data, as the site sends it.
+    #[arg(long)]
+    idat_file: PathBuf,
+    /// Your name or staff id, recorded in the audit trail.
+    #[arg(long)]
+    reviewer: String,
+    /// Why it is a different person (kept with the admission, not in the audit trail).
+    #[arg(long)]
+    reason: String,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -114,6 +149,43 @@ pub async fn run(cmd: ReviewCommand) -> anyhow::Result<ExitCode> {
                     r.id,
                     r.decision.as_str(),
                     r.research_pseudonym
+                );
+            }
+        }
+        ReviewCommand::Admit(a) => {
+            let text = std::fs::read_to_string(&a.idat_file).map_err(|e| {
+                anyhow::anyhow!("cannot read the IDAT file {}: {e}", a.idat_file.display())
+            })?;
+            // The error names the place, never the value (serde's text may quote it).
+            let idat = serde_json::from_str(&text).map_err(|e| {
+                let what = match e.classify() {
+                    serde_json::error::Category::Data => {
+                        "JSON that is not identifying data (check the field names and types)"
+                    }
+                    serde_json::error::Category::Eof => "truncated JSON",
+                    _ => "not valid JSON",
+                };
+                anyhow::anyhow!(
+                    "{}: {what}, at line {} column {}",
+                    a.idat_file.display(),
+                    e.line(),
+                    e.column()
+                )
+            })?;
+            let request = AdmissionRequest {
+                site: a.site,
+                local_id: a.local_id,
+                idat,
+                reviewer: a.reviewer,
+                reason: a.reason,
+            };
+            let r = client(&a.conn)?.admit(&request).await?;
+            if a.json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "admitted {} / {}: the site can send the record again",
+                    r.site, r.local_id
                 );
             }
         }

@@ -191,3 +191,40 @@ pub struct PprlProjectSettings {
     /// recommended for balanced CLKs (0.84); calibrate it per project.
     pub threshold: f64,
 }
+
+/// Body of `POST /v1/admin/admissions`: staff admit one record that a
+/// withdrawn person's tombstone refused (error code `withdrawn` with
+/// `admissible`), after checking that it is a different person.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AdmissionRequest {
+    /// The site that sent the record.
+    pub site: String,
+    /// The site's local id of the record.
+    pub local_id: String,
+    /// The record's IDAT exactly as the site sends it: the admission holds for
+    /// this identity only.
+    pub idat: IdentifyingData,
+    /// Who admits it (a staff member's name or id), for the audit trail.
+    pub reviewer: String,
+    /// Why it is a different person (e.g. which documents were checked); kept
+    /// with the admission, not in the audit trail.
+    pub reason: String,
+}
+
+impl fmt::Debug for AdmissionRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdmissionRequest")
+            .field("site", &self.site)
+            .field("idat", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Answer of `POST /v1/admin/admissions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdmissionResponse {
+    /// The site whose record was admitted.
+    pub site: String,
+    /// Its local id: the site sends the record again to register it.
+    pub local_id: String,
+}

@@ -1,9 +1,11 @@
-//! An HTTP client for the linkage endpoints: clerical review (admin token) and
-//! PPRL submissions (a site's token). Used by the `oncofed` CLI and the tests.
+//! An HTTP client for the linkage endpoints: clerical review and admissions
+//! past a tombstone (admin token), and PPRL submissions (a site's token). Used
+//! by the `oncofed` CLI and the tests.
 
 use super::api::{
-    Decision, PprlProjectSettings, PprlRecord, PprlSubmitRequest, PprlSubmitResponse,
-    ReviewDecisionRequest, ReviewDecisionResponse, ReviewList,
+    AdmissionRequest, AdmissionResponse, Decision, PprlProjectSettings, PprlRecord,
+    PprlSubmitRequest, PprlSubmitResponse, ReviewDecisionRequest, ReviewDecisionResponse,
+    ReviewList,
 };
 use crate::TrusteeError;
 use serde::Serialize;
@@ -81,6 +83,15 @@ impl LinkageClient {
             },
         )
         .await
+    }
+
+    /// Admits one record a withdrawn person's tombstone refused, as a
+    /// different person (admin token); the site then sends it again.
+    pub async fn admit(
+        &self,
+        request: &AdmissionRequest,
+    ) -> Result<AdmissionResponse, TrusteeError> {
+        self.post("/v1/admin/admissions", request).await
     }
 
     /// Sets a PPRL project's Dice threshold (admin token).

@@ -15,6 +15,7 @@
 //! crate-private, and the suite checks them below the HTTP layer, where the
 //! backends differ.
 
+mod admission;
 mod batch;
 mod blocking;
 mod feed;
@@ -192,6 +193,8 @@ conformance_tests! {
     registry: consents_are_stored_once_superseded_by_id_and_checked,
         domains_form_a_tree_and_pseudonymise_reversibly,
         recontact_needs_two_staff_and_a_permitting_consent;
+    admission: staff_admit_one_refused_namesake_and_nothing_else,
+        the_tombstone_filter_is_rebuilt_and_grows;
     withdrawal: a_withdrawal_orders_deletions_and_erases_every_trace_of_idat,
         a_withdrawn_person_is_refused_at_every_door,
         receipts_and_sample_destructions_are_recorded_once,

@@ -16,11 +16,14 @@
 //! the local ids and site pseudonyms (to address the orders), the consents (the
 //! withdrawal is the proof) and the orders with their receipts. None of these is
 //! IDAT. A **tombstone** is added to the linkage keys: keyed hashes of each
-//! record's exact identity ([`Keys::tombstone_keys`]). With the insurance-number
-//! hash and the local ids it makes pseudonymisation refuse the person from then
-//! on (`db::linkage`, [`super::Refusal::Withdrawn`]): a site registering the
-//! patient again, under the old or a new local id, at the old or a new site, gets
-//! a per-record error and nothing is stored. The erasure is final.
+//! record's identity, each with one part left out or blurred
+//! ([`Keys::tombstone_keys`]), and their bits in the tombstone filter
+//! ([`super::tombstones`]). With the insurance-number hash and the local ids it
+//! makes pseudonymisation refuse the person from then on (`db::linkage`,
+//! [`super::Refusal::Withdrawn`]): a site registering the patient again, under
+//! the old or a new local id, at the old or a new site, gets a per-record error
+//! and nothing is stored. The erasure is final; only a namesake the tombstone
+//! refused by resemblance can be admitted by staff ([`super::admissions`]).
 //!
 //! [`missing_orders`] still finds persons a site registered after their erasure
 //! in stores written before tombstones (issue 18), and orders their deletion.
@@ -90,6 +93,7 @@ pub(crate) fn sweep(conn: &mut Conn, keys: &Keys) -> Result<Issued, StoreError> 
     };
     let today = chrono::Utc::now().date_naive();
     let mut issued = Issued::default();
+    let mut tombstones = Vec::new();
     for person in persons {
         let consents = current_consents(&mut tx, person)?;
         let parsed: Vec<ParsedConsent> = consents.iter().map(|(_, c)| c.clone()).collect();
@@ -110,10 +114,11 @@ pub(crate) fn sweep(conn: &mut Conn, keys: &Keys) -> Result<Issued, StoreError> 
             continue;
         };
         issue(&mut tx, person, consent_id, &mut issued)?;
-        if erase(&mut tx, keys, person)? {
+        if erase(&mut tx, keys, person, &mut tombstones)? {
             issued.erased += 1;
         }
     }
+    super::tombstones::add(&mut tx, &tombstones)?;
     tx.execute(
         "INSERT INTO meta (name, value) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -201,7 +206,14 @@ fn issue(
 /// empties the IDAT of their local ids, removes those records from the
 /// probabilistic blocking index (blocks and comparison records), deletes the review items that name them, and
 /// marks the person erased. Returns whether the person was not erased before.
-pub(crate) fn erase(tx: &mut Tx<'_>, keys: &Keys, person: i64) -> Result<bool, StoreError> {
+/// The tombstone keys it stored are appended to `tombstones`: the caller adds
+/// them to the filter ([`super::tombstones::add`]) before it commits.
+pub(crate) fn erase(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    person: i64,
+    tombstones: &mut Vec<crate::keys::BlockingKey>,
+) -> Result<bool, StoreError> {
     let first = tx.execute(
         "UPDATE persons SET erased_at = ?2 WHERE id = ?1 AND erased_at IS NULL",
         params![person, now()],
@@ -220,6 +232,7 @@ pub(crate) fn erase(tx: &mut Tx<'_>, keys: &Keys, person: i64) -> Result<bool, S
                 "INSERT INTO blocking_keys (key, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![&key[..], person],
             )?;
+            tombstones.push(key);
         }
     }
     tx.execute(
@@ -275,11 +288,13 @@ pub(crate) fn issue_missing(
 ) -> Result<Issued, StoreError> {
     let mut tx = conn.write_tx()?;
     let mut issued = Issued::default();
+    let mut tombstones = Vec::new();
     for &(person, consent_id) in missing {
         issue(&mut tx, person, consent_id, &mut issued)?;
         // The site registered the person after the erasure: erase its record too.
-        erase(&mut tx, keys, person)?;
+        erase(&mut tx, keys, person, &mut tombstones)?;
     }
+    super::tombstones::add(&mut tx, &tombstones)?;
     tx.commit()?;
     Ok(issued)
 }

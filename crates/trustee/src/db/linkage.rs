@@ -4,7 +4,9 @@
 //! 0. a record of a person erased on withdrawal is refused ([`Refusal::Withdrawn`],
 //!    nothing stored): its local id is known and erased, its insurance number
 //!    names an erased person, or its identity matches a tombstone
-//!    ([`crate::keys::Keys::tombstone_keys`]);
+//!    ([`crate::keys::Keys::tombstone_probes`], looked up where the filter of
+//!    [`super::tombstones`] says one may be stored) and staff did not admit
+//!    the record ([`super::admissions`]);
 //! 1. a local id seen before keeps its person, whatever IDAT arrives now (the IDAT
 //!    and its linkage keys are updated, so later records can link to them);
 //! 2. otherwise the person whose insurance-number key matches, unless that
@@ -84,6 +86,10 @@ pub(crate) enum Refusal {
     Withdrawn {
         /// The erased person's row (for the audit entry on their portal page).
         person: i64,
+        /// Whether only the tombstone's resemblance refused it, so staff may
+        /// admit the record as a different person ([`super::admissions`]);
+        /// not when its local id or insurance number was the person's.
+        admissible: bool,
     },
 }
 
@@ -101,14 +107,9 @@ pub(crate) fn pseudonymise_each(
         .iter()
         .map(|i| prob::record_of(&i.idat_json))
         .collect();
-    let tombstones: Vec<Vec<BlockingKey>> = records
-        .iter()
-        .map(|r| {
-            r.as_ref()
-                .map(|r| keys.tombstone_keys(r))
-                .unwrap_or_default()
-        })
-        .collect();
+    // The tombstone probes worth a lookup: almost always none.
+    let filter = super::tombstones::load(&mut tx)?;
+    let tombstones = super::tombstones::probes(keys, &filter, &records);
     let local_ids: Vec<&str> = items.iter().map(|i| i.local_id.as_str()).collect();
     let exact_keys = items
         .iter()
@@ -197,7 +198,8 @@ struct New<'a> {
     item: &'a LinkItem,
     /// Its comparison record, if the IDAT could be normalised.
     record: Option<&'a Record>,
-    /// Its tombstone keys ([`Keys::tombstone_keys`]).
+    /// Its tombstone probes the filter let through ([`Keys::tombstone_probes`],
+    /// [`super::tombstones`]).
     tombstone_keys: &'a [BlockingKey],
 }
 
@@ -226,7 +228,10 @@ fn link_one(
     let cfg = prob::config();
     if let Some((person, stored)) = batch.known(&item.local_id).cloned() {
         if stored == ERASED_IDAT || is_erased(tx, person.row)? {
-            return Ok(Err(Refusal::Withdrawn { person: person.row }));
+            return Ok(Err(Refusal::Withdrawn {
+                person: person.row,
+                admissible: false,
+            }));
         }
         if stored != item.idat_json {
             // Rare: re-indexing reads the stored record, so written directly.
@@ -250,8 +255,28 @@ fn link_one(
     // The owners of the insurance-number key and of the tombstone keys were
     // read with the batch.
     let by_number = item.keys.kvnr.as_ref().and_then(|k| batch.owner(k));
-    if let Some(person) = tombstone(tombstone_keys, batch.owners(), &item.keys, by_number) {
-        return Ok(Err(Refusal::Withdrawn { person }));
+    // A withdrawn person keeps the keyed number, whatever a veto would say:
+    // the number identifies them.
+    if let Some(o) = by_number.filter(|o| o.erased) {
+        return Ok(Err(Refusal::Withdrawn {
+            person: o.person.row,
+            admissible: false,
+        }));
+    }
+    if let Some(person) = tombstone(tombstone_keys, batch.owners(), &item.keys) {
+        let admitted = match record {
+            Some(r) => {
+                let key = keys.admission_key(r);
+                super::admissions::admitted(tx, site.as_str(), &item.local_id, &key)?
+            }
+            None => false,
+        };
+        if !admitted {
+            return Ok(Err(Refusal::Withdrawn {
+                person,
+                admissible: true,
+            }));
+        }
     }
     // Whether the number's owner has it recorded as their number already
     // (then the update below would change nothing).
@@ -406,30 +431,30 @@ pub(crate) fn person_by_row(tx: &mut Tx<'_>, row: i64) -> Result<Person, StoreEr
     })
 }
 
-/// The erased person a new record belongs to, if any: `by_number`, the owner
-/// of its insurance-number key (a withdrawn person keeps the keyed number,
-/// whatever a veto would say: the number identifies them), or the erased owner
-/// of one of its tombstone keys ([`Keys::tombstone_keys`], `tombstones`, their
-/// owners in `owners`) unless the insurance numbers differ. An erased person's
-/// records are out of the probabilistic index, so scoring can never reach them.
+/// The erased person whose tombstone a new record meets, if any: the erased
+/// owner of one of its tombstone probes ([`Keys::tombstone_probes`],
+/// `tombstones`, their owners in `owners`) for whom [`tombstone_applies`].
+/// An erased person's records are out of the probabilistic index, so scoring
+/// can never reach them.
 fn tombstone(
     tombstones: &[BlockingKey],
     owners: &HashMap<BlockingKey, Owner>,
     ours: &BlockingKeys,
-    by_number: Option<&Owner>,
 ) -> Option<i64> {
-    if let Some(o) = by_number.filter(|o| o.erased) {
-        return Some(o.person.row);
-    }
     tombstones
         .iter()
         .filter_map(|key| owners.get(key))
         .find(|o| {
-            // Both have an insurance number, and they differ.
-            let differ = matches!((&o.kvnr_key, &ours.kvnr), (Some(t), Some(k)) if t[..] != k[..]);
-            o.erased && !differ
+            o.erased && tombstone_applies(o.kvnr_key.as_deref(), ours.kvnr.as_ref().map(|k| &k[..]))
         })
         .map(|o| o.person.row)
+}
+
+/// Whether an erased person's tombstone (`theirs`: their insurance-number key)
+/// refuses a record with insurance-number key `ours`: unless both have a
+/// number and they differ, which makes them different persons.
+pub(crate) fn tombstone_applies(theirs: Option<&[u8]>, ours: Option<&[u8]>) -> bool {
+    !matches!((theirs, ours), (Some(t), Some(k)) if t != k)
 }
 
 /// Whether the person's IDAT was erased on withdrawal.

@@ -199,6 +199,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );"#,
     // 5: SQLite's version 10, comparison records in the block rows (linkage::blocks).
     "ALTER TABLE linkage_blocks ADD COLUMN record BYTEA NOT NULL DEFAULT '\\x';",
+    // 6: SQLite's version 11, staff admissions past a tombstone (db::admissions).
+    super::admissions::MIGRATION_POSTGRES,
 ];
 
 /// The tables a withdrawal erases rows from, vacuumed after an erasing sweep.

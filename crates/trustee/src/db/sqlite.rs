@@ -181,6 +181,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 10: a copy of the comparison record in each block row, so a search reads a
     // leaf as one range scan (linkage::blocks). Filled by the rebuild on open.
     "ALTER TABLE linkage_blocks ADD COLUMN record BLOB NOT NULL DEFAULT x'';",
+    // 11: staff admissions past a tombstone (db::admissions).
+    super::admissions::MIGRATION_SQLITE,
 ];
 
 /// Opens (creating if needed, mode 0600) the store file with the store's pragmas

@@ -107,9 +107,9 @@ async fn create(
     for (index, result) in accepted.into_iter().zip(results) {
         match result {
             Ok(pair) => items[index] = Some(pair),
-            Err(Refusal::Withdrawn { person }) => {
+            Err(Refusal::Withdrawn { person, admissible }) => {
                 withdrawn.push((index, person));
-                errors.push(withdrawn_error(index));
+                errors.push(withdrawn_error(index, admissible));
             }
         }
     }
@@ -126,16 +126,28 @@ async fn create(
 
 /// The per-item error of a record whose person withdrew (the tombstone): it
 /// names the position and the reason, never a value, and says what to do next.
-fn withdrawn_error(index: usize) -> ItemError {
+/// `admissible`: only the resemblance of its identity refused it, so it may be
+/// a namesake that staff can admit (`POST /v1/admin/admissions`).
+fn withdrawn_error(index: usize, admissible: bool) -> ItemError {
+    let message = if admissible {
+        format!(
+            "items[{index}]: this record's identifying data match a patient who withdrew consent \
+             and whose identity the trust centre erased; it was not registered and nothing of it \
+             was stored. If it is the same patient, remove them from the export. If it is a \
+             different person, ask the trust centre's staff to admit this record (they need the \
+             site, the local id and the identifying data as sent), then send it again"
+        )
+    } else {
+        format!(
+            "items[{index}]: this patient withdrew consent and the trust centre erased their \
+             identity (the local id or insurance number was theirs); they are not registered \
+             again and nothing of this record was stored. Remove the patient from the export"
+        )
+    };
     ItemError {
         index,
         code: ItemError::WITHDRAWN.into(),
-        message: format!(
-            "items[{index}]: this patient withdrew consent and the trust centre erased their \
-             identity; they are not registered again and nothing of this record was stored. \
-             Remove the patient from the export (if this is a different person, ask the trust \
-             centre's staff to check)"
-        ),
+        message,
     }
 }
 

@@ -11,14 +11,14 @@ use oncofed_idat::{Address, IdentifyingData, Kvnr};
 use oncofed_model::{DataCategory, Purpose, Sex};
 use oncofed_trustee_api::{ConsentDecision, ConsentQuestion, DeletionReceipt};
 
-fn withdrawal() -> serde_json::Value {
+pub(super) fn withdrawal() -> serde_json::Value {
     serde_json::json!({"resourceType": "Consent", "id": "w", "status": "active",
         "dateTime": "2026-03-01", "provision": {"type": "deny", "code": [{"coding": [
             {"system": "urn:oncofed:consent-policy", "code": "withdrawal"}]}]}})
 }
 
 /// The withdrawn person: every value distinctive enough to search for.
-fn withdrawn(kvnr: bool) -> IdentifyingData {
+pub(super) fn withdrawn(kvnr: bool) -> IdentifyingData {
     IdentifyingData {
         given: vec!["Hieronymus".into()],
         family: Some("Zwetschgenbaum".into()),
@@ -57,7 +57,7 @@ fn stored_records(conn: &mut crate::db::Conn) -> Vec<oncofed_linkage::Record> {
     .collect()
 }
 
-fn traces(conn: &mut crate::db::Conn) -> Vec<&'static str> {
+pub(super) fn traces(conn: &mut crate::db::Conn) -> Vec<&'static str> {
     let all = dump(conn).to_lowercase();
     TRACES.into_iter().filter(|t| all.contains(t)).collect()
 }
@@ -212,7 +212,7 @@ pub(super) fn a_withdrawal_orders_deletions_and_erases_every_trace_of_idat(b: &d
 }
 
 /// Row counts of every table a pseudonymisation writes to.
-fn stored_rows(conn: &mut crate::db::Conn) -> Vec<i64> {
+pub(super) fn stored_rows(conn: &mut crate::db::Conn) -> Vec<i64> {
     [
         "persons",
         "local_ids",
@@ -230,9 +230,10 @@ fn stored_rows(conn: &mut crate::db::Conn) -> Vec<i64> {
 /// The tombstone plays against a site that tries to bring a withdrawn person
 /// back: under a new local id at the same site (the same-site veto used to make
 /// that a new person), after a move, after a marriage, with another given-name
-/// form, by insurance number alone with other names. Each is refused with
-/// nothing stored. A namesake born on another day, and one with another
-/// insurance number, are registered as usual.
+/// form, a wrong day or year of birth, names that sound alike, by insurance
+/// number alone with other names. Each is refused with nothing stored. A
+/// namesake born on another date (two of its parts differ), and one with
+/// another insurance number, are registered as usual.
 pub(super) fn a_withdrawn_person_is_refused_at_every_door(b: &dyn Backend) {
     let k = keys();
     let mut conn = b.conn();
@@ -257,28 +258,41 @@ pub(super) fn a_withdrawn_person_is_refused_at_every_door(b: &dyn Backend) {
     });
     let married = without_number(&|v| v.family = Some("Mirabellenhof".into()));
     let other_given = without_number(&|v| v.given = vec!["Hieronimus".into()]);
+    let born = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d);
+    let wrong_day = without_number(&|v| v.birth_date = born(1937, 11, 18));
+    let wrong_year = without_number(&|v| v.birth_date = born(1973, 11, 19));
+    let sound_alike = without_number(&|v| {
+        v.given = vec!["Hieronimus".into()];
+        v.family = Some("Zwetschgenbaun".into());
+    });
     let mut number_only = idat("Karl", "Korn", (1950, 1, 1), Sex::Male, None);
     number_only.kvnr = w.kvnr.clone();
+    // (site, local id, IDAT, whether staff could admit the record).
     let attempts = [
-        ("uk-a", "w-a-new", w.clone()),
-        ("uk-b", "moved", moved),
-        ("uk-b", "married", married),
-        ("uk-c", "given", other_given),
-        ("uk-c", "number", number_only),
+        ("uk-a", "w-a-new", w.clone(), false),
+        ("uk-b", "moved", moved, true),
+        ("uk-b", "married", married, true),
+        ("uk-c", "given", other_given, true),
+        ("uk-c", "day", wrong_day, true),
+        ("uk-c", "year", wrong_year, true),
+        ("uk-c", "sound-alike", sound_alike, true),
+        ("uk-c", "number", number_only, false),
     ];
-    for (s, local, v) in &attempts {
+    for (s, local, v, admissible) in &attempts {
         let out = pseudonymise_each(&mut conn, &k, &site(s), &[item(&k, local, v)]).unwrap();
         assert!(
-            matches!(out[0], Err(Refusal::Withdrawn { .. })),
-            "{s}/{local} was registered"
+            matches!(out[0], Err(Refusal::Withdrawn { admissible: a, .. }) if a == *admissible),
+            "{s}/{local}: {:?}",
+            out[0]
         );
     }
     assert_eq!(stored_rows(&mut conn), before, "a refused record left rows");
     assert_eq!(traces(&mut conn), Vec::<&str>::new());
 
-    // Not the withdrawn person: another birth date; another insurance number.
+    // Not the withdrawn person: another birth date (two parts differ); another
+    // insurance number.
     let mut other_day = withdrawn(false);
-    other_day.birth_date = chrono::NaiveDate::from_ymd_opt(1937, 12, 19);
+    other_day.birth_date = chrono::NaiveDate::from_ymd_opt(1937, 4, 3);
     let mut other_number = withdrawn(false);
     other_number.kvnr = Some(Kvnr::from_parts(b'Y', &[1; 8]).unwrap());
     let out = pseudonymise_each(
