@@ -224,6 +224,9 @@ fn demo_runs_end_to_end() {
     let w = &summary["withdrawal"];
     assert_eq!(w["reload_refused"], true, "{w}");
     assert_eq!(w["other_site_refused"], true, "{w}");
+    // A namesake the tombstone refused, admitted by staff, then registered.
+    assert_eq!(w["namesake_refused"], true, "{w}");
+    assert_eq!(w["namesake_admitted"], true, "{w}");
     let d = &genomics["delivery"];
     assert_eq!(
         d["delivered"].as_u64().unwrap() + d["refused"].as_u64().unwrap(),

@@ -18,6 +18,7 @@ use oncofed_node::{ConsentGate, IngestOptions, IngestReport, QueryService};
 use oncofed_service::tokens::{new_token, write_secret};
 use oncofed_tls::ClientTls;
 use oncofed_trustee_api::TrusteeClient;
+use oncofed_trustee_api::linkage::client::LinkageClient;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,9 +134,12 @@ impl FederationBuilder {
             None
         };
         let tc_dir = dir.join("trustee");
+        // Trust-centre staff (clerical review, admissions past a tombstone).
+        let trustee_staff_token = new_token();
         let mut trustee = TrustCentre::builder()
             .dir(&tc_dir)
             .site_tokens(sites.iter().map(|s| (s.clone(), new_token())))
+            .admin_token(&trustee_staff_token)
             .stop_with(stop.clone());
         if let Some(pki) = &pki {
             trustee = trustee.tls(server_tls(pki, "trustee")?, client_tls(Some(pki), None));
@@ -148,6 +152,7 @@ impl FederationBuilder {
         for (site, token) in trustee.tokens() {
             write_secret(&tc_dir.join(format!("{site}.token")), token)?;
         }
+        write_secret(&tc_dir.join("admin.token"), &trustee_staff_token)?;
 
         let hub_key = SigningKeyPair::generate();
         let (researcher_token, admin_token) = (new_token(), new_token());
@@ -209,6 +214,7 @@ impl FederationBuilder {
             sites,
             site_keys,
             trustee,
+            trustee_staff_token,
             hub,
             hub_key,
             researcher,
@@ -236,6 +242,8 @@ pub struct LocalFederation {
     /// whole roster before any of them starts.
     site_keys: Vec<SigningKeyPair>,
     trustee: TrustCentre,
+    /// The trust centre's admin token (also in `DIR/trustee/admin.token`).
+    trustee_staff_token: String,
     hub: Running<oncofed_hub::LaunchError>,
     hub_key: SigningKeyPair,
     researcher: HubClient,
@@ -358,6 +366,16 @@ impl LocalFederation {
             self.trustee.url(),
             self.trustee.token(self.sites[i].as_str()),
             tls,
+        )?)
+    }
+
+    /// A client for the trust centre's staff (admin token, no certificate):
+    /// clerical review and admissions past a tombstone.
+    pub fn trustee_staff(&self) -> anyhow::Result<LinkageClient> {
+        Ok(LinkageClient::with_tls(
+            self.trustee.url(),
+            &self.trustee_staff_token,
+            &self.people_tls(),
         )?)
     }
 

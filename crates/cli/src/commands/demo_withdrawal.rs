@@ -4,12 +4,15 @@
 //! erases their identity; the sites' pollers delete and confirm. Then site 1
 //! loads the person's record from its export again, and another site tries to
 //! register the same person under its own id: the trust centre refuses both, per
-//! record, and nothing of the person comes back.
+//! record, and nothing of the person comes back. Last, a namesake at site 2 (the
+//! same names and birth date, no insurance number) is refused too; the trust
+//! centre's staff admit that one record, and site 2 loads it again.
 
 use anyhow::Context;
 use oncofed_node::{IngestOptions, QueryService};
 use oncofed_testkit::LocalFederation;
 use oncofed_trustee_api::ConsentItem;
+use oncofed_trustee_api::linkage::api::AdmissionRequest;
 use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,6 +32,10 @@ pub struct DemoWithdrawal {
     pub other_site_refused: bool,
     /// The node's error line for the refused reload (no personal data in it).
     pub reason: String,
+    /// A namesake at site 2, refused by the tombstone's resemblance.
+    pub namesake_refused: bool,
+    /// The same record loaded again after staff admitted it: registered.
+    pub namesake_admitted: bool,
 }
 
 /// Runs the step on site 1 (index 0) and, for the second attempt, the last site.
@@ -114,12 +121,76 @@ pub async fn run(
     let refused = |r: &oncofed_node::IngestReport| {
         r.units_ok == 0 && r.errors.iter().any(|e| e.contains("withdrawn"))
     };
+    let (namesake_refused, namesake_admitted) =
+        namesake(fed, services, &line, &local_id, work).await?;
     Ok(DemoWithdrawal {
         deleted_after_ms,
         reload_refused: refused(&reload),
         other_site_refused: refused(&other),
         reason: reload.errors.first().cloned().unwrap_or_default(),
+        namesake_refused,
+        namesake_admitted,
     })
+}
+
+/// A namesake of the withdrawn patient at site 2 (or the only other site): the
+/// same bundle under another local id and without identifiers. Refused (the
+/// tombstone cannot tell them apart), admitted by staff for that one record,
+/// then registered. Returns (refused, registered after the admission).
+async fn namesake(
+    fed: &LocalFederation,
+    services: &[QueryService],
+    line: &str,
+    local_id: &str,
+    work: &Path,
+) -> anyhow::Result<(bool, bool)> {
+    let site = 1.min(services.len() - 1);
+    let namesake_id = format!("{local_id}-namesake");
+    let mut bundle: serde_json::Value = serde_json::from_str(line)?;
+    for entry in bundle["entry"].as_array_mut().into_iter().flatten() {
+        if entry["resource"]["resourceType"] == "Patient"
+            && let Some(patient) = entry["resource"].as_object_mut()
+        {
+            // No insurance number: a different one would tell them apart.
+            patient.remove("identifier");
+        }
+    }
+    let text = serde_json::to_string(&bundle)?.replace(local_id, &namesake_id);
+    let file = work.join("namesake.ndjson");
+    std::fs::write(&file, format!("{text}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    let (store, client) = (services[site].store(), fed.trustee_client(site)?);
+    let options = IngestOptions::default();
+    let load = || {
+        oncofed_node::ingest(
+            &store,
+            &client,
+            std::slice::from_ref(&file),
+            &options,
+            &|_, _| {},
+        )
+    };
+    let first = load().await?;
+    let refused = first.units_ok == 0 && first.errors.iter().any(|e| e.contains("admit"));
+    // Staff admit the record with its IDAT as the site sends it.
+    let idat = oncofed_fhir::map_ndjson_line(&text, "namesake.ndjson", 1)
+        .map_err(|e| anyhow::anyhow!("the namesake's bundle does not map: {e}"))?
+        .patients
+        .into_iter()
+        .next()
+        .context("the namesake's bundle has no Patient")?
+        .idat;
+    fed.trustee_staff()?
+        .admit(&AdmissionRequest {
+            site: fed.sites[site].to_string(),
+            local_id: namesake_id,
+            idat,
+            reviewer: "demo staff".into(),
+            reason: "the site checked the ID card: another person".into(),
+        })
+        .await?;
+    let second = load().await?;
+    Ok((refused, second.units_ok == 1 && second.errors.is_empty()))
 }
 
 /// The first patient's bundle line of a site's NDJSON export and its local id.
@@ -168,6 +239,19 @@ pub fn print(w: &DemoWithdrawal) {
             "refused"
         } else {
             "NOT refused"
+        }
+    );
+    println!(
+        "  a namesake at site 2: {}; admitted by trust-centre staff and loaded again: {}",
+        if w.namesake_refused {
+            "refused (resembles the withdrawn patient)"
+        } else {
+            "NOT refused"
+        },
+        if w.namesake_admitted {
+            "registered"
+        } else {
+            "NOT registered"
         }
     );
 }
