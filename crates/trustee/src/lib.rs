@@ -20,6 +20,7 @@
 //! | [`linkage`] | probabilistic linkage, clerical review, PPRL (`oncofed-linkage`): `/v1/admin/review`, `/v1/pprl/{project}/records`, `/v1/admin/pprl/{project}` |
 //! | [`domains`] | pseudonym domain tree (root → site → project), check characters, batch derivation |
 //! | `routes::deletions` | withdrawal cascade: deletion orders per site, receipts, sample-destruction orders |
+//! | `routes::admissions` | staff admit one record a withdrawn person's tombstone refused, as a different person (`db::admissions`; tombstones in `keys::tombstones`, their Bloom filter in `db::tombstones`) |
 //! | `routes::recontact` | re-contact requests: stated reason, two distinct staff, consent, treating site only |
 //! | `routes::consent_feed` | the signed, versioned consent feed sites keep their snapshots with (`db::consent_feed`) |
 //! | `patient_portal` | the patients' portal (`/patient`): one-time access codes, the person's consents and their use in plain language, opt-out, genetic opt-in, re-contact, withdrawal |
@@ -29,7 +30,8 @@
 //! `<data_dir>/staff` ([`StaffRegistry`]), so decisions needing two people know who is who.
 //!
 //! Endpoints: those of `oncofed-trustee-api`, plus `POST /v1/admin/consents`
-//! ([`AdminConsentRequest`], admin token) and `GET /health`.
+//! ([`AdminConsentRequest`], admin token), `POST /v1/admin/admissions` (admin
+//! token) and `GET /health`.
 //!
 //! Architecture invariants: no error body or log line carries IDAT, local ids or
 //! tokens; registration is closed (sites come from the sites file only); a site

@@ -4,8 +4,9 @@
 //! `MAX_BATCH`, site 1 first, then site 2, with exact keys and probabilistic
 //! linkage on the blocking index in the trust-centre store. Sex is not in the
 //! format (unknown on both sides). Prints records/s per 100,000, quality against
-//! the ids, the review queue, the store size and peak RSS, and a Markdown table
-//! of the throughput curve.
+//! the ids, the review queue and what it is worth (the recall once every item
+//! is decided correctly, `review_queue`), the store size and peak RSS, and a
+//! Markdown table of the throughput curve.
 //!
 //! `ONCOFED_LINKAGE_A=/tmp/linkscale/a.csv ONCOFED_LINKAGE_B=/tmp/linkscale/b.csv
 //!  cargo test --release -p oncofed-trustee --test linkage_scale -- --ignored --nocapture`
@@ -16,6 +17,8 @@
 //! of SQLite.
 
 mod linkage_common;
+#[path = "linkage_scale/review_queue.rs"]
+mod review_queue;
 
 use chrono::NaiveDate;
 use linkage_common::{ADMIN, Server, TOKEN_A, TOKEN_B};
@@ -137,44 +140,6 @@ async fn send(
     out
 }
 
-/// Pending review items that pair a record of site 1 with one of site 2
-/// (either way round): site, local id, other site, other local id.
-const QUEUED: &str = "SELECT site, local_id, other_site, other_local_id FROM review_items
-    WHERE decision IS NULL AND site <> other_site";
-
-/// How many queued pairs are true matches that were not linked automatically.
-fn queued_true_matches(
-    a: &[Record],
-    b: &[Record],
-    linked: &[(usize, usize)],
-    queued: &[(String, String, String, String)],
-) -> usize {
-    use oncofed_linkage::febrl::entity;
-    let linked: std::collections::HashSet<(usize, usize)> = linked.iter().copied().collect();
-    let index = |records: &[Record]| -> HashMap<String, usize> {
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect()
-    };
-    let (ia, ib) = (index(a), index(b));
-    let mut seen = std::collections::HashSet::new();
-    queued
-        .iter()
-        .filter_map(|(s, l, _, ol)| {
-            let (x, y) = if s == "site-1" { (l, ol) } else { (ol, l) };
-            Some((*ia.get(x)?, *ib.get(y)?))
-        })
-        .filter(|&(i, j)| {
-            !linked.contains(&(i, j))
-                && entity(&a[i].id).is_some()
-                && entity(&a[i].id) == entity(&b[j].id)
-                && seen.insert((i, j))
-        })
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "takes minutes; run with --ignored and two CSVs"]
 async fn million_by_million_through_the_trust_centre() {
@@ -235,12 +200,11 @@ async fn million_by_million_through_the_trust_centre() {
         .collect();
     let q = quality(&a, &b, pairs.iter().copied());
     let pending = server.linkage(ADMIN).review_list(1).await.unwrap().pending;
-    // The queue's worth: pending items pairing a record of each file that are
-    // the same person and not linked already (a reviewer would link them).
+    // The queue's worth: what a reviewer deciding every item correctly adds.
     let queued = tokio::task::block_in_place(|| match &pg {
         Some(db) => db
             .client()
-            .query(QUEUED, &[])
+            .query(review_queue::PENDING, &[])
             .unwrap()
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
@@ -251,14 +215,14 @@ async fn million_by_million_through_the_trust_centre() {
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
             )
             .unwrap();
-            let mut stmt = conn.prepare(QUEUED).unwrap();
+            let mut stmt = conn.prepare(review_queue::PENDING).unwrap();
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .unwrap()
                 .map(Result::unwrap)
-                .collect::<Vec<(String, String, String, String)>>()
+                .collect::<Vec<review_queue::Item>>()
         }
     });
-    let queued_true = queued_true_matches(&a, &b, &pairs, &queued);
+    let worth = review_queue::assess(&a, &b, &ra, &rb, &queued);
     let db_mib = match &pg {
         Some(db) => {
             let bytes: i64 = tokio::task::block_in_place(|| {
@@ -286,10 +250,15 @@ async fn million_by_million_through_the_trust_centre() {
         peak_rss_mib()
     );
     println!(
-        "review queue: {} items pair the two files, {queued_true} of them are true matches not \
-         linked; recall with the queue decided correctly {:.4}",
-        queued.len(),
-        (q.true_positives + queued_true) as f64 / q.true_links as f64
+        "review queue: {} items pair the two files, {} of them the same person not linked; \
+         recall once every item is decided correctly {:.4}; true pairs still apart then: {} \
+         that the library's scores call a match, {} a possible match, {} a non-match",
+        worth.cross_file,
+        worth.cross_file_true,
+        worth.recall_after_review,
+        worth.apart[0],
+        worth.apart[1],
+        worth.apart[2]
     );
     println!(
         "\n| site | records of the site | records in the store | records/s (last lap) | load average |"
