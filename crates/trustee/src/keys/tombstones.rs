@@ -274,9 +274,10 @@ mod tests {
     fn the_keys_stores_written_before_hold_are_unchanged() {
         let k = keys();
         let r = record("Anna", "Meier", (1950, 3, 7), Some("12345"));
-        // HMAC streams its input, so the parts may be given joined.
-        let whole = k.blocking_key(&[b"erased\0anna\0meier\01950-03-07\0f\012345"]);
-        let no_given = k.blocking_key(&[b"erased/no-given\0meier\01950-03-07\0f\012345"]);
+        // HMAC streams its input, so the parts may be given joined (NUL as
+        // `\x00`: before a digit `\0` would read like an octal escape).
+        let whole = k.blocking_key(&[b"erased\x00anna\x00meier\x001950-03-07\x00f\x0012345"]);
+        let no_given = k.blocking_key(&[b"erased/no-given\x00meier\x001950-03-07\x00f\x0012345"]);
         let keys = k.tombstone_keys(&r);
         assert_eq!(keys.len(), VARIANTS.len());
         assert_eq!(keys[0], whole);
