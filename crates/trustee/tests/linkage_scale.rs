@@ -223,6 +223,28 @@ async fn million_by_million_through_the_trust_centre() {
         }
     });
     let worth = review_queue::assess(&a, &b, &ra, &rb, &queued);
+    // Whether those no decision joins ever met in a block (one scan of the index).
+    let met = match (&pg, worth.apart_pairs.is_empty()) {
+        (_, true) => 0,
+        (Some(db), false) => tokio::task::block_in_place(|| {
+            let rows = db.client().query(review_queue::BLOCK_ROWS, &[]).unwrap();
+            let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2)));
+            review_queue::in_one_block(&a, &b, &worth.apart_pairs, rows)
+        }),
+        (None, false) => {
+            let conn = rusqlite::Connection::open_with_flags(
+                dir.path().join("data/trustee.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .unwrap();
+            let mut stmt = conn.prepare(review_queue::BLOCK_ROWS).unwrap();
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap);
+            review_queue::in_one_block(&a, &b, &worth.apart_pairs, rows)
+        }
+    };
     let db_mib = match &pg {
         Some(db) => {
             let bytes: i64 = tokio::task::block_in_place(|| {
@@ -259,6 +281,11 @@ async fn million_by_million_through_the_trust_centre() {
         worth.apart[0],
         worth.apart[1],
         worth.apart[2]
+    );
+    println!(
+        "of those apart, {met} shared a block with their partner (candidates, so lost by the \
+         decision or the one item per record), {} never did (lost by blocking)",
+        worth.apart_pairs.len() - met
     );
     println!(
         "\n| site | records of the site | records in the store | records/s (last lap) | load average |"

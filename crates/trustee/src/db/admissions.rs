@@ -84,7 +84,12 @@ pub(crate) enum AdmitError {
     NotRefused,
     /// The refusal is final: the local id was the withdrawn person's, or the
     /// insurance number names them.
-    Final(&'static str),
+    Final {
+        /// The request field that makes it final (`local_id`, `idat.kvnr`).
+        field: &'static str,
+        /// Why, for the error message.
+        why: &'static str,
+    },
     /// The store failed.
     Store(StoreError),
 }
@@ -115,9 +120,10 @@ pub(crate) fn admit<E>(
     )?;
     match known {
         Some(true) => {
-            return Err(AdmitError::Final(
-                "this local id was the withdrawn person's",
-            ));
+            return Err(AdmitError::Final {
+                field: "local_id",
+                why: "this local id was the withdrawn person's",
+            });
         }
         Some(false) => return Err(AdmitError::NotRefused),
         None => {}
@@ -126,9 +132,10 @@ pub(crate) fn admit<E>(
     if let Some(k) = &ours
         && owner(&mut tx, k)?.is_some_and(|o| o.erased)
     {
-        return Err(AdmitError::Final(
-            "the insurance number names the withdrawn person",
-        ));
+        return Err(AdmitError::Final {
+            field: "idat.kvnr",
+            why: "the insurance number names the withdrawn person",
+        });
     }
     let record = Record::from_idat("", a.idat);
     let mut met = None;

@@ -101,9 +101,9 @@ async fn create(
                  there is nothing to admit; the site can send it as it is",
             ));
         }
-        Err(AdmitError::Final(why)) => {
+        Err(AdmitError::Final { field, why }) => {
             return Err(ApiError::invalid(
-                "local_id",
+                field,
                 &format!("cannot be admitted: {why}; a withdrawal's erasure is final"),
             ));
         }

@@ -29,6 +29,45 @@ pub struct Worth {
     /// True pairs still apart then, by the library's outcome for the pair:
     /// match, possible match, non-match.
     pub apart: [usize; 3],
+    /// Those pairs (indices into the two files).
+    pub apart_pairs: Vec<(usize, usize)>,
+}
+
+/// Every row of the blocking index (key, site, local id), for
+/// [`in_one_block`].
+pub const BLOCK_ROWS: &str = "SELECT key, site, local_id FROM linkage_blocks";
+
+/// How many of `pairs` ever shared a block (a key, split or leaf, under which
+/// both have a row: split keys keep their rows, so a pair that met as
+/// candidates in a block that later split still shows), given every row of
+/// the index.
+pub fn in_one_block(
+    a: &[Record],
+    b: &[Record],
+    pairs: &[(usize, usize)],
+    rows: impl Iterator<Item = (i64, String, String)>,
+) -> usize {
+    use std::collections::HashSet;
+    // By (site, local id), owned: the rows come and go one at a time.
+    let mut keys: HashMap<(String, String), HashSet<i64>> = HashMap::new();
+    let at = |site: &str, id: &str| (site.to_owned(), id.to_owned());
+    for &(i, j) in pairs {
+        keys.entry(at("site-1", &a[i].id)).or_default();
+        keys.entry(at("site-2", &b[j].id)).or_default();
+    }
+    for (key, site, local_id) in rows {
+        if let Some(k) = keys.get_mut(&(site, local_id)) {
+            k.insert(key);
+        }
+    }
+    pairs
+        .iter()
+        .filter(|&&(i, j)| {
+            let x = &keys[&at("site-1", &a[i].id)];
+            let y = &keys[&at("site-2", &b[j].id)];
+            !x.is_disjoint(y)
+        })
+        .count()
 }
 
 /// Each record's position by its id.
@@ -117,6 +156,7 @@ pub fn assess(a: &[Record], b: &[Record], ra: &[String], rb: &[String], pending:
     use oncofed_linkage::probabilistic::{compare, score};
     let cfg = oncofed_linkage::Config::default();
     let (mut true_links, mut joined, mut apart) = (0usize, 0usize, [0; 3]);
+    let mut apart_pairs = Vec::new();
     for (j, r) in b.iter().enumerate() {
         let partners = entity(&r.id).and_then(|e| by_entity.get(e));
         for &i in partners.into_iter().flatten() {
@@ -125,6 +165,7 @@ pub fn assess(a: &[Record], b: &[Record], ra: &[String], rb: &[String], pending:
                 joined += 1;
                 continue;
             }
+            apart_pairs.push((i, j));
             let s = score(&compare(&a[i], r, &cfg), &cfg.weights);
             apart[match cfg.classify(s) {
                 Outcome::Match => 0,
@@ -138,5 +179,6 @@ pub fn assess(a: &[Record], b: &[Record], ra: &[String], rb: &[String], pending:
         cross_file_true,
         recall_after_review: joined as f64 / true_links.max(1) as f64,
         apart,
+        apart_pairs,
     }
 }

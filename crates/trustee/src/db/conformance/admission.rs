@@ -125,14 +125,17 @@ pub(super) fn staff_admit_one_refused_namesake_and_nothing_else(b: &dyn super::B
     }
     // Final: the withdrawn person's local id, and their insurance number.
     let final_ones = [
-        ("uk-a", "w-a", withdrawn(false)),
-        ("uk-d", "w-d", withdrawn(true)),
+        ("uk-a", "w-a", withdrawn(false), "local_id"),
+        ("uk-d", "w-d", withdrawn(true), "idat.kvnr"),
     ];
-    for (s, local, v) in &final_ones {
+    for (s, local, v, why) in &final_ones {
         let r = admit(&mut conn, &k, &admission(s, local, v), 4, |_| {
             Ok::<_, ()>(())
         });
-        assert!(matches!(r, Err(AdmitError::Final(_))), "{s}/{local}");
+        assert!(
+            matches!(r, Err(AdmitError::Final { field, .. }) if field == *why),
+            "{s}/{local}"
+        );
         assert!(matches!(
             send(&mut conn, &k, s, local, v),
             Err(Refusal::Withdrawn {
