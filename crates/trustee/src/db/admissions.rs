@@ -101,15 +101,15 @@ impl From<StoreError> for AdmitError {
 }
 
 /// Admits one refused record (see the module docs) in one transaction; the
-/// erased person whose tombstone it met is passed to `before_commit` (the
+/// admission's key ([`Keys::admission_key`]) is passed to `before_commit` (the
 /// audit entry), and the admission is stored only if that succeeds. Returns
-/// that person's row.
+/// the row of the erased person whose tombstone the record met.
 pub(crate) fn admit<E>(
     conn: &mut Conn,
     keys: &Keys,
     a: &Admission<'_>,
     now: i64,
-    before_commit: impl FnOnce(i64) -> Result<(), E>,
+    before_commit: impl FnOnce(&BlockingKey) -> Result<(), E>,
 ) -> Result<Result<i64, E>, AdmitError> {
     let mut tx = conn.write_tx()?;
     let known: Option<bool> = tx.query_opt(
@@ -154,6 +154,7 @@ pub(crate) fn admit<E>(
     let Some(person) = met else {
         return Err(AdmitError::NotRefused);
     };
+    let record_key = keys.admission_key(&record);
     tx.execute(
         "INSERT INTO tombstone_admissions
            (site, local_id, record_key, person_id, reviewer, reason, admitted_at)
@@ -164,14 +165,14 @@ pub(crate) fn admit<E>(
         params![
             a.site,
             a.local_id,
-            &keys.admission_key(&record)[..],
+            &record_key[..],
             person,
             a.reviewer,
             a.reason,
             now
         ],
     )?;
-    if let Err(e) = before_commit(person) {
+    if let Err(e) = before_commit(&record_key) {
         return Ok(Err(e));
     }
     tx.commit()?;

@@ -67,8 +67,6 @@ async fn create(
         .inner
         .db
         .write(move |conn| {
-            let record = oncofed_linkage::Record::from_idat("", &req.idat);
-            let reference = hex::encode(&keys.admission_key(&record)[..8]);
             let a = Admission {
                 site: site.as_str(),
                 local_id: &req.local_id,
@@ -76,7 +74,9 @@ async fn create(
                 reviewer: &reviewer,
                 reason: &reason,
             };
-            Ok(admit(conn, &keys, &a, now(), |_| {
+            Ok(admit(conn, &keys, &a, now(), |record_key| {
+                // A reference to the admission, not to the record: 8 bytes of a keyed hash.
+                let reference = hex::encode(&record_key[..8]);
                 audit::record(
                     &audit_state,
                     "admin",
