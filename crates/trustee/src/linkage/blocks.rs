@@ -41,15 +41,31 @@
 //! the store grows, instead of a block that grows with it.
 //!
 //! A split loses the pairs of that pass whose refinement attribute disagrees
-//! (or is missing on one side only). The refinements are chosen so that such a
-//! pair still meets in another pass that does not use that attribute:
+//! (or is missing on one side only). The refinements follow one rule: **a
+//! record with one wrong attribute, whichever it is, still shares a whole chain
+//! (level 0 to the last level) with its partner in at least one pass**. Each
+//! pass is refined only by attributes of one other field, and a level refines
+//! the level above by the same field, so a pass depends on its key's fields and
+//! one more:
 //!
-//! | pass | level 1 | level 2 | an error in the refinement is caught by |
-//! |---|---|---|---|
-//! | family phonetic + birth year + initial | birth month | first digit of the postal code | given phonetic + postal code |
-//! | given phonetic + postal code | first code of the family phonetic | birth year | birth date |
-//! | birth date | first code of the family phonetic | first code of the given phonetic | family or given pass |
-//! | insurance number | — | — | (numbers are unique: never large) |
+//! | pass | level 1 | level 2 | depends on | a wrong … is caught by |
+//! |---|---|---|---|---|
+//! | family phonetic + birth year + initial | birth month | birth day | family, given initial, birth date | postal code, street, given name (same initial) |
+//! | given phonetic + postal code | street's first letter | street's first two letters | given, postal code, street | family name, birth date |
+//! | birth date | first digit of the postal code | first two digits | birth date, postal code | family name, given name, street |
+//! | insurance number | — | — | insurance number | (numbers are unique: never large) |
+//!
+//! So a changed family name (marriage), any given-name error (a nickname, a
+//! typo, another first letter), a wrong or swapped birth date, a move, and a
+//! wrong street each leave a pass whose chain does not read the wrong field
+//! (`simulation` tests it field by field). Two wrong fields can break every
+//! pass once the blocks have split: a changed family name with a move to
+//! another postal region, a wrong birth date with a wrong given name, or
+//! transposed postal digits with a wrong family name. An earlier scheme refined
+//! both the given-name and the birth-date pass by the family name's first
+//! phonetic code, so a family name change alone lost the pair once both blocks
+//! had split: 0.31 % of the true pairs at 1 M × 1 M (BENCHMARKS.md, sixteenth
+//! and seventeenth sessions).
 //!
 //! On PostgreSQL the writer connection keeps the split keys in memory between
 //! batches, checked against a token every transaction that changes them
@@ -57,13 +73,13 @@
 //! reads only their rows, not a lookup and a read for every level.
 //!
 //! Blocks below the threshold are never split, so small stores (and the quality
-//! tests on them) link exactly as without splitting. Recall with splitting is
-//! measured at scale in `tests/linkage_scale.rs` against the library, which
-//! blocks without any cap: at 300,000 × 300,000 one true pair meets in no
-//! block, at 1 M × 1 M 0.31 % of them do not (all of them pairs the library's
-//! scores call matches; BENCHMARKS.md, sixteenth session). The table above is
-//! not enough there: a pair whose records disagree in the refinement of every
-//! pass they share is lost.
+//! tests on them) link exactly as without splitting. What splitting costs is
+//! measured without a store by `simulation` (the same passes, refinements and
+//! split rule in memory): on Febrl4 with every block split to its last level,
+//! 6 of the 4,987 true pairs that share a level-0 key are lost (the earlier
+//! scheme: 94), each with two or more wrong fields; on the 1 M × 1 M synthetic
+//! files, none (the earlier scheme: 1,490). At scale through the service in
+//! `tests/linkage_scale.rs`.
 //!
 //! # Keyed keys and rotation
 //!
@@ -85,13 +101,14 @@
 use crate::db::sql::Later;
 use crate::db::{StoreError, Tx, params};
 use crate::keys::Keys;
-use oncofed_linkage::compare::koelner_phonetik;
 use oncofed_linkage::{BlockingKey, Config, Record};
 use std::collections::{HashMap, HashSet};
 
 mod ahead;
 mod placement;
 mod scheme;
+#[cfg(test)]
+mod simulation;
 mod splits;
 mod statements;
 
@@ -128,14 +145,14 @@ struct Leaf {
 /// The attribute that refines a block of `pass` at `level` (1, 2, …); `None`
 /// past the pass's last level.
 pub(crate) fn refinement(pass: BlockingKey, level: usize, r: &Record) -> Option<String> {
-    let first_code = |name: &str| koelner_phonetik(name).chars().next().map(String::from);
+    let prefix = |s: &str, n: usize| Some(s.chars().take(n).collect::<String>());
     let value = match (pass, level) {
         (BlockingKey::FamilyPhoneticYearInitial, 1) => r.birth_month.map(|m| m.to_string()),
-        (BlockingKey::FamilyPhoneticYearInitial, 2) => r.postal_code.get(..1).map(String::from),
-        (BlockingKey::GivenPhoneticPostalCode, 1) => first_code(&r.family),
-        (BlockingKey::GivenPhoneticPostalCode, 2) => r.birth_year.map(|y| y.to_string()),
-        (BlockingKey::BirthDate, 1) => first_code(&r.family),
-        (BlockingKey::BirthDate, 2) => first_code(&r.given),
+        (BlockingKey::FamilyPhoneticYearInitial, 2) => r.birth_day.map(|d| d.to_string()),
+        (BlockingKey::GivenPhoneticPostalCode, 1) => prefix(&r.street, 1),
+        (BlockingKey::GivenPhoneticPostalCode, 2) => prefix(&r.street, 2),
+        (BlockingKey::BirthDate, 1) => prefix(&r.postal_code, 1),
+        (BlockingKey::BirthDate, 2) => prefix(&r.postal_code, 2),
         _ => return None,
     };
     // A missing attribute is a sub-block of its own.

@@ -20,16 +20,26 @@ const FAMILY: [&str; 12] = [
     "Lorenz", "Marx",
 ];
 
-/// Everyone born on one day: the birth-date block outgrows [`MAX_BLOCK`].
+/// Everyone born on one day, across the country: the birth-date block
+/// outgrows [`MAX_BLOCK`] and splits by postal region.
 fn crowd() -> Vec<oncofed_idat::IdentifyingData> {
     GIVEN
         .iter()
-        .flat_map(|g| {
-            FAMILY
-                .iter()
-                .map(move |f| idat(g, f, (1950, 3, 3), Sex::Female, None))
-        })
+        .flat_map(|g| FAMILY.iter().map(move |f| (g, f)))
+        .enumerate()
+        .map(|(i, (g, f))| in_region(idat(g, f, (1950, 3, 3), Sex::Female, None), i))
         .collect()
+}
+
+/// `p` living in one of ten postal zones, by `i`, at an address of its own.
+fn in_region(mut p: oncofed_idat::IdentifyingData, i: usize) -> oncofed_idat::IdentifyingData {
+    p.address = Some(oncofed_idat::Address {
+        lines: vec![format!("Lindenweg {}", i + 1)],
+        postal_code: Some(format!("{}0{:03}", i % 10, i)),
+        city: None,
+        country: None,
+    });
+    p
 }
 
 /// A store holding the [`crowd`] at `uk-a`.
@@ -351,13 +361,14 @@ pub(super) fn placements_sent_ahead_never_miss_a_split(b: &dyn Backend) {
     let mut conn = b.conn();
     let person = |i: usize| {
         let kvnr = Some((b'A' + (i % 26) as u8, (i / 26) as u8));
-        idat(
+        let p = idat(
             GIVEN[i % 12],
             FAMILY[i / 12],
             (1962, 8, 14),
             Sex::Female,
             kvnr,
-        )
+        );
+        in_region(p, i)
     };
     let n = MAX_BLOCK as usize - 2;
     let first: Vec<_> = (0..n)
