@@ -72,14 +72,15 @@
 //! renews ([`splits`]): a batch then derives each record's leaves itself and
 //! reads only their rows, not a lookup and a read for every level.
 //!
-//! Blocks below the threshold are never split, so small stores (and the quality
-//! tests on them) link exactly as without splitting. What splitting costs is
-//! measured without a store by `simulation` (the same passes, refinements and
-//! split rule in memory): on Febrl4 with every block split to its last level,
-//! 6 of the 4,987 true pairs that share a level-0 key are lost (the earlier
-//! scheme: 94), each with two or more wrong fields; on the 1 M × 1 M synthetic
-//! files, none (the earlier scheme: 1,490). At scale through the service in
-//! `tests/linkage_scale.rs`.
+//! Blocks below the threshold are never split, so a store whose blocks stay
+//! small (Febrl4's hold one or two records) links exactly as without
+//! splitting. What splitting costs is measured without a store by `simulation`
+//! (the same passes, refinements and split rule in memory): on Febrl4 with
+//! every block split to its last level, 6 of the 4,987 true pairs that share a
+//! level-0 key are lost (the earlier scheme: 94), each with two or more wrong
+//! fields; on the 1 M × 1 M synthetic files, one of 479,963 at [`MAX_BLOCK`]
+//! 16 and none at 64 (the earlier scheme at 64: 1,490). At scale through the
+//! service in `tests/linkage_scale.rs`.
 //!
 //! # Keyed keys and rotation
 //!
@@ -123,8 +124,13 @@ pub(crate) use scheme::{ensure_current, rotate};
 pub(crate) use splits::{SplitKeys, SplitsSeen, current as current_splits};
 
 /// Records a block holds before it splits: bounds the comparisons of one new
-/// record to about this many per pass.
-pub(crate) const MAX_BLOCK: i64 = 64;
+/// record to about this many per pass. 16 rather than 64 since the refinements
+/// follow the one-wrong-field rule: at 1 M × 1 M a search finds 18.8 records
+/// instead of 51.9 and the service runs 14 % faster (SQLite), while the splits
+/// lose one true pair of 480,000 (none at 64; the earlier refinements lost
+/// 0.32 % at 16). Measured with `simulation` and `tests/linkage_scale.rs`
+/// (BENCHMARKS.md, seventeenth session).
+pub(crate) const MAX_BLOCK: i64 = 16;
 
 /// Records read under a leaf that cannot split (the last level of a pass, or
 /// the insurance-number pass).

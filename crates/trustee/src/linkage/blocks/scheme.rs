@@ -10,7 +10,7 @@ use oncofed_linkage::{Config, Record};
 /// The scheme of this build's index (key derivation and splitting rules); with
 /// the linkage key's fingerprint it makes up `meta.linkage_index`.
 const INDEX_SCHEME: &[u8] =
-    b"blocks v4: hmac-sha256-64, split at 64, records in blocks, refined by one field per pass\0";
+    b"blocks v4: hmac-sha256-64, split at 16, records in blocks, refined by one field per pass\0";
 
 /// Every scheme whose block keys were keyed by the linkage key, this one first:
 /// a store of an earlier one is rebuilt on open, but only under the key it was
