@@ -48,7 +48,7 @@
 //! the level above by the same field, so a pass depends on its key's fields and
 //! one more:
 //!
-//! | pass | level 1 | level 2 | depends on | a wrong … is caught by |
+//! | pass | level 1 | level 2 | depends on | survives a wrong … |
 //! |---|---|---|---|---|
 //! | family phonetic + birth year + initial | birth month | birth day | family, given initial, birth date | postal code, street, given name (same initial) |
 //! | given phonetic + postal code | street's first letter | street's first two letters | given, postal code, street | family name, birth date |
