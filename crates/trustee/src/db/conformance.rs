@@ -207,7 +207,8 @@ conformance_tests! {
         searches_sent_ahead_are_used_unless_the_index_changed,
         placements_sent_ahead_never_miss_a_split,
         kept_split_keys_are_dropped_when_a_rebuild_changes_them,
-        a_changed_record_leaves_no_row_under_a_split_key;
+        a_changed_record_leaves_no_row_under_a_split_key,
+        an_index_of_the_previous_scheme_is_rebuilt_on_open;
     portal: access_codes_work_once_lock_and_expire,
         usage_reports_and_the_view_are_per_person;
     schema: reopening_keeps_data_and_the_schema_is_current,

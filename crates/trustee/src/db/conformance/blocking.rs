@@ -305,6 +305,63 @@ pub(super) fn blocking_keys_are_keyed_and_rotate(b: &dyn Backend) {
     );
 }
 
+/// A store indexed by the previous scheme (v3: the given-name and birth-date
+/// passes refined by the family name) under this key is re-indexed when the
+/// service opens it: its leaves sit under children the current refinements
+/// never walk to, so searching it as it is would miss them. Under another key
+/// it is refused, as a current index is.
+pub(super) fn an_index_of_the_previous_scheme_is_rebuilt_on_open(b: &dyn Backend) {
+    let k = keys();
+    let mut conn = with_crowd(b, &k);
+    let fresh = block_rows(&mut conn.read_tx().unwrap());
+    let previous = |keys: &Keys| {
+        [
+            &b"blocks v3: hmac-sha256-64, split at 64, records in blocks\x00"[..],
+            &keys.linkage_fingerprint()[..],
+        ]
+        .concat()
+    };
+    // The v3 layout stood for by leaves under keys this scheme never derives.
+    let as_v3 = |conn: &mut crate::db::Conn, keys: &Keys| {
+        let mut tx = conn.write_tx().unwrap();
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES ('linkage_index', ?1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![previous(keys)],
+        )
+        .unwrap();
+        tx.execute("UPDATE linkage_blocks SET key = key + 1", params![])
+            .unwrap();
+        tx.execute("DELETE FROM linkage_splits", params![]).unwrap();
+        tx.commit().unwrap();
+    };
+    let other = Keys::new(&key())
+        .with_linkage_key(&crate::config::PseudonymKey::from_bytes(vec![9; 32]).unwrap());
+    as_v3(&mut conn, &other);
+    assert!(matches!(
+        blocks::ensure_current(&mut conn, &k),
+        Err(StoreError::LinkageKeyMismatch)
+    ));
+    as_v3(&mut conn, &k);
+    blocks::ensure_current(&mut conn, &k).unwrap();
+    assert_eq!(
+        block_rows(&mut conn.read_tx().unwrap()),
+        fresh,
+        "the index as rebuilt is the index as grown"
+    );
+    // Current now: opening again leaves it as it is.
+    let keys_before = stored_keys(&mut conn);
+    blocks::ensure_current(&mut conn, &k).unwrap();
+    assert_eq!(stored_keys(&mut conn), keys_before);
+    // And a namesake with a typo finds its person through the rebuilt leaves.
+    let mut dup = crowd()[40].clone();
+    dup.given = vec!["Dorris".into()];
+    let r = Record::from_idat("", &dup);
+    let mut tx = conn.write_tx().unwrap();
+    let found = blocks::search(&mut tx, &k, &config(), &r, None).unwrap();
+    assert!(found.neighbours.iter().any(|n| n.local_id == "p40"));
+}
+
 /// On PostgreSQL a batch's searches are sent a window ahead
 /// (`linkage::blocks::ahead`) and used unless the index changed under them
 /// since: new records with nothing in common all use theirs; new records born
