@@ -314,6 +314,8 @@ pub(super) fn an_index_of_the_previous_scheme_is_rebuilt_on_open(b: &dyn Backend
     let k = keys();
     let mut conn = with_crowd(b, &k);
     let fresh = block_rows(&mut conn.read_tx().unwrap());
+    // Written out, not taken from `blocks::scheme`: a store written by v3
+    // carries exactly these bytes, and must still be recognised.
     let previous = |keys: &Keys| {
         [
             &b"blocks v3: hmac-sha256-64, split at 64, records in blocks\x00"[..],
@@ -321,7 +323,7 @@ pub(super) fn an_index_of_the_previous_scheme_is_rebuilt_on_open(b: &dyn Backend
         ]
         .concat()
     };
-    // The v3 layout stood for by leaves under keys this scheme never derives.
+    // Stands in for the v3 layout: leaves under keys this scheme never derives.
     let as_v3 = |conn: &mut crate::db::Conn, keys: &Keys| {
         let mut tx = conn.write_tx().unwrap();
         tx.execute(

@@ -28,6 +28,8 @@ pub(crate) struct Tree<'r> {
 }
 
 impl<'r> Tree<'r> {
+    /// An empty index of `cfg`'s passes whose blocks split past `max_block`
+    /// records (0: every block split down to its pass's last level).
     pub(crate) fn new(cfg: Config, max_block: usize) -> Self {
         Self {
             cfg,
