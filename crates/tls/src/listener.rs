@@ -2,6 +2,10 @@
 //!
 //! Handshakes run in their own tasks with a deadline, so a client that opens a
 //! connection and stalls cannot hold up the accept loop for everyone else.
+//! The listening socket and those tasks belong to the [`ServiceListener`]
+//! itself, not to a background task: when axum drops it at shutdown the port
+//! closes at once and unfinished handshakes are cancelled, so a service that
+//! has returned from `serve` no longer accepts connections.
 
 use crate::TlsAcceptor;
 use axum::extract::connect_info::Connected;
@@ -14,14 +18,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio_rustls::server::TlsStream;
 
 /// How long a client has to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Handshaken connections waiting for axum to pick them up.
-const PENDING_CONNECTIONS: usize = 256;
 
 /// Who is on the other end of a connection; handlers read it as
 /// `ConnectInfo<Peer>` (absent when a router is driven without a listener, as in
@@ -71,17 +72,11 @@ pub struct ServiceListener {
 enum Mode {
     Plain(TcpListener),
     Tls {
-        ready: mpsc::Receiver<(ServiceStream, Peer)>,
-        accept_loop: tokio::task::AbortHandle,
+        listener: TcpListener,
+        acceptor: tokio_rustls::TlsAcceptor,
+        /// Handshakes in flight; dropping the set aborts them.
+        handshakes: JoinSet<Option<(ServiceStream, Peer)>>,
     },
-}
-
-impl Drop for ServiceListener {
-    fn drop(&mut self) {
-        if let Mode::Tls { accept_loop, .. } = &self.mode {
-            accept_loop.abort();
-        }
-    }
 }
 
 impl ServiceListener {
@@ -94,15 +89,16 @@ impl ServiceListener {
         })
     }
 
-    /// Serves `listener` with TLS. Must be called inside a tokio runtime.
+    /// Serves `listener` with TLS; handshakes run as tasks on the runtime
+    /// that polls [`axum::serve::Listener::accept`].
     pub fn tls(listener: TcpListener, acceptor: &TlsAcceptor) -> io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, ready) = mpsc::channel(PENDING_CONNECTIONS);
-        let acceptor = tokio_rustls::TlsAcceptor::from(acceptor.config.clone());
-        let accept_loop = tokio::spawn(accept_tls(listener, acceptor, tx)).abort_handle();
         Ok(Self {
-            local,
-            mode: Mode::Tls { ready, accept_loop },
+            local: listener.local_addr()?,
+            mode: Mode::Tls {
+                listener,
+                acceptor: tokio_rustls::TlsAcceptor::from(acceptor.config.clone()),
+                handshakes: JoinSet::new(),
+            },
         })
     }
 
@@ -125,40 +121,45 @@ impl ServiceListener {
     }
 }
 
-async fn accept_tls(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    ready: mpsc::Sender<(ServiceStream, Peer)>,
-) {
+/// Accepts the next TCP connection, waiting instead of spinning when accepting
+/// fails (out of file descriptors and the like). Cancel-safe, as
+/// [`TcpListener::accept`] is.
+async fn accept_tcp(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     loop {
-        let (tcp, remote) = match listener.accept().await {
-            Ok(accepted) => accepted,
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
             Err(e) => {
-                // Out of file descriptors and the like: wait instead of spinning.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
             }
-        };
-        let acceptor = acceptor.clone();
-        let ready = ready.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => {
-                    let client_uris = client_uris(&stream);
-                    let peer = Peer {
-                        remote,
-                        tls: true,
-                        client_uris,
-                    };
-                    let _ = ready
-                        .send((ServiceStream::Tls(Box::new(stream)), peer))
-                        .await;
-                }
-                Ok(Err(e)) => tracing::info!(%remote, error = %e, "TLS handshake refused"),
-                Err(_) => tracing::info!(%remote, "TLS handshake timed out"),
-            }
-        });
+        }
+    }
+}
+
+/// Completes the TLS handshake on `tcp` within [`HANDSHAKE_TIMEOUT`]; `None`
+/// (logged) when the client fails it or stalls.
+async fn handshake(
+    acceptor: tokio_rustls::TlsAcceptor,
+    tcp: TcpStream,
+    remote: SocketAddr,
+) -> Option<(ServiceStream, Peer)> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => {
+            let peer = Peer {
+                remote,
+                tls: true,
+                client_uris: client_uris(&stream),
+            };
+            Some((ServiceStream::Tls(Box::new(stream)), peer))
+        }
+        Ok(Err(e)) => {
+            tracing::info!(%remote, error = %e, "TLS handshake refused");
+            None
+        }
+        Err(_) => {
+            tracing::info!(%remote, "TLS handshake timed out");
+            None
+        }
     }
 }
 
@@ -185,26 +186,32 @@ impl axum::serve::Listener for ServiceListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match &mut self.mode {
-            Mode::Plain(listener) => loop {
-                match TcpListener::accept(listener).await {
-                    Ok((tcp, remote)) => {
-                        let peer = Peer {
-                            remote,
-                            tls: false,
-                            client_uris: Arc::from(Vec::new()),
-                        };
-                        return (ServiceStream::Plain(tcp), peer);
+            Mode::Plain(listener) => {
+                let (tcp, remote) = accept_tcp(listener).await;
+                let peer = Peer {
+                    remote,
+                    tls: false,
+                    client_uris: Arc::from(Vec::new()),
+                };
+                (ServiceStream::Plain(tcp), peer)
+            }
+            // Both branches are cancel-safe, as axum's shutdown requires: a
+            // connection accepted in one poll is handed to the set in that poll.
+            Mode::Tls {
+                listener,
+                acceptor,
+                handshakes,
+            } => loop {
+                tokio::select! {
+                    (tcp, remote) = accept_tcp(listener) => {
+                        handshakes.spawn(handshake(acceptor.clone(), tcp, remote));
                     }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    Some(done) = handshakes.join_next() => {
+                        if let Ok(Some(next)) = done {
+                            return next;
+                        }
                     }
                 }
-            },
-            Mode::Tls { ready, .. } => match ready.recv().await {
-                Some(next) => next,
-                // The accept loop only ends when aborted on drop; never return.
-                None => std::future::pending().await,
             },
         }
     }

@@ -210,3 +210,50 @@ fn bad_files_are_named() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// Once `serve` has returned, the port is closed and handshakes still in
+/// flight are dropped: a stopped service accepts nothing more, and a client
+/// stalled in the handshake is not left holding a connection for the
+/// handshake's deadline.
+#[tokio::test]
+async fn the_port_closes_when_serve_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = Pki::new(tmp.path(), "ours");
+    let acceptor = ours.server(None).load().unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = ServiceListener::tls(tcp, &acceptor).unwrap();
+    let port = listener.local_addr().port();
+    let url = format!("https://localhost:{port}/whoami");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = Router::new().route("/whoami", get(whoami));
+    let server = tokio::spawn(serve(listener, router, async {
+        let _ = stopped.await;
+    }));
+    assert_eq!(
+        call(&ours.client(&ours, None), &url).await.unwrap(),
+        "tls=true sites="
+    );
+    let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    // Let the listener take the stalled connection into a handshake.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+    assert!(
+        refused.is_err(),
+        "a stopped service still accepted a connection"
+    );
+    // The stalled handshake's socket was closed by the server: end of stream
+    // (or a reset), long before the handshake's own deadline.
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut byte),
+    )
+    .await
+    .expect("the stalled handshake is dropped with the listener");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
