@@ -113,4 +113,4 @@ pub use probabilistic::{
     BlockingKey, Config, Field, FieldWeight, LinkResult, Outcome, Weights, dedup, link,
 };
 pub use record::{Record, alnum, digits};
-pub use veto::{Veto, veto};
+pub use veto::{Veto, swap_vouched_for, veto};

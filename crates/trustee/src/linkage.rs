@@ -15,6 +15,8 @@
 
 pub(crate) use oncofed_trustee_api::linkage::api;
 pub(crate) mod blocks;
+#[cfg(test)]
+mod decisions_on_files;
 pub(crate) mod pprl;
 pub(crate) mod probabilistic;
 pub(crate) mod review;

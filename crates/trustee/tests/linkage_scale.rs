@@ -282,6 +282,21 @@ async fn million_by_million_through_the_trust_centre() {
         worth.apart[1],
         worth.apart[2]
     );
+    // `ONCOFED_LINKAGE_SHOW=N`: N queued pairs of the same person, side by side
+    // with the library's score (synthetic records only).
+    let show: usize = std::env::var("ONCOFED_LINKAGE_SHOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let cfg = oncofed_linkage::Config::default();
+    for (x, y) in worth.queued_true.iter().take(show) {
+        let sims = oncofed_linkage::probabilistic::compare(x, y, &cfg);
+        let s = oncofed_linkage::probabilistic::score(&sims, &cfg.weights);
+        println!(
+            "queued, same person, library score {s:.3}: {} {} {sims:?}",
+            x.id, y.id
+        );
+    }
     println!(
         "of those apart, {met} shared a block with their partner (candidates, so lost by the \
          decision or the one item per record), {} never did (lost by blocking)",

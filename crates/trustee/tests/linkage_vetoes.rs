@@ -167,6 +167,34 @@ async fn red_team_birth_date_disagreement_never_links_automatically() {
     server.shutdown().await;
 }
 
+/// The one birth-date disagreement that links: day and month transposed where
+/// the same insurance number and the same names vouch for the person
+/// (`oncofed_linkage::swap_vouched_for`). Anything less still goes to review.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_links_only_when_number_and_names_vouch_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let (site_a, site_b) = (server.site(TOKEN_A), server.site(TOKEN_B));
+    let a = one(&site_a, "a1", erika()).await;
+    // Same number, another given name, swapped date: review.
+    let mut other_name = erika();
+    other_name.given = vec!["Erna".into()];
+    other_name.birth_date = NaiveDate::from_ymd_opt(1961, 12, 4);
+    let b = one(&site_b, "b1", other_name).await;
+    assert_ne!(
+        a.research, b.research,
+        "the number alone vouched for a swap"
+    );
+    assert_eq!(pending(&server).await, 1);
+    // Same number and names, swapped date: the same person, linked.
+    let mut swapped = erika();
+    swapped.birth_date = NaiveDate::from_ymd_opt(1961, 12, 4);
+    let c = one(&site_b, "b2", swapped).await;
+    assert_eq!(a.research, c.research, "a vouched-for swap went to review");
+    assert_eq!(pending(&server).await, 1, "nothing queued for the swap");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_two_local_ids_of_one_site_never_link_automatically() {
     let dir = tempfile::tempdir().unwrap();

@@ -109,7 +109,7 @@ mod ahead;
 mod placement;
 mod scheme;
 #[cfg(test)]
-mod simulation;
+pub(crate) mod simulation;
 mod splits;
 mod statements;
 
@@ -167,23 +167,58 @@ pub(crate) fn refinement(pass: BlockingKey, level: usize, r: &Record) -> Option<
 
 /// The level-0 keys of a record over all passes of `cfg`.
 pub(crate) fn base_keys(keys: &Keys, record: &Record, cfg: &Config) -> Vec<(BlockingKey, i64)> {
+    level0_keys(cfg, record, |parts| keys.block_hash(parts))
+}
+
+/// The level-0 keys of a record over all passes of `cfg` under `hash`, each
+/// once: a pass's key is the hash of the pass and its blocking value. The
+/// store hashes under the linkage key ([`Keys::block_hash`]); the simulation
+/// (tests) unkeyed, so both derive keys by this one rule.
+pub(crate) fn level0_keys(
+    cfg: &Config,
+    record: &Record,
+    hash: impl Fn(&[&[u8]]) -> i64,
+) -> Vec<(BlockingKey, i64)> {
     let mut out: Vec<(BlockingKey, i64)> = cfg
         .blocking
         .iter()
         .flat_map(|&pass| {
             pass.keys(record)
                 .into_iter()
-                .map(move |value| (pass, keys.block_hash(&[&[pass as u8], value.as_bytes()])))
+                .map(move |value| (pass, [pass as u8], value))
         })
+        .map(|(pass, tag, value)| (pass, hash(&[&tag, value.as_bytes()])))
         .collect();
     out.sort_unstable_by_key(|&(_, k)| k);
     out.dedup_by_key(|&mut (_, k)| k);
     out
 }
 
+/// A pass's chain of keys below its level-0 `key` for `record`: `key`, then
+/// each level's child ([`child_key`] of its parent and the record's
+/// [`refinement`]) down to the pass's last level.
+pub(crate) fn chain_below(
+    pass: BlockingKey,
+    key: i64,
+    record: &Record,
+    hash: impl Fn(&[&[u8]]) -> i64,
+) -> Vec<i64> {
+    let mut chain = vec![key];
+    while let Some(value) = refinement(pass, chain.len(), record) {
+        let parent = chain[chain.len() - 1];
+        chain.push(child_key(&hash, parent, &value));
+    }
+    chain
+}
+
+/// The key below `parent` for a refinement value, under `hash`.
+pub(crate) fn child_key(hash: impl Fn(&[&[u8]]) -> i64, parent: i64, value: &str) -> i64 {
+    hash(&[&parent.to_le_bytes(), value.as_bytes()])
+}
+
 /// The key below `parent` for a refinement value.
 fn child(keys: &Keys, parent: i64, value: &str) -> i64 {
-    keys.block_hash(&[&parent.to_le_bytes(), value.as_bytes()])
+    child_key(|parts| keys.block_hash(parts), parent, value)
 }
 
 /// What a search for a record found: the leaves it belongs in, how many rows

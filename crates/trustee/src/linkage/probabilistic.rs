@@ -125,6 +125,37 @@ fn corroborated(sims: &[Option<f64>; 11]) -> bool {
         .any(|&f| sims[f as usize].is_some_and(|s| s >= 0.5))
 }
 
+/// Why a pair the score calls a match may not link automatically, judged on
+/// the two records alone (the person-level checks come after, in
+/// [`best_candidate`]): the first of its pair rules that holds, by a stable
+/// name (no personal data); `None` when the pair may link. `d` is the pair's
+/// [`core_disagreements`] with a differing insurance number counted (0 when
+/// the numbers agree).
+pub(crate) fn demotion(
+    sims: &[Option<f64>; 11],
+    d: usize,
+    record: &Record,
+    other: &Record,
+) -> Option<&'static str> {
+    let vouched = sims[Field::InsuranceId as usize] == Some(1.0);
+    if d >= 1 {
+        Some("core-disagrees")
+    } else if !vouched && !names_agree(sims) {
+        Some("names-apart")
+    } else if !vouched && located_apart(sims) {
+        Some("located-apart")
+    } else if !vouched && !cores_exact(sims) && !corroborated(sims) {
+        Some("uncorroborated")
+    } else if !record.insurance_id.is_empty()
+        && !other.insurance_id.is_empty()
+        && record.insurance_id != other.insurance_id
+    {
+        Some("numbers-differ")
+    } else {
+        None
+    }
+}
+
 /// Scores the records sharing a block with `record` (its
 /// [`super::blocks::search`]) and returns the best one that is at least a
 /// possible match.
@@ -251,13 +282,7 @@ pub(crate) fn best_candidate(
             None => person_kvnr_differs(tx, person, kvnr_key),
         };
         if outcome == Outcome::Match
-            && (d == 1
-                || (number != Some(1.0) && !names_agree(&sims))
-                || (number != Some(1.0) && located_apart(&sims))
-                || (number != Some(1.0) && !cores_exact(&sims) && !corroborated(&sims))
-                || (!record.insurance_id.is_empty()
-                    && !other.insurance_id.is_empty()
-                    && record.insurance_id != other.insurance_id)
+            && (demotion(&sims, d, record, other).is_some()
                 || kvnr_differs(tx)?
                 || candidate_veto(tx, batch, person, site_of_record, record)?.is_some())
         {

@@ -31,6 +31,9 @@ pub struct Worth {
     pub apart: [usize; 3],
     /// Those pairs (indices into the two files).
     pub apart_pairs: Vec<(usize, usize)>,
+    /// The queued pairs of the same person not linked (records of the two
+    /// files), to show what the trust centre's rules held back.
+    pub queued_true: Vec<(Record, Record)>,
 }
 
 /// Every row of the blocking index (key, site, local id), for
@@ -129,6 +132,7 @@ pub fn assess(a: &[Record], b: &[Record], ra: &[String], rb: &[String], pending:
     };
     let (mut cross_file, mut cross_file_true) = (0, 0);
     let mut merges = Vec::new();
+    let mut queued_true = Vec::new();
     for (s, l, os, ol) in pending {
         let (Some((x, px)), Some((y, py))) = (record(s, l), record(os, ol)) else {
             continue;
@@ -138,6 +142,7 @@ pub fn assess(a: &[Record], b: &[Record], ra: &[String], rb: &[String], pending:
             cross_file += 1;
             if same && px != py {
                 cross_file_true += 1;
+                queued_true.push((x.clone(), y.clone()));
             }
         }
         if same {
@@ -180,5 +185,6 @@ pub fn assess(a: &[Record], b: &[Record], ra: &[String], rb: &[String], pending:
         recall_after_review: joined as f64 / true_links.max(1) as f64,
         apart,
         apart_pairs,
+        queued_true,
     }
 }

@@ -7,7 +7,7 @@
 //! not depend on ([`place_later`]), because there a statement waited for is a
 //! round trip.
 
-use super::{Leaf, SplitKeys, base_keys, child, refinement, splittable, statements};
+use super::{Leaf, SplitKeys, base_keys, chain_below, child, refinement, splittable, statements};
 use crate::db::sql::Later;
 use crate::db::{StoreError, Tx};
 use crate::keys::Keys;
@@ -20,26 +20,15 @@ use std::collections::{HashMap, HashSet};
 /// under them is asked for all levels at once: a round trip per level on
 /// PostgreSQL otherwise.
 pub(super) fn chains(keys: &Keys, record: &Record, cfg: &Config) -> Vec<Vec<Leaf>> {
+    let hash = |parts: &[&[u8]]| keys.block_hash(parts);
     base_keys(keys, record, cfg)
         .into_iter()
         .map(|(pass, key)| {
-            let mut chain = vec![Leaf {
-                key,
-                pass,
-                level: 0,
-            }];
-            loop {
-                let last = chain[chain.len() - 1];
-                let Some(value) = refinement(pass, last.level + 1, record) else {
-                    break;
-                };
-                chain.push(Leaf {
-                    key: child(keys, last.key, &value),
-                    pass,
-                    level: last.level + 1,
-                });
-            }
-            chain
+            chain_below(pass, key, record, hash)
+                .into_iter()
+                .enumerate()
+                .map(|(level, key)| Leaf { key, pass, level })
+                .collect()
         })
         .collect()
 }

@@ -6,7 +6,7 @@
 //! at the last level is read up to [`MAX_BLOCK_READ`] rows in insertion order
 //! (the store reads them in `(site, local_id)` order).
 
-use super::{MAX_BLOCK_READ, refinement};
+use super::{MAX_BLOCK_READ, chain_below, child_key, level0_keys, refinement};
 use oncofed_linkage::{BlockingKey, Config, Record};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -22,7 +22,7 @@ struct Node {
 pub(crate) struct Tree<'r> {
     cfg: Config,
     max_block: usize,
-    nodes: HashMap<u64, Node>,
+    nodes: HashMap<i64, Node>,
     records: Vec<&'r Record>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -40,29 +40,22 @@ impl<'r> Tree<'r> {
         }
     }
 
-    fn hash(&self, parts: &[&[u8]]) -> u64 {
-        self.hasher.hash_one(parts)
+    /// The unkeyed stand-in for the store's keyed block hash.
+    fn hash(&self, parts: &[&[u8]]) -> i64 {
+        self.hasher.hash_one(parts) as i64
     }
 
-    /// Each pass's chain of keys for `record`, level 0 first.
-    pub(crate) fn chains(&self, record: &Record) -> Vec<(BlockingKey, Vec<u64>)> {
-        let mut out = Vec::new();
-        for &pass in &self.cfg.blocking {
-            for value in pass.keys(record) {
-                let mut chain = vec![self.hash(&[&[pass as u8], value.as_bytes()])];
-                let mut level = 1;
-                while let Some(v) = refinement(pass, level, record) {
-                    let parent = chain[chain.len() - 1];
-                    chain.push(self.hash(&[&parent.to_le_bytes(), v.as_bytes()]));
-                    level += 1;
-                }
-                out.push((pass, chain));
-            }
-        }
-        out
+    /// Each pass's chain of keys for `record`, level 0 first, derived as the
+    /// store derives them ([`level0_keys`], [`chain_below`]).
+    pub(crate) fn chains(&self, record: &Record) -> Vec<(BlockingKey, Vec<i64>)> {
+        let hash = |parts: &[&[u8]]| self.hash(parts);
+        level0_keys(&self.cfg, record, hash)
+            .into_iter()
+            .map(|(pass, key)| (pass, chain_below(pass, key, record, hash)))
+            .collect()
     }
 
-    fn leaf(&self, chain: &[u64]) -> (usize, u64) {
+    fn leaf(&self, chain: &[i64]) -> (usize, i64) {
         for (level, &key) in chain.iter().enumerate() {
             let split = self.nodes.get(&key).is_some_and(|n| n.split);
             if !split || level + 1 == chain.len() {
@@ -109,14 +102,14 @@ impl<'r> Tree<'r> {
         }
     }
 
-    fn split(&mut self, pass: BlockingKey, level: usize, key: u64) {
+    fn split(&mut self, pass: BlockingKey, level: usize, key: i64) {
         let node = self.nodes.get_mut(&key).expect("the leaf exists");
         node.split = true;
         let members = node.members.clone();
         let mut grown = Vec::new();
         for m in members {
             let value = refinement(pass, level + 1, self.records[m as usize]).unwrap_or_default();
-            let child = self.hash(&[&key.to_le_bytes(), value.as_bytes()]);
+            let child = child_key(|parts| self.hash(parts), key, &value);
             let node = self.nodes.entry(child).or_default();
             node.members.push(m);
             let can_split = refinement(pass, level + 2, &Record::default()).is_some();
