@@ -252,7 +252,11 @@ impl Config {
             return None;
         }
         let jw = jaro_winkler(a, b);
-        Some(((jw - self.string_floor) / (1.0 - self.string_floor)).clamp(0.0, 1.0))
+        // Jaro–Winkler is a ratio of small counts: exactly at the floor,
+        // rounding can leave 4e-16 above zero (`engel` / `seidel`), and callers
+        // read `Some(0.0)` as "disagrees outright" (the trust centre's cores).
+        let s = (jw - self.string_floor) / (1.0 - self.string_floor);
+        Some(if s < 1e-12 { 0.0 } else { s.min(1.0) })
     }
 
     fn digit_sim(&self, a: &str, b: &str) -> Option<f64> {
@@ -462,5 +466,16 @@ mod tests {
         assert_eq!(score(&compare(&a, &b, &cfg), &cfg.weights), 1.0);
         let keys = BlockingKey::FamilyPhoneticYearInitial.keys(&b);
         assert_eq!(keys.len(), 2);
+    }
+
+    /// A name exactly at the string floor disagrees outright: exactly 0, not
+    /// the rounding residue the trust centre's core test (`== 0.0`) missed.
+    #[test]
+    fn a_name_at_the_floor_scores_exactly_zero() {
+        let cfg = Config::default();
+        assert!((jaro_winkler("engel", "seidel") - cfg.string_floor).abs() < 1e-12);
+        let a = rec("holger", "engel", "", 1954);
+        let b = rec("holger", "seidel", "", 1954);
+        assert_eq!(compare(&a, &b, &cfg)[Field::Family as usize], Some(0.0));
     }
 }

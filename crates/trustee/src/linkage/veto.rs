@@ -9,7 +9,9 @@
 //!   are the site's decision that these are different patients (or a duplicate
 //!   it must resolve itself); the trust centre never merges them on its own;
 //! - disagrees on sex or birth date ([`oncofed_linkage::veto`]: both known and
-//!   different; a day/month swap is a disagreement).
+//!   different; a day/month swap is a disagreement unless the same insurance
+//!   number and the same given and family names vouch for it,
+//!   [`oncofed_linkage::swap_vouched_for`]).
 //!
 //! A reviewer's `match` decision may still merge such persons: the veto binds
 //! only automatic decisions.
