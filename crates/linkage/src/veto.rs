@@ -24,9 +24,9 @@
 //!   lifelong and personal and the trust centre takes only numbers whose check
 //!   digit holds, so two people sharing it, their names and a birth date in
 //!   two formats would take a card used by someone else *and* that person's
-//!   name; queueing every such swap instead cost 1.4 % of the true pairs of the
-//!   1 M × 1 M synthetic files (BENCHMARKS.md). Missing parts are not
-//!   disagreements.
+//!   name. Queueing every such swap instead held back 1.1 % of the true
+//!   pairs of the 1 M × 1 M synthetic files (BENCHMARKS.md, eighteenth
+//!   session). Missing parts are not disagreements.
 //!
 //! [`crate::link`] and [`crate::dedup`] classify by score alone (they are
 //! evaluated against Febrl4, whose generator alters birth dates of true pairs);
