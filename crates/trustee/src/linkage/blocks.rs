@@ -179,16 +179,12 @@ pub(crate) fn level0_keys(
     record: &Record,
     hash: impl Fn(&[&[u8]]) -> i64,
 ) -> Vec<(BlockingKey, i64)> {
-    let mut out: Vec<(BlockingKey, i64)> = cfg
-        .blocking
-        .iter()
-        .flat_map(|&pass| {
-            pass.keys(record)
-                .into_iter()
-                .map(move |value| (pass, [pass as u8], value))
-        })
-        .map(|(pass, tag, value)| (pass, hash(&[&tag, value.as_bytes()])))
-        .collect();
+    let mut out = Vec::new();
+    for &pass in &cfg.blocking {
+        for value in pass.keys(record) {
+            out.push((pass, hash(&[&[pass as u8], value.as_bytes()])));
+        }
+    }
     out.sort_unstable_by_key(|&(_, k)| k);
     out.dedup_by_key(|&mut (_, k)| k);
     out

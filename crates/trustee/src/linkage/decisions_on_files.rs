@@ -6,16 +6,17 @@
 //! automatic link and what each rule keeps out, so a change to the rules is
 //! weighed on millions of pairs in seconds.
 
-use super::blocks::{MAX_BLOCK, simulation::Tree};
+use super::blocks::MAX_BLOCK;
+use super::blocks::simulation::{Tree, files_from_env};
 use super::probabilistic::{config, core_disagreements, demotion};
-use oncofed_linkage::febrl::{entity, load};
+use oncofed_linkage::febrl::entity;
 use oncofed_linkage::probabilistic::{compare, score};
 use oncofed_linkage::{Field, Outcome, Record};
 use std::collections::{BTreeMap, HashMap};
 
 /// How the rules judge one pair: the library's outcome by score, and why a
 /// match may not link (`None`: it links; `"non-match"` when the cores rule
-/// the pair out altogether).
+/// the pair out altogether; a disagreeing core named, [`core`]).
 fn judge(
     x: &Record,
     y: &Record,
@@ -36,20 +37,24 @@ fn judge(
     if outcome == Outcome::PossibleMatch {
         return (s, outcome, Some("score"));
     }
-    (s, outcome, demotion(&sims, d, x, y))
+    let why = match demotion(&sims, d, x, y) {
+        Some("core-disagrees") => Some(core(&sims)),
+        why => why,
+    };
+    (s, outcome, why)
 }
 
-/// Which identity core a `core-disagrees` pair disagrees on.
-fn core(x: &Record, y: &Record, cfg: &oncofed_linkage::Config) -> &'static str {
-    let sims = compare(x, y, cfg);
+/// Which identity core a `core-disagrees` pair disagrees on, from the pair's
+/// field similarities.
+fn core(sims: &[Option<f64>]) -> &'static str {
     if sims[Field::InsuranceId as usize] == Some(0.0) {
-        "number"
+        "core disagrees: number"
     } else if sims[Field::Family as usize] == Some(0.0) {
-        "family name"
+        "core disagrees: family name"
     } else if sims[Field::Given as usize] == Some(0.0) {
-        "given name"
+        "core disagrees: given name"
     } else {
-        "birth date"
+        "core disagrees: birth date"
     }
 }
 
@@ -58,9 +63,7 @@ fn core(x: &Record, y: &Record, cfg: &oncofed_linkage::Config) -> &'static str {
 #[test]
 #[ignore = "reads two large CSVs"]
 fn why_pairs_wait_on_files() {
-    let path = |var: &str| std::env::var(var).unwrap_or_else(|_| panic!("set {var}"));
-    let a = load(path("ONCOFED_LINKAGE_A").as_ref()).unwrap();
-    let b = load(path("ONCOFED_LINKAGE_B").as_ref()).unwrap();
+    let (a, b) = files_from_env();
     let cfg = config();
     let mut tree = Tree::new(cfg.clone(), MAX_BLOCK as usize);
     for r in &a {
@@ -72,7 +75,7 @@ fn why_pairs_wait_on_files() {
         .filter_map(|(i, r)| Some((entity(&r.id)?, i)))
         .collect();
     // Per rule: (true pairs, other pairs) among every scored candidate pair.
-    let mut held: BTreeMap<String, [usize; 2]> = BTreeMap::new();
+    let mut held: BTreeMap<&str, [usize; 2]> = BTreeMap::new();
     // Per best-candidate result of the second file's records.
     let mut best_of: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut true_pairs = 0;
@@ -84,11 +87,7 @@ fn why_pairs_wait_on_files() {
             let i = i as usize;
             let (s, _, why) = judge(r, &a[i], &cfg);
             let is_true = Some(i) == partner;
-            let rule = match why {
-                Some("core-disagrees") => format!("core-disagrees: {}", core(r, &a[i], &cfg)),
-                Some(w) => w.to_owned(),
-                None => "links".to_owned(),
-            };
+            let rule = why.unwrap_or("links");
             held.entry(rule).or_default()[usize::from(!is_true)] += 1;
             if matches!(why, Some("non-match")) {
                 continue;

@@ -17,7 +17,7 @@ pub const PENDING: &str =
 pub type Item = (String, String, String, String);
 
 /// The assessment.
-pub struct Worth {
+pub struct Worth<'r> {
     /// Pending items pairing a record of each file.
     pub cross_file: usize,
     /// Of those, the same person and not linked already.
@@ -32,8 +32,8 @@ pub struct Worth {
     /// Those pairs (indices into the two files).
     pub apart_pairs: Vec<(usize, usize)>,
     /// The queued pairs of the same person not linked (records of the two
-    /// files), to show what the trust centre's rules held back.
-    pub queued_true: Vec<(Record, Record)>,
+    /// files, borrowed), to show what the trust centre's rules held back.
+    pub queued_true: Vec<(&'r Record, &'r Record)>,
 }
 
 /// Every row of the blocking index (key, site, local id), for
@@ -114,7 +114,13 @@ impl Persons {
 
 /// Assesses the queue of a run that sent `a` as site 1 and `b` as site 2, with
 /// the research pseudonyms each record got (`ra`, `rb`).
-pub fn assess(a: &[Record], b: &[Record], ra: &[String], rb: &[String], pending: &[Item]) -> Worth {
+pub fn assess<'r>(
+    a: &'r [Record],
+    b: &'r [Record],
+    ra: &[String],
+    rb: &[String],
+    pending: &[Item],
+) -> Worth<'r> {
     let mut persons = Persons {
         parent: Vec::new(),
         id: HashMap::new(),
@@ -123,7 +129,7 @@ pub fn assess(a: &[Record], b: &[Record], ra: &[String], rb: &[String], pending:
     let pb: Vec<usize> = rb.iter().map(|r| persons.id(r)).collect();
     let (ia, ib) = (by_id(a), by_id(b));
     // A record by site and local id: its comparison record and its person.
-    let record = |site: &str, id: &str| -> Option<(&Record, usize)> {
+    let record = |site: &str, id: &str| -> Option<(&'r Record, usize)> {
         match site {
             "site-1" => ia.get(id).map(|&i| (&a[i], pa[i])),
             "site-2" => ib.get(id).map(|&j| (&b[j], pb[j])),
@@ -142,7 +148,7 @@ pub fn assess(a: &[Record], b: &[Record], ra: &[String], rb: &[String], pending:
             cross_file += 1;
             if same && px != py {
                 cross_file_true += 1;
-                queued_true.push((x.clone(), y.clone()));
+                queued_true.push((x, y));
             }
         }
         if same {

@@ -25,6 +25,9 @@ pub(crate) struct Tree<'r> {
     nodes: HashMap<i64, Node>,
     records: Vec<&'r Record>,
     hasher: std::collections::hash_map::RandomState,
+    /// Block rows written so far: one per leaf a record is added to, and one
+    /// per member a split copies to a child (what the store inserts).
+    rows_written: u64,
 }
 
 impl<'r> Tree<'r> {
@@ -37,6 +40,7 @@ impl<'r> Tree<'r> {
             nodes: HashMap::new(),
             records: Vec::new(),
             hasher: Default::default(),
+            rows_written: 0,
         }
     }
 
@@ -96,6 +100,7 @@ impl<'r> Tree<'r> {
                 continue;
             }
             node.members.push(id);
+            self.rows_written += 1;
             if level + 1 < chain.len() && node.members.len() > self.max_block {
                 self.split(pass, level, key);
             }
@@ -112,6 +117,7 @@ impl<'r> Tree<'r> {
             let child = child_key(|parts| self.hash(parts), key, &value);
             let node = self.nodes.entry(child).or_default();
             node.members.push(m);
+            self.rows_written += 1;
             let can_split = refinement(pass, level + 2, &Record::default()).is_some();
             if can_split && node.members.len() > self.max_block {
                 grown.push(child);
@@ -123,6 +129,17 @@ impl<'r> Tree<'r> {
             self.split(pass, level + 1, child);
         }
     }
+}
+
+/// The two files the ignored analyses on large files read, named by
+/// `ONCOFED_LINKAGE_A` and `ONCOFED_LINKAGE_B` (Febrl's CSV layout, as
+/// `oncofed-linkage`'s `synth_export` example writes them).
+pub(crate) fn files_from_env() -> (Vec<Record>, Vec<Record>) {
+    let load = |var: &str| {
+        let path = std::env::var(var).unwrap_or_else(|_| panic!("set {var} to a CSV file"));
+        oncofed_linkage::febrl::load(path.as_ref()).unwrap_or_else(|e| panic!("{var}: {e}"))
+    };
+    (load("ONCOFED_LINKAGE_A"), load("ONCOFED_LINKAGE_B"))
 }
 
 #[cfg(test)]
@@ -299,9 +316,7 @@ mod tests {
     #[test]
     #[ignore = "reads two large CSVs"]
     fn split_cost_on_files() {
-        let path = |var: &str| std::env::var(var).unwrap_or_else(|_| panic!("set {var}"));
-        let a = load(path("ONCOFED_LINKAGE_A").as_ref()).unwrap();
-        let b = load(path("ONCOFED_LINKAGE_B").as_ref()).unwrap();
+        let (a, b) = files_from_env();
         let max_block = std::env::var("ONCOFED_MAX_BLOCK")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -316,6 +331,43 @@ mod tests {
         );
         for (x, r) in c.lost.iter().take(20) {
             println!("{}\n{}\n", show(x), show(r));
+        }
+    }
+
+    /// The work the index asks of each record as the store fills, per 100,000
+    /// records (the first file, then the second, each record searched and then
+    /// added, as the service does): candidates a search returns, and block rows
+    /// written (the record's leaves, and the copies its splits make). The
+    /// service's throughput per 100,000 (`tests/linkage_scale.rs`) is read
+    /// against it: a lap that asks more work of each record is slower at any
+    /// store size. `ONCOFED_LINKAGE_A=... ONCOFED_LINKAGE_B=... cargo test
+    /// --release -p oncofed-trustee --lib work_per_record_on_files -- --ignored
+    /// --nocapture`
+    #[test]
+    #[ignore = "reads two large CSVs"]
+    fn work_per_record_on_files() {
+        let (a, b) = files_from_env();
+        let max_block = super::super::MAX_BLOCK as usize;
+        let mut tree = Tree::new(crate::linkage::probabilistic::config(), max_block);
+        println!(
+            "| records in the store | candidates per search | block rows written per record |"
+        );
+        println!("|---:|---:|---:|");
+        let (mut candidates, mut written, mut lap) = (0_u64, tree.rows_written, 0_u64);
+        for (n, r) in a.iter().chain(&b).enumerate() {
+            candidates += tree.search(r).len() as u64;
+            tree.insert(r);
+            lap += 1;
+            if (n + 1) % 100_000 == 0 || n + 1 == a.len() + b.len() {
+                let rows = tree.rows_written - written;
+                println!(
+                    "| {} | {:.2} | {:.2} |",
+                    n + 1,
+                    candidates as f64 / lap as f64,
+                    rows as f64 / lap as f64
+                );
+                (candidates, written, lap) = (0, tree.rows_written, 0);
+            }
         }
     }
 }
